@@ -1,0 +1,126 @@
+/**
+ * Loads a post's YAML, validates it against the one schema and reports every problem at once,
+ * each with its path in the file and its line, so an integrator fixes the file in one pass.
+ */
+import { readFileSync } from 'node:fs';
+import { isMap, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import type { core } from 'zod';
+import { GatewayError } from '../gateway/errors.js';
+import { postConfigSchema, type PostConfig } from './schema.js';
+
+/** One problem in a configuration file. */
+export interface ConfigProblem {
+  /** Dotted path in the document, e.g. `lanes[0].devices[1].connection`. */
+  path: string;
+  /** 1-based line and column in the file, when the problem can be placed. */
+  line: number | null;
+  column: number | null;
+  message: string;
+}
+
+export class ConfigError extends GatewayError {
+  readonly problems: ConfigProblem[];
+  readonly file: string;
+
+  constructor(code: 'GW_ERR_CONFIG_INVALID' | 'GW_ERR_CONFIG_SYNTAX' | 'GW_ERR_CONFIG_READ', file: string, problems: ConfigProblem[], cause?: unknown) {
+    super(code, `${file}: ${problems.length} problem(s)\n${problems.map((p) => formatProblem(file, p)).join('\n')}`, { cause });
+    this.file = file;
+    this.problems = problems;
+  }
+}
+
+export function formatProblem(file: string, problem: ConfigProblem): string {
+  const where = problem.line === null ? file : `${file}:${problem.line}:${problem.column ?? 1}`;
+  return `${where} ${problem.path || '(root)'}: ${problem.message}`;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, key) => {
+    if (typeof key === 'number') return `${text}[${key}]`;
+    return text === '' ? String(key) : `${text}.${String(key)}`;
+  }, '');
+}
+
+/** Reads and validates a configuration file; throws ConfigError listing every problem. */
+export function loadConfigFile(file: string): PostConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ConfigError('GW_ERR_CONFIG_READ', file, [{ path: '', line: null, column: null, message }], error);
+  }
+  return parseConfigText(text, file);
+}
+
+/** Validates configuration text; `file` only names it in messages. */
+export function parseConfigText(text: string, file = '<config>'): PostConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((error) => {
+      const position = lineCounter.linePos(error.pos[0]);
+      return { path: '', line: position.line, column: position.col, message: error.message.split('\n')[0] ?? error.code };
+    });
+    throw new ConfigError('GW_ERR_CONFIG_SYNTAX', file, problems);
+  }
+  const result = postConfigSchema.safeParse(doc.toJS() ?? {}, { reportInput: true });
+  if (result.success) return result.data;
+  const problems = result.error.issues.flatMap((issue) => describeIssue(issue, doc, lineCounter));
+  throw new ConfigError('GW_ERR_CONFIG_INVALID', file, problems);
+}
+
+function describeIssue(issue: core.$ZodIssue, doc: Document, lineCounter: LineCounter): ConfigProblem[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const keyNode = findKeyNode(doc, issue.path, key);
+      return {
+        path: formatPath([...issue.path, key]),
+        ...position(keyNode, doc, issue.path, lineCounter),
+        message: `unknown key "${key}"`,
+      };
+    });
+  }
+  if (issue.code === 'invalid_union' && issue.errors.length > 0 && !('note' in issue && issue.note)) {
+    // Report the alternative that came closest (fewest problems): "port: expected number" says
+    // more than "Invalid input" for a TCP connection with a quoted port.
+    const closest = issue.errors.reduce((best, branch) => (branch.length < best.length ? branch : best));
+    return closest.flatMap((inner) => describeIssue({ ...inner, path: [...issue.path, ...inner.path] }, doc, lineCounter));
+  }
+  const node = doc.getIn(issue.path, true) as YamlNode | undefined;
+  return [{ path: formatPath(issue.path), ...position(node, doc, issue.path, lineCounter), message: messageFor(issue) }];
+}
+
+function messageFor(issue: core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `is required (${issue.expected})`;
+  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
+    // zod 4 puts the valid discriminator values on this issue; they are not in its public type.
+    const { options, discriminator } = issue as { options?: unknown[]; discriminator?: string };
+    const valid = options?.map(String).join(', ');
+    return `unknown or missing ${discriminator ?? 'discriminator'}${valid ? `; valid: ${valid}` : ''}`;
+  }
+  return issue.message;
+}
+
+/** Where a problem sits: its own node, or the nearest parent that exists (for a missing key). */
+function position(node: YamlNode | undefined | null, doc: Document, path: readonly PropertyKey[], lineCounter: LineCounter) {
+  let located = node;
+  for (let depth = path.length - 1; !located?.range && depth >= 0; depth -= 1) {
+    located = doc.getIn(path.slice(0, depth), true) as YamlNode | undefined;
+  }
+  const range = located?.range ?? doc.contents?.range;
+  if (!range) return { line: null, column: null };
+  const { line, col } = lineCounter.linePos(range[0]);
+  return { line, column: col };
+}
+
+function findKeyNode(doc: Document, parentPath: readonly PropertyKey[], key: string): YamlNode | undefined {
+  const parent = parentPath.length === 0 ? doc.contents : doc.getIn(parentPath, true);
+  if (!isMap(parent)) return undefined;
+  const pair = parent.items.find((item) => {
+    const k = item.key as { value?: unknown } | null;
+    return k?.value === key;
+  });
+  return (pair?.key as YamlNode | undefined) ?? undefined;
+}
+

@@ -1,0 +1,207 @@
+/**
+ * config/: the one schema of a post's configuration. It drives the TypeScript types, the defaults,
+ * the validation (`config check`) and the JSON Schema editors use. Every object is strict: an
+ * unknown key is an error, because a typo must never be silently ignored.
+ */
+import { z } from 'zod';
+
+export const CONFIG_VERSION = 1;
+
+const identifier = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 lowercase letters, digits or hyphens, starting with a letter or digit');
+
+/** A secret is given inline (discouraged), or named by environment variable or file. */
+export const secretSchema = z.union([
+  z.string().min(1),
+  z.strictObject({ env: z.string().min(1).describe('Environment variable holding the secret') }),
+  z.strictObject({ file: z.string().min(1).describe('File whose content (trimmed) is the secret') }),
+]);
+export type SecretRef = z.infer<typeof secretSchema>;
+
+const port = z.number().int().min(1).max(65535);
+const tcpConnection = z.strictObject({ host: z.string().min(1), port });
+const serialConnection = z.strictObject({
+  path: z.string().min(1).describe('Serial device, e.g. /dev/ttyUSB0'),
+  baudRate: z.number().int().positive().default(9600),
+  dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
+  parity: z.enum(['none', 'even', 'odd']).default('none'),
+  stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
+});
+
+const deviceBase = {
+  id: identifier.describe('Unique device id within the post; names its logger and metrics'),
+  role: z.enum(['entry', 'exit', 'lane']).default('lane').describe('Where on the lane the device sits'),
+};
+
+const onvifCamera = z.strictObject({
+  ...deviceBase,
+  driver: z.literal('onvif'),
+  connection: z.strictObject({
+    url: z.url().describe('ONVIF device service URL'),
+    username: z.string().min(1),
+    password: secretSchema,
+  }),
+});
+
+const httpPushCamera = z.strictObject({
+  ...deviceBase,
+  driver: z.literal('anpr-http-push'),
+  connection: z.strictObject({ path: z.string().startsWith('/').describe('HTTP path the camera posts to') }),
+});
+
+const modbusRegisterMap = z.strictObject({
+  openCoil: z.number().int().min(0),
+  closeCoil: z.number().int().min(0),
+  openLimitInput: z.number().int().min(0),
+  closedLimitInput: z.number().int().min(0),
+  loopInput: z.number().int().min(0),
+  photocellInput: z.number().int().min(0),
+});
+
+const defaultRegisterMap = {
+  openCoil: 0,
+  closeCoil: 1,
+  openLimitInput: 0,
+  closedLimitInput: 1,
+  loopInput: 2,
+  photocellInput: 3,
+};
+
+const modbusTcpBarrier = z.strictObject({
+  ...deviceBase,
+  driver: z.literal('modbus-tcp'),
+  connection: tcpConnection.extend({ unitId: z.number().int().min(0).max(247).default(1) }),
+  registers: modbusRegisterMap.default(defaultRegisterMap),
+});
+
+const modbusRtuBarrier = z.strictObject({
+  ...deviceBase,
+  driver: z.literal('modbus-rtu'),
+  connection: serialConnection.extend({ unitId: z.number().int().min(1).max(247).default(1) }),
+  registers: modbusRegisterMap.default(defaultRegisterMap),
+});
+
+const weighbridgeConnection = z.union([serialConnection, tcpConnection]);
+
+const weighbridge = z.strictObject({
+  ...deviceBase,
+  driver: z.enum(['sma', 'toledo', 'pattern']),
+  connection: weighbridgeConnection,
+  stableMs: z.number().int().min(0).default(2000).describe('A weight counts after staying within tolerance this long'),
+  toleranceKg: z.number().min(0).default(20),
+});
+
+const xrayScanner = z.strictObject({
+  ...deviceBase,
+  driver: z.enum(['xray-http', 'xray-folder']),
+  connection: z.union([z.strictObject({ path: z.string().startsWith('/') }), z.strictObject({ folder: z.string().min(1) })]),
+});
+
+/** Every driver a device may name; `driver` picks the shape of `connection`. */
+export const deviceSchema = z.discriminatedUnion('driver', [
+  onvifCamera,
+  httpPushCamera,
+  modbusTcpBarrier,
+  modbusRtuBarrier,
+  weighbridge,
+  xrayScanner,
+]);
+export type DeviceConfig = z.infer<typeof deviceSchema>;
+
+export const DIRECTIONS = ['import', 'export', 'transit-entry', 'transit-exit', 'domestic-transit'] as const;
+
+const laneSchema = z.strictObject({
+  id: identifier,
+  name: z.string().optional(),
+  directions: z.array(z.enum(DIRECTIONS)).min(1).default([...DIRECTIONS]).describe('Directions this lane handles'),
+  devices: z.array(deviceSchema).default([]),
+});
+export type LaneConfig = z.infer<typeof laneSchema>;
+
+const tlsSchema = z.strictObject({
+  ca: z.string().optional().describe('PEM file of the CA that signed the broker certificate'),
+  cert: z.string().optional().describe('PEM file of the client certificate'),
+  key: secretSchema.optional().describe('PEM file (or secret) of the client key'),
+  rejectUnauthorized: z.boolean().default(true),
+});
+
+const uplinkSchema = z.strictObject({
+  brokers: z
+    .array(z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\//, 'must be a URL such as mqtt://host:1883 or mqtts://host:8883'))
+    .min(1)
+    .describe('Brokers in failover order'),
+  topicRoot: z.string().default('border/v1/{postId}').describe('Topic root; {postId} is replaced'),
+  clientId: z.string().optional().describe('MQTT client id; default border-gateway-{postId}'),
+  username: z.string().optional(),
+  password: secretSchema.optional(),
+  tls: tlsSchema.optional(),
+  protocolVersion: z.union([z.literal(5), z.literal(4)]).default(5).describe('MQTT 5, falling back to 3.1.1 when refused'),
+  keepaliveSec: z.number().int().min(5).default(30),
+  inflightWindow: z.number().int().min(1).max(65_000).default(256).describe('Most unacknowledged QoS 1 publishes at once'),
+  publishTimeoutMs: z.number().int().min(100).default(15_000).describe('A publish not acknowledged in this time forces a reconnect'),
+  refusedRetryMs: z.number().int().min(10).default(60_000).describe('How often a publish refused by the broker is retried'),
+  reconnect: z
+    .strictObject({
+      initialMs: z.number().int().min(1).default(500),
+      maxMs: z.number().int().min(1).default(30_000),
+    })
+    .default({ initialMs: 500, maxMs: 30_000 }),
+});
+export type UplinkConfig = z.infer<typeof uplinkSchema>;
+
+const outboxSchema = z.strictObject({
+  path: z.string().default('data/outbox.db').describe('SQLite file, relative to the data directory unless absolute'),
+  maxBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(512 * 1024 * 1024)
+    .describe('Bound on stored event bytes; telemetry is dropped first, crossings and alarms last'),
+  maxBatch: z.number().int().min(1).default(1000).describe('Most events committed in one transaction (one fsync)'),
+});
+
+const httpSchema = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8080).describe('0 picks a free port'),
+});
+
+export const postConfigSchema = z
+  .strictObject({
+    version: z.literal(CONFIG_VERSION).describe('Schema version of this file'),
+    post: z.strictObject({
+      id: identifier.describe('Post id; part of every topic and event source'),
+      name: z.string().optional(),
+    }),
+    lanes: z.array(laneSchema).min(1),
+    uplink: uplinkSchema,
+    outbox: outboxSchema.default({ path: 'data/outbox.db', maxBytes: 512 * 1024 * 1024, maxBatch: 1000 }),
+    http: httpSchema.default({ host: '127.0.0.1', port: 8080 }),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  })
+  .superRefine((config, ctx) => {
+    const seenLanes = new Set<string>();
+    const seenDevices = new Set<string>();
+    config.lanes.forEach((lane, laneIndex) => {
+      if (seenLanes.has(lane.id)) {
+        ctx.addIssue({ code: 'custom', path: ['lanes', laneIndex, 'id'], message: `duplicate lane id "${lane.id}"` });
+      }
+      seenLanes.add(lane.id);
+      lane.devices.forEach((device, deviceIndex) => {
+        if (seenDevices.has(device.id)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['lanes', laneIndex, 'devices', deviceIndex, 'id'],
+            message: `duplicate device id "${device.id}"`,
+          });
+        }
+        seenDevices.add(device.id);
+      });
+    });
+    if (config.uplink.reconnect.maxMs < config.uplink.reconnect.initialMs) {
+      ctx.addIssue({ code: 'custom', path: ['uplink', 'reconnect', 'maxMs'], message: 'must be >= initialMs' });
+    }
+  });
+
+/** A validated post configuration, secrets not yet resolved. */
+export type PostConfig = z.infer<typeof postConfigSchema>;

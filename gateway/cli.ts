@@ -1,0 +1,180 @@
+#!/usr/bin/env node
+/**
+ * `border-gateway`: the command line of the contract (../docs/operations.md). Exit codes: 0 ok,
+ * 1 runtime failure, 64 usage error, 78 configuration error.
+ */
+import { resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError, formatProblem, loadConfigFile } from '../config/load-config.js';
+import { postConfigJsonSchema } from '../config/json-schema.js';
+import { systemClock } from './clock.js';
+import { Gateway } from './daemon.js';
+import { startDemo } from './demo/run-demo.js';
+import { EXIT_CODES, GatewayError, isGatewayError } from './errors.js';
+import { createLogger } from './logger.js';
+import { resolveUplinkSettings } from './uplink/resolve-settings.js';
+
+type Command = { summary: string; run: (args: string[]) => Promise<number> };
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
+
+const COMMANDS: Record<string, Command> = {
+  demo: { summary: 'the whole post: embedded broker, synthetic crossings, outbox, uplink', run: runDemo },
+  run: { summary: 'the production gateway: run --config FILE [--data DIR]', run: runGateway },
+  config: { summary: 'config check FILE | config schema', run: runConfig },
+  help: { summary: 'this text', run: () => Promise.resolve(printHelp()) },
+};
+
+function printHelp(): number {
+  const lines = Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(8)} ${command.summary}`);
+  process.stdout.write(`usage: border-gateway <command> [options]\n\ncommands:\n${lines.join('\n')}\n`);
+  return EXIT_CODES.ok;
+}
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (error) {
+    throw new GatewayError('GW_ERR_CLI_USAGE', (error as Error).message, { cause: error });
+  }
+}
+
+function numberOption(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < 0) throw new GatewayError('GW_ERR_CLI_USAGE', `--${name} must be a non-negative number, got "${value}"`);
+  return parsed;
+}
+
+function logLevelOption(value: string | undefined, fallback: LogLevel): LogLevel {
+  if (value === undefined) return fallback;
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+    throw new GatewayError('GW_ERR_CLI_USAGE', `--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return value as LogLevel;
+}
+
+async function runDemo(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    mqtt: { type: 'string' },
+    speed: { type: 'string' },
+    data: { type: 'string' },
+    duration: { type: 'string' },
+    rate: { type: 'string' },
+    'broker-port': { type: 'string' },
+    'http-port': { type: 'string' },
+    config: { type: 'string' },
+    'log-level': { type: 'string' },
+  });
+  const logger = createLogger(logLevelOption(values['log-level'], 'warn'));
+  const demo = await startDemo({
+    ...(values.mqtt !== undefined ? { mqttUrl: values.mqtt } : {}),
+    speed: numberOption(values.speed, 'speed', 60) || 1,
+    dataDir: resolve(values.data ?? 'data/demo'),
+    ...(values.duration !== undefined ? { durationSec: numberOption(values.duration, 'duration', 0) } : {}),
+    vehiclesPerHourPerLane: numberOption(values.rate, 'rate', 20) || 20,
+    brokerPort: numberOption(values['broker-port'], 'broker-port', 18830),
+    ...(values['http-port'] !== undefined ? { httpPort: numberOption(values['http-port'], 'http-port', 0) } : {}),
+    ...(values.config !== undefined ? { configFile: values.config } : {}),
+    logger,
+    out: (line) => process.stdout.write(`${line}\n`),
+  });
+  onSignals(() => demo.stop());
+  await demo.done;
+  return EXIT_CODES.ok;
+}
+
+async function runGateway(args: string[]): Promise<number> {
+  const { values } = parse(args, { config: { type: 'string' }, data: { type: 'string' }, 'log-level': { type: 'string' } });
+  if (!values.config) throw new GatewayError('GW_ERR_CLI_USAGE', 'run needs --config FILE');
+  const config = loadConfigFile(values.config);
+  const logger = createLogger(logLevelOption(values['log-level'], config.logLevel));
+  const gateway = await Gateway.start({
+    config,
+    uplink: resolveUplinkSettings(config),
+    logger,
+    clock: systemClock,
+    dataDir: resolve(values.data ?? 'data'),
+  });
+  logger.info({ postId: config.post.id, lanes: config.lanes.length }, 'gateway running');
+  await new Promise<void>((done) => onSignals(async () => {
+    await gateway.stop();
+    done();
+  }));
+  return EXIT_CODES.ok;
+}
+
+function runConfig(args: string[]): Promise<number> {
+  return Promise.resolve(configCommand(args));
+}
+
+function configCommand(args: string[]): number {
+  const [sub, ...rest] = args;
+  if (sub === 'schema') {
+    process.stdout.write(postConfigJsonSchema());
+    return EXIT_CODES.ok;
+  }
+  if (sub !== 'check') throw new GatewayError('GW_ERR_CLI_USAGE', 'usage: border-gateway config check FILE | config schema');
+  const { positionals } = parse(rest, {}, true);
+  const file = positionals[0];
+  if (!file || positionals.length > 1) throw new GatewayError('GW_ERR_CLI_USAGE', 'usage: border-gateway config check FILE');
+  const config = loadConfigFile(file);
+  const devices = config.lanes.reduce((sum, lane) => sum + lane.devices.length, 0);
+  process.stdout.write(`${file}: ok (post ${config.post.id}, ${config.lanes.length} lanes, ${devices} devices)\n`);
+  return EXIT_CODES.ok;
+}
+
+function onSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      process.stderr.write(`${signal} again: exiting now\n`);
+      process.exit(EXIT_CODES.failure);
+    }
+    stopping = true;
+    stop().catch((error: unknown) => {
+      process.stderr.write(`stop failed: ${String(error)}\n`);
+      process.exit(EXIT_CODES.failure);
+    });
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h') return printHelp();
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`border-gateway: unknown command "${name}"; valid: ${Object.keys(COMMANDS).join(', ')}\n`);
+    return EXIT_CODES.usage;
+  }
+  try {
+    return await command.run(args);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.code}: ${error.file}: ${error.problems.length} problem(s)\n`);
+      for (const problem of error.problems) process.stderr.write(`  ${formatProblem(error.file, problem)}\n`);
+      return EXIT_CODES.config;
+    }
+    if (isGatewayError(error)) {
+      process.stderr.write(`${error.code}: ${error.message}\n`);
+      if (error.code === 'GW_ERR_CLI_USAGE') return EXIT_CODES.usage;
+      if (error.code.startsWith('GW_ERR_CONFIG')) return EXIT_CODES.config;
+      return EXIT_CODES.failure;
+    }
+    process.stderr.write(`border-gateway: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return EXIT_CODES.failure;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`border-gateway: ${String(error)}\n`);
+    process.exitCode = EXIT_CODES.failure;
+  },
+);

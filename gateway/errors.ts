@@ -1,0 +1,49 @@
+/**
+ * The one registry of the gateway's errors. Every code is stable (operators grep for it, the VMC
+ * alarms on it) and documented in docs/errors.md; a test keeps the two in step.
+ */
+
+export const ERROR_CODES = {
+  GW_ERR_CONFIG_INVALID: 'The configuration file does not match the schema',
+  GW_ERR_CONFIG_SYNTAX: 'The configuration file is not valid YAML',
+  GW_ERR_CONFIG_READ: 'The configuration file could not be read',
+  GW_ERR_CONFIG_SECRET: 'A secret named in the configuration could not be resolved',
+  GW_ERR_OUTBOX_OPEN: 'The outbox database could not be opened',
+  GW_ERR_OUTBOX_DISK_FULL: 'The outbox database could not commit because the disk is full',
+  GW_ERR_OUTBOX_WRITE: 'The outbox database could not commit an event',
+  GW_ERR_OUTBOX_FULL: 'The outbox byte bound left no room for an event of its class; it was dropped and counted',
+  GW_ERR_OUTBOX_CLOSED: 'An event was appended after the outbox was closed',
+  GW_ERR_EVENT_INVALID: 'An event does not match its schema in the event catalogue',
+  GW_ERR_UPLINK_PUBLISH_REFUSED: 'The broker refused a publish with an MQTT 5 reason code',
+  GW_ERR_UPLINK_PUBLISH_TIMEOUT: 'The broker did not acknowledge a publish in time',
+  GW_ERR_UPLINK_CONNECT: 'The gateway could not connect to any MQTT broker',
+  GW_ERR_CLI_USAGE: 'The command line is not understood',
+  GW_ERR_HTTP_LISTEN: 'The local HTTP server could not listen on its address',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Process exit codes: distinct so a supervisor can tell bad configuration from a crash. */
+export const EXIT_CODES = {
+  ok: 0,
+  failure: 1,
+  usage: 64, // EX_USAGE
+  config: 78, // EX_CONFIG
+} as const;
+
+/** An error with a stable code; the original error, if any, is kept as `cause`. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message ?? ERROR_CODES[code], options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.details = options?.details;
+  }
+}
+
+export function isGatewayError(error: unknown, code?: ErrorCode): error is GatewayError {
+  return error instanceof GatewayError && (code === undefined || error.code === code);
+}

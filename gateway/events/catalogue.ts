@@ -1,0 +1,132 @@
+/**
+ * The event catalogue: the `data` schema of every event type the gateway emits. It is part of the
+ * contract with the VMC; docs/schemas/*.json are generated from it (`npm run schema`) and a test
+ * validates emitted events against those files with an independent validator.
+ */
+import { z } from 'zod';
+import { DIRECTIONS } from '../../config/schema.js';
+
+export const CHANNELS = ['green', 'orange', 'red'] as const;
+export const MILESTONES = ['arrived', 'registered', 'weighed', 'riskAssessed', 'scanned', 'inspected', 'released', 'exited'] as const;
+export type Milestone = (typeof MILESTONES)[number];
+
+const isoTime = z.iso.datetime({ offset: false, precision: 3 }).describe('RFC 3339 UTC time with milliseconds');
+
+const clockQuality = z
+  .strictObject({
+    synchronised: z.boolean(),
+    offsetMs: z.number().nullable(),
+  })
+  .describe('How far the wall clock could be trusted when the milestone was stamped');
+
+const plateRead = z.strictObject({
+  text: z.string().describe('Normalised plate'),
+  raw: z.string().optional().describe('As read by the camera'),
+  confidence: z.number().min(0).max(1).optional(),
+  country: z.string().optional(),
+});
+
+const milestoneBase = {
+  crossingId: z.string(),
+  clock: clockQuality,
+  sinceArrivalSec: z.number().min(0).describe('Monotonic seconds since the vehicle arrived'),
+};
+
+const VEHICLE_TYPES = ['truck', 'tractor-trailer', 'van', 'bus', 'car', 'unknown'] as const;
+
+export const eventDataSchemas = {
+  'vehicle.arrived': z.strictObject({
+    ...milestoneBase,
+    plate: plateRead.nullable().describe('null when the plate was unread'),
+    vehicleType: z.enum(VEHICLE_TYPES),
+    detectedBy: z.enum(['anpr', 'loop', 'operator', 'synthetic']),
+  }),
+  'vehicle.registered': z.strictObject({
+    ...milestoneBase,
+    direction: z.enum(DIRECTIONS),
+    declaredWeightKg: z.number().min(0).nullable(),
+    documents: z.array(z.string()),
+    aeo: z.boolean().describe('Authorised Economic Operator / trusted trader'),
+  }),
+  'vehicle.weighed': z.strictObject({
+    ...milestoneBase,
+    weightKg: z.number(),
+    deviceId: z.string().nullable(),
+  }),
+  'risk.assessed': z.strictObject({
+    ...milestoneBase,
+    channel: z.enum(CHANNELS),
+    score: z.number().min(0).max(1),
+    modelVersion: z.string().describe('Model that decided, or "rules" when rules decided alone'),
+    reasons: z.array(z.string()),
+    xrayRequested: z.boolean(),
+  }),
+  'xray.scanned': z.strictObject({
+    ...milestoneBase,
+    scannerId: z.string(),
+    result: z.enum(['clear', 'suspect']),
+    imageRef: z.string().nullable(),
+  }),
+  'inspection.completed': z.strictObject({
+    ...milestoneBase,
+    outcome: z.enum(['cleared', 'irregularity', 'refused']),
+  }),
+  'vehicle.released': z.strictObject({ ...milestoneBase }),
+  'vehicle.exited': z.strictObject({
+    ...milestoneBase,
+    plate: plateRead.nullable(),
+  }),
+  'crossing.completed': z.strictObject({
+    crossingId: z.string(),
+    postId: z.string(),
+    laneId: z.string(),
+    direction: z.enum(DIRECTIONS),
+    plate: z.string().nullable(),
+    vehicleType: z.enum(VEHICLE_TYPES),
+    channel: z.enum(CHANNELS),
+    xray: z.boolean(),
+    milestones: z.partialRecord(z.enum(MILESTONES), isoTime).describe('ISO time of every milestone reached'),
+    durations: z.strictObject({
+      registrationSec: z.number().min(0).nullable(),
+      crossingSec: z.number().min(0),
+    }),
+    weightKg: z.number().nullable(),
+    risk: z.strictObject({ score: z.number().min(0).max(1), modelVersion: z.string(), reasons: z.array(z.string()) }),
+    clock: clockQuality,
+    outcome: z.enum(['completed', 'abandoned']),
+  }),
+  'device.status': z.strictObject({
+    deviceId: z.string(),
+    state: z.enum(['up', 'degraded', 'down']),
+    lastError: z.string().nullable(),
+  }),
+  'operator.action': z.strictObject({
+    operatorId: z.string(),
+    action: z.string(),
+    reason: z.string().min(1),
+    crossingId: z.string().nullable(),
+  }),
+  'alarm.raised': z.strictObject({
+    alarm: z.string().describe('Stable alarm code, e.g. GW_ERR_UPLINK_PUBLISH_REFUSED'),
+    severity: z.enum(['info', 'warning', 'critical']),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()),
+  }),
+} as const;
+
+export type EventType = keyof typeof eventDataSchemas;
+export type EventData<T extends EventType> = z.infer<(typeof eventDataSchemas)[T]>;
+export const EVENT_TYPES = Object.keys(eventDataSchemas) as EventType[];
+
+/**
+ * Retention class when the outbox is full: telemetry goes first, crossings and alarms last.
+ * Higher number = kept longer.
+ */
+export const RETENTION_CLASSES = { telemetry: 0, operational: 1, critical: 2 } as const;
+export type RetentionClass = keyof typeof RETENTION_CLASSES;
+
+export function retentionClassOf(type: string): RetentionClass {
+  if (type === 'crossing.completed' || type === 'alarm.raised') return 'critical';
+  if (type === 'device.status') return 'telemetry';
+  return 'operational';
+}

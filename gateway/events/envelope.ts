@@ -1,0 +1,61 @@
+/**
+ * The CloudEvents 1.0 envelope of every event (structured JSON mode). The `id` is a UUIDv7, so ids
+ * sort by creation time and never collide across restarts; `seq`, the gateway-wide sequence, is
+ * given by the outbox in the same transaction that commits the event, so it is never reused.
+ */
+import { v7 as uuidv7 } from 'uuid';
+import type { Clock } from '../clock.js';
+import type { EventData, EventType } from './catalogue.js';
+
+export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json';
+
+/** Pseudo-lane of post-wide events (gateway alarms, post-level devices). */
+export const POST_LANE = 'post';
+
+/** An event before the outbox has given it its `seq`. */
+export interface EventDraft<T extends EventType = EventType> {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: T;
+  time: string;
+  subject?: string;
+  datacontenttype: 'application/json';
+  data: EventData<T>;
+}
+
+/** An event as published: the draft plus its `seq` and, when sent from the backlog, `replayed`. */
+export type CloudEvent<T extends EventType = EventType> = EventDraft<T> & { seq: number; replayed?: true };
+
+export interface EventFactory {
+  /** Builds an event of `type` on `laneId`; `subject` is the crossing id where there is one. */
+  create<T extends EventType>(type: T, laneId: string, data: EventData<T>, subject?: string): EventDraft<T>;
+}
+
+export function sourceOf(postId: string, laneId: string): string {
+  return `/border/${postId}/${laneId}`;
+}
+
+/** Lane id of an event, read back from its `source`. */
+export function laneOf(event: Pick<EventDraft, 'source'>): string {
+  return event.source.slice(event.source.lastIndexOf('/') + 1);
+}
+
+export function createEventFactory(postId: string, clock: Clock): EventFactory {
+  return {
+    create(type, laneId, data, subject) {
+      const now = clock.now();
+      const event: EventDraft<typeof type> = {
+        specversion: '1.0',
+        id: uuidv7({ msecs: now }),
+        source: sourceOf(postId, laneId),
+        type,
+        time: new Date(now).toISOString(),
+        datacontenttype: 'application/json',
+        data,
+      };
+      if (subject !== undefined) event.subject = subject;
+      return event;
+    },
+  };
+}

@@ -1,0 +1,418 @@
+/**
+ * The MQTT uplink: forwards the outbox to the VMC broker with QoS 1 and forgets an event only
+ * after its PUBACK. The outbox is the only source of truth; MQTT.js's in-memory queue is never
+ * relied on (MQTT.js issues #607, #2015), so each connection is a fresh client with its own
+ * reconnect disabled, and on every reconnect everything unacknowledged is read again from disk.
+ *
+ * - A bounded in-flight window (min of config and the broker's Receive Maximum): MQTT.js hangs
+ *   when ~100k QoS 1 publishes are outstanding, as message ids run out.
+ * - A publish not acknowledged within `publishTimeoutMs` forces a reconnect (MQTT.js #1974).
+ * - A publish the broker refuses (MQTT 5 PUBACK reason code >= 0x80, e.g. 0x87 Not authorized)
+ *   is parked, alarmed once and retried every `refusedRetryMs`: kept, never lost.
+ * - MQTT 5 first, falling back to 3.1.1 when a broker refuses it; a broker list for failover.
+ */
+import { EventEmitter } from 'node:events';
+import mqtt, { type IClientOptions, type IClientPublishOptions, type IConnackPacket, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { Clock, TimerHandle } from '../clock.js';
+import { CLOUDEVENTS_CONTENT_TYPE } from '../events/envelope.js';
+import type { OutboxRow, SqliteOutbox } from '../outbox/sqlite-outbox.js';
+import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import { ConnectionStateMachine, type ConnectionState } from './connection-state.js';
+import { eventTopic, statusTopic } from './topics.js';
+
+/** Uplink settings with secrets and files already resolved. */
+export interface UplinkSettings {
+  brokers: string[];
+  /** Topic root with `{postId}` already substituted. */
+  root: string;
+  clientId: string;
+  username?: string;
+  password?: string;
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean };
+  protocolVersion: 4 | 5;
+  keepaliveSec: number;
+  inflightWindow: number;
+  publishTimeoutMs: number;
+  refusedRetryMs: number;
+  reconnect: BackoffPolicy;
+  /** How long to wait for a CONNACK. */
+  connectTimeoutMs?: number;
+}
+
+export interface UplinkDeps {
+  settings: UplinkSettings;
+  postId: string;
+  gatewayVersion: string;
+  outbox: SqliteOutbox;
+  clock: Clock;
+  logger: Logger;
+  random?: () => number;
+}
+
+export interface RefusedPublish {
+  seq: number;
+  id: string;
+  type: string;
+  laneId: string;
+  reasonCode: number;
+  reason: string;
+}
+
+export interface UplinkEvents {
+  state: [state: ConnectionState, broker: string | null];
+  delivered: [row: OutboxRow, latencyMs: number];
+  refused: [refusal: RefusedPublish];
+  timeout: [seq: number];
+}
+
+interface InFlight {
+  row: OutboxRow;
+  sentAtMono: number;
+}
+
+interface Parked {
+  reasonCode: number;
+  retryAtMono: number;
+}
+
+export class MqttUplink extends EventEmitter<UplinkEvents> {
+  private readonly deps: UplinkDeps;
+  private readonly machine: ConnectionStateMachine;
+  private client: MqttClient | null = null;
+  /** Incremented per connection; acks of an older connection are ignored. */
+  private epoch = 0;
+  private brokerIndex = 0;
+  private failedAttempts = 0;
+  private connectedBroker: string | null = null;
+  private connectedVersion: 4 | 5 = 5;
+  /** Per broker: the protocol version to try next (MQTT 5 until a broker refuses it). */
+  private readonly versionByBroker = new Map<string, 4 | 5>();
+  private cursor = 0;
+  /** Events with a lower seq were committed before this connection: sent as `replayed`. */
+  private liveFromSeq = 0;
+  private window = 1;
+  private readonly inflight = new Map<number, InFlight>();
+  private readonly parked = new Map<number, Parked>();
+  private pumping = false;
+  private reconnectTimer: TimerHandle | null = null;
+  private watchdogTimer: TimerHandle | null = null;
+  private retryTimer: TimerHandle | null = null;
+  private readonly onCommitted = (): void => this.pump();
+
+  constructor(deps: UplinkDeps) {
+    super();
+    this.deps = deps;
+    this.machine = new ConnectionStateMachine((from, to) => {
+      deps.logger.debug({ from, to }, 'uplink state');
+      this.emit('state', to, this.connectedBroker);
+    });
+  }
+
+  get state(): ConnectionState {
+    return this.machine.state;
+  }
+
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  get parkedCount(): number {
+    return this.parked.size;
+  }
+
+  /** Starts connecting; returns at once. Connection faults are retried, never thrown. */
+  start(): void {
+    this.deps.outbox.on('committed', this.onCommitted);
+    this.connect();
+  }
+
+  /**
+   * Stops: waits up to `drainMs` for in-flight publishes to be acknowledged (fewer duplicates
+   * after a restart), publishes the retained offline status, and disconnects.
+   */
+  async stop(drainMs = 2000): Promise<void> {
+    if (this.machine.is('stopped')) return;
+    this.deps.outbox.off('committed', this.onCommitted);
+    const deadline = this.deps.clock.monotonic() + drainMs;
+    while (this.inflight.size > 0 && this.machine.is('connected') && this.deps.clock.monotonic() < deadline) {
+      await new Promise<void>((resolve) => this.deps.clock.setTimeout(resolve, 10));
+    }
+    const client = this.client;
+    const wasConnected = this.machine.is('connected');
+    this.machine.to('stopped');
+    this.clearTimers();
+    this.epoch += 1;
+    this.client = null;
+    if (client) {
+      if (wasConnected) {
+        await new Promise<void>((resolve) => {
+          client.publish(statusTopic(this.deps.settings.root), this.statusPayload('offline', 'stopped'), { qos: 1, retain: true }, () =>
+            resolve(),
+          );
+          this.deps.clock.setTimeout(resolve, 1000);
+        });
+      }
+      await client.endAsync(!wasConnected).catch(() => undefined);
+    }
+  }
+
+  private connect(): void {
+    const { settings, logger } = this.deps;
+    const broker = settings.brokers[this.brokerIndex] as string;
+    const version = this.versionByBroker.get(broker) ?? settings.protocolVersion;
+    this.machine.to('connecting');
+    const epoch = ++this.epoch;
+    const options: IClientOptions = {
+      protocolVersion: version,
+      clientId: settings.clientId,
+      clean: true,
+      keepalive: settings.keepaliveSec,
+      // Our own state machine reconnects; MQTT.js must not (see file comment).
+      reconnectPeriod: 0,
+      connectTimeout: settings.connectTimeoutMs ?? 10_000,
+      queueQoSZero: false,
+      will: {
+        topic: statusTopic(settings.root),
+        payload: Buffer.from(this.statusPayload('offline', 'connection lost')),
+        qos: 1,
+        retain: true,
+      },
+    };
+    if (settings.username !== undefined) options.username = settings.username;
+    if (settings.password !== undefined) options.password = settings.password;
+    if (settings.tls) {
+      options.rejectUnauthorized = settings.tls.rejectUnauthorized;
+      if (settings.tls.ca) options.ca = settings.tls.ca;
+      if (settings.tls.cert) options.cert = settings.tls.cert;
+      if (settings.tls.key) options.key = settings.tls.key;
+    }
+    logger.info({ broker, protocolVersion: version }, 'uplink connecting');
+    let client: MqttClient;
+    try {
+      client = mqtt.connect(broker, options);
+    } catch (error) {
+      logger.error({ err: error, broker }, 'uplink cannot create client');
+      this.scheduleReconnect(false, version);
+      return;
+    }
+    this.client = client;
+    let lastError: Error | null = null;
+    client.on('connect', (connack) => {
+      if (epoch === this.epoch) this.onConnected(broker, version, connack);
+    });
+    client.on('error', (error) => {
+      lastError = error;
+      if (epoch !== this.epoch) return;
+      const code = (error as { code?: unknown }).code;
+      if (version === 5 && refusedProtocol(error)) logger.info({ broker }, 'broker refused MQTT 5; falling back to 3.1.1');
+      else logger.warn({ broker, error: error.message, code }, 'uplink error');
+    });
+    client.on('close', () => {
+      if (epoch !== this.epoch) return;
+      this.onClosed(version, lastError);
+    });
+  }
+
+  private onConnected(broker: string, version: 4 | 5, connack: IConnackPacket): void {
+    const { settings, outbox, logger } = this.deps;
+    this.machine.to('connected');
+    this.connectedBroker = broker;
+    this.connectedVersion = version;
+    this.versionByBroker.set(broker, version);
+    this.failedAttempts = 0;
+    this.liveFromSeq = outbox.lastSeq + 1;
+    this.cursor = 0;
+    const receiveMaximum = connack.properties?.receiveMaximum;
+    this.window = Math.max(1, Math.min(settings.inflightWindow, receiveMaximum ?? settings.inflightWindow));
+    logger.info({ broker, protocolVersion: version, window: this.window, backlog: outbox.depth }, 'uplink connected');
+    this.emit('state', 'connected', broker);
+    this.client?.publish(statusTopic(settings.root), this.statusPayload('online'), { qos: 1, retain: true });
+    this.armWatchdog();
+    this.pump();
+  }
+
+  private onClosed(version: 4 | 5, lastError: Error | null): void {
+    const wasConnected = this.machine.is('connected');
+    this.dropClient();
+    if (this.machine.is('stopped')) return;
+    if (wasConnected) {
+      this.deps.logger.warn({ broker: this.connectedBroker, err: lastError }, 'uplink connection lost');
+    }
+    this.scheduleReconnect(wasConnected, version, lastError);
+  }
+
+  private scheduleReconnect(wasConnected: boolean, version: 4 | 5, lastError: Error | null = null): void {
+    const { settings } = this.deps;
+    const broker = settings.brokers[this.brokerIndex] as string;
+    this.connectedBroker = null;
+    if (!wasConnected && version === 5 && settings.protocolVersion === 5 && refusedProtocol(lastError)) {
+      // An MQTT 3.1.1 broker answers an MQTT 5 CONNECT with "unacceptable protocol version":
+      // retry the same broker at once with 3.1.1 and remember it.
+      this.versionByBroker.set(broker, 4);
+      this.machine.to('backoff');
+      this.reconnectTimer = this.deps.clock.setTimeout(() => this.reconnectNow(), 0);
+      return;
+    }
+    if (!wasConnected) {
+      this.failedAttempts += 1;
+      // Failover: the next broker in the list gets the next try.
+      this.brokerIndex = (this.brokerIndex + 1) % settings.brokers.length;
+    }
+    const delay = backoffDelay(wasConnected ? 0 : this.failedAttempts - 1, settings.reconnect, this.deps.random);
+    this.machine.to('backoff');
+    this.deps.logger.info({ delayMs: delay, next: settings.brokers[this.brokerIndex] }, 'uplink reconnect scheduled');
+    this.reconnectTimer = this.deps.clock.setTimeout(() => this.reconnectNow(), delay);
+  }
+
+  private reconnectNow(): void {
+    this.reconnectTimer = null;
+    if (this.machine.is('backoff')) this.connect();
+  }
+
+  /** Ends the current client without waiting and forgets its in-flight publishes. */
+  private dropClient(): void {
+    const client = this.client;
+    this.client = null;
+    this.epoch += 1;
+    this.inflight.clear();
+    if (this.watchdogTimer) this.deps.clock.clearTimeout(this.watchdogTimer);
+    this.watchdogTimer = null;
+    if (client) {
+      client.removeAllListeners('connect');
+      client.removeAllListeners('close');
+      client.removeAllListeners('error');
+      client.on('error', () => undefined);
+      client.end(true);
+    }
+  }
+
+  /** Sends outbox events while the window has room. Re-entrant calls are folded into one. */
+  private pump(): void {
+    if (this.pumping || !this.machine.is('connected')) return;
+    this.pumping = true;
+    try {
+      while (this.machine.is('connected') && this.inflight.size < this.window) {
+        const rows = this.deps.outbox.readFrom(this.cursor, this.window - this.inflight.size);
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          this.cursor = row.seq + 1;
+          if (this.parked.has(row.seq) || this.inflight.has(row.seq)) continue;
+          this.send(row);
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private send(row: OutboxRow): void {
+    const client = this.client;
+    if (!client) return;
+    const epoch = this.epoch;
+    const replayed = row.seq < this.liveFromSeq;
+    // The stored payload is a JSON object; the flag is spliced in rather than re-serialised.
+    const payload = replayed ? `${row.payload.slice(0, -1)},"replayed":true}` : row.payload;
+    const options: IClientPublishOptions = { qos: 1 };
+    if (this.connectedVersion === 5) options.properties = { contentType: CLOUDEVENTS_CONTENT_TYPE };
+    this.inflight.set(row.seq, { row, sentAtMono: this.deps.clock.monotonic() });
+    client.publish(eventTopic(this.deps.settings.root, row.laneId, row.type), payload, options, (error) => {
+      if (epoch === this.epoch) this.onAck(row, error);
+    });
+  }
+
+  private onAck(row: OutboxRow, error: Error | undefined): void {
+    this.inflight.delete(row.seq);
+    if (!error) {
+      this.parked.delete(row.seq);
+      this.deps.outbox.remove(row.seq);
+      this.emit('delivered', row, Math.max(0, this.deps.clock.now() - row.createdMs));
+    } else {
+      const reasonCode = (error as { code?: unknown }).code;
+      if (typeof reasonCode === 'number' && reasonCode >= 0x80) {
+        this.park(row, reasonCode, error.message);
+      } else {
+        // Connection-level failure: the close handler reconnects and the event is sent again.
+        this.deps.logger.debug({ err: error, seq: row.seq }, 'publish failed; will resend');
+      }
+    }
+    this.pump();
+  }
+
+  private park(row: OutboxRow, reasonCode: number, reason: string): void {
+    const first = !this.parked.has(row.seq);
+    this.parked.set(row.seq, { reasonCode, retryAtMono: this.deps.clock.monotonic() + this.deps.settings.refusedRetryMs });
+    this.deps.logger.warn({ seq: row.seq, id: row.id, type: row.type, reasonCode, reason }, 'broker refused publish; event kept');
+    if (first) this.emit('refused', { seq: row.seq, id: row.id, type: row.type, laneId: row.laneId, reasonCode, reason });
+    this.armRetry();
+  }
+
+  private armRetry(): void {
+    if (this.retryTimer || this.parked.size === 0 || this.machine.is('stopped')) return;
+    this.retryTimer = this.deps.clock.setTimeout(() => {
+      this.retryTimer = null;
+      this.retryParked();
+    }, this.deps.settings.refusedRetryMs);
+  }
+
+  private retryParked(): void {
+    const now = this.deps.clock.monotonic();
+    if (this.machine.is('connected')) {
+      for (const [seq, parked] of this.parked) {
+        if (parked.retryAtMono > now || this.inflight.has(seq)) continue;
+        const row = this.deps.outbox.read(seq);
+        if (!row) {
+          this.parked.delete(seq); // dropped by the retention policy, counted there
+          continue;
+        }
+        this.send(row);
+      }
+    }
+    this.armRetry();
+  }
+
+  /** Forces a reconnect when the oldest in-flight publish waited longer than the timeout. */
+  private armWatchdog(): void {
+    const period = Math.max(10, Math.min(1000, Math.floor(this.deps.settings.publishTimeoutMs / 4)));
+    this.watchdogTimer = this.deps.clock.setTimeout(() => {
+      this.watchdogTimer = null;
+      if (!this.machine.is('connected')) return;
+      const oldest = this.inflight.values().next().value;
+      if (oldest && this.deps.clock.monotonic() - oldest.sentAtMono > this.deps.settings.publishTimeoutMs) {
+        this.deps.logger.warn({ seq: oldest.row.seq, timeoutMs: this.deps.settings.publishTimeoutMs }, 'publish not acknowledged; reconnecting');
+        this.emit('timeout', oldest.row.seq);
+        const version = this.connectedVersion;
+        this.dropClient();
+        this.scheduleReconnect(true, version);
+        return;
+      }
+      this.armWatchdog();
+    }, period);
+  }
+
+  private clearTimers(): void {
+    for (const timer of [this.reconnectTimer, this.watchdogTimer, this.retryTimer]) {
+      if (timer) this.deps.clock.clearTimeout(timer);
+    }
+    this.reconnectTimer = null;
+    this.watchdogTimer = null;
+    this.retryTimer = null;
+  }
+
+  private statusPayload(state: 'online' | 'offline', reason?: string): string {
+    return JSON.stringify({
+      state,
+      postId: this.deps.postId,
+      gatewayVersion: this.deps.gatewayVersion,
+      time: new Date(this.deps.clock.now()).toISOString(),
+      ...(reason ? { reason } : {}),
+    });
+  }
+}
+
+/** True when the broker refused the CONNECT's protocol version (3.1.1 code 1, MQTT 5 code 0x84). */
+function refusedProtocol(error: Error | null): boolean {
+  if (!error) return false;
+  const code = (error as { code?: unknown }).code;
+  return code === 1 || code === 0x84 || /protocol version/i.test(error.message);
+}

@@ -1,0 +1,45 @@
+/** Turns the `uplink` section of a post's config into settings: secrets and TLS files resolved. */
+import { readFileSync } from 'node:fs';
+import type { PostConfig } from '../../config/schema.js';
+import { resolveSecret, type SecretSources } from '../../config/secrets.js';
+import { GatewayError } from '../errors.js';
+import type { UplinkSettings } from './mqtt-uplink.js';
+import { topicRoot } from './topics.js';
+
+export function resolveUplinkSettings(config: PostConfig, overrideBrokers?: string[], sources?: SecretSources): UplinkSettings {
+  const uplink = config.uplink;
+  const settings: UplinkSettings = {
+    brokers: overrideBrokers ?? uplink.brokers,
+    root: topicRoot(uplink.topicRoot, config.post.id),
+    clientId: uplink.clientId ?? `border-gateway-${config.post.id}`,
+    protocolVersion: uplink.protocolVersion,
+    keepaliveSec: uplink.keepaliveSec,
+    inflightWindow: uplink.inflightWindow,
+    publishTimeoutMs: uplink.publishTimeoutMs,
+    refusedRetryMs: uplink.refusedRetryMs,
+    reconnect: uplink.reconnect,
+  };
+  if (uplink.username !== undefined) settings.username = uplink.username;
+  if (uplink.password !== undefined) settings.password = resolveSecret(uplink.password, 'uplink.password', sources);
+  if (uplink.tls) {
+    const tls = uplink.tls;
+    settings.tls = { rejectUnauthorized: tls.rejectUnauthorized };
+    if (tls.ca) settings.tls.ca = readPem(tls.ca, 'uplink.tls.ca');
+    if (tls.cert) settings.tls.cert = readPem(tls.cert, 'uplink.tls.cert');
+    if (tls.key) {
+      // A key given as a path or {file} is read from that file; {env} holds the PEM itself.
+      if (typeof tls.key === 'string') settings.tls.key = readPem(tls.key, 'uplink.tls.key');
+      else if ('file' in tls.key) settings.tls.key = readPem(tls.key.file, 'uplink.tls.key');
+      else settings.tls.key = Buffer.from(resolveSecret(tls.key, 'uplink.tls.key', sources));
+    }
+  }
+  return settings;
+}
+
+function readPem(file: string, where: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new GatewayError('GW_ERR_CONFIG_SECRET', `${where}: cannot read ${file}`, { cause: error });
+  }
+}
