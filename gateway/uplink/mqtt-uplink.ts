@@ -224,7 +224,10 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.liveFromSeq = outbox.lastSeq + 1;
     this.cursor = 0;
     const receiveMaximum = connack.properties?.receiveMaximum;
-    this.window = Math.max(1, Math.min(settings.inflightWindow, receiveMaximum ?? settings.inflightWindow));
+    // One slot of the broker's Receive Maximum is kept for the status publish: exceeding it is a
+    // protocol error for which Mosquitto drops the connection (MQTT 5 section 4.9).
+    const brokerLimit = receiveMaximum === undefined ? Number.POSITIVE_INFINITY : receiveMaximum - 1;
+    this.window = Math.max(1, Math.min(settings.inflightWindow, brokerLimit));
     logger.info({ broker, protocolVersion: version, window: this.window, backlog: outbox.depth }, 'uplink connected');
     this.emit('state', 'connected', broker);
     this.client?.publish(statusTopic(settings.root), this.statusPayload('online'), { qos: 1, retain: true });

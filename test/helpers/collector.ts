@@ -1,0 +1,103 @@
+/**
+ * A VMC-like subscriber for system tests: a persistent MQTT 5 session (so messages published while
+ * it reconnects are queued for it by the broker) that records every event it receives.
+ */
+import { EventEmitter } from 'node:events';
+import mqtt, { type MqttClient } from 'mqtt';
+
+export interface Received {
+  topic: string;
+  id: string;
+  seq: number;
+  type: string;
+  laneId: string;
+  replayed: boolean;
+  event: Record<string, unknown> & { data: Record<string, unknown> };
+  contentType: string | undefined;
+}
+
+export class Collector extends EventEmitter<{ message: [Received] }> {
+  readonly received: Received[] = [];
+  readonly status: string[] = [];
+  private readonly client: MqttClient;
+
+  private constructor(client: MqttClient) {
+    super();
+    this.client = client;
+    client.on('message', (topic, payload, packet) => {
+      if (topic.endsWith('/status')) {
+        this.status.push(payload.toString());
+        return;
+      }
+      const event = JSON.parse(payload.toString()) as Received['event'];
+      const source = String(event.source);
+      const message: Received = {
+        topic,
+        id: String(event.id),
+        seq: Number(event.seq),
+        type: String(event.type),
+        laneId: source.slice(source.lastIndexOf('/') + 1),
+        replayed: event.replayed === true,
+        event,
+        contentType: packet.properties?.contentType,
+      };
+      this.received.push(message);
+      this.emit('message', message);
+    });
+  }
+
+  static async connect(url: string, filter = 'border/#', clientId = `collector-${process.pid}-${Date.now()}`): Promise<Collector> {
+    const client = mqtt.connect(url, { protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 100 });
+    const collector = new Collector(client);
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+    await client.subscribeAsync(filter, { qos: 1 });
+    return collector;
+  }
+
+  /** Resolves once `predicate` holds over what was received; rejects after `timeoutMs` with a summary. */
+  waitFor(predicate: (received: Received[]) => boolean, timeoutMs = 45_000, what = 'messages'): Promise<void> {
+    if (predicate(this.received)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onMessage = (): void => {
+        if (!predicate(this.received)) return;
+        clearTimeout(timer);
+        this.off('message', onMessage);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.off('message', onMessage);
+        reject(new Error(`timed out waiting for ${what}; received ${this.received.length}`));
+      }, timeoutMs);
+      this.on('message', onMessage);
+    });
+  }
+
+  uniqueIds(): Set<string> {
+    return new Set(this.received.map((message) => message.id));
+  }
+
+  async close(): Promise<void> {
+    await this.client.endAsync(true);
+  }
+}
+
+/** Seqs of each lane in order of first arrival (duplicates after the first are ignored). */
+export function firstArrivalSeqsByLane(received: Received[]): Map<string, number[]> {
+  const seen = new Set<string>();
+  const byLane = new Map<string, number[]>();
+  for (const message of received) {
+    if (seen.has(message.id)) continue;
+    seen.add(message.id);
+    const seqs = byLane.get(message.laneId) ?? [];
+    seqs.push(message.seq);
+    byLane.set(message.laneId, seqs);
+  }
+  return byLane;
+}
+
+export function isIncreasing(values: number[]): boolean {
+  return values.every((value, index) => index === 0 || value > (values[index - 1] as number));
+}

@@ -1,0 +1,64 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { postConfigSchema, type PostConfig } from '../../config/schema.js';
+import { systemClock } from '../../gateway/clock.js';
+import { Gateway } from '../../gateway/daemon.js';
+import { createLogger } from '../../gateway/logger.js';
+import { resolveUplinkSettings } from '../../gateway/uplink/resolve-settings.js';
+
+/** A small valid post: three lanes, no devices, the given brokers and uplink/outbox overrides. */
+export function testConfig(brokers: string[], overrides: { uplink?: Record<string, unknown>; outbox?: Record<string, unknown> } = {}): PostConfig {
+  return postConfigSchema.parse({
+    version: 1,
+    post: { id: 'test-post' },
+    lanes: [{ id: 'lane-1' }, { id: 'lane-2' }, { id: 'lane-3' }],
+    uplink: { brokers, reconnect: { initialMs: 50, maxMs: 400 }, ...overrides.uplink },
+    outbox: { path: 'outbox.db', ...overrides.outbox },
+    http: { port: 0 },
+    logLevel: 'warn',
+  });
+}
+
+export function tempDir(prefix = 'gw-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Starts an in-process gateway on `config` with a fresh data dir (or `dataDir`). */
+export function startTestGateway(config: PostConfig, dataDir = tempDir(), http = false): Promise<Gateway> {
+  return Gateway.start({
+    config,
+    uplink: resolveUplinkSettings(config),
+    logger: createLogger(process.env.TEST_LOG_LEVEL === undefined ? 'silent' : (process.env.TEST_LOG_LEVEL as 'info')),
+    clock: systemClock,
+    dataDir,
+    http,
+  });
+}
+
+const clockQuality = { synchronised: false, offsetMs: null };
+
+/** A valid `vehicle.weighed` event for crossing `n`. */
+export function weighed(gateway: Gateway, laneId: string, n: number): Promise<unknown> {
+  return gateway.emit('vehicle.weighed', laneId, { crossingId: `c-${laneId}-${n}`, clock: clockQuality, sinceArrivalSec: n, weightKg: 20_000 + n, deviceId: null }, `c-${laneId}-${n}`);
+}
+
+/** Emits `count` events round-robin over the lanes; resolves once all are committed. */
+export async function emitBurst(gateway: Gateway, lanes: string[], count: number, offset = 0): Promise<void> {
+  const commits: Promise<unknown>[] = [];
+  for (let i = 0; i < count; i += 1) commits.push(weighed(gateway, lanes[i % lanes.length] as string, offset + i));
+  await Promise.all(commits);
+}
+
+/** Resolves when the gateway's uplink is connected (at once if it already is). */
+export function uplinkConnected(gateway: Gateway): Promise<void> {
+  if (gateway.uplink.state === 'connected') return Promise.resolve();
+  return new Promise((resolve) => {
+    const onState = (state: string): void => {
+      if (state !== 'connected') return;
+      gateway.uplink.off('state', onState);
+      resolve();
+    };
+    gateway.uplink.on('state', onState);
+  });
+}
