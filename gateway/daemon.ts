@@ -172,7 +172,13 @@ export class Gateway {
       this.metrics.published.inc({ type: row.type });
       this.metrics.publishLatency.observe(latencyMs / 1000);
     });
-    this.uplink.on('timeout', () => this.metrics.publishTimeouts.inc());
+    this.uplink.on('timeout', (seq) => {
+      this.metrics.publishTimeouts.inc();
+      this.raiseAlarm('GW_ERR_UPLINK_PUBLISH_TIMEOUT', 'warning', 'broker did not acknowledge a publish in time; reconnected', {
+        seq,
+        timeoutMs: this.context.uplink.publishTimeoutMs,
+      });
+    });
     this.uplink.on('refused', (refusal: RefusedPublish) => {
       this.metrics.refused.inc({ reason_code: String(refusal.reasonCode) });
       // An alarm about a refused alarm would be refused again in a loop: log those only.

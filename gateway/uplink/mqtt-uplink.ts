@@ -261,6 +261,9 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       this.failedAttempts += 1;
       // Failover: the next broker in the list gets the next try.
       this.brokerIndex = (this.brokerIndex + 1) % settings.brokers.length;
+      if (this.brokerIndex === 0) {
+        this.deps.logger.warn({ code: 'GW_ERR_UPLINK_CONNECT', brokers: settings.brokers, attempts: this.failedAttempts, err: lastError?.message }, 'no broker reachable; retrying');
+      }
     }
     const delay = backoffDelay(wasConnected ? 0 : this.failedAttempts - 1, settings.reconnect, this.deps.random);
     this.machine.to('backoff');

@@ -1,0 +1,96 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfigFile, parseConfigText } from './load-config.js';
+import { postConfigJsonSchema, POST_CONFIG_SCHEMA_FILE } from './json-schema.js';
+import { readFileSync } from 'node:fs';
+
+const VALID = `version: 1
+post:
+  id: p1
+lanes:
+  - id: lane-1
+    devices:
+      - id: cam-1
+        driver: onvif
+        connection: { url: "http://127.0.0.1:8081/onvif/device_service", username: admin, password: { env: CAM_PW } }
+uplink:
+  brokers: [mqtt://127.0.0.1:1883]
+`;
+
+function problemsOf(text: string): ConfigError {
+  try {
+    parseConfigText(text, 'post.yaml');
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+describe('configuration loader', () => {
+  it('accepts a valid post and fills the defaults', () => {
+    const config = parseConfigText(VALID);
+    expect(config.uplink.topicRoot).toBe('border/v1/{postId}');
+    expect(config.uplink.inflightWindow).toBe(256);
+    expect(config.outbox.maxBytes).toBe(512 * 1024 * 1024);
+    expect(config.lanes[0]?.directions).toContain('domestic-transit');
+  });
+
+  it('rejects an unknown key with its path and line', () => {
+    const error = problemsOf(VALID.replace('  brokers:', '  brokerz: [mqtt://x]\n  brokers:'));
+    expect(error.code).toBe('GW_ERR_CONFIG_INVALID');
+    expect(error.problems).toContainEqual(expect.objectContaining({ path: 'uplink.brokerz', line: 11, message: 'unknown key "brokerz"' }));
+  });
+
+  it('rejects a wrong type with its path and line', () => {
+    const error = problemsOf(VALID.replace('  brokers: [mqtt://127.0.0.1:1883]', '  brokers: [mqtt://127.0.0.1:1883]\n  inflightWindow: lots'));
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatchObject({ path: 'uplink.inflightWindow', line: 12 });
+    expect(error.problems[0]?.message).toContain('expected number');
+  });
+
+  it('rejects a device without a connection, naming the device', () => {
+    const text = VALID.replace(/ {8}connection: .*\n/, '');
+    const error = problemsOf(text);
+    expect(error.problems).toEqual([expect.objectContaining({ path: 'lanes[0].devices[0].connection', line: 7, message: 'is required (object)' })]);
+  });
+
+  it('lists the valid drivers for an unknown one', () => {
+    const error = problemsOf(VALID.replace('driver: onvif', 'driver: onvif2'));
+    expect(error.problems[0]?.message).toMatch(/unknown or missing driver; valid: onvif, anpr-http-push, modbus-tcp/);
+    expect(error.problems[0]?.line).toBe(8);
+  });
+
+  it('reports a YAML syntax error with its line', () => {
+    const error = problemsOf('version: 1\npost:\n  id: [p1\n');
+    expect(error.code).toBe('GW_ERR_CONFIG_SYNTAX');
+    expect(error.problems[0]?.line).toBeGreaterThanOrEqual(3);
+  });
+
+  it('reports every problem at once', () => {
+    const text = VALID.replace('id: p1', 'id: P 1').replace('version: 1', 'version: 2').replace('  brokers:', '  colour: red\n  brokers:');
+    const paths = problemsOf(text).problems.map((p) => p.path);
+    expect(paths).toEqual(expect.arrayContaining(['version', 'post.id', 'uplink.colour']));
+  });
+
+  it('rejects duplicate lane and device ids', () => {
+    const text = VALID.replace('lanes:\n', 'lanes:\n  - id: lane-1\n');
+    expect(problemsOf(text).problems).toContainEqual(expect.objectContaining({ path: 'lanes[1].id', message: 'duplicate lane id "lane-1"' }));
+  });
+
+  it('validates every example post', () => {
+    const dir = join(import.meta.dirname, 'examples');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    for (const file of files) expect(() => loadConfigFile(join(dir, file))).not.toThrow();
+  });
+
+  it('names an unreadable file', () => {
+    expect(() => loadConfigFile('/nonexistent/post.yaml')).toThrow(/GW_ERR_CONFIG_READ|nonexistent/);
+  });
+
+  it('keeps the committed JSON Schema in step with the zod schema', () => {
+    expect(readFileSync(POST_CONFIG_SCHEMA_FILE, 'utf8')).toBe(postConfigJsonSchema());
+  });
+});

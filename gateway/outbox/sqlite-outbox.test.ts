@@ -1,0 +1,169 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
+import { tempDir } from '../../test/helpers/test-config.js';
+import { isGatewayError } from '../errors.js';
+import { createEventFactory, type EventDraft } from '../events/envelope.js';
+import { SqliteOutbox, type DropReport } from './sqlite-outbox.js';
+
+const clock = new ManualClock();
+const events = createEventFactory('p1', clock);
+const quality = { synchronised: true, offsetMs: 1.5 };
+const logger = pino({ level: 'silent' });
+
+function open(path = join(tempDir(), 'outbox.db'), maxBytes = 64 * 1024 * 1024): SqliteOutbox {
+  return SqliteOutbox.open({ path, maxBytes, maxBatch: 1000, clock, logger });
+}
+
+const weighed = (lane: string, n: number): EventDraft =>
+  events.create('vehicle.weighed', lane, { crossingId: `c${n}`, clock: quality, sinceArrivalSec: n, weightKg: 1000 + n, deviceId: null }, `c${n}`);
+const status = (n: number): EventDraft => events.create('device.status', 'post', { deviceId: `d${n}`, state: 'down', lastError: 'x'.repeat(50) });
+const alarm = (n: number): EventDraft => events.create('alarm.raised', 'post', { alarm: `A${n}`, severity: 'critical', message: 'm', details: {} });
+
+describe('SqliteOutbox', () => {
+  it('commits in WAL mode with synchronous=FULL', () => {
+    const outbox = open();
+    expect(outbox.database.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(outbox.database.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    outbox.close();
+  });
+
+  it('acknowledges a producer only once the event is visible to another connection', async () => {
+    const path = join(tempDir(), 'outbox.db');
+    const outbox = open(path);
+    const reader = new Database(path, { readonly: true });
+    const count = (): number => (reader.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
+    const pending = outbox.append(weighed('lane-1', 1));
+    expect(count()).toBe(0);
+    const committed = await pending;
+    expect(committed.seq).toBe(1);
+    expect(count()).toBe(1);
+    reader.close();
+    outbox.close();
+  });
+
+  it('commits all appends of one turn in a single transaction', async () => {
+    const outbox = open();
+    let commits = 0;
+    outbox.on('committed', () => (commits += 1));
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => outbox.append(weighed(`lane-${i % 2}`, i))));
+    expect(commits).toBe(1);
+    expect(results.map((r) => r.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    outbox.close();
+  });
+
+  it('stores the complete CloudEvent with its seq, in seq order', async () => {
+    const outbox = open();
+    const draft = weighed('lane-1', 7);
+    await outbox.append(draft);
+    const [row] = outbox.readFrom(0, 10);
+    expect(row).toMatchObject({ seq: 1, id: draft.id, laneId: 'lane-1', type: 'vehicle.weighed' });
+    expect(JSON.parse(row?.payload ?? '{}')).toEqual({ ...draft, seq: 1 });
+    outbox.close();
+  });
+
+  it('never reuses a seq, also after every event left and the database was reopened', async () => {
+    const path = join(tempDir(), 'outbox.db');
+    let outbox = open(path);
+    await Promise.all([1, 2, 3].map((n) => outbox.append(weighed('lane-1', n))));
+    for (const seq of [1, 2, 3]) outbox.remove(seq);
+    outbox.close();
+    outbox = open(path);
+    expect(outbox.depth).toBe(0);
+    expect((await outbox.append(weighed('lane-1', 4))).seq).toBe(4);
+    outbox.close();
+  });
+
+  it('tracks depth, bytes and the oldest age', async () => {
+    const outbox = open();
+    await outbox.append(weighed('lane-1', 1));
+    clock.advance(5_000);
+    await outbox.append(weighed('lane-1', 2));
+    const stats = outbox.stats();
+    expect(stats.depth).toBe(2);
+    expect(stats.oldestAgeMs).toBe(5_000);
+    expect(stats.bytes).toBe(outbox.readFrom(0, 10).reduce((sum, row) => sum + row.bytes, 0));
+    outbox.remove(1);
+    outbox.flushRemovals();
+    expect(outbox.stats()).toMatchObject({ depth: 1, oldestAgeMs: 0 });
+    outbox.close();
+  });
+
+  it('when full, drops telemetry before operational events and those before crossings and alarms', async () => {
+    const probe = JSON.stringify({ ...weighed('lane-1', 1), seq: 1 }).length;
+    const outbox = open(join(tempDir(), 'outbox.db'), 64 * 1024);
+    const reports: DropReport[] = [];
+    outbox.on('dropped', (report) => reports.push(report));
+    const perEvent = Math.ceil((64 * 1024) / probe);
+    // Fill about half with telemetry, half with operational events.
+    await Promise.all(Array.from({ length: Math.floor(perEvent / 2) }, (_, i) => outbox.append(status(i))));
+    await Promise.all(Array.from({ length: Math.floor(perEvent / 2) }, (_, i) => outbox.append(weighed('lane-1', i))));
+    const before = outbox.readFrom(0, 10_000);
+    const weighedBefore = before.filter((r) => r.type === 'vehicle.weighed').length;
+    // Alarms worth ~3/4 of the bound arrive: all telemetry must go, then some operational events.
+    const alarmSize = JSON.stringify({ ...alarm(0), seq: 1 }).length;
+    const alarms = Math.floor((0.75 * 64 * 1024) / alarmSize);
+    await Promise.all(Array.from({ length: alarms }, (_, i) => outbox.append(alarm(i))));
+    const types = outbox.readFrom(0, 10_000).map((row) => row.type);
+    expect(types.filter((t) => t === 'device.status')).toHaveLength(0);
+    const weighedLeft = types.filter((t) => t === 'vehicle.weighed').length;
+    expect(weighedLeft).toBeGreaterThan(0);
+    expect(weighedLeft).toBeLessThan(weighedBefore);
+    expect(types.filter((t) => t === 'alarm.raised')).toHaveLength(alarms);
+    expect(outbox.stats().bytes).toBeLessThanOrEqual(64 * 1024);
+    const dropped = outbox.stats().dropped;
+    expect(dropped.telemetry).toBeGreaterThan(0);
+    expect(dropped.critical).toBe(0);
+    expect(reports.reduce((sum, r) => sum + r.dropped.telemetry, 0)).toBe(dropped.telemetry);
+    outbox.close();
+  });
+
+  it('drops an incoming telemetry event rather than a stored crossing, and says so', async () => {
+    const path = join(tempDir(), 'outbox.db');
+    const outbox = open(path, 64 * 1024);
+    const appends: Promise<unknown>[] = [];
+    for (let i = 0; outbox.stats().bytes < 60 * 1024 && i < 10_000; i += 1) {
+      appends.push(outbox.append(alarm(i)));
+      outbox.flush();
+    }
+    await Promise.all(appends);
+    const stored = outbox.depth;
+    const filler = status(1);
+    (filler.data as { lastError: string }).lastError = 'y'.repeat(8 * 1024);
+    const error = await outbox.append(filler).catch((e: unknown) => e);
+    expect(isGatewayError(error, 'GW_ERR_OUTBOX_FULL')).toBe(true);
+    expect(outbox.depth).toBe(stored);
+    expect(outbox.stats().dropped).toEqual({ telemetry: 1, operational: 0, critical: 0 });
+    outbox.close();
+    // Drop counts survive a restart.
+    const reopened = open(path, 64 * 1024);
+    expect(reopened.stats().dropped.telemetry).toBe(1);
+    reopened.close();
+  });
+
+  it('rejects appends with GW_ERR_OUTBOX_DISK_FULL when SQLite cannot grow, keeping what was committed', async () => {
+    const outbox = open();
+    await outbox.append(weighed('lane-1', 1));
+    const pages = Number(outbox.database.pragma('page_count', { simple: true }));
+    outbox.database.pragma(`max_page_count = ${pages}`);
+    const big = Array.from({ length: 500 }, (_, i) => outbox.append(weighed('lane-1', i + 2)));
+    const results = await Promise.allSettled(big);
+    const rejected = results.filter((r) => r.status === 'rejected');
+    expect(rejected).toHaveLength(500);
+    expect(rejected.every((r) => isGatewayError(r.reason, 'GW_ERR_OUTBOX_DISK_FULL'))).toBe(true);
+    expect(outbox.depth).toBe(1);
+    expect(outbox.lastSeq).toBe(1);
+    expect(outbox.integrityCheck()).toBe('ok');
+    outbox.database.pragma('max_page_count = 1073741823');
+    expect((await outbox.append(weighed('lane-1', 999))).seq).toBe(2);
+    outbox.close();
+  });
+
+  it('rejects an append after close', async () => {
+    const outbox = open();
+    outbox.close();
+    await expect(outbox.append(weighed('lane-1', 1))).rejects.toMatchObject({ code: 'GW_ERR_OUTBOX_CLOSED' });
+  });
+});

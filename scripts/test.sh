@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test command of the README (`npm test`). System tests need a real Mosquitto (and, from the
+# drivers issue on, socat); install what is missing rather than let a suite skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v socat >/dev/null 2>&1 || need+=(socat)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test: installing missing Debian packages: ${need[*]}"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# A suite that needs these must fail loudly, never skip: check they are here now.
+{ command -v mosquitto || ls /usr/sbin/mosquitto; } >/dev/null
+command -v socat >/dev/null
+
+exec npx vitest run "$@"

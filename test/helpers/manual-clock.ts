@@ -1,0 +1,64 @@
+/**
+ * A clock the test drives: time moves only when `advance` is called, and due timers run in time
+ * order. Nothing sleeps.
+ */
+import type { Clock, TimerHandle } from '../../gateway/clock.js';
+
+interface Timer {
+  at: number;
+  fn: () => void;
+  handle: TimerHandle;
+}
+
+export class ManualClock implements Clock {
+  private wall: number;
+  private mono = 0;
+  private timers: Timer[] = [];
+  private nextId = 0;
+
+  constructor(startWallMs = Date.UTC(2026, 10, 26, 6, 0, 0)) {
+    this.wall = startWallMs;
+  }
+
+  now(): number {
+    return this.wall;
+  }
+
+  monotonic(): number {
+    return this.mono;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const handle = { id: (this.nextId += 1) };
+    this.timers.push({ at: this.mono + Math.max(0, ms), fn, handle });
+    return handle;
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    this.timers = this.timers.filter((timer) => timer.handle !== handle);
+  }
+
+  /** Steps the wall clock only (as NTP does); monotonic time does not move. */
+  stepWall(deltaMs: number): void {
+    this.wall += deltaMs;
+  }
+
+  /** Moves both clocks forward by `ms`, running every timer that falls due, in order. */
+  advance(ms: number): void {
+    const target = this.mono + ms;
+    for (;;) {
+      const due = this.timers.filter((timer) => timer.at <= target).sort((a, b) => a.at - b.at)[0];
+      if (!due) break;
+      this.timers = this.timers.filter((timer) => timer !== due);
+      this.wall += due.at - this.mono;
+      this.mono = due.at;
+      due.fn();
+    }
+    this.wall += target - this.mono;
+    this.mono = target;
+  }
+
+  get pendingTimers(): number {
+    return this.timers.length;
+  }
+}
