@@ -172,6 +172,9 @@ export async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // Everything was stopped in order; a handle some library left open must not keep a stopped
+    // gateway alive (a supervisor waits for the exit).
+    setTimeout(() => process.exit(code), 2000).unref();
   },
   (error: unknown) => {
     process.stderr.write(`border-gateway: ${String(error)}\n`);

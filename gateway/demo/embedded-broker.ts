@@ -20,8 +20,9 @@ export async function startEmbeddedBroker(preferredPort: number, host = '127.0.0
     port,
     url: `mqtt://${host}:${port}`,
     close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // aedes first: it disconnects its clients, without which server.close() would wait for them.
       await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }

@@ -46,8 +46,15 @@ export class Collector extends EventEmitter<{ message: [Received] }> {
     });
   }
 
-  static async connect(url: string, filter = 'border/#', clientId = `collector-${process.pid}-${Date.now()}`): Promise<Collector> {
-    const client = mqtt.connect(url, { protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 100 });
+  static async connect(url: string, filter = 'border/#', protocolVersion: 4 | 5 = 5): Promise<Collector> {
+    const clientId = `collector-${process.pid}-${Date.now()}`;
+    const client = mqtt.connect(url, {
+      protocolVersion,
+      clientId,
+      clean: false,
+      ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}),
+      reconnectPeriod: 100,
+    });
     const collector = new Collector(client);
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());

@@ -1,0 +1,80 @@
+/**
+ * The command line as an integrator meets it: `config check` and the demo that `npm start` runs,
+ * each as a real child process.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Collector } from './helpers/collector.js';
+import { GatewayProcess } from './helpers/gateway-process.js';
+import { tempDir } from './helpers/test-config.js';
+
+describe('border-gateway config check', () => {
+  it('says ok for the example posts', async () => {
+    for (const file of ['config/examples/demo-post.yaml', 'config/examples/four-lane-post.yaml']) {
+      const run = new GatewayProcess(['config', 'check', file]);
+      expect((await run.exited).code).toBe(0);
+      expect(run.stdout.join('\n')).toMatch(/: ok \(post [a-z-]+, \d lanes, \d+ devices\)/);
+    }
+  });
+
+  it('lists every problem with file, line and path, and exits 78', async () => {
+    const file = join(tempDir(), 'bad.yaml');
+    writeFileSync(
+      file,
+      ['version: 1', 'post: { id: p1 }', 'lanes:', '  - id: lane-1', '    devices:', '      - { id: cam, driver: onvif }', 'uplink:', '  brokers: [mqtt://x:1883]', '  keepaliveSec: "30"', '  tls: { certificate: a.pem }', ''].join('\n'),
+    );
+    const run = new GatewayProcess(['config', 'check', file]);
+    expect((await run.exited).code).toBe(78);
+    const text = run.stderrText.join('\n');
+    expect(text).toContain('GW_ERR_CONFIG_INVALID');
+    expect(text).toContain(`${file}:6:9 lanes[0].devices[0].connection: is required (object)`);
+    expect(text).toContain(`${file}:9:17 uplink.keepaliveSec: Invalid input: expected number, received string`);
+    expect(text).toContain(`${file}:10:10 uplink.tls.certificate: unknown key "certificate"`);
+  });
+
+  it('reports a YAML syntax error with its line, and exits 78', async () => {
+    const file = join(tempDir(), 'broken.yaml');
+    writeFileSync(file, 'version: 1\npost:\n  id: "p1\n');
+    const run = new GatewayProcess(['config', 'check', file]);
+    expect((await run.exited).code).toBe(78);
+    expect(run.stderrText.join('\n')).toMatch(/GW_ERR_CONFIG_SYNTAX[\s\S]*broken\.yaml:\d+:\d+/);
+  });
+
+  it('rejects an unknown command, listing the valid ones, with exit 64', async () => {
+    const run = new GatewayProcess(['fly']);
+    expect((await run.exited).code).toBe(64);
+    expect(run.stderrText.join('\n')).toContain('unknown command "fly"; valid: demo, run, config, help');
+  });
+});
+
+describe('border-gateway demo (what npm start runs)', () => {
+  let demo: GatewayProcess | undefined;
+  let collector: Collector | undefined;
+
+  afterEach(async () => {
+    await collector?.close();
+    await demo?.kill('SIGKILL');
+  });
+
+  it('starts its own broker, prints how to watch, and events flow; /healthz and /metrics answer', async () => {
+    demo = new GatewayProcess(['demo', '--speed', '3000', '--broker-port', '0', '--http-port', '0', '--data', tempDir()]);
+    const watch = await demo.waitForStdout((line) => line.includes('mosquitto_sub'), 30_000, 'the watch line');
+    const port = /-p (\d+)/.exec(watch)?.[1];
+    expect(port).toBeDefined();
+    collector = await Collector.connect(`mqtt://127.0.0.1:${port}`, 'border/#', 4);
+    await collector.waitFor((r) => r.some((m) => m.type === 'crossing.completed') && r.some((m) => m.type === 'vehicle.arrived'), 45_000, 'a completed crossing');
+
+    const health = await demo.waitForStdout((line) => line.includes('/healthz'));
+    const healthUrl = /(http:\/\/\S+\/healthz)/.exec(health)?.[1] as string;
+    const report = (await (await fetch(healthUrl)).json()) as { status: string; uplink: { state: string } };
+    expect(report).toMatchObject({ status: 'ok', uplink: { state: 'connected' } });
+    const metrics = await (await fetch(healthUrl.replace('/healthz', '/metrics'))).text();
+    expect(metrics).toMatch(/gateway_events_published_total\{type="vehicle.arrived"\} [1-9]/);
+    expect(metrics).toContain('gateway_outbox_depth');
+    expect(metrics).toContain('gateway_publish_latency_seconds_bucket');
+
+    const stopped = await demo.kill('SIGTERM');
+    expect(stopped.code).toBe(0);
+  });
+});
