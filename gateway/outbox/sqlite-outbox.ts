@@ -98,11 +98,18 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       ),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       getMeta: db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE key = ?'),
-      readFrom: db.prepare<[number, number], RawRow>(
-        'SELECT seq, id, lane, type, payload, bytes, created_ms FROM events WHERE seq >= ? ORDER BY seq LIMIT ?',
+      // Columns aliased to the OutboxRow names, so rows need no copying on the hot path.
+      readFrom: db.prepare<[number, number], OutboxRow>(
+        'SELECT seq, id, lane AS laneId, type, payload, bytes, created_ms AS createdMs FROM events WHERE seq >= ? ORDER BY seq LIMIT ?',
       ),
-      readOne: db.prepare<[number], RawRow>('SELECT seq, id, lane, type, payload, bytes, created_ms FROM events WHERE seq = ?'),
+      readOne: db.prepare<[number], OutboxRow>(
+        'SELECT seq, id, lane AS laneId, type, payload, bytes, created_ms AS createdMs FROM events WHERE seq = ?',
+      ),
       remove: db.prepare<[number], { bytes: number }>('DELETE FROM events WHERE seq = ? RETURNING bytes'),
+      rangeTotals: db.prepare<[number, number], { depth: number; bytes: number | null }>(
+        'SELECT COUNT(*) AS depth, SUM(bytes) AS bytes FROM events WHERE seq BETWEEN ? AND ?',
+      ),
+      removeRange: db.prepare<[number, number]>('DELETE FROM events WHERE seq BETWEEN ? AND ?'),
       oldest: db.prepare<[], { created_ms: number }>('SELECT created_ms FROM events ORDER BY seq LIMIT 1'),
       victims: db.prepare<[number, number], { seq: number; bytes: number }>(
         'SELECT seq, bytes FROM events WHERE priority = ? ORDER BY seq LIMIT ?',
@@ -254,12 +261,11 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
 
   /** Up to `limit` stored events with seq >= `fromSeq`, oldest first. */
   readFrom(fromSeq: number, limit: number): OutboxRow[] {
-    return this.statements.readFrom.all(fromSeq, limit).map(toRow);
+    return this.statements.readFrom.all(fromSeq, limit);
   }
 
   read(seq: number): OutboxRow | undefined {
-    const raw = this.statements.readOne.get(seq);
-    return raw ? toRow(raw) : undefined;
+    return this.statements.readOne.get(seq);
   }
 
   /**
@@ -282,13 +288,15 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     this.pendingRemovals = [];
     try {
       this.db.transaction(() => {
-        for (const seq of seqs) {
-          // An event dropped by the retention policy while in flight is already gone.
-          const removed = this.statements.remove.get(seq);
-          if (removed) {
-            this.depthValue -= 1;
-            this.bytesValue -= removed.bytes;
-          }
+        // Acknowledgements come mostly in seq order: delete contiguous runs with one statement.
+        // Counting what was really there keeps the totals right when the retention policy dropped
+        // an event while it was in flight.
+        for (const [first, last] of contiguousRuns(seqs)) {
+          const run = this.statements.rangeTotals.get(first, last);
+          if (!run || run.depth === 0) continue;
+          this.statements.removeRange.run(first, last);
+          this.depthValue -= run.depth;
+          this.bytesValue -= run.bytes ?? 0;
         }
       })();
     } catch (error) {
@@ -333,26 +341,16 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   }
 }
 
-interface RawRow {
-  seq: number;
-  id: string;
-  lane: string;
-  type: string;
-  payload: string;
-  bytes: number;
-  created_ms: number;
-}
-
-function toRow(raw: RawRow): OutboxRow {
-  return {
-    seq: raw.seq,
-    id: raw.id,
-    laneId: raw.lane,
-    type: raw.type,
-    payload: raw.payload,
-    bytes: raw.bytes,
-    createdMs: raw.created_ms,
-  };
+/** Sorted, de-duplicated runs of consecutive numbers: [3,1,2,7,8] → [[1,3],[7,8]]. */
+export function contiguousRuns(values: number[]): [number, number][] {
+  const sorted = [...new Set(values)].sort((a, b) => a - b);
+  const runs: [number, number][] = [];
+  for (const value of sorted) {
+    const last = runs[runs.length - 1];
+    if (last && value === last[1] + 1) last[1] = value;
+    else runs.push([value, value]);
+  }
+  return runs;
 }
 
 function wrapWriteError(error: unknown, events: number): GatewayError {

@@ -66,6 +66,9 @@ export interface UplinkEvents {
   timeout: [seq: number];
 }
 
+/** Slots freed before the window is refilled (at most half the window). */
+const REFILL_BATCH = 32;
+
 interface InFlight {
   row: OutboxRow;
   sentAtMono: number;
@@ -293,9 +296,14 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     }
   }
 
-  /** Sends outbox events while the window has room. Re-entrant calls are folded into one. */
+  /**
+   * Sends outbox events while the window has room. Refills once REFILL_BATCH slots are free,
+   * so rows are read and packets written in batches (one SELECT and, as mqtt-packet corks the
+   * socket for a tick, one writev for many publishes) instead of one of each per PUBACK.
+   */
   private pump(): void {
     if (this.pumping || !this.machine.is('connected')) return;
+    if (this.window - this.inflight.size < Math.min(REFILL_BATCH, this.window / 2)) return;
     this.pumping = true;
     try {
       while (this.machine.is('connected') && this.inflight.size < this.window) {

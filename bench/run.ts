@@ -1,0 +1,58 @@
+/**
+ * `npm run bench`: the uplink's figures against a local Mosquitto this script starts, printed as
+ * ratios against a baseline measured in the same run (these machines are noisy; absolute numbers
+ * vary, ratios much less). Not a test: nothing here passes or fails.
+ *
+ *   BENCH_EVENTS   events per throughput run (default 50000)
+ *   BENCH_BACKLOG  backlog size for the drain (default 1000000)
+ *   BENCH_SECONDS  seconds of the steady 1000 events/s latency run (default 10)
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Mosquitto } from '../test/helpers/mosquitto.js';
+import { tempDir } from '../test/helpers/test-config.js';
+import { durablePublish, percentile, rawPublish, startDurable, steadyLatency } from './uplink-bench.js';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);
+const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 1_000_000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const WINDOW = 256;
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+// Mosquitto's default Receive Maximum is 20; a VMC broker is tuned for many in-flight messages.
+const broker = await Mosquitto.start({ extraConfig: ['max_inflight_messages 1000'] });
+try {
+  console.log(`uplink benchmark: Mosquitto ${broker.url}, QoS 1, in-flight window ${WINDOW}, ${fmt(EVENTS)} events per run`);
+
+  // Interleave baseline and durable runs, best of each, so a noisy moment hurts both alike.
+  const raw: number[] = [];
+  const durable: number[] = [];
+  for (let round = 0; round < 3; round += 1) {
+    raw.push(await rawPublish(broker.url, EVENTS, WINDOW));
+    const run = await startDurable(broker.url, tempDir('bench-'), WINDOW);
+    durable.push(await durablePublish(run, EVENTS));
+    await run.close();
+  }
+  const bestRaw = Math.max(...raw);
+  const bestDurable = Math.max(...durable);
+  console.log(`  raw MQTT.js QoS 1 publish        ${fmt(bestRaw)} events/s (best of ${raw.map((r) => fmt(r)).join(', ')})`);
+  console.log(`  durable path (commit→PUBACK→rm)  ${fmt(bestDurable)} events/s (best of ${durable.map((r) => fmt(r)).join(', ')})`);
+  console.log(`  ratio durable / raw              ${fmt(bestDurable / bestRaw, 2)}   (target ≥ 0.8)`);
+
+  const steady = await startDurable(broker.url, tempDir('bench-'), WINDOW);
+  const latencies = await steadyLatency(steady, 1000, SECONDS);
+  await steady.close();
+  console.log(
+    `  commit→PUBACK at 1,000 events/s  p50 ${fmt(percentile(latencies, 50), 2)} ms, p99 ${fmt(percentile(latencies, 99), 2)} ms, max ${fmt(latencies[latencies.length - 1] ?? 0, 2)} ms over ${fmt(latencies.length)} events   (target p99 ≤ 10 ms)`,
+  );
+
+  const script = fileURLToPath(new URL('./backlog-drain.ts', import.meta.url));
+  const output = execFileSync(process.execPath, ['--import', 'tsx', script, broker.url, tempDir('bench-'), String(BACKLOG)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const drain = JSON.parse(output.trim().split('\n').pop() as string) as Record<string, number>;
+  console.log(
+    `  backlog of ${fmt(drain.backlog ?? 0)}: filled in ${fmt(drain.fillSec ?? 0, 1)} s (${fmt(drain.fillRate ?? 0)} events/s), drained in ${fmt(drain.drainSec ?? 0, 1)} s (${fmt(drain.drainRate ?? 0)} events/s = ${fmt((drain.drainRate ?? 0) / bestRaw, 2)} × raw), peak RSS while draining ${fmt(drain.peakDrainRssMb ?? 0)} MB   (target ≤ 150 MB)`,
+  );
+} finally {
+  await broker.stop();
+}

@@ -1,0 +1,171 @@
+/**
+ * Pieces of the uplink benchmark: the raw MQTT.js baseline and the gateway's durable path, both
+ * QoS 1 with the same bounded in-flight window against the same broker, so their ratio says what
+ * durability costs on this machine whatever its speed.
+ */
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { pino } from 'pino';
+import { systemClock } from '../gateway/clock.js';
+import { createEventFactory, type EventDraft } from '../gateway/events/envelope.js';
+import { SqliteOutbox } from '../gateway/outbox/sqlite-outbox.js';
+import { MqttUplink, type UplinkSettings } from '../gateway/uplink/mqtt-uplink.js';
+
+export const LANES = ['lane-1', 'lane-2', 'lane-3', 'lane-4'];
+const silent = pino({ level: 'silent' });
+const factory = createEventFactory('bench-post', systemClock);
+
+export function benchEvent(n: number): EventDraft {
+  const lane = LANES[n % LANES.length] as string;
+  return factory.create(
+    'vehicle.weighed',
+    lane,
+    { crossingId: `bench-${lane}-${n}`, clock: { synchronised: true, offsetMs: 0.3 }, sinceArrivalSec: 5400 + (n % 600), weightKg: 20_000 + (n % 10_000), deviceId: `${lane}-weighbridge` },
+    `bench-${lane}-${n}`,
+  );
+}
+
+export function uplinkSettings(brokerUrl: string, window: number): UplinkSettings {
+  return {
+    brokers: [brokerUrl],
+    root: 'border/v1/bench-post',
+    clientId: `bench-gateway-${process.pid}`,
+    protocolVersion: 5,
+    keepaliveSec: 30,
+    inflightWindow: window,
+    publishTimeoutMs: 30_000,
+    refusedRetryMs: 60_000,
+    reconnect: { initialMs: 100, maxMs: 1000 },
+  };
+}
+
+/**
+ * Baseline: the gateway without its outbox. Builds each event and publishes it with raw MQTT.js,
+ * QoS 1, at most `window` unacknowledged. Returns events/s.
+ */
+export async function rawPublish(brokerUrl: string, count: number, window: number): Promise<number> {
+  const client = await mqtt.connectAsync(brokerUrl, { protocolVersion: 5, clientId: `bench-raw-${process.pid}`, reconnectPeriod: 0 });
+  const started = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    let sent = 0;
+    let acked = 0;
+    let inflight = 0;
+    const pump = (): void => {
+      // Refill in batches of 32 as the uplink does: the strongest raw baseline we know.
+      if (window - inflight < Math.min(32, window / 2) && sent < count) return;
+      while (inflight < window && sent < count) {
+        const n = sent;
+        sent += 1;
+        inflight += 1;
+        // The same event building and serialising the durable path does, so the ratio isolates
+        // what the outbox costs.
+        const payload = JSON.stringify({ ...benchEvent(n), seq: n + 1 });
+        client.publish(`border/v1/bench-post/${LANES[n % 4]}/vehicle.weighed`, payload, { qos: 1, properties: { contentType: 'application/cloudevents+json' } }, (error) => {
+          if (error) return reject(error);
+          inflight -= 1;
+          acked += 1;
+          if (acked === count) resolve();
+          else pump();
+        });
+      }
+    };
+    pump();
+  });
+  const elapsed = (performance.now() - started) / 1000;
+  await client.endAsync();
+  return count / elapsed;
+}
+
+export interface DurableRun {
+  outbox: SqliteOutbox;
+  uplink: MqttUplink;
+  close(): Promise<void>;
+}
+
+export async function startDurable(brokerUrl: string, dir: string, window: number): Promise<DurableRun> {
+  const outbox = SqliteOutbox.open({ path: join(dir, 'outbox.db'), maxBytes: 2 * 1024 ** 3, maxBatch: 1000, clock: systemClock, logger: silent });
+  const uplink = new MqttUplink({ settings: uplinkSettings(brokerUrl, window), postId: 'bench-post', gatewayVersion: 'bench', outbox, clock: systemClock, logger: silent });
+  const connected = new Promise<void>((resolve) => uplink.on('state', (state) => state === 'connected' && resolve()));
+  uplink.start();
+  await connected;
+  return {
+    outbox,
+    uplink,
+    close: async () => {
+      await uplink.stop();
+      outbox.close();
+    },
+  };
+}
+
+/**
+ * The durable path: each event committed (FULL fsync, group commit) → published → PUBACK → row
+ * removed. Producers append in chunks of `chunk` and wait for the commit, as the workflow does.
+ * Returns events/s from the first append to the last PUBACK.
+ */
+export async function durablePublish(run: DurableRun, count: number, chunk = 1000): Promise<number> {
+  let delivered = 0;
+  const done = new Promise<void>((resolve) => {
+    const onDelivered = (): void => {
+      delivered += 1;
+      if (delivered === count) {
+        run.uplink.off('delivered', onDelivered);
+        resolve();
+      }
+    };
+    run.uplink.on('delivered', onDelivered);
+  });
+  const started = performance.now();
+  for (let i = 0; i < count; i += chunk) {
+    const appends: Promise<unknown>[] = [];
+    for (let j = i; j < Math.min(count, i + chunk); j += 1) appends.push(run.outbox.append(benchEvent(j)));
+    await Promise.all(appends);
+  }
+  await done;
+  run.outbox.flushRemovals();
+  return count / ((performance.now() - started) / 1000);
+}
+
+/** Commit-to-PUBACK latency at a steady `rate` events/s for `seconds`; returns sorted ms. */
+export async function steadyLatency(run: DurableRun, rate: number, seconds: number): Promise<number[]> {
+  const committedAt = new Map<number, number>();
+  const latencies: number[] = [];
+  const onDelivered = (row: { seq: number }): void => {
+    const at = committedAt.get(row.seq);
+    if (at !== undefined) {
+      latencies.push(performance.now() - at);
+      committedAt.delete(row.seq);
+    }
+  };
+  run.uplink.on('delivered', onDelivered);
+  const tickMs = 10;
+  const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
+  const total = rate * seconds;
+  let emitted = 0;
+  const started = performance.now();
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      // Catch up to the schedule, so timer jitter does not lower the rate.
+      const due = Math.min(total, Math.round(((performance.now() - started) / 1000) * rate) + perTick);
+      for (; emitted < due; emitted += 1) {
+        run.outbox.append(benchEvent(emitted)).then(
+          (committed) => committedAt.set(committed.seq, performance.now()),
+          () => undefined,
+        );
+      }
+      if (emitted >= total) resolve();
+      else setTimeout(tick, tickMs);
+    };
+    tick();
+  });
+  while (latencies.length < total) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  run.uplink.off('delivered', onDelivered);
+  return latencies.sort((a, b) => a - b);
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
