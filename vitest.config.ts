@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', 'dist/**', 'scratch/**'],
+    exclude: ['node_modules/**', 'dist/**', 'dist-bench/**', 'scratch/**'],
     // System tests start brokers and child processes; they wait on events, never on sleeps,
     // but a real process start on a loaded 2-core machine can take seconds.
     testTimeout: 60_000,

@@ -45,6 +45,7 @@ export function uplinkSettings(brokerUrl: string, window: number): UplinkSetting
  */
 export async function rawPublish(brokerUrl: string, count: number, window: number): Promise<number> {
   const client = await mqtt.connectAsync(brokerUrl, { protocolVersion: 5, clientId: `bench-raw-${process.pid}`, reconnectPeriod: 0 });
+  (client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
   const started = performance.now();
   await new Promise<void>((resolve, reject) => {
     let sent = 0;

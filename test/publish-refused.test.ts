@@ -3,8 +3,8 @@
  * event stays in the outbox, an alarm is raised, other events keep flowing, and once the ACL
  * allows it the event is delivered.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Gateway } from '../gateway/daemon.js';
+import { describe, expect, it } from 'vitest';
+import { systemRig } from './helpers/rig.js';
 import { Collector } from './helpers/collector.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { emitBurst, startTestGateway, testConfig, uplinkConnected, weighed } from './helpers/test-config.js';
@@ -12,44 +12,35 @@ import { emitBurst, startTestGateway, testConfig, uplinkConnected, weighed } fro
 const DENIED_TOPIC = 'border/v1/test-post/lane-2/operator.action';
 
 describe('publish refused by the broker', () => {
-  let broker: Mosquitto | undefined;
-  let gateway: Gateway | undefined;
-  let collector: Collector | undefined;
-
-  afterEach(async () => {
-    await gateway?.stop();
-    await collector?.close();
-    await broker?.stop();
-  });
+  const rig = systemRig<Mosquitto>();
 
   it('keeps the event, raises an alarm, and delivers it once allowed', async () => {
-    broker = await Mosquitto.start({ acl: [`topic deny ${DENIED_TOPIC}`, 'topic readwrite #'] });
-    collector = await Collector.connect(broker.url);
-    gateway = await startTestGateway(testConfig([broker.url], { uplink: { refusedRetryMs: 50 } }));
-    const live = gateway;
-    await uplinkConnected(live);
+    const broker = rig.broker = await Mosquitto.start({ acl: [`topic deny ${DENIED_TOPIC}`, 'topic readwrite #'] });
+    const collector = rig.collector = await Collector.connect(broker.url);
+    const gateway = rig.gateway = await startTestGateway(testConfig([broker.url], { uplink: { refusedRetryMs: 50 } }));
+    await uplinkConnected(gateway);
 
-    const refused = await live.emit('operator.action', 'lane-2', { operatorId: 'op-7', action: 'override-channel', reason: 'supervisor order', crossingId: null });
-    await emitBurst(live, ['lane-1', 'lane-2'], 20);
+    const refused = await gateway.emit('operator.action', 'lane-2', { operatorId: 'op-7', action: 'override-channel', reason: 'supervisor order', crossingId: null });
+    await emitBurst(gateway, ['lane-1', 'lane-2'], 20);
 
     await collector.waitFor((r) => r.some((m) => m.type === 'alarm.raised'), 30_000, 'the refusal alarm');
     const alarm = collector.received.find((m) => m.type === 'alarm.raised');
     expect(alarm?.event.data).toMatchObject({ alarm: 'GW_ERR_UPLINK_PUBLISH_REFUSED', details: { id: refused.id, reasonCode: 0x87 } });
     await collector.waitFor((r) => r.filter((m) => m.type === 'vehicle.weighed').length >= 20, 30_000, 'the other events');
     expect(collector.received.some((m) => m.id === refused.id)).toBe(false);
-    expect(live.outbox.read(refused.seq)?.id).toBe(refused.id);
-    expect(live.uplink.parkedCount).toBe(1);
-    const metrics = await live.metrics.registry.getSingleMetricAsString('gateway_publish_refused_total');
+    expect(gateway.outbox.read(refused.seq)?.id).toBe(refused.id);
+    expect(gateway.uplink.parkedCount).toBe(1);
+    const metrics = await gateway.metrics.registry.getSingleMetricAsString('gateway_publish_refused_total');
     expect(metrics).toContain('reason_code="135"} 1');
 
-    const acknowledged = new Promise<void>((resolve) => live.uplink.on('delivered', (row) => row.seq === refused.seq && resolve()));
+    const acknowledged = new Promise<void>((resolve) => gateway.uplink.on('delivered', (row) => row.seq === refused.seq && resolve()));
     await broker.reloadAcl(['topic readwrite #']);
-    await weighed(live, 'lane-1', 999); // keeps traffic going; the parked event is retried on its own timer
+    await weighed(gateway, 'lane-1', 999); // keeps traffic going; the parked event is retried on its own timer
     await collector.waitFor((r) => r.some((m) => m.id === refused.id), 30_000, 'the refused event, once allowed');
     const delivered = collector.received.find((m) => m.id === refused.id);
     expect(delivered?.replayed).toBe(true);
     await acknowledged;
-    expect(live.uplink.parkedCount).toBe(0);
+    expect(gateway.uplink.parkedCount).toBe(0);
     console.log(`refused: 1 event parked then delivered; ${collector.received.length} messages received in all`);
   });
 });

@@ -2,8 +2,8 @@
  * The broker goes away for a while and comes back: every event committed meanwhile arrives, each
  * id at least once, in per-lane order, and the backlog is flagged as replayed.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Gateway } from '../gateway/daemon.js';
+import { describe, expect, it } from 'vitest';
+import { systemRig } from './helpers/rig.js';
 import { Collector, firstArrivalSeqsByLane, isIncreasing } from './helpers/collector.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { emitBurst, startTestGateway, testConfig, uplinkConnected } from './helpers/test-config.js';
@@ -11,32 +11,23 @@ import { emitBurst, startTestGateway, testConfig, uplinkConnected } from './help
 const LANES = ['lane-1', 'lane-2', 'lane-3'];
 
 describe('uplink against a real Mosquitto that restarts', () => {
-  let broker: Mosquitto | undefined;
-  let gateway: Gateway | undefined;
-  let collector: Collector | undefined;
-
-  afterEach(async () => {
-    await gateway?.stop();
-    await collector?.close();
-    await broker?.stop();
-  });
+  const rig = systemRig<Mosquitto>();
 
   it('delivers every event committed before, during and after the outage, per lane in order', async () => {
-    broker = await Mosquitto.start();
-    collector = await Collector.connect(broker.url);
-    gateway = await startTestGateway(testConfig([broker.url]));
-    const live = gateway;
-    await uplinkConnected(live);
+    const broker = rig.broker = await Mosquitto.start();
+    const collector = rig.collector = await Collector.connect(broker.url);
+    const gateway = rig.gateway = await startTestGateway(testConfig([broker.url]));
+    await uplinkConnected(gateway);
 
-    await emitBurst(live, LANES, 300);
+    await emitBurst(gateway, LANES, 300);
     await collector.waitFor((r) => new Set(r.map((m) => m.id)).size >= 300, 45_000, 'first 300 events');
 
-    const disconnected = new Promise<void>((resolve) => live.uplink.on('state', (state) => state !== 'connected' && resolve()));
+    const disconnected = new Promise<void>((resolve) => gateway.uplink.on('state', (state) => state !== 'connected' && resolve()));
     await broker.stop();
     await disconnected;
     // Committed while the broker is down: durable in the outbox, nowhere else.
-    await emitBurst(live, LANES, 300, 300);
-    expect(live.outbox.depth).toBeGreaterThanOrEqual(300);
+    await emitBurst(gateway, LANES, 300, 300);
+    expect(gateway.outbox.depth).toBeGreaterThanOrEqual(300);
 
     await broker.run();
     await collector.waitFor((r) => new Set(r.map((m) => m.id)).size >= 600, 45_000, 'all 600 events');

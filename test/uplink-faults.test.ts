@@ -5,8 +5,8 @@
  */
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Gateway } from '../gateway/daemon.js';
+import { describe, expect, it } from 'vitest';
+import { systemRig } from './helpers/rig.js';
 import { Collector, firstArrivalSeqsByLane, isIncreasing } from './helpers/collector.js';
 import { freePort } from './helpers/free-port.js';
 import { emitBurst, startTestGateway, testConfig, uplinkConnected } from './helpers/test-config.js';
@@ -46,50 +46,39 @@ async function startAedes(): Promise<TestBroker> {
 const LANES = ['lane-1', 'lane-2', 'lane-3'];
 
 describe('uplink faults', () => {
-  let broker: TestBroker | undefined;
-  let gateway: Gateway | undefined;
-  let collector: Collector | undefined;
-
-  afterEach(async () => {
-    await gateway?.stop();
-    await collector?.close();
-    await broker?.close();
-  });
+  const rig = systemRig<TestBroker>();
 
   it('fails over past a dead broker and falls back to MQTT 3.1.1', async () => {
-    broker = await startAedes();
-    collector = await Collector.connect(broker.url, 'border/#', 4);
+    const broker = rig.broker = await startAedes();
+    const collector = rig.collector = await Collector.connect(broker.url, 'border/#', 4);
     const dead = `mqtt://127.0.0.1:${await freePort()}`;
-    gateway = await startTestGateway(testConfig([dead, broker.url]));
-    const live = gateway;
+    const gateway = rig.gateway = await startTestGateway(testConfig([dead, broker.url]));
     const states: string[] = [];
-    live.uplink.on('state', (state) => states.push(state));
-    await uplinkConnected(live);
-    await emitBurst(live, LANES, 90);
+    gateway.uplink.on('state', (state) => states.push(state));
+    await uplinkConnected(gateway);
+    await emitBurst(gateway, LANES, 90);
     await collector.waitFor((r) => new Set(r.map((m) => m.id)).size >= 90, 30_000, '90 events');
     expect(states.filter((s) => s === 'backoff').length).toBeGreaterThanOrEqual(1);
     expect(collector.received.every((m) => m.contentType === undefined)).toBe(true); // 3.1.1 has no properties
     for (const seqs of firstArrivalSeqsByLane(collector.received).values()) expect(isIncreasing(seqs)).toBe(true);
-    expect(live.health()).toMatchObject({ status: 'ok', uplink: { state: 'connected' } });
+    expect(gateway.health()).toMatchObject({ status: 'ok', uplink: { state: 'connected' } });
   });
 
   it('reconnects when the broker stops acknowledging, and delivers everything', async () => {
-    broker = await startAedes();
-    collector = await Collector.connect(broker.url, 'border/#', 4);
-    gateway = await startTestGateway(testConfig([broker.url], { uplink: { publishTimeoutMs: 300, protocolVersion: 4 } }));
-    const live = gateway;
-    await uplinkConnected(live);
-    const testBroker = broker;
-    testBroker.blackhole = true;
-    const timedOut = new Promise<number>((resolve) => live.uplink.once('timeout', resolve));
-    await emitBurst(live, LANES, 60);
+    const broker = rig.broker = await startAedes();
+    const collector = rig.collector = await Collector.connect(broker.url, 'border/#', 4);
+    const gateway = rig.gateway = await startTestGateway(testConfig([broker.url], { uplink: { publishTimeoutMs: 300, protocolVersion: 4 } }));
+    await uplinkConnected(gateway);
+    broker.blackhole = true;
+    const timedOut = new Promise<number>((resolve) => gateway.uplink.once('timeout', resolve));
+    await emitBurst(gateway, LANES, 60);
     await timedOut;
-    expect(live.outbox.depth).toBeGreaterThanOrEqual(60);
-    testBroker.blackhole = false;
+    expect(gateway.outbox.depth).toBeGreaterThanOrEqual(60);
+    broker.blackhole = false;
     await collector.waitFor((r) => new Set(r.map((m) => m.id)).size >= 60 && r.some((m) => m.type === 'alarm.raised'), 30_000, '60 events and the alarm');
     const alarm = collector.received.find((m) => m.type === 'alarm.raised');
     expect(alarm?.event.data).toMatchObject({ alarm: 'GW_ERR_UPLINK_PUBLISH_TIMEOUT' });
-    const metrics = await live.metrics.registry.getSingleMetricAsString('gateway_publish_timeouts_total');
+    const metrics = await gateway.metrics.registry.getSingleMetricAsString('gateway_publish_timeouts_total');
     expect(metrics).toMatch(/gateway_publish_timeouts_total [1-9]/);
     console.log(`publish timeout: 60 committed, ${collector.received.length} received (${collector.uniqueIds().size} unique)`);
   });

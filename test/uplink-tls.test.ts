@@ -3,32 +3,24 @@
  * takes the certificate's CN as the user; the gateway connects with the files named in its
  * configuration (the key by `{file: ...}`), and is refused without them.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Gateway } from '../gateway/daemon.js';
+import { describe, expect, it } from 'vitest';
 import { makeTestPki } from './helpers/certificates.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { emitBurst, startTestGateway, tempDir, testConfig, uplinkConnected } from './helpers/test-config.js';
 import { freePort } from './helpers/free-port.js';
+import { systemRig } from './helpers/rig.js';
 import { Collector } from './helpers/collector.js';
 import { chmodSync } from 'node:fs';
 
 describe('uplink over TLS with a client certificate', () => {
-  let broker: Mosquitto | undefined;
-  let gateway: Gateway | undefined;
-  let collector: Collector | undefined;
-
-  afterEach(async () => {
-    await gateway?.stop();
-    await collector?.close();
-    await broker?.stop();
-  });
+  const rig = systemRig<Mosquitto>();
 
   it('connects with the certificate and is refused without one', async () => {
     const dir = tempDir('pki-');
     chmodSync(dir, 0o755);
     const pki = makeTestPki(dir);
     const tlsPort = await freePort();
-    broker = await Mosquitto.start({
+    const broker = rig.broker = await Mosquitto.start({
       extraConfig: [
         `listener ${tlsPort} 127.0.0.1`,
         `cafile ${pki.ca}`,
@@ -38,7 +30,7 @@ describe('uplink over TLS with a client certificate', () => {
         'use_identity_as_username true',
       ],
     });
-    collector = await Collector.connect(broker.url);
+    const collector = rig.collector = await Collector.connect(broker.url);
     const tlsUrl = `mqtts://127.0.0.1:${tlsPort}`;
 
     const refusedGateway = await startTestGateway(testConfig([tlsUrl], { uplink: { tls: { ca: pki.ca } } }));
@@ -47,7 +39,7 @@ describe('uplink over TLS with a client certificate', () => {
     expect(refusedGateway.uplink.state).not.toBe('connected');
     await refusedGateway.stop();
 
-    gateway = await startTestGateway(testConfig([tlsUrl], { uplink: { tls: { ca: pki.ca, cert: pki.clientCert, key: { file: pki.clientKey } } } }));
+    const gateway = rig.gateway = await startTestGateway(testConfig([tlsUrl], { uplink: { tls: { ca: pki.ca, cert: pki.clientCert, key: { file: pki.clientKey } } } }));
     await uplinkConnected(gateway);
     await emitBurst(gateway, ['lane-1', 'lane-2'], 20);
     await collector.waitFor((r) => new Set(r.map((m) => m.id)).size >= 20, 30_000, '20 events over TLS');

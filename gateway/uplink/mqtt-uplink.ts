@@ -219,7 +219,6 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
 
   private onConnected(broker: string, version: 4 | 5, connack: IConnackPacket): void {
     const { settings, outbox, logger } = this.deps;
-    this.machine.to('connected');
     this.connectedBroker = broker;
     this.connectedVersion = version;
     this.versionByBroker.set(broker, version);
@@ -231,8 +230,11 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     // protocol error for which Mosquitto drops the connection (MQTT 5 section 4.9).
     const brokerLimit = receiveMaximum === undefined ? Number.POSITIVE_INFINITY : receiveMaximum - 1;
     this.window = Math.max(1, Math.min(settings.inflightWindow, brokerLimit));
+    this.machine.to('connected');
     logger.info({ broker, protocolVersion: version, window: this.window, backlog: outbox.depth }, 'uplink connected');
-    this.emit('state', 'connected', broker);
+    // Nagle's algorithm would hold a small PUBLISH until the broker ACKs earlier data: at a
+    // steady trickle of events that adds a whole inter-event gap to every commit→PUBACK latency.
+    (this.client?.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined)?.setNoDelay?.(true);
     this.client?.publish(statusTopic(settings.root), this.statusPayload('online'), { qos: 1, retain: true });
     this.armWatchdog();
     this.pump();
