@@ -108,6 +108,7 @@ export class Gateway {
     if (!parsed.success) {
       throw new GatewayError('GW_ERR_EVENT_INVALID', `${type}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
+    if (type === 'device.status') this.recordDeviceHealth(data as EventData<'device.status'>);
     const draft = this.events.create(type, laneId, data, subject);
     try {
       const committed = await this.outbox.append(draft);
@@ -158,6 +159,13 @@ export class Gateway {
     await this.uplink.stop();
     this.outbox.close();
     this.logger.info('gateway stopped');
+  }
+
+  /** One gauge series per device and state, 1 for the current state (Prometheus enum style). */
+  private recordDeviceHealth(status: EventData<'device.status'>): void {
+    for (const state of ['up', 'degraded', 'down'] as const) {
+      this.metrics.deviceHealth.set({ device: status.deviceId, state }, status.state === state ? 1 : 0);
+    }
   }
 
   private wire(): void {

@@ -36,6 +36,8 @@ describe('gateway killed during a burst', () => {
     await first.waitForLog((line) => line.msg === 'committed' && Number(line.lastSeq) >= 400, 60_000, 'a burst of 400 commits');
     const killed = await first.kill('SIGKILL');
     expect(killed.signal).toBe('SIGKILL');
+    // The broker publishes the gateway's last will: the retained status turns offline.
+    await collector.waitForStatus((status) => status.includes('"offline"') && status.includes('connection lost'));
 
     const db = new Database(join(dataDir, 'outbox.db'));
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');

@@ -16,7 +16,7 @@ export interface Received {
   contentType: string | undefined;
 }
 
-export class Collector extends EventEmitter<{ message: [Received] }> {
+export class Collector extends EventEmitter<{ message: [Received]; status: [string] }> {
   readonly received: Received[] = [];
   readonly status: string[] = [];
   private readonly client: MqttClient;
@@ -27,6 +27,7 @@ export class Collector extends EventEmitter<{ message: [Received] }> {
     client.on('message', (topic, payload, packet) => {
       if (topic.endsWith('/status')) {
         this.status.push(payload.toString());
+        this.emit('status', payload.toString());
         return;
       }
       const event = JSON.parse(payload.toString()) as Received['event'];
@@ -79,6 +80,25 @@ export class Collector extends EventEmitter<{ message: [Received] }> {
         reject(new Error(`timed out waiting for ${what}; received ${this.received.length}`));
       }, timeoutMs);
       this.on('message', onMessage);
+    });
+  }
+
+  /** Resolves once a retained status message matching `match` has arrived. */
+  waitForStatus(match: (status: string) => boolean, timeoutMs = 30_000): Promise<string> {
+    const seen = this.status.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const onStatus = (status: string): void => {
+        if (!match(status)) return;
+        clearTimeout(timer);
+        this.off('status', onStatus);
+        resolve(status);
+      };
+      const timer = setTimeout(() => {
+        this.off('status', onStatus);
+        reject(new Error(`timed out waiting for a status; got ${this.status.join(' | ')}`));
+      }, timeoutMs);
+      this.on('status', onStatus);
     });
   }
 
