@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { systemClock } from '../gateway/clock.js';
+import { systemClock } from '../core/clock.js';
 import { SqliteOutbox } from '../gateway/outbox/sqlite-outbox.js';
 import { benchEvent, startDurable } from './uplink-bench.js';
 

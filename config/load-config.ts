@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { isMap, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { core } from 'zod';
-import { GatewayError } from '../gateway/errors.js';
+import { GatewayError } from '../core/errors.js';
 import { postConfigSchema, type PostConfig } from './schema.js';
 
 /** One problem in a configuration file. */

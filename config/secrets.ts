@@ -3,7 +3,7 @@
  * environment variable or file, resolved only when a component needs them, and never logged.
  */
 import { readFileSync } from 'node:fs';
-import { GatewayError } from '../gateway/errors.js';
+import { GatewayError } from '../core/errors.js';
 import type { SecretRef } from './schema.js';
 
 export interface SecretSources {

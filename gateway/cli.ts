@@ -7,10 +7,10 @@ import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, formatProblem, loadConfigFile } from '../config/load-config.js';
 import { postConfigJsonSchema } from '../config/json-schema.js';
-import { systemClock } from './clock.js';
+import { systemClock } from '../core/clock.js';
 import { Gateway } from './daemon.js';
 import { startDemo } from './demo/run-demo.js';
-import { EXIT_CODES, GatewayError, isGatewayError } from './errors.js';
+import { EXIT_CODES, GatewayError, isGatewayError } from '../core/errors.js';
 import { createLogger } from './logger.js';
 import { resolveUplinkSettings } from './uplink/resolve-settings.js';
 

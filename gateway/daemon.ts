@@ -6,14 +6,14 @@
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { PostConfig } from '../config/schema.js';
-import type { Clock, TimerHandle } from './clock.js';
-import { GatewayError, isGatewayError } from './errors.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { GatewayError, isGatewayError } from '../core/errors.js';
 import { eventDataSchemas, type EventData, type EventType } from './events/catalogue.js';
 import { createEventFactory, POST_LANE, type EventFactory } from './events/envelope.js';
 import { startHealthServer, type HealthReport, type HealthServer } from './http/health-server.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { SqliteOutbox, type CommittedEvent, type DropReport } from './outbox/sqlite-outbox.js';
-import { GATEWAY_VERSION } from './package-info.js';
+import { GATEWAY_VERSION } from '../core/package-info.js';
 import { MqttUplink, type RefusedPublish, type UplinkSettings } from './uplink/mqtt-uplink.js';
 
 /** The one context passed to components: no module-level singletons. */

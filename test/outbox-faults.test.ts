@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { isGatewayError } from '../gateway/errors.js';
+import { isGatewayError } from '../core/errors.js';
 import { systemRig } from './helpers/rig.js';
 import { Collector } from './helpers/collector.js';
 import { Mosquitto } from './helpers/mosquitto.js';

@@ -6,9 +6,9 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfigFile } from '../../config/load-config.js';
-import { createScaledClock, systemClock, unknownClockQuality } from '../clock.js';
+import { createScaledClock, systemClock, unknownClockQuality } from '../../core/clock.js';
 import { Gateway } from '../daemon.js';
-import { PACKAGE_ROOT } from '../package-info.js';
+import { PACKAGE_ROOT } from '../../core/package-info.js';
 import { resolveUplinkSettings } from '../uplink/resolve-settings.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 import { SyntheticTraffic } from './synthetic-traffic.js';

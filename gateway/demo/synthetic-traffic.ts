@@ -6,7 +6,7 @@
  * border crossing ~135 min). Everything runs on the injected clock, so `--speed` compresses a day.
  */
 import type { LaneConfig } from '../../config/schema.js';
-import type { Clock, ClockQualityProbe, TimerHandle } from '../clock.js';
+import type { Clock, ClockQualityProbe, TimerHandle } from '../../core/clock.js';
 import type { EventData, EventType, Milestone } from '../events/catalogue.js';
 
 export type EmitFn = <T extends EventType>(type: T, laneId: string, data: EventData<T>, subject?: string) => Promise<unknown>;

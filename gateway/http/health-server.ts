@@ -3,7 +3,7 @@
  * `/metrics`. Later issues add the lane console here.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import { GatewayError } from '../errors.js';
+import { GatewayError } from '../../core/errors.js';
 import type { GatewayMetrics } from '../metrics.js';
 
 export interface HealthReport {

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { tempDir } from '../../test/helpers/test-config.js';
-import { isGatewayError } from '../errors.js';
+import { isGatewayError } from '../../core/errors.js';
 import { createEventFactory, type EventDraft } from '../events/envelope.js';
 import { SqliteOutbox, type DropReport } from './sqlite-outbox.js';
 

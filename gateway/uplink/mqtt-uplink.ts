@@ -14,10 +14,10 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from '../clock.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
 import { CLOUDEVENTS_CONTENT_TYPE } from '../events/envelope.js';
 import type { OutboxRow, SqliteOutbox } from '../outbox/sqlite-outbox.js';
-import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, type BackoffPolicy } from '../../core/backoff.js';
 import { ConnectionStateMachine, type ConnectionState } from './connection-state.js';
 import { eventTopic, statusTopic } from './topics.js';
 

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { PostConfig } from '../../config/schema.js';
 import { resolveSecret, type SecretSources } from '../../config/secrets.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError } from '../../core/errors.js';
 import type { UplinkSettings } from './mqtt-uplink.js';
 import { topicRoot } from './topics.js';
 

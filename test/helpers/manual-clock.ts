@@ -2,7 +2,7 @@
  * A clock the test drives: time moves only when `advance` is called, and due timers run in time
  * order. Nothing sleeps.
  */
-import type { Clock, TimerHandle } from '../../gateway/clock.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
 
 interface Timer {
   at: number;

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { postConfigSchema, type PostConfig } from '../../config/schema.js';
-import { systemClock } from '../../gateway/clock.js';
+import { systemClock } from '../../core/clock.js';
 import { Gateway } from '../../gateway/daemon.js';
 import { createLogger } from '../../gateway/logger.js';
 import { resolveUplinkSettings } from '../../gateway/uplink/resolve-settings.js';
