@@ -84,13 +84,37 @@ const modbusRtuBarrier = z.strictObject({
 
 const weighbridgeConnection = z.union([serialConnection, tcpConnection]);
 
-const weighbridge = z.strictObject({
-  ...deviceBase,
-  driver: z.enum(['sma', 'toledo', 'pattern']),
-  connection: weighbridgeConnection,
-  stableMs: z.number().int().min(0).default(2000).describe('A weight counts after staying within tolerance this long'),
-  toleranceKg: z.number().min(0).default(20),
-});
+const weighbridge = z
+  .strictObject({
+    ...deviceBase,
+    driver: z.enum(['sma', 'toledo', 'pattern']),
+    connection: weighbridgeConnection,
+    stableMs: z.number().int().min(0).default(2000).describe('A weight counts after staying within tolerance this long'),
+    toleranceKg: z.number().min(0).default(20),
+    zeroBandKg: z.number().min(0).default(100).describe('Below this the platform counts as empty'),
+    smaMode: z.enum(['continuous', 'poll']).default('continuous').describe('sma: indicator streams, or is polled with <LF>W<CR>'),
+    pollMs: z.number().int().min(50).default(500).describe('sma poll mode: request interval'),
+    checksum: z.boolean().default(false).describe('toledo: frames carry the 18th checksum byte'),
+    pattern: z.string().optional().describe('pattern: regex per line with named groups weight, unit?, motion?'),
+    unit: z.enum(['kg', 't', 'lb', 'g']).default('kg').describe('pattern: unit when the line has none'),
+    axleMode: z.boolean().default(false).describe('Axle weighbridge: sum stable axle weights per vehicle'),
+    vehicleGapMs: z.number().int().min(0).default(3000).describe('axle mode: empty platform this long ends a vehicle'),
+    silenceMs: z.number().int().min(100).default(5000).describe('No valid frame this long: health degraded'),
+  })
+  .superRefine((device, ctx) => {
+    if (device.driver !== 'pattern') return;
+    if (!device.pattern) {
+      ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'is required for driver pattern' });
+      return;
+    }
+    try {
+      new RegExp(device.pattern);
+      if (!device.pattern.includes('(?<weight>')) throw new Error('needs a named group (?<weight>...)');
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', path: ['pattern'], message: `invalid: ${(error as Error).message}` });
+    }
+  });
+export type WeighbridgeConfig = z.infer<typeof weighbridge>;
 
 const xrayScanner = z.strictObject({
   ...deviceBase,
