@@ -8,6 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import type { BackoffPolicy } from '../core/backoff.js';
 import type { Clock } from '../core/clock.js';
 
 export type DeviceKind = 'anpr' | 'barrier' | 'weighbridge' | 'xray';
@@ -44,7 +45,11 @@ export interface DriverContext {
   clock: Clock;
   logger: Logger;
   random?: () => number;
+  /** Reconnect backoff; default 500 ms doubling to 30 s, jittered. */
+  backoff?: BackoffPolicy;
 }
+
+export const DEFAULT_DRIVER_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000 };
 
 /** Health bookkeeping shared by drivers: emits `health` only on a real change. */
 export abstract class DriverBase<Reading> extends EventEmitter<DriverEventMap<Reading>> implements Driver<Reading> {

@@ -6,7 +6,7 @@
  */
 import type { WeighbridgeConfig } from '../../config/schema.js';
 import type { TimerHandle } from '../../core/clock.js';
-import { DriverBase, type DriverContext } from '../driver.js';
+import { DEFAULT_DRIVER_BACKOFF, DriverBase, type DriverContext } from '../driver.js';
 import { ReconnectLoop } from '../reconnect-loop.js';
 import { openByteStream, type ByteStream } from '../transport/byte-stream.js';
 import { FrameSplitter, type Framing } from './frame-splitter.js';
@@ -74,7 +74,7 @@ export class WeighbridgeDriver extends DriverBase<WeighbridgeReading> {
     this.stable = this.newStability();
     this.loop = new ReconnectLoop({
       clock: context.clock,
-      backoff: { initialMs: 500, maxMs: 30_000 },
+      backoff: context.backoff ?? DEFAULT_DRIVER_BACKOFF,
       ...(context.random ? { random: context.random } : {}),
       connect: async () => {
         this.splitter = new FrameSplitter(framingFor(config));

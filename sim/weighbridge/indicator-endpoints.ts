@@ -1,0 +1,92 @@
+/**
+ * Puts a simulated indicator on a real transport: a TCP server (as a serial device server would
+ * offer) or one end of a socat pty pair (a real serial line as the OS sees it).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
+import { SerialPort } from 'serialport';
+import type { SimulatedIndicator } from './simulated-indicator.js';
+
+export interface IndicatorTcpServer {
+  port: number;
+  /** Drops every client connection (a device server reboot, a cable pulled). */
+  dropClients(): void;
+  close(): Promise<void>;
+}
+
+export async function serveIndicatorTcp(indicator: SimulatedIndicator, port = 0, host = '127.0.0.1'): Promise<IndicatorTcpServer> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    const detach = indicator.attach((bytes) => socket.write(bytes));
+    socket.on('data', (bytes) => indicator.receive(bytes, (reply) => socket.write(reply)));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      detach();
+      sockets.delete(socket);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : port,
+    dropClients: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface PtyPair {
+  /** The device side (the simulator writes here). */
+  devicePath: string;
+  /** The gateway side (the driver opens this, as it would /dev/ttyS1). */
+  gatewayPath: string;
+  close(): Promise<void>;
+}
+
+/** Starts `socat` with two linked ptys; resolves once both exist. */
+export async function openPtyPair(devicePath: string, gatewayPath: string): Promise<PtyPair> {
+  const child: ChildProcess = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${devicePath}`, `pty,raw,echo=0,link=${gatewayPath}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    const lines = createInterface({ input: child.stderr! });
+    lines.on('line', (line) => {
+      if (line.includes('starting data transfer loop')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`socat exited with ${code}`)));
+    child.once('error', reject);
+  });
+  child.stderr?.resume();
+  return {
+    devicePath,
+    gatewayPath,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Attaches the indicator to the device end of a pty pair. */
+export async function serveIndicatorPty(indicator: SimulatedIndicator, devicePath: string): Promise<{ close(): Promise<void> }> {
+  const port = new SerialPort({ path: devicePath, baudRate: 9600, autoOpen: false });
+  await new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(error) : resolve())));
+  const detach = indicator.attach((bytes) => port.write(bytes));
+  port.on('data', (bytes: Buffer) => indicator.receive(bytes, (reply) => port.write(reply)));
+  port.on('error', () => undefined);
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        detach();
+        if (port.isOpen) port.close(() => resolve());
+        else resolve();
+      }),
+  };
+}
