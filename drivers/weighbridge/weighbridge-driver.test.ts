@@ -131,7 +131,7 @@ describe('weighbridge driver', () => {
     const stable = next(driver, (r) => r.type === 'weight.stable');
     // A shell loop, not the test, paces the frames: 15 frames 50 ms apart outlast stableMs (200).
     const script = `for i in $(seq 15); do printf '\\n 1G       24560kg \\r'; sleep 0.05; done > ${pty.devicePath}`;
-    await new Promise<void>((resolve, reject) => execFile('sh', ['-c', script], (error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) => execFile('sh', ['-c', script], (error) => (error ? reject(new Error(error.message)) : resolve())));
     await expect(stable).resolves.toMatchObject({ weightKg: 24_560 });
     expect(driver.stats().badFrames).toBe(0);
   });
