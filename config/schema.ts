@@ -68,19 +68,28 @@ const defaultRegisterMap = {
   photocellInput: 3,
 };
 
+const barrierTiming = {
+  registers: modbusRegisterMap.default(defaultRegisterMap),
+  pollMs: z.number().int().min(20).default(200).describe('How often the discrete inputs are read'),
+  pulseMs: z.number().int().min(0).default(500).describe('OPEN/CLOSE coil pulse length; 0 = hold the coil on'),
+  confirmTimeoutMs: z.number().int().min(100).default(10_000).describe('The arm must reach its limit switch within this'),
+  requestTimeoutMs: z.number().int().min(50).default(1000).describe('A Modbus request unanswered this long fails'),
+};
+
 const modbusTcpBarrier = z.strictObject({
   ...deviceBase,
   driver: z.literal('modbus-tcp'),
   connection: tcpConnection.extend({ unitId: z.number().int().min(0).max(247).default(1) }),
-  registers: modbusRegisterMap.default(defaultRegisterMap),
+  ...barrierTiming,
 });
 
 const modbusRtuBarrier = z.strictObject({
   ...deviceBase,
   driver: z.literal('modbus-rtu'),
   connection: serialConnection.extend({ unitId: z.number().int().min(1).max(247).default(1) }),
-  registers: modbusRegisterMap.default(defaultRegisterMap),
+  ...barrierTiming,
 });
+export type BarrierConfig = z.infer<typeof modbusTcpBarrier> | z.infer<typeof modbusRtuBarrier>;
 
 const weighbridgeConnection = z.union([serialConnection, tcpConnection]);
 

@@ -17,6 +17,10 @@ export const ERROR_CODES = {
   GW_ERR_UPLINK_PUBLISH_REFUSED: 'The broker refused a publish with an MQTT 5 reason code',
   GW_ERR_UPLINK_PUBLISH_TIMEOUT: 'The broker did not acknowledge a publish in time',
   GW_ERR_UPLINK_CONNECT: 'The gateway could not connect to any MQTT broker',
+  GW_ERR_BARRIER_UNSAFE: 'The barrier refused to close: a vehicle is on the loop or the photocell is blocked',
+  GW_ERR_BARRIER_NOT_CONFIRMED: 'The barrier did not reach the commanded position within the confirmation timeout',
+  GW_ERR_BARRIER_MODBUS_EXCEPTION: 'The barrier controller answered with a Modbus exception',
+  GW_ERR_DEVICE_OFFLINE: 'A command was sent to a device that is not connected',
   GW_ERR_CLI_USAGE: 'The command line is not understood',
   GW_ERR_HTTP_LISTEN: 'The local HTTP server could not listen on its address',
 } as const;

@@ -8,6 +8,7 @@ need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing missing Debian packages: ${need[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -17,5 +18,6 @@ fi
 # A suite that needs these must fail loudly, never skip: check they are here now.
 { command -v mosquitto || ls /usr/sbin/mosquitto; } >/dev/null
 command -v socat >/dev/null
+command -v mbpoll >/dev/null
 
 exec npx vitest run "$@"

@@ -1,0 +1,236 @@
+/**
+ * Barrier driver: a Modbus TCP (or RTU) I/O module with relay coils for OPEN and CLOSE and
+ * discrete inputs for the open limit, closed limit, vehicle loop and safety photocell, at the
+ * addresses the configuration gives. Inputs are polled; changes are emitted. `open()`/`close()`
+ * pulse the coil and resolve only once the limit switch confirms the position; `close()` refuses
+ * while a vehicle is on the loop or the photocell is blocked. Modbus exceptions are named.
+ */
+import modbusSerial from 'modbus-serial';
+import type { BarrierConfig } from '../../config/schema.js';
+import type { TimerHandle } from '../../core/clock.js';
+import { GatewayError } from '../../core/errors.js';
+import { toError, withTimeout } from '../../core/with-timeout.js';
+import { DEFAULT_DRIVER_BACKOFF, DriverBase, type DriverContext } from '../driver.js';
+import { ReconnectLoop, type Connection } from '../reconnect-loop.js';
+import { describeModbusException, modbusExceptionCode } from './modbus-exceptions.js';
+
+// modbus-serial is CommonJS: under NodeNext its default import is module.exports, whose
+// `default` is the client class.
+const ModbusClient = modbusSerial.default;
+type ModbusClient = InstanceType<typeof ModbusClient>;
+
+export type ArmPosition = 'open' | 'closed' | 'moving' | 'fault';
+
+export interface BarrierInputs {
+  position: ArmPosition;
+  vehiclePresent: boolean;
+  photocellBlocked: boolean;
+}
+
+export type BarrierReading = { type: 'inputs.changed'; deviceId: string; atMs: number } & BarrierInputs;
+
+/** Both limits at once is a wiring or switch fault; neither means the arm is travelling. */
+export function armPosition(openLimit: boolean, closedLimit: boolean): ArmPosition {
+  if (openLimit && closedLimit) return 'fault';
+  if (openLimit) return 'open';
+  if (closedLimit) return 'closed';
+  return 'moving';
+}
+
+export class BarrierDriver extends DriverBase<BarrierReading> {
+  readonly id: string;
+  readonly kind = 'barrier' as const;
+  private readonly config: BarrierConfig;
+  private readonly loop: ReconnectLoop;
+  private client: ModbusClient | null = null;
+  private pollTimer: TimerHandle | null = null;
+  private inputs: BarrierInputs | null = null;
+  /** Modbus requests go one at a time: the client matches replies by order, not concurrency. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+  /** Ends the current connection's `closed` promise, so the reconnect loop takes over. */
+  private markClosed: ((error: Error) => void) | null = null;
+
+  constructor(config: BarrierConfig, context: DriverContext) {
+    super(context);
+    this.id = config.id;
+    this.config = config;
+    this.loop = new ReconnectLoop({
+      clock: context.clock,
+      backoff: context.backoff ?? DEFAULT_DRIVER_BACKOFF,
+      ...(context.random ? { random: context.random } : {}),
+      connect: () => this.connect(),
+      onUp: () => {
+        context.logger.info({ connection: config.connection }, 'barrier connected');
+        this.setHealth('up');
+        this.schedulePoll(0);
+      },
+      onDown: (error) => {
+        this.client = null;
+        if (this.pollTimer) context.clock.clearTimeout(this.pollTimer);
+        this.pollTimer = null;
+        context.logger.warn({ err: error?.message }, 'barrier disconnected');
+        this.setHealth('down', error?.message ?? 'disconnected');
+      },
+    });
+  }
+
+  start(): Promise<void> {
+    this.stopped = false;
+    this.loop.start();
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.loop.stop();
+    if (this.pollTimer) this.context.clock.clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+    this.removeAllListeners();
+    return Promise.resolve();
+  }
+
+  /** The last inputs read, or null before the first successful poll. */
+  lastInputs(): BarrierInputs | null {
+    return this.inputs ? { ...this.inputs } : null;
+  }
+
+  /** Opens the arm; resolves once the open limit switch confirms it. */
+  async open(): Promise<void> {
+    await this.command(this.config.registers.openCoil, 'open');
+  }
+
+  /**
+   * Closes the arm; resolves once the closed limit confirms it. Refuses (GW_ERR_BARRIER_UNSAFE)
+   * while the loop or the photocell is active: the inputs are read fresh for the decision.
+   */
+  async close(): Promise<void> {
+    const inputs = await this.readInputs();
+    if (inputs.position === 'closed') return;
+    if (inputs.vehiclePresent || inputs.photocellBlocked) {
+      const why = inputs.vehiclePresent ? 'a vehicle is on the loop' : 'the safety photocell is blocked';
+      throw new GatewayError('GW_ERR_BARRIER_UNSAFE', `${this.id}: refusing to close: ${why}`);
+    }
+    await this.command(this.config.registers.closeCoil, 'closed');
+  }
+
+  private async connect(): Promise<Connection> {
+    const client = new ModbusClient();
+    const connection = this.config.connection;
+    if ('host' in connection) {
+      await client.connectTCP(connection.host, { port: connection.port });
+    } else {
+      await client.connectRTUBuffered(connection.path, {
+        baudRate: connection.baudRate,
+        dataBits: connection.dataBits,
+        parity: connection.parity,
+        stopBits: connection.stopBits,
+      });
+    }
+    client.setID(connection.unitId);
+    client.setTimeout(this.config.requestTimeoutMs);
+    this.client = client;
+    const closed = new Promise<Error | null>((resolve) => {
+      this.markClosed = resolve;
+      client.on('close', () => resolve(new Error('connection closed by the barrier controller')));
+      client.on('error', (error: unknown) => resolve(error instanceof Error ? error : new Error(String(error))));
+    });
+    return {
+      closed,
+      close: () => client.close(() => undefined),
+    };
+  }
+
+  private async command(coil: number, target: 'open' | 'closed'): Promise<void> {
+    // Idempotent: an arm already there is confirmed by the switch, no movement needed.
+    if ((await this.readInputs()).position === target) return;
+    const confirmed = this.waitForPosition(target);
+    confirmed.catch(() => undefined);
+    await this.request(`write coil ${coil}`, (client) => client.writeCoil(coil, true));
+    if (this.config.pulseMs > 0) {
+      this.context.clock.setTimeout(() => {
+        this.request(`release coil ${coil}`, (client) => client.writeCoil(coil, false)).catch((error: unknown) =>
+          this.context.logger.warn({ err: String(error), coil }, 'coil release failed'),
+        );
+      }, this.config.pulseMs);
+    }
+    this.schedulePoll(0);
+    await confirmed;
+  }
+
+  private waitForPosition(target: 'open' | 'closed'): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = this.context.clock.setTimeout(() => {
+        this.off('reading', listener);
+        const seen = this.inputs?.position ?? 'unknown';
+        reject(new GatewayError('GW_ERR_BARRIER_NOT_CONFIRMED', `${this.id}: not ${target} after ${this.config.confirmTimeoutMs} ms (arm ${seen})`));
+      }, this.config.confirmTimeoutMs);
+      const listener = (reading: BarrierReading): void => {
+        if (reading.position !== target) return;
+        this.context.clock.clearTimeout(timer);
+        this.off('reading', listener);
+        resolve();
+      };
+      this.on('reading', listener);
+    });
+  }
+
+  private schedulePoll(delayMs: number): void {
+    if (this.pollTimer) this.context.clock.clearTimeout(this.pollTimer);
+    this.pollTimer = this.context.clock.setTimeout(() => {
+      this.pollTimer = null;
+      this.readInputs()
+        .catch(() => undefined)
+        .finally(() => {
+          if (!this.stopped && this.client) this.schedulePoll(this.config.pollMs);
+        });
+    }, delayMs);
+  }
+
+  private async readInputs(): Promise<BarrierInputs> {
+    const { registers } = this.config;
+    const first = Math.min(registers.openLimitInput, registers.closedLimitInput, registers.loopInput, registers.photocellInput);
+    const last = Math.max(registers.openLimitInput, registers.closedLimitInput, registers.loopInput, registers.photocellInput);
+    const result = await this.request(`read inputs ${first}-${last}`, (client) => client.readDiscreteInputs(first, last - first + 1));
+    const bit = (address: number): boolean => Boolean(result.data[address - first]);
+    const inputs: BarrierInputs = {
+      position: armPosition(bit(registers.openLimitInput), bit(registers.closedLimitInput)),
+      vehiclePresent: bit(registers.loopInput),
+      photocellBlocked: bit(registers.photocellInput),
+    };
+    const previous = this.inputs;
+    this.inputs = inputs;
+    if (!previous || previous.position !== inputs.position || previous.vehiclePresent !== inputs.vehiclePresent || previous.photocellBlocked !== inputs.photocellBlocked) {
+      this.emitReading({ type: 'inputs.changed', deviceId: this.id, atMs: this.context.clock.now(), ...inputs });
+    }
+    if (inputs.position === 'fault') this.setHealth('degraded', 'both limit switches active');
+    else this.setHealth('up');
+    return inputs;
+  }
+
+  /** Runs one Modbus request in turn, with the request timeout; names Modbus exceptions. */
+  private request<T>(what: string, run: (client: ModbusClient) => Promise<T>): Promise<T> {
+    const next = this.queue.then(async () => {
+      const client = this.client;
+      if (!client) throw new GatewayError('GW_ERR_DEVICE_OFFLINE', `${this.id}: not connected`);
+      try {
+        return await withTimeout(run(client), this.config.requestTimeoutMs + 100, this.context.clock, `${this.id} ${what}`);
+      } catch (error) {
+        const code = modbusExceptionCode(error);
+        if (code === null) {
+          const message = `${this.id} ${what}: ${toError(error).message}`;
+          // modbus-serial does not always emit 'close' when the peer drops the socket (seen after
+          // a timed-out transaction): a closed port is a lost connection, whatever it says.
+          if (!client.isOpen) this.markClosed?.(new Error(message));
+          this.setHealth('degraded', message);
+          throw new Error(message, { cause: error });
+        }
+        const message = `${this.id} ${what}: ${describeModbusException(code)}`;
+        this.setHealth('degraded', message);
+        throw new GatewayError('GW_ERR_BARRIER_MODBUS_EXCEPTION', message, { cause: error, details: { modbusCode: code } });
+      }
+    });
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
