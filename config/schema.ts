@@ -42,7 +42,12 @@ const onvifCamera = z.strictObject({
     username: z.string().min(1),
     password: secretSchema,
   }),
+  pullTimeoutSec: z.number().int().min(1).max(60).default(10).describe('PullMessages long-poll timeout'),
+  subscriptionSec: z.number().int().min(10).default(60).describe('PullPoint termination time, renewed at half'),
+  requestTimeoutMs: z.number().int().min(100).default(5000),
+  minConfidence: z.number().min(0).max(1).default(0.5).describe('Below this a read is reported as unreadable'),
 });
+export type OnvifCameraConfig = z.infer<typeof onvifCamera>;
 
 const httpPushCamera = z.strictObject({
   ...deviceBase,

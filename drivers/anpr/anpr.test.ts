@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { decodePlateNotification, plateTopics } from './profile-m.js';
+import { normalisePlate } from './plate-normaliser.js';
+import { asArray, parseXml, type XmlNode } from './soap-client.js';
+import { passwordDigest, verifyUsernameToken } from './ws-security.js';
+
+describe('WS-UsernameToken', () => {
+  it('computes Base64(SHA-1(nonce + created + password))', () => {
+    // Expected value computed independently: printf '0123456789abcdef2026-11-26T06:00:00Zs3cret' | openssl sha1 -binary | base64
+    const nonce = Buffer.from('0123456789abcdef');
+    expect(passwordDigest(nonce, '2026-11-26T06:00:00Z', 's3cret')).toBe('4bSYSXlUo90+0gCX0hXCDyRsO2g=');
+    const token = { username: 'admin', nonce: nonce.toString('base64'), created: '2026-11-26T06:00:00Z', digest: passwordDigest(nonce, '2026-11-26T06:00:00Z', 's3cret') };
+    expect(verifyUsernameToken(token, 'admin', 's3cret')).toBe(true);
+    expect(verifyUsernameToken(token, 'admin', 'wrong')).toBe(false);
+  });
+});
+
+describe('plate normalisation', () => {
+  it('keeps the raw read, canonicalises the text and checks the country format', () => {
+    expect(normalisePlate('ab-123 cd', 0.91, 'ge')).toEqual({ text: 'AB123CD', raw: 'ab-123 cd', confidence: 0.91, country: 'GE', formatValid: true });
+    expect(normalisePlate('AB12-3CDX', 0.6, 'GE').formatValid).toBe(false);
+    expect(normalisePlate('34 ABC 123', null, 'TR')).toMatchObject({ text: '34ABC123', formatValid: true });
+    expect(normalisePlate('XYZ 1', null, null)).toMatchObject({ text: 'XYZ1', formatValid: null, country: null });
+  });
+});
+
+const NOTIFICATION = `<wsnt:NotificationMessage xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema">
+  <wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">tns1:RuleEngine/LicensePlateRecognition/Plate</wsnt:Topic>
+  <wsnt:Message><tt:Message UtcTime="2026-11-26T06:10:00Z">
+    <tt:Source><tt:SimpleItem Name="VideoSourceConfigurationToken" Value="vsc_1"/></tt:Source>
+    <tt:Data>
+      <tt:ElementItem Name="LicensePlateInfo"><tt:LicensePlateInfo>
+        <tt:PlateNumber Likelihood="0.87">GE 123 AB</tt:PlateNumber>
+        <tt:PlateType Likelihood="0.9">Normal</tt:PlateType>
+        <tt:CountryCode Likelihood="0.95">GE</tt:CountryCode>
+        <tt:IssuingEntity Likelihood="0.9">GE</tt:IssuingEntity>
+      </tt:LicensePlateInfo></tt:ElementItem>
+      <tt:SimpleItem Name="VehicleType" Value="Truck"/>
+      <tt:SimpleItem Name="ImageRef" Value="/images/42.jpg"/>
+    </tt:Data>
+  </tt:Message></wsnt:Message>
+</wsnt:NotificationMessage>`;
+
+describe('Profile M decoding', () => {
+  it('reads LicensePlateInfo with likelihoods, vehicle type and image reference', () => {
+    const node = parseXml(NOTIFICATION).NotificationMessage as XmlNode;
+    expect(decodePlateNotification(node)).toEqual({
+      topic: 'tns1:RuleEngine/LicensePlateRecognition/Plate',
+      utcTime: '2026-11-26T06:10:00Z',
+      plateNumber: 'GE 123 AB',
+      plateLikelihood: 0.87,
+      countryCode: 'GE',
+      plateType: 'Normal',
+      issuingEntity: 'GE',
+      vehicleType: 'Truck',
+      imageRef: '/images/42.jpg',
+      source: { VideoSourceConfigurationToken: 'vsc_1' },
+    });
+  });
+
+  it('ignores notifications without plate data and finds plate topics in a topic set', () => {
+    const motion = parseXml(`<NotificationMessage><Topic>tns1:VideoSource/MotionAlarm</Topic><Message><Message><Data><SimpleItem Name="State" Value="true"/></Data></Message></Message></NotificationMessage>`);
+    expect(decodePlateNotification(motion.NotificationMessage as XmlNode)).toBeNull();
+    const set = parseXml(`<TopicSet><VideoSource><MotionAlarm><MessageDescription><Data><SimpleItemDescription Name="State"/></Data></MessageDescription></MotionAlarm></VideoSource><RuleEngine><LPR><Plate><MessageDescription><Data><SimpleItemDescription Name="PlateNumber"/></Data></MessageDescription></Plate></LPR></RuleEngine></TopicSet>`);
+    expect(plateTopics(set.TopicSet as XmlNode)).toEqual(['tns1:RuleEngine/LPR/Plate']);
+    expect(asArray(undefined)).toEqual([]);
+  });
+});
