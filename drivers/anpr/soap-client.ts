@@ -89,7 +89,7 @@ export function textOf(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value === 'string' || typeof value === 'number') return String(value);
   const inner = (value as XmlNode)['#text'];
-  return inner === undefined ? null : String(inner);
+  return typeof inner === 'string' || typeof inner === 'number' ? String(inner) : null;
 }
 
 export function asArray<T>(value: T | T[] | undefined): T[] {
