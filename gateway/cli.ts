@@ -7,8 +7,10 @@ import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, formatProblem, loadConfigFile } from '../config/load-config.js';
 import { postConfigJsonSchema } from '../config/json-schema.js';
-import { systemClock } from '../core/clock.js';
+import { createScaledClock, systemClock } from '../core/clock.js';
+import { startPostSimulator } from '../sim/post-simulator.js';
 import { Gateway } from './daemon.js';
+import { DeviceManager } from './devices/device-manager.js';
 import { startDemo } from './demo/run-demo.js';
 import { EXIT_CODES, GatewayError, isGatewayError } from '../core/errors.js';
 import { createLogger } from './logger.js';
@@ -21,7 +23,8 @@ type LogLevel = (typeof LOG_LEVELS)[number];
 
 const COMMANDS: Record<string, Command> = {
   demo: { summary: 'the whole post: embedded broker, synthetic crossings, outbox, uplink', run: runDemo },
-  run: { summary: 'the production gateway: run --config FILE [--data DIR]', run: runGateway },
+  run: { summary: 'the production gateway: run --config FILE [--data DIR] [--mqtt URL]', run: runGateway },
+  sim: { summary: "the post's simulated hardware: sim --config FILE [--interval SEC] [--speed N]", run: runSimulator },
   config: { summary: 'config check FILE | config schema', run: runConfig },
   help: { summary: 'this text', run: () => Promise.resolve(printHelp()) },
 };
@@ -86,22 +89,48 @@ async function runDemo(args: string[]): Promise<number> {
 }
 
 async function runGateway(args: string[]): Promise<number> {
-  const { values } = parse(args, { config: { type: 'string' }, data: { type: 'string' }, 'log-level': { type: 'string' } });
+  const { values } = parse(args, { config: { type: 'string' }, data: { type: 'string' }, mqtt: { type: 'string' }, 'log-level': { type: 'string' } });
   if (!values.config) throw new GatewayError('GW_ERR_CLI_USAGE', 'run needs --config FILE');
   const config = loadConfigFile(values.config);
   const logger = createLogger(logLevelOption(values['log-level'], config.logLevel));
   const gateway = await Gateway.start({
     config,
-    uplink: resolveUplinkSettings(config),
+    uplink: resolveUplinkSettings(config, values.mqtt ? [values.mqtt] : undefined),
     logger,
     clock: systemClock,
     dataDir: resolve(values.data ?? 'data'),
   });
+  const devices = new DeviceManager(config, gateway, systemClock, logger.child({ module: 'devices' }));
+  await devices.start();
   logger.info({ postId: config.post.id, lanes: config.lanes.length }, 'gateway running');
-  await new Promise<void>((done) => onSignals(async () => {
-    await gateway.stop();
-    done();
-  }));
+  await new Promise<void>((done) =>
+    onSignals(async () => {
+      await devices.stop();
+      await gateway.stop();
+      done();
+    }),
+  );
+  return EXIT_CODES.ok;
+}
+
+async function runSimulator(args: string[]): Promise<number> {
+  const { values } = parse(args, { config: { type: 'string' }, interval: { type: 'string' }, speed: { type: 'string' }, 'no-traffic': { type: 'boolean' } });
+  if (!values.config) throw new GatewayError('GW_ERR_CLI_USAGE', 'sim needs --config FILE');
+  const config = loadConfigFile(values.config);
+  const speed = numberOption(values.speed, 'speed', 1) || 1;
+  const simulator = await startPostSimulator(config, speed === 1 ? systemClock : createScaledClock(speed), {
+    intervalSec: numberOption(values.interval, 'interval', 30) || 30,
+    traffic: !values['no-traffic'],
+  });
+  const lines = simulator.endpoints.map((e) => `  ${e.laneId.padEnd(10)} ${e.deviceId.padEnd(22)} ${e.endpoint}`);
+  const skipped = simulator.skipped.map((s) => `  (not simulated) ${s.deviceId}: ${s.reason}`);
+  process.stdout.write(`border-gateway sim: post "${config.post.id}"\n${[...lines, ...skipped].join('\n')}\n  ready\n`);
+  await new Promise<void>((done) =>
+    onSignals(async () => {
+      await simulator.stop();
+      done();
+    }),
+  );
   return EXIT_CODES.ok;
 }
 

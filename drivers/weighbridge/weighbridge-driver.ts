@@ -139,9 +139,12 @@ export class WeighbridgeDriver extends DriverBase<WeighbridgeReading> {
     this.setHealth('up');
     this.armSilence();
     const now = this.context.clock.now();
-    if (result.reading.status !== this.lastStatus) {
-      if (this.lastStatus !== null) this.emitReading({ type: 'status.changed', deviceId: this.id, status: result.reading.status, atMs: now });
-      this.lastStatus = result.reading.status;
+    // Centre of zero is the normal state of an empty platform: only a change of condition
+    // (normal ↔ over/under capacity, zero or tare error, out of range) is reported.
+    const condition = result.reading.status === 'centre-of-zero' ? 'ok' : result.reading.status;
+    if (condition !== this.lastStatus) {
+      if (this.lastStatus !== null) this.emitReading({ type: 'status.changed', deviceId: this.id, status: condition, atMs: now });
+      this.lastStatus = condition;
     }
     const stable: StableWeight | null = this.stable.update(result.reading);
     if (stable) this.emitReading({ type: 'weight.stable', deviceId: this.id, weightKg: stable.weightKg, axles: stable.axles ?? null, atMs: now });

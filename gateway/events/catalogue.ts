@@ -95,6 +95,29 @@ export const eventDataSchemas = {
     clock: clockQuality,
     outcome: z.enum(['completed', 'abandoned']),
   }),
+  'anpr.plate': z.strictObject({
+    deviceId: z.string(),
+    plate: plateRead.extend({ formatValid: z.boolean().nullable() }).nullable().describe('null when the plate was unreadable or below the confidence threshold'),
+    plateType: z.string().nullable(),
+    vehicleType: z.string().nullable(),
+    imageRef: z.string().nullable(),
+    cameraTime: z.string().nullable().describe("The camera's own timestamp of the read"),
+  }),
+  'weighbridge.weight': z.strictObject({
+    deviceId: z.string(),
+    weightKg: z.number(),
+    axles: z.array(z.number()).nullable().describe('Axle weights in axle mode'),
+  }),
+  'weighbridge.status': z.strictObject({
+    deviceId: z.string(),
+    status: z.enum(['ok', 'centre-of-zero', 'over-capacity', 'under-capacity', 'zero-error', 'tare-error', 'out-of-range']),
+  }),
+  'barrier.state': z.strictObject({
+    deviceId: z.string(),
+    position: z.enum(['open', 'closed', 'moving', 'fault']),
+    vehiclePresent: z.boolean(),
+    photocellBlocked: z.boolean(),
+  }),
   'device.status': z.strictObject({
     deviceId: z.string(),
     state: z.enum(['up', 'degraded', 'down']),

@@ -67,7 +67,8 @@ export class SimulatedIndicator {
 
   frame(): Buffer {
     const noise = this.noiseKg > 0 ? Math.round(((this.options.random ?? Math.random)() * 2 - 1) * this.noiseKg) : 0;
-    const value = Math.max(0, Math.round(this.loadKg + (this.motion ? 0 : noise)));
+    // An empty platform reads a steady zero (the indicator's zero tracking); a load wobbles.
+    const value = this.loadKg === 0 ? 0 : Math.max(0, Math.round(this.loadKg + (this.motion ? 0 : noise)));
     if (this.options.protocol === 'toledo') return encodeToledoFrame({ value, motion: this.motion }, this.options.checksum ?? false);
     return encodeSmaFrame({ value, unit: 'kg', mode: 'gross', motion: this.motion, status: value === 0 ? 'centre-of-zero' : 'ok' });
   }

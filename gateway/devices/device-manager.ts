@@ -1,0 +1,102 @@
+/**
+ * Starts a driver for every device of the post, each in its own failure domain, and turns their
+ * readings and health into events: `anpr.plate`, `weighbridge.weight`, `weighbridge.status`,
+ * `barrier.state`, and `device.status` on every health change.
+ */
+import type { Logger } from 'pino';
+import type { PostConfig } from '../../config/schema.js';
+import type { Clock } from '../../core/clock.js';
+import type { AnprReading } from '../../drivers/anpr/onvif-anpr-driver.js';
+import type { BarrierReading } from '../../drivers/barrier/barrier-driver.js';
+import type { DriverHealth } from '../../drivers/driver.js';
+import type { WeighbridgeReading } from '../../drivers/weighbridge/weighbridge-driver.js';
+import type { Gateway } from '../daemon.js';
+import { createDriver, DriverUnavailableError, type AnyDriver } from './driver-factory.js';
+
+interface ManagedDevice {
+  driver: AnyDriver;
+  laneId: string;
+}
+
+export class DeviceManager {
+  private readonly devices: ManagedDevice[] = [];
+
+  constructor(
+    private readonly config: PostConfig,
+    private readonly gateway: Gateway,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Creates and starts every driver; a device whose driver is unavailable is reported down. */
+  async start(): Promise<void> {
+    for (const [laneIndex, lane] of this.config.lanes.entries()) {
+      for (const [deviceIndex, device] of lane.devices.entries()) {
+        const where = `lanes[${laneIndex}].devices[${deviceIndex}]`;
+        const logger = this.logger.child({ deviceId: device.id });
+        try {
+          const driver = createDriver(device, { clock: this.clock, logger }, where);
+          this.devices.push({ driver, laneId: lane.id });
+          driver.on('reading', (reading) => this.onReading(lane.id, reading as Reading));
+          driver.on('health', (health) => this.onHealth(lane.id, device.id, health));
+          await driver.start();
+        } catch (error) {
+          if (!(error instanceof DriverUnavailableError)) throw error;
+          logger.warn({ driver: device.driver }, error.message);
+          this.onHealth(lane.id, device.id, { state: 'down', lastError: error.message, sinceMs: this.clock.now() });
+        }
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.devices.map(({ driver }) => driver.stop()));
+    this.devices.length = 0;
+  }
+
+  driver(id: string): AnyDriver | undefined {
+    return this.devices.find(({ driver }) => driver.id === id)?.driver;
+  }
+
+  private onHealth(laneId: string, deviceId: string, health: DriverHealth): void {
+    this.emit(this.gateway.emit('device.status', laneId, { deviceId, state: health.state, lastError: health.lastError }));
+  }
+
+  private onReading(laneId: string, reading: Reading): void {
+    switch (reading.type) {
+      case 'plate.read':
+        return this.emit(
+          this.gateway.emit('anpr.plate', laneId, {
+            deviceId: reading.deviceId,
+            plate: reading.plate
+              ? { text: reading.plate.text, raw: reading.plate.raw, ...(reading.plate.confidence !== null ? { confidence: reading.plate.confidence } : {}), ...(reading.plate.country ? { country: reading.plate.country } : {}), formatValid: reading.plate.formatValid }
+              : null,
+            plateType: reading.plateType,
+            vehicleType: reading.vehicleType,
+            imageRef: reading.imageRef,
+            cameraTime: reading.cameraTime,
+          }),
+        );
+      case 'weight.stable':
+        return this.emit(this.gateway.emit('weighbridge.weight', laneId, { deviceId: reading.deviceId, weightKg: reading.weightKg, axles: reading.axles }));
+      case 'status.changed':
+        return this.emit(this.gateway.emit('weighbridge.status', laneId, { deviceId: reading.deviceId, status: reading.status }));
+      case 'inputs.changed':
+        return this.emit(
+          this.gateway.emit('barrier.state', laneId, {
+            deviceId: reading.deviceId,
+            position: reading.position,
+            vehiclePresent: reading.vehiclePresent,
+            photocellBlocked: reading.photocellBlocked,
+          }),
+        );
+    }
+  }
+
+  /** A reading that cannot be stored is logged with its error; the outbox has alarmed already. */
+  private emit(commit: Promise<unknown>): void {
+    commit.catch((error: unknown) => this.logger.error({ err: error }, 'device event not stored'));
+  }
+}
+
+type Reading = AnprReading | WeighbridgeReading | BarrierReading;

@@ -1,0 +1,111 @@
+/**
+ * The simulated hardware of a whole post, from its configuration: for every device, a simulated
+ * device on the endpoint the configuration names (ONVIF camera on its URL's port, Modbus TCP
+ * barrier module, weighbridge indicator on TCP or on a socat pty), and the traffic generator.
+ * sim/ depends on nothing of the gateway but config/: it stands in for the outside world.
+ */
+import type { DeviceConfig, PostConfig } from '../config/schema.js';
+import { resolveSecret } from '../config/secrets.js';
+import type { Clock } from '../core/clock.js';
+import { SimulatedCamera } from './anpr/simulated-camera.js';
+import { serveBarrierModbus } from './barrier/barrier-modbus-server.js';
+import { SimulatedBarrier } from './barrier/simulated-barrier.js';
+import { TrafficGenerator, type SimulatedLane } from './traffic.js';
+import { openPtyPair, serveIndicatorPty, serveIndicatorTcp } from './weighbridge/indicator-endpoints.js';
+import { SimulatedIndicator } from './weighbridge/simulated-indicator.js';
+
+export interface SimulatorEndpoint {
+  deviceId: string;
+  laneId: string;
+  endpoint: string;
+}
+
+export interface RunningSimulator {
+  endpoints: SimulatorEndpoint[];
+  /** Devices of the config this version cannot simulate, with the reason. */
+  skipped: { deviceId: string; reason: string }[];
+  lanes: SimulatedLane[];
+  traffic: TrafficGenerator;
+  stop(): Promise<void>;
+}
+
+export async function startPostSimulator(config: PostConfig, clock: Clock, options: { intervalSec: number; traffic?: boolean }): Promise<RunningSimulator> {
+  const endpoints: SimulatorEndpoint[] = [];
+  const skipped: { deviceId: string; reason: string }[] = [];
+  const closers: (() => Promise<void> | void)[] = [];
+  const lanes: SimulatedLane[] = [];
+  try {
+    for (const [laneIndex, lane] of config.lanes.entries()) {
+      const simulated: SimulatedLane = { id: lane.id };
+      lanes.push(simulated);
+      for (const [deviceIndex, device] of lane.devices.entries()) {
+        const where = `lanes[${laneIndex}].devices[${deviceIndex}]`;
+        const started = await startDevice(device, clock, where, simulated, closers);
+        if (typeof started === 'string') endpoints.push({ deviceId: device.id, laneId: lane.id, endpoint: started });
+        else skipped.push({ deviceId: device.id, reason: started.skipped });
+      }
+    }
+  } catch (error) {
+    for (const close of closers.reverse()) await close();
+    throw error;
+  }
+  const traffic = new TrafficGenerator(lanes, { clock, intervalSec: options.intervalSec });
+  if (options.traffic !== false) traffic.start();
+  return {
+    endpoints,
+    skipped,
+    lanes,
+    traffic,
+    stop: async () => {
+      traffic.stop();
+      for (const close of closers.reverse()) await close();
+    },
+  };
+}
+
+async function startDevice(
+  device: DeviceConfig,
+  clock: Clock,
+  where: string,
+  lane: SimulatedLane,
+  closers: (() => Promise<void> | void)[],
+): Promise<string | { skipped: string }> {
+  switch (device.driver) {
+    case 'onvif': {
+      const url = new URL(device.connection.url);
+      const camera = new SimulatedCamera({ username: device.connection.username, password: resolveSecret(device.connection.password, `${where}.connection.password`), clock, serial: device.id });
+      await camera.listen(Number(url.port || 80), url.hostname);
+      closers.push(() => camera.close());
+      lane.camera ??= camera;
+      return `ONVIF camera ${camera.deviceServiceUrl}`;
+    }
+    case 'modbus-tcp': {
+      const barrier = new SimulatedBarrier(device.registers, clock);
+      const server = await serveBarrierModbus(barrier, clock, device.connection.port, device.connection.unitId, device.connection.host);
+      closers.push(() => server.close());
+      lane.barrier ??= barrier;
+      return `Modbus TCP barrier module ${device.connection.host}:${device.connection.port} unit ${device.connection.unitId}`;
+    }
+    case 'sma':
+    case 'toledo': {
+      const indicator = new SimulatedIndicator({ protocol: device.driver, checksum: device.checksum, clock, periodMs: 200 });
+      indicator.noiseKg = Math.min(5, device.toleranceKg / 4);
+      if (device.driver === 'toledo' || device.smaMode === 'continuous') indicator.startContinuous();
+      closers.push(() => indicator.stop());
+      lane.indicator ??= indicator;
+      if ('host' in device.connection) {
+        const server = await serveIndicatorTcp(indicator, device.connection.port, device.connection.host);
+        closers.push(() => server.close());
+        return `${device.driver.toUpperCase()} weighbridge indicator tcp://${device.connection.host}:${server.port}`;
+      }
+      // A serial line: socat links the gateway's configured path to a pty the simulator drives.
+      const pty = await openPtyPair(`${device.connection.path}.sim`, device.connection.path);
+      closers.push(() => pty.close());
+      const served = await serveIndicatorPty(indicator, pty.devicePath);
+      closers.push(() => served.close());
+      return `${device.driver.toUpperCase()} weighbridge indicator on pty ${device.connection.path}`;
+    }
+    default:
+      return { skipped: `driver ${device.driver} has no simulated device in this version` };
+  }
+}
