@@ -130,11 +130,19 @@ const weighbridge = z
   });
 export type WeighbridgeConfig = z.infer<typeof weighbridge>;
 
-const xrayScanner = z.strictObject({
+const xrayHttpScanner = z.strictObject({
   ...deviceBase,
-  driver: z.enum(['xray-http', 'xray-folder']),
-  connection: z.union([z.strictObject({ path: z.string().startsWith('/') }), z.strictObject({ folder: z.string().min(1) })]),
+  driver: z.literal('xray-http'),
+  connection: z.strictObject({ path: z.string().startsWith('/').describe('HTTP path the scanner posts to') }),
 });
+
+const xrayFolderScanner = z.strictObject({
+  ...deviceBase,
+  driver: z.literal('xray-folder'),
+  connection: z.strictObject({ folder: z.string().min(1).describe('Drop folder the scanner writes <scanId>.json and .pgm into') }),
+  rescanMs: z.number().int().min(50).default(2000).describe('Folder rescan interval (file-system events can be missed)'),
+});
+export type XrayFolderConfig = z.infer<typeof xrayFolderScanner>;
 
 /** Every driver a device may name; `driver` picks the shape of `connection`. */
 export const deviceSchema = z.discriminatedUnion('driver', [
@@ -143,7 +151,8 @@ export const deviceSchema = z.discriminatedUnion('driver', [
   modbusTcpBarrier,
   modbusRtuBarrier,
   weighbridge,
-  xrayScanner,
+  xrayHttpScanner,
+  xrayFolderScanner,
 ]);
 export type DeviceConfig = z.infer<typeof deviceSchema>;
 

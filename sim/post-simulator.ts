@@ -13,6 +13,8 @@ import { SimulatedBarrier } from './barrier/simulated-barrier.js';
 import { TrafficGenerator, type SimulatedLane } from './traffic.js';
 import { openPtyPair, serveIndicatorPty, serveIndicatorTcp } from './weighbridge/indicator-endpoints.js';
 import { SimulatedIndicator } from './weighbridge/simulated-indicator.js';
+import { SimulatedScanner } from './xray/simulated-scanner.js';
+import { mkdirSync } from 'node:fs';
 
 export interface SimulatorEndpoint {
   deviceId: string;
@@ -104,6 +106,11 @@ async function startDevice(
       const served = await serveIndicatorPty(indicator, pty.devicePath);
       closers.push(() => served.close());
       return `${device.driver.toUpperCase()} weighbridge indicator on pty ${device.connection.path}`;
+    }
+    case 'xray-folder': {
+      mkdirSync(device.connection.folder, { recursive: true });
+      lane.scanner ??= new SimulatedScanner(device.connection.folder, device.id, () => clock.now());
+      return `X-ray scanner writing ${device.connection.folder}`;
     }
     default:
       return { skipped: `driver ${device.driver} has no simulated device in this version` };

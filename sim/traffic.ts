@@ -7,12 +7,14 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import type { SimulatedCamera } from './anpr/simulated-camera.js';
 import type { SimulatedBarrier } from './barrier/simulated-barrier.js';
 import type { SimulatedIndicator } from './weighbridge/simulated-indicator.js';
+import type { SimulatedScanner } from './xray/simulated-scanner.js';
 
 export interface SimulatedLane {
   id: string;
   camera?: SimulatedCamera;
   indicator?: SimulatedIndicator;
   barrier?: SimulatedBarrier;
+  scanner?: SimulatedScanner;
 }
 
 export interface TrafficOptions {
@@ -83,6 +85,13 @@ export class TrafficGenerator {
       this.at(1000, () => indicator.setLoad(Math.round(load * 0.6), true));
       this.at(2000, () => indicator.setLoad(load, false));
       this.at(8000, () => indicator.setLoad(0, false));
+    }
+    // About 27% of trucks are scanned (the share the VMC dashboards show).
+    if (lane.scanner && this.random() < 0.27) {
+      const scanner = lane.scanner;
+      const scanId = `scan-${Date.now().toString(36)}-${this.trucks}`;
+      this.at(3000, () => scanner.started(scanId, plate));
+      this.at(6000, () => scanner.completed(scanId, plate, { width: 128, height: 64 }));
     }
     if (lane.barrier) {
       const barrier = lane.barrier;

@@ -28,14 +28,14 @@ describe('sim + run with the demo post', () => {
     await broker?.stop();
   });
 
-  it('shows plate reads, stable weights and barrier movements at the broker, and survives the devices going away', async () => {
+  it('shows plate reads, stable weights, barrier movements and scans at the broker, and survives the devices going away', async () => {
     broker = await Mosquitto.start();
     collector = await Collector.connect(broker.url);
     const sim = new GatewayProcess(['sim', '--config', CONFIG, '--interval', '2']);
     processes.push(sim);
     await sim.waitForStdout((line) => line.includes('ready'), 30_000, 'the simulator ready');
     expect(sim.stdout.join('\n')).toContain('ONVIF camera http://127.0.0.1:18081/onvif/device_service');
-    expect(sim.stdout.join('\n')).toContain('(not simulated) lane-1-xray');
+    expect(sim.stdout.join('\n')).toContain('X-ray scanner writing data/xray-drop/lane-1');
 
     const run = new GatewayProcess(['run', '--config', CONFIG, '--mqtt', broker.url, '--data', tempDir(), '--log-level', 'warn']);
     processes.push(run);
@@ -44,22 +44,24 @@ describe('sim + run with the demo post', () => {
         r.some((m) => m.type === 'anpr.plate' && m.event.data.plate !== null) &&
         r.some((m) => m.type === 'weighbridge.weight') &&
         r.some((m) => m.type === 'barrier.state' && m.event.data.position === 'open') &&
+        r.some((m) => m.type === 'xray.scan' && m.event.data.status === 'completed') &&
         SIMULATED.every((id) => statusOf(r, id) === 'up'),
       60_000,
-      'plates, weights, barrier movements and every device up',
+      'plates, weights, barrier movements, scans and every device up',
     );
     const plate = collector.received.find((m) => m.type === 'anpr.plate' && m.event.data.plate !== null);
     expect(plate?.event.data).toMatchObject({ deviceId: expect.stringMatching(/entry-cam$/) as unknown, plate: { text: expect.stringMatching(/^[A-Z0-9]+$/) as unknown } });
     const weight = collector.received.find((m) => m.type === 'weighbridge.weight');
     expect(Number(weight?.event.data.weightKg)).toBeGreaterThanOrEqual(15_000);
-    expect(statusOf(collector.received, 'lane-1-xray')).toBe('down');
+    const scan = collector.received.find((m) => m.type === 'xray.scan' && m.event.data.status === 'completed');
+    expect(scan?.event.data).toMatchObject({ deviceId: 'lane-1-xray', image: { width: 128, height: 64 } });
 
     await sim.kill('SIGKILL');
     await collector.waitFor((r) => SIMULATED.every((id) => statusOf(r, id) === 'down'), 60_000, 'every device down');
     const again = new GatewayProcess(['sim', '--config', CONFIG, '--interval', '2']);
     processes.push(again);
     await collector.waitFor((r) => SIMULATED.every((id) => statusOf(r, id) === 'up'), 60_000, 'every device up again');
-    const counts = Object.fromEntries(['anpr.plate', 'weighbridge.weight', 'barrier.state', 'device.status'].map((t) => [t, collector!.received.filter((m) => m.type === t).length]));
+    const counts = Object.fromEntries(['anpr.plate', 'weighbridge.weight', 'barrier.state', 'xray.scan', 'device.status'].map((t) => [t, collector!.received.filter((m) => m.type === t).length]));
     console.log(`sim+run: ${JSON.stringify(counts)}`);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Starts a driver for every device of the post, each in its own failure domain, and turns their
  * readings and health into events: `anpr.plate`, `weighbridge.weight`, `weighbridge.status`,
- * `barrier.state`, and `device.status` on every health change.
+ * `barrier.state`, `xray.scan`, and `device.status` on every health change.
  */
 import type { Logger } from 'pino';
 import type { PostConfig } from '../../config/schema.js';
@@ -10,6 +10,7 @@ import type { AnprReading } from '../../drivers/anpr/onvif-anpr-driver.js';
 import type { BarrierReading } from '../../drivers/barrier/barrier-driver.js';
 import type { DriverHealth } from '../../drivers/driver.js';
 import type { WeighbridgeReading } from '../../drivers/weighbridge/weighbridge-driver.js';
+import type { XrayReading } from '../../drivers/xray/xray-folder-driver.js';
 import type { Gateway } from '../daemon.js';
 import { createDriver, DriverUnavailableError, type AnyDriver } from './driver-factory.js';
 
@@ -81,6 +82,10 @@ export class DeviceManager {
         return this.emit(this.gateway.emit('weighbridge.weight', laneId, { deviceId: reading.deviceId, weightKg: reading.weightKg, axles: reading.axles }));
       case 'status.changed':
         return this.emit(this.gateway.emit('weighbridge.status', laneId, { deviceId: reading.deviceId, status: reading.status }));
+      case 'scan': {
+        const { deviceId, status, scanId, scannerId, plate, container, scannerTime, imageRef, image, metadataRef, decision } = reading;
+        return this.emit(this.gateway.emit('xray.scan', laneId, { deviceId, status, scanId, scannerId, plate, container, scannerTime, imageRef, image, metadataRef, decision }));
+      }
       case 'inputs.changed':
         return this.emit(
           this.gateway.emit('barrier.state', laneId, {
@@ -99,4 +104,4 @@ export class DeviceManager {
   }
 }
 
-type Reading = AnprReading | WeighbridgeReading | BarrierReading;
+type Reading = AnprReading | WeighbridgeReading | BarrierReading | XrayReading;

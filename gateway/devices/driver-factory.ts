@@ -8,6 +8,7 @@ import { OnvifAnprDriver } from '../../drivers/anpr/onvif-anpr-driver.js';
 import { BarrierDriver } from '../../drivers/barrier/barrier-driver.js';
 import type { Driver, DriverContext } from '../../drivers/driver.js';
 import { WeighbridgeDriver } from '../../drivers/weighbridge/weighbridge-driver.js';
+import { XrayFolderDriver } from '../../drivers/xray/xray-folder-driver.js';
 
 export type AnyDriver = Driver<unknown> & { readonly id: string };
 
@@ -22,6 +23,7 @@ const FACTORIES: Partial<Record<DeviceConfig['driver'], Factory>> = {
   'modbus-rtu': (device, context) => new BarrierDriver(device as Extract<DeviceConfig, { driver: 'modbus-rtu' }>, context),
   sma: (device, context) => new WeighbridgeDriver(device as Extract<DeviceConfig, { driver: 'sma' }>, context),
   toledo: (device, context) => new WeighbridgeDriver(device as Extract<DeviceConfig, { driver: 'toledo' }>, context),
+  'xray-folder': (device, context) => new XrayFolderDriver(device as Extract<DeviceConfig, { driver: 'xray-folder' }>, context),
   pattern: (device, context) => new WeighbridgeDriver(device as Extract<DeviceConfig, { driver: 'pattern' }>, context),
 };
 

@@ -1,0 +1,92 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { postConfigSchema, type XrayFolderConfig } from '../../config/schema.js';
+import { systemClock } from '../../core/clock.js';
+import { SimulatedScanner } from '../../sim/xray/simulated-scanner.js';
+import { tempDir } from '../../test/helpers/test-config.js';
+import { encodePgm, imageStats, parsePgm } from './pgm.js';
+import { XrayFolderDriver, type XrayReading } from './xray-folder-driver.js';
+
+describe('16-bit PGM', () => {
+  it('round-trips a 16-bit image and rejects truncated or foreign files with a reason', () => {
+    const image = { width: 3, height: 2, maxval: 65535, pixels: Uint16Array.from([0, 1, 256, 65535, 42000, 7]) };
+    const bytes = encodePgm(image);
+    expect(bytes.subarray(0, 13).toString('latin1')).toBe('P5\n3 2\n65535\n');
+    expect(parsePgm(bytes)).toEqual({ ok: true, image });
+    expect(imageStats(image)).toEqual({ min: 0, max: 65535, mean: Math.round((0 + 1 + 256 + 65535 + 42000 + 7) / 6) });
+    expect(parsePgm(bytes.subarray(0, bytes.length - 1))).toEqual({ ok: false, error: 'truncated image: expected 12 bytes of samples, got 11' });
+    expect(parsePgm(Buffer.from('P6\n3 2\n255\n'))).toMatchObject({ ok: false, error: 'not a binary PGM (magic "P6")' });
+    expect(parsePgm(Buffer.from('P5\n3'))).toMatchObject({ ok: false, error: 'truncated PGM header' });
+  });
+
+  it('never throws on arbitrary bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.boolean(), (bytes, withMagic) => {
+        const input = withMagic ? Buffer.concat([Buffer.from('P5 4 4 65535 '), Buffer.from(bytes)]) : Buffer.from(bytes);
+        const result = parsePgm(input);
+        return typeof result.ok === 'boolean';
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('X-ray drop-folder driver', () => {
+  const drivers: XrayFolderDriver[] = [];
+  afterEach(async () => {
+    for (const driver of drivers.splice(0)) await driver.stop();
+  });
+
+  function setup() {
+    const folder = tempDir('xray-');
+    const config = postConfigSchema.parse({
+      version: 1,
+      post: { id: 'p' },
+      lanes: [{ id: 'lane-1', devices: [{ id: 'xray-1', driver: 'xray-folder', connection: { folder }, rescanMs: 50 }] }],
+      uplink: { brokers: ['mqtt://127.0.0.1:1'] },
+    }).lanes[0]!.devices[0] as XrayFolderConfig;
+    const driver = new XrayFolderDriver(config, { clock: systemClock, logger: pino({ level: 'silent' }) });
+    drivers.push(driver);
+    const readings: XrayReading[] = [];
+    driver.on('reading', (reading) => readings.push(reading));
+    const until = (count: number): Promise<void> =>
+      readings.length >= count ? Promise.resolve() : new Promise((resolve) => driver.on('reading', () => readings.length >= count && resolve()));
+    return { folder, driver, readings, until, scanner: new SimulatedScanner(folder, 'scanner-A') };
+  }
+
+  it('reports started, completed (with the image checked) and decided scans, and archives the files', async () => {
+    const { folder, driver, readings, until, scanner } = setup();
+    await driver.start();
+    scanner.started('scan-1', 'GE123AB');
+    scanner.completed('scan-1', 'GE123AB');
+    scanner.decided('scan-1', 'suspect');
+    await until(3);
+    const completed = readings.find((r) => r.status === 'completed');
+    expect(completed).toMatchObject({ scanId: 'scan-1', scannerId: 'scanner-A', plate: 'GE123AB', metadataRef: 'scan-1.uff', image: { width: 256, height: 128 } });
+    expect(completed!.image!.max).toBeGreaterThan(40_000);
+    expect(readings.find((r) => r.status === 'decided')?.decision).toEqual({ analyst: 'analyst-1', result: 'suspect' });
+    expect(existsSync(join(folder, 'processed', 'scan-1.pgm'))).toBe(true);
+    expect(completed!.imageRef).toBe(join(folder, 'processed', 'scan-1.pgm'));
+    expect(driver.health().state).toBe('up');
+  });
+
+  it('quarantines a truncated image and a corrupt metadata file with their reasons, and goes on', async () => {
+    const { folder, driver, readings, until, scanner } = setup();
+    await driver.start();
+    const degraded = new Promise((resolve) => driver.on('health', (h) => h.state === 'degraded' && resolve(h)));
+    scanner.completed('scan-2', 'AB123CD', { truncate: true });
+    await degraded;
+    expect(readFileSync(join(folder, 'quarantine', 'scan-2.json.reason.txt'), 'utf8')).toMatch(/^image scan-2\.pgm: truncated image: expected 65536 bytes of samples, got \d+\n$/);
+    expect(existsSync(join(folder, 'quarantine', 'scan-2.pgm'))).toBe(true);
+    scanner.corruptMetadata('scan-3.json');
+    scanner.completed('scan-4', 'XY987ZZ');
+    await until(1);
+    expect(readings.map((r) => r.scanId)).toEqual(['scan-4']);
+    expect(readFileSync(join(folder, 'quarantine', 'scan-3.json.reason.txt'), 'utf8')).toMatch(/^unreadable metadata: /);
+    expect(driver.quarantined).toBe(2);
+    expect(driver.health().state).toBe('up');
+  });
+});
