@@ -53,7 +53,9 @@ const httpPushCamera = z.strictObject({
   ...deviceBase,
   driver: z.literal('anpr-http-push'),
   connection: z.strictObject({ path: z.string().startsWith('/').describe('HTTP path the camera posts to') }),
+  minConfidence: z.number().min(0).max(1).default(0.5).describe('Below this a read is reported as unreadable'),
 });
+export type AnprPushConfig = z.infer<typeof httpPushCamera>;
 
 const modbusRegisterMap = z.strictObject({
   openCoil: z.number().int().min(0),

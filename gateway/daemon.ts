@@ -10,7 +10,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { GatewayError, isGatewayError } from '../core/errors.js';
 import { eventDataSchemas, type EventData, type EventType } from './events/catalogue.js';
 import { createEventFactory, POST_LANE, type EventFactory } from './events/envelope.js';
-import { startHealthServer, type HealthReport, type HealthServer } from './http/health-server.js';
+import { startHealthServer, type HealthReport, type HealthServer, type PushHandler } from './http/health-server.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { SqliteOutbox, type CommittedEvent, type DropReport } from './outbox/sqlite-outbox.js';
 import { GATEWAY_VERSION } from '../core/package-info.js';
@@ -48,6 +48,7 @@ export class Gateway {
   private pendingDrops: DropReport | null = null;
   private dropAlarmTimer: TimerHandle | null = null;
   private connections = 0;
+  private readonly pushHandlers = new Map<string, PushHandler>();
 
   private constructor(context: GatewayContext) {
     this.context = context;
@@ -85,6 +86,7 @@ export class Gateway {
           port: context.config.http.port,
           metrics: gateway.metrics,
           health: () => gateway.health(),
+          pushHandlers: gateway.pushHandlers,
         });
         gateway.logger.info({ ...gateway.httpServer.address }, 'http listening (/healthz, /metrics)');
       } catch (error) {
@@ -93,6 +95,11 @@ export class Gateway {
       }
     }
     return gateway;
+  }
+
+  /** Serves a device's push endpoint (POST `path`) on the local HTTP server. */
+  registerPushHandler(path: string, handler: PushHandler): void {
+    this.pushHandlers.set(path, handler);
   }
 
   get httpAddress(): { host: string; port: number } | null {

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { PostConfig } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
+import { AnprHttpPushDriver, type AckedAnprReading } from '../../drivers/anpr/http-push-driver.js';
 import type { AnprReading } from '../../drivers/anpr/onvif-anpr-driver.js';
 import type { BarrierReading } from '../../drivers/barrier/barrier-driver.js';
 import type { DriverHealth } from '../../drivers/driver.js';
@@ -40,6 +41,7 @@ export class DeviceManager {
           this.devices.push({ driver, laneId: lane.id });
           driver.on('reading', (reading) => this.onReading(lane.id, reading as Reading));
           driver.on('health', (health) => this.onHealth(lane.id, device.id, health));
+          if (driver instanceof AnprHttpPushDriver) this.gateway.registerPushHandler(driver.path, (type, body) => driver.handle(type, body));
           await driver.start();
         } catch (error) {
           if (!(error instanceof DriverUnavailableError)) throw error;
@@ -77,6 +79,7 @@ export class DeviceManager {
             imageRef: reading.imageRef,
             cameraTime: reading.cameraTime,
           }),
+          'ack' in reading ? reading.ack : undefined,
         );
       case 'weight.stable':
         return this.emit(this.gateway.emit('weighbridge.weight', laneId, { deviceId: reading.deviceId, weightKg: reading.weightKg, axles: reading.axles }));
@@ -98,10 +101,19 @@ export class DeviceManager {
     }
   }
 
-  /** A reading that cannot be stored is logged with its error; the outbox has alarmed already. */
-  private emit(commit: Promise<unknown>): void {
-    commit.catch((error: unknown) => this.logger.error({ err: error }, 'device event not stored'));
+  /**
+   * A reading that cannot be stored is logged with its error; the outbox has alarmed already. A
+   * pushed reading is acknowledged to its device only once stored (or refused when not).
+   */
+  private emit(commit: Promise<unknown>, ack?: { resolve(): void; reject(error: unknown): void }): void {
+    commit.then(
+      () => ack?.resolve(),
+      (error: unknown) => {
+        this.logger.error({ err: error }, 'device event not stored');
+        ack?.reject(error);
+      },
+    );
   }
 }
 
-type Reading = AnprReading | WeighbridgeReading | BarrierReading | XrayReading;
+type Reading = AnprReading | AckedAnprReading | WeighbridgeReading | BarrierReading | XrayReading;

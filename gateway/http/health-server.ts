@@ -16,13 +16,26 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
+/** A device push endpoint (camera or scanner POSTing to a configured path). */
+export type PushHandler = (contentType: string | undefined, body: Buffer) => Promise<{ status: number; body: string }>;
+
 export async function startHealthServer(options: {
   host: string;
   port: number;
   metrics: GatewayMetrics;
   health: () => HealthReport;
+  /** Looked up per request, so devices can register after the server listens. */
+  pushHandlers?: Map<string, PushHandler>;
 }): Promise<HealthServer> {
-  const app: FastifyInstance = Fastify({ logger: false });
+  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 });
+  // Pushes are multipart or XML: hand every body to the handler as bytes.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.post('/*', async (request, reply) => {
+    const handler = options.pushHandlers?.get(request.url.split('?')[0] ?? '');
+    if (!handler) return reply.code(404).send('no device pushes to this path');
+    const answer = await handler(request.headers['content-type'], Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
+    return reply.code(answer.status).type('text/plain').send(answer.body);
+  });
   app.get('/healthz', async (_request, reply) => {
     const report = options.health();
     return reply.code(report.status === 'failing' ? 503 : 200).send(report);
