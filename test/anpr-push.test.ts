@@ -50,7 +50,7 @@ describe('ANPR HTTP push', () => {
     const devices = new DeviceManager(config, gateway, systemClock, pino({ level: 'silent' }));
     await devices.start();
     const url = `http://127.0.0.1:${gateway.httpAddress?.port}/anpr/exit-cam`;
-    const post = (body: Buffer) => fetch(url, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body });
+    const post = (body: Buffer) => fetch(url, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body: new Uint8Array(body) });
 
     const ok = await post(multipart(ALERT));
     expect(ok.status).toBe(200);

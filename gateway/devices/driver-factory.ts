@@ -20,7 +20,7 @@ const FACTORIES: Partial<Record<DeviceConfig['driver'], Factory>> = {
     if (device.driver !== 'onvif') throw new Error('unreachable');
     return new OnvifAnprDriver(device, resolveSecret(device.connection.password, `${where}.connection.password`), context);
   },
-  'anpr-http-push': (device, context) => new AnprHttpPushDriver(device as Extract<DeviceConfig, { driver: 'anpr-http-push' }>, context) as unknown as AnyDriver,
+  'anpr-http-push': (device, context) => new AnprHttpPushDriver(device as Extract<DeviceConfig, { driver: 'anpr-http-push' }>, context),
   'modbus-tcp': (device, context) => new BarrierDriver(device as Extract<DeviceConfig, { driver: 'modbus-tcp' }>, context),
   'modbus-rtu': (device, context) => new BarrierDriver(device as Extract<DeviceConfig, { driver: 'modbus-rtu' }>, context),
   sma: (device, context) => new WeighbridgeDriver(device as Extract<DeviceConfig, { driver: 'sma' }>, context),
