@@ -137,6 +137,7 @@ const xrayHttpScanner = z.strictObject({
   driver: z.literal('xray-http'),
   connection: z.strictObject({ path: z.string().startsWith('/').describe('HTTP path the scanner posts to') }),
 });
+export type XrayHttpConfig = z.infer<typeof xrayHttpScanner>;
 
 const xrayFolderScanner = z.strictObject({
   ...deviceBase,

@@ -93,14 +93,15 @@ async function runGateway(args: string[]): Promise<number> {
   if (!values.config) throw new GatewayError('GW_ERR_CLI_USAGE', 'run needs --config FILE');
   const config = loadConfigFile(values.config);
   const logger = createLogger(logLevelOption(values['log-level'], config.logLevel));
+  const dataDir = resolve(values.data ?? 'data');
   const gateway = await Gateway.start({
     config,
     uplink: resolveUplinkSettings(config, values.mqtt ? [values.mqtt] : undefined),
     logger,
     clock: systemClock,
-    dataDir: resolve(values.data ?? 'data'),
+    dataDir,
   });
-  const devices = new DeviceManager(config, gateway, systemClock, logger.child({ module: 'devices' }));
+  const devices = new DeviceManager(config, gateway, systemClock, logger.child({ module: 'devices' }), dataDir);
   await devices.start();
   logger.info({ postId: config.post.id, lanes: config.lanes.length }, 'gateway running');
   await new Promise<void>((done) =>

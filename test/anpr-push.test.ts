@@ -11,7 +11,7 @@ import { DeviceManager } from '../gateway/devices/device-manager.js';
 import { Collector } from './helpers/collector.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { systemRig } from './helpers/rig.js';
-import { startTestGateway, uplinkConnected } from './helpers/test-config.js';
+import { startTestGateway, tempDir, uplinkConnected } from './helpers/test-config.js';
 
 const BOUNDARY = 'boundary-7';
 const ALERT = `<?xml version="1.0" encoding="UTF-8"?>
@@ -47,7 +47,7 @@ describe('ANPR HTTP push', () => {
     });
     const gateway = (rig.gateway = await startTestGateway(config, undefined, true));
     await uplinkConnected(gateway);
-    const devices = new DeviceManager(config, gateway, systemClock, pino({ level: 'silent' }));
+    const devices = new DeviceManager(config, gateway, systemClock, pino({ level: 'silent' }), tempDir());
     await devices.start();
     const url = `http://127.0.0.1:${gateway.httpAddress?.port}/anpr/exit-cam`;
     const post = (body: Buffer) => fetch(url, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body: new Uint8Array(body) });

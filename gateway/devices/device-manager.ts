@@ -12,6 +12,7 @@ import type { BarrierReading } from '../../drivers/barrier/barrier-driver.js';
 import type { DriverHealth } from '../../drivers/driver.js';
 import type { WeighbridgeReading } from '../../drivers/weighbridge/weighbridge-driver.js';
 import type { XrayReading } from '../../drivers/xray/xray-folder-driver.js';
+import { XrayHttpDriver, type AckedXrayReading } from '../../drivers/xray/xray-http-driver.js';
 import type { Gateway } from '../daemon.js';
 import { createDriver, DriverUnavailableError, type AnyDriver } from './driver-factory.js';
 
@@ -28,6 +29,7 @@ export class DeviceManager {
     private readonly gateway: Gateway,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly dataDir: string,
   ) {}
 
   /** Creates and starts every driver; a device whose driver is unavailable is reported down. */
@@ -37,11 +39,13 @@ export class DeviceManager {
         const where = `lanes[${laneIndex}].devices[${deviceIndex}]`;
         const logger = this.logger.child({ deviceId: device.id });
         try {
-          const driver = createDriver(device, { clock: this.clock, logger }, where);
+          const driver = createDriver(device, { clock: this.clock, logger }, where, this.dataDir);
           this.devices.push({ driver, laneId: lane.id });
           driver.on('reading', (reading) => this.onReading(lane.id, reading as Reading));
           driver.on('health', (health) => this.onHealth(lane.id, device.id, health));
-          if (driver instanceof AnprHttpPushDriver) this.gateway.registerPushHandler(driver.path, (type, body) => driver.handle(type, body));
+          if (driver instanceof AnprHttpPushDriver || driver instanceof XrayHttpDriver) {
+            this.gateway.registerPushHandler(driver.path, (type, body) => driver.handle(type, body));
+          }
           await driver.start();
         } catch (error) {
           if (!(error instanceof DriverUnavailableError)) throw error;
@@ -87,7 +91,10 @@ export class DeviceManager {
         return this.emit(this.gateway.emit('weighbridge.status', laneId, { deviceId: reading.deviceId, status: reading.status }));
       case 'scan': {
         const { deviceId, status, scanId, scannerId, plate, container, scannerTime, imageRef, image, metadataRef, decision } = reading;
-        return this.emit(this.gateway.emit('xray.scan', laneId, { deviceId, status, scanId, scannerId, plate, container, scannerTime, imageRef, image, metadataRef, decision }));
+        return this.emit(
+          this.gateway.emit('xray.scan', laneId, { deviceId, status, scanId, scannerId, plate, container, scannerTime, imageRef, image, metadataRef, decision }),
+          'ack' in reading ? reading.ack : undefined,
+        );
       }
       case 'inputs.changed':
         return this.emit(
@@ -116,4 +123,4 @@ export class DeviceManager {
   }
 }
 
-type Reading = AnprReading | AckedAnprReading | WeighbridgeReading | BarrierReading | XrayReading;
+type Reading = AnprReading | AckedAnprReading | WeighbridgeReading | BarrierReading | XrayReading | AckedXrayReading;

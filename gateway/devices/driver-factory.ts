@@ -10,10 +10,12 @@ import { BarrierDriver } from '../../drivers/barrier/barrier-driver.js';
 import type { Driver, DriverContext } from '../../drivers/driver.js';
 import { WeighbridgeDriver } from '../../drivers/weighbridge/weighbridge-driver.js';
 import { XrayFolderDriver } from '../../drivers/xray/xray-folder-driver.js';
+import { XrayHttpDriver } from '../../drivers/xray/xray-http-driver.js';
+import { join } from 'node:path';
 
 export type AnyDriver = Driver<unknown> & { readonly id: string };
 
-type Factory = (device: DeviceConfig, context: DriverContext, where: string) => AnyDriver;
+type Factory = (device: DeviceConfig, context: DriverContext, where: string, dataDir: string) => AnyDriver;
 
 const FACTORIES: Partial<Record<DeviceConfig['driver'], Factory>> = {
   onvif: (device, context, where) => {
@@ -25,6 +27,8 @@ const FACTORIES: Partial<Record<DeviceConfig['driver'], Factory>> = {
   'modbus-rtu': (device, context) => new BarrierDriver(device as Extract<DeviceConfig, { driver: 'modbus-rtu' }>, context),
   sma: (device, context) => new WeighbridgeDriver(device as Extract<DeviceConfig, { driver: 'sma' }>, context),
   toledo: (device, context) => new WeighbridgeDriver(device as Extract<DeviceConfig, { driver: 'toledo' }>, context),
+  'xray-http': (device, context, _where, dataDir) =>
+    new XrayHttpDriver(device as Extract<DeviceConfig, { driver: 'xray-http' }>, join(dataDir, 'xray', device.id), context),
   'xray-folder': (device, context) => new XrayFolderDriver(device as Extract<DeviceConfig, { driver: 'xray-folder' }>, context),
   pattern: (device, context) => new WeighbridgeDriver(device as Extract<DeviceConfig, { driver: 'pattern' }>, context),
 };
@@ -38,9 +42,9 @@ export class DriverUnavailableError extends Error {
   }
 }
 
-/** Creates the driver for `device`; `where` is its path in the config, for secret errors. */
-export function createDriver(device: DeviceConfig, context: DriverContext, where: string): AnyDriver {
+/** Creates the driver for `device`; `where` is its path in the config, for secret errors; `dataDir` keeps received files. */
+export function createDriver(device: DeviceConfig, context: DriverContext, where: string, dataDir: string): AnyDriver {
   const factory = FACTORIES[device.driver];
   if (!factory) throw new DriverUnavailableError(device.driver);
-  return factory(device, context, where);
+  return factory(device, context, where, dataDir);
 }

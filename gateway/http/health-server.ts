@@ -29,6 +29,7 @@ export async function startHealthServer(options: {
 }): Promise<HealthServer> {
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 });
   // Pushes are multipart or XML: hand every body to the handler as bytes.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   app.post('/*', async (request, reply) => {
     const handler = options.pushHandlers?.get(request.url.split('?')[0] ?? '');

@@ -1,0 +1,65 @@
+/** An X-ray scanner pushing scans over HTTP: stored before 200; bad or partial pushes refused with the reason. */
+import { existsSync } from 'node:fs';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { postConfigSchema } from '../config/schema.js';
+import { systemClock } from '../core/clock.js';
+import type { Gateway } from '../gateway/daemon.js';
+import { DeviceManager } from '../gateway/devices/device-manager.js';
+import { encodePgm } from '../drivers/xray/pgm.js';
+import { SimulatedScanner } from '../sim/xray/simulated-scanner.js';
+import { freePort } from './helpers/free-port.js';
+import { startTestGateway, tempDir } from './helpers/test-config.js';
+
+const BOUNDARY = 'scan-boundary';
+
+function scanPush(metadata: object, image?: Buffer): Uint8Array {
+  const parts = [Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\nContent-Type: application/json\r\n\r\n${JSON.stringify(metadata)}\r\n`)];
+  if (image) parts.push(Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="scan.pgm"\r\nContent-Type: image/x-portable-graymap\r\n\r\n`), image, Buffer.from('\r\n'));
+  parts.push(Buffer.from(`--${BOUNDARY}--\r\n`));
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+describe('X-ray HTTP push', () => {
+  let gateway: Gateway | undefined;
+  let devices: DeviceManager | undefined;
+  afterEach(async () => {
+    await devices?.stop();
+    await gateway?.stop();
+  });
+
+  it('stores completed scans with their image, and refuses partial or invalid pushes with the reason', async () => {
+    const config = postConfigSchema.parse({
+      version: 1,
+      post: { id: 'test-post' },
+      lanes: [{ id: 'lane-1', devices: [{ id: 'xray-1', driver: 'xray-http', connection: { path: '/xray/lane-1' } }] }],
+      uplink: { brokers: [`mqtt://127.0.0.1:${await freePort()}`] },
+      http: { port: 0 },
+    });
+    const dataDir = tempDir();
+    gateway = await startTestGateway(config, dataDir, true);
+    devices = new DeviceManager(config, gateway, systemClock, pino({ level: 'silent' }), dataDir);
+    await devices.start();
+    const url = `http://127.0.0.1:${gateway.httpAddress?.port}/xray/lane-1`;
+    const post = (body: Uint8Array) => fetch(url, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body });
+    const image = encodePgm(new SimulatedScanner(tempDir(), 's').image(64, 32));
+    const time = new Date().toISOString();
+
+    const ok = await post(scanPush({ scanId: 'scan-9', scannerId: 'scanner-A', status: 'completed', plate: 'GE123AB', time }, image));
+    expect(ok.status).toBe(200);
+    const row = gateway.outbox.readFrom(0, 100).find((r) => r.type === 'xray.scan');
+    const data = (JSON.parse(row!.payload) as { data: { image: { width: number; height: number }; imageRef: string } }).data;
+    expect(data.image).toMatchObject({ width: 64, height: 32 });
+    expect(existsSync(data.imageRef)).toBe(true);
+
+    const partial = await post(scanPush({ scanId: 'scan-10', scannerId: 'scanner-A', status: 'completed', time }, image.subarray(0, 100)));
+    expect(partial.status).toBe(400);
+    expect(await partial.text()).toMatch(/^image: truncated image: expected 4096 bytes of samples, got \d+$/);
+    const invalid = await post(scanPush({ scanId: 'scan 11!', scannerId: 'scanner-A', status: 'finished', time }));
+    expect(invalid.status).toBe(400);
+    expect(await invalid.text()).toMatch(/^invalid metadata: scanId: .*; status: /);
+    const started = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scanId: 'scan-12', scannerId: 'scanner-A', status: 'started', time }) });
+    expect(started.status).toBe(200);
+    expect(gateway.outbox.readFrom(0, 100).filter((r) => r.type === 'xray.scan')).toHaveLength(2);
+  });
+});
