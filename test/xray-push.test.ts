@@ -13,11 +13,11 @@ import { startTestGateway, tempDir } from './helpers/test-config.js';
 
 const BOUNDARY = 'scan-boundary';
 
-function scanPush(metadata: object, image?: Buffer): Uint8Array {
-  const parts = [Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\nContent-Type: application/json\r\n\r\n${JSON.stringify(metadata)}\r\n`)];
+function scanPush(metadata: object, image?: Buffer): Uint8Array<ArrayBuffer> {
+  const parts: Buffer[] = [Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\nContent-Type: application/json\r\n\r\n${JSON.stringify(metadata)}\r\n`)];
   if (image) parts.push(Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="scan.pgm"\r\nContent-Type: image/x-portable-graymap\r\n\r\n`), image, Buffer.from('\r\n'));
   parts.push(Buffer.from(`--${BOUNDARY}--\r\n`));
-  return new Uint8Array(Buffer.concat(parts));
+  return Uint8Array.from(Buffer.concat(parts));
 }
 
 describe('X-ray HTTP push', () => {
@@ -41,7 +41,7 @@ describe('X-ray HTTP push', () => {
     devices = new DeviceManager(config, gateway, systemClock, pino({ level: 'silent' }), dataDir);
     await devices.start();
     const url = `http://127.0.0.1:${gateway.httpAddress?.port}/xray/lane-1`;
-    const post = (body: Uint8Array) => fetch(url, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body });
+    const post = (body: Uint8Array<ArrayBuffer>) => fetch(url, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body });
     const image = encodePgm(new SimulatedScanner(tempDir(), 's').image(64, 32));
     const time = new Date().toISOString();
 
