@@ -38,18 +38,24 @@ export class AnprHttpPushDriver extends DriverBase<AckedAnprReading> {
     return this.config.connection.path;
   }
 
+  private stopped = true;
+
   start(): Promise<void> {
+    this.stopped = false;
     this.setHealth('up');
     return Promise.resolve();
   }
 
   stop(): Promise<void> {
+    this.stopped = true;
     this.removeAllListeners();
     return Promise.resolve();
   }
 
   /** Handles one push; resolves with the HTTP answer (after the commit, for a good read). */
   async handle(contentType: string | undefined, body: Buffer): Promise<PushResponse> {
+    // A stopped driver stores nothing, so it must not say 200: the camera keeps the read and retries.
+    if (this.stopped) return { status: 503, body: 'device input stopped' };
     const parsed = this.parse(contentType, body);
     if ('error' in parsed) {
       this.setHealth('degraded', `bad push: ${parsed.error}`);

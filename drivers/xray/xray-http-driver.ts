@@ -34,18 +34,24 @@ export class XrayHttpDriver extends DriverBase<AckedXrayReading> {
     return this.config.connection.path;
   }
 
+  private stopped = true;
+
   start(): Promise<void> {
+    this.stopped = false;
     mkdirSync(this.imageDir, { recursive: true });
     this.setHealth('up');
     return Promise.resolve();
   }
 
   stop(): Promise<void> {
+    this.stopped = true;
     this.removeAllListeners();
     return Promise.resolve();
   }
 
   async handle(contentType: string | undefined, body: Buffer): Promise<{ status: number; body: string }> {
+    // A stopped driver stores nothing, so it must not say 200: the scanner keeps the scan and retries.
+    if (this.stopped) return { status: 503, body: 'device input stopped' };
     const refuse = (reason: string): { status: number; body: string } => {
       this.refused += 1;
       this.setHealth('degraded', `refused push: ${reason}`);
