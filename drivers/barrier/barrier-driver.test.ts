@@ -7,9 +7,12 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { postConfigSchema, type BarrierConfig } from '../../config/schema.js';
 import { systemClock } from '../../core/clock.js';
-import { serveBarrierModbus } from '../../sim/barrier/barrier-modbus-server.js';
+import { join } from 'node:path';
+import { serveBarrierModbus, serveBarrierModbusRtu } from '../../sim/barrier/barrier-modbus-server.js';
+import { openPtyPair } from '../../sim/pty-pair.js';
 import { SimulatedBarrier } from '../../sim/barrier/simulated-barrier.js';
 import { freePort } from '../../test/helpers/free-port.js';
+import { tempDir } from '../../test/helpers/test-config.js';
 import type { DriverHealth, HealthState } from '../driver.js';
 import { BarrierDriver, type BarrierReading } from './barrier-driver.js';
 
@@ -126,5 +129,31 @@ describe('barrier driver over Modbus TCP', () => {
     const values = Object.fromEntries([...output.matchAll(/\[(\d+)\]:\s+(\d)/g)].map((m) => [Number(m[1]), Number(m[2])]));
     // mbpoll numbers references from 1: input 0 (open limit) is [1], input 2 (loop) is [3].
     expect(values).toEqual({ 1: 0, 2: 1, 3: 1, 4: 0 });
+  });
+});
+
+describe('barrier driver over Modbus RTU (a real serial line: socat pty pair)', () => {
+  it('opens the arm, confirmed by its limit switch, through the serial line', async () => {
+    const dir = tempDir('rtu-');
+    const pty = await openPtyPair(join(dir, 'module'), join(dir, 'ttyGW'));
+    const barrier = new SimulatedBarrier(REGISTERS, systemClock, 100);
+    const slave = await serveBarrierModbusRtu(barrier, systemClock, pty.devicePath, 3);
+    const config = postConfigSchema.parse({
+      version: 1,
+      post: { id: 'p' },
+      lanes: [{ id: 'lane-1', devices: [{ id: 'bar-rtu', driver: 'modbus-rtu', connection: { path: pty.gatewayPath, baudRate: 9600, unitId: 3 }, pollMs: 50, pulseMs: 50, confirmTimeoutMs: 2000, requestTimeoutMs: 500 }] }],
+      uplink: { brokers: ['mqtt://127.0.0.1:1'] },
+    }).lanes[0]!.devices[0] as BarrierConfig;
+    const driver = new BarrierDriver(config, context);
+    try {
+      await driver.start();
+      await until<BarrierReading>(driver, 'reading', () => true);
+      await driver.open();
+      expect(barrier.armPosition).toBe('open');
+    } finally {
+      await driver.stop();
+      await slave.close();
+      await pty.close();
+    }
   });
 });

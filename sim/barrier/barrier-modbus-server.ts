@@ -17,8 +17,8 @@ function modbusException(code: number): Error {
   return Object.assign(new Error(`simulated exception ${code}`), { modbusErrorCode: code });
 }
 
-export async function serveBarrierModbus(barrier: SimulatedBarrier, clock: Clock, port: number, unitId = 1, host = '127.0.0.1'): Promise<BarrierModbusServer> {
-  // Every reply goes through here: the one-shot exception and the reply delay apply to all.
+/** The Modbus service vector of a simulated barrier: exceptions and reply delays apply to all. */
+function barrierVector(barrier: SimulatedBarrier, clock: Clock) {
   const answer = <T>(cb: Callback<T>, value: () => T): void => {
     const reply = (): void => {
       const code = barrier.takeException();
@@ -28,11 +28,15 @@ export async function serveBarrierModbus(barrier: SimulatedBarrier, clock: Clock
     if (barrier.replyDelayMs > 0) clock.setTimeout(reply, barrier.replyDelayMs);
     else reply();
   };
-  const vector = {
+  return {
     getDiscreteInput: (address: number, _unit: number, cb: Callback<boolean>) => answer(cb, () => barrier.input(address)),
     getCoil: (address: number, _unit: number, cb: Callback<boolean>) => answer(cb, () => barrier.coil(address)),
     setCoil: (address: number, value: boolean, _unit: number, cb: Callback<void>) => answer(cb, () => barrier.setCoil(address, value)),
   };
+}
+
+export async function serveBarrierModbus(barrier: SimulatedBarrier, clock: Clock, port: number, unitId = 1, host = '127.0.0.1'): Promise<BarrierModbusServer> {
+  const vector = barrierVector(barrier, clock);
   const server = new modbusSerial.ServerTCP(vector, { host, port, unitID: unitId });
   await new Promise<void>((resolve, reject) => {
     server.once('initialized', () => resolve());
@@ -50,4 +54,14 @@ export async function serveBarrierModbus(barrier: SimulatedBarrier, clock: Clock
         server.close(() => resolve());
       }),
   };
+}
+
+/** Serves a simulated barrier as a Modbus RTU slave on a serial line (one end of a socat pty pair). */
+export async function serveBarrierModbusRtu(barrier: SimulatedBarrier, clock: Clock, path: string, unitId = 1, baudRate = 9600): Promise<{ close(): Promise<void> }> {
+  const server = new modbusSerial.ServerSerial(barrierVector(barrier, clock), { path, baudRate, unitID: unitId, openCallback: () => undefined });
+  await new Promise<void>((resolve, reject) => {
+    server.once('initialized', () => resolve());
+    server.once('error', (error: unknown) => reject(error instanceof Error ? error : new Error(String(error))));
+  });
+  return { close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

@@ -1,10 +1,8 @@
 /**
  * Puts a simulated indicator on a real transport: a TCP server (as a serial device server would
- * offer) or one end of a socat pty pair (a real serial line as the OS sees it).
+ * offer) or the device end of a socat pty pair (sim/pty-pair.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
-import { createInterface } from 'node:readline';
 import { SerialPort } from 'serialport';
 import type { SimulatedIndicator } from './simulated-indicator.js';
 
@@ -38,38 +36,6 @@ export async function serveIndicatorTcp(indicator: SimulatedIndicator, port = 0,
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
-      }),
-  };
-}
-
-export interface PtyPair {
-  /** The device side (the simulator writes here). */
-  devicePath: string;
-  /** The gateway side (the driver opens this, as it would /dev/ttyS1). */
-  gatewayPath: string;
-  close(): Promise<void>;
-}
-
-/** Starts `socat` with two linked ptys; resolves once both exist. */
-export async function openPtyPair(devicePath: string, gatewayPath: string): Promise<PtyPair> {
-  const child: ChildProcess = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${devicePath}`, `pty,raw,echo=0,link=${gatewayPath}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    const lines = createInterface({ input: child.stderr! });
-    lines.on('line', (line) => {
-      if (line.includes('starting data transfer loop')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`socat exited with ${code}`)));
-    child.once('error', reject);
-  });
-  child.stderr?.resume();
-  return {
-    devicePath,
-    gatewayPath,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
       }),
   };
 }
