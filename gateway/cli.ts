@@ -8,6 +8,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, formatProblem, loadConfigFile } from '../config/load-config.js';
 import { postConfigJsonSchema } from '../config/json-schema.js';
 import { createScaledClock, systemClock } from '../core/clock.js';
+import { startControlServer } from '../sim/control-server.js';
 import { startPostSimulator } from '../sim/post-simulator.js';
 import { Gateway } from './daemon.js';
 import { DeviceManager } from './devices/device-manager.js';
@@ -24,7 +25,7 @@ type LogLevel = (typeof LOG_LEVELS)[number];
 const COMMANDS: Record<string, Command> = {
   demo: { summary: 'the whole post: embedded broker, synthetic crossings, outbox, uplink', run: runDemo },
   run: { summary: 'the production gateway: run --config FILE [--data DIR] [--mqtt URL]', run: runGateway },
-  sim: { summary: "the post's simulated hardware: sim --config FILE [--interval SEC] [--speed N]", run: runSimulator },
+  sim: { summary: "the post's simulated hardware: sim --config FILE [--interval SEC] [--speed N] [--control-port N] [--no-traffic]", run: runSimulator },
   config: { summary: 'config check FILE | config schema', run: runConfig },
   help: { summary: 'this text', run: () => Promise.resolve(printHelp()) },
 };
@@ -115,7 +116,13 @@ async function runGateway(args: string[]): Promise<number> {
 }
 
 async function runSimulator(args: string[]): Promise<number> {
-  const { values } = parse(args, { config: { type: 'string' }, interval: { type: 'string' }, speed: { type: 'string' }, 'no-traffic': { type: 'boolean' } });
+  const { values } = parse(args, {
+    config: { type: 'string' },
+    interval: { type: 'string' },
+    speed: { type: 'string' },
+    'no-traffic': { type: 'boolean' },
+    'control-port': { type: 'string' },
+  });
   if (!values.config) throw new GatewayError('GW_ERR_CLI_USAGE', 'sim needs --config FILE');
   const config = loadConfigFile(values.config);
   const speed = numberOption(values.speed, 'speed', 1) || 1;
@@ -125,9 +132,12 @@ async function runSimulator(args: string[]): Promise<number> {
   });
   const lines = simulator.endpoints.map((e) => `  ${e.laneId.padEnd(10)} ${e.deviceId.padEnd(22)} ${e.endpoint}`);
   const skipped = simulator.skipped.map((s) => `  (not simulated) ${s.deviceId}: ${s.reason}`);
-  process.stdout.write(`border-gateway sim: post "${config.post.id}"\n${[...lines, ...skipped].join('\n')}\n  ready\n`);
+  const control = await startControlServer(simulator, numberOption(values['control-port'], 'control-port', 18090));
+  const faults = `  faults: curl -X POST http://127.0.0.1:${control.port}/faults/<deviceId> -d '{"fault":"garbage|disconnect|modbus-exception|slow|jam|misread|unreadable"}'`;
+  process.stdout.write(`border-gateway sim: post "${config.post.id}"\n${[...lines, ...skipped, faults].join('\n')}\n  ready\n`);
   await new Promise<void>((done) =>
     onSignals(async () => {
+      await control.close();
       await simulator.stop();
       done();
     }),

@@ -16,6 +16,7 @@ export interface GatewayMetrics {
   publishTimeouts: Counter;
   commitFailures: Counter<'code'>;
   deviceHealth: Gauge<'device' | 'state'>;
+  deviceReadings: Counter<'device' | 'type'>;
 }
 
 export function createMetrics(outbox: SqliteOutbox): GatewayMetrics {
@@ -86,6 +87,12 @@ export function createMetrics(outbox: SqliteOutbox): GatewayMetrics {
       name: 'gateway_outbox_commit_failures_total',
       help: 'Appends the outbox could not commit, by error code',
       labelNames: ['code'],
+      registers,
+    }),
+    deviceReadings: new Counter({
+      name: 'gateway_device_readings_total',
+      help: 'Readings received from each device, by reading type',
+      labelNames: ['device', 'type'],
       registers,
     }),
     deviceHealth: new Gauge({

@@ -23,7 +23,19 @@ export interface SimulatorEndpoint {
   endpoint: string;
 }
 
+/** Faults an operator or a test can inject into a running simulated device. */
+export type Fault =
+  | { fault: 'disconnect' }
+  | { fault: 'garbage' }
+  | { fault: 'modbus-exception'; code?: number }
+  | { fault: 'slow'; ms?: number }
+  | { fault: 'jam'; on?: boolean }
+  | { fault: 'misread' }
+  | { fault: 'unreadable' };
+
 export interface RunningSimulator {
+  /** Injects a fault into a device; throws naming what the device cannot do. */
+  inject(deviceId: string, fault: Fault): void;
   endpoints: SimulatorEndpoint[];
   /** Devices of the config this version cannot simulate, with the reason. */
   skipped: { deviceId: string; reason: string }[];
@@ -37,13 +49,14 @@ export async function startPostSimulator(config: PostConfig, clock: Clock, optio
   const skipped: { deviceId: string; reason: string }[] = [];
   const closers: (() => Promise<void> | void)[] = [];
   const lanes: SimulatedLane[] = [];
+  const faults = new Map<string, (fault: Fault) => boolean>();
   try {
     for (const [laneIndex, lane] of config.lanes.entries()) {
       const simulated: SimulatedLane = { id: lane.id };
       lanes.push(simulated);
       for (const [deviceIndex, device] of lane.devices.entries()) {
         const where = `lanes[${laneIndex}].devices[${deviceIndex}]`;
-        const started = await startDevice(device, clock, where, simulated, closers);
+        const started = await startDevice(device, clock, where, simulated, closers, (handler) => faults.set(device.id, handler));
         if (typeof started === 'string') endpoints.push({ deviceId: device.id, laneId: lane.id, endpoint: started });
         else skipped.push({ deviceId: device.id, reason: started.skipped });
       }
@@ -55,6 +68,11 @@ export async function startPostSimulator(config: PostConfig, clock: Clock, optio
   const traffic = new TrafficGenerator(lanes, { clock, intervalSec: options.intervalSec });
   if (options.traffic !== false) traffic.start();
   return {
+    inject: (deviceId, fault) => {
+      const handler = faults.get(deviceId);
+      if (!handler) throw new Error(`no simulated device "${deviceId}"; devices: ${[...faults.keys()].join(', ')}`);
+      if (!handler(fault)) throw new Error(`device "${deviceId}" has no fault "${fault.fault}"`);
+    },
     endpoints,
     skipped,
     lanes,
@@ -72,6 +90,7 @@ async function startDevice(
   where: string,
   lane: SimulatedLane,
   closers: (() => Promise<void> | void)[],
+  onFault: (handler: (fault: Fault) => boolean) => void,
 ): Promise<string | { skipped: string }> {
   switch (device.driver) {
     case 'onvif': {
@@ -80,6 +99,14 @@ async function startDevice(
       await camera.listen(Number(url.port || 80), url.hostname);
       closers.push(() => camera.close());
       lane.camera ??= camera;
+      onFault((fault) => {
+        if (fault.fault === 'disconnect') camera.expireSubscriptions();
+        else if (fault.fault === 'slow') camera.replyDelayMs = fault.ms ?? 2000;
+        else if (fault.fault === 'misread') camera.showPlate({ plate: 'GE-1O8-A8', likelihood: 0.61, country: 'GE' });
+        else if (fault.fault === 'unreadable') camera.showPlate({ plate: '', likelihood: 0.05, country: 'GE' });
+        else return false;
+        return true;
+      });
       return `ONVIF camera ${camera.deviceServiceUrl}`;
     }
     case 'modbus-tcp': {
@@ -87,6 +114,14 @@ async function startDevice(
       const server = await serveBarrierModbus(barrier, clock, device.connection.port, device.connection.unitId, device.connection.host);
       closers.push(() => server.close());
       lane.barrier ??= barrier;
+      onFault((fault) => {
+        if (fault.fault === 'disconnect') server.dropClients();
+        else if (fault.fault === 'modbus-exception') barrier.nextException = fault.code ?? 0x04;
+        else if (fault.fault === 'slow') barrier.replyDelayMs = fault.ms ?? 2000;
+        else if (fault.fault === 'jam') barrier.jammed = fault.on ?? true;
+        else return false;
+        return true;
+      });
       return `Modbus TCP barrier module ${device.connection.host}:${device.connection.port} unit ${device.connection.unitId}`;
     }
     case 'sma':
@@ -99,6 +134,12 @@ async function startDevice(
       if ('host' in device.connection) {
         const server = await serveIndicatorTcp(indicator, device.connection.port, device.connection.host);
         closers.push(() => server.close());
+        onFault((fault) => {
+          if (fault.fault === 'disconnect') server.dropClients();
+          else if (fault.fault === 'garbage') indicator.injectGarbage(Buffer.from('\x00\x13 noise on the line \xff\x02'));
+          else return false;
+          return true;
+        });
         return `${device.driver.toUpperCase()} weighbridge indicator tcp://${device.connection.host}:${server.port}`;
       }
       // A serial line: socat links the gateway's configured path to a pty the simulator drives.

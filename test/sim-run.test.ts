@@ -56,6 +56,21 @@ describe('sim + run with the demo post', () => {
     const scan = collector.received.find((m) => m.type === 'xray.scan' && m.event.data.status === 'completed');
     expect(scan?.event.data).toMatchObject({ deviceId: 'lane-1-xray', image: { width: 128, height: 64 } });
 
+    // Faults injected through the simulator's control endpoint reach the gateway as events.
+    const control = /faults: curl -X POST (http:\/\/127\.0\.0\.1:\d+)\/faults/.exec(sim.stdout.join('\n'))?.[1];
+    expect(control).toBeDefined();
+    const inject = (deviceId: string, fault: object) => fetch(`${control}/faults/${deviceId}`, { method: 'POST', body: JSON.stringify(fault) });
+    expect((await inject('lane-1-weighbridge', { fault: 'garbage' })).status).toBe(200);
+    expect((await inject('lane-1-entry-cam', { fault: 'misread' })).status).toBe(200);
+    expect((await inject('lane-1-entry-cam', { fault: 'jam' })).status).toBe(400);
+    await collector.waitFor(
+      (r) =>
+        r.some((m) => m.type === 'device.status' && m.event.data.deviceId === 'lane-1-weighbridge' && m.event.data.state === 'degraded') &&
+        r.some((m) => m.type === 'anpr.plate' && (m.event.data.plate as { formatValid?: boolean } | null)?.formatValid === false),
+      30_000,
+      'the garbage and the misread plate',
+    );
+
     await sim.kill('SIGKILL');
     await collector.waitFor((r) => SIMULATED.every((id) => statusOf(r, id) === 'down'), 60_000, 'every device down');
     const again = new GatewayProcess(['sim', '--config', CONFIG, '--interval', '2']);

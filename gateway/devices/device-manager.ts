@@ -70,6 +70,7 @@ export class DeviceManager {
   }
 
   private onReading(laneId: string, reading: Reading): void {
+    this.gateway.metrics.deviceReadings.inc({ device: reading.deviceId, type: reading.type });
     switch (reading.type) {
       case 'plate.read':
         return this.emit(

@@ -1,0 +1,34 @@
+/**
+ * The simulator's fault-injection endpoint: `POST /faults/<deviceId>` with a JSON fault, e.g.
+ * `{"fault":"garbage"}`, `{"fault":"modbus-exception","code":2}`, `{"fault":"slow","ms":3000}`,
+ * `{"fault":"disconnect"}`, `{"fault":"misread"}`, `{"fault":"unreadable"}`, `{"fault":"jam"}`.
+ */
+import { createServer } from 'node:http';
+import type { Fault, RunningSimulator } from './post-simulator.js';
+
+export async function startControlServer(simulator: RunningSimulator, port: number, host = '127.0.0.1'): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer((request, response) => {
+    const match = /^\/faults\/([^/?]+)$/.exec(request.url ?? '');
+    if (request.method !== 'POST' || !match) {
+      response.writeHead(404).end('POST /faults/<deviceId> {"fault": ...}\n');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      try {
+        const fault = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Fault;
+        simulator.inject(decodeURIComponent(match[1] as string), fault);
+        response.writeHead(200).end('injected\n');
+      } catch (error) {
+        response.writeHead(400).end(`${(error as Error).message}\n`);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
