@@ -1,5 +1,5 @@
 /**
- * ANPR camera over ONVIF: device information, media profile and snapshot URI at connect, then
+ * ANPR camera over ONVIF: device information, media profile and snapshot (node-onvif) at connect, then
  * plate events by PullPoint: the topics that carry plates are found with GetEventProperties, a
  * PullPointSubscription is created for them, PullMessages long-polls in a loop, Renew keeps it
  * alive at half its termination time, and a subscription the camera dropped (fault, expiry,
@@ -7,7 +7,8 @@
  * and its likelihood stay beside it; a read below `minConfidence` is reported as unreadable.
  */
 import type { OnvifCameraConfig } from '../../config/schema.js';
-import { toError } from '../../core/with-timeout.js';
+import onvif from 'node-onvif';
+import { toError, withTimeout } from '../../core/with-timeout.js';
 import { DEFAULT_DRIVER_BACKOFF, DriverBase, type DriverContext } from '../driver.js';
 import { ReconnectLoop, type Connection } from '../reconnect-loop.js';
 import { OnvifClient, type DeviceInformation, type PullPoint } from './onvif-client.js';
@@ -36,6 +37,7 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
   private snapshotUri: string | null = null;
   private running = false;
   private readonly password: string;
+  private device: InstanceType<typeof onvif.OnvifDevice> | null = null;
   /** Subscriptions created so far (a recreated one counts again). */
   subscriptions = 0;
 
@@ -75,27 +77,29 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
     return this.info;
   }
 
-  /** Fetches a JPEG snapshot from the media profile's snapshot URI. */
+  /** Fetches a JPEG snapshot from the current media profile's snapshot URI (through node-onvif). */
   async fetchSnapshot(): Promise<Buffer> {
-    if (!this.snapshotUri) throw new Error(`${this.id}: no snapshot URI (not connected yet?)`);
-    const { username } = this.config.connection;
-    const password = this.password;
-    const response = await fetch(this.snapshotUri, {
-      headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` },
-      signal: AbortSignal.timeout(this.config.requestTimeoutMs),
-    });
-    if (!response.ok) throw new Error(`${this.id}: snapshot HTTP ${response.status}`);
-    return Buffer.from(await response.arrayBuffer());
+    if (!this.device || !this.snapshotUri) throw new Error(`${this.id}: no snapshot URI (not connected yet?)`);
+    const snapshot = await withTimeout(this.device.fetchSnapshot(), this.config.requestTimeoutMs, this.context.clock, `${this.id} snapshot`);
+    return snapshot.body;
+  }
+
+  /** The media profile's snapshot URI, once connected. */
+  get snapshotUrl(): string | null {
+    return this.snapshotUri;
   }
 
   /** Connect = information, capabilities, topics, a new pull point; the pull loop is the connection. */
   private async subscribe(): Promise<Connection> {
-    this.info = await this.client.getDeviceInformation();
-    const { eventsUrl, mediaUrl } = await this.client.getCapabilities();
-    if (mediaUrl) {
-      const [token] = await this.client.getProfileTokens(mediaUrl);
-      if (token) this.snapshotUri = await this.client.getSnapshotUri(mediaUrl, token);
-    }
+    // node-onvif does what it does well: time offset, information, profiles, snapshot URI.
+    const { username } = this.config.connection;
+    const device = new onvif.OnvifDevice({ xaddr: this.config.connection.url, user: username, pass: this.password });
+    const info = await withTimeout(device.init(), this.config.requestTimeoutMs * 6, this.context.clock, `${this.id} ONVIF init`);
+    this.info = { manufacturer: info.Manufacturer ?? null, model: info.Model ?? null, firmwareVersion: info.FirmwareVersion ?? null, serialNumber: info.SerialNumber ?? null };
+    this.device = device;
+    this.snapshotUri = device.getCurrentProfile()?.snapshot || null;
+    // It has no event subscription: capabilities, topics and the PullPoint are ours (onvif-client.ts).
+    const { eventsUrl } = await this.client.getCapabilities();
     const topics = plateTopics(await this.client.getEventTopicSet(eventsUrl));
     if (topics.length === 0) throw new Error('the camera advertises no licence-plate event topic (GetEventProperties)');
     const pullPoint = await this.client.createPullPoint(eventsUrl, topics, this.config.subscriptionSec);

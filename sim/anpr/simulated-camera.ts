@@ -113,18 +113,33 @@ export class SimulatedCamera extends EventEmitter<{ renewed: [id: number]; subsc
       if (this.replyDelayMs > 0) this.options.clock.setTimeout(send, this.replyDelayMs);
       else send();
     };
-    if (!envelope || !this.authorised(envelope)) return reply(400, fault('env:Sender', 'ter:NotAuthorized', 'Sender not authorized'));
-    const body = envelope.Body as XmlNode;
+    const body = (envelope?.Body as XmlNode | undefined) ?? {};
     const operation = Object.keys(body).find((key) => !key.startsWith('@')) ?? '';
+    // GetSystemDateAndTime answers without authentication (ONVIF Core 5.9.4): clients need the
+    // camera's time to build a valid UsernameToken.
+    if (!envelope || (operation !== 'GetSystemDateAndTime' && !this.authorised(envelope))) {
+      return reply(400, fault('env:Sender', 'ter:NotAuthorized', 'Sender not authorized'));
+    }
     const pullMatch = /^\/onvif\/pullpoint\/(\d+)$/.exec(url);
     if (pullMatch) return this.pullPoint(Number(pullMatch[1]), operation, body[operation] as XmlNode, reply);
     switch (`${url} ${operation}`) {
       case '/onvif/device_service GetDeviceInformation':
         return reply(200, `<tds:GetDeviceInformationResponse><tds:Manufacturer>border-gateway sim</tds:Manufacturer><tds:Model>${this.options.model ?? 'ANPR-1'}</tds:Model><tds:FirmwareVersion>1.0</tds:FirmwareVersion><tds:SerialNumber>${this.options.serial ?? 'SIM0001'}</tds:SerialNumber><tds:HardwareId>sim</tds:HardwareId></tds:GetDeviceInformationResponse>`);
+      case '/onvif/device_service GetSystemDateAndTime': {
+        const d = new Date(this.options.clock.now());
+        return reply(
+          200,
+          `<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime><tt:DateTimeType>NTP</tt:DateTimeType><tt:DaylightSavings>false</tt:DaylightSavings><tt:TimeZone><tt:TZ>UTC0</tt:TZ></tt:TimeZone>` +
+            `<tt:UTCDateTime><tt:Time><tt:Hour>${d.getUTCHours()}</tt:Hour><tt:Minute>${d.getUTCMinutes()}</tt:Minute><tt:Second>${d.getUTCSeconds()}</tt:Second></tt:Time>` +
+            `<tt:Date><tt:Year>${d.getUTCFullYear()}</tt:Year><tt:Month>${d.getUTCMonth() + 1}</tt:Month><tt:Day>${d.getUTCDate()}</tt:Day></tt:Date></tt:UTCDateTime></tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>`,
+        );
+      }
       case '/onvif/device_service GetCapabilities':
         return reply(200, `<tds:GetCapabilitiesResponse><tds:Capabilities><tt:Events><tt:XAddr>${this.baseUrl}/onvif/events</tt:XAddr><tt:WSPullPointSupport>true</tt:WSPullPointSupport></tt:Events><tt:Media><tt:XAddr>${this.baseUrl}/onvif/media</tt:XAddr></tt:Media></tds:Capabilities></tds:GetCapabilitiesResponse>`);
       case '/onvif/media GetProfiles':
         return reply(200, `<trt:GetProfilesResponse><trt:Profiles token="profile_1" fixed="true"><tt:Name>main</tt:Name></trt:Profiles></trt:GetProfilesResponse>`);
+      case '/onvif/media GetStreamUri':
+        return reply(200, `<trt:GetStreamUriResponse><trt:MediaUri><tt:Uri>rtsp://127.0.0.1:554/main</tt:Uri><tt:InvalidAfterConnect>false</tt:InvalidAfterConnect><tt:InvalidAfterReboot>false</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></trt:GetStreamUriResponse>`);
       case '/onvif/media GetSnapshotUri':
         return reply(200, `<trt:GetSnapshotUriResponse><trt:MediaUri><tt:Uri>${this.baseUrl}/snapshot.jpg</tt:Uri><tt:InvalidAfterConnect>false</tt:InvalidAfterConnect><tt:InvalidAfterReboot>false</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></trt:GetSnapshotUriResponse>`);
       case '/onvif/events GetEventProperties':
