@@ -6,7 +6,7 @@ declare module 'node-onvif' {
     snapshot: string;
     stream: { udp: string; http: string; rtsp: string };
   }
-  class OnvifDevice {
+  export class OnvifDevice {
     constructor(options: { xaddr: string; user?: string; pass?: string });
     init(): Promise<Record<string, string>>;
     getCurrentProfile(): OnvifProfile | null;
