@@ -1,3 +1,5 @@
+import fc from 'fast-check';
+import { parseMultipart } from './multipart.js';
 import { describe, expect, it } from 'vitest';
 import { decodePlateNotification, plateTopics } from './profile-m.js';
 import { normalisePlate } from './plate-normaliser.js';
@@ -64,5 +66,35 @@ describe('Profile M decoding', () => {
     const set = parseXml(`<TopicSet><VideoSource><MotionAlarm><MessageDescription><Data><SimpleItemDescription Name="State"/></Data></MessageDescription></MotionAlarm></VideoSource><RuleEngine><LPR><Plate><MessageDescription><Data><SimpleItemDescription Name="PlateNumber"/></Data></MessageDescription></Plate></LPR></RuleEngine></TopicSet>`);
     expect(plateTopics(set.TopicSet as XmlNode)).toEqual(['tns1:RuleEngine/LPR/Plate']);
     expect(asArray(undefined)).toEqual([]);
+  });
+});
+
+describe('push and notification parsing on arbitrary input', () => {
+  it('multipart parsing never throws and never returns more bytes than it was given', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), fc.constantFrom('b', 'boundary-7', '--'), (bytes, boundary) => {
+        const body = Buffer.concat([Buffer.from(`--${boundary}\r\n`), Buffer.from(bytes), Buffer.from(`\r\n--${boundary}--`)]);
+        const parts = parseMultipart(body, boundary);
+        return parts.reduce((sum, part) => sum + part.body.length, 0) <= body.length;
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('notification decoding never throws on arbitrary XML-ish text', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (text) => {
+        let parsed: XmlNode;
+        try {
+          parsed = parseXml(`<NotificationMessage>${text}</NotificationMessage>`);
+        } catch {
+          return true; // the parser may refuse; decoding is what must not throw
+        }
+        const node = parsed.NotificationMessage;
+        decodePlateNotification(typeof node === 'object' && node !== null ? (node as XmlNode) : {});
+        return true;
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

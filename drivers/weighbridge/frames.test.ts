@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 /** Byte-exact golden frames for the indicator protocols, and their decoding. */
 import { describe, expect, it } from 'vitest';
 import { encodeSmaFrame, parseSmaFrame } from './sma-frame.js';
@@ -78,5 +79,24 @@ describe('pattern protocol', () => {
   });
   it('needs a weight group', () => {
     expect(() => compilePattern('^(\\d+)$')).toThrow('named group');
+  });
+});
+
+describe('frame parsers on arbitrary bytes', () => {
+  it('never throw: they return ok or a reason', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 24 }), fc.boolean(), (bytes, framed) => {
+        const frame = Buffer.from(bytes);
+        if (framed && frame.length >= 17) {
+          frame[0] = 0x02;
+          frame[16] = 0x0d;
+        }
+        for (const result of [parseSmaFrame(frame), parseToledoFrame(frame), parsePatternLine(frame, /(?<weight>\d+)/, 'kg')]) {
+          if (result.ok !== true && typeof result.error !== 'string') return false;
+        }
+        return true;
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
