@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { BackoffPolicy } from '../core/backoff.js';
+import type { SerialBinding } from './transport/byte-stream.js';
 import type { Clock } from '../core/clock.js';
 
 export type DeviceKind = 'anpr' | 'barrier' | 'weighbridge' | 'xray';
@@ -47,6 +48,8 @@ export interface DriverContext {
   random?: () => number;
   /** Reconnect backoff; default 500 ms doubling to 30 s, jittered. */
   backoff?: BackoffPolicy;
+  /** Serial binding instead of the OS one (tests: @serialport/binding-mock). */
+  serialBinding?: SerialBinding;
 }
 
 export const DEFAULT_DRIVER_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000 };

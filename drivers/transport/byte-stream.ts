@@ -3,8 +3,12 @@
  * server's raw TCP port. Both give the reconnect loop a Connection and the driver its bytes.
  */
 import { connect as tcpConnect } from 'node:net';
+import { SerialPortStream } from '@serialport/stream';
 import { SerialPort } from 'serialport';
 import type { Connection } from '../reconnect-loop.js';
+
+/** A serialport binding (the OS one by default; @serialport/binding-mock in tests). */
+export type SerialBinding = ConstructorParameters<typeof SerialPortStream>[0]['binding'];
 
 export type ByteStreamTarget =
   | { path: string; baudRate: number; dataBits: 7 | 8; parity: 'none' | 'even' | 'odd'; stopBits: 1 | 2 }
@@ -14,14 +18,18 @@ export interface ByteStream extends Connection {
   write(bytes: Buffer): void;
 }
 
-/** Opens the stream; `onData` gets every chunk. Rejects when it cannot open. */
-export function openByteStream(target: ByteStreamTarget, onData: (chunk: Buffer) => void, connectTimeoutMs = 5000): Promise<ByteStream> {
-  return 'path' in target ? openSerial(target, onData) : openTcp(target, onData, connectTimeoutMs);
+/**
+ * Opens the stream; `onData` gets every chunk. Rejects when it cannot open. `serialBinding`
+ * replaces the OS serial binding (tests use @serialport/binding-mock).
+ */
+export function openByteStream(target: ByteStreamTarget, onData: (chunk: Buffer) => void, connectTimeoutMs = 5000, serialBinding?: SerialBinding): Promise<ByteStream> {
+  return 'path' in target ? openSerial(target, onData, serialBinding) : openTcp(target, onData, connectTimeoutMs);
 }
 
-function openSerial(target: Extract<ByteStreamTarget, { path: string }>, onData: (chunk: Buffer) => void): Promise<ByteStream> {
+function openSerial(target: Extract<ByteStreamTarget, { path: string }>, onData: (chunk: Buffer) => void, binding?: SerialBinding): Promise<ByteStream> {
   return new Promise((resolve, reject) => {
-    const port = new SerialPort({ path: target.path, baudRate: target.baudRate, dataBits: target.dataBits, parity: target.parity, stopBits: target.stopBits, autoOpen: false });
+    const options = { path: target.path, baudRate: target.baudRate, dataBits: target.dataBits, parity: target.parity, stopBits: target.stopBits, autoOpen: false } as const;
+    const port = binding ? new SerialPortStream({ ...options, binding }) : new SerialPort(options);
     port.open((error) => {
       if (error) {
         reject(error);

@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { MockBinding, type MockPortBinding } from '@serialport/binding-mock';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { postConfigSchema, type WeighbridgeConfig } from '../../config/schema.js';
@@ -14,6 +15,8 @@ import { openPtyPair } from '../../sim/pty-pair.js';
 import { serveIndicatorPty, serveIndicatorTcp } from '../../sim/weighbridge/indicator-endpoints.js';
 import { tempDir } from '../../test/helpers/test-config.js';
 import type { DriverHealth, HealthState } from '../driver.js';
+import { TOLEDO_MOTION_CHECKSUM } from './golden-frames.js';
+import { encodeToledoFrame } from './toledo-frame.js';
 import { WeighbridgeDriver, type WeighbridgeReading } from './weighbridge-driver.js';
 
 function weighbridgeConfig(device: Record<string, unknown>): WeighbridgeConfig {
@@ -135,5 +138,30 @@ describe('weighbridge driver', () => {
     await new Promise<void>((resolve, reject) => execFile('sh', ['-c', script], (error) => (error ? reject(new Error(error.message)) : resolve())));
     await expect(stable).resolves.toMatchObject({ weightKg: 24_560 });
     expect(driver.stats().badFrames).toBe(0);
+  });
+});
+
+describe('weighbridge driver on a mocked serial binding (@serialport/binding-mock)', () => {
+  it('reads Toledo frames, resynchronising after garbage, without any OS serial port', async () => {
+    MockBinding.createPort('/dev/ttyMOCK0', { echo: false, record: true });
+    // Wrap the mock so the test holds the opened port and can play the indicator on it.
+    let opened: MockPortBinding | undefined;
+    const binding: typeof MockBinding = {
+      ...MockBinding,
+      open: async (options) => (opened = await MockBinding.open(options)),
+    };
+    const config = weighbridgeConfig({ driver: 'toledo', checksum: true, connection: { path: '/dev/ttyMOCK0', baudRate: 9600 }, stableMs: 0 });
+    const driver = new WeighbridgeDriver(config, { ...context, serialBinding: binding });
+    try {
+      const stable = next(driver, (r) => r.type === 'weight.stable');
+      await driver.start();
+      await health(driver, 'up');
+      opened!.emitData(Buffer.concat([Buffer.from('\x00garbage'), TOLEDO_MOTION_CHECKSUM.subarray(0, 5), encodeToledoFrame({ value: 26_000, motion: false }, true)]));
+      await expect(stable).resolves.toMatchObject({ weightKg: 26_000 });
+      expect(driver.stats().discardedBytes).toBe(13);
+    } finally {
+      await driver.stop();
+      MockBinding.reset();
+    }
   });
 });

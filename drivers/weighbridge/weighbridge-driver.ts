@@ -78,7 +78,7 @@ export class WeighbridgeDriver extends DriverBase<WeighbridgeReading> {
       ...(context.random ? { random: context.random } : {}),
       connect: async () => {
         this.splitter = new FrameSplitter(framingFor(config));
-        this.stream = await openByteStream(config.connection, (chunk) => this.onBytes(chunk));
+        this.stream = await openByteStream(config.connection, (chunk) => this.onBytes(chunk), 5000, context.serialBinding);
         return this.stream;
       },
       onUp: () => {
