@@ -6,21 +6,17 @@
  * did not store; a malformed push gets 400 with the reason.
  */
 import type { AnprPushConfig } from '../../config/schema.js';
-import { DriverBase, type DriverContext } from '../driver.js';
+import type { DriverContext } from '../driver.js';
+import { PushDriverBase, type Ack } from '../push-driver.js';
 import { boundaryOf, parseMultipart, type Part } from './multipart.js';
 import type { AnprReading } from './onvif-anpr-driver.js';
 import { normalisePlate } from './plate-normaliser.js';
 import { parseXml, text1, type XmlNode } from './soap-client.js';
 
-export interface PushResponse {
-  status: number;
-  body: string;
-}
-
 /** A reading that must be acknowledged: resolve once stored, reject when it could not be. */
-export type AckedAnprReading = AnprReading & { ack: { resolve(): void; reject(error: unknown): void } };
+export type AckedAnprReading = AnprReading & { ack: Ack };
 
-export class AnprHttpPushDriver extends DriverBase<AckedAnprReading> {
+export class AnprHttpPushDriver extends PushDriverBase<AckedAnprReading> {
   readonly id: string;
   readonly kind = 'anpr' as const;
   /** Images of the last push (name → JPEG), for the console; not forwarded over MQTT. */
@@ -30,37 +26,13 @@ export class AnprHttpPushDriver extends DriverBase<AckedAnprReading> {
     private readonly config: AnprPushConfig,
     context: DriverContext,
   ) {
-    super(context);
+    super(config.connection.path, context);
     this.id = config.id;
   }
 
-  get path(): string {
-    return this.config.connection.path;
-  }
-
-  private stopped = true;
-
-  start(): Promise<void> {
-    this.stopped = false;
-    this.setHealth('up');
-    return Promise.resolve();
-  }
-
-  stop(): Promise<void> {
-    this.stopped = true;
-    this.removeAllListeners();
-    return Promise.resolve();
-  }
-
-  /** Handles one push; resolves with the HTTP answer (after the commit, for a good read). */
-  async handle(contentType: string | undefined, body: Buffer): Promise<PushResponse> {
-    // A stopped driver stores nothing, so it must not say 200: the camera keeps the read and retries.
-    if (this.stopped) return { status: 503, body: 'device input stopped' };
+  protected decode(contentType: string | undefined, body: Buffer): ((ack: Ack) => AckedAnprReading) | string {
     const parsed = this.parse(contentType, body);
-    if ('error' in parsed) {
-      this.setHealth('degraded', `bad push: ${parsed.error}`);
-      return { status: 400, body: parsed.error };
-    }
+    if ('error' in parsed) return parsed.error;
     const { alert, images } = parsed;
     const anpr = alert.ANPR as XmlNode;
     const plateText = text1(anpr, 'licensePlate');
@@ -68,26 +40,17 @@ export class AnprHttpPushDriver extends DriverBase<AckedAnprReading> {
     const likelihood = Number.isFinite(confidence) ? confidence / 100 : null;
     const trusted = plateText !== null && plateText !== '' && plateText.toLowerCase() !== 'unknown' && (likelihood ?? 1) >= this.config.minConfidence;
     this.lastImages = images;
-    const stored = new Promise<void>((resolve, reject) => {
-      this.emitReading({
-        type: 'plate.read',
-        deviceId: this.id,
-        plate: trusted ? normalisePlate(plateText, likelihood, countryCode(text1(anpr, 'country'))) : null,
-        plateType: text1(anpr, 'plateType'),
-        vehicleType: text1(anpr, 'vehicleType'),
-        imageRef: [...images.keys()][0] ?? null,
-        cameraTime: text1(alert, 'dateTime'),
-        atMs: this.context.clock.now(),
-        ack: { resolve, reject },
-      });
+    return (ack) => ({
+      type: 'plate.read',
+      deviceId: this.id,
+      plate: trusted ? normalisePlate(plateText, likelihood, countryCode(text1(anpr, 'country'))) : null,
+      plateType: text1(anpr, 'plateType'),
+      vehicleType: text1(anpr, 'vehicleType'),
+      imageRef: [...images.keys()][0] ?? null,
+      cameraTime: text1(alert, 'dateTime'),
+      atMs: this.context.clock.now(),
+      ack,
     });
-    try {
-      await stored;
-      this.setHealth('up');
-      return { status: 200, body: 'stored' };
-    } catch (error) {
-      return { status: 503, body: `not stored: ${(error as Error).message}` };
-    }
   }
 
   private parse(contentType: string | undefined, body: Buffer): { alert: XmlNode; images: Map<string, Buffer> } | { error: string } {

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { postConfigSchema, type OnvifCameraConfig } from '../../config/schema.js';
 import { systemClock } from '../../core/clock.js';
 import { SimulatedCamera, SNAPSHOT_JPEG } from '../../sim/anpr/simulated-camera.js';
+import { healthState, nextReading } from '../../test/helpers/driver-events.js';
 import type { DriverHealth, HealthState } from '../driver.js';
 import { OnvifAnprDriver, type AnprReading } from './onvif-anpr-driver.js';
 
@@ -23,27 +24,7 @@ function cameraConfig(url: string, overrides: Partial<OnvifCameraConfig> = {}): 
   return { ...(config.lanes[0]!.devices[0] as OnvifCameraConfig), ...overrides };
 }
 
-function nextReading(driver: OnvifAnprDriver): Promise<AnprReading> {
-  return new Promise((resolve) => {
-    const listener = (reading: AnprReading): void => {
-      driver.off('reading', listener);
-      resolve(reading);
-    };
-    driver.on('reading', listener);
-  });
-}
-
-function health(driver: OnvifAnprDriver, state: HealthState): Promise<DriverHealth> {
-  if (driver.health().state === state) return Promise.resolve(driver.health());
-  return new Promise((resolve) => {
-    const listener = (h: DriverHealth): void => {
-      if (h.state !== state) return;
-      driver.off('health', listener);
-      resolve(h);
-    };
-    driver.on('health', listener);
-  });
-}
+const health = (driver: OnvifAnprDriver, state: HealthState) => healthState(driver, state);
 
 describe('ONVIF ANPR driver', () => {
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -68,7 +49,7 @@ describe('ONVIF ANPR driver', () => {
     await health(driver, 'up');
     expect(driver.deviceInformation()).toMatchObject({ manufacturer: 'border-gateway sim', serialNumber: 'SIM0001' });
 
-    const read = nextReading(driver);
+    const read = nextReading<AnprReading>(driver);
     camera.showPlate({ plate: 'ge-123-ab', likelihood: 0.93, country: 'GE', vehicleType: 'Truck' });
     expect(await read).toMatchObject({
       type: 'plate.read',
@@ -79,7 +60,7 @@ describe('ONVIF ANPR driver', () => {
       imageRef: '/snapshot.jpg',
     });
 
-    const unreadable = nextReading(driver);
+    const unreadable = nextReading<AnprReading>(driver);
     camera.showPlate({ plate: 'G?1?3', likelihood: 0.2, country: 'GE' });
     expect(await unreadable).toMatchObject({ type: 'plate.read', plate: null });
     expect(driver.snapshotUrl).toBe(`${camera.baseUrl}/snapshot.jpg`);
@@ -107,7 +88,7 @@ describe('ONVIF ANPR driver', () => {
     await resubscribed;
     await health(driver, 'up');
     expect(driver.subscriptions).toBe(2);
-    const read = nextReading(driver);
+    const read = nextReading<AnprReading>(driver);
     camera.showPlate({ plate: 'AB123CD', likelihood: 0.99, country: 'GE' });
     expect((await read).plate?.text).toBe('AB123CD');
   });

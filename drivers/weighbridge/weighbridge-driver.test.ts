@@ -14,7 +14,8 @@ import { SimulatedIndicator } from '../../sim/weighbridge/simulated-indicator.js
 import { openPtyPair } from '../../sim/pty-pair.js';
 import { serveIndicatorPty, serveIndicatorTcp } from '../../sim/weighbridge/indicator-endpoints.js';
 import { tempDir } from '../../test/helpers/test-config.js';
-import type { DriverHealth, HealthState } from '../driver.js';
+import { healthState, nextReading } from '../../test/helpers/driver-events.js';
+import type { HealthState } from '../driver.js';
 import { TOLEDO_MOTION_CHECKSUM } from './golden-frames.js';
 import { encodeToledoFrame } from './toledo-frame.js';
 import { WeighbridgeDriver, type WeighbridgeReading } from './weighbridge-driver.js';
@@ -31,28 +32,8 @@ function weighbridgeConfig(device: Record<string, unknown>): WeighbridgeConfig {
 
 const context = { clock: systemClock, logger: pino({ level: 'silent' }), backoff: { initialMs: 20, maxMs: 100 } };
 
-function next(driver: WeighbridgeDriver, match: (reading: WeighbridgeReading) => boolean): Promise<WeighbridgeReading> {
-  return new Promise((resolve) => {
-    const listener = (reading: WeighbridgeReading): void => {
-      if (!match(reading)) return;
-      driver.off('reading', listener);
-      resolve(reading);
-    };
-    driver.on('reading', listener);
-  });
-}
-
-function health(driver: WeighbridgeDriver, state: HealthState): Promise<DriverHealth> {
-  if (driver.health().state === state) return Promise.resolve(driver.health());
-  return new Promise((resolve) => {
-    const listener = (h: DriverHealth): void => {
-      if (h.state !== state) return;
-      driver.off('health', listener);
-      resolve(h);
-    };
-    driver.on('health', listener);
-  });
-}
+const next = (driver: WeighbridgeDriver, match: (reading: WeighbridgeReading) => boolean) => nextReading(driver, match);
+const health = (driver: WeighbridgeDriver, state: HealthState) => healthState(driver, state);
 
 describe('weighbridge driver', () => {
   const cleanups: (() => Promise<void> | void)[] = [];

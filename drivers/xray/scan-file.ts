@@ -17,3 +17,17 @@ export const scanMetadataSchema = z.strictObject({
   decision: z.strictObject({ analyst: z.string(), result: z.enum(['clear', 'suspect']), note: z.string().optional() }).optional(),
 });
 export type ScanMetadata = z.infer<typeof scanMetadataSchema>;
+
+/** The reading fields every X-ray driver builds the same way from a scan's metadata. */
+export function scanFields(metadata: ScanMetadata) {
+  return {
+    status: metadata.status,
+    scanId: metadata.scanId,
+    scannerId: metadata.scannerId,
+    plate: metadata.plate,
+    container: metadata.container,
+    scannerTime: metadata.time,
+    metadataRef: metadata.metadataRef,
+    decision: metadata.decision ?? null,
+  };
+}

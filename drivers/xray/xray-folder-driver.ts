@@ -10,7 +10,7 @@ import type { XrayFolderConfig } from '../../config/schema.js';
 import type { TimerHandle } from '../../core/clock.js';
 import { DriverBase, type DriverContext } from '../driver.js';
 import { imageStats, parsePgm } from './pgm.js';
-import { scanMetadataSchema, type ScanMetadata } from './scan-file.js';
+import { scanFields, scanMetadataSchema, type ScanMetadata } from './scan-file.js';
 
 export type XrayReading = {
   type: 'scan';
@@ -120,16 +120,9 @@ export class XrayFolderDriver extends DriverBase<XrayReading> {
     this.emitReading({
       type: 'scan',
       deviceId: this.id,
-      status: metadata.status,
-      scanId: metadata.scanId,
-      scannerId: metadata.scannerId,
-      plate: metadata.plate,
-      container: metadata.container,
-      scannerTime: metadata.time,
+      ...scanFields(metadata),
       imageRef,
       image,
-      metadataRef: metadata.metadataRef,
-      decision: metadata.decision ?? null,
       atMs: this.context.clock.now(),
     });
     this.setHealth('up');
