@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   GW_ERR_BARRIER_NOT_CONFIRMED: 'The barrier did not reach the commanded position within the confirmation timeout',
   GW_ERR_BARRIER_MODBUS_EXCEPTION: 'The barrier controller answered with a Modbus exception',
   GW_ERR_DEVICE_OFFLINE: 'A command was sent to a device that is not connected',
+  GW_ERR_TRS_INPUT: 'The TRS report input could not be read as events',
   GW_ERR_CLI_USAGE: 'The command line is not understood',
   GW_ERR_HTTP_LISTEN: 'The local HTTP server could not listen on its address',
 } as const;

@@ -12,6 +12,9 @@ import { startControlServer } from '../sim/control-server.js';
 import { startPostSimulator } from '../sim/post-simulator.js';
 import { Gateway } from './daemon.js';
 import { DeviceManager } from './devices/device-manager.js';
+import { readJsonLines, readOutbox, subscribe } from './trs/event-sources.js';
+import { formatCsv, formatJson, formatTable } from './trs/format-report.js';
+import { crossingRecord, trsReport, type CrossingRecord } from './trs/trs-report.js';
 import { startDemo } from './demo/run-demo.js';
 import { EXIT_CODES, GatewayError, isGatewayError } from '../core/errors.js';
 import { createLogger } from './logger.js';
@@ -27,6 +30,7 @@ const COMMANDS: Record<string, Command> = {
   run: { summary: 'the production gateway: run --config FILE [--data DIR] [--mqtt URL]', run: runGateway },
   sim: { summary: "the post's simulated hardware: sim --config FILE [--interval SEC] [--speed N] [--control-port N] [--no-traffic]", run: runSimulator },
   config: { summary: 'config check FILE | config schema', run: runConfig },
+  trs: { summary: 'trs report [--input FILE | --outbox DB | --mqtt URL] [--format table|csv|json] [--interval MIN]', run: runTrs },
   help: { summary: 'this text', run: () => Promise.resolve(printHelp()) },
 };
 
@@ -162,6 +166,34 @@ function configCommand(args: string[]): number {
   const config = loadConfigFile(file);
   const devices = config.lanes.reduce((sum, lane) => sum + lane.devices.length, 0);
   process.stdout.write(`${file}: ok (post ${config.post.id}, ${config.lanes.length} lanes, ${devices} devices)\n`);
+  return EXIT_CODES.ok;
+}
+
+async function runTrs(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'report') throw new GatewayError('GW_ERR_CLI_USAGE', 'usage: border-gateway trs report [--input FILE | --outbox DB | --mqtt URL] [--format table|csv|json] [--interval MIN]');
+  const { values } = parse(rest, {
+    input: { type: 'string' },
+    outbox: { type: 'string' },
+    mqtt: { type: 'string' },
+    topic: { type: 'string' },
+    duration: { type: 'string' },
+    format: { type: 'string' },
+    interval: { type: 'string' },
+  });
+  const sources = [values.input, values.outbox, values.mqtt].filter((v) => v !== undefined);
+  if (sources.length !== 1) throw new GatewayError('GW_ERR_CLI_USAGE', 'trs report needs exactly one of --input FILE, --outbox DB, --mqtt URL');
+  const format = values.format ?? 'table';
+  if (!['table', 'csv', 'json'].includes(format)) throw new GatewayError('GW_ERR_CLI_USAGE', `--format must be table, csv or json, got "${format}"`);
+  const interval = numberOption(values.interval, 'interval', 10);
+  if (!(interval > 0)) throw new GatewayError('GW_ERR_CLI_USAGE', '--interval must be > 0');
+  const events = values.input
+    ? await readJsonLines(values.input)
+    : values.outbox
+      ? readOutbox(values.outbox)
+      : await subscribe(values.mqtt as string, values.topic ?? 'border/#', numberOption(values.duration, 'duration', 10));
+  const report = trsReport(events.map(crossingRecord).filter((r): r is CrossingRecord => r !== null), interval);
+  process.stdout.write(format === 'json' ? formatJson(report) : format === 'csv' ? formatCsv(report) : formatTable(report));
   return EXIT_CODES.ok;
 }
 

@@ -1,0 +1,73 @@
+/**
+ * Where `trs report` reads events: a JSON-lines file (one CloudEvent per line, or the
+ * `topic payload` lines of `mosquitto_sub -v`), an outbox database, or a live MQTT subscription.
+ * A line that is not an event is an error naming its line, never silently skipped.
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import Database from 'better-sqlite3';
+import mqtt from 'mqtt';
+import { GatewayError } from '../../core/errors.js';
+
+type Json = Record<string, unknown>;
+
+export async function readJsonLines(file: string): Promise<Json[]> {
+  const events: Json[] = [];
+  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  let number = 0;
+  try {
+    for await (const raw of lines) {
+      number += 1;
+      const line = raw.trim();
+      if (line === '') continue;
+      // `mosquitto_sub -v` prints "topic payload": the payload starts at the first brace.
+      const json = line.startsWith('{') ? line : line.slice(line.indexOf(' {') + 1);
+      try {
+        const value = JSON.parse(json) as unknown;
+        if (typeof value !== 'object' || value === null) throw new Error('not an object');
+        events.push(value as Json);
+      } catch (error) {
+        throw new GatewayError('GW_ERR_TRS_INPUT', `${file}:${number}: not a JSON event (${(error as Error).message})`);
+      }
+    }
+  } catch (error) {
+    if (error instanceof GatewayError) throw error;
+    throw new GatewayError('GW_ERR_TRS_INPUT', `${file}: ${(error as Error).message}`, { cause: error });
+  }
+  return events;
+}
+
+export function readOutbox(path: string): Json[] {
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+  } catch (error) {
+    throw new GatewayError('GW_ERR_TRS_INPUT', `${path}: cannot open the outbox database: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    return db
+      .prepare<[], { payload: string }>("SELECT payload FROM events WHERE type = 'crossing.completed' ORDER BY seq")
+      .all()
+      .map((row) => JSON.parse(row.payload) as Json);
+  } finally {
+    db.close();
+  }
+}
+
+/** Collects events from a subscription for `seconds`. */
+export async function subscribe(url: string, topic: string, seconds: number): Promise<Json[]> {
+  const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
+  const events: Json[] = [];
+  client.on('message', (_topic, payload) => {
+    try {
+      const value = JSON.parse(payload.toString()) as unknown;
+      if (typeof value === 'object' && value !== null) events.push(value as Json);
+    } catch {
+      // Non-JSON payloads on the topic are not events; the status topic is JSON but no crossing.
+    }
+  });
+  await client.subscribeAsync(topic, { qos: 1 });
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  await client.endAsync();
+  return events;
+}

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { crossingRecord, trsReport, type CrossingRecord } from './trs-report.js';
+
+const record = (id: string, crossingMin: number, extra: Partial<CrossingRecord> = {}): CrossingRecord => ({
+  id,
+  direction: 'import',
+  channel: 'green',
+  xray: false,
+  registrationMin: crossingMin / 2,
+  crossingMin,
+  ...extra,
+});
+
+describe('TRS report', () => {
+  it('computes the interval table by hand-checked numbers', () => {
+    const report = trsReport([record('a', 5), record('b', 10), record('c', 12, { channel: 'red', xray: true }), record('d', 25, { direction: 'export' }), record('e', 0), record('a', 5)], 10);
+    expect(report.vehicles).toBe(5); // 'a' twice counts once
+    expect(report.byDirection).toEqual({ import: 4, export: 1 });
+    expect(report.channels).toEqual({ green: 0.8, red: 0.2 });
+    expect(report.xrayShare).toBe(0.2);
+    expect(report.crossing).toEqual({ avgMin: 10.4, medianMin: 10, p90Min: 25 });
+    expect(report.registration).toEqual({ avgMin: 5.2, medianMin: 5, p90Min: 12.5 });
+    expect(report.intervals).toEqual([
+      { upToMin: 10, vehicles: 3, cumulative: 3, cumulativePct: 60, avgCrossingMin: 5 },
+      { upToMin: 20, vehicles: 1, cumulative: 4, cumulativePct: 80, avgCrossingMin: 6.75 },
+      { upToMin: 30, vehicles: 1, cumulative: 5, cumulativePct: 100, avgCrossingMin: 10.4 },
+    ]);
+  });
+
+  it('keeps empty intervals in the table and honours the width', () => {
+    const report = trsReport([record('a', 3), record('b', 61)], 30);
+    expect(report.intervals.map((r) => [r.upToMin, r.vehicles])).toEqual([
+      [30, 1],
+      [60, 0],
+      [90, 1],
+    ]);
+    expect(trsReport([], 10)).toMatchObject({ vehicles: 0, intervals: [], crossing: { avgMin: null } });
+    expect(() => trsReport([], 0)).toThrow('interval must be > 0');
+  });
+
+  it('reads durations from data.durations, else from the milestones; skips abandoned crossings', () => {
+    const base = { id: 'x', type: 'crossing.completed', data: { direction: 'transit-entry', channel: 'orange', xray: true, outcome: 'completed' } };
+    expect(crossingRecord({ ...base, data: { ...base.data, durations: { registrationSec: 600, crossingSec: 3000 } } })).toMatchObject({ registrationMin: 10, crossingMin: 50 });
+    expect(
+      crossingRecord({ ...base, data: { ...base.data, milestones: { arrived: '2026-11-26T06:00:00.000Z', registered: '2026-11-26T07:40:00.000Z', exited: '2026-11-26T08:15:00.000Z' } } }),
+    ).toMatchObject({ registrationMin: 100, crossingMin: 135 });
+    expect(crossingRecord({ ...base, data: { ...base.data, outcome: 'abandoned', durations: { crossingSec: 60 } } })).toBeNull();
+    expect(crossingRecord({ id: 'y', type: 'vehicle.arrived', data: {} })).toBeNull();
+  });
+});

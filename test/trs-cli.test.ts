@@ -1,0 +1,75 @@
+/** `border-gateway trs report` on a simulated day of the demo's synthetic traffic, as a child process. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { postConfigSchema } from '../config/schema.js';
+import { SyntheticTraffic } from '../gateway/demo/synthetic-traffic.js';
+import { createEventFactory } from '../gateway/events/envelope.js';
+import type { TrsReport } from '../gateway/trs/trs-report.js';
+import { GatewayProcess } from './helpers/gateway-process.js';
+import { ManualClock } from './helpers/manual-clock.js';
+import { tempDir } from './helpers/test-config.js';
+
+function simulatedDayFile(): string {
+  const clock = new ManualClock();
+  const factory = createEventFactory('demo-post', clock);
+  const lines: string[] = [];
+  let random = 7;
+  const traffic = new SyntheticTraffic({
+    postId: 'demo-post',
+    lanes: postConfigSchema.parse({ version: 1, post: { id: 'demo-post' }, lanes: [{ id: 'l1' }, { id: 'l2' }, { id: 'l3' }, { id: 'l4' }], uplink: { brokers: ['mqtt://x:1'] } }).lanes,
+    clock,
+    clockQuality: () => ({ synchronised: true, offsetMs: 0.2 }),
+    emit: (type, laneId, data, subject) => {
+      // As mosquitto_sub -v prints them, with a duplicate now and then (at-least-once delivery).
+      const line = `border/v1/demo-post/${laneId}/${type} ${JSON.stringify({ ...factory.create(type, laneId, data, subject), seq: lines.length + 1 })}`;
+      lines.push(line);
+      if (lines.length % 97 === 0) lines.push(line);
+      return Promise.resolve();
+    },
+    vehiclesPerHourPerLane: 12,
+    random: () => ((random = (random * 1103515245 + 12345) % 2 ** 31) / 2 ** 31),
+  });
+  traffic.start();
+  clock.advance(24 * 3600 * 1000);
+  traffic.stop();
+  const file = join(tempDir('trs-'), 'events.jsonl');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+describe('border-gateway trs report', () => {
+  it('reports a simulated day of a 4-lane post with every section, as JSON, CSV and a table', async () => {
+    const file = simulatedDayFile();
+    const json = new GatewayProcess(['trs', 'report', '--input', file, '--format', 'json']);
+    expect((await json.exited).code).toBe(0);
+    const report = JSON.parse(json.stdout.join('\n')) as TrsReport;
+    expect(report.vehicles).toBeGreaterThan(900);
+    expect(Object.keys(report.byDirection).sort()).toEqual(['domestic-transit', 'export', 'import', 'transit-entry', 'transit-exit']);
+    expect(report.channels.green).toBeGreaterThan(0.7);
+    expect(report.xrayShare).toBeGreaterThan(0.2);
+    expect(report.xrayShare).toBeLessThan(0.35);
+    expect(report.registration.avgMin).toBeGreaterThan(85);
+    expect(report.crossing.avgMin).toBeGreaterThan(115);
+    expect(report.crossing.avgMin).toBeLessThan(155);
+    expect(report.intervals.at(-1)).toMatchObject({ cumulative: report.vehicles, cumulativePct: 100, avgCrossingMin: report.crossing.avgMin });
+    expect(report.intervals.every((row, i) => row.upToMin === (i + 1) * 10)).toBe(true);
+
+    const csv = new GatewayProcess(['trs', 'report', '--input', file, '--format', 'csv', '--interval', '30']);
+    expect((await csv.exited).code).toBe(0);
+    expect(csv.stdout[0]).toBe('upToMin,vehicles,cumulative,cumulativePct,avgCrossingMin');
+    expect(csv.stdout[1]).toMatch(/^30,\d+,\d+,[\d.]+,[\d.]+$/);
+
+    const table = new GatewayProcess(['trs', 'report', '--input', file]);
+    expect((await table.exited).code).toBe(0);
+    expect(table.stdout.join('\n')).toMatch(/Border-crossing time \(min\): avg [\d.]+, median [\d.]+, p90 [\d.]+/);
+  });
+
+  it('names the file and line of input that is not an event', async () => {
+    const file = join(tempDir('trs-'), 'bad.jsonl');
+    writeFileSync(file, '{"type":"vehicle.arrived","id":"1","data":{}}\nnot json at all\n');
+    const run = new GatewayProcess(['trs', 'report', '--input', file]);
+    expect((await run.exited).code).toBe(1);
+    expect(run.stderrText.join('\n')).toContain(`GW_ERR_TRS_INPUT: ${file}:2: not a JSON event`);
+  });
+});
