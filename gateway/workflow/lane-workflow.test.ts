@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
+import { LaneWorkflow, platesMatch, type WorkflowEvent } from './lane-workflow.js';
+import { rulesRisk } from './rules-risk.js';
+
+const MINUTE = 60_000;
+const declaration = (declaredWeightKg: number, aeo = false) => ({ direction: 'import' as const, declaredWeightKg, documents: ['SAD-1'], aeo });
+
+function lane(options: { watchlist?: string[]; random?: number; abandonAfterMs?: number } = {}) {
+  const clock = new ManualClock(Date.UTC(2026, 10, 26, 6, 0, 0));
+  const events: WorkflowEvent[] = [];
+  const workflow = new LaneWorkflow({
+    laneId: 'lane-1',
+    clock,
+    clockQuality: () => ({ synchronised: true, offsetMs: 0.3 }),
+    emit: (event) => events.push(event),
+    assessRisk: (crossing) => rulesRisk(crossing, { watchlist: options.watchlist ?? [], weightToleranceShare: 0.1, randomXrayShare: 0.1, random: () => options.random ?? 0.5 }),
+    abandonAfterMs: options.abandonAfterMs ?? 12 * 60 * MINUTE,
+  });
+  const kinds = () => events.map((e) => (e.kind === 'milestone' ? e.milestone : e.kind === 'alarm' ? `alarm:${e.alarm}` : e.kind));
+  const completed = () => events.filter((e): e is Extract<WorkflowEvent, { kind: 'completed' }> => e.kind === 'completed');
+  return { clock, events, workflow, kinds, completed };
+}
+
+describe('lane workflow', () => {
+  it('takes a green vehicle from arrival to exit with monotonic durations', () => {
+    const { clock, workflow, kinds, completed } = lane();
+    const crossing = workflow.arrive('GE-123-AB');
+    clock.advance(100 * MINUTE);
+    workflow.register(crossing.crossingId, declaration(24_000));
+    clock.advance(5 * MINUTE);
+    workflow.weigh(24_500);
+    clock.advance(20 * MINUTE);
+    workflow.exit('GE123AB');
+    expect(kinds()).toEqual(['arrived', 'registered', 'weighed', 'riskAssessed', 'released', 'exited', 'completed']);
+    expect(completed()[0]).toMatchObject({ outcome: 'completed', durations: { registrationSec: 6000, crossingSec: 7500 } });
+    expect(completed()[0]!.crossing.risk).toMatchObject({ channel: 'green', modelVersion: 'rules' });
+    expect(workflow.open()).toEqual([]);
+  });
+
+  it('keeps crossing times right when the wall clock steps (NTP correction)', () => {
+    const { clock, workflow, completed } = lane();
+    const crossing = workflow.arrive('AB123CD');
+    clock.advance(30 * MINUTE);
+    clock.stepWall(-45 * MINUTE); // the clock jumps back 45 min mid-crossing
+    workflow.register(crossing.crossingId, declaration(20_000));
+    clock.advance(30 * MINUTE);
+    workflow.weigh(20_100);
+    workflow.exit('AB123CD');
+    const done = completed()[0]!;
+    expect(done.durations).toEqual({ registrationSec: 1800, crossingSec: 3600 });
+    // The wall milestones show the step; the durations do not.
+    expect(done.crossing.wallMs.exited! - done.crossing.wallMs.arrived!).toBe(15 * MINUTE);
+  });
+
+  it('sends a weight mismatch to X-ray and a watchlisted plate to X-ray then inspection', () => {
+    const { workflow, kinds, events } = lane({ watchlist: ['GE-1O8-A8'] });
+    const orange = workflow.arrive('XY111ZZ');
+    workflow.register(orange.crossingId, declaration(10_000));
+    workflow.weigh(14_000);
+    expect(orange.state).toBe('scanning');
+    workflow.scanCompleted(orange.crossingId, 'clear');
+    expect(orange.state).toBe('released');
+    const red = workflow.arrive('GE108A8'); // OCR read of a watchlisted plate
+    workflow.register(red.crossingId, declaration(20_000));
+    workflow.weigh(20_000);
+    expect(red.risk).toMatchObject({ channel: 'red', reasons: ['watchlist match'] });
+    workflow.scanCompleted(red.crossingId, 'clear');
+    expect(red.state).toBe('inspecting');
+    workflow.inspectionCompleted(red.crossingId, 'irregularity');
+    expect(kinds().filter((k) => k === 'inspected')).toHaveLength(1);
+    expect(events.filter((e) => e.kind === 'milestone' && e.milestone === 'scanned')).toHaveLength(2);
+  });
+
+  it('an unread plate raises an alarm and waits for the operator, whose action needs a reason', () => {
+    const { workflow, events, kinds } = lane();
+    const crossing = workflow.arrive(null);
+    expect(kinds()).toContain('alarm:WF_PLATE_UNREAD');
+    expect(() => workflow.register(crossing.crossingId, declaration(1000))).toThrow('has no plate yet');
+    expect(() => workflow.setPlate(crossing.crossingId, 'GE555XX', 'op-3', ' ')).toThrow('needs a reason');
+    workflow.setPlate(crossing.crossingId, 'GE555XX', 'op-3', 'read from the documents');
+    expect(events.at(-1)).toEqual({ kind: 'operator', operatorId: 'op-3', action: 'plate (unread) → GE555XX', reason: 'read from the documents', crossingId: crossing.crossingId });
+    workflow.register(crossing.crossingId, declaration(1000));
+    expect(crossing.state).toBe('registered');
+  });
+
+  it('raises an alarm when the exit plate differs from the entry plate, and for an unknown exit', () => {
+    const { workflow, kinds } = lane();
+    const crossing = workflow.arrive('AA111AA');
+    workflow.register(crossing.crossingId, declaration(5000, true));
+    workflow.weigh(5000);
+    workflow.exit('ZZ999ZZ');
+    expect(kinds()).toContain('alarm:WF_PLATE_MISMATCH');
+    expect(kinds().at(-1)).toBe('completed');
+    expect(workflow.exit('QQ000QQ')).toBeNull();
+    expect(kinds().at(-1)).toBe('alarm:WF_EXIT_UNKNOWN');
+  });
+
+  it('closes a vehicle that left the queue as abandoned, after the timeout without progress', () => {
+    const { clock, workflow, completed } = lane({ abandonAfterMs: 60 * MINUTE });
+    const crossing = workflow.arrive('BB222BB');
+    clock.advance(59 * MINUTE);
+    workflow.register(crossing.crossingId, declaration(1000)); // progress re-arms the timer
+    clock.advance(59 * MINUTE);
+    expect(completed()).toHaveLength(0);
+    clock.advance(MINUTE);
+    expect(completed()[0]).toMatchObject({ outcome: 'abandoned', durations: { crossingSec: 7140, registrationSec: 3540 } });
+    expect(workflow.open()).toEqual([]);
+  });
+
+  it('lets an operator release past a device that is down, recorded with the reason; refuses illegal steps', () => {
+    const { workflow, events } = lane({ random: 0 }); // random X-ray selection
+    const crossing = workflow.arrive('CC333CC');
+    expect(() => workflow.weigh(1000)).toThrow('no registered vehicle');
+    expect(events.at(-1)).toMatchObject({ kind: 'alarm', alarm: 'WF_WEIGHT_UNMATCHED' });
+    workflow.register(crossing.crossingId, declaration(1000));
+    workflow.weigh(1000);
+    expect(crossing.state).toBe('scanning');
+    expect(() => workflow.inspectionCompleted(crossing.crossingId, 'cleared')).toThrow('not inspecting');
+    workflow.forceRelease(crossing.crossingId, 'op-1', 'scanner down, supervisor released');
+    expect(crossing.state).toBe('released');
+    expect(events.at(-2)).toMatchObject({ kind: 'operator', action: 'release from scanning', reason: 'scanner down, supervisor released' });
+  });
+
+  it('matches plates tolerant of OCR confusions', () => {
+    expect(platesMatch('GE-108-AB', 'ge1o8a8')).toBe(true);
+    expect(platesMatch('55 SIS 01', '55515O1')).toBe(true);
+    expect(platesMatch('AB123CD', 'AB123CE')).toBe(false);
+  });
+});

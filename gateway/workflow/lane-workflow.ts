@@ -1,0 +1,308 @@
+/**
+ * The lane workflow (first part of the lane-workflow issue): device readings and operator input
+ * become one crossing per vehicle, `arrived → registered → weighed → risk-assessed → [scanning] →
+ * [inspecting] → released → exited`, each step allowed only from the states the table below
+ * names. Every milestone is stamped with wall time (UTC ms) and the monotonic clock; durations come
+ * from the monotonic clock only, so a wall-clock step never corrupts a crossing time.
+ *
+ * Not yet here (the issue stays open): the ONNX risk models (a rule set decides for now and says
+ * so in `modelVersion: "rules"`), wiring into `run`, barrier commands.
+ */
+import type { Clock, ClockQuality, ClockQualityProbe, TimerHandle } from '../../core/clock.js';
+import type { Milestone } from '../events/catalogue.js';
+
+export type LaneState = 'arrived' | 'registered' | 'weighed' | 'risk-assessed' | 'scanning' | 'inspecting' | 'released' | 'exited' | 'abandoned';
+export type Direction = 'import' | 'export' | 'transit-entry' | 'transit-exit' | 'domestic-transit';
+export type Channel = 'green' | 'orange' | 'red';
+
+const ALLOWED: Record<LaneState, readonly LaneState[]> = {
+  arrived: ['registered', 'abandoned'],
+  registered: ['weighed', 'abandoned'],
+  weighed: ['risk-assessed', 'abandoned'],
+  'risk-assessed': ['scanning', 'inspecting', 'released', 'abandoned'],
+  scanning: ['inspecting', 'released', 'abandoned'],
+  inspecting: ['released', 'abandoned'],
+  released: ['exited', 'abandoned'],
+  exited: [],
+  abandoned: [],
+};
+
+export interface Declaration {
+  direction: Direction;
+  declaredWeightKg: number | null;
+  documents: string[];
+  aeo: boolean;
+}
+
+export interface RiskDecision {
+  channel: Channel;
+  score: number;
+  modelVersion: string;
+  reasons: string[];
+  xrayRequested: boolean;
+}
+
+export interface Crossing {
+  crossingId: string;
+  laneId: string;
+  state: LaneState;
+  plate: string | null;
+  vehicleType: string;
+  declaration: Declaration | null;
+  weightKg: number | null;
+  risk: RiskDecision | null;
+  xray: boolean;
+  inspectionOutcome: 'cleared' | 'irregularity' | 'refused' | null;
+  /** Wall ms of each milestone reached. */
+  wallMs: Partial<Record<Milestone, number>>;
+  /** Monotonic ms of each milestone reached. */
+  monoMs: Partial<Record<Milestone, number>>;
+  clock: ClockQuality;
+}
+
+/** What the workflow asks the gateway to publish; the gateway maps these to catalogue events. */
+export type WorkflowEvent =
+  | { kind: 'milestone'; milestone: Milestone; crossing: Crossing }
+  | { kind: 'completed'; crossing: Crossing; outcome: 'completed' | 'abandoned'; durations: { registrationSec: number | null; crossingSec: number } }
+  | { kind: 'alarm'; alarm: string; message: string; crossingId: string | null; details: Record<string, unknown> }
+  | { kind: 'operator'; operatorId: string; action: string; reason: string; crossingId: string | null };
+
+export class WorkflowError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkflowError';
+  }
+}
+
+export interface LaneWorkflowOptions {
+  laneId: string;
+  clock: Clock;
+  clockQuality: ClockQualityProbe;
+  emit: (event: WorkflowEvent) => void;
+  /** Decides the channel after weighing. */
+  assessRisk: (crossing: Crossing) => RiskDecision;
+  /** A crossing without progress this long is closed as abandoned. */
+  abandonAfterMs: number;
+  newId?: () => string;
+}
+
+/** Plates compared as OCR reads them: case, spaces and the usual confusions do not matter. */
+export function platesMatch(a: string, b: string): boolean {
+  const canon = (plate: string): string =>
+    plate
+      .toUpperCase()
+      .replace(/[\s\-.]/g, '')
+      .replace(/O/g, '0')
+      .replace(/I/g, '1')
+      .replace(/B/g, '8')
+      .replace(/S/g, '5');
+  return canon(a) === canon(b);
+}
+
+export class LaneWorkflow {
+  private readonly crossings = new Map<string, Crossing>();
+  private readonly timers = new Map<string, TimerHandle>();
+  private counter = 0;
+
+  constructor(private readonly options: LaneWorkflowOptions) {}
+
+  /** Crossings not yet exited or abandoned, oldest first. */
+  open(): Crossing[] {
+    return [...this.crossings.values()];
+  }
+
+  get(crossingId: string): Crossing {
+    const crossing = this.crossings.get(crossingId);
+    if (!crossing) throw new WorkflowError(`no open crossing ${crossingId} on lane ${this.options.laneId}`);
+    return crossing;
+  }
+
+  /** Entry camera or loop: a vehicle arrived; `plate` null when unread (the operator enters it). */
+  arrive(plate: string | null, vehicleType = 'truck'): Crossing {
+    this.counter += 1;
+    const crossingId = this.options.newId?.() ?? `${this.options.laneId}-${this.options.clock.now().toString(36)}-${this.counter}`;
+    const crossing: Crossing = {
+      crossingId,
+      laneId: this.options.laneId,
+      state: 'arrived',
+      plate,
+      vehicleType,
+      declaration: null,
+      weightKg: null,
+      risk: null,
+      xray: false,
+      inspectionOutcome: null,
+      wallMs: {},
+      monoMs: {},
+      clock: this.options.clockQuality(),
+    };
+    this.crossings.set(crossingId, crossing);
+    this.stamp(crossing, 'arrived');
+    if (plate === null) {
+      this.options.emit({ kind: 'alarm', alarm: 'WF_PLATE_UNREAD', message: `lane ${this.options.laneId}: plate unread, operator must enter it`, crossingId, details: {} });
+    }
+    return crossing;
+  }
+
+  /** The operator enters or corrects a plate; recorded as an operator action with its reason. */
+  setPlate(crossingId: string, plate: string, operatorId: string, reason: string): void {
+    requireReason(reason);
+    const crossing = this.get(crossingId);
+    const previous = crossing.plate;
+    crossing.plate = plate;
+    this.options.emit({ kind: 'operator', operatorId, action: `plate ${previous ?? '(unread)'} → ${plate}`, reason, crossingId });
+  }
+
+  register(crossingId: string, declaration: Declaration): void {
+    const crossing = this.get(crossingId);
+    if (crossing.plate === null) throw new WorkflowError(`crossing ${crossingId} has no plate yet: enter it before registering`);
+    crossing.declaration = declaration;
+    this.move(crossing, 'registered');
+    this.stamp(crossing, 'registered');
+  }
+
+  /** A stable weight: it belongs to the oldest registered vehicle not yet weighed. */
+  weigh(weightKg: number): Crossing {
+    const crossing = this.open().find((c) => c.state === 'registered');
+    if (!crossing) {
+      this.options.emit({ kind: 'alarm', alarm: 'WF_WEIGHT_UNMATCHED', message: `lane ${this.options.laneId}: a weight with no registered vehicle`, crossingId: null, details: { weightKg } });
+      throw new WorkflowError(`no registered vehicle to weigh on lane ${this.options.laneId}`);
+    }
+    crossing.weightKg = weightKg;
+    this.move(crossing, 'weighed');
+    this.stamp(crossing, 'weighed');
+    const risk = this.options.assessRisk(crossing);
+    crossing.risk = risk;
+    crossing.xray = risk.xrayRequested;
+    this.move(crossing, 'risk-assessed');
+    this.stamp(crossing, 'riskAssessed');
+    if (risk.xrayRequested) this.move(crossing, 'scanning');
+    else if (risk.channel === 'red') this.move(crossing, 'inspecting');
+    else this.release(crossing);
+    return crossing;
+  }
+
+  scanCompleted(crossingId: string, result: 'clear' | 'suspect'): void {
+    const crossing = this.get(crossingId);
+    if (crossing.state !== 'scanning') throw new WorkflowError(`crossing ${crossingId} is ${crossing.state}, not scanning`);
+    this.stamp(crossing, 'scanned');
+    if (result === 'suspect' || crossing.risk?.channel === 'red') this.move(crossing, 'inspecting');
+    else this.release(crossing);
+  }
+
+  inspectionCompleted(crossingId: string, outcome: 'cleared' | 'irregularity' | 'refused'): void {
+    const crossing = this.get(crossingId);
+    if (crossing.state !== 'inspecting') throw new WorkflowError(`crossing ${crossingId} is ${crossing.state}, not inspecting`);
+    crossing.inspectionOutcome = outcome;
+    this.stamp(crossing, 'inspected');
+    this.release(crossing);
+  }
+
+  /**
+   * The operator releases a vehicle whatever its state (a device is down, a scan cannot be made):
+   * the one step outside the transition table, so it needs a reason and is recorded.
+   */
+  forceRelease(crossingId: string, operatorId: string, reason: string): void {
+    requireReason(reason);
+    const crossing = this.get(crossingId);
+    if (crossing.state === 'released') return;
+    this.options.emit({ kind: 'operator', operatorId, action: `release from ${crossing.state}`, reason, crossingId });
+    crossing.state = 'released';
+    this.stamp(crossing, 'released');
+  }
+
+  /**
+   * Exit camera: completes the released crossing whose plate matches (OCR-tolerant). A plate that
+   * matches none, or a second vehicle while one barrier cycle is open, raises an alarm.
+   */
+  exit(plate: string | null): Crossing | null {
+    const released = this.open().filter((c) => c.state === 'released');
+    const match = plate === null ? undefined : released.find((c) => c.plate !== null && platesMatch(c.plate, plate));
+    const crossing = match ?? (released.length === 1 ? released[0] : undefined);
+    if (!crossing) {
+      this.options.emit({ kind: 'alarm', alarm: 'WF_EXIT_UNKNOWN', message: `lane ${this.options.laneId}: vehicle ${plate ?? '(unread)'} left without a released crossing`, crossingId: null, details: { plate } });
+      return null;
+    }
+    if (!match) {
+      this.options.emit({
+        kind: 'alarm',
+        alarm: 'WF_PLATE_MISMATCH',
+        message: `lane ${this.options.laneId}: exit plate ${plate ?? '(unread)'} differs from entry plate ${crossing.plate}`,
+        crossingId: crossing.crossingId,
+        details: { entryPlate: crossing.plate, exitPlate: plate },
+      });
+    }
+    this.move(crossing, 'exited');
+    this.stamp(crossing, 'exited');
+    this.complete(crossing, 'completed');
+    return crossing;
+  }
+
+  /** Two vehicles through one barrier cycle (loop stayed occupied across two exits). */
+  tailgating(crossingId: string | null): void {
+    this.options.emit({ kind: 'alarm', alarm: 'WF_TWO_VEHICLES_ONE_CYCLE', message: `lane ${this.options.laneId}: two vehicles in one barrier cycle`, crossingId, details: {} });
+  }
+
+  stop(): void {
+    for (const timer of this.timers.values()) this.options.clock.clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private release(crossing: Crossing): void {
+    this.move(crossing, 'released');
+    this.stamp(crossing, 'released');
+  }
+
+  private move(crossing: Crossing, next: LaneState): void {
+    if (!ALLOWED[crossing.state].includes(next)) {
+      throw new WorkflowError(`crossing ${crossing.crossingId}: ${crossing.state} → ${next} is not allowed`);
+    }
+    crossing.state = next;
+  }
+
+  private stamp(crossing: Crossing, milestone: Milestone): void {
+    crossing.wallMs[milestone] = this.options.clock.now();
+    crossing.monoMs[milestone] = this.options.clock.monotonic();
+    crossing.clock = this.options.clockQuality();
+    this.options.emit({ kind: 'milestone', milestone, crossing });
+    this.armAbandon(crossing);
+  }
+
+  private armAbandon(crossing: Crossing): void {
+    const previous = this.timers.get(crossing.crossingId);
+    if (previous) this.options.clock.clearTimeout(previous);
+    if (crossing.state === 'exited') return;
+    this.timers.set(
+      crossing.crossingId,
+      this.options.clock.setTimeout(() => {
+        if (!this.crossings.has(crossing.crossingId)) return;
+        crossing.state = 'abandoned';
+        this.complete(crossing, 'abandoned');
+      }, this.options.abandonAfterMs),
+    );
+  }
+
+  private complete(crossing: Crossing, outcome: 'completed' | 'abandoned'): void {
+    const timer = this.timers.get(crossing.crossingId);
+    if (timer) this.options.clock.clearTimeout(timer);
+    this.timers.delete(crossing.crossingId);
+    this.crossings.delete(crossing.crossingId);
+    const start = crossing.monoMs.arrived ?? this.options.clock.monotonic();
+    const end = outcome === 'completed' ? (crossing.monoMs.exited ?? this.options.clock.monotonic()) : this.options.clock.monotonic();
+    const registered = crossing.monoMs.registered;
+    this.options.emit({
+      kind: 'completed',
+      crossing,
+      outcome,
+      durations: { registrationSec: registered === undefined ? null : round((registered - start) / 1000), crossingSec: round((end - start) / 1000) },
+    });
+  }
+}
+
+function requireReason(reason: string): void {
+  if (reason.trim() === '') throw new WorkflowError('an operator action needs a reason');
+}
+
+function round(value: number): number {
+  return Math.round(value * 10) / 10;
+}
