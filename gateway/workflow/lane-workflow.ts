@@ -53,6 +53,7 @@ export interface Crossing {
   risk: RiskDecision | null;
   xray: boolean;
   inspectionOutcome: 'cleared' | 'irregularity' | 'refused' | null;
+  scan: { scannerId: string; result: 'clear' | 'suspect'; imageRef: string | null } | null;
   /** Wall ms of each milestone reached. */
   wallMs: Partial<Record<Milestone, number>>;
   /** Monotonic ms of each milestone reached. */
@@ -132,6 +133,7 @@ export class LaneWorkflow {
       risk: null,
       xray: false,
       inspectionOutcome: null,
+      scan: null,
       wallMs: {},
       monoMs: {},
       clock: this.options.clockQuality(),
@@ -182,9 +184,10 @@ export class LaneWorkflow {
     return crossing;
   }
 
-  scanCompleted(crossingId: string, result: 'clear' | 'suspect'): void {
+  scanCompleted(crossingId: string, result: 'clear' | 'suspect', scannerId = 'unknown', imageRef: string | null = null): void {
     const crossing = this.get(crossingId);
     if (crossing.state !== 'scanning') throw new WorkflowError(`crossing ${crossingId} is ${crossing.state}, not scanning`);
+    crossing.scan = { scannerId, result, imageRef };
     this.stamp(crossing, 'scanned');
     if (result === 'suspect' || crossing.risk?.channel === 'red') this.move(crossing, 'inspecting');
     else this.release(crossing);

@@ -1,0 +1,93 @@
+/**
+ * Maps what the lane workflow reports to the event catalogue: milestone events, one
+ * `crossing.completed` per vehicle with the whole record, `alarm.raised`, `operator.action`.
+ * Pure: the caller emits the results through the gateway (outbox first).
+ */
+import type { Milestone } from '../events/catalogue.js';
+import type { EventData, EventType } from '../events/catalogue.js';
+import type { Crossing, WorkflowEvent } from './lane-workflow.js';
+
+export interface CatalogueEvent<T extends EventType = EventType> {
+  type: T;
+  laneId: string;
+  data: EventData<T>;
+  subject?: string;
+}
+
+const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+function sinceArrival(crossing: Crossing, milestone: Milestone): number {
+  const at = crossing.monoMs[milestone] ?? crossing.monoMs.arrived ?? 0;
+  return Math.max(0, Math.round((at - (crossing.monoMs.arrived ?? at)) / 100) / 10);
+}
+
+type VehicleType = EventData<'vehicle.arrived'>['vehicleType'];
+const VEHICLE_TYPES: readonly string[] = ['truck', 'tractor-trailer', 'van', 'bus', 'car', 'unknown'];
+const vehicleType = (text: string): VehicleType => (VEHICLE_TYPES.includes(text.toLowerCase()) ? (text.toLowerCase() as VehicleType) : 'unknown');
+
+export function toCatalogueEvents(postId: string, event: WorkflowEvent): CatalogueEvent[] {
+  switch (event.kind) {
+    case 'milestone':
+      return milestoneEvent(event.crossing, event.milestone);
+    case 'completed': {
+      const { crossing } = event;
+      const milestones = Object.fromEntries(Object.entries(crossing.wallMs).map(([m, ms]) => [m, iso(ms)])) as EventData<'crossing.completed'>['milestones'];
+      return [
+        {
+          type: 'crossing.completed',
+          laneId: crossing.laneId,
+          subject: crossing.crossingId,
+          data: {
+            crossingId: crossing.crossingId,
+            postId,
+            laneId: crossing.laneId,
+            direction: crossing.declaration?.direction ?? 'import',
+            plate: crossing.plate,
+            vehicleType: vehicleType(crossing.vehicleType),
+            channel: crossing.risk?.channel ?? 'green',
+            xray: crossing.monoMs.scanned !== undefined,
+            milestones,
+            durations: event.durations,
+            weightKg: crossing.weightKg,
+            risk: crossing.risk ? { score: crossing.risk.score, modelVersion: crossing.risk.modelVersion, reasons: crossing.risk.reasons } : { score: 0, modelVersion: 'none', reasons: ['not assessed'] },
+            clock: crossing.clock,
+            outcome: event.outcome,
+          },
+        },
+      ];
+    }
+    case 'alarm':
+      return [{ type: 'alarm.raised', laneId: 'post', data: { alarm: event.alarm, severity: 'warning', message: event.message, details: { ...event.details, crossingId: event.crossingId } } }];
+    case 'operator':
+      return [{ type: 'operator.action', laneId: 'post', data: { operatorId: event.operatorId, action: event.action, reason: event.reason, crossingId: event.crossingId } }];
+  }
+}
+
+function milestoneEvent(crossing: Crossing, milestone: Milestone): CatalogueEvent[] {
+  const base = { crossingId: crossing.crossingId, clock: crossing.clock, sinceArrivalSec: sinceArrival(crossing, milestone) };
+  const at = { laneId: crossing.laneId, subject: crossing.crossingId };
+  switch (milestone) {
+    case 'arrived':
+      return [{ ...at, type: 'vehicle.arrived', data: { ...base, plate: crossing.plate === null ? null : { text: crossing.plate }, vehicleType: vehicleType(crossing.vehicleType), detectedBy: 'anpr' } }];
+    case 'registered': {
+      const d = crossing.declaration;
+      if (!d) return [];
+      return [{ ...at, type: 'vehicle.registered', data: { ...base, direction: d.direction, declaredWeightKg: d.declaredWeightKg, documents: d.documents, aeo: d.aeo } }];
+    }
+    case 'weighed':
+      return [{ ...at, type: 'vehicle.weighed', data: { ...base, weightKg: crossing.weightKg ?? 0, deviceId: null } }];
+    case 'riskAssessed': {
+      const r = crossing.risk;
+      if (!r) return [];
+      return [{ ...at, type: 'risk.assessed', data: { ...base, channel: r.channel, score: r.score, modelVersion: r.modelVersion, reasons: r.reasons, xrayRequested: r.xrayRequested } }];
+    }
+    case 'scanned':
+      return [{ ...at, type: 'xray.scanned', data: { ...base, scannerId: crossing.scan?.scannerId ?? 'unknown', result: crossing.scan?.result ?? 'clear', imageRef: crossing.scan?.imageRef ?? null } }];
+    case 'inspected':
+      return [{ ...at, type: 'inspection.completed', data: { ...base, outcome: crossing.inspectionOutcome ?? 'cleared' } }];
+    case 'released':
+      return [{ ...at, type: 'vehicle.released', data: { ...base } }];
+    case 'exited':
+      return [{ ...at, type: 'vehicle.exited', data: { ...base, plate: crossing.plate === null ? null : { text: crossing.plate } } }];
+  }
+}
