@@ -6,7 +6,11 @@ import { postConfigSchema } from '../config/schema.js';
 import { SyntheticTraffic } from '../gateway/demo/synthetic-traffic.js';
 import { createEventFactory } from '../gateway/events/envelope.js';
 import type { TrsReport } from '../gateway/trs/trs-report.js';
+import mqtt from 'mqtt';
+import { pino } from 'pino';
+import { SqliteOutbox } from '../gateway/outbox/sqlite-outbox.js';
 import { GatewayProcess } from './helpers/gateway-process.js';
+import { Mosquitto } from './helpers/mosquitto.js';
 import { ManualClock } from './helpers/manual-clock.js';
 import { tempDir } from './helpers/test-config.js';
 
@@ -71,5 +75,53 @@ describe('border-gateway trs report', () => {
     const run = new GatewayProcess(['trs', 'report', '--input', file]);
     expect((await run.exited).code).toBe(1);
     expect(run.stderrText.join('\n')).toContain(`GW_ERR_TRS_INPUT: ${file}:2: not a JSON event`);
+  });
+});
+
+describe('border-gateway trs report --mqtt', () => {
+  it('reports from a live subscription (retained crossings here, so nothing races the subscribe)', async () => {
+    const broker = await Mosquitto.start();
+    try {
+      const client = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
+      for (const [i, minutes] of [25, 35, 125].entries()) {
+        const event = {
+          specversion: '1.0',
+          id: `c-${i}`,
+          type: 'crossing.completed',
+          source: '/border/p/lane-1',
+          data: { direction: 'import', channel: i === 2 ? 'red' : 'green', xray: i === 2, outcome: 'completed', durations: { registrationSec: 600, crossingSec: minutes * 60 } },
+        };
+        await client.publishAsync(`border/v1/p/lane-1/crossing.completed/${i}`, JSON.stringify(event), { qos: 1, retain: true });
+      }
+      await client.endAsync();
+      const run = new GatewayProcess(['trs', 'report', '--mqtt', broker.url, '--duration', '1', '--format', 'json']);
+      expect((await run.exited).code).toBe(0);
+      const report = JSON.parse(run.stdout.join('\n')) as TrsReport;
+      expect(report).toMatchObject({ vehicles: 3, channels: { green: 0.6667, red: 0.3333 }, crossing: { avgMin: 61.67, medianMin: 35, p90Min: 125 } });
+    } finally {
+      await broker.stop();
+    }
+  });
+});
+
+describe('border-gateway trs report --outbox', () => {
+  it('reports the crossings still waiting in an outbox database', async () => {
+    const path = join(tempDir('trs-'), 'outbox.db');
+    const clock = new ManualClock();
+    const outbox = SqliteOutbox.open({ path, maxBytes: 1024 * 1024, maxBatch: 100, clock, logger: pino({ level: 'silent' }) });
+    const factory = createEventFactory('p', clock);
+    for (const [i, minutes] of [12, 18].entries()) {
+      await outbox.append(
+        factory.create('crossing.completed', 'lane-1', {
+          crossingId: `c${i}`, postId: 'p', laneId: 'lane-1', direction: 'export', plate: null, vehicleType: 'truck', channel: 'green', xray: false,
+          milestones: {}, durations: { registrationSec: 60, crossingSec: minutes * 60 }, weightKg: null,
+          risk: { score: 0.1, modelVersion: 'rules', reasons: [] }, clock: { synchronised: false, offsetMs: null }, outcome: 'completed',
+        }),
+      );
+    }
+    outbox.close();
+    const run = new GatewayProcess(['trs', 'report', '--outbox', path, '--format', 'json']);
+    expect((await run.exited).code).toBe(0);
+    expect(JSON.parse(run.stdout.join('\n'))).toMatchObject({ vehicles: 2, byDirection: { export: 2 }, intervals: [{ upToMin: 10, vehicles: 0 }, { upToMin: 20, vehicles: 2, cumulativePct: 100, avgCrossingMin: 15 }] });
   });
 });
