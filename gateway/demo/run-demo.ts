@@ -6,7 +6,8 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfigFile } from '../../config/load-config.js';
-import { createScaledClock, systemClock, unknownClockQuality } from '../../core/clock.js';
+import { createScaledClock, systemClock } from '../../core/clock.js';
+import { createClockQualityProbe } from '../../core/clock-quality.js';
 import { Gateway } from '../daemon.js';
 import { PACKAGE_ROOT } from '../../core/package-info.js';
 import { resolveUplinkSettings } from '../uplink/resolve-settings.js';
@@ -56,7 +57,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     postId: config.post.id,
     lanes: config.lanes,
     clock: eventClock,
-    clockQuality: unknownClockQuality,
+    clockQuality: createClockQualityProbe(systemClock),
     emit: (type, laneId, data, subject) => gateway.emit(type, laneId, data, subject),
     vehiclesPerHourPerLane: options.vehiclesPerHourPerLane,
     onEmitError: (error) => options.logger.error({ err: error }, 'synthetic event not stored'),
