@@ -54,6 +54,3 @@ export interface ClockQuality {
 }
 
 export type ClockQualityProbe = () => ClockQuality;
-
-/** Until a real probe is configured we claim nothing: unsynchronised, offset unknown. */
-export const unknownClockQuality: ClockQualityProbe = () => ({ synchronised: false, offsetMs: null });

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { BackoffPolicy } from '../core/backoff.js';
 import type { SerialBinding } from './transport/byte-stream.js';
 import type { Clock } from '../core/clock.js';
+import { ReconnectLoop, type ReconnectLoopOptions } from './reconnect-loop.js';
 
 export type DeviceKind = 'anpr' | 'barrier' | 'weighbridge' | 'xray';
 export type HealthState = 'up' | 'degraded' | 'down';
@@ -78,6 +79,12 @@ export abstract class DriverBase<Reading> extends EventEmitter<DriverEventMap<Re
     if (state === this.current.state && lastError === this.current.lastError) return;
     this.current = { state, lastError: state === 'up' ? null : lastError, sinceMs: this.context.clock.now() };
     this.emit('health', this.health());
+  }
+
+  /** The driver's reconnect loop: backoff and randomness from the context, the hooks its own. */
+  protected reconnectLoop(hooks: Pick<ReconnectLoopOptions, 'connect' | 'onUp' | 'onDown'>): ReconnectLoop {
+    const { clock, backoff, random } = this.context;
+    return new ReconnectLoop({ clock, backoff: backoff ?? DEFAULT_DRIVER_BACKOFF, ...(random ? { random } : {}), ...hooks });
   }
 
   protected emitReading(reading: Reading): void {

@@ -109,13 +109,10 @@ async function runGateway(args: string[]): Promise<number> {
   const devices = new DeviceManager(config, gateway, systemClock, logger.child({ module: 'devices' }), dataDir);
   await devices.start();
   logger.info({ postId: config.post.id, lanes: config.lanes.length }, 'gateway running');
-  await new Promise<void>((done) =>
-    onSignals(async () => {
-      await devices.stop();
-      await gateway.stop();
-      done();
-    }),
-  );
+  await untilSignal(async () => {
+    await devices.stop();
+    await gateway.stop();
+  });
   return EXIT_CODES.ok;
 }
 
@@ -139,13 +136,10 @@ async function runSimulator(args: string[]): Promise<number> {
   const control = await startControlServer(simulator, numberOption(values['control-port'], 'control-port', 18090));
   const faults = `  faults: curl -X POST http://127.0.0.1:${control.port}/faults/<deviceId> -d '{"fault":"garbage|disconnect|modbus-exception|slow|jam|misread|unreadable"}'`;
   process.stdout.write(`border-gateway sim: post "${config.post.id}"\n${[...lines, ...skipped, faults].join('\n')}\n  ready\n`);
-  await new Promise<void>((done) =>
-    onSignals(async () => {
-      await control.close();
-      await simulator.stop();
-      done();
-    }),
-  );
+  await untilSignal(async () => {
+    await control.close();
+    await simulator.stop();
+  });
   return EXIT_CODES.ok;
 }
 
@@ -195,6 +189,16 @@ async function runTrs(args: string[]): Promise<number> {
   const report = trsReport(events.map(crossingRecord).filter((r): r is CrossingRecord => r !== null), interval);
   process.stdout.write(format === 'json' ? formatJson(report) : format === 'csv' ? formatCsv(report) : formatTable(report));
   return EXIT_CODES.ok;
+}
+
+/** Resolves once SIGINT/SIGTERM has run `stop` to its end. */
+function untilSignal(stop: () => Promise<void>): Promise<void> {
+  return new Promise((done) =>
+    onSignals(async () => {
+      await stop();
+      done();
+    }),
+  );
 }
 
 function onSignals(stop: () => Promise<void>): void {

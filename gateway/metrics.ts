@@ -35,7 +35,7 @@ export function createMetrics(outbox: SqliteOutbox): GatewayMetrics {
     help: 'Payload bytes stored in the outbox',
     registers,
     collect() {
-      this.set(outbox.stats().bytes);
+      this.set(outbox.bytes);
     },
   });
   new Gauge({
@@ -52,7 +52,7 @@ export function createMetrics(outbox: SqliteOutbox): GatewayMetrics {
     labelNames: ['class'],
     registers,
     collect() {
-      for (const [cls, count] of Object.entries(outbox.stats().dropped)) this.set({ class: cls }, count);
+      for (const [cls, count] of Object.entries(outbox.droppedTotals)) this.set({ class: cls }, count);
     },
   });
   return {

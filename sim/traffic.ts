@@ -3,7 +3,8 @@
  * camera (sometimes misread or unreadable), cross the weighbridge (a ramp in motion, then a
  * settled load, then off), and pass the barrier loop. Runs on the injected clock.
  */
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
+import { TimerGroup } from '../core/timer-group.js';
 import type { SimulatedCamera } from './anpr/simulated-camera.js';
 import type { SimulatedBarrier } from './barrier/simulated-barrier.js';
 import type { SimulatedIndicator } from './weighbridge/simulated-indicator.js';
@@ -29,23 +30,22 @@ export interface TrafficOptions {
 const CONFUSIONS: Record<string, string> = { '0': 'O', O: '0', '1': 'I', I: '1', '8': 'B', B: '8', '5': 'S', S: '5' };
 
 export class TrafficGenerator {
-  private readonly timers = new Set<TimerHandle>();
-  private running = false;
+  private readonly timers: TimerGroup;
   trucks = 0;
 
   constructor(
     private readonly lanes: SimulatedLane[],
     private readonly options: TrafficOptions,
-  ) {}
+  ) {
+    this.timers = new TimerGroup(options.clock);
+  }
 
   start(): void {
-    this.running = true;
+    this.timers.open();
     for (const lane of this.lanes) this.scheduleNext(lane);
   }
 
   stop(): void {
-    this.running = false;
-    for (const timer of this.timers) this.options.clock.clearTimeout(timer);
     this.timers.clear();
   }
 
@@ -54,11 +54,7 @@ export class TrafficGenerator {
   }
 
   private at(ms: number, fn: () => void): void {
-    const handle = this.options.clock.setTimeout(() => {
-      this.timers.delete(handle);
-      if (this.running) fn();
-    }, ms);
-    this.timers.add(handle);
+    this.timers.after(ms, fn);
   }
 
   private scheduleNext(lane: SimulatedLane): void {

@@ -4,31 +4,24 @@
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Collector } from './helpers/collector.js';
 import { GatewayProcess } from './helpers/gateway-process.js';
 import { Mosquitto } from './helpers/mosquitto.js';
+import { systemRig } from './helpers/rig.js';
 import { tempDir } from './helpers/test-config.js';
 
 describe('gateway killed during a burst', () => {
-  let broker: Mosquitto | undefined;
-  let collector: Collector | undefined;
-  const processes: GatewayProcess[] = [];
-
-  afterEach(async () => {
-    await Promise.all(processes.map((p) => p.kill('SIGKILL')));
-    await collector?.close();
-    await broker?.stop();
-  });
+  const rig = systemRig<Mosquitto>();
 
   it('loses nothing committed and never reuses a seq', async () => {
-    broker = await Mosquitto.start();
-    collector = await Collector.connect(broker.url);
+    const broker = (rig.broker = await Mosquitto.start());
+    const collector = (rig.collector = await Collector.connect(broker.url));
     const dataDir = tempDir();
     const args = ['demo', '--mqtt', broker.url, '--speed', '4000', '--rate', '60', '--data', dataDir, '--http-port', '0', '--log-level', 'debug'];
 
     const first = new GatewayProcess(args);
-    processes.push(first);
+    rig.processes.push(first);
     let committedBeforeKill = 0;
     first.on('log', (line) => {
       if (line.msg === 'committed') committedBeforeKill = Math.max(committedBeforeKill, Number(line.lastSeq));
@@ -47,7 +40,7 @@ describe('gateway killed during a burst', () => {
     expect(lastSeqOnDisk).toBeGreaterThanOrEqual(committedBeforeKill);
 
     const second = new GatewayProcess(args);
-    processes.push(second);
+    rig.processes.push(second);
     await collector.waitFor(
       (received) => {
         const seqs = new Set(received.map((m) => m.seq));

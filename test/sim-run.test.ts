@@ -5,10 +5,11 @@
  * killed (every device unplugged at once) and restarted: the gateway reports each device down,
  * then up again, without restarting.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Collector, type Received } from './helpers/collector.js';
 import { GatewayProcess } from './helpers/gateway-process.js';
 import { Mosquitto } from './helpers/mosquitto.js';
+import { systemRig } from './helpers/rig.js';
 import { tempDir } from './helpers/test-config.js';
 
 const CONFIG = 'config/examples/demo-post.yaml';
@@ -18,27 +19,19 @@ const statusOf = (received: Received[], deviceId: string): string | undefined =>
   received.filter((m) => m.type === 'device.status' && m.event.data.deviceId === deviceId).at(-1)?.event.data.state as string | undefined;
 
 describe('sim + run with the demo post', () => {
-  let broker: Mosquitto | undefined;
-  let collector: Collector | undefined;
-  const processes: GatewayProcess[] = [];
-
-  afterEach(async () => {
-    await Promise.all(processes.map((p) => p.kill('SIGKILL')));
-    await collector?.close();
-    await broker?.stop();
-  });
+  const rig = systemRig<Mosquitto>();
 
   it('shows plate reads, stable weights, barrier movements and scans at the broker, and survives the devices going away', async () => {
-    broker = await Mosquitto.start();
-    collector = await Collector.connect(broker.url);
+    const broker = (rig.broker = await Mosquitto.start());
+    const collector = (rig.collector = await Collector.connect(broker.url));
     const sim = new GatewayProcess(['sim', '--config', CONFIG, '--interval', '2']);
-    processes.push(sim);
+    rig.processes.push(sim);
     await sim.waitForStdout((line) => line.includes('ready'), 30_000, 'the simulator ready');
     expect(sim.stdout.join('\n')).toContain('ONVIF camera http://127.0.0.1:18081/onvif/device_service');
     expect(sim.stdout.join('\n')).toContain('X-ray scanner writing data/xray-drop/lane-1');
 
     const run = new GatewayProcess(['run', '--config', CONFIG, '--mqtt', broker.url, '--data', tempDir(), '--log-level', 'warn']);
-    processes.push(run);
+    rig.processes.push(run);
     await collector.waitFor(
       (r) =>
         r.some((m) => m.type === 'anpr.plate' && m.event.data.plate !== null) &&
@@ -74,9 +67,9 @@ describe('sim + run with the demo post', () => {
     await sim.kill('SIGKILL');
     await collector.waitFor((r) => SIMULATED.every((id) => statusOf(r, id) === 'down'), 60_000, 'every device down');
     const again = new GatewayProcess(['sim', '--config', CONFIG, '--interval', '2']);
-    processes.push(again);
+    rig.processes.push(again);
     await collector.waitFor((r) => SIMULATED.every((id) => statusOf(r, id) === 'up'), 60_000, 'every device up again');
-    const counts = Object.fromEntries(['anpr.plate', 'weighbridge.weight', 'barrier.state', 'xray.scan', 'device.status'].map((t) => [t, collector!.received.filter((m) => m.type === t).length]));
+    const counts = Object.fromEntries(['anpr.plate', 'weighbridge.weight', 'barrier.state', 'xray.scan', 'device.status'].map((t) => [t, collector.received.filter((m) => m.type === t).length]));
     console.log(`sim+run: ${JSON.stringify(counts)}`);
   });
 });

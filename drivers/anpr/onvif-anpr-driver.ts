@@ -9,8 +9,8 @@
 import type { OnvifCameraConfig } from '../../config/schema.js';
 import onvif from 'node-onvif';
 import { toError, withTimeout } from '../../core/with-timeout.js';
-import { DEFAULT_DRIVER_BACKOFF, DriverBase, type DriverContext } from '../driver.js';
-import { ReconnectLoop, type Connection } from '../reconnect-loop.js';
+import { DriverBase, type DriverContext } from '../driver.js';
+import type { Connection, ReconnectLoop } from '../reconnect-loop.js';
 import { OnvifClient, type DeviceInformation, type PullPoint } from './onvif-client.js';
 import { normalisePlate, type NormalisedPlate } from './plate-normaliser.js';
 import { decodePlateNotification, plateTopics } from './profile-m.js';
@@ -47,10 +47,7 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
     this.config = config;
     this.password = password;
     this.client = new OnvifClient(config.connection.url, { username: config.connection.username, password }, context.clock, config.requestTimeoutMs);
-    this.loop = new ReconnectLoop({
-      clock: context.clock,
-      backoff: context.backoff ?? DEFAULT_DRIVER_BACKOFF,
-      ...(context.random ? { random: context.random } : {}),
+    this.loop = this.reconnectLoop({
       connect: () => this.subscribe(),
       onUp: () => this.setHealth('up'),
       onDown: (error) => {
@@ -99,7 +96,7 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
     this.device = device;
     this.snapshotUri = device.getCurrentProfile()?.snapshot || null;
     // It has no event subscription: capabilities, topics and the PullPoint are ours (onvif-client.ts).
-    const { eventsUrl } = await this.client.getCapabilities();
+    const eventsUrl = await this.client.getEventsUrl();
     const topics = plateTopics(await this.client.getEventTopicSet(eventsUrl));
     if (topics.length === 0) throw new Error('the camera advertises no licence-plate event topic (GetEventProperties)');
     const pullPoint = await this.client.createPullPoint(eventsUrl, topics, this.config.subscriptionSec);

@@ -1,14 +1,13 @@
 /**
- * The ONVIF operations the ANPR driver uses, over soap-client.ts: device information,
- * capabilities, media profiles and snapshot URI, and the event service's PullPoint subscription
+ * The ONVIF operations node-onvif does not offer, over soap-client.ts: the capabilities (for the
+ * event service address) and the event service's PullPoint subscription
  * (CreatePullPointSubscription, PullMessages, Renew, Unsubscribe; ONVIF Core Specification 9.1
- * "Real-time Pull-Point Notification Interface"), which node-onvif does not offer.
+ * "Real-time Pull-Point Notification Interface").
  */
 import type { Clock } from '../../core/clock.js';
 import { asArray, soapRequest, text1, textOf, type SoapCredentials, type XmlNode } from './soap-client.js';
 
 const TDS = 'http://www.onvif.org/ver10/device/wsdl';
-const TRT = 'http://www.onvif.org/ver10/media/wsdl';
 const TEV = 'http://www.onvif.org/ver10/events/wsdl';
 const WSNT = 'http://docs.oasis-open.org/wsn/b-2';
 
@@ -37,35 +36,15 @@ export class OnvifClient {
     return soapRequest(url, action, body, this.credentials, this.clock, timeoutMs);
   }
 
-  async getDeviceInformation(): Promise<DeviceInformation> {
-    const body = await this.call(this.deviceUrl, `${TDS}/GetDeviceInformation`, `<GetDeviceInformation xmlns="${TDS}"/>`);
-    const info = body.GetDeviceInformationResponse as XmlNode | undefined;
-    return {
-      manufacturer: text1(info, 'Manufacturer'),
-      model: text1(info, 'Model'),
-      firmwareVersion: text1(info, 'FirmwareVersion'),
-      serialNumber: text1(info, 'SerialNumber'),
-    };
-  }
-
-  async getCapabilities(): Promise<{ eventsUrl: string; mediaUrl: string | null }> {
+  /** The event service's address, from GetCapabilities. */
+  async getEventsUrl(): Promise<string> {
     const body = await this.call(this.deviceUrl, `${TDS}/GetCapabilities`, `<GetCapabilities xmlns="${TDS}"><Category>All</Category></GetCapabilities>`);
     const caps = (body.GetCapabilitiesResponse as XmlNode | undefined)?.Capabilities as XmlNode | undefined;
     const eventsUrl = text1(caps?.Events, 'XAddr');
     if (!eventsUrl) throw new Error('the camera reports no event service (Capabilities/Events/XAddr)');
-    return { eventsUrl, mediaUrl: text1(caps?.Media, 'XAddr') };
+    return eventsUrl;
   }
 
-  async getProfileTokens(mediaUrl: string): Promise<string[]> {
-    const body = await this.call(mediaUrl, `${TRT}/GetProfiles`, `<GetProfiles xmlns="${TRT}"/>`);
-    const profiles = asArray((body.GetProfilesResponse as XmlNode | undefined)?.Profiles as XmlNode | XmlNode[] | undefined);
-    return profiles.map((profile) => String(profile['@token'] as string));
-  }
-
-  async getSnapshotUri(mediaUrl: string, profileToken: string): Promise<string | null> {
-    const body = await this.call(mediaUrl, `${TRT}/GetSnapshotUri`, `<GetSnapshotUri xmlns="${TRT}"><ProfileToken>${profileToken}</ProfileToken></GetSnapshotUri>`);
-    return text1((body.GetSnapshotUriResponse as XmlNode | undefined)?.MediaUri, 'Uri');
-  }
 
   async getEventTopicSet(eventsUrl: string): Promise<XmlNode> {
     const body = await this.call(eventsUrl, `${TEV}/EventPortType/GetEventPropertiesRequest`, `<GetEventProperties xmlns="${TEV}"/>`);

@@ -10,8 +10,8 @@ import type { BarrierConfig } from '../../config/schema.js';
 import type { TimerHandle } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
 import { toError, withTimeout } from '../../core/with-timeout.js';
-import { DEFAULT_DRIVER_BACKOFF, DriverBase, type DriverContext } from '../driver.js';
-import { ReconnectLoop, type Connection } from '../reconnect-loop.js';
+import { DriverBase, type DriverContext } from '../driver.js';
+import type { Connection, ReconnectLoop } from '../reconnect-loop.js';
 import { describeModbusException, modbusExceptionCode } from './modbus-exceptions.js';
 
 // modbus-serial is CommonJS: under NodeNext its default import is module.exports, whose
@@ -55,10 +55,7 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     super(context);
     this.id = config.id;
     this.config = config;
-    this.loop = new ReconnectLoop({
-      clock: context.clock,
-      backoff: context.backoff ?? DEFAULT_DRIVER_BACKOFF,
-      ...(context.random ? { random: context.random } : {}),
+    this.loop = this.reconnectLoop({
       connect: () => this.connect(),
       onUp: () => {
         context.logger.info({ connection: config.connection }, 'barrier connected');

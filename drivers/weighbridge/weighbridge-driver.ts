@@ -6,8 +6,8 @@
  */
 import type { WeighbridgeConfig } from '../../config/schema.js';
 import type { TimerHandle } from '../../core/clock.js';
-import { DEFAULT_DRIVER_BACKOFF, DriverBase, type DriverContext } from '../driver.js';
-import { ReconnectLoop } from '../reconnect-loop.js';
+import { DriverBase, type DriverContext } from '../driver.js';
+import type { ReconnectLoop } from '../reconnect-loop.js';
 import { openByteStream, type ByteStream } from '../transport/byte-stream.js';
 import { FrameSplitter, type Framing } from './frame-splitter.js';
 import { compilePattern, parsePatternLine } from './pattern-frame.js';
@@ -72,10 +72,7 @@ export class WeighbridgeDriver extends DriverBase<WeighbridgeReading> {
     this.parse = frameParserFor(config);
     this.splitter = new FrameSplitter(framingFor(config));
     this.stable = this.newStability();
-    this.loop = new ReconnectLoop({
-      clock: context.clock,
-      backoff: context.backoff ?? DEFAULT_DRIVER_BACKOFF,
-      ...(context.random ? { random: context.random } : {}),
+    this.loop = this.reconnectLoop({
       connect: async () => {
         this.splitter = new FrameSplitter(framingFor(config));
         this.stream = await openByteStream(config.connection, (chunk) => this.onBytes(chunk), 5000, context.serialBinding);

@@ -6,7 +6,8 @@
  * border crossing ~135 min). Everything runs on the injected clock, so `--speed` compresses a day.
  */
 import type { LaneConfig } from '../../config/schema.js';
-import type { Clock, ClockQualityProbe, TimerHandle } from '../../core/clock.js';
+import type { Clock, ClockQualityProbe } from '../../core/clock.js';
+import { TimerGroup } from '../../core/timer-group.js';
 import type { EventData, EventType, Milestone } from '../events/catalogue.js';
 
 export type EmitFn = <T extends EventType>(type: T, laneId: string, data: EventData<T>, subject?: string) => Promise<unknown>;
@@ -55,8 +56,7 @@ interface PlannedCrossing {
 export class SyntheticTraffic {
   private readonly options: SyntheticTrafficOptions;
   private readonly random: () => number;
-  private readonly timers = new Set<TimerHandle>();
-  private running = false;
+  private readonly timers: TimerGroup;
   private counter = 0;
   /** Crossings started and completed, for the demo's summary line. */
   started = 0;
@@ -65,25 +65,20 @@ export class SyntheticTraffic {
   constructor(options: SyntheticTrafficOptions) {
     this.options = options;
     this.random = options.random ?? Math.random;
+    this.timers = new TimerGroup(options.clock);
   }
 
   start(): void {
-    this.running = true;
+    this.timers.open();
     for (const lane of this.options.lanes) this.scheduleArrival(lane);
   }
 
   stop(): void {
-    this.running = false;
-    for (const timer of this.timers) this.options.clock.clearTimeout(timer);
     this.timers.clear();
   }
 
   private later(fn: () => void, ms: number): void {
-    const handle = this.options.clock.setTimeout(() => {
-      this.timers.delete(handle);
-      if (this.running) fn();
-    }, ms);
-    this.timers.add(handle);
+    this.timers.after(ms, fn);
   }
 
   private scheduleArrival(lane: LaneConfig): void {

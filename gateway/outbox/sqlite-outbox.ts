@@ -152,6 +152,16 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     return this.depthValue;
   }
 
+  /** Stored payload bytes (kept in memory, no query). */
+  get bytes(): number {
+    return this.bytesValue;
+  }
+
+  /** Drops by retention class since the database was created (kept in memory, no query). */
+  get droppedTotals(): Record<RetentionClass, number> {
+    return { ...this.droppedTotal };
+  }
+
   /**
    * Commits `event` and resolves with its seq once the transaction is durable. Rejects with
    * GW_ERR_OUTBOX_DISK_FULL or GW_ERR_OUTBOX_WRITE when the commit fails, and GW_ERR_OUTBOX_FULL

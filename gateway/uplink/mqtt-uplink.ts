@@ -98,6 +98,8 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private readonly inflight = new Map<number, InFlight>();
   private readonly parked = new Map<number, Parked>();
   private pumping = false;
+  /** Set while stop() waits for the in-flight publishes; called when the last one is answered. */
+  private onDrained: (() => void) | null = null;
   private reconnectTimer: TimerHandle | null = null;
   private watchdogTimer: TimerHandle | null = null;
   private retryTimer: TimerHandle | null = null;
@@ -137,9 +139,16 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   async stop(drainMs = 2000): Promise<void> {
     if (this.machine.is('stopped')) return;
     this.deps.outbox.off('committed', this.onCommitted);
-    const deadline = this.deps.clock.monotonic() + drainMs;
-    while (this.inflight.size > 0 && this.machine.is('connected') && this.deps.clock.monotonic() < deadline) {
-      await new Promise<void>((resolve) => this.deps.clock.setTimeout(resolve, 10));
+    if (this.inflight.size > 0 && this.machine.is('connected')) {
+      await new Promise<void>((resolve) => {
+        const timer = this.deps.clock.setTimeout(() => finish(), drainMs);
+        const finish = (): void => {
+          this.deps.clock.clearTimeout(timer);
+          this.onDrained = null;
+          resolve();
+        };
+        this.onDrained = finish;
+      });
     }
     const client = this.client;
     const wasConnected = this.machine.is('connected');
@@ -339,6 +348,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
 
   private onAck(row: OutboxRow, error: Error | undefined): void {
     this.inflight.delete(row.seq);
+    if (this.inflight.size === 0) this.onDrained?.();
     if (!error) {
       this.parked.delete(row.seq);
       this.deps.outbox.remove(row.seq);
