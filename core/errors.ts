@@ -24,6 +24,12 @@ export const ERROR_CODES = {
   GW_ERR_TRS_INPUT: 'The TRS report input could not be read as events',
   GW_ERR_CLI_USAGE: 'The command line is not understood',
   GW_ERR_HTTP_LISTEN: 'The local HTTP server could not listen on its address',
+  GW_ERR_MODEL_MANIFEST: 'A model manifest could not be read or does not match the manifest schema',
+  GW_ERR_MODEL_SIGNATURE: 'A model manifest is not signed by a trusted key',
+  GW_ERR_MODEL_DIGEST: 'A model file does not match the sha256 its manifest names',
+  GW_ERR_MODEL_LOAD: 'onnxruntime could not load a model, or the model does not have the inputs and outputs its kind needs',
+  GW_ERR_MODEL_INFERENCE: 'A model failed while scoring; the rules decided instead',
+  GW_ERR_WORKFLOW_STEP: 'A lane workflow step was refused: the crossing is not in a state that allows it, or the input is incomplete',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -115,7 +115,7 @@ describe('border-gateway trs report --outbox', () => {
         factory.create('crossing.completed', 'lane-1', {
           crossingId: `c${i}`, postId: 'p', laneId: 'lane-1', direction: 'export', plate: null, vehicleType: 'truck', channel: 'green', xray: false,
           milestones: {}, durations: { registrationSec: 60, crossingSec: minutes * 60 }, weightKg: null,
-          risk: { score: 0.1, modelVersion: 'rules', reasons: [] }, clock: { synchronised: false, offsetMs: null }, outcome: 'completed',
+          risk: { score: 0.1, modelVersion: 'rules', reasons: [] }, xrayScreening: null, clock: { synchronised: false, offsetMs: null }, outcome: 'completed',
         }),
       );
     }

@@ -129,7 +129,7 @@ export class SyntheticTraffic {
     at('riskAssessed', () =>
       emit('risk.assessed', { ...base(), channel: crossing.channel, score: round(score, 3), modelVersion: 'synthetic', reasons, xrayRequested: crossing.xray }),
     );
-    at('scanned', () => emit('xray.scanned', { ...base(), scannerId: `${crossing.laneId}-xray`, result: crossing.channel === 'red' ? 'suspect' : 'clear', imageRef: null }));
+    at('scanned', () => emit('xray.scanned', { ...base(), scannerId: `${crossing.laneId}-xray`, result: crossing.channel === 'red' ? 'suspect' : 'clear', imageRef: null, screening: null }));
     at('inspected', () => emit('inspection.completed', { ...base(), outcome: this.random() < 0.2 ? 'irregularity' : 'cleared' }));
     at('released', () => emit('vehicle.released', { ...base() }));
     at('exited', () => {
@@ -148,6 +148,7 @@ export class SyntheticTraffic {
         durations: { registrationSec: round((crossing.offsetsMin.registered ?? 0) * 60), crossingSec },
         weightKg: crossing.weightKg,
         risk: { score: round(score, 3), modelVersion: 'synthetic', reasons },
+        xrayScreening: null,
         clock: this.options.clockQuality(),
         outcome: 'completed',
       });

@@ -32,6 +32,14 @@ const milestoneBase = {
   sinceArrivalSec: z.number().min(0).describe('Monotonic seconds since the vehicle arrived'),
 };
 
+const screening = z.strictObject({
+  score: z.number().min(0).max(1).describe('Probability-like score that the image hides a dense object'),
+  modelVersion: z.string(),
+  regions: z
+    .array(z.strictObject({ x: z.number().int(), y: z.number().int(), width: z.number().int(), height: z.number().int(), density: z.number() }))
+    .describe('Densest image blocks above the model threshold, pixel rectangles'),
+});
+
 const VEHICLE_TYPES = ['truck', 'tractor-trailer', 'van', 'bus', 'car', 'unknown'] as const;
 
 export const eventDataSchemas = {
@@ -66,6 +74,7 @@ export const eventDataSchemas = {
     scannerId: z.string(),
     result: z.enum(['clear', 'suspect']),
     imageRef: z.string().nullable(),
+    screening: screening.nullable().describe('The on-device X-ray screening model on the image; null when no model ran'),
   }),
   'inspection.completed': z.strictObject({
     ...milestoneBase,
@@ -92,6 +101,7 @@ export const eventDataSchemas = {
     }),
     weightKg: z.number().nullable(),
     risk: z.strictObject({ score: z.number().min(0).max(1), modelVersion: z.string(), reasons: z.array(z.string()) }),
+    xrayScreening: screening.nullable().describe('Screening of the scan image, when the vehicle was scanned and a model ran'),
     clock: clockQuality,
     outcome: z.enum(['completed', 'abandoned']),
   }),

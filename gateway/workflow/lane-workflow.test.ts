@@ -23,13 +23,13 @@ function lane(options: { watchlist?: string[]; random?: number; abandonAfterMs?:
 }
 
 describe('lane workflow', () => {
-  it('takes a green vehicle from arrival to exit with monotonic durations', () => {
+  it('takes a green vehicle from arrival to exit with monotonic durations', async () => {
     const { clock, workflow, kinds, completed } = lane();
     const crossing = workflow.arrive('GE-123-AB');
     clock.advance(100 * MINUTE);
     workflow.register(crossing.crossingId, declaration(24_000));
     clock.advance(5 * MINUTE);
-    workflow.weigh(24_500);
+    await workflow.weigh(24_500);
     clock.advance(20 * MINUTE);
     workflow.exit('GE123AB');
     expect(kinds()).toEqual(['arrived', 'registered', 'weighed', 'riskAssessed', 'released', 'exited', 'completed']);
@@ -38,14 +38,14 @@ describe('lane workflow', () => {
     expect(workflow.open()).toEqual([]);
   });
 
-  it('keeps crossing times right when the wall clock steps (NTP correction)', () => {
+  it('keeps crossing times right when the wall clock steps (NTP correction)', async () => {
     const { clock, workflow, completed } = lane();
     const crossing = workflow.arrive('AB123CD');
     clock.advance(30 * MINUTE);
     clock.stepWall(-45 * MINUTE); // the clock jumps back 45 min mid-crossing
     workflow.register(crossing.crossingId, declaration(20_000));
     clock.advance(30 * MINUTE);
-    workflow.weigh(20_100);
+    await workflow.weigh(20_100);
     workflow.exit('AB123CD');
     const done = completed()[0]!;
     expect(done.durations).toEqual({ registrationSec: 1800, crossingSec: 3600 });
@@ -53,17 +53,17 @@ describe('lane workflow', () => {
     expect(done.crossing.wallMs.exited! - done.crossing.wallMs.arrived!).toBe(15 * MINUTE);
   });
 
-  it('sends a weight mismatch to X-ray and a watchlisted plate to X-ray then inspection', () => {
+  it('sends a weight mismatch to X-ray and a watchlisted plate to X-ray then inspection', async () => {
     const { workflow, kinds, events } = lane({ watchlist: ['GE-1O8-A8'] });
     const orange = workflow.arrive('XY111ZZ');
     workflow.register(orange.crossingId, declaration(10_000));
-    workflow.weigh(14_000);
+    await workflow.weigh(14_000);
     expect(orange.state).toBe('scanning');
     workflow.scanCompleted(orange.crossingId, 'clear');
     expect(orange.state).toBe('released');
     const red = workflow.arrive('GE108A8'); // OCR read of a watchlisted plate
     workflow.register(red.crossingId, declaration(20_000));
-    workflow.weigh(20_000);
+    await workflow.weigh(20_000);
     expect(red.risk).toMatchObject({ channel: 'red', reasons: ['watchlist match'] });
     workflow.scanCompleted(red.crossingId, 'clear');
     expect(red.state).toBe('inspecting');
@@ -84,11 +84,11 @@ describe('lane workflow', () => {
     expect(crossing.state).toBe('registered');
   });
 
-  it('raises an alarm when the exit plate differs from the entry plate, and for an unknown exit', () => {
+  it('raises an alarm when the exit plate differs from the entry plate, and for an unknown exit', async () => {
     const { workflow, kinds } = lane();
     const crossing = workflow.arrive('AA111AA');
     workflow.register(crossing.crossingId, declaration(5000, true));
-    workflow.weigh(5000);
+    await workflow.weigh(5000);
     workflow.exit('ZZ999ZZ');
     expect(kinds()).toContain('alarm:WF_PLATE_MISMATCH');
     expect(kinds().at(-1)).toBe('completed');
@@ -108,13 +108,13 @@ describe('lane workflow', () => {
     expect(workflow.open()).toEqual([]);
   });
 
-  it('lets an operator release past a device that is down, recorded with the reason; refuses illegal steps', () => {
+  it('lets an operator release past a device that is down, recorded with the reason; refuses illegal steps', async () => {
     const { workflow, events } = lane({ random: 0 }); // random X-ray selection
     const crossing = workflow.arrive('CC333CC');
-    expect(() => workflow.weigh(1000)).toThrow('no registered vehicle');
+    await expect(workflow.weigh(1000)).rejects.toThrow('no registered vehicle');
     expect(events.at(-1)).toMatchObject({ kind: 'alarm', alarm: 'WF_WEIGHT_UNMATCHED' });
     workflow.register(crossing.crossingId, declaration(1000));
-    workflow.weigh(1000);
+    await workflow.weigh(1000);
     expect(crossing.state).toBe('scanning');
     expect(() => workflow.inspectionCompleted(crossing.crossingId, 'cleared')).toThrow('not inspecting');
     workflow.forceRelease(crossing.crossingId, 'op-1', 'scanner down, supervisor released');

@@ -5,11 +5,13 @@
  * names. Every milestone is stamped with wall time (UTC ms) and the monotonic clock; durations come
  * from the monotonic clock only, so a wall-clock step never corrupts a crossing time.
  *
- * Not yet here (the issue stays open): the ONNX risk models (a rule set decides for now and says
- * so in `modelVersion: "rules"`), wiring into `run`, barrier commands.
+ * The risk decision is asked of `assessRisk` (the ONNX model with its rules, see risk-assessor.ts);
+ * the post workflow (post-workflow.ts) feeds device readings in and turns releases into barrier
+ * commands.
  */
 import type { Clock, ClockQuality, ClockQualityProbe, TimerHandle } from '../../core/clock.js';
 import type { Milestone } from '../events/catalogue.js';
+import { platesMatch } from '../../core/plates.js';
 
 export type LaneState = 'arrived' | 'registered' | 'weighed' | 'risk-assessed' | 'scanning' | 'inspecting' | 'released' | 'exited' | 'abandoned';
 export type Direction = 'import' | 'export' | 'transit-entry' | 'transit-exit' | 'domestic-transit';
@@ -42,18 +44,27 @@ export interface RiskDecision {
   xrayRequested: boolean;
 }
 
+/** The X-ray screening model's view of a scan, joined to the crossing. */
+export interface ScanScreening {
+  score: number;
+  modelVersion: string;
+  regions: { x: number; y: number; width: number; height: number; density: number }[];
+}
+
 export interface Crossing {
   crossingId: string;
   laneId: string;
   state: LaneState;
   plate: string | null;
+  /** Entry camera confidence; null when unread or entered by an operator. */
+  plateConfidence: number | null;
   vehicleType: string;
   declaration: Declaration | null;
   weightKg: number | null;
   risk: RiskDecision | null;
   xray: boolean;
   inspectionOutcome: 'cleared' | 'irregularity' | 'refused' | null;
-  scan: { scannerId: string; result: 'clear' | 'suspect'; imageRef: string | null } | null;
+  scan: { scannerId: string; result: 'clear' | 'suspect'; imageRef: string | null; screening: ScanScreening | null } | null;
   /** Wall ms of each milestone reached. */
   wallMs: Partial<Record<Milestone, number>>;
   /** Monotonic ms of each milestone reached. */
@@ -80,25 +91,14 @@ export interface LaneWorkflowOptions {
   clock: Clock;
   clockQuality: ClockQualityProbe;
   emit: (event: WorkflowEvent) => void;
-  /** Decides the channel after weighing. */
-  assessRisk: (crossing: Crossing) => RiskDecision;
+  /** Decides the channel after weighing (the model may answer asynchronously; it never rejects). */
+  assessRisk: (crossing: Crossing) => RiskDecision | Promise<RiskDecision>;
   /** A crossing without progress this long is closed as abandoned. */
   abandonAfterMs: number;
   newId?: () => string;
 }
 
-/** Plates compared as OCR reads them: case, spaces and the usual confusions do not matter. */
-export function platesMatch(a: string, b: string): boolean {
-  const canon = (plate: string): string =>
-    plate
-      .toUpperCase()
-      .replace(/[\s\-.]/g, '')
-      .replace(/O/g, '0')
-      .replace(/I/g, '1')
-      .replace(/B/g, '8')
-      .replace(/S/g, '5');
-  return canon(a) === canon(b);
-}
+export { platesMatch };
 
 export class LaneWorkflow {
   private readonly crossings = new Map<string, Crossing>();
@@ -119,7 +119,7 @@ export class LaneWorkflow {
   }
 
   /** Entry camera or loop: a vehicle arrived; `plate` null when unread (the operator enters it). */
-  arrive(plate: string | null, vehicleType = 'truck'): Crossing {
+  arrive(plate: string | null, vehicleType = 'truck', plateConfidence: number | null = null): Crossing {
     this.counter += 1;
     const crossingId = this.options.newId?.() ?? `${this.options.laneId}-${this.options.clock.now().toString(36)}-${this.counter}`;
     const crossing: Crossing = {
@@ -127,6 +127,7 @@ export class LaneWorkflow {
       laneId: this.options.laneId,
       state: 'arrived',
       plate,
+      plateConfidence: plate === null ? null : plateConfidence,
       vehicleType,
       declaration: null,
       weightKg: null,
@@ -152,6 +153,7 @@ export class LaneWorkflow {
     const crossing = this.get(crossingId);
     const previous = crossing.plate;
     crossing.plate = plate;
+    crossing.plateConfidence = null;
     this.options.emit({ kind: 'operator', operatorId, action: `plate ${previous ?? '(unread)'} → ${plate}`, reason, crossingId });
   }
 
@@ -164,30 +166,76 @@ export class LaneWorkflow {
   }
 
   /** A stable weight: it belongs to the oldest registered vehicle not yet weighed. */
-  weigh(weightKg: number): Crossing {
+  async weigh(weightKg: number): Promise<Crossing> {
     const crossing = this.open().find((c) => c.state === 'registered');
     if (!crossing) {
       this.options.emit({ kind: 'alarm', alarm: 'WF_WEIGHT_UNMATCHED', message: `lane ${this.options.laneId}: a weight with no registered vehicle`, crossingId: null, details: { weightKg } });
       throw new WorkflowError(`no registered vehicle to weigh on lane ${this.options.laneId}`);
     }
+    return this.weighCrossing(crossing, weightKg);
+  }
+
+  /** The weighbridge is down: the operator enters the weight read elsewhere (recorded, with reason). */
+  async weighManually(crossingId: string, weightKg: number, operatorId: string, reason: string): Promise<Crossing> {
+    requireReason(reason);
+    const crossing = this.get(crossingId);
+    if (crossing.state !== 'registered') throw new WorkflowError(`crossing ${crossingId} is ${crossing.state}, not registered`);
+    this.options.emit({ kind: 'operator', operatorId, action: `weight entered by hand: ${weightKg} kg`, reason, crossingId });
+    return this.weighCrossing(crossing, weightKg);
+  }
+
+  private async weighCrossing(crossing: Crossing, weightKg: number): Promise<Crossing> {
     crossing.weightKg = weightKg;
     this.move(crossing, 'weighed');
     this.stamp(crossing, 'weighed');
-    const risk = this.options.assessRisk(crossing);
+    const risk = await this.options.assessRisk(crossing);
+    // The crossing may have been abandoned or force-released while the model ran.
+    if (crossing.state !== 'weighed') return crossing;
     crossing.risk = risk;
     crossing.xray = risk.xrayRequested;
     this.move(crossing, 'risk-assessed');
     this.stamp(crossing, 'riskAssessed');
-    if (risk.xrayRequested) this.move(crossing, 'scanning');
-    else if (risk.channel === 'red') this.move(crossing, 'inspecting');
-    else this.release(crossing);
+    this.route(crossing);
     return crossing;
   }
 
-  scanCompleted(crossingId: string, result: 'clear' | 'suspect', scannerId = 'unknown', imageRef: string | null = null): void {
+  private route(crossing: Crossing): void {
+    const risk = crossing.risk as RiskDecision;
+    if (risk.xrayRequested) this.move(crossing, 'scanning');
+    else if (risk.channel === 'red') this.move(crossing, 'inspecting');
+    else this.release(crossing);
+  }
+
+  /**
+   * The operator changes the channel the model chose (reason required, recorded): the crossing is
+   * routed again from its new channel — red to inspection, orange to the scanner, green released.
+   */
+  overrideChannel(crossingId: string, channel: Channel, operatorId: string, reason: string): void {
+    requireReason(reason);
+    const crossing = this.get(crossingId);
+    if (!['risk-assessed', 'scanning', 'inspecting'].includes(crossing.state) || !crossing.risk) {
+      throw new WorkflowError(`crossing ${crossingId} is ${crossing.state}: a channel can be overridden only after the risk assessment and before release`);
+    }
+    this.options.emit({ kind: 'operator', operatorId, action: `channel ${crossing.risk.channel} → ${channel}`, reason, crossingId });
+    crossing.risk = { ...crossing.risk, channel, reasons: [...crossing.risk.reasons, `operator ${operatorId} override: ${reason}`], xrayRequested: channel === 'orange' };
+    crossing.xray = crossing.xray || channel === 'orange';
+    // Routing again from the new channel is the override itself, outside the transition table.
+    crossing.state = 'risk-assessed';
+    if (channel === 'orange') crossing.state = 'scanning';
+    else if (channel === 'red') crossing.state = 'inspecting';
+    else this.release(crossing);
+  }
+
+  /** The crossing waiting at the scanner for this plate (OCR-tolerant), else the oldest waiting. */
+  scanning(plate: string | null): Crossing | undefined {
+    const waiting = this.open().filter((c) => c.state === 'scanning');
+    return (plate === null ? undefined : waiting.find((c) => c.plate !== null && platesMatch(c.plate, plate))) ?? waiting[0];
+  }
+
+  scanCompleted(crossingId: string, result: 'clear' | 'suspect', scannerId = 'unknown', imageRef: string | null = null, screening: ScanScreening | null = null): void {
     const crossing = this.get(crossingId);
     if (crossing.state !== 'scanning') throw new WorkflowError(`crossing ${crossingId} is ${crossing.state}, not scanning`);
-    crossing.scan = { scannerId, result, imageRef };
+    crossing.scan = { scannerId, result, imageRef, screening };
     this.stamp(crossing, 'scanned');
     if (result === 'suspect' || crossing.risk?.channel === 'red') this.move(crossing, 'inspecting');
     else this.release(crossing);
@@ -234,6 +282,22 @@ export class LaneWorkflow {
         crossingId: crossing.crossingId,
         details: { entryPlate: crossing.plate, exitPlate: plate },
       });
+    }
+    this.move(crossing, 'exited');
+    this.stamp(crossing, 'exited');
+    this.complete(crossing, 'completed');
+    return crossing;
+  }
+
+  /**
+   * No exit camera on this lane: the barrier loop saw a vehicle leave, which is the oldest
+   * released one (the barrier opens for one released vehicle at a time).
+   */
+  exitByLoop(): Crossing | null {
+    const crossing = this.open().find((c) => c.state === 'released');
+    if (!crossing) {
+      this.options.emit({ kind: 'alarm', alarm: 'WF_EXIT_UNKNOWN', message: `lane ${this.options.laneId}: a vehicle crossed the exit loop without a released crossing`, crossingId: null, details: {} });
+      return null;
     }
     this.move(crossing, 'exited');
     this.stamp(crossing, 'exited');

@@ -16,7 +16,7 @@ import { rulesRisk } from './rules-risk.js';
 import { toCatalogueEvents } from './workflow-events.js';
 
 describe('workflow events', () => {
-  it('validate against docs/schemas and feed the TRS report', () => {
+  it('validate against docs/schemas and feed the TRS report', async () => {
     const clock = new ManualClock();
     const factory = createEventFactory('p1', clock);
     const produced: WorkflowEvent[] = [];
@@ -36,7 +36,7 @@ describe('workflow events', () => {
       clock.advance(60_000 * (60 + (i % 80)));
       workflow.register(crossing.crossingId, { direction: i % 2 ? 'import' : 'export', declaredWeightKg: 20_000, documents: [`SAD-${i}`], aeo: i % 7 === 0 });
       clock.advance(5 * 60_000);
-      workflow.weigh(i % 9 === 0 ? 26_000 : 20_200);
+      await workflow.weigh(i % 9 === 0 ? 26_000 : 20_200);
       if (crossing.state === 'scanning') {
         clock.advance(20 * 60_000);
         workflow.scanCompleted(crossing.crossingId, 'clear', 'scanner-1');

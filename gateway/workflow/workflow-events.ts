@@ -50,6 +50,7 @@ export function toCatalogueEvents(postId: string, event: WorkflowEvent): Catalog
             durations: event.durations,
             weightKg: crossing.weightKg,
             risk: crossing.risk ? { score: crossing.risk.score, modelVersion: crossing.risk.modelVersion, reasons: crossing.risk.reasons } : { score: 0, modelVersion: 'none', reasons: ['not assessed'] },
+            xrayScreening: crossing.scan?.screening ?? null,
             clock: crossing.clock,
             outcome: event.outcome,
           },
@@ -82,7 +83,7 @@ function milestoneEvent(crossing: Crossing, milestone: Milestone): CatalogueEven
       return [{ ...at, type: 'risk.assessed', data: { ...base, channel: r.channel, score: r.score, modelVersion: r.modelVersion, reasons: r.reasons, xrayRequested: r.xrayRequested } }];
     }
     case 'scanned':
-      return [{ ...at, type: 'xray.scanned', data: { ...base, scannerId: crossing.scan?.scannerId ?? 'unknown', result: crossing.scan?.result ?? 'clear', imageRef: crossing.scan?.imageRef ?? null } }];
+      return [{ ...at, type: 'xray.scanned', data: { ...base, scannerId: crossing.scan?.scannerId ?? 'unknown', result: crossing.scan?.result ?? 'clear', imageRef: crossing.scan?.imageRef ?? null, screening: crossing.scan?.screening ?? null } }];
     case 'inspected':
       return [{ ...at, type: 'inspection.completed', data: { ...base, outcome: crossing.inspectionOutcome ?? 'cleared' } }];
     case 'released':

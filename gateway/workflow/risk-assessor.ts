@@ -1,0 +1,90 @@
+/**
+ * Decides a weighed vehicle's channel: the risk model's score against its thresholds, then the
+ * rules that override it (a watchlisted plate is always red; an authorised economic operator is
+ * moved one channel down, so it is inspected less), then the X-ray request (orange and red are
+ * scanned; green vehicles are picked at random for a share of scans). With no model loaded, or
+ * when the model fails on this vehicle, the rules decide and the decision says so — a vehicle is
+ * never left undecided.
+ */
+import type { Logger } from 'pino';
+import type { ModelSlot } from '../../edge-models/model-slot.js';
+import { onWatchlist, riskFeatures } from '../../edge-models/risk-features.js';
+import { topReasons, type RiskModel } from '../../edge-models/risk-model.js';
+import type { Channel, Crossing, RiskDecision } from './lane-workflow.js';
+import { rulesRisk, type RulesOptions } from './rules-risk.js';
+import type { VisitHistory } from './visit-history.js';
+
+export interface RiskAssessorOptions {
+  slot: ModelSlot<RiskModel>;
+  rules: RulesOptions;
+  history: VisitHistory;
+  utcOffsetMin: number;
+  logger: Logger;
+  /** Told when a loaded model fails on a vehicle (the gateway raises an alarm). */
+  onModelFailure: (crossing: Crossing, error: Error) => void;
+}
+
+const DOWN: Record<Channel, Channel> = { red: 'orange', orange: 'green', green: 'green' };
+
+export class RiskAssessor {
+  /** Decisions by who made them, for metrics and the tests. */
+  readonly decisions = { model: 0, rules: 0, modelFailed: 0 };
+
+  constructor(private readonly options: RiskAssessorOptions) {}
+
+  async assess(crossing: Crossing, atMs: number): Promise<RiskDecision> {
+    return this.options.slot.use(async (model) => {
+      if (!model) {
+        this.decisions.rules += 1;
+        const decision = rulesRisk(crossing, this.options.rules);
+        return { ...decision, reasons: [...decision.reasons, 'no risk model loaded: rules decided'] };
+      }
+      try {
+        const decision = await this.withModel(model, crossing, atMs);
+        this.decisions.model += 1;
+        return decision;
+      } catch (error) {
+        this.decisions.modelFailed += 1;
+        this.options.logger.error({ err: error, crossingId: crossing.crossingId, modelVersion: model.version }, 'risk model failed; rules decide');
+        this.options.onModelFailure(crossing, error as Error);
+        const decision = rulesRisk(crossing, this.options.rules);
+        return { ...decision, reasons: [...decision.reasons, `risk model ${model.version} failed (${(error as Error).message}): rules decided`] };
+      }
+    });
+  }
+
+  private async withModel(model: RiskModel, crossing: Crossing, atMs: number): Promise<RiskDecision> {
+    const { history, rules } = this.options;
+    const features = riskFeatures({
+      plate: crossing.plate,
+      plateConfidence: crossing.plateConfidence,
+      declaredWeightKg: crossing.declaration?.declaredWeightKg ?? null,
+      measuredWeightKg: crossing.weightKg,
+      direction: crossing.declaration?.direction ?? 'import',
+      vehicleType: crossing.vehicleType,
+      aeo: crossing.declaration?.aeo ?? false,
+      wallMs: atMs,
+      utcOffsetMin: this.options.utcOffsetMin,
+      visits30d: history.visits(crossing.plate, crossing.wallMs.arrived ?? atMs),
+      plateMismatches: history.mismatchesOf(crossing.plate),
+      watchlist: rules.watchlist,
+    });
+    const { score, contributions } = await model.score(features);
+    const reasons = topReasons(contributions);
+    let channel: Channel = score >= model.thresholds.red ? 'red' : score >= model.thresholds.orange ? 'orange' : 'green';
+    if (reasons.length === 0) reasons.push(`score ${score.toFixed(3)} below the orange threshold ${model.thresholds.orange.toFixed(3)}`);
+    if (onWatchlist(crossing.plate, rules.watchlist)) {
+      channel = 'red';
+      reasons.unshift('rule: watchlist match → red');
+    } else if (crossing.declaration?.aeo && channel !== 'green') {
+      channel = DOWN[channel];
+      reasons.push(`rule: authorised economic operator → ${channel}`);
+    }
+    let xrayRequested = channel !== 'green';
+    if (!xrayRequested && rules.random() < rules.randomXrayShare) {
+      xrayRequested = true;
+      reasons.push('random selection for X-ray');
+    }
+    return { channel, score: Math.round(score * 10_000) / 10_000, modelVersion: model.version, reasons, xrayRequested };
+  }
+}
