@@ -3,6 +3,7 @@
  * each with its path in the file and its line, so an integrator fixes the file in one pass.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { core } from 'zod';
 import { GatewayError } from '../core/errors.js';
@@ -50,7 +51,21 @@ export function loadConfigFile(file: string): PostConfig {
     const message = error instanceof Error ? error.message : String(error);
     throw new ConfigError('GW_ERR_CONFIG_READ', file, [{ path: '', line: null, column: null, message }], error);
   }
-  return parseConfigText(text, file);
+  return withModelPathsFrom(parseConfigText(text, file), dirname(resolve(file)));
+}
+
+/** Model paths in a file are relative to that file, so a post's folder can be moved whole. */
+function withModelPathsFrom(config: PostConfig, folder: string): PostConfig {
+  const absolute = (path: string): string => (isAbsolute(path) ? path : join(folder, path));
+  const { models } = config;
+  return {
+    ...config,
+    models: {
+      ...(models.publicKeys ? { publicKeys: models.publicKeys.map(absolute) } : {}),
+      ...(typeof models.risk === 'string' ? { risk: absolute(models.risk) } : models.risk === null ? { risk: null } : {}),
+      ...(typeof models.xrayScreening === 'string' ? { xrayScreening: absolute(models.xrayScreening) } : models.xrayScreening === null ? { xrayScreening: null } : {}),
+    },
+  };
 }
 
 /** Validates configuration text; `file` only names it in messages. */

@@ -216,6 +216,21 @@ const httpSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8080).describe('0 picks a free port'),
 });
 
+const workflowSchema = z.strictObject({
+  abandonAfterMin: z.number().min(1).default(720).describe('A crossing without progress this long is closed as abandoned'),
+  watchlist: z.array(z.string()).default([]).describe('Plates always sent red; matched tolerant of OCR confusions (0/O, 1/I, 8/B, 5/S)'),
+  weightToleranceShare: z.number().min(0).max(1).default(0.1).describe('Rules: declared vs measured weight off by more than this share → orange with X-ray'),
+  randomXrayShare: z.number().min(0).max(1).default(0.07).describe('Share of green vehicles picked at random for X-ray'),
+  utcOffsetMin: z.number().int().min(-720).max(840).default(0).describe("The post's time zone offset, for the hour-of-day feature"),
+});
+
+const modelsSchema = z.strictObject({
+  publicKeys: z.array(z.string()).optional().describe('PEM files of the keys model manifests must be signed with; default: the key of the bundled models'),
+  risk: z.string().nullable().optional().describe('Risk model manifest; default: the bundled model; null: rules only'),
+  xrayScreening: z.string().nullable().optional().describe('X-ray screening model manifest; default: the bundled model; null: none'),
+});
+export type ModelsConfig = z.infer<typeof modelsSchema>;
+
 export const postConfigSchema = z
   .strictObject({
     version: z.literal(CONFIG_VERSION).describe('Schema version of this file'),
@@ -227,6 +242,8 @@ export const postConfigSchema = z
     uplink: uplinkSchema,
     outbox: outboxSchema.default({ path: 'data/outbox.db', maxBytes: 512 * 1024 * 1024, maxBatch: 1000 }),
     http: httpSchema.default({ host: '127.0.0.1', port: 8080 }),
+    workflow: workflowSchema.default({ abandonAfterMin: 720, watchlist: [], weightToleranceShare: 0.1, randomXrayShare: 0.07, utcOffsetMin: 0 }),
+    models: modelsSchema.default({}).describe('Relative paths are relative to the configuration file'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   })
   .superRefine((config, ctx) => {

@@ -16,6 +16,8 @@ import { readJsonLines, readOutbox, subscribe } from './trs/event-sources.js';
 import { formatCsv, formatJson, formatTable } from './trs/format-report.js';
 import { crossingRecord, trsReport, type CrossingRecord } from './trs/trs-report.js';
 import { startDemo } from './demo/run-demo.js';
+import { modelCommand } from './model-commands.js';
+import { startPostRuntime } from './post-runtime.js';
 import { EXIT_CODES, GatewayError, isGatewayError } from '../core/errors.js';
 import { createLogger } from './logger.js';
 import { resolveUplinkSettings } from './uplink/resolve-settings.js';
@@ -30,6 +32,7 @@ const COMMANDS: Record<string, Command> = {
   run: { summary: 'the production gateway: run --config FILE [--data DIR] [--mqtt URL]', run: runGateway },
   sim: { summary: "the post's simulated hardware: sim --config FILE [--interval SEC] [--speed N] [--control-port N] [--no-traffic]", run: runSimulator },
   config: { summary: 'config check FILE | config schema', run: runConfig },
+  model: { summary: 'model keygen --out DIR | model train --key PEM --out DIR | model verify MANIFEST [--public-key PEM]', run: (args) => modelCommand(args, (line) => process.stdout.write(`${line}\n`)) },
   trs: { summary: 'trs report [--input FILE | --outbox DB | --mqtt URL] [--format table|csv|json] [--interval MIN]', run: runTrs },
   help: { summary: 'this text', run: () => Promise.resolve(printHelp()) },
 };
@@ -107,10 +110,16 @@ async function runGateway(args: string[]): Promise<number> {
     dataDir,
   });
   const devices = new DeviceManager(config, gateway, systemClock, logger.child({ module: 'devices' }), dataDir);
+  const runtime = await startPostRuntime({ config, gateway, devices, clock: systemClock, logger });
   await devices.start();
-  logger.info({ postId: config.post.id, lanes: config.lanes.length }, 'gateway running');
+  logger.info({ postId: config.post.id, lanes: config.lanes.length, riskModel: runtime.riskSlot.version, screeningModel: runtime.screeningSlot.version }, 'gateway running');
+  // SIGHUP reloads the models (verified first; a bad one leaves the running model in place).
+  const onHangup = (): void => void runtime.reloadModels();
+  process.on('SIGHUP', onHangup);
   await untilSignal(async () => {
+    process.off('SIGHUP', onHangup);
     await devices.stop();
+    await runtime.stop();
     await gateway.stop();
   });
   return EXIT_CODES.ok;

@@ -10,7 +10,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { GatewayError, isGatewayError } from '../core/errors.js';
 import { eventDataSchemas, type EventData, type EventType } from './events/catalogue.js';
 import { createEventFactory, POST_LANE, type EventFactory } from './events/envelope.js';
-import { startHealthServer, type HealthReport, type HealthServer, type PushHandler } from './http/health-server.js';
+import { startHealthServer, type ApiHandler, type HealthReport, type HealthServer, type PushHandler } from './http/health-server.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { SqliteOutbox, type CommittedEvent, type DropReport } from './outbox/sqlite-outbox.js';
 import { GATEWAY_VERSION } from '../core/package-info.js';
@@ -49,6 +49,7 @@ export class Gateway {
   private dropAlarmTimer: TimerHandle | null = null;
   private connections = 0;
   private readonly pushHandlers = new Map<string, PushHandler>();
+  private apiHandler: ApiHandler | null = null;
 
   private constructor(context: GatewayContext) {
     this.context = context;
@@ -87,6 +88,7 @@ export class Gateway {
           metrics: gateway.metrics,
           health: () => gateway.health(),
           pushHandlers: gateway.pushHandlers,
+          api: () => gateway.apiHandler,
         });
         gateway.logger.info({ ...gateway.httpServer.address }, 'http listening (/healthz, /metrics)');
       } catch (error) {
@@ -98,6 +100,11 @@ export class Gateway {
   }
 
   /** Serves a device's push endpoint (POST `path`) on the local HTTP server. */
+  /** The lane workflow's API, served under /api/ once set. */
+  setApiHandler(handler: ApiHandler | null): void {
+    this.apiHandler = handler;
+  }
+
   registerPushHandler(path: string, handler: PushHandler): void {
     this.pushHandlers.set(path, handler);
   }

@@ -21,8 +21,16 @@ interface ManagedDevice {
   laneId: string;
 }
 
+export type DeviceReading = Reading;
+export type ReadingListener = (laneId: string, role: 'entry' | 'exit' | 'lane', reading: Reading) => void;
+export type HealthListener = (laneId: string, deviceId: string, health: DriverHealth) => void;
+
 export class DeviceManager {
   private readonly devices: ManagedDevice[] = [];
+  private readonly readingListeners: ReadingListener[] = [];
+  private readonly healthListeners: HealthListener[] = [];
+  /** Last health of every configured device, also of those whose driver is unavailable. */
+  readonly health = new Map<string, DriverHealth>();
 
   constructor(
     private readonly config: PostConfig,
@@ -41,7 +49,7 @@ export class DeviceManager {
         try {
           const driver = createDriver(device, { clock: this.clock, logger }, where, this.dataDir);
           this.devices.push({ driver, laneId: lane.id });
-          driver.on('reading', (reading) => this.onReading(lane.id, reading as Reading));
+          driver.on('reading', (reading) => this.onReading(lane.id, device.role, reading as Reading));
           driver.on('health', (health) => this.onHealth(lane.id, device.id, health));
           if (driver instanceof AnprHttpPushDriver || driver instanceof XrayHttpDriver) {
             this.gateway.registerPushHandler(driver.path, (type, body) => driver.handle(type, body));
@@ -61,16 +69,33 @@ export class DeviceManager {
     this.devices.length = 0;
   }
 
+  /** The lane workflow listens here; readings are published as events whether or not anyone listens. */
+  onReadings(listener: ReadingListener): void {
+    this.readingListeners.push(listener);
+  }
+
+  onHealthChanges(listener: HealthListener): void {
+    this.healthListeners.push(listener);
+  }
+
   driver(id: string): AnyDriver | undefined {
     return this.devices.find(({ driver }) => driver.id === id)?.driver;
   }
 
   private onHealth(laneId: string, deviceId: string, health: DriverHealth): void {
+    this.health.set(deviceId, health);
+    for (const listener of this.healthListeners) listener(laneId, deviceId, health);
     this.emit(this.gateway.emit('device.status', laneId, { deviceId, state: health.state, lastError: health.lastError }));
   }
 
-  private onReading(laneId: string, reading: Reading): void {
+  /** The reading's own event first, so it precedes in the outbox what the workflow makes of it. */
+  private onReading(laneId: string, role: 'entry' | 'exit' | 'lane', reading: Reading): void {
     this.gateway.metrics.deviceReadings.inc({ device: reading.deviceId, type: reading.type });
+    this.publish(laneId, reading);
+    for (const listener of this.readingListeners) listener(laneId, role, reading);
+  }
+
+  private publish(laneId: string, reading: Reading): void {
     switch (reading.type) {
       case 'plate.read':
         return this.emit(

@@ -1,6 +1,6 @@
 /**
  * Local HTTP for operations: `/healthz` (JSON; 503 when the outbox cannot commit) and Prometheus
- * `/metrics`. Later issues add the lane console here.
+ * `/metrics`, device push endpoints, and the lane API under `/api/` (docs/operations.md).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { GatewayError } from '../../core/errors.js';
@@ -16,6 +16,9 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
+/** The lane API (registration, operator actions, models): bound after the server listens. */
+export type ApiHandler = (method: 'GET' | 'POST', path: string, body: Buffer) => Promise<{ status: number; body: unknown }>;
+
 /** A device push endpoint (camera or scanner POSTing to a configured path). */
 export type PushHandler = (contentType: string | undefined, body: Buffer) => Promise<{ status: number; body: string }>;
 
@@ -26,6 +29,8 @@ export async function startHealthServer(options: {
   health: () => HealthReport;
   /** Looked up per request, so devices can register after the server listens. */
   pushHandlers?: Map<string, PushHandler>;
+  /** Looked up per request; 503 until the workflow is running. */
+  api?: () => ApiHandler | null;
 }): Promise<HealthServer> {
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 });
   // Pushes are multipart or XML: hand every body to the handler as bytes.
@@ -36,6 +41,19 @@ export async function startHealthServer(options: {
     if (!handler) return reply.code(404).send('no device pushes to this path');
     const answer = await handler(request.headers['content-type'], Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
     return reply.code(answer.status).type('text/plain').send(answer.body);
+  });
+  const api = async (method: 'GET' | 'POST', url: string, body: unknown): Promise<{ status: number; body: unknown }> => {
+    const handler = options.api?.();
+    if (!handler) return { status: 503, body: { code: 'GW_ERR_WORKFLOW_STEP', message: 'the lane workflow is not running' } };
+    return handler(method, url.split('?')[0] ?? '', Buffer.isBuffer(body) ? body : Buffer.alloc(0));
+  };
+  app.get('/api/*', async (request, reply) => {
+    const answer = await api('GET', request.url, undefined);
+    return reply.code(answer.status).send(answer.body);
+  });
+  app.post('/api/*', async (request, reply) => {
+    const answer = await api('POST', request.url, request.body);
+    return reply.code(answer.status).send(answer.body);
   });
   app.get('/healthz', async (_request, reply) => {
     const report = options.health();

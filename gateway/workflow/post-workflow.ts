@@ -1,0 +1,292 @@
+/**
+ * The post's lanes at work: one LaneWorkflow per lane, fed by the device readings (entry camera →
+ * arrival, stable weight → weighing and risk, scanner → scan with its screening score, exit camera
+ * or barrier loop → exit), by the registration system and the operators (lane API), and driving
+ * the barriers (open on release, one vehicle per cycle, close once the loop is clear). Everything
+ * the lanes decide is emitted as catalogue events through the outbox.
+ */
+import { readFileSync } from 'node:fs';
+import { platesMatch } from '../../core/plates.js';
+import type { Logger } from 'pino';
+import type { LaneConfig, PostConfig } from '../../config/schema.js';
+import type { Clock, ClockQualityProbe } from '../../core/clock.js';
+import { BarrierDriver } from '../../drivers/barrier/barrier-driver.js';
+import type { DriverHealth } from '../../drivers/driver.js';
+import { parsePgm } from '../../drivers/xray/pgm.js';
+import type { ModelSlot } from '../../edge-models/model-slot.js';
+import type { XrayScreeningModel } from '../../edge-models/xray-screening.js';
+import type { Gateway } from '../daemon.js';
+import type { DeviceManager, DeviceReading } from '../devices/device-manager.js';
+import { LaneWorkflow, WorkflowError, type Crossing, type Declaration, type ScanScreening, type WorkflowEvent } from './lane-workflow.js';
+import type { RiskAssessor } from './risk-assessor.js';
+import type { VisitHistory } from './visit-history.js';
+import { toCatalogueEvents } from './workflow-events.js';
+
+/** Weights below this are an empty or settling platform, not a vehicle. */
+const MIN_VEHICLE_KG = 400;
+
+const KIND_BY_DRIVER: Record<string, 'camera' | 'barrier' | 'weighbridge' | 'scanner'> = {
+  onvif: 'camera',
+  'anpr-http-push': 'camera',
+  'modbus-tcp': 'barrier',
+  'modbus-rtu': 'barrier',
+  sma: 'weighbridge',
+  toledo: 'weighbridge',
+  pattern: 'weighbridge',
+  'xray-http': 'scanner',
+  'xray-folder': 'scanner',
+};
+
+interface BarrierCycle {
+  /** The gateway has opened the barrier and the vehicle has not yet cleared the loop. */
+  open: boolean;
+  /** Loop activations during this cycle. */
+  vehicles: number;
+  loopActive: boolean;
+  /** Released vehicles waiting for the barrier. */
+  waiting: number;
+}
+
+interface Lane {
+  config: LaneConfig;
+  workflow: LaneWorkflow;
+  barrierId: string | null;
+  hasExitCamera: boolean;
+  cycle: BarrierCycle;
+}
+
+export interface PostWorkflowOptions {
+  config: PostConfig;
+  gateway: Gateway;
+  devices: DeviceManager;
+  /** The clock of TRS stamps (the demo runs it fast). */
+  clock: Clock;
+  clockQuality: ClockQualityProbe;
+  assessor: RiskAssessor;
+  screening: ModelSlot<XrayScreeningModel>;
+  history: VisitHistory;
+  logger: Logger;
+}
+
+export class PostWorkflow {
+  readonly lanes = new Map<string, Lane>();
+  /** Counters for the demo's summary line and the tests. */
+  readonly counts = { arrived: 0, completed: 0, abandoned: 0, alarms: 0, notStored: 0 };
+
+  constructor(private readonly options: PostWorkflowOptions) {
+    for (const config of options.config.lanes) {
+      const kinds = config.devices.map((device) => ({ device, kind: KIND_BY_DRIVER[device.driver] }));
+      const workflow = new LaneWorkflow({
+        laneId: config.id,
+        clock: options.clock,
+        clockQuality: options.clockQuality,
+        emit: (event) => this.onWorkflowEvent(config.id, event),
+        assessRisk: (crossing) => options.assessor.assess(crossing, options.clock.now()),
+        abandonAfterMs: options.config.workflow.abandonAfterMin * 60_000,
+      });
+      this.lanes.set(config.id, {
+        config,
+        workflow,
+        barrierId: kinds.find((k) => k.kind === 'barrier')?.device.id ?? null,
+        hasExitCamera: kinds.some((k) => k.kind === 'camera' && k.device.role === 'exit'),
+        cycle: { open: false, vehicles: 0, loopActive: false, waiting: 0 },
+      });
+    }
+    options.devices.onReadings((laneId, role, reading) => this.onReading(laneId, role, reading));
+    options.devices.onHealthChanges((laneId, deviceId, health) => this.onHealth(laneId, deviceId, health));
+  }
+
+  lane(laneId: string): Lane {
+    const lane = this.lanes.get(laneId);
+    if (!lane) throw new WorkflowError(`no lane ${laneId}; lanes: ${[...this.lanes.keys()].join(', ')}`);
+    return lane;
+  }
+
+  /**
+   * The registration system (or the booth operator) registers a vehicle: the arrived crossing with
+   * this id, else with this plate (OCR-tolerant), else the oldest arrived one. A vehicle the entry
+   * camera never saw (camera down) arrives here, entered by the operator.
+   */
+  register(laneId: string, request: { crossingId?: string | undefined; plate?: string | undefined; operatorId: string; vehicleType?: string | undefined; declaration: Declaration }): Crossing {
+    const { workflow } = this.lane(laneId);
+    const arrived = workflow.open().filter((c) => c.state === 'arrived');
+    let crossing = request.crossingId
+      ? workflow.get(request.crossingId)
+      : ((request.plate ? arrived.find((c) => c.plate !== null && platesMatch(c.plate, request.plate as string)) : undefined) ?? (request.plate ? undefined : arrived[0]));
+    if (!crossing) {
+      if (!request.plate) throw new WorkflowError(`lane ${laneId} has no arrived vehicle to register; give the plate to register one the camera did not see`);
+      crossing = this.arrive(laneId, request.plate, request.vehicleType ?? 'unknown', null);
+      this.onWorkflowEvent(laneId, { kind: 'operator', operatorId: request.operatorId, action: `arrival entered at registration: ${request.plate}`, reason: 'no camera arrival for this plate', crossingId: crossing.crossingId });
+    }
+    if (crossing.plate === null && request.plate) workflow.setPlate(crossing.crossingId, request.plate, request.operatorId, 'plate entered at registration');
+    if (request.vehicleType) crossing.vehicleType = request.vehicleType;
+    workflow.register(crossing.crossingId, request.declaration);
+    return crossing;
+  }
+
+  stop(): void {
+    for (const lane of this.lanes.values()) lane.workflow.stop();
+  }
+
+  private arrive(laneId: string, plate: string | null, vehicleType: string, confidence: number | null): Crossing {
+    const crossing = this.lane(laneId).workflow.arrive(plate, vehicleType, confidence);
+    this.counts.arrived += 1;
+    this.options.history.recordArrival(plate, this.options.clock.now());
+    return crossing;
+  }
+
+  private onReading(laneId: string, role: 'entry' | 'exit' | 'lane', reading: DeviceReading): void {
+    const lane = this.lane(laneId);
+    switch (reading.type) {
+      case 'plate.read':
+        if (role === 'exit') {
+          lane.workflow.exit(reading.plate?.text ?? null);
+          return;
+        }
+        this.arrive(laneId, reading.plate?.text ?? null, vehicleTypeOf(reading.vehicleType), reading.plate?.confidence ?? null);
+        return;
+      case 'weight.stable':
+        if (reading.weightKg < MIN_VEHICLE_KG) return;
+        // A weight nobody registered is alarmed by the workflow; nothing more to do here.
+        lane.workflow.weigh(reading.weightKg).catch((error: unknown) => this.refused(error));
+        return;
+      case 'scan':
+        void this.onScan(laneId, reading);
+        return;
+      case 'inputs.changed':
+        this.onBarrierInputs(lane, reading.position, reading.vehiclePresent);
+        return;
+      case 'status.changed':
+        return;
+    }
+  }
+
+  /** A scan belongs to the vehicle waiting at the scanner with its plate, on any lane. */
+  private async onScan(laneId: string, reading: Extract<DeviceReading, { type: 'scan' }>): Promise<void> {
+    if (reading.status !== 'completed' && reading.status !== 'decided') return;
+    const crossing = this.scanningCrossing(laneId, reading.plate);
+    if (!crossing) {
+      if (reading.status === 'completed') this.alarm('WF_SCAN_UNMATCHED', `scan ${reading.scanId} (${reading.plate ?? 'no plate'}) matches no vehicle waiting for X-ray`, null, { scanId: reading.scanId });
+      return;
+    }
+    const workflow = this.lane(crossing.laneId).workflow;
+    if (reading.status === 'decided') {
+      if (reading.decision) workflow.scanCompleted(crossing.crossingId, reading.decision.result, reading.scannerId, reading.imageRef);
+      return;
+    }
+    const screening = await this.screen(reading.imageRef);
+    // The crossing may have moved on (operator release) while the image was screened.
+    if (crossing.state !== 'scanning') return;
+    if (screening === null && !reading.decision) return; // no model: the analyst's decision completes the scan
+    const result = reading.decision?.result ?? (screening && screening.suspect ? 'suspect' : 'clear');
+    workflow.scanCompleted(crossing.crossingId, result, reading.scannerId, reading.imageRef, screening && { score: screening.score, modelVersion: screening.modelVersion, regions: screening.regions });
+  }
+
+  private scanningCrossing(laneId: string, plate: string | null): Crossing | undefined {
+    if (plate !== null) {
+      for (const lane of this.lanes.values()) {
+        const match = lane.workflow.scanning(plate);
+        if (match?.plate && platesMatch(match.plate, plate)) return match;
+      }
+    }
+    return this.lane(laneId).workflow.scanning(null) ?? [...this.lanes.values()].map((lane) => lane.workflow.scanning(null)).find((c) => c !== undefined);
+  }
+
+  private async screen(imageRef: string | null): Promise<(ScanScreening & { suspect: boolean }) | null> {
+    if (!imageRef) return null;
+    return this.options.screening.use(async (model) => {
+      if (!model) return null;
+      try {
+        const decoded = parsePgm(readFileSync(imageRef));
+        if (!decoded.ok) throw new Error(decoded.error);
+        const result = await model.screen(decoded.image);
+        return { score: Math.round(result.score * 10_000) / 10_000, modelVersion: model.version, regions: result.regions, suspect: result.suspect };
+      } catch (error) {
+        this.options.logger.error({ err: error, imageRef }, 'X-ray screening failed; the analyst decides');
+        this.alarm('WF_SCREENING_FAILED', `X-ray screening of ${imageRef} failed: ${(error as Error).message}`, null, { imageRef });
+        return null;
+      }
+    });
+  }
+
+  /** Barrier cycle: open for one released vehicle, count loop activations, close when it has passed. */
+  private onBarrierInputs(lane: Lane, position: string, vehiclePresent: boolean): void {
+    const { cycle } = lane;
+    const rising = vehiclePresent && !cycle.loopActive;
+    const falling = !vehiclePresent && cycle.loopActive;
+    cycle.loopActive = vehiclePresent;
+    if (rising && cycle.open) {
+      cycle.vehicles += 1;
+      if (cycle.vehicles === 2) lane.workflow.tailgating(null);
+    }
+    if (falling && cycle.open) {
+      if (!lane.hasExitCamera) lane.workflow.exitByLoop();
+      cycle.waiting = Math.max(0, cycle.waiting - 1);
+      this.barrierCommand(lane, 'close');
+    }
+    if (position === 'closed' && cycle.open && !vehiclePresent && cycle.vehicles > 0) {
+      cycle.open = false;
+      this.openForNext(lane);
+    }
+  }
+
+  private openForNext(lane: Lane): void {
+    const { cycle } = lane;
+    if (cycle.open || cycle.waiting === 0 || lane.barrierId === null) return;
+    cycle.open = true;
+    cycle.vehicles = 0;
+    this.barrierCommand(lane, 'open');
+  }
+
+  private barrierCommand(lane: Lane, command: 'open' | 'close'): void {
+    const driver = lane.barrierId ? this.options.devices.driver(lane.barrierId) : undefined;
+    if (!(driver instanceof BarrierDriver)) return;
+    driver[command]().catch((error: unknown) => {
+      this.alarm('WF_BARRIER_COMMAND', `lane ${lane.config.id}: barrier ${command} failed (${(error as Error).message}); operate it by hand`, null, { barrierId: lane.barrierId, command });
+      if (command === 'open') lane.cycle.open = false;
+    });
+  }
+
+  private onHealth(laneId: string, deviceId: string, health: DriverHealth): void {
+    if (health.state !== 'down') return;
+    this.alarm('WF_DEVICE_DOWN', `lane ${laneId}: ${deviceId} is down (${health.lastError ?? 'no answer'}); the lane runs degraded, operators can enter what it would have read`, null, { deviceId });
+  }
+
+  private onWorkflowEvent(laneId: string, event: WorkflowEvent): void {
+    if (event.kind === 'milestone' && event.milestone === 'released') {
+      const lane = this.lane(laneId);
+      lane.cycle.waiting += 1;
+      this.openForNext(lane);
+    }
+    if (event.kind === 'completed') {
+      if (event.outcome === 'completed') this.counts.completed += 1;
+      else this.counts.abandoned += 1;
+    }
+    if (event.kind === 'alarm') {
+      this.counts.alarms += 1;
+      const entryPlate = event.details.entryPlate;
+      if (event.alarm === 'WF_PLATE_MISMATCH' && typeof entryPlate === 'string') this.options.history.recordMismatch(entryPlate);
+    }
+    for (const catalogueEvent of toCatalogueEvents(this.options.config.post.id, event)) {
+      this.options.gateway.emit(catalogueEvent.type, catalogueEvent.laneId, catalogueEvent.data, catalogueEvent.subject).catch((error: unknown) => {
+        // The outbox has raised its own alarm (disk full, bound reached); count what was not stored.
+        this.counts.notStored += 1;
+        this.options.logger.error({ err: error, type: catalogueEvent.type }, 'workflow event not stored');
+      });
+    }
+  }
+
+  private alarm(alarm: string, message: string, crossingId: string | null, details: Record<string, unknown>): void {
+    this.onWorkflowEvent('post', { kind: 'alarm', alarm, message, crossingId, details });
+  }
+
+  private refused(error: unknown): void {
+    if (error instanceof WorkflowError) this.options.logger.warn({ err: error }, 'reading not applied to a crossing');
+    else this.options.logger.error({ err: error }, 'reading failed in the lane workflow');
+  }
+}
+
+const CAMERA_TYPES: Record<string, string> = { truck: 'truck', bus: 'bus', car: 'car', van: 'van', trailer: 'tractor-trailer', 'tractor-trailer': 'tractor-trailer' };
+function vehicleTypeOf(cameraType: string | null): string {
+  return (cameraType && CAMERA_TYPES[cameraType.toLowerCase()]) ?? 'unknown';
+}
