@@ -28,7 +28,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 type LogLevel = (typeof LOG_LEVELS)[number];
 
 const COMMANDS: Record<string, Command> = {
-  demo: { summary: 'the whole post: embedded broker, synthetic crossings, outbox, uplink', run: runDemo },
+  demo: { summary: 'the whole post: simulated devices and trucks, drivers, lane workflow, models, outbox, embedded broker [--speed N] [--rate N] [--duration SEC]', run: runDemo },
   run: { summary: 'the production gateway: run --config FILE [--data DIR] [--mqtt URL]', run: runGateway },
   sim: { summary: "the post's simulated hardware: sim --config FILE [--interval SEC] [--speed N] [--control-port N] [--no-traffic]", run: runSimulator },
   config: { summary: 'config check FILE | config schema', run: runConfig },
@@ -81,10 +81,10 @@ async function runDemo(args: string[]): Promise<number> {
   const logger = createLogger(logLevelOption(values['log-level'], 'warn'));
   const demo = await startDemo({
     ...(values.mqtt !== undefined ? { mqttUrl: values.mqtt } : {}),
-    speed: numberOption(values.speed, 'speed', 60) || 1,
+    speed: numberOption(values.speed, 'speed', 120) || 1,
     dataDir: resolve(values.data ?? 'data/demo'),
     ...(values.duration !== undefined ? { durationSec: numberOption(values.duration, 'duration', 0) } : {}),
-    vehiclesPerHourPerLane: numberOption(values.rate, 'rate', 20) || 20,
+    vehiclesPerHourPerLane: numberOption(values.rate, 'rate', 6) || 6,
     brokerPort: numberOption(values['broker-port'], 'broker-port', 18830),
     ...(values['http-port'] !== undefined ? { httpPort: numberOption(values['http-port'], 'http-port', 0) } : {}),
     ...(values.config !== undefined ? { configFile: values.config } : {}),
@@ -136,9 +136,12 @@ async function runSimulator(args: string[]): Promise<number> {
   if (!values.config) throw new GatewayError('GW_ERR_CLI_USAGE', 'sim needs --config FILE');
   const config = loadConfigFile(values.config);
   const speed = numberOption(values.speed, 'speed', 1) || 1;
-  const simulator = await startPostSimulator(config, speed === 1 ? systemClock : createScaledClock(speed), {
-    intervalSec: numberOption(values.interval, 'interval', 30) || 30,
+  // Devices keep real time (frames, arm travel); --speed runs the traffic's queues and waits faster.
+  const simulator = await startPostSimulator(config, systemClock, {
+    intervalSec: numberOption(values.interval, 'interval', 600) || 600,
     traffic: !values['no-traffic'],
+    trafficClock: speed === 1 ? systemClock : createScaledClock(speed),
+    onError: (error) => process.stderr.write(`sim traffic: ${error.message}\n`),
   });
   const lines = simulator.endpoints.map((e) => `  ${e.laneId.padEnd(10)} ${e.deviceId.padEnd(22)} ${e.endpoint}`);
   const skipped = simulator.skipped.map((s) => `  (not simulated) ${s.deviceId}: ${s.reason}`);

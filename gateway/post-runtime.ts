@@ -16,7 +16,8 @@ import { XrayScreeningModel } from '../edge-models/xray-screening.js';
 import type { Gateway } from './daemon.js';
 import type { DeviceManager } from './devices/device-manager.js';
 import { createLaneApi } from './workflow/lane-api.js';
-import { PostWorkflow } from './workflow/post-workflow.js';
+import { PostWorkflow, type DeviceFeed } from './workflow/post-workflow.js';
+import type { ApiHandler } from './http/health-server.js';
 import { RiskAssessor } from './workflow/risk-assessor.js';
 import { VisitHistory } from './workflow/visit-history.js';
 
@@ -28,6 +29,8 @@ export const BUNDLED_MODELS = {
 
 export interface PostRuntime {
   post: PostWorkflow;
+  /** The lane API handler (also served under /api/ by the gateway's HTTP server). */
+  api: ApiHandler;
   assessor: RiskAssessor;
   riskSlot: ModelSlot<RiskModel>;
   screeningSlot: ModelSlot<XrayScreeningModel>;
@@ -39,7 +42,7 @@ export interface PostRuntime {
 export interface PostRuntimeOptions {
   config: PostConfig;
   gateway: Gateway;
-  devices: DeviceManager;
+  devices: DeviceFeed & Pick<DeviceManager, 'health'>;
   clock: Clock;
   logger: Logger;
   random?: () => number;
@@ -108,9 +111,11 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     history,
     logger: logger.child({ module: 'workflow' }),
   });
-  gateway.setApiHandler(createLaneApi({ post, deviceHealth: (id) => options.devices.health.get(id), reloadModels }));
+  const api = createLaneApi({ post, deviceHealth: (id) => options.devices.health.get(id), reloadModels });
+  gateway.setApiHandler(api);
   return {
     post,
+    api,
     assessor,
     riskSlot,
     screeningSlot,

@@ -10,6 +10,7 @@ import type { Clock } from '../core/clock.js';
 import { SimulatedCamera } from './anpr/simulated-camera.js';
 import { serveBarrierModbus } from './barrier/barrier-modbus-server.js';
 import { SimulatedBarrier } from './barrier/simulated-barrier.js';
+import { GatewayDeskClient, type LaneDesk } from './gateway-client.js';
 import { TrafficGenerator, type SimulatedLane } from './traffic.js';
 import { openPtyPair } from './pty-pair.js';
 import { serveIndicatorPty, serveIndicatorTcp } from './weighbridge/indicator-endpoints.js';
@@ -31,7 +32,8 @@ export type Fault =
   | { fault: 'slow'; ms?: number }
   | { fault: 'jam'; on?: boolean }
   | { fault: 'misread' }
-  | { fault: 'unreadable' };
+  | { fault: 'unreadable' }
+  | { fault: 'tailgate' };
 
 export interface RunningSimulator {
   /** Injects a fault into a device; throws naming what the device cannot do. */
@@ -44,19 +46,33 @@ export interface RunningSimulator {
   stop(): Promise<void>;
 }
 
-export async function startPostSimulator(config: PostConfig, clock: Clock, options: { intervalSec: number; traffic?: boolean }): Promise<RunningSimulator> {
+export interface SimulatorOptions {
+  /** Mean seconds (traffic clock) between trucks on a lane. */
+  intervalSec: number;
+  traffic?: boolean;
+  /** Clock of arrivals and waiting; default the device clock. The demo runs it fast. */
+  trafficClock?: Clock;
+  /** The gateway's lane API; default the post's configured HTTP address. */
+  desk?: LaneDesk | null;
+  random?: () => number;
+  onError?: (error: Error) => void;
+}
+
+/** `clock` is the devices' clock (what they must do in real time); see SimulatorOptions for traffic. */
+export async function startPostSimulator(config: PostConfig, clock: Clock, options: SimulatorOptions): Promise<RunningSimulator> {
   const endpoints: SimulatorEndpoint[] = [];
   const skipped: { deviceId: string; reason: string }[] = [];
   const closers: (() => Promise<void> | void)[] = [];
   const lanes: SimulatedLane[] = [];
+  let traffic: TrafficGenerator | null = null;
   const faults = new Map<string, (fault: Fault) => boolean>();
   try {
     for (const [laneIndex, lane] of config.lanes.entries()) {
-      const simulated: SimulatedLane = { id: lane.id };
+      const simulated: SimulatedLane = { id: lane.id, directions: lane.directions };
       lanes.push(simulated);
       for (const [deviceIndex, device] of lane.devices.entries()) {
         const where = `lanes[${laneIndex}].devices[${deviceIndex}]`;
-        const started = await startDevice(device, clock, where, simulated, closers, (handler) => faults.set(device.id, handler));
+        const started = await startDevice(device, clock, where, simulated, closers, (handler) => faults.set(device.id, handler), (laneId) => traffic?.tailgateNext(laneId));
         if (typeof started === 'string') endpoints.push({ deviceId: device.id, laneId: lane.id, endpoint: started });
         else skipped.push({ deviceId: device.id, reason: started.skipped });
       }
@@ -65,7 +81,15 @@ export async function startPostSimulator(config: PostConfig, clock: Clock, optio
     for (const close of closers.reverse()) await close();
     throw error;
   }
-  const traffic = new TrafficGenerator(lanes, { clock, intervalSec: options.intervalSec });
+  traffic = new TrafficGenerator(lanes, {
+    clock: options.trafficClock ?? clock,
+    deviceClock: clock,
+    intervalSec: options.intervalSec,
+    desk: options.desk === undefined ? new GatewayDeskClient(`http://${config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host}:${config.http.port}`) : options.desk,
+    watchlist: config.workflow.watchlist,
+    ...(options.random ? { random: options.random } : {}),
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
   if (options.traffic !== false) traffic.start();
   return {
     inject: (deviceId, fault) => {
@@ -91,6 +115,7 @@ async function startDevice(
   lane: SimulatedLane,
   closers: (() => Promise<void> | void)[],
   onFault: (handler: (fault: Fault) => boolean) => void,
+  tailgate: (laneId: string) => void,
 ): Promise<string | { skipped: string }> {
   switch (device.driver) {
     case 'onvif': {
@@ -98,7 +123,8 @@ async function startDevice(
       const camera = new SimulatedCamera({ username: device.connection.username, password: resolveSecret(device.connection.password, `${where}.connection.password`), clock, serial: device.id });
       await camera.listen(Number(url.port || 80), url.hostname);
       closers.push(() => camera.close());
-      lane.camera ??= camera;
+      if (device.role === 'exit') lane.exitCamera ??= camera;
+      else lane.camera ??= camera;
       onFault((fault) => {
         if (fault.fault === 'disconnect') camera.expireSubscriptions();
         else if (fault.fault === 'slow') camera.replyDelayMs = fault.ms ?? 2000;
@@ -119,6 +145,7 @@ async function startDevice(
         else if (fault.fault === 'modbus-exception') barrier.nextException = fault.code ?? 0x04;
         else if (fault.fault === 'slow') barrier.replyDelayMs = fault.ms ?? 2000;
         else if (fault.fault === 'jam') barrier.jammed = fault.on ?? true;
+        else if (fault.fault === 'tailgate') tailgate(lane.id);
         else return false;
         return true;
       });

@@ -1,108 +1,293 @@
 /**
- * The traffic generator of the simulator: trucks arrive at each lane, are read by the entry
- * camera (sometimes misread or unreadable), cross the weighbridge (a ramp in motion, then a
- * settled load, then off), and pass the barrier loop. Runs on the injected clock.
+ * The simulator's traffic: trucks arrive at each lane (a Poisson process on the traffic clock),
+ * are read by the entry camera (sometimes misread or unreadable), queue for registration (the
+ * registration system posts their declaration to the gateway's lane API), cross the weighbridge,
+ * follow the channel the gateway gives them — the scanner (a concealed object in the image when the
+ * load is irregular), the inspection bay (the inspector reports the outcome) — and leave through the
+ * barrier past the exit camera once the gateway has opened it.
+ *
+ * Two clocks: waiting (queues, inspections) runs on the traffic clock, which the demo runs fast;
+ * what a device must see in real time (a load settling on the platform, a vehicle on the loop)
+ * runs on the device clock. The durations are chosen so that registration averages ≈ 100 min and
+ * the whole crossing ≈ 135 min, as the VMC dashboards show.
  */
 import type { Clock } from '../core/clock.js';
-import { TimerGroup } from '../core/timer-group.js';
 import type { SimulatedCamera } from './anpr/simulated-camera.js';
 import type { SimulatedBarrier } from './barrier/simulated-barrier.js';
+import type { CrossingView, LaneDesk } from './gateway-client.js';
+import { randomTruck, type SimDirection, type TruckProfile } from './truck-profiles.js';
 import type { SimulatedIndicator } from './weighbridge/simulated-indicator.js';
 import type { SimulatedScanner } from './xray/simulated-scanner.js';
 
+/** A lane's devices as the traffic uses them (the simulated devices, or a test's stand-ins). */
 export interface SimulatedLane {
   id: string;
-  camera?: SimulatedCamera;
-  indicator?: SimulatedIndicator;
+  directions: readonly SimDirection[];
+  camera?: Pick<SimulatedCamera, 'showPlate'>;
+  exitCamera?: Pick<SimulatedCamera, 'showPlate'>;
+  indicator?: Pick<SimulatedIndicator, 'setLoad'>;
   barrier?: SimulatedBarrier;
-  scanner?: SimulatedScanner;
+  scanner?: Pick<SimulatedScanner, 'started' | 'completed'>;
 }
 
 export interface TrafficOptions {
+  /** Clock of arrivals and waiting times. */
   clock: Clock;
-  /** Mean seconds (clock time) between trucks on a lane. */
+  /** Clock of what devices must see in real time. */
+  deviceClock: Clock;
+  /** Mean seconds (traffic clock) between trucks on a lane. */
   intervalSec: number;
+  /** The gateway's lane API; without one, trucks only pass the devices. */
+  desk: LaneDesk | null;
   random?: () => number;
   misreadShare?: number;
   unreadableShare?: number;
+  watchlist?: readonly string[];
+  /** Scan image size (the screening model was calibrated on 256×128). */
+  image?: { width: number; height: number };
+  onError?: (error: Error) => void;
 }
 
 const CONFUSIONS: Record<string, string> = { '0': 'O', O: '0', '1': 'I', I: '1', '8': 'B', B: '8', '5': 'S', S: '5' };
+const MIN = 60_000;
+const CLOSED = 'closed';
+
+class Stopped extends Error {}
+
+/** A queue of one: the weighbridge platform and the barrier take one truck at a time. */
+class Resource {
+  private tail: Promise<void> = Promise.resolve();
+  use<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn);
+    this.tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+}
 
 export class TrafficGenerator {
-  private readonly timers: TimerGroup;
   trucks = 0;
+  registered = 0;
+  exited = 0;
+  failed = 0;
+  private stopped = true;
+  private arriving = false;
+  private readonly pending = new Set<{ cancel: () => void }>();
+  private readonly platforms = new Map<string, Resource>();
+  private readonly barriers = new Map<string, Resource>();
+  private readonly tailgate = new Set<string>();
 
   constructor(
     private readonly lanes: SimulatedLane[],
     private readonly options: TrafficOptions,
   ) {
-    this.timers = new TimerGroup(options.clock);
+    for (const lane of lanes) {
+      this.platforms.set(lane.id, new Resource());
+      this.barriers.set(lane.id, new Resource());
+    }
   }
 
   start(): void {
-    this.timers.open();
-    for (const lane of this.lanes) this.scheduleNext(lane);
+    this.stopped = false;
+    this.arriving = true;
+    for (const lane of this.lanes) void this.arrivals(lane);
+  }
+
+  /** No more arrivals; trucks already at the post carry on. */
+  stopArrivals(): void {
+    this.arriving = false;
   }
 
   stop(): void {
-    this.timers.clear();
+    this.stopped = true;
+    for (const waiter of this.pending) waiter.cancel();
+    this.pending.clear();
+  }
+
+  /** The next truck through this lane's barrier brings a second vehicle in the same cycle. */
+  tailgateNext(laneId: string): void {
+    this.tailgate.add(laneId);
   }
 
   private random(): number {
     return (this.options.random ?? Math.random)();
   }
 
-  private at(ms: number, fn: () => void): void {
-    this.timers.after(ms, fn);
-  }
-
-  private scheduleNext(lane: SimulatedLane): void {
-    const gap = -Math.log(1 - this.random()) * this.options.intervalSec * 1000;
-    this.at(Math.max(500, gap), () => {
-      this.truck(lane);
-      this.scheduleNext(lane);
+  /** Waits `ms` on a clock; rejects with Stopped when the traffic stops. */
+  private wait(clock: Clock, ms: number): Promise<void> {
+    if (this.stopped) return Promise.reject(new Stopped());
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        cancel: () => {
+          clock.clearTimeout(timer);
+          reject(new Stopped());
+        },
+      };
+      const timer = clock.setTimeout(() => {
+        this.pending.delete(waiter);
+        resolve();
+      }, ms);
+      this.pending.add(waiter);
     });
   }
 
-  /** One truck through the lane: camera, weighbridge (≈ 8 s), barrier loop. */
-  truck(lane: SimulatedLane): void {
-    this.trucks += 1;
-    const plate = this.plate();
-    const roll = this.random();
-    if (lane.camera) {
-      if (roll < (this.options.unreadableShare ?? 0.03)) lane.camera.showPlate({ plate: '', likelihood: 0.1, country: 'GE' });
-      else if (roll < (this.options.unreadableShare ?? 0.03) + (this.options.misreadShare ?? 0.05)) lane.camera.showPlate({ plate: this.misread(plate), likelihood: 0.62, country: 'GE' });
-      else lane.camera.showPlate({ plate, likelihood: 0.9 + this.random() * 0.09, country: 'GE', vehicleType: 'Truck' });
-    }
-    const load = Math.round(15_000 + this.random() * 25_000);
-    if (lane.indicator) {
-      const indicator = lane.indicator;
-      this.at(1000, () => indicator.setLoad(Math.round(load * 0.6), true));
-      this.at(2000, () => indicator.setLoad(load, false));
-      this.at(8000, () => indicator.setLoad(0, false));
-    }
-    // About 27% of trucks are scanned (the share the VMC dashboards show).
-    if (lane.scanner && this.random() < 0.27) {
-      const scanner = lane.scanner;
-      const scanId = `scan-${Date.now().toString(36)}-${this.trucks}`;
-      this.at(3000, () => scanner.started(scanId, plate));
-      this.at(6000, () => scanner.completed(scanId, plate, { width: 128, height: 64 }));
-    }
-    if (lane.barrier) {
-      const barrier = lane.barrier;
-      this.at(9000, () => (barrier.vehiclePresent = true));
-      this.at(9000, () => barrier.setCoil(barrier.registers.openCoil, true));
-      this.at(9500, () => barrier.setCoil(barrier.registers.openCoil, false));
-      this.at(12_000, () => (barrier.vehiclePresent = false));
-      this.at(13_000, () => barrier.setCoil(barrier.registers.closeCoil, true));
-      this.at(13_500, () => barrier.setCoil(barrier.registers.closeCoil, false));
+  private exponentialMs(meanMin: number): number {
+    return -Math.log(1 - this.random()) * meanMin * MIN;
+  }
+
+  private async arrivals(lane: SimulatedLane): Promise<void> {
+    try {
+      for (;;) {
+        await this.wait(this.options.clock, Math.max(1000, -Math.log(1 - this.random()) * this.options.intervalSec * 1000));
+        if (!this.arriving) return;
+        void this.truck(lane);
+      }
+    } catch (error) {
+      if (!(error instanceof Stopped)) this.options.onError?.(error as Error);
     }
   }
 
-  private plate(): string {
-    const letter = (): string => String.fromCharCode(65 + Math.floor(this.random() * 26));
-    return `${letter()}${letter()}-${String(Math.floor(this.random() * 1000)).padStart(3, '0')}-${letter()}${letter()}`;
+  /** One truck, from the entry camera to the exit camera. */
+  async truck(lane: SimulatedLane): Promise<void> {
+    this.trucks += 1;
+    const profile = randomTruck({ random: () => this.random(), directions: lane.directions, arrivalWallMs: this.options.clock.now(), watchlist: this.options.watchlist ?? [] });
+    try {
+      this.showEntry(lane, profile);
+      // Queue, paperwork and the registration booth.
+      await this.wait(this.options.clock, 20 * MIN + this.exponentialMs(80));
+      const desk = this.options.desk;
+      const crossing = desk ? await this.register(desk, lane, profile) : null;
+      await this.wait(this.options.clock, 3 * MIN);
+      await this.weigh(lane, profile, crossing);
+      if (!desk || !crossing) return;
+      let view = await this.until(desk, lane, crossing, (state) => state !== 'registered' && state !== 'weighed' && state !== 'risk-assessed');
+      if (view.state === 'scanning') {
+        await this.wait(this.options.clock, 15 * MIN + this.exponentialMs(20));
+        await this.scan(desk, lane, profile, crossing);
+        view = await this.until(desk, lane, crossing, (state) => state !== 'scanning');
+      }
+      if (view.state === 'inspecting') {
+        await this.wait(this.options.clock, 40 * MIN + this.exponentialMs(30));
+        await desk.inspection(lane.id, crossing.crossingId, profile.irregular ? 'irregularity' : 'cleared');
+        view = await this.until(desk, lane, crossing, (state) => state !== 'inspecting');
+      }
+      await this.wait(this.options.clock, 5 * MIN + this.exponentialMs(10));
+      await this.leave(lane, profile);
+    } catch (error) {
+      if (error instanceof Stopped) return;
+      this.failed += 1;
+      this.options.onError?.(error as Error);
+    }
+  }
+
+  private showEntry(lane: SimulatedLane, profile: TruckProfile): void {
+    if (!lane.camera) return;
+    const roll = this.random();
+    const unreadable = this.options.unreadableShare ?? 0.03;
+    const misread = this.options.misreadShare ?? 0.05;
+    const vehicleType = profile.vehicleType === 'van' ? 'Van' : 'Truck';
+    if (roll < unreadable) lane.camera.showPlate({ plate: '', likelihood: 0.1, country: 'GE', vehicleType });
+    else if (roll < unreadable + misread) lane.camera.showPlate({ plate: this.misread(profile.plate), likelihood: 0.62, country: 'GE', vehicleType });
+    else lane.camera.showPlate({ plate: profile.plate, likelihood: profile.plateConfidence, country: 'GE', vehicleType });
+  }
+
+  /** The registration system posts the declaration; retried while the gateway is not answering. */
+  private async register(desk: LaneDesk, lane: SimulatedLane, profile: TruckProfile): Promise<CrossingView | null> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const view = await desk.register(lane.id, {
+          operatorId: 'sim-registration',
+          plate: profile.plate,
+          vehicleType: profile.vehicleType,
+          direction: profile.direction,
+          declaredWeightKg: profile.declaredWeightKg,
+          documents: [`SAD-${this.trucks}`],
+          aeo: profile.aeo,
+          previousVisits30d: profile.visits30d,
+        });
+        this.registered += 1;
+        return view;
+      } catch (error) {
+        if (attempt >= 3) {
+          this.options.onError?.(error as Error);
+          return null;
+        }
+        await this.wait(this.options.clock, 5 * MIN);
+      }
+    }
+  }
+
+  /** The truck drives onto the platform, settles until the gateway has its weight, and drives off. */
+  private weigh(lane: SimulatedLane, profile: TruckProfile, crossing: CrossingView | null): Promise<void> {
+    const indicator = lane.indicator;
+    if (!indicator) return Promise.resolve();
+    return (this.platforms.get(lane.id) as Resource).use(async () => {
+      const device = this.options.deviceClock;
+      indicator.setLoad(Math.round(profile.actualWeightKg * 0.6), true);
+      await this.wait(device, 300);
+      indicator.setLoad(profile.actualWeightKg, false);
+      for (let waited = 0; waited < 8000; waited += 250) {
+        await this.wait(device, 250);
+        if (!crossing || !this.options.desk) {
+          if (waited >= 3000) break;
+          continue;
+        }
+        const view = await this.options.desk.crossing(lane.id, crossing.crossingId);
+        if (!view || view.state !== 'registered') break;
+      }
+      indicator.setLoad(0, false);
+      await this.wait(device, 300);
+    });
+  }
+
+  private async scan(desk: LaneDesk, lane: SimulatedLane, profile: TruckProfile, crossing: CrossingView): Promise<void> {
+    const scanner = lane.scanner ?? this.lanes.find((l) => l.scanner)?.scanner;
+    if (!scanner) {
+      await desk.release(lane.id, crossing.crossingId, 'no scanner at this post: released by the officer');
+      return;
+    }
+    const scanId = `scan-${crossing.crossingId}`;
+    scanner.started(scanId, profile.plate);
+    await this.wait(this.options.deviceClock, 500);
+    const size = this.options.image ?? { width: 256, height: 128 };
+    // Most, not all, irregular loads hide something the image shows.
+    scanner.completed(scanId, profile.plate, { ...size, concealed: profile.irregular && this.random() < 0.8 });
+  }
+
+  /** Polls the crossing until `done(state)`, at most once a traffic minute and at least every 2 s. */
+  private async until(desk: LaneDesk, lane: SimulatedLane, crossing: CrossingView, done: (state: string) => boolean): Promise<CrossingView> {
+    for (;;) {
+      const view = (await desk.crossing(lane.id, crossing.crossingId)) ?? { ...crossing, state: CLOSED };
+      if (done(view.state)) return view;
+      await this.wait(this.options.deviceClock, 250);
+    }
+  }
+
+  /** Waits for the barrier the gateway opened, crosses the loop past the exit camera. */
+  private leave(lane: SimulatedLane, profile: TruckProfile): Promise<void> {
+    const barrier = lane.barrier;
+    if (!barrier) {
+      lane.exitCamera?.showPlate({ plate: profile.plate, likelihood: 0.95, country: 'GE' });
+      this.exited += 1;
+      return Promise.resolve();
+    }
+    return (this.barriers.get(lane.id) as Resource).use(async () => {
+      const device = this.options.deviceClock;
+      for (let waited = 0; barrier.armPosition !== 'open' && waited < 20_000; waited += 100) await this.wait(device, 100);
+      const tailgate = this.tailgate.delete(lane.id);
+      for (const [index, plate] of (tailgate ? [profile.plate, `TG-${this.trucks}`] : [profile.plate]).entries()) {
+        barrier.vehiclePresent = true;
+        await this.wait(device, 500);
+        if (index === 0) lane.exitCamera?.showPlate({ plate, likelihood: 0.95, country: 'GE' });
+        await this.wait(device, 700);
+        barrier.vehiclePresent = false;
+        await this.wait(device, 300);
+      }
+      this.exited += 1;
+      for (let waited = 0; barrier.armPosition !== 'closed' && waited < 5000; waited += 100) await this.wait(device, 100);
+    });
   }
 
   /** An OCR confusion (0/O, 1/I, 8/B, 5/S) where the plate has a confusable character. */

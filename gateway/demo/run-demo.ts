@@ -1,18 +1,22 @@
 /**
  * `border-gateway demo`: the whole post on one machine. An embedded MQTT broker (unless `--mqtt`),
- * the demo post's configuration, synthetic crossings on a sped-up clock, the durable outbox and
- * the uplink. Prints how to watch the events with mosquitto_sub.
+ * the demo post's simulated devices and trucks, and the gateway reading those devices over their
+ * real protocols: drivers → lane workflow → risk and screening models → outbox → MQTT. Queues and
+ * waits run on a sped-up clock (`--speed`), so a day of traffic passes in minutes, while the
+ * devices keep real time. Prints how to watch the events and a summary line every few seconds.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfigFile } from '../../config/load-config.js';
 import { createScaledClock, systemClock } from '../../core/clock.js';
-import { createClockQualityProbe } from '../../core/clock-quality.js';
-import { Gateway } from '../daemon.js';
 import { PACKAGE_ROOT } from '../../core/package-info.js';
+import { GatewayDeskClient } from '../../sim/gateway-client.js';
+import { startPostSimulator, type RunningSimulator } from '../../sim/post-simulator.js';
+import { Gateway } from '../daemon.js';
+import { DeviceManager } from '../devices/device-manager.js';
+import { startPostRuntime, type PostRuntime } from '../post-runtime.js';
 import { resolveUplinkSettings } from '../uplink/resolve-settings.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
-import { SyntheticTraffic } from './synthetic-traffic.js';
 
 export interface DemoOptions {
   mqttUrl?: string;
@@ -20,12 +24,15 @@ export interface DemoOptions {
   dataDir: string;
   /** Stop after this many real seconds; run until a signal when undefined. */
   durationSec?: number;
+  /** Mean trucks per lane per hour of traffic-clock time. */
   vehiclesPerHourPerLane: number;
   brokerPort: number;
   httpPort?: number;
   configFile?: string;
   logger: Logger;
   out: (line: string) => void;
+  /** Seconds between summary lines (default 5). */
+  summaryEverySec?: number;
 }
 
 export const DEMO_CONFIG_FILE = join(PACKAGE_ROOT, 'config', 'examples', 'demo-post.yaml');
@@ -33,7 +40,8 @@ export const DEMO_CONFIG_FILE = join(PACKAGE_ROOT, 'config', 'examples', 'demo-p
 export interface RunningDemo {
   gateway: Gateway;
   broker: EmbeddedBroker | null;
-  traffic: SyntheticTraffic;
+  simulator: RunningSimulator;
+  runtime: PostRuntime;
   /** Resolves when the demo has stopped (duration over or stop() called). */
   done: Promise<void>;
   stop(): Promise<void>;
@@ -44,35 +52,38 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   if (options.httpPort !== undefined) config.http.port = options.httpPort;
   const broker = options.mqttUrl ? null : await startEmbeddedBroker(options.brokerPort);
   const brokerUrl = options.mqttUrl ?? (broker as EmbeddedBroker).url;
-  const eventClock = createScaledClock(options.speed);
+  // One fast clock for TRS stamps and for the trucks' waiting, so durations agree.
+  const postClock = createScaledClock(options.speed);
   const gateway = await Gateway.start({
     config,
     uplink: resolveUplinkSettings(config, [brokerUrl]),
     logger: options.logger,
     clock: systemClock,
-    eventClock,
+    eventClock: postClock,
     dataDir: options.dataDir,
   });
-  const traffic = new SyntheticTraffic({
-    postId: config.post.id,
-    lanes: config.lanes,
-    clock: eventClock,
-    clockQuality: createClockQualityProbe(systemClock),
-    emit: (type, laneId, data, subject) => gateway.emit(type, laneId, data, subject),
-    vehiclesPerHourPerLane: options.vehiclesPerHourPerLane,
-    onEmitError: (error) => options.logger.error({ err: error }, 'synthetic event not stored'),
+  const devices = new DeviceManager(config, gateway, systemClock, options.logger.child({ module: 'devices' }), options.dataDir);
+  const runtime = await startPostRuntime({ config, gateway, devices, clock: postClock, logger: options.logger });
+  const http = gateway.httpAddress;
+  const simulator = await startPostSimulator(config, systemClock, {
+    intervalSec: 3600 / options.vehiclesPerHourPerLane,
+    trafficClock: postClock,
+    traffic: false,
+    desk: http ? new GatewayDeskClient(`http://${http.host}:${http.port}`) : null,
+    onError: (error) => options.logger.warn({ err: error }, 'simulated truck'),
   });
-  traffic.start();
+  await devices.start();
+  simulator.traffic.start();
 
   const url = new URL(brokerUrl);
   const port = url.port || '1883';
-  const http = gateway.httpAddress;
   options.out(
     [
-      `border-gateway demo: post "${config.post.id}", ${config.lanes.length} lanes, clock x${options.speed}`,
+      `border-gateway demo: post "${config.post.id}", ${config.lanes.length} lanes, traffic clock x${options.speed} (a day in ${(1440 / options.speed).toFixed(0)} min)`,
       `  MQTT broker: ${brokerUrl}${broker ? ' (embedded)' : ''}`,
       `  watch:       mosquitto_sub -h ${url.hostname} -p ${port} -t 'border/#' -v`,
-      http ? `  health:      http://${http.host}:${http.port}/healthz   metrics: http://${http.host}:${http.port}/metrics` : '',
+      http ? `  lanes:       http://${http.host}:${http.port}/api/lanes   health: /healthz   metrics: /metrics` : '',
+      `  models:      risk ${runtime.riskSlot.version ?? 'none (rules)'}, X-ray screening ${runtime.screeningSlot.version ?? 'none'}`,
       `  outbox:      ${join(options.dataDir, config.outbox.path)}`,
       '  Ctrl-C stops.',
     ]
@@ -85,15 +96,20 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
   const summaryTimer = setInterval(() => {
     const stats = gateway.outbox.stats();
+    const { counts } = runtime.post;
     options.out(
-      `crossings started ${traffic.started}, completed ${traffic.completed}; outbox depth ${stats.depth}, last seq ${stats.lastSeq}; uplink ${gateway.uplink.state}`,
+      `trucks ${simulator.traffic.trucks}, registered ${simulator.traffic.registered}; crossings completed ${counts.completed}, abandoned ${counts.abandoned}, alarms ${counts.alarms}; ` +
+        `risk by model ${runtime.assessor.decisions.model}, by rules ${runtime.assessor.decisions.rules}; outbox depth ${stats.depth}, last seq ${stats.lastSeq}; uplink ${gateway.uplink.state}`,
     );
-  }, 5000);
+  }, (options.summaryEverySec ?? 5) * 1000);
   summaryTimer.unref();
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       clearInterval(summaryTimer);
-      traffic.stop();
+      simulator.traffic.stop();
+      await devices.stop();
+      await runtime.stop();
+      await simulator.stop();
       await gateway.stop();
       await broker?.close();
       resolveDone();
@@ -101,5 +117,5 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     return stopping;
   };
   if (options.durationSec !== undefined) setTimeout(() => void stop(), options.durationSec * 1000);
-  return { gateway, broker, traffic, done, stop };
+  return { gateway, broker, simulator, runtime, done, stop };
 }

@@ -22,6 +22,7 @@ const schemas = {
     declaredWeightKg: z.number().positive().nullable(),
     documents: z.array(z.string()).default([]),
     aeo: z.boolean().default(false),
+    previousVisits30d: z.number().int().min(0).nullable().default(null),
   }),
   plate: z.strictObject({ ...operator, plate: z.string().min(1), reason }),
   weight: z.strictObject({ ...operator, weightKg: z.number().positive(), reason }),
@@ -101,7 +102,7 @@ export function createLaneApi(options: LaneApiOptions): ApiHandler {
           plate: request.plate,
           operatorId: request.operatorId,
           vehicleType: request.vehicleType,
-          declaration: { direction: request.direction, declaredWeightKg: request.declaredWeightKg, documents: request.documents, aeo: request.aeo },
+          declaration: { direction: request.direction, declaredWeightKg: request.declaredWeightKg, documents: request.documents, aeo: request.aeo, previousVisits30d: request.previousVisits30d },
         });
         return { status: 201, body: summary(crossing) };
       }

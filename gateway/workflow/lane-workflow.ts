@@ -34,6 +34,8 @@ export interface Declaration {
   declaredWeightKg: number | null;
   documents: string[];
   aeo: boolean;
+  /** The carrier's crossings in the last 30 days as the national registration system knows them. */
+  previousVisits30d?: number | null;
 }
 
 export interface RiskDecision {
@@ -165,9 +167,15 @@ export class LaneWorkflow {
     this.stamp(crossing, 'registered');
   }
 
-  /** A stable weight: it belongs to the oldest registered vehicle not yet weighed. */
+  /**
+   * A stable weight: it belongs to the vehicle registered first among those not yet weighed —
+   * trucks queue for the platform in the order they leave the registration booth, which is not
+   * the order they arrived in.
+   */
   async weigh(weightKg: number): Promise<Crossing> {
-    const crossing = this.open().find((c) => c.state === 'registered');
+    const crossing = this.open()
+      .filter((c) => c.state === 'registered')
+      .sort((a, b) => (a.monoMs.registered ?? 0) - (b.monoMs.registered ?? 0))[0];
     if (!crossing) {
       this.options.emit({ kind: 'alarm', alarm: 'WF_WEIGHT_UNMATCHED', message: `lane ${this.options.laneId}: a weight with no registered vehicle`, crossingId: null, details: { weightKg } });
       throw new WorkflowError(`no registered vehicle to weigh on lane ${this.options.laneId}`);

@@ -55,10 +55,13 @@ interface Lane {
   cycle: BarrierCycle;
 }
 
+/** What the workflow needs of the device manager (a test drives the same listeners). */
+export type DeviceFeed = Pick<DeviceManager, 'onReadings' | 'onHealthChanges' | 'driver'>;
+
 export interface PostWorkflowOptions {
   config: PostConfig;
-  gateway: Gateway;
-  devices: DeviceManager;
+  gateway: Pick<Gateway, 'emit'>;
+  devices: DeviceFeed;
   /** The clock of TRS stamps (the demo runs it fast). */
   clock: Clock;
   clockQuality: ClockQualityProbe;
@@ -105,14 +108,19 @@ export class PostWorkflow {
   /**
    * The registration system (or the booth operator) registers a vehicle: the arrived crossing with
    * this id, else with this plate (OCR-tolerant), else the oldest arrived one. A vehicle the entry
-   * camera never saw (camera down) arrives here, entered by the operator.
+   * camera never saw (camera down) arrives here, entered by the operator. The plate given here is
+   * the document's: it replaces an unread one (recorded as an operator action).
    */
   register(laneId: string, request: { crossingId?: string | undefined; plate?: string | undefined; operatorId: string; vehicleType?: string | undefined; declaration: Declaration }): Crossing {
     const { workflow } = this.lane(laneId);
     const arrived = workflow.open().filter((c) => c.state === 'arrived');
+    const plate = request.plate;
+    // By id; else by plate (OCR-tolerant); else the oldest vehicle the camera could not read.
     let crossing = request.crossingId
       ? workflow.get(request.crossingId)
-      : ((request.plate ? arrived.find((c) => c.plate !== null && platesMatch(c.plate, request.plate as string)) : undefined) ?? (request.plate ? undefined : arrived[0]));
+      : plate
+        ? (arrived.find((c) => c.plate !== null && platesMatch(c.plate, plate)) ?? arrived.find((c) => c.plate === null))
+        : arrived[0];
     if (!crossing) {
       if (!request.plate) throw new WorkflowError(`lane ${laneId} has no arrived vehicle to register; give the plate to register one the camera did not see`);
       crossing = this.arrive(laneId, request.plate, request.vehicleType ?? 'unknown', null);

@@ -65,7 +65,8 @@ export class RiskAssessor {
       aeo: crossing.declaration?.aeo ?? false,
       wallMs: atMs,
       utcOffsetMin: this.options.utcOffsetMin,
-      visits30d: history.visits(crossing.plate, crossing.wallMs.arrived ?? atMs),
+      // The post's own memory, or the registration system's when it knows more (a new gateway knows nothing).
+      visits30d: Math.max(history.visits(crossing.plate, crossing.wallMs.arrived ?? atMs), crossing.declaration?.previousVisits30d ?? 0),
       plateMismatches: history.mismatchesOf(crossing.plate),
       watchlist: rules.watchlist,
     });

@@ -46,19 +46,43 @@ export class ManualClock implements Clock {
   /** Moves both clocks forward by `ms`, running every timer that falls due, in order. */
   advance(ms: number): void {
     const target = this.mono + ms;
-    for (;;) {
-      const due = this.timers.filter((timer) => timer.at <= target).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      this.timers = this.timers.filter((timer) => timer !== due);
-      this.wall += due.at - this.mono;
-      this.mono = due.at;
-      due.fn();
-    }
-    this.wall += target - this.mono;
-    this.mono = target;
+    while (this.runNextDue(target));
+    this.moveTo(target);
+  }
+
+  /** Runs the earliest timer due by `target` (moving the clocks to it); false when none is. */
+  private runNextDue(target: number): boolean {
+    const due = this.timers.filter((timer) => timer.at <= target).sort((a, b) => a.at - b.at)[0];
+    if (!due) return false;
+    this.timers = this.timers.filter((timer) => timer !== due);
+    this.moveTo(due.at);
+    due.fn();
+    return true;
+  }
+
+  private moveTo(mono: number): void {
+    this.wall += mono - this.mono;
+    this.mono = mono;
+  }
+
+  /**
+   * Like `advance`, for code that awaits between timers (HTTP handlers, commits): after each timer
+   * the event loop turns until it is idle, so the next timer sees everything the last one caused.
+   */
+  async runFor(ms: number): Promise<void> {
+    const target = this.mono + ms;
+    do await settle();
+    while (this.runNextDue(target));
+    this.moveTo(target);
+    await settle();
   }
 
   get pendingTimers(): number {
     return this.timers.length;
   }
+}
+
+/** Lets queued promise callbacks and immediates run (two turns: a commit may schedule one more). */
+async function settle(): Promise<void> {
+  for (let turn = 0; turn < 3; turn += 1) await new Promise<void>((resolve) => setImmediate(resolve));
 }

@@ -1,0 +1,176 @@
+/**
+ * A day of a 4-lane post on the injected clock, in seconds of test time: the simulator's trucks
+ * (arrivals, registration queues, channels, scanner, inspection bay) drive the real lane workflow,
+ * the real bundled risk and X-ray screening models in onnxruntime, the lane API and the outbox.
+ * Only the device transports are stood in for (they keep real time; sim-run and the driver tests
+ * cover them): a stand-in camera, platform and scanner hand the workflow the readings the drivers
+ * would. The TRS report over the outbox must then look like the VMC dashboards: registration ≈ 100
+ * min, crossing ≈ 135 min, X-ray ≈ 27%, and every truck accounted for.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfigText } from '../config/load-config.js';
+import { systemClock } from '../core/clock.js';
+import { Gateway } from '../gateway/daemon.js';
+import type { DeviceReading, HealthListener, ReadingListener } from '../gateway/devices/device-manager.js';
+import { createLogger } from '../gateway/logger.js';
+import { startPostRuntime, type PostRuntime } from '../gateway/post-runtime.js';
+import { readOutbox } from '../gateway/trs/event-sources.js';
+import { crossingRecord, trsReport, type CrossingRecord } from '../gateway/trs/trs-report.js';
+import { resolveUplinkSettings } from '../gateway/uplink/resolve-settings.js';
+import { encodePgm } from '../drivers/xray/pgm.js';
+import type { CrossingView, LaneDesk } from '../sim/gateway-client.js';
+import { TrafficGenerator, type SimulatedLane } from '../sim/traffic.js';
+import { seededRandom } from '../sim/truck-profiles.js';
+import { SimulatedScanner } from '../sim/xray/simulated-scanner.js';
+import { ManualClock } from './helpers/manual-clock.js';
+import { tempDir } from './helpers/test-config.js';
+
+const LANES = ['lane-1', 'lane-2', 'lane-3', 'lane-4'];
+const HOUR = 3_600_000;
+
+const config = parseConfigText(`
+version: 1
+post: { id: day-post }
+lanes:
+${LANES.map(
+  (id, i) => `  - id: ${id}
+    directions: ${i < 2 ? '[import, transit-entry]' : '[export, transit-exit, domestic-transit]'}
+    devices:
+      - { id: ${id}-entry, driver: onvif, role: entry, connection: { url: "http://127.0.0.1:1/onvif", username: a, password: b } }
+      - { id: ${id}-exit, driver: onvif, role: exit, connection: { url: "http://127.0.0.1:1/onvif", username: a, password: b } }
+      - { id: ${id}-scale, driver: sma, connection: { host: 127.0.0.1, port: 1 } }`,
+).join('\n')}
+uplink: { brokers: ["mqtt://127.0.0.1:1"] }
+outbox: { path: outbox.db, maxBytes: 268435456 }
+workflow: { watchlist: [AB-123-CD, XY-808-ZZ, KT-515-OB] }
+`);
+
+/** The workflow's device listeners, fed by the stand-ins below instead of drivers. */
+class DeviceFeedStandIn {
+  readonly health = new Map();
+  private readonly readings: ReadingListener[] = [];
+  onReadings(listener: ReadingListener): void {
+    this.readings.push(listener);
+  }
+  onHealthChanges(_listener: HealthListener): void {}
+  driver(): undefined {
+    return undefined;
+  }
+  read(laneId: string, role: 'entry' | 'exit' | 'lane', reading: DeviceReading): void {
+    for (const listener of this.readings) listener(laneId, role, reading);
+  }
+}
+
+/** The registration system and inspectors, calling the lane API handler in process. */
+class InProcessDesk implements LaneDesk {
+  constructor(private readonly runtime: PostRuntime) {}
+  private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    return this.runtime.api(method, path, Buffer.from(body === undefined ? '' : JSON.stringify(body)));
+  }
+  async register(laneId: string, request: Record<string, unknown>): Promise<CrossingView> {
+    const answer = await this.call('POST', `/api/lanes/${laneId}/registrations`, request);
+    if (answer.status !== 201) throw new Error(JSON.stringify(answer.body));
+    return answer.body as CrossingView;
+  }
+  async crossing(laneId: string, crossingId: string): Promise<CrossingView | null> {
+    const answer = await this.call('GET', `/api/lanes/${laneId}/crossings/${crossingId}`);
+    return answer.status === 200 ? (answer.body as CrossingView) : null;
+  }
+  async inspection(laneId: string, crossingId: string, outcome: 'cleared' | 'irregularity'): Promise<void> {
+    const answer = await this.call('POST', `/api/lanes/${laneId}/crossings/${crossingId}/inspection`, { operatorId: 'inspector', outcome });
+    if (answer.status !== 200) throw new Error(JSON.stringify(answer.body));
+  }
+  async release(laneId: string, crossingId: string, reason: string): Promise<void> {
+    await this.call('POST', `/api/lanes/${laneId}/crossings/${crossingId}/release`, { operatorId: 'officer', reason });
+  }
+}
+
+describe('a day of a 4-lane post on the injected clock', () => {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step();
+  });
+
+  it('completes every truck with TRS figures of the order the VMC shows', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 26, 0, 0));
+    const dataDir = tempDir('day-');
+    const logger = createLogger('silent');
+    const gateway = await Gateway.start({ config, uplink: resolveUplinkSettings(config), logger, clock: systemClock, eventClock: clock, dataDir, http: false });
+    cleanup.push(() => gateway.stop());
+    const feed = new DeviceFeedStandIn();
+    const random = seededRandom(2026);
+    const runtime = await startPostRuntime({ config, gateway, devices: feed, clock, logger, random });
+    cleanup.push(() => runtime.stop());
+    expect(runtime.riskSlot.version).toBe('2026.11.26');
+    expect(runtime.screeningSlot.version).toBe('2026.11.26');
+
+    const scans = join(dataDir, 'scans');
+    mkdirSync(scans);
+    const imager = new SimulatedScanner(scans, 'xray-1', () => clock.now(), seededRandom(7));
+    const lanes: SimulatedLane[] = LANES.map((id, i) => ({
+      id,
+      directions: i < 2 ? ['import', 'transit-entry'] : ['export', 'transit-exit', 'domestic-transit'],
+      camera: {
+        showPlate: (e) =>
+          feed.read(id, 'entry', { type: 'plate.read', deviceId: `${id}-entry`, plate: e.plate ? { text: e.plate, raw: e.plate, confidence: e.likelihood, country: e.country, formatValid: true } : null, plateType: null, vehicleType: e.vehicleType ?? null, imageRef: null, cameraTime: null, atMs: clock.now() }),
+      },
+      exitCamera: {
+        showPlate: (e) => feed.read(id, 'exit', { type: 'plate.read', deviceId: `${id}-exit`, plate: { text: e.plate, raw: e.plate, confidence: e.likelihood, country: e.country, formatValid: true }, plateType: null, vehicleType: null, imageRef: null, cameraTime: null, atMs: clock.now() }),
+      },
+      indicator: {
+        setLoad: (kg, motion = false) => {
+          if (kg > 0 && !motion) feed.read(id, 'lane', { type: 'weight.stable', deviceId: `${id}-scale`, weightKg: kg, axles: null, atMs: clock.now() });
+        },
+      },
+      // One scanner for the post, on lane 1: the image is a real 16-bit PGM the screening model reads.
+      ...(i === 0
+        ? {
+            scanner: {
+              started: () => undefined,
+              completed: (scanId: string, plate: string | null, options: { concealed?: boolean } = {}) => {
+                const file = join(scans, `${scanId}.pgm`);
+                writeFileSync(file, encodePgm(imager.image(256, 128, { concealed: options.concealed ?? false })));
+                feed.read(id, 'lane', { type: 'scan', deviceId: 'xray-1', status: 'completed', scanId, scannerId: 'xray-1', plate, container: null, scannerTime: new Date(clock.now()).toISOString(), imageRef: file, image: null, metadataRef: null, decision: null, atMs: clock.now() });
+              },
+            },
+          }
+        : {}),
+    }));
+    const errors: Error[] = [];
+    const traffic = new TrafficGenerator(lanes, { clock, deviceClock: clock, intervalSec: 600, desk: new InProcessDesk(runtime), random, watchlist: config.workflow.watchlist, onError: (e) => errors.push(e) });
+    cleanup.push(() => Promise.resolve(traffic.stop()));
+    traffic.start();
+    await clock.runFor(24 * HOUR);
+    traffic.stopArrivals();
+    await clock.runFor(12 * HOUR);
+
+    expect(errors).toEqual([]);
+    const { counts } = runtime.post;
+    // Every truck that arrived left through the exit camera and was completed; none abandoned.
+    expect(traffic.trucks).toBeGreaterThan(450);
+    expect(traffic.exited).toBe(traffic.trucks);
+    expect(counts.completed).toBe(traffic.trucks);
+    expect(counts.abandoned).toBe(0);
+    expect(counts.notStored).toBe(0);
+    expect(runtime.assessor.decisions).toMatchObject({ rules: 0, modelFailed: 0, model: traffic.trucks });
+
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const events = readOutbox(join(dataDir, 'outbox.db'));
+    const completed = events.filter((e) => e.type === 'crossing.completed');
+    expect(completed).toHaveLength(traffic.trucks);
+    const report = trsReport(completed.map(crossingRecord).filter((r): r is CrossingRecord => r !== null));
+    console.log(`4-lane day: ${JSON.stringify({ vehicles: report.vehicles, channels: report.channels, xrayShare: report.xrayShare, registration: report.registration, crossing: report.crossing })}`);
+    expect(report.vehicles).toBe(traffic.trucks);
+    expect(report.registration.avgMin).toBeGreaterThan(85);
+    expect(report.registration.avgMin).toBeLessThan(115);
+    expect(report.crossing.avgMin).toBeGreaterThan(115);
+    expect(report.crossing.avgMin).toBeLessThan(155);
+    expect(report.xrayShare).toBeGreaterThan(0.2);
+    expect(report.xrayShare).toBeLessThan(0.34);
+    // Every scanned crossing carries the screening model's score.
+    const scanned = completed.filter((e) => (e.data as { xray: boolean }).xray);
+    expect(scanned.every((e) => (e.data as { xrayScreening: { modelVersion: string } | null }).xrayScreening?.modelVersion === '2026.11.26')).toBe(true);
+  }, 120_000);
+});
