@@ -28,7 +28,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 type LogLevel = (typeof LOG_LEVELS)[number];
 
 const COMMANDS: Record<string, Command> = {
-  demo: { summary: 'the whole post: simulated devices and trucks, drivers, lane workflow, models, outbox, embedded broker [--speed N] [--rate N] [--duration SEC]', run: runDemo },
+  demo: { summary: 'the whole post: simulated devices and trucks, drivers, lane workflow, models, outbox, embedded broker [--speed N] [--rate N] [--duration SEC] [--free-ports] [--traffic post|synthetic]', run: runDemo },
   run: { summary: 'the production gateway: run --config FILE [--data DIR] [--mqtt URL]', run: runGateway },
   sim: { summary: "the post's simulated hardware: sim --config FILE [--interval SEC] [--speed N] [--control-port N] [--no-traffic]", run: runSimulator },
   config: { summary: 'config check FILE | config schema', run: runConfig },
@@ -77,8 +77,12 @@ async function runDemo(args: string[]): Promise<number> {
     'http-port': { type: 'string' },
     config: { type: 'string' },
     'log-level': { type: 'string' },
+    'free-ports': { type: 'boolean' },
+    traffic: { type: 'string' },
   });
   const logger = createLogger(logLevelOption(values['log-level'], 'warn'));
+  const traffic = values.traffic ?? 'post';
+  if (traffic !== 'post' && traffic !== 'synthetic') throw new GatewayError('GW_ERR_CLI_USAGE', `--traffic must be post or synthetic, got "${traffic}"`);
   const demo = await startDemo({
     ...(values.mqtt !== undefined ? { mqttUrl: values.mqtt } : {}),
     speed: numberOption(values.speed, 'speed', 120) || 1,
@@ -88,6 +92,8 @@ async function runDemo(args: string[]): Promise<number> {
     brokerPort: numberOption(values['broker-port'], 'broker-port', 18830),
     ...(values['http-port'] !== undefined ? { httpPort: numberOption(values['http-port'], 'http-port', 0) } : {}),
     ...(values.config !== undefined ? { configFile: values.config } : {}),
+    freePorts: values['free-ports'] ?? false,
+    traffic,
     logger,
     out: (line) => process.stdout.write(`${line}\n`),
   });

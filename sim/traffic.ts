@@ -193,7 +193,7 @@ export class TrafficGenerator {
     else lane.camera.showPlate({ plate: profile.plate, likelihood: profile.plateConfidence, country: 'GE', vehicleType });
   }
 
-  /** The registration system posts the declaration; retried while the gateway is not answering. */
+  /** The registration system posts the declaration; retried while the gateway does not answer. */
   private async register(desk: LaneDesk, lane: SimulatedLane, profile: TruckProfile): Promise<CrossingView | null> {
     for (let attempt = 1; ; attempt += 1) {
       try {
@@ -210,11 +210,12 @@ export class TrafficGenerator {
         this.registered += 1;
         return view;
       } catch (error) {
-        if (attempt >= 3) {
+        // The gateway may still be starting (or restarting): retry for about half a real minute.
+        if (attempt >= 15) {
           this.options.onError?.(error as Error);
           return null;
         }
-        await this.wait(this.options.clock, 5 * MIN);
+        await this.wait(this.options.deviceClock, 2000);
       }
     }
   }

@@ -44,7 +44,7 @@ describe('border-gateway config check', () => {
   it('rejects an unknown command, listing the valid ones, with exit 64', async () => {
     const run = new GatewayProcess(['fly']);
     expect((await run.exited).code).toBe(64);
-    expect(run.stderrText.join('\n')).toContain('unknown command "fly"; valid: demo, run, sim, config, trs, help');
+    expect(run.stderrText.join('\n')).toContain('unknown command "fly"; valid: demo, run, sim, config, model, trs, help');
   });
 });
 
@@ -58,7 +58,7 @@ describe('border-gateway demo (what npm start runs)', () => {
   });
 
   it('starts its own broker, prints how to watch, and events flow; /healthz and /metrics answer', async () => {
-    demo = new GatewayProcess(['demo', '--speed', '3000', '--broker-port', '0', '--http-port', '0', '--data', tempDir()]);
+    demo = new GatewayProcess(['demo', '--speed', '3000', '--rate', '2', '--free-ports', '--broker-port', '0', '--http-port', '0', '--data', tempDir()]);
     const watch = await demo.waitForStdout((line) => line.includes('mosquitto_sub'), 30_000, 'the watch line');
     const port = /-p (\d+)/.exec(watch)?.[1];
     expect(port).toBeDefined();

@@ -18,7 +18,7 @@ describe('gateway killed during a burst', () => {
     const broker = (rig.broker = await Mosquitto.start());
     const collector = (rig.collector = await Collector.connect(broker.url));
     const dataDir = tempDir();
-    const args = ['demo', '--mqtt', broker.url, '--speed', '4000', '--rate', '60', '--data', dataDir, '--http-port', '0', '--log-level', 'debug'];
+    const args = ['demo', '--traffic', 'synthetic', '--mqtt', broker.url, '--speed', '4000', '--rate', '60', '--data', dataDir, '--http-port', '0', '--log-level', 'debug'];
 
     const first = new GatewayProcess(args);
     rig.processes.push(first);

@@ -1,9 +1,12 @@
 /**
- * The whole southbound path as an integrator runs it: `border-gateway sim` opens the demo post's
- * simulated devices, `border-gateway run` with the same config reads them over ONVIF, Modbus TCP
- * and the weighbridge protocols, and the events reach a real Mosquitto. The simulator is then
- * killed (every device unplugged at once) and restarted: the gateway reports each device down,
- * then up again, without restarting.
+ * The whole post as an integrator runs it: `border-gateway sim` opens the demo post's simulated
+ * devices and drives trucks through them (registering each at the gateway's lane API),
+ * `border-gateway run` with the same config reads the devices over ONVIF, Modbus TCP and the
+ * weighbridge protocols, runs the lane workflow and the bundled models, opens the barriers, and
+ * the events reach a real Mosquitto. Faults are injected (garbage, misread, two vehicles in one
+ * barrier cycle); then the simulator is killed (every device unplugged at once): the gateway
+ * reports each device down, an operator registers and weighs a truck by hand through the API, and
+ * when the simulator returns every device comes back up without a gateway restart.
  */
 import { describe, expect, it } from 'vitest';
 import { Collector, type Received } from './helpers/collector.js';
@@ -13,7 +16,10 @@ import { systemRig } from './helpers/rig.js';
 import { tempDir } from './helpers/test-config.js';
 
 const CONFIG = 'config/examples/demo-post.yaml';
-const SIMULATED = ['lane-1-entry-cam', 'lane-1-weighbridge', 'lane-1-barrier', 'lane-2-entry-cam', 'lane-2-weighbridge', 'lane-2-barrier'];
+const SIMULATED = ['lane-1-entry-cam', 'lane-1-exit-cam', 'lane-1-weighbridge', 'lane-1-barrier', 'lane-2-entry-cam', 'lane-2-exit-cam', 'lane-2-weighbridge', 'lane-2-barrier'];
+// Trucks every 20 traffic-minutes per lane; queues and waits run 1200 times faster than real time.
+const SIM_ARGS = ['sim', '--config', CONFIG, '--speed', '1200', '--interval', '1200'];
+const API = 'http://127.0.0.1:18080/api';
 
 const statusOf = (received: Received[], deviceId: string): string | undefined =>
   received.filter((m) => m.type === 'device.status' && m.event.data.deviceId === deviceId).at(-1)?.event.data.state as string | undefined;
@@ -21,10 +27,10 @@ const statusOf = (received: Received[], deviceId: string): string | undefined =>
 describe('sim + run with the demo post', () => {
   const rig = systemRig<Mosquitto>();
 
-  it('shows plate reads, stable weights, barrier movements and scans at the broker, and survives the devices going away', async () => {
+  it('joins device readings into crossings, alarms on faults, and lets operators act while devices are down', async () => {
     const broker = (rig.broker = await Mosquitto.start());
     const collector = (rig.collector = await Collector.connect(broker.url));
-    const sim = new GatewayProcess(['sim', '--config', CONFIG, '--interval', '2']);
+    const sim = new GatewayProcess(SIM_ARGS);
     rig.processes.push(sim);
     await sim.waitForStdout((line) => line.includes('ready'), 30_000, 'the simulator ready');
     expect(sim.stdout.join('\n')).toContain('ONVIF camera http://127.0.0.1:18081/onvif/device_service');
@@ -38,16 +44,26 @@ describe('sim + run with the demo post', () => {
         r.some((m) => m.type === 'weighbridge.weight') &&
         r.some((m) => m.type === 'barrier.state' && m.event.data.position === 'open') &&
         r.some((m) => m.type === 'xray.scan' && m.event.data.status === 'completed') &&
+        r.filter((m) => m.type === 'crossing.completed').length >= 3 &&
         SIMULATED.every((id) => statusOf(r, id) === 'up'),
-      60_000,
-      'plates, weights, barrier movements, scans and every device up',
+      90_000,
+      'plates, weights, barrier movements, scans, three completed crossings and every device up',
     );
+    // Each completed crossing was decided by the bundled model and went through every step.
+    for (const completed of collector.received.filter((m) => m.type === 'crossing.completed')) {
+      const data = completed.event.data as { risk: { modelVersion: string; reasons: string[] }; milestones: Record<string, string>; durations: { crossingSec: number } };
+      expect(data.risk.modelVersion).toBe('2026.11.26');
+      expect(data.risk.reasons.length).toBeGreaterThan(0);
+      expect(Object.keys(data.milestones)).toEqual(expect.arrayContaining(['arrived', 'registered', 'weighed', 'riskAssessed', 'released', 'exited']));
+      expect(data.durations.crossingSec).toBeGreaterThan(0);
+    }
     const plate = collector.received.find((m) => m.type === 'anpr.plate' && m.event.data.plate !== null);
     expect(plate?.event.data).toMatchObject({ deviceId: expect.stringMatching(/entry-cam$/) as unknown, plate: { text: expect.stringMatching(/^[A-Z0-9]+$/) as unknown } });
     const weight = collector.received.find((m) => m.type === 'weighbridge.weight');
-    expect(Number(weight?.event.data.weightKg)).toBeGreaterThanOrEqual(15_000);
+    // The lightest simulated vehicle is a van declaring 2,000 kg (scales read ±2%).
+    expect(Number(weight?.event.data.weightKg)).toBeGreaterThanOrEqual(1900);
     const scan = collector.received.find((m) => m.type === 'xray.scan' && m.event.data.status === 'completed');
-    expect(scan?.event.data).toMatchObject({ deviceId: 'lane-1-xray', image: { width: 128, height: 64 } });
+    expect(scan?.event.data).toMatchObject({ deviceId: 'lane-1-xray', image: { width: 256, height: 128 } });
 
     // Faults injected through the simulator's control endpoint reach the gateway as events.
     const control = /faults: curl -X POST (http:\/\/127\.0\.0\.1:\d+)\/faults/.exec(sim.stdout.join('\n'))?.[1];
@@ -64,12 +80,33 @@ describe('sim + run with the demo post', () => {
       'the garbage and the misread plate',
     );
 
+    // Two vehicles under one barrier opening: the next truck through lane 1 brings a second.
+    expect((await inject('lane-1-barrier', { fault: 'tailgate' })).status).toBe(200);
+    await collector.waitFor((r) => r.some((m) => m.type === 'alarm.raised' && m.event.data.alarm === 'WF_TWO_VEHICLES_ONE_CYCLE'), 90_000, 'the two-vehicles alarm');
+
     await sim.kill('SIGKILL');
     await collector.waitFor((r) => SIMULATED.every((id) => statusOf(r, id) === 'down'), 60_000, 'every device down');
-    const again = new GatewayProcess(['sim', '--config', CONFIG, '--interval', '2']);
+    expect(collector.received.some((m) => m.type === 'alarm.raised' && m.event.data.alarm === 'WF_DEVICE_DOWN' && (m.event.data.details as { deviceId: string }).deviceId === 'lane-2-weighbridge')).toBe(true);
+    // Degraded lane: the camera and the weighbridge are gone, the operator enters what they would have read.
+    const post = (path: string, body: object) => fetch(`${API}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    const registered = await post('/lanes/lane-2/registrations', { operatorId: 'op-7', plate: 'ZZ-900-ZZ', direction: 'export', declaredWeightKg: 18_000, documents: ['SAD-1'], aeo: false });
+    expect(registered.status).toBe(201);
+    const { crossingId } = (await registered.json()) as { crossingId: string };
+    const withoutReason = await post(`/lanes/lane-2/crossings/${crossingId}/weight`, { operatorId: 'op-7', weightKg: 18_200, reason: ' ' });
+    expect(withoutReason.status).toBe(400);
+    expect(await withoutReason.text()).toContain('reason: a reason is required');
+    const weighed = await post(`/lanes/lane-2/crossings/${crossingId}/weight`, { operatorId: 'op-7', weightKg: 18_200, reason: 'weighbridge down, weighed at the mobile scale' });
+    expect(weighed.status).toBe(200);
+    expect(((await weighed.json()) as { risk: { modelVersion: string } }).risk.modelVersion).toBe('2026.11.26');
+    await collector.waitFor(
+      (r) => r.some((m) => m.type === 'operator.action' && m.event.data.crossingId === crossingId && String(m.event.data.action).startsWith('weight entered by hand')) && r.some((m) => m.type === 'risk.assessed' && m.event.data.crossingId === crossingId),
+      30_000,
+      'the manual weight recorded and the risk assessed',
+    );
+    const again = new GatewayProcess(SIM_ARGS);
     rig.processes.push(again);
     await collector.waitFor((r) => SIMULATED.every((id) => statusOf(r, id) === 'up'), 60_000, 'every device up again');
-    const counts = Object.fromEntries(['anpr.plate', 'weighbridge.weight', 'barrier.state', 'xray.scan', 'device.status'].map((t) => [t, collector.received.filter((m) => m.type === t).length]));
+    const counts = Object.fromEntries(['anpr.plate', 'weighbridge.weight', 'barrier.state', 'xray.scan', 'device.status', 'crossing.completed', 'alarm.raised'].map((t) => [t, collector.received.filter((m) => m.type === t).length]));
     console.log(`sim+run: ${JSON.stringify(counts)}`);
   });
 });

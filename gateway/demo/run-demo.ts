@@ -16,6 +16,9 @@ import { Gateway } from '../daemon.js';
 import { DeviceManager } from '../devices/device-manager.js';
 import { startPostRuntime, type PostRuntime } from '../post-runtime.js';
 import { resolveUplinkSettings } from '../uplink/resolve-settings.js';
+import { createClockQualityProbe } from '../../core/clock-quality.js';
+import { adjustDemoConfig } from './demo-config.js';
+import { SyntheticTraffic } from './synthetic-traffic.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 
 export interface DemoOptions {
@@ -33,6 +36,13 @@ export interface DemoOptions {
   out: (line: string) => void;
   /** Seconds between summary lines (default 5). */
   summaryEverySec?: number;
+  /** Give every simulated device a free port instead of the configured one. */
+  freePorts?: boolean;
+  /**
+   * `post` (default): simulated devices and trucks through the drivers and the workflow.
+   * `synthetic`: crossing events made up directly, no devices — a load generator for the uplink.
+   */
+  traffic?: 'post' | 'synthetic';
 }
 
 export const DEMO_CONFIG_FILE = join(PACKAGE_ROOT, 'config', 'examples', 'demo-post.yaml');
@@ -40,15 +50,15 @@ export const DEMO_CONFIG_FILE = join(PACKAGE_ROOT, 'config', 'examples', 'demo-p
 export interface RunningDemo {
   gateway: Gateway;
   broker: EmbeddedBroker | null;
-  simulator: RunningSimulator;
-  runtime: PostRuntime;
+  simulator: RunningSimulator | null;
+  runtime: PostRuntime | null;
   /** Resolves when the demo has stopped (duration over or stop() called). */
   done: Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
-  const config = loadConfigFile(options.configFile ?? DEMO_CONFIG_FILE);
+  const config = await adjustDemoConfig(loadConfigFile(options.configFile ?? DEMO_CONFIG_FILE), options.dataDir, options.freePorts ?? false);
   if (options.httpPort !== undefined) config.http.port = options.httpPort;
   const broker = options.mqttUrl ? null : await startEmbeddedBroker(options.brokerPort);
   const brokerUrl = options.mqttUrl ?? (broker as EmbeddedBroker).url;
@@ -62,18 +72,34 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     eventClock: postClock,
     dataDir: options.dataDir,
   });
-  const devices = new DeviceManager(config, gateway, systemClock, options.logger.child({ module: 'devices' }), options.dataDir);
-  const runtime = await startPostRuntime({ config, gateway, devices, clock: postClock, logger: options.logger });
   const http = gateway.httpAddress;
-  const simulator = await startPostSimulator(config, systemClock, {
-    intervalSec: 3600 / options.vehiclesPerHourPerLane,
-    trafficClock: postClock,
-    traffic: false,
-    desk: http ? new GatewayDeskClient(`http://${http.host}:${http.port}`) : null,
-    onError: (error) => options.logger.warn({ err: error }, 'simulated truck'),
-  });
-  await devices.start();
-  simulator.traffic.start();
+  let post: { devices: DeviceManager; runtime: PostRuntime; simulator: RunningSimulator } | null = null;
+  let synthetic: SyntheticTraffic | null = null;
+  if (options.traffic === 'synthetic') {
+    synthetic = new SyntheticTraffic({
+      postId: config.post.id,
+      lanes: config.lanes,
+      clock: postClock,
+      clockQuality: createClockQualityProbe(systemClock),
+      emit: (type, laneId, data, subject) => gateway.emit(type, laneId, data, subject),
+      vehiclesPerHourPerLane: options.vehiclesPerHourPerLane,
+      onEmitError: (error) => options.logger.error({ err: error }, 'synthetic event not stored'),
+    });
+    synthetic.start();
+  } else {
+    const devices = new DeviceManager(config, gateway, systemClock, options.logger.child({ module: 'devices' }), options.dataDir);
+    const runtime = await startPostRuntime({ config, gateway, devices, clock: postClock, logger: options.logger });
+    const simulator = await startPostSimulator(config, systemClock, {
+      intervalSec: 3600 / options.vehiclesPerHourPerLane,
+      trafficClock: postClock,
+      traffic: false,
+      desk: http ? new GatewayDeskClient(`http://${http.host}:${http.port}`) : null,
+      onError: (error) => options.logger.warn({ err: error }, 'simulated truck'),
+    });
+    await devices.start();
+    simulator.traffic.start();
+    post = { devices, runtime, simulator };
+  }
 
   const url = new URL(brokerUrl);
   const port = url.port || '1883';
@@ -82,8 +108,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       `border-gateway demo: post "${config.post.id}", ${config.lanes.length} lanes, traffic clock x${options.speed} (a day in ${(1440 / options.speed).toFixed(0)} min)`,
       `  MQTT broker: ${brokerUrl}${broker ? ' (embedded)' : ''}`,
       `  watch:       mosquitto_sub -h ${url.hostname} -p ${port} -t 'border/#' -v`,
-      http ? `  lanes:       http://${http.host}:${http.port}/api/lanes   health: /healthz   metrics: /metrics` : '',
-      `  models:      risk ${runtime.riskSlot.version ?? 'none (rules)'}, X-ray screening ${runtime.screeningSlot.version ?? 'none'}`,
+      http ? `  health:      http://${http.host}:${http.port}/healthz   metrics: http://${http.host}:${http.port}/metrics\n  lanes:       http://${http.host}:${http.port}/api/lanes` : '',
+      post
+        ? `  models:      risk ${post.runtime.riskSlot.version ?? 'none (rules)'}, X-ray screening ${post.runtime.screeningSlot.version ?? 'none'}`
+        : '  traffic:     synthetic crossing events (no devices, no workflow)',
       `  outbox:      ${join(options.dataDir, config.outbox.path)}`,
       '  Ctrl-C stops.',
     ]
@@ -96,20 +124,29 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
   const summaryTimer = setInterval(() => {
     const stats = gateway.outbox.stats();
-    const { counts } = runtime.post;
+    const spine = `outbox depth ${stats.depth}, last seq ${stats.lastSeq}; uplink ${gateway.uplink.state}`;
+    if (!post) {
+      options.out(`synthetic crossings started ${synthetic?.started ?? 0}, completed ${synthetic?.completed ?? 0}; ${spine}`);
+      return;
+    }
+    const { counts } = post.runtime.post;
+    const { traffic } = post.simulator;
     options.out(
-      `trucks ${simulator.traffic.trucks}, registered ${simulator.traffic.registered}; crossings completed ${counts.completed}, abandoned ${counts.abandoned}, alarms ${counts.alarms}; ` +
-        `risk by model ${runtime.assessor.decisions.model}, by rules ${runtime.assessor.decisions.rules}; outbox depth ${stats.depth}, last seq ${stats.lastSeq}; uplink ${gateway.uplink.state}`,
+      `trucks ${traffic.trucks}, registered ${traffic.registered}; crossings completed ${counts.completed}, abandoned ${counts.abandoned}, alarms ${counts.alarms}; ` +
+        `risk by model ${post.runtime.assessor.decisions.model}, by rules ${post.runtime.assessor.decisions.rules}; ${spine}`,
     );
   }, (options.summaryEverySec ?? 5) * 1000);
   summaryTimer.unref();
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       clearInterval(summaryTimer);
-      simulator.traffic.stop();
-      await devices.stop();
-      await runtime.stop();
-      await simulator.stop();
+      synthetic?.stop();
+      if (post) {
+        post.simulator.traffic.stop();
+        await post.devices.stop();
+        await post.runtime.stop();
+        await post.simulator.stop();
+      }
       await gateway.stop();
       await broker?.close();
       resolveDone();
@@ -117,5 +154,5 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     return stopping;
   };
   if (options.durationSec !== undefined) setTimeout(() => void stop(), options.durationSec * 1000);
-  return { gateway, broker, simulator, runtime, done, stop };
+  return { gateway, broker, simulator: post?.simulator ?? null, runtime: post?.runtime ?? null, done, stop };
 }
