@@ -5,17 +5,20 @@
  * Only the device transports are stood in for (they keep real time; sim-run and the driver tests
  * cover them): a stand-in camera, platform and scanner hand the workflow the readings the drivers
  * would. The TRS report over the outbox must then look like the VMC dashboards: registration ≈ 100
- * min, crossing ≈ 135 min, X-ray ≈ 27%, and every truck accounted for.
+ * min, crossing ≈ 135 min, X-ray ≈ 27%, and every truck accounted for — also across a hot swap of
+ * the risk model at midday.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config/load-config.js';
 import { systemClock } from '../core/clock.js';
 import { Gateway } from '../gateway/daemon.js';
 import type { DeviceReading, HealthListener, ReadingListener } from '../gateway/devices/device-manager.js';
 import { createLogger } from '../gateway/logger.js';
-import { startPostRuntime, type PostRuntime } from '../gateway/post-runtime.js';
+import { BUNDLED_MODELS, startPostRuntime, type PostRuntime } from '../gateway/post-runtime.js';
+import { trainRiskModel } from '../edge-models/train-models.js';
 import { readOutbox } from '../gateway/trs/event-sources.js';
 import { crossingRecord, trsReport, type CrossingRecord } from '../gateway/trs/trs-report.js';
 import { resolveUplinkSettings } from '../gateway/uplink/resolve-settings.js';
@@ -28,6 +31,7 @@ import { ManualClock } from './helpers/manual-clock.js';
 import { tempDir } from './helpers/test-config.js';
 
 const LANES = ['lane-1', 'lane-2', 'lane-3', 'lane-4'];
+const BUNDLED = dirname(BUNDLED_MODELS.risk);
 const HOUR = 3_600_000;
 
 const config = parseConfigText(`
@@ -96,6 +100,13 @@ describe('a day of a 4-lane post on the injected clock', () => {
   it('completes every truck with TRS figures of the order the VMC shows', async () => {
     const clock = new ManualClock(Date.UTC(2026, 10, 26, 0, 0));
     const dataDir = tempDir('day-');
+    // The risk model in use is a copy of the bundled one, replaced at midday by one this test signs.
+    const models = join(dataDir, 'models');
+    mkdirSync(models);
+    for (const file of ['risk.manifest.json', 'risk-2026.11.26.onnx']) copyFileSync(join(BUNDLED, file), join(models, file));
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    writeFileSync(join(models, 'test.pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+    config.models = { publicKeys: [BUNDLED_MODELS.publicKey, join(models, 'test.pub.pem')], risk: join(models, 'risk.manifest.json') };
     const logger = createLogger('silent');
     const gateway = await Gateway.start({ config, uplink: resolveUplinkSettings(config), logger, clock: systemClock, eventClock: clock, dataDir, http: false });
     cleanup.push(() => gateway.stop());
@@ -104,6 +115,7 @@ describe('a day of a 4-lane post on the injected clock', () => {
     const runtime = await startPostRuntime({ config, gateway, devices: feed, clock, logger, random });
     cleanup.push(() => runtime.stop());
     expect(runtime.riskSlot.version).toBe('2026.11.26');
+    expect(runtime.riskSlot.lastError).toBeNull();
     expect(runtime.screeningSlot.version).toBe('2026.11.26');
 
     const scans = join(dataDir, 'scans');
@@ -142,7 +154,14 @@ describe('a day of a 4-lane post on the injected clock', () => {
     const traffic = new TrafficGenerator(lanes, { clock, deviceClock: clock, intervalSec: 600, desk: new InProcessDesk(runtime), random, watchlist: config.workflow.watchlist, onError: (e) => errors.push(e) });
     cleanup.push(() => Promise.resolve(traffic.stop()));
     traffic.start();
-    await clock.runFor(24 * HOUR);
+    await clock.runFor(12 * HOUR);
+    // Hot swap at midday with vehicles in every state: a new model is written and reloaded.
+    const next = trainRiskModel({ outDir: join(dataDir, 'next'), privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), version: 'midday-1', seed: 11, trainRows: 6000, testRows: 1500 });
+    copyFileSync(join(dataDir, 'next', next.manifest.file), join(models, next.manifest.file));
+    copyFileSync(next.manifestPath, join(models, 'risk.manifest.json'));
+    const reload = await runtime.api('POST', '/api/models/reload', Buffer.alloc(0));
+    expect(reload).toMatchObject({ status: 200, body: { risk: { version: 'midday-1' } } });
+    await clock.runFor(12 * HOUR);
     traffic.stopArrivals();
     await clock.runFor(12 * HOUR);
 
@@ -169,6 +188,9 @@ describe('a day of a 4-lane post on the injected clock', () => {
     expect(report.crossing.avgMin).toBeLessThan(155);
     expect(report.xrayShare).toBeGreaterThan(0.2);
     expect(report.xrayShare).toBeLessThan(0.34);
+    // Both models decided vehicles, and none was lost at the swap.
+    const versions = new Set(completed.map((e) => (e.data as { risk: { modelVersion: string } }).risk.modelVersion));
+    expect(versions).toEqual(new Set(['2026.11.26', 'midday-1']));
     // Every scanned crossing carries the screening model's score.
     const scanned = completed.filter((e) => (e.data as { xray: boolean }).xray);
     expect(scanned.every((e) => (e.data as { xrayScreening: { modelVersion: string } | null }).xrayScreening?.modelVersion === '2026.11.26')).toBe(true);
