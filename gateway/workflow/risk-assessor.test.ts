@@ -77,16 +77,17 @@ function assessor(slot: ModelSlot<RiskModel>, failures: string[] = []): RiskAsse
 }
 
 const at = Date.UTC(2026, 10, 26, 12);
+const newSlot = (): ModelSlot<RiskModel> => new ModelSlot('risk', (verified) => RiskModel.load(verified), () => [publicKey]);
 
 describe('risk assessor', () => {
   it('lets the rules decide, and says so, when no model is loaded', async () => {
-    const decision = await assessor(new ModelSlot('risk', RiskModel.load, () => [publicKey])).assess(crossing({ weightKg: 26_000 }), at);
+    const decision = await assessor(newSlot()).assess(crossing({ weightKg: 26_000 }), at);
     expect(decision).toMatchObject({ channel: 'orange', modelVersion: 'rules', xrayRequested: true });
     expect(decision.reasons).toEqual(['measured weight off the declared by 30%', 'no risk model loaded: rules decided']);
   });
 
   it('decides by the model, with its version and reasons; the watchlist rule overrides it; AEO goes one channel down', async () => {
-    const slot = new ModelSlot('risk', RiskModel.load, () => [publicKey]);
+    const slot = newSlot();
     await slot.load(good.manifestPath);
     const subject = assessor(slot);
     const routine = await subject.assess(crossing(), at);
@@ -109,7 +110,7 @@ describe('risk assessor', () => {
   });
 
   it('decides by the rules when the model fails on a vehicle, tells the gateway, and never leaves it undecided', async () => {
-    const slot = new ModelSlot('risk', RiskModel.load, () => [publicKey]);
+    const slot = newSlot();
     await slot.load(brokenManifest);
     const failures: string[] = [];
     const subject = assessor(slot, failures);
