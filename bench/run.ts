@@ -1,17 +1,23 @@
 /**
- * `npm run bench`: the uplink's figures against a local Mosquitto this script starts, printed as
+ * `npm run bench`: the edge models' and the workflow's figures, then the uplink's against a local
+ * Mosquitto this script starts, printed as
  * ratios against a baseline measured in the same run (these machines are noisy; absolute numbers
  * vary, ratios much less). Not a test: nothing here passes or fails.
  *
  *   BENCH_EVENTS   events per throughput run (default 50000)
  *   BENCH_BACKLOG  backlog size for the drain (default 1000000)
  *   BENCH_SECONDS  seconds of the steady 1000 events/s latency run (default 10)
+ *   BENCH_VEHICLES vehicles scored in the risk inference run (default 5000)
+ *   BENCH_IMAGES   1024×1024 images screened (default 40)
+ *   BENCH_HOURS    hours of 4-lane traffic through the workflow (default 24)
+ *   BENCH_ONLY     "edge" to run only the edge-model and workflow figures
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Mosquitto } from '../test/helpers/mosquitto.js';
 import { tempDir } from '../test/helpers/test-config.js';
+import { riskInferenceBench, workflowBench, xrayScreeningBench } from './edge-bench.js';
 import { durablePublish, percentile, rawPublish, startDurable, steadyLatency } from './uplink-bench.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);
@@ -23,6 +29,12 @@ const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maxim
 
 // Mosquitto's default Receive Maximum is 20 and it leaves Nagle on; a VMC broker is tuned for
 // many in-flight messages and prompt acknowledgements.
+console.log('edge models and lane workflow');
+await riskInferenceBench(Number(process.env.BENCH_VEHICLES ?? 5000));
+await xrayScreeningBench(Number(process.env.BENCH_IMAGES ?? 40));
+await workflowBench(Number(process.env.BENCH_HOURS ?? 24), 300);
+if (process.env.BENCH_ONLY === 'edge') process.exit(0);
+
 const broker = await Mosquitto.start({ extraConfig: ['max_inflight_messages 1000', 'set_tcp_nodelay true'] });
 try {
   console.log(`uplink benchmark: Mosquitto ${broker.url}, QoS 1, in-flight window ${WINDOW}, ${fmt(EVENTS)} events per run`);

@@ -15,19 +15,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config/load-config.js';
 import { systemClock } from '../core/clock.js';
 import { Gateway } from '../gateway/daemon.js';
-import type { DeviceReading, HealthListener, ReadingListener } from '../gateway/devices/device-manager.js';
 import { createLogger } from '../gateway/logger.js';
-import { BUNDLED_MODELS, startPostRuntime, type PostRuntime } from '../gateway/post-runtime.js';
+import { BUNDLED_MODELS, startPostRuntime } from '../gateway/post-runtime.js';
 import { trainRiskModel } from '../edge-models/train-models.js';
 import { readOutbox } from '../gateway/trs/event-sources.js';
 import { crossingRecord, trsReport, type CrossingRecord } from '../gateway/trs/trs-report.js';
 import { resolveUplinkSettings } from '../gateway/uplink/resolve-settings.js';
-import { encodePgm } from '../drivers/xray/pgm.js';
-import type { CrossingView, LaneDesk } from '../sim/gateway-client.js';
-import { TrafficGenerator, type SimulatedLane } from '../sim/traffic.js';
+import { TrafficGenerator } from '../sim/traffic.js';
 import { seededRandom } from '../sim/truck-profiles.js';
-import { SimulatedScanner } from '../sim/xray/simulated-scanner.js';
 import { ManualClock } from './helpers/manual-clock.js';
+import { DeviceFeedStandIn, InProcessDesk, standInLanes } from './helpers/post-harness.js';
 import { tempDir } from './helpers/test-config.js';
 
 const LANES = ['lane-1', 'lane-2', 'lane-3', 'lane-4'];
@@ -50,46 +47,6 @@ uplink: { brokers: ["mqtt://127.0.0.1:1"] }
 outbox: { path: outbox.db, maxBytes: 268435456 }
 workflow: { watchlist: [AB-123-CD, XY-808-ZZ, KT-515-OB] }
 `);
-
-/** The workflow's device listeners, fed by the stand-ins below instead of drivers. */
-class DeviceFeedStandIn {
-  readonly health = new Map();
-  private readonly readings: ReadingListener[] = [];
-  onReadings(listener: ReadingListener): void {
-    this.readings.push(listener);
-  }
-  onHealthChanges(_listener: HealthListener): void {}
-  driver(): undefined {
-    return undefined;
-  }
-  read(laneId: string, role: 'entry' | 'exit' | 'lane', reading: DeviceReading): void {
-    for (const listener of this.readings) listener(laneId, role, reading);
-  }
-}
-
-/** The registration system and inspectors, calling the lane API handler in process. */
-class InProcessDesk implements LaneDesk {
-  constructor(private readonly runtime: PostRuntime) {}
-  private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-    return this.runtime.api(method, path, Buffer.from(body === undefined ? '' : JSON.stringify(body)));
-  }
-  async register(laneId: string, request: Record<string, unknown>): Promise<CrossingView> {
-    const answer = await this.call('POST', `/api/lanes/${laneId}/registrations`, request);
-    if (answer.status !== 201) throw new Error(JSON.stringify(answer.body));
-    return answer.body as CrossingView;
-  }
-  async crossing(laneId: string, crossingId: string): Promise<CrossingView | null> {
-    const answer = await this.call('GET', `/api/lanes/${laneId}/crossings/${crossingId}`);
-    return answer.status === 200 ? (answer.body as CrossingView) : null;
-  }
-  async inspection(laneId: string, crossingId: string, outcome: 'cleared' | 'irregularity'): Promise<void> {
-    const answer = await this.call('POST', `/api/lanes/${laneId}/crossings/${crossingId}/inspection`, { operatorId: 'inspector', outcome });
-    if (answer.status !== 200) throw new Error(JSON.stringify(answer.body));
-  }
-  async release(laneId: string, crossingId: string, reason: string): Promise<void> {
-    await this.call('POST', `/api/lanes/${laneId}/crossings/${crossingId}/release`, { operatorId: 'officer', reason });
-  }
-}
 
 describe('a day of a 4-lane post on the injected clock', () => {
   const cleanup: (() => Promise<void>)[] = [];
@@ -118,38 +75,7 @@ describe('a day of a 4-lane post on the injected clock', () => {
     expect(runtime.riskSlot.lastError).toBeNull();
     expect(runtime.screeningSlot.version).toBe('2026.11.26');
 
-    const scans = join(dataDir, 'scans');
-    mkdirSync(scans);
-    const imager = new SimulatedScanner(scans, 'xray-1', () => clock.now(), seededRandom(7));
-    const lanes: SimulatedLane[] = LANES.map((id, i) => ({
-      id,
-      directions: i < 2 ? ['import', 'transit-entry'] : ['export', 'transit-exit', 'domestic-transit'],
-      camera: {
-        showPlate: (e) =>
-          feed.read(id, 'entry', { type: 'plate.read', deviceId: `${id}-entry`, plate: e.plate ? { text: e.plate, raw: e.plate, confidence: e.likelihood, country: e.country, formatValid: true } : null, plateType: null, vehicleType: e.vehicleType ?? null, imageRef: null, cameraTime: null, atMs: clock.now() }),
-      },
-      exitCamera: {
-        showPlate: (e) => feed.read(id, 'exit', { type: 'plate.read', deviceId: `${id}-exit`, plate: { text: e.plate, raw: e.plate, confidence: e.likelihood, country: e.country, formatValid: true }, plateType: null, vehicleType: null, imageRef: null, cameraTime: null, atMs: clock.now() }),
-      },
-      indicator: {
-        setLoad: (kg, motion = false) => {
-          if (kg > 0 && !motion) feed.read(id, 'lane', { type: 'weight.stable', deviceId: `${id}-scale`, weightKg: kg, axles: null, atMs: clock.now() });
-        },
-      },
-      // One scanner for the post, on lane 1: the image is a real 16-bit PGM the screening model reads.
-      ...(i === 0
-        ? {
-            scanner: {
-              started: () => undefined,
-              completed: (scanId: string, plate: string | null, options: { concealed?: boolean } = {}) => {
-                const file = join(scans, `${scanId}.pgm`);
-                writeFileSync(file, encodePgm(imager.image(256, 128, { concealed: options.concealed ?? false })));
-                feed.read(id, 'lane', { type: 'scan', deviceId: 'xray-1', status: 'completed', scanId, scannerId: 'xray-1', plate, container: null, scannerTime: new Date(clock.now()).toISOString(), imageRef: file, image: null, metadataRef: null, decision: null, atMs: clock.now() });
-              },
-            },
-          }
-        : {}),
-    }));
+    const lanes = standInLanes(feed, LANES, clock, join(dataDir, 'scans'));
     const errors: Error[] = [];
     const traffic = new TrafficGenerator(lanes, { clock, deviceClock: clock, intervalSec: 600, desk: new InProcessDesk(runtime), random, watchlist: config.workflow.watchlist, onError: (e) => errors.push(e) });
     cleanup.push(() => Promise.resolve(traffic.stop()));

@@ -1,0 +1,167 @@
+/**
+ * Benchmarks of the lane issue, each against a baseline measured in the same process:
+ * - risk inference per vehicle in onnxruntime (one run: the vehicle and its ten contribution
+ *   rows), against the same trees walked in TypeScript for the same eleven rows;
+ * - X-ray screening of a 1024×1024 16-bit image in onnxruntime, against the same densest-block
+ *   computation written as a plain TypeScript loop;
+ * - vehicles per second through the whole workflow (simulated trucks, lane API, workflow, both
+ *   models, outbox) on the manual clock, against the outbox committing the same number of events
+ *   with no workflow in front of it.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfigText } from '../config/load-config.js';
+import { systemClock } from '../core/clock.js';
+import { predictProbability, trainGradientBoosting } from '../edge-models/gradient-boosting.js';
+import { RISK_FEATURES, riskFeatures } from '../edge-models/risk-features.js';
+import { verifyModel } from '../edge-models/manifest.js';
+import { RiskModel } from '../edge-models/risk-model.js';
+import { trainRiskModel, trainXrayModel, WATCHLIST } from '../edge-models/train-models.js';
+import { XrayScreeningModel, type XrayImage } from '../edge-models/xray-screening.js';
+import { Gateway } from '../gateway/daemon.js';
+import { createLogger } from '../gateway/logger.js';
+import { startPostRuntime } from '../gateway/post-runtime.js';
+import { resolveUplinkSettings } from '../gateway/uplink/resolve-settings.js';
+import { TrafficGenerator } from '../sim/traffic.js';
+import { labelledCrossings, seededRandom } from '../sim/truck-profiles.js';
+import { SimulatedScanner } from '../sim/xray/simulated-scanner.js';
+import { ManualClock } from '../test/helpers/manual-clock.js';
+import { DeviceFeedStandIn, InProcessDesk, standInLanes } from '../test/helpers/post-harness.js';
+import { tempDir } from '../test/helpers/test-config.js';
+import { percentile } from './uplink-bench.js';
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+function timeEach(count: number, fn: (i: number) => void): number[] {
+  const times: number[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const start = performance.now();
+    fn(i);
+    times.push(performance.now() - start);
+  }
+  return times.sort((a, b) => a - b);
+}
+
+async function timeEachAsync(count: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const start = performance.now();
+    await fn(i);
+    times.push(performance.now() - start);
+  }
+  return times.sort((a, b) => a - b);
+}
+
+const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
+
+export async function riskInferenceBench(vehicles: number): Promise<void> {
+  const dir = tempDir('bench-models-');
+  const keys = generateKeyPairSync('ed25519');
+  const trained = trainRiskModel({ outDir: dir, privateKeyPem: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), version: 'bench', seed: 42, trainRows: 20_000, testRows: 2000 });
+  // The same trees for the TypeScript baseline (same seed, same data, same training).
+  const rows = labelledCrossings(20_000, seededRandom(42), WATCHLIST);
+  const ensemble = trainGradientBoosting(
+    rows.map((r) =>
+      riskFeatures({ plate: r.profile.plate, plateConfidence: r.profile.plateConfidence, declaredWeightKg: r.profile.declaredWeightKg, measuredWeightKg: r.profile.actualWeightKg, direction: r.profile.direction, vehicleType: r.profile.vehicleType, aeo: r.profile.aeo, wallMs: r.profile.arrivalWallMs, utcOffsetMin: 0, visits30d: r.profile.visits30d, plateMismatches: r.profile.plateMismatches, watchlist: WATCHLIST }),
+    ),
+    Uint8Array.from(rows, (r) => (r.irregular ? 1 : 0)),
+  );
+  const model = await RiskModel.load(verifyModel(trained.manifestPath, [keys.publicKey], 'risk'));
+  const inputs = labelledCrossings(vehicles, seededRandom(9), WATCHLIST).map((r) =>
+    riskFeatures({ plate: r.profile.plate, plateConfidence: r.profile.plateConfidence, declaredWeightKg: r.profile.declaredWeightKg, measuredWeightKg: r.profile.actualWeightKg, direction: r.profile.direction, vehicleType: r.profile.vehicleType, aeo: r.profile.aeo, wallMs: r.profile.arrivalWallMs, utcOffsetMin: 0, visits30d: r.profile.visits30d, plateMismatches: 0, watchlist: WATCHLIST }),
+  );
+  // Warm both up before measuring.
+  for (let i = 0; i < 200; i += 1) await model.score(inputs[i % inputs.length] as Float32Array);
+  const onnx = await timeEachAsync(vehicles, (i) => model.score(inputs[i] as Float32Array));
+  const baseline = timeEach(vehicles, (i) => {
+    const row = inputs[i] as Float32Array;
+    predictProbability(ensemble, row);
+    for (let f = 0; f < RISK_FEATURES.length; f += 1) predictProbability(ensemble, row);
+  });
+  console.log(`  risk inference per vehicle (onnxruntime, ${ensemble.trees.length} trees, 11 rows incl. contributions): p50 ${fmt(percentile(onnx, 50), 3)} ms, p99 ${fmt(percentile(onnx, 99), 3)} ms over ${fmt(vehicles)} vehicles   (target p99 ≤ 1 ms)`);
+  console.log(`    baseline: the same trees walked in TypeScript, p50 ${fmt(percentile(baseline, 50), 3)} ms; ratio onnxruntime / TypeScript (means) ${fmt(mean(onnx) / mean(baseline), 1)}`);
+  await model.release();
+}
+
+/** The same densest-block computation as the ONNX graph, as a plain loop (the baseline). */
+function densestBlockTs(image: XrayImage, block: number): number {
+  let peak = 0;
+  for (let by = 0; by + block <= image.height; by += block) {
+    for (let bx = 0; bx + block <= image.width; bx += block) {
+      let sum = 0;
+      for (let y = by; y < by + block; y += 1) for (let x = bx; x < bx + block; x += 1) sum += image.pixels[y * image.width + x] as number;
+      peak = Math.max(peak, sum / (block * block) / image.maxval);
+    }
+  }
+  return peak;
+}
+
+export async function xrayScreeningBench(runs: number): Promise<void> {
+  const dir = tempDir('bench-xray-');
+  const keys = generateKeyPairSync('ed25519');
+  const trained = await trainXrayModel({ outDir: dir, privateKeyPem: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), version: 'bench', seed: 42, trainRows: 0, testRows: 0, xrayImages: 100 });
+  const model = await XrayScreeningModel.load(verifyModel(trained.manifestPath, [keys.publicKey], 'xray-screening'));
+  const scanner = new SimulatedScanner(dir, 'bench', () => 0, seededRandom(5));
+  const images = [scanner.image(1024, 1024, { concealed: true }), scanner.image(1024, 1024)];
+  for (let i = 0; i < 3; i += 1) await model.screen(images[i % 2] as XrayImage);
+  const onnx = await timeEachAsync(runs, (i) => model.screen(images[i % 2] as XrayImage));
+  const baseline = timeEach(runs, (i) => densestBlockTs(images[i % 2] as XrayImage, 16));
+  console.log(`  X-ray screening of a 1024×1024 16-bit image (onnxruntime, incl. conversion to float): p50 ${fmt(percentile(onnx, 50), 1)} ms, p99 ${fmt(percentile(onnx, 99), 1)} ms over ${runs} images   (target ≤ 100 ms)`);
+  console.log(`    baseline: densest block in a TypeScript loop, p50 ${fmt(percentile(baseline, 50), 1)} ms; ratio onnxruntime / TypeScript (medians) ${fmt(percentile(onnx, 50) / percentile(baseline, 50), 2)}`);
+  await model.release();
+}
+
+const LANES = ['lane-1', 'lane-2', 'lane-3', 'lane-4'];
+
+function benchConfig(): ReturnType<typeof parseConfigText> {
+  return parseConfigText(`
+version: 1
+post: { id: bench-post }
+lanes:
+${LANES.map((id) => `  - { id: ${id}, devices: [] }`).join('\n')}
+uplink: { brokers: ["mqtt://127.0.0.1:1"] }
+outbox: { path: outbox.db, maxBytes: 1073741824 }
+`);
+}
+
+/** Trucks of `hours` of a 4-lane post (one every `intervalSec` per lane) through the workflow. */
+export async function workflowBench(hours: number, intervalSec: number): Promise<void> {
+  const config = benchConfig();
+  const clock = new ManualClock(Date.UTC(2026, 10, 26));
+  const dataDir = tempDir('bench-workflow-');
+  const logger = createLogger('silent');
+  const gateway = await Gateway.start({ config, uplink: resolveUplinkSettings(config), logger, clock: systemClock, eventClock: clock, dataDir, http: false });
+  const feed = new DeviceFeedStandIn();
+  const runtime = await startPostRuntime({ config, gateway, devices: feed, clock, logger, random: seededRandom(1) });
+  const lanes = standInLanes(feed, LANES, clock, join(dataDir, 'scans'));
+  const traffic = new TrafficGenerator(lanes, { clock, deviceClock: clock, intervalSec, desk: new InProcessDesk(runtime), random: seededRandom(2), watchlist: [] });
+  const seqBefore = gateway.outbox.lastSeq;
+  const start = performance.now();
+  traffic.start();
+  await clock.runFor(hours * 3_600_000);
+  traffic.stopArrivals();
+  await clock.runFor(16 * 3_600_000);
+  const seconds = (performance.now() - start) / 1000;
+  const events = gateway.outbox.lastSeq - seqBefore;
+  const vehicles = runtime.post.counts.completed;
+  traffic.stop();
+  await runtime.stop();
+
+  // Baseline: the outbox alone committing as many events, produced as fast as it takes them.
+  mkdirSync(join(dataDir, 'baseline'));
+  const baseGateway = await Gateway.start({ config, uplink: resolveUplinkSettings(config), logger, clock: systemClock, dataDir: join(dataDir, 'baseline'), http: false });
+  const clockQuality = { synchronised: false, offsetMs: null };
+  const baseStart = performance.now();
+  const commits: Promise<unknown>[] = [];
+  for (let i = 0; i < events; i += 1) {
+    commits.push(baseGateway.emit('vehicle.released', LANES[i % 4] as string, { crossingId: `c-${i}`, clock: clockQuality, sinceArrivalSec: i }, `c-${i}`));
+    if (commits.length >= 1000) await Promise.all(commits.splice(0));
+  }
+  await Promise.all(commits);
+  const baseSeconds = (performance.now() - baseStart) / 1000;
+  await baseGateway.stop();
+  await gateway.stop();
+  console.log(`  whole workflow on the simulator (4 lanes, ${hours} h of traffic, manual clock): ${fmt(vehicles)} vehicles, ${fmt(events)} events in ${fmt(seconds, 1)} s = ${fmt(vehicles / seconds, 1)} vehicles/s (${fmt(events / vehicles, 1)} events each)`);
+  console.log(`    baseline: the outbox alone commits ${fmt(events)} events at ${fmt(events / baseSeconds)} events/s; workflow events/s ÷ outbox events/s ${fmt(events / seconds / (events / baseSeconds), 2)}`);
+}

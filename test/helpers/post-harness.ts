@@ -1,0 +1,91 @@
+/**
+ * A post without device transports, for runs on the manual clock (the 4-lane day test and the
+ * workflow benchmark): stand-in cameras, platforms and a scanner hand the lane workflow the
+ * readings its drivers would (the scanner writes a real 16-bit PGM for the screening model), and
+ * the simulator's registration desk calls the lane API handler in process.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Clock } from '../../core/clock.js';
+import { encodePgm } from '../../drivers/xray/pgm.js';
+import type { DeviceReading, HealthListener, ReadingListener } from '../../gateway/devices/device-manager.js';
+import type { PostRuntime } from '../../gateway/post-runtime.js';
+import type { CrossingView, LaneDesk } from '../../sim/gateway-client.js';
+import type { SimulatedLane } from '../../sim/traffic.js';
+import { seededRandom } from '../../sim/truck-profiles.js';
+import { SimulatedScanner } from '../../sim/xray/simulated-scanner.js';
+
+/** The workflow's device listeners, fed by the stand-ins below instead of drivers. */
+export class DeviceFeedStandIn {
+  readonly health = new Map();
+  private readonly readings: ReadingListener[] = [];
+  onReadings(listener: ReadingListener): void {
+    this.readings.push(listener);
+  }
+  onHealthChanges(_listener: HealthListener): void {}
+  driver(): undefined {
+    return undefined;
+  }
+  read(laneId: string, role: 'entry' | 'exit' | 'lane', reading: DeviceReading): void {
+    for (const listener of this.readings) listener(laneId, role, reading);
+  }
+}
+
+/** The registration system and inspectors, calling the lane API handler in process. */
+export class InProcessDesk implements LaneDesk {
+  constructor(private readonly runtime: PostRuntime) {}
+  private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    return this.runtime.api(method, path, Buffer.from(body === undefined ? '' : JSON.stringify(body)));
+  }
+  async register(laneId: string, request: Record<string, unknown>): Promise<CrossingView> {
+    const answer = await this.call('POST', `/api/lanes/${laneId}/registrations`, request);
+    if (answer.status !== 201) throw new Error(JSON.stringify(answer.body));
+    return answer.body as CrossingView;
+  }
+  async crossing(laneId: string, crossingId: string): Promise<CrossingView | null> {
+    const answer = await this.call('GET', `/api/lanes/${laneId}/crossings/${crossingId}`);
+    return answer.status === 200 ? (answer.body as CrossingView) : null;
+  }
+  async inspection(laneId: string, crossingId: string, outcome: 'cleared' | 'irregularity'): Promise<void> {
+    const answer = await this.call('POST', `/api/lanes/${laneId}/crossings/${crossingId}/inspection`, { operatorId: 'inspector', outcome });
+    if (answer.status !== 200) throw new Error(JSON.stringify(answer.body));
+  }
+  async release(laneId: string, crossingId: string, reason: string): Promise<void> {
+    await this.call('POST', `/api/lanes/${laneId}/crossings/${crossingId}/release`, { operatorId: 'officer', reason });
+  }
+}
+
+/** Lanes 1–2 inbound, the others outbound; one scanner for the post, on the first lane. */
+export function standInLanes(feed: DeviceFeedStandIn, laneIds: string[], clock: Clock, scanFolder: string): SimulatedLane[] {
+  mkdirSync(scanFolder, { recursive: true });
+  const imager = new SimulatedScanner(scanFolder, 'xray-1', () => clock.now(), seededRandom(7));
+  return laneIds.map((id, i) => ({
+      id,
+      directions: i < 2 ? ['import', 'transit-entry'] : ['export', 'transit-exit', 'domestic-transit'],
+      camera: {
+        showPlate: (e) =>
+          feed.read(id, 'entry', { type: 'plate.read', deviceId: `${id}-entry`, plate: e.plate ? { text: e.plate, raw: e.plate, confidence: e.likelihood, country: e.country, formatValid: true } : null, plateType: null, vehicleType: e.vehicleType ?? null, imageRef: null, cameraTime: null, atMs: clock.now() }),
+      },
+      exitCamera: {
+        showPlate: (e) => feed.read(id, 'exit', { type: 'plate.read', deviceId: `${id}-exit`, plate: { text: e.plate, raw: e.plate, confidence: e.likelihood, country: e.country, formatValid: true }, plateType: null, vehicleType: null, imageRef: null, cameraTime: null, atMs: clock.now() }),
+      },
+      indicator: {
+        setLoad: (kg, motion = false) => {
+          if (kg > 0 && !motion) feed.read(id, 'lane', { type: 'weight.stable', deviceId: `${id}-scale`, weightKg: kg, axles: null, atMs: clock.now() });
+        },
+      },
+      // One scanner for the post, on lane 1: the image is a real 16-bit PGM the screening model reads.
+      ...(i === 0
+        ? {
+            scanner: {
+              started: () => undefined,
+              completed: (scanId: string, plate: string | null, options: { concealed?: boolean } = {}) => {
+                const file = join(scanFolder, `${scanId}.pgm`);
+                writeFileSync(file, encodePgm(imager.image(256, 128, { concealed: options.concealed ?? false })));
+                feed.read(id, 'lane', { type: 'scan', deviceId: 'xray-1', status: 'completed', scanId, scannerId: 'xray-1', plate, container: null, scannerTime: new Date(clock.now()).toISOString(), imageRef: file, image: null, metadataRef: null, decision: null, atMs: clock.now() });
+              },
+            },
+          }
+        : {}),
+    }));
+}
