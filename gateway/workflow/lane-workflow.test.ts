@@ -122,6 +122,31 @@ describe('lane workflow', () => {
     expect(events.at(-2)).toMatchObject({ kind: 'operator', action: 'release from scanning', reason: 'scanner down, supervisor released' });
   });
 
+  it('lets an operator override the channel with a reason, routing the vehicle again, recorded as an operator action', async () => {
+    const { workflow, events } = lane();
+    const crossing = workflow.arrive('GE-555-XY');
+    workflow.register(crossing.crossingId, declaration(20_000));
+    await workflow.weigh(20_100);
+    expect(crossing.state).toBe('released');
+    // Released vehicles are past overriding; a second one is caught before release by an override.
+    expect(() => workflow.overrideChannel(crossing.crossingId, 'red', 'op-1', 'tip-off')).toThrow(/only after the risk assessment and before release/);
+
+    const second = lane({ random: 0.01 });
+    const tipped = second.workflow.arrive('GE-556-XY');
+    second.workflow.register(tipped.crossingId, declaration(20_000));
+    await second.workflow.weigh(20_000);
+    expect(tipped.state).toBe('scanning'); // random X-ray selection
+    expect(() => second.workflow.overrideChannel(tipped.crossingId, 'red', 'op-2', '  ')).toThrow('an operator action needs a reason');
+    second.workflow.overrideChannel(tipped.crossingId, 'red', 'op-2', 'intelligence tip-off');
+    expect(tipped.state).toBe('inspecting');
+    expect(tipped.risk?.channel).toBe('red');
+    expect(tipped.risk?.reasons.at(-1)).toBe('operator op-2 override: intelligence tip-off');
+    expect(second.events.filter((e) => e.kind === 'operator')).toEqual([{ kind: 'operator', operatorId: 'op-2', action: 'channel green → red', reason: 'intelligence tip-off', crossingId: tipped.crossingId }]);
+    second.workflow.overrideChannel(tipped.crossingId, 'green', 'op-3', 'inspection waived by the chief');
+    expect(tipped.state).toBe('released');
+    expect(events.some((e) => e.kind === 'operator')).toBe(false);
+  });
+
   it('matches plates tolerant of OCR confusions', () => {
     expect(platesMatch('GE-108-AB', 'ge1o8a8')).toBe(true);
     expect(platesMatch('55 SIS 01', '55515O1')).toBe(true);
