@@ -11,7 +11,7 @@ import { tempDir } from './helpers/test-config.js';
 
 describe('border-gateway config check', () => {
   it('says ok for the example posts', async () => {
-    for (const file of ['config/examples/demo-post.yaml', 'config/examples/four-lane-post.yaml']) {
+    for (const file of ['config/examples/demo-post.yaml', 'config/examples/demo-four-lane.yaml', 'config/examples/four-lane-post.yaml']) {
       const run = new GatewayProcess(['config', 'check', file]);
       expect((await run.exited).code).toBe(0);
       expect(run.stdout.join('\n')).toMatch(/: ok \(post [a-z-]+, \d lanes, \d+ devices\)/);
