@@ -31,28 +31,39 @@ export class Mosquitto {
     this.aclFile = join(dir, 'acl');
   }
 
+  /**
+   * Starts a broker on a free port. The port is free when picked but may be taken by another
+   * process before Mosquitto binds it (tests run in parallel): then Mosquitto exits with "Address
+   * already in use" and another port is tried.
+   */
   static async start(options: MosquittoOptions = {}): Promise<Mosquitto> {
-    const broker = new Mosquitto(await freePort(), mkdtempSync(join(tmpdir(), 'mosquitto-')));
-    // Started as root, mosquitto drops to its own user, which must be able to save persistence here.
-    chmodSync(broker.dir, 0o777);
-    const config = [
-      `listener ${broker.port} 127.0.0.1`,
-      'allow_anonymous true',
-      'persistence true',
-      `persistence_location ${broker.dir}/`,
-      'max_queued_messages 0',
-      'log_dest stderr',
-      'log_type error',
-      'log_type warning',
-      'log_type notice',
-      'log_type information',
-      ...(options.acl ? [`acl_file ${broker.aclFile}`] : []),
-      ...(options.extraConfig ?? []),
-    ];
-    if (options.acl) writeFileSync(broker.aclFile, `${options.acl.join('\n')}\n`);
-    writeFileSync(join(broker.dir, 'mosquitto.conf'), `${config.join('\n')}\n`);
-    await broker.run();
-    return broker;
+    for (let attempt = 1; ; attempt += 1) {
+      const broker = new Mosquitto(await freePort(), mkdtempSync(join(tmpdir(), 'mosquitto-')));
+      // Started as root, mosquitto drops to its own user, which must be able to save persistence here.
+      chmodSync(broker.dir, 0o777);
+      const config = [
+        `listener ${broker.port} 127.0.0.1`,
+        'allow_anonymous true',
+        'persistence true',
+        `persistence_location ${broker.dir}/`,
+        'max_queued_messages 0',
+        'log_dest stderr',
+        'log_type error',
+        'log_type warning',
+        'log_type notice',
+        'log_type information',
+        ...(options.acl ? [`acl_file ${broker.aclFile}`] : []),
+        ...(options.extraConfig ?? []),
+      ];
+      if (options.acl) writeFileSync(broker.aclFile, `${options.acl.join('\n')}\n`);
+      writeFileSync(join(broker.dir, 'mosquitto.conf'), `${config.join('\n')}\n`);
+      try {
+        await broker.run();
+        return broker;
+      } catch (error) {
+        if (attempt >= 3 || !String(error).includes('Address already in use')) throw error;
+      }
+    }
   }
 
   get url(): string {
@@ -63,7 +74,8 @@ export class Mosquitto {
   async run(): Promise<void> {
     const child = spawn(MOSQUITTO_BIN, ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.process = child;
-    await waitForLine(child.stderr, (line) => line.includes(`listen socket on port ${this.port}`), 15_000, 'mosquitto listening');
+    // "Opening … listen socket" comes before the bind; "running" only once every listener is bound.
+    await waitForLine(child.stderr, (line) => / running$/.test(line), 15_000, `mosquitto running on port ${this.port}`);
     // Keep draining stderr so the broker never blocks on a full pipe.
     child.stderr.resume();
   }
