@@ -13,11 +13,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfigText } from '../config/load-config.js';
 import { systemClock } from '../core/clock.js';
-import { predictProbability, trainGradientBoosting } from '../edge-models/gradient-boosting.js';
-import { RISK_FEATURES, riskFeatures } from '../edge-models/risk-features.js';
+import { predictProbability } from '../edge-models/gradient-boosting.js';
+import { RISK_FEATURES } from '../edge-models/risk-features.js';
 import { verifyModel } from '../edge-models/manifest.js';
 import { RiskModel } from '../edge-models/risk-model.js';
-import { trainRiskModel, trainXrayModel, WATCHLIST } from '../edge-models/train-models.js';
+import { featuresOf, trainRiskModel, trainXrayModel, WATCHLIST } from '../edge-models/train-models.js';
 import { XrayScreeningModel, type XrayImage } from '../edge-models/xray-screening.js';
 import { Gateway } from '../gateway/daemon.js';
 import { createLogger } from '../gateway/logger.js';
@@ -59,18 +59,10 @@ export async function riskInferenceBench(vehicles: number): Promise<void> {
   const dir = tempDir('bench-models-');
   const keys = generateKeyPairSync('ed25519');
   const trained = trainRiskModel({ outDir: dir, privateKeyPem: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), version: 'bench', seed: 42, trainRows: 20_000, testRows: 2000 });
-  // The same trees for the TypeScript baseline (same seed, same data, same training).
-  const rows = labelledCrossings(20_000, seededRandom(42), WATCHLIST);
-  const ensemble = trainGradientBoosting(
-    rows.map((r) =>
-      riskFeatures({ plate: r.profile.plate, plateConfidence: r.profile.plateConfidence, declaredWeightKg: r.profile.declaredWeightKg, measuredWeightKg: r.profile.actualWeightKg, direction: r.profile.direction, vehicleType: r.profile.vehicleType, aeo: r.profile.aeo, wallMs: r.profile.arrivalWallMs, utcOffsetMin: 0, visits30d: r.profile.visits30d, plateMismatches: r.profile.plateMismatches, watchlist: WATCHLIST }),
-    ),
-    Uint8Array.from(rows, (r) => (r.irregular ? 1 : 0)),
-  );
+  // The TypeScript baseline walks the very trees that were exported.
+  const { ensemble } = trained;
   const model = await RiskModel.load(verifyModel(trained.manifestPath, [keys.publicKey], 'risk'));
-  const inputs = labelledCrossings(vehicles, seededRandom(9), WATCHLIST).map((r) =>
-    riskFeatures({ plate: r.profile.plate, plateConfidence: r.profile.plateConfidence, declaredWeightKg: r.profile.declaredWeightKg, measuredWeightKg: r.profile.actualWeightKg, direction: r.profile.direction, vehicleType: r.profile.vehicleType, aeo: r.profile.aeo, wallMs: r.profile.arrivalWallMs, utcOffsetMin: 0, visits30d: r.profile.visits30d, plateMismatches: 0, watchlist: WATCHLIST }),
-  );
+  const inputs = labelledCrossings(vehicles, seededRandom(9), WATCHLIST).map((r) => featuresOf(r.profile));
   // Warm both up before measuring.
   for (let i = 0; i < 200; i += 1) await model.score(inputs[i % inputs.length] as Float32Array);
   const onnx = await timeEachAsync(vehicles, (i) => model.score(inputs[i] as Float32Array));

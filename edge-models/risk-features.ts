@@ -3,6 +3,7 @@
  * float32 row in a fixed column order (the order is written into the model's manifest and checked
  * at load). Each feature also has a sentence for the decision's reasons.
  */
+import { DIRECTIONS } from '../config/schema.js';
 import { platesMatch } from '../core/plates.js';
 
 export const RISK_FEATURES = [
@@ -19,8 +20,11 @@ export const RISK_FEATURES = [
 ] as const;
 export type RiskFeature = (typeof RISK_FEATURES)[number];
 
-/** Codes of the categorical features (the trees split on them as ordinals; fine for trees). */
-export const DIRECTION_CODES = ['import', 'export', 'transit-entry', 'transit-exit', 'domestic-transit'] as const;
+/**
+ * Codes of the categorical features (the trees split on them as ordinals; fine for trees). The
+ * order is part of the trained models: directions in the configuration's order, vehicle types below.
+ */
+const DIRECTION_CODES = DIRECTIONS;
 export const VEHICLE_TYPE_CODES = ['tractor-trailer', 'truck', 'van', 'bus', 'car', 'unknown'] as const;
 
 export interface RiskInput {

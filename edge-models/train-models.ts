@@ -10,15 +10,15 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { InferenceSession } from 'onnxruntime-node';
 import { labelledCrossings, seededRandom, type TruckProfile } from '../sim/truck-profiles.js';
 import { SimulatedScanner } from '../sim/xray/simulated-scanner.js';
 import { quantile, rocAuc } from './evaluation.js';
-import { DEFAULT_BOOSTING, predictProbability, trainGradientBoosting, type BoostingOptions } from './gradient-boosting.js';
+import { DEFAULT_BOOSTING, predictProbability, trainGradientBoosting, type BoostingOptions, type Ensemble } from './gradient-boosting.js';
 import { sha256Hex, signManifest, type ModelManifest } from './manifest.js';
 import { RISK_FEATURES, riskFeatures } from './risk-features.js';
 import { ensembleToOnnx } from './tree-ensemble-onnx.js';
-import { buildScreeningModel } from './xray-screening.js';
+import { buildScreeningModel, imageTensor } from './xray-screening.js';
 
 export const WATCHLIST = ['AB-123-CD', 'XY-808-ZZ', 'KT-515-OB'];
 export const CHANNEL_SHARES = { red: 0.11, orange: 0.11 };
@@ -40,7 +40,8 @@ export interface TrainedModel {
   manifest: ModelManifest;
 }
 
-function featuresOf(profile: TruckProfile): Float32Array {
+/** The features the gateway would compute for a simulated truck, from its ground-truth profile. */
+export function featuresOf(profile: TruckProfile): Float32Array {
   return riskFeatures({
     plate: profile.plate,
     plateConfidence: profile.plateConfidence,
@@ -66,7 +67,7 @@ function write(outDir: string, fileName: string, bytes: Buffer, unsigned: Omit<P
   return { manifestPath, manifest };
 }
 
-export function trainRiskModel(options: TrainOptions): TrainedModel {
+export function trainRiskModel(options: TrainOptions): TrainedModel & { ensemble: Ensemble } {
   const random = seededRandom(options.seed);
   const train = labelledCrossings(options.trainRows, random, WATCHLIST);
   const test = labelledCrossings(options.testRows, random, WATCHLIST);
@@ -85,7 +86,7 @@ export function trainRiskModel(options: TrainOptions): TrainedModel {
   });
   const baseline = RISK_FEATURES.map((_, f) => quantile(trainX.map((row) => row[f] as number), 0.5));
   const bytes = ensembleToOnnx(ensemble, { version: options.version, features: RISK_FEATURES.join(',') });
-  return write(
+  const written = write(
     options.outDir,
     `risk-${options.version}.onnx`,
     bytes,
@@ -109,6 +110,7 @@ export function trainRiskModel(options: TrainOptions): TrainedModel {
     },
     options.privateKeyPem,
   );
+  return { ...written, ensemble };
 }
 
 /** The densest block mean of each image, read through the screening graph itself. */
@@ -117,8 +119,7 @@ async function peaks(images: ReturnType<SimulatedScanner['image']>[], block: num
   const session = await InferenceSession.create(buildScreeningModel({ block, densityThreshold: 0, steepness: 1 }, {}));
   const result: number[] = [];
   for (const image of images) {
-    const input = Float32Array.from(image.pixels, (value) => value / image.maxval);
-    const output = await session.run({ image: new Tensor('float32', input, [1, 1, image.height, image.width]) });
+    const output = await session.run({ image: imageTensor(image) });
     const score = (output.score?.data as Float32Array)[0] as number;
     result.push(Math.log(score / (1 - score)));
   }

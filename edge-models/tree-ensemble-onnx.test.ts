@@ -1,17 +1,9 @@
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../sim/truck-profiles.js';
 import { predictProbability, trainGradientBoosting } from './gradient-boosting.js';
 import { decodeModel, modelMetadata } from './onnx-graph.js';
 import { ensembleToOnnx } from './tree-ensemble-onnx.js';
-
-/** A seeded generator, so the data (and the trees) are the same on every run. */
-function lcg(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 function dataset(rows: number, random: () => number): { x: Float32Array[]; y: Uint8Array } {
   const x: Float32Array[] = [];
@@ -27,7 +19,8 @@ function dataset(rows: number, random: () => number): { x: Float32Array[]; y: Ui
 
 describe('tree ensemble exported to ONNX', () => {
   it('scores in onnxruntime exactly as the trees scored in training', async () => {
-    const random = lcg(7);
+    // Seeded, so the data (and the trees) are the same on every run.
+    const random = seededRandom(7);
     const train = dataset(3000, random);
     const ensemble = trainGradientBoosting(train.x, train.y, { trees: 30, maxDepth: 3, learningRate: 0.3, minLeafRows: 10, bins: 32, lambda: 1 });
     const bytes = ensembleToOnnx(ensemble, { version: 'test-1' });

@@ -46,6 +46,14 @@ export interface XrayImage {
   pixels: Uint16Array;
 }
 
+/** The graph's input: the 16-bit pixels scaled to 0..1, as [1, 1, height, width]. */
+export function imageTensor(image: XrayImage): Tensor {
+  const input = new Float32Array(image.pixels.length);
+  const scale = 1 / image.maxval;
+  for (let i = 0; i < input.length; i += 1) input[i] = (image.pixels[i] as number) * scale;
+  return new Tensor('float32', input, [1, 1, image.height, image.width]);
+}
+
 export interface ScreeningRegion {
   /** Pixel rectangle of the block. */
   x: number;
@@ -93,10 +101,7 @@ export class XrayScreeningModel {
 
   async screen(image: XrayImage): Promise<ScreeningResult> {
     if (image.width < this.block || image.height < this.block) throw new RangeError(`image ${image.width}×${image.height} is smaller than one ${this.block}-pixel block`);
-    const input = new Float32Array(image.pixels.length);
-    const scale = 1 / image.maxval;
-    for (let i = 0; i < input.length; i += 1) input[i] = (image.pixels[i] as number) * scale;
-    const result = await this.session.run({ image: new Tensor('float32', input, [1, 1, image.height, image.width]) });
+    const result = await this.session.run({ image: imageTensor(image) });
     const score = (result.score?.data as Float32Array)[0] as number;
     const density = result.density as Tensor;
     const [, , rows, columns] = density.dims as [number, number, number, number];

@@ -4,7 +4,7 @@
  * 1 runtime failure, 64 usage error, 78 configuration error.
  */
 import { resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parse } from './cli-args.js';
 import { ConfigError, formatProblem, loadConfigFile } from '../config/load-config.js';
 import { postConfigJsonSchema } from '../config/json-schema.js';
 import { createScaledClock, systemClock } from '../core/clock.js';
@@ -41,14 +41,6 @@ function printHelp(): number {
   const lines = Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(8)} ${command.summary}`);
   process.stdout.write(`usage: border-gateway <command> [options]\n\ncommands:\n${lines.join('\n')}\n`);
   return EXIT_CODES.ok;
-}
-
-function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = false) {
-  try {
-    return parseArgs({ args, options, allowPositionals, strict: true });
-  } catch (error) {
-    throw new GatewayError('GW_ERR_CLI_USAGE', (error as Error).message, { cause: error });
-  }
 }
 
 function numberOption(value: string | undefined, name: string, fallback: number): number {

@@ -5,7 +5,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parse } from './cli-args.js';
 import { EXIT_CODES, GatewayError } from '../core/errors.js';
 import { keyIdOf, readPublicKeys, verifyModel } from '../edge-models/manifest.js';
 import { trainRiskModel, trainXrayModel } from '../edge-models/train-models.js';
@@ -13,19 +13,12 @@ import { BUNDLED_MODELS } from './post-runtime.js';
 
 const USAGE = 'usage: border-gateway model keygen --out DIR | model train --key PRIVATE.pem --out DIR [--version V] [--seed N] [--rows N] | model verify MANIFEST [--public-key PEM ...]';
 
-function options(args: string[], spec: NonNullable<ParseArgsConfig['options']>): ReturnType<typeof parseArgs> {
-  try {
-    return parseArgs({ args, options: spec, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new GatewayError('GW_ERR_CLI_USAGE', `${(error as Error).message}\n${USAGE}`, { cause: error });
-  }
-}
 
 export async function modelCommand(args: string[], out: (line: string) => void): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'keygen') {
-    const { values } = options(rest, { out: { type: 'string' } });
-    if (typeof values.out !== 'string') throw new GatewayError('GW_ERR_CLI_USAGE', USAGE);
+    const { values } = parse(rest, { out: { type: 'string' } }, true, USAGE);
+    if (values.out === undefined) throw new GatewayError('GW_ERR_CLI_USAGE', USAGE);
     mkdirSync(values.out, { recursive: true });
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const privatePath = join(values.out, 'model-signing.key.pem');
@@ -36,15 +29,15 @@ export async function modelCommand(args: string[], out: (line: string) => void):
     return EXIT_CODES.ok;
   }
   if (sub === 'train') {
-    const { values } = options(rest, { key: { type: 'string' }, out: { type: 'string' }, version: { type: 'string' }, seed: { type: 'string' }, rows: { type: 'string' } });
-    if (typeof values.key !== 'string' || typeof values.out !== 'string') throw new GatewayError('GW_ERR_CLI_USAGE', USAGE);
+    const { values } = parse(rest, { key: { type: 'string' }, out: { type: 'string' }, version: { type: 'string' }, seed: { type: 'string' }, rows: { type: 'string' } }, true, USAGE);
+    if (values.key === undefined || values.out === undefined) throw new GatewayError('GW_ERR_CLI_USAGE', USAGE);
     const seed = Number(values.seed ?? 42);
     const rows = Number(values.rows ?? 20_000);
     if (!Number.isInteger(seed) || !Number.isInteger(rows) || rows < 1000) throw new GatewayError('GW_ERR_CLI_USAGE', '--seed must be an integer and --rows an integer ≥ 1000');
     const common = {
       outDir: values.out,
       privateKeyPem: readFileSync(values.key, 'utf8'),
-      version: typeof values.version === 'string' ? values.version : new Date().toISOString().slice(0, 10),
+      version: values.version ?? new Date().toISOString().slice(0, 10),
       seed,
       trainRows: rows,
       testRows: Math.round(rows / 4),
@@ -56,10 +49,10 @@ export async function modelCommand(args: string[], out: (line: string) => void):
     return EXIT_CODES.ok;
   }
   if (sub === 'verify') {
-    const { values, positionals } = options(rest, { 'public-key': { type: 'string', multiple: true } });
+    const { values, positionals } = parse(rest, { 'public-key': { type: 'string', multiple: true } }, true, USAGE);
     const manifest = positionals[0];
     if (!manifest || positionals.length > 1) throw new GatewayError('GW_ERR_CLI_USAGE', USAGE);
-    const keys = Array.isArray(values['public-key']) ? values['public-key'].map(String) : [BUNDLED_MODELS.publicKey];
+    const keys = values['public-key'] ?? [BUNDLED_MODELS.publicKey];
     const verified = verifyModel(manifest, readPublicKeys(keys));
     out(`${manifest}: ok — ${verified.manifest.kind} ${verified.manifest.name} ${verified.manifest.version}, sha256 ${verified.manifest.sha256.slice(0, 16)}…, signed by ${verified.manifest.signature.keyId}`);
     out(`  quality ${JSON.stringify(verified.manifest.quality)}`);

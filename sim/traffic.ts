@@ -229,13 +229,13 @@ export class TrafficGenerator {
       indicator.setLoad(Math.round(profile.actualWeightKg * 0.6), true);
       await this.wait(device, 300);
       indicator.setLoad(profile.actualWeightKg, false);
-      for (let waited = 0; waited < 8000; waited += 250) {
+      // Until the gateway has taken the weight (at most 8 s); unregistered, 3 s on the platform.
+      const desk = this.options.desk;
+      const limitMs = crossing && desk ? 8000 : 3250;
+      for (let waited = 0; waited < limitMs; waited += 250) {
         await this.wait(device, 250);
-        if (!crossing || !this.options.desk) {
-          if (waited >= 3000) break;
-          continue;
-        }
-        const view = await this.options.desk.crossing(lane.id, crossing.crossingId);
+        if (!crossing || !desk) continue;
+        const view = await desk.crossing(lane.id, crossing.crossingId);
         if (!view || view.state !== 'registered') break;
       }
       indicator.setLoad(0, false);

@@ -6,7 +6,8 @@
  * labelled rows the risk model is trained and evaluated on. The gateway never sees `irregular`.
  */
 
-export const DIRECTIONS = ['import', 'export', 'transit-entry', 'transit-exit', 'domestic-transit'] as const;
+import { DIRECTIONS } from '../config/schema.js';
+
 export type SimDirection = (typeof DIRECTIONS)[number];
 
 export interface TruckProfile {

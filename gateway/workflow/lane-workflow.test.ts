@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
-import { LaneWorkflow, platesMatch, type WorkflowEvent } from './lane-workflow.js';
+import { platesMatch } from '../../core/plates.js';
+import { LaneWorkflow, type WorkflowEvent } from './lane-workflow.js';
 import { rulesRisk } from './rules-risk.js';
 
 const MINUTE = 60_000;

@@ -100,8 +100,6 @@ export interface LaneWorkflowOptions {
   newId?: () => string;
 }
 
-export { platesMatch };
-
 export class LaneWorkflow {
   private readonly crossings = new Map<string, Crossing>();
   private readonly timers = new Map<string, TimerHandle>();
@@ -234,10 +232,10 @@ export class LaneWorkflow {
     else this.release(crossing);
   }
 
-  /** The crossing waiting at the scanner for this plate (OCR-tolerant), else the oldest waiting. */
+  /** The crossing waiting at the scanner with this plate (OCR-tolerant); with null, the oldest waiting. */
   scanning(plate: string | null): Crossing | undefined {
     const waiting = this.open().filter((c) => c.state === 'scanning');
-    return (plate === null ? undefined : waiting.find((c) => c.plate !== null && platesMatch(c.plate, plate))) ?? waiting[0];
+    return plate === null ? waiting[0] : waiting.find((c) => c.plate !== null && platesMatch(c.plate, plate));
   }
 
   scanCompleted(crossingId: string, result: 'clear' | 'suspect', scannerId = 'unknown', imageRef: string | null = null, screening: ScanScreening | null = null): void {

@@ -74,7 +74,7 @@ export interface PostWorkflowOptions {
 export class PostWorkflow {
   readonly lanes = new Map<string, Lane>();
   /** Counters for the demo's summary line and the tests. */
-  readonly counts = { arrived: 0, completed: 0, abandoned: 0, alarms: 0, notStored: 0 };
+  readonly counts = { completed: 0, abandoned: 0, alarms: 0, notStored: 0 };
 
   constructor(private readonly options: PostWorkflowOptions) {
     for (const config of options.config.lanes) {
@@ -138,7 +138,6 @@ export class PostWorkflow {
 
   private arrive(laneId: string, plate: string | null, vehicleType: string, confidence: number | null): Crossing {
     const crossing = this.lane(laneId).workflow.arrive(plate, vehicleType, confidence);
-    this.counts.arrived += 1;
     this.options.history.recordArrival(plate, this.options.clock.now());
     return crossing;
   }
@@ -191,13 +190,9 @@ export class PostWorkflow {
   }
 
   private scanningCrossing(laneId: string, plate: string | null): Crossing | undefined {
-    if (plate !== null) {
-      for (const lane of this.lanes.values()) {
-        const match = lane.workflow.scanning(plate);
-        if (match?.plate && platesMatch(match.plate, plate)) return match;
-      }
-    }
-    return this.lane(laneId).workflow.scanning(null) ?? [...this.lanes.values()].map((lane) => lane.workflow.scanning(null)).find((c) => c !== undefined);
+    const lanes = [this.lane(laneId), ...[...this.lanes.values()].filter((lane) => lane.config.id !== laneId)];
+    const byPlate = plate === null ? undefined : lanes.map((lane) => lane.workflow.scanning(plate)).find((c) => c !== undefined);
+    return byPlate ?? lanes.map((lane) => lane.workflow.scanning(null)).find((c) => c !== undefined);
   }
 
   private async screen(imageRef: string | null): Promise<(ScanScreening & { suspect: boolean }) | null> {

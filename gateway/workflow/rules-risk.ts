@@ -4,7 +4,8 @@
  * tolerance → orange with X-ray; a trusted trader (AEO) → green; otherwise green with a random
  * X-ray selection. Each decision says `modelVersion: "rules"` and why.
  */
-import { platesMatch, type Crossing, type RiskDecision } from './lane-workflow.js';
+import { onWatchlist } from '../../edge-models/risk-features.js';
+import type { Crossing, RiskDecision } from './lane-workflow.js';
 
 export interface RulesOptions {
   watchlist: string[];
@@ -14,8 +15,7 @@ export interface RulesOptions {
 }
 
 export function rulesRisk(crossing: Crossing, options: RulesOptions): RiskDecision {
-  const plate = crossing.plate ?? '';
-  if (options.watchlist.some((listed) => platesMatch(listed, plate))) {
+  if (onWatchlist(crossing.plate, options.watchlist)) {
     return { channel: 'red', score: 1, modelVersion: 'rules', reasons: ['watchlist match'], xrayRequested: true };
   }
   const declared = crossing.declaration?.declaredWeightKg ?? null;
