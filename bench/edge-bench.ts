@@ -58,7 +58,7 @@ const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / v
 export async function riskInferenceBench(vehicles: number): Promise<void> {
   const dir = tempDir('bench-models-');
   const keys = generateKeyPairSync('ed25519');
-  const trained = trainRiskModel({ outDir: dir, privateKeyPem: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), version: 'bench', seed: 42, trainRows: 20_000, testRows: 2000 });
+  const trained = trainRiskModel({ outDir: dir, privateKeyPem: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), version: '0.0.1', seed: 42, trainRows: 20_000, testRows: 2000 });
   // The TypeScript baseline walks the very trees that were exported.
   const { ensemble } = trained;
   const model = await RiskModel.load(verifyModel(trained.manifestPath, [keys.publicKey], 'risk'));
@@ -92,7 +92,7 @@ function densestBlockTs(image: XrayImage, block: number): number {
 export async function xrayScreeningBench(runs: number): Promise<void> {
   const dir = tempDir('bench-xray-');
   const keys = generateKeyPairSync('ed25519');
-  const trained = await trainXrayModel({ outDir: dir, privateKeyPem: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), version: 'bench', seed: 42, trainRows: 0, testRows: 0, xrayImages: 100 });
+  const trained = await trainXrayModel({ outDir: dir, privateKeyPem: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), version: '0.0.1', seed: 42, trainRows: 0, testRows: 0, xrayImages: 100 });
   const model = await XrayScreeningModel.load(verifyModel(trained.manifestPath, [keys.publicKey], 'xray-screening'));
   const scanner = new SimulatedScanner(dir, 'bench', () => 0, seededRandom(5));
   const images = [scanner.image(1024, 1024, { concealed: true }), scanner.image(1024, 1024)];
@@ -127,7 +127,7 @@ export async function workflowBench(hours: number, intervalSec: number): Promise
   const feed = new DeviceFeedStandIn();
   const runtime = await startPostRuntime({ config, gateway, devices: feed, clock, logger, random: seededRandom(1) });
   const lanes = standInLanes(feed, LANES, clock, join(dataDir, 'scans'));
-  const traffic = new TrafficGenerator(lanes, { clock, deviceClock: clock, intervalSec, desk: new InProcessDesk(runtime), random: seededRandom(2), watchlist: [] });
+  const traffic = new TrafficGenerator(lanes, { clock, deviceClock: clock, intervalSec, desk: await InProcessDesk.create(gateway), random: seededRandom(2), watchlist: [] });
   const seqBefore = gateway.outbox.lastSeq;
   const start = performance.now();
   traffic.start();

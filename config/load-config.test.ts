@@ -79,6 +79,15 @@ describe('configuration loader', () => {
     expect(problemsOf(text).problems).toContainEqual(expect.objectContaining({ path: 'lanes[1].id', message: 'duplicate lane id "lane-1"' }));
   });
 
+  it('rejects a watchlist entry that is no plate (one that normalises to nothing would match nothing)', () => {
+    const error = problemsOf(`${VALID}workflow:\n  watchlist: [AB-123-CD, "--", "\\u200B", "\u4EACA12345"]\n`);
+    expect(error.problems.map((p) => [p.path, p.message])).toEqual([
+      ['workflow.watchlist[1]', 'not a plate: plate has no letter or digit'],
+      ['workflow.watchlist[2]', 'not a plate: plate has no letter or digit'],
+      ['workflow.watchlist[3]', 'not a plate: plate contains U+4EAC, not a Latin letter or digit'],
+    ]);
+  });
+
   it('validates every example post', () => {
     const dir = join(import.meta.dirname, 'examples');
     const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));

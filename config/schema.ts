@@ -4,6 +4,7 @@
  * unknown key is an error, because a typo must never be silently ignored.
  */
 import { z } from 'zod';
+import { parsePlateInput } from '../core/plates.js';
 
 export const CONFIG_VERSION = 1;
 
@@ -44,8 +45,24 @@ const onvifCamera = z.strictObject({
   }),
   pullTimeoutSec: z.number().int().min(1).max(60).default(10).describe('PullMessages long-poll timeout'),
   subscriptionSec: z.number().int().min(10).default(60).describe('PullPoint termination time, renewed at half'),
-  requestTimeoutMs: z.number().int().min(100).default(5000),
+  requestTimeoutMs: z.number().int().min(100).default(5000).describe('Deadline of each whole request to the camera (connect, headers, body); PullMessages gets its long-poll time on top'),
   minConfidence: z.number().min(0).max(1).default(0.5).describe('Below this a read is reported as unreadable'),
+  maxReplyBytes: z
+    .number()
+    .int()
+    .min(4096)
+    .max(16 * 1024 * 1024)
+    .default(256 * 1024)
+    .describe('Largest SOAP reply read from the camera; a bigger one is cut off (GW_ERR_DEVICE_REPLY_TOO_LARGE) and the camera retried'),
+  maxSnapshotBytes: z.number().int().min(4096).max(64 * 1024 * 1024).default(4 * 1024 * 1024).describe('Largest snapshot image read from the camera'),
+  trustedHosts: z
+    .array(z.string().regex(/^[A-Za-z0-9.:[\]_-]{1,253}$/, 'must be a host name or an IP address'))
+    .default([])
+    .describe("Hosts besides the device URL's that the camera's service, pull-point and snapshot addresses may name (e.g. its internal address behind NAT)"),
+  rewriteForeignAddresses: z
+    .boolean()
+    .default(false)
+    .describe("Move an address on any other host onto the device URL's scheme, host and port (logged) instead of refusing it"),
 });
 export type OnvifCameraConfig = z.infer<typeof onvifCamera>;
 
@@ -81,6 +98,7 @@ const barrierTiming = {
   pulseMs: z.number().int().min(0).default(500).describe('OPEN/CLOSE coil pulse length; 0 = hold the coil on'),
   confirmTimeoutMs: z.number().int().min(100).default(10_000).describe('The arm must reach its limit switch within this'),
   requestTimeoutMs: z.number().int().min(50).default(1000).describe('A Modbus request unanswered this long fails'),
+  maxConsecutiveTimeouts: z.number().int().min(1).max(100).default(3).describe('This many requests in a row unanswered: the connection is dropped (health down) and reopened with backoff'),
 };
 
 const modbusTcpBarrier = z.strictObject({
@@ -132,10 +150,23 @@ const weighbridge = z
   });
 export type WeighbridgeConfig = z.infer<typeof weighbridge>;
 
+/** Byte bounds of a scanner's files; 16384 x 16384 16-bit samples (512 MiB) is the largest image any setting admits. */
+const xrayFileBounds = {
+  maxMetadataBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024).describe('A scan metadata file (JSON) larger than this is refused unread'),
+  maxImageBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .default(256 * 1024 * 1024)
+    .describe('An image larger than this is refused before its header is read, and a header announcing more samples is refused before its body is read'),
+};
+
 const xrayHttpScanner = z.strictObject({
   ...deviceBase,
   driver: z.literal('xray-http'),
   connection: z.strictObject({ path: z.string().startsWith('/').describe('HTTP path the scanner posts to') }),
+  ...xrayFileBounds,
 });
 export type XrayHttpConfig = z.infer<typeof xrayHttpScanner>;
 
@@ -144,6 +175,7 @@ const xrayFolderScanner = z.strictObject({
   driver: z.literal('xray-folder'),
   connection: z.strictObject({ folder: z.string().min(1).describe('Drop folder the scanner writes <scanId>.json and .pgm into') }),
   rescanMs: z.number().int().min(50).default(2000).describe('Folder rescan interval (file-system events can be missed)'),
+  ...xrayFileBounds,
 });
 export type XrayFolderConfig = z.infer<typeof xrayFolderScanner>;
 
@@ -190,7 +222,21 @@ const uplinkSchema = z.strictObject({
   keepaliveSec: z.number().int().min(5).default(30),
   inflightWindow: z.number().int().min(1).max(65_000).default(256).describe('Most unacknowledged QoS 1 publishes at once'),
   publishTimeoutMs: z.number().int().min(100).default(15_000).describe('A publish not acknowledged in this time forces a reconnect'),
-  refusedRetryMs: z.number().int().min(10).default(60_000).describe('How often a publish refused by the broker is retried'),
+  refusedRetryMs: z.number().int().min(10).default(60_000).describe('How often a parked publish (refused by the broker, too large for it, or a suspect poison message) is retried'),
+  maxEventBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024)
+    .describe('Largest event (serialised CloudEvent) a producer may emit; a bigger one is refused with GW_ERR_EVENT_TOO_LARGE and alarmed, never stored. Keep it below the broker\'s packet limit'),
+  poisonAfterDrops: z
+    .number()
+    .int()
+    .min(2)
+    .max(100)
+    .default(3)
+    .describe('The broker dropping the connection this many times in a row while one event is the oldest unacknowledged publish parks that event as a suspect poison message'),
   reconnect: z
     .strictObject({
       initialMs: z.number().int().min(1).default(500),
@@ -211,14 +257,37 @@ const outboxSchema = z.strictObject({
   maxBatch: z.number().int().min(1).default(1000).describe('Most events committed in one transaction (one fsync)'),
 });
 
+const httpsSchema = z.strictObject({
+  cert: z.string().min(1).describe('PEM file of the server certificate (chain)'),
+  key: secretSchema.describe('PEM file (or secret) of the server key, e.g. {file: /etc/border-gateway/https.key}'),
+});
+
 const httpSchema = z.strictObject({
-  host: z.string().default('127.0.0.1'),
+  host: z.string().default('127.0.0.1').describe("Address of the operators' listener (lane API, console, /healthz, /metrics)"),
   port: z.number().int().min(0).max(65535).default(8080).describe('0 picks a free port'),
+  tls: httpsSchema.optional().describe('Serve HTTPS instead of HTTP'),
+  sessionIdleMin: z.number().min(1).max(24 * 60).default(30).describe('A session ends after this many minutes without a request'),
+  sessionMaxHours: z.number().min(1).max(7 * 24).default(12).describe('A session ends this many hours after login, whatever the activity'),
+});
+
+const devicePushSchema = z.strictObject({
+  host: z.string().default('127.0.0.1').describe('Address of the device listener: cameras and scanners push here, never to the operators\' port'),
+  port: z.number().int().min(0).max(65535).default(8081).describe('0 picks a free port'),
+  tls: httpsSchema.optional().describe('Serve HTTPS to the devices'),
 });
 
 const workflowSchema = z.strictObject({
   abandonAfterMin: z.number().min(1).default(720).describe('A crossing without progress this long is closed as abandoned'),
-  watchlist: z.array(z.string()).default([]).describe('Plates always sent red; matched tolerant of OCR confusions (0/O, 1/I, 8/B, 5/S)'),
+  watchlist: z
+    .array(
+      // An entry must be a plate by the same rule as a read; one that normalises to nothing would match nothing.
+      z.string().superRefine((entry, ctx) => {
+        const parsed = parsePlateInput(entry);
+        if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `not a plate: ${parsed.reason}` });
+      }),
+    )
+    .default([])
+    .describe('Plates always sent red; matched tolerant of OCR confusions (0/O, 1/I, 8/B, 5/S)'),
   weightToleranceShare: z.number().min(0).max(1).default(0.1).describe('Rules: declared vs measured weight off by more than this share → orange with X-ray'),
   randomXrayShare: z.number().min(0).max(1).default(0.07).describe('Share of green vehicles picked at random for X-ray'),
   utcOffsetMin: z.number().int().min(-720).max(840).default(0).describe("The post's time zone offset, for the hour-of-day feature"),
@@ -241,7 +310,8 @@ export const postConfigSchema = z
     lanes: z.array(laneSchema).min(1),
     uplink: uplinkSchema,
     outbox: outboxSchema.default({ path: 'data/outbox.db', maxBytes: 512 * 1024 * 1024, maxBatch: 1000 }),
-    http: httpSchema.default({ host: '127.0.0.1', port: 8080 }),
+    http: httpSchema.default({ host: '127.0.0.1', port: 8080, sessionIdleMin: 30, sessionMaxHours: 12 }),
+    devicePush: devicePushSchema.default({ host: '127.0.0.1', port: 8081 }).describe('The listener for device pushes (anpr-http-push, xray-http); started only when such a device is configured'),
     workflow: workflowSchema.default({ abandonAfterMin: 720, watchlist: [], weightToleranceShare: 0.1, randomXrayShare: 0.07, utcOffsetMin: 0 }),
     models: modelsSchema.default({}).describe('Relative paths are relative to the configuration file'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

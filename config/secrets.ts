@@ -42,3 +42,24 @@ export const REDACTED_LOG_PATHS = [
   'authorization',
   '*.authorization',
 ];
+
+/**
+ * `scheme://user:password@` (or `scheme://token@`) anywhere in a string; up to the last `@` of
+ * the authority, as URL parsers read it, so a raw `@` in a password does not leave its tail.
+ */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#]+@/gi;
+const URL_CREDENTIALS_ONE = new RegExp(URL_CREDENTIALS.source, 'i');
+
+/**
+ * `url` (or any text holding URLs) with the credentials of every URL replaced by `[redacted]`:
+ * `mqtt://user:pass@host:1883` → `mqtt://[redacted]@host:1883`. The user name goes too: some
+ * brokers take an access token as the user name.
+ */
+export function redactUrl(text: string): string {
+  return text.replace(URL_CREDENTIALS, '$1[redacted]@');
+}
+
+/** True when `text` holds a URL with credentials. */
+export function hasUrlCredentials(text: string): boolean {
+  return URL_CREDENTIALS_ONE.test(text);
+}

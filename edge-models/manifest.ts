@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { GatewayError } from '../core/errors.js';
+import { MODEL_VERSION_MAX_LENGTH, MODEL_VERSION_PATTERN, MODEL_VERSION_RULE } from './model-version.js';
 
 export const MODEL_KINDS = ['risk', 'xray-screening'] as const;
 export type ModelKind = (typeof MODEL_KINDS)[number];
@@ -17,7 +18,8 @@ const unsignedManifestSchema = z
   .object({
     kind: z.enum(MODEL_KINDS),
     name: z.string().min(1),
-    version: z.string().min(1),
+    /** Ordered (model-version.ts): a gateway refuses to swap in an older version unless asked to roll back. */
+    version: z.string().max(MODEL_VERSION_MAX_LENGTH).regex(MODEL_VERSION_PATTERN, MODEL_VERSION_RULE),
     /** The ONNX file, relative to the manifest. */
     file: z.string().min(1),
     sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256'),
@@ -69,6 +71,11 @@ export function signManifest(unsigned: UnsignedManifest, privateKeyPem: string):
 export interface VerifiedModel {
   manifest: ModelManifest;
   manifestPath: string;
+  /**
+   * sha256 of the bytes that were signed (the manifest without its signature, as canonical JSON):
+   * the manifest's identity, whatever its file's whitespace, and what `model.swapped` reports.
+   */
+  manifestSha256: string;
   bytes: Buffer;
 }
 
@@ -95,7 +102,8 @@ export function verifyModel(manifestPath: string, trustedKeys: KeyObject[], expe
   const key = trustedKeys.find((candidate) => keyIdOf(candidate) === manifest.signature.keyId);
   if (!key) throw new GatewayError('GW_ERR_MODEL_SIGNATURE', `${manifestPath}: signed by key ${manifest.signature.keyId}, which is not among the ${trustedKeys.length} trusted keys`);
   const { signature, ...body } = manifest;
-  if (!verify(null, Buffer.from(canonicalJson(body)), key, Buffer.from(signature.value, 'base64'))) {
+  const signed = Buffer.from(canonicalJson(body));
+  if (!verify(null, signed, key, Buffer.from(signature.value, 'base64'))) {
     throw new GatewayError('GW_ERR_MODEL_SIGNATURE', `${manifestPath}: the signature does not verify (the manifest was changed after signing)`);
   }
   const modelPath = isAbsolute(manifest.file) ? manifest.file : join(dirname(manifestPath), manifest.file);
@@ -107,7 +115,7 @@ export function verifyModel(manifestPath: string, trustedKeys: KeyObject[], expe
   }
   const digest = sha256Hex(bytes);
   if (digest !== manifest.sha256) throw new GatewayError('GW_ERR_MODEL_DIGEST', `${manifestPath}: ${modelPath} has sha256 ${digest}, the manifest says ${manifest.sha256}`);
-  return { manifest, manifestPath, bytes };
+  return { manifest, manifestPath, manifestSha256: sha256Hex(signed), bytes };
 }
 
 /** Trusted public keys from PEM files (a file may hold one key). */

@@ -46,6 +46,11 @@ export interface RiskInput {
   watchlist: readonly string[];
 }
 
+/**
+ * Whether the plate is on the watchlist. Both sides go through `platesMatch` (core/plates), so an
+ * entry and a read match whatever their spelling: separators, case, full-width forms, Cyrillic or
+ * Greek look-alikes, invisible characters and the OCR pairs O/0, I/1, B/8, S/5.
+ */
 export function onWatchlist(plate: string | null, watchlist: readonly string[]): boolean {
   return plate !== null && watchlist.some((listed) => platesMatch(listed, plate));
 }

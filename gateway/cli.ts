@@ -10,6 +10,7 @@ import { postConfigJsonSchema } from '../config/json-schema.js';
 import { createScaledClock, systemClock } from '../core/clock.js';
 import { startControlServer } from '../sim/control-server.js';
 import { startPostSimulator } from '../sim/post-simulator.js';
+import { readDeskCredentials } from '../sim/gateway-client.js';
 import { Gateway } from './daemon.js';
 import { DeviceManager } from './devices/device-manager.js';
 import { readJsonLines, readOutbox, subscribe } from './trs/event-sources.js';
@@ -17,6 +18,7 @@ import { formatCsv, formatJson, formatTable } from './trs/format-report.js';
 import { crossingRecord, trsReport, type CrossingRecord } from './trs/trs-report.js';
 import { startDemo } from './demo/run-demo.js';
 import { modelCommand } from './model-commands.js';
+import { accountCommand, readSecretFromStdin } from './account-commands.js';
 import { startPostRuntime } from './post-runtime.js';
 import { EXIT_CODES, GatewayError, isGatewayError } from '../core/errors.js';
 import { createLogger } from './logger.js';
@@ -30,12 +32,17 @@ type LogLevel = (typeof LOG_LEVELS)[number];
 const COMMANDS: Record<string, Command> = {
   demo: { summary: 'the whole post: simulated devices and trucks, drivers, lane workflow, models, outbox, embedded broker [--speed N] [--rate N] [--duration SEC] [--free-ports] [--traffic post|synthetic]', run: runDemo },
   run: { summary: 'the production gateway: run --config FILE [--data DIR] [--mqtt URL]', run: runGateway },
-  sim: { summary: "the post's simulated hardware: sim --config FILE [--interval SEC] [--speed N] [--control-port N] [--no-traffic]", run: runSimulator },
+  sim: { summary: "the post's simulated hardware: sim --config FILE [--credentials FILE] [--interval SEC] [--speed N] [--control-port N] [--no-traffic]", run: runSimulator },
   config: { summary: 'config check FILE | config schema', run: runConfig },
   model: { summary: 'model keygen --out DIR | model train --key PEM --out DIR | model verify MANIFEST [--public-key PEM]', run: (args) => modelCommand(args, (line) => process.stdout.write(`${line}\n`)) },
   trs: { summary: 'trs report [--input FILE | --outbox DB | --mqtt URL] [--format table|csv|json] [--interval MIN]', run: runTrs },
+  user: { summary: 'user add NAME --role operator|supervisor|admin | passwd NAME | disable NAME | enable NAME | list  (--config FILE [--data DIR]; password from a prompt or stdin)', run: (args) => accountCommand('user', args, commandIo) },
+  client: { summary: 'client add NAME --role registration|device [--device ID] [--allow CIDR ...] | rotate NAME | disable NAME | enable NAME | list  (--config FILE [--data DIR])', run: (args) => accountCommand('client', args, commandIo) },
+  audit: { summary: 'audit verify | audit list [--search TEXT] [--limit N]  (--config FILE [--data DIR])', run: (args) => accountCommand('audit', args, commandIo) },
   help: { summary: 'this text', run: () => Promise.resolve(printHelp()) },
 };
+
+const commandIo = { out: (line: string) => void process.stdout.write(`${line}\n`), readSecret: readSecretFromStdin };
 
 function printHelp(): number {
   const lines = Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(8)} ${command.summary}`);
@@ -111,8 +118,12 @@ async function runGateway(args: string[]): Promise<number> {
   const runtime = await startPostRuntime({ config, gateway, devices, clock: systemClock, logger });
   await devices.start();
   logger.info({ postId: config.post.id, lanes: config.lanes.length, riskModel: runtime.riskSlot.version, screeningModel: runtime.screeningSlot.version }, 'gateway running');
+  if (gateway.accounts.accounts().length === 0) {
+    // No default account exists: say how to make the first one rather than leave people guessing.
+    logger.warn(`no accounts yet: nobody can log in until one is made, e.g. border-gateway user add NAME --role admin --config ${values.config}${values.data ? ` --data ${values.data}` : ''}`);
+  }
   // SIGHUP reloads the models (verified first; a bad one leaves the running model in place).
-  const onHangup = (): void => void runtime.reloadModels();
+  const onHangup = (): void => void runtime.reloadModels({ requestedBy: { id: 'sighup', role: 'system' } });
   process.on('SIGHUP', onHangup);
   await untilSignal(async () => {
     process.off('SIGHUP', onHangup);
@@ -130,8 +141,10 @@ async function runSimulator(args: string[]): Promise<number> {
     speed: { type: 'string' },
     'no-traffic': { type: 'boolean' },
     'control-port': { type: 'string' },
+    credentials: { type: 'string' },
   });
   if (!values.config) throw new GatewayError('GW_ERR_CLI_USAGE', 'sim needs --config FILE');
+  const credentials = values.credentials === undefined ? undefined : readDeskCredentials(values.credentials);
   const config = loadConfigFile(values.config);
   const speed = numberOption(values.speed, 'speed', 1) || 1;
   // Devices keep real time (frames, arm travel); --speed runs the traffic's queues and waits faster.
@@ -139,13 +152,15 @@ async function runSimulator(args: string[]): Promise<number> {
     intervalSec: numberOption(values.interval, 'interval', 600) || 600,
     traffic: !values['no-traffic'],
     trafficClock: speed === 1 ? systemClock : createScaledClock(speed),
+    ...(credentials ? { credentials } : {}),
     onError: (error) => process.stderr.write(`sim traffic: ${error.message}\n`),
   });
   const lines = simulator.endpoints.map((e) => `  ${e.laneId.padEnd(10)} ${e.deviceId.padEnd(22)} ${e.endpoint}`);
   const skipped = simulator.skipped.map((s) => `  (not simulated) ${s.deviceId}: ${s.reason}`);
   const control = await startControlServer(simulator, numberOption(values['control-port'], 'control-port', 18090));
+  const desk = credentials ? '' : "  no --credentials: trucks pass the devices, but nobody registers them at the gateway's lane API\n";
   const faults = `  faults: curl -X POST http://127.0.0.1:${control.port}/faults/<deviceId> -d '{"fault":"garbage|disconnect|modbus-exception|slow|jam|misread|unreadable"}'`;
-  process.stdout.write(`border-gateway sim: post "${config.post.id}"\n${[...lines, ...skipped, faults].join('\n')}\n  ready\n`);
+  process.stdout.write(`border-gateway sim: post "${config.post.id}"\n${[...lines, ...skipped, faults].join('\n')}\n${desk}  ready\n`);
   await untilSignal(async () => {
     await control.close();
     await simulator.stop();

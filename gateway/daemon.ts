@@ -4,17 +4,38 @@
  * validates the event against the catalogue and resolves only once the event is durable.
  */
 import { isAbsolute, join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { PostConfig } from '../config/schema.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { GatewayError, isGatewayError } from '../core/errors.js';
+import { makePrivateDir } from '../core/private-files.js';
+import { AlarmThrottle } from './alarm-throttle.js';
 import { eventDataSchemas, type EventData, type EventType } from './events/catalogue.js';
-import { createEventFactory, POST_LANE, type EventFactory } from './events/envelope.js';
-import { startHealthServer, type ApiHandler, type HealthReport, type HealthServer, type PushHandler } from './http/health-server.js';
+import { createEventFactory, POST_LANE, serialisedBytes, type EventFactory } from './events/envelope.js';
+import { AccountStore } from './auth/account-store.js';
+import { AuditLog, type AuditDraft } from './auth/audit-log.js';
+import { LoginThrottle } from './auth/login-throttle.js';
+import type { Actor } from './auth/roles.js';
+import { SessionStore } from './auth/sessions.js';
+import type { HealthReport } from './http/health-routes.js';
+import { buildDeviceApp, buildOperatorApp, listen, type ListeningApp, type PushHandler, type PushRoute } from './http/servers.js';
+import type { LaneApiDeps } from './workflow/lane-routes.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
-import { SqliteOutbox, type CommittedEvent, type DropReport } from './outbox/sqlite-outbox.js';
+import { SqliteOutbox, type CommittedEvent, type DropReport, type WithinCommit } from './outbox/sqlite-outbox.js';
 import { GATEWAY_VERSION } from '../core/package-info.js';
-import { MqttUplink, type RefusedPublish, type UplinkSettings } from './uplink/mqtt-uplink.js';
+import { MqttUplink, type ParkedPublish, type RefusedPublish, type UplinkSettings } from './uplink/mqtt-uplink.js';
+
+export type ModelReloader = (request: { requestedBy: Actor; rollback: boolean }) => Promise<Record<string, unknown>>;
+
+/** Largest push per driver: a plate notification with its JPEG; a 16-bit X-ray image with metadata. */
+const PUSH_BODY_LIMITS: Record<string, number> = { 'anpr-http-push': 4 * 1024 * 1024, 'xray-http': 48 * 1024 * 1024 };
+
+function pushRoutes(config: PostConfig): PushRoute[] {
+  return config.lanes.flatMap((lane) =>
+    lane.devices.flatMap((device) => ('path' in device.connection && PUSH_BODY_LIMITS[device.driver] ? [{ path: device.connection.path, deviceId: device.id, bodyLimit: PUSH_BODY_LIMITS[device.driver] as number }] : [])),
+  );
+}
 
 /** The one context passed to components: no module-level singletons. */
 export interface GatewayContext {
@@ -26,7 +47,7 @@ export interface GatewayContext {
   clock: Clock;
   /** Clock that stamps events; the demo runs it faster than real time. Default: `clock`. */
   eventClock?: Clock;
-  /** Folder of the outbox when its configured path is relative. */
+  /** The gateway's own folder (forced to 0700); the outbox is in it when its path is relative. */
   dataDir: string;
   /** Whether to serve /healthz and /metrics (default true). */
   http?: boolean;
@@ -34,6 +55,8 @@ export interface GatewayContext {
 
 /** Drop alarms are coalesced: at most one per this interval, carrying cumulative counts. */
 const DROP_ALARM_INTERVAL_MS = 60_000;
+/** Oversized events are alarmed at most once per this interval, with a count of the others. */
+const TOO_LARGE_ALARM_INTERVAL_MS = 60_000;
 
 export class Gateway {
   readonly outbox: SqliteOutbox;
@@ -42,18 +65,36 @@ export class Gateway {
   readonly events: EventFactory;
   private readonly context: GatewayContext;
   private readonly logger: Logger;
-  private httpServer: HealthServer | null = null;
+  private operatorServer: ListeningApp | null = null;
+  /** The operators' fastify app (also when not listening: `operatorApp.inject()`). */
+  operatorApp: FastifyInstance | null = null;
+  private deviceServer: ListeningApp | null = null;
+  /** People's accounts and machines' credentials, in the gateway's database. */
+  readonly accounts: AccountStore;
+  /** The hash-chained audit log, in the same database (entries commit with their events). */
+  readonly audit: AuditLog;
+  readonly sessions: SessionStore;
+  private readonly throttle: LoginThrottle;
   private lastCommitError: GatewayError | null = null;
   private lastDropAlarmMono = Number.NEGATIVE_INFINITY;
   private pendingDrops: DropReport | null = null;
   private dropAlarmTimer: TimerHandle | null = null;
   private connections = 0;
   private readonly pushHandlers = new Map<string, PushHandler>();
-  private apiHandler: ApiHandler | null = null;
+  private laneApi: LaneApiDeps | null = null;
+  private modelReloader: ModelReloader | null = null;
+  private readonly tooLargeAlarm: AlarmThrottle;
 
   private constructor(context: GatewayContext) {
     this.context = context;
     this.logger = context.logger.child({ module: 'gateway' });
+    try {
+      // Events name plates and people; images and keys may sit beside them: owner only.
+      makePrivateDir(context.dataDir, true);
+    } catch (error) {
+      // Not ours to chmod (owned by another user): the operator chose that; the files are 0600.
+      this.logger.warn({ err: error, dataDir: context.dataDir }, 'data directory could not be set to mode 0700');
+    }
     const outboxPath = isAbsolute(context.config.outbox.path) ? context.config.outbox.path : join(context.dataDir, context.config.outbox.path);
     this.outbox = SqliteOutbox.open({
       path: outboxPath,
@@ -62,7 +103,17 @@ export class Gateway {
       clock: context.clock,
       logger: context.logger.child({ module: 'outbox' }),
     });
-    this.metrics = createMetrics(this.outbox);
+    this.metrics = createMetrics(this.outbox, () => this.uplink.parkedByCause());
+    this.accounts = new AccountStore(this.outbox.database, () => context.clock.now());
+    this.audit = new AuditLog(this.outbox.database, () => (context.eventClock ?? context.clock).now());
+    this.sessions = new SessionStore({ clock: context.clock, idleMs: context.config.http.sessionIdleMin * 60_000, maxMs: context.config.http.sessionMaxHours * 3_600_000 });
+    this.throttle = new LoginThrottle({ clock: context.clock });
+    this.tooLargeAlarm = new AlarmThrottle(context.clock, TOO_LARGE_ALARM_INTERVAL_MS, ({ details, withheld }) => {
+      this.raiseAlarm('GW_ERR_EVENT_TOO_LARGE', 'warning', `${String(details.type)} on ${String(details.laneId)} is ${String(details.bytes)} bytes, over the ${String(details.maxEventBytes)}-byte cap; not stored`, {
+        ...details,
+        withheld,
+      });
+    });
     this.events = createEventFactory(context.config.post.id, context.eventClock ?? context.clock);
     this.uplink = new MqttUplink({
       settings: context.uplink,
@@ -80,52 +131,105 @@ export class Gateway {
   static async start(context: GatewayContext): Promise<Gateway> {
     const gateway = new Gateway(context);
     gateway.uplink.start();
-    if (context.http !== false) {
-      try {
-        gateway.httpServer = await startHealthServer({
-          host: context.config.http.host,
-          port: context.config.http.port,
-          metrics: gateway.metrics,
-          health: () => gateway.health(),
-          pushHandlers: gateway.pushHandlers,
-          api: () => gateway.apiHandler,
-        });
-        gateway.logger.info({ ...gateway.httpServer.address }, 'http listening (/healthz, /metrics)');
-      } catch (error) {
-        await gateway.stop();
-        throw error;
-      }
+    try {
+      await gateway.startHttp(context.http !== false);
+    } catch (error) {
+      await gateway.stop();
+      throw error;
     }
     return gateway;
   }
 
-  /** Serves a device's push endpoint (POST `path`) on the local HTTP server. */
-  /** The lane workflow's API, served under /api/ once set. */
-  setApiHandler(handler: ApiHandler | null): void {
-    this.apiHandler = handler;
+  /** Builds the HTTP apps; with `listening` false they answer `inject()` only (in-process tests). */
+  private async startHttp(listening: boolean): Promise<void> {
+    const { config } = this.context;
+    const httpLogger = this.context.logger.child({ module: 'http' });
+    const operators = await buildOperatorApp({
+      logger: httpLogger,
+      https: config.http.tls,
+      accounts: this.accounts,
+      sessions: this.sessions,
+      throttle: this.throttle,
+      audit: this.audit,
+      metrics: this.metrics,
+      health: () => this.health(),
+      laneDeps: () => this.laneApi,
+      reloadModels: () => this.modelReloader,
+      recordAction: (draft) => this.recordAction(draft),
+    });
+    this.operatorApp = operators;
+    if (!listening) return;
+    this.operatorServer = await listen(operators, config.http.host, config.http.port, config.http.tls !== undefined);
+    this.logger.info({ ...this.operatorServer.address, scheme: this.operatorServer.scheme }, 'operators listening (/api, /healthz, /metrics)');
+    const routes = pushRoutes(config);
+    if (routes.length === 0) return;
+    const devices = await buildDeviceApp({ logger: httpLogger.child({ listener: 'devices' }), https: config.devicePush.tls, accounts: this.accounts, routes, handler: (path) => this.pushHandlers.get(path) });
+    this.deviceServer = await listen(devices, config.devicePush.host, config.devicePush.port, config.devicePush.tls !== undefined);
+    this.logger.info({ ...this.deviceServer.address, scheme: this.deviceServer.scheme, paths: routes.map((r) => r.path) }, 'devices listening');
   }
 
+  /** The lane workflow's API and model reload, served under /api/ once set (503 before). */
+  setLaneApi(deps: LaneApiDeps | null, reloadModels: ModelReloader | null = null): void {
+    this.laneApi = deps;
+    this.modelReloader = reloadModels;
+  }
+
+  /** Serves a device's push endpoint (POST `path`) on the device listener. */
   registerPushHandler(path: string, handler: PushHandler): void {
     this.pushHandlers.set(path, handler);
   }
 
+  /**
+   * An action of a person or the gateway itself that changes no crossing (a model reload, an
+   * account change): one `operator.action` and its audit entry, committed together.
+   */
+  async recordAction(draft: AuditDraft & { reason: string }): Promise<void> {
+    await this.emit(
+      'operator.action',
+      POST_LANE,
+      { operatorId: draft.actor.id, role: draft.actor.role, action: draft.action, before: draft.before ?? null, after: draft.after ?? null, reason: draft.reason, crossingId: draft.crossingId ?? null },
+      undefined,
+      this.audit.within(draft),
+    );
+  }
+
+  /** The operators' listener (lane API, console, health), once listening. */
   get httpAddress(): { host: string; port: number } | null {
-    return this.httpServer?.address ?? null;
+    return this.operatorServer?.address ?? null;
+  }
+
+  /** The device listener, when a push device is configured. */
+  get deviceAddress(): { host: string; port: number } | null {
+    return this.deviceServer?.address ?? null;
   }
 
   /**
    * Builds, validates and durably commits an event. Resolves with its seq after the commit;
-   * rejects (GW_ERR_EVENT_INVALID, GW_ERR_OUTBOX_*) when the event is not stored.
+   * rejects (GW_ERR_EVENT_INVALID, GW_ERR_EVENT_TOO_LARGE, GW_ERR_OUTBOX_*) when the event is not
+   * stored. An event over `uplink.maxEventBytes` is refused here, where it is made, so nothing
+   * the broker could choke on enters the outbox.
    */
-  async emit<T extends EventType>(type: T, laneId: string, data: EventData<T>, subject?: string): Promise<CommittedEvent> {
+  async emit<T extends EventType>(type: T, laneId: string, data: EventData<T>, subject?: string, within?: WithinCommit): Promise<CommittedEvent> {
     const parsed = eventDataSchemas[type].safeParse(data);
     if (!parsed.success) {
       throw new GatewayError('GW_ERR_EVENT_INVALID', `${type}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
     if (type === 'device.status') this.recordDeviceHealth(data as EventData<'device.status'>);
     const draft = this.events.create(type, laneId, data, subject);
+    const bytes = serialisedBytes(draft);
+    const maxEventBytes = this.context.config.uplink.maxEventBytes;
+    if (bytes > maxEventBytes) {
+      const error = new GatewayError('GW_ERR_EVENT_TOO_LARGE', `${type} on ${laneId}: ${bytes} bytes, over uplink.maxEventBytes ${maxEventBytes}`, {
+        details: { type, laneId, bytes, maxEventBytes },
+      });
+      this.metrics.commitFailures.inc({ code: error.code });
+      // An alarm about an oversized alarm could be oversized in turn: that one is only logged.
+      if (type === 'alarm.raised') this.logger.error({ err: error, alarm: (data as EventData<'alarm.raised'>).alarm }, 'alarm too large; not stored');
+      else this.tooLargeAlarm.record({ type, laneId, bytes, maxEventBytes, id: draft.id, ...(subject === undefined ? {} : { subject }) });
+      throw error;
+    }
     try {
-      const committed = await this.outbox.append(draft);
+      const committed = await this.outbox.append(draft, within);
       this.metrics.committed.inc();
       this.lastCommitError = null;
       return committed;
@@ -152,7 +256,7 @@ export class Gateway {
       status: this.lastCommitError ? 'failing' : connected ? 'ok' : 'degraded',
       postId: this.context.config.post.id,
       version: GATEWAY_VERSION,
-      uplink: { state: this.uplink.state, inflight: this.uplink.inflightCount, refused: this.uplink.parkedCount },
+      uplink: { state: this.uplink.state, inflight: this.uplink.inflightCount, refused: this.uplink.parkedCount, parked: this.uplink.parkedByCause() },
       outbox: {
         depth: stats.depth,
         bytes: stats.bytes,
@@ -167,9 +271,13 @@ export class Gateway {
 
   /** Stops HTTP and the uplink (draining in-flight publishes briefly), then closes the outbox. */
   async stop(): Promise<void> {
-    await this.httpServer?.close();
-    this.httpServer = null;
+    await this.deviceServer?.app.close();
+    await this.operatorApp?.close();
+    this.operatorApp = null;
+    this.deviceServer = null;
+    this.operatorServer = null;
     if (this.dropAlarmTimer) this.context.clock.clearTimeout(this.dropAlarmTimer);
+    this.tooLargeAlarm.stop();
     await this.uplink.stop();
     this.outbox.close();
     this.logger.info('gateway stopped');
@@ -210,6 +318,20 @@ export class Gateway {
       }
       this.raiseAlarm('GW_ERR_UPLINK_PUBLISH_REFUSED', 'warning', `broker refused ${refusal.type} (reason code 0x${refusal.reasonCode.toString(16)}); event kept and retried`, {
         ...refusal,
+      });
+    });
+    this.uplink.on('parked', (parked: ParkedPublish) => {
+      // As with refusals: an alarm about a parked alarm could be parked in turn; logged only.
+      if (parked.type === 'alarm.raised') {
+        this.logger.error({ parked }, 'an alarm was parked by the uplink; it is kept and retried');
+        return;
+      }
+      const why =
+        parked.cause === 'packet-too-large'
+          ? `its ${parked.packetBytes}-byte packet exceeds the broker's maximum packet size ${String(parked.maxPacketSize)}`
+          : `the broker dropped the connection ${parked.drops} times in a row on it`;
+      this.raiseAlarm(parked.cause === 'packet-too-large' ? 'GW_ERR_UPLINK_PACKET_TOO_LARGE' : 'GW_ERR_UPLINK_PUBLISH_POISON', 'warning', `${parked.type} seq ${parked.seq} parked: ${why}; the events behind it go on`, {
+        ...parked,
       });
     });
     this.outbox.on('dropped', (report) => this.onDropped(report));

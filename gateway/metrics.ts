@@ -19,7 +19,8 @@ export interface GatewayMetrics {
   deviceReadings: Counter<'device' | 'type'>;
 }
 
-export function createMetrics(outbox: SqliteOutbox): GatewayMetrics {
+/** `parked`: the uplink's parked events by cause, read at scrape time. */
+export function createMetrics(outbox: SqliteOutbox, parked: () => Record<string, number> = () => ({})): GatewayMetrics {
   const registry = new Registry();
   const registers = [registry];
   new Gauge({
@@ -53,6 +54,15 @@ export function createMetrics(outbox: SqliteOutbox): GatewayMetrics {
     registers,
     collect() {
       for (const [cls, count] of Object.entries(outbox.droppedTotals)) this.set({ class: cls }, count);
+    },
+  });
+  new Gauge({
+    name: 'gateway_uplink_parked',
+    help: 'Events parked by the uplink (kept in the outbox, retried every refusedRetryMs), by cause: refused, packet-too-large, poison',
+    labelNames: ['cause'],
+    registers,
+    collect() {
+      for (const [cause, count] of Object.entries(parked())) this.set({ cause }, count);
     },
   });
   return {

@@ -3,11 +3,13 @@
  * own edge models (docs/models.md).
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from './cli-args.js';
 import { EXIT_CODES, GatewayError } from '../core/errors.js';
+import { writePrivateFile } from '../core/private-files.js';
 import { keyIdOf, readPublicKeys, verifyModel } from '../edge-models/manifest.js';
+import { isModelVersion, MODEL_VERSION_RULE } from '../edge-models/model-version.js';
 import { trainRiskModel, trainXrayModel } from '../edge-models/train-models.js';
 import { BUNDLED_MODELS } from './post-runtime.js';
 
@@ -22,8 +24,8 @@ export async function modelCommand(args: string[], out: (line: string) => void):
     mkdirSync(values.out, { recursive: true });
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const privatePath = join(values.out, 'model-signing.key.pem');
-    writeFileSync(privatePath, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-    chmodSync(privatePath, 0o600);
+    // 0600 before a byte of the key is written, whatever the umask or an older file's mode.
+    writePrivateFile(privatePath, privateKey.export({ type: 'pkcs8', format: 'pem' }));
     writeFileSync(join(values.out, 'model-signing.pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
     out(`key ${keyIdOf(publicKey)}: private ${privatePath} (keep it off the post), public ${join(values.out, 'model-signing.pub.pem')} (models.publicKeys)`);
     return EXIT_CODES.ok;
@@ -34,10 +36,14 @@ export async function modelCommand(args: string[], out: (line: string) => void):
     const seed = Number(values.seed ?? 42);
     const rows = Number(values.rows ?? 20_000);
     if (!Number.isInteger(seed) || !Number.isInteger(rows) || rows < 1000) throw new GatewayError('GW_ERR_CLI_USAGE', '--seed must be an integer and --rows an integer ≥ 1000');
+    // Today's date, e.g. 2026.11.26: dots, not ISO dashes, so it is a model version that orders.
+    const version = values.version ?? new Date().toISOString().slice(0, 10).replaceAll('-', '.');
+    // Checked before training, not after minutes of it when the manifest is signed.
+    if (!isModelVersion(version)) throw new GatewayError('GW_ERR_CLI_USAGE', `--version ${version}: a model version is ${MODEL_VERSION_RULE}`);
     const common = {
       outDir: values.out,
       privateKeyPem: readFileSync(values.key, 'utf8'),
-      version: values.version ?? new Date().toISOString().slice(0, 10),
+      version,
       seed,
       trainRows: rows,
       testRows: Math.round(rows / 4),

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { PostConfig } from '../config/schema.js';
+import type { GatewayError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createClockQualityProbe } from '../core/clock-quality.js';
 import { PACKAGE_ROOT } from '../core/package-info.js';
@@ -14,10 +15,9 @@ import { ModelSlot } from '../edge-models/model-slot.js';
 import { RiskModel } from '../edge-models/risk-model.js';
 import { XrayScreeningModel } from '../edge-models/xray-screening.js';
 import type { Gateway } from './daemon.js';
+import { POST_LANE } from './events/envelope.js';
 import type { DeviceManager } from './devices/device-manager.js';
-import { createLaneApi } from './workflow/lane-api.js';
 import { PostWorkflow, type DeviceFeed } from './workflow/post-workflow.js';
-import type { ApiHandler } from './http/health-server.js';
 import { RiskAssessor } from './workflow/risk-assessor.js';
 import { VisitHistory } from './workflow/visit-history.js';
 
@@ -27,15 +27,27 @@ export const BUNDLED_MODELS = {
   xrayScreening: join(PACKAGE_ROOT, 'models', 'xray-screening.manifest.json'),
 };
 
+/** Who asked for a model reload, and whether an older model may replace the running one. */
+export interface ReloadRequest {
+  /**
+   * The acting identity, from the caller's credentials: an authenticated user, or a system actor
+   * (`{id: 'gateway', role: 'system'}` at start, `{id: 'sighup', role: 'system'}` on SIGHUP).
+   */
+  requestedBy: { id: string; role: string };
+  /** Load a manifest older than the running model (an admin's deliberate rollback). Default false. */
+  rollback?: boolean;
+}
+
 export interface PostRuntime {
   post: PostWorkflow;
-  /** The lane API handler (also served under /api/ by the gateway's HTTP server). */
-  api: ApiHandler;
   assessor: RiskAssessor;
   riskSlot: ModelSlot<RiskModel>;
   screeningSlot: ModelSlot<XrayScreeningModel>;
-  /** Loads the configured manifests again (SIGHUP, POST /api/models/reload). */
-  reloadModels(): Promise<Record<string, unknown>>;
+  /**
+   * Loads the configured manifests again (SIGHUP, POST /api/models/reload): each swap is a
+   * `model.swapped` event, each refusal an alarm. Answers per model what runs now and what happened.
+   */
+  reloadModels(request: ReloadRequest): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -74,7 +86,9 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     onModelFailure: (crossing, error) => alarm('GW_ERR_MODEL_INFERENCE', `risk model failed on ${crossing.crossingId}: ${error.message}; rules decided`, { crossingId: crossing.crossingId }),
   });
 
-  const reloadModels = async (): Promise<Record<string, unknown>> => {
+  const reloadModels = async (request: ReloadRequest): Promise<Record<string, unknown>> => {
+    // Only who and in which role: the caller may hand a richer identity (e.g. an auth Actor).
+    const requestedBy = { id: request.requestedBy.id, role: request.requestedBy.role };
     const outcome: Record<string, unknown> = {};
     for (const [name, slot, manifest] of [
       ['risk', riskSlot, manifests.risk],
@@ -85,19 +99,43 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
         continue;
       }
       try {
-        const model = await (slot as ModelSlot<RiskModel | XrayScreeningModel>).load(manifest);
-        modelLogger.info({ model: name, version: model.version, manifest }, 'model loaded');
-        outcome[name] = { version: model.version };
+        const loaded = await (slot as ModelSlot<RiskModel | XrayScreeningModel>).load(manifest, { allowRollback: request.rollback === true });
+        const { fromVersion, toVersion, rollback, manifestSha256 } = loaded;
+        if (loaded.status === 'unchanged') {
+          modelLogger.info({ model: name, version: toVersion, manifest, requestedBy }, 'model unchanged: this version already runs');
+          outcome[name] = { version: toVersion, swapped: false, note: `version ${toVersion} already running: nothing swapped` };
+          continue;
+        }
+        modelLogger.info({ model: name, fromVersion, toVersion, rollback, manifest, requestedBy }, 'model swapped');
+        outcome[name] = { version: toVersion, swapped: true, fromVersion, rollback };
+        // The swap has happened whether or not its event is stored; a failure to store is logged.
+        await gateway.emit('model.swapped', POST_LANE, { model: name, fromVersion, toVersion, rollback, requestedBy, manifestSha256 }).catch((error: unknown) => {
+          modelLogger.error({ err: error, model: name, toVersion }, 'model.swapped could not be stored');
+        });
       } catch (error) {
         const code = (error as { code?: string }).code ?? 'GW_ERR_MODEL_LOAD';
-        modelLogger.error({ err: error, manifest }, 'model not loaded');
-        alarm(code, `${name} model not loaded: ${(error as Error).message}`, { manifest, keptVersion: slot.version });
-        outcome[name] = { version: slot.version, error: { code, message: (error as Error).message } };
+        const message = (error as Error).message;
+        modelLogger.error({ err: error, manifest, requestedBy }, 'model not loaded');
+        if (code === 'GW_ERR_MODEL_ROLLBACK') {
+          // A validly signed older model showing up unasked is how a known-weak model would be put
+          // back: critical, with both versions and who asked.
+          const { refusedVersion } = (error as GatewayError).details as { refusedVersion: string };
+          gateway.raiseAlarm(code, 'critical', `${name} model ${refusedVersion} refused: older than the running ${slot.version}; reload asked by ${requestedBy.id} (${requestedBy.role}) without a rollback`, {
+            model: name,
+            manifest,
+            runningVersion: slot.version,
+            refusedVersion,
+            requestedBy,
+          });
+        } else {
+          alarm(code, `${name} model not loaded: ${message}`, { manifest, keptVersion: slot.version, requestedBy });
+        }
+        outcome[name] = { version: slot.version, error: { code, message } };
       }
     }
     return outcome;
   };
-  await reloadModels();
+  await reloadModels({ requestedBy: { id: 'gateway', role: 'system' } });
 
   const post = new PostWorkflow({
     config,
@@ -111,17 +149,15 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     history,
     logger: logger.child({ module: 'workflow' }),
   });
-  const api = createLaneApi({ post, deviceHealth: (id) => options.devices.health.get(id), reloadModels });
-  gateway.setApiHandler(api);
+  gateway.setLaneApi({ post, deviceHealth: (id) => options.devices.health.get(id) }, reloadModels);
   return {
     post,
-    api,
     assessor,
     riskSlot,
     screeningSlot,
     reloadModels,
     stop: async () => {
-      gateway.setApiHandler(null);
+      gateway.setLaneApi(null);
       post.stop();
       await riskSlot.close();
       await screeningSlot.close();

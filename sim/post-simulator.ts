@@ -10,7 +10,7 @@ import type { Clock } from '../core/clock.js';
 import { SimulatedCamera } from './anpr/simulated-camera.js';
 import { serveBarrierModbus } from './barrier/barrier-modbus-server.js';
 import { SimulatedBarrier } from './barrier/simulated-barrier.js';
-import { GatewayDeskClient, type LaneDesk } from './gateway-client.js';
+import { GatewayDeskClient, type DeskCredentials, type LaneDesk } from './gateway-client.js';
 import { TrafficGenerator, type SimulatedLane } from './traffic.js';
 import { openPtyPair } from './pty-pair.js';
 import { serveIndicatorPty, serveIndicatorTcp } from './weighbridge/indicator-endpoints.js';
@@ -52,10 +52,18 @@ export interface SimulatorOptions {
   traffic?: boolean;
   /** Clock of arrivals and waiting; default the device clock. The demo runs it fast. */
   trafficClock?: Clock;
-  /** The gateway's lane API; default the post's configured HTTP address. */
+  /** The gateway's lane API; default the post's configured HTTP address, with `credentials`. */
   desk?: LaneDesk | null;
+  /** How the simulated registration system and inspectors authenticate; without them nobody registers. */
+  credentials?: DeskCredentials;
   random?: () => number;
   onError?: (error: Error) => void;
+}
+
+/** The gateway's operators' listener as the post's configuration names it. */
+function gatewayUrl(config: PostConfig): string {
+  const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+  return `${config.http.tls ? 'https' : 'http'}://${host}:${config.http.port}`;
 }
 
 /** `clock` is the devices' clock (what they must do in real time); see SimulatorOptions for traffic. */
@@ -85,7 +93,7 @@ export async function startPostSimulator(config: PostConfig, clock: Clock, optio
     clock: options.trafficClock ?? clock,
     deviceClock: clock,
     intervalSec: options.intervalSec,
-    desk: options.desk === undefined ? new GatewayDeskClient(`http://${config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host}:${config.http.port}`) : options.desk,
+    desk: options.desk !== undefined ? options.desk : options.credentials ? new GatewayDeskClient(gatewayUrl(config), options.credentials) : null,
     watchlist: config.workflow.watchlist,
     ...(options.random ? { random: options.random } : {}),
     ...(options.onError ? { onError: options.onError } : {}),

@@ -198,7 +198,6 @@ export class TrafficGenerator {
     for (let attempt = 1; ; attempt += 1) {
       try {
         const view = await desk.register(lane.id, {
-          operatorId: 'sim-registration',
           plate: profile.plate,
           vehicleType: profile.vehicleType,
           direction: profile.direction,

@@ -44,13 +44,30 @@ describe('ANPR HTTP push', () => {
       lanes: [{ id: 'exit-1', devices: [{ id: 'exit-cam', driver: 'anpr-http-push', role: 'exit', connection: { path: '/anpr/exit-cam' } }] }],
       uplink: { brokers: [broker.url] },
       http: { port: 0 },
+      devicePush: { port: 0 },
     });
     const gateway = (rig.gateway = await startTestGateway(config, undefined, true));
+    // The camera's own credentials (HTTP Basic: what a camera's push settings can hold), and a
+    // client of another camera, and one allowed only from another address.
+    const basic = (name: string, secret: string) => `Basic ${Buffer.from(`${name}:${secret}`).toString('base64')}`;
+    const camera = basic('exit-cam', gateway.accounts.addClient('exit-cam', 'device', { deviceId: 'exit-cam' }));
+    const otherCamera = basic('entry-cam', gateway.accounts.addClient('entry-cam', 'device', { deviceId: 'entry-cam' }));
+    const elsewhere = basic('moved-cam', gateway.accounts.addClient('moved-cam', 'device', { deviceId: 'exit-cam', allowFrom: ['10.20.1.0/24'] }));
     await uplinkConnected(gateway);
     const devices = new DeviceManager(config, gateway, systemClock, pino({ level: 'silent' }), tempDir());
     await devices.start();
-    const url = `http://127.0.0.1:${gateway.httpAddress?.port}/anpr/exit-cam`;
-    const post = (body: Buffer) => fetch(url, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body: new Uint8Array(body) });
+    // Pushes go to the device listener, never the operators' port.
+    expect(gateway.deviceAddress?.port).not.toBe(gateway.httpAddress?.port);
+    const url = `http://127.0.0.1:${gateway.deviceAddress?.port}/anpr/exit-cam`;
+    const post = (body: Buffer, authorization = camera) =>
+      fetch(url, { method: 'POST', headers: { authorization, 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body: new Uint8Array(body) });
+    const plates = () => gateway.outbox.readFrom(0, 100_000).filter((row) => row.type === 'anpr.plate').length;
+    expect((await fetch(url, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body: new Uint8Array(multipart(ALERT)) })).status).toBe(401);
+    expect((await post(multipart(ALERT), basic('exit-cam', 'not-the-secret'))).status).toBe(401);
+    expect((await post(multipart(ALERT), otherCamera)).status).toBe(403);
+    expect((await post(multipart(ALERT), elsewhere)).status).toBe(403);
+    expect((await fetch(`http://127.0.0.1:${gateway.httpAddress?.port}/anpr/exit-cam`, { method: 'POST', headers: { authorization: camera }, body: 'x' })).status).toBe(404);
+    expect(plates()).toBe(0);
 
     const ok = await post(multipart(ALERT));
     expect(ok.status).toBe(200);
@@ -67,7 +84,8 @@ describe('ANPR HTTP push', () => {
     const bad = await post(multipart(ALERT.replace('<eventType>ANPR</eventType>', '<eventType>VMD</eventType>')));
     expect(bad.status).toBe(400);
     expect(await bad.text()).toBe('eventType VMD has no ANPR block');
-    expect((await fetch(url.replace('exit-cam', 'nobody'), { method: 'POST', body: 'x' })).status).toBe(404);
+    expect((await fetch(url.replace('exit-cam', 'nobody'), { method: 'POST', body: 'x' })).status).toBe(401);
+    expect((await fetch(url.replace('exit-cam', 'nobody'), { method: 'POST', headers: { authorization: camera }, body: 'x' })).status).toBe(404);
 
     // A full disk: the broker is away (nothing is deleted), the file is capped, and what room is
     // left is filled with ever smaller events until not even a small one fits.

@@ -44,7 +44,7 @@ describe('border-gateway config check', () => {
   it('rejects an unknown command, listing the valid ones, with exit 64', async () => {
     const run = new GatewayProcess(['fly']);
     expect((await run.exited).code).toBe(64);
-    expect(run.stderrText.join('\n')).toContain('unknown command "fly"; valid: demo, run, sim, config, model, trs, help');
+    expect(run.stderrText.join('\n')).toContain('unknown command "fly"; valid: demo, run, sim, config, model, trs, user, client, audit, help');
   });
 });
 
@@ -73,6 +73,18 @@ describe('border-gateway demo (what npm start runs)', () => {
     expect(metrics).toMatch(/gateway_events_published_total\{type="vehicle.arrived"\} [1-9]/);
     expect(metrics).toContain('gateway_outbox_depth');
     expect(metrics).toContain('gateway_publish_latency_seconds_bucket');
+
+    // The printed accounts: random passwords (none is a default), the lanes closed without one.
+    const accounts = await demo.waitForStdout((line) => line.includes('accounts:'));
+    const supervisorPassword = /demo-supervisor \/ (\S+)/.exec(accounts)?.[1] as string;
+    expect(supervisorPassword).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    const base = healthUrl.replace('/healthz', '');
+    expect((await fetch(`${base}/api/lanes`)).status).toBe(401);
+    const login = await fetch(`${base}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'demo-supervisor', password: supervisorPassword, bearer: true }) });
+    expect(login.status).toBe(201);
+    const { token } = (await login.json()) as { token: string };
+    const lanes = (await (await fetch(`${base}/api/lanes`, { headers: { authorization: `Bearer ${token}` } })).json()) as { laneId: string }[];
+    expect(lanes.map((lane) => lane.laneId)).toEqual(['lane-1', 'lane-2']);
 
     const stopped = await demo.kill('SIGTERM');
     expect(stopped.code).toBe(0);

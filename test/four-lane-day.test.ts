@@ -77,16 +77,21 @@ describe('a day of a 4-lane post on the injected clock', () => {
 
     const lanes = standInLanes(feed, LANES, clock, join(dataDir, 'scans'));
     const errors: Error[] = [];
-    const traffic = new TrafficGenerator(lanes, { clock, deviceClock: clock, intervalSec: 600, desk: new InProcessDesk(runtime), random, watchlist: config.workflow.watchlist, onError: (e) => errors.push(e) });
+    const desk = await InProcessDesk.create(gateway);
+    // An admin asks for the swap; the acting identity comes from the session.
+    gateway.accounts.addAccount('post-admin', 'admin', 'scrypt$unused');
+    const adminToken = gateway.sessions.create('post-admin', 'admin').token;
+    const traffic = new TrafficGenerator(lanes, { clock, deviceClock: clock, intervalSec: 600, desk, random, watchlist: config.workflow.watchlist, onError: (e) => errors.push(e) });
     cleanup.push(() => Promise.resolve(traffic.stop()));
     traffic.start();
     await clock.runFor(12 * HOUR);
     // Hot swap at midday with vehicles in every state: a new model is written and reloaded.
-    const next = trainRiskModel({ outDir: join(dataDir, 'next'), privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), version: 'midday-1', seed: 11, trainRows: 6000, testRows: 1500 });
+    const next = trainRiskModel({ outDir: join(dataDir, 'next'), privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), version: '2026.11.26.1', seed: 11, trainRows: 6000, testRows: 1500 });
     copyFileSync(join(dataDir, 'next', next.manifest.file), join(models, next.manifest.file));
     copyFileSync(next.manifestPath, join(models, 'risk.manifest.json'));
-    const reload = await runtime.api('POST', '/api/models/reload', Buffer.alloc(0));
-    expect(reload).toMatchObject({ status: 200, body: { risk: { version: 'midday-1' } } });
+    const reload = await gateway.operatorApp?.inject({ method: 'POST', url: '/api/models/reload', headers: { authorization: `Bearer ${adminToken}` }, payload: {} });
+    expect(reload?.statusCode).toBe(200);
+    expect(reload?.json()).toMatchObject({ risk: { version: '2026.11.26.1', swapped: true, fromVersion: '2026.11.26' } });
     await clock.runFor(12 * HOUR);
     traffic.stopArrivals();
     await clock.runFor(12 * HOUR);
@@ -116,7 +121,7 @@ describe('a day of a 4-lane post on the injected clock', () => {
     expect(report.xrayShare).toBeLessThan(0.34);
     // Both models decided vehicles, and none was lost at the swap.
     const versions = new Set(completed.map((e) => (e.data as { risk: { modelVersion: string } }).risk.modelVersion));
-    expect(versions).toEqual(new Set(['2026.11.26', 'midday-1']));
+    expect(versions).toEqual(new Set(['2026.11.26', '2026.11.26.1']));
     // Every scanned crossing carries the screening model's score.
     const scanned = completed.filter((e) => (e.data as { xray: boolean }).xray);
     expect(scanned.every((e) => (e.data as { xrayScreening: { modelVersion: string } | null }).xrayScreening?.modelVersion === '2026.11.26')).toBe(true);

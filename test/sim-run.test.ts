@@ -8,6 +8,8 @@
  * reports each device down, an operator registers and weighs a truck by hand through the API, and
  * when the simulator returns every device comes back up without a gateway restart.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Collector, type Received } from './helpers/collector.js';
 import { GatewayProcess } from './helpers/gateway-process.js';
@@ -18,7 +20,8 @@ import { tempDir } from './helpers/test-config.js';
 const CONFIG = 'config/examples/demo-post.yaml';
 const SIMULATED = ['lane-1-entry-cam', 'lane-1-exit-cam', 'lane-1-weighbridge', 'lane-1-barrier', 'lane-2-entry-cam', 'lane-2-exit-cam', 'lane-2-weighbridge', 'lane-2-barrier'];
 // Trucks every 20 traffic-minutes per lane; queues and waits run 1200 times faster than real time.
-const SIM_ARGS = ['sim', '--config', CONFIG, '--speed', '1200', '--interval', '1200'];
+const SIM_BASE = ['sim', '--config', CONFIG, '--speed', '1200', '--interval', '1200'];
+const OPERATOR_PASSWORD = 'lane two operator passphrase';
 const API = 'http://127.0.0.1:18080/api';
 
 const statusOf = (received: Received[], deviceId: string): string | undefined =>
@@ -30,13 +33,26 @@ describe('sim + run with the demo post', () => {
   it('joins device readings into crossings, alarms on faults, and lets operators act while devices are down', async () => {
     const broker = (rig.broker = await Mosquitto.start());
     const collector = (rig.collector = await Collector.connect(broker.url));
+    // The integrator's first steps: an operator account and the registration system's client,
+    // made with the command line; the simulator plays the registration desk and the inspectors.
+    const dataDir = tempDir();
+    const where = ['--config', CONFIG, '--data', dataDir];
+    for (const [name, role] of [['op-7', 'operator'], ['sim-inspector', 'supervisor']] as const) {
+      expect((await new GatewayProcess(['user', 'add', name, '--role', role, ...where], {}, { stdin: `${OPERATOR_PASSWORD}\n` }).exited).code).toBe(0);
+    }
+    const client = new GatewayProcess(['client', 'add', 'sim-registration', '--role', 'registration', ...where]);
+    expect((await client.exited).code).toBe(0);
+    const registrationToken = /bearer token: +(\S+)/.exec(client.stdout.join('\n'))?.[1];
+    const credentials = join(dataDir, 'sim-credentials.json');
+    writeFileSync(credentials, JSON.stringify({ registrationToken, supervisor: { name: 'sim-inspector', password: OPERATOR_PASSWORD } }));
+    const SIM_ARGS = [...SIM_BASE, '--credentials', credentials];
     const sim = new GatewayProcess(SIM_ARGS);
     rig.processes.push(sim);
     await sim.waitForStdout((line) => line.includes('ready'), 30_000, 'the simulator ready');
     expect(sim.stdout.join('\n')).toContain('ONVIF camera http://127.0.0.1:18081/onvif/device_service');
     expect(sim.stdout.join('\n')).toContain('X-ray scanner writing data/xray-drop/lane-1');
 
-    const run = new GatewayProcess(['run', '--config', CONFIG, '--mqtt', broker.url, '--data', tempDir(), '--log-level', 'warn']);
+    const run = new GatewayProcess(['run', ...where, '--mqtt', broker.url, '--log-level', 'warn']);
     rig.processes.push(run);
     await collector.waitFor(
       (r) =>
@@ -88,18 +104,21 @@ describe('sim + run with the demo post', () => {
     await collector.waitFor((r) => SIMULATED.every((id) => statusOf(r, id) === 'down'), 60_000, 'every device down');
     expect(collector.received.some((m) => m.type === 'alarm.raised' && m.event.data.alarm === 'WF_DEVICE_DOWN' && (m.event.data.details as { deviceId: string }).deviceId === 'lane-2-weighbridge')).toBe(true);
     // Degraded lane: the camera and the weighbridge are gone, the operator enters what they would have read.
-    const post = (path: string, body: object) => fetch(`${API}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-    const registered = await post('/lanes/lane-2/registrations', { operatorId: 'op-7', plate: 'ZZ-900-ZZ', direction: 'export', declaredWeightKg: 18_000, documents: ['SAD-1'], aeo: false });
+    const login = await fetch(`${API}/session`, { method: 'POST', body: JSON.stringify({ name: 'op-7', password: OPERATOR_PASSWORD, bearer: true }), headers: { 'content-type': 'application/json' } });
+    expect(login.status).toBe(201);
+    const authorization = `Bearer ${((await login.json()) as { token: string }).token}`;
+    const post = (path: string, body: object) => fetch(`${API}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { authorization, 'content-type': 'application/json' } });
+    const registered = await post('/lanes/lane-2/registrations', { plate: 'ZZ-900-ZZ', direction: 'export', declaredWeightKg: 18_000, documents: ['SAD-1'] });
     expect(registered.status).toBe(201);
     const { crossingId } = (await registered.json()) as { crossingId: string };
-    const withoutReason = await post(`/lanes/lane-2/crossings/${crossingId}/weight`, { operatorId: 'op-7', weightKg: 18_200, reason: ' ' });
+    const withoutReason = await post(`/lanes/lane-2/crossings/${crossingId}/weight`, { weightKg: 18_200, reason: ' ' });
     expect(withoutReason.status).toBe(400);
-    expect(await withoutReason.text()).toContain('reason: a reason is required');
-    const weighed = await post(`/lanes/lane-2/crossings/${crossingId}/weight`, { operatorId: 'op-7', weightKg: 18_200, reason: 'weighbridge down, weighed at the mobile scale' });
+    expect(await withoutReason.json()).toMatchObject({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: expect.stringContaining('reason') as unknown });
+    const weighed = await post(`/lanes/lane-2/crossings/${crossingId}/weight`, { weightKg: 18_200, reason: 'weighbridge down, weighed at the mobile scale' });
     expect(weighed.status).toBe(200);
     expect(((await weighed.json()) as { risk: { modelVersion: string } }).risk.modelVersion).toBe('2026.11.26');
     await collector.waitFor(
-      (r) => r.some((m) => m.type === 'operator.action' && m.event.data.crossingId === crossingId && String(m.event.data.action).startsWith('weight entered by hand')) && r.some((m) => m.type === 'risk.assessed' && m.event.data.crossingId === crossingId),
+      (r) => r.some((m) => m.type === 'operator.action' && m.event.data.crossingId === crossingId && m.event.data.action === 'crossing.weight' && m.event.data.operatorId === 'op-7') && r.some((m) => m.type === 'risk.assessed' && m.event.data.crossingId === crossingId),
       30_000,
       'the manual weight recorded and the risk assessed',
     );

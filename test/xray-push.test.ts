@@ -35,13 +35,17 @@ describe('X-ray HTTP push', () => {
       lanes: [{ id: 'lane-1', devices: [{ id: 'xray-1', driver: 'xray-http', connection: { path: '/xray/lane-1' } }] }],
       uplink: { brokers: [`mqtt://127.0.0.1:${await freePort()}`] },
       http: { port: 0 },
+      devicePush: { port: 0 },
     });
     const dataDir = tempDir();
     gateway = await startTestGateway(config, dataDir, true);
     devices = new DeviceManager(config, gateway, systemClock, pino({ level: 'silent' }), dataDir);
     await devices.start();
-    const url = `http://127.0.0.1:${gateway.httpAddress?.port}/xray/lane-1`;
-    const post = (body: Uint8Array<ArrayBuffer>) => fetch(url, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body });
+    // The scanner's own client, bearer token form; nothing is stored for a push without it.
+    const authorization = `Bearer xray-1.${gateway.accounts.addClient('xray-1', 'device', { deviceId: 'xray-1' })}`;
+    const url = `http://127.0.0.1:${gateway.deviceAddress?.port}/xray/lane-1`;
+    const post = (body: Uint8Array<ArrayBuffer>) => fetch(url, { method: 'POST', headers: { authorization, 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body });
+    expect((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scanId: 'scan-8', scannerId: 'scanner-A', status: 'started', time: new Date().toISOString() }) })).status).toBe(401);
     const image = encodePgm(new SimulatedScanner(tempDir(), 's').image(64, 32));
     const time = new Date().toISOString();
 
@@ -58,7 +62,7 @@ describe('X-ray HTTP push', () => {
     const invalid = await post(scanPush({ scanId: 'scan 11!', scannerId: 'scanner-A', status: 'finished', time }));
     expect(invalid.status).toBe(400);
     expect(await invalid.text()).toMatch(/^invalid metadata: scanId: .*; status: /);
-    const started = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scanId: 'scan-12', scannerId: 'scanner-A', status: 'started', time }) });
+    const started = await fetch(url, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ scanId: 'scan-12', scannerId: 'scanner-A', status: 'started', time }) });
     expect(started.status).toBe(200);
     expect(gateway.outbox.readFrom(0, 100).filter((r) => r.type === 'xray.scan')).toHaveLength(2);
   });

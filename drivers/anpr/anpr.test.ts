@@ -20,9 +20,13 @@ describe('WS-UsernameToken', () => {
 describe('plate normalisation', () => {
   it('keeps the raw read, canonicalises the text and checks the country format', () => {
     expect(normalisePlate('ab-123 cd', 0.91, 'ge')).toEqual({ text: 'AB123CD', raw: 'ab-123 cd', confidence: 0.91, country: 'GE', formatValid: true });
-    expect(normalisePlate('AB12-3CDX', 0.6, 'GE').formatValid).toBe(false);
+    expect(normalisePlate('AB12-3CDX', 0.6, 'GE')?.formatValid).toBe(false);
     expect(normalisePlate('34 ABC 123', null, 'TR')).toMatchObject({ text: '34ABC123', formatValid: true });
     expect(normalisePlate('XYZ 1', null, null)).toMatchObject({ text: 'XYZ1', formatValid: null, country: null });
+    // Cyrillic look-alikes (А, В, С) fold to Latin; a read that is no plate is dropped (the lane asks the operator).
+    expect(normalisePlate('\u0410\u0412-123-\u0421D', 0.8, 'GE')).toMatchObject({ text: 'AB123CD', formatValid: true });
+    expect(normalisePlate('AB\u0000123CD')).toBeNull();
+    expect(normalisePlate('\u4EACA12345')).toBeNull();
   });
 });
 

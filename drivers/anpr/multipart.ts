@@ -1,6 +1,9 @@
 /**
- * A minimal multipart/form-data (and multipart/mixed) reader for camera pushes: parts with their
- * headers and raw bytes. Bounded by the request size the HTTP server accepts.
+ * A minimal multipart/form-data (and multipart/mixed) reader for device pushes: parts with their
+ * headers and raw bytes (RFC 2046, 5.1.1). Bounded by construction: at most `maxParts` parts, each
+ * header block at most `maxHeaderBytes`, each body at most `maxPartBytes`; and a body must end
+ * with its close delimiter (`--boundary--`), so a push cut off anywhere is refused whole, never
+ * read as the parts that happened to arrive.
  */
 
 export interface Part {
@@ -11,40 +14,80 @@ export interface Part {
   body: Buffer;
 }
 
+export interface MultipartLimits {
+  /** Most parts in one body. */
+  maxParts: number;
+  /** Largest header block of one part. */
+  maxHeaderBytes: number;
+  /** Largest body of one part. */
+  maxPartBytes: number;
+}
+
+/** A camera push is an XML alert and a few JPEGs; a scanner's, metadata and one image. */
+export const DEFAULT_MULTIPART_LIMITS: MultipartLimits = { maxParts: 8, maxHeaderBytes: 8 * 1024, maxPartBytes: 8 * 1024 * 1024 };
+
+export type MultipartResult = { ok: true; parts: Part[] } | { ok: false; error: string };
+
 export function boundaryOf(contentType: string | undefined): string | null {
   const match = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType ?? '');
   return match ? (match[1] ?? match[2] ?? null) : null;
 }
 
-export function parseMultipart(body: Buffer, boundary: string): Part[] {
-  const delimiter = Buffer.from(`--${boundary}`);
+/** Reads every part, or says why the body is refused (truncated, malformed or over a limit). */
+export function readMultipart(body: Buffer, boundary: string, limits: MultipartLimits = DEFAULT_MULTIPART_LIMITS): MultipartResult {
+  // RFC 2046: 1 to 70 characters.
+  if (boundary.length < 1 || boundary.length > 70) return { ok: false, error: 'the multipart boundary is not 1-70 characters' };
+  const dashBoundary = Buffer.from(`--${boundary}`);
+  const delimiter = Buffer.from(`\r\n--${boundary}`);
+  // The first delimiter may open the body; any other follows a CRLF (after a preamble).
+  const at = body.subarray(0, dashBoundary.length).equals(dashBoundary) ? 0 : body.indexOf(delimiter);
+  if (at < 0) return { ok: false, error: 'no multipart boundary in the body' };
+  let afterDelimiter = at + (at === 0 && body[0] === 0x2d ? dashBoundary.length : delimiter.length);
   const parts: Part[] = [];
-  let start = body.indexOf(delimiter);
-  while (start >= 0) {
-    const afterDelimiter = start + delimiter.length;
-    if (body.subarray(afterDelimiter, afterDelimiter + 2).toString() === '--') break;
-    const next = body.indexOf(delimiter, afterDelimiter);
-    if (next < 0) break;
-    const raw = body.subarray(afterDelimiter, next);
-    const headerEnd = raw.indexOf('\r\n\r\n');
-    if (headerEnd >= 0) {
-      const headers: Record<string, string> = {};
-      for (const line of raw.subarray(0, headerEnd).toString('latin1').split('\r\n')) {
-        const colon = line.indexOf(':');
-        if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      let content = raw.subarray(headerEnd + 4);
-      if (content.subarray(-2).toString() === '\r\n') content = content.subarray(0, -2);
-      const disposition = headers['content-disposition'] ?? '';
-      parts.push({
-        headers,
-        name: /name="([^"]*)"/.exec(disposition)?.[1] ?? null,
-        filename: /filename="([^"]*)"/.exec(disposition)?.[1] ?? null,
-        contentType: headers['content-type']?.split(';')[0]?.trim() ?? null,
-        body: Buffer.from(content),
-      });
+  for (;;) {
+    if (body.subarray(afterDelimiter, afterDelimiter + 2).toString('latin1') === '--') return { ok: true, parts };
+    const lineEnd = body.indexOf('\r\n', afterDelimiter);
+    // After a delimiter: optional transport padding (spaces, tabs), then CRLF.
+    if (lineEnd < 0 || !/^[ \t]*$/.test(body.subarray(afterDelimiter, lineEnd).toString('latin1'))) {
+      return { ok: false, error: lineEnd < 0 ? 'the body is truncated (no close delimiter)' : 'malformed multipart delimiter line' };
     }
-    start = next;
+    if (parts.length === limits.maxParts) return { ok: false, error: `more than ${limits.maxParts} parts` };
+    const partStart = lineEnd + 2;
+    const next = body.indexOf(delimiter, partStart);
+    if (next < 0) return { ok: false, error: `the body is truncated in part ${parts.length + 1} (no close delimiter)` };
+    const part = readPart(body.subarray(partStart, next), parts.length + 1, limits);
+    if (typeof part === 'string') return { ok: false, error: part };
+    parts.push(part);
+    afterDelimiter = next + delimiter.length;
   }
-  return parts;
+}
+
+/** The parts of a complete body within the default limits; none when it is refused (see `readMultipart` for why). */
+export function parseMultipart(body: Buffer, boundary: string, limits: MultipartLimits = DEFAULT_MULTIPART_LIMITS): Part[] {
+  const result = readMultipart(body, boundary, limits);
+  return result.ok ? result.parts : [];
+}
+
+function readPart(raw: Buffer, index: number, limits: MultipartLimits): Part | string {
+  // A part with no headers starts with the blank line itself.
+  const headerEnd = raw.subarray(0, 2).toString('latin1') === '\r\n' ? -2 : raw.subarray(0, limits.maxHeaderBytes + 4).indexOf('\r\n\r\n');
+  if (headerEnd === -1) return raw.length > limits.maxHeaderBytes ? `part ${index}: headers over ${limits.maxHeaderBytes} bytes` : `part ${index}: no end of headers`;
+  const content = raw.subarray(headerEnd + 4);
+  if (content.length > limits.maxPartBytes) return `part ${index}: over ${limits.maxPartBytes} bytes`;
+  const headers: Record<string, string> = {};
+  if (headerEnd > 0) {
+    for (const line of raw.subarray(0, headerEnd).toString('latin1').split('\r\n')) {
+      const colon = line.indexOf(':');
+      const key = line.slice(0, colon).trim().toLowerCase();
+      if (colon > 0 && !Object.hasOwn(headers, key)) Object.defineProperty(headers, key, { value: line.slice(colon + 1).trim(), enumerable: true, writable: true, configurable: true });
+    }
+  }
+  const disposition = headers['content-disposition'] ?? '';
+  return {
+    headers,
+    name: /\bname="([^"]*)"/.exec(disposition)?.[1] ?? null,
+    filename: /filename="([^"]*)"/.exec(disposition)?.[1] ?? null,
+    contentType: headers['content-type']?.split(';')[0]?.trim() ?? null,
+    body: Buffer.from(content),
+  };
 }

@@ -1,19 +1,30 @@
 /**
- * ANPR camera over ONVIF: device information, media profile and snapshot (node-onvif) at connect, then
- * plate events by PullPoint: the topics that carry plates are found with GetEventProperties, a
- * PullPointSubscription is created for them, PullMessages long-polls in a loop, Renew keeps it
- * alive at half its termination time, and a subscription the camera dropped (fault, expiry,
- * reboot) is recreated through the reconnect loop. Every plate read is normalised; the raw text
- * and its likelihood stay beside it; a read below `minConfidence` is reported as unreadable.
+ * ANPR camera over ONVIF: device information, capabilities and the media profile's snapshot URI at
+ * connect, then plate events by PullPoint: the topics that carry plates are found with
+ * GetEventProperties, a PullPointSubscription is created for them, PullMessages long-polls in a
+ * loop, Renew keeps it alive at half its termination time, and a subscription the camera dropped
+ * (fault, expiry, reboot) is recreated through the reconnect loop. Every plate read is
+ * normalised; the raw text and its likelihood stay beside it; a read below `minConfidence` is
+ * reported as unreadable.
+ *
+ * The camera is an adversary until proven otherwise (docs/integrators.md, "Camera replies"): every
+ * reply is bounded in bytes and time, every address it names must be on its own host, and any such
+ * fault is transient: reported as health (`down` when there is no subscription, `degraded` when
+ * plates flow but the snapshot is refused) and retried with backoff.
  */
 import type { OnvifCameraConfig } from '../../config/schema.js';
-import onvif from 'node-onvif';
-import { toError, withTimeout } from '../../core/with-timeout.js';
+import { isGatewayError } from '../../core/errors.js';
+import { toError } from '../../core/with-timeout.js';
 import { DriverBase, type DriverContext } from '../driver.js';
 import type { Connection, ReconnectLoop } from '../reconnect-loop.js';
-import { OnvifClient, type DeviceInformation, type PullPoint } from './onvif-client.js';
+import { DeviceAddressPolicy } from './device-address.js';
+import { OnvifClient, type DeviceInformation, type PullPoint, type ServiceAddresses } from './onvif-client.js';
 import { normalisePlate, type NormalisedPlate } from './plate-normaliser.js';
-import { decodePlateNotification, plateTopics } from './profile-m.js';
+import { plateTopics } from './profile-m.js';
+import { clip } from './soap-client.js';
+
+/** Notifications asked for per PullMessages (its MessageLimit). */
+const MESSAGE_LIMIT = 10;
 
 export type AnprReading = {
   type: 'plate.read';
@@ -34,10 +45,10 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
   private readonly client: OnvifClient;
   private readonly loop: ReconnectLoop;
   private info: DeviceInformation | null = null;
-  private snapshotUri: string | null = null;
+  private snapshotUri: URL | null = null;
+  /** Why there is no snapshot URI, while plates flow (the health's last error then). */
+  private snapshotProblem: string | null = null;
   private running = false;
-  private readonly password: string;
-  private device: InstanceType<typeof onvif.OnvifDevice> | null = null;
   /** Subscriptions created so far (a recreated one counts again). */
   subscriptions = 0;
 
@@ -45,14 +56,26 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
     super(context);
     this.id = config.id;
     this.config = config;
-    this.password = password;
-    this.client = new OnvifClient(config.connection.url, { username: config.connection.username, password }, context.clock, config.requestTimeoutMs);
+    const addresses = new DeviceAddressPolicy(config.connection.url, config, (rewrite) =>
+      context.logger.warn(rewrite, 'camera address moved onto the configured device URL (rewriteForeignAddresses)'),
+    );
+    this.client = new OnvifClient({
+      deviceId: config.id,
+      deviceUrl: config.connection.url,
+      credentials: { username: config.connection.username, password },
+      clock: context.clock,
+      timeoutMs: config.requestTimeoutMs,
+      maxReplyBytes: config.maxReplyBytes,
+      maxSnapshotBytes: config.maxSnapshotBytes,
+      addresses,
+    });
     this.loop = this.reconnectLoop({
       connect: () => this.subscribe(),
-      onUp: () => this.setHealth('up'),
+      onUp: () => (this.snapshotProblem ? this.setHealth('degraded', this.snapshotProblem) : this.setHealth('up')),
       onDown: (error) => {
-        context.logger.warn({ err: error?.message }, 'camera subscription lost');
-        this.setHealth('down', error?.message ?? 'subscription ended');
+        const reason = error ? describe(error) : 'subscription ended';
+        context.logger.warn({ code: isGatewayError(error) ? error.code : undefined, err: reason }, 'camera subscription lost');
+        this.setHealth('down', reason);
       },
     });
   }
@@ -74,34 +97,36 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
     return this.info;
   }
 
-  /** Fetches a JPEG snapshot from the current media profile's snapshot URI (through node-onvif). */
+  /**
+   * Fetches a JPEG snapshot from the current media profile's snapshot URI (at most
+   * `maxSnapshotBytes`, within `requestTimeoutMs`). A refused snapshot marks the camera degraded.
+   */
   async fetchSnapshot(): Promise<Buffer> {
-    if (!this.device || !this.snapshotUri) throw new Error(`${this.id}: no snapshot URI (not connected yet?)`);
-    const snapshot = await withTimeout(this.device.fetchSnapshot(), this.config.requestTimeoutMs, this.context.clock, `${this.id} snapshot`);
-    return snapshot.body;
+    if (!this.snapshotUri) throw new Error(`${this.id}: no snapshot URI (${this.snapshotProblem ?? 'not connected yet'})`);
+    try {
+      return await this.client.fetchSnapshot(this.snapshotUri);
+    } catch (error) {
+      if (isGatewayError(error) && this.health().state === 'up') this.setHealth('degraded', describe(error));
+      throw error;
+    }
   }
 
   /** The media profile's snapshot URI, once connected. */
   get snapshotUrl(): string | null {
-    return this.snapshotUri;
+    return this.snapshotUri?.href ?? null;
   }
 
-  /** Connect = information, capabilities, topics, a new pull point; the pull loop is the connection. */
+  /** Connect = information, capabilities, snapshot URI, topics, a new pull point; the pull loop is the connection. */
   private async subscribe(): Promise<Connection> {
-    // node-onvif does what it does well: time offset, information, profiles, snapshot URI.
-    const { username } = this.config.connection;
-    const device = new onvif.OnvifDevice({ xaddr: this.config.connection.url, user: username, pass: this.password });
-    const info = await withTimeout(device.init(), this.config.requestTimeoutMs * 6, this.context.clock, `${this.id} ONVIF init`);
-    this.info = { manufacturer: info.Manufacturer ?? null, model: info.Model ?? null, firmwareVersion: info.FirmwareVersion ?? null, serialNumber: info.SerialNumber ?? null };
-    this.device = device;
-    this.snapshotUri = device.getCurrentProfile()?.snapshot || null;
-    // It has no event subscription: capabilities, topics and the PullPoint are ours (onvif-client.ts).
-    const eventsUrl = await this.client.getEventsUrl();
+    this.info = await this.client.getDeviceInformation();
+    const services = await this.client.getCapabilities();
+    const eventsUrl = this.client.resolve(services.events, 'event service (GetCapabilities Events/XAddr)');
+    await this.findSnapshotUri(services);
     const topics = plateTopics(await this.client.getEventTopicSet(eventsUrl));
     if (topics.length === 0) throw new Error('the camera advertises no licence-plate event topic (GetEventProperties)');
     const pullPoint = await this.client.createPullPoint(eventsUrl, topics, this.config.subscriptionSec);
     this.subscriptions += 1;
-    this.context.logger.info({ ...this.info, topics, pullPoint: pullPoint.address }, 'camera subscribed');
+    this.context.logger.info({ ...this.info, topics, pullPoint: pullPoint.address.href }, 'camera subscribed');
     let stop = false;
     const closed = this.pullLoop(pullPoint, () => stop);
     return {
@@ -111,6 +136,18 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
         this.client.unsubscribe(pullPoint).catch(() => undefined);
       },
     };
+  }
+
+  /** The snapshot is a convenience: without it plates still flow, and the reason is the health's. */
+  private async findSnapshotUri(services: ServiceAddresses): Promise<void> {
+    try {
+      this.snapshotUri = await this.client.getSnapshotUri(this.client.resolve(services.media, 'media service (GetCapabilities Media/XAddr)'));
+      this.snapshotProblem = null;
+    } catch (error) {
+      this.snapshotUri = null;
+      this.snapshotProblem = `no snapshot: ${describe(toError(error))}`;
+      this.context.logger.warn({ code: isGatewayError(error) ? error.code : undefined, err: this.snapshotProblem }, 'camera snapshot unavailable');
+    }
   }
 
   private async pullLoop(pullPoint: PullPoint, stopped: () => boolean): Promise<Error | null> {
@@ -123,12 +160,11 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
         if (current.terminationMs - now < renewWithinMs) {
           current.terminationMs = await this.client.renew(current, this.config.subscriptionSec);
         }
-        const { notifications, terminationMs } = await this.client.pullMessages(current, this.config.pullTimeoutSec, 10);
+        const { reads, ignored, terminationMs } = await this.client.pullMessages(current, this.config.pullTimeoutSec, MESSAGE_LIMIT);
         current.terminationMs = terminationMs;
         if (stopped()) break;
-        for (const notification of notifications) {
-          const read = decodePlateNotification(notification);
-          if (!read) continue;
+        if (ignored > 0) this.context.logger.warn({ ignored, limit: MESSAGE_LIMIT }, 'camera sent more notifications than asked for; the rest were ignored');
+        for (const read of reads) {
           const trusted = read.plateNumber !== null && (read.plateLikelihood ?? 1) >= this.config.minConfidence;
           this.emitReading({
             type: 'plate.read',
@@ -147,4 +183,9 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
       return toError(error);
     }
   }
+}
+
+/** An error as health and logs show it: its stable code first when it has one, never unbounded. */
+function describe(error: Error): string {
+  return clip(isGatewayError(error) ? `${error.code}: ${error.message}` : error.message, 500);
 }

@@ -1,8 +1,10 @@
 /**
- * Plate normalisation: one canonical text per plate (upper case, no spaces, hyphens or dots), the
- * raw read and its confidence kept beside it, and a check against the issuing country's format
- * where it is known (an OCR read that fits no format is flagged, not dropped).
+ * Plate normalisation of a camera read: the canonical text of core/plates (the same the lane API
+ * and the watchlist use), the raw read and its confidence kept beside it, and a check against the
+ * issuing country's format where it is known (an OCR read that fits no format is flagged, not
+ * dropped). A read that is no plate at all is dropped instead (see `normalisePlate`).
  */
+import { parsePlateInput } from '../../core/plates.js';
 
 /** Common plate formats by ISO 3166 alpha-2 code, on the normalised text. */
 const COUNTRY_FORMATS: Record<string, RegExp[]> = {
@@ -24,8 +26,15 @@ export interface NormalisedPlate {
   formatValid: boolean | null;
 }
 
-export function normalisePlate(raw: string, confidence: number | null = null, country: string | null = null): NormalisedPlate {
-  const text = raw.toUpperCase().replace(/[\s\-.·_]/g, '');
+/**
+ * The read as a plate, or null when it is none (control characters, over 32 characters, another
+ * script, emoji; see `parsePlateInput`): the lane then treats the vehicle as unread and asks the
+ * operator, rather than carrying text the watchlist could not recognise.
+ */
+export function normalisePlate(raw: string, confidence: number | null = null, country: string | null = null): NormalisedPlate | null {
+  const parsed = parsePlateInput(raw);
+  if (!parsed.ok) return null;
+  const { text } = parsed;
   const code = country?.trim().toUpperCase() || null;
   const formats = code ? COUNTRY_FORMATS[code] : undefined;
   return { text, raw, confidence, country: code, formatValid: formats ? formats.some((format) => format.test(text)) : null };

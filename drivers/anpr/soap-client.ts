@@ -1,17 +1,43 @@
 /**
  * A small SOAP 1.2 client for ONVIF: WS-Addressing headers (Action, MessageID, ReplyTo, To) and
  * WS-UsernameToken on every request, the namespace prefixes stripped from the parsed reply,
- * SOAP faults turned into errors that keep their code and subcode.
+ * SOAP faults turned into errors that keep their code and subcode. Every reply is bounded before
+ * it is parsed: in bytes and time by the HTTP exchange, then in markup and nesting by `parseXml`,
+ * so no camera can make the gateway parse for long (docs/integrators.md, "Camera replies").
  */
 import { randomUUID } from 'node:crypto';
 import { XMLParser } from 'fast-xml-parser';
 import type { Clock } from '../../core/clock.js';
-import { usernameTokenHeader } from './ws-security.js';
+import { GatewayError } from '../../core/errors.js';
+import { httpExchange } from '../transport/http-exchange.js';
+import { escapeXml, usernameTokenHeader } from './ws-security.js';
 
 export const SOAP_ENV = 'http://www.w3.org/2003/05/soap-envelope';
 export const WSA = 'http://www.w3.org/2005/08/addressing';
 
-const parser = new XMLParser({ removeNSPrefix: true, ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, trimValues: true });
+/**
+ * Most tags, attributes and entity references a parsed document may hold. fast-xml-parser costs a
+ * few microseconds for each (measured on a loaded 2-core test machine: 6,000 of the worst kind,
+ * distinct tag names with an attribute each, parse in ~40 ms within a 256 KiB reply; 1 MiB of
+ * them, unbounded, in ~700 ms), so this, with the byte cap, keeps one parse short. Real replies
+ * hold far fewer: a PullMessages with 10 plates ~300; an Axis event list of 44 event types
+ * (GetEventInstances, 32 KB) ~1,100.
+ */
+export const MAX_XML_MARKUP = 6000;
+/** Deepest element nesting accepted; ONVIF replies nest about 15 deep. */
+export const MAX_XML_DEPTH = 64;
+
+const parser = new XMLParser({
+  removeNSPrefix: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  parseTagValue: false,
+  trimValues: true,
+  maxNestedTags: MAX_XML_DEPTH,
+  // A document type declaration is refused before parsing (see parseXml); these limits are the
+  // second line, should one ever get through.
+  processEntities: { enabled: true, maxEntityCount: 16, maxEntitySize: 256 },
+});
 
 export type XmlNode = Record<string, unknown>;
 
@@ -32,8 +58,34 @@ export interface SoapCredentials {
   password: string;
 }
 
-export function parseXml(text: string): XmlNode {
-  return parser.parse(text) as XmlNode;
+/**
+ * Parses XML from a device. Refuses (GW_ERR_DEVICE_REPLY_INVALID) a document type declaration —
+ * SOAP 1.2 Part 1, section 5 forbids one in a SOAP message, and it is what every entity-expansion
+ * bomb needs — and nesting deeper than MAX_XML_DEPTH; refuses (GW_ERR_DEVICE_REPLY_TOO_LARGE) more
+ * than `maxMarkup` tags, attributes and entity references, counted before parsing starts.
+ */
+export function parseXml(text: string, maxMarkup = MAX_XML_MARKUP): XmlNode {
+  if (/<!(?:DOCTYPE|ENTITY)/i.test(text)) {
+    throw new GatewayError('GW_ERR_DEVICE_REPLY_INVALID', 'the XML has a document type declaration; none is accepted from a device (SOAP 1.2 Part 1, 5)');
+  }
+  if (exceedsMarkup(text, maxMarkup)) {
+    throw new GatewayError('GW_ERR_DEVICE_REPLY_TOO_LARGE', `the XML has more than ${maxMarkup} tags, attributes and entity references`, { details: { maxMarkup } });
+  }
+  try {
+    return parser.parse(text) as XmlNode;
+  } catch (error) {
+    throw new GatewayError('GW_ERR_DEVICE_REPLY_INVALID', `unparsable XML: ${clip((error as Error).message, 200)}`, { cause: error });
+  }
+}
+
+/** Counts `<`, `=` and `&` (an upper bound of tags, attributes and entity references) up to the limit. */
+function exceedsMarkup(text: string, maxMarkup: number): boolean {
+  let count = 0;
+  for (let i = 0; i < text.length; i += 1) {
+    const code = text.charCodeAt(i);
+    if ((code === 60 || code === 61 || code === 38) && (count += 1) > maxMarkup) return true;
+  }
+  return false;
 }
 
 export function buildEnvelope(action: string, to: string, body: string, credentials: SoapCredentials, createdIso: string, extraNs = ''): string {
@@ -43,40 +95,90 @@ export function buildEnvelope(action: string, to: string, body: string, credenti
     `<a:Action s:mustUnderstand="1">${action}</a:Action>` +
     `<a:MessageID>urn:uuid:${randomUUID()}</a:MessageID>` +
     `<a:ReplyTo><a:Address>${WSA}/anonymous</a:Address></a:ReplyTo>` +
-    `<a:To s:mustUnderstand="1">${to}</a:To>` +
+    `<a:To s:mustUnderstand="1">${escapeXml(to)}</a:To>` +
     usernameTokenHeader(credentials.username, credentials.password, createdIso) +
     `</s:Header><s:Body>${body}</s:Body></s:Envelope>`
   );
 }
 
-/** Posts one SOAP request; resolves with the parsed Body, rejects with SoapFault or a network error. */
-export async function soapRequest(
-  url: string,
-  action: string,
-  body: string,
-  credentials: SoapCredentials,
-  clock: Clock,
-  timeoutMs: number,
-): Promise<XmlNode> {
-  const envelope = buildEnvelope(action, url, body, credentials, new Date(clock.now()).toISOString());
-  const response = await fetch(url, {
+export interface SoapCall {
+  /** Where to post; only an address the device address policy accepted. */
+  url: URL;
+  action: string;
+  body: string;
+  credentials: SoapCredentials;
+  clock: Clock;
+  /** Deadline of the whole exchange. */
+  timeoutMs: number;
+  /** Largest reply accepted, in bytes. */
+  maxBytes: number;
+  /** Names the device in errors. */
+  deviceId: string;
+}
+
+/** The raw reply of one SOAP request, bounded in bytes and time (see http-exchange.ts). */
+export async function soapExchange(call: SoapCall): Promise<{ text: string; status: number; statusText: string }> {
+  const envelope = buildEnvelope(call.action, call.url.href, call.body, call.credentials, new Date(call.clock.now()).toISOString());
+  const reply = await httpExchange({
+    url: call.url,
     method: 'POST',
-    headers: { 'content-type': `application/soap+xml; charset=utf-8; action="${action}"` },
+    headers: { 'content-type': `application/soap+xml; charset=utf-8; action="${call.action}"` },
     body: envelope,
-    signal: AbortSignal.timeout(timeoutMs),
+    maxBytes: call.maxBytes,
+    timeoutMs: call.timeoutMs,
+    clock: call.clock,
+    what: `${call.deviceId} ${operationOf(call.action)}`,
   });
-  const text = await response.text();
-  const parsed = parseXml(text);
-  const bodyNode = (parsed.Envelope as XmlNode | undefined)?.Body as XmlNode | undefined;
-  const fault = bodyNode?.Fault as XmlNode | undefined;
-  if (fault || !response.ok) {
-    const code = text1(fault?.Code, 'Value') ?? `HTTP ${response.status}`;
-    const subcode = text1((fault?.Code as XmlNode | undefined)?.Subcode, 'Value');
-    const reason = text1(fault?.Reason, 'Text') ?? response.statusText;
-    throw new SoapFault(`${action.split('/').pop() ?? action}: ${reason} (${subcode ?? code})`, code, subcode, response.status);
+  return { text: reply.body.toString('utf8'), status: reply.status, statusText: reply.statusText };
+}
+
+/** Posts one SOAP request; resolves with the parsed Body, rejects with SoapFault, a GatewayError or a network error. */
+export async function soapRequest(call: SoapCall): Promise<XmlNode> {
+  const reply = await soapExchange(call);
+  return parseSoapReply(reply.text, reply.status, reply.statusText, call.action);
+}
+
+/** The Body of a SOAP reply; throws SoapFault for a fault (or an HTTP error), GatewayError when it is no acceptable SOAP. */
+export function parseSoapReply(text: string, status: number, statusText: string, action: string): XmlNode {
+  const operation = operationOf(action);
+  const ok = status >= 200 && status < 300;
+  let parsed: XmlNode;
+  try {
+    parsed = parseXml(text);
+  } catch (error) {
+    if (!ok) throw new SoapFault(`${operation}: HTTP ${status} ${clip(statusText, 100)}`, `HTTP ${status}`, null, status);
+    const cause = error as GatewayError;
+    throw new GatewayError(cause.code, `${operation}: ${cause.message}`, { cause });
   }
-  if (!bodyNode) throw new Error(`${url}: reply is not a SOAP envelope`);
+  const bodyNode = asNode(asNode(parsed.Envelope)?.Body);
+  const fault = asNode(bodyNode?.Fault);
+  if (fault || !ok) {
+    const code = clip(text1(fault?.Code, 'Value') ?? `HTTP ${status}`, 100);
+    const subcode = clipOrNull(text1(asNode(fault?.Code)?.Subcode, 'Value'), 100);
+    const reason = clip(text1(fault?.Reason, 'Text') ?? statusText, 200);
+    throw new SoapFault(`${operation}: ${reason} (${subcode ?? code})`, code, subcode, status);
+  }
+  if (!bodyNode) throw new GatewayError('GW_ERR_DEVICE_REPLY_INVALID', `${operation}: the reply is not a SOAP envelope`);
   return bodyNode;
+}
+
+/** `http://…/GetCapabilities` → `GetCapabilities`; `…/PullMessagesRequest` → `PullMessages`. */
+export function operationOf(action: string): string {
+  return (action.split('/').pop() ?? action).replace(/Request$/, '');
+}
+
+/** The value as an element node, or undefined when it is text, a list or missing. */
+export function asNode(value: unknown): XmlNode | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as XmlNode) : undefined;
+}
+
+/** At most `max` characters of device text, for messages and health (a device can send megabytes). */
+export function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
+
+function clipOrNull(text: string | null, max: number): string | null {
+  return text === null ? null : clip(text, max);
 }
 
 /** The text of `node[key]` (which may carry attributes). */

@@ -4,38 +4,30 @@
  * addresses the configuration gives. Inputs are polled; changes are emitted. `open()`/`close()`
  * pulse the coil and resolve only once the limit switch confirms the position; `close()` refuses
  * while a vehicle is on the loop or the photocell is blocked. Modbus exceptions are named.
+ *
+ * The module is an adversary until proven otherwise: a short or malformed reply is a counted
+ * fault (health degraded) whose missing inputs count as occupied, so it never leads to a close
+ * (discrete-inputs.ts); `maxConsecutiveTimeouts` unanswered requests in a row drop the connection
+ * (health down) and the reconnect loop opens it again with backoff.
  */
 import modbusSerial from 'modbus-serial';
 import type { BarrierConfig } from '../../config/schema.js';
 import type { TimerHandle } from '../../core/clock.js';
-import { GatewayError } from '../../core/errors.js';
+import { GatewayError, isGatewayError } from '../../core/errors.js';
 import { toError, withTimeout } from '../../core/with-timeout.js';
 import { DriverBase, type DriverContext } from '../driver.js';
 import type { Connection, ReconnectLoop } from '../reconnect-loop.js';
-import { describeModbusException, modbusExceptionCode } from './modbus-exceptions.js';
+import { barrierInputs, decodeDiscreteInputs, type BarrierInputs } from './discrete-inputs.js';
+import { describeModbusException, isModbusTimeout, malformedReplyReason, modbusExceptionCode } from './modbus-exceptions.js';
+
+export { armPosition, type ArmPosition, type BarrierInputs } from './discrete-inputs.js';
 
 // modbus-serial is CommonJS: under NodeNext its default import is module.exports, whose
 // `default` is the client class.
 const ModbusClient = modbusSerial.default;
 type ModbusClient = InstanceType<typeof ModbusClient>;
 
-export type ArmPosition = 'open' | 'closed' | 'moving' | 'fault';
-
-export interface BarrierInputs {
-  position: ArmPosition;
-  vehiclePresent: boolean;
-  photocellBlocked: boolean;
-}
-
 export type BarrierReading = { type: 'inputs.changed'; deviceId: string; atMs: number } & BarrierInputs;
-
-/** Both limits at once is a wiring or switch fault; neither means the arm is travelling. */
-export function armPosition(openLimit: boolean, closedLimit: boolean): ArmPosition {
-  if (openLimit && closedLimit) return 'fault';
-  if (openLimit) return 'open';
-  if (closedLimit) return 'closed';
-  return 'moving';
-}
 
 export class BarrierDriver extends DriverBase<BarrierReading> {
   readonly id: string;
@@ -50,6 +42,12 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
   private stopped = false;
   /** Ends the current connection's `closed` promise, so the reconnect loop takes over. */
   private markClosed: ((error: Error) => void) | null = null;
+  /** Requests unanswered in a row on this connection. */
+  private consecutiveTimeouts = 0;
+  /** Short or malformed replies seen (each also reported as health). */
+  malformedReplies = 0;
+  /** Requests unanswered within `requestTimeoutMs`. */
+  timeouts = 0;
 
   constructor(config: BarrierConfig, context: DriverContext) {
     super(context);
@@ -87,7 +85,7 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     return Promise.resolve();
   }
 
-  /** The last inputs read, or null before the first successful poll. */
+  /** The last inputs read, or null before the first good reply and after a malformed one. */
   lastInputs(): BarrierInputs | null {
     return this.inputs ? { ...this.inputs } : null;
   }
@@ -99,7 +97,8 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
 
   /**
    * Closes the arm; resolves once the closed limit confirms it. Refuses (GW_ERR_BARRIER_UNSAFE)
-   * while the loop or the photocell is active: the inputs are read fresh for the decision.
+   * while the loop or the photocell is active: the inputs are read fresh for the decision. A
+   * malformed reply to that read refuses too (GW_ERR_BARRIER_MALFORMED_REPLY): never close on doubt.
    */
   async close(): Promise<void> {
     const inputs = await this.readInputs();
@@ -127,6 +126,7 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     client.setID(connection.unitId);
     client.setTimeout(this.config.requestTimeoutMs);
     this.client = client;
+    this.consecutiveTimeouts = 0;
     const closed = new Promise<Error | null>((resolve) => {
       this.markClosed = resolve;
       client.on('close', () => resolve(new Error('connection closed by the barrier controller')));
@@ -143,16 +143,21 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     if ((await this.readInputs()).position === target) return;
     const confirmed = this.waitForPosition(target);
     confirmed.catch(() => undefined);
-    await this.request(`write coil ${coil}`, (client) => client.writeCoil(coil, true));
+    await this.writeCoil(coil, true);
     if (this.config.pulseMs > 0) {
       this.context.clock.setTimeout(() => {
-        this.request(`release coil ${coil}`, (client) => client.writeCoil(coil, false)).catch((error: unknown) =>
-          this.context.logger.warn({ err: String(error), coil }, 'coil release failed'),
-        );
+        this.writeCoil(coil, false).catch((error: unknown) => this.context.logger.warn({ err: String(error), coil }, 'coil release failed'));
       }, this.config.pulseMs);
     }
     this.schedulePoll(0);
     await confirmed;
+  }
+
+  /** Writes one coil; the reply must echo the address and value written (spec 6.5). */
+  private async writeCoil(coil: number, on: boolean): Promise<void> {
+    const what = `${on ? 'write' : 'release'} coil ${coil}`;
+    const echo = await this.request(what, (client) => client.writeCoil(coil, on));
+    if (echo.address !== coil || echo.state !== on) throw this.malformed(what, `the reply echoes coil ${echo.address} ${echo.state ? 'on' : 'off'}`);
   }
 
   private waitForPosition(target: 'open' | 'closed'): Promise<void> {
@@ -188,13 +193,23 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     const { registers } = this.config;
     const first = Math.min(registers.openLimitInput, registers.closedLimitInput, registers.loopInput, registers.photocellInput);
     const last = Math.max(registers.openLimitInput, registers.closedLimitInput, registers.loopInput, registers.photocellInput);
-    const result = await this.request(`read inputs ${first}-${last}`, (client) => client.readDiscreteInputs(first, last - first + 1));
-    const bit = (address: number): boolean => Boolean(result.data[address - first]);
-    const inputs: BarrierInputs = {
-      position: armPosition(bit(registers.openLimitInput), bit(registers.closedLimitInput)),
-      vehiclePresent: bit(registers.loopInput),
-      photocellBlocked: bit(registers.photocellInput),
-    };
+    const quantity = last - first + 1;
+    const what = `read inputs ${first}-${last}`;
+    let result: Awaited<ReturnType<ModbusClient['readDiscreteInputs']>>;
+    try {
+      result = await this.request(what, (client) => client.readDiscreteInputs(first, quantity));
+    } catch (error) {
+      if (isGatewayError(error, 'GW_ERR_BARRIER_MALFORMED_REPLY')) this.inputs = null;
+      throw error;
+    }
+    // The status bytes as the reply's byte count delimits them; `result.data` is padded to whole bytes.
+    const reply = decodeDiscreteInputs(result.buffer, quantity);
+    const inputs = barrierInputs(reply.bits, first, registers);
+    if (reply.fault !== null) {
+      // Not published: a doubtful reading must not look like a vehicle arriving or leaving.
+      this.inputs = null;
+      throw this.malformed(what, reply.fault, { inputs });
+    }
     const previous = this.inputs;
     this.inputs = inputs;
     if (!previous || previous.position !== inputs.position || previous.vehiclePresent !== inputs.vehiclePresent || previous.photocellBlocked !== inputs.photocellBlocked) {
@@ -211,8 +226,15 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
       const client = this.client;
       if (!client) throw new GatewayError('GW_ERR_DEVICE_OFFLINE', `${this.id}: not connected`);
       try {
-        return await withTimeout(run(client), this.config.requestTimeoutMs + 100, this.context.clock, `${this.id} ${what}`);
+        const reply = await withTimeout(run(client), this.config.requestTimeoutMs + 100, this.context.clock, `${this.id} ${what}`);
+        this.consecutiveTimeouts = 0;
+        return reply;
       } catch (error) {
+        if (isModbusTimeout(error)) throw this.unanswered(client, what, error);
+        // Any other outcome is an answer of some kind.
+        this.consecutiveTimeouts = 0;
+        const malformed = malformedReplyReason(error);
+        if (malformed !== null) throw this.malformed(what, malformed, undefined, error);
         const code = modbusExceptionCode(error);
         if (code === null) {
           const message = `${this.id} ${what}: ${toError(error).message}`;
@@ -229,5 +251,39 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     });
     this.queue = next.catch(() => undefined);
     return next;
+  }
+
+  /** Counts a short or malformed reply: health degraded, and the error the caller throws. */
+  private malformed(what: string, reason: string, details?: Record<string, unknown>, cause?: unknown): GatewayError {
+    this.malformedReplies += 1;
+    const message = `${this.id} ${what}: malformed reply: ${reason}`;
+    // Once per run of the same fault, not once per poll: the count says how many since.
+    const level = this.health().lastError === message ? 'debug' : 'warn';
+    this.context.logger[level]({ code: 'GW_ERR_BARRIER_MALFORMED_REPLY', request: what, reason, malformedReplies: this.malformedReplies }, 'malformed Modbus reply');
+    this.setHealth('degraded', message);
+    return new GatewayError('GW_ERR_BARRIER_MALFORMED_REPLY', message, { ...(cause === undefined ? {} : { cause }), ...(details ? { details } : {}) });
+  }
+
+  /**
+   * Counts an unanswered request; after `maxConsecutiveTimeouts` in a row the connection is
+   * dropped, so the reconnect loop reports the device down and opens a new one with backoff.
+   */
+  private unanswered(client: ModbusClient, what: string, error: unknown): Error {
+    this.timeouts += 1;
+    this.consecutiveTimeouts += 1;
+    const message = `${this.id} ${what}: ${toError(error).message} (${this.consecutiveTimeouts} of ${this.config.maxConsecutiveTimeouts} in a row)`;
+    if (this.consecutiveTimeouts < this.config.maxConsecutiveTimeouts || client !== this.client) {
+      this.setHealth('degraded', message);
+      return new Error(message, { cause: error });
+    }
+    const reason = `${this.id}: ${this.consecutiveTimeouts} requests in a row unanswered (last: ${what}); connection dropped`;
+    this.consecutiveTimeouts = 0;
+    this.context.logger.warn({ code: 'GW_ERR_BARRIER_NO_ANSWER', request: what, timeouts: this.timeouts }, 'barrier not answering; reconnecting');
+    const dropped = new GatewayError('GW_ERR_BARRIER_NO_ANSWER', reason, { cause: error });
+    this.markClosed?.(dropped);
+    // A peer that stopped answering may never finish a graceful close: destroy the TCP socket.
+    if ('host' in this.config.connection) client.destroy(() => undefined);
+    else client.close(() => undefined);
+    return dropped;
   }
 }

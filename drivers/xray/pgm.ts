@@ -2,6 +2,10 @@
  * 16-bit greyscale images as binary PGM (Netpbm P5): an ASCII header `P5 <width> <height>
  * <maxval>` and the samples, big-endian two bytes each when maxval > 255. Simple, lossless, read
  * by every imaging tool, and what the simulated scanner writes.
+ *
+ * Images come from scanners, which are adversaries until proven otherwise: the header is parsed
+ * on its own from the first bytes (`parsePgmHeader`), bounded, and tells exactly how many sample
+ * bytes must follow, so a file can be refused by its header and size before its body is read.
  */
 
 export interface GreyImage {
@@ -13,35 +17,95 @@ export interface GreyImage {
 
 export type PgmResult = { ok: true; image: GreyImage } | { ok: false; error: string };
 
-export function parsePgm(bytes: Buffer): PgmResult {
-  // Header: magic, width, height, maxval, separated by whitespace (comments start with #).
+/** Widest and tallest image accepted (a 16384 x 16384 16-bit image is 512 MiB of samples). */
+export const PGM_MAX_SIDE = 16_384;
+/** The header must end within this many bytes (magic, three numbers, and room for comments). */
+export const PGM_HEADER_MAX_BYTES = 1024;
+
+export interface PgmHeader {
+  width: number;
+  height: number;
+  maxval: number;
+  bytesPerSample: 1 | 2;
+  /** Bytes of the header, including the single whitespace byte after maxval. */
+  headerBytes: number;
+  /** Bytes of samples that must follow the header: width x height x bytesPerSample. */
+  bodyBytes: number;
+}
+
+export type PgmHeaderResult = { ok: true; header: PgmHeader } | { ok: false; error: string };
+
+export interface PgmLimits {
+  /** Largest width and height; default PGM_MAX_SIDE. */
+  maxSide?: number;
+  /** Largest body (sample bytes) a header may announce; default: no limit beyond maxSide. */
+  maxBodyBytes?: number;
+}
+
+// Netpbm whitespace is ASCII only (blank, TAB, CR, LF, VT, FF); /\s/ would also take NBSP and NEL.
+const isWhitespace = (byte: number | undefined): boolean => byte === 0x20 || (byte !== undefined && byte >= 0x09 && byte <= 0x0d);
+const DECIMAL = /^[0-9]{1,10}$/;
+
+/**
+ * Reads the header from the first bytes of a file (at most PGM_HEADER_MAX_BYTES are looked at).
+ * Never throws; a header that announces more than the limits allow is refused.
+ */
+export function parsePgmHeader(bytes: Uint8Array, limits: PgmLimits = {}): PgmHeaderResult {
+  const end = Math.min(bytes.length, PGM_HEADER_MAX_BYTES);
+  const incomplete = (): PgmHeaderResult =>
+    bytes.length >= PGM_HEADER_MAX_BYTES ? { ok: false, error: `PGM header longer than ${PGM_HEADER_MAX_BYTES} bytes` } : { ok: false, error: 'truncated PGM header' };
   const fields: string[] = [];
   let offset = 0;
   while (fields.length < 4) {
-    while (offset < bytes.length && /\s/.test(String.fromCharCode(bytes[offset] as number))) offset += 1;
-    if (bytes[offset] === 0x23) {
-      while (offset < bytes.length && bytes[offset] !== 0x0a) offset += 1;
+    while (offset < end && isWhitespace(bytes[offset])) offset += 1;
+    if (offset < end && bytes[offset] === 0x23) {
+      while (offset < end && bytes[offset] !== 0x0a && bytes[offset] !== 0x0d) offset += 1;
       continue;
     }
     const start = offset;
-    while (offset < bytes.length && !/\s/.test(String.fromCharCode(bytes[offset] as number))) offset += 1;
+    while (offset < end && !isWhitespace(bytes[offset]) && offset - start <= 10) offset += 1;
+    if (offset >= end) return incomplete();
     if (start === offset) return { ok: false, error: 'truncated PGM header' };
-    fields.push(bytes.subarray(start, offset).toString('latin1'));
-    if (fields.length === 1 && fields[0] !== 'P5') return { ok: false, error: `not a binary PGM (magic ${JSON.stringify(fields[0])})` };
+    const field = Buffer.from(bytes.buffer, bytes.byteOffset + start, offset - start).toString('latin1');
+    if (fields.length === 0 && field !== 'P5') return { ok: false, error: `not a binary PGM (magic ${JSON.stringify(field.slice(0, 10))})` };
+    if (fields.length > 0 && !DECIMAL.test(field)) return { ok: false, error: `bad PGM header field ${JSON.stringify(field.slice(0, 10))}` };
+    fields.push(field);
   }
-  offset += 1; // the single whitespace byte after maxval
+  // The token loop stopped on the single whitespace byte that ends the header.
+  const headerBytes = offset + 1;
   const [, w, h, m] = fields.map(Number) as [number, number, number, number];
-  if (!Number.isInteger(w) || !Number.isInteger(h) || w <= 0 || h <= 0 || w * h > 64 * 1024 * 1024) return { ok: false, error: `bad PGM size ${fields[1]}x${fields[2]}` };
-  if (!Number.isInteger(m) || m <= 0 || m > 65535) return { ok: false, error: `bad PGM maxval ${fields[3]}` };
+  const maxSide = limits.maxSide ?? PGM_MAX_SIDE;
+  if (w < 1 || h < 1 || w > maxSide || h > maxSide) return { ok: false, error: `bad PGM size ${w}x${h} (each side 1 to ${maxSide})` };
+  if (m < 1 || m > 65535) return { ok: false, error: `bad PGM maxval ${m}` };
   const bytesPerSample = m > 255 ? 2 : 1;
-  const expected = w * h * bytesPerSample;
-  const available = bytes.length - offset;
-  if (available < expected) return { ok: false, error: `truncated image: expected ${expected} bytes of samples, got ${available}` };
-  const pixels = new Uint16Array(w * h);
-  for (let i = 0; i < pixels.length; i += 1) {
-    pixels[i] = bytesPerSample === 2 ? bytes.readUInt16BE(offset + i * 2) : (bytes[offset + i] as number);
+  const bodyBytes = w * h * bytesPerSample;
+  if (limits.maxBodyBytes !== undefined && bodyBytes > limits.maxBodyBytes) {
+    return { ok: false, error: `image of ${w}x${h} needs ${bodyBytes} bytes of samples, more than the ${limits.maxBodyBytes} allowed` };
   }
-  return { ok: true, image: { width: w, height: h, maxval: m, pixels } };
+  return { ok: true, header: { width: w, height: h, maxval: m, bytesPerSample, headerBytes, bodyBytes } };
+}
+
+/** The size check every reader makes: the samples must fill the rest of the file exactly. */
+export function bodySizeProblem(header: PgmHeader, totalBytes: number): string | null {
+  const available = totalBytes - header.headerBytes;
+  if (available < header.bodyBytes) return `truncated image: expected ${header.bodyBytes} bytes of samples, got ${Math.max(0, available)}`;
+  if (available > header.bodyBytes) return `image has ${available - header.bodyBytes} bytes after its ${header.bodyBytes} bytes of samples`;
+  return null;
+}
+
+/** Decodes a whole image held in memory (already bounded by whoever read it). */
+export function parsePgm(bytes: Buffer, limits: PgmLimits = {}): PgmResult {
+  const parsed = parsePgmHeader(bytes, limits);
+  if (!parsed.ok) return parsed;
+  const { header } = parsed;
+  const problem = bodySizeProblem(header, bytes.length);
+  if (problem) return { ok: false, error: problem };
+  const pixels = new Uint16Array(header.width * header.height);
+  const offset = header.headerBytes;
+  for (let i = 0; i < pixels.length; i += 1) {
+    pixels[i] = header.bytesPerSample === 2 ? bytes.readUInt16BE(offset + i * 2) : (bytes[offset + i] as number);
+  }
+  return { ok: true, image: { width: header.width, height: header.height, maxval: header.maxval, pixels } };
 }
 
 export function encodePgm(image: GreyImage): Buffer {
@@ -51,8 +115,14 @@ export function encodePgm(image: GreyImage): Buffer {
   return Buffer.concat([header, body]);
 }
 
+export interface ImageStats {
+  min: number;
+  max: number;
+  mean: number;
+}
+
 /** Summary figures that travel with the scan event (the image itself stays on disk). */
-export function imageStats(image: GreyImage): { min: number; max: number; mean: number } {
+export function imageStats(image: GreyImage): ImageStats {
   let min = 65535;
   let max = 0;
   let sum = 0;
@@ -62,4 +132,49 @@ export function imageStats(image: GreyImage): { min: number; max: number; mean: 
     sum += value;
   }
   return { min, max, mean: Math.round(sum / image.pixels.length) };
+}
+
+/**
+ * The same figures from the sample bytes fed in chunks of any size, so a large image is never
+ * held (or decoded) whole.
+ */
+export class SampleStats {
+  private min = 65535;
+  private max = 0;
+  private sum = 0;
+  private count = 0;
+  /** The first byte of a 16-bit sample split across two chunks. */
+  private carry: number | null = null;
+
+  constructor(private readonly bytesPerSample: 1 | 2) {}
+
+  get samples(): number {
+    return this.count;
+  }
+
+  add(chunk: Uint8Array): void {
+    let i = 0;
+    if (this.bytesPerSample === 2 && this.carry !== null && chunk.length > 0) {
+      this.take(this.carry * 256 + (chunk[0] as number));
+      this.carry = null;
+      i = 1;
+    }
+    if (this.bytesPerSample === 1) {
+      for (; i < chunk.length; i += 1) this.take(chunk[i] as number);
+      return;
+    }
+    for (; i + 1 < chunk.length; i += 2) this.take((chunk[i] as number) * 256 + (chunk[i + 1] as number));
+    if (i < chunk.length) this.carry = chunk[i] as number;
+  }
+
+  result(): ImageStats {
+    return { min: this.min, max: this.max, mean: this.count === 0 ? 0 : Math.round(this.sum / this.count) };
+  }
+
+  private take(value: number): void {
+    if (value < this.min) this.min = value;
+    if (value > this.max) this.max = value;
+    this.sum += value;
+    this.count += 1;
+  }
 }

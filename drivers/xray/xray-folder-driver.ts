@@ -1,15 +1,18 @@
 /**
- * X-ray scanner through its drop folder: every `<scanId>.json` is validated, its image (for a
- * completed scan) decoded and checked, and a reading emitted; the files then move to
- * `processed/`. A bad or partial file moves to `quarantine/` beside a `<name>.reason.txt` that
- * says what was wrong, and the driver goes on: nothing in the folder can crash it.
+ * X-ray scanner through its drop folder: every `<name>.json` is validated, its image (for a
+ * completed scan) checked and summarised, and a reading emitted; the files then move to
+ * `processed/`. A bad, partial or unsafe file moves to `quarantine/` beside a
+ * `<name>.reason.txt` that says what was wrong, and the driver goes on: nothing in the folder can
+ * crash it, block it, or make it read outside the folder or beyond its byte bounds
+ * (drop-folder-files.ts says how; docs/integrators.md gives scanners the naming convention).
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { constants, lstatSync, mkdirSync, watch, type FSWatcher } from 'node:fs';
+import { lstat, open, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { XrayFolderConfig } from '../../config/schema.js';
 import type { TimerHandle } from '../../core/clock.js';
 import { DriverBase, type DriverContext } from '../driver.js';
-import { imageStats, parsePgm } from './pgm.js';
+import { fileIdentity, fileNameProblem, isMetadataName, isSameFile, openRegularFile, readPgmFile, readWhole, RefusedNames, type OpenedFile } from './drop-folder-files.js';
 import { scanFields, scanMetadataSchema, type ScanMetadata } from './scan-file.js';
 
 export type XrayReading = {
@@ -29,12 +32,19 @@ export type XrayReading = {
   atMs: number;
 };
 
+const SUBFOLDERS = ['processed', 'quarantine'] as const;
+
 export class XrayFolderDriver extends DriverBase<XrayReading> {
   readonly id: string;
   readonly kind = 'xray' as const;
   private watcher: FSWatcher | null = null;
   private timer: TimerHandle | null = null;
   private scanning = false;
+  private rescanRequested = false;
+  private stopped = true;
+  /** Refused names whose move aside failed: not looked at again while unchanged. */
+  private readonly refusedNames = new RefusedNames();
+  /** Files moved to quarantine/ (or refused where they lie), for any reason. */
   quarantined = 0;
 
   constructor(
@@ -50,9 +60,10 @@ export class XrayFolderDriver extends DriverBase<XrayReading> {
   }
 
   start(): Promise<void> {
+    this.stopped = false;
     try {
-      mkdirSync(join(this.folder, 'processed'), { recursive: true });
-      mkdirSync(join(this.folder, 'quarantine'), { recursive: true });
+      for (const sub of SUBFOLDERS) mkdirSync(join(this.folder, sub), { recursive: true });
+      this.checkSubfolders();
       this.watcher = watch(this.folder, () => this.scan());
       this.watcher.on('error', (error) => this.setHealth('degraded', `watch: ${error.message}`));
       this.setHealth('up');
@@ -64,6 +75,7 @@ export class XrayFolderDriver extends DriverBase<XrayReading> {
   }
 
   stop(): Promise<void> {
+    this.stopped = true;
     this.watcher?.close();
     this.watcher = null;
     if (this.timer) this.context.clock.clearTimeout(this.timer);
@@ -72,51 +84,116 @@ export class XrayFolderDriver extends DriverBase<XrayReading> {
     return Promise.resolve();
   }
 
-  /** Processes every metadata file present, then rescans after `rescanMs`. */
+  /**
+   * Processes every metadata file present, one at a time, then rescans after `rescanMs`. A call
+   * while a pass runs asks for one more pass after it (file-system events come in bursts).
+   */
   scan(): void {
-    if (this.scanning) return;
-    this.scanning = true;
-    try {
-      const names = readdirSync(this.folder).filter((name) => name.endsWith('.json')).sort();
-      for (const name of names) this.process(name);
-      if (this.health().state === 'down') this.setHealth('up');
-    } catch (error) {
-      this.setHealth('down', `cannot read ${this.folder}: ${(error as Error).message}`);
-    } finally {
-      this.scanning = false;
+    if (this.stopped) return;
+    if (this.scanning) {
+      this.rescanRequested = true;
+      return;
     }
+    this.scanning = true;
+    this.rescanRequested = false;
     if (this.timer) this.context.clock.clearTimeout(this.timer);
-    this.timer = this.context.clock.setTimeout(() => this.scan(), this.config.rescanMs);
+    this.timer = null;
+    void this.scanOnce().finally(() => {
+      this.scanning = false;
+      if (this.stopped) return;
+      if (this.rescanRequested) return this.scan();
+      this.timer = this.context.clock.setTimeout(() => this.scan(), this.config.rescanMs);
+    });
   }
 
-  private process(name: string): void {
+  private async scanOnce(): Promise<void> {
+    let names: string[];
+    try {
+      this.checkSubfolders();
+      names = (await readdir(this.folder)).filter(isMetadataName).sort();
+    } catch (error) {
+      if (!this.stopped) this.setHealth('down', `cannot read ${this.folder}: ${(error as Error).message}`);
+      return;
+    }
+    if (this.health().state === 'down' && !this.stopped) this.setHealth('up');
+    this.refusedNames.keepOnly(new Set(names));
+    for (const name of names) {
+      if (this.stopped) return;
+      try {
+        if (this.refusedNames.size > 0 && this.refusedNames.has(name, await this.identityOf(name))) continue;
+        await this.process(name);
+      } catch (error) {
+        // A file that vanished or changed under us mid-way, or a move refused (permissions):
+        // reported, and the next pass (not sooner) sees what is there then.
+        this.context.logger.warn({ err: (error as Error).message, file: name }, 'scan file not processed');
+        if (!this.stopped) this.setHealth('degraded', `${name} not processed: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /** processed/ and quarantine/ must be directories of the folder, not links elsewhere. */
+  private checkSubfolders(): void {
+    for (const sub of SUBFOLDERS) {
+      if (!lstatSync(join(this.folder, sub)).isDirectory()) throw new Error(`${sub}/ is not a directory (a symbolic link is not followed)`);
+    }
+  }
+
+  private async identityOf(name: string): Promise<string> {
+    try {
+      return fileIdentity(await lstat(join(this.folder, name)));
+    } catch {
+      return '';
+    }
+  }
+
+  private async process(name: string): Promise<void> {
+    const opened = await openRegularFile(this.folder, name, this.config.maxMetadataBytes);
+    if (!opened.ok) {
+      if (opened.missing) return; // gone since the listing
+      return this.refuse([name], `metadata ${name} ${opened.error}`);
+    }
     let metadata: ScanMetadata;
     try {
-      const parsed = scanMetadataSchema.safeParse(JSON.parse(readFileSync(join(this.folder, name), 'utf8')));
-      if (!parsed.success) return this.quarantine([name], `invalid metadata: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+      const text = (await readWhole(opened.file)).toString('utf8');
+      const parsed = scanMetadataSchema.safeParse(JSON.parse(text));
+      if (!parsed.success) return await this.refuse([name], `invalid metadata: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
       metadata = parsed.data;
     } catch (error) {
-      return this.quarantine([name], `unreadable metadata: ${(error as Error).message}`);
+      return await this.refuse([name], `unreadable metadata: ${(error as Error).message}`);
+    } finally {
+      await opened.file.handle.close();
     }
-    let image: XrayReading['image'] = null;
-    let imageRef: string | null = null;
-    const files = [name];
-    if (metadata.status === 'completed') {
-      if (!metadata.image) return this.quarantine(files, 'a completed scan must name its image');
-      files.push(metadata.image);
-      let bytes: Buffer;
-      try {
-        bytes = readFileSync(join(this.folder, metadata.image));
-      } catch {
-        return this.quarantine(files, `image ${metadata.image} is missing`);
+    if (metadata.status !== 'completed') return this.accept(metadata, [{ name, file: opened.file }], null, null);
+    if (!metadata.image) return this.refuse([name], 'a completed scan must name its image');
+    const nameProblem = fileNameProblem(metadata.image, '.pgm');
+    // The named path is never touched: only the metadata file is moved aside.
+    if (nameProblem) return this.refuse([name], `image reference ${JSON.stringify(metadata.image.slice(0, 200))} is ${nameProblem} in the drop folder`);
+    const imageName = metadata.image;
+    const image = await openRegularFile(this.folder, imageName, this.config.maxImageBytes);
+    if (!image.ok) return this.refuse([name, imageName], `image ${imageName} ${image.error}`);
+    try {
+      const decoded = await readPgmFile(image.file, { maxBodyBytes: this.config.maxImageBytes });
+      if (!decoded.ok) return await this.refuse([name, imageName], `image ${imageName}: ${decoded.error}`);
+      if (decoded.header.maxval <= 255) return await this.refuse([name, imageName], `image ${imageName}: 8-bit image, a 16-bit greyscale image is required`);
+      const summary = { width: decoded.header.width, height: decoded.header.height, ...decoded.stats };
+      return await this.accept(metadata, [{ name, file: opened.file }, { name: imageName, file: image.file }], join(this.folder, 'processed', imageName), summary);
+    } finally {
+      await image.file.handle.close();
+    }
+  }
+
+  /** Moves the files to processed/ (checking they are still the files read) and emits the reading. */
+  private async accept(metadata: ScanMetadata, files: { name: string; file: OpenedFile }[], imageRef: string | null, image: XrayReading['image']): Promise<void> {
+    for (const { name, file } of files) {
+      const target = join(this.folder, 'processed', name);
+      await rename(join(this.folder, name), target);
+      if (!(await isSameFile(target, file))) {
+        // Swapped after the checks: what now lies in processed/ is not what was read.
+        await rename(target, join(this.folder, 'quarantine', name)).catch(() => undefined);
+        return this.refuse([files[0]!.name], `${name} was replaced while being read`);
       }
-      const decoded = parsePgm(bytes);
-      if (!decoded.ok) return this.quarantine(files, `image ${metadata.image}: ${decoded.error}`);
-      if (decoded.image.maxval <= 255) return this.quarantine(files, `image ${metadata.image}: 8-bit image, a 16-bit greyscale image is required`);
-      image = { width: decoded.image.width, height: decoded.image.height, ...imageStats(decoded.image) };
-      imageRef = join(this.folder, 'processed', metadata.image);
     }
-    for (const file of files) renameSync(join(this.folder, file), join(this.folder, 'processed', file));
+    if (this.stopped) return;
     this.emitReading({
       type: 'scan',
       deviceId: this.id,
@@ -125,20 +202,43 @@ export class XrayFolderDriver extends DriverBase<XrayReading> {
       image,
       atMs: this.context.clock.now(),
     });
+    this.context.logger.info({ scanId: metadata.scanId, status: metadata.status }, 'scan read');
     this.setHealth('up');
   }
 
-  private quarantine(files: string[], reason: string): void {
+  /**
+   * Moves the named files (plain names of the folder, checked by the caller) to quarantine/ with
+   * the reason. A metadata file that cannot be moved is remembered so it is not read again.
+   */
+  private async refuse(files: string[], reason: string): Promise<void> {
     this.quarantined += 1;
+    const [metadataName] = files as [string, ...string[]];
+    const notMoved: string[] = [];
     for (const file of files) {
       try {
-        renameSync(join(this.folder, file), join(this.folder, 'quarantine', file));
-      } catch {
+        await rename(join(this.folder, file), join(this.folder, 'quarantine', file));
+      } catch (error) {
         // A file named but absent has nothing to move; the reason still says so.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') notMoved.push(file);
       }
     }
-    writeFileSync(join(this.folder, 'quarantine', `${files[0]}.reason.txt`), `${reason}\n`);
-    this.context.logger.warn({ files, reason }, 'scan file quarantined');
-    this.setHealth('degraded', `quarantined ${files[0]}: ${reason}`);
+    if (notMoved.includes(metadataName)) this.refusedNames.remember(metadataName, await this.identityOf(metadataName));
+    await this.writeReason(`${metadataName}.reason.txt`, `${reason}\n`);
+    this.context.logger.warn({ code: 'GW_ERR_XRAY_FILE_REFUSED', files, reason, ...(notMoved.length > 0 ? { notMoved } : {}) }, 'scan file refused');
+    if (!this.stopped) this.setHealth('degraded', `quarantined ${metadataName}: ${reason}`);
+  }
+
+  /** Writes a reason file in quarantine/ without following a link or blocking on a FIFO put there. */
+  private async writeReason(name: string, text: string): Promise<void> {
+    try {
+      const handle = await open(join(this.folder, 'quarantine', name), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
+      try {
+        if ((await handle.stat()).isFile()) await handle.writeFile(text);
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      this.context.logger.warn({ err: (error as Error).message, file: name }, 'quarantine reason not written');
+    }
   }
 }

@@ -2,7 +2,9 @@
  * X-ray scanner pushing over HTTP to the gateway: POST `<path>` with the scan metadata as JSON
  * (the drop-folder schema), or as multipart with a `metadata` JSON part and, for a completed
  * scan, the 16-bit PGM image part. A bad or partial push is refused with 400 and its reason; a
- * good one is answered 200 once stored (the reading's `ack`).
+ * good one is answered 200 once stored (the reading's `ack`). The HTTP layer bounds the whole
+ * body; this parser bounds its parts: metadata to `maxMetadataBytes`, the image to
+ * `maxImageBytes`, checked by its header and size before any sample is looked at.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +12,7 @@ import type { XrayHttpConfig } from '../../config/schema.js';
 import { boundaryOf, parseMultipart } from '../anpr/multipart.js';
 import type { DriverContext } from '../driver.js';
 import { PushDriverBase, type Ack } from '../push-driver.js';
-import { imageStats, parsePgm } from './pgm.js';
+import { bodySizeProblem, parsePgmHeader, PGM_HEADER_MAX_BYTES, SampleStats } from './pgm.js';
 import { scanFields, scanMetadataSchema } from './scan-file.js';
 import type { XrayReading } from './xray-folder-driver.js';
 
@@ -21,7 +23,7 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
   readonly kind = 'xray' as const;
 
   constructor(
-    config: XrayHttpConfig,
+    private readonly config: XrayHttpConfig,
     /** Where received images are kept (the gateway's data directory). */
     private readonly imageDir: string,
     context: DriverContext,
@@ -31,7 +33,8 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
   }
 
   override start(): Promise<void> {
-    mkdirSync(this.imageDir, { recursive: true });
+    // Scan images are evidence: owner only, whatever the umask (the data directory is 0700 too).
+    mkdirSync(this.imageDir, { recursive: true, mode: 0o700 });
     return super.start();
   }
 
@@ -40,6 +43,7 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
     const parts = boundary ? parseMultipart(body, boundary) : [];
     const metadataBytes = boundary ? parts.find((p) => p.name === 'metadata' || p.contentType === 'application/json')?.body : body;
     if (!metadataBytes) return 'no metadata part';
+    if (metadataBytes.length > this.config.maxMetadataBytes) return `metadata is ${metadataBytes.length} bytes, more than the ${this.config.maxMetadataBytes} allowed`;
     let json: unknown;
     try {
       json = JSON.parse(metadataBytes.toString('utf8'));
@@ -54,12 +58,19 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
     if (metadata.status === 'completed') {
       const imagePart = parts.find((p) => p.name === 'image' || p.contentType === 'image/x-portable-graymap');
       if (!imagePart) return 'a completed scan must carry its image part';
-      const decoded = parsePgm(imagePart.body);
-      if (!decoded.ok) return `image: ${decoded.error}`;
-      if (decoded.image.maxval <= 255) return 'image: 8-bit image, a 16-bit greyscale image is required';
+      const bytes = imagePart.body;
+      if (bytes.length > this.config.maxImageBytes) return `image: ${bytes.length} bytes, more than the ${this.config.maxImageBytes} allowed`;
+      const parsed = parsePgmHeader(bytes.subarray(0, PGM_HEADER_MAX_BYTES), { maxBodyBytes: this.config.maxImageBytes });
+      if (!parsed.ok) return `image: ${parsed.error}`;
+      const { header } = parsed;
+      const sizeProblem = bodySizeProblem(header, bytes.length);
+      if (sizeProblem) return `image: ${sizeProblem}`;
+      if (header.maxval <= 255) return 'image: 8-bit image, a 16-bit greyscale image is required';
+      const stats = new SampleStats(header.bytesPerSample);
+      stats.add(bytes.subarray(header.headerBytes));
       imageRef = join(this.imageDir, `${metadata.scanId}.pgm`);
-      writeFileSync(imageRef, imagePart.body);
-      image = { width: decoded.image.width, height: decoded.image.height, ...imageStats(decoded.image) };
+      writeFileSync(imageRef, bytes, { mode: 0o600 });
+      image = { width: header.width, height: header.height, ...stats.result() };
     }
     return (ack) => ({ type: 'scan', deviceId: this.id, ...scanFields(metadata), imageRef, image, atMs: this.context.clock.now(), ack });
   }

@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfigFile } from '../../config/load-config.js';
+import { redactUrl } from '../../config/secrets.js';
 import { createScaledClock, systemClock } from '../../core/clock.js';
 import { PACKAGE_ROOT } from '../../core/package-info.js';
 import { GatewayDeskClient } from '../../sim/gateway-client.js';
@@ -18,6 +19,7 @@ import { startPostRuntime, type PostRuntime } from '../post-runtime.js';
 import { resolveUplinkSettings } from '../uplink/resolve-settings.js';
 import { createClockQualityProbe } from '../../core/clock-quality.js';
 import { adjustDemoConfig } from './demo-config.js';
+import { createDemoAccounts } from './demo-accounts.js';
 import { SyntheticTraffic } from './synthetic-traffic.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 
@@ -73,6 +75,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     dataDir: options.dataDir,
   });
   const http = gateway.httpAddress;
+  const accounts = await createDemoAccounts(gateway);
   let post: { devices: DeviceManager; runtime: PostRuntime; simulator: RunningSimulator } | null = null;
   let synthetic: SyntheticTraffic | null = null;
   if (options.traffic === 'synthetic') {
@@ -93,7 +96,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       intervalSec: 3600 / options.vehiclesPerHourPerLane,
       trafficClock: postClock,
       traffic: false,
-      desk: http ? new GatewayDeskClient(`http://${http.host}:${http.port}`) : null,
+      desk: http ? new GatewayDeskClient(`http://${http.host}:${http.port}`, accounts.desk) : null,
       onError: (error) => options.logger.warn({ err: error }, 'simulated truck'),
     });
     await devices.start();
@@ -106,9 +109,16 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   options.out(
     [
       `border-gateway demo: post "${config.post.id}", ${config.lanes.length} lanes, traffic clock x${options.speed} (a day in ${(1440 / options.speed).toFixed(0)} min)`,
-      `  MQTT broker: ${brokerUrl}${broker ? ' (embedded)' : ''}`,
+      `  MQTT broker: ${redactUrl(brokerUrl)}${broker ? ' (embedded)' : ''}`,
       `  watch:       mosquitto_sub -h ${url.hostname} -p ${port} -t 'border/#' -v`,
-      http ? `  health:      http://${http.host}:${http.port}/healthz   metrics: http://${http.host}:${http.port}/metrics\n  lanes:       http://${http.host}:${http.port}/api/lanes` : '',
+      http ? `  health:      http://${http.host}:${http.port}/healthz   metrics: http://${http.host}:${http.port}/metrics` : '',
+      http ? `  lane API:    http://${http.host}:${http.port}/api/lanes (log in first: POST /api/session)` : '',
+      `  accounts:    ${accounts.people.map((a) => `${a.name} / ${a.password}`).join('   ')}`,
+      '               (fresh random passwords every start; no default password exists)',
+      http
+        ? `  try:         curl -s -c cookies.txt http://${http.host}:${http.port}/api/session -H 'content-type: application/json' -d '{"name":"demo-supervisor","password":"${accounts.people[1]?.password ?? ''}"}'\n` +
+          `               curl -s -b cookies.txt http://${http.host}:${http.port}/api/lanes`
+        : '',
       post
         ? `  models:      risk ${post.runtime.riskSlot.version ?? 'none (rules)'}, X-ray screening ${post.runtime.screeningSlot.version ?? 'none'}`
         : '  traffic:     synthetic crossing events (no devices, no workflow)',

@@ -147,10 +147,30 @@ export const eventDataSchemas = {
     lastError: z.string().nullable(),
   }),
   'operator.action': z.strictObject({
-    operatorId: z.string(),
-    action: z.string(),
+    operatorId: z.string().describe('The authenticated account or client that acted (from its credentials, never a request body)'),
+    role: z.string().optional().describe('Its role: operator, supervisor, admin, registration, device, or system'),
+    action: z.string().describe('What was done, e.g. crossing.channel, crossing.release, barrier.manual, models.reload, user.add'),
+    before: z.string().nullable().optional().describe('The value before the action, where it changed one'),
+    after: z.string().nullable().optional().describe('The value after the action'),
     reason: z.string().min(1),
     crossingId: z.string().nullable(),
+    audit: z
+      .strictObject({ seq: z.number().int().positive(), hash: z.string().regex(/^[0-9a-f]{64}$/) })
+      .optional()
+      .describe("The action's entry in the post's hash-chained audit log: the VMC's copy of the chain's anchors"),
+  }),
+  'model.swapped': z.strictObject({
+    model: z.enum(['risk', 'xrayScreening']),
+    fromVersion: z.string().nullable().describe('Version that ran before; null when none was loaded (the first load after a start)'),
+    toVersion: z.string().describe('Version that runs now'),
+    rollback: z.boolean().describe('True when an older version replaced a newer one, on an explicit rollback request'),
+    requestedBy: z
+      .strictObject({ id: z.string(), role: z.string() })
+      .describe('Who asked for the load: an authenticated user, or a system actor (gateway at start, sighup)'),
+    manifestSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .describe("sha256 of the manifest's signed bytes: canonical JSON (keys sorted) without the signature"),
   }),
   'alarm.raised': z.strictObject({
     alarm: z.string().describe('Stable alarm code, e.g. GW_ERR_UPLINK_PUBLISH_REFUSED'),

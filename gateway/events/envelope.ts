@@ -32,6 +32,17 @@ export interface EventFactory {
   create<T extends EventType>(type: T, laneId: string, data: EventData<T>, subject?: string): EventDraft<T>;
 }
 
+/** What the outbox and the uplink add to a draft's JSON at most: `seq` and the `replayed` flag. */
+const ENVELOPE_EXTENSION_BYTES = Buffer.byteLength(`,"seq":${Number.MAX_SAFE_INTEGER},"replayed":true`);
+
+/**
+ * Bytes of `draft` once stored and published, at most: its JSON plus the `seq` the outbox adds
+ * and the `replayed` flag the uplink may splice in. What `uplink.maxEventBytes` is compared with.
+ */
+export function serialisedBytes(draft: EventDraft): number {
+  return Buffer.byteLength(JSON.stringify(draft)) + ENVELOPE_EXTENSION_BYTES;
+}
+
 export function sourceOf(postId: string, laneId: string): string {
   return `/border/${postId}/${laneId}`;
 }

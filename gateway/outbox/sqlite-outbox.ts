@@ -8,12 +8,12 @@
  * only after that commit.
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
+import { makePrivateDir, restrictFiles, touchPrivateFile } from '../../core/private-files.js';
 import { RETENTION_CLASSES, retentionClassOf, type RetentionClass } from '../events/catalogue.js';
 import { laneOf, type EventDraft } from '../events/envelope.js';
 import { OUTBOX_DDL } from './outbox-ddl.js';
@@ -61,8 +61,16 @@ export interface OutboxOptions {
   logger: Logger;
 }
 
+/**
+ * Written with an event, inside its transaction: state the event records (an audit entry, a lane's
+ * open crossings) is stored if and only if the event is. Runs just before the event is serialised
+ * and may return the event with fields filled in from what it wrote (e.g. the audit hash).
+ */
+export type WithinCommit = (event: EventDraft, db: Database.Database) => EventDraft;
+
 interface PendingAppend {
   event: EventDraft;
+  within: WithinCommit | undefined;
   resolve: (committed: CommittedEvent) => void;
   reject: (error: unknown) => void;
 }
@@ -71,6 +79,9 @@ export interface OutboxEvents {
   committed: [lastSeq: number];
   dropped: [report: DropReport];
 }
+
+/** Bytes an event may grow by in `within` (an audit reference) beyond the room made for it. */
+const WITHIN_SLACK_BYTES = 1024;
 
 const CLASS_BY_PRIORITY: RetentionClass[] = ['telemetry', 'operational', 'critical'];
 
@@ -130,12 +141,22 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   /** Opens (creating if needed) the outbox database at `options.path`. */
   static open(options: OutboxOptions): SqliteOutbox {
     try {
-      if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+      const onDisk = options.path !== ':memory:';
+      if (onDisk) {
+        // Events name plates and people: only the gateway's user may read them. The database is
+        // created 0600 before SQLite opens it, and SQLite gives its -wal and -shm the database's
+        // mode; files left by an older version are set to 0600 below.
+        makePrivateDir(dirname(options.path), false);
+        touchPrivateFile(options.path);
+      }
       const db = new Database(options.path);
+      // First, so that switching to WAL waits for another process (the command line adding an
+      // account while the gateway starts) instead of failing at once with SQLITE_BUSY.
+      db.pragma('busy_timeout = 5000');
       db.pragma('journal_mode = WAL');
+      if (onDisk) restrictFiles([options.path, `${options.path}-wal`, `${options.path}-shm`]);
       // Committed means durable: FULL fsyncs the WAL on every commit (see file comment).
       db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
       db.exec(OUTBOX_DDL);
       return new SqliteOutbox(db, options);
     } catch (error) {
@@ -168,10 +189,10 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
    * when the byte bound leaves no room for an event of its class: the event is then not stored,
    * and the producer must know.
    */
-  append(event: EventDraft): Promise<CommittedEvent> {
+  append(event: EventDraft, within?: WithinCommit): Promise<CommittedEvent> {
     if (this.closed) return Promise.reject(new GatewayError('GW_ERR_OUTBOX_CLOSED'));
     return new Promise((resolve, reject) => {
-      this.pending.push({ event, resolve, reject });
+      this.pending.push({ event, within, resolve, reject });
       if (this.pending.length >= this.options.maxBatch) {
         this.flush();
       } else if (!this.flushScheduled) {
@@ -197,17 +218,22 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     try {
       this.db.transaction(() => {
         const createdMs = this.options.clock.now();
-        for (const [index, { event }] of batch.entries()) {
+        for (const [index, { event: draft, within }] of batch.entries()) {
           const seq = this.lastSeqValue + 1;
-          const payload = JSON.stringify({ ...event, seq });
-          const bytes = Buffer.byteLength(payload);
-          const retention = retentionClassOf(event.type);
-          if (!this.makeRoom(bytes, RETENTION_CLASSES[retention], droppedNow)) {
+          const retention = retentionClassOf(draft.type);
+          // Room is made before `within` writes anything, so a refused event leaves no trace;
+          // what `within` adds to the event is allowed for with a small slack.
+          const draftPayload = JSON.stringify({ ...draft, seq });
+          const estimate = Buffer.byteLength(draftPayload) + (within ? WITHIN_SLACK_BYTES : 0);
+          if (!this.makeRoom(estimate, RETENTION_CLASSES[retention], droppedNow)) {
             droppedNow[retention] += 1;
             this.droppedTotal[retention] += 1;
-            refused.set(index, new GatewayError('GW_ERR_OUTBOX_FULL', `outbox full: ${event.type} ${event.id} dropped`));
+            refused.set(index, new GatewayError('GW_ERR_OUTBOX_FULL', `outbox full: ${draft.type} ${draft.id} dropped`));
             continue;
           }
+          const event = within ? within(draft, this.db) : draft;
+          const payload = within ? JSON.stringify({ ...event, seq }) : draftPayload;
+          const bytes = Buffer.byteLength(payload);
           this.statements.insert.run(seq, event.id, laneOf(event), event.type, RETENTION_CLASSES[retention], payload, bytes, createdMs);
           this.lastSeqValue = seq;
           this.depthValue += 1;

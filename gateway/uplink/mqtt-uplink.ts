@@ -7,18 +7,27 @@
  * - A bounded in-flight window (min of config and the broker's Receive Maximum): MQTT.js hangs
  *   when ~100k QoS 1 publishes are outstanding, as message ids run out.
  * - A publish not acknowledged within `publishTimeoutMs` forces a reconnect (MQTT.js #1974).
- * - A publish the broker refuses (MQTT 5 PUBACK reason code >= 0x80, e.g. 0x87 Not authorized)
- *   is parked, alarmed once and retried every `refusedRetryMs`: kept, never lost.
+ * - One bad event never holds back the others. It is parked (kept in the outbox, alarmed once,
+ *   retried every `refusedRetryMs`, delivered out of order and flagged `replayed` when it
+ *   finally goes) when the broker refuses it (MQTT 5 PUBACK reason code >= 0x80, e.g. 0x87 Not
+ *   authorized); when its PUBLISH exceeds the Maximum Packet Size of the broker's CONNACK (not
+ *   sent at all: Mosquitto, AWS IoT and others drop the connection on such a packet); and when
+ *   the broker dropped the connection `poisonAfterDrops` times in a row while it was the oldest
+ *   unacknowledged publish (MQTT 3.1.1 has no other way to say "too large"). After a drop, that
+ *   event is sent alone first, so the blame falls on it only if it alone is in flight.
  * - MQTT 5 first, falling back to 3.1.1 when a broker refuses it; a broker list for failover.
  */
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../core/clock.js';
+import { redactUrl } from '../../config/secrets.js';
 import { CLOUDEVENTS_CONTENT_TYPE } from '../events/envelope.js';
 import type { OutboxRow, SqliteOutbox } from '../outbox/sqlite-outbox.js';
 import { backoffDelay, type BackoffPolicy } from '../../core/backoff.js';
 import { ConnectionStateMachine, type ConnectionState } from './connection-state.js';
+import { publishPacketBytes, stringPropertyBytes } from './packet-size.js';
+import { uplinkSecurityWarnings } from './resolve-settings.js';
 import { eventTopic, statusTopic } from './topics.js';
 
 /** Uplink settings with secrets and files already resolved. */
@@ -34,7 +43,10 @@ export interface UplinkSettings {
   keepaliveSec: number;
   inflightWindow: number;
   publishTimeoutMs: number;
+  /** Retry interval of parked publishes (a suspect poison message's doubles per failed retry). */
   refusedRetryMs: number;
+  /** Drops in a row with the same oldest unacknowledged publish that park it (default 3). */
+  poisonAfterDrops?: number;
   reconnect: BackoffPolicy;
   /** How long to wait for a CONNACK. */
   connectTimeoutMs?: number;
@@ -59,10 +71,30 @@ export interface RefusedPublish {
   reason: string;
 }
 
+/** Why a publish is parked. */
+export type ParkCause = 'refused' | 'packet-too-large' | 'poison';
+
+/** An event parked without a PUBACK refusal: too large for the broker, or a suspect poison message. */
+export interface ParkedPublish {
+  seq: number;
+  id: string;
+  type: string;
+  laneId: string;
+  cause: Exclude<ParkCause, 'refused'>;
+  /** Size of its PUBLISH packet. */
+  packetBytes: number;
+  /** The broker's Maximum Packet Size (packet-too-large), or null when it announced none. */
+  maxPacketSize: number | null;
+  /** Connection drops in a row with it the oldest unacknowledged publish (poison). */
+  drops: number;
+}
+
 export interface UplinkEvents {
   state: [state: ConnectionState, broker: string | null];
   delivered: [row: OutboxRow, latencyMs: number];
   refused: [refusal: RefusedPublish];
+  /** Emitted once per event, when it is first parked as too large or as a suspect. */
+  parked: [parked: ParkedPublish];
   timeout: [seq: number];
 }
 
@@ -75,9 +107,19 @@ interface InFlight {
 }
 
 interface Parked {
-  reasonCode: number;
+  cause: ParkCause;
   retryAtMono: number;
+  /** Retries that ended like the first attempt (a suspect's interval doubles with each). */
+  retries: number;
 }
+
+/** Bytes the `"replayed":true` flag adds to a stored payload when send() splices it in. */
+const REPLAYED_FLAG_BYTES = Buffer.byteLength(',"replayed":true');
+/** Properties of every MQTT 5 publish: only the content type. */
+const MQTT5_PROPERTIES_BYTES = stringPropertyBytes(CLOUDEVENTS_CONTENT_TYPE);
+const DEFAULT_POISON_AFTER_DROPS = 3;
+/** A suspect poison message is retried at most this many times `refusedRetryMs` apart. */
+const MAX_POISON_BACKOFF = 64;
 
 export class MqttUplink extends EventEmitter<UplinkEvents> {
   private readonly deps: UplinkDeps;
@@ -89,6 +131,13 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private failedAttempts = 0;
   private connectedBroker: string | null = null;
   private connectedVersion: 4 | 5 = 5;
+  /** Maximum Packet Size of the current connection's CONNACK (MQTT 5); null when none. */
+  private maxPacketSize: number | null = null;
+  /**
+   * The oldest unacknowledged publish at the last connection drop(s), and how many drops in a
+   * row it was that. Sent alone on the next connection; any answer clears it.
+   */
+  private suspect: { seq: number; drops: number } | null = null;
   /** Per broker: the protocol version to try next (MQTT 5 until a broker refuses it). */
   private readonly versionByBroker = new Map<string, 4 | 5>();
   private cursor = 0;
@@ -126,8 +175,18 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     return this.parked.size;
   }
 
+  /** Parked events by cause (they are also part of the outbox depth). */
+  parkedByCause(): Record<ParkCause, number> {
+    const counts: Record<ParkCause, number> = { refused: 0, 'packet-too-large': 0, poison: 0 };
+    for (const parked of this.parked.values()) counts[parked.cause] += 1;
+    return counts;
+  }
+
   /** Starts connecting; returns at once. Connection faults are retried, never thrown. */
   start(): void {
+    for (const warning of uplinkSecurityWarnings(this.deps.settings)) {
+      this.deps.logger.warn({ code: 'GW_ERR_UPLINK_INSECURE', ...warning.details }, warning.message);
+    }
     this.deps.outbox.on('committed', this.onCommitted);
     this.connect();
   }
@@ -199,12 +258,12 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       if (settings.tls.cert) options.cert = settings.tls.cert;
       if (settings.tls.key) options.key = settings.tls.key;
     }
-    logger.info({ broker, protocolVersion: version }, 'uplink connecting');
+    logger.info({ broker: redactUrl(broker), protocolVersion: version }, 'uplink connecting');
     let client: MqttClient;
     try {
       client = mqtt.connect(broker, options);
     } catch (error) {
-      logger.error({ err: error, broker }, 'uplink cannot create client');
+      logger.error({ err: error, broker: redactUrl(broker) }, 'uplink cannot create client');
       this.scheduleReconnect(false, version);
       return;
     }
@@ -217,8 +276,8 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       lastError = error;
       if (epoch !== this.epoch) return;
       const code = (error as { code?: unknown }).code;
-      if (version === 5 && refusedProtocol(error)) logger.info({ broker }, 'broker refused MQTT 5; falling back to 3.1.1');
-      else logger.warn({ broker, error: error.message, code }, 'uplink error');
+      if (version === 5 && refusedProtocol(error)) logger.info({ broker: redactUrl(broker) }, 'broker refused MQTT 5; falling back to 3.1.1');
+      else logger.warn({ broker: redactUrl(broker), error: error.message, code }, 'uplink error');
     });
     client.on('close', () => {
       if (epoch !== this.epoch) return;
@@ -234,13 +293,17 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.failedAttempts = 0;
     this.liveFromSeq = outbox.lastSeq + 1;
     this.cursor = 0;
+    this.maxPacketSize = connack.properties?.maximumPacketSize ?? null;
     const receiveMaximum = connack.properties?.receiveMaximum;
     // One slot of the broker's Receive Maximum is kept for the status publish: exceeding it is a
     // protocol error for which Mosquitto drops the connection (MQTT 5 section 4.9).
     const brokerLimit = receiveMaximum === undefined ? Number.POSITIVE_INFINITY : receiveMaximum - 1;
     this.window = Math.max(1, Math.min(settings.inflightWindow, brokerLimit));
     this.machine.to('connected');
-    logger.info({ broker, protocolVersion: version, window: this.window, backlog: outbox.depth }, 'uplink connected');
+    logger.info(
+      { broker: redactUrl(broker), protocolVersion: version, window: this.window, maxPacketSize: this.maxPacketSize, backlog: outbox.depth },
+      'uplink connected',
+    );
     // Nagle's algorithm would hold a small PUBLISH until the broker ACKs earlier data: at a
     // steady trickle of events that adds a whole inter-event gap to every commit→PUBACK latency.
     (this.client?.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined)?.setNoDelay?.(true);
@@ -251,10 +314,12 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
 
   private onClosed(version: 4 | 5, lastError: Error | null): void {
     const wasConnected = this.machine.is('connected');
+    // Before dropClient() forgets what was in flight: the broker (not our watchdog) closed it.
+    if (wasConnected) this.blameDrop();
     this.dropClient();
     if (this.machine.is('stopped')) return;
     if (wasConnected) {
-      this.deps.logger.warn({ broker: this.connectedBroker, err: lastError }, 'uplink connection lost');
+      this.deps.logger.warn({ broker: this.connectedBroker && redactUrl(this.connectedBroker), err: lastError }, 'uplink connection lost');
     }
     this.scheduleReconnect(wasConnected, version, lastError);
   }
@@ -276,12 +341,15 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       // Failover: the next broker in the list gets the next try.
       this.brokerIndex = (this.brokerIndex + 1) % settings.brokers.length;
       if (this.brokerIndex === 0) {
-        this.deps.logger.warn({ code: 'GW_ERR_UPLINK_CONNECT', brokers: settings.brokers, attempts: this.failedAttempts, err: lastError?.message }, 'no broker reachable; retrying');
+        this.deps.logger.warn(
+          { code: 'GW_ERR_UPLINK_CONNECT', brokers: settings.brokers.map(redactUrl), attempts: this.failedAttempts, err: lastError?.message },
+          'no broker reachable; retrying',
+        );
       }
     }
     const delay = backoffDelay(wasConnected ? 0 : this.failedAttempts - 1, settings.reconnect, this.deps.random);
     this.machine.to('backoff');
-    this.deps.logger.info({ delayMs: delay, next: settings.brokers[this.brokerIndex] }, 'uplink reconnect scheduled');
+    this.deps.logger.info({ delayMs: delay, next: redactUrl(settings.brokers[this.brokerIndex] as string) }, 'uplink reconnect scheduled');
     this.reconnectTimer = this.deps.clock.setTimeout(() => this.reconnectNow(), delay);
   }
 
@@ -317,6 +385,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     if (this.window - this.inflight.size < Math.min(REFILL_BATCH, this.window / 2)) return;
     this.pumping = true;
     try {
+      if (!this.probeSuspect()) return;
       while (this.machine.is('connected') && this.inflight.size < this.window) {
         const rows = this.deps.outbox.readFrom(this.cursor, this.window - this.inflight.size);
         if (rows.length === 0) break;
@@ -331,17 +400,45 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     }
   }
 
+  /**
+   * Sends the suspect of the last drop alone and holds the window until it is answered, so a
+   * drop while it is in flight is its fault and not a neighbour's. True when the window may be
+   * used (no suspect, or it is gone).
+   */
+  private probeSuspect(): boolean {
+    const suspect = this.suspect;
+    if (!suspect) return true;
+    if (this.inflight.has(suspect.seq)) return false;
+    const row = this.deps.outbox.read(suspect.seq);
+    if (row && !this.parked.has(suspect.seq)) {
+      this.send(row);
+      if (this.inflight.has(suspect.seq)) return false;
+    }
+    this.suspect = null; // dropped by the retention policy, or parked before sending
+    return true;
+  }
+
   private send(row: OutboxRow): void {
     const client = this.client;
     if (!client) return;
     const epoch = this.epoch;
-    const replayed = row.seq < this.liveFromSeq;
+    // A parked event goes out of order, after newer ones: flagged like a backlog replay.
+    const replayed = row.seq < this.liveFromSeq || this.parked.has(row.seq);
+    const topic = eventTopic(this.deps.settings.root, row.laneId, row.type);
+    if (this.maxPacketSize !== null) {
+      const payloadBytes = row.bytes + (replayed ? REPLAYED_FLAG_BYTES : 0);
+      const packetBytes = publishPacketBytes(topic, payloadBytes, this.connectedVersion === 5 ? MQTT5_PROPERTIES_BYTES : null);
+      if (packetBytes > this.maxPacketSize) {
+        this.parkUnsent(row, 'packet-too-large', packetBytes, 0);
+        return;
+      }
+    }
     // The stored payload is a JSON object; the flag is spliced in rather than re-serialised.
     const payload = replayed ? `${row.payload.slice(0, -1)},"replayed":true}` : row.payload;
     const options: IClientPublishOptions = { qos: 1 };
     if (this.connectedVersion === 5) options.properties = { contentType: CLOUDEVENTS_CONTENT_TYPE };
     this.inflight.set(row.seq, { row, sentAtMono: this.deps.clock.monotonic() });
-    client.publish(eventTopic(this.deps.settings.root, row.laneId, row.type), payload, options, (error) => {
+    client.publish(topic, payload, options, (error) => {
       if (epoch === this.epoch) this.onAck(row, error);
     });
   }
@@ -349,9 +446,13 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private onAck(row: OutboxRow, error: Error | undefined): void {
     this.inflight.delete(row.seq);
     if (this.inflight.size === 0) this.onDrained?.();
+    const wasSuspect = this.suspect?.seq === row.seq;
+    if (wasSuspect) this.suspect = null; // answered: whatever dropped the connection, not this
     if (!error) {
       this.parked.delete(row.seq);
       this.deps.outbox.remove(row.seq);
+      // The probe was read past the cursor: remove it now, or the pump would read it again.
+      if (wasSuspect) this.deps.outbox.flushRemovals();
       this.emit('delivered', row, Math.max(0, this.deps.clock.now() - row.createdMs));
     } else {
       const reasonCode = (error as { code?: unknown }).code;
@@ -367,10 +468,59 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
 
   private park(row: OutboxRow, reasonCode: number, reason: string): void {
     const first = !this.parked.has(row.seq);
-    this.parked.set(row.seq, { reasonCode, retryAtMono: this.deps.clock.monotonic() + this.deps.settings.refusedRetryMs });
+    this.parked.set(row.seq, { cause: 'refused', retries: 0, retryAtMono: this.deps.clock.monotonic() + this.deps.settings.refusedRetryMs });
     this.deps.logger.warn({ seq: row.seq, id: row.id, type: row.type, reasonCode, reason }, 'broker refused publish; event kept');
     if (first) this.emit('refused', { seq: row.seq, id: row.id, type: row.type, laneId: row.laneId, reasonCode, reason });
     this.armRetry();
+  }
+
+  /** Parks an event the broker never answered: too large for it, or a suspect poison message. */
+  private parkUnsent(row: OutboxRow, cause: ParkedPublish['cause'], packetBytes: number, drops: number): void {
+    const previous = this.parked.get(row.seq);
+    const retries = previous?.cause === cause ? previous.retries + 1 : 0;
+    const backoff = cause === 'poison' ? Math.min(2 ** retries, MAX_POISON_BACKOFF) : 1;
+    this.parked.set(row.seq, { cause, retries, retryAtMono: this.deps.clock.monotonic() + this.deps.settings.refusedRetryMs * backoff });
+    const details = { seq: row.seq, id: row.id, type: row.type, laneId: row.laneId, packetBytes, maxPacketSize: this.maxPacketSize, drops };
+    if (previous?.cause === cause) {
+      this.deps.logger.debug({ ...details, cause, retries }, 'parked publish still not deliverable');
+    } else {
+      this.deps.logger.warn({ ...details, cause }, cause === 'poison' ? 'broker dropped the connection on this publish repeatedly; event parked' : 'publish larger than the broker accepts; event parked');
+      this.emit('parked', { ...details, cause });
+    }
+    this.armRetry();
+  }
+
+  /**
+   * The broker closed the connection. A parked suspect sent again and in flight takes the blame;
+   * otherwise the oldest unacknowledged publish gets a strike, and `poisonAfterDrops` strikes in
+   * a row park it. Drops with nothing in flight blame nobody (a network outage, a broker restart
+   * between events); the probe on the next connection acquits an innocent suspect.
+   */
+  private blameDrop(): void {
+    let oldest: InFlight | undefined;
+    for (const flight of this.inflight.values()) {
+      if (this.parked.get(flight.row.seq)?.cause === 'poison') {
+        this.parkUnsent(flight.row, 'poison', this.packetBytesOf(flight.row), 1);
+        return;
+      }
+      if (!oldest && !this.parked.has(flight.row.seq)) oldest = flight;
+    }
+    if (!oldest) return;
+    const { seq } = oldest.row;
+    const drops = this.suspect?.seq === seq ? this.suspect.drops + 1 : 1;
+    const limit = this.deps.settings.poisonAfterDrops ?? DEFAULT_POISON_AFTER_DROPS;
+    this.deps.logger.info({ seq, drops, limit }, 'connection dropped with this publish the oldest unacknowledged');
+    if (drops >= limit) {
+      this.suspect = null;
+      this.parkUnsent(oldest.row, 'poison', this.packetBytesOf(oldest.row), drops);
+    } else {
+      this.suspect = { seq, drops };
+    }
+  }
+
+  private packetBytesOf(row: OutboxRow): number {
+    const topic = eventTopic(this.deps.settings.root, row.laneId, row.type);
+    return publishPacketBytes(topic, row.bytes, this.connectedVersion === 5 ? MQTT5_PROPERTIES_BYTES : null);
   }
 
   private armRetry(): void {

@@ -1,7 +1,7 @@
 /** Turns the `uplink` section of a post's config into settings: secrets and TLS files resolved. */
 import { readFileSync } from 'node:fs';
 import type { PostConfig } from '../../config/schema.js';
-import { resolveSecret, type SecretSources } from '../../config/secrets.js';
+import { redactUrl, resolveSecret, type SecretSources } from '../../config/secrets.js';
 import { GatewayError } from '../../core/errors.js';
 import type { UplinkSettings } from './mqtt-uplink.js';
 import { topicRoot } from './topics.js';
@@ -17,6 +17,7 @@ export function resolveUplinkSettings(config: PostConfig, overrideBrokers?: stri
     inflightWindow: uplink.inflightWindow,
     publishTimeoutMs: uplink.publishTimeoutMs,
     refusedRetryMs: uplink.refusedRetryMs,
+    poisonAfterDrops: uplink.poisonAfterDrops,
     reconnect: uplink.reconnect,
   };
   if (uplink.username !== undefined) settings.username = uplink.username;
@@ -42,4 +43,40 @@ function readPem(file: string, where: string): Buffer {
   } catch (error) {
     throw new GatewayError('GW_ERR_CONFIG_SECRET', `${where}: cannot read ${file}`, { cause: error });
   }
+}
+
+export interface UplinkSecurityWarning {
+  message: string;
+  details: Record<string, unknown>;
+}
+
+/** Schemes MQTT.js connects to without TLS. */
+const PLAIN_SCHEMES = new Set(['mqtt:', 'tcp:', 'ws:']);
+
+/**
+ * What the uplink logs as GW_ERR_UPLINK_INSECURE at start: a password (in the settings or in a
+ * broker URL) sent to a broker without TLS, and a broker certificate that is not verified.
+ */
+export function uplinkSecurityWarnings(settings: UplinkSettings): UplinkSecurityWarning[] {
+  const warnings: UplinkSecurityWarning[] = [];
+  for (const broker of settings.brokers) {
+    let url: URL;
+    try {
+      url = new URL(broker);
+    } catch {
+      continue; // the connection attempt reports it
+    }
+    if (!PLAIN_SCHEMES.has(url.protocol) || (settings.password === undefined && url.password === '')) continue;
+    warnings.push({
+      message: `a password is sent to ${redactUrl(broker)} without TLS: anyone on the path can read it; use mqtts:// or wss://`,
+      details: { broker: redactUrl(broker) },
+    });
+  }
+  if (settings.tls && !settings.tls.rejectUnauthorized) {
+    warnings.push({
+      message: "uplink.tls.rejectUnauthorized is false: the broker's certificate is not verified, so any host can pose as the broker",
+      details: { rejectUnauthorized: false },
+    });
+  }
+  return warnings;
 }

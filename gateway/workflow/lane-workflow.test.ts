@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Actor } from '../auth/roles.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { platesMatch } from '../../core/plates.js';
 import { LaneWorkflow, type WorkflowEvent } from './lane-workflow.js';
@@ -22,6 +23,9 @@ function lane(options: { watchlist?: string[]; random?: number; abandonAfterMs?:
   const completed = () => events.filter((e): e is Extract<WorkflowEvent, { kind: 'completed' }> => e.kind === 'completed');
   return { clock, events, workflow, kinds, completed };
 }
+
+const op = (id: string): Actor => ({ id, role: 'operator' });
+const supervisor = (id: string): Actor => ({ id, role: 'supervisor' });
 
 describe('lane workflow', () => {
   it('takes a green vehicle from arrival to exit with monotonic durations', async () => {
@@ -78,9 +82,9 @@ describe('lane workflow', () => {
     const crossing = workflow.arrive(null);
     expect(kinds()).toContain('alarm:WF_PLATE_UNREAD');
     expect(() => workflow.register(crossing.crossingId, declaration(1000))).toThrow('has no plate yet');
-    expect(() => workflow.setPlate(crossing.crossingId, 'GE555XX', 'op-3', ' ')).toThrow('needs a reason');
-    workflow.setPlate(crossing.crossingId, 'GE555XX', 'op-3', 'read from the documents');
-    expect(events.at(-1)).toEqual({ kind: 'operator', operatorId: 'op-3', action: 'plate (unread) → GE555XX', reason: 'read from the documents', crossingId: crossing.crossingId });
+    expect(() => workflow.setPlate(crossing.crossingId, 'GE555XX', op('op-3'), ' ')).toThrow('needs a reason');
+    workflow.setPlate(crossing.crossingId, 'GE555XX', op('op-3'), 'read from the documents');
+    expect(events.at(-1)).toEqual({ kind: 'operator', actor: op('op-3'), action: 'crossing.plate', before: null, after: 'GE555XX', reason: 'read from the documents', crossingId: crossing.crossingId });
     workflow.register(crossing.crossingId, declaration(1000));
     expect(crossing.state).toBe('registered');
   });
@@ -118,9 +122,9 @@ describe('lane workflow', () => {
     await workflow.weigh(1000);
     expect(crossing.state).toBe('scanning');
     expect(() => workflow.inspectionCompleted(crossing.crossingId, 'cleared')).toThrow('not inspecting');
-    workflow.forceRelease(crossing.crossingId, 'op-1', 'scanner down, supervisor released');
+    workflow.forceRelease(crossing.crossingId, supervisor('sup-1'), 'scanner down, supervisor released');
     expect(crossing.state).toBe('released');
-    expect(events.at(-2)).toMatchObject({ kind: 'operator', action: 'release from scanning', reason: 'scanner down, supervisor released' });
+    expect(events.at(-2)).toMatchObject({ kind: 'operator', actor: supervisor('sup-1'), action: 'crossing.release', before: 'scanning', after: 'released', reason: 'scanner down, supervisor released' });
   });
 
   it('lets an operator override the channel with a reason, routing the vehicle again, recorded as an operator action', async () => {
@@ -130,20 +134,20 @@ describe('lane workflow', () => {
     await workflow.weigh(20_100);
     expect(crossing.state).toBe('released');
     // Released vehicles are past overriding; a second one is caught before release by an override.
-    expect(() => workflow.overrideChannel(crossing.crossingId, 'red', 'op-1', 'tip-off')).toThrow(/only after the risk assessment and before release/);
+    expect(() => workflow.overrideChannel(crossing.crossingId, 'red', supervisor('sup-1'), 'tip-off')).toThrow(/only after the risk assessment and before release/);
 
     const second = lane({ random: 0.01 });
     const tipped = second.workflow.arrive('GE-556-XY');
     second.workflow.register(tipped.crossingId, declaration(20_000));
     await second.workflow.weigh(20_000);
     expect(tipped.state).toBe('scanning'); // random X-ray selection
-    expect(() => second.workflow.overrideChannel(tipped.crossingId, 'red', 'op-2', '  ')).toThrow('an operator action needs a reason');
-    second.workflow.overrideChannel(tipped.crossingId, 'red', 'op-2', 'intelligence tip-off');
+    expect(() => second.workflow.overrideChannel(tipped.crossingId, 'red', supervisor('sup-2'), '  ')).toThrow('an operator action needs a reason');
+    second.workflow.overrideChannel(tipped.crossingId, 'red', supervisor('sup-2'), 'intelligence tip-off');
     expect(tipped.state).toBe('inspecting');
     expect(tipped.risk?.channel).toBe('red');
-    expect(tipped.risk?.reasons.at(-1)).toBe('operator op-2 override: intelligence tip-off');
-    expect(second.events.filter((e) => e.kind === 'operator')).toEqual([{ kind: 'operator', operatorId: 'op-2', action: 'channel green → red', reason: 'intelligence tip-off', crossingId: tipped.crossingId }]);
-    second.workflow.overrideChannel(tipped.crossingId, 'green', 'op-3', 'inspection waived by the chief');
+    expect(tipped.risk?.reasons.at(-1)).toBe('supervisor sup-2 override: intelligence tip-off');
+    expect(second.events.filter((e) => e.kind === 'operator')).toEqual([{ kind: 'operator', actor: supervisor('sup-2'), action: 'crossing.channel', before: 'green', after: 'red', reason: 'intelligence tip-off', crossingId: tipped.crossingId }]);
+    second.workflow.overrideChannel(tipped.crossingId, 'green', supervisor('sup-3'), 'inspection waived by the chief');
     expect(tipped.state).toBe('released');
     expect(events.some((e) => e.kind === 'operator')).toBe(false);
   });

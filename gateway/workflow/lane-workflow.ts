@@ -9,6 +9,7 @@
  * the post workflow (post-workflow.ts) feeds device readings in and turns releases into barrier
  * commands.
  */
+import type { Actor } from '../auth/roles.js';
 import type { Clock, ClockQuality, ClockQualityProbe, TimerHandle } from '../../core/clock.js';
 import type { Milestone } from '../events/catalogue.js';
 import { platesMatch } from '../../core/plates.js';
@@ -79,7 +80,21 @@ export type WorkflowEvent =
   | { kind: 'milestone'; milestone: Milestone; crossing: Crossing }
   | { kind: 'completed'; crossing: Crossing; outcome: 'completed' | 'abandoned'; durations: { registrationSec: number | null; crossingSec: number } }
   | { kind: 'alarm'; alarm: string; message: string; crossingId: string | null; details: Record<string, unknown> }
-  | { kind: 'operator'; operatorId: string; action: string; reason: string; crossingId: string | null };
+  | OperatorEvent;
+
+/** An operator's step, as the audit log and `operator.action` record it. */
+export interface OperatorEvent {
+  kind: 'operator';
+  /** The authenticated caller (never a body field). */
+  actor: Actor;
+  /** Permission-style name, e.g. `crossing.channel`. */
+  action: string;
+  /** What it was and what it became, as text (e.g. the channel before and after). */
+  before: string | null;
+  after: string | null;
+  reason: string;
+  crossingId: string | null;
+}
 
 export class WorkflowError extends Error {
   constructor(message: string) {
@@ -148,13 +163,13 @@ export class LaneWorkflow {
   }
 
   /** The operator enters or corrects a plate; recorded as an operator action with its reason. */
-  setPlate(crossingId: string, plate: string, operatorId: string, reason: string): void {
+  setPlate(crossingId: string, plate: string, actor: Actor, reason: string): void {
     requireReason(reason);
     const crossing = this.get(crossingId);
     const previous = crossing.plate;
     crossing.plate = plate;
     crossing.plateConfidence = null;
-    this.options.emit({ kind: 'operator', operatorId, action: `plate ${previous ?? '(unread)'} → ${plate}`, reason, crossingId });
+    this.options.emit({ kind: 'operator', actor, action: 'crossing.plate', before: previous, after: plate, reason, crossingId });
   }
 
   register(crossingId: string, declaration: Declaration): void {
@@ -182,11 +197,11 @@ export class LaneWorkflow {
   }
 
   /** The weighbridge is down: the operator enters the weight read elsewhere (recorded, with reason). */
-  async weighManually(crossingId: string, weightKg: number, operatorId: string, reason: string): Promise<Crossing> {
+  async weighManually(crossingId: string, weightKg: number, actor: Actor, reason: string): Promise<Crossing> {
     requireReason(reason);
     const crossing = this.get(crossingId);
     if (crossing.state !== 'registered') throw new WorkflowError(`crossing ${crossingId} is ${crossing.state}, not registered`);
-    this.options.emit({ kind: 'operator', operatorId, action: `weight entered by hand: ${weightKg} kg`, reason, crossingId });
+    this.options.emit({ kind: 'operator', actor, action: 'crossing.weight', before: null, after: `${weightKg} kg`, reason, crossingId });
     return this.weighCrossing(crossing, weightKg);
   }
 
@@ -216,14 +231,14 @@ export class LaneWorkflow {
    * The operator changes the channel the model chose (reason required, recorded): the crossing is
    * routed again from its new channel — red to inspection, orange to the scanner, green released.
    */
-  overrideChannel(crossingId: string, channel: Channel, operatorId: string, reason: string): void {
+  overrideChannel(crossingId: string, channel: Channel, actor: Actor, reason: string): void {
     requireReason(reason);
     const crossing = this.get(crossingId);
     if (!['risk-assessed', 'scanning', 'inspecting'].includes(crossing.state) || !crossing.risk) {
       throw new WorkflowError(`crossing ${crossingId} is ${crossing.state}: a channel can be overridden only after the risk assessment and before release`);
     }
-    this.options.emit({ kind: 'operator', operatorId, action: `channel ${crossing.risk.channel} → ${channel}`, reason, crossingId });
-    crossing.risk = { ...crossing.risk, channel, reasons: [...crossing.risk.reasons, `operator ${operatorId} override: ${reason}`], xrayRequested: channel === 'orange' };
+    this.options.emit({ kind: 'operator', actor, action: 'crossing.channel', before: crossing.risk.channel, after: channel, reason, crossingId });
+    crossing.risk = { ...crossing.risk, channel, reasons: [...crossing.risk.reasons, `${actor.role} ${actor.id} override: ${reason}`], xrayRequested: channel === 'orange' };
     crossing.xray = crossing.xray || channel === 'orange';
     // Routing again from the new channel is the override itself, outside the transition table.
     crossing.state = 'risk-assessed';
@@ -247,9 +262,11 @@ export class LaneWorkflow {
     else this.release(crossing);
   }
 
-  inspectionCompleted(crossingId: string, outcome: 'cleared' | 'irregularity' | 'refused'): void {
+  /** The inspection bay's outcome; with `actor`, recorded as that operator's action. */
+  inspectionCompleted(crossingId: string, outcome: 'cleared' | 'irregularity' | 'refused', actor?: Actor, reason?: string): void {
     const crossing = this.get(crossingId);
     if (crossing.state !== 'inspecting') throw new WorkflowError(`crossing ${crossingId} is ${crossing.state}, not inspecting`);
+    if (actor) this.options.emit({ kind: 'operator', actor, action: 'crossing.inspection', before: null, after: outcome, reason: reason ?? 'inspection outcome', crossingId });
     crossing.inspectionOutcome = outcome;
     this.stamp(crossing, 'inspected');
     this.release(crossing);
@@ -259,11 +276,11 @@ export class LaneWorkflow {
    * The operator releases a vehicle whatever its state (a device is down, a scan cannot be made):
    * the one step outside the transition table, so it needs a reason and is recorded.
    */
-  forceRelease(crossingId: string, operatorId: string, reason: string): void {
+  forceRelease(crossingId: string, actor: Actor, reason: string): void {
     requireReason(reason);
     const crossing = this.get(crossingId);
     if (crossing.state === 'released') return;
-    this.options.emit({ kind: 'operator', operatorId, action: `release from ${crossing.state}`, reason, crossingId });
+    this.options.emit({ kind: 'operator', actor, action: 'crossing.release', before: crossing.state, after: 'released', reason, crossingId });
     crossing.state = 'released';
     this.stamp(crossing, 'released');
   }

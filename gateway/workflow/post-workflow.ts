@@ -5,7 +5,7 @@
  * the barriers (open on release, one vehicle per cycle, close once the loop is clear). Everything
  * the lanes decide is emitted as catalogue events through the outbox.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { platesMatch } from '../../core/plates.js';
 import type { Logger } from 'pino';
 import type { LaneConfig, PostConfig } from '../../config/schema.js';
@@ -21,6 +21,35 @@ import { LaneWorkflow, WorkflowError, type Crossing, type Declaration, type Scan
 import type { RiskAssessor } from './risk-assessor.js';
 import type { VisitHistory } from './visit-history.js';
 import { toCatalogueEvents } from './workflow-events.js';
+import type { Actor } from '../auth/roles.js';
+
+/** Largest image screened: 4096 × 4096 16-bit samples and a header. */
+const SCREENING_MAX_IMAGE_BYTES = 4096 * 4096 * 2 + 1024;
+
+/**
+ * The image of a completed scan lies where a scanner can write, so it is opened as the drop folder
+ * opens files: no symbolic link followed, no FIFO waited on (O_NONBLOCK), a regular file of bounded
+ * size only. Read at once (as before): the read is bounded, and the workflow stays deterministic on
+ * an injected clock.
+ */
+function readImageFile(path: string): Buffer {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw new Error(`${path} is not a regular file`);
+    if (stats.size > SCREENING_MAX_IMAGE_BYTES) throw new Error(`${path} is ${stats.size} bytes, more than ${SCREENING_MAX_IMAGE_BYTES} screened`);
+    const bytes = Buffer.alloc(stats.size);
+    let done = 0;
+    while (done < bytes.length) {
+      const read = readSync(fd, bytes, done, bytes.length - done, done);
+      if (read === 0) break;
+      done += read;
+    }
+    return bytes.subarray(0, done);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** Weights below this are an empty or settling platform, not a vehicle. */
 const MIN_VEHICLE_KG = 400;
@@ -60,7 +89,7 @@ export type DeviceFeed = Pick<DeviceManager, 'onReadings' | 'onHealthChanges' | 
 
 export interface PostWorkflowOptions {
   config: PostConfig;
-  gateway: Pick<Gateway, 'emit'>;
+  gateway: Pick<Gateway, 'emit' | 'audit'>;
   devices: DeviceFeed;
   /** The clock of TRS stamps (the demo runs it fast). */
   clock: Clock;
@@ -111,7 +140,7 @@ export class PostWorkflow {
    * camera never saw (camera down) arrives here, entered by the operator. The plate given here is
    * the document's: it replaces an unread one (recorded as an operator action).
    */
-  register(laneId: string, request: { crossingId?: string | undefined; plate?: string | undefined; operatorId: string; vehicleType?: string | undefined; declaration: Declaration }): Crossing {
+  register(laneId: string, request: { crossingId?: string | undefined; plate?: string | undefined; actor: Actor; vehicleType?: string | undefined; declaration: Declaration }): Crossing {
     const { workflow } = this.lane(laneId);
     const arrived = workflow.open().filter((c) => c.state === 'arrived');
     const plate = request.plate;
@@ -124,9 +153,9 @@ export class PostWorkflow {
     if (!crossing) {
       if (!request.plate) throw new WorkflowError(`lane ${laneId} has no arrived vehicle to register; give the plate to register one the camera did not see`);
       crossing = this.arrive(laneId, request.plate, request.vehicleType ?? 'unknown', null);
-      this.onWorkflowEvent(laneId, { kind: 'operator', operatorId: request.operatorId, action: `arrival entered at registration: ${request.plate}`, reason: 'no camera arrival for this plate', crossingId: crossing.crossingId });
+      this.onWorkflowEvent(laneId, { kind: 'operator', actor: request.actor, action: 'crossing.arrival', before: null, after: request.plate, reason: 'no camera arrival for this plate', crossingId: crossing.crossingId });
     }
-    if (crossing.plate === null && request.plate) workflow.setPlate(crossing.crossingId, request.plate, request.operatorId, 'plate entered at registration');
+    if (crossing.plate === null && request.plate) workflow.setPlate(crossing.crossingId, request.plate, request.actor, 'plate entered at registration');
     if (request.vehicleType) crossing.vehicleType = request.vehicleType;
     workflow.register(crossing.crossingId, request.declaration);
     return crossing;
@@ -200,7 +229,7 @@ export class PostWorkflow {
     return this.options.screening.use(async (model) => {
       if (!model) return null;
       try {
-        const decoded = parsePgm(readFileSync(imageRef));
+        const decoded = parsePgm(readImageFile(imageRef));
         if (!decoded.ok) throw new Error(decoded.error);
         const result = await model.screen(decoded.image);
         return { score: Math.round(result.score * 10_000) / 10_000, modelVersion: model.version, regions: result.regions, suspect: result.suspect };
@@ -241,6 +270,28 @@ export class PostWorkflow {
     this.barrierCommand(lane, 'open');
   }
 
+  /**
+   * A supervisor opens or closes the barrier by hand (recorded, with reason). The driver's own
+   * safety holds: a close with a vehicle on the loop or the photocell blocked is refused, and the
+   * refusal is the answer. Resolves with the position the barrier confirmed.
+   */
+  async operateBarrier(laneId: string, command: 'open' | 'close', actor: Actor, reason: string): Promise<string> {
+    const lane = this.lane(laneId);
+    const driver = lane.barrierId ? this.options.devices.driver(lane.barrierId) : undefined;
+    if (!(driver instanceof BarrierDriver)) throw new WorkflowError(`lane ${laneId} has no barrier the gateway drives`);
+    const before = driver.lastInputs()?.position ?? 'unknown';
+    try {
+      await driver[command]();
+    } catch (error) {
+      throw new WorkflowError(`barrier ${command} refused: ${(error as Error).message}`);
+    }
+    const after = command === 'open' ? 'open' : 'closed';
+    this.onWorkflowEvent(laneId, { kind: 'operator', actor, action: 'barrier.manual', before, after, reason, crossingId: null });
+    // A hand-opened barrier is no gateway cycle: the gateway opens for the next released vehicle as before.
+    if (command === 'close') lane.cycle.open = false;
+    return after;
+  }
+
   private barrierCommand(lane: Lane, command: 'open' | 'close'): void {
     const driver = lane.barrierId ? this.options.devices.driver(lane.barrierId) : undefined;
     if (!(driver instanceof BarrierDriver)) return;
@@ -270,8 +321,13 @@ export class PostWorkflow {
       const entryPlate = event.details.entryPlate;
       if (event.alarm === 'WF_PLATE_MISMATCH' && typeof entryPlate === 'string') this.options.history.recordMismatch(entryPlate);
     }
+    // An operator's step is written to the audit log in the same commit as its operator.action.
+    const within =
+      event.kind === 'operator'
+        ? this.options.gateway.audit.within({ actor: event.actor, action: event.action, laneId, crossingId: event.crossingId, before: event.before, after: event.after, reason: event.reason })
+        : undefined;
     for (const catalogueEvent of toCatalogueEvents(this.options.config.post.id, event)) {
-      this.options.gateway.emit(catalogueEvent.type, catalogueEvent.laneId, catalogueEvent.data, catalogueEvent.subject).catch((error: unknown) => {
+      this.options.gateway.emit(catalogueEvent.type, catalogueEvent.laneId, catalogueEvent.data, catalogueEvent.subject, within).catch((error: unknown) => {
         // The outbox has raised its own alarm (disk full, bound reached); count what was not stored.
         this.counts.notStored += 1;
         this.options.logger.error({ err: error, type: catalogueEvent.type }, 'workflow event not stored');

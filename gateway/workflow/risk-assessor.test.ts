@@ -25,7 +25,7 @@ beforeAll(() => {
   const pair = generateKeyPairSync('ed25519');
   publicKey = pair.publicKey;
   const privateKeyPem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  good = trainRiskModel({ outDir: dir, privateKeyPem, version: 'good-1', seed: 3, trainRows: 4000, testRows: 1000 });
+  good = trainRiskModel({ outDir: dir, privateKeyPem, version: '2026.11.26', seed: 3, trainRows: 4000, testRows: 1000 });
   // A model that loads (its manifest is right and signed) but fails on every vehicle: its graph
   // takes one feature too few, which onnxruntime finds only when it runs.
   const narrow = trainGradientBoosting(
@@ -36,7 +36,7 @@ beforeAll(() => {
   writeFileSync(join(dir, 'broken.onnx'), bytes);
   brokenManifest = join(dir, 'broken.manifest.json');
   const manifest = signManifest(
-    { kind: 'risk', name: 'broken', version: 'broken-1', file: 'broken.onnx', sha256: sha256Hex(bytes), createdAt: '2026-11-26T00:00:00Z', features: [...RISK_FEATURES], baseline: RISK_FEATURES.map(() => 0), thresholds: { orange: 0.3, red: 0.6 } },
+    { kind: 'risk', name: 'broken', version: '2026.11.26.1', file: 'broken.onnx', sha256: sha256Hex(bytes), createdAt: '2026-11-26T00:00:00Z', features: [...RISK_FEATURES], baseline: RISK_FEATURES.map(() => 0), thresholds: { orange: 0.3, red: 0.6 } },
     privateKeyPem,
   );
   writeFileSync(brokenManifest, JSON.stringify(manifest));
@@ -91,13 +91,13 @@ describe('risk assessor', () => {
     await slot.load(good.manifestPath);
     const subject = assessor(slot);
     const routine = await subject.assess(crossing(), at);
-    expect(routine).toMatchObject({ channel: 'green', modelVersion: 'good-1', xrayRequested: false });
+    expect(routine).toMatchObject({ channel: 'green', modelVersion: '2026.11.26', xrayRequested: false });
     expect(routine.reasons.length).toBeGreaterThan(0);
 
     const listed = await subject.assess(crossing({ plate: 'AB-I23-CD' }), at);
     expect(listed.channel).toBe('red');
     expect(listed.reasons[0]).toBe('rule: watchlist match → red');
-    expect(listed.modelVersion).toBe('good-1');
+    expect(listed.modelVersion).toBe('2026.11.26');
 
     const heavy = crossing({ weightKg: 27_000, declaration: { direction: 'transit-entry', declaredWeightKg: 20_000, documents: [], aeo: false, previousVisits30d: 0 } });
     const unknownCarrier = await subject.assess(heavy, at);
@@ -116,7 +116,7 @@ describe('risk assessor', () => {
     const subject = assessor(slot, failures);
     const decisions = await Promise.all(Array.from({ length: 5 }, (_, i) => subject.assess(crossing({ crossingId: `c-${i}` }), at)));
     expect(decisions.map((d) => d.modelVersion)).toEqual(['rules', 'rules', 'rules', 'rules', 'rules']);
-    expect(decisions.every((d) => d.channel === 'green' && d.reasons.at(-1)?.startsWith('risk model broken-1 failed ('))).toBe(true);
+    expect(decisions.every((d) => d.channel === 'green' && d.reasons.at(-1)?.startsWith('risk model 2026.11.26.1 failed ('))).toBe(true);
     expect(failures).toHaveLength(5);
     expect(failures[0]).toMatch(/^c-0: .*(dimension|shape|Got)/i);
     expect(subject.decisions).toEqual({ model: 0, rules: 0, modelFailed: 5 });

@@ -60,7 +60,7 @@ export function toCatalogueEvents(postId: string, event: WorkflowEvent): Catalog
     case 'alarm':
       return [{ type: 'alarm.raised', laneId: 'post', data: { alarm: event.alarm, severity: 'warning', message: event.message, details: { ...event.details, crossingId: event.crossingId } } }];
     case 'operator':
-      return [{ type: 'operator.action', laneId: 'post', data: { operatorId: event.operatorId, action: event.action, reason: event.reason, crossingId: event.crossingId } }];
+      return [{ type: 'operator.action', laneId: 'post', data: { operatorId: event.actor.id, role: event.actor.role, action: event.action, before: event.before, after: event.after, reason: event.reason, crossingId: event.crossingId } }];
   }
 }
 

@@ -38,3 +38,11 @@ export function makeTestPki(dir: string): TestPki {
     clientKey: join(dir, 'client.key'),
   };
 }
+
+/** Another client certificate of the test CA, with common name `cn` (a post id, "vmc"). */
+export function issueClientCertificate(pki: TestPki, cn: string): { cert: string; key: string } {
+  const name = `client-${cn}`;
+  openssl(pki.dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
+  openssl(pki.dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2']);
+  return { cert: join(pki.dir, `${name}.pem`), key: join(pki.dir, `${name}.key`) };
+}

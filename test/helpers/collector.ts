@@ -3,7 +3,7 @@
  * it reconnects are queued for it by the broker) that records every event it receives.
  */
 import { EventEmitter } from 'node:events';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
 export interface Received {
   topic: string;
@@ -47,9 +47,11 @@ export class Collector extends EventEmitter<{ message: [Received]; status: [stri
     });
   }
 
-  static async connect(url: string, filter = 'border/#', protocolVersion: 4 | 5 = 5): Promise<Collector> {
+  /** `options`: extra MQTT.js options, e.g. a client certificate for a TLS listener. */
+  static async connect(url: string, filter = 'border/#', protocolVersion: 4 | 5 = 5, options: IClientOptions = {}): Promise<Collector> {
     const clientId = `collector-${process.pid}-${Date.now()}`;
     const client = mqtt.connect(url, {
+      ...options,
       protocolVersion,
       clientId,
       clean: false,

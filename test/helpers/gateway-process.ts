@@ -23,9 +23,18 @@ export class GatewayProcess extends EventEmitter<{ log: [LogLine]; stdout: [stri
   readonly stderrText: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+  /**
+   * `options.nodeArgs` go to node before the CLI (e.g. `--max-old-space-size=96`); `options.stdin`
+   * is written to the process's standard input, which is then closed (e.g. a password).
+   */
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}, options: { nodeArgs?: string[]; stdin?: string } = {}) {
     super();
-    this.child = spawn(process.execPath, [...CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...CLI, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    if (options.stdin !== undefined) this.child.stdin?.end(options.stdin);
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       this.stdout.push(line);

@@ -4,12 +4,15 @@
  * readings its drivers would (the scanner writes a real 16-bit PGM for the screening model), and
  * the simulator's registration desk calls the lane API handler in process.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
 import { join } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import { encodePgm } from '../../drivers/xray/pgm.js';
 import type { DeviceReading, HealthListener, ReadingListener } from '../../gateway/devices/device-manager.js';
-import type { PostRuntime } from '../../gateway/post-runtime.js';
+import type { Gateway } from '../../gateway/daemon.js';
+import { hashPassword } from '../../gateway/auth/passwords.js';
 import type { CrossingView, LaneDesk } from '../../sim/gateway-client.js';
 import type { SimulatedLane } from '../../sim/traffic.js';
 import { seededRandom } from '../../sim/truck-profiles.js';
@@ -31,14 +34,35 @@ export class DeviceFeedStandIn {
   }
 }
 
-/** The registration system and inspectors, calling the lane API handler in process. */
+/**
+ * The registration system and the inspectors, calling the lane API in process through the
+ * gateway's own fastify app (`inject`), authenticated as they would be over HTTP: the registration
+ * system with its client token, the inspector and officer as a supervisor's session.
+ */
 export class InProcessDesk implements LaneDesk {
-  constructor(private readonly runtime: PostRuntime) {}
-  private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-    return this.runtime.api(method, path, Buffer.from(body === undefined ? '' : JSON.stringify(body)));
+  private constructor(
+    private readonly app: FastifyInstance,
+    private readonly registrationToken: string,
+    private readonly supervisorToken: string,
+  ) {}
+
+  static async create(gateway: Gateway): Promise<InProcessDesk> {
+    if (!gateway.operatorApp) throw new Error('the gateway has no operator app');
+    const secret = gateway.accounts.addClient('registration-desk', 'registration');
+    gateway.accounts.addAccount('desk-supervisor', 'supervisor', await hashPassword(randomBytes(18).toString('base64url')));
+    const { token } = gateway.sessions.create('desk-supervisor', 'supervisor');
+    return new InProcessDesk(gateway.operatorApp, `registration-desk.${secret}`, token);
   }
+
+  /** The whole answer, for tests that look at refusals too. */
+  async call(method: 'GET' | 'POST', url: string, body?: unknown, as: 'registration' | 'supervisor' = 'supervisor'): Promise<{ status: number; body: unknown }> {
+    const token = as === 'registration' ? this.registrationToken : this.supervisorToken;
+    const response = await this.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(body === undefined ? {} : { payload: body as Record<string, unknown> }) });
+    return { status: response.statusCode, body: response.body === '' ? null : (JSON.parse(response.body) as unknown) };
+  }
+
   async register(laneId: string, request: Record<string, unknown>): Promise<CrossingView> {
-    const answer = await this.call('POST', `/api/lanes/${laneId}/registrations`, request);
+    const answer = await this.call('POST', `/api/lanes/${laneId}/registrations`, request, 'registration');
     if (answer.status !== 201) throw new Error(JSON.stringify(answer.body));
     return answer.body as CrossingView;
   }
@@ -47,11 +71,11 @@ export class InProcessDesk implements LaneDesk {
     return answer.status === 200 ? (answer.body as CrossingView) : null;
   }
   async inspection(laneId: string, crossingId: string, outcome: 'cleared' | 'irregularity'): Promise<void> {
-    const answer = await this.call('POST', `/api/lanes/${laneId}/crossings/${crossingId}/inspection`, { operatorId: 'inspector', outcome });
+    const answer = await this.call('POST', `/api/lanes/${laneId}/crossings/${crossingId}/inspection`, { outcome });
     if (answer.status !== 200) throw new Error(JSON.stringify(answer.body));
   }
   async release(laneId: string, crossingId: string, reason: string): Promise<void> {
-    await this.call('POST', `/api/lanes/${laneId}/crossings/${crossingId}/release`, { operatorId: 'officer', reason });
+    await this.call('POST', `/api/lanes/${laneId}/crossings/${crossingId}/release`, { reason });
   }
 }
 

@@ -1,0 +1,185 @@
+/**
+ * `border-gateway user | client | audit`: people's accounts, machines' credentials and the audit
+ * log, in the database of the post's data directory (the gateway may be running: it reads accounts
+ * on every request, so a change acts at once). Passwords are read from a prompt without echo, or
+ * from standard input when it is not a terminal (`printf '%s\n' "$PW" | border-gateway user add …`);
+ * never from the command line, where `ps` and the shell history would show them. Every change is
+ * an audit entry by `cli:<unix user>`.
+ */
+import { userInfo } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { loadConfigFile } from '../config/load-config.js';
+import { systemClock } from '../core/clock.js';
+import { EXIT_CODES, GatewayError } from '../core/errors.js';
+import { AccountStore } from './auth/account-store.js';
+import { AuditLog } from './auth/audit-log.js';
+import { hashPassword, passwordProblem } from './auth/passwords.js';
+import type { Actor } from './auth/roles.js';
+import { parse } from './cli-args.js';
+import { SqliteOutbox } from './outbox/sqlite-outbox.js';
+
+const USAGE = `usage:
+  border-gateway user add NAME --role operator|supervisor|admin --config FILE [--data DIR]   (password from a prompt or stdin)
+  border-gateway user passwd NAME --config FILE [--data DIR]
+  border-gateway user disable|enable NAME --config FILE [--data DIR]
+  border-gateway user list --config FILE [--data DIR]
+  border-gateway client add NAME --role registration|device [--device ID] [--allow ADDR|CIDR ...] --config FILE [--data DIR]
+  border-gateway client rotate|disable|enable NAME --config FILE [--data DIR]
+  border-gateway client list --config FILE [--data DIR]
+  border-gateway audit verify|list [--search TEXT] [--limit N] --config FILE [--data DIR]`;
+
+export interface CommandIo {
+  out: (line: string) => void;
+  /** Reads a secret: from a no-echo prompt on a terminal, else a line of stdin. */
+  readSecret: (prompt: string) => Promise<string>;
+}
+
+/** The database of the gateway that `--config`/`--data` name, opened as the gateway opens it. */
+function openStore(configFile: string | undefined, dataDir: string | undefined): SqliteOutbox {
+  if (!configFile) throw new GatewayError('GW_ERR_CLI_USAGE', `--config FILE is required\n${USAGE}`);
+  const config = loadConfigFile(configFile);
+  const data = resolve(dataDir ?? 'data');
+  const path = isAbsolute(config.outbox.path) ? config.outbox.path : join(data, config.outbox.path);
+  return SqliteOutbox.open({ path, maxBytes: config.outbox.maxBytes, maxBatch: config.outbox.maxBatch, clock: systemClock, logger: pino({ level: 'silent' }) });
+}
+
+const cliActor = (): Actor => ({ id: `cli:${userInfo().username}`, role: 'system' });
+
+async function newPassword(io: CommandIo, name: string): Promise<string> {
+  const password = await io.readSecret(`password for ${name}: `);
+  const problem = passwordProblem(password);
+  if (problem) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', problem);
+  return password;
+}
+
+export async function accountCommand(area: 'user' | 'client' | 'audit', args: string[], io: CommandIo): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parse(
+    rest,
+    {
+      config: { type: 'string' },
+      data: { type: 'string' },
+      role: { type: 'string' },
+      device: { type: 'string' },
+      allow: { type: 'string', multiple: true },
+      search: { type: 'string' },
+      limit: { type: 'string' },
+    },
+    true,
+    USAGE,
+  );
+  const name = positionals[0];
+  const needsName = !(sub === 'list' || sub === 'verify');
+  if (sub === undefined || (needsName && (name === undefined || positionals.length !== 1)) || (!needsName && positionals.length > 0)) throw new GatewayError('GW_ERR_CLI_USAGE', USAGE);
+  const store = openStore(values.config, values.data);
+  try {
+    const accounts = new AccountStore(store.database);
+    const audit = new AuditLog(store.database);
+    const record = (action: string, after: string, reason: string): void => void audit.record({ actor: cliActor(), action, after, reason });
+    const target = name as string;
+    switch (`${area} ${sub}`) {
+      case 'user add': {
+        if (!values.role) throw new GatewayError('GW_ERR_CLI_USAGE', `user add needs --role\n${USAGE}`);
+        const hash = await hashPassword(await newPassword(io, target));
+        accounts.addAccount(target, values.role, hash);
+        record('user.add', `${target} (${values.role})`, 'command line');
+        io.out(`user ${target} added (${values.role})`);
+        return EXIT_CODES.ok;
+      }
+      case 'user passwd': {
+        if (!accounts.account(target)) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `no account "${target}"`);
+        accounts.setPassword(target, await hashPassword(await newPassword(io, target)));
+        record('user.password', target, 'command line');
+        io.out(`password of ${target} changed; its sessions end at their next request`);
+        return EXIT_CODES.ok;
+      }
+      case 'user disable':
+      case 'user enable':
+        accounts.setAccountDisabled(target, sub === 'disable');
+        record(`user.${sub}`, target, 'command line');
+        io.out(`user ${target} ${sub}d${sub === 'disable' ? '; its sessions end at their next request' : ''}`);
+        return EXIT_CODES.ok;
+      case 'user list':
+        for (const account of accounts.accounts()) io.out(`${account.name.padEnd(24)} ${account.role.padEnd(11)} ${account.disabled ? 'disabled' : 'enabled '} changed ${new Date(account.changedMs).toISOString()}`);
+        return EXIT_CODES.ok;
+      case 'client add': {
+        if (!values.role) throw new GatewayError('GW_ERR_CLI_USAGE', `client add needs --role\n${USAGE}`);
+        const secret = accounts.addClient(target, values.role, { deviceId: values.device ?? null, allowFrom: values.allow ?? [] });
+        record('client.add', `${target} (${values.role}${values.device ? `, device ${values.device}` : ''})`, 'command line');
+        io.out(`client ${target} added (${values.role}); its secret, shown this once:`);
+        io.out(`  bearer token:  ${target}.${secret}`);
+        io.out(`  HTTP Basic:    user ${target}  password ${secret}`);
+        return EXIT_CODES.ok;
+      }
+      case 'client rotate': {
+        const secret = accounts.rotateClient(target);
+        record('client.rotate', target, 'command line');
+        io.out(`client ${target}: new secret (the old one no longer works):`);
+        io.out(`  bearer token:  ${target}.${secret}`);
+        io.out(`  HTTP Basic:    user ${target}  password ${secret}`);
+        return EXIT_CODES.ok;
+      }
+      case 'client disable':
+      case 'client enable':
+        accounts.setClientDisabled(target, sub === 'disable');
+        record(`client.${sub}`, target, 'command line');
+        io.out(`client ${target} ${sub}d`);
+        return EXIT_CODES.ok;
+      case 'client list':
+        for (const client of accounts.clients()) {
+          io.out(`${client.name.padEnd(24)} ${client.role.padEnd(12)} ${(client.deviceId ?? '-').padEnd(20)} ${client.disabled ? 'disabled' : 'enabled '} from ${client.allowFrom.join(',') || 'anywhere'}`);
+        }
+        return EXIT_CODES.ok;
+      case 'audit list': {
+        const limit = Number(values.limit ?? 50);
+        for (const entry of audit.search({ ...(values.search === undefined ? {} : { text: values.search }), limit }).reverse()) {
+          io.out(`${String(entry.seq).padStart(6)} ${new Date(entry.timeMs).toISOString()} ${entry.actor} (${entry.role}) ${entry.action}${entry.crossingId ? ` ${entry.crossingId}` : ''}${entry.before !== null || entry.after !== null ? ` ${entry.before ?? '-'} → ${entry.after ?? '-'}` : ''}${entry.reason ? ` "${entry.reason}"` : ''}`);
+        }
+        return EXIT_CODES.ok;
+      }
+      case 'audit verify': {
+        const verdict = audit.verify();
+        if (verdict.ok) {
+          io.out(`audit log ok: ${verdict.entries} entries, chain intact to entry ${verdict.lastSeq}`);
+          return EXIT_CODES.ok;
+        }
+        for (const problem of verdict.problems) io.out(`entry ${problem.seq}: ${problem.problem}`);
+        throw new GatewayError('GW_ERR_AUDIT_BROKEN', `audit log broken: ${verdict.problems.length} problem(s) in ${verdict.entries} entries`);
+      }
+      default:
+        throw new GatewayError('GW_ERR_CLI_USAGE', USAGE);
+    }
+  } finally {
+    store.close();
+  }
+}
+
+/** A secret from the terminal without echo, or the first line of standard input. */
+export function readSecretFromStdin(prompt: string): Promise<string> {
+  const terminal = process.stdin.isTTY === true;
+  let muted = false;
+  const output = new Writable({
+    write: (chunk: Buffer, _encoding, done) => {
+      if (!muted) process.stderr.write(chunk);
+      done();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output: terminal ? output : undefined, terminal });
+  return new Promise((resolvePassword, reject) => {
+    let answered = false;
+    if (terminal) process.stderr.write(prompt);
+    muted = true;
+    rl.once('line', (line) => {
+      answered = true;
+      if (terminal) process.stderr.write('\n');
+      rl.close();
+      resolvePassword(line);
+    });
+    rl.once('close', () => {
+      if (!answered) reject(new GatewayError('GW_ERR_AUTH_ACCOUNT', 'no password given on standard input'));
+    });
+  });
+}

@@ -1,0 +1,201 @@
+/**
+ * Accounts of people (scrypt password hashes) and credentials of machines (random secrets, stored
+ * as their sha256), in the gateway's database. Read on every login and request, so an account
+ * added, disabled or changed from the command line takes effect at once in a running gateway.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { BlockList, isIP } from 'node:net';
+import type Database from 'better-sqlite3';
+import { GatewayError } from '../../core/errors.js';
+import { NAME_PATTERN, isMachineRole, isPersonRole, type MachineRole, type PersonRole } from './roles.js';
+
+export const ACCOUNTS_DDL = `
+CREATE TABLE IF NOT EXISTS accounts (
+  name TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  disabled INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  changed_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_clients (
+  name TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  device_id TEXT,
+  secret_sha256 TEXT NOT NULL,
+  allow_from TEXT NOT NULL DEFAULT '[]',
+  disabled INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL
+);
+`;
+
+export interface Account {
+  name: string;
+  role: PersonRole;
+  passwordHash: string;
+  disabled: boolean;
+  createdMs: number;
+  changedMs: number;
+}
+
+export interface ApiClient {
+  name: string;
+  role: MachineRole;
+  deviceId: string | null;
+  /** Addresses or CIDR ranges the client may call from; empty: any. */
+  allowFrom: string[];
+  disabled: boolean;
+  createdMs: number;
+}
+
+interface AccountRow {
+  name: string;
+  role: string;
+  password_hash: string;
+  disabled: number;
+  created_ms: number;
+  changed_ms: number;
+}
+
+interface ClientRow {
+  name: string;
+  role: string;
+  device_id: string | null;
+  secret_sha256: string;
+  allow_from: string;
+  disabled: number;
+  created_ms: number;
+}
+
+const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+function checkName(name: string): void {
+  if (!NAME_PATTERN.test(name)) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `"${name}" is not a valid name: 1-64 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit`);
+}
+
+/** Parses an allowlist entry ("10.0.4.17", "10.0.4.0/24", "fd00::/64"), or throws naming it. */
+function addToBlockList(list: BlockList, entry: string): void {
+  const [address, prefix] = entry.split('/');
+  const family = address ? isIP(address) : 0;
+  if (family === 0) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `"${entry}" is not an IP address or CIDR range`);
+  const type = family === 6 ? 'ipv6' : 'ipv4';
+  if (prefix === undefined) {
+    list.addAddress(address as string, type);
+    return;
+  }
+  const bits = Number(prefix);
+  if (!Number.isInteger(bits) || bits < 0 || bits > (family === 6 ? 128 : 32)) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `"${entry}" has an invalid prefix length`);
+  list.addSubnet(address as string, bits, type);
+}
+
+/** Whether `address` (as the socket reports it; IPv4-mapped IPv6 included) is in `allowFrom`. */
+export function addressAllowed(allowFrom: readonly string[], address: string | undefined): boolean {
+  if (allowFrom.length === 0) return true;
+  if (!address) return false;
+  const list = new BlockList();
+  for (const entry of allowFrom) addToBlockList(list, entry);
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  const plain = mapped?.[1] ?? address;
+  return list.check(plain, isIP(plain) === 6 ? 'ipv6' : 'ipv4');
+}
+
+export class AccountStore {
+  private readonly statements;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly now: () => number = Date.now,
+  ) {
+    db.exec(ACCOUNTS_DDL);
+    this.statements = {
+      account: db.prepare<[string], AccountRow>('SELECT * FROM accounts WHERE name = ?'),
+      accounts: db.prepare<[], AccountRow>('SELECT * FROM accounts ORDER BY name'),
+      insertAccount: db.prepare('INSERT INTO accounts (name, role, password_hash, disabled, created_ms, changed_ms) VALUES (?, ?, ?, 0, ?, ?)'),
+      setPassword: db.prepare('UPDATE accounts SET password_hash = ?, changed_ms = ? WHERE name = ?'),
+      setAccountDisabled: db.prepare('UPDATE accounts SET disabled = ?, changed_ms = ? WHERE name = ?'),
+      client: db.prepare<[string], ClientRow>('SELECT * FROM api_clients WHERE name = ?'),
+      clients: db.prepare<[], ClientRow>('SELECT * FROM api_clients ORDER BY name'),
+      insertClient: db.prepare('INSERT INTO api_clients (name, role, device_id, secret_sha256, allow_from, disabled, created_ms) VALUES (?, ?, ?, ?, ?, 0, ?)'),
+      setClientSecret: db.prepare('UPDATE api_clients SET secret_sha256 = ?, disabled = 0 WHERE name = ?'),
+      setClientDisabled: db.prepare('UPDATE api_clients SET disabled = ? WHERE name = ?'),
+    };
+  }
+
+  addAccount(name: string, role: string, passwordHash: string): Account {
+    checkName(name);
+    if (!isPersonRole(role)) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `"${role}" is not a role for people; one of operator, supervisor, admin`);
+    if (this.account(name)) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `account "${name}" exists; use user passwd to change its password`);
+    const now = this.now();
+    this.statements.insertAccount.run(name, role, passwordHash, now, now);
+    return this.account(name) as Account;
+  }
+
+  account(name: string): Account | null {
+    const row = this.statements.account.get(name);
+    return row && isPersonRole(row.role)
+      ? { name: row.name, role: row.role, passwordHash: row.password_hash, disabled: row.disabled === 1, createdMs: row.created_ms, changedMs: row.changed_ms }
+      : null;
+  }
+
+  accounts(): Omit<Account, 'passwordHash'>[] {
+    return this.statements.accounts.all().flatMap((row) => {
+      const account = this.account(row.name);
+      if (!account) return [];
+      return [{ name: account.name, role: account.role, disabled: account.disabled, createdMs: account.createdMs, changedMs: account.changedMs }];
+    });
+  }
+
+  setPassword(name: string, passwordHash: string): void {
+    if (this.statements.setPassword.run(passwordHash, this.now(), name).changes === 0) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `no account "${name}"`);
+  }
+
+  setAccountDisabled(name: string, disabled: boolean): void {
+    if (this.statements.setAccountDisabled.run(disabled ? 1 : 0, this.now(), name).changes === 0) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `no account "${name}"`);
+  }
+
+  /** Creates a machine client and returns its secret, shown this once (only its hash is kept). */
+  addClient(name: string, role: string, options: { deviceId?: string | null; allowFrom?: string[] } = {}): string {
+    checkName(name);
+    if (!isMachineRole(role)) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `"${role}" is not a role for machines; one of registration, device`);
+    if (role === 'device' && !options.deviceId) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', 'a device client needs --device ID: it may push only to that device\'s path');
+    const allowFrom = options.allowFrom ?? [];
+    allowFrom.forEach((entry) => addToBlockList(new BlockList(), entry));
+    if (this.statements.client.get(name)) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `client "${name}" exists; use client rotate to give it a new secret`);
+    const secret = randomBytes(32).toString('base64url');
+    this.statements.insertClient.run(name, role, options.deviceId ?? null, sha256(secret).toString('hex'), JSON.stringify(allowFrom), this.now());
+    return secret;
+  }
+
+  /** A new secret for a client (and enables it again); the old one stops working at once. */
+  rotateClient(name: string): string {
+    const secret = randomBytes(32).toString('base64url');
+    if (this.statements.setClientSecret.run(sha256(secret).toString('hex'), name).changes === 0) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `no client "${name}"`);
+    return secret;
+  }
+
+  setClientDisabled(name: string, disabled: boolean): void {
+    if (this.statements.setClientDisabled.run(disabled ? 1 : 0, name).changes === 0) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `no client "${name}"`);
+  }
+
+  clients(): ApiClient[] {
+    return this.statements.clients.all().flatMap((row) => {
+      const client = toClient(row);
+      return client ? [client] : [];
+    });
+  }
+
+  /** The enabled client whose name and secret these are, or null (constant time in the secret). */
+  authenticateClient(name: string, secret: string): ApiClient | null {
+    if (name.length > 64 || secret.length > 128) return null;
+    const row = this.statements.client.get(name);
+    const expected = row ? Buffer.from(row.secret_sha256, 'hex') : sha256('no such client');
+    const matches = timingSafeEqual(sha256(secret), expected);
+    if (!row || !matches || row.disabled === 1) return null;
+    return toClient(row);
+  }
+}
+
+function toClient(row: ClientRow): ApiClient | null {
+  if (!isMachineRole(row.role)) return null;
+  return { name: row.name, role: row.role, deviceId: row.device_id, allowFrom: JSON.parse(row.allow_from) as string[], disabled: row.disabled === 1, createdMs: row.created_ms };
+}

@@ -1,0 +1,211 @@
+/**
+ * The hash-chained audit log: every operator and admin action (and every login) as one row whose
+ * hash covers its content and the previous row's hash, so an edited, removed or reordered entry
+ * breaks the chain where it happened. `audit_head` keeps the last seq and hash, written with each
+ * entry, so removing entries from the end is found too. Rows that record a state change are
+ * written inside the outbox transaction of their `operator.action` event (see `within`): the
+ * action, its audit entry and its event are stored together or not at all.
+ */
+import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { EventDraft } from '../events/envelope.js';
+import type { WithinCommit } from '../outbox/sqlite-outbox.js';
+import type { Actor } from './roles.js';
+
+export const AUDIT_DDL = `
+CREATE TABLE IF NOT EXISTS audit (
+  seq INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  role TEXT NOT NULL,
+  action TEXT NOT NULL,
+  lane_id TEXT,
+  crossing_id TEXT,
+  before TEXT,
+  after TEXT,
+  reason TEXT,
+  event_id TEXT,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL
+);
+`;
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export interface AuditDraft {
+  actor: Actor;
+  /** What was done, e.g. "crossing.channel", "login", "user.disable". */
+  action: string;
+  laneId?: string | null;
+  crossingId?: string | null;
+  before?: string | null;
+  after?: string | null;
+  reason?: string | null;
+}
+
+export interface AuditEntry {
+  seq: number;
+  timeMs: number;
+  actor: string;
+  role: string;
+  action: string;
+  laneId: string | null;
+  crossingId: string | null;
+  before: string | null;
+  after: string | null;
+  reason: string | null;
+  eventId: string | null;
+  prevHash: string;
+  hash: string;
+}
+
+interface AuditRow {
+  seq: number;
+  time_ms: number;
+  actor: string;
+  role: string;
+  action: string;
+  lane_id: string | null;
+  crossing_id: string | null;
+  before: string | null;
+  after: string | null;
+  reason: string | null;
+  event_id: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditProblem {
+  seq: number;
+  problem: string;
+}
+
+export interface AuditVerdict {
+  ok: boolean;
+  entries: number;
+  lastSeq: number;
+  problems: AuditProblem[];
+}
+
+/** The hash of an entry: its fields in a fixed order, as JSON, after the previous hash. */
+export function entryHash(entry: Omit<AuditEntry, 'hash'>): string {
+  const fields = [entry.seq, entry.timeMs, entry.actor, entry.role, entry.action, entry.laneId, entry.crossingId, entry.before, entry.after, entry.reason, entry.eventId];
+  return createHash('sha256').update(entry.prevHash).update('\n').update(JSON.stringify(fields)).digest('hex');
+}
+
+const fromRow = (row: AuditRow): AuditEntry => ({
+  seq: row.seq,
+  timeMs: row.time_ms,
+  actor: row.actor,
+  role: row.role,
+  action: row.action,
+  laneId: row.lane_id,
+  crossingId: row.crossing_id,
+  before: row.before,
+  after: row.after,
+  reason: row.reason,
+  eventId: row.event_id,
+  prevHash: row.prev_hash,
+  hash: row.hash,
+});
+
+export class AuditLog {
+  private readonly statements;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly now: () => number = Date.now,
+  ) {
+    db.exec(AUDIT_DDL);
+    this.statements = {
+      head: db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1'),
+      insert: db.prepare(
+        'INSERT INTO audit (seq, time_ms, actor, role, action, lane_id, crossing_id, before, after, reason, event_id, prev_hash, hash) VALUES (@seq, @timeMs, @actor, @role, @action, @laneId, @crossingId, @before, @after, @reason, @eventId, @prevHash, @hash)',
+      ),
+      setHead: db.prepare('INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash'),
+    };
+  }
+
+  /** Appends an entry in the caller's transaction (or its own when there is none). */
+  private insert(draft: AuditDraft, eventId: string | null): AuditEntry {
+    const head = this.statements.head.get() ?? { seq: 0, hash: GENESIS_HASH };
+    const unhashed = {
+      seq: head.seq + 1,
+      timeMs: this.now(),
+      actor: draft.actor.id,
+      role: draft.actor.role,
+      action: draft.action,
+      laneId: draft.laneId ?? null,
+      crossingId: draft.crossingId ?? null,
+      before: draft.before ?? null,
+      after: draft.after ?? null,
+      reason: draft.reason ?? null,
+      eventId,
+      prevHash: head.hash,
+    };
+    const entry = { ...unhashed, hash: entryHash(unhashed) };
+    this.statements.insert.run(entry);
+    this.statements.setHead.run(entry.seq, entry.hash);
+    return entry;
+  }
+
+  /** Records an action that causes no event (a login, a command-line account change). */
+  record(draft: AuditDraft): AuditEntry {
+    return this.db.transaction(() => this.insert(draft, null))();
+  }
+
+  /**
+   * For `gateway.emit(…, within)`: writes the entry in the event's own transaction and puts its
+   * seq and hash into the event's data (`audit`), so the VMC holds the chain's anchors too.
+   */
+  within(draft: AuditDraft): WithinCommit {
+    return (event: EventDraft) => {
+      const entry = this.insert(draft, event.id);
+      return { ...event, data: { ...(event.data as Record<string, unknown>), audit: { seq: entry.seq, hash: entry.hash } } } as EventDraft;
+    };
+  }
+
+  /** Entries newest first, filtered by a text in actor, action, crossing, lane or reason. */
+  search(options: { text?: string; beforeSeq?: number; limit?: number } = {}): AuditEntry[] {
+    const limit = Math.min(Math.max(options.limit ?? 100, 1), 500);
+    const like = `%${(options.text ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const rows = this.db
+      .prepare<[number, string, string, string, string, string, string, number], AuditRow>(
+        `SELECT * FROM audit WHERE seq < ? AND (actor LIKE ? ESCAPE '\\' OR action LIKE ? ESCAPE '\\' OR IFNULL(crossing_id, '') LIKE ? ESCAPE '\\'
+           OR IFNULL(lane_id, '') LIKE ? ESCAPE '\\' OR IFNULL(reason, '') LIKE ? ESCAPE '\\' OR role LIKE ? ESCAPE '\\') ORDER BY seq DESC LIMIT ?`,
+      )
+      .all(options.beforeSeq ?? Number.MAX_SAFE_INTEGER, like, like, like, like, like, like, limit);
+    return rows.map(fromRow);
+  }
+
+  /** Walks the whole chain: every hash, every link, no gap in seq, and the head at the end. */
+  verify(): AuditVerdict {
+    return verifyAudit(this.db);
+  }
+}
+
+export function verifyAudit(db: Database.Database): AuditVerdict {
+  db.exec(AUDIT_DDL);
+  const problems: AuditProblem[] = [];
+  let previous: { seq: number; hash: string } = { seq: 0, hash: GENESIS_HASH };
+  let entries = 0;
+  for (const row of db.prepare<[], AuditRow>('SELECT * FROM audit ORDER BY seq').iterate()) {
+    const entry = fromRow(row);
+    entries += 1;
+    if (entry.seq !== previous.seq + 1) problems.push({ seq: entry.seq, problem: `entries ${previous.seq + 1}–${entry.seq - 1} are missing` });
+    if (entry.prevHash !== previous.hash) problems.push({ seq: entry.seq, problem: 'does not follow the entry before it (removed or reordered entries)' });
+    const { hash, ...unhashed } = entry;
+    if (entryHash(unhashed) !== hash) problems.push({ seq: entry.seq, problem: 'content does not match its hash (edited)' });
+    previous = { seq: entry.seq, hash: entry.hash };
+  }
+  const head = db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1').get() ?? { seq: 0, hash: GENESIS_HASH };
+  if (head.seq !== previous.seq || head.hash !== previous.hash) {
+    problems.push({ seq: head.seq, problem: `the log ends at entry ${previous.seq} but its head names entry ${head.seq} (entries removed from the end, or the head edited)` });
+  }
+  return { ok: problems.length === 0, entries, lastSeq: previous.seq, problems };
+}

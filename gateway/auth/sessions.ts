@@ -1,0 +1,91 @@
+/**
+ * Sessions of people: a random token (cookie or bearer), expiring after `idleMs` without a request
+ * and `maxMs` after login, whatever the activity. Kept in memory by its sha256 only: a restart
+ * logs everyone out, which costs a login and leaks nothing. Bounded: the oldest goes first.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Clock } from '../../core/clock.js';
+import type { PersonRole } from './roles.js';
+
+export interface Session {
+  account: string;
+  role: PersonRole;
+  /** Sent back in X-CSRF-Token with every state-changing request made with the cookie. */
+  csrfToken: string;
+  createdMono: number;
+  lastSeenMono: number;
+  /** Wall time of login, for the console ("signed in at"). */
+  createdWallMs: number;
+}
+
+export interface SessionOptions {
+  clock: Clock;
+  /** Default 30 minutes. */
+  idleMs?: number;
+  /** Default 12 hours: one shift and a half. */
+  maxMs?: number;
+  /** Default 1000. */
+  maxSessions?: number;
+}
+
+const key = (token: string): string => createHash('sha256').update(token).digest('base64url');
+
+export class SessionStore {
+  private readonly sessions = new Map<string, Session>();
+  readonly idleMs: number;
+  readonly maxMs: number;
+  private readonly maxSessions: number;
+
+  constructor(private readonly options: SessionOptions) {
+    this.idleMs = options.idleMs ?? 30 * 60_000;
+    this.maxMs = options.maxMs ?? 12 * 3_600_000;
+    this.maxSessions = options.maxSessions ?? 1000;
+  }
+
+  create(account: string, role: PersonRole): { token: string; session: Session } {
+    if (this.sessions.size >= this.maxSessions) {
+      const oldest = this.sessions.keys().next().value;
+      if (oldest !== undefined) this.sessions.delete(oldest);
+    }
+    const token = randomBytes(32).toString('base64url');
+    const now = this.options.clock.monotonic();
+    const session: Session = { account, role, csrfToken: randomBytes(24).toString('base64url'), createdMono: now, lastSeenMono: now, createdWallMs: this.options.clock.now() };
+    this.sessions.set(key(token), session);
+    return { token, session };
+  }
+
+  /** The live session of `token`, its idle timer restarted; null when unknown or expired. */
+  touch(token: string): Session | null {
+    if (token.length > 128) return null;
+    const id = key(token);
+    const session = this.sessions.get(id);
+    if (!session) return null;
+    const now = this.options.clock.monotonic();
+    if (now - session.lastSeenMono > this.idleMs || now - session.createdMono > this.maxMs) {
+      this.sessions.delete(id);
+      return null;
+    }
+    session.lastSeenMono = now;
+    return session;
+  }
+
+  end(token: string): void {
+    this.sessions.delete(key(token));
+  }
+
+  /** Ends every session of an account (disabled, or its password changed). */
+  endAllOf(account: string): number {
+    let ended = 0;
+    for (const [id, session] of this.sessions) {
+      if (session.account === account) {
+        this.sessions.delete(id);
+        ended += 1;
+      }
+    }
+    return ended;
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+}

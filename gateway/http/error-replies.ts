@@ -1,0 +1,27 @@
+/**
+ * One shape for every refusal, `{code, message}` with a stable code (docs/errors.md): schema
+ * failures 400, bodies over the route's limit 413, a refused workflow step 409, unknown paths 404
+ * (reached only by authenticated callers), anything unexpected 500 with the detail kept in the log.
+ */
+import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
+import { isGatewayError } from '../../core/errors.js';
+import { WorkflowError } from '../workflow/lane-workflow.js';
+
+const plugin: FastifyPluginAsync = (app) => {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof WorkflowError) return reply.code(409).send({ code: 'GW_ERR_WORKFLOW_STEP', message: error.message });
+    if (error.validation) return reply.code(400).send({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: `${error.validationContext ?? 'request'}${error.message.replace(/^(body|params|querystring)/, '')}` });
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ code: 'GW_ERR_HTTP_TOO_LARGE', message: error.message });
+    if (isGatewayError(error) && error.code === 'GW_ERR_AUTH_ACCOUNT') return reply.code(400).send({ code: error.code, message: error.message });
+    if (error.code === 'GW_ERR_HTTP_BAD_REQUEST' || (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500)) {
+      return reply.code(error.statusCode ?? 400).send({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: error.message });
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply.code(500).send({ code: 'GW_ERR_HTTP_INTERNAL', message: 'the request failed inside the gateway; see its log' });
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ code: 'GW_ERR_HTTP_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` }));
+  return Promise.resolve();
+};
+
+export const errorReplies = fastifyPlugin(plugin, { name: 'border-gateway-error-replies' });

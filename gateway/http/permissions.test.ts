@@ -1,0 +1,138 @@
+/**
+ * The permission table of SECURITY.md, one test per cell, through the operators' fastify app
+ * (`inject`): every route without credentials (401), with each role that may not (403) and with
+ * each role that may (neither). Refusals are checked with a body that is not even JSON, so a 401
+ * or 403 proves the caller was turned away before anything was parsed; and the workflow is checked
+ * unchanged after every refusal.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../config/load-config.js';
+import { systemClock } from '../../core/clock.js';
+import { DeviceFeedStandIn } from '../../test/helpers/post-harness.js';
+import { tempDir } from '../../test/helpers/test-config.js';
+import { Gateway } from '../daemon.js';
+import { createLogger } from '../logger.js';
+import { startPostRuntime, type PostRuntime } from '../post-runtime.js';
+import { resolveUplinkSettings } from '../uplink/resolve-settings.js';
+
+type Caller = 'anonymous' | 'operator' | 'supervisor' | 'admin' | 'registration' | 'device';
+const CALLERS: Caller[] = ['anonymous', 'operator', 'supervisor', 'admin', 'registration', 'device'];
+
+interface Row {
+  method: 'GET' | 'POST' | 'DELETE';
+  url: string;
+  /** Who may: written out here, not read from the code, so a change to the table fails a test. */
+  may: Caller[];
+  body?: Record<string, unknown>;
+}
+
+const PEOPLE: Caller[] = ['operator', 'supervisor', 'admin'];
+const TABLE: Row[] = [
+  { method: 'GET', url: '/api/session', may: PEOPLE },
+  { method: 'GET', url: '/api/lanes', may: PEOPLE },
+  { method: 'GET', url: '/api/lanes/lane-1', may: PEOPLE },
+  { method: 'GET', url: '/api/lanes/lane-1/crossings/none', may: PEOPLE },
+  { method: 'POST', url: '/api/lanes/lane-1/registrations', may: ['operator', 'supervisor', 'registration'], body: { plate: 'AB123CD', direction: 'import', declaredWeightKg: 12_000 } },
+  { method: 'POST', url: '/api/lanes/lane-1/crossings/none/plate', may: ['operator', 'supervisor'], body: { plate: 'AB123CD', reason: 'read from the documents' } },
+  { method: 'POST', url: '/api/lanes/lane-1/crossings/none/weight', may: ['operator', 'supervisor'], body: { weightKg: 12_000, reason: 'weighbridge down' } },
+  { method: 'POST', url: '/api/lanes/lane-1/crossings/none/inspection', may: ['operator', 'supervisor'], body: { outcome: 'cleared' } },
+  { method: 'POST', url: '/api/lanes/lane-1/crossings/none/channel', may: ['supervisor'], body: { channel: 'green', reason: 'tip-off withdrawn' } },
+  { method: 'POST', url: '/api/lanes/lane-1/crossings/none/release', may: ['supervisor'], body: { reason: 'scanner down' } },
+  { method: 'POST', url: '/api/lanes/lane-1/barrier', may: ['supervisor'], body: { command: 'open', reason: 'ambulance' } },
+  { method: 'POST', url: '/api/models/reload', may: ['admin'], body: {} },
+  { method: 'GET', url: '/api/audit', may: ['supervisor', 'admin'] },
+  { method: 'GET', url: '/api/audit/verify', may: ['supervisor', 'admin'] },
+  { method: 'GET', url: '/api/users', may: ['admin'] },
+  { method: 'POST', url: '/api/users', may: ['admin'], body: { name: 'new-user', role: 'operator', password: 'a long enough password' } },
+  { method: 'POST', url: '/api/users/nobody/disabled', may: ['admin'], body: { disabled: true, reason: 'left the service' } },
+  { method: 'POST', url: '/api/users/nobody/password', may: ['admin'], body: { password: 'a long enough password' } },
+  { method: 'DELETE', url: '/api/session', may: PEOPLE },
+];
+
+let gateway: Gateway;
+let runtime: PostRuntime;
+
+beforeAll(async () => {
+  const config = parseConfigText(`
+version: 1
+post: { id: perm-post }
+lanes: [{ id: lane-1 }]
+uplink: { brokers: ['mqtt://127.0.0.1:1'] }
+outbox: { path: outbox.db }
+models: { risk: null, xrayScreening: null }
+`);
+  const logger = createLogger('silent');
+  gateway = await Gateway.start({ config, uplink: resolveUplinkSettings(config), logger, clock: systemClock, dataDir: tempDir(), http: false });
+  runtime = await startPostRuntime({ config, gateway, devices: new DeviceFeedStandIn(), clock: systemClock, logger });
+  for (const role of ['operator', 'supervisor', 'admin'] as const) {
+    // The hash is never checked here: sessions are made directly, logins have their own tests.
+    gateway.accounts.addAccount(`the-${role}`, role, 'scrypt$unused');
+  }
+  gateway.accounts.addClient('the-registration', 'registration');
+  gateway.accounts.addClient('the-device', 'device', { deviceId: 'cam-1' });
+}, 30_000);
+
+afterAll(async () => {
+  await runtime.stop();
+  await gateway.stop();
+});
+
+/** A fresh credential per call: DELETE /api/session ends the session it is made with. */
+function credential(caller: Caller): Record<string, string> {
+  if (caller === 'anonymous') return {};
+  if (caller === 'registration' || caller === 'device') {
+    const name = `the-${caller}`;
+    return { authorization: `Bearer ${name}.${gateway.accounts.rotateClient(name)}` };
+  }
+  return { authorization: `Bearer ${gateway.sessions.create(`the-${caller}`, caller).token}` };
+}
+
+function state(): string {
+  return JSON.stringify({ open: runtime.post.lane('lane-1').workflow.open().length, audit: gateway.audit.verify().entries, users: gateway.accounts.accounts() });
+}
+
+describe('the permission table', () => {
+  for (const row of TABLE) {
+    for (const caller of CALLERS) {
+      const allowed = row.may.includes(caller);
+      it(`${row.method} ${row.url} as ${caller}: ${allowed ? 'allowed' : caller === 'anonymous' ? '401' : '403'}`, async () => {
+        const app = gateway.operatorApp;
+        if (!app) throw new Error('no operator app');
+        const headers = credential(caller);
+        if (!allowed) {
+          const before = state();
+          const response = await app.inject({ method: row.method, url: row.url, headers: { ...headers, 'content-type': 'application/json' }, payload: row.method === 'GET' ? undefined : '{not json' });
+          expect(response.statusCode).toBe(caller === 'anonymous' ? 401 : 403);
+          expect(response.json()).toMatchObject({ code: caller === 'anonymous' ? 'GW_ERR_AUTH_REQUIRED' : 'GW_ERR_AUTH_FORBIDDEN' });
+          expect(state()).toBe(before);
+          return;
+        }
+        const response = await app.inject({ method: row.method, url: row.url, headers, ...(row.body ? { payload: row.body } : {}) });
+        expect([401, 403]).not.toContain(response.statusCode);
+        // Past authorisation, the route did its work or the workflow gave its own reason.
+        expect([200, 201, 204, 404, 409]).toContain(response.statusCode);
+      });
+    }
+  }
+});
+
+describe('refusals that depend on the body', () => {
+  it('believes AEO status and visit history only from the registration system', async () => {
+    const app = gateway.operatorApp;
+    if (!app) throw new Error('no operator app');
+    const body = { plate: 'GE777AA', direction: 'import', declaredWeightKg: 9000, aeo: true, previousVisits30d: 12 };
+    const asOperator = await app.inject({ method: 'POST', url: '/api/lanes/lane-1/registrations', headers: credential('operator'), payload: body });
+    expect(asOperator.statusCode).toBe(403);
+    expect(asOperator.json<{ message: string }>().message).toMatch(/only the registration system/);
+    const asRegistration = await app.inject({ method: 'POST', url: '/api/lanes/lane-1/registrations', headers: credential('registration'), payload: body });
+    expect(asRegistration.statusCode).toBe(201);
+  });
+
+  it('takes the acting identity from the credentials: a body naming another operator is refused', async () => {
+    const app = gateway.operatorApp;
+    if (!app) throw new Error('no operator app');
+    const response = await app.inject({ method: 'POST', url: '/api/lanes/lane-1/crossings/none/plate', headers: credential('operator'), payload: { plate: 'AB123CD', reason: 'x', operatorId: 'someone-else' } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ code: 'GW_ERR_HTTP_BAD_REQUEST' });
+  });
+});

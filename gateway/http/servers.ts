@@ -1,0 +1,146 @@
+/**
+ * The gateway's two HTTP listeners, each a fastify app built from plugins:
+ * - operators (`http.host:port`): login, the lane API, admin routes, /healthz and /metrics;
+ * - devices (`devicePush.host:port`): the push paths of cameras and scanners, nothing else, so a
+ *   device on the device LAN never reaches the operators' routes and the other way round.
+ * Both authenticate in one onRequest hook before any body is read (auth-plugin.ts), bound every
+ * body per route, and time out slow requests (a slow-loris client holds a socket, never the loop).
+ */
+import { readFileSync } from 'node:fs';
+import fastifyCookie from '@fastify/cookie';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Logger } from 'pino';
+import { resolveSecret } from '../../config/secrets.js';
+import type { SecretRef } from '../../config/schema.js';
+import { GatewayError } from '../../core/errors.js';
+import type { AccountStore } from '../auth/account-store.js';
+import type { AuditLog } from '../auth/audit-log.js';
+import type { LoginThrottle } from '../auth/login-throttle.js';
+import type { SessionStore } from '../auth/sessions.js';
+import type { GatewayMetrics } from '../metrics.js';
+import { laneRoutes, type LaneApiDeps } from '../workflow/lane-routes.js';
+import { adminRoutes, type AdminRoutesOptions } from './admin-routes.js';
+import { authPlugin } from './auth-plugin.js';
+import { errorReplies } from './error-replies.js';
+import { healthRoutes, type HealthReport } from './health-routes.js';
+import { sessionRoutes } from './session-routes.js';
+
+/** The lane API and login bodies are small: 64 KiB bounds every one of them with room to spare. */
+export const API_BODY_LIMIT = 64 * 1024;
+
+export interface HttpsFiles {
+  cert: string;
+  key: SecretRef;
+}
+
+/** A device push endpoint (camera or scanner POSTing to a configured path). */
+export type PushHandler = (contentType: string | undefined, body: Buffer) => Promise<{ status: number; body: string }>;
+
+export interface PushRoute {
+  path: string;
+  deviceId: string;
+  /** Largest body this device may send. */
+  bodyLimit: number;
+}
+
+export interface ListeningApp {
+  app: FastifyInstance;
+  address: { host: string; port: number };
+  /** `http` or `https`. */
+  scheme: string;
+}
+
+function baseOptions(logger: Logger, https: HttpsFiles | undefined, where: string, bodyLimit: number): FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } {
+  const options: FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } = {
+    loggerInstance: logger,
+    // Requests are not logged one by one (the simulator polls); refusals and failures are.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit,
+    // A whole request (headers and body) within 30 s, headers within 10 s: a client that trickles
+    // holds one socket until then, never the event loop.
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+    keepAliveTimeout: 10_000,
+    routerOptions: { maxParamLength: 128 },
+    return503OnClosing: true,
+    // Strict: no type coercion, no silently removed keys, the first problem only.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, useDefaults: false } },
+  };
+  if (https) {
+    try {
+      options.https = { cert: readFileSync(https.cert), key: typeof https.key === 'object' && 'file' in https.key ? readFileSync(https.key.file) : Buffer.from(resolveSecret(https.key, `${where}.tls.key`)) };
+    } catch (error) {
+      throw new GatewayError('GW_ERR_CONFIG_SECRET', `${where}.tls: cannot read the certificate or key: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return options;
+}
+
+export interface OperatorAppOptions {
+  logger: Logger;
+  https?: HttpsFiles | undefined;
+  accounts: AccountStore;
+  sessions: SessionStore;
+  throttle: LoginThrottle;
+  audit: AuditLog;
+  metrics: GatewayMetrics;
+  health: () => HealthReport;
+  laneDeps: () => LaneApiDeps | null;
+  reloadModels: AdminRoutesOptions['reloadModels'];
+  recordAction: AdminRoutesOptions['recordAction'];
+}
+
+/** The operators' app, routes registered, not yet listening (tests use `app.inject()`). */
+export async function buildOperatorApp(options: OperatorAppOptions): Promise<FastifyInstance> {
+  const app = Fastify(baseOptions(options.logger, options.https, 'http', API_BODY_LIMIT));
+  await app.register(fastifyCookie);
+  await app.register(errorReplies);
+  await app.register(authPlugin, { accounts: options.accounts, sessions: options.sessions, realm: 'border-gateway' });
+  await app.register(healthRoutes, { metrics: options.metrics, health: options.health });
+  await app.register(sessionRoutes, { accounts: options.accounts, sessions: options.sessions, throttle: options.throttle, audit: options.audit, secureCookies: options.https !== undefined });
+  await app.register(laneRoutes, { deps: options.laneDeps });
+  await app.register(adminRoutes, { accounts: options.accounts, sessions: options.sessions, audit: options.audit, reloadModels: options.reloadModels, recordAction: options.recordAction });
+  await app.ready();
+  return app;
+}
+
+export interface DeviceAppOptions {
+  logger: Logger;
+  https?: HttpsFiles | undefined;
+  accounts: AccountStore;
+  routes: PushRoute[];
+  /** Looked up per request: a device's driver registers its handler after the listener starts. */
+  handler: (path: string) => PushHandler | undefined;
+}
+
+/** The devices' app: one POST route per configured push path, each for its own device's client. */
+export async function buildDeviceApp(options: DeviceAppOptions): Promise<FastifyInstance> {
+  const largest = Math.max(API_BODY_LIMIT, ...options.routes.map((route) => route.bodyLimit));
+  const app = Fastify(baseOptions(options.logger, options.https, 'devicePush', largest));
+  await app.register(fastifyCookie);
+  await app.register(errorReplies);
+  await app.register(authPlugin, { accounts: options.accounts, sessions: null, realm: 'border-gateway-devices' });
+  // Pushes are multipart or XML or images: every body reaches the driver as bytes, within its limit.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  for (const route of options.routes) {
+    app.post(route.path, { config: { access: 'device.push', deviceId: route.deviceId }, bodyLimit: route.bodyLimit }, async (request, reply) => {
+      const handler = options.handler(route.path);
+      if (!handler) return reply.code(503).type('text/plain').send('device input not started');
+      const answer = await handler(request.headers['content-type'], Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
+      return reply.code(answer.status).type('text/plain').send(answer.body);
+    });
+  }
+  await app.ready();
+  return app;
+}
+
+export async function listen(app: FastifyInstance, host: string, port: number, https: boolean): Promise<ListeningApp> {
+  try {
+    await app.listen({ host, port });
+  } catch (error) {
+    throw new GatewayError('GW_ERR_HTTP_LISTEN', `cannot listen on ${host}:${port}: ${String(error)}`, { cause: error });
+  }
+  const address = app.server.address();
+  return { app, address: { host, port: typeof address === 'object' && address ? address.port : port }, scheme: https ? 'https' : 'http' };
+}

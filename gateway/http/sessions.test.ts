@@ -1,0 +1,137 @@
+/**
+ * People's sessions through the operators' app, on a clock the test drives: login and its
+ * throttle, the cookie's flags, CSRF on state-changing requests, idle and absolute expiry, logout,
+ * and an account disabled or its password changed while its session is open. No default account.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../config/load-config.js';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
+import { tempDir } from '../../test/helpers/test-config.js';
+import { hashPassword } from '../auth/passwords.js';
+import { Gateway } from '../daemon.js';
+import { createLogger } from '../logger.js';
+import { resolveUplinkSettings } from '../uplink/resolve-settings.js';
+
+const MINUTE = 60_000;
+const PASSWORD = 'correct horse battery staple';
+
+let gateway: Gateway;
+let clock: ManualClock;
+
+beforeEach(async () => {
+  const config = parseConfigText(`
+version: 1
+post: { id: session-post }
+lanes: [{ id: lane-1 }]
+uplink: { brokers: ['mqtt://127.0.0.1:1'] }
+outbox: { path: outbox.db }
+http: { sessionIdleMin: 30, sessionMaxHours: 12 }
+`);
+  clock = new ManualClock();
+  gateway = await Gateway.start({ config, uplink: resolveUplinkSettings(config), logger: createLogger('silent'), clock, dataDir: tempDir(), http: false });
+});
+
+afterEach(async () => {
+  await gateway.stop();
+});
+
+const app = () => {
+  if (!gateway.operatorApp) throw new Error('no operator app');
+  return gateway.operatorApp;
+};
+
+const login = (name: string, password: string, bearer = false) => app().inject({ method: 'POST', url: '/api/session', payload: { name, password, ...(bearer ? { bearer } : {}) }, remoteAddress: '10.1.1.7' });
+
+function cookieOf(response: Awaited<ReturnType<typeof login>>): string {
+  const cookie = response.cookies.find((c) => c.name === 'bg_session');
+  if (!cookie) throw new Error('no session cookie');
+  return `bg_session=${cookie.value}`;
+}
+
+describe('sessions', () => {
+  it('has no account to log in with until one is made: no default password', async () => {
+    for (const [name, password] of [['admin', 'admin'], ['admin', ''], ['root', 'root'], ['operator', 'operator']]) {
+      expect((await login(name as string, password as string)).statusCode).toBe(password === '' ? 400 : 401);
+    }
+    expect(gateway.accounts.accounts()).toEqual([]);
+  });
+
+  it('logs in with a cookie that scripts cannot read and other sites cannot send, and records it', async () => {
+    gateway.accounts.addAccount('ana', 'operator', await hashPassword(PASSWORD));
+    expect((await login('ana', 'wrong password!')).statusCode).toBe(401);
+    const response = await login('ana', PASSWORD);
+    expect(response.statusCode).toBe(201);
+    const cookie = response.cookies.find((c) => c.name === 'bg_session');
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
+    expect(response.json()).toMatchObject({ account: 'ana', role: 'operator', idleTimeoutSec: 1800, maxAgeSec: 43_200 });
+    expect(response.json<{ token?: string }>().token).toBeUndefined();
+    const lanes = await app().inject({ method: 'GET', url: '/api/lanes', headers: { cookie: cookieOf(response) } });
+    expect(lanes.statusCode).toBe(503); // authenticated; the lanes are simply not running in this test
+    expect(gateway.audit.search().map((e) => `${e.actor} ${e.action}`)).toEqual(['ana login', 'ana login.failed']);
+  });
+
+  it('refuses a state-changing request made with the cookie but without the CSRF token', async () => {
+    gateway.accounts.addAccount('ana', 'operator', await hashPassword(PASSWORD));
+    const response = await login('ana', PASSWORD);
+    const cookie = cookieOf(response);
+    const url = '/api/lanes/lane-1/crossings/c-1/plate';
+    const payload = { plate: 'AB123CD', reason: 'documents' };
+    const without = await app().inject({ method: 'POST', url, headers: { cookie }, payload });
+    expect(without.statusCode).toBe(403);
+    expect(without.json<{ code: string }>().code).toBe('GW_ERR_AUTH_CSRF');
+    const wrong = await app().inject({ method: 'POST', url, headers: { cookie, 'x-csrf-token': 'guess' }, payload });
+    expect(wrong.json<{ code: string }>().code).toBe('GW_ERR_AUTH_CSRF');
+    const right = await app().inject({ method: 'POST', url, headers: { cookie, 'x-csrf-token': response.json<{ csrfToken: string }>().csrfToken }, payload });
+    expect(right.statusCode).toBe(503); // past authentication and CSRF
+  });
+
+  it('ends a session after 30 idle minutes, and after 12 hours however active', async () => {
+    gateway.accounts.addAccount('ana', 'operator', await hashPassword(PASSWORD));
+    const token = (await login('ana', PASSWORD, true)).json<{ token: string }>().token;
+    const whoami = () => app().inject({ method: 'GET', url: '/api/session', headers: { authorization: `Bearer ${token}` } });
+    clock.advance(29 * MINUTE);
+    expect((await whoami()).statusCode).toBe(200);
+    // Active every 29 minutes, until the absolute limit.
+    for (let elapsed = 29 * MINUTE; elapsed + 29 * MINUTE <= 12 * 60 * MINUTE; elapsed += 29 * MINUTE) {
+      clock.advance(29 * MINUTE);
+      expect((await whoami()).statusCode).toBe(200);
+    }
+    clock.advance(29 * MINUTE);
+    expect((await whoami()).statusCode).toBe(401);
+
+    const idle = (await login('ana', PASSWORD, true)).json<{ token: string }>().token;
+    clock.advance(30 * MINUTE + 1);
+    expect((await app().inject({ method: 'GET', url: '/api/session', headers: { authorization: `Bearer ${idle}` } })).statusCode).toBe(401);
+  });
+
+  it('logs out: the token is worthless afterwards', async () => {
+    gateway.accounts.addAccount('ana', 'operator', await hashPassword(PASSWORD));
+    const token = (await login('ana', PASSWORD, true)).json<{ token: string }>().token;
+    const headers = { authorization: `Bearer ${token}` };
+    expect((await app().inject({ method: 'DELETE', url: '/api/session', headers })).statusCode).toBe(204);
+    expect((await app().inject({ method: 'GET', url: '/api/session', headers })).statusCode).toBe(401);
+  });
+
+  it('throttles guessing: after 5 failures even the right password waits, then works', async () => {
+    gateway.accounts.addAccount('ana', 'operator', await hashPassword(PASSWORD));
+    for (let i = 0; i < 5; i += 1) expect((await login('ana', `guess number ${i}`)).statusCode).toBe(401);
+    const locked = await login('ana', PASSWORD);
+    expect(locked.statusCode).toBe(429);
+    expect(locked.json<{ code: string }>().code).toBe('GW_ERR_AUTH_THROTTLED');
+    expect(Number(locked.headers['retry-after'])).toBe(30);
+    clock.advance(30_000);
+    expect((await login('ana', PASSWORD)).statusCode).toBe(201);
+  });
+
+  it('ends the sessions of an account disabled or given a new password, at their next request', async () => {
+    gateway.accounts.addAccount('ana', 'supervisor', await hashPassword(PASSWORD));
+    const first = (await login('ana', PASSWORD, true)).json<{ token: string }>().token;
+    const whoami = (token: string) => app().inject({ method: 'GET', url: '/api/session', headers: { authorization: `Bearer ${token}` } });
+    gateway.accounts.setAccountDisabled('ana', true);
+    expect((await whoami(first)).statusCode).toBe(401);
+    expect((await login('ana', PASSWORD)).statusCode).toBe(401);
+    gateway.accounts.setAccountDisabled('ana', false);
+    const second = (await login('ana', PASSWORD, true)).json<{ token: string }>().token;
+    expect((await whoami(second)).statusCode).toBe(200);
+  });
+});
