@@ -5,14 +5,9 @@
  */
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../config/load-config.js';
-import { systemClock } from '../../core/clock.js';
-import { DeviceFeedStandIn } from '../../test/helpers/post-harness.js';
-import { tempDir } from '../../test/helpers/test-config.js';
-import { Gateway } from '../daemon.js';
-import { createLogger } from '../logger.js';
-import { startPostRuntime } from '../post-runtime.js';
-import { resolveUplinkSettings } from '../uplink/resolve-settings.js';
+import type { Gateway } from '../daemon.js';
+import type { PostRuntime } from '../post-runtime.js';
+import { startOneLanePost } from '../../test/helpers/one-lane-post.js';
 import { AuditLog, entryHash } from './audit-log.js';
 
 const supervisor = { id: 'sup-1', role: 'supervisor' as const };
@@ -83,20 +78,10 @@ describe('audit entries commit with their events', () => {
     for (const stop of stops.splice(0).reverse()) await stop();
   });
 
-  async function post() {
-    const config = parseConfigText(`
-version: 1
-post: { id: audit-post }
-lanes: [{ id: lane-1 }]
-uplink: { brokers: ['mqtt://127.0.0.1:1'] }
-outbox: { path: outbox.db }
-models: { risk: null, xrayScreening: null }
-`);
-    const logger = createLogger('silent');
-    const gateway = await Gateway.start({ config, uplink: resolveUplinkSettings(config), logger, clock: systemClock, dataDir: tempDir(), http: false });
-    const runtime = await startPostRuntime({ config, gateway, devices: new DeviceFeedStandIn(), clock: systemClock, logger });
-    stops.push(() => gateway.stop(), () => runtime.stop());
-    return { gateway, runtime };
+  async function post(): Promise<{ gateway: Gateway; runtime: PostRuntime }> {
+    const started = await startOneLanePost();
+    stops.push(() => started.stop());
+    return { gateway: started.gateway, runtime: started.runtime as PostRuntime };
   }
 
   const operatorEvents = (gateway: Gateway) =>

@@ -6,39 +6,20 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../config/load-config.js';
-import { systemClock } from '../../core/clock.js';
-import { DeviceFeedStandIn } from '../../test/helpers/post-harness.js';
-import { tempDir } from '../../test/helpers/test-config.js';
-import { Gateway } from '../daemon.js';
-import { createLogger } from '../logger.js';
-import { startPostRuntime, type PostRuntime } from '../post-runtime.js';
-import { resolveUplinkSettings } from '../uplink/resolve-settings.js';
+import type { Gateway } from '../daemon.js';
+import { startOneLanePost, type OneLanePost } from '../../test/helpers/one-lane-post.js';
 
+let post: OneLanePost;
 let gateway: Gateway;
-let runtime: PostRuntime;
 let headers: Record<string, string>;
 
 beforeAll(async () => {
-  const config = parseConfigText(`
-version: 1
-post: { id: prop-post }
-lanes: [{ id: lane-1 }]
-uplink: { brokers: ['mqtt://127.0.0.1:1'] }
-outbox: { path: ':memory:' }
-models: { risk: null, xrayScreening: null }
-workflow: { abandonAfterMin: 1 }
-`);
-  const logger = createLogger('silent');
-  gateway = await Gateway.start({ config, uplink: resolveUplinkSettings(config), logger, clock: systemClock, dataDir: tempDir(), http: false });
-  runtime = await startPostRuntime({ config, gateway, devices: new DeviceFeedStandIn(), clock: systemClock, logger });
+  post = await startOneLanePost({ extraYaml: 'workflow: { abandonAfterMin: 1 }' });
+  gateway = post.gateway;
   headers = { authorization: `Bearer desk.${gateway.accounts.addClient('desk', 'registration')}`, 'content-type': 'application/json' };
 }, 30_000);
 
-afterAll(async () => {
-  await runtime.stop();
-  await gateway.stop();
-});
+afterAll(() => post.stop());
 
 const hostileString = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 80 }),

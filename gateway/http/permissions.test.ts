@@ -6,14 +6,9 @@
  * unchanged after every refusal.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../config/load-config.js';
-import { systemClock } from '../../core/clock.js';
-import { DeviceFeedStandIn } from '../../test/helpers/post-harness.js';
-import { tempDir } from '../../test/helpers/test-config.js';
-import { Gateway } from '../daemon.js';
-import { createLogger } from '../logger.js';
-import { startPostRuntime, type PostRuntime } from '../post-runtime.js';
-import { resolveUplinkSettings } from '../uplink/resolve-settings.js';
+import type { Gateway } from '../daemon.js';
+import type { PostRuntime } from '../post-runtime.js';
+import { startOneLanePost, type OneLanePost } from '../../test/helpers/one-lane-post.js';
 
 type Caller = 'anonymous' | 'operator' | 'supervisor' | 'admin' | 'registration' | 'device';
 const CALLERS: Caller[] = ['anonymous', 'operator', 'supervisor', 'admin', 'registration', 'device'];
@@ -49,21 +44,14 @@ const TABLE: Row[] = [
   { method: 'DELETE', url: '/api/session', may: PEOPLE },
 ];
 
+let post: OneLanePost;
 let gateway: Gateway;
 let runtime: PostRuntime;
 
 beforeAll(async () => {
-  const config = parseConfigText(`
-version: 1
-post: { id: perm-post }
-lanes: [{ id: lane-1 }]
-uplink: { brokers: ['mqtt://127.0.0.1:1'] }
-outbox: { path: outbox.db }
-models: { risk: null, xrayScreening: null }
-`);
-  const logger = createLogger('silent');
-  gateway = await Gateway.start({ config, uplink: resolveUplinkSettings(config), logger, clock: systemClock, dataDir: tempDir(), http: false });
-  runtime = await startPostRuntime({ config, gateway, devices: new DeviceFeedStandIn(), clock: systemClock, logger });
+  post = await startOneLanePost();
+  gateway = post.gateway;
+  runtime = post.runtime as PostRuntime;
   for (const role of ['operator', 'supervisor', 'admin'] as const) {
     // The hash is never checked here: sessions are made directly, logins have their own tests.
     gateway.accounts.addAccount(`the-${role}`, role, 'scrypt$unused');
@@ -72,10 +60,7 @@ models: { risk: null, xrayScreening: null }
   gateway.accounts.addClient('the-device', 'device', { deviceId: 'cam-1' });
 }, 30_000);
 
-afterAll(async () => {
-  await runtime.stop();
-  await gateway.stop();
-});
+afterAll(() => post.stop());
 
 /** A fresh credential per call: DELETE /api/session ends the session it is made with. */
 function credential(caller: Caller): Record<string, string> {

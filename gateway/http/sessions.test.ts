@@ -4,36 +4,25 @@
  * and an account disabled or its password changed while its session is open. No default account.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../config/load-config.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
-import { tempDir } from '../../test/helpers/test-config.js';
 import { hashPassword } from '../auth/passwords.js';
-import { Gateway } from '../daemon.js';
-import { createLogger } from '../logger.js';
-import { resolveUplinkSettings } from '../uplink/resolve-settings.js';
+import type { Gateway } from '../daemon.js';
+import { startOneLanePost, type OneLanePost } from '../../test/helpers/one-lane-post.js';
 
 const MINUTE = 60_000;
 const PASSWORD = 'correct horse battery staple';
 
+let post: OneLanePost;
 let gateway: Gateway;
 let clock: ManualClock;
 
 beforeEach(async () => {
-  const config = parseConfigText(`
-version: 1
-post: { id: session-post }
-lanes: [{ id: lane-1 }]
-uplink: { brokers: ['mqtt://127.0.0.1:1'] }
-outbox: { path: outbox.db }
-http: { sessionIdleMin: 30, sessionMaxHours: 12 }
-`);
   clock = new ManualClock();
-  gateway = await Gateway.start({ config, uplink: resolveUplinkSettings(config), logger: createLogger('silent'), clock, dataDir: tempDir(), http: false });
+  post = await startOneLanePost({ clock, workflow: false, extraYaml: 'http: { sessionIdleMin: 30, sessionMaxHours: 12 }' });
+  gateway = post.gateway;
 });
 
-afterEach(async () => {
-  await gateway.stop();
-});
+afterEach(() => post.stop());
 
 const app = () => {
   if (!gateway.operatorApp) throw new Error('no operator app');
