@@ -21,6 +21,11 @@ export interface LoadableModel {
 export interface LoadOptions {
   /** Accept a manifest older than the running model (an admin's deliberate rollback). Default false. */
   allowRollback?: boolean;
+  /**
+   * The newest version this post has run, remembered across restarts: with an empty slot (at
+   * start) a manifest older than it is a rollback too, so a restart cannot be used to downgrade.
+   */
+  floorVersion?: string | null;
 }
 
 /** What a successful `load` did. */
@@ -83,7 +88,8 @@ export class ModelSlot<M extends LoadableModel> {
       const toVersion = verified.manifest.version;
       const current = this.entry;
       const fromVersion = current?.model.version ?? null;
-      const order = current ? compareModelVersions(toVersion, current.model.version) : 1;
+      const baseline = current?.model.version ?? options.floorVersion ?? null;
+      const order = baseline === null ? 1 : compareModelVersions(toVersion, baseline);
       if (current && order === 0) {
         if (verified.manifestSha256 !== current.manifestSha256) {
           // Same version, other content: neither a newer model nor a rollback, and swapping it would
@@ -98,8 +104,9 @@ export class ModelSlot<M extends LoadableModel> {
       }
       const rollback = order < 0;
       if (rollback && !options.allowRollback) {
-        throw new GatewayError('GW_ERR_MODEL_ROLLBACK', `${manifestPath}: version ${toVersion} is older than the running ${fromVersion}; not loaded without a rollback request`, {
-          details: { runningVersion: fromVersion, refusedVersion: toVersion },
+        const against = current ? `the running ${fromVersion}` : `${baseline}, which this post ran before its restart`;
+        throw new GatewayError('GW_ERR_MODEL_ROLLBACK', `${manifestPath}: version ${toVersion} is older than ${against}; not loaded without a rollback request`, {
+          details: { runningVersion: fromVersion ?? baseline, refusedVersion: toVersion },
         });
       }
       const model = await this.loader(verified);

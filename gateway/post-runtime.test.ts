@@ -39,9 +39,11 @@ describe('model reloads', () => {
   });
 
   /** A post whose risk manifest can be rewritten with any version, signed by a test key. */
-  async function startPost(): Promise<{ writeRisk: (version: string) => void; events: () => Promise<Stored[]> }> {
-    const dir = tempDir('reload-');
-    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const keys = generateKeyPairSync('ed25519');
+
+  /** Starts the post on `dir` (a fresh one by default; the same one again is a restart). */
+  async function startPost(dir = tempDir('reload-'), startVersion = '2026.11.26'): Promise<{ dir: string; writeRisk: (version: string) => void; events: () => Promise<Stored[]> }> {
+    const { publicKey, privateKey } = keys;
     const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     writeFileSync(join(dir, 'test.pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
     const bundled = unsigned(JSON.parse(readFileSync(BUNDLED_MODELS.risk, 'utf8')) as ModelManifest);
@@ -50,7 +52,7 @@ describe('model reloads', () => {
       const file = join(dirname(BUNDLED_MODELS.risk), bundled.file);
       writeFileSync(manifestPath, JSON.stringify(signManifest({ ...bundled, version, file }, privateKeyPem)));
     };
-    writeRisk('2026.11.26');
+    writeRisk(startVersion);
     const config = testConfig(['mqtt://127.0.0.1:1']);
     config.models = { publicKeys: [join(dir, 'test.pub.pem')], risk: manifestPath, xrayScreening: null };
     gateway = await startTestGateway(config, dir);
@@ -61,7 +63,7 @@ describe('model reloads', () => {
       await new Promise<void>((resolve) => setImmediate(resolve));
       return started.outbox.readFrom(0, 1000).map((row) => JSON.parse(row.payload) as Stored);
     };
-    return { writeRisk, events };
+    return { dir, writeRisk, events };
   }
 
   const swaps = (events: Stored[]) => events.filter((e) => e.type === 'model.swapped').map((e) => e.data);
@@ -121,5 +123,25 @@ describe('model reloads', () => {
     // requestedBy is only who and in which role, whatever else the caller's identity carries.
     expect(swaps(await post.events()).at(-1)).toEqual(expect.objectContaining({ fromVersion: '2026.11.27', toVersion: '2026.11.26', rollback: true, requestedBy: ADMIN }));
   });
-});
 
+  it('remembers the newest version across a restart: an older model put in place meanwhile is refused at start', async () => {
+    const first = await startPost();
+    first.writeRisk('2026.11.27');
+    await runtime!.reloadModels({ requestedBy: ADMIN });
+    await runtime!.stop();
+    await gateway!.stop();
+    runtime = undefined;
+    gateway = undefined;
+
+    // While the gateway was down, someone put the older (validly signed) manifest back.
+    const second = await startPost(first.dir, '2026.11.26');
+    expect(runtime!.riskSlot.version).toBeNull(); // the rules decide until an admin acts
+    const [alarm] = alarms(await second.events(), 'GW_ERR_MODEL_ROLLBACK');
+    expect(alarm).toMatchObject({
+      severity: 'critical',
+      message: 'risk model 2026.11.26 refused: older than 2026.11.27, which this post ran before; reload asked by gateway (system) without a rollback',
+    });
+    const answer = await runtime!.reloadModels({ requestedBy: ADMIN, rollback: true });
+    expect(answer).toMatchObject({ risk: { version: '2026.11.26', swapped: true, fromVersion: null, rollback: true } });
+  });
+});

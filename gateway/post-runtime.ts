@@ -15,6 +15,7 @@ import { ModelSlot } from '../edge-models/model-slot.js';
 import { RiskModel } from '../edge-models/risk-model.js';
 import { XrayScreeningModel } from '../edge-models/xray-screening.js';
 import type { Gateway } from './daemon.js';
+import { ModelVersions } from './model-versions.js';
 import { POST_LANE } from './events/envelope.js';
 import type { DeviceManager } from './devices/device-manager.js';
 import { PostWorkflow, type DeviceFeed } from './workflow/post-workflow.js';
@@ -86,6 +87,7 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     onModelFailure: (crossing, error) => alarm('GW_ERR_MODEL_INFERENCE', `risk model failed on ${crossing.crossingId}: ${error.message}; rules decided`, { crossingId: crossing.crossingId }),
   });
 
+  const versions = new ModelVersions(gateway.outbox.database);
   const reloadModels = async (request: ReloadRequest): Promise<Record<string, unknown>> => {
     // Only who and in which role: the caller may hand a richer identity (e.g. an auth Actor).
     const requestedBy = { id: request.requestedBy.id, role: request.requestedBy.role };
@@ -99,7 +101,7 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
         continue;
       }
       try {
-        const loaded = await (slot as ModelSlot<RiskModel | XrayScreeningModel>).load(manifest, { allowRollback: request.rollback === true });
+        const loaded = await (slot as ModelSlot<RiskModel | XrayScreeningModel>).load(manifest, { allowRollback: request.rollback === true, floorVersion: versions.get(name) });
         const { fromVersion, toVersion, rollback, manifestSha256 } = loaded;
         if (loaded.status === 'unchanged') {
           modelLogger.info({ model: name, version: toVersion, manifest, requestedBy }, 'model unchanged: this version already runs');
@@ -109,7 +111,8 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
         modelLogger.info({ model: name, fromVersion, toVersion, rollback, manifest, requestedBy }, 'model swapped');
         outcome[name] = { version: toVersion, swapped: true, fromVersion, rollback };
         // The swap has happened whether or not its event is stored; a failure to store is logged.
-        await gateway.emit('model.swapped', POST_LANE, { model: name, fromVersion, toVersion, rollback, requestedBy, manifestSha256 }).catch((error: unknown) => {
+        // The version is remembered with its event: after a restart an older model is a rollback too.
+        await gateway.emit('model.swapped', POST_LANE, { model: name, fromVersion, toVersion, rollback, requestedBy, manifestSha256 }, undefined, versions.within(name, toVersion)).catch((error: unknown) => {
           modelLogger.error({ err: error, model: name, toVersion }, 'model.swapped could not be stored');
         });
       } catch (error) {
@@ -120,10 +123,11 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
           // A validly signed older model showing up unasked is how a known-weak model would be put
           // back: critical, with both versions and who asked.
           const { refusedVersion } = (error as GatewayError).details as { refusedVersion: string };
-          gateway.raiseAlarm(code, 'critical', `${name} model ${refusedVersion} refused: older than the running ${slot.version}; reload asked by ${requestedBy.id} (${requestedBy.role}) without a rollback`, {
+          const { runningVersion } = (error as GatewayError).details as { runningVersion: string };
+          gateway.raiseAlarm(code, 'critical', `${name} model ${refusedVersion} refused: older than ${slot.version ? `the running ${runningVersion}` : `${runningVersion}, which this post ran before`}; reload asked by ${requestedBy.id} (${requestedBy.role}) without a rollback`, {
             model: name,
             manifest,
-            runningVersion: slot.version,
+            runningVersion,
             refusedVersion,
             requestedBy,
           });
