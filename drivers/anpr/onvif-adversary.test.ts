@@ -16,7 +16,7 @@ import { postConfigSchema, type OnvifCameraConfig } from '../../config/schema.js
 import { nextReading } from '../../test/helpers/driver-events.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import type { DriverHealth } from '../driver.js';
-import { OnvifAnprDriver, type AnprReading } from './onvif-anpr-driver.js';
+import { MIN_PULL_INTERVAL_MS, OnvifAnprDriver, type AnprReading } from './onvif-anpr-driver.js';
 
 const MB = 1024 * 1024;
 const BACKOFF = { initialMs: 100, maxMs: 100 };
@@ -386,6 +386,26 @@ describe('ONVIF driver against a hostile camera', () => {
     });
     await expect(driver.fetchSnapshot()).rejects.toThrow('cam-1 snapshot: the reply passed the limit of 65536 bytes and was cut off');
     expect(driver.health()).toMatchObject({ state: 'degraded', lastError: expect.stringMatching(/^GW_ERR_DEVICE_REPLY_TOO_LARGE/) as unknown });
+  });
+
+  it('paces a camera whose long poll answers at once: one pull per MIN_PULL_INTERVAL_MS, not a spin', async () => {
+    const { camera, clock, driver } = await rig();
+    const empty = soap(PLATE_MESSAGES.replace(/<wsnt:NotificationMessage>.*<\/wsnt:NotificationMessage>/, ''));
+    camera.handlers.set('PullMessages', (response) => void response.writeHead(200, { 'content-type': 'application/soap+xml' }).end(empty));
+    await driver.start();
+    await camera.nextRequest((request) => request.operation === 'PullMessages');
+    const pulls = () => camera.requests.filter((request) => request.operation === 'PullMessages').length;
+    // Each answer comes at once; without a pause the next pull would follow on the same tick.
+    for (let step = 1; step <= 10; step += 1) {
+      const next = camera.nextRequest((request) => request.operation === 'PullMessages');
+      clock.advance(MIN_PULL_INTERVAL_MS);
+      await next;
+      expect(pulls()).toBe(step + 1);
+    }
+    // The clock stands still: however many turns the event loop takes, no further pull is sent
+    // (unpaced, a local round trip takes a few dozen turns, so hundreds would follow).
+    for (let turn = 0; turn < 5000; turn += 1) await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(pulls()).toBe(11);
   });
 
   it('(e) refuses an entity-expansion bomb unexpanded, and resubscribes', async () => {

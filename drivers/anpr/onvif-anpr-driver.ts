@@ -23,6 +23,9 @@ import { normalisePlate, type NormalisedPlate } from './plate-normaliser.js';
 import { plateTopics } from './profile-m.js';
 import { clip } from './soap-client.js';
 
+/** Shortest time between two PullMessages: ten pulls a second is more than any lane's plates need. */
+export const MIN_PULL_INTERVAL_MS = 100;
+
 /** Notifications asked for per PullMessages (its MessageLimit). */
 const MESSAGE_LIMIT = 10;
 
@@ -154,6 +157,7 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
     const current = { ...pullPoint };
     try {
       while (this.running && !stopped()) {
+        const started = this.context.clock.monotonic();
         const now = this.context.clock.now();
         // Renew at half the termination time, and always before a long poll could outlast it.
         const renewWithinMs = Math.max((this.config.subscriptionSec * 1000) / 2, this.config.pullTimeoutSec * 1000 + this.config.requestTimeoutMs);
@@ -177,6 +181,10 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
             atMs: this.context.clock.now(),
           });
         }
+        // A long poll that answers at once, again and again (an empty reply, a termination time
+        // already past), would spin this loop at network speed: one pull per MIN_PULL_INTERVAL_MS.
+        const wait = MIN_PULL_INTERVAL_MS - (this.context.clock.monotonic() - started);
+        if (wait > 0 && !stopped()) await new Promise<void>((resolve) => this.context.clock.setTimeout(resolve, wait));
       }
       return null;
     } catch (error) {
