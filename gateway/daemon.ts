@@ -10,6 +10,7 @@ import type { PostConfig } from '../config/schema.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { GatewayError, isGatewayError } from '../core/errors.js';
 import { makePrivateDir } from '../core/private-files.js';
+import { DataDirLock } from './data-dir-lock.js';
 import { AlarmThrottle } from './alarm-throttle.js';
 import { eventDataSchemas, type EventData, type EventType } from './events/catalogue.js';
 import { createEventFactory, POST_LANE, serialisedBytes, type EventFactory } from './events/envelope.js';
@@ -84,6 +85,7 @@ export class Gateway {
   private laneApi: LaneApiDeps | null = null;
   private modelReloader: ModelReloader | null = null;
   private readonly tooLargeAlarm: AlarmThrottle;
+  private readonly lock: DataDirLock;
 
   private constructor(context: GatewayContext) {
     this.context = context;
@@ -96,13 +98,20 @@ export class Gateway {
       this.logger.warn({ err: error, dataDir: context.dataDir }, 'data directory could not be set to mode 0700');
     }
     const outboxPath = isAbsolute(context.config.outbox.path) ? context.config.outbox.path : join(context.dataDir, context.config.outbox.path);
-    this.outbox = SqliteOutbox.open({
-      path: outboxPath,
-      maxBytes: context.config.outbox.maxBytes,
-      maxBatch: context.config.outbox.maxBatch,
-      clock: context.clock,
-      logger: context.logger.child({ module: 'outbox' }),
-    });
+    // Before the outbox is touched: a second gateway on the same data must never publish its seqs.
+    this.lock = DataDirLock.acquire(outboxPath, () => context.clock.now());
+    try {
+      this.outbox = SqliteOutbox.open({
+        path: outboxPath,
+        maxBytes: context.config.outbox.maxBytes,
+        maxBatch: context.config.outbox.maxBatch,
+        clock: context.clock,
+        logger: context.logger.child({ module: 'outbox' }),
+      });
+    } catch (error) {
+      this.lock.release();
+      throw error;
+    }
     this.metrics = createMetrics(this.outbox, () => this.uplink.parkedByCause());
     this.accounts = new AccountStore(this.outbox.database, () => context.clock.now());
     this.audit = new AuditLog(this.outbox.database, () => (context.eventClock ?? context.clock).now());
@@ -280,6 +289,7 @@ export class Gateway {
     this.tooLargeAlarm.stop();
     await this.uplink.stop();
     this.outbox.close();
+    this.lock.release();
     this.logger.info('gateway stopped');
   }
 
