@@ -63,6 +63,17 @@ const onvifCamera = z.strictObject({
     .boolean()
     .default(false)
     .describe("Move an address on any other host onto the device URL's scheme, host and port (logged) instead of refusing it"),
+  fetchPictures: z
+    .boolean()
+    .default(true)
+    .describe('Fetch the picture a plate notification names (ImageRef, PictureUri; at most maxSnapshotBytes, on the camera host only) and reference it from the read'),
+  duplicateWindowSec: z
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(60)
+    .describe('A notification with the same camera event id, or UtcTime and plate, as one seen this recently is dropped as a duplicate; 0 keeps every one'),
 });
 export type OnvifCameraConfig = z.infer<typeof onvifCamera>;
 
@@ -71,6 +82,13 @@ const httpPushCamera = z.strictObject({
   driver: z.literal('anpr-http-push'),
   connection: z.strictObject({ path: z.string().startsWith('/').describe('HTTP path the camera posts to') }),
   minConfidence: z.number().min(0).max(1).default(0.5).describe('Below this a read is reported as unreadable'),
+  duplicateWindowSec: z
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(300)
+    .describe('A push with the same alert UUID, or dateTime and plate, as one stored this recently is answered 200 and not stored again; 0 stores every one'),
 });
 export type AnprPushConfig = z.infer<typeof httpPushCamera>;
 
@@ -255,6 +273,12 @@ const outboxSchema = z.strictObject({
     .default(512 * 1024 * 1024)
     .describe('Bound on stored event bytes; telemetry is dropped first, crossings and alarms last'),
   maxBatch: z.number().int().min(1).default(1000).describe('Most events committed in one transaction (one fsync)'),
+  reserveBytes: z
+    .number()
+    .int()
+    .min(0)
+    .default(4 * 1024 * 1024)
+    .describe('Disk space kept free on the outbox filesystem: new events are refused below it, so acknowledged rows can always be deleted and the WAL checkpointed'),
 });
 
 const httpsSchema = z.strictObject({
@@ -309,7 +333,7 @@ export const postConfigSchema = z
     }),
     lanes: z.array(laneSchema).min(1),
     uplink: uplinkSchema,
-    outbox: outboxSchema.default({ path: 'data/outbox.db', maxBytes: 512 * 1024 * 1024, maxBatch: 1000 }),
+    outbox: outboxSchema.default({ path: 'data/outbox.db', maxBytes: 512 * 1024 * 1024, maxBatch: 1000, reserveBytes: 4 * 1024 * 1024 }),
     http: httpSchema.default({ host: '127.0.0.1', port: 8080, sessionIdleMin: 30, sessionMaxHours: 12 }),
     devicePush: devicePushSchema.default({ host: '127.0.0.1', port: 8081 }).describe('The listener for device pushes (anpr-http-push, xray-http); started only when such a device is configured'),
     workflow: workflowSchema.default({ abandonAfterMin: 720, watchlist: [], weightToleranceShare: 0.1, randomXrayShare: 0.07, utcOffsetMin: 0 }),

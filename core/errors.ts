@@ -10,7 +10,7 @@ export const ERROR_CODES = {
   GW_ERR_CONFIG_SECRET: 'A secret named in the configuration could not be resolved',
   GW_ERR_OUTBOX_OPEN: 'The outbox database could not be opened',
   GW_ERR_DATA_DIR_LOCKED: 'Another gateway holds the lock of this data directory (its outbox)',
-  GW_ERR_OUTBOX_DISK_FULL: 'The outbox database could not commit because the disk is full',
+  GW_ERR_OUTBOX_DISK_FULL: 'The outbox database could not commit because the disk is full (or the commit would use the space kept for removals)',
   GW_ERR_OUTBOX_WRITE: 'The outbox database could not commit an event',
   GW_ERR_OUTBOX_FULL: 'The outbox byte bound left no room for an event of its class; it was dropped and counted',
   GW_ERR_OUTBOX_CLOSED: 'An event was appended after the outbox was closed',

@@ -78,28 +78,36 @@ export async function accountCommand(area: 'user' | 'client' | 'audit', args: st
   try {
     const accounts = new AccountStore(store.database);
     const audit = new AuditLog(store.database);
-    const record = (action: string, after: string, reason: string): void => void audit.record({ actor: cliActor(), action, after, reason });
+    // The change and its audit entry in one transaction, taken at once (IMMEDIATE) so a gateway
+    // writing the same database meanwhile waits instead of racing for the chain's head.
+    const changed = <T>(change: () => T, action: string, after: string): T =>
+      store.database
+        .transaction(() => {
+          const result = change();
+          audit.record({ actor: cliActor(), action, after, reason: 'command line' });
+          return result;
+        })
+        .immediate();
     const target = name as string;
     switch (`${area} ${sub}`) {
       case 'user add': {
         if (!values.role) throw new GatewayError('GW_ERR_CLI_USAGE', `user add needs --role\n${USAGE}`);
         const hash = await hashPassword(await newPassword(io, target));
-        accounts.addAccount(target, values.role, hash);
-        record('user.add', `${target} (${values.role})`, 'command line');
+        const role = values.role;
+        changed(() => accounts.addAccount(target, role, hash), 'user.add', `${target} (${role})`);
         io.out(`user ${target} added (${values.role})`);
         return EXIT_CODES.ok;
       }
       case 'user passwd': {
         if (!accounts.account(target)) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `no account "${target}"`);
-        accounts.setPassword(target, await hashPassword(await newPassword(io, target)));
-        record('user.password', target, 'command line');
+        const hash = await hashPassword(await newPassword(io, target));
+        changed(() => accounts.setPassword(target, hash), 'user.password', target);
         io.out(`password of ${target} changed; its sessions end at their next request`);
         return EXIT_CODES.ok;
       }
       case 'user disable':
       case 'user enable':
-        accounts.setAccountDisabled(target, sub === 'disable');
-        record(`user.${sub}`, target, 'command line');
+        changed(() => accounts.setAccountDisabled(target, sub === 'disable'), `user.${sub}`, target);
         io.out(`user ${target} ${sub}d${sub === 'disable' ? '; its sessions end at their next request' : ''}`);
         return EXIT_CODES.ok;
       case 'user list':
@@ -107,16 +115,15 @@ export async function accountCommand(area: 'user' | 'client' | 'audit', args: st
         return EXIT_CODES.ok;
       case 'client add': {
         if (!values.role) throw new GatewayError('GW_ERR_CLI_USAGE', `client add needs --role\n${USAGE}`);
-        const secret = accounts.addClient(target, values.role, { deviceId: values.device ?? null, allowFrom: values.allow ?? [] });
-        record('client.add', `${target} (${values.role}${values.device ? `, device ${values.device}` : ''})`, 'command line');
+        const role = values.role;
+        const secret = changed(() => accounts.addClient(target, role, { deviceId: values.device ?? null, allowFrom: values.allow ?? [] }), 'client.add', `${target} (${role}${values.device ? `, device ${values.device}` : ''})`);
         io.out(`client ${target} added (${values.role}); its secret, shown this once:`);
         io.out(`  bearer token:  ${target}.${secret}`);
         io.out(`  HTTP Basic:    user ${target}  password ${secret}`);
         return EXIT_CODES.ok;
       }
       case 'client rotate': {
-        const secret = accounts.rotateClient(target);
-        record('client.rotate', target, 'command line');
+        const secret = changed(() => accounts.rotateClient(target), 'client.rotate', target);
         io.out(`client ${target}: new secret (the old one no longer works):`);
         io.out(`  bearer token:  ${target}.${secret}`);
         io.out(`  HTTP Basic:    user ${target}  password ${secret}`);
@@ -124,8 +131,7 @@ export async function accountCommand(area: 'user' | 'client' | 'audit', args: st
       }
       case 'client disable':
       case 'client enable':
-        accounts.setClientDisabled(target, sub === 'disable');
-        record(`client.${sub}`, target, 'command line');
+        changed(() => accounts.setClientDisabled(target, sub === 'disable'), `client.${sub}`, target);
         io.out(`client ${target} ${sub}d`);
         return EXIT_CODES.ok;
       case 'client list':
@@ -136,7 +142,7 @@ export async function accountCommand(area: 'user' | 'client' | 'audit', args: st
       case 'audit list': {
         const limit = Number(values.limit ?? 50);
         for (const entry of audit.search({ ...(values.search === undefined ? {} : { text: values.search }), limit }).reverse()) {
-          io.out(`${String(entry.seq).padStart(6)} ${new Date(entry.timeMs).toISOString()} ${entry.actor} (${entry.role}) ${entry.action}${entry.crossingId ? ` ${entry.crossingId}` : ''}${entry.before !== null || entry.after !== null ? ` ${entry.before ?? '-'} → ${entry.after ?? '-'}` : ''}${entry.reason ? ` "${entry.reason}"` : ''}`);
+          io.out(printable(`${String(entry.seq).padStart(6)} ${new Date(entry.timeMs).toISOString()} ${entry.actor} (${entry.role}) ${entry.action}${entry.crossingId ? ` ${entry.crossingId}` : ''}${entry.before !== null || entry.after !== null ? ` ${entry.before ?? '-'} → ${entry.after ?? '-'}` : ''}${entry.reason ? ` "${entry.reason}"` : ''}`));
         }
         return EXIT_CODES.ok;
       }
@@ -155,6 +161,11 @@ export async function accountCommand(area: 'user' | 'client' | 'audit', args: st
   } finally {
     store.close();
   }
+}
+
+/** Control characters shown as escapes: an entry cannot move the cursor or forge lines on a terminal. */
+function printable(line: string): string {
+  return line.replace(/\p{Cc}/gu, (c) => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`);
 }
 
 /** A secret from the terminal without echo, or the first line of standard input. */

@@ -3,7 +3,7 @@
  * gives producers (the lane workflow, drivers, the demo's traffic) one way in: `emit`, which
  * validates the event against the catalogue and resolves only once the event is durable.
  */
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { PostConfig } from '../config/schema.js';
@@ -23,7 +23,7 @@ import type { HealthReport } from './http/health-routes.js';
 import { buildDeviceApp, buildOperatorApp, listen, type ListeningApp, type PushHandler, type PushRoute } from './http/servers.js';
 import type { LaneApiDeps } from './workflow/lane-routes.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
-import { SqliteOutbox, type CommittedEvent, type DropReport, type WithinCommit } from './outbox/sqlite-outbox.js';
+import { isOutboxRefusal, SqliteOutbox, type CommittedEvent, type DropReport, type RefusalReport, type WithinCommit } from './outbox/sqlite-outbox.js';
 import { GATEWAY_VERSION } from '../core/package-info.js';
 import { MqttUplink, type ParkedPublish, type RefusedPublish, type UplinkSettings } from './uplink/mqtt-uplink.js';
 
@@ -99,12 +99,14 @@ export class Gateway {
     }
     const outboxPath = isAbsolute(context.config.outbox.path) ? context.config.outbox.path : join(context.dataDir, context.config.outbox.path);
     // Before the outbox is touched: a second gateway on the same data must never publish its seqs.
+    makePrivateDir(dirname(outboxPath), false);
     this.lock = DataDirLock.acquire(outboxPath, () => context.clock.now());
     try {
       this.outbox = SqliteOutbox.open({
         path: outboxPath,
         maxBytes: context.config.outbox.maxBytes,
         maxBatch: context.config.outbox.maxBatch,
+        reserveBytes: context.config.outbox.reserveBytes,
         clock: context.clock,
         logger: context.logger.child({ module: 'outbox' }),
       });
@@ -192,13 +194,18 @@ export class Gateway {
    * An action of a person or the gateway itself that changes no crossing (a model reload, an
    * account change): one `operator.action` and its audit entry, committed together.
    */
-  async recordAction(draft: AuditDraft & { reason: string }): Promise<void> {
+  async recordAction(draft: AuditDraft & { reason: string; apply?: () => void }): Promise<void> {
     await this.emit(
       'operator.action',
       POST_LANE,
       { operatorId: draft.actor.id, role: draft.actor.role, action: draft.action, before: draft.before ?? null, after: draft.after ?? null, reason: draft.reason, crossingId: draft.crossingId ?? null },
       undefined,
-      this.audit.within(draft),
+      // `apply` (an account change) runs in the same transaction: the change, its audit entry and
+      // its event are stored together or not at all.
+      (event, db) => {
+        draft.apply?.();
+        return this.audit.within(draft)(event, db);
+      },
     );
   }
 
@@ -254,7 +261,9 @@ export class Gateway {
   raiseAlarm(alarm: string, severity: 'info' | 'warning' | 'critical', message: string, details: Record<string, unknown> = {}): void {
     this.logger.warn({ alarm, severity, details }, message);
     this.emit('alarm.raised', POST_LANE, { alarm, severity, message, details }).catch((error: unknown) => {
-      this.logger.error({ err: error, alarm }, 'alarm could not be stored');
+      // The outbox logs its own refusals, coalesced: no stack trace per alarm while the disk is full.
+      if (isOutboxRefusal(error)) this.logger.warn({ code: error.code, alarm }, 'alarm could not be stored');
+      else this.logger.error({ err: error, alarm }, 'alarm could not be stored');
     });
   }
 
@@ -345,6 +354,12 @@ export class Gateway {
       });
     });
     this.outbox.on('dropped', (report) => this.onDropped(report));
+    // Events refused while the disk was full are lost to the VMC: tell it once commits succeed again.
+    this.outbox.on('recovered', (report: RefusalReport) => {
+      const since = new Date(report.sinceMs).toISOString();
+      const until = new Date(report.untilMs).toISOString();
+      this.raiseAlarm(report.code, 'critical', `outbox refused ${report.events} event(s) from ${since} to ${until} (${report.code}); commits succeed again`, { ...report });
+    });
   }
 
   private onDropped(report: DropReport): void {

@@ -48,6 +48,16 @@ export function createMetrics(outbox: SqliteOutbox, parked: () => Record<string,
     },
   });
   new Gauge({
+    name: 'gateway_outbox_disk_headroom_bytes',
+    help: 'Bytes the outbox may still commit before it refuses events for want of disk (it keeps a reserve for deletions and checkpoints); absent where not measured',
+    registers,
+    collect() {
+      const headroom = outbox.diskHeadroom();
+      if (headroom === null) this.reset();
+      else this.set(headroom);
+    },
+  });
+  new Gauge({
     name: 'gateway_outbox_dropped_total',
     help: 'Events dropped by the outbox byte bound, by retention class (since the database was created)',
     labelNames: ['class'],

@@ -1,7 +1,8 @@
 /**
  * The simulator's fault-injection endpoint: `POST /faults/<deviceId>` with a JSON fault, e.g.
  * `{"fault":"garbage"}`, `{"fault":"modbus-exception","code":2}`, `{"fault":"slow","ms":3000}`,
- * `{"fault":"disconnect"}`, `{"fault":"misread"}`, `{"fault":"unreadable"}`, `{"fault":"jam"}`.
+ * `{"fault":"disconnect"}`, `{"fault":"misread"}`, `{"fault":"unreadable"}`, `{"fault":"jam"}`,
+ * `{"fault":"clock-skew","offsetMs":3600000}` (a camera's clock an hour ahead; 0 sets it right).
  */
 import { createServer } from 'node:http';
 import type { Fault, RunningSimulator } from './post-simulator.js';

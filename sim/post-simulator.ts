@@ -2,7 +2,8 @@
  * The simulated hardware of a whole post, from its configuration: for every device, a simulated
  * device on the endpoint the configuration names (ONVIF camera on its URL's port, Modbus TCP
  * barrier module, weighbridge indicator on TCP or on a socat pty), and the traffic generator.
- * sim/ depends on nothing of the gateway but config/: it stands in for the outside world.
+ * sim/ depends on nothing of the gateway or the drivers, only on config/ and core/: it stands in for
+ * the outside world, with protocol code of its own (sim/independence.test.ts keeps it so).
  */
 import type { DeviceConfig, PostConfig } from '../config/schema.js';
 import { resolveSecret } from '../config/secrets.js';
@@ -33,7 +34,9 @@ export type Fault =
   | { fault: 'jam'; on?: boolean }
   | { fault: 'misread' }
   | { fault: 'unreadable' }
-  | { fault: 'tailgate' };
+  | { fault: 'tailgate' }
+  /** The camera's clock runs `offsetMs` ahead (negative: behind); 0 sets it right. Default one hour. */
+  | { fault: 'clock-skew'; offsetMs?: number };
 
 export interface RunningSimulator {
   /** Injects a fault into a device; throws naming what the device cannot do. */
@@ -138,6 +141,7 @@ async function startDevice(
         else if (fault.fault === 'slow') camera.replyDelayMs = fault.ms ?? 2000;
         else if (fault.fault === 'misread') camera.showPlate({ plate: 'GE-1O8-A8', likelihood: 0.61, country: 'GE' });
         else if (fault.fault === 'unreadable') camera.showPlate({ plate: '', likelihood: 0.05, country: 'GE' });
+        else if (fault.fault === 'clock-skew') camera.clockOffsetMs = clockOffset(fault.offsetMs);
         else return false;
         return true;
       });
@@ -192,4 +196,11 @@ async function startDevice(
     default:
       return { skipped: `driver ${device.driver} has no simulated device in this version` };
   }
+}
+
+/** A clock-skew fault's offset: whole ms within ±10 years, one hour when not given. */
+function clockOffset(offsetMs: unknown): number {
+  if (offsetMs === undefined) return 3_600_000;
+  if (typeof offsetMs !== 'number' || !Number.isInteger(offsetMs) || Math.abs(offsetMs) > 10 * 365 * 86_400_000) throw new Error('clock-skew: offsetMs must be whole milliseconds within ±10 years');
+  return offsetMs;
 }

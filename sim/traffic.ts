@@ -10,11 +10,18 @@
  * what a device must see in real time (a load settling on the platform, a vehicle on the loop)
  * runs on the device clock. The durations are chosen so that registration averages ≈ 100 min and
  * the whole crossing ≈ 135 min, as the VMC dashboards show.
+ *
+ * Trucks ride out a gateway restart as a real registration system and real inspectors do: a lane
+ * API that does not answer (connection refused, lost answer, 5xx) is retried with capped backoff
+ * and jitter on the device clock, for up to `deskPatienceMs`; a request whose answer was lost is
+ * first looked up (did it take effect?) so a registration is never made twice.
  */
+import { backoffDelay, type BackoffPolicy } from '../core/backoff.js';
 import type { Clock } from '../core/clock.js';
+import { platesMatch } from '../core/plates.js';
 import type { SimulatedCamera } from './anpr/simulated-camera.js';
 import type { SimulatedBarrier } from './barrier/simulated-barrier.js';
-import type { CrossingView, LaneDesk } from './gateway-client.js';
+import { deskUnavailable, type CrossingView, type LaneDesk } from './gateway-client.js';
 import { randomTruck, type SimDirection, type TruckProfile } from './truck-profiles.js';
 import type { SimulatedIndicator } from './weighbridge/simulated-indicator.js';
 import type { SimulatedScanner } from './xray/simulated-scanner.js';
@@ -45,8 +52,14 @@ export interface TrafficOptions {
   watchlist?: readonly string[];
   /** Scan image size (the screening model was calibrated on 256×128). */
   image?: { width: number; height: number };
+  /** How long (device clock) a truck keeps retrying a lane API that does not answer; default 3 min. */
+  deskPatienceMs?: number;
   onError?: (error: Error) => void;
 }
+
+/** Retries of the lane API: from ½ s, doubling, at most 8 s apart (jittered, see core/backoff). */
+const DESK_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 8000 };
+const DESK_PATIENCE_MS = 3 * 60_000;
 
 const CONFUSIONS: Record<string, string> = { '0': 'O', O: '0', '1': 'I', I: '1', '8': 'B', B: '8', '5': 'S', S: '5' };
 const MIN = 60_000;
@@ -72,7 +85,13 @@ export class TrafficGenerator {
   registered = 0;
   exited = 0;
   failed = 0;
+  /** Lane API calls retried because the gateway did not answer. */
+  deskRetries = 0;
+  /** Registrations whose answer was lost, found on the gateway instead of sent again. */
+  registrationsRecovered = 0;
   private stopped = true;
+  /** Crossings registered by a truck still at the post: a lost registration is never matched to one of them. */
+  private readonly claimed = new Set<string>();
   private arriving = false;
   private readonly pending = new Set<{ cancel: () => void }>();
   private readonly platforms = new Map<string, Resource>();
@@ -152,13 +171,14 @@ export class TrafficGenerator {
   /** One truck, from the entry camera to the exit camera. */
   async truck(lane: SimulatedLane): Promise<void> {
     this.trucks += 1;
+    let crossing: CrossingView | null = null;
     const profile = randomTruck({ random: () => this.random(), directions: lane.directions, arrivalWallMs: this.options.clock.now(), watchlist: this.options.watchlist ?? [] });
     try {
       this.showEntry(lane, profile);
       // Queue, paperwork and the registration booth.
       await this.wait(this.options.clock, 20 * MIN + this.exponentialMs(80));
       const desk = this.options.desk;
-      const crossing = desk ? await this.register(desk, lane, profile) : null;
+      crossing = desk ? await this.register(desk, lane, profile) : null;
       await this.wait(this.options.clock, 3 * MIN);
       await this.weigh(lane, profile, crossing);
       if (!desk || !crossing) return;
@@ -169,8 +189,13 @@ export class TrafficGenerator {
         view = await this.until(desk, lane, crossing, (state) => state !== 'scanning');
       }
       if (view.state === 'inspecting') {
+        const { crossingId } = crossing;
         await this.wait(this.options.clock, 40 * MIN + this.exponentialMs(30));
-        await desk.inspection(lane.id, crossing.crossingId, profile.irregular ? 'irregularity' : 'cleared');
+        await this.withDesk(
+          `inspection of ${crossingId}`,
+          () => desk.inspection(lane.id, crossingId, profile.irregular ? 'irregularity' : 'cleared'),
+          () => this.movedOn(desk, lane.id, crossingId, 'inspecting'),
+        );
         view = await this.until(desk, lane, crossing, (state) => state !== 'inspecting');
       }
       await this.wait(this.options.clock, 5 * MIN + this.exponentialMs(10));
@@ -179,7 +204,47 @@ export class TrafficGenerator {
       if (error instanceof Stopped) return;
       this.failed += 1;
       this.options.onError?.(error as Error);
+    } finally {
+      if (crossing) this.claimed.delete(crossing.crossingId);
     }
+  }
+
+  /**
+   * A lane API call that rides out a gateway restart: a call the gateway could not answer
+   * (`deskUnavailable`) is retried with capped, jittered backoff on the device clock, for up to
+   * `deskPatienceMs`; any other failure is the gateway's refusal and ends the call. Once an answer
+   * may have been lost, `settled` is asked before each retry whether the call took effect after
+   * all; its `{ value }` ends the call with that value.
+   */
+  private async withDesk<T>(what: string, call: () => Promise<T>, settled?: () => Promise<{ value: T } | null>): Promise<T> {
+    const clock = this.options.deviceClock;
+    const patienceMs = this.options.deskPatienceMs ?? DESK_PATIENCE_MS;
+    const started = clock.monotonic();
+    let maybeApplied = false;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        if (maybeApplied && settled) {
+          const done = await settled();
+          if (done) return done.value;
+        }
+        return await call();
+      } catch (error) {
+        const unavailable = deskUnavailable(error);
+        if (!unavailable) throw error;
+        maybeApplied ||= unavailable.maybeApplied;
+        if (clock.monotonic() - started >= patienceMs) {
+          throw new Error(`${what}: the lane API did not answer for ${Math.round(patienceMs / 1000)} s (${unavailable.message})`, { cause: error });
+        }
+        this.deskRetries += 1;
+        await this.wait(clock, backoffDelay(attempt, DESK_BACKOFF, () => this.random()));
+      }
+    }
+  }
+
+  /** `{ value: undefined }` once the crossing has left `state` (the step was done), else null. */
+  private async movedOn(desk: LaneDesk, laneId: string, crossingId: string, state: string): Promise<{ value: undefined } | null> {
+    const view = await desk.crossing(laneId, crossingId);
+    return view === null || view.state !== state ? { value: undefined } : null;
   }
 
   private showEntry(lane: SimulatedLane, profile: TruckProfile): void {
@@ -193,30 +258,45 @@ export class TrafficGenerator {
     else lane.camera.showPlate({ plate: profile.plate, likelihood: profile.plateConfidence, country: 'GE', vehicleType });
   }
 
-  /** The registration system posts the declaration; retried while the gateway does not answer. */
-  private async register(desk: LaneDesk, lane: SimulatedLane, profile: TruckProfile): Promise<CrossingView | null> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        const view = await desk.register(lane.id, {
-          plate: profile.plate,
-          vehicleType: profile.vehicleType,
-          direction: profile.direction,
-          declaredWeightKg: profile.declaredWeightKg,
-          documents: [`SAD-${this.trucks}`],
-          aeo: profile.aeo,
-          previousVisits30d: profile.visits30d,
-        });
-        this.registered += 1;
-        return view;
-      } catch (error) {
-        // The gateway may still be starting (or restarting): retry for about half a real minute.
-        if (attempt >= 15) {
-          this.options.onError?.(error as Error);
-          return null;
+  /**
+   * The registration system posts the declaration, retried while the gateway does not answer. A
+   * POST whose answer was lost may have registered the truck: the gateway matches a registration
+   * by plate among *arrived* vehicles only, so sending it again would register another vehicle or
+   * open a second crossing. Before such a retry the lane's open crossings are searched for this
+   * truck's registration (same plate, OCR-tolerant as the gateway matches, same declaration,
+   * past `arrived`, not another truck's).
+   */
+  private async register(desk: LaneDesk, lane: SimulatedLane, profile: TruckProfile): Promise<CrossingView> {
+    const request = {
+      plate: profile.plate,
+      vehicleType: profile.vehicleType,
+      direction: profile.direction,
+      declaredWeightKg: profile.declaredWeightKg,
+      documents: [`SAD-${this.trucks}`],
+      aeo: profile.aeo,
+      previousVisits30d: profile.visits30d,
+    };
+    const lookUp = desk.openCrossings?.bind(desk);
+    const found = lookUp
+      ? async (): Promise<{ value: CrossingView } | null> => {
+          const mine = (await lookUp(lane.id)).find(
+            (c) =>
+              c.state !== 'arrived' &&
+              !this.claimed.has(c.crossingId) &&
+              c.plate !== null &&
+              platesMatch(c.plate, profile.plate) &&
+              c.direction === profile.direction &&
+              c.declaredWeightKg === profile.declaredWeightKg,
+          );
+          if (!mine) return null;
+          this.registrationsRecovered += 1;
+          return { value: mine };
         }
-        await this.wait(this.options.deviceClock, 2000);
-      }
-    }
+      : undefined;
+    const view = await this.withDesk(`registration of ${profile.plate} on ${lane.id}`, () => desk.register(lane.id, request), found);
+    this.claimed.add(view.crossingId);
+    this.registered += 1;
+    return view;
   }
 
   /** The truck drives onto the platform, settles until the gateway has its weight, and drives off. */
@@ -234,7 +314,7 @@ export class TrafficGenerator {
       for (let waited = 0; waited < limitMs; waited += 250) {
         await this.wait(device, 250);
         if (!crossing || !desk) continue;
-        const view = await desk.crossing(lane.id, crossing.crossingId);
+        const view = await this.withDesk(`crossing ${crossing.crossingId}`, () => desk.crossing(lane.id, crossing.crossingId));
         if (!view || view.state !== 'registered') break;
       }
       indicator.setLoad(0, false);
@@ -245,7 +325,12 @@ export class TrafficGenerator {
   private async scan(desk: LaneDesk, lane: SimulatedLane, profile: TruckProfile, crossing: CrossingView): Promise<void> {
     const scanner = lane.scanner ?? this.lanes.find((l) => l.scanner)?.scanner;
     if (!scanner) {
-      await desk.release(lane.id, crossing.crossingId, 'no scanner at this post: released by the officer');
+      const { crossingId } = crossing;
+      await this.withDesk(
+        `release of ${crossingId}`,
+        () => desk.release(lane.id, crossingId, 'no scanner at this post: released by the officer'),
+        () => this.movedOn(desk, lane.id, crossingId, 'scanning'),
+      );
       return;
     }
     const scanId = `scan-${crossing.crossingId}`;
@@ -259,7 +344,7 @@ export class TrafficGenerator {
   /** Polls the crossing until `done(state)`, at most once a traffic minute and at least every 2 s. */
   private async until(desk: LaneDesk, lane: SimulatedLane, crossing: CrossingView, done: (state: string) => boolean): Promise<CrossingView> {
     for (;;) {
-      const view = (await desk.crossing(lane.id, crossing.crossingId)) ?? { ...crossing, state: CLOSED };
+      const view = (await this.withDesk(`crossing ${crossing.crossingId}`, () => desk.crossing(lane.id, crossing.crossingId))) ?? { ...crossing, state: CLOSED };
       if (done(view.state)) return view;
       await this.wait(this.options.deviceClock, 250);
     }

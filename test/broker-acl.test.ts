@@ -69,10 +69,7 @@ describe('broker ACL: a gateway publishes under its own post id only', () => {
     const vmc = issueClientCertificate(pki, 'vmc');
     const tlsPort = await freePort();
     const config = brokerFromDocs(pki, tlsPort);
-    // The helper's `max_queued_messages 0` (no limit) makes Mosquitto 2.0.11 drop the connection
-    // after every refused publish: its quota check there lacks the `> 0` guard later releases
-    // have. A positive limit keeps the connection, as a production broker does.
-    rig.broker = await Mosquitto.start({ extraConfig: [...config, 'max_queued_messages 100000'] });
+    rig.broker = await Mosquitto.start({ extraConfig: config });
     const url = `mqtts://127.0.0.1:${tlsPort}`;
     const collector = rig.collector = await Collector.connect(url, 'border/#', 5, tlsOptions(pki, vmc));
 

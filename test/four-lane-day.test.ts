@@ -79,8 +79,7 @@ describe('a day of a 4-lane post on the injected clock', () => {
     const errors: Error[] = [];
     const desk = await InProcessDesk.create(gateway);
     // An admin asks for the swap; the acting identity comes from the session.
-    gateway.accounts.addAccount('post-admin', 'admin', 'scrypt$unused');
-    const adminToken = gateway.sessions.create('post-admin', 'admin').token;
+    const adminToken = gateway.sessions.create(gateway.accounts.addAccount('post-admin', 'admin', 'scrypt$unused')).token;
     const traffic = new TrafficGenerator(lanes, { clock, deviceClock: clock, intervalSec: 600, desk, random, watchlist: config.workflow.watchlist, onError: (e) => errors.push(e) });
     cleanup.push(() => Promise.resolve(traffic.stop()));
     traffic.start();

@@ -1,18 +1,35 @@
 /**
  * Outbox faults at the gateway level: the byte bound reached during a long outage (drops are
- * counted, alarmed and everything else delivered), and a full disk (producers told, /healthz 503,
- * recovery once space returns).
+ * counted, alarmed and everything else delivered), and a real full disk, the outbox on a small
+ * tmpfs this test mounts (producers told, /healthz 503 with a true depth, acknowledged rows
+ * deleted once the broker returns, also after a restart, and commits again).
  */
-import { once } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
+import { closeSync, mkdtempSync, openSync, rmdirSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { PostConfig } from '../config/schema.js';
+import { systemClock } from '../core/clock.js';
 import { isGatewayError } from '../core/errors.js';
-import { systemRig } from './helpers/rig.js';
-import { Collector } from './helpers/collector.js';
+import { Gateway } from '../gateway/daemon.js';
+import { createLogger } from '../gateway/logger.js';
+import { resolveUplinkSettings } from '../gateway/uplink/resolve-settings.js';
+import { systemRig, type Rig } from './helpers/rig.js';
+import { Collector, type Received } from './helpers/collector.js';
 import { Mosquitto } from './helpers/mosquitto.js';
-import { emitBurst, startTestGateway, testConfig, uplinkConnected, weighed } from './helpers/test-config.js';
+import { emitBurst, startTestGateway, testConfig, weighed } from './helpers/test-config.js';
 
 describe('outbox faults', () => {
   const rig = systemRig<Mosquitto>();
+  const smallDisks: string[] = [];
+  // After the rig's afterEach has stopped the gateways that have their files there.
+  afterAll(() => {
+    for (const mount of smallDisks.splice(0)) unmount(mount);
+  });
 
   it('during an outage, drops telemetry first, counts and alarms it, and delivers the rest', async () => {
     const broker = rig.broker = await Mosquitto.start();
@@ -54,29 +71,287 @@ describe('outbox faults', () => {
     expect(emittedWeighed).toBeGreaterThan(0);
   });
 
-  it('on a full disk, tells the producer, turns /healthz to 503, and recovers', async () => {
-    const broker = rig.broker = await Mosquitto.start();
-    const collector = rig.collector = await Collector.connect(broker.url);
-    const gateway = rig.gateway = await startTestGateway(testConfig([broker.url]), undefined, true);
-    await uplinkConnected(gateway);
-    await emitBurst(gateway, ['lane-1'], 10);
-    const healthUrl = `http://127.0.0.1:${gateway.httpAddress?.port}/healthz`;
+  it('on a real full disk (a small tmpfs), refuses before SQLite runs out, keeps /healthz true, recovers after a restart and delivers every committed event', async () => {
+    const post = await fullDiskPost(rig, (mount) => smallDisks.push(mount));
+    const { collector, committed, log, stored } = post;
+    await post.fillUntilRefused();
+    const filledTo = statfsSync(post.mount);
+    console.log(`full disk: ${committed.size} events committed on a ${SMALL_DISK} tmpfs, ${filledTo.bavail * filledTo.bsize} bytes left free`);
 
-    const db = gateway.outbox.database;
-    db.pragma(`max_page_count = ${Number(db.pragma('page_count', { simple: true }))}`);
-    const results = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => weighed(gateway, 'lane-2', i)));
-    const refused = results.filter((r) => r.status === 'rejected');
-    expect(refused.length).toBeGreaterThan(0);
-    expect(refused.every((r) => isGatewayError(r.reason, 'GW_ERR_OUTBOX_DISK_FULL'))).toBe(true);
-    const failing = await fetch(healthUrl);
-    expect(failing.status).toBe(503);
-    expect(await failing.json()).toMatchObject({ status: 'failing', outbox: { lastError: { code: 'GW_ERR_OUTBOX_DISK_FULL' } } });
+    // A restart on the full disk: it opens, counts what is stored, and refuses again at the reserve.
+    await post.restart();
+    expect(post.gateway.outbox.depth).toBe(committed.size);
+    expect(stored()).toBe(committed.size);
+    await post.fillUntilRefused();
 
-    db.pragma('max_page_count = 1073741823');
-    await weighed(gateway, 'lane-3', 1);
-    expect((await fetch(healthUrl)).status).toBe(200);
-    const accepted = results.filter((r) => r.status === 'fulfilled').length;
-    await collector.waitFor((r) => new Set(r.map((m) => m.id)).size >= 10 + accepted + 1, 30_000, 'every committed event');
-    console.log(`disk full: ${refused.length} appends refused with GW_ERR_OUTBOX_DISK_FULL, ${10 + accepted + 1} committed and delivered`);
+    // The broker returns: every committed event is delivered and its row deleted; the depth
+    // /healthz reports (gateway.health() is what it serves) stays the number of rows throughout.
+    const depthChecks = post.watchDepth();
+    await post.broker.run();
+    await post.allDelivered();
+    await until(() => post.gateway.outbox.depth === 0, post.gateway.uplink, 'delivered', () => `every row deleted (depth ${post.gateway.outbox.depth}, rows ${stored()})`);
+    expect(stored()).toBe(0);
+    expect(depthChecks.length).toBeGreaterThan(0);
+    expect(depthChecks.filter(([depth, rows]) => depth !== rows)).toEqual([]);
+
+    // It commits again (the pages the deleted rows left are reused), and the VMC hears of the refusals.
+    await post.commitsAgain();
+    await collector.waitFor((r) => r.some((m) => m.type === 'alarm.raised' && m.event.data.alarm === 'GW_ERR_OUTBOX_DISK_FULL'), 30_000, 'the disk-full alarm');
+
+    // The log: a few lines about refusals (counted, without stack traces), never a failed removal.
+    const refusalLines = log.lines.filter((line) => line.module === 'outbox' && String(line.msg).startsWith('outbox refused'));
+    expect(refusalLines.length).toBeGreaterThan(0);
+    expect(refusalLines.length).toBeLessThanOrEqual(4);
+    expect(log.lines.filter((line) => JSON.stringify(line).includes('"stack"'))).toEqual([]);
+    expect(log.lines.filter((line) => /cannot delete|SQLITE_FULL/.test(JSON.stringify(line)))).toEqual([]);
+    const refusedEvents = refusalLines.reduce((sum, line) => sum + Number(line.events), 0);
+    console.log(`full disk: ${refusedEvents} appends refused in ${refusalLines.length} log lines; all ${committed.size} committed events delivered; commits again`);
+  });
+
+  it('when another program takes the last byte, keeps acknowledged rows and true counters, and deletes them once there is room', async () => {
+    const post = await fullDiskPost(rig, (mount) => smallDisks.push(mount));
+    const { committed, log, stored } = post;
+    await post.fillUntilRefused();
+    const filler = join(post.mount, 'filler');
+    fillDisk(filler);
+    expect(statfsSync(post.mount).bavail).toBe(0);
+
+    // Delivered, but no room to delete them: the rows and the depth stay, and agree.
+    const depthChecks = post.watchDepth();
+    await post.broker.run();
+    await post.allDelivered();
+    await log.waitFor((line) => String(line.msg).startsWith('outbox cannot delete'), 'a failed removal');
+    expect(post.gateway.outbox.depth).toBe(stored());
+    expect(stored()).toBeGreaterThan(0);
+    expect(depthChecks.filter(([depth, rows]) => depth !== rows)).toEqual([]);
+
+    // Room again: the removals kept are retried, in bounded transactions after a checkpoint.
+    rmSync(filler);
+    await log.waitFor((line) => line.msg === 'outbox removals succeed again', 'the removals to succeed');
+    expect(post.gateway.outbox.depth).toBe(0);
+    expect(stored()).toBe(0);
+    await post.commitsAgain();
+    expect(log.lines.filter((line) => String(line.msg).startsWith('outbox cannot delete'))).toHaveLength(1);
+    console.log(`disk taken by another program: ${committed.size} events delivered, their rows deleted once it gave the room back`);
   });
 });
+
+/** A gateway with its data on a small tmpfs of its own, and a broker that is down at first. */
+async function fullDiskPost(rig: Rig<Mosquitto>, mounted: (mount: string) => void) {
+  // Without TCP_NODELAY, Nagle holds each batch of PUBACKs for the gateway's delayed ACK (40 ms):
+  // a 15,000-event backlog would take half a minute to drain instead of a few seconds.
+  const broker = (rig.broker = await Mosquitto.start({ extraConfig: ['set_tcp_nodelay true'] }));
+  const collector = (rig.collector = await Collector.connect(broker.url));
+  await broker.stop();
+  const mount = mountTmpfs(SMALL_DISK);
+  mounted(mount);
+  const dataDir = join(mount, 'gateway');
+  const log = recordingLogger();
+  const config = testConfig([broker.url]);
+  let gateway = (rig.gateway = await startOn(config, dataDir, log.logger));
+  const stored = (): number => Number(gateway.outbox.database.prepare('SELECT COUNT(*) FROM events').pluck().get());
+  /**
+   * /healthz over HTTP, its depth checked against the rows really stored (while nothing is
+   * delivered: the uplink would delete rows between the answer and the count).
+   */
+  const healthz = async (checkDepth = true): Promise<{ status: number; body: HealthBody }> => {
+    const answer = await fetch(`http://127.0.0.1:${gateway.httpAddress?.port}/healthz`);
+    const body = (await answer.json()) as HealthBody;
+    if (checkDepth) expect(body.outbox.depth).toBe(stored());
+    return { status: answer.status, body };
+  };
+  const committed = new Map<string, number>();
+  let emitted = 0;
+  return {
+    broker,
+    collector,
+    mount,
+    log,
+    committed,
+    stored,
+    get gateway(): Gateway {
+      return gateway;
+    },
+
+    /** Bursts of events until five in a row are refused, /healthz checked after each. */
+    async fillUntilRefused(): Promise<void> {
+      for (let refusedBursts = 0; refusedBursts < 5; ) {
+        expect(emitted).toBeLessThan(250_000); // the small disk holds far fewer
+        const results = await Promise.allSettled(Array.from({ length: 250 }, () => weighed(gateway, 'lane-1', (emitted += 1))));
+        for (const result of results) {
+          if (result.status === 'fulfilled') {
+            const { id, seq } = result.value as { id: string; seq: number };
+            committed.set(id, seq);
+          } else {
+            expect(isGatewayError(result.reason, 'GW_ERR_OUTBOX_DISK_FULL')).toBe(true);
+            expect((result.reason as Error).cause).toBeUndefined(); // refused by the reserve, not by a failing SQLite
+          }
+        }
+        if (results.some((result) => result.status === 'rejected')) refusedBursts += 1;
+        await healthz();
+      }
+      const full = await healthz();
+      expect(full.status).toBe(503);
+      expect(full.body).toMatchObject({ status: 'failing', outbox: { depth: committed.size, lastError: { code: 'GW_ERR_OUTBOX_DISK_FULL' } } });
+      // What gateway_outbox_disk_headroom_bytes shows: less than a burst of 250 needs.
+      expect(gateway.outbox.diskHeadroom()).toBeLessThan(250 * 2 * 1024);
+    },
+
+    async restart(): Promise<void> {
+      await gateway.stop();
+      gateway = rig.gateway = await startOn(config, dataDir, log.logger);
+    },
+
+    /** Pairs of (depth the gateway reports, rows stored) taken every 500 deliveries. */
+    watchDepth(): Array<[number, number]> {
+      const checks: Array<[number, number]> = [];
+      let deliveries = 0;
+      gateway.uplink.on('delivered', () => {
+        deliveries += 1;
+        if (deliveries % 500 === 0) setImmediate(() => checks.push([(gateway.health() as unknown as HealthBody).outbox.depth, stored()]));
+      });
+      return checks;
+    },
+
+    /** Resolves once the collector has every committed event. */
+    async allDelivered(): Promise<void> {
+      // Counted as they come: a predicate over everything received, run per message, is quadratic.
+      const delivered = new Set<string>();
+      let counted = 0;
+      const all = (received: Received[]): boolean => {
+        for (const message of received.slice(counted)) if (committed.has(message.id)) delivered.add(message.id);
+        counted = received.length;
+        return delivered.size === committed.size;
+      };
+      await collector.waitFor(all, 40_000, `${committed.size} committed events`);
+    },
+
+    /** New events commit and are delivered; the WAL checkpoints whole; the database is sound. */
+    async commitsAgain(): Promise<void> {
+      await emitBurst(gateway, ['lane-3'], 100);
+      expect((await healthz(false)).status).toBe(200);
+      await collector.waitFor((r) => r.filter((m) => m.laneId === 'lane-3').length >= 100, 30_000, 'the events committed after recovery');
+      expect(gateway.outbox.database.pragma('wal_checkpoint(TRUNCATE)')).toEqual([{ busy: 0, log: 0, checkpointed: 0 }]);
+      expect(gateway.outbox.integrityCheck()).toBe('ok');
+    },
+  };
+}
+
+const SMALL_DISK = '16m';
+
+interface HealthBody {
+  status: string;
+  outbox: { depth: number; lastError: { code: string } | null };
+}
+
+/**
+ * Mounts a tmpfs of `size` on a new directory. Throws when it cannot, so the test fails rather
+ * than skips: it needs root (CAP_SYS_ADMIN), as the CI has.
+ */
+function mountTmpfs(size: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'outbox-disk-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (error) {
+    rmdirSync(dir);
+    const stderr = String((error as { stderr?: Buffer }).stderr ?? error).trim();
+    throw new Error(`cannot mount a ${size} tmpfs on ${dir}; this test needs root, as CI has (${stderr})`, { cause: error });
+  }
+  return dir;
+}
+
+function unmount(dir: string): void {
+  try {
+    execFileSync('umount', [dir], { stdio: 'pipe' });
+  } catch {
+    execFileSync('umount', ['--lazy', dir], { stdio: 'pipe' }); // still busy: detach it now
+  }
+  rmdirSync(dir);
+}
+
+type LogLine = Record<string, unknown>;
+
+/** A logger whose lines are kept, parsed, and can be waited for. */
+function recordingLogger(): { logger: Logger; lines: LogLine[]; waitFor(match: (line: LogLine) => boolean, what?: string): Promise<LogLine> } {
+  const lines: LogLine[] = [];
+  const written = new EventEmitter<{ line: [LogLine] }>();
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const text of chunk.toString().split('\n')) {
+        if (!text) continue;
+        const line = JSON.parse(text) as LogLine;
+        lines.push(line);
+        written.emit('line', line);
+      }
+      callback();
+    },
+  });
+  return {
+    logger: createLogger('info', destination),
+    lines,
+    waitFor(match, what = 'a log line') {
+      const seen = lines.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const onLine = (line: LogLine): void => {
+          if (!match(line)) return;
+          clearTimeout(timer);
+          written.off('line', onLine);
+          resolve(line);
+        };
+        const timer = setTimeout(() => {
+          written.off('line', onLine);
+          reject(new Error(`timed out waiting for ${what}; last lines: ${JSON.stringify(lines.slice(-3))}`));
+        }, 20_000);
+        written.on('line', onLine);
+      });
+    },
+  };
+}
+
+/** Fills the filesystem of `path` to its last byte with one file. */
+function fillDisk(path: string): void {
+  const fd = openSync(path, 'w');
+  try {
+    for (const size of [1024 * 1024, 4096, 1]) {
+      const block = Buffer.alloc(size);
+      for (;;) {
+        try {
+          writeSync(fd, block);
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== 'ENOSPC') throw error;
+          break;
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function startOn(config: PostConfig, dataDir: string, logger: Logger): Promise<Gateway> {
+  return Gateway.start({ config, uplink: resolveUplinkSettings(config), logger, clock: systemClock, dataDir, http: true });
+}
+
+/**
+ * Resolves once `predicate` holds, checked now and after each `event` (once its turn is over);
+ * rejects after `timeoutMs`, sooner than the test's own timeout, saying `what`.
+ */
+function until(predicate: () => boolean, emitter: EventEmitter, event: string, what: () => string, timeoutMs = 20_000): Promise<void> {
+  if (predicate()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      setImmediate(() => {
+        if (!predicate()) return;
+        clearTimeout(timer);
+        emitter.off(event, check);
+        resolve();
+      });
+    };
+    const timer = setTimeout(() => {
+      emitter.off(event, check);
+      reject(new Error(`timed out waiting for ${what()}`));
+    }, timeoutMs);
+    emitter.on(event, check);
+  });
+}

@@ -1,7 +1,10 @@
 /**
  * The broker refuses a publish (MQTT 5 PUBACK 0x87 Not authorized, from a Mosquitto ACL): the
  * event stays in the outbox, an alarm is raised, other events keep flowing, and once the ACL
- * allows it the event is delivered.
+ * allows it the event is delivered, flagged `replayed`. The broker is configured as in production
+ * and keeps the connection after a refusal, so the flag comes from the parking itself and not
+ * from a reconnect's backlog replay (the test's earlier broker dropped the connection after every
+ * refusal, which hid that).
  */
 import { describe, expect, it } from 'vitest';
 import { systemRig } from './helpers/rig.js';
@@ -19,6 +22,8 @@ describe('publish refused by the broker', () => {
     const collector = rig.collector = await Collector.connect(broker.url);
     const gateway = rig.gateway = await startTestGateway(testConfig([broker.url], { uplink: { refusedRetryMs: 50 } }));
     await uplinkConnected(gateway);
+    const leftConnected: string[] = [];
+    gateway.uplink.on('state', (state) => state !== 'connected' && leftConnected.push(state));
 
     const refused = await gateway.emit('operator.action', 'lane-2', { operatorId: 'op-7', action: 'override-channel', reason: 'supervisor order', crossingId: null });
     await emitBurst(gateway, ['lane-1', 'lane-2'], 20);
@@ -41,6 +46,7 @@ describe('publish refused by the broker', () => {
     expect(delivered?.replayed).toBe(true);
     await acknowledged;
     expect(gateway.uplink.parkedCount).toBe(0);
+    expect(leftConnected).toEqual([]); // one connection throughout: refusals did not drop it
     console.log(`refused: 1 event parked then delivered; ${collector.received.length} messages received in all`);
   });
 });

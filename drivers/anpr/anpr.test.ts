@@ -3,7 +3,7 @@ import { parseMultipart } from './multipart.js';
 import { describe, expect, it } from 'vitest';
 import { decodePlateNotification, plateTopics } from './profile-m.js';
 import { normalisePlate } from './plate-normaliser.js';
-import { asArray, parseXml, type XmlNode } from './soap-client.js';
+import { asArray, parseXml, parseXmlQualified, type XmlNode } from './soap-client.js';
 import { passwordDigest, verifyUsernameToken } from './ws-security.js';
 
 describe('WS-UsernameToken', () => {
@@ -60,6 +60,7 @@ describe('Profile M decoding', () => {
       issuingEntity: 'GE',
       vehicleType: 'Truck',
       imageRef: '/images/42.jpg',
+      eventId: null,
       source: { VideoSourceConfigurationToken: 'vsc_1' },
     });
   });
@@ -67,8 +68,10 @@ describe('Profile M decoding', () => {
   it('ignores notifications without plate data and finds plate topics in a topic set', () => {
     const motion = parseXml(`<NotificationMessage><Topic>tns1:VideoSource/MotionAlarm</Topic><Message><Message><Data><SimpleItem Name="State" Value="true"/></Data></Message></Message></NotificationMessage>`);
     expect(decodePlateNotification(motion.NotificationMessage as XmlNode)).toBeNull();
-    const set = parseXml(`<TopicSet><VideoSource><MotionAlarm><MessageDescription><Data><SimpleItemDescription Name="State"/></Data></MessageDescription></MotionAlarm></VideoSource><RuleEngine><LPR><Plate><MessageDescription><Data><SimpleItemDescription Name="PlateNumber"/></Data></MessageDescription></Plate></LPR></RuleEngine></TopicSet>`);
-    expect(plateTopics(set.TopicSet as XmlNode)).toEqual(['tns1:RuleEngine/LPR/Plate']);
+    const set = parseXmlQualified(
+      `<TopicSet xmlns:tns1="http://www.onvif.org/ver10/topics"><tns1:VideoSource><MotionAlarm><MessageDescription><Data><SimpleItemDescription Name="State"/></Data></MessageDescription></MotionAlarm></tns1:VideoSource><tns1:RuleEngine><LPR><Plate><MessageDescription><Data><SimpleItemDescription Name="PlateNumber"/></Data></MessageDescription></Plate></LPR></tns1:RuleEngine></TopicSet>`,
+    );
+    expect(plateTopics(set)).toEqual([{ expression: 'tns1:RuleEngine/LPR/Plate', namespaces: { tns1: 'http://www.onvif.org/ver10/topics' }, plate: true }]);
     expect(asArray(undefined)).toEqual([]);
   });
 });

@@ -4,15 +4,23 @@
  * country, vehicleType…) and the plate and scene JPEGs. The request is answered 200 only once
  * the read is committed to the outbox (the reading's `ack`), so a camera retries what the gateway
  * did not store; a malformed push gets 400 with the reason. The parser is bounded (multipart.ts:
- * parts, part and header sizes, a complete body only; the XML part at most 64 KiB and 6,000 tags),
- * so a push cut in half or built to be expensive is a 400, never a plate.
+ * parts, part and header sizes, a complete body only; the XML part at most 64 KiB and 6,000 tags,
+ * and well-formed), so a push cut in half or built to be expensive is a 400, never a plate.
+ *
+ * A camera resends a push whose 200 it did not see; the resent push is answered 200 and not
+ * stored again: pushes are told apart by the alert's UUID (Hikvision writes one per event), else
+ * by its dateTime, channel and plate, within `duplicateWindowSec`. The confidence is read on
+ * either scale (0-100 or 0..1) as 0..1, the country from a code or name (country-code.ts).
  */
 import type { AnprPushConfig } from '../../config/schema.js';
 import type { DriverContext } from '../driver.js';
-import { PushDriverBase, type Ack } from '../push-driver.js';
+import { PushDriverBase, type Ack, type PushResponse } from '../push-driver.js';
+import { countryCode } from './country-code.js';
 import { boundaryOf, readMultipart, type Part } from './multipart.js';
 import type { AnprReading } from './onvif-anpr-driver.js';
 import { normalisePlate } from './plate-normaliser.js';
+import { normaliseLikelihood } from './profile-m.js';
+import { RecentKeys } from './recent-keys.js';
 import { asNode, clip, parseXml, text1, type XmlNode } from './soap-client.js';
 
 /** Largest XML alert accepted in a push; a real one is 1-3 KiB. */
@@ -21,11 +29,23 @@ export const MAX_PUSH_XML_BYTES = 64 * 1024;
 /** A reading that must be acknowledged: resolve once stored, reject when it could not be. */
 export type AckedAnprReading = AnprReading & { ack: Ack };
 
+/** Most stored pushes remembered for duplicate detection. */
+const MAX_RECENT_PUSHES = 1024;
+
+type ParsedPush = { alert: XmlNode; images: Map<string, Buffer> } | { error: string };
+
 export class AnprHttpPushDriver extends PushDriverBase<AckedAnprReading> {
   readonly id: string;
   readonly kind = 'anpr' as const;
   /** Images of the last push (name → JPEG), for the console; not forwarded over MQTT. */
   lastImages = new Map<string, Buffer>();
+  /** Pushes answered 200 as a resend of one already stored. */
+  duplicates = 0;
+  private readonly stored: RecentKeys;
+  /** Pushes being stored now, by duplicate key: a resend arriving meanwhile waits for the first. */
+  private readonly storing = new Map<string, Promise<PushResponse>>();
+  /** The last body parsed, so `handle` and `decode` parse a push once. */
+  private lastParse: { body: Buffer; contentType: string | undefined; result: ParsedPush } | null = null;
 
   constructor(
     private readonly config: AnprPushConfig,
@@ -33,22 +53,62 @@ export class AnprHttpPushDriver extends PushDriverBase<AckedAnprReading> {
   ) {
     super(config.connection.path, context);
     this.id = config.id;
+    this.stored = new RecentKeys({ clock: context.clock, windowMs: config.duplicateWindowSec * 1000, maxKeys: MAX_RECENT_PUSHES });
+  }
+
+  /**
+   * As PushDriverBase.handle, but a resend of a push stored within `duplicateWindowSec` is
+   * answered 200 without a second reading; one that arrives while the first is being stored waits
+   * for it, and is stored after all if the first could not be.
+   */
+  override async handle(contentType: string | undefined, body: Buffer): Promise<PushResponse> {
+    const parsed = this.parseOnce(contentType, body);
+    // The base decodes synchronously, before its first await: the cached parse is used then and
+    // dropped at once, never holding a push's images past its own handling.
+    const store = (): Promise<PushResponse> => {
+      try {
+        return super.handle(contentType, body);
+      } finally {
+        this.lastParse = null;
+      }
+    };
+    const key = 'alert' in parsed && this.config.duplicateWindowSec > 0 ? pushKey(parsed.alert) : null;
+    if (key === null) return store();
+    const first = this.storing.get(key);
+    if (first || this.stored.has(key)) {
+      this.lastParse = null;
+      if (this.stored.has(key) || (first && (await first).status === 200)) {
+        this.duplicates += 1;
+        this.context.logger.info({ key: clip(key, 200) }, 'camera push resent; already stored');
+        return { status: 200, body: 'stored (duplicate)' };
+      }
+    }
+    const handled = store();
+    this.storing.set(key, handled);
+    try {
+      const response = await handled;
+      if (response.status === 200) this.stored.add(key);
+      return response;
+    } finally {
+      if (this.storing.get(key) === handled) this.storing.delete(key);
+    }
   }
 
   protected decode(contentType: string | undefined, body: Buffer): ((ack: Ack) => AckedAnprReading) | string {
-    const parsed = this.parse(contentType, body);
+    const parsed = this.parseOnce(contentType, body);
     if ('error' in parsed) return parsed.error;
     const { alert, images } = parsed;
     const anpr = alert.ANPR as XmlNode;
     const plateText = text1(anpr, 'licensePlate');
-    const confidence = Number(text1(anpr, 'confidenceLevel'));
-    const likelihood = Number.isFinite(confidence) ? confidence / 100 : null;
+    const likelihood = normaliseLikelihood(text1(anpr, 'confidenceLevel'), 'percent');
     const trusted = plateText !== null && plateText !== '' && plateText.toLowerCase() !== 'unknown' && (likelihood ?? 1) >= this.config.minConfidence;
     this.lastImages = images;
+    // Hikvision: `country` is an index into the firmware's table, `countryAbbreviation` alpha-3.
+    const country = countryCode(text1(anpr, 'country')) ?? countryCode(text1(alert, 'countryAbbreviation'));
     return (ack) => ({
       type: 'plate.read',
       deviceId: this.id,
-      plate: trusted ? normalisePlate(plateText, likelihood, countryCode(text1(anpr, 'country'))) : null,
+      plate: trusted ? normalisePlate(plateText, likelihood, country) : null,
       plateType: bounded(text1(anpr, 'plateType')),
       vehicleType: bounded(text1(anpr, 'vehicleType')),
       imageRef: bounded([...images.keys()][0] ?? null, 256),
@@ -58,7 +118,14 @@ export class AnprHttpPushDriver extends PushDriverBase<AckedAnprReading> {
     });
   }
 
-  private parse(contentType: string | undefined, body: Buffer): { alert: XmlNode; images: Map<string, Buffer> } | { error: string } {
+  private parseOnce(contentType: string | undefined, body: Buffer): ParsedPush {
+    if (this.lastParse?.body === body && this.lastParse.contentType === contentType) return this.lastParse.result;
+    const result = this.parse(contentType, body);
+    this.lastParse = { body, contentType, result };
+    return result;
+  }
+
+  private parse(contentType: string | undefined, body: Buffer): ParsedPush {
     const boundary = boundaryOf(contentType);
     let parts: Part[];
     if (boundary) {
@@ -94,9 +161,12 @@ function bounded(text: string | null, max = 64): string | null {
   return text !== null && text.length <= max ? text : null;
 }
 
-/** Cameras send a country name or code; codes pass through, a few names map to codes. */
-function countryCode(country: string | null): string | null {
-  if (!country) return null;
-  const names: Record<string, string> = { georgia: 'GE', armenia: 'AM', azerbaijan: 'AZ', turkey: 'TR', turkiye: 'TR', poland: 'PL', germany: 'DE', ukraine: 'UA' };
-  return /^[A-Za-z]{2}$/.test(country) ? country.toUpperCase() : (names[country.toLowerCase()] ?? null);
+/** What a resent push shares with the first: the alert's UUID, else its dateTime, channel and plate. */
+export function pushKey(alert: XmlNode): string | null {
+  const uuid = text1(alert, 'UUID');
+  if (uuid !== null && uuid.trim() !== '' && uuid.length <= 128) return `uuid ${uuid.trim()}`;
+  const dateTime = text1(alert, 'dateTime');
+  const plate = text1(asNode(alert.ANPR), 'licensePlate');
+  if (dateTime === null || plate === null || dateTime.length > 64 || plate.length > 64) return null;
+  return `at ${dateTime} ${clip(text1(alert, 'channelID') ?? '', 16)} ${plate}`;
 }

@@ -57,8 +57,13 @@ describe('ONVIF ANPR driver', () => {
       plate: { text: 'GE123AB', raw: 'ge-123-ab', confidence: 0.93, country: 'GE' },
       vehicleType: 'Truck',
       plateType: 'Normal',
-      imageRef: '/snapshot.jpg',
+      // The notification's ImageRef (/snapshot.jpg) is fetched and kept; the read names it by digest.
+      imageRef: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) as unknown,
+      image: { bytes: SNAPSHOT_JPEG.length, contentType: 'image/jpeg' },
     });
+
+    const { imageRef } = await read;
+    expect(driver.image(imageRef as string)?.body).toEqual(SNAPSHOT_JPEG);
 
     const unreadable = nextReading<AnprReading>(driver);
     camera.showPlate({ plate: 'G?1?3', likelihood: 0.2, country: 'GE' });

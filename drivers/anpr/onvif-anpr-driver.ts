@@ -7,6 +7,12 @@
  * normalised; the raw text and its likelihood stay beside it; a read below `minConfidence` is
  * reported as unreadable.
  *
+ * What real cameras need (docs/integrators.md, "Real cameras"): requests are signed with the
+ * camera's clock, measured at connect and again after a NotAuthorized fault; topic filters keep
+ * vendor namespaces (`tnshik:Vehicle`); likelihoods on 0..1 or 0-100 both read as 0..1; the
+ * picture a notification names is fetched (bounded, camera host only) and referenced by the read;
+ * a notification delivered twice is read once.
+ *
  * The camera is an adversary until proven otherwise (docs/integrators.md, "Camera replies"): every
  * reply is bounded in bytes and time, every address it names must be on its own host, and any such
  * fault is transient: reported as health (`down` when there is no subscription, `degraded` when
@@ -18,9 +24,11 @@ import { toError } from '../../core/with-timeout.js';
 import { DriverBase, type DriverContext } from '../driver.js';
 import type { Connection, ReconnectLoop } from '../reconnect-loop.js';
 import { DeviceAddressPolicy } from './device-address.js';
+import { ImageStore, type StoredImage } from './image-store.js';
 import { OnvifClient, type DeviceInformation, type PullPoint, type ServiceAddresses } from './onvif-client.js';
 import { normalisePlate, type NormalisedPlate } from './plate-normaliser.js';
-import { plateTopics } from './profile-m.js';
+import { type PlateRead } from './profile-m.js';
+import { RecentKeys } from './recent-keys.js';
 import { clip } from './soap-client.js';
 
 /** Shortest time between two PullMessages: ten pulls a second is more than any lane's plates need. */
@@ -29,6 +37,20 @@ export const MIN_PULL_INTERVAL_MS = 100;
 /** Notifications asked for per PullMessages (its MessageLimit). */
 const MESSAGE_LIMIT = 10;
 
+/** Most events remembered for duplicate detection; far more than a lane sees in any window. */
+const MAX_RECENT_EVENTS = 1024;
+
+/** A camera clock further off than this is logged (tokens are signed with its time regardless). */
+const CLOCK_WARN_MS = 5000;
+
+/** The picture of a read, as kept on the gateway: its bytes are looked up by `ref`. */
+export type AnprImage = {
+  /** `sha256:<hex>` of the bytes: the reading's `imageRef`, and the key for `driver.image(ref)`. */
+  ref: string;
+  bytes: number;
+  contentType: string;
+};
+
 export type AnprReading = {
   type: 'plate.read';
   deviceId: string;
@@ -36,7 +58,13 @@ export type AnprReading = {
   plate: NormalisedPlate | null;
   plateType: string | null;
   vehicleType: string | null;
+  /**
+   * Names the read's picture on the gateway: the digest of a fetched picture (ONVIF), the file
+   * name of a pushed part (anpr-http-push); null when there is none.
+   */
   imageRef: string | null;
+  /** The fetched picture (ONVIF), null when the notification named none or it was not fetched. */
+  image?: AnprImage | null;
   cameraTime: string | null;
   atMs: number;
 };
@@ -54,6 +82,12 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
   private running = false;
   /** Subscriptions created so far (a recreated one counts again). */
   subscriptions = 0;
+  /** Notifications dropped as duplicates of one read within `duplicateWindowSec`. */
+  duplicates = 0;
+  /** Pictures that were named but not fetched (refused address, fault, over the size cap). */
+  picturesMissed = 0;
+  private readonly recent: RecentKeys;
+  private readonly images: ImageStore;
 
   constructor(config: OnvifCameraConfig, password: string, context: DriverContext) {
     super(context);
@@ -72,6 +106,9 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
       maxSnapshotBytes: config.maxSnapshotBytes,
       addresses,
     });
+    this.recent = new RecentKeys({ clock: context.clock, windowMs: config.duplicateWindowSec * 1000, maxKeys: MAX_RECENT_EVENTS });
+    // A few pictures per lane: four of the largest allowed, at most 64 MiB, never less than one.
+    this.images = new ImageStore({ maxImages: 16, maxBytes: Math.max(config.maxSnapshotBytes, Math.min(4 * config.maxSnapshotBytes, 64 * 1024 * 1024)) });
     this.loop = this.reconnectLoop({
       connect: () => this.subscribe(),
       onUp: () => (this.snapshotProblem ? this.setHealth('degraded', this.snapshotProblem) : this.setHealth('up')),
@@ -119,17 +156,30 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
     return this.snapshotUri?.href ?? null;
   }
 
-  /** Connect = information, capabilities, snapshot URI, topics, a new pull point; the pull loop is the connection. */
+  /** A fetched picture by the `imageRef` of its read, while it is still held (see image-store.ts). */
+  image(ref: string): StoredImage | null {
+    return this.images.get(ref);
+  }
+
+  /** The camera's clock minus ours, in ms, as last measured. */
+  get clockOffsetMs(): number {
+    return this.client.clockOffsetMs;
+  }
+
+  /** Connect = the camera's clock, information, capabilities, snapshot URI, topics, a new pull point; the pull loop is the connection. */
   private async subscribe(): Promise<Connection> {
+    await this.measureClock();
     this.info = await this.client.getDeviceInformation();
     const services = await this.client.getCapabilities();
     const eventsUrl = this.client.resolve(services.events, 'event service (GetCapabilities Events/XAddr)');
     await this.findSnapshotUri(services);
-    const topics = plateTopics(await this.client.getEventTopicSet(eventsUrl));
+    const topics = (await this.client.getEventTopics(eventsUrl)).filter((topic) => topic.plate);
     if (topics.length === 0) throw new Error('the camera advertises no licence-plate event topic (GetEventProperties)');
     const pullPoint = await this.client.createPullPoint(eventsUrl, topics, this.config.subscriptionSec);
     this.subscriptions += 1;
-    this.context.logger.info({ ...this.info, topics, pullPoint: pullPoint.address.href }, 'camera subscribed');
+    const expressions = topics.map((topic) => topic.expression);
+    if (!pullPoint.filtered) this.context.logger.warn({ topics: expressions }, 'plate topics cannot be expressed as a filter (undeclared or conflicting prefix); subscribed to every event, plates are picked out');
+    this.context.logger.info({ ...this.info, topics: expressions, pullPoint: pullPoint.address.href, clockOffsetMs: this.client.clockOffsetMs }, 'camera subscribed');
     let stop = false;
     const closed = this.pullLoop(pullPoint, () => stop);
     return {
@@ -139,6 +189,13 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
         this.client.unsubscribe(pullPoint).catch(() => undefined);
       },
     };
+  }
+
+  /** The camera's clock at connect; a camera that gives none is signed for with the last offset (0 at first). */
+  private async measureClock(): Promise<void> {
+    const offset = await this.client.measureClock();
+    if (offset === null) this.context.logger.warn({ err: this.client.clockProblem }, "camera clock unknown (GetSystemDateAndTime); signing with the last offset");
+    else if (Math.abs(offset) > CLOCK_WARN_MS) this.context.logger.warn({ clockOffsetMs: offset }, "camera clock is off; requests are signed with the camera's time");
   }
 
   /** The snapshot is a convenience: without it plates still flow, and the reason is the health's. */
@@ -153,14 +210,59 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
     }
   }
 
+  /** False for a notification already read within `duplicateWindowSec` (then counted, not read again). */
+  private isFresh(read: PlateRead): boolean {
+    const key = this.config.duplicateWindowSec > 0 ? duplicateKey(read) : null;
+    if (key === null || this.recent.addIfNew(key)) return true;
+    this.duplicates += 1;
+    this.context.logger.info({ key: clip(key, 200) }, 'camera notification delivered twice; read once');
+    return false;
+  }
+
+  /**
+   * Fetches and keeps the picture a read names; null when it names none, fetching is off, or the
+   * camera does not serve it (logged; a refused address or a reply over its bounds marks the
+   * camera degraded, as a refused snapshot does). Never rejects.
+   */
+  private async fetchPicture(read: PlateRead): Promise<AnprImage | null> {
+    if (read.imageRef === null || !this.config.fetchPictures) return null;
+    try {
+      const picture = await this.client.fetchPicture(read.imageRef);
+      const stored = this.images.put(picture.body, picture.contentType);
+      return { ref: stored.ref, bytes: picture.body.length, contentType: picture.contentType };
+    } catch (error) {
+      this.picturesMissed += 1;
+      const problem = `picture not fetched: ${describe(toError(error))}`;
+      this.context.logger.warn({ code: isGatewayError(error) ? error.code : undefined, err: problem, picture: clip(read.imageRef, 200) }, 'camera picture not fetched');
+      if (isGatewayError(error) && this.health().state === 'up') this.setHealth('degraded', problem);
+      return null;
+    }
+  }
+
+  private emitRead(read: PlateRead, picture: AnprImage | null): void {
+    const trusted = read.plateNumber !== null && (read.plateLikelihood ?? 1) >= this.config.minConfidence;
+    this.emitReading({
+      type: 'plate.read',
+      deviceId: this.id,
+      plate: trusted ? normalisePlate(read.plateNumber as string, read.plateLikelihood, read.countryCode) : null,
+      plateType: read.plateType,
+      vehicleType: read.vehicleType,
+      imageRef: picture?.ref ?? null,
+      image: picture,
+      cameraTime: read.utcTime,
+      atMs: this.context.clock.now(),
+    });
+  }
+
   private async pullLoop(pullPoint: PullPoint, stopped: () => boolean): Promise<Error | null> {
     const current = { ...pullPoint };
     try {
       while (this.running && !stopped()) {
         const started = this.context.clock.monotonic();
         const now = this.context.clock.now();
-        // Renew at half the termination time, and always before a long poll could outlast it.
-        const renewWithinMs = Math.max((this.config.subscriptionSec * 1000) / 2, this.config.pullTimeoutSec * 1000 + this.config.requestTimeoutMs);
+        // Renew at half the termination time, and always before a long poll and the pictures it
+        // names (fetched in parallel, each within requestTimeoutMs) could outlast it.
+        const renewWithinMs = Math.max((this.config.subscriptionSec * 1000) / 2, this.config.pullTimeoutSec * 1000 + 2 * this.config.requestTimeoutMs);
         if (current.terminationMs - now < renewWithinMs) {
           current.terminationMs = await this.client.renew(current, this.config.subscriptionSec);
         }
@@ -168,19 +270,12 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
         current.terminationMs = terminationMs;
         if (stopped()) break;
         if (ignored > 0) this.context.logger.warn({ ignored, limit: MESSAGE_LIMIT }, 'camera sent more notifications than asked for; the rest were ignored');
-        for (const read of reads) {
-          const trusted = read.plateNumber !== null && (read.plateLikelihood ?? 1) >= this.config.minConfidence;
-          this.emitReading({
-            type: 'plate.read',
-            deviceId: this.id,
-            plate: trusted ? normalisePlate(read.plateNumber as string, read.plateLikelihood, read.countryCode) : null,
-            plateType: read.plateType,
-            vehicleType: read.vehicleType,
-            imageRef: read.imageRef,
-            cameraTime: read.utcTime,
-            atMs: this.context.clock.now(),
-          });
-        }
+        const fresh = reads.filter((read) => this.isFresh(read));
+        const pictures = await Promise.all(fresh.map((read) => this.fetchPicture(read)));
+        // Reads already marked seen are emitted even if this subscription was closed meanwhile (a
+        // redelivery would be dropped as a duplicate); only a stopped driver emits nothing.
+        if (!this.running) break;
+        fresh.forEach((read, index) => this.emitRead(read, pictures[index] ?? null));
         // A long poll that answers at once, again and again (an empty reply, a termination time
         // already past), would spin this loop at network speed: one pull per MIN_PULL_INTERVAL_MS.
         const wait = MIN_PULL_INTERVAL_MS - (this.context.clock.monotonic() - started);
@@ -191,6 +286,13 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
       return toError(error);
     }
   }
+}
+
+/** The identity two deliveries of one notification share: the camera's event id, else its time, topic and plate. */
+export function duplicateKey(read: PlateRead): string | null {
+  if (read.eventId !== null) return `id ${read.eventId}`;
+  if (read.utcTime === null) return null;
+  return `at ${read.utcTime} ${read.topic} ${read.plateNumber ?? ''}`;
 }
 
 /** An error as health and logs show it: its stable code first when it has one, never unbounded. */

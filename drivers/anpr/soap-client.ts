@@ -1,12 +1,15 @@
 /**
  * A small SOAP 1.2 client for ONVIF: WS-Addressing headers (Action, MessageID, ReplyTo, To) and
- * WS-UsernameToken on every request, the namespace prefixes stripped from the parsed reply,
- * SOAP faults turned into errors that keep their code and subcode. Every reply is bounded before
- * it is parsed: in bytes and time by the HTTP exchange, then in markup and nesting by `parseXml`,
- * so no camera can make the gateway parse for long (docs/integrators.md, "Camera replies").
+ * WS-UsernameToken on every request (but GetSystemDateAndTime), signed with the camera's clock
+ * when the caller gives its offset, the namespace prefixes stripped from the parsed reply (kept by
+ * `parseXmlQualified` where they are data: topic sets), SOAP faults turned into errors that keep
+ * their code and subcode. Every reply is bounded before it is parsed: in bytes and time by the
+ * HTTP exchange, then in markup, nesting and well-formedness by `parseXml`, so no camera can make
+ * the gateway parse for long, nor pass a reply cut short for a whole one (docs/integrators.md,
+ * "Camera replies").
  */
 import { randomUUID } from 'node:crypto';
-import { XMLParser } from 'fast-xml-parser';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import type { Clock } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
 import { httpExchange } from '../transport/http-exchange.js';
@@ -27,8 +30,7 @@ export const MAX_XML_MARKUP = 6000;
 /** Deepest element nesting accepted; ONVIF replies nest about 15 deep. */
 export const MAX_XML_DEPTH = 64;
 
-const parser = new XMLParser({
-  removeNSPrefix: true,
+const parserOptions = {
   ignoreAttributes: false,
   attributeNamePrefix: '@',
   parseTagValue: false,
@@ -37,7 +39,11 @@ const parser = new XMLParser({
   // A document type declaration is refused before parsing (see parseXml); these limits are the
   // second line, should one ever get through.
   processEntities: { enabled: true, maxEntityCount: 16, maxEntitySize: 256 },
-});
+};
+/** Element and attribute names without their namespace prefix: what most of the driver reads. */
+const parser = new XMLParser({ ...parserOptions, removeNSPrefix: true });
+/** Names as written (`tns1:RuleEngine`, `@xmlns:tnshik`): for topic sets, whose prefixes are data. */
+const qualifiedParser = new XMLParser({ ...parserOptions, removeNSPrefix: false });
 
 export type XmlNode = Record<string, unknown>;
 
@@ -61,18 +67,38 @@ export interface SoapCredentials {
 /**
  * Parses XML from a device. Refuses (GW_ERR_DEVICE_REPLY_INVALID) a document type declaration —
  * SOAP 1.2 Part 1, section 5 forbids one in a SOAP message, and it is what every entity-expansion
- * bomb needs — and nesting deeper than MAX_XML_DEPTH; refuses (GW_ERR_DEVICE_REPLY_TOO_LARGE) more
- * than `maxMarkup` tags, attributes and entity references, counted before parsing starts.
+ * bomb needs — a document that is not well-formed, and nesting deeper than MAX_XML_DEPTH; refuses
+ * (GW_ERR_DEVICE_REPLY_TOO_LARGE) more than `maxMarkup` tags, attributes and entity references,
+ * counted before parsing starts. Well-formedness is checked because fast-xml-parser reads a
+ * document cut short as the elements that arrived (`<ANPR><licensePlate>AB12` parses), so a push
+ * or reply cut in half would otherwise read as a shorter, valid one.
  */
 export function parseXml(text: string, maxMarkup = MAX_XML_MARKUP): XmlNode {
+  return boundedParse(parser, text, maxMarkup);
+}
+
+/**
+ * As `parseXml`, but element and attribute names keep their prefixes (`tns1:RuleEngine`,
+ * `@xmlns:tnshik`), so the namespace a prefix stands for can be looked up where it is declared.
+ */
+export function parseXmlQualified(text: string, maxMarkup = MAX_XML_MARKUP): XmlNode {
+  return boundedParse(qualifiedParser, text, maxMarkup);
+}
+
+function boundedParse(xmlParser: XMLParser, text: string, maxMarkup: number): XmlNode {
   if (/<!(?:DOCTYPE|ENTITY)/i.test(text)) {
     throw new GatewayError('GW_ERR_DEVICE_REPLY_INVALID', 'the XML has a document type declaration; none is accepted from a device (SOAP 1.2 Part 1, 5)');
   }
   if (exceedsMarkup(text, maxMarkup)) {
     throw new GatewayError('GW_ERR_DEVICE_REPLY_TOO_LARGE', `the XML has more than ${maxMarkup} tags, attributes and entity references`, { details: { maxMarkup } });
   }
+  const wellFormed = XMLValidator.validate(text);
+  if (wellFormed !== true) {
+    const { msg, line, col } = wellFormed.err;
+    throw new GatewayError('GW_ERR_DEVICE_REPLY_INVALID', `the XML is not well-formed (line ${line}, column ${col}): ${clip(msg, 200)}`);
+  }
   try {
-    return parser.parse(text) as XmlNode;
+    return xmlParser.parse(text) as XmlNode;
   } catch (error) {
     throw new GatewayError('GW_ERR_DEVICE_REPLY_INVALID', `unparsable XML: ${clip((error as Error).message, 200)}`, { cause: error });
   }
@@ -88,7 +114,8 @@ function exceedsMarkup(text: string, maxMarkup: number): boolean {
   return false;
 }
 
-export function buildEnvelope(action: string, to: string, body: string, credentials: SoapCredentials, createdIso: string, extraNs = ''): string {
+/** A SOAP 1.2 envelope with WS-Addressing headers, signed with a UsernameToken unless `credentials` is null. */
+export function buildEnvelope(action: string, to: string, body: string, credentials: SoapCredentials | null, createdIso: string, extraNs = ''): string {
   return (
     `<?xml version="1.0" encoding="UTF-8"?>` +
     `<s:Envelope xmlns:s="${SOAP_ENV}" xmlns:a="${WSA}"${extraNs}><s:Header>` +
@@ -96,7 +123,7 @@ export function buildEnvelope(action: string, to: string, body: string, credenti
     `<a:MessageID>urn:uuid:${randomUUID()}</a:MessageID>` +
     `<a:ReplyTo><a:Address>${WSA}/anonymous</a:Address></a:ReplyTo>` +
     `<a:To s:mustUnderstand="1">${escapeXml(to)}</a:To>` +
-    usernameTokenHeader(credentials.username, credentials.password, createdIso) +
+    (credentials ? usernameTokenHeader(credentials.username, credentials.password, createdIso) : '') +
     `</s:Header><s:Body>${body}</s:Body></s:Envelope>`
   );
 }
@@ -106,8 +133,14 @@ export interface SoapCall {
   url: URL;
   action: string;
   body: string;
-  credentials: SoapCredentials;
+  /** Who signs the request (WS-UsernameToken); null sends it unsigned (GetSystemDateAndTime). */
+  credentials: SoapCredentials | null;
   clock: Clock;
+  /**
+   * The device's clock minus ours, in ms (see onvif-client.ts, `measureClock`): the token's
+   * `Created` is our time plus this, so a camera whose clock is off still accepts it. Default 0.
+   */
+  clockOffsetMs?: number;
   /** Deadline of the whole exchange. */
   timeoutMs: number;
   /** Largest reply accepted, in bytes. */
@@ -118,7 +151,8 @@ export interface SoapCall {
 
 /** The raw reply of one SOAP request, bounded in bytes and time (see http-exchange.ts). */
 export async function soapExchange(call: SoapCall): Promise<{ text: string; status: number; statusText: string }> {
-  const envelope = buildEnvelope(call.action, call.url.href, call.body, call.credentials, new Date(call.clock.now()).toISOString());
+  const created = new Date(call.clock.now() + (call.clockOffsetMs ?? 0)).toISOString();
+  const envelope = buildEnvelope(call.action, call.url.href, call.body, call.credentials, created);
   const reply = await httpExchange({
     url: call.url,
     method: 'POST',
@@ -160,6 +194,18 @@ export function parseSoapReply(text: string, status: number, statusText: string,
   }
   if (!bodyNode) throw new GatewayError('GW_ERR_DEVICE_REPLY_INVALID', `${operation}: the reply is not a SOAP envelope`);
   return bodyNode;
+}
+
+/**
+ * Whether a device refused a request's credentials: a SOAP fault whose code or subcode is
+ * `ter:NotAuthorized` (ONVIF Core Specification, 5.11.2.2) or `wsse:FailedAuthentication` /
+ * `wsse:FailedCheck` (OASIS WSS SOAP Message Security 1.1, 12), or an HTTP 401. A camera answers
+ * so both for a wrong password and for a token whose `Created` is outside its window: the caller
+ * measures the camera's clock again and retries once (onvif-client.ts).
+ */
+export function isAuthenticationFault(error: unknown): error is SoapFault {
+  if (!(error instanceof SoapFault)) return false;
+  return error.httpStatus === 401 || /NotAuthori[sz]ed|FailedAuthentication|FailedCheck/i.test(`${error.code} ${error.subcode ?? ''}`);
 }
 
 /** `http://…/GetCapabilities` → `GetCapabilities`; `…/PullMessagesRequest` → `PullMessages`. */

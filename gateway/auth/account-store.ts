@@ -34,6 +34,11 @@ export interface Account {
   role: PersonRole;
   passwordHash: string;
   disabled: boolean;
+  /**
+   * Set when an admin chose the password (over the API): until its owner sets one of their own,
+   * the account may do nothing but that, so an admin cannot act as someone else unnoticed.
+   */
+  mustChangePassword: boolean;
   createdMs: number;
   changedMs: number;
 }
@@ -53,6 +58,7 @@ interface AccountRow {
   role: string;
   password_hash: string;
   disabled: number;
+  must_change: number;
   created_ms: number;
   changed_ms: number;
 }
@@ -107,33 +113,38 @@ export class AccountStore {
     private readonly now: () => number = Date.now,
   ) {
     db.exec(ACCOUNTS_DDL);
+    // Added after the first release of the table: databases made before it get the column.
+    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(accounts)').all();
+    if (!columns.some((c) => c.name === 'must_change')) db.exec('ALTER TABLE accounts ADD COLUMN must_change INTEGER NOT NULL DEFAULT 0');
     this.statements = {
       account: db.prepare<[string], AccountRow>('SELECT * FROM accounts WHERE name = ?'),
       accounts: db.prepare<[], AccountRow>('SELECT * FROM accounts ORDER BY name'),
-      insertAccount: db.prepare('INSERT INTO accounts (name, role, password_hash, disabled, created_ms, changed_ms) VALUES (?, ?, ?, 0, ?, ?)'),
-      setPassword: db.prepare('UPDATE accounts SET password_hash = ?, changed_ms = ? WHERE name = ?'),
-      setAccountDisabled: db.prepare('UPDATE accounts SET disabled = ?, changed_ms = ? WHERE name = ?'),
+      insertAccount: db.prepare('INSERT INTO accounts (name, role, password_hash, disabled, must_change, created_ms, changed_ms) VALUES (?, ?, ?, 0, ?, ?, ?)'),
+      // changed_ms only grows (also for two changes within one millisecond): sessions compare it.
+      setPassword: db.prepare('UPDATE accounts SET password_hash = ?, must_change = ?, changed_ms = MAX(changed_ms + 1, ?) WHERE name = ?'),
+      setAccountDisabled: db.prepare('UPDATE accounts SET disabled = ?, changed_ms = MAX(changed_ms + 1, ?) WHERE name = ?'),
       client: db.prepare<[string], ClientRow>('SELECT * FROM api_clients WHERE name = ?'),
       clients: db.prepare<[], ClientRow>('SELECT * FROM api_clients ORDER BY name'),
       insertClient: db.prepare('INSERT INTO api_clients (name, role, device_id, secret_sha256, allow_from, disabled, created_ms) VALUES (?, ?, ?, ?, ?, 0, ?)'),
-      setClientSecret: db.prepare('UPDATE api_clients SET secret_sha256 = ?, disabled = 0 WHERE name = ?'),
+      setClientSecret: db.prepare('UPDATE api_clients SET secret_sha256 = ? WHERE name = ?'),
       setClientDisabled: db.prepare('UPDATE api_clients SET disabled = ? WHERE name = ?'),
     };
   }
 
-  addAccount(name: string, role: string, passwordHash: string): Account {
+  /** `mustChangePassword`: the password was chosen by someone else (an admin over the API). */
+  addAccount(name: string, role: string, passwordHash: string, mustChangePassword = false): Account {
     checkName(name);
     if (!isPersonRole(role)) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `"${role}" is not a role for people; one of operator, supervisor, admin`);
     if (this.account(name)) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `account "${name}" exists; use user passwd to change its password`);
     const now = this.now();
-    this.statements.insertAccount.run(name, role, passwordHash, now, now);
+    this.statements.insertAccount.run(name, role, passwordHash, mustChangePassword ? 1 : 0, now, now);
     return this.account(name) as Account;
   }
 
   account(name: string): Account | null {
     const row = this.statements.account.get(name);
     return row && isPersonRole(row.role)
-      ? { name: row.name, role: row.role, passwordHash: row.password_hash, disabled: row.disabled === 1, createdMs: row.created_ms, changedMs: row.changed_ms }
+      ? { name: row.name, role: row.role, passwordHash: row.password_hash, disabled: row.disabled === 1, mustChangePassword: row.must_change === 1, createdMs: row.created_ms, changedMs: row.changed_ms }
       : null;
   }
 
@@ -141,12 +152,13 @@ export class AccountStore {
     return this.statements.accounts.all().flatMap((row) => {
       const account = this.account(row.name);
       if (!account) return [];
-      return [{ name: account.name, role: account.role, disabled: account.disabled, createdMs: account.createdMs, changedMs: account.changedMs }];
+      return [{ name: account.name, role: account.role, disabled: account.disabled, mustChangePassword: account.mustChangePassword, createdMs: account.createdMs, changedMs: account.changedMs }];
     });
   }
 
-  setPassword(name: string, passwordHash: string): void {
-    if (this.statements.setPassword.run(passwordHash, this.now(), name).changes === 0) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `no account "${name}"`);
+  /** `mustChangePassword`: set by someone else than the account's owner (an admin over the API). */
+  setPassword(name: string, passwordHash: string, mustChangePassword = false): void {
+    if (this.statements.setPassword.run(passwordHash, mustChangePassword ? 1 : 0, this.now(), name).changes === 0) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `no account "${name}"`);
   }
 
   setAccountDisabled(name: string, disabled: boolean): void {
@@ -166,7 +178,7 @@ export class AccountStore {
     return secret;
   }
 
-  /** A new secret for a client (and enables it again); the old one stops working at once. */
+  /** A new secret for a client; the old one stops working at once (a disabled client stays disabled). */
   rotateClient(name: string): string {
     const secret = randomBytes(32).toString('base64url');
     if (this.statements.setClientSecret.run(sha256(secret).toString('hex'), name).changes === 0) throw new GatewayError('GW_ERR_AUTH_ACCOUNT', `no client "${name}"`);

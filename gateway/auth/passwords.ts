@@ -18,11 +18,20 @@ function scrypt(password: string, salt: Buffer, log2N: number, r: number, p: num
   return new Promise((resolve, reject) => scryptCallback(password, salt, KEY_BYTES, options, (error, key) => (error ? reject(error) : resolve(key))));
 }
 
+/** Hashes waiting their turn, at most: a burst of logins beyond this is refused, not queued for minutes. */
+const MAX_WAITING = 16;
+
 let running = 0;
 const queue: Array<() => void> = [];
 
+/** Thrown when MAX_WAITING hashes already wait: the login is answered 503 at once. */
+export class PasswordCheckBusy extends Error {}
+
 async function limited<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= MAX_PARALLEL) await new Promise<void>((resolve) => queue.push(resolve));
+  if (running >= MAX_PARALLEL) {
+    if (queue.length >= MAX_WAITING) throw new PasswordCheckBusy('too many password checks at once');
+    await new Promise<void>((resolve) => queue.push(resolve));
+  }
   running += 1;
   try {
     return await work();

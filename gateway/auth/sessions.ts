@@ -16,6 +16,12 @@ export interface Session {
   lastSeenMono: number;
   /** Wall time of login, for the console ("signed in at"). */
   createdWallMs: number;
+  /**
+   * The account's `changedMs` at login: a password change, a disable or an enable made anywhere
+   * (the command line included, which cannot reach these sessions) changes it, and the session
+   * is refused at its next request.
+   */
+  accountStamp: number;
 }
 
 export interface SessionOptions {
@@ -27,6 +33,9 @@ export interface SessionOptions {
   /** Default 1000. */
   maxSessions?: number;
 }
+
+/** Sessions one account may hold at once (a person at a few booths); the oldest goes first. */
+const MAX_PER_ACCOUNT = 5;
 
 const key = (token: string): string => createHash('sha256').update(token).digest('base64url');
 
@@ -42,14 +51,13 @@ export class SessionStore {
     this.maxSessions = options.maxSessions ?? 1000;
   }
 
-  create(account: string, role: PersonRole): { token: string; session: Session } {
-    if (this.sessions.size >= this.maxSessions) {
-      const oldest = this.sessions.keys().next().value;
-      if (oldest !== undefined) this.sessions.delete(oldest);
-    }
+  /** A new session for the account as it is now (its name, role and `changedMs`). */
+  create(of: { name: string; role: PersonRole; changedMs: number }): { token: string; session: Session } {
+    const { name: account, role, changedMs: accountStamp } = of;
+    this.makeRoom(account);
     const token = randomBytes(32).toString('base64url');
     const now = this.options.clock.monotonic();
-    const session: Session = { account, role, csrfToken: randomBytes(24).toString('base64url'), createdMono: now, lastSeenMono: now, createdWallMs: this.options.clock.now() };
+    const session: Session = { account, role, csrfToken: randomBytes(24).toString('base64url'), createdMono: now, lastSeenMono: now, createdWallMs: this.options.clock.now(), accountStamp };
     this.sessions.set(key(token), session);
     return { token, session };
   }
@@ -67,6 +75,24 @@ export class SessionStore {
     }
     session.lastSeenMono = now;
     return session;
+  }
+
+  /**
+   * Room for one more session of `account`: expired sessions go first, then the account's own
+   * oldest beyond MAX_PER_ACCOUNT, and only then (the store full of live sessions) the oldest of all,
+   * so one account logging in again and again cannot end everyone else's sessions.
+   */
+  private makeRoom(account: string): void {
+    const now = this.options.clock.monotonic();
+    for (const [id, session] of this.sessions) {
+      if (now - session.lastSeenMono > this.idleMs || now - session.createdMono > this.maxMs) this.sessions.delete(id);
+    }
+    const own = [...this.sessions].filter(([, session]) => session.account === account);
+    for (const [id] of own.slice(0, Math.max(0, own.length - MAX_PER_ACCOUNT + 1))) this.sessions.delete(id);
+    if (this.sessions.size >= this.maxSessions) {
+      const oldest = this.sessions.keys().next().value;
+      if (oldest !== undefined) this.sessions.delete(oldest);
+    }
   }
 
   end(token: string): void {

@@ -1,11 +1,18 @@
 /**
  * Starts a driver for every device of the post, each in its own failure domain, and turns their
  * readings and health into events: `anpr.plate`, `weighbridge.weight`, `weighbridge.status`,
- * `barrier.state`, `xray.scan`, and `device.status` on every health change.
+ * `barrier.state`, `xray.scan`, and `device.status` when health changes.
+ *
+ * `device.status` is debounced per device, so a flapping or noisy device costs a bounded number of
+ * events: a change after a quiet interval is published at once; changes within the interval are
+ * counted and the latest state is published when it ends, with the count (`changes`). The
+ * interval doubles while the device keeps changing (up to `statusMaxIntervalMs`) and starts again
+ * from `statusIntervalMs` once it is quiet. The last state is always published. Health listeners
+ * (the lane workflow) still hear every change at once.
  */
 import type { Logger } from 'pino';
 import type { PostConfig } from '../../config/schema.js';
-import type { Clock } from '../../core/clock.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
 import { AnprHttpPushDriver, type AckedAnprReading } from '../../drivers/anpr/http-push-driver.js';
 import type { AnprReading } from '../../drivers/anpr/onvif-anpr-driver.js';
 import type { BarrierReading } from '../../drivers/barrier/barrier-driver.js';
@@ -14,11 +21,36 @@ import type { WeighbridgeReading } from '../../drivers/weighbridge/weighbridge-d
 import type { XrayReading } from '../../drivers/xray/xray-folder-driver.js';
 import { XrayHttpDriver, type AckedXrayReading } from '../../drivers/xray/xray-http-driver.js';
 import type { Gateway } from '../daemon.js';
+import { isOutboxRefusal } from '../outbox/sqlite-outbox.js';
 import { createDriver, DriverUnavailableError, type AnyDriver } from './driver-factory.js';
 
 interface ManagedDevice {
   driver: AnyDriver;
   laneId: string;
+}
+
+export interface DeviceManagerOptions {
+  /** Makes each device's driver (default: `createDriver`, the factory table). */
+  createDriver?: typeof createDriver;
+  /** Shortest time between two `device.status` events of one device (default 5 s). */
+  statusIntervalMs?: number;
+  /** Longest it grows to while the device keeps changing (default 5 min). */
+  statusMaxIntervalMs?: number;
+}
+
+const DEFAULT_STATUS_INTERVAL_MS = 5_000;
+const DEFAULT_STATUS_MAX_INTERVAL_MS = 300_000;
+
+/** The `device.status` debouncer of one device. */
+interface StatusGate {
+  laneId: string;
+  /** Monotonic time of the last published event (-Infinity before the first). */
+  publishedMono: number;
+  intervalMs: number;
+  /** The latest health not yet published, and how many changes it stands for. */
+  latest: DriverHealth | null;
+  changes: number;
+  timer: TimerHandle | null;
 }
 
 export type DeviceReading = Reading;
@@ -31,6 +63,7 @@ export class DeviceManager {
   private readonly healthListeners: HealthListener[] = [];
   /** Last health of every configured device, also of those whose driver is unavailable. */
   readonly health = new Map<string, DriverHealth>();
+  private readonly statusGates = new Map<string, StatusGate>();
 
   constructor(
     private readonly config: PostConfig,
@@ -38,6 +71,7 @@ export class DeviceManager {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly dataDir: string,
+    private readonly options: DeviceManagerOptions = {},
   ) {}
 
   /** Creates and starts every driver; a device whose driver is unavailable is reported down. */
@@ -47,7 +81,7 @@ export class DeviceManager {
         const where = `lanes[${laneIndex}].devices[${deviceIndex}]`;
         const logger = this.logger.child({ deviceId: device.id });
         try {
-          const driver = createDriver(device, { clock: this.clock, logger }, where, this.dataDir);
+          const driver = (this.options.createDriver ?? createDriver)(device, { clock: this.clock, logger }, where, this.dataDir);
           this.devices.push({ driver, laneId: lane.id });
           driver.on('reading', (reading) => this.onReading(lane.id, device.role, reading as Reading));
           driver.on('health', (health) => this.onHealth(lane.id, device.id, health));
@@ -64,9 +98,15 @@ export class DeviceManager {
     }
   }
 
+  /** Stops every driver, then publishes any `device.status` still held back by the debouncer. */
   async stop(): Promise<void> {
     await Promise.all(this.devices.map(({ driver }) => driver.stop()));
     this.devices.length = 0;
+    for (const [deviceId, gate] of this.statusGates) {
+      if (gate.timer) this.clock.clearTimeout(gate.timer);
+      gate.timer = null;
+      this.publishStatus(deviceId, gate);
+    }
   }
 
   /** The lane workflow listens here; readings are published as events whether or not anyone listens. */
@@ -85,7 +125,52 @@ export class DeviceManager {
   private onHealth(laneId: string, deviceId: string, health: DriverHealth): void {
     this.health.set(deviceId, health);
     for (const listener of this.healthListeners) listener(laneId, deviceId, health);
-    this.emit(this.gateway.emit('device.status', laneId, { deviceId, state: health.state, lastError: health.lastError }));
+    this.reportStatus(laneId, deviceId, health);
+  }
+
+  /** Publishes now after a quiet interval, else holds the change until the interval ends. */
+  private reportStatus(laneId: string, deviceId: string, health: DriverHealth): void {
+    const baseMs = this.options.statusIntervalMs ?? DEFAULT_STATUS_INTERVAL_MS;
+    let gate = this.statusGates.get(deviceId);
+    if (!gate) {
+      gate = { laneId, publishedMono: Number.NEGATIVE_INFINITY, intervalMs: baseMs, latest: null, changes: 0, timer: null };
+      this.statusGates.set(deviceId, gate);
+    }
+    gate.latest = health;
+    gate.changes += 1;
+    if (gate.timer) return;
+    const now = this.clock.monotonic();
+    const wait = gate.publishedMono + gate.intervalMs - now;
+    if (wait <= 0) {
+      gate.intervalMs = baseMs; // quiet for a whole interval: not flapping (any more)
+      this.publishStatus(deviceId, gate);
+      return;
+    }
+    const held = gate;
+    held.timer = this.clock.setTimeout(() => {
+      held.timer = null;
+      // Changes came within the interval: the device is flapping; hear from it less often.
+      held.intervalMs = Math.min(held.intervalMs * 2, this.options.statusMaxIntervalMs ?? DEFAULT_STATUS_MAX_INTERVAL_MS);
+      this.publishStatus(deviceId, held);
+    }, wait);
+  }
+
+  private publishStatus(deviceId: string, gate: StatusGate): void {
+    const health = gate.latest;
+    if (!health) return;
+    const changes = gate.changes;
+    gate.latest = null;
+    gate.changes = 0;
+    gate.publishedMono = this.clock.monotonic();
+    this.emit(
+      this.gateway.emit('device.status', gate.laneId, {
+        deviceId,
+        state: health.state,
+        lastError: health.lastError,
+        changes,
+        since: new Date(health.sinceMs).toISOString(),
+      }),
+    );
   }
 
   /** The reading's own event first, so it precedes in the outbox what the workflow makes of it. */
@@ -142,7 +227,10 @@ export class DeviceManager {
     commit.then(
       () => ack?.resolve(),
       (error: unknown) => {
-        this.logger.error({ err: error }, 'device event not stored');
+        // The outbox logs its refusals itself, once a minute with counts (a full disk would
+        // otherwise cost a stack trace per reading).
+        if (isOutboxRefusal(error)) this.logger.debug({ code: error.code }, 'device event not stored');
+        else this.logger.error({ err: error }, 'device event not stored');
         ack?.reject(error);
       },
     );

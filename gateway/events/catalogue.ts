@@ -145,6 +145,13 @@ export const eventDataSchemas = {
     deviceId: z.string(),
     state: z.enum(['up', 'degraded', 'down']),
     lastError: z.string().nullable(),
+    changes: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('Health changes of the device since its previous device.status, this one included: more than 1 when a flapping device was debounced'),
+    since: z.string().optional().describe('RFC 3339 time the device entered this state (the event may be published later, when debounced)'),
   }),
   'operator.action': z.strictObject({
     operatorId: z.string().describe('The authenticated account or client that acted (from its credentials, never a request body)'),
@@ -192,7 +199,8 @@ export const RETENTION_CLASSES = { telemetry: 0, operational: 1, critical: 2 } a
 export type RetentionClass = keyof typeof RETENTION_CLASSES;
 
 export function retentionClassOf(type: string): RetentionClass {
-  if (type === 'crossing.completed' || type === 'alarm.raised') return 'critical';
+  // An operator's action carries its audit entry: it is kept as long as a crossing.
+  if (type === 'crossing.completed' || type === 'alarm.raised' || type === 'operator.action') return 'critical';
   if (type === 'device.status') return 'telemetry';
   return 'operational';
 }

@@ -16,7 +16,7 @@ export interface AdminRoutesOptions {
   sessions: SessionStore;
   audit: AuditLog;
   /** Emits an operator.action with its audit entry; resolves once both are stored. */
-  recordAction: (draft: AuditDraft & { reason: string }) => Promise<void>;
+  recordAction: (draft: AuditDraft & { reason: string; apply?: () => void }) => Promise<void>;
   /** Null until the post runs; rollback loads an older model than the running one. */
   reloadModels: () => ((request: { requestedBy: Actor; rollback: boolean }) => Promise<Record<string, unknown>>) | null;
 }
@@ -54,8 +54,9 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = (app, options
       if (problem) return reply.code(400).send({ code: 'GW_ERR_AUTH_ACCOUNT', message: problem });
       if (options.accounts.account(request.body.name)) return reply.code(409).send({ code: 'GW_ERR_AUTH_ACCOUNT', message: `account "${request.body.name}" exists` });
       const hash = await hashPassword(request.body.password);
-      options.accounts.addAccount(request.body.name, request.body.role, hash);
-      await options.recordAction({ actor: actor(request), action: 'user.add', after: `${request.body.name} (${request.body.role})`, reason: request.body.reason ?? 'account added' });
+      const { name, role } = request.body;
+      // The admin chose this password: its owner must set their own before doing anything else.
+      await options.recordAction({ actor: actor(request), action: 'user.add', after: `${name} (${role})`, reason: request.body.reason ?? 'account added', apply: () => void options.accounts.addAccount(name, role, hash, true) });
       return reply.code(201).send({ name: request.body.name, role: request.body.role });
     },
   );
@@ -69,9 +70,16 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = (app, options
     async (request, reply) => {
       const account = options.accounts.account(request.params.name);
       if (!account) return reply.code(404).send({ code: 'GW_ERR_AUTH_ACCOUNT', message: `no account "${request.params.name}"` });
-      options.accounts.setAccountDisabled(account.name, request.body.disabled);
-      if (request.body.disabled) options.sessions.endAllOf(account.name);
-      await options.recordAction({ actor: actor(request), action: request.body.disabled ? 'user.disable' : 'user.enable', before: String(account.disabled), after: String(request.body.disabled), reason: request.body.reason });
+      const { disabled } = request.body;
+      await options.recordAction({
+        actor: actor(request),
+        action: disabled ? 'user.disable' : 'user.enable',
+        before: String(account.disabled),
+        after: String(disabled),
+        reason: request.body.reason,
+        apply: () => options.accounts.setAccountDisabled(account.name, disabled),
+      });
+      if (disabled) options.sessions.endAllOf(account.name);
       return { name: account.name, disabled: request.body.disabled };
     },
   );
@@ -87,9 +95,10 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = (app, options
       const problem = passwordProblem(request.body.password);
       if (problem) return reply.code(400).send({ code: 'GW_ERR_AUTH_ACCOUNT', message: problem });
       if (!options.accounts.account(request.params.name)) return reply.code(404).send({ code: 'GW_ERR_AUTH_ACCOUNT', message: `no account "${request.params.name}"` });
-      options.accounts.setPassword(request.params.name, await hashPassword(request.body.password));
-      options.sessions.endAllOf(request.params.name);
-      await options.recordAction({ actor: actor(request), action: 'user.password', after: request.params.name, reason: request.body.reason ?? 'password changed' });
+      const hash = await hashPassword(request.body.password);
+      const { name } = request.params;
+      await options.recordAction({ actor: actor(request), action: 'user.password', after: name, reason: request.body.reason ?? 'password set by an admin', apply: () => options.accounts.setPassword(name, hash, true) });
+      options.sessions.endAllOf(name);
       return { name: request.params.name };
     },
   );
@@ -105,6 +114,6 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = (app, options
     },
   );
 
-  app.get('/api/audit/verify', { config: { access: 'audit.read' } }, (_request, reply) => reply.send(options.audit.verify()));
+  app.get('/api/audit/verify', { config: { access: 'audit.read' } }, async (_request, reply) => reply.send(await options.audit.verifyYielding()));
   return Promise.resolve();
 };

@@ -50,6 +50,8 @@ interface Authentication {
   failure?: string;
   /** Valid credentials used from an address outside the client's allowlist: 403, not 401. */
   wrongAddress?: boolean;
+  /** A person whose password an admin chose: only their own session routes until they change it. */
+  mustChangePassword?: boolean;
 }
 
 export function deny(reply: FastifyReply, status: 401 | 403 | 429, code: string, message: string): FastifyReply {
@@ -72,10 +74,12 @@ const plugin: FastifyPluginAsync<AuthPluginOptions> = (app, options) => {
     if (authorization?.scheme === 'basic') {
       const decoded = Buffer.from(authorization.value, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
+      if (colon < 1) return { actor: null, viaCookie: false, failure: 'HTTP Basic credentials without a name' };
       return machine(request, decoded.slice(0, colon), decoded.slice(colon + 1));
     }
     if (authorization?.scheme === 'bearer') {
-      const dot = authorization.value.indexOf('.');
+      // The secret is base64url (no dot); a client's name may hold dots.
+      const dot = authorization.value.lastIndexOf('.');
       // Client tokens are NAME.SECRET; session tokens are base64url and never contain a dot.
       if (dot > 0) return machine(request, authorization.value.slice(0, dot), authorization.value.slice(dot + 1));
       return person(request, authorization.value, false);
@@ -99,17 +103,17 @@ const plugin: FastifyPluginAsync<AuthPluginOptions> = (app, options) => {
     if (!session) return { actor: null, viaCookie, failure: 'no session, or it has expired' };
     // The account is read again on every request: disabling it or changing its role acts at once.
     const account = options.accounts.account(session.account);
-    if (!account || account.disabled || account.role !== session.role) {
+    if (!account || account.disabled || account.role !== session.role || account.changedMs !== session.accountStamp) {
       options.sessions?.endAllOf(session.account);
-      return { actor: null, viaCookie, failure: 'the account is disabled or changed' };
+      return { actor: null, viaCookie, failure: 'the account was disabled or its password changed: log in again' };
     }
     request.session = { token, session };
-    return { actor: { id: account.name, role: account.role }, viaCookie };
+    return { actor: { id: account.name, role: account.role }, viaCookie, mustChangePassword: account.mustChangePassword };
   };
 
   app.addHook('onRequest', async (request, reply) => {
     const { access, deviceId } = request.routeOptions.config;
-    const { actor, viaCookie, failure, wrongAddress } = authenticate(request);
+    const { actor, viaCookie, failure, wrongAddress, mustChangePassword } = authenticate(request);
     if (failure && actor === null && access !== 'public') {
       request.log.info({ failure, url: request.url }, 'authentication failed');
     }
@@ -117,8 +121,13 @@ const plugin: FastifyPluginAsync<AuthPluginOptions> = (app, options) => {
     if (access === 'public') return;
     if (wrongAddress) return deny(reply, 403, 'GW_ERR_AUTH_FORBIDDEN', failure ?? 'not from this address');
     if (!actor) {
-      void reply.header('www-authenticate', `Bearer realm="${options.realm}", Basic realm="${options.realm}"`);
+      // Basic is offered only where devices push: on the operators' port a browser would otherwise
+      // show its own login box and cache what is typed into it.
+      void reply.header('www-authenticate', options.sessions ? `Bearer realm="${options.realm}"` : `Bearer realm="${options.realm}", Basic realm="${options.realm}"`);
       return deny(reply, 401, 'GW_ERR_AUTH_REQUIRED', failure ?? 'authentication required');
+    }
+    if (mustChangePassword && access !== 'session.own') {
+      return deny(reply, 403, 'GW_ERR_AUTH_FORBIDDEN', `${actor.id} must set a password of their own first (POST /api/session/password): this one was chosen by an admin`);
     }
     if (access === undefined && request.is404) return;
     if (access === undefined || !allows(actor.role, access)) {

@@ -1,7 +1,8 @@
 /**
  * One shape for every refusal, `{code, message}` with a stable code (docs/errors.md): schema
  * failures 400, bodies over the route's limit 413, a refused workflow step 409, unknown paths 404
- * (reached only by authenticated callers), anything unexpected 500 with the detail kept in the log.
+ * (reached only by authenticated callers), an action the outbox could not record 503 with the
+ * outbox's code, anything unexpected 500 with the detail kept in the log.
  */
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
@@ -14,6 +15,10 @@ const plugin: FastifyPluginAsync = (app) => {
     if (error.validation) return reply.code(400).send({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: `${error.validationContext ?? 'request'}${error.message.replace(/^(body|params|querystring)/, '')}` });
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ code: 'GW_ERR_HTTP_TOO_LARGE', message: error.message });
     if (isGatewayError(error) && error.code === 'GW_ERR_AUTH_ACCOUNT') return reply.code(400).send({ code: error.code, message: error.message });
+    if (isGatewayError(error) && (error.code.startsWith('GW_ERR_OUTBOX_') || error.code === 'GW_ERR_EVENT_TOO_LARGE')) {
+      // The outbox could not store the action's event and audit entry (disk full, bound reached).
+      return reply.code(503).send({ code: error.code, message: `not recorded: ${error.message}` });
+    }
     if (error.code === 'GW_ERR_HTTP_BAD_REQUEST' || (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500)) {
       return reply.code(error.statusCode ?? 400).send({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: error.message });
     }

@@ -6,6 +6,7 @@
  * unchanged after every refusal.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Account } from '../auth/account-store.js';
 import type { Gateway } from '../daemon.js';
 import type { PostRuntime } from '../post-runtime.js';
 import { startOneLanePost, type OneLanePost } from '../../test/helpers/one-lane-post.js';
@@ -69,7 +70,7 @@ function credential(caller: Caller): Record<string, string> {
     const name = `the-${caller}`;
     return { authorization: `Bearer ${name}.${gateway.accounts.rotateClient(name)}` };
   }
-  return { authorization: `Bearer ${gateway.sessions.create(`the-${caller}`, caller).token}` };
+  return { authorization: `Bearer ${gateway.sessions.create(gateway.accounts.account(`the-${caller}`) as Account).token}` };
 }
 
 function state(): string {

@@ -8,7 +8,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { AccountStore } from '../auth/account-store.js';
 import type { AuditLog } from '../auth/audit-log.js';
 import type { LoginThrottle } from '../auth/login-throttle.js';
-import { verifyPassword, PASSWORD_MAX_LENGTH } from '../auth/passwords.js';
+import { hashPassword, passwordProblem, PasswordCheckBusy, verifyPassword, PASSWORD_MAX_LENGTH } from '../auth/passwords.js';
+import { NAME_PATTERN } from '../auth/roles.js';
 import type { Session, SessionStore } from '../auth/sessions.js';
 import { deny, SESSION_COOKIE } from './auth-plugin.js';
 
@@ -32,7 +33,8 @@ const loginSchema = {
   additionalProperties: false,
   required: ['name', 'password'],
   properties: {
-    name: { type: 'string', minLength: 1, maxLength: 64 },
+    // Names are account names or nothing: no control characters reach the audit log or a terminal.
+    name: { type: 'string', pattern: NAME_PATTERN.source },
     password: { type: 'string', minLength: 1, maxLength: PASSWORD_MAX_LENGTH },
     bearer: { type: 'boolean' },
   },
@@ -46,25 +48,40 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = (app, opt
     signedInAt: new Date(session.createdWallMs).toISOString(),
     idleTimeoutSec: options.sessions.idleMs / 1000,
     maxAgeSec: options.sessions.maxMs / 1000,
+    mustChangePassword: options.accounts.account(session.account)?.mustChangePassword ?? false,
   });
 
   app.post<{ Body: LoginBody }>('/api/session', { config: { access: 'public' }, bodyLimit: 4096, schema: { body: loginSchema } }, async (request, reply) => {
     const { name, password } = request.body;
     const address = request.socket.remoteAddress ?? 'unknown';
-    const waitMs = options.throttle.waitMs(name, address);
-    if (waitMs > 0) {
-      void reply.header('retry-after', String(Math.ceil(waitMs / 1000)));
-      return deny(reply, 429, 'GW_ERR_AUTH_THROTTLED', `too many failed logins; try again in ${Math.ceil(waitMs / 1000)} s`);
+    // Counted before the password is checked, so a burst of guesses is throttled like a series.
+    const attempt = options.throttle.attempt(name, address);
+    if (attempt.waitMs > 0) {
+      void reply.header('retry-after', String(Math.ceil(attempt.waitMs / 1000)));
+      return deny(reply, 429, 'GW_ERR_AUTH_THROTTLED', `too many failed logins; try again in ${Math.ceil(attempt.waitMs / 1000)} s`);
     }
     const account = options.accounts.account(name);
-    const valid = await verifyPassword(password, account?.passwordHash ?? null);
+    let valid: boolean;
+    try {
+      valid = await verifyPassword(password, account?.passwordHash ?? null);
+    } catch (error) {
+      if (!(error instanceof PasswordCheckBusy)) throw error;
+      options.throttle.withdrawn(name, address);
+      void reply.header('retry-after', '1');
+      return reply.code(503).send({ code: 'GW_ERR_AUTH_THROTTLED', message: 'too many logins at once; try again in a second' });
+    }
     if (!account || !valid || account.disabled) {
-      options.throttle.failed(name, address);
-      options.audit.record({ actor: { id: name.slice(0, 64), role: account?.role ?? 'operator' }, action: 'login.failed', after: address, reason: account?.disabled ? 'account disabled' : 'wrong name or password' });
+      // One entry per failure until the lock, one when it starts: guessing cannot fill the disk.
+      options.audit.record({
+        actor: { id: name, role: account?.role ?? 'operator' },
+        action: attempt.lockedNow ? 'login.locked' : 'login.failed',
+        after: address,
+        reason: account?.disabled ? 'account disabled' : attempt.lockedNow ? 'too many failures: name and address locked' : 'wrong name or password',
+      });
       return deny(reply, 401, 'GW_ERR_AUTH_REQUIRED', 'wrong name or password');
     }
-    options.throttle.succeeded(name);
-    const { token, session } = options.sessions.create(account.name, account.role);
+    options.throttle.succeeded(name, address);
+    const { token, session } = options.sessions.create(account);
     options.audit.record({ actor: { id: account.name, role: account.role }, action: 'login', after: address });
     void reply.setCookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: options.secureCookies, path: '/', maxAge: options.sessions.maxMs / 1000 });
     return reply.code(201).send({ ...view(session), ...(request.body.bearer ? { token } : {}) });
@@ -75,6 +92,38 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = (app, opt
     if (!request.session) return deny(reply, 403, 'GW_ERR_AUTH_FORBIDDEN', 'machines have no session');
     return view(request.session.session);
   });
+
+  /** Sets one's own password (checked against the current one); the other sessions end. */
+  app.post<{ Body: { current: string; password: string } }>(
+    '/api/session/password',
+    {
+      config: { access: 'session.own' },
+      bodyLimit: 4096,
+      schema: { body: { type: 'object', additionalProperties: false, required: ['current', 'password'], properties: { current: { type: 'string', minLength: 1, maxLength: PASSWORD_MAX_LENGTH }, password: { type: 'string', minLength: 1, maxLength: PASSWORD_MAX_LENGTH } } } },
+    },
+    async (request, reply) => {
+      const own = request.session;
+      if (!own) return deny(reply, 403, 'GW_ERR_AUTH_FORBIDDEN', 'machines have no session');
+      const name = own.session.account;
+      const address = request.socket.remoteAddress ?? 'unknown';
+      const attempt = options.throttle.attempt(name, address);
+      if (attempt.waitMs > 0) return deny(reply, 429, 'GW_ERR_AUTH_THROTTLED', `too many failed attempts; try again in ${Math.ceil(attempt.waitMs / 1000)} s`);
+      const account = options.accounts.account(name);
+      if (!account || !(await verifyPassword(request.body.current, account.passwordHash))) return deny(reply, 401, 'GW_ERR_AUTH_REQUIRED', 'the current password is wrong');
+      options.throttle.succeeded(name, address);
+      const problem = passwordProblem(request.body.password);
+      if (problem) return reply.code(400).send({ code: 'GW_ERR_AUTH_ACCOUNT', message: problem });
+      if (request.body.password === request.body.current) return reply.code(400).send({ code: 'GW_ERR_AUTH_ACCOUNT', message: 'the new password must differ from the current one' });
+      const hash = await hashPassword(request.body.password);
+      options.accounts.setPassword(name, hash);
+      options.audit.record({ actor: { id: name, role: account.role }, action: 'user.password', after: name, reason: 'changed by its owner' });
+      // Every session of the account ends (the stamp changed); this one continues as a new one.
+      options.sessions.endAllOf(name);
+      const renewed = options.sessions.create(options.accounts.account(name) ?? account);
+      void reply.setCookie(SESSION_COOKIE, renewed.token, { httpOnly: true, sameSite: 'strict', secure: options.secureCookies, path: '/', maxAge: options.sessions.maxMs / 1000 });
+      return { ...view(renewed.session), ...(request.headers.authorization ? { token: renewed.token } : {}) };
+    },
+  );
 
   app.delete('/api/session', { config: { access: 'session.own' } }, async (request, reply) => {
     if (!request.session) return deny(reply, 403, 'GW_ERR_AUTH_FORBIDDEN', 'machines have no session');

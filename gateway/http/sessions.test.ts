@@ -123,4 +123,68 @@ describe('sessions', () => {
     const second = (await login('ana', PASSWORD, true)).json<{ token: string }>().token;
     expect((await whoami(second)).statusCode).toBe(200);
   });
+
+  it('ends a session whose password was changed elsewhere (the command line), or that was disabled and enabled meanwhile', async () => {
+    gateway.accounts.addAccount('ana', 'supervisor', await hashPassword(PASSWORD));
+    const whoami = (token: string) => app().inject({ method: 'GET', url: '/api/session', headers: { authorization: `Bearer ${token}` } });
+    const first = (await login('ana', PASSWORD, true)).json<{ token: string }>().token;
+    // What `border-gateway user passwd` does, from another process: no session of it is reachable.
+    gateway.accounts.setPassword('ana', await hashPassword('another passphrase'));
+    expect((await whoami(first)).statusCode).toBe(401);
+    const second = (await login('ana', 'another passphrase', true)).json<{ token: string }>().token;
+    gateway.accounts.setAccountDisabled('ana', true);
+    gateway.accounts.setAccountDisabled('ana', false);
+    expect((await whoami(second)).statusCode).toBe(401);
+  });
+
+  it('counts guesses sent all at once like guesses sent one by one', async () => {
+    gateway.accounts.addAccount('ana', 'operator', await hashPassword(PASSWORD));
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => login('ana', `guess number ${i}`)));
+    const statuses = answers.map((a) => a.statusCode).sort();
+    expect(statuses.filter((s) => s === 401)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(25);
+    // One audit entry per failure until the lock, one for the lock: guessing cannot fill the disk.
+    expect(gateway.audit.search({ limit: 500 }).map((e) => e.action).sort()).toEqual(['login.failed', 'login.failed', 'login.failed', 'login.failed', 'login.locked']);
+  });
+
+  it('lets one account hold five sessions, the oldest going first, without ending anyone else\'s', async () => {
+    gateway.accounts.addAccount('ana', 'operator', await hashPassword(PASSWORD));
+    gateway.accounts.addAccount('bo', 'supervisor', await hashPassword(PASSWORD));
+    const whoami = (token: string) => app().inject({ method: 'GET', url: '/api/session', headers: { authorization: `Bearer ${token}` } });
+    const bo = (await login('bo', PASSWORD, true)).json<{ token: string }>().token;
+    const ana: string[] = [];
+    for (let i = 0; i < 6; i += 1) ana.push((await login('ana', PASSWORD, true)).json<{ token: string }>().token);
+    expect((await whoami(ana[0] as string)).statusCode).toBe(401);
+    for (const token of ana.slice(1)) expect((await whoami(token)).statusCode).toBe(200);
+    expect((await whoami(bo)).statusCode).toBe(200);
+  });
+
+  it('makes an account whose password an admin chose do nothing until its owner sets their own', async () => {
+    const admin = gateway.accounts.addAccount('root-admin', 'admin', await hashPassword(PASSWORD));
+    const adminToken = gateway.sessions.create(admin).token;
+    const made = await app().inject({ method: 'POST', url: '/api/users', headers: { authorization: `Bearer ${adminToken}` }, payload: { name: 'cem', role: 'supervisor', password: 'chosen by the admin' } });
+    expect(made.statusCode).toBe(201);
+    const token = (await login('cem', 'chosen by the admin', true)).json<{ token: string; mustChangePassword: boolean }>().token;
+    const lanes = await app().inject({ method: 'GET', url: '/api/lanes', headers: { authorization: `Bearer ${token}` } });
+    expect(lanes.statusCode).toBe(403);
+    expect(lanes.json<{ message: string }>().message).toMatch(/must set a password of their own/);
+    const changed = await app().inject({ method: 'POST', url: '/api/session/password', headers: { authorization: `Bearer ${token}` }, payload: { current: 'chosen by the admin', password: 'only cem knows this one' } });
+    expect(changed.statusCode).toBe(200);
+    const renewed = changed.json<{ token: string; mustChangePassword: boolean }>();
+    expect(renewed.mustChangePassword).toBe(false);
+    expect((await app().inject({ method: 'GET', url: '/api/lanes', headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(401);
+    expect((await app().inject({ method: 'GET', url: '/api/lanes', headers: { authorization: `Bearer ${renewed.token}` } })).statusCode).toBe(503); // allowed; no lanes run here
+    expect(gateway.audit.search().map((e) => `${e.actor} ${e.action}`)).toContain('cem user.password');
+  });
+
+  it('changes no account when its audit entry cannot be stored', async () => {
+    const admin = gateway.accounts.addAccount('root-admin', 'admin', await hashPassword(PASSWORD));
+    const adminToken = gateway.sessions.create(admin).token;
+    gateway.outbox.database.exec("CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.type = 'operator.action' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
+    const made = await app().inject({ method: 'POST', url: '/api/users', headers: { authorization: `Bearer ${adminToken}` }, payload: { name: 'dan', role: 'operator', password: 'chosen by the admin' } });
+    expect(made.statusCode).toBe(503);
+    expect(made.json<{ code: string }>().code).toBe('GW_ERR_OUTBOX_WRITE');
+    expect(gateway.accounts.account('dan')).toBeNull();
+    expect(gateway.audit.search().some((e) => e.action === 'user.add')).toBe(false);
+  });
 });

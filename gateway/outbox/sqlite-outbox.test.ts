@@ -1,20 +1,26 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { tempDir } from '../../test/helpers/test-config.js';
 import { isGatewayError } from '../../core/errors.js';
 import { createEventFactory, type EventDraft } from '../events/envelope.js';
-import { SqliteOutbox, type DropReport } from './sqlite-outbox.js';
+import { SqliteOutbox, type DropReport, type OutboxOptions, type RefusalReport } from './sqlite-outbox.js';
 
 const clock = new ManualClock();
 const events = createEventFactory('p1', clock);
 const quality = { synchronised: true, offsetMs: 1.5 };
 const logger = pino({ level: 'silent' });
 
-function open(path = join(tempDir(), 'outbox.db'), maxBytes = 64 * 1024 * 1024): SqliteOutbox {
-  return SqliteOutbox.open({ path, maxBytes, maxBatch: 1000, clock, logger });
+function open(path = join(tempDir(), 'outbox.db'), maxBytes = 64 * 1024 * 1024, options: Partial<OutboxOptions> = {}): SqliteOutbox {
+  return SqliteOutbox.open({ path, maxBytes, maxBatch: 1000, clock, logger, ...options });
+}
+
+/** A logger that keeps its lines, parsed. */
+function recordingLogger(): { logger: Logger; lines: Array<{ level: number; msg: string; [key: string]: unknown }> } {
+  const lines: Array<{ level: number; msg: string }> = [];
+  return { logger: pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line) as { level: number; msg: string }) }), lines };
 }
 
 const weighed = (lane: string, n: number): EventDraft =>
@@ -144,7 +150,10 @@ describe('SqliteOutbox', () => {
   });
 
   it('rejects appends with GW_ERR_OUTBOX_DISK_FULL when SQLite cannot grow, keeping what was committed', async () => {
-    const outbox = open();
+    const { logger: recording, lines } = recordingLogger();
+    const outbox = open(undefined, undefined, { logger: recording });
+    const recovered: RefusalReport[] = [];
+    outbox.on('recovered', (report) => recovered.push(report));
     await outbox.append(weighed('lane-1', 1));
     const pages = Number(outbox.database.pragma('page_count', { simple: true }));
     outbox.database.pragma(`max_page_count = ${pages}`);
@@ -156,8 +165,57 @@ describe('SqliteOutbox', () => {
     expect(outbox.depth).toBe(1);
     expect(outbox.lastSeq).toBe(1);
     expect(outbox.integrityCheck()).toBe('ok');
+    // More refused commits within the minute: counted, not logged one by one.
+    for (let i = 0; i < 20; i += 1) await Promise.allSettled(Array.from({ length: 100 }, (_, j) => outbox.append(weighed('lane-1', 1000 + 100 * i + j))));
+    const refusalLines = (): typeof lines => lines.filter((line) => line.msg.startsWith('outbox refused'));
+    expect(refusalLines()).toHaveLength(1);
+    expect(refusalLines()[0]).toMatchObject({ code: 'GW_ERR_OUTBOX_DISK_FULL', events: 500, cause: { code: 'SQLITE_FULL' } });
+    expect(refusalLines()[0]).not.toHaveProperty('err'); // no stack trace for a full disk
+    clock.advance(60_000);
+    expect(refusalLines()).toHaveLength(2);
+    expect(refusalLines()[1]).toMatchObject({ events: 2000, commits: 20, refusedTotal: 2500 });
+
     outbox.database.pragma('max_page_count = 1073741823');
     expect((await outbox.append(weighed('lane-1', 999))).seq).toBe(2);
+    expect(recovered).toEqual([expect.objectContaining({ code: 'GW_ERR_OUTBOX_DISK_FULL', events: 2500 })]);
+    expect(refusalLines()).toHaveLength(2);
+    outbox.close();
+  });
+
+  it('refuses appends that would eat into the disk reserve, writing nothing', async () => {
+    const { logger: recording, lines } = recordingLogger();
+    // A reserve larger than any disk: every commit would eat into it.
+    const outbox = open(undefined, undefined, { logger: recording, reserveBytes: 2 ** 52 });
+    const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => outbox.append(weighed('lane-1', i))));
+    expect(results.every((r) => r.status === 'rejected' && isGatewayError(r.reason, 'GW_ERR_OUTBOX_DISK_FULL'))).toBe(true);
+    const reason = (results[0] as PromiseRejectedResult).reason as { cause?: unknown; details?: Record<string, unknown> };
+    expect(reason.cause).toBeUndefined(); // refused before SQLite was asked
+    expect(reason.details).toMatchObject({ reserveBytes: 2 ** 52, freeBytes: expect.any(Number) as unknown });
+    expect(outbox.stats()).toMatchObject({ depth: 0, lastSeq: 0 });
+    expect(Number(outbox.database.prepare('SELECT COUNT(*) FROM events').pluck().get())).toBe(0);
+    expect(lines.filter((line) => line.msg.startsWith('outbox refused'))).toHaveLength(1);
+    outbox.close();
+  });
+
+  it('keeps the counters true when a removal fails, and retries it until it succeeds', async () => {
+    const { logger: recording, lines } = recordingLogger();
+    const outbox = open(undefined, undefined, { logger: recording });
+    await Promise.all([1, 2, 3, 4].map((n) => outbox.append(weighed('lane-1', n))));
+    const bytes = outbox.bytes;
+    outbox.database.pragma('query_only = ON'); // every write fails, as on a disk with no room
+    for (const seq of [1, 2, 3]) outbox.remove(seq);
+    outbox.flushRemovals();
+    expect(outbox.stats()).toMatchObject({ depth: 4, bytes });
+    clock.advance(5_000); // retried each second, still failing: logged once
+    expect(outbox.depth).toBe(4);
+    expect(lines.filter((line) => line.msg.startsWith('outbox cannot delete'))).toHaveLength(1);
+
+    outbox.database.pragma('query_only = OFF');
+    clock.advance(1_000);
+    expect(outbox.depth).toBe(1);
+    expect(Number(outbox.database.prepare('SELECT COUNT(*) FROM events').pluck().get())).toBe(1);
+    expect(outbox.bytes).toBe(outbox.readFrom(0, 10).reduce((sum, row) => sum + row.bytes, 0));
+    expect(lines.some((line) => line.msg === 'outbox removals succeed again')).toBe(true);
     outbox.close();
   });
 

@@ -6,16 +6,23 @@
  * Appends are group-committed: every append made in the same turn of the event loop (up to
  * `maxBatch`) shares one transaction and so one fsync, and each producer's promise resolves
  * only after that commit.
+ *
+ * A full disk must never stop the outbox from forgetting what the broker acknowledged: deleting
+ * rows and checkpointing the WAL need disk space too (SQLite answers "database or disk is full"
+ * to a DELETE when the WAL cannot grow). So appends are refused while less than `reserveBytes`
+ * would remain for those (see disk-room.ts for what counts), and a removal that fails anyway
+ * (another process filled the disk) is kept and retried, never forgotten.
  */
 import { EventEmitter } from 'node:events';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import type { Clock } from '../../core/clock.js';
-import { GatewayError } from '../../core/errors.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import { GatewayError, isGatewayError, type ErrorCode } from '../../core/errors.js';
 import { makePrivateDir, restrictFiles, touchPrivateFile } from '../../core/private-files.js';
 import { RETENTION_CLASSES, retentionClassOf, type RetentionClass } from '../events/catalogue.js';
 import { laneOf, type EventDraft } from '../events/envelope.js';
+import { DiskRoomGauge, type DiskRoom } from './disk-room.js';
 import { OUTBOX_DDL } from './outbox-ddl.js';
 
 /** One stored event, as the uplink reads it. */
@@ -57,8 +64,27 @@ export interface OutboxOptions {
   maxBytes: number;
   /** Most appends per transaction. */
   maxBatch: number;
+  /**
+   * Disk space kept for deleting acknowledged events and checkpointing (default
+   * DEFAULT_RESERVE_BYTES, 4 MiB): appends are refused with GW_ERR_OUTBOX_DISK_FULL rather than
+   * leave less. Ignored for `:memory:`.
+   */
+  reserveBytes?: number;
+  /** Refused commits are logged at most once per this interval, with counts (default 60 s). */
+  refusalLogIntervalMs?: number;
   clock: Clock;
   logger: Logger;
+}
+
+/** The end of a spell of refused commits (disk full or write errors): the first commit after it. */
+export interface RefusalReport {
+  code: ErrorCode;
+  /** Events refused during the spell. */
+  events: number;
+  /** Wall-clock ms of the first refusal. */
+  sinceMs: number;
+  /** Wall-clock ms of the commit that ended it. */
+  untilMs: number;
 }
 
 /**
@@ -78,10 +104,20 @@ interface PendingAppend {
 export interface OutboxEvents {
   committed: [lastSeq: number];
   dropped: [report: DropReport];
+  /** Commits succeed again after a spell of refusals. */
+  recovered: [report: RefusalReport];
 }
 
 /** Bytes an event may grow by in `within` (an audit reference) beyond the room made for it. */
 const WITHIN_SLACK_BYTES = 1024;
+export const DEFAULT_RESERVE_BYTES = 4 * 1024 * 1024;
+const DEFAULT_REFUSAL_LOG_INTERVAL_MS = 60_000;
+/** A removal that failed (the disk filled behind the outbox's back) is tried again this often. */
+const REMOVAL_RETRY_MS = 1000;
+/** Most rows deleted in one transaction (the uplink acknowledges at most its window per turn). */
+const REMOVAL_CHUNK = 512;
+/** Payload bytes per event assumed by the room check until events have been committed. */
+const FIRST_EVENT_BYTES_GUESS = 1024;
 
 const CLASS_BY_PRIORITY: RetentionClass[] = ['telemetry', 'operational', 'critical'];
 
@@ -98,11 +134,28 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   private bytesValue: number;
   private droppedTotal: Record<RetentionClass, number>;
   private readonly statements;
+  private readonly diskRoom: DiskRoomGauge | null;
+  /** Running average of committed payload bytes per event, for the room check before a commit. */
+  private eventBytesAverage = FIRST_EVENT_BYTES_GUESS;
+  private removalRetryTimer: TimerHandle | null = null;
+  /** The current spell of refused commits, until a commit succeeds. */
+  private refusals: { code: ErrorCode; events: number; sinceMs: number } | null = null;
+  /** Refused commits not logged yet, and when the last refusal line was written. */
+  private refusalLog: { events: number; commits: number; last: GatewayError | null; loggedMono: number; timer: TimerHandle | null } = {
+    events: 0,
+    commits: 0,
+    last: null,
+    loggedMono: Number.NEGATIVE_INFINITY,
+    timer: null,
+  };
+  /** Removals failing since the last success: how many wait, and when that was last logged. */
+  private removalFailures: { seqs: number; loggedMono: number; failing: boolean } = { seqs: 0, loggedMono: Number.NEGATIVE_INFINITY, failing: false };
 
   private constructor(db: Database.Database, options: OutboxOptions) {
     super();
     this.db = db;
     this.options = options;
+    this.diskRoom = options.path === ':memory:' ? null : new DiskRoomGauge(db, options.path);
     this.statements = {
       insert: db.prepare(
         'INSERT INTO events (seq, id, lane, type, priority, payload, bytes, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -208,6 +261,11 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     const batch = this.pending;
     if (batch.length === 0) return;
     this.pending = [];
+    const room = this.checkRoom(batch.length);
+    if (room) {
+      this.refuse(batch, room);
+      return;
+    }
     const seqBefore = this.lastSeqValue;
     const depthBefore = this.depthValue;
     const bytesBefore = this.bytesValue;
@@ -251,11 +309,14 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       this.depthValue = depthBefore;
       this.bytesValue = bytesBefore;
       this.droppedTotal = droppedBefore;
-      const wrapped = wrapWriteError(error, batch.length);
-      this.options.logger.error({ err: wrapped, events: batch.length }, 'outbox commit failed');
-      for (const append of batch) append.reject(wrapped);
+      this.refuse(batch, wrapWriteError(error, batch.length));
       return;
     }
+    if (committed.size > 0) {
+      const average = (this.bytesValue - bytesBefore) / committed.size;
+      if (average > 0) this.eventBytesAverage = (this.eventBytesAverage * 7 + average) / 8;
+    }
+    this.endRefusals();
     // Tests of crash safety read this line: everything up to lastSeq is durable.
     this.options.logger.debug({ lastSeq: this.lastSeqValue, events: committed.size }, 'committed');
     batch.forEach((append, index) => {
@@ -267,6 +328,87 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       this.emit('dropped', { dropped: droppedNow, total: { ...this.droppedTotal } });
     }
     this.emit('committed', this.lastSeqValue);
+  }
+
+  /**
+   * Null when a batch of `events` fits on the disk with `reserveBytes` to spare, else the
+   * GW_ERR_OUTBOX_DISK_FULL that refuses it. Nothing is written either way.
+   */
+  private checkRoom(events: number): GatewayError | null {
+    if (!this.diskRoom) return null;
+    let room: DiskRoom;
+    try {
+      room = this.diskRoom.measure();
+    } catch {
+      return null; // statfs unsupported here: the commit itself will tell
+    }
+    const reserveBytes = this.options.reserveBytes ?? DEFAULT_RESERVE_BYTES;
+    // Each event takes its bytes twice: its row in a database page and that page in the WAL.
+    const batchBytes = Math.ceil(2 * events * this.eventBytesAverage);
+    if (room.availableBytes - batchBytes >= reserveBytes) return null;
+    return new GatewayError(
+      'GW_ERR_OUTBOX_DISK_FULL',
+      `outbox disk nearly full: ${events} event(s) not committed; ${Math.max(0, room.availableBytes)} bytes left, ${reserveBytes} kept for removals and checkpoints`,
+      { details: { ...room, reserveBytes, batchBytes } },
+    );
+  }
+
+  /**
+   * Rejects every append of `batch` with `error`, and logs it once per interval with counts:
+   * a producer that keeps trying while the disk is full costs one log line a minute.
+   */
+  private refuse(batch: PendingAppend[], error: GatewayError): void {
+    const now = this.options.clock.now();
+    if (!this.refusals) this.refusals = { code: error.code, events: 0, sinceMs: now };
+    this.refusals.events += batch.length;
+    this.refusals.code = error.code;
+    const log = this.refusalLog;
+    log.events += batch.length;
+    log.commits += 1;
+    log.last = error;
+    const wait = log.loggedMono + (this.options.refusalLogIntervalMs ?? DEFAULT_REFUSAL_LOG_INTERVAL_MS) - this.options.clock.monotonic();
+    if (wait <= 0) this.logRefusals();
+    else log.timer ??= this.options.clock.setTimeout(() => this.logRefusals(), wait);
+    for (const append of batch) append.reject(error);
+  }
+
+  /** Writes the pending refusal counts as one line (and nothing when there are none). */
+  private logRefusals(): void {
+    const log = this.refusalLog;
+    if (log.timer) this.options.clock.clearTimeout(log.timer);
+    log.timer = null;
+    const error = log.last;
+    if (!error) return;
+    // A stack helps with an unexpected write error, once per spell; a full disk needs none.
+    const first = this.refusals?.events === log.events;
+    const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
+    this.options.logger.error(
+      {
+        code: error.code,
+        events: log.events,
+        commits: log.commits,
+        ...(this.refusals ? { refusedSince: new Date(this.refusals.sinceMs).toISOString(), refusedTotal: this.refusals.events } : {}),
+        ...(cause ? { cause: { code: cause.code, message: cause.message } } : {}),
+        ...(error.details ?? {}),
+        ...(first && error.code !== 'GW_ERR_OUTBOX_DISK_FULL' ? { err: error } : { reason: error.message }),
+      },
+      `outbox refused ${log.events} event(s) in ${log.commits} commit(s)`,
+    );
+    log.loggedMono = this.options.clock.monotonic();
+    log.events = 0;
+    log.commits = 0;
+    log.last = null;
+  }
+
+  /** A commit succeeded: a spell of refusals, if any, is over. */
+  private endRefusals(): void {
+    const spell = this.refusals;
+    if (!spell) return;
+    this.logRefusals();
+    this.refusals = null;
+    const report: RefusalReport = { code: spell.code, events: spell.events, sinceMs: spell.sinceMs, untilMs: this.options.clock.now() };
+    this.options.logger.warn(report, `outbox commits again after refusing ${spell.events} event(s)`);
+    this.emit('recovered', report);
   }
 
   /**
@@ -319,25 +461,74 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
 
   flushRemovals(): void {
     this.removalScheduled = false;
+    if (this.pendingRemovals.length === 0 || this.closed) return;
+    // After a failure, make room first: a checkpoint copies the WAL into the database and
+    // truncates it, which a DELETE (that grows the WAL) would otherwise use up again.
+    if (this.removalFailures.failing) this.checkpoint();
     const seqs = this.pendingRemovals;
-    if (seqs.length === 0 || this.closed) return;
     this.pendingRemovals = [];
+    // In bounded transactions: deleting rows writes their pages to the WAL, and a backlog kept
+    // through failures deleted at once could need more WAL than the disk has.
+    for (let start = 0; start < seqs.length; start += REMOVAL_CHUNK) {
+      try {
+        this.removeCommitted(seqs.slice(start, start + REMOVAL_CHUNK));
+      } catch (error) {
+        // The rows stay, and so do the counters (only a committed removal lowers them). The seqs
+        // are kept and tried again: forgetting them would leave acknowledged rows until a restart.
+        this.pendingRemovals = seqs.slice(start).concat(this.pendingRemovals);
+        this.removalFailed(error);
+        return;
+      }
+    }
+    if (this.removalFailures.failing) {
+      this.options.logger.warn({ seqs: this.removalFailures.seqs }, 'outbox removals succeed again');
+      this.removalFailures = { seqs: 0, loggedMono: Number.NEGATIVE_INFINITY, failing: false };
+    }
+  }
+
+  /** Deletes `seqs` in one transaction, then lowers the counters by what was really there. */
+  private removeCommitted(seqs: number[]): void {
+    let depth = 0;
+    let bytes = 0;
+    this.db.transaction(() => {
+      // Acknowledgements come mostly in seq order: delete contiguous runs with one statement.
+      // Counting what was really there keeps the totals right when the retention policy dropped
+      // an event while it was in flight.
+      for (const [first, last] of contiguousRuns(seqs)) {
+        const run = this.statements.rangeTotals.get(first, last);
+        if (!run || run.depth === 0) continue;
+        this.statements.removeRange.run(first, last);
+        depth += run.depth;
+        bytes += run.bytes ?? 0;
+      }
+    })();
+    this.depthValue -= depth;
+    this.bytesValue -= bytes;
+  }
+
+  private removalFailed(error: unknown): void {
+    const failures = this.removalFailures;
+    failures.failing = true;
+    failures.seqs = this.pendingRemovals.length;
+    const now = this.options.clock.monotonic();
+    if (now - failures.loggedMono >= (this.options.refusalLogIntervalMs ?? DEFAULT_REFUSAL_LOG_INTERVAL_MS)) {
+      const { code, message } = error as { code?: unknown; message?: unknown };
+      this.options.logger.error({ code, message, pending: this.pendingRemovals.length }, 'outbox cannot delete acknowledged events; retrying');
+      failures.loggedMono = now;
+    }
+    this.removalRetryTimer ??= this.options.clock.setTimeout(() => {
+      this.removalRetryTimer = null;
+      this.flushRemovals();
+    }, REMOVAL_RETRY_MS);
+  }
+
+  /** Checkpoints the whole WAL and truncates it; false when it could not (no room, a reader). */
+  private checkpoint(): boolean {
     try {
-      this.db.transaction(() => {
-        // Acknowledgements come mostly in seq order: delete contiguous runs with one statement.
-        // Counting what was really there keeps the totals right when the retention policy dropped
-        // an event while it was in flight.
-        for (const [first, last] of contiguousRuns(seqs)) {
-          const run = this.statements.rangeTotals.get(first, last);
-          if (!run || run.depth === 0) continue;
-          this.statements.removeRange.run(first, last);
-          this.depthValue -= run.depth;
-          this.bytesValue -= run.bytes ?? 0;
-        }
-      })();
-    } catch (error) {
-      // The rows stay and will be sent again: a duplicate, never a loss.
-      this.options.logger.warn({ err: error, events: seqs.length }, 'outbox removal failed; events will be resent');
+      const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+      return result?.busy === 0;
+    } catch {
+      return false;
     }
   }
 
@@ -351,6 +542,20 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       lastSeq: this.lastSeqValue,
       dropped: { ...this.droppedTotal },
     };
+  }
+
+  /**
+   * Bytes the outbox may still commit before it refuses events for want of disk (a commit is
+   * refused when it would need more: about twice its events' bytes), or null where that is not
+   * measured (`:memory:`, no statfs).
+   */
+  diskHeadroom(): number | null {
+    try {
+      const room = this.diskRoom?.measure();
+      return room ? room.availableBytes - (this.options.reserveBytes ?? DEFAULT_RESERVE_BYTES) : null;
+    } catch {
+      return null;
+    }
   }
 
   /** `PRAGMA integrity_check`; "ok" when the database is sound. */
@@ -368,6 +573,9 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     if (this.closed) return;
     this.flush();
     this.flushRemovals();
+    this.logRefusals();
+    if (this.removalRetryTimer) this.options.clock.clearTimeout(this.removalRetryTimer);
+    this.removalRetryTimer = null;
     this.closed = true;
     this.db.close();
   }
@@ -398,3 +606,14 @@ function wrapWriteError(error: unknown, events: number): GatewayError {
     cause: error,
   });
 }
+
+/**
+ * True for the errors with which the outbox refuses an append. It reports those itself (failed
+ * commits logged once per interval with counts, drops alarmed), or they are expected (closed at
+ * shutdown): a producer should not log each with a stack trace.
+ */
+export function isOutboxRefusal(error: unknown): error is GatewayError {
+  return isGatewayError(error) && OUTBOX_REFUSAL_CODES.has(error.code);
+}
+
+const OUTBOX_REFUSAL_CODES = new Set<ErrorCode>(['GW_ERR_OUTBOX_DISK_FULL', 'GW_ERR_OUTBOX_WRITE', 'GW_ERR_OUTBOX_FULL', 'GW_ERR_OUTBOX_CLOSED']);

@@ -140,6 +140,7 @@ export const laneRoutes: FastifyPluginAsync<LaneRoutesOptions> = (app, options) 
         vehicleType: request.body.vehicleType,
         declaration: { direction: request.body.direction, declaredWeightKg: request.body.declaredWeightKg, documents: request.body.documents ?? [], aeo, previousVisits30d },
       });
+      await d.post.actionsRecorded();
       return reply.code(201).send(summary(crossing));
     },
   );
@@ -150,6 +151,7 @@ export const laneRoutes: FastifyPluginAsync<LaneRoutesOptions> = (app, options) 
       const d = deps(reply);
       if (!d) return reply;
       await act(d, request.params, request.body as B, actor(request));
+      await d.post.actionsRecorded();
       const crossing = d.post.lane(request.params.laneId).workflow.open().find((c) => c.crossingId === request.params.crossingId);
       return crossing ? summary(crossing) : { crossingId: request.params.crossingId, state: 'closed' };
     });
@@ -181,6 +183,7 @@ export const laneRoutes: FastifyPluginAsync<LaneRoutesOptions> = (app, options) 
       const d = deps(reply);
       if (!d) return reply;
       const position = await d.post.operateBarrier(request.params.laneId, request.body.command, actor(request), request.body.reason);
+      await d.post.actionsRecorded();
       return { laneId: request.params.laneId, command: request.body.command, position };
     },
   );

@@ -104,6 +104,8 @@ export class PostWorkflow {
   readonly lanes = new Map<string, Lane>();
   /** Counters for the demo's summary line and the tests. */
   readonly counts = { completed: 0, abandoned: 0, alarms: 0, notStored: 0 };
+  /** operator.action commits not yet resolved (see actionsRecorded). */
+  private readonly pendingRecords = new Set<Promise<unknown>>();
 
   constructor(private readonly options: PostWorkflowOptions) {
     for (const config of options.config.lanes) {
@@ -158,6 +160,10 @@ export class PostWorkflow {
     if (crossing.plate === null && request.plate) workflow.setPlate(crossing.crossingId, request.plate, request.actor, 'plate entered at registration');
     if (request.vehicleType) crossing.vehicleType = request.vehicleType;
     workflow.register(crossing.crossingId, request.declaration);
+    // A declaration moves the risk (weight, AEO, visit history): who made it is on record.
+    const d = request.declaration;
+    const declared = [d.direction, d.declaredWeightKg === null ? 'no declared weight' : `declared ${d.declaredWeightKg} kg`, `${d.documents.length} document(s)`, ...(d.aeo ? ['AEO'] : []), ...(d.previousVisits30d === null ? [] : [`${d.previousVisits30d} visits in 30 days`])];
+    this.onWorkflowEvent(laneId, { kind: 'operator', actor: request.actor, action: 'crossing.register', before: null, after: declared.join(', '), reason: 'registration', crossingId: crossing.crossingId });
     return crossing;
   }
 
@@ -327,12 +333,25 @@ export class PostWorkflow {
         ? this.options.gateway.audit.within({ actor: event.actor, action: event.action, laneId, crossingId: event.crossingId, before: event.before, after: event.after, reason: event.reason })
         : undefined;
     for (const catalogueEvent of toCatalogueEvents(this.options.config.post.id, event)) {
-      this.options.gateway.emit(catalogueEvent.type, catalogueEvent.laneId, catalogueEvent.data, catalogueEvent.subject, within).catch((error: unknown) => {
-        // The outbox has raised its own alarm (disk full, bound reached); count what was not stored.
-        this.counts.notStored += 1;
-        this.options.logger.error({ err: error, type: catalogueEvent.type }, 'workflow event not stored');
-      });
+      const stored = this.options.gateway.emit(catalogueEvent.type, catalogueEvent.laneId, catalogueEvent.data, catalogueEvent.subject, within);
+      if (event.kind === 'operator') this.pendingRecords.add(stored);
+      stored
+        .catch((error: unknown) => {
+          // The outbox has raised its own alarm (disk full, bound reached); count what was not stored.
+          this.counts.notStored += 1;
+          this.options.logger.error({ err: error, type: catalogueEvent.type }, 'workflow event not stored');
+        })
+        .finally(() => this.pendingRecords.delete(stored));
     }
+  }
+
+  /**
+   * Resolves once every operator action taken so far is stored with its audit entry; rejects
+   * (with the outbox's error) when one of them could not be: the lane API answers only then, so an
+   * operator never sees "done" for an action the audit log does not hold.
+   */
+  async actionsRecorded(): Promise<void> {
+    await Promise.all([...this.pendingRecords]);
   }
 
   private alarm(alarm: string, message: string, crossingId: string | null, details: Record<string, unknown>): void {

@@ -1,13 +1,14 @@
 /**
  * sim/: stand-ins for the post's hardware that speak the real protocols on real sockets and ptys.
  *
- * A weighbridge indicator: streams SMA or Mettler Toledo frames of the current load every
+ * A weighbridge indicator: streams SMA or Mettler Toledo frames (sma-response.ts,
+ * toledo-continuous.ts: the simulator's own encoders) of the current load every
  * `periodMs` (continuous mode) or answers SMA `<LF>W<CR>` requests (poll mode). A truck is a
  * load that ramps up in motion, settles with a little noise, and leaves. Faults: garbage bytes.
  */
 import type { Clock, TimerHandle } from '../../core/clock.js';
-import { encodeSmaFrame } from '../../drivers/weighbridge/sma-frame.js';
-import { encodeToledoFrame } from '../../drivers/weighbridge/toledo-frame.js';
+import { smaResponse } from './sma-response.js';
+import { toledoContinuous } from './toledo-continuous.js';
 
 export interface IndicatorOptions {
   protocol: 'sma' | 'toledo';
@@ -69,8 +70,8 @@ export class SimulatedIndicator {
     const noise = this.noiseKg > 0 ? Math.round(((this.options.random ?? Math.random)() * 2 - 1) * this.noiseKg) : 0;
     // An empty platform reads a steady zero (the indicator's zero tracking); a load wobbles.
     const value = this.loadKg === 0 ? 0 : Math.max(0, Math.round(this.loadKg + (this.motion ? 0 : noise)));
-    if (this.options.protocol === 'toledo') return encodeToledoFrame({ value, motion: this.motion }, this.options.checksum ?? false);
-    return encodeSmaFrame({ value, unit: 'kg', mode: 'gross', motion: this.motion, status: value === 0 ? 'centre-of-zero' : 'ok' });
+    if (this.options.protocol === 'toledo') return toledoContinuous({ weightKg: value, motion: this.motion }, this.options.checksum ?? false);
+    return smaResponse({ weight: value, unit: 'kg', mode: 'gross', motion: this.motion, status: value === 0 ? 'centre-of-zero' : 'ok' });
   }
 
   private broadcast(bytes: Buffer): void {

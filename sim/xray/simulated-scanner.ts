@@ -2,11 +2,11 @@
  * A simulated X-ray scanner writing its drop folder: metadata files for requested, started and
  * completed scans, and a synthetic 16-bit greyscale image (air, the truck's frame, and denser
  * cargo blocks, with noise). Files are written under a temporary name and renamed, as scanners do.
- * Faults: a truncated image, a corrupt metadata file.
+ * Faults: a truncated image, a corrupt metadata file. The PGM writer is the simulator's own.
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodePgm, type GreyImage } from '../../drivers/xray/pgm.js';
+import { writePgm, type GreyImage } from './pgm-writer.js';
 
 export class SimulatedScanner {
   constructor(
@@ -33,7 +33,7 @@ export class SimulatedScanner {
   /** Writes the image, then the metadata naming it. */
   completed(scanId: string, plate: string | null, options: { width?: number; height?: number; truncate?: boolean; concealed?: boolean } = {}): void {
     const image = this.image(options.width ?? 256, options.height ?? 128, { concealed: options.concealed ?? false });
-    const bytes = encodePgm(image);
+    const bytes = writePgm(image);
     this.writeAtomically(`${scanId}.pgm`, options.truncate ? bytes.subarray(0, Math.floor(bytes.length / 2)) : bytes);
     this.writeAtomically(`${scanId}.json`, this.metadata(scanId, 'completed', { plate, image: `${scanId}.pgm`, metadataRef: `${scanId}.uff` }));
   }

@@ -46,7 +46,12 @@ export class Mosquitto {
         'allow_anonymous true',
         'persistence true',
         `persistence_location ${broker.dir}/`,
-        'max_queued_messages 0',
+        // Room for a whole replayed backlog in the subscriber's queue (the default 1000 would drop
+        // QoS 1 messages from it). Not 0 ("no limit"): Mosquitto 2.0.11 then drops the connection
+        // after every publish it refuses (its quota check lacks the `> 0` guard of later
+        // releases), which no production broker does and which hid how the gateway treats a
+        // refusal on a connection that stays up.
+        'max_queued_messages 100000',
         'log_dest stderr',
         'log_type error',
         'log_type warning',

@@ -49,8 +49,8 @@ export class InProcessDesk implements LaneDesk {
   static async create(gateway: Gateway): Promise<InProcessDesk> {
     if (!gateway.operatorApp) throw new Error('the gateway has no operator app');
     const secret = gateway.accounts.addClient('registration-desk', 'registration');
-    gateway.accounts.addAccount('desk-supervisor', 'supervisor', await hashPassword(randomBytes(18).toString('base64url')));
-    const { token } = gateway.sessions.create('desk-supervisor', 'supervisor');
+    const supervisor = gateway.accounts.addAccount('desk-supervisor', 'supervisor', await hashPassword(randomBytes(18).toString('base64url')));
+    const { token } = gateway.sessions.create(supervisor);
     return new InProcessDesk(gateway.operatorApp, `registration-desk.${secret}`, token);
   }
 
