@@ -9,6 +9,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
+# Debian's pymodbus (a Modbus peer nobody here wrote); Debian's own python3, not a pyenv one.
+/usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing missing Debian packages: ${need[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -19,5 +21,6 @@ fi
 { command -v mosquitto || ls /usr/sbin/mosquitto; } >/dev/null
 command -v socat >/dev/null
 command -v mbpoll >/dev/null
+/usr/bin/python3 -c 'import pymodbus' >/dev/null
 
 exec npx vitest run "$@"

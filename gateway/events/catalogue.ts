@@ -47,7 +47,11 @@ export const eventDataSchemas = {
     ...milestoneBase,
     plate: plateRead.nullable().describe('null when the plate was unread'),
     vehicleType: z.enum(VEHICLE_TYPES),
-    detectedBy: z.enum(['anpr', 'loop', 'operator', 'synthetic']),
+    detectedBy: z
+      .enum(['anpr', 'loop', 'operator', 'synthetic'])
+      .describe(
+        'What detected the vehicle: anpr = the entry camera (also when it could not read the plate); operator = entered at registration, no camera saw it; loop = an entry loop without a camera (no lane reports arrivals so yet); synthetic = the demo traffic generator',
+      ),
   }),
   'vehicle.registered': z.strictObject({
     ...milestoneBase,

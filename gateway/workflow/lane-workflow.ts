@@ -11,12 +11,14 @@
  */
 import type { Actor } from '../auth/roles.js';
 import type { Clock, ClockQuality, ClockQualityProbe, TimerHandle } from '../../core/clock.js';
-import type { Milestone } from '../events/catalogue.js';
+import type { EventData, Milestone } from '../events/catalogue.js';
 import { platesMatch } from '../../core/plates.js';
 
 export type LaneState = 'arrived' | 'registered' | 'weighed' | 'risk-assessed' | 'scanning' | 'inspecting' | 'released' | 'exited' | 'abandoned';
 export type Direction = 'import' | 'export' | 'transit-entry' | 'transit-exit' | 'domestic-transit';
 export type Channel = 'green' | 'orange' | 'red';
+/** What detected an arriving vehicle (`vehicle.arrived` `detectedBy`). */
+export type DetectedBy = EventData<'vehicle.arrived'>['detectedBy'];
 
 const ALLOWED: Record<LaneState, readonly LaneState[]> = {
   arrived: ['registered', 'abandoned'],
@@ -62,6 +64,8 @@ export interface Crossing {
   /** Entry camera confidence; null when unread or entered by an operator. */
   plateConfidence: number | null;
   vehicleType: string;
+  /** The entry camera (`anpr`, also when it could not read the plate), or the booth (`operator`). */
+  detectedBy: DetectedBy;
   declaration: Declaration | null;
   weightKg: number | null;
   risk: RiskDecision | null;
@@ -73,13 +77,18 @@ export interface Crossing {
   /** Monotonic ms of each milestone reached. */
   monoMs: Partial<Record<Milestone, number>>;
   clock: ClockQuality;
+  /**
+   * Restored after a gateway restart: the monotonic clock restarted with the process, so the time
+   * across the outage comes from the wall clock (lane-store.ts), and the completed event says so.
+   */
+  durationsAcrossRestart?: boolean;
 }
 
 /** What the workflow asks the gateway to publish; the gateway maps these to catalogue events. */
 export type WorkflowEvent =
   | { kind: 'milestone'; milestone: Milestone; crossing: Crossing }
   | { kind: 'completed'; crossing: Crossing; outcome: 'completed' | 'abandoned'; durations: { registrationSec: number | null; crossingSec: number } }
-  | { kind: 'alarm'; alarm: string; message: string; crossingId: string | null; details: Record<string, unknown> }
+  | { kind: 'alarm'; alarm: string; message: string; crossingId: string | null; details: Record<string, unknown>; severity?: 'info' | 'warning' | 'critical' }
   | OperatorEvent;
 
 /** An operator's step, as the audit log and `operator.action` record it. */
@@ -133,8 +142,11 @@ export class LaneWorkflow {
     return crossing;
   }
 
-  /** Entry camera or loop: a vehicle arrived; `plate` null when unread (the operator enters it). */
-  arrive(plate: string | null, vehicleType = 'truck', plateConfidence: number | null = null): Crossing {
+  /**
+   * A vehicle arrived, seen by `detectedBy` (the entry camera unless said otherwise); `plate` null
+   * when unread (the operator enters it).
+   */
+  arrive(plate: string | null, vehicleType = 'truck', plateConfidence: number | null = null, detectedBy: DetectedBy = 'anpr'): Crossing {
     this.counter += 1;
     const crossingId = this.options.newId?.() ?? `${this.options.laneId}-${this.options.clock.now().toString(36)}-${this.counter}`;
     const crossing: Crossing = {
@@ -144,6 +156,7 @@ export class LaneWorkflow {
       plate,
       plateConfidence: plate === null ? null : plateConfidence,
       vehicleType,
+      detectedBy,
       declaration: null,
       weightKg: null,
       risk: null,

@@ -2,22 +2,25 @@
  * The post's lanes at work: one LaneWorkflow per lane, fed by the device readings (entry camera →
  * arrival, stable weight → weighing and risk, scanner → scan with its screening score, exit camera
  * or barrier loop → exit), by the registration system and the operators (lane API), and driving
- * the barriers (open on release, one vehicle per cycle, close once the loop is clear). Everything
- * the lanes decide is emitted as catalogue events through the outbox.
+ * the barriers (open on release, one vehicle per cycle, close once the loop is clear; a close
+ * refused for safety is made again on the reading that shows the loop and the photocell clear).
+ * Everything the lanes decide is emitted as catalogue events through the outbox, on the topic of
+ * the lane it concerns.
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { platesMatch } from '../../core/plates.js';
 import type { Logger } from 'pino';
 import type { LaneConfig, PostConfig } from '../../config/schema.js';
 import type { Clock, ClockQualityProbe } from '../../core/clock.js';
-import { BarrierDriver } from '../../drivers/barrier/barrier-driver.js';
+import { isGatewayError } from '../../core/errors.js';
+import { BarrierDriver, type BarrierInputs } from '../../drivers/barrier/barrier-driver.js';
 import type { DriverHealth } from '../../drivers/driver.js';
 import { parsePgm } from '../../drivers/xray/pgm.js';
 import type { ModelSlot } from '../../edge-models/model-slot.js';
 import type { XrayScreeningModel } from '../../edge-models/xray-screening.js';
 import type { Gateway } from '../daemon.js';
 import type { DeviceManager, DeviceReading } from '../devices/device-manager.js';
-import { LaneWorkflow, WorkflowError, type Crossing, type Declaration, type ScanScreening, type WorkflowEvent } from './lane-workflow.js';
+import { LaneWorkflow, WorkflowError, type Crossing, type Declaration, type DetectedBy, type ScanScreening, type WorkflowEvent } from './lane-workflow.js';
 import type { RiskAssessor } from './risk-assessor.js';
 import type { VisitHistory } from './visit-history.js';
 import { toCatalogueEvents } from './workflow-events.js';
@@ -66,15 +69,34 @@ const KIND_BY_DRIVER: Record<string, 'camera' | 'barrier' | 'weighbridge' | 'sca
   'xray-folder': 'scanner',
 };
 
+/**
+ * Where the gateway's barrier cycle is (one vehicle per opening):
+ * - `idle`: closed, or opened by hand (no gateway cycle); the next released vehicle opens it;
+ * - `open`: opened for one released vehicle that has not yet left the loop;
+ * - `closing`: the vehicle left the loop; a close is in flight;
+ * - `close-refused`: the driver refused to close on a vehicle or a blocked photocell
+ *   (GW_ERR_BARRIER_UNSAFE); the close is tried again on the reading that shows both clear;
+ * - `close-failed`: the close failed otherwise (not confirmed, no answer, malformed reply…);
+ *   nothing is retried until the arm is closed by hand.
+ * In every phase but `idle` the arm may be up: vehicles on the loop are counted.
+ */
+type CyclePhase = 'idle' | 'open' | 'closing' | 'close-refused' | 'close-failed';
+
 interface BarrierCycle {
-  /** The gateway has opened the barrier and the vehicle has not yet cleared the loop. */
-  open: boolean;
-  /** Loop activations during this cycle. */
+  phase: CyclePhase;
+  /** Loop activations since the barrier opened. */
   vehicles: number;
   loopActive: boolean;
   /** Released vehicles waiting for the barrier. */
   waiting: number;
+  /** The safety refusal being waited out: the input it named, since when (monotonic ms), close attempts made (the refused one included). */
+  refusal: { input: BarrierInput; sinceMono: number; attempts: number } | null;
+  /** Counts commands, so the outcome of one overtaken by a hand close is ignored. */
+  command: number;
 }
+
+/** The input a close was refused on (the driver checks the loop first). */
+type BarrierInput = 'loop' | 'photocell';
 
 interface Lane {
   config: LaneConfig;
@@ -123,7 +145,7 @@ export class PostWorkflow {
         workflow,
         barrierId: kinds.find((k) => k.kind === 'barrier')?.device.id ?? null,
         hasExitCamera: kinds.some((k) => k.kind === 'camera' && k.device.role === 'exit'),
-        cycle: { open: false, vehicles: 0, loopActive: false, waiting: 0 },
+        cycle: { phase: 'idle', vehicles: 0, loopActive: false, waiting: 0, refusal: null, command: 0 },
       });
     }
     options.devices.onReadings((laneId, role, reading) => this.onReading(laneId, role, reading));
@@ -154,7 +176,7 @@ export class PostWorkflow {
         : arrived[0];
     if (!crossing) {
       if (!request.plate) throw new WorkflowError(`lane ${laneId} has no arrived vehicle to register; give the plate to register one the camera did not see`);
-      crossing = this.arrive(laneId, request.plate, request.vehicleType ?? 'unknown', null);
+      crossing = this.arrive(laneId, request.plate, request.vehicleType ?? 'unknown', null, 'operator');
       this.onWorkflowEvent(laneId, { kind: 'operator', actor: request.actor, action: 'crossing.arrival', before: null, after: request.plate, reason: 'no camera arrival for this plate', crossingId: crossing.crossingId });
     }
     if (crossing.plate === null && request.plate) workflow.setPlate(crossing.crossingId, request.plate, request.actor, 'plate entered at registration');
@@ -171,8 +193,8 @@ export class PostWorkflow {
     for (const lane of this.lanes.values()) lane.workflow.stop();
   }
 
-  private arrive(laneId: string, plate: string | null, vehicleType: string, confidence: number | null): Crossing {
-    const crossing = this.lane(laneId).workflow.arrive(plate, vehicleType, confidence);
+  private arrive(laneId: string, plate: string | null, vehicleType: string, confidence: number | null, detectedBy: DetectedBy): Crossing {
+    const crossing = this.lane(laneId).workflow.arrive(plate, vehicleType, confidence, detectedBy);
     this.options.history.recordArrival(plate, this.options.clock.now());
     return crossing;
   }
@@ -185,7 +207,7 @@ export class PostWorkflow {
           lane.workflow.exit(reading.plate?.text ?? null);
           return;
         }
-        this.arrive(laneId, reading.plate?.text ?? null, vehicleTypeOf(reading.vehicleType), reading.plate?.confidence ?? null);
+        this.arrive(laneId, reading.plate?.text ?? null, vehicleTypeOf(reading.vehicleType), reading.plate?.confidence ?? null, 'anpr');
         return;
       case 'weight.stable':
         if (reading.weightKg < MIN_VEHICLE_KG) return;
@@ -196,7 +218,7 @@ export class PostWorkflow {
         void this.onScan(laneId, reading);
         return;
       case 'inputs.changed':
-        this.onBarrierInputs(lane, reading.position, reading.vehiclePresent);
+        this.onBarrierInputs(lane, reading);
         return;
       case 'status.changed':
         return;
@@ -208,7 +230,7 @@ export class PostWorkflow {
     if (reading.status !== 'completed' && reading.status !== 'decided') return;
     const crossing = this.scanningCrossing(laneId, reading.plate);
     if (!crossing) {
-      if (reading.status === 'completed') this.alarm('WF_SCAN_UNMATCHED', `scan ${reading.scanId} (${reading.plate ?? 'no plate'}) matches no vehicle waiting for X-ray`, null, { scanId: reading.scanId });
+      if (reading.status === 'completed') this.alarm(laneId, 'WF_SCAN_UNMATCHED', `scan ${reading.scanId} (${reading.plate ?? 'no plate'}) matches no vehicle waiting for X-ray`, null, { scanId: reading.scanId });
       return;
     }
     const workflow = this.lane(crossing.laneId).workflow;
@@ -216,7 +238,7 @@ export class PostWorkflow {
       if (reading.decision) workflow.scanCompleted(crossing.crossingId, reading.decision.result, reading.scannerId, reading.imageRef);
       return;
     }
-    const screening = await this.screen(reading.imageRef);
+    const screening = await this.screen(crossing.laneId, reading.imageRef);
     // The crossing may have moved on (operator release) while the image was screened.
     if (crossing.state !== 'scanning') return;
     if (screening === null && !reading.decision) return; // no model: the analyst's decision completes the scan
@@ -230,7 +252,7 @@ export class PostWorkflow {
     return byPlate ?? lanes.map((lane) => lane.workflow.scanning(null)).find((c) => c !== undefined);
   }
 
-  private async screen(imageRef: string | null): Promise<(ScanScreening & { suspect: boolean }) | null> {
+  private async screen(laneId: string, imageRef: string | null): Promise<(ScanScreening & { suspect: boolean }) | null> {
     if (!imageRef) return null;
     return this.options.screening.use(async (model) => {
       if (!model) return null;
@@ -241,39 +263,130 @@ export class PostWorkflow {
         return { score: Math.round(result.score * 10_000) / 10_000, modelVersion: model.version, regions: result.regions, suspect: result.suspect };
       } catch (error) {
         this.options.logger.error({ err: error, imageRef }, 'X-ray screening failed; the analyst decides');
-        this.alarm('WF_SCREENING_FAILED', `X-ray screening of ${imageRef} failed: ${(error as Error).message}`, null, { imageRef });
+        this.alarm(laneId, 'WF_SCREENING_FAILED', `X-ray screening of ${imageRef} failed: ${(error as Error).message}`, null, { imageRef });
         return null;
       }
     });
   }
 
-  /** Barrier cycle: open for one released vehicle, count loop activations, close when it has passed. */
-  private onBarrierInputs(lane: Lane, position: string, vehiclePresent: boolean): void {
+  /**
+   * Barrier cycle: open for one released vehicle, count loop activations, close when it has passed.
+   * A close refused for safety is tried again on the first reading that shows the loop and the
+   * photocell clear; the cycle ends (and the next released vehicle gets the barrier) once the
+   * arm is confirmed closed.
+   */
+  private onBarrierInputs(lane: Lane, inputs: BarrierInputs): void {
     const { cycle } = lane;
-    const rising = vehiclePresent && !cycle.loopActive;
-    const falling = !vehiclePresent && cycle.loopActive;
-    cycle.loopActive = vehiclePresent;
-    if (rising && cycle.open) {
+    const rising = inputs.vehiclePresent && !cycle.loopActive;
+    const falling = !inputs.vehiclePresent && cycle.loopActive;
+    cycle.loopActive = inputs.vehiclePresent;
+    if (cycle.phase === 'idle') return;
+    if (rising) {
       cycle.vehicles += 1;
       if (cycle.vehicles === 2) lane.workflow.tailgating(null);
     }
-    if (falling && cycle.open) {
+    if (falling) {
       if (!lane.hasExitCamera) lane.workflow.exitByLoop();
       cycle.waiting = Math.max(0, cycle.waiting - 1);
-      this.barrierCommand(lane, 'close');
+      if (cycle.phase === 'open') {
+        this.closeBarrier(lane);
+        return;
+      }
     }
-    if (position === 'closed' && cycle.open && !vehiclePresent && cycle.vehicles > 0) {
-      cycle.open = false;
-      this.openForNext(lane);
+    if (cycle.phase !== 'close-refused' && cycle.phase !== 'close-failed') return;
+    if (inputs.position === 'closed' && !inputs.vehiclePresent) {
+      // Closed by hand at the barrier (or by its own controller): the cycle is over.
+      this.options.logger.info({ laneId: lane.config.id, barrierId: lane.barrierId, phase: cycle.phase }, 'barrier found closed; cycle ended');
+      this.endCycle(lane);
+    } else if (cycle.phase === 'close-refused' && !inputs.vehiclePresent && !inputs.photocellBlocked) {
+      this.closeBarrier(lane);
     }
   }
 
   private openForNext(lane: Lane): void {
     const { cycle } = lane;
-    if (cycle.open || cycle.waiting === 0 || lane.barrierId === null) return;
-    cycle.open = true;
+    if (cycle.phase !== 'idle' || cycle.waiting === 0) return;
+    const driver = this.barrierDriver(lane);
+    if (!driver) return;
+    cycle.phase = 'open';
     cycle.vehicles = 0;
-    this.barrierCommand(lane, 'open');
+    const command = (cycle.command += 1);
+    driver.open().catch((error: unknown) => {
+      if (cycle.command !== command || cycle.phase !== 'open') return;
+      cycle.phase = 'idle';
+      this.barrierAlarm(lane, error, 'warning', `barrier open failed (${(error as Error).message}); open it by hand`, { command: 'open' });
+    });
+  }
+
+  private closeBarrier(lane: Lane): void {
+    const { cycle } = lane;
+    const driver = this.barrierDriver(lane);
+    if (!driver) return;
+    cycle.phase = 'closing';
+    if (cycle.refusal) cycle.refusal.attempts += 1;
+    const command = (cycle.command += 1);
+    const current = (): boolean => cycle.command === command && cycle.phase === 'closing';
+    driver.close().then(
+      () => {
+        if (!current()) return;
+        const { refusal } = cycle;
+        if (refusal) {
+          const waitedSec = Math.round((this.options.clock.monotonic() - refusal.sinceMono) / 100) / 10;
+          this.barrierAlarm(lane, 'WF_BARRIER_CLOSED_AFTER_RETRY', 'info', `barrier closed once the ${refusal.input} cleared (${waitedSec} s after it was refused, close attempt ${refusal.attempts})`, {
+            command: 'close',
+            refusedFor: refusal.input,
+            attempts: refusal.attempts,
+            waitedSec,
+          });
+        }
+        this.endCycle(lane);
+      },
+      (error: unknown) => {
+        if (current()) this.closeFailed(lane, driver, error);
+      },
+    );
+  }
+
+  /** A close failed: a safety refusal is waited out (alarmed once per cycle), anything else is for an operator. */
+  private closeFailed(lane: Lane, driver: BarrierDriver, error: unknown): void {
+    const { cycle } = lane;
+    const message = (error as Error).message;
+    if (isGatewayError(error, 'GW_ERR_BARRIER_UNSAFE')) {
+      cycle.phase = 'close-refused';
+      const input = refusedInput(driver.lastInputs(), message);
+      if (cycle.refusal) {
+        this.options.logger.info({ laneId: lane.config.id, barrierId: lane.barrierId, input, attempts: cycle.refusal.attempts }, 'barrier close refused again; waiting for the loop and the photocell to clear');
+        return;
+      }
+      cycle.refusal = { input, sinceMono: this.options.clock.monotonic(), attempts: 1 };
+      this.barrierAlarm(lane, error, 'warning', `${message}; closing once the loop and the photocell are clear`, { command: 'close', input });
+      return;
+    }
+    const refusal = cycle.refusal;
+    cycle.phase = 'close-failed';
+    cycle.refusal = null;
+    this.barrierAlarm(lane, error, 'critical', `barrier close failed (${message}); the arm may be open: close it by hand`, {
+      command: 'close',
+      ...(refusal ? { refusedFor: refusal.input, attempts: refusal.attempts } : {}),
+    });
+  }
+
+  /** The arm is closed: the cycle is over and the next released vehicle gets the barrier. */
+  private endCycle(lane: Lane): void {
+    lane.cycle.phase = 'idle';
+    lane.cycle.refusal = null;
+    this.openForNext(lane);
+  }
+
+  /** A barrier outcome, raised on the lane with the error's stable code (or `code` itself). */
+  private barrierAlarm(lane: Lane, codeOrError: unknown, severity: 'info' | 'warning' | 'critical', message: string, details: Record<string, unknown>): void {
+    const code = typeof codeOrError === 'string' ? codeOrError : isGatewayError(codeOrError) ? codeOrError.code : 'WF_BARRIER_COMMAND';
+    this.alarm(lane.config.id, code, `lane ${lane.config.id}: ${message}`, null, { barrierId: lane.barrierId, ...details }, severity);
+  }
+
+  private barrierDriver(lane: Lane): BarrierDriver | null {
+    const driver = lane.barrierId ? this.options.devices.driver(lane.barrierId) : undefined;
+    return driver instanceof BarrierDriver ? driver : null;
   }
 
   /**
@@ -283,8 +396,8 @@ export class PostWorkflow {
    */
   async operateBarrier(laneId: string, command: 'open' | 'close', actor: Actor, reason: string): Promise<string> {
     const lane = this.lane(laneId);
-    const driver = lane.barrierId ? this.options.devices.driver(lane.barrierId) : undefined;
-    if (!(driver instanceof BarrierDriver)) throw new WorkflowError(`lane ${laneId} has no barrier the gateway drives`);
+    const driver = this.barrierDriver(lane);
+    if (!driver) throw new WorkflowError(`lane ${laneId} has no barrier the gateway drives`);
     const before = driver.lastInputs()?.position ?? 'unknown';
     try {
       await driver[command]();
@@ -293,23 +406,21 @@ export class PostWorkflow {
     }
     const after = command === 'open' ? 'open' : 'closed';
     this.onWorkflowEvent(laneId, { kind: 'operator', actor, action: 'barrier.manual', before, after, reason, crossingId: null });
-    // A hand-opened barrier is no gateway cycle: the gateway opens for the next released vehicle as before.
-    if (command === 'close') lane.cycle.open = false;
+    // A hand close ends the gateway's cycle, and so does a hand open after its close failed or was
+    // refused: the supervisor keeps the arm up, the gateway does not close it when the lane clears.
+    // A hand open while a released vehicle is on its way changes nothing: the cycle goes on.
+    const { cycle } = lane;
+    if (command === 'close' || cycle.phase === 'close-refused' || cycle.phase === 'close-failed') {
+      cycle.command += 1; // a close or retry of the gateway's own still in flight is overtaken
+      cycle.phase = 'idle';
+      cycle.refusal = null;
+    }
     return after;
-  }
-
-  private barrierCommand(lane: Lane, command: 'open' | 'close'): void {
-    const driver = lane.barrierId ? this.options.devices.driver(lane.barrierId) : undefined;
-    if (!(driver instanceof BarrierDriver)) return;
-    driver[command]().catch((error: unknown) => {
-      this.alarm('WF_BARRIER_COMMAND', `lane ${lane.config.id}: barrier ${command} failed (${(error as Error).message}); operate it by hand`, null, { barrierId: lane.barrierId, command });
-      if (command === 'open') lane.cycle.open = false;
-    });
   }
 
   private onHealth(laneId: string, deviceId: string, health: DriverHealth): void {
     if (health.state !== 'down') return;
-    this.alarm('WF_DEVICE_DOWN', `lane ${laneId}: ${deviceId} is down (${health.lastError ?? 'no answer'}); the lane runs degraded, operators can enter what it would have read`, null, { deviceId });
+    this.alarm(laneId, 'WF_DEVICE_DOWN', `lane ${laneId}: ${deviceId} is down (${health.lastError ?? 'no answer'}); the lane runs degraded, operators can enter what it would have read`, null, { deviceId });
   }
 
   private onWorkflowEvent(laneId: string, event: WorkflowEvent): void {
@@ -332,7 +443,7 @@ export class PostWorkflow {
       event.kind === 'operator'
         ? this.options.gateway.audit.within({ actor: event.actor, action: event.action, laneId, crossingId: event.crossingId, before: event.before, after: event.after, reason: event.reason })
         : undefined;
-    for (const catalogueEvent of toCatalogueEvents(this.options.config.post.id, event)) {
+    for (const catalogueEvent of toCatalogueEvents(this.options.config.post.id, laneId, event)) {
       const stored = this.options.gateway.emit(catalogueEvent.type, catalogueEvent.laneId, catalogueEvent.data, catalogueEvent.subject, within);
       if (event.kind === 'operator') this.pendingRecords.add(stored);
       stored
@@ -354,14 +465,23 @@ export class PostWorkflow {
     await Promise.all([...this.pendingRecords]);
   }
 
-  private alarm(alarm: string, message: string, crossingId: string | null, details: Record<string, unknown>): void {
-    this.onWorkflowEvent('post', { kind: 'alarm', alarm, message, crossingId, details });
+  /** An alarm of a lane (every device is on one): published on that lane's topic. */
+  private alarm(laneId: string, alarm: string, message: string, crossingId: string | null, details: Record<string, unknown>, severity: 'info' | 'warning' | 'critical' = 'warning'): void {
+    this.onWorkflowEvent(laneId, { kind: 'alarm', alarm, message, crossingId, details, severity });
   }
 
   private refused(error: unknown): void {
     if (error instanceof WorkflowError) this.options.logger.warn({ err: error }, 'reading not applied to a crossing');
     else this.options.logger.error({ err: error }, 'reading failed in the lane workflow');
   }
+}
+
+/** Which input a GW_ERR_BARRIER_UNSAFE refusal named: the inputs the driver has just read fresh for it. */
+function refusedInput(inputs: BarrierInputs | null, message: string): BarrierInput {
+  if (inputs?.vehiclePresent) return 'loop';
+  if (inputs?.photocellBlocked) return 'photocell';
+  // Not in the inputs (a reply since read them clear): the driver's message names it.
+  return message.includes('photocell') ? 'photocell' : 'loop';
 }
 
 const CAMERA_TYPES: Record<string, string> = { truck: 'truck', bus: 'bus', car: 'car', van: 'van', trailer: 'tractor-trailer', 'tractor-trailer': 'tractor-trailer' };

@@ -52,6 +52,7 @@ function crossing(overrides: Partial<Crossing> = {}): Crossing {
     plate: 'GE-123-AB',
     plateConfidence: 0.94,
     vehicleType: 'tractor-trailer',
+    detectedBy: 'anpr',
     declaration: { direction: 'import', declaredWeightKg: 20_000, documents: ['SAD-1'], aeo: false, previousVisits30d: 8 },
     weightKg: 20_150,
     risk: null,

@@ -1,8 +1,8 @@
 /**
  * What the post remembers of a plate for the risk features: its arrivals in the last 30 days and
- * how many of its crossings left with a different plate at the exit camera. Kept in memory and
- * keyed by the OCR-canonical plate; a restart forgets it (the features then read as a first visit,
- * which raises a score rather than lowering it).
+ * how many of its crossings left with a different plate at the exit camera, keyed by the
+ * OCR-canonical plate. Held in memory for the features; stored by the lane store (lane-store.ts)
+ * with the events that cause each change, and given back here on start (`restore`).
  */
 import { canonicalPlate } from '../../core/plates.js';
 
@@ -11,6 +11,12 @@ const WINDOW_MS = 30 * 86_400_000;
 export class VisitHistory {
   private readonly arrivals = new Map<string, number[]>();
   private readonly mismatches = new Map<string, number>();
+
+  /** Takes back what the lane store kept across a restart. */
+  restore(arrivals: Map<string, number[]>, mismatches: Map<string, number>): void {
+    for (const [key, times] of arrivals) this.arrivals.set(key, times);
+    for (const [key, count] of mismatches) this.mismatches.set(key, count);
+  }
 
   /** Arrivals before `atMs` within 30 days. */
   visits(plate: string | null, atMs: number): number {

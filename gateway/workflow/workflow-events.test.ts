@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { createEventFactory } from '../events/envelope.js';
 import { EVENT_SCHEMA_DIR } from '../events/json-schemas.js';
+import { PACKAGE_ROOT } from '../../core/package-info.js';
 import { crossingRecord, trsReport, type CrossingRecord } from '../trs/trs-report.js';
 import { LaneWorkflow, type WorkflowEvent } from './lane-workflow.js';
 import { rulesRisk } from './rules-risk.js';
@@ -50,7 +51,7 @@ describe('workflow events', () => {
     }
     const ajv = new Ajv2020({ strict: false });
     addFormats.default(ajv);
-    const events = produced.flatMap((event) => toCatalogueEvents('p1', event)).map((e, i) => ({ ...factory.create(e.type, e.laneId, e.data, e.subject), seq: i + 1 }));
+    const events = produced.flatMap((event) => toCatalogueEvents('p1', 'lane-1', event)).map((e, i) => ({ ...factory.create(e.type, e.laneId, e.data, e.subject), seq: i + 1 }));
     for (const event of JSON.parse(JSON.stringify(events)) as { type: string }[]) {
       const validate = ajv.getSchema(event.type) ?? ajv.compile({ ...(JSON.parse(readFileSync(join(EVENT_SCHEMA_DIR, `${event.type}.json`), 'utf8')) as object), $id: event.type });
       expect(validate(event), `${event.type}: ${ajv.errorsText(validate.errors)}`).toBe(true);
@@ -61,5 +62,41 @@ describe('workflow events', () => {
     expect(report.channels.orange).toBeGreaterThan(0.05);
     expect(report.xrayShare).toBeGreaterThan(report.channels.orange! + report.channels.red!);
     expect(report.registration.avgMin).toBeGreaterThan(60);
+  });
+
+  it('documents in docs/events.md every lane alarm code the workflow raises', () => {
+    const doc = readFileSync(join(PACKAGE_ROOT, 'docs', 'events.md'), 'utf8');
+    const raised = ['lane-workflow.ts', 'post-workflow.ts'].flatMap((file) => [...readFileSync(join(PACKAGE_ROOT, 'gateway', 'workflow', file), 'utf8').matchAll(/'(WF_[A-Z_]+)'/g)].map((m) => m[1]!));
+    expect(raised).toContain('WF_BARRIER_CLOSED_AFTER_RETRY');
+    expect(raised.filter((code) => !doc.includes(`\`${code}\``))).toEqual([]);
+  });
+
+  it('puts alarms and operator actions on the lane they concern, with the crossing as subject, and says what detected an arrival', () => {
+    const clock = new ManualClock();
+    const produced: WorkflowEvent[] = [];
+    const workflow = new LaneWorkflow({
+      laneId: 'lane-3',
+      clock,
+      clockQuality: () => ({ synchronised: true, offsetMs: 0 }),
+      emit: (event) => produced.push(event),
+      assessRisk: () => ({ channel: 'green', score: 0, modelVersion: 'rules', reasons: [], xrayRequested: false }),
+      abandonAfterMs: 3_600_000,
+    });
+    const seen = workflow.arrive(null, 'truck', null); // the entry camera, plate unread
+    const entered = workflow.arrive('GE-404-DD', 'van', null, 'operator');
+    workflow.setPlate(seen.crossingId, 'GE-505-EE', { id: 'op-1', role: 'operator' }, 'read off the cab');
+    const events = produced.flatMap((event) => toCatalogueEvents('p1', 'lane-3', event));
+    expect(events.filter((e) => e.type === 'vehicle.arrived').map((e) => [e.subject, e.laneId, (e.data as { detectedBy: string }).detectedBy])).toEqual([
+      [seen.crossingId, 'lane-3', 'anpr'],
+      [entered.crossingId, 'lane-3', 'operator'],
+    ]);
+    expect(events.filter((e) => e.type === 'alarm.raised' || e.type === 'operator.action').map((e) => [e.type, e.laneId, e.subject])).toEqual([
+      ['alarm.raised', 'lane-3', seen.crossingId],
+      ['operator.action', 'lane-3', seen.crossingId],
+    ]);
+    // A lane alarm says how serious it is (warning unless said otherwise); one without a crossing has no subject.
+    const [info] = toCatalogueEvents('p1', 'lane-3', { kind: 'alarm', alarm: 'WF_BARRIER_CLOSED_AFTER_RETRY', message: 'closed', crossingId: null, details: { barrierId: 'bar-3' }, severity: 'info' });
+    expect(info).toEqual({ type: 'alarm.raised', laneId: 'lane-3', data: { alarm: 'WF_BARRIER_CLOSED_AFTER_RETRY', severity: 'info', message: 'closed', details: { barrierId: 'bar-3', crossingId: null } } });
+    expect(events.find((e) => e.type === 'alarm.raised')?.data).toMatchObject({ alarm: 'WF_PLATE_UNREAD', severity: 'warning' });
   });
 });

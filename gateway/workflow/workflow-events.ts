@@ -1,6 +1,8 @@
 /**
  * Maps what the lane workflow reports to the event catalogue: milestone events, one
  * `crossing.completed` per vehicle with the whole record, `alarm.raised`, `operator.action`.
+ * Every one goes to the lane it concerns (`{root}/{laneId}/{type}`): a crossing's events to its
+ * lane, a lane's alarms and its operators' actions to that lane, never to the post pseudo-lane.
  * Pure: the caller emits the results through the gateway (outbox first).
  */
 import type { Milestone } from '../events/catalogue.js';
@@ -25,7 +27,11 @@ type VehicleType = EventData<'vehicle.arrived'>['vehicleType'];
 const VEHICLE_TYPES: readonly string[] = ['truck', 'tractor-trailer', 'van', 'bus', 'car', 'unknown'];
 const vehicleType = (text: string): VehicleType => (VEHICLE_TYPES.includes(text.toLowerCase()) ? (text.toLowerCase() as VehicleType) : 'unknown');
 
-export function toCatalogueEvents(postId: string, event: WorkflowEvent): CatalogueEvent[] {
+/**
+ * The catalogue events of one workflow event. `laneId` is the lane the event concerns (the lane
+ * whose workflow, barrier or device raised it); milestones and completions go to their crossing's.
+ */
+export function toCatalogueEvents(postId: string, laneId: string, event: WorkflowEvent): CatalogueEvent[] {
   switch (event.kind) {
     case 'milestone':
       return milestoneEvent(event.crossing, event.milestone);
@@ -57,19 +63,22 @@ export function toCatalogueEvents(postId: string, event: WorkflowEvent): Catalog
         },
       ];
     }
+    // `subject` is the crossing id wherever there is one (the envelope's contract).
     case 'alarm':
-      return [{ type: 'alarm.raised', laneId: 'post', data: { alarm: event.alarm, severity: 'warning', message: event.message, details: { ...event.details, crossingId: event.crossingId } } }];
+      return [{ type: 'alarm.raised', laneId, ...subjectOf(event.crossingId), data: { alarm: event.alarm, severity: event.severity ?? 'warning', message: event.message, details: { ...event.details, crossingId: event.crossingId } } }];
     case 'operator':
-      return [{ type: 'operator.action', laneId: 'post', data: { operatorId: event.actor.id, role: event.actor.role, action: event.action, before: event.before, after: event.after, reason: event.reason, crossingId: event.crossingId } }];
+      return [{ type: 'operator.action', laneId, ...subjectOf(event.crossingId), data: { operatorId: event.actor.id, role: event.actor.role, action: event.action, before: event.before, after: event.after, reason: event.reason, crossingId: event.crossingId } }];
   }
 }
+
+const subjectOf = (crossingId: string | null): { subject?: string } => (crossingId === null ? {} : { subject: crossingId });
 
 function milestoneEvent(crossing: Crossing, milestone: Milestone): CatalogueEvent[] {
   const base = { crossingId: crossing.crossingId, clock: crossing.clock, sinceArrivalSec: sinceArrival(crossing, milestone) };
   const at = { laneId: crossing.laneId, subject: crossing.crossingId };
   switch (milestone) {
     case 'arrived':
-      return [{ ...at, type: 'vehicle.arrived', data: { ...base, plate: crossing.plate === null ? null : { text: crossing.plate }, vehicleType: vehicleType(crossing.vehicleType), detectedBy: 'anpr' } }];
+      return [{ ...at, type: 'vehicle.arrived', data: { ...base, plate: crossing.plate === null ? null : { text: crossing.plate }, vehicleType: vehicleType(crossing.vehicleType), detectedBy: crossing.detectedBy } }];
     case 'registered': {
       const d = crossing.declaration;
       if (!d) return [];

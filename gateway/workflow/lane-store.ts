@@ -1,0 +1,144 @@
+/**
+ * What the lanes must not forget across a SIGKILL or a power cut, in the gateway's database:
+ * the open crossings with every milestone stamped so far, each lane's barrier cycle, and the
+ * visit history of the last 30 days. Crossings are written in the transaction of the events that
+ * change them (`within`), so a crossing is stored exactly as far as its events are; on start the
+ * lanes are rebuilt from these rows (restore) and carry on.
+ *
+ * Monotonic stamps do not survive the process (its monotonic clock restarts), so a snapshot keeps
+ * the monotonic and wall times of its writing: a restored crossing's stamps are moved onto the new
+ * process's monotonic clock with the wall time that passed meanwhile, and the crossing says so.
+ */
+import type Database from 'better-sqlite3';
+import type { Clock } from '../../core/clock.js';
+import { canonicalPlate } from '../../core/plates.js';
+import type { WithinCommit } from '../outbox/sqlite-outbox.js';
+import type { Crossing } from './lane-workflow.js';
+
+const DDL = `
+CREATE TABLE IF NOT EXISTS open_crossings (
+  crossing_id TEXT PRIMARY KEY,
+  lane_id TEXT NOT NULL,
+  snapshot TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS barrier_cycles (
+  lane_id TEXT PRIMARY KEY,
+  cycle TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS visits (
+  plate_key TEXT NOT NULL,
+  wall_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS visits_by_time ON visits (wall_ms);
+CREATE TABLE IF NOT EXISTS plate_mismatches (
+  plate_key TEXT PRIMARY KEY,
+  count INTEGER NOT NULL
+);
+`;
+
+/** The visit history keeps 30 days, and at most this many arrivals (≈ 40 bytes each). */
+export const VISITS_WINDOW_MS = 30 * 86_400_000;
+export const VISITS_MAX_ROWS = 250_000;
+
+interface Snapshot {
+  crossing: Crossing;
+  /** Monotonic and wall ms when the snapshot was taken, to move stamps onto a new process's clock. */
+  monoAt: number;
+  wallAt: number;
+}
+
+/** A crossing as restored: its stamps on this process's monotonic clock. */
+export interface RestoredCrossing {
+  crossing: Crossing;
+  /** Wall ms of its last snapshot (its last progress, as far as anyone can know). */
+  lastWrittenWallMs: number;
+}
+
+export class LaneStore {
+  private readonly statements;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly clock: Clock,
+  ) {
+    db.exec(DDL);
+    this.statements = {
+      upsert: db.prepare('INSERT INTO open_crossings (crossing_id, lane_id, snapshot) VALUES (?, ?, ?) ON CONFLICT (crossing_id) DO UPDATE SET snapshot = excluded.snapshot, lane_id = excluded.lane_id'),
+      remove: db.prepare('DELETE FROM open_crossings WHERE crossing_id = ?'),
+      crossings: db.prepare<[], { lane_id: string; snapshot: string }>('SELECT lane_id, snapshot FROM open_crossings ORDER BY rowid'),
+      setCycle: db.prepare('INSERT INTO barrier_cycles (lane_id, cycle) VALUES (?, ?) ON CONFLICT (lane_id) DO UPDATE SET cycle = excluded.cycle'),
+      cycles: db.prepare<[], { lane_id: string; cycle: string }>('SELECT lane_id, cycle FROM barrier_cycles'),
+      addVisit: db.prepare('INSERT INTO visits (plate_key, wall_ms) VALUES (?, ?)'),
+      pruneVisits: db.prepare('DELETE FROM visits WHERE wall_ms < ?'),
+      countVisits: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM visits'),
+      trimVisits: db.prepare('DELETE FROM visits WHERE rowid IN (SELECT rowid FROM visits ORDER BY wall_ms LIMIT ?)'),
+      visits: db.prepare<[number], { plate_key: string; wall_ms: number }>('SELECT plate_key, wall_ms FROM visits WHERE wall_ms >= ? ORDER BY wall_ms'),
+      addMismatch: db.prepare('INSERT INTO plate_mismatches (plate_key, count) VALUES (?, 1) ON CONFLICT (plate_key) DO UPDATE SET count = count + 1'),
+      mismatches: db.prepare<[], { plate_key: string; count: number }>('SELECT plate_key, count FROM plate_mismatches'),
+    };
+  }
+
+  /**
+   * For an event that changes `crossing`: its current state stored in the event's transaction,
+   * or its row removed when the crossing has closed. `also` writes more in the same transaction.
+   */
+  within(crossing: Crossing | null, options: { closed?: boolean; cycle?: { laneId: string; cycle: unknown }; visit?: { plate: string; atMs: number }; mismatch?: string } = {}, next?: WithinCommit): WithinCommit {
+    return (event, db) => {
+      if (crossing) {
+        if (options.closed) this.statements.remove.run(crossing.crossingId);
+        else this.statements.upsert.run(crossing.crossingId, crossing.laneId, JSON.stringify({ crossing, monoAt: this.clock.monotonic(), wallAt: this.clock.now() } satisfies Snapshot));
+      }
+      if (options.cycle) this.statements.setCycle.run(options.cycle.laneId, JSON.stringify(options.cycle.cycle));
+      if (options.visit) this.addVisit(options.visit.plate, options.visit.atMs);
+      if (options.mismatch) this.statements.addMismatch.run(canonicalPlate(options.mismatch));
+      return next ? next(event, db) : event;
+    };
+  }
+
+  /** A barrier cycle changed with no event to carry it (a loop or arm reading). */
+  saveCycle(laneId: string, cycle: unknown): void {
+    this.statements.setCycle.run(laneId, JSON.stringify(cycle));
+  }
+
+  private addVisit(plate: string, atMs: number): void {
+    this.statements.addVisit.run(canonicalPlate(plate), atMs);
+    this.statements.pruneVisits.run(atMs - VISITS_WINDOW_MS);
+    const { n } = this.statements.countVisits.get() ?? { n: 0 };
+    if (n > VISITS_MAX_ROWS) this.statements.trimVisits.run(n - VISITS_MAX_ROWS);
+  }
+
+  /** The open crossings by lane, their stamps moved onto this process's monotonic clock. */
+  restoreCrossings(): Map<string, RestoredCrossing[]> {
+    const byLane = new Map<string, RestoredCrossing[]>();
+    const monoNow = this.clock.monotonic();
+    const wallNow = this.clock.now();
+    for (const row of this.statements.crossings.all()) {
+      const { crossing, monoAt, wallAt } = JSON.parse(row.snapshot) as Snapshot;
+      // Age of each stamp at the snapshot (monotonic, exact) plus the wall time since (the outage).
+      const sinceSnapshot = Math.max(0, wallNow - wallAt);
+      for (const [milestone, mono] of Object.entries(crossing.monoMs)) {
+        (crossing.monoMs as Record<string, number>)[milestone] = monoNow - sinceSnapshot - (monoAt - mono);
+      }
+      crossing.durationsAcrossRestart = true;
+      const list = byLane.get(row.lane_id) ?? [];
+      list.push({ crossing, lastWrittenWallMs: wallAt });
+      byLane.set(row.lane_id, list);
+    }
+    return byLane;
+  }
+
+  restoreCycles(): Map<string, unknown> {
+    return new Map(this.statements.cycles.all().map((row) => [row.lane_id, JSON.parse(row.cycle) as unknown]));
+  }
+
+  /** Arrivals of the last 30 days (oldest first) and mismatch counts, keyed by canonical plate. */
+  restoreVisits(): { arrivals: Map<string, number[]>; mismatches: Map<string, number> } {
+    const arrivals = new Map<string, number[]>();
+    for (const row of this.statements.visits.all(this.clock.now() - VISITS_WINDOW_MS)) {
+      const times = arrivals.get(row.plate_key) ?? [];
+      times.push(row.wall_ms);
+      arrivals.set(row.plate_key, times);
+    }
+    return { arrivals, mismatches: new Map(this.statements.mismatches.all().map((row) => [row.plate_key, row.count])) };
+  }
+}

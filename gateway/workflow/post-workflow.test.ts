@@ -1,0 +1,389 @@
+/**
+ * The post workflow on the manual clock: the barrier cycle (a close refused for safety is retried
+ * on the reading that shows the loop and the photocell clear; every outcome is a lane alarm with
+ * its own code), the lane of every alarm and operator action, and what detected each arrival.
+ *
+ * The barrier is a stand-in with the driver's contract (a close reads the inputs fresh, emits
+ * them when they changed, refuses on a vehicle or a blocked photocell, and otherwise waits for
+ * the test to confirm or fail it); test/barrier-retry.test.ts runs the real driver against
+ * pymodbus.
+ */
+import { pino } from 'pino';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../config/load-config.js';
+import type { BarrierConfig } from '../../config/schema.js';
+import { GatewayError } from '../../core/errors.js';
+import { BarrierDriver, type BarrierInputs, type BarrierReading } from '../../drivers/barrier/barrier-driver.js';
+import type { DriverHealth } from '../../drivers/driver.js';
+import type { ModelSlot } from '../../edge-models/model-slot.js';
+import type { XrayScreeningModel } from '../../edge-models/xray-screening.js';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
+import type { Actor } from '../auth/roles.js';
+import type { DeviceReading, HealthListener, ReadingListener } from '../devices/device-manager.js';
+import type { PostWorkflowOptions } from './post-workflow.js';
+import { PostWorkflow } from './post-workflow.js';
+import type { RiskAssessor } from './risk-assessor.js';
+import { VisitHistory } from './visit-history.js';
+
+const config = parseConfigText(`
+version: 1
+post: { id: p1 }
+lanes:
+  - id: lane-1
+    devices:
+      - { id: bar-1, driver: modbus-tcp, connection: { host: 127.0.0.1, port: 1 } }
+  - id: lane-2
+    devices:
+      - { id: cam-2, driver: onvif, role: entry, connection: { url: "http://127.0.0.1:1/onvif", username: a, password: b } }
+      - { id: scale-2, driver: sma, connection: { host: 127.0.0.1, port: 1 } }
+uplink: { brokers: ["mqtt://127.0.0.1:1"] }
+`);
+
+const SUPERVISOR: Actor = { id: 'sup-1', role: 'supervisor' };
+const DECLARATION = { direction: 'import' as const, declaredWeightKg: 20_000, documents: ['SAD-1'], aeo: false };
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+interface Emitted {
+  type: string;
+  laneId: string;
+  subject: string | undefined;
+  data: Record<string, unknown>;
+}
+
+/** The device manager's listeners, fed by the test (and by the stand-in barrier's own reads). */
+class Feed {
+  readonly readings: ReadingListener[] = [];
+  readonly healthListeners: HealthListener[] = [];
+  barrier: StandInBarrier | null = null;
+  onReadings(listener: ReadingListener): void {
+    this.readings.push(listener);
+  }
+  onHealthChanges(listener: HealthListener): void {
+    this.healthListeners.push(listener);
+  }
+  driver(id: string): BarrierDriver | undefined {
+    return this.barrier?.id === id ? this.barrier : undefined;
+  }
+  read(laneId: string, role: 'entry' | 'exit' | 'lane', reading: DeviceReading): void {
+    for (const listener of this.readings) listener(laneId, role, reading);
+  }
+}
+
+/**
+ * The barrier driver's contract without a transport. `set` changes the inputs and emits them, as
+ * a poll would; a close reads them fresh (`beforeCloseRead` moves them first, as the world may)
+ * and refuses like the driver; open and accepted closes wait in `pending` for the test.
+ */
+class StandInBarrier extends BarrierDriver {
+  state: BarrierInputs = { position: 'closed', vehiclePresent: false, photocellBlocked: false };
+  readonly pending: { command: 'open' | 'close'; confirm: () => void; fail: (error: Error) => void }[] = [];
+  beforeCloseRead: Partial<BarrierInputs> | null = null;
+  closes = 0;
+
+  constructor(
+    private readonly feed: Feed,
+    private readonly clock: ManualClock,
+  ) {
+    super(config.lanes[0]!.devices[0] as BarrierConfig, { clock, logger: pino({ level: 'silent' }) });
+  }
+
+  override lastInputs(): BarrierInputs {
+    return { ...this.state };
+  }
+
+  /** The inputs change and a poll reads them. */
+  set(change: Partial<BarrierInputs>): void {
+    this.state = { ...this.state, ...change };
+    this.feed.read('lane-1', 'lane', { type: 'inputs.changed', deviceId: this.id, atMs: this.clock.now(), ...this.state } satisfies BarrierReading);
+  }
+
+  override open(): Promise<void> {
+    // Like the driver: an arm already there is confirmed by its limit switch.
+    return this.state.position === 'open' ? Promise.resolve() : this.awaitTest('open');
+  }
+
+  override async close(): Promise<void> {
+    this.closes += 1;
+    await Promise.resolve(); // the fresh read is a Modbus request: its answer comes later
+    if (this.beforeCloseRead) {
+      this.set(this.beforeCloseRead);
+      this.beforeCloseRead = null;
+    }
+    if (this.state.position === 'closed') return;
+    if (this.state.vehiclePresent || this.state.photocellBlocked) {
+      throw new GatewayError('GW_ERR_BARRIER_UNSAFE', `${this.id}: refusing to close: ${this.state.vehiclePresent ? 'a vehicle is on the loop' : 'the safety photocell is blocked'}`);
+    }
+    return this.awaitTest('close');
+  }
+
+  /** Confirms a pending command (the oldest by default): the arm reaches its limit switch. */
+  async confirm(command: 'open' | 'close', index = 0): Promise<void> {
+    const [next] = this.pending.splice(index, 1);
+    expect(next?.command).toBe(command);
+    this.set({ position: command === 'open' ? 'open' : 'closed' });
+    next!.confirm();
+    await flush();
+  }
+
+  async fail(command: 'open' | 'close', error: Error, index = 0): Promise<void> {
+    const [next] = this.pending.splice(index, 1);
+    expect(next?.command).toBe(command);
+    next!.fail(error);
+    await flush();
+  }
+
+  private awaitTest(command: 'open' | 'close'): Promise<void> {
+    return new Promise((resolve, reject) => this.pending.push({ command, confirm: resolve, fail: reject }));
+  }
+}
+
+describe('post workflow', () => {
+  let clock: ManualClock;
+  let feed: Feed;
+  let barrier: StandInBarrier;
+  let post: PostWorkflow;
+  let emitted: Emitted[];
+  let audited: { laneId: string; action: string }[];
+
+  beforeEach(() => {
+    clock = new ManualClock();
+    feed = new Feed();
+    barrier = new StandInBarrier(feed, clock);
+    feed.barrier = barrier;
+    emitted = [];
+    audited = [];
+    const options: PostWorkflowOptions = {
+      config,
+      gateway: {
+        emit: (type, laneId, data, subject) => {
+          emitted.push({ type, laneId, subject, data });
+          return Promise.resolve({ seq: emitted.length, id: String(emitted.length) });
+        },
+        audit: {
+          within: (draft: { laneId: string; action: string }) => {
+            audited.push({ laneId: draft.laneId, action: draft.action });
+            return (event: unknown) => event;
+          },
+        } as unknown as PostWorkflowOptions['gateway']['audit'],
+      },
+      devices: feed,
+      clock,
+      clockQuality: () => ({ synchronised: true, offsetMs: 0.2 }),
+      assessor: {} as RiskAssessor,
+      screening: { use: (fn: (model: null) => Promise<unknown>) => fn(null) } as unknown as ModelSlot<XrayScreeningModel>,
+      history: new VisitHistory(),
+      logger: pino({ level: 'silent' }),
+    };
+    post = new PostWorkflow(options);
+  });
+
+  const alarms = (): Emitted[] => emitted.filter((e) => e.type === 'alarm.raised');
+  const codes = (): unknown[] => alarms().map((a) => a.data.alarm);
+
+  /** A vehicle the booth registers and a supervisor releases on lane 1; resolves once the barrier is open for it. */
+  async function release(plate: string): Promise<string> {
+    const crossing = post.register('lane-1', { plate, actor: SUPERVISOR, declaration: DECLARATION });
+    post.lane('lane-1').workflow.forceRelease(crossing.crossingId, SUPERVISOR, 'released for the test');
+    await barrier.confirm('open');
+    return crossing.crossingId;
+  }
+
+  describe('barrier cycle', () => {
+    it('retries a close refused on the photocell once the loop and the photocell are clear, and the next vehicle gets its own cycle', async () => {
+      await release('GE-101-AA');
+      barrier.set({ vehiclePresent: true, photocellBlocked: true });
+      barrier.set({ vehiclePresent: false }); // the tractor leaves the loop; the trailer is under the arm
+      await flush();
+      expect(barrier.closes).toBe(1);
+      expect(alarms()).toEqual([
+        {
+          type: 'alarm.raised',
+          laneId: 'lane-1',
+          subject: undefined,
+          data: {
+            alarm: 'GW_ERR_BARRIER_UNSAFE',
+            severity: 'warning',
+            message: 'lane lane-1: bar-1: refusing to close: the safety photocell is blocked; closing once the loop and the photocell are clear',
+            details: { barrierId: 'bar-1', command: 'close', input: 'photocell', crossingId: null },
+          },
+        },
+      ]);
+      expect(post.lane('lane-1').cycle).toMatchObject({ phase: 'close-refused', refusal: { input: 'photocell', attempts: 1 } });
+
+      // No timer retries: nothing happens while the photocell stays blocked.
+      await clock.runFor(30_000);
+      expect(barrier.closes).toBe(1);
+      barrier.set({ photocellBlocked: false });
+      await flush();
+      expect(barrier.closes).toBe(2);
+      await barrier.confirm('close');
+      expect(alarms().at(-1)).toMatchObject({
+        laneId: 'lane-1',
+        data: { alarm: 'WF_BARRIER_CLOSED_AFTER_RETRY', severity: 'info', details: { barrierId: 'bar-1', command: 'close', refusedFor: 'photocell', attempts: 2, waitedSec: 30 } },
+      });
+      expect(post.lane('lane-1').cycle).toMatchObject({ phase: 'idle', refusal: null });
+
+      const second = await release('GE-202-BB');
+      barrier.set({ vehiclePresent: true });
+      barrier.set({ vehiclePresent: false });
+      await flush();
+      await barrier.confirm('close');
+      expect(codes()).toEqual(['GW_ERR_BARRIER_UNSAFE', 'WF_BARRIER_CLOSED_AFTER_RETRY']);
+      expect(emitted.some((e) => e.type === 'crossing.completed' && e.subject === second)).toBe(true);
+    });
+
+    it('names the loop when a vehicle is back on it, counts it, and alarms a retry refused again only once', async () => {
+      await release('GE-101-AA');
+      barrier.set({ vehiclePresent: true });
+      barrier.beforeCloseRead = { vehiclePresent: true, photocellBlocked: true }; // a second vehicle, right behind
+      barrier.set({ vehiclePresent: false });
+      await flush();
+      expect(codes()).toEqual(['WF_TWO_VEHICLES_ONE_CYCLE', 'GW_ERR_BARRIER_UNSAFE']);
+      expect(alarms()[1]?.data.details).toMatchObject({ input: 'loop' });
+
+      // It leaves the loop (nothing was released for it), still under the photocell: no retry yet.
+      barrier.set({ vehiclePresent: false });
+      await flush();
+      expect(barrier.closes).toBe(1);
+      expect(codes()).toEqual(['WF_TWO_VEHICLES_ONE_CYCLE', 'GW_ERR_BARRIER_UNSAFE', 'WF_EXIT_UNKNOWN']);
+      // A retry whose own read finds the photocell blocked again (a swinging trailer): refused, not alarmed again.
+      barrier.beforeCloseRead = { photocellBlocked: true };
+      barrier.set({ photocellBlocked: false });
+      await flush();
+      expect(barrier.closes).toBe(2);
+      expect(codes()).toHaveLength(3);
+      barrier.set({ photocellBlocked: false });
+      await flush();
+      await barrier.confirm('close');
+      expect(alarms().at(-1)?.data).toMatchObject({ alarm: 'WF_BARRIER_CLOSED_AFTER_RETRY', details: { refusedFor: 'loop', attempts: 3 } });
+    });
+
+    it('raises a close that fails otherwise as a critical lane alarm with its code, retries nothing, and ends the cycle once the arm is found closed', async () => {
+      await release('GE-101-AA');
+      barrier.set({ vehiclePresent: true });
+      barrier.set({ vehiclePresent: false });
+      await flush();
+      await barrier.fail('close', new GatewayError('GW_ERR_BARRIER_NOT_CONFIRMED', 'bar-1: not closed after 10000 ms (arm open)'));
+      expect(alarms()).toEqual([
+        expect.objectContaining({
+          laneId: 'lane-1',
+          data: {
+            alarm: 'GW_ERR_BARRIER_NOT_CONFIRMED',
+            severity: 'critical',
+            message: 'lane lane-1: barrier close failed (bar-1: not closed after 10000 ms (arm open)); the arm may be open: close it by hand',
+            details: { barrierId: 'bar-1', command: 'close', crossingId: null },
+          },
+        }),
+      ]);
+
+      // The next vehicle waits: the arm is not the gateway's to open until it is closed.
+      const crossing = post.register('lane-1', { plate: 'GE-202-BB', actor: SUPERVISOR, declaration: DECLARATION });
+      post.lane('lane-1').workflow.forceRelease(crossing.crossingId, SUPERVISOR, 'released for the test');
+      barrier.set({ photocellBlocked: true });
+      barrier.set({ photocellBlocked: false });
+      await flush();
+      expect(barrier.closes).toBe(1);
+      expect(barrier.pending).toEqual([]);
+      // Closed at the barrier's own panel: the cycle ends and the barrier opens for the next.
+      barrier.set({ position: 'closed' });
+      expect(barrier.pending.map((p) => p.command)).toEqual(['open']);
+      await barrier.confirm('open');
+      expect(codes()).toEqual(['GW_ERR_BARRIER_NOT_CONFIRMED']);
+    });
+
+    it('raises a close refused on a malformed reply during a retry with that code, naming the refusal it followed', async () => {
+      await release('GE-101-AA');
+      barrier.set({ vehiclePresent: true, photocellBlocked: true });
+      barrier.set({ vehiclePresent: false });
+      await flush();
+      barrier.set({ photocellBlocked: false });
+      await flush();
+      await barrier.fail('close', new GatewayError('GW_ERR_BARRIER_MALFORMED_REPLY', 'bar-1 write coil 1: malformed reply: the reply echoes coil 0 on'));
+      expect(alarms().at(-1)).toMatchObject({
+        laneId: 'lane-1',
+        data: { alarm: 'GW_ERR_BARRIER_MALFORMED_REPLY', severity: 'critical', details: { command: 'close', refusedFor: 'photocell', attempts: 2 } },
+      });
+      expect(post.lane('lane-1').cycle.phase).toBe('close-failed');
+    });
+
+    it('drops a waiting retry when a supervisor opens the barrier by hand', async () => {
+      await release('GE-101-AA');
+      barrier.set({ vehiclePresent: true, photocellBlocked: true });
+      barrier.set({ vehiclePresent: false });
+      await flush();
+      await expect(post.operateBarrier('lane-1', 'open', SUPERVISOR, 'ambulance')).resolves.toBe('open');
+      barrier.set({ photocellBlocked: false });
+      await flush();
+      expect(barrier.closes).toBe(1); // the arm stays up for the supervisor
+      expect(post.lane('lane-1').cycle).toMatchObject({ phase: 'idle', refusal: null });
+      expect(emitted.find((e) => e.type === 'operator.action')).toBeDefined();
+    });
+
+    it('raises an open that fails without a stable code as WF_BARRIER_COMMAND on the lane', async () => {
+      const crossing = post.register('lane-1', { plate: 'GE-101-AA', actor: SUPERVISOR, declaration: DECLARATION });
+      post.lane('lane-1').workflow.forceRelease(crossing.crossingId, SUPERVISOR, 'released for the test');
+      await barrier.fail('open', new Error('bar-1 read inputs 0-3: Timed out (1 of 3 in a row)'));
+      expect(alarms()).toEqual([
+        expect.objectContaining({ laneId: 'lane-1', data: expect.objectContaining({ alarm: 'WF_BARRIER_COMMAND', severity: 'warning', details: { barrierId: 'bar-1', command: 'open', crossingId: null } }) as unknown }),
+      ]);
+      expect(post.lane('lane-1').cycle.phase).toBe('idle');
+    });
+
+    it('lets a supervisor close by hand: a retry still in flight is overtaken, the action is the lane’s', async () => {
+      await release('GE-101-AA');
+      barrier.set({ vehiclePresent: true, photocellBlocked: true });
+      barrier.set({ vehiclePresent: false });
+      await flush();
+      barrier.set({ photocellBlocked: false });
+      await flush(); // the retry waits for its confirmation
+      const byHand = post.operateBarrier('lane-1', 'close', SUPERVISOR, 'arm stuck half-way');
+      await flush();
+      expect(barrier.pending.map((p) => p.command)).toEqual(['close', 'close']);
+      await barrier.confirm('close', 1); // the supervisor's
+      await expect(byHand).resolves.toBe('closed');
+      expect(post.lane('lane-1').cycle).toMatchObject({ phase: 'idle', refusal: null });
+      // The retry's outcome comes after the hand close: it is no news, and raises nothing.
+      await barrier.fail('close', new GatewayError('GW_ERR_BARRIER_NOT_CONFIRMED', 'bar-1: not closed after 10000 ms (arm moving)'));
+      expect(codes()).toEqual(['GW_ERR_BARRIER_UNSAFE']);
+      expect(post.lane('lane-1').cycle.phase).toBe('idle');
+      const action = emitted.find((e) => e.type === 'operator.action' && e.data.action === 'barrier.manual');
+      expect(action).toMatchObject({ laneId: 'lane-1', data: { operatorId: 'sup-1', after: 'closed', reason: 'arm stuck half-way' } });
+      expect(audited).toContainEqual({ laneId: 'lane-1', action: 'barrier.manual' });
+    });
+  });
+
+  describe('lanes of alarms and operator actions, and what detected each arrival', () => {
+    it('puts a camera arrival on its lane as detected by ANPR, and its unread plate alarm with the crossing as subject', () => {
+      feed.read('lane-2', 'entry', { type: 'plate.read', deviceId: 'cam-2', plate: null, plateType: null, vehicleType: 'truck', imageRef: null, cameraTime: null, atMs: clock.now() });
+      const arrived = emitted.find((e) => e.type === 'vehicle.arrived');
+      expect(arrived).toMatchObject({ laneId: 'lane-2', data: { detectedBy: 'anpr', plate: null } });
+      expect(alarms()).toEqual([expect.objectContaining({ laneId: 'lane-2', subject: arrived?.subject, data: expect.objectContaining({ alarm: 'WF_PLATE_UNREAD' }) as unknown })]);
+    });
+
+    it('puts an arrival entered at registration on its lane as detected by the operator, with its actions and their audit entries', () => {
+      const crossing = post.register('lane-2', { plate: 'GE-303-CC', actor: SUPERVISOR, declaration: DECLARATION });
+      expect(emitted.find((e) => e.type === 'vehicle.arrived')).toMatchObject({ laneId: 'lane-2', data: { detectedBy: 'operator', plate: { text: 'GE-303-CC' } } });
+      const actions = emitted.filter((e) => e.type === 'operator.action');
+      expect(actions.map((a) => [a.laneId, a.subject, a.data.action])).toEqual([
+        ['lane-2', crossing.crossingId, 'crossing.arrival'],
+        ['lane-2', crossing.crossingId, 'crossing.register'],
+      ]);
+      expect(audited).toEqual([
+        { laneId: 'lane-2', action: 'crossing.arrival' },
+        { laneId: 'lane-2', action: 'crossing.register' },
+      ]);
+    });
+
+    it('raises device and scan alarms on the lane of the device', async () => {
+      const down: DriverHealth = { state: 'down', lastError: 'connection refused', sinceMs: clock.now() };
+      for (const listener of feed.healthListeners) listener('lane-2', 'scale-2', down);
+      feed.read('lane-1', 'lane', { type: 'scan', deviceId: 'xray-1', status: 'completed', scanId: 's-1', scannerId: 'xray-1', plate: 'ZZ-999-ZZ', container: null, scannerTime: new Date(clock.now()).toISOString(), imageRef: null, image: null, metadataRef: null, decision: null, atMs: clock.now() });
+      await flush();
+      expect(alarms().map((a) => [a.laneId, a.data.alarm])).toEqual([
+        ['lane-2', 'WF_DEVICE_DOWN'],
+        ['lane-1', 'WF_SCAN_UNMATCHED'],
+      ]);
+      expect(emitted.filter((e) => e.laneId === 'post')).toEqual([]);
+    });
+  });
+});
