@@ -21,6 +21,7 @@ import type { DeviceManager } from './devices/device-manager.js';
 import { PostWorkflow, type DeviceFeed } from './workflow/post-workflow.js';
 import { RiskAssessor } from './workflow/risk-assessor.js';
 import { VisitHistory } from './workflow/visit-history.js';
+import { LaneStore } from './workflow/lane-store.js';
 
 export const BUNDLED_MODELS = {
   publicKey: join(PACKAGE_ROOT, 'models', 'keys', 'release.pub.pem'),
@@ -152,6 +153,7 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     screening: screeningSlot,
     history,
     logger: logger.child({ module: 'workflow' }),
+    store: new LaneStore(gateway.outbox.database, options.clock),
   });
   gateway.setLaneApi({ post, deviceHealth: (id) => options.devices.health.get(id) }, reloadModels);
   return {

@@ -102,6 +102,10 @@ export const eventDataSchemas = {
     durations: z.strictObject({
       registrationSec: z.number().min(0).nullable(),
       crossingSec: z.number().min(0),
+      clock: z
+        .enum(['monotonic', 'wall-across-restart'])
+        .optional()
+        .describe('monotonic (default): measured on one process\'s monotonic clock; wall-across-restart: the gateway restarted during the crossing, and the time across the outage comes from the wall clock'),
     }),
     weightKg: z.number().nullable(),
     risk: z.strictObject({ score: z.number().min(0).max(1), modelVersion: z.string(), reasons: z.array(z.string()) }),

@@ -222,6 +222,10 @@ export class LaneWorkflow {
     crossing.weightKg = weightKg;
     this.move(crossing, 'weighed');
     this.stamp(crossing, 'weighed');
+    return this.assessAndRoute(crossing);
+  }
+
+  private async assessAndRoute(crossing: Crossing): Promise<Crossing> {
     const risk = await this.options.assessRisk(crossing);
     // The crossing may have been abandoned or force-released while the model ran.
     if (crossing.state !== 'weighed') return crossing;
@@ -371,7 +375,19 @@ export class LaneWorkflow {
     this.armAbandon(crossing);
   }
 
-  private armAbandon(crossing: Crossing): void {
+  /**
+   * Takes back a crossing open before a restart (lane-store.ts), under its own id and with its
+   * stamps; abandonment counts from its last progress, `lastProgressWallMs`, not from now.
+   */
+  restore(crossing: Crossing, lastProgressWallMs: number): void {
+    this.crossings.set(crossing.crossingId, crossing);
+    const idle = Math.max(0, this.options.clock.now() - lastProgressWallMs);
+    this.armAbandon(crossing, Math.max(0, this.options.abandonAfterMs - idle));
+    // Weighed but not yet assessed: the model's answer died with the process; ask again.
+    if (crossing.state === 'weighed') void this.assessAndRoute(crossing);
+  }
+
+  private armAbandon(crossing: Crossing, afterMs = this.options.abandonAfterMs): void {
     const previous = this.timers.get(crossing.crossingId);
     if (previous) this.options.clock.clearTimeout(previous);
     if (crossing.state === 'exited') return;
@@ -381,7 +397,7 @@ export class LaneWorkflow {
         if (!this.crossings.has(crossing.crossingId)) return;
         crossing.state = 'abandoned';
         this.complete(crossing, 'abandoned');
-      }, this.options.abandonAfterMs),
+      }, afterMs),
     );
   }
 

@@ -25,6 +25,8 @@ import type { RiskAssessor } from './risk-assessor.js';
 import type { VisitHistory } from './visit-history.js';
 import { toCatalogueEvents } from './workflow-events.js';
 import type { Actor } from '../auth/roles.js';
+import type { WithinCommit } from '../outbox/sqlite-outbox.js';
+import type { LaneStore } from './lane-store.js';
 
 /** Largest image screened: 4096 × 4096 16-bit samples and a header. */
 const SCREENING_MAX_IMAGE_BYTES = 4096 * 4096 * 2 + 1024;
@@ -120,6 +122,8 @@ export interface PostWorkflowOptions {
   screening: ModelSlot<XrayScreeningModel>;
   history: VisitHistory;
   logger: Logger;
+  /** Where open crossings, barrier cycles and visits survive a restart; none: memory only (tests). */
+  store?: LaneStore;
 }
 
 export class PostWorkflow {
@@ -148,8 +152,39 @@ export class PostWorkflow {
         cycle: { phase: 'idle', vehicles: 0, loopActive: false, waiting: 0, refusal: null, command: 0 },
       });
     }
+    if (options.store) this.restore(options.store);
     options.devices.onReadings((laneId, role, reading) => this.onReading(laneId, role, reading));
     options.devices.onHealthChanges((laneId, deviceId, health) => this.onHealth(laneId, deviceId, health));
+  }
+
+  /**
+   * Carries on from before a restart: each lane's open crossings (same ids, same arrival times,
+   * abandonment counted from their last progress), its barrier cycle, the visit history.
+   */
+  private restore(store: LaneStore): void {
+    const { arrivals, mismatches } = store.restoreVisits();
+    this.options.history.restore(arrivals, mismatches);
+    for (const [laneId, cycle] of store.restoreCycles()) {
+      const lane = this.lanes.get(laneId);
+      if (!lane) continue;
+      const saved = cycle as BarrierCycle;
+      lane.cycle = { ...saved, command: 0 };
+      // A close in flight when the process died has no answer coming: wait for a clear reading
+      // and close again, as after a refusal. The old process's monotonic times mean nothing here.
+      if (saved.phase === 'closing' || saved.phase === 'close-refused') lane.cycle.phase = 'close-refused';
+      if (lane.cycle.refusal || lane.cycle.phase === 'close-refused') lane.cycle.refusal = { input: saved.refusal?.input ?? 'loop', sinceMono: this.options.clock.monotonic(), attempts: saved.refusal?.attempts ?? 1 };
+    }
+    let restored = 0;
+    for (const [laneId, crossings] of store.restoreCrossings()) {
+      const lane = this.lanes.get(laneId);
+      if (!lane) {
+        this.options.logger.warn({ laneId, crossings: crossings.length }, 'open crossings of a lane no longer configured are left stored');
+        continue;
+      }
+      for (const { crossing, lastWrittenWallMs } of crossings) lane.workflow.restore(crossing, lastWrittenWallMs);
+      restored += crossings.length;
+    }
+    if (restored > 0) this.options.logger.info({ crossings: restored }, 'open crossings restored after a restart');
   }
 
   lane(laneId: string): Lane {
@@ -219,6 +254,7 @@ export class PostWorkflow {
         return;
       case 'inputs.changed':
         this.onBarrierInputs(lane, reading);
+        this.options.store?.saveCycle(laneId, lane.cycle);
         return;
       case 'status.changed':
         return;
@@ -439,10 +475,11 @@ export class PostWorkflow {
       if (event.alarm === 'WF_PLATE_MISMATCH' && typeof entryPlate === 'string') this.options.history.recordMismatch(entryPlate);
     }
     // An operator's step is written to the audit log in the same commit as its operator.action.
-    const within =
+    const audit =
       event.kind === 'operator'
         ? this.options.gateway.audit.within({ actor: event.actor, action: event.action, laneId, crossingId: event.crossingId, before: event.before, after: event.after, reason: event.reason })
         : undefined;
+    const within = this.options.store ? this.persist(this.options.store, laneId, event, audit) : audit;
     for (const catalogueEvent of toCatalogueEvents(this.options.config.post.id, laneId, event)) {
       const stored = this.options.gateway.emit(catalogueEvent.type, catalogueEvent.laneId, catalogueEvent.data, catalogueEvent.subject, within);
       if (event.kind === 'operator') this.pendingRecords.add(stored);
@@ -463,6 +500,29 @@ export class PostWorkflow {
    */
   async actionsRecorded(): Promise<void> {
     await Promise.all([...this.pendingRecords]);
+  }
+
+  /**
+   * What an event changes of the lane, written in its transaction: the crossing as it is now (or
+   * its row removed when it closed), the lane's barrier cycle, an arrival for the visit history,
+   * a plate mismatch.
+   */
+  private persist(store: LaneStore, laneId: string, event: WorkflowEvent, next: WithinCommit | undefined): WithinCommit {
+    const lane = this.lanes.get(laneId);
+    const crossingId = event.kind === 'milestone' || event.kind === 'completed' ? event.crossing.crossingId : event.kind === 'alarm' || event.kind === 'operator' ? event.crossingId : null;
+    const crossing = event.kind === 'milestone' || event.kind === 'completed' ? event.crossing : (lane?.workflow.open().find((c) => c.crossingId === crossingId) ?? null);
+    const entryPlate = event.kind === 'alarm' && event.alarm === 'WF_PLATE_MISMATCH' ? event.details.entryPlate : undefined;
+    const arrivedPlate = event.kind === 'milestone' && event.milestone === 'arrived' ? event.crossing.plate : null;
+    return store.within(
+      crossing,
+      {
+        closed: event.kind === 'completed',
+        ...(lane ? { cycle: { laneId, cycle: lane.cycle } } : {}),
+        ...(arrivedPlate !== null && crossing ? { visit: { plate: arrivedPlate, atMs: crossing.wallMs.arrived ?? this.options.clock.now() } } : {}),
+        ...(typeof entryPlate === 'string' ? { mismatch: entryPlate } : {}),
+      },
+      next,
+    );
   }
 
   /** An alarm of a lane (every device is on one): published on that lane's topic. */

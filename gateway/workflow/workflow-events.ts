@@ -53,7 +53,7 @@ export function toCatalogueEvents(postId: string, laneId: string, event: Workflo
             channel: crossing.risk?.channel ?? 'green',
             xray: crossing.monoMs.scanned !== undefined,
             milestones,
-            durations: event.durations,
+            durations: crossing.durationsAcrossRestart ? { ...event.durations, clock: 'wall-across-restart' } : event.durations,
             weightKg: crossing.weightKg,
             risk: crossing.risk ? { score: crossing.risk.score, modelVersion: crossing.risk.modelVersion, reasons: crossing.risk.reasons } : { score: 0, modelVersion: 'none', reasons: ['not assessed'] },
             xrayScreening: crossing.scan?.screening ?? null,
