@@ -32,6 +32,10 @@ export class DeviceFeedStandIn {
   read(laneId: string, role: 'entry' | 'exit' | 'lane', reading: DeviceReading): void {
     for (const listener of this.readings) listener(laneId, role, reading);
   }
+  /** The gateway that listened is gone (a restart): its workflow hears nothing more. */
+  forgetListeners(): void {
+    this.readings.length = 0;
+  }
 }
 
 /**
@@ -46,10 +50,11 @@ export class InProcessDesk implements LaneDesk {
     private readonly supervisorToken: string,
   ) {}
 
+  /** On a gateway restarted on the same data, the desk's client and account exist already: reused. */
   static async create(gateway: Gateway): Promise<InProcessDesk> {
     if (!gateway.operatorApp) throw new Error('the gateway has no operator app');
-    const secret = gateway.accounts.addClient('registration-desk', 'registration');
-    const supervisor = gateway.accounts.addAccount('desk-supervisor', 'supervisor', await hashPassword(randomBytes(18).toString('base64url')));
+    const secret = gateway.accounts.clients().some((c) => c.name === 'registration-desk') ? gateway.accounts.rotateClient('registration-desk') : gateway.accounts.addClient('registration-desk', 'registration');
+    const supervisor = gateway.accounts.account('desk-supervisor') ?? gateway.accounts.addAccount('desk-supervisor', 'supervisor', await hashPassword(randomBytes(18).toString('base64url')));
     const { token } = gateway.sessions.create(supervisor);
     return new InProcessDesk(gateway.operatorApp, `registration-desk.${secret}`, token);
   }
