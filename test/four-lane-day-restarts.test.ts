@@ -9,7 +9,6 @@
  */
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseConfigText } from '../config/load-config.js';
 import { systemClock } from '../core/clock.js';
 import { Gateway } from '../gateway/daemon.js';
 import { createLogger } from '../gateway/logger.js';
@@ -23,27 +22,13 @@ import { seededRandom } from '../sim/truck-profiles.js';
 import { ManualClock } from './helpers/manual-clock.js';
 import { DeviceFeedStandIn, InProcessDesk, standInLanes } from './helpers/post-harness.js';
 import { tempDir } from './helpers/test-config.js';
+import { FOUR_LANES, fourLaneConfig } from './helpers/four-lane-post.js';
 
-const LANES = ['lane-1', 'lane-2', 'lane-3', 'lane-4'];
 const HOUR = 3_600_000;
 const RESTARTS = 24;
 
-const config = parseConfigText(`
-version: 1
-post: { id: day-post }
-lanes:
-${LANES.map(
-  (id, i) => `  - id: ${id}
-    directions: ${i < 2 ? '[import, transit-entry]' : '[export, transit-exit, domestic-transit]'}
-    devices:
-      - { id: ${id}-entry, driver: onvif, role: entry, connection: { url: "http://127.0.0.1:1/onvif", username: a, password: b } }
-      - { id: ${id}-exit, driver: onvif, role: exit, connection: { url: "http://127.0.0.1:1/onvif", username: a, password: b } }
-      - { id: ${id}-scale, driver: sma, connection: { host: 127.0.0.1, port: 1 } }`,
-).join('\n')}
-uplink: { brokers: ["mqtt://127.0.0.1:1"] }
-outbox: { path: outbox.db, maxBytes: 268435456 }
-workflow: { watchlist: [AB-123-CD, XY-808-ZZ, KT-515-OB] }
-`);
+const LANES = FOUR_LANES;
+const config = fourLaneConfig();
 
 /** The lane API of whichever gateway runs now. */
 class CurrentDesk implements LaneDesk {
