@@ -159,7 +159,7 @@ async function runSimulator(args: string[]): Promise<number> {
   const skipped = simulator.skipped.map((s) => `  (not simulated) ${s.deviceId}: ${s.reason}`);
   const control = await startControlServer(simulator, numberOption(values['control-port'], 'control-port', 18090));
   const desk = credentials ? '' : "  no --credentials: trucks pass the devices, but nobody registers them at the gateway's lane API\n";
-  const faults = `  faults: curl -X POST http://127.0.0.1:${control.port}/faults/<deviceId> -d '{"fault":"garbage|disconnect|modbus-exception|slow|jam|misread|unreadable"}'`;
+  const faults = `  faults: curl -X POST http://127.0.0.1:${control.port}/faults/<deviceId> -d '{"fault":"garbage|disconnect|modbus-exception|slow|jam|misread|unreadable|tailgate|clock-skew"}'`;
   process.stdout.write(`border-gateway sim: post "${config.post.id}"\n${[...lines, ...skipped, faults].join('\n')}\n${desk}  ready\n`);
   await untilSignal(async () => {
     await control.close();

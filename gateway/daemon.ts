@@ -258,9 +258,9 @@ export class Gateway {
   }
 
   /** Raises `alarm.raised` on the post pseudo-lane; a failure to store it is logged, not thrown. */
-  raiseAlarm(alarm: string, severity: 'info' | 'warning' | 'critical', message: string, details: Record<string, unknown> = {}): void {
+  raiseAlarm(alarm: string, severity: 'info' | 'warning' | 'critical', message: string, details: Record<string, unknown> = {}, laneId: string = POST_LANE): void {
     this.logger.warn({ alarm, severity, details }, message);
-    this.emit('alarm.raised', POST_LANE, { alarm, severity, message, details }).catch((error: unknown) => {
+    this.emit('alarm.raised', laneId, { alarm, severity, message, details }).catch((error: unknown) => {
       // The outbox logs its own refusals, coalesced: no stack trace per alarm while the disk is full.
       if (isOutboxRefusal(error)) this.logger.warn({ code: error.code, alarm }, 'alarm could not be stored');
       else this.logger.error({ err: error, alarm }, 'alarm could not be stored');

@@ -85,7 +85,9 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     history,
     utcOffsetMin: config.workflow.utcOffsetMin,
     logger: modelLogger,
-    onModelFailure: (crossing, error) => alarm('GW_ERR_MODEL_INFERENCE', `risk model failed on ${crossing.crossingId}: ${error.message}; rules decided`, { crossingId: crossing.crossingId }),
+    // About one crossing: on its lane's topic, with the lane's other alarms.
+    onModelFailure: (crossing, error) =>
+      gateway.raiseAlarm('GW_ERR_MODEL_INFERENCE', 'warning', `risk model failed on ${crossing.crossingId}: ${error.message}; rules decided`, { crossingId: crossing.crossingId }, crossing.laneId),
   });
 
   const versions = new ModelVersions(gateway.outbox.database);

@@ -14,6 +14,7 @@ import { PACKAGE_ROOT } from '../../core/package-info.js';
 import { GatewayDeskClient } from '../../sim/gateway-client.js';
 import { startPostSimulator, type RunningSimulator } from '../../sim/post-simulator.js';
 import { Gateway } from '../daemon.js';
+import { isOutboxRefusal } from '../outbox/sqlite-outbox.js';
 import { DeviceManager } from '../devices/device-manager.js';
 import { startPostRuntime, type PostRuntime } from '../post-runtime.js';
 import { resolveUplinkSettings } from '../uplink/resolve-settings.js';
@@ -86,7 +87,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       clockQuality: createClockQualityProbe(systemClock),
       emit: (type, laneId, data, subject) => gateway.emit(type, laneId, data, subject),
       vehiclesPerHourPerLane: options.vehiclesPerHourPerLane,
-      onEmitError: (error) => options.logger.error({ err: error }, 'synthetic event not stored'),
+      onEmitError: (error) => (isOutboxRefusal(error) ? options.logger.debug({ code: error.code }, 'synthetic event not stored') : options.logger.error({ err: error }, 'synthetic event not stored')),
     });
     synthetic.start();
   } else {

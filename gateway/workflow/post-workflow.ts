@@ -25,7 +25,7 @@ import type { RiskAssessor } from './risk-assessor.js';
 import type { VisitHistory } from './visit-history.js';
 import { toCatalogueEvents } from './workflow-events.js';
 import type { Actor } from '../auth/roles.js';
-import type { WithinCommit } from '../outbox/sqlite-outbox.js';
+import { isOutboxRefusal, type WithinCommit } from '../outbox/sqlite-outbox.js';
 import type { LaneStore } from './lane-store.js';
 
 /** Largest image screened: 4096 × 4096 16-bit samples and a header. */
@@ -487,7 +487,9 @@ export class PostWorkflow {
         .catch((error: unknown) => {
           // The outbox has raised its own alarm (disk full, bound reached); count what was not stored.
           this.counts.notStored += 1;
-          this.options.logger.error({ err: error, type: catalogueEvent.type }, 'workflow event not stored');
+          // The outbox logs its refusals once a minute with counts: no stack trace per event here.
+          if (isOutboxRefusal(error)) this.options.logger.debug({ code: error.code, type: catalogueEvent.type }, 'workflow event not stored');
+          else this.options.logger.error({ err: error, type: catalogueEvent.type }, 'workflow event not stored');
         })
         .finally(() => this.pendingRecords.delete(stored));
     }
