@@ -6,14 +6,13 @@
  * the driver stays alive, reports the fault as health with its code, and retries after its
  * backoff. Time is a ManualClock: deadlines and backoff move only when the test says so.
  */
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { postConfigSchema, type OnvifCameraConfig } from '../../config/schema.js';
 import { nextReading } from '../../test/helpers/driver-events.js';
+import { CameraServer } from '../../test/helpers/camera-server.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import type { DriverHealth } from '../driver.js';
 import { MIN_PULL_INTERVAL_MS, OnvifAnprDriver, type AnprReading } from './onvif-anpr-driver.js';
@@ -57,63 +56,19 @@ interface RecordedRequest {
 }
 
 /** A camera written for these tests: correct ONVIF answers unless `handlers` says otherwise. */
-class HostileCamera {
-  readonly requests: RecordedRequest[] = [];
+class HostileCamera extends CameraServer<RecordedRequest> {
   readonly handlers = new Map<string, Handler>();
-  /** Every TCP connection accepted, whatever was sent on it. */
-  connections = 0;
   /** Where CreatePullPointSubscription says the pull point is (default: this camera). */
   pullPointBase: string | null = null;
   eventsXAddr: string | null = null;
   snapshotUri: string | null = null;
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
-  private readonly waiters: { match: (r: RecordedRequest) => boolean; resolve: (r: RecordedRequest) => void }[] = [];
-  port = 0;
 
-  constructor(readonly host = '127.0.0.1') {
-    this.server = createServer((request, response) => void this.handle(request, response));
-    this.server.on('connection', (socket: Socket) => {
-      this.connections += 1;
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
+  protected record(request: IncomingMessage, text: string, operation: string): RecordedRequest {
+    return { operation, url: request.url ?? '', credentials: text.includes('UsernameToken') || request.headers.authorization !== undefined };
   }
 
-  get base(): string {
-    return `http://${this.host}:${this.port}`;
-  }
-
-  async listen(): Promise<this> {
-    this.server.listen(0, this.host);
-    await once(this.server, 'listening');
-    const address = this.server.address();
-    this.port = typeof address === 'object' && address ? address.port : 0;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    this.server.close();
-    await once(this.server, 'close');
-  }
-
-  /** The next request (from now on) that `match` accepts. */
-  nextRequest(match: (request: RecordedRequest) => boolean = () => true): Promise<RecordedRequest> {
-    return new Promise((resolve) => this.waiters.push({ match, resolve }));
-  }
-
-  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
-    const operation = request.method === 'GET' ? `GET ${request.url}` : (/<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?(\w+)/.exec(text)?.[1] ?? '?');
-    const recorded = { operation, url: request.url ?? '', credentials: text.includes('UsernameToken') || request.headers.authorization !== undefined };
-    this.requests.push(recorded);
-    for (const waiter of this.waiters.splice(0)) {
-      if (waiter.match(recorded)) waiter.resolve(recorded);
-      else this.waiters.push(waiter);
-    }
+  protected answer(response: ServerResponse, recorded: RecordedRequest): void {
+    const { operation } = recorded;
     const handler = this.handlers.get(operation);
     if (handler) return handler(response, recorded);
     const reply = (body: string): void => void response.writeHead(200, { 'content-type': 'application/soap+xml' }).end(soap(body));

@@ -9,13 +9,13 @@
  * Time is a ManualClock started where the captured GetSystemDateAndTime says the camera was.
  */
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { postConfigSchema, type OnvifCameraConfig } from '../../config/schema.js';
+import { CameraServer } from '../../test/helpers/camera-server.js';
 import { nextReading } from '../../test/helpers/driver-events.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import type { DriverHealth } from '../driver.js';
@@ -78,8 +78,7 @@ interface RecordedRequest {
 }
 
 /** A camera whose replies are the captured ones wherever a capture exists. */
-class CapturedCamera {
-  readonly requests: RecordedRequest[] = [];
+class CapturedCamera extends CameraServer<RecordedRequest> {
   /** PullMessages replies still to give, in order; then the long poll is held open. */
   readonly pullReplies: string[] = [];
   /** GetSystemDateAndTime requests to answer 503 first (a camera busy at boot). */
@@ -89,46 +88,16 @@ class CapturedCamera {
   filterXml: string | null = null;
   /** Answer CreatePullPointSubscription with a pull point on this server instead of the captured one. */
   pullPointHere = false;
-  port = 0;
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
-  private readonly waiters: { match: (r: RecordedRequest) => boolean; resolve: (r: RecordedRequest) => void }[] = [];
 
   constructor(
     private readonly clock: ManualClock,
     private readonly aheadMs: number,
   ) {
-    this.server = createServer((request, response) => void this.handle(request, response));
-    this.server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-  }
-
-  get base(): string {
-    return `http://127.0.0.1:${this.port}`;
+    super();
   }
 
   get cameraNow(): number {
     return this.clock.now() + this.aheadMs;
-  }
-
-  async listen(): Promise<this> {
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    const address = this.server.address();
-    this.port = typeof address === 'object' && address ? address.port : 0;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    this.server.close();
-    await once(this.server, 'close');
-  }
-
-  nextRequest(match: (request: RecordedRequest) => boolean): Promise<RecordedRequest> {
-    return new Promise((resolve) => this.waiters.push({ match, resolve }));
   }
 
   count(operation: string): number {
@@ -147,20 +116,14 @@ class CapturedCamera {
     return { signed: true, ok: user === 'admin' && digest === expected && Math.abs(skew) <= 5000, skew };
   }
 
-  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
-    const operation = request.method === 'GET' ? `GET ${request.url}` : (/<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?(\w+)/.exec(text)?.[1] ?? '?');
+  protected record(request: IncomingMessage, text: string, operation: string): RecordedRequest {
     const token = this.verify(text);
     const unsigned = operation === 'GetSystemDateAndTime' || request.method === 'GET';
-    const refused = !unsigned && !token.ok;
-    const recorded = { operation, url: request.url ?? '', createdSkewMs: token.skew, refused };
-    this.requests.push(recorded);
-    for (const waiter of this.waiters.splice(0)) {
-      if (waiter.match(recorded)) waiter.resolve(recorded);
-      else this.waiters.push(waiter);
-    }
+    return { operation, url: request.url ?? '', createdSkewMs: token.skew, refused: !unsigned && !token.ok };
+  }
+
+  protected answer(response: ServerResponse, recorded: RecordedRequest, text: string, request: IncomingMessage): void {
+    const { operation, refused } = recorded;
     const soap = (body: string, status = 200): void => void response.writeHead(status, { 'content-type': 'application/soap+xml; charset=utf-8' }).end(body);
     if (refused) return soap(NOT_AUTHORIZED, 401);
     switch (operation) {
