@@ -65,5 +65,10 @@ describe('X-ray HTTP push', () => {
     const started = await fetch(url, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ scanId: 'scan-12', scannerId: 'scanner-A', status: 'started', time }) });
     expect(started.status).toBe(200);
     expect(gateway.outbox.readFrom(0, 100).filter((r) => r.type === 'xray.scan')).toHaveLength(2);
+    // A full-size scan (2048 × 2100 16-bit, 8.2 MiB): within the device's limits, so stored.
+    const large = encodePgm(new SimulatedScanner(tempDir(), 's').image(2048, 2100));
+    expect(large.length).toBeGreaterThan(8 * 1024 * 1024);
+    expect((await post(scanPush({ scanId: 'scan-13', scannerId: 'scanner-A', status: 'completed', time }, large))).status).toBe(200);
+    expect(gateway.outbox.readFrom(0, 100).filter((r) => r.type === 'xray.scan')).toHaveLength(3);
   });
 });

@@ -6,10 +6,10 @@
  * body; this parser bounds its parts: metadata to `maxMetadataBytes`, the image to
  * `maxImageBytes`, checked by its header and size before any sample is looked at.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { XrayHttpConfig } from '../../config/schema.js';
-import { boundaryOf, parseMultipart } from '../anpr/multipart.js';
+import { boundaryOf, DEFAULT_MULTIPART_LIMITS, readMultipart } from '../anpr/multipart.js';
+import { makePrivateDir, writePrivateFile } from '../../core/private-files.js';
 import type { DriverContext } from '../driver.js';
 import { PushDriverBase, type Ack } from '../push-driver.js';
 import { bodySizeProblem, parsePgmHeader, PGM_HEADER_MAX_BYTES, SampleStats } from './pgm.js';
@@ -34,13 +34,16 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
 
   override start(): Promise<void> {
     // Scan images are evidence: owner only, whatever the umask (the data directory is 0700 too).
-    mkdirSync(this.imageDir, { recursive: true, mode: 0o700 });
+    makePrivateDir(this.imageDir, true);
     return super.start();
   }
 
   protected decode(contentType: string | undefined, body: Buffer): ((ack: Ack) => AckedXrayReading) | string {
     const boundary = boundaryOf(contentType);
-    const parts = boundary ? parseMultipart(body, boundary) : [];
+    // Parts as large as the image may be (the listener's body limit bounds the whole push first).
+    const read = boundary ? readMultipart(body, boundary, { ...DEFAULT_MULTIPART_LIMITS, maxPartBytes: Math.max(this.config.maxImageBytes, this.config.maxMetadataBytes) }) : { ok: true as const, parts: [] };
+    if (!read.ok) return `malformed multipart push: ${read.error}`;
+    const { parts } = read;
     const metadataBytes = boundary ? parts.find((p) => p.name === 'metadata' || p.contentType === 'application/json')?.body : body;
     if (!metadataBytes) return 'no metadata part';
     if (metadataBytes.length > this.config.maxMetadataBytes) return `metadata is ${metadataBytes.length} bytes, more than the ${this.config.maxMetadataBytes} allowed`;
@@ -69,7 +72,7 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
       const stats = new SampleStats(header.bytesPerSample);
       stats.add(bytes.subarray(header.headerBytes));
       imageRef = join(this.imageDir, `${metadata.scanId}.pgm`);
-      writeFileSync(imageRef, bytes, { mode: 0o600 });
+      writePrivateFile(imageRef, bytes);
       image = { width: header.width, height: header.height, ...stats.result() };
     }
     return (ack) => ({ type: 'scan', deviceId: this.id, ...scanFields(metadata), imageRef, image, atMs: this.context.clock.now(), ack });
