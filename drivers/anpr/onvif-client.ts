@@ -92,8 +92,6 @@ export class OnvifClient {
   clockOffsetMs = 0;
   /** Why the last clock measurement gave nothing, if it did. */
   clockProblem: string | null = null;
-  /** Requests retried after a NotAuthorized fault and a new clock measurement. */
-  authRetries = 0;
   private measuring: Promise<number | null> | null = null;
 
   constructor(private readonly options: OnvifClientOptions) {
@@ -115,7 +113,6 @@ export class OnvifClient {
       return await send();
     } catch (error) {
       if (!isAuthenticationFault(error) || (await this.measureClock()) === null) throw error;
-      this.authRetries += 1;
       return send();
     }
   }

@@ -115,10 +115,10 @@ function exceedsMarkup(text: string, maxMarkup: number): boolean {
 }
 
 /** A SOAP 1.2 envelope with WS-Addressing headers, signed with a UsernameToken unless `credentials` is null. */
-export function buildEnvelope(action: string, to: string, body: string, credentials: SoapCredentials | null, createdIso: string, extraNs = ''): string {
+export function buildEnvelope(action: string, to: string, body: string, credentials: SoapCredentials | null, createdIso: string): string {
   return (
     `<?xml version="1.0" encoding="UTF-8"?>` +
-    `<s:Envelope xmlns:s="${SOAP_ENV}" xmlns:a="${WSA}"${extraNs}><s:Header>` +
+    `<s:Envelope xmlns:s="${SOAP_ENV}" xmlns:a="${WSA}"><s:Header>` +
     `<a:Action s:mustUnderstand="1">${action}</a:Action>` +
     `<a:MessageID>urn:uuid:${randomUUID()}</a:MessageID>` +
     `<a:ReplyTo><a:Address>${WSA}/anonymous</a:Address></a:ReplyTo>` +

@@ -149,11 +149,9 @@ export class AccountStore {
   }
 
   accounts(): Omit<Account, 'passwordHash'>[] {
-    return this.statements.accounts.all().flatMap((row) => {
-      const account = this.account(row.name);
-      if (!account) return [];
-      return [{ name: account.name, role: account.role, disabled: account.disabled, mustChangePassword: account.mustChangePassword, createdMs: account.createdMs, changedMs: account.changedMs }];
-    });
+    return this.statements.accounts.all().flatMap((row) =>
+      isPersonRole(row.role) ? [{ name: row.name, role: row.role, disabled: row.disabled === 1, mustChangePassword: row.must_change === 1, createdMs: row.created_ms, changedMs: row.changed_ms }] : [],
+    );
   }
 
   /** `mustChangePassword`: set by someone else than the account's owner (an admin over the API). */

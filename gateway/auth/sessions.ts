@@ -110,8 +110,4 @@ export class SessionStore {
     }
     return ended;
   }
-
-  get size(): number {
-    return this.sessions.size;
-  }
 }

@@ -113,12 +113,12 @@ const plugin: FastifyPluginAsync<AuthPluginOptions> = (app, options) => {
 
   app.addHook('onRequest', async (request, reply) => {
     const { access, deviceId } = request.routeOptions.config;
-    const { actor, viaCookie, failure, wrongAddress, mustChangePassword } = authenticate(request);
-    if (failure && actor === null && access !== 'public') {
-      request.log.info({ failure, url: request.url }, 'authentication failed');
-    }
-    request.actor = actor;
+    // Open routes need no caller: credentials sent there are not looked up (a monitoring poll
+    // carrying a cookie neither costs a lookup nor keeps a session awake).
     if (access === 'public') return;
+    const { actor, viaCookie, failure, wrongAddress, mustChangePassword } = authenticate(request);
+    if (failure && actor === null) request.log.info({ failure, url: request.url }, 'authentication failed');
+    request.actor = actor;
     if (wrongAddress) return deny(reply, 403, 'GW_ERR_AUTH_FORBIDDEN', failure ?? 'not from this address');
     if (!actor) {
       // Basic is offered only where devices push: on the operators' port a browser would otherwise

@@ -7,6 +7,7 @@
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import { isGatewayError } from '../../core/errors.js';
+import { PasswordCheckBusy } from '../auth/passwords.js';
 import { WorkflowError } from '../workflow/lane-workflow.js';
 
 const plugin: FastifyPluginAsync = (app) => {
@@ -14,6 +15,8 @@ const plugin: FastifyPluginAsync = (app) => {
     if (error instanceof WorkflowError) return reply.code(409).send({ code: 'GW_ERR_WORKFLOW_STEP', message: error.message });
     if (error.validation) return reply.code(400).send({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: `${error.validationContext ?? 'request'}${error.message.replace(/^(body|params|querystring)/, '')}` });
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ code: 'GW_ERR_HTTP_TOO_LARGE', message: error.message });
+    // Every route that hashes a password (login, password changes, accounts): too many at once.
+    if (error instanceof PasswordCheckBusy) return reply.code(503).header('retry-after', '1').send({ code: 'GW_ERR_AUTH_THROTTLED', message: 'too many password checks at once; try again in a second' });
     if (isGatewayError(error) && error.code === 'GW_ERR_AUTH_ACCOUNT') return reply.code(400).send({ code: error.code, message: error.message });
     if (isGatewayError(error) && (error.code.startsWith('GW_ERR_OUTBOX_') || error.code === 'GW_ERR_EVENT_TOO_LARGE')) {
       // The outbox could not store the action's event and audit entry (disk full, bound reached).

@@ -56,8 +56,8 @@ function baseOptions(logger: Logger, https: HttpsFiles | undefined, where: strin
     // Requests are not logged one by one (the simulator polls); refusals and failures are.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
-    // A whole request (headers and body) within 30 s, headers within 10 s: a client that trickles
-    // holds one socket until then, never the event loop.
+    // A whole request (headers and body) within 30 s: a client that trickles holds one socket
+    // until then, never the event loop.
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
     keepAliveTimeout: 10_000,

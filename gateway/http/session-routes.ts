@@ -65,10 +65,9 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = (app, opt
     try {
       valid = await verifyPassword(password, account?.passwordHash ?? null);
     } catch (error) {
-      if (!(error instanceof PasswordCheckBusy)) throw error;
-      options.throttle.withdrawn(name, address);
-      void reply.header('retry-after', '1');
-      return reply.code(503).send({ code: 'GW_ERR_AUTH_THROTTLED', message: 'too many logins at once; try again in a second' });
+      // Not checked at all: it does not count against the name (the error handler answers 503).
+      if (error instanceof PasswordCheckBusy) options.throttle.withdrawn(name, address);
+      throw error;
     }
     if (!account || !valid || account.disabled) {
       // One entry per failure until the lock, one when it starts: guessing cannot fill the disk.
@@ -107,7 +106,10 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = (app, opt
       const name = own.session.account;
       const address = request.socket.remoteAddress ?? 'unknown';
       const attempt = options.throttle.attempt(name, address);
-      if (attempt.waitMs > 0) return deny(reply, 429, 'GW_ERR_AUTH_THROTTLED', `too many failed attempts; try again in ${Math.ceil(attempt.waitMs / 1000)} s`);
+      if (attempt.waitMs > 0) {
+        void reply.header('retry-after', String(Math.ceil(attempt.waitMs / 1000)));
+        return deny(reply, 429, 'GW_ERR_AUTH_THROTTLED', `too many failed attempts; try again in ${Math.ceil(attempt.waitMs / 1000)} s`);
+      }
       const account = options.accounts.account(name);
       if (!account || !(await verifyPassword(request.body.current, account.passwordHash))) return deny(reply, 401, 'GW_ERR_AUTH_REQUIRED', 'the current password is wrong');
       options.throttle.succeeded(name, address);

@@ -56,6 +56,8 @@ export interface RestoredCrossing {
 
 export class LaneStore {
   private readonly statements;
+  /** Rows in `visits`, counted once at start and kept since: no COUNT(*) per arrival. */
+  private visitRows: number;
 
   constructor(
     private readonly db: Database.Database,
@@ -76,6 +78,7 @@ export class LaneStore {
       addMismatch: db.prepare('INSERT INTO plate_mismatches (plate_key, count) VALUES (?, 1) ON CONFLICT (plate_key) DO UPDATE SET count = count + 1'),
       mismatches: db.prepare<[], { plate_key: string; count: number }>('SELECT plate_key, count FROM plate_mismatches'),
     };
+    this.visitRows = this.statements.countVisits.get()?.n ?? 0;
   }
 
   /**
@@ -102,9 +105,8 @@ export class LaneStore {
 
   private addVisit(plate: string, atMs: number): void {
     this.statements.addVisit.run(canonicalPlate(plate), atMs);
-    this.statements.pruneVisits.run(atMs - VISITS_WINDOW_MS);
-    const { n } = this.statements.countVisits.get() ?? { n: 0 };
-    if (n > VISITS_MAX_ROWS) this.statements.trimVisits.run(n - VISITS_MAX_ROWS);
+    this.visitRows += 1 - this.statements.pruneVisits.run(atMs - VISITS_WINDOW_MS).changes;
+    if (this.visitRows > VISITS_MAX_ROWS) this.visitRows -= this.statements.trimVisits.run(this.visitRows - VISITS_MAX_ROWS).changes;
   }
 
   /** The open crossings by lane, their stamps moved onto this process's monotonic clock. */

@@ -252,10 +252,13 @@ export class PostWorkflow {
       case 'scan':
         void this.onScan(laneId, reading);
         return;
-      case 'inputs.changed':
+      case 'inputs.changed': {
+        // Stored only when the reading changed the cycle: each store is a commit of its own.
+        const before = this.options.store ? JSON.stringify(lane.cycle) : '';
         this.onBarrierInputs(lane, reading);
-        this.options.store?.saveCycle(laneId, lane.cycle);
+        if (this.options.store && JSON.stringify(lane.cycle) !== before) this.options.store.saveCycle(laneId, lane.cycle);
         return;
+      }
       case 'status.changed':
         return;
     }
