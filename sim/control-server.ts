@@ -7,6 +7,8 @@
 import { createServer } from 'node:http';
 import type { Fault, RunningSimulator } from './post-simulator.js';
 
+const MAX_FAULT_BYTES = 4096;
+
 export async function startControlServer(simulator: RunningSimulator, port: number, host = '127.0.0.1'): Promise<{ port: number; close(): Promise<void> }> {
   const server = createServer((request, response) => {
     const match = /^\/faults\/([^/?]+)$/.exec(request.url ?? '');
@@ -14,9 +16,16 @@ export async function startControlServer(simulator: RunningSimulator, port: numb
       response.writeHead(404).end('POST /faults/<deviceId> {"fault": ...}\n');
       return;
     }
+    // A fault is a few bytes: a larger body is refused before it is read whole.
     const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    let bytes = 0;
+    request.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes <= MAX_FAULT_BYTES) chunks.push(chunk);
+      else if (!response.headersSent) response.writeHead(413, { connection: 'close' }).end(`a fault is at most ${MAX_FAULT_BYTES} bytes\n`, () => request.destroy());
+    });
     request.on('end', () => {
+      if (bytes > MAX_FAULT_BYTES) return;
       try {
         const fault = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Fault;
         simulator.inject(decodeURIComponent(match[1] as string), fault);
@@ -26,6 +35,7 @@ export async function startControlServer(simulator: RunningSimulator, port: numb
       }
     });
   });
+  server.requestTimeout = 10_000;
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const address = server.address();
   return {
