@@ -7,7 +7,7 @@
  * an audit entry by `cli:<unix user>`.
  */
 import { userInfo } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -19,6 +19,7 @@ import { AuditLog } from './auth/audit-log.js';
 import { hashPassword, passwordProblem } from './auth/passwords.js';
 import type { Actor } from './auth/roles.js';
 import { parse } from './cli-args.js';
+import { outboxPathOf } from './daemon.js';
 import { SqliteOutbox } from './outbox/sqlite-outbox.js';
 
 const USAGE = `usage:
@@ -42,7 +43,7 @@ function openStore(configFile: string | undefined, dataDir: string | undefined):
   if (!configFile) throw new GatewayError('GW_ERR_CLI_USAGE', `--config FILE is required\n${USAGE}`);
   const config = loadConfigFile(configFile);
   const data = resolve(dataDir ?? 'data');
-  const path = isAbsolute(config.outbox.path) ? config.outbox.path : join(data, config.outbox.path);
+  const path = outboxPathOf(config, data);
   return SqliteOutbox.open({ path, maxBytes: config.outbox.maxBytes, maxBatch: config.outbox.maxBatch, clock: systemClock, logger: pino({ level: 'silent' }) });
 }
 

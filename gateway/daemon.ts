@@ -38,6 +38,11 @@ function pushRoutes(config: PostConfig): PushRoute[] {
   );
 }
 
+/** Where the outbox database of `config` lives: its path, relative to the data directory unless absolute. */
+export function outboxPathOf(config: PostConfig, dataDir: string): string {
+  return isAbsolute(config.outbox.path) ? config.outbox.path : join(dataDir, config.outbox.path);
+}
+
 /** The one context passed to components: no module-level singletons. */
 export interface GatewayContext {
   config: PostConfig;
@@ -97,7 +102,7 @@ export class Gateway {
       // Not ours to chmod (owned by another user): the operator chose that; the files are 0600.
       this.logger.warn({ err: error, dataDir: context.dataDir }, 'data directory could not be set to mode 0700');
     }
-    const outboxPath = isAbsolute(context.config.outbox.path) ? context.config.outbox.path : join(context.dataDir, context.config.outbox.path);
+    const outboxPath = outboxPathOf(context.config, context.dataDir);
     // Before the outbox is touched: a second gateway on the same data must never publish its seqs.
     makePrivateDir(dirname(outboxPath), false);
     this.lock = DataDirLock.acquire(outboxPath, () => context.clock.now());

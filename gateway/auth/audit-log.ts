@@ -155,8 +155,12 @@ export class AuditLog {
   }
 
   /** Records an action that causes no event (a login, a command-line account change). */
-  record(draft: AuditDraft): AuditEntry {
-    return this.db.transaction(() => this.insert(draft, null))();
+  record(draft: AuditDraft, apply?: () => void): AuditEntry {
+    // `apply` (an account change) in the same transaction: the change happens only with its entry.
+    return this.db.transaction(() => {
+      apply?.();
+      return this.insert(draft, null);
+    })();
   }
 
   /**

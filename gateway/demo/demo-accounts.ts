@@ -26,9 +26,10 @@ const PEOPLE: [string, PersonRole][] = [
 async function person(gateway: Gateway, name: string, role: PersonRole): Promise<DemoAccount> {
   const password = randomBytes(12).toString('base64url');
   const hash = await hashPassword(password);
-  if (gateway.accounts.account(name)) gateway.accounts.setPassword(name, hash);
-  else gateway.accounts.addAccount(name, role, hash);
-  gateway.audit.record({ actor: systemActor('demo'), action: 'user.password', after: name, reason: 'demo start: fresh random password' });
+  const exists = gateway.accounts.account(name) !== null;
+  gateway.audit.record({ actor: systemActor('demo'), action: exists ? 'user.password' : 'user.add', after: name, reason: 'demo start: fresh random password' }, () =>
+    exists ? gateway.accounts.setPassword(name, hash) : void gateway.accounts.addAccount(name, role, hash),
+  );
   return { name, role, password };
 }
 

@@ -13,7 +13,7 @@ import { createScaledClock, systemClock } from '../../core/clock.js';
 import { PACKAGE_ROOT } from '../../core/package-info.js';
 import { GatewayDeskClient } from '../../sim/gateway-client.js';
 import { startPostSimulator, type RunningSimulator } from '../../sim/post-simulator.js';
-import { Gateway } from '../daemon.js';
+import { Gateway, outboxPathOf } from '../daemon.js';
 import { isOutboxRefusal } from '../outbox/sqlite-outbox.js';
 import { DeviceManager } from '../devices/device-manager.js';
 import { startPostRuntime, type PostRuntime } from '../post-runtime.js';
@@ -123,7 +123,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       post
         ? `  models:      risk ${post.runtime.riskSlot.version ?? 'none (rules)'}, X-ray screening ${post.runtime.screeningSlot.version ?? 'none'}`
         : '  traffic:     synthetic crossing events (no devices, no workflow)',
-      `  outbox:      ${join(options.dataDir, config.outbox.path)}`,
+      `  outbox:      ${outboxPathOf(config, options.dataDir)}`,
       '  Ctrl-C stops.',
     ]
       .filter(Boolean)

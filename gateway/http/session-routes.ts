@@ -117,8 +117,7 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = (app, opt
       if (problem) return reply.code(400).send({ code: 'GW_ERR_AUTH_ACCOUNT', message: problem });
       if (request.body.password === request.body.current) return reply.code(400).send({ code: 'GW_ERR_AUTH_ACCOUNT', message: 'the new password must differ from the current one' });
       const hash = await hashPassword(request.body.password);
-      options.accounts.setPassword(name, hash);
-      options.audit.record({ actor: { id: name, role: account.role }, action: 'user.password', after: name, reason: 'changed by its owner' });
+      options.audit.record({ actor: { id: name, role: account.role }, action: 'user.password', after: name, reason: 'changed by its owner' }, () => options.accounts.setPassword(name, hash));
       // Every session of the account ends (the stamp changed); this one continues as a new one.
       options.sessions.endAllOf(name);
       const renewed = options.sessions.create(options.accounts.account(name) ?? account);
