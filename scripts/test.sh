@@ -11,6 +11,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
 # Debian's pymodbus (a Modbus peer nobody here wrote); Debian's own python3, not a pyenv one.
 /usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
+# The console's browser tests drive Debian's Chromium (playwright-core downloads no browser).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing missing Debian packages: ${need[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -22,5 +24,6 @@ fi
 command -v socat >/dev/null
 command -v mbpoll >/dev/null
 /usr/bin/python3 -c 'import pymodbus' >/dev/null
+[ -x /usr/bin/chromium ]
 
 exec npx vitest run "$@"

@@ -46,7 +46,13 @@ export interface TrafficOptions {
   intervalSec: number;
   /** The gateway's lane API; without one, trucks only pass the devices. */
   desk: LaneDesk | null;
+  /** The day's trucks: arrivals, profiles, durations, misreads. */
   random?: () => number;
+  /**
+   * The jitter of lane API retries, kept apart from `random` so that an outage changes when the
+   * trucks it caught retry, not which trucks come after it. Default: `random`.
+   */
+  retryRandom?: () => number;
   misreadShare?: number;
   unreadableShare?: number;
   watchlist?: readonly string[];
@@ -236,7 +242,7 @@ export class TrafficGenerator {
           throw new Error(`${what}: the lane API did not answer for ${Math.round(patienceMs / 1000)} s (${unavailable.message})`, { cause: error });
         }
         this.deskRetries += 1;
-        await this.wait(clock, backoffDelay(attempt, DESK_BACKOFF, () => this.random()));
+        await this.wait(clock, backoffDelay(attempt, DESK_BACKOFF, this.options.retryRandom ?? (() => this.random())));
       }
     }
   }

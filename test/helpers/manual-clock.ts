@@ -52,12 +52,19 @@ export class ManualClock implements Clock {
 
   /** Runs the earliest timer due by `target` (moving the clocks to it); false when none is. */
   private runNextDue(target: number): boolean {
-    const due = this.timers.filter((timer) => timer.at <= target).sort((a, b) => a.at - b.at)[0];
+    const due = this.nextDue(target);
     if (!due) return false;
     this.timers = this.timers.filter((timer) => timer !== due);
     this.moveTo(due.at);
     due.fn();
     return true;
+  }
+
+  /** The earliest timer due by `target`; the first scheduled of those due at the same moment. */
+  private nextDue(target: number): Timer | undefined {
+    let earliest: Timer | undefined;
+    for (const timer of this.timers) if (timer.at <= target && (!earliest || timer.at < earliest.at)) earliest = timer;
+    return earliest;
   }
 
   private moveTo(mono: number): void {
@@ -68,11 +75,25 @@ export class ManualClock implements Clock {
   /**
    * Like `advance`, for code that awaits between timers (HTTP handlers, commits): after each timer
    * the event loop turns until it is idle, so the next timer sees everything the last one caused.
+   * `beforeEach` is awaited with the wall time of each timer about to run (and of the target at
+   * the end): a second clock kept in step with this one (another process's) catches up there.
    */
-  async runFor(ms: number): Promise<void> {
+  async runFor(ms: number, beforeEach?: (wallMs: number) => Promise<void>): Promise<void> {
     const target = this.mono + ms;
-    do await settle();
-    while (this.runNextDue(target));
+    for (;;) {
+      await settle();
+      const due = this.nextDue(target);
+      if (!due) break;
+      if (beforeEach) {
+        await beforeEach(this.wall + (due.at - this.mono));
+        // Waiting may have scheduled an earlier timer: that one runs first.
+        if (this.nextDue(target) !== due) continue;
+      }
+      this.timers = this.timers.filter((timer) => timer !== due);
+      this.moveTo(due.at);
+      due.fn();
+    }
+    await beforeEach?.(this.wall + (target - this.mono));
     this.moveTo(target);
     await settle();
   }

@@ -85,7 +85,7 @@ export class InProcessDesk implements LaneDesk {
 }
 
 /** Lanes 1–2 inbound, the others outbound; one scanner for the post, on the first lane. */
-export function standInLanes(feed: DeviceFeedStandIn, laneIds: string[], clock: Clock, scanFolder: string): SimulatedLane[] {
+export function standInLanes(feed: Pick<DeviceFeedStandIn, 'read'>, laneIds: string[], clock: Clock, scanFolder: string): SimulatedLane[] {
   mkdirSync(scanFolder, { recursive: true });
   const imager = new SimulatedScanner(scanFolder, 'xray-1', () => clock.now(), seededRandom(7));
   return laneIds.map((id, i) => ({
