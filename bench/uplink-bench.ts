@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { systemClock } from '../core/clock.js';
-import { createEventFactory, type EventDraft } from '../gateway/events/envelope.js';
+import { createEventFactory, type EventDraft } from '../contract/envelope.js';
 import { SqliteOutbox } from '../gateway/outbox/sqlite-outbox.js';
 import { MqttUplink, type UplinkSettings } from '../gateway/uplink/mqtt-uplink.js';
 

@@ -16,7 +16,7 @@ import { systemClock } from '../core/clock.js';
 import { EXIT_CODES, GatewayError } from '../core/errors.js';
 import { AccountStore } from './auth/account-store.js';
 import { AuditLog } from './auth/audit-log.js';
-import { hashPassword, passwordProblem } from './auth/passwords.js';
+import { hashPassword, passwordProblem } from '../core/passwords.js';
 import type { Actor } from './auth/roles.js';
 import { parse } from './cli-args.js';
 import { outboxPathOf } from './daemon.js';

@@ -13,9 +13,9 @@ import { startPostSimulator } from '../sim/post-simulator.js';
 import { readDeskCredentials } from '../sim/gateway-client.js';
 import { Gateway } from './daemon.js';
 import { DeviceManager } from './devices/device-manager.js';
-import { readJsonLines, readOutbox, subscribe } from './trs/event-sources.js';
+import { emptyOutboxNote, outboxCounts, readJsonLines, readOutbox, subscribe } from './trs/event-sources.js';
 import { formatCsv, formatJson, formatTable } from './trs/format-report.js';
-import { crossingRecord, trsReport, type CrossingRecord } from './trs/trs-report.js';
+import { crossingRecord, trsReport, type CrossingRecord } from '../contract/trs-report.js';
 import { startDemo } from './demo/run-demo.js';
 import { modelCommand } from './model-commands.js';
 import { accountCommand, readSecretFromStdin } from './account-commands.js';
@@ -23,6 +23,7 @@ import { startPostRuntime } from './post-runtime.js';
 import { EXIT_CODES, GatewayError, isGatewayError } from '../core/errors.js';
 import { createLogger } from './logger.js';
 import { resolveUplinkSettings } from './uplink/resolve-settings.js';
+import { vmcCommand } from '../vmc/vmc-cli.js';
 
 type Command = { summary: string; run: (args: string[]) => Promise<number> };
 
@@ -30,7 +31,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 type LogLevel = (typeof LOG_LEVELS)[number];
 
 const COMMANDS: Record<string, Command> = {
-  demo: { summary: 'the whole post: simulated devices and trucks, drivers, lane workflow, models, outbox, embedded broker [--speed N] [--rate N] [--duration SEC] [--free-ports] [--traffic post|synthetic]', run: runDemo },
+  demo: { summary: 'the whole post: simulated devices and trucks, drivers, lane workflow, models, outbox, embedded broker [--speed N] [--rate N] [--duration SEC] [--free-ports] [--traffic post|synthetic] [--control-port N]', run: runDemo },
   run: { summary: 'the production gateway: run --config FILE [--data DIR] [--mqtt URL]', run: runGateway },
   sim: { summary: "the post's simulated hardware: sim --config FILE [--credentials FILE] [--interval SEC] [--speed N] [--control-port N] [--no-traffic]", run: runSimulator },
   config: { summary: 'config check FILE | config schema', run: runConfig },
@@ -39,6 +40,7 @@ const COMMANDS: Record<string, Command> = {
   user: { summary: 'user add NAME --role operator|supervisor|admin | passwd NAME | disable NAME | enable NAME | list  (--config FILE [--data DIR]; password from a prompt or stdin)', run: (args) => accountCommand('user', args, commandIo) },
   client: { summary: 'client add NAME --role registration|device [--device ID] [--allow CIDR ...] | rotate NAME | disable NAME | enable NAME | list  (--config FILE [--data DIR])', run: (args) => accountCommand('client', args, commandIo) },
   audit: { summary: 'audit verify | audit list [--search TEXT] [--limit N]  (--config FILE [--data DIR])', run: (args) => accountCommand('audit', args, commandIo) },
+  vmc: { summary: 'the central consumer: vmc --mqtt URL [--store sqlite:PATH | postgres://…] [--http HOST:PORT] [--group NAME] [--name NAME] | vmc user add NAME --role analyst|admin [--store …]', run: (args) => vmcCommand(args, commandIo) },
   help: { summary: 'this text', run: () => Promise.resolve(printHelp()) },
 };
 
@@ -78,6 +80,7 @@ async function runDemo(args: string[]): Promise<number> {
     'log-level': { type: 'string' },
     'free-ports': { type: 'boolean' },
     traffic: { type: 'string' },
+    'control-port': { type: 'string' },
   });
   const logger = createLogger(logLevelOption(values['log-level'], 'warn'));
   const traffic = values.traffic ?? 'post';
@@ -96,8 +99,16 @@ async function runDemo(args: string[]): Promise<number> {
     logger,
     out: (line) => process.stdout.write(`${line}\n`),
   });
-  onSignals(() => demo.stop());
+  // The simulator's fault endpoint, on request (as `sim` has it): to provoke an unread plate, a
+  // jam or a device going down while watching the console. Loopback only; 0 picks a free port.
+  const control = values['control-port'] !== undefined && demo.simulator ? await startControlServer(demo.simulator, numberOption(values['control-port'], 'control-port', 0)) : null;
+  if (control) process.stdout.write(`${faultsLine(control.port)}\n`);
+  onSignals(async () => {
+    await control?.close();
+    await demo.stop();
+  });
   await demo.done;
+  await control?.close();
   return EXIT_CODES.ok;
 }
 
@@ -159,13 +170,17 @@ async function runSimulator(args: string[]): Promise<number> {
   const skipped = simulator.skipped.map((s) => `  (not simulated) ${s.deviceId}: ${s.reason}`);
   const control = await startControlServer(simulator, numberOption(values['control-port'], 'control-port', 18090));
   const desk = credentials ? '' : "  no --credentials: trucks pass the devices, but nobody registers them at the gateway's lane API\n";
-  const faults = `  faults: curl -X POST http://127.0.0.1:${control.port}/faults/<deviceId> -d '{"fault":"garbage|disconnect|modbus-exception|slow|jam|misread|unreadable|tailgate|clock-skew"}'`;
+  const faults = faultsLine(control.port);
   process.stdout.write(`border-gateway sim: post "${config.post.id}"\n${[...lines, ...skipped, faults].join('\n')}\n${desk}  ready\n`);
   await untilSignal(async () => {
     await control.close();
     await simulator.stop();
   });
   return EXIT_CODES.ok;
+}
+
+function faultsLine(port: number): string {
+  return `  faults: curl -X POST http://127.0.0.1:${port}/faults/<deviceId> -d '{"fault":"garbage|disconnect|modbus-exception|slow|jam|misread|unreadable|tailgate|clock-skew"}'`;
 }
 
 function runConfig(args: string[]): Promise<number> {
@@ -212,6 +227,15 @@ async function runTrs(args: string[]): Promise<number> {
       ? readOutbox(values.outbox)
       : await subscribe(values.mqtt as string, values.topic ?? 'border/#', numberOption(values.duration, 'duration', 10));
   const report = trsReport(events.map(crossingRecord).filter((r): r is CrossingRecord => r !== null), interval);
+  if (values.outbox !== undefined && events.length === 0) {
+    // The table would say "Vehicles: 0" and nothing else; JSON and CSV keep their shape for scripts.
+    const note = emptyOutboxNote(values.outbox, outboxCounts(values.outbox));
+    if (format === 'table') {
+      process.stdout.write(`${note}\n`);
+      return EXIT_CODES.ok;
+    }
+    process.stderr.write(`${note}\n`);
+  }
   process.stdout.write(format === 'json' ? formatJson(report) : format === 'csv' ? formatCsv(report) : formatTable(report));
   return EXIT_CODES.ok;
 }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../test/helpers/free-port.js';
 import { startTestGateway, testConfig } from '../test/helpers/test-config.js';
 import type { Gateway } from './daemon.js';
-import type { EventData } from './events/catalogue.js';
+import type { EventData } from '../contract/catalogue.js';
 
 describe('Gateway without a reachable broker', () => {
   let gateway: Gateway | undefined;

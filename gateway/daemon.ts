@@ -12,10 +12,11 @@ import { GatewayError, isGatewayError } from '../core/errors.js';
 import { makePrivateDir } from '../core/private-files.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { AlarmThrottle } from './alarm-throttle.js';
-import { eventDataSchemas, type EventData, type EventType } from './events/catalogue.js';
-import { createEventFactory, POST_LANE, serialisedBytes, type EventFactory } from './events/envelope.js';
+import { eventDataSchemas, type EventData, type EventType } from '../contract/catalogue.js';
+import { createEventFactory, POST_LANE, serialisedBytes, type EventDraft, type EventFactory } from '../contract/envelope.js';
 import { AccountStore } from './auth/account-store.js';
 import { AuditLog, type AuditDraft } from './auth/audit-log.js';
+import { CrossingLog } from './trs/crossing-log.js';
 import { LoginThrottle } from './auth/login-throttle.js';
 import type { Actor } from './auth/roles.js';
 import { SessionStore } from './auth/sessions.js';
@@ -79,6 +80,10 @@ export class Gateway {
   readonly accounts: AccountStore;
   /** The hash-chained audit log, in the same database (entries commit with their events). */
   readonly audit: AuditLog;
+  /** Completed crossings for the console's TRS day, kept after the outbox has delivered them. */
+  readonly crossingLog: CrossingLog;
+  /** Told of every event as it is made (see onEvent). */
+  private readonly eventListeners = new Set<(event: EventDraft) => void>();
   readonly sessions: SessionStore;
   private readonly throttle: LoginThrottle;
   private lastCommitError: GatewayError | null = null;
@@ -122,6 +127,7 @@ export class Gateway {
     this.metrics = createMetrics(this.outbox, () => this.uplink.parkedByCause());
     this.accounts = new AccountStore(this.outbox.database, () => context.clock.now());
     this.audit = new AuditLog(this.outbox.database, () => (context.eventClock ?? context.clock).now());
+    this.crossingLog = new CrossingLog(this.outbox.database, { utcOffsetMin: context.config.workflow.utcOffsetMin });
     this.sessions = new SessionStore({ clock: context.clock, idleMs: context.config.http.sessionIdleMin * 60_000, maxMs: context.config.http.sessionMaxHours * 3_600_000 });
     this.throttle = new LoginThrottle({ clock: context.clock });
     this.tooLargeAlarm = new AlarmThrottle(context.clock, TOO_LARGE_ALARM_INTERVAL_MS, ({ details, withheld }) => {
@@ -172,11 +178,15 @@ export class Gateway {
       laneDeps: () => this.laneApi,
       reloadModels: () => this.modelReloader,
       recordAction: (draft) => this.recordAction(draft),
+      clock: this.context.clock,
+      crossingLog: this.crossingLog,
+      postNow: () => (this.context.eventClock ?? this.context.clock).now(),
+      utcOffsetMin: config.workflow.utcOffsetMin,
     });
     this.operatorApp = operators;
     if (!listening) return;
     this.operatorServer = await listen(operators, config.http.host, config.http.port, config.http.tls !== undefined);
-    this.logger.info({ ...this.operatorServer.address, scheme: this.operatorServer.scheme }, 'operators listening (/api, /healthz, /metrics)');
+    this.logger.info({ ...this.operatorServer.address, scheme: this.operatorServer.scheme }, 'operators listening (console /, /api, /healthz, /metrics)');
     const routes = pushRoutes(config);
     if (routes.length === 0) return;
     const devices = await buildDeviceApp({ logger: httpLogger.child({ listener: 'devices' }), https: config.devicePush.tls, accounts: this.accounts, routes, handler: (path) => this.pushHandlers.get(path) });
@@ -249,8 +259,11 @@ export class Gateway {
       else this.tooLargeAlarm.record({ type, laneId, bytes, maxEventBytes, id: draft.id, ...(subject === undefined ? {} : { subject }) });
       throw error;
     }
+    this.tell(draft);
     try {
-      const committed = await this.outbox.append(draft, within);
+      // A completed crossing is also kept for the console's TRS day, in the same transaction and
+      // before whatever the producer writes with it (lane store, audit), which runs unchanged.
+      const committed = await this.outbox.append(draft, type === 'crossing.completed' ? this.crossingLog.within(within) : within);
       this.metrics.committed.inc();
       this.lastCommitError = null;
       return committed;
@@ -259,6 +272,27 @@ export class Gateway {
       this.metrics.commitFailures.inc({ code });
       if (isGatewayError(error) && error.code !== 'GW_ERR_OUTBOX_FULL') this.lastCommitError = error;
       throw error;
+    }
+  }
+
+  /**
+   * Calls `listener` with every event as it is made, valid and within its size, before its commit
+   * (the console shows an alarm also when the disk is full); returns the unsubscribe. The events
+   * are the ones the VMC receives, so this is how the console's live view hears of a lane change.
+   */
+  onEvent(listener: (event: EventDraft) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  private tell(draft: EventDraft): void {
+    for (const listener of this.eventListeners) {
+      try {
+        listener(draft);
+      } catch (error) {
+        // One listener's failure neither stops the event nor keeps it from the others.
+        this.logger.error({ err: error, type: draft.type }, 'event listener failed');
+      }
     }
   }
 

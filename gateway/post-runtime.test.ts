@@ -15,8 +15,8 @@ import { ManualClock } from '../test/helpers/manual-clock.js';
 import { DeviceFeedStandIn } from '../test/helpers/post-harness.js';
 import { startTestGateway, tempDir, testConfig } from '../test/helpers/test-config.js';
 import type { Gateway } from './daemon.js';
-import { retentionClassOf } from './events/catalogue.js';
-import { EVENT_SCHEMA_DIR } from './events/json-schemas.js';
+import { retentionClassOf } from '../contract/catalogue.js';
+import { EVENT_SCHEMA_DIR } from '../contract/json-schemas.js';
 import { createLogger } from './logger.js';
 import { BUNDLED_MODELS, startPostRuntime, type PostRuntime } from './post-runtime.js';
 

@@ -16,12 +16,14 @@ import { RiskModel } from '../edge-models/risk-model.js';
 import { XrayScreeningModel } from '../edge-models/xray-screening.js';
 import type { Gateway } from './daemon.js';
 import { ModelVersions } from './model-versions.js';
-import { POST_LANE } from './events/envelope.js';
+import { POST_LANE } from '../contract/envelope.js';
 import type { DeviceManager } from './devices/device-manager.js';
 import { PostWorkflow, type DeviceFeed } from './workflow/post-workflow.js';
 import { RiskAssessor } from './workflow/risk-assessor.js';
 import { VisitHistory } from './workflow/visit-history.js';
 import { LaneStore } from './workflow/lane-store.js';
+import { LaneConsole, type ConsoleImage } from './workflow/lane-console.js';
+import { OnvifAnprDriver } from '../drivers/anpr/onvif-anpr-driver.js';
 
 export const BUNDLED_MODELS = {
   publicKey: join(PACKAGE_ROOT, 'models', 'keys', 'release.pub.pem'),
@@ -45,6 +47,8 @@ export interface PostRuntime {
   assessor: RiskAssessor;
   riskSlot: ModelSlot<RiskModel>;
   screeningSlot: ModelSlot<XrayScreeningModel>;
+  /** What the console reads: the lane view, standing alarms, pictures, and the live feed's changes. */
+  laneConsole: LaneConsole;
   /**
    * Loads the configured manifests again (SIGHUP, POST /api/models/reload): each swap is a
    * `model.swapped` event, each refusal an alarm. Answers per model what runs now and what happened.
@@ -60,6 +64,8 @@ export interface PostRuntimeOptions {
   clock: Clock;
   logger: Logger;
   random?: () => number;
+  /** Post-clock ms per real ms, for the console's waiting times (the demo's `--speed`). Default 1. */
+  clockSpeed?: number;
 }
 
 export async function startPostRuntime(options: PostRuntimeOptions): Promise<PostRuntime> {
@@ -157,18 +163,42 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     logger: logger.child({ module: 'workflow' }),
     store: new LaneStore(gateway.outbox.database, options.clock),
   });
-  gateway.setLaneApi({ post, deviceHealth: (id) => options.devices.health.get(id) }, reloadModels);
+  const laneConsole = new LaneConsole({
+    post,
+    onEvent: (listener) => gateway.onEvent(listener),
+    devices: options.devices,
+    deviceHealth: (id) => options.devices.health.get(id),
+    image: (ref) => heldImage(options.devices, post, ref),
+    clock: options.clock,
+    logger: logger.child({ module: 'console' }),
+    clockSpeed: options.clockSpeed ?? 1,
+  });
+  gateway.setLaneApi({ post, deviceHealth: (id) => options.devices.health.get(id), console: laneConsole }, reloadModels);
   return {
     post,
     assessor,
     riskSlot,
     screeningSlot,
+    laneConsole,
     reloadModels,
     stop: async () => {
       gateway.setLaneApi(null);
+      laneConsole.stop();
       post.stop();
       await riskSlot.close();
       await screeningSlot.close();
     },
   };
+}
+
+/** A picture still held by one of the post's cameras (the ONVIF driver keeps its last few). */
+function heldImage(devices: DeviceFeed, post: PostWorkflow, ref: string): ConsoleImage | null {
+  for (const lane of post.lanes.values()) {
+    for (const device of lane.config.devices) {
+      const driver = devices.driver(device.id);
+      const image = driver instanceof OnvifAnprDriver ? driver.image(ref) : null;
+      if (image) return image;
+    }
+  }
+  return null;
 }

@@ -3,7 +3,7 @@
  * Schema per event type in docs/schemas/. Tests fail when the committed files are stale.
  */
 import { writePostConfigJsonSchema } from '../config/json-schema.js';
-import { writeEventSchemas } from '../gateway/events/json-schemas.js';
+import { writeEventSchemas } from '../contract/json-schemas.js';
 
 writePostConfigJsonSchema();
 const files = writeEventSchemas();

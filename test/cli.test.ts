@@ -44,7 +44,7 @@ describe('border-gateway config check', () => {
   it('rejects an unknown command, listing the valid ones, with exit 64', async () => {
     const run = new GatewayProcess(['fly']);
     expect((await run.exited).code).toBe(64);
-    expect(run.stderrText.join('\n')).toContain('unknown command "fly"; valid: demo, run, sim, config, model, trs, user, client, audit, help');
+    expect(run.stderrText.join('\n')).toContain('unknown command "fly"; valid: demo, run, sim, config, model, trs, user, client, audit, vmc, help');
   });
 });
 

@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { crossingRecord, trsReport, type CrossingRecord, type TrsReport } from '../gateway/trs/trs-report.js';
+import { crossingRecord, trsReport, type CrossingRecord, type TrsReport } from '../contract/trs-report.js';
 import { TrafficGenerator } from '../sim/traffic.js';
 import { seededRandom } from '../sim/truck-profiles.js';
 import { FOUR_LANES, fourLaneConfig } from './helpers/four-lane-post.js';

@@ -14,7 +14,7 @@ import { Gateway } from '../gateway/daemon.js';
 import { createLogger } from '../gateway/logger.js';
 import { startPostRuntime, type PostRuntime } from '../gateway/post-runtime.js';
 import { readOutbox } from '../gateway/trs/event-sources.js';
-import { crossingRecord, trsReport, type CrossingRecord, type TrsReport } from '../gateway/trs/trs-report.js';
+import { crossingRecord, trsReport, type CrossingRecord, type TrsReport } from '../contract/trs-report.js';
 import { resolveUplinkSettings } from '../gateway/uplink/resolve-settings.js';
 import type { CrossingView, LaneDesk } from '../sim/gateway-client.js';
 import { TrafficGenerator } from '../sim/traffic.js';

@@ -18,7 +18,7 @@ import { createLogger } from '../gateway/logger.js';
 import { BUNDLED_MODELS, startPostRuntime } from '../gateway/post-runtime.js';
 import { trainRiskModel } from '../edge-models/train-models.js';
 import { readOutbox } from '../gateway/trs/event-sources.js';
-import { crossingRecord, trsReport, type CrossingRecord } from '../gateway/trs/trs-report.js';
+import { crossingRecord, trsReport, type CrossingRecord } from '../contract/trs-report.js';
 import { resolveUplinkSettings } from '../gateway/uplink/resolve-settings.js';
 import { TrafficGenerator } from '../sim/traffic.js';
 import { seededRandom } from '../sim/truck-profiles.js';

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { postConfigSchema } from '../config/schema.js';
 import { freePort } from '../core/free-port.js';
-import { hashPassword } from '../gateway/auth/passwords.js';
+import { hashPassword } from '../core/passwords.js';
 import { makeTestPki } from './helpers/certificates.js';
 import { systemRig } from './helpers/rig.js';
 import { startTestGateway, tempDir } from './helpers/test-config.js';

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { postConfigSchema } from '../config/schema.js';
 import { SyntheticTraffic } from '../gateway/demo/synthetic-traffic.js';
-import { createEventFactory } from '../gateway/events/envelope.js';
-import type { TrsReport } from '../gateway/trs/trs-report.js';
+import { createEventFactory } from '../contract/envelope.js';
+import type { TrsReport } from '../contract/trs-report.js';
+import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { SqliteOutbox } from '../gateway/outbox/sqlite-outbox.js';
@@ -61,12 +62,24 @@ describe('border-gateway trs report', () => {
 
     const csv = new GatewayProcess(['trs', 'report', '--input', file, '--format', 'csv', '--interval', '30']);
     expect((await csv.exited).code).toBe(0);
-    expect(csv.stdout[0]).toBe('upToMin,vehicles,cumulative,cumulativePct,avgCrossingMin');
-    expect(csv.stdout[1]).toMatch(/^30,\d+,\d+,[\d.]+,[\d.]+$/);
+    // The headline figures first (fixed rows), then, after an empty line, the interval table.
+    expect(csv.stdout.slice(0, 10)).toEqual([
+      'metric,value',
+      `vehicles,${report.vehicles}`,
+      ...Object.entries(report.byDirection).map(([direction, n]) => `direction.${direction},${n}`),
+      ...['green', 'orange', 'red'].map((channel) => `channelShare.${channel},${report.channels[channel]}`),
+    ]);
+    expect(csv.stdout.slice(0, 7).map((line) => line.split(',')[0])).toEqual(['metric', 'vehicles', 'direction.import', 'direction.export', 'direction.transit-entry', 'direction.transit-exit', 'direction.domestic-transit']);
+    expect(csv.stdout).toContain(`xrayShare,${report.xrayShare}`);
+    expect(csv.stdout).toContain(`crossing.avgMin,${report.crossing.avgMin}`);
+    expect(csv.stdout).toContain(`registration.p90Min,${report.registration.p90Min}`);
+    const table = csv.stdout.indexOf('upToMin,vehicles,cumulative,cumulativePct,avgCrossingMin');
+    expect(csv.stdout[table - 1]).toBe('');
+    expect(csv.stdout[table + 1]).toMatch(/^30,\d+,\d+,[\d.]+,[\d.]+$/);
 
-    const table = new GatewayProcess(['trs', 'report', '--input', file]);
-    expect((await table.exited).code).toBe(0);
-    expect(table.stdout.join('\n')).toMatch(/Border-crossing time \(min\): avg [\d.]+, median [\d.]+, p90 [\d.]+/);
+    const text = new GatewayProcess(['trs', 'report', '--input', file]);
+    expect((await text.exited).code).toBe(0);
+    expect(text.stdout.join('\n')).toMatch(/Border-crossing time \(min\): avg [\d.]+, median [\d.]+, p90 [\d.]+/);
   });
 
   it('names the file and line of input that is not an event', async () => {
@@ -123,5 +136,31 @@ describe('border-gateway trs report --outbox', () => {
     const run = new GatewayProcess(['trs', 'report', '--outbox', path, '--format', 'json']);
     expect((await run.exited).code).toBe(0);
     expect(JSON.parse(run.stdout.join('\n'))).toMatchObject({ vehicles: 2, byDirection: { export: 2 }, intervals: [{ upToMin: 10, vehicles: 0 }, { upToMin: 20, vehicles: 2, cumulativePct: 100, avgCrossingMin: 15 }] });
+  });
+
+  it('says why an outbox whose events were delivered holds no crossings, instead of a bare "Vehicles: 0"', async () => {
+    const path = join(tempDir('trs-'), 'outbox.db');
+    const clock = new ManualClock();
+    const outbox = SqliteOutbox.open({ path, maxBytes: 1024 * 1024, maxBatch: 100, clock, logger: pino({ level: 'silent' }) });
+    const factory = createEventFactory('p', clock);
+    for (let i = 0; i < 3; i += 1) {
+      await outbox.append(factory.create('device.status', 'lane-1', { deviceId: 'cam', state: 'up', lastError: null }));
+    }
+    outbox.close();
+    // What the uplink does once the broker acknowledged them: two of the three are gone.
+    const db = new Database(path);
+    db.prepare('DELETE FROM events WHERE seq <= 2').run();
+    db.close();
+    const table = new GatewayProcess(['trs', 'report', '--outbox', path]);
+    expect((await table.exited).code).toBe(0);
+    const said = table.stdout.join('\n');
+    expect(said).not.toContain('Vehicles: 0');
+    expect(said).toContain('the outbox holds no completed crossings');
+    expect(said).toContain('3 events committed so far, 1 still waiting');
+    expect(said).toMatch(/VMC.*\/api\/trs.*console's day page/);
+    const json = new GatewayProcess(['trs', 'report', '--outbox', path, '--format', 'json']);
+    expect((await json.exited).code).toBe(0);
+    expect(JSON.parse(json.stdout.join('\n'))).toMatchObject({ vehicles: 0 });
+    expect(json.stderrText.join('\n')).toContain('the outbox holds no completed crossings');
   });
 });

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { EventDraft } from '../events/envelope.js';
+import type { EventDraft } from '../../contract/envelope.js';
 import type { WithinCommit } from '../outbox/sqlite-outbox.js';
 import type { Actor } from './roles.js';
 

@@ -41,6 +41,8 @@ const key = (token: string): string => createHash('sha256').update(token).digest
 
 export class SessionStore {
   private readonly sessions = new Map<string, Session>();
+  /** Told of every session that ends, so what outlives a request (a live stream) ends with it. */
+  private readonly endedListeners = new Set<(session: Session) => void>();
   readonly idleMs: number;
   readonly maxMs: number;
   private readonly maxSessions: number;
@@ -69,12 +71,49 @@ export class SessionStore {
     const session = this.sessions.get(id);
     if (!session) return null;
     const now = this.options.clock.monotonic();
-    if (now - session.lastSeenMono > this.idleMs || now - session.createdMono > this.maxMs) {
-      this.sessions.delete(id);
+    if (this.expired(session, now)) {
+      this.forget(id, session);
       return null;
     }
     session.lastSeenMono = now;
     return session;
+  }
+
+  /**
+   * The live session of `token` without restarting its idle timer: a live stream left open is no
+   * activity of its person, so it must not keep an abandoned booth signed in.
+   */
+  peek(token: string): Session | null {
+    if (token.length > 128) return null;
+    const id = key(token);
+    const session = this.sessions.get(id);
+    if (!session) return null;
+    if (this.expired(session, this.options.clock.monotonic())) {
+      this.forget(id, session);
+      return null;
+    }
+    return session;
+  }
+
+  /** Calls `listener` with each session that ends (logout, expiry, eviction, account change); returns the unsubscribe. */
+  onEnded(listener: (session: Session) => void): () => void {
+    this.endedListeners.add(listener);
+    return () => this.endedListeners.delete(listener);
+  }
+
+  private expired(session: Session, now: number): boolean {
+    return now - session.lastSeenMono > this.idleMs || now - session.createdMono > this.maxMs;
+  }
+
+  private forget(id: string, session: Session): void {
+    if (!this.sessions.delete(id)) return;
+    for (const listener of this.endedListeners) {
+      try {
+        listener(session);
+      } catch {
+        // A listener's failure must not keep a session alive or stop the others hearing of it.
+      }
+    }
   }
 
   /**
@@ -85,18 +124,20 @@ export class SessionStore {
   private makeRoom(account: string): void {
     const now = this.options.clock.monotonic();
     for (const [id, session] of this.sessions) {
-      if (now - session.lastSeenMono > this.idleMs || now - session.createdMono > this.maxMs) this.sessions.delete(id);
+      if (this.expired(session, now)) this.forget(id, session);
     }
     const own = [...this.sessions].filter(([, session]) => session.account === account);
-    for (const [id] of own.slice(0, Math.max(0, own.length - MAX_PER_ACCOUNT + 1))) this.sessions.delete(id);
+    for (const [id, session] of own.slice(0, Math.max(0, own.length - MAX_PER_ACCOUNT + 1))) this.forget(id, session);
     if (this.sessions.size >= this.maxSessions) {
-      const oldest = this.sessions.keys().next().value;
-      if (oldest !== undefined) this.sessions.delete(oldest);
+      const oldest = this.sessions.entries().next().value;
+      if (oldest !== undefined) this.forget(oldest[0], oldest[1]);
     }
   }
 
   end(token: string): void {
-    this.sessions.delete(key(token));
+    const id = key(token);
+    const session = this.sessions.get(id);
+    if (session) this.forget(id, session);
   }
 
   /** Ends every session of an account (disabled, or its password changed). */
@@ -104,7 +145,7 @@ export class SessionStore {
     let ended = 0;
     for (const [id, session] of this.sessions) {
       if (session.account === account) {
-        this.sessions.delete(id);
+        this.forget(id, session);
         ended += 1;
       }
     }

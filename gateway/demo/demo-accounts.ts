@@ -5,7 +5,7 @@
  * with new passwords; the audit log records each change as the command line's would.
  */
 import { randomBytes } from 'node:crypto';
-import { hashPassword } from '../auth/passwords.js';
+import { hashPassword } from '../../core/passwords.js';
 import type { PersonRole } from '../auth/roles.js';
 import { systemActor } from '../auth/roles.js';
 import type { Gateway } from '../daemon.js';

@@ -92,7 +92,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     synthetic.start();
   } else {
     const devices = new DeviceManager(config, gateway, systemClock, options.logger.child({ module: 'devices' }), options.dataDir);
-    const runtime = await startPostRuntime({ config, gateway, devices, clock: postClock, logger: options.logger });
+    const runtime = await startPostRuntime({ config, gateway, devices, clock: postClock, logger: options.logger, clockSpeed: options.speed });
     const simulator = await startPostSimulator(config, systemClock, {
       intervalSec: 3600 / options.vehiclesPerHourPerLane,
       trafficClock: postClock,
@@ -112,6 +112,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       `border-gateway demo: post "${config.post.id}", ${config.lanes.length} lanes, traffic clock x${options.speed} (a day in ${(1440 / options.speed).toFixed(0)} min)`,
       `  MQTT broker: ${redactUrl(brokerUrl)}${broker ? ' (embedded)' : ''}`,
       `  watch:       mosquitto_sub -h ${url.hostname} -p ${port} -t 'border/#' -v`,
+      http ? `  console:     http://${http.host}:${http.port}/   (log in with an account below)` : '',
       http ? `  health:      http://${http.host}:${http.port}/healthz   metrics: http://${http.host}:${http.port}/metrics` : '',
       http ? `  lane API:    http://${http.host}:${http.port}/api/lanes (log in first: POST /api/session)` : '',
       `  accounts:    ${accounts.people.map((a) => `${a.name} / ${a.password}`).join('   ')}`,

@@ -8,7 +8,7 @@
 import type { LaneConfig } from '../../config/schema.js';
 import type { Clock, ClockQualityProbe } from '../../core/clock.js';
 import { TimerGroup } from '../../core/timer-group.js';
-import type { EventData, EventType, Milestone } from '../events/catalogue.js';
+import type { EventData, EventType, Milestone } from '../../contract/catalogue.js';
 
 export type EmitFn = <T extends EventType>(type: T, laneId: string, data: EventData<T>, subject?: string) => Promise<unknown>;
 

@@ -12,7 +12,7 @@ import type { DriverEventMap, DriverHealth, HealthState } from '../../drivers/dr
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { startTestGateway } from '../../test/helpers/test-config.js';
 import type { Gateway } from '../daemon.js';
-import type { EventData } from '../events/catalogue.js';
+import type { EventData } from '../../contract/catalogue.js';
 import { DeviceManager } from './device-manager.js';
 
 /** A driver whose health the test sets, emitting `health` on each change as DriverBase does. */

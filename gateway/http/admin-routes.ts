@@ -6,7 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { AccountStore } from '../auth/account-store.js';
 import type { AuditDraft, AuditLog } from '../auth/audit-log.js';
-import { hashPassword, passwordProblem, PASSWORD_MAX_LENGTH } from '../auth/passwords.js';
+import { hashPassword, passwordProblem, PASSWORD_MAX_LENGTH } from '../../core/passwords.js';
 import { PERSON_ROLES, type Actor } from '../auth/roles.js';
 import type { SessionStore } from '../auth/sessions.js';
 import { reasonSchema } from '../workflow/lane-routes.js';

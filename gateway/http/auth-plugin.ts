@@ -11,7 +11,7 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
-import type { AccountStore } from '../auth/account-store.js';
+import type { Account, AccountStore } from '../auth/account-store.js';
 import { addressAllowed } from '../auth/account-store.js';
 import { allows, type Actor, type Permission } from '../auth/roles.js';
 import type { Session, SessionStore } from '../auth/sessions.js';
@@ -58,6 +58,16 @@ export function deny(reply: FastifyReply, status: 401 | 403 | 429, code: string,
   return reply.code(status).type('application/json').send({ code, message });
 }
 
+/**
+ * The account behind a session, or null when it no longer stands for it: disabled, its role
+ * changed, or its password changed (anywhere, the command line included) since the login.
+ */
+export function sessionAccount(accounts: AccountStore, session: Session): Account | null {
+  const account = accounts.account(session.account);
+  if (!account || account.disabled || account.role !== session.role || account.changedMs !== session.accountStamp) return null;
+  return account;
+}
+
 function parseAuthorization(header: string | undefined): { scheme: 'bearer' | 'basic'; value: string } | null {
   if (!header || header.length > 1024) return null;
   const match = /^(Bearer|Basic) +(\S+)$/i.exec(header);
@@ -102,8 +112,8 @@ const plugin: FastifyPluginAsync<AuthPluginOptions> = (app, options) => {
     const session = options.sessions?.touch(token) ?? null;
     if (!session) return { actor: null, viaCookie, failure: 'no session, or it has expired' };
     // The account is read again on every request: disabling it or changing its role acts at once.
-    const account = options.accounts.account(session.account);
-    if (!account || account.disabled || account.role !== session.role || account.changedMs !== session.accountStamp) {
+    const account = sessionAccount(options.accounts, session);
+    if (!account) {
       options.sessions?.endAllOf(session.account);
       return { actor: null, viaCookie, failure: 'the account was disabled or its password changed: log in again' };
     }

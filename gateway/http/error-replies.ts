@@ -7,7 +7,7 @@
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import { isGatewayError } from '../../core/errors.js';
-import { PasswordCheckBusy } from '../auth/passwords.js';
+import { PasswordCheckBusy } from '../../core/passwords.js';
 import { WorkflowError } from '../workflow/lane-workflow.js';
 
 const plugin: FastifyPluginAsync = (app) => {

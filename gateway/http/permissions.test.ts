@@ -20,9 +20,14 @@ interface Row {
   /** Who may: written out here, not read from the code, so a change to the table fails a test. */
   may: Caller[];
   body?: Record<string, unknown>;
+  /** A Server-Sent Events stream: the allowed caller's stream is ended by ending its session. */
+  stream?: boolean;
+  /** Answers an allowed caller may get besides the usual ones (the console not built: 503). */
+  also?: number[];
 }
 
 const PEOPLE: Caller[] = ['operator', 'supervisor', 'admin'];
+const EVERYONE: Caller[] = CALLERS;
 const TABLE: Row[] = [
   { method: 'GET', url: '/api/session', may: PEOPLE },
   { method: 'GET', url: '/api/lanes', may: PEOPLE },
@@ -42,6 +47,14 @@ const TABLE: Row[] = [
   { method: 'POST', url: '/api/users', may: ['admin'], body: { name: 'new-user', role: 'operator', password: 'a long enough password' } },
   { method: 'POST', url: '/api/users/nobody/disabled', may: ['admin'], body: { disabled: true, reason: 'left the service' } },
   { method: 'POST', url: '/api/users/nobody/password', may: ['admin'], body: { password: 'a long enough password' } },
+  { method: 'GET', url: '/api/live', may: PEOPLE, stream: true },
+  { method: 'GET', url: `/api/images/sha256:${'0'.repeat(64)}`, may: PEOPLE },
+  { method: 'GET', url: '/api/trs?date=2026-11-26', may: PEOPLE },
+  { method: 'GET', url: '/api/no-such-route', may: PEOPLE },
+  // The console's files hold no data: public (the console logs in through the API).
+  { method: 'GET', url: '/', may: EVERYONE, also: [503] },
+  { method: 'GET', url: '/lanes/lane-1', may: EVERYONE, also: [503] },
+  { method: 'GET', url: '/assets/none.js', may: EVERYONE },
   { method: 'DELETE', url: '/api/session', may: PEOPLE },
 ];
 
@@ -93,10 +106,17 @@ describe('the permission table', () => {
           expect(state()).toBe(before);
           return;
         }
-        const response = await app.inject({ method: row.method, url: row.url, headers, ...(row.body ? { payload: row.body } : {}) });
+        const answer = app.inject({ method: row.method, url: row.url, headers, ...(row.body ? { payload: row.body } : {}) });
+        if (row.stream) {
+          // The stream stays open until its session ends.
+          for (let turn = 0; turn < 20; turn += 1) await new Promise<void>((resolve) => setImmediate(resolve));
+          gateway.sessions.end((headers.authorization ?? '').replace('Bearer ', ''));
+        }
+        const response = await answer;
         expect([401, 403]).not.toContain(response.statusCode);
         // Past authorisation, the route did its work or the workflow gave its own reason.
-        expect([200, 201, 204, 404, 409]).toContain(response.statusCode);
+        expect([200, 201, 204, 404, 409, ...(row.also ?? [])]).toContain(response.statusCode);
+        if (row.stream) expect(response.body).toMatch(/^retry: 3000\n\nevent: lanes\n[\s\S]*event: session-ended\n/);
       });
     }
   }

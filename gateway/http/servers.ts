@@ -1,6 +1,7 @@
 /**
  * The gateway's two HTTP listeners, each a fastify app built from plugins:
- * - operators (`http.host:port`): login, the lane API, admin routes, /healthz and /metrics;
+ * - operators (`http.host:port`): the lane console's pages, login, the lane API with its live
+ *   stream, pictures and TRS day, admin routes, /healthz and /metrics;
  * - devices (`devicePush.host:port`): the push paths of cameras and scanners, nothing else, so a
  *   device on the device LAN never reaches the operators' routes and the other way round.
  * Both authenticate in one onRequest hook before any body is read (auth-plugin.ts), bound every
@@ -24,6 +25,12 @@ import { authPlugin } from './auth-plugin.js';
 import { errorReplies } from './error-replies.js';
 import { healthRoutes, type HealthReport } from './health-routes.js';
 import { sessionRoutes } from './session-routes.js';
+import { consoleRoutes } from './console-routes.js';
+import { imageRoutes } from './image-routes.js';
+import { liveRoutes, type LiveRoutesOptions } from './live-routes.js';
+import { trsRoutes } from '../trs/trs-routes.js';
+import type { CrossingLog } from '../trs/crossing-log.js';
+import { systemClock, type Clock } from '../../core/clock.js';
 
 /** The lane API and login bodies are small: 64 KiB bounds every one of them with room to spare. */
 export const API_BODY_LIMIT = 64 * 1024;
@@ -88,6 +95,17 @@ export interface OperatorAppOptions {
   laneDeps: () => LaneApiDeps | null;
   reloadModels: AdminRoutesOptions['reloadModels'];
   recordAction: AdminRoutesOptions['recordAction'];
+  /** The gateway's clock (live stream pace and pings). Default: the system clock. */
+  clock?: Clock;
+  /** Completed crossings for GET /api/trs; without it the route is not served. */
+  crossingLog?: CrossingLog;
+  /** The post's clock now (what "today" is for GET /api/trs). Default: `clock`. */
+  postNow?: () => number;
+  /** The post's offset from UTC in minutes, where its TRS days begin. Default 0. */
+  utcOffsetMin?: number;
+  /** Where the built console is (tests). Default: the package's `dist/console`. */
+  consoleRoot?: string;
+  liveLimits?: LiveRoutesOptions['limits'];
 }
 
 /** The operators' app, routes registered, not yet listening (tests use `app.inject()`). */
@@ -100,6 +118,11 @@ export async function buildOperatorApp(options: OperatorAppOptions): Promise<Fas
   await app.register(sessionRoutes, { accounts: options.accounts, sessions: options.sessions, throttle: options.throttle, audit: options.audit, secureCookies: options.https !== undefined });
   await app.register(laneRoutes, { deps: options.laneDeps });
   await app.register(adminRoutes, { accounts: options.accounts, sessions: options.sessions, audit: options.audit, reloadModels: options.reloadModels, recordAction: options.recordAction });
+  const clock = options.clock ?? systemClock;
+  await app.register(liveRoutes, { deps: options.laneDeps, sessions: options.sessions, accounts: options.accounts, clock, ...(options.liveLimits ? { limits: options.liveLimits } : {}) });
+  await app.register(imageRoutes, { deps: options.laneDeps });
+  if (options.crossingLog) await app.register(trsRoutes, { log: options.crossingLog, now: options.postNow ?? (() => clock.now()), utcOffsetMin: options.utcOffsetMin ?? 0 });
+  await app.register(consoleRoutes, options.consoleRoot === undefined ? {} : { root: options.consoleRoot });
   await app.ready();
   return app;
 }

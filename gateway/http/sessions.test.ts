@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
-import { hashPassword } from '../auth/passwords.js';
+import { hashPassword } from '../../core/passwords.js';
 import type { Gateway } from '../daemon.js';
 import { startOneLanePost, type OneLanePost } from '../../test/helpers/one-lane-post.js';
 

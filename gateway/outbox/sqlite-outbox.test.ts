@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { tempDir } from '../../test/helpers/test-config.js';
 import { isGatewayError } from '../../core/errors.js';
-import { createEventFactory, type EventDraft } from '../events/envelope.js';
+import { createEventFactory, type EventDraft } from '../../contract/envelope.js';
 import { SqliteOutbox, type DropReport, type OutboxOptions, type RefusalReport } from './sqlite-outbox.js';
 
 const clock = new ManualClock();

@@ -20,8 +20,8 @@ import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../../core/errors.js';
 import { makePrivateDir, restrictFiles, touchPrivateFile } from '../../core/private-files.js';
-import { RETENTION_CLASSES, retentionClassOf, type RetentionClass } from '../events/catalogue.js';
-import { laneOf, type EventDraft } from '../events/envelope.js';
+import { RETENTION_CLASSES, retentionClassOf, type RetentionClass } from '../../contract/catalogue.js';
+import { laneOf, type EventDraft } from '../../contract/envelope.js';
 import { DiskRoomGauge, type DiskRoom } from './disk-room.js';
 import { OUTBOX_DDL } from './outbox-ddl.js';
 

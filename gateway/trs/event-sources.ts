@@ -38,6 +38,30 @@ export async function readJsonLines(file: string): Promise<Json[]> {
 }
 
 export function readOutbox(path: string): Json[] {
+  return withOutbox(path, (db) =>
+    db
+      .prepare<[], { payload: string }>("SELECT payload FROM events WHERE type = 'crossing.completed' ORDER BY seq")
+      .all()
+      .map((row) => JSON.parse(row.payload) as Json),
+  );
+}
+
+/** How much an outbox has sent on: what explains an outbox without crossings. */
+export interface OutboxCounts {
+  /** Events still waiting in the outbox (any type). */
+  waiting: number;
+  /** The last seq the outbox gave out: every event it ever committed, sent or not. */
+  lastSeq: number;
+}
+
+export function outboxCounts(path: string): OutboxCounts {
+  return withOutbox(path, (db) => ({
+    waiting: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM events').get()?.n ?? 0,
+    lastSeq: db.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'last_seq'").get()?.value ?? 0,
+  }));
+}
+
+function withOutbox<T>(path: string, read: (db: Database.Database) => T): T {
   let db: Database.Database;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
@@ -45,13 +69,24 @@ export function readOutbox(path: string): Json[] {
     throw new GatewayError('GW_ERR_TRS_INPUT', `${path}: cannot open the outbox database: ${(error as Error).message}`, { cause: error });
   }
   try {
-    return db
-      .prepare<[], { payload: string }>("SELECT payload FROM events WHERE type = 'crossing.completed' ORDER BY seq")
-      .all()
-      .map((row) => JSON.parse(row.payload) as Json);
+    return read(db);
+  } catch (error) {
+    throw new GatewayError('GW_ERR_TRS_INPUT', `${path}: not an outbox database: ${(error as Error).message}`, { cause: error });
   } finally {
     db.close();
   }
+}
+
+/**
+ * Said instead of a bare "Vehicles: 0" when an outbox holds no crossing: the outbox deletes each
+ * event once the broker has acknowledged it, so a gateway that has been online holds few or none.
+ */
+export function emptyOutboxNote(path: string, contents: OutboxCounts): string {
+  return [
+    `${path}: the outbox holds no completed crossings.`,
+    `The outbox keeps an event only until the broker acknowledges it, then deletes it (${contents.lastSeq} events committed so far, ${contents.waiting} still waiting to be sent).`,
+    'Delivered crossings are at the VMC (border-gateway vmc; GET /api/trs there) and on the lane console\'s day page.',
+  ].join('\n');
 }
 
 /** Collects events from a subscription for `seconds`. */

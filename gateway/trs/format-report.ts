@@ -1,13 +1,37 @@
-/** TRS report as an aligned text table, CSV (the interval table), or JSON. */
-import type { TrsReport } from './trs-report.js';
+/** TRS report as an aligned text table, CSV (headline figures, then the interval table), or JSON. */
+import type { TrsReport } from '../../contract/trs-report.js';
 
 export function formatJson(report: TrsReport): string {
   return `${JSON.stringify(report, null, 2)}\n`;
 }
 
+/**
+ * CSV in two blocks separated by an empty line: the headline figures as `metric,value` rows
+ * (vehicles, each direction, each channel share, X-ray share, registration and crossing times),
+ * then the interval table. Both blocks keep a fixed order of rows and columns.
+ */
 export function formatCsv(report: TrsReport): string {
+  const value = (x: number | null): string => (x === null ? '' : String(x));
+  const headline: [string, number | null][] = [
+    ['vehicles', report.vehicles],
+    ...Object.entries(report.byDirection).map(([direction, n]): [string, number] => [`direction.${direction}`, n]),
+    ...Object.entries(report.channels).map(([channel, share]): [string, number] => [`channelShare.${channel}`, share]),
+    ['xrayShare', report.xrayShare],
+    ['registration.avgMin', report.registration.avgMin],
+    ['registration.medianMin', report.registration.medianMin],
+    ['registration.p90Min', report.registration.p90Min],
+    ['crossing.avgMin', report.crossing.avgMin],
+    ['crossing.medianMin', report.crossing.medianMin],
+    ['crossing.p90Min', report.crossing.p90Min],
+  ];
   const rows = report.intervals.map((r) => [r.upToMin, r.vehicles, r.cumulative, r.cumulativePct, r.avgCrossingMin].join(','));
-  return `upToMin,vehicles,cumulative,cumulativePct,avgCrossingMin\n${rows.join('\n')}${rows.length ? '\n' : ''}`;
+  return [
+    'metric,value',
+    ...headline.map(([metric, x]) => `${metric},${value(x)}`),
+    '',
+    'upToMin,vehicles,cumulative,cumulativePct,avgCrossingMin',
+    ...rows,
+  ].join('\n') + '\n';
 }
 
 export function formatTable(report: TrsReport): string {

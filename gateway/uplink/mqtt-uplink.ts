@@ -22,7 +22,7 @@ import mqtt, { type IClientOptions, type IClientPublishOptions, type IConnackPac
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { redactUrl } from '../../config/secrets.js';
-import { CLOUDEVENTS_CONTENT_TYPE } from '../events/envelope.js';
+import { CLOUDEVENTS_CONTENT_TYPE } from '../../contract/envelope.js';
 import type { OutboxRow, SqliteOutbox } from '../outbox/sqlite-outbox.js';
 import { backoffDelay, type BackoffPolicy } from '../../core/backoff.js';
 import { ConnectionStateMachine, type ConnectionState } from './connection-state.js';

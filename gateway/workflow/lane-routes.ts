@@ -9,7 +9,9 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { DIRECTIONS } from '../../config/schema.js';
 import { parsePlateInput } from '../../core/plates.js';
 import { allows, type Actor } from '../auth/roles.js';
-import { WorkflowError, type Crossing } from './lane-workflow.js';
+import type { LaneConsole } from './lane-console.js';
+import { summary } from './lane-view.js';
+import { WorkflowError } from './lane-workflow.js';
 import type { PostWorkflow } from './post-workflow.js';
 
 /** What the routes need from the running post; null until the workflow runs (503 meanwhile). */
@@ -17,6 +19,8 @@ export interface LaneApiDeps {
   post: PostWorkflow;
   /** Device health by id, for the lane view. */
   deviceHealth: (deviceId: string) => unknown;
+  /** The lane view, its standing alarms and pictures, and the changes the live feed pushes. */
+  console: LaneConsole;
 }
 
 export interface LaneRoutesOptions {
@@ -60,24 +64,6 @@ const registrationBody = body(['direction', 'declaredWeightKg'], {
 
 type Params = { laneId: string; crossingId: string };
 
-export function summary(crossing: Crossing): Record<string, unknown> {
-  return {
-    crossingId: crossing.crossingId,
-    laneId: crossing.laneId,
-    state: crossing.state,
-    plate: crossing.plate,
-    plateConfidence: crossing.plateConfidence,
-    vehicleType: crossing.vehicleType,
-    direction: crossing.declaration?.direction ?? null,
-    declaredWeightKg: crossing.declaration?.declaredWeightKg ?? null,
-    weightKg: crossing.weightKg,
-    channel: crossing.risk?.channel ?? null,
-    risk: crossing.risk,
-    scan: crossing.scan,
-    milestones: Object.fromEntries(Object.entries(crossing.wallMs).map(([m, ms]) => [m, new Date(ms).toISOString()])),
-  };
-}
-
 function plateOrThrow(raw: string): string {
   const parsed = parsePlateInput(raw);
   if (!parsed.ok) throw new BadRequest(`plate: ${parsed.reason}`);
@@ -101,14 +87,8 @@ export const laneRoutes: FastifyPluginAsync<LaneRoutesOptions> = (app, options) 
   app.get('/api/lanes', { config: { access: 'lanes.read' } }, async (_request, reply) => {
     const d = deps(reply);
     if (!d) return reply;
-    return [...d.post.lanes.values()].map((lane) => ({
-      laneId: lane.config.id,
-      name: lane.config.name ?? null,
-      directions: lane.config.directions,
-      devices: lane.config.devices.map((device) => ({ id: device.id, driver: device.driver, role: device.role, health: d.deviceHealth(device.id) ?? null })),
-      barrier: lane.cycle,
-      crossings: lane.workflow.open().map(summary),
-    }));
+    // The same view the live feed (GET /api/live) pushes as its `lanes` event.
+    return d.console.lanes();
   });
 
   app.get<{ Params: Params }>('/api/lanes/:laneId', { config: { access: 'lanes.read' }, schema: { params: laneParams } }, async (request, reply) => {
@@ -190,4 +170,4 @@ export const laneRoutes: FastifyPluginAsync<LaneRoutesOptions> = (app, options) 
   return Promise.resolve();
 };
 
-export { WorkflowError };
+export { WorkflowError, summary };

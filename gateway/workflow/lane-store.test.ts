@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
-import type { EventDraft } from '../events/envelope.js';
+import type { EventDraft } from '../../contract/envelope.js';
 import type { Crossing } from './lane-workflow.js';
 import { LaneStore, VISITS_WINDOW_MS } from './lane-store.js';
 

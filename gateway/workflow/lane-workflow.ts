@@ -11,7 +11,7 @@
  */
 import type { Actor } from '../auth/roles.js';
 import type { Clock, ClockQuality, ClockQualityProbe, TimerHandle } from '../../core/clock.js';
-import type { EventData, Milestone } from '../events/catalogue.js';
+import type { EventData, Milestone } from '../../contract/catalogue.js';
 import { platesMatch } from '../../core/plates.js';
 
 export type LaneState = 'arrived' | 'registered' | 'weighed' | 'risk-assessed' | 'scanning' | 'inspecting' | 'released' | 'exited' | 'abandoned';

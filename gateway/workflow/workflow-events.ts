@@ -5,8 +5,8 @@
  * lane, a lane's alarms and its operators' actions to that lane, never to the post pseudo-lane.
  * Pure: the caller emits the results through the gateway (outbox first).
  */
-import type { Milestone } from '../events/catalogue.js';
-import type { EventData, EventType } from '../events/catalogue.js';
+import type { Milestone } from '../../contract/catalogue.js';
+import type { EventData, EventType } from '../../contract/catalogue.js';
 import type { Crossing, WorkflowEvent } from './lane-workflow.js';
 
 export interface CatalogueEvent<T extends EventType = EventType> {

@@ -12,7 +12,7 @@ import type { Clock } from '../../core/clock.js';
 import { encodePgm } from '../../drivers/xray/pgm.js';
 import type { DeviceReading, HealthListener, ReadingListener } from '../../gateway/devices/device-manager.js';
 import type { Gateway } from '../../gateway/daemon.js';
-import { hashPassword } from '../../gateway/auth/passwords.js';
+import { hashPassword } from '../../core/passwords.js';
 import type { CrossingView, LaneDesk } from '../../sim/gateway-client.js';
 import type { SimulatedLane } from '../../sim/traffic.js';
 import { seededRandom } from '../../sim/truck-profiles.js';

@@ -15,8 +15,8 @@ describe('TRS report', () => {
   it('computes the interval table by hand-checked numbers', () => {
     const report = trsReport([record('a', 5), record('b', 10), record('c', 12, { channel: 'red', xray: true }), record('d', 25, { direction: 'export' }), record('e', 0), record('a', 5)], 10);
     expect(report.vehicles).toBe(5); // 'a' twice counts once
-    expect(report.byDirection).toEqual({ import: 4, export: 1 });
-    expect(report.channels).toEqual({ green: 0.8, red: 0.2 });
+    expect(report.byDirection).toEqual({ import: 4, export: 1, 'transit-entry': 0, 'transit-exit': 0, 'domestic-transit': 0 });
+    expect(report.channels).toEqual({ green: 0.8, orange: 0, red: 0.2 });
     expect(report.xrayShare).toBe(0.2);
     expect(report.crossing).toEqual({ avgMin: 10.4, medianMin: 10, p90Min: 25 });
     expect(report.registration).toEqual({ avgMin: 5.2, medianMin: 5, p90Min: 12.5 });
@@ -46,5 +46,15 @@ describe('TRS report', () => {
     ).toMatchObject({ registrationMin: 100, crossingMin: 135 });
     expect(crossingRecord({ ...base, data: { ...base.data, outcome: 'abandoned', durations: { crossingSec: 60 } } })).toBeNull();
     expect(crossingRecord({ id: 'y', type: 'vehicle.arrived', data: {} })).toBeNull();
+  });
+
+  it('lists directions and channels in the catalogue order, zeros included, whatever order the events came in', () => {
+    const records = [record('a', 5, { direction: 'transit-exit', channel: 'red' }), record('b', 7, { direction: 'export', channel: 'orange' }), record('c', 9, { direction: 'zz-other', channel: 'blue' })];
+    const forward = trsReport(records, 10);
+    const backward = trsReport([...records].reverse(), 10);
+    expect(Object.keys(forward.byDirection)).toEqual(['import', 'export', 'transit-entry', 'transit-exit', 'domestic-transit', 'zz-other']);
+    expect(Object.keys(forward.channels)).toEqual(['green', 'orange', 'red', 'blue']);
+    expect(JSON.stringify(backward)).toBe(JSON.stringify(forward));
+    expect(trsReport([], 10).byDirection).toEqual({ import: 0, export: 0, 'transit-entry': 0, 'transit-exit': 0, 'domestic-transit': 0 });
   });
 });

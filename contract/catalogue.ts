@@ -4,7 +4,7 @@
  * validates emitted events against those files with an independent validator.
  */
 import { z } from 'zod';
-import { DIRECTIONS } from '../../config/schema.js';
+import { DIRECTIONS } from '../config/schema.js';
 
 export const CHANNELS = ['green', 'orange', 'red'] as const;
 export const MILESTONES = ['arrived', 'registered', 'weighed', 'riskAssessed', 'scanned', 'inspected', 'released', 'exited'] as const;

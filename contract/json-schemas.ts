@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { PACKAGE_ROOT } from '../../core/package-info.js';
+import { PACKAGE_ROOT } from '../core/package-info.js';
 import { EVENT_TYPES, eventDataSchemas, type EventType } from './catalogue.js';
 
 export const EVENT_SCHEMA_DIR = join(PACKAGE_ROOT, 'docs', 'schemas');

@@ -5,7 +5,13 @@
  * minutes). A vehicle with crossing time t falls in the interval whose upper bound is the first
  * multiple of the width ≥ t (a zero time falls in the first interval). Percentiles are
  * nearest-rank. Durations come from `data.durations`, else from the milestones.
+ *
+ * `byDirection` and `channels` always list every direction and channel of the catalogue, in the
+ * catalogue's order, zeros included (then any value the catalogue does not know, sorted): two
+ * reports of the same events print the same lines and columns, whatever order the events came in.
  */
+import { DIRECTIONS } from '../config/schema.js';
+import { CHANNELS } from './catalogue.js';
 
 export interface CrossingRecord {
   id: string;
@@ -76,14 +82,20 @@ function summary(values: number[]): Summary {
   return { avgMin: round(sorted.reduce((a, b) => a + b, 0) / sorted.length), medianMin: round(rank(0.5)), p90Min: round(rank(0.9)) };
 }
 
+/** Zero counts for `known` in their order, then for the unknown values seen, sorted. */
+function inFixedOrder(known: readonly string[], seen: string[]): Record<string, number> {
+  const extra = [...new Set(seen.filter((value) => !known.includes(value)))].sort();
+  return Object.fromEntries([...known, ...extra].map((key) => [key, 0]));
+}
+
 /** Computes the report; records with the same event id count once. */
 export function trsReport(records: Iterable<CrossingRecord>, intervalMin = 10): TrsReport {
   if (!(intervalMin > 0)) throw new RangeError(`interval must be > 0 minutes, got ${intervalMin}`);
   const unique = new Map<string, CrossingRecord>();
   for (const record of records) if (!unique.has(record.id)) unique.set(record.id, record);
   const all = [...unique.values()];
-  const byDirection: Record<string, number> = {};
-  const channelCounts: Record<string, number> = {};
+  const byDirection = inFixedOrder(DIRECTIONS, all.map((r) => r.direction));
+  const channelCounts = inFixedOrder(CHANNELS, all.map((r) => r.channel));
   for (const record of all) {
     byDirection[record.direction] = (byDirection[record.direction] ?? 0) + 1;
     channelCounts[record.channel] = (channelCounts[record.channel] ?? 0) + 1;
@@ -93,8 +105,13 @@ export function trsReport(records: Iterable<CrossingRecord>, intervalMin = 10): 
   const buckets = new Map<number, number[]>();
   for (const record of all) {
     const bucket = bucketOf(record.crossingMin);
-    buckets.set(bucket, [...(buckets.get(bucket) ?? []), record.crossingMin]);
+    const times = buckets.get(bucket);
+    if (times) times.push(record.crossingMin);
+    else buckets.set(bucket, [record.crossingMin]);
   }
+  // Summed in ascending order, so the same events give the same floating-point figures whatever
+  // order they were read in (a recording and the VMC's store must agree to the last digit).
+  for (const times of buckets.values()) times.sort((a, b) => a - b);
   const lastBucket = Math.max(0, ...buckets.keys());
   const intervals: IntervalRow[] = [];
   let cumulative = 0;

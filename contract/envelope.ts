@@ -4,7 +4,7 @@
  * given by the outbox in the same transaction that commits the event, so it is never reused.
  */
 import { v7 as uuidv7 } from 'uuid';
-import type { Clock } from '../../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { EventData, EventType } from './catalogue.js';
 
 export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json';

@@ -1,0 +1,113 @@
+/**
+ * The console's files through the operators' app: its page with the security headers and no
+ * cache, hashed bundles cached for a year, the page again for the console's own paths, the API's
+ * unknown paths still closed to strangers, and a clear 503 when the console is not built.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AccountStore } from '../auth/account-store.js';
+import { AuditLog } from '../auth/audit-log.js';
+import { LoginThrottle } from '../auth/login-throttle.js';
+import { SessionStore } from '../auth/sessions.js';
+import { createLogger } from '../logger.js';
+import { createMetrics } from '../metrics.js';
+import { SqliteOutbox } from '../outbox/sqlite-outbox.js';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
+import { tempDir } from '../../test/helpers/test-config.js';
+import { CONSOLE_CSP } from './console-routes.js';
+import { buildOperatorApp } from './servers.js';
+
+const open: { app: FastifyInstance; outbox: SqliteOutbox }[] = [];
+afterEach(async () => {
+  for (const { app, outbox } of open.splice(0)) {
+    await app.close();
+    outbox.close();
+  }
+});
+
+async function operatorApp(consoleRoot: string): Promise<FastifyInstance> {
+  const clock = new ManualClock();
+  const logger = createLogger('silent');
+  const outbox = SqliteOutbox.open({ path: join(tempDir(), 'outbox.db'), maxBytes: 16 * 1024 * 1024, maxBatch: 100, clock, logger });
+  const accounts = new AccountStore(outbox.database, () => clock.now());
+  const app = await buildOperatorApp({
+    logger,
+    accounts,
+    sessions: new SessionStore({ clock }),
+    throttle: new LoginThrottle({ clock }),
+    audit: new AuditLog(outbox.database, () => clock.now()),
+    metrics: createMetrics(outbox, () => ({})),
+    health: () => ({}) as never,
+    laneDeps: () => null,
+    reloadModels: () => null,
+    recordAction: () => Promise.resolve(),
+    clock,
+    consoleRoot,
+  });
+  open.push({ app, outbox });
+  return app;
+}
+
+function builtConsole(): string {
+  const root = tempDir();
+  mkdirSync(join(root, 'assets'));
+  writeFileSync(join(root, 'index.html'), '<!doctype html><title>lane console</title><script type="module" src="/assets/index-3f2a.js"></script>');
+  writeFileSync(join(root, 'assets', 'index-3f2a.js'), 'console.log("lanes")');
+  writeFileSync(join(root, 'assets', '.secret'), 'not served');
+  return root;
+}
+
+describe('the console pages', () => {
+  it('serves its page with a strict CSP and no cache, to anyone', async () => {
+    const app = await operatorApp(builtConsole());
+    const page = await app.inject({ method: 'GET', url: '/' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.body).toContain('lane console');
+    expect(page.headers['content-security-policy']).toBe(CONSOLE_CSP);
+    expect(page.headers['content-security-policy']).toBe("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'");
+    expect(page.headers['x-content-type-options']).toBe('nosniff');
+    expect(page.headers['referrer-policy']).toBe('no-referrer');
+    expect(page.headers['cache-control']).toBe('no-cache');
+  });
+
+  it('caches hashed bundles for a year, and refuses dotfiles and paths out of its folder', async () => {
+    const app = await operatorApp(builtConsole());
+    const bundle = await app.inject({ method: 'GET', url: '/assets/index-3f2a.js' });
+    expect(bundle.statusCode).toBe(200);
+    expect(bundle.headers['content-type']).toMatch(/javascript/);
+    expect(bundle.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    for (const url of ['/assets/.secret', '/assets/missing.js']) {
+      const refused = await app.inject({ method: 'GET', url });
+      expect([403, 404], url).toContain(refused.statusCode);
+      expect(refused.headers['cache-control'] ?? '', url).not.toMatch(/immutable/);
+    }
+    // Paths the router normalises out of /assets/ are console paths: the page, never the file.
+    for (const url of ['/assets/../../package.json', '/assets/%2e%2e/%2e%2e/package.json', '/assets/..%2f..%2fpackage.json']) {
+      const outside = await app.inject({ method: 'GET', url });
+      expect(outside.body, url).not.toContain('"name"');
+    }
+  });
+
+  it('answers the console\'s own paths with its page, but not unknown API paths', async () => {
+    const app = await operatorApp(builtConsole());
+    const deep = await app.inject({ method: 'GET', url: '/lanes/lane-1?tab=alarms' });
+    expect(deep.statusCode).toBe(200);
+    expect(deep.body).toContain('lane console');
+    const api = await app.inject({ method: 'GET', url: '/api/nothing-here' });
+    expect(api.statusCode).toBe(401);
+    expect(api.json()).toMatchObject({ code: 'GW_ERR_AUTH_REQUIRED' });
+  });
+
+  it('answers 503 with a stable code when the console is not built, and the API still works', async () => {
+    const app = await operatorApp(join(tempDir(), 'not-built'));
+    for (const url of ['/', '/lanes/lane-1']) {
+      const page = await app.inject({ method: 'GET', url });
+      expect(page.statusCode, url).toBe(503);
+      expect(page.json()).toMatchObject({ code: 'GW_ERR_CONSOLE_NOT_BUILT' });
+    }
+    expect((await app.inject({ method: 'GET', url: '/api/lanes' })).statusCode).toBe(401);
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * The post's own record of completed crossings, for the console's TRS day (`GET /api/trs`): the
+ * outbox forgets an event once the broker has it, so the TRS of a day cannot be read back from
+ * there. One row per `crossing.completed`, written in that event's own transaction (`within`), so
+ * a crossing is in the log if and only if its event was stored; a replayed or repeated event
+ * counts once (keyed by the event id).
+ *
+ * A row keeps only what the report needs (crossingRecord's fields) and the post's calendar day of
+ * the exit. "Day" is the post's local day: `workflow.utcOffsetMin`, the fixed offset the risk
+ * model's hour-of-day feature already uses (the configuration has no DST rules; a post that keeps
+ * summer time sets the offset it wants its days cut at). Bounded: rows older than `retentionDays`
+ * and beyond `maxRows` (oldest first) are deleted as new ones come.
+ */
+import type Database from 'better-sqlite3';
+import type { WithinCommit } from '../outbox/sqlite-outbox.js';
+import { crossingRecord, type CrossingRecord } from '../../contract/trs-report.js';
+
+const DDL = `
+CREATE TABLE IF NOT EXISTS completed_crossings (
+  event_id TEXT PRIMARY KEY,
+  crossing_id TEXT NOT NULL,
+  lane_id TEXT NOT NULL,
+  day TEXT NOT NULL,
+  exited_ms INTEGER NOT NULL,
+  record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS completed_crossings_by_day ON completed_crossings (day);
+CREATE INDEX IF NOT EXISTS completed_crossings_by_time ON completed_crossings (exited_ms);
+`;
+
+export interface CrossingLogOptions {
+  /** The post's offset from UTC in minutes (`workflow.utcOffsetMin`): where its days begin. */
+  utcOffsetMin: number;
+  /** Days kept. Default 93: a quarter, to compare a day with the same day weeks before. */
+  retentionDays?: number;
+  /** Rows kept at most (≈ 300 bytes each). Default 200,000: three months of a busy eight-lane post. */
+  maxRows?: number;
+}
+
+const DAY_MS = 86_400_000;
+export const DAY_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+export class CrossingLog {
+  private readonly statements;
+  private readonly retentionMs: number;
+  private readonly maxRows: number;
+  /**
+   * Rows in the table, counted once at start and kept since: no COUNT(*) per crossing. A commit
+   * rolled back after our insert leaves it one high, which only trims a row early; recounted at start.
+   */
+  private rows: number;
+
+  constructor(
+    db: Database.Database,
+    private readonly options: CrossingLogOptions,
+  ) {
+    db.exec(DDL);
+    this.retentionMs = (options.retentionDays ?? 93) * DAY_MS;
+    this.maxRows = options.maxRows ?? 200_000;
+    this.statements = {
+      insert: db.prepare('INSERT OR IGNORE INTO completed_crossings (event_id, crossing_id, lane_id, day, exited_ms, record) VALUES (?, ?, ?, ?, ?, ?)'),
+      prune: db.prepare('DELETE FROM completed_crossings WHERE exited_ms < ?'),
+      trim: db.prepare('DELETE FROM completed_crossings WHERE rowid IN (SELECT rowid FROM completed_crossings ORDER BY exited_ms LIMIT ?)'),
+      count: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM completed_crossings'),
+      day: db.prepare<[string], { record: string }>('SELECT record FROM completed_crossings WHERE day = ? ORDER BY exited_ms'),
+    };
+    this.rows = this.statements.count.get()?.n ?? 0;
+  }
+
+  /**
+   * For `gateway.emit` of a `crossing.completed`: records the crossing in the event's transaction,
+   * then hands the event on to `next` (the lane store, the audit log), whose writes it leaves alone.
+   * Any other event, or an abandoned crossing, passes through unrecorded.
+   */
+  within(next?: WithinCommit): WithinCommit {
+    return (event, db) => {
+      const record = crossingRecord(event as unknown as Record<string, unknown>);
+      if (record) {
+        const data = event.data as { crossingId?: string; laneId?: string; milestones?: Record<string, string> };
+        const exitedMs = Date.parse(data.milestones?.exited ?? event.time);
+        const at = Number.isFinite(exitedMs) ? exitedMs : Date.parse(event.time);
+        const inserted = this.statements.insert.run(event.id, data.crossingId ?? '', data.laneId ?? '', this.dayOf(at), at, JSON.stringify(record)).changes;
+        this.rows += inserted - this.statements.prune.run(at - this.retentionMs).changes;
+        if (this.rows > this.maxRows) this.rows -= this.statements.trim.run(this.rows - this.maxRows).changes;
+      }
+      return next ? next(event, db) : event;
+    };
+  }
+
+  /** The records of the crossings that exited on `day` (`YYYY-MM-DD`, the post's local day). */
+  day(day: string): CrossingRecord[] {
+    return this.statements.day.all(day).map((row) => JSON.parse(row.record) as CrossingRecord);
+  }
+
+  /** The post's local calendar day of wall time `ms`, as `YYYY-MM-DD`. */
+  dayOf(ms: number): string {
+    return new Date(ms + this.options.utcOffsetMin * 60_000).toISOString().slice(0, 10);
+  }
+
+  get size(): number {
+    return this.rows;
+  }
+}
+
+/** True when `text` is `YYYY-MM-DD` naming a real calendar day (no 2026-02-30). */
+export function isCalendarDay(text: string): boolean {
+  const match = DAY_PATTERN.exec(text);
+  if (!match) return false;
+  const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])));
+  return date.toISOString().slice(0, 10) === text;
+}

@@ -1,0 +1,40 @@
+/**
+ * The distribution of crossing times (uPlot): vehicles per interval as bars, the cumulative
+ * percentage as the distribution curve on its own axis, as the central dashboards draw them.
+ */
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import type { TrsReport } from './api.js';
+
+export function IntervalChart({ intervals }: { intervals: TrsReport['intervals'] }) {
+  const host = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const element = host.current;
+    if (!element || intervals.length === 0) return;
+    const data: uPlot.AlignedData = [intervals.map((row) => row.upToMin), intervals.map((row) => row.vehicles), intervals.map((row) => row.cumulativePct)];
+    const bars = uPlot.paths.bars?.({ size: [0.8, 60], align: -1 });
+    const plot = new uPlot(
+      {
+        width: Math.max(320, element.clientWidth || 480),
+        height: 260,
+        scales: { x: { time: false }, pct: { range: [0, 100] } },
+        axes: [
+          { label: 'crossing time, up to (min)' },
+          { label: 'vehicles' },
+          { scale: 'pct', side: 1, label: 'cumulative %', grid: { show: false } },
+        ],
+        series: [
+          { label: 'up to (min)' },
+          { label: 'vehicles', stroke: '#3b6ea5', fill: '#3b6ea599', ...(bars ? { paths: bars } : {}), points: { show: false } },
+          { label: 'cumulative %', scale: 'pct', stroke: '#c2410c', width: 2, points: { show: true, size: 5 } },
+        ],
+        legend: { show: true, live: false },
+      },
+      data,
+      element,
+    );
+    return () => plot.destroy();
+  }, [intervals]);
+  return <div ref={host} class="chart" data-testid="interval-chart" />;
+}

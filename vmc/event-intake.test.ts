@@ -1,0 +1,75 @@
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../test/helpers/manual-clock.js';
+import { tempDir } from '../test/helpers/test-config.js';
+import { EventMaker } from '../test/helpers/vmc-events.js';
+import { EventIntake } from './event-intake.js';
+import { VmcStore } from './store/vmc-store.js';
+
+const topicOf = (event: { source: string; type: string }): string => {
+  const [, , post, lane] = event.source.split('/');
+  return `border/v1/${post}/${lane}/${event.type}`;
+};
+
+describe('VMC event intake', () => {
+  let store: VmcStore;
+  let intake: EventIntake;
+  const clock = new ManualClock();
+  const lines: Record<string, unknown>[] = [];
+
+  beforeEach(async () => {
+    store = await VmcStore.open(`sqlite:${join(tempDir('vmc-intake-'), 'vmc.db')}`, clock.now());
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    intake = new EventIntake({ store, clock, logger, consumerName: 'vmc-t', maxMessageBytes: 4096 });
+    lines.length = 0;
+  });
+
+  afterEach(() => store.close());
+
+  it('stores a valid event once; a redelivery is a duplicate', async () => {
+    const event = new EventMaker('post-a').crossing('c1', 20);
+    const payload = Buffer.from(JSON.stringify(event));
+    expect(await intake.handle(topicOf(event), payload)).toBe('stored');
+    expect(await intake.handle(topicOf(event), payload)).toBe('duplicate');
+    expect(intake.stats).toMatchObject({ received: 2, stored: 1, duplicates: 1 });
+  });
+
+  it('counts and drops hostile or broken messages without storing anything, and logs each reason once a minute', async () => {
+    const maker = new EventMaker('post-a');
+    const good = maker.crossing('c1', 20);
+    const cases: [string, string | Buffer][] = [
+      [topicOf(good), Buffer.alloc(5000, 0x7b)], // too large
+      [topicOf(good), '{"specversion": "1.0", '], // not JSON
+      [topicOf(good), '"a string"'], // JSON, not an object
+      [topicOf(good), JSON.stringify({ ...good, extra: 1 })], // envelope: unknown key
+      [topicOf(good), JSON.stringify({ ...good, seq: -1 })],
+      [topicOf(good), JSON.stringify({ ...good, type: 'vehicle.teleported' })],
+      [topicOf(good), JSON.stringify({ ...good, data: { ...good.data, channel: 'purple' } })], // data off its schema
+      [topicOf(good), JSON.stringify({ ...good, __proto__: { polluted: true }, data: { ...good.data, durations: { crossingSec: -5, registrationSec: null } } })],
+      ['border/v1/post-b/lane-1/crossing.completed', JSON.stringify(good)], // another post's topic
+      [topicOf(good).replace('crossing.completed', 'vehicle.arrived'), JSON.stringify(good)],
+      ['border/v1/post-a/status', JSON.stringify({ state: 'online', postId: 'post-b', time: '2026-11-26T06:00:00.000Z' })],
+    ];
+    for (const [topic, payload] of cases) expect(await intake.handle(topic, Buffer.from(payload)), String(payload).slice(0, 60)).toBe('rejected');
+    expect(intake.stats.rejected).toEqual({ 'too-large': 1, 'not-json': 1, envelope: 4, data: 2, 'topic-mismatch': 2, 'status-invalid': 1 });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect((await store.eventCounts()).total).toBe(0);
+    expect(lines.filter((l) => l.code === 'GW_ERR_VMC_MESSAGE_REJECTED').map((l) => l.reason)).toEqual(['too-large', 'not-json', 'envelope', 'data', 'topic-mismatch', 'status-invalid']);
+    clock.advance(61_000);
+    expect(await intake.handle(topicOf(good), Buffer.from('nope'))).toBe('rejected');
+    expect(lines.at(-1)).toMatchObject({ reason: 'not-json', suppressedSinceLast: 0 });
+  });
+
+  it("records a gateway's retained status", async () => {
+    expect(await intake.handle('border/v1/post-a/status', Buffer.from(JSON.stringify({ state: 'offline', postId: 'post-a', gatewayVersion: '0.1.0', time: '2026-11-26T06:00:00.000Z', reason: 'connection lost' })))).toBe('status');
+    expect((await store.posts())[0]).toMatchObject({ postId: 'post-a', status: { state: 'offline', reason: 'connection lost' } });
+  });
+
+  it('throws when the store fails, so the message is not acknowledged', async () => {
+    await store.close();
+    const event = new EventMaker('post-a').crossing('c1', 20);
+    await expect(intake.handle(topicOf(event), Buffer.from(JSON.stringify(event)))).rejects.toThrow();
+    store = await VmcStore.open(`sqlite:${join(tempDir('vmc-intake-'), 'vmc.db')}`, clock.now());
+  });
+});

@@ -1,0 +1,121 @@
+/**
+ * What the VMC does with one message of its subscription, transport aside: bound it, parse it,
+ * check it against the contract, store it. A message that is not a valid event is counted by
+ * reason and dropped (the caller still acknowledges it: redelivering it would not make it valid);
+ * a store failure is thrown, so the caller does not acknowledge and the broker delivers again.
+ */
+import type { Logger } from 'pino';
+import { checkEvent, postAndLaneOf } from '../contract/event-validator.js';
+import type { Clock } from '../core/clock.js';
+import type { VmcStore } from './store/vmc-store.js';
+
+export const REJECT_REASONS = ['too-large', 'not-json', 'envelope', 'data', 'topic-mismatch', 'status-invalid'] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export type IntakeOutcome = 'stored' | 'duplicate' | 'status' | 'rejected';
+
+export interface IntakeStats {
+  received: number;
+  stored: number;
+  duplicates: number;
+  statuses: number;
+  rejected: Record<RejectReason, number>;
+  lastStoredAt: string | null;
+}
+
+export interface EventIntakeOptions {
+  store: VmcStore;
+  clock: Clock;
+  logger: Logger;
+  /** Written into each stored event's `stored_by`: which instance stored it. */
+  consumerName: string;
+  /** Largest payload accepted, bytes (default 256 KiB: the gateway's events are at most 64 KiB by default). */
+  maxMessageBytes?: number;
+}
+
+/** A rejection is logged at most once a minute per reason, with the count since: a flood cannot flood the log. */
+const REJECT_LOG_INTERVAL_MS = 60_000;
+
+export class EventIntake {
+  readonly stats: IntakeStats = {
+    received: 0,
+    stored: 0,
+    duplicates: 0,
+    statuses: 0,
+    rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
+    lastStoredAt: null,
+  };
+  readonly maxMessageBytes: number;
+  private readonly lastRejectLog = new Map<RejectReason, { atMs: number; suppressed: number }>();
+
+  constructor(private readonly options: EventIntakeOptions) {
+    this.maxMessageBytes = options.maxMessageBytes ?? 256 * 1024;
+  }
+
+  /** Handles one message; resolves once it is stored (or judged). Throws only when the store fails. */
+  async handle(topic: string, payload: Buffer): Promise<IntakeOutcome> {
+    this.stats.received += 1;
+    if (payload.length > this.maxMessageBytes) return this.reject('too-large', topic, `${payload.length} bytes > ${this.maxMessageBytes}`);
+    let value: unknown;
+    try {
+      value = JSON.parse(payload.toString('utf8'));
+    } catch (error) {
+      return this.reject('not-json', topic, (error as Error).message);
+    }
+    if (topic.endsWith('/status')) return this.status(topic, value);
+    const check = checkEvent(value);
+    if (!check.ok) return this.reject(check.reason, topic, check.problem);
+    const event = check.event;
+    // The broker's ACL lets a post publish under its own topic only; a `source` naming another
+    // post (or lane, or type) than the topic is a forgery or a bug, not an event of that post.
+    const { postId, laneId } = postAndLaneOf(event);
+    const segments = topic.split('/');
+    if (segments.at(-1) !== event.type || segments.at(-2) !== laneId || segments.at(-3) !== postId) {
+      return this.reject('topic-mismatch', topic, `source ${event.source} type ${event.type}`);
+    }
+    const result = await this.options.store.store([event], this.options.consumerName, this.options.clock.now());
+    if (result.stored === 0) {
+      this.stats.duplicates += 1;
+      return 'duplicate';
+    }
+    this.stats.stored += 1;
+    this.stats.lastStoredAt = new Date(this.options.clock.now()).toISOString();
+    return 'stored';
+  }
+
+  private async status(topic: string, value: unknown): Promise<IntakeOutcome> {
+    const status = value as { state?: unknown; postId?: unknown; time?: unknown; reason?: unknown; gatewayVersion?: unknown } | null;
+    const timeMs = typeof status?.time === 'string' ? Date.parse(status.time) : NaN;
+    if (
+      !status || typeof status !== 'object' || (status.state !== 'online' && status.state !== 'offline') || typeof status.postId !== 'string' ||
+      topic.split('/').at(-2) !== status.postId || !Number.isFinite(timeMs)
+    ) {
+      return this.reject('status-invalid', topic, 'not a gateway status of this topic');
+    }
+    await this.options.store.recordStatus({
+      postId: status.postId,
+      state: status.state,
+      reason: typeof status.reason === 'string' ? status.reason.slice(0, 200) : null,
+      gatewayVersion: typeof status.gatewayVersion === 'string' ? status.gatewayVersion.slice(0, 50) : null,
+      timeMs,
+    });
+    this.stats.statuses += 1;
+    return 'status';
+  }
+
+  private reject(reason: RejectReason, topic: string, problem: string): IntakeOutcome {
+    this.stats.rejected[reason] += 1;
+    const now = this.options.clock.monotonic();
+    const last = this.lastRejectLog.get(reason);
+    if (last && now - last.atMs < REJECT_LOG_INTERVAL_MS) {
+      last.suppressed += 1;
+      return 'rejected';
+    }
+    this.lastRejectLog.set(reason, { atMs: now, suppressed: 0 });
+    this.options.logger.warn(
+      { code: 'GW_ERR_VMC_MESSAGE_REJECTED', reason, topic: topic.slice(0, 200), problem: problem.slice(0, 300), suppressedSinceLast: last?.suppressed ?? 0 },
+      'message dropped: not a valid event',
+    );
+    return 'rejected';
+  }
+}

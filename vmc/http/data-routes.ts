@@ -1,0 +1,116 @@
+/**
+ * What the VMC serves to other systems and its dashboards. `GET /api/trs` answers exactly the
+ * JSON of `border-gateway trs report --format json` (the same contract code computes both), over
+ * the crossings the filters select. Filters: `post` (one or several, comma-separated), `from`
+ * (inclusive) and `to` (exclusive) as an RFC 3339 time or a UTC date (`2026-11-26` = its
+ * midnight) applied to the crossing's completion time, `direction`, `channel`, `interval`
+ * (minutes, default 10). `GET /api/volumes?unit=year|month|day` (and the same filters) gives the
+ * vehicles per period with the change against the year before, for the year-over-year views.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { DIRECTIONS } from '../../config/schema.js';
+import { CHANNELS } from '../../contract/catalogue.js';
+import { trsReport } from '../../contract/trs-report.js';
+import { GatewayError } from '../../core/errors.js';
+import type { CrossingFilter, PeriodUnit, VmcStore } from '../store/vmc-store.js';
+
+/** What /api/status reports about this instance (its consumer and intake). */
+export type VmcStatusSource = () => Record<string, unknown>;
+
+const POST_LIST = '^[a-z0-9-]{1,64}(,[a-z0-9-]{1,64}){0,99}$';
+const TIME = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2}))?$';
+
+const filterProperties = {
+  post: { type: 'string', pattern: POST_LIST, maxLength: 6500 },
+  from: { type: 'string', pattern: TIME, maxLength: 40 },
+  to: { type: 'string', pattern: TIME, maxLength: 40 },
+  direction: { type: 'string', enum: [...DIRECTIONS] },
+  channel: { type: 'string', enum: [...CHANNELS] },
+} as const;
+
+interface FilterQuery {
+  post?: string;
+  from?: string;
+  to?: string;
+  direction?: string;
+  channel?: string;
+}
+
+function timeOf(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value);
+  if (!Number.isFinite(ms)) throw new GatewayError('GW_ERR_HTTP_BAD_REQUEST', `querystring/${name} is not a date or time: ${value}`);
+  return ms;
+}
+
+export function crossingFilter(query: FilterQuery): CrossingFilter {
+  const filter: CrossingFilter = {};
+  if (query.post !== undefined) filter.posts = query.post.split(',');
+  const fromMs = timeOf('from', query.from);
+  const toMs = timeOf('to', query.to);
+  if (fromMs !== undefined) filter.fromMs = fromMs;
+  if (toMs !== undefined) filter.toMs = toMs;
+  if (query.direction !== undefined) filter.direction = query.direction;
+  if (query.channel !== undefined) filter.channel = query.channel;
+  return filter;
+}
+
+export const dataRoutes: FastifyPluginAsync<{ store: VmcStore; status: VmcStatusSource }> = (app, { store, status }) => {
+  app.get<{ Querystring: FilterQuery & { interval?: number } }>(
+    '/api/trs',
+    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { ...filterProperties, interval: { type: 'number', exclusiveMinimum: 0, maximum: 1440 } } } } },
+    async (request) => trsReport(await store.trsRecords(crossingFilter(request.query)), request.query.interval ?? 10),
+  );
+
+  app.get<{ Querystring: FilterQuery & { unit?: PeriodUnit } }>(
+    '/api/volumes',
+    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { ...filterProperties, unit: { type: 'string', enum: ['year', 'month', 'day'] } } } } },
+    (request) => {
+      const { unit = 'month', ...filters } = request.query;
+      return store.volumes(crossingFilter(filters), unit);
+    },
+  );
+
+  app.get<{ Querystring: FilterQuery & { limit?: number; offset?: number } }>(
+    '/api/crossings',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { ...filterProperties, limit: { type: 'integer', minimum: 1, maximum: 1000 }, offset: { type: 'integer', minimum: 0, maximum: 10_000_000 } },
+        },
+      },
+    },
+    (request) => store.crossings({ ...crossingFilter(request.query), limit: request.query.limit ?? 100, offset: request.query.offset ?? 0 }),
+  );
+
+  app.get<{ Querystring: { post?: string; state?: 'open' | 'closed' } }>(
+    '/api/gaps',
+    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { post: filterProperties.post, state: { type: 'string', enum: ['open', 'closed'] } } } } },
+    (request) => {
+      const { post, state } = request.query;
+      return store.gaps({ ...(post !== undefined ? { posts: post.split(',') } : {}), ...(state !== undefined ? { open: state === 'open' } : {}) });
+    },
+  );
+
+  app.get<{ Querystring: { post?: string; from?: string; to?: string; limit?: number } }>(
+    '/api/alarms',
+    {
+      schema: {
+        querystring: { type: 'object', additionalProperties: false, properties: { post: filterProperties.post, from: filterProperties.from, to: filterProperties.to, limit: { type: 'integer', minimum: 1, maximum: 1000 } } },
+      },
+    },
+    (request) => {
+      const filter = crossingFilter(request.query);
+      return store.alarms({ ...filter, limit: request.query.limit ?? 100 });
+    },
+  );
+
+  app.get('/api/posts', () => store.posts());
+
+  app.get('/api/status', async () => ({ ...status(), events: await store.eventCounts() }));
+
+  app.get('/healthz', { config: { vmcAccess: 'public' } }, () => Promise.resolve({ ok: true }));
+  return Promise.resolve();
+};

@@ -1,0 +1,54 @@
+/**
+ * Logging in and out, who am I, and (admins) the accounts. A login answers the session token in
+ * the body (for API clients: `Authorization: Bearer TOKEN`) and as an HttpOnly, SameSite=Strict
+ * cookie (for the dashboards). Every state-changing route is a POST with a JSON body, which a
+ * cross-site form cannot send, and the cookie is not sent cross-site at all.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { PASSWORD_MAX_LENGTH } from '../../core/passwords.js';
+import { SESSION_TTL_MS, VMC_ROLES, type VmcAuth } from '../vmc-auth.js';
+import type { VmcStore } from '../store/vmc-store.js';
+
+export const SESSION_COOKIE = 'vmc_session';
+
+const credentials = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'password'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, password: { type: 'string', minLength: 1, maxLength: PASSWORD_MAX_LENGTH } },
+} as const;
+
+export const sessionRoutes: FastifyPluginAsync<{ auth: VmcAuth; store: VmcStore; secureCookie: boolean }> = (app, { auth, store, secureCookie }) => {
+  app.post<{ Body: { name: string; password: string } }>('/api/login', { config: { vmcAccess: 'public' }, schema: { body: credentials } }, async (request, reply) => {
+    const result = await auth.login(request.body.name, request.body.password);
+    if (!result.ok) {
+      if (result.throttled) return reply.code(429).send({ code: 'GW_ERR_AUTH_THROTTLED', message: 'too many failed logins for this account; wait a few minutes' });
+      return reply.code(401).send({ code: 'GW_ERR_AUTH_REQUIRED', message: 'wrong name or password' });
+    }
+    void reply.setCookie(SESSION_COOKIE, result.token, { httpOnly: true, sameSite: 'strict', path: '/', secure: secureCookie, maxAge: SESSION_TTL_MS / 1000 });
+    return { name: result.name, role: result.role, token: result.token, expiresAt: result.expiresAt };
+  });
+
+  app.post('/api/logout', async (request, reply) => {
+    if (request.sessionToken) await auth.logout(request.sessionToken);
+    void reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    return { ok: true };
+  });
+
+  app.get('/api/me', (request) => Promise.resolve(request.caller));
+
+  app.get('/api/users', { config: { vmcAccess: 'admin' } }, () => store.accounts());
+
+  app.post<{ Body: { name: string; password: string; role: string } }>(
+    '/api/users',
+    {
+      config: { vmcAccess: 'admin' },
+      schema: { body: { ...credentials, required: ['name', 'password', 'role'], properties: { ...credentials.properties, role: { type: 'string', enum: [...VMC_ROLES] } } } },
+    },
+    async (request, reply) => {
+      await auth.addAccount(request.body.name, request.body.role, request.body.password);
+      return reply.code(201).send({ name: request.body.name, role: request.body.role });
+    },
+  );
+  return Promise.resolve();
+};

@@ -1,0 +1,86 @@
+/**
+ * The VMC's HTTP API as fastify plugins: error replies in one shape (`{code, message}`, codes of
+ * docs/errors.md), authentication in one `onRequest` hook (before any body is read), the session
+ * routes, and the data routes. Every route names who may call it in its config (`vmcAccess`);
+ * a route that names nothing needs a logged-in caller, so nothing is open by omission.
+ */
+import fastifyCookie from '@fastify/cookie';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { isGatewayError } from '../../core/errors.js';
+import { PasswordCheckBusy } from '../../core/passwords.js';
+import type { VmcAuth } from '../vmc-auth.js';
+import type { VmcRole, VmcStore } from '../store/vmc-store.js';
+import { dataRoutes, type VmcStatusSource } from './data-routes.js';
+import { sessionRoutes, SESSION_COOKIE } from './session-routes.js';
+import { DEFAULT_UI_DIR, uiRoutes } from './ui-routes.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The logged-in caller; null on public routes. */
+    caller: { name: string; role: VmcRole } | null;
+    /** The session token the caller used (for logout). */
+    sessionToken: string | null;
+  }
+  interface FastifyContextConfig {
+    /** `public`, any logged-in caller (`analyst`, the default), or admins only. */
+    vmcAccess?: 'public' | 'analyst' | 'admin';
+  }
+}
+
+export interface VmcAppOptions {
+  store: VmcStore;
+  auth: VmcAuth;
+  status: VmcStatusSource;
+  /** Set the session cookie's Secure flag (behind TLS). Default false: the reference setup is plain HTTP on a private network. */
+  secureCookie?: boolean;
+  logger?: boolean;
+  /** The built dashboards (default dist/vmc-ui of the package); null for none. */
+  uiDir?: string | null;
+}
+
+function bearer(header: string | undefined): string | null {
+  if (!header || header.length > 512) return null;
+  const match = /^Bearer +(\S+)$/i.exec(header);
+  return match?.[1] ?? null;
+}
+
+export async function buildVmcApp(options: VmcAppOptions): Promise<FastifyInstance> {
+  // Bodies here are logins and account forms: 16 KiB is plenty.
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: 16 * 1024,
+    requestTimeout: 30_000,
+    // An unknown query key is a 400, not silently dropped: a misspelt filter must not widen the answer.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+  await app.register(fastifyCookie);
+  app.decorateRequest('caller', null);
+  app.decorateRequest('sessionToken', null);
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.validation) return reply.code(400).send({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: `${error.validationContext ?? 'request'}${error.message.replace(/^(body|params|querystring)/, '')}` });
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ code: 'GW_ERR_HTTP_TOO_LARGE', message: error.message });
+    if (error instanceof PasswordCheckBusy) return reply.code(503).header('retry-after', '1').send({ code: 'GW_ERR_AUTH_THROTTLED', message: 'too many password checks at once; try again in a second' });
+    if (isGatewayError(error, 'GW_ERR_AUTH_ACCOUNT') || isGatewayError(error, 'GW_ERR_HTTP_BAD_REQUEST')) return reply.code(400).send({ code: error.code, message: error.message });
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) return reply.code(error.statusCode).send({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: error.message });
+    request.log.error({ err: error }, 'request failed');
+    return reply.code(500).send({ code: 'GW_ERR_HTTP_INTERNAL', message: 'the request failed inside the VMC; see its log' });
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ code: 'GW_ERR_HTTP_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` }));
+
+  app.addHook('onRequest', async (request, reply) => {
+    const access = request.routeOptions.config?.vmcAccess ?? 'analyst';
+    if (access === 'public') return;
+    const token = bearer(request.headers.authorization) ?? request.cookies[SESSION_COOKIE] ?? null;
+    const caller = token ? await options.auth.authenticate(token) : null;
+    if (!caller) return reply.code(401).send({ code: 'GW_ERR_AUTH_REQUIRED', message: 'log in first: POST /api/login' });
+    if (access === 'admin' && caller.role !== 'admin') return reply.code(403).send({ code: 'GW_ERR_AUTH_FORBIDDEN', message: 'admins only' });
+    request.caller = caller;
+    request.sessionToken = token;
+  });
+
+  await app.register(sessionRoutes, { auth: options.auth, store: options.store, secureCookie: options.secureCookie ?? false });
+  await app.register(dataRoutes, { store: options.store, status: options.status });
+  if (options.uiDir !== null) await app.register(uiRoutes, { dir: options.uiDir ?? DEFAULT_UI_DIR });
+  return app;
+}

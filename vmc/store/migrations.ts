@@ -1,0 +1,160 @@
+/**
+ * The VMC store's schema, as numbered migrations for both dialects, recorded in `schema_version`.
+ * A migration is appended, never edited once released: a store migrated by version N is brought
+ * to the latest by running N+1… in order. Several instances may start at once against one store,
+ * so migrating holds a lock (PostgreSQL: an advisory lock; SQLite: BEGIN IMMEDIATE).
+ *
+ * Times are epoch milliseconds (BIGINT) in both dialects, so comparisons and indexes behave the
+ * same; booleans are 0/1 integers for the same reason.
+ */
+import { GatewayError } from '../../core/errors.js';
+import type { Dialect, SqlDb } from './sql-db.js';
+
+interface Types {
+  bigint: string;
+  real: string;
+  serial: string;
+}
+
+const TYPES: Record<Dialect, Types> = {
+  sqlite: { bigint: 'INTEGER', real: 'REAL', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT' },
+  postgres: { bigint: 'BIGINT', real: 'DOUBLE PRECISION', serial: 'BIGSERIAL PRIMARY KEY' },
+};
+
+/** Migration n is MIGRATIONS[n - 1]. */
+export const MIGRATIONS: ((t: Types) => string)[] = [
+  (t) => `
+CREATE TABLE events (
+  id TEXT PRIMARY KEY,
+  post_id TEXT NOT NULL,
+  lane_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  seq ${t.bigint} NOT NULL,
+  time_ms ${t.bigint} NOT NULL,
+  subject TEXT,
+  replayed INTEGER NOT NULL,
+  payload TEXT NOT NULL,
+  stored_ms ${t.bigint} NOT NULL,
+  stored_by TEXT NOT NULL
+);
+CREATE INDEX events_by_post_seq ON events (post_id, seq);
+CREATE INDEX events_by_post_type_time ON events (post_id, type, time_ms);
+
+CREATE TABLE crossings (
+  event_id TEXT PRIMARY KEY,
+  crossing_id TEXT NOT NULL,
+  post_id TEXT NOT NULL,
+  lane_id TEXT NOT NULL,
+  direction TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  xray INTEGER NOT NULL,
+  vehicle_type TEXT NOT NULL,
+  plate TEXT,
+  outcome TEXT NOT NULL,
+  completed_ms ${t.bigint} NOT NULL,
+  arrived_ms ${t.bigint},
+  registration_min ${t.real},
+  crossing_min ${t.real}
+);
+CREATE INDEX crossings_by_time ON crossings (completed_ms);
+CREATE INDEX crossings_by_post_time ON crossings (post_id, completed_ms);
+
+CREATE TABLE alarms (
+  event_id TEXT PRIMARY KEY,
+  post_id TEXT NOT NULL,
+  lane_id TEXT NOT NULL,
+  alarm TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  message TEXT NOT NULL,
+  details TEXT NOT NULL,
+  time_ms ${t.bigint} NOT NULL
+);
+CREATE INDEX alarms_by_time ON alarms (time_ms);
+
+CREATE TABLE devices (
+  post_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  lane_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  last_error TEXT,
+  since TEXT,
+  time_ms ${t.bigint} NOT NULL,
+  event_id TEXT NOT NULL,
+  PRIMARY KEY (post_id, device_id)
+);
+
+CREATE TABLE posts (
+  post_id TEXT PRIMARY KEY,
+  first_seen_ms ${t.bigint} NOT NULL,
+  last_seen_ms ${t.bigint} NOT NULL,
+  last_seq ${t.bigint} NOT NULL,
+  status TEXT,
+  status_reason TEXT,
+  status_ms ${t.bigint},
+  gateway_version TEXT,
+  scanned_to ${t.bigint}
+);
+
+CREATE TABLE lanes (
+  post_id TEXT NOT NULL,
+  lane_id TEXT NOT NULL,
+  last_seen_ms ${t.bigint} NOT NULL,
+  PRIMARY KEY (post_id, lane_id)
+);
+
+CREATE TABLE gaps (
+  id ${t.serial},
+  post_id TEXT NOT NULL,
+  first_seq ${t.bigint} NOT NULL,
+  last_seq ${t.bigint} NOT NULL,
+  missing ${t.bigint} NOT NULL,
+  opened_ms ${t.bigint} NOT NULL,
+  closed_ms ${t.bigint}
+);
+CREATE INDEX gaps_by_post ON gaps (post_id, closed_ms);
+
+CREATE TABLE accounts (
+  name TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  disabled INTEGER NOT NULL DEFAULT 0,
+  created_ms ${t.bigint} NOT NULL
+);
+
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  name TEXT NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
+  created_ms ${t.bigint} NOT NULL,
+  expires_ms ${t.bigint} NOT NULL
+);
+`,
+];
+
+export const LATEST_VERSION = MIGRATIONS.length;
+
+/** Brings the store to LATEST_VERSION; resolves to the version it found. */
+export async function migrate(db: SqlDb, nowMs: number): Promise<number> {
+  const types = TYPES[db.dialect];
+  return db.transaction(async (tx) => {
+    // Serialises instances migrating at once: the second waits, then finds nothing to do.
+    if (tx.dialect === 'postgres') await tx.run("SELECT pg_advisory_xact_lock(hashtext('border-gateway-vmc-migrate'))");
+    await tx.run(`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_ms ${types.bigint} NOT NULL)`);
+    const found = (await tx.all<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_version'))[0]?.v ?? 0;
+    if (found > LATEST_VERSION) {
+      throw new GatewayError('GW_ERR_VMC_STORE_NEWER', `the store is at schema version ${found}; this VMC knows up to ${LATEST_VERSION}`);
+    }
+    for (let version = found + 1; version <= LATEST_VERSION; version += 1) {
+      for (const statement of splitStatements((MIGRATIONS[version - 1] as (t: Types) => string)(types))) await tx.run(statement);
+      await tx.run('INSERT INTO schema_version (version, applied_ms) VALUES (?, ?)', [version, nowMs]);
+    }
+    return found;
+  });
+}
+
+/** The migrations hold no `;` inside literals, so a script splits on them. */
+function splitStatements(script: string): string[] {
+  return script
+    .split(';')
+    .map((statement) => statement.trim())
+    .filter((statement) => statement !== '');
+}

@@ -1,0 +1,201 @@
+/**
+ * One contract suite for the VMC store, run against SQLite and PostgreSQL (like MQTT.js's
+ * abstract store tests): what one dialect does, the other must do the same.
+ */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { trsReport } from '../../contract/trs-report.js';
+import { crossingRecord, type CrossingRecord } from '../../contract/trs-report.js';
+import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres.js';
+import { tempDir } from '../../test/helpers/test-config.js';
+import { EventMaker } from '../../test/helpers/vmc-events.js';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
+import { LATEST_VERSION } from './migrations.js';
+import { VmcStore } from './vmc-store.js';
+
+const NOW = Date.UTC(2026, 10, 26, 12);
+
+interface Kind {
+  name: string;
+  make: () => Promise<{ spec: string; cleanup: () => Promise<void> }>;
+}
+
+const KINDS: Kind[] = [
+  { name: 'sqlite', make: () => Promise.resolve({ spec: `sqlite:${join(tempDir('vmc-store-'), 'vmc.db')}`, cleanup: () => Promise.resolve() }) },
+  {
+    name: 'postgres',
+    make: async () => {
+      const db: TestDatabase = await createTestDatabase();
+      return { spec: db.url, cleanup: () => db.drop() };
+    },
+  },
+];
+
+describe.each(KINDS)('VMC store on $name', (kind) => {
+  let spec: string;
+  let cleanup: () => Promise<void>;
+  let store: VmcStore;
+
+  beforeEach(async () => {
+    const made = await kind.make();
+    spec = made.spec;
+    cleanup = () => made.cleanup();
+    store = await VmcStore.open(spec, NOW);
+  });
+
+  afterEach(async () => {
+    await store.close();
+    await cleanup();
+  });
+
+  it('migrates once: reopening (or a second instance) finds the latest version and changes nothing', async () => {
+    const second = await VmcStore.open(spec, NOW);
+    await second.close();
+    const again = await VmcStore.open(spec, NOW + 1);
+    await again.close();
+    expect(LATEST_VERSION).toBeGreaterThanOrEqual(1);
+  });
+
+  it('stores every event once, by id, and counts the duplicates', async () => {
+    const post = new EventMaker('post-a');
+    const events = [post.crossing('c1', 25), post.released('c2'), post.crossing('c2', 35)];
+    expect(await store.store(events, 'vmc-1', NOW)).toEqual({ stored: 3, duplicates: 0 });
+    expect(await store.store([events[1]!, events[2]!], 'vmc-2', NOW)).toEqual({ stored: 0, duplicates: 2 });
+    expect(await store.eventCounts()).toEqual({ total: 3, byConsumer: { 'vmc-1': 3 } });
+    const crossings = await store.crossings({ limit: 10, offset: 0 });
+    expect(crossings.map((c) => c.crossingId).sort()).toEqual(['c1', 'c2']);
+    expect(crossings.find((c) => c.crossingId === 'c1')).toMatchObject({ postId: 'post-a', laneId: 'lane-1', direction: 'import', channel: 'green', xray: false, crossingMin: 25, registrationMin: 12.5 });
+  });
+
+  it('gives the TRS records `trs report` reads from the same events, filtered by post, time, direction and channel', async () => {
+    const a = new EventMaker('post-a');
+    const b = new EventMaker('post-b');
+    const events = [
+      a.crossing('a1', 12.345),
+      a.crossing('a2', 47, { direction: 'export', channel: 'red', xray: true }),
+      a.crossing('a3', 3, { outcome: 'abandoned' }),
+      b.crossing('b1', 61, { durations: { registrationSec: null, crossingSec: 3660 } }),
+    ];
+    await store.store(events, 'vmc-1', NOW);
+    const fromEvents = events.map((e) => crossingRecord(JSON.parse(JSON.stringify(e)) as Record<string, unknown>)).filter((r): r is CrossingRecord => r !== null);
+    const byId = (records: CrossingRecord[]) => [...records].sort((x, y) => x.id.localeCompare(y.id));
+    expect(byId(await store.trsRecords({}))).toEqual(byId(fromEvents));
+    expect(trsReport(await store.trsRecords({}), 10)).toEqual(trsReport(fromEvents, 10));
+    expect((await store.trsRecords({ posts: ['post-a'] })).map((r) => r.id).sort()).toEqual([events[0]!.id, events[1]!.id].sort());
+    expect((await store.trsRecords({ direction: 'export' })).map((r) => r.id)).toEqual([events[1]!.id]);
+    expect((await store.trsRecords({ channel: 'green', posts: ['post-b'] })).map((r) => r.id)).toEqual([events[3]!.id]);
+    const secondTime = Date.parse(events[1]!.time);
+    expect((await store.trsRecords({ fromMs: secondTime, toMs: secondTime + 1 })).map((r) => r.id)).toEqual([events[1]!.id]);
+  });
+
+  it('detects seq gaps per gateway after the grace time, and closes them as late events arrive', async () => {
+    const a = new EventMaker('post-a');
+    const b = new EventMaker('post-b');
+    const aEvents = Array.from({ length: 10 }, (_, i) => a.crossing(`a${i}`, 10 + i));
+    const bEvents = Array.from({ length: 4 }, (_, i) => b.crossing(`b${i}`, 10 + i));
+    const missing = new Set([3, 4, 5, 8]); // seqs of post-a withheld
+    await store.store(aEvents.filter((e) => !missing.has(e.seq)), 'vmc-1', NOW);
+    await store.store(bEvents, 'vmc-1', NOW);
+    // Within the grace time nothing is reported: another instance may still be storing them.
+    expect(await store.scanGaps(NOW + 1000, 5000)).toEqual({ opened: [], closed: [] });
+    const first = await store.scanGaps(NOW + 6000, 5000);
+    expect(first.opened.map((g) => [g.postId, g.firstSeq, g.lastSeq, g.missing])).toEqual([
+      ['post-a', 3, 5, 3],
+      ['post-a', 8, 8, 1],
+    ]);
+    expect(first.closed).toEqual([]);
+    expect((await store.posts()).map((p) => [p.postId, p.openGaps])).toEqual([
+      ['post-a', 2],
+      ['post-b', 0],
+    ]);
+    // A rescan finds nothing new.
+    expect(await store.scanGaps(NOW + 7000, 5000)).toEqual({ opened: [], closed: [] });
+    // seq 4 and 8 arrive late: one gap shrinks, the other closes.
+    await store.store([aEvents[3]!, aEvents[7]!], 'vmc-2', NOW + 8000);
+    const second = await store.scanGaps(NOW + 9000, 5000);
+    expect(second.opened).toEqual([]);
+    expect(second.closed.map((g) => [g.firstSeq, g.lastSeq, g.missing, g.closedAt])).toEqual([[8, 8, 0, new Date(NOW + 9000).toISOString()]]);
+    expect((await store.gaps({ open: true })).map((g) => [g.firstSeq, g.lastSeq, g.missing])).toEqual([[3, 5, 2]]); // 4 arrived: the middle
+    await store.store([aEvents[2]!], 'vmc-1', NOW + 9500); // seq 3: the gap shrinks to 5
+    await store.scanGaps(NOW + 9600, 5000);
+    expect((await store.gaps({ open: true })).map((g) => [g.firstSeq, g.lastSeq, g.missing])).toEqual([[5, 5, 1]]);
+    await store.store([aEvents[4]!], 'vmc-1', NOW + 10_000);
+    expect((await store.scanGaps(NOW + 11_000, 5000)).closed.map((g) => g.firstSeq)).toEqual([5]);
+    expect(await store.gaps({ open: true })).toEqual([]);
+    expect((await store.gaps({ posts: ['post-a'] })).length).toBe(2);
+  });
+
+  it('counts crossings per year, month and day, with the change against the year before', async () => {
+    const at = (iso: string) => new EventMaker('post-a', new ManualClock(Date.parse(iso)));
+    const events = [
+      at('2025-03-10T10:00:00Z').crossing('x1', 30),
+      at('2025-03-20T23:59:00Z').crossing('x2', 50, { channel: 'red', xray: true }),
+      at('2026-03-05T00:00:10Z').crossing('x3', 40, { direction: 'export' }),
+      at('2026-03-06T12:00:00Z').crossing('x4', 60),
+      at('2026-03-07T12:00:00Z').crossing('x5', 80, { durations: { registrationSec: null, crossingSec: 4800 } }),
+      at('2026-04-01T00:00:00Z').crossing('x6', 10),
+    ];
+    await store.store(events, 'vmc-1', NOW);
+    expect(await store.volumes({}, 'year')).toEqual([
+      { period: '2025', vehicles: 2, byDirection: { import: 2 }, byChannel: { green: 1, red: 1 }, xrayShare: 0.5, avgRegistrationMin: 20, avgCrossingMin: 40, changeVsPreviousYear: null },
+      { period: '2026', vehicles: 4, byDirection: { export: 1, import: 3 }, byChannel: { green: 4 }, xrayShare: 0, avgRegistrationMin: 18.33, avgCrossingMin: 47.5, changeVsPreviousYear: 1 },
+    ]);
+    expect((await store.volumes({ posts: ['post-a'] }, 'month')).map((v) => [v.period, v.vehicles, v.changeVsPreviousYear])).toEqual([
+      ['2025-03', 2, null],
+      ['2026-03', 3, 0.5],
+      ['2026-04', 1, null],
+    ]);
+    expect((await store.volumes({ direction: 'import', fromMs: Date.parse('2026-01-01') }, 'day')).map((v) => v.period)).toEqual(['2026-03-06', '2026-03-07', '2026-04-01']);
+  });
+
+  it('keeps the newest device status, lanes, alarms and the gateway status of each post', async () => {
+    const a = new EventMaker('post-a');
+    const down = a.deviceStatus('cam-1', 'down');
+    const up = a.deviceStatus('cam-1', 'up');
+    const other = a.deviceStatus('scale-2', 'degraded', 'lane-2');
+    const alarm = a.alarm('GW_ERR_OUTBOX_FULL');
+    await store.store([up, other, alarm], 'vmc-1', NOW);
+    await store.store([down], 'vmc-1', NOW); // a replay of an older report changes nothing
+    await store.recordStatus({ postId: 'post-a', state: 'online', reason: null, gatewayVersion: '0.1.0', timeMs: NOW });
+    await store.recordStatus({ postId: 'post-a', state: 'offline', reason: 'old', gatewayVersion: '0.1.0', timeMs: NOW - 1 });
+    const [post] = await store.posts();
+    expect(post).toMatchObject({
+      postId: 'post-a',
+      lastSeq: 4,
+      status: { state: 'online', reason: null, gatewayVersion: '0.1.0' },
+      lanes: [{ laneId: 'lane-1' }, { laneId: 'lane-2' }],
+      devices: [
+        { deviceId: 'cam-1', laneId: 'lane-1', state: 'up', lastError: null },
+        { deviceId: 'scale-2', laneId: 'lane-2', state: 'degraded', lastError: 'timeout' },
+      ],
+    });
+    expect(await store.alarms({ limit: 10 })).toEqual([{ eventId: alarm.id, postId: 'post-a', laneId: 'post', alarm: 'GW_ERR_OUTBOX_FULL', severity: 'warning', message: 'GW_ERR_OUTBOX_FULL', details: { n: 1 }, time: alarm.time }]);
+  });
+
+  it('keeps accounts and sessions; a disabled or expired session is no session', async () => {
+    expect(await store.addAccount({ name: 'ana', role: 'analyst', passwordHash: 'h1' }, NOW)).toBe(true);
+    expect(await store.addAccount({ name: 'ana', role: 'admin', passwordHash: 'h2' }, NOW)).toBe(false);
+    expect(await store.account('ana')).toEqual({ name: 'ana', role: 'analyst', passwordHash: 'h1', disabled: false });
+    await store.addSession('t1', 'ana', NOW, NOW + 1000);
+    expect(await store.session('t1', NOW + 999)).toEqual({ name: 'ana', role: 'analyst' });
+    expect(await store.session('t1', NOW + 1000)).toBeNull();
+    await store.deleteSession('t1');
+    expect(await store.session('t1', NOW)).toBeNull();
+  });
+});
+
+describe('VMC store migrations', () => {
+  it('refuses a store a newer VMC migrated, and changes nothing in it', async () => {
+    const path = join(tempDir('vmc-store-'), 'vmc.db');
+    await (await VmcStore.open(`sqlite:${path}`, NOW)).close();
+    const db = new Database(path);
+    db.prepare('INSERT INTO schema_version (version, applied_ms) VALUES (?, ?)').run(LATEST_VERSION + 1, NOW);
+    db.close();
+    await expect(VmcStore.open(`sqlite:${path}`, NOW)).rejects.toMatchObject({ code: 'GW_ERR_VMC_STORE_NEWER' });
+  });
+
+  it('names the store it could not open, without a password', async () => {
+    await expect(VmcStore.open('postgres://vmc:secret@127.0.0.1:1/nowhere', NOW)).rejects.toMatchObject({ code: 'GW_ERR_VMC_STORE', message: expect.not.stringContaining('secret') as unknown });
+  });
+});

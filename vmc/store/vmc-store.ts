@@ -1,0 +1,513 @@
+/**
+ * The VMC's store, one implementation over either dialect (sql-db.ts): every event once
+ * (idempotent by id), the crossings, alarms and device health read out of them, each post's
+ * lanes and last status, `seq` gaps per gateway, and the accounts of the VMC's people.
+ * Several VMC instances may write one store at once: every write is a transaction, and whatever
+ * must not race (the gap scan of a post) holds a lock on that post's row.
+ */
+import { crossingRecord, type CrossingRecord } from '../../contract/trs-report.js';
+import type { CloudEvent } from '../../contract/envelope.js';
+import { postAndLaneOf } from '../../contract/event-validator.js';
+import { GatewayError } from '../../core/errors.js';
+import { migrate } from './migrations.js';
+import { openPostgres, openSqlite, type SqlDb, type SqlRunner, type SqlValue } from './sql-db.js';
+
+export type VmcRole = 'analyst' | 'admin';
+
+export interface StoreResult {
+  /** Events stored now. */
+  stored: number;
+  /** Events already in the store (a redelivery or a gateway's replay). */
+  duplicates: number;
+}
+
+export interface GapRow {
+  id: number;
+  postId: string;
+  firstSeq: number;
+  lastSeq: number;
+  /** Seqs of the range still missing. */
+  missing: number;
+  openedAt: string;
+  closedAt: string | null;
+}
+
+export interface GapChanges {
+  opened: GapRow[];
+  closed: GapRow[];
+}
+
+export interface CrossingFilter {
+  posts?: string[];
+  /** Crossing completed at or after (epoch ms). */
+  fromMs?: number;
+  /** Crossing completed before (epoch ms). */
+  toMs?: number;
+  direction?: string;
+  channel?: string;
+}
+
+export type PeriodUnit = 'year' | 'month' | 'day';
+
+export interface PeriodVolume {
+  /** `YYYY`, `YYYY-MM` or `YYYY-MM-DD` (UTC). */
+  period: string;
+  vehicles: number;
+  byDirection: Record<string, number>;
+  byChannel: Record<string, number>;
+  xrayShare: number;
+  avgRegistrationMin: number | null;
+  avgCrossingMin: number;
+  /** Vehicles against the same period one year before, as a fraction (0.06 = +6 %); null without one. */
+  changeVsPreviousYear: number | null;
+}
+
+export interface CrossingRow {
+  eventId: string;
+  crossingId: string;
+  postId: string;
+  laneId: string;
+  direction: string;
+  channel: string;
+  xray: boolean;
+  vehicleType: string;
+  plate: string | null;
+  outcome: string;
+  completedAt: string;
+  registrationMin: number | null;
+  crossingMin: number | null;
+}
+
+export interface AlarmRow {
+  eventId: string;
+  postId: string;
+  laneId: string;
+  alarm: string;
+  severity: string;
+  message: string;
+  details: unknown;
+  time: string;
+}
+
+export interface PostSummary {
+  postId: string;
+  firstSeen: string;
+  lastSeen: string;
+  lastSeq: number;
+  status: { state: string; reason: string | null; time: string; gatewayVersion: string | null } | null;
+  lanes: { laneId: string; lastSeen: string }[];
+  devices: { deviceId: string; laneId: string; state: string; lastError: string | null; since: string | null; reported: string }[];
+  openGaps: number;
+}
+
+export interface GatewayStatus {
+  postId: string;
+  state: string;
+  reason: string | null;
+  gatewayVersion: string | null;
+  timeMs: number;
+}
+
+export interface Account {
+  name: string;
+  role: VmcRole;
+  passwordHash: string;
+  disabled: boolean;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+
+type GapDbRow = { id: number; post_id: string; first_seq: number; last_seq: number; missing: number; opened_ms: number; closed_ms: number | null };
+const gapRow = (r: GapDbRow): GapRow => ({ id: Number(r.id), postId: r.post_id, firstSeq: r.first_seq, lastSeq: r.last_seq, missing: r.missing, openedAt: iso(r.opened_ms), closedAt: isoOrNull(r.closed_ms) });
+
+export class VmcStore {
+  private constructor(private readonly db: SqlDb) {}
+
+  get dialect(): SqlDb['dialect'] {
+    return this.db.dialect;
+  }
+
+  /**
+   * Opens `sqlite:PATH[?sync=full]` (or a bare path) or `postgres://…` / `postgresql://…` and migrates it.
+   * Fails with GW_ERR_VMC_STORE (or GW_ERR_VMC_STORE_NEWER) naming the store, never half-open.
+   */
+  static async open(spec: string, nowMs: number): Promise<VmcStore> {
+    let db: SqlDb | null = null;
+    try {
+      if (/^postgres(ql)?:\/\//.test(spec)) db = openPostgres(spec);
+      else {
+        const [path = '', query = ''] = spec.replace(/^sqlite:/, '').split('?');
+        db = openSqlite(path, { syncFull: new URLSearchParams(query).get('sync') === 'full' });
+      }
+      await migrate(db, nowMs);
+      return new VmcStore(db);
+    } catch (error) {
+      await db?.close().catch(() => undefined);
+      if (error instanceof GatewayError) throw error;
+      throw new GatewayError('GW_ERR_VMC_STORE', `cannot open the VMC store ${redactStore(spec)}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  /**
+   * Stores events in one transaction; an id already stored counts as a duplicate and changes
+   * nothing. Resolves only once committed: the caller acknowledges the broker after this.
+   */
+  async store(events: CloudEvent[], storedBy: string, nowMs: number): Promise<StoreResult> {
+    // One order of row locks for every writer (posts, then lanes, by id), so two instances never deadlock.
+    const sorted = [...events].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : a.seq - b.seq));
+    return this.db.transaction(async (tx) => {
+      const result: StoreResult = { stored: 0, duplicates: 0 };
+      for (const event of sorted) {
+        if (await this.insertEvent(tx, event, storedBy, nowMs)) result.stored += 1;
+        else result.duplicates += 1;
+      }
+      return result;
+    });
+  }
+
+  private async insertEvent(tx: SqlRunner, event: CloudEvent, storedBy: string, nowMs: number): Promise<boolean> {
+    const { postId, laneId } = postAndLaneOf(event);
+    const timeMs = Date.parse(event.time);
+    const inserted = await tx.run(
+      'INSERT INTO events (id, post_id, lane_id, type, seq, time_ms, subject, replayed, payload, stored_ms, stored_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+      [event.id, postId, laneId, event.type, event.seq, timeMs, event.subject ?? null, event.replayed ? 1 : 0, JSON.stringify(event), nowMs, storedBy],
+    );
+    if (inserted === 0) return false;
+    if (event.type === 'crossing.completed') await this.insertCrossing(tx, event as CloudEvent<'crossing.completed'>, postId, laneId, timeMs);
+    else if (event.type === 'alarm.raised') {
+      const data = (event as CloudEvent<'alarm.raised'>).data;
+      await tx.run('INSERT INTO alarms (event_id, post_id, lane_id, alarm, severity, message, details, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING', [
+        event.id, postId, laneId, data.alarm, data.severity, data.message, JSON.stringify(data.details), timeMs,
+      ]);
+    } else if (event.type === 'device.status') {
+      const data = (event as CloudEvent<'device.status'>).data;
+      // Only a newer report replaces the device's state: a replayed old one must not undo it.
+      await tx.run(
+        `INSERT INTO devices (post_id, device_id, lane_id, state, last_error, since, time_ms, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (post_id, device_id) DO UPDATE SET lane_id = excluded.lane_id, state = excluded.state, last_error = excluded.last_error,
+           since = excluded.since, time_ms = excluded.time_ms, event_id = excluded.event_id WHERE excluded.time_ms >= devices.time_ms`,
+        [postId, data.deviceId, laneId, data.state, data.lastError, data.since ?? null, timeMs, event.id],
+      );
+    }
+    await tx.run(
+      `INSERT INTO posts (post_id, first_seen_ms, last_seen_ms, last_seq) VALUES (?, ?, ?, ?)
+       ON CONFLICT (post_id) DO UPDATE SET last_seen_ms = CASE WHEN excluded.last_seen_ms > posts.last_seen_ms THEN excluded.last_seen_ms ELSE posts.last_seen_ms END,
+         last_seq = CASE WHEN excluded.last_seq > posts.last_seq THEN excluded.last_seq ELSE posts.last_seq END`,
+      [postId, timeMs, timeMs, event.seq],
+    );
+    if (laneId !== 'post') {
+      await tx.run(
+        `INSERT INTO lanes (post_id, lane_id, last_seen_ms) VALUES (?, ?, ?)
+         ON CONFLICT (post_id, lane_id) DO UPDATE SET last_seen_ms = CASE WHEN excluded.last_seen_ms > lanes.last_seen_ms THEN excluded.last_seen_ms ELSE lanes.last_seen_ms END`,
+        [postId, laneId, timeMs],
+      );
+    }
+    return true;
+  }
+
+  private async insertCrossing(tx: SqlRunner, event: CloudEvent<'crossing.completed'>, postId: string, laneId: string, timeMs: number): Promise<void> {
+    const data = event.data;
+    // The same reading as `trs report`, so /api/trs and the report agree on every figure.
+    const record = crossingRecord(event as unknown as Record<string, unknown>);
+    const arrived = data.milestones.arrived === undefined ? null : Date.parse(data.milestones.arrived);
+    await tx.run(
+      `INSERT INTO crossings (event_id, crossing_id, post_id, lane_id, direction, channel, xray, vehicle_type, plate, outcome, completed_ms, arrived_ms, registration_min, crossing_min)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
+      [event.id, data.crossingId, postId, laneId, data.direction, data.channel, data.xray ? 1 : 0, data.vehicleType, data.plate, data.outcome, timeMs, arrived, record?.registrationMin ?? null, record?.crossingMin ?? null],
+    );
+  }
+
+  /** The retained `{root}/status` of a gateway: online, or offline with its reason (last will). */
+  async recordStatus(status: GatewayStatus): Promise<void> {
+    await this.db.run(
+      `INSERT INTO posts (post_id, first_seen_ms, last_seen_ms, last_seq, status, status_reason, status_ms, gateway_version) VALUES (?, ?, ?, 0, ?, ?, ?, ?)
+       ON CONFLICT (post_id) DO UPDATE SET status = excluded.status, status_reason = excluded.status_reason, status_ms = excluded.status_ms, gateway_version = excluded.gateway_version
+       WHERE posts.status_ms IS NULL OR excluded.status_ms >= posts.status_ms`,
+      [status.postId, status.timeMs, status.timeMs, status.state, status.reason, status.timeMs, status.gatewayVersion],
+    );
+  }
+
+  /**
+   * Finds new `seq` gaps and updates the open ones, post by post. Only events stored at least
+   * `graceMs` ago open a gap: two instances of one share group store a post's events out of
+   * order for a moment, which is no gap. The first seq seen of a post is its start: what a
+   * gateway sent before the VMC's first session existed is not reported missing.
+   */
+  async scanGaps(nowMs: number, graceMs: number): Promise<GapChanges> {
+    const changes: GapChanges = { opened: [], closed: [] };
+    const posts = await this.db.all<{ post_id: string }>('SELECT post_id FROM posts ORDER BY post_id');
+    for (const { post_id: postId } of posts) {
+      await this.db.transaction(async (tx) => {
+        const lock = tx.dialect === 'postgres' ? ' FOR UPDATE' : '';
+        const post = (await tx.all<{ scanned_to: number | null }>(`SELECT scanned_to FROM posts WHERE post_id = ?${lock}`, [postId]))[0];
+        if (!post) return;
+        const from = post.scanned_to ?? (await tx.all<{ s: number | null }>('SELECT MIN(seq) AS s FROM events WHERE post_id = ?', [postId]))[0]?.s ?? null;
+        if (from === null) return;
+        const upTo = (await tx.all<{ s: number | null }>('SELECT MAX(seq) AS s FROM events WHERE post_id = ? AND seq > ? AND stored_ms <= ?', [postId, from, nowMs - graceMs]))[0]?.s ?? null;
+        if (upTo !== null) {
+          const holes = await tx.all<{ prev: number; seq: number }>(
+            `SELECT prev, seq FROM (SELECT seq, LAG(seq) OVER (ORDER BY seq) AS prev FROM (SELECT DISTINCT seq FROM events WHERE post_id = ? AND seq >= ? AND seq <= ?) s) t
+             WHERE seq - prev > 1 ORDER BY seq`,
+            [postId, from, upTo],
+          );
+          for (const hole of holes) {
+            const missing = hole.seq - hole.prev - 1;
+            const rows = await tx.all<GapDbRow>('INSERT INTO gaps (post_id, first_seq, last_seq, missing, opened_ms) VALUES (?, ?, ?, ?, ?) RETURNING *', [postId, hole.prev + 1, hole.seq - 1, missing, nowMs]);
+            changes.opened.push(...rows.map(gapRow));
+          }
+          await tx.run('UPDATE posts SET scanned_to = ? WHERE post_id = ?', [upTo, postId]);
+        } else if (post.scanned_to === null) {
+          await tx.run('UPDATE posts SET scanned_to = ? WHERE post_id = ?', [from, postId]);
+        }
+        // A late event (a replay, an instance's backlog) shrinks or closes an open gap.
+        const open = await tx.all<GapDbRow>('SELECT * FROM gaps WHERE post_id = ? AND closed_ms IS NULL ORDER BY first_seq', [postId]);
+        for (const gap of open) {
+          const present = (await tx.all<{ n: number }>('SELECT COUNT(DISTINCT seq) AS n FROM events WHERE post_id = ? AND seq >= ? AND seq <= ?', [postId, gap.first_seq, gap.last_seq]))[0]?.n ?? 0;
+          const missing = gap.last_seq - gap.first_seq + 1 - Number(present);
+          if (missing === gap.missing) continue;
+          const closedMs = missing === 0 ? nowMs : null;
+          // A gap shrinks to the seqs still missing at its ends (one in the middle stays counted).
+          const [first, last] = missing === 0 ? [gap.first_seq, gap.last_seq] : await missingBounds(tx, postId, gap.first_seq, gap.last_seq);
+          await tx.run('UPDATE gaps SET first_seq = ?, last_seq = ?, missing = ?, closed_ms = ? WHERE id = ?', [first, last, missing, closedMs, gap.id]);
+          if (closedMs !== null) changes.closed.push(gapRow({ ...gap, missing, closed_ms: closedMs }));
+        }
+      });
+    }
+    return changes;
+  }
+
+  async gaps(filter: { posts?: string[]; open?: boolean } = {}): Promise<GapRow[]> {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    if (filter.posts?.length) {
+      where.push(`post_id IN (${filter.posts.map(() => '?').join(', ')})`);
+      params.push(...filter.posts);
+    }
+    if (filter.open === true) where.push('closed_ms IS NULL');
+    if (filter.open === false) where.push('closed_ms IS NOT NULL');
+    const rows = await this.db.all<GapDbRow>(`SELECT * FROM gaps ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY post_id, first_seq`, params);
+    return rows.map(gapRow);
+  }
+
+  private crossingWhere(filter: CrossingFilter): { sql: string; params: SqlValue[] } {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    if (filter.posts?.length) {
+      where.push(`post_id IN (${filter.posts.map(() => '?').join(', ')})`);
+      params.push(...filter.posts);
+    }
+    if (filter.fromMs !== undefined) {
+      where.push('completed_ms >= ?');
+      params.push(filter.fromMs);
+    }
+    if (filter.toMs !== undefined) {
+      where.push('completed_ms < ?');
+      params.push(filter.toMs);
+    }
+    if (filter.direction !== undefined) {
+      where.push('direction = ?');
+      params.push(filter.direction);
+    }
+    if (filter.channel !== undefined) {
+      where.push('channel = ?');
+      params.push(filter.channel);
+    }
+    return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
+  }
+
+  /** What the TRS report is computed from: the completed crossings the filter selects. */
+  async trsRecords(filter: CrossingFilter): Promise<CrossingRecord[]> {
+    const { sql, params } = this.crossingWhere(filter);
+    const rows = await this.db.all<{ event_id: string; direction: string; channel: string; xray: number; registration_min: number | null; crossing_min: number }>(
+      `SELECT event_id, direction, channel, xray, registration_min, crossing_min FROM crossings ${sql} ${sql ? 'AND' : 'WHERE'} crossing_min IS NOT NULL`,
+      params,
+    );
+    return rows.map((r) => ({ id: r.event_id, direction: r.direction, channel: r.channel, xray: Number(r.xray) === 1, registrationMin: r.registration_min, crossingMin: r.crossing_min }));
+  }
+
+  /**
+   * Completed crossings per UTC year, month or day: vehicles by direction and channel, X-ray
+   * involvement, average registration and crossing time, and the change in vehicles against the
+   * same period a year before (null when that period has none). What the year-over-year views draw.
+   */
+  async volumes(filter: CrossingFilter, unit: PeriodUnit): Promise<PeriodVolume[]> {
+    const { sql, params } = this.crossingWhere(filter);
+    const width = { year: 4, month: 7, day: 10 }[unit];
+    const period =
+      this.db.dialect === 'postgres'
+        ? `substr(to_char(to_timestamp(completed_ms / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 1, ${width})`
+        : `substr(strftime('%Y-%m-%d', completed_ms / 1000, 'unixepoch'), 1, ${width})`;
+    const rows = await this.db.all<{ period: string; direction: string; channel: string; n: number; xray: number; reg_sum: number | null; reg_n: number; crossing_sum: number }>(
+      `SELECT ${period} AS period, direction, channel, COUNT(*) AS n, SUM(xray) AS xray, SUM(registration_min) AS reg_sum, COUNT(registration_min) AS reg_n, SUM(crossing_min) AS crossing_sum
+       FROM crossings ${sql} ${sql ? 'AND' : 'WHERE'} crossing_min IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+      params,
+    );
+    const byPeriod = new Map<string, { vehicles: number; byDirection: Record<string, number>; byChannel: Record<string, number>; xray: number; regSum: number; regN: number; crossingSum: number }>();
+    for (const r of rows) {
+      const p = byPeriod.get(r.period) ?? { vehicles: 0, byDirection: {}, byChannel: {}, xray: 0, regSum: 0, regN: 0, crossingSum: 0 };
+      const n = Number(r.n);
+      p.vehicles += n;
+      p.byDirection[r.direction] = (p.byDirection[r.direction] ?? 0) + n;
+      p.byChannel[r.channel] = (p.byChannel[r.channel] ?? 0) + n;
+      p.xray += Number(r.xray);
+      p.regSum += Number(r.reg_sum ?? 0);
+      p.regN += Number(r.reg_n);
+      p.crossingSum += Number(r.crossing_sum);
+      byPeriod.set(r.period, p);
+    }
+    const round = (x: number): number => Math.round(x * 100) / 100;
+    const yearBefore = (key: string): string => `${Number(key.slice(0, 4)) - 1}${key.slice(4)}`;
+    return [...byPeriod.entries()].map(([key, p]) => {
+      const previous = byPeriod.get(yearBefore(key));
+      return {
+        period: key,
+        vehicles: p.vehicles,
+        byDirection: p.byDirection,
+        byChannel: p.byChannel,
+        xrayShare: round((p.xray / p.vehicles) * 10_000) / 10_000,
+        avgRegistrationMin: p.regN ? round(p.regSum / p.regN) : null,
+        avgCrossingMin: round(p.crossingSum / p.vehicles),
+        changeVsPreviousYear: previous ? round(((p.vehicles - previous.vehicles) / previous.vehicles) * 10_000) / 10_000 : null,
+      };
+    });
+  }
+
+  async crossings(filter: CrossingFilter & { limit: number; offset: number }): Promise<CrossingRow[]> {
+    const { sql, params } = this.crossingWhere(filter);
+    const rows = await this.db.all<{
+      event_id: string; crossing_id: string; post_id: string; lane_id: string; direction: string; channel: string; xray: number; vehicle_type: string;
+      plate: string | null; outcome: string; completed_ms: number; registration_min: number | null; crossing_min: number | null;
+    }>(`SELECT * FROM crossings ${sql} ORDER BY completed_ms DESC, event_id LIMIT ? OFFSET ?`, [...params, filter.limit, filter.offset]);
+    return rows.map((r) => ({
+      eventId: r.event_id, crossingId: r.crossing_id, postId: r.post_id, laneId: r.lane_id, direction: r.direction, channel: r.channel, xray: Number(r.xray) === 1,
+      vehicleType: r.vehicle_type, plate: r.plate, outcome: r.outcome, completedAt: iso(r.completed_ms), registrationMin: r.registration_min, crossingMin: r.crossing_min,
+    }));
+  }
+
+  async alarms(filter: { posts?: string[]; fromMs?: number; toMs?: number; limit: number }): Promise<AlarmRow[]> {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    if (filter.posts?.length) {
+      where.push(`post_id IN (${filter.posts.map(() => '?').join(', ')})`);
+      params.push(...filter.posts);
+    }
+    if (filter.fromMs !== undefined) {
+      where.push('time_ms >= ?');
+      params.push(filter.fromMs);
+    }
+    if (filter.toMs !== undefined) {
+      where.push('time_ms < ?');
+      params.push(filter.toMs);
+    }
+    const rows = await this.db.all<{ event_id: string; post_id: string; lane_id: string; alarm: string; severity: string; message: string; details: string; time_ms: number }>(
+      `SELECT * FROM alarms ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time_ms DESC, event_id LIMIT ?`,
+      [...params, filter.limit],
+    );
+    return rows.map((r) => ({ eventId: r.event_id, postId: r.post_id, laneId: r.lane_id, alarm: r.alarm, severity: r.severity, message: r.message, details: JSON.parse(r.details) as unknown, time: iso(r.time_ms) }));
+  }
+
+  async posts(): Promise<PostSummary[]> {
+    const posts = await this.db.all<{
+      post_id: string; first_seen_ms: number; last_seen_ms: number; last_seq: number; status: string | null; status_reason: string | null; status_ms: number | null; gateway_version: string | null;
+    }>('SELECT * FROM posts ORDER BY post_id');
+    const lanes = await this.db.all<{ post_id: string; lane_id: string; last_seen_ms: number }>('SELECT * FROM lanes ORDER BY post_id, lane_id');
+    const devices = await this.db.all<{ post_id: string; device_id: string; lane_id: string; state: string; last_error: string | null; since: string | null; time_ms: number }>(
+      'SELECT * FROM devices ORDER BY post_id, device_id',
+    );
+    const gaps = await this.db.all<{ post_id: string; n: number }>('SELECT post_id, COUNT(*) AS n FROM gaps WHERE closed_ms IS NULL GROUP BY post_id');
+    return posts.map((p) => ({
+      postId: p.post_id,
+      firstSeen: iso(p.first_seen_ms),
+      lastSeen: iso(p.last_seen_ms),
+      lastSeq: p.last_seq,
+      status: p.status === null || p.status_ms === null ? null : { state: p.status, reason: p.status_reason, time: iso(p.status_ms), gatewayVersion: p.gateway_version },
+      lanes: lanes.filter((l) => l.post_id === p.post_id).map((l) => ({ laneId: l.lane_id, lastSeen: iso(l.last_seen_ms) })),
+      devices: devices
+        .filter((d) => d.post_id === p.post_id)
+        .map((d) => ({ deviceId: d.device_id, laneId: d.lane_id, state: d.state, lastError: d.last_error, since: d.since, reported: iso(d.time_ms) })),
+      openGaps: Number(gaps.find((g) => g.post_id === p.post_id)?.n ?? 0),
+    }));
+  }
+
+  /** How many events the store holds, and how many each consumer stored (tests, /api/status). */
+  async eventCounts(): Promise<{ total: number; byConsumer: Record<string, number> }> {
+    const rows = await this.db.all<{ stored_by: string; n: number }>('SELECT stored_by, COUNT(*) AS n FROM events GROUP BY stored_by ORDER BY stored_by');
+    const byConsumer = Object.fromEntries(rows.map((r) => [r.stored_by, Number(r.n)]));
+    return { total: rows.reduce((sum, r) => sum + Number(r.n), 0), byConsumer };
+  }
+
+  /** Every stored event id with its post and seq (tests compare it with what was published). */
+  async eventKeys(): Promise<{ id: string; postId: string; seq: number }[]> {
+    const rows = await this.db.all<{ id: string; post_id: string; seq: number }>('SELECT id, post_id, seq FROM events ORDER BY post_id, seq');
+    return rows.map((r) => ({ id: r.id, postId: r.post_id, seq: r.seq }));
+  }
+
+  // Accounts and sessions.
+
+  async addAccount(account: Omit<Account, 'disabled'>, nowMs: number): Promise<boolean> {
+    const changed = await this.db.run('INSERT INTO accounts (name, role, password_hash, disabled, created_ms) VALUES (?, ?, ?, 0, ?) ON CONFLICT (name) DO NOTHING', [account.name, account.role, account.passwordHash, nowMs]);
+    return changed === 1;
+  }
+
+  async setPassword(name: string, passwordHash: string): Promise<boolean> {
+    return (await this.db.run('UPDATE accounts SET password_hash = ? WHERE name = ?', [passwordHash, name])) === 1;
+  }
+
+  async account(name: string): Promise<Account | null> {
+    const row = (await this.db.all<{ name: string; role: VmcRole; password_hash: string; disabled: number }>('SELECT * FROM accounts WHERE name = ?', [name]))[0];
+    return row ? { name: row.name, role: row.role, passwordHash: row.password_hash, disabled: Number(row.disabled) === 1 } : null;
+  }
+
+  async accounts(): Promise<{ name: string; role: VmcRole; disabled: boolean }[]> {
+    const rows = await this.db.all<{ name: string; role: VmcRole; disabled: number }>('SELECT name, role, disabled FROM accounts ORDER BY name');
+    return rows.map((r) => ({ name: r.name, role: r.role, disabled: Number(r.disabled) === 1 }));
+  }
+
+  async addSession(tokenHash: string, name: string, nowMs: number, expiresMs: number): Promise<void> {
+    await this.db.run('DELETE FROM sessions WHERE expires_ms <= ?', [nowMs]);
+    await this.db.run('INSERT INTO sessions (token_hash, name, created_ms, expires_ms) VALUES (?, ?, ?, ?)', [tokenHash, name, nowMs, expiresMs]);
+  }
+
+  /** The account of a live session; null when unknown, expired or the account is disabled. */
+  async session(tokenHash: string, nowMs: number): Promise<{ name: string; role: VmcRole } | null> {
+    const row = (
+      await this.db.all<{ name: string; role: VmcRole }>(
+        'SELECT a.name AS name, a.role AS role FROM sessions s JOIN accounts a ON a.name = s.name WHERE s.token_hash = ? AND s.expires_ms > ? AND a.disabled = 0',
+        [tokenHash, nowMs],
+      )
+    )[0];
+    return row ?? null;
+  }
+
+  async deleteSession(tokenHash: string): Promise<void> {
+    await this.db.run('DELETE FROM sessions WHERE token_hash = ?', [tokenHash]);
+  }
+}
+
+/** The lowest and highest seq in [first, last] that no stored event of the post has. */
+async function missingBounds(tx: SqlRunner, postId: string, first: number, last: number): Promise<[number, number]> {
+  const present = async (seq: number) => (await tx.all('SELECT 1 AS x FROM events WHERE post_id = ? AND seq = ? LIMIT 1', [postId, seq])).length > 0;
+  const low = (await present(first))
+    ? ((await tx.all<{ s: number | null }>(
+        'SELECT MIN(e.seq) + 1 AS s FROM events e WHERE e.post_id = ? AND e.seq >= ? AND e.seq < ? AND NOT EXISTS (SELECT 1 FROM events f WHERE f.post_id = e.post_id AND f.seq = e.seq + 1)',
+        [postId, first, last],
+      ))[0]?.s ?? first)
+    : first;
+  const high = (await present(last))
+    ? ((await tx.all<{ s: number | null }>(
+        'SELECT MAX(e.seq) - 1 AS s FROM events e WHERE e.post_id = ? AND e.seq > ? AND e.seq <= ? AND NOT EXISTS (SELECT 1 FROM events f WHERE f.post_id = e.post_id AND f.seq = e.seq - 1)',
+        [postId, first, last],
+      ))[0]?.s ?? last)
+    : last;
+  return [low, high];
+}
+
+/** A store spec for messages and logs: a PostgreSQL URL's password never printed. */
+export function redactStore(spec: string): string {
+  return spec.replace(/^(postgres(?:ql)?:\/\/[^:/@]+:)[^@]*@/, '$1[redacted]@');
+}

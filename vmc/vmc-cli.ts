@@ -1,0 +1,157 @@
+/**
+ * `border-gateway vmc …`: the reference central consumer (docs/vmc.md), and its accounts.
+ *   vmc --mqtt URL [--store sqlite:PATH | postgres://…] [--http HOST:PORT] [--group NAME] [--name NAME]
+ *   vmc user add NAME --role analyst|admin [--store …]   (password from a prompt or stdin)
+ * The gateway's CLI dispatches here and hands in how to print and read a secret; nothing here
+ * imports the gateway.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { pino } from 'pino';
+import { systemClock } from '../core/clock.js';
+import { EXIT_CODES, GatewayError } from '../core/errors.js';
+import { REDACTED_LOG_PATHS } from '../config/secrets.js';
+import { VmcAuth } from './vmc-auth.js';
+import { VmcStore } from './store/vmc-store.js';
+import { startVmc } from './vmc-service.js';
+import { loadHistory } from './history-loader.js';
+
+export interface VmcCommandIo {
+  out(line: string): void;
+  readSecret(prompt: string): Promise<string>;
+}
+
+export const VMC_USAGE =
+  'usage: border-gateway vmc --mqtt URL [--store sqlite:PATH | postgres://…] [--http HOST:PORT] [--group NAME] [--name NAME] [--connections N] [--topic FILTER] [--max-message-bytes N] [--gap-grace SEC] [--log-level LEVEL]\n' +
+  '       border-gateway vmc user add NAME --role analyst|admin [--store …]   (password from a prompt or stdin)\n' +
+  '       border-gateway vmc load-history --posts A,B,… [--from YYYY-MM-DD] [--days N] [--per-day N] [--seed N] [--store …]';
+
+const DEFAULT_STORE = 'sqlite:vmc.db';
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (error) {
+    throw new GatewayError('GW_ERR_CLI_USAGE', `${(error as Error).message}\n${VMC_USAGE}`, { cause: error });
+  }
+}
+
+function hostPort(value: string | undefined): { host: string; port: number } | null {
+  if (value === undefined) return null;
+  const match = /^(.+):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match?.[1] || !(port >= 0 && port <= 65_535)) throw new GatewayError('GW_ERR_CLI_USAGE', `--http takes HOST:PORT, got "${value}"`);
+  return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+export async function vmcCommand(args: string[], io: VmcCommandIo): Promise<number> {
+  if (args[0] === 'user') return userCommand(args.slice(1), io);
+  if (args[0] === 'load-history') return loadHistoryCommand(args.slice(1), io);
+  const { values } = parse(args, {
+    mqtt: { type: 'string' },
+    store: { type: 'string' },
+    http: { type: 'string' },
+    group: { type: 'string' },
+    name: { type: 'string' },
+    topic: { type: 'string' },
+    connections: { type: 'string' },
+    'max-message-bytes': { type: 'string' },
+    'gap-grace': { type: 'string' },
+    'log-level': { type: 'string' },
+  });
+  if (!values.mqtt) throw new GatewayError('GW_ERR_CLI_USAGE', `vmc needs --mqtt URL\n${VMC_USAGE}`);
+  const level = values['log-level'] ?? 'info';
+  if (!LOG_LEVELS.includes(level)) throw new GatewayError('GW_ERR_CLI_USAGE', `--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const maxMessageBytes = values['max-message-bytes'] === undefined ? undefined : Number(values['max-message-bytes']);
+  if (maxMessageBytes !== undefined && !(Number.isInteger(maxMessageBytes) && maxMessageBytes >= 1024 && maxMessageBytes <= 16 * 1024 * 1024)) {
+    throw new GatewayError('GW_ERR_CLI_USAGE', '--max-message-bytes must be an integer from 1024 to 16777216');
+  }
+  const gapGraceSec = values['gap-grace'] === undefined ? undefined : Number(values['gap-grace']);
+  if (gapGraceSec !== undefined && !(gapGraceSec >= 0)) throw new GatewayError('GW_ERR_CLI_USAGE', '--gap-grace takes seconds >= 0');
+  const connections = Number(values.connections ?? 1);
+  if (!(Number.isInteger(connections) && connections >= 1 && connections <= 16)) throw new GatewayError('GW_ERR_CLI_USAGE', '--connections takes 1 to 16');
+  const group = values.group ?? 'vmc';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(group)) throw new GatewayError('GW_ERR_CLI_USAGE', '--group is 1-64 of A-Z a-z 0-9 _ -');
+  const logger = pino({ name: 'border-gateway-vmc', level, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime }, process.stderr);
+  const url = new URL(values.mqtt);
+  // Credentials in the URL stay out of the logs: they are taken out and passed as options.
+  const username = url.username ? decodeURIComponent(url.username) : process.env.VMC_MQTT_USERNAME;
+  const password = url.password ? decodeURIComponent(url.password) : process.env.VMC_MQTT_PASSWORD;
+  url.username = '';
+  url.password = '';
+  const vmc = await startVmc({
+    mqttUrl: url.toString(),
+    store: values.store ?? process.env.VMC_STORE ?? DEFAULT_STORE,
+    group,
+    ...(values.name !== undefined ? { name: values.name } : {}),
+    http: hostPort(values.http ?? '127.0.0.1:8090'),
+    ...(values.topic !== undefined ? { topic: values.topic } : {}),
+    ...(maxMessageBytes !== undefined ? { maxMessageBytes } : {}),
+    connections,
+    ...(gapGraceSec !== undefined ? { gapGraceMs: gapGraceSec * 1000 } : {}),
+    ...(username !== undefined ? { mqttUsername: username } : {}),
+    ...(password !== undefined ? { mqttPassword: password } : {}),
+    clock: systemClock,
+    logger,
+  });
+  io.out(`border-gateway vmc: ${vmc.consumer.subscription} on ${url.host}, store ${vmc.store.dialect}, API ${vmc.address ?? 'off'}`);
+  if ((await vmc.store.accounts()).length === 0) {
+    logger.warn('no accounts yet: nobody can log in until one is made, e.g. border-gateway vmc user add NAME --role admin --store …');
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      vmc.stop().then(resolve, (error: unknown) => {
+        logger.error({ err: error }, 'stop failed');
+        resolve();
+      });
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  return EXIT_CODES.ok;
+}
+
+async function userCommand(args: string[], io: VmcCommandIo): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'add' && sub !== 'list') throw new GatewayError('GW_ERR_CLI_USAGE', `usage: border-gateway vmc user add NAME --role analyst|admin [--store …] | vmc user list [--store …]`);
+  const { values, positionals } = parse(rest, { role: { type: 'string' }, store: { type: 'string' } }, true);
+  const store = await VmcStore.open(values.store ?? process.env.VMC_STORE ?? DEFAULT_STORE, systemClock.now());
+  try {
+    if (sub === 'list') {
+      for (const account of await store.accounts()) io.out(`${account.name} ${account.role}${account.disabled ? ' (disabled)' : ''}`);
+      return EXIT_CODES.ok;
+    }
+    const name = positionals[0];
+    if (!name || positionals.length > 1 || !values.role) throw new GatewayError('GW_ERR_CLI_USAGE', 'usage: border-gateway vmc user add NAME --role analyst|admin [--store …]');
+    const password = await io.readSecret(`password for ${name}: `);
+    await new VmcAuth(store, systemClock).addAccount(name, values.role, password);
+    io.out(`account ${name} (${values.role}) added`);
+    return EXIT_CODES.ok;
+  } finally {
+    await store.close();
+  }
+}
+
+async function loadHistoryCommand(args: string[], io: VmcCommandIo): Promise<number> {
+  const { values } = parse(args, { store: { type: 'string' }, posts: { type: 'string' }, from: { type: 'string' }, days: { type: 'string' }, 'per-day': { type: 'string' }, seed: { type: 'string' } });
+  const posts = (values.posts ?? '').split(',').filter((p) => p !== '');
+  if (posts.length === 0 || posts.some((p) => !/^[a-z0-9-]{1,64}$/.test(p))) throw new GatewayError('GW_ERR_CLI_USAGE', `load-history needs --posts A,B,… (a-z 0-9 -)\n${VMC_USAGE}`);
+  const days = Number(values.days ?? 730);
+  const perDay = Number(values['per-day'] ?? 120);
+  const seed = Number(values.seed ?? 11);
+  // Two years up to today by default: the year-over-year views then have a full previous year.
+  const fromMs = values.from === undefined ? Date.UTC(new Date().getUTCFullYear() - 2, 0, 1) : Date.parse(`${values.from}T00:00:00Z`);
+  if (!Number.isFinite(fromMs) || !(Number.isInteger(days) && days >= 1 && days <= 3660) || !(perDay > 0 && perDay <= 5000) || !Number.isInteger(seed)) {
+    throw new GatewayError('GW_ERR_CLI_USAGE', `load-history: --from YYYY-MM-DD, --days 1-3660, --per-day 1-5000, --seed an integer\n${VMC_USAGE}`);
+  }
+  const store = await VmcStore.open(values.store ?? process.env.VMC_STORE ?? DEFAULT_STORE, systemClock.now());
+  try {
+    const loaded = await loadHistory(store, { posts, fromMs, days, perDay, seed }, systemClock);
+    io.out(`loaded ${loaded} crossings of ${posts.length} post(s) from ${new Date(fromMs).toISOString().slice(0, 10)}, ${days} days`);
+    return EXIT_CODES.ok;
+  } finally {
+    await store.close();
+  }
+}
