@@ -98,9 +98,6 @@ export interface UplinkEvents {
   timeout: [seq: number];
 }
 
-/** Slots freed before the window is refilled (at most half the window). */
-const REFILL_BATCH = 32;
-
 interface InFlight {
   row: OutboxRow;
   sentAtMono: number;
@@ -147,6 +144,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private readonly inflight = new Map<number, InFlight>();
   private readonly parked = new Map<number, Parked>();
   private pumping = false;
+  private pumpScheduled = false;
   /** Set while stop() waits for the in-flight publishes; called when the last one is answered. */
   private onDrained: (() => void) | null = null;
   private reconnectTimer: TimerHandle | null = null;
@@ -376,13 +374,12 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   }
 
   /**
-   * Sends outbox events while the window has room. Refills once REFILL_BATCH slots are free,
-   * so rows are read and packets written in batches (one SELECT and, as mqtt-packet corks the
-   * socket for a tick, one writev for many publishes) instead of one of each per PUBACK.
+   * Sends outbox events while the window has room. After acknowledgements it runs once per turn
+   * of the event loop (schedulePump), so the PUBACKs of one read free their slots together: one
+   * SELECT and, as mqtt-packet corks the socket for a tick, one writev for many publishes.
    */
   private pump(): void {
-    if (this.pumping || !this.machine.is('connected')) return;
-    if (this.window - this.inflight.size < Math.min(REFILL_BATCH, this.window / 2)) return;
+    if (this.pumping || !this.machine.is('connected') || this.inflight.size >= this.window) return;
     this.pumping = true;
     try {
       if (!this.probeSuspect()) return;
@@ -463,7 +460,23 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
         this.deps.logger.debug({ err: error, seq: row.seq }, 'publish failed; will resend');
       }
     }
-    this.pump();
+    this.schedulePump();
+  }
+
+  /**
+   * Refills the window right after the acknowledgements that freed it, not once many slots are
+   * free: a broker with Nagle's algorithm on (Mosquitto's default) holds each PUBACK until we
+   * acknowledge its last segment, and our kernel delays that ACK (up to 40 ms) unless we have
+   * data to send. A publish sent at once carries the ACK; waiting for half a 20-slot window
+   * stalled the link for the delayed-ACK timer on every refill.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
   private park(row: OutboxRow, reasonCode: number, reason: string): void {
