@@ -1,17 +1,25 @@
 /**
  * The VMC dashboard in a real browser: Debian's Chromium driven by playwright-core against a
- * `border-gateway vmc` child process whose store holds crossings of two posts. An analyst logs in
- * (after a wrong password), filters by post and by direction, and sees the figures, the interval
- * table, the distribution curve and the per-year table follow; screenshots in test-artifacts/vmc/.
+ * `border-gateway vmc` child process whose store holds two years of history of two posts
+ * (`vmc load-history`'s loader) and today's crossings of two more. An analyst logs in (after a
+ * wrong password) and sees, at 1280×800: the headline figures, vehicles by direction against the
+ * year before, vehicles per year, the channel shares per year, the monthly dynamics, the interval
+ * curve and table — each figure checked against the API's own answer. Then filters by vehicle
+ * type, by a month, by post and direction, and watches a crossing published to the broker appear
+ * without reloading. Screenshots in test-artifacts/vmc/.
  *
  * Needs /usr/bin/chromium and the built dashboards (dist/vmc-ui/, built here with Vite when
  * missing or older than ui/vmc/).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
+import mqtt from 'mqtt';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TrsReport } from '../contract/trs-report.js';
 import { systemClock } from '../core/clock.js';
+import { loadHistory } from '../vmc/history-loader.js';
+import type { PeriodVolume } from '../vmc/store/vmc-store.js';
 import { VmcStore } from '../vmc/store/vmc-store.js';
 import { VmcAuth } from '../vmc/vmc-auth.js';
 import { buildUiIfStale, launchChromium } from './helpers/browser.js';
@@ -22,22 +30,41 @@ import { tempDir } from './helpers/test-config.js';
 import { EventMaker } from './helpers/vmc-events.js';
 
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'vmc');
+const DAY_MS = 86_400_000;
+const isoDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+/** How the dashboard prints a change: +6.0% / -3.2%. */
+const changeText = (now: number, before: number): string => {
+  const r = (now - before) / before;
+  return `${r >= 0 ? '+' : ''}${(r * 100).toFixed(1)}%`;
+};
 
 describe('the VMC dashboard in Chromium', () => {
   let broker: Mosquitto;
   let vmc: GatewayProcess;
   let browser: Browser;
   let base: string;
+  let token: string;
+  const north = new EventMaker('post-north', new ManualClock(Date.UTC(2026, 10, 26, 6)));
+  const south = new EventMaker('post-south', new ManualClock(Date.UTC(2026, 10, 26, 6)));
+
+  const get = async <T,>(path: string): Promise<T> => {
+    const reply = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(reply.status, path).toBe(200);
+    return (await reply.json()) as T;
+  };
 
   beforeAll(async () => {
     buildUiIfStale('vmc', 'vmc-ui');
     mkdirSync(ARTIFACTS, { recursive: true });
     const path = join(tempDir('vmc-ui-test-'), 'vmc.db');
     const store = await VmcStore.open(`sqlite:${path}`, systemClock.now());
-    const north = new EventMaker('post-north', new ManualClock(Date.UTC(2026, 10, 26, 6)));
-    const south = new EventMaker('post-south', new ManualClock(Date.UTC(2026, 10, 26, 6)));
+    // History from 1 January two years ago up to yesterday: two whole years and this one to date
+    // (today is left out: the loader spreads a day's arrivals over all of it, into the future).
+    const today = Math.floor(systemClock.now() / DAY_MS) * DAY_MS;
+    const fromMs = Date.UTC(new Date(today).getUTCFullYear() - 2, 0, 1);
+    await loadHistory(store, { posts: ['post-east', 'post-west'], fromMs, days: (today - fromMs) / DAY_MS, perDay: 6, seed: 5 }, systemClock);
     const events = [
-      ...Array.from({ length: 40 }, (_, i) => north.crossing(`n${i}`, 20 + ((i * 37) % 160), { direction: i % 3 ? 'import' : 'export', channel: i % 7 ? 'green' : 'red', xray: i % 4 === 0 })),
+      ...Array.from({ length: 40 }, (_, i) => north.crossing(`n${i}`, 20 + ((i * 37) % 160), { direction: i % 3 ? 'import' : 'export', channel: i % 7 ? 'green' : 'red', xray: i % 4 === 0, vehicleType: i % 5 ? 'truck' : 'van' })),
       ...Array.from({ length: 25 }, (_, i) => south.crossing(`s${i}`, 45 + ((i * 53) % 200), { direction: 'transit-entry', channel: i % 5 ? 'green' : 'orange' })),
       north.deviceStatus('lane-1-entry-cam', 'down'),
       north.alarm('GW_ERR_OUTBOX_FULL'),
@@ -49,8 +76,10 @@ describe('the VMC dashboard in Chromium', () => {
     vmc = new GatewayProcess(['vmc', '--mqtt', broker.url, '--store', `sqlite:${path}`, '--http', '127.0.0.1:0', '--name', 'ui-test', '--log-level', 'warn']);
     const banner = await vmc.waitForStdout((l) => l.startsWith('border-gateway vmc:'), 30_000, 'the vmc banner');
     base = /API (http:\/\/\S+)/.exec(banner)![1]!;
+    const login = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ana', password: 'analyst-password-1' }) });
+    token = ((await login.json()) as { token: string }).token;
     browser = await launchChromium();
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -58,8 +87,10 @@ describe('the VMC dashboard in Chromium', () => {
     await broker?.stop();
   });
 
-  it('logs in, filters by post and direction, and shows the figures, the table and the curve', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const figure = (page: Page, id: string) => page.locator(`[data-testid=${id}] b`);
+
+  it('logs in and draws every view of two years of history, each figure as the API answers it', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const problems: string[] = [];
     page.on('pageerror', (error) => problems.push(error.message));
     page.on('console', (message) => {
@@ -74,25 +105,122 @@ describe('the VMC dashboard in Chromium', () => {
     await page.fill('input[name=password]', 'analyst-password-1');
     await page.click('button[type=submit]');
 
-    const vehicles = page.locator('.figure', { hasText: 'Vehicles' }).locator('b');
-    await expect.poll(() => vehicles.textContent()).toBe('65');
+    const all = await get<TrsReport>('/api/trs');
+    await expect.poll(() => figure(page, 'fig-vehicles').textContent()).toBe(String(all.vehicles));
+    await expect.poll(() => page.getByTestId('updated').textContent()).toMatch(/^Live · updated /);
     await page.waitForSelector('[data-testid=interval-chart] canvas');
-    await page.screenshot({ path: join(ARTIFACTS, '2-all-posts.png'), fullPage: true });
-    expect(await page.locator('section[aria-label=posts]').textContent()).toContain('lane-1-entry-cam (lane-1): down');
-    expect(await page.locator('section[aria-label="gaps and alarms"]').textContent()).toContain('GW_ERR_OUTBOX_FULL');
-    const lastYear = page.locator('section[aria-label=years] table').first().locator('tbody tr').last();
-    await expect.poll(() => lastYear.locator('td').nth(1).textContent()).toBe('65');
-    expect(await lastYear.locator('td').first().textContent()).toBe('2026');
+    await page.screenshot({ path: join(ARTIFACTS, '2-overview-1280x800.png') });
+    await page.screenshot({ path: join(ARTIFACTS, '3-overview-full.png'), fullPage: true });
+
+    // Vehicles by direction: the latest year to date against the same dates a year before.
+    const years = await get<PeriodVolume[]>('/api/volumes?unit=year');
+    expect(years.length).toBeGreaterThanOrEqual(3);
+    const year = Number(years.at(-1)!.period);
+    const endOfToday = Math.floor(Date.now() / DAY_MS) * DAY_MS + DAY_MS;
+    const lastDay = new Date(endOfToday - DAY_MS);
+    const thisYear = await get<TrsReport>(`/api/trs?from=${year}-01-01&to=${isoDay(endOfToday)}`);
+    const yearBefore = await get<TrsReport>(`/api/trs?from=${year - 1}-01-01&to=${isoDay(Date.UTC(year - 1, lastDay.getUTCMonth(), lastDay.getUTCDate() + 1))}`);
+    const yoy = page.getByTestId('direction-yoy');
+    const directions = Object.keys({ ...yearBefore.byDirection, ...thisYear.byDirection });
+    expect(directions.length).toBeGreaterThanOrEqual(4);
+    for (const direction of directions) {
+      const group = yoy.locator(`g[data-category="${direction}"]`);
+      expect(Number(await group.locator('rect[data-series="this period"]').getAttribute('data-value')), direction).toBe(thisYear.byDirection[direction] ?? 0);
+      expect(Number(await group.locator('rect[data-series="year before"]').getAttribute('data-value')), direction).toBe(yearBefore.byDirection[direction] ?? 0);
+      expect(await group.locator('text.note').textContent(), direction).toBe(changeText(thisYear.byDirection[direction] ?? 0, yearBefore.byDirection[direction] ?? 0));
+    }
+    expect(await page.getByTestId('fig-vehicles').textContent()).toContain(changeText(thisYear.vehicles, yearBefore.vehicles));
+    const xrayPoints = (thisYear.xrayShare - yearBefore.xrayShare) * 100;
+    expect(await page.getByTestId('fig-xray').textContent()).toContain(`${xrayPoints >= 0 ? '+' : ''}${xrayPoints.toFixed(1)} pp vs ${year - 1}`);
+    // The year not yet over is compared to date, as the direction chart is.
+    expect(await page.locator(`[data-testid=years-chart] g[data-category="${year}"] text.note`).textContent()).toBe(changeText(thisYear.vehicles, yearBefore.vehicles));
+
+    // Vehicles per year, and the channel shares of each year as stacked bars labelled in %.
+    expect(await page.locator('[data-testid=years-chart] rect').count()).toBe(years.length);
+    for (const y of years) {
+      expect(Number(await page.locator(`[data-testid=years-chart] g[data-category="${y.period}"] rect`).getAttribute('data-value'))).toBe(y.vehicles);
+      const bar = page.locator(`[data-testid=channel-shares] g[data-category="${y.period}"]`);
+      for (const channel of ['green', 'orange', 'red']) {
+        const share = (((y.byChannel[channel] ?? 0) / y.vehicles) * 100).toFixed(1);
+        expect(await bar.locator(`rect[data-channel=${channel}]`).getAttribute('data-share'), `${y.period} ${channel}`).toBe(share);
+      }
+      expect(await bar.textContent()).toContain(`${(((y.byChannel.green ?? 0) / y.vehicles) * 100).toFixed(1)}%`);
+    }
+    // The monthly dynamics: the last 24 months as bars.
+    const months = await get<PeriodVolume[]>('/api/volumes?unit=month');
+    const monthBars = page.locator('[data-testid=months-chart] rect');
+    expect(await monthBars.count()).toBe(24);
+    expect(Number(await monthBars.last().getAttribute('data-value'))).toBe(months.at(-1)!.vehicles);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 120_000);
+
+  it('filters by vehicle type and by a month (this month a year ago), and the figures follow the API', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(base);
+    await page.fill('input[name=name]', 'ana');
+    await page.fill('input[name=password]', 'analyst-password-1');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('[data-testid=fig-vehicles]');
+
+    const vans = await get<TrsReport>('/api/trs?vehicleType=van');
+    expect(vans.vehicles).toBeGreaterThan(8);
+    await page.selectOption('select[name=vehicleType]', 'van');
+    await expect.poll(() => figure(page, 'fig-vehicles').textContent()).toBe(String(vans.vehicles));
+
+    // This month a year ago (the history covers it and the same month a year before that).
+    const now = new Date();
+    const previous = String(now.getUTCFullYear() - 1);
+    const mm = String(now.getUTCMonth() + 1).padStart(2, '0');
+    const next = isoDay(Date.UTC(Number(previous), now.getUTCMonth() + 1, 1));
+    const nextBefore = isoDay(Date.UTC(Number(previous) - 1, now.getUTCMonth() + 1, 1));
+    expect(await page.locator('select[name=month]').isDisabled()).toBe(true);
+    await page.selectOption('select[name=year]', previous);
+    await page.selectOption('select[name=month]', mm);
+    const month = await get<TrsReport>(`/api/trs?vehicleType=van&from=${previous}-${mm}-01&to=${next}`);
+    const monthBefore = await get<TrsReport>(`/api/trs?vehicleType=van&from=${Number(previous) - 1}-${mm}-01&to=${nextBefore}`);
+    expect(month.vehicles).toBeGreaterThan(0);
+    expect(monthBefore.vehicles).toBeGreaterThan(0);
+    await expect.poll(() => figure(page, 'fig-vehicles').textContent()).toBe(String(month.vehicles));
+    expect(await figure(page, 'fig-crossing').textContent()).toBe(month.crossing.avgMin!.toFixed(1));
+    expect(await page.getByTestId('fig-crossing').textContent()).toContain(changeText(month.crossing.avgMin!, monthBefore.crossing.avgMin!));
+    const days = await get<PeriodVolume[]>(`/api/volumes?unit=day&vehicleType=van&from=${previous}-${mm}-01&to=${next}`);
+    expect(await figure(page, 'fig-per-day').textContent()).toBe((month.vehicles / days.length).toFixed(1));
+    expect(await page.locator('select[name=day] option').count()).toBe(1 + new Date(Date.UTC(Number(previous), now.getUTCMonth() + 1, 0)).getUTCDate());
+    const lastRow = page.locator('section[aria-label="interval table"] tbody tr').last();
+    expect(await lastRow.locator('td').nth(3).textContent()).toBe('100.00');
+    await page.waitForSelector('[data-testid=interval-chart] canvas');
+    await page.screenshot({ path: join(ARTIFACTS, '4-vans-month-1280x800.png') });
+    await page.screenshot({ path: join(ARTIFACTS, '5-vans-month-full.png'), fullPage: true });
+    await page.close();
+  }, 120_000);
+
+  it('filters by post and direction, shows lanes, devices and alarms, and follows new events live', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    await page.goto(base);
+    await page.fill('input[name=name]', 'ana');
+    await page.fill('input[name=password]', 'analyst-password-1');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('[data-testid=fig-vehicles]');
 
     await page.selectOption('select[name=post]', ['post-north']);
-    await expect.poll(() => vehicles.textContent()).toBe('40');
+    await expect.poll(() => figure(page, 'fig-vehicles').textContent()).toBe('40');
+    expect(await page.locator('section[aria-label=posts]').textContent()).toContain('lane-1-entry-cam (lane-1): down');
+    expect(await page.locator('section[aria-label="gaps and alarms"]').textContent()).toContain('GW_ERR_OUTBOX_FULL');
     await page.selectOption('select[name=direction]', 'export');
-    await expect.poll(() => vehicles.textContent()).toBe('14');
-    await page.waitForSelector('[data-testid=interval-chart] canvas');
-    const rows = await page.locator('section[aria-label="interval table"] tbody tr').count();
-    expect(rows).toBeGreaterThan(3);
-    expect(await page.locator('section[aria-label="interval table"] tbody tr').last().locator('td').nth(3).textContent()).toBe('100.00');
-    await page.screenshot({ path: join(ARTIFACTS, '3-north-export.png'), fullPage: true });
+    await expect.poll(() => figure(page, 'fig-vehicles').textContent()).toBe('14');
+    const updated = await page.getByTestId('updated').textContent();
+
+    // A crossing reaches the VMC through the broker: the dashboard shows it without a reload.
+    const publisher = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    const live = north.crossing('n-live', 42, { direction: 'export' });
+    await publisher.publishAsync(`border/v1/post-north/lane-1/${live.type}`, JSON.stringify(live), { qos: 1 });
+    await publisher.endAsync();
+    await expect.poll(() => figure(page, 'fig-vehicles').textContent(), { timeout: 30_000 }).toBe('15');
+    expect(await page.getByTestId('updated').textContent()).not.toBe(updated);
+    await page.screenshot({ path: join(ARTIFACTS, '6-north-export-live.png'), fullPage: true });
     expect(problems).toEqual([]);
   }, 120_000);
 });

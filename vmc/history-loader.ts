@@ -3,7 +3,8 @@
  * written straight into the store (not through the broker), so the dashboards' year-over-year
  * views have something to show in a demo. Seeded, so two loads of the same options agree.
  * The shares follow the demo post's traffic (about 78/11/11 % green/orange/red, ~27 % X-ray,
- * ~100 min registration, ~135 min crossing), with a seasonal swing and growth year on year.
+ * ~100 min registration, ~135 min crossing), with a seasonal swing and growth year on year;
+ * mostly trucks and tractor-trailers, some vans, buses and cars (the vehicle type filter).
  * Each post gets its own seq from 1, so the gap watch sees complete gateways, and ids come from
  * the seed too, so loading the same options again adds nothing (every event is a duplicate).
  */
@@ -22,6 +23,15 @@ export interface HistoryOptions {
   perDay?: number;
   seed?: number;
 }
+
+/** Cumulative shares of the vehicle types a cargo post sees. */
+const VEHICLE_MIX: [number, 'truck' | 'tractor-trailer' | 'van' | 'bus' | 'car'][] = [
+  [0.55, 'truck'],
+  [0.8, 'tractor-trailer'],
+  [0.92, 'van'],
+  [0.96, 'bus'],
+  [1, 'car'],
+];
 
 function seeded(seed: number): () => number {
   let state = seed >>> 0;
@@ -64,6 +74,8 @@ export async function loadHistory(store: VmcStore, options: HistoryOptions, nowC
         const xray = channel !== 'green' ? random() < 0.85 : random() < 0.11;
         const crossingMin = registrationMin + duration(random, channel === 'green' ? 28 : 75);
         const exitedMs = arrivedMs + Math.round(crossingMin * 60_000);
+        const typeRoll = random();
+        const vehicleType = VEHICLE_MIX.find(([upTo]) => typeRoll < upTo)?.[1] ?? 'truck';
         const crossingId = `${postId}-${day}-${i}`;
         stampMs = exitedMs;
         const event = factory.create(
@@ -75,7 +87,7 @@ export async function loadHistory(store: VmcStore, options: HistoryOptions, nowC
             laneId: `lane-${1 + (i % 4)}`,
             direction: DIRECTIONS[Math.floor(random() * DIRECTIONS.length)] ?? 'import',
             plate: null,
-            vehicleType: 'truck',
+            vehicleType,
             channel,
             xray,
             milestones: { arrived: new Date(arrivedMs).toISOString(), registered: new Date(arrivedMs + Math.round(registrationMin * 60_000)).toISOString(), exited: new Date(exitedMs).toISOString() },

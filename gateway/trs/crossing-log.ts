@@ -10,6 +10,13 @@
  * model's hour-of-day feature already uses (the configuration has no DST rules; a post that keeps
  * summer time sets the offset it wants its days cut at). Bounded: rows older than `retentionDays`
  * and beyond `maxRows` (oldest first) are deleted as new ones come.
+ *
+ * Retention is measured from the median exit time of the last crossings recorded, never from one
+ * crossing's own time: the wall clock can step (NTP at boot, a GPS receiver's glitch), and a single
+ * crossing stamped a year ahead must not make the post's whole history look a year old. A real
+ * step moves the median once most of the recent crossings agree with it, and even then each
+ * crossing deletes at most `PRUNE_PER_CROSSING` expired rows, so the history goes over many
+ * crossings, not in one.
  */
 import type Database from 'better-sqlite3';
 import type { WithinCommit } from '../outbox/sqlite-outbox.js';
@@ -38,6 +45,13 @@ export interface CrossingLogOptions {
 }
 
 const DAY_MS = 86_400_000;
+/** Recent exit times whose median is the retention's "now": one odd time cannot move it. */
+const RECENT_CROSSINGS = 9;
+/**
+ * Expired rows deleted per crossing at most: above one (a steady post deletes about one per
+ * crossing, and a lowered `retentionDays` is caught up with), far below any history's size.
+ */
+export const PRUNE_PER_CROSSING = 4;
 export const DAY_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 export class CrossingLog {
@@ -49,6 +63,8 @@ export class CrossingLog {
    * rolled back after our insert leaves it one high, which only trims a row early; recounted at start.
    */
   private rows: number;
+  /** Exit times of the last crossings recorded (oldest first), at most RECENT_CROSSINGS. */
+  private readonly recent: number[];
 
   constructor(
     db: Database.Database,
@@ -59,12 +75,18 @@ export class CrossingLog {
     this.maxRows = options.maxRows ?? 200_000;
     this.statements = {
       insert: db.prepare('INSERT OR IGNORE INTO completed_crossings (event_id, crossing_id, lane_id, day, exited_ms, record) VALUES (?, ?, ?, ?, ?, ?)'),
-      prune: db.prepare('DELETE FROM completed_crossings WHERE exited_ms < ?'),
+      prune: db.prepare('DELETE FROM completed_crossings WHERE rowid IN (SELECT rowid FROM completed_crossings WHERE exited_ms < ? ORDER BY exited_ms LIMIT ?)'),
       trim: db.prepare('DELETE FROM completed_crossings WHERE rowid IN (SELECT rowid FROM completed_crossings ORDER BY exited_ms LIMIT ?)'),
       count: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM completed_crossings'),
       day: db.prepare<[string], { record: string }>('SELECT record FROM completed_crossings WHERE day = ? ORDER BY exited_ms'),
     };
     this.rows = this.statements.count.get()?.n ?? 0;
+    // The last rows inserted (rowid order is insertion order: only the oldest rows are deleted).
+    this.recent = db
+      .prepare<[number], { exited_ms: number }>('SELECT exited_ms FROM completed_crossings ORDER BY rowid DESC LIMIT ?')
+      .all(RECENT_CROSSINGS)
+      .map((row) => row.exited_ms)
+      .reverse();
   }
 
   /**
@@ -80,11 +102,25 @@ export class CrossingLog {
         const exitedMs = Date.parse(data.milestones?.exited ?? event.time);
         const at = Number.isFinite(exitedMs) ? exitedMs : Date.parse(event.time);
         const inserted = this.statements.insert.run(event.id, data.crossingId ?? '', data.laneId ?? '', this.dayOf(at), at, JSON.stringify(record)).changes;
-        this.rows += inserted - this.statements.prune.run(at - this.retentionMs).changes;
+        if (inserted > 0 && Number.isFinite(at)) this.remember(at);
+        const now = this.retentionNow();
+        const pruned = now === null ? 0 : this.statements.prune.run(now - this.retentionMs, PRUNE_PER_CROSSING).changes;
+        this.rows += inserted - pruned;
         if (this.rows > this.maxRows) this.rows -= this.statements.trim.run(this.rows - this.maxRows).changes;
       }
       return next ? next(event, db) : event;
     };
+  }
+
+  private remember(exitedMs: number): void {
+    this.recent.push(exitedMs);
+    if (this.recent.length > RECENT_CROSSINGS) this.recent.shift();
+  }
+
+  /** The lower median of the recent exit times: the later of two middles could be the odd one. */
+  private retentionNow(): number | null {
+    const sorted = [...this.recent].sort((a, b) => a - b);
+    return sorted[Math.floor((sorted.length - 1) / 2)] ?? null;
   }
 
   /** The records of the crossings that exited on `day` (`YYYY-MM-DD`, the post's local day). */

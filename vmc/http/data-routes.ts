@@ -3,19 +3,23 @@
  * JSON of `border-gateway trs report --format json` (the same contract code computes both), over
  * the crossings the filters select. Filters: `post` (one or several, comma-separated), `from`
  * (inclusive) and `to` (exclusive) as an RFC 3339 time or a UTC date (`2026-11-26` = its
- * midnight) applied to the crossing's completion time, `direction`, `channel`, `interval`
- * (minutes, default 10). `GET /api/volumes?unit=year|month|day` (and the same filters) gives the
- * vehicles per period with the change against the year before, for the year-over-year views.
+ * midnight) applied to the crossing's completion time, `direction`, `channel`, `vehicleType`
+ * (one of crossing.completed's: `truck`, `van`, …), `interval` (minutes, default 10).
+ * `GET /api/volumes?unit=year|month|day` (and the same filters) gives the vehicles per period
+ * with the change against the year before, for the year-over-year views.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { DIRECTIONS } from '../../config/schema.js';
-import { CHANNELS } from '../../contract/catalogue.js';
+import { CHANNELS, eventDataSchemas } from '../../contract/catalogue.js';
 import { trsReport } from '../../contract/trs-report.js';
 import { GatewayError } from '../../core/errors.js';
 import type { CrossingFilter, PeriodUnit, VmcStore } from '../store/vmc-store.js';
 
 /** What /api/status reports about this instance (its consumer and intake). */
 export type VmcStatusSource = () => Record<string, unknown>;
+
+/** The vehicle types of the contract, read from its schema so the filter follows the catalogue. */
+export const VEHICLE_TYPES: readonly string[] = eventDataSchemas['crossing.completed'].shape.vehicleType.options;
 
 const POST_LIST = '^[a-z0-9-]{1,64}(,[a-z0-9-]{1,64}){0,99}$';
 const TIME = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2}))?$';
@@ -26,6 +30,7 @@ const filterProperties = {
   to: { type: 'string', pattern: TIME, maxLength: 40 },
   direction: { type: 'string', enum: [...DIRECTIONS] },
   channel: { type: 'string', enum: [...CHANNELS] },
+  vehicleType: { type: 'string', enum: [...VEHICLE_TYPES] },
 } as const;
 
 interface FilterQuery {
@@ -34,6 +39,7 @@ interface FilterQuery {
   to?: string;
   direction?: string;
   channel?: string;
+  vehicleType?: string;
 }
 
 function timeOf(name: string, value: string | undefined): number | undefined {
@@ -52,6 +58,7 @@ export function crossingFilter(query: FilterQuery): CrossingFilter {
   if (toMs !== undefined) filter.toMs = toMs;
   if (query.direction !== undefined) filter.direction = query.direction;
   if (query.channel !== undefined) filter.channel = query.channel;
+  if (query.vehicleType !== undefined) filter.vehicleType = query.vehicleType;
   return filter;
 }
 

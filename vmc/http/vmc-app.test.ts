@@ -21,7 +21,7 @@ describe('VMC HTTP API', () => {
   const events = [
     a.crossing('a1', 8),
     a.crossing('a2', 33, { direction: 'export', channel: 'red', xray: true }),
-    a.crossing('a3', 19, { channel: 'orange' }),
+    a.crossing('a3', 19, { channel: 'orange', vehicleType: 'van' }),
     b.crossing('b1', 71, { direction: 'transit-entry' }),
     a.alarm('GW_ERR_OUTBOX_FULL'),
     a.deviceStatus('cam-1', 'down'),
@@ -88,6 +88,8 @@ describe('VMC HTTP API', () => {
     expect((await get('/api/trs?channel=orange')).json()).toEqual(reportOf([crossings[2]!]));
     expect((await get('/api/trs?from=2026-11-27&to=2026-11-28')).json()).toEqual(reportOf([crossings[3]!]));
     expect((await get('/api/trs?from=2026-11-26T00:00:00Z&to=2026-11-27')).json()).toEqual(reportOf(crossings.slice(0, 3)));
+    expect((await get('/api/trs?vehicleType=van')).json()).toEqual(reportOf([crossings[2]!]));
+    expect((await get('/api/trs?vehicleType=truck&post=post-a')).json()).toEqual(reportOf(crossings.slice(0, 2)));
   });
 
   it('gives vehicles per period for the year-over-year views', async () => {
@@ -96,11 +98,12 @@ describe('VMC HTTP API', () => {
       { period: '2026-11-27', vehicles: 1 },
     ]);
     expect((await get('/api/volumes?unit=year&post=post-b')).json()).toMatchObject([{ period: '2026', vehicles: 1, byDirection: { 'transit-entry': 1 } }]);
+    expect((await get('/api/volumes?unit=year&vehicleType=van')).json()).toMatchObject([{ period: '2026', vehicles: 1, byChannel: { orange: 1 } }]);
     expect((await get('/api/volumes?unit=week')).statusCode).toBe(400);
   });
 
   it('refuses malformed filters with 400 and a stable code', async () => {
-    for (const url of ['/api/trs?direction=sideways', '/api/trs?interval=0', '/api/trs?from=yesterday', "/api/trs?post=a';drop", '/api/trs?bogus=1', `/api/trs?post=${'a'.repeat(70)}`, '/api/crossings?limit=100000']) {
+    for (const url of ['/api/trs?direction=sideways', '/api/trs?vehicleType=spaceship', '/api/trs?interval=0', '/api/trs?from=yesterday', "/api/trs?post=a';drop", '/api/trs?bogus=1', `/api/trs?post=${'a'.repeat(70)}`, '/api/crossings?limit=100000']) {
       const reply = await get(url);
       expect(reply.statusCode, url).toBe(400);
       expect(reply.json()).toMatchObject({ code: 'GW_ERR_HTTP_BAD_REQUEST' });

@@ -28,6 +28,20 @@ export interface SqlDb extends SqlRunner {
   close(): Promise<void>;
 }
 
+/**
+ * Whether a failed statement was refused for the data it was given (it fails again however often
+ * it is retried) rather than for the database's health. PostgreSQL SQLSTATE classes 22 (data
+ * exception: a NUL character, an invalid encoding, a number out of range), 23 (integrity
+ * constraint) and 54 (program limit exceeded); SQLite TOOBIG, MISMATCH, RANGE and CONSTRAINT; and a
+ * RangeError from serialising (a value too deeply nested for JSON.stringify's stack).
+ */
+export function isDataError(error: unknown): boolean {
+  if (error instanceof RangeError) return true;
+  if (error instanceof pg.DatabaseError) return /^(22|23|54)/.test(error.code ?? '');
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof Database.SqliteError && typeof code === 'string' && /^SQLITE_(TOOBIG|MISMATCH|RANGE|CONSTRAINT)/.test(code);
+}
+
 /** `?` → `$1, $2, …` for PostgreSQL. The store's SQL has no `?` inside string literals. */
 export function numberedPlaceholders(sql: string): string {
   let n = 0;
@@ -99,17 +113,23 @@ export function openPostgres(url: string, poolSize = 4): SqlDb {
     ...direct,
     transaction: async (work) => {
       const client = await pool.connect();
+      let result: Awaited<ReturnType<typeof work>>;
       try {
         await client.query('BEGIN');
-        const result = await work(runnerOf(client));
+        result = await work(runnerOf(client));
         await client.query('COMMIT');
-        return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        // A connection whose ROLLBACK failed is in an unknown state: release(err) destroys it
+        // instead of handing it to the next transaction (node-postgres pool docs, `release`).
+        const rollbackError = await client.query('ROLLBACK').then(
+          () => undefined,
+          (failed: unknown) => (failed instanceof Error ? failed : new Error(String(failed))),
+        );
+        client.release(rollbackError);
         throw error;
-      } finally {
-        client.release();
       }
+      client.release();
+      return result;
     },
     exec: async (script) => void (await pool.query(script)),
     close: () => pool.end(),

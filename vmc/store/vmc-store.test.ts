@@ -68,12 +68,12 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
     expect(crossings.find((c) => c.crossingId === 'c1')).toMatchObject({ postId: 'post-a', laneId: 'lane-1', direction: 'import', channel: 'green', xray: false, crossingMin: 25, registrationMin: 12.5 });
   });
 
-  it('gives the TRS records `trs report` reads from the same events, filtered by post, time, direction and channel', async () => {
+  it('gives the TRS records `trs report` reads from the same events, filtered by post, time, direction, channel and vehicle type', async () => {
     const a = new EventMaker('post-a');
     const b = new EventMaker('post-b');
     const events = [
       a.crossing('a1', 12.345),
-      a.crossing('a2', 47, { direction: 'export', channel: 'red', xray: true }),
+      a.crossing('a2', 47, { direction: 'export', channel: 'red', xray: true, vehicleType: 'van' }),
       a.crossing('a3', 3, { outcome: 'abandoned' }),
       b.crossing('b1', 61, { durations: { registrationSec: null, crossingSec: 3660 } }),
     ];
@@ -85,6 +85,10 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
     expect((await store.trsRecords({ posts: ['post-a'] })).map((r) => r.id).sort()).toEqual([events[0]!.id, events[1]!.id].sort());
     expect((await store.trsRecords({ direction: 'export' })).map((r) => r.id)).toEqual([events[1]!.id]);
     expect((await store.trsRecords({ channel: 'green', posts: ['post-b'] })).map((r) => r.id)).toEqual([events[3]!.id]);
+    expect((await store.trsRecords({ vehicleType: 'van' })).map((r) => r.id)).toEqual([events[1]!.id]);
+    expect((await store.trsRecords({ vehicleType: 'truck', posts: ['post-a'] })).map((r) => r.id)).toEqual([events[0]!.id]);
+    expect(await store.trsRecords({ vehicleType: 'bus' })).toEqual([]);
+    expect((await store.crossings({ vehicleType: 'van', limit: 10, offset: 0 })).map((c) => [c.crossingId, c.vehicleType])).toEqual([['a2', 'van']]);
     const secondTime = Date.parse(events[1]!.time);
     expect((await store.trsRecords({ fromMs: secondTime, toMs: secondTime + 1 })).map((r) => r.id)).toEqual([events[1]!.id]);
   });
@@ -147,6 +151,13 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
       ['2026-04', 1, null],
     ]);
     expect((await store.volumes({ direction: 'import', fromMs: Date.parse('2026-01-01') }, 'day')).map((v) => v.period)).toEqual(['2026-03-06', '2026-03-07', '2026-04-01']);
+    // Buses only: the year-over-year change is the buses' own.
+    await store.store([at('2025-05-01T08:00:00Z').crossing('y1', 20, { vehicleType: 'bus' }), at('2026-05-01T08:00:00Z').crossing('y2', 20, { vehicleType: 'bus' }), at('2026-05-02T08:00:00Z').crossing('y3', 20, { vehicleType: 'bus' })], 'vmc-1', NOW);
+    expect((await store.volumes({ vehicleType: 'bus' }, 'year')).map((v) => [v.period, v.vehicles, v.changeVsPreviousYear])).toEqual([
+      ['2025', 1, null],
+      ['2026', 2, 1],
+    ]);
+    expect((await store.volumes({}, 'year')).map((v) => v.vehicles)).toEqual([3, 6]);
   });
 
   it('keeps the newest device status, lanes, alarms and the gateway status of each post', async () => {

@@ -45,6 +45,8 @@ export interface CrossingFilter {
   toMs?: number;
   direction?: string;
   channel?: string;
+  /** The `vehicleType` of crossing.completed (`truck`, `van`, …), stored as `crossings.vehicle_type` since migration 1. */
+  vehicleType?: string;
 }
 
 export type PeriodUnit = 'year' | 'month' | 'day';
@@ -316,6 +318,10 @@ export class VmcStore {
     if (filter.channel !== undefined) {
       where.push('channel = ?');
       params.push(filter.channel);
+    }
+    if (filter.vehicleType !== undefined) {
+      where.push('vehicle_type = ?');
+      params.push(filter.vehicleType);
     }
     return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
   }

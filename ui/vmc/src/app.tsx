@@ -1,46 +1,144 @@
 /**
- * The VMC dashboard: log in, pick posts, a period, direction and channel, and see the TRS
- * figures (vehicles by direction, channel shares, X-ray involvement, registration and crossing
- * times, the interval table and distribution curve), each post's lanes and device health now,
- * open gaps and recent alarms. Refreshed every 10 seconds ("live" at the pace events arrive).
+ * The VMC dashboard: log in, filter by posts, one period (year → month → day), vehicle type,
+ * direction and channel, and see what the posts are judged by: the headline figures (vehicles,
+ * average per day and per month, X-ray involvement, average registration and crossing time with
+ * their change against the same dates a year before), vehicles by direction against the previous
+ * year, vehicles per year, channel shares per year, the monthly dynamics of the last 24 months,
+ * the TRS interval table and distribution curve, each post's lanes and device health now, open
+ * gaps and recent alarms. Live: the posts are polled every few seconds and everything is
+ * reloaded as soon as a post has new events (or a minute has passed), with the time of the last
+ * update in the header.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type Alarm, type Gap, type PeriodVolume, type Post, type TrsReport } from './api.js';
+import { ChannelShares, GroupedBars, Legend } from './charts.js';
 import { IntervalChart } from './interval-chart.js';
+import { day, daysInMonth, elapsed, periodLabel, periodRange, rangeLabel, yearBefore, type Period, type Range } from './period.js';
 
 const DIRECTIONS = ['import', 'export', 'transit-entry', 'transit-exit', 'domestic-transit'];
 const CHANNELS = ['green', 'orange', 'red'];
-const REFRESH_MS = 10_000;
+/** crossing.completed's vehicle types (contract/catalogue.ts); the API refuses any other. */
+const VEHICLE_TYPES = ['truck', 'tractor-trailer', 'van', 'bus', 'car', 'unknown'];
+const MONTHS = ['01', '02', '03', '04', '05', '06', '07', '08', '09', '10', '11', '12'];
+/** How often the posts are asked whether anything new arrived (one small query). */
+const POLL_MS = 5_000;
+/** Everything is reloaded at least this often, new events or not (device health, alarms). */
+const RELOAD_MS = 60_000;
 
 interface Filters {
   posts: string[];
-  from: string;
-  to: string;
+  period: Period;
+  vehicleType: string;
   direction: string;
   channel: string;
   interval: number;
 }
 
+interface Comparison {
+  label: string;
+  now: TrsReport;
+  before: TrsReport;
+  nowRange: Range;
+  beforeRange: Range;
+}
+
+/** The latest year while it is not over, to date, against the same dates a year before. */
+interface YearToDate {
+  year: string;
+  to: string;
+  vehicles: number;
+  before: number;
+}
+
+interface Data {
+  posts: Post[];
+  ytd: YearToDate | null;
+  report: TrsReport;
+  comparison: Comparison | null;
+  years: PeriodVolume[];
+  months: PeriodVolume[];
+  days: PeriodVolume[];
+  gaps: Gap[];
+  alarms: Alarm[];
+}
+
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 const min = (x: number | null): string => (x === null ? '–' : x.toFixed(1));
+const change = (x: number | null): string => (x === null ? '–' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`);
+const tone = (x: number | null): 'up' | 'down' | 'same' => (x === null || Math.abs(x) < 0.0005 ? 'same' : x > 0 ? 'up' : 'down');
+const ratio = (now: number | null | undefined, before: number | null | undefined): number | null => (now == null || before == null || before === 0 ? null : (now - before) / before);
 
-function query(filters: Filters): string {
+/** The query of the filters that are not the period (posts, vehicle type, direction, channel). */
+function baseParams(filters: Filters): URLSearchParams {
   const params = new URLSearchParams();
   if (filters.posts.length) params.set('post', filters.posts.join(','));
-  if (filters.from) params.set('from', filters.from);
-  if (filters.to) params.set('to', filters.to);
+  if (filters.vehicleType) params.set('vehicleType', filters.vehicleType);
   if (filters.direction) params.set('direction', filters.direction);
   if (filters.channel) params.set('channel', filters.channel);
-  params.set('interval', String(filters.interval));
-  return params.toString();
+  return params;
 }
 
-/** The period views ignore the period filter (they are the periods) but keep the others. */
-function volumeQuery(filters: Filters): string {
-  return query({ ...filters, from: '', to: '' }).replace(/&?interval=\d+(\.\d+)?/, '');
+function withRange(params: URLSearchParams, range: Range | null, extra: Record<string, string> = {}): string {
+  const copy = new URLSearchParams(params);
+  if (range) {
+    copy.set('from', day(range.fromMs));
+    copy.set('to', day(range.toMs));
+  }
+  for (const [k, v] of Object.entries(extra)) copy.set(k, v);
+  return copy.toString();
 }
 
-const change = (x: number | null): string => (x === null ? '–' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`);
+/** Loads every view for the filters; the comparison period is the picked one, or the latest year with traffic. */
+async function loadAll(filters: Filters, nowMs: number): Promise<Data> {
+  const base = baseParams(filters);
+  const range = periodRange(filters.period);
+  const postQuery = filters.posts.length ? `&post=${filters.posts.join(',')}` : '';
+  const [posts, years] = await Promise.all([api<Post[]>('/api/posts'), api<PeriodVolume[]>(`/api/volumes?${withRange(base, null, { unit: 'year' })}`)]);
+  const latest = years.at(-1)?.period;
+  const compared = range ?? (latest ? periodRange({ year: latest, month: '', day: '' }) : null);
+  const nowRange = compared ? elapsed(compared, nowMs) : null;
+  const beforeRange = nowRange ? yearBefore(nowRange) : null;
+  const interval = String(filters.interval);
+  const [report, months, days, gaps, alarms, cmpNow, cmpBefore] = await Promise.all([
+    api<TrsReport>(`/api/trs?${withRange(base, range, { interval })}`),
+    // The 24 months up to the end of the picked period (or up to the latest).
+    api<PeriodVolume[]>(`/api/volumes?${withRange(base, range ? { fromMs: Date.UTC(new Date(range.toMs).getUTCFullYear() - 2, new Date(range.toMs).getUTCMonth(), 1), toMs: range.toMs } : null, { unit: 'month' })}`),
+    api<PeriodVolume[]>(`/api/volumes?${withRange(base, range, { unit: 'day' })}`),
+    api<Gap[]>(`/api/gaps?state=open${postQuery}`),
+    api<Alarm[]>(`/api/alarms?limit=20${postQuery}`),
+    nowRange ? api<TrsReport>(`/api/trs?${withRange(base, nowRange, { interval })}`) : Promise.resolve(null),
+    beforeRange ? api<TrsReport>(`/api/trs?${withRange(base, beforeRange, { interval })}`) : Promise.resolve(null),
+  ]);
+  const comparison = nowRange && beforeRange && cmpNow && cmpBefore ? { label: range ? periodLabel(filters.period) : (latest ?? ''), now: cmpNow, before: cmpBefore, nowRange, beforeRange } : null;
+  return { posts, ytd: await yearToDate(base, latest, nowMs), report, comparison, years, months: months.slice(-24), days, gaps, alarms };
+}
+
+/** A year not yet over is compared to date: its vehicles so far against the same dates a year before. */
+async function yearToDate(base: URLSearchParams, latest: string | undefined, nowMs: number): Promise<YearToDate | null> {
+  if (!latest) return null;
+  const whole = periodRange({ year: latest, month: '', day: '' })!;
+  const soFar = elapsed(whole, nowMs);
+  if (soFar.toMs >= whole.toMs) return null;
+  const before = yearBefore(soFar);
+  const [now, then] = await Promise.all([
+    api<PeriodVolume[]>(`/api/volumes?${withRange(base, soFar, { unit: 'year' })}`),
+    api<PeriodVolume[]>(`/api/volumes?${withRange(base, before, { unit: 'year' })}`),
+  ]);
+  return { year: latest, to: day(soFar.toMs - 86_400_000), vehicles: now[0]?.vehicles ?? 0, before: then[0]?.vehicles ?? 0 };
+}
+
+/** What changes in /api/posts when a post sends anything (a new seq, a device, a gap, its status). */
+const signature = (posts: Post[]): string =>
+  posts.map((p) => `${p.postId}:${p.lastSeq}:${p.lastSeen}:${p.openGaps}:${p.status?.state ?? ''}:${p.devices.map((d) => d.state).join('')}`).join('|');
+
+function Figure({ label, value, delta, testId }: { label: string; value: string; delta?: { text: string; tone: 'up' | 'down' | 'same' } | null; testId: string }) {
+  return (
+    <div class="figure" data-testid={testId}>
+      {label} <b>{value}</b>
+      {delta && <span class={delta.tone}>{delta.text}</span>}
+    </div>
+  );
+}
 
 function VolumeTable({ rows, label }: { rows: PeriodVolume[]; label: string }) {
   return (
@@ -50,7 +148,6 @@ function VolumeTable({ rows, label }: { rows: PeriodVolume[]; label: string }) {
           <th>{label}</th>
           <th>vehicles</th>
           <th>vs year before</th>
-          <th>per day</th>
           <th>green / orange / red</th>
           <th>X-ray</th>
           <th>reg. / crossing (avg min)</th>
@@ -58,14 +155,12 @@ function VolumeTable({ rows, label }: { rows: PeriodVolume[]; label: string }) {
       </thead>
       <tbody>
         {rows.map((v) => {
-          const days = v.period.length === 4 ? 365 : v.period.length === 7 ? new Date(Date.UTC(Number(v.period.slice(0, 4)), Number(v.period.slice(5, 7)), 0)).getUTCDate() : 1;
           const share = (c: string): string => `${(((v.byChannel[c] ?? 0) / v.vehicles) * 100).toFixed(0)}`;
           return (
             <tr>
               <td>{v.period}</td>
               <td>{v.vehicles}</td>
-              <td class={v.changeVsPreviousYear !== null && v.changeVsPreviousYear < 0 ? 'down' : 'up'}>{change(v.changeVsPreviousYear)}</td>
-              <td>{(v.vehicles / days).toFixed(1)}</td>
+              <td class={tone(v.changeVsPreviousYear)}>{change(v.changeVsPreviousYear)}</td>
               <td>{`${share('green')} / ${share('orange')} / ${share('red')} %`}</td>
               <td>{pct(v.xrayShare)}</td>
               <td>{`${min(v.avgRegistrationMin)} / ${min(v.avgCrossingMin)}`}</td>
@@ -103,46 +198,103 @@ function Login({ onLogin }: { onLogin: (name: string) => void }) {
   );
 }
 
+function PeriodPicker({ period, years, onChange }: { period: Period; years: string[]; onChange: (period: Period) => void }) {
+  const days = period.year && period.month ? daysInMonth(Number(period.year), Number(period.month)) : 0;
+  return (
+    <>
+      <label>
+        Year
+        <select name="year" onChange={(e) => onChange({ year: e.currentTarget.value, month: '', day: '' })}>
+          <option value="">all</option>
+          {years.map((y) => (
+            <option value={y} selected={period.year === y}>
+              {y}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Month
+        <select name="month" disabled={!period.year} onChange={(e) => onChange({ ...period, month: e.currentTarget.value, day: '' })}>
+          <option value="">all</option>
+          {MONTHS.map((m) => (
+            <option value={m} selected={period.month === m}>
+              {m}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Day
+        <select name="day" disabled={!period.month} onChange={(e) => onChange({ ...period, day: e.currentTarget.value })}>
+          <option value="">all</option>
+          {Array.from({ length: days }, (_, i) => String(i + 1).padStart(2, '0')).map((d) => (
+            <option value={d} selected={period.day === d}>
+              {d}
+            </option>
+          ))}
+        </select>
+      </label>
+    </>
+  );
+}
+
+function Choice({ name, label, values, value, onChange }: { name: string; label: string; values: string[]; value: string; onChange: (value: string) => void }) {
+  return (
+    <label>
+      {label}
+      <select name={name} onChange={(e) => onChange(e.currentTarget.value)}>
+        <option value="">all</option>
+        {values.map((v) => (
+          <option value={v} selected={value === v}>
+            {v}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 function Dashboard({ me, onLogout }: { me: string; onLogout: () => void }) {
-  const [posts, setPosts] = useState<Post[]>([]);
-  const [filters, setFilters] = useState<Filters>({ posts: [], from: '', to: '', direction: '', channel: '', interval: 10 });
-  const [report, setReport] = useState<TrsReport | null>(null);
-  const [gaps, setGaps] = useState<Gap[]>([]);
-  const [alarms, setAlarms] = useState<Alarm[]>([]);
-  const [years, setYears] = useState<PeriodVolume[]>([]);
-  const [months, setMonths] = useState<PeriodVolume[]>([]);
+  const [filters, setFilters] = useState<Filters>({ posts: [], period: { year: '', month: '', day: '' }, vehicleType: '', direction: '', channel: '', interval: 10 });
+  const [data, setData] = useState<Data | null>(null);
+  const [updated, setUpdated] = useState<Date | null>(null);
   const [error, setError] = useState('');
+  const knownYears = useRef<string[]>([]);
 
   useEffect(() => {
     let stopped = false;
-    const load = (): void => {
-      const postQuery = filters.posts.length ? `post=${filters.posts.join(',')}` : '';
-      Promise.all([
-        api<Post[]>('/api/posts'),
-        api<TrsReport>(`/api/trs?${query(filters)}`),
-        api<Gap[]>(`/api/gaps?state=open${postQuery ? `&${postQuery}` : ''}`),
-        api<Alarm[]>(`/api/alarms?limit=20${postQuery ? `&${postQuery}` : ''}`),
-        api<PeriodVolume[]>(`/api/volumes?unit=year&${volumeQuery(filters)}`),
-        api<PeriodVolume[]>(`/api/volumes?unit=month&${volumeQuery(filters)}`),
-      ]).then(
-        ([p, r, g, a, y, m]) => {
-          if (stopped) return;
-          setPosts(p);
-          setReport(r);
-          setGaps(g);
-          setAlarms(a);
-          setYears(y);
-          setMonths(m.slice(-24));
-          setError('');
-        },
-        (e: unknown) => {
-          if (e instanceof ApiError && e.status === 401) onLogout();
-          else if (!stopped) setError(e instanceof Error ? e.message : String(e));
-        },
-      );
+    let busy = false;
+    let seen = '';
+    let loadedAt = 0;
+    const fail = (e: unknown): void => {
+      if (e instanceof ApiError && e.status === 401) onLogout();
+      else if (!stopped) setError(e instanceof Error ? e.message : String(e));
     };
-    load();
-    const timer = setInterval(load, REFRESH_MS);
+    const reload = (): Promise<void> =>
+      loadAll(filters, Date.now()).then((loaded) => {
+        if (stopped) return;
+        seen = signature(loaded.posts);
+        loadedAt = Date.now();
+        // The year picker offers every year seen, whatever the other filters select.
+        knownYears.current = [...new Set([...knownYears.current, ...loaded.years.map((y) => y.period)])].sort();
+        setData(loaded);
+        setUpdated(new Date());
+        setError('');
+      });
+    // One request chain at a time; a hidden tab asks nothing.
+    const tick = (): void => {
+      if (busy || stopped || document.hidden) return;
+      busy = true;
+      const work =
+        Date.now() - loadedAt >= RELOAD_MS ? reload() : api<Post[]>('/api/posts').then((posts) => (signature(posts) === seen ? undefined : reload()));
+      work.catch(fail).finally(() => (busy = false));
+    };
+    busy = true;
+    reload()
+      .catch(fail)
+      .finally(() => (busy = false));
+    const timer = setInterval(tick, POLL_MS);
     return () => {
       stopped = true;
       clearInterval(timer);
@@ -150,11 +302,33 @@ function Dashboard({ me, onLogout }: { me: string; onLogout: () => void }) {
   }, [filters]);
 
   const set = (patch: Partial<Filters>): void => setFilters({ ...filters, ...patch });
+  const posts = data?.posts ?? [];
   const shown = posts.filter((p) => filters.posts.length === 0 || filters.posts.includes(p.postId));
+  const report = data?.report;
+  const cmp = data?.comparison ?? null;
+  const dayVehicles = data?.days.reduce((sum, d) => sum + d.vehicles, 0) ?? 0;
+  const monthsWithTraffic = new Set(data?.days.map((d) => d.period.slice(0, 7))).size;
+  const directions = cmp ? DIRECTIONS.filter((d) => (cmp.now.byDirection[d] ?? 0) + (cmp.before.byDirection[d] ?? 0) > 0) : [];
+  /** A change against the year before; coloured by whether it is good news (shorter times are), the sign says which way. */
+  const delta = (now: number | null | undefined, before: number | null | undefined, lowerIsBetter = false) => {
+    const r = ratio(now, before);
+    const t = tone(lowerIsBetter && r !== null ? -r : r);
+    return r === null ? null : { text: `${change(r)} vs ${rangeLabel(cmp!.beforeRange).slice(0, 4)}`, tone: t };
+  };
+  /** A share's change in percentage points (a relative change of a share reads wrong). */
+  const points = (now: number, before: number) => {
+    const pp = (now - before) * 100;
+    return { text: `${pp >= 0 ? '+' : ''}${pp.toFixed(1)} pp vs ${rangeLabel(cmp!.beforeRange).slice(0, 4)}`, tone: 'same' as const };
+  };
+  const years = data?.years ?? [];
+  const ytd = data?.ytd ?? null;
   return (
     <>
       <header>
         <h1>VMC — border posts</h1>
+        <span class="live" data-testid="updated">
+          {updated ? `Live · updated ${updated.toLocaleTimeString()}` : 'loading…'}
+        </span>
         <span>{me}</span>
         <button onClick={() => void api('/api/logout', {}).finally(onLogout)}>Log out</button>
       </header>
@@ -162,7 +336,7 @@ function Dashboard({ me, onLogout }: { me: string; onLogout: () => void }) {
         <section class="filters" aria-label="filters">
           <label>
             Posts
-            <select multiple name="post" size={Math.min(4, Math.max(2, posts.length))} onChange={(e) => set({ posts: [...e.currentTarget.selectedOptions].map((o) => o.value) })}>
+            <select multiple name="post" size={Math.min(3, Math.max(2, posts.length))} onChange={(e) => set({ posts: [...e.currentTarget.selectedOptions].map((o) => o.value) })}>
               {posts.map((p) => (
                 <option value={p.postId} selected={filters.posts.includes(p.postId)}>
                   {p.postId}
@@ -170,139 +344,155 @@ function Dashboard({ me, onLogout }: { me: string; onLogout: () => void }) {
               ))}
             </select>
           </label>
-          <label>
-            From <input type="date" name="from" value={filters.from} onChange={(e) => set({ from: e.currentTarget.value })} />
-          </label>
-          <label>
-            To (exclusive) <input type="date" name="to" value={filters.to} onChange={(e) => set({ to: e.currentTarget.value })} />
-          </label>
-          <label>
-            Direction
-            <select name="direction" onChange={(e) => set({ direction: e.currentTarget.value })}>
-              <option value="">all</option>
-              {DIRECTIONS.map((d) => (
-                <option value={d} selected={filters.direction === d}>
-                  {d}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Channel
-            <select name="channel" onChange={(e) => set({ channel: e.currentTarget.value })}>
-              <option value="">all</option>
-              {CHANNELS.map((c) => (
-                <option value={c} selected={filters.channel === c}>
-                  {c}
-                </option>
-              ))}
-            </select>
-          </label>
+          <PeriodPicker period={filters.period} years={knownYears.current} onChange={(period) => set({ period })} />
+          <Choice name="vehicleType" label="Vehicle type" values={VEHICLE_TYPES} value={filters.vehicleType} onChange={(vehicleType) => set({ vehicleType })} />
+          <Choice name="direction" label="Direction" values={DIRECTIONS} value={filters.direction} onChange={(direction) => set({ direction })} />
+          <Choice name="channel" label="Channel" values={CHANNELS} value={filters.channel} onChange={(channel) => set({ channel })} />
           <label>
             Interval (min) <input type="number" name="interval" min={1} max={1440} value={filters.interval} onChange={(e) => set({ interval: Number(e.currentTarget.value) || 10 })} />
           </label>
           {error && <span class="error">{error}</span>}
         </section>
         {report && (
+          <section class="wide" aria-label="figures">
+            <h2>
+              Time Release Study <small>{periodLabel(filters.period) || 'all time'}{cmp ? ` · changes: ${rangeLabel(cmp.nowRange)} against ${rangeLabel(cmp.beforeRange)}` : ''}</small>
+            </h2>
+            <div class="figures">
+              <Figure testId="fig-vehicles" label="Vehicles" value={String(report.vehicles)} delta={cmp ? delta(cmp.now.vehicles, cmp.before.vehicles) : null} />
+              <Figure testId="fig-per-day" label="Average per day" value={data.days.length ? (dayVehicles / data.days.length).toFixed(1) : '–'} />
+              <Figure testId="fig-per-month" label="Average per month" value={monthsWithTraffic ? (dayVehicles / monthsWithTraffic).toFixed(0) : '–'} />
+              <Figure testId="fig-xray" label="X-ray involvement" value={pct(report.xrayShare)} delta={cmp ? points(cmp.now.xrayShare, cmp.before.xrayShare) : null} />
+              <Figure testId="fig-registration" label="Registration (avg min)" value={min(report.registration.avgMin)} delta={cmp ? delta(cmp.now.registration.avgMin, cmp.before.registration.avgMin, true) : null} />
+              <Figure testId="fig-crossing" label="Crossing (avg min)" value={min(report.crossing.avgMin)} delta={cmp ? delta(cmp.now.crossing.avgMin, cmp.before.crossing.avgMin, true) : null} />
+              <Figure testId="fig-crossing-p" label="Crossing median / p90" value={`${min(report.crossing.medianMin)} / ${min(report.crossing.p90Min)}`} />
+            </div>
+          </section>
+        )}
+        {cmp && (
+          <section aria-label="directions">
+            <h2>
+              Vehicles by direction <small>against the same dates a year before</small>
+            </h2>
+            <Legend items={[{ label: rangeLabel(cmp.beforeRange), swatch: 'previous' }, { label: rangeLabel(cmp.nowRange), swatch: 'current' }]} />
+            <GroupedBars
+              testId="direction-yoy"
+              title="Vehicles by direction, this period against the same dates a year before"
+              categories={directions}
+              series={[
+                { name: 'year before', color: 'previous', values: directions.map((d) => cmp.before.byDirection[d] ?? 0) },
+                { name: 'this period', color: 'current', values: directions.map((d) => cmp.now.byDirection[d] ?? 0) },
+              ]}
+              notes={directions.map((d) => {
+                const r = ratio(cmp.now.byDirection[d] ?? 0, cmp.before.byDirection[d] ?? 0);
+                return r === null ? { text: 'new', tone: 'same' as const } : { text: change(r), tone: tone(r) };
+              })}
+              values
+            />
+          </section>
+        )}
+        <section aria-label="years">
+          <h2>
+            Vehicles per year <small>{ytd ? `${ytd.year} to ${ytd.to}: change against the same dates of ${Number(ytd.year) - 1}` : ''}</small>
+          </h2>
+          <GroupedBars
+            testId="years-chart"
+            title="Vehicles per year"
+            categories={years.map((y) => y.period)}
+            series={[{ name: 'vehicles', color: 'current', values: years.map((y) => y.vehicles) }]}
+            notes={years.map((y, i) => {
+              const r = ytd && i === years.length - 1 ? ratio(ytd.vehicles, ytd.before) : y.changeVsPreviousYear;
+              return r === null ? null : { text: change(r), tone: tone(r) };
+            })}
+            values
+            height={200}
+          />
+        </section>
+        <section aria-label="channels">
+          <h2>Channels per year</h2>
+          <Legend items={CHANNELS.map((c) => ({ label: c, swatch: c }))} />
+          <ChannelShares testId="channel-shares" rows={years} />
+        </section>
+        <section class="wide" aria-label="months">
+          <h2>
+            Monthly dynamics <small>last {data?.months.length ?? 0} months</small>
+          </h2>
+          <GroupedBars
+            testId="months-chart"
+            title="Vehicles per month"
+            categories={(data?.months ?? []).map((m) => m.period)}
+            series={[{ name: 'vehicles', color: 'current', values: (data?.months ?? []).map((m) => m.vehicles) }]}
+            notes={(data?.months ?? []).map((m, i, all) => (all.length > 12 && i % 2 !== 0) || m.changeVsPreviousYear === null ? null : { text: change(m.changeVsPreviousYear), tone: tone(m.changeVsPreviousYear) })}
+            labelEvery={(data?.months.length ?? 0) > 12 ? 2 : 1}
+            values
+            height={190}
+          />
+          <details>
+            <summary>Per year and per month, as tables</summary>
+            <VolumeTable rows={years} label="year" />
+            <VolumeTable rows={data?.months ?? []} label="month" />
+          </details>
+        </section>
+        {report && (
           <>
-            <section aria-label="figures">
-              <h2>Time Release Study</h2>
-              <div class="figures">
-                <div class="figure">
-                  Vehicles <b>{report.vehicles}</b>
-                </div>
-                <div class="figure">
-                  X-ray <b>{pct(report.xrayShare)}</b>
-                </div>
-                <div class="figure">
-                  Registration (avg min) <b>{min(report.registration.avgMin)}</b>
-                </div>
-                <div class="figure">
-                  Crossing (avg min) <b>{min(report.crossing.avgMin)}</b>
-                </div>
-              </div>
-              <table>
-                <tbody>
-                  {Object.entries(report.byDirection).map(([d, n]) => (
-                    <tr>
-                      <td>{d}</td>
-                      <td>{n}</td>
-                    </tr>
-                  ))}
-                  {Object.entries(report.channels).map(([c, share]) => (
-                    <tr>
-                      <td>channel {c}</td>
-                      <td>{pct(share)}</td>
-                    </tr>
-                  ))}
-                  <tr>
-                    <td>crossing median / p90 (min)</td>
-                    <td>
-                      {min(report.crossing.medianMin)} / {min(report.crossing.p90Min)}
-                    </td>
-                  </tr>
-                </tbody>
-              </table>
-            </section>
             <section aria-label="distribution">
               <h2>Crossing times by interval</h2>
               <IntervalChart intervals={report.intervals} />
             </section>
-            <section class="wide" aria-label="interval table">
+            <section aria-label="interval table">
               <h2>Interval table</h2>
-              <table>
-                <thead>
-                  <tr>
-                    <th>up to (min)</th>
-                    <th>vehicles</th>
-                    <th>cumulative</th>
-                    <th>cum. %</th>
-                    <th>avg crossing (min)</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {report.intervals.map((r) => (
+              <div class="scroll" tabIndex={0}>
+                <table>
+                  <thead>
                     <tr>
-                      <td>{r.upToMin}</td>
-                      <td>{r.vehicles}</td>
-                      <td>{r.cumulative}</td>
-                      <td>{r.cumulativePct.toFixed(2)}</td>
-                      <td>{r.avgCrossingMin.toFixed(2)}</td>
+                      <th>up to (min)</th>
+                      <th>vehicles</th>
+                      <th>cumulative</th>
+                      <th>cum. %</th>
+                      <th>avg crossing (min)</th>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
+                  </thead>
+                  <tbody>
+                    {report.intervals.map((r) => (
+                      <tr>
+                        <td>{r.upToMin}</td>
+                        <td>{r.vehicles}</td>
+                        <td>{r.cumulative}</td>
+                        <td>{r.cumulativePct.toFixed(2)}</td>
+                        <td>{r.avgCrossingMin.toFixed(2)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
             </section>
           </>
         )}
-        <section class="wide" aria-label="years">
-          <h2>Vehicles per year</h2>
-          <VolumeTable rows={years} label="year" />
-          <h2>Monthly dynamics (last 24 months)</h2>
-          <VolumeTable rows={months} label="month" />
-        </section>
         <section aria-label="posts">
-          <h2>Posts now</h2>
+          <h2>Posts, lanes and devices now</h2>
           {shown.map((p) => (
             <div>
-              <b>{p.postId}</b> {p.status ? <span class={p.status.state === 'online' ? 'up' : 'down'}>{p.status.state}</span> : null} · last event {new Date(p.lastSeen).toLocaleString()} · lanes {p.lanes.map((l) => l.laneId).join(', ')}
+              <b>{p.postId}</b> {p.status ? <span class={p.status.state === 'online' ? 'up' : 'down'}>{p.status.state}</span> : null} <span class="muted">· last event {new Date(p.lastSeen).toLocaleString()}</span>
               {p.openGaps > 0 && <span class="down"> · {p.openGaps} open gap(s)</span>}
-              <ul>
-                {p.devices.map((d) => (
-                  <li class={d.state}>
-                    {d.deviceId} ({d.laneId}): {d.state}
-                    {d.lastError ? ` — ${d.lastError}` : ''}
-                  </li>
-                ))}
+              <ul class="devices">
+                {p.lanes.map((lane) => {
+                  const devices = p.devices.filter((d) => d.laneId === lane.laneId);
+                  return (
+                    <li>
+                      {lane.laneId}
+                      {devices.length === 0 ? <span class="muted"> · no device reports</span> : devices.map((d) => <span class={d.state}>{` · ${d.deviceId} (${lane.laneId}): ${d.state}${d.lastError ? ` — ${d.lastError}` : ''}`}</span>)}
+                    </li>
+                  );
+                })}
               </ul>
             </div>
           ))}
         </section>
         <section aria-label="gaps and alarms">
           <h2>Open gaps</h2>
-          {gaps.length === 0 ? <p>none</p> : gaps.map((g) => <p class="down">{`${g.postId}: seq ${g.firstSeq}–${g.lastSeq}, ${g.missing} missing since ${new Date(g.openedAt).toLocaleString()}`}</p>)}
+          {(data?.gaps.length ?? 0) === 0 ? <p class="muted">none</p> : data?.gaps.map((g) => <p class="down">{`${g.postId}: seq ${g.firstSeq}–${g.lastSeq}, ${g.missing} missing since ${new Date(g.openedAt).toLocaleString()}`}</p>)}
           <h2>Recent alarms</h2>
-          {alarms.length === 0 ? <p>none</p> : alarms.map((a) => <p class={a.severity}>{`${new Date(a.time).toLocaleString()} ${a.postId}/${a.laneId} ${a.alarm}: ${a.message}`}</p>)}
+          {(data?.alarms.length ?? 0) === 0 ? <p class="muted">none</p> : data?.alarms.map((a) => <p class={a.severity}>{`${new Date(a.time).toLocaleString()} ${a.postId}/${a.laneId} ${a.alarm}: ${a.message}`}</p>)}
         </section>
       </main>
     </>

@@ -6,6 +6,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { TrsReport } from './api.js';
+import { PALETTE } from './palette.js';
 
 export function IntervalChart({ intervals }: { intervals: TrsReport['intervals'] }) {
   const host = useRef<HTMLDivElement>(null);
@@ -17,7 +18,7 @@ export function IntervalChart({ intervals }: { intervals: TrsReport['intervals']
     const plot = new uPlot(
       {
         width: Math.max(320, element.clientWidth || 480),
-        height: 260,
+        height: 240,
         scales: { x: { time: false }, pct: { range: [0, 100] } },
         axes: [
           { label: 'crossing time, up to (min)' },
@@ -26,8 +27,8 @@ export function IntervalChart({ intervals }: { intervals: TrsReport['intervals']
         ],
         series: [
           { label: 'up to (min)' },
-          { label: 'vehicles', stroke: '#3b6ea5', fill: '#3b6ea599', ...(bars ? { paths: bars } : {}), points: { show: false } },
-          { label: 'cumulative %', scale: 'pct', stroke: '#c2410c', width: 2, points: { show: true, size: 5 } },
+          { label: 'vehicles', stroke: PALETTE.chartBars, fill: `${PALETTE.chartBars}99`, ...(bars ? { paths: bars } : {}), points: { show: false } },
+          { label: 'cumulative %', scale: 'pct', stroke: PALETTE.chartLine, width: 2, points: { show: true, size: 5 } },
         ],
         legend: { show: true, live: false },
       },
