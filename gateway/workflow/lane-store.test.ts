@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import type { EventDraft } from '../../contract/envelope.js';
 import type { Crossing } from './lane-workflow.js';
-import { LaneStore, VISITS_WINDOW_MS } from './lane-store.js';
+import { LaneStore, MAX_OUTAGE_MS, VISITS_WINDOW_MS } from './lane-store.js';
 
 const MINUTE = 60_000;
 const event = {} as EventDraft;
@@ -52,6 +52,15 @@ describe('lane store', () => {
     expect(after.monotonic() - (restored?.crossing.monoMs.arrived as number)).toBe(40 * MINUTE);
     expect(after.monotonic() - (restored?.crossing.monoMs.registered as number)).toBe(15 * MINUTE);
     expect(restored?.lastWrittenWallMs).toBe(before.now());
+  });
+
+  it('believes an outage of at most a week: a wall clock stepped years ahead adds no more', () => {
+    const db = new Database(':memory:');
+    const before = new ManualClock(Date.UTC(2026, 10, 28, 8, 0, 0));
+    new LaneStore(db, before).within(crossing(before))(event, db);
+    const after = new ManualClock(before.now() + 3 * 365 * 24 * 60 * MINUTE);
+    const [restored] = new LaneStore(db, after).restoreCrossings().get('lane-1') ?? [];
+    expect(after.monotonic() - (restored?.crossing.monoMs.arrived as number)).toBe(MAX_OUTAGE_MS + 30 * MINUTE);
   });
 
   it('forgets a crossing closed in the same transaction as its completed event', () => {

@@ -37,6 +37,13 @@ CREATE TABLE IF NOT EXISTS plate_mismatches (
 `;
 
 /** The visit history keeps 30 days, and at most this many arrivals (≈ 40 bytes each). */
+/**
+ * The longest outage a restored crossing is taken to have waited through. Longer than any real
+ * one a vehicle waits out (the workflow abandons a crossing after 12 h without progress by
+ * default), short enough that a wrong clock cannot add more.
+ */
+export const MAX_OUTAGE_MS = 7 * 24 * 3_600_000;
+
 export const VISITS_WINDOW_MS = 30 * 86_400_000;
 export const VISITS_MAX_ROWS = 250_000;
 
@@ -116,8 +123,10 @@ export class LaneStore {
     const wallNow = this.clock.now();
     for (const row of this.statements.crossings.all()) {
       const { crossing, monoAt, wallAt } = JSON.parse(row.snapshot) as Snapshot;
-      // Age of each stamp at the snapshot (monotonic, exact) plus the wall time since (the outage).
-      const sinceSnapshot = Math.max(0, wallNow - wallAt);
+      // Age of each stamp at the snapshot (monotonic, exact) plus the wall time since (the outage),
+      // believed up to MAX_OUTAGE_MS: a wall clock stepped years ahead (a dead RTC, a bad NTP
+      // answer) must not turn a waiting truck into a crossing of years.
+      const sinceSnapshot = Math.min(MAX_OUTAGE_MS, Math.max(0, wallNow - wallAt));
       for (const [milestone, mono] of Object.entries(crossing.monoMs)) {
         (crossing.monoMs as Record<string, number>)[milestone] = monoNow - sinceSnapshot - (monoAt - mono);
       }
