@@ -44,6 +44,12 @@ export class XrayFolderDriver extends DriverBase<XrayReading> {
   private stopped = true;
   /** Refused names whose move aside failed: not looked at again while unchanged. */
   private readonly refusedNames = new RefusedNames();
+  /**
+   * Metadata files that did not parse, by name, with the identity they had: a scanner writing in
+   * place may be caught mid-write. Refused only when the next pass finds the same file unchanged
+   * and still unparsable. Bounded by the folder's listing (pruned each pass).
+   */
+  private readonly unparsed = new Map<string, string>();
   /** Files moved to quarantine/ (or refused where they lie), for any reason. */
   quarantined = 0;
 
@@ -116,7 +122,9 @@ export class XrayFolderDriver extends DriverBase<XrayReading> {
       return;
     }
     if (this.health().state === 'down' && !this.stopped) this.setHealth('up');
-    this.refusedNames.keepOnly(new Set(names));
+    const listed = new Set(names);
+    this.refusedNames.keepOnly(listed);
+    for (const name of this.unparsed.keys()) if (!listed.has(name)) this.unparsed.delete(name);
     for (const name of names) {
       if (this.stopped) return;
       try {
@@ -158,7 +166,13 @@ export class XrayFolderDriver extends DriverBase<XrayReading> {
       const parsed = scanMetadataSchema.safeParse(JSON.parse(text));
       if (!parsed.success) return await this.refuse([name], `invalid metadata: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
       metadata = parsed.data;
+      this.unparsed.delete(name);
     } catch (error) {
+      if (this.unparsed.get(name) !== opened.file.identity) {
+        this.unparsed.set(name, opened.file.identity);
+        return; // perhaps half-written: looked at again on the next pass
+      }
+      this.unparsed.delete(name);
       return await this.refuse([name], `unreadable metadata: ${(error as Error).message}`);
     } finally {
       await opened.file.handle.close();

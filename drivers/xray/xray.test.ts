@@ -81,12 +81,19 @@ describe('X-ray drop-folder driver', () => {
     await degraded;
     expect(readFileSync(join(folder, 'quarantine', 'scan-2.json.reason.txt'), 'utf8')).toMatch(/^image scan-2\.pgm: truncated image: expected 65536 bytes of samples, got \d+\n$/);
     expect(existsSync(join(folder, 'quarantine', 'scan-2.pgm'))).toBe(true);
+    // A metadata file that does not parse may be half-written: refused once it has not changed
+    // from one pass to the next.
+    const refusedCorrupt = new Promise((resolve) => driver.on('health', (h) => h.state === 'degraded' && String(h.lastError).includes('scan-3.json') && resolve(h)));
     scanner.corruptMetadata('scan-3.json');
     scanner.completed('scan-4', 'XY987ZZ');
     await until(1);
+    await refusedCorrupt;
     expect(readings.map((r) => r.scanId)).toEqual(['scan-4']);
     expect(readFileSync(join(folder, 'quarantine', 'scan-3.json.reason.txt'), 'utf8')).toMatch(/^unreadable metadata: /);
     expect(driver.quarantined).toBe(2);
+    // And goes on: the next good scan is read and the driver is up again.
+    scanner.completed('scan-5', 'KT515OB');
+    await until(2);
     expect(driver.health().state).toBe('up');
   });
 });
