@@ -4,7 +4,7 @@
  * the stream ending with its session, the per-session cap), the extended lane view, pictures by
  * digest, and the TRS of a day after its events were delivered and deleted from the outbox.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { get, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -271,11 +271,12 @@ describe('GET /api/trs', () => {
     expect(gateway.outbox.database.prepare('SELECT COUNT(*) AS n FROM open_crossings').get()).toEqual({ n: 0 });
     // A commit that fails (here: a hook after ours throws) leaves no crossing behind either.
     const data = made[0]?.data as EventData<'crossing.completed'>;
-    await expect(
-      gateway.emit('crossing.completed', 'lane-1', { ...data, crossingId: 'failed-one' }, 'failed-one', () => {
-        throw new Error('disk gone');
-      }),
-    ).rejects.toThrow();
+    const failed = gateway.emit('crossing.completed', 'lane-1', { ...data, crossingId: 'failed-one' }, 'failed-one', () => {
+      throw new Error('disk gone');
+    });
+    // The injected failure itself, not any other (a schema refusal, a closed outbox) by chance.
+    await expect(failed).rejects.toThrow(/not committed: Error: disk gone$/);
+    await expect(failed).rejects.toMatchObject({ code: 'GW_ERR_OUTBOX_WRITE', cause: new Error('disk gone') });
     const { headers } = bearer('operator');
     expect((await app().inject({ method: 'GET', url: '/api/trs', headers })).json()).toMatchObject({ vehicles: 1 });
   });
@@ -303,9 +304,13 @@ describe('the scan in the lane view', () => {
   it('shows a thumbnail the gateway made of the scan image, with the image size its regions are in', async () => {
     // 640 × 480, a dense block at (320, 240): the kind of image the simulated scanner writes.
     const pixels = new Uint16Array(640 * 480).map((_, i) => ((i % 640) >= 320 && (i % 640) < 384 && Math.floor(i / 640) >= 240 && Math.floor(i / 640) < 304 ? 60_000 : 8_000));
-    const path = join(tempDir(), 'scan-1.pgm');
+    // Where a drop folder keeps its scans: a path on the gateway's disk, never shown over HTTP.
+    const folder = join(tempDir(), 'xray-drop', 'processed');
+    mkdirSync(folder, { recursive: true });
+    const path = join(folder, 'scan-1.pgm');
     writeFileSync(path, encodePgm({ width: 640, height: 480, maxval: 65535, pixels }));
-    const { headers } = bearer('supervisor');
+    const { token, headers } = bearer('supervisor');
+    const stream = app().inject({ method: 'GET', url: '/api/live', headers });
     const workflow = runtime.post.lane('lane-1').workflow;
     const { crossingId } = workflow.arrive('AB300CD', 'truck', 0.9);
     expect((await register(headers, 'AB300CD')).statusCode).toBe(201);
@@ -328,6 +333,21 @@ describe('the scan in the lane view', () => {
     // PNG signature, then IHDR: 320 × 240, 8-bit greyscale.
     expect(png.rawPayload.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
     expect([png.rawPayload.readUInt32BE(16), png.rawPayload.readUInt32BE(20), png.rawPayload[24], png.rawPayload[25]]).toEqual([320, 240, 8, 0]);
+    // No field of any view names the scan's folder: not GET /api/lanes (before and after the
+    // thumbnail), not the live stream's views, not the lane API's crossing.
+    expect(Object.keys(view?.scan ?? {})).not.toContain('imageRef');
+    const one = await app().inject({ method: 'GET', url: `/api/lanes/lane-1/crossings/${crossingId}`, headers });
+    expect(one.json()).toMatchObject({ scan: { result: 'suspect', scannerId: 'xray-1' } });
+    clock.advance(250);
+    await settle();
+    gateway.sessions.end(token);
+    const live = events((await stream).body).filter((e) => e.event === 'lanes');
+    // The stream's last view shows the scan (and its thumbnail); none of its views names the file.
+    expect(live.at(-1)?.data).toMatchObject([{ crossings: [{ scan: { result: 'suspect', thumbnailUrl: view?.scan.thumbnailUrl } }] }]);
+    for (const body of [JSON.stringify(first), JSON.stringify(lanes), one.body, ...live.map((e) => JSON.stringify(e.data))]) {
+      expect(body).not.toContain(folder);
+      expect(body).not.toContain('scan-1.pgm');
+    }
   });
 });
 

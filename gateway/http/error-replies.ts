@@ -1,14 +1,25 @@
 /**
  * One shape for every refusal, `{code, message}` with a stable code (docs/errors.md): schema
  * failures 400, bodies over the route's limit 413, a refused workflow step 409, unknown paths 404
- * (reached only by authenticated callers), an action the outbox could not record 503 with the
- * outbox's code, anything unexpected 500 with the detail kept in the log.
+ * (reached only by authenticated callers), a file route's refused path 403, an action the outbox
+ * could not record 503 with the outbox's code, anything unexpected 500 with the detail kept in
+ * the log.
  */
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import { isGatewayError } from '../../core/errors.js';
 import { PasswordCheckBusy } from '../../core/passwords.js';
 import { WorkflowError } from '../workflow/lane-workflow.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The route serves files with @fastify/static (console-routes.ts): its 403 is `send` refusing
+     * the path (out of the folder, a dotfile), answered GW_ERR_HTTP_PATH_REFUSED.
+     */
+    files?: boolean;
+  }
+}
 
 const plugin: FastifyPluginAsync = (app) => {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -22,6 +33,10 @@ const plugin: FastifyPluginAsync = (app) => {
       // The outbox could not store the action's event and audit entry (disk full, bound reached).
       return reply.code(503).send({ code: error.code, message: `not recorded: ${error.message}` });
     }
+    if (error.statusCode === 403 && request.routeOptions.config.files === true) {
+      return reply.code(403).send({ code: 'GW_ERR_HTTP_PATH_REFUSED', message: `path refused: ${request.url.split('?')[0] ?? ''} leaves its folder or names a dotfile` });
+    }
+    if (error.statusCode === 404) return reply.code(404).send({ code: 'GW_ERR_HTTP_NOT_FOUND', message: `not found: ${request.method} ${request.url.split('?')[0] ?? ''}` });
     if (error.code === 'GW_ERR_HTTP_BAD_REQUEST' || (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500)) {
       return reply.code(error.statusCode ?? 400).send({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: error.message });
     }

@@ -11,9 +11,11 @@
  * from the command line). Looking does not count as activity: an open console does not keep a
  * deserted booth signed in.
  *
- * Bounded: `maxPerSession` streams per session and `maxStreams` in all (the route answers 429
- * beyond), and a client that does not read — its unsent bytes above `maxBufferedBytes` — is cut
- * off rather than buffered for (the console reconnects and starts from a fresh snapshot).
+ * Bounded: `maxPerSession` streams per session, `maxPerAccount` per account (one account signed
+ * in many times over cannot take the gateway's streams from everyone else) and `maxStreams` in all
+ * (the route answers 429 beyond), and a client that does not read — its unsent bytes above
+ * `maxBufferedBytes` — is cut off rather than buffered for (the console reconnects and starts from
+ * a fresh snapshot).
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Clock, TimerHandle } from '../../core/clock.js';
@@ -46,6 +48,11 @@ export interface LiveFeedOptions {
   pingMs?: number;
   /** Default 3: a booth, a second screen, a reconnect overlapping its predecessor. */
   maxPerSession?: number;
+  /**
+   * Default 6: two sessions' worth (a booth and the supervisor's office under one name). Below
+   * `maxStreams` / 10, so ten accounts at their cap still leave streams for the others.
+   */
+  maxPerAccount?: number;
   /** Default 64. */
   maxStreams?: number;
   /** Unsent bytes a stream may hold before it is cut off. Default 1 MiB: a few views of a large post. */
@@ -69,6 +76,7 @@ export class LiveFeed {
   private readonly minIntervalMs: number;
   private readonly pingMs: number;
   private readonly maxPerSession: number;
+  private readonly maxPerAccount: number;
   private readonly maxStreams: number;
   private readonly maxBufferedBytes: number;
 
@@ -76,6 +84,7 @@ export class LiveFeed {
     this.minIntervalMs = options.minIntervalMs ?? 250;
     this.pingMs = options.pingMs ?? 15_000;
     this.maxPerSession = options.maxPerSession ?? 3;
+    this.maxPerAccount = options.maxPerAccount ?? 6;
     this.maxStreams = options.maxStreams ?? 64;
     this.maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
     this.unsubscribeSessions = options.sessions.onEnded((session) => {
@@ -91,8 +100,14 @@ export class LiveFeed {
   /** Why a new stream of `session` is refused (the caps), or null when it may open. */
   refusal(session: Session): string | null {
     if (this.streams.size >= this.maxStreams) return `the gateway serves ${this.maxStreams} live streams at most; try again later`;
-    const own = [...this.streams].filter((stream) => stream.session === session).length;
+    let own = 0;
+    let account = 0;
+    for (const stream of this.streams) {
+      if (stream.session === session) own += 1;
+      if (stream.session.account === session.account) account += 1;
+    }
     if (own >= this.maxPerSession) return `a session may hold ${this.maxPerSession} live streams at most; close another console tab`;
+    if (account >= this.maxPerAccount) return `an account may hold ${this.maxPerAccount} live streams at most; close a console signed in elsewhere under this name`;
     return null;
   }
 
@@ -177,7 +192,9 @@ export class LiveFeed {
 
   private write(stream: Stream, message: string): void {
     if (stream.closed) return;
-    if (stream.sink.writableLength + message.length > this.maxBufferedBytes) {
+    // Bytes against bytes: a plate or reason in Cyrillic takes two bytes a character, and
+    // `message.length` (UTF-16 units) would let the buffer grow past its bound.
+    if (stream.sink.writableLength + Buffer.byteLength(message) > this.maxBufferedBytes) {
       this.options.logger.warn({ account: stream.session.account, unsentBytes: stream.sink.writableLength }, 'live stream dropped: its client does not keep up');
       this.forget(stream);
       stream.sink.destroy();

@@ -16,7 +16,7 @@ export interface LiveRoutesOptions {
   accounts: AccountStore;
   clock: Clock;
   /** The feed's bounds and pace (live-feed.ts has the defaults). */
-  limits?: Pick<LiveFeedOptions, 'minIntervalMs' | 'pingMs' | 'maxPerSession' | 'maxStreams' | 'maxBufferedBytes'>;
+  limits?: Pick<LiveFeedOptions, 'minIntervalMs' | 'pingMs' | 'maxPerSession' | 'maxPerAccount' | 'maxStreams' | 'maxBufferedBytes'>;
 }
 
 export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = (app, options) => {

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import fastifyCookie from '@fastify/cookie';
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { resolveSecret } from '../../config/secrets.js';
 import type { SecretRef } from '../../config/schema.js';
@@ -70,6 +70,9 @@ function baseOptions(logger: Logger, https: HttpsFiles | undefined, where: strin
     keepAliveTimeout: 10_000,
     routerOptions: { maxParamLength: 128 },
     return503OnClosing: true,
+    // A URL that does not decode (`/assets/%E0%A4%A`) is refused before routing, where fastify
+    // would answer in its own shape: ours, with a stable code.
+    frameworkErrors: (error, _request, reply) => void (reply as FastifyReply).code(400).send({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: error.message }),
     // Strict: no type coercion, no silently removed keys, the first problem only.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, useDefaults: false } },
   };

@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { EventDraft } from '../../contract/envelope.js';
-import { CrossingLog, isCalendarDay } from './crossing-log.js';
+import { CrossingLog, PRUNE_PER_CROSSING, isCalendarDay } from './crossing-log.js';
 
 function completed(id: string, exited: string, outcome: 'completed' | 'abandoned' = 'completed', crossingSec = 600): EventDraft {
   return {
@@ -59,6 +59,42 @@ describe('the crossing log', () => {
     expect([...log.day('2026-11-25'), ...log.day('2026-11-26')].map((r) => r.id)).toEqual(['e2', 'e3', 'e4']);
     // Counted again on open, not trusted from memory.
     expect(new CrossingLog(db, { utcOffsetMin: 0 }).size).toBe(3);
+  });
+
+  it('keeps the earlier days when one crossing is stamped a year ahead (a clock step)', () => {
+    const db = new Database(':memory:');
+    const log = new CrossingLog(db, { utcOffsetMin: 0 });
+    const within = log.within();
+    const days = ['2026-11-20', '2026-11-21', '2026-11-22', '2026-11-23', '2026-11-24', '2026-11-25'];
+    for (const [n, day] of days.entries()) within(completed(`e${n}`, `${day}T10:00:00.000Z`), db);
+    within(completed('ahead', '2027-11-26T10:00:00.000Z'), db);
+    // …and the post's next crossings, on the right clock again.
+    within(completed('next', '2026-11-26T10:00:00.000Z'), db);
+    for (const [n, day] of days.entries()) expect(log.day(day).map((r) => r.id), day).toEqual([`e${n}`]);
+    expect(log.day('2027-11-26').map((r) => r.id)).toEqual(['ahead']);
+    expect(log.size).toBe(8);
+    // After a restart too: the recent exit times are read back, not the one odd time alone.
+    const reopened = new CrossingLog(db, { utcOffsetMin: 0 });
+    reopened.within()(completed('after-restart', '2026-11-26T11:00:00.000Z'), db);
+    expect(reopened.size).toBe(9);
+  });
+
+  it('goes over to a clock that really stepped a little at a time, never in one crossing', () => {
+    const db = new Database(':memory:');
+    const log = new CrossingLog(db, { utcOffsetMin: 0 });
+    const within = log.within();
+    // Two crossings a day through November.
+    for (let n = 0; n < 40; n += 1) within(completed(`old${n}`, `2026-11-${String(Math.floor(n / 2) + 1).padStart(2, '0')}T1${n % 2}:00:00.000Z`), db);
+    const sizes: number[] = [];
+    for (let n = 0; n < 8; n += 1) {
+      within(completed(`new${n}`, `2027-11-26T10:0${n}:00.000Z`), db);
+      sizes.push(log.size);
+    }
+    // Nothing goes until most of the last nine crossings agree (the fifth), then at most
+    // PRUNE_PER_CROSSING rows per crossing: one in, four out.
+    expect(PRUNE_PER_CROSSING).toBe(4);
+    expect(sizes).toEqual([41, 42, 43, 44, 41, 38, 35, 32]);
+    expect(log.day('2026-11-20').map((r) => r.id)).toEqual(['old38', 'old39']);
   });
 
   it('knows a calendar day', () => {

@@ -81,7 +81,7 @@ export class CrossingLog {
       day: db.prepare<[string], { record: string }>('SELECT record FROM completed_crossings WHERE day = ? ORDER BY exited_ms'),
     };
     this.rows = this.statements.count.get()?.n ?? 0;
-    // The last rows inserted (rowid order is insertion order: only the oldest rows are deleted).
+    // The last rows inserted: a new row's rowid is above every other's (no AUTOINCREMENT needed).
     this.recent = db
       .prepare<[number], { exited_ms: number }>('SELECT exited_ms FROM completed_crossings ORDER BY rowid DESC LIMIT ?')
       .all(RECENT_CROSSINGS)

@@ -40,6 +40,15 @@ export interface LaneViewInputs {
   clockSpeed: number;
 }
 
+/**
+ * A scan as callers see it, field by field: never its `imageRef`, which names a file on the
+ * gateway's disk (the drop folder's layout is nobody's business over HTTP; the event to the VMC
+ * still carries it). The picture is reached through the view's `thumbnailUrl` instead.
+ */
+function scanShown(scan: NonNullable<Crossing['scan']>): Omit<NonNullable<Crossing['scan']>, 'imageRef'> {
+  return { scannerId: scan.scannerId, result: scan.result, screening: scan.screening };
+}
+
 /** A crossing as the lane API has always answered it (the POST routes answer this). */
 export function summary(crossing: Crossing): Record<string, unknown> {
   return {
@@ -54,7 +63,7 @@ export function summary(crossing: Crossing): Record<string, unknown> {
     weightKg: crossing.weightKg,
     channel: crossing.risk?.channel ?? null,
     risk: crossing.risk,
-    scan: crossing.scan,
+    scan: crossing.scan && scanShown(crossing.scan),
     milestones: Object.fromEntries(Object.entries(crossing.wallMs).map(([m, ms]) => [m, new Date(ms).toISOString()])),
   };
 }
@@ -98,9 +107,10 @@ export function crossingView(crossing: Crossing, atBooth: boolean, snapshotRef: 
     stepSince: iso(sinceMs),
     snapshotUrl: imageUrl(snapshotRef),
     scan: scan && {
-      ...scan,
+      ...scanShown(scan),
       regions: scan.screening?.regions ?? [],
-      // Made by the gateway from the scan image (xray-thumbnail.ts); a file path is never served.
+      // Made by the gateway from the scan image (xray-thumbnail.ts); a file path is never served
+      // (imageUrl takes a `sha256:` reference only).
       thumbnailUrl: imageUrl(thumbnail?.ref ?? scan.imageRef),
       imageWidth: thumbnail?.imageWidth ?? null,
       imageHeight: thumbnail?.imageHeight ?? null,
