@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crossingRecord, trsReport, type CrossingRecord } from './trs-report.js';
+import { crossingRecord, MAX_INTERVAL_ROWS, trsReport, type CrossingRecord } from './trs-report.js';
 
 const record = (id: string, crossingMin: number, extra: Partial<CrossingRecord> = {}): CrossingRecord => ({
   id,
@@ -57,4 +57,24 @@ describe('TRS report', () => {
     expect(JSON.stringify(backward)).toBe(JSON.stringify(forward));
     expect(trsReport([], 10).byDirection).toEqual({ import: 0, export: 0, 'transit-entry': 0, 'transit-exit': 0, 'domestic-transit': 0 });
   });
+
+  it('bounds the interval table: a huge crossing time or a tiny interval gathers the tail in one last row', () => {
+    // One stored crossing of ~190 years (crossingSec 1e10) at 1-minute intervals would be 1.7e8 rows.
+    const huge = crossingRecord({ id: 'h', type: 'crossing.completed', data: { direction: 'import', channel: 'green', durations: { crossingSec: 1e10, registrationSec: 60 }, milestones: {} } });
+    expect(huge).not.toBeNull();
+    const report = trsReport([record('a', 0.5), record('b', 3), huge!], 1);
+    expect(report.intervals).toHaveLength(MAX_INTERVAL_ROWS);
+    expect(report.intervals[0]).toEqual({ upToMin: 1, vehicles: 1, cumulative: 1, cumulativePct: 33.33, avgCrossingMin: 0.5 });
+    expect(report.intervals[2]).toEqual({ upToMin: 3, vehicles: 1, cumulative: 2, cumulativePct: 66.67, avgCrossingMin: 1.75 });
+    expect(report.intervals.at(-2)).toMatchObject({ upToMin: MAX_INTERVAL_ROWS - 1, vehicles: 0, cumulative: 2 });
+    expect(report.intervals.at(-1)).toEqual({ upToMin: Math.ceil(1e10 / 60), overMin: MAX_INTERVAL_ROWS - 1, vehicles: 1, cumulative: 3, cumulativePct: 100, avgCrossingMin: round2((0.5 + 3 + 1e10 / 60) / 3) });
+    // What `GET /api/trs?interval=0.00001` asked of the function before the route refused it.
+    const tiny = trsReport([record('a', 5), record('b', 25)], 0.00001);
+    expect(tiny.intervals).toHaveLength(MAX_INTERVAL_ROWS);
+    expect(tiny.intervals.at(-1)).toMatchObject({ overMin: (MAX_INTERVAL_ROWS - 1) * 0.00001, vehicles: 2, cumulative: 2, cumulativePct: 100 });
+    // Under the bound nothing changes: no overMin anywhere.
+    expect(trsReport([record('a', 4990)], 10).intervals.every((row) => !('overMin' in row))).toBe(true);
+  });
 });
+
+const round2 = (value: number): number => Math.round(value * 100) / 100;

@@ -6,6 +6,12 @@
  * multiple of the width ≥ t (a zero time falls in the first interval). Percentiles are
  * nearest-rank. Durations come from `data.durations`, else from the milestones.
  *
+ * The table has at most MAX_INTERVAL_ROWS rows, whatever the interval and the longest crossing
+ * (one stored crossing of years, or a tiny interval, must not build millions of rows): past it,
+ * the last row gathers every vehicle over `(MAX_INTERVAL_ROWS - 1) × interval` minutes. That row
+ * carries `overMin` (the bound it starts above) and, as `upToMin`, the upper bound of the longest
+ * crossing's interval; every other row is as before.
+ *
  * `byDirection` and `channels` always list every direction and channel of the catalogue, in the
  * catalogue's order, zeros included (then any value the catalogue does not know, sorted): two
  * reports of the same events print the same lines and columns, whatever order the events came in.
@@ -28,8 +34,13 @@ export interface Summary {
   p90Min: number | null;
 }
 
+/** Most rows of the interval table; the last one gathers the rest (see the module comment). */
+export const MAX_INTERVAL_ROWS = 500;
+
 export interface IntervalRow {
   upToMin: number;
+  /** Only on a last row that gathers the long tail: its vehicles took more than this many minutes. */
+  overMin?: number;
   vehicles: number;
   cumulative: number;
   cumulativePct: number;
@@ -112,16 +123,22 @@ export function trsReport(records: Iterable<CrossingRecord>, intervalMin = 10): 
   // Summed in ascending order, so the same events give the same floating-point figures whatever
   // order they were read in (a recording and the VMC's store must agree to the last digit).
   for (const times of buckets.values()) times.sort((a, b) => a - b);
-  const lastBucket = Math.max(0, ...buckets.keys());
+  // A loop, not Math.max(...keys): a spread of many keys overflows the argument limit.
+  let lastBucket = 0;
+  for (const bucket of buckets.keys()) if (bucket > lastBucket) lastBucket = bucket;
+  const capped = lastBucket > MAX_INTERVAL_ROWS;
+  const rows = capped ? MAX_INTERVAL_ROWS : lastBucket;
   const intervals: IntervalRow[] = [];
   let cumulative = 0;
   let cumulativeSum = 0;
-  for (let bucket = 1; bucket <= lastBucket; bucket += 1) {
-    const times = buckets.get(bucket) ?? [];
+  for (let row = 1; row <= rows; row += 1) {
+    const tail = capped && row === rows;
+    const times = tail ? [...buckets.entries()].filter(([bucket]) => bucket >= row).flatMap(([, t]) => t).sort((a, b) => a - b) : (buckets.get(row) ?? []);
     cumulative += times.length;
     cumulativeSum += times.reduce((a, b) => a + b, 0);
     intervals.push({
-      upToMin: bucket * intervalMin,
+      upToMin: (tail ? lastBucket : row) * intervalMin,
+      ...(tail ? { overMin: (row - 1) * intervalMin } : {}),
       vehicles: times.length,
       cumulative,
       cumulativePct: round((cumulative / all.length) * 100),

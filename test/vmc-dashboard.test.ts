@@ -58,10 +58,12 @@ describe('the VMC dashboard in Chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     const path = join(tempDir('vmc-ui-test-'), 'vmc.db');
     const store = await VmcStore.open(`sqlite:${path}`, systemClock.now());
-    // History from 1 January two years ago up to yesterday: two whole years and this one to date
-    // (today is left out: the loader spreads a day's arrivals over all of it, into the future).
+    // History up to yesterday, from 1 January two years before yesterday's year: two whole years
+    // and the latest one to date (today is left out: the loader spreads a day's arrivals over all
+    // of it, into the future). Counted from yesterday, not today: on 1 January today's year has
+    // no history yet, and the latest year with traffic is the one that just ended.
     const today = Math.floor(systemClock.now() / DAY_MS) * DAY_MS;
-    const fromMs = Date.UTC(new Date(today).getUTCFullYear() - 2, 0, 1);
+    const fromMs = Date.UTC(new Date(today - DAY_MS).getUTCFullYear() - 2, 0, 1);
     await loadHistory(store, { posts: ['post-east', 'post-west'], fromMs, days: (today - fromMs) / DAY_MS, perDay: 6, seed: 5 }, systemClock);
     const events = [
       ...Array.from({ length: 40 }, (_, i) => north.crossing(`n${i}`, 20 + ((i * 37) % 160), { direction: i % 3 ? 'import' : 'export', channel: i % 7 ? 'green' : 'red', xray: i % 4 === 0, vehicleType: i % 5 ? 'truck' : 'van' })),
@@ -115,10 +117,12 @@ describe('the VMC dashboard in Chromium', () => {
     // Vehicles by direction: the latest year to date against the same dates a year before.
     const years = await get<PeriodVolume[]>('/api/volumes?unit=year');
     expect(years.length).toBeGreaterThanOrEqual(3);
+    // The latest year of the data (not of today's date), cut at the end of today when it is not over.
     const year = Number(years.at(-1)!.period);
     const endOfToday = Math.floor(Date.now() / DAY_MS) * DAY_MS + DAY_MS;
-    const lastDay = new Date(endOfToday - DAY_MS);
-    const thisYear = await get<TrsReport>(`/api/trs?from=${year}-01-01&to=${isoDay(endOfToday)}`);
+    const end = Math.min(endOfToday, Date.UTC(year + 1, 0, 1));
+    const lastDay = new Date(end - DAY_MS);
+    const thisYear = await get<TrsReport>(`/api/trs?from=${year}-01-01&to=${isoDay(end)}`);
     const yearBefore = await get<TrsReport>(`/api/trs?from=${year - 1}-01-01&to=${isoDay(Date.UTC(year - 1, lastDay.getUTCMonth(), lastDay.getUTCDate() + 1))}`);
     const yoy = page.getByTestId('direction-yoy');
     const directions = Object.keys({ ...yearBefore.byDirection, ...thisYear.byDirection });
@@ -168,12 +172,13 @@ describe('the VMC dashboard in Chromium', () => {
     await page.selectOption('select[name=vehicleType]', 'van');
     await expect.poll(() => figure(page, 'fig-vehicles').textContent()).toBe(String(vans.vehicles));
 
-    // This month a year ago (the history covers it and the same month a year before that).
-    const now = new Date();
-    const previous = String(now.getUTCFullYear() - 1);
-    const mm = String(now.getUTCMonth() + 1).padStart(2, '0');
-    const next = isoDay(Date.UTC(Number(previous), now.getUTCMonth() + 1, 1));
-    const nextBefore = isoDay(Date.UTC(Number(previous) - 1, now.getUTCMonth() + 1, 1));
+    // The last history day's month a year before (the history covers it and the same month a year
+    // before that), whatever today's date: on 1 January that is last December's.
+    const lastHistoryDay = new Date(Math.floor(Date.now() / DAY_MS) * DAY_MS - DAY_MS);
+    const previous = String(lastHistoryDay.getUTCFullYear() - 1);
+    const mm = String(lastHistoryDay.getUTCMonth() + 1).padStart(2, '0');
+    const next = isoDay(Date.UTC(Number(previous), lastHistoryDay.getUTCMonth() + 1, 1));
+    const nextBefore = isoDay(Date.UTC(Number(previous) - 1, lastHistoryDay.getUTCMonth() + 1, 1));
     expect(await page.locator('select[name=month]').isDisabled()).toBe(true);
     await page.selectOption('select[name=year]', previous);
     await page.selectOption('select[name=month]', mm);
@@ -186,7 +191,7 @@ describe('the VMC dashboard in Chromium', () => {
     expect(await page.getByTestId('fig-crossing').textContent()).toContain(changeText(month.crossing.avgMin!, monthBefore.crossing.avgMin!));
     const days = await get<PeriodVolume[]>(`/api/volumes?unit=day&vehicleType=van&from=${previous}-${mm}-01&to=${next}`);
     expect(await figure(page, 'fig-per-day').textContent()).toBe((month.vehicles / days.length).toFixed(1));
-    expect(await page.locator('select[name=day] option').count()).toBe(1 + new Date(Date.UTC(Number(previous), now.getUTCMonth() + 1, 0)).getUTCDate());
+    expect(await page.locator('select[name=day] option').count()).toBe(1 + new Date(Date.UTC(Number(previous), lastHistoryDay.getUTCMonth() + 1, 0)).getUTCDate());
     const lastRow = page.locator('section[aria-label="interval table"] tbody tr').last();
     expect(await lastRow.locator('td').nth(3).textContent()).toBe('100.00');
     await page.waitForSelector('[data-testid=interval-chart] canvas');

@@ -6,7 +6,17 @@
  * callback runs); when the store fails the connection is dropped unacknowledged, so the broker
  * delivers it again after the reconnect (MQTT 5.0 section 4.4: unacknowledged QoS 1 messages are
  * resent on a session's reconnection).
+ *
+ * A message the store keeps failing on while the database itself answers (VmcStore.ping) is the
+ * problem, not the database: after `maxStoreFailures` failures of the same message (topic and
+ * payload) it is dead-lettered (counted, logged once, acknowledged), so one bad message cannot
+ * hold the session (and every message behind it) forever. While the database does not answer,
+ * a message is retried without limit. The reconnect backoff keeps growing over sessions that
+ * end in a store failure; it starts again after a message is stored or a session stays up.
+ * QoS 0 messages are dropped and counted: the contract is QoS 1, and a QoS 0 message could be
+ * neither acknowledged after its commit nor held back (nothing bounds how many run at once).
  */
+import { createHash } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { backoffDelay } from '../core/backoff.js';
@@ -33,7 +43,16 @@ export interface ConsumerOptions {
   reconnect?: { initialMs: number; maxMs: number };
   username?: string;
   password?: string;
+  /** Store failures of one message, while the store answers a ping, before it is dead-lettered (default 5). */
+  maxStoreFailures?: number;
 }
+
+/** A session up this long without a store failure ends the backoff sequence (the next reconnect starts from initialMs). */
+const STABLE_SESSION_MS = 30_000;
+/** The store-failure and QoS 0 warnings are logged at most once per this, with the count since. */
+const LOG_INTERVAL_MS = 60_000;
+/** How many failing messages are remembered (each by a hash); the oldest is forgotten past it. */
+const MAX_TRACKED_FAILURES = 1000;
 
 export class Consumer {
   private client: MqttClient | null = null;
@@ -41,7 +60,16 @@ export class Consumer {
   private attempt = 0;
   private retryTimer: TimerHandle | null = null;
   private readonly filter: string;
+  private connectedAtMs: number | null = null;
+  private sessionStoreFailed = false;
+  /** Store failures per message (sha-256 of topic and payload), oldest first. */
+  private readonly failuresByMessage = new Map<string, number>();
+  private readonly lastLog = new Map<'store' | 'qos0', { atMs: number; suppressed: number }>();
   storeFailures = 0;
+  /** Messages acknowledged and dropped after repeated store failures (GW_ERR_VMC_DEAD_LETTER). */
+  deadLettered = 0;
+  /** QoS 0 messages dropped (the contract publishes at QoS 1). */
+  qos0Dropped = 0;
 
   constructor(private readonly options: ConsumerOptions) {
     this.filter = `$share/${options.group}/${options.topic ?? 'border/v1/+/#'}`;
@@ -63,6 +91,8 @@ export class Consumer {
   private connect(): Promise<void> {
     if (this.stateValue === 'stopped') return Promise.resolve();
     this.stateValue = 'connecting';
+    // Set by a store failure of this session (queued messages may come before the SUBACK).
+    this.sessionStoreFailed = false;
     const { intake, logger } = this.options;
     const clientOptions: IClientOptions = {
       protocolVersion: 5,
@@ -77,19 +107,22 @@ export class Consumer {
         receiveMaximum: 64,
       },
       customHandleAcks: (topic, payload, _packet, done) => {
-        intake.handle(topic, payload).then(
-          () => done(0),
-          (error: unknown) => this.storeFailed(error),
-        );
+        void this.deliver(topic, payload).then((acknowledge) => {
+          if (acknowledge) done(0);
+        });
       },
       ...(this.options.username !== undefined ? { username: this.options.username } : {}),
       ...(this.options.password !== undefined ? { password: this.options.password } : {}),
     };
     const client = mqtt.connect(this.options.url, clientOptions);
     this.client = client;
-    // QoS 0 publishes bypass customHandleAcks; they need no acknowledgement.
-    client.on('message', (topic, payload, packet) => {
-      if (packet.qos === 0) void intake.handle(topic, payload).catch((error: unknown) => logger.warn({ err: error }, 'a QoS 0 message could not be stored'));
+    // QoS 0 publishes bypass customHandleAcks (mqtt.js handlers/publish): they are dropped, counted.
+    client.on('message', (topic, _payload, packet) => {
+      if (packet.qos !== 0) return;
+      this.qos0Dropped += 1;
+      this.logLimited('qos0', (suppressed) =>
+        logger.warn({ code: 'GW_ERR_VMC_MESSAGE_REJECTED', reason: 'qos0', topic: topic.slice(0, 200), suppressedSinceLast: suppressed }, 'QoS 0 message dropped: events are published at QoS 1'),
+      );
     });
     client.on('error', (error) => logger.warn({ err: error, url: redactUrl(this.options.url) }, 'MQTT error'));
     return new Promise((resolve) => {
@@ -100,7 +133,7 @@ export class Consumer {
             // and repairs a session the broker lost (restarted without persistence).
             await client.subscribeAsync(this.filter, { qos: 1 });
             this.stateValue = 'connected';
-            this.attempt = 0;
+            this.connectedAtMs = this.options.clock.monotonic();
             logger.info({ url: redactUrl(this.options.url), subscription: this.filter, sessionPresent: connack.sessionPresent }, 'subscribed');
           } catch (error) {
             logger.warn({ err: error }, 'subscribe failed');
@@ -116,10 +149,56 @@ export class Consumer {
     });
   }
 
+  /** Hands one message to the intake; resolves to whether to acknowledge it. */
+  private async deliver(topic: string, payload: Buffer): Promise<boolean> {
+    const { intake, logger } = this.options;
+    const key = createHash('sha256').update(topic).update('\0').update(payload).digest('base64');
+    try {
+      await intake.handle(topic, payload);
+      this.failuresByMessage.delete(key);
+      this.attempt = 0;
+      return true;
+    } catch (error) {
+      const failures = (this.failuresByMessage.get(key) ?? 0) + 1;
+      this.failuresByMessage.delete(key);
+      this.failuresByMessage.set(key, failures);
+      if (this.failuresByMessage.size > MAX_TRACKED_FAILURES) this.failuresByMessage.delete(this.failuresByMessage.keys().next().value as string);
+      if (failures >= (this.options.maxStoreFailures ?? 5) && (await intake.storeReachable())) {
+        this.failuresByMessage.delete(key);
+        this.deadLettered += 1;
+        logger.error(
+          { err: error, code: 'GW_ERR_VMC_DEAD_LETTER', topic: topic.slice(0, 200), bytes: payload.length, failures },
+          'message dead-lettered: it failed to store repeatedly while the store answers; acknowledged and dropped',
+        );
+        return true;
+      }
+      this.storeFailed(error);
+      return false;
+    }
+  }
+
   private storeFailed(error: unknown): void {
     this.storeFailures += 1;
-    this.options.logger.error({ err: error, code: 'GW_ERR_VMC_STORE' }, 'store failed; dropping the connection unacknowledged so the broker delivers again');
+    this.sessionStoreFailed = true;
+    this.logLimited('store', (suppressed) =>
+      this.options.logger.error(
+        { err: error, code: 'GW_ERR_VMC_STORE', suppressedSinceLast: suppressed },
+        'store failed; dropping the connection unacknowledged so the broker delivers again',
+      ),
+    );
     this.dropConnection();
+  }
+
+  /** Runs `log` at most once per LOG_INTERVAL_MS per kind, with how many were left out since. */
+  private logLimited(kind: 'store' | 'qos0', log: (suppressed: number) => void): void {
+    const now = this.options.clock.monotonic();
+    const last = this.lastLog.get(kind);
+    if (last && now - last.atMs < LOG_INTERVAL_MS) {
+      last.suppressed += 1;
+      return;
+    }
+    this.lastLog.set(kind, { atMs: now, suppressed: 0 });
+    log(last?.suppressed ?? 0);
   }
 
   /** Closes the socket without a DISCONNECT: the session and its unacknowledged messages stay at the broker. */
@@ -131,6 +210,10 @@ export class Consumer {
 
   private scheduleReconnect(): void {
     if (this.stateValue === 'stopped') return;
+    // A session that stayed up without a store failure ends the backoff sequence; one that ended
+    // in a store failure (or never subscribed) lets it grow, however quickly it connected.
+    if (this.connectedAtMs !== null && !this.sessionStoreFailed && this.options.clock.monotonic() - this.connectedAtMs >= STABLE_SESSION_MS) this.attempt = 0;
+    this.connectedAtMs = null;
     this.stateValue = 'waiting';
     const old = this.client;
     this.client = null;

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GatewayError } from '../core/errors.js';
 import { ManualClock } from '../test/helpers/manual-clock.js';
 import { tempDir } from '../test/helpers/test-config.js';
 import { EventMaker } from '../test/helpers/vmc-events.js';
@@ -46,19 +47,66 @@ describe('VMC event intake', () => {
       [topicOf(good), JSON.stringify({ ...good, seq: -1 })],
       [topicOf(good), JSON.stringify({ ...good, type: 'vehicle.teleported' })],
       [topicOf(good), JSON.stringify({ ...good, data: { ...good.data, channel: 'purple' } })], // data off its schema
-      [topicOf(good), JSON.stringify({ ...good, __proto__: { polluted: true }, data: { ...good.data, durations: { crossingSec: -5, registrationSec: null } } })],
+      // Raw text: an object literal's __proto__ sets the prototype and JSON.stringify would drop it.
+      [topicOf(good), `{"__proto__":{"polluted":true},${JSON.stringify({ ...good, data: { ...good.data, durations: { crossingSec: -5, registrationSec: null } } }).slice(1)}`],
       ['border/v1/post-b/lane-1/crossing.completed', JSON.stringify(good)], // another post's topic
       [topicOf(good).replace('crossing.completed', 'vehicle.arrived'), JSON.stringify(good)],
       ['border/v1/post-a/status', JSON.stringify({ state: 'online', postId: 'post-b', time: '2026-11-26T06:00:00.000Z' })],
     ];
     for (const [topic, payload] of cases) expect(await intake.handle(topic, Buffer.from(payload)), String(payload).slice(0, 60)).toBe('rejected');
-    expect(intake.stats.rejected).toEqual({ 'too-large': 1, 'not-json': 1, envelope: 4, data: 2, 'topic-mismatch': 2, 'status-invalid': 1 });
+    expect(intake.stats.rejected).toEqual({ 'too-large': 1, 'not-json': 1, 'too-deep': 0, 'nul-char': 0, envelope: 5, data: 1, 'topic-mismatch': 2, 'status-invalid': 1, unstorable: 0 });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect((await store.eventCounts()).total).toBe(0);
     expect(lines.filter((l) => l.code === 'GW_ERR_VMC_MESSAGE_REJECTED').map((l) => l.reason)).toEqual(['too-large', 'not-json', 'envelope', 'data', 'topic-mismatch', 'status-invalid']);
     clock.advance(61_000);
     expect(await intake.handle(topicOf(good), Buffer.from('nope'))).toBe('rejected');
     expect(lines.at(-1)).toMatchObject({ reason: 'not-json', suppressedSinceLast: 0 });
+  });
+
+  it('refuses nesting deeper than 64 and a NUL in any string or key, before the store sees them', async () => {
+    const maker = new EventMaker('post-a');
+    const alarm = maker.alarm('GW_ERR_OUTBOX_FULL');
+    // The envelope is depth 1, data 2, details 3: 61 more arrays inside details make 64.
+    const nested = (levels: number) => JSON.stringify({ ...alarm, data: { ...alarm.data, details: { x: 0 } } }).replace('{"x":0}', `{"x":${'['.repeat(levels)}${']'.repeat(levels)}}`);
+    expect(await intake.handle(topicOf(alarm), Buffer.from(nested(62)))).toBe('rejected');
+    expect(await intake.handle(topicOf(alarm), Buffer.from(nested(61)))).toBe('stored');
+    const crossing = maker.crossing('c1', 20);
+    const withNul = JSON.stringify({ ...crossing, data: { ...crossing.data, plate: 'AB\u0000123' } });
+    expect(withNul).toContain('\\u0000');
+    expect(await intake.handle(topicOf(crossing), Buffer.from(withNul))).toBe('rejected');
+    const alarm2 = maker.alarm('GW_ERR_OUTBOX_FULL');
+    expect(await intake.handle(topicOf(alarm2), Buffer.from(JSON.stringify({ ...alarm2, data: { ...alarm2.data, details: { 'k\u0000': 1 } } })))).toBe('rejected');
+    // A backslash followed by "u0000" is text, not a NUL: stored, as received.
+    const alarm3 = maker.alarm('GW_ERR_OUTBOX_FULL');
+    const escaped = JSON.stringify({ ...alarm3, data: { ...alarm3.data, message: 'C:\\u0000 is a path' } });
+    expect(await intake.handle(topicOf(alarm3), Buffer.from(escaped))).toBe('stored');
+    expect(intake.stats.rejected).toMatchObject({ 'too-deep': 1, 'nul-char': 2 });
+    expect((await store.eventCounts()).total).toBe(2);
+  });
+
+  it('counts an event the store refuses for its data as rejected (unstorable) and does not throw', async () => {
+    const event = new EventMaker('post-a').crossing('c1', 20);
+    const refusing = new Proxy(store, {
+      get(target, property, receiver) {
+        if (property === 'store') return () => Promise.reject(new GatewayError('GW_ERR_VMC_EVENT_UNSTORABLE', 'invalid byte sequence for encoding "UTF8": 0x00'));
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const refused = new EventIntake({ store: refusing, clock, logger, consumerName: 'vmc-t' });
+    expect(await refused.handle(topicOf(event), Buffer.from(JSON.stringify(event)))).toBe('rejected');
+    expect(refused.stats.rejected.unstorable).toBe(1);
+    expect(lines.at(-1)).toMatchObject({ code: 'GW_ERR_VMC_EVENT_UNSTORABLE', reason: 'unstorable' });
+  });
+
+  it('counts a status stamped in the far future as sent now, so a later status still replaces it', async () => {
+    const status = (state: string, time: string) => Buffer.from(JSON.stringify({ state, postId: 'post-a', time }));
+    expect(await intake.handle('border/v1/post-a/status', status('online', '2999-01-01T00:00:00.000Z'))).toBe('status');
+    expect((await store.posts())[0]?.status).toMatchObject({ state: 'online', time: new Date(clock.now()).toISOString() });
+    clock.advance(1000);
+    expect(await intake.handle('border/v1/post-a/status', status('offline', new Date(clock.now()).toISOString()))).toBe('status');
+    expect((await store.posts())[0]?.status).toMatchObject({ state: 'offline' });
   });
 
   it("records a gateway's retained status", async () => {

@@ -1,15 +1,26 @@
 /**
  * What the VMC does with one message of its subscription, transport aside: bound it, parse it,
  * check it against the contract, store it. A message that is not a valid event is counted by
- * reason and dropped (the caller still acknowledges it: redelivering it would not make it valid);
- * a store failure is thrown, so the caller does not acknowledge and the broker delivers again.
+ * reason and dropped (the caller still acknowledges it: redelivering it would not make it valid).
+ * So is a valid event the store refuses for its data (a database data exception: GW_ERR_VMC_EVENT_UNSTORABLE).
+ * Any other store failure is thrown, so the caller does not acknowledge and the broker delivers again.
+ *
+ * Two things the JSON Schema of the contract lets through are refused here, before the store
+ * sees them: nesting deeper than MAX_JSON_DEPTH (JSON.stringify and every recursive reader of the
+ * value would overflow the stack on it) and a NUL character in any string or key (PostgreSQL's
+ * text types cannot hold U+0000).
  */
 import type { Logger } from 'pino';
 import { checkEvent, postAndLaneOf } from '../contract/event-validator.js';
+import type { CloudEvent } from '../contract/envelope.js';
 import type { Clock } from '../core/clock.js';
+import { isGatewayError } from '../core/errors.js';
 import type { VmcStore } from './store/vmc-store.js';
 
-export const REJECT_REASONS = ['too-large', 'not-json', 'envelope', 'data', 'topic-mismatch', 'status-invalid'] as const;
+export const REJECT_REASONS = ['too-large', 'not-json', 'too-deep', 'nul-char', 'envelope', 'data', 'topic-mismatch', 'status-invalid', 'unstorable'] as const;
+
+/** Deepest nesting of objects and arrays accepted (the gateway's events nest 4 deep at most). */
+export const MAX_JSON_DEPTH = 64;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export type IntakeOutcome = 'stored' | 'duplicate' | 'status' | 'rejected';
@@ -56,12 +67,16 @@ export class EventIntake {
   async handle(topic: string, payload: Buffer): Promise<IntakeOutcome> {
     this.stats.received += 1;
     if (payload.length > this.maxMessageBytes) return this.reject('too-large', topic, `${payload.length} bytes > ${this.maxMessageBytes}`);
+    const text = payload.toString('utf8');
+    const depth = jsonDepth(text, MAX_JSON_DEPTH);
+    if (depth > MAX_JSON_DEPTH) return this.reject('too-deep', topic, `nested deeper than ${MAX_JSON_DEPTH}`);
     let value: unknown;
     try {
-      value = JSON.parse(payload.toString('utf8'));
+      value = JSON.parse(text);
     } catch (error) {
       return this.reject('not-json', topic, (error as Error).message);
     }
+    if (hasNul(value)) return this.reject('nul-char', topic, 'a string holds U+0000');
     if (topic.endsWith('/status')) return this.status(topic, value);
     const check = checkEvent(value);
     if (!check.ok) return this.reject(check.reason, topic, check.problem);
@@ -73,7 +88,13 @@ export class EventIntake {
     if (segments.at(-1) !== event.type || segments.at(-2) !== laneId || segments.at(-3) !== postId) {
       return this.reject('topic-mismatch', topic, `source ${event.source} type ${event.type}`);
     }
-    const result = await this.options.store.store([event], this.options.consumerName, this.options.clock.now());
+    let result;
+    try {
+      result = await this.options.store.store([event], this.options.consumerName, this.options.clock.now(), new Map<CloudEvent, string>([[event, text]]));
+    } catch (error) {
+      if (isGatewayError(error, 'GW_ERR_VMC_EVENT_UNSTORABLE')) return this.reject('unstorable', topic, error.message);
+      throw error;
+    }
     if (result.stored === 0) {
       this.stats.duplicates += 1;
       return 'duplicate';
@@ -81,6 +102,11 @@ export class EventIntake {
     this.stats.stored += 1;
     this.stats.lastStoredAt = new Date(this.options.clock.now()).toISOString();
     return 'stored';
+  }
+
+  /** Whether the store answers at all (VmcStore.ping): tells a poison message from a database that is down. */
+  storeReachable(): Promise<boolean> {
+    return this.options.store.ping();
   }
 
   private async status(topic: string, value: unknown): Promise<IntakeOutcome> {
@@ -97,7 +123,9 @@ export class EventIntake {
       state: status.state,
       reason: typeof status.reason === 'string' ? status.reason.slice(0, 200) : null,
       gatewayVersion: typeof status.gatewayVersion === 'string' ? status.gatewayVersion.slice(0, 50) : null,
-      timeMs,
+      // A status stamped in the future (a gateway's clock far ahead) would win over every later
+      // one (the newer status replaces the older): it counts as sent now.
+      timeMs: Math.min(timeMs, this.options.clock.now()),
     });
     this.stats.statuses += 1;
     return 'status';
@@ -113,9 +141,54 @@ export class EventIntake {
     }
     this.lastRejectLog.set(reason, { atMs: now, suppressed: 0 });
     this.options.logger.warn(
-      { code: 'GW_ERR_VMC_MESSAGE_REJECTED', reason, topic: topic.slice(0, 200), problem: problem.slice(0, 300), suppressedSinceLast: last?.suppressed ?? 0 },
+      { code: reason === 'unstorable' ? 'GW_ERR_VMC_EVENT_UNSTORABLE' : 'GW_ERR_VMC_MESSAGE_REJECTED', reason, topic: topic.slice(0, 200), problem: problem.slice(0, 300), suppressedSinceLast: last?.suppressed ?? 0 },
       'message dropped: not a valid event',
     );
     return 'rejected';
   }
+}
+
+/**
+ * Deepest nesting of `[` and `{` in a JSON text, strings skipped; stops counting past `limit`
+ * (so a hostile text costs one pass, never a recursion).
+ */
+export function jsonDepth(text: string, limit: number): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i += 1; // backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      depth += 1;
+      if (depth > deepest) {
+        deepest = depth;
+        if (deepest > limit) return deepest;
+      }
+    } else if (c === 0x7d || c === 0x5d) depth -= 1;
+  }
+  return deepest;
+}
+
+/** Whether any string or key of a parsed JSON value holds U+0000; iterative (the depth is bounded before, but no recursion is needed). */
+function hasNul(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === 'string') {
+      if (item.includes('\u0000')) return true;
+    } else if (Array.isArray(item)) {
+      for (const child of item as unknown[]) stack.push(child);
+    }
+    else if (item !== null && typeof item === 'object') {
+      for (const [key, child] of Object.entries(item)) {
+        if (key.includes('\u0000')) return true;
+        stack.push(child);
+      }
+    }
+  }
+  return false;
 }

@@ -48,6 +48,12 @@ export class GapWatch {
     try {
       const changes = await store.scanGaps(clock.now(), this.options.graceMs ?? 10_000);
       for (const gap of changes.opened) logger.warn({ postId: gap.postId, firstSeq: gap.firstSeq, lastSeq: gap.lastSeq, missing: gap.missing }, 'seq gap: events of this post are missing');
+      for (const restart of changes.restarts) {
+        logger.warn(
+          { code: 'GW_ERR_VMC_SEQ_RESTART', postId: restart.postId, firstSeq: restart.firstSeq, previousSeq: restart.lastSeq },
+          "seq restart: this post's gateway started a new seq run (a new outbox); gap scanning starts again from it",
+        );
+      }
       for (const gap of changes.closed) logger.info({ postId: gap.postId, firstSeq: gap.firstSeq, lastSeq: gap.lastSeq, openedAt: gap.openedAt }, 'seq gap closed: the missing events arrived');
       return changes;
     } catch (error) {

@@ -44,6 +44,20 @@ function hostPort(value: string | undefined): { host: string; port: number } | n
   return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 
+/** The broker URL of --mqtt; a usage error (not a TypeError) when it is not one. */
+function mqttUrl(value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch (error) {
+    throw new GatewayError('GW_ERR_CLI_USAGE', `--mqtt takes a broker URL (mqtt://, mqtts://, ws://, wss://), got "${value.slice(0, 200)}"\n${VMC_USAGE}`, { cause: error });
+  }
+  if (!['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:', 'tls:'].includes(url.protocol)) {
+    throw new GatewayError('GW_ERR_CLI_USAGE', `--mqtt takes a broker URL (mqtt://, mqtts://, ws://, wss://), got the scheme "${url.protocol}"\n${VMC_USAGE}`);
+  }
+  return url;
+}
+
 export async function vmcCommand(args: string[], io: VmcCommandIo): Promise<number> {
   if (args[0] === 'user') return userCommand(args.slice(1), io);
   if (args[0] === 'load-history') return loadHistoryCommand(args.slice(1), io);
@@ -73,7 +87,7 @@ export async function vmcCommand(args: string[], io: VmcCommandIo): Promise<numb
   const group = values.group ?? 'vmc';
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(group)) throw new GatewayError('GW_ERR_CLI_USAGE', '--group is 1-64 of A-Z a-z 0-9 _ -');
   const logger = pino({ name: 'border-gateway-vmc', level, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime }, process.stderr);
-  const url = new URL(values.mqtt);
+  const url = mqttUrl(values.mqtt);
   // Credentials in the URL stay out of the logs: they are taken out and passed as options.
   const username = url.username ? decodeURIComponent(url.username) : process.env.VMC_MQTT_USERNAME;
   const password = url.password ? decodeURIComponent(url.password) : process.env.VMC_MQTT_PASSWORD;

@@ -93,6 +93,8 @@ export async function startVmc(options: VmcOptions): Promise<RunningVmc> {
       subscription: consumer.subscription,
       connections: consumers.map((c) => c.state),
       storeFailures: consumers.reduce((sum, c) => sum + c.storeFailures, 0),
+      deadLettered: consumers.reduce((sum, c) => sum + c.deadLettered, 0),
+      qos0Dropped: consumers.reduce((sum, c) => sum + c.qos0Dropped, 0),
       intake: intake.stats,
     }),
   });

@@ -4,7 +4,8 @@
  * the crossings the filters select. Filters: `post` (one or several, comma-separated), `from`
  * (inclusive) and `to` (exclusive) as an RFC 3339 time or a UTC date (`2026-11-26` = its
  * midnight) applied to the crossing's completion time, `direction`, `channel`, `vehicleType`
- * (one of crossing.completed's: `truck`, `van`, …), `interval` (minutes, default 10).
+ * (one of crossing.completed's: `truck`, `van`, …), `interval` (whole minutes 1–999, as the gateway's
+ * /api/trs takes; default 10).
  * `GET /api/volumes?unit=year|month|day` (and the same filters) gives the vehicles per period
  * with the change against the year before, for the year-over-year views.
  */
@@ -65,7 +66,7 @@ export function crossingFilter(query: FilterQuery): CrossingFilter {
 export const dataRoutes: FastifyPluginAsync<{ store: VmcStore; status: VmcStatusSource }> = (app, { store, status }) => {
   app.get<{ Querystring: FilterQuery & { interval?: number } }>(
     '/api/trs',
-    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { ...filterProperties, interval: { type: 'number', exclusiveMinimum: 0, maximum: 1440 } } } } },
+    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { ...filterProperties, interval: { type: 'integer', minimum: 1, maximum: 999 } } } } },
     async (request) => trsReport(await store.trsRecords(crossingFilter(request.query)), request.query.interval ?? 10),
   );
 

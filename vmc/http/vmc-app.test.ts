@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crossingRecord, trsReport, type CrossingRecord } from '../../contract/trs-report.js';
+import { crossingRecord, MAX_INTERVAL_ROWS, trsReport, type CrossingRecord } from '../../contract/trs-report.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { tempDir } from '../../test/helpers/test-config.js';
 import { EventMaker } from '../../test/helpers/vmc-events.js';
@@ -103,7 +103,7 @@ describe('VMC HTTP API', () => {
   });
 
   it('refuses malformed filters with 400 and a stable code', async () => {
-    for (const url of ['/api/trs?direction=sideways', '/api/trs?vehicleType=spaceship', '/api/trs?interval=0', '/api/trs?from=yesterday', "/api/trs?post=a';drop", '/api/trs?bogus=1', `/api/trs?post=${'a'.repeat(70)}`, '/api/crossings?limit=100000']) {
+    for (const url of ['/api/trs?direction=sideways', '/api/trs?vehicleType=spaceship', '/api/trs?interval=0', '/api/trs?interval=0.00001', '/api/trs?interval=1.5', '/api/trs?interval=1000', '/api/trs?interval=1e9', '/api/trs?from=yesterday', "/api/trs?post=a';drop", '/api/trs?bogus=1', `/api/trs?post=${'a'.repeat(70)}`, '/api/crossings?limit=100000']) {
       const reply = await get(url);
       expect(reply.statusCode, url).toBe(400);
       expect(reply.json()).toMatchObject({ code: 'GW_ERR_HTTP_BAD_REQUEST' });
@@ -144,5 +144,16 @@ describe('VMC HTTP API', () => {
     expect((await get('/assets/app.js', null)).statusCode).toBe(200);
     expect((await get('/api/posts', null)).statusCode).toBe(401);
     expect((await get('/assets/../../etc/passwd', null)).statusCode).not.toBe(200);
+  });
+
+  it('answers /api/trs over a crossing of ~190 years at 1-minute intervals with a bounded table', async () => {
+    const z = new EventMaker('post-z', new ManualClock(Date.UTC(2026, 10, 26, 7)));
+    await store.store([z.crossing('z1', 1, { durations: { registrationSec: null, crossingSec: 1e10 } })], 'vmc-1', clock.now());
+    const reply = await get('/api/trs?post=post-z&interval=1');
+    expect(reply.statusCode).toBe(200);
+    const report = reply.json<{ vehicles: number; intervals: { upToMin: number; overMin?: number; vehicles: number }[] }>();
+    expect(report.vehicles).toBe(1);
+    expect(report.intervals).toHaveLength(MAX_INTERVAL_ROWS);
+    expect(report.intervals.at(-1)).toMatchObject({ overMin: MAX_INTERVAL_ROWS - 1, upToMin: Math.ceil(1e10 / 60), vehicles: 1 });
   });
 });

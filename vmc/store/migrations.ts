@@ -128,6 +128,13 @@ CREATE TABLE sessions (
   expires_ms ${t.bigint} NOT NULL
 );
 `,
+  // 2: seq restarts. `gaps.kind` tells a range of missing seqs ('missing') from a gateway whose
+  // seq started again ('restart'); `posts.run_from_ms` is the time of the current run's first
+  // event, so the gap scan reads only that run's events (the old run's seqs overlap the new).
+  (t) => `
+ALTER TABLE gaps ADD COLUMN kind TEXT NOT NULL DEFAULT 'missing';
+ALTER TABLE posts ADD COLUMN run_from_ms ${t.bigint};
+`,
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

@@ -11,7 +11,8 @@ import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgr
 import { tempDir } from '../../test/helpers/test-config.js';
 import { EventMaker } from '../../test/helpers/vmc-events.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
-import { LATEST_VERSION } from './migrations.js';
+import { LATEST_VERSION, migrate } from './migrations.js';
+import { openPostgres, openSqlite, type SqlDb } from './sql-db.js';
 import { VmcStore } from './vmc-store.js';
 
 const NOW = Date.UTC(2026, 10, 26, 12);
@@ -50,11 +51,33 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
   });
 
   it('migrates once: reopening (or a second instance) finds the latest version and changes nothing', async () => {
-    const second = await VmcStore.open(spec, NOW);
-    await second.close();
-    const again = await VmcStore.open(spec, NOW + 1);
-    await again.close();
-    expect(LATEST_VERSION).toBeGreaterThanOrEqual(1);
+    // In turn: two SQLite connections of one process cannot both wait on BEGIN IMMEDIATE (the wait blocks the thread).
+    await (await VmcStore.open(spec, NOW + 1)).close();
+    await (await VmcStore.open(spec, NOW + 2)).close();
+    const db: SqlDb = kind.name === 'postgres' ? openPostgres(spec) : openSqlite(spec.replace(/^sqlite:/, ''));
+    try {
+      // migrate() answers the version it found: the latest, so it ran nothing.
+      expect(await migrate(db, NOW + 3)).toBe(LATEST_VERSION);
+      const rows = await db.all<{ version: number; applied_ms: number }>('SELECT version, applied_ms FROM schema_version ORDER BY version');
+      // One row per migration, each applied by the first open (NOW), none by a later one.
+      expect(rows.map((r) => [Number(r.version), Number(r.applied_ms)])).toEqual(Array.from({ length: LATEST_VERSION }, (_, i) => [i + 1, NOW]));
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('refuses an event for its data (not its health) with GW_ERR_VMC_EVENT_UNSTORABLE, and stores nothing of it', async () => {
+    const a = new EventMaker('post-a');
+    const alarm = a.alarm('GW_ERR_OUTBOX_FULL');
+    let details: unknown = 0;
+    for (let i = 0; i < 100_000; i += 1) details = [details];
+    await expect(store.store([{ ...alarm, data: { ...alarm.data, details: { x: details } } }], 'vmc-1', NOW)).rejects.toMatchObject({ code: 'GW_ERR_VMC_EVENT_UNSTORABLE' });
+    const crossing = a.crossing('c1', 20);
+    const nul = { ...alarm, id: crossing.id, seq: crossing.seq, data: { ...alarm.data, message: 'outbox\u0000full' } };
+    if (kind.name === 'postgres') await expect(store.store([nul], 'vmc-1', NOW)).rejects.toMatchObject({ code: 'GW_ERR_VMC_EVENT_UNSTORABLE' });
+    else expect(await store.store([nul], 'vmc-1', NOW)).toEqual({ stored: 1, duplicates: 0 }); // SQLite text holds U+0000
+    expect((await store.eventCounts()).total).toBe(kind.name === 'postgres' ? 0 : 1);
+    expect(await store.ping()).toBe(true);
   });
 
   it('stores every event once, by id, and counts the duplicates', async () => {
@@ -102,7 +125,7 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
     await store.store(aEvents.filter((e) => !missing.has(e.seq)), 'vmc-1', NOW);
     await store.store(bEvents, 'vmc-1', NOW);
     // Within the grace time nothing is reported: another instance may still be storing them.
-    expect(await store.scanGaps(NOW + 1000, 5000)).toEqual({ opened: [], closed: [] });
+    expect(await store.scanGaps(NOW + 1000, 5000)).toEqual({ opened: [], closed: [], restarts: [] });
     const first = await store.scanGaps(NOW + 6000, 5000);
     expect(first.opened.map((g) => [g.postId, g.firstSeq, g.lastSeq, g.missing])).toEqual([
       ['post-a', 3, 5, 3],
@@ -114,7 +137,7 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
       ['post-b', 0],
     ]);
     // A rescan finds nothing new.
-    expect(await store.scanGaps(NOW + 7000, 5000)).toEqual({ opened: [], closed: [] });
+    expect(await store.scanGaps(NOW + 7000, 5000)).toEqual({ opened: [], closed: [], restarts: [] });
     // seq 4 and 8 arrive late: one gap shrinks, the other closes.
     await store.store([aEvents[3]!, aEvents[7]!], 'vmc-2', NOW + 8000);
     const second = await store.scanGaps(NOW + 9000, 5000);
@@ -128,6 +151,43 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
     expect((await store.scanGaps(NOW + 11_000, 5000)).closed.map((g) => g.firstSeq)).toEqual([5]);
     expect(await store.gaps({ open: true })).toEqual([]);
     expect((await store.gaps({ posts: ['post-a'] })).length).toBe(2);
+  });
+
+  it("detects a gateway's seq restart, records it, and scans the new run from its first seq", async () => {
+    const start = Date.UTC(2026, 10, 26, 6);
+    const old = new EventMaker('post-a', new ManualClock(start));
+    const oldRun = Array.from({ length: 10 }, (_, i) => old.crossing(`o${i}`, 10));
+    await store.store(oldRun.filter((e) => e.seq !== 6), 'vmc-1', NOW);
+    expect((await store.scanGaps(NOW + 6000, 5000)).opened.map((g) => [g.firstSeq, g.lastSeq])).toEqual([[6, 6]]);
+    // A late event of the same run, even one a clock stepped back made newer than the top, is no restart.
+    const stepped = { ...old.crossing('o10', 10), seq: 9, id: '0190c0de-0000-7000-8000-000000000009' };
+    stepped.time = new Date(Date.parse(oldRun[9]!.time) + 500).toISOString();
+    await store.store([stepped], 'vmc-1', NOW + 6500);
+    expect((await store.scanGaps(NOW + 12_000, 5000)).restarts).toEqual([]);
+    // The gateway's outbox is replaced an hour later: seq starts again at 1 (seq 3 not yet here).
+    const fresh = new EventMaker('post-a', new ManualClock(start + 3_600_000));
+    const newRun = Array.from({ length: 4 }, (_, i) => fresh.crossing(`n${i}`, 10));
+    await store.store(newRun.filter((e) => e.seq !== 3), 'vmc-1', NOW + 13_000);
+    const found = await store.scanGaps(NOW + 20_000, 5000);
+    expect(found.restarts.map((g) => [g.kind, g.postId, g.firstSeq, g.lastSeq, g.missing, g.closedAt])).toEqual([['restart', 'post-a', 1, 10, 0, new Date(NOW + 20_000).toISOString()]]);
+    // The new run is scanned from its start: seq 3 is its gap (the old run's seq 3 does not fill it).
+    expect(found.opened.map((g) => [g.kind, g.firstSeq, g.lastSeq, g.missing])).toEqual([['missing', 3, 3, 1]]);
+    // The old run's open gap is closed as it stood (still 1 missing): those events will not come.
+    expect((await store.gaps({ posts: ['post-a'] })).map((g) => [g.kind, g.firstSeq, g.lastSeq, g.missing, g.closedAt !== null])).toEqual([
+      ['restart', 1, 10, 0, true],
+      ['missing', 3, 3, 1, false],
+      ['missing', 6, 6, 1, true],
+    ]);
+    expect((await store.posts())[0]).toMatchObject({ lastSeq: 4, openGaps: 1, lastSeqRestart: { at: new Date(NOW + 20_000).toISOString(), firstSeq: 1, previousSeq: 10 } });
+    // The old run's late seq 6 changes nothing of the new run; the new run's seq 3 closes its gap.
+    await store.store([oldRun[5]!, newRun[2]!], 'vmc-1', NOW + 21_000);
+    const later = await store.scanGaps(NOW + 27_000, 5000);
+    expect(later.restarts).toEqual([]);
+    expect(later.closed.map((g) => [g.firstSeq, g.missing])).toEqual([[3, 0]]);
+    expect(await store.gaps({ open: true })).toEqual([]);
+    // And the new run goes on being watched: seq 6 of it missing opens a gap.
+    await store.store([fresh.crossing('n4', 10), { ...fresh.crossing('n5', 10), seq: 7 }], 'vmc-1', NOW + 28_000);
+    expect((await store.scanGaps(NOW + 34_000, 5000)).opened.map((g) => [g.firstSeq, g.lastSeq])).toEqual([[6, 6]]);
   });
 
   it('counts crossings per year, month and day, with the change against the year before', async () => {

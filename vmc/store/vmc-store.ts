@@ -10,7 +10,7 @@ import type { CloudEvent } from '../../contract/envelope.js';
 import { postAndLaneOf } from '../../contract/event-validator.js';
 import { GatewayError } from '../../core/errors.js';
 import { migrate } from './migrations.js';
-import { openPostgres, openSqlite, type SqlDb, type SqlRunner, type SqlValue } from './sql-db.js';
+import { isDataError, openPostgres, openSqlite, type SqlDb, type SqlRunner, type SqlValue } from './sql-db.js';
 
 export type VmcRole = 'analyst' | 'admin';
 
@@ -24,6 +24,12 @@ export interface StoreResult {
 export interface GapRow {
   id: number;
   postId: string;
+  /**
+   * `missing`: seqs firstSeq…lastSeq were not received. `restart`: the gateway's seq started
+   * again (a new outbox) at firstSeq after the VMC had seen up to lastSeq; recorded closed, with
+   * missing 0, at the time it was found (see VmcStore.scanGaps).
+   */
+  kind: 'missing' | 'restart';
   firstSeq: number;
   lastSeq: number;
   /** Seqs of the range still missing. */
@@ -35,6 +41,8 @@ export interface GapRow {
 export interface GapChanges {
   opened: GapRow[];
   closed: GapRow[];
+  /** Seq restarts found by this scan (kind `restart`). */
+  restarts: GapRow[];
 }
 
 export interface CrossingFilter {
@@ -100,6 +108,8 @@ export interface PostSummary {
   lanes: { laneId: string; lastSeen: string }[];
   devices: { deviceId: string; laneId: string; state: string; lastError: string | null; since: string | null; reported: string }[];
   openGaps: number;
+  /** The latest seq restart found of this post's gateway (see GapRow's `restart`), null if none. */
+  lastSeqRestart: { at: string; firstSeq: number; previousSeq: number } | null;
 }
 
 export interface GatewayStatus {
@@ -120,8 +130,8 @@ export interface Account {
 const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
-type GapDbRow = { id: number; post_id: string; first_seq: number; last_seq: number; missing: number; opened_ms: number; closed_ms: number | null };
-const gapRow = (r: GapDbRow): GapRow => ({ id: Number(r.id), postId: r.post_id, firstSeq: r.first_seq, lastSeq: r.last_seq, missing: r.missing, openedAt: iso(r.opened_ms), closedAt: isoOrNull(r.closed_ms) });
+type GapDbRow = { id: number; post_id: string; kind: 'missing' | 'restart'; first_seq: number; last_seq: number; missing: number; opened_ms: number; closed_ms: number | null };
+const gapRow = (r: GapDbRow): GapRow => ({ id: Number(r.id), postId: r.post_id, kind: r.kind, firstSeq: r.first_seq, lastSeq: r.last_seq, missing: r.missing, openedAt: iso(r.opened_ms), closedAt: isoOrNull(r.closed_ms) });
 
 export class VmcStore {
   private constructor(private readonly db: SqlDb) {}
@@ -158,26 +168,43 @@ export class VmcStore {
   /**
    * Stores events in one transaction; an id already stored counts as a duplicate and changes
    * nothing. Resolves only once committed: the caller acknowledges the broker after this.
+   *
+   * `payloads` gives the text an event arrived as (the intake's message): stored as received,
+   * rather than serialised again. Fails with GW_ERR_VMC_EVENT_UNSTORABLE when the database refused
+   * the event's data (retrying cannot help; see isDataError), else with GW_ERR_VMC_STORE.
    */
-  async store(events: CloudEvent[], storedBy: string, nowMs: number): Promise<StoreResult> {
+  async store(events: CloudEvent[], storedBy: string, nowMs: number, payloads?: ReadonlyMap<CloudEvent, string>): Promise<StoreResult> {
     // One order of row locks for every writer (posts, then lanes, by id), so two instances never deadlock.
     const sorted = [...events].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : a.seq - b.seq));
-    return this.db.transaction(async (tx) => {
-      const result: StoreResult = { stored: 0, duplicates: 0 };
-      for (const event of sorted) {
-        if (await this.insertEvent(tx, event, storedBy, nowMs)) result.stored += 1;
-        else result.duplicates += 1;
-      }
-      return result;
-    });
+    try {
+      return await this.db.transaction(async (tx) => {
+        const result: StoreResult = { stored: 0, duplicates: 0 };
+        for (const event of sorted) {
+          if (await this.insertEvent(tx, event, payloads?.get(event) ?? JSON.stringify(event), storedBy, nowMs)) result.stored += 1;
+          else result.duplicates += 1;
+        }
+        return result;
+      });
+    } catch (error) {
+      if (isDataError(error)) throw new GatewayError('GW_ERR_VMC_EVENT_UNSTORABLE', `the store refused the event's data: ${(error as Error).message}`, { cause: error });
+      throw new GatewayError('GW_ERR_VMC_STORE', `store failed: ${(error as Error).message}`, { cause: error });
+    }
   }
 
-  private async insertEvent(tx: SqlRunner, event: CloudEvent, storedBy: string, nowMs: number): Promise<boolean> {
+  /** Whether the database answers a trivial query: tells a failing message from a failing database. */
+  async ping(): Promise<boolean> {
+    return this.db.all('SELECT 1 AS ok').then(
+      () => true,
+      () => false,
+    );
+  }
+
+  private async insertEvent(tx: SqlRunner, event: CloudEvent, payload: string, storedBy: string, nowMs: number): Promise<boolean> {
     const { postId, laneId } = postAndLaneOf(event);
     const timeMs = Date.parse(event.time);
     const inserted = await tx.run(
       'INSERT INTO events (id, post_id, lane_id, type, seq, time_ms, subject, replayed, payload, stored_ms, stored_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
-      [event.id, postId, laneId, event.type, event.seq, timeMs, event.subject ?? null, event.replayed ? 1 : 0, JSON.stringify(event), nowMs, storedBy],
+      [event.id, postId, laneId, event.type, event.seq, timeMs, event.subject ?? null, event.replayed ? 1 : 0, payload, nowMs, storedBy],
     );
     if (inserted === 0) return false;
     if (event.type === 'crossing.completed') await this.insertCrossing(tx, event as CloudEvent<'crossing.completed'>, postId, laneId, timeMs);
@@ -239,23 +266,49 @@ export class VmcStore {
    * `graceMs` ago open a gap: two instances of one share group store a post's events out of
    * order for a moment, which is no gap. The first seq seen of a post is its start: what a
    * gateway sent before the VMC's first session existed is not reported missing.
+   *
+   * A gateway's seq starts again when its outbox is replaced (a reinstall, a lost disk); the
+   * envelope carries nothing naming the outbox, so a restart is read from the events: seqs below
+   * what was scanned, far below (at most half of it), in events newer than the scanned top's
+   * `time`. A late event of the same run is older than the top instead (a run's seq and time
+   * rise together; a clock stepped back by a moment moves a seq or two, not half the run). The
+   * restart is recorded (a `restart` row in gaps), the old run's open gaps are closed as they
+   * stand (their `missing` kept: those events will not come), and the scan starts again from the
+   * new run's first seq, reading only events from the new run's first `time` on.
    */
   async scanGaps(nowMs: number, graceMs: number): Promise<GapChanges> {
-    const changes: GapChanges = { opened: [], closed: [] };
+    const changes: GapChanges = { opened: [], closed: [], restarts: [] };
     const posts = await this.db.all<{ post_id: string }>('SELECT post_id FROM posts ORDER BY post_id');
     for (const { post_id: postId } of posts) {
       await this.db.transaction(async (tx) => {
         const lock = tx.dialect === 'postgres' ? ' FOR UPDATE' : '';
-        const post = (await tx.all<{ scanned_to: number | null }>(`SELECT scanned_to FROM posts WHERE post_id = ?${lock}`, [postId]))[0];
+        const post = (await tx.all<{ scanned_to: number | null; run_from_ms: number | null }>(`SELECT scanned_to, run_from_ms FROM posts WHERE post_id = ?${lock}`, [postId]))[0];
         if (!post) return;
-        const from = post.scanned_to ?? (await tx.all<{ s: number | null }>('SELECT MIN(seq) AS s FROM events WHERE post_id = ?', [postId]))[0]?.s ?? null;
+        let runFrom = post.run_from_ms === null ? 0 : Number(post.run_from_ms);
+        let scannedTo = post.scanned_to === null ? null : Number(post.scanned_to);
+        if (scannedTo !== null) {
+          const restart = await seqRestart(tx, postId, scannedTo, runFrom, nowMs - graceMs);
+          if (restart) {
+            const rows = await tx.all<GapDbRow>("INSERT INTO gaps (post_id, kind, first_seq, last_seq, missing, opened_ms, closed_ms) VALUES (?, 'restart', ?, ?, 0, ?, ?) RETURNING *", [
+              postId, restart.firstSeq, scannedTo, nowMs, nowMs,
+            ]);
+            changes.restarts.push(...rows.map(gapRow));
+            await tx.run("UPDATE gaps SET closed_ms = ? WHERE post_id = ? AND kind = 'missing' AND closed_ms IS NULL", [nowMs, postId]);
+            await tx.run('UPDATE posts SET scanned_to = NULL, run_from_ms = ?, last_seq = (SELECT MAX(seq) FROM events WHERE post_id = ? AND time_ms >= ?) WHERE post_id = ?', [
+              restart.fromMs, postId, restart.fromMs, postId,
+            ]);
+            runFrom = restart.fromMs;
+            scannedTo = null;
+          }
+        }
+        const from = scannedTo ?? (await tx.all<{ s: number | null }>('SELECT MIN(seq) AS s FROM events WHERE post_id = ? AND time_ms >= ?', [postId, runFrom]))[0]?.s ?? null;
         if (from === null) return;
-        const upTo = (await tx.all<{ s: number | null }>('SELECT MAX(seq) AS s FROM events WHERE post_id = ? AND seq > ? AND stored_ms <= ?', [postId, from, nowMs - graceMs]))[0]?.s ?? null;
+        const upTo = (await tx.all<{ s: number | null }>('SELECT MAX(seq) AS s FROM events WHERE post_id = ? AND seq > ? AND stored_ms <= ? AND time_ms >= ?', [postId, from, nowMs - graceMs, runFrom]))[0]?.s ?? null;
         if (upTo !== null) {
           const holes = await tx.all<{ prev: number; seq: number }>(
-            `SELECT prev, seq FROM (SELECT seq, LAG(seq) OVER (ORDER BY seq) AS prev FROM (SELECT DISTINCT seq FROM events WHERE post_id = ? AND seq >= ? AND seq <= ?) s) t
+            `SELECT prev, seq FROM (SELECT seq, LAG(seq) OVER (ORDER BY seq) AS prev FROM (SELECT DISTINCT seq FROM events WHERE post_id = ? AND seq >= ? AND seq <= ? AND time_ms >= ?) s) t
              WHERE seq - prev > 1 ORDER BY seq`,
-            [postId, from, upTo],
+            [postId, from, upTo, runFrom],
           );
           for (const hole of holes) {
             const missing = hole.seq - hole.prev - 1;
@@ -263,18 +316,19 @@ export class VmcStore {
             changes.opened.push(...rows.map(gapRow));
           }
           await tx.run('UPDATE posts SET scanned_to = ? WHERE post_id = ?', [upTo, postId]);
-        } else if (post.scanned_to === null) {
+        } else if (scannedTo === null) {
           await tx.run('UPDATE posts SET scanned_to = ? WHERE post_id = ?', [from, postId]);
         }
         // A late event (a replay, an instance's backlog) shrinks or closes an open gap.
-        const open = await tx.all<GapDbRow>('SELECT * FROM gaps WHERE post_id = ? AND closed_ms IS NULL ORDER BY first_seq', [postId]);
+        const open = await tx.all<GapDbRow>("SELECT * FROM gaps WHERE post_id = ? AND kind = 'missing' AND closed_ms IS NULL ORDER BY first_seq", [postId]);
         for (const gap of open) {
-          const present = (await tx.all<{ n: number }>('SELECT COUNT(DISTINCT seq) AS n FROM events WHERE post_id = ? AND seq >= ? AND seq <= ?', [postId, gap.first_seq, gap.last_seq]))[0]?.n ?? 0;
+          const present =
+            (await tx.all<{ n: number }>('SELECT COUNT(DISTINCT seq) AS n FROM events WHERE post_id = ? AND seq >= ? AND seq <= ? AND time_ms >= ?', [postId, gap.first_seq, gap.last_seq, runFrom]))[0]?.n ?? 0;
           const missing = gap.last_seq - gap.first_seq + 1 - Number(present);
           if (missing === gap.missing) continue;
           const closedMs = missing === 0 ? nowMs : null;
           // A gap shrinks to the seqs still missing at its ends (one in the middle stays counted).
-          const [first, last] = missing === 0 ? [gap.first_seq, gap.last_seq] : await missingBounds(tx, postId, gap.first_seq, gap.last_seq);
+          const [first, last] = missing === 0 ? [gap.first_seq, gap.last_seq] : await missingBounds(tx, postId, gap.first_seq, gap.last_seq, runFrom);
           await tx.run('UPDATE gaps SET first_seq = ?, last_seq = ?, missing = ?, closed_ms = ? WHERE id = ?', [first, last, missing, closedMs, gap.id]);
           if (closedMs !== null) changes.closed.push(gapRow({ ...gap, missing, closed_ms: closedMs }));
         }
@@ -425,7 +479,8 @@ export class VmcStore {
     const devices = await this.db.all<{ post_id: string; device_id: string; lane_id: string; state: string; last_error: string | null; since: string | null; time_ms: number }>(
       'SELECT * FROM devices ORDER BY post_id, device_id',
     );
-    const gaps = await this.db.all<{ post_id: string; n: number }>('SELECT post_id, COUNT(*) AS n FROM gaps WHERE closed_ms IS NULL GROUP BY post_id');
+    const gaps = await this.db.all<{ post_id: string; n: number }>("SELECT post_id, COUNT(*) AS n FROM gaps WHERE closed_ms IS NULL AND kind = 'missing' GROUP BY post_id");
+    const restarts = await this.db.all<GapDbRow>("SELECT * FROM gaps WHERE kind = 'restart' ORDER BY post_id, opened_ms DESC, id DESC");
     return posts.map((p) => ({
       postId: p.post_id,
       firstSeen: iso(p.first_seen_ms),
@@ -437,6 +492,7 @@ export class VmcStore {
         .filter((d) => d.post_id === p.post_id)
         .map((d) => ({ deviceId: d.device_id, laneId: d.lane_id, state: d.state, lastError: d.last_error, since: d.since, reported: iso(d.time_ms) })),
       openGaps: Number(gaps.find((g) => g.post_id === p.post_id)?.n ?? 0),
+      lastSeqRestart: ((r) => (r ? { at: iso(r.opened_ms), firstSeq: r.first_seq, previousSeq: r.last_seq } : null))(restarts.find((r) => r.post_id === p.post_id)),
     }));
   }
 
@@ -495,19 +551,38 @@ export class VmcStore {
   }
 }
 
-/** The lowest and highest seq in [first, last] that no stored event of the post has. */
-async function missingBounds(tx: SqlRunner, postId: string, first: number, last: number): Promise<[number, number]> {
-  const present = async (seq: number) => (await tx.all('SELECT 1 AS x FROM events WHERE post_id = ? AND seq = ? LIMIT 1', [postId, seq])).length > 0;
+/**
+ * A seq restart of a post's gateway, if its events show one (see VmcStore.scanGaps): the new
+ * run's lowest seq and first time, among events stored before `storedBefore`.
+ */
+async function seqRestart(tx: SqlRunner, postId: string, scannedTo: number, runFrom: number, storedBefore: number): Promise<{ firstSeq: number; fromMs: number } | null> {
+  const top = (await tx.all<{ t: number | null }>('SELECT MAX(time_ms) AS t FROM events WHERE post_id = ? AND seq = ? AND time_ms >= ?', [postId, scannedTo, runFrom]))[0]?.t ?? null;
+  if (top === null) return null;
+  // "Far below": at most half of what was scanned. The new run's first time is taken from those
+  // low seqs only, so an old-run event a stepped clock made newer than the top stays in the old run.
+  const farBelow = Math.max(1, Math.floor(scannedTo / 2));
+  const newer = (
+    await tx.all<{ s: number | null; t: number | null }>('SELECT MIN(seq) AS s, MIN(time_ms) AS t FROM events WHERE post_id = ? AND seq <= ? AND time_ms > ? AND stored_ms <= ?', [
+      postId, farBelow, Number(top), storedBefore,
+    ])
+  )[0];
+  if (newer?.s === null || newer?.s === undefined || newer.t === null) return null;
+  return { firstSeq: Number(newer.s), fromMs: Number(newer.t) };
+}
+
+/** The lowest and highest seq in [first, last] that no stored event of the post's current run has. */
+async function missingBounds(tx: SqlRunner, postId: string, first: number, last: number, runFrom: number): Promise<[number, number]> {
+  const present = async (seq: number) => (await tx.all('SELECT 1 AS x FROM events WHERE post_id = ? AND seq = ? AND time_ms >= ? LIMIT 1', [postId, seq, runFrom])).length > 0;
   const low = (await present(first))
     ? ((await tx.all<{ s: number | null }>(
-        'SELECT MIN(e.seq) + 1 AS s FROM events e WHERE e.post_id = ? AND e.seq >= ? AND e.seq < ? AND NOT EXISTS (SELECT 1 FROM events f WHERE f.post_id = e.post_id AND f.seq = e.seq + 1)',
-        [postId, first, last],
+        'SELECT MIN(e.seq) + 1 AS s FROM events e WHERE e.post_id = ? AND e.seq >= ? AND e.seq < ? AND e.time_ms >= ? AND NOT EXISTS (SELECT 1 FROM events f WHERE f.post_id = e.post_id AND f.seq = e.seq + 1 AND f.time_ms >= ?)',
+        [postId, first, last, runFrom, runFrom],
       ))[0]?.s ?? first)
     : first;
   const high = (await present(last))
     ? ((await tx.all<{ s: number | null }>(
-        'SELECT MAX(e.seq) - 1 AS s FROM events e WHERE e.post_id = ? AND e.seq > ? AND e.seq <= ? AND NOT EXISTS (SELECT 1 FROM events f WHERE f.post_id = e.post_id AND f.seq = e.seq - 1)',
-        [postId, first, last],
+        'SELECT MAX(e.seq) - 1 AS s FROM events e WHERE e.post_id = ? AND e.seq > ? AND e.seq <= ? AND e.time_ms >= ? AND NOT EXISTS (SELECT 1 FROM events f WHERE f.post_id = e.post_id AND f.seq = e.seq - 1 AND f.time_ms >= ?)',
+        [postId, first, last, runFrom, runFrom],
       ))[0]?.s ?? last)
     : last;
   return [low, high];

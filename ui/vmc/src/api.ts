@@ -45,11 +45,14 @@ export interface Post {
   lanes: { laneId: string; lastSeen: string }[];
   devices: { deviceId: string; laneId: string; state: string; lastError: string | null; reported: string }[];
   openGaps: number;
+  /** The latest restart of the gateway's seq (a new outbox), null if none seen. */
+  lastSeqRestart: { at: string; firstSeq: number; previousSeq: number } | null;
 }
 
 export interface Gap {
   id: number;
   postId: string;
+  kind: 'missing' | 'restart';
   firstSeq: number;
   lastSeq: number;
   missing: number;

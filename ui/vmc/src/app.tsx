@@ -129,7 +129,7 @@ async function yearToDate(base: URLSearchParams, latest: string | undefined, now
 
 /** What changes in /api/posts when a post sends anything (a new seq, a device, a gap, its status). */
 const signature = (posts: Post[]): string =>
-  posts.map((p) => `${p.postId}:${p.lastSeq}:${p.lastSeen}:${p.openGaps}:${p.status?.state ?? ''}:${p.devices.map((d) => d.state).join('')}`).join('|');
+  posts.map((p) => `${p.postId}:${p.lastSeq}:${p.lastSeen}:${p.openGaps}:${p.lastSeqRestart?.at ?? ''}:${p.status?.state ?? ''}:${p.devices.map((d) => d.state).join('')}`).join('|');
 
 function Figure({ label, value, delta, testId }: { label: string; value: string; delta?: { text: string; tone: 'up' | 'down' | 'same' } | null; testId: string }) {
   return (
@@ -474,6 +474,11 @@ function Dashboard({ me, onLogout }: { me: string; onLogout: () => void }) {
             <div>
               <b>{p.postId}</b> {p.status ? <span class={p.status.state === 'online' ? 'up' : 'down'}>{p.status.state}</span> : null} <span class="muted">· last event {new Date(p.lastSeen).toLocaleString()}</span>
               {p.openGaps > 0 && <span class="down"> · {p.openGaps} open gap(s)</span>}
+              {p.lastSeqRestart && (
+                <span class="down" data-testid="seq-restart" title="the gateway's seq started again (a new outbox): events not yet sent from the old one are lost">
+                  {` · seq restarted at ${p.lastSeqRestart.firstSeq} after ${p.lastSeqRestart.previousSeq}, ${new Date(p.lastSeqRestart.at).toLocaleString()}`}
+                </span>
+              )}
               <ul class="devices">
                 {p.lanes.map((lane) => {
                   const devices = p.devices.filter((d) => d.laneId === lane.laneId);
