@@ -3,6 +3,10 @@
  * only the variables) and checked by palette.test.ts against WCAG 2.x AA — 4.5:1 for every text
  * pair, 3:1 for the status dots and focus ring against their backgrounds.
  */
+import { applyPalette as applyColours } from '../../shared/contrast.js';
+
+export { contrast, luminance } from '../../shared/contrast.js';
+
 export const PALETTE = {
   bg: '#f4f6f8',
   surface: '#ffffff',
@@ -63,23 +67,7 @@ export const PAIRS: [PaletteName, PaletteName, number][] = [
   ['chartLine', 'surface', 3],
 ];
 
-function channel(value: number): number {
-  const c = value / 255;
-  return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
-}
-
-/** WCAG 2.x relative luminance of a #rrggbb colour. */
-export function luminance(hex: string): number {
-  const n = Number.parseInt(hex.slice(1), 16);
-  return 0.2126 * channel((n >> 16) & 255) + 0.7152 * channel((n >> 8) & 255) + 0.0722 * channel(n & 255);
-}
-
-export function contrast(a: string, b: string): number {
-  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
-  return (hi + 0.05) / (lo + 0.05);
-}
-
-/** Sets `--c-<name>` on the document for every colour (CSSOM: allowed under the CSP). */
+/** Sets `--c-<name>` on the document for every colour of this palette. */
 export function applyPalette(root: HTMLElement): void {
-  for (const [name, value] of Object.entries(PALETTE)) root.style.setProperty(`--c-${name}`, value);
+  applyColours(root, PALETTE);
 }
