@@ -302,6 +302,12 @@ const devicePushSchema = z.strictObject({
 
 const workflowSchema = z.strictObject({
   abandonAfterMin: z.number().min(1).default(720).describe('A crossing without progress this long is closed as abandoned'),
+  maxUnregisteredPerLane: z
+    .number()
+    .int()
+    .min(1)
+    .default(200)
+    .describe('Vehicles arrived on one lane and not yet registered, at most: beyond it the oldest is closed as abandoned (a camera that reads passing traffic must not fill memory for 12 hours)'),
   watchlist: z
     .array(
       // An entry must be a plate by the same rule as a read; one that normalises to nothing would match nothing.
@@ -336,7 +342,7 @@ export const postConfigSchema = z
     outbox: outboxSchema.default({ path: 'data/outbox.db', maxBytes: 512 * 1024 * 1024, maxBatch: 1000, reserveBytes: 4 * 1024 * 1024 }),
     http: httpSchema.default({ host: '127.0.0.1', port: 8080, sessionIdleMin: 30, sessionMaxHours: 12 }),
     devicePush: devicePushSchema.default({ host: '127.0.0.1', port: 8081 }).describe('The listener for device pushes (anpr-http-push, xray-http); started only when such a device is configured'),
-    workflow: workflowSchema.default({ abandonAfterMin: 720, watchlist: [], weightToleranceShare: 0.1, randomXrayShare: 0.07, utcOffsetMin: 0 }),
+    workflow: workflowSchema.default({ abandonAfterMin: 720, maxUnregisteredPerLane: 200, watchlist: [], weightToleranceShare: 0.1, randomXrayShare: 0.07, utcOffsetMin: 0 }),
     models: modelsSchema.default({}).describe('Relative paths are relative to the configuration file'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   })

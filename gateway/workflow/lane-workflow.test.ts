@@ -8,7 +8,7 @@ import { rulesRisk } from './rules-risk.js';
 const MINUTE = 60_000;
 const declaration = (declaredWeightKg: number, aeo = false) => ({ direction: 'import' as const, declaredWeightKg, documents: ['SAD-1'], aeo });
 
-function lane(options: { watchlist?: string[]; random?: number; abandonAfterMs?: number } = {}) {
+function lane(options: { watchlist?: string[]; random?: number; abandonAfterMs?: number; maxUnregistered?: number } = {}) {
   const clock = new ManualClock(Date.UTC(2026, 10, 26, 6, 0, 0));
   const events: WorkflowEvent[] = [];
   const workflow = new LaneWorkflow({
@@ -18,6 +18,7 @@ function lane(options: { watchlist?: string[]; random?: number; abandonAfterMs?:
     emit: (event) => events.push(event),
     assessRisk: (crossing) => rulesRisk(crossing, { watchlist: options.watchlist ?? [], weightToleranceShare: 0.1, randomXrayShare: 0.1, random: () => options.random ?? 0.5 }),
     abandonAfterMs: options.abandonAfterMs ?? 12 * 60 * MINUTE,
+    ...(options.maxUnregistered === undefined ? {} : { maxUnregistered: options.maxUnregistered }),
   });
   const kinds = () => events.map((e) => (e.kind === 'milestone' ? e.milestone : e.kind === 'alarm' ? `alarm:${e.alarm}` : e.kind));
   const completed = () => events.filter((e): e is Extract<WorkflowEvent, { kind: 'completed' }> => e.kind === 'completed');
@@ -41,6 +42,23 @@ describe('lane workflow', () => {
     expect(completed()[0]).toMatchObject({ outcome: 'completed', durations: { registrationSec: 6000, crossingSec: 7500 } });
     expect(completed()[0]!.crossing.risk).toMatchObject({ channel: 'green', modelVersion: 'rules' });
     expect(workflow.open()).toEqual([]);
+  });
+
+  it('holds at most maxUnregistered vehicles waiting to register: the oldest is abandoned, once, with its event', () => {
+    const { clock, workflow, completed } = lane({ maxUnregistered: 3 });
+    const registered = workflow.arrive('GE-100-AA');
+    workflow.register(registered.crossingId, declaration(20_000));
+    // Passing traffic read by the entry camera, never registered.
+    const passing = ['AB001CD', 'AB002CD', 'AB003CD', 'AB004CD', 'AB005CD'].map((plate) => {
+      clock.advance(MINUTE);
+      return workflow.arrive(plate).crossingId;
+    });
+    expect(completed().map((c) => [c.crossing.crossingId, c.outcome])).toEqual([
+      [passing[0], 'abandoned'],
+      [passing[1], 'abandoned'],
+    ]);
+    // The registered one does not count and stays; the three newest wait.
+    expect(workflow.open().map((c) => c.crossingId)).toEqual([registered.crossingId, ...passing.slice(2)]);
   });
 
   it('keeps crossing times right when the wall clock steps (NTP correction)', async () => {

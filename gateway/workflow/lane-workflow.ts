@@ -121,6 +121,8 @@ export interface LaneWorkflowOptions {
   assessRisk: (crossing: Crossing) => RiskDecision | Promise<RiskDecision>;
   /** A crossing without progress this long is closed as abandoned. */
   abandonAfterMs: number;
+  /** Arrived, not yet registered, at most this many: the oldest beyond it is abandoned. */
+  maxUnregistered?: number;
   newId?: () => string;
 }
 
@@ -172,7 +174,26 @@ export class LaneWorkflow {
     if (plate === null) {
       this.options.emit({ kind: 'alarm', alarm: 'WF_PLATE_UNREAD', message: `lane ${this.options.laneId}: plate unread, operator must enter it`, crossingId, details: {} });
     }
+    this.abandonOldestUnregistered();
     return crossing;
+  }
+
+  /**
+   * Keeps the vehicles waiting to register within `maxUnregistered`: a camera that also reads
+   * passing traffic (or a registration system that is down for a day) must not hold a crossing
+   * per read for the whole abandonment time. The oldest goes first, as abandoned, with its event.
+   */
+  private abandonOldestUnregistered(): void {
+    const limit = this.options.maxUnregistered ?? Number.POSITIVE_INFINITY;
+    let waiting = 0;
+    for (const c of this.crossings.values()) if (c.state === 'arrived') waiting += 1;
+    for (const c of this.crossings.values()) {
+      if (waiting <= limit) return;
+      if (c.state !== 'arrived') continue;
+      c.state = 'abandoned';
+      this.complete(c, 'abandoned');
+      waiting -= 1;
+    }
   }
 
   /** The operator enters or corrects a plate; recorded as an operator action with its reason. */

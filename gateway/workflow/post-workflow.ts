@@ -143,6 +143,7 @@ export class PostWorkflow {
         emit: (event) => this.onWorkflowEvent(config.id, event),
         assessRisk: (crossing) => options.assessor.assess(crossing, options.clock.now()),
         abandonAfterMs: options.config.workflow.abandonAfterMin * 60_000,
+        maxUnregistered: options.config.workflow.maxUnregisteredPerLane,
       });
       this.lanes.set(config.id, {
         config,
