@@ -13,6 +13,8 @@ command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
 /usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
 # The console's browser tests drive Debian's Chromium (playwright-core downloads no browser).
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# test/deploy-unit.test.ts checks the systemd unit with systemd-analyze and systemd-sysusers.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing missing Debian packages: ${need[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -25,5 +27,6 @@ command -v socat >/dev/null
 command -v mbpoll >/dev/null
 /usr/bin/python3 -c 'import pymodbus' >/dev/null
 [ -x /usr/bin/chromium ]
+command -v systemd-analyze >/dev/null
 
 exec npx vitest run "$@"
