@@ -12,8 +12,7 @@ import type { Clock } from '../../core/clock.js';
 import { ImageStore } from '../../drivers/anpr/image-store.js';
 import { laneOf, type EventDraft } from '../../contract/envelope.js';
 import type { BarrierInputs } from '../../drivers/barrier/barrier-driver.js';
-import type { DeviceFeed } from './post-workflow.js';
-import type { PostWorkflow } from './post-workflow.js';
+import { KIND_BY_DRIVER, type DeviceFeed, type PostWorkflow } from './post-workflow.js';
 import { laneView, IMAGE_REF_PATTERN, type ScanThumbnail } from './lane-view.js';
 import { xrayThumbnail } from './xray-thumbnail.js';
 import { OpenAlarms, type AlarmView, type LaneFacts } from './open-alarms.js';
@@ -54,18 +53,6 @@ export interface LaneConsoleOptions {
 const MAX_SNAPSHOTS = 512;
 /** Scans waiting for their thumbnail; beyond this a burst goes without (the scan is still shown). */
 const MAX_THUMBNAILS_WAITING = 8;
-
-const KIND_BY_DRIVER: Record<string, 'camera' | 'barrier' | 'weighbridge' | 'scanner'> = {
-  onvif: 'camera',
-  'anpr-http-push': 'camera',
-  'modbus-tcp': 'barrier',
-  'modbus-rtu': 'barrier',
-  sma: 'weighbridge',
-  toledo: 'weighbridge',
-  pattern: 'weighbridge',
-  'xray-http': 'scanner',
-  'xray-folder': 'scanner',
-};
 
 export class LaneConsole {
   private readonly alarms = new OpenAlarms();

@@ -59,7 +59,8 @@ function readImageFile(path: string): Buffer {
 /** Weights below this are an empty or settling platform, not a vehicle. */
 const MIN_VEHICLE_KG = 400;
 
-const KIND_BY_DRIVER: Record<string, 'camera' | 'barrier' | 'weighbridge' | 'scanner'> = {
+/** What each driver is to a lane (the workflow routes its readings, the console shows it). */
+export const KIND_BY_DRIVER: Record<string, 'camera' | 'barrier' | 'weighbridge' | 'scanner'> = {
   onvif: 'camera',
   'anpr-http-push': 'camera',
   'modbus-tcp': 'barrier',

@@ -338,46 +338,20 @@ export class VmcStore {
   }
 
   async gaps(filter: { posts?: string[]; open?: boolean } = {}): Promise<GapRow[]> {
-    const where: string[] = [];
-    const params: SqlValue[] = [];
-    if (filter.posts?.length) {
-      where.push(`post_id IN (${filter.posts.map(() => '?').join(', ')})`);
-      params.push(...filter.posts);
-    }
-    if (filter.open === true) where.push('closed_ms IS NULL');
-    if (filter.open === false) where.push('closed_ms IS NOT NULL');
-    const rows = await this.db.all<GapDbRow>(`SELECT * FROM gaps ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY post_id, first_seq`, params);
+    const { sql, params } = whereOf([['post_id IN', filter.posts]], filter.open === undefined ? [] : [filter.open ? 'closed_ms IS NULL' : 'closed_ms IS NOT NULL']);
+    const rows = await this.db.all<GapDbRow>(`SELECT * FROM gaps ${sql} ORDER BY post_id, first_seq`, params);
     return rows.map(gapRow);
   }
 
   private crossingWhere(filter: CrossingFilter): { sql: string; params: SqlValue[] } {
-    const where: string[] = [];
-    const params: SqlValue[] = [];
-    if (filter.posts?.length) {
-      where.push(`post_id IN (${filter.posts.map(() => '?').join(', ')})`);
-      params.push(...filter.posts);
-    }
-    if (filter.fromMs !== undefined) {
-      where.push('completed_ms >= ?');
-      params.push(filter.fromMs);
-    }
-    if (filter.toMs !== undefined) {
-      where.push('completed_ms < ?');
-      params.push(filter.toMs);
-    }
-    if (filter.direction !== undefined) {
-      where.push('direction = ?');
-      params.push(filter.direction);
-    }
-    if (filter.channel !== undefined) {
-      where.push('channel = ?');
-      params.push(filter.channel);
-    }
-    if (filter.vehicleType !== undefined) {
-      where.push('vehicle_type = ?');
-      params.push(filter.vehicleType);
-    }
-    return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
+    return whereOf([
+      ['post_id IN', filter.posts],
+      ['completed_ms >=', filter.fromMs],
+      ['completed_ms <', filter.toMs],
+      ['direction =', filter.direction],
+      ['channel =', filter.channel],
+      ['vehicle_type =', filter.vehicleType],
+    ]);
   }
 
   /** What the TRS report is computed from: the completed crossings the filter selects. */
@@ -450,22 +424,13 @@ export class VmcStore {
   }
 
   async alarms(filter: { posts?: string[]; fromMs?: number; toMs?: number; limit: number }): Promise<AlarmRow[]> {
-    const where: string[] = [];
-    const params: SqlValue[] = [];
-    if (filter.posts?.length) {
-      where.push(`post_id IN (${filter.posts.map(() => '?').join(', ')})`);
-      params.push(...filter.posts);
-    }
-    if (filter.fromMs !== undefined) {
-      where.push('time_ms >= ?');
-      params.push(filter.fromMs);
-    }
-    if (filter.toMs !== undefined) {
-      where.push('time_ms < ?');
-      params.push(filter.toMs);
-    }
+    const { sql, params } = whereOf([
+      ['post_id IN', filter.posts],
+      ['time_ms >=', filter.fromMs],
+      ['time_ms <', filter.toMs],
+    ]);
     const rows = await this.db.all<{ event_id: string; post_id: string; lane_id: string; alarm: string; severity: string; message: string; details: string; time_ms: number }>(
-      `SELECT * FROM alarms ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time_ms DESC, event_id LIMIT ?`,
+      `SELECT * FROM alarms ${sql} ORDER BY time_ms DESC, event_id LIMIT ?`,
       [...params, filter.limit],
     );
     return rows.map((r) => ({ eventId: r.event_id, postId: r.post_id, laneId: r.lane_id, alarm: r.alarm, severity: r.severity, message: r.message, details: JSON.parse(r.details) as unknown, time: iso(r.time_ms) }));
@@ -591,4 +556,27 @@ async function missingBounds(tx: SqlRunner, postId: string, first: number, last:
 /** A store spec for messages and logs: a PostgreSQL URL's password never printed. */
 export function redactStore(spec: string): string {
   return spec.replace(/^(postgres(?:ql)?:\/\/[^:/@]+:)[^@]*@/, '$1[redacted]@');
+}
+
+/**
+ * `WHERE …` of the terms whose value is given (an empty list counts as not given), each
+ * `column op ?` with its value bound, `IN` with a placeholder per element; `fixed` are added as
+ * they are. Empty when nothing applies.
+ */
+function whereOf(terms: [columnAndOp: string, value: SqlValue | readonly SqlValue[] | undefined][], fixed: string[] = []): { sql: string; params: SqlValue[] } {
+  const where: string[] = [];
+  const params: SqlValue[] = [];
+  for (const [columnAndOp, value] of terms) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) {
+      if (value.length === 0) continue;
+      where.push(`${columnAndOp} (${value.map(() => '?').join(', ')})`);
+      params.push(...(value as readonly SqlValue[]));
+    } else {
+      where.push(`${columnAndOp} ?`);
+      params.push(value as SqlValue);
+    }
+  }
+  where.push(...fixed);
+  return { sql: where.length > 0 ? `WHERE ${where.join(' AND ')}` : '', params };
 }

@@ -21,21 +21,8 @@ export async function api<T>(path: string, body?: unknown): Promise<T> {
   return json as T;
 }
 
-export interface Summary {
-  avgMin: number | null;
-  medianMin: number | null;
-  p90Min: number | null;
-}
-
-export interface TrsReport {
-  vehicles: number;
-  byDirection: Record<string, number>;
-  channels: Record<string, number>;
-  xrayShare: number;
-  registration: Summary;
-  crossing: Summary;
-  intervals: { upToMin: number; vehicles: number; cumulative: number; cumulativePct: number; avgCrossingMin: number }[];
-}
+/** The answer of `GET /api/trs`: the contract's TRS report, the same the gateway computes. */
+export type { Summary, TrsReport } from '../../../contract/trs-report.js';
 
 export interface Post {
   postId: string;
