@@ -106,6 +106,8 @@ export interface OutboxEvents {
   dropped: [report: DropReport];
   /** Commits succeed again after a spell of refusals. */
   recovered: [report: RefusalReport];
+  /** Acknowledged rows were deleted (also when a retry after a full disk finally succeeds). */
+  removed: [depth: number];
 }
 
 /** Bytes an event may grow by in `within` (an audit reference) beyond the room made for it. */
@@ -504,6 +506,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     })();
     this.depthValue -= depth;
     this.bytesValue -= bytes;
+    if (depth > 0) this.emit('removed', this.depthValue);
   }
 
   private removalFailed(error: unknown): void {
