@@ -101,7 +101,7 @@ export async function startDurable(brokerUrl: string, dir: string, window: numbe
 }
 
 /**
- * The durable path: each event committed (FULL fsync, group commit) → published → PUBACK → row
+ * The durable path: each event committed (group commit, WAL fsync off the event loop) → published → PUBACK → row
  * removed. Producers append in chunks of `chunk` and wait for the commit, as the workflow does.
  * Returns events/s from the first append to the last PUBACK.
  */
@@ -128,16 +128,27 @@ export async function durablePublish(run: DurableRun, count: number, chunk = 100
   return count / ((performance.now() - started) / 1000);
 }
 
-/** Commit-to-PUBACK latency at a steady `rate` events/s for `seconds`; returns sorted ms. */
+/**
+ * Latency from the producer's append to the broker's PUBACK, at a steady `rate` events/s for
+ * `seconds`: the commit, its fsync, the publish and the acknowledgement. Returns sorted ms.
+ */
 export async function steadyLatency(run: DurableRun, rate: number, seconds: number): Promise<number[]> {
-  const committedAt = new Map<number, number>();
+  const appendedAt = new Map<number, number>();
+  const deliveredAt = new Map<number, number>();
   const latencies: number[] = [];
+  const settle = (seq: number): void => {
+    const appended = appendedAt.get(seq);
+    const delivered = deliveredAt.get(seq);
+    if (appended === undefined || delivered === undefined) return;
+    latencies.push(delivered - appended);
+    appendedAt.delete(seq);
+    deliveredAt.delete(seq);
+  };
+  // A PUBACK can come before the producer's promise has run its callback: both times are kept
+  // by seq and matched whichever comes second.
   const onDelivered = (row: { seq: number }): void => {
-    const at = committedAt.get(row.seq);
-    if (at !== undefined) {
-      latencies.push(performance.now() - at);
-      committedAt.delete(row.seq);
-    }
+    deliveredAt.set(row.seq, performance.now());
+    settle(row.seq);
   };
   run.uplink.on('delivered', onDelivered);
   const tickMs = 10;
@@ -150,8 +161,12 @@ export async function steadyLatency(run: DurableRun, rate: number, seconds: numb
       // Catch up to the schedule, so timer jitter does not lower the rate.
       const due = Math.min(total, Math.round(((performance.now() - started) / 1000) * rate) + perTick);
       for (; emitted < due; emitted += 1) {
+        const at = performance.now();
         run.outbox.append(benchEvent(emitted)).then(
-          (committed) => committedAt.set(committed.seq, performance.now()),
+          (committed) => {
+            appendedAt.set(committed.seq, at);
+            settle(committed.seq);
+          },
           () => undefined,
         );
       }

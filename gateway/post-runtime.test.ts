@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 /**
  * Model reloads at the post level: every swap is a `model.swapped` event on the post pseudo-lane
  * naming both versions and who asked, and an older model refused without a rollback request is a
@@ -59,8 +60,10 @@ describe('model reloads', () => {
     const started = gateway;
     runtime = await startPostRuntime({ config, gateway: started, devices: new DeviceFeedStandIn(), clock: new ManualClock(Date.UTC(2026, 10, 27)), logger: createLogger('silent') });
     const events = async (): Promise<Stored[]> => {
-      // Alarms are stored without being awaited by who raised them: let their commit run first.
+      // Alarms are stored without being awaited by who raised them: let their commit run first,
+      // and its fsync return (the outbox reads no further than what is on disk).
       await new Promise<void>((resolve) => setImmediate(resolve));
+      while (started.outbox.durableSeq < started.outbox.lastSeq) await once(started.outbox, 'committed');
       return started.outbox.readFrom(0, 1000).map((row) => JSON.parse(row.payload) as Stored);
     };
     return { dir, writeRisk, events };

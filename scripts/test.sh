@@ -15,6 +15,8 @@ command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # test/deploy-unit.test.ts checks the systemd unit with systemd-analyze and systemd-sysusers.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# test/outbox-sync-off-loop.test.ts watches the outbox's fsyncs with strace.
+command -v strace >/dev/null 2>&1 || need+=(strace)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test: installing missing Debian packages: ${need[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -28,5 +30,6 @@ command -v mbpoll >/dev/null
 /usr/bin/python3 -c 'import pymodbus' >/dev/null
 [ -x /usr/bin/chromium ]
 command -v systemd-analyze >/dev/null
+command -v strace >/dev/null
 
 exec npx vitest run "$@"

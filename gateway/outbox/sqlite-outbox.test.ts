@@ -29,11 +29,70 @@ const status = (n: number): EventDraft => events.create('device.status', 'post',
 const alarm = (n: number): EventDraft => events.create('alarm.raised', 'post', { alarm: `A${n}`, severity: 'critical', message: 'm', details: {} });
 
 describe('SqliteOutbox', () => {
-  it('commits in WAL mode with synchronous=FULL', () => {
+  it('commits in WAL mode with synchronous=NORMAL, syncing the WAL itself', () => {
     const outbox = open();
     expect(outbox.database.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(outbox.database.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    expect(outbox.database.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
     outbox.close();
+  });
+
+  it('tells producers and the uplink of a commit only once the WAL sync covering it returns', async () => {
+    const syncs: Array<(error: Error | null) => void> = [];
+    const outbox = open(undefined, undefined, { walSyncFile: (_fd, done) => syncs.push(done) });
+    const heard: number[] = [];
+    outbox.on('committed', (seq) => heard.push(seq));
+    let resolved = 0;
+    const first = Array.from({ length: 3 }, (_, i) => outbox.append(weighed('lane-1', i)).then(() => (resolved += 1)));
+    outbox.flush();
+    expect(syncs).toHaveLength(1);
+    expect(outbox.lastSeq).toBe(3);
+    expect(outbox.durableSeq).toBe(0);
+    expect(outbox.readFrom(1, 10)).toEqual([]);
+    // Commits made while a sync runs wait for the next one, which starts when it returns.
+    const second = outbox.append(weighed('lane-1', 9));
+    outbox.flush();
+    expect(syncs).toHaveLength(1);
+    await Promise.resolve();
+    expect(resolved).toBe(0);
+    syncs[0]?.(null);
+    await Promise.all(first);
+    expect(resolved).toBe(3);
+    expect(outbox.durableSeq).toBe(3);
+    expect(outbox.readFrom(1, 10).map((row) => row.seq)).toEqual([1, 2, 3]);
+    expect(syncs).toHaveLength(2);
+    syncs[1]?.(null);
+    expect((await second).seq).toBe(4);
+    expect(outbox.readFrom(1, 10).map((row) => row.seq)).toEqual([1, 2, 3, 4]);
+    expect(heard).toEqual([3, 4]);
+    outbox.close();
+  });
+
+  it('keeps producers waiting while the WAL sync fails, and retries it', async () => {
+    const syncs: Array<(error: Error | null) => void> = [];
+    const { logger: recording, lines } = recordingLogger();
+    const outbox = open(undefined, undefined, { logger: recording, walSyncFile: (_fd, done) => syncs.push(done) });
+    let settled = false;
+    const pending = outbox.append(weighed('lane-1', 1)).finally(() => (settled = true));
+    outbox.flush();
+    syncs[0]?.(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    expect(outbox.readFrom(1, 10)).toEqual([]);
+    expect(lines.some((line) => line.msg.includes('cannot sync its WAL') && line.code === 'EIO')).toBe(true);
+    expect(syncs).toHaveLength(1);
+    clock.advance(1000);
+    expect(syncs).toHaveLength(2);
+    syncs[1]?.(null);
+    expect((await pending).seq).toBe(1);
+    expect(outbox.readFrom(1, 10)).toHaveLength(1);
+    outbox.close();
+  });
+
+  it('syncs what is still waiting when closed, so no producer is left hanging', async () => {
+    const outbox = open(undefined, undefined, { walSyncFile: () => undefined });
+    const pending = outbox.append(weighed('lane-1', 1));
+    outbox.close();
+    expect((await pending).seq).toBe(1);
   });
 
   it('acknowledges a producer only once the event is visible to another connection', async () => {

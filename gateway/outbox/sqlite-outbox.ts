@@ -1,11 +1,16 @@
 /**
  * The durable outbox: every event is committed here before anything else sees it, and leaves
- * only when the broker has acknowledged it. SQLite in WAL mode with synchronous=FULL: a commit
- * that returned is on disk (WAL's usual NORMAL can lose the last commits on power loss).
+ * only when the broker has acknowledged it. SQLite in WAL mode.
  *
  * Appends are group-committed: every append made in the same turn of the event loop (up to
- * `maxBatch`) shares one transaction and so one fsync, and each producer's promise resolves
- * only after that commit.
+ * `maxBatch`) shares one transaction, and each producer's promise resolves only once that
+ * transaction is on disk. The fsync that makes it so does not run on the event loop: SQLite runs
+ * with synchronous=NORMAL (no fsync at commit in WAL mode; it still syncs around checkpoints) and
+ * the outbox fdatasyncs the WAL file itself through libuv's thread pool (wal-sync.ts). So the
+ * uplink keeps publishing and reading acknowledgements while the disk flushes, and the commits
+ * made meanwhile share the next fsync. Until its fsync returns an event is invisible to the
+ * uplink (`readFrom` stops at `durableSeq`): nothing reaches the broker that a power cut could
+ * still take back from the outbox, which would then hand its seq to another event.
  *
  * A full disk must never stop the outbox from forgetting what the broker acknowledged: deleting
  * rows and checkpointing the WAL need disk space too (SQLite answers "database or disk is full"
@@ -24,6 +29,8 @@ import { RETENTION_CLASSES, retentionClassOf, type RetentionClass } from '../../
 import { laneOf, type EventDraft } from '../../contract/envelope.js';
 import { DiskRoomGauge, type DiskRoom } from './disk-room.js';
 import { OUTBOX_DDL } from './outbox-ddl.js';
+import { WalCheckpointer, type WalCheckpointerStats } from './wal-checkpointer.js';
+import { WalSync } from './wal-sync.js';
 
 /** One stored event, as the uplink reads it. */
 export interface OutboxRow {
@@ -74,6 +81,8 @@ export interface OutboxOptions {
   refusalLogIntervalMs?: number;
   clock: Clock;
   logger: Logger;
+  /** Test hook: replaces fs.fdatasync of the WAL (wal-sync.ts). */
+  walSyncFile?: (fd: number, done: (error: Error | null) => void) => void;
 }
 
 /** The end of a spell of refused commits (disk full or write errors): the first commit after it. */
@@ -101,8 +110,16 @@ interface PendingAppend {
   reject: (error: unknown) => void;
 }
 
+/** A committed append whose producer hears of it once the WAL is synced up to its seq. */
+interface AwaitingSync {
+  committed: CommittedEvent;
+  resolve: (committed: CommittedEvent) => void;
+  reject: (error: unknown) => void;
+}
+
 export interface OutboxEvents {
-  committed: [lastSeq: number];
+  /** Events up to this seq are on disk (and readable by `readFrom`). */
+  committed: [durableSeq: number];
   dropped: [report: DropReport];
   /** Commits succeed again after a spell of refusals. */
   recovered: [report: RefusalReport];
@@ -132,6 +149,14 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   private removalScheduled = false;
   private closed = false;
   private lastSeqValue: number;
+  /** Highest seq known to be on disk: what the uplink may read. */
+  private durableSeqValue: number;
+  /** Committed appends waiting for the fsync that covers them, in seq order. */
+  private awaitingSync: AwaitingSync[] = [];
+  /** Syncs the WAL off the event loop; null for `:memory:`, where a commit is all there is. */
+  private readonly walSync: WalSync | null;
+  /** Checkpoints from a worker thread; null for `:memory:`. */
+  private readonly checkpointer: WalCheckpointer | null;
   private depthValue: number;
   private bytesValue: number;
   private droppedTotal: Record<RetentionClass, number>;
@@ -158,6 +183,16 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     this.db = db;
     this.options = options;
     this.diskRoom = options.path === ':memory:' ? null : new DiskRoomGauge(db, options.path);
+    this.walSync =
+      options.path === ':memory:'
+        ? null
+        : new WalSync(`${options.path}-wal`, {
+            clock: options.clock,
+            logger: options.logger,
+            onSynced: (seq) => this.markDurable(seq),
+            ...(options.walSyncFile ? { syncFile: options.walSyncFile } : {}),
+          });
+    this.checkpointer = options.path === ':memory:' ? null : new WalCheckpointer(db, options.path, options.clock, options.logger);
     this.statements = {
       insert: db.prepare(
         'INSERT INTO events (seq, id, lane, type, priority, payload, bytes, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -165,8 +200,8 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       getMeta: db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE key = ?'),
       // Columns aliased to the OutboxRow names, so rows need no copying on the hot path.
-      readFrom: db.prepare<[number, number], OutboxRow>(
-        'SELECT seq, id, lane AS laneId, type, payload, bytes, created_ms AS createdMs FROM events WHERE seq >= ? ORDER BY seq LIMIT ?',
+      readFrom: db.prepare<[number, number, number], OutboxRow>(
+        'SELECT seq, id, lane AS laneId, type, payload, bytes, created_ms AS createdMs FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?',
       ),
       readOne: db.prepare<[number], OutboxRow>(
         'SELECT seq, id, lane AS laneId, type, payload, bytes, created_ms AS createdMs FROM events WHERE seq = ?',
@@ -183,6 +218,10 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       totals: db.prepare<[], { depth: number; bytes: number | null }>('SELECT COUNT(*) AS depth, SUM(bytes) AS bytes FROM events'),
     };
     this.lastSeqValue = this.meta('last_seq');
+    // What a previous run committed was synced then, or is synced now: opening fsyncs nothing,
+    // but a WAL that survived a crash of the process (not of the machine) is in the page cache
+    // and reaches the disk with the first sync; until then a power cut could take both.
+    this.durableSeqValue = this.lastSeqValue;
     const totals = this.statements.totals.get();
     this.depthValue = totals?.depth ?? 0;
     this.bytesValue = totals?.bytes ?? 0;
@@ -210,8 +249,10 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       db.pragma('busy_timeout = 5000');
       db.pragma('journal_mode = WAL');
       if (onDisk) restrictFiles([options.path, `${options.path}-wal`, `${options.path}-shm`]);
-      // Committed means durable: FULL fsyncs the WAL on every commit (see file comment).
-      db.pragma('synchronous = FULL');
+      // NORMAL: SQLite does not fsync at commit (the outbox does it off the event loop, see the
+      // file comment) but does around checkpoints, before the WAL is reused. In memory there is
+      // nothing to sync, and FULL costs nothing.
+      db.pragma(onDisk ? 'synchronous = NORMAL' : 'synchronous = FULL');
       db.exec(OUTBOX_DDL);
       return new SqliteOutbox(db, options);
     } catch (error) {
@@ -222,6 +263,16 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   /** Highest seq ever committed (also across restarts). */
   get lastSeq(): number {
     return this.lastSeqValue;
+  }
+
+  /** The checkpoint worker's counts; null for `:memory:`. */
+  get checkpoints(): WalCheckpointerStats | null {
+    return this.checkpointer?.stats() ?? null;
+  }
+
+  /** Highest seq on disk: `readFrom` reads no further. Trails `lastSeq` by one fsync at most. */
+  get durableSeq(): number {
+    return this.durableSeqValue;
   }
 
   get depth(): number {
@@ -239,7 +290,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   }
 
   /**
-   * Commits `event` and resolves with its seq once the transaction is durable. Rejects with
+   * Commits `event` and resolves with its seq once the transaction is on disk. Rejects with
    * GW_ERR_OUTBOX_DISK_FULL or GW_ERR_OUTBOX_WRITE when the commit fails, and GW_ERR_OUTBOX_FULL
    * when the byte bound leaves no room for an event of its class: the event is then not stored,
    * and the producer must know.
@@ -319,17 +370,30 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       if (average > 0) this.eventBytesAverage = (this.eventBytesAverage * 7 + average) / 8;
     }
     this.endRefusals();
-    // Tests of crash safety read this line: everything up to lastSeq is durable.
-    this.options.logger.debug({ lastSeq: this.lastSeqValue, events: committed.size }, 'committed');
     batch.forEach((append, index) => {
       const stored = committed.get(index);
-      if (stored) append.resolve(stored);
+      if (stored) this.awaitingSync.push({ committed: stored, resolve: append.resolve, reject: append.reject });
       else append.reject(refused.get(index));
     });
     if (CLASS_BY_PRIORITY.some((cls) => droppedNow[cls] > 0)) {
       this.emit('dropped', { dropped: droppedNow, total: { ...this.droppedTotal } });
     }
-    this.emit('committed', this.lastSeqValue);
+    this.checkpointer?.committed(Math.max(0, this.bytesValue - bytesBefore));
+    if (this.walSync) this.walSync.request(this.lastSeqValue);
+    else this.markDurable(this.lastSeqValue);
+  }
+
+  /** The WAL is on disk up to `seq`: producers hear of their events, the uplink may read them. */
+  private markDurable(seq: number): void {
+    if (seq <= this.durableSeqValue) return;
+    this.durableSeqValue = seq;
+    let settled = 0;
+    while (settled < this.awaitingSync.length && (this.awaitingSync[settled] as AwaitingSync).committed.seq <= seq) settled += 1;
+    const resolved = this.awaitingSync.splice(0, settled);
+    // Tests of crash safety read this line: everything up to durableSeq is on disk.
+    this.options.logger.debug({ lastSeq: seq, events: resolved.length }, 'committed');
+    for (const { committed, resolve } of resolved) resolve(committed);
+    this.emit('committed', seq);
   }
 
   /**
@@ -439,9 +503,9 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     return this.bytesValue + bytes <= limit;
   }
 
-  /** Up to `limit` stored events with seq >= `fromSeq`, oldest first. */
+  /** Up to `limit` stored events with seq >= `fromSeq` that are on disk, oldest first. */
   readFrom(fromSeq: number, limit: number): OutboxRow[] {
-    return this.statements.readFrom.all(fromSeq, limit);
+    return this.statements.readFrom.all(fromSeq, this.durableSeqValue, limit);
   }
 
   read(seq: number): OutboxRow | undefined {
@@ -506,6 +570,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     })();
     this.depthValue -= depth;
     this.bytesValue -= bytes;
+    this.checkpointer?.committed(bytes);
     if (depth > 0) this.emit('removed', this.depthValue);
   }
 
@@ -575,7 +640,14 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   close(): void {
     if (this.closed) return;
     this.flush();
+    // The last commits' producers are still waiting: sync here rather than leave them hanging.
+    if (this.walSync && this.awaitingSync.length > 0) {
+      if (this.walSync.syncNow()) this.markDurable(this.lastSeqValue);
+      else for (const { reject } of this.awaitingSync.splice(0)) reject(new GatewayError('GW_ERR_OUTBOX_WRITE', 'outbox closed before its last commits could be synced to disk'));
+    }
+    this.walSync?.close();
     this.flushRemovals();
+    this.checkpointer?.close();
     this.logRefusals();
     if (this.removalRetryTimer) this.options.clock.clearTimeout(this.removalRetryTimer);
     this.removalRetryTimer = null;

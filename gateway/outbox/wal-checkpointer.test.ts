@@ -1,0 +1,66 @@
+import { once } from 'node:events';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
+import { tempDir } from '../../test/helpers/test-config.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
+
+const logger = pino({ level: 'silent' });
+const opened: Array<{ db: Database.Database; checkpointer: WalCheckpointer }> = [];
+
+/** A WAL database with `rows` rows of 1 KB committed one per transaction, and its checkpointer. */
+function walDatabase(rows: number): { db: Database.Database; checkpointer: WalCheckpointer; path: string } {
+  const path = join(tempDir('checkpointer-'), 'outbox.db');
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)');
+  const checkpointer = new WalCheckpointer(db, path, new ManualClock(), logger);
+  const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+  for (let i = 0; i < rows; i += 1) insert.run('x'.repeat(1024));
+  opened.push({ db, checkpointer });
+  return { db, checkpointer, path };
+}
+
+/** Frames in the WAL not yet copied into the database, as a fresh connection's checkpoint sees. */
+function framesLeft(path: string): number {
+  const probe = new Database(path);
+  try {
+    const [result] = probe.pragma('wal_checkpoint(NOOP)') as Array<{ log: number; checkpointed: number }>;
+    return (result?.log ?? 0) - (result?.checkpointed ?? 0);
+  } finally {
+    probe.close();
+  }
+}
+
+afterEach(() => {
+  for (const { db, checkpointer } of opened.splice(0)) {
+    checkpointer.close();
+    db.close();
+  }
+});
+
+describe('WalCheckpointer', () => {
+  it("turns SQLite's own checkpoints off and checkpoints from its worker once enough transactions have committed", async () => {
+    const { db, checkpointer, path } = walDatabase(300);
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    expect(framesLeft(path)).toBeGreaterThan(250);
+    for (let i = 0; i < 199; i += 1) checkpointer.committed(1024);
+    const answered = once(checkpointer, 'answered');
+    checkpointer.committed(1024);
+    await answered;
+    expect(checkpointer.stats()).toMatchObject({ checkpoints: 1, complete: 1, onLoop: 0, offLoop: true });
+    expect(framesLeft(path)).toBe(0);
+  });
+
+  it('checkpoints on the loop, between commits, once the WAL has grown 16 MiB without the worker catching up', () => {
+    const { checkpointer, path } = walDatabase(50);
+    // 16 MiB of WAL with no complete checkpoint: the loop checkpoints itself, synchronously,
+    // before it asks the worker again.
+    checkpointer.committed(17 * 1024 * 1024);
+    expect(checkpointer.stats()).toMatchObject({ onLoop: 1, complete: 1 });
+    expect(framesLeft(path)).toBe(0);
+  });
+});

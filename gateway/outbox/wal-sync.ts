@@ -1,0 +1,138 @@
+/**
+ * Makes the outbox's commits durable without blocking the event loop: fdatasync of the WAL file
+ * runs in libuv's thread pool while the loop goes on publishing. One sync at a time; commits made
+ * while it runs are covered by the next one, so under load one fsync serves many commits.
+ *
+ * Why syncing the WAL file is enough: in WAL mode a commit appends its pages and a commit frame
+ * to the -wal file, and recovery after a power cut replays exactly the frames whose checksums
+ * hold. Once fdatasync has returned, every frame written before it is on disk (Linux syncs the
+ * inode's dirty pages whichever descriptor asks). SQLite itself (synchronous=NORMAL) syncs the
+ * WAL before a checkpoint copies it into the database and the database before the WAL is reused.
+ */
+import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+
+/** A failed sync (I/O error, WAL file gone) is tried again this often; producers keep waiting. */
+const SYNC_RETRY_MS = 1000;
+/** A failing sync is logged at most once per this interval. */
+const FAILURE_LOG_INTERVAL_MS = 60_000;
+
+export interface WalSyncOptions {
+  clock: Clock;
+  logger: Logger;
+  /** Everything committed up to `seq` is on disk. */
+  onSynced: (seq: number) => void;
+  /** The asynchronous sync (fs.fdatasync); tests hold it to see what waits for it. */
+  syncFile?: (fd: number, done: (error: Error | null) => void) => void;
+}
+
+export class WalSync {
+  private fd: number | null = null;
+  private inFlight = false;
+  /** Highest seq a sync has been asked to cover. */
+  private wanted = 0;
+  private synced = 0;
+  private closed = false;
+  private retryTimer: TimerHandle | null = null;
+  private failureLoggedMono = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly walPath: string,
+    private readonly options: WalSyncOptions,
+  ) {}
+
+  /** Asks for everything committed up to `seq` to reach the disk; `onSynced` says when. */
+  request(seq: number): void {
+    if (seq > this.wanted) this.wanted = seq;
+    this.start();
+  }
+
+  /**
+   * Syncs now, on the calling thread (at close: there is no loop turn left to wait for). True
+   * when everything committed so far is on disk.
+   */
+  syncNow(): boolean {
+    try {
+      fdatasyncSync(this.descriptor());
+      this.synced = this.wanted;
+      return true;
+    } catch (error) {
+      this.logFailure(error);
+      return false;
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.retryTimer) this.options.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    // A sync still running in the thread pool keeps the descriptor until it returns: closing it
+    // now could let the number be reused under it.
+    if (!this.inFlight) this.closeDescriptor();
+  }
+
+  private start(): void {
+    if (this.inFlight || this.closed || this.retryTimer || this.wanted <= this.synced) return;
+    let fd: number;
+    try {
+      fd = this.descriptor();
+    } catch (error) {
+      this.failed(error);
+      return;
+    }
+    const target = this.wanted;
+    this.inFlight = true;
+    (this.options.syncFile ?? fdatasync)(fd, (error) => {
+      this.inFlight = false;
+      if (this.closed) {
+        this.closeDescriptor();
+        return;
+      }
+      if (error) {
+        this.failed(error);
+        return;
+      }
+      this.synced = Math.max(this.synced, target);
+      this.options.onSynced(target);
+      this.start();
+    });
+  }
+
+  private failed(error: unknown): void {
+    this.logFailure(error);
+    this.retryTimer = this.options.clock.setTimeout(() => {
+      this.retryTimer = null;
+      this.start();
+    }, SYNC_RETRY_MS);
+  }
+
+  private logFailure(error: unknown): void {
+    const now = this.options.clock.monotonic();
+    if (now - this.failureLoggedMono < FAILURE_LOG_INTERVAL_MS) return;
+    this.failureLoggedMono = now;
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    this.options.logger.error(
+      { code, message, wal: this.walPath, waitingUpTo: this.wanted, syncedUpTo: this.synced },
+      'outbox cannot sync its WAL to disk; producers wait, retrying',
+    );
+  }
+
+  /** Opened on first use: SQLite creates the -wal file with the first write. */
+  private descriptor(): number {
+    this.fd ??= openSync(this.walPath, 'r+');
+    return this.fd;
+  }
+
+  private closeDescriptor(): void {
+    const fd = this.fd;
+    this.fd = null;
+    if (fd === null) return;
+    try {
+      closeSync(fd);
+    } catch {
+      // Already unusable: nothing more to release.
+    }
+  }
+}

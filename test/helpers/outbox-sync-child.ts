@@ -1,0 +1,37 @@
+/**
+ * Child of test/outbox-sync-off-loop.test.ts, run under strace: commits groups of events the way
+ * the gateway does, removes what it read (as acknowledgements would), and marks on stdout, with
+ * one write(2) each, when the outbox opened, when each group's producers heard "committed", and
+ * when it closes. Arguments: database path, groups, events per group. It goes on past `groups`
+ * until the checkpoint worker has checkpointed twice, so the trace always holds checkpoints.
+ */
+import { writeSync } from 'node:fs';
+import { pino } from 'pino';
+import { systemClock } from '../../core/clock.js';
+import { createEventFactory } from '../../contract/envelope.js';
+import { SqliteOutbox } from '../../gateway/outbox/sqlite-outbox.js';
+
+const [path, groupsArg, perGroupArg] = process.argv.slice(2);
+const groups = Number(groupsArg);
+const perGroup = Number(perGroupArg);
+const events = createEventFactory('p1', systemClock);
+const quality = { synchronised: true, offsetMs: 0 };
+
+const outbox = SqliteOutbox.open({ path: path as string, maxBytes: 256 * 1024 * 1024, maxBatch: 1000, clock: systemClock, logger: pino({ level: 'silent' }) });
+writeSync(1, 'OPENED\n');
+let read = 1;
+const checkpointed = (): number => outbox.checkpoints?.checkpoints ?? 0;
+for (let group = 0; group < groups || (checkpointed() < 2 && group < groups * 20); group += 1) {
+  const appends = Array.from({ length: perGroup }, (_, i) => {
+    const n = group * perGroup + i;
+    return outbox.append(events.create('vehicle.weighed', 'lane-1', { crossingId: `c${n}`, clock: quality, sinceArrivalSec: n, weightKg: 20_000 + n, deviceId: null }, `c${n}`));
+  });
+  const committed = await Promise.all(appends);
+  writeSync(1, `RESOLVED ${committed[committed.length - 1]?.seq}\n`);
+  for (const row of outbox.readFrom(read, perGroup)) {
+    outbox.remove(row.seq);
+    read = row.seq + 1;
+  }
+}
+writeSync(1, 'CLOSING\n');
+outbox.close();
