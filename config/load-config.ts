@@ -57,9 +57,10 @@ export function loadConfigFile(file: string): PostConfig {
 /** Model paths in a file are relative to that file, so a post's folder can be moved whole. */
 function withModelPathsFrom(config: PostConfig, folder: string): PostConfig {
   const absolute = (path: string): string => (isAbsolute(path) ? path : join(folder, path));
-  const { models } = config;
+  const { models, commands } = config;
   return {
     ...config,
+    commands: { ...commands, publicKeys: commands.publicKeys.map(absolute) },
     models: {
       ...(models.publicKeys ? { publicKeys: models.publicKeys.map(absolute) } : {}),
       ...(typeof models.risk === 'string' ? { risk: absolute(models.risk) } : models.risk === null ? { risk: null } : {}),

@@ -330,6 +330,20 @@ const modelsSchema = z.strictObject({
 });
 export type ModelsConfig = z.infer<typeof modelsSchema>;
 
+const commandsSchema = z.strictObject({
+  publicKeys: z
+    .array(z.string())
+    .default([])
+    .describe("PEM files of the VMC's command-signing keys (distinct from the model keys); none: every VMC command is refused, never applied unsigned"),
+  maxBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(2 * 1024 * 1024)
+    .describe('Largest VMC command accepted, bytes (a model rollout carries its ONNX file, base64)'),
+});
+
 export const postConfigSchema = z
   .strictObject({
     version: z.literal(CONFIG_VERSION).describe('Schema version of this file'),
@@ -344,6 +358,7 @@ export const postConfigSchema = z
     devicePush: devicePushSchema.default({ host: '127.0.0.1', port: 8081 }).describe('The listener for device pushes (anpr-http-push, xray-http); started only when such a device is configured'),
     workflow: workflowSchema.default({ abandonAfterMin: 720, maxUnregisteredPerLane: 200, watchlist: [], weightToleranceShare: 0.1, randomXrayShare: 0.07, utcOffsetMin: 0 }),
     models: modelsSchema.default({}).describe('Relative paths are relative to the configuration file'),
+    commands: commandsSchema.default({ publicKeys: [], maxBytes: 2 * 1024 * 1024 }).describe('Signed watchlist updates and model rollouts from the VMC (docs/vmc.md); relative key paths are relative to the configuration file'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   })
   .superRefine((config, ctx) => {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DIRECTIONS } from '../config/schema.js';
+import { COMMAND_KINDS } from './vmc-command.js';
 
 export const CHANNELS = ['green', 'orange', 'red'] as const;
 export const MILESTONES = ['arrived', 'registered', 'weighed', 'riskAssessed', 'scanned', 'inspected', 'released', 'exited'] as const;
@@ -42,6 +43,21 @@ const screening = z.strictObject({
 
 const VEHICLE_TYPES = ['truck', 'tractor-trailer', 'van', 'bus', 'car', 'unknown'] as const;
 
+/** What every answer to a VMC command (contract/vmc-command.ts) carries. */
+const commandAnswerFields = {
+  commandId: z.string().max(64).nullable().describe('The command answered; null when it could not be read'),
+  kind: z.enum(COMMAND_KINDS).nullable().describe('Its kind; null when it could not be read'),
+  version: z.number().int().nullable().describe('Its version; null when it could not be read'),
+  current: z
+    .strictObject({
+      watchlistVersion: z.number().int().nullable().describe('Version of the last watchlist command applied; null: the configured list'),
+      watchlistPlates: z.number().int().describe('Plates on the list in use'),
+      modelCommandVersion: z.number().int().nullable().describe('Version of the last model rollout applied; null: none'),
+      models: z.strictObject({ risk: z.string().nullable(), xrayScreening: z.string().nullable() }).describe('Model versions running now (null: none loaded)'),
+    })
+    .describe("The post's state after the command: what it applies from now on"),
+};
+
 export const eventDataSchemas = {
   'vehicle.arrived': z.strictObject({
     ...milestoneBase,
@@ -72,6 +88,12 @@ export const eventDataSchemas = {
     modelVersion: z.string().describe('Model that decided, or "rules" when rules decided alone'),
     reasons: z.array(z.string()),
     xrayRequested: z.boolean(),
+    features: z
+      .record(z.string(), z.number())
+      .optional()
+      .describe(
+        "The risk model's inputs as the gateway computed them for this decision, by feature name (docs/models.md), also when the rules decided: what `vmc export-training` exports and a model trained from a post's crossings learns from. Absent from gateways older than this field",
+      ),
   }),
   'xray.scanned': z.strictObject({
     ...milestoneBase,
@@ -186,6 +208,15 @@ export const eventDataSchemas = {
       .string()
       .regex(/^[0-9a-f]{64}$/)
       .describe("sha256 of the manifest's signed bytes: canonical JSON (keys sorted) without the signature"),
+  }),
+  'command.applied': z.strictObject({
+    ...commandAnswerFields,
+  }),
+  'command.refused': z.strictObject({
+    ...commandAnswerFields,
+    reason: z
+      .strictObject({ code: z.string().describe('Stable code of docs/errors.md, e.g. GW_ERR_COMMAND_SIGNATURE'), message: z.string() })
+      .describe('Why the command was not applied; what the post had stays in use'),
   }),
   'alarm.raised': z.strictObject({
     alarm: z.string().describe('Stable alarm code, e.g. GW_ERR_UPLINK_PUBLISH_REFUSED'),

@@ -14,6 +14,13 @@ export interface Clock {
   /** Run `fn` once after `ms` milliseconds of this clock's time. */
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * Only clocks that step time themselves (tests, lockstep runs) implement this: before they run
+   * the next timer they await `work`, which resolves true when it had to wait for something (and
+   * is then asked again), so asynchronous I/O a timer caused, such as the outbox's fsync, is done
+   * before time moves on. Real time waits for nobody: real clocks leave it out.
+   */
+  settleWith?(work: () => Promise<boolean>): void;
 }
 
 /** The machine's clocks and Node's timers (which vitest fake timers replace in unit tests). */

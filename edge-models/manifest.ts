@@ -8,6 +8,7 @@ import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyOb
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { z } from 'zod';
+import { canonicalJson } from '../core/canonical-json.js';
 import { GatewayError } from '../core/errors.js';
 import { MODEL_VERSION_MAX_LENGTH, MODEL_VERSION_PATTERN, MODEL_VERSION_RULE } from './model-version.js';
 
@@ -42,17 +43,8 @@ export const manifestSchema = unsignedManifestSchema
 export type UnsignedManifest = z.input<typeof unsignedManifestSchema>;
 export type ModelManifest = z.infer<typeof manifestSchema>;
 
-/** JSON with keys sorted at every level: the bytes that are signed. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, item]) => item !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
+/** JSON with keys sorted at every level: the bytes that are signed (shared with VMC commands). */
+export { canonicalJson };
 
 export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 

@@ -29,7 +29,7 @@ const truck: RiskInput = {
   direction: 'import',
   vehicleType: 'tractor-trailer',
   aeo: false,
-  wallMs: Date.UTC(2026, 10, 26, 12),
+  arrivedMs: Date.UTC(2026, 10, 26, 12),
   utcOffsetMin: 0,
   visits30d: 6,
   plateMismatches: 0,

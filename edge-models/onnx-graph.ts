@@ -8,13 +8,16 @@ import { createRequire } from 'node:module';
 import type { onnx as OnnxNamespace } from 'onnx-proto';
 
 // onnx-proto is CommonJS with a namespace export; a default import does not type-check under NodeNext.
-const { onnx } = createRequire(import.meta.url)('onnx-proto') as { onnx: typeof OnnxNamespace };
+// Loaded on first use, not with this module: the gateway loads the models' input and output names
+// from here but builds no model, and the schema with protobufjs is ≈ 1 MB of heap it need not hold.
+let loaded: typeof OnnxNamespace | null = null;
+const onnxProto = (): typeof OnnxNamespace => (loaded ??= (createRequire(import.meta.url)('onnx-proto') as { onnx: typeof OnnxNamespace }).onnx);
 
 export type AttributeValue = number | string | number[] | string[] | { ints: number[] } | { floats: number[] };
 
 /** Numbers that are whole are INT attributes unless wrapped in `{ floats }`; arrays likewise. */
 function attribute(name: string, value: AttributeValue): OnnxNamespace.IAttributeProto {
-  const { AttributeType } = onnx.AttributeProto;
+  const { AttributeType } = onnxProto().AttributeProto;
   if (typeof value === 'string') return { name, type: AttributeType.STRING, s: Buffer.from(value) };
   if (typeof value === 'number') return Number.isInteger(value) ? { name, type: AttributeType.INT, i: value } : { name, type: AttributeType.FLOAT, f: value };
   if ('ints' in value) return { name, type: AttributeType.INTS, ints: value.ints };
@@ -48,7 +51,7 @@ export function floatValue(name: string, dims: (number | string)[]): OnnxNamespa
     name,
     type: {
       tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType: onnxProto().TensorProto.DataType.FLOAT,
         shape: { dim: dims.map((dim) => (typeof dim === 'number' ? { dimValue: dim } : { dimParam: dim })) },
       },
     },
@@ -56,7 +59,7 @@ export function floatValue(name: string, dims: (number | string)[]): OnnxNamespa
 }
 
 export function floatConstant(name: string, values: number[], dims: number[] = [values.length]): OnnxNamespace.ITensorProto {
-  return { name, dims, dataType: onnx.TensorProto.DataType.FLOAT, floatData: values };
+  return { name, dims, dataType: onnxProto().TensorProto.DataType.FLOAT, floatData: values };
 }
 
 export interface ModelSpec {
@@ -73,7 +76,7 @@ export interface ModelSpec {
 }
 
 export function encodeModel(spec: ModelSpec): Buffer {
-  const model = onnx.ModelProto.create({
+  const model = onnxProto().ModelProto.create({
     // IR version 8 is read by every onnxruntime since 1.10.
     irVersion: 8,
     producerName: 'border-gateway',
@@ -88,11 +91,11 @@ export function encodeModel(spec: ModelSpec): Buffer {
       initializer: spec.initializers ?? [],
     },
   });
-  return Buffer.from(onnx.ModelProto.encode(model).finish());
+  return Buffer.from(onnxProto().ModelProto.encode(model).finish());
 }
 
 export function decodeModel(bytes: Uint8Array): OnnxNamespace.ModelProto {
-  return onnx.ModelProto.decode(bytes);
+  return onnxProto().ModelProto.decode(bytes);
 }
 
 /** The metadata_props of a model as a plain record. */

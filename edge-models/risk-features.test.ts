@@ -35,7 +35,7 @@ describe('onWatchlist', () => {
       direction: 'import',
       vehicleType: 'truck',
       aeo: false,
-      wallMs: 0,
+      arrivedMs: 0,
       utcOffsetMin: 0,
       visits30d: 0,
       plateMismatches: 0,

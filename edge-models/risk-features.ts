@@ -36,8 +36,15 @@ export interface RiskInput {
   direction: string;
   vehicleType: string;
   aeo: boolean;
-  /** Wall time of the assessment (UTC ms); the hour is taken in the post's time zone offset. */
-  wallMs: number;
+  /**
+   * Wall time the vehicle arrived (UTC ms): `hourOfDay` is its hour in the post's time zone
+   * offset. The arrival, not the assessment: both are known when the decision is made, but the
+   * arrival hour is the driver's choice of when to come (night arrivals are what the feature is
+   * for), while the assessment hour adds however long the registration queue was that day, which
+   * differs from post to post and hour to hour and would teach a model the queue, not the truck.
+   * Training rows and decisions both go through this function, so both use the arrival hour.
+   */
+  arrivedMs: number;
   utcOffsetMin: number;
   /** Crossings of this plate in the 30 days before. */
   visits30d: number;
@@ -60,7 +67,7 @@ export function riskFeatures(input: RiskInput): Float32Array {
   const deviation = known ? ((input.measuredWeightKg as number) - (input.declaredWeightKg as number)) / (input.declaredWeightKg as number) : 0;
   const direction = DIRECTION_CODES.indexOf(input.direction as (typeof DIRECTION_CODES)[number]);
   const vehicleType = VEHICLE_TYPE_CODES.indexOf(input.vehicleType as (typeof VEHICLE_TYPE_CODES)[number]);
-  const hour = new Date(input.wallMs + input.utcOffsetMin * 60_000).getUTCHours();
+  const hour = new Date(input.arrivedMs + input.utcOffsetMin * 60_000).getUTCHours();
   const values: Record<RiskFeature, number> = {
     weightDeviation: Math.max(-1, Math.min(1, deviation)),
     weightUnknown: known ? 0 : 1,
@@ -74,6 +81,25 @@ export function riskFeatures(input: RiskInput): Float32Array {
     hourOfDay: hour,
   };
   return Float32Array.from(RISK_FEATURES, (name) => values[name]);
+}
+
+/**
+ * The features by name, as a `risk.assessed` event carries them (and a training row exported from
+ * it): each value is the float32 the model was given, so reading them back with
+ * `riskFeatureVector` gives the model's input bit for bit.
+ */
+export function riskFeatureRecord(features: Float32Array): Record<RiskFeature, number> {
+  return Object.fromEntries(RISK_FEATURES.map((name, i) => [name, features[i] as number])) as Record<RiskFeature, number>;
+}
+
+/**
+ * The model's input row from features by name; null when a feature of this gateway is missing or
+ * not a finite number (a row from a gateway with another feature set). Extra names are ignored.
+ */
+export function riskFeatureVector(record: Readonly<Record<string, number>>): Float32Array | null {
+  const values = RISK_FEATURES.map((name) => record[name]);
+  if (values.some((value) => typeof value !== 'number' || !Number.isFinite(value))) return null;
+  return Float32Array.from(values as number[]);
 }
 
 /** A reason as an operator reads it: the feature's value in words. */

@@ -4,7 +4,7 @@
  * when a feature is reset is that feature's contribution, so every decision can name the features
  * that pushed it up (the model itself, not a second explanation model, answers).
  */
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { InferenceSession, Tensor } from './onnx-runtime.js';
 import { GatewayError } from '../core/errors.js';
 import type { VerifiedModel } from './manifest.js';
 import { describeFeature, RISK_FEATURES } from './risk-features.js';

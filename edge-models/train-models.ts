@@ -40,7 +40,11 @@ export interface TrainedModel {
   manifest: ModelManifest;
 }
 
-/** The features the gateway would compute for a simulated truck, from its ground-truth profile. */
+/**
+ * The features the gateway would compute for a simulated truck, from its ground-truth profile,
+ * through the gateway's own `riskFeatures`. The simulated post keeps UTC (the demo's
+ * `workflow.utcOffsetMin` is 0), so its arrival hour is the simulator's.
+ */
 export function featuresOf(profile: TruckProfile): Float32Array {
   return riskFeatures({
     plate: profile.plate,
@@ -50,7 +54,7 @@ export function featuresOf(profile: TruckProfile): Float32Array {
     direction: profile.direction,
     vehicleType: profile.vehicleType,
     aeo: profile.aeo,
-    wallMs: profile.arrivalWallMs,
+    arrivedMs: profile.arrivalWallMs,
     utcOffsetMin: 0,
     visits30d: profile.visits30d,
     plateMismatches: profile.plateMismatches,
@@ -58,7 +62,8 @@ export function featuresOf(profile: TruckProfile): Float32Array {
   });
 }
 
-function write(outDir: string, fileName: string, bytes: Buffer, unsigned: Omit<Parameters<typeof signManifest>[0], 'file' | 'sha256'>, privateKeyPem: string): TrainedModel {
+/** Writes `bytes` as `fileName` in `outDir` and its manifest, signed, as `{kind}.manifest.json`. */
+export function writeSignedModel(outDir: string, fileName: string, bytes: Buffer, unsigned: Omit<Parameters<typeof signManifest>[0], 'file' | 'sha256'>, privateKeyPem: string): TrainedModel {
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, fileName), bytes);
   const manifest = signManifest({ ...unsigned, file: fileName, sha256: sha256Hex(bytes) }, privateKeyPem);
@@ -86,7 +91,7 @@ export function trainRiskModel(options: TrainOptions): TrainedModel & { ensemble
   });
   const baseline = RISK_FEATURES.map((_, f) => quantile(trainX.map((row) => row[f] as number), 0.5));
   const bytes = ensembleToOnnx(ensemble, { version: options.version, features: RISK_FEATURES.join(',') });
-  const written = write(
+  const written = writeSignedModel(
     options.outDir,
     `risk-${options.version}.onnx`,
     bytes,
@@ -161,7 +166,7 @@ export async function trainXrayModel(options: TrainOptions): Promise<TrainedMode
     confusion[test.labels[i] === 1 ? 'concealed' : 'honest'][score >= 0.5 ? 'suspect' : 'clear'] += 1;
   });
   const bytes = buildScreeningModel({ block, densityThreshold: best.threshold, steepness }, { version: options.version });
-  return write(
+  return writeSignedModel(
     options.outDir,
     `xray-screening-${options.version}.onnx`,
     bytes,

@@ -8,7 +8,7 @@
  *   image [1,1,H,W] (0..1) → AveragePool(block) → density [1,1,H/b,W/b] → ReduceMax → peak
  *   score = Sigmoid(steepness · (peak − density threshold))
  */
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { InferenceSession, Tensor } from './onnx-runtime.js';
 import { GatewayError } from '../core/errors.js';
 import type { VerifiedModel } from './manifest.js';
 import { encodeModel, floatConstant, floatValue, node } from './onnx-graph.js';
@@ -46,12 +46,28 @@ export interface XrayImage {
   pixels: Uint16Array;
 }
 
-/** The graph's input: the 16-bit pixels scaled to 0..1, as [1, 1, height, width]. */
-export function imageTensor(image: XrayImage): Tensor {
-  const input = new Float32Array(image.pixels.length);
+/**
+ * An image as the graph takes it: its samples scaled to 0..1 by the image's maxval, row after row.
+ * A reader can fill one straight from a file (gateway/workflow/scan-image.ts) without holding the
+ * image twice.
+ */
+export interface ScaledImage {
+  width: number;
+  height: number;
+  samples: Float32Array;
+}
+
+export function scaleImage(image: XrayImage): ScaledImage {
+  const samples = new Float32Array(image.pixels.length);
   const scale = 1 / image.maxval;
-  for (let i = 0; i < input.length; i += 1) input[i] = (image.pixels[i] as number) * scale;
-  return new Tensor('float32', input, [1, 1, image.height, image.width]);
+  for (let i = 0; i < samples.length; i += 1) samples[i] = (image.pixels[i] as number) * scale;
+  return { width: image.width, height: image.height, samples };
+}
+
+/** The graph's input: the 16-bit pixels scaled to 0..1, as [1, 1, height, width]. */
+export function imageTensor(image: XrayImage | ScaledImage): Tensor {
+  const scaled = 'samples' in image ? image : scaleImage(image);
+  return new Tensor('float32', scaled.samples, [1, 1, scaled.height, scaled.width]);
 }
 
 export interface ScreeningRegion {
@@ -99,7 +115,8 @@ export class XrayScreeningModel {
     return new XrayScreeningModel(session, manifest.version, block, densityThreshold, suspectAt);
   }
 
-  async screen(image: XrayImage): Promise<ScreeningResult> {
+  /** Screens an image, given as its 16-bit pixels or already scaled (see ScaledImage). */
+  async screen(image: XrayImage | ScaledImage): Promise<ScreeningResult> {
     if (image.width < this.block || image.height < this.block) throw new RangeError(`image ${image.width}×${image.height} is smaller than one ${this.block}-pixel block`);
     const result = await this.session.run({ image: imageTensor(image) });
     const score = (result.score?.data as Float32Array)[0] as number;

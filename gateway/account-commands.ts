@@ -8,8 +8,6 @@
  */
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { Writable } from 'node:stream';
 import pino from 'pino';
 import { loadConfigFile } from '../config/load-config.js';
 import { systemClock } from '../core/clock.js';
@@ -18,19 +16,10 @@ import { AccountStore } from './auth/account-store.js';
 import { AuditLog } from './auth/audit-log.js';
 import { hashPassword, passwordProblem } from '../core/passwords.js';
 import type { Actor } from './auth/roles.js';
-import { parse } from './cli-args.js';
+import { parseForm, selectForm, unknownForm } from '../core/command-line.js';
+import { AUDIT, CLIENT, USER } from './commands/command-specs.js';
 import { outboxPathOf } from './daemon.js';
 import { SqliteOutbox } from './outbox/sqlite-outbox.js';
-
-const USAGE = `usage:
-  border-gateway user add NAME --role operator|supervisor|admin --config FILE [--data DIR]   (password from a prompt or stdin)
-  border-gateway user passwd NAME --config FILE [--data DIR]
-  border-gateway user disable|enable NAME --config FILE [--data DIR]
-  border-gateway user list --config FILE [--data DIR]
-  border-gateway client add NAME --role registration|device [--device ID] [--allow ADDR|CIDR ...] --config FILE [--data DIR]
-  border-gateway client rotate|disable|enable NAME --config FILE [--data DIR]
-  border-gateway client list --config FILE [--data DIR]
-  border-gateway audit verify|list [--search TEXT] [--limit N] --config FILE [--data DIR]`;
 
 export interface CommandIo {
   out: (line: string) => void;
@@ -39,8 +28,7 @@ export interface CommandIo {
 }
 
 /** The database of the gateway that `--config`/`--data` name, opened as the gateway opens it. */
-function openStore(configFile: string | undefined, dataDir: string | undefined): SqliteOutbox {
-  if (!configFile) throw new GatewayError('GW_ERR_CLI_USAGE', `--config FILE is required\n${USAGE}`);
+function openStore(configFile: string, dataDir: string | undefined): SqliteOutbox {
   const config = loadConfigFile(configFile);
   const data = resolve(dataDir ?? 'data');
   const path = outboxPathOf(config, data);
@@ -56,25 +44,22 @@ async function newPassword(io: CommandIo, name: string): Promise<string> {
   return password;
 }
 
+const SPECS = { user: USER, client: CLIENT, audit: AUDIT } as const;
+
 export async function accountCommand(area: 'user' | 'client' | 'audit', args: string[], io: CommandIo): Promise<number> {
-  const [sub, ...rest] = args;
-  const { values, positionals } = parse(
-    rest,
-    {
-      config: { type: 'string' },
-      data: { type: 'string' },
-      role: { type: 'string' },
-      device: { type: 'string' },
-      allow: { type: 'string', multiple: true },
-      search: { type: 'string' },
-      limit: { type: 'string' },
-    },
-    true,
-    USAGE,
-  );
-  const name = positionals[0];
-  const needsName = !(sub === 'list' || sub === 'verify');
-  if (sub === undefined || (needsName && (name === undefined || positionals.length !== 1)) || (!needsName && positionals.length > 0)) throw new GatewayError('GW_ERR_CLI_USAGE', USAGE);
+  // Each subcommand's options, operands and required options are its form's (commands/command-specs.ts).
+  const selected = selectForm(SPECS[area], args);
+  if (!selected) throw unknownForm(SPECS[area], args);
+  const sub = selected.form.path.split(' ')[1];
+  const parsed = parseForm(selected.form, selected.rest);
+  const text = (option: string): string | undefined => {
+    const value = parsed.values[option];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const allowed = parsed.values.allow;
+  // --config (and --role of an `add`) are required in their forms: parseForm refused a line without them.
+  const values = { config: text('config') as string, data: text('data'), role: text('role'), device: text('device'), search: text('search'), limit: text('limit'), allow: Array.isArray(allowed) ? allowed.filter((a): a is string => typeof a === 'string') : undefined };
+  const name = parsed.positionals[0];
   const store = openStore(values.config, values.data);
   try {
     const accounts = new AccountStore(store.database);
@@ -92,9 +77,8 @@ export async function accountCommand(area: 'user' | 'client' | 'audit', args: st
     const target = name as string;
     switch (`${area} ${sub}`) {
       case 'user add': {
-        if (!values.role) throw new GatewayError('GW_ERR_CLI_USAGE', `user add needs --role\n${USAGE}`);
         const hash = await hashPassword(await newPassword(io, target));
-        const role = values.role;
+        const role = values.role as string;
         changed(() => accounts.addAccount(target, role, hash), 'user.add', `${target} (${role})`);
         io.out(`user ${target} added (${values.role})`);
         return EXIT_CODES.ok;
@@ -115,8 +99,7 @@ export async function accountCommand(area: 'user' | 'client' | 'audit', args: st
         for (const account of accounts.accounts()) io.out(`${account.name.padEnd(24)} ${account.role.padEnd(11)} ${account.disabled ? 'disabled' : 'enabled '} changed ${new Date(account.changedMs).toISOString()}`);
         return EXIT_CODES.ok;
       case 'client add': {
-        if (!values.role) throw new GatewayError('GW_ERR_CLI_USAGE', `client add needs --role\n${USAGE}`);
-        const role = values.role;
+        const role = values.role as string;
         const secret = changed(() => accounts.addClient(target, role, { deviceId: values.device ?? null, allowFrom: values.allow ?? [] }), 'client.add', `${target} (${role}${values.device ? `, device ${values.device}` : ''})`);
         io.out(`client ${target} added (${values.role}); its secret, shown this once:`);
         io.out(`  bearer token:  ${target}.${secret}`);
@@ -157,7 +140,7 @@ export async function accountCommand(area: 'user' | 'client' | 'audit', args: st
         throw new GatewayError('GW_ERR_AUDIT_BROKEN', `audit log broken: ${verdict.problems.length} problem(s) in ${verdict.entries} entries`);
       }
       default:
-        throw new GatewayError('GW_ERR_CLI_USAGE', USAGE);
+        throw unknownForm(SPECS[area], args);
     }
   } finally {
     store.close();
@@ -167,31 +150,4 @@ export async function accountCommand(area: 'user' | 'client' | 'audit', args: st
 /** Control characters shown as escapes: an entry cannot move the cursor or forge lines on a terminal. */
 function printable(line: string): string {
   return line.replace(/\p{Cc}/gu, (c) => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`);
-}
-
-/** A secret from the terminal without echo, or the first line of standard input. */
-export function readSecretFromStdin(prompt: string): Promise<string> {
-  const terminal = process.stdin.isTTY === true;
-  let muted = false;
-  const output = new Writable({
-    write: (chunk: Buffer, _encoding, done) => {
-      if (!muted) process.stderr.write(chunk);
-      done();
-    },
-  });
-  const rl = createInterface({ input: process.stdin, output: terminal ? output : undefined, terminal });
-  return new Promise((resolvePassword, reject) => {
-    let answered = false;
-    if (terminal) process.stderr.write(prompt);
-    muted = true;
-    rl.once('line', (line) => {
-      answered = true;
-      if (terminal) process.stderr.write('\n');
-      rl.close();
-      resolvePassword(line);
-    });
-    rl.once('close', () => {
-      if (!answered) reject(new GatewayError('GW_ERR_AUTH_ACCOUNT', 'no password given on standard input'));
-    });
-  });
 }

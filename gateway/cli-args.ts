@@ -1,14 +1,24 @@
 /**
- * Command-line options parsed strictly (unknown options are errors), typed by their spec; a parse
- * error becomes GW_ERR_CLI_USAGE (exit 64), with the command's usage line when one is given.
+ * Values of the gateway's command-line options, checked: a bad one is GW_ERR_CLI_USAGE (exit 64)
+ * naming the option. The options themselves are declared per command form
+ * (commands/command-specs.ts) and parsed by core/command-line.ts.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { GatewayError } from '../core/errors.js';
+import { LOG_LEVELS } from './commands/command-specs.js';
 
-export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = false, usage?: string) {
-  try {
-    return parseArgs({ args, options, allowPositionals, strict: true });
-  } catch (error) {
-    throw new GatewayError('GW_ERR_CLI_USAGE', usage ? `${(error as Error).message}\n${usage}` : (error as Error).message, { cause: error });
-  }
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A non-negative number, or `fallback` when the option was not given. */
+export function numberOption(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed) || parsed < 0) throw new GatewayError('GW_ERR_CLI_USAGE', `--${name} must be a non-negative number, got "${value}"`);
+  return parsed;
 }
+
+export function logLevelOption(value: string | undefined, fallback: LogLevel): LogLevel {
+  if (value === undefined) return fallback;
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new GatewayError('GW_ERR_CLI_USAGE', `--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  return value as LogLevel;
+}
+

@@ -124,6 +124,9 @@ export class Gateway {
       this.lock.release();
       throw error;
     }
+    // A clock that steps time (tests, lockstep runs) waits for commits to reach the disk before
+    // its next timer, as real time would have.
+    for (const clock of new Set([context.clock, context.eventClock])) clock?.settleWith?.(() => this.outbox.whenDurable());
     this.metrics = createMetrics(this.outbox, () => this.uplink.parkedByCause());
     this.accounts = new AccountStore(this.outbox.database, () => context.clock.now());
     this.audit = new AuditLog(this.outbox.database, () => (context.eventClock ?? context.clock).now());

@@ -5,14 +5,14 @@
  */
 import type Database from 'better-sqlite3';
 import type { WithinCommit } from './outbox/sqlite-outbox.js';
-
-const DDL = 'CREATE TABLE IF NOT EXISTS model_versions (model TEXT PRIMARY KEY, version TEXT NOT NULL)';
+import { migrateGatewayDatabase } from './storage/migrations.js';
 
 export class ModelVersions {
   private readonly statements;
 
   constructor(db: Database.Database) {
-    db.exec(DDL);
+    // The table is the schema's (storage/migrations.ts): brought up to date on whatever handle.
+    migrateGatewayDatabase(db);
     this.statements = {
       get: db.prepare<[string], { version: string }>('SELECT version FROM model_versions WHERE model = ?'),
       set: db.prepare('INSERT INTO model_versions (model, version) VALUES (?, ?) ON CONFLICT (model) DO UPDATE SET version = excluded.version'),

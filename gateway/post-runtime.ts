@@ -3,7 +3,7 @@
  * configuration names others), builds the risk assessor and the post workflow over the device
  * manager, and serves the lane API. `run` and `demo` both start the post through here.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { PostConfig } from '../config/schema.js';
 import type { GatewayError } from '../core/errors.js';
@@ -24,6 +24,11 @@ import { VisitHistory } from './workflow/visit-history.js';
 import { LaneStore } from './workflow/lane-store.js';
 import { LaneConsole, type ConsoleImage } from './workflow/lane-console.js';
 import { OnvifAnprDriver } from '../drivers/anpr/onvif-anpr-driver.js';
+import { commandTopicFilter } from '../contract/vmc-command.js';
+import { topicRoot } from './uplink/topics.js';
+import { CommandHandler } from './vmc-commands/command-handler.js';
+import { CommandState } from './vmc-commands/command-state.js';
+import type { RulesOptions } from './workflow/rules-risk.js';
 
 export const BUNDLED_MODELS = {
   publicKey: join(PACKAGE_ROOT, 'models', 'keys', 'release.pub.pem'),
@@ -54,6 +59,8 @@ export interface PostRuntime {
    * `model.swapped` event, each refusal an alarm. Answers per model what runs now and what happened.
    */
   reloadModels(request: ReloadRequest): Promise<Record<string, unknown>>;
+  /** Applies and answers the VMC's signed commands (watchlist updates, model rollouts). */
+  commands: CommandHandler;
   stop(): Promise<void>;
 }
 
@@ -72,10 +79,15 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
   const { config, gateway, logger } = options;
   const keyFiles = config.models.publicKeys ?? [BUNDLED_MODELS.publicKey];
   const trustedKeys = readPublicKeys(keyFiles);
-  const manifests = {
+  // What the VMC's commands applied before this start wins over the configuration's list and
+  // model: the configuration is where a post starts, the VMC's later commands where it is now.
+  const commandState = new CommandState(gateway.outbox.database);
+  const rolledOut = commandState.model()?.content ?? null;
+  const manifests: Record<'risk' | 'xrayScreening', string | null> = {
     risk: config.models.risk === undefined ? BUNDLED_MODELS.risk : config.models.risk,
     xrayScreening: config.models.xrayScreening === undefined ? BUNDLED_MODELS.xrayScreening : config.models.xrayScreening,
   };
+  if (rolledOut) manifests[rolledOut.model] = rolledOut.manifestPath;
   const riskSlot = new ModelSlot('risk', (verified) => RiskModel.load(verified), () => trustedKeys);
   const screeningSlot = new ModelSlot('xray-screening', (verified) => XrayScreeningModel.load(verified), () => trustedKeys);
   const history = new VisitHistory();
@@ -85,9 +97,16 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
   const alarm = (alarmName: string, message: string, details: Record<string, unknown>): void => {
     gateway.raiseAlarm(alarmName, 'warning', message, details);
   };
+  // One object every decision reads: an applied watchlist command replaces its `watchlist`.
+  const rules: RulesOptions = {
+    watchlist: commandState.watchlist()?.content.plates ?? config.workflow.watchlist,
+    weightToleranceShare: config.workflow.weightToleranceShare,
+    randomXrayShare: config.workflow.randomXrayShare,
+    random,
+  };
   const assessor = new RiskAssessor({
     slot: riskSlot,
-    rules: { watchlist: config.workflow.watchlist, weightToleranceShare: config.workflow.weightToleranceShare, randomXrayShare: config.workflow.randomXrayShare, random },
+    rules,
     history,
     utcOffsetMin: config.workflow.utcOffsetMin,
     logger: modelLogger,
@@ -150,6 +169,23 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
   };
   await reloadModels({ requestedBy: { id: 'gateway', role: 'system' } });
 
+  const commands = new CommandHandler({
+    postId: config.post.id,
+    keys: readPublicKeys(config.commands.publicKeys),
+    maxBytes: config.commands.maxBytes,
+    gateway,
+    state: commandState,
+    rules,
+    slots: { risk: riskSlot, xrayScreening: screeningSlot },
+    versions,
+    manifests,
+    // Beside the gateway's database: rolled-out models are state, like the versions.
+    modelDir: join(dirname(gateway.outbox.database.name), 'vmc-models'),
+    clock: options.clock,
+    logger: logger.child({ module: 'vmc-commands' }),
+  });
+  gateway.uplink.subscribe(commandTopicFilter(topicRoot(config.uplink.topicRoot, config.post.id)), (_topic, payload, retained) => commands.receive(payload, retained));
+
   const post = new PostWorkflow({
     config,
     gateway,
@@ -181,8 +217,10 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     screeningSlot,
     laneConsole,
     reloadModels,
+    commands,
     stop: async () => {
       gateway.setLaneApi(null);
+      await commands.idle();
       laneConsole.stop();
       post.stop();
       await riskSlot.close();

@@ -15,6 +15,10 @@ command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # test/deploy-unit.test.ts checks the systemd unit with systemd-analyze and systemd-sysusers.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# test/deploy-bundle.test.ts checks the bundle's binaries with file(1) and runs it offline in a
+# network namespace of its own (unshare from util-linux, ip from iproute2).
+command -v file >/dev/null 2>&1 || need+=(file)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 # test/outbox-sync-off-loop.test.ts watches the outbox's fsyncs with strace.
 command -v strace >/dev/null 2>&1 || need+=(strace)
 if [ ${#need[@]} -gt 0 ]; then
@@ -30,6 +34,8 @@ command -v mbpoll >/dev/null
 /usr/bin/python3 -c 'import pymodbus' >/dev/null
 [ -x /usr/bin/chromium ]
 command -v systemd-analyze >/dev/null
+command -v file >/dev/null
+command -v ip >/dev/null
 command -v strace >/dev/null
 
 exec npx vitest run "$@"

@@ -5,6 +5,7 @@
  * `{"fault":"clock-skew","offsetMs":3600000}` (a camera's clock an hour ahead; 0 sets it right).
  */
 import { createServer } from 'node:http';
+import { listenOn } from '../core/listen.js';
 import type { Fault, RunningSimulator } from './post-simulator.js';
 
 const MAX_FAULT_BYTES = 4096;
@@ -36,10 +37,9 @@ export async function startControlServer(simulator: RunningSimulator, port: numb
     });
   });
   server.requestTimeout = 10_000;
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
-  const address = server.address();
+  const listening = await listenOn(server, port, host);
   return {
-    port: typeof address === 'object' && address ? address.port : port,
+    port: listening,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

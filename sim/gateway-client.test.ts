@@ -88,4 +88,30 @@ describe('GatewayDeskClient', () => {
       'GET /api/lanes/lane-1 Bearer session-2',
     ]);
   });
+
+  it('many calls at once without a session log in once, and once again after it expired', async () => {
+    let sessions = 0;
+    /** The one session the stand-in gateway knows; null once it has expired. */
+    let valid: string | null = null;
+    const client = await gateway((request, response) => {
+      if (request.url === '/api/session') {
+        sessions += 1;
+        // Answered a little later, as a password check takes: the other calls arrive meanwhile.
+        return void setImmediate(() => {
+          valid = `session-${sessions}`;
+          response.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ token: valid }));
+        });
+      }
+      if (request.headers.authorization !== `Bearer ${valid}`) return void response.writeHead(401).end();
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"crossingId":"c-1","state":"weighed","channel":null}');
+    });
+    const views = await Promise.all(Array.from({ length: 12 }, () => client.crossing('lane-1', 'c-1')));
+    expect(views.every((view) => view?.state === 'weighed')).toBe(true);
+    expect(sessions).toBe(1);
+    // The session expires: every call refused with it waits for the same new login.
+    valid = null;
+    const again = await Promise.all(Array.from({ length: 12 }, () => client.crossing('lane-1', 'c-1')));
+    expect(again.every((view) => view?.state === 'weighed')).toBe(true);
+    expect(sessions).toBe(2);
+  });
 });

@@ -102,6 +102,13 @@ const REQUEST_TIMEOUT_MS = 5000;
 
 export class GatewayDeskClient implements LaneDesk {
   private sessionToken: string | null = null;
+  /**
+   * The login under way, shared by every call that needs a session meanwhile. Without it a busy
+   * post's trucks each logged in at once: more sessions than the gateway keeps per account, each
+   * evicting another's (401, log in again), each a 32 MiB scrypt check at the gateway, which
+   * throttled them (503) — a storm that held the lanes up and the gateway's memory high.
+   */
+  private loggingIn: Promise<string> | null = null;
 
   constructor(
     private readonly baseUrl: string,
@@ -145,10 +152,23 @@ export class GatewayDeskClient implements LaneDesk {
     return token;
   }
 
+  /**
+   * A session for a call whose `refused` token (if any) the gateway no longer knows: the current
+   * one when another call has already replaced that token, else one login for all who ask.
+   */
+  private session(refused: string | null): Promise<string> {
+    if (this.sessionToken !== null && this.sessionToken !== refused) return Promise.resolve(this.sessionToken);
+    this.loggingIn ??= this.login().finally(() => {
+      this.loggingIn = null;
+    });
+    return this.loggingIn;
+  }
+
   /** As the supervisor: logs in when there is no session, and once more when it has expired. */
   private async asSupervisor(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-    const answer = await this.send(method, path, this.sessionToken ?? (await this.login()), body);
-    return answer.status === 401 ? this.send(method, path, await this.login(), body) : answer;
+    const token = await this.session(null);
+    const answer = await this.send(method, path, token, body);
+    return answer.status === 401 ? this.send(method, path, await this.session(token), body) : answer;
   }
 
   private static expect(answer: { status: number; json: unknown }, expected: number, what: string): unknown {

@@ -8,6 +8,8 @@
 import type { DeviceConfig, PostConfig } from '../config/schema.js';
 import { resolveSecret } from '../config/secrets.js';
 import type { Clock } from '../core/clock.js';
+import { GatewayError } from '../core/errors.js';
+import { isAddressTaken } from '../core/listen.js';
 import { SimulatedCamera } from './anpr/simulated-camera.js';
 import { serveBarrierModbus } from './barrier/barrier-modbus-server.js';
 import { SimulatedBarrier } from './barrier/simulated-barrier.js';
@@ -83,7 +85,9 @@ export async function startPostSimulator(config: PostConfig, clock: Clock, optio
       lanes.push(simulated);
       for (const [deviceIndex, device] of lane.devices.entries()) {
         const where = `lanes[${laneIndex}].devices[${deviceIndex}]`;
-        const started = await startDevice(device, clock, where, simulated, closers, (handler) => faults.set(device.id, handler), (laneId) => traffic?.tailgateNext(laneId));
+        const started = await startDevice(device, clock, where, simulated, closers, (handler) => faults.set(device.id, handler), (laneId) => traffic?.tailgateNext(laneId)).catch((error: unknown) => {
+          throw isAddressTaken(error) ? portTaken(`${device.id} (${where})`, error) : error;
+        });
         if (typeof started === 'string') endpoints.push({ deviceId: device.id, laneId: lane.id, endpoint: started });
         else skipped.push({ deviceId: device.id, reason: started.skipped });
       }
@@ -196,6 +200,16 @@ async function startDevice(
     default:
       return { skipped: `driver ${device.driver} has no simulated device in this version` };
   }
+}
+
+/**
+ * A simulated endpoint whose port another process holds (a second `sim` or `demo` of the same
+ * post, or a real service): a coded error naming the device and the address, not a stack trace.
+ */
+export function portTaken(what: string, error: NodeJS.ErrnoException & { address?: string; port?: number }): GatewayError {
+  const where = error.port === undefined ? 'its port' : `${error.address ?? '127.0.0.1'}:${error.port}`;
+  const why = error.code === 'EACCES' ? 'this user may not listen on it (a port below 1024)' : 'another process holds it (another sim or demo of this post, or another service)';
+  return new GatewayError('GW_ERR_SIM_LISTEN', `${what}: cannot listen on ${where}: ${why}; stop that process, or give the device another port in the configuration`, { cause: error });
 }
 
 /** A clock-skew fault's offset: whole ms within ±10 years, one hour when not given. */

@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { listCommands } from '../gateway/cli.js';
 import { Collector } from './helpers/collector.js';
 import { GatewayProcess } from './helpers/gateway-process.js';
 import { tempDir } from './helpers/test-config.js';
@@ -44,7 +45,8 @@ describe('border-gateway config check', () => {
   it('rejects an unknown command, listing the valid ones, with exit 64', async () => {
     const run = new GatewayProcess(['fly']);
     expect((await run.exited).code).toBe(64);
-    expect(run.stderrText.join('\n')).toContain('unknown command "fly"; valid: demo, run, sim, config, model, trs, user, client, audit, vmc, help');
+    expect(run.stderrText.join('\n')).toContain(`unknown command "fly"; valid: ${listCommands().map((command) => command.name).join(', ')}`);
+    expect(listCommands().map((command) => command.name)).toEqual(expect.arrayContaining(['demo', 'run', 'sim', 'config', 'model', 'trs', 'user', 'client', 'audit', 'vmc', 'help']));
   });
 });
 
@@ -58,15 +60,21 @@ describe('border-gateway demo (what npm start runs)', () => {
   });
 
   it('starts its own broker, prints how to watch, and events flow; /healthz and /metrics answer', async () => {
-    demo = new GatewayProcess(['demo', '--speed', '3000', '--rate', '2', '--free-ports', '--broker-port', '0', '--http-port', '0', '--data', tempDir()]);
+    // --free-ports alone moves the broker and the HTTP server too (not only the simulated devices),
+    // so this demo cannot collide with `npm start` or another test; it prints the ports it took.
+    demo = new GatewayProcess(['demo', '--speed', '3000', '--rate', '2', '--free-ports', '--data', tempDir()]);
     const watch = await demo.waitForStdout((line) => line.includes('mosquitto_sub'), 30_000, 'the watch line');
     const port = /-p (\d+)/.exec(watch)?.[1];
     expect(port).toBeDefined();
+    expect(port).not.toBe('18830');
+    expect(demo.stdout.join('\n')).toContain(`MQTT broker: mqtt://127.0.0.1:${port} (embedded)`);
     collector = await Collector.connect(`mqtt://127.0.0.1:${port}`, 'border/#', 4);
     await collector.waitFor((r) => r.some((m) => m.type === 'crossing.completed') && r.some((m) => m.type === 'vehicle.arrived'), 45_000, 'a completed crossing');
 
     const health = await demo.waitForStdout((line) => line.includes('/healthz'));
     const healthUrl = /(http:\/\/\S+\/healthz)/.exec(health)?.[1] as string;
+    expect(new URL(healthUrl).port).not.toBe('18080');
+    expect(demo.stdout.join('\n')).toContain(`console:     ${healthUrl.replace('/healthz', '/')}`);
     const report = (await (await fetch(healthUrl)).json()) as { status: string; uplink: { state: string } };
     expect(report).toMatchObject({ status: 'ok', uplink: { state: 'connected' } });
     const metrics = await (await fetch(healthUrl.replace('/healthz', '/metrics'))).text();

@@ -72,7 +72,7 @@ describe('deploy/border-gateway.service', () => {
 
   it('reloads with SIGHUP, which `run` handles (model reload) instead of dying of it', () => {
     expect(value('ExecReload')).toBe('/bin/kill -HUP $MAINPID');
-    expect(readFileSync(join(REPO_ROOT, 'gateway', 'cli.ts'), 'utf8')).toMatch(/process\.on\('SIGHUP'/);
+    expect(readFileSync(join(REPO_ROOT, 'gateway', 'commands', 'run-command.ts'), 'utf8')).toMatch(/process\.on\('SIGHUP'/);
   });
 
   it("gives ExecStart's options to the real CLI, which parses them (exit 78 for the missing file, not 64)", async () => {

@@ -12,6 +12,7 @@
  */
 import type { Logger } from 'pino';
 import { checkEvent, postAndLaneOf } from '../contract/event-validator.js';
+import { COMMAND_TOPIC_LEAF } from '../contract/vmc-command.js';
 import type { CloudEvent } from '../contract/envelope.js';
 import type { Clock } from '../core/clock.js';
 import { isGatewayError } from '../core/errors.js';
@@ -23,7 +24,7 @@ export const REJECT_REASONS = ['too-large', 'not-json', 'too-deep', 'nul-char', 
 export const MAX_JSON_DEPTH = 64;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
-export type IntakeOutcome = 'stored' | 'duplicate' | 'status' | 'rejected';
+export type IntakeOutcome = 'stored' | 'duplicate' | 'status' | 'command' | 'rejected';
 
 export interface IntakeStats {
   received: number;
@@ -42,6 +43,13 @@ export interface EventIntakeOptions {
   consumerName: string;
   /** Largest payload accepted, bytes (default 256 KiB: the gateway's events are at most 64 KiB by default). */
   maxMessageBytes?: number;
+}
+
+const COMMAND_LEAVES = new Set(Object.values(COMMAND_TOPIC_LEAF));
+
+function isCommandTopic(topic: string): boolean {
+  const segments = topic.split('/');
+  return segments.at(-2) === 'commands' && COMMAND_LEAVES.has(segments.at(-1) ?? '');
 }
 
 /** A rejection is logged at most once a minute per reason, with the count since: a flood cannot flood the log. */
@@ -65,6 +73,9 @@ export class EventIntake {
 
   /** Handles one message; resolves once it is stored (or judged). Throws only when the store fails. */
   async handle(topic: string, payload: Buffer): Promise<IntakeOutcome> {
+    // The VMC's own commands to the posts (`{root}/commands/watchlist|model`) are under the same
+    // filter: not events. (An event's topic ends in its type, which always holds a dot.)
+    if (isCommandTopic(topic)) return 'command';
     this.stats.received += 1;
     if (payload.length > this.maxMessageBytes) return this.reject('too-large', topic, `${payload.length} bytes > ${this.maxMessageBytes}`);
     const text = payload.toString('utf8');

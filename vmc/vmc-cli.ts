@@ -2,39 +2,32 @@
  * `border-gateway vmc …`: the reference central consumer (docs/vmc.md), and its accounts.
  *   vmc --mqtt URL [--store sqlite:PATH | postgres://…] [--http HOST:PORT] [--group NAME] [--name NAME]
  *   vmc user add NAME --role analyst|admin [--store …]   (password from a prompt or stdin)
+ *   vmc export-training --out FILE [--store …] [--from DATE] [--to DATE] [--posts A,B,…]
  * The gateway's CLI dispatches here and hands in how to print and read a secret; nothing here
  * imports the gateway.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino } from 'pino';
 import { systemClock } from '../core/clock.js';
+import { formUsage, parseForm } from '../core/command-line.js';
 import { EXIT_CODES, GatewayError } from '../core/errors.js';
 import { REDACTED_LOG_PATHS } from '../config/secrets.js';
 import { VmcAuth } from './vmc-auth.js';
 import { VmcStore } from './store/vmc-store.js';
 import { startVmc } from './vmc-service.js';
 import { loadHistory } from './history-loader.js';
+import { exportTrainingRows } from './training-export.js';
+import { VMC, VMC_EXPORT_TRAINING_FORM, VMC_LOAD_HISTORY_FORM, VMC_RUN_FORM, VMC_USER_ADD_FORM, VMC_USER_LIST_FORM } from './vmc-cli-spec.js';
 
 export interface VmcCommandIo {
   out(line: string): void;
   readSecret(prompt: string): Promise<string>;
 }
 
-export const VMC_USAGE =
-  'usage: border-gateway vmc --mqtt URL [--store sqlite:PATH | postgres://…] [--http HOST:PORT] [--group NAME] [--name NAME] [--connections N] [--topic FILTER] [--max-message-bytes N] [--gap-grace SEC] [--log-level LEVEL]\n' +
-  '       border-gateway vmc user add NAME --role analyst|admin [--store …]   (password from a prompt or stdin)\n' +
-  '       border-gateway vmc load-history --posts A,B,… [--from YYYY-MM-DD] [--days N] [--per-day N] [--seed N] [--store …]';
+/** Every form's usage line, made from the forms' option tables (vmc-cli-spec.ts). */
+export const VMC_USAGE = `usage:\n${VMC.forms.map((form) => `  ${formUsage(form)}`).join('\n')}`;
 
 const DEFAULT_STORE = 'sqlite:vmc.db';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = false) {
-  try {
-    return parseArgs({ args, options, allowPositionals, strict: true });
-  } catch (error) {
-    throw new GatewayError('GW_ERR_CLI_USAGE', `${(error as Error).message}\n${VMC_USAGE}`, { cause: error });
-  }
-}
 
 function hostPort(value: string | undefined): { host: string; port: number } | null {
   if (value === undefined) return null;
@@ -61,18 +54,9 @@ function mqttUrl(value: string): URL {
 export async function vmcCommand(args: string[], io: VmcCommandIo): Promise<number> {
   if (args[0] === 'user') return userCommand(args.slice(1), io);
   if (args[0] === 'load-history') return loadHistoryCommand(args.slice(1), io);
-  const { values } = parse(args, {
-    mqtt: { type: 'string' },
-    store: { type: 'string' },
-    http: { type: 'string' },
-    group: { type: 'string' },
-    name: { type: 'string' },
-    topic: { type: 'string' },
-    connections: { type: 'string' },
-    'max-message-bytes': { type: 'string' },
-    'gap-grace': { type: 'string' },
-    'log-level': { type: 'string' },
-  });
+  if (args[0] === 'export-training') return exportTrainingCommand(args.slice(1), io);
+  if (args[0] === 'keygen' || args[0] === 'command') return (await import('./commands/command-cli.js')).commandCli(args, (line) => io.out(line));
+  const { values } = parseForm(VMC_RUN_FORM, args);
   if (!values.mqtt) throw new GatewayError('GW_ERR_CLI_USAGE', `vmc needs --mqtt URL\n${VMC_USAGE}`);
   const level = values['log-level'] ?? 'info';
   if (!LOG_LEVELS.includes(level)) throw new GatewayError('GW_ERR_CLI_USAGE', `--log-level must be one of ${LOG_LEVELS.join(', ')}`);
@@ -105,6 +89,7 @@ export async function vmcCommand(args: string[], io: VmcCommandIo): Promise<numb
     ...(gapGraceSec !== undefined ? { gapGraceMs: gapGraceSec * 1000 } : {}),
     ...(username !== undefined ? { mqttUsername: username } : {}),
     ...(password !== undefined ? { mqttPassword: password } : {}),
+    ...(values['command-key'] !== undefined ? { commandKey: (await import('./commands/command-cli.js')).readCommandKey(values['command-key']) } : {}),
     clock: systemClock,
     logger,
   });
@@ -129,16 +114,22 @@ export async function vmcCommand(args: string[], io: VmcCommandIo): Promise<numb
 
 async function userCommand(args: string[], io: VmcCommandIo): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'add' && sub !== 'list') throw new GatewayError('GW_ERR_CLI_USAGE', `usage: border-gateway vmc user add NAME --role analyst|admin [--store …] | vmc user list [--store …]`);
-  const { values, positionals } = parse(rest, { role: { type: 'string' }, store: { type: 'string' } }, true);
-  const store = await VmcStore.open(values.store ?? process.env.VMC_STORE ?? DEFAULT_STORE, systemClock.now());
-  try {
-    if (sub === 'list') {
+  if (sub !== 'add' && sub !== 'list') throw new GatewayError('GW_ERR_CLI_USAGE', `vmc user needs a subcommand: add, list\n${VMC_USAGE}`);
+  if (sub === 'list') {
+    const { values } = parseForm(VMC_USER_LIST_FORM, rest);
+    const store = await VmcStore.open(values.store ?? process.env.VMC_STORE ?? DEFAULT_STORE, systemClock.now());
+    try {
       for (const account of await store.accounts()) io.out(`${account.name} ${account.role}${account.disabled ? ' (disabled)' : ''}`);
       return EXIT_CODES.ok;
+    } finally {
+      await store.close();
     }
+  }
+  const { values, positionals } = parseForm(VMC_USER_ADD_FORM, rest);
+  const store = await VmcStore.open(values.store ?? process.env.VMC_STORE ?? DEFAULT_STORE, systemClock.now());
+  try {
     const name = positionals[0];
-    if (!name || positionals.length > 1 || !values.role) throw new GatewayError('GW_ERR_CLI_USAGE', 'usage: border-gateway vmc user add NAME --role analyst|admin [--store …]');
+    if (!name || !values.role) throw new GatewayError('GW_ERR_CLI_USAGE', `vmc user add needs NAME and --role\n${VMC_USAGE}`);
     const password = await io.readSecret(`password for ${name}: `);
     await new VmcAuth(store, systemClock).addAccount(name, values.role, password);
     io.out(`account ${name} (${values.role}) added`);
@@ -149,7 +140,7 @@ async function userCommand(args: string[], io: VmcCommandIo): Promise<number> {
 }
 
 async function loadHistoryCommand(args: string[], io: VmcCommandIo): Promise<number> {
-  const { values } = parse(args, { store: { type: 'string' }, posts: { type: 'string' }, from: { type: 'string' }, days: { type: 'string' }, 'per-day': { type: 'string' }, seed: { type: 'string' } });
+  const { values } = parseForm(VMC_LOAD_HISTORY_FORM, args);
   const posts = (values.posts ?? '').split(',').filter((p) => p !== '');
   if (posts.length === 0 || posts.some((p) => !/^[a-z0-9-]{1,64}$/.test(p))) throw new GatewayError('GW_ERR_CLI_USAGE', `load-history needs --posts A,B,… (a-z 0-9 -)\n${VMC_USAGE}`);
   const days = Number(values.days ?? 730);
@@ -164,6 +155,37 @@ async function loadHistoryCommand(args: string[], io: VmcCommandIo): Promise<num
   try {
     const loaded = await loadHistory(store, { posts, fromMs, days, perDay, seed }, systemClock);
     io.out(`loaded ${loaded} crossings of ${posts.length} post(s) from ${new Date(fromMs).toISOString().slice(0, 10)}, ${days} days`);
+    return EXIT_CODES.ok;
+  } finally {
+    await store.close();
+  }
+}
+
+/** A time of --from/--to: YYYY-MM-DD (UTC midnight) or an RFC 3339 time with its offset. */
+function timeArg(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T.+(?:Z|[+-]\d{2}:\d{2})$/.test(value) ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(ms)) throw new GatewayError('GW_ERR_CLI_USAGE', `${name} takes YYYY-MM-DD (UTC) or an RFC 3339 time with an offset, got "${value.slice(0, 64)}"\n${VMC_USAGE}`);
+  return ms;
+}
+
+async function exportTrainingCommand(args: string[], io: VmcCommandIo): Promise<number> {
+  const { values } = parseForm(VMC_EXPORT_TRAINING_FORM, args);
+  if (!values.out) throw new GatewayError('GW_ERR_CLI_USAGE', `export-training needs --out FILE\n${VMC_USAGE}`);
+  const posts = values.posts === undefined ? undefined : values.posts.split(',').filter((p) => p !== '');
+  if (posts !== undefined && (posts.length === 0 || posts.some((p) => !/^[a-z0-9-]{1,64}$/.test(p)))) throw new GatewayError('GW_ERR_CLI_USAGE', `--posts takes A,B,… (a-z 0-9 -)\n${VMC_USAGE}`);
+  const fromMs = timeArg('--from', values.from);
+  const toMs = timeArg('--to', values.to);
+  if (fromMs !== undefined && toMs !== undefined && !(fromMs < toMs)) throw new GatewayError('GW_ERR_CLI_USAGE', '--from must be before --to (--to is exclusive)');
+  const store = await VmcStore.open(values.store ?? process.env.VMC_STORE ?? DEFAULT_STORE, systemClock.now());
+  try {
+    const summary = await exportTrainingRows(store, { outPath: values.out, filter: { ...(posts ? { posts } : {}), ...(fromMs !== undefined ? { fromMs } : {}), ...(toMs !== undefined ? { toMs } : {}) } });
+    const { notAssessed, noFeatures, invalid } = summary.skipped;
+    const span = summary.firstCompletedAt === null ? 'no crossings' : `completed ${summary.firstCompletedAt} … ${summary.lastCompletedAt}`;
+    io.out(`exported ${summary.rows} crossings of ${summary.posts.length} post(s) (${span}) to ${values.out}: ${summary.scanned} X-rayed, ${summary.inspected} inspected`);
+    if (notAssessed + noFeatures + invalid > 0) {
+      io.out(`  left out: ${noFeatures} whose risk.assessed carried no features (a gateway older than the field), ${notAssessed} never assessed, ${invalid} not a valid row`);
+    }
     return EXIT_CODES.ok;
   } finally {
     await store.close();

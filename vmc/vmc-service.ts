@@ -4,6 +4,7 @@
  * then the gap watch and the API, then closes the store.
  */
 import { hostname } from 'node:os';
+import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
@@ -33,6 +34,10 @@ export interface VmcOptions {
   gapIntervalMs?: number;
   mqttUsername?: string;
   mqttPassword?: string;
+  /** The VMC's command-signing key: the API may then send commands (POST /api/commands/…). */
+  commandKey?: KeyObject;
+  /** The posts' topic root template (default border/v1/{postId}), for the command topics. */
+  postTopicRoot?: string;
   clock: Clock;
   logger: Logger;
 }
@@ -87,6 +92,18 @@ export async function startVmc(options: VmcOptions): Promise<RunningVmc> {
   const app = await buildVmcApp({
     store,
     auth,
+    commandSender: options.commandKey
+      ? {
+          key: options.commandKey,
+          broker: {
+            url: options.mqttUrl,
+            ...(options.mqttUsername !== undefined ? { username: options.mqttUsername } : {}),
+            ...(options.mqttPassword !== undefined ? { password: options.mqttPassword } : {}),
+            ...(options.postTopicRoot !== undefined ? { topicRoot: options.postTopicRoot } : {}),
+          },
+          clock,
+        }
+      : null,
     status: () => ({
       name,
       group: options.group,

@@ -69,4 +69,15 @@ describe('device address policy', () => {
     // Still never another scheme.
     expect(outcome(policy, 'ftp://192.168.1.64/x')).toBe('GW_ERR_DEVICE_FOREIGN_ADDRESS');
   });
+
+  it('remembers the origins it told of for a bounded number only, however many a camera names', () => {
+    const rewrites: string[] = [];
+    const policy = new DeviceAddressPolicy('http://203.0.113.7/onvif/device_service', { trustedHosts: [], rewriteForeignAddresses: true }, (rewrite) => rewrites.push(rewrite.from));
+    for (let i = 0; i < 1000; i += 1) outcome(policy, `http://10.${Math.floor(i / 256)}.${i % 256}.1/pp`);
+    expect(rewrites).toHaveLength(1000);
+    // Each told once while remembered; the first, long forgotten, is told again.
+    outcome(policy, 'http://10.3.231.1/pp');
+    outcome(policy, 'http://10.0.0.1/pp');
+    expect(rewrites.slice(1000)).toEqual(['http://10.0.0.1/pp']);
+  });
 });

@@ -22,6 +22,13 @@ export interface AddressPolicyOptions {
 
 export type RewriteListener = (rewrite: { what: string; from: string; to: string }) => void;
 
+/**
+ * Origins whose rewrite was told, remembered at most: a camera naming ever new hosts (hostile, or
+ * misconfigured behind a changing NAT) must not grow the set for as long as the gateway runs; the
+ * oldest is forgotten first (and told again if it comes back).
+ */
+const REWRITES_REMEMBERED = 64;
+
 export class DeviceAddressPolicy {
   private readonly device: URL;
   private readonly hosts: Set<string>;
@@ -66,6 +73,7 @@ export class DeviceAddressPolicy {
     const key = `${url.origin} ${moved.origin}`;
     if (!this.rewritten.has(key)) {
       this.rewritten.add(key);
+      if (this.rewritten.size > REWRITES_REMEMBERED) this.rewritten.delete(this.rewritten.values().next().value as string);
       this.onRewrite({ what, from: url.href, to: moved.href });
     }
     return moved;

@@ -7,27 +7,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import type Database from 'better-sqlite3';
 import { GatewayError } from '../../core/errors.js';
+import { migrateGatewayDatabase } from '../storage/migrations.js';
 import { NAME_PATTERN, isMachineRole, isPersonRole, type MachineRole, type PersonRole } from './roles.js';
-
-export const ACCOUNTS_DDL = `
-CREATE TABLE IF NOT EXISTS accounts (
-  name TEXT PRIMARY KEY,
-  role TEXT NOT NULL,
-  password_hash TEXT NOT NULL,
-  disabled INTEGER NOT NULL DEFAULT 0,
-  created_ms INTEGER NOT NULL,
-  changed_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS api_clients (
-  name TEXT PRIMARY KEY,
-  role TEXT NOT NULL,
-  device_id TEXT,
-  secret_sha256 TEXT NOT NULL,
-  allow_from TEXT NOT NULL DEFAULT '[]',
-  disabled INTEGER NOT NULL DEFAULT 0,
-  created_ms INTEGER NOT NULL
-);
-`;
 
 export interface Account {
   name: string;
@@ -112,10 +93,8 @@ export class AccountStore {
     private readonly db: Database.Database,
     private readonly now: () => number = Date.now,
   ) {
-    db.exec(ACCOUNTS_DDL);
-    // Added after the first release of the table: databases made before it get the column.
-    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(accounts)').all();
-    if (!columns.some((c) => c.name === 'must_change')) db.exec('ALTER TABLE accounts ADD COLUMN must_change INTEGER NOT NULL DEFAULT 0');
+    // The tables are the schema's (storage/migrations.ts): brought up to date on whatever handle.
+    migrateGatewayDatabase(db);
     this.statements = {
       account: db.prepare<[string], AccountRow>('SELECT * FROM accounts WHERE name = ?'),
       accounts: db.prepare<[], AccountRow>('SELECT * FROM accounts ORDER BY name'),

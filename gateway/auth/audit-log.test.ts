@@ -95,6 +95,7 @@ describe('audit entries commit with their events', () => {
     const crossing = runtime.post.lane('lane-1').workflow.arrive(null);
     runtime.post.lane('lane-1').workflow.setPlate(crossing.crossingId, 'GE555XX', { id: 'op-7', role: 'operator' }, 'read from the documents');
     gateway.outbox.flush();
+    await gateway.outbox.whenDurable();
     const [event] = operatorEvents(gateway);
     const [entry] = gateway.audit.search();
     expect(event?.data).toMatchObject({ operatorId: 'op-7', action: 'crossing.plate', audit: { seq: entry?.seq, hash: entry?.hash } });
@@ -108,11 +109,13 @@ describe('audit entries commit with their events', () => {
     gateway.outbox.database.exec("CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.type = 'operator.action' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
     runtime.post.lane('lane-1').workflow.setPlate(crossing.crossingId, 'GE555XX', { id: 'op-7', role: 'operator' }, 'read from the documents');
     gateway.outbox.flush();
+    await gateway.outbox.whenDurable();
     expect(operatorEvents(gateway)).toEqual([]);
     expect(gateway.audit.verify()).toMatchObject({ ok: true, entries: 0 });
     gateway.outbox.database.exec('DROP TRIGGER refuse');
     runtime.post.lane('lane-1').workflow.setPlate(crossing.crossingId, 'GE556XX', { id: 'op-7', role: 'operator' }, 'corrected');
     gateway.outbox.flush();
+    await gateway.outbox.whenDurable();
     expect(operatorEvents(gateway).map((e) => e.data.audit?.seq)).toEqual([1]);
     expect(gateway.audit.verify()).toMatchObject({ ok: true, entries: 1 });
   });

@@ -10,30 +10,8 @@ import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { EventDraft } from '../../contract/envelope.js';
 import type { WithinCommit } from '../outbox/sqlite-outbox.js';
+import { migrateGatewayDatabase } from '../storage/migrations.js';
 import type { Actor } from './roles.js';
-
-export const AUDIT_DDL = `
-CREATE TABLE IF NOT EXISTS audit (
-  seq INTEGER PRIMARY KEY,
-  time_ms INTEGER NOT NULL,
-  actor TEXT NOT NULL,
-  role TEXT NOT NULL,
-  action TEXT NOT NULL,
-  lane_id TEXT,
-  crossing_id TEXT,
-  before TEXT,
-  after TEXT,
-  reason TEXT,
-  event_id TEXT,
-  prev_hash TEXT NOT NULL,
-  hash TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit_head (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  seq INTEGER NOT NULL,
-  hash TEXT NOT NULL
-);
-`;
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -121,7 +99,8 @@ export class AuditLog {
     private readonly db: Database.Database,
     private readonly now: () => number = Date.now,
   ) {
-    db.exec(AUDIT_DDL);
+    // The tables are the schema's (storage/migrations.ts): brought up to date on whatever handle.
+    migrateGatewayDatabase(db);
     this.statements = {
       head: db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1'),
       insert: db.prepare(
@@ -237,7 +216,7 @@ const newWalk = (): Walk => ({ previous: { seq: 0, hash: GENESIS_HASH }, entries
 
 /** The whole chain at once (the command line, tests). */
 export function verifyAudit(db: Database.Database): AuditVerdict {
-  db.exec(AUDIT_DDL);
+  migrateGatewayDatabase(db);
   const walk = newWalk();
   while (walkPage(db, walk));
   return verdictOf(db, walk);

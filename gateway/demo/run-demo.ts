@@ -32,14 +32,20 @@ export interface DemoOptions {
   durationSec?: number;
   /** Mean trucks per lane per hour of traffic-clock time. */
   vehiclesPerHourPerLane: number;
-  brokerPort: number;
+  /** The embedded broker's port (default 18830; 0 with `freePorts`); a taken port falls back to a free one. */
+  brokerPort?: number;
+  /** The gateway's HTTP port (default the configuration's; 0 with `freePorts`). */
   httpPort?: number;
   configFile?: string;
   logger: Logger;
   out: (line: string) => void;
   /** Seconds between summary lines (default 5). */
   summaryEverySec?: number;
-  /** Give every simulated device a free port instead of the configured one. */
+  /**
+   * Everything the demo listens on gets a free port instead of the configured one: every simulated
+   * device, the HTTP server (and the device-push listener) and the embedded broker, so demos and
+   * tests run side by side. A port given explicitly (`brokerPort`, `httpPort`) is kept.
+   */
   freePorts?: boolean;
   /**
    * `post` (default): simulated devices and trucks through the drivers and the workflow.
@@ -49,6 +55,8 @@ export interface DemoOptions {
 }
 
 export const DEMO_CONFIG_FILE = join(PACKAGE_ROOT, 'config', 'examples', 'demo-post.yaml');
+/** Where `npm start`'s broker listens, as the README's watch line says. */
+export const DEFAULT_BROKER_PORT = 18830;
 
 export interface RunningDemo {
   gateway: Gateway;
@@ -61,9 +69,12 @@ export interface RunningDemo {
 }
 
 export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
-  const config = await adjustDemoConfig(loadConfigFile(options.configFile ?? DEMO_CONFIG_FILE), options.dataDir, options.freePorts ?? false);
+  const freePorts = options.freePorts ?? false;
+  const config = await adjustDemoConfig(loadConfigFile(options.configFile ?? DEMO_CONFIG_FILE), options.dataDir, freePorts);
   if (options.httpPort !== undefined) config.http.port = options.httpPort;
-  const broker = options.mqttUrl ? null : await startEmbeddedBroker(options.brokerPort);
+  else if (freePorts) config.http.port = 0;
+  if (freePorts) config.devicePush.port = 0;
+  const broker = options.mqttUrl ? null : await startEmbeddedBroker(options.brokerPort ?? (freePorts ? 0 : DEFAULT_BROKER_PORT));
   const brokerUrl = options.mqttUrl ?? (broker as EmbeddedBroker).url;
   // One fast clock for TRS stamps and for the trucks' waiting, so durations agree.
   const postClock = createScaledClock(options.speed);
@@ -99,6 +110,13 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       traffic: false,
       desk: http ? new GatewayDeskClient(`http://${http.host}:${http.port}`, accounts.desk) : null,
       onError: (error) => options.logger.warn({ err: error }, 'simulated truck'),
+    }).catch(async (error: unknown) => {
+      // A device port another process holds (GW_ERR_SIM_LISTEN, e.g. a `sim` of this post already
+      // running): stop what has started, so the coded error is the demo's last word.
+      await runtime.stop();
+      await gateway.stop();
+      await broker?.close();
+      throw error;
     });
     await devices.start();
     simulator.traffic.start();

@@ -81,7 +81,9 @@ describe('DeviceManager device.status', () => {
   });
 
   async function start(clock: ManualClock): Promise<Map<string, FlappingDriver>> {
-    gateway = await startTestGateway(config);
+    const started = (gateway = await startTestGateway(config));
+    // The gateway runs on real time; this clock must still wait for its commits' fsync.
+    clock.settleWith(() => started.outbox.whenDurable());
     const drivers = new Map<string, FlappingDriver>();
     devices = new DeviceManager(config, gateway, clock, pino({ level: 'silent' }), '/nonexistent', {
       createDriver: (device) => {

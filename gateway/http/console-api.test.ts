@@ -51,9 +51,13 @@ function bearer(role: 'operator' | 'supervisor'): { token: string; headers: Reco
   return { token, headers: { authorization: `Bearer ${token}` } };
 }
 
-/** Lets the event loop run (commits are flushed on setImmediate); no time passes on any clock. */
+/**
+ * Lets the event loop run (commits are flushed on setImmediate) and the commits' fsync return;
+ * no time passes on any clock.
+ */
 async function settle(turns = 10): Promise<void> {
   for (let turn = 0; turn < turns; turn += 1) await new Promise<void>((resolve) => setImmediate(resolve));
+  while (await gateway.outbox.whenDurable()) for (let turn = 0; turn < turns; turn += 1) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 /** The events of an SSE body, in order. */

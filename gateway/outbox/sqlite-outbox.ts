@@ -28,7 +28,7 @@ import { makePrivateDir, restrictFiles, touchPrivateFile } from '../../core/priv
 import { RETENTION_CLASSES, retentionClassOf, type RetentionClass } from '../../contract/catalogue.js';
 import { laneOf, type EventDraft } from '../../contract/envelope.js';
 import { DiskRoomGauge, type DiskRoom } from './disk-room.js';
-import { OUTBOX_DDL } from './outbox-ddl.js';
+import { migrateGatewayDatabase } from '../storage/migrations.js';
 import { WalCheckpointer, type WalCheckpointerStats } from './wal-checkpointer.js';
 import { WalSync } from './wal-sync.js';
 
@@ -253,9 +253,11 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       // file comment) but does around checkpoints, before the WAL is reused. In memory there is
       // nothing to sync, and FULL costs nothing.
       db.pragma(onDisk ? 'synchronous = NORMAL' : 'synchronous = FULL');
-      db.exec(OUTBOX_DDL);
+      migrateGatewayDatabase(db);
       return new SqliteOutbox(db, options);
     } catch (error) {
+      // A database written by a newer gateway keeps its own code: the integrator must upgrade.
+      if (isGatewayError(error) && error.code === 'GW_ERR_OUTBOX_SCHEMA_NEWER') throw error;
       throw new GatewayError('GW_ERR_OUTBOX_OPEN', `cannot open outbox ${options.path}: ${String(error)}`, { cause: error });
     }
   }
@@ -381,6 +383,23 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     this.checkpointer?.committed(Math.max(0, this.bytesValue - bytesBefore));
     if (this.walSync) this.walSync.request(this.lastSeqValue);
     else this.markDurable(this.lastSeqValue);
+  }
+
+  /**
+   * Resolves once everything committed so far is on disk: true when it had to wait, false when it
+   * already was (or the outbox is closed). For clocks that step time (Clock.settleWith).
+   */
+  whenDurable(): Promise<boolean> {
+    const target = this.lastSeqValue;
+    if (this.closed || this.durableSeqValue >= target) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const onCommitted = (seq: number): void => {
+        if (seq < target) return;
+        this.off('committed', onCommitted);
+        resolve(true);
+      };
+      this.on('committed', onCommitted);
+    });
   }
 
   /** The WAL is on disk up to `seq`: producers hear of their events, the uplink may read them. */

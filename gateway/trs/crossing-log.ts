@@ -20,20 +20,8 @@
  */
 import type Database from 'better-sqlite3';
 import type { WithinCommit } from '../outbox/sqlite-outbox.js';
+import { migrateGatewayDatabase } from '../storage/migrations.js';
 import { crossingRecord, type CrossingRecord } from '../../contract/trs-report.js';
-
-const DDL = `
-CREATE TABLE IF NOT EXISTS completed_crossings (
-  event_id TEXT PRIMARY KEY,
-  crossing_id TEXT NOT NULL,
-  lane_id TEXT NOT NULL,
-  day TEXT NOT NULL,
-  exited_ms INTEGER NOT NULL,
-  record TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS completed_crossings_by_day ON completed_crossings (day);
-CREATE INDEX IF NOT EXISTS completed_crossings_by_time ON completed_crossings (exited_ms);
-`;
 
 export interface CrossingLogOptions {
   /** The post's offset from UTC in minutes (`workflow.utcOffsetMin`): where its days begin. */
@@ -70,7 +58,8 @@ export class CrossingLog {
     db: Database.Database,
     private readonly options: CrossingLogOptions,
   ) {
-    db.exec(DDL);
+    // The table is the schema's (storage/migrations.ts): brought up to date on whatever handle.
+    migrateGatewayDatabase(db);
     this.retentionMs = (options.retentionDays ?? 93) * DAY_MS;
     this.maxRows = options.maxRows ?? 200_000;
     this.statements = {

@@ -151,6 +151,8 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private watchdogTimer: TimerHandle | null = null;
   private retryTimer: TimerHandle | null = null;
   private readonly onCommitted = (): void => this.pump();
+  /** A topic filter subscribed on every connection, and who hears its messages (subscribe()). */
+  private subscription: { filter: string; onMessage: (topic: string, payload: Buffer, retained: boolean) => void } | null = null;
 
   constructor(deps: UplinkDeps) {
     super();
@@ -187,6 +189,26 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     }
     this.deps.outbox.on('committed', this.onCommitted);
     this.connect();
+  }
+
+  /**
+   * Subscribes to `filter` at QoS 1 on every connection (now, if connected, and after each
+   * reconnect: connections start clean, so the broker forgets subscriptions between them) and
+   * hands each message to `onMessage`, `retained` when it is the broker's stored copy. The post's
+   * VMC commands come this way (gateway/vmc-commands); the listener must not throw or block.
+   */
+  subscribe(filter: string, onMessage: (topic: string, payload: Buffer, retained: boolean) => void): void {
+    this.subscription = { filter, onMessage };
+    if (this.machine.is('connected')) this.subscribeOn(this.client);
+  }
+
+  private subscribeOn(client: MqttClient | null): void {
+    const subscription = this.subscription;
+    if (!client || !subscription) return;
+    client.subscribe(subscription.filter, { qos: 1 }, (error, granted) => {
+      const refused = granted?.some((grant) => grant.qos >= 0x80);
+      if (error || refused) this.deps.logger.warn({ filter: subscription.filter, err: error, granted }, 'subscription refused; retried on the next connection');
+    });
   }
 
   /**
@@ -281,6 +303,9 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       if (epoch !== this.epoch) return;
       this.onClosed(version, lastError);
     });
+    client.on('message', (topic, payload, packet) => {
+      if (epoch === this.epoch) this.subscription?.onMessage(topic, payload, packet.retain);
+    });
   }
 
   private onConnected(broker: string, version: 4 | 5, connack: IConnackPacket): void {
@@ -306,6 +331,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     // steady trickle of events that adds a whole inter-event gap to every commit→PUBACK latency.
     (this.client?.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined)?.setNoDelay?.(true);
     this.client?.publish(statusTopic(settings.root), this.statusPayload('online'), { qos: 1, retain: true });
+    this.subscribeOn(this.client);
     this.armWatchdog();
     this.pump();
   }
@@ -368,6 +394,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       client.removeAllListeners('connect');
       client.removeAllListeners('close');
       client.removeAllListeners('error');
+      client.removeAllListeners('message');
       client.on('error', () => undefined);
       client.end(true);
     }

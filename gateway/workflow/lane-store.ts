@@ -13,28 +13,8 @@ import type Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
 import { canonicalPlate } from '../../core/plates.js';
 import type { WithinCommit } from '../outbox/sqlite-outbox.js';
+import { migrateGatewayDatabase } from '../storage/migrations.js';
 import type { Crossing } from './lane-workflow.js';
-
-const DDL = `
-CREATE TABLE IF NOT EXISTS open_crossings (
-  crossing_id TEXT PRIMARY KEY,
-  lane_id TEXT NOT NULL,
-  snapshot TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS barrier_cycles (
-  lane_id TEXT PRIMARY KEY,
-  cycle TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS visits (
-  plate_key TEXT NOT NULL,
-  wall_ms INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS visits_by_time ON visits (wall_ms);
-CREATE TABLE IF NOT EXISTS plate_mismatches (
-  plate_key TEXT PRIMARY KEY,
-  count INTEGER NOT NULL
-);
-`;
 
 /** The visit history keeps 30 days, and at most this many arrivals (≈ 40 bytes each). */
 /**
@@ -70,7 +50,8 @@ export class LaneStore {
     private readonly db: Database.Database,
     private readonly clock: Clock,
   ) {
-    db.exec(DDL);
+    // The tables are the schema's (storage/migrations.ts): brought up to date on whatever handle.
+    migrateGatewayDatabase(db);
     this.statements = {
       upsert: db.prepare('INSERT INTO open_crossings (crossing_id, lane_id, snapshot) VALUES (?, ?, ?) ON CONFLICT (crossing_id) DO UPDATE SET snapshot = excluded.snapshot, lane_id = excluded.lane_id'),
       remove: db.prepare('DELETE FROM open_crossings WHERE crossing_id = ?'),

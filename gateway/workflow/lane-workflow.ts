@@ -47,6 +47,12 @@ export interface RiskDecision {
   modelVersion: string;
   reasons: string[];
   xrayRequested: boolean;
+  /**
+   * The risk model's inputs as computed for this decision, by name (edge-models/risk-features.ts),
+   * also when the rules decided: `risk.assessed` carries them, so a model trained from exported
+   * crossings learns from exactly what a decision sees.
+   */
+  features?: Record<string, number>;
 }
 
 /** The X-ray screening model's view of a scan, joined to the crossing. */

@@ -7,7 +7,6 @@
  * Everything the lanes decide is emitted as catalogue events through the outbox, on the topic of
  * the lane it concerns.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { platesMatch } from '../../core/plates.js';
 import type { Logger } from 'pino';
 import type { LaneConfig, PostConfig } from '../../config/schema.js';
@@ -15,7 +14,6 @@ import type { Clock, ClockQualityProbe } from '../../core/clock.js';
 import { isGatewayError } from '../../core/errors.js';
 import { BarrierDriver, type BarrierInputs } from '../../drivers/barrier/barrier-driver.js';
 import type { DriverHealth } from '../../drivers/driver.js';
-import { parsePgm } from '../../drivers/xray/pgm.js';
 import type { ModelSlot } from '../../edge-models/model-slot.js';
 import type { XrayScreeningModel } from '../../edge-models/xray-screening.js';
 import type { Gateway } from '../daemon.js';
@@ -27,34 +25,7 @@ import { toCatalogueEvents } from './workflow-events.js';
 import type { Actor } from '../auth/roles.js';
 import { isOutboxRefusal, type WithinCommit } from '../outbox/sqlite-outbox.js';
 import type { LaneStore } from './lane-store.js';
-
-/** Largest image screened: 4096 × 4096 16-bit samples and a header. */
-const SCREENING_MAX_IMAGE_BYTES = 4096 * 4096 * 2 + 1024;
-
-/**
- * The image of a completed scan lies where a scanner can write, so it is opened as the drop folder
- * opens files: no symbolic link followed, no FIFO waited on (O_NONBLOCK), a regular file of bounded
- * size only. Read at once (as before): the read is bounded, and the workflow stays deterministic on
- * an injected clock.
- */
-function readImageFile(path: string): Buffer {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
-  try {
-    const stats = fstatSync(fd);
-    if (!stats.isFile()) throw new Error(`${path} is not a regular file`);
-    if (stats.size > SCREENING_MAX_IMAGE_BYTES) throw new Error(`${path} is ${stats.size} bytes, more than ${SCREENING_MAX_IMAGE_BYTES} screened`);
-    const bytes = Buffer.alloc(stats.size);
-    let done = 0;
-    while (done < bytes.length) {
-      const read = readSync(fd, bytes, done, bytes.length - done, done);
-      if (read === 0) break;
-      done += read;
-    }
-    return bytes.subarray(0, done);
-  } finally {
-    closeSync(fd);
-  }
-}
+import { readScanForScreening } from './scan-image.js';
 
 /** Weights below this are an empty or settling platform, not a vehicle. */
 const MIN_VEHICLE_KG = 400;
@@ -298,9 +269,7 @@ export class PostWorkflow {
     return this.options.screening.use(async (model) => {
       if (!model) return null;
       try {
-        const decoded = parsePgm(readImageFile(imageRef));
-        if (!decoded.ok) throw new Error(decoded.error);
-        const result = await model.screen(decoded.image);
+        const result = await model.screen(readScanForScreening(imageRef));
         return { score: Math.round(result.score * 10_000) / 10_000, modelVersion: model.version, regions: result.regions, suspect: result.suspect };
       } catch (error) {
         this.options.logger.error({ err: error, imageRef }, 'X-ray screening failed; the analyst decides');

@@ -2,7 +2,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../logger.js';
 import { trainGradientBoosting } from '../../edge-models/gradient-boosting.js';
 import { sha256Hex, signManifest } from '../../edge-models/manifest.js';
@@ -121,6 +121,44 @@ describe('risk assessor', () => {
     expect(failures).toHaveLength(5);
     expect(failures[0]).toMatch(/^c-0: .*(dimension|shape|Got)/i);
     expect(subject.decisions).toEqual({ model: 0, rules: 0, modelFailed: 5 });
+    await slot.close();
+  });
+
+  it('computes the features from the arrival hour in the post\'s offset, and carries them with every decision, the rules\' too', async () => {
+    // Arrived 23:30 UTC, assessed 01:45 the next day; the post is at UTC+4: arrival hour 3 (local), whoever decides.
+    const late = crossing({ wallMs: { arrived: Date.UTC(2026, 10, 26, 23, 30) } });
+    const assessedAt = Date.UTC(2026, 10, 27, 1, 45);
+    const atOffset = (slot: ModelSlot<RiskModel>): RiskAssessor =>
+      new RiskAssessor({
+        slot,
+        rules: { watchlist: ['AB-123-CD'], weightToleranceShare: 0.1, randomXrayShare: 0, random: () => 0.5 },
+        history: new VisitHistory(),
+        utcOffsetMin: 240,
+        logger: createLogger('silent'),
+        onModelFailure: () => undefined,
+      });
+    const byRules = await atOffset(newSlot()).assess(late, assessedAt);
+    expect(byRules.modelVersion).toBe('rules');
+    expect(byRules.features).toMatchObject({ hourOfDay: 3, visits30d: 8, weightDeviation: Math.fround(150 / 20_000), aeo: 0, vehicleType: 0 });
+    expect(Object.keys(byRules.features ?? {})).toEqual([...RISK_FEATURES]);
+
+    const slot = newSlot();
+    await slot.load(good.manifestPath);
+    const given: Float32Array[] = [];
+    await slot.use((model) => {
+      const original = (model as RiskModel).score.bind(model);
+      vi.spyOn(model as RiskModel, 'score').mockImplementation((features) => {
+        given.push(features);
+        return original(features);
+      });
+      return Promise.resolve();
+    });
+    const byModel = await atOffset(slot).assess(late, assessedAt);
+    expect(byModel.modelVersion).toBe('2026.11.26');
+    // What the event will carry is what the model was given.
+    expect(given).toHaveLength(1);
+    expect(RISK_FEATURES.map((name) => byModel.features?.[name])).toEqual(Array.from(given[0] as Float32Array));
+    expect(byModel.features).toEqual(byRules.features);
     await slot.close();
   });
 });

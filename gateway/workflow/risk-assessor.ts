@@ -5,10 +5,15 @@
  * scanned; green vehicles are picked at random for a share of scans). With no model loaded, or
  * when the model fails on this vehicle, the rules decide and the decision says so — a vehicle is
  * never left undecided.
+ *
+ * The features are computed for every vehicle, whoever decides, and travel with the decision in
+ * `risk.assessed`: the VMC exports them with the crossing's outcomes as training rows (`vmc
+ * export-training`), so a model trained from a post's crossings learns from exactly the values a
+ * decision sees (`riskFeatures` is the one function behind both).
  */
 import type { Logger } from 'pino';
 import type { ModelSlot } from '../../edge-models/model-slot.js';
-import { onWatchlist, riskFeatures } from '../../edge-models/risk-features.js';
+import { onWatchlist, riskFeatureRecord, riskFeatures } from '../../edge-models/risk-features.js';
 import { topReasons, type RiskModel } from '../../edge-models/risk-model.js';
 import type { Channel, Crossing, RiskDecision } from './lane-workflow.js';
 import { rulesRisk, type RulesOptions } from './rules-risk.js';
@@ -33,29 +38,48 @@ export class RiskAssessor {
   constructor(private readonly options: RiskAssessorOptions) {}
 
   async assess(crossing: Crossing, atMs: number): Promise<RiskDecision> {
+    // Features that cannot be computed (a value no feature expects) must not leave the vehicle
+    // undecided: the rules decide it then, and its decision carries no features.
+    let features: Float32Array | null = null;
+    let featureError: Error | null = null;
+    try {
+      features = this.featuresOf(crossing, atMs);
+    } catch (error) {
+      featureError = error as Error;
+    }
+    const withFeatures = (decision: RiskDecision): RiskDecision => (features ? { ...decision, features: riskFeatureRecord(features) } : decision);
     return this.options.slot.use(async (model) => {
-      if (!model) {
+      if (model && !features) {
+        this.decisions.modelFailed += 1;
+        this.options.logger.error({ err: featureError, crossingId: crossing.crossingId }, 'risk features failed; rules decide');
+        this.options.onModelFailure(crossing, featureError as Error);
+        const decision = rulesRisk(crossing, this.options.rules);
+        return { ...decision, reasons: [...decision.reasons, `risk features failed (${featureError?.message ?? 'unknown'}): rules decided`] };
+      }
+      if (!model || !features) {
         this.decisions.rules += 1;
         const decision = rulesRisk(crossing, this.options.rules);
-        return { ...decision, reasons: [...decision.reasons, 'no risk model loaded: rules decided'] };
+        return withFeatures({ ...decision, reasons: [...decision.reasons, 'no risk model loaded: rules decided'] });
       }
       try {
-        const decision = await this.withModel(model, crossing, atMs);
+        const decision = await this.withModel(model, crossing, features);
         this.decisions.model += 1;
-        return decision;
+        return withFeatures(decision);
       } catch (error) {
         this.decisions.modelFailed += 1;
         this.options.logger.error({ err: error, crossingId: crossing.crossingId, modelVersion: model.version }, 'risk model failed; rules decide');
         this.options.onModelFailure(crossing, error as Error);
         const decision = rulesRisk(crossing, this.options.rules);
-        return { ...decision, reasons: [...decision.reasons, `risk model ${model.version} failed (${(error as Error).message}): rules decided`] };
+        return withFeatures({ ...decision, reasons: [...decision.reasons, `risk model ${model.version} failed (${(error as Error).message}): rules decided`] });
       }
     });
   }
 
-  private async withModel(model: RiskModel, crossing: Crossing, atMs: number): Promise<RiskDecision> {
+  /** What the lane knows of the vehicle when it has been weighed (`atMs` stands in for an arrival never stamped). */
+  private featuresOf(crossing: Crossing, atMs: number): Float32Array {
     const { history, rules } = this.options;
-    const features = riskFeatures({
+    const arrivedMs = crossing.wallMs.arrived ?? atMs;
+    return riskFeatures({
       plate: crossing.plate,
       plateConfidence: crossing.plateConfidence,
       declaredWeightKg: crossing.declaration?.declaredWeightKg ?? null,
@@ -63,13 +87,17 @@ export class RiskAssessor {
       direction: crossing.declaration?.direction ?? 'import',
       vehicleType: crossing.vehicleType,
       aeo: crossing.declaration?.aeo ?? false,
-      wallMs: atMs,
+      arrivedMs,
       utcOffsetMin: this.options.utcOffsetMin,
       // The post's own memory, or the registration system's when it knows more (a new gateway knows nothing).
-      visits30d: Math.max(history.visits(crossing.plate, crossing.wallMs.arrived ?? atMs), crossing.declaration?.previousVisits30d ?? 0),
+      visits30d: Math.max(history.visits(crossing.plate, arrivedMs), crossing.declaration?.previousVisits30d ?? 0),
       plateMismatches: history.mismatchesOf(crossing.plate),
       watchlist: rules.watchlist,
     });
+  }
+
+  private async withModel(model: RiskModel, crossing: Crossing, features: Float32Array): Promise<RiskDecision> {
+    const { rules } = this.options;
     const { score, contributions } = await model.score(features);
     const reasons = topReasons(contributions);
     let channel: Channel = score >= model.thresholds.red ? 'red' : score >= model.thresholds.orange ? 'orange' : 'green';

@@ -89,7 +89,13 @@ function milestoneEvent(crossing: Crossing, milestone: Milestone): CatalogueEven
     case 'riskAssessed': {
       const r = crossing.risk;
       if (!r) return [];
-      return [{ ...at, type: 'risk.assessed', data: { ...base, channel: r.channel, score: r.score, modelVersion: r.modelVersion, reasons: r.reasons, xrayRequested: r.xrayRequested } }];
+      return [
+        {
+          ...at,
+          type: 'risk.assessed',
+          data: { ...base, channel: r.channel, score: r.score, modelVersion: r.modelVersion, reasons: r.reasons, xrayRequested: r.xrayRequested, ...(r.features ? { features: r.features } : {}) },
+        },
+      ];
     }
     case 'scanned':
       return [{ ...at, type: 'xray.scanned', data: { ...base, scannerId: crossing.scan?.scannerId ?? 'unknown', result: crossing.scan?.result ?? 'clear', imageRef: crossing.scan?.imageRef ?? null, screening: crossing.scan?.screening ?? null } }];

@@ -17,6 +17,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Clock, TimerHandle } from '../../core/clock.js';
+import { listenOn } from '../../core/listen.js';
 import { childOf, childText, escapeXml, NS, readXml, splitQName, XmlRefused, type XmlElement } from './soap-xml.js';
 import { CONCRETE_DIALECT, CONCRETE_SET_DIALECT, InvalidTopicExpression, TopicFilter, type Topic } from './topic-filter.js';
 import { readUsernameToken, UsernameTokenChecker } from './username-token.js';
@@ -137,9 +138,7 @@ export class SimulatedCamera extends EventEmitter<{ renewed: [id: number]; subsc
       // A request the camera cannot handle ends its connection, as a crashed handler's would.
       this.handle(request, response).catch(() => response.destroy());
     });
-    await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
-    const address = this.server.address();
-    this.port = typeof address === 'object' && address ? address.port : port;
+    this.port = await listenOn(this.server, port, host);
   }
 
   async close(): Promise<void> {

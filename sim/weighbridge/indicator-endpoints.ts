@@ -4,6 +4,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { SerialPort } from 'serialport';
+import { listenOn } from '../../core/listen.js';
 import type { SimulatedIndicator } from './simulated-indicator.js';
 
 export interface IndicatorTcpServer {
@@ -25,10 +26,9 @@ export async function serveIndicatorTcp(indicator: SimulatedIndicator, port = 0,
       sockets.delete(socket);
     });
   });
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
-  const address = server.address();
+  const listening = await listenOn(server, port, host);
   return {
-    port: typeof address === 'object' && address ? address.port : port,
+    port: listening,
     dropClients: () => {
       for (const socket of sockets) socket.destroy();
     },

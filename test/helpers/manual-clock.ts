@@ -15,6 +15,7 @@ export class ManualClock implements Clock {
   private mono = 0;
   private timers: Timer[] = [];
   private nextId = 0;
+  private readonly settlers: Array<() => Promise<boolean>> = [];
 
   constructor(startWallMs = Date.UTC(2026, 10, 26, 6, 0, 0)) {
     this.wall = startWallMs;
@@ -36,6 +37,10 @@ export class ManualClock implements Clock {
 
   clearTimeout(handle: TimerHandle): void {
     this.timers = this.timers.filter((timer) => timer.handle !== handle);
+  }
+
+  settleWith(work: () => Promise<boolean>): void {
+    this.settlers.push(work);
   }
 
   /** Steps the wall clock only (as NTP does); monotonic time does not move. */
@@ -81,7 +86,7 @@ export class ManualClock implements Clock {
   async runFor(ms: number, beforeEach?: (wallMs: number) => Promise<void>): Promise<void> {
     const target = this.mono + ms;
     for (;;) {
-      await settle();
+      await this.settle();
       const due = this.nextDue(target);
       if (!due) break;
       if (beforeEach) {
@@ -95,7 +100,20 @@ export class ManualClock implements Clock {
     }
     await beforeEach?.(this.wall + (target - this.mono));
     this.moveTo(target);
-    await settle();
+    await this.settle();
+  }
+
+  /**
+   * Turns the loop, then waits for the work registered with `settleWith` (an fsync in the thread
+   * pool) and turns it again while any of it had to wait: what finished may have started more.
+   */
+  private async settle(): Promise<void> {
+    for (let round = 0; round < 1000; round += 1) {
+      await turnLoop();
+      const waited = await Promise.all(this.settlers.map((work) => work()));
+      if (!waited.includes(true)) return;
+    }
+    throw new Error('ManualClock: registered work never settled after 1000 rounds');
   }
 
   get pendingTimers(): number {
@@ -104,6 +122,6 @@ export class ManualClock implements Clock {
 }
 
 /** Lets queued promise callbacks and immediates run (two turns: a commit may schedule one more). */
-async function settle(): Promise<void> {
+async function turnLoop(): Promise<void> {
   for (let turn = 0; turn < 3; turn += 1) await new Promise<void>((resolve) => setImmediate(resolve));
 }

@@ -96,6 +96,20 @@ export class Mosquitto {
     });
   }
 
+  /**
+   * Kills the broker with SIGKILL, as a crash or a power cut would (nothing saved since its last
+   * autosave), and waits for the exit; `run()` starts it again on the same port.
+   */
+  async kill(): Promise<void> {
+    const child = this.process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    this.process = null;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+
   /** Replaces the ACL and makes the broker reload it (SIGHUP). */
   async reloadAcl(lines: string[]): Promise<void> {
     writeFileSync(this.aclFile, `${lines.join('\n')}\n`);

@@ -135,6 +135,45 @@ CREATE TABLE sessions (
 ALTER TABLE gaps ADD COLUMN kind TEXT NOT NULL DEFAULT 'missing';
 ALTER TABLE posts ADD COLUMN run_from_ms ${t.bigint};
 `,
+  // 3: a crossing's own events found by its id (`subject`), for the training export, which joins
+  // each completed crossing to its risk.assessed, xray.scanned and inspection.completed.
+  () => `
+CREATE INDEX events_by_post_subject ON events (post_id, subject);
+`,
+  // 4: signed commands to the posts (vmc/commands): each command sent, each post's answer, and
+  // what each post runs now, from its answers (command.applied / command.refused).
+  (t) => `
+CREATE TABLE commands (
+  command_id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  version ${t.bigint} NOT NULL,
+  post_ids TEXT NOT NULL,
+  summary TEXT NOT NULL,
+  issued_by TEXT NOT NULL,
+  issued_ms ${t.bigint} NOT NULL
+);
+CREATE INDEX commands_by_kind_version ON commands (kind, version);
+
+CREATE TABLE command_answers (
+  command_id TEXT NOT NULL,
+  post_id TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  reason_code TEXT,
+  reason_message TEXT,
+  time_ms ${t.bigint} NOT NULL,
+  PRIMARY KEY (command_id, post_id)
+);
+
+CREATE TABLE post_versions (
+  post_id TEXT PRIMARY KEY,
+  watchlist_version ${t.bigint},
+  watchlist_plates ${t.bigint},
+  model_command_version ${t.bigint},
+  risk_model TEXT,
+  xray_model TEXT,
+  time_ms ${t.bigint} NOT NULL
+);
+`,
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

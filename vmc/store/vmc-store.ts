@@ -5,6 +5,7 @@
  * Several VMC instances may write one store at once: every write is a transaction, and whatever
  * must not race (the gap scan of a post) holds a lock on that post's row.
  */
+import { CommandRecords, recordCommandAnswer } from '../commands/command-records.js';
 import { crossingRecord, type CrossingRecord } from '../../contract/trs-report.js';
 import type { CloudEvent } from '../../contract/envelope.js';
 import { postAndLaneOf } from '../../contract/event-validator.js';
@@ -88,6 +89,28 @@ export interface CrossingRow {
   crossingMin: number | null;
 }
 
+/** Where a page of `crossingsWithOutcomes` ended: the next page starts after it. */
+export interface CrossingCursor {
+  completedMs: number;
+  eventId: string;
+}
+
+/** A completed crossing with the events that carry its decision and its outcomes. */
+export interface CrossingWithOutcomes {
+  eventId: string;
+  crossingId: string;
+  postId: string;
+  laneId: string;
+  /** The channel it ended in (crossing.completed). */
+  channel: string;
+  completedMs: number;
+  /** Its `risk.assessed`, `xray.scanned` and `inspection.completed` events (`data`), oldest first. */
+  events: { type: string; timeMs: number; data: Record<string, unknown> }[];
+}
+
+/** The event types that say how a crossing was decided and what it turned out to be. */
+const OUTCOME_EVENT_TYPES = ['risk.assessed', 'xray.scanned', 'inspection.completed'] as const;
+
 export interface AlarmRow {
   eventId: string;
   postId: string;
@@ -138,6 +161,11 @@ export class VmcStore {
 
   get dialect(): SqlDb['dialect'] {
     return this.db.dialect;
+  }
+
+  /** The commands sent to the posts and their answers (vmc/commands). */
+  get commands(): CommandRecords {
+    return new CommandRecords(this.db);
   }
 
   /**
@@ -213,6 +241,8 @@ export class VmcStore {
       await tx.run('INSERT INTO alarms (event_id, post_id, lane_id, alarm, severity, message, details, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING', [
         event.id, postId, laneId, data.alarm, data.severity, data.message, JSON.stringify(data.details), timeMs,
       ]);
+    } else if (event.type === 'command.applied' || event.type === 'command.refused') {
+      await recordCommandAnswer(tx, event, postId, timeMs);
     } else if (event.type === 'device.status') {
       const data = (event as CloudEvent<'device.status'>).data;
       // Only a newer report replaces the device's state: a replayed old one must not undo it.
@@ -343,15 +373,51 @@ export class VmcStore {
     return rows.map(gapRow);
   }
 
-  private crossingWhere(filter: CrossingFilter): { sql: string; params: SqlValue[] } {
-    return whereOf([
-      ['post_id IN', filter.posts],
-      ['completed_ms >=', filter.fromMs],
-      ['completed_ms <', filter.toMs],
-      ['direction =', filter.direction],
-      ['channel =', filter.channel],
-      ['vehicle_type =', filter.vehicleType],
-    ]);
+  private crossingWhere(filter: CrossingFilter, fixed: string[] = []): { sql: string; params: SqlValue[] } {
+    return whereOf(
+      [
+        ['post_id IN', filter.posts],
+        ['completed_ms >=', filter.fromMs],
+        ['completed_ms <', filter.toMs],
+        ['direction =', filter.direction],
+        ['channel =', filter.channel],
+        ['vehicle_type =', filter.vehicleType],
+      ],
+      fixed,
+    );
+  }
+
+  /**
+   * Completed (not abandoned) crossings the filter selects, oldest completion first, `limit` at a
+   * time after `after`, each with its own decision and outcome events (matched by post and
+   * `subject`, the crossing id): what the training export reads, a page at a time so a year of a
+   * country never sits in memory at once.
+   */
+  async crossingsWithOutcomes(filter: CrossingFilter, after: CrossingCursor | null, limit: number): Promise<CrossingWithOutcomes[]> {
+    const { sql, params } = this.crossingWhere(filter, ["outcome = 'completed'", ...(after ? ['(completed_ms > ? OR (completed_ms = ? AND event_id > ?))'] : [])]);
+    if (after) params.push(after.completedMs, after.completedMs, after.eventId);
+    const types = OUTCOME_EVENT_TYPES.map((type) => `'${type}'`).join(', ');
+    const rows = await this.db.all<{
+      event_id: string; crossing_id: string; post_id: string; lane_id: string; channel: string; completed_ms: number; type: string | null; time_ms: number | null; payload: string | null;
+    }>(
+      `SELECT c.event_id, c.crossing_id, c.post_id, c.lane_id, c.channel, c.completed_ms, e.type, e.time_ms, e.payload
+       FROM (SELECT event_id, crossing_id, post_id, lane_id, channel, completed_ms FROM crossings ${sql} ORDER BY completed_ms, event_id LIMIT ?) c
+       LEFT JOIN events e ON e.post_id = c.post_id AND e.subject = c.crossing_id AND e.type IN (${types})
+       ORDER BY c.completed_ms, c.event_id, e.time_ms, e.seq`,
+      [...params, limit],
+    );
+    const crossings: CrossingWithOutcomes[] = [];
+    for (const r of rows) {
+      let crossing = crossings[crossings.length - 1];
+      if (crossing?.eventId !== r.event_id) {
+        crossing = { eventId: r.event_id, crossingId: r.crossing_id, postId: r.post_id, laneId: r.lane_id, channel: r.channel, completedMs: Number(r.completed_ms), events: [] };
+        crossings.push(crossing);
+      }
+      if (r.type !== null && r.payload !== null) {
+        crossing.events.push({ type: r.type, timeMs: Number(r.time_ms), data: (JSON.parse(r.payload) as { data: Record<string, unknown> }).data });
+      }
+    }
+    return crossings;
   }
 
   /** What the TRS report is computed from: the completed crossings the filter selects. */

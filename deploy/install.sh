@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Installs or upgrades border-gateway on a post from the offline bundle (`npm run bundle` writes
+# it, docs/deployment.md says how to use it). Run as root, beside the archive and its .sha256:
+#
+#   bash border-gateway-<version>-install.sh border-gateway-<version>-linux-<arch>.tar.gz [--config post.yaml]
+#   bash border-gateway-<version>-install.sh --rollback
+#
+# Options:
+#   --config FILE  install FILE as /etc/border-gateway/post.yaml (root:border-gateway 0640) when
+#                  there is none yet; an existing one is never overwritten
+#   --no-start     install and enable, but neither start nor restart the service
+#   --no-backup    on an upgrade, skip the backup of the data directory taken before the swap
+#   --rollback     put /opt/border-gateway.previous back in place (and the current one aside)
+#   --root DIR     act on DIR as if it were / (tests, building an image): systemd-sysusers,
+#                  systemd-tmpfiles and `systemctl enable` work on DIR offline; nothing is
+#                  stopped, started or reloaded
+#
+# What it does, each step safe to repeat (a second run with the same bundle changes nothing):
+#   1. checks the archive against <archive>.sha256 (sha256sum -c), and that the bundle is for this
+#      machine's CPU and Node major (bundle.json; node is /usr/bin/node, as the unit runs it)
+#   2. unpacks it to /opt/border-gateway; a different installed version is kept as
+#      /opt/border-gateway.previous for rollback (replacing an older one). On an upgrade the
+#      running service is stopped first and the data directory backed up to
+#      /var/backups/border-gateway/ (the newer gateway migrates the database forward on start)
+#   3. installs the unit, sysusers and tmpfiles files and /usr/local/bin/border-gateway
+#   4. creates the border-gateway user (systemd-sysusers), applies the tmpfiles rules,
+#      creates /etc/border-gateway (root:root 0755) and post.yaml from --config
+#   5. systemctl daemon-reload, enable; starts (or restarts) the service when post.yaml exists
+#      and `border-gateway config check` accepts it
+set -euo pipefail
+
+die() { echo "install: $*" >&2; exit 1; }
+say() { echo "install: $*"; }
+
+root=''
+archive=''
+config=''
+start=1
+backup=1
+rollback=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --root) [ $# -ge 2 ] || die "--root needs a directory"; root=$(realpath -m "$2"); shift 2 ;;
+    --config) [ $# -ge 2 ] || die "--config needs a file"; config=$(realpath "$2"); shift 2 ;;
+    --no-start) start=0; shift ;;
+    --no-backup) backup=0; shift ;;
+    --rollback) rollback=1; shift ;;
+    -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) die "unknown option $1 (see --help)" ;;
+    *) [ -z "$archive" ] || die "one archive only"; archive=$(realpath "$1"); shift ;;
+  esac
+done
+[ "$(id -u)" = 0 ] || [ -n "$root" ] || die "run as root (or with --root DIR)"
+[ "$root" != / ] || root=''
+live=$([ -z "$root" ] && echo 1 || echo 0)
+
+opt="$root/opt/border-gateway"
+previous="$root/opt/border-gateway.previous"
+etc="$root/etc/border-gateway"
+data="$root/var/lib/border-gateway"
+backups="$root/var/backups/border-gateway"
+node=${NODE:-/usr/bin/node}
+unit=border-gateway.service
+
+service_active() { [ "$live" = 1 ] && systemctl is-active --quiet "$unit"; }
+
+stop_service() {
+  if service_active; then
+    say "stopping $unit"
+    systemctl stop "$unit"
+    return 0
+  fi
+  return 1
+}
+
+# The files systemd reads, from the package now at /opt/border-gateway.
+install_system_files() {
+  install -d -m 0755 "$root/etc/systemd/system" "$root/etc/sysusers.d" "$root/etc/tmpfiles.d" "$root/usr/local/bin"
+  install -m 0644 "$opt/deploy/border-gateway.service" "$root/etc/systemd/system/$unit"
+  install -m 0644 "$opt/deploy/border-gateway.sysusers.conf" "$root/etc/sysusers.d/border-gateway.conf"
+  install -m 0644 "$opt/deploy/border-gateway.tmpfiles.conf" "$root/etc/tmpfiles.d/border-gateway.conf"
+  ln -sfn /opt/border-gateway/dist/gateway/cli.js "$root/usr/local/bin/border-gateway"
+}
+
+# daemon-reload, enable; (re)start when the configuration is there and valid.
+activate() {
+  local was_running=$1
+  if [ "$live" = 0 ]; then
+    systemctl --root="$root" enable "$unit" >/dev/null 2>&1 || die "systemctl --root=$root enable $unit failed"
+    say "enabled $unit under $root (not started: --root)"
+    return
+  fi
+  systemctl daemon-reload
+  systemctl enable "$unit" >/dev/null 2>&1
+  if [ "$start" = 0 ]; then
+    say "enabled $unit (not started: --no-start)"
+  elif [ ! -f "$etc/post.yaml" ]; then
+    say "enabled $unit; not started: no $etc/post.yaml yet (install it, then systemctl start $unit)"
+  elif ! "$node" "$opt/dist/gateway/cli.js" config check "$etc/post.yaml"; then
+    say "not started: fix $etc/post.yaml, then systemctl start $unit"
+  else
+    systemctl restart "$unit"
+    say "$([ "$was_running" = 1 ] && echo restarted || echo started) $unit: systemctl status $unit; journalctl -u $unit -f"
+  fi
+}
+
+if [ "$rollback" = 1 ]; then
+  [ -z "$archive" ] || die "--rollback takes no archive"
+  [ -d "$previous" ] || die "nothing to roll back to: no $previous"
+  was_running=0
+  if stop_service; then was_running=1; fi
+  mv "$opt" "$opt.rollback"
+  mv "$previous" "$opt"
+  mv "$opt.rollback" "$previous"
+  say "rolled back to $("$node" -p "require('$opt/package.json').version" 2>/dev/null || echo 'the previous version') (the other is now $previous)"
+  newest=$(find "$backups" -maxdepth 1 -name 'before-upgrade-*.tar.gz' -printf '%T@ %p\n' 2>/dev/null | sort -n | tail -1 | cut -d' ' -f2-)
+  [ -z "$newest" ] || say "if it refuses the database (GW_ERR_OUTBOX_SCHEMA_NEWER), restore the backup taken before the upgrade: border-gateway restore --data /var/lib/border-gateway --from ${newest#"$root"}"
+  install_system_files
+  activate "$was_running"
+  exit 0
+fi
+
+[ -n "$archive" ] || die "which archive? usage: install.sh border-gateway-<version>-linux-<arch>.tar.gz [--config FILE] (see --help)"
+[ -f "$archive" ] || die "no archive $archive"
+name=$(basename "$archive")
+sums="$archive.sha256"
+[ -f "$sums" ] || die "no $sums beside the archive: copy it too (npm run bundle writes both)"
+
+# 1. The archive is the one that was built: its line of the .sha256, checked by sha256sum.
+line=$(awk -v f="$name" '$2 == f || $2 == "*" f' "$sums")
+[ -n "$line" ] || die "$sums has no line for $name"
+(cd "$(dirname "$archive")" && sha256sum --check --strict --quiet <<<"$line") || die "$name does not match its sha256: copy it again"
+digest=${line%% *}
+say "$name: sha256 ok"
+
+[ -x "$node" ] || die "no Node.js at $node (the unit runs it): install Node.js 20.19 or later first (docs/deployment.md#the-machine)"
+install -d -m 0755 "$root/opt"
+unpack=$(mktemp -d "$root/opt/.border-gateway.unpack.XXXXXX")
+trap 'rm -rf "$unpack"' EXIT
+tar -xzf "$archive" -C "$unpack" --no-same-owner
+new="$unpack/border-gateway"
+[ -f "$new/bundle.json" ] || die "$name is not a border-gateway bundle (no border-gateway/bundle.json)"
+bundle_field() { "$node" -p "const b = require('$new/bundle.json'); String($1)"; }
+bundle_arch=$(bundle_field b.arch)
+bundle_major=$(bundle_field b.node.major)
+bundle_version=$(bundle_field b.version)
+here_arch=$("$node" -p process.arch)
+here_major=$("$node" -p 'process.versions.node.split(".")[0]')
+[ "$bundle_arch" = "$here_arch" ] || die "$name is for $bundle_arch; this machine's node is $here_arch"
+[ "$bundle_major" = "$here_major" ] || die "$name was built with Node $bundle_major; $node is $("$node" -v). better-sqlite3 is built for one Node major: install Node $bundle_major, or build the bundle with Node $here_major"
+echo "$digest" >"$new/.bundle-sha256"
+
+# 2. Swap it in, keeping the installed version for rollback; the same bundle again is left as is.
+was_running=0
+if [ -f "$opt/.bundle-sha256" ] && [ "$(cat "$opt/.bundle-sha256")" = "$digest" ]; then
+  say "$bundle_version is already installed from this archive at $opt"
+else
+  if [ -d "$opt" ]; then
+    if stop_service; then was_running=1; fi
+    installed=$("$node" -p "require('$opt/package.json').version" 2>/dev/null || echo unknown)
+    if [ "$backup" = 1 ] && [ -n "$(find "$data" -name '*.db' -print -quit 2>/dev/null)" ]; then
+      install -d -m 0700 "$backups"
+      out="$backups/before-upgrade-$installed-to-$bundle_version-$(date -u +%Y%m%dT%H%M%SZ).tar.gz"
+      # The configuration's absolute paths are the target system's: under --root, the default path.
+      config_option=()
+      [ "$live" = 0 ] || [ ! -f "$etc/post.yaml" ] || config_option=(--config "$etc/post.yaml")
+      say "backing up $data before the upgrade"
+      "$node" "$new/dist/gateway/cli.js" backup --data "$data" --out "$out" "${config_option[@]}" \
+        || die "the backup before the upgrade failed: nothing was changed (--no-backup skips it)"
+    fi
+    rm -rf "$previous"
+    mv "$opt" "$previous"
+    say "kept $installed as $previous (rollback: install.sh --rollback)"
+  fi
+  mv "$new" "$opt"
+  say "installed $bundle_version ($bundle_arch) at $opt"
+fi
+
+# 3–4. systemd's files, the user, the retention rules, the configuration directory.
+install_system_files
+if [ "$live" = 1 ]; then
+  systemd-sysusers /etc/sysusers.d/border-gateway.conf
+  systemd-tmpfiles --create /etc/tmpfiles.d/border-gateway.conf
+else
+  # With --root (systemd 252), a file named on the command line is not looked up under the root.
+  systemd-sysusers --root="$root" "$root/etc/sysusers.d/border-gateway.conf"
+  systemd-tmpfiles --root="$root" --create "$root/etc/tmpfiles.d/border-gateway.conf"
+fi
+gid=$(awk -F: '$1 == "border-gateway" { print $3 }' "$root/etc/group")
+[ -n "$gid" ] || die "systemd-sysusers made no border-gateway group in $root/etc/group"
+install -d -m 0755 "$etc"
+[ "$(id -u)" != 0 ] || chown 0:0 "$etc"
+if [ -n "$config" ]; then
+  if [ -f "$etc/post.yaml" ]; then
+    say "kept the existing $etc/post.yaml (not replaced by $config)"
+  else
+    install -m 0640 "$config" "$etc/post.yaml"
+    [ "$(id -u)" != 0 ] || chown "0:$gid" "$etc/post.yaml"
+    say "installed $config as $etc/post.yaml (root:border-gateway 0640)"
+  fi
+fi
+
+# 5. systemd.
+activate "$was_running"

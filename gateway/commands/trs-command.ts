@@ -1,0 +1,40 @@
+/**
+ * `border-gateway trs report`: the Time Release Study indicators of crossing.completed events
+ * from a JSON-lines file, an outbox database or a broker subscription (docs/operations.md).
+ */
+import { parseForm, selectForm, unknownForm } from '../../core/command-line.js';
+import { EXIT_CODES, GatewayError } from '../../core/errors.js';
+import { crossingRecord, trsReport, type CrossingRecord } from '../../contract/trs-report.js';
+import { numberOption } from '../cli-args.js';
+import { emptyOutboxNote, outboxCounts, readJsonLines, readOutbox, subscribe } from '../trs/event-sources.js';
+import { formatCsv, formatJson, formatTable } from '../trs/format-report.js';
+import { TRS, TRS_REPORT_FORM } from './command-specs.js';
+
+export async function trsCommand(args: string[]): Promise<number> {
+  const selected = selectForm(TRS, args);
+  if (selected?.form !== TRS_REPORT_FORM) throw unknownForm(TRS, args);
+  const { values } = parseForm(TRS_REPORT_FORM, selected.rest);
+  const sources = [values.input, values.outbox, values.mqtt].filter((v) => v !== undefined);
+  if (sources.length !== 1) throw new GatewayError('GW_ERR_CLI_USAGE', 'trs report needs exactly one of --input FILE, --outbox DB, --mqtt URL');
+  const format = values.format ?? 'table';
+  if (!['table', 'csv', 'json'].includes(format)) throw new GatewayError('GW_ERR_CLI_USAGE', `--format must be table, csv or json, got "${format}"`);
+  const interval = numberOption(values.interval, 'interval', 10);
+  if (!(interval > 0)) throw new GatewayError('GW_ERR_CLI_USAGE', '--interval must be > 0');
+  const events = values.input
+    ? await readJsonLines(values.input)
+    : values.outbox
+      ? readOutbox(values.outbox)
+      : await subscribe(values.mqtt as string, values.topic ?? 'border/#', numberOption(values.duration, 'duration', 10));
+  const report = trsReport(events.map(crossingRecord).filter((r): r is CrossingRecord => r !== null), interval);
+  if (values.outbox !== undefined && events.length === 0) {
+    // The table would say "Vehicles: 0" and nothing else; JSON and CSV keep their shape for scripts.
+    const note = emptyOutboxNote(values.outbox, outboxCounts(values.outbox));
+    if (format === 'table') {
+      process.stdout.write(`${note}\n`);
+      return EXIT_CODES.ok;
+    }
+    process.stderr.write(`${note}\n`);
+  }
+  process.stdout.write(format === 'json' ? formatJson(report) : format === 'csv' ? formatCsv(report) : formatTable(report));
+  return EXIT_CODES.ok;
+}

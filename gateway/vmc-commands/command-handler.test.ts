@@ -1,0 +1,207 @@
+/**
+ * A post's answers to the VMC's commands, on a real gateway (outbox, database) and post runtime:
+ * every command gets exactly one event, `command.applied` or `command.refused` with the reason's
+ * code; a refused command changes nothing (a vehicle on the old watchlist is still red, one on the
+ * refused list is not); an applied one is kept across a restart with its version floor; a model
+ * rollout is verified with the post's model keys and scores the next vehicle.
+ */
+import { once } from 'node:events';
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { afterEach, describe, expect, it } from 'vitest';
+import { signManifest, type ModelManifest, type UnsignedManifest } from '../../edge-models/manifest.js';
+import { signCommand, type CommandEnvelope, type CommandKind } from '../../contract/vmc-command.js';
+import { EVENT_SCHEMA_DIR } from '../../contract/json-schemas.js';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
+import { DeviceFeedStandIn } from '../../test/helpers/post-harness.js';
+import { startTestGateway, tempDir, testConfig } from '../../test/helpers/test-config.js';
+import type { Gateway } from '../daemon.js';
+import { createLogger } from '../logger.js';
+import { BUNDLED_MODELS, startPostRuntime, type PostRuntime } from '../post-runtime.js';
+import type { Crossing } from '../workflow/lane-workflow.js';
+
+interface Stored {
+  type: string;
+  data: Record<string, unknown>;
+}
+
+const vmcKeys = generateKeyPairSync('ed25519');
+const otherKeys = generateKeyPairSync('ed25519');
+const modelKeys = generateKeyPairSync('ed25519');
+const POST = 'test-post';
+const OLD_PLATE = 'AB123CD';
+const NEW_PLATE = 'XY987ZW';
+
+function crossing(plate: string): Crossing {
+  return {
+    crossingId: `c-${plate}`,
+    laneId: 'lane-1',
+    state: 'weighed',
+    plate,
+    plateConfidence: 0.94,
+    vehicleType: 'tractor-trailer',
+    detectedBy: 'anpr',
+    declaration: { direction: 'import', declaredWeightKg: 20_000, documents: ['SAD-1'], aeo: false, previousVisits30d: 8 },
+    weightKg: 20_050,
+    risk: null,
+    xray: false,
+    inspectionOutcome: null,
+    scan: null,
+    wallMs: { arrived: Date.UTC(2026, 10, 26, 10) },
+    monoMs: { arrived: 0 },
+    clock: { synchronised: true, offsetMs: 0.2 },
+  };
+}
+
+function command(kind: CommandKind, version: number, payload: Record<string, unknown>, options: { postIds?: string[]; key?: KeyObject; commandId?: string } = {}): CommandEnvelope {
+  return signCommand(
+    { kind, commandId: options.commandId ?? randomUUID(), postIds: options.postIds ?? [POST], version, issuedAt: '2026-11-27T08:00:00.000Z', payload },
+    options.key ?? vmcKeys.privateKey,
+  );
+}
+
+const unsigned = ({ signature: _signature, ...body }: ModelManifest): UnsignedManifest => body;
+
+const bytes = (value: unknown): Buffer => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
+
+/** The bundled risk model's manifest, re-signed by the test model key at `version`, as a rollout payload. */
+function rolloutPayload(version: string, onnx?: Buffer): Record<string, unknown> {
+  const bundled = unsigned(JSON.parse(readFileSync(BUNDLED_MODELS.risk, 'utf8')) as ModelManifest);
+  const original = readFileSync(join(dirname(BUNDLED_MODELS.risk), bundled.file));
+  const manifest = signManifest({ ...bundled, version, file: 'risk.onnx' }, modelKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+  return { manifest, onnxBase64: (onnx ?? original).toString('base64') };
+}
+
+const ajv = new Ajv2020({ strict: false });
+addFormats.default(ajv);
+/** The published JSON Schemas of the answers (docs/schemas): every answer must match its own. */
+const validators = Object.fromEntries(['command.applied', 'command.refused'].map((type) => [type, ajv.compile(JSON.parse(readFileSync(join(EVENT_SCHEMA_DIR, `${type}.json`), 'utf8')) as object)]));
+
+describe('VMC commands on a post', () => {
+  let gateway: Gateway | undefined;
+  let runtime: PostRuntime | undefined;
+  afterEach(async () => {
+    await runtime?.stop();
+    await gateway?.stop();
+    runtime = undefined;
+    gateway = undefined;
+  });
+
+  async function startPost(dir: string, withKeys = true): Promise<{ runtime: PostRuntime; answers: () => Promise<Stored[]>; send: (message: unknown) => Promise<Stored> }> {
+    writeFileSync(join(dir, 'vmc.pub.pem'), vmcKeys.publicKey.export({ type: 'spki', format: 'pem' }));
+    writeFileSync(join(dir, 'model.pub.pem'), modelKeys.publicKey.export({ type: 'spki', format: 'pem' }));
+    const config = testConfig(['mqtt://127.0.0.1:1']);
+    config.workflow.watchlist = [OLD_PLATE];
+    config.workflow.randomXrayShare = 0;
+    config.models = { publicKeys: [join(dir, 'model.pub.pem'), BUNDLED_MODELS.publicKey], xrayScreening: null };
+    config.commands = { publicKeys: withKeys ? [join(dir, 'vmc.pub.pem')] : [], maxBytes: 64 * 1024 };
+    gateway = await startTestGateway(config, dir);
+    const started = gateway;
+    runtime = await startPostRuntime({ config, gateway: started, devices: new DeviceFeedStandIn(), clock: new ManualClock(Date.UTC(2026, 10, 27)), logger: createLogger('silent') });
+    const post = runtime;
+    const all = async (): Promise<Stored[]> => {
+      while (started.outbox.durableSeq < started.outbox.lastSeq) await once(started.outbox, 'committed');
+      return started.outbox.readFrom(0, 10_000).map((row) => JSON.parse(row.payload) as Stored);
+    };
+    const answers = async (): Promise<Stored[]> => (await all()).filter((e) => e.type.startsWith('command.'));
+    const send = async (message: unknown): Promise<Stored> => {
+      const before = (await answers()).length;
+      await post.commands.handle(bytes(message));
+      const after = await answers();
+      expect(after.length - before, 'exactly one answer per command').toBe(1);
+      const answer = after.at(-1) as Stored;
+      expect(validators[answer.type]?.(answer), JSON.stringify(validators[answer.type]?.errors)).toBe(true);
+      return answer;
+    };
+    return { runtime: post, answers, send };
+  }
+
+  const channelOf = async (post: PostRuntime, plate: string): Promise<string> => (await post.assessor.assess(crossing(plate), Date.UTC(2026, 10, 26, 10))).channel;
+
+  it('applies a signed watchlist and refuses a tampered, a badly signed, an unknown-key, a wrong-post, a replayed, an older, an oversized and a malformed one, keeping the list in use', async () => {
+    const dir = tempDir('commands-');
+    const { runtime: post, send } = await startPost(dir);
+    expect(await channelOf(post, OLD_PLATE)).toBe('red');
+    expect(await channelOf(post, NEW_PLATE)).not.toBe('red');
+
+    // Version 5 applied: the new plate is red, the old one no longer.
+    const applied = command('watchlist.update', 5, { plates: ['xy-987 zw', OLD_PLATE + '9'] });
+    const answer = await send(applied);
+    expect(answer).toMatchObject({ type: 'command.applied', data: { commandId: applied.commandId, kind: 'watchlist.update', version: 5, current: { watchlistVersion: 5, watchlistPlates: 2 } } });
+    expect(await channelOf(post, NEW_PLATE)).toBe('red');
+    expect(await channelOf(post, OLD_PLATE)).not.toBe('red');
+
+    // Each refusal below would have put OLD_PLATE back on the list and taken NEW_PLATE off.
+    const back = { plates: [OLD_PLATE] };
+    const tampered = command('watchlist.update', 6, { plates: [NEW_PLATE] });
+    const cases: [string, unknown, string][] = [
+      ['tampered', { ...tampered, payload: back }, 'GW_ERR_COMMAND_SIGNATURE'],
+      ['bad signature', { ...command('watchlist.update', 6, back), signature: tampered.signature }, 'GW_ERR_COMMAND_SIGNATURE'],
+      ['unknown key', command('watchlist.update', 6, back, { key: otherKeys.privateKey }), 'GW_ERR_COMMAND_KEY_UNKNOWN'],
+      ['wrong post', command('watchlist.update', 6, back, { postIds: ['other-post'] }), 'GW_ERR_COMMAND_WRONG_POST'],
+      ['replay (same command)', applied, 'GW_ERR_COMMAND_REPLAY'],
+      ['replay (same version)', command('watchlist.update', 5, back), 'GW_ERR_COMMAND_REPLAY'],
+      ['older', command('watchlist.update', 4, back), 'GW_ERR_COMMAND_OLDER'],
+      ['oversized', command('watchlist.update', 6, { plates: Array.from({ length: 8000 }, (_, i) => `PL${String(i).padStart(6, '0')}`) }), 'GW_ERR_COMMAND_TOO_LARGE'],
+      ['malformed JSON', '{"kind":"watchlist.update",', 'GW_ERR_COMMAND_MALFORMED'],
+      ['not a plate', command('watchlist.update', 6, { plates: ['AB\u0007C'] }), 'GW_ERR_COMMAND_MALFORMED'],
+    ];
+    for (const [name, message, code] of cases) {
+      const refused = await send(message);
+      expect(refused, name).toMatchObject({ type: 'command.refused', data: { reason: { code }, current: { watchlistVersion: 5, watchlistPlates: 2 } } });
+      expect(await channelOf(post, NEW_PLATE), name).toBe('red');
+      expect(await channelOf(post, OLD_PLATE), name).not.toBe('red');
+    }
+    const malformed = (await send('{"kind":"watchlist.update",')).data;
+    expect(malformed).toMatchObject({ commandId: null, kind: null, version: null });
+
+    // The retained copy of the applied command, delivered again on a reconnect, is not answered.
+    post.commands.receive(bytes(applied), true);
+    await post.commands.idle();
+
+    // A restart keeps the applied list and its version floor.
+    await runtime?.stop();
+    await gateway?.stop();
+    const again = await startPost(dir);
+    expect(await channelOf(again.runtime, NEW_PLATE)).toBe('red');
+    expect(await channelOf(again.runtime, OLD_PLATE)).not.toBe('red');
+    expect((await again.send(command('watchlist.update', 5, back))).data).toMatchObject({ reason: { code: 'GW_ERR_COMMAND_REPLAY' } });
+    expect((await again.send(command('watchlist.update', 7, { plates: [OLD_PLATE] }))).type).toBe('command.applied');
+    expect(await channelOf(again.runtime, OLD_PLATE)).toBe('red');
+    const answered = await again.answers();
+    expect(answered.filter((a) => a.type === 'command.applied')).toHaveLength(2);
+    expect(answered).toHaveLength(cases.length + 4);
+  });
+
+  it('refuses every command while no VMC key is configured', async () => {
+    const { runtime: post, send } = await startPost(tempDir('commands-nokey-'), false);
+    expect((await send(command('watchlist.update', 1, { plates: [NEW_PLATE] }))).data).toMatchObject({ reason: { code: 'GW_ERR_COMMAND_KEY_UNKNOWN', message: expect.stringContaining('no VMC key') as unknown } });
+    expect(await channelOf(post, NEW_PLATE)).not.toBe('red');
+  });
+
+  it('rolls out a model signed by a model key, scores the next vehicle with it, and refuses a tampered file or an older model', async () => {
+    const dir = tempDir('commands-model-');
+    const { runtime: post, send } = await startPost(dir);
+    const before = post.riskSlot.version;
+    expect(before).not.toBeNull();
+    // Over maxBytes of this post (64 KiB) the 23 KB model still fits in base64.
+    const applied = await send(command('model.rollout', 1, rolloutPayload('2099.1.1')));
+    expect(applied).toMatchObject({ type: 'command.applied', data: { kind: 'model.rollout', version: 1, current: { modelCommandVersion: 1, models: { risk: '2099.1.1' } } } });
+    expect((await post.assessor.assess(crossing(NEW_PLATE), Date.UTC(2026, 10, 26, 10))).modelVersion).toBe('2099.1.1');
+
+    const digest = await send(command('model.rollout', 2, rolloutPayload('2099.2.1', Buffer.from('not the model'))));
+    expect(digest.data).toMatchObject({ reason: { code: 'GW_ERR_MODEL_DIGEST' }, current: { models: { risk: '2099.1.1' }, modelCommandVersion: 1 } });
+    const older = await send(command('model.rollout', 3, rolloutPayload('2098.1.1')));
+    expect(older.data).toMatchObject({ reason: { code: 'GW_ERR_MODEL_ROLLBACK' } });
+    expect(post.riskSlot.version).toBe('2099.1.1');
+
+    // After a restart the rolled-out model runs, not the configured one.
+    await runtime?.stop();
+    await gateway?.stop();
+    const again = await startPost(dir);
+    expect(again.runtime.riskSlot.version).toBe('2099.1.1');
+  });
+});

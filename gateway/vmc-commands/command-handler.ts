@@ -1,0 +1,201 @@
+/**
+ * Applies the VMC's commands on a post: each message of the post's command topic is verified
+ * (verify-command.ts), applied only when everything checks out, and answered with exactly one
+ * event on the post pseudo-lane: `command.applied`, or `command.refused` with the reason's code.
+ * Whatever is wrong with a command, the post keeps the watchlist and models it had.
+ *
+ * - A watchlist replaces the list the rules and the risk features read (the same array object
+ *   every decision reads, swapped whole: a vehicle is judged against one list, old or new).
+ * - A model rollout's manifest and ONNX file are written into `modelDir` and loaded through the
+ *   model slot like any reload: its manifest must verify with the post's *model* keys, the file's
+ *   sha256 must match, and its version must be above the running one (GW_ERR_MODEL_* otherwise).
+ *   The swap is a `model.swapped` event, as every swap is.
+ * - The applied version and content are stored in the transaction of `command.applied`
+ *   (command-state.ts), so a restart keeps them and the version floor.
+ *
+ * Commands are handled one at a time, in arrival order; at most MAX_PENDING wait (a flood beyond
+ * that is dropped and logged: the broker ACL lets only the VMC publish here). The retained copy
+ * of the last applied command, which the broker hands over on every (re)subscription, is
+ * recognised and not answered again.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Clock } from '../../core/clock.js';
+import { isGatewayError } from '../../core/errors.js';
+import { POST_LANE } from '../../contract/envelope.js';
+import type { EventData } from '../../contract/catalogue.js';
+import type { ModelSlot, LoadableModel } from '../../edge-models/model-slot.js';
+import type { Gateway } from '../daemon.js';
+import type { ModelVersions } from '../model-versions.js';
+import type { WithinCommit } from '../outbox/sqlite-outbox.js';
+import type { AppliedModel, CommandState } from './command-state.js';
+import { verifyCommand, type CommandIdentity, type VerifiedCommand } from './verify-command.js';
+
+/** Commands waiting to be handled, at most. */
+export const MAX_PENDING = 16;
+
+type ModelName = AppliedModel['model'];
+const MODEL_NAME_OF_KIND: Record<string, ModelName> = { risk: 'risk', 'xray-screening': 'xrayScreening' };
+
+export interface CommandHandlerOptions {
+  postId: string;
+  /** The VMC's public keys (`commands.publicKeys`); none: every command is refused. */
+  keys: readonly KeyObject[];
+  maxBytes: number;
+  gateway: Pick<Gateway, 'emit'>;
+  state: CommandState;
+  /** The rules' options: `watchlist` is replaced by an applied watchlist. */
+  rules: { watchlist: string[] };
+  slots: Record<ModelName, ModelSlot<LoadableModel>>;
+  versions: ModelVersions;
+  /** The manifests a reload loads: an applied rollout's replaces its model's. */
+  manifests: Record<ModelName, string | null>;
+  /** Where rolled-out models are written (one folder per rollout version). */
+  modelDir: string;
+  clock: Clock;
+  logger: Logger;
+}
+
+type Answer = { outcome: 'applied'; within: WithinCommit; watchlistPlates?: number } | { outcome: 'refused'; code: string; message: string };
+
+export class CommandHandler {
+  private queue: Promise<void> = Promise.resolve();
+  private pending = 0;
+  /** Answers stored (tests and metrics). */
+  readonly answered = { applied: 0, refused: 0 };
+
+  constructor(private readonly options: CommandHandlerOptions) {}
+
+  /** Takes one message of the command topic; returns at once (handled in order). `retained`: the broker's stored copy. */
+  receive(payload: Buffer, retained = false): void {
+    if (this.pending >= MAX_PENDING) {
+      this.options.logger.warn({ code: 'GW_ERR_COMMAND_TOO_LARGE', pending: this.pending, bytes: payload.length }, 'too many VMC commands waiting; this one is dropped unanswered');
+      return;
+    }
+    this.pending += 1;
+    this.queue = this.queue
+      .then(() => this.handle(payload, retained))
+      .catch((error: unknown) => this.options.logger.error({ err: error }, 'VMC command handling failed'))
+      .finally(() => {
+        this.pending -= 1;
+      });
+  }
+
+  /** Resolves once every command received so far is handled and answered. */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
+  /** Handles one command and stores its answer; resolves when the answer is stored (or could not be). */
+  async handle(payload: Buffer, retained = false): Promise<void> {
+    const { state, logger } = this.options;
+    const verdict = verifyCommand(payload, { postId: this.options.postId, keys: this.options.keys, maxBytes: this.options.maxBytes, lastApplied: (kind) => state.last(kind) });
+    if (!verdict.ok) {
+      const last = verdict.identity.kind ? state.last(verdict.identity.kind) : null;
+      if (retained && verdict.code === 'GW_ERR_COMMAND_REPLAY' && last?.commandId === verdict.identity.commandId) {
+        logger.debug({ commandId: last.commandId, kind: verdict.identity.kind }, 'retained copy of the applied command; nothing to do');
+        return;
+      }
+      await this.answer(verdict.identity, { outcome: 'refused', code: verdict.code, message: verdict.message });
+      return;
+    }
+    const command = verdict.command;
+    const identity: CommandIdentity = { commandId: command.envelope.commandId, kind: command.kind, version: command.envelope.version };
+    const answer = command.kind === 'watchlist.update' ? this.applyWatchlist(command) : await this.applyModel(command);
+    await this.answer(identity, answer);
+  }
+
+  private applyWatchlist(command: Extract<VerifiedCommand, { kind: 'watchlist.update' }>): Answer {
+    const { envelope, plates } = command;
+    const within = this.options.state.within('watchlist.update', { version: envelope.version, commandId: envelope.commandId, content: { plates }, appliedMs: this.options.clock.now() });
+    return {
+      outcome: 'applied',
+      watchlistPlates: plates.length,
+      // The list is swapped in the answer's transaction: in use exactly when it is stored.
+      within: (event, db) => {
+        const stored = within(event, db);
+        this.options.rules.watchlist = plates;
+        return stored;
+      },
+    };
+  }
+
+  private async applyModel(command: Extract<VerifiedCommand, { kind: 'model.rollout' }>): Promise<Answer> {
+    const { envelope, payload } = command;
+    const name = MODEL_NAME_OF_KIND[String(payload.manifest.kind)];
+    const file = payload.manifest.file;
+    // The file name is signed with the manifest: it must stay inside the rollout's folder.
+    if (!name || typeof file !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(file)) {
+      return { outcome: 'refused', code: 'GW_ERR_COMMAND_MALFORMED', message: 'manifest.kind must be risk or xray-screening and manifest.file a plain file name' };
+    }
+    const folder = join(this.options.modelDir, `${name}-${envelope.version}`);
+    const manifestPath = join(folder, 'manifest.json');
+    try {
+      mkdirSync(folder, { recursive: true });
+      writeFileSync(join(folder, file), Buffer.from(payload.onnxBase64, 'base64'));
+      writeFileSync(manifestPath, JSON.stringify(payload.manifest, null, 2));
+    } catch (error) {
+      return { outcome: 'refused', code: 'GW_ERR_COMMAND_APPLY', message: `the model could not be written to ${folder}: ${(error as Error).message}` };
+    }
+    const { slots, versions, logger } = this.options;
+    let loaded;
+    try {
+      loaded = await slots[name].load(manifestPath, { floorVersion: versions.get(name) });
+    } catch (error) {
+      // GW_ERR_MODEL_SIGNATURE / _DIGEST / _MANIFEST / _ROLLBACK / _LOAD: the running model stays.
+      return { outcome: 'refused', code: isGatewayError(error) ? error.code : 'GW_ERR_MODEL_LOAD', message: (error as Error).message };
+    }
+    this.options.manifests[name] = manifestPath;
+    const requestedBy = { id: `vmc:${envelope.keyId}`, role: 'vmc' };
+    if (loaded.status === 'swapped') {
+      logger.info({ model: name, fromVersion: loaded.fromVersion, toVersion: loaded.toVersion, commandId: envelope.commandId }, 'model rolled out by the VMC');
+      const swapped: EventData<'model.swapped'> = { model: name, fromVersion: loaded.fromVersion, toVersion: loaded.toVersion, rollback: false, requestedBy, manifestSha256: loaded.manifestSha256 };
+      await this.options.gateway.emit('model.swapped', POST_LANE, swapped, undefined, versions.within(name, loaded.toVersion)).catch((error: unknown) => {
+        logger.error({ err: error, model: name }, 'model.swapped could not be stored');
+      });
+    }
+    return {
+      outcome: 'applied',
+      within: this.options.state.within('model.rollout', {
+        version: envelope.version,
+        commandId: envelope.commandId,
+        content: { model: name, manifestPath, modelVersion: loaded.toVersion },
+        appliedMs: this.options.clock.now(),
+      }),
+    };
+  }
+
+  /** Stores the command's one answer; an answer that cannot be stored is logged. */
+  private async answer(identity: CommandIdentity, answer: Answer): Promise<void> {
+    const { gateway, logger } = this.options;
+    try {
+      if (answer.outcome === 'applied') {
+        await gateway.emit('command.applied', POST_LANE, { ...identity, current: this.current(identity, answer.watchlistPlates) }, undefined, answer.within);
+        this.answered.applied += 1;
+        logger.info({ ...identity }, 'VMC command applied');
+      } else {
+        await gateway.emit('command.refused', POST_LANE, { ...identity, current: this.current(null), reason: { code: answer.code, message: answer.message.slice(0, 1000) } });
+        this.answered.refused += 1;
+        logger.warn({ ...identity, code: answer.code, reason: answer.message }, 'VMC command refused');
+      }
+    } catch (error) {
+      logger.error({ err: error, code: 'GW_ERR_COMMAND_APPLY', ...identity }, 'the answer to a VMC command could not be stored; nothing was applied');
+    }
+  }
+
+  /** The post's versions once `applied` (the command being answered, if applied) is in effect. */
+  private current(applied: CommandIdentity | null, platesAfter?: number): EventData<'command.applied'>['current'] {
+    const { state, rules, slots } = this.options;
+    const watchlist = applied?.kind === 'watchlist.update' ? applied.version : (state.last('watchlist.update')?.version ?? null);
+    const model = applied?.kind === 'model.rollout' ? applied.version : (state.last('model.rollout')?.version ?? null);
+    return {
+      watchlistVersion: watchlist,
+      // An applied list is swapped in inside the answer's transaction, after this is computed.
+      watchlistPlates: platesAfter ?? rules.watchlist.length,
+      modelCommandVersion: model,
+      models: { risk: slots.risk.version, xrayScreening: slots.xrayScreening.version },
+    };
+  }
+}

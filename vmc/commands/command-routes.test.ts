@@ -1,0 +1,99 @@
+/**
+ * The commands API: analysts read each post's versions and each command's progress (from the
+ * posts' answers as stored events); only admins send, only with the server's key, and what is
+ * sent is a signed command retained on each named post's topic (a real Mosquitto).
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEventFactory, type CloudEvent } from '../../contract/envelope.js';
+import { commandKeyId, commandSignatureValid, type CommandEnvelope } from '../../contract/vmc-command.js';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
+import { Mosquitto } from '../../test/helpers/mosquitto.js';
+import { tempDir } from '../../test/helpers/test-config.js';
+import { buildVmcApp } from '../http/vmc-app.js';
+import { VmcStore } from '../store/vmc-store.js';
+import { VmcAuth } from '../vmc-auth.js';
+
+describe('commands API', () => {
+  const clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
+  const keys = generateKeyPairSync('ed25519');
+  let broker: Mosquitto;
+  let store: VmcStore;
+  let app: FastifyInstance;
+  let keyless: FastifyInstance;
+  let analyst: string;
+  let admin: string;
+
+  beforeAll(async () => {
+    broker = await Mosquitto.start();
+    store = await VmcStore.open(`sqlite:${join(tempDir('vmc-cmd-api-'), 'vmc.db')}`, clock.now());
+    const auth = new VmcAuth(store, clock);
+    await auth.addAccount('ana', 'analyst', 'analyst-password-1');
+    await auth.addAccount('root', 'admin', 'admin-password-12');
+    app = await buildVmcApp({ store, auth, status: () => ({}), uiDir: null, commandSender: { key: keys.privateKey, broker: { url: broker.url }, clock } });
+    keyless = await buildVmcApp({ store, auth, status: () => ({}), uiDir: null });
+    const login = async (name: string, password: string) => (await app.inject({ method: 'POST', url: '/api/login', payload: { name, password } })).json<{ token: string }>().token;
+    analyst = await login('ana', 'analyst-password-1');
+    admin = await login('root', 'admin-password-12');
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await keyless.close();
+    await store.close();
+    await broker.stop();
+  });
+
+  const post = (target: FastifyInstance, url: string, token: string, payload: object) => target.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}` }, payload });
+
+  it('sends a signed watchlist for admins only, retained per post, and shows the posts answering it', async () => {
+    expect((await post(app, '/api/commands/watchlist', analyst, { plates: 'AB123CD', posts: ['post-a'] })).statusCode).toBe(403);
+    expect((await post(keyless, '/api/commands/watchlist', admin, { plates: 'AB123CD', posts: ['post-a'] })).json()).toMatchObject({ code: 'GW_ERR_VMC_NO_COMMAND_KEY' });
+    expect((await post(app, '/api/commands/watchlist', admin, { plates: 'AB\u0007', posts: ['post-a'] })).statusCode).toBe(400);
+
+    const sent = await post(app, '/api/commands/watchlist', admin, { plates: 'AB-123 CD\n# a comment\nXY987ZW\n', posts: ['post-a', 'post-b'] });
+    expect(sent.statusCode).toBe(201);
+    expect(sent.json()).toMatchObject({ kind: 'watchlist.update', version: 1, topics: ['border/v1/post-a/commands/watchlist', 'border/v1/post-b/commands/watchlist'] });
+    // The next one takes the next version.
+    expect((await post(app, '/api/commands/watchlist', admin, { plates: 'XY987ZW', posts: ['post-b'] })).json()).toMatchObject({ version: 2 });
+
+    // A late subscriber still gets the retained command, signed by the server's key.
+    const reader = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    const retained = new Promise<CommandEnvelope>((resolve) => reader.once('message', (_topic, payload) => resolve(JSON.parse(payload.toString()) as CommandEnvelope)));
+    await reader.subscribeAsync('border/v1/post-a/commands/+', { qos: 1 });
+    const command = await retained;
+    await reader.endAsync();
+    expect(command).toMatchObject({ kind: 'watchlist.update', version: 1, postIds: ['post-a', 'post-b'], payload: { plates: ['AB123CD', 'XY987ZW'] }, keyId: commandKeyId(keys.publicKey) });
+    expect(commandSignatureValid(command, keys.publicKey)).toBe(true);
+
+    // post-a applies it, post-b refuses it; the answers arrive as events.
+    const answer = (postId: string, type: 'command.applied' | 'command.refused'): CloudEvent => {
+      const data = {
+        commandId: command.commandId,
+        kind: command.kind,
+        version: 1,
+        current: { watchlistVersion: type === 'command.applied' ? 1 : null, watchlistPlates: 2, modelCommandVersion: null, models: { risk: '2026.11.26', xrayScreening: null } },
+        ...(type === 'command.refused' ? { reason: { code: 'GW_ERR_COMMAND_KEY_UNKNOWN', message: 'no VMC key' } } : {}),
+      };
+      return { ...createEventFactory(postId, clock).create(type, 'post', data), seq: 1 };
+    };
+    await store.store([answer('post-a', 'command.applied'), answer('post-b', 'command.refused')], 'vmc-1', clock.now());
+
+    const view = (await app.inject({ method: 'GET', url: '/api/commands', headers: { authorization: `Bearer ${analyst}` } })).json<{
+      canSend: boolean;
+      posts: { postId: string; watchlistVersion: number | null }[];
+      commands: { version: number; applied: string[]; refused: { postId: string; code: string }[]; waiting: string[] }[];
+    }>();
+    expect(view.canSend).toBe(true);
+    expect(view.posts.map((p) => [p.postId, p.watchlistVersion])).toEqual([
+      ['post-a', 1],
+      ['post-b', null],
+    ]);
+    const first = view.commands.find((c) => c.version === 1);
+    expect(first).toMatchObject({ applied: ['post-a'], refused: [{ postId: 'post-b', code: 'GW_ERR_COMMAND_KEY_UNKNOWN' }], waiting: [] });
+    expect(view.commands.find((c) => c.version === 2)).toMatchObject({ applied: [], waiting: ['post-b'] });
+  });
+});

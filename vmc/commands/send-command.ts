@@ -1,0 +1,100 @@
+/**
+ * Sends a signed command to posts: the next version of its kind (one above the highest the store
+ * knows, unless given), recorded in the store before it is published (so the dashboard shows the
+ * posts as waiting, and a second sender picks the version after), then published QoS 1 and
+ * retained on each post's command topic: a post offline now gets it when it reconnects.
+ * The key stays with the sender (the CLI's --key, the API server's --command-key).
+ */
+import { randomUUID, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import mqtt from 'mqtt';
+import type { Clock } from '../../core/clock.js';
+import { GatewayError } from '../../core/errors.js';
+import { parsePlateInput } from '../../core/plates.js';
+import { commandTopic, MAX_WATCHLIST_PLATES, signCommand, type CommandEnvelope, type CommandKind } from '../../contract/vmc-command.js';
+import type { CommandRecords } from './command-records.js';
+
+export const DEFAULT_TOPIC_ROOT = 'border/v1/{postId}';
+
+export interface Broker {
+  url: string;
+  username?: string;
+  password?: string;
+  /** The posts' topic root template (`uplink.topicRoot`), default `border/v1/{postId}`. */
+  topicRoot?: string;
+}
+
+export interface SendRequest {
+  kind: CommandKind;
+  payload: Record<string, unknown>;
+  summary: string;
+  postIds: string[];
+  /** Default: one above the highest sent of this kind. */
+  version?: number;
+  issuedBy: string;
+}
+
+/** Watchlist payload from text: one plate per line; blank lines and `#` comments skipped. */
+export function watchlistFromText(text: string): { payload: Record<string, unknown>; summary: string } {
+  const plates: string[] = [];
+  for (const [index, line] of text.split(/\r?\n/).entries()) {
+    const entry = line.replace(/#.*$/, '').trim();
+    if (entry === '') continue;
+    const plate = parsePlateInput(entry);
+    if (!plate.ok) throw new GatewayError('GW_ERR_COMMAND_MALFORMED', `line ${index + 1}: not a plate: ${plate.reason}`);
+    plates.push(plate.text);
+  }
+  if (plates.length > MAX_WATCHLIST_PLATES) throw new GatewayError('GW_ERR_COMMAND_MALFORMED', `${plates.length} plates, over ${MAX_WATCHLIST_PLATES}`);
+  const unique = [...new Set(plates)];
+  return { payload: { plates: unique }, summary: `${unique.length} plate(s)` };
+}
+
+/** Rollout payload from a signed model manifest and the ONNX file it names (the posts verify both). */
+export function rolloutFromManifest(manifestPath: string): { payload: Record<string, unknown>; summary: string } {
+  let manifest: Record<string, unknown>;
+  try {
+    manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new GatewayError('GW_ERR_MODEL_MANIFEST', `${manifestPath}: ${(error as Error).message}`, { cause: error });
+  }
+  const file = manifest.file;
+  if (typeof file !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(file)) {
+    throw new GatewayError('GW_ERR_MODEL_MANIFEST', `${manifestPath}: "file" must be a plain file name beside the manifest (the posts write it into a folder of their own)`);
+  }
+  const onnx = readFileSync(isAbsolute(file) ? file : join(dirname(manifestPath), file));
+  return { payload: { manifest, onnxBase64: onnx.toString('base64') }, summary: `${String(manifest.kind)} ${String(manifest.version)}` };
+}
+
+export function topicRootOf(template: string, postId: string): string {
+  return template.replaceAll('{postId}', postId).replace(/\/+$/, '');
+}
+
+/** Signs, records and publishes `request`; resolves with the command once every post's copy is acknowledged by the broker. */
+export async function sendCommand(records: CommandRecords, broker: Broker, key: KeyObject, request: SendRequest, clock: Clock): Promise<{ command: CommandEnvelope; topics: string[] }> {
+  const highest = await records.highestVersion(request.kind);
+  const version = request.version ?? highest + 1;
+  if (!Number.isSafeInteger(version) || version <= highest) {
+    throw new GatewayError('GW_ERR_CLI_USAGE', `${request.kind} version ${version} is not above ${highest}, the highest already sent: the posts would refuse it as older or a replay`);
+  }
+  const command = signCommand(
+    { kind: request.kind, commandId: randomUUID(), postIds: request.postIds, version, issuedAt: new Date(clock.now()).toISOString(), payload: request.payload },
+    key,
+  );
+  await records.recordSent({ commandId: command.commandId, kind: command.kind, version, postIds: request.postIds, summary: request.summary, issuedBy: request.issuedBy, issuedAt: command.issuedAt });
+  const text = JSON.stringify(command);
+  const topics = request.postIds.map((post) => commandTopic(topicRootOf(broker.topicRoot ?? DEFAULT_TOPIC_ROOT, post), request.kind));
+  const client = await mqtt.connectAsync(broker.url, {
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+    connectTimeout: 10_000,
+    ...(broker.username !== undefined ? { username: broker.username } : {}),
+    ...(broker.password !== undefined ? { password: broker.password } : {}),
+  });
+  try {
+    for (const topic of topics) await client.publishAsync(topic, text, { qos: 1, retain: true });
+  } finally {
+    await client.endAsync();
+  }
+  return { command, topics };
+}
