@@ -6,7 +6,9 @@
  *
  * Lanes: the whole lane workflow (bench/scale/lanes-child.ts) with 1, 4, 16 and 64 lanes and the
  * same traffic per lane, with --expose-gc to read the heap after a full collection. The figure is
- * CPU per vehicle: it should stay flat unless something costs O(lanes) per event.
+ * CPU per vehicle: it should stay flat unless something costs O(lanes) per event. Other work on
+ * the machine inflates CPU time too (shared caches and cores), so each lane count runs twice and
+ * the cheaper run is kept.
  *
  * Backlog: the outbox holding 10k, 100k and 1M events (bench/scale/backlog-child.ts): the fill,
  * then the drain to a local Mosquitto (points under 1M three times, the median reported), beside
@@ -19,6 +21,7 @@
  *   BENCH_SCALE_LANES         lane counts (default 1,4,16,64)
  *   BENCH_SCALE_HOURS         hours of arrivals per point (default 24)
  *   BENCH_SCALE_INTERVAL_SEC  mean seconds between trucks on a lane (default 300: 12 per hour)
+ *   BENCH_SCALE_LANE_ROUNDS   runs of each lane count, up then down, the cheapest kept (default 2)
  *   BENCH_SCALE_BACKLOGS      backlog sizes (default 10000,100000,1000000)
  *   BENCH_SCALE_MAX_BACKLOG   leave out backlogs above this (a quick run: 100000)
  *   BENCH_SCALE_REPEATS       runs of each backlog under 1M, the median reported (default 3)
@@ -53,6 +56,8 @@ const OUT = process.env.BENCH_SCALE_OUT ?? join(PACKAGE_ROOT, 'docs', 'benchmark
 /** As the post runs: deploy/border-gateway.service sets NODE_OPTIONS=--max-old-space-size=96. */
 const DEPLOYED_NODE_FLAGS = ['--max-old-space-size=96'];
 const LANE_NODE_FLAGS = ['--expose-gc', ...DEPLOYED_NODE_FLAGS];
+/** Runs of each lane count; the one with the least CPU per vehicle is reported. */
+const LANE_ROUNDS = Number(process.env.BENCH_SCALE_LANE_ROUNDS ?? 2);
 const WINDOW = 256;
 const RAW_EVENTS = 50_000;
 /** Short points are repeated (median taken): a 10k fill is over in a second, at one noisy moment's mercy. */
@@ -68,7 +73,7 @@ function median<T>(runs: readonly T[], key: (run: T) => number): T {
 const runStarted = performance.now();
 const facts: RunFacts = {
   when: `${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (shared)`,
-  perLane: `${fmt(3600 / INTERVAL_SEC)} trucks per lane per hour; ${HOURS} h measured after a ${WARMUP_HOURS} h warm-up`,
+  perLane: `${fmt(3600 / INTERVAL_SEC)} trucks per lane per hour; ${HOURS} h measured after a ${WARMUP_HOURS} h warm-up; the cheaper of ${LANE_ROUNDS} runs`,
 };
 mkdirSync(OUT, { recursive: true });
 interface Results {
@@ -80,13 +85,18 @@ const resultsPath = join(OUT, 'scale-results.json');
 const results = (existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, 'utf8')) : {}) as Results;
 
 if (ONLY === undefined || ONLY === 'lanes') {
-  console.log(`lane scale: ${facts.perLane}; lanes ${LANES.join(', ')}; node ${LANE_NODE_FLAGS.join(' ')}`);
-  const points: LanePoint[] = [];
-  for (const lanes of LANES) {
-    const point = await runChild<LanePoint>('lanes-child.js', [String(lanes), String(HOURS), String(INTERVAL_SEC)], LANE_NODE_FLAGS);
-    points.push(point);
-    console.log(`  ${lanes} lanes: ${fmt(point.vehicles)} vehicles, ${fmt(point.cpuMs / point.vehicles, 2)} CPU ms each, peak RSS ${fmt(point.peakRssMb)} MB (${fmt(point.wallSec, 1)} s)`);
+  console.log(`lane scale: ${facts.perLane}; lanes ${LANES.join(', ')}; ${LANE_ROUNDS} rounds; node ${LANE_NODE_FLAGS.join(' ')}`);
+  const runs = new Map<number, LanePoint[]>(LANES.map((lanes) => [lanes, []]));
+  for (let round = 0; round < LANE_ROUNDS; round += 1) {
+    // Up, then down: a busy spell of the machine lands on different lane counts in each round.
+    for (const lanes of round % 2 === 0 ? LANES : [...LANES].reverse()) {
+      const point = await runChild<LanePoint>('lanes-child.js', [String(lanes), String(HOURS), String(INTERVAL_SEC)], LANE_NODE_FLAGS);
+      runs.get(lanes)?.push(point);
+      console.log(`  ${lanes} lanes: ${fmt(point.vehicles)} vehicles, ${fmt(point.cpuMs / point.vehicles, 2)} CPU ms each, peak RSS ${fmt(point.peakRssMb)} MB (${fmt(point.wallSec, 1)} s)`);
+    }
   }
+  // The least disturbed run of each: neighbours on a shared machine only ever add CPU time.
+  const points = LANES.map((lanes) => (runs.get(lanes) ?? []).reduce((best, run) => (run.cpuMs / run.vehicles < best.cpuMs / best.vehicles ? run : best)));
   results.lanes = { facts, points };
   console.log(`\n${lanesTable(points)}\n`);
 }

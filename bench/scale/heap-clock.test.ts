@@ -52,6 +52,27 @@ describe('HeapClock', () => {
     expect(clock.pendingTimers).toBe(10);
   });
 
+  it('waits for work registered with settleWith before it runs the next timer', async () => {
+    const clock = new HeapClock(0);
+    const seen: string[] = [];
+    let pending: Promise<void> | null = null;
+    // Stands in for the outbox's fsync: started by a timer, finished a little later in real time.
+    clock.settleWith(async () => {
+      if (!pending) return false;
+      await pending;
+      pending = null;
+      return true;
+    });
+    clock.setTimeout(() => {
+      pending = new Promise((resolve) => setTimeout(resolve, 20)).then(() => {
+        seen.push('synced');
+      });
+    }, 10);
+    clock.setTimeout(() => seen.push('next timer'), 20);
+    await clock.runFor(100);
+    expect(seen).toEqual(['synced', 'next timer']);
+  });
+
   it('moves to the end of the span when no timer is due, and runs nothing past it', async () => {
     const clock = new HeapClock(1000);
     const fired: number[] = [];

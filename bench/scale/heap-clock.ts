@@ -1,7 +1,8 @@
 /**
  * A manual clock for runs with many timers: the same contract as test/helpers/manual-clock.ts
  * (time moves only in `runFor`, due timers run in time order, ties in the order they were set,
- * the event loop turns until idle after each), with the timers in a binary heap. The tests' clock
+ * the event loop turns and work registered with `settleWith` finishes before each), with the
+ * timers in a binary heap. The tests' clock
  * keeps them in an array and scans it on every timer run and every clearTimeout: at 64 lanes,
  * with ~2 400 timers pending on average, that scan was the fastest-growing cost in the lane scale profile
  * (docs/benchmarks.md, "Scale"), a cost of the harness that a real post (Node's timers) never has.
@@ -24,6 +25,7 @@ export class HeapClock implements Clock {
   private mono = 0;
   private readonly heap: Timer[] = [];
   private setCount = 0;
+  private readonly settlers: Array<() => Promise<boolean>> = [];
 
   constructor(startWallMs: number) {
     this.wall = startWallMs;
@@ -54,11 +56,16 @@ export class HeapClock implements Clock {
     if (timer.index >= 0) this.removeAt(timer.index);
   }
 
+  /** As ManualClock: the gateway registers the outbox's fsync, so time never outruns the disk. */
+  settleWith(work: () => Promise<boolean>): void {
+    this.settlers.push(work);
+  }
+
   /** Moves both clocks forward by `ms`, running each timer that falls due with the loop idle before it. */
   async runFor(ms: number): Promise<void> {
     const target = this.mono + ms;
     for (;;) {
-      await settle();
+      await this.settle();
       const due = this.heap[0];
       if (!due || due.at > target) break;
       this.removeAt(0);
@@ -66,7 +73,17 @@ export class HeapClock implements Clock {
       due.fn();
     }
     this.moveTo(target);
-    await settle();
+    await this.settle();
+  }
+
+  /** Turns the loop, then waits for the registered work, again while any of it had to wait. */
+  private async settle(): Promise<void> {
+    for (let round = 0; round < 1000; round += 1) {
+      await turnLoop();
+      const waited = await Promise.all(this.settlers.map((work) => work()));
+      if (!waited.includes(true)) return;
+    }
+    throw new Error('HeapClock: registered work never settled after 1000 rounds');
   }
 
   private moveTo(mono: number): void {
@@ -131,6 +148,6 @@ function earlier(a: Timer, b: Timer): boolean {
 }
 
 /** As the tests' clock: three turns, since a commit may schedule one more. */
-async function settle(): Promise<void> {
+async function turnLoop(): Promise<void> {
   for (let turn = 0; turn < 3; turn += 1) await new Promise<void>((resolve) => setImmediate(resolve));
 }
