@@ -39,7 +39,6 @@ if (!(lanes >= 1 && hours > 0 && intervalSec > 0) || (clockKind !== 'heap' && cl
   throw new Error('usage: lanes-child.js LANES HOURS INTERVAL_SEC [heap|array]');
 }
 
-
 const config = lanePostConfig(lanes);
 const startWallMs = Date.UTC(2026, 10, 26);
 const clock = clockKind === 'heap' ? new HeapClock(startWallMs) : new ManualClock(startWallMs);
