@@ -14,6 +14,8 @@
  *
  * `npm run bench -- peers` runs only the comparison with Node-RED instead (bench/peers.ts).
  * `npm run bench -- scale` runs only the scale curves (lanes, backlog; bench/scale.ts).
+ * `npm run bench -- footprint` runs only what `run` costs over time: memory, CPU and disk per
+ * crossing, cold start (bench/footprint.ts; BENCH_FOOTPRINT_MINUTES, default 10).
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -116,8 +118,9 @@ try {
   const fill = child(['fill', dir, String(BACKLOG)]);
   console.log(`  backlog of ${fmt(BACKLOG)} stored in ${fmt(fill.fillSec ?? 0, 1)} s (${fmt(fill.fillRate ?? 0)} events/s), then drained after the broker returns:`);
   // V8 grows its heap lazily under a high allocation rate; the second run caps the old space as
-  // docs/operations.md recommends for a post's 1-2 GB machine.
-  for (const flags of [[], ['--max-old-space-size=96']]) {
+  // docs/operations.md recommends for a post's 1-2 GB machine, the third also the semi-spaces as
+  // deploy/border-gateway.service does (docs/benchmarks.md, "Footprint").
+  for (const flags of [[], ['--max-old-space-size=96'], ['--max-old-space-size=96', '--max-semi-space-size=2']]) {
     const runDir = tempDir('bench-');
     execFileSync('cp', [join(dir, 'outbox.db'), join(runDir, 'outbox.db')]);
     const drain = child(['drain', runDir, String(BACKLOG), broker.url], flags);
