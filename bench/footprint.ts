@@ -27,13 +27,14 @@
  *   BENCH_FOOTPRINT_SNAPSHOT_AT minutes at which to write heap snapshots, e.g. "2,9" (default none)
  *   BENCH_FOOTPRINT_OUT         a file for every sample as JSON (default none)
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../core/package-info.js';
 import type { ProbeLine } from './footprint/probe.js';
 import { leastSquaresSlope } from './footprint/proc-stats.js';
 import { fileSizes, runStack, stopEverything, type Sample, type StackOptions, type StackResult } from './footprint/stack.js';
+import { deployedRuntime } from './scale/deployed-runtime.js';
 
 const MINUTES = Number(process.env.BENCH_FOOTPRINT_MINUTES ?? 10);
 const SAMPLE_SEC = Number(process.env.BENCH_FOOTPRINT_SAMPLE_SEC ?? 5);
@@ -41,7 +42,6 @@ const SPEED = Number(process.env.BENCH_FOOTPRINT_SPEED ?? 120);
 const INTERVAL_SEC = Number(process.env.BENCH_FOOTPRINT_INTERVAL ?? 600);
 const SNAPSHOT_AT = (process.env.BENCH_FOOTPRINT_SNAPSHOT_AT ?? '').split(',').filter(Boolean).map(Number);
 const CONFIG_FILE = join(PACKAGE_ROOT, 'config', 'examples', 'demo-four-lane.yaml');
-const UNIT_FILE = join(PACKAGE_ROOT, 'deploy', 'border-gateway.service');
 const MB = 1024 * 1024;
 
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -54,16 +54,8 @@ interface Variant {
 
 /** The environment the systemd unit gives the gateway (its `Environment=` lines), NODE_OPTIONS apart. */
 function unitVariant(): Variant {
-  const env: Record<string, string> = {};
-  // One assignment per line, quoted as a whole when its value holds spaces ("NAME=a b").
-  for (const [, assignment] of readFileSync(UNIT_FILE, 'utf8').matchAll(/^Environment=(.*)$/gm)) {
-    const text = (assignment as string).trim().replace(/^"(.*)"$/, '$1');
-    const at = text.indexOf('=');
-    if (at > 0) env[text.slice(0, at)] = text.slice(at + 1);
-  }
-  const nodeOptions = env.NODE_OPTIONS ?? '';
-  delete env.NODE_OPTIONS;
-  return { label: 'unit', nodeOptions, env };
+  const { nodeFlags, env } = deployedRuntime();
+  return { label: 'unit', nodeOptions: nodeFlags.join(' '), env };
 }
 
 function parseVariants(text: string): Variant[] {

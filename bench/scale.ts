@@ -1,8 +1,8 @@
 /**
  * `npm run bench -- scale`: scale curves. Not a test: nothing here passes or fails.
  *
- * Every point runs in a fresh process with the post's heap cap (96 MB, as
- * deploy/border-gateway.service sets it).
+ * Every point runs in a fresh Node process with the environment and heap flags of
+ * deploy/border-gateway.service (read from the unit: scale/deployed-runtime.ts).
  *
  * Lanes: the whole lane workflow (bench/scale/lanes-child.ts) with 1, 4, 16 and 64 lanes and the
  * same traffic per lane, with --expose-gc to read the heap after a full collection. The figure is
@@ -36,6 +36,7 @@ import { PACKAGE_ROOT } from '../core/package-info.js';
 import { Mosquitto } from '../test/helpers/mosquitto.js';
 import { tempDir } from '../test/helpers/test-config.js';
 import { runChild } from './scale/children.js';
+import { deployedRuntime } from './scale/deployed-runtime.js';
 import { WARMUP_HOURS } from './scale/lane-post.js';
 import { backlogFigure, lanesFigure, type RunFacts } from './scale/figures.js';
 import type { BacklogDrain, BacklogFill, LanePoint } from './scale/measures.js';
@@ -53,9 +54,9 @@ const BACKLOGS = list(process.env.BENCH_SCALE_BACKLOGS, [10_000, 100_000, 1_000_
 const ONLY = process.env.BENCH_SCALE_ONLY;
 if (ONLY !== undefined && !['lanes', 'backlog', 'plots'].includes(ONLY)) throw new Error(`BENCH_SCALE_ONLY is lanes, backlog or plots, not "${ONLY}"`);
 const OUT = process.env.BENCH_SCALE_OUT ?? join(PACKAGE_ROOT, 'docs', 'benchmarks');
-/** As the post runs: deploy/border-gateway.service sets NODE_OPTIONS=--max-old-space-size=96. */
-const DEPLOYED_NODE_FLAGS = ['--max-old-space-size=96'];
-const LANE_NODE_FLAGS = ['--expose-gc', ...DEPLOYED_NODE_FLAGS];
+/** As the post runs Node (the systemd unit's NODE_OPTIONS and environment). */
+const DEPLOYED = deployedRuntime();
+const LANE_NODE_FLAGS = ['--expose-gc', ...DEPLOYED.nodeFlags];
 /** Runs of each lane count; the one with the least CPU per vehicle is reported. */
 const LANE_ROUNDS = Number(process.env.BENCH_SCALE_LANE_ROUNDS ?? 2);
 const WINDOW = 256;
@@ -73,6 +74,7 @@ function median<T>(runs: readonly T[], key: (run: T) => number): T {
 const runStarted = performance.now();
 const facts: RunFacts = {
   when: `${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (shared)`,
+  nodeFlags: DEPLOYED.nodeFlags.join(' '),
   perLane: `${fmt(3600 / INTERVAL_SEC)} trucks per lane per hour; ${HOURS} h measured after a ${WARMUP_HOURS} h warm-up; the cheaper of ${LANE_ROUNDS} runs`,
 };
 mkdirSync(OUT, { recursive: true });
@@ -90,7 +92,7 @@ if (ONLY === undefined || ONLY === 'lanes') {
   for (let round = 0; round < LANE_ROUNDS; round += 1) {
     // Up, then down: a busy spell of the machine lands on different lane counts in each round.
     for (const lanes of round % 2 === 0 ? LANES : [...LANES].reverse()) {
-      const point = await runChild<LanePoint>('lanes-child.js', [String(lanes), String(HOURS), String(INTERVAL_SEC)], LANE_NODE_FLAGS);
+      const point = await runChild<LanePoint>('lanes-child.js', [String(lanes), String(HOURS), String(INTERVAL_SEC)], LANE_NODE_FLAGS, DEPLOYED.env);
       runs.get(lanes)?.push(point);
       console.log(`  ${lanes} lanes: ${fmt(point.vehicles)} vehicles, ${fmt(point.cpuMs / point.vehicles, 2)} CPU ms each, peak RSS ${fmt(point.peakRssMb)} MB (${fmt(point.wallSec, 1)} s)`);
     }
@@ -104,7 +106,7 @@ if (ONLY === undefined || ONLY === 'lanes') {
 if ((ONLY === undefined || ONLY === 'backlog') && BACKLOGS.length > 0) {
   const broker = await Mosquitto.start({ extraConfig: ['max_inflight_messages 1000', 'set_tcp_nodelay true'] });
   try {
-    console.log(`backlog scale: ${BACKLOGS.map((n) => fmt(n)).join(', ')} events; Mosquitto ${broker.url}, QoS 1, window ${WINDOW}; node ${DEPLOYED_NODE_FLAGS.join(' ')}`);
+    console.log(`backlog scale: ${BACKLOGS.map((n) => fmt(n)).join(', ')} events; Mosquitto ${broker.url}, QoS 1, window ${WINDOW}; node ${DEPLOYED.nodeFlags.join(' ')}`);
     // The peer before and after the points (best of both), so a noisy spell hurts it as it did them.
     const raw = [await rawPublish(broker.url, RAW_EVENTS, WINDOW)];
     const points: BacklogPoint[] = [];
@@ -114,8 +116,8 @@ if ((ONLY === undefined || ONLY === 'backlog') && BACKLOGS.length > 0) {
       for (let round = 0; round < (backlog >= REPEAT_BELOW ? 1 : REPEATS); round += 1) {
         const dir = tempDir('bench-scale-backlog-');
         try {
-          fills.push(await runChild<BacklogFill>('backlog-child.js', ['fill', dir, String(backlog)], DEPLOYED_NODE_FLAGS));
-          drains.push(await runChild<BacklogDrain>('backlog-child.js', ['drain', dir, String(backlog), broker.url], DEPLOYED_NODE_FLAGS));
+          fills.push(await runChild<BacklogFill>('backlog-child.js', ['fill', dir, String(backlog)], DEPLOYED.nodeFlags, DEPLOYED.env));
+          drains.push(await runChild<BacklogDrain>('backlog-child.js', ['drain', dir, String(backlog), broker.url], DEPLOYED.nodeFlags, DEPLOYED.env));
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }

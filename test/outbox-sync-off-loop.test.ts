@@ -25,12 +25,16 @@ interface Call {
   marker?: string;
 }
 
-/** strace -f -y lines → calls; a call split into "<unfinished ...>" and "<... resumed>" gives two. */
+/**
+ * strace -f -y lines → calls; a call split into "<unfinished ...>" and "<... resumed>" gives two.
+ * strace pads the thread id to five columns, so a 4-digit id (a freshly booted machine) is
+ * followed by two spaces.
+ */
 function parseTrace(text: string): Call[] {
   const calls: Call[] = [];
   const open = new Map<number, Call>();
   for (const [index, line] of text.split('\n').entries()) {
-    const resumed = /^(\d+) <\.\.\. (\w+) resumed>/.exec(line);
+    const resumed = /^(\d+) +<\.\.\. (\w+) resumed>/.exec(line);
     if (resumed) {
       const tid = Number(resumed[1]);
       const started = open.get(tid);
@@ -38,7 +42,7 @@ function parseTrace(text: string): Call[] {
       calls.push({ index, tid, name: resumed[2] as string, file: started?.file ?? '', entered: false, returned: true });
       continue;
     }
-    const call = /^(\d+) (\w+)\((\d+)<([^>]*)>(.*)$/.exec(line);
+    const call = /^(\d+) +(\w+)\((\d+)<([^>]*)>(.*)$/.exec(line);
     if (!call) continue;
     const unfinished = line.endsWith('<unfinished ...>');
     const marker = /"(OPENED|CLOSING|RESOLVED \d+)\\n"/.exec(call[5] as string)?.[1];
@@ -56,7 +60,7 @@ describe('outbox fsync off the event loop (strace on a real process)', () => {
     const dir = tempDir('sync-off-loop-');
     const db = join(dir, 'outbox.db');
     const tracePath = join(dir, 'trace.txt');
-        const groups = 60;
+    const groups = 60;
     const run = spawnSync(
       'strace',
       ['-f', '-y', '-e', 'trace=fsync,fdatasync,pwrite64,write', '-e', 'signal=none', '-o', tracePath, process.execPath, '--import', 'tsx', 'test/helpers/outbox-sync-child.ts', db, String(groups), '100'],

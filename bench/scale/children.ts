@@ -9,11 +9,11 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** `script` is a file name beside this module (e.g. `lanes-child.js`). */
-export async function runChild<T>(script: string, args: readonly string[], nodeFlags: readonly string[] = []): Promise<T> {
+/** `script` is a file name beside this module (e.g. `lanes-child.js`); `env` adds to this process's. */
+export async function runChild<T>(script: string, args: readonly string[], nodeFlags: readonly string[] = [], env: Record<string, string> = {}): Promise<T> {
   const path = fileURLToPath(new URL(`./${script}`, import.meta.url));
   try {
-    const { stdout } = await run(process.execPath, [...nodeFlags, path, ...args], { encoding: 'utf8', maxBuffer: 4 << 20 });
+    const { stdout } = await run(process.execPath, [...nodeFlags, path, ...args], { encoding: 'utf8', maxBuffer: 4 << 20, env: { ...process.env, ...env } });
     const last = stdout.trim().split('\n').pop() ?? '';
     return JSON.parse(last) as T;
   } catch (error) {

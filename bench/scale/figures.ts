@@ -4,10 +4,14 @@ import { formatNumber, type Figure } from './svg-plot.js';
 import { cpuPerVehicle, marginalCpuPerVehicle, type BacklogPoint } from './tables.js';
 
 export interface RunFacts {
-  /** e.g. "2026-05-14, 2 shared cores" */
+  /** e.g. "2026-05-14, 2 cores (shared)" */
   when: string;
   perLane: string;
+  /** The unit's NODE_OPTIONS the points ran with (absent in points stored before it was kept). */
+  nodeFlags?: string;
 }
+
+const withFlags = (facts: RunFacts): string => (facts.nodeFlags ? ` with the unit's ${facts.nodeFlags}` : '');
 
 const events = (value: number): string => (value >= 1e6 ? `${value / 1e6} M` : `${value / 1e3} k`);
 
@@ -17,7 +21,7 @@ export function lanesFigure(points: readonly LanePoint[], facts: RunFacts): Figu
   const x = { label: 'lanes (log scale)', log: true, ticks: lanes, min: Math.min(...lanes) };
   return {
     title: 'Lane workflow: cost as lanes grow',
-    subtitle: `${facts.perLane}; each point a fresh process (96 MB heap cap, as deployed); ${facts.when}`,
+    subtitle: `${facts.perLane}; each point a fresh process${withFlags(facts)}; ${facts.when}`,
     columns: 2,
     panels: [
       {
@@ -67,7 +71,7 @@ export function backlogFigure(points: readonly BacklogPoint[], rawRate: number, 
   const x = { label: 'events stored (log scale)', log: true, ticks: sizes, min: Math.min(...sizes), format: events };
   return {
     title: 'Outbox: cost as the backlog grows',
-    subtitle: `fill and drain each in a fresh process (96 MB heap cap, as deployed); drain to a local Mosquitto, QoS 1, window 256; ${facts.when}`,
+    subtitle: `fill and drain each in a fresh process${withFlags(facts)}; drain to a local Mosquitto, QoS 1, window 256; ${facts.when}`,
     columns: 2,
     panels: [
       {
