@@ -69,6 +69,7 @@ async function day(killAtMs: number[], cleanup: (() => Promise<void>)[]): Promis
   const random = seededRandom(2026);
   const killDelay = seededRandom(31);
   const gateway = new LockstepGateway(dataDir);
+  clock.settleWith(() => gateway.settled());
   cleanup.push(() => gateway.stop());
   await gateway.start(DAY_START);
   const lanes = standInLanes(gateway, FOUR_LANES, clock, join(dataDir, 'scans'));

@@ -100,6 +100,18 @@ export class LockstepGateway implements LaneDesk {
     } while (this.inFlight.size > 0);
   }
 
+  /**
+   * For the test clock's `settleWith`: waits until everything sent has been answered; true when
+   * something had to be waited for. Without it the test clock would pick its next timer while a
+   * truck's answer is still on its way, and the truck's own next timer (set once the answer is in)
+   * would find the child moved past it.
+   */
+  async settled(): Promise<boolean> {
+    if (this.inFlight.size === 0) return false;
+    await this.idle();
+    return true;
+  }
+
   advance(toWallMs: number): Promise<unknown> {
     return this.request({ op: 'advance', toWallMs });
   }

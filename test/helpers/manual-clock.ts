@@ -82,6 +82,8 @@ export class ManualClock implements Clock {
    * the event loop turns until it is idle, so the next timer sees everything the last one caused.
    * `beforeEach` is awaited with the wall time of each timer about to run (and of the target at
    * the end): a second clock kept in step with this one (another process's) catches up there.
+   * Work in flight to that process must be registered with `settleWith`: what its answers set
+   * off may schedule a timer earlier than the one `beforeEach` has already moved the other clock to.
    */
   async runFor(ms: number, beforeEach?: (wallMs: number) => Promise<void>): Promise<void> {
     const target = this.mono + ms;
