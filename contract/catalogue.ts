@@ -41,6 +41,23 @@ const screening = z.strictObject({
     .describe('Densest image blocks above the model threshold, pixel rectangles'),
 });
 
+/** What the post keeps as evidence (gateway/evidence): a camera's picture of a plate read, an X-ray scan's thumbnail, the scan itself. */
+export const EVIDENCE_KINDS = ['plate-snapshot', 'xray-thumbnail', 'xray-image'] as const;
+export type EvidenceKind = (typeof EVIDENCE_KINDS)[number];
+
+/**
+ * Raw bytes carried by one `evidence.chunk`: base64 of this and the envelope stay under the default
+ * `uplink.maxEventBytes` (64 KiB), so a chunk is an ordinary event for the outbox and the broker.
+ */
+export const EVIDENCE_CHUNK_BYTES = 32 * 1024;
+
+export const evidenceDigest = z
+  .string()
+  .regex(/^sha256:[0-9a-f]{64}$/)
+  .describe('sha256 of the bytes as `sha256:<hex>`: the name of a piece of evidence at the post and at the VMC');
+
+const evidenceKind = z.enum(EVIDENCE_KINDS);
+
 const VEHICLE_TYPES = ['truck', 'tractor-trailer', 'van', 'bus', 'car', 'unknown'] as const;
 
 /** What every answer to a VMC command (contract/vmc-command.ts) carries. */
@@ -218,6 +235,53 @@ export const eventDataSchemas = {
       .strictObject({ code: z.string().describe('Stable code of docs/errors.md, e.g. GW_ERR_COMMAND_SIGNATURE'), message: z.string() })
       .describe('Why the command was not applied; what the post had stays in use'),
   }),
+  'evidence.stored': z.strictObject({
+    digest: evidenceDigest,
+    kind: evidenceKind,
+    contentType: z.string().max(100).describe('Media type of the bytes, e.g. image/jpeg, image/png, image/x-portable-graymap'),
+    bytes: z.number().int().min(0),
+    crossingId: z.string().nullable().describe('The crossing it is evidence of; null when the post could not tell'),
+    deviceId: z.string().nullable().describe('The camera or scanner it came from'),
+    chunks: z
+      .number()
+      .int()
+      .min(0)
+      .describe('How many `evidence.chunk` events carry it to the VMC after this one; 0: kept at the post only, sent when the VMC asks (an `evidence.request` command)'),
+    imageWidth: z.number().int().min(1).optional().describe('For a thumbnail: width of the image it shows (screening regions are in those pixels)'),
+    imageHeight: z.number().int().min(1).optional().describe('For a thumbnail: height of the image it shows'),
+    of: evidenceDigest.optional().describe('For a thumbnail: the digest of the full image it shows, which the VMC may request'),
+  }),
+  'evidence.chunk': z.strictObject({
+    digest: evidenceDigest,
+    kind: evidenceKind,
+    contentType: z.string().max(100),
+    bytes: z.number().int().min(0).describe('Size of the whole evidence'),
+    index: z.number().int().min(0).describe('0-based; chunk `index` holds bytes from index × EVIDENCE_CHUNK_BYTES (32 KiB)'),
+    count: z.number().int().min(1),
+    data: z
+      .string()
+      .max(Math.ceil(EVIDENCE_CHUNK_BYTES / 3) * 4)
+      .regex(/^[A-Za-z0-9+/]*={0,2}$/)
+      .describe('The bytes of this chunk, base64'),
+    requestId: z.string().max(64).optional().describe('The `evidence.request` command this transfer answers, when the VMC asked for it'),
+  }),
+  'evidence.evicted': z.strictObject({
+    reason: z.enum(['bound', 'retention']).describe("bound: the store's size limit made room for newer evidence; retention: full images past their configured days"),
+    evicted: z
+      .array(
+        z.strictObject({
+          digest: evidenceDigest,
+          kind: evidenceKind,
+          bytes: z.number().int().min(0),
+          storedAt: isoTime,
+          unsent: z.number().int().min(0).describe('Chunks of it that had not yet been queued for the VMC (they never will be)'),
+        }),
+      )
+      .max(1000)
+      .describe('Oldest first'),
+    heldBytes: z.number().int().min(0).describe('Bytes the store holds after the eviction'),
+    maxBytes: z.number().int().min(0),
+  }),
   'alarm.raised': z.strictObject({
     alarm: z.string().describe('Stable alarm code, e.g. GW_ERR_UPLINK_PUBLISH_REFUSED'),
     severity: z.enum(['info', 'warning', 'critical']),
@@ -240,6 +304,7 @@ export type RetentionClass = keyof typeof RETENTION_CLASSES;
 export function retentionClassOf(type: string): RetentionClass {
   // An operator's action carries its audit entry: it is kept as long as a crossing.
   if (type === 'crossing.completed' || type === 'alarm.raised' || type === 'operator.action') return 'critical';
-  if (type === 'device.status') return 'telemetry';
+  // Evidence can be sent again on request while the post holds it: the first to go when full.
+  if (type === 'device.status' || type === 'evidence.chunk') return 'telemetry';
   return 'operational';
 }

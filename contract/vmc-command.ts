@@ -13,14 +13,14 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson } from '../core/canonical-json.js';
 
-export const COMMAND_KINDS = ['watchlist.update', 'model.rollout'] as const;
+export const COMMAND_KINDS = ['watchlist.update', 'model.rollout', 'evidence.request'] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
 /** Topic leaf per kind: each kind's latest command stays retained on its own topic. */
-export const COMMAND_TOPIC_LEAF: Record<CommandKind, string> = { 'watchlist.update': 'watchlist', 'model.rollout': 'model' };
+export const COMMAND_TOPIC_LEAF: Record<CommandKind, string> = { 'watchlist.update': 'watchlist', 'model.rollout': 'model', 'evidence.request': 'evidence' };
 
 /**
- * `{root}/commands/{watchlist|model}`, published retained by the VMC: a post that is offline when
+ * `{root}/commands/{watchlist|model|evidence}`, published retained by the VMC: a post that is offline when
  * a command is sent gets the latest of each kind when it subscribes again. `{root}` is the post's
  * topic root (default `border/v1/{postId}`), so the broker's per-post ACL pattern covers it.
  */
@@ -50,6 +50,17 @@ export const modelRolloutPayloadSchema = z.strictObject({
   manifest: z.record(z.string(), z.unknown()),
   /** The ONNX file the manifest's sha256 names, base64. */
   onnxBase64: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64'),
+});
+
+/** Most digests one evidence request may name. */
+export const MAX_EVIDENCE_REQUEST_DIGESTS = 100;
+
+export const evidenceRequestPayloadSchema = z.strictObject({
+  /** Evidence the post should send (again) in full: e.g. the X-ray image a thumbnail's `of` names. */
+  digests: z
+    .array(z.string().regex(/^sha256:[0-9a-f]{64}$/))
+    .min(1)
+    .max(MAX_EVIDENCE_REQUEST_DIGESTS),
 });
 
 export const commandEnvelopeSchema = z.strictObject({
