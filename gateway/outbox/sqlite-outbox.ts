@@ -253,6 +253,10 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       // file comment) but does around checkpoints, before the WAL is reused. In memory there is
       // nothing to sync, and FULL costs nothing.
       db.pragma(onDisk ? 'synchronous = NORMAL' : 'synchronous = FULL');
+      // better-sqlite3 is built with a 16,000 KiB page cache per connection, which fills as the
+      // database grows (+4 MB of RSS in the footprint bench's hour). The hot pages are the newest
+      // events, the open crossings and the indexes' upper levels: 4 MiB holds them.
+      db.pragma('cache_size = -4096');
       migrateGatewayDatabase(db);
       return new SqliteOutbox(db, options);
     } catch (error) {
