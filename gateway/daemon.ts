@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { PostConfig } from '../config/schema.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { GatewayError, isGatewayError } from '../core/errors.js';
+import { GatewayError, isGatewayError, type ErrorCode } from '../core/errors.js';
 import { makePrivateDir } from '../core/private-files.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { AlarmThrottle } from './alarm-throttle.js';
@@ -307,6 +307,14 @@ export class Gateway {
       if (isOutboxRefusal(error)) this.logger.warn({ code: error.code, alarm }, 'alarm could not be stored');
       else this.logger.error({ err: error, alarm }, 'alarm could not be stored');
     });
+  }
+
+  /**
+   * What the systemd watchdog judges the outbox by (gateway/systemd/watchdog-rule.ts): counters
+   * held in memory, so asking reads nothing from a disk that may be stuck.
+   */
+  commitState(): { lastSeq: number; durableSeq: number; lastError: ErrorCode | null } {
+    return { lastSeq: this.outbox.lastSeq, durableSeq: this.outbox.durableSeq, lastError: this.lastCommitError?.code ?? null };
   }
 
   health(): HealthReport {

@@ -2,13 +2,15 @@
  * The systemd unit an integrator installs (deploy/border-gateway.service) is one systemd accepts
  * without a warning, its ExecStart is a command line the real CLI parses, and the user it runs as
  * is the one deploy/border-gateway.sysusers.conf creates; deploy/border-gateway.tmpfiles.conf
- * deletes X-ray images by age. `systemd-analyze`, `systemd-sysusers` and `systemd-tmpfiles` must
- * be installed (Debian's `systemd` package): this suite fails without them, it never skips.
+ * deletes X-ray images by age; it is Type=notify with a watchdog the gateway pings (gateway/systemd/).
+ * `systemd-analyze`, `systemd-sysusers`, `systemd-tmpfiles` and `systemd-notify` must be
+ * installed (Debian's `systemd` package): this suite fails without them, it never skips.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { notifySettingsFromEnv } from '../gateway/systemd/notify-settings.js';
 import { GatewayProcess, REPO_ROOT } from './helpers/gateway-process.js';
 import { tempDir } from './helpers/test-config.js';
 
@@ -73,6 +75,26 @@ describe('deploy/border-gateway.service', () => {
   it('reloads with SIGHUP, which `run` handles (model reload) instead of dying of it', () => {
     expect(value('ExecReload')).toBe('/bin/kill -HUP $MAINPID');
     expect(readFileSync(join(REPO_ROOT, 'gateway', 'commands', 'run-command.ts'), 'utf8')).toMatch(/process\.on\('SIGHUP'/);
+  });
+
+  it('is Type=notify with a watchdog that `run` pings, through systemd-notify (NotifyAccess=all)', () => {
+    expect(value('Type')).toBe('notify');
+    // The messages come from the systemd-notify helper's pid, not the main process's.
+    expect(value('NotifyAccess')).toBe('all');
+    expect(value('TimeoutAbortSec')).toBe('30s');
+    // What systemd hands the gateway as WATCHDOG_USEC for this WatchdogSec=, and the pings it makes of it.
+    const timespan = systemdAnalyze(['timespan', value('WatchdogSec') ?? '']);
+    const usec = /μs: (\d+)/.exec(timespan.output)?.[1];
+    expect(usec).toBe('30000000');
+    expect(notifySettingsFromEnv({ NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: usec, WATCHDOG_PID: '4242' }, 4242)?.pingIntervalMs).toBe(15_000);
+    const run = readFileSync(join(REPO_ROOT, 'gateway', 'commands', 'run-command.ts'), 'utf8');
+    expect(run).toMatch(/SystemdNotifier\.fromEnvironment\(/);
+    expect(run).toMatch(/notifier\?\.ready\(\)/);
+    expect(run).toMatch(/notifier\?\.stopping\(\)/);
+    // The helper the gateway sends through is the one Debian's systemd package installs.
+    const helper = spawnSync('systemd-notify', ['--version'], { encoding: 'utf8' });
+    if (helper.error) throw new Error(`systemd-notify could not run (${helper.error.message}): install Debian's systemd package`);
+    expect(helper.status).toBe(0);
   });
 
   it("gives ExecStart's options to the real CLI, which parses them (exit 78 for the missing file, not 64)", async () => {

@@ -1,9 +1,12 @@
 /**
  * `border-gateway run --config FILE`: the production gateway (docs/operations.md). SIGHUP reloads
- * the models; SIGINT/SIGTERM stop devices, runtime and gateway in that order.
+ * the models; SIGINT/SIGTERM stop devices, runtime and gateway in that order. Under systemd
+ * (`Type=notify`) it reports readiness, status, reloads and stops, and pings the watchdog while
+ * its outbox commits (gateway/systemd/, docs/deployment.md).
  */
 import { resolve } from 'node:path';
 import { loadConfigFile } from '../../config/load-config.js';
+import type { PostConfig } from '../../config/schema.js';
 import { parseForm } from '../../core/command-line.js';
 import { systemClock } from '../../core/clock.js';
 import { EXIT_CODES } from '../../core/errors.js';
@@ -12,6 +15,8 @@ import { Gateway } from '../daemon.js';
 import { DeviceManager } from '../devices/device-manager.js';
 import { createLogger } from '../logger.js';
 import { startPostRuntime } from '../post-runtime.js';
+import { statusLine } from '../systemd/status-line.js';
+import { SystemdNotifier } from '../systemd/systemd-notifier.js';
 import { resolveUplinkSettings } from '../uplink/resolve-settings.js';
 import { RUN_FORM } from './command-specs.js';
 import { untilSignal } from './until-signal.js';
@@ -37,14 +42,46 @@ export async function runCommand(args: string[]): Promise<number> {
     // No default account exists: say how to make the first one rather than leave people guessing.
     logger.warn(`no accounts yet: nobody can log in until one is made, e.g. border-gateway user add NAME --role admin --config ${configFile}${values.data ? ` --data ${values.data}` : ''}`);
   }
+  // Outbox open, lanes restored, listening: started, for systemd too (null when not under it).
+  const notifier = SystemdNotifier.fromEnvironment({
+    clock: systemClock,
+    logger: logger.child({ module: 'systemd' }),
+    commitState: () => gateway.commitState(),
+    status: () => runStatus(config, gateway, devices),
+  });
+  notifier?.ready();
   // SIGHUP reloads the models (verified first; a bad one leaves the running model in place).
-  const onHangup = (): void => void runtime.reloadModels({ requestedBy: { id: 'sighup', role: 'system' } });
+  const onHangup = (): void => {
+    notifier?.reloading();
+    void runtime
+      .reloadModels({ requestedBy: { id: 'sighup', role: 'system' } })
+      .catch((error: unknown) => logger.error({ err: error }, 'model reload failed'))
+      .finally(() => notifier?.reloaded());
+  };
   process.on('SIGHUP', onHangup);
   await untilSignal(async () => {
+    notifier?.stopping();
     process.off('SIGHUP', onHangup);
     await devices.stop();
     await runtime.stop();
     await gateway.stop();
+    await notifier?.close();
   });
   return EXIT_CODES.ok;
+}
+
+/** The STATUS= line of `systemctl status`: lanes, devices, uplink, outbox, commits. */
+function runStatus(config: PostConfig, gateway: Gateway, devices: DeviceManager): string {
+  const stats = gateway.outbox.stats();
+  let devicesUp = 0;
+  for (const health of devices.health.values()) if (health.state === 'up') devicesUp += 1;
+  return statusLine({
+    lanes: config.lanes.length,
+    devicesUp,
+    devices: config.lanes.reduce((count, lane) => count + lane.devices.length, 0),
+    uplink: gateway.uplink.state,
+    outboxDepth: stats.depth,
+    oldestAgeMs: stats.oldestAgeMs,
+    commitError: gateway.commitState().lastError,
+  });
 }
