@@ -344,6 +344,35 @@ const commandsSchema = z.strictObject({
     .describe('Largest VMC command accepted, bytes (a model rollout carries its ONNX file, base64)'),
 });
 
+const evidenceSchema = z.strictObject({
+  maxBytes: z
+    .number()
+    .int()
+    .min(0)
+    .default(2 * 1024 * 1024 * 1024)
+    .describe('Bound on the bytes of evidence kept on disk (plate snapshots, X-ray thumbnails and full images, under {data}/evidence); the oldest piece is evicted first to make room, reported as evidence.evicted. 0: no evidence is kept or sent'),
+  fullImageDays: z
+    .number()
+    .min(0)
+    .max(3650)
+    .default(7)
+    .describe('Full X-ray images are kept this many days (within maxBytes), sent only when the VMC asks (evidence.request); 0: not kept'),
+  forward: z
+    .strictObject({
+      plateSnapshots: z.boolean().default(true).describe("Send each plate read's picture to the VMC"),
+      xrayThumbnails: z.boolean().default(true).describe("Send each scan's thumbnail to the VMC"),
+    })
+    .default({ plateSnapshots: true, xrayThumbnails: true }),
+  maxQueuedChunks: z
+    .number()
+    .int()
+    .min(1)
+    .max(1024)
+    .default(8)
+    .describe('Most evidence chunks (32 KiB each) in the outbox at once, not yet acknowledged by the broker: evidence never crowds out crossing events, and waits in the evidence store during an outage'),
+});
+export type EvidenceConfig = z.infer<typeof evidenceSchema>;
+
 export const postConfigSchema = z
   .strictObject({
     version: z.literal(CONFIG_VERSION).describe('Schema version of this file'),
@@ -359,6 +388,9 @@ export const postConfigSchema = z
     workflow: workflowSchema.default({ abandonAfterMin: 720, maxUnregisteredPerLane: 200, watchlist: [], weightToleranceShare: 0.1, randomXrayShare: 0.07, utcOffsetMin: 0 }),
     models: modelsSchema.default({}).describe('Relative paths are relative to the configuration file'),
     commands: commandsSchema.default({ publicKeys: [], maxBytes: 2 * 1024 * 1024 }).describe('Signed watchlist updates and model rollouts from the VMC (docs/vmc.md); relative key paths are relative to the configuration file'),
+    evidence: evidenceSchema
+      .default({ maxBytes: 2 * 1024 * 1024 * 1024, fullImageDays: 7, forward: { plateSnapshots: true, xrayThumbnails: true }, maxQueuedChunks: 8 })
+      .describe('Plate snapshots and X-ray images kept at the post and sent to the VMC (docs/operations.md#evidence)'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   })
   .superRefine((config, ctx) => {

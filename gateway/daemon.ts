@@ -70,6 +70,8 @@ export class Gateway {
   readonly uplink: MqttUplink;
   readonly metrics: GatewayMetrics;
   readonly events: EventFactory;
+  /** The gateway's own folder (GatewayContext.dataDir): what it keeps beside its database lives here. */
+  readonly dataDir: string;
   private readonly context: GatewayContext;
   private readonly logger: Logger;
   private operatorServer: ListeningApp | null = null;
@@ -99,6 +101,7 @@ export class Gateway {
 
   private constructor(context: GatewayContext) {
     this.context = context;
+    this.dataDir = context.dataDir;
     this.logger = context.logger.child({ module: 'gateway' });
     try {
       // Events name plates and people; images and keys may sit beside them: owner only.

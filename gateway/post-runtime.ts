@@ -1,7 +1,8 @@
 /**
  * The lanes of a running post: loads and verifies the edge models (bundled ones unless the
  * configuration names others), builds the risk assessor and the post workflow over the device
- * manager, and serves the lane API. `run` and `demo` both start the post through here.
+ * manager, keeps the post's evidence (snapshots, scans: gateway/evidence), and serves the lane
+ * API. `run` and `demo` both start the post through here.
  */
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -24,6 +25,8 @@ import { VisitHistory } from './workflow/visit-history.js';
 import { LaneStore } from './workflow/lane-store.js';
 import { LaneConsole, type ConsoleImage } from './workflow/lane-console.js';
 import { OnvifAnprDriver } from '../drivers/anpr/onvif-anpr-driver.js';
+import { AnprHttpPushDriver } from '../drivers/anpr/http-push-driver.js';
+import { startPostEvidence, type PostEvidence } from './evidence/post-evidence.js';
 import { commandTopicFilter } from '../contract/vmc-command.js';
 import { topicRoot } from './uplink/topics.js';
 import { CommandHandler } from './vmc-commands/command-handler.js';
@@ -59,8 +62,10 @@ export interface PostRuntime {
    * `model.swapped` event, each refusal an alarm. Answers per model what runs now and what happened.
    */
   reloadModels(request: ReloadRequest): Promise<Record<string, unknown>>;
-  /** Applies and answers the VMC's signed commands (watchlist updates, model rollouts). */
+  /** Applies and answers the VMC's signed commands (watchlist updates, model rollouts, evidence requests). */
   commands: CommandHandler;
+  /** The evidence store and its transfers to the VMC. */
+  evidence: PostEvidence;
   stop(): Promise<void>;
 }
 
@@ -169,6 +174,8 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
   };
   await reloadModels({ requestedBy: { id: 'gateway', role: 'system' } });
 
+  // Before the command topic is subscribed: a retained evidence request may come at once.
+  const evidence = await startPostEvidence({ config, gateway, clock: options.clock, logger });
   const commands = new CommandHandler({
     postId: config.post.id,
     keys: readPublicKeys(config.commands.publicKeys),
@@ -181,6 +188,7 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     manifests,
     // Beside the gateway's database: rolled-out models are state, like the versions.
     modelDir: join(dirname(gateway.outbox.database.name), 'vmc-models'),
+    evidence: evidence.requests,
     clock: options.clock,
     logger: logger.child({ module: 'vmc-commands' }),
   });
@@ -209,6 +217,8 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     logger: logger.child({ module: 'console' }),
     clockSpeed: options.clockSpeed ?? 1,
   });
+  // After the workflow: a plate read's crossing exists by the time the capture hears the read.
+  evidence.capture({ devices: options.devices, image: (ref) => heldImage(options.devices, post, ref) }, [...post.lanes.values()].flatMap((lane) => lane.workflow.open()));
   gateway.setLaneApi({ post, deviceHealth: (id) => options.devices.health.get(id), console: laneConsole }, reloadModels);
   return {
     post,
@@ -218,9 +228,11 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     laneConsole,
     reloadModels,
     commands,
+    evidence,
     stop: async () => {
       gateway.setLaneApi(null);
       await commands.idle();
+      await evidence.stop();
       laneConsole.stop();
       post.stop();
       await riskSlot.close();
@@ -229,12 +241,12 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
   };
 }
 
-/** A picture still held by one of the post's cameras (the ONVIF driver keeps its last few). */
+/** A picture still held by one of the post's cameras (each camera driver keeps its last few). */
 function heldImage(devices: DeviceFeed, post: PostWorkflow, ref: string): ConsoleImage | null {
   for (const lane of post.lanes.values()) {
     for (const device of lane.config.devices) {
       const driver = devices.driver(device.id);
-      const image = driver instanceof OnvifAnprDriver ? driver.image(ref) : null;
+      const image = driver instanceof OnvifAnprDriver || driver instanceof AnprHttpPushDriver ? driver.image(ref) : null;
       if (image) return image;
     }
   }

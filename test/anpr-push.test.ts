@@ -78,7 +78,7 @@ describe('ANPR HTTP push', () => {
       deviceId: 'exit-cam',
       plate: { text: 'GE123AB', raw: 'GE-123-AB', confidence: 0.93, country: 'GE', formatValid: true },
       vehicleType: 'truck',
-      imageRef: 'licensePlatePicture.jpg',
+      imageRef: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) as unknown,
     });
 
     const bad = await post(multipart(ALERT.replace('<eventType>ANPR</eventType>', '<eventType>VMD</eventType>')));

@@ -11,13 +11,18 @@
  * stored again: pushes are told apart by the alert's UUID (Hikvision writes one per event), else
  * by its dateTime, channel and plate, within `duplicateWindowSec`. The confidence is read on
  * either scale (0-100 or 0..1) as 0..1, the country from a code or name (country-code.ts).
+ *
+ * The push's first picture is the read's: kept in a bounded image store (image-store.ts, as the
+ * ONVIF driver keeps its fetched pictures) and named in the reading by the `sha256:` digest of its
+ * bytes, by which the console and the evidence store look it up (`image(ref)`).
  */
 import type { AnprPushConfig } from '../../config/schema.js';
 import type { DriverContext } from '../driver.js';
 import { PushDriverBase, type Ack, type PushResponse } from '../push-driver.js';
 import { countryCode } from './country-code.js';
 import { boundaryOf, readMultipart, type Part } from './multipart.js';
-import type { AnprReading } from './onvif-anpr-driver.js';
+import { ImageStore, type StoredImage } from './image-store.js';
+import type { AnprImage, AnprReading } from './onvif-anpr-driver.js';
 import { normalisePlate } from './plate-normaliser.js';
 import { normaliseLikelihood } from './profile-m.js';
 import { RecentKeys } from './recent-keys.js';
@@ -32,13 +37,24 @@ export type AckedAnprReading = AnprReading & { ack: Ack };
 /** Most stored pushes remembered for duplicate detection. */
 const MAX_RECENT_PUSHES = 1024;
 
-type ParsedPush = { alert: XmlNode; images: Map<string, Buffer> } | { error: string };
+/** Pictures kept for look-up by digest: a few pushes' worth (a push is at most 4 MiB). */
+const MAX_HELD_IMAGES = 16;
+const MAX_HELD_IMAGE_BYTES = 16 * 1024 * 1024;
+
+interface PushedImage {
+  body: Buffer;
+  contentType: string;
+}
+
+type ParsedPush = { alert: XmlNode; images: Map<string, PushedImage> } | { error: string };
 
 export class AnprHttpPushDriver extends PushDriverBase<AckedAnprReading> {
   readonly id: string;
   readonly kind = 'anpr' as const;
-  /** Images of the last push (name → JPEG), for the console; not forwarded over MQTT. */
+  /** Images of the last push (name → JPEG), as pushed. */
   lastImages = new Map<string, Buffer>();
+  /** The reads' pictures by digest (bounded): what `imageRef` names. */
+  private readonly images = new ImageStore({ maxImages: MAX_HELD_IMAGES, maxBytes: MAX_HELD_IMAGE_BYTES });
   /** Pushes answered 200 as a resend of one already stored. */
   duplicates = 0;
   private readonly stored: RecentKeys;
@@ -54,6 +70,11 @@ export class AnprHttpPushDriver extends PushDriverBase<AckedAnprReading> {
     super(config.connection.path, context);
     this.id = config.id;
     this.stored = new RecentKeys({ clock: context.clock, windowMs: config.duplicateWindowSec * 1000, maxKeys: MAX_RECENT_PUSHES });
+  }
+
+  /** A pushed picture by the `imageRef` of its read, while it is still held (see image-store.ts). */
+  image(ref: string): StoredImage | null {
+    return this.images.get(ref);
   }
 
   /**
@@ -102,7 +123,11 @@ export class AnprHttpPushDriver extends PushDriverBase<AckedAnprReading> {
     const plateText = text1(anpr, 'licensePlate');
     const likelihood = normaliseLikelihood(text1(anpr, 'confidenceLevel'), 'percent');
     const trusted = plateText !== null && plateText !== '' && plateText.toLowerCase() !== 'unknown' && (likelihood ?? 1) >= this.config.minConfidence;
-    this.lastImages = images;
+    this.lastImages = new Map([...images].map(([name, image]) => [name, image.body]));
+    const first = [...images.values()][0];
+    // A copy: the part is a view of the whole push, which must not stay in memory with it.
+    const stored = first ? this.images.put(Buffer.from(first.body), first.contentType) : null;
+    const picture: AnprImage | null = stored ? { ref: stored.ref, bytes: stored.body.length, contentType: stored.contentType } : null;
     // Hikvision: `country` is an index into the firmware's table, `countryAbbreviation` alpha-3.
     const country = countryCode(text1(anpr, 'country')) ?? countryCode(text1(alert, 'countryAbbreviation'));
     return (ack) => ({
@@ -111,7 +136,8 @@ export class AnprHttpPushDriver extends PushDriverBase<AckedAnprReading> {
       plate: trusted ? normalisePlate(plateText, likelihood, country) : null,
       plateType: bounded(text1(anpr, 'plateType')),
       vehicleType: bounded(text1(anpr, 'vehicleType')),
-      imageRef: bounded([...images.keys()][0] ?? null, 256),
+      imageRef: picture?.ref ?? null,
+      image: picture,
       cameraTime: bounded(text1(alert, 'dateTime')),
       atMs: this.context.clock.now(),
       ack,
@@ -146,10 +172,11 @@ export class AnprHttpPushDriver extends PushDriverBase<AckedAnprReading> {
     }
     if (!alert) return { error: 'the XML part is not an EventNotificationAlert' };
     if (text1(alert, 'eventType') !== 'ANPR' || !asNode(alert.ANPR)) return { error: `eventType ${clip(text1(alert, 'eventType') ?? '(none)', 64)} has no ANPR block` };
-    const images = new Map<string, Buffer>();
+    const images = new Map<string, PushedImage>();
     for (const part of parts) {
       if (part !== xmlPart && (part.contentType?.startsWith('image/') || /\.jpe?g$/i.test(part.filename ?? ''))) {
-        images.set(part.filename ?? part.name ?? `image-${images.size + 1}.jpg`, part.body);
+        const contentType = part.contentType?.startsWith('image/') ? part.contentType : 'image/jpeg';
+        images.set(part.filename ?? part.name ?? `image-${images.size + 1}.jpg`, { body: part.body, contentType });
       }
     }
     return { alert, images };

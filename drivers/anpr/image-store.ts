@@ -1,9 +1,10 @@
 /**
- * Pictures fetched from cameras, held in memory for the console and the lane workflow to look up
- * by the reference a reading carries (`sha256:<hex>` of the bytes), as the push driver keeps the
- * images of its last push. Bounded by construction: at most `maxImages` pictures and `maxBytes`
+ * Pictures from cameras (fetched by the ONVIF driver, pushed to the push driver), held in memory
+ * for the console and the evidence store to look up by the reference a reading carries
+ * (`sha256:<hex>` of the bytes). Bounded by construction: at most `maxImages` pictures and `maxBytes`
  * bytes are held, the oldest dropped first; a picture larger than `maxBytes` is not kept at all.
- * Nothing is written to disk: a reference outlives its picture, and a reader must expect null.
+ * Nothing is written to disk here (the evidence store keeps its own copy): a reference outlives
+ * its picture, and a reader must expect null.
  */
 import { createHash } from 'node:crypto';
 

@@ -196,10 +196,12 @@ describe('a Hikvision ISAPI push (anpr-http-push)', () => {
       plate: { text: 'PECT600', raw: 'PECT600', confidence: 0.97, country: null, formatValid: null },
       plateType: 'unknown',
       vehicleType: 'vehicle',
-      imageRef: 'licensePlatePicture.jpg',
+      // The picture part, named by the sha256 of its bytes and held for the console and evidence.
+      imageRef: `sha256:${createHash('sha256').update(JPEG).digest('hex')}`,
       cameraTime: '2024-01-19T11:17:19+08:00',
     });
     expect(driver.lastImages.get('licensePlatePicture.jpg')).toEqual(JPEG);
+    expect(driver.image(readings[0]?.imageRef as string)?.body).toEqual(JPEG);
   });
 
   it('a resent push (same UUID) is answered 200 and not stored twice; one not stored is stored on resend', async () => {

@@ -1,6 +1,6 @@
 /**
  * The schema of the gateway's database (the one SQLite file at `outbox.path`: outbox, open
- * crossings, visits, completed crossings, accounts, audit log, model versions, VMC commands), as numbered
+ * crossings, visits, completed crossings, accounts, audit log, model versions, VMC commands, the evidence index), as numbered
  * migrations recorded in `PRAGMA user_version`. A migration is appended, never edited once
  * released: a database at version N is brought to the latest by running N+1… in order, each in
  * its own transaction together with the new version number, so a power cut leaves it at N or at
@@ -136,6 +136,33 @@ const MIGRATIONS: readonly Migration[] = [
   content TEXT NOT NULL,
   applied_ms INTEGER NOT NULL
 )`);
+    },
+  },
+  {
+    description: 'the evidence store: an index of the pictures kept on disk (gateway/evidence) and the progress of each transfer to the VMC',
+    up: (db) => {
+      // `id` orders the store oldest first (the bound evicts in that order); times may step.
+      db.exec(`CREATE TABLE evidence (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  digest TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  lane_id TEXT NOT NULL,
+  crossing_id TEXT,
+  device_id TEXT,
+  stored_ms INTEGER NOT NULL
+);
+CREATE INDEX evidence_by_kind ON evidence (kind, id);
+CREATE INDEX evidence_by_crossing ON evidence (crossing_id);
+CREATE TABLE evidence_uploads (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  digest TEXT NOT NULL,
+  request_id TEXT,
+  next_index INTEGER NOT NULL,
+  chunks INTEGER NOT NULL
+);
+CREATE INDEX evidence_uploads_by_digest ON evidence_uploads (digest);`);
     },
   },
 ];

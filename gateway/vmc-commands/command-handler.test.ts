@@ -3,10 +3,11 @@
  * every command gets exactly one event, `command.applied` or `command.refused` with the reason's
  * code; a refused command changes nothing (a vehicle on the old watchlist is still red, one on the
  * refused list is not); an applied one is kept across a restart with its version floor; a model
- * rollout is verified with the post's model keys and scores the next vehicle.
+ * rollout is verified with the post's model keys and scores the next vehicle; an evidence request
+ * sends the pieces the post holds, with its id.
  */
 import { once } from 'node:events';
-import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -15,6 +16,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { signManifest, type ModelManifest, type UnsignedManifest } from '../../edge-models/manifest.js';
 import { signCommand, type CommandEnvelope, type CommandKind } from '../../contract/vmc-command.js';
 import { EVENT_SCHEMA_DIR } from '../../contract/json-schemas.js';
+import { EVIDENCE_CHUNK_BYTES } from '../../contract/catalogue.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { DeviceFeedStandIn } from '../../test/helpers/post-harness.js';
 import { startTestGateway, tempDir, testConfig } from '../../test/helpers/test-config.js';
@@ -90,7 +92,7 @@ describe('VMC commands on a post', () => {
     gateway = undefined;
   });
 
-  async function startPost(dir: string, withKeys = true): Promise<{ runtime: PostRuntime; answers: () => Promise<Stored[]>; send: (message: unknown) => Promise<Stored> }> {
+  async function startPost(dir: string, withKeys = true): Promise<{ runtime: PostRuntime; all: () => Promise<Stored[]>; answers: () => Promise<Stored[]>; send: (message: unknown) => Promise<Stored> }> {
     writeFileSync(join(dir, 'vmc.pub.pem'), vmcKeys.publicKey.export({ type: 'spki', format: 'pem' }));
     writeFileSync(join(dir, 'model.pub.pem'), modelKeys.publicKey.export({ type: 'spki', format: 'pem' }));
     const config = testConfig(['mqtt://127.0.0.1:1']);
@@ -116,7 +118,7 @@ describe('VMC commands on a post', () => {
       expect(validators[answer.type]?.(answer), JSON.stringify(validators[answer.type]?.errors)).toBe(true);
       return answer;
     };
-    return { runtime: post, answers, send };
+    return { runtime: post, all, answers, send };
   }
 
   const channelOf = async (post: PostRuntime, plate: string): Promise<string> => (await post.assessor.assess(crossing(plate), Date.UTC(2026, 10, 26, 10))).channel;
@@ -203,5 +205,41 @@ describe('VMC commands on a post', () => {
     await gateway?.stop();
     const again = await startPost(dir);
     expect(again.runtime.riskSlot.version).toBe('2099.1.1');
+  });
+
+  it('sends the pieces an evidence request names with its id, refuses one naming none held, and leaves the versions of the other kinds alone', async () => {
+    const dir = tempDir('commands-evidence-');
+    const { runtime: post, send, all } = await startPost(dir);
+    expect((await send(command('watchlist.update', 3, { plates: [NEW_PLATE] }))).type).toBe('command.applied');
+    const image = randomBytes(3 * EVIDENCE_CHUNK_BYTES + 10);
+    const held = await post.evidence.store.put(image, { kind: 'xray-image', contentType: 'image/x-portable-graymap', crossing: { crossingId: 'c-1', laneId: 'lane-1' }, deviceId: 'xray-1', forward: false });
+    expect(held?.chunks).toBe(0);
+    const unknown = `sha256:${'e'.repeat(64)}`;
+
+    const request = command('evidence.request', 1, { digests: [held!.digest, unknown, held!.digest] });
+    const applied = await send(request);
+    expect(applied).toMatchObject({ type: 'command.applied', data: { commandId: request.commandId, kind: 'evidence.request', version: 1, current: { watchlistVersion: 3, watchlistPlates: 1, modelCommandVersion: null } } });
+    await post.evidence.idle();
+    const chunks = (await all()).filter((e) => e.type === 'evidence.chunk');
+    expect(chunks.map((c) => [c.data.index, c.data.requestId, c.data.digest])).toEqual([0, 1, 2, 3].map((index) => [index, request.commandId, held!.digest]));
+    expect(Buffer.concat(chunks.map((c) => Buffer.from(String(c.data.data), 'base64'))).equals(image)).toBe(true);
+
+    const cases: [string, unknown, string][] = [
+      ['none held', command('evidence.request', 2, { digests: [unknown] }), 'GW_ERR_EVIDENCE_NOT_HELD'],
+      ['wrong post', command('evidence.request', 2, { digests: [held!.digest] }, { postIds: ['other-post'] }), 'GW_ERR_COMMAND_WRONG_POST'],
+      ['tampered', { ...command('evidence.request', 2, { digests: [unknown] }), payload: { digests: [held!.digest] } }, 'GW_ERR_COMMAND_SIGNATURE'],
+      ['replay', request, 'GW_ERR_COMMAND_REPLAY'],
+      ['not a digest', command('evidence.request', 2, { digests: ['sha256:xyz'] }), 'GW_ERR_COMMAND_MALFORMED'],
+      ['no digest', command('evidence.request', 2, { digests: [] }), 'GW_ERR_COMMAND_MALFORMED'],
+    ];
+    for (const [name, message, code] of cases) {
+      const refused = await send(message);
+      expect(refused, name).toMatchObject({ type: 'command.refused', data: { kind: 'evidence.request', reason: { code }, current: { watchlistVersion: 3, watchlistPlates: 1, modelCommandVersion: null } } });
+    }
+    await post.evidence.idle();
+    expect((await all()).filter((e) => e.type === 'evidence.chunk')).toHaveLength(4);
+    // The next request with a newer version is applied again; the watchlist floor is untouched.
+    expect((await send(command('evidence.request', 2, { digests: [held!.digest] }))).type).toBe('command.applied');
+    expect((await send(command('watchlist.update', 3, { plates: [OLD_PLATE] }))).data).toMatchObject({ reason: { code: 'GW_ERR_COMMAND_REPLAY' } });
   });
 });

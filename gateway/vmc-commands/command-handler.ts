@@ -10,6 +10,10 @@
  *   model slot like any reload: its manifest must verify with the post's *model* keys, the file's
  *   sha256 must match, and its version must be above the running one (GW_ERR_MODEL_* otherwise).
  *   The swap is a `model.swapped` event, as every swap is.
+ * - An evidence request queues a transfer of each named piece the post holds intact (read
+ *   through and checked against its digest) in the transaction of its `command.applied`; its
+ *   chunks carry the command id as `requestId` (gateway/evidence). When it holds none of them the
+ *   request is refused, GW_ERR_EVIDENCE_NOT_HELD.
  * - The applied version and content are stored in the transaction of `command.applied`
  *   (command-state.ts), so a restart keeps them and the version floor.
  *
@@ -28,6 +32,7 @@ import { POST_LANE } from '../../contract/envelope.js';
 import type { EventData } from '../../contract/catalogue.js';
 import type { ModelSlot, LoadableModel } from '../../edge-models/model-slot.js';
 import type { Gateway } from '../daemon.js';
+import { NO_EVIDENCE, type EvidenceRequests } from '../evidence/evidence-requests.js';
 import type { ModelVersions } from '../model-versions.js';
 import type { WithinCommit } from '../outbox/sqlite-outbox.js';
 import type { AppliedModel, CommandState } from './command-state.js';
@@ -54,11 +59,21 @@ export interface CommandHandlerOptions {
   manifests: Record<ModelName, string | null>;
   /** Where rolled-out models are written (one folder per rollout version). */
   modelDir: string;
+  /** The post's evidence store, for `evidence.request` (default: none held). */
+  evidence?: EvidenceRequests;
   clock: Clock;
   logger: Logger;
 }
 
-type Answer = { outcome: 'applied'; within: WithinCommit; watchlistPlates?: number } | { outcome: 'refused'; code: string; message: string };
+type Answer =
+  | {
+      outcome: 'applied';
+      within: WithinCommit;
+      watchlistPlates?: number;
+      /** Runs once the answer is stored (an evidence request's transfers start). */
+      after?: () => void;
+    }
+  | { outcome: 'refused'; code: string; message: string };
 
 export class CommandHandler {
   private queue: Promise<void> = Promise.resolve();
@@ -103,7 +118,8 @@ export class CommandHandler {
     }
     const command = verdict.command;
     const identity: CommandIdentity = { commandId: command.envelope.commandId, kind: command.kind, version: command.envelope.version };
-    const answer = command.kind === 'watchlist.update' ? this.applyWatchlist(command) : await this.applyModel(command);
+    const answer =
+      command.kind === 'watchlist.update' ? this.applyWatchlist(command) : command.kind === 'evidence.request' ? await this.applyEvidenceRequest(command) : await this.applyModel(command);
     await this.answer(identity, answer);
   }
 
@@ -119,6 +135,25 @@ export class CommandHandler {
         this.options.rules.watchlist = plates;
         return stored;
       },
+    };
+  }
+
+  private async applyEvidenceRequest(command: Extract<VerifiedCommand, { kind: 'evidence.request' }>): Promise<Answer> {
+    const { envelope, digests } = command;
+    const evidence = this.options.evidence ?? NO_EVIDENCE;
+    const held = await evidence.intact(digests);
+    if (held.length === 0) {
+      return { outcome: 'refused', code: 'GW_ERR_EVIDENCE_NOT_HELD', message: `none of the ${digests.length} piece(s) asked for is held here (never stored, evicted, or damaged): ${digests.slice(0, 3).join(', ')}${digests.length > 3 ? ', …' : ''}` };
+    }
+    const missing = digests.filter((digest) => !held.includes(digest));
+    if (missing.length > 0) this.options.logger.warn({ commandId: envelope.commandId, held: held.length, missing }, 'evidence request: some pieces are not held here; the others are sent');
+    const record = this.options.state.within('evidence.request', { version: envelope.version, commandId: envelope.commandId, content: { digests: held }, appliedMs: this.options.clock.now() });
+    const queue = evidence.queueWithin(held, envelope.commandId);
+    return {
+      outcome: 'applied',
+      // The transfers are queued in the answer's transaction: answered exactly when they will be sent.
+      within: (event, db) => queue(record(event, db), db),
+      after: () => evidence.wake(),
     };
   }
 
@@ -174,6 +209,7 @@ export class CommandHandler {
       if (answer.outcome === 'applied') {
         await gateway.emit('command.applied', POST_LANE, { ...identity, current: this.current(identity, answer.watchlistPlates) }, undefined, answer.within);
         this.answered.applied += 1;
+        answer.after?.();
         logger.info({ ...identity }, 'VMC command applied');
       } else {
         await gateway.emit('command.refused', POST_LANE, { ...identity, current: this.current(null), reason: { code: answer.code, message: answer.message.slice(0, 1000) } });

@@ -1,9 +1,10 @@
 /**
  * The last VMC command of each kind this post applied, with what it applied (the watchlist's
- * plates; the rolled-out model's manifest path), in the gateway's database. Written in the
- * transaction of the command's `command.applied` event (`within`), so the post's state and the
- * answer the VMC hears are stored together or not at all; read at start, so a restart keeps the
- * applied watchlist and model and the version floor below which a command is refused.
+ * plates; the rolled-out model's manifest path; the digests an evidence request queued), in the
+ * gateway's database. Written in the transaction of the command's `command.applied` event
+ * (`within`), so the post's state and the answer the VMC hears are stored together or not at all;
+ * read at start, so a restart keeps the applied watchlist and model and the version floor below
+ * which a command is refused.
  */
 import type Database from 'better-sqlite3';
 import type { CommandKind } from '../../contract/vmc-command.js';
@@ -22,6 +23,11 @@ export interface AppliedModel {
   /** The manifest written into the data directory (its ONNX file beside it). */
   manifestPath: string;
   modelVersion: string;
+}
+
+/** What an applied evidence request queued: the digests held when it came (their transfers). */
+export interface AppliedEvidenceRequest {
+  digests: string[];
 }
 
 export interface AppliedCommand<C> {
@@ -67,7 +73,7 @@ export class CommandState {
   }
 
   /** Records `kind`'s command as applied, in the transaction of its answer event. */
-  within(kind: CommandKind, applied: AppliedCommand<AppliedWatchlist | AppliedModel>): WithinCommit {
+  within(kind: CommandKind, applied: AppliedCommand<AppliedWatchlist | AppliedModel | AppliedEvidenceRequest>): WithinCommit {
     return (event) => {
       this.statements.set.run(kind, applied.version, applied.commandId, JSON.stringify(applied.content), applied.appliedMs);
       return event;

@@ -3,9 +3,10 @@
  * coded refusal: size (before a byte is parsed), nesting depth, JSON, the envelope's schema, the
  * signing key (one of `commands.publicKeys`), the signature, this post named, and a version above
  * the last applied of its kind (a replay — the same command id or version — told from an older
- * one). Then the kind's payload schema: watchlist plates by the same rule as a camera read. What a
- * model rollout carries is verified later, as any model is (its manifest signature with the post's
- * model keys, the ONNX file's sha256, a version above the running one): command-handler.ts.
+ * one). Then the kind's payload schema: watchlist plates by the same rule as a camera read; an
+ * evidence request's digests (1 to 100, duplicates folded). What a model rollout carries is
+ * verified later, as any model is (its manifest signature with the post's model keys, the ONNX
+ * file's sha256, a version above the running one): command-handler.ts.
  *
  * Pure: no I/O, no clock; whatever the input, it returns a verdict and never throws.
  */
@@ -18,6 +19,7 @@ import {
   commandEnvelopeSchema,
   commandKeyId,
   commandSignatureValid,
+  evidenceRequestPayloadSchema,
   modelRolloutPayloadSchema,
   watchlistPayloadSchema,
   type CommandEnvelope,
@@ -39,7 +41,8 @@ export interface VerifyContext {
 
 export type VerifiedCommand =
   | { kind: 'watchlist.update'; envelope: CommandEnvelope; plates: string[] }
-  | { kind: 'model.rollout'; envelope: CommandEnvelope; payload: z.infer<typeof modelRolloutPayloadSchema> };
+  | { kind: 'model.rollout'; envelope: CommandEnvelope; payload: z.infer<typeof modelRolloutPayloadSchema> }
+  | { kind: 'evidence.request'; envelope: CommandEnvelope; digests: string[] };
 
 /** Identity of a command as far as it could be read, for its answer. */
 export interface CommandIdentity {
@@ -86,6 +89,11 @@ export function verifyCommand(bytes: Buffer, context: VerifyContext): Verdict {
       plates.push(plate.text);
     }
     return { ok: true, command: { kind: 'watchlist.update', envelope, plates: [...new Set(plates)] } };
+  }
+  if (envelope.kind === 'evidence.request') {
+    const request = evidenceRequestPayloadSchema.safeParse(envelope.payload);
+    if (!request.success) return refuse('GW_ERR_COMMAND_MALFORMED', `not an evidence request: ${issues(request.error)}`, identity);
+    return { ok: true, command: { kind: 'evidence.request', envelope, digests: [...new Set(request.data.digests)] } };
   }
   const payload = modelRolloutPayloadSchema.safeParse(envelope.payload);
   if (!payload.success) return refuse('GW_ERR_COMMAND_MALFORMED', `not a model rollout: ${issues(payload.error)}`, identity);
