@@ -114,6 +114,32 @@ describe('VMC event intake', () => {
     expect((await store.posts())[0]).toMatchObject({ postId: 'post-a', status: { state: 'offline', reason: 'connection lost' } });
   });
 
+  it('counts evidence: pieces stored, duplicate chunks, and rejections logged with GW_ERR_VMC_EVIDENCE_REJECTED once a minute', async () => {
+    const maker = new EventMaker('post-a');
+    const handle = (event: { source: string; type: string }) => intake.handle(topicOf(event), Buffer.from(JSON.stringify(event)));
+    const picture = Buffer.from('a small picture');
+    const [chunk] = maker.evidenceChunks(picture, 'plate-snapshot', 'image/png');
+    expect(await handle(chunk!)).toBe('stored');
+    expect(await handle(chunk!)).toBe('duplicate'); // the same event again: not a chunk at all
+    expect(await handle(maker.evidenceChunks(picture, 'plate-snapshot', 'image/png')[0]!)).toBe('stored'); // sent again: a duplicate chunk
+    // Two pieces whose bytes are not what their digest names.
+    for (const text of ['forged one', 'forged two']) {
+      const [forged] = maker.evidenceChunks(Buffer.from(text), 'plate-snapshot', 'image/png', { digest: `sha256:${'0'.repeat(64)}` });
+      expect(await handle(forged!)).toBe('stored');
+    }
+    expect(intake.stats.evidence).toEqual({
+      chunks: 4,
+      duplicateChunks: 1,
+      stored: 1,
+      rejected: { 'chunk-invalid': 0, 'too-large': 0, 'digest-mismatch': 2, 'evicted-bound': 0, 'evicted-age': 0, 'evicted-at-post': 0 },
+    });
+    expect(lines.filter((l) => l.code === 'GW_ERR_VMC_EVIDENCE_REJECTED').map((l) => [l.reason, l.count])).toEqual([['digest-mismatch', 1]]);
+    clock.advance(61_000);
+    intake.evidenceDropped('evicted-age', 3, '(sweep)', 'stale');
+    expect(lines.at(-1)).toMatchObject({ code: 'GW_ERR_VMC_EVIDENCE_REJECTED', reason: 'evicted-age', count: 3, suppressedSinceLast: 0 });
+    expect(intake.stats.evidence.rejected['evicted-age']).toBe(3);
+  });
+
   it('throws when the store fails, so the message is not acknowledged', async () => {
     await store.close();
     const event = new EventMaker('post-a').crossing('c1', 20);

@@ -16,7 +16,8 @@ import { COMMAND_TOPIC_LEAF } from '../contract/vmc-command.js';
 import type { CloudEvent } from '../contract/envelope.js';
 import type { Clock } from '../core/clock.js';
 import { isGatewayError } from '../core/errors.js';
-import type { VmcStore } from './store/vmc-store.js';
+import { EVIDENCE_REJECT_REASONS, type EvidenceRejectReason } from './evidence/evidence-chunks.js';
+import type { StoreResult, VmcStore } from './store/vmc-store.js';
 
 export const REJECT_REASONS = ['too-large', 'not-json', 'too-deep', 'nul-char', 'envelope', 'data', 'topic-mismatch', 'status-invalid', 'unstorable'] as const;
 
@@ -26,6 +27,18 @@ export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export type IntakeOutcome = 'stored' | 'duplicate' | 'status' | 'command' | 'rejected';
 
+/** The evidence this instance received (vmc/evidence/evidence-chunks.ts), in /api/status. */
+export interface EvidenceStats {
+  /** New chunk events (a redelivered event is a duplicate event, not counted here). */
+  chunks: number;
+  /** Chunks already held, or of a piece already stored. */
+  duplicateChunks: number;
+  /** Pieces completed, verified and stored. */
+  stored: number;
+  /** Chunks and pieces rejected or dropped, by reason. */
+  rejected: Record<EvidenceRejectReason, number>;
+}
+
 export interface IntakeStats {
   received: number;
   stored: number;
@@ -33,6 +46,7 @@ export interface IntakeStats {
   statuses: number;
   rejected: Record<RejectReason, number>;
   lastStoredAt: string | null;
+  evidence: EvidenceStats;
 }
 
 export interface EventIntakeOptions {
@@ -63,9 +77,10 @@ export class EventIntake {
     statuses: 0,
     rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
     lastStoredAt: null,
+    evidence: { chunks: 0, duplicateChunks: 0, stored: 0, rejected: Object.fromEntries(EVIDENCE_REJECT_REASONS.map((r) => [r, 0])) as Record<EvidenceRejectReason, number> },
   };
   readonly maxMessageBytes: number;
-  private readonly lastRejectLog = new Map<RejectReason, { atMs: number; suppressed: number }>();
+  private readonly lastRejectLog = new Map<RejectReason | EvidenceRejectReason, { atMs: number; suppressed: number }>();
 
   constructor(private readonly options: EventIntakeOptions) {
     this.maxMessageBytes = options.maxMessageBytes ?? 256 * 1024;
@@ -112,7 +127,44 @@ export class EventIntake {
     }
     this.stats.stored += 1;
     this.stats.lastStoredAt = new Date(this.options.clock.now()).toISOString();
+    if (result.evidence) this.countEvidence(result.evidence, topic);
     return 'stored';
+  }
+
+  /** Counts what a stored event's evidence did; a rejection is logged like a rejected message (once a minute per reason). */
+  private countEvidence(evidence: NonNullable<StoreResult['evidence']>, topic: string): void {
+    const stats = this.stats.evidence;
+    for (const chunk of evidence.chunks) {
+      stats.chunks += 1;
+      if (chunk.outcome === 'duplicate') stats.duplicateChunks += 1;
+      else if (chunk.outcome === 'stored') stats.stored += 1;
+      else if (chunk.outcome === 'rejected') this.evidenceDropped(chunk.reason, 1, topic, `${chunk.digest}: ${chunk.problem}`);
+      else if (chunk.evicted > 0) this.evidenceDropped('evicted-bound', chunk.evicted, topic, `${chunk.evicted} incomplete piece(s) dropped to keep the bounds on incomplete evidence`);
+    }
+    if (evidence.droppedAtPost > 0) this.evidenceDropped('evicted-at-post', evidence.droppedAtPost, topic, 'incomplete piece(s) the post evicted before sending the rest');
+  }
+
+  /** Counts `count` pieces or chunks rejected or dropped for `reason` (also the age sweep's, vmc/evidence/evidence-sweep.ts). */
+  evidenceDropped(reason: EvidenceRejectReason, count: number, topic: string, problem: string): void {
+    this.stats.evidence.rejected[reason] += count;
+    const suppressed = this.logTurn(reason);
+    if (suppressed === null) return;
+    this.options.logger.warn(
+      { code: 'GW_ERR_VMC_EVIDENCE_REJECTED', reason, count, topic: topic.slice(0, 200), problem: problem.slice(0, 300), suppressedSinceLast: suppressed },
+      'evidence rejected or dropped: never served',
+    );
+  }
+
+  /** At most one line a minute per reason: null when this one is left out (and counted), else how many were left out since the last. */
+  private logTurn(reason: RejectReason | EvidenceRejectReason): number | null {
+    const now = this.options.clock.monotonic();
+    const last = this.lastRejectLog.get(reason);
+    if (last && now - last.atMs < REJECT_LOG_INTERVAL_MS) {
+      last.suppressed += 1;
+      return null;
+    }
+    this.lastRejectLog.set(reason, { atMs: now, suppressed: 0 });
+    return last?.suppressed ?? 0;
   }
 
   /** Whether the store answers at all (VmcStore.ping): tells a poison message from a database that is down. */

@@ -94,7 +94,21 @@ export const VMC_COMMAND_MODEL_FORM = defineForm({
   options: { manifest: { type: 'string', value: 'M.json', required: true, help: 'the signed model manifest (model train / model sign)' }, ...COMMAND_SEND },
 });
 
-export const VMC_COMMAND_FORMS = [VMC_KEYGEN_FORM, VMC_COMMAND_WATCHLIST_FORM, VMC_COMMAND_MODEL_FORM];
+/** A request names one post and takes the next version of its kind: the sending options alone. */
+const COMMAND_CONNECTION = { key: COMMAND_SEND.key, mqtt: COMMAND_SEND.mqtt, 'topic-root': COMMAND_SEND['topic-root'], store: COMMAND_SEND.store } as const satisfies Record<string, OptionSpec>;
+
+export const VMC_COMMAND_EVIDENCE_FORM = defineForm({
+  path: 'vmc command request-evidence',
+  summary:
+    "Asks one post for pieces of evidence in full (e.g. the X-ray image a thumbnail's `of` names), signed; the post sends what it holds as evidence.chunk events and answers command.applied or command.refused. Earlier requests to the post not yet answered are carried along; what the store holds already is not asked for.",
+  options: {
+    post: { type: 'string', value: 'POST', required: true, help: 'the post that holds it (a-z 0-9 -)' },
+    digest: { type: 'string', multiple: true, value: 'sha256:HEX', required: true, help: 'a piece to send, by digest (up to 100)' },
+    ...COMMAND_CONNECTION,
+  },
+});
+
+export const VMC_COMMAND_FORMS = [VMC_KEYGEN_FORM, VMC_COMMAND_WATCHLIST_FORM, VMC_COMMAND_MODEL_FORM, VMC_COMMAND_EVIDENCE_FORM];
 
 export const VMC: CommandSpec = {
   name: 'vmc',

@@ -12,6 +12,8 @@ import { GatewayError } from '../core/errors.js';
 import { Consumer } from './consumer.js';
 import { EventIntake } from './event-intake.js';
 import { GapWatch } from './gap-watch.js';
+import type { EvidenceBounds } from './evidence/evidence-chunks.js';
+import { EvidenceSweep } from './evidence/evidence-sweep.js';
 import { buildVmcApp } from './http/vmc-app.js';
 import { VmcAuth } from './vmc-auth.js';
 import { redactStore, VmcStore } from './store/vmc-store.js';
@@ -38,6 +40,8 @@ export interface VmcOptions {
   commandKey?: KeyObject;
   /** The posts' topic root template (default border/v1/{postId}), for the command topics. */
   postTopicRoot?: string;
+  /** What incomplete evidence may hold (defaults: vmc/evidence/evidence-chunks.ts). */
+  evidenceBounds?: Partial<EvidenceBounds>;
   clock: Clock;
   logger: Logger;
 }
@@ -49,6 +53,7 @@ export interface RunningVmc {
   consumers: Consumer[];
   intake: EventIntake;
   gaps: GapWatch;
+  evidenceSweep: EvidenceSweep;
   app: FastifyInstance;
   /** The API's address once listening (port 0 picks a free one). */
   address: string | null;
@@ -58,7 +63,7 @@ export interface RunningVmc {
 export async function startVmc(options: VmcOptions): Promise<RunningVmc> {
   const { clock, logger } = options;
   const name = options.name ?? hostname();
-  const store = await VmcStore.open(options.store, clock.now());
+  const store = await VmcStore.open(options.store, clock.now(), options.evidenceBounds ? { evidenceBounds: options.evidenceBounds } : {});
   logger.info({ store: redactStore(options.store), dialect: store.dialect }, 'store open');
   const intake = new EventIntake({ store, clock, logger: logger.child({ module: 'intake' }), consumerName: name, ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}) });
   // Each connection is one member of the share group with a session of its own: mqtt.js hands
@@ -87,6 +92,12 @@ export async function startVmc(options: VmcOptions): Promise<RunningVmc> {
     logger: logger.child({ module: 'gaps' }),
     ...(options.gapGraceMs !== undefined ? { graceMs: options.gapGraceMs } : {}),
     ...(options.gapIntervalMs !== undefined ? { intervalMs: options.gapIntervalMs } : {}),
+  });
+  const evidenceSweep = new EvidenceSweep({
+    store,
+    clock,
+    logger: logger.child({ module: 'evidence' }),
+    onDropped: (pieces) => intake.evidenceDropped('evicted-age', pieces, '(sweep)', `${pieces} incomplete piece(s) had no chunk for ${store.evidenceBounds.maxPendingAgeMs} ms`),
   });
   const auth = new VmcAuth(store, clock);
   const app = await buildVmcApp({
@@ -127,17 +138,20 @@ export async function startVmc(options: VmcOptions): Promise<RunningVmc> {
   }
   await Promise.all(consumers.map((c) => c.start()));
   gaps.start();
+  evidenceSweep.start();
   return {
     store,
     consumer,
     consumers,
     intake,
     gaps,
+    evidenceSweep,
     app,
     address,
     stop: async () => {
       await Promise.all(consumers.map((c) => c.stop()));
       await gaps.stop();
+      await evidenceSweep.stop();
       await app.close();
       await store.close();
     },

@@ -1,6 +1,7 @@
 /** Valid events of the contract for VMC tests, each with the seq its gateway would give it. */
+import { createHash } from 'node:crypto';
 import { createEventFactory, type CloudEvent } from '../../contract/envelope.js';
-import type { EventData } from '../../contract/catalogue.js';
+import { EVIDENCE_CHUNK_BYTES, type EventData, type EventType, type EvidenceKind } from '../../contract/catalogue.js';
 import { ManualClock } from './manual-clock.js';
 
 export function crossingData(postId: string, crossingId: string, minutes: number, extra: Partial<EventData<'crossing.completed'>> = {}): EventData<'crossing.completed'> {
@@ -54,4 +55,49 @@ export class EventMaker {
     this.clock.advance(1000);
     return { ...this.factory.create('vehicle.released', 'lane-1', { crossingId, clock: { synchronised: true, offsetMs: 0 }, sinceArrivalSec: 10 }, crossingId), seq: (this.seq += 1) };
   }
+
+  /** Any event of the catalogue, with this gateway's next seq. */
+  event<T extends EventType>(type: T, laneId: string, data: EventData<T>, subject?: string): CloudEvent<T> {
+    this.clock.advance(1000);
+    return { ...this.factory.create(type, laneId, data, subject), seq: (this.seq += 1) };
+  }
+
+  xrayScanned(crossingId: string, screening: EventData<'xray.scanned'>['screening'], laneId = 'lane-1'): CloudEvent<'xray.scanned'> {
+    this.clock.advance(1000);
+    const data: EventData<'xray.scanned'> = {
+      crossingId, clock: { synchronised: true, offsetMs: 0 }, sinceArrivalSec: 300, scannerId: 'xray-1', result: screening && screening.score >= 0.5 ? 'suspect' : 'clear', imageRef: null, screening,
+    };
+    return { ...this.factory.create('xray.scanned', laneId, data, crossingId), seq: (this.seq += 1) };
+  }
+
+  /** The `evidence.stored` of `bytes` (the digest computed from them). */
+  evidenceStored(
+    bytes: Buffer,
+    kind: EvidenceKind,
+    contentType: string,
+    crossingId: string | null,
+    extra: Partial<EventData<'evidence.stored'>> = {},
+    laneId = 'lane-1',
+  ): CloudEvent<'evidence.stored'> {
+    this.clock.advance(1000);
+    const data: EventData<'evidence.stored'> = { digest: digestOf(bytes), kind, contentType, bytes: bytes.length, crossingId, deviceId: 'cam-1', chunks: chunkCountOf(bytes.length), ...extra };
+    return { ...this.factory.create('evidence.stored', laneId, data, crossingId ?? undefined), seq: (this.seq += 1) };
+  }
+
+  /** The `evidence.chunk` events that carry `bytes`, in order (each a seq of its own). */
+  evidenceChunks(bytes: Buffer, kind: EvidenceKind, contentType: string, extra: { requestId?: string; digest?: string } = {}, laneId = 'lane-1'): CloudEvent<'evidence.chunk'>[] {
+    const count = chunkCountOf(bytes.length);
+    return Array.from({ length: count }, (_, index) => {
+      this.clock.advance(10);
+      const data: EventData<'evidence.chunk'> = {
+        digest: extra.digest ?? digestOf(bytes), kind, contentType, bytes: bytes.length, index, count,
+        data: bytes.subarray(index * EVIDENCE_CHUNK_BYTES, (index + 1) * EVIDENCE_CHUNK_BYTES).toString('base64'),
+        ...(extra.requestId !== undefined ? { requestId: extra.requestId } : {}),
+      };
+      return { ...this.factory.create('evidence.chunk', laneId, data), seq: (this.seq += 1) };
+    });
+  }
 }
+
+export const digestOf = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+const chunkCountOf = (bytes: number): number => Math.max(1, Math.ceil(bytes / EVIDENCE_CHUNK_BYTES));

@@ -6,7 +6,7 @@
  * answer changes nothing; only a newer answer replaces a post's versions.
  */
 import type { CloudEvent } from '../../contract/envelope.js';
-import type { CommandKind } from '../../contract/vmc-command.js';
+import { COMMAND_KINDS, type CommandKind } from '../../contract/vmc-command.js';
 import type { SqlRunner } from '../store/sql-db.js';
 
 export interface SentCommand {
@@ -39,11 +39,16 @@ export interface PostVersions {
 
 type AnswerData = {
   commandId: string | null;
+  kind: CommandKind | null;
   current: { watchlistVersion: number | null; watchlistPlates: number; modelCommandVersion: number | null; models: { risk: string | null; xrayScreening: string | null } };
   reason?: { code: string; message: string };
 };
 
-/** Records a post's answer to a command; runs inside the transaction storing its event. */
+/**
+ * Records a post's answer to a command; runs inside the transaction storing its event. Only an
+ * answer to a watchlist or model command (or one the post could not read) sets the post's
+ * versions: an evidence request changes neither, and its answers are many and frequent.
+ */
 export async function recordCommandAnswer(tx: SqlRunner, event: CloudEvent, postId: string, timeMs: number): Promise<void> {
   const data = event.data as AnswerData;
   if (data.commandId !== null) {
@@ -56,6 +61,7 @@ export async function recordCommandAnswer(tx: SqlRunner, event: CloudEvent, post
       timeMs,
     ]);
   }
+  if (data.kind === 'evidence.request') return;
   const { current } = data;
   await tx.run(
     `INSERT INTO post_versions (post_id, watchlist_version, watchlist_plates, model_command_version, risk_model, xray_model, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -87,11 +93,12 @@ export class CommandRecords {
     ]);
   }
 
-  /** The latest commands, newest first, each with its posts' answers. */
-  async progress(limit = 50): Promise<CommandProgress[]> {
+  /** The latest commands of `kinds` (default all), newest first, each with its posts' answers. */
+  async progress(limit = 50, kinds: readonly CommandKind[] = COMMAND_KINDS): Promise<CommandProgress[]> {
+    if (kinds.length === 0) return [];
     const commands = await this.db.all<{ command_id: string; kind: CommandKind; version: number | string; post_ids: string; summary: string; issued_by: string; issued_ms: number | string }>(
-      'SELECT command_id, kind, version, post_ids, summary, issued_by, issued_ms FROM commands ORDER BY issued_ms DESC, version DESC LIMIT ?',
-      [limit],
+      `SELECT command_id, kind, version, post_ids, summary, issued_by, issued_ms FROM commands WHERE kind IN (${kinds.map(() => '?').join(', ')}) ORDER BY issued_ms DESC, version DESC LIMIT ?`,
+      [...kinds, limit],
     );
     const result: CommandProgress[] = [];
     for (const row of commands) {

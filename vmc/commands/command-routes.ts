@@ -1,7 +1,8 @@
 /**
  * The commands API, a fastify plugin: `GET /api/commands` (any logged-in caller) answers each
- * post's current watchlist and model versions (from its latest answer) and the latest commands
- * with their progress (applied / refused / waiting); `POST /api/commands/watchlist` and
+ * post's current watchlist and model versions (from its latest answer) and the latest watchlist
+ * and model commands with their progress (applied / refused / waiting; evidence requests are
+ * listed by vmc/evidence/evidence-routes.ts, not here); `POST /api/commands/watchlist` and
  * `POST /api/commands/model` (admins) sign and send one. The signing key stays in the server
  * (`vmc --command-key PEM`): the browser never sees it; without it the POSTs answer 503.
  */
@@ -24,6 +25,8 @@ export interface CommandRoutesOptions {
   sender: CommandSender | null;
 }
 
+/** What this view follows: the rollouts, not the (many, small) evidence requests. */
+const ROLLOUT_KINDS = ['watchlist.update', 'model.rollout'] as const;
 const POSTS = { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } } as const;
 const VERSION = { type: 'integer', minimum: 1 } as const;
 /** A watchlist of 100 000 plates, or a model of ~3 MB in base64. */
@@ -33,7 +36,7 @@ export const commandRoutes: FastifyPluginAsync<CommandRoutesOptions> = (app, { s
   app.get('/api/commands', async () => ({
     canSend: sender !== null,
     posts: await store.commands.postVersions(),
-    commands: await store.commands.progress(50),
+    commands: await store.commands.progress(50, ROLLOUT_KINDS),
   }));
 
   const send = async (caller: string, kind: 'watchlist.update' | 'model.rollout', content: { payload: Record<string, unknown>; summary: string }, posts: string[], version: number | undefined) => {

@@ -117,7 +117,8 @@ export const dataRoutes: FastifyPluginAsync<{ store: VmcStore; status: VmcStatus
 
   app.get('/api/posts', () => store.posts());
 
-  app.get('/api/status', async () => ({ ...status(), events: await store.eventCounts() }));
+  // `evidence`: what the store holds (all instances); this instance's counters are under `intake.evidence`.
+  app.get('/api/status', async () => ({ ...status(), events: await store.eventCounts(), evidence: await store.evidence.summary() }));
 
   app.get('/healthz', { config: { vmcAccess: 'public' } }, () => Promise.resolve({ ok: true }));
   return Promise.resolve();

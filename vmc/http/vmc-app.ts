@@ -14,6 +14,7 @@ import { dataRoutes, type VmcStatusSource } from './data-routes.js';
 import { sessionRoutes, SESSION_COOKIE } from './session-routes.js';
 import { DEFAULT_UI_DIR, uiRoutes } from './ui-routes.js';
 import { commandRoutes, type CommandSender } from '../commands/command-routes.js';
+import { evidenceRoutes } from '../evidence/evidence-routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -35,7 +36,7 @@ export interface VmcAppOptions {
   /** Set the session cookie's Secure flag (behind TLS). Default false: the reference setup is plain HTTP on a private network. */
   secureCookie?: boolean;
   logger?: boolean;
-  /** Signs and sends commands to the posts (`vmc --command-key`); null or absent: none sent. */
+  /** Signs and sends commands to the posts (`vmc --command-key`), evidence requests among them; null or absent: none sent. */
   commandSender?: CommandSender | null;
   /** The built dashboards (default dist/vmc-ui of the package); null for none. */
   uiDir?: string | null;
@@ -85,6 +86,7 @@ export async function buildVmcApp(options: VmcAppOptions): Promise<FastifyInstan
   await app.register(sessionRoutes, { auth: options.auth, store: options.store, secureCookie: options.secureCookie ?? false });
   await app.register(dataRoutes, { store: options.store, status: options.status });
   await app.register(commandRoutes, { store: options.store, sender: options.commandSender ?? null });
+  await app.register(evidenceRoutes, { store: options.store, sender: options.commandSender ?? null });
   if (options.uiDir !== null) await app.register(uiRoutes, { dir: options.uiDir ?? DEFAULT_UI_DIR });
   return app;
 }

@@ -14,11 +14,13 @@ interface Types {
   bigint: string;
   real: string;
   serial: string;
+  /** Raw bytes (evidence). */
+  blob: string;
 }
 
 const TYPES: Record<Dialect, Types> = {
-  sqlite: { bigint: 'INTEGER', real: 'REAL', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT' },
-  postgres: { bigint: 'BIGINT', real: 'DOUBLE PRECISION', serial: 'BIGSERIAL PRIMARY KEY' },
+  sqlite: { bigint: 'INTEGER', real: 'REAL', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT', blob: 'BLOB' },
+  postgres: { bigint: 'BIGINT', real: 'DOUBLE PRECISION', serial: 'BIGSERIAL PRIMARY KEY', blob: 'BYTEA' },
 };
 
 /** Migration n is MIGRATIONS[n - 1]. */
@@ -172,6 +174,74 @@ CREATE TABLE post_versions (
   risk_model TEXT,
   xray_model TEXT,
   time_ms ${t.bigint} NOT NULL
+);
+`,
+  // 5: evidence (vmc/evidence). `evidence` is what each post said of a piece (evidence.stored, or
+  // only its chunks so far): kind, crossing, device, a thumbnail's full image and its size.
+  // `evidence_blobs` holds each verified piece once, by digest (the bytes are the same whoever
+  // sent them). `evidence_pending` and `evidence_chunks` hold the chunks of pieces not yet
+  // complete, per post (one post's chunks never complete or spoil another's), until the piece is
+  // assembled and verified, or dropped by the bounds. `evidence_requests`: full pieces asked of a
+  // post with an evidence.request command.
+  (t) => `
+CREATE TABLE evidence (
+  post_id TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  bytes ${t.bigint} NOT NULL,
+  crossing_id TEXT,
+  device_id TEXT,
+  chunks ${t.bigint},
+  image_width ${t.bigint},
+  image_height ${t.bigint},
+  of_digest TEXT,
+  announced_ms ${t.bigint},
+  problem TEXT,
+  problem_ms ${t.bigint},
+  evicted_at_post_ms ${t.bigint},
+  PRIMARY KEY (post_id, digest)
+);
+CREATE INDEX evidence_by_crossing ON evidence (post_id, crossing_id);
+
+CREATE TABLE evidence_blobs (
+  digest TEXT PRIMARY KEY,
+  content_type TEXT NOT NULL,
+  bytes ${t.bigint} NOT NULL,
+  data ${t.blob} NOT NULL,
+  stored_ms ${t.bigint} NOT NULL
+);
+
+CREATE TABLE evidence_pending (
+  post_id TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  bytes ${t.bigint} NOT NULL,
+  chunk_count ${t.bigint} NOT NULL,
+  received ${t.bigint} NOT NULL,
+  received_bytes ${t.bigint} NOT NULL,
+  first_ms ${t.bigint} NOT NULL,
+  last_ms ${t.bigint} NOT NULL,
+  PRIMARY KEY (post_id, digest)
+);
+CREATE INDEX evidence_pending_by_age ON evidence_pending (last_ms);
+
+CREATE TABLE evidence_chunks (
+  post_id TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  idx ${t.bigint} NOT NULL,
+  data ${t.blob} NOT NULL,
+  PRIMARY KEY (post_id, digest, idx)
+);
+
+CREATE TABLE evidence_requests (
+  post_id TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  command_id TEXT NOT NULL,
+  requested_by TEXT NOT NULL,
+  requested_ms ${t.bigint} NOT NULL,
+  PRIMARY KEY (post_id, digest)
 );
 `,
 ];

@@ -8,7 +8,8 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 
 export type Dialect = 'sqlite' | 'postgres';
-export type SqlValue = string | number | null;
+/** A bound value; a Buffer is a BLOB (SQLite) or BYTEA (PostgreSQL), and reads back as a Buffer. */
+export type SqlValue = string | number | null | Buffer;
 export type Row = Record<string, unknown>;
 
 /** What a statement may use: the database itself or an open transaction. */

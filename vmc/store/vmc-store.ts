@@ -6,6 +6,8 @@
  * must not race (the gap scan of a post) holds a lock on that post's row.
  */
 import { CommandRecords, recordCommandAnswer } from '../commands/command-records.js';
+import { DEFAULT_EVIDENCE_BOUNDS, receiveChunk, sweepStalePieces, type ChunkOutcome, type EvidenceBounds } from '../evidence/evidence-chunks.js';
+import { EvidenceRecords, recordEvidenceAnnounced, recordEvidenceEvicted } from '../evidence/evidence-records.js';
 import { crossingRecord, type CrossingRecord } from '../../contract/trs-report.js';
 import type { CloudEvent } from '../../contract/envelope.js';
 import { postAndLaneOf } from '../../contract/event-validator.js';
@@ -20,6 +22,8 @@ export interface StoreResult {
   stored: number;
   /** Events already in the store (a redelivery or a gateway's replay). */
   duplicates: number;
+  /** What the evidence among them did (present only when there was some): each new chunk's outcome, and incomplete pieces dropped because the post evicted them. */
+  evidence?: { chunks: ChunkOutcome[]; droppedAtPost: number };
 }
 
 export interface GapRow {
@@ -157,7 +161,11 @@ type GapDbRow = { id: number; post_id: string; kind: 'missing' | 'restart'; firs
 const gapRow = (r: GapDbRow): GapRow => ({ id: Number(r.id), postId: r.post_id, kind: r.kind, firstSeq: r.first_seq, lastSeq: r.last_seq, missing: r.missing, openedAt: iso(r.opened_ms), closedAt: isoOrNull(r.closed_ms) });
 
 export class VmcStore {
-  private constructor(private readonly db: SqlDb) {}
+  private constructor(
+    private readonly db: SqlDb,
+    /** What incomplete evidence may hold (vmc/evidence/evidence-chunks.ts). */
+    readonly evidenceBounds: EvidenceBounds,
+  ) {}
 
   get dialect(): SqlDb['dialect'] {
     return this.db.dialect;
@@ -168,11 +176,21 @@ export class VmcStore {
     return new CommandRecords(this.db);
   }
 
+  /** The posts' evidence: announcements, verified bytes, requests (vmc/evidence). */
+  get evidence(): EvidenceRecords {
+    return new EvidenceRecords(this.db);
+  }
+
+  /** Drops incomplete evidence no chunk has arrived for in `evidenceBounds.maxPendingAgeMs`; resolves to how many pieces. */
+  sweepStaleEvidence(nowMs: number): Promise<number> {
+    return sweepStalePieces(this.db, nowMs, this.evidenceBounds.maxPendingAgeMs);
+  }
+
   /**
    * Opens `sqlite:PATH[?sync=full]` (or a bare path) or `postgres://…` / `postgresql://…` and migrates it.
    * Fails with GW_ERR_VMC_STORE (or GW_ERR_VMC_STORE_NEWER) naming the store, never half-open.
    */
-  static async open(spec: string, nowMs: number): Promise<VmcStore> {
+  static async open(spec: string, nowMs: number, options: { evidenceBounds?: Partial<EvidenceBounds> } = {}): Promise<VmcStore> {
     let db: SqlDb | null = null;
     try {
       if (/^postgres(ql)?:\/\//.test(spec)) db = openPostgres(spec);
@@ -181,7 +199,7 @@ export class VmcStore {
         db = openSqlite(path, { syncFull: new URLSearchParams(query).get('sync') === 'full' });
       }
       await migrate(db, nowMs);
-      return new VmcStore(db);
+      return new VmcStore(db, { ...DEFAULT_EVIDENCE_BOUNDS, ...options.evidenceBounds });
     } catch (error) {
       await db?.close().catch(() => undefined);
       if (error instanceof GatewayError) throw error;
@@ -208,7 +226,7 @@ export class VmcStore {
       return await this.db.transaction(async (tx) => {
         const result: StoreResult = { stored: 0, duplicates: 0 };
         for (const event of sorted) {
-          if (await this.insertEvent(tx, event, payloads?.get(event) ?? JSON.stringify(event), storedBy, nowMs)) result.stored += 1;
+          if (await this.insertEvent(tx, event, payloads?.get(event) ?? JSON.stringify(event), storedBy, nowMs, result)) result.stored += 1;
           else result.duplicates += 1;
         }
         return result;
@@ -227,14 +245,25 @@ export class VmcStore {
     );
   }
 
-  private async insertEvent(tx: SqlRunner, event: CloudEvent, payload: string, storedBy: string, nowMs: number): Promise<boolean> {
+  private async insertEvent(tx: SqlRunner, event: CloudEvent, payload: string, storedBy: string, nowMs: number, result: StoreResult): Promise<boolean> {
     const { postId, laneId } = postAndLaneOf(event);
     const timeMs = Date.parse(event.time);
+    // A chunk's event is kept (its seq counts for the gap scan, its id for idempotency) without
+    // its bytes: they live in the evidence tables, once.
+    const kept = event.type === 'evidence.chunk' ? JSON.stringify({ ...event, data: { ...(event as CloudEvent<'evidence.chunk'>).data, data: undefined } }) : payload;
     const inserted = await tx.run(
       'INSERT INTO events (id, post_id, lane_id, type, seq, time_ms, subject, replayed, payload, stored_ms, stored_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
-      [event.id, postId, laneId, event.type, event.seq, timeMs, event.subject ?? null, event.replayed ? 1 : 0, payload, nowMs, storedBy],
+      [event.id, postId, laneId, event.type, event.seq, timeMs, event.subject ?? null, event.replayed ? 1 : 0, kept, nowMs, storedBy],
     );
     if (inserted === 0) return false;
+    if (event.type === 'evidence.chunk') {
+      result.evidence ??= { chunks: [], droppedAtPost: 0 };
+      result.evidence.chunks.push(await receiveChunk(tx, postId, (event as CloudEvent<'evidence.chunk'>).data, nowMs, this.evidenceBounds));
+    } else if (event.type === 'evidence.stored') await recordEvidenceAnnounced(tx, postId, (event as CloudEvent<'evidence.stored'>).data, timeMs);
+    else if (event.type === 'evidence.evicted') {
+      result.evidence ??= { chunks: [], droppedAtPost: 0 };
+      result.evidence.droppedAtPost += await recordEvidenceEvicted(tx, postId, (event as CloudEvent<'evidence.evicted'>).data, timeMs, nowMs);
+    }
     if (event.type === 'crossing.completed') await this.insertCrossing(tx, event as CloudEvent<'crossing.completed'>, postId, laneId, timeMs);
     else if (event.type === 'alarm.raised') {
       const data = (event as CloudEvent<'alarm.raised'>).data;

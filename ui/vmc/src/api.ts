@@ -67,3 +67,99 @@ export interface PeriodVolume {
   avgCrossingMin: number;
   changeVsPreviousYear: number | null;
 }
+
+/** `GET /api/me` and the login's answer: who is logged in. */
+export interface Me {
+  name: string;
+  role: 'analyst' | 'admin';
+}
+
+/** A row of `GET /api/crossings`. */
+export interface CrossingRow {
+  eventId: string;
+  crossingId: string;
+  postId: string;
+  laneId: string;
+  direction: string;
+  channel: string;
+  xray: boolean;
+  vehicleType: string;
+  plate: string | null;
+  outcome: string;
+  completedAt: string;
+  registrationMin: number | null;
+  crossingMin: number | null;
+}
+
+export interface ScreeningRegion {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  density: number;
+}
+
+/** One piece of a crossing's evidence (`GET /api/crossings/{id}/evidence?post=`; vmc/evidence/evidence-records.ts). */
+export interface EvidencePiece {
+  digest: string;
+  kind: 'plate-snapshot' | 'xray-thumbnail' | 'xray-image';
+  contentType: string;
+  bytes: number;
+  deviceId: string | null;
+  /** Chunks announced; 0: kept at the post until asked for; null: not announced. */
+  chunks: number | null;
+  count: number;
+  received: number;
+  complete: boolean;
+  storedAt: string | null;
+  of: string | null;
+  imageWidth: number | null;
+  imageHeight: number | null;
+  problem: string | null;
+  evictedAtPost: string | null;
+  request: { commandId: string; requestedBy: string; requestedAt: string; answer: 'waiting' | 'applied' | 'refused'; reason: { code: string | null; message: string | null } | null } | null;
+}
+
+export interface CrossingEvidence {
+  postId: string;
+  crossingId: string;
+  screening: { score: number; modelVersion: string; result: string | null; regions: ScreeningRegion[] } | null;
+  pieces: EvidencePiece[];
+}
+
+/** Each post's versions as its latest answer to a watchlist or model command states them. */
+export interface PostVersions {
+  postId: string;
+  watchlistVersion: number | null;
+  watchlistPlates: number | null;
+  modelCommandVersion: number | null;
+  riskModel: string | null;
+  xrayModel: string | null;
+  updatedAt: string;
+}
+
+export interface CommandProgress {
+  commandId: string;
+  kind: 'watchlist.update' | 'model.rollout' | 'evidence.request';
+  version: number;
+  postIds: string[];
+  summary: string;
+  issuedBy: string;
+  issuedAt: string;
+  applied: string[];
+  refused: { postId: string; code: string | null; message: string | null }[];
+  waiting: string[];
+}
+
+/** `GET /api/commands`. */
+export interface CommandsView {
+  canSend: boolean;
+  posts: PostVersions[];
+  commands: CommandProgress[];
+}
+
+/** `GET /api/evidence/requests`. */
+export interface EvidenceRequestsView {
+  canSend: boolean;
+  requests: CommandProgress[];
+}

@@ -7,10 +7,14 @@
  * the TRS interval table and distribution curve, each post's lanes and device health now, open
  * gaps and recent alarms. Live: the posts are polled every few seconds and everything is
  * reloaded as soon as a post has new events (or a minute has passed), with the time of the last
- * update in the header.
+ * update in the header. Two more views share the header: #crossings (the crossings the filters
+ * select, each with its evidence: crossings-view.tsx) and #commands (the posts' watchlist and
+ * model versions, rollouts' progress, and the admins' rollout forms: commands-view.tsx).
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, type Alarm, type Gap, type PeriodVolume, type Post, type TrsReport } from './api.js';
+import { api, ApiError, type Alarm, type Gap, type Me, type PeriodVolume, type Post, type TrsReport } from './api.js';
+import { CommandsView } from './commands-view.js';
+import { CrossingsView } from './crossings-view.js';
 import { ChannelShares, GroupedBars, Legend } from './charts.js';
 import { IntervalChart } from './interval-chart.js';
 import { day, daysInMonth, elapsed, periodLabel, periodRange, rangeLabel, yearBefore, type Period, type Range } from './period.js';
@@ -172,14 +176,14 @@ function VolumeTable({ rows, label }: { rows: PeriodVolume[]; label: string }) {
   );
 }
 
-function Login({ onLogin }: { onLogin: (name: string) => void }) {
+function Login({ onLogin }: { onLogin: (me: Me) => void }) {
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState('');
   const submit = (event: Event): void => {
     event.preventDefault();
-    api<{ name: string }>('/api/login', { name, password }).then(
-      (me) => onLogin(me.name),
+    api<Me>('/api/login', { name, password }).then(
+      (me) => onLogin({ name: me.name, role: me.role }),
       (e: unknown) => setError(e instanceof ApiError ? e.message : String(e)),
     );
   };
@@ -255,7 +259,22 @@ function Choice({ name, label, values, value, onChange }: { name: string; label:
   );
 }
 
-function Dashboard({ me, onLogout }: { me: string; onLogout: () => void }) {
+/** The dashboard's views, each at its own `#name` (a link to one opens it). */
+const VIEWS = [
+  ['figures', 'Figures'],
+  ['crossings', 'Crossings & evidence'],
+  ['commands', 'Commands'],
+] as const;
+type View = (typeof VIEWS)[number][0];
+const viewOf = (hash: string): View => VIEWS.find(([name]) => `#${name}` === hash)?.[0] ?? 'figures';
+
+function Dashboard({ me, onLogout }: { me: Me; onLogout: () => void }) {
+  const [view, setView] = useState<View>(viewOf(location.hash));
+  useEffect(() => {
+    const follow = (): void => setView(viewOf(location.hash));
+    addEventListener('hashchange', follow);
+    return () => removeEventListener('hashchange', follow);
+  }, []);
   const [filters, setFilters] = useState<Filters>({ posts: [], period: { year: '', month: '', day: '' }, vehicleType: '', direction: '', channel: '', interval: 10 });
   const [data, setData] = useState<Data | null>(null);
   const [updated, setUpdated] = useState<Date | null>(null);
@@ -326,13 +345,21 @@ function Dashboard({ me, onLogout }: { me: string; onLogout: () => void }) {
     <>
       <header>
         <h1>VMC — border posts</h1>
+        <nav aria-label="views">
+          {VIEWS.map(([name, label]) => (
+            <a href={`#${name}`} aria-current={view === name ? 'page' : undefined} onClick={() => setView(name)}>
+              {label}
+            </a>
+          ))}
+        </nav>
         <span class="live" data-testid="updated">
           {updated ? `Live · updated ${updated.toLocaleTimeString()}` : 'loading…'}
         </span>
-        <span>{me}</span>
+        <span>{`${me.name} (${me.role})`}</span>
         <button onClick={() => void api('/api/logout', {}).finally(onLogout)}>Log out</button>
       </header>
       <main>
+        {view !== 'commands' && (
         <section class="filters" aria-label="filters">
           <label>
             Posts
@@ -353,162 +380,169 @@ function Dashboard({ me, onLogout }: { me: string; onLogout: () => void }) {
           </label>
           {error && <span class="error">{error}</span>}
         </section>
-        {report && (
-          <section class="wide" aria-label="figures">
-            <h2>
-              Time Release Study <small>{periodLabel(filters.period) || 'all time'}{cmp ? ` · changes: ${rangeLabel(cmp.nowRange)} against ${rangeLabel(cmp.beforeRange)}` : ''}</small>
-            </h2>
-            <div class="figures">
-              <Figure testId="fig-vehicles" label="Vehicles" value={String(report.vehicles)} delta={cmp ? delta(cmp.now.vehicles, cmp.before.vehicles) : null} />
-              <Figure testId="fig-per-day" label="Average per day" value={data.days.length ? (dayVehicles / data.days.length).toFixed(1) : '–'} />
-              <Figure testId="fig-per-month" label="Average per month" value={monthsWithTraffic ? (dayVehicles / monthsWithTraffic).toFixed(0) : '–'} />
-              <Figure testId="fig-xray" label="X-ray involvement" value={pct(report.xrayShare)} delta={cmp ? points(cmp.now.xrayShare, cmp.before.xrayShare) : null} />
-              <Figure testId="fig-registration" label="Registration (avg min)" value={min(report.registration.avgMin)} delta={cmp ? delta(cmp.now.registration.avgMin, cmp.before.registration.avgMin, true) : null} />
-              <Figure testId="fig-crossing" label="Crossing (avg min)" value={min(report.crossing.avgMin)} delta={cmp ? delta(cmp.now.crossing.avgMin, cmp.before.crossing.avgMin, true) : null} />
-              <Figure testId="fig-crossing-p" label="Crossing median / p90" value={`${min(report.crossing.medianMin)} / ${min(report.crossing.p90Min)}`} />
-            </div>
-          </section>
         )}
-        {cmp && (
-          <section aria-label="directions">
-            <h2>
-              Vehicles by direction <small>against the same dates a year before</small>
-            </h2>
-            <Legend items={[{ label: rangeLabel(cmp.beforeRange), swatch: 'previous' }, { label: rangeLabel(cmp.nowRange), swatch: 'current' }]} />
-            <GroupedBars
-              testId="direction-yoy"
-              title="Vehicles by direction, this period against the same dates a year before"
-              categories={directions}
-              series={[
-                { name: 'year before', color: 'previous', values: directions.map((d) => cmp.before.byDirection[d] ?? 0) },
-                { name: 'this period', color: 'current', values: directions.map((d) => cmp.now.byDirection[d] ?? 0) },
-              ]}
-              notes={directions.map((d) => {
-                const r = ratio(cmp.now.byDirection[d] ?? 0, cmp.before.byDirection[d] ?? 0);
-                return r === null ? { text: 'new', tone: 'same' as const } : { text: change(r), tone: tone(r) };
-              })}
-              values
-            />
-          </section>
-        )}
-        <section aria-label="years">
-          <h2>
-            Vehicles per year <small>{ytd ? `${ytd.year} to ${ytd.to}: change against the same dates of ${Number(ytd.year) - 1}` : ''}</small>
-          </h2>
-          <GroupedBars
-            testId="years-chart"
-            title="Vehicles per year"
-            categories={years.map((y) => y.period)}
-            series={[{ name: 'vehicles', color: 'current', values: years.map((y) => y.vehicles) }]}
-            notes={years.map((y, i) => {
-              const r = ytd && i === years.length - 1 ? ratio(ytd.vehicles, ytd.before) : y.changeVsPreviousYear;
-              return r === null ? null : { text: change(r), tone: tone(r) };
-            })}
-            values
-            height={200}
-          />
-        </section>
-        <section aria-label="channels">
-          <h2>Channels per year</h2>
-          <Legend items={CHANNELS.map((c) => ({ label: c, swatch: c }))} />
-          <ChannelShares testId="channel-shares" rows={years} />
-        </section>
-        <section class="wide" aria-label="months">
-          <h2>
-            Monthly dynamics <small>last {data?.months.length ?? 0} months</small>
-          </h2>
-          <GroupedBars
-            testId="months-chart"
-            title="Vehicles per month"
-            categories={(data?.months ?? []).map((m) => m.period)}
-            series={[{ name: 'vehicles', color: 'current', values: (data?.months ?? []).map((m) => m.vehicles) }]}
-            notes={(data?.months ?? []).map((m, i, all) => (all.length > 12 && i % 2 !== 0) || m.changeVsPreviousYear === null ? null : { text: change(m.changeVsPreviousYear), tone: tone(m.changeVsPreviousYear) })}
-            labelEvery={(data?.months.length ?? 0) > 12 ? 2 : 1}
-            values
-            height={190}
-          />
-          <details>
-            <summary>Per year and per month, as tables</summary>
-            <VolumeTable rows={years} label="year" />
-            <VolumeTable rows={data?.months ?? []} label="month" />
-          </details>
-        </section>
-        {report && (
+        {view === 'figures' && (
           <>
-            <section aria-label="distribution">
-              <h2>Crossing times by interval</h2>
-              <IntervalChart intervals={report.intervals} />
-            </section>
-            <section aria-label="interval table">
-              <h2>Interval table</h2>
-              <div class="scroll" tabIndex={0}>
-                <table>
-                  <thead>
-                    <tr>
-                      <th>up to (min)</th>
-                      <th>vehicles</th>
-                      <th>cumulative</th>
-                      <th>cum. %</th>
-                      <th>avg crossing (min)</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {report.intervals.map((r) => (
-                      <tr>
-                        <td>{r.upToMin}</td>
-                        <td>{r.vehicles}</td>
-                        <td>{r.cumulative}</td>
-                        <td>{r.cumulativePct.toFixed(2)}</td>
-                        <td>{r.avgCrossingMin.toFixed(2)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
+          {report && (
+            <section class="wide" aria-label="figures">
+              <h2>
+                Time Release Study <small>{periodLabel(filters.period) || 'all time'}{cmp ? ` · changes: ${rangeLabel(cmp.nowRange)} against ${rangeLabel(cmp.beforeRange)}` : ''}</small>
+              </h2>
+              <div class="figures">
+                <Figure testId="fig-vehicles" label="Vehicles" value={String(report.vehicles)} delta={cmp ? delta(cmp.now.vehicles, cmp.before.vehicles) : null} />
+                <Figure testId="fig-per-day" label="Average per day" value={data.days.length ? (dayVehicles / data.days.length).toFixed(1) : '–'} />
+                <Figure testId="fig-per-month" label="Average per month" value={monthsWithTraffic ? (dayVehicles / monthsWithTraffic).toFixed(0) : '–'} />
+                <Figure testId="fig-xray" label="X-ray involvement" value={pct(report.xrayShare)} delta={cmp ? points(cmp.now.xrayShare, cmp.before.xrayShare) : null} />
+                <Figure testId="fig-registration" label="Registration (avg min)" value={min(report.registration.avgMin)} delta={cmp ? delta(cmp.now.registration.avgMin, cmp.before.registration.avgMin, true) : null} />
+                <Figure testId="fig-crossing" label="Crossing (avg min)" value={min(report.crossing.avgMin)} delta={cmp ? delta(cmp.now.crossing.avgMin, cmp.before.crossing.avgMin, true) : null} />
+                <Figure testId="fig-crossing-p" label="Crossing median / p90" value={`${min(report.crossing.medianMin)} / ${min(report.crossing.p90Min)}`} />
               </div>
             </section>
+          )}
+          {cmp && (
+            <section aria-label="directions">
+              <h2>
+                Vehicles by direction <small>against the same dates a year before</small>
+              </h2>
+              <Legend items={[{ label: rangeLabel(cmp.beforeRange), swatch: 'previous' }, { label: rangeLabel(cmp.nowRange), swatch: 'current' }]} />
+              <GroupedBars
+                testId="direction-yoy"
+                title="Vehicles by direction, this period against the same dates a year before"
+                categories={directions}
+                series={[
+                  { name: 'year before', color: 'previous', values: directions.map((d) => cmp.before.byDirection[d] ?? 0) },
+                  { name: 'this period', color: 'current', values: directions.map((d) => cmp.now.byDirection[d] ?? 0) },
+                ]}
+                notes={directions.map((d) => {
+                  const r = ratio(cmp.now.byDirection[d] ?? 0, cmp.before.byDirection[d] ?? 0);
+                  return r === null ? { text: 'new', tone: 'same' as const } : { text: change(r), tone: tone(r) };
+                })}
+                values
+              />
+            </section>
+          )}
+          <section aria-label="years">
+            <h2>
+              Vehicles per year <small>{ytd ? `${ytd.year} to ${ytd.to}: change against the same dates of ${Number(ytd.year) - 1}` : ''}</small>
+            </h2>
+            <GroupedBars
+              testId="years-chart"
+              title="Vehicles per year"
+              categories={years.map((y) => y.period)}
+              series={[{ name: 'vehicles', color: 'current', values: years.map((y) => y.vehicles) }]}
+              notes={years.map((y, i) => {
+                const r = ytd && i === years.length - 1 ? ratio(ytd.vehicles, ytd.before) : y.changeVsPreviousYear;
+                return r === null ? null : { text: change(r), tone: tone(r) };
+              })}
+              values
+              height={200}
+            />
+          </section>
+          <section aria-label="channels">
+            <h2>Channels per year</h2>
+            <Legend items={CHANNELS.map((c) => ({ label: c, swatch: c }))} />
+            <ChannelShares testId="channel-shares" rows={years} />
+          </section>
+          <section class="wide" aria-label="months">
+            <h2>
+              Monthly dynamics <small>last {data?.months.length ?? 0} months</small>
+            </h2>
+            <GroupedBars
+              testId="months-chart"
+              title="Vehicles per month"
+              categories={(data?.months ?? []).map((m) => m.period)}
+              series={[{ name: 'vehicles', color: 'current', values: (data?.months ?? []).map((m) => m.vehicles) }]}
+              notes={(data?.months ?? []).map((m, i, all) => (all.length > 12 && i % 2 !== 0) || m.changeVsPreviousYear === null ? null : { text: change(m.changeVsPreviousYear), tone: tone(m.changeVsPreviousYear) })}
+              labelEvery={(data?.months.length ?? 0) > 12 ? 2 : 1}
+              values
+              height={190}
+            />
+            <details>
+              <summary>Per year and per month, as tables</summary>
+              <VolumeTable rows={years} label="year" />
+              <VolumeTable rows={data?.months ?? []} label="month" />
+            </details>
+          </section>
+          {report && (
+            <>
+              <section aria-label="distribution">
+                <h2>Crossing times by interval</h2>
+                <IntervalChart intervals={report.intervals} />
+              </section>
+              <section aria-label="interval table">
+                <h2>Interval table</h2>
+                <div class="scroll" tabIndex={0}>
+                  <table>
+                    <thead>
+                      <tr>
+                        <th>up to (min)</th>
+                        <th>vehicles</th>
+                        <th>cumulative</th>
+                        <th>cum. %</th>
+                        <th>avg crossing (min)</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {report.intervals.map((r) => (
+                        <tr>
+                          <td>{r.upToMin}</td>
+                          <td>{r.vehicles}</td>
+                          <td>{r.cumulative}</td>
+                          <td>{r.cumulativePct.toFixed(2)}</td>
+                          <td>{r.avgCrossingMin.toFixed(2)}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
+              </section>
+            </>
+          )}
+          <section aria-label="posts">
+            <h2>Posts, lanes and devices now</h2>
+            {shown.map((p) => (
+              <div>
+                <b>{p.postId}</b> {p.status ? <span class={p.status.state === 'online' ? 'up' : 'down'}>{p.status.state}</span> : null} <span class="muted">· last event {new Date(p.lastSeen).toLocaleString()}</span>
+                {p.openGaps > 0 && <span class="down"> · {p.openGaps} open gap(s)</span>}
+                {p.lastSeqRestart && (
+                  <span class="down" data-testid="seq-restart" title="the gateway's seq started again (a new outbox): events not yet sent from the old one are lost">
+                    {` · seq restarted at ${p.lastSeqRestart.firstSeq} after ${p.lastSeqRestart.previousSeq}, ${new Date(p.lastSeqRestart.at).toLocaleString()}`}
+                  </span>
+                )}
+                <ul class="devices">
+                  {p.lanes.map((lane) => {
+                    const devices = p.devices.filter((d) => d.laneId === lane.laneId);
+                    return (
+                      <li>
+                        {lane.laneId}
+                        {devices.length === 0 ? <span class="muted"> · no device reports</span> : devices.map((d) => <span class={d.state}>{` · ${d.deviceId} (${lane.laneId}): ${d.state}${d.lastError ? ` — ${d.lastError}` : ''}`}</span>)}
+                      </li>
+                    );
+                  })}
+                </ul>
+              </div>
+            ))}
+          </section>
+          <section aria-label="gaps and alarms">
+            <h2>Open gaps</h2>
+            {(data?.gaps.length ?? 0) === 0 ? <p class="muted">none</p> : data?.gaps.map((g) => <p class="down">{`${g.postId}: seq ${g.firstSeq}–${g.lastSeq}, ${g.missing} missing since ${new Date(g.openedAt).toLocaleString()}`}</p>)}
+            <h2>Recent alarms</h2>
+            {(data?.alarms.length ?? 0) === 0 ? <p class="muted">none</p> : data?.alarms.map((a) => <p class={a.severity}>{`${new Date(a.time).toLocaleString()} ${a.postId}/${a.laneId} ${a.alarm}: ${a.message}`}</p>)}
+          </section>
           </>
         )}
-        <section aria-label="posts">
-          <h2>Posts, lanes and devices now</h2>
-          {shown.map((p) => (
-            <div>
-              <b>{p.postId}</b> {p.status ? <span class={p.status.state === 'online' ? 'up' : 'down'}>{p.status.state}</span> : null} <span class="muted">· last event {new Date(p.lastSeen).toLocaleString()}</span>
-              {p.openGaps > 0 && <span class="down"> · {p.openGaps} open gap(s)</span>}
-              {p.lastSeqRestart && (
-                <span class="down" data-testid="seq-restart" title="the gateway's seq started again (a new outbox): events not yet sent from the old one are lost">
-                  {` · seq restarted at ${p.lastSeqRestart.firstSeq} after ${p.lastSeqRestart.previousSeq}, ${new Date(p.lastSeqRestart.at).toLocaleString()}`}
-                </span>
-              )}
-              <ul class="devices">
-                {p.lanes.map((lane) => {
-                  const devices = p.devices.filter((d) => d.laneId === lane.laneId);
-                  return (
-                    <li>
-                      {lane.laneId}
-                      {devices.length === 0 ? <span class="muted"> · no device reports</span> : devices.map((d) => <span class={d.state}>{` · ${d.deviceId} (${lane.laneId}): ${d.state}${d.lastError ? ` — ${d.lastError}` : ''}`}</span>)}
-                    </li>
-                  );
-                })}
-              </ul>
-            </div>
-          ))}
-        </section>
-        <section aria-label="gaps and alarms">
-          <h2>Open gaps</h2>
-          {(data?.gaps.length ?? 0) === 0 ? <p class="muted">none</p> : data?.gaps.map((g) => <p class="down">{`${g.postId}: seq ${g.firstSeq}–${g.lastSeq}, ${g.missing} missing since ${new Date(g.openedAt).toLocaleString()}`}</p>)}
-          <h2>Recent alarms</h2>
-          {(data?.alarms.length ?? 0) === 0 ? <p class="muted">none</p> : data?.alarms.map((a) => <p class={a.severity}>{`${new Date(a.time).toLocaleString()} ${a.postId}/${a.laneId} ${a.alarm}: ${a.message}`}</p>)}
-        </section>
+        {view === 'crossings' && <CrossingsView query={withRange(baseParams(filters), periodRange(filters.period))} reloadKey={updated?.getTime() ?? 0} />}
+        {view === 'commands' && <CommandsView me={me} posts={posts} />}
       </main>
     </>
   );
 }
 
 export function App() {
-  const [me, setMe] = useState<string | null | undefined>(undefined);
+  const [me, setMe] = useState<Me | null | undefined>(undefined);
   useEffect(() => {
-    api<{ name: string } | null>('/api/me').then(
-      (who) => setMe(who?.name ?? null),
+    api<Me | null>('/api/me').then(
+      (who) => setMe(who ? { name: who.name, role: who.role } : null),
       () => setMe(null),
     );
   }, []);

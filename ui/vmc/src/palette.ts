@@ -56,6 +56,8 @@ export const PAIRS: [PaletteName, PaletteName, number][] = [
   ['up', 'surface', 4.5],
   ['up', 'tile', 4.5],
   ['degraded', 'surface', 4.5],
+  ['degraded', 'tile', 4.5],
+  ['primary', 'tile', 4.5],
   ['down', 'surface', 4.5],
   ['down', 'tile', 4.5],
   ['onGreen', 'green', 4.5],

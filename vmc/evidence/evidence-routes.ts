@@ -1,0 +1,107 @@
+/**
+ * The evidence API, a fastify plugin (any logged-in caller: analysts and admins):
+ *   GET  /api/evidence/{digest}                       the verified bytes, with their own type
+ *   GET  /api/crossings/{crossingId}/evidence?post=P  a crossing's pieces, held or not, and its screening regions
+ *   POST /api/evidence/requests {post, digests}       asks the post for pieces in full (an evidence.request command)
+ *   GET  /api/evidence/requests                       the latest evidence requests and the posts' answers
+ * Analysts may ask for a full image: looking at a crossing's evidence is their work, the request
+ * changes nothing at the post (it only sends what it holds), and it is bounded (100 digests, one
+ * post). Sending needs the server's command key (`vmc --command-key`), like any command.
+ *
+ * The bytes are served as the gateway serves its pictures (gateway/http/image-routes.ts): only
+ * image types as images, anything else (a 16-bit PGM scan) as a download; never sniffed, never
+ * run (a sandboxing CSP), cached privately only (the name is the digest: an answer never changes).
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { MAX_EVIDENCE_REQUEST_DIGESTS } from '../../contract/vmc-command.js';
+import { isGatewayError } from '../../core/errors.js';
+import type { CommandSender } from '../commands/command-routes.js';
+import type { VmcStore } from '../store/vmc-store.js';
+import { requestEvidence } from './request-evidence.js';
+
+export interface EvidenceRoutesOptions {
+  store: VmcStore;
+  /** Null: this instance has no command key; it shows evidence but requests none. */
+  sender: CommandSender | null;
+}
+
+/** Types served as images; anything else goes out as bytes to download, never as markup. */
+const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/bmp']);
+const EXTENSIONS: Record<string, string> = {
+  'image/jpeg': 'jpg',
+  'image/png': 'png',
+  'image/gif': 'gif',
+  'image/webp': 'webp',
+  'image/bmp': 'bmp',
+  'image/x-portable-graymap': 'pgm',
+  'image/tiff': 'tif',
+};
+
+const DIGEST = { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } as const;
+const POST = { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } as const;
+
+export const evidenceRoutes: FastifyPluginAsync<EvidenceRoutesOptions> = (app, { store, sender }) => {
+  app.get<{ Params: { digest: string }; Querystring: { download?: boolean } }>(
+    '/api/evidence/:digest',
+    {
+      schema: {
+        params: { type: 'object', required: ['digest'], properties: { digest: DIGEST } },
+        querystring: { type: 'object', additionalProperties: false, properties: { download: { type: 'boolean' } } },
+      },
+    },
+    async (request, reply) => {
+      const { digest } = request.params;
+      const blob = await store.evidence.blob(digest);
+      if (!blob) return reply.code(404).send({ code: 'GW_ERR_VMC_EVIDENCE_NOT_FOUND', message: `no verified evidence ${digest} is held (not received, not yet complete, or rejected)` });
+      const type = blob.contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+      const image = IMAGE_TYPES.has(type);
+      const name = `${digest.slice(7, 23)}.${EXTENSIONS[type] ?? 'bin'}`;
+      return reply
+        .header('content-type', image ? type : 'application/octet-stream')
+        .header('content-disposition', `${image && request.query.download !== true ? 'inline' : 'attachment'}; filename="${name}"`)
+        .header('cache-control', 'private, max-age=86400, immutable')
+        .header('x-content-type-options', 'nosniff')
+        .header('content-security-policy', "default-src 'none'; sandbox")
+        .send(blob.data);
+    },
+  );
+
+  app.get<{ Params: { crossingId: string }; Querystring: { post: string } }>(
+    '/api/crossings/:crossingId/evidence',
+    {
+      schema: {
+        params: { type: 'object', required: ['crossingId'], properties: { crossingId: { type: 'string', minLength: 1, maxLength: 128 } } },
+        querystring: { type: 'object', additionalProperties: false, required: ['post'], properties: { post: POST } },
+      },
+    },
+    (request) => store.evidence.ofCrossing(request.query.post, request.params.crossingId),
+  );
+
+  app.get('/api/evidence/requests', async () => ({ canSend: sender !== null, requests: await store.commands.progress(50, ['evidence.request']) }));
+
+  app.post<{ Body: { post: string; digests: string[] } }>(
+    '/api/evidence/requests',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['post', 'digests'],
+          properties: { post: POST, digests: { type: 'array', minItems: 1, maxItems: MAX_EVIDENCE_REQUEST_DIGESTS, items: DIGEST } },
+        },
+      },
+    },
+    async (request, reply) => {
+      if (!sender) return reply.code(503).send({ code: 'GW_ERR_VMC_NO_COMMAND_KEY', message: 'this VMC instance has no command key (vmc --command-key PEM)' });
+      try {
+        const result = await requestEvidence(store, sender.broker, sender.key, { postId: request.body.post, digests: request.body.digests, issuedBy: `user:${request.caller?.name ?? '?'}` }, sender.clock);
+        const { command, topics, requested, carried, held } = result;
+        return reply.code(command ? 201 : 200).send({ commandId: command?.commandId ?? null, version: command?.version ?? null, topics, requested, carried, held });
+      } catch (error) {
+        if (isGatewayError(error)) return reply.code(400).send({ code: error.code, message: error.message });
+        throw error;
+      }
+    },
+  );
+  return Promise.resolve();
+};
