@@ -21,6 +21,8 @@ function postDataDir(): { dataDir: string; database: string } {
   release010Database(database).close();
   mkdirSync(join(dataDir, 'xray', 'lane-1-xray'), { recursive: true });
   writeFileSync(join(dataDir, 'xray', 'lane-1-xray', 'scan-1.pgm'), 'P5\n1 1\n65535\n\0\0', { mode: 0o600 });
+  mkdirSync(join(dataDir, 'evidence', 'ab'), { recursive: true });
+  writeFileSync(join(dataDir, 'evidence', 'ab', 'ab12'), 'a picture', { mode: 0o600 });
   writeFileSync(join(dataDir, 'notes.txt'), 'kept\n', { mode: 0o640 });
   return { dataDir, database };
 }
@@ -55,13 +57,13 @@ describe('backup', () => {
     expect(config.outbox.path).toBe(DEFAULT_DATABASE_PATH);
   });
 
-  it('writes backup.json, a self-contained copy of the database and the other files, 0600, without X-ray images or lock files', async () => {
+  it('writes backup.json, a self-contained copy of the database and the other files, 0600, without X-ray images, evidence or lock files', async () => {
     const { dataDir, database } = postDataDir();
     DataDirLock.acquire(database).release(); // leaves outbox.db.lock and .lock.holder, as a gateway does
     const out = join(tempDir('gw-backup-out-'), 'post.tar.gz');
     const manifest = await backupDataDir({ dataDir, databasePath: database, out, withXray: false, clock });
 
-    expect(manifest).toMatchObject({ format: 'border-gateway-backup', formatVersion: 1, createdAt: '2026-11-28T18:45:12.345Z', database: 'data/outbox.db', schemaVersion: 0, lastSeq: 63, events: 63, files: ['notes.txt'], xray: false });
+    expect(manifest).toMatchObject({ format: 'border-gateway-backup', formatVersion: 1, createdAt: '2026-11-28T18:45:12.345Z', database: 'data/outbox.db', schemaVersion: 0, lastSeq: 63, events: 63, files: ['notes.txt'], xray: false, evidence: false });
     expect(statSync(out).mode & 0o777).toBe(0o600);
     expect(tarList(out).sort()).toEqual(['backup.json', 'data/data/outbox.db', 'data/notes.txt']);
     expect(readdirSync(join(out, '..'))).toEqual(['post.tar.gz']); // no staging or partial file left
@@ -73,6 +75,16 @@ describe('backup', () => {
     const manifest = await backupDataDir({ dataDir, databasePath: database, out, withXray: true, clock });
     expect(manifest.xray).toBe(true);
     expect(tarList(out)).toContain('data/xray/lane-1-xray/scan-1.pgm');
+    expect(tarList(out)).not.toContain('data/evidence/ab/ab12');
+  });
+
+  it('includes the evidence store with --with-evidence', async () => {
+    const { dataDir, database } = postDataDir();
+    const out = join(tempDir('gw-backup-out-'), 'post.tar.gz');
+    const manifest = await backupDataDir({ dataDir, databasePath: database, out, withXray: false, withEvidence: true, clock });
+    expect(manifest.evidence).toBe(true);
+    expect(tarList(out)).toContain('data/evidence/ab/ab12');
+    expect(tarList(out)).not.toContain('data/xray/lane-1-xray/scan-1.pgm');
   });
 
   it('refuses an output inside the data directory, and a data directory without the database', async () => {
@@ -93,7 +105,7 @@ describe('restore', () => {
     return { ...post, archive, manifest };
   }
 
-  it('replaces the directory, keeps the old one as DIR.before-restore-<UTC time>, and carries the X-ray images over', async () => {
+  it('replaces the directory, keeps the old one as DIR.before-restore-<UTC time>, and carries the X-ray images and evidence over', async () => {
     const { dataDir, database, archive } = await backedUp();
     const later = new Database(database);
     later.prepare("INSERT INTO visits (plate_key, wall_ms) VALUES ('AFTER-BACKUP', 1)").run();
@@ -102,6 +114,8 @@ describe('restore', () => {
     const result = await restoreDataDir({ dataDir, from: archive, databasePath: database, clock });
     expect(result.keptAs).toBe(`${dataDir}.before-restore-20261128T184512Z`);
     expect(result.xrayCarriedOver).toBe(true);
+    expect(result.evidenceCarriedOver).toBe(true);
+    expect(readFileSync(join(dataDir, 'evidence', 'ab', 'ab12'), 'utf8')).toBe('a picture');
     expect(count(database, "SELECT COUNT(*) AS n FROM visits WHERE plate_key = 'AFTER-BACKUP'")).toBe(0);
     expect(count(database, 'SELECT COUNT(*) AS n FROM events')).toBe(63);
     expect(count(join(result.keptAs as string, DEFAULT_DATABASE_PATH), "SELECT COUNT(*) AS n FROM visits WHERE plate_key = 'AFTER-BACKUP'")).toBe(1);

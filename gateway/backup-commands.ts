@@ -11,7 +11,8 @@
  * The archive holds `backup.json` (what it is: versions, the database's place, its last seq) and
  * `data/`: the database snapshot, in rollback-journal mode so it is one self-contained file, and
  * the directory's other files, except the database's -wal/-shm/-journal, the lock files (a fresh
- * lock is taken on start) and, unless asked for, received X-ray images (xray/, 4 MB each).
+ * lock is taken on start) and, unless asked for, received X-ray images (xray/, 4 MB each) and the
+ * evidence store's pieces (evidence/, up to evidence.maxBytes).
  *
  * A restore checks everything before it changes anything: the archive unpacks (GNU tar, into an
  * empty folder beside the data directory) to plain files and folders only, backup.json is ours,
@@ -47,6 +48,8 @@ const FORMAT_VERSION = 1;
 const DATA_FOLDER = 'data';
 /** Where the xray-http driver keeps received images, inside the data directory. */
 const XRAY_FOLDER = 'xray';
+/** Where the evidence store keeps its pieces (gateway/evidence/post-evidence.ts), inside the data directory. */
+const EVIDENCE_FOLDER = 'evidence';
 /** Pages per backup step: all of them, so the copy is one read transaction (see file comment). */
 const ALL_PAGES = 0x7fffffff;
 
@@ -68,6 +71,8 @@ export interface BackupManifest {
   files: string[];
   /** Whether received X-ray images (xray/) are in the archive. */
   xray: boolean;
+  /** Whether the evidence store's pieces (evidence/) are in the archive; absent from older backups. */
+  evidence?: boolean;
 }
 
 export interface BackupOptions {
@@ -76,6 +81,8 @@ export interface BackupOptions {
   databasePath: string;
   out: string;
   withXray: boolean;
+  /** Also the evidence store's pieces (evidence/: snapshots, thumbnails, full scans; up to evidence.maxBytes). */
+  withEvidence?: boolean;
   clock: Clock;
 }
 
@@ -93,6 +100,8 @@ export interface RestoreResult {
   keptAs: string | null;
   /** Whether the old xray/ was moved into the restored directory. */
   xrayCarriedOver: boolean;
+  /** Whether the old evidence/ was moved into the restored directory. */
+  evidenceCarriedOver: boolean;
 }
 
 const toPosix = (path: string): string => path.split(sep).join('/');
@@ -165,7 +174,7 @@ function describeSnapshot(path: string): Pick<BackupManifest, 'schemaVersion' | 
 }
 
 /** The data directory's files to copy besides the database, relative to it. */
-function otherFiles(dataDir: string, databaseRel: string, withXray: boolean): string[] {
+function otherFiles(dataDir: string, databaseRel: string, withXray: boolean, withEvidence: boolean): string[] {
   // The database's own side files and the lock's: a copy of either would be wrong, not merely stale.
   const skip = new Set(['', '-wal', '-shm', '-journal', '.lock', '.lock-journal', '.lock.holder'].map((suffix) => `${databaseRel}${suffix}`));
   const files: string[] = [];
@@ -174,6 +183,7 @@ function otherFiles(dataDir: string, databaseRel: string, withXray: boolean): st
       const path = rel === '' ? entry.name : join(rel, entry.name);
       if (entry.isDirectory()) {
         if (rel === '' && entry.name === XRAY_FOLDER && !withXray) continue;
+        if (rel === '' && entry.name === EVIDENCE_FOLDER && !withEvidence) continue;
         walk(path);
       } else if (entry.isFile() && !skip.has(path)) {
         files.push(path);
@@ -227,7 +237,8 @@ export async function backupDataDir(options: BackupOptions): Promise<BackupManif
       throw backupError(`copying the database ${databasePath}`, error);
     });
     const snapshot = describeSnapshot(stagedDatabase);
-    const files = otherFiles(dataDir, databaseRel, options.withXray);
+    const withEvidence = options.withEvidence === true;
+    const files = otherFiles(dataDir, databaseRel, options.withXray, withEvidence);
     try {
       for (const file of files) copyWithMode(dataDir, stagedData, file);
     } catch (error) {
@@ -242,6 +253,7 @@ export async function backupDataDir(options: BackupOptions): Promise<BackupManif
       ...snapshot,
       files: files.map(toPosix),
       xray: options.withXray && existsSync(join(dataDir, XRAY_FOLDER)),
+      evidence: withEvidence && existsSync(join(dataDir, EVIDENCE_FOLDER)),
     };
     writePrivateFile(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     // 0600 before tar writes a byte into it: the archive holds password hashes and plates.
@@ -352,7 +364,7 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
     if (!existsSync(dataDir)) {
       renameSync(restoredData, dataDir);
       chmodSync(dataDir, 0o700);
-      return { manifest, keptAs: null, xrayCarriedOver: false };
+      return { manifest, keptAs: null, xrayCarriedOver: false, evidenceCarriedOver: false };
     }
     // Held until the swap is done: a gateway starting meanwhile stops at the lock, not at half a directory.
     const lockedDatabase = join(dataDir, manifest.database);
@@ -370,10 +382,17 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
       }
       // Images are evidence kept by age (deploy/border-gateway.tmpfiles.conf), not part of the
       // database's state: they stay in the live directory unless the backup brought its own.
-      const xrayCarriedOver = !existsSync(join(dataDir, XRAY_FOLDER)) && existsSync(join(keptAs, XRAY_FOLDER));
-      if (xrayCarriedOver) renameSync(join(keptAs, XRAY_FOLDER), join(dataDir, XRAY_FOLDER));
+      // So is the evidence store's folder: the restored database's index names what it held then;
+      // the gateway drops, at start, rows without their file and files without their row.
+      const carryOver = (folder: string): boolean => {
+        const carried = !existsSync(join(dataDir, folder)) && existsSync(join(keptAs, folder));
+        if (carried) renameSync(join(keptAs, folder), join(dataDir, folder));
+        return carried;
+      };
+      const xrayCarriedOver = carryOver(XRAY_FOLDER);
+      const evidenceCarriedOver = carryOver(EVIDENCE_FOLDER);
       takeOwnership(dataDir, old);
-      return { manifest, keptAs, xrayCarriedOver };
+      return { manifest, keptAs, xrayCarriedOver, evidenceCarriedOver };
     } finally {
       lock.release();
     }
@@ -390,11 +409,11 @@ function databasePathOf(configFile: string | undefined, dataDir: string): string
 export async function backupCommand(args: string[], out: (line: string) => void, clock: Clock = systemClock): Promise<number> {
   const { values } = parseForm(BACKUP_FORM, args);
   const dataDir = resolve(values.data as string);
-  const manifest = await backupDataDir({ dataDir, databasePath: databasePathOf(values.config, dataDir), out: values.out as string, withXray: values['with-xray'] === true, clock });
+  const manifest = await backupDataDir({ dataDir, databasePath: databasePathOf(values.config, dataDir), out: values.out as string, withXray: values['with-xray'] === true, withEvidence: values['with-evidence'] === true, clock });
   const size = statSync(resolve(values.out as string)).size;
   out(`backup written: ${resolve(values.out as string)} (${size} bytes)`);
   out(`  database ${manifest.database}: schema version ${manifest.schemaVersion}, last seq ${manifest.lastSeq}, ${manifest.events} events not yet delivered, as committed at ${manifest.createdAt}`);
-  out(`  ${manifest.files.length} other files; X-ray images ${manifest.xray ? 'included' : 'left out (--with-xray includes them)'}`);
+  out(`  ${manifest.files.length} other files; X-ray images ${manifest.xray ? 'included' : 'left out (--with-xray includes them)'}; evidence ${manifest.evidence === true ? 'included' : 'left out (--with-evidence includes it)'}`);
   return EXIT_CODES.ok;
 }
 
@@ -407,6 +426,7 @@ export async function restoreCommand(args: string[], out: (line: string) => void
   out(`  database ${manifest.database}: schema version ${manifest.schemaVersion}, last seq ${manifest.lastSeq}, ${manifest.events} events not yet delivered`);
   out(result.keptAs === null ? '  there was no data directory before' : `  the replaced directory is kept as ${result.keptAs}`);
   if (result.xrayCarriedOver) out(`  X-ray images (${XRAY_FOLDER}/) moved over from the replaced directory`);
+  if (result.evidenceCarriedOver) out(`  evidence (${EVIDENCE_FOLDER}/) moved over from the replaced directory`);
   out('  the gateway sends the undelivered events when it starts; its seq continues from the backup\'s (tell the VMC team: docs/deployment.md#backups)');
   return EXIT_CODES.ok;
 }

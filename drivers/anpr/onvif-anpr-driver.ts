@@ -59,8 +59,8 @@ export type AnprReading = {
   plateType: string | null;
   vehicleType: string | null;
   /**
-   * Names the read's picture on the gateway: the digest of a fetched picture (ONVIF), the file
-   * name of a pushed part (anpr-http-push); null when there is none.
+   * Names the read's picture on the gateway: `sha256:<hex>` of its bytes, a fetched picture (ONVIF)
+   * or the first picture of a push (anpr-http-push); null when there is none.
    */
   imageRef: string | null;
   /** The fetched picture (ONVIF), null when the notification named none or it was not fetched. */

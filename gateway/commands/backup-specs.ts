@@ -13,19 +13,20 @@ const CONFIG_OPTION = {
 export const BACKUP_FORM = defineForm({
   path: 'backup',
   summary:
-    "Writes the data directory to a .tar.gz while the gateway runs or not: a consistent snapshot of the database (SQLite's online backup: what was committed at that instant, WAL included) and the directory's other files. X-ray images (xray/) only with --with-xray. The archive is 0600: it holds password hashes, plates and the audit log.",
+    "Writes the data directory to a .tar.gz while the gateway runs or not: a consistent snapshot of the database (SQLite's online backup: what was committed at that instant, WAL included) and the directory's other files. X-ray images (xray/) only with --with-xray, the evidence store (evidence/) only with --with-evidence. The archive is 0600: it holds password hashes, plates and the audit log.",
   options: {
     data: { type: 'string', value: 'DIR', required: true, help: "the gateway's data directory (/var/lib/border-gateway)" },
     out: { type: 'string', value: 'FILE', required: true, help: 'the archive to write (.tar.gz); written under a temporary name and renamed when complete' },
     config: CONFIG_OPTION,
     'with-xray': { type: 'boolean', help: 'also the received X-ray images under xray/ (4 MB each; default: left out)' },
+    'with-evidence': { type: 'boolean', help: "also the evidence store's snapshots, thumbnails and scans under evidence/ (up to evidence.maxBytes; default: left out)" },
   },
 });
 
 export const RESTORE_FORM = defineForm({
   path: 'restore',
   summary:
-    'Replaces the data directory with a backup: checks the archive and its database (integrity_check, schema version) first, refuses while a gateway holds the directory, and keeps the old directory as DIR.before-restore-<UTC time>. X-ray images stay: the old xray/ moves into the restored directory unless the backup has its own.',
+    'Replaces the data directory with a backup: checks the archive and its database (integrity_check, schema version) first, refuses while a gateway holds the directory, and keeps the old directory as DIR.before-restore-<UTC time>. X-ray images and evidence stay: the old xray/ and evidence/ move into the restored directory unless the backup has its own.',
   options: {
     data: { type: 'string', value: 'DIR', required: true, help: "the gateway's data directory; it need not exist" },
     from: { type: 'string', value: 'FILE', required: true, help: 'an archive written by `backup`' },
