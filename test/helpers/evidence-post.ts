@@ -20,8 +20,11 @@ const SUPERVISOR = { name: 'sup-1', password: 'a long supervisor passphrase 9' }
 
 export const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
-/** Writes the post's configuration; returns its path. */
-export function writeEvidencePostConfig(dir: string, brokerUrl: string, vmcKeyFile: string, maxQueuedChunks: number): string {
+/**
+ * Writes the post's configuration; returns its path. `options.screening`: run the bundled X-ray
+ * screening model, so a scan's `xray.scanned` carries a score and regions (default: no model).
+ */
+export function writeEvidencePostConfig(dir: string, brokerUrl: string, vmcKeyFile: string, maxQueuedChunks: number, options: { screening?: boolean } = {}): string {
   const file = join(dir, 'post.yaml');
   writeFileSync(
     file,
@@ -39,7 +42,7 @@ outbox: { path: outbox.db }
 http: { port: 0 }
 devicePush: { port: 0 }
 workflow: { randomXrayShare: 0 }
-models: { risk: null, xrayScreening: null }
+models: { risk: null${options.screening === true ? '' : ', xrayScreening: null'} }
 commands: { publicKeys: [${JSON.stringify(vmcKeyFile)}] }
 evidence: { maxQueuedChunks: ${maxQueuedChunks} }
 logLevel: info
