@@ -241,6 +241,12 @@ const uplinkSchema = z.strictObject({
   inflightWindow: z.number().int().min(1).max(65_000).default(256).describe('Most unacknowledged QoS 1 publishes at once'),
   publishTimeoutMs: z.number().int().min(100).default(15_000).describe('A publish not acknowledged in this time forces a reconnect'),
   refusedRetryMs: z.number().int().min(10).default(60_000).describe('How often a parked publish (refused by the broker, too large for it, or a suspect poison message) is retried'),
+  keepUnrouted: z
+    .boolean()
+    .default(true)
+    .describe(
+      'An event the broker routed to no subscriber (MQTT 5 PUBACK 0x10: the VMC is not subscribed, e.g. after a Mosquitto restart lost its shared subscription) stays in the outbox and is sent again (1 s doubling to 30 s) until one receives it. false: forgotten as delivered (for a broker where some event types knowingly have no subscriber)',
+    ),
   maxEventBytes: z
     .number()
     .int()

@@ -327,7 +327,7 @@ export class Gateway {
       status: this.lastCommitError ? 'failing' : connected ? 'ok' : 'degraded',
       postId: this.context.config.post.id,
       version: GATEWAY_VERSION,
-      uplink: { state: this.uplink.state, inflight: this.uplink.inflightCount, refused: this.uplink.parkedCount, parked: this.uplink.parkedByCause() },
+      uplink: { state: this.uplink.state, inflight: this.uplink.inflightCount, refused: this.uplink.parkedCount, parked: this.uplink.parkedByCause(), unrouted: this.uplink.unroutedCount },
       outbox: {
         depth: stats.depth,
         bytes: stats.bytes,
@@ -390,6 +390,13 @@ export class Gateway {
       }
       this.raiseAlarm('GW_ERR_UPLINK_PUBLISH_REFUSED', 'warning', `broker refused ${refusal.type} (reason code 0x${refusal.reasonCode.toString(16)}); event kept and retried`, {
         ...refusal,
+      });
+    });
+    this.uplink.on('unrouted', (first) => {
+      // Once per spell (its first event); the alarm is kept like the events until a subscriber is there.
+      if (first.count !== 1) return;
+      this.raiseAlarm('GW_ERR_UPLINK_UNROUTED', 'warning', `the broker routed ${first.type} seq ${first.seq} to no subscriber (is the VMC subscribed?); events kept and sent again until one receives them`, {
+        ...first,
       });
     });
     this.uplink.on('parked', (parked: ParkedPublish) => {

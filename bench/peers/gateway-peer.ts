@@ -52,6 +52,9 @@ export async function startGatewayPeer(options: GatewayPeerOptions): Promise<Pee
       `http: { host: 127.0.0.1, port: ${httpPort} }`,
       `devicePush: { host: 127.0.0.1, port: ${devicePort} }`,
       `workflow: { maxUnregisteredPerLane: ${options.maxUnregistered} }`,
+      // The job is one message per read, as Node-RED's flow does it: the pictures are not kept or
+      // sent to the VMC as evidence (a post does that by default: docs/operations.md#evidence).
+      'evidence: { maxBytes: 0 }',
       'logLevel: info',
       '',
     ].join('\n'),

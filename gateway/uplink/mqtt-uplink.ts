@@ -15,6 +15,13 @@
  *   the broker dropped the connection `poisonAfterDrops` times in a row while it was the oldest
  *   unacknowledged publish (MQTT 3.1.1 has no other way to say "too large"). After a drop, that
  *   event is sent alone first, so the blame falls on it only if it alone is in flight.
+ * - An event the broker routed to nobody (MQTT 5 PUBACK 0x10 No matching subscribers: the VMC is
+ *   not subscribed, e.g. Mosquitto lost its shared subscription in a restart) is not forgotten
+ *   unless `keepUnrouted` is off: it stays in the outbox. The oldest of those is sent again as a
+ *   probe (after 1 s, doubling to 30 s while it comes back 0x10); once a probe is routed the rest
+ *   go at once, out of order and flagged `replayed`. One probe at a time, so a post the VMC does
+ *   not hear for a day resends one event per 30 s, not its whole backlog. Every reconnect sends
+ *   them again in order with the rest.
  * - MQTT 5 first, falling back to 3.1.1 when a broker refuses it; a broker list for failover.
  */
 import { EventEmitter } from 'node:events';
@@ -47,6 +54,8 @@ export interface UplinkSettings {
   refusedRetryMs: number;
   /** Drops in a row with the same oldest unacknowledged publish that park it (default 3). */
   poisonAfterDrops?: number;
+  /** Keep and resend events the broker routed to no subscriber (PUBACK 0x10); default true. */
+  keepUnrouted?: boolean;
   reconnect: BackoffPolicy;
   /** How long to wait for a CONNACK. */
   connectTimeoutMs?: number;
@@ -96,12 +105,22 @@ export interface UplinkEvents {
   /** Emitted once per event, when it is first parked as too large or as a suspect. */
   parked: [parked: ParkedPublish];
   timeout: [seq: number];
+  /** An event the broker routed to nobody, first kept (not on its resends); `count`: kept now. */
+  unrouted: [kept: { seq: number; type: string; laneId: string; count: number }];
+  /** The spell is over: every kept event was routed to a subscriber at last. */
+  routed: [];
 }
 
 interface InFlight {
   row: OutboxRow;
   sentAtMono: number;
 }
+
+/** Backoff of the probe among unrouted events: 1 s, doubling per answer 0x10, at most 30 s. */
+const UNROUTED_FIRST_RETRY_MS = 1000;
+const UNROUTED_MAX_RETRY_MS = 30_000;
+/** MQTT 5 reason code: the broker accepted the message but no subscription matched it. */
+const NO_MATCHING_SUBSCRIBERS = 0x10;
 
 interface Parked {
   cause: ParkCause;
@@ -143,6 +162,16 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private window = 1;
   private readonly inflight = new Map<number, InFlight>();
   private readonly parked = new Map<number, Parked>();
+  /** Events routed to nobody, by seq, in the order they were answered so. */
+  private readonly unrouted = new Set<number>();
+  /** Probes answered 0x10 in a row (the backoff's exponent), and when the next goes. */
+  private unroutedProbes = 0;
+  private probeAtMono = Number.POSITIVE_INFINITY;
+  /** A kept event was routed: the others are sent now, not after the probe's backoff. */
+  private unroutedFlush = false;
+  /** Message ids the current connection's broker answered 0x10, until their callback runs. */
+  private unroutedIds = new Set<number>();
+  private unroutedTimer: TimerHandle | null = null;
   private pumping = false;
   private pumpScheduled = false;
   /** Set while stop() waits for the in-flight publishes; called when the last one is answered. */
@@ -173,6 +202,11 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
 
   get parkedCount(): number {
     return this.parked.size;
+  }
+
+  /** Events the broker routed to nobody, kept and sent again (part of the outbox depth). */
+  get unroutedCount(): number {
+    return this.unrouted.size;
   }
 
   /** Parked events by cause (they are also part of the outbox depth). */
@@ -310,6 +344,11 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     client.on('message', (topic, payload, packet) => {
       if (epoch === this.epoch) this.subscription?.onMessage(topic, payload, packet.retain);
     });
+    // MQTT.js treats 0x10 as success and hands the publish callback only the publish packet:
+    // its PUBACK is seen here first (packetreceive comes before the acknowledgement is handled).
+    client.on('packetreceive', (packet) => {
+      if (epoch === this.epoch && packet.cmd === 'puback' && packet.reasonCode === NO_MATCHING_SUBSCRIBERS && packet.messageId !== undefined) this.unroutedIds.add(packet.messageId);
+    });
   }
 
   private onConnected(broker: string, version: 4 | 5, connack: IConnackPacket): void {
@@ -320,6 +359,12 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.failedAttempts = 0;
     this.liveFromSeq = outbox.lastSeq + 1;
     this.cursor = 0;
+    // Everything unacknowledged is read again from the start, in order: the kept ones with it.
+    this.unrouted.clear();
+    this.unroutedIds = new Set();
+    this.unroutedProbes = 0;
+    this.probeAtMono = Number.POSITIVE_INFINITY;
+    this.unroutedFlush = false;
     this.maxPacketSize = connack.properties?.maximumPacketSize ?? null;
     const receiveMaximum = connack.properties?.receiveMaximum;
     // One slot of the broker's Receive Maximum is kept for the status publish: exceeding it is a
@@ -414,12 +459,13 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.pumping = true;
     try {
       if (!this.probeSuspect()) return;
+      this.resendUnrouted();
       while (this.machine.is('connected') && this.inflight.size < this.window) {
         const rows = this.deps.outbox.readFrom(this.cursor, this.window - this.inflight.size);
         if (rows.length === 0) break;
         for (const row of rows) {
           this.cursor = row.seq + 1;
-          if (this.parked.has(row.seq) || this.inflight.has(row.seq)) continue;
+          if (this.parked.has(row.seq) || this.unrouted.has(row.seq) || this.inflight.has(row.seq)) continue;
           this.send(row);
         }
       }
@@ -451,7 +497,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     if (!client) return;
     const epoch = this.epoch;
     // A parked event goes out of order, after newer ones: flagged like a backlog replay.
-    const replayed = row.seq < this.liveFromSeq || this.parked.has(row.seq);
+    const replayed = row.seq < this.liveFromSeq || this.parked.has(row.seq) || this.unrouted.has(row.seq);
     const topic = eventTopic(this.deps.settings.root, row.laneId, row.type);
     if (this.maxPacketSize !== null) {
       const payloadBytes = row.bytes + (replayed ? REPLAYED_FLAG_BYTES : 0);
@@ -466,17 +512,31 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     const options: IClientPublishOptions = { qos: 1 };
     if (this.connectedVersion === 5) options.properties = { contentType: CLOUDEVENTS_CONTENT_TYPE };
     this.inflight.set(row.seq, { row, sentAtMono: this.deps.clock.monotonic() });
-    client.publish(topic, payload, options, (error) => {
-      if (epoch === this.epoch) this.onAck(row, error);
+    client.publish(topic, payload, options, (error, packet) => {
+      if (epoch !== this.epoch) return;
+      const messageId = (packet as { messageId?: number } | undefined)?.messageId;
+      const unrouted = !error && messageId !== undefined && this.unroutedIds.delete(messageId);
+      this.onAck(row, error, unrouted && this.deps.settings.keepUnrouted !== false);
     });
   }
 
-  private onAck(row: OutboxRow, error: Error | undefined): void {
+  private onAck(row: OutboxRow, error: Error | undefined, unrouted = false): void {
     this.inflight.delete(row.seq);
     if (this.inflight.size === 0) this.onDrained?.();
     const wasSuspect = this.suspect?.seq === row.seq;
     if (wasSuspect) this.suspect = null; // answered: whatever dropped the connection, not this
-    if (!error) {
+    if (unrouted) {
+      this.keepUnrouted(row);
+    } else if (!error) {
+      if (this.unrouted.delete(row.seq)) {
+        // Someone receives again: the rest go now, and the next spell's probe starts at 1 s.
+        this.unroutedFlush = this.unrouted.size > 0;
+        this.unroutedProbes = 0;
+        if (this.unrouted.size === 0) {
+          this.deps.logger.info({ seq: row.seq }, 'events routed to a subscriber again; none kept');
+          this.emit('routed');
+        }
+      }
       this.parked.delete(row.seq);
       this.deps.outbox.remove(row.seq);
       // The probe was read past the cursor: remove it now, or the pump would read it again.
@@ -508,6 +568,70 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       this.pumpScheduled = false;
       this.pump();
     });
+  }
+
+  /** The broker routed `row` to nobody: kept in the outbox, sent again after a probe is routed. */
+  private keepUnrouted(row: OutboxRow): void {
+    if (this.unrouted.has(row.seq)) {
+      // A resend came back 0x10 too: no subscriber yet. Stop flushing; back off the next probe.
+      this.unroutedFlush = false;
+      this.unroutedProbes += 1;
+      this.scheduleProbe();
+      return;
+    }
+    this.unrouted.add(row.seq);
+    if (this.unrouted.size === 1) this.deps.logger.warn({ seq: row.seq, type: row.type, laneId: row.laneId }, 'broker routed an event to no subscriber (is the VMC subscribed?); kept and sent again');
+    this.emit('unrouted', { seq: row.seq, type: row.type, laneId: row.laneId, count: this.unrouted.size });
+    if (!this.unroutedFlush && this.probeAtMono === Number.POSITIVE_INFINITY) this.scheduleProbe();
+  }
+
+  /** The next probe after the current backoff (1 s doubling per probe answered 0x10, up to 30 s). */
+  private scheduleProbe(): void {
+    this.probeAtMono = this.deps.clock.monotonic() + Math.min(UNROUTED_MAX_RETRY_MS, UNROUTED_FIRST_RETRY_MS * 2 ** Math.min(this.unroutedProbes, 10));
+    if (this.unroutedTimer) this.deps.clock.clearTimeout(this.unroutedTimer);
+    this.unroutedTimer = null;
+    this.armUnroutedRetry();
+  }
+
+  /**
+   * Sends kept unrouted events again, oldest first, within the window: all of them once one was
+   * routed, else only the oldest as a probe when its backoff has passed.
+   */
+  private resendUnrouted(): void {
+    if (this.unrouted.size === 0) return;
+    const probing = !this.unroutedFlush;
+    if (probing && this.deps.clock.monotonic() < this.probeAtMono) {
+      this.armUnroutedRetry(); // a timer may fire a fraction of a millisecond early
+      return;
+    }
+    for (const seq of this.unrouted) {
+      if (!this.machine.is('connected') || this.inflight.size >= this.window) break;
+      if (this.inflight.has(seq) || this.parked.has(seq)) {
+        if (probing) return; // the probe is still on its way
+        continue;
+      }
+      const row = this.deps.outbox.read(seq);
+      if (!row) {
+        this.unrouted.delete(seq); // dropped by the retention policy, counted there
+        continue;
+      }
+      this.send(row);
+      if (probing) {
+        this.probeAtMono = Number.POSITIVE_INFINITY; // set again when its answer comes
+        return;
+      }
+    }
+  }
+
+  private armUnroutedRetry(): void {
+    if (this.unroutedTimer || this.probeAtMono === Number.POSITIVE_INFINITY || !this.machine.is('connected')) return;
+    this.unroutedTimer = this.deps.clock.setTimeout(
+      () => {
+        this.unroutedTimer = null;
+        this.pump();
+      },
+      Math.max(0, this.probeAtMono - this.deps.clock.monotonic()),
+    );
   }
 
   private park(row: OutboxRow, reasonCode: number, reason: string): void {
@@ -611,12 +735,13 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   }
 
   private clearTimers(): void {
-    for (const timer of [this.reconnectTimer, this.watchdogTimer, this.retryTimer]) {
+    for (const timer of [this.reconnectTimer, this.watchdogTimer, this.retryTimer, this.unroutedTimer]) {
       if (timer) this.deps.clock.clearTimeout(timer);
     }
     this.reconnectTimer = null;
     this.watchdogTimer = null;
     this.retryTimer = null;
+    this.unroutedTimer = null;
   }
 
   private statusPayload(state: 'online' | 'offline', reason?: string): string {

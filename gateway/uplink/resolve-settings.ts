@@ -18,6 +18,7 @@ export function resolveUplinkSettings(config: PostConfig, overrideBrokers?: stri
     publishTimeoutMs: uplink.publishTimeoutMs,
     refusedRetryMs: uplink.refusedRetryMs,
     poisonAfterDrops: uplink.poisonAfterDrops,
+    keepUnrouted: uplink.keepUnrouted,
     reconnect: uplink.reconnect,
   };
   if (uplink.username !== undefined) settings.username = uplink.username;
