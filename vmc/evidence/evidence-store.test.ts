@@ -215,26 +215,11 @@ describe.each(KINDS)('VMC evidence on $name', (kind) => {
 // Several VMC instances share one store only on PostgreSQL (SQLite is the single-instance store),
 // so only there can two of them receive one piece's chunks at once.
 describe('VMC evidence on postgres, two instances', () => {
-  let spec: string;
-  let cleanup: () => Promise<void>;
-  let store: VmcStore;
-  let post: EventMaker;
-
-  beforeEach(async () => {
-    const made = await (KINDS[1] as (typeof KINDS)[number]).make();
-    spec = made.spec;
-    cleanup = made.cleanup;
-    store = await VmcStore.open(spec, NOW, { evidenceBounds: BOUNDS });
-    post = new EventMaker('post-a', new ManualClock(NOW - 60_000));
-  });
-
-  afterEach(async () => {
-    await store.close();
-    await cleanup();
-  });
-
   it('assembles a piece once when two instances receive its chunks at the same time', async () => {
-    const other = await VmcStore.open(spec, NOW, { evidenceBounds: BOUNDS });
+    const db = await createTestDatabase();
+    const store = await VmcStore.open(db.url, NOW, { evidenceBounds: BOUNDS });
+    const other = await VmcStore.open(db.url, NOW, { evidenceBounds: BOUNDS });
+    const post = new EventMaker('post-a', new ManualClock(NOW - 60_000));
     try {
       for (let round = 0; round < 5; round += 1) {
         const picture = randomBytes(EVIDENCE_CHUNK_BYTES * 4);
@@ -246,6 +231,8 @@ describe('VMC evidence on postgres, two instances', () => {
       expect(await store.evidence.summary()).toMatchObject({ pieces: 5, pendingPieces: 0 });
     } finally {
       await other.close();
+      await store.close();
+      await db.drop();
     }
   });
 });
