@@ -33,12 +33,6 @@ const CHECKPOINT_EVERY_MS = 1000;
  * growth by appends is bounded anyway by the outbox's disk check; this bounds the file's size.
  */
 const LOOP_CHECKPOINT_WAL_BYTES = 16 * 1024 * 1024;
-/**
- * The worker's V8 heap: it holds better-sqlite3's JavaScript and one connection, nothing more.
- * With Node's defaults (sized for a main thread) it cost ≈ 12 MB of RSS; one that outgrows these
- * dies, and the loop checkpoints again (onWorkerGone).
- */
-const WORKER_LIMITS = { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1, codeRangeSizeMb: 4, stackSizeMb: 1 };
 /** SQLite's own default, restored when the worker is gone. */
 const AUTOCHECKPOINT_PAGES = 1000;
 /** The WAL file is cut back to this size when it is rewound (it keeps its high-water mark else). */
@@ -115,7 +109,7 @@ export class WalCheckpointer extends EventEmitter<WalCheckpointerEvents> {
     let worker: Worker | null = null;
     try {
       const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-      worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, path }, resourceLimits: WORKER_LIMITS });
+      worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, path } });
       worker.unref();
       worker.on('message', (reply: CheckpointReply) => this.onReply(reply));
       worker.on('error', (error) => this.onWorkerGone(error));
