@@ -15,6 +15,7 @@ import { checkEvent, postAndLaneOf } from '../contract/event-validator.js';
 import { COMMAND_TOPIC_LEAF } from '../contract/vmc-command.js';
 import type { CloudEvent } from '../contract/envelope.js';
 import type { Clock } from '../core/clock.js';
+import { jsonDepth } from '../core/canonical-json.js';
 import { isGatewayError } from '../core/errors.js';
 import { EVIDENCE_REJECT_REASONS, type EvidenceRejectReason } from './evidence/evidence-chunks.js';
 import type { StoreResult, VmcStore } from './store/vmc-store.js';
@@ -209,31 +210,6 @@ export class EventIntake {
     );
     return 'rejected';
   }
-}
-
-/**
- * Deepest nesting of `[` and `{` in a JSON text, strings skipped; stops counting past `limit`
- * (so a hostile text costs one pass, never a recursion).
- */
-export function jsonDepth(text: string, limit: number): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i += 1) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i += 1; // backslash: the next character is escaped
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      depth += 1;
-      if (depth > deepest) {
-        deepest = depth;
-        if (deepest > limit) return deepest;
-      }
-    } else if (c === 0x7d || c === 0x5d) depth -= 1;
-  }
-  return deepest;
 }
 
 /** Whether any string or key of a parsed JSON value holds U+0000; iterative (the depth is bounded before, but no recursion is needed). */
