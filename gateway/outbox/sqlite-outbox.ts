@@ -670,11 +670,6 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     }
     this.walSync?.close();
     this.flushRemovals();
-    // The checkpoint worker's connection keeps SQLite from checkpointing when this one closes (it
-    // does so only for the last connection): copy the WAL into the database now, so a closed
-    // outbox is one self-contained file (a `cp` of outbox.db alone misses nothing). Failing that,
-    // the next open replays the WAL, as after a crash.
-    this.checkpoint();
     this.checkpointer?.close();
     this.logRefusals();
     if (this.removalRetryTimer) this.options.clock.clearTimeout(this.removalRetryTimer);
