@@ -43,11 +43,14 @@ afterEach(() => {
 });
 
 describe('WalCheckpointer', () => {
-  it("turns SQLite's own checkpoints off and checkpoints from its worker once enough transactions have committed", async () => {
+  it("turns SQLite's own checkpoints off and checkpoints from its worker once the WAL has grown about 1 MiB", async () => {
     const { db, checkpointer, path } = walDatabase(300);
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
     expect(framesLeft(path)).toBeGreaterThan(250);
-    for (let i = 0; i < 199; i += 1) checkpointer.committed(1024);
+    // Each 1 KB transaction counts as 4 frames (its page and 3 more), 16,480 bytes: 63 of them
+    // stay under 1 MiB, the 64th asks the worker.
+    for (let i = 0; i < 63; i += 1) checkpointer.committed(1024);
+    expect(framesLeft(path)).toBeGreaterThan(250);
     const answered = once(checkpointer, 'answered');
     checkpointer.committed(1024);
     await answered;
@@ -55,11 +58,11 @@ describe('WalCheckpointer', () => {
     expect(framesLeft(path)).toBe(0);
   });
 
-  it('checkpoints on the loop, between commits, once the WAL has grown 16 MiB without the worker catching up', () => {
+  it('checkpoints on the loop, between commits, once the WAL has grown 3 MiB without the worker catching up', () => {
     const { checkpointer, path } = walDatabase(50);
-    // 16 MiB of WAL with no complete checkpoint: the loop checkpoints itself, synchronously,
-    // before it asks the worker again.
-    checkpointer.committed(17 * 1024 * 1024);
+    // 3 MiB of WAL (below the ~4 MB the disk reserve allows for) with no complete checkpoint: the
+    // loop checkpoints itself, synchronously, before it asks the worker again.
+    checkpointer.committed(3 * 1024 * 1024);
     expect(checkpointer.stats()).toMatchObject({ onLoop: 1, complete: 1 });
     expect(framesLeft(path)).toBe(0);
   });

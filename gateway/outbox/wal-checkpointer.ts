@@ -29,10 +29,13 @@ const CHECKPOINT_EVERY_WAL_BYTES = 1024 * 1024;
 const CHECKPOINT_EVERY_TRANSACTIONS = 200;
 const CHECKPOINT_EVERY_MS = 1000;
 /**
- * WAL growth after which the loop checkpoints itself when the worker has not caught up. The WAL's
- * growth by appends is bounded anyway by the outbox's disk check; this bounds the file's size.
+ * WAL growth after which the loop checkpoints itself when the worker has not caught up. It must
+ * stay below the WAL size the outbox's disk reserve allows for (disk-room.ts: SQLite's default of
+ * 1,000 pages, ~4 MB) by more than one transaction adds (a removal chunk of 512 rows, ~0.6 MB):
+ * at 16 MB, a loaded machine whose worker lagged through a backlog's removals grew the WAL past
+ * the reserve on a nearly full disk, and a DELETE failed with SQLITE_FULL.
  */
-const LOOP_CHECKPOINT_WAL_BYTES = 16 * 1024 * 1024;
+const LOOP_CHECKPOINT_WAL_BYTES = 3 * 1024 * 1024;
 /** SQLite's own default, restored when the worker is gone. */
 const AUTOCHECKPOINT_PAGES = 1000;
 /** The WAL file is cut back to this size when it is rewound (it keeps its high-water mark else). */
