@@ -28,6 +28,7 @@ import { makePrivateDir, restrictFiles, touchPrivateFile } from '../../core/priv
 import { RETENTION_CLASSES, retentionClassOf, type RetentionClass } from '../../contract/catalogue.js';
 import { laneOf, type EventDraft } from '../../contract/envelope.js';
 import { DiskRoomGauge, type DiskRoom } from './disk-room.js';
+import { RecentRows } from './recent-rows.js';
 import { migrateGatewayDatabase } from '../storage/migrations.js';
 import { WalCheckpointer, type WalCheckpointerStats } from './wal-checkpointer.js';
 import { WalSync } from './wal-sync.js';
@@ -162,6 +163,8 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   private droppedTotal: Record<RetentionClass, number>;
   private readonly statements;
   private readonly diskRoom: DiskRoomGauge | null;
+  /** The rows committed last, until the uplink reads them (recent-rows.ts). */
+  private readonly recent = new RecentRows();
   /** Running average of committed payload bytes per event, for the room check before a commit. */
   private eventBytesAverage = FIRST_EVENT_BYTES_GUESS;
   private removalRetryTimer: TimerHandle | null = null;
@@ -330,6 +333,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     const bytesBefore = this.bytesValue;
     const droppedBefore = { ...this.droppedTotal };
     const committed = new Map<number, CommittedEvent>();
+    const rows: OutboxRow[] = [];
     const refused = new Map<number, GatewayError>();
     const droppedNow: Record<RetentionClass, number> = { telemetry: 0, operational: 0, critical: 0 };
     try {
@@ -341,7 +345,8 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
           // Room is made before `within` writes anything, so a refused event leaves no trace;
           // what `within` adds to the event is allowed for with a small slack.
           const draftPayload = JSON.stringify({ ...draft, seq });
-          const estimate = Buffer.byteLength(draftPayload) + (within ? WITHIN_SLACK_BYTES : 0);
+          const draftBytes = Buffer.byteLength(draftPayload);
+          const estimate = draftBytes + (within ? WITHIN_SLACK_BYTES : 0);
           if (!this.makeRoom(estimate, RETENTION_CLASSES[retention], droppedNow)) {
             droppedNow[retention] += 1;
             this.droppedTotal[retention] += 1;
@@ -350,8 +355,10 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
           }
           const event = within ? within(draft, this.db) : draft;
           const payload = within ? JSON.stringify({ ...event, seq }) : draftPayload;
-          const bytes = Buffer.byteLength(payload);
-          this.statements.insert.run(seq, event.id, laneOf(event), event.type, RETENTION_CLASSES[retention], payload, bytes, createdMs);
+          const bytes = within ? Buffer.byteLength(payload) : draftBytes;
+          const laneId = laneOf(event);
+          this.statements.insert.run(seq, event.id, laneId, event.type, RETENTION_CLASSES[retention], payload, bytes, createdMs);
+          rows.push({ seq, id: event.id, laneId, type: event.type, payload, bytes, createdMs });
           this.lastSeqValue = seq;
           this.depthValue += 1;
           this.bytesValue += bytes;
@@ -375,6 +382,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       const average = (this.bytesValue - bytesBefore) / committed.size;
       if (average > 0) this.eventBytesAverage = (this.eventBytesAverage * 7 + average) / 8;
     }
+    for (const row of rows) this.recent.add(row);
     this.endRefusals();
     batch.forEach((append, index) => {
       const stored = committed.get(index);
@@ -513,6 +521,8 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       while (this.bytesValue + bytes > limit) {
         const victims = this.statements.victims.all(priority, 256);
         if (victims.length === 0) break;
+        // Held rows are in the database as they are there: a dropped one must not be read from memory.
+        this.recent.clear();
         for (const victim of victims) {
           this.statements.remove.get(victim.seq);
           this.bytesValue -= victim.bytes;
@@ -528,7 +538,12 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
 
   /** Up to `limit` stored events with seq >= `fromSeq` that are on disk, oldest first. */
   readFrom(fromSeq: number, limit: number): OutboxRow[] {
-    return this.statements.readFrom.all(fromSeq, this.durableSeqValue, limit);
+    const held = this.recent.take(fromSeq, this.durableSeqValue, limit);
+    if (held) return held;
+    const rows = this.statements.readFrom.all(fromSeq, this.durableSeqValue, limit);
+    const last = rows[rows.length - 1];
+    if (last) this.recent.forget(last.seq);
+    return rows;
   }
 
   read(seq: number): OutboxRow | undefined {
@@ -587,6 +602,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
         const run = this.statements.rangeTotals.get(first, last);
         if (!run || run.depth === 0) continue;
         this.statements.removeRange.run(first, last);
+        this.recent.forget(last);
         depth += run.depth;
         bytes += run.bytes ?? 0;
       }
@@ -675,6 +691,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     if (this.removalRetryTimer) this.options.clock.clearTimeout(this.removalRetryTimer);
     this.removalRetryTimer = null;
     this.closed = true;
+    this.recent.clear();
     this.db.close();
   }
 
