@@ -199,9 +199,9 @@ describe('parseXml bounds', () => {
   });
 
   it('refuses nesting much deeper than an ONVIF reply and more markup than MAX_XML_MARKUP, before parsing', () => {
-    // fast-xml-parser counts the nesting below the root: 65 levels pass its limit of 64, 66 do not.
-    expect(() => parseXml(`${'<a>'.repeat(66)}${'</a>'.repeat(66)}`)).toThrow(expect.objectContaining({ code: 'GW_ERR_DEVICE_REPLY_INVALID' }) as Error);
-    expect(() => parseXml(`${'<a>'.repeat(65)}${'</a>'.repeat(65)}`)).not.toThrow();
+    // MAX_XML_DEPTH (64) elements nested pass, one more does not.
+    expect(() => parseXml(`${'<a>'.repeat(65)}${'</a>'.repeat(65)}`)).toThrow(expect.objectContaining({ code: 'GW_ERR_DEVICE_REPLY_INVALID' }) as Error);
+    expect(() => parseXml(`${'<a>'.repeat(64)}${'</a>'.repeat(64)}`)).not.toThrow();
     expect(() => parseXml(`<r>${'<a/>'.repeat(MAX_XML_MARKUP)}</r>`)).toThrow(expect.objectContaining({ code: 'GW_ERR_DEVICE_REPLY_TOO_LARGE' }) as Error);
     expect(() => parseXml(`<r>${'&amp;'.repeat(MAX_XML_MARKUP)}</r>`)).toThrow(expect.objectContaining({ code: 'GW_ERR_DEVICE_REPLY_TOO_LARGE' }) as Error);
     expect(() => parseXml(`<r>${'<a/>'.repeat(MAX_XML_MARKUP / 2 - 10)}</r>`)).not.toThrow();

@@ -9,43 +9,28 @@
  * "Camera replies").
  */
 import { randomUUID } from 'node:crypto';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import type { Clock } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
 import { httpExchange } from '../transport/http-exchange.js';
 import { escapeXml, usernameTokenHeader } from './ws-security.js';
+import { parseXmlTree, XmlTreeError, type XmlNode } from './xml-tree.js';
 
 export const SOAP_ENV = 'http://www.w3.org/2003/05/soap-envelope';
 export const WSA = 'http://www.w3.org/2005/08/addressing';
 
 /**
- * Most tags, attributes and entity references a parsed document may hold. fast-xml-parser costs a
- * few microseconds for each (measured on a loaded 2-core test machine: 6,000 of the worst kind,
- * distinct tag names with an attribute each, parse in ~40 ms within a 256 KiB reply; 1 MiB of
- * them, unbounded, in ~700 ms), so this, with the byte cap, keeps one parse short. Real replies
- * hold far fewer: a PullMessages with 10 plates ~300; an Axis event list of 44 event types
- * (GetEventInstances, 32 KB) ~1,100.
+ * Most tags, attributes and entity references a parsed document may hold. Parsing costs a few
+ * microseconds for each (measured on a loaded 2-core test machine: 6,000 of the worst kind,
+ * distinct tag names with an attribute each, parse in 25–65 ms; 1 MiB of them, unbounded, in
+ * ~240 ms), so this, with the byte cap, keeps one parse short. Real replies hold far fewer: a
+ * PullMessages with 10 plates ~300; an Axis event list of 44 event types (GetEventInstances,
+ * 32 KB) ~1,100.
  */
 export const MAX_XML_MARKUP = 6000;
 /** Deepest element nesting accepted; ONVIF replies nest about 15 deep. */
 export const MAX_XML_DEPTH = 64;
 
-const parserOptions = {
-  ignoreAttributes: false,
-  attributeNamePrefix: '@',
-  parseTagValue: false,
-  trimValues: true,
-  maxNestedTags: MAX_XML_DEPTH,
-  // A document type declaration is refused before parsing (see parseXml); these limits are the
-  // second line, should one ever get through.
-  processEntities: { enabled: true, maxEntityCount: 16, maxEntitySize: 256 },
-};
-/** Element and attribute names without their namespace prefix: what most of the driver reads. */
-const parser = new XMLParser({ ...parserOptions, removeNSPrefix: true });
-/** Names as written (`tns1:RuleEngine`, `@xmlns:tnshik`): for topic sets, whose prefixes are data. */
-const qualifiedParser = new XMLParser({ ...parserOptions, removeNSPrefix: false });
-
-export type XmlNode = Record<string, unknown>;
+export type { XmlNode };
 
 export class SoapFault extends Error {
   constructor(
@@ -69,12 +54,13 @@ export interface SoapCredentials {
  * SOAP 1.2 Part 1, section 5 forbids one in a SOAP message, and it is what every entity-expansion
  * bomb needs — a document that is not well-formed, and nesting deeper than MAX_XML_DEPTH; refuses
  * (GW_ERR_DEVICE_REPLY_TOO_LARGE) more than `maxMarkup` tags, attributes and entity references,
- * counted before parsing starts. Well-formedness is checked because fast-xml-parser reads a
- * document cut short as the elements that arrived (`<ANPR><licensePlate>AB12` parses), so a push
- * or reply cut in half would otherwise read as a shorter, valid one.
+ * counted before parsing starts. Well-formedness matters because a push or reply cut in half
+ * must not read as a shorter, valid one (`<ANPR><licensePlate>AB12`); xml-tree.ts builds the
+ * objects, with element and attribute names without their namespace prefix (what most of the
+ * drivers read).
  */
 export function parseXml(text: string, maxMarkup = MAX_XML_MARKUP): XmlNode {
-  return boundedParse(parser, text, maxMarkup);
+  return boundedParse(text, maxMarkup, false);
 }
 
 /**
@@ -82,25 +68,25 @@ export function parseXml(text: string, maxMarkup = MAX_XML_MARKUP): XmlNode {
  * `@xmlns:tnshik`), so the namespace a prefix stands for can be looked up where it is declared.
  */
 export function parseXmlQualified(text: string, maxMarkup = MAX_XML_MARKUP): XmlNode {
-  return boundedParse(qualifiedParser, text, maxMarkup);
+  return boundedParse(text, maxMarkup, true);
 }
 
-function boundedParse(xmlParser: XMLParser, text: string, maxMarkup: number): XmlNode {
+function boundedParse(text: string, maxMarkup: number, keepPrefixes: boolean): XmlNode {
   if (/<!(?:DOCTYPE|ENTITY)/i.test(text)) {
     throw new GatewayError('GW_ERR_DEVICE_REPLY_INVALID', 'the XML has a document type declaration; none is accepted from a device (SOAP 1.2 Part 1, 5)');
   }
   if (exceedsMarkup(text, maxMarkup)) {
     throw new GatewayError('GW_ERR_DEVICE_REPLY_TOO_LARGE', `the XML has more than ${maxMarkup} tags, attributes and entity references`, { details: { maxMarkup } });
   }
-  const wellFormed = XMLValidator.validate(text);
-  if (wellFormed !== true) {
-    const { msg, line, col } = wellFormed.err;
-    throw new GatewayError('GW_ERR_DEVICE_REPLY_INVALID', `the XML is not well-formed (line ${line}, column ${col}): ${clip(msg, 200)}`);
-  }
   try {
-    return xmlParser.parse(text) as XmlNode;
+    return parseXmlTree(text, { maxDepth: MAX_XML_DEPTH, keepPrefixes });
   } catch (error) {
-    throw new GatewayError('GW_ERR_DEVICE_REPLY_INVALID', `unparsable XML: ${clip((error as Error).message, 200)}`, { cause: error });
+    if (!(error instanceof XmlTreeError)) throw error;
+    const { at, message } = error;
+    throw new GatewayError(
+      'GW_ERR_DEVICE_REPLY_INVALID',
+      at ? `the XML is not well-formed (line ${at.line}, column ${at.column}): ${clip(message, 200)}` : `unparsable XML: ${clip(message, 200)}`,
+    );
   }
 }
 
