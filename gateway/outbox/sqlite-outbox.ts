@@ -538,6 +538,8 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
 
   /** Up to `limit` stored events with seq >= `fromSeq` that are on disk, oldest first. */
   readFrom(fromSeq: number, limit: number): OutboxRow[] {
+    // The uplink asks again after each acknowledgement; past the durable end there is nothing yet.
+    if (fromSeq > this.durableSeqValue || limit <= 0) return [];
     const held = this.recent.take(fromSeq, this.durableSeqValue, limit);
     if (held) return held;
     const rows = this.statements.readFrom.all(fromSeq, this.durableSeqValue, limit);
