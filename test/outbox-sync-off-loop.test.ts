@@ -1,8 +1,9 @@
 /**
- * The outbox's fsyncs, watched with strace on a real process: the event loop's thread never waits
- * for the disk while events flow (it keeps publishing and reading acknowledgements), and yet no
- * producer hears "committed" before an fdatasync of the WAL that started after its commit's
- * writes has returned.
+ * The outbox's fsyncs, watched with strace on a real process: with its loop budget off, the event
+ * loop's thread never waits for the disk while events flow (it keeps publishing and reading
+ * acknowledgements); with the default budget, sparse commits sync on the loop (wal-sync.ts); and
+ * either way no producer hears "committed" before an fdatasync of the WAL that started after its
+ * commit's writes has returned.
  *
  * strace records every thread's system calls in the order they happen. The child marks, with
  * write(2) to stdout, when its producers heard of each group; SQLite writes WAL frames with
@@ -54,25 +55,47 @@ function parseTrace(text: string): Call[] {
 }
 
 const isSync = (call: Call): boolean => call.name === 'fsync' || call.name === 'fdatasync';
+const GROUPS = 60;
 
 describe('outbox fsync off the event loop (strace on a real process)', () => {
-  it('never syncs on the loop while events flow, and never acknowledges a commit before its WAL sync returned', () => {
+  /** Runs the child under strace; its calls, the loop's thread and the WAL's path. */
+  function traced(syncMode: 'pool' | 'default'): { steady: Call[]; loop: number; db: string; wal: string; syncs: { onLoop: number; inPool: number } } {
     const dir = tempDir('sync-off-loop-');
     const db = join(dir, 'outbox.db');
     const tracePath = join(dir, 'trace.txt');
-    const groups = 60;
     const run = spawnSync(
       'strace',
-      ['-f', '-y', '-e', 'trace=fsync,fdatasync,pwrite64,write', '-e', 'signal=none', '-o', tracePath, process.execPath, '--import', 'tsx', 'test/helpers/outbox-sync-child.ts', db, String(groups), '100'],
+      ['-f', '-y', '-e', 'trace=fsync,fdatasync,pwrite64,write', '-e', 'signal=none', '-o', tracePath, process.execPath, '--import', 'tsx', 'test/helpers/outbox-sync-child.ts', db, String(GROUPS), '100', syncMode],
       { encoding: 'utf8', timeout: 120_000 },
     );
     expect(run.status, run.stderr).toBe(0);
     const calls = parseTrace(readFileSync(tracePath, 'utf8'));
     const opened = calls.find((call) => call.marker === 'OPENED') as Call;
     const closing = calls.find((call) => call.marker === 'CLOSING') as Call;
-    const loop = opened.tid;
-    const steady = calls.filter((call) => call.index > opened.index && call.index < closing.index);
-    const wal = `${db}-wal`;
+    const syncs = JSON.parse(/^SYNCS (.*)$/m.exec(run.stdout)?.[1] ?? 'null') as { onLoop: number; inPool: number };
+    return { steady: calls.filter((call) => call.index > opened.index && call.index < closing.index), loop: opened.tid, db, wal: `${db}-wal`, syncs };
+  }
+
+  /**
+   * Each "committed": after the loop's last WAL write before it, an fdatasync of the WAL entered
+   * and returned (on whichever thread), before the producers heard.
+   */
+  function expectEveryAckAfterASync(steady: Call[], loop: number, wal: string): number {
+    const resolved = steady.filter((call) => call.marker?.startsWith('RESOLVED'));
+    expect(resolved.length).toBeGreaterThanOrEqual(GROUPS);
+    for (const marker of resolved) {
+      const lastWrite = steady.filter((call) => call.index < marker.index && call.tid === loop && call.name === 'pwrite64' && call.file === wal).pop() as Call;
+      expect(lastWrite, marker.marker).toBeDefined();
+      const syncsBetween = steady.filter((call) => call.index > lastWrite.index && call.index < marker.index && call.file === wal && isSync(call));
+      const enteredAfterWrite = new Set(syncsBetween.filter((call) => call.entered).map((call) => call.tid));
+      const returnedBefore = syncsBetween.some((call) => call.returned && enteredAfterWrite.has(call.tid));
+      expect(returnedBefore, `${marker.marker}: no WAL sync between its last write (line ${lastWrite.index}) and the acknowledgement (line ${marker.index})`).toBe(true);
+    }
+    return resolved.length;
+  }
+
+  it('with every sync in the pool: never syncs on the loop while events flow, and never acknowledges a commit before its WAL sync returned', () => {
+    const { steady, loop, db, wal, syncs } = traced('pool');
 
     // Checkpoints (pages copied from the WAL into the database file) run on another thread: the
     // loop's thread never writes or syncs the database file while events flow.
@@ -85,21 +108,22 @@ describe('outbox fsync off the event loop (strace on a real process)', () => {
     const completeCheckpoints = steady.filter((call) => call.tid !== loop && isSync(call) && call.entered && call.file === db);
     expect(loopSyncs.filter((call) => call.file !== wal)).toEqual([]);
     expect(loopSyncs.length).toBeLessThanOrEqual(completeCheckpoints.length);
-    const resolved = steady.filter((call) => call.marker?.startsWith('RESOLVED'));
     const poolSyncs = steady.filter((call) => call.tid !== loop && call.name === 'fdatasync' && call.file === wal && call.entered);
     expect(poolSyncs.length).toBeGreaterThan(0);
-    console.log(`${resolved.length} commits: ${poolSyncs.length} WAL fdatasyncs off the loop, ${checkpointWrites.length} page writes by the checkpoint worker (${completeCheckpoints.length} complete checkpoints), ${loopSyncs.length} syncs on the loop (WAL rewinds)`);
+    expect(syncs.onLoop).toBe(0);
+    const commits = expectEveryAckAfterASync(steady, loop, wal);
+    console.log(`${commits} commits: ${poolSyncs.length} WAL fdatasyncs off the loop, ${checkpointWrites.length} page writes by the checkpoint worker (${completeCheckpoints.length} complete checkpoints), ${loopSyncs.length} syncs on the loop (WAL rewinds)`);
+  }, 150_000);
 
-    // Each "committed": after the loop's last WAL write before it, an fdatasync of the WAL entered
-    // and returned, before the producers heard.
-    expect(resolved.length).toBeGreaterThanOrEqual(groups);
-    for (const marker of resolved) {
-      const lastWrite = steady.filter((call) => call.index < marker.index && call.tid === loop && call.name === 'pwrite64' && call.file === wal).pop() as Call;
-      expect(lastWrite, marker.marker).toBeDefined();
-      const syncsBetween = steady.filter((call) => call.index > lastWrite.index && call.index < marker.index && call.file === wal && isSync(call));
-      const enteredAfterWrite = new Set(syncsBetween.filter((call) => call.entered).map((call) => call.tid));
-      const returnedBefore = syncsBetween.some((call) => call.returned && enteredAfterWrite.has(call.tid));
-      expect(returnedBefore, `${marker.marker}: no WAL sync between its last write (line ${lastWrite.index}) and the acknowledgement (line ${marker.index})`).toBe(true);
-    }
+  it("with the loop's budget (the default): sparse commits sync on the loop, each acknowledged only after its sync returned; checkpoints stay off it", () => {
+    const { steady, loop, db, wal, syncs } = traced('default');
+    expect(steady.filter((call) => call.tid === loop && call.file === db && (call.name === 'pwrite64' || isSync(call)))).toEqual([]);
+    const walSyncsOnLoop = steady.filter((call) => call.tid === loop && call.name === 'fdatasync' && call.file === wal && call.entered);
+    // The outbox's own count agrees with what strace saw on the loop's thread (plus SQLite's
+    // syncs at a WAL rewind, which the outbox does not count).
+    expect(syncs.onLoop).toBeGreaterThan(0);
+    expect(walSyncsOnLoop.length).toBeGreaterThanOrEqual(syncs.onLoop);
+    const commits = expectEveryAckAfterASync(steady, loop, wal);
+    console.log(`${commits} commits: ${syncs.onLoop} WAL syncs on the loop, ${syncs.inPool} in the pool`);
   }, 150_000);
 });

@@ -28,6 +28,7 @@ import { makePrivateDir, restrictFiles, touchPrivateFile } from '../../core/priv
 import { RETENTION_CLASSES, retentionClassOf, type RetentionClass } from '../../contract/catalogue.js';
 import { laneOf, type EventDraft } from '../../contract/envelope.js';
 import { DiskRoomGauge, type DiskRoom } from './disk-room.js';
+import type { LoopSyncBudgetOptions } from './loop-sync-budget.js';
 import { RecentRows } from './recent-rows.js';
 import { migrateGatewayDatabase } from '../storage/migrations.js';
 import { WalCheckpointer, type WalCheckpointerStats } from './wal-checkpointer.js';
@@ -84,6 +85,10 @@ export interface OutboxOptions {
   logger: Logger;
   /** Test hook: replaces fs.fdatasync of the WAL (wal-sync.ts). */
   walSyncFile?: (fd: number, done: (error: Error | null) => void) => void;
+  /** Test hook: replaces fs.fdatasyncSync of the WAL, the sync on the loop (wal-sync.ts). */
+  walSyncFileNow?: (fd: number) => void;
+  /** When the WAL's sync may run on the event loop (wal-sync.ts, loop-sync-budget.ts). */
+  walLoopSyncBudget?: LoopSyncBudgetOptions;
 }
 
 /** The end of a spell of refused commits (disk full or write errors): the first commit after it. */
@@ -194,6 +199,8 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
             logger: options.logger,
             onSynced: (seq) => this.markDurable(seq),
             ...(options.walSyncFile ? { syncFile: options.walSyncFile } : {}),
+            ...(options.walSyncFileNow ? { syncFileNow: options.walSyncFileNow } : {}),
+            ...(options.walLoopSyncBudget ? { loopBudget: options.walLoopSyncBudget } : {}),
           });
     this.checkpointer = options.path === ':memory:' ? null : new WalCheckpointer(db, options.path, options.clock, options.logger);
     this.statements = {
@@ -272,6 +279,11 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   /** Highest seq ever committed (also across restarts). */
   get lastSeq(): number {
     return this.lastSeqValue;
+  }
+
+  /** WAL syncs run on the event loop and in the thread pool; null for `:memory:`. */
+  get walSyncs(): { onLoop: number; inPool: number } | null {
+    return this.walSync?.syncs ?? null;
   }
 
   /** The checkpoint worker's counts; null for `:memory:`. */

@@ -2,8 +2,10 @@
  * Child of test/outbox-sync-off-loop.test.ts, run under strace: commits groups of events the way
  * the gateway does, removes what it read (as acknowledgements would), and marks on stdout, with
  * one write(2) each, when the outbox opened, when each group's producers heard "committed", and
- * when it closes. Arguments: database path, groups, events per group. It goes on past `groups`
- * until the checkpoint worker has checkpointed twice, so the trace always holds checkpoints.
+ * when it closes, then where its WAL syncs ran. Arguments: database path, groups, events per
+ * group, and "pool" to keep every sync off the loop (else the outbox's default budget). It goes
+ * on past `groups` until the checkpoint worker has checkpointed twice, so the trace always holds
+ * checkpoints.
  */
 import { writeSync } from 'node:fs';
 import { pino } from 'pino';
@@ -11,13 +13,16 @@ import { systemClock } from '../../core/clock.js';
 import { createEventFactory } from '../../contract/envelope.js';
 import { SqliteOutbox } from '../../gateway/outbox/sqlite-outbox.js';
 
-const [path, groupsArg, perGroupArg] = process.argv.slice(2);
+const [path, groupsArg, perGroupArg, syncMode] = process.argv.slice(2);
 const groups = Number(groupsArg);
 const perGroup = Number(perGroupArg);
 const events = createEventFactory('p1', systemClock);
 const quality = { synchronised: true, offsetMs: 0 };
 
-const outbox = SqliteOutbox.open({ path: path as string, maxBytes: 256 * 1024 * 1024, maxBatch: 1000, clock: systemClock, logger: pino({ level: 'silent' }) });
+const outbox = SqliteOutbox.open({ path: path as string, maxBytes: 256 * 1024 * 1024, maxBatch: 1000, clock: systemClock, logger: pino({ level: 'silent' }),
+  // "pool": every sync in libuv's pool (the loop's budget off); else the outbox's default.
+  ...(syncMode === 'pool' ? { walLoopSyncBudget: { share: 0, burstMs: 0, maxAverageMs: 0 } } : {}),
+});
 writeSync(1, 'OPENED\n');
 let read = 1;
 const checkpointed = (): number => outbox.checkpoints?.checkpoints ?? 0;
@@ -34,4 +39,5 @@ for (let group = 0; group < groups || (checkpointed() < 2 && group < groups * 20
   }
 }
 writeSync(1, 'CLOSING\n');
+writeSync(1, `SYNCS ${JSON.stringify(outbox.walSyncs)}\n`);
 outbox.close();
