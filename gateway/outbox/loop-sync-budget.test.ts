@@ -73,4 +73,42 @@ describe('LoopSyncBudget', () => {
     expect(outbox.walSyncs).toEqual({ onLoop: 6, inPool: 1 });
     outbox.close();
   });
+
+  it('in the outbox: a sync on the loop that fails keeps its producers waiting, says so once, and is tried again until it succeeds', async () => {
+    const clock = new ManualClock();
+    const lines: Array<{ level: number; msg: string; code?: string }> = [];
+    let failures = 2;
+    const outbox = SqliteOutbox.open({
+      path: join(tempDir(), 'outbox.db'),
+      maxBytes: 1 << 20,
+      maxBatch: 100,
+      clock,
+      logger: pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as { level: number; msg: string }) }),
+      walLoopSyncBudget: { share: 0.1, burstMs: 20, maxAverageMs: 2 },
+      walSyncFileNow: (fd) => {
+        if (failures > 0) {
+          failures -= 1;
+          throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+        }
+        fdatasyncSync(fd);
+      },
+    });
+    const events = createEventFactory('p1', clock);
+    let heard = 0;
+    const appended = Array.from({ length: 3 }, (_, n) => outbox.append(events.create('device.status', 'post', { deviceId: `d${n}`, state: 'up', lastError: null })).then(() => (heard += 1)));
+    outbox.flush();
+    await Promise.resolve();
+    expect(heard).toBe(0);
+    expect(outbox.durableSeq).toBe(0);
+    clock.advance(1000); // the first retry fails too
+    await Promise.resolve();
+    expect(heard).toBe(0);
+    clock.advance(1000); // the second succeeds, on the loop
+    await Promise.all(appended);
+    expect(heard).toBe(3);
+    expect(outbox.durableSeq).toBe(3);
+    expect(outbox.walSyncs).toEqual({ onLoop: 1, inPool: 0 });
+    expect(lines.filter((line) => line.msg.startsWith('outbox cannot sync its WAL'))).toMatchObject([{ level: 50, code: 'EIO' }]);
+    outbox.close();
+  });
 });

@@ -73,8 +73,7 @@ export class WalSync {
    */
   syncNow(): boolean {
     try {
-      fdatasyncSync(this.descriptor());
-      this.synced = this.wanted;
+      this.syncOnThisThread();
       return true;
     } catch (error) {
       this.logFailure(error);
@@ -101,21 +100,20 @@ export class WalSync {
       this.failed(error);
       return;
     }
-    const target = this.wanted;
     const began = this.options.clock.monotonic();
     if (this.budget.allows()) {
       try {
-        (this.options.syncFileNow ?? fdatasyncSync)(fd);
+        this.syncOnThisThread();
       } catch (error) {
         this.failed(error);
         return;
       }
       this.budget.took(this.options.clock.monotonic() - began, true);
       this.counts.onLoop += 1;
-      this.synced = Math.max(this.synced, target);
-      this.options.onSynced(target);
+      this.options.onSynced(this.synced);
       return;
     }
+    const target = this.wanted;
     this.inFlight = true;
     (this.options.syncFile ?? fdatasync)(fd, (error) => {
       this.inFlight = false;
@@ -133,6 +131,12 @@ export class WalSync {
       this.options.onSynced(target);
       this.start();
     });
+  }
+
+  /** fdatasync of the WAL on the calling thread; throws what it throws. Covers all wanted so far. */
+  private syncOnThisThread(): void {
+    (this.options.syncFileNow ?? fdatasyncSync)(this.descriptor());
+    this.synced = this.wanted;
   }
 
   private failed(error: unknown): void {

@@ -31,7 +31,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import { redactUrl } from '../../config/secrets.js';
 import { CLOUDEVENTS_CONTENT_TYPE } from '../../contract/envelope.js';
 import type { OutboxRow, SqliteOutbox } from '../outbox/sqlite-outbox.js';
-import { backoffDelay, type BackoffPolicy } from '../../core/backoff.js';
+import { backoffCap, backoffDelay, type BackoffPolicy } from '../../core/backoff.js';
 import { ConnectionStateMachine, type ConnectionState } from './connection-state.js';
 import { publishPacketBytes, stringPropertyBytes } from './packet-size.js';
 import { uplinkSecurityWarnings } from './resolve-settings.js';
@@ -116,9 +116,8 @@ interface InFlight {
   sentAtMono: number;
 }
 
-/** Backoff of the probe among unrouted events: 1 s, doubling per answer 0x10, at most 30 s. */
-const UNROUTED_FIRST_RETRY_MS = 1000;
-const UNROUTED_MAX_RETRY_MS = 30_000;
+/** Backoff of the probe among unrouted events: 1 s, doubling per answer 0x10, at most 30 s (no jitter). */
+const UNROUTED_PROBE_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 30_000 };
 /** MQTT 5 reason code: the broker accepted the message but no subscription matched it. */
 const NO_MATCHING_SUBSCRIBERS = 0x10;
 
@@ -587,7 +586,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
 
   /** The next probe after the current backoff (1 s doubling per probe answered 0x10, up to 30 s). */
   private scheduleProbe(): void {
-    this.probeAtMono = this.deps.clock.monotonic() + Math.min(UNROUTED_MAX_RETRY_MS, UNROUTED_FIRST_RETRY_MS * 2 ** Math.min(this.unroutedProbes, 10));
+    this.probeAtMono = this.deps.clock.monotonic() + backoffCap(this.unroutedProbes, UNROUTED_PROBE_BACKOFF);
     if (this.unroutedTimer) this.deps.clock.clearTimeout(this.unroutedTimer);
     this.unroutedTimer = null;
     this.armUnroutedRetry();
