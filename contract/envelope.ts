@@ -5,6 +5,7 @@
  */
 import { v7 as uuidv7 } from 'uuid';
 import type { Clock } from '../core/clock.js';
+import { randomPool } from '../core/random-pool.js';
 import type { EventData, EventType } from './catalogue.js';
 
 export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json';
@@ -53,12 +54,13 @@ export function laneOf(event: Pick<EventDraft, 'source'>): string {
 }
 
 export function createEventFactory(postId: string, clock: Clock): EventFactory {
+  const rng = randomPool();
   return {
     create(type, laneId, data, subject) {
       const now = clock.now();
       const event: EventDraft<typeof type> = {
         specversion: '1.0',
-        id: uuidv7({ msecs: now }),
+        id: uuidv7({ msecs: now, rng }),
         source: sourceOf(postId, laneId),
         type,
         time: new Date(now).toISOString(),
