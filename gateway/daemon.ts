@@ -16,6 +16,7 @@ import { eventDataSchemas, type EventData, type EventType } from '../contract/ca
 import { createEventFactory, POST_LANE, serialisedBytes, type EventDraft, type EventFactory } from '../contract/envelope.js';
 import { AccountStore } from './auth/account-store.js';
 import { AuditLog, type AuditDraft } from './auth/audit-log.js';
+import { ScansAwaitingEvidence } from './evidence/scans-awaiting.js';
 import { CrossingLog } from './trs/crossing-log.js';
 import { LoginThrottle } from './auth/login-throttle.js';
 import type { Actor } from './auth/roles.js';
@@ -84,6 +85,8 @@ export class Gateway {
   readonly audit: AuditLog;
   /** Completed crossings for the console's TRS day, kept after the outbox has delivered them. */
   readonly crossingLog: CrossingLog;
+  /** Scans whose evidence is still to be taken, recorded with their `xray.scanned`. */
+  readonly scansAwaiting: ScansAwaitingEvidence;
   /** Told of every event as it is made (see onEvent). */
   private readonly eventListeners = new Set<(event: EventDraft) => void>();
   readonly sessions: SessionStore;
@@ -134,6 +137,7 @@ export class Gateway {
     this.accounts = new AccountStore(this.outbox.database, () => context.clock.now());
     this.audit = new AuditLog(this.outbox.database, () => (context.eventClock ?? context.clock).now());
     this.crossingLog = new CrossingLog(this.outbox.database, { utcOffsetMin: context.config.workflow.utcOffsetMin });
+    this.scansAwaiting = new ScansAwaitingEvidence(this.outbox.database, context.config.evidence.maxBytes > 0);
     this.sessions = new SessionStore({ clock: context.clock, idleMs: context.config.http.sessionIdleMin * 60_000, maxMs: context.config.http.sessionMaxHours * 3_600_000 });
     this.throttle = new LoginThrottle({ clock: context.clock });
     this.tooLargeAlarm = new AlarmThrottle(context.clock, TOO_LARGE_ALARM_INTERVAL_MS, ({ details, withheld }) => {
@@ -267,9 +271,7 @@ export class Gateway {
     }
     this.tell(draft);
     try {
-      // A completed crossing is also kept for the console's TRS day, in the same transaction and
-      // before whatever the producer writes with it (lane store, audit), which runs unchanged.
-      const committed = await this.outbox.append(draft, type === 'crossing.completed' ? this.crossingLog.within(within) : within);
+      const committed = await this.outbox.append(draft, this.writtenWith(type, within));
       this.metrics.committed.inc();
       this.lastCommitError = null;
       return committed;
@@ -279,6 +281,17 @@ export class Gateway {
       if (isGatewayError(error) && error.code !== 'GW_ERR_OUTBOX_FULL') this.lastCommitError = error;
       throw error;
     }
+  }
+
+  /**
+   * What the gateway itself writes in an event's transaction, before whatever the producer writes
+   * with it (lane store, audit), which runs unchanged: a completed crossing is kept for the
+   * console's TRS day, a scan until its evidence is taken.
+   */
+  private writtenWith(type: EventType, within: WithinCommit | undefined): WithinCommit | undefined {
+    if (type === 'crossing.completed') return this.crossingLog.within(within);
+    if (type === 'xray.scanned') return this.scansAwaiting.within(within);
+    return within;
   }
 
   /**

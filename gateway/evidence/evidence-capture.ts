@@ -9,8 +9,10 @@
  * - X-ray scans: on `xray.scanned`, the full image (the PGM the scanner wrote, copied and hashed
  *   into the store, kept but not sent) and its thumbnail (xray-thumbnail.ts, made without holding
  *   the image; sent, naming the full image as `of` and its size for the screening regions).
- *   One scan at a time; at most MAX_SCANS_WAITING wait, beyond that a scan goes without.
- *   A scan whose evidence a kill interrupted is taken again at start while its crossing is open.
+ *   One scan at a time; at most MAX_SCANS_WAITING wait, beyond that a scan waits for the next
+ *   start. A scan whose evidence a kill interrupted is taken again at start, its crossing open or
+ *   closed: the scan is recorded with its `xray.scanned` and forgotten once its evidence is stored
+ *   (scans-awaiting.ts).
  */
 import type { Logger } from 'pino';
 import type { EvidenceConfig } from '../../config/schema.js';
@@ -22,6 +24,7 @@ import type { Crossing } from '../workflow/lane-workflow.js';
 import { xrayThumbnail, type Thumbnail } from '../workflow/xray-thumbnail.js';
 import { DIGEST_PATTERN } from './evidence-files.js';
 import type { EvidenceInput, EvidenceStore } from './evidence-store.js';
+import type { AwaitingScan, ScansAwaitingEvidence } from './scans-awaiting.js';
 
 /** Scans waiting for their evidence, at most (each one is a file copy and a thumbnail). */
 export const MAX_SCANS_WAITING = 8;
@@ -40,14 +43,10 @@ export interface EvidenceCaptureOptions {
   image: (ref: string) => { body: Buffer; contentType: string } | null;
   config: Pick<EvidenceConfig, 'fullImageDays' | 'forward'>;
   logger: Logger;
+  /** Scans recorded with their `xray.scanned`, until their evidence is stored (gateway.scansAwaiting). */
+  awaiting: Pick<ScansAwaitingEvidence, 'all' | 'done'>;
   /** Makes a scan's thumbnail (default: xray-thumbnail.ts). */
   thumbnail?: (path: string) => Promise<Thumbnail>;
-}
-
-interface ScanToCapture {
-  path: string;
-  crossing: { crossingId: string; laneId: string };
-  scannerId: string;
 }
 
 export class EvidenceCapture {
@@ -65,12 +64,22 @@ export class EvidenceCapture {
     });
   }
 
-  /** Takes the scans of open crossings that have no thumbnail stored (a kill came between). */
+  /**
+   * Takes the scans whose evidence a kill (or a stop) interrupted: those recorded as awaiting it,
+   * and those of open crossings with no thumbnail stored (recorded before there was a record).
+   */
   resume(crossings: Iterable<Crossing>): void {
+    const scans = new Map<string, AwaitingScan>();
+    for (const scan of this.options.awaiting.all()) scans.set(`${scan.crossingId} ${scan.path}`, scan);
     for (const crossing of crossings) {
       const path = crossing.scan?.imageRef;
-      if (!path || DIGEST_PATTERN.test(path) || this.options.store.index.holdsFor(crossing.crossingId, 'xray-thumbnail')) continue;
-      this.captureScan({ path, crossing: { crossingId: crossing.crossingId, laneId: crossing.laneId }, scannerId: crossing.scan?.scannerId ?? 'unknown' });
+      if (!path || DIGEST_PATTERN.test(path)) continue;
+      scans.set(`${crossing.crossingId} ${path}`, { crossingId: crossing.crossingId, laneId: crossing.laneId, path, scannerId: crossing.scan?.scannerId ?? 'unknown' });
+    }
+    for (const scan of scans.values()) {
+      // Stored before the kill, only its record left behind.
+      if (this.options.store.index.holdsFor(scan.crossingId, 'xray-thumbnail')) this.options.awaiting.done(scan);
+      else this.captureScan(scan);
     }
   }
 
@@ -98,7 +107,7 @@ export class EvidenceCapture {
     if (event.type === 'xray.scanned') {
       const data = event.data as EventData<'xray.scanned'>;
       if (data.imageRef === null || DIGEST_PATTERN.test(data.imageRef)) return;
-      this.captureScan({ path: data.imageRef, crossing: { crossingId: data.crossingId, laneId: laneOf(event) }, scannerId: data.scannerId });
+      this.captureScan({ crossingId: data.crossingId, laneId: laneOf(event), path: data.imageRef, scannerId: data.scannerId });
     }
   }
 
@@ -121,22 +130,32 @@ export class EvidenceCapture {
     void this.options.store.put(picture.body, input, ref);
   }
 
-  private captureScan(scan: ScanToCapture): void {
+  private captureScan(scan: AwaitingScan): void {
     if (this.scansWaiting >= MAX_SCANS_WAITING) {
-      this.options.logger.warn({ crossingId: scan.crossing.crossingId, waiting: this.scansWaiting }, 'too many scans waiting: this one is not kept as evidence');
+      this.options.logger.warn({ crossingId: scan.crossingId, waiting: this.scansWaiting }, 'too many scans waiting: this one is taken at the next start');
       return;
     }
     this.scansWaiting += 1;
     this.scans = this.scans
-      .then(() => this.storeScan(scan))
-      .catch((error: unknown) => this.options.logger.warn({ err: error, crossingId: scan.crossing.crossingId, path: scan.path }, 'no thumbnail of the scan kept as evidence'))
+      .then(async () => {
+        // Stopped before its turn: it stays recorded for the next start.
+        if (this.stopped) return;
+        try {
+          await this.storeScan(scan);
+        } catch (error) {
+          this.options.logger.warn({ err: error, crossingId: scan.crossingId, path: scan.path }, 'no thumbnail of the scan kept as evidence');
+        }
+        // Stored, or never will be (the file gone or unreadable): trying again at every start would not help.
+        this.options.awaiting.done(scan);
+      })
+      .catch((error: unknown) => this.options.logger.error({ err: error, crossingId: scan.crossingId }, 'scan not forgotten as awaiting evidence'))
       .finally(() => {
         this.scansWaiting -= 1;
       });
   }
 
-  private async storeScan({ path, crossing, scannerId }: ScanToCapture): Promise<void> {
-    if (this.stopped) return;
+  private async storeScan({ path, crossingId, laneId, scannerId }: AwaitingScan): Promise<void> {
+    const crossing = { crossingId, laneId };
     const { fullImageDays, forward } = this.options.config;
     const full = fullImageDays > 0 ? await this.options.store.putFile(path, { kind: 'xray-image', contentType: PGM_CONTENT_TYPE, crossing, deviceId: scannerId, forward: false }) : null;
     const made = await (this.options.thumbnail ?? xrayThumbnail)(path);

@@ -34,7 +34,7 @@ export interface PostEvidence {
 
 export interface PostEvidenceOptions {
   config: PostConfig;
-  gateway: Pick<Gateway, 'emit' | 'onEvent' | 'outbox' | 'uplink' | 'dataDir'>;
+  gateway: Pick<Gateway, 'emit' | 'onEvent' | 'outbox' | 'uplink' | 'dataDir' | 'scansAwaiting'>;
   /** The post clock: stamps pieces, runs retention and retries. */
   clock: Clock;
   logger: Logger;
@@ -80,7 +80,7 @@ export async function startPostEvidence(options: PostEvidenceOptions): Promise<P
     requests: storeRequests(store, uploads, () => started.wake()),
     capture(sources, open) {
       if (settings.maxBytes === 0 || capture) return;
-      capture = new EvidenceCapture({ store, onEvent: (listener) => gateway.onEvent(listener), config: settings, logger, ...sources });
+      capture = new EvidenceCapture({ store, onEvent: (listener) => gateway.onEvent(listener), awaiting: gateway.scansAwaiting, config: settings, logger, ...sources });
       capture.resume(open);
     },
     async idle() {

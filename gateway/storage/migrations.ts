@@ -165,6 +165,19 @@ CREATE TABLE evidence_uploads (
 CREATE INDEX evidence_uploads_by_digest ON evidence_uploads (digest);`);
     },
   },
+  {
+    description: 'scans whose evidence is still to be taken, written with their xray.scanned (gateway/evidence/scans-awaiting.ts)',
+    up: (db) => {
+      db.exec(`CREATE TABLE scans_awaiting_evidence (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  crossing_id TEXT NOT NULL,
+  lane_id TEXT NOT NULL,
+  path TEXT NOT NULL,
+  scanner_id TEXT NOT NULL,
+  UNIQUE (crossing_id, path)
+)`);
+    },
+  },
 ];
 
 export const GATEWAY_SCHEMA_VERSION = MIGRATIONS.length;
