@@ -131,13 +131,18 @@ describe('VMC event intake', () => {
       chunks: 4,
       duplicateChunks: 1,
       stored: 1,
-      rejected: { 'chunk-invalid': 0, 'too-large': 0, 'digest-mismatch': 2, 'evicted-bound': 0, 'evicted-age': 0, 'evicted-at-post': 0 },
+      rejected: { 'chunk-invalid': 0, 'too-large': 0, 'digest-mismatch': 2, 'evicted-bound': 0, 'evicted-age': 0, 'evicted-at-post': 0, expired: 0 },
     });
     expect(lines.filter((l) => l.code === 'GW_ERR_VMC_EVIDENCE_REJECTED').map((l) => [l.reason, l.count])).toEqual([['digest-mismatch', 1]]);
     clock.advance(61_000);
     intake.evidenceDropped('evicted-age', 3, '(sweep)', 'stale');
     expect(lines.at(-1)).toMatchObject({ code: 'GW_ERR_VMC_EVIDENCE_REJECTED', reason: 'evicted-age', count: 3, suppressedSinceLast: 0 });
     expect(intake.stats.evidence.rejected['evicted-age']).toBe(3);
+    // Retention's drops are counted like the others, and noted at info: nothing at this logger's warn level.
+    const warned = lines.length;
+    intake.evidenceDropped('expired', 2, '(sweep)', 'kept its retention');
+    expect(lines).toHaveLength(warned);
+    expect(intake.stats.evidence.rejected.expired).toBe(2);
   });
 
   it('throws when the store fails, so the message is not acknowledged', async () => {

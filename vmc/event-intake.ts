@@ -150,7 +150,8 @@ export class EventIntake {
     this.stats.evidence.rejected[reason] += count;
     const suppressed = this.logTurn(reason);
     if (suppressed === null) return;
-    this.options.logger.warn(
+    // Retention running its course is routine: counted and noted, not warned about.
+    this.options.logger[reason === 'expired' ? 'info' : 'warn'](
       { code: 'GW_ERR_VMC_EVIDENCE_REJECTED', reason, count, topic: topic.slice(0, 200), problem: problem.slice(0, 300), suppressedSinceLast: suppressed },
       'evidence rejected or dropped: never served',
     );

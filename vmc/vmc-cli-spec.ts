@@ -25,6 +25,7 @@ export const VMC_RUN_FORM = defineForm({
     'gap-grace': { type: 'string', value: 'SEC', help: 'seconds a seq gap may stay open (events may arrive out of order) before it is reported (default 10)' },
     'log-level': { type: 'string', value: 'LEVEL', help: 'pino log level: fatal, error, warn, info, debug, trace, silent (default info)' },
     'command-key': { type: 'string', value: 'PEM', help: "the VMC's command-signing key (vmc keygen): admins may then send watchlists and models from the dashboard" },
+    'evidence-days': { type: 'string', value: 'N', help: 'days a verified piece of evidence is kept after it arrived, 0-36500; 0 keeps every piece (default 400)' },
   },
 });
 

@@ -9,4 +9,10 @@ describe('border-gateway vmc command line', () => {
       await expect(vmcCommand(['--mqtt', mqtt, '--store', 'sqlite:/nonexistent/dir/vmc.db'], io), mqtt).rejects.toMatchObject({ code: 'GW_ERR_CLI_USAGE', message: expect.stringContaining('--mqtt') as unknown });
     }
   });
+
+  it('answers an --evidence-days that is not whole days from 0 to 36500 with a usage error, before opening anything', async () => {
+    for (const days of ['-1', '1.5', 'a year', '36501']) {
+      await expect(vmcCommand(['--mqtt', 'mqtt://127.0.0.1:1', '--evidence-days', days, '--store', 'sqlite:/nonexistent/dir/vmc.db'], io), days).rejects.toMatchObject({ code: 'GW_ERR_CLI_USAGE', message: expect.stringContaining('--evidence-days') as unknown });
+    }
+  });
 });

@@ -66,6 +66,10 @@ export async function vmcCommand(args: string[], io: VmcCommandIo): Promise<numb
   }
   const gapGraceSec = values['gap-grace'] === undefined ? undefined : Number(values['gap-grace']);
   if (gapGraceSec !== undefined && !(gapGraceSec >= 0)) throw new GatewayError('GW_ERR_CLI_USAGE', '--gap-grace takes seconds >= 0');
+  const evidenceDays = values['evidence-days'] === undefined ? undefined : Number(values['evidence-days']);
+  if (evidenceDays !== undefined && !(Number.isInteger(evidenceDays) && evidenceDays >= 0 && evidenceDays <= 36_500)) {
+    throw new GatewayError('GW_ERR_CLI_USAGE', '--evidence-days takes whole days from 0 (keep every piece) to 36500');
+  }
   const connections = Number(values.connections ?? 1);
   if (!(Number.isInteger(connections) && connections >= 1 && connections <= 16)) throw new GatewayError('GW_ERR_CLI_USAGE', '--connections takes 1 to 16');
   const group = values.group ?? 'vmc';
@@ -89,6 +93,7 @@ export async function vmcCommand(args: string[], io: VmcCommandIo): Promise<numb
     ...(gapGraceSec !== undefined ? { gapGraceMs: gapGraceSec * 1000 } : {}),
     ...(username !== undefined ? { mqttUsername: username } : {}),
     ...(password !== undefined ? { mqttPassword: password } : {}),
+    ...(evidenceDays !== undefined ? { evidenceBounds: { maxVerifiedAgeMs: evidenceDays * 86_400_000 } } : {}),
     ...(values['command-key'] !== undefined ? { commandKey: (await import('./commands/command-cli.js')).readCommandKey(values['command-key']) } : {}),
     clock: systemClock,
     logger,

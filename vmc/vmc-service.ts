@@ -97,7 +97,15 @@ export async function startVmc(options: VmcOptions): Promise<RunningVmc> {
     store,
     clock,
     logger: logger.child({ module: 'evidence' }),
-    onDropped: (pieces) => intake.evidenceDropped('evicted-age', pieces, '(sweep)', `${pieces} incomplete piece(s) had no chunk for ${store.evidenceBounds.maxPendingAgeMs} ms`),
+    onDropped: (reason, pieces) =>
+      intake.evidenceDropped(
+        reason,
+        pieces,
+        '(sweep)',
+        reason === 'expired'
+          ? `${pieces} verified piece(s) kept ${store.evidenceBounds.maxVerifiedAgeMs} ms dropped`
+          : `${pieces} incomplete piece(s) had no chunk for ${store.evidenceBounds.maxPendingAgeMs} ms`,
+      ),
   });
   const auth = new VmcAuth(store, clock);
   const app = await buildVmcApp({

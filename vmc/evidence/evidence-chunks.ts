@@ -34,6 +34,11 @@ export interface EvidenceBounds {
   maxPendingBytes: number;
   /** An incomplete piece that has had no chunk for this long is dropped. Default 7 days (a post may be offline for days mid-piece). */
   maxPendingAgeMs: number;
+  /**
+   * A verified piece is kept this long after it was stored, then dropped (`expired`); 0 keeps
+   * every piece. Default 400 days: a year's crossings can be compared with the year before.
+   */
+  maxVerifiedAgeMs: number;
 }
 
 export const DEFAULT_EVIDENCE_BOUNDS: EvidenceBounds = {
@@ -42,6 +47,7 @@ export const DEFAULT_EVIDENCE_BOUNDS: EvidenceBounds = {
   maxPendingPiecesPerPost: 1000,
   maxPendingBytes: 1024 * 1024 * 1024,
   maxPendingAgeMs: 7 * 24 * 3600 * 1000,
+  maxVerifiedAgeMs: 400 * 24 * 3600 * 1000,
 };
 
 /**
@@ -49,9 +55,10 @@ export const DEFAULT_EVIDENCE_BOUNDS: EvidenceBounds = {
  * `chunk-invalid` a chunk that contradicts its own numbers or the piece's earlier chunks;
  * `too-large` over maxPieceBytes; `digest-mismatch` assembled bytes whose sha256 is not the
  * digest; `evicted-bound` / `evicted-age` incomplete and dropped for the bounds; `evicted-at-post`
- * incomplete and the post evicted it before sending the rest (`evidence.evicted`, `unsent` > 0).
+ * incomplete and the post evicted it before sending the rest (`evidence.evicted`, `unsent` > 0);
+ * `expired` verified and kept its `maxVerifiedAgeMs`.
  */
-export const EVIDENCE_REJECT_REASONS = ['chunk-invalid', 'too-large', 'digest-mismatch', 'evicted-bound', 'evicted-age', 'evicted-at-post'] as const;
+export const EVIDENCE_REJECT_REASONS = ['chunk-invalid', 'too-large', 'digest-mismatch', 'evicted-bound', 'evicted-age', 'evicted-at-post', 'expired'] as const;
 export type EvidenceRejectReason = (typeof EVIDENCE_REJECT_REASONS)[number];
 
 /** What one chunk did, for the intake's counters and log. */
@@ -213,6 +220,27 @@ export async function sweepStalePieces(db: SqlDb, nowMs: number, maxAgeMs: numbe
       if ((await tx.run('DELETE FROM evidence_pending WHERE post_id = ? AND digest = ? AND last_ms < ?', [piece.post_id, piece.digest, cutoff])) === 0) return 0;
       await tx.run('DELETE FROM evidence_chunks WHERE post_id = ? AND digest = ?', [piece.post_id, piece.digest]);
       await markProblem(tx, piece.post_id, piece.digest, 'evicted-age', nowMs);
+      return 1;
+    });
+  }
+  return dropped;
+}
+
+/**
+ * Drops verified pieces stored before `nowMs - maxAgeMs` (none when `maxAgeMs` is 0), oldest first,
+ * at most `limit` per call: each in a transaction of its own that checks its age again, so two
+ * instances sweeping at once drop a piece once. Every post's announcement of it is marked
+ * `expired`; sent again (a request), the piece is kept anew. Resolves to how many were dropped.
+ */
+export async function sweepExpiredPieces(db: SqlDb, nowMs: number, maxAgeMs: number, limit = 1000): Promise<number> {
+  if (maxAgeMs <= 0) return 0;
+  const cutoff = nowMs - maxAgeMs;
+  const expired = await db.all<{ digest: string }>('SELECT digest FROM evidence_blobs WHERE stored_ms < ? ORDER BY stored_ms LIMIT ?', [cutoff, limit]);
+  let dropped = 0;
+  for (const { digest } of expired) {
+    dropped += await db.transaction(async (tx) => {
+      if ((await tx.run('DELETE FROM evidence_blobs WHERE digest = ? AND stored_ms < ?', [digest, cutoff])) === 0) return 0;
+      await tx.run('UPDATE evidence SET problem = ?, problem_ms = ? WHERE digest = ?', ['expired', nowMs, digest]);
       return 1;
     });
   }

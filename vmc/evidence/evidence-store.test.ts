@@ -17,7 +17,8 @@ import { VmcStore } from '../store/vmc-store.js';
 
 const NOW = Date.UTC(2026, 10, 28, 12);
 const KiB = 1024;
-const BOUNDS: EvidenceBounds = { maxPieceBytes: 200 * KiB, maxPendingBytesPerPost: 100 * KiB, maxPendingPiecesPerPost: 3, maxPendingBytes: 150 * KiB, maxPendingAgeMs: 3_600_000 };
+const DAY_MS = 86_400_000;
+const BOUNDS: EvidenceBounds = { maxPieceBytes: 200 * KiB, maxPendingBytesPerPost: 100 * KiB, maxPendingPiecesPerPost: 3, maxPendingBytes: 150 * KiB, maxPendingAgeMs: 3_600_000, maxVerifiedAgeMs: 30 * DAY_MS };
 
 const KINDS = [
   { name: 'sqlite', make: () => Promise.resolve({ spec: `sqlite:${join(tempDir('vmc-evidence-'), 'vmc.db')}`, cleanup: () => Promise.resolve() }) },
@@ -117,6 +118,38 @@ describe.each(KINDS)('VMC evidence on $name', (kind) => {
     expect(await feed(post.evidenceChunks(picture, 'plate-snapshot', 'image/jpeg'))).toEqual(['pending', 'stored']);
     expect((await store.evidence.blob(digestOf(picture)))?.data.equals(picture)).toBe(true);
     expect((await store.evidence.ofCrossing('post-a', 'c-2')).pieces[0]).toMatchObject({ complete: true, problem: null });
+  });
+
+  it('drops verified pieces kept their retention, marks them expired for every post, and keeps them anew when sent again', async () => {
+    const old = bytesOf(40 * KiB, 'old');
+    const young = bytesOf(10 * KiB, 'young');
+    await feed([post.evidenceStored(old, 'plate-snapshot', 'image/jpeg', 'c-3'), ...post.evidenceChunks(old, 'plate-snapshot', 'image/jpeg')], NOW);
+    // Another post announces the same bytes (one blob, two announcements).
+    const other = new EventMaker('post-b', new ManualClock(NOW));
+    await feed([other.evidenceStored(old, 'plate-snapshot', 'image/jpeg', 'c-9')], NOW);
+    await feed([post.evidenceStored(young, 'plate-snapshot', 'image/jpeg', 'c-4'), ...post.evidenceChunks(young, 'plate-snapshot', 'image/jpeg')], NOW + 10 * DAY_MS);
+    // Kept exactly its 30 days: not yet.
+    expect(await store.sweepExpiredEvidence(NOW + 30 * DAY_MS)).toBe(0);
+    expect(await store.sweepExpiredEvidence(NOW + 30 * DAY_MS + 1)).toBe(1);
+    expect(await store.evidence.blob(digestOf(old))).toBeNull();
+    expect((await store.evidence.blob(digestOf(young)))?.data.equals(young)).toBe(true);
+    expect((await store.evidence.ofCrossing('post-a', 'c-3')).pieces[0]).toMatchObject({ complete: false, problem: 'expired' });
+    expect((await store.evidence.ofCrossing('post-b', 'c-9')).pieces[0]).toMatchObject({ complete: false, problem: 'expired' });
+    expect(await store.evidence.summary()).toMatchObject({ pieces: 1, bytes: young.length, problems: { expired: 2 } });
+    // Asked for and sent again, it is kept anew, from its new arrival.
+    expect(await feed(post.evidenceChunks(old, 'plate-snapshot', 'image/jpeg'), NOW + 31 * DAY_MS)).toEqual(['pending', 'stored']);
+    expect((await store.evidence.ofCrossing('post-a', 'c-3')).pieces[0]).toMatchObject({ complete: true, problem: null });
+    expect(await store.sweepExpiredEvidence(NOW + 40 * DAY_MS + 1)).toBe(1); // the young one, 30 days after NOW + 10 days
+    expect((await store.evidence.blob(digestOf(old)))?.data.equals(old)).toBe(true);
+  });
+
+  it('keeps every verified piece when the retention is 0', async () => {
+    await store.close();
+    store = await VmcStore.open(spec, NOW, { evidenceBounds: { ...BOUNDS, maxVerifiedAgeMs: 0 } });
+    const picture = bytesOf(10 * KiB, 'kept');
+    await feed(post.evidenceChunks(picture, 'plate-snapshot', 'image/jpeg'), NOW);
+    expect(await store.sweepExpiredEvidence(NOW + 36_500 * DAY_MS)).toBe(0);
+    expect((await store.evidence.blob(digestOf(picture)))?.data.equals(picture)).toBe(true);
   });
 
   it('refuses chunks that do not add up, and pieces over the size bound', async () => {

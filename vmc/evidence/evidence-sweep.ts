@@ -1,6 +1,7 @@
 /**
  * Drops incomplete evidence that has had no chunk for the store's `maxPendingAgeMs` (a post whose
- * outbox dropped the rest, or garbage), every few minutes. Every instance runs one; each piece is
+ * outbox dropped the rest, or garbage), and verified evidence kept its `maxVerifiedAgeMs`, every
+ * few minutes. Every instance runs one; each piece is
  * dropped in a transaction of its own that checks its age again, so two sweeps never count one
  * piece twice. Kept apart from receiving chunks so a chunk's transaction never waits on pieces of
  * other posts.
@@ -13,8 +14,8 @@ export interface EvidenceSweepOptions {
   store: VmcStore;
   clock: Clock;
   logger: Logger;
-  /** Told how many pieces each sweep dropped (the intake's counters). */
-  onDropped: (pieces: number) => void;
+  /** Told how many pieces each sweep dropped and why (the intake's counters). */
+  onDropped: (reason: 'evicted-age' | 'expired', pieces: number) => void;
   /** Between sweeps (default 5 minutes: the age bound is days). */
   intervalMs?: number;
 }
@@ -37,7 +38,7 @@ export class EvidenceSweep {
     }, this.options.intervalMs ?? 300_000);
   }
 
-  /** One sweep now (also what the timer runs); a sweep already running is joined. Resolves to the pieces dropped. */
+  /** One sweep now (also what the timer runs); a sweep already running is joined. Resolves to the pieces dropped, both kinds. */
   sweep(): Promise<number> {
     this.running ??= this.sweepOnce().finally(() => {
       this.running = null;
@@ -48,9 +49,11 @@ export class EvidenceSweep {
   private async sweepOnce(): Promise<number> {
     const { store, clock, logger } = this.options;
     try {
-      const dropped = await store.sweepStaleEvidence(clock.now());
-      if (dropped > 0) this.options.onDropped(dropped);
-      return dropped;
+      const stale = await store.sweepStaleEvidence(clock.now());
+      if (stale > 0) this.options.onDropped('evicted-age', stale);
+      const expired = await store.sweepExpiredEvidence(clock.now());
+      if (expired > 0) this.options.onDropped('expired', expired);
+      return stale + expired;
     } catch (error) {
       logger.warn({ err: error }, 'evidence sweep failed; trying again at the next interval');
       return 0;

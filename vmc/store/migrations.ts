@@ -244,6 +244,9 @@ CREATE TABLE evidence_requests (
   PRIMARY KEY (post_id, digest)
 );
 `,
+  // Verified evidence is kept `maxVerifiedAgeMs` (vmc/evidence/evidence-chunks.ts): the sweep
+  // finds the oldest by the time they were stored.
+  () => `CREATE INDEX evidence_blobs_by_age ON evidence_blobs (stored_ms);`,
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

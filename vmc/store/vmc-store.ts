@@ -6,7 +6,7 @@
  * must not race (the gap scan of a post) holds a lock on that post's row.
  */
 import { CommandRecords, recordCommandAnswer } from '../commands/command-records.js';
-import { DEFAULT_EVIDENCE_BOUNDS, receiveChunk, sweepStalePieces, type ChunkOutcome, type EvidenceBounds } from '../evidence/evidence-chunks.js';
+import { DEFAULT_EVIDENCE_BOUNDS, receiveChunk, sweepExpiredPieces, sweepStalePieces, type ChunkOutcome, type EvidenceBounds } from '../evidence/evidence-chunks.js';
 import { EvidenceRecords, recordEvidenceAnnounced, recordEvidenceEvicted } from '../evidence/evidence-records.js';
 import { crossingRecord, type CrossingRecord } from '../../contract/trs-report.js';
 import type { CloudEvent } from '../../contract/envelope.js';
@@ -184,6 +184,11 @@ export class VmcStore {
   /** Drops incomplete evidence no chunk has arrived for in `evidenceBounds.maxPendingAgeMs`; resolves to how many pieces. */
   sweepStaleEvidence(nowMs: number): Promise<number> {
     return sweepStalePieces(this.db, nowMs, this.evidenceBounds.maxPendingAgeMs);
+  }
+
+  /** Drops verified evidence stored more than `evidenceBounds.maxVerifiedAgeMs` ago; resolves to how many pieces. */
+  sweepExpiredEvidence(nowMs: number): Promise<number> {
+    return sweepExpiredPieces(this.db, nowMs, this.evidenceBounds.maxVerifiedAgeMs);
   }
 
   /**

@@ -20,6 +20,7 @@ const PROBLEM_LABEL: Record<string, string> = {
   'digest-mismatch': 'rejected: its bytes did not match its digest',
   'evicted-bound': 'dropped unfinished (the bound on incomplete evidence)',
   'evicted-age': 'dropped unfinished (no chunk for days)',
+  expired: 'expired: kept its retention at the VMC (--evidence-days), then dropped',
   'evicted-at-post': 'the post evicted it before sending the rest',
 };
 
