@@ -138,11 +138,13 @@ describe('VMC event intake', () => {
     intake.evidenceDropped('evicted-age', 3, '(sweep)', 'stale');
     expect(lines.at(-1)).toMatchObject({ code: 'GW_ERR_VMC_EVIDENCE_REJECTED', reason: 'evicted-age', count: 3, suppressedSinceLast: 0 });
     expect(intake.stats.evidence.rejected['evicted-age']).toBe(3);
-    // Retention's drops are counted like the others, and noted at info: nothing at this logger's warn level.
-    const warned = lines.length;
-    intake.evidenceDropped('expired', 2, '(sweep)', 'kept its retention');
-    expect(lines).toHaveLength(warned);
-    expect(intake.stats.evidence.rejected.expired).toBe(2);
+    // Retention's drops are counted like the others, and noted at info without an error code.
+    const infoLines: Record<string, unknown>[] = [];
+    const noting = new EventIntake({ store, clock, logger: pino({ level: 'info' }, { write: (line: string) => void infoLines.push(JSON.parse(line) as Record<string, unknown>) }), consumerName: 'vmc-t', maxMessageBytes: 4096 });
+    noting.evidenceDropped('expired', 2, '(sweep)', 'kept its retention');
+    expect(infoLines).toEqual([expect.objectContaining({ level: 30, reason: 'expired', count: 2, msg: 'verified evidence kept its retention; dropped' })]);
+    expect(infoLines[0]).not.toHaveProperty('code');
+    expect(noting.stats.evidence.rejected.expired).toBe(2);
   });
 
   it('throws when the store fails, so the message is not acknowledged', async () => {

@@ -150,8 +150,12 @@ export class EventIntake {
     this.stats.evidence.rejected[reason] += count;
     const suppressed = this.logTurn(reason);
     if (suppressed === null) return;
-    // Retention running its course is routine: counted and noted, not warned about.
-    this.options.logger[reason === 'expired' ? 'info' : 'warn'](
+    if (reason === 'expired') {
+      // Retention running its course: pieces served their time; counted and noted, no error code.
+      this.options.logger.info({ reason, count, suppressedSinceLast: suppressed }, 'verified evidence kept its retention; dropped');
+      return;
+    }
+    this.options.logger.warn(
       { code: 'GW_ERR_VMC_EVIDENCE_REJECTED', reason, count, topic: topic.slice(0, 200), problem: problem.slice(0, 300), suppressedSinceLast: suppressed },
       'evidence rejected or dropped: never served',
     );

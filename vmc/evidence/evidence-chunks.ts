@@ -35,8 +35,9 @@ export interface EvidenceBounds {
   /** An incomplete piece that has had no chunk for this long is dropped. Default 7 days (a post may be offline for days mid-piece). */
   maxPendingAgeMs: number;
   /**
-   * A verified piece is kept this long after it was stored, then dropped (`expired`); 0 keeps
-   * every piece. Default 400 days: a year's crossings can be compared with the year before.
+   * A verified piece is kept this long after the VMC last received it or was told of it (a
+   * post's `evidence.stored` naming it), then dropped (`expired`); 0 keeps every piece. Default
+   * 400 days: a year's crossings can be compared with the year before.
    */
   maxVerifiedAgeMs: number;
 }
@@ -107,9 +108,12 @@ export async function receiveChunk(tx: SqlRunner, postId: string, chunk: Chunk, 
       [postId, digest, chunk.kind, chunk.contentType, chunk.bytes, chunk.count, nowMs, nowMs],
     )
   )[0] as PendingRow;
-  // Checked after the lock: another instance may have just completed the piece.
+  // Checked after the lock: another instance may have just completed the piece. (On PostgreSQL a
+  // retention sweep deleting the blob at this very moment is not seen yet: the piece sent again
+  // counts as a duplicate and is gone; it can be asked for once more.)
   if ((await tx.all('SELECT 1 AS x FROM evidence_blobs WHERE digest = ?', [digest])).length > 0) {
     await dropPiece(tx, postId, digest);
+    await touchPiece(tx, digest, nowMs);
     return { outcome: 'duplicate', digest };
   }
   if (pending.kind !== chunk.kind || pending.content_type !== chunk.contentType || Number(pending.bytes) !== chunk.bytes || Number(pending.chunk_count) !== chunk.count) {
@@ -143,7 +147,8 @@ async function assemble(tx: SqlRunner, postId: string, chunk: Chunk, nowMs: numb
     return { outcome: 'rejected', digest, reason: 'digest-mismatch', problem: `the ${bytes.length} bytes assembled hash to ${actual}` };
   }
   await tx.run('INSERT INTO evidence_blobs (digest, content_type, bytes, data, stored_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING', [digest, chunk.contentType, bytes.length, bytes, nowMs]);
-  await tx.run('UPDATE evidence SET problem = NULL, problem_ms = NULL WHERE post_id = ? AND digest = ?', [postId, digest]);
+  // Held now for every post that named these bytes, whatever befell its own copy.
+  await tx.run('UPDATE evidence SET problem = NULL, problem_ms = NULL WHERE digest = ?', [digest]);
   return { outcome: 'stored', digest, bytes: bytes.length };
 }
 
@@ -227,7 +232,15 @@ export async function sweepStalePieces(db: SqlDb, nowMs: number, maxAgeMs: numbe
 }
 
 /**
- * Drops verified pieces stored before `nowMs - maxAgeMs` (none when `maxAgeMs` is 0), oldest first,
+ * A verified piece is needed again (a post sent or announced it once more): its retention counts
+ * from now. `stored_ms` is when the VMC last received or was told of the piece.
+ */
+export async function touchPiece(tx: SqlRunner, digest: string, nowMs: number): Promise<void> {
+  await tx.run('UPDATE evidence_blobs SET stored_ms = ? WHERE digest = ? AND stored_ms < ?', [nowMs, digest, nowMs]);
+}
+
+/**
+ * Drops verified pieces last needed before `nowMs - maxAgeMs` (none when `maxAgeMs` is 0), oldest first,
  * at most `limit` per call: each in a transaction of its own that checks its age again, so two
  * instances sweeping at once drop a piece once. Every post's announcement of it is marked
  * `expired`; sent again (a request), the piece is kept anew. Resolves to how many were dropped.

@@ -136,11 +136,20 @@ describe.each(KINDS)('VMC evidence on $name', (kind) => {
     expect((await store.evidence.ofCrossing('post-a', 'c-3')).pieces[0]).toMatchObject({ complete: false, problem: 'expired' });
     expect((await store.evidence.ofCrossing('post-b', 'c-9')).pieces[0]).toMatchObject({ complete: false, problem: 'expired' });
     expect(await store.evidence.summary()).toMatchObject({ pieces: 1, bytes: young.length, problems: { expired: 2 } });
-    // Asked for and sent again, it is kept anew, from its new arrival.
+    // Asked for and sent again, it is kept anew, from its new arrival, for every post that named it.
     expect(await feed(post.evidenceChunks(old, 'plate-snapshot', 'image/jpeg'), NOW + 31 * DAY_MS)).toEqual(['pending', 'stored']);
     expect((await store.evidence.ofCrossing('post-a', 'c-3')).pieces[0]).toMatchObject({ complete: true, problem: null });
-    expect(await store.sweepExpiredEvidence(NOW + 40 * DAY_MS + 1)).toBe(1); // the young one, 30 days after NOW + 10 days
-    expect((await store.evidence.blob(digestOf(old)))?.data.equals(old)).toBe(true);
+    expect((await store.evidence.ofCrossing('post-b', 'c-9')).pieces[0]).toMatchObject({ complete: true, problem: null });
+    expect((await store.evidence.summary()).problems.expired ?? 0).toBe(0);
+    // Another crossing naming the young piece keeps it its own retention, counted from then.
+    await feed([other.evidenceStored(young, 'plate-snapshot', 'image/jpeg', 'c-10')], NOW + 35 * DAY_MS);
+    expect(await store.sweepExpiredEvidence(NOW + 40 * DAY_MS + 1)).toBe(0);
+    // The old piece, received again at 31 days, goes at 61; the young one, named again at 35, at 65.
+    expect(await store.sweepExpiredEvidence(NOW + 61 * DAY_MS + 1)).toBe(1);
+    expect(await store.evidence.blob(digestOf(old))).toBeNull();
+    expect((await store.evidence.blob(digestOf(young)))?.data.equals(young)).toBe(true);
+    expect(await store.sweepExpiredEvidence(NOW + 65 * DAY_MS + 1)).toBe(1);
+    expect(await store.evidence.blob(digestOf(young))).toBeNull();
   });
 
   it('keeps every verified piece when the retention is 0', async () => {
@@ -265,6 +274,31 @@ describe('VMC evidence on postgres, two instances', () => {
     } finally {
       await other.close();
       await store.close();
+      await db.drop();
+    }
+  });
+});
+
+// Two instances in one process would share SQLite's one writer lock synchronously; on PostgreSQL
+// they are two connections as two VMC hosts would be.
+describe('VMC evidence retention on postgres, two instances', () => {
+  it('drops each expired piece once when two instances sweep at the same time', async () => {
+    const db = await createTestDatabase();
+    const first = await VmcStore.open(db.url, NOW, { evidenceBounds: BOUNDS });
+    const second = await VmcStore.open(db.url, NOW, { evidenceBounds: BOUNDS });
+    try {
+      const post = new EventMaker('post-a', new ManualClock(NOW - 60_000));
+      for (let i = 0; i < 5; i += 1) {
+        for (const chunk of post.evidenceChunks(bytesOf(4 * KiB, `batch-${i}`), 'plate-snapshot', 'image/jpeg')) await first.store([chunk], 'vmc-1', NOW + i);
+      }
+      expect(await first.evidence.summary()).toMatchObject({ pieces: 5 });
+      const late = NOW + 31 * DAY_MS;
+      const [mine, theirs] = await Promise.all([first.sweepExpiredEvidence(late), second.sweepExpiredEvidence(late)]);
+      expect(mine + theirs).toBe(5);
+      expect(await first.evidence.summary()).toMatchObject({ pieces: 0 });
+    } finally {
+      await first.close();
+      await second.close();
       await db.drop();
     }
   });

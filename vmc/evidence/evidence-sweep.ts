@@ -1,10 +1,9 @@
 /**
  * Drops incomplete evidence that has had no chunk for the store's `maxPendingAgeMs` (a post whose
- * outbox dropped the rest, or garbage), and verified evidence kept its `maxVerifiedAgeMs`, every
- * few minutes. Every instance runs one; each piece is
- * dropped in a transaction of its own that checks its age again, so two sweeps never count one
- * piece twice. Kept apart from receiving chunks so a chunk's transaction never waits on pieces of
- * other posts.
+ * outbox dropped the rest, or garbage), and verified evidence not needed for its
+ * `maxVerifiedAgeMs`, every few minutes. Every instance runs one; each piece is dropped in a
+ * transaction of its own that checks its age again, so two sweeps never count one piece twice.
+ * Kept apart from receiving chunks so a chunk's transaction never waits on pieces of other posts.
  */
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../core/clock.js';

@@ -245,8 +245,12 @@ CREATE TABLE evidence_requests (
 );
 `,
   // Verified evidence is kept `maxVerifiedAgeMs` (vmc/evidence/evidence-chunks.ts): the sweep
-  // finds the oldest by the time they were stored.
-  () => `CREATE INDEX evidence_blobs_by_age ON evidence_blobs (stored_ms);`,
+  // finds the oldest by the time they were last needed, and marks every post's announcement of
+  // a piece it drops (by digest alone, across posts).
+  () => `
+CREATE INDEX evidence_blobs_by_age ON evidence_blobs (stored_ms);
+CREATE INDEX evidence_by_digest ON evidence (digest);
+`,
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

@@ -6,7 +6,7 @@
  * must not race (the gap scan of a post) holds a lock on that post's row.
  */
 import { CommandRecords, recordCommandAnswer } from '../commands/command-records.js';
-import { DEFAULT_EVIDENCE_BOUNDS, receiveChunk, sweepExpiredPieces, sweepStalePieces, type ChunkOutcome, type EvidenceBounds } from '../evidence/evidence-chunks.js';
+import { DEFAULT_EVIDENCE_BOUNDS, receiveChunk, sweepExpiredPieces, sweepStalePieces, touchPiece, type ChunkOutcome, type EvidenceBounds } from '../evidence/evidence-chunks.js';
 import { EvidenceRecords, recordEvidenceAnnounced, recordEvidenceEvicted } from '../evidence/evidence-records.js';
 import { crossingRecord, type CrossingRecord } from '../../contract/trs-report.js';
 import type { CloudEvent } from '../../contract/envelope.js';
@@ -264,7 +264,12 @@ export class VmcStore {
     if (event.type === 'evidence.chunk') {
       result.evidence ??= { chunks: [], droppedAtPost: 0 };
       result.evidence.chunks.push(await receiveChunk(tx, postId, (event as CloudEvent<'evidence.chunk'>).data, nowMs, this.evidenceBounds));
-    } else if (event.type === 'evidence.stored') await recordEvidenceAnnounced(tx, postId, (event as CloudEvent<'evidence.stored'>).data, timeMs);
+    } else if (event.type === 'evidence.stored') {
+      const data = (event as CloudEvent<'evidence.stored'>).data;
+      await recordEvidenceAnnounced(tx, postId, data, timeMs);
+      // A crossing naming bytes the VMC holds already keeps them its own retention.
+      await touchPiece(tx, data.digest, nowMs);
+    }
     else if (event.type === 'evidence.evicted') {
       result.evidence ??= { chunks: [], droppedAtPost: 0 };
       result.evidence.droppedAtPost += await recordEvidenceEvicted(tx, postId, (event as CloudEvent<'evidence.evicted'>).data, timeMs, nowMs);
