@@ -1,8 +1,8 @@
 /**
- * Random bytes for event ids, drawn from a pool the kernel refills 4 KiB at a time. uuid's own
- * generator asks the kernel for 16 bytes per id (crypto.getRandomValues, ≈ 4 µs here): a tenth of
- * the CPU of building and publishing an event. Ids need unique bytes, not secret ones; the pool
- * never hands out the same bytes twice.
+ * Random bytes for event ids, drawn from a pool refilled 4 KiB at a time from Node's CSPRNG.
+ * uuid's own generator makes a call into the crypto binding for 16 bytes per id
+ * (crypto.getRandomValues, ≈ 4 µs here): a tenth of the CPU of building and publishing an event.
+ * Ids need unique bytes, not secret ones; the pool never hands out the same bytes twice.
  */
 import { randomFillSync } from 'node:crypto';
 

@@ -16,7 +16,7 @@ import { eventDataSchemas, type EventData, type EventType } from '../contract/ca
 import { createEventFactory, POST_LANE, serialisedBytes, type EventDraft, type EventFactory } from '../contract/envelope.js';
 import { AccountStore } from './auth/account-store.js';
 import { AuditLog, type AuditDraft } from './auth/audit-log.js';
-import { ScansAwaitingEvidence } from './evidence/scans-awaiting.js';
+import { ScansAwaitingEvidence } from './evidence/scans-awaiting-evidence.js';
 import { CrossingLog } from './trs/crossing-log.js';
 import { LoginThrottle } from './auth/login-throttle.js';
 import type { Actor } from './auth/roles.js';
@@ -137,7 +137,7 @@ export class Gateway {
     this.accounts = new AccountStore(this.outbox.database, () => context.clock.now());
     this.audit = new AuditLog(this.outbox.database, () => (context.eventClock ?? context.clock).now());
     this.crossingLog = new CrossingLog(this.outbox.database, { utcOffsetMin: context.config.workflow.utcOffsetMin });
-    this.scansAwaiting = new ScansAwaitingEvidence(this.outbox.database, context.config.evidence.maxBytes > 0);
+    this.scansAwaiting = new ScansAwaitingEvidence(this.outbox.database, context.config.evidence.maxBytes > 0, context.logger.child({ module: 'evidence' }));
     this.sessions = new SessionStore({ clock: context.clock, idleMs: context.config.http.sessionIdleMin * 60_000, maxMs: context.config.http.sessionMaxHours * 3_600_000 });
     this.throttle = new LoginThrottle({ clock: context.clock });
     this.tooLargeAlarm = new AlarmThrottle(context.clock, TOO_LARGE_ALARM_INTERVAL_MS, ({ details, withheld }) => {

@@ -6,29 +6,19 @@
  *   pushed JPEG). Tied to the crossing the read made: the workflow emits `vehicle.arrived` (entry)
  *   or `vehicle.exited` (exit) synchronously while it handles the read, before this listener (built
  *   after the workflow) hears the read; what it heard is forgotten at the end of that turn.
- * - X-ray scans: on `xray.scanned`, the full image (the PGM the scanner wrote, copied and hashed
- *   into the store, kept but not sent) and its thumbnail (xray-thumbnail.ts, made without holding
- *   the image; sent, naming the full image as `of` and its size for the screening regions).
- *   One scan at a time; at most MAX_SCANS_WAITING wait, beyond that a scan waits for the next
- *   start. A scan whose evidence a kill interrupted is taken again at start, its crossing open or
- *   closed: the scan is recorded with its `xray.scanned` and forgotten once its evidence is stored
- *   (scans-awaiting.ts).
+ * - X-ray scans: scan-capture.ts, from the scans recorded with their `xray.scanned`.
  */
 import type { Logger } from 'pino';
 import type { EvidenceConfig } from '../../config/schema.js';
-import type { EventData } from '../../contract/catalogue.js';
 import { laneOf, type EventDraft } from '../../contract/envelope.js';
 import type { DeviceReading } from '../devices/device-manager.js';
 import type { DeviceFeed } from '../workflow/post-workflow.js';
 import type { Crossing } from '../workflow/lane-workflow.js';
-import { xrayThumbnail, type Thumbnail } from '../workflow/xray-thumbnail.js';
+import type { Thumbnail } from '../workflow/xray-thumbnail.js';
 import { DIGEST_PATTERN } from './evidence-files.js';
 import type { EvidenceInput, EvidenceStore } from './evidence-store.js';
-import type { AwaitingScan, ScansAwaitingEvidence } from './scans-awaiting.js';
+import { ScanCapture, type ScanCaptureOptions } from './scan-capture.js';
 
-/** Scans waiting for their evidence, at most (each one is a file copy and a thumbnail). */
-export const MAX_SCANS_WAITING = 8;
-const PGM_CONTENT_TYPE = 'image/x-portable-graymap';
 /** A media type as the catalogue allows it (at most 100 characters), else the generic one. */
 const MEDIA_TYPE = /^[a-z]+\/[a-z0-9.+-]{1,80}$/i;
 
@@ -44,7 +34,9 @@ export interface EvidenceCaptureOptions {
   config: Pick<EvidenceConfig, 'fullImageDays' | 'forward'>;
   logger: Logger;
   /** Scans recorded with their `xray.scanned`, until their evidence is stored (gateway.scansAwaiting). */
-  awaiting: Pick<ScansAwaitingEvidence, 'all' | 'done'>;
+  awaiting: ScanCaptureOptions['awaiting'];
+  /** Times the retries of scans the store refused. */
+  clock: ScanCaptureOptions['clock'];
   /** Makes a scan's thumbnail (default: xray-thumbnail.ts). */
   thumbnail?: (path: string) => Promise<Thumbnail>;
 }
@@ -52,63 +44,43 @@ export interface EvidenceCaptureOptions {
 export class EvidenceCapture {
   /** Crossings the workflow moved during the current turn, by lane and milestone (see the file comment). */
   private readonly movedNow = new Map<string, string>();
-  private scans: Promise<void> = Promise.resolve();
-  private scansWaiting = 0;
+  private readonly scans: ScanCapture;
   private stopped = false;
   private readonly unsubscribe: () => void;
 
   constructor(private readonly options: EvidenceCaptureOptions) {
+    const { store, awaiting, config, clock, logger, thumbnail } = options;
+    this.scans = new ScanCapture({ store, awaiting, config, clock, logger, ...(thumbnail ? { thumbnail } : {}) });
     this.unsubscribe = options.onEvent((event) => this.onEvent(event));
     options.devices.onReadings((laneId, role, reading) => {
       if (!this.stopped && reading.type === 'plate.read') this.onPlate(laneId, role, reading);
     });
   }
 
-  /**
-   * Takes the scans whose evidence a kill (or a stop) interrupted: those recorded as awaiting it,
-   * and those of open crossings with no thumbnail stored (recorded before there was a record).
-   */
-  resume(crossings: Iterable<Crossing>): void {
-    const scans = new Map<string, AwaitingScan>();
-    for (const scan of this.options.awaiting.all()) scans.set(`${scan.crossingId} ${scan.path}`, scan);
-    for (const crossing of crossings) {
-      const path = crossing.scan?.imageRef;
-      if (!path || DIGEST_PATTERN.test(path)) continue;
-      scans.set(`${crossing.crossingId} ${path}`, { crossingId: crossing.crossingId, laneId: crossing.laneId, path, scannerId: crossing.scan?.scannerId ?? 'unknown' });
-    }
-    for (const scan of scans.values()) {
-      // Stored before the kill, only its record left behind.
-      if (this.options.store.index.holdsFor(scan.crossingId, 'xray-thumbnail')) this.options.awaiting.done(scan);
-      else this.captureScan(scan);
-    }
+  /** Takes the scans whose evidence a kill (or a stop) interrupted; `open` are the crossings restored (scan-capture.ts). */
+  resume(open: Iterable<Crossing>): void {
+    this.scans.resume(open);
   }
 
-  /** Settles once every scan taken so far is stored (or given up). */
+  /** Settles once every scan taken so far is done with. */
   idle(): Promise<void> {
-    return this.scans;
+    return this.scans.idle();
   }
 
   stop(): void {
     this.stopped = true;
     this.unsubscribe();
+    this.scans.stop();
   }
 
   private onEvent(event: EventDraft): void {
-    if (this.stopped) return;
-    if (event.type === 'vehicle.arrived' || event.type === 'vehicle.exited') {
-      const key = `${laneOf(event)} ${event.type}`;
-      const { crossingId } = event.data as { crossingId: string };
-      this.movedNow.set(key, crossingId);
-      queueMicrotask(() => {
-        if (this.movedNow.get(key) === crossingId) this.movedNow.delete(key);
-      });
-      return;
-    }
-    if (event.type === 'xray.scanned') {
-      const data = event.data as EventData<'xray.scanned'>;
-      if (data.imageRef === null || DIGEST_PATTERN.test(data.imageRef)) return;
-      this.captureScan({ crossingId: data.crossingId, laneId: laneOf(event), path: data.imageRef, scannerId: data.scannerId });
-    }
+    if (this.stopped || (event.type !== 'vehicle.arrived' && event.type !== 'vehicle.exited')) return;
+    const key = `${laneOf(event)} ${event.type}`;
+    const { crossingId } = event.data as { crossingId: string };
+    this.movedNow.set(key, crossingId);
+    queueMicrotask(() => {
+      if (this.movedNow.get(key) === crossingId) this.movedNow.delete(key);
+    });
   }
 
   private onPlate(laneId: string, role: 'entry' | 'exit' | 'lane', reading: PlateRead): void {
@@ -128,44 +100,5 @@ export class EvidenceCapture {
       forward: this.options.config.forward.plateSnapshots,
     };
     void this.options.store.put(picture.body, input, ref);
-  }
-
-  private captureScan(scan: AwaitingScan): void {
-    if (this.scansWaiting >= MAX_SCANS_WAITING) {
-      this.options.logger.warn({ crossingId: scan.crossingId, waiting: this.scansWaiting }, 'too many scans waiting: this one is taken at the next start');
-      return;
-    }
-    this.scansWaiting += 1;
-    this.scans = this.scans
-      .then(async () => {
-        // Stopped before its turn: it stays recorded for the next start.
-        if (this.stopped) return;
-        try {
-          await this.storeScan(scan);
-        } catch (error) {
-          this.options.logger.warn({ err: error, crossingId: scan.crossingId, path: scan.path }, 'no thumbnail of the scan kept as evidence');
-        }
-        // Stored, or never will be (the file gone or unreadable): trying again at every start would not help.
-        this.options.awaiting.done(scan);
-      })
-      .catch((error: unknown) => this.options.logger.error({ err: error, crossingId: scan.crossingId }, 'scan not forgotten as awaiting evidence'))
-      .finally(() => {
-        this.scansWaiting -= 1;
-      });
-  }
-
-  private async storeScan({ path, crossingId, laneId, scannerId }: AwaitingScan): Promise<void> {
-    const crossing = { crossingId, laneId };
-    const { fullImageDays, forward } = this.options.config;
-    const full = fullImageDays > 0 ? await this.options.store.putFile(path, { kind: 'xray-image', contentType: PGM_CONTENT_TYPE, crossing, deviceId: scannerId, forward: false }) : null;
-    const made = await (this.options.thumbnail ?? xrayThumbnail)(path);
-    await this.options.store.put(made.png, {
-      kind: 'xray-thumbnail',
-      contentType: 'image/png',
-      crossing,
-      deviceId: scannerId,
-      forward: forward.xrayThumbnails,
-      shows: { width: made.imageWidth, height: made.imageHeight, of: full?.digest ?? null },
-    });
   }
 }

@@ -80,7 +80,7 @@ export async function startPostEvidence(options: PostEvidenceOptions): Promise<P
     requests: storeRequests(store, uploads, () => started.wake()),
     capture(sources, open) {
       if (settings.maxBytes === 0 || capture) return;
-      capture = new EvidenceCapture({ store, onEvent: (listener) => gateway.onEvent(listener), awaiting: gateway.scansAwaiting, config: settings, logger, ...sources });
+      capture = new EvidenceCapture({ store, onEvent: (listener) => gateway.onEvent(listener), awaiting: gateway.scansAwaiting, config: settings, clock, logger, ...sources });
       capture.resume(open);
     },
     async idle() {

@@ -166,7 +166,7 @@ CREATE INDEX evidence_uploads_by_digest ON evidence_uploads (digest);`);
     },
   },
   {
-    description: 'scans whose evidence is still to be taken, written with their xray.scanned (gateway/evidence/scans-awaiting.ts)',
+    description: 'scans whose evidence is still to be taken, written with their xray.scanned (gateway/evidence/scans-awaiting-evidence.ts)',
     up: (db) => {
       db.exec(`CREATE TABLE scans_awaiting_evidence (
   id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -19,12 +19,12 @@ import type { Gateway } from '../daemon.js';
 import { migrateGatewayDatabase } from '../storage/migrations.js';
 import { EvidenceCapture } from './evidence-capture.js';
 import { EvidenceStore } from './evidence-store.js';
-import { MAX_SCANS_AWAITING, ScansAwaitingEvidence } from './scans-awaiting.js';
+import { MAX_SCANS_AWAITING, ScansAwaitingEvidence } from './scans-awaiting-evidence.js';
 import { UploadProgress } from './upload-progress.js';
 
 const silent = pino({ level: 'silent' });
 const settings = { fullImageDays: 7, forward: { plateSnapshots: true, xrayThumbnails: true } };
-const scanned = (crossingId: string, imageRef: string | null) => ({
+const scannedData = (crossingId: string, imageRef: string | null) => ({
   crossingId,
   clock: { synchronised: true, offsetMs: 0 },
   sinceArrivalSec: 300,
@@ -50,7 +50,7 @@ describe('scans awaiting their evidence', () => {
     const open = async (g: Gateway): Promise<EvidenceStore> =>
       EvidenceStore.open({ db: g.outbox.database, dir: join(dir, 'evidence'), maxBytes: 64 * 1024 * 1024, fullImageDays: 7, reserveBytes: 0, maxEventBytes: 64 * 1024, gateway: g, uploads: new UploadProgress(g.outbox.database), clock, logger: silent });
     const capture = (g: Gateway, store: EvidenceStore, thumbnail?: () => Promise<never>): EvidenceCapture =>
-      new EvidenceCapture({ store, devices: { onReadings: () => () => undefined }, onEvent: (listener) => g.onEvent(listener), image: () => null, awaiting: g.scansAwaiting, config: settings, logger: silent, ...(thumbnail ? { thumbnail } : {}) });
+      new EvidenceCapture({ store, devices: { onReadings: () => () => undefined }, onEvent: (listener) => g.onEvent(listener), image: () => null, awaiting: g.scansAwaiting, config: settings, clock, logger: silent, ...(thumbnail ? { thumbnail } : {}) });
 
     // First run: the scan is stored with its event; its thumbnail never comes (the run ends first).
     gateway = await startTestGateway(config, dir);
@@ -60,8 +60,8 @@ describe('scans awaiting their evidence', () => {
       thumbnailAsked = true;
       return new Promise<never>(() => undefined);
     });
-    await gateway.emit('xray.scanned', 'lane-1', scanned('c-1', scan), 'c-1');
-    await gateway.emit('xray.scanned', 'lane-2', scanned('c-2', null), 'c-2');
+    await gateway.emit('xray.scanned', 'lane-1', scannedData('c-1', scan), 'c-1');
+    await gateway.emit('xray.scanned', 'lane-2', scannedData('c-2', null), 'c-2');
     while (!thumbnailAsked) await new Promise((resolve) => setImmediate(resolve));
     expect(gateway.scansAwaiting.all()).toEqual([{ crossingId: 'c-1', laneId: 'lane-1', path: scan, scannerId: 'scanner-A' }]);
     // Its crossing closes meanwhile (the next start hands over no open crossing), and the run ends.
@@ -86,18 +86,29 @@ describe('scans awaiting their evidence', () => {
     const db = new Database(':memory:');
     migrateGatewayDatabase(db);
     const events = createEventFactory('test-post', systemClock);
-    const kept = new ScansAwaitingEvidence(db, true);
-    const none = new ScansAwaitingEvidence(db, false);
-    none.within()(events.create('xray.scanned', 'lane-1', scanned('c-0', '/scans/0.pgm'), 'c-0'), db);
+    const warnings: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line) as Record<string, unknown>) });
+    const kept = new ScansAwaitingEvidence(db, true, logger);
+    const none = new ScansAwaitingEvidence(db, false, logger);
+    none.within()(events.create('xray.scanned', 'lane-1', scannedData('c-0', '/scans/0.pgm'), 'c-0'), db);
     expect(kept.all()).toEqual([]);
     // A digest names a picture already stored; another event type is not a scan.
-    kept.within()(events.create('xray.scanned', 'lane-1', scanned('c-0', `sha256:${'a'.repeat(64)}`), 'c-0'), db);
+    kept.within()(events.create('xray.scanned', 'lane-1', scannedData('c-0', `sha256:${'a'.repeat(64)}`), 'c-0'), db);
     kept.within()(events.create('vehicle.released', 'lane-1', { crossingId: 'c-0', clock: { synchronised: true, offsetMs: 0 }, sinceArrivalSec: 1 }, 'c-0'), db);
     expect(kept.all()).toEqual([]);
-    for (let i = 1; i <= MAX_SCANS_AWAITING + 3; i += 1) kept.within()(events.create('xray.scanned', 'lane-1', scanned(`c-${i}`, `/scans/${i}.pgm`), `c-${i}`), db);
+    // A commit that fails after the record (what the event's producer writes throws) leaves none.
+    const failing = db.transaction(() =>
+      kept.within(() => {
+        throw new Error('the producer failed');
+      })(events.create('xray.scanned', 'lane-1', scannedData('c-0', '/scans/0.pgm'), 'c-0'), db),
+    );
+    expect(() => failing()).toThrow('the producer failed');
+    expect(kept.all()).toEqual([]);
+    for (let i = 1; i <= MAX_SCANS_AWAITING + 3; i += 1) kept.within()(events.create('xray.scanned', 'lane-1', scannedData(`c-${i}`, `/scans/${i}.pgm`), `c-${i}`), db);
     const awaiting = kept.all();
     expect(awaiting).toHaveLength(MAX_SCANS_AWAITING);
     expect(awaiting[0]?.crossingId).toBe('c-4');
+    expect(warnings.map((line) => line.crossings)).toEqual([['c-1'], ['c-2'], ['c-3']]);
     kept.done({ crossingId: 'c-4', path: '/scans/4.pgm' });
     expect(kept.all()[0]?.crossingId).toBe('c-5');
   });
