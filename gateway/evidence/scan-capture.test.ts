@@ -9,9 +9,9 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { migrateGatewayDatabase } from '../storage/migrations.js';
-import type { Thumbnail } from '../workflow/xray-thumbnail.js';
 import type { EvidenceStore } from './evidence-store.js';
-import { MAX_ATTEMPTS, MAX_SCANS_WAITING, ScanCapture, SCAN_RETRY_MS } from './scan-capture.js';
+import { NotAScanImage, type Thumbnail } from '../workflow/xray-thumbnail.js';
+import { MAX_ATTEMPTS, MAX_SCANS_IN_MEMORY, ScanCapture, SCAN_RETRY_MS } from './scan-capture.js';
 import { ScansAwaitingEvidence } from './scans-awaiting-evidence.js';
 
 const silent = pino({ level: 'silent' });
@@ -53,7 +53,10 @@ describe('scan capture', () => {
     await settled();
     expect(puts).toEqual(['/scans/1.pgm', '/scans/2.pgm']);
     expect(awaiting.all().map((scan) => scan.crossingId)).toEqual(['c-1']);
-    clock.advance(SCAN_RETRY_MS);
+    clock.advance(SCAN_RETRY_MS - 1);
+    await settled();
+    expect(puts).toEqual(['/scans/1.pgm', '/scans/2.pgm']);
+    clock.advance(1);
     await settled();
     expect(puts).toEqual(['/scans/1.pgm', '/scans/2.pgm', '/scans/1.pgm']);
     expect(awaiting.all()).toEqual([]);
@@ -79,7 +82,7 @@ describe('scan capture', () => {
       keeps: () => true,
       thumbnail: (path) => new Promise((resolve) => pending.push(() => resolve(madeFrom(path)))),
     });
-    const scans = MAX_SCANS_WAITING + 4;
+    const scans = MAX_SCANS_IN_MEMORY + 4;
     for (let n = 1; n <= scans; n += 1) record(n);
     await new Promise((resolve) => setImmediate(resolve));
     for (let made = 0; made < scans; made += 1) {
@@ -108,6 +111,60 @@ describe('scan capture', () => {
     await settled();
     expect(awaiting.all()).toEqual([]);
     expect(puts).toEqual([]);
+    capture.stop();
+  });
+
+  it('sets no timer while memory is full: a refused scan due again waits for one to finish', async () => {
+    const pending: (() => void)[] = [];
+    let refusing = true;
+    const { awaiting, clock, puts, capture, record, settled } = harness({
+      keeps: () => !refusing,
+      thumbnail: (path) => (path === '/scans/1.pgm' ? Promise.resolve(madeFrom(path)) : new Promise((resolve) => pending.push(() => resolve(madeFrom(path))))),
+    });
+    record(1);
+    await settled();
+    refusing = false;
+    for (let n = 2; n <= MAX_SCANS_IN_MEMORY + 1; n += 1) record(n);
+    await Promise.resolve();
+    // Eight taken (one making its thumbnail, seven queued) when scan 1 falls due: with a timer
+    // armed at 0 ms, the manual clock's advance would run it for ever.
+    clock.advance(SCAN_RETRY_MS);
+    while (pending.length > 0 || puts.length < MAX_SCANS_IN_MEMORY + 1) {
+      while (pending.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      (pending.shift() as () => void)();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await settled();
+    expect(puts.filter((path) => path === '/scans/1.pgm')).toHaveLength(2);
+    expect(awaiting.all()).toEqual([]);
+    capture.stop();
+  });
+
+  it('after stop, takes nothing more and retries nothing; what it held stays recorded', async () => {
+    const { awaiting, clock, puts, capture, record, settled } = harness({ keeps: () => false });
+    record(1);
+    await settled();
+    capture.stop();
+    record(2);
+    clock.advance(SCAN_RETRY_MS * 2);
+    await settled();
+    expect(puts).toEqual(['/scans/1.pgm']);
+    expect(awaiting.all().map((scan) => scan.crossingId)).toEqual(['c-1', 'c-2']);
+  });
+
+  it('lets go of a file that is not a scan image, and tries again after any other failure', async () => {
+    let failure: Error = new NotAScanImage('/scans/1.pgm is not a regular file');
+    const { awaiting, clock, capture, record, settled } = harness({ keeps: () => true, thumbnail: () => Promise.reject(failure) });
+    record(1);
+    await settled();
+    expect(awaiting.all()).toEqual([]);
+    failure = new Error('something nobody foresaw');
+    record(1);
+    await settled();
+    expect(awaiting.all().map((scan) => scan.crossingId)).toEqual(['c-1']);
+    clock.advance(SCAN_RETRY_MS);
+    await settled();
+    expect(awaiting.all().map((scan) => scan.crossingId)).toEqual(['c-1']);
     capture.stop();
   });
 });

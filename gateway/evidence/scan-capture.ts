@@ -3,23 +3,23 @@
  * a copy of the full image (the PGM the scanner wrote, copied and hashed into the store, kept but
  * not sent) and its thumbnail (xray-thumbnail.ts, made without holding the image; sent, naming the
  * full image as `of` and its size for the screening regions). The record is the queue: one scan is
- * taken at a time, at most MAX_SCANS_WAITING are in memory, and the next are read from the record
+ * taken at a time, at most MAX_SCANS_IN_MEMORY are in memory, and the next are read from the record
  * as those finish. A scan leaves the record once its thumbnail is stored, or once it is clear it
- * never will be (the file is gone, or not an image); while the store refuses (busy with pictures,
- * the disk near its reserve, the outbox refusing) it is tried again a minute later, up to
- * MAX_ATTEMPTS times in one run, and in any case again at the next start.
+ * never will be (the file is gone, or not a scan image); while the store refuses (busy with
+ * pictures, the disk near its reserve, the outbox refusing), or anything else fails, it is tried
+ * again a minute later, MAX_ATTEMPTS tries in all in one run, and again at the next start.
  */
 import type { Logger } from 'pino';
 import type { EvidenceConfig } from '../../config/schema.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { Crossing } from '../workflow/lane-workflow.js';
-import { xrayThumbnail, type Thumbnail } from '../workflow/xray-thumbnail.js';
+import { NotAScanImage, xrayThumbnail, type Thumbnail } from '../workflow/xray-thumbnail.js';
 import { DIGEST_PATTERN } from './evidence-files.js';
 import type { EvidenceStore } from './evidence-store.js';
 import type { AwaitingScan, ScansAwaitingEvidence } from './scans-awaiting-evidence.js';
 
-/** Scans in memory at most (each one is a file copy and a thumbnail); the rest wait in the record. */
-export const MAX_SCANS_WAITING = 8;
+/** Scans taken into memory at most (each one is a file copy and a thumbnail); the rest wait in the record. */
+export const MAX_SCANS_IN_MEMORY = 8;
 /** A scan the store refused is tried again after this. */
 export const SCAN_RETRY_MS = 60_000;
 /** Tries of one scan in one run; after them it waits for the next start. */
@@ -90,24 +90,33 @@ export class ScanCapture {
   /** Takes recorded scans into memory, oldest first, while there is room; arms the retry of refused ones. */
   private pull(): void {
     if (this.stopped) return;
-    const now = this.options.clock.monotonic();
-    const recorded = new Set<string>();
-    for (const scan of this.options.awaiting.all()) {
-      const key = keyOf(scan);
-      recorded.add(key);
-      const refused = this.refusals.get(key);
-      if (this.taken.size >= MAX_SCANS_WAITING || this.taken.has(key) || (refused && (refused.attempts >= MAX_ATTEMPTS || refused.notBeforeMono > now))) continue;
-      this.take(scan, key);
+    // Called from a microtask, a timer and a promise's end: nothing may escape to take the process down.
+    try {
+      const now = this.options.clock.monotonic();
+      const recorded = new Set<string>();
+      for (const scan of this.options.awaiting.all()) {
+        const key = keyOf(scan);
+        recorded.add(key);
+        const refused = this.refusals.get(key);
+        if (this.taken.size >= MAX_SCANS_IN_MEMORY || this.taken.has(key) || (refused && (refused.attempts >= MAX_ATTEMPTS || refused.notBeforeMono > now))) continue;
+        this.take(scan, key);
+      }
+      // Refusals of scans no longer recorded (done, or trimmed) are forgotten.
+      for (const key of this.refusals.keys()) if (!recorded.has(key)) this.refusals.delete(key);
+      this.armRetry(now);
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'scans awaiting evidence not read; tried again with the next scan');
     }
-    // Refusals of scans no longer recorded (done, or trimmed) are forgotten.
-    for (const key of this.refusals.keys()) if (!recorded.has(key)) this.refusals.delete(key);
-    this.armRetry(now);
   }
 
-  /** A timer for the earliest refused scan due again, if any. */
+  /**
+   * A timer for the earliest refused scan due again, if any. None while memory is full: a scan
+   * finishing pulls (and arms) again, and a timer now would only find no room.
+   */
   private armRetry(now: number): void {
     if (this.retryTimer) this.options.clock.clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    if (this.taken.size >= MAX_SCANS_IN_MEMORY) return;
     let due = Number.POSITIVE_INFINITY;
     for (const [key, refused] of this.refusals) {
       if (refused.attempts < MAX_ATTEMPTS && !this.taken.has(key)) due = Math.min(due, refused.notBeforeMono);
@@ -125,12 +134,17 @@ export class ScanCapture {
       .then(async () => {
         // Stopped before its turn: it stays recorded for the next start.
         if (this.stopped) return;
-        const outcome = await this.store(scan);
-        if (outcome === 'refused') return this.refused(scan, key);
-        this.refusals.delete(key);
-        this.options.awaiting.done(scan);
+        try {
+          const outcome = await this.store(scan);
+          if (outcome === 'refused') return this.refused(scan, key);
+          this.options.awaiting.done(scan);
+          this.refusals.delete(key);
+        } catch (error) {
+          // Unforeseen (the record's database failing): recorded still, tried again later.
+          this.options.logger.error({ err: error, crossingId: scan.crossingId }, 'scan evidence not settled; it stays recorded');
+          this.refused(scan, key);
+        }
       })
-      .catch((error: unknown) => this.options.logger.error({ err: error, crossingId: scan.crossingId }, 'scan evidence not settled; it stays recorded'))
       .finally(() => {
         this.taken.delete(key);
         this.pull();
@@ -157,12 +171,12 @@ export class ScanCapture {
       return thumbnail ? 'stored' : 'refused';
     } catch (error) {
       const code = (error as { code?: unknown }).code;
-      if (typeof code === 'string' && !GONE_CODES.has(code)) {
-        this.options.logger.warn({ err: error, crossingId, path }, 'scan image not readable now; tried again later');
-        return 'refused';
+      if (error instanceof NotAScanImage || (typeof code === 'string' && GONE_CODES.has(code))) {
+        this.options.logger.warn({ err: error, crossingId, path }, 'no thumbnail of the scan kept as evidence: its image is gone or not one');
+        return 'gone';
       }
-      this.options.logger.warn({ err: error, crossingId, path }, 'no thumbnail of the scan kept as evidence: its image is gone or not one');
-      return 'gone';
+      this.options.logger.warn({ err: error, crossingId, path }, 'scan image not read now; tried again later');
+      return 'refused';
     }
   }
 

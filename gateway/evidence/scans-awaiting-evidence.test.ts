@@ -82,7 +82,7 @@ describe('scans awaiting their evidence', () => {
     await store.stop();
   });
 
-  it('records a scan only with its event, only while evidence is kept, and at most MAX_SCANS_AWAITING', () => {
+  it('records a scan only with its event, only while evidence is kept, and at most MAX_SCANS_AWAITING', async () => {
     const db = new Database(':memory:');
     migrateGatewayDatabase(db);
     const events = createEventFactory('test-post', systemClock);
@@ -108,7 +108,9 @@ describe('scans awaiting their evidence', () => {
     const awaiting = kept.all();
     expect(awaiting).toHaveLength(MAX_SCANS_AWAITING);
     expect(awaiting[0]?.crossingId).toBe('c-4');
-    expect(warnings.map((line) => line.crossings)).toEqual([['c-1'], ['c-2'], ['c-3']]);
+    // Logged once the writes are over, those pushed out that stayed out.
+    await Promise.resolve();
+    expect(warnings.map((line) => line.crossings)).toEqual([['c-1', 'c-2', 'c-3']]);
     kept.done({ crossingId: 'c-4', path: '/scans/4.pgm' });
     expect(kept.all()[0]?.crossingId).toBe('c-5');
   });

@@ -30,6 +30,8 @@ export class ScansAwaitingEvidence {
   private readonly statements;
   private readonly listeners = new Set<() => void>();
   private notifyScheduled = false;
+  /** Scans the bound pushed out in the current transaction: logged once it has committed. */
+  private trimmed: { crossing_id: string; path: string }[] = [];
 
   /** `enabled` false (evidence.maxBytes 0: nothing is captured) records nothing. */
   constructor(
@@ -39,9 +41,10 @@ export class ScansAwaitingEvidence {
   ) {
     this.statements = {
       insert: db.prepare('INSERT OR IGNORE INTO scans_awaiting_evidence (crossing_id, lane_id, path, scanner_id) VALUES (?, ?, ?, ?)'),
-      trim: db.prepare<[], { crossing_id: string }>(
-        `DELETE FROM scans_awaiting_evidence WHERE id IN (SELECT id FROM scans_awaiting_evidence ORDER BY id DESC LIMIT -1 OFFSET ${MAX_SCANS_AWAITING}) RETURNING crossing_id`,
+      trim: db.prepare<[], { crossing_id: string; path: string }>(
+        `DELETE FROM scans_awaiting_evidence WHERE id IN (SELECT id FROM scans_awaiting_evidence ORDER BY id DESC LIMIT -1 OFFSET ${MAX_SCANS_AWAITING}) RETURNING crossing_id, path`,
       ),
+      holds: db.prepare<[string, string], { id: number }>('SELECT id FROM scans_awaiting_evidence WHERE crossing_id = ? AND path = ?'),
       all: db.prepare<[], { crossing_id: string; lane_id: string; path: string; scanner_id: string }>(
         'SELECT crossing_id, lane_id, path, scanner_id FROM scans_awaiting_evidence ORDER BY id',
       ),
@@ -71,16 +74,29 @@ export class ScansAwaitingEvidence {
   record(scan: AwaitingScan): void {
     if (!this.enabled || DIGEST_PATTERN.test(scan.path)) return;
     this.statements.insert.run(scan.crossingId, scan.laneId, scan.path, scan.scannerId);
-    const dropped = this.statements.trim.all();
-    if (dropped.length > 0) {
-      this.logger.warn({ crossings: dropped.map((row) => row.crossing_id), waiting: MAX_SCANS_AWAITING }, 'too many scans awaiting their evidence: the oldest go without');
-    }
-    if (!this.notifyScheduled && this.listeners.size > 0) {
-      this.notifyScheduled = true;
-      queueMicrotask(() => {
-        this.notifyScheduled = false;
-        for (const listener of this.listeners) listener();
-      });
+    this.trimmed.push(...this.statements.trim.all());
+    if (this.notifyScheduled) return;
+    this.notifyScheduled = true;
+    queueMicrotask(() => {
+      this.notifyScheduled = false;
+      this.logTrimmed();
+      for (const listener of this.listeners) {
+        try {
+          listener();
+        } catch (error) {
+          this.logger.error({ err: error }, 'listener of scans awaiting evidence failed');
+        }
+      }
+    });
+  }
+
+  /** The scans the bound pushed out, those still gone now that their transaction is over (a rollback brings them back). */
+  private logTrimmed(): void {
+    const trimmed = this.trimmed;
+    this.trimmed = [];
+    const gone = trimmed.filter((row) => this.statements.holds.get(row.crossing_id, row.path) === undefined);
+    if (gone.length > 0) {
+      this.logger.warn({ crossings: gone.map((row) => row.crossing_id), kept: MAX_SCANS_AWAITING }, 'too many scans awaiting their evidence: the oldest go without');
     }
   }
 

@@ -23,19 +23,24 @@ export interface Thumbnail {
 /** Largest scan looked at: as screening (4096 × 4096 16-bit samples and a header). */
 const MAX_IMAGE_BYTES = 4096 * 4096 * 2 + 1024;
 
+/** The file is there but is not a scan image this gateway reads (not a regular file, too large, not a PGM): no retry mends it. */
+export class NotAScanImage extends Error {
+  override readonly name = 'NotAScanImage';
+}
+
 export async function xrayThumbnail(path: string, maxSide = 320): Promise<Thumbnail> {
   const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
   try {
     const stats = await file.stat();
-    if (!stats.isFile()) throw new Error(`${path} is not a regular file`);
-    if (stats.size > MAX_IMAGE_BYTES) throw new Error(`${path} is ${stats.size} bytes, more than ${MAX_IMAGE_BYTES}`);
+    if (!stats.isFile()) throw new NotAScanImage(`${path} is not a regular file`);
+    if (stats.size > MAX_IMAGE_BYTES) throw new NotAScanImage(`${path} is ${stats.size} bytes, more than ${MAX_IMAGE_BYTES}`);
     const head = Buffer.alloc(Math.min(PGM_HEADER_MAX_BYTES, stats.size));
     await file.read(head, 0, head.length, 0);
     const parsed = parsePgmHeader(head);
-    if (!parsed.ok) throw new Error(parsed.error);
+    if (!parsed.ok) throw new NotAScanImage(parsed.error);
     const { header } = parsed;
     const problem = bodySizeProblem(header, stats.size);
-    if (problem) throw new Error(problem);
+    if (problem) throw new NotAScanImage(problem);
     const scale = Math.max(header.width, header.height) / maxSide;
     const width = Math.max(1, Math.round(header.width / Math.max(1, scale)));
     const height = Math.max(1, Math.round(header.height / Math.max(1, scale)));

@@ -108,12 +108,11 @@ export async function receiveChunk(tx: SqlRunner, postId: string, chunk: Chunk, 
       [postId, digest, chunk.kind, chunk.contentType, chunk.bytes, chunk.count, nowMs, nowMs],
     )
   )[0] as PendingRow;
-  // Checked after the lock: another instance may have just completed the piece. (On PostgreSQL a
-  // retention sweep deleting the blob at this very moment is not seen yet: the piece sent again
-  // counts as a duplicate and is gone; it can be asked for once more.)
-  if ((await tx.all('SELECT 1 AS x FROM evidence_blobs WHERE digest = ?', [digest])).length > 0) {
+  // Checked after the lock: another instance may have just completed the piece. The check is the
+  // touch itself: on PostgreSQL it waits for a retention sweep deleting the blob right now, and
+  // finds nothing once that delete has committed (the piece is then received anew).
+  if (await touchPiece(tx, digest, nowMs)) {
     await dropPiece(tx, postId, digest);
-    await touchPiece(tx, digest, nowMs);
     return { outcome: 'duplicate', digest };
   }
   if (pending.kind !== chunk.kind || pending.content_type !== chunk.contentType || Number(pending.bytes) !== chunk.bytes || Number(pending.chunk_count) !== chunk.count) {
@@ -147,8 +146,9 @@ async function assemble(tx: SqlRunner, postId: string, chunk: Chunk, nowMs: numb
     return { outcome: 'rejected', digest, reason: 'digest-mismatch', problem: `the ${bytes.length} bytes assembled hash to ${actual}` };
   }
   await tx.run('INSERT INTO evidence_blobs (digest, content_type, bytes, data, stored_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING', [digest, chunk.contentType, bytes.length, bytes, nowMs]);
-  // Held now for every post that named these bytes, whatever befell its own copy.
-  await tx.run('UPDATE evidence SET problem = NULL, problem_ms = NULL WHERE digest = ?', [digest]);
+  // Only this post's row: another post's row of the same bytes reads as held through the blob
+  // (a piece's view and the summary), and locking other posts' rows here could deadlock.
+  await tx.run('UPDATE evidence SET problem = NULL, problem_ms = NULL WHERE post_id = ? AND digest = ?', [postId, digest]);
   return { outcome: 'stored', digest, bytes: bytes.length };
 }
 
@@ -233,10 +233,11 @@ export async function sweepStalePieces(db: SqlDb, nowMs: number, maxAgeMs: numbe
 
 /**
  * A verified piece is needed again (a post sent or announced it once more): its retention counts
- * from now. `stored_ms` is when the VMC last received or was told of the piece.
+ * from now. `stored_ms` is when the VMC last received or was told of the piece. Resolves whether
+ * the piece is held. Blobs are locked before `evidence` rows, everywhere (the sweep too).
  */
-export async function touchPiece(tx: SqlRunner, digest: string, nowMs: number): Promise<void> {
-  await tx.run('UPDATE evidence_blobs SET stored_ms = ? WHERE digest = ? AND stored_ms < ?', [nowMs, digest, nowMs]);
+export async function touchPiece(tx: SqlRunner, digest: string, nowMs: number): Promise<boolean> {
+  return (await tx.run('UPDATE evidence_blobs SET stored_ms = CASE WHEN stored_ms < ? THEN ? ELSE stored_ms END WHERE digest = ?', [nowMs, nowMs, digest])) > 0;
 }
 
 /**

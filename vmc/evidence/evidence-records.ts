@@ -256,7 +256,10 @@ export class EvidenceRecords {
   async summary(): Promise<EvidenceSummary> {
     const held = (await this.db.all<{ n: number | string; b: number | string | null }>('SELECT COUNT(*) AS n, SUM(bytes) AS b FROM evidence_blobs'))[0];
     const pending = (await this.db.all<{ n: number | string; b: number | string | null }>('SELECT COUNT(*) AS n, SUM(received_bytes) AS b FROM evidence_pending'))[0];
-    const problems = await this.db.all<{ problem: EvidenceRejectReason; n: number | string }>('SELECT problem, COUNT(*) AS n FROM evidence WHERE problem IS NOT NULL GROUP BY problem ORDER BY problem');
+    // A problem is over once the bytes are held (sent again by this post or another).
+    const problems = await this.db.all<{ problem: EvidenceRejectReason; n: number | string }>(
+      'SELECT e.problem, COUNT(*) AS n FROM evidence e WHERE e.problem IS NOT NULL AND NOT EXISTS (SELECT 1 FROM evidence_blobs b WHERE b.digest = e.digest) GROUP BY e.problem ORDER BY e.problem',
+    );
     return {
       pieces: Number(held?.n ?? 0),
       bytes: Number(held?.b ?? 0),

@@ -152,6 +152,15 @@ describe.each(KINDS)('VMC evidence on $name', (kind) => {
     expect(await store.evidence.blob(digestOf(young))).toBeNull();
   });
 
+  it('counts a piece\'s retention again from a chunk of it sent again', async () => {
+    const picture = bytesOf(10 * KiB, 'again');
+    const [chunk] = post.evidenceChunks(picture, 'plate-snapshot', 'image/jpeg');
+    expect(await feed([chunk!], NOW)).toEqual(['stored']);
+    expect(await feed([{ ...chunk!, id: '0190c0de-0000-7000-8000-0000000004a1', seq: 400 }], NOW + 20 * DAY_MS)).toEqual(['duplicate']);
+    expect(await store.sweepExpiredEvidence(NOW + 30 * DAY_MS + 1)).toBe(0);
+    expect(await store.sweepExpiredEvidence(NOW + 50 * DAY_MS + 1)).toBe(1);
+  });
+
   it('keeps every verified piece when the retention is 0', async () => {
     await store.close();
     store = await VmcStore.open(spec, NOW, { evidenceBounds: { ...BOUNDS, maxVerifiedAgeMs: 0 } });

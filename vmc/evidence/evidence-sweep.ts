@@ -3,7 +3,7 @@
  * outbox dropped the rest, or garbage), and verified evidence not needed for its
  * `maxVerifiedAgeMs`, every few minutes. Every instance runs one; each piece is dropped in a
  * transaction of its own that checks its age again, so two sweeps never count one piece twice.
- * Kept apart from receiving chunks so a chunk's transaction never waits on pieces of other posts.
+ * Kept apart from receiving chunks, so a chunk's transaction is not held up by a sweep's batch.
  */
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../core/clock.js';

@@ -266,9 +266,10 @@ export class VmcStore {
       result.evidence.chunks.push(await receiveChunk(tx, postId, (event as CloudEvent<'evidence.chunk'>).data, nowMs, this.evidenceBounds));
     } else if (event.type === 'evidence.stored') {
       const data = (event as CloudEvent<'evidence.stored'>).data;
-      await recordEvidenceAnnounced(tx, postId, data, timeMs);
-      // A crossing naming bytes the VMC holds already keeps them its own retention.
+      // A crossing naming bytes the VMC holds already keeps them its own retention. The blob
+      // before the announcement's row: the order the retention sweep locks them in.
       await touchPiece(tx, data.digest, nowMs);
+      await recordEvidenceAnnounced(tx, postId, data, timeMs);
     }
     else if (event.type === 'evidence.evicted') {
       result.evidence ??= { chunks: [], droppedAtPost: 0 };
