@@ -152,7 +152,7 @@ export class EventIntake {
     if (suppressed === null) return;
     if (reason === 'expired') {
       // Retention running its course: pieces served their time; counted and noted, no error code.
-      this.options.logger.info({ reason, count, suppressedSinceLast: suppressed }, 'verified evidence kept its retention; dropped');
+      this.options.logger.info({ reason, count, problem: problem.slice(0, 300), suppressedSinceLast: suppressed }, 'verified evidence kept its retention; dropped');
       return;
     }
     this.options.logger.warn(

@@ -16,7 +16,7 @@
  *
  * Why not fast-xml-parser: its well-formedness check and its parse took ≈ 100 + 400 µs for a
  * 2.9 KB camera push on the test machine, a quarter of the gateway's CPU per plate read in
- * `npm run bench -- peers`; saxes checks and parses it in ≈ 50 µs.
+ * `npm run bench -- peers`; saxes checks and parses it in ≈ 80 µs.
  */
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
 

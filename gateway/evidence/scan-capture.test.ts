@@ -18,6 +18,19 @@ const silent = pino({ level: 'silent' });
 const config = { fullImageDays: 0, forward: { plateSnapshots: true, xrayThumbnails: true } };
 const madeFrom = (path: string): Thumbnail => ({ png: Buffer.from(path), imageWidth: 400, imageHeight: 200 });
 
+/** Thumbnails that come only when the test lets them, one at a time, in the order asked for. */
+function heldThumbnails(): { thumbnail: (path: string) => Promise<Thumbnail>; pending: (() => void)[]; releaseNext: () => Promise<void> } {
+  const pending: (() => void)[] = [];
+  return {
+    pending,
+    thumbnail: (path) => new Promise((resolve) => pending.push(() => resolve(madeFrom(path)))),
+    releaseNext: async () => {
+      while (pending.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      (pending.shift() as () => void)();
+    },
+  };
+}
+
 function harness(options: { keeps: (path: string) => boolean; thumbnail?: (path: string) => Promise<Thumbnail> }) {
   const db = new Database(':memory:');
   migrateGatewayDatabase(db);
@@ -77,18 +90,12 @@ describe('scan capture', () => {
   });
 
   it('takes the scans beyond the eight in memory as those finish, in one run', async () => {
-    const pending: (() => void)[] = [];
-    const { awaiting, puts, capture, record, settled } = harness({
-      keeps: () => true,
-      thumbnail: (path) => new Promise((resolve) => pending.push(() => resolve(madeFrom(path)))),
-    });
+    const held = heldThumbnails();
+    const { awaiting, puts, capture, record, settled } = harness({ keeps: () => true, thumbnail: held.thumbnail });
     const scans = MAX_SCANS_IN_MEMORY + 4;
     for (let n = 1; n <= scans; n += 1) record(n);
     await new Promise((resolve) => setImmediate(resolve));
-    for (let made = 0; made < scans; made += 1) {
-      while (pending.length === 0) await new Promise((resolve) => setImmediate(resolve));
-      (pending.shift() as () => void)();
-    }
+    for (let made = 0; made < scans; made += 1) await held.releaseNext();
     await settled();
     expect(puts).toEqual(Array.from({ length: scans }, (_, i) => `/scans/${i + 1}.pgm`));
     expect(awaiting.all()).toEqual([]);
@@ -115,11 +122,11 @@ describe('scan capture', () => {
   });
 
   it('sets no timer while memory is full: a refused scan due again waits for one to finish', async () => {
-    const pending: (() => void)[] = [];
+    const held = heldThumbnails();
     let refusing = true;
     const { awaiting, clock, puts, capture, record, settled } = harness({
       keeps: () => !refusing,
-      thumbnail: (path) => (path === '/scans/1.pgm' ? Promise.resolve(madeFrom(path)) : new Promise((resolve) => pending.push(() => resolve(madeFrom(path))))),
+      thumbnail: (path) => (path === '/scans/1.pgm' ? Promise.resolve(madeFrom(path)) : held.thumbnail(path)),
     });
     record(1);
     await settled();
@@ -129,9 +136,8 @@ describe('scan capture', () => {
     // Eight taken (one making its thumbnail, seven queued) when scan 1 falls due: with a timer
     // armed at 0 ms, the manual clock's advance would run it for ever.
     clock.advance(SCAN_RETRY_MS);
-    while (pending.length > 0 || puts.length < MAX_SCANS_IN_MEMORY + 1) {
-      while (pending.length === 0) await new Promise((resolve) => setImmediate(resolve));
-      (pending.shift() as () => void)();
+    while (held.pending.length > 0 || puts.length < MAX_SCANS_IN_MEMORY + 1) {
+      await held.releaseNext();
       await new Promise((resolve) => setImmediate(resolve));
     }
     await settled();

@@ -155,11 +155,10 @@ export class ScanCapture {
   private async store({ path, crossingId, laneId, scannerId }: AwaitingScan): Promise<Outcome> {
     const crossing = { crossingId, laneId };
     const { fullImageDays, forward } = this.options.config;
-    let made: Thumbnail;
     try {
       // The store logs its own refusals: a full image it could not keep goes without, the thumbnail decides.
       const full = fullImageDays > 0 ? await this.options.store.putFile(path, { kind: 'xray-image', contentType: PGM_CONTENT_TYPE, crossing, deviceId: scannerId, forward: false }) : null;
-      made = await (this.options.thumbnail ?? xrayThumbnail)(path);
+      const made = await (this.options.thumbnail ?? xrayThumbnail)(path);
       const thumbnail = await this.options.store.put(made.png, {
         kind: 'xray-thumbnail',
         contentType: 'image/png',

@@ -186,7 +186,7 @@ export class VmcStore {
     return sweepStalePieces(this.db, nowMs, this.evidenceBounds.maxPendingAgeMs);
   }
 
-  /** Drops verified evidence stored more than `evidenceBounds.maxVerifiedAgeMs` ago; resolves to how many pieces. */
+  /** Drops verified evidence last received or named more than `evidenceBounds.maxVerifiedAgeMs` ago; resolves to how many pieces. */
   sweepExpiredEvidence(nowMs: number): Promise<number> {
     return sweepExpiredPieces(this.db, nowMs, this.evidenceBounds.maxVerifiedAgeMs);
   }
