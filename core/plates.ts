@@ -32,6 +32,9 @@ const LOOKALIKES = new Map<string, string>([
   ...pairs('\u0391\u0392\u0395\u0396\u0397\u0399\u039A\u039C\u039D\u039F\u03A1\u03A4\u03A5\u03A7', 'ABEZHIKMNOPTYX'),
 ]);
 
+/** Text that every step of `normalisePlateText` leaves as it is. */
+const ALREADY_NORMAL = /^[A-Z0-9]*$/;
+
 function pairs(from: string, to: string): [string, string][] {
   return Array.from(from, (char, i) => [char, to[i] as string]);
 }
@@ -45,6 +48,9 @@ function pairs(from: string, to: string): [string, string][] {
  * apart (OCR confusions are folded only in the comparison key, `canonicalPlate`).
  */
 export function normalisePlateText(raw: string): string {
+  // Capital Latin letters and digits are their own normal form (nothing to fold, decompose or
+  // drop): most reads, several times each, skip the three passes over the text below.
+  if (ALREADY_NORMAL.test(raw)) return raw;
   const bare = raw.normalize('NFKC').toUpperCase().normalize('NFKD').replace(NOISE, '');
   return Array.from(bare, (char) => LOOKALIKES.get(char) ?? char).join('');
 }

@@ -123,6 +123,7 @@ export class AnprHttpPushDriver extends PushDriverBase<AckedAnprReading> {
     const plateText = text1(anpr, 'licensePlate');
     const likelihood = normaliseLikelihood(text1(anpr, 'confidenceLevel'), 'percent');
     const trusted = plateText !== null && plateText !== '' && plateText.toLowerCase() !== 'unknown' && (likelihood ?? 1) >= this.config.minConfidence;
+    // Views of this push: it stays in memory until the next one (one push, within its body limit).
     this.lastImages = new Map([...images].map(([name, image]) => [name, image.body]));
     const first = [...images.values()][0];
     // A copy: the part is a view of the whole push, which must not stay in memory with it.

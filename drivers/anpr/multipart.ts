@@ -11,6 +11,11 @@ export interface Part {
   name: string | null;
   filename: string | null;
   contentType: string | null;
+  /**
+   * A view of the pushed body, not a copy (a copy of a camera's 170 KiB push was 1 % of handling
+   * it, a scanner's image up to 256 MiB): what keeps a part longer than the push copies it, or
+   * the whole push stays in memory with it.
+   */
   body: Buffer;
 }
 
@@ -88,6 +93,6 @@ function readPart(raw: Buffer, index: number, limits: MultipartLimits): Part | s
     name: /\bname="([^"]*)"/.exec(disposition)?.[1] ?? null,
     filename: /filename="([^"]*)"/.exec(disposition)?.[1] ?? null,
     contentType: headers['content-type']?.split(';')[0]?.trim() ?? null,
-    body: Buffer.from(content),
+    body: content,
   };
 }

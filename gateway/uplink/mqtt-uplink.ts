@@ -178,7 +178,12 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private reconnectTimer: TimerHandle | null = null;
   private watchdogTimer: TimerHandle | null = null;
   private retryTimer: TimerHandle | null = null;
-  private readonly onCommitted = (): void => this.pump();
+  /**
+   * Newly durable events go out on the next turn, not inside the commit's callback: the producers'
+   * continuations (a device push's 200) run first, so an answer does not wait for the publishes,
+   * and events made durable by one sync are read and sent together.
+   */
+  private readonly onCommitted = (): void => this.schedulePump();
   /** A topic filter subscribed on every connection, and who hears its messages (subscribe()). */
   private subscription: { filter: string; onMessage: (topic: string, payload: Buffer, retained: boolean) => void } | null = null;
 

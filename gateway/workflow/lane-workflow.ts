@@ -191,6 +191,8 @@ export class LaneWorkflow {
    */
   private abandonOldestUnregistered(): void {
     const limit = this.options.maxUnregistered ?? Number.POSITIVE_INFINITY;
+    // Those waiting are among the open crossings: no count needed while these are within the limit.
+    if (this.crossings.size <= limit) return;
     let waiting = 0;
     for (const c of this.crossings.values()) if (c.state === 'arrived') waiting += 1;
     for (const c of this.crossings.values()) {
