@@ -25,20 +25,32 @@ describe('RecentRows', () => {
     expect(recent.size).toBe(0);
   });
 
-  it('starts afresh at a gap, forgets up to a seq, and keeps only the newest within its bounds', () => {
+  it('keeps the oldest within its bounds, holds nothing after a gap, and starts afresh once read', () => {
     const recent = new RecentRows({ maxRows: 3, maxBytes: 250 });
     recent.add(row(1));
     recent.add(row(2));
-    recent.add(row(4)); // not after 2
-    expect(seqs(recent.take(1, 10, 10))).toBeNull();
-    expect(seqs(recent.take(4, 10, 10))).toEqual([4]);
-    for (let seq = 5; seq <= 9; seq += 1) recent.add(row(seq));
-    expect(recent.size).toBe(2); // 250 bytes hold two rows of 100
-    recent.forget(8);
-    expect(seqs(recent.take(9, 10, 10))).toEqual([9]);
-    for (let seq = 10; seq <= 2000; seq += 1) recent.add(row(seq, 1));
-    expect(recent.size).toBe(3);
-    expect(seqs(recent.take(1998, 3000, 10))).toEqual([1998, 1999, 2000]);
+    recent.add(row(3)); // 300 bytes would not fit: stays in the database
+    recent.add(row(4)); // after a gap: stays in the database too
+    expect(recent.size).toBe(2);
+    expect(seqs(recent.take(3, 10, 10))).toBeNull();
+    expect(seqs(recent.take(1, 10, 10))).toEqual([1, 2]);
+    expect(recent.size).toBe(0);
+    // Read: the next commit starts a new run, wherever it is.
+    for (let seq = 5; seq <= 9; seq += 1) recent.add(row(seq, 10));
+    expect(recent.size).toBe(3); // maxRows
+    recent.forget(5);
+    recent.add(row(10, 10)); // room again, but 8 and 9 are not held: still a gap
+    expect(seqs(recent.take(6, 10, 10))).toEqual([6, 7]);
+    recent.add(row(11, 10));
+    expect(seqs(recent.take(11, 11, 10))).toEqual([11]);
+  });
+
+  it('holds no row larger than its byte bound', () => {
+    const recent = new RecentRows({ maxRows: 3, maxBytes: 250 });
+    recent.add(row(1, 251));
+    expect(recent.size).toBe(0);
+    recent.add(row(2, 250));
+    expect(seqs(recent.take(2, 2, 1))).toEqual([2]);
   });
 });
 
