@@ -185,6 +185,41 @@ export async function steadyLatency(run: DurableRun, rate: number, seconds: numb
   return latencies.sort((a, b) => a - b);
 }
 
+/**
+ * The baseline of `steadyLatency`: raw MQTT.js publishing the same events at the same steady rate
+ * to the same broker (QoS 1, Nagle off), from the publish call to its PUBACK. What the machine's
+ * scheduling and the broker alone cost, with nothing stored. Returns sorted ms.
+ */
+export async function rawSteadyLatency(brokerUrl: string, rate: number, seconds: number): Promise<number[]> {
+  const client = await mqtt.connectAsync(brokerUrl, { protocolVersion: 5, clientId: `bench-raw-steady-${process.pid}`, reconnectPeriod: 0 });
+  (client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
+  const latencies: number[] = [];
+  const tickMs = 10;
+  const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
+  const total = rate * seconds;
+  let emitted = 0;
+  const started = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const tick = (): void => {
+      const due = Math.min(total, Math.round(((performance.now() - started) / 1000) * rate) + perTick);
+      for (; emitted < due; emitted += 1) {
+        const n = emitted;
+        const at = performance.now();
+        const payload = JSON.stringify({ ...benchEvent(n), seq: n + 1 });
+        client.publish(`border/v1/bench-post/${LANES[n % 4]}/vehicle.weighed`, payload, { qos: 1, properties: { contentType: 'application/cloudevents+json' } }, (error) => {
+          if (error) return reject(error);
+          latencies.push(performance.now() - at);
+          if (latencies.length === total) resolve();
+        });
+      }
+      if (emitted < total) setTimeout(tick, tickMs);
+    };
+    tick();
+  });
+  await client.endAsync();
+  return latencies.sort((a, b) => a - b);
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;

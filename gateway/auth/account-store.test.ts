@@ -77,4 +77,18 @@ describe('AccountStore clients', () => {
     expect(addressAllowed(gateway.authenticateClient('cam-1', secret)?.allowFrom ?? [], '192.168.1.9')).toBe(false);
     expect(addressAllowed(gateway.authenticateClient('cam-1', secret)?.allowFrom ?? [], '::ffff:10.0.4.17')).toBe(true);
   });
+
+  it('answers an allowlist the same for an address asked again, past the answers it keeps', () => {
+    const allowFrom = Object.freeze(['10.0.4.0/24', 'fd00::/64']) as string[];
+    // More addresses than the answers kept per list (64), each asked twice: the second answer
+    // comes from what was kept, or from the list again once that was emptied.
+    for (let round = 0; round < 2; round += 1) {
+      for (let host = 0; host < 100; host += 1) {
+        expect(addressAllowed(allowFrom, `10.0.4.${host}`)).toBe(true);
+        expect(addressAllowed(allowFrom, `10.0.5.${host}`)).toBe(false);
+        expect(addressAllowed(allowFrom, `fd00::${host.toString(16)}`)).toBe(true);
+        expect(addressAllowed(allowFrom, `fd01::${host.toString(16)}`)).toBe(false);
+      }
+    }
+  });
 });

@@ -75,22 +75,34 @@ function addToBlockList(list: BlockList, entry: string): void {
   list.addSubnet(address as string, bits, type);
 }
 
-/** Allowlists parsed once per list (the cached clients' lists are checked on every request). */
-const parsedAllowlists = new WeakMap<readonly string[], BlockList>();
+/**
+ * Allowlists parsed once per list, with the answers for the addresses last asked about (the
+ * cached clients' lists are checked on every request, nearly always from the same address, and
+ * BlockList.check builds a SocketAddress each time).
+ */
+const parsedAllowlists = new WeakMap<readonly string[], { list: BlockList; answers: Map<string, boolean> }>();
+/** Addresses whose answer is kept per allowlist. */
+const MAX_ANSWERS_PER_ALLOWLIST = 64;
 
 /** Whether `address` (as the socket reports it; IPv4-mapped IPv6 included) is in `allowFrom`. */
 export function addressAllowed(allowFrom: readonly string[], address: string | undefined): boolean {
   if (allowFrom.length === 0) return true;
   if (!address) return false;
-  let list = parsedAllowlists.get(allowFrom);
-  if (!list) {
-    list = new BlockList();
+  let parsed = parsedAllowlists.get(allowFrom);
+  if (!parsed) {
+    const list = new BlockList();
     for (const entry of allowFrom) addToBlockList(list, entry);
-    parsedAllowlists.set(allowFrom, list);
+    parsed = { list, answers: new Map() };
+    parsedAllowlists.set(allowFrom, parsed);
   }
+  const known = parsed.answers.get(address);
+  if (known !== undefined) return known;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   const plain = mapped?.[1] ?? address;
-  return list.check(plain, isIP(plain) === 6 ? 'ipv6' : 'ipv4');
+  const allowed = parsed.list.check(plain, isIP(plain) === 6 ? 'ipv6' : 'ipv4');
+  if (parsed.answers.size >= MAX_ANSWERS_PER_ALLOWLIST) parsed.answers.clear();
+  parsed.answers.set(address, allowed);
+  return allowed;
 }
 
 /**
