@@ -199,24 +199,27 @@ export async function rawSteadyLatency(brokerUrl: string, rate: number, seconds:
   const total = rate * seconds;
   let emitted = 0;
   const started = performance.now();
+  let failed: Error | null = null;
   await new Promise<void>((resolve, reject) => {
     const tick = (): void => {
       const due = Math.min(total, Math.round(((performance.now() - started) / 1000) * rate) + perTick);
-      for (; emitted < due; emitted += 1) {
+      for (; emitted < due && !failed; emitted += 1) {
         const n = emitted;
         const at = performance.now();
         const payload = JSON.stringify({ ...benchEvent(n), seq: n + 1 });
         client.publish(`border/v1/bench-post/${LANES[n % 4]}/vehicle.weighed`, payload, { qos: 1, properties: { contentType: 'application/cloudevents+json' } }, (error) => {
-          if (error) return reject(error);
+          if (error) {
+            failed ??= error;
+            return reject(error);
+          }
           latencies.push(performance.now() - at);
           if (latencies.length === total) resolve();
         });
       }
-      if (emitted < total) setTimeout(tick, tickMs);
+      if (emitted < total && !failed) setTimeout(tick, tickMs);
     };
     tick();
-  });
-  await client.endAsync();
+  }).finally(() => client.endAsync(true));
   return latencies.sort((a, b) => a - b);
 }
 

@@ -93,7 +93,8 @@ export function addressAllowed(allowFrom: readonly string[], address: string | u
     const list = new BlockList();
     for (const entry of allowFrom) addToBlockList(list, entry);
     parsed = { list, answers: new Map() };
-    parsedAllowlists.set(allowFrom, parsed);
+    // Kept only for a list nobody can change afterwards (the cached clients' lists are frozen).
+    if (Object.isFrozen(allowFrom)) parsedAllowlists.set(allowFrom, parsed);
   }
   const known = parsed.answers.get(address);
   if (known !== undefined) return known;

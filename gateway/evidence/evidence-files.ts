@@ -14,6 +14,7 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../core/private-files.js';
+import { noteFileBytesWritten } from '../../core/file-writes.js';
 
 export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
 const HEX_NAME = /^[0-9a-f]{64}$/;
@@ -54,6 +55,7 @@ export class EvidenceFiles {
   /** Writes `body` to a synced temporary file; its digest is computed from the bytes written. */
   async writeBytes(body: Buffer): Promise<TempPiece> {
     const path = this.tempPath();
+    noteFileBytesWritten(body.length);
     const file = await open(path, 'wx', PRIVATE_FILE_MODE);
     try {
       await file.writeFile(body);
@@ -89,6 +91,7 @@ export class EvidenceFiles {
       const stats = await input.stat();
       if (!stats.isFile()) throw new Error(`${source} is not a regular file`);
       if (stats.size > maxBytes) throw new Error(`${source} is ${stats.size} bytes, more than the ${maxBytes} the store may hold`);
+      noteFileBytesWritten(stats.size);
       const path = this.tempPath();
       const output = await open(path, 'wx', PRIVATE_FILE_MODE);
       try {

@@ -31,6 +31,7 @@ import { liveRoutes, type LiveRoutesOptions } from './live-routes.js';
 import { trsRoutes } from '../trs/trs-routes.js';
 import type { CrossingLog } from '../trs/crossing-log.js';
 import { systemClock, type Clock } from '../../core/clock.js';
+import { acceptPushBodies } from './push-body.js';
 
 /** The lane API and login bodies are small: 64 KiB bounds every one of them with room to spare. */
 export const API_BODY_LIMIT = 64 * 1024;
@@ -146,9 +147,9 @@ export async function buildDeviceApp(options: DeviceAppOptions): Promise<Fastify
   await app.register(fastifyCookie);
   await app.register(errorReplies);
   await app.register(authPlugin, { accounts: options.accounts, sessions: null, realm: 'border-gateway-devices' });
-  // Pushes are multipart or XML or images: every body reaches the driver as bytes, within its limit.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  // Pushes are multipart or XML or images: every body reaches the driver as bytes, within its
+  // limit, and in memory once (push-body.ts).
+  acceptPushBodies(app);
   for (const route of options.routes) {
     app.post(route.path, { config: { access: 'device.push', deviceId: route.deviceId }, bodyLimit: route.bodyLimit }, async (request, reply) => {
       const handler = options.handler(route.path);

@@ -11,7 +11,7 @@ function gauge(initialFree: number): { free: number; measured: number; monotonic
     state.measured += 1;
     return { availableBytes: state.free, freeBytes: state.free, freePagesBytes: 0, checkpointBytes: 0, walGrowthBytes: 0 };
   };
-  state.room = new RecentDiskRoom(measure, () => state.monotonic);
+  state.room = new RecentDiskRoom(measure, () => state.monotonic, () => 0);
   return state;
 }
 
@@ -53,6 +53,27 @@ describe('RecentDiskRoom', () => {
     expect(disk.measured).toBe(2);
   });
 
+  it("takes off what this process wrote to files since, and measures once that nears the margin", () => {
+    let written = 0;
+    let measured = 0;
+    const room = new RecentDiskRoom(
+      () => {
+        measured += 1;
+        return { availableBytes: 1024 * MiB, freeBytes: 1024 * MiB, freePagesBytes: 0, checkpointBytes: 0, walGrowthBytes: 0 };
+      },
+      () => 0,
+      () => written,
+    );
+    written = 5 * MiB; // before the first measurement: already in what statfs sees
+    room.roomFor(0, RESERVE);
+    written += 190 * MiB; // a scan pushed and written in the second that follows
+    expect(room.roomFor(0, RESERVE).availableBytes).toBe(834 * MiB);
+    expect(measured).toBe(1);
+    written += 800 * MiB; // and its copy into the evidence store: within the margin now
+    expect(room.roomFor(0, RESERVE).availableBytes).toBe(1024 * MiB);
+    expect(measured).toBe(2);
+  });
+
   it('measures again after a measurement that threw', () => {
     let fail = true;
     let measured = 0;
@@ -60,7 +81,7 @@ describe('RecentDiskRoom', () => {
       measured += 1;
       if (fail) throw new Error('ENOSYS');
       return { availableBytes: 1024 * MiB, freeBytes: 1024 * MiB, freePagesBytes: 0, checkpointBytes: 0, walGrowthBytes: 0 };
-    }, () => 0);
+    }, () => 0, () => 0);
     expect(() => room.roomFor(0, RESERVE)).toThrow('ENOSYS');
     fail = false;
     expect(room.roomFor(0, RESERVE).availableBytes).toBe(1024 * MiB);

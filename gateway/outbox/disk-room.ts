@@ -8,6 +8,7 @@
 import { statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
+import { fileBytesWritten } from '../../core/file-writes.js';
 
 export interface DiskRoom {
   /**
@@ -76,30 +77,33 @@ export const ROOM_REUSE_MARGIN_BYTES = 64 * 1024 * 1024;
 
 /**
  * The room before each commit without a statfs, two stats and two PRAGMAs per commit (≈ 40 µs,
- * 2 % of a device push): a measurement is reused for up to a second, less what the outbox has
- * written since, while that leaves ROOM_REUSE_MARGIN_BYTES beyond the reserve. Near the reserve
- * every commit measures afresh, so the refusal comes exactly where it did before. What another
- * writer takes within that second only makes SQLite's own refusal (SQLITE_FULL) come first, and
- * the gateway's other writer, the evidence store, leaves twice the outbox's reserve free itself.
+ * 2 % of a device push): a measurement is reused for up to a second, less what was written since
+ * (the outbox's commits, counted high, and every file this process wrote: core/file-writes.ts),
+ * while that leaves ROOM_REUSE_MARGIN_BYTES beyond the reserve. Near the reserve every commit
+ * measures afresh, so the refusal comes where it did before. What another process writes within
+ * that second only makes SQLite's own refusal (SQLITE_FULL) come first.
  */
 export class RecentDiskRoom {
-  private last: { room: DiskRoom; measuredMono: number; spentBytes: number } | null = null;
+  private last: { room: DiskRoom; measuredMono: number; spentBytes: number; filesWrittenAt: number } | null = null;
 
   constructor(
     private readonly measureNow: () => DiskRoom,
     private readonly monotonic: () => number,
+    /** Bytes this process has written to files so far (a running count). */
+    private readonly filesWritten: () => number = fileBytesWritten,
   ) {}
 
   /** The room as last measured, less what was written since, or measured now; throws as statfs does. */
   roomFor(bytes: number, reserveBytes: number): DiskRoom {
     const last = this.last;
     if (last && this.monotonic() - last.measuredMono < ROOM_REUSE_MS) {
-      const availableBytes = last.room.availableBytes - last.spentBytes;
+      const availableBytes = last.room.availableBytes - last.spentBytes - (this.filesWritten() - last.filesWrittenAt);
       if (availableBytes - bytes >= reserveBytes + ROOM_REUSE_MARGIN_BYTES) return { ...last.room, availableBytes };
     }
     this.last = null;
+    const filesWrittenAt = this.filesWritten();
     const room = this.measureNow();
-    this.last = { room, measuredMono: this.monotonic(), spentBytes: 0 };
+    this.last = { room, measuredMono: this.monotonic(), spentBytes: 0, filesWrittenAt };
     return room;
   }
 

@@ -208,6 +208,25 @@ describe('SqliteOutbox', () => {
     reopened.close();
   });
 
+  it('never serves an event that a later one of the same commit pushed out', async () => {
+    const outbox = open(undefined, 1000);
+    const wide = (n: number): EventDraft => {
+      const draft = status(n);
+      (draft.data as { lastError: string }).lastError = 'z'.repeat(200);
+      return draft;
+    };
+    // Three ≈ 450-byte telemetry events in one commit, with room for two: the third pushes out the first.
+    // Its producer heard "stored", as for an event the next commit drops: the drop is counted.
+    const appends = [1, 2, 3].map((n) => outbox.append(wide(n)).then((committed) => committed.seq));
+    outbox.flush();
+    expect(await Promise.all(appends)).toEqual([1, 2, 3]);
+    const inDatabase = outbox.database.prepare<[], { seq: number }>('SELECT seq FROM events ORDER BY seq').all().map((row) => row.seq);
+    expect(inDatabase).toEqual([2, 3]);
+    expect(outbox.readFrom(1, 10).map((row) => row.seq)).toEqual([2, 3]);
+    expect(outbox.stats()).toMatchObject({ depth: 2, dropped: { telemetry: 1, operational: 0, critical: 0 } });
+    outbox.close();
+  });
+
   it('rejects appends with GW_ERR_OUTBOX_DISK_FULL when SQLite cannot grow, keeping what was committed', async () => {
     const { logger: recording, lines } = recordingLogger();
     const outbox = open(undefined, undefined, { logger: recording });

@@ -367,6 +367,8 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     const rows: OutboxRow[] = [];
     const refused = new Map<number, GatewayError>();
     const droppedNow: Record<RetentionClass, number> = { telemetry: 0, operational: 0, critical: 0 };
+    /** Seqs the byte bound dropped during this commit, which may include this batch's own. */
+    const droppedSeqs = new Set<number>();
     try {
       this.transact(() => {
         const createdMs = this.options.clock.now();
@@ -378,7 +380,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
           const draftPayload = JSON.stringify({ ...draft, seq });
           const draftBytes = Buffer.byteLength(draftPayload);
           const estimate = draftBytes + (within ? WITHIN_SLACK_BYTES : 0);
-          if (!this.makeRoom(estimate, RETENTION_CLASSES[retention], droppedNow)) {
+          if (!this.makeRoom(estimate, RETENTION_CLASSES[retention], droppedNow, droppedSeqs)) {
             droppedNow[retention] += 1;
             this.droppedTotal[retention] += 1;
             refused.set(index, new GatewayError('GW_ERR_OUTBOX_FULL', `outbox full: ${draft.type} ${draft.id} dropped`));
@@ -409,11 +411,15 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       this.refuse(batch, wrapWriteError(error, batch.length));
       return;
     }
+    // An event of this batch that a later one of it pushed out was stored and then dropped by the
+    // bound, as if by the next commit: its producer heard "stored" (its `within` writes stand), the
+    // drop is counted, and the row is not held for the uplink, which must not read it.
+    const kept = droppedSeqs.size > 0 ? rows.filter((row) => !droppedSeqs.has(row.seq)) : rows;
     if (committed.size > 0) {
       const average = (this.bytesValue - bytesBefore) / committed.size;
       if (average > 0) this.eventBytesAverage = (this.eventBytesAverage * 7 + average) / 8;
     }
-    for (const row of rows) this.recent.add(row);
+    for (const row of kept) this.recent.add(row);
     this.endRefusals();
     batch.forEach((append, index) => {
       const stored = committed.get(index);
@@ -548,7 +554,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
    * and those before crossings and alarms. Returns false when the incoming event itself must be
    * dropped (everything left is worth more than it).
    */
-  private makeRoom(bytes: number, incomingPriority: number, droppedNow: Record<RetentionClass, number>): boolean {
+  private makeRoom(bytes: number, incomingPriority: number, droppedNow: Record<RetentionClass, number>, droppedSeqs: Set<number>): boolean {
     const limit = this.options.maxBytes;
     for (let priority = 0; priority <= incomingPriority && this.bytesValue + bytes > limit; priority += 1) {
       const cls = CLASS_BY_PRIORITY[priority] as RetentionClass;
@@ -559,6 +565,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
         this.recent.clear();
         for (const victim of victims) {
           this.statements.remove.get(victim.seq);
+          droppedSeqs.add(victim.seq);
           this.bytesValue -= victim.bytes;
           this.depthValue -= 1;
           droppedNow[cls] += 1;

@@ -1,0 +1,104 @@
+/**
+ * The device listener's body reader over a real socket: a push read whole with and without a
+ * Content-Length, in as many TCP writes as the client makes, and refused over its route's limit
+ * (before any body byte when the length is declared). A body that ends before its declared length
+ * cannot be sent over HTTP/1.1 (the server waits for the rest until its timeout), so that case is
+ * a stream handed to the reader directly.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
+import { PassThrough } from 'node:stream';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorReplies } from './error-replies.js';
+import { acceptPushBodies, readPushBody } from './push-body.js';
+
+const LIMIT = 64 * 1024;
+let app: FastifyInstance;
+let port: number;
+
+beforeAll(async () => {
+  app = Fastify();
+  await app.register(errorReplies);
+  acceptPushBodies(app);
+  app.post('/push', { bodyLimit: LIMIT }, (request) => {
+    const body = request.body as Buffer;
+    return { bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') };
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  port = typeof address === 'object' && address ? address.port : 0;
+});
+afterAll(() => app.close());
+
+/** Sends `head` and then each of `parts` as its own write; resolves with the raw response. */
+function rawRequest(head: string, parts: Buffer[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let response = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (text: string) => (response += text));
+    socket.on('end', () => resolve(response));
+    socket.on('error', reject);
+    socket.on('connect', () => {
+      socket.write(head);
+      let i = 0;
+      const next = (): void => {
+        const part = parts[i++];
+        if (part) socket.write(part, () => setImmediate(next));
+      };
+      next();
+    });
+  });
+}
+
+const statusOf = (response: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1]);
+const jsonOf = (response: string): unknown => JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4));
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+
+describe('push bodies', () => {
+  it('reads a body with a Content-Length whole, up to the limit, across many writes', async () => {
+    const body = randomBytes(LIMIT);
+    const parts = Array.from({ length: 16 }, (_, i) => body.subarray(i * 4096, (i + 1) * 4096));
+    const response = await rawRequest(`POST /push HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${LIMIT}\r\nConnection: close\r\n\r\n`, parts);
+    expect(statusOf(response)).toBe(200);
+    expect(jsonOf(response)).toEqual({ bytes: LIMIT, sha256: sha256(body) });
+  });
+
+  it('reads a chunked body (no length declared) whole', async () => {
+    const body = randomBytes(50_000);
+    const chunks = [body.subarray(0, 1), body.subarray(1, 30_000), body.subarray(30_000)].map((chunk) =>
+      Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]),
+    );
+    const response = await rawRequest('POST /push HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n', [...chunks, Buffer.from('0\r\n\r\n')]);
+    expect(statusOf(response)).toBe(200);
+    expect(jsonOf(response)).toEqual({ bytes: body.length, sha256: sha256(body) });
+  });
+
+  it('refuses a declared length over the limit before any byte of the body is sent', async () => {
+    const response = await rawRequest(`POST /push HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: ${LIMIT + 1}\r\n\r\n`, []);
+    expect(statusOf(response)).toBe(413);
+    expect(jsonOf(response)).toMatchObject({ code: 'GW_ERR_HTTP_TOO_LARGE' });
+  });
+
+  it('refuses a chunked body once it passes the limit', async () => {
+    const chunk = randomBytes(40_000);
+    const framed = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+    const response = await rawRequest('POST /push HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nTransfer-Encoding: chunked\r\n\r\n', [framed, framed]);
+    expect(statusOf(response)).toBe(413);
+  });
+
+  it('refuses a body that ends before its declared length, or goes past it', async () => {
+    const request = (length: number): FastifyRequest => ({ headers: { 'content-length': String(length) } }) as unknown as FastifyRequest;
+    const short = new PassThrough();
+    const read = readPushBody(request(10), short as unknown as IncomingMessage, LIMIT);
+    short.end(Buffer.from('12345'));
+    await expect(read).rejects.toMatchObject({ code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' });
+    const long = new PassThrough();
+    const readLong = readPushBody(request(3), long as unknown as IncomingMessage, LIMIT);
+    long.end(Buffer.from('12345'));
+    await expect(readLong).rejects.toMatchObject({ code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' });
+    await expect(readPushBody(request(-1), new PassThrough() as unknown as IncomingMessage, LIMIT)).rejects.toMatchObject({ code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' });
+  });
+});
