@@ -6,7 +6,7 @@
  */
 import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { noteFileBytesWritten } from './file-writes.js';
+import { fileWriteStarted } from './file-writes.js';
 
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
@@ -45,13 +45,17 @@ export function touchPrivateFile(file: string): void {
 
 /** Writes `content` to `file` (replacing it), 0600: truncated and chmod-ed before a byte is written. */
 export function writePrivateFile(file: string, content: string | NodeJS.ArrayBufferView): void {
-  noteFileBytesWritten(typeof content === 'string' ? Buffer.byteLength(content) : content.byteLength);
-  const fd = openSync(file, 'w', PRIVATE_FILE_MODE);
+  const over = fileWriteStarted(typeof content === 'string' ? Buffer.byteLength(content) : content.byteLength);
   try {
-    fchmodSync(fd, PRIVATE_FILE_MODE);
-    writeFileSync(fd, content);
+    const fd = openSync(file, 'w', PRIVATE_FILE_MODE);
+    try {
+      fchmodSync(fd, PRIVATE_FILE_MODE);
+      writeFileSync(fd, content);
+    } finally {
+      closeSync(fd);
+    }
   } finally {
-    closeSync(fd);
+    over();
   }
 }
 

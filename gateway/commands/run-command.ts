@@ -37,19 +37,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const devices = new DeviceManager(config, gateway, systemClock, logger.child({ module: 'devices' }), dataDir);
   const runtime = await startPostRuntime({ config, gateway, devices, clock: systemClock, logger });
   await devices.start();
-  logger.info({ postId: config.post.id, lanes: config.lanes.length, riskModel: runtime.riskSlot.version, screeningModel: runtime.screeningSlot.version }, 'gateway running');
-  if (gateway.accounts.accounts().length === 0) {
-    // No default account exists: say how to make the first one rather than leave people guessing.
-    logger.warn(`no accounts yet: nobody can log in until one is made, e.g. border-gateway user add NAME --role admin --config ${configFile}${values.data ? ` --data ${values.data}` : ''}`);
-  }
-  // Outbox open, lanes restored, listening: started, for systemd too (null when not under it).
-  const notifier = SystemdNotifier.fromEnvironment({
-    clock: systemClock,
-    logger: logger.child({ module: 'systemd' }),
-    commitState: () => gateway.commitState(),
-    status: () => runStatus(config, gateway, devices),
-  });
-  notifier?.ready();
+  let notifier: SystemdNotifier | null = null;
   // SIGHUP reloads the models (verified first; a bad one leaves the running model in place).
   const onHangup = (): void => {
     notifier?.reloading();
@@ -58,8 +46,10 @@ export async function runCommand(args: string[]): Promise<number> {
       .catch((error: unknown) => logger.error({ err: error }, 'model reload failed'))
       .finally(() => notifier?.reloaded());
   };
+  // The handlers are in place before anyone can read that the gateway runs: until then a SIGTERM
+  // has its default action and ends the process on the spot, without the ordered stop.
   process.on('SIGHUP', onHangup);
-  await untilSignal(async () => {
+  const stopped = untilSignal(async () => {
     notifier?.stopping();
     process.off('SIGHUP', onHangup);
     await devices.stop();
@@ -67,6 +57,20 @@ export async function runCommand(args: string[]): Promise<number> {
     await gateway.stop();
     await notifier?.close();
   });
+  logger.info({ postId: config.post.id, lanes: config.lanes.length, riskModel: runtime.riskSlot.version, screeningModel: runtime.screeningSlot.version }, 'gateway running');
+  if (gateway.accounts.accounts().length === 0) {
+    // No default account exists: say how to make the first one rather than leave people guessing.
+    logger.warn(`no accounts yet: nobody can log in until one is made, e.g. border-gateway user add NAME --role admin --config ${configFile}${values.data ? ` --data ${values.data}` : ''}`);
+  }
+  // Outbox open, lanes restored, listening: started, for systemd too (null when not under it).
+  notifier = SystemdNotifier.fromEnvironment({
+    clock: systemClock,
+    logger: logger.child({ module: 'systemd' }),
+    commitState: () => gateway.commitState(),
+    status: () => runStatus(config, gateway, devices),
+  });
+  notifier?.ready();
+  await stopped;
   return EXIT_CODES.ok;
 }
 

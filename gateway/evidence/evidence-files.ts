@@ -14,7 +14,7 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../core/private-files.js';
-import { noteFileBytesWritten } from '../../core/file-writes.js';
+import { fileWriteStarted } from '../../core/file-writes.js';
 
 export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
 const HEX_NAME = /^[0-9a-f]{64}$/;
@@ -55,17 +55,21 @@ export class EvidenceFiles {
   /** Writes `body` to a synced temporary file; its digest is computed from the bytes written. */
   async writeBytes(body: Buffer): Promise<TempPiece> {
     const path = this.tempPath();
-    noteFileBytesWritten(body.length);
-    const file = await open(path, 'wx', PRIVATE_FILE_MODE);
+    const over = fileWriteStarted(body.length);
     try {
-      await file.writeFile(body);
-      await file.sync();
-    } catch (error) {
+      const file = await open(path, 'wx', PRIVATE_FILE_MODE);
+      try {
+        await file.writeFile(body);
+        await file.sync();
+      } catch (error) {
+        await file.close();
+        await unlink(path).catch(() => undefined);
+        throw error;
+      }
       await file.close();
-      await unlink(path).catch(() => undefined);
-      throw error;
+    } finally {
+      over();
     }
-    await file.close();
     return { path, digest: `sha256:${createHash('sha256').update(body).digest('hex')}`, bytes: body.length };
   }
 
@@ -91,9 +95,12 @@ export class EvidenceFiles {
       const stats = await input.stat();
       if (!stats.isFile()) throw new Error(`${source} is not a regular file`);
       if (stats.size > maxBytes) throw new Error(`${source} is ${stats.size} bytes, more than the ${maxBytes} the store may hold`);
-      noteFileBytesWritten(stats.size);
+      const over = fileWriteStarted(stats.size);
       const path = this.tempPath();
-      const output = await open(path, 'wx', PRIVATE_FILE_MODE);
+      const output = await open(path, 'wx', PRIVATE_FILE_MODE).catch((error: unknown) => {
+        over();
+        throw error;
+      });
       try {
         const hash = createHash('sha256');
         const buffer = Buffer.alloc(Math.min(COPY_BUFFER_BYTES, Math.max(1, stats.size)));
@@ -115,6 +122,8 @@ export class EvidenceFiles {
         await output.close().catch(() => undefined);
         await unlink(path).catch(() => undefined);
         throw error;
+      } finally {
+        over();
       }
     } finally {
       await input.close();

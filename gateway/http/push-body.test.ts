@@ -12,7 +12,7 @@ import { PassThrough } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorReplies } from './error-replies.js';
-import { acceptPushBodies, readPushBody } from './push-body.js';
+import { acceptPushBodies, PushBodyBudget, readPushBody } from './push-body.js';
 
 const LIMIT = 64 * 1024;
 let app: FastifyInstance;
@@ -21,7 +21,7 @@ let port: number;
 beforeAll(async () => {
   app = Fastify();
   await app.register(errorReplies);
-  acceptPushBodies(app);
+  acceptPushBodies(app, 2 * LIMIT);
   app.post('/push', { bodyLimit: LIMIT }, (request) => {
     const body = request.body as Buffer;
     return { bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') };
@@ -53,6 +53,7 @@ function rawRequest(head: string, parts: Buffer[]): Promise<string> {
   });
 }
 
+const declaring = (length: number): FastifyRequest => ({ headers: { 'content-length': String(length) } }) as unknown as FastifyRequest;
 const statusOf = (response: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1]);
 const jsonOf = (response: string): unknown => JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4));
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
@@ -89,16 +90,42 @@ describe('push bodies', () => {
     expect(statusOf(response)).toBe(413);
   });
 
-  it('refuses a body that ends before its declared length, or goes past it', async () => {
-    const request = (length: number): FastifyRequest => ({ headers: { 'content-length': String(length) } }) as unknown as FastifyRequest;
+  it('refuses a body that ends before its declared length, goes past it, or is cut off (400)', async () => {
+    const budget = new PushBodyBudget(LIMIT);
     const short = new PassThrough();
-    const read = readPushBody(request(10), short as unknown as IncomingMessage, LIMIT);
+    const read = readPushBody(declaring(10), short as unknown as IncomingMessage, LIMIT, budget);
     short.end(Buffer.from('12345'));
     await expect(read).rejects.toMatchObject({ code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' });
     const long = new PassThrough();
-    const readLong = readPushBody(request(3), long as unknown as IncomingMessage, LIMIT);
+    const readLong = readPushBody(declaring(3), long as unknown as IncomingMessage, LIMIT, budget);
     long.end(Buffer.from('12345'));
     await expect(readLong).rejects.toMatchObject({ code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' });
-    await expect(readPushBody(request(-1), new PassThrough() as unknown as IncomingMessage, LIMIT)).rejects.toMatchObject({ code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' });
+    await expect(readPushBody(declaring(-1), new PassThrough() as unknown as IncomingMessage, LIMIT, budget)).rejects.toMatchObject({ code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' });
+    const reset = new PassThrough();
+    const readReset = readPushBody(declaring(10), reset as unknown as IncomingMessage, LIMIT, budget);
+    reset.write(Buffer.from('123'));
+    reset.destroy(new Error('aborted'));
+    await expect(readReset).rejects.toMatchObject({ message: 'aborted', statusCode: 400 });
+    const quiet = new PassThrough();
+    const readQuiet = readPushBody(declaring(10), quiet as unknown as IncomingMessage, LIMIT, budget);
+    quiet.destroy();
+    await expect(readQuiet).rejects.toMatchObject({ statusCode: 400 });
+    // Everything taken from the budget was given back.
+    expect(budget.take(LIMIT)).toBe(true);
+  });
+
+  it('allocates ahead only within its budget, and reads the rest as it comes', async () => {
+    const budget = new PushBodyBudget(100);
+    const first = new PassThrough();
+    const second = new PassThrough();
+    const readFirst = readPushBody(declaring(80), first as unknown as IncomingMessage, LIMIT, budget);
+    const readSecond = readPushBody(declaring(80), second as unknown as IncomingMessage, LIMIT, budget); // past the budget
+    expect(budget.take(21)).toBe(false); // 80 of 100 held for the first
+    const bytes = randomBytes(80);
+    second.end(bytes);
+    first.end(bytes);
+    expect(await readFirst).toEqual(bytes);
+    expect(await readSecond).toEqual(bytes);
+    expect(budget.take(100)).toBe(true);
   });
 });

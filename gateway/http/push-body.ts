@@ -3,27 +3,58 @@
  * Fastify's own reader (`parseAs: 'buffer'`) keeps the chunks and concatenates them at the end,
  * so for a moment a push is in memory twice: 96 MiB for an X-ray scan at the listener's 48 MiB.
  * With a Content-Length (what cameras and scanners send) the buffer is allocated once at that
- * size and filled as the bytes arrive; a chunked push, with no length to go by, is still
- * gathered and joined. Refused as Fastify refuses: a declared or received length over the limit
- * (413, before reading when declared), a body shorter or longer than declared (400).
+ * size and filled as the bytes arrive. Allocating before the bytes arrive is bounded across the
+ * listener's pushes (PushBodyBudget): a device that declares large bodies on many connections and
+ * then stalls must not make the process hold all of them; past the budget, and for a chunked push
+ * with no length to go by, the chunks are gathered as they come and joined. Refused as Fastify
+ * refuses: a declared or received length over the limit (413, as soon as the headers are read
+ * when declared), a body shorter or longer than declared or cut off (400).
  */
 import type { IncomingMessage } from 'node:http';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 
-/** Reads `payload` whole, at most `limit` bytes. */
-export function readPushBody(request: FastifyRequest, payload: IncomingMessage, limit: number): Promise<Buffer> {
+/** Bytes the listener may allocate ahead of their arrival, for all its pushes at once. */
+export class PushBodyBudget {
+  private used = 0;
+
+  constructor(private readonly bytes: number) {}
+
+  /** True (and counted) when `bytes` more fit. */
+  take(bytes: number): boolean {
+    if (this.used + bytes > this.bytes) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  give(bytes: number): void {
+    this.used = Math.max(0, this.used - bytes);
+  }
+}
+
+/** A stream error that says nothing of its status is the client's: 400, as Fastify's reader has it. */
+function asClientError(error: Error & { statusCode?: number }): Error {
+  if (error.statusCode === undefined || error.statusCode < 400) error.statusCode = 400;
+  return error;
+}
+
+/** Reads `payload` whole, at most `limit` bytes; `budget` bounds what is allocated before it arrives. */
+export function readPushBody(request: FastifyRequest, payload: IncomingMessage, limit: number, budget: PushBodyBudget): Promise<Buffer> {
   const declaredHeader = request.headers['content-length'];
   const declared = declaredHeader === undefined ? null : Number(declaredHeader);
   if (declared !== null && !(Number.isSafeInteger(declared) && declared >= 0)) return Promise.reject(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
   if (declared !== null && declared > limit) return Promise.reject(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+  if (payload.destroyed) return Promise.reject(asClientError(new Error('the push was cut off before its body was read')));
   return new Promise((resolve, reject) => {
-    const whole = declared === null ? null : Buffer.allocUnsafe(declared);
+    const reserved = declared !== null && budget.take(declared) ? declared : 0;
+    const whole = reserved > 0 || declared === 0 ? Buffer.allocUnsafe(declared ?? 0) : null;
     const chunks: Buffer[] = [];
     let received = 0;
     const stop = (error: Error | null, body?: Buffer): void => {
       payload.off('data', onData);
       payload.off('end', onEnd);
       payload.off('error', onError);
+      payload.off('close', onClose);
+      budget.give(reserved);
       if (error) reject(error);
       else resolve(body as Buffer);
     };
@@ -32,24 +63,33 @@ export function readPushBody(request: FastifyRequest, payload: IncomingMessage, 
       const at = received;
       received += bytes.length;
       if (received > limit) return stop(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
-      if (!whole) return void chunks.push(bytes);
-      if (received > whole.length) return stop(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
-      bytes.copy(whole, at);
+      if (declared !== null && received > declared) return stop(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
+      if (whole) bytes.copy(whole, at);
+      else chunks.push(bytes);
     };
     const onEnd = (): void => {
-      if (whole && received !== whole.length) return stop(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
+      if (declared !== null && received !== declared) return stop(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
       stop(null, whole ?? Buffer.concat(chunks, received));
     };
-    const onError = (error: Error): void => stop(error);
+    const onError = (error: Error): void => stop(asClientError(error));
+    // Closed without an end or an error (destroyed quietly): the body will not come.
+    const onClose = (): void => {
+      if (!payload.readableEnded) stop(asClientError(new Error('the push was cut off before its body was read')));
+    };
     payload.on('data', onData);
     payload.on('end', onEnd);
     payload.on('error', onError);
+    payload.on('close', onClose);
     payload.resume();
   });
 }
 
-/** Every content type of `app`'s routes reaches its handler as a Buffer read by `readPushBody`. */
-export function acceptPushBodies(app: FastifyInstance): void {
+/**
+ * Every content type of `app`'s routes reaches its handler as a Buffer read by `readPushBody`;
+ * at most `preallocateBytes` allocated ahead of arrival across the pushes being read at once.
+ */
+export function acceptPushBodies(app: FastifyInstance, preallocateBytes: number): void {
+  const budget = new PushBodyBudget(preallocateBytes);
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (request: FastifyRequest, payload: IncomingMessage): Promise<Buffer> => readPushBody(request, payload, request.routeOptions.bodyLimit));
+  app.addContentTypeParser('*', (request: FastifyRequest, payload: IncomingMessage): Promise<Buffer> => readPushBody(request, payload, request.routeOptions.bodyLimit, budget));
 }

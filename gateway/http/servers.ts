@@ -148,8 +148,8 @@ export async function buildDeviceApp(options: DeviceAppOptions): Promise<Fastify
   await app.register(errorReplies);
   await app.register(authPlugin, { accounts: options.accounts, sessions: null, realm: 'border-gateway-devices' });
   // Pushes are multipart or XML or images: every body reaches the driver as bytes, within its
-  // limit, and in memory once (push-body.ts).
-  acceptPushBodies(app);
+  // limit, and in memory once (push-body.ts); two of the largest allocated ahead at most.
+  acceptPushBodies(app, 2 * largest);
   for (const route of options.routes) {
     app.post(route.path, { config: { access: 'device.push', deviceId: route.deviceId }, bodyLimit: route.bodyLimit }, async (request, reply) => {
       const handler = options.handler(route.path);

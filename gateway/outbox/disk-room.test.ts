@@ -11,7 +11,7 @@ function gauge(initialFree: number): { free: number; measured: number; monotonic
     state.measured += 1;
     return { availableBytes: state.free, freeBytes: state.free, freePagesBytes: 0, checkpointBytes: 0, walGrowthBytes: 0 };
   };
-  state.room = new RecentDiskRoom(measure, () => state.monotonic, () => 0);
+  state.room = new RecentDiskRoom(measure, () => state.monotonic, () => ({ started: 0, finished: 0 }));
   return state;
 }
 
@@ -53,8 +53,8 @@ describe('RecentDiskRoom', () => {
     expect(disk.measured).toBe(2);
   });
 
-  it("takes off what this process wrote to files since, and measures once that nears the margin", () => {
-    let written = 0;
+  it('takes off what this process wrote to files since, a write in progress whole, and measures once that nears the margin', () => {
+    const writes = { started: 0, finished: 0 };
     let measured = 0;
     const room = new RecentDiskRoom(
       () => {
@@ -62,14 +62,17 @@ describe('RecentDiskRoom', () => {
         return { availableBytes: 1024 * MiB, freeBytes: 1024 * MiB, freePagesBytes: 0, checkpointBytes: 0, walGrowthBytes: 0 };
       },
       () => 0,
-      () => written,
+      () => ({ ...writes }),
     );
-    written = 5 * MiB; // before the first measurement: already in what statfs sees
+    writes.started = 5 * MiB; // a write in progress when it is measured: statfs saw part of it at most
+    writes.finished = 0;
     room.roomFor(0, RESERVE);
-    written += 190 * MiB; // a scan pushed and written in the second that follows
-    expect(room.roomFor(0, RESERVE).availableBytes).toBe(834 * MiB);
+    expect(room.roomFor(0, RESERVE).availableBytes).toBe(1019 * MiB);
+    writes.finished = 5 * MiB;
+    writes.started += 190 * MiB; // a scan pushed and written in the second that follows
+    expect(room.roomFor(0, RESERVE).availableBytes).toBe(829 * MiB);
     expect(measured).toBe(1);
-    written += 800 * MiB; // and its copy into the evidence store: within the margin now
+    writes.started += 800 * MiB; // and its copy into the evidence store: within the margin now
     expect(room.roomFor(0, RESERVE).availableBytes).toBe(1024 * MiB);
     expect(measured).toBe(2);
   });
@@ -81,7 +84,7 @@ describe('RecentDiskRoom', () => {
       measured += 1;
       if (fail) throw new Error('ENOSYS');
       return { availableBytes: 1024 * MiB, freeBytes: 1024 * MiB, freePagesBytes: 0, checkpointBytes: 0, walGrowthBytes: 0 };
-    }, () => 0, () => 0);
+    }, () => 0, () => ({ started: 0, finished: 0 }));
     expect(() => room.roomFor(0, RESERVE)).toThrow('ENOSYS');
     fail = false;
     expect(room.roomFor(0, RESERVE).availableBytes).toBe(1024 * MiB);

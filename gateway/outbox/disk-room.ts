@@ -8,7 +8,7 @@
 import { statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
-import { fileBytesWritten } from '../../core/file-writes.js';
+import { fileWriteCounts } from '../../core/file-writes.js';
 
 export interface DiskRoom {
   /**
@@ -84,26 +84,28 @@ export const ROOM_REUSE_MARGIN_BYTES = 64 * 1024 * 1024;
  * that second only makes SQLite's own refusal (SQLITE_FULL) come first.
  */
 export class RecentDiskRoom {
-  private last: { room: DiskRoom; measuredMono: number; spentBytes: number; filesWrittenAt: number } | null = null;
+  private last: { room: DiskRoom; measuredMono: number; spentBytes: number; filesFinishedAt: number } | null = null;
 
   constructor(
     private readonly measureNow: () => DiskRoom,
     private readonly monotonic: () => number,
-    /** Bytes this process has written to files so far (a running count). */
-    private readonly filesWritten: () => number = fileBytesWritten,
+    /** Bytes of file writes this process has started and finished so far (running counts). */
+    private readonly fileWrites: () => { started: number; finished: number } = fileWriteCounts,
   ) {}
 
   /** The room as last measured, less what was written since, or measured now; throws as statfs does. */
   roomFor(bytes: number, reserveBytes: number): DiskRoom {
     const last = this.last;
     if (last && this.monotonic() - last.measuredMono < ROOM_REUSE_MS) {
-      const availableBytes = last.room.availableBytes - last.spentBytes - (this.filesWritten() - last.filesWrittenAt);
+      // Writes not finished when it was measured count whole: statfs saw part of them at most.
+      const filesSince = this.fileWrites().started - last.filesFinishedAt;
+      const availableBytes = last.room.availableBytes - last.spentBytes - filesSince;
       if (availableBytes - bytes >= reserveBytes + ROOM_REUSE_MARGIN_BYTES) return { ...last.room, availableBytes };
     }
     this.last = null;
-    const filesWrittenAt = this.filesWritten();
+    const filesFinishedAt = this.fileWrites().finished;
     const room = this.measureNow();
-    this.last = { room, measuredMono: this.monotonic(), spentBytes: 0, filesWrittenAt };
+    this.last = { room, measuredMono: this.monotonic(), spentBytes: 0, filesFinishedAt };
     return room;
   }
 

@@ -37,6 +37,7 @@ import type { ModelVersions } from '../model-versions.js';
 import type { WithinCommit } from '../outbox/sqlite-outbox.js';
 import type { AppliedModel, CommandState } from './command-state.js';
 import { verifyCommand, type CommandIdentity, type VerifiedCommand } from './verify-command.js';
+import { fileWriteStarted } from '../../core/file-writes.js';
 
 /** Commands waiting to be handled, at most. */
 export const MAX_PENDING = 16;
@@ -167,12 +168,18 @@ export class CommandHandler {
     }
     const folder = join(this.options.modelDir, `${name}-${envelope.version}`);
     const manifestPath = join(folder, 'manifest.json');
+    const onnx = Buffer.from(payload.onnxBase64, 'base64');
+    const manifestText = JSON.stringify(payload.manifest, null, 2);
+    // On the outbox's filesystem: counted for its room (core/file-writes.ts).
+    const over = fileWriteStarted(onnx.length + Buffer.byteLength(manifestText));
     try {
       mkdirSync(folder, { recursive: true });
-      writeFileSync(join(folder, file), Buffer.from(payload.onnxBase64, 'base64'));
-      writeFileSync(manifestPath, JSON.stringify(payload.manifest, null, 2));
+      writeFileSync(join(folder, file), onnx);
+      writeFileSync(manifestPath, manifestText);
     } catch (error) {
       return { outcome: 'refused', code: 'GW_ERR_COMMAND_APPLY', message: `the model could not be written to ${folder}: ${(error as Error).message}` };
+    } finally {
+      over();
     }
     const { slots, versions, logger } = this.options;
     let loaded;
