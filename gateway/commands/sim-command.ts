@@ -33,11 +33,13 @@ export async function simCommand(args: string[]): Promise<number> {
   const lines = simulator.endpoints.map((e) => `  ${e.laneId.padEnd(10)} ${e.deviceId.padEnd(22)} ${e.endpoint}`);
   const skipped = simulator.skipped.map((s) => `  (not simulated) ${s.deviceId}: ${s.reason}`);
   const desk = credentials ? '' : "  no --credentials: trucks pass the devices, but nobody registers them at the gateway's lane API\n";
-  process.stdout.write(`border-gateway sim: post "${config.post.id}"\n${[...lines, ...skipped, faultsLine(control.port)].join('\n')}\n${desk}  ready\n`);
-  await untilSignal(async () => {
+  // The handlers are in place before "ready" is read: until then a SIGTERM ends the process on the spot.
+  const stopped = untilSignal(async () => {
     await control.close();
     await simulator.stop();
   });
+  process.stdout.write(`border-gateway sim: post "${config.post.id}"\n${[...lines, ...skipped, faultsLine(control.port)].join('\n')}\n${desk}  ready\n`);
+  await stopped;
   return EXIT_CODES.ok;
 }
 
