@@ -13,8 +13,8 @@ export interface Part {
   contentType: string | null;
   /**
    * A view of the pushed body, not a copy (a copy of a camera's 170 KiB push was 1 % of handling
-   * it, a scanner's image up to 256 MiB): what keeps a part longer than the push copies it, or
-   * the whole push stays in memory with it.
+   * it, of a scanner's image up to the listener's 48 MiB): what keeps a part longer than the push
+   * copies it, or the whole push stays in memory with it.
    */
   body: Buffer;
 }
