@@ -11,6 +11,23 @@ export interface PushResponse {
   body: string;
 }
 
+/**
+ * A push as the listener hands it on: whole, or as it arrives (its chunks, bounded by the route's
+ * limit, refused by throwing while they are read; gateway/http/push-body.ts).
+ */
+export type PushBody = Buffer | AsyncIterable<Buffer>;
+
+/** A push stored nowhere for a reason of the gateway's, not the device's: answered 503, to be sent again. */
+export class PushNotStored extends Error {}
+
+/** All of a push, for a driver that reads it whole (the route has bounded its size). */
+export async function wholePush(body: PushBody): Promise<Buffer> {
+  if (Buffer.isBuffer(body)) return body;
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
 export interface Ack {
   resolve(): void;
   reject(error: unknown): void;
@@ -40,10 +57,16 @@ export abstract class PushDriverBase<Reading extends { ack: Ack }> extends Drive
     return Promise.resolve();
   }
 
-  /** Handles one push: decodes it (`decode` returns a reason to refuse) and stores its reading. */
-  async handle(contentType: string | undefined, body: Buffer): Promise<PushResponse> {
+  /** Handles one push: reads it (`receive` returns a reason to refuse) and stores its reading. */
+  async handle(contentType: string | undefined, body: PushBody): Promise<PushResponse> {
     if (this.stopped) return { status: 503, body: 'device input stopped' };
-    const decoded = this.decode(contentType, body);
+    let decoded: ((ack: Ack) => Reading) | string;
+    try {
+      decoded = await this.receive(contentType, body);
+    } catch (error) {
+      if (error instanceof PushNotStored) return { status: 503, body: `not stored: ${error.message}` };
+      throw error;
+    }
     if (typeof decoded === 'string') {
       this.refused += 1;
       this.setHealth('degraded', `refused push: ${decoded}`);
@@ -58,6 +81,11 @@ export abstract class PushDriverBase<Reading extends { ack: Ack }> extends Drive
     }
   }
 
-  /** Decodes a push into a reading builder (given its ack), or the reason it is refused. */
-  protected abstract decode(contentType: string | undefined, body: Buffer): ((ack: Ack) => Reading) | string;
+  /**
+   * Reads a push into a reading builder (given its ack), or the reason it is refused. Called at
+   * once by `handle`: a driver that returns synchronously for a whole body reads it before any
+   * await. Throws PushNotStored when the gateway could not keep what it read (the disk), and lets
+   * the body's own errors (cut off, too large) through to the listener, which answers them.
+   */
+  protected abstract receive(contentType: string | undefined, body: PushBody): ((ack: Ack) => Reading) | string | Promise<((ack: Ack) => Reading) | string>;
 }

@@ -33,10 +33,12 @@ export type ModelReloader = (request: { requestedBy: Actor; rollback: boolean })
 
 /** Largest push per driver: a plate notification with its JPEG; a 16-bit X-ray image with metadata. */
 const PUSH_BODY_LIMITS: Record<string, number> = { 'anpr-http-push': 4 * 1024 * 1024, 'xray-http': 48 * 1024 * 1024 };
+/** Drivers that take a push as it arrives (a scan's image goes to disk, not into memory). */
+const STREAMED_PUSH_DRIVERS = new Set(['xray-http']);
 
 function pushRoutes(config: PostConfig): PushRoute[] {
   return config.lanes.flatMap((lane) =>
-    lane.devices.flatMap((device) => ('path' in device.connection && PUSH_BODY_LIMITS[device.driver] ? [{ path: device.connection.path, deviceId: device.id, bodyLimit: PUSH_BODY_LIMITS[device.driver] as number }] : [])),
+    lane.devices.flatMap((device) => ('path' in device.connection && PUSH_BODY_LIMITS[device.driver] ? [{ path: device.connection.path, deviceId: device.id, bodyLimit: PUSH_BODY_LIMITS[device.driver] as number, streamed: STREAMED_PUSH_DRIVERS.has(device.driver) }] : [])),
   );
 }
 

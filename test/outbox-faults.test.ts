@@ -4,10 +4,8 @@
  * tmpfs this test mounts (producers told, /healthz 503 with a true depth, acknowledged rows
  * deleted once the broker returns, also after a restart, and commits again).
  */
-import { execFileSync } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
-import { closeSync, mkdtempSync, openSync, rmdirSync, rmSync, statfsSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -22,6 +20,7 @@ import { systemRig, type Rig } from './helpers/rig.js';
 import { Collector, type Received } from './helpers/collector.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { emitBurst, startTestGateway, testConfig, weighed } from './helpers/test-config.js';
+import { mountTmpfs, unmount } from './helpers/small-disk.js';
 
 describe('outbox faults', () => {
   const rig = systemRig<Mosquitto>();
@@ -244,31 +243,6 @@ const SMALL_DISK = '16m';
 interface HealthBody {
   status: string;
   outbox: { depth: number; lastError: { code: string } | null };
-}
-
-/**
- * Mounts a tmpfs of `size` on a new directory. Throws when it cannot, so the test fails rather
- * than skips: it needs root (CAP_SYS_ADMIN), as the CI has.
- */
-function mountTmpfs(size: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'outbox-disk-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (error) {
-    rmdirSync(dir);
-    const stderr = String((error as { stderr?: Buffer }).stderr ?? error).trim();
-    throw new Error(`cannot mount a ${size} tmpfs on ${dir}; this test needs root, as CI has (${stderr})`, { cause: error });
-  }
-  return dir;
-}
-
-function unmount(dir: string): void {
-  try {
-    execFileSync('umount', [dir], { stdio: 'pipe' });
-  } catch {
-    execFileSync('umount', ['--lazy', dir], { stdio: 'pipe' }); // still busy: detach it now
-  }
-  rmdirSync(dir);
 }
 
 type LogLine = Record<string, unknown>;

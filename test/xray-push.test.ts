@@ -1,50 +1,24 @@
 /** An X-ray scanner pushing scans over HTTP: stored before 200; bad or partial pushes refused with the reason. */
 import { existsSync } from 'node:fs';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { postConfigSchema } from '../config/schema.js';
-import { systemClock } from '../core/clock.js';
-import type { Gateway } from '../gateway/daemon.js';
-import { DeviceManager } from '../gateway/devices/device-manager.js';
 import { encodePgm } from '../drivers/xray/pgm.js';
 import { SimulatedScanner } from '../sim/xray/simulated-scanner.js';
-import { freePort } from './helpers/free-port.js';
-import { startTestGateway, tempDir } from './helpers/test-config.js';
-
-const BOUNDARY = 'scan-boundary';
-
-function scanPush(metadata: object, image?: Buffer): Uint8Array<ArrayBuffer> {
-  const parts: Buffer[] = [Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\nContent-Type: application/json\r\n\r\n${JSON.stringify(metadata)}\r\n`)];
-  if (image) parts.push(Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="scan.pgm"\r\nContent-Type: image/x-portable-graymap\r\n\r\n`), image, Buffer.from('\r\n'));
-  parts.push(Buffer.from(`--${BOUNDARY}--\r\n`));
-  return Uint8Array.from(Buffer.concat(parts));
-}
+import { SCAN_BOUNDARY, scanPush, xrayPost, type XrayPost } from './helpers/scan-push.js';
+import { tempDir } from './helpers/test-config.js';
 
 describe('X-ray HTTP push', () => {
-  let gateway: Gateway | undefined;
-  let devices: DeviceManager | undefined;
+  let xray: XrayPost | undefined;
   afterEach(async () => {
-    await devices?.stop();
-    await gateway?.stop();
+    await xray?.devices.stop();
+    await xray?.gateway.stop();
   });
 
   it('stores completed scans with their image, and refuses partial or invalid pushes with the reason', async () => {
-    const config = postConfigSchema.parse({
-      version: 1,
-      post: { id: 'test-post' },
-      lanes: [{ id: 'lane-1', devices: [{ id: 'xray-1', driver: 'xray-http', connection: { path: '/xray/lane-1' } }] }],
-      uplink: { brokers: [`mqtt://127.0.0.1:${await freePort()}`] },
-      http: { port: 0 },
-      devicePush: { port: 0 },
-    });
-    const dataDir = tempDir();
-    gateway = await startTestGateway(config, dataDir, true);
-    devices = new DeviceManager(config, gateway, systemClock, pino({ level: 'silent' }), dataDir);
-    await devices.start();
+    xray = await xrayPost();
     // The scanner's own client, bearer token form; nothing is stored for a push without it.
-    const authorization = `Bearer xray-1.${gateway.accounts.addClient('xray-1', 'device', { deviceId: 'xray-1' })}`;
+    const { gateway, authorization } = xray;
     const url = `http://127.0.0.1:${gateway.deviceAddress?.port}/xray/lane-1`;
-    const post = (body: Uint8Array<ArrayBuffer>) => fetch(url, { method: 'POST', headers: { authorization, 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body });
+    const post = (body: Uint8Array<ArrayBuffer>) => fetch(url, { method: 'POST', headers: { authorization, 'content-type': `multipart/form-data; boundary=${SCAN_BOUNDARY}` }, body });
     expect((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scanId: 'scan-8', scannerId: 'scanner-A', status: 'started', time: new Date().toISOString() }) })).status).toBe(401);
     const image = encodePgm(new SimulatedScanner(tempDir(), 's').image(64, 32));
     const time = new Date().toISOString();

@@ -18,7 +18,7 @@
  */
 import type { AnprPushConfig } from '../../config/schema.js';
 import type { DriverContext } from '../driver.js';
-import { PushDriverBase, type Ack, type PushResponse } from '../push-driver.js';
+import { PushDriverBase, wholePush, type Ack, type PushBody, type PushResponse } from '../push-driver.js';
 import { countryCode } from './country-code.js';
 import { boundaryOf, readMultipart, type Part } from './multipart.js';
 import { ImageStore, type StoredImage } from './image-store.js';
@@ -82,7 +82,9 @@ export class AnprHttpPushDriver extends PushDriverBase<AckedAnprReading> {
    * answered 200 without a second reading; one that arrives while the first is being stored waits
    * for it, and is stored after all if the first could not be.
    */
-  override async handle(contentType: string | undefined, body: Buffer): Promise<PushResponse> {
+  override async handle(contentType: string | undefined, push: PushBody): Promise<PushResponse> {
+    // Read whole (the listener hands camera pushes whole; its limit bounds them either way).
+    const body = Buffer.isBuffer(push) ? push : await wholePush(push);
     const parsed = this.parseOnce(contentType, body);
     // The base decodes synchronously, before its first await: the cached parse is used then and
     // dropped at once, never holding a push's images past its own handling.
@@ -115,7 +117,11 @@ export class AnprHttpPushDriver extends PushDriverBase<AckedAnprReading> {
     }
   }
 
-  protected decode(contentType: string | undefined, body: Buffer): ((ack: Ack) => AckedAnprReading) | string {
+  protected receive(contentType: string | undefined, push: PushBody): ((ack: Ack) => AckedAnprReading) | string | Promise<((ack: Ack) => AckedAnprReading) | string> {
+    return Buffer.isBuffer(push) ? this.decode(contentType, push) : wholePush(push).then((body) => this.decode(contentType, body));
+  }
+
+  private decode(contentType: string | undefined, body: Buffer): ((ack: Ack) => AckedAnprReading) | string {
     const parsed = this.parseOnce(contentType, body);
     if ('error' in parsed) return parsed.error;
     const { alert, images } = parsed;

@@ -79,9 +79,14 @@ function readPart(raw: Buffer, index: number, limits: MultipartLimits): Part | s
   if (headerEnd === -1) return raw.length > limits.maxHeaderBytes ? `part ${index}: headers over ${limits.maxHeaderBytes} bytes` : `part ${index}: no end of headers`;
   const content = raw.subarray(headerEnd + 4);
   if (content.length > limits.maxPartBytes) return `part ${index}: over ${limits.maxPartBytes} bytes`;
+  return { ...partHeaders(raw.subarray(0, Math.max(0, headerEnd))), body: content };
+}
+
+/** A part's header block (without its blank line) read into its headers and their parameters. */
+export function partHeaders(block: Buffer): Omit<Part, 'body'> {
   const headers: Record<string, string> = {};
-  if (headerEnd > 0) {
-    for (const line of raw.subarray(0, headerEnd).toString('latin1').split('\r\n')) {
+  if (block.length > 0) {
+    for (const line of block.toString('latin1').split('\r\n')) {
       const colon = line.indexOf(':');
       const key = line.slice(0, colon).trim().toLowerCase();
       if (colon > 0 && !Object.hasOwn(headers, key)) Object.defineProperty(headers, key, { value: line.slice(colon + 1).trim(), enumerable: true, writable: true, configurable: true });
@@ -93,6 +98,5 @@ function readPart(raw: Buffer, index: number, limits: MultipartLimits): Part | s
     name: /\bname="([^"]*)"/.exec(disposition)?.[1] ?? null,
     filename: /filename="([^"]*)"/.exec(disposition)?.[1] ?? null,
     contentType: headers['content-type']?.split(';')[0]?.trim() ?? null,
-    body: content,
   };
 }

@@ -2,21 +2,28 @@
  * X-ray scanner pushing over HTTP to the gateway: POST `<path>` with the scan metadata as JSON
  * (the drop-folder schema), or as multipart with a `metadata` JSON part and, for a completed
  * scan, the 16-bit PGM image part. A bad or partial push is refused with 400 and its reason; a
- * good one is answered 200 once stored (the reading's `ack`). The HTTP layer bounds the whole
- * body; this parser bounds its parts: metadata to `maxMetadataBytes`, the image to
- * `maxImageBytes`, checked by its header and size before any sample is looked at.
+ * good one is answered 200 once stored (the reading's `ack`); 503 when the gateway could not keep
+ * it (its disk), so the scanner sends it again. The HTTP layer bounds the whole body and hands it
+ * on as it arrives; this reader bounds its parts: metadata to `maxMetadataBytes` (held), the image
+ * to `maxImageBytes`, written to disk as it comes (incoming-scan-image.ts) and refused as soon as
+ * its header says it is not a 16-bit image of the allowed size.
  */
 import { join } from 'node:path';
 import type { XrayHttpConfig } from '../../config/schema.js';
-import { boundaryOf, DEFAULT_MULTIPART_LIMITS, readMultipart } from '../anpr/multipart.js';
-import { makePrivateDir, writePrivateFile } from '../../core/private-files.js';
+import { boundaryOf, DEFAULT_MULTIPART_LIMITS } from '../anpr/multipart.js';
+import { MultipartStream } from '../anpr/multipart-stream.js';
+import { makePrivateDir } from '../../core/private-files.js';
 import type { DriverContext } from '../driver.js';
-import { PushDriverBase, type Ack } from '../push-driver.js';
-import { bodySizeProblem, parsePgmHeader, PGM_HEADER_MAX_BYTES, SampleStats } from './pgm.js';
-import { scanFields, scanMetadataSchema } from './scan-file.js';
+import { PushDriverBase, type Ack, type PushBody } from '../push-driver.js';
+import { IncomingScanImage, removeIncomingLeftovers } from './incoming-scan-image.js';
+import { scanFields, scanMetadataSchema, type ScanMetadata } from './scan-file.js';
 import type { XrayReading } from './xray-folder-driver.js';
 
 export type AckedXrayReading = XrayReading & { ack: Ack };
+
+type Builder = (ack: Ack) => AckedXrayReading;
+
+const PGM_CONTENT_TYPE = 'image/x-portable-graymap';
 
 export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
   readonly id: string;
@@ -35,46 +42,108 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
   override start(): Promise<void> {
     // Scan images are evidence: owner only, whatever the umask (the data directory is 0700 too).
     makePrivateDir(this.imageDir, true);
+    removeIncomingLeftovers(this.imageDir);
     return super.start();
   }
 
-  protected decode(contentType: string | undefined, body: Buffer): ((ack: Ack) => AckedXrayReading) | string {
+  protected async receive(contentType: string | undefined, body: PushBody): Promise<Builder | string> {
+    const chunks = Buffer.isBuffer(body) ? [body] : body;
     const boundary = boundaryOf(contentType);
+    if (!boundary) {
+      const metadata = await this.metadataOnly(chunks);
+      if (typeof metadata !== 'object') return metadata;
+      return metadata.status === 'completed' ? 'a completed scan must carry its image part' : this.reading(metadata, null, null);
+    }
+    const image = new IncomingScanImage(this.imageDir, this.config.maxImageBytes);
+    try {
+      const read = await this.readParts(chunks, boundary, image);
+      if (typeof read === 'string') return read;
+      const metadata = this.parseMetadata(read);
+      if (typeof metadata !== 'object') return metadata;
+      if (metadata.status !== 'completed') return this.reading(metadata, null, null);
+      if (!image.started) return 'a completed scan must carry its image part';
+      const checked = image.finish();
+      if (typeof checked === 'string') return `image: ${checked}`;
+      const imageRef = join(this.imageDir, `${metadata.scanId}.pgm`);
+      await image.keepAs(imageRef);
+      return this.reading(metadata, imageRef, checked);
+    } finally {
+      await image.discard();
+    }
+  }
+
+  /**
+   * Reads the parts as they arrive: the metadata part held (bounded), the image part written out
+   * by `image`, others passed over. The metadata's bytes, or why the push is refused.
+   */
+  private async readParts(chunks: AsyncIterable<Buffer> | Buffer[], boundary: string, image: IncomingScanImage): Promise<Buffer | string> {
     // Parts as large as the image may be (the listener's body limit bounds the whole push first).
-    const read = boundary ? readMultipart(body, boundary, { ...DEFAULT_MULTIPART_LIMITS, maxPartBytes: Math.max(this.config.maxImageBytes, this.config.maxMetadataBytes) }) : { ok: true as const, parts: [] };
-    if (!read.ok) return `malformed multipart push: ${read.error}`;
-    const { parts } = read;
-    const metadataBytes = boundary ? parts.find((p) => p.name === 'metadata' || p.contentType === 'application/json')?.body : body;
-    if (!metadataBytes) return 'no metadata part';
-    if (metadataBytes.length > this.config.maxMetadataBytes) return `metadata is ${metadataBytes.length} bytes, more than the ${this.config.maxMetadataBytes} allowed`;
+    const parser = new MultipartStream(boundary, { ...DEFAULT_MULTIPART_LIMITS, maxPartBytes: Math.max(this.config.maxImageBytes, this.config.maxMetadataBytes) });
+    let metadata: Buffer[] | null = null;
+    let metadataBytes = 0;
+    let current: 'metadata' | 'image' | 'other' = 'other';
+    for await (const chunk of chunks) {
+      const events = parser.feed(chunk);
+      if (typeof events === 'string') return `malformed multipart push: ${events}`;
+      for (const event of events) {
+        if (event.kind === 'part') {
+          const { name, contentType } = event.part;
+          if (!metadata && (name === 'metadata' || contentType === 'application/json')) {
+            current = 'metadata';
+            metadata = [];
+          } else if (!image.started && (name === 'image' || contentType === PGM_CONTENT_TYPE)) {
+            current = 'image';
+            await image.begin();
+          } else {
+            current = 'other';
+          }
+        } else if (event.kind === 'data' && current === 'metadata') {
+          metadataBytes += event.bytes.length;
+          if (metadataBytes > this.config.maxMetadataBytes) return this.metadataTooLarge();
+          // A copy: the view is of a chunk of the push, which must not stay with it.
+          metadata?.push(Buffer.from(event.bytes));
+        } else if (event.kind === 'data' && current === 'image') {
+          const refused = await image.write(event.bytes);
+          if (refused) return `image: ${refused}`;
+        } else if (event.kind === 'end') {
+          current = 'other';
+        }
+      }
+    }
+    const refused = parser.finish();
+    if (refused) return `malformed multipart push: ${refused}`;
+    return metadata ? Buffer.concat(metadata) : 'no metadata part';
+  }
+
+  /** A push that is only the metadata (JSON): read whole, within `maxMetadataBytes`. */
+  private async metadataOnly(chunks: AsyncIterable<Buffer> | Buffer[]): Promise<ScanMetadata | string> {
+    const held: Buffer[] = [];
+    let bytes = 0;
+    for await (const chunk of chunks) {
+      bytes += chunk.length;
+      if (bytes > this.config.maxMetadataBytes) return this.metadataTooLarge();
+      held.push(chunk);
+    }
+    return this.parseMetadata(Buffer.concat(held));
+  }
+
+  private metadataTooLarge(): string {
+    return `metadata is more than the ${this.config.maxMetadataBytes} bytes allowed`;
+  }
+
+  private parseMetadata(bytes: Buffer): ScanMetadata | string {
     let json: unknown;
     try {
-      json = JSON.parse(metadataBytes.toString('utf8'));
+      json = JSON.parse(bytes.toString('utf8'));
     } catch (error) {
       return `unreadable metadata: ${(error as Error).message}`;
     }
     const parsed = scanMetadataSchema.safeParse(json);
     if (!parsed.success) return `invalid metadata: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
-    const metadata = parsed.data;
-    let image: XrayReading['image'] = null;
-    let imageRef: string | null = null;
-    if (metadata.status === 'completed') {
-      const imagePart = parts.find((p) => p.name === 'image' || p.contentType === 'image/x-portable-graymap');
-      if (!imagePart) return 'a completed scan must carry its image part';
-      const bytes = imagePart.body;
-      if (bytes.length > this.config.maxImageBytes) return `image: ${bytes.length} bytes, more than the ${this.config.maxImageBytes} allowed`;
-      const parsed = parsePgmHeader(bytes.subarray(0, PGM_HEADER_MAX_BYTES), { maxBodyBytes: this.config.maxImageBytes });
-      if (!parsed.ok) return `image: ${parsed.error}`;
-      const { header } = parsed;
-      const sizeProblem = bodySizeProblem(header, bytes.length);
-      if (sizeProblem) return `image: ${sizeProblem}`;
-      if (header.maxval <= 255) return 'image: 8-bit image, a 16-bit greyscale image is required';
-      const stats = new SampleStats(header.bytesPerSample);
-      stats.add(bytes.subarray(header.headerBytes));
-      imageRef = join(this.imageDir, `${metadata.scanId}.pgm`);
-      writePrivateFile(imageRef, bytes);
-      image = { width: header.width, height: header.height, ...stats.result() };
-    }
+    return parsed.data;
+  }
+
+  private reading(metadata: ScanMetadata, imageRef: string | null, image: XrayReading['image']): Builder {
     return (ack) => ({ type: 'scan', deviceId: this.id, ...scanFields(metadata), imageRef, image, atMs: this.context.clock.now(), ack });
   }
 }

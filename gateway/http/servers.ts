@@ -31,7 +31,8 @@ import { liveRoutes, type LiveRoutesOptions } from './live-routes.js';
 import { trsRoutes } from '../trs/trs-routes.js';
 import type { CrossingLog } from '../trs/crossing-log.js';
 import { systemClock, type Clock } from '../../core/clock.js';
-import { acceptPushBodies } from './push-body.js';
+import type { PushBody } from '../../drivers/push-driver.js';
+import { acceptPushBodies, streamPushBodies } from './push-body.js';
 
 /** The lane API and login bodies are small: 64 KiB bounds every one of them with room to spare. */
 export const API_BODY_LIMIT = 64 * 1024;
@@ -42,13 +43,15 @@ export interface HttpsFiles {
 }
 
 /** A device push endpoint (camera or scanner POSTing to a configured path). */
-export type PushHandler = (contentType: string | undefined, body: Buffer) => Promise<{ status: number; body: string }>;
+export type PushHandler = (contentType: string | undefined, body: PushBody) => Promise<{ status: number; body: string }>;
 
 export interface PushRoute {
   path: string;
   deviceId: string;
   /** Largest body this device may send. */
   bodyLimit: number;
+  /** Handed to the driver as it arrives (PushChunks) rather than whole: an X-ray scan's image. */
+  streamed: boolean;
 }
 
 export interface ListeningApp {
@@ -142,22 +145,32 @@ export interface DeviceAppOptions {
 
 /** The devices' app: one POST route per configured push path, each for its own device's client. */
 export async function buildDeviceApp(options: DeviceAppOptions): Promise<FastifyInstance> {
-  const largest = Math.max(API_BODY_LIMIT, ...options.routes.map((route) => route.bodyLimit));
+  const whole = options.routes.filter((route) => !route.streamed);
+  const largest = Math.max(API_BODY_LIMIT, ...whole.map((route) => route.bodyLimit));
   const app = Fastify(baseOptions(options.logger, options.https, 'devicePush', largest));
   await app.register(fastifyCookie);
   await app.register(errorReplies);
   await app.register(authPlugin, { accounts: options.accounts, sessions: null, realm: 'border-gateway-devices' });
-  // Pushes are multipart or XML or images: every body reaches the driver as bytes, within its
-  // limit, and in memory once (push-body.ts); two of the largest allocated ahead at most.
-  acceptPushBodies(app, 2 * largest);
-  for (const route of options.routes) {
-    app.post(route.path, { config: { access: 'device.push', deviceId: route.deviceId }, bodyLimit: route.bodyLimit }, async (request, reply) => {
+  const addRoute = (scope: FastifyInstance, route: PushRoute): void => {
+    scope.post(route.path, { config: { access: 'device.push', deviceId: route.deviceId }, bodyLimit: route.bodyLimit }, async (request, reply) => {
       const handler = options.handler(route.path);
       if (!handler) return reply.code(503).type('text/plain').send('device input not started');
-      const answer = await handler(request.headers['content-type'], Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
+      const body = (request.body as PushBody | undefined) ?? Buffer.alloc(0);
+      const answer = await handler(request.headers['content-type'], body);
       return reply.code(answer.status).type('text/plain').send(answer.body);
     });
-  }
+  };
+  // Camera pushes are multipart or XML with pictures: each reaches its driver as bytes, within its
+  // limit, and in memory once (push-body.ts); two of the largest allocated ahead at most.
+  acceptPushBodies(app, 2 * largest);
+  for (const route of whole) addRoute(app, route);
+  // A scanner's push (up to 48 MiB) reaches its driver as it arrives and goes to disk from there:
+  // in a scope of its own, whose content type parser hands on the stream (push-body.ts).
+  await app.register((scope, _options, done) => {
+    streamPushBodies(scope);
+    for (const route of options.routes.filter((r) => r.streamed)) addRoute(scope, route);
+    done();
+  });
   await app.ready();
   return app;
 }

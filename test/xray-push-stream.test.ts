@@ -1,0 +1,247 @@
+/**
+ * An X-ray push goes to disk as it arrives, never whole into memory: over a real socket to the
+ * gateway's device listener, the image file grows while the push is still being sent; a push cut
+ * off, refused by its image header part-way, or over the listener's limit leaves no file and no
+ * reading; a full disk answers 503 (the scanner keeps the scan and sends it again) and leaves
+ * nothing; what a kill left half-written is removed at the next start.
+ */
+import { once } from 'node:events';
+import { existsSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { postConfigSchema, type XrayHttpConfig } from '../config/schema.js';
+import { systemClock } from '../core/clock.js';
+import type { Gateway } from '../gateway/daemon.js';
+import { encodePgm, imageStats, parsePgm } from '../drivers/xray/pgm.js';
+import { XrayHttpDriver } from '../drivers/xray/xray-http-driver.js';
+import { SimulatedScanner } from '../sim/xray/simulated-scanner.js';
+import { SCAN_BOUNDARY, scanPush, xrayPost, type XrayPost } from './helpers/scan-push.js';
+import { mountTmpfs, unmount } from './helpers/small-disk.js';
+import { tempDir } from './helpers/test-config.js';
+
+const TYPE = `multipart/form-data; boundary=${SCAN_BOUNDARY}`;
+const time = new Date().toISOString();
+const completed = (scanId: string) => ({ scanId, scannerId: 'scanner-A', status: 'completed', plate: 'GE123AB', time });
+
+/** A push written by hand on a socket, a piece at a time, and the answer it gets. */
+class RawPush {
+  readonly answer: Promise<{ status: number; body: string }>;
+  private readonly socket: Socket;
+
+  constructor(port: number, authorization: string, length: number | 'chunked') {
+    this.socket = connect(port, '127.0.0.1');
+    const framing = length === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${length}`;
+    this.socket.write(`POST /xray/lane-1 HTTP/1.1\r\nHost: gateway\r\nAuthorization: ${authorization}\r\nContent-Type: ${TYPE}\r\n${framing}\r\n\r\n`);
+    let received = '';
+    this.answer = new Promise((resolve, reject) => {
+      this.socket.on('data', (data: Buffer) => {
+        received += data.toString('latin1');
+        const end = received.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const bodyLength = Number(/content-length: (\d+)/i.exec(received.slice(0, end))?.[1] ?? 0);
+        if (received.length - end - 4 < bodyLength) return;
+        resolve({ status: Number(received.slice(9, 12)), body: received.slice(end + 4, end + 4 + bodyLength) });
+      });
+      this.socket.on('error', reject);
+      this.socket.on('close', () => reject(new Error(`closed before an answer: ${JSON.stringify(received)}`)));
+    });
+    // Settled by the tests that expect an answer; a cut-off push gets none.
+    this.answer.catch(() => undefined);
+  }
+
+  /** Writes `bytes` and resolves once the kernel has taken them. */
+  send(bytes: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) => this.socket.write(bytes, (error) => (error ? reject(error) : resolve())));
+  }
+
+  sendChunk(bytes: Uint8Array): Promise<void> {
+    return this.send(Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n')]));
+  }
+
+  cut(): void {
+    this.socket.destroy();
+  }
+
+  close(): void {
+    this.socket.end();
+  }
+}
+
+/** The push-in-progress files in `dir` (incoming-scan-image.ts), with their sizes. */
+function incoming(dir: string): { name: string; size: number }[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => name.startsWith('.incoming-'))
+    .flatMap((name) => {
+      try {
+        return [{ name, size: statSync(join(dir, name)).size }];
+      } catch {
+        return []; // removed between the listing and the stat
+      }
+    });
+}
+
+/** Resolves once `holds` is true of `dir`'s push-in-progress files, checked at every change in it. */
+async function until(dir: string, holds: (files: { name: string; size: number }[]) => boolean): Promise<void> {
+  if (holds(incoming(dir))) return;
+  const watcher = watch(dir);
+  try {
+    for (;;) {
+      await once(watcher, 'change');
+      if (holds(incoming(dir))) return;
+    }
+  } finally {
+    watcher.close();
+  }
+}
+
+/** The xray-http driver by itself, keeping its images in `imageDir`. */
+function scanner(imageDir: string): XrayHttpDriver {
+  const config = postConfigSchema.parse({
+    version: 1,
+    post: { id: 'p' },
+    lanes: [{ id: 'l', devices: [{ id: 'xray-1', driver: 'xray-http', connection: { path: '/x' } }] }],
+    uplink: { brokers: ['mqtt://127.0.0.1:1'] },
+  }).lanes[0]!.devices[0] as XrayHttpConfig;
+  return new XrayHttpDriver(config, imageDir, { clock: systemClock, logger: pino({ level: 'silent' }) });
+}
+
+const scans = (gateway: Gateway) => gateway.outbox.readFrom(0, 1000).filter((row) => row.type === 'xray.scan');
+
+describe('X-ray push as it arrives', () => {
+  let post: XrayPost | undefined;
+  const disks: string[] = [];
+  afterEach(async () => {
+    await post?.devices.stop();
+    await post?.gateway.stop();
+    post = undefined;
+    for (const disk of disks.splice(0)) unmount(disk);
+  });
+
+  it('writes the image to disk while the push is still arriving, and keeps it under its scan once complete', async () => {
+    post = await xrayPost();
+    const { gateway, imageDir } = post;
+    // A full-size scan, 2048 × 2100 16-bit: 8.2 MiB.
+    const image = encodePgm(new SimulatedScanner(tempDir(), 's').image(2048, 2100));
+    const body = Buffer.from(scanPush(completed('scan-20'), image));
+    const imageStart = body.indexOf(image.subarray(0, 32));
+    const half = imageStart + image.length / 2;
+    const push = new RawPush(post.port, post.authorization, body.length);
+    await push.send(body.subarray(0, half));
+    // Half the image is on disk (all but what could begin the closing delimiter) before the rest is sent.
+    await until(imageDir, (files) => files.length === 1 && (files[0]?.size ?? 0) >= image.length / 2 - 64);
+    expect(scans(gateway)).toHaveLength(0);
+    expect(existsSync(join(imageDir, 'scan-20.pgm'))).toBe(false);
+    await push.send(body.subarray(half));
+    expect(await push.answer).toEqual({ status: 200, body: 'stored' });
+    push.close();
+    expect(readFileSync(join(imageDir, 'scan-20.pgm')).equals(image)).toBe(true);
+    expect(incoming(imageDir)).toEqual([]);
+    const [row] = scans(gateway);
+    const data = (JSON.parse(row?.payload ?? '{}') as { data: { image: unknown; imageRef: string } }).data;
+    expect(data.imageRef).toBe(join(imageDir, 'scan-20.pgm'));
+    // The figures counted on the way are those of the whole image decoded at once.
+    const decoded = parsePgm(image);
+    if (!decoded.ok) throw new Error(decoded.error);
+    expect(data.image).toEqual({ width: 2048, height: 2100, ...imageStats(decoded.image) });
+  });
+
+  it('leaves no file and no reading for a push cut off mid-image, and stores the next', async () => {
+    post = await xrayPost();
+    const { gateway, imageDir } = post;
+    const image = encodePgm(new SimulatedScanner(tempDir(), 's').image(1024, 1024));
+    const body = Buffer.from(scanPush(completed('scan-21'), image));
+    const push = new RawPush(post.port, post.authorization, body.length);
+    await push.send(body.subarray(0, body.length / 2));
+    await until(imageDir, (files) => files.length === 1 && (files[0]?.size ?? 0) > 0);
+    push.cut();
+    await until(imageDir, (files) => files.length === 0);
+    expect(scans(gateway)).toHaveLength(0);
+    expect(readdirSync(imageDir)).toEqual([]);
+    const again = new RawPush(post.port, post.authorization, body.length);
+    await again.send(body);
+    expect((await again.answer).status).toBe(200);
+    again.close();
+    expect(scans(gateway)).toHaveLength(1);
+    expect(readdirSync(imageDir)).toEqual(['scan-21.pgm']);
+  });
+
+  it('refuses an 8-bit image as soon as its header is in, before the rest is sent, and keeps nothing', async () => {
+    post = await xrayPost();
+    const { gateway, imageDir } = post;
+    const eightBit = Buffer.concat([Buffer.from('P5\n2048 2100\n255\n'), Buffer.alloc(2048 * 2100, 7)]);
+    const body = Buffer.from(scanPush(completed('scan-22'), eightBit));
+    const push = new RawPush(post.port, post.authorization, body.length);
+    // 64 KiB of a 4.1 MiB push: the answer comes without the rest.
+    await push.send(body.subarray(0, 64 * 1024));
+    expect(await push.answer).toEqual({ status: 400, body: 'image: 8-bit image, a 16-bit greyscale image is required' });
+    push.cut();
+    await until(imageDir, (files) => files.length === 0);
+    expect(readdirSync(imageDir)).toEqual([]);
+    expect(scans(gateway)).toHaveLength(0);
+  });
+
+  it('refuses a push over the listener limit: at once when declared, when reached when chunked, keeping nothing', async () => {
+    post = await xrayPost();
+    const { gateway, imageDir } = post;
+    const declared = new RawPush(post.port, post.authorization, 48 * 1024 * 1024 + 1);
+    expect((await declared.answer).status).toBe(413);
+    declared.cut();
+    // A 49 MiB image, within the driver's own 256 MiB: the listener's 48 MiB stops it part-way.
+    const chunked = new RawPush(post.port, post.authorization, 'chunked');
+    await chunked.sendChunk(Buffer.from(`--${SCAN_BOUNDARY}\r\nContent-Disposition: form-data; name="image"\r\nContent-Type: image/x-portable-graymap\r\n\r\nP5\n4096 6272\n65535\n`));
+    const mebibyte = Buffer.alloc(1024 * 1024, 0x11);
+    let answered = false;
+    void chunked.answer.then(() => (answered = true));
+    for (let sent = 0; sent < 49 && !answered; sent += 1) await chunked.sendChunk(mebibyte);
+    expect((await chunked.answer).status).toBe(413);
+    chunked.cut();
+    await until(imageDir, (files) => files.length === 0);
+    expect(readdirSync(imageDir)).toEqual([]);
+    expect(scans(gateway)).toHaveLength(0);
+  });
+
+  it('answers 503 when the disk is full, leaves nothing, and stores the scan once there is room', async () => {
+    const disk = mountTmpfs('1m');
+    disks.push(disk);
+    const imageDir = join(disk, 'xray-1');
+    const driver = scanner(imageDir);
+    const readings: unknown[] = [];
+    driver.on('reading', (reading) => {
+      readings.push(reading);
+      reading.ack.resolve();
+    });
+    await driver.start();
+    // 2 MiB of image on a 1 MiB disk, handed on in 64 KiB pieces as the listener does.
+    const large = Buffer.from(scanPush(completed('scan-23'), encodePgm(new SimulatedScanner(tempDir(), 's').image(1024, 1024))));
+    async function* pieces(bytes: Buffer): AsyncGenerator<Buffer> {
+      for (let at = 0; at < bytes.length; at += 64 * 1024) {
+        // Each a turn of the event loop after the last, as from a socket.
+        await new Promise((resolve) => setImmediate(resolve));
+        yield bytes.subarray(at, at + 64 * 1024);
+      }
+    }
+    const full = await driver.handle(TYPE, pieces(large));
+    expect(full.status).toBe(503);
+    expect(full.body).toMatch(/^not stored: scan image could not be written: ENOSPC/);
+    expect(readdirSync(imageDir)).toEqual([]);
+    expect(readings).toHaveLength(0);
+    const small = Buffer.from(scanPush(completed('scan-23'), encodePgm(new SimulatedScanner(tempDir(), 's').image(256, 256))));
+    expect(await driver.handle(TYPE, pieces(small))).toEqual({ status: 200, body: 'stored' });
+    expect(readdirSync(imageDir)).toEqual(['scan-23.pgm']);
+    expect(readings).toHaveLength(1);
+    await driver.stop();
+  });
+
+  it('removes at start what a push interrupted by a kill left half-written', async () => {
+    const imageDir = tempDir();
+    writeFileSync(join(imageDir, '.incoming-5b1e0c2e.pgm'), 'P5\n64 32\n65535\n');
+    writeFileSync(join(imageDir, 'scan-1.pgm'), 'kept');
+    const driver = scanner(imageDir);
+    await driver.start();
+    expect(readdirSync(imageDir)).toEqual(['scan-1.pgm']);
+    await driver.stop();
+  });
+});
