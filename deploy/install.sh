@@ -15,18 +15,26 @@
 #                  systemd-tmpfiles and `systemctl enable` work on DIR offline; nothing is
 #                  stopped, started or reloaded
 #
-# What it does, each step safe to repeat (a second run with the same bundle changes nothing):
-#   1. checks the archive against <archive>.sha256 (sha256sum -c), and that the bundle is for this
-#      machine's CPU and Node major (bundle.json; node is /usr/bin/node, as the unit runs it)
+# Environment:
+#   NODE=PATH      the node this script runs (default /usr/bin/node, the one the unit runs; the
+#                  unit runs /usr/bin/node whatever NODE says: for tests and image builds)
+#
+# What it does, each step safe to repeat (a second run with the same bundle changes nothing and
+# leaves a running service running):
+#   1. checks the archive against <archive>.sha256 (sha256sum -c), that the bundle is for this
+#      machine's CPU and Node major (bundle.json), and that node is at least what the package's
+#      engines ask (20.19)
 #   2. unpacks it to /opt/border-gateway; a different installed version is kept as
-#      /opt/border-gateway.previous for rollback (replacing an older one). On an upgrade the
-#      running service is stopped first and the data directory backed up to
-#      /var/backups/border-gateway/ (the newer gateway migrates the database forward on start)
+#      /opt/border-gateway.previous for rollback (replacing an older one). On an upgrade the data
+#      directory is first backed up to /var/backups/border-gateway/ while the service still runs
+#      (a failed backup ends the upgrade with nothing changed), then the service is stopped (the
+#      newer gateway migrates the database forward on start)
 #   3. installs the unit, sysusers and tmpfiles files and /usr/local/bin/border-gateway
 #   4. creates the border-gateway user (systemd-sysusers), applies the tmpfiles rules,
 #      creates /etc/border-gateway (root:root 0755) and post.yaml from --config
 #   5. systemctl daemon-reload, enable; starts (or restarts) the service when post.yaml exists
-#      and `border-gateway config check` accepts it
+#      and `border-gateway config check --secrets` accepts it, run as the service would run it
+#      (its user, its working directory, the variables of gateway.env)
 set -euo pipefail
 
 die() { echo "install: $*" >&2; exit 1; }
@@ -45,7 +53,8 @@ while [ $# -gt 0 ]; do
     --no-start) start=0; shift ;;
     --no-backup) backup=0; shift ;;
     --rollback) rollback=1; shift ;;
-    -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    # The header above, whatever its length: the comment lines after the #! line.
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) [ -z "$archive" ] || die "one archive only"; archive=$(realpath "$1"); shift ;;
   esac
@@ -61,6 +70,9 @@ data="$root/var/lib/border-gateway"
 backups="$root/var/backups/border-gateway"
 node=${NODE:-/usr/bin/node}
 unit=border-gateway.service
+# Set when this run installs anything that differs from what was there: a running service then
+# runs something else than what is installed, and is restarted; otherwise it is left running.
+changed=0
 
 service_active() { [ "$live" = 1 ] && systemctl is-active --quiet "$unit"; }
 
@@ -73,16 +85,53 @@ stop_service() {
   return 1
 }
 
+# One file systemd reads, installed; noted as a change when it differs from the one there.
+install_system_file() {
+  local source=$1 target=$2
+  cmp -s "$source" "$target" || changed=1
+  install -m 0644 "$source" "$target"
+}
+
 # The files systemd reads, from the package now at /opt/border-gateway.
 install_system_files() {
   install -d -m 0755 "$root/etc/systemd/system" "$root/etc/sysusers.d" "$root/etc/tmpfiles.d" "$root/usr/local/bin"
-  install -m 0644 "$opt/deploy/border-gateway.service" "$root/etc/systemd/system/$unit"
-  install -m 0644 "$opt/deploy/border-gateway.sysusers.conf" "$root/etc/sysusers.d/border-gateway.conf"
-  install -m 0644 "$opt/deploy/border-gateway.tmpfiles.conf" "$root/etc/tmpfiles.d/border-gateway.conf"
+  install_system_file "$opt/deploy/border-gateway.service" "$root/etc/systemd/system/$unit"
+  install_system_file "$opt/deploy/border-gateway.sysusers.conf" "$root/etc/sysusers.d/border-gateway.conf"
+  install_system_file "$opt/deploy/border-gateway.tmpfiles.conf" "$root/etc/tmpfiles.d/border-gateway.conf"
   ln -sfn /opt/border-gateway/dist/gateway/cli.js "$root/usr/local/bin/border-gateway"
 }
 
-# daemon-reload, enable; (re)start when the configuration is there and valid.
+# Exports the variables of an EnvironmentFile= into this (sub)shell. node parses the file
+# (util.parseEnv, as node --env-file reads one: NAME=value lines, quotes, # comments) and hands
+# the assignments over a pipe, NUL-separated: never on a command line, which any user can read.
+export_env_file() {
+  local assignment
+  while IFS= read -r -d '' assignment; do export "$assignment"; done < <("$node" -e '
+    const variables = require("node:util").parseEnv(require("node:fs").readFileSync(process.argv[1], "utf8"));
+    for (const [name, value] of Object.entries(variables)) process.stdout.write(`${name}=${value}\0`);' "$1")
+}
+
+# `config check --secrets` run as the service sees its configuration: as its user (a {file:}
+# secret it cannot read fails here, not only a missing one), from its working directory (where
+# relative paths resolve) and with the variables of gateway.env (its EnvironmentFile=). Without
+# this `run` stopped on GW_ERR_CONFIG_SECRET a second after it had opened its outbox and listeners.
+config_accepted() {
+  local secrets=(--secrets)
+  local help
+  # A version from before --secrets (a rollback to it) can check the file only.
+  help=$("$node" "$opt/dist/gateway/cli.js" config check --help 2>/dev/null || true)
+  [[ $help == *--secrets* ]] || secrets=()
+  # StateDirectory= makes the working directory at the first start; made here as systemd makes it.
+  [ -d "$data" ] || install -d -m 0700 -o border-gateway -g border-gateway "$data"
+  (
+    cd "$data"
+    [ ! -f "$etc/gateway.env" ] || export_env_file "$etc/gateway.env"
+    runuser -u border-gateway -- "$node" "$opt/dist/gateway/cli.js" config check "${secrets[@]}" "$etc/post.yaml"
+  )
+}
+
+# daemon-reload, enable; start, or restart, when the configuration is there and accepted. A
+# running service is left running when this run changed nothing (the same bundle again).
 activate() {
   local was_running=$1
   if [ "$live" = 0 ]; then
@@ -96,12 +145,44 @@ activate() {
     say "enabled $unit (not started: --no-start)"
   elif [ ! -f "$etc/post.yaml" ]; then
     say "enabled $unit; not started: no $etc/post.yaml yet (install it, then systemctl start $unit)"
-  elif ! "$node" "$opt/dist/gateway/cli.js" config check "$etc/post.yaml"; then
-    say "not started: fix $etc/post.yaml, then systemctl start $unit"
+  elif [ "$changed" = 0 ] && service_active; then
+    say "$unit is running and nothing changed: left running (systemctl restart $unit restarts it)"
+  elif ! config_accepted; then
+    if service_active; then
+      say "not restarted ($unit runs on as it was): fix $etc/post.yaml or what it names, then systemctl restart $unit"
+    else
+      say "not started: fix $etc/post.yaml or what it names, then systemctl start $unit"
+    fi
   else
+    local verb=started
+    if [ "$was_running" = 1 ] || service_active; then verb=restarted; fi
     systemctl restart "$unit"
-    say "$([ "$was_running" = 1 ] && echo restarted || echo started) $unit: systemctl status $unit; journalctl -u $unit -f"
+    say "$verb $unit: systemctl status $unit; journalctl -u $unit -f"
   fi
+}
+
+# The data directory to /var/backups/border-gateway/ with the new version's `backup`, taken
+# while the installed version still runs (an online copy: docs/deployment.md#backups), so a
+# failed backup leaves everything as it was, the service running. What the service commits
+# between the copy and the stop is in the database the new version migrates, not in the copy.
+backup_before_upgrade() {
+  local installed=$1
+  [ "$backup" = 1 ] && [ -n "$(find "$data" -name '*.db' -print -quit 2>/dev/null)" ] || return 0
+  install -d -m 0700 "$backups"
+  local out
+  out="$backups/before-upgrade-$installed-to-$bundle_version-$(date -u +%Y%m%dT%H%M%SZ).tar.gz"
+  # Where the configuration puts the database (outbox.path, relative to --data as `run` reads
+  # it); under --root an absolute outbox.path is the image's, read under $root.
+  local config_option=()
+  if [ -f "$etc/post.yaml" ]; then
+    config_option=(--config "$etc/post.yaml")
+    [ "$live" = 1 ] || config_option+=(--root "$root")
+  fi
+  local meanwhile=''
+  if service_active; then meanwhile=' (the service runs on meanwhile)'; fi
+  say "backing up $data before the upgrade$meanwhile"
+  "$node" "$new/dist/gateway/cli.js" backup --data "$data" --out "$out" "${config_option[@]}" \
+    || die "the backup before the upgrade failed: nothing was changed (--no-backup skips it)"
 }
 
 if [ "$rollback" = 1 ]; then
@@ -112,11 +193,13 @@ if [ "$rollback" = 1 ]; then
   mv "$opt" "$opt.rollback"
   mv "$previous" "$opt"
   mv "$opt.rollback" "$previous"
+  changed=1
   say "rolled back to $("$node" -p "require('$opt/package.json').version" 2>/dev/null || echo 'the previous version') (the other is now $previous)"
-  newest=$(find "$backups" -maxdepth 1 -name 'before-upgrade-*.tar.gz' -printf '%T@ %p\n' 2>/dev/null | sort -n | tail -1 | cut -d' ' -f2-)
-  [ -z "$newest" ] || say "if it refuses the database (GW_ERR_OUTBOX_SCHEMA_NEWER), restore the backup taken before the upgrade: border-gateway restore --data /var/lib/border-gateway --from ${newest#"$root"}"
   install_system_files
   activate "$was_running"
+  newest=$(find "$backups" -maxdepth 1 -name 'before-upgrade-*.tar.gz' -printf '%T@ %p\n' 2>/dev/null | sort -n | tail -1 | cut -d' ' -f2-)
+  # Stopped first: a gateway that refuses its database exits and is restarted every 5 s.
+  [ -z "$newest" ] || say "if it refuses the database (GW_ERR_OUTBOX_SCHEMA_NEWER in journalctl -u $unit), restore the backup taken before the upgrade: systemctl stop $unit; border-gateway restore --config /etc/border-gateway/post.yaml --data /var/lib/border-gateway --from ${newest#"$root"}; systemctl start $unit"
   exit 0
 fi
 
@@ -148,6 +231,10 @@ here_arch=$("$node" -p process.arch)
 here_major=$("$node" -p 'process.versions.node.split(".")[0]')
 [ "$bundle_arch" = "$here_arch" ] || die "$name is for $bundle_arch; this machine's node is $here_arch"
 [ "$bundle_major" = "$here_major" ] || die "$name was built with Node $bundle_major; $node is $("$node" -v). better-sqlite3 is built for one Node major: install Node $bundle_major, or build the bundle with Node $here_major"
+# The major alone would let 20.0–20.18 through: the package's engines (">=20.19") name the minor.
+node_floor=$("$node" -p "String(require('$new/package.json').engines?.node ?? '0').replace(/^>=\s*/, '')")
+node_enough=$("$node" -p "const [a, b] = process.versions.node.split('.').map(Number); const [x, y = 0] = '$node_floor'.split('.').map(Number); a > x || (a === x && b >= y)")
+[ "$node_enough" = true ] || die "$name needs Node $node_floor or later (package.json engines); $node is $("$node" -v): install a newer Node $bundle_major (docs/deployment.md#the-machine)"
 echo "$digest" >"$new/.bundle-sha256"
 
 # 2. Swap it in, keeping the installed version for rollback; the same bundle again is left as is.
@@ -156,23 +243,15 @@ if [ -f "$opt/.bundle-sha256" ] && [ "$(cat "$opt/.bundle-sha256")" = "$digest" 
   say "$bundle_version is already installed from this archive at $opt"
 else
   if [ -d "$opt" ]; then
-    if stop_service; then was_running=1; fi
     installed=$("$node" -p "require('$opt/package.json').version" 2>/dev/null || echo unknown)
-    if [ "$backup" = 1 ] && [ -n "$(find "$data" -name '*.db' -print -quit 2>/dev/null)" ]; then
-      install -d -m 0700 "$backups"
-      out="$backups/before-upgrade-$installed-to-$bundle_version-$(date -u +%Y%m%dT%H%M%SZ).tar.gz"
-      # The configuration's absolute paths are the target system's: under --root, the default path.
-      config_option=()
-      [ "$live" = 0 ] || [ ! -f "$etc/post.yaml" ] || config_option=(--config "$etc/post.yaml")
-      say "backing up $data before the upgrade"
-      "$node" "$new/dist/gateway/cli.js" backup --data "$data" --out "$out" "${config_option[@]}" \
-        || die "the backup before the upgrade failed: nothing was changed (--no-backup skips it)"
-    fi
+    backup_before_upgrade "$installed"
+    if stop_service; then was_running=1; fi
     rm -rf "$previous"
     mv "$opt" "$previous"
     say "kept $installed as $previous (rollback: install.sh --rollback)"
   fi
   mv "$new" "$opt"
+  changed=1
   say "installed $bundle_version ($bundle_arch) at $opt"
 fi
 
@@ -196,6 +275,7 @@ if [ -n "$config" ]; then
   else
     install -m 0640 "$config" "$etc/post.yaml"
     [ "$(id -u)" != 0 ] || chown "0:$gid" "$etc/post.yaml"
+    changed=1
     say "installed $config as $etc/post.yaml (root:border-gateway 0640)"
   fi
 fi

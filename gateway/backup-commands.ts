@@ -19,7 +19,12 @@
  * the database passes integrity_check and is not newer than this gateway. Then, holding the data
  * directory's lock (so no gateway runs on it meanwhile), the old directory is renamed aside as
  * `DIR.before-restore-<UTC time>` and the restored one renamed into place: the swap is two renames
- * on one file system, and undone if the second fails.
+ * on one file system, and undone if the second fails. The restored tree gets the owner of the
+ * directory it replaces, or --owner's; a new disk has no directory to take an owner from, so
+ * there only --owner makes it the service's user's.
+ *
+ * Both refuse a database a newer gateway wrote (GW_ERR_OUTBOX_SCHEMA_NEWER, GW_ERR_BACKUP_INVALID):
+ * this gateway cannot vouch for its rows.
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -35,7 +40,7 @@ import { touchPrivateFile, writePrivateFile } from '../core/private-files.js';
 import { BACKUP_FORM, RESTORE_FORM } from './commands/backup-specs.js';
 import { outboxPathOf } from './daemon.js';
 import { DataDirLock } from './data-dir-lock.js';
-import { GATEWAY_SCHEMA_VERSION, schemaVersionOf } from './storage/migrations.js';
+import { GATEWAY_SCHEMA_VERSION, refuseNewerSchema, schemaVersionOf } from './storage/migrations.js';
 
 const run = promisify(execFile);
 
@@ -86,11 +91,22 @@ export interface BackupOptions {
   clock: Clock;
 }
 
+/** Who owns a file: a user id and a group id. */
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
 export interface RestoreOptions {
   dataDir: string;
   from: string;
   /** The database path the configuration expects, if one was given; the backup's own otherwise. */
   databasePath?: string;
+  /**
+   * Who gets the restored directory and its files (only root can give them away). Default: the
+   * owner of the directory it replaces; when there is none (a new disk), whoever runs the restore.
+   */
+  owner?: Owner;
   clock: Clock;
 }
 
@@ -126,6 +142,14 @@ async function tar(args: string[]): Promise<void> {
   }
 }
 
+/** Gives the database's -wal and -shm, if a connection of ours created them, back to its owner. */
+function giveBackSideFiles(database: string, owner: Owner): void {
+  for (const side of [`${database}-wal`, `${database}-shm`]) {
+    const stat = existsSync(side) ? statSync(side) : null;
+    if (stat && (stat.uid !== owner.uid || stat.gid !== owner.gid)) chownSync(side, owner.uid, owner.gid);
+  }
+}
+
 /**
  * Copies the live database to `target` in one backup step. Opened read-write (never readonly: a
  * readonly connection creating -wal and -shm beside a stopped gateway's database cannot remove
@@ -134,18 +158,18 @@ async function tar(args: string[]): Promise<void> {
  */
 async function copyDatabase(source: string, target: string): Promise<void> {
   const owner = statSync(source);
-  // The copy is 0600 from its first byte, like the database (backup() keeps an existing file's mode).
-  touchPrivateFile(target);
   const db = new Database(source, { fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
+    // Before a page is copied: this gateway cannot vouch for a newer one's rows, and its restore
+    // would refuse the archive (checkDatabase), found out only on the day it is needed.
+    refuseNewerSchema(db);
+    // The copy is 0600 from its first byte, like the database (backup() keeps an existing file's mode).
+    touchPrivateFile(target);
     await db.backup(target, { progress: () => ALL_PAGES });
   } finally {
     db.close();
-  }
-  for (const side of [`${source}-wal`, `${source}-shm`]) {
-    const stat = existsSync(side) ? statSync(side) : null;
-    if (stat && (stat.uid !== owner.uid || stat.gid !== owner.gid)) chownSync(side, owner.uid, owner.gid);
+    giveBackSideFiles(source, owner);
   }
 }
 
@@ -329,14 +353,26 @@ function keptName(dataDir: string, clock: Clock): string {
   return name;
 }
 
-/** Gives the restored tree the owner and the top folder's mode of the directory it replaces. */
-function takeOwnership(dir: string, like: { uid: number; gid: number; mode: number }): void {
-  const walk = (path: string): void => {
-    chownSync(path, like.uid, like.gid);
-    if (lstatSync(path).isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
-  };
-  if (process.getuid?.() === 0) walk(dir);
-  chmodSync(dir, like.mode & 0o7777);
+/**
+ * Gives the restored tree to `owner` and its top folder `mode`. Only root can give files away;
+ * anyone else's restore leaves them its own (restoreDataDir refuses an --owner it cannot honour).
+ */
+function takeOwnership(dir: string, owner: Owner | null, mode: number): void {
+  if (owner !== null && process.getuid?.() === 0) chownTree(dir, owner);
+  chmodSync(dir, mode & 0o7777);
+}
+
+function chownTree(path: string, owner: Owner): void {
+  chownSync(path, owner.uid, owner.gid);
+  if (lstatSync(path).isDirectory()) for (const name of readdirSync(path)) chownTree(join(path, name), owner);
+}
+
+/** Refuses, before anything is unpacked, an owner that only root could give the files to. */
+function checkOwner(owner: Owner | undefined): void {
+  if (owner === undefined || process.getuid?.() === 0) return;
+  if (owner.uid !== process.getuid?.() || owner.gid !== process.getgid?.()) {
+    throw new GatewayError('GW_ERR_CLI_USAGE', `only root can give the restored files to another user (uid ${owner.uid}, gid ${owner.gid})`);
+  }
 }
 
 /** Replaces `options.dataDir` with the archive's; see the file comment for the order of things. */
@@ -344,6 +380,7 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
   const dataDir = resolve(options.dataDir);
   const from = resolve(options.from);
   if (!existsSync(from)) throw new GatewayError('GW_ERR_CLI_USAGE', `--from ${from} does not exist`);
+  checkOwner(options.owner);
   const parent = dirname(dataDir);
   if (!existsSync(parent)) throw new GatewayError('GW_ERR_CLI_USAGE', `the data directory's parent ${parent} does not exist`);
   // Beside the data directory, so the final step is a rename on one file system.
@@ -363,7 +400,9 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
 
     if (!existsSync(dataDir)) {
       renameSync(restoredData, dataDir);
-      chmodSync(dataDir, 0o700);
+      // A new disk: no directory to take the owner from, so --owner's (the service's user; a
+      // restore run as root without it leaves root's files, which the service's user cannot open).
+      takeOwnership(dataDir, options.owner ?? null, 0o700);
       return { manifest, keptAs: null, xrayCarriedOver: false, evidenceCarriedOver: false };
     }
     // Held until the swap is done: a gateway starting meanwhile stops at the lock, not at half a directory.
@@ -391,7 +430,7 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
       };
       const xrayCarriedOver = carryOver(XRAY_FOLDER);
       const evidenceCarriedOver = carryOver(EVIDENCE_FOLDER);
-      takeOwnership(dataDir, old);
+      takeOwnership(dataDir, options.owner ?? old, old.mode);
       return { manifest, keptAs, xrayCarriedOver, evidenceCarriedOver };
     } finally {
       lock.release();
@@ -401,15 +440,34 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
   }
 }
 
-/** The database path that --config names for `dataDir`, or the default one's. */
-function databasePathOf(configFile: string | undefined, dataDir: string): string {
-  return configFile === undefined ? join(dataDir, DEFAULT_DATABASE_PATH) : outboxPathOf(loadConfigFile(configFile), dataDir);
+/**
+ * The database path that --config names for `dataDir`, or the default one's. Under `root` (an
+ * image's tree, as `install.sh --root` upgrades it) an absolute outbox.path is the image's path,
+ * read under it; a relative one is resolved against `dataDir` as `run` resolves it.
+ */
+function databasePathOf(configFile: string | undefined, dataDir: string, root?: string): string {
+  if (configFile === undefined) {
+    if (root !== undefined) throw new GatewayError('GW_ERR_CLI_USAGE', '--root reads the outbox.path of --config: give --config too');
+    return join(dataDir, DEFAULT_DATABASE_PATH);
+  }
+  const config = loadConfigFile(configFile);
+  return root !== undefined && isAbsolute(config.outbox.path) ? join(resolve(root), config.outbox.path) : outboxPathOf(config, dataDir);
+}
+
+/** The uid and primary gid of the user `name`, as the system's user database has them (id(1)). */
+async function ownerNamed(name: string): Promise<Owner> {
+  try {
+    const [uid, gid] = await Promise.all([run('id', ['-u', name]), run('id', ['-g', name])]);
+    return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+  } catch (error) {
+    throw new GatewayError('GW_ERR_CLI_USAGE', `--owner ${name}: no such user`, { cause: error });
+  }
 }
 
 export async function backupCommand(args: string[], out: (line: string) => void, clock: Clock = systemClock): Promise<number> {
   const { values } = parseForm(BACKUP_FORM, args);
   const dataDir = resolve(values.data as string);
-  const manifest = await backupDataDir({ dataDir, databasePath: databasePathOf(values.config, dataDir), out: values.out as string, withXray: values['with-xray'] === true, withEvidence: values['with-evidence'] === true, clock });
+  const manifest = await backupDataDir({ dataDir, databasePath: databasePathOf(values.config, dataDir, values.root), out: values.out as string, withXray: values['with-xray'] === true, withEvidence: values['with-evidence'] === true, clock });
   const size = statSync(resolve(values.out as string)).size;
   out(`backup written: ${resolve(values.out as string)} (${size} bytes)`);
   out(`  database ${manifest.database}: schema version ${manifest.schemaVersion}, last seq ${manifest.lastSeq}, ${manifest.events} events not yet delivered, as committed at ${manifest.createdAt}`);
@@ -420,11 +478,21 @@ export async function backupCommand(args: string[], out: (line: string) => void,
 export async function restoreCommand(args: string[], out: (line: string) => void, clock: Clock = systemClock): Promise<number> {
   const { values } = parseForm(RESTORE_FORM, args);
   const dataDir = resolve(values.data as string);
-  const result = await restoreDataDir({ dataDir, from: values.from as string, ...(values.config !== undefined ? { databasePath: databasePathOf(values.config, dataDir) } : {}), clock });
+  const owner = values.owner === undefined ? undefined : await ownerNamed(values.owner);
+  const result = await restoreDataDir({
+    dataDir,
+    from: values.from as string,
+    ...(values.config !== undefined ? { databasePath: databasePathOf(values.config, dataDir) } : {}),
+    ...(owner !== undefined ? { owner } : {}),
+    clock,
+  });
   const { manifest } = result;
   out(`restored ${dataDir} from ${resolve(values.from as string)} (made ${manifest.createdAt} by ${manifest.gatewayVersion})`);
   out(`  database ${manifest.database}: schema version ${manifest.schemaVersion}, last seq ${manifest.lastSeq}, ${manifest.events} events not yet delivered`);
   out(result.keptAs === null ? '  there was no data directory before' : `  the replaced directory is kept as ${result.keptAs}`);
+  if (values.owner !== undefined) out(`  owned by ${values.owner}`);
+  // Said, not guessed at: on a new disk only --owner names the service's user.
+  else if (result.keptAs === null && statSync(dataDir).uid === 0) out(`  owned by root, which the service's user cannot open: chown -R border-gateway:border-gateway ${dataDir} (or restore with --owner border-gateway)`);
   if (result.xrayCarriedOver) out(`  X-ray images (${XRAY_FOLDER}/) moved over from the replaced directory`);
   if (result.evidenceCarriedOver) out(`  evidence (${EVIDENCE_FOLDER}/) moved over from the replaced directory`);
   out('  the gateway sends the undelivered events when it starts; its seq continues from the backup\'s (tell the VMC team: docs/deployment.md#backups)');

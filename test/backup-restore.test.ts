@@ -3,18 +3,20 @@
  * `restore` of that archive: the restored database holds exactly one committed state of the live
  * one (seq 1…N without a hole, meta's last seq N, integrity_check ok, N between what had been
  * committed before the backup started and after it ended), and the current gateway opens it.
- * A restore over the live directory is refused while the gateway holds it.
+ * A restore over the live directory is refused while the gateway holds it. A restore onto a new
+ * disk gives the directory to --owner, so the service's user can open it (docs/deployment.md).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../core/clock.js';
 import { isGatewayError } from '../core/errors.js';
 import { AccountStore } from '../gateway/auth/account-store.js';
-import { restoreDataDir } from '../gateway/backup-commands.js';
-import { GatewayProcess, REPO_ROOT } from './helpers/gateway-process.js';
+import { backupDataDir, restoreDataDir } from '../gateway/backup-commands.js';
+import { CLI, GatewayProcess, REPO_ROOT } from './helpers/gateway-process.js';
+import { release010Database } from './helpers/release-database.js';
 import { systemRig } from './helpers/rig.js';
 import { tempDir } from './helpers/test-config.js';
 
@@ -75,4 +77,35 @@ describe('backup and restore of a running post', () => {
     expect(new AccountStore(reopened).accounts().map((account) => account.name)).toContain('demo-admin');
     reopened.close();
   }, 180_000); // two processes start one after the other, each several seconds on a loaded machine
+
+  it("restores onto a new disk for the service's user with --owner: its commands open the database", async () => {
+    expect(process.getuid?.(), 'giving files to another user (chown) and runuser need root').toBe(0);
+    const work = tempDir('gw-restore-owner-');
+    chmodSync(work, 0o755); // the service's user reaches the data directory through it, as through /var/lib
+    const source = join(work, 'source');
+    mkdirSync(source, { mode: 0o700 });
+    release010Database(join(source, 'outbox.db')).close();
+    const archive = join(work, 'post.tar.gz');
+    await backupDataDir({ dataDir: source, databasePath: join(source, 'outbox.db'), out: archive, withXray: false, clock: systemClock });
+
+    // nobody stands in for border-gateway, which a test machine does not have.
+    const id = (flag: string): number => Number(spawnSync('id', [flag, 'nobody'], { encoding: 'utf8' }).stdout.trim());
+    const newDisk = join(work, 'new-disk');
+    const restore = new GatewayProcess(['restore', '--config', DEMO_CONFIG, '--data', newDisk, '--from', archive, '--owner', 'nobody']);
+    expect((await restore.exited).code, restore.stderrText.join('\n')).toBe(0);
+    expect(restore.stdout).toContain('  owned by nobody');
+    for (const path of [newDisk, join(newDisk, 'outbox.db')]) expect(statSync(path), path).toMatchObject({ uid: id('-u'), gid: id('-g') });
+    expect(statSync(newDisk).mode & 0o777).toBe(0o700);
+
+    // The step after a restore in docs/deployment.md, as the service's user.
+    const list = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, ...CLI, 'user', 'list', '--config', DEMO_CONFIG, '--data', newDisk], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(list.status, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(/^ana\b/m);
+
+    // Without --owner nothing names the service's user: root's restore says so and how to give it the files.
+    const otherDisk = join(work, 'other-disk');
+    const asRoot = new GatewayProcess(['restore', '--data', otherDisk, '--from', archive]);
+    expect((await asRoot.exited).code, asRoot.stderrText.join('\n')).toBe(0);
+    expect(asRoot.stdout).toContain(`  owned by root, which the service's user cannot open: chown -R border-gateway:border-gateway ${otherDisk} (or restore with --owner border-gateway)`);
+  }, 60_000);
 });

@@ -68,7 +68,7 @@ describe('the offline bundle', () => {
   }, 660_000);
 
   afterAll(() => {
-    // The bundle and the installed tree are large (30 and 135 MB): leave neither behind in /tmp.
+    // The bundle and the installed tree are large (31 and 137 MB): leave neither behind in /tmp.
     for (const dir of [root, built]) if (dir) spawnSync('rm', ['-rf', dir]);
   });
 
@@ -124,9 +124,10 @@ describe('the offline bundle', () => {
   });
 
   it('upgrades: backs up the data directory, keeps the installed version as .previous; --rollback puts it back', () => {
-    // A data directory of the version installed before (0.1.0's own database), and that version
-    // told apart from this bundle by its recorded digest.
-    const database = join(root, 'var/lib/border-gateway/data/outbox.db');
+    // A data directory of the version installed before (0.1.0's own database, where the installed
+    // four-lane-post.yaml's absolute outbox.path puts it, not at the default data/outbox.db), and
+    // that version told apart from this bundle by its recorded digest.
+    const database = join(root, 'var/lib/border-gateway/outbox.db');
     mkdirSync(dirname(database), { recursive: true });
     release010Database(database).close();
     writeFileSync(join(opt(), '.bundle-sha256'), 'the-version-before\n');

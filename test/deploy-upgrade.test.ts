@@ -6,6 +6,7 @@
  * seqs continue after them; the open crossings are restored; accounts, clients and the audit
  * chain are intact. A database written by a newer gateway is refused and left as it was.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -112,6 +113,18 @@ describe('upgrade over a 0.1.0 data directory', () => {
     const list = new GatewayProcess(['user', 'list', '--config', DEMO_CONFIG, '--data', dataDir]);
     expect((await list.exited).code).toBe(1);
     expect(list.stderrText.join('\n')).toContain(`GW_ERR_OUTBOX_SCHEMA_NEWER: ${dbPath} is at schema version ${GATEWAY_SCHEMA_VERSION + 1}`);
+
+    // The commands that read it without migrating it: backup (whose archive this gateway's restore
+    // would refuse) and trs report, whose reading of a newer gateway's rows nobody can vouch for.
+    const archive = join(tempDir('gw-upgrade-backup-'), 'post.tar.gz');
+    const backup = new GatewayProcess(['backup', '--config', DEMO_CONFIG, '--data', dataDir, '--out', archive]);
+    expect((await backup.exited).code).toBe(1);
+    expect(backup.stderrText.join('\n')).toContain(`GW_ERR_OUTBOX_SCHEMA_NEWER: ${dbPath} is at schema version ${GATEWAY_SCHEMA_VERSION + 1}`);
+    expect(existsSync(archive)).toBe(false);
+    const report = new GatewayProcess(['trs', 'report', '--outbox', dbPath, '--format', 'json']);
+    expect((await report.exited).code).toBe(1);
+    expect(report.stderrText.join('\n')).toContain(`GW_ERR_OUTBOX_SCHEMA_NEWER: ${dbPath} is at schema version ${GATEWAY_SCHEMA_VERSION + 1}`);
+    expect(report.stdout).toEqual([]);
 
     // No broker needed: the gateway stops at its database, before the uplink or any device.
     const run = new GatewayProcess(['demo', '--config', DEMO_CONFIG, '--mqtt', 'mqtt://127.0.0.1:9', '--data', dataDir, '--free-ports', '--http-port', '0']);

@@ -60,7 +60,12 @@ export const CONFIG_CHECK_FORM = defineForm({
   path: 'config check',
   operands: ['FILE'],
   summary: "Validates a post's configuration: every problem as FILE:LINE:COL path: message and exit 78, or a one-line summary and exit 0.",
-  options: {},
+  options: {
+    secrets: {
+      type: 'boolean',
+      help: "also read every secret ({env: NAME}, {file: PATH}) and TLS file it names, as run does at start (GW_ERR_CONFIG_SECRET, exit 78); on the post, run it as the service's user with its environment, as install.sh does (default: the file only)",
+    },
+  },
 });
 
 export const CONFIG_SCHEMA_FORM = defineForm({

@@ -1,4 +1,5 @@
-/** `border-gateway config check FILE | config schema`: a post's configuration, checked or described. */
+/** `border-gateway config check FILE [--secrets] | config schema`: a post's configuration, checked or described. */
+import { checkSecrets } from '../../config/check-secrets.js';
 import { loadConfigFile } from '../../config/load-config.js';
 import { parseForm, selectForm, unknownForm } from '../../core/command-line.js';
 import { EXIT_CODES } from '../../core/errors.js';
@@ -14,9 +15,12 @@ export async function configCommand(args: string[]): Promise<number> {
     return EXIT_CODES.ok;
   }
   if (selected?.form !== CONFIG_CHECK_FORM) throw unknownForm(CONFIG, args);
-  const [file] = parseForm(CONFIG_CHECK_FORM, selected.rest).positionals as [string];
+  const { values, positionals } = parseForm(CONFIG_CHECK_FORM, selected.rest);
+  const file = positionals[0] as string;
   const config = loadConfigFile(file);
+  const read = values.secrets === true ? checkSecrets(config) : null;
   const devices = config.lanes.reduce((sum, lane) => sum + lane.devices.length, 0);
-  process.stdout.write(`${file}: ok (post ${config.post.id}, ${config.lanes.length} lanes, ${devices} devices)\n`);
+  const secrets = read === null ? '' : `; ${read} secrets and TLS files read`;
+  process.stdout.write(`${file}: ok (post ${config.post.id}, ${config.lanes.length} lanes, ${devices} devices${secrets})\n`);
   return EXIT_CODES.ok;
 }

@@ -205,6 +205,15 @@ function refuseNewer(db: Database.Database, found: number): void {
 }
 
 /**
+ * Throws GW_ERR_OUTBOX_SCHEMA_NEWER when a newer gateway wrote `db`, for the commands that read
+ * it without migrating it (`backup`, `trs report --outbox`): what a newer gateway's rows mean is
+ * as unknown to them as to the gateway, and `restore` would refuse their archive anyway.
+ */
+export function refuseNewerSchema(db: Database.Database): void {
+  refuseNewer(db, schemaVersionOf(db));
+}
+
+/**
  * Brings the database to GATEWAY_SCHEMA_VERSION (or only to `upTo`, for tests of one migration),
  * or throws GW_ERR_OUTBOX_SCHEMA_NEWER without touching it. Cheap when current (one pragma read), so every store that owns tables calls it on
  * the handle it is given. Safe against a second process migrating at the same moment (the

@@ -7,7 +7,8 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
-import { GatewayError } from '../../core/errors.js';
+import { GatewayError, isGatewayError } from '../../core/errors.js';
+import { refuseNewerSchema } from '../storage/migrations.js';
 
 type Json = Record<string, unknown>;
 
@@ -69,8 +70,11 @@ function withOutbox<T>(path: string, read: (db: Database.Database) => T): T {
     throw new GatewayError('GW_ERR_TRS_INPUT', `${path}: cannot open the outbox database: ${(error as Error).message}`, { cause: error });
   }
   try {
+    // A newer gateway's rows may not mean what this one reads into them: refused, as `run` refuses them.
+    refuseNewerSchema(db);
     return read(db);
   } catch (error) {
+    if (isGatewayError(error, 'GW_ERR_OUTBOX_SCHEMA_NEWER')) throw error;
     throw new GatewayError('GW_ERR_TRS_INPUT', `${path}: not an outbox database: ${(error as Error).message}`, { cause: error });
   } finally {
     db.close();
