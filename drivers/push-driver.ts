@@ -33,6 +33,9 @@ export interface Ack {
   reject(error: unknown): void;
 }
 
+/** The ack of a reading that is never handed on. */
+const IGNORED_ACK: Ack = { resolve: () => undefined, reject: () => undefined };
+
 export abstract class PushDriverBase<Reading extends { ack: Ack }> extends DriverBase<Reading> {
   private stopped = true;
   /** Pushes refused as malformed. */
@@ -43,6 +46,11 @@ export abstract class PushDriverBase<Reading extends { ack: Ack }> extends Drive
     context: DriverContext,
   ) {
     super(context);
+  }
+
+  /** Stopped: pushes are answered 503 (a reader of a long push checks before it keeps anything). */
+  protected get isStopped(): boolean {
+    return this.stopped;
   }
 
   start(): Promise<void> {
@@ -66,6 +74,12 @@ export abstract class PushDriverBase<Reading extends { ack: Ack }> extends Drive
     } catch (error) {
       if (error instanceof PushNotStored) return { status: 503, body: `not stored: ${error.message}` };
       throw error;
+    }
+    if (this.stopped) {
+      // Stopped while the push was read (an X-ray push takes seconds): nobody listens for the
+      // reading any more. It is built only to be refused, so that what it kept is let go.
+      if (typeof decoded !== 'string') decoded(IGNORED_ACK).ack.reject(new Error('device input stopped'));
+      return { status: 503, body: 'device input stopped' };
     }
     if (typeof decoded === 'string') {
       this.refused += 1;

@@ -6,15 +6,16 @@
  * nothing; what a kill left half-written is removed at the next start.
  */
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { postConfigSchema, type XrayHttpConfig } from '../config/schema.js';
 import { systemClock } from '../core/clock.js';
 import type { Gateway } from '../gateway/daemon.js';
 import { encodePgm, imageStats, parsePgm } from '../drivers/xray/pgm.js';
+import { INCOMING_DIR } from '../drivers/xray/incoming-scan-image.js';
 import { XrayHttpDriver } from '../drivers/xray/xray-http-driver.js';
 import { SimulatedScanner } from '../sim/xray/simulated-scanner.js';
 import { SCAN_BOUNDARY, scanPush, xrayPost, type XrayPost } from './helpers/scan-push.js';
@@ -69,28 +70,30 @@ class RawPush {
   }
 }
 
-/** The push-in-progress files in `dir` (incoming-scan-image.ts), with their sizes. */
-function incoming(dir: string): { name: string; size: number }[] {
+/** The images being received under `imageDir` (incoming-scan-image.ts), with their sizes. */
+function incoming(imageDir: string): { name: string; size: number }[] {
+  const dir = join(imageDir, INCOMING_DIR);
   if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((name) => name.startsWith('.incoming-'))
-    .flatMap((name) => {
-      try {
-        return [{ name, size: statSync(join(dir, name)).size }];
-      } catch {
-        return []; // removed between the listing and the stat
-      }
-    });
+  return readdirSync(dir).flatMap((name) => {
+    try {
+      return [{ name, size: statSync(join(dir, name)).size }];
+    } catch {
+      return []; // removed between the listing and the stat
+    }
+  });
 }
 
-/** Resolves once `holds` is true of `dir`'s push-in-progress files, checked at every change in it. */
-async function until(dir: string, holds: (files: { name: string; size: number }[]) => boolean): Promise<void> {
-  if (holds(incoming(dir))) return;
-  const watcher = watch(dir);
+/** The images kept under `imageDir`: what readings name. */
+const kept = (imageDir: string): string[] => readdirSync(imageDir).filter((name) => name !== INCOMING_DIR);
+
+/** Resolves once `holds` is true of the images being received under `imageDir`, checked at every change there. */
+async function until(imageDir: string, holds: (files: { name: string; size: number }[]) => boolean): Promise<void> {
+  if (holds(incoming(imageDir))) return;
+  const watcher = watch(join(imageDir, INCOMING_DIR));
   try {
     for (;;) {
       await once(watcher, 'change');
-      if (holds(incoming(dir))) return;
+      if (holds(incoming(imageDir))) return;
     }
   } finally {
     watcher.close();
@@ -133,15 +136,16 @@ describe('X-ray push as it arrives', () => {
     // Half the image is on disk (all but what could begin the closing delimiter) before the rest is sent.
     await until(imageDir, (files) => files.length === 1 && (files[0]?.size ?? 0) >= image.length / 2 - 64);
     expect(scans(gateway)).toHaveLength(0);
-    expect(existsSync(join(imageDir, 'scan-20.pgm'))).toBe(false);
+    expect(kept(imageDir)).toEqual([]);
     await push.send(body.subarray(half));
     expect(await push.answer).toEqual({ status: 200, body: 'stored' });
     push.close();
-    expect(readFileSync(join(imageDir, 'scan-20.pgm')).equals(image)).toBe(true);
     expect(incoming(imageDir)).toEqual([]);
     const [row] = scans(gateway);
     const data = (JSON.parse(row?.payload ?? '{}') as { data: { image: unknown; imageRef: string } }).data;
-    expect(data.imageRef).toBe(join(imageDir, 'scan-20.pgm'));
+    expect(kept(imageDir)).toEqual([basename(data.imageRef)]);
+    expect(data.imageRef).toMatch(new RegExp(`^${imageDir}/scan-20\\.[0-9a-f]{12}\\.pgm$`));
+    expect(readFileSync(data.imageRef).equals(image)).toBe(true);
     // The figures counted on the way are those of the whole image decoded at once.
     const decoded = parsePgm(image);
     if (!decoded.ok) throw new Error(decoded.error);
@@ -159,13 +163,13 @@ describe('X-ray push as it arrives', () => {
     push.cut();
     await until(imageDir, (files) => files.length === 0);
     expect(scans(gateway)).toHaveLength(0);
-    expect(readdirSync(imageDir)).toEqual([]);
+    expect([...kept(imageDir), ...incoming(imageDir).map((file) => file.name)]).toEqual([]);
     const again = new RawPush(post.port, post.authorization, body.length);
     await again.send(body);
     expect((await again.answer).status).toBe(200);
     again.close();
     expect(scans(gateway)).toHaveLength(1);
-    expect(readdirSync(imageDir)).toEqual(['scan-21.pgm']);
+    expect(kept(imageDir)).toEqual([expect.stringMatching(/^scan-21\.[0-9a-f]{12}\.pgm$/)]);
   });
 
   it('refuses an 8-bit image as soon as its header is in, before the rest is sent, and keeps nothing', async () => {
@@ -179,7 +183,7 @@ describe('X-ray push as it arrives', () => {
     expect(await push.answer).toEqual({ status: 400, body: 'image: 8-bit image, a 16-bit greyscale image is required' });
     push.cut();
     await until(imageDir, (files) => files.length === 0);
-    expect(readdirSync(imageDir)).toEqual([]);
+    expect([...kept(imageDir), ...incoming(imageDir).map((file) => file.name)]).toEqual([]);
     expect(scans(gateway)).toHaveLength(0);
   });
 
@@ -199,8 +203,65 @@ describe('X-ray push as it arrives', () => {
     expect((await chunked.answer).status).toBe(413);
     chunked.cut();
     await until(imageDir, (files) => files.length === 0);
-    expect(readdirSync(imageDir)).toEqual([]);
+    expect([...kept(imageDir), ...incoming(imageDir).map((file) => file.name)]).toEqual([]);
     expect(scans(gateway)).toHaveLength(0);
+  });
+
+  it('answers 503 to a push still arriving when its driver stops, keeps nothing, and lets the gateway stop', async () => {
+    post = await xrayPost();
+    const { gateway, imageDir } = post;
+    const body = Buffer.from(scanPush(completed('scan-24'), encodePgm(new SimulatedScanner(tempDir(), 's').image(1024, 1024))));
+    const push = new RawPush(post.port, post.authorization, body.length);
+    await push.send(body.subarray(0, body.length / 2));
+    await until(imageDir, (files) => files.length === 1 && (files[0]?.size ?? 0) > 0);
+    await post.devices.stop();
+    await push.send(body.subarray(body.length / 2));
+    expect(await push.answer).toEqual({ status: 503, body: 'not stored: device input stopped' });
+    push.close();
+    expect([...kept(imageDir), ...incoming(imageDir).map((file) => file.name)]).toEqual([]);
+    expect(scans(gateway)).toHaveLength(0);
+    // afterEach stops the gateway: it would wait for ever on a push left unanswered.
+  });
+
+  it('looks at an image only for a completed scan, and gives each reading its own file when pushes of one scan race', async () => {
+    post = await xrayPost();
+    const { gateway, imageDir } = post;
+    const url = `http://127.0.0.1:${post.port}/xray/lane-1`;
+    const send = (body: Uint8Array<ArrayBuffer>) => fetch(url, { method: 'POST', headers: { authorization: post?.authorization ?? '', 'content-type': TYPE }, body });
+    // An 8-bit image (over the 1 KiB a header is read from) beside a scan that only started: stored, image ignored, as before.
+    const eightBit = Buffer.concat([Buffer.from('P5\n64 64\n255\n'), Buffer.alloc(64 * 64, 7)]);
+    expect((await send(scanPush({ ...completed('scan-25'), status: 'started' }, eightBit))).status).toBe(200);
+    expect(kept(imageDir)).toEqual([]);
+    // Two pushes of one scan with different images, at once: each reading names its own bytes.
+    const scanner = new SimulatedScanner(tempDir(), 's');
+    const answers = await Promise.all([send(scanPush(completed('scan-26'), encodePgm(scanner.image(640, 320)))), send(scanPush(completed('scan-26'), encodePgm(scanner.image(320, 640))))]);
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
+    const stored = scans(gateway).map((row) => (JSON.parse(row.payload) as { data: { scanId: string; imageRef: string | null; image: { width: number; height: number } | null } }).data);
+    expect(stored.map((data) => data.imageRef)).toEqual([null, expect.any(String), expect.any(String)]);
+    for (const data of stored.slice(1)) {
+      const decoded = parsePgm(readFileSync(data.imageRef as string));
+      if (!decoded.ok) throw new Error(decoded.error);
+      expect(data.image).toEqual({ width: decoded.image.width, height: decoded.image.height, ...imageStats(decoded.image) });
+    }
+    expect(new Set(stored.slice(1).map((data) => data.image?.width))).toEqual(new Set([640, 320]));
+  });
+
+  it('removes the kept image of a reading that was not stored, and keeps one whatever its scan is called', async () => {
+    const imageDir = tempDir();
+    const driver = scanner(imageDir);
+    let storing = false;
+    driver.on('reading', (reading) => (storing ? reading.ack.resolve() : reading.ack.reject(new Error('outbox full'))));
+    await driver.start();
+    const push = (scanId: string) => driver.handle(TYPE, Buffer.from(scanPush(completed(scanId), encodePgm(new SimulatedScanner(tempDir(), 's').image(64, 32)))));
+    expect(await push('scan-27')).toEqual({ status: 503, body: 'not stored: outbox full' });
+    expect(kept(imageDir)).toEqual([]);
+    storing = true;
+    // A scan named like the folder of images being received is kept beside it, not in it.
+    expect(await push('.incoming')).toEqual({ status: 200, body: 'stored' });
+    await driver.stop();
+    await driver.start();
+    expect(kept(imageDir)).toEqual([expect.stringMatching(/^\.incoming\.[0-9a-f]{12}\.pgm$/)]);
+    await driver.stop();
   });
 
   it('answers 503 when the disk is full, leaves nothing, and stores the scan once there is room', async () => {
@@ -226,22 +287,24 @@ describe('X-ray push as it arrives', () => {
     const full = await driver.handle(TYPE, pieces(large));
     expect(full.status).toBe(503);
     expect(full.body).toMatch(/^not stored: scan image could not be written: ENOSPC/);
-    expect(readdirSync(imageDir)).toEqual([]);
+    expect([...kept(imageDir), ...incoming(imageDir).map((file) => file.name)]).toEqual([]);
     expect(readings).toHaveLength(0);
     const small = Buffer.from(scanPush(completed('scan-23'), encodePgm(new SimulatedScanner(tempDir(), 's').image(256, 256))));
     expect(await driver.handle(TYPE, pieces(small))).toEqual({ status: 200, body: 'stored' });
-    expect(readdirSync(imageDir)).toEqual(['scan-23.pgm']);
+    expect(kept(imageDir)).toEqual([expect.stringMatching(/^scan-23\.[0-9a-f]{12}\.pgm$/)]);
     expect(readings).toHaveLength(1);
     await driver.stop();
   });
 
   it('removes at start what a push interrupted by a kill left half-written', async () => {
     const imageDir = tempDir();
-    writeFileSync(join(imageDir, '.incoming-5b1e0c2e.pgm'), 'P5\n64 32\n65535\n');
+    mkdirSync(join(imageDir, INCOMING_DIR));
+    writeFileSync(join(imageDir, INCOMING_DIR, '5b1e0c2e.pgm'), 'P5\n64 32\n65535\n');
     writeFileSync(join(imageDir, 'scan-1.pgm'), 'kept');
     const driver = scanner(imageDir);
     await driver.start();
-    expect(readdirSync(imageDir)).toEqual(['scan-1.pgm']);
+    expect(kept(imageDir)).toEqual(['scan-1.pgm']);
+    expect(incoming(imageDir)).toEqual([]);
     await driver.stop();
   });
 });

@@ -78,6 +78,18 @@ describe('multipart read as it arrives', () => {
     expect(readStreamed(Buffer.from('--\r\n\r\n--'), [], '')).toEqual({ ok: false, error: 'the multipart boundary is not 1-70 characters' });
   });
 
+  it('takes at most 256 bytes of transport padding after a delimiter, as the whole-body reader does', () => {
+    const padded = (spaces: number) => Buffer.concat([Buffer.from(`--${BOUNDARY}${' '.repeat(spaces)}\r\nX: y\r\n\r\nz\r\n`), CLOSE]);
+    for (const spaces of [0, 255, 256, 257, 400]) {
+      const whole = readMultipart(padded(spaces), BOUNDARY, LIMITS);
+      expect(whole.ok, `${spaces} spaces`).toBe(spaces <= 256);
+      // Cut just before the CR, between CR and LF, and one byte at a time.
+      for (const cuts of [[BOUNDARY.length + 2 + spaces], [BOUNDARY.length + 3 + spaces], Array.from({ length: spaces + 20 }, (_, i) => i)]) {
+        expect(readStreamed(padded(spaces), cuts), `${spaces} spaces cut at ${cuts.length > 1 ? 'every byte' : String(cuts[0])}`).toEqual(whole);
+      }
+    }
+  });
+
   it('holds no more than a header block and a delimiter between chunks, whatever the part size', () => {
     const stream = new MultipartStream(BOUNDARY, { ...DEFAULT_MULTIPART_LIMITS, maxPartBytes: 64 * 1024 * 1024 });
     const header = Buffer.from(`--${BOUNDARY}\r\nContent-Type: image/x-portable-graymap\r\n\r\n`);
@@ -99,7 +111,7 @@ describe('multipart read as it arrives', () => {
   it('accepts and refuses exactly what the whole-body reader does, on arbitrary bodies cut anywhere', () => {
     const piece = fc.oneof(
       fc.uint8Array({ maxLength: 60 }).map((b) => Buffer.from(b)),
-      fc.constantFrom(`\r\n--${BOUNDARY}\r\n`, `\r\n--${BOUNDARY}--`, `--${BOUNDARY}\r\n`, `--${BOUNDARY}`, '\r\n\r\n', '\r\n', '--', ' \t', `\r\n--${BOUNDARY} \r\n`, 'Content-Type: image/x-portable-graymap\r\n', 'Content-Disposition: form-data; name="image"').map((s) => Buffer.from(s)),
+      fc.constantFrom(`\r\n--${BOUNDARY}\r\n`, `\r\n--${BOUNDARY}--`, `--${BOUNDARY}\r\n`, `--${BOUNDARY}`, '\r\n\r\n', '\r\n', '--', ' \t', ' '.repeat(250), '\t'.repeat(7), `\r\n--${BOUNDARY} \r\n`, 'Content-Type: image/x-portable-graymap\r\n', 'Content-Disposition: form-data; name="image"').map((s) => Buffer.from(s)),
     );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 14 }), fc.array(fc.nat(), { maxLength: 6 }), (pieces, cuts) => {

@@ -8,7 +8,7 @@
  * What it holds between chunks is bounded too: the bytes that may still be the start of a
  * delimiter (its length less one), a delimiter line, or a header block being read.
  */
-import { partHeaders, type MultipartLimits, type Part } from './multipart.js';
+import { MAX_DELIMITER_LINE, partHeaders, type MultipartLimits, type Part } from './multipart.js';
 
 export type MultipartEvent =
   /** A part begins: its headers. */
@@ -21,9 +21,6 @@ export type MultipartEvent =
   | { kind: 'close' };
 
 type State = 'preamble' | 'delimiter' | 'headers' | 'body' | 'closed';
-
-/** Longest delimiter line (transport padding after the boundary) read before it is refused. */
-const MAX_DELIMITER_LINE = 256;
 
 export class MultipartStream {
   private readonly dashBoundary: Buffer;
@@ -155,7 +152,7 @@ export class MultipartStream {
     }
     // After a delimiter: optional transport padding (spaces, tabs), then CRLF.
     const lineEnd = bytes.subarray(0, MAX_DELIMITER_LINE + 2).indexOf('\r\n');
-    if (lineEnd < 0) return bytes.length > MAX_DELIMITER_LINE ? 'malformed multipart delimiter line' : this.hold(bytes);
+    if (lineEnd < 0) return bytes.length >= MAX_DELIMITER_LINE + 2 ? 'malformed multipart delimiter line' : this.hold(bytes);
     if (!/^[ \t]*$/.test(bytes.subarray(0, lineEnd).toString('latin1'))) return 'malformed multipart delimiter line';
     if (this.parts === this.limits.maxParts) return `more than ${this.limits.maxParts} parts`;
     this.parts += 1;

@@ -31,6 +31,9 @@ export interface MultipartLimits {
 /** A camera push is an XML alert and a few JPEGs; a scanner's, metadata and one image. */
 export const DEFAULT_MULTIPART_LIMITS: MultipartLimits = { maxParts: 8, maxHeaderBytes: 8 * 1024, maxPartBytes: 8 * 1024 * 1024 };
 
+/** Longest delimiter line (transport padding after the boundary) read before it is refused. */
+export const MAX_DELIMITER_LINE = 256;
+
 export type MultipartResult = { ok: true; parts: Part[] } | { ok: false; error: string };
 
 export function boundaryOf(contentType: string | undefined): string | null {
@@ -52,8 +55,9 @@ export function readMultipart(body: Buffer, boundary: string, limits: MultipartL
   for (;;) {
     if (body.subarray(afterDelimiter, afterDelimiter + 2).toString('latin1') === '--') return { ok: true, parts };
     const lineEnd = body.indexOf('\r\n', afterDelimiter);
-    // After a delimiter: optional transport padding (spaces, tabs), then CRLF.
-    if (lineEnd < 0 || !/^[ \t]*$/.test(body.subarray(afterDelimiter, lineEnd).toString('latin1'))) {
+    // After a delimiter: optional transport padding (spaces, tabs; at most MAX_DELIMITER_LINE
+    // bytes, as the streaming reader holds no more), then CRLF.
+    if (lineEnd < 0 || lineEnd - afterDelimiter > MAX_DELIMITER_LINE || !/^[ \t]*$/.test(body.subarray(afterDelimiter, lineEnd).toString('latin1'))) {
       return { ok: false, error: lineEnd < 0 ? 'the body is truncated (no close delimiter)' : 'malformed multipart delimiter line' };
     }
     if (parts.length === limits.maxParts) return { ok: false, error: `more than ${limits.maxParts} parts` };

@@ -1,27 +1,31 @@
 /**
  * A scan's image as a push brings it: written to a file of its own as its bytes arrive, checked
  * on the way (its PGM header as soon as it is in, its size against the limit, its samples counted
- * for the reading's statistics), and kept under its scan's name only once the push is complete
+ * for the reading's statistics), and kept under a name of its own only once the push is complete
  * and its image right. So an X-ray push is never held in memory, whatever its size; a push that
  * is refused, cut off or fails leaves nothing behind (`discard`), and one that a kill interrupts
- * leaves a file named INCOMING_PREFIX… that the driver removes at its next start.
+ * leaves a file in INCOMING_DIR, which the driver empties at its next start.
  */
 import { randomUUID } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileWriteStarted } from '../../core/file-writes.js';
-import { PRIVATE_FILE_MODE } from '../../core/private-files.js';
+import { makePrivateDir, PRIVATE_FILE_MODE } from '../../core/private-files.js';
 import { PushNotStored } from '../push-driver.js';
 import { bodySizeProblem, parsePgmHeader, PGM_HEADER_MAX_BYTES, SampleStats, type ImageStats, type PgmHeader } from './pgm.js';
 
-export const INCOMING_PREFIX = '.incoming-';
+/**
+ * Images being received, in a folder of their own: a scan's name has no `/` (scan-file.ts), so no
+ * kept image can be taken for one of these, whatever the scanner calls it.
+ */
+export const INCOMING_DIR = '.incoming';
 
-/** Removes what pushes interrupted by a kill left in `dir`. */
-export function removeIncomingLeftovers(dir: string): void {
-  for (const name of readdirSync(dir)) {
-    if (name.startsWith(INCOMING_PREFIX)) rmSync(join(dir, name), { force: true });
-  }
+/** Makes the folder of images being received under `dir`, and removes what pushes interrupted by a kill left there. */
+export function prepareIncoming(dir: string): void {
+  const incoming = join(dir, INCOMING_DIR);
+  makePrivateDir(incoming, true);
+  for (const name of readdirSync(incoming)) rmSync(join(incoming, name), { force: true, recursive: true });
 }
 
 /** The gateway's own failure to keep the image (the disk): the device is told to send it again. */
@@ -52,7 +56,7 @@ export class IncomingScanImage {
 
   /** Opens the file the image goes to (owner only: scans are evidence). */
   async begin(): Promise<void> {
-    const path = join(this.dir, `${INCOMING_PREFIX}${randomUUID()}.pgm`);
+    const path = join(this.dir, INCOMING_DIR, `${randomUUID()}.pgm`);
     try {
       this.file = await open(path, 'wx', PRIVATE_FILE_MODE);
     } catch (error) {

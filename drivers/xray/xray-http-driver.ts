@@ -8,14 +8,16 @@
  * to `maxImageBytes`, written to disk as it comes (incoming-scan-image.ts) and refused as soon as
  * its header says it is not a 16-bit image of the allowed size.
  */
+import { randomBytes } from 'node:crypto';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { XrayHttpConfig } from '../../config/schema.js';
 import { boundaryOf, DEFAULT_MULTIPART_LIMITS } from '../anpr/multipart.js';
 import { MultipartStream } from '../anpr/multipart-stream.js';
 import { makePrivateDir } from '../../core/private-files.js';
 import type { DriverContext } from '../driver.js';
-import { PushDriverBase, type Ack, type PushBody } from '../push-driver.js';
-import { IncomingScanImage, removeIncomingLeftovers } from './incoming-scan-image.js';
+import { PushDriverBase, PushNotStored, type Ack, type PushBody } from '../push-driver.js';
+import { IncomingScanImage, prepareIncoming } from './incoming-scan-image.js';
 import { scanFields, scanMetadataSchema, type ScanMetadata } from './scan-file.js';
 import type { XrayReading } from './xray-folder-driver.js';
 
@@ -42,7 +44,7 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
   override start(): Promise<void> {
     // Scan images are evidence: owner only, whatever the umask (the data directory is 0700 too).
     makePrivateDir(this.imageDir, true);
-    removeIncomingLeftovers(this.imageDir);
+    prepareIncoming(this.imageDir);
     return super.start();
   }
 
@@ -58,13 +60,17 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
     try {
       const read = await this.readParts(chunks, boundary, image);
       if (typeof read === 'string') return read;
-      const metadata = this.parseMetadata(read);
-      if (typeof metadata !== 'object') return metadata;
+      const { metadata, imageProblem } = read;
       if (metadata.status !== 'completed') return this.reading(metadata, null, null);
       if (!image.started) return 'a completed scan must carry its image part';
+      if (imageProblem) return `image: ${imageProblem}`;
       const checked = image.finish();
       if (typeof checked === 'string') return `image: ${checked}`;
-      const imageRef = join(this.imageDir, `${metadata.scanId}.pgm`);
+      // Read while the driver stopped: nothing is kept (handle answers 503).
+      if (this.isStopped) throw new PushNotStored('device input stopped');
+      // A name of its own: the reading names these bytes, whatever another push of the same scan
+      // (a resend racing it) brings; a resend stored again is a second file of the same scan.
+      const imageRef = join(this.imageDir, `${metadata.scanId}.${randomBytes(6).toString('hex')}.pgm`);
       await image.keepAs(imageRef);
       return this.reading(metadata, imageRef, checked);
     } finally {
@@ -73,46 +79,58 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
   }
 
   /**
-   * Reads the parts as they arrive: the metadata part held (bounded), the image part written out
-   * by `image`, others passed over. The metadata's bytes, or why the push is refused.
+   * Reads the parts as they arrive: the metadata part held (bounded) and read as soon as it ends,
+   * the image part written out by `image`, others passed over. An image is checked as it comes
+   * only for a completed scan (the status the old whole-push reader looked at it for): refused at
+   * once when the metadata came first and said so, else its first problem is noted, the rest
+   * passed over, and the status decides at the end.
    */
-  private async readParts(chunks: AsyncIterable<Buffer> | Buffer[], boundary: string, image: IncomingScanImage): Promise<Buffer | string> {
+  private async readParts(chunks: AsyncIterable<Buffer> | Buffer[], boundary: string, image: IncomingScanImage): Promise<{ metadata: ScanMetadata; imageProblem: string | null } | string> {
     // Parts as large as the image may be (the listener's body limit bounds the whole push first).
     const parser = new MultipartStream(boundary, { ...DEFAULT_MULTIPART_LIMITS, maxPartBytes: Math.max(this.config.maxImageBytes, this.config.maxMetadataBytes) });
-    let metadata: Buffer[] | null = null;
-    let metadataBytes = 0;
+    let metadataBytes: Buffer[] | null = null;
+    let metadataLength = 0;
+    let metadata: ScanMetadata | string | null = null;
+    let imageProblem: string | null = null;
     let current: 'metadata' | 'image' | 'other' = 'other';
+    const completed = (): boolean | null => (metadata === null ? null : typeof metadata === 'object' && metadata.status === 'completed');
     for await (const chunk of chunks) {
       const events = parser.feed(chunk);
       if (typeof events === 'string') return `malformed multipart push: ${events}`;
       for (const event of events) {
         if (event.kind === 'part') {
           const { name, contentType } = event.part;
-          if (!metadata && (name === 'metadata' || contentType === 'application/json')) {
+          current = 'other';
+          if (!metadataBytes && (name === 'metadata' || contentType === 'application/json')) {
             current = 'metadata';
-            metadata = [];
-          } else if (!image.started && (name === 'image' || contentType === PGM_CONTENT_TYPE)) {
+            metadataBytes = [];
+          } else if (!image.started && (name === 'image' || contentType === PGM_CONTENT_TYPE) && completed() !== false) {
             current = 'image';
             await image.begin();
-          } else {
-            current = 'other';
           }
         } else if (event.kind === 'data' && current === 'metadata') {
-          metadataBytes += event.bytes.length;
-          if (metadataBytes > this.config.maxMetadataBytes) return this.metadataTooLarge();
+          metadataLength += event.bytes.length;
+          if (metadataLength > this.config.maxMetadataBytes) return this.metadataTooLarge();
           // A copy: the view is of a chunk of the push, which must not stay with it.
-          metadata?.push(Buffer.from(event.bytes));
+          metadataBytes?.push(Buffer.from(event.bytes));
         } else if (event.kind === 'data' && current === 'image') {
           const refused = await image.write(event.bytes);
-          if (refused) return `image: ${refused}`;
+          if (refused && completed()) return `image: ${refused}`;
+          if (refused) {
+            imageProblem = refused;
+            current = 'other';
+          }
         } else if (event.kind === 'end') {
+          if (current === 'metadata') metadata = this.parseMetadata(Buffer.concat(metadataBytes as Buffer[]));
           current = 'other';
         }
       }
     }
     const refused = parser.finish();
     if (refused) return `malformed multipart push: ${refused}`;
-    return metadata ? Buffer.concat(metadata) : 'no metadata part';
+    if (metadata === null) return 'no metadata part';
+    if (typeof metadata === 'string') return metadata;
+    return { metadata, imageProblem };
   }
 
   /** A push that is only the metadata (JSON): read whole, within `maxMetadataBytes`. */
@@ -144,6 +162,15 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
   }
 
   private reading(metadata: ScanMetadata, imageRef: string | null, image: XrayReading['image']): Builder {
-    return (ack) => ({ type: 'scan', deviceId: this.id, ...scanFields(metadata), imageRef, image, atMs: this.context.clock.now(), ack });
+    return (ack) => ({
+      type: 'scan',
+      deviceId: this.id,
+      ...scanFields(metadata),
+      imageRef,
+      image,
+      atMs: this.context.clock.now(),
+      // A reading not stored names its image to nobody: the file goes with it (the scanner sends again).
+      ack: imageRef === null ? ack : { resolve: () => ack.resolve(), reject: (error) => void unlink(imageRef).catch(() => undefined).finally(() => ack.reject(error)) },
+    });
   }
 }
