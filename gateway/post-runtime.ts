@@ -213,6 +213,7 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     devices: options.devices,
     deviceHealth: (id) => options.devices.health.get(id),
     image: (ref) => heldImage(options.devices, post, ref),
+    stored: { picture: (ref) => evidence.store.picture(ref), entrySnapshot: (crossingId) => evidence.store.entrySnapshot(crossingId) },
     clock: options.clock,
     logger: logger.child({ module: 'console' }),
     clockSpeed: options.clockSpeed ?? 1,

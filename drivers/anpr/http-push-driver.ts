@@ -37,9 +37,12 @@ export type AckedAnprReading = AnprReading & { ack: Ack };
 /** Most stored pushes remembered for duplicate detection. */
 const MAX_RECENT_PUSHES = 1024;
 
-/** Pictures kept for look-up by digest: a few pushes' worth (a push is at most 4 MiB). */
-const MAX_HELD_IMAGES = 16;
-const MAX_HELD_IMAGE_BYTES = 16 * 1024 * 1024;
+/**
+ * Pictures kept for look-up by digest: the last few pushes' (a push is at most 4 MiB). The
+ * evidence store copies each as its read is handled; the console reads it there once it is gone.
+ */
+const MAX_HELD_IMAGES = 4;
+const MAX_HELD_IMAGE_BYTES = 4 * 1024 * 1024;
 
 interface PushedImage {
   body: Buffer;

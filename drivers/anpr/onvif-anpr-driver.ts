@@ -69,6 +69,9 @@ export type AnprReading = {
   atMs: number;
 };
 
+/** Pictures held in memory per camera (were 16: 38 MB for 8 cameras of 300 KB snapshots). */
+const HELD_PICTURES = 4;
+
 export class OnvifAnprDriver extends DriverBase<AnprReading> {
   readonly id: string;
   readonly kind = 'anpr' as const;
@@ -107,8 +110,9 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
       addresses,
     });
     this.recent = new RecentKeys({ clock: context.clock, windowMs: config.duplicateWindowSec * 1000, maxKeys: MAX_RECENT_EVENTS });
-    // A few pictures per lane: four of the largest allowed, at most 64 MiB, never less than one.
-    this.images = new ImageStore({ maxImages: 16, maxBytes: Math.max(config.maxSnapshotBytes, Math.min(4 * config.maxSnapshotBytes, 64 * 1024 * 1024)) });
+    // The last few pictures, one of the largest allowed at most: the evidence store copies each as
+    // its read is handled, and the console reads it from there once it is gone from here.
+    this.images = new ImageStore({ maxImages: HELD_PICTURES, maxBytes: config.maxSnapshotBytes });
     this.loop = this.reconnectLoop({
       connect: () => this.subscribe(),
       onUp: () => (this.snapshotProblem ? this.setHealth('degraded', this.snapshotProblem) : this.setHealth('up')),

@@ -171,6 +171,33 @@ export class EvidenceFiles {
     }
   }
 
+  /**
+   * The bytes of piece `digest` when they are on disk, at most `maxBytes`, and still hash to it;
+   * null when missing, larger or changed.
+   */
+  async readPiece(digest: string, maxBytes: number): Promise<Buffer | null> {
+    let file: FileHandle;
+    try {
+      file = await open(this.pathOf(digest), READ_FLAGS);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    try {
+      const { size } = await file.stat();
+      if (size > maxBytes) return null;
+      const body = Buffer.alloc(size);
+      for (let position = 0; position < size; ) {
+        const { bytesRead } = await file.read(body, position, size - position, position);
+        if (bytesRead === 0) return null;
+        position += bytesRead;
+      }
+      return `sha256:${createHash('sha256').update(body).digest('hex')}` === digest ? body : null;
+    } finally {
+      await file.close();
+    }
+  }
+
   /** The digest of a stored piece's bytes as they are on disk now, or null when it is missing. */
   async digestOnDisk(digest: string): Promise<string | null> {
     let file: FileHandle;

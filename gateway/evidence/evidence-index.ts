@@ -37,7 +37,7 @@ export class EvidenceIndex {
       all: db.prepare<[], EvidenceRow>(`SELECT ${COLUMNS} FROM evidence ORDER BY id`),
       oldest: db.prepare<[number], EvidenceRow>(`SELECT ${COLUMNS} FROM evidence ORDER BY id LIMIT ?`),
       olderThan: db.prepare<[string, number, number], EvidenceRow>(`SELECT ${COLUMNS} FROM evidence WHERE kind = ? AND stored_ms <= ? ORDER BY id LIMIT ?`),
-      ofCrossing: db.prepare<[string, string], { digest: string }>('SELECT digest FROM evidence WHERE crossing_id = ? AND kind = ? LIMIT 1'),
+      ofCrossing: db.prepare<[string, string], { digest: string }>('SELECT digest FROM evidence WHERE crossing_id = ? AND kind = ? ORDER BY id LIMIT 1'),
       heldBytes: db.prepare<[], { bytes: number | null }>('SELECT SUM(bytes) AS bytes FROM evidence'),
       insert: db.prepare('INSERT INTO evidence (digest, kind, content_type, bytes, lane_id, crossing_id, device_id, stored_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       remove: db.prepare<[string]>('DELETE FROM evidence WHERE digest = ?'),
@@ -65,7 +65,12 @@ export class EvidenceIndex {
 
   /** Whether a piece of `kind` is held for `crossingId`. */
   holdsFor(crossingId: string, kind: EvidenceKind): boolean {
-    return this.statements.ofCrossing.get(crossingId, kind) !== undefined;
+    return this.firstFor(crossingId, kind) !== null;
+  }
+
+  /** The digest of the first piece of `kind` stored for `crossingId` (its entry picture, for a snapshot), or null. */
+  firstFor(crossingId: string, kind: EvidenceKind): string | null {
+    return this.statements.ofCrossing.get(crossingId, kind)?.digest ?? null;
   }
 
   heldBytes(): number {

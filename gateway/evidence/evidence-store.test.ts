@@ -223,4 +223,29 @@ describe('evidence store', () => {
     // A file that is not regular is not copied.
     expect(await store.putFile(dir, { kind: 'xray-image', contentType: 'image/x-portable-graymap', crossing: null, deviceId: 'xray-1', forward: false })).toBeNull();
   });
+
+  it('gives a plate snapshot or a thumbnail back as stored, the entry picture of a crossing, and nothing changed or too large', async () => {
+    const { dir, store } = await open();
+    const entry = randomBytes(5 * KIB);
+    const exit = randomBytes(6 * KIB);
+    await store.put(entry, snapshot('c-4'));
+    await store.put(exit, snapshot('c-4'));
+    expect(await store.picture(digestOf(entry))).toEqual({ body: entry, contentType: 'image/jpeg' });
+    expect(store.entrySnapshot('c-4')).toBe(digestOf(entry));
+    expect(store.entrySnapshot('c-5')).toBeNull();
+    expect(await store.picture(`sha256:${'0'.repeat(64)}`)).toBeNull();
+    // A full scan is not a picture for the console.
+    const file = join(dir, 'scan.pgm');
+    writeFileSync(file, Buffer.concat([Buffer.from('P5 64 64 65535\n'), randomBytes(64 * 64 * 2)]));
+    const full = await store.putFile(file, { kind: 'xray-image', contentType: 'image/x-portable-graymap', crossing: null, deviceId: 'xray-1', forward: false });
+    expect(await store.picture(full!.digest)).toBeNull();
+    // Changed on disk (same length, one byte), then grown: neither is served.
+    const path = join(dir, 'evidence', digestOf(exit).slice(7, 9), digestOf(exit).slice(7));
+    const changed = Buffer.from(exit);
+    changed[9] = (changed[9]! + 1) % 256;
+    writeFileSync(path, changed);
+    expect(await store.picture(digestOf(exit))).toBeNull();
+    writeFileSync(path, Buffer.concat([exit, Buffer.from('more')]));
+    expect(await store.picture(digestOf(exit))).toBeNull();
+  });
 });

@@ -155,6 +155,28 @@ export class EvidenceStore {
   }
 
   /**
+   * A picture the store holds (a plate snapshot, a scan's thumbnail: not a full scan, which is
+   * large and not for a browser), as it was stored; null when not held, or its file is gone or
+   * changed. What the console shows once the camera has let the picture go, and after a restart.
+   */
+  async picture(digest: string): Promise<{ body: Buffer; contentType: string } | null> {
+    const row = this.index.get(digest);
+    if (!row || row.kind === 'xray-image') return null;
+    try {
+      const body = await this.files.readPiece(digest, row.bytes);
+      return body ? { body, contentType: row.contentType } : null;
+    } catch (error) {
+      this.options.logger.warn({ err: error, digest }, 'evidence picture could not be read');
+      return null;
+    }
+  }
+
+  /** The entry picture stored for `crossingId` (its first plate snapshot), by digest; null when none is held. */
+  entrySnapshot(crossingId: string): string | null {
+    return this.index.firstFor(crossingId, 'plate-snapshot');
+  }
+
+  /**
    * Whether `digest` is held and its bytes on disk still hash to it (read through: for a request of
    * the VMC, before anything is queued). A damaged piece is dropped from the store.
    */

@@ -212,6 +212,20 @@ describe('GET /api/images/:ref', () => {
     laneConsole.stop();
   });
 
+  it('serves a picture no camera holds any more from the evidence store, and links a crossing to its stored entry picture', async () => {
+    // The runtime's own console and evidence store; this post has no camera, so nothing is held in memory.
+    const crossing = runtime.post.lane('lane-1').workflow.arrive('AB124CD', 'truck', 0.9);
+    const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from('a plate, some time ago')]);
+    const stored = await runtime.evidence.store.put(jpeg, { kind: 'plate-snapshot', contentType: 'image/jpeg', crossing: { crossingId: crossing.crossingId, laneId: 'lane-1' }, deviceId: 'cam-1', forward: false });
+    const { headers } = bearer('operator');
+    const found = await app().inject({ method: 'GET', url: `/api/images/${stored?.digest}`, headers });
+    expect(found.statusCode).toBe(200);
+    expect(found.headers['content-type']).toBe('image/jpeg');
+    expect(found.rawPayload.equals(jpeg)).toBe(true);
+    const lane = runtime.laneConsole.lanes()[0] as { crossings: { crossingId: string; snapshotUrl: string | null }[] };
+    expect(lane.crossings).toEqual([expect.objectContaining({ crossingId: crossing.crossingId, snapshotUrl: `/api/images/${stored?.digest}` })]);
+  });
+
   it('links the entry picture of a plate read to its crossing', () => {
     const devices = new DeviceFeedStandIn();
     const laneConsole = new LaneConsole({ post: runtime.post, onEvent: (listener) => gateway.onEvent(listener), devices, deviceHealth: () => undefined, image: () => null, clock });

@@ -1,6 +1,7 @@
 /**
  * `GET /api/images/sha256:<hex>` (`lanes.read`): a picture the post holds by its digest — an entry
- * camera's snapshot of a plate read, a thumbnail of a scan — with its own content type. The reference names the bytes,
+ * camera's snapshot of a plate read, a thumbnail of a scan — with its own content type, from memory
+ * or from the evidence store on disk. The reference names the bytes,
  * so an answer never changes and may be cached; privately only, as it shows a vehicle and maybe
  * its driver. Unknown or dropped pictures are 404 GW_ERR_IMAGE_NOT_FOUND.
  */
@@ -18,8 +19,8 @@ export const imageRoutes: FastifyPluginAsync<ImageRoutesOptions> = (app, options
   app.get<{ Params: { ref: string } }>(
     '/api/images/:ref',
     { config: { access: 'lanes.read' }, schema: { params: { type: 'object', required: ['ref'], properties: { ref: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } } } } },
-    (request, reply) => {
-      const image = options.deps()?.console.image(request.params.ref) ?? null;
+    async (request, reply) => {
+      const image = (await options.deps()?.console.picture(request.params.ref)) ?? null;
       if (!image) return reply.code(404).send({ code: 'GW_ERR_IMAGE_NOT_FOUND', message: `no picture ${request.params.ref} is held (never stored, or dropped since)` });
       const type = image.contentType.split(';')[0]?.trim().toLowerCase() ?? '';
       return reply

@@ -42,6 +42,15 @@ export interface LaneConsoleOptions {
   deviceHealth: (deviceId: string) => { state: string } | undefined;
   /** A picture held by a device driver (the ONVIF camera's image store), by reference. */
   image: (ref: string) => ConsoleImage | null;
+  /**
+   * The pictures kept on disk (the evidence store): what the console shows once a camera has let
+   * a picture go (each holds its last few), and after a restart, which empties what it holds.
+   */
+  stored?: {
+    picture(ref: string): Promise<ConsoleImage | null>;
+    /** The entry picture stored for a crossing, by reference. */
+    entrySnapshot(crossingId: string): string | null;
+  };
   /** The post's clock (the one that stamps the events). */
   clock: Clock;
   /** How many ms of `clock` pass per real ms (the demo runs it fast). Default 1. */
@@ -111,7 +120,7 @@ export class LaneConsole {
         deviceHealth: this.options.deviceHealth,
         alarms: this.alarms.open(lane.config.id, this.facts(lane.config.id, inputs), nowMs),
         barrierInputs: inputs,
-        snapshotRef: (crossingId) => this.snapshots.get(crossingId) ?? null,
+        snapshotRef: (crossingId) => this.snapshots.get(crossingId) ?? this.options.stored?.entrySnapshot(crossingId) ?? null,
         thumbnail: (crossingId) => this.thumbnails.get(crossingId) ?? null,
         nowMs,
         clockSpeed: this.options.clockSpeed ?? 1,
@@ -119,10 +128,10 @@ export class LaneConsole {
     });
   }
 
-  /** A picture by its `sha256:` reference, while a driver still holds it. */
-  image(ref: string): ConsoleImage | null {
+  /** A picture by its `sha256:` reference: held in memory (a thumbnail, a driver's), else kept on disk. */
+  async picture(ref: string): Promise<ConsoleImage | null> {
     if (!IMAGE_REF_PATTERN.test(ref)) return null;
-    return this.thumbnailImages.get(ref) ?? this.options.image(ref);
+    return this.thumbnailImages.get(ref) ?? this.options.image(ref) ?? (await this.options.stored?.picture(ref)) ?? null;
   }
 
   stop(): void {
