@@ -171,18 +171,23 @@ export class EvidenceFiles {
     }
   }
 
+  /** The file of piece `digest` open for reading, null when there is none. */
+  private async openPiece(digest: string): Promise<FileHandle | null> {
+    try {
+      return await open(this.pathOf(digest), READ_FLAGS);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
   /**
    * The bytes of piece `digest` when they are on disk, at most `maxBytes`, and still hash to it;
    * null when missing, larger or changed.
    */
   async readPiece(digest: string, maxBytes: number): Promise<Buffer | null> {
-    let file: FileHandle;
-    try {
-      file = await open(this.pathOf(digest), READ_FLAGS);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
-    }
+    const file = await this.openPiece(digest);
+    if (!file) return null;
     try {
       const { size } = await file.stat();
       if (size > maxBytes) return null;
@@ -200,13 +205,8 @@ export class EvidenceFiles {
 
   /** The digest of a stored piece's bytes as they are on disk now, or null when it is missing. */
   async digestOnDisk(digest: string): Promise<string | null> {
-    let file: FileHandle;
-    try {
-      file = await open(this.pathOf(digest), READ_FLAGS);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
-    }
+    const file = await this.openPiece(digest);
+    if (!file) return null;
     try {
       const hash = createHash('sha256');
       const buffer = Buffer.alloc(COPY_BUFFER_BYTES);
