@@ -28,21 +28,35 @@ const completed = (scanId: string) => ({ scanId, scannerId: 'scanner-A', status:
 
 /** A push written by hand on a socket, a piece at a time, and the answer it gets. */
 class RawPush {
+  /** The final answer (interim 1xx answers are noted in `interim`). */
   readonly answer: Promise<{ status: number; body: string }>;
+  /** Resolves with the first interim answer's status (100 Continue), if one comes before the final one. */
+  readonly interim: Promise<number | null>;
   private readonly socket: Socket;
 
-  constructor(port: number, authorization: string, length: number | 'chunked') {
+  constructor(port: number, authorization: string | null, length: number | 'chunked', extraHeaders = '') {
     this.socket = connect(port, '127.0.0.1');
     const framing = length === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${length}`;
-    this.socket.write(`POST /xray/lane-1 HTTP/1.1\r\nHost: gateway\r\nAuthorization: ${authorization}\r\nContent-Type: ${TYPE}\r\n${framing}\r\n\r\n`);
+    const credentials = authorization === null ? '' : `Authorization: ${authorization}\r\n`;
+    this.socket.write(`POST /xray/lane-1 HTTP/1.1\r\nHost: gateway\r\n${credentials}Content-Type: ${TYPE}\r\n${framing}\r\n${extraHeaders}\r\n`);
     let received = '';
+    let interim: (status: number | null) => void = () => undefined;
+    this.interim = new Promise((resolve) => (interim = resolve));
     this.answer = new Promise((resolve, reject) => {
       this.socket.on('data', (data: Buffer) => {
         received += data.toString('latin1');
+        for (;;) {
+          const end = received.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const status = Number(received.slice(9, 12));
+          if (status >= 200) break;
+          interim(status);
+          received = received.slice(end + 4);
+        }
         const end = received.indexOf('\r\n\r\n');
-        if (end < 0) return;
         const bodyLength = Number(/content-length: (\d+)/i.exec(received.slice(0, end))?.[1] ?? 0);
         if (received.length - end - 4 < bodyLength) return;
+        interim(null);
         resolve({ status: Number(received.slice(9, 12)), body: received.slice(end + 4, end + 4 + bodyLength) });
       });
       this.socket.on('error', reject);
@@ -262,6 +276,21 @@ describe('X-ray push as it arrives', () => {
     await driver.start();
     expect(kept(imageDir)).toEqual([expect.stringMatching(/^\.incoming\.[0-9a-f]{12}\.pgm$/)]);
     await driver.stop();
+  });
+
+  it('answers Expect: 100-continue only once the scanner is authenticated', async () => {
+    post = await xrayPost();
+    const body = Buffer.from(scanPush(completed('scan-28'), encodePgm(new SimulatedScanner(tempDir(), 's').image(64, 32))));
+    // No credentials: the refusal comes instead of a 100, and no byte of the body was sent.
+    const stranger = new RawPush(post.port, null, 48 * 1024 * 1024, 'Expect: 100-continue\r\n');
+    expect(await stranger.interim).toBeNull();
+    expect((await stranger.answer).status).toBe(401);
+    stranger.cut();
+    const scanner = new RawPush(post.port, post.authorization, body.length, 'Expect: 100-continue\r\n');
+    expect(await scanner.interim).toBe(100);
+    await scanner.send(body);
+    expect(await scanner.answer).toEqual({ status: 200, body: 'stored' });
+    scanner.close();
   });
 
   it('answers 503 when the disk is full, leaves nothing, and stores the scan once there is room', async () => {

@@ -23,6 +23,7 @@ import { laneRoutes, type LaneApiDeps } from '../workflow/lane-routes.js';
 import { adminRoutes, type AdminRoutesOptions } from './admin-routes.js';
 import { authPlugin } from './auth-plugin.js';
 import { errorReplies } from './error-replies.js';
+import { expectContinue } from './expect-continue.js';
 import { healthRoutes, type HealthReport } from './health-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { consoleRoutes } from './console-routes.js';
@@ -120,6 +121,7 @@ export async function buildOperatorApp(options: OperatorAppOptions): Promise<Fas
   const app = Fastify(baseOptions(options.logger, options.https, 'http', API_BODY_LIMIT));
   await app.register(fastifyCookie);
   await app.register(errorReplies);
+  await app.register(expectContinue);
   await app.register(authPlugin, { accounts: options.accounts, sessions: options.sessions, realm: 'border-gateway' });
   await app.register(healthRoutes, { metrics: options.metrics, health: options.health });
   await app.register(sessionRoutes, { accounts: options.accounts, sessions: options.sessions, throttle: options.throttle, audit: options.audit, secureCookies: options.https !== undefined });
@@ -150,6 +152,7 @@ export async function buildDeviceApp(options: DeviceAppOptions): Promise<Fastify
   const app = Fastify(baseOptions(options.logger, options.https, 'devicePush', largest));
   await app.register(fastifyCookie);
   await app.register(errorReplies);
+  await app.register(expectContinue);
   await app.register(authPlugin, { accounts: options.accounts, sessions: null, realm: 'border-gateway-devices' });
   const addRoute = (scope: FastifyInstance, route: PushRoute): void => {
     scope.post(route.path, { config: { access: 'device.push', deviceId: route.deviceId }, bodyLimit: route.bodyLimit }, async (request, reply) => {
