@@ -25,6 +25,9 @@
  *                               flags and NAME=VALUE environment words, e.g.
  *                               "--max-old-space-size=96; --max-old-space-size=96 --max-semi-space-size=2"
  *   BENCH_FOOTPRINT_SNAPSHOT_AT minutes at which to write heap snapshots, e.g. "2,9" (default none)
+ *   BENCH_FOOTPRINT_PICTURE_BYTES bytes of each camera snapshot, each one different (`sim
+ *                               --snapshot-bytes`; default the simulator's 1×1 JPEG): a real
+ *                               camera's are 100–500 KB, and the gateway holds the last few
  *   BENCH_FOOTPRINT_OUT         a file for every sample as JSON (default none)
  */
 import { writeFileSync } from 'node:fs';
@@ -41,6 +44,7 @@ const SAMPLE_SEC = Number(process.env.BENCH_FOOTPRINT_SAMPLE_SEC ?? 5);
 const SPEED = Number(process.env.BENCH_FOOTPRINT_SPEED ?? 120);
 const INTERVAL_SEC = Number(process.env.BENCH_FOOTPRINT_INTERVAL ?? 600);
 const SNAPSHOT_AT = (process.env.BENCH_FOOTPRINT_SNAPSHOT_AT ?? '').split(',').filter(Boolean).map(Number);
+const PICTURE_BYTES = process.env.BENCH_FOOTPRINT_PICTURE_BYTES === undefined ? null : Number(process.env.BENCH_FOOTPRINT_PICTURE_BYTES);
 const CONFIG_FILE = join(PACKAGE_ROOT, 'config', 'examples', 'demo-four-lane.yaml');
 const MB = 1024 * 1024;
 
@@ -163,13 +167,14 @@ const base: Omit<StackOptions, 'label' | 'nodeOptions' | 'env'> = {
   minutes: MINUTES,
   sampleSec: SAMPLE_SEC,
   snapshotAt: SNAPSHOT_AT,
+  pictureBytes: PICTURE_BYTES,
   progress: (line) => console.log(line),
 };
 // Other work on the machine stretches wall-clock figures (cold start), much less CPU time.
 const load = (): string => `load average ${loadavg().map((n) => fmt(n, 1)).join(' ')} on ${cpus().length} cores`;
 console.log(
   `footprint: \`run\` of the 4-lane demo post, its simulator in another process at ×${SPEED}, a truck every ${fmt(INTERVAL_SEC)} s of traffic time per lane ` +
-    `(${fmt(INTERVAL_SEC / SPEED, 1)} s real), ${fmt(MINUTES)} min${variants.length > 1 ? `, ${variants.length} flag sets side by side` : ''}; ${load()}`,
+    `(${fmt(INTERVAL_SEC / SPEED, 1)} s real), ${PICTURE_BYTES === null ? "the simulator's 1×1 JPEG pictures" : `${fmt(PICTURE_BYTES / 1024)} KiB pictures`}, ${fmt(MINUTES)} min${variants.length > 1 ? `, ${variants.length} flag sets side by side` : ''}; ${load()}`,
 );
 // Interrupted (Ctrl-C, a timeout's SIGTERM): no simulator, gateway or broker is left behind.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -63,6 +63,8 @@ export interface SimulatorOptions {
   credentials?: DeskCredentials;
   random?: () => number;
   onError?: (error: Error) => void;
+  /** Bytes of each camera snapshot (SimulatedCameraOptions.snapshotBytes); default the 1×1 JPEG. */
+  snapshotBytes?: number;
 }
 
 /** The gateway's operators' listener as the post's configuration names it. */
@@ -85,7 +87,7 @@ export async function startPostSimulator(config: PostConfig, clock: Clock, optio
       lanes.push(simulated);
       for (const [deviceIndex, device] of lane.devices.entries()) {
         const where = `lanes[${laneIndex}].devices[${deviceIndex}]`;
-        const started = await startDevice(device, clock, where, simulated, closers, (handler) => faults.set(device.id, handler), (laneId) => traffic?.tailgateNext(laneId)).catch((error: unknown) => {
+        const started = await startDevice(device, clock, where, simulated, closers, (handler) => faults.set(device.id, handler), (laneId) => traffic?.tailgateNext(laneId), options).catch((error: unknown) => {
           throw isAddressTaken(error) ? portTaken(`${device.id} (${where})`, error) : error;
         });
         if (typeof started === 'string') endpoints.push({ deviceId: device.id, laneId: lane.id, endpoint: started });
@@ -131,11 +133,12 @@ async function startDevice(
   closers: (() => Promise<void> | void)[],
   onFault: (handler: (fault: Fault) => boolean) => void,
   tailgate: (laneId: string) => void,
+  options: Pick<SimulatorOptions, 'snapshotBytes'>,
 ): Promise<string | { skipped: string }> {
   switch (device.driver) {
     case 'onvif': {
       const url = new URL(device.connection.url);
-      const camera = new SimulatedCamera({ username: device.connection.username, password: resolveSecret(device.connection.password, `${where}.connection.password`), clock, serial: device.id });
+      const camera = new SimulatedCamera({ username: device.connection.username, password: resolveSecret(device.connection.password, `${where}.connection.password`), clock, serial: device.id, ...(options.snapshotBytes === undefined ? {} : { snapshotBytes: options.snapshotBytes }) });
       await camera.listen(Number(url.port || 80), url.hostname);
       closers.push(() => camera.close());
       if (device.role === 'exit') lane.exitCamera ??= camera;

@@ -38,6 +38,8 @@ export interface StackOptions {
   env: Record<string, string>;
   configFile: string;
   speed: number;
+  /** Bytes of each camera snapshot (`sim --snapshot-bytes`); null: the simulator's 1×1 JPEG. */
+  pictureBytes: number | null;
   intervalSec: number;
   minutes: number;
   sampleSec: number;
@@ -234,7 +236,7 @@ export async function runStack(options: StackOptions): Promise<StackResult> {
   let logLines = 0;
   try {
     for (let attempt = 1; ; attempt += 1) {
-      const simArgs = ['sim', '--config', configFile, '--credentials', credentials, '--speed', String(options.speed), '--interval', String(options.intervalSec), '--control-port', String(await freePort())];
+      const simArgs = ['sim', '--config', configFile, '--credentials', credentials, '--speed', String(options.speed), '--interval', String(options.intervalSec), '--control-port', String(await freePort()), ...(options.pictureBytes === null ? [] : ['--snapshot-bytes', String(options.pictureBytes)])];
       const sim = spawn(process.execPath, [CLI, ...simArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(sim);
       running.children.add(sim);

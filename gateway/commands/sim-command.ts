@@ -27,6 +27,7 @@ export async function simCommand(args: string[]): Promise<number> {
     traffic: !values['no-traffic'],
     trafficClock: speed === 1 ? systemClock : createScaledClock(speed),
     ...(credentials ? { credentials } : {}),
+    ...(values['snapshot-bytes'] === undefined ? {} : { snapshotBytes: numberOption(values['snapshot-bytes'], 'snapshot-bytes', 0) }),
     onError: (error) => process.stderr.write(`sim traffic: ${error.message}\n`),
   });
   const control = await startFaultEndpoint(simulator, controlPort, () => simulator.stop());

@@ -117,6 +117,26 @@ describe('simulated ONVIF camera', () => {
     return { camera, device, events, subscribe, pull };
   }
 
+  it('serves snapshots of a real camera\'s size on request, each different, each a JPEG whose segments add up', async () => {
+    const { camera } = await start({ snapshotBytes: 300 * 1024 });
+    const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+    const fetchSnapshot = async (): Promise<Buffer> => Buffer.from(await (await fetch(`${camera.baseUrl}/snapshot.jpg`, { headers: { authorization: basic } })).arrayBuffer());
+    const [first, second] = [await fetchSnapshot(), await fetchSnapshot()];
+    for (const jpeg of [first, second]) {
+      expect(jpeg.length).toBeGreaterThan(300 * 1024 - 4);
+      expect(jpeg.length).toBeLessThanOrEqual(300 * 1024);
+      // SOI, then length-prefixed segments up to the scan (SOS), then EOI at the very end.
+      expect(jpeg.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+      let at = 2;
+      while (jpeg[at + 1] !== 0xda) {
+        expect(jpeg[at]).toBe(0xff);
+        at += 2 + jpeg.readUInt16BE(at + 2);
+      }
+      expect(jpeg.subarray(-2)).toEqual(Buffer.from([0xff, 0xd9]));
+    }
+    expect(first.equals(second)).toBe(false);
+  });
+
   it('computes the PasswordDigest of the ONVIF Application Programmer’s Guide example (6.1.1.3)', () => {
     expect(passwordDigest(Buffer.from('LKqI6G/AikKCQrN0zqZFlg==', 'base64'), '2010-09-16T07:50:45Z', 'userpassword')).toBe('tuOSpGlFlIXsozq4HFNeeGeFLEI=');
   });

@@ -14,6 +14,7 @@
  * it imports nothing of the driver, so a driver bug cannot hide behind a shared encoder.
  * Faults: expire all subscriptions, unreadable or misread plates, slow replies, a clock that is off.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Clock, TimerHandle } from '../../core/clock.js';
@@ -26,6 +27,26 @@ export const PLATE_TOPIC = 'tns1:RuleEngine/LicensePlateRecognition/Plate';
 export const MOTION_TOPIC = 'tns1:VideoSource/MotionAlarm';
 /** A 1×1 JPEG: enough for a snapshot test to check the bytes. */
 export const SNAPSHOT_JPEG = Buffer.from('/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////////////////////////////////////wAALCAABAAEBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAAA//EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAD8AN//Z', 'base64');
+
+/** Most bytes one JPEG comment segment carries (its 2-byte length counts itself). */
+const COMMENT_BYTES = 65_533;
+
+/**
+ * A JPEG of `bytes` bytes (3 fewer at most; at least SNAPSHOT_JPEG's), different each time: the 1×1 image with
+ * comment segments (COM, FF FE) of random bytes after its start marker, as a camera's picture
+ * stands in for a vehicle's. A decoder skips comments, so it is still the 1×1 image.
+ */
+export function sizedSnapshot(bytes: number): Buffer {
+  const segments: Buffer[] = [SNAPSHOT_JPEG.subarray(0, 2)];
+  for (let left = bytes - SNAPSHOT_JPEG.length; left >= 4; ) {
+    const payload = Math.min(COMMENT_BYTES, left - 4);
+    const header = Buffer.from([0xff, 0xfe, (payload + 2) >> 8, (payload + 2) & 0xff]);
+    segments.push(header, randomBytes(payload));
+    left -= payload + 4;
+  }
+  segments.push(SNAPSHOT_JPEG.subarray(2));
+  return Buffer.concat(segments);
+}
 
 /** Largest SOAP request read; a camera's requests are a few KiB. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
@@ -57,6 +78,11 @@ export interface SimulatedCameraOptions {
   clockOffsetMs?: number;
   /** The plate topic; default ONVIF's tns1:RuleEngine/LicensePlateRecognition/Plate. A vendor namespace tests a client's filter. */
   plateTopic?: PlateTopicOption;
+  /**
+   * Bytes of each snapshot, as a real camera's (100–500 KB), each one different; default the
+   * 1×1 JPEG (SNAPSHOT_JPEG), every time the same.
+   */
+  snapshotBytes?: number;
 }
 
 /** The prefixes the camera's replies are written with. */
@@ -377,7 +403,8 @@ export class SimulatedCamera extends EventEmitter<{ renewed: [id: number]; subsc
       response.writeHead(401, { 'www-authenticate': 'Basic realm="camera"' }).end();
       return;
     }
-    response.writeHead(200, { 'content-type': 'image/jpeg' }).end(SNAPSHOT_JPEG);
+    const { snapshotBytes } = this.options;
+    response.writeHead(200, { 'content-type': 'image/jpeg' }).end(snapshotBytes === undefined ? SNAPSHOT_JPEG : sizedSnapshot(snapshotBytes));
   }
 
   /** The reply envelope: every prefix any reply uses is declared here (Namespaces in XML 1.0, 5). */
