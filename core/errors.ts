@@ -54,6 +54,7 @@ export const ERROR_CODES = {
   GW_ERR_HTTP_TOO_MANY_STREAMS: 'Too many live streams (GET /api/live) are open for this session, or on the gateway in all',
   GW_ERR_CONSOLE_NOT_BUILT: 'The lane console is not built: dist/console/index.html is missing',
   GW_ERR_IMAGE_NOT_FOUND: 'No picture with this reference is held (never stored, or dropped to keep the image store bounded)',
+  GW_ERR_IMAGE_BUSY: 'Too many pictures are being read from the evidence store at once; try again in a second',
   GW_ERR_AUTH_REQUIRED: 'The request carries no valid credentials (missing, wrong, expired or disabled)',
   GW_ERR_AUTH_FORBIDDEN: 'The authenticated caller may not do this (role, device or source address)',
   GW_ERR_AUTH_CSRF: 'A state-changing request with a session cookie lacks the session CSRF token',

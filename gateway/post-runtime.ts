@@ -207,13 +207,15 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     logger: logger.child({ module: 'workflow' }),
     store: new LaneStore(gateway.outbox.database, options.clock),
   });
+  // The console shows a crossing's entry picture: not one an exit camera took (lane-console.ts).
+  const exitCameras = new Set(config.lanes.flatMap((lane) => lane.devices.filter((device) => device.role === 'exit').map((device) => device.id)));
   const laneConsole = new LaneConsole({
     post,
     onEvent: (listener) => gateway.onEvent(listener),
     devices: options.devices,
     deviceHealth: (id) => options.devices.health.get(id),
     image: (ref) => heldImage(options.devices, post, ref),
-    stored: { picture: (ref) => evidence.store.picture(ref), entrySnapshot: (crossingId) => evidence.store.entrySnapshot(crossingId) },
+    stored: { picture: (ref) => evidence.store.picture(ref), entrySnapshot: (crossingId) => evidence.store.entrySnapshot(crossingId, (deviceId) => !exitCameras.has(deviceId ?? '')) },
     clock: options.clock,
     logger: logger.child({ module: 'console' }),
     clockSpeed: options.clockSpeed ?? 1,

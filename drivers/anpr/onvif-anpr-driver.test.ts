@@ -32,8 +32,8 @@ describe('ONVIF ANPR driver', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function rig(password = 's3cret', overrides: Partial<OnvifCameraConfig> = {}) {
-    const camera = new SimulatedCamera({ username: 'admin', password: 's3cret', clock: systemClock });
+  async function rig(password = 's3cret', overrides: Partial<OnvifCameraConfig> = {}, snapshotBytes?: number) {
+    const camera = new SimulatedCamera({ username: 'admin', password: 's3cret', clock: systemClock, ...(snapshotBytes === undefined ? {} : { snapshotBytes }) });
     await camera.listen();
     cleanups.push(() => camera.close());
     const driver = new OnvifAnprDriver(cameraConfig(camera.deviceServiceUrl, overrides), password, context);
@@ -70,6 +70,33 @@ describe('ONVIF ANPR driver', () => {
     expect(await unreadable).toMatchObject({ type: 'plate.read', plate: null });
     expect(driver.snapshotUrl).toBe(`${camera.baseUrl}/snapshot.jpg`);
     expect(await driver.fetchSnapshot()).toEqual(SNAPSHOT_JPEG);
+  });
+
+  it('holds every picture of a pull while its read is heard, however many the pull brought', async () => {
+    // 300 KB pictures, as a real camera's: the store keeps a few, a pull brings up to ten.
+    const { camera, driver } = await rig('s3cret', {}, 300 * 1024);
+    const subscribed = new Promise((resolve) => camera.once('subscribed', resolve));
+    await driver.start();
+    await subscribed;
+    await health(driver, 'up');
+    let burst = 0;
+    let largestBurst = 0;
+    const heard: boolean[] = [];
+    const all = new Promise<void>((resolve) =>
+      driver.on('reading', (reading) => {
+        // What the evidence capture does, at the same moment: look the picture up.
+        heard.push(reading.type === 'plate.read' && reading.imageRef !== null && driver.image(reading.imageRef) !== null);
+        // Reads emitted in one run of the loop came from one pull.
+        if (burst === 0) setImmediate(() => (burst = 0));
+        burst += 1;
+        largestBurst = Math.max(largestBurst, burst);
+        if (heard.length === 8) resolve();
+      }),
+    );
+    for (let i = 0; i < 8; i += 1) camera.showPlate({ plate: `GE${100 + i}AB`, likelihood: 0.9, country: 'GE' });
+    await all;
+    expect(largestBurst).toBeGreaterThan(4);
+    expect(heard).toEqual(Array.from({ length: 8 }, () => true));
   });
 
   it('renews the subscription before it terminates', async () => {

@@ -228,12 +228,10 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
    * camera does not serve it (logged; a refused address or a reply over its bounds marks the
    * camera degraded, as a refused snapshot does). Never rejects.
    */
-  private async fetchPicture(read: PlateRead): Promise<AnprImage | null> {
+  private async fetchPicture(read: PlateRead): Promise<{ body: Buffer; contentType: string } | null> {
     if (read.imageRef === null || !this.config.fetchPictures) return null;
     try {
-      const picture = await this.client.fetchPicture(read.imageRef);
-      const stored = this.images.put(picture.body, picture.contentType);
-      return { ref: stored.ref, bytes: picture.body.length, contentType: picture.contentType };
+      return await this.client.fetchPicture(read.imageRef);
     } catch (error) {
       this.picturesMissed += 1;
       const problem = `picture not fetched: ${describe(toError(error))}`;
@@ -243,7 +241,14 @@ export class OnvifAnprDriver extends DriverBase<AnprReading> {
     }
   }
 
-  private emitRead(read: PlateRead, picture: AnprImage | null): void {
+  /**
+   * Emits a read with its picture, kept in the image store just before: the listeners (the
+   * evidence capture copies it) hear the read at once, while the picture is still held, however
+   * many pictures the pull brought (the store holds HELD_PICTURES).
+   */
+  private emitRead(read: PlateRead, fetched: { body: Buffer; contentType: string } | null): void {
+    const stored = fetched ? this.images.put(fetched.body, fetched.contentType) : null;
+    const picture: AnprImage | null = stored ? { ref: stored.ref, bytes: stored.body.length, contentType: stored.contentType } : null;
     const trusted = read.plateNumber !== null && (read.plateLikelihood ?? 1) >= this.config.minConfidence;
     this.emitReading({
       type: 'plate.read',

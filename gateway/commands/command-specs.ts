@@ -53,7 +53,7 @@ export const SIM_FORM = defineForm({
     speed: { type: 'string', value: 'N', help: "the trucks' queues and waits run N times real time (default 1); devices keep real time" },
     'control-port': { type: 'string', value: 'N', help: 'the fault endpoint on 127.0.0.1:N (default 18090; 0: a free port)' },
     'no-traffic': { type: 'boolean', help: 'devices only, no trucks' },
-    'snapshot-bytes': { type: 'string', value: 'N', help: "bytes of each camera snapshot, each one different, as a real camera's (100-500 KB) (default a 1x1 JPEG of 160 bytes, always the same)" },
+    'snapshot-bytes': { type: 'string', value: 'N', help: "bytes of each camera snapshot, each one different, as a real camera's (100-500 KB) (default a 1x1 JPEG of 159 bytes, always the same)" },
   },
 });
 

@@ -38,6 +38,7 @@ export class EvidenceIndex {
       oldest: db.prepare<[number], EvidenceRow>(`SELECT ${COLUMNS} FROM evidence ORDER BY id LIMIT ?`),
       olderThan: db.prepare<[string, number, number], EvidenceRow>(`SELECT ${COLUMNS} FROM evidence WHERE kind = ? AND stored_ms <= ? ORDER BY id LIMIT ?`),
       ofCrossing: db.prepare<[string, string], { digest: string }>('SELECT digest FROM evidence WHERE crossing_id = ? AND kind = ? ORDER BY id LIMIT 1'),
+      allOfCrossing: db.prepare<[string, string], { digest: string; deviceId: string | null }>('SELECT digest, device_id AS deviceId FROM evidence WHERE crossing_id = ? AND kind = ? ORDER BY id LIMIT 16'),
       heldBytes: db.prepare<[], { bytes: number | null }>('SELECT SUM(bytes) AS bytes FROM evidence'),
       insert: db.prepare('INSERT INTO evidence (digest, kind, content_type, bytes, lane_id, crossing_id, device_id, stored_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       remove: db.prepare<[string]>('DELETE FROM evidence WHERE digest = ?'),
@@ -68,9 +69,14 @@ export class EvidenceIndex {
     return this.firstFor(crossingId, kind) !== null;
   }
 
-  /** The digest of the first piece of `kind` stored for `crossingId` (its entry picture, for a snapshot), or null. */
+  /** The digest of the first piece of `kind` stored for `crossingId`, or null. */
   firstFor(crossingId: string, kind: EvidenceKind): string | null {
     return this.statements.ofCrossing.get(crossingId, kind)?.digest ?? null;
+  }
+
+  /** The pieces of `kind` stored for `crossingId` (a crossing has a few: entry and exit pictures), oldest first. */
+  allFor(crossingId: string, kind: EvidenceKind): { digest: string; deviceId: string | null }[] {
+    return this.statements.allOfCrossing.all(crossingId, kind);
   }
 
   heldBytes(): number {

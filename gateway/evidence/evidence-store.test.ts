@@ -228,11 +228,14 @@ describe('evidence store', () => {
     const { dir, store } = await open();
     const entry = randomBytes(5 * KIB);
     const exit = randomBytes(6 * KIB);
+    // The exit camera's picture stored first (its entry picture came late): still not the entry picture.
+    await store.put(exit, { ...snapshot('c-4'), deviceId: 'exit-cam' });
     await store.put(entry, snapshot('c-4'));
-    await store.put(exit, snapshot('c-4'));
     expect(await store.picture(digestOf(entry))).toEqual({ body: entry, contentType: 'image/jpeg' });
-    expect(store.entrySnapshot('c-4')).toBe(digestOf(entry));
-    expect(store.entrySnapshot('c-5')).toBeNull();
+    const fromEntry = (deviceId: string | null) => deviceId !== 'exit-cam';
+    expect(store.entrySnapshot('c-4', fromEntry)).toBe(digestOf(entry));
+    expect(store.entrySnapshot('c-4', () => true)).toBe(digestOf(exit));
+    expect(store.entrySnapshot('c-5', fromEntry)).toBeNull();
     expect(await store.picture(`sha256:${'0'.repeat(64)}`)).toBeNull();
     // A full scan is not a picture for the console.
     const file = join(dir, 'scan.pgm');
@@ -248,4 +251,17 @@ describe('evidence store', () => {
     writeFileSync(path, Buffer.concat([exit, Buffer.from('more')]));
     expect(await store.picture(digestOf(exit))).toBeNull();
   });
+
+  it('reads at most 16 MiB of pictures from disk at once, one always, and refuses the rest as busy', async () => {
+    const { store } = await open({ maxBytes: 64 * 1024 * KIB });
+    const [first, second, large] = [randomBytes(9 * 1024 * KIB), randomBytes(9 * 1024 * KIB), randomBytes(20 * 1024 * KIB)];
+    for (const body of [first, second, large]) await store.put(body, { ...snapshot(), forward: false });
+    const reading = store.picture(digestOf(first));
+    await expect(store.picture(digestOf(second))).rejects.toMatchObject({ code: 'GW_ERR_IMAGE_BUSY' });
+    expect((await reading)?.body.equals(first)).toBe(true);
+    expect((await store.picture(digestOf(second)))?.body.equals(second)).toBe(true);
+    // Larger than the budget, alone: read.
+    expect((await store.picture(digestOf(large)))?.body.length).toBe(20 * 1024 * KIB);
+  });
 });
+

@@ -81,6 +81,9 @@ export interface EvidenceStoreOptions {
   onQueued?: () => void;
 }
 
+/** Bytes of pictures read from disk for the console at once, at most (GW_ERR_IMAGE_BUSY beyond). */
+export const PICTURE_READ_BYTES = 16 * 1024 * 1024;
+
 export const chunkCount = (bytes: number): number => Math.ceil(bytes / EVIDENCE_CHUNK_BYTES);
 
 export class EvidenceStore {
@@ -88,6 +91,8 @@ export class EvidenceStore {
   readonly index: EvidenceIndex;
   private held = 0;
   private tail: Promise<unknown> = Promise.resolve();
+  /** Bytes of pictures being read from disk for the console now (`picture`). */
+  private pictureBytesReading = 0;
   private waiting = 0;
   private sweepTimer: TimerHandle | null = null;
   private stopped = false;
@@ -162,18 +167,26 @@ export class EvidenceStore {
   async picture(digest: string): Promise<{ body: Buffer; contentType: string } | null> {
     const row = this.index.get(digest);
     if (!row || row.kind === 'xray-image') return null;
+    // Each read is a copy in memory: many requests at once must not make many (one always may).
+    if (this.pictureBytesReading > 0 && this.pictureBytesReading + row.bytes > PICTURE_READ_BYTES) throw new GatewayError('GW_ERR_IMAGE_BUSY');
+    this.pictureBytesReading += row.bytes;
     try {
       const body = await this.files.readPiece(digest, row.bytes);
       return body ? { body, contentType: row.contentType } : null;
     } catch (error) {
       this.options.logger.warn({ err: error, digest }, 'evidence picture could not be read');
       return null;
+    } finally {
+      this.pictureBytesReading -= row.bytes;
     }
   }
 
-  /** The entry picture stored for `crossingId` (its first plate snapshot), by digest; null when none is held. */
-  entrySnapshot(crossingId: string): string | null {
-    return this.index.firstFor(crossingId, 'plate-snapshot');
+  /**
+   * The entry picture stored for `crossingId`: its first plate snapshot from a camera `fromEntry`
+   * says is not an exit camera, by digest; null when none is held.
+   */
+  entrySnapshot(crossingId: string, fromEntry: (deviceId: string | null) => boolean): string | null {
+    return this.index.allFor(crossingId, 'plate-snapshot').find((piece) => fromEntry(piece.deviceId))?.digest ?? null;
   }
 
   /**

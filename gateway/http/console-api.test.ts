@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodePgm } from '../../drivers/xray/pgm.js';
 import type { EventData } from '../../contract/catalogue.js';
+import { GatewayError } from '../../core/errors.js';
 import type { EventDraft } from '../../contract/envelope.js';
 import type { Account } from '../auth/account-store.js';
 import type { Gateway } from '../daemon.js';
@@ -224,6 +225,24 @@ describe('GET /api/images/:ref', () => {
     expect(found.rawPayload.equals(jpeg)).toBe(true);
     const lane = runtime.laneConsole.lanes()[0] as { crossings: { crossingId: string; snapshotUrl: string | null }[] };
     expect(lane.crossings).toEqual([expect.objectContaining({ crossingId: crossing.crossingId, snapshotUrl: `/api/images/${stored?.digest}` })]);
+  });
+
+  it('answers 503 with Retry-After when the store is busy reading other pictures', async () => {
+    const laneConsole = new LaneConsole({
+      post: runtime.post,
+      onEvent: (listener) => gateway.onEvent(listener),
+      devices: new DeviceFeedStandIn(),
+      deviceHealth: () => undefined,
+      image: () => null,
+      stored: { picture: () => Promise.reject(new GatewayError('GW_ERR_IMAGE_BUSY')), entrySnapshot: () => null },
+      clock,
+    });
+    gateway.setLaneApi({ post: runtime.post, deviceHealth: () => undefined, console: laneConsole });
+    const busy = await app().inject({ method: 'GET', url: `/api/images/${ref}`, headers: bearer('operator').headers });
+    expect(busy.statusCode).toBe(503);
+    expect(busy.headers['retry-after']).toBe('1');
+    expect(busy.json()).toMatchObject({ code: 'GW_ERR_IMAGE_BUSY' });
+    laneConsole.stop();
   });
 
   it('links the entry picture of a plate read to its crossing', () => {

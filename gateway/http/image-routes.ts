@@ -3,9 +3,12 @@
  * camera's snapshot of a plate read, a thumbnail of a scan — with its own content type, from memory
  * or from the evidence store on disk. The reference names the bytes,
  * so an answer never changes and may be cached; privately only, as it shows a vehicle and maybe
- * its driver. Unknown or dropped pictures are 404 GW_ERR_IMAGE_NOT_FOUND.
+ * its driver. Unknown or dropped pictures are 404 GW_ERR_IMAGE_NOT_FOUND; 503 GW_ERR_IMAGE_BUSY when
+ * too many are being read from disk at once.
  */
 import type { FastifyPluginAsync } from 'fastify';
+import { isGatewayError } from '../../core/errors.js';
+import type { ConsoleImage } from '../workflow/lane-console.js';
 import type { LaneApiDeps } from '../workflow/lane-routes.js';
 
 export interface ImageRoutesOptions {
@@ -20,7 +23,13 @@ export const imageRoutes: FastifyPluginAsync<ImageRoutesOptions> = (app, options
     '/api/images/:ref',
     { config: { access: 'lanes.read' }, schema: { params: { type: 'object', required: ['ref'], properties: { ref: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } } } } },
     async (request, reply) => {
-      const image = (await options.deps()?.console.picture(request.params.ref)) ?? null;
+      let image: ConsoleImage | null;
+      try {
+        image = (await options.deps()?.console.picture(request.params.ref)) ?? null;
+      } catch (error) {
+        if (!isGatewayError(error, 'GW_ERR_IMAGE_BUSY')) throw error;
+        return reply.code(503).header('retry-after', '1').send({ code: error.code, message: error.message });
+      }
       if (!image) return reply.code(404).send({ code: 'GW_ERR_IMAGE_NOT_FOUND', message: `no picture ${request.params.ref} is held (never stored, or dropped since)` });
       const type = image.contentType.split(';')[0]?.trim().toLowerCase() ?? '';
       return reply

@@ -127,6 +127,9 @@ describe('simulated ONVIF camera', () => {
       expect(jpeg.length).toBeLessThanOrEqual(300 * 1024);
       // SOI, then length-prefixed segments up to the scan (SOS), then EOI at the very end.
       expect(jpeg.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+      // JFIF: its APP0 header first, then the comments.
+      expect(jpeg.subarray(2, 4)).toEqual(Buffer.from([0xff, 0xe0]));
+      expect(jpeg.subarray(6, 11).toString('latin1')).toBe('JFIF\0');
       let at = 2;
       while (jpeg[at + 1] !== 0xda) {
         expect(jpeg[at]).toBe(0xff);

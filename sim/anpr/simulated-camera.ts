@@ -33,18 +33,20 @@ const COMMENT_BYTES = 65_533;
 
 /**
  * A JPEG of `bytes` bytes (3 fewer at most; at least SNAPSHOT_JPEG's), different each time: the 1×1 image with
- * comment segments (COM, FF FE) of random bytes after its start marker, as a camera's picture
+ * comment segments (COM, FF FE) of random bytes after its JFIF header, as a camera's picture
  * stands in for a vehicle's. A decoder skips comments, so it is still the 1×1 image.
  */
 export function sizedSnapshot(bytes: number): Buffer {
-  const segments: Buffer[] = [SNAPSHOT_JPEG.subarray(0, 2)];
+  // After the start marker and the JFIF header (APP0), which must come first.
+  const afterHeader = 4 + SNAPSHOT_JPEG.readUInt16BE(4);
+  const segments: Buffer[] = [SNAPSHOT_JPEG.subarray(0, afterHeader)];
   for (let left = bytes - SNAPSHOT_JPEG.length; left >= 4; ) {
     const payload = Math.min(COMMENT_BYTES, left - 4);
     const header = Buffer.from([0xff, 0xfe, (payload + 2) >> 8, (payload + 2) & 0xff]);
     segments.push(header, randomBytes(payload));
     left -= payload + 4;
   }
-  segments.push(SNAPSHOT_JPEG.subarray(2));
+  segments.push(SNAPSHOT_JPEG.subarray(afterHeader));
   return Buffer.concat(segments);
 }
 
