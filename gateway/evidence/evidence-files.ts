@@ -182,22 +182,22 @@ export class EvidenceFiles {
   }
 
   /**
-   * The bytes of piece `digest` when they are on disk, at most `maxBytes`, and still hash to it;
-   * null when missing, larger or changed.
+   * The bytes of piece `digest` as they are on disk, at most `maxBytes` (its stored size), when
+   * they still hash to it; else why not: the file is gone, or it changed (another size, other bytes).
    */
-  async readPiece(digest: string, maxBytes: number): Promise<Buffer | null> {
+  async readPiece(digest: string, maxBytes: number): Promise<Buffer | 'missing' | 'changed'> {
     const file = await this.openPiece(digest);
-    if (!file) return null;
+    if (!file) return 'missing';
     try {
       const { size } = await file.stat();
-      if (size > maxBytes) return null;
+      if (size > maxBytes) return 'changed';
       const body = Buffer.alloc(size);
       for (let position = 0; position < size; ) {
         const { bytesRead } = await file.read(body, position, size - position, position);
-        if (bytesRead === 0) return null;
+        if (bytesRead === 0) return 'changed';
         position += bytesRead;
       }
-      return `sha256:${createHash('sha256').update(body).digest('hex')}` === digest ? body : null;
+      return `sha256:${createHash('sha256').update(body).digest('hex')}` === digest ? body : 'changed';
     } finally {
       await file.close();
     }

@@ -224,7 +224,7 @@ describe('evidence store', () => {
     expect(await store.putFile(dir, { kind: 'xray-image', contentType: 'image/x-portable-graymap', crossing: null, deviceId: 'xray-1', forward: false })).toBeNull();
   });
 
-  it('gives a plate snapshot or a thumbnail back as stored, the entry picture of a crossing, and nothing changed or too large', async () => {
+  it('gives a plate snapshot or a thumbnail back as stored, the entry picture of a crossing, and drops what changed or grew', async () => {
     const { dir, store } = await open();
     const entry = randomBytes(5 * KIB);
     const exit = randomBytes(6 * KIB);
@@ -248,8 +248,14 @@ describe('evidence store', () => {
     changed[9] = (changed[9]! + 1) % 256;
     writeFileSync(path, changed);
     expect(await store.picture(digestOf(exit))).toBeNull();
-    writeFileSync(path, Buffer.concat([exit, Buffer.from('more')]));
-    expect(await store.picture(digestOf(exit))).toBeNull();
+    // Found damaged: dropped from the store, as a read-through for the VMC drops it.
+    expect(store.get(digestOf(exit))).toBeUndefined();
+    expect(store.entrySnapshot('c-4', () => true)).toBe(digestOf(entry));
+    // Grown: refused and dropped too.
+    const entryPath = join(dir, 'evidence', digestOf(entry).slice(7, 9), digestOf(entry).slice(7));
+    writeFileSync(entryPath, Buffer.concat([entry, Buffer.from('more')]));
+    expect(await store.picture(digestOf(entry))).toBeNull();
+    expect(store.get(digestOf(entry))).toBeUndefined();
   });
 
   it('reads at most 16 MiB of pictures from disk at once, one always, and refuses the rest as busy', async () => {

@@ -162,7 +162,8 @@ export class EvidenceStore {
   /**
    * A picture the store holds (a plate snapshot, a scan's thumbnail: not a full scan, which is
    * large and not for a browser), as it was stored; null when not held, or its file is gone or
-   * changed. What the console shows once the camera has let the picture go, and after a restart.
+   * changed (then it is dropped from the store). What the console shows once the camera has let
+   * the picture go, and after a restart.
    */
   async picture(digest: string): Promise<{ body: Buffer; contentType: string } | null> {
     const row = this.index.get(digest);
@@ -172,7 +173,10 @@ export class EvidenceStore {
     this.pictureBytesReading += row.bytes;
     try {
       const body = await this.files.readPiece(digest, row.bytes);
-      return body ? { body, contentType: row.contentType } : null;
+      if (Buffer.isBuffer(body)) return { body, contentType: row.contentType };
+      // Damaged (a disk fault, an edit): dropped from the store, as a read-through for the VMC does.
+      if (this.index.get(digest)) this.dropDamaged([digest], body === 'missing' ? 'its file is missing' : 'its file changed');
+      return null;
     } catch (error) {
       this.options.logger.warn({ err: error, digest }, 'evidence picture could not be read');
       return null;
