@@ -13,6 +13,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorReplies } from './error-replies.js';
 import { acceptPushBodies, PushBodyBudget, readPushBody } from './push-body.js';
+import { devicePushTimeoutMs } from './servers.js';
 
 const LIMIT = 64 * 1024;
 let app: FastifyInstance;
@@ -127,5 +128,17 @@ describe('push bodies', () => {
     expect(await readFirst).toEqual(bytes);
     expect(await readSecond).toEqual(bytes);
     expect(budget.take(100)).toBe(true);
+  });
+});
+
+describe('the device listener request timeout', () => {
+  const route = (mebibytes: number) => ({ path: '/p', deviceId: 'd', bodyLimit: mebibytes * 1024 * 1024, streamed: false });
+
+  it("gives the largest push the time a 4 Mbit/s link needs, never less than the operators' 30 s", () => {
+    // A scanner's 48 MiB: 101 s (within 30 s it needed 13 Mbit/s).
+    expect(devicePushTimeoutMs([route(4), route(48)])).toBe(101_000);
+    // Cameras only (4 MiB, 8.4 s at 4 Mbit/s), or no push route: 30 s.
+    expect(devicePushTimeoutMs([route(4)])).toBe(30_000);
+    expect(devicePushTimeoutMs([])).toBe(30_000);
   });
 });

@@ -62,6 +62,9 @@ export interface ListeningApp {
   scheme: string;
 }
 
+/** A whole request (headers and body) within this long, on the operators' listener and by default. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
 function baseOptions(logger: Logger, https: HttpsFiles | undefined, where: string, bodyLimit: number): FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } {
   const options: FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } = {
     loggerInstance: logger,
@@ -70,7 +73,7 @@ function baseOptions(logger: Logger, https: HttpsFiles | undefined, where: strin
     bodyLimit,
     // A whole request (headers and body) within 30 s: a client that trickles holds one socket
     // until then, never the event loop.
-    requestTimeout: 30_000,
+    requestTimeout: REQUEST_TIMEOUT_MS,
     connectionTimeout: 60_000,
     keepAliveTimeout: 10_000,
     routerOptions: { maxParamLength: 128 },
@@ -145,11 +148,26 @@ export interface DeviceAppOptions {
   handler: (path: string) => PushHandler | undefined;
 }
 
+/** Slowest link a device's largest push must get through within the request timeout: 4 Mbit/s. */
+const SLOWEST_DEVICE_LINK_BYTES_PER_S = 500_000;
+
+/**
+ * How long the device listener gives one request: the operators' 30 s, or longer for the largest
+ * push at SLOWEST_DEVICE_LINK_BYTES_PER_S (a scanner's 48 MiB: 101 s). Within 30 s a 48 MiB scan
+ * needs 13 Mbit/s, which a scanner on an old 10 Mbit/s segment never has: its every push was cut.
+ * A scanner's push streams to disk (push-body.ts), so a slow one holds a socket and a file, not
+ * memory; a caller without credentials is refused at its headers, which Node bounds on its own.
+ */
+export function devicePushTimeoutMs(routes: PushRoute[]): number {
+  const largest = Math.max(0, ...routes.map((route) => route.bodyLimit));
+  return Math.max(REQUEST_TIMEOUT_MS, Math.ceil(largest / SLOWEST_DEVICE_LINK_BYTES_PER_S) * 1000);
+}
+
 /** The devices' app: one POST route per configured push path, each for its own device's client. */
 export async function buildDeviceApp(options: DeviceAppOptions): Promise<FastifyInstance> {
   const whole = options.routes.filter((route) => !route.streamed);
   const largest = Math.max(API_BODY_LIMIT, ...whole.map((route) => route.bodyLimit));
-  const app = Fastify(baseOptions(options.logger, options.https, 'devicePush', largest));
+  const app = Fastify({ ...baseOptions(options.logger, options.https, 'devicePush', largest), requestTimeout: devicePushTimeoutMs(options.routes) });
   await app.register(fastifyCookie);
   await app.register(errorReplies);
   await app.register(expectContinue);
