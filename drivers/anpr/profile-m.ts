@@ -171,7 +171,8 @@ export function topicFilter(topics: readonly EventTopic[]): string | null {
 export function normaliseLikelihood(raw: unknown, written: 'unit' | 'percent'): number | null {
   if (typeof raw !== 'string' && typeof raw !== 'number') return null;
   const text = String(raw).trim();
-  if (!/^\d{1,3}(?:\.\d{1,12})?$/.test(text)) return null;
+  // Up to 20 decimals: a float written in full (0.8734523456789012, 16) is a likelihood too.
+  if (!/^\d{1,3}(?:\.\d{1,20})?$/.test(text)) return null;
   const value = Number(text);
   if (!Number.isFinite(value) || value > 100) return null;
   if (value > 1 || (written === 'percent' && !text.includes('.'))) return value / 100;

@@ -117,6 +117,10 @@ describe('likelihoods and countries as cameras write them', () => {
     expect(normaliseLikelihood('0.95', 'percent')).toBe(0.95);
     expect(normaliseLikelihood('95.5', 'percent')).toBe(0.955);
     expect(normaliseLikelihood('100', 'percent')).toBe(1);
+    // A float written with all its digits (as JavaScript's String() writes one): read, not dropped.
+    expect(normaliseLikelihood('0.8734523456789012', 'unit')).toBe(0.8734523456789012);
+    expect(normaliseLikelihood(0.12345678901234568, 'percent')).toBe(0.12345678901234568);
+    expect(normaliseLikelihood(`0.${'1'.repeat(21)}`, 'unit')).toBeNull();
     // The go-hikvision-lpr tests feed 1000; over 100 is on no scale.
     for (const nonsense of ['1000', '-1', '-0', '1e2', 'NaN', 'Infinity', '', ' ', '0x10', null, undefined]) expect(normaliseLikelihood(nonsense, 'percent'), String(nonsense)).toBeNull();
   });

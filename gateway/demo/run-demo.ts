@@ -22,6 +22,9 @@ import { createClockQualityProbe } from '../../core/clock-quality.js';
 import { adjustDemoConfig } from './demo-config.js';
 import { createDemoAccounts } from './demo-accounts.js';
 import { SyntheticTraffic } from './synthetic-traffic.js';
+
+/** Bytes of the demo cameras' pictures: small, and each one different (sim --snapshot-bytes). */
+const DEMO_PICTURE_BYTES = 2048;
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 
 export interface DemoOptions {
@@ -109,6 +112,9 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       trafficClock: postClock,
       traffic: false,
       desk: http ? new GatewayDeskClient(`http://${http.host}:${http.port}`, accounts.desk) : null,
+      // Each plate picture different, as a real camera's: the console finds a crossing's picture in
+      // the evidence store after a restart only by its bytes, which identical pictures share.
+      snapshotBytes: DEMO_PICTURE_BYTES,
       onError: (error) => options.logger.warn({ err: error }, 'simulated truck'),
     }).catch(async (error: unknown) => {
       // A device port another process holds (GW_ERR_SIM_LISTEN, e.g. a `sim` of this post already
