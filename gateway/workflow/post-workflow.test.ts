@@ -143,6 +143,8 @@ describe('post workflow', () => {
   let barrier: StandInBarrier;
   let post: PostWorkflow;
   let emitted: Emitted[];
+  /** What the post workflow logged at warn and above. */
+  let logLines: Record<string, unknown>[];
   let audited: { laneId: string; action: string }[];
 
   beforeEach(() => {
@@ -151,6 +153,7 @@ describe('post workflow', () => {
     barrier = new StandInBarrier(feed, clock);
     feed.barrier = barrier;
     emitted = [];
+    logLines = [];
     audited = [];
     const options: PostWorkflowOptions = {
       config,
@@ -172,7 +175,7 @@ describe('post workflow', () => {
       assessor: {} as RiskAssessor,
       screening: { use: (fn: (model: null) => Promise<unknown>) => fn(null) } as unknown as ModelSlot<XrayScreeningModel>,
       history: new VisitHistory(),
-      logger: pino({ level: 'silent' }),
+      logger: pino({ level: 'warn' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) }),
     };
     post = new PostWorkflow(options);
   });
@@ -275,6 +278,8 @@ describe('post workflow', () => {
           },
         }),
       ]);
+      // In the log too, at error for a critical alarm.
+      expect(logLines).toContainEqual(expect.objectContaining({ level: 50, laneId: 'lane-1', alarm: 'GW_ERR_BARRIER_NOT_CONFIRMED', severity: 'critical', msg: expect.stringMatching(/^lane lane-1: barrier close failed/) as unknown }));
 
       // The next vehicle waits: the arm is not the gateway's to open until it is closed.
       const crossing = post.register('lane-1', { plate: 'GE-202-BB', actor: SUPERVISOR, declaration: DECLARATION });

@@ -445,6 +445,10 @@ export class PostWorkflow {
     }
     if (event.kind === 'alarm') {
       this.counts.alarms += 1;
+      // In the journal too, as the gateway's own alarms are (Gateway.raiseAlarm): an integrator
+      // reading it sees a barrier that failed to close, not only the console and the VMC.
+      const severity = event.severity ?? 'warning';
+      this.options.logger[severity === 'critical' ? 'error' : 'warn']({ laneId, alarm: event.alarm, severity, crossingId: event.crossingId }, event.message);
       const entryPlate = event.details.entryPlate;
       if (event.alarm === 'WF_PLATE_MISMATCH' && typeof entryPlate === 'string') this.options.history.recordMismatch(entryPlate);
     }
