@@ -125,6 +125,13 @@ function scanner(imageDir: string): XrayHttpDriver {
   return new XrayHttpDriver(config, imageDir, { clock: systemClock, logger: pino({ level: 'silent' }) });
 }
 
+/** Once the push's file is gone: no image kept or being received, and no reading stored. */
+async function leftNothing({ gateway, imageDir }: XrayPost): Promise<void> {
+  await until(imageDir, (files) => files.length === 0);
+  expect([...kept(imageDir), ...incoming(imageDir).map((file) => file.name)]).toEqual([]);
+  expect(scans(gateway)).toHaveLength(0);
+}
+
 const scans = (gateway: Gateway) => gateway.outbox.readFrom(0, 1000).filter((row) => row.type === 'xray.scan');
 
 describe('X-ray push as it arrives', () => {
@@ -188,7 +195,6 @@ describe('X-ray push as it arrives', () => {
 
   it('refuses an 8-bit image as soon as its header is in, before the rest is sent, and keeps nothing', async () => {
     post = await xrayPost();
-    const { gateway, imageDir } = post;
     const eightBit = Buffer.concat([Buffer.from('P5\n2048 2100\n255\n'), Buffer.alloc(2048 * 2100, 7)]);
     const body = Buffer.from(scanPush(completed('scan-22'), eightBit));
     const push = new RawPush(post.port, post.authorization, body.length);
@@ -196,14 +202,11 @@ describe('X-ray push as it arrives', () => {
     await push.send(body.subarray(0, 64 * 1024));
     expect(await push.answer).toEqual({ status: 400, body: 'image: 8-bit image, a 16-bit greyscale image is required' });
     push.cut();
-    await until(imageDir, (files) => files.length === 0);
-    expect([...kept(imageDir), ...incoming(imageDir).map((file) => file.name)]).toEqual([]);
-    expect(scans(gateway)).toHaveLength(0);
+    await leftNothing(post);
   });
 
   it('refuses a push over the listener limit: at once when declared, when reached when chunked, keeping nothing', async () => {
     post = await xrayPost();
-    const { gateway, imageDir } = post;
     const declared = new RawPush(post.port, post.authorization, 48 * 1024 * 1024 + 1);
     expect((await declared.answer).status).toBe(413);
     declared.cut();
@@ -216,9 +219,7 @@ describe('X-ray push as it arrives', () => {
     for (let sent = 0; sent < 49 && !answered; sent += 1) await chunked.sendChunk(mebibyte);
     expect((await chunked.answer).status).toBe(413);
     chunked.cut();
-    await until(imageDir, (files) => files.length === 0);
-    expect([...kept(imageDir), ...incoming(imageDir).map((file) => file.name)]).toEqual([]);
-    expect(scans(gateway)).toHaveLength(0);
+    await leftNothing(post);
   });
 
   it('answers 503 to a push still arriving when its driver stops, keeps nothing, and lets the gateway stop', async () => {

@@ -4,6 +4,7 @@
  * reports: requested, started, completed (with the image), or decided (the analyst's decision).
  */
 import { z } from 'zod';
+import type { XrayReading } from './xray-folder-driver.js';
 
 export const scanMetadataSchema = z.strictObject({
   scanId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
@@ -18,16 +19,21 @@ export const scanMetadataSchema = z.strictObject({
 });
 export type ScanMetadata = z.infer<typeof scanMetadataSchema>;
 
-/** The reading fields every X-ray driver builds the same way from a scan's metadata. */
-export function scanFields(metadata: ScanMetadata) {
+/** The reading every X-ray driver makes of a scan's metadata, where its image is and what it shows. */
+export function scanReading(deviceId: string, metadata: ScanMetadata, imageRef: string | null, image: XrayReading['image'], atMs: number): XrayReading {
   return {
+    type: 'scan',
+    deviceId,
     status: metadata.status,
     scanId: metadata.scanId,
     scannerId: metadata.scannerId,
     plate: metadata.plate,
     container: metadata.container,
     scannerTime: metadata.time,
+    imageRef,
+    image,
     metadataRef: metadata.metadataRef,
     decision: metadata.decision ?? null,
+    atMs,
   };
 }

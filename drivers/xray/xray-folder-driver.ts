@@ -13,7 +13,7 @@ import type { XrayFolderConfig } from '../../config/schema.js';
 import type { TimerHandle } from '../../core/clock.js';
 import { DriverBase, type DriverContext } from '../driver.js';
 import { fileIdentity, fileNameProblem, isMetadataName, isSameFile, openRegularFile, readPgmFile, readWhole, RefusedNames, type OpenedFile } from './drop-folder-files.js';
-import { scanFields, scanMetadataSchema, type ScanMetadata } from './scan-file.js';
+import { scanMetadataSchema, scanReading, type ScanMetadata } from './scan-file.js';
 
 export type XrayReading = {
   type: 'scan';
@@ -208,14 +208,7 @@ export class XrayFolderDriver extends DriverBase<XrayReading> {
       }
     }
     if (this.stopped) return;
-    this.emitReading({
-      type: 'scan',
-      deviceId: this.id,
-      ...scanFields(metadata),
-      imageRef,
-      image,
-      atMs: this.context.clock.now(),
-    });
+    this.emitReading(scanReading(this.id, metadata, imageRef, image, this.context.clock.now()));
     this.context.logger.info({ scanId: metadata.scanId, status: metadata.status }, 'scan read');
     this.setHealth('up');
   }

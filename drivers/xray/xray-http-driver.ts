@@ -18,7 +18,7 @@ import { makePrivateDir } from '../../core/private-files.js';
 import type { DriverContext } from '../driver.js';
 import { PushDriverBase, PushNotStored, type Ack, type PushBody } from '../push-driver.js';
 import { IncomingScanImage, prepareIncoming } from './incoming-scan-image.js';
-import { scanFields, scanMetadataSchema, type ScanMetadata } from './scan-file.js';
+import { scanMetadataSchema, scanReading, type ScanMetadata } from './scan-file.js';
 import type { XrayReading } from './xray-folder-driver.js';
 
 export type AckedXrayReading = XrayReading & { ack: Ack };
@@ -163,12 +163,7 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
 
   private reading(metadata: ScanMetadata, imageRef: string | null, image: XrayReading['image']): Builder {
     return (ack) => ({
-      type: 'scan',
-      deviceId: this.id,
-      ...scanFields(metadata),
-      imageRef,
-      image,
-      atMs: this.context.clock.now(),
+      ...scanReading(this.id, metadata, imageRef, image, this.context.clock.now()),
       // A reading not stored names its image to nobody: the file goes with it (the scanner sends again).
       ack: imageRef === null ? ack : { resolve: () => ack.resolve(), reject: (error) => void unlink(imageRef).catch(() => undefined).finally(() => ack.reject(error)) },
     });
