@@ -3,7 +3,7 @@
  * language, the live lanes and the three pages. One Api object carries the CSRF token; a 401 or a
  * `session-ended` from the live stream returns to the login screen with a message.
  */
-import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Api, ApiError } from './api.js';
 import { AuditPage } from './components/audit-page.js';
 import { Board } from './components/board.js';
@@ -32,7 +32,10 @@ export function App() {
     setLanguageState(next);
   }, []);
   const i18n = useMemo(() => makeI18n(language, setLanguage), [language, setLanguage]);
-  useEffect(() => {
+  // A layout effect: the page's language changes in the same commit as its text. An ordinary
+  // effect runs after paint, so for a frame (and for a screen reader) the text was Azerbaijani
+  // while the page still said English.
+  useLayoutEffect(() => {
     document.documentElement.lang = language;
     document.title = i18n.t('app.title');
   }, [language, i18n]);
