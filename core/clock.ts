@@ -36,12 +36,12 @@ export const systemClock: Clock = {
 };
 
 /**
- * A clock that runs `speed` times faster than the real one, starting at the real time. The demo
- * and the simulator use it so a day of traffic passes in minutes.
+ * A clock that runs `speed` times faster than the real one, starting at `startAt` (default: the
+ * real time). The demo and the simulator use it so a day of traffic passes in minutes.
  */
-export function createScaledClock(speed: number, base: Clock = systemClock): Clock {
+export function createScaledClock(speed: number, base: Clock = systemClock, startAt?: number): Clock {
   if (!(speed > 0)) throw new RangeError(`speed must be > 0, got ${speed}`);
-  const wallOrigin = base.now();
+  const wallOrigin = startAt ?? base.now();
   const monoOrigin = base.monotonic();
   const elapsed = (): number => (base.monotonic() - monoOrigin) * speed;
   return {

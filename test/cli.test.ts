@@ -97,4 +97,44 @@ describe('border-gateway demo (what npm start runs)', () => {
     const stopped = await demo.kill('SIGTERM');
     expect(stopped.code).toBe(0);
   });
+
+  it('resumes its fast traffic clock after a restart, ahead of the crossings it carries over', async () => {
+    const dataDir = tempDir();
+    const lanesNow = async (process: GatewayProcess): Promise<{ viewAt: number; open: Map<string, number> }> => {
+      const health = await process.waitForStdout((line) => line.includes('/healthz'), 30_000, 'the health line');
+      const base = (/(http:\/\/\S+)\/healthz/.exec(health)?.[1]) as string;
+      const accounts = await process.waitForStdout((line) => line.includes('accounts:'));
+      const password = /demo-supervisor \/ (\S+)/.exec(accounts)?.[1] as string;
+      const login = await fetch(`${base}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'demo-supervisor', password, bearer: true }) });
+      const { token } = (await login.json()) as { token: string };
+      const lanes = (await (await fetch(`${base}/api/lanes`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+        viewAt: string;
+        crossings: { crossingId: string; arrivedAt?: string | null }[];
+      }[];
+      const open = new Map<string, number>();
+      for (const lane of lanes) for (const crossing of lane.crossings) if (crossing.arrivedAt) open.set(crossing.crossingId, Date.parse(crossing.arrivedAt));
+      return { viewAt: Math.min(...lanes.map((lane) => Date.parse(lane.viewAt))), open };
+    };
+    // ×3000 with a truck a minute of traffic time per lane: queues fill within seconds.
+    demo = new GatewayProcess(['demo', '--speed', '3000', '--rate', '60', '--free-ports', '--data', dataDir]);
+    collector = await Collector.connect(`mqtt://127.0.0.1:${/-p (\d+)/.exec(await demo.waitForStdout((line) => line.includes('mosquitto_sub'), 30_000, 'the watch line'))?.[1]}`, 'border/#', 4);
+    await collector.waitFor((r) => r.filter((m) => m.type === 'vehicle.arrived').length >= 6, 45_000, 'six arrivals');
+    const before = await lanesNow(demo);
+    expect(before.open.size).toBeGreaterThan(0);
+    // Traffic time has run far ahead of the wall clock (hours at ×3000).
+    expect(before.viewAt - Date.now()).toBeGreaterThan(60 * 60_000);
+    expect((await demo.kill('SIGTERM')).code).toBe(0);
+    await collector.close();
+    collector = undefined;
+
+    demo = new GatewayProcess(['demo', '--speed', '3000', '--rate', '60', '--free-ports', '--data', dataDir]);
+    const banner = await demo.waitForStdout((line) => line.includes('traffic clock'), 30_000, 'the banner');
+    expect(banner).toContain('resumed at');
+    const after = await lanesNow(demo);
+    expect(after.viewAt).toBeGreaterThanOrEqual(before.viewAt);
+    const carried = [...before.open].filter(([id]) => after.open.has(id));
+    expect(carried.length).toBeGreaterThan(0);
+    // Every carried-over crossing arrived before the clock's present: its wait is not negative.
+    for (const [id, arrived] of carried) expect(after.viewAt, id).toBeGreaterThanOrEqual(arrived);
+  });
 });

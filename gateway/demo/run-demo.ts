@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfigFile } from '../../config/load-config.js';
 import { redactUrl } from '../../config/secrets.js';
-import { createScaledClock, systemClock } from '../../core/clock.js';
+import { systemClock } from '../../core/clock.js';
 import { PACKAGE_ROOT } from '../../core/package-info.js';
 import { GatewayDeskClient } from '../../sim/gateway-client.js';
 import { startPostSimulator, type RunningSimulator } from '../../sim/post-simulator.js';
@@ -18,6 +18,7 @@ import { isOutboxRefusal } from '../outbox/sqlite-outbox.js';
 import { DeviceManager } from '../devices/device-manager.js';
 import { startPostRuntime, type PostRuntime } from '../post-runtime.js';
 import { resolveUplinkSettings } from '../uplink/resolve-settings.js';
+import { startDemoClock } from './demo-clock.js';
 import { createClockQualityProbe } from '../../core/clock-quality.js';
 import { adjustDemoConfig } from './demo-config.js';
 import { createDemoAccounts } from './demo-accounts.js';
@@ -79,8 +80,14 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   if (freePorts) config.devicePush.port = 0;
   const broker = options.mqttUrl ? null : await startEmbeddedBroker(options.brokerPort ?? (freePorts ? 0 : DEFAULT_BROKER_PORT));
   const brokerUrl = options.mqttUrl ?? (broker as EmbeddedBroker).url;
-  // One fast clock for TRS stamps and for the trucks' waiting, so durations agree.
-  const postClock = createScaledClock(options.speed);
+  // One fast clock for TRS stamps and for the trucks' waiting, so durations agree; after a restart
+  // it resumes where it stood, ahead of the crossings the lanes carry over (demo-clock.ts).
+  const demoClock = startDemoClock({
+    dataDir: options.dataDir,
+    speed: options.speed,
+    onSaveError: (error) => options.logger.debug({ err: error }, 'demo traffic clock not saved'),
+  });
+  const postClock = demoClock.clock;
   const gateway = await Gateway.start({
     config,
     uplink: resolveUplinkSettings(config, [brokerUrl]),
@@ -88,6 +95,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     clock: systemClock,
     eventClock: postClock,
     dataDir: options.dataDir,
+  }).catch(async (error: unknown) => {
+    demoClock.stop();
+    await broker?.close();
+    throw error;
   });
   const http = gateway.httpAddress;
   const accounts = await createDemoAccounts(gateway);
@@ -122,6 +133,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       await runtime.stop();
       await gateway.stop();
       await broker?.close();
+      demoClock.stop();
       throw error;
     });
     await devices.start();
@@ -133,7 +145,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const port = url.port || '1883';
   options.out(
     [
-      `border-gateway demo: post "${config.post.id}", ${config.lanes.length} lanes, traffic clock x${options.speed} (a day in ${(1440 / options.speed).toFixed(0)} min)`,
+      `border-gateway demo: post "${config.post.id}", ${config.lanes.length} lanes, traffic clock x${options.speed} (a day in ${(1440 / options.speed).toFixed(0)} min)` +
+        (demoClock.resumedFrom !== null ? `, resumed at ${new Date(demoClock.resumedFrom).toISOString()} where the last run stopped` : ''),
       `  MQTT broker: ${redactUrl(brokerUrl)}${broker ? ' (embedded)' : ''}`,
       `  watch:       mosquitto_sub -h ${url.hostname} -p ${port} -t 'border/#' -v`,
       http ? `  console:     http://${http.host}:${http.port}/   (log in with an account below)` : '',
@@ -185,6 +198,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       }
       await gateway.stop();
       await broker?.close();
+      demoClock.stop();
       resolveDone();
     })();
     return stopping;
