@@ -162,12 +162,25 @@ describe('lane workflow', () => {
     expect(() => second.workflow.overrideChannel(tipped.crossingId, 'red', supervisor('sup-2'), '  ')).toThrow('an operator action needs a reason');
     second.workflow.overrideChannel(tipped.crossingId, 'red', supervisor('sup-2'), 'intelligence tip-off');
     expect(tipped.state).toBe('inspecting');
+    // The channel it already has, routed where it already is: refused, nothing recorded.
+    expect(() => second.workflow.overrideChannel(tipped.crossingId, 'red', supervisor('sup-2'), 'again')).toThrow(/already on the red channel \(inspecting\)/);
     expect(tipped.risk?.channel).toBe('red');
     expect(tipped.risk?.reasons.at(-1)).toBe('supervisor sup-2 override: intelligence tip-off');
     expect(second.events.filter((e) => e.kind === 'operator')).toEqual([{ kind: 'operator', actor: supervisor('sup-2'), action: 'crossing.channel', before: 'green', after: 'red', reason: 'intelligence tip-off', crossingId: tipped.crossingId }]);
     second.workflow.overrideChannel(tipped.crossingId, 'green', supervisor('sup-3'), 'inspection waived by the chief');
     expect(tipped.state).toBe('released');
     expect(events.some((e) => e.kind === 'operator')).toBe(false);
+
+    // The same channel with another route is an override: a green vehicle picked at random for the
+    // scanner, released without its scan.
+    const third = lane({ random: 0.01 });
+    const picked = third.workflow.arrive('GE-557-XY');
+    third.workflow.register(picked.crossingId, declaration(20_000));
+    await third.workflow.weigh(20_000);
+    expect(picked).toMatchObject({ state: 'scanning', risk: { channel: 'green' } });
+    third.workflow.overrideChannel(picked.crossingId, 'green', supervisor('sup-1'), 'scanner queue too long');
+    expect(picked.state).toBe('released');
+    expect(third.events.filter((e) => e.kind === 'operator')).toMatchObject([{ action: 'crossing.channel', before: 'green', after: 'green' }]);
   });
 
   it('matches plates tolerant of OCR confusions', () => {

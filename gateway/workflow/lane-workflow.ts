@@ -283,6 +283,13 @@ export class LaneWorkflow {
     if (!['risk-assessed', 'scanning', 'inspecting'].includes(crossing.state) || !crossing.risk) {
       throw new WorkflowError(`crossing ${crossingId} is ${crossing.state}: a channel can be overridden only after the risk assessment and before release`);
     }
+    // An override that changes nothing would still be audited and sent as one (before = after). A
+    // same channel that routes the vehicle elsewhere (orange after a suspect scan sent it to
+    // inspection: scan it again) does change something, and stays allowed.
+    const routedTo = channel === 'orange' ? 'scanning' : channel === 'red' ? 'inspecting' : 'released';
+    if (channel === crossing.risk.channel && routedTo === crossing.state) {
+      throw new WorkflowError(`crossing ${crossingId} is already on the ${channel} channel (${crossing.state}): an override must change the channel or the route`);
+    }
     this.options.emit({ kind: 'operator', actor, action: 'crossing.channel', before: crossing.risk.channel, after: channel, reason, crossingId });
     crossing.risk = { ...crossing.risk, channel, reasons: [...crossing.risk.reasons, `${actor.role} ${actor.id} override: ${reason}`], xrayRequested: channel === 'orange' };
     crossing.xray = crossing.xray || channel === 'orange';
