@@ -25,10 +25,10 @@
 #      machine's CPU and Node major (bundle.json), and that node is at least what the package's
 #      engines ask (20.19)
 #   2. unpacks it to /opt/border-gateway; a different installed version is kept as
-#      /opt/border-gateway.previous for rollback (replacing an older one). On an upgrade the data
-#      directory is first backed up to /var/backups/border-gateway/ while the service still runs
-#      (a failed backup ends the upgrade with nothing changed), then the service is stopped (the
-#      newer gateway migrates the database forward on start)
+#      /opt/border-gateway.previous for rollback (replacing an older one). On an upgrade the
+#      service is stopped and the data directory backed up to /var/backups/border-gateway/ (a
+#      failed backup starts the service again and ends the upgrade with nothing changed); the
+#      newer gateway migrates the database forward on start
 #   3. installs the unit, sysusers and tmpfiles files and /usr/local/bin/border-gateway
 #   4. creates the border-gateway user (systemd-sysusers), applies the tmpfiles rules,
 #      creates /etc/border-gateway (root:root 0755) and post.yaml from --config
@@ -161,10 +161,11 @@ activate() {
   fi
 }
 
-# The data directory to /var/backups/border-gateway/ with the new version's `backup`, taken
-# while the installed version still runs (an online copy: docs/deployment.md#backups), so a
-# failed backup leaves everything as it was, the service running. What the service commits
-# between the copy and the stop is in the database the new version migrates, not in the copy.
+# The data directory to /var/backups/border-gateway/ with the new version's `backup`, taken once
+# the service has stopped: the copy is the database exactly as the new version takes it over. A
+# copy taken while the service ran missed what it committed before the stop, and a rollback that
+# restored it lost those events and gave their seqs to others. A failed backup starts the service
+# again (`was_running`): nothing is changed.
 backup_before_upgrade() {
   local installed=$1
   [ "$backup" = 1 ] && [ -n "$(find "$data" -name '*.db' -print -quit 2>/dev/null)" ] || return 0
@@ -178,11 +179,14 @@ backup_before_upgrade() {
     config_option=(--config "$etc/post.yaml")
     [ "$live" = 1 ] || config_option+=(--root "$root")
   fi
-  local meanwhile=''
-  if service_active; then meanwhile=' (the service runs on meanwhile)'; fi
-  say "backing up $data before the upgrade$meanwhile"
-  "$node" "$new/dist/gateway/cli.js" backup --data "$data" --out "$out" "${config_option[@]}" \
-    || die "the backup before the upgrade failed: nothing was changed (--no-backup skips it)"
+  say "backing up $data before the upgrade"
+  if ! "$node" "$new/dist/gateway/cli.js" backup --data "$data" --out "$out" "${config_option[@]}"; then
+    if [ "$was_running" = 1 ]; then
+      systemctl start "$unit"
+      die "the backup before the upgrade failed: nothing was changed, $unit started again (--no-backup skips it)"
+    fi
+    die "the backup before the upgrade failed: nothing was changed (--no-backup skips it)"
+  fi
 }
 
 if [ "$rollback" = 1 ]; then
@@ -244,8 +248,8 @@ if [ -f "$opt/.bundle-sha256" ] && [ "$(cat "$opt/.bundle-sha256")" = "$digest" 
 else
   if [ -d "$opt" ]; then
     installed=$("$node" -p "require('$opt/package.json').version" 2>/dev/null || echo unknown)
-    backup_before_upgrade "$installed"
     if stop_service; then was_running=1; fi
+    backup_before_upgrade "$installed"
     rm -rf "$previous"
     mv "$opt" "$previous"
     say "kept $installed as $previous (rollback: install.sh --rollback)"

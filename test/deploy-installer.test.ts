@@ -211,7 +211,7 @@ describe('install.sh on a live post', () => {
     expect(post.active).toBe(true);
   });
 
-  it('leaves the service running and the installed version in place when the backup before an upgrade fails', () => {
+  it('starts the service again and leaves the installed version in place when the backup before an upgrade fails', () => {
     expect(post.active).toBe(true);
     // The database where the configuration's outbox.path (outbox.db) puts it, as the service left it.
     mkdirSync(post.path('/var/lib/border-gateway'), { recursive: true });
@@ -219,18 +219,18 @@ describe('install.sh on a live post', () => {
     const full = post.install([second.archive], 8192);
     expect(full.status).not.toBe(0);
     expect(output(full)).toContain('GW_ERR_BACKUP_WRITE');
-    expect(full.stderr).toContain('the backup before the upgrade failed: nothing was changed');
-    expect(post.calls.filter((call) => /^(start|stop|restart)/.test(call))).toEqual([]);
+    expect(full.stderr).toContain('the backup before the upgrade failed: nothing was changed, border-gateway.service started again');
+    expect(post.calls.filter((call) => /^(start|stop|restart)/.test(call))).toEqual(['stop border-gateway.service', 'start border-gateway.service']);
     expect(post.active).toBe(true);
     expect(readFileSync(post.path('/opt/border-gateway/.bundle-sha256'), 'utf8').trim()).toBe(first.digest);
     expect(existsSync(post.path('/opt/border-gateway.previous'))).toBe(false);
   });
 
-  it("upgrades: backs up with the configuration's outbox.path while the service runs, then stops, swaps and restarts it", () => {
+  it("upgrades: stops the service, backs up with the configuration's outbox.path, swaps and restarts it", () => {
     const upgraded = post.install([second.archive]);
     expect(upgraded.status, output(upgraded)).toBe(0);
-    expect(upgraded.stdout).toContain('(the service runs on meanwhile)');
-    expect(post.calls.filter((call) => !/^(is-active|daemon-reload|enable)/.test(call))).toEqual(['stop border-gateway.service', '  backups when stopped: 1', 'restart border-gateway.service']);
+    // No backup yet when it stopped: the copy is taken of the stopped service's database.
+    expect(post.calls.filter((call) => !/^(is-active|daemon-reload|enable)/.test(call))).toEqual(['stop border-gateway.service', '  backups when stopped: 0', 'restart border-gateway.service']);
     expect(upgraded.stdout).toContain('install: restarted border-gateway.service');
     const backups = readdirSync(post.path('/var/backups/border-gateway'));
     expect(backups).toEqual([expect.stringMatching(/^before-upgrade-0\.9\.0-to-0\.9\.1-\d{8}T\d{6}Z\.tar\.gz$/)]);
