@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isGatewayError } from '../core/errors.js';
 import { checkSecrets } from './check-secrets.js';
-import { postConfigSchema } from './schema.js';
+import { postConfigSchema, secretSchema } from './schema.js';
 import type { SecretSources } from './secrets.js';
 
 /** A post naming its secrets every way the schema allows: a camera password file, the uplink's by variable, TLS files. */
@@ -67,5 +67,99 @@ describe('config check --secrets', () => {
 
   it('says one problem as run says it', () => {
     expect(() => checkSecrets(config, sources(ALL_FILES))).toThrow(/^uplink\.password: environment variable MQTT_PASSWORD is not set$/);
+  });
+});
+
+/** A step of a path through the configuration's schema: a key, an array's elements, or a device of one driver. */
+type Step = { key: string } | { each: true } | { driver: string };
+
+interface SchemaDef {
+  type: string;
+  shape?: Record<string, { _zod: { def: SchemaDef } }>;
+  innerType?: { _zod: { def: SchemaDef } };
+  element?: { _zod: { def: SchemaDef } };
+  options?: { _zod: { def: SchemaDef } }[];
+  in?: { _zod: { def: SchemaDef } };
+  discriminator?: string;
+}
+
+/**
+ * Every path at which the schema takes a secretSchema, found by walking zod's definitions, so a
+ * secret added to the schema later is found without anyone listing it here.
+ */
+function secretPaths(schema: { _zod: { def: SchemaDef } }, path: Step[] = []): Step[][] {
+  const def = schema._zod.def;
+  // `.describe()` clones the union: a secret is a union of secretSchema's own options.
+  const secretOptions = (secretSchema as unknown as { _zod: { def: SchemaDef } })._zod.def.options ?? [];
+  if (def.type === 'union' && def.options?.length === secretOptions.length && def.options.every((option, index) => option === secretOptions[index])) return [path];
+  switch (def.type) {
+    case 'object':
+      return Object.entries(def.shape ?? {}).flatMap(([key, value]) => secretPaths(value, [...path, { key }]));
+    case 'optional':
+    case 'nullable':
+    case 'default':
+    case 'prefault':
+    case 'readonly':
+    case 'catch':
+      return secretPaths(def.innerType as { _zod: { def: SchemaDef } }, path);
+    case 'pipe':
+      return secretPaths(def.in as { _zod: { def: SchemaDef } }, path);
+    case 'array':
+      return secretPaths(def.element as { _zod: { def: SchemaDef } }, [...path, { each: true }]);
+    case 'union': {
+      const options = def.options ?? [];
+      if (def.discriminator === undefined) return options.flatMap((option) => secretPaths(option, path));
+      return options.flatMap((option) => {
+        const literal = (option._zod.def.shape?.[def.discriminator as string]?._zod.def as { values?: string[] } | undefined)?.values?.[0] as string;
+        return secretPaths(option, [...path, { driver: literal }]);
+      });
+    }
+    default:
+      return [];
+  }
+}
+
+/** The smallest device of each driver that has a secret; a driver that gains one needs a line here. */
+const DEVICE_WITH_SECRET: Record<string, Record<string, unknown>> = {
+  onvif: { id: 'cam', driver: 'onvif', connection: { url: 'http://10.0.0.5/onvif/device_service', username: 'gw', password: 'x' } },
+};
+
+/** A raw post with `secret` set at `path` (the objects on the way made as needed). */
+function postWithSecretAt(path: Step[], secret: { env: string }): Record<string, unknown> {
+  const raw: Record<string, unknown> = { version: 1, post: { id: 'p' }, lanes: [{ id: 'lane-1', devices: [] }], uplink: { brokers: ['mqtts://vmc:8883'] } };
+  let at: unknown = raw;
+  path.forEach((step, index) => {
+    const last = index === path.length - 1;
+    if ('key' in step) {
+      const holder = at as Record<string, unknown>;
+      if (last) holder[step.key] = secret;
+      else holder[step.key] ??= 'each' in (path[index + 1] as Step) ? [] : step.key === 'tls' ? { cert: '/etc/bg/cert.pem' } : {};
+      at = holder[step.key];
+    } else if ('each' in step) {
+      const list = at as unknown[];
+      if (list.length === 0) list.push({});
+      at = list[0];
+    } else {
+      // The element the step before made: a device of this driver instead.
+      const device = DEVICE_WITH_SECRET[step.driver];
+      if (!device) throw new Error(`driver ${step.driver} has a secret: add a minimal ${step.driver} device to DEVICE_WITH_SECRET`);
+      Object.assign(at as Record<string, unknown>, structuredClone(device));
+    }
+  });
+  return raw;
+}
+
+describe('config check --secrets, against the schema', () => {
+  it('reads every secret the schema can hold, found by walking the schema rather than listed', () => {
+    const paths = secretPaths(postConfigSchema as unknown as { _zod: { def: SchemaDef } });
+    const names = paths.map((path) => path.map((step) => ('key' in step ? step.key : 'each' in step ? '[]' : `<${step.driver}>`)).join('.'));
+    // What the walk finds today; a secret added to the schema is found too and checked below.
+    expect(names).toEqual(expect.arrayContaining(['lanes.[].devices.[].<onvif>.connection.password', 'uplink.password', 'uplink.tls.key', 'http.tls.key', 'devicePush.tls.key']));
+    for (const [index, path] of paths.entries()) {
+      const variable = `GW_SECRET_DRIFT_${index}`;
+      const config = postConfigSchema.parse(postWithSecretAt(path, { env: variable }));
+      const files = sources({ '/etc/bg/cert.pem': 'cert' });
+      expect(() => checkSecrets(config, files), names[index]).toThrow(`environment variable ${variable} is not set`);
+    }
   });
 });
