@@ -4,6 +4,7 @@
  * the stream ending with its session, the per-session cap), the extended lane view, pictures by
  * digest, and the TRS of a day after its events were delivered and deleted from the outbox.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { get, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -245,14 +246,30 @@ describe('GET /api/images/:ref', () => {
     laneConsole.stop();
   });
 
-  it('links the entry picture of a plate read to its crossing', () => {
-    const devices = new DeviceFeedStandIn();
-    const laneConsole = new LaneConsole({ post: runtime.post, onEvent: (listener) => gateway.onEvent(listener), devices, deviceHealth: () => undefined, image: () => null, clock });
-    const crossing = runtime.post.lane('lane-1').workflow.arrive('AB123CD', 'truck', 0.9);
-    devices.read('lane-1', 'entry', { type: 'plate.read', deviceId: 'cam-1', plate: null, plateType: null, vehicleType: null, imageRef: ref, cameraTime: null, atMs: clock.now() } as never);
+  it('links a crossing to the entry picture it arrived with', () => {
+    const laneConsole = new LaneConsole({ post: runtime.post, onEvent: (listener) => gateway.onEvent(listener), devices: new DeviceFeedStandIn(), deviceHealth: () => undefined, image: () => null, clock });
+    const crossing = runtime.post.lane('lane-1').workflow.arrive('AB123CD', 'truck', 0.9, 'anpr', ref);
     const lane = laneConsole.lanes()[0] as { crossings: { crossingId: string; snapshotUrl: string | null }[] };
     expect(lane.crossings).toEqual([expect.objectContaining({ crossingId: crossing.crossingId, snapshotUrl: `/api/images/${ref}` })]);
     laneConsole.stop();
+  });
+
+  it('shows two crossings whose cameras sent the same bytes the one stored picture, with nothing in memory', async () => {
+    // A camera's "no picture" frame is the same bytes every time: the store holds them once, under
+    // the first crossing; the second finds them by the digest it arrived with.
+    const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from('night: no picture')]);
+    const digest = `sha256:${createHash('sha256').update(jpeg).digest('hex')}`;
+    const first = runtime.post.lane('lane-1').workflow.arrive('AB125CD', 'truck', 0.9, 'anpr', digest);
+    const second = runtime.post.lane('lane-1').workflow.arrive('AB126CD', 'truck', 0.9, 'anpr', digest);
+    const stored = await runtime.evidence.store.put(jpeg, { kind: 'plate-snapshot', contentType: 'image/jpeg', crossing: { crossingId: first.crossingId, laneId: 'lane-1' }, deviceId: 'cam-1', forward: false });
+    expect(stored?.digest).toBe(digest);
+    expect(await runtime.evidence.store.put(jpeg, { kind: 'plate-snapshot', contentType: 'image/jpeg', crossing: { crossingId: second.crossingId, laneId: 'lane-1' }, deviceId: 'cam-1', forward: false })).toMatchObject({ digest: stored?.digest });
+    const lane = runtime.laneConsole.lanes()[0] as { crossings: { crossingId: string; snapshotUrl: string | null }[] };
+    const urls = Object.fromEntries(lane.crossings.map((c) => [c.crossingId, c.snapshotUrl]));
+    expect([urls[first.crossingId], urls[second.crossingId]]).toEqual([`/api/images/${digest}`, `/api/images/${digest}`]);
+    const served = await app().inject({ method: 'GET', url: `/api/images/${digest}`, headers: bearer('operator').headers });
+    expect(served.statusCode).toBe(200);
+    expect(served.rawPayload.equals(jpeg)).toBe(true);
   });
 });
 

@@ -58,15 +58,14 @@ export interface LaneConsoleOptions {
   logger?: Logger;
 }
 
-/** Entry pictures remembered per crossing: more than the open crossings of a busy post. */
-const MAX_SNAPSHOTS = 512;
+/** Thumbnails remembered per crossing: more than the open crossings of a busy post. */
+const MAX_THUMBNAILS = 512;
 /** Scans waiting for their thumbnail; beyond this a burst goes without (the scan is still shown). */
 const MAX_THUMBNAILS_WAITING = 8;
 
 export class LaneConsole {
   private readonly alarms = new OpenAlarms();
   private readonly listeners = new Set<LaneConsoleListener>();
-  private readonly snapshots = new Map<string, string>();
   private readonly barrierInputs = new Map<string, BarrierInputs & { atMs: number }>();
   /** Thumbnails of scans, made here (a PNG a few tens of KiB each): 64 of them, 8 MiB at most. */
   private readonly thumbnailImages = new ImageStore({ maxImages: 64, maxBytes: 8 * 1024 * 1024 });
@@ -81,14 +80,8 @@ export class LaneConsole {
 
   constructor(private readonly options: LaneConsoleOptions) {
     this.unsubscribe = options.onEvent((event) => this.onEvent(event));
-    // Registered after the post workflow's own listener (post-runtime.ts builds this after it), so
-    // by the time a plate read reaches here its crossing exists: the newest open one of the lane.
-    options.devices.onReadings((laneId, role, reading) => {
+    options.devices.onReadings((laneId, _role, reading) => {
       if (this.stopped) return;
-      if (reading.type === 'plate.read' && role !== 'exit' && reading.imageRef !== null && IMAGE_REF_PATTERN.test(reading.imageRef)) {
-        const newest = options.post.lanes.get(laneId)?.workflow.open().at(-1);
-        if (newest && newest.state === 'arrived' && !this.snapshots.has(newest.crossingId)) this.remember(newest.crossingId, reading.imageRef);
-      }
       if (reading.type === 'inputs.changed') {
         this.barrierInputs.set(laneId, { position: reading.position, vehiclePresent: reading.vehiclePresent, photocellBlocked: reading.photocellBlocked, atMs: reading.atMs });
         this.changed(laneId);
@@ -120,7 +113,9 @@ export class LaneConsole {
         deviceHealth: this.options.deviceHealth,
         alarms: this.alarms.open(lane.config.id, this.facts(lane.config.id, inputs), nowMs),
         barrierInputs: inputs,
-        snapshotRef: (crossingId) => this.snapshots.get(crossingId) ?? this.options.stored?.entrySnapshot(crossingId) ?? null,
+        // The store's index by crossing for crossings carried over from a version that did not keep
+        // the picture with the crossing.
+        snapshotRef: (crossing) => crossing.entryPicture ?? this.options.stored?.entrySnapshot(crossing.crossingId) ?? null,
         thumbnail: (crossingId) => this.thumbnails.get(crossingId) ?? null,
         nowMs,
         clockSpeed: this.options.clockSpeed ?? 1,
@@ -169,7 +164,6 @@ export class LaneConsole {
     if (event.type === 'operator.action' && (event.data as { action: string }).action === 'barrier.manual') this.alarms.barrierHandled(laneId);
     if (event.type === 'crossing.completed') {
       const { crossingId } = event.data as { crossingId: string };
-      this.snapshots.delete(crossingId);
       this.thumbnails.delete(crossingId);
       this.thumbnailsAsked.delete(crossingId);
     }
@@ -185,14 +179,14 @@ export class LaneConsole {
     if (this.thumbnailsWaiting >= MAX_THUMBNAILS_WAITING) return; // asked again by the next view
     this.thumbnailsWaiting += 1;
     this.thumbnailsAsked.add(crossingId);
-    if (this.thumbnailsAsked.size > MAX_SNAPSHOTS) this.thumbnailsAsked.delete(this.thumbnailsAsked.values().next().value as string);
+    if (this.thumbnailsAsked.size > MAX_THUMBNAILS) this.thumbnailsAsked.delete(this.thumbnailsAsked.values().next().value as string);
     this.thumbnailQueue = this.thumbnailQueue
       .then(async () => {
         if (this.stopped) return;
         const made = await xrayThumbnail(path);
         const stored = this.thumbnailImages.put(made.png, 'image/png');
         this.thumbnails.set(crossingId, { ref: stored.ref, imageWidth: made.imageWidth, imageHeight: made.imageHeight });
-        if (this.thumbnails.size > MAX_SNAPSHOTS) this.thumbnails.delete(this.thumbnails.keys().next().value as string);
+        if (this.thumbnails.size > MAX_THUMBNAILS) this.thumbnails.delete(this.thumbnails.keys().next().value as string);
         this.changed(laneId);
       })
       .catch((error: unknown) => this.options.logger?.warn({ err: error, crossingId }, 'no thumbnail of the scan; the console shows it without'))
@@ -204,11 +198,5 @@ export class LaneConsole {
   /** Settles once every thumbnail asked for so far is made (or given up). */
   thumbnailsMade(): Promise<void> {
     return this.thumbnailQueue;
-  }
-
-  private remember(crossingId: string, ref: string): void {
-    this.snapshots.set(crossingId, ref);
-    // Crossings that closed without an event reaching here (none should) cannot grow it for ever.
-    if (this.snapshots.size > MAX_SNAPSHOTS) this.snapshots.delete(this.snapshots.keys().next().value as string);
   }
 }

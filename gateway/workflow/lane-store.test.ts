@@ -39,7 +39,7 @@ describe('lane store', () => {
     const db = new Database(':memory:');
     const before = new ManualClock(Date.UTC(2026, 10, 28, 8, 0, 0));
     before.advance(3 * 60 * MINUTE); // this process has run for three hours
-    const open = crossing(before);
+    const open = { ...crossing(before), entryPicture: `sha256:${'a1'.repeat(32)}` };
     new LaneStore(db, before).within(open)(event, db);
 
     // Killed; a new process starts 10 minutes later, its monotonic clock from zero.
@@ -47,6 +47,7 @@ describe('lane store', () => {
     const [restored] = new LaneStore(db, after).restoreCrossings().get('lane-1') ?? [];
     expect(restored?.crossing.crossingId).toBe('c-1');
     expect(restored?.crossing.wallMs).toEqual(open.wallMs);
+    expect(restored?.crossing.entryPicture).toBe(open.entryPicture);
     expect(restored?.crossing.durationsAcrossRestart).toBe(true);
     // Arrived 30 min before the snapshot, which was 10 min ago: 40 min before now on the new clock.
     expect(after.monotonic() - (restored?.crossing.monoMs.arrived as number)).toBe(40 * MINUTE);

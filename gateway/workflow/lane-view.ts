@@ -31,7 +31,7 @@ export interface LaneViewInputs {
   /** The barrier's last reading, with its wall time; null when none came yet. */
   barrierInputs: (BarrierInputs & { atMs: number }) | null;
   /** The entry camera's picture reference of a crossing, when its read had one. */
-  snapshotRef: (crossingId: string) => string | null;
+  snapshotRef: (crossing: Crossing) => string | null;
   /** The thumbnail made of a crossing's scan, once made. */
   thumbnail: (crossingId: string) => ScanThumbnail | null;
   /** The post clock now (the demo's runs fast): waiting times are `viewAt − stepSince`. */
@@ -136,7 +136,7 @@ export function laneView(lane: Lane, inputs: LaneViewInputs): Record<string, unk
       inputsAt: iso(reading?.atMs),
     },
     alarms: inputs.alarms,
-    crossings: open.map((crossing) => crossingView(crossing, crossing.crossingId === booth, inputs.snapshotRef(crossing.crossingId), inputs.thumbnail(crossing.crossingId))),
+    crossings: open.map((crossing) => crossingView(crossing, crossing.crossingId === booth, inputs.snapshotRef(crossing), inputs.thumbnail(crossing.crossingId))),
     viewAt: new Date(inputs.nowMs).toISOString(),
     clockSpeed: inputs.clockSpeed,
   };

@@ -72,6 +72,12 @@ export interface Crossing {
   vehicleType: string;
   /** The entry camera (`anpr`, also when it could not read the plate), or the booth (`operator`). */
   detectedBy: DetectedBy;
+  /**
+   * The entry camera's picture of this vehicle (`sha256:…`), when its read had one. Kept with the
+   * crossing, so the console finds it after a restart by its digest, also when another crossing
+   * stored the same bytes first (a camera's "no picture" frame).
+   */
+  entryPicture?: string;
   declaration: Declaration | null;
   weightKg: number | null;
   risk: RiskDecision | null;
@@ -154,7 +160,7 @@ export class LaneWorkflow {
    * A vehicle arrived, seen by `detectedBy` (the entry camera unless said otherwise); `plate` null
    * when unread (the operator enters it).
    */
-  arrive(plate: string | null, vehicleType = 'truck', plateConfidence: number | null = null, detectedBy: DetectedBy = 'anpr'): Crossing {
+  arrive(plate: string | null, vehicleType = 'truck', plateConfidence: number | null = null, detectedBy: DetectedBy = 'anpr', entryPicture: string | null = null): Crossing {
     this.counter += 1;
     const crossingId = this.options.newId?.() ?? `${this.options.laneId}-${this.options.clock.now().toString(36)}-${this.counter}`;
     const crossing: Crossing = {
@@ -174,6 +180,7 @@ export class LaneWorkflow {
       wallMs: {},
       monoMs: {},
       clock: this.options.clockQuality(),
+      ...(entryPicture !== null ? { entryPicture } : {}),
     };
     this.crossings.set(crossingId, crossing);
     this.stamp(crossing, 'arrived');

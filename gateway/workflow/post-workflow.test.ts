@@ -365,6 +365,15 @@ describe('post workflow', () => {
       expect(alarms()).toEqual([expect.objectContaining({ laneId: 'lane-2', subject: arrived?.subject, data: expect.objectContaining({ alarm: 'WF_PLATE_UNREAD' }) as unknown })]);
     });
 
+    it("keeps the entry camera's picture digest with the crossing it starts, and nothing that is not a digest", () => {
+      const digest = `sha256:${'5e'.repeat(32)}`;
+      feed.read('lane-2', 'entry', { type: 'plate.read', deviceId: 'cam-2', plate: { text: 'GE-404-DD', raw: 'GE404DD', confidence: 0.9, country: null, formatValid: null }, plateType: null, vehicleType: 'truck', imageRef: digest, cameraTime: null, atMs: clock.now() });
+      expect(post.lane('lane-2').workflow.open().at(-1)).toMatchObject({ plate: 'GE-404-DD', entryPicture: digest });
+      feed.read('lane-2', 'entry', { type: 'plate.read', deviceId: 'cam-2', plate: { text: 'GE-405-DD', raw: 'GE405DD', confidence: 0.9, country: null, formatValid: null }, plateType: null, vehicleType: 'truck', imageRef: '../../etc/passwd', cameraTime: null, atMs: clock.now() });
+      expect(post.lane('lane-2').workflow.open().at(-1)).toMatchObject({ plate: 'GE-405-DD' });
+      expect(post.lane('lane-2').workflow.open().at(-1)).not.toHaveProperty('entryPicture');
+    });
+
     it('puts an arrival entered at registration on its lane as detected by the operator, with its actions and their audit entries', () => {
       const crossing = post.register('lane-2', { plate: 'GE-303-CC', actor: SUPERVISOR, declaration: DECLARATION });
       expect(emitted.find((e) => e.type === 'vehicle.arrived')).toMatchObject({ laneId: 'lane-2', data: { detectedBy: 'operator', plate: { text: 'GE-303-CC' } } });

@@ -18,6 +18,7 @@ import type { ModelSlot } from '../../edge-models/model-slot.js';
 import type { XrayScreeningModel } from '../../edge-models/xray-screening.js';
 import type { Gateway } from '../daemon.js';
 import type { DeviceManager, DeviceReading } from '../devices/device-manager.js';
+import { IMAGE_REF_PATTERN } from './lane-view.js';
 import { LaneWorkflow, WorkflowError, type Crossing, type Declaration, type DetectedBy, type ScanScreening, type WorkflowEvent } from './lane-workflow.js';
 import type { RiskAssessor } from './risk-assessor.js';
 import type { VisitHistory } from './visit-history.js';
@@ -201,8 +202,8 @@ export class PostWorkflow {
     for (const lane of this.lanes.values()) lane.workflow.stop();
   }
 
-  private arrive(laneId: string, plate: string | null, vehicleType: string, confidence: number | null, detectedBy: DetectedBy): Crossing {
-    const crossing = this.lane(laneId).workflow.arrive(plate, vehicleType, confidence, detectedBy);
+  private arrive(laneId: string, plate: string | null, vehicleType: string, confidence: number | null, detectedBy: DetectedBy, entryPicture: string | null = null): Crossing {
+    const crossing = this.lane(laneId).workflow.arrive(plate, vehicleType, confidence, detectedBy, entryPicture);
     this.options.history.recordArrival(plate, this.options.clock.now());
     return crossing;
   }
@@ -215,7 +216,14 @@ export class PostWorkflow {
           lane.workflow.exit(reading.plate?.text ?? null);
           return;
         }
-        this.arrive(laneId, reading.plate?.text ?? null, vehicleTypeOf(reading.vehicleType), reading.plate?.confidence ?? null, 'anpr');
+        this.arrive(
+          laneId,
+          reading.plate?.text ?? null,
+          vehicleTypeOf(reading.vehicleType),
+          reading.plate?.confidence ?? null,
+          'anpr',
+          reading.imageRef !== null && IMAGE_REF_PATTERN.test(reading.imageRef) ? reading.imageRef : null,
+        );
         return;
       case 'weight.stable':
         if (reading.weightKg < MIN_VEHICLE_KG) return;
