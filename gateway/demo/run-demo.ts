@@ -123,8 +123,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       trafficClock: postClock,
       traffic: false,
       desk: http ? new GatewayDeskClient(`http://${http.host}:${http.port}`, accounts.desk) : null,
-      // Each plate picture different, as a real camera's: the console finds a crossing's picture in
-      // the evidence store after a restart only by its bytes, which identical pictures share.
+      // Each plate picture different, as a real camera's: the console shows each truck its own.
       snapshotBytes: DEMO_PICTURE_BYTES,
       onError: (error) => options.logger.warn({ err: error }, 'simulated truck'),
     }).catch(async (error: unknown) => {
