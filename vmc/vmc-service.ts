@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { GatewayError } from '../core/errors.js';
+import { DEFAULT_CONNECTION_LIMITS, limitConnections } from '../core/connection-limits.js';
 import { Consumer } from './consumer.js';
 import { EventIntake } from './event-intake.js';
 import { GapWatch } from './gap-watch.js';
@@ -137,6 +138,8 @@ export async function startVmc(options: VmcOptions): Promise<RunningVmc> {
   let address: string | null = null;
   if (options.http) {
     try {
+      // The analysts' listener is bounded in sockets as the gateway's are (core/connection-limits.ts).
+      limitConnections(app.server, DEFAULT_CONNECTION_LIMITS, logger);
       address = await app.listen({ host: options.http.host, port: options.http.port });
     } catch (error) {
       await store.close();

@@ -34,7 +34,7 @@ import type { CrossingLog } from '../trs/crossing-log.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { PushBody } from '../../drivers/push-driver.js';
 import { acceptPushBodies, streamPushBodies } from './push-body.js';
-import { DEFAULT_CONNECTION_LIMITS, limitConnections, type ConnectionGuard, type ConnectionLimits } from './connection-limits.js';
+import { DEFAULT_CONNECTION_LIMITS, limitConnections, type ConnectionGuard, type ConnectionLimits } from '../../core/connection-limits.js';
 
 /** The lane API and login bodies are small: 64 KiB bounds every one of them with room to spare. */
 export const API_BODY_LIMIT = 64 * 1024;

@@ -12,7 +12,7 @@
  */
 import type { Server, Socket } from 'node:net';
 import type { BaseLogger } from 'pino';
-import { systemClock, type Clock } from '../../core/clock.js';
+import { systemClock, type Clock } from './clock.js';
 
 export interface ConnectionLimits {
   /** Sockets open at once on the listener. */

@@ -1,13 +1,14 @@
 /**
- * The listeners' bound on open sockets, on a real listener: sockets past the per-address or the
+ * The listeners' bound on open sockets (the gateway's two, servers.ts; the VMC's API), on a real
+ * listener: sockets past the per-address or the
  * total bound are closed at once, the ones within keep being served, and room comes back as
  * sockets close.
  */
-import { connect, type Socket } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listen, type ListeningApp } from './servers.js';
+import { limitConnections } from './connection-limits.js';
 
 /** A socket from `localAddress` to the listener, once connected. */
 function open(port: number, localAddress: string): Promise<Socket> {
@@ -36,21 +37,23 @@ function ask(socket: Socket): Promise<string> {
 }
 
 describe('connection limits', () => {
-  let server: ListeningApp | undefined;
+  let close: (() => Promise<unknown>) | undefined;
   const sockets: Socket[] = [];
 
   afterEach(async () => {
     for (const socket of sockets) socket.destroy();
-    await server?.app.close();
+    await close?.();
   });
 
   it('closes sockets past the per-address and the total bound at once, serves those within, and takes new ones as others close', async () => {
     const warnings: unknown[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => warnings.push(JSON.parse(line)) });
     const app = Fastify({ loggerInstance: logger, keepAliveTimeout: 60_000 });
+    close = () => app.close();
     app.get('/ping', () => 'pong');
-    server = await listen(app, '127.0.0.1', 0, false, { total: 6, perAddress: 4 });
-    const port = server.address.port;
+    const guard = limitConnections(app.server, { total: 6, perAddress: 4 }, logger);
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as AddressInfo).port;
     const from = async (address: string): Promise<Socket> => {
       const socket = await open(port, address);
       sockets.push(socket);
@@ -64,7 +67,7 @@ describe('connection limits', () => {
     // Those within are served, again and again on their keep-alive sockets.
     for (const socket of [...first, ...second]) expect(await ask(socket)).toBe('HTTP/1.1 200 OK');
     for (const socket of first) expect(await ask(socket)).toBe('HTTP/1.1 200 OK');
-    expect(server.connections.refused).toBe(2);
+    expect(guard.refused).toBe(2);
     // One refusal line for the spell (the next within a minute are counted, not logged).
     expect(warnings).toEqual([expect.objectContaining({ msg: 'connections refused: too many open', address: '127.0.0.1', reason: 'address' })]);
 
