@@ -163,13 +163,16 @@ activate() {
 
 # The data directory to /var/backups/border-gateway/ with the new version's `backup`, taken once
 # the service has stopped: the copy is the database exactly as the new version takes it over. A
-# copy taken while the service ran missed what it committed before the stop, and a rollback that
-# restored it lost those events and gave their seqs to others. A failed backup starts the service
-# again (`was_running`): nothing is changed.
+# copy taken while the service ran missed what the old version committed before the stop. It runs
+# between the stop and the swap, where an exit starts the old version again (on_exit): a failed
+# backup changes nothing. Its folder is made before the stop (backup_folder).
 backup_before_upgrade() {
   local installed=$1
-  [ "$backup" = 1 ] && [ -n "$(find "$data" -name '*.db' -print -quit 2>/dev/null)" ] || return 0
-  install -d -m 0700 "$backups"
+  [ "$backup" = 1 ] || return 0
+  if [ -z "$(find "$data" -name '*.db' -print -quit 2>/dev/null)" ]; then
+    say "no database under $data: no backup taken"
+    return 0
+  fi
   local out
   out="$backups/before-upgrade-$installed-to-$bundle_version-$(date -u +%Y%m%dT%H%M%SZ).tar.gz"
   # Where the configuration puts the database (outbox.path, relative to --data as `run` reads
@@ -180,13 +183,15 @@ backup_before_upgrade() {
     [ "$live" = 1 ] || config_option+=(--root "$root")
   fi
   say "backing up $data before the upgrade"
-  if ! "$node" "$new/dist/gateway/cli.js" backup --data "$data" --out "$out" "${config_option[@]}"; then
-    if [ "$was_running" = 1 ]; then
-      systemctl start "$unit"
-      die "the backup before the upgrade failed: nothing was changed, $unit started again (--no-backup skips it)"
-    fi
-    die "the backup before the upgrade failed: nothing was changed (--no-backup skips it)"
-  fi
+  "$node" "$new/dist/gateway/cli.js" backup --data "$data" --out "$out" "${config_option[@]}" \
+    || die "the backup before the upgrade failed: nothing was changed (--no-backup skips it)"
+}
+
+# The backups' folder, made while the service still runs: a /var/backups that is full or read-only
+# stops the upgrade before anything is stopped.
+backup_folder() {
+  [ "$backup" = 1 ] || return 0
+  install -d -m 0700 "$backups" || die "cannot make $backups for the backup before the upgrade: nothing was changed (--no-backup skips it)"
 }
 
 if [ "$rollback" = 1 ]; then
@@ -223,7 +228,18 @@ say "$name: sha256 ok"
 [ -x "$node" ] || die "no Node.js at $node (the unit runs it): install Node.js 20.19 or later first (docs/deployment.md#the-machine)"
 install -d -m 0755 "$root/opt"
 unpack=$(mktemp -d "$root/opt/.border-gateway.unpack.XXXXXX")
-trap 'rm -rf "$unpack"' EXIT
+# Set from the service's stop to the swap, while the old version is still in place: any exit then
+# (a failed backup, Ctrl-C, a dropped SSH session) starts it again rather than leave the post
+# without its gateway.
+restart_on_exit=0
+on_exit() {
+  rm -rf "$unpack"
+  if [ "$restart_on_exit" = 1 ]; then
+    systemctl start "$unit" && echo "install: $unit started again" >&2
+  fi
+}
+trap on_exit EXIT
+trap 'exit 130' INT HUP TERM
 tar -xzf "$archive" -C "$unpack" --no-same-owner
 new="$unpack/border-gateway"
 [ -f "$new/bundle.json" ] || die "$name is not a border-gateway bundle (no border-gateway/bundle.json)"
@@ -248,8 +264,10 @@ if [ -f "$opt/.bundle-sha256" ] && [ "$(cat "$opt/.bundle-sha256")" = "$digest" 
 else
   if [ -d "$opt" ]; then
     installed=$("$node" -p "require('$opt/package.json').version" 2>/dev/null || echo unknown)
-    if stop_service; then was_running=1; fi
+    backup_folder
+    if stop_service; then was_running=1; restart_on_exit=1; fi
     backup_before_upgrade "$installed"
+    restart_on_exit=0
     rm -rf "$previous"
     mv "$opt" "$previous"
     say "kept $installed as $previous (rollback: install.sh --rollback)"

@@ -104,13 +104,16 @@ esac
     chmodSync(this.path(path), mode);
   }
 
-  /** The installer with `args`, live; `backupsBytes` puts a tmpfs that small on /var/backups/border-gateway. */
-  install(args: string[], backupsBytes?: number): SpawnSyncReturns<string> {
+  /** The installer with `args`, live; `backupsBytes` puts a tmpfs that small on /var/backups/border-gateway, `ro` a read-only one. */
+  install(args: string[], backupsBytes?: number | 'ro'): SpawnSyncReturns<string> {
     rmSync(join(this.dir, 'systemctl.log'), { force: true });
     const mounts = Object.entries(Post.LAYERS)
       .map(([layer, target]) => `mount -t overlay overlay -o lowerdir=${target},upperdir=${this.dir}/upper/${layer},workdir=${this.dir}/work/${layer} ${target}`)
       .join(' && ');
-    const backups = backupsBytes === undefined ? 'true' : `mkdir -p /var/backups/border-gateway && mount -t tmpfs -o size=${backupsBytes},mode=0700 tmpfs /var/backups/border-gateway`;
+    const backups =
+      backupsBytes === undefined
+        ? 'true'
+        : `mkdir -p /var/backups/border-gateway && mount -t tmpfs -o ${backupsBytes === 'ro' ? 'ro,size=65536,mode=0755' : `size=${backupsBytes},mode=0700`} tmpfs /var/backups/border-gateway`;
     return run(['unshare', '--mount', '--', 'sh', '-c', `mount --make-rprivate / && ${mounts} && ${backups} && exec "$@"`, 'post', 'bash', INSTALLER, ...args], { PATH: `${this.dir}/bin:${SYSTEM_PATH}` });
   }
 
@@ -219,11 +222,22 @@ describe('install.sh on a live post', () => {
     const full = post.install([second.archive], 8192);
     expect(full.status).not.toBe(0);
     expect(output(full)).toContain('GW_ERR_BACKUP_WRITE');
-    expect(full.stderr).toContain('the backup before the upgrade failed: nothing was changed, border-gateway.service started again');
+    expect(full.stderr).toContain('the backup before the upgrade failed: nothing was changed');
+    expect(full.stderr).toContain('border-gateway.service started again');
     expect(post.calls.filter((call) => /^(start|stop|restart)/.test(call))).toEqual(['stop border-gateway.service', 'start border-gateway.service']);
     expect(post.active).toBe(true);
     expect(readFileSync(post.path('/opt/border-gateway/.bundle-sha256'), 'utf8').trim()).toBe(first.digest);
     expect(existsSync(post.path('/opt/border-gateway.previous'))).toBe(false);
+  });
+
+  it('leaves the service alone when the backups folder cannot be made (a read-only /var/backups)', () => {
+    expect(post.active).toBe(true);
+    const readOnly = post.install([second.archive], 'ro');
+    expect(readOnly.status).not.toBe(0);
+    expect(readOnly.stderr).toContain('cannot make /var/backups/border-gateway for the backup before the upgrade: nothing was changed');
+    expect(post.calls.filter((call) => /^(start|stop|restart)/.test(call))).toEqual([]);
+    expect(post.active).toBe(true);
+    expect(readFileSync(post.path('/opt/border-gateway/.bundle-sha256'), 'utf8').trim()).toBe(first.digest);
   });
 
   it("upgrades: stops the service, backs up with the configuration's outbox.path, swaps and restarts it", () => {
