@@ -3,10 +3,12 @@
  * `border-gateway demo` (a child process on free ports with its own data directory), as the booth
  * uses it. An operator logs in (after a wrong password), watches a truck move through the steps,
  * resolves an unread-plate alarm from the alarm's own action (a refused plate first, with the API's
- * message), and finds the channel override neither offered nor allowed; a supervisor overrides a
- * channel, finds it in the audit log and verifies the chain; the console switches to Azerbaijani
- * (remembered over a reload) and shows the post's TRS day with its chart; a session ended behind
- * its back returns it to the login screen. Each step leaves a screenshot in test-artifacts/console/.
+ * message), reads a jammed barrier's alarm by its title, sees a weight dialog say its truck moved on
+ * meanwhile, and finds the channel override neither offered nor allowed; a supervisor overrides a
+ * channel, finds it in the audit log (its sequence numbers unbroken on a narrow screen) and verifies
+ * the chain; the console switches to Azerbaijani (remembered over a reload) and shows the post's
+ * TRS day with its chart, as of the post clock's time; a session ended behind its back returns it to
+ * the login screen. Each step leaves a screenshot in test-artifacts/console/.
  *
  * Needs /usr/bin/chromium (Debian's `chromium` package) and the built console (dist/console/,
  * built here with Vite when missing or older than ui/console/).
@@ -114,6 +116,8 @@ describe('lane console in Chromium', () => {
     // Operators do not read the audit log: the page is not offered.
     expect(await page.locator('[data-testid=nav-audit]').count()).toBe(0);
     await shot(page, '03-board-operator');
+    // A jammed arm: lane 2's next open is not confirmed, and the workflow raises the barrier's alarm.
+    expect((await fetch(`${d.faults}/faults/lane-2-barrier`, { method: 'POST', body: JSON.stringify({ fault: 'jam' }) })).status).toBe(200);
     // A truck the camera sees from now on appears on the board by itself (the live stream).
     const atLogin = new Set(Object.keys(await stepsOnBoard(page)));
     await expect.poll(async () => Object.keys(await stepsOnBoard(page)).some((id) => !atLogin.has(id)), { timeout: TRAFFIC_MS, interval: 500 }).toBe(true);
@@ -162,6 +166,31 @@ describe('lane console in Chromium', () => {
     await expect.poll(() => page.locator(`[data-testid=alarms-${alarmLane}] [data-code=WF_PLATE_UNREAD][data-alarm-crossing="${unreadId}"]`).count(), { timeout: 30_000 }).toBe(0);
     await shot(page, '08-plate-entered');
     expect(unreadCrossing).toContain(alarmLane);
+
+    // The barrier's alarm has a title in words; its code stays at hand as the tooltip.
+    const barrierAlarm = page.locator('[data-lane=lane-2] [data-code=GW_ERR_BARRIER_NOT_CONFIRMED]').first();
+    await barrierAlarm.waitFor({ timeout: TRAFFIC_MS });
+    expect(await barrierAlarm.locator('.alarm-code').textContent()).toBe('Barrier movement not confirmed');
+    expect(await barrierAlarm.locator('.alarm-code').getAttribute('title')).toBe('GW_ERR_BARRIER_NOT_CONFIRMED');
+    await shot(page, '08b-barrier-alarm-titled');
+    expect((await fetch(`${d.faults}/faults/lane-2-barrier`, { method: 'POST', body: JSON.stringify({ fault: 'jam', on: false }) })).status).toBe(200);
+
+    // A weight dialog left open while the weighbridge weighs its truck says so and sends nothing.
+    await page.locator('[data-testid=action-weight]').first().click({ timeout: TRAFFIC_MS });
+    const weightDialog = page.locator('[data-testid=dialog-weight]');
+    await weightDialog.waitFor();
+    await weightDialog.locator('input[name=weightKg]').fill('41250');
+    await weightDialog.locator('textarea[name=reason]').fill('weighbridge display unreadable');
+    const stale = weightDialog.locator('[data-testid=action-stale]');
+    await stale.waitFor({ timeout: TRAFFIC_MS });
+    expect(await stale.textContent()).toMatch(/^Meanwhile this vehicle (moved on \(now: [^)]+\)|left the lane)\. This action no longer applies to it\.$/);
+    expect(await weightDialog.locator('[data-testid=action-submit]').isDisabled()).toBe(true);
+    expect(await weightDialog.locator('[data-testid=action-cancel]').textContent()).toContain('Close');
+    // What the operator typed is still there to read.
+    expect(await weightDialog.locator('input[name=weightKg]').inputValue()).toBe('41250');
+    await shot(page, '08c-weight-dialog-truck-moved-on');
+    await page.keyboard.press('Escape');
+    await weightDialog.waitFor({ state: 'detached' });
 
     // Operators may not override a channel: not offered, and the API refuses it with its message.
     expect(await page.locator('[data-testid=action-channel]').count()).toBe(0);
@@ -231,6 +260,22 @@ describe('lane console in Chromium', () => {
     await page.locator('[data-testid=audit-verify]').click();
     await page.waitForSelector('[data-testid=audit-verdict][data-ok=true]');
     await shot(page, '11-audit-entry-and-verdict');
+    // The whole log on a narrow screen: every sequence number stays on one line.
+    await page.locator('[data-testid=audit-search]').fill('');
+    await page.locator('[data-testid=audit-search]').press('Enter');
+    await expect.poll(() => page.locator('[data-testid=audit-table] tbody tr').count()).toBeGreaterThan(9);
+    await page.setViewportSize({ width: 760, height: 800 });
+    const seqLines = await page.evaluate(() =>
+      [...document.querySelectorAll<HTMLElement>('[data-testid=audit-table] tbody td:first-child')].map((cell) => {
+        const range = document.createRange();
+        range.selectNodeContents(cell);
+        return { seq: cell.textContent ?? '', lines: new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size };
+      }),
+    );
+    expect(seqLines.some(({ seq }) => seq.length >= 2)).toBe(true);
+    expect(seqLines.filter(({ lines }) => lines !== 1)).toEqual([]);
+    await shot(page, '11b-audit-narrow');
+    await page.setViewportSize({ width: 1280, height: 800 });
 
     // Azerbaijani, remembered over a reload; dates and numbers in its locale.
     await page.locator('[data-testid=nav-lanes]').click();
@@ -269,6 +314,21 @@ describe('lane console in Chromium', () => {
     expect(Number((await page.locator('[data-testid=trs-vehicles]').textContent())?.replace(/\D/g, ''))).toBeGreaterThan(0);
     expect(await page.locator('[data-testid=trs-intervals] tbody tr').count()).toBeGreaterThan(0);
     await expect.poll(() => page.locator('.page.day h1').textContent()).toContain('Postun günü');
+    // "As of" is the post clock's time, as the board's timers are: the demo's runs 120 times as fast,
+    // hours ahead of the browser's by now. Refreshed, it stands just behind the gateway's own now.
+    const asOf = page.locator('[data-testid=day-as-of]');
+    const before = await asOf.getAttribute('datetime');
+    await page.locator('.page-head button[type=button]').click();
+    await expect.poll(() => asOf.getAttribute('datetime')).not.toBe(before);
+    const clocks = await page.evaluate(async () => {
+      const lanes = (await (await fetch('/api/lanes')).json()) as { viewAt: string }[];
+      return { post: Date.parse(lanes[0]?.viewAt ?? ''), browser: Date.now() };
+    });
+    const shown = Date.parse((await asOf.getAttribute('datetime')) ?? '');
+    expect(clocks.post - clocks.browser).toBeGreaterThan(30 * 60_000);
+    // Read a moment after the report came, by a clock that gains two minutes a second.
+    expect(clocks.post - shown).toBeGreaterThan(-60_000);
+    expect(clocks.post - shown).toBeLessThan(10 * 60_000);
     await shot(page, '13-day-azerbaijani');
 
     // The session ends behind the console's back: it returns to the login screen and says why.

@@ -5,6 +5,7 @@
  */
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Api, ApiError } from './api.js';
+import { postClockOf } from './clock.js';
 import { AuditPage } from './components/audit-page.js';
 import { Board } from './components/board.js';
 import { ChangePassword } from './components/change-password.js';
@@ -86,6 +87,9 @@ export function App() {
   const [snapshot, setSnapshot] = useState<Snapshot>({ lanes: [], receivedAt: Date.now() });
   const [liveState, setLiveState] = useState<LiveState>('connecting');
   const [liveAlarms, setLiveAlarms] = useState<LiveAlarm[]>([]);
+  // What the console stamps itself reads the post clock too, as the board's timers do: in the demo
+  // it runs fast and is hours ahead of the browser's.
+  const postClock = useMemo(() => postClockOf(snapshot.lanes, snapshot.receivedAt), [snapshot]);
   const i18nRef = useRef(i18n);
   i18nRef.current = i18n;
 
@@ -164,7 +168,7 @@ export function App() {
         <Header session={session} page={page} liveState={liveState} onLogout={() => void logout()} />
         <main id="main" tabIndex={-1}>
           {page === 'lanes' && <Board api={api} session={session} snapshot={snapshot} liveAlarms={liveAlarms} toast={toast} />}
-          {page === 'day' && <DayPage api={api} />}
+          {page === 'day' && <DayPage api={api} postClock={postClock} />}
           {page === 'audit' && (may(session.role, 'audit.read') ? <AuditPage api={api} /> : <p class="notice">{i18n.t('audit.forbidden')}</p>)}
         </main>
       </>

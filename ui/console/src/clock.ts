@@ -36,6 +36,20 @@ export function postNow(lane: LaneView, receivedAt: number, browserNow: number):
   return base + (browserNow - receivedAt) * speed;
 }
 
+/** The post clock as the browser reads it, for what the console stamps itself (a page's "as of"). */
+export interface PostClock {
+  /** Whether lanes came: until then the post clock is unknown and the browser's is read instead. */
+  known: boolean;
+  /** The post clock's reading (ms) at browser time `browserMs`. */
+  at: (browserMs: number) => number;
+}
+
+/** The post clock by the lanes last received, received at `receivedAt` (they all carry the same clock). */
+export function postClockOf(lanes: readonly LaneView[], receivedAt: number): PostClock {
+  const lane = lanes[0];
+  return lane ? { known: true, at: (browserMs) => postNow(lane, receivedAt, browserMs) } : { known: false, at: (browserMs) => browserMs };
+}
+
 const STATE_STEP: Record<string, Step> = {
   arrived: 'queue',
   registered: 'weighbridge',

@@ -2,51 +2,17 @@
  * The operator's actions on a lane, one dialog each: enter or correct a plate, enter a weight,
  * override the channel, record an inspection outcome, release, open or close the barrier. Each asks
  * for the reason the API requires and shows the API's own message when it refuses.
+ *
+ * The lanes keep moving while a dialog is open. When its vehicle leaves the lane, or moves past the
+ * state the action needs, the dialog stays open and says so, with Confirm disabled: it does not
+ * vanish under the operator's hands (what they typed stays readable, and keys meant for the dialog
+ * do not fall through to the board's shortcuts), and it never sends what would only be refused.
  */
 import { useState } from 'preact/hooks';
 import { ApiError, type Api } from '../api.js';
+import type { ActionKind, ActionTarget, TargetNow } from '../actions.js';
 import { useI18n, type MessageKey } from '../i18n/index.js';
-import type { Permission } from '../permissions.js';
-import type { CrossingView } from '../types.js';
 import { Dialog } from './dialog.js';
-
-export type ActionKind = 'plate' | 'weight' | 'channel' | 'inspection' | 'release' | 'barrier';
-
-export const ACTION_PERMISSION: Record<ActionKind, Permission> = {
-  plate: 'crossing.plate',
-  weight: 'crossing.weight',
-  channel: 'crossing.channel',
-  inspection: 'crossing.inspection',
-  release: 'crossing.release',
-  barrier: 'barrier.manual',
-};
-
-/** The key that opens each action on a focused vehicle (or lane, for the barrier). */
-export const ACTION_KEY: Record<ActionKind, string> = { plate: 'p', weight: 'w', channel: 'c', inspection: 'i', release: 'r', barrier: 'b' };
-
-/** Whether the action fits the crossing's state (the workflow still decides). */
-export function actionFits(kind: ActionKind, crossing: CrossingView | null): boolean {
-  if (kind === 'barrier') return crossing === null;
-  if (!crossing) return false;
-  switch (kind) {
-    case 'plate':
-      return crossing.state !== 'exited';
-    case 'weight':
-      return crossing.state === 'registered';
-    case 'channel':
-      return ['risk-assessed', 'scanning', 'inspecting'].includes(crossing.state);
-    case 'inspection':
-      return crossing.state === 'inspecting';
-    case 'release':
-      return crossing.state !== 'released' && crossing.state !== 'exited';
-  }
-}
-
-export interface ActionTarget {
-  kind: ActionKind;
-  laneId: string;
-  crossing: CrossingView | null;
-}
 
 const TITLES: Record<ActionKind, MessageKey> = {
   plate: 'action.plate.title',
@@ -57,9 +23,14 @@ const TITLES: Record<ActionKind, MessageKey> = {
   barrier: 'action.barrier.title',
 };
 
-export function ActionDialog({ api, target, onClose, onDone }: { api: Api; target: ActionTarget; onClose: () => void; onDone: (message: string) => void }) {
+const STATES = ['arrived', 'registered', 'weighed', 'risk-assessed', 'scanning', 'inspecting', 'released', 'exited', 'abandoned'] as const;
+type State = (typeof STATES)[number];
+
+/** `now`: the target by the lanes as they are now (targetNow in actions.ts). */
+export function ActionDialog({ api, target, now, onClose, onDone }: { api: Api; target: ActionTarget; now: TargetNow; onClose: () => void; onDone: (message: string) => void }) {
   const { t, number } = useI18n();
-  const { kind, laneId, crossing } = target;
+  const { kind, laneId } = target;
+  const crossing = 'crossing' in now ? now.crossing : target.crossing;
   const [plate, setPlate] = useState(crossing?.plate ?? '');
   const [weight, setWeight] = useState('');
   const [channel, setChannel] = useState<'green' | 'orange' | 'red'>(crossing?.channel === 'red' ? 'orange' : 'red');
@@ -69,9 +40,17 @@ export function ActionDialog({ api, target, onClose, onDone }: { api: Api; targe
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const reasonRequired = kind !== 'inspection';
+  // While our own request is in flight the change may be its doing: its answer says how it went.
+  const stale = busy || now.applies ? null : now;
+  const staleText = !stale
+    ? null
+    : stale.why === 'gone'
+      ? t('action.stale.gone')
+      : t('action.stale.moved', { state: (STATES as readonly string[]).includes(stale.crossing.state) ? t(`state.${stale.crossing.state as State}`) : stale.crossing.state });
 
   const submit = async (event: Event): Promise<void> => {
     event.preventDefault();
+    if (!now.applies) return;
     setError(null);
     if (reasonRequired && reason.trim() === '') {
       setError(t('action.reasonRequired'));
@@ -130,6 +109,11 @@ export function ActionDialog({ api, target, onClose, onDone }: { api: Api; targe
             ? t('action.on', { lane: laneId, plate: crossing.plate ?? t('crossing.unread'), id: crossing.crossingId })
             : t('action.onLane', { lane: laneId })}
         </p>
+        {stale && (
+          <p class="notice" role="alert" data-testid="action-stale" data-why={stale.why}>
+            <strong>{staleText}</strong>
+          </p>
+        )}
         {kind === 'plate' && (
           <label>
             {t('action.plate.field')}
@@ -186,11 +170,11 @@ export function ActionDialog({ api, target, onClose, onDone }: { api: Api; targe
           </p>
         )}
         <div class="buttons">
-          <button type="submit" class="primary" disabled={busy} data-testid="action-submit">
+          <button type="submit" class="primary" disabled={busy || stale !== null} data-testid="action-submit">
             {t('action.submit')}
           </button>
-          <button type="button" onClick={onClose}>
-            {t('action.cancel')} <kbd>Esc</kbd>
+          <button type="button" onClick={onClose} data-testid="action-cancel">
+            {stale ? t('action.close') : t('action.cancel')} <kbd>Esc</kbd>
           </button>
         </div>
       </form>

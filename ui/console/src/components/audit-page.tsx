@@ -80,7 +80,7 @@ export function AuditPage({ api }: { api: Api }) {
           <table class="audit-table" data-testid="audit-table">
             <thead>
               <tr>
-                <th scope="col">#</th>
+                <th scope="col" class="seq">#</th>
                 <th scope="col">{t('audit.time')}</th>
                 <th scope="col">{t('audit.actor')}</th>
                 <th scope="col">{t('audit.action')}</th>
@@ -92,7 +92,7 @@ export function AuditPage({ api }: { api: Api }) {
             <tbody>
               {entries.map((entry) => (
                 <tr key={entry.seq} data-action={entry.action}>
-                  <td>{entry.seq}</td>
+                  <td class="seq">{entry.seq}</td>
                   <td>{dateTime(entry.timeMs)}</td>
                   <td>
                     {entry.actor} <span class="muted">({entry.role})</span>

@@ -4,6 +4,7 @@
  * between its vehicles, the action letters act on the focused vehicle, B on its lane's barrier.
  */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { ACTION_KEY, ACTION_PERMISSION, actionFits, targetNow, type ActionKind, type ActionTarget } from '../actions.js';
 import type { Api } from '../api.js';
 import type { Snapshot } from '../app.js';
 import { arrivedAt, postNow, stepOf, stepSince, useNow } from '../clock.js';
@@ -11,7 +12,7 @@ import { useI18n } from '../i18n/index.js';
 import type { LiveAlarm } from '../live.js';
 import { may } from '../permissions.js';
 import { STEPS, type AlarmView, type CrossingView, type LaneView, type SessionView } from '../types.js';
-import { ACTION_KEY, ACTION_PERMISSION, ActionDialog, actionFits, type ActionKind, type ActionTarget } from './action-dialog.js';
+import { ActionDialog } from './action-dialog.js';
 import { CrossingCard, QueueChip } from './crossing-card.js';
 import { LaneStatus } from './lane-status.js';
 import type { Toast } from './toasts.js';
@@ -93,6 +94,7 @@ export function Board({ api, session, snapshot, liveAlarms, toast }: { api: Api;
         <ActionDialog
           api={api}
           target={target}
+          now={targetNow(target, snapshot.lanes)}
           onClose={() => setTarget(null)}
           onDone={(text) => {
             setTarget(null);

@@ -3,9 +3,9 @@
  * measured weight, the channel with the risk reasons and model version, the X-ray status with the
  * screening regions drawn over the thumbnail, how long it has waited, and the actions it allows.
  */
+import { ACTION_KEY, type ActionKind } from '../actions.js';
 import { useI18n } from '../i18n/index.js';
 import type { CrossingView, Region } from '../types.js';
-import { ACTION_KEY, type ActionKind } from './action-dialog.js';
 
 export function CrossingCard({ crossing, atStepSec, sinceArrivalSec, actions, onAction }: { crossing: CrossingView; atStepSec: number; sinceArrivalSec: number; actions: ActionKind[]; onAction: (kind: ActionKind) => void }) {
   const { t, number, percent, duration } = useI18n();

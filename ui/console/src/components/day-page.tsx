@@ -3,22 +3,27 @@
  * vehicles by direction, channel shares, X-ray involvement, registration and crossing time
  * (average, median, p90), and the interval table with its distribution curve.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, type Api } from '../api.js';
+import type { PostClock } from '../clock.js';
 import { useI18n } from '../i18n/index.js';
 import type { TrsDay } from '../types.js';
 import { IntervalChart } from './interval-chart.js';
 
 const INTERVALS = [5, 10, 15, 30, 60];
 
-export function DayPage({ api }: { api: Api }) {
+export function DayPage({ api, postClock }: { api: Api; postClock: PostClock }) {
   const { t, number, percent, dateTime } = useI18n();
   /** Empty: the post's today (the gateway knows its clock and time zone), filled in from the answer. */
   const [date, setDate] = useState('');
   const [interval, setInterval] = useState(10);
   const [report, setReport] = useState<TrsDay | null>(null);
   const [error, setError] = useState<string | null>(null);
+  /** Browser time the report arrived; shown on the post clock (the day is the post's). */
   const [loadedAt, setLoadedAt] = useState<number | null>(null);
+  // Read once, and again only if the post clock was not known yet then: every lanes event moves
+  // the estimate by its transit time (times the demo's speed), which would make the time flicker.
+  const asOf = useMemo(() => (loadedAt === null ? null : postClock.at(loadedAt)), [loadedAt, postClock.known]);
   const [width, setWidth] = useState(900);
   const chartBox = useRef<HTMLDivElement>(null);
 
@@ -71,7 +76,11 @@ export function DayPage({ api }: { api: Api }) {
         <button type="button" onClick={load}>
           {t('day.refresh')}
         </button>
-        {loadedAt && <span class="muted small">{t('day.loadedAt', { time: dateTime(loadedAt) })}</span>}
+        {asOf !== null && (
+          <time class="muted small" dateTime={new Date(asOf).toISOString()} data-testid="day-as-of">
+            {t('day.loadedAt', { time: dateTime(asOf) })}
+          </time>
+        )}
         {report?.timeZone && <span class="muted small">{t('day.timeZone', { zone: report.timeZone })}</span>}
       </div>
       {error && (
