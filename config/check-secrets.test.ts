@@ -115,9 +115,14 @@ function secretPaths(schema: { _zod: { def: SchemaDef } }, path: Step[] = []): S
       });
     }
     default:
-      return [];
+      // A type this walk does not know could hold a secret it would miss: it must be taught it.
+      if (LEAF_TYPES.has(def.type)) return [];
+      throw new Error(`the secret walk does not know zod type "${def.type}" (at ${path.map((step) => ('key' in step ? step.key : '*')).join('.')}): teach it`);
   }
 }
+
+/** zod types that hold nothing inside them. */
+const LEAF_TYPES = new Set(['string', 'number', 'int', 'boolean', 'bigint', 'literal', 'enum', 'date', 'null', 'undefined', 'nan', 'any', 'unknown', 'never', 'template_literal']);
 
 /** The smallest device of each driver that has a secret; a driver that gains one needs a line here. */
 const DEVICE_WITH_SECRET: Record<string, Record<string, unknown>> = {

@@ -9,7 +9,7 @@
  * stamped, so no event after the restart is stamped before one from before it; a clean stop keeps
  * the exact reading.
  */
-import { renameSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createScaledClock, systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 
@@ -47,7 +47,14 @@ export function startDemoClock(options: DemoClockOptions): DemoClock {
   const save = (trafficMs: number): void => {
     try {
       const temporary = `${file}.tmp`;
-      writeFileSync(temporary, `${JSON.stringify({ trafficMs: Math.round(trafficMs) })}\n`);
+      // Synced: after a power cut the crossings (synced in SQLite) must not be ahead of the file.
+      const fd = openSync(temporary, 'w');
+      try {
+        writeSync(fd, `${JSON.stringify({ trafficMs: Math.round(trafficMs) })}\n`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
       renameSync(temporary, file);
     } catch (error) {
       options.onSaveError?.(error);
@@ -70,14 +77,24 @@ export function startDemoClock(options: DemoClockOptions): DemoClock {
   };
 }
 
+/** Bytes read of the file at most: a reading is a few dozen; anything longer is not one. */
+const MAX_FILE_BYTES = 256;
+
 function readSaved(file: string): number | null {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    const fd = openSync(file, 'r');
+    try {
+      const buffer = Buffer.alloc(MAX_FILE_BYTES + 1);
+      const read = readSync(fd, buffer, 0, buffer.length, 0);
+      if (read > MAX_FILE_BYTES) return null;
+      text = buffer.subarray(0, read).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return null; // a first start
   }
-  if (text.length > 256) return null;
   try {
     const value: unknown = (JSON.parse(text) as { trafficMs?: unknown } | null)?.trafficMs;
     return typeof value === 'number' && Number.isFinite(value) && value >= EARLIEST_MS && value <= LATEST_MS ? value : null;
