@@ -354,6 +354,19 @@ describe('GET /api/trs', () => {
   });
 });
 
+describe('the barrier in the lane view', () => {
+  it("stamps the barrier's last reading on the post clock when heard, as the view's other times", () => {
+    const devices = new DeviceFeedStandIn();
+    const laneConsole = new LaneConsole({ post: runtime.post, onEvent: (listener) => gateway.onEvent(listener), devices, deviceHealth: () => undefined, image: () => null, clock });
+    // The device's own clock is hours behind the post clock (the demo runs the post clock fast).
+    devices.read('lane-1', 'lane', { type: 'inputs.changed', deviceId: 'bar-1', position: 'closed', vehiclePresent: false, photocellBlocked: false, atMs: clock.now() - 3 * 3_600_000 } as never);
+    const lane = laneConsole.lanes()[0] as { viewAt: string; barrier: { position: string; inputsAt: string } };
+    expect(lane.barrier).toMatchObject({ position: 'closed', inputsAt: new Date(clock.now()).toISOString() });
+    expect(lane.barrier.inputsAt).toBe(lane.viewAt);
+    laneConsole.stop();
+  });
+});
+
 describe('the scan in the lane view', () => {
   it('shows a thumbnail the gateway made of the scan image, with the image size its regions are in', async () => {
     // 640 × 480, a dense block at (320, 240): the kind of image the simulated scanner writes.
