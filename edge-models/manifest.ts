@@ -7,41 +7,12 @@
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { z } from 'zod';
 import { canonicalJson } from '../core/canonical-json.js';
 import { GatewayError } from '../core/errors.js';
-import { MODEL_VERSION_MAX_LENGTH, MODEL_VERSION_PATTERN, MODEL_VERSION_RULE } from './model-version.js';
+import { manifestSchema, unsignedManifestSchema, type ModelKind, type ModelManifest, type UnsignedManifest } from '../contract/model-manifest.js';
 
-export const MODEL_KINDS = ['risk', 'xray-screening'] as const;
-export type ModelKind = (typeof MODEL_KINDS)[number];
-
-const unsignedManifestSchema = z
-  .object({
-    kind: z.enum(MODEL_KINDS),
-    name: z.string().min(1),
-    /** Ordered (model-version.ts): a gateway refuses to swap in an older version unless asked to roll back. */
-    version: z.string().max(MODEL_VERSION_MAX_LENGTH).regex(MODEL_VERSION_PATTERN, MODEL_VERSION_RULE),
-    /** The ONNX file, relative to the manifest. */
-    file: z.string().min(1),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256'),
-    createdAt: z.string(),
-    /** Input feature names in column order (risk models). */
-    features: z.array(z.string()).default([]),
-    /** A typical value per feature: the reference a feature's contribution is measured from. */
-    baseline: z.array(z.number()).default([]),
-    thresholds: z.record(z.string(), z.number()),
-    quality: z.record(z.string(), z.unknown()).default({}),
-  })
-  .strict();
-
-export const manifestSchema = unsignedManifestSchema
-  .extend({
-    signature: z.object({ algorithm: z.literal('ed25519'), keyId: z.string(), value: z.string() }).strict(),
-  })
-  .strict();
-
-export type UnsignedManifest = z.input<typeof unsignedManifestSchema>;
-export type ModelManifest = z.infer<typeof manifestSchema>;
+// The manifest's shape is shared with the VMC, which checks a rollout before it signs it.
+export { MODEL_KINDS, manifestSchema, type ModelKind, type ModelManifest, type UnsignedManifest } from '../contract/model-manifest.js';
 
 /** JSON with keys sorted at every level: the bytes that are signed (shared with VMC commands). */
 export { canonicalJson };

@@ -11,7 +11,7 @@
 import type { KeyObject } from 'node:crypto';
 import { GatewayError } from '../core/errors.js';
 import { verifyModel, type ModelKind, type VerifiedModel } from './manifest.js';
-import { compareModelVersions } from './model-version.js';
+import { compareModelVersions } from '../contract/model-version.js';
 
 export interface LoadableModel {
   readonly version: string;

@@ -10,7 +10,7 @@ import { parseForm, selectForm, unknownForm, usageError } from '../core/command-
 import { EXIT_CODES, GatewayError } from '../core/errors.js';
 import { writePrivateFile } from '../core/private-files.js';
 import { keyIdOf, readPublicKeys, verifyModel } from '../edge-models/manifest.js';
-import { isModelVersion, MODEL_VERSION_RULE } from '../edge-models/model-version.js';
+import { isModelVersion, MODEL_VERSION_RULE } from '../contract/model-version.js';
 import { trainFromCrossings, type AtThreshold, type CrossingTrainingReport } from '../edge-models/train-from-crossings.js';
 import { readTrainingFile } from '../edge-models/training-file.js';
 import { signManifestFile } from '../edge-models/sign-manifest-file.js';

@@ -253,9 +253,18 @@ describe('the VMC evidence and commands panels in Chromium', () => {
 
     // Roll out a watchlist to both posts from the form.
     const form = page.getByTestId('watchlist-form');
-    await form.locator('textarea[name=plates]').fill('# from the dashboard\nAB-123 CD\nXY987ZW\nKL555MN\n');
+    const submit = form.locator('button[type=submit]');
     await form.locator('input[value="post-east"]').check();
     await form.locator('input[value="post-west"]').check();
+    // No plates would clear the posts' lists: sent only once the admin ticks that it is meant.
+    await form.locator('textarea[name=plates]').fill('# nothing yet\n');
+    expect(await submit.textContent()).toBe('Clear watchlists');
+    expect(await submit.isDisabled()).toBe(true);
+    await form.locator('input[name=clear]').check();
+    expect(await submit.isDisabled()).toBe(false);
+    await form.locator('textarea[name=plates]').fill('# from the dashboard\nAB-123 CD\nXY987ZW\nKL555MN\n');
+    expect(await submit.textContent()).toBe('Roll out watchlist');
+    expect(await form.locator('input[name=clear]').count()).toBe(0);
     const sent = await nextCommand('border/v1/post-west/commands/watchlist', () => form.locator('button[type=submit]').click());
     expect(sent).toMatchObject({ kind: 'watchlist.update', version: 2, postIds: ['post-east', 'post-west'], payload: { plates: ['AB123CD', 'XY987ZW', 'KL555MN'] } });
     expect(commandSignatureValid(sent, createPublicKey(keys.privateKey))).toBe(true);
@@ -272,7 +281,20 @@ describe('the VMC evidence and commands panels in Chromium', () => {
 
     // Roll out a model: its manifest and ONNX file, to post-east.
     const onnx = Buffer.from('\x08\x07\x12\x04onnx-test-model', 'latin1');
-    const manifest = { kind: 'risk', name: 'risk-gbt', version: '2026.11.30', file: 'risk.onnx', sha256: createHash('sha256').update(onnx).digest('hex'), signature: 'test' };
+    // Of the shape the posts load (the VMC checks that before it signs); its signature is the posts' to verify.
+    const manifest = {
+      kind: 'risk',
+      name: 'risk-gbt',
+      version: '2026.11.30',
+      file: 'risk.onnx',
+      sha256: createHash('sha256').update(onnx).digest('hex'),
+      createdAt: '2026-11-30T08:00:00Z',
+      features: [],
+      baseline: [],
+      thresholds: { orange: 0.5, red: 0.8 },
+      quality: {},
+      signature: { algorithm: 'ed25519', keyId: 'test', value: 'dGVzdA==' },
+    };
     const model = page.getByTestId('model-form');
     await model.locator('input[name=manifest]').setInputFiles({ name: 'risk.manifest.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(manifest)) });
     await model.locator('input[name=onnx]').setInputFiles({ name: 'risk.onnx', mimeType: 'application/octet-stream', buffer: onnx });

@@ -86,7 +86,11 @@ export const VMC_KEYGEN_FORM = defineForm({
 export const VMC_COMMAND_WATCHLIST_FORM = defineForm({
   path: 'vmc command watchlist',
   summary: 'Sends a whole watchlist (one plate a line, # comments) to posts, signed; each post answers command.applied or command.refused.',
-  options: { file: { type: 'string', value: 'PLATES.txt', required: true, help: 'the plates, one a line' }, ...COMMAND_SEND },
+  options: {
+    file: { type: 'string', value: 'PLATES.txt', help: 'the plates, one a line (required unless --clear)' },
+    clear: { type: 'boolean', help: "send a list without plates, which clears the posts' watchlists (an empty --file alone is refused)" },
+    ...COMMAND_SEND,
+  },
 });
 
 export const VMC_COMMAND_MODEL_FORM = defineForm({

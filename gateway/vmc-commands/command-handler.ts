@@ -38,6 +38,7 @@ import type { WithinCommit } from '../outbox/sqlite-outbox.js';
 import type { AppliedModel, CommandState } from './command-state.js';
 import { verifyCommand, type CommandIdentity, type VerifiedCommand } from './verify-command.js';
 import { fileWriteStarted } from '../../core/file-writes.js';
+import { MODEL_FILE_NAME_PATTERN } from '../../contract/model-manifest.js';
 
 /** Commands waiting to be handled, at most. */
 export const MAX_PENDING = 16;
@@ -163,7 +164,7 @@ export class CommandHandler {
     const name = MODEL_NAME_OF_KIND[String(payload.manifest.kind)];
     const file = payload.manifest.file;
     // The file name is signed with the manifest: it must stay inside the rollout's folder.
-    if (!name || typeof file !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(file)) {
+    if (!name || typeof file !== 'string' || !MODEL_FILE_NAME_PATTERN.test(file)) {
       return { outcome: 'refused', code: 'GW_ERR_COMMAND_MALFORMED', message: 'manifest.kind must be risk or xray-screening and manifest.file a plain file name' };
     }
     const folder = join(this.options.modelDir, `${name}-${envelope.version}`);

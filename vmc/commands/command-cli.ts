@@ -51,13 +51,16 @@ export async function commandCli(args: string[], out: (line: string) => void): P
   if (sub === 'request-evidence') return requestEvidenceCli(args.slice(2), out);
   if (sub !== 'watchlist' && sub !== 'rollout-model') throw new GatewayError('GW_ERR_CLI_USAGE', 'vmc command needs a subcommand: watchlist, rollout-model, request-evidence');
   const form = sub === 'watchlist' ? VMC_COMMAND_WATCHLIST_FORM : VMC_COMMAND_MODEL_FORM;
-  const values: Record<string, string | undefined> = sub === 'watchlist' ? parseForm(VMC_COMMAND_WATCHLIST_FORM, args.slice(2)).values : parseForm(VMC_COMMAND_MODEL_FORM, args.slice(2)).values;
+  const watchlist = sub === 'watchlist' ? parseForm(VMC_COMMAND_WATCHLIST_FORM, args.slice(2)).values : null;
+  const { clear, ...named } = watchlist ?? { clear: false };
+  const values: Record<string, string | undefined> = watchlist ? named : parseForm(VMC_COMMAND_MODEL_FORM, args.slice(2)).values;
   const posts = (values.posts ?? '').split(',').filter((p) => p !== '');
   if (posts.length === 0 || posts.some((p) => !POST_ID.test(p))) throw usageError(form.path, '--posts takes A,B,… (post ids: a-z 0-9 -)');
   const version = values.version === undefined ? undefined : Number(values.version);
   if (version !== undefined && !(Number.isSafeInteger(version) && version >= 1)) throw usageError(form.path, '--version takes an integer >= 1');
   const key = readCommandKey(values.key as string);
-  const content = sub === 'watchlist' ? watchlistFromText(readFileSync(values.file as string, 'utf8')) : rolloutFromManifest(values.manifest as string);
+  if (watchlist && values.file === undefined && !clear) throw usageError(form.path, 'vmc command watchlist needs --file PLATES.txt (or --clear)');
+  const content = watchlist ? watchlistFromText(values.file === undefined ? '' : readFileSync(values.file, 'utf8'), clear === true) : rolloutFromManifest(values.manifest as string);
   const store = await VmcStore.open(values.store ?? process.env.VMC_STORE ?? DEFAULT_STORE, systemClock.now());
   try {
     const { command, topics } = await sendCommand(

@@ -3,7 +3,7 @@
  * posts' answers as stored events); only admins send, only with the server's key, and what is
  * sent is a signed command retained on each named post's topic (a real Mosquitto).
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { FastifyInstance } from 'fastify';
@@ -95,5 +95,70 @@ describe('commands API', () => {
     const first = view.commands.find((c) => c.version === 1);
     expect(first).toMatchObject({ applied: ['post-a'], refused: [{ postId: 'post-b', code: 'GW_ERR_COMMAND_KEY_UNKNOWN' }], waiting: [] });
     expect(view.commands.find((c) => c.version === 2)).toMatchObject({ applied: [], waiting: ['post-b'] });
+  });
+
+  /** The highest version of `kind` the store has recorded as sent: a refused command records none. */
+  const highest = (kind: 'watchlist.update' | 'model.rollout') => store.commands.highestVersion(kind);
+
+  it('clears watchlists only when told to: an empty list alone, or a clear with plates, is refused before anything is signed', async () => {
+    const before = await highest('watchlist.update');
+    for (const plates of ['', '\n# only a comment\n   \n']) {
+      const refused = await post(app, '/api/commands/watchlist', admin, { plates, posts: ['post-c'] });
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json()).toMatchObject({ code: 'GW_ERR_COMMAND_MALFORMED', message: expect.stringContaining('clears the posts') as string });
+    }
+    expect((await post(app, '/api/commands/watchlist', admin, { plates: 'AB123CD', posts: ['post-c'], clear: true })).json()).toMatchObject({ code: 'GW_ERR_COMMAND_MALFORMED' });
+    expect(await highest('watchlist.update')).toBe(before);
+    const cleared = await post(app, '/api/commands/watchlist', admin, { plates: '', posts: ['post-c'], clear: true });
+    expect(cleared.statusCode).toBe(201);
+    expect(cleared.json()).toMatchObject({ version: before + 1 });
+  });
+
+  it('refuses a model rollout the posts could not load, before it is signed, recorded or retained', async () => {
+    const onnx = Buffer.from('an onnx file, as far as this test goes');
+    const sha256 = createHash('sha256').update(onnx).digest('hex');
+    const manifest = {
+      kind: 'risk',
+      name: 'risk-gbt',
+      version: '2026.11.29',
+      file: 'risk.onnx',
+      sha256,
+      createdAt: '2026-11-29T10:00:00Z',
+      features: [],
+      baseline: [],
+      thresholds: { orange: 0.5, red: 0.8 },
+      quality: {},
+      signature: { algorithm: 'ed25519', keyId: 'abcd', value: 'c2lnbmF0dXJl' },
+    };
+    const before = await highest('model.rollout');
+    const cases: [string, object][] = [
+      ['a manifest of nothing but its kind', { manifest: { kind: 'risk' }, onnxBase64: onnx.toString('base64') }],
+      ['an empty manifest', { manifest: {}, onnxBase64: onnx.toString('base64') }],
+      ['an unknown kind', { manifest: { ...manifest, kind: 'weather' }, onnxBase64: onnx.toString('base64') }],
+      ['a path for a file name', { manifest: { ...manifest, file: '../../etc/cron.d/x' }, onnxBase64: onnx.toString('base64') }],
+      ['no file', { manifest, onnxBase64: '' }],
+      ['not base64', { manifest, onnxBase64: '!!!notbase64' }],
+      ['another file than the one signed', { manifest, onnxBase64: Buffer.from('another file').toString('base64') }],
+    ];
+    for (const [what, body] of cases) {
+      const refused = await post(app, '/api/commands/model', admin, { ...body, posts: ['post-c'] });
+      expect(refused.statusCode, what).toBe(400);
+      expect(refused.json(), what).toMatchObject({ code: 'GW_ERR_COMMAND_MALFORMED' });
+    }
+    expect(await highest('model.rollout')).toBe(before);
+    // Nothing was retained for the post either.
+    const reader = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    const got: string[] = [];
+    reader.on('message', (topic) => got.push(topic));
+    await reader.subscribeAsync('border/v1/post-c/commands/model', { qos: 1 });
+    // A marker published after the subscription: once it is back, a retained command would have come before it.
+    await reader.subscribeAsync('border/v1/post-c/commands/model-marker', { qos: 1 });
+    await reader.publishAsync('border/v1/post-c/commands/model-marker', 'x', { qos: 1 });
+    await expect.poll(() => got.includes('border/v1/post-c/commands/model-marker')).toBe(true);
+    expect(got.filter((topic) => topic === 'border/v1/post-c/commands/model')).toEqual([]);
+    await reader.endAsync();
+
+    const sent = await post(app, '/api/commands/model', admin, { manifest, onnxBase64: onnx.toString('base64'), posts: ['post-c'] });
+    expect(sent.statusCode).toBe(201);
   });
 });

@@ -28,7 +28,7 @@ export interface CommandRoutesOptions {
 /** What this view follows: the rollouts, not the (many, small) evidence requests. */
 const ROLLOUT_KINDS = ['watchlist.update', 'model.rollout'] as const;
 const POSTS = { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } } as const;
-const VERSION = { type: 'integer', minimum: 1 } as const;
+const VERSION = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
 /** A watchlist of 100 000 plates, or a model of ~3 MB in base64. */
 const COMMAND_BODY_LIMIT = 4 * 1024 * 1024;
 
@@ -50,19 +50,20 @@ export const commandRoutes: FastifyPluginAsync<CommandRoutesOptions> = (app, { s
     }
   };
 
-  app.post<{ Body: { plates: string; posts: string[]; version?: number } }>(
+  app.post<{ Body: { plates: string; posts: string[]; version?: number; clear?: boolean } }>(
     '/api/commands/watchlist',
     {
       config: { vmcAccess: 'admin' },
       bodyLimit: COMMAND_BODY_LIMIT,
-      schema: { body: { type: 'object', additionalProperties: false, required: ['plates', 'posts'], properties: { plates: { type: 'string', maxLength: COMMAND_BODY_LIMIT }, posts: POSTS, version: VERSION } } },
+      schema: { body: { type: 'object', additionalProperties: false, required: ['plates', 'posts'], properties: { plates: { type: 'string', maxLength: COMMAND_BODY_LIMIT }, posts: POSTS, version: VERSION, clear: { type: 'boolean' } } } },
     },
     async (request, reply) => {
       let content;
       try {
-        content = watchlistFromText(request.body.plates);
+        content = watchlistFromText(request.body.plates, request.body.clear ?? false);
       } catch (error) {
-        return reply.code(400).send({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: (error as Error).message });
+        if (!isGatewayError(error)) throw error;
+        return reply.code(400).send({ code: error.code, message: error.message });
       }
       const answer = await send(`user:${request.caller?.name ?? '?'}`, 'watchlist.update', content, request.body.posts, request.body.version);
       return reply.code(answer.status).send(answer.body);

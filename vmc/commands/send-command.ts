@@ -5,13 +5,14 @@
  * retained on each post's command topic: a post offline now gets it when it reconnects.
  * The key stays with the sender (the CLI's --key, the API server's --command-key).
  */
-import { randomUUID, type KeyObject } from 'node:crypto';
+import { createHash, randomUUID, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import mqtt from 'mqtt';
 import type { Clock } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
 import { parsePlateInput } from '../../core/plates.js';
+import { manifestSchema, MODEL_FILE_NAME_PATTERN } from '../../contract/model-manifest.js';
 import { commandTopic, MAX_WATCHLIST_PLATES, signCommand, type CommandEnvelope, type CommandKind } from '../../contract/vmc-command.js';
 import type { CommandRecords } from './command-records.js';
 
@@ -35,8 +36,13 @@ export interface SendRequest {
   issuedBy: string;
 }
 
-/** Watchlist payload from text: one plate per line; blank lines and `#` comments skipped. */
-export function watchlistFromText(text: string): { payload: Record<string, unknown>; summary: string } {
+/**
+ * Watchlist payload from text: one plate per line; blank lines and `#` comments skipped. A list
+ * replaces the posts' lists whole, so one without plates clears them: only when `clear` says so
+ * (an empty file or form sent by mistake would otherwise lift every watch at once), and `clear`
+ * with plates is refused as unclear.
+ */
+export function watchlistFromText(text: string, clear = false): { payload: Record<string, unknown>; summary: string } {
   const plates: string[] = [];
   for (const [index, line] of text.split(/\r?\n/).entries()) {
     const entry = line.replace(/#.*$/, '').trim();
@@ -47,7 +53,33 @@ export function watchlistFromText(text: string): { payload: Record<string, unkno
   }
   if (plates.length > MAX_WATCHLIST_PLATES) throw new GatewayError('GW_ERR_COMMAND_MALFORMED', `${plates.length} plates, over ${MAX_WATCHLIST_PLATES}`);
   const unique = [...new Set(plates)];
-  return { payload: { plates: unique }, summary: `${unique.length} plate(s)` };
+  if (unique.length === 0 && !clear) throw new GatewayError('GW_ERR_COMMAND_MALFORMED', "no plates: an empty list clears the posts' watchlists; say so to send one (the API's clear: true, the command line's --clear)");
+  if (unique.length > 0 && clear) throw new GatewayError('GW_ERR_COMMAND_MALFORMED', `${unique.length} plate(s) and clear: a list that clears the watchlists has no plates`);
+  return { payload: { plates: unique }, summary: clear ? 'cleared (no plates)' : `${unique.length} plate(s)` };
+}
+
+/**
+ * What the VMC can check of a rollout before it signs it (the posts check again, and verify the
+ * manifest's signature with their model keys, which the VMC does not hold): a manifest of the
+ * shape the posts load, naming a plain file name, and an ONNX file in strict base64 whose sha256
+ * the manifest names. A rollout that fails here would be retained on the posts' topics in place
+ * of the last good one, and refused by every post.
+ */
+export function checkRollout(payload: Record<string, unknown>): void {
+  const refuse = (message: string): never => {
+    throw new GatewayError('GW_ERR_COMMAND_MALFORMED', `model rollout: ${message}`);
+  };
+  const manifest = manifestSchema.safeParse(payload.manifest);
+  if (!manifest.success) refuse(`the manifest is not one the posts load: ${manifest.error.issues.map((issue) => `${issue.path.join('.') || 'manifest'}: ${issue.message}`).join('; ')}`);
+  const { file, sha256 } = manifest.data as { file: string; sha256: string };
+  if (!MODEL_FILE_NAME_PATTERN.test(file)) refuse(`manifest.file "${file.slice(0, 64)}" is not a plain file name`);
+  const encoded = payload.onnxBase64;
+  if (typeof encoded !== 'string' || encoded.length === 0) refuse('no ONNX file (onnxBase64 is empty)');
+  const onnx = Buffer.from(encoded as string, 'base64');
+  // Node's decoder skips what is not base64: the bytes must encode back to exactly what was sent.
+  if (onnx.toString('base64') !== encoded) refuse('onnxBase64 is not base64');
+  const digest = createHash('sha256').update(onnx).digest('hex');
+  if (digest !== sha256) refuse(`the ONNX file's sha256 is ${digest}, the manifest names ${sha256}: not the file it was signed for`);
 }
 
 /** Rollout payload from a signed model manifest and the ONNX file it names (the posts verify both). */
@@ -59,7 +91,7 @@ export function rolloutFromManifest(manifestPath: string): { payload: Record<str
     throw new GatewayError('GW_ERR_MODEL_MANIFEST', `${manifestPath}: ${(error as Error).message}`, { cause: error });
   }
   const file = manifest.file;
-  if (typeof file !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(file)) {
+  if (typeof file !== 'string' || !MODEL_FILE_NAME_PATTERN.test(file)) {
     throw new GatewayError('GW_ERR_MODEL_MANIFEST', `${manifestPath}: "file" must be a plain file name beside the manifest (the posts write it into a folder of their own)`);
   }
   const onnx = readFileSync(isAbsolute(file) ? file : join(dirname(manifestPath), file));
@@ -72,6 +104,7 @@ export function topicRootOf(template: string, postId: string): string {
 
 /** Signs, records and publishes `request`; resolves with the command once every post's copy is acknowledged by the broker. */
 export async function sendCommand(records: CommandRecords, broker: Broker, key: KeyObject, request: SendRequest, clock: Clock): Promise<{ command: CommandEnvelope; topics: string[] }> {
+  if (request.kind === 'model.rollout') checkRollout(request.payload);
   const highest = await records.highestVersion(request.kind);
   const version = request.version ?? highest + 1;
   if (!Number.isSafeInteger(version) || version <= highest) {

@@ -74,10 +74,14 @@ const failure = (e: unknown): { ok: false; text: string } => ({ ok: false, text:
 function WatchlistForm({ posts, disabled, onSent }: { posts: string[]; disabled: boolean; onSent: () => void }) {
   const [plates, setPlates] = useState('');
   const [picked, setPicked] = useState<string[]>([]);
+  const [clear, setClear] = useState(false);
   const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
+  // A list replaces the posts' lists whole: one without plates lifts every watch, so it is sent
+  // only when the admin ticks that it is meant (the server refuses it otherwise).
+  const empty = plates.split(/\r?\n/).every((line) => line.replace(/#.*$/, '').trim() === '');
   const submit = (event: Event): void => {
     event.preventDefault();
-    api<{ kind: string; version: number; topics: string[] }>('/api/commands/watchlist', { plates, posts: picked }).then(
+    api<{ kind: string; version: number; topics: string[] }>('/api/commands/watchlist', { plates, posts: picked, ...(empty ? { clear } : {}) }).then(
       (answer) => {
         setResult({ ok: true, text: sent(answer) });
         onSent();
@@ -92,9 +96,15 @@ function WatchlistForm({ posts, disabled, onSent }: { posts: string[]; disabled:
         Plates, one a line (# comments); the whole list replaces the posts' list
         <textarea name="plates" rows={6} value={plates} onInput={(e) => setPlates(e.currentTarget.value)} disabled={disabled} />
       </label>
+      {empty && (
+        <label class="clear-watchlist">
+          <input type="checkbox" name="clear" checked={clear} onChange={(e) => setClear(e.currentTarget.checked)} disabled={disabled} />
+          No plates: clear the chosen posts' watchlists
+        </label>
+      )}
       <PostPicker posts={posts} picked={picked} onChange={setPicked} />
-      <button type="submit" disabled={disabled || picked.length === 0}>
-        Roll out watchlist
+      <button type="submit" disabled={disabled || picked.length === 0 || (empty && !clear)}>
+        {empty ? 'Clear watchlists' : 'Roll out watchlist'}
       </button>
       <Outcome result={result} />
     </form>
