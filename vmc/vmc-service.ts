@@ -112,6 +112,7 @@ export async function startVmc(options: VmcOptions): Promise<RunningVmc> {
   const app = await buildVmcApp({
     store,
     auth,
+    clock,
     commandSender: options.commandKey
       ? {
           key: options.commandKey,

@@ -7,12 +7,14 @@
  * (one of crossing.completed's: `truck`, `van`, …), `interval` (whole minutes 1–999, as the gateway's
  * /api/trs takes; default 10).
  * `GET /api/volumes?unit=year|month|day` (and the same filters) gives the vehicles per period
- * with the change against the year before, for the year-over-year views.
+ * with the change against the same dates a year before, for the year-over-year views; a period
+ * not over is compared to date, as of `asOf` (a time as `from` takes; default: now).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { DIRECTIONS } from '../../config/schema.js';
 import { CHANNELS, eventDataSchemas } from '../../contract/catalogue.js';
 import { trsReport } from '../../contract/trs-report.js';
+import { systemClock, type Clock } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
 import type { CrossingFilter, PeriodUnit, VmcStore } from '../store/vmc-store.js';
 
@@ -43,10 +45,17 @@ interface FilterQuery {
   vehicleType?: string;
 }
 
+/**
+ * A filter's time in epoch ms. The pattern (TIME) has checked the shape; what Date.parse would
+ * roll over or read beyond RFC 3339 is refused here: 2026-02-30 (not 2 March), hour 24.
+ */
 function timeOf(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
+  const [, year, month, date, hour] = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}))?/.exec(value) ?? [];
   const ms = Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value);
-  if (!Number.isFinite(ms)) throw new GatewayError('GW_ERR_HTTP_BAD_REQUEST', `querystring/${name} is not a date or time: ${value}`);
+  const day = new Date(Date.UTC(Number(year), Number(month) - 1, Number(date)));
+  const real = day.getUTCFullYear() === Number(year) && day.getUTCMonth() === Number(month) - 1 && day.getUTCDate() === Number(date) && Number(hour ?? 0) <= 23;
+  if (!real || !Number.isFinite(ms)) throw new GatewayError('GW_ERR_HTTP_BAD_REQUEST', `querystring/${name} is not a date or time: ${value}`);
   return ms;
 }
 
@@ -63,19 +72,26 @@ export function crossingFilter(query: FilterQuery): CrossingFilter {
   return filter;
 }
 
-export const dataRoutes: FastifyPluginAsync<{ store: VmcStore; status: VmcStatusSource }> = (app, { store, status }) => {
+export interface DataRoutesOptions {
+  store: VmcStore;
+  status: VmcStatusSource;
+  /** What "now" is for a period not yet over (`/api/volumes` without `asOf`). Default: the system clock. */
+  clock?: Clock;
+}
+
+export const dataRoutes: FastifyPluginAsync<DataRoutesOptions> = (app, { store, status, clock = systemClock }) => {
   app.get<{ Querystring: FilterQuery & { interval?: number } }>(
     '/api/trs',
     { schema: { querystring: { type: 'object', additionalProperties: false, properties: { ...filterProperties, interval: { type: 'integer', minimum: 1, maximum: 999 } } } } },
     async (request) => trsReport(await store.trsRecords(crossingFilter(request.query)), request.query.interval ?? 10),
   );
 
-  app.get<{ Querystring: FilterQuery & { unit?: PeriodUnit } }>(
+  app.get<{ Querystring: FilterQuery & { unit?: PeriodUnit; asOf?: string } }>(
     '/api/volumes',
-    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { ...filterProperties, unit: { type: 'string', enum: ['year', 'month', 'day'] } } } } },
+    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { ...filterProperties, unit: { type: 'string', enum: ['year', 'month', 'day'] }, asOf: filterProperties.to } } } },
     (request) => {
-      const { unit = 'month', ...filters } = request.query;
-      return store.volumes(crossingFilter(filters), unit);
+      const { unit = 'month', asOf, ...filters } = request.query;
+      return store.volumes(crossingFilter(filters), unit, timeOf('asOf', asOf) ?? clock.now());
     },
   );
 

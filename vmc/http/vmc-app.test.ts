@@ -110,6 +110,15 @@ describe('VMC HTTP API', () => {
     }
   });
 
+  it('refuses a date that does not exist rather than reading it as another (2026-02-30 is not 2 March)', async () => {
+    for (const url of ['/api/trs?from=2026-02-30', '/api/trs?to=2026-02-29', '/api/volumes?from=2026-04-31T00:00:00Z', '/api/crossings?to=2026-11-29T24:00:00Z', '/api/alarms?from=2026-06-31T10:00:00%2B02:00', '/api/volumes?asOf=2026-02-30']) {
+      const reply = await get(url);
+      expect(reply.statusCode, url).toBe(400);
+      expect(reply.json(), url).toMatchObject({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: expect.stringMatching(/is not a date or time/) as unknown });
+    }
+    for (const url of ['/api/trs?from=2024-02-29', '/api/trs?to=2026-11-29T23:59:59.999Z', '/api/trs?from=2026-11-26T01:00:00-05:00', '/api/volumes?asOf=2026-12-31']) expect((await get(url)).statusCode, url).toBe(200);
+  });
+
   it('lists crossings, alarms, posts with their lanes and device health, and gaps', async () => {
     const crossings = (await get('/api/crossings?post=post-a&limit=2')).json<{ crossingId: string }[]>();
     expect(crossings.map((c) => c.crossingId)).toEqual(['a3', 'a2']);

@@ -6,6 +6,7 @@
  */
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Clock } from '../../core/clock.js';
 import { isGatewayError } from '../../core/errors.js';
 import { PasswordCheckBusy } from '../../core/passwords.js';
 import type { VmcAuth } from '../vmc-auth.js';
@@ -40,6 +41,8 @@ export interface VmcAppOptions {
   commandSender?: CommandSender | null;
   /** The built dashboards (default dist/vmc-ui of the package); null for none. */
   uiDir?: string | null;
+  /** The VMC's clock: "now" for a period not yet over when a query names no `asOf`. Default: the system clock. */
+  clock?: Clock;
 }
 
 function bearer(header: string | undefined): string | null {
@@ -84,7 +87,7 @@ export async function buildVmcApp(options: VmcAppOptions): Promise<FastifyInstan
   });
 
   await app.register(sessionRoutes, { auth: options.auth, store: options.store, secureCookie: options.secureCookie ?? false });
-  await app.register(dataRoutes, { store: options.store, status: options.status });
+  await app.register(dataRoutes, { store: options.store, status: options.status, ...(options.clock ? { clock: options.clock } : {}) });
   await app.register(commandRoutes, { store: options.store, sender: options.commandSender ?? null });
   await app.register(evidenceRoutes, { store: options.store, sender: options.commandSender ?? null });
   if (options.uiDir !== null) await app.register(uiRoutes, { dir: options.uiDir ?? DEFAULT_UI_DIR });

@@ -201,23 +201,117 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
       at('2026-04-01T00:00:00Z').crossing('x6', 10),
     ];
     await store.store(events, 'vmc-1', NOW);
-    expect(await store.volumes({}, 'year')).toEqual([
+    expect(await store.volumes({}, 'year', NOW)).toEqual([
       { period: '2025', vehicles: 2, byDirection: { import: 2 }, byChannel: { green: 1, red: 1 }, xrayShare: 0.5, avgRegistrationMin: 20, avgCrossingMin: 40, changeVsPreviousYear: null },
       { period: '2026', vehicles: 4, byDirection: { export: 1, import: 3 }, byChannel: { green: 4 }, xrayShare: 0, avgRegistrationMin: 18.33, avgCrossingMin: 47.5, changeVsPreviousYear: 1 },
     ]);
-    expect((await store.volumes({ posts: ['post-a'] }, 'month')).map((v) => [v.period, v.vehicles, v.changeVsPreviousYear])).toEqual([
+    expect((await store.volumes({ posts: ['post-a'] }, 'month', NOW)).map((v) => [v.period, v.vehicles, v.changeVsPreviousYear])).toEqual([
       ['2025-03', 2, null],
       ['2026-03', 3, 0.5],
       ['2026-04', 1, null],
     ]);
-    expect((await store.volumes({ direction: 'import', fromMs: Date.parse('2026-01-01') }, 'day')).map((v) => v.period)).toEqual(['2026-03-06', '2026-03-07', '2026-04-01']);
+    expect((await store.volumes({ direction: 'import', fromMs: Date.parse('2026-01-01') }, 'day', NOW)).map((v) => v.period)).toEqual(['2026-03-06', '2026-03-07', '2026-04-01']);
     // Buses only: the year-over-year change is the buses' own.
     await store.store([at('2025-05-01T08:00:00Z').crossing('y1', 20, { vehicleType: 'bus' }), at('2026-05-01T08:00:00Z').crossing('y2', 20, { vehicleType: 'bus' }), at('2026-05-02T08:00:00Z').crossing('y3', 20, { vehicleType: 'bus' })], 'vmc-1', NOW);
-    expect((await store.volumes({ vehicleType: 'bus' }, 'year')).map((v) => [v.period, v.vehicles, v.changeVsPreviousYear])).toEqual([
+    expect((await store.volumes({ vehicleType: 'bus' }, 'year', NOW)).map((v) => [v.period, v.vehicles, v.changeVsPreviousYear])).toEqual([
       ['2025', 1, null],
       ['2026', 2, 1],
     ]);
-    expect((await store.volumes({}, 'year')).map((v) => v.vehicles)).toEqual([3, 6]);
+    expect((await store.volumes({}, 'year', NOW)).map((v) => v.vehicles)).toEqual([3, 6]);
+  });
+
+  it('compares a year, month or day not yet over to date: its part up to now against the same dates and time a year before', async () => {
+    const now = Date.UTC(2026, 10, 29, 12);
+    const crossings = (iso: string, n: number, options: { xray?: boolean } = {}) => {
+      const maker = new EventMaker('post-a', new ManualClock(Date.parse(iso)));
+      return Array.from({ length: n }, (_, i) => maker.crossing(`${iso}-${i}`, 30, { xray: options.xray === true && i === 0 }));
+    };
+    await store.store(
+      [
+        ...crossings('2025-11-10T08:00:00Z', 2, { xray: true }),
+        ...crossings('2025-11-29T08:00:00Z', 1), // the same day a year before, before 12:00: compared
+        ...crossings('2025-11-29T18:00:00Z', 2), // after 12:00 a year before: not yet, this year
+        ...crossings('2025-11-30T10:00:00Z', 1),
+        ...crossings('2025-12-15T10:00:00Z', 3),
+        ...crossings('2026-11-05T10:00:00Z', 3),
+        ...crossings('2026-11-29T09:00:00Z', 1),
+        ...crossings('2026-11-29T20:00:00Z', 1), // stored, but after now (a clock ahead, the loader's spread day)
+        ...crossings('2026-11-30T01:00:00Z', 1),
+      ],
+      'vmc-1',
+      now,
+    );
+    const changes = async (unit: 'year' | 'month' | 'day') => (await store.volumes({}, unit, now)).map((v) => [v.period, v.vehicles, v.changeVsPreviousYear]);
+    // 2026 to 12:00 on 29 November (4) against 2025 to 12:00 on 29 November (3): not 6 against the whole of 2025's 9.
+    expect(await changes('year')).toEqual([
+      ['2025', 9, null],
+      ['2026', 6, 0.333333],
+    ]);
+    expect(await changes('month')).toEqual([
+      ['2025-11', 6, null],
+      ['2025-12', 3, null],
+      ['2026-11', 6, 0.333333],
+    ]);
+    // Today so far (1) against the same day a year before up to the same time (1); tomorrow has not happened.
+    expect((await changes('day')).slice(-3)).toEqual([
+      ['2026-11-05', 3, null],
+      ['2026-11-29', 2, 0],
+      ['2026-11-30', 1, null],
+    ]);
+    // The same question asked as of a later time moves the cut with it.
+    expect((await store.volumes({}, 'year', Date.UTC(2026, 10, 29, 19))).map((v) => v.changeVsPreviousYear)).toEqual([null, -0.2]);
+  });
+
+  it('rounds its fractions in decimal: no binary noise in the JSON', async () => {
+    const crossings = (iso: string, n: number) => {
+      const maker = new EventMaker('post-a', new ManualClock(Date.parse(iso)));
+      return Array.from({ length: n }, (_, i) => maker.crossing(`${iso}-${i}`, 30, { xray: i === 0 }));
+    };
+    await store.store([...crossings('2024-03-10T10:00:00Z', 7), ...crossings('2025-03-10T10:00:00Z', 9)], 'vmc-1', NOW);
+    // 1 of 9 X-rayed and 9 against 7 (before: 0.11111099999999999 and 0.28571399999999997).
+    const [, year] = await store.volumes({}, 'year', NOW);
+    expect(JSON.stringify([year!.xrayShare, year!.changeVsPreviousYear])).toBe('[0.111111,0.285714]');
+  });
+
+  it('gives the change against the year before whatever window is asked for', async () => {
+    const now = Date.UTC(2026, 10, 29, 12);
+    const crossings = (iso: string, n: number) => {
+      const maker = new EventMaker('post-a', new ManualClock(Date.parse(iso)));
+      return Array.from({ length: n }, (_, i) => maker.crossing(`${iso}-${i}`, 30));
+    };
+    await store.store(
+      [
+        ...crossings('2024-01-10T10:00:00Z', 2),
+        ...crossings('2024-02-10T10:00:00Z', 1),
+        ...crossings('2024-02-20T10:00:00Z', 2),
+        ...crossings('2024-02-29T10:00:00Z', 1),
+        ...crossings('2024-03-05T10:00:00Z', 4),
+        ...crossings('2025-01-10T10:00:00Z', 3),
+        ...crossings('2025-02-10T10:00:00Z', 1),
+        ...crossings('2025-02-20T10:00:00Z', 1),
+        ...crossings('2025-02-28T10:00:00Z', 1),
+        ...crossings('2025-03-05T10:00:00Z', 2),
+      ],
+      'vmc-1',
+      now,
+    );
+    const months = async (filter: { fromMs?: number; toMs?: number }) =>
+      (await store.volumes({ posts: ['post-a'], ...filter }, 'month', now)).filter((v) => v.period.startsWith('2025')).map((v) => [v.period, v.vehicles, v.changeVsPreviousYear]);
+    const whole = [
+      ['2025-01', 3, 0.5],
+      ['2025-02', 3, -0.25],
+      ['2025-03', 2, -0.5],
+    ];
+    expect(await months({})).toEqual(whole);
+    expect(await months({ fromMs: Date.UTC(2025, 0, 1), toMs: Date.UTC(2025, 3, 1) })).toEqual(whole);
+    // A window from 15 February: its part of February (2) against 15–29 February 2024 (3).
+    expect(await months({ fromMs: Date.UTC(2025, 1, 15), toMs: Date.UTC(2025, 3, 1) })).toEqual([
+      ['2025-02', 2, -0.333333],
+      ['2025-03', 2, -0.5],
+    ]);
+    // 28 February 2025's year before runs to 1 March 2024: the leap day goes with it.
+    const days = await store.volumes({ fromMs: Date.UTC(2025, 1, 28), toMs: Date.UTC(2025, 2, 1) }, 'day', now);
+    expect(days.map((v) => [v.period, v.changeVsPreviousYear])).toEqual([['2025-02-28', 0]]);
   });
 
   it('keeps the newest device status, lanes, alarms and the gateway status of each post', async () => {

@@ -14,6 +14,7 @@ import { postAndLaneOf } from '../../contract/event-validator.js';
 import { GatewayError } from '../../core/errors.js';
 import { migrate } from './migrations.js';
 import { isDataError, openPostgres, openSqlite, type SqlDb, type SqlRunner, type SqlValue } from './sql-db.js';
+import { dayYearAfter, yearBefore } from './year-before.js';
 
 export type VmcRole = 'analyst' | 'admin';
 
@@ -73,7 +74,12 @@ export interface PeriodVolume {
   xrayShare: number;
   avgRegistrationMin: number | null;
   avgCrossingMin: number;
-  /** Vehicles against the same period one year before, as a fraction (0.06 = +6 %); null without one. */
+  /**
+   * Vehicles against the same dates one year before, as a fraction (0.06 = +6 %): the period's
+   * part inside the asked window and before now against the same dates a year before (a period
+   * not over is compared to date). Null when those dates have no vehicles, or none of the period
+   * has happened yet.
+   */
   changeVsPreviousYear: number | null;
 }
 
@@ -473,25 +479,33 @@ export class VmcStore {
   /**
    * Completed crossings per UTC year, month or day: vehicles by direction and channel, X-ray
    * involvement, average registration and crossing time, and the change in vehicles against the
-   * same period a year before (null when that period has none). What the year-over-year views draw.
+   * same dates a year before (year-before.ts). What the year-over-year views draw.
+   *
+   * The change compares like with like, whatever window the filter asks for: a period's part
+   * inside the window and before `nowMs` against the same dates a year before, counted whether
+   * or not the window holds them (so the first months of a 24-month window have their change
+   * too). A period not over at `nowMs` (the current year, month, day) is thus compared to date,
+   * never a part-year against a whole one; a period entirely after `nowMs` has no change.
    */
-  async volumes(filter: CrossingFilter, unit: PeriodUnit): Promise<PeriodVolume[]> {
+  async volumes(filter: CrossingFilter, unit: PeriodUnit, nowMs: number): Promise<PeriodVolume[]> {
     const { sql, params } = this.crossingWhere(filter);
     const width = { year: 4, month: 7, day: 10 }[unit];
-    const period =
+    const day =
       this.db.dialect === 'postgres'
-        ? `substr(to_char(to_timestamp(completed_ms / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 1, ${width})`
-        : `substr(strftime('%Y-%m-%d', completed_ms / 1000, 'unixepoch'), 1, ${width})`;
-    const rows = await this.db.all<{ period: string; direction: string; channel: string; n: number; xray: number; reg_sum: number | null; reg_n: number; crossing_sum: number }>(
-      `SELECT ${period} AS period, direction, channel, COUNT(*) AS n, SUM(xray) AS xray, SUM(registration_min) AS reg_sum, COUNT(registration_min) AS reg_n, SUM(crossing_min) AS crossing_sum
+        ? "to_char(to_timestamp(completed_ms / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        : "strftime('%Y-%m-%d', completed_ms / 1000, 'unixepoch')";
+    const rows = await this.db.all<{ period: string; direction: string; channel: string; n: number; elapsed: number; xray: number; reg_sum: number | null; reg_n: number; crossing_sum: number }>(
+      `SELECT substr(${day}, 1, ${width}) AS period, direction, channel, COUNT(*) AS n, SUM(CASE WHEN completed_ms < ? THEN 1 ELSE 0 END) AS elapsed,
+         SUM(xray) AS xray, SUM(registration_min) AS reg_sum, COUNT(registration_min) AS reg_n, SUM(crossing_min) AS crossing_sum
        FROM crossings ${sql} ${sql ? 'AND' : 'WHERE'} crossing_min IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
-      params,
+      [nowMs, ...params],
     );
-    const byPeriod = new Map<string, { vehicles: number; byDirection: Record<string, number>; byChannel: Record<string, number>; xray: number; regSum: number; regN: number; crossingSum: number }>();
+    const byPeriod = new Map<string, { vehicles: number; elapsed: number; byDirection: Record<string, number>; byChannel: Record<string, number>; xray: number; regSum: number; regN: number; crossingSum: number }>();
     for (const r of rows) {
-      const p = byPeriod.get(r.period) ?? { vehicles: 0, byDirection: {}, byChannel: {}, xray: 0, regSum: 0, regN: 0, crossingSum: 0 };
+      const p = byPeriod.get(r.period) ?? { vehicles: 0, elapsed: 0, byDirection: {}, byChannel: {}, xray: 0, regSum: 0, regN: 0, crossingSum: 0 };
       const n = Number(r.n);
       p.vehicles += n;
+      p.elapsed += Number(r.elapsed);
       p.byDirection[r.direction] = (p.byDirection[r.direction] ?? 0) + n;
       p.byChannel[r.channel] = (p.byChannel[r.channel] ?? 0) + n;
       p.xray += Number(r.xray);
@@ -500,21 +514,41 @@ export class VmcStore {
       p.crossingSum += Number(r.crossing_sum);
       byPeriod.set(r.period, p);
     }
-    const round = (x: number): number => Math.round(x * 100) / 100;
-    const yearBefore = (key: string): string => `${Number(key.slice(0, 4)) - 1}${key.slice(4)}`;
+    const before = await this.vehiclesYearBefore(filter, day, width, nowMs);
+    // Rounded in decimal (an integer over a power of ten), so the JSON carries no binary noise.
+    const round = (x: number, decimals: number): number => Math.round(x * 10 ** decimals) / 10 ** decimals;
     return [...byPeriod.entries()].map(([key, p]) => {
-      const previous = byPeriod.get(yearBefore(key));
+      const previous = before.get(key);
       return {
         period: key,
         vehicles: p.vehicles,
         byDirection: p.byDirection,
         byChannel: p.byChannel,
-        xrayShare: round((p.xray / p.vehicles) * 10_000) / 10_000,
-        avgRegistrationMin: p.regN ? round(p.regSum / p.regN) : null,
-        avgCrossingMin: round(p.crossingSum / p.vehicles),
-        changeVsPreviousYear: previous ? round(((p.vehicles - previous.vehicles) / previous.vehicles) * 10_000) / 10_000 : null,
+        xrayShare: round(p.xray / p.vehicles, 6),
+        avgRegistrationMin: p.regN ? round(p.regSum / p.regN, 2) : null,
+        avgCrossingMin: round(p.crossingSum / p.vehicles, 2),
+        changeVsPreviousYear: previous ? round((p.elapsed - previous) / previous, 6) : null,
       };
     });
+  }
+
+  /**
+   * The vehicles of the same dates a year before each period of `volumes`: the filter's window
+   * cut at `nowMs`, moved one year back, counted per day and each day put with the period (the
+   * first `width` characters of the day) whose year before holds it.
+   */
+  private async vehiclesYearBefore(filter: CrossingFilter, day: string, width: number, nowMs: number): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    const toMs = Math.min(filter.toMs ?? Infinity, nowMs);
+    if (filter.fromMs !== undefined && !(toMs > filter.fromMs)) return counts;
+    const window = yearBefore({ fromMs: filter.fromMs ?? -Infinity, toMs });
+    const { sql, params } = this.crossingWhere({ ...filter, fromMs: filter.fromMs === undefined ? undefined : window.fromMs, toMs: window.toMs });
+    const rows = await this.db.all<{ day: string; n: number }>(`SELECT ${day} AS day, COUNT(*) AS n FROM crossings ${sql} ${sql ? 'AND' : 'WHERE'} crossing_min IS NOT NULL GROUP BY 1`, params);
+    for (const r of rows) {
+      const key = dayYearAfter(r.day).slice(0, width);
+      counts.set(key, (counts.get(key) ?? 0) + Number(r.n));
+    }
+    return counts;
   }
 
   async crossings(filter: CrossingFilter & { limit: number; offset: number }): Promise<CrossingRow[]> {

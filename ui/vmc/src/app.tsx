@@ -16,8 +16,10 @@ import { api, ApiError, type Alarm, type Gap, type Me, type PeriodVolume, type P
 import { CommandsView } from './commands-view.js';
 import { CrossingsView } from './crossings-view.js';
 import { ChannelShares, GroupedBars, Legend } from './charts.js';
+import { change, min, pct, points, ratio, sharePoints, tone } from './figures.js';
 import { IntervalChart } from './interval-chart.js';
-import { day, daysInMonth, elapsed, periodLabel, periodRange, rangeLabel, yearBefore, type Period, type Range } from './period.js';
+import { INTERVAL_MAX, INTERVAL_MIN, intervalLabel, intervalMinutes } from './intervals.js';
+import { daysInMonth, elapsed, endLabel, periodLabel, periodRange, rangeLabel, stamp, yearBefore, type Period, type Range } from './period.js';
 
 const DIRECTIONS = ['import', 'export', 'transit-entry', 'transit-exit', 'domestic-transit'];
 const CHANNELS = ['green', 'orange', 'red'];
@@ -46,12 +48,10 @@ interface Comparison {
   beforeRange: Range;
 }
 
-/** The latest year while it is not over, to date, against the same dates a year before. */
+/** The current year among the years shown: the API compares it to date (up to `range`'s end). */
 interface YearToDate {
   year: string;
-  to: string;
-  vehicles: number;
-  before: number;
+  range: Range;
 }
 
 interface Data {
@@ -66,12 +66,6 @@ interface Data {
   alarms: Alarm[];
 }
 
-const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
-const min = (x: number | null): string => (x === null ? '–' : x.toFixed(1));
-const change = (x: number | null): string => (x === null ? '–' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`);
-const tone = (x: number | null): 'up' | 'down' | 'same' => (x === null || Math.abs(x) < 0.0005 ? 'same' : x > 0 ? 'up' : 'down');
-const ratio = (now: number | null | undefined, before: number | null | undefined): number | null => (now == null || before == null || before === 0 ? null : (now - before) / before);
-
 /** The query of the filters that are not the period (posts, vehicle type, direction, channel). */
 function baseParams(filters: Filters): URLSearchParams {
   const params = new URLSearchParams();
@@ -85,50 +79,51 @@ function baseParams(filters: Filters): URLSearchParams {
 function withRange(params: URLSearchParams, range: Range | null, extra: Record<string, string> = {}): string {
   const copy = new URLSearchParams(params);
   if (range) {
-    copy.set('from', day(range.fromMs));
-    copy.set('to', day(range.toMs));
+    copy.set('from', stamp(range.fromMs));
+    copy.set('to', stamp(range.toMs));
   }
   for (const [k, v] of Object.entries(extra)) copy.set(k, v);
   return copy.toString();
 }
 
-/** Loads every view for the filters; the comparison period is the picked one, or the latest year with traffic. */
+/**
+ * Loads every view for the filters, all as of one instant (`nowMs`): the headline compares the
+ * picked period, or the latest year with traffic, up to it with the same dates a year before,
+ * and the API's per-period changes (`asOf`) cut the periods not yet over at the same instant.
+ */
 async function loadAll(filters: Filters, nowMs: number): Promise<Data> {
   const base = baseParams(filters);
   const range = periodRange(filters.period);
   const postQuery = filters.posts.length ? `&post=${filters.posts.join(',')}` : '';
-  const [posts, years] = await Promise.all([api<Post[]>('/api/posts'), api<PeriodVolume[]>(`/api/volumes?${withRange(base, null, { unit: 'year' })}`)]);
+  const asOf = new Date(nowMs).toISOString();
+  const [posts, years] = await Promise.all([api<Post[]>('/api/posts'), api<PeriodVolume[]>(`/api/volumes?${withRange(base, null, { unit: 'year', asOf })}`)]);
   const latest = years.at(-1)?.period;
   const compared = range ?? (latest ? periodRange({ year: latest, month: '', day: '' }) : null);
   const nowRange = compared ? elapsed(compared, nowMs) : null;
   const beforeRange = nowRange ? yearBefore(nowRange) : null;
+  // Nothing to compare: the period has not begun, or has no same dates a year before (29 February).
+  const comparable = nowRange && beforeRange && nowRange.toMs > nowRange.fromMs && beforeRange.toMs > beforeRange.fromMs;
   const interval = String(filters.interval);
   const [report, months, days, gaps, alarms, cmpNow, cmpBefore] = await Promise.all([
     api<TrsReport>(`/api/trs?${withRange(base, range, { interval })}`),
-    // The 24 months up to the end of the picked period (or up to the latest).
-    api<PeriodVolume[]>(`/api/volumes?${withRange(base, range ? { fromMs: Date.UTC(new Date(range.toMs).getUTCFullYear() - 2, new Date(range.toMs).getUTCMonth(), 1), toMs: range.toMs } : null, { unit: 'month' })}`),
-    api<PeriodVolume[]>(`/api/volumes?${withRange(base, range, { unit: 'day' })}`),
+    // The 24 months up to the end of the picked period (or up to the latest); each month's change
+    // is the API's against the same month a year before, whether or not that month is among them.
+    api<PeriodVolume[]>(`/api/volumes?${withRange(base, range ? { fromMs: Date.UTC(new Date(range.toMs).getUTCFullYear() - 2, new Date(range.toMs).getUTCMonth(), 1), toMs: range.toMs } : null, { unit: 'month', asOf })}`),
+    api<PeriodVolume[]>(`/api/volumes?${withRange(base, range, { unit: 'day', asOf })}`),
     api<Gap[]>(`/api/gaps?state=open${postQuery}`),
     api<Alarm[]>(`/api/alarms?limit=20${postQuery}`),
-    nowRange ? api<TrsReport>(`/api/trs?${withRange(base, nowRange, { interval })}`) : Promise.resolve(null),
-    beforeRange ? api<TrsReport>(`/api/trs?${withRange(base, beforeRange, { interval })}`) : Promise.resolve(null),
+    comparable ? api<TrsReport>(`/api/trs?${withRange(base, nowRange, { interval })}`) : Promise.resolve(null),
+    comparable ? api<TrsReport>(`/api/trs?${withRange(base, beforeRange, { interval })}`) : Promise.resolve(null),
   ]);
   const comparison = nowRange && beforeRange && cmpNow && cmpBefore ? { label: range ? periodLabel(filters.period) : (latest ?? ''), now: cmpNow, before: cmpBefore, nowRange, beforeRange } : null;
-  return { posts, ytd: await yearToDate(base, latest, nowMs), report, comparison, years, months: months.slice(-24), days, gaps, alarms };
+  return { posts, ytd: yearToDate(years, nowMs), report, comparison, years, months: months.slice(-24), days, gaps, alarms };
 }
 
-/** A year not yet over is compared to date: its vehicles so far against the same dates a year before. */
-async function yearToDate(base: URLSearchParams, latest: string | undefined, nowMs: number): Promise<YearToDate | null> {
-  if (!latest) return null;
-  const whole = periodRange({ year: latest, month: '', day: '' })!;
-  const soFar = elapsed(whole, nowMs);
-  if (soFar.toMs >= whole.toMs) return null;
-  const before = yearBefore(soFar);
-  const [now, then] = await Promise.all([
-    api<PeriodVolume[]>(`/api/volumes?${withRange(base, soFar, { unit: 'year' })}`),
-    api<PeriodVolume[]>(`/api/volumes?${withRange(base, before, { unit: 'year' })}`),
-  ]);
-  return { year: latest, to: day(soFar.toMs - 86_400_000), vehicles: now[0]?.vehicles ?? 0, before: then[0]?.vehicles ?? 0 };
+/** The current year, when it is among the years shown: what its change (the API's, as of `nowMs`) covers. */
+function yearToDate(years: PeriodVolume[], nowMs: number): YearToDate | null {
+  const year = String(new Date(nowMs).getUTCFullYear());
+  if (!years.some((y) => y.period === year)) return null;
+  return { year, range: elapsed(periodRange({ year, month: '', day: '' })!, nowMs) };
 }
 
 /** What changes in /api/posts when a post sends anything (a new seq, a device, a gap, its status). */
@@ -268,7 +263,7 @@ const VIEWS = [
 type View = (typeof VIEWS)[number][0];
 const viewOf = (hash: string): View => VIEWS.find(([name]) => `#${name}` === hash)?.[0] ?? 'figures';
 
-function Dashboard({ me, onLogout }: { me: Me; onLogout: () => void }) {
+function Dashboard({ me, onLogout, now }: { me: Me; onLogout: () => void; now: () => number }) {
   const [view, setView] = useState<View>(viewOf(location.hash));
   useEffect(() => {
     const follow = (): void => setView(viewOf(location.hash));
@@ -279,6 +274,7 @@ function Dashboard({ me, onLogout }: { me: Me; onLogout: () => void }) {
   const [data, setData] = useState<Data | null>(null);
   const [updated, setUpdated] = useState<Date | null>(null);
   const [error, setError] = useState('');
+  const [intervalNote, setIntervalNote] = useState('');
   const knownYears = useRef<string[]>([]);
 
   useEffect(() => {
@@ -291,10 +287,10 @@ function Dashboard({ me, onLogout }: { me: Me; onLogout: () => void }) {
       else if (!stopped) setError(e instanceof Error ? e.message : String(e));
     };
     const reload = (): Promise<void> =>
-      loadAll(filters, Date.now()).then((loaded) => {
+      loadAll(filters, now()).then((loaded) => {
         if (stopped) return;
         seen = signature(loaded.posts);
-        loadedAt = Date.now();
+        loadedAt = now();
         // The year picker offers every year seen, whatever the other filters select.
         knownYears.current = [...new Set([...knownYears.current, ...loaded.years.map((y) => y.period)])].sort();
         setData(loaded);
@@ -306,7 +302,7 @@ function Dashboard({ me, onLogout }: { me: Me; onLogout: () => void }) {
       if (busy || stopped || document.hidden) return;
       busy = true;
       const work =
-        Date.now() - loadedAt >= RELOAD_MS ? reload() : api<Post[]>('/api/posts').then((posts) => (signature(posts) === seen ? undefined : reload()));
+        now() - loadedAt >= RELOAD_MS ? reload() : api<Post[]>('/api/posts').then((posts) => (signature(posts) === seen ? undefined : reload()));
       work.catch(fail).finally(() => (busy = false));
     };
     busy = true;
@@ -334,10 +330,10 @@ function Dashboard({ me, onLogout }: { me: Me; onLogout: () => void }) {
     const t = tone(lowerIsBetter && r !== null ? -r : r);
     return r === null ? null : { text: `${change(r)} vs ${rangeLabel(cmp!.beforeRange).slice(0, 4)}`, tone: t };
   };
-  /** A share's change in percentage points (a relative change of a share reads wrong). */
-  const points = (now: number, before: number) => {
-    const pp = (now - before) * 100;
-    return { text: `${pp >= 0 ? '+' : ''}${pp.toFixed(1)} pp vs ${rangeLabel(cmp!.beforeRange).slice(0, 4)}`, tone: 'same' as const };
+  /** A share's change in percentage points; none when either side had no vehicles. */
+  const shareDelta = (now: TrsReport, before: TrsReport) => {
+    const pp = sharePoints({ vehicles: now.vehicles, share: now.xrayShare }, { vehicles: before.vehicles, share: before.xrayShare });
+    return pp === null ? null : { text: `${points(pp)} vs ${rangeLabel(cmp!.beforeRange).slice(0, 4)}`, tone: 'same' as const };
   };
   const years = data?.years ?? [];
   const ytd = data?.ytd ?? null;
@@ -376,8 +372,33 @@ function Dashboard({ me, onLogout }: { me: Me; onLogout: () => void }) {
           <Choice name="direction" label="Direction" values={DIRECTIONS} value={filters.direction} onChange={(direction) => set({ direction })} />
           <Choice name="channel" label="Channel" values={CHANNELS} value={filters.channel} onChange={(channel) => set({ channel })} />
           <label>
-            Interval (min) <input type="number" name="interval" min={1} max={1440} value={filters.interval} onChange={(e) => set({ interval: Number(e.currentTarget.value) || 10 })} />
+            Interval (min){' '}
+            <input
+              type="number"
+              name="interval"
+              min={INTERVAL_MIN}
+              max={INTERVAL_MAX}
+              step={1}
+              value={filters.interval}
+              aria-invalid={intervalNote ? 'true' : undefined}
+              onChange={(e) => {
+                // Only what the API takes (whole minutes 1–999): anything else would be refused, and the figures shown would stay those of the old width.
+                const minutes = intervalMinutes(e.currentTarget.value);
+                if (minutes === null) {
+                  setIntervalNote(`interval: whole minutes ${INTERVAL_MIN}–${INTERVAL_MAX}; still ${filters.interval}`);
+                  e.currentTarget.value = String(filters.interval);
+                } else {
+                  setIntervalNote('');
+                  set({ interval: minutes });
+                }
+              }}
+            />
           </label>
+          {intervalNote && (
+            <span class="error" data-testid="interval-note">
+              {intervalNote}
+            </span>
+          )}
           {error && <span class="error">{error}</span>}
         </section>
         )}
@@ -392,7 +413,7 @@ function Dashboard({ me, onLogout }: { me: Me; onLogout: () => void }) {
                 <Figure testId="fig-vehicles" label="Vehicles" value={String(report.vehicles)} delta={cmp ? delta(cmp.now.vehicles, cmp.before.vehicles) : null} />
                 <Figure testId="fig-per-day" label="Average per day" value={data.days.length ? (dayVehicles / data.days.length).toFixed(1) : '–'} />
                 <Figure testId="fig-per-month" label="Average per month" value={monthsWithTraffic ? (dayVehicles / monthsWithTraffic).toFixed(0) : '–'} />
-                <Figure testId="fig-xray" label="X-ray involvement" value={pct(report.xrayShare)} delta={cmp ? points(cmp.now.xrayShare, cmp.before.xrayShare) : null} />
+                <Figure testId="fig-xray" label="X-ray involvement" value={pct(report.xrayShare)} delta={cmp ? shareDelta(cmp.now, cmp.before) : null} />
                 <Figure testId="fig-registration" label="Registration (avg min)" value={min(report.registration.avgMin)} delta={cmp ? delta(cmp.now.registration.avgMin, cmp.before.registration.avgMin, true) : null} />
                 <Figure testId="fig-crossing" label="Crossing (avg min)" value={min(report.crossing.avgMin)} delta={cmp ? delta(cmp.now.crossing.avgMin, cmp.before.crossing.avgMin, true) : null} />
                 <Figure testId="fig-crossing-p" label="Crossing median / p90" value={`${min(report.crossing.medianMin)} / ${min(report.crossing.p90Min)}`} />
@@ -423,17 +444,14 @@ function Dashboard({ me, onLogout }: { me: Me; onLogout: () => void }) {
           )}
           <section aria-label="years">
             <h2>
-              Vehicles per year <small>{ytd ? `${ytd.year} to ${ytd.to}: change against the same dates of ${Number(ytd.year) - 1}` : ''}</small>
+              Vehicles per year <small>{ytd ? `${ytd.year} to ${endLabel(ytd.range)}: change against the same dates of ${Number(ytd.year) - 1}` : ''}</small>
             </h2>
             <GroupedBars
               testId="years-chart"
               title="Vehicles per year"
               categories={years.map((y) => y.period)}
               series={[{ name: 'vehicles', color: 'current', values: years.map((y) => y.vehicles) }]}
-              notes={years.map((y, i) => {
-                const r = ytd && i === years.length - 1 ? ratio(ytd.vehicles, ytd.before) : y.changeVsPreviousYear;
-                return r === null ? null : { text: change(r), tone: tone(r) };
-              })}
+              notes={years.map((y) => (y.changeVsPreviousYear === null ? null : { text: change(y.changeVsPreviousYear), tone: tone(y.changeVsPreviousYear) }))}
               values
               height={200}
             />
@@ -485,7 +503,7 @@ function Dashboard({ me, onLogout }: { me: Me; onLogout: () => void }) {
                     <tbody>
                       {report.intervals.map((r) => (
                         <tr>
-                          <td>{r.upToMin}</td>
+                          <td>{intervalLabel(r)}</td>
                           <td>{r.vehicles}</td>
                           <td>{r.cumulative}</td>
                           <td>{r.cumulativePct.toFixed(2)}</td>
@@ -538,7 +556,8 @@ function Dashboard({ me, onLogout }: { me: Me; onLogout: () => void }) {
   );
 }
 
-export function App() {
+/** `now`: the dashboard's clock (what "to date" means); the browser's by default. */
+export function App({ now = Date.now }: { now?: () => number }) {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   useEffect(() => {
     api<Me | null>('/api/me').then(
@@ -548,5 +567,5 @@ export function App() {
   }, []);
   if (me === undefined) return null;
   if (me === null) return <Login onLogin={setMe} />;
-  return <Dashboard me={me} onLogout={() => setMe(null)} />;
+  return <Dashboard me={me} onLogout={() => setMe(null)} now={now} />;
 }

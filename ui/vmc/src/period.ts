@@ -1,9 +1,15 @@
 /**
  * The dashboard's one period picker, year → month → day, as the UTC ranges the API takes
  * (`from` inclusive, `to` exclusive), and the same range one year before for the
- * year-over-year comparisons. A range not yet over is compared up to today with the same dates
- * a year before (year-to-date against year-to-date), never a part-year against a whole one.
+ * year-over-year comparisons. A range not yet over is compared up to now with the same dates
+ * and time a year before (year-to-date against year-to-date, today so far against the same hours
+ * of that day), never a part against a whole. "The same dates a year before" is the API's own
+ * rule (vmc/store/year-before.ts), so the dashboard's changes and the API's agree.
  */
+import { yearBefore, type TimeRange } from '../../../vmc/store/year-before.js';
+
+export { yearBefore };
+
 export interface Period {
   /** `YYYY` or '' (all time). */
   year: string;
@@ -13,10 +19,7 @@ export interface Period {
   day: string;
 }
 
-export interface Range {
-  fromMs: number;
-  toMs: number;
-}
+export type Range = TimeRange;
 
 const DAY_MS = 86_400_000;
 
@@ -37,23 +40,14 @@ export function periodRange(period: Period): Range | null {
   return { fromMs: Date.UTC(y, m, d), toMs: Date.UTC(y, m, d + 1) };
 }
 
-/** The range cut at the end of today (UTC): what of it has happened. */
+/** The range cut at `nowMs`: what of it has happened (empty when it has not begun). */
 export function elapsed(range: Range, nowMs: number): Range {
-  const endOfToday = Math.floor(nowMs / DAY_MS) * DAY_MS + DAY_MS;
-  return { fromMs: range.fromMs, toMs: Math.min(range.toMs, Math.max(range.fromMs + DAY_MS, endOfToday)) };
+  return { fromMs: range.fromMs, toMs: Math.min(range.toMs, Math.max(range.fromMs, nowMs)) };
 }
 
-function shiftYears(ms: number, years: number): number {
-  const d = new Date(ms);
-  const month = d.getUTCMonth();
-  const shifted = new Date(Date.UTC(d.getUTCFullYear() + years, month, d.getUTCDate()));
-  // 29 February a year before is 28 February: stay in the month.
-  return shifted.getUTCMonth() === month ? shifted.getTime() : Date.UTC(d.getUTCFullYear() + years, month + 1, 0);
-}
-
-/** The same dates one year before. */
-export function yearBefore(range: Range): Range {
-  return { fromMs: shiftYears(range.fromMs, -1), toMs: shiftYears(range.toMs, -1) };
+/** A range's bound as the API's `from`/`to` take it: the date at midnight, else the time. */
+export function stamp(ms: number): string {
+  return ms % DAY_MS === 0 ? day(ms) : new Date(ms).toISOString();
 }
 
 /** `2026`, `2026-03`, `2026-03-07`: what the period's labels say. */
@@ -61,9 +55,18 @@ export function periodLabel(period: Period): string {
   return [period.year, period.month, period.day].filter(Boolean).join('-');
 }
 
-/** "2025-01-01 – 2025-11-28" (inclusive end), how a compared range is printed. */
+/** Where a range ends, inclusive: its last day ("2025-11-28"), or the time it was cut at ("2025-11-29 12:41 UTC"). */
+export function endLabel(range: Range): string {
+  return range.toMs % DAY_MS === 0 ? day(range.toMs - 1) : `${day(range.toMs)} ${new Date(range.toMs).toISOString().slice(11, 16)} UTC`;
+}
+
+/**
+ * "2025-01-01 – 2025-11-28" (inclusive end), how a compared range is printed; a range cut during
+ * a day says until when: "2025-01-01 – 2025-11-29 12:41 UTC", "2025-11-29 until 12:41 UTC".
+ */
 export function rangeLabel(range: Range): string {
-  const last = day(range.toMs - DAY_MS);
   const first = day(range.fromMs);
-  return first === last ? first : `${first} – ${last}`;
+  const end = endLabel(range);
+  if (end === first) return first;
+  return end.startsWith(`${first} `) ? `${first} until ${end.slice(first.length + 1)}` : `${first} – ${end}`;
 }
