@@ -34,8 +34,11 @@ import { EventMaker } from './helpers/vmc-events.js';
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'vmc');
 const DAY_MS = 86_400_000;
 const isoDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
-/** How the dashboard prints a change: +6.0% / -3.2%. */
-const percent = (r: number): string => `${r >= 0 ? '+' : ''}${(r * 100).toFixed(1)}%`;
+/** How the dashboard prints a change: +6.0% / -3.2%, and 0.0% (no sign) for what rounds to none. */
+const percent = (r: number): string => {
+  const shown = (r * 100).toFixed(1);
+  return Number(shown) === 0 ? '0.0%' : `${r > 0 ? '+' : ''}${shown}%`;
+};
 const changeText = (now: number, before: number): string => percent((now - before) / before);
 /** The same date and time a year before (29 February: the end of 28 February), written out here rather than taken from the code under test. */
 const yearBeforeMs = (ms: number): number => {
@@ -119,6 +122,16 @@ describe('the VMC dashboard in Chromium', () => {
     await page.clock.setFixedTime(now);
     const asOf = isoTime(now);
     await page.goto(base);
+    // An empty form is not sent: the browser asks for the name (no schema text from the API).
+    let logins = 0;
+    page.on('request', (request) => {
+      if (request.url().endsWith('/api/login')) logins += 1;
+    });
+    await page.click('button[type=submit]');
+    expect(await page.locator('input[name=name]').evaluate((input: HTMLInputElement) => [input.validity.valueMissing, input.validationMessage !== ''])).toEqual([true, true]);
+    expect(await page.locator('input[name=password]').evaluate((input: HTMLInputElement) => input.validity.valueMissing)).toBe(true);
+    expect(await page.locator('form.login .error').count()).toBe(0);
+    expect(logins).toBe(0);
     await page.fill('input[name=name]', 'ana');
     await page.fill('input[name=password]', 'wrong-password-1');
     await page.click('button[type=submit]');
@@ -132,6 +145,10 @@ describe('the VMC dashboard in Chromium', () => {
     await expect.poll(() => page.getByTestId('updated').textContent()).toMatch(/^Live · updated /);
     await page.waitForSelector('[data-testid=interval-chart] canvas');
     await page.screenshot({ path: join(ARTIFACTS, '2-overview-1280x800.png') });
+    // Every post of the four is in view in the posts list, none behind a scroll bar.
+    const postList = page.locator('select[name=post]');
+    expect(await postList.locator('option').count()).toBe(4);
+    expect(await postList.evaluate((select: HTMLSelectElement) => select.scrollHeight <= select.clientHeight)).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, '3-overview-full.png'), fullPage: true });
 
     // Vehicles by direction: the latest year to date against the same dates a year before.
@@ -239,6 +256,10 @@ describe('the VMC dashboard in Chromium', () => {
     expect(month.vehicles).toBeGreaterThan(0);
     expect(monthBefore.vehicles).toBeGreaterThan(0);
     await expect.poll(() => figure(page, 'fig-vehicles').textContent()).toBe(String(month.vehicles));
+    // Alarms follow the period too: post-north's alarm was raised after this month.
+    const alarms = await get<unknown[]>(`/api/alarms?from=${previous}-${mm}-01&to=${next}`);
+    expect(alarms).toEqual([]);
+    expect(await page.locator('section[aria-label="gaps and alarms"]').textContent()).not.toContain('GW_ERR_OUTBOX_FULL');
     expect(await figure(page, 'fig-crossing').textContent()).toBe(month.crossing.avgMin!.toFixed(1));
     expect(await page.getByTestId('fig-crossing').textContent()).toContain(changeText(month.crossing.avgMin!, monthBefore.crossing.avgMin!));
     const days = await get<PeriodVolume[]>(`/api/volumes?unit=day&vehicleType=van&from=${previous}-${mm}-01&to=${next}`);
@@ -281,6 +302,12 @@ describe('the VMC dashboard in Chromium', () => {
     await expect.poll(() => figure(page, 'fig-vehicles').textContent(), { timeout: 30_000 }).toBe('15');
     expect(await page.getByTestId('updated').textContent()).not.toBe(updated);
     await page.screenshot({ path: join(ARTIFACTS, '6-north-export-live.png'), fullPage: true });
+
+    // The session ends (its cookie expires): the next poll is refused, and the login form says why.
+    await page.context().clearCookies();
+    await page.getByTestId('login-notice').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('login-notice').textContent()).toBe('Your session has expired: log in again.');
+    await page.screenshot({ path: join(ARTIFACTS, '8-session-expired.png') });
     expect(problems).toEqual([]);
   }, 120_000);
   it('compares a day not yet over up to now with the same hours of that day a year before', async () => {

@@ -136,6 +136,8 @@ describe('the VMC evidence and commands panels in Chromium', () => {
         ...Array.from({ length: 4 }, (_, i) => west.crossing(`c-west-${i}`, 30 + i * 5, { plate: `WW${200 + i}ZZ`, direction: 'export' })),
         east.xrayScanned('c-scan', { score: 0.91, modelVersion: 'xray-2026.11', regions: REGIONS }),
         east.crossing('c-scan', 64, { plate: 'XR777AZ', channel: 'orange', xray: true }),
+        // Driven off before it cleared the post.
+        west.crossing('c-gone', 12, { plate: 'GO404NE', outcome: 'abandoned' }),
       ],
       'loader',
       systemClock.now(),
@@ -184,7 +186,10 @@ describe('the VMC evidence and commands panels in Chromium', () => {
     await login(page, 'root', 'admin-password-12');
     await page.click('header nav >> text=Crossings & evidence');
     await page.waitForSelector('table.crossings tr[data-crossing="c-scan"]');
-    expect(await page.locator('table.crossings tbody tr').count()).toBe(11);
+    expect(await page.locator('table.crossings tbody tr').count()).toBe(12);
+    // An abandoned crossing says so, beside completed ones.
+    expect(await page.locator('tr[data-crossing="c-gone"] [data-testid=outcome]').textContent()).toBe('abandoned');
+    expect(await page.locator('tr[data-crossing="c-scan"] [data-testid=outcome]').textContent()).toBe('completed');
     await page.screenshot({ path: join(ARTIFACTS, 'evidence-1-crossings.png') });
 
     await page.click('tr[data-crossing="c-scan"] button');
@@ -314,7 +319,12 @@ describe('the VMC evidence and commands panels in Chromium', () => {
     await page.goto(`${base}/#commands`);
     await page.getByTestId('post-versions').locator('tr[data-post="post-east"]').waitFor();
     expect(await page.locator('section[aria-label="send commands"]').textContent()).toContain('Only admins roll out watchlists and models.');
-    expect(await page.getByTestId('watchlist-form').locator('button[type=submit]').isDisabled()).toBe(true);
+    // The versions and progress, not the forms: nothing to fill in that could not be sent.
+    await page.locator('table.commands tr[data-kind="watchlist.update"]').first().waitFor();
+    expect(await page.getByTestId('watchlist-form').count()).toBe(0);
+    expect(await page.getByTestId('model-form').count()).toBe(0);
+    expect(await page.locator('input[name=posts]').count()).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'commands-4-analyst.png'), fullPage: true });
     await page.close();
   }, 60_000);
 });

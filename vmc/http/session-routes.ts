@@ -11,6 +11,9 @@ import type { VmcStore } from '../store/vmc-store.js';
 
 export const SESSION_COOKIE = 'vmc_session';
 
+/** The refusal of a login whose body is not a name and a password within their bounds. */
+const LOGIN_REFUSED = `enter your name (up to 64 characters) and your password (up to ${PASSWORD_MAX_LENGTH} characters)`;
+
 const credentials = {
   type: 'object',
   additionalProperties: false,
@@ -19,7 +22,9 @@ const credentials = {
 } as const;
 
 export const sessionRoutes: FastifyPluginAsync<{ auth: VmcAuth; store: VmcStore; secureCookie: boolean }> = (app, { auth, store, secureCookie }) => {
-  app.post<{ Body: { name: string; password: string } }>('/api/login', { config: { vmcAccess: 'public' }, schema: { body: credentials } }, async (request, reply) => {
+  // A login form's refusal is read by people: what to fill in, not the schema's wording ("body/name must NOT have fewer than 1 characters").
+  app.post<{ Body: { name: string; password: string } }>('/api/login', { config: { vmcAccess: 'public' }, schema: { body: credentials }, attachValidation: true }, async (request, reply) => {
+    if (request.validationError) return reply.code(400).send({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: LOGIN_REFUSED });
     const result = await auth.login(request.body.name, request.body.password);
     if (!result.ok) {
       if (result.throttled) return reply.code(429).send({ code: 'GW_ERR_AUTH_THROTTLED', message: 'too many failed logins for this account; wait a few minutes' });

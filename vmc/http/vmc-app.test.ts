@@ -69,6 +69,21 @@ describe('VMC HTTP API', () => {
     expect((await app.inject({ method: 'POST', url: '/api/login', payload: { name: 'ana', password: 'x'.repeat(300) } })).statusCode).toBe(400);
   });
 
+  it('refuses an empty login in words a person can act on, not in the schema’s', async () => {
+    for (const payload of [{ name: '', password: 'analyst-password-1' }, { name: 'ana', password: '' }, { name: 'ana' }, { name: 'x'.repeat(65), password: 'p' }]) {
+      const reply = await app.inject({ method: 'POST', url: '/api/login', payload });
+      expect(reply.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(reply.json(), JSON.stringify(payload)).toEqual({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: 'enter your name (up to 64 characters) and your password (up to 256 characters)' });
+    }
+  });
+
+  it('refuses a body that is not JSON with 415 and a stable code', async () => {
+    // core/errors.ts has no media-type code: GW_ERR_HTTP_BAD_REQUEST, with the status saying which refusal it is.
+    const reply = await app.inject({ method: 'POST', url: '/api/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'name=ana&password=analyst-password-1' });
+    expect(reply.statusCode).toBe(415);
+    expect(reply.json()).toEqual({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: 'the body must be JSON (content-type: application/json), not application/x-www-form-urlencoded' });
+  });
+
   it('logs in with a cookie too, and logs out', async () => {
     const login = await app.inject({ method: 'POST', url: '/api/login', payload: { name: 'ana', password: 'analyst-password-1' } });
     const cookie = login.cookies.find((c) => c.name === 'vmc_session');
@@ -123,6 +138,11 @@ describe('VMC HTTP API', () => {
     const crossings = (await get('/api/crossings?post=post-a&limit=2')).json<{ crossingId: string }[]>();
     expect(crossings.map((c) => c.crossingId)).toEqual(['a3', 'a2']);
     expect((await get('/api/alarms')).json()).toMatchObject([{ alarm: 'GW_ERR_OUTBOX_FULL', postId: 'post-a' }]);
+    // The dashboard's period: alarms raised in it only (the alarm is of 26 November).
+    expect((await get('/api/alarms?from=2026-11-26&to=2026-11-27&post=post-a&limit=20')).json()).toHaveLength(1);
+    expect((await get('/api/alarms?from=2026-11-27&to=2026-11-28')).json()).toEqual([]);
+    expect((await get('/api/alarms?from=yesterday')).statusCode).toBe(400);
+    expect((await get('/api/alarms?direction=export')).statusCode).toBe(400);
     expect((await get('/api/posts')).json()).toMatchObject([
       { postId: 'post-a', lastSeq: 5, lanes: [{ laneId: 'lane-1' }], devices: [{ deviceId: 'cam-1', state: 'down' }], openGaps: 0 },
       { postId: 'post-b', lastSeq: 1 },

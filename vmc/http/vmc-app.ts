@@ -67,6 +67,8 @@ export async function buildVmcApp(options: VmcAppOptions): Promise<FastifyInstan
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.validation) return reply.code(400).send({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: `${error.validationContext ?? 'request'}${error.message.replace(/^(body|params|querystring)/, '')}` });
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ code: 'GW_ERR_HTTP_TOO_LARGE', message: error.message });
+    // core/errors.ts has no code of its own for a body in another media type: the request does not match its route, as a 400's does.
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: `the body must be JSON (content-type: application/json), not ${request.headers['content-type']?.slice(0, 100) ?? 'untyped'}` });
     if (error instanceof PasswordCheckBusy) return reply.code(503).header('retry-after', '1').send({ code: 'GW_ERR_AUTH_THROTTLED', message: 'too many password checks at once; try again in a second' });
     if (isGatewayError(error, 'GW_ERR_AUTH_ACCOUNT') || isGatewayError(error, 'GW_ERR_HTTP_BAD_REQUEST')) return reply.code(400).send({ code: error.code, message: error.message });
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) return reply.code(error.statusCode).send({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: error.message });

@@ -30,6 +30,8 @@ const MONTHS = ['01', '02', '03', '04', '05', '06', '07', '08', '09', '10', '11'
 const POLL_MS = 5_000;
 /** Everything is reloaded at least this often, new events or not (device health, alarms). */
 const RELOAD_MS = 60_000;
+/** The posts list shows every post up to this many rows, then scrolls (the filters stay one band at 1280×800). */
+const POST_ROWS_MAX = 6;
 
 interface Filters {
   posts: string[];
@@ -94,7 +96,8 @@ function withRange(params: URLSearchParams, range: Range | null, extra: Record<s
 async function loadAll(filters: Filters, nowMs: number): Promise<Data> {
   const base = baseParams(filters);
   const range = periodRange(filters.period);
-  const postQuery = filters.posts.length ? `&post=${filters.posts.join(',')}` : '';
+  // Gaps and alarms take the posts only (no vehicle type, direction or channel: they are no crossings').
+  const postOnly = new URLSearchParams(filters.posts.length ? { post: filters.posts.join(',') } : {});
   const asOf = new Date(nowMs).toISOString();
   const [posts, years] = await Promise.all([api<Post[]>('/api/posts'), api<PeriodVolume[]>(`/api/volumes?${withRange(base, null, { unit: 'year', asOf })}`)]);
   const latest = years.at(-1)?.period;
@@ -110,8 +113,9 @@ async function loadAll(filters: Filters, nowMs: number): Promise<Data> {
     // is the API's against the same month a year before, whether or not that month is among them.
     api<PeriodVolume[]>(`/api/volumes?${withRange(base, range ? { fromMs: Date.UTC(new Date(range.toMs).getUTCFullYear() - 2, new Date(range.toMs).getUTCMonth(), 1), toMs: range.toMs } : null, { unit: 'month', asOf })}`),
     api<PeriodVolume[]>(`/api/volumes?${withRange(base, range, { unit: 'day', asOf })}`),
-    api<Gap[]>(`/api/gaps?state=open${postQuery}`),
-    api<Alarm[]>(`/api/alarms?limit=20${postQuery}`),
+    // Gaps are those open now, whatever the period; alarms follow it, as the other views do.
+    api<Gap[]>(`/api/gaps?${withRange(postOnly, null, { state: 'open' })}`),
+    api<Alarm[]>(`/api/alarms?${withRange(postOnly, range, { limit: '20' })}`),
     comparable ? api<TrsReport>(`/api/trs?${withRange(base, nowRange, { interval })}`) : Promise.resolve(null),
     comparable ? api<TrsReport>(`/api/trs?${withRange(base, beforeRange, { interval })}`) : Promise.resolve(null),
   ]);
@@ -171,12 +175,15 @@ function VolumeTable({ rows, label }: { rows: PeriodVolume[]; label: string }) {
   );
 }
 
-function Login({ onLogin }: { onLogin: (me: Me) => void }) {
+/** `notice`: why the login form is back (the session expired), shown until the next attempt. */
+function Login({ onLogin, notice }: { onLogin: (me: Me) => void; notice: string }) {
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState('');
+  const [tried, setTried] = useState(false);
   const submit = (event: Event): void => {
     event.preventDefault();
+    setTried(true);
     api<Me>('/api/login', { name, password }).then(
       (me) => onLogin({ name: me.name, role: me.role }),
       (e: unknown) => setError(e instanceof ApiError ? e.message : String(e)),
@@ -185,11 +192,16 @@ function Login({ onLogin }: { onLogin: (me: Me) => void }) {
   return (
     <form class="login" onSubmit={submit}>
       <h1>VMC — border posts</h1>
+      {notice && !tried && (
+        <p class="notice" role="status" data-testid="login-notice">
+          {notice}
+        </p>
+      )}
       <label>
-        Name <input name="name" value={name} onInput={(e) => setName(e.currentTarget.value)} autocomplete="username" />
+        Name <input name="name" required maxLength={64} value={name} onInput={(e) => setName(e.currentTarget.value)} autocomplete="username" />
       </label>
       <label>
-        Password <input name="password" type="password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} autocomplete="current-password" />
+        Password <input name="password" type="password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} autocomplete="current-password" />
       </label>
       <button type="submit">Log in</button>
       {error && <p class="error">{error}</p>}
@@ -263,7 +275,8 @@ const VIEWS = [
 type View = (typeof VIEWS)[number][0];
 const viewOf = (hash: string): View => VIEWS.find(([name]) => `#${name}` === hash)?.[0] ?? 'figures';
 
-function Dashboard({ me, onLogout, now }: { me: Me; onLogout: () => void; now: () => number }) {
+/** `onLogout(expired)`: the caller logged out (false), or the API refused the session (true: it expired or was ended). */
+function Dashboard({ me, onLogout, now }: { me: Me; onLogout: (expired: boolean) => void; now: () => number }) {
   const [view, setView] = useState<View>(viewOf(location.hash));
   useEffect(() => {
     const follow = (): void => setView(viewOf(location.hash));
@@ -283,7 +296,7 @@ function Dashboard({ me, onLogout, now }: { me: Me; onLogout: () => void; now: (
     let seen = '';
     let loadedAt = 0;
     const fail = (e: unknown): void => {
-      if (e instanceof ApiError && e.status === 401) onLogout();
+      if (e instanceof ApiError && e.status === 401) onLogout(true);
       else if (!stopped) setError(e instanceof Error ? e.message : String(e));
     };
     const reload = (): Promise<void> =>
@@ -352,14 +365,14 @@ function Dashboard({ me, onLogout, now }: { me: Me; onLogout: () => void; now: (
           {updated ? `Live · updated ${updated.toLocaleTimeString()}` : 'loading…'}
         </span>
         <span>{`${me.name} (${me.role})`}</span>
-        <button onClick={() => void api('/api/logout', {}).finally(onLogout)}>Log out</button>
+        <button onClick={() => void api('/api/logout', {}).finally(() => onLogout(false))}>Log out</button>
       </header>
       <main>
         {view !== 'commands' && (
         <section class="filters" aria-label="filters">
           <label>
             Posts
-            <select multiple name="post" size={Math.min(3, Math.max(2, posts.length))} onChange={(e) => set({ posts: [...e.currentTarget.selectedOptions].map((o) => o.value) })}>
+            <select multiple name="post" size={Math.min(POST_ROWS_MAX, Math.max(2, posts.length))} onChange={(e) => set({ posts: [...e.currentTarget.selectedOptions].map((o) => o.value) })}>
               {posts.map((p) => (
                 <option value={p.postId} selected={filters.posts.includes(p.postId)}>
                   {p.postId}
@@ -559,6 +572,7 @@ function Dashboard({ me, onLogout, now }: { me: Me; onLogout: () => void; now: (
 /** `now`: the dashboard's clock (what "to date" means); the browser's by default. */
 export function App({ now = Date.now }: { now?: () => number }) {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
+  const [notice, setNotice] = useState('');
   useEffect(() => {
     api<Me | null>('/api/me').then(
       (who) => setMe(who ? { name: who.name, role: who.role } : null),
@@ -566,6 +580,15 @@ export function App({ now = Date.now }: { now?: () => number }) {
     );
   }, []);
   if (me === undefined) return null;
-  if (me === null) return <Login onLogin={setMe} />;
-  return <Dashboard me={me} onLogout={() => setMe(null)} now={now} />;
+  if (me === null) return <Login onLogin={setMe} notice={notice} />;
+  return (
+    <Dashboard
+      me={me}
+      onLogout={(expired) => {
+        setNotice(expired ? 'Your session has expired: log in again.' : '');
+        setMe(null);
+      }}
+      now={now}
+    />
+  );
 }

@@ -8,6 +8,7 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { compact } from './figures.js';
 import { PALETTE, type PaletteName } from './palette.js';
 
 export interface BarSeries {
@@ -26,8 +27,6 @@ export function niceScale(max: number, ticks = 4): { top: number; step: number }
   const step = ([1, 2, 2.5, 5, 10].find((m) => m * power >= raw) ?? 10) * power;
   return { top: step * Math.ceil(max / step), step };
 }
-
-const compact = (n: number): string => (n >= 10_000 ? `${Math.round(n / 1000)}k` : n >= 1000 ? `${(n / 1000).toFixed(1)}k` : String(Math.round(n * 10) / 10));
 
 /** The width of the box the chart sits in, followed as it changes. */
 function useWidth(): [{ current: HTMLDivElement | null }, number] {

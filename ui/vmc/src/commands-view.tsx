@@ -3,7 +3,7 @@
  * states them), each recent rollout's progress (applied / refused with the reason / waiting),
  * recent evidence requests, and — for admins, on an instance with the command key — forms to
  * roll out a watchlist (plates, one a line) or a model (its signed manifest and ONNX file) to the
- * posts picked. The server signs and sends (POST /api/commands/watchlist, /model); the browser
+ * posts picked. Whoever cannot send sees why instead of the forms (not forms that do nothing). The server signs and sends (POST /api/commands/watchlist, /model); the browser
  * never holds the key. Reloaded every few seconds, so answers show as they arrive.
  */
 import type { ComponentChildren } from 'preact';
@@ -71,7 +71,7 @@ function Outcome({ result }: { result: { ok: boolean; text: string } | null }) {
 const sent = (answer: { kind: string; version: number; topics: string[] }): string => `${answer.kind} version ${answer.version} sent to ${answer.topics.length} post(s)`;
 const failure = (e: unknown): { ok: false; text: string } => ({ ok: false, text: e instanceof ApiError ? `${e.code}: ${e.message}` : String(e) });
 
-function WatchlistForm({ posts, disabled, onSent }: { posts: string[]; disabled: boolean; onSent: () => void }) {
+function WatchlistForm({ posts, onSent }: { posts: string[]; onSent: () => void }) {
   const [plates, setPlates] = useState('');
   const [picked, setPicked] = useState<string[]>([]);
   const [clear, setClear] = useState(false);
@@ -94,16 +94,16 @@ function WatchlistForm({ posts, disabled, onSent }: { posts: string[]; disabled:
       <h3>Roll out a watchlist</h3>
       <label>
         Plates, one a line (# comments); the whole list replaces the posts' list
-        <textarea name="plates" rows={6} value={plates} onInput={(e) => setPlates(e.currentTarget.value)} disabled={disabled} />
+        <textarea name="plates" rows={6} value={plates} onInput={(e) => setPlates(e.currentTarget.value)} />
       </label>
       {empty && (
         <label class="clear-watchlist">
-          <input type="checkbox" name="clear" checked={clear} onChange={(e) => setClear(e.currentTarget.checked)} disabled={disabled} />
+          <input type="checkbox" name="clear" checked={clear} onChange={(e) => setClear(e.currentTarget.checked)} />
           No plates: clear the chosen posts' watchlists
         </label>
       )}
       <PostPicker posts={posts} picked={picked} onChange={setPicked} />
-      <button type="submit" disabled={disabled || picked.length === 0 || (empty && !clear)}>
+      <button type="submit" disabled={picked.length === 0 || (empty && !clear)}>
         {empty ? 'Clear watchlists' : 'Roll out watchlist'}
       </button>
       <Outcome result={result} />
@@ -126,7 +126,7 @@ async function sha256Of(file: File): Promise<string | null> {
   return [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-function ModelForm({ posts, disabled, onSent }: { posts: string[]; disabled: boolean; onSent: () => void }) {
+function ModelForm({ posts, onSent }: { posts: string[]; onSent: () => void }) {
   const [manifest, setManifest] = useState<File | null>(null);
   const [onnx, setOnnx] = useState<File | null>(null);
   const [picked, setPicked] = useState<string[]>([]);
@@ -166,14 +166,14 @@ function ModelForm({ posts, disabled, onSent }: { posts: string[]; disabled: boo
       <h3>Roll out a model</h3>
       <label>
         Signed manifest (model train / model sign)
-        <input type="file" name="manifest" accept=".json,application/json" disabled={disabled} onChange={(e) => setManifest(e.currentTarget.files?.[0] ?? null)} />
+        <input type="file" name="manifest" accept=".json,application/json" onChange={(e) => setManifest(e.currentTarget.files?.[0] ?? null)} />
       </label>
       <label>
         Its ONNX file
-        <input type="file" name="onnx" accept=".onnx" disabled={disabled} onChange={(e) => setOnnx(e.currentTarget.files?.[0] ?? null)} />
+        <input type="file" name="onnx" accept=".onnx" onChange={(e) => setOnnx(e.currentTarget.files?.[0] ?? null)} />
       </label>
       <PostPicker posts={posts} picked={picked} onChange={setPicked} />
-      <button type="submit" disabled={disabled || !manifest || !onnx || picked.length === 0}>
+      <button type="submit" disabled={!manifest || !onnx || picked.length === 0}>
         Roll out model
       </button>
       <Outcome result={result} />
@@ -301,10 +301,12 @@ export function CommandsView({ me, posts }: { me: Me; posts: Post[] }) {
         ) : data && !data.canSend ? (
           <p class="muted">This VMC instance has no command key (start it with --command-key PEM); use border-gateway vmc command … where the key is.</p>
         ) : null}
-        <div class="form-pair">
-          <WatchlistForm posts={postIds} disabled={!canSend} onSent={reload} />
-          <ModelForm posts={postIds} disabled={!canSend} onSent={reload} />
-        </div>
+        {canSend && (
+          <div class="form-pair">
+            <WatchlistForm posts={postIds} onSent={reload} />
+            <ModelForm posts={postIds} onSent={reload} />
+          </div>
+        )}
       </section>
       <section class="wide" aria-label="evidence requests">
         <h2>

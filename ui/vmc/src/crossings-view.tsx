@@ -48,8 +48,9 @@ export function CrossingsView({ query, reloadKey }: { query: string; reloadKey: 
                 <th>direction</th>
                 <th>channel</th>
                 <th>X-ray</th>
+                <th>outcome</th>
                 <th class="num">min</th>
-                <th>completed</th>
+                <th>ended</th>
               </tr>
             </thead>
             <tbody>
@@ -64,6 +65,10 @@ export function CrossingsView({ query, reloadKey }: { query: string; reloadKey: 
                   <td>{c.direction}</td>
                   <td class={`channel-${c.channel}`}>{c.channel}</td>
                   <td>{c.xray ? 'yes' : ''}</td>
+                  {/* An abandoned crossing ended without clearing the post: it has no crossing time, and is no completed one. */}
+                  <td class={c.outcome === 'completed' ? '' : 'down'} data-testid="outcome">
+                    {c.outcome}
+                  </td>
                   <td class="num">{c.crossingMin === null ? '–' : c.crossingMin.toFixed(0)}</td>
                   <td title={c.completedAt}>{new Date(c.completedAt).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })}</td>
                 </tr>

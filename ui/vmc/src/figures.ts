@@ -8,7 +8,12 @@ export type Tone = 'up' | 'down' | 'same';
 
 export const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 export const min = (x: number | null): string => (x === null ? '–' : x.toFixed(1));
-export const change = (x: number | null): string => (x === null ? '–' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`);
+/** A signed number at one decimal; what rounds to zero has no sign (a tiny fall is not "-0.0"). */
+const signed = (x: number): string => {
+  const shown = x.toFixed(1);
+  return Number(shown) === 0 ? '0.0' : `${x > 0 ? '+' : ''}${shown}`;
+};
+export const change = (x: number | null): string => (x === null ? '–' : `${signed(x * 100)}%`);
 export const tone = (x: number | null): Tone => (x === null || Math.abs(x) < 0.0005 ? 'same' : x > 0 ? 'up' : 'down');
 
 /** The relative change; null without a figure a year before (or it is 0). */
@@ -29,5 +34,16 @@ export function sharePoints(now: Share, before: Share): number | null {
   return now.vehicles === 0 || before.vehicles === 0 ? null : (now.share - before.share) * 100;
 }
 
-/** "+1.2 pp" / "-0.4 pp". */
-export const points = (pp: number): string => `${pp >= 0 ? '+' : ''}${pp.toFixed(1)} pp`;
+/** "+1.2 pp" / "-0.4 pp" / "0.0 pp". */
+export const points = (pp: number): string => `${signed(pp)} pp`;
+
+/**
+ * A count in few characters for a chart (a bar's value, an axis tick), at three significant
+ * digits so that neighbouring bars still read apart: 12,581 and 13,178 are 12.6k and 13.2k.
+ */
+export function compact(n: number): string {
+  if (Math.abs(n) < 1000) return String(Math.round(n * 10) / 10);
+  // 999,950 rounds to 1000k at three digits: it is 1M.
+  const [unit, scale] = Math.abs(n) >= 999_500 ? ['M', 1e6] : ['k', 1e3];
+  return `${Number((n / scale).toPrecision(3))}${unit}`;
+}
