@@ -3,10 +3,11 @@
  * `border-gateway demo` (a child process on free ports with its own data directory), as the booth
  * uses it. An operator logs in (after a wrong password), watches a truck move through the steps,
  * resolves an unread-plate alarm from the alarm's own action (a refused plate first, with the API's
- * message), reads a jammed barrier's alarm by its title, sees a weight dialog say its truck moved on
- * meanwhile, and finds the channel override neither offered nor allowed; a supervisor overrides a
- * channel, finds it in the audit log (its sequence numbers unbroken on a narrow screen) and verifies
- * the chain; the console switches to Azerbaijani (remembered over a reload) and shows the post's
+ * message; its pop-up titled as the board titles it), reads a jammed barrier's alarm by its title,
+ * sees a barrier whose limit switches disagree shown as a fault, sees a weight dialog say its truck
+ * moved on meanwhile, and finds the channel override neither offered nor allowed; a supervisor
+ * overrides a channel, finds it in the audit log (no number, name, action or id broken on a narrow
+ * screen, the table scrolling inside its box) and verifies the chain; the console switches to Azerbaijani (remembered over a reload) and shows the post's
  * TRS day with its chart, as of the post clock's time; a session ended behind its back returns it to
  * the login screen. Each step leaves a screenshot in test-artifacts/console/.
  *
@@ -133,13 +134,24 @@ describe('lane console in Chromium', () => {
     const reached = (await stepsOnBoard(page))[watched] ?? 'gone';
     await shot(page, `05-truck-moved-to-${reached}`);
 
-    // An unread plate: the alarm names its action, which the operator takes.
+    // An unread plate: the alarm names its action, which the operator takes. Its pop-up (gone after
+    // 8 s, so watched for from before the fault) has the board's title over the gateway's message.
+    const unreadToast = page.locator('.toast-alarm[data-code=WF_PLATE_UNREAD]').first();
+    const toastShown = unreadToast.waitFor({ timeout: 60_000 }).then(async () => ({
+      title: await unreadToast.locator('.toast-title').textContent(),
+      tooltip: await unreadToast.locator('.toast-title').getAttribute('title'),
+      text: await unreadToast.locator('.toast-text').textContent(),
+    }));
     expect((await fetch(`${d.faults}/faults/lane-1-entry-cam`, { method: 'POST', body: JSON.stringify({ fault: 'unreadable' }) })).status).toBe(200);
     // On lane 1, where the fault was made: another lane may have an unread plate of its own.
     const alarmLane = 'lane-1';
     const resolve = page.locator(`[data-lane="${alarmLane}"] [data-code=WF_PLATE_UNREAD] [data-testid=resolve-WF_PLATE_UNREAD]`).first();
     await resolve.waitFor({ timeout: 60_000 });
     await shot(page, '06-unread-plate-alarm');
+    const toast = await toastShown;
+    expect(toast.title).toBe('Plate unread');
+    expect(toast.tooltip).toBe('WF_PLATE_UNREAD');
+    expect(toast.text).toMatch(/^Alarm on lane-\d+: \S/);
     await resolve.click();
     const plateDialog = page.locator('[data-testid=dialog-plate]');
     await plateDialog.waitFor();
@@ -174,6 +186,26 @@ describe('lane console in Chromium', () => {
     expect(await barrierAlarm.locator('.alarm-code').getAttribute('title')).toBe('GW_ERR_BARRIER_NOT_CONFIRMED');
     await shot(page, '08b-barrier-alarm-titled');
     expect((await fetch(`${d.faults}/faults/lane-2-barrier`, { method: 'POST', body: JSON.stringify({ fault: 'jam', on: false }) })).status).toBe(200);
+
+    // Both limit switches at once (or one unreadable) reads `fault`: shown as a fault, not as unknown.
+    // The simulated arm never gets there, so a second tab of the same session reads lane 2 so altered
+    // (its live stream refused, the console polls /api/lanes, as it does while the stream is down).
+    const faultTab = await context.newPage();
+    await faultTab.route('**/api/live', (route) => route.abort());
+    await faultTab.route('**/api/lanes', async (route) => {
+      const response = await route.fetch();
+      const lanes = (await response.json()) as { laneId: string; barrier: { position: string | null } | null }[];
+      for (const lane of lanes) if (lane.laneId === 'lane-2' && lane.barrier) lane.barrier.position = 'fault';
+      await route.fulfill({ response, json: lanes });
+    });
+    await faultTab.goto(`${d.base}/`);
+    const faultyBarrier = faultTab.locator('[data-testid=barrier-lane-2]');
+    await expect.poll(() => faultyBarrier.locator('strong').textContent()).toBe('fault — check the limit switches');
+    expect(await faultyBarrier.getAttribute('data-position')).toBe('fault');
+    expect(await faultyBarrier.locator('strong').getAttribute('class')).toContain('fault');
+    expect(await faultTab.locator('[data-testid=barrier-lane-1] strong').textContent()).not.toMatch(/fault|unknown/);
+    await shot(faultTab, '08d-barrier-fault');
+    await faultTab.close();
 
     // A weight dialog left open while the weighbridge weighs its truck says so and sends nothing.
     await page.locator('[data-testid=action-weight]').first().click({ timeout: TRAFFIC_MS });
@@ -232,11 +264,17 @@ describe('lane console in Chromium', () => {
       if (attempt === 0) await shot(page, '09-channel-dialog-supervisor');
       await dialog.locator('input[name=channel][value=green]').check();
       await dialog.locator('textarea[name=reason]').fill(reason);
-      await dialog.locator('[data-testid=action-submit]').click();
-      const outcome = await Promise.race([dialog.waitFor({ state: 'detached' }).then(() => 'done'), page.locator('[data-testid=action-error]').waitFor().then(() => 'refused')]);
+      // Once the truck has moved on, Confirm is disabled and the dialog says so: clicked regardless
+      // (a disabled button ignores it), so that attempt ends there instead of waiting for it.
+      await dialog.locator('[data-testid=action-submit]').click({ force: true });
+      const outcome = await Promise.race([
+        dialog.waitFor({ state: 'detached' }).then(() => 'done'),
+        page.locator('[data-testid=action-error]').waitFor().then(() => 'refused'),
+        dialog.locator('[data-testid=action-stale]').waitFor().then(() => 'refused'),
+      ]);
       if (outcome === 'done') overridden = crossingId;
       else {
-        // The workflow refused (the truck moved on meanwhile): its message is shown; try another.
+        // The workflow refused, or the dialog saw the truck move on: its message is shown; try another.
         await shot(page, '09b-channel-refused-by-workflow');
         await page.keyboard.press('Escape');
         await dialog.waitFor({ state: 'detached' });
@@ -264,6 +302,24 @@ describe('lane console in Chromium', () => {
     await page.locator('[data-testid=audit-search]').fill('');
     await page.locator('[data-testid=audit-search]').press('Enter');
     await expect.poll(() => page.locator('[data-testid=audit-table] tbody tr').count()).toBeGreaterThan(9);
+    // Who, action and lane / crossing are names: no word of theirs is broken across lines (as
+    // "crossing.r|egister" was); where the table is wider than the screen it scrolls in its own box.
+    const brokenWords = (): Promise<string[]> =>
+      page.evaluate(() => {
+        const broken: string[] = [];
+        for (const cell of document.querySelectorAll<HTMLElement>('[data-testid=audit-table] tbody td:is(:nth-child(3), :nth-child(4), :nth-child(5))')) {
+          const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+          for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            for (const word of (node.textContent ?? '').matchAll(/\S+/g)) {
+              const range = document.createRange();
+              range.setStart(node, word.index);
+              range.setEnd(node, word.index + word[0].length);
+              if (new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size > 1) broken.push(word[0]);
+            }
+          }
+        }
+        return broken;
+      });
     await page.setViewportSize({ width: 760, height: 800 });
     const seqLines = await page.evaluate(() =>
       [...document.querySelectorAll<HTMLElement>('[data-testid=audit-table] tbody td:first-child')].map((cell) => {
@@ -274,7 +330,17 @@ describe('lane console in Chromium', () => {
     );
     expect(seqLines.some(({ seq }) => seq.length >= 2)).toBe(true);
     expect(seqLines.filter(({ lines }) => lines !== 1)).toEqual([]);
+    expect(await brokenWords()).toEqual([]);
     await shot(page, '11b-audit-narrow');
+    await page.setViewportSize({ width: 480, height: 800 });
+    expect(await brokenWords()).toEqual([]);
+    const widths = await page.evaluate(() => {
+      const box = document.querySelector<HTMLElement>('[data-testid=audit-table]')?.parentElement;
+      return { page: document.documentElement.scrollWidth, screen: innerWidth, box: box?.clientWidth ?? 0, table: box?.scrollWidth ?? 0 };
+    });
+    expect(widths.table).toBeGreaterThan(widths.box);
+    expect(widths.page).toBeLessThanOrEqual(widths.screen);
+    await shot(page, '11c-audit-phone');
     await page.setViewportSize({ width: 1280, height: 800 });
 
     // Azerbaijani, remembered over a reload; dates and numbers in its locale.

@@ -99,7 +99,7 @@ export function App() {
       onLanes: (lanes) => setSnapshot({ lanes, receivedAt: Date.now() }),
       onAlarm: (alarm) => {
         setLiveAlarms((all) => [...all.slice(-50), alarm]);
-        toast({ kind: 'alarm', text: i18nRef.current.t('alarm.raised', { lane: alarm.laneId, message: alarm.message }) });
+        toast({ kind: 'alarm', code: alarm.code, text: i18nRef.current.t('alarm.raised', { lane: alarm.laneId, message: alarm.message }) });
       },
       onState: setLiveState,
       onSessionEnded: () => signedOut('session.expired'),

@@ -86,7 +86,7 @@ export interface DeviceView {
 
 export interface BarrierView {
   phase?: string;
-  /** open, closed, moving, opening, closing, unknown (as the driver reports it). */
+  /** The last reading: open, closed, moving or fault (the lane API's), null before one. */
   position?: string | null;
   /** The loop (a vehicle on it), from the barrier's last reading. */
   vehiclePresent?: boolean | null;

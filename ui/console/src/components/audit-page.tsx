@@ -77,6 +77,8 @@ export function AuditPage({ api }: { api: Api }) {
       )}
       {entries && (
         <>
+          {/* Names and ids do not break: on a narrow screen the table scrolls inside this box, not the page. */}
+          <div class="table-scroll" role="region" aria-label={t('audit.title')} tabIndex={0}>
           <table class="audit-table" data-testid="audit-table">
             <thead>
               <tr>
@@ -94,17 +96,25 @@ export function AuditPage({ api }: { api: Api }) {
                 <tr key={entry.seq} data-action={entry.action}>
                   <td class="seq">{entry.seq}</td>
                   <td>{dateTime(entry.timeMs)}</td>
-                  <td>
-                    {entry.actor} <span class="muted">({entry.role})</span>
+                  <td class="actor">
+                    <span class="token">{entry.actor}</span> <span class="muted token">({entry.role})</span>
                   </td>
-                  <td>{entry.action}</td>
-                  <td>{[entry.laneId, entry.crossingId].filter(Boolean).join(' / ')}</td>
-                  <td>{entry.before === null && entry.after === null ? '' : `${entry.before ?? '—'} → ${entry.after ?? '—'}`}</td>
-                  <td>{entry.reason ?? ''}</td>
+                  <td class="action token">{entry.action}</td>
+                  <td class="where">
+                    {[entry.laneId, entry.crossingId].filter((id): id is string => Boolean(id)).map((id, index) => (
+                      <span key={id}>
+                        {index > 0 && ' / '}
+                        <span class="token">{id}</span>
+                      </span>
+                    ))}
+                  </td>
+                  <td class="text">{entry.before === null && entry.after === null ? '' : `${entry.before ?? '—'} → ${entry.after ?? '—'}`}</td>
+                  <td class="text">{entry.reason ?? ''}</td>
                 </tr>
               ))}
             </tbody>
           </table>
+          </div>
           {entries.length === 0 && <p class="notice">{t('audit.none')}</p>}
           <div class="buttons">
             <button type="button" disabled={pages.length <= 1} onClick={() => setPages((all) => all.slice(0, -1))}>

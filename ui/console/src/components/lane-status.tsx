@@ -1,4 +1,5 @@
 /** A lane's devices (health dots with their last error) and its barrier: position, loop, photocell. */
+import { armPosition } from '../barrier.js';
 import { useI18n } from '../i18n/index.js';
 import type { LaneView } from '../types.js';
 
@@ -11,9 +12,7 @@ export function LaneStatus({ lane, canBarrier, onBarrier }: { lane: LaneView; ca
   const position = barrier?.position ?? null;
   const loop = barrier?.vehiclePresent ?? barrier?.loopActive ?? null;
   const photocell = barrier?.photocellBlocked ?? null;
-  const positions = ['open', 'closed', 'moving', 'opening', 'closing'] as const;
-  const known = positions.find((p) => p === position);
-  const positionKey = known ? (`barrier.position.${known}` as const) : 'barrier.position.unknown';
+  const shown = armPosition(position);
   return (
     <div class="lane-status">
       <ul class="devices" aria-label={t('devices.title')}>
@@ -29,13 +28,13 @@ export function LaneStatus({ lane, canBarrier, onBarrier }: { lane: LaneView; ca
           );
         })}
       </ul>
-      <div class="barrier" data-testid={`barrier-${lane.laneId}`} data-position={position ?? 'unknown'}>
+      <div class="barrier" data-testid={`barrier-${lane.laneId}`} data-position={shown}>
         <svg class="barrier-arm" viewBox="0 0 32 20" width="32" height="20" aria-hidden="true">
           <rect x="1" y="12" width="5" height="8" class="post" />
-          {known === 'open' ? <line x1="4" y1="13" x2="12" y2="1" class="arm arm-open" /> : known === 'closed' ? <line x1="4" y1="13" x2="31" y2="13" class="arm arm-closed" /> : <line x1="4" y1="13" x2="24" y2="5" class="arm arm-moving" />}
+          {shown === 'open' ? <line x1="4" y1="13" x2="12" y2="1" class="arm arm-open" /> : shown === 'closed' ? <line x1="4" y1="13" x2="31" y2="13" class="arm arm-closed" /> : <line x1="4" y1="13" x2="24" y2="5" class={`arm arm-${shown === 'fault' ? 'fault' : 'moving'}`} />}
         </svg>
         <span>
-          {t('barrier.label')}: <strong>{t(positionKey)}</strong>
+          {t('barrier.label')}: <strong class={shown === 'fault' ? 'barrier-position fault' : 'barrier-position'}>{t(`barrier.position.${shown}`)}</strong>
         </span>
         <span class={loop ? 'flag on' : 'flag'}>{t('barrier.loop')}: {loop === null ? t('barrier.unknownInput') : loop ? t('barrier.occupied') : t('barrier.clear')}</span>
         <span class={photocell ? 'flag on' : 'flag'}>{t('barrier.photocell')}: {photocell === null ? t('barrier.unknownInput') : photocell ? t('barrier.blocked') : t('barrier.clear')}</span>

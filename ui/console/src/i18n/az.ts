@@ -60,6 +60,7 @@ export const az: Messages = {
   'barrier.position.moving': 'hərəkətdə',
   'barrier.position.opening': 'açılır',
   'barrier.position.closing': 'bağlanır',
+  'barrier.position.fault': 'nasazlıq — son açarları yoxlayın',
   'barrier.position.unknown': 'naməlum',
   'barrier.loop': 'Induksiya halqası',
   'barrier.photocell': 'Fotoelement',

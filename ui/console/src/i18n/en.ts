@@ -58,6 +58,7 @@ export const en = {
   'barrier.position.moving': 'moving',
   'barrier.position.opening': 'opening',
   'barrier.position.closing': 'closing',
+  'barrier.position.fault': 'fault — check the limit switches',
   'barrier.position.unknown': 'unknown',
   'barrier.loop': 'Loop',
   'barrier.photocell': 'Photocell',

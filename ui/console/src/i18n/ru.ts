@@ -60,6 +60,7 @@ export const ru: Messages = {
   'barrier.position.moving': 'в движении',
   'barrier.position.opening': 'открывается',
   'barrier.position.closing': 'закрывается',
+  'barrier.position.fault': 'неисправность — проверьте концевые выключатели',
   'barrier.position.unknown': 'неизвестно',
   'barrier.loop': 'Петля',
   'barrier.photocell': 'Фотоэлемент',
