@@ -1,4 +1,8 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../test/helpers/test-config.js';
 import { vmcCommand } from './vmc-cli.js';
 
 const io = { out: () => undefined, readSecret: () => Promise.resolve('') };
@@ -14,5 +18,17 @@ describe('border-gateway vmc command line', () => {
     for (const days of ['-1', '1.5', 'a year', '36501']) {
       await expect(vmcCommand(['--mqtt', 'mqtt://127.0.0.1:1', '--evidence-days', days, '--store', 'sqlite:/nonexistent/dir/vmc.db'], io), days).rejects.toMatchObject({ code: 'GW_ERR_CLI_USAGE', message: expect.stringContaining('--evidence-days') as unknown });
     }
+  });
+
+  it('sends a watchlist without plates only with --clear: an empty file alone, or neither --file nor --clear, is refused before anything is opened', async () => {
+    const dir = tempDir('vmc-cli-clear-');
+    const key = join(dir, 'command.key.pem');
+    writeFileSync(key, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const empty = join(dir, 'plates.txt');
+    writeFileSync(empty, '# nothing here\n\n');
+    // The store is a path that cannot be opened: a refusal that reached it would say so instead.
+    const send = ['--posts', 'post-a', '--key', key, '--mqtt', 'mqtt://127.0.0.1:1', '--store', 'sqlite:/nonexistent/dir/vmc.db'];
+    await expect(vmcCommand(['command', 'watchlist', '--file', empty, ...send], io)).rejects.toMatchObject({ code: 'GW_ERR_COMMAND_MALFORMED', message: expect.stringContaining('--clear') as unknown });
+    await expect(vmcCommand(['command', 'watchlist', ...send], io)).rejects.toMatchObject({ code: 'GW_ERR_CLI_USAGE', message: expect.stringContaining('--file PLATES.txt (or --clear)') as unknown });
   });
 });

@@ -23,10 +23,10 @@ import { createClockQualityProbe } from '../../core/clock-quality.js';
 import { adjustDemoConfig } from './demo-config.js';
 import { createDemoAccounts } from './demo-accounts.js';
 import { SyntheticTraffic } from './synthetic-traffic.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 
 /** Bytes of the demo cameras' pictures: small, and each one different (sim --snapshot-bytes). */
 const DEMO_PICTURE_BYTES = 2048;
-import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 
 export interface DemoOptions {
   mqttUrl?: string;

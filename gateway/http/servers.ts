@@ -34,7 +34,7 @@ import type { CrossingLog } from '../trs/crossing-log.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { PushBody } from '../../drivers/push-driver.js';
 import { acceptPushBodies, streamPushBodies } from './push-body.js';
-import { DEFAULT_CONNECTION_LIMITS, limitConnections, type ConnectionGuard, type ConnectionLimits } from '../../core/connection-limits.js';
+import { DEFAULT_CONNECTION_LIMITS, limitConnections } from '../../core/connection-limits.js';
 
 /** The lane API and login bodies are small: 64 KiB bounds every one of them with room to spare. */
 export const API_BODY_LIMIT = 64 * 1024;
@@ -61,8 +61,6 @@ export interface ListeningApp {
   address: { host: string; port: number };
   /** `http` or `https`. */
   scheme: string;
-  /** The listener's bound on open sockets (connection-limits.ts). */
-  connections: ConnectionGuard;
 }
 
 /** A whole request (headers and body) within this long, on the operators' listener and by default. */
@@ -199,14 +197,14 @@ export async function buildDeviceApp(options: DeviceAppOptions): Promise<Fastify
   return app;
 }
 
-export async function listen(app: FastifyInstance, host: string, port: number, https: boolean, limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS): Promise<ListeningApp> {
-  // Before listening: no socket is ever accepted unbounded.
-  const connections = limitConnections(app.server, limits, app.log);
+export async function listen(app: FastifyInstance, host: string, port: number, https: boolean): Promise<ListeningApp> {
+  // Before listening: no socket is ever accepted unbounded (core/connection-limits.ts).
+  limitConnections(app.server, DEFAULT_CONNECTION_LIMITS, app.log);
   try {
     await app.listen({ host, port });
   } catch (error) {
     throw new GatewayError('GW_ERR_HTTP_LISTEN', `cannot listen on ${host}:${port}: ${String(error)}`, { cause: error });
   }
   const address = app.server.address();
-  return { app, address: { host, port: typeof address === 'object' && address ? address.port : port }, scheme: https ? 'https' : 'http', connections };
+  return { app, address: { host, port: typeof address === 'object' && address ? address.port : port }, scheme: https ? 'https' : 'http' };
 }

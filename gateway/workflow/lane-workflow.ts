@@ -293,7 +293,7 @@ export class LaneWorkflow {
     // An override that changes nothing would still be audited and sent as one (before = after). A
     // same channel that routes the vehicle elsewhere (orange after a suspect scan sent it to
     // inspection: scan it again) does change something, and stays allowed.
-    const routedTo = channel === 'orange' ? 'scanning' : channel === 'red' ? 'inspecting' : 'released';
+    const routedTo: LaneState = channel === 'orange' ? 'scanning' : channel === 'red' ? 'inspecting' : 'released';
     if (channel === crossing.risk.channel && routedTo === crossing.state) {
       throw new WorkflowError(`crossing ${crossingId} is already on the ${channel} channel (${crossing.state}): an override must change the channel or the route`);
     }
@@ -302,9 +302,8 @@ export class LaneWorkflow {
     crossing.xray = crossing.xray || channel === 'orange';
     // Routing again from the new channel is the override itself, outside the transition table.
     crossing.state = 'risk-assessed';
-    if (channel === 'orange') crossing.state = 'scanning';
-    else if (channel === 'red') crossing.state = 'inspecting';
-    else this.release(crossing);
+    if (routedTo === 'released') this.release(crossing);
+    else crossing.state = routedTo;
   }
 
   /** The crossing waiting at the scanner with this plate (OCR-tolerant); with null, the oldest waiting. */

@@ -66,20 +66,18 @@ export function watchlistFromText(text: string, clear = false): { payload: Recor
  * of the last good one, and refused by every post.
  */
 export function checkRollout(payload: Record<string, unknown>): void {
-  const refuse = (message: string): never => {
-    throw new GatewayError('GW_ERR_COMMAND_MALFORMED', `model rollout: ${message}`);
-  };
+  const malformed = (message: string): GatewayError => new GatewayError('GW_ERR_COMMAND_MALFORMED', `model rollout: ${message}`);
   const manifest = manifestSchema.safeParse(payload.manifest);
-  if (!manifest.success) refuse(`the manifest is not one the posts load: ${manifest.error.issues.map((issue) => `${issue.path.join('.') || 'manifest'}: ${issue.message}`).join('; ')}`);
-  const { file, sha256 } = manifest.data as { file: string; sha256: string };
-  if (!MODEL_FILE_NAME_PATTERN.test(file)) refuse(`manifest.file "${file.slice(0, 64)}" is not a plain file name`);
+  if (!manifest.success) throw malformed(`the manifest is not one the posts load: ${manifest.error.issues.map((issue) => `${issue.path.join('.') || 'manifest'}: ${issue.message}`).join('; ')}`);
+  const { file, sha256 } = manifest.data;
+  if (!MODEL_FILE_NAME_PATTERN.test(file)) throw malformed(`manifest.file "${file.slice(0, 64)}" is not a plain file name`);
   const encoded = payload.onnxBase64;
-  if (typeof encoded !== 'string' || encoded.length === 0) refuse('no ONNX file (onnxBase64 is empty)');
-  const onnx = Buffer.from(encoded as string, 'base64');
+  if (typeof encoded !== 'string' || encoded.length === 0) throw malformed('no ONNX file (onnxBase64 is empty)');
+  const onnx = Buffer.from(encoded, 'base64');
   // Node's decoder skips what is not base64: the bytes must encode back to exactly what was sent.
-  if (onnx.toString('base64') !== encoded) refuse('onnxBase64 is not base64');
+  if (onnx.toString('base64') !== encoded) throw malformed('onnxBase64 is not base64');
   const digest = createHash('sha256').update(onnx).digest('hex');
-  if (digest !== sha256) refuse(`the ONNX file's sha256 is ${digest}, the manifest names ${sha256}: not the file it was signed for`);
+  if (digest !== sha256) throw malformed(`the ONNX file's sha256 is ${digest}, the manifest names ${sha256}: not the file it was signed for`);
 }
 
 /** Rollout payload from a signed model manifest and the ONNX file it names (the posts verify both). */
