@@ -25,7 +25,7 @@ import { Mosquitto } from '../test/helpers/mosquitto.js';
 import { tempDir } from '../test/helpers/test-config.js';
 import { riskInferenceBench, workflowBench, xrayScreeningBench } from './edge-bench.js';
 import { underLoad } from './machine-load.js';
-import { durablePublish, percentile, rawPublish, rawSteadyLatency, startDurable, steadyLatency } from './uplink-bench.js';
+import { durablePublish, linkPublish, percentile, rawPublish, rawSteadyLatency, startDurable, steadyLatency } from './uplink-bench.js';
 
 // `npm run bench -- WORD` runs one section on its own instead of the default run: a module whose
 // top level runs it (imported lazily, so one section never loads another's setup).
@@ -69,27 +69,32 @@ try {
 
   // Interleave baseline and durable runs, best of each, so a noisy moment hurts both alike; then
   // the same with a second process keeping one of the machine's cores busy.
-  const throughput = async (): Promise<{ raw: number[]; durable: number[] }> => {
+  const throughput = async (): Promise<{ raw: number[]; link: number[]; durable: number[] }> => {
     const raw: number[] = [];
+    const link: number[] = [];
     const durable: number[] = [];
     for (let round = 0; round < 3; round += 1) {
       raw.push(await rawPublish(broker.url, EVENTS, WINDOW));
+      link.push(await linkPublish(broker.url, EVENTS, WINDOW));
       const run = await startDurable(broker.url, tempDir('bench-'), WINDOW);
       durable.push(await durablePublish(run, EVENTS));
       await run.close();
     }
-    return { raw, durable };
+    return { raw, link, durable };
   };
   for (const [label, runs] of [
     ['quiet machine', await throughput()],
     ['second process busy on one core', await underLoad(throughput)],
   ] as const) {
     const bestRaw = Math.max(...runs.raw);
+    const bestLink = Math.max(...runs.link);
     const bestDurable = Math.max(...runs.durable);
     console.log(`  ${label}:`);
     console.log(`    raw MQTT.js QoS 1 publish        ${fmt(bestRaw)} events/s (best of ${runs.raw.map((r) => fmt(r)).join(', ')})`);
+    console.log(`    the gateway's link, no outbox    ${fmt(bestLink)} events/s (best of ${runs.link.map((r) => fmt(r)).join(', ')})`);
     console.log(`    durable path (commit→PUBACK→rm)  ${fmt(bestDurable)} events/s (best of ${runs.durable.map((r) => fmt(r)).join(', ')})`);
     console.log(`    ratio durable / raw              ${fmt(bestDurable / bestRaw, 2)}   (target ≥ 0.8)`);
+    console.log(`    ratio durable / link             ${fmt(bestDurable / bestLink, 2)}   (what the outbox costs over its own publisher)`);
     bestRawQuiet ??= bestRaw;
   }
 

@@ -1,12 +1,13 @@
 /**
  * The MQTT uplink: forwards the outbox to the VMC broker with QoS 1 and forgets an event only
- * after its PUBACK. The outbox is the only source of truth; MQTT.js's in-memory queue is never
- * relied on (MQTT.js issues #607, #2015), so each connection is a fresh client with its own
- * reconnect disabled, and on every reconnect everything unacknowledged is read again from disk.
+ * after its PUBACK. The outbox is the only source of truth; nothing is queued in memory, so each
+ * connection is a fresh link (mqtt-link.ts: no reconnect, no queue of its own), and on every
+ * reconnect everything unacknowledged is read again from disk.
  *
- * - A bounded in-flight window (min of config and the broker's Receive Maximum): MQTT.js hangs
- *   when ~100k QoS 1 publishes are outstanding, as message ids run out.
- * - A publish not acknowledged within `publishTimeoutMs` forces a reconnect (MQTT.js #1974).
+ * - A bounded in-flight window (min of config and the broker's Receive Maximum): message ids
+ *   are 16 bits, and a broker's quota is its Receive Maximum.
+ * - A publish not acknowledged within `publishTimeoutMs` forces a reconnect: a broker that
+ *   stops answering on an open connection is not waited for.
  * - One bad event never holds back the others. It is parked (kept in the outbox, alarmed once,
  *   retried every `refusedRetryMs`, delivered out of order and flagged `replayed` when it
  *   finally goes) when the broker refuses it (MQTT 5 PUBACK reason code >= 0x80, e.g. 0x87 Not
@@ -25,7 +26,6 @@
  * - MQTT 5 first, falling back to 3.1.1 when a broker refuses it; a broker list for failover.
  */
 import { EventEmitter } from 'node:events';
-import mqtt, { type IClientOptions, type IClientPublishOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { redactUrl } from '../../config/secrets.js';
@@ -33,6 +33,7 @@ import { CLOUDEVENTS_CONTENT_TYPE } from '../../contract/envelope.js';
 import type { OutboxRow, SqliteOutbox } from '../outbox/sqlite-outbox.js';
 import { backoffCap, backoffDelay, type BackoffPolicy } from '../../core/backoff.js';
 import { ConnectionStateMachine, type ConnectionState } from './connection-state.js';
+import { LinkError, MqttLink, type LinkGrant, type MqttLinkOptions } from './mqtt-link.js';
 import { publishPacketBytes, stringPropertyBytes } from './packet-size.js';
 import { uplinkSecurityWarnings } from './resolve-settings.js';
 import { eventTopic, statusTopic } from './topics.js';
@@ -59,7 +60,12 @@ export interface UplinkSettings {
   reconnect: BackoffPolicy;
   /** How long to wait for a CONNACK. */
   connectTimeoutMs?: number;
+  /** The largest packet taken from the broker (a VMC command and its topic); default 2 MiB + 64 KiB. */
+  maxIncomingBytes?: number;
 }
+
+/** commands.maxBytes's default, and room for a command's topic and properties. */
+export const DEFAULT_MAX_INCOMING_BYTES = 2 * 1024 * 1024 + 64 * 1024;
 
 export interface UplinkDeps {
   settings: UplinkSettings;
@@ -133,13 +139,16 @@ const REPLAYED_FLAG_BYTES = Buffer.byteLength(',"replayed":true');
 /** Properties of every MQTT 5 publish: only the content type. */
 const MQTT5_PROPERTIES_BYTES = stringPropertyBytes(CLOUDEVENTS_CONTENT_TYPE);
 const DEFAULT_POISON_AFTER_DROPS = 3;
+/** An event's publish options: the CloudEvents content type where the protocol has properties. */
+const MQTT5_PUBLISH = { contentType: CLOUDEVENTS_CONTENT_TYPE };
+const MQTT311_PUBLISH = {};
 /** A suspect poison message is retried at most this many times `refusedRetryMs` apart. */
 const MAX_POISON_BACKOFF = 64;
 
 export class MqttUplink extends EventEmitter<UplinkEvents> {
   private readonly deps: UplinkDeps;
   private readonly machine: ConnectionStateMachine;
-  private client: MqttClient | null = null;
+  private client: MqttLink | null = null;
   /** Incremented per connection; acks of an older connection are ignored. */
   private epoch = 0;
   private brokerIndex = 0;
@@ -168,8 +177,6 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private probeAtMono = Number.POSITIVE_INFINITY;
   /** A kept event was routed: the others are sent now, not after the probe's backoff. */
   private unroutedFlush = false;
-  /** Message ids the current connection's broker answered 0x10, until their callback runs. */
-  private unroutedIds = new Set<number>();
   private unroutedTimer: TimerHandle | null = null;
   private pumping = false;
   private pumpScheduled = false;
@@ -240,11 +247,11 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     if (this.machine.is('connected')) this.subscribeOn(this.client);
   }
 
-  private subscribeOn(client: MqttClient | null): void {
+  private subscribeOn(client: MqttLink | null): void {
     const subscription = this.subscription;
     if (!client || !subscription) return;
-    client.subscribe(subscription.filter, { qos: 1 }, (error, granted) => {
-      const refused = granted?.some((grant) => grant.qos >= 0x80);
+    client.subscribe(subscription.filter, (error, granted) => {
+      const refused = granted.some((code) => code >= 0x80);
       if (error || refused) this.deps.logger.warn({ filter: subscription.filter, err: error, granted }, 'subscription refused; retried on the next connection');
     });
   }
@@ -276,13 +283,11 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     if (client) {
       if (wasConnected) {
         await new Promise<void>((resolve) => {
-          client.publish(statusTopic(this.deps.settings.root), this.statusPayload('offline', 'stopped'), { qos: 1, retain: true }, () =>
-            resolve(),
-          );
+          client.publish(statusTopic(this.deps.settings.root), this.statusPayload('offline', 'stopped'), { retain: true }, () => resolve());
           this.deps.clock.setTimeout(resolve, 1000);
         });
       }
-      await client.endAsync(!wasConnected).catch(() => undefined);
+      await client.end(!wasConnected);
     }
   }
 
@@ -292,38 +297,23 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     const version = this.versionByBroker.get(broker) ?? settings.protocolVersion;
     this.machine.to('connecting');
     const epoch = ++this.epoch;
-    const options: IClientOptions = {
+    const options: MqttLinkOptions = {
+      url: broker,
       protocolVersion: version,
       clientId: settings.clientId,
-      clean: true,
-      keepalive: settings.keepaliveSec,
-      // Our own state machine reconnects; MQTT.js must not (see file comment).
-      reconnectPeriod: 0,
-      connectTimeout: settings.connectTimeoutMs ?? 10_000,
-      queueQoSZero: false,
-      // Otherwise mqtt-packet builds a table of 65,536 two-byte buffers for message ids: 6 MB of
-      // heap held for the process's life (measured, docs/benchmarks.md "Footprint"), to save an
-      // allocation of 2 bytes per publish.
-      writeCache: false,
-      will: {
-        topic: statusTopic(settings.root),
-        payload: Buffer.from(this.statusPayload('offline', 'connection lost')),
-        qos: 1,
-        retain: true,
-      },
+      keepaliveSec: settings.keepaliveSec,
+      connectTimeoutMs: settings.connectTimeoutMs ?? 10_000,
+      maxIncomingBytes: settings.maxIncomingBytes ?? DEFAULT_MAX_INCOMING_BYTES,
+      will: { topic: statusTopic(settings.root), payload: Buffer.from(this.statusPayload('offline', 'connection lost')), retain: true },
+      clock: this.deps.clock,
     };
     if (settings.username !== undefined) options.username = settings.username;
     if (settings.password !== undefined) options.password = settings.password;
-    if (settings.tls) {
-      options.rejectUnauthorized = settings.tls.rejectUnauthorized;
-      if (settings.tls.ca) options.ca = settings.tls.ca;
-      if (settings.tls.cert) options.cert = settings.tls.cert;
-      if (settings.tls.key) options.key = settings.tls.key;
-    }
+    if (settings.tls) options.tls = settings.tls;
     logger.info({ broker: redactUrl(broker), protocolVersion: version }, 'uplink connecting');
-    let client: MqttClient;
+    let client: MqttLink;
     try {
-      client = mqtt.connect(broker, options);
+      client = new MqttLink(options);
     } catch (error) {
       logger.error({ err: error, broker: redactUrl(broker) }, 'uplink cannot create client');
       this.scheduleReconnect(false, version);
@@ -331,8 +321,8 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     }
     this.client = client;
     let lastError: Error | null = null;
-    client.on('connect', (connack) => {
-      if (epoch === this.epoch) this.onConnected(broker, version, connack);
+    client.on('connect', (grant) => {
+      if (epoch === this.epoch) this.onConnected(broker, version, grant);
     });
     client.on('error', (error) => {
       lastError = error;
@@ -345,17 +335,16 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       if (epoch !== this.epoch) return;
       this.onClosed(version, lastError);
     });
-    client.on('message', (topic, payload, packet) => {
-      if (epoch === this.epoch) this.subscription?.onMessage(topic, payload, packet.retain);
+    client.on('message', (topic, payload, retained) => {
+      if (epoch === this.epoch) this.subscription?.onMessage(topic, payload, retained);
     });
-    // MQTT.js treats 0x10 as success and hands the publish callback only the publish packet:
-    // its PUBACK is seen here first (packetreceive comes before the acknowledgement is handled).
-    client.on('packetreceive', (packet) => {
-      if (epoch === this.epoch && packet.cmd === 'puback' && packet.reasonCode === NO_MATCHING_SUBSCRIBERS && packet.messageId !== undefined) this.unroutedIds.add(packet.messageId);
+    // Held to a bound, not read: nothing larger than a command may be is one (GW_ERR_COMMAND_TOO_LARGE).
+    client.on('oversize', (skipped) => {
+      logger.warn({ code: 'GW_ERR_COMMAND_TOO_LARGE', bytes: skipped.bytes, maxBytes: options.maxIncomingBytes }, 'a message from the broker larger than any command may be; skipped unread');
     });
   }
 
-  private onConnected(broker: string, version: 4 | 5, connack: IConnackPacket): void {
+  private onConnected(broker: string, version: 4 | 5, grant: LinkGrant): void {
     const { settings, outbox, logger } = this.deps;
     this.connectedBroker = broker;
     this.connectedVersion = version;
@@ -365,12 +354,11 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.cursor = 0;
     // Everything unacknowledged is read again from the start, in order: the kept ones with it.
     this.unrouted.clear();
-    this.unroutedIds = new Set();
     this.unroutedProbes = 0;
     this.probeAtMono = Number.POSITIVE_INFINITY;
     this.unroutedFlush = false;
-    this.maxPacketSize = connack.properties?.maximumPacketSize ?? null;
-    const receiveMaximum = connack.properties?.receiveMaximum;
+    this.maxPacketSize = grant.maximumPacketSize ?? null;
+    const receiveMaximum = grant.receiveMaximum;
     // One slot of the broker's Receive Maximum is kept for the status publish: exceeding it is a
     // protocol error for which Mosquitto drops the connection (MQTT 5 section 4.9).
     const brokerLimit = receiveMaximum === undefined ? Number.POSITIVE_INFINITY : receiveMaximum - 1;
@@ -380,10 +368,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       { broker: redactUrl(broker), protocolVersion: version, window: this.window, maxPacketSize: this.maxPacketSize, backlog: outbox.depth },
       'uplink connected',
     );
-    // Nagle's algorithm would hold a small PUBLISH until the broker ACKs earlier data: at a
-    // steady trickle of events that adds a whole inter-event gap to every commit→PUBACK latency.
-    (this.client?.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined)?.setNoDelay?.(true);
-    this.client?.publish(statusTopic(settings.root), this.statusPayload('online'), { qos: 1, retain: true });
+    this.client?.publish(statusTopic(settings.root), this.statusPayload('online'), { retain: true }, () => undefined);
     this.subscribeOn(this.client);
     this.armWatchdog();
     this.pump();
@@ -444,19 +429,16 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     if (this.watchdogTimer) this.deps.clock.clearTimeout(this.watchdogTimer);
     this.watchdogTimer = null;
     if (client) {
-      client.removeAllListeners('connect');
-      client.removeAllListeners('close');
-      client.removeAllListeners('error');
-      client.removeAllListeners('message');
+      client.removeAllListeners();
       client.on('error', () => undefined);
-      client.end(true);
+      void client.end(true);
     }
   }
 
   /**
    * Sends outbox events while the window has room. After acknowledgements it runs once per turn
    * of the event loop (schedulePump), so the PUBACKs of one read free their slots together: one
-   * SELECT and, as mqtt-packet corks the socket for a tick, one writev for many publishes.
+   * SELECT and, as the link corks the socket for a tick, one write for many publishes.
    */
   private pump(): void {
     if (this.pumping || !this.machine.is('connected') || this.inflight.size >= this.window) return;
@@ -513,18 +495,15 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     }
     // The stored payload is a JSON object; the flag is spliced in rather than re-serialised.
     const payload = replayed ? `${row.payload.slice(0, -1)},"replayed":true}` : row.payload;
-    const options: IClientPublishOptions = { qos: 1 };
-    if (this.connectedVersion === 5) options.properties = { contentType: CLOUDEVENTS_CONTENT_TYPE };
     this.inflight.set(row.seq, { row, sentAtMono: this.deps.clock.monotonic() });
-    client.publish(topic, payload, options, (error, packet) => {
+    client.publish(topic, payload, this.connectedVersion === 5 ? MQTT5_PUBLISH : MQTT311_PUBLISH, (error, reasonCode) => {
       if (epoch !== this.epoch) return;
-      const messageId = (packet as { messageId?: number } | undefined)?.messageId;
-      const unrouted = !error && messageId !== undefined && this.unroutedIds.delete(messageId);
+      const unrouted = !error && reasonCode === NO_MATCHING_SUBSCRIBERS;
       this.onAck(row, error, unrouted && this.deps.settings.keepUnrouted !== false);
     });
   }
 
-  private onAck(row: OutboxRow, error: Error | undefined, unrouted = false): void {
+  private onAck(row: OutboxRow, error: LinkError | undefined, unrouted = false): void {
     this.inflight.delete(row.seq);
     if (this.inflight.size === 0) this.onDrained?.();
     const wasSuspect = this.suspect?.seq === row.seq;
@@ -547,7 +526,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       if (wasSuspect) this.deps.outbox.flushRemovals();
       this.emit('delivered', row, Math.max(0, this.deps.clock.now() - row.createdMs));
     } else {
-      const reasonCode = (error as { code?: unknown }).code;
+      const reasonCode = error.code;
       if (typeof reasonCode === 'number' && reasonCode >= 0x80) {
         this.park(row, reasonCode, error.message);
       } else {

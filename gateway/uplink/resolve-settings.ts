@@ -20,6 +20,8 @@ export function resolveUplinkSettings(config: PostConfig, overrideBrokers?: stri
     poisonAfterDrops: uplink.poisonAfterDrops,
     keepUnrouted: uplink.keepUnrouted,
     reconnect: uplink.reconnect,
+    // A command is the largest thing the broker sends the post; its topic and properties fit in 64 KiB.
+    maxIncomingBytes: config.commands.maxBytes + 64 * 1024,
   };
   if (uplink.username !== undefined) settings.username = uplink.username;
   if (uplink.password !== undefined) settings.password = resolveSecret(uplink.password, 'uplink.password', sources);
