@@ -3,7 +3,7 @@
  * subscription, keepalive, and nothing else. No reconnecting, no queue, no session kept: the
  * uplink's state machine reconnects, and the outbox is its queue (mqtt-uplink.ts).
  *
- * The uplink used MQTT.js until the fifth session; measured side by side, MQTT.js's publish
+ * The uplink used MQTT.js until the sixth session (2026-11-29); measured side by side, its publish
  * path cost the uplink more CPU per event than the outbox (docs/benchmarks.md, "The durable
  * path"). The packets other than PUBLISH and PUBACK are encoded and parsed by mqtt-packet, the
  * library MQTT.js itself uses; the per-event ones by mqtt-frames.ts.
@@ -315,7 +315,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
 
   /** Writes of one turn leave together: the socket is corked until the next tick. */
   private write(bytes: Buffer): void {
-    if (this.closed) return;
+    if (this.closed || this.stream.destroyed) return;
     if (!this.corked) {
       this.corked = true;
       this.stream.cork();
