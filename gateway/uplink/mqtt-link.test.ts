@@ -39,9 +39,14 @@ function connected(made: MqttLink): Promise<LinkGrant> {
 }
 
 function closedWith(made: MqttLink): Promise<LinkError | null> {
+  return closing(made).then(({ error }) => error);
+}
+
+/** The first error and whether the broker (not the link) ended the connection. */
+function closing(made: MqttLink): Promise<{ error: LinkError | null; byBroker: boolean }> {
   let error: LinkError | null = null;
   made.on('error', (failure) => (error ??= failure));
-  return new Promise((resolve) => made.once('close', () => resolve(error)));
+  return new Promise((resolve) => made.once('close', (byBroker) => resolve({ error, byBroker })));
 }
 
 function publishOne(made: MqttLink, topic: string, payload: string, options: { retain?: boolean; contentType?: string } = {}): Promise<{ error: LinkError | undefined; reasonCode: number }> {
@@ -106,7 +111,7 @@ describe('MqttLink against Mosquitto', () => {
     expect(new Set(received.map((message) => message.contentType))).toEqual(new Set(['application/cloudevents+json']));
   });
 
-  it('MQTT 3.1.1: subscribes, hears a retained message from mosquitto_pub, and skips one over its bound without losing the next', async () => {
+  it('MQTT 3.1.1: subscribes, hears a retained message from mosquitto_pub, and skips (and acknowledges) 25 over its bound without losing the next', async () => {
     const broker = await mosquitto();
     await run('mosquitto_pub', ['-p', String(broker.port), '-q', '1', '-r', '-t', 'border/v1/p/commands/watchlist', '-m', 'retained-command']);
     const made = link(broker.url, { protocolVersion: 4, maxIncomingBytes: 16 * 1024 });
@@ -116,14 +121,16 @@ describe('MqttLink against Mosquitto', () => {
     made.on('oversize', (skipped) => oversize.push(skipped.bytes));
     const granted = await new Promise<number[]>((resolve) => made.subscribe('border/v1/p/commands/#', (_error, codes) => resolve(codes)));
     expect(granted).toEqual([1]);
-    await run('mosquitto_pub', ['-p', String(broker.port), '-q', '1', '-t', 'border/v1/p/commands/model', '-m', 'z'.repeat(100_000)]);
+    // 25 of them: more than Mosquitto keeps in flight to one client (20), so the next gets through
+    // only if each skipped one was acknowledged.
+    for (let i = 0; i < 25; i += 1) await run('mosquitto_pub', ['-p', String(broker.port), '-q', '1', '-t', 'border/v1/p/commands/model', '-m', 'z'.repeat(100_000)]);
     await run('mosquitto_pub', ['-p', String(broker.port), '-q', '1', '-t', 'border/v1/p/commands/evidence', '-m', 'after-the-big-one']);
     expect(await messages).toEqual([
       { topic: 'border/v1/p/commands/watchlist', payload: 'retained-command', retained: true },
       { topic: 'border/v1/p/commands/evidence', payload: 'after-the-big-one', retained: false },
     ]);
-    expect(oversize).toHaveLength(1);
-    expect(oversize[0]).toBeGreaterThan(100_000);
+    expect(oversize).toHaveLength(25);
+    expect(oversize.every((bytes) => bytes > 100_000)).toBe(true);
     // The link is still up after skipping it.
     expect(await publishOne(made, 'border/v1/p/lane-1/x', '{}')).toEqual({ error: undefined, reasonCode: 0 });
   });
@@ -195,6 +202,30 @@ describe('MqttLink over a WebSocket, to aedes', () => {
   });
 });
 
+describe('MqttLink over a WebSocket whose connection is reset', () => {
+  it('closes, and says the broker side ended it', async () => {
+    const http = createHttpServer();
+    const sockets = new WebSocketServer({ server: http });
+    sockets.on('connection', (socket) => {
+      // Answers the CONNECT, then the connection is reset (no close frame, no FIN).
+      socket.once('message', () => {
+        socket.send(mqttPacket.generate({ cmd: 'connack', sessionPresent: false, returnCode: 0 }));
+        setImmediate(() => socket.terminate());
+      });
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      sockets.close();
+      await new Promise((resolve) => http.close(resolve));
+    });
+    const made = link(`ws://127.0.0.1:${(http.address() as { port: number }).port}/`, { protocolVersion: 4 });
+    const closed = closing(made);
+    await connected(made);
+    expect((await closed).byBroker).toBe(true);
+    expect(made.isConnected).toBe(false);
+  });
+});
+
 /** A broker of this test: hands each accepted socket and the bytes the link sent to `onSocket`. */
 async function fakeBroker(onSocket: (socket: Socket, packets: mqttPacket.Packet[]) => void, protocolVersion: 4 | 5 = 5): Promise<{ url: string; server: Server }> {
   const server = createServer((socket) => {
@@ -235,15 +266,16 @@ describe('MqttLink against a broker that misbehaves', () => {
   it('gives up on a broker that never answers CONNECT, on its own clock', async () => {
     const clock = new ManualClock();
     let connectSeen!: () => void;
+    // (closing() below: a timeout of ours, not the broker's doing)
     const seen = new Promise<void>((resolve) => (connectSeen = resolve));
     const broker = await fakeBroker(onConnect(() => connectSeen()));
     const made = link(broker.url, { clock, connectTimeoutMs: 10_000 });
-    const closed = closedWith(made);
+    const closed = closing(made);
     await seen;
     clock.advance(9_999);
     expect(made.isConnected).toBe(false);
     clock.advance(1);
-    expect((await closed)?.message).toBe('no CONNACK within 10000 ms');
+    expect(await closed).toMatchObject({ error: { message: 'no CONNACK within 10000 ms' }, byBroker: false });
   });
 
   it('closes when a PINGREQ goes unanswered for a keepalive period, and not while PINGRESPs come', async () => {
@@ -263,7 +295,7 @@ describe('MqttLink against a broker that misbehaves', () => {
       }),
     );
     const made = link(broker.url, { clock, keepaliveSec: 10 });
-    const closed = closedWith(made);
+    const closed = closing(made);
     await connected(made);
     for (let period = 0; period < 3; period += 1) {
       const pong = messagesFrom(made, 1);
@@ -277,7 +309,8 @@ describe('MqttLink against a broker that misbehaves', () => {
     await unanswered;
     expect(made.isConnected).toBe(true);
     clock.advance(10_000);
-    expect((await closed)?.message).toBe('no PINGRESP within 10000 ms');
+    // The link gave up, not the broker: the uplink blames no event in flight for it.
+    expect(await closed).toMatchObject({ error: { message: 'no PINGRESP within 10000 ms' }, byBroker: false });
   });
 
   it('reports a refused CONNECT with the broker\'s code (0x84: the uplink falls back to 3.1.1 on it)', async () => {
@@ -295,7 +328,7 @@ describe('MqttLink against a broker that misbehaves', () => {
       }),
     );
     const made = link(broker.url);
-    const closed = closedWith(made);
+    const closed = closing(made);
     await connected(made);
     const order: string[] = [];
     made.once('close', () => order.push('close'));
@@ -303,9 +336,30 @@ describe('MqttLink against a broker that misbehaves', () => {
       order.push('publish settled');
       return result;
     });
-    expect((await closed)?.code).toBe(0x8e);
+    expect(await closed).toMatchObject({ error: { code: 0x8e }, byBroker: true });
     expect((await publish).error?.message).toMatch(/0x8e/);
     expect(order).toEqual(['close', 'publish settled']);
+  });
+
+  it('refuses a CONNACK without a return code, and one claiming a session for a clean start', async () => {
+    for (const [bytes, expected] of [
+      [Buffer.from([0x20, 0x00]), /malformed CONNACK/],
+      [mqttPacket.generate({ cmd: 'connack', sessionPresent: true, reasonCode: 0 }, { protocolVersion: 5 }), /claims a session/],
+    ] as const) {
+      const broker = await fakeBroker(onConnect((socket) => socket.write(bytes)));
+      const made = link(broker.url);
+      let connects = 0;
+      made.on('connect', () => (connects += 1));
+      expect((await closedWith(made))?.message).toMatch(expected);
+      expect(connects).toBe(0);
+    }
+  });
+
+  it('throws at construction on a CONNECT it cannot send, never later in a socket callback', () => {
+    // mqtt-packet refuses a password without a user name on 3.1.1; the URL's password is not valid percent-encoding.
+    expect(() => new MqttLink({ url: 'mqtt://127.0.0.1:1', protocolVersion: 4, clientId: 'x', keepaliveSec: 30, connectTimeoutMs: 1000, maxIncomingBytes: 1024, clock: systemClock, password: 'secret' })).toThrow(/password/i);
+    expect(() => new MqttLink({ url: 'mqtt://u:100%@127.0.0.1:1', protocolVersion: 5, clientId: 'x', keepaliveSec: 30, connectTimeoutMs: 1000, maxIncomingBytes: 1024, clock: systemClock })).toThrow(/percent-encoding/);
+    expect(() => new MqttLink({ url: 'mqtt://127.0.0.1:1', protocolVersion: 5, clientId: 'x', keepaliveSec: 70_000, connectTimeoutMs: 1000, maxIncomingBytes: 1024, clock: systemClock })).toThrow(/keepalive/i);
   });
 
   it('ignores a PUBACK for nothing it sent and settles the right publish by its id', async () => {
@@ -342,10 +396,22 @@ describe('MqttLink against a broker that misbehaves', () => {
           socket.write(bytes);
         }),
       );
-      const error = await closedWith(link(broker.url));
-      expect(error?.message).toMatch(expected);
+      const made = link(broker.url);
+      const closed = closing(made);
+      expect((await closed).error?.message).toMatch(expected);
+      // The broker's bytes broke the stream; no event in flight is to blame.
+      expect((await closed).byBroker).toBe(false);
     });
   }
+
+  it('reads nothing after a fatal packet: a CONNACK in the same chunk does not connect', async () => {
+    const broker = await fakeBroker(onConnect((socket) => socket.write(Buffer.concat([Buffer.from([0x00, 0x00]), connack()]))));
+    const made = link(broker.url);
+    let connects = 0;
+    made.on('connect', () => (connects += 1));
+    expect((await closedWith(made))?.message).toMatch(/Not supported/);
+    expect(connects).toBe(0);
+  });
 
   it('skips a 20 MB PUBLISH it is sent in pieces, and reads the message after it', async () => {
     const big = encodePublish({ topic: 'c/model', payload: Buffer.alloc(20 * 1024 * 1024, 1), messageId: 9, retain: false, protocolVersion: 5 });

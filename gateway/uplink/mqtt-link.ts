@@ -19,6 +19,7 @@ import mqttPacket, { type IConnackPacket, type IConnectPacket, type Packet } fro
 import { WebSocket, createWebSocketStream } from 'ws';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { encodePublish, FrameReader, MalformedStreamError, readPlainPubAck, type SkippedFrame } from './mqtt-frames.js';
+import { variableByteIntegerBytes } from './packet-size.js';
 
 export interface MqttLinkOptions {
   url: string;
@@ -49,8 +50,12 @@ export interface MqttLinkEvents {
   /** A packet over `maxIncomingBytes` was skipped unread (a PUBLISH; anything else closes). */
   oversize: [skipped: SkippedFrame];
   error: [error: LinkError];
-  /** Once, whatever ended the connection (after 'error' when an error did). */
-  close: [];
+  /**
+   * Once, whatever ended the connection (after 'error' when an error did). `byBroker`: the broker
+   * (or the network) ended it, not this side (a timeout, a malformed stream, end()): only then may
+   * what was in flight be what the broker refused.
+   */
+  close: [byBroker: boolean];
 }
 
 /** An error of the link; `code` is the broker's reason or return code when it gave one. */
@@ -90,8 +95,6 @@ const CONNACK_REFUSALS: Record<number, string> = {
   0x9c: 'use another server',
   0x9d: 'server moved',
 };
-/** Packet types (the fixed header's high nibble). */
-const PUBLISH_TYPE = 3;
 const LAST_MESSAGE_ID = 0xffff;
 
 export class MqttLink extends EventEmitter<MqttLinkEvents> {
@@ -104,7 +107,10 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
   private nextMessageId = 1;
   private connected = false;
   private closed = false;
+  /** Set by fail() and end(): nothing more is read, written or reported as connected. */
+  private ending = false;
   private failure: LinkError | null = null;
+  private failedByBroker = true;
   private corked = false;
   private connectTimer: TimerHandle | null = null;
   private keepaliveTimer: TimerHandle | null = null;
@@ -120,17 +126,22 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     this.parser.on('packet', (packet: Packet) => this.onPacket(packet));
     this.parser.on('error', (error: Error) => this.fail(new LinkError(`malformed packet from the broker: ${error.message}`)));
     const url = new URL(options.url);
-    this.stream = openTransport(url, options, () => this.sendConnect(url));
+    // Encoded before the socket opens: a CONNECT mqtt-packet refuses (a password without a user
+    // name on 3.1.1, a keepalive over 65,535 s) throws here, to the caller, not in a socket callback.
+    const connect = mqttPacket.generate(connectPacket(url, options), { protocolVersion: options.protocolVersion });
+    this.stream = openTransport(url, options, () => this.write(connect));
     this.stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.stream.on('error', (error: Error) => this.fail(new LinkError(error.message, (error as { code?: string }).code)));
+    // The network's errors (a reset, a refused connection, a failed handshake) are the broker's side.
+    this.stream.on('error', (error: Error) => this.fail(new LinkError(error.message, (error as { code?: string }).code), true));
     this.stream.on('close', () => this.onClose());
-    // 'end' without 'close' would leave a half-open socket: end our side too.
-    this.stream.on('end', () => this.stream.end());
+    // The broker ended its side: so does ours, at once (a WebSocket stream whose socket was reset
+    // would otherwise wait for a 'finish' that never comes, and never close).
+    this.stream.on('end', () => this.stream.destroy());
     this.connectTimer = options.clock.setTimeout(() => this.fail(new LinkError(`no CONNACK within ${options.connectTimeoutMs} ms`)), options.connectTimeoutMs);
   }
 
   get isConnected(): boolean {
-    return this.connected && !this.closed;
+    return this.connected && !this.closed && !this.ending;
   }
 
   /**
@@ -144,8 +155,15 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     }
     const messageId = this.allocateMessageId();
     const fields = { topic, payload, messageId, retain: options.retain === true, protocolVersion: this.options.protocolVersion };
+    let packet: Buffer;
+    try {
+      packet = encodePublish(options.contentType === undefined ? fields : { ...fields, contentType: options.contentType });
+    } catch (error) {
+      queueMicrotask(() => done(new LinkError(`cannot encode the publish: ${(error as Error).message}`), 0));
+      return;
+    }
     this.pending.set(messageId, done);
-    this.write(encodePublish(options.contentType === undefined ? fields : { ...fields, contentType: options.contentType }));
+    this.write(packet);
   }
 
   /** Subscribes to one filter at QoS 1; `done` gets the granted QoS or reason codes. */
@@ -167,10 +185,13 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
   end(force = false): Promise<void> {
     if (this.closed) return Promise.resolve();
     const closed = new Promise<void>((resolve) => this.once('close', () => resolve()));
-    if (force || !this.connected) {
+    const graceful = !force && this.isConnected;
+    if (!this.ending) this.failedByBroker = false;
+    this.ending = true;
+    if (!graceful) {
       this.stream.destroy();
     } else {
-      this.send({ cmd: 'disconnect' });
+      this.stream.write(mqttPacket.generate({ cmd: 'disconnect' }, { protocolVersion: this.options.protocolVersion }));
       this.stream.end();
       // A broker that never closes its side does not keep us: the socket goes after a second.
       const timer = this.options.clock.setTimeout(() => this.stream.destroy(), 1000);
@@ -179,35 +200,12 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     return closed;
   }
 
-  private sendConnect(url: URL): void {
-    const { options } = this;
-    const connect: IConnectPacket = {
-      cmd: 'connect',
-      protocolId: 'MQTT',
-      protocolVersion: options.protocolVersion,
-      clientId: options.clientId,
-      clean: true,
-      keepalive: options.keepaliveSec,
-    };
-    const username = options.username ?? (url.username === '' ? undefined : decodeURIComponent(url.username));
-    const password = options.password ?? (url.password === '' ? undefined : decodeURIComponent(url.password));
-    if (username !== undefined) connect.username = username;
-    if (password !== undefined) connect.password = Buffer.from(password);
-    if (options.will) connect.will = { topic: options.will.topic, payload: options.will.payload, qos: 1, retain: options.will.retain };
-    // The fixed header (at most 5 bytes) is not part of the bound the reader applies.
-    if (options.protocolVersion === 5) connect.properties = { maximumPacketSize: options.maxIncomingBytes + 5 };
-    this.send(connect);
-  }
-
   private onData(chunk: Buffer): void {
     try {
       this.frames.push(
         chunk,
         (frame) => this.onFrame(frame),
-        (skipped) => {
-          if (skipped.type !== PUBLISH_TYPE) throw new MalformedStreamError(`a packet of type ${skipped.type} and ${skipped.bytes} bytes, over the bound`);
-          this.emit('oversize', skipped);
-        },
+        (skipped) => this.onSkipped(skipped),
       );
     } catch (error) {
       // Only the stream's own faults end the link here; a listener's exception is not the broker's.
@@ -216,9 +214,24 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     }
   }
 
+  /**
+   * A PUBLISH over the bound went by unread: reported, and acknowledged if QoS 1, or the broker
+   * would hold it in flight for us and, its quota (Mosquitto: 20) used up by such messages, stop
+   * sending the ones that fit.
+   */
+  private onSkipped(skipped: SkippedFrame): void {
+    if (this.ending || this.closed) return;
+    if (skipped.qos === 2 || skipped.qos === 3) throw new MalformedStreamError(`a QoS ${skipped.qos} message of ${skipped.bytes} bytes, over the bound`);
+    this.emit('oversize', skipped);
+    if (skipped.qos === 1 && skipped.messageId !== undefined) {
+      // 0x83, implementation specific error: taken, not processed (MQTT 5.0 section 3.4.2.1).
+      this.send(this.options.protocolVersion === 5 ? { cmd: 'puback', messageId: skipped.messageId, reasonCode: 0x83 } : { cmd: 'puback', messageId: skipped.messageId });
+    }
+  }
+
   private onFrame(frame: Buffer): void {
-    if (this.closed) return;
-    const ack = this.connected ? readPlainPubAck(frame) : null;
+    if (this.closed || this.ending) return;
+    const ack = this.connected ? readPlainPubAck(frame, this.options.protocolVersion) : null;
     if (ack) {
       this.settlePublish(ack.messageId, ack.reasonCode, undefined);
       return;
@@ -227,7 +240,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
   }
 
   private onPacket(packet: Packet): void {
-    if (this.closed) return;
+    if (this.closed || this.ending) return;
     if (!this.connected) {
       if (packet.cmd !== 'connack') return this.fail(new LinkError(`the broker sent ${packet.cmd} before CONNACK`));
       return this.onConnack(packet);
@@ -253,7 +266,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
         return;
       case 'disconnect': {
         const reason = packet.reasonCode ?? 0;
-        return this.fail(new LinkError(`the broker disconnected (reason 0x${reason.toString(16)}${packet.properties?.reasonString ? `: ${packet.properties.reasonString}` : ''})`, reason));
+        return this.fail(new LinkError(`the broker disconnected (reason 0x${reason.toString(16)}${packet.properties?.reasonString ? `: ${packet.properties.reasonString}` : ''})`, reason), true);
       }
       default:
         return this.fail(new LinkError(`unexpected ${packet.cmd} from the broker`));
@@ -263,10 +276,14 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
   private onConnack(connack: IConnackPacket): void {
     if (this.connectTimer) this.options.clock.clearTimeout(this.connectTimer);
     this.connectTimer = null;
-    const code = this.options.protocolVersion === 5 ? (connack.reasonCode ?? 0) : (connack.returnCode ?? 0);
+    const code = this.options.protocolVersion === 5 ? connack.reasonCode : connack.returnCode;
+    if (code === undefined) return this.fail(new LinkError('malformed CONNACK from the broker (no return code)'));
     if (code !== 0) {
-      return this.fail(new LinkError(`connection refused: ${CONNACK_REFUSALS[code] ?? 'reason'} (0x${code.toString(16)})`, code));
+      return this.fail(new LinkError(`connection refused: ${CONNACK_REFUSALS[code] ?? 'reason'} (0x${code.toString(16)})`, code), true);
     }
+    // A clean start has no session to resume: a broker that says otherwise is not to be trusted
+    // with what we think is in flight (MQTT 5.0 section 3.2.2.1.1; 3.1.1 section 3.2.2.2).
+    if (connack.sessionPresent) return this.fail(new LinkError('the broker claims a session for a clean start'));
     const properties = connack.properties ?? {};
     // A broker may set the keepalive it wants (MQTT 5.0 section 3.2.2.3.14).
     if (properties.serverKeepAlive !== undefined) this.keepaliveMs = properties.serverKeepAlive * 1000;
@@ -315,7 +332,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
 
   /** Writes of one turn leave together: the socket is corked until the next tick. */
   private write(bytes: Buffer): void {
-    if (this.closed || this.stream.destroyed) return;
+    if (this.closed || this.ending || this.stream.destroyed) return;
     if (!this.corked) {
       this.corked = true;
       this.stream.cork();
@@ -327,9 +344,12 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     this.stream.write(bytes);
   }
 
-  private fail(error: LinkError): void {
-    if (this.closed) return;
-    this.failure ??= error;
+  /** Ends the link for `error`; `byBroker` when the broker said so (a DISCONNECT, a refusal) or the network did. */
+  private fail(error: LinkError, byBroker = false): void {
+    if (this.closed || this.ending) return;
+    this.ending = true;
+    this.failure = error;
+    this.failedByBroker = byBroker;
     this.emit('error', error);
     this.stream.destroy();
   }
@@ -347,9 +367,43 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     this.pending.clear();
     this.subscribing.clear();
     // 'close' first: its listener learns what was in flight before the callbacks settle it.
-    this.emit('close');
+    this.emit('close', this.failedByBroker);
     for (const done of publishes) done(closedError, 0);
     for (const done of subscriptions) done(closedError, []);
+  }
+}
+
+/** The whole packet whose Remaining Length is `remaining`: what to announce as Maximum Packet Size. */
+function largestPacket(remaining: number): number {
+  return 1 + variableByteIntegerBytes(remaining) + remaining;
+}
+
+/** The CONNECT: a clean start, the will, credentials from the options or else the URL. */
+function connectPacket(url: URL, options: MqttLinkOptions): IConnectPacket {
+  const connect: IConnectPacket = {
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: options.protocolVersion,
+    clientId: options.clientId,
+    clean: true,
+    keepalive: options.keepaliveSec,
+  };
+  const username = options.username ?? fromUrl(url.username, 'user name');
+  const password = options.password ?? fromUrl(url.password, 'password');
+  if (username !== undefined) connect.username = username;
+  if (password !== undefined) connect.password = Buffer.from(password);
+  if (options.will) connect.will = { topic: options.will.topic, payload: options.will.payload, qos: 1, retain: options.will.retain };
+  if (options.protocolVersion === 5) connect.properties = { maximumPacketSize: largestPacket(options.maxIncomingBytes) };
+  return connect;
+}
+
+/** A URL's user name or password, percent-decoded; undefined when empty. */
+function fromUrl(value: string, what: string): string | undefined {
+  if (value === '') return undefined;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new LinkError(`the broker URL's ${what} is not valid percent-encoding`);
   }
 }
 
@@ -382,7 +436,8 @@ function openTransport(url: URL, options: MqttLinkOptions, onOpen: () => void): 
     case 'wss:': {
       const address = `${url.protocol}//${url.host}${url.pathname}${url.search}`;
       // ws bounds each message it takes (maxPayload) and turns Nagle off itself.
-      const socket = new WebSocket(address, ['mqtt'], { ...(url.protocol === 'wss:' ? tlsOptions : {}), maxPayload: options.maxIncomingBytes + 5, handshakeTimeout: options.connectTimeoutMs });
+      // ws reads each message whole: past the bound it closes the connection (1009) rather than skip.
+      const socket = new WebSocket(address, ['mqtt'], { ...(url.protocol === 'wss:' ? tlsOptions : {}), maxPayload: largestPacket(options.maxIncomingBytes), handshakeTimeout: options.connectTimeoutMs });
       socket.once('open', onOpen);
       return createWebSocketStream(socket);
     }

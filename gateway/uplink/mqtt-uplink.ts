@@ -331,9 +331,9 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       if (version === 5 && refusedProtocol(error)) logger.info({ broker: redactUrl(broker) }, 'broker refused MQTT 5; falling back to 3.1.1');
       else logger.warn({ broker: redactUrl(broker), error: error.message, code }, 'uplink error');
     });
-    client.on('close', () => {
+    client.on('close', (byBroker) => {
       if (epoch !== this.epoch) return;
-      this.onClosed(version, lastError);
+      this.onClosed(version, lastError, byBroker);
     });
     client.on('message', (topic, payload, retained) => {
       if (epoch === this.epoch) this.subscription?.onMessage(topic, payload, retained);
@@ -374,10 +374,11 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.pump();
   }
 
-  private onClosed(version: 4 | 5, lastError: Error | null): void {
+  private onClosed(version: 4 | 5, lastError: Error | null, byBroker: boolean): void {
     const wasConnected = this.machine.is('connected');
-    // Before dropClient() forgets what was in flight: the broker (not our watchdog) closed it.
-    if (wasConnected) this.blameDrop();
+    // Before dropClient() forgets what was in flight: the broker closed it (not our watchdog, a
+    // missed PINGRESP or a malformed stream, for which no event is to blame).
+    if (wasConnected && byBroker) this.blameDrop();
     this.dropClient();
     if (this.machine.is('stopped')) return;
     if (wasConnected) {
@@ -686,6 +687,8 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     const now = this.deps.clock.monotonic();
     if (this.machine.is('connected')) {
       for (const [seq, parked] of this.parked) {
+        // Within the window: past the broker's Receive Maximum it would disconnect (0x93).
+        if (this.inflight.size >= this.window) break;
         if (parked.retryAtMono > now || this.inflight.has(seq)) continue;
         const row = this.deps.outbox.read(seq);
         if (!row) {
