@@ -50,6 +50,12 @@ describe('configuration loader', () => {
     expect(error.problems[0]?.message).toContain('expected number');
   });
 
+  it('rejects a keepalive MQTT cannot carry (over 65,535 s), which the uplink could not even send', () => {
+    const error = problemsOf(VALID.replace('  brokers: [mqtt://127.0.0.1:1883]', '  brokers: [mqtt://127.0.0.1:1883]\n  keepaliveSec: 70000'));
+    expect(error.problems[0]).toMatchObject({ path: 'uplink.keepaliveSec', line: 12 });
+    expect(parseConfigText(VALID.replace('  brokers: [mqtt://127.0.0.1:1883]', '  brokers: [mqtt://127.0.0.1:1883]\n  keepaliveSec: 65535')).uplink.keepaliveSec).toBe(65_535);
+  });
+
   it('rejects a device without a connection, naming the device', () => {
     const text = VALID.replace(/ {8}connection: .*\n/, '');
     const error = problemsOf(text);

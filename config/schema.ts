@@ -237,7 +237,7 @@ const uplinkSchema = z.strictObject({
   password: secretSchema.optional(),
   tls: tlsSchema.optional(),
   protocolVersion: z.union([z.literal(5), z.literal(4)]).default(5).describe('MQTT 5, falling back to 3.1.1 when refused'),
-  keepaliveSec: z.number().int().min(5).default(30),
+  keepaliveSec: z.number().int().min(5).max(65_535).default(30).describe('Seconds between PINGREQs when nothing else is sent (MQTT allows at most 65,535)'),
   inflightWindow: z.number().int().min(1).max(65_000).default(256).describe('Most unacknowledged QoS 1 publishes at once'),
   publishTimeoutMs: z.number().int().min(100).default(15_000).describe('A publish not acknowledged in this time forces a reconnect'),
   refusedRetryMs: z.number().int().min(10).default(60_000).describe('How often a parked publish (refused by the broker, too large for it, or a suspect poison message) is retried'),
