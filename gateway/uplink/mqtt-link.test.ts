@@ -11,7 +11,7 @@ import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocketServer, createWebSocketStream } from 'ws';
+import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
 import { systemClock } from '../../core/clock.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { Mosquitto } from '../../test/helpers/mosquitto.js';
@@ -202,15 +202,15 @@ describe('MqttLink over a WebSocket, to aedes', () => {
   });
 });
 
-describe('MqttLink over a WebSocket whose connection is reset', () => {
-  it('closes, and says the broker side ended it', async () => {
+describe('MqttLink over a WebSocket that misbehaves', () => {
+  /** A WebSocket server that answers the CONNECT with a CONNACK and then does `then` to the socket. */
+  async function wsBroker(then: (socket: WebSocket) => void): Promise<string> {
     const http = createHttpServer();
     const sockets = new WebSocketServer({ server: http });
     sockets.on('connection', (socket) => {
-      // Answers the CONNECT, then the connection is reset (no close frame, no FIN).
       socket.once('message', () => {
         socket.send(mqttPacket.generate({ cmd: 'connack', sessionPresent: false, returnCode: 0 }));
-        setImmediate(() => socket.terminate());
+        setImmediate(() => then(socket));
       });
     });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
@@ -218,11 +218,23 @@ describe('MqttLink over a WebSocket whose connection is reset', () => {
       sockets.close();
       await new Promise((resolve) => http.close(resolve));
     });
-    const made = link(`ws://127.0.0.1:${(http.address() as { port: number }).port}/`, { protocolVersion: 4 });
+    return `ws://127.0.0.1:${(http.address() as { port: number }).port}/`;
+  }
+
+  it('closes when the connection is reset (no close frame, no FIN), and says the broker side ended it', async () => {
+    const made = link(await wsBroker((socket) => socket.terminate()), { protocolVersion: 4 });
     const closed = closing(made);
     await connected(made);
     expect((await closed).byBroker).toBe(true);
     expect(made.isConnected).toBe(false);
+  });
+
+  it('closes on a message over its bound (ws reads messages whole), as its own doing', async () => {
+    const big = encodePublish({ topic: 'c/model', payload: Buffer.alloc(200_000, 1), messageId: 3, retain: false, protocolVersion: 4 });
+    const made = link(await wsBroker((socket) => socket.send(big)), { protocolVersion: 4, maxIncomingBytes: 64 * 1024 });
+    const closed = closing(made);
+    await connected(made);
+    expect(await closed).toMatchObject({ error: { message: expect.stringMatching(/WebSocket message over 65,?54\d bytes/) as unknown }, byBroker: false });
   });
 });
 

@@ -131,8 +131,13 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     const connect = mqttPacket.generate(connectPacket(url, options), { protocolVersion: options.protocolVersion });
     this.stream = openTransport(url, options, () => this.write(connect));
     this.stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    // The network's errors (a reset, a refused connection, a failed handshake) are the broker's side.
-    this.stream.on('error', (error: Error) => this.fail(new LinkError(error.message, (error as { code?: string }).code), true));
+    this.stream.on('error', (error: Error) => {
+      const code = (error as { code?: string }).code;
+      // ws refuses a message past its maxPayload by closing: our bound, not the broker's fault.
+      if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return this.fail(new LinkError(`a WebSocket message over ${largestPacket(options.maxIncomingBytes)} bytes from the broker`, code));
+      // The network's errors (a reset, a refused connection, a failed handshake) are the broker's side.
+      this.fail(new LinkError(error.message, code), true);
+    });
     this.stream.on('close', () => this.onClose());
     // The broker ended its side: so does ours, at once (a WebSocket stream whose socket was reset
     // would otherwise wait for a 'finish' that never comes, and never close).
