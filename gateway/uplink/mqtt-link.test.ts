@@ -4,8 +4,11 @@
  * socket server of this test writing bytes by hand).
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
@@ -14,7 +17,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
 import { systemClock } from '../../core/clock.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
+import { makeTestPki } from '../../test/helpers/certificates.js';
 import { Mosquitto } from '../../test/helpers/mosquitto.js';
+import { tempDir } from '../../test/helpers/test-config.js';
 import { encodePublish } from './mqtt-frames.js';
 import { LinkError, MqttLink, type LinkGrant, type MqttLinkOptions } from './mqtt-link.js';
 
@@ -199,6 +204,36 @@ describe('MqttLink over a WebSocket, to aedes', () => {
     await new Promise((resolve) => made.subscribe('echo/#', resolve));
     expect(await publishOne(made, 'echo/1', 'over a websocket')).toEqual({ error: undefined, reasonCode: 0 });
     expect((await messages).map((message) => message.payload)).toEqual(['over a websocket']);
+  });
+});
+
+describe('MqttLink over a WebSocket with TLS (wss://), to aedes', () => {
+  it('verifies the broker by the given CA and name, shows its client certificate, and refuses a broker it cannot verify', async () => {
+    const pki = makeTestPki(tempDir());
+    const aedes = await Aedes.createBroker();
+    const clientNames: string[] = [];
+    const https = createHttpsServer({ cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), ca: readFileSync(pki.ca), requestCert: true, rejectUnauthorized: true });
+    const sockets = new WebSocketServer({ server: https });
+    sockets.on('connection', (socket, request) => {
+      clientNames.push(String((request.socket as TLSSocket).getPeerCertificate().subject.CN));
+      aedes.handle(createWebSocketStream(socket));
+    });
+    await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      sockets.close();
+      await new Promise((resolve) => https.close(resolve));
+    });
+    const url = `wss://localhost:${(https.address() as { port: number }).port}/mqtt`;
+    const tls = { ca: readFileSync(pki.ca), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey), rejectUnauthorized: true };
+    const made = link(url, { protocolVersion: 4, tls });
+    await connected(made);
+    expect(clientNames).toEqual(['gateway-test-post']);
+    expect(await publishOne(made, 'echo/1', 'over TLS')).toEqual({ error: undefined, reasonCode: 0 });
+
+    // Without the CA the broker's certificate cannot be verified: no connection.
+    const unverified = link(url, { protocolVersion: 4, tls: { cert: tls.cert, key: tls.key, rejectUnauthorized: true } });
+    expect((await closing(unverified)).error?.message).toMatch(/certificate/);
   });
 });
 
