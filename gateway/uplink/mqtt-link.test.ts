@@ -5,8 +5,8 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
@@ -180,23 +180,30 @@ describe('MqttLink against Mosquitto', () => {
   });
 });
 
+/**
+ * aedes behind a WebSocket server on `server` (HTTP or HTTPS), listening on a free port; `onSocket`
+ * sees each WebSocket and its upgrade request. Returns the port.
+ */
+async function aedesOverWebSocket(server: HttpServer | HttpsServer, onSocket: (socket: WebSocket, request: IncomingMessage) => void): Promise<number> {
+  const aedes = await Aedes.createBroker();
+  const sockets = new WebSocketServer({ server });
+  sockets.on('connection', (socket, request) => {
+    onSocket(socket, request);
+    aedes.handle(createWebSocketStream(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(async () => {
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    sockets.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return (server.address() as { port: number }).port;
+}
+
 describe('MqttLink over a WebSocket, to aedes', () => {
   it('connects with the mqtt subprotocol, subscribes and publishes (MQTT 3.1.1)', async () => {
-    const aedes = await Aedes.createBroker();
-    const http = createHttpServer();
-    const sockets = new WebSocketServer({ server: http });
     const protocols: string[] = [];
-    sockets.on('connection', (socket) => {
-      protocols.push(socket.protocol);
-      aedes.handle(createWebSocketStream(socket));
-    });
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    cleanups.push(async () => {
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
-      sockets.close();
-      await new Promise((resolve) => http.close(resolve));
-    });
-    const port = (http.address() as { port: number }).port;
+    const port = await aedesOverWebSocket(createHttpServer(), (socket) => protocols.push(socket.protocol));
     const made = link(`ws://127.0.0.1:${port}/mqtt`, { protocolVersion: 4 });
     await connected(made);
     expect(protocols).toEqual(['mqtt']);
@@ -205,26 +212,13 @@ describe('MqttLink over a WebSocket, to aedes', () => {
     expect(await publishOne(made, 'echo/1', 'over a websocket')).toEqual({ error: undefined, reasonCode: 0 });
     expect((await messages).map((message) => message.payload)).toEqual(['over a websocket']);
   });
-});
 
-describe('MqttLink over a WebSocket with TLS (wss://), to aedes', () => {
-  it('verifies the broker by the given CA and name, shows its client certificate, and refuses a broker it cannot verify', async () => {
+  it('over TLS (wss://): verifies the broker by the given CA and name, shows its client certificate, and refuses a broker it cannot verify', async () => {
     const pki = makeTestPki(tempDir());
-    const aedes = await Aedes.createBroker();
     const clientNames: string[] = [];
     const https = createHttpsServer({ cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), ca: readFileSync(pki.ca), requestCert: true, rejectUnauthorized: true });
-    const sockets = new WebSocketServer({ server: https });
-    sockets.on('connection', (socket, request) => {
-      clientNames.push(String((request.socket as TLSSocket).getPeerCertificate().subject.CN));
-      aedes.handle(createWebSocketStream(socket));
-    });
-    await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
-    cleanups.push(async () => {
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
-      sockets.close();
-      await new Promise((resolve) => https.close(resolve));
-    });
-    const url = `wss://localhost:${(https.address() as { port: number }).port}/mqtt`;
+    const port = await aedesOverWebSocket(https, (_socket, request) => clientNames.push(String((request.socket as TLSSocket).getPeerCertificate().subject.CN)));
+    const url = `wss://localhost:${port}/mqtt`;
     const tls = { ca: readFileSync(pki.ca), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey), rejectUnauthorized: true };
     const made = link(url, { protocolVersion: 4, tls });
     await connected(made);
