@@ -34,6 +34,8 @@ export function uplinkSettings(brokerUrl: string, window: number): UplinkSetting
     protocolVersion: 5,
     keepaliveSec: 30,
     inflightWindow: window,
+    // The bench sends no commands: anything from the broker past 64 KiB is not for it.
+    maxIncomingBytes: 64 * 1024,
     publishTimeoutMs: 30_000,
     refusedRetryMs: 60_000,
     // Nobody subscribes to the bench's broker (raw publishes neither): it answers 0x10, which a

@@ -11,7 +11,7 @@
  * References: MQTT 3.1.1 (OASIS, 2014) sections 2.2, 3.3, 3.4; MQTT 5.0 (OASIS, 2019) sections
  * 1.5.5, 2.2.2, 3.3, 3.4.
  */
-import { variableByteIntegerBytes } from './packet-size.js';
+import { packetBytes, variableByteIntegerBytes } from './packet-size.js';
 
 /** PUBLISH, QoS 1 (fixed header bits 0b0011_0010); the retain flag is bit 0. */
 const PUBLISH_QOS1 = 0x32;
@@ -19,7 +19,7 @@ const PUBACK = 0x40;
 /** MQTT 5 property identifier of Content Type (a UTF-8 string). */
 const CONTENT_TYPE_PROPERTY = 0x03;
 /** The largest Remaining Length four bytes can hold (MQTT 5.0 section 1.5.5). */
-export const MAX_REMAINING_LENGTH = 268_435_455;
+const MAX_REMAINING_LENGTH = 268_435_455;
 
 export interface PublishFields {
   topic: string;
@@ -42,7 +42,7 @@ export function encodePublish(fields: PublishFields): Buffer {
   const remaining = 2 + topicBytes + 2 + propertiesSection + payloadBytes;
   if (topicBytes > 0xffff || contentTypeBytes > 0xffff) throw new RangeError('topic or content type longer than 65,535 bytes');
   if (remaining > MAX_REMAINING_LENGTH) throw new RangeError(`PUBLISH of ${remaining} bytes exceeds MQTT's largest packet`);
-  const packet = Buffer.allocUnsafe(1 + variableByteIntegerBytes(remaining) + remaining);
+  const packet = Buffer.allocUnsafe(packetBytes(remaining));
   packet[0] = fields.retain ? PUBLISH_QOS1 | 1 : PUBLISH_QOS1;
   let offset = writeVariableByteInteger(packet, 1, remaining);
   offset = packet.writeUInt16BE(topicBytes, offset);

@@ -19,7 +19,7 @@ import mqttPacket, { type IConnackPacket, type IConnectPacket, type Packet } fro
 import { WebSocket, createWebSocketStream } from 'ws';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { encodePublish, FrameReader, MalformedStreamError, readPlainPubAck, type SkippedFrame } from './mqtt-frames.js';
-import { variableByteIntegerBytes } from './packet-size.js';
+import { packetBytes } from './packet-size.js';
 
 export interface MqttLinkOptions {
   url: string;
@@ -134,7 +134,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     this.stream.on('error', (error: Error) => {
       const code = (error as { code?: string }).code;
       // ws refuses a message past its maxPayload by closing: our bound, not the broker's fault.
-      if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return this.fail(new LinkError(`a WebSocket message over ${largestPacket(options.maxIncomingBytes)} bytes from the broker`, code));
+      if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return this.fail(new LinkError(`a WebSocket message over ${packetBytes(options.maxIncomingBytes)} bytes from the broker`, code));
       // The network's errors (a reset, a refused connection, a failed handshake) are the broker's side.
       this.fail(new LinkError(error.message, code), true);
     });
@@ -255,9 +255,10 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
         if (packet.messageId !== undefined) this.settlePublish(packet.messageId, packet.reasonCode ?? 0, packet.properties?.reasonString);
         return;
       case 'suback': {
-        const done = packet.messageId === undefined ? undefined : this.subscribing.get(packet.messageId);
-        if (!done || packet.messageId === undefined) return;
-        this.subscribing.delete(packet.messageId);
+        const id = packet.messageId ?? 0;
+        const done = this.subscribing.get(id);
+        if (!done) return;
+        this.subscribing.delete(id);
         done(undefined, packet.granted.map((grant) => (typeof grant === 'number' ? grant : (grant as { qos: number }).qos)));
         return;
       }
@@ -378,11 +379,6 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
   }
 }
 
-/** The whole packet whose Remaining Length is `remaining`: what to announce as Maximum Packet Size. */
-function largestPacket(remaining: number): number {
-  return 1 + variableByteIntegerBytes(remaining) + remaining;
-}
-
 /** The CONNECT: a clean start, the will, credentials from the options or else the URL. */
 function connectPacket(url: URL, options: MqttLinkOptions): IConnectPacket {
   const connect: IConnectPacket = {
@@ -398,7 +394,7 @@ function connectPacket(url: URL, options: MqttLinkOptions): IConnectPacket {
   if (username !== undefined) connect.username = username;
   if (password !== undefined) connect.password = Buffer.from(password);
   if (options.will) connect.will = { topic: options.will.topic, payload: options.will.payload, qos: 1, retain: options.will.retain };
-  if (options.protocolVersion === 5) connect.properties = { maximumPacketSize: largestPacket(options.maxIncomingBytes) };
+  if (options.protocolVersion === 5) connect.properties = { maximumPacketSize: packetBytes(options.maxIncomingBytes) };
   return connect;
 }
 
@@ -440,9 +436,9 @@ function openTransport(url: URL, options: MqttLinkOptions, onOpen: () => void): 
     case 'ws:':
     case 'wss:': {
       const address = `${url.protocol}//${url.host}${url.pathname}${url.search}`;
-      // ws bounds each message it takes (maxPayload) and turns Nagle off itself.
-      // ws reads each message whole: past the bound it closes the connection (1009) rather than skip.
-      const socket = new WebSocket(address, ['mqtt'], { ...(url.protocol === 'wss:' ? tlsOptions : {}), maxPayload: largestPacket(options.maxIncomingBytes), handshakeTimeout: options.connectTimeoutMs });
+      // ws turns Nagle off itself, and reads each message whole: past maxPayload it closes the
+      // connection (1009) rather than skip the message.
+      const socket = new WebSocket(address, ['mqtt'], { ...(url.protocol === 'wss:' ? tlsOptions : {}), maxPayload: packetBytes(options.maxIncomingBytes), handshakeTimeout: options.connectTimeoutMs });
       socket.once('open', onOpen);
       return createWebSocketStream(socket);
     }

@@ -60,12 +60,9 @@ export interface UplinkSettings {
   reconnect: BackoffPolicy;
   /** How long to wait for a CONNACK. */
   connectTimeoutMs?: number;
-  /** The largest packet taken from the broker (a VMC command and its topic); default 2 MiB + 64 KiB. */
-  maxIncomingBytes?: number;
+  /** The largest packet taken from the broker: a VMC command with its topic and properties. */
+  maxIncomingBytes: number;
 }
-
-/** commands.maxBytes's default, and room for a command's topic and properties. */
-export const DEFAULT_MAX_INCOMING_BYTES = 2 * 1024 * 1024 + 64 * 1024;
 
 export interface UplinkDeps {
   settings: UplinkSettings;
@@ -303,7 +300,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       clientId: settings.clientId,
       keepaliveSec: settings.keepaliveSec,
       connectTimeoutMs: settings.connectTimeoutMs ?? 10_000,
-      maxIncomingBytes: settings.maxIncomingBytes ?? DEFAULT_MAX_INCOMING_BYTES,
+      maxIncomingBytes: settings.maxIncomingBytes,
       will: { topic: statusTopic(settings.root), payload: Buffer.from(this.statusPayload('offline', 'connection lost')), retain: true },
       clock: this.deps.clock,
     };

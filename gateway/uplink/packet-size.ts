@@ -18,6 +18,11 @@ export function stringPropertyBytes(value: string): number {
   return 1 + 2 + Buffer.byteLength(value);
 }
 
+/** Total bytes of a packet whose Remaining Length is `remaining`: its fixed header and the rest. */
+export function packetBytes(remaining: number): number {
+  return 1 + variableByteIntegerBytes(remaining) + remaining;
+}
+
 /**
  * Total bytes of a QoS 1 PUBLISH (MQTT 5.0 section 3.3; 3.1.1 section 3.3): fixed header (one
  * byte and the Remaining Length), topic name (two length bytes and the topic), packet identifier
@@ -26,6 +31,5 @@ export function stringPropertyBytes(value: string): number {
  */
 export function publishPacketBytes(topic: string, payloadBytes: number, propertiesBytes: number | null): number {
   const properties = propertiesBytes === null ? 0 : variableByteIntegerBytes(propertiesBytes) + propertiesBytes;
-  const remaining = 2 + Buffer.byteLength(topic) + 2 + properties + payloadBytes;
-  return 1 + variableByteIntegerBytes(remaining) + remaining;
+  return packetBytes(2 + Buffer.byteLength(topic) + 2 + properties + payloadBytes);
 }

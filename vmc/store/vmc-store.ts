@@ -14,7 +14,7 @@ import { postAndLaneOf } from '../../contract/event-validator.js';
 import { GatewayError } from '../../core/errors.js';
 import { migrate } from './migrations.js';
 import { isDataError, openPostgres, openSqlite, type SqlDb, type SqlRunner, type SqlValue } from './sql-db.js';
-import { dayYearAfter, yearBefore } from './year-before.js';
+import { dayYearAfter, yearBefore } from '../../contract/year-before.js';
 
 export type VmcRole = 'analyst' | 'admin';
 
@@ -479,7 +479,7 @@ export class VmcStore {
   /**
    * Completed crossings per UTC year, month or day: vehicles by direction and channel, X-ray
    * involvement, average registration and crossing time, and the change in vehicles against the
-   * same dates a year before (year-before.ts). What the year-over-year views draw.
+   * same dates a year before (contract/year-before.ts). What the year-over-year views draw.
    *
    * The change compares like with like, whatever window the filter asks for: a period's part
    * inside the window and before `nowMs` against the same dates a year before, counted whether

@@ -36,7 +36,7 @@ describe('the period picker', () => {
     expect(tomorrow.toMs).toBe(tomorrow.fromMs);
   });
 
-  it('has no same date a year before for 29 February (the API’s rule: vmc/store/year-before.ts)', () => {
+  it('has no same date a year before for 29 February (the API’s rule: contract/year-before.ts)', () => {
     expect(yearBefore(periodRange({ year: '2024', month: '02', day: '29' })!)).toEqual({ fromMs: at('2023-03-01'), toMs: at('2023-03-01') });
     expect(yearBefore(periodRange({ year: '2024', month: '02', day: '' })!)).toEqual({ fromMs: at('2023-02-01'), toMs: at('2023-03-01') });
   });

@@ -4,9 +4,9 @@
  * year-over-year comparisons. A range not yet over is compared up to now with the same dates
  * and time a year before (year-to-date against year-to-date, today so far against the same hours
  * of that day), never a part against a whole. "The same dates a year before" is the API's own
- * rule (vmc/store/year-before.ts), so the dashboard's changes and the API's agree.
+ * rule (contract/year-before.ts), so the dashboard's changes and the API's agree.
  */
-import { yearBefore, type TimeRange } from '../../../vmc/store/year-before.js';
+import { yearBefore, type TimeRange } from '../../../contract/year-before.js';
 
 export { yearBefore };
 
