@@ -1,11 +1,13 @@
 import { once } from 'node:events';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { tempDir } from '../../test/helpers/test-config.js';
-import { WalCheckpointer } from './wal-checkpointer.js';
+import { V1_OUTBOX_SQL } from '../storage/migrations.js';
+import { walGrowthEstimate, WalCheckpointer } from './wal-checkpointer.js';
 
 const logger = pino({ level: 'silent' });
 const opened: Array<{ db: Database.Database; checkpointer: WalCheckpointer }> = [];
@@ -47,9 +49,9 @@ describe('WalCheckpointer', () => {
     const { db, checkpointer, path } = walDatabase(300);
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
     expect(framesLeft(path)).toBeGreaterThan(250);
-    // Each 1 KB transaction counts as 4 frames (its page and 3 more), 16,480 bytes: 63 of them
-    // stay under 1 MiB, the 64th asks the worker.
-    for (let i = 0; i < 63; i += 1) checkpointer.committed(1024);
+    // Each 1 KB transaction counts as 6 frames (its page and 5 more), 24,720 bytes: 42 of them
+    // stay under 1 MiB, the 43rd asks the worker.
+    for (let i = 0; i < 42; i += 1) checkpointer.committed(1024);
     expect(framesLeft(path)).toBeGreaterThan(250);
     const answered = once(checkpointer, 'answered');
     checkpointer.committed(1024);
@@ -65,5 +67,41 @@ describe('WalCheckpointer', () => {
     checkpointer.committed(3 * 1024 * 1024);
     expect(checkpointer.stats()).toMatchObject({ onLoop: 1, complete: 1 });
     expect(framesLeft(path)).toBe(0);
+  });
+
+  it("never counts less WAL than SQLite writes for the outbox's own inserts and range deletes", () => {
+    // The outbox's table and index, rows of a post's sizes, committed 1 to 512 per transaction as
+    // group commits and acknowledgements come; the WAL's growth read from its file.
+    for (const rowBytes of [200, 400, 1500]) {
+      for (const perTransaction of [1, 17, 100, 512]) {
+        const path = join(tempDir('wal-growth-'), 'outbox.db');
+        const db = new Database(path);
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        db.pragma('wal_autocheckpoint = 0');
+        db.exec(V1_OUTBOX_SQL);
+        const insert = db.prepare('INSERT INTO events (seq, id, lane, type, priority, payload, bytes, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+        const remove = db.prepare('DELETE FROM events WHERE seq BETWEEN ? AND ?');
+        const payload = 'x'.repeat(rowBytes - 90);
+        const transactions = 20;
+        const walBytes = (): number => statSync(`${path}-wal`).size;
+        let counted = 0;
+        for (let first = 1; first <= transactions * perTransaction; first += perTransaction) {
+          db.transaction(() => {
+            for (let seq = first; seq < first + perTransaction; seq += 1) insert.run(seq, `0190f0e2-aaaa-7bbb-8ccc-${String(seq).padStart(12, '0')}`, 'lane-1', 'vehicle.weighed', 1, payload, rowBytes, 0);
+          })();
+          counted += walGrowthEstimate(perTransaction * rowBytes);
+        }
+        expect(walBytes(), `inserts of ${perTransaction} × ${rowBytes} B`).toBeLessThanOrEqual(counted);
+        db.pragma('wal_checkpoint(TRUNCATE)');
+        counted = 0;
+        for (let first = 1; first <= transactions * perTransaction; first += perTransaction) {
+          db.transaction(() => remove.run(first, first + perTransaction - 1))();
+          counted += walGrowthEstimate(perTransaction * rowBytes);
+        }
+        expect(walBytes(), `deletes of ${perTransaction} × ${rowBytes} B`).toBeLessThanOrEqual(counted);
+        db.close();
+      }
+    }
   });
 });
