@@ -23,7 +23,10 @@
  *   BENCH_FOOTPRINT_INTERVAL    mean seconds of traffic time between trucks on a lane (default 600)
  *   BENCH_FOOTPRINT_VARIANTS    flag sets instead of the unit's, ";"-separated; each holds node
  *                               flags and NAME=VALUE environment words, e.g.
- *                               "--max-old-space-size=96; --max-old-space-size=96 --max-semi-space-size=2"
+ *                               "--max-old-space-size=96; --max-old-space-size=96 --max-semi-space-size=2";
+ *                               the word `unit` stands for the unit's flags and environment, and
+ *                               `models.engine=onnxruntime` sets the post's model engine, e.g.
+ *                               "unit; unit models.engine=onnxruntime"
  *   BENCH_FOOTPRINT_SNAPSHOT_AT minutes at which to write heap snapshots, e.g. "2,9" (default none)
  *   BENCH_FOOTPRINT_PICTURE_BYTES bytes of each camera snapshot, each one different (`sim
  *                               --snapshot-bytes`; default the simulator's 1×1 JPEG): a real
@@ -54,6 +57,7 @@ interface Variant {
   label: string;
   nodeOptions: string;
   env: Record<string, string>;
+  modelEngine?: 'auto' | 'onnxruntime';
 }
 
 /** The environment the systemd unit gives the gateway (its `Environment=` lines), NODE_OPTIONS apart. */
@@ -69,8 +73,12 @@ function parseVariants(text: string): Variant[] {
     .filter(Boolean)
     .map((entry) => {
       const words = entry.split(/\s+/);
-      const env = Object.fromEntries(words.filter((w) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(w)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
-      return { label: entry, nodeOptions: words.filter((w) => w.startsWith('-')).join(' '), env };
+      const unit = words.includes('unit') ? unitVariant() : { nodeOptions: '', env: {} };
+      const env = { ...unit.env, ...Object.fromEntries(words.filter((w) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(w)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)])) };
+      const engine = words.find((w) => w.startsWith('models.engine='))?.slice('models.engine='.length);
+      if (engine !== undefined && engine !== 'auto' && engine !== 'onnxruntime') throw new Error(`models.engine=${engine}: auto or onnxruntime`);
+      const nodeOptions = [unit.nodeOptions, ...words.filter((w) => w.startsWith('-'))].filter(Boolean).join(' ');
+      return { label: entry, nodeOptions, env, ...(engine ? { modelEngine: engine } : {}) };
     });
 }
 

@@ -62,6 +62,7 @@ function withModelPathsFrom(config: PostConfig, folder: string): PostConfig {
     ...config,
     commands: { ...commands, publicKeys: commands.publicKeys.map(absolute) },
     models: {
+      ...(models.engine ? { engine: models.engine } : {}),
       ...(models.publicKeys ? { publicKeys: models.publicKeys.map(absolute) } : {}),
       ...(typeof models.risk === 'string' ? { risk: absolute(models.risk) } : models.risk === null ? { risk: null } : {}),
       ...(typeof models.xrayScreening === 'string' ? { xrayScreening: absolute(models.xrayScreening) } : models.xrayScreening === null ? { xrayScreening: null } : {}),

@@ -333,6 +333,10 @@ const modelsSchema = z.strictObject({
   publicKeys: z.array(z.string()).optional().describe('PEM files of the keys model manifests must be signed with; default: the key of the bundled models'),
   risk: z.string().nullable().optional().describe('Risk model manifest; default: the bundled model; null: rules only'),
   xrayScreening: z.string().nullable().optional().describe('X-ray screening model manifest; default: the bundled model; null: none'),
+  engine: z
+    .enum(['auto', 'onnxruntime'])
+    .optional()
+    .describe("Default auto: a model made only of the operators the gateway's own evaluator implements runs there, any other in onnxruntime (docs/models.md); onnxruntime: every model in onnxruntime"),
 });
 export type ModelsConfig = z.infer<typeof modelsSchema>;
 

@@ -1,12 +1,13 @@
 /**
- * A verified risk model running in onnxruntime-node. One `score` call runs one batch: the vehicle's
+ * A verified risk model, run by the gateway's own graph evaluator or by onnxruntime
+ * (model-session.ts). One `score` call runs one batch: the vehicle's
  * row and, for each feature, the same row with that feature set to its baseline; the drop in score
  * when a feature is reset is that feature's contribution, so every decision can name the features
  * that pushed it up (the model itself, not a second explanation model, answers).
  */
-import { InferenceSession, Tensor } from './onnx-runtime.js';
 import { GatewayError } from '../core/errors.js';
 import type { VerifiedModel } from './manifest.js';
+import { openModelSession, type ModelEngine, type ModelSession } from './model-session.js';
 import { describeFeature, RISK_FEATURES } from './risk-features.js';
 import { RISK_INPUT, RISK_OUTPUT } from './tree-ensemble-onnx.js';
 
@@ -29,14 +30,14 @@ export interface RiskThresholds {
 
 export class RiskModel {
   private constructor(
-    private readonly session: InferenceSession,
+    private readonly session: ModelSession,
     readonly version: string,
     readonly thresholds: RiskThresholds,
     private readonly baseline: Float32Array,
   ) {}
 
   /** Loads a model whose manifest has been verified; checks it fits this gateway's features. */
-  static async load(verified: VerifiedModel): Promise<RiskModel> {
+  static async load(verified: VerifiedModel, engine: ModelEngine = 'auto'): Promise<RiskModel> {
     const { manifest, manifestPath } = verified;
     const expected = RISK_FEATURES.join(',');
     if (manifest.features.join(',') !== expected) {
@@ -45,9 +46,9 @@ export class RiskModel {
     if (manifest.baseline.length !== RISK_FEATURES.length) throw new GatewayError('GW_ERR_MODEL_LOAD', `${manifestPath}: baseline needs ${RISK_FEATURES.length} values`);
     const { orange, red } = manifest.thresholds;
     if (orange === undefined || red === undefined || !(orange <= red)) throw new GatewayError('GW_ERR_MODEL_LOAD', `${manifestPath}: thresholds need orange ≤ red`);
-    let session: InferenceSession;
+    let session: ModelSession;
     try {
-      session = await InferenceSession.create(verified.bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+      session = await openModelSession(verified.bytes, engine);
     } catch (error) {
       throw new GatewayError('GW_ERR_MODEL_LOAD', `${manifestPath}: onnxruntime refused the model: ${(error as Error).message}`, { cause: error });
     }
@@ -66,11 +67,21 @@ export class RiskModel {
       batch.set(features, (f + 1) * width);
       batch[(f + 1) * width + f] = this.baseline[f] as number;
     }
-    const result = await this.session.run({ [RISK_INPUT]: new Tensor('float32', batch, [width + 1, width]) }, [RISK_OUTPUT]);
+    const result = await this.session.run({ [RISK_INPUT]: { dims: [width + 1, width], data: batch } }, [RISK_OUTPUT]);
     const scores = result[RISK_OUTPUT]?.data as Float32Array;
     const score = scores[0] as number;
     const contributions = RISK_FEATURES.map((feature, f) => ({ feature, value: features[f] as number, delta: score - (scores[f + 1] as number) }));
     return { score, contributions };
+  }
+
+  /** Which engine scores with this model (model-session.ts). */
+  get runsIn(): ModelSession['runsIn'] {
+    return this.session.runsIn;
+  }
+
+  /** Why the gateway's evaluator did not take the model, when onnxruntime runs it though `auto` was asked for. */
+  get fallbackReason(): string | null {
+    return this.session.fallbackReason;
   }
 
   release(): Promise<void> {

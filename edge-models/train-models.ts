@@ -10,7 +10,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InferenceSession } from 'onnxruntime-node';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { labelledCrossings, seededRandom, type TruckProfile } from '../sim/truck-profiles.js';
 import { SimulatedScanner } from '../sim/xray/simulated-scanner.js';
 import { quantile, rocAuc } from './evaluation.js';
@@ -124,7 +124,8 @@ async function peaks(images: ReturnType<SimulatedScanner['image']>[], block: num
   const session = await InferenceSession.create(buildScreeningModel({ block, densityThreshold: 0, steepness: 1 }, {}));
   const result: number[] = [];
   for (const image of images) {
-    const output = await session.run({ image: imageTensor(image) });
+    const input = imageTensor(image);
+    const output = await session.run({ image: new Tensor('float32', input.data, [...input.dims]) });
     const score = (output.score?.data as Float32Array)[0] as number;
     result.push(Math.log(score / (1 - score)));
   }

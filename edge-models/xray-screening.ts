@@ -8,9 +8,10 @@
  *   image [1,1,H,W] (0..1) → AveragePool(block) → density [1,1,H/b,W/b] → ReduceMax → peak
  *   score = Sigmoid(steepness · (peak − density threshold))
  */
-import { InferenceSession, Tensor } from './onnx-runtime.js';
 import { GatewayError } from '../core/errors.js';
 import type { VerifiedModel } from './manifest.js';
+import type { FloatTensor } from './float-tensor.js';
+import { openModelSession, type ModelEngine, type ModelSession } from './model-session.js';
 import { encodeModel, floatConstant, floatValue, node } from './onnx-graph.js';
 
 export interface ScreeningParameters {
@@ -65,9 +66,9 @@ export function scaleImage(image: XrayImage): ScaledImage {
 }
 
 /** The graph's input: the 16-bit pixels scaled to 0..1, as [1, 1, height, width]. */
-export function imageTensor(image: XrayImage | ScaledImage): Tensor {
+export function imageTensor(image: XrayImage | ScaledImage): FloatTensor {
   const scaled = 'samples' in image ? image : scaleImage(image);
-  return new Tensor('float32', scaled.samples, [1, 1, scaled.height, scaled.width]);
+  return { dims: [1, 1, scaled.height, scaled.width], data: scaled.samples };
 }
 
 export interface ScreeningRegion {
@@ -87,14 +88,14 @@ export interface ScreeningResult {
 
 export class XrayScreeningModel {
   private constructor(
-    private readonly session: InferenceSession,
+    private readonly session: ModelSession,
     readonly version: string,
     private readonly block: number,
     private readonly densityThreshold: number,
     readonly suspectAt: number,
   ) {}
 
-  static async load(verified: VerifiedModel): Promise<XrayScreeningModel> {
+  static async load(verified: VerifiedModel, engine: ModelEngine = 'auto'): Promise<XrayScreeningModel> {
     const { manifest, manifestPath } = verified;
     const block = Number(manifest.quality.block);
     const densityThreshold = Number(manifest.quality.densityThreshold);
@@ -102,9 +103,9 @@ export class XrayScreeningModel {
     if (!(block >= 1) || !(densityThreshold > 0) || suspectAt === undefined) {
       throw new GatewayError('GW_ERR_MODEL_LOAD', `${manifestPath}: a screening manifest needs quality.block, quality.densityThreshold and thresholds.suspect`);
     }
-    let session: InferenceSession;
+    let session: ModelSession;
     try {
-      session = await InferenceSession.create(verified.bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+      session = await openModelSession(verified.bytes, engine);
     } catch (error) {
       throw new GatewayError('GW_ERR_MODEL_LOAD', `${manifestPath}: onnxruntime refused the model: ${(error as Error).message}`, { cause: error });
     }
@@ -120,9 +121,9 @@ export class XrayScreeningModel {
     if (image.width < this.block || image.height < this.block) throw new RangeError(`image ${image.width}×${image.height} is smaller than one ${this.block}-pixel block`);
     const result = await this.session.run({ image: imageTensor(image) });
     const score = (result.score?.data as Float32Array)[0] as number;
-    const density = result.density as Tensor;
+    const density = result.density as FloatTensor;
     const [, , rows, columns] = density.dims as [number, number, number, number];
-    const values = density.data as Float32Array;
+    const values = density.data;
     const regions: ScreeningRegion[] = [];
     for (let by = 0; by < rows; by += 1) {
       for (let bx = 0; bx < columns; bx += 1) {
@@ -132,6 +133,16 @@ export class XrayScreeningModel {
     }
     regions.sort((a, b) => b.density - a.density);
     return { score, suspect: score >= this.suspectAt, regions: regions.slice(0, 8) };
+  }
+
+  /** Which engine screens with this model (model-session.ts). */
+  get runsIn(): ModelSession['runsIn'] {
+    return this.session.runsIn;
+  }
+
+  /** Why the gateway's evaluator did not take the model, when onnxruntime runs it though `auto` was asked for. */
+  get fallbackReason(): string | null {
+    return this.session.fallbackReason;
   }
 
   release(): Promise<void> {

@@ -93,8 +93,9 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     xrayScreening: config.models.xrayScreening === undefined ? BUNDLED_MODELS.xrayScreening : config.models.xrayScreening,
   };
   if (rolledOut) manifests[rolledOut.model] = rolledOut.manifestPath;
-  const riskSlot = new ModelSlot('risk', (verified) => RiskModel.load(verified), () => trustedKeys);
-  const screeningSlot = new ModelSlot('xray-screening', (verified) => XrayScreeningModel.load(verified), () => trustedKeys);
+  const engine = config.models.engine ?? 'auto';
+  const riskSlot = new ModelSlot('risk', (verified) => RiskModel.load(verified, engine), () => trustedKeys);
+  const screeningSlot = new ModelSlot('xray-screening', (verified) => XrayScreeningModel.load(verified, engine), () => trustedKeys);
   const history = new VisitHistory();
   const random = options.random ?? Math.random;
   const modelLogger = logger.child({ module: 'models' });
@@ -141,7 +142,8 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
           outcome[name] = { version: toVersion, swapped: false, note: `version ${toVersion} already running: nothing swapped` };
           continue;
         }
-        modelLogger.info({ model: name, fromVersion, toVersion, rollback, manifest, requestedBy }, 'model swapped');
+        const { runsIn, fallbackReason } = loaded.model;
+        modelLogger.info({ model: name, fromVersion, toVersion, rollback, manifest, requestedBy, runsIn, ...(fallbackReason ? { fallbackReason } : {}) }, 'model swapped');
         outcome[name] = { version: toVersion, swapped: true, fromVersion, rollback };
         // The swap has happened whether or not its event is stored; a failure to store is logged.
         // The version is remembered with its event: after a restart an older model is a rollback too.

@@ -36,6 +36,8 @@ export interface StackOptions {
   nodeOptions: string;
   /** Extra environment of the gateway process (e.g. MALLOC_ARENA_MAX). */
   env: Record<string, string>;
+  /** The post's `models.engine` (default: the configuration's). */
+  modelEngine?: 'auto' | 'onnxruntime';
   configFile: string;
   speed: number;
   /** Bytes of each camera snapshot (`sim --snapshot-bytes`); null: the simulator's 1×1 JPEG. */
@@ -211,6 +213,7 @@ export async function runStack(options: StackOptions): Promise<StackResult> {
   const freshConfig = async (): Promise<PostConfig> => {
     const adjusted = await adjustDemoConfig(loadConfigFile(options.configFile), dataDir, true);
     adjusted.http.port = await freePort();
+    if (options.modelEngine) adjusted.models = { ...adjusted.models, engine: options.modelEngine };
     writeFileSync(configFile, stringify(adjusted));
     return adjusted;
   };

@@ -1,0 +1,237 @@
+/**
+ * The gateway's own evaluator for ONNX graphs made only of the operators graph-kernels.ts and
+ * tree-ensemble-kernel.ts implement (both edge models are). onnxruntime costs a running gateway
+ * ≈ 35 MB (its code touched while it registers its kernels, its allocations, its threads:
+ * docs/benchmarks.md) to run two graphs of five operators; this evaluator costs what the graphs
+ * hold. `compileGraph` reads a model and answers with an evaluator, or with the reason it does not
+ * take the model (an operator, attribute, type or opset it does not implement), in which case the
+ * model runs in onnxruntime instead (model-session.ts): a model the VMC sends that needs more
+ * still runs. Results equal onnxruntime's to float32 rounding (graph-evaluator.test.ts).
+ */
+import { decodeModel } from './onnx-graph.js';
+import type { FloatTensor } from './float-tensor.js';
+import { arithmetic, averagePool, reduceMax, sigmoid } from './graph-kernels.js';
+import { runTreeEnsemble, treeEnsembleFromAttributes } from './tree-ensemble-kernel.js';
+
+type Proto = ReturnType<typeof decodeModel>;
+type NodeProto = NonNullable<NonNullable<Proto['graph']>['node']>[number];
+type ValueInfoProto = NonNullable<NonNullable<Proto['graph']>['input']>[number];
+type TensorProto = NonNullable<NonNullable<Proto['graph']>['initializer']>[number];
+
+const FLOAT = 1;
+/** The default domain's opsets whose semantics for these operators the kernels follow (7: broadcasting; ≤ 17: ReduceMax's axes an attribute). */
+const DEFAULT_OPSETS = { min: 7, max: 17 };
+const ML_OPSETS = { min: 1, max: 3 };
+
+/** A 64-bit integer field as a number: protobufjs gives them as Long objects. */
+const int = (value: unknown): number => {
+  if (typeof value === 'number') return value;
+  const long = value as { toNumber?: () => number } | null | undefined;
+  return typeof long?.toNumber === 'function' ? long.toNumber() : 0;
+};
+
+/** A graph input or output: its name and its dimensions (a number where fixed, null where symbolic). */
+export interface GraphValue {
+  name: string;
+  dims: (number | null)[];
+}
+
+type Step = (values: Map<string, FloatTensor>) => Promise<void> | void;
+
+export class GraphEvaluator {
+  constructor(
+    readonly inputs: GraphValue[],
+    readonly outputs: GraphValue[],
+    private readonly steps: Step[],
+    private readonly constants: ReadonlyMap<string, FloatTensor>,
+  ) {}
+
+  get inputNames(): string[] {
+    return this.inputs.map((input) => input.name);
+  }
+
+  get outputNames(): string[] {
+    return this.outputs.map((output) => output.name);
+  }
+
+  /** Runs the graph on `feeds` (every input, with its declared rank and fixed sizes); returns `wanted` or every output. */
+  async run(feeds: Record<string, FloatTensor>, wanted: readonly string[] = this.outputNames): Promise<Record<string, FloatTensor>> {
+    const values = new Map(this.constants);
+    for (const input of this.inputs) {
+      const feed = feeds[input.name];
+      if (!feed) throw new RangeError(`input ${input.name} missing`);
+      const fits = feed.dims.length === input.dims.length && input.dims.every((dim, axis) => dim === null || dim === feed.dims[axis]);
+      if (!fits || feed.data.length !== feed.dims.reduce((count, dim) => count * dim, 1)) {
+        throw new RangeError(`input ${input.name}: dimensions [${feed.dims.join(',')}] do not fit [${input.dims.map((dim) => dim ?? '?').join(',')}]`);
+      }
+      values.set(input.name, feed);
+    }
+    for (const step of this.steps) await step(values);
+    const result: Record<string, FloatTensor> = {};
+    for (const name of wanted) {
+      const value = values.get(name);
+      if (!value || !this.outputNames.includes(name)) throw new RangeError(`${name} is not an output of this graph`);
+      result[name] = value;
+    }
+    return result;
+  }
+}
+
+function attributesOf(node: NodeProto): Map<string, number | string | number[] | string[]> | string {
+  const attributes = new Map<string, number | string | number[] | string[]>();
+  for (const attribute of node.attribute ?? []) {
+    const name = attribute.name ?? '';
+    // AttributeProto.AttributeType: FLOAT 1, INT 2, STRING 3, FLOATS 6, INTS 7, STRINGS 8.
+    switch (Number(attribute.type)) {
+      case 1: attributes.set(name, Math.fround(attribute.f ?? 0)); break;
+      case 2: attributes.set(name, int(attribute.i)); break;
+      case 3: attributes.set(name, Buffer.from(attribute.s ?? []).toString('utf8')); break;
+      case 6: attributes.set(name, (attribute.floats ?? []).map((value) => Math.fround(value))); break;
+      case 7: attributes.set(name, (attribute.ints ?? []).map(int)); break;
+      case 8: attributes.set(name, (attribute.strings ?? []).map((value) => Buffer.from(value).toString('utf8'))); break;
+      default: return `attribute ${name} of type ${attribute.type}`;
+    }
+  }
+  return attributes;
+}
+
+function graphValue(info: ValueInfoProto): GraphValue | string {
+  const tensor = info.type?.tensorType;
+  if (!tensor || tensor.elemType !== FLOAT) return `value ${info.name} is not a float tensor`;
+  const dims = (tensor.shape?.dim ?? []).map((dim) => (Object.prototype.hasOwnProperty.call(dim, 'dimValue') ? int(dim.dimValue) : null));
+  return { name: info.name ?? '', dims };
+}
+
+function constantOf(tensor: TensorProto): FloatTensor | string {
+  if (tensor.dataType !== FLOAT) return `initializer ${tensor.name} is not float`;
+  const dims = (tensor.dims ?? []).map(int);
+  const count = dims.reduce((product, dim) => product * dim, 1);
+  let data: Float32Array;
+  if (tensor.rawData && tensor.rawData.length > 0) {
+    if (tensor.rawData.length !== count * 4) return `initializer ${tensor.name} has ${tensor.rawData.length} bytes for ${count} floats`;
+    data = new Float32Array(count);
+    const view = new DataView(tensor.rawData.buffer, tensor.rawData.byteOffset, tensor.rawData.byteLength);
+    for (let i = 0; i < count; i += 1) data[i] = view.getFloat32(i * 4, true);
+  } else {
+    if ((tensor.floatData ?? []).length !== count) return `initializer ${tensor.name} has ${(tensor.floatData ?? []).length} floats for ${count}`;
+    data = Float32Array.from(tensor.floatData ?? []);
+  }
+  return { dims, data };
+}
+
+const pair = (value: unknown, fallback: number): [number, number] | null => {
+  if (value === undefined) return [fallback, fallback];
+  return Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 1) ? [value[0] as number, value[1] as number] : null;
+};
+
+/** One node as a step, or why it is not taken. */
+function stepFor(node: NodeProto, opsets: ReadonlyMap<string, number>): Step | string {
+  const op = node.opType ?? '';
+  const domain = node.domain ?? '';
+  const inputs = node.input ?? [];
+  const [output] = node.output ?? [];
+  if (output === undefined || (node.output ?? []).length !== 1) return `${op} with ${(node.output ?? []).length} outputs`;
+  const attributes = attributesOf(node);
+  if (typeof attributes === 'string') return `${op}: ${attributes}`;
+  const input = (values: Map<string, FloatTensor>, i: number): FloatTensor => values.get(inputs[i] as string) as FloatTensor;
+  const only = (...names: string[]): string | null => {
+    const extra = [...attributes.keys()].find((name) => !names.includes(name));
+    return extra === undefined ? null : `${op} with attribute ${extra}`;
+  };
+
+  if (domain === 'ai.onnx.ml') {
+    if (op !== 'TreeEnsembleRegressor' || inputs.length !== 1) return `ai.onnx.ml ${op}`;
+    const ensemble = treeEnsembleFromAttributes(attributes);
+    if (typeof ensemble === 'string') return `${op}: ${ensemble}`;
+    return (values) => void values.set(output, runTreeEnsemble(ensemble, input(values, 0)));
+  }
+  if (domain !== '' && domain !== 'ai.onnx') return `operator ${domain}.${op}`;
+  switch (op) {
+    case 'Sigmoid':
+      if (inputs.length !== 1) return 'Sigmoid with other inputs';
+      return (values) => void values.set(output, sigmoid(input(values, 0)));
+    case 'Add':
+    case 'Sub':
+    case 'Mul':
+    case 'Div':
+      if (inputs.length !== 2 || attributes.size > 0) return `${op} with other inputs or attributes`;
+      return (values) => void values.set(output, arithmetic(op, input(values, 0), input(values, 1)));
+    case 'ReduceMax': {
+      const unknown = only('axes', 'keepdims');
+      if (unknown || inputs.length !== 1 || (opsets.get('') ?? 0) >= 18) return unknown ?? 'ReduceMax with axes as an input';
+      const axes = attributes.get('axes') ?? [];
+      const keep = attributes.get('keepdims') ?? 1;
+      if (!Array.isArray(axes) || !axes.every((axis) => typeof axis === 'number')) return 'ReduceMax axes';
+      return (values) => void values.set(output, reduceMax(input(values, 0), axes, keep !== 0));
+    }
+    case 'AveragePool': {
+      const unknown = only('kernel_shape', 'strides', 'pads', 'auto_pad', 'ceil_mode', 'count_include_pad', 'dilations');
+      if (unknown || inputs.length !== 1) return unknown ?? 'AveragePool with other inputs';
+      const kernel = pair(attributes.get('kernel_shape'), 0);
+      const strides = pair(attributes.get('strides'), 1);
+      const pads = attributes.get('pads');
+      const dilations = attributes.get('dilations');
+      const autoPad = attributes.get('auto_pad') ?? 'NOTSET';
+      if (!kernel || kernel[0] === 0 || !strides) return 'AveragePool over other than 2 dimensions';
+      if ((pads !== undefined && (!Array.isArray(pads) || pads.some((pad) => pad !== 0))) || (autoPad !== 'NOTSET' && autoPad !== 'VALID')) return 'AveragePool with padding';
+      if ((attributes.get('ceil_mode') ?? 0) !== 0 || (dilations !== undefined && (!Array.isArray(dilations) || dilations.some((d) => d !== 1)))) return 'AveragePool with ceil_mode or dilations';
+      return async (values) => void values.set(output, await averagePool(input(values, 0), { kernel, strides }));
+    }
+    default:
+      return `operator ${op}`;
+  }
+}
+
+/** The evaluator for a model's graph, or why this evaluator does not take it. */
+export function compileGraph(bytes: Uint8Array): GraphEvaluator | string {
+  let model: Proto;
+  try {
+    model = decodeModel(bytes);
+  } catch (error) {
+    return `not an ONNX model: ${(error as Error).message}`;
+  }
+  const opsets = new Map<string, number>();
+  for (const opset of model.opsetImport ?? []) opsets.set(opset.domain === 'ai.onnx' ? '' : (opset.domain ?? ''), int(opset.version));
+  for (const [domain, version] of opsets) {
+    const range = domain === '' ? DEFAULT_OPSETS : domain === 'ai.onnx.ml' ? ML_OPSETS : null;
+    if (!range || version < range.min || version > range.max) return `opset ${domain || 'ai.onnx'} ${version}`;
+  }
+  const graph = model.graph;
+  if (!graph) return 'no graph';
+
+  const constants = new Map<string, FloatTensor>();
+  for (const initializer of graph.initializer ?? []) {
+    const constant = constantOf(initializer);
+    if (typeof constant === 'string') return constant;
+    constants.set(initializer.name ?? '', constant);
+  }
+  const inputs: GraphValue[] = [];
+  // Before IR version 4 initializers were listed as inputs too; only the others are fed.
+  for (const info of graph.input ?? []) {
+    if (constants.has(info.name ?? '')) continue;
+    const value = graphValue(info);
+    if (typeof value === 'string') return value;
+    inputs.push(value);
+  }
+  const outputs: GraphValue[] = [];
+  for (const info of graph.output ?? []) {
+    const value = graphValue(info);
+    if (typeof value === 'string') return value;
+    outputs.push(value);
+  }
+
+  const known = new Set([...constants.keys(), ...inputs.map((input) => input.name)]);
+  const steps: Step[] = [];
+  for (const node of graph.node ?? []) {
+    // ONNX lists nodes in topological order; a node reading a value not yet made is not run here.
+    const missing = (node.input ?? []).find((name) => !known.has(name));
+    if (missing !== undefined) return `${node.opType} reads ${missing ? `"${missing}" before it is made` : 'an omitted optional input'}`;
+    const step = stepFor(node, opsets);
+    if (typeof step === 'string') return step;
+    steps.push(step);
+    for (const name of node.output ?? []) known.add(name);
+  }
+  const unmade = outputs.find((output) => !known.has(output.name));
+  if (unmade) return `output ${unmade.name} is made by no node`;
+  return new GraphEvaluator(inputs, outputs, steps, constants);
+}
