@@ -150,10 +150,13 @@ function report(result: StackResult): void {
       `CPU ${fmt(f.cpuMsPerCrossing, 1)} ms per crossing (${fmt(f.coreShare * 100, 1)}% of a core; GC pauses ${fmt(f.gcMsPerCrossing, 1)} ms of it), ` +
       `disk ${fmt(f.bytesPerCrossing)} bytes written per crossing, log ${fmt(all > 0 ? result.logBytes / all : 0)} bytes per crossing (${fmt(result.logLines)} lines)`,
   );
-  const files = fileSizes(result.dataDir).filter((file) => !file.name.startsWith('probe/') && !file.name.includes('xray-drop/') && file.bytes > 0);
-  const images = fileSizes(result.dataDir).filter((file) => file.name.includes('xray-drop/'));
+  const dataFiles = fileSizes(result.dataDir);
+  const files = dataFiles.filter((file) => !file.name.startsWith('probe/') && !file.name.includes('xray-drop/') && !file.name.startsWith('evidence/') && file.bytes > 0);
+  const evidence = dataFiles.filter((file) => file.name.startsWith('evidence/'));
+  const images = dataFiles.filter((file) => file.name.includes('xray-drop/'));
+  const total = (list: { bytes: number }[]): string => fmt(list.reduce((n, file) => n + file.bytes, 0) / MB, 1);
   console.log(
-    `  data directory: ${files.map((file) => `${file.name} ${fmt(file.bytes / 1024)} KB`).join(', ')}; X-ray drop folder ${images.length} files, ${fmt(images.reduce((n, file) => n + file.bytes, 0) / MB, 1)} MB (written by the simulator)`,
+    `  data directory: ${files.map((file) => `${file.name} ${fmt(file.bytes / 1024)} KB`).join(', ')}; evidence store ${evidence.length} files, ${total(evidence)} MB; X-ray drop folder ${images.length} files, ${total(images)} MB (written by the simulator)`,
   );
   console.log(
     `  database by table (what stays on disk: the outbox deletes what the broker acknowledged): ${result.tables

@@ -32,7 +32,7 @@ const STARTUP_WATCH_MS = 40_000;
 
 export interface StackOptions {
   label: string;
-  /** NODE_OPTIONS of the gateway process. */
+  /** Node and V8 flags of the gateway process (the unit's NODE_OPTIONS), given on its command line. */
   nodeOptions: string;
   /** Extra environment of the gateway process (e.g. MALLOC_ARENA_MAX). */
   env: Record<string, string>;
@@ -258,9 +258,12 @@ export async function runStack(options: StackOptions): Promise<StackResult> {
     }
 
     const spawnedAt = performance.now();
-    const gateway = spawn(process.execPath, ['--import', PROBE, CLI, 'run', ...where, '--mqtt', broker.url], {
+    // On the command line rather than in NODE_OPTIONS, which refuses most of V8's own flags
+    // (--optimize-for-size, …): a variant can try any of them, as a unit's ExecStart could.
+    const nodeFlags = options.nodeOptions.split(/\s+/).filter(Boolean);
+    const gateway = spawn(process.execPath, [...nodeFlags, '--import', PROBE, CLI, 'run', ...where, '--mqtt', broker.url], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...options.env, NODE_OPTIONS: options.nodeOptions, BENCH_PROBE_FILE: probeFile, BENCH_PROBE_MS: String(options.sampleSec * 1000), BENCH_PROBE_DIR: probeDir },
+      env: { ...process.env, ...options.env, NODE_OPTIONS: '', BENCH_PROBE_FILE: probeFile, BENCH_PROBE_MS: String(options.sampleSec * 1000), BENCH_PROBE_DIR: probeDir },
     });
     children.push(gateway);
     running.children.add(gateway);

@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -114,6 +115,16 @@ describe('MqttLink against Mosquitto', () => {
     expect(codes.every((code) => code === 0)).toBe(true);
     expect(received.map((message) => message.n)).toEqual([...Array(500).keys()]);
     expect(new Set(received.map((message) => message.contentType))).toEqual(new Set(['application/cloudevents+json']));
+  });
+
+  it('builds no table of packet-id buffers in mqtt-packet (6 MB of heap) while it connects and subscribes', async () => {
+    const numbers = createRequire(import.meta.url)('mqtt-packet/numbers.js') as { cache: Record<number, Buffer> };
+    const broker = await mosquitto();
+    const made = link(broker.url);
+    await connected(made);
+    await new Promise<void>((resolve, reject) => made.subscribe('border/#', (error) => (error ? reject(error) : resolve())));
+    expect(mqttPacket.writeToStream.cacheNumbers).toBe(false);
+    expect(Object.keys(numbers.cache)).toHaveLength(0);
   });
 
   it('MQTT 3.1.1: subscribes, hears a retained message from mosquitto_pub, and skips (and acknowledges) 25 over its bound without losing the next', async () => {
