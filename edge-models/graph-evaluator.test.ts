@@ -351,17 +351,22 @@ describe('the evaluator near the event loop', () => {
     expect(turns).toBeGreaterThanOrEqual(Math.floor((side * side) / POOL_SLICE_SAMPLES) - 1);
   });
 
-  it('leaves onnxruntime unloaded when both bundled models run in the evaluator, and loads it when asked to', () => {
+  it('leaves onnxruntime unloaded when both bundled models run in the evaluator, and loads it when asked to; protobufjs never', () => {
     const script = (engine: string): string => `
       const { readFileSync } = await import('node:fs');
       await import('./edge-models/risk-model.ts');
       await import('./edge-models/xray-screening.ts');
       const { openModelSession } = await import('./edge-models/model-session.ts');
       for (const file of ['models/risk-2026.11.26.onnx', 'models/xray-screening-2026.11.26.onnx']) await openModelSession(readFileSync(file), '${engine}');
-      process.stdout.write(String(readFileSync('/proc/self/maps', 'utf8').includes('libonnxruntime')));
+      const { createRequire } = await import('node:module');
+      const loaded = Object.keys(createRequire(import.meta.url).cache);
+      process.stdout.write(JSON.stringify({
+        onnxruntime: readFileSync('/proc/self/maps', 'utf8').includes('libonnxruntime'),
+        protobufjs: loaded.some((path) => path.includes('/protobufjs/') || path.includes('/onnx-proto/')),
+      }));
     `;
-    const mapped = (engine: string): string => execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script(engine)], { cwd: REPO_ROOT, encoding: 'utf8' });
-    expect(mapped('onnxruntime')).toBe('true');
-    expect(mapped('auto')).toBe('false');
+    const loaded = (engine: string): unknown => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script(engine)], { cwd: REPO_ROOT, encoding: 'utf8' }));
+    expect(loaded('onnxruntime')).toEqual({ onnxruntime: true, protobufjs: false });
+    expect(loaded('auto')).toEqual({ onnxruntime: false, protobufjs: false });
   }, 60_000);
 });

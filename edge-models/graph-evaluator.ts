@@ -8,27 +8,16 @@
  * model runs in onnxruntime instead (model-session.ts): a model the VMC sends that needs more
  * still runs. Results equal onnxruntime's to float32 rounding (graph-evaluator.test.ts).
  */
-import { decodeModel } from './onnx-graph.js';
 import type { FloatTensor } from './float-tensor.js';
 import { arithmetic, averagePool, reduceMax, sigmoid } from './graph-kernels.js';
+import { readOnnxModel, type WireModel, type WireNode, type WireTensor, type WireValueInfo } from './onnx-wire.js';
 import { runTreeEnsemble, treeEnsembleFromAttributes } from './tree-ensemble-kernel.js';
-
-type Proto = ReturnType<typeof decodeModel>;
-type NodeProto = NonNullable<NonNullable<Proto['graph']>['node']>[number];
-type ValueInfoProto = NonNullable<NonNullable<Proto['graph']>['input']>[number];
-type TensorProto = NonNullable<NonNullable<Proto['graph']>['initializer']>[number];
 
 const FLOAT = 1;
 /** The default domain's opsets whose semantics for these operators the kernels follow (7: broadcasting; ≤ 17: ReduceMax's axes an attribute). */
 const DEFAULT_OPSETS = { min: 7, max: 17 };
 const ML_OPSETS = { min: 1, max: 3 };
 
-/** A 64-bit integer field as a number: protobufjs gives them as Long objects. */
-const int = (value: unknown): number => {
-  if (typeof value === 'number') return value;
-  const long = value as { toNumber?: () => number } | null | undefined;
-  return typeof long?.toNumber === 'function' ? long.toNumber() : 0;
-};
 
 /** A graph input or output: its name and its dimensions (a number where fixed, null where symbolic). */
 export interface GraphValue {
@@ -77,34 +66,32 @@ export class GraphEvaluator {
   }
 }
 
-function attributesOf(node: NodeProto): Map<string, number | string | number[] | string[]> | string {
+function attributesOf(node: WireNode): Map<string, number | string | number[] | string[]> | string {
   const attributes = new Map<string, number | string | number[] | string[]>();
-  for (const attribute of node.attribute ?? []) {
-    const name = attribute.name ?? '';
+  for (const attribute of node.attribute) {
+    const name = attribute.name;
     // AttributeProto.AttributeType: FLOAT 1, INT 2, STRING 3, FLOATS 6, INTS 7, STRINGS 8.
-    switch (Number(attribute.type)) {
-      case 1: attributes.set(name, Math.fround(attribute.f ?? 0)); break;
-      case 2: attributes.set(name, int(attribute.i)); break;
-      case 3: attributes.set(name, Buffer.from(attribute.s ?? []).toString('utf8')); break;
-      case 6: attributes.set(name, (attribute.floats ?? []).map((value) => Math.fround(value))); break;
-      case 7: attributes.set(name, (attribute.ints ?? []).map(int)); break;
-      case 8: attributes.set(name, (attribute.strings ?? []).map((value) => Buffer.from(value).toString('utf8'))); break;
+    switch (attribute.type) {
+      case 1: attributes.set(name, attribute.f); break;
+      case 2: attributes.set(name, attribute.i); break;
+      case 3: attributes.set(name, Buffer.from(attribute.s).toString('utf8')); break;
+      case 6: attributes.set(name, attribute.floats); break;
+      case 7: attributes.set(name, attribute.ints); break;
+      case 8: attributes.set(name, attribute.strings.map((value) => Buffer.from(value).toString('utf8'))); break;
       default: return `attribute ${name} of type ${attribute.type}`;
     }
   }
   return attributes;
 }
 
-function graphValue(info: ValueInfoProto): GraphValue | string {
-  const tensor = info.type?.tensorType;
-  if (!tensor || tensor.elemType !== FLOAT) return `value ${info.name} is not a float tensor`;
-  const dims = (tensor.shape?.dim ?? []).map((dim) => (Object.prototype.hasOwnProperty.call(dim, 'dimValue') ? int(dim.dimValue) : null));
-  return { name: info.name ?? '', dims };
+function graphValue(info: WireValueInfo): GraphValue | string {
+  if (info.elemType !== FLOAT) return `value ${info.name} is not a float tensor`;
+  return { name: info.name, dims: info.dims.map((dim) => (typeof dim === 'number' ? dim : null)) };
 }
 
-function constantOf(tensor: TensorProto): FloatTensor | string {
-  if (tensor.dataType !== FLOAT) return `initializer ${tensor.name} is not float`;
-  const dims = (tensor.dims ?? []).map(int);
+function constantOf(tensor: WireTensor): FloatTensor | string {
+  if (tensor.dataType !== FLOAT || tensor.otherData) return `initializer ${tensor.name} is not float`;
+  const dims = tensor.dims;
   const count = dims.reduce((product, dim) => product * dim, 1);
   let data: Float32Array;
   if (tensor.rawData && tensor.rawData.length > 0) {
@@ -113,8 +100,8 @@ function constantOf(tensor: TensorProto): FloatTensor | string {
     const view = new DataView(tensor.rawData.buffer, tensor.rawData.byteOffset, tensor.rawData.byteLength);
     for (let i = 0; i < count; i += 1) data[i] = view.getFloat32(i * 4, true);
   } else {
-    if ((tensor.floatData ?? []).length !== count) return `initializer ${tensor.name} has ${(tensor.floatData ?? []).length} floats for ${count}`;
-    data = Float32Array.from(tensor.floatData ?? []);
+    if (tensor.floatData.length !== count) return `initializer ${tensor.name} has ${tensor.floatData.length} floats for ${count}`;
+    data = Float32Array.from(tensor.floatData);
   }
   return { dims, data };
 }
@@ -125,12 +112,12 @@ const pair = (value: unknown, fallback: number): [number, number] | null => {
 };
 
 /** One node as a step, or why it is not taken. */
-function stepFor(node: NodeProto, opsets: ReadonlyMap<string, number>): Step | string {
-  const op = node.opType ?? '';
-  const domain = node.domain ?? '';
-  const inputs = node.input ?? [];
-  const [output] = node.output ?? [];
-  if (output === undefined || (node.output ?? []).length !== 1) return `${op} with ${(node.output ?? []).length} outputs`;
+function stepFor(node: WireNode, opsets: ReadonlyMap<string, number>): Step | string {
+  const op = node.opType;
+  const domain = node.domain;
+  const inputs = node.input;
+  const [output] = node.output;
+  if (output === undefined || node.output.length !== 1) return `${op} with ${node.output.length} outputs`;
   const attributes = attributesOf(node);
   if (typeof attributes === 'string') return `${op}: ${attributes}`;
   const input = (values: Map<string, FloatTensor>, i: number): FloatTensor => values.get(inputs[i] as string) as FloatTensor;
@@ -184,14 +171,14 @@ function stepFor(node: NodeProto, opsets: ReadonlyMap<string, number>): Step | s
 
 /** The evaluator for a model's graph, or why this evaluator does not take it. */
 export function compileGraph(bytes: Uint8Array): GraphEvaluator | string {
-  let model: Proto;
+  let model: WireModel;
   try {
-    model = decodeModel(bytes);
+    model = readOnnxModel(bytes);
   } catch (error) {
     return `not an ONNX model: ${(error as Error).message}`;
   }
   const opsets = new Map<string, number>();
-  for (const opset of model.opsetImport ?? []) opsets.set(opset.domain === 'ai.onnx' ? '' : (opset.domain ?? ''), int(opset.version));
+  for (const opset of model.opsetImport) opsets.set(opset.domain === 'ai.onnx' ? '' : opset.domain, opset.version);
   for (const [domain, version] of opsets) {
     const range = domain === '' ? DEFAULT_OPSETS : domain === 'ai.onnx.ml' ? ML_OPSETS : null;
     if (!range || version < range.min || version > range.max) return `opset ${domain || 'ai.onnx'} ${version}`;
@@ -200,21 +187,21 @@ export function compileGraph(bytes: Uint8Array): GraphEvaluator | string {
   if (!graph) return 'no graph';
 
   const constants = new Map<string, FloatTensor>();
-  for (const initializer of graph.initializer ?? []) {
+  for (const initializer of graph.initializer) {
     const constant = constantOf(initializer);
     if (typeof constant === 'string') return constant;
-    constants.set(initializer.name ?? '', constant);
+    constants.set(initializer.name, constant);
   }
   const inputs: GraphValue[] = [];
   // Before IR version 4 initializers were listed as inputs too; only the others are fed.
-  for (const info of graph.input ?? []) {
-    if (constants.has(info.name ?? '')) continue;
+  for (const info of graph.input) {
+    if (constants.has(info.name)) continue;
     const value = graphValue(info);
     if (typeof value === 'string') return value;
     inputs.push(value);
   }
   const outputs: GraphValue[] = [];
-  for (const info of graph.output ?? []) {
+  for (const info of graph.output) {
     const value = graphValue(info);
     if (typeof value === 'string') return value;
     outputs.push(value);
@@ -222,14 +209,14 @@ export function compileGraph(bytes: Uint8Array): GraphEvaluator | string {
 
   const known = new Set([...constants.keys(), ...inputs.map((input) => input.name)]);
   const steps: Step[] = [];
-  for (const node of graph.node ?? []) {
+  for (const node of graph.node) {
     // ONNX lists nodes in topological order; a node reading a value not yet made is not run here.
-    const missing = (node.input ?? []).find((name) => !known.has(name));
+    const missing = node.input.find((name) => !known.has(name));
     if (missing !== undefined) return `${node.opType} reads ${missing ? `"${missing}" before it is made` : 'an omitted optional input'}`;
     const step = stepFor(node, opsets);
     if (typeof step === 'string') return step;
     steps.push(step);
-    for (const name of node.output ?? []) known.add(name);
+    for (const name of node.output) known.add(name);
   }
   const unmade = outputs.find((output) => !known.has(output.name));
   if (unmade) return `output ${unmade.name} is made by no node`;
