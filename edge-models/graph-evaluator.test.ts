@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../test/helpers/gateway-process.js';
 import type { FloatTensor } from './float-tensor.js';
 import { compileGraph } from './graph-evaluator.js';
-import { POOL_SLICE_SAMPLES } from './graph-kernels.js';
+import { SLICE_ELEMENTS } from './graph-kernels.js';
 import { openModelSession, type ModelSession } from './model-session.js';
 import { encodeModel, floatConstant, floatValue, node, type AttributeValue } from './onnx-graph.js';
 
@@ -348,7 +348,33 @@ describe('the evaluator near the event loop', () => {
     setImmediate(count);
     await ours.run({ image: { dims: [1, 1, side, side], data: new Float32Array(side * side).fill(0.25) } });
     counting = false;
-    expect(turns).toBeGreaterThanOrEqual(Math.floor((side * side) / POOL_SLICE_SAMPLES) - 1);
+    expect(turns).toBeGreaterThanOrEqual(Math.floor((side * side) / SLICE_ELEMENTS) - 1);
+  });
+
+  it('gives the loop a turn in every slice of the element-wise kernels and the reduction too', async () => {
+    const side = 2048;
+    const bytes = encodeModel({
+      graphName: 'large',
+      opsets: { '': 17 },
+      inputs: [floatValue('x', [side, side])],
+      outputs: [floatValue('peak', [])],
+      initializers: [floatConstant('k', [0.5], [])],
+      nodes: [node({ op: 'Mul', inputs: ['x', 'k'], outputs: ['half'] }), node({ op: 'Sigmoid', inputs: ['half'], outputs: ['squashed'] }), node({ op: 'ReduceMax', inputs: ['squashed'], outputs: ['peak'], attributes: { keepdims: 0 } })],
+    });
+    const session = await openModelSession(bytes);
+    expect(session.runsIn).toBe('gateway');
+    let turns = 0;
+    let counting = true;
+    const count = (): void => {
+      turns += 1;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    const result = await session.run({ x: { dims: [side, side], data: new Float32Array(side * side).fill(2) } });
+    counting = false;
+    expect((result.peak as FloatTensor).data[0]).toBeCloseTo(1 / (1 + Math.exp(-1)), 6);
+    // Three kernels over 4 M elements, a turn between each two of their 16 slices.
+    expect(turns).toBeGreaterThanOrEqual(3 * (Math.floor((side * side) / SLICE_ELEMENTS) - 1));
   });
 
   it('leaves onnxruntime unloaded when both bundled models run in the evaluator, and loads it when asked to; protobufjs never', () => {

@@ -136,20 +136,20 @@ function stepFor(node: WireNode, opsets: ReadonlyMap<string, number>): Step | st
   switch (op) {
     case 'Sigmoid':
       if (inputs.length !== 1) return 'Sigmoid with other inputs';
-      return (values) => void values.set(output, sigmoid(input(values, 0)));
+      return async (values) => void values.set(output, await sigmoid(input(values, 0)));
     case 'Add':
     case 'Sub':
     case 'Mul':
     case 'Div':
       if (inputs.length !== 2 || attributes.size > 0) return `${op} with other inputs or attributes`;
-      return (values) => void values.set(output, arithmetic(op, input(values, 0), input(values, 1)));
+      return async (values) => void values.set(output, await arithmetic(op, input(values, 0), input(values, 1)));
     case 'ReduceMax': {
       const unknown = only('axes', 'keepdims');
       if (unknown || inputs.length !== 1 || (opsets.get('') ?? 0) >= 18) return unknown ?? 'ReduceMax with axes as an input';
       const axes = attributes.get('axes') ?? [];
       const keep = attributes.get('keepdims') ?? 1;
       if (!Array.isArray(axes) || !axes.every((axis) => typeof axis === 'number')) return 'ReduceMax axes';
-      return (values) => void values.set(output, reduceMax(input(values, 0), axes, keep !== 0));
+      return async (values) => void values.set(output, await reduceMax(input(values, 0), axes, keep !== 0));
     }
     case 'AveragePool': {
       const unknown = only('kernel_shape', 'strides', 'pads', 'auto_pad', 'ceil_mode', 'count_include_pad', 'dilations');

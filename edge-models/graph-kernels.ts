@@ -4,19 +4,41 @@
  * arithmetic operators with multidirectional broadcasting, 2-D AveragePool without padding, and
  * ReduceMax over attribute axes. Results are float32, as onnxruntime's are.
  *
- * AveragePool over a large X-ray image is the one long computation: it gives the event loop a
- * turn after every `POOL_SLICE_SAMPLES` input samples, so a 4096×4096 image (16 M samples, tens of
- * milliseconds) never holds the publishing and the devices for more than a slice.
+ * A kernel over a large tensor (AveragePool over a 4096×4096 X-ray image is 16 M samples, tens
+ * of milliseconds) gives the event loop a turn after every `SLICE_ELEMENTS` elements it has read,
+ * so it never holds the publishing and the devices for more than a slice.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { broadcastDims, broadcastIndex, elementCount, stridesOf, type FloatTensor } from './float-tensor.js';
 
 /** ≈ 0.5 ms of summing on this project's 2-core reference machine. */
-export const POOL_SLICE_SAMPLES = 1 << 18;
+export const SLICE_ELEMENTS = 1 << 18;
 
-export function sigmoid(x: FloatTensor): FloatTensor {
+/** Counts the elements a kernel has read and gives the loop a turn after each slice of them. */
+class Slices {
+  private sinceTurn = 0;
+
+  async read(elements: number): Promise<void> {
+    this.sinceTurn += elements;
+    if (this.sinceTurn < SLICE_ELEMENTS) return;
+    this.sinceTurn = 0;
+    await nextTurn();
+  }
+}
+
+/** Runs `body(from, to)` over [0, count) one slice at a time. */
+async function inSlices(count: number, body: (from: number, to: number) => void): Promise<void> {
+  for (let from = 0; from < count; from += SLICE_ELEMENTS) {
+    body(from, Math.min(count, from + SLICE_ELEMENTS));
+    if (from + SLICE_ELEMENTS < count) await nextTurn();
+  }
+}
+
+export async function sigmoid(x: FloatTensor): Promise<FloatTensor> {
   const data = new Float32Array(x.data.length);
-  for (let i = 0; i < data.length; i += 1) data[i] = 1 / (1 + Math.exp(-(x.data[i] as number)));
+  await inSlices(data.length, (from, to) => {
+    for (let i = from; i < to; i += 1) data[i] = 1 / (1 + Math.exp(-(x.data[i] as number)));
+  });
   return { dims: [...x.dims], data };
 }
 
@@ -29,18 +51,21 @@ const APPLY: Record<ArithmeticOp, (a: number, b: number) => number> = {
   Div: (a, b) => a / b,
 };
 
-export function arithmetic(op: ArithmeticOp, a: FloatTensor, b: FloatTensor): FloatTensor {
+export async function arithmetic(op: ArithmeticOp, a: FloatTensor, b: FloatTensor): Promise<FloatTensor> {
   const dims = broadcastDims(a.dims, b.dims);
   const count = elementCount(dims);
   const data = new Float32Array(count);
   const apply = APPLY[op];
-  const sameShape = a.data.length === count && b.data.length === count;
-  if (sameShape) {
-    for (let i = 0; i < count; i += 1) data[i] = apply(a.data[i] as number, b.data[i] as number);
+  if (a.data.length === count && b.data.length === count) {
+    await inSlices(count, (from, to) => {
+      for (let i = from; i < to; i += 1) data[i] = apply(a.data[i] as number, b.data[i] as number);
+    });
   } else {
     const ai = broadcastIndex(a.dims, dims);
     const bi = broadcastIndex(b.dims, dims);
-    for (let i = 0; i < count; i += 1) data[i] = apply(a.data[ai[i] as number] as number, b.data[bi[i] as number] as number);
+    await inSlices(count, (from, to) => {
+      for (let i = from; i < to; i += 1) data[i] = apply(a.data[ai[i] as number] as number, b.data[bi[i] as number] as number);
+    });
   }
   return { dims, data };
 }
@@ -62,7 +87,7 @@ export async function averagePool(x: FloatTensor, { kernel, strides }: PoolShape
   const out = new Float32Array(n * c * oh * ow);
   const window = kh * kw;
   const sums = new Float64Array(ow);
-  let sinceTurn = 0;
+  const slices = new Slices();
   for (let plane = 0; plane < n * c; plane += 1) {
     const base = plane * h * w;
     for (let oy = 0; oy < oh; oy += 1) {
@@ -78,18 +103,14 @@ export async function averagePool(x: FloatTensor, { kernel, strides }: PoolShape
       }
       const outRow = (plane * oh + oy) * ow;
       for (let ox = 0; ox < ow; ox += 1) out[outRow + ox] = (sums[ox] as number) / window;
-      sinceTurn += kh * ow * kw;
-      if (sinceTurn >= POOL_SLICE_SAMPLES) {
-        sinceTurn = 0;
-        await nextTurn();
-      }
+      await slices.read(kh * ow * kw);
     }
   }
   return { dims: [n, c, oh, ow], data: out };
 }
 
 /** ReduceMax over `axes` (all when empty; negative counts from the end), keeping them as 1 if asked. */
-export function reduceMax(x: FloatTensor, axes: readonly number[], keepDims: boolean): FloatTensor {
+export async function reduceMax(x: FloatTensor, axes: readonly number[], keepDims: boolean): Promise<FloatTensor> {
   const rank = x.dims.length;
   const reduced = new Set((axes.length === 0 ? x.dims.map((_, axis) => axis) : axes).map((axis) => (axis < 0 ? axis + rank : axis)));
   for (const axis of reduced) if (axis < 0 || axis >= rank) throw new RangeError(`ReduceMax axis ${axis} of a rank-${rank} input`);
@@ -98,15 +119,17 @@ export function reduceMax(x: FloatTensor, axes: readonly number[], keepDims: boo
   const out = new Float32Array(elementCount(kept)).fill(-Infinity);
   const inStrides = stridesOf(x.dims);
   const keptStrides = stridesOf(kept);
-  for (let flat = 0; flat < x.data.length; flat += 1) {
-    let target = 0;
-    for (let axis = 0; axis < rank; axis += 1) {
-      if (reduced.has(axis)) continue;
-      target += (Math.floor(flat / (inStrides[axis] as number)) % (x.dims[axis] as number)) * (keptStrides[axis] as number);
+  await inSlices(x.data.length, (from, to) => {
+    for (let flat = from; flat < to; flat += 1) {
+      let target = 0;
+      for (let axis = 0; axis < rank; axis += 1) {
+        if (reduced.has(axis)) continue;
+        target += (Math.floor(flat / (inStrides[axis] as number)) % (x.dims[axis] as number)) * (keptStrides[axis] as number);
+      }
+      const value = x.data[flat] as number;
+      // A NaN, once met, stays the maximum (not compared with onnxruntime: a scaled 16-bit image has none).
+      if (value > (out[target] as number) || Number.isNaN(value)) out[target] = value;
     }
-    const value = x.data[flat] as number;
-    // NaN wins, as in onnxruntime's max.
-    if (value > (out[target] as number) || Number.isNaN(value)) out[target] = value;
-  }
+  });
   return { dims: keepDims ? kept : x.dims.filter((_, axis) => !reduced.has(axis)), data: out };
 }
