@@ -335,19 +335,25 @@ describe('what the evaluator does not take', () => {
   });
 });
 
+/** Runs `work` while a setImmediate chain counts the loop's turns; returns its result and the count. */
+async function countingTurns<T>(work: () => Promise<T>): Promise<{ result: T; turns: number }> {
+  let turns = 0;
+  let counting = true;
+  const count = (): void => {
+    turns += 1;
+    if (counting) setImmediate(count);
+  };
+  setImmediate(count);
+  const result = await work();
+  counting = false;
+  return { result, turns };
+}
+
 describe('the evaluator near the event loop', () => {
   it('gives the loop a turn at least once per slice while it pools a large image', async () => {
     const { ours } = await bothEngines(SCREENING_MODEL);
     const side = 2048;
-    let turns = 0;
-    let counting = true;
-    const count = (): void => {
-      turns += 1;
-      if (counting) setImmediate(count);
-    };
-    setImmediate(count);
-    await ours.run({ image: { dims: [1, 1, side, side], data: new Float32Array(side * side).fill(0.25) } });
-    counting = false;
+    const { turns } = await countingTurns(() => ours.run({ image: { dims: [1, 1, side, side], data: new Float32Array(side * side).fill(0.25) } }));
     expect(turns).toBeGreaterThanOrEqual(Math.floor((side * side) / SLICE_ELEMENTS) - 1);
   });
 
@@ -363,15 +369,7 @@ describe('the evaluator near the event loop', () => {
     });
     const session = await openModelSession(bytes);
     expect(session.runsIn).toBe('gateway');
-    let turns = 0;
-    let counting = true;
-    const count = (): void => {
-      turns += 1;
-      if (counting) setImmediate(count);
-    };
-    setImmediate(count);
-    const result = await session.run({ x: { dims: [side, side], data: new Float32Array(side * side).fill(2) } });
-    counting = false;
+    const { result, turns } = await countingTurns(() => session.run({ x: { dims: [side, side], data: new Float32Array(side * side).fill(2) } }));
     expect((result.peak as FloatTensor).data[0]).toBeCloseTo(1 / (1 + Math.exp(-1)), 6);
     // Three kernels over 4 M elements, a turn between each two of their 16 slices.
     expect(turns).toBeGreaterThanOrEqual(3 * (Math.floor((side * side) / SLICE_ELEMENTS) - 1));
