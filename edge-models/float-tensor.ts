@@ -39,23 +39,16 @@ export function broadcastDims(a: readonly number[], b: readonly number[]): numbe
 }
 
 /**
- * For each element of a tensor of shape `to`, the index of the element of a tensor of shape
- * `from` that broadcasts onto it.
+ * The index of the element of a tensor of shape `from` that broadcasts onto element `flat` of a
+ * tensor of shape `to` (`toStrides` the strides of `to`, `fromStrides` of `from`).
  */
-export function broadcastIndex(from: readonly number[], to: readonly number[]): Int32Array {
-  const count = elementCount(to);
-  const index = new Int32Array(count);
-  const toStrides = stridesOf(to);
-  const fromStrides = stridesOf(from);
+export function broadcastSource(flat: number, from: readonly number[], fromStrides: readonly number[], to: readonly number[], toStrides: readonly number[]): number {
   const offset = to.length - from.length;
-  for (let flat = 0; flat < count; flat += 1) {
-    let source = 0;
-    for (let axis = offset; axis < to.length; axis += 1) {
-      const coordinate = Math.floor(flat / (toStrides[axis] as number)) % (to[axis] as number);
-      const fromAxis = axis - offset;
-      if ((from[fromAxis] as number) !== 1) source += coordinate * (fromStrides[fromAxis] as number);
-    }
-    index[flat] = source;
+  let source = 0;
+  for (let axis = offset; axis < to.length; axis += 1) {
+    const fromAxis = axis - offset;
+    if ((from[fromAxis] as number) === 1) continue;
+    source += (Math.floor(flat / (toStrides[axis] as number)) % (to[axis] as number)) * (fromStrides[fromAxis] as number);
   }
-  return index;
+  return source;
 }

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../test/helpers/gateway-process.js';
 import type { FloatTensor } from './float-tensor.js';
-import { compileGraph } from './graph-evaluator.js';
+import { compileGraph, GraphEvaluator } from './graph-evaluator.js';
 import { SLICE_ELEMENTS } from './graph-kernels.js';
 import { openModelSession, type ModelSession } from './model-session.js';
 import { encodeModel, floatConstant, floatValue, node, type AttributeValue } from './onnx-graph.js';
@@ -200,10 +200,12 @@ describe('random graphs in both engines', () => {
     const poolCase = fc.record({
       height: fc.integer({ min: 1, max: 40 }),
       width: fc.integer({ min: 1, max: 40 }),
+      batch: fc.integer({ min: 1, max: 2 }),
       channels: fc.integer({ min: 1, max: 3 }),
+      padding: fc.constantFrom<Record<string, AttributeValue>>({}, { auto_pad: 'VALID' }, { auto_pad: 'NOTSET', pads: { ints: [0, 0, 0, 0] } }, { count_include_pad: 1 }, { ceil_mode: 0 }),
       kernel: fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 })),
       strides: fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 })),
-      axes: fc.subarray([0, 1, 2, -1]),
+      axes: fc.subarray([0, 1, 2, -1, -2]).filter((axes) => !(axes.includes(2) && axes.includes(-2))),
       keepdims: fc.integer({ min: 0, max: 1 }),
       op: fc.constantFrom('Add', 'Sub', 'Mul', 'Div'),
       constant: fc.array(float32.filter((value) => value !== 0), { minLength: 1, maxLength: 1 }),
@@ -213,30 +215,30 @@ describe('random graphs in both engines', () => {
       fc.asyncProperty(poolCase, async (c) => {
         const height = Math.max(c.height, c.kernel[0]);
         const width = Math.max(c.width, c.kernel[1]);
-        // ReduceMax over axis 2 (and -1 = 3) keeps the other axes; the constant broadcasts from a scalar.
+        // ReduceMax over the drawn axes (none: all of them; negative ones count from the end); the constant broadcasts from a scalar.
         const attributes: Record<string, AttributeValue> = { keepdims: c.keepdims };
-        if (c.axes.length > 0 && !(c.axes.includes(2) && c.axes.length === 1)) attributes.axes = { ints: c.axes };
+        if (c.axes.length > 0) attributes.axes = { ints: c.axes };
         const bytes = encodeModel({
           graphName: 'random_pool',
           opsets: { '': 17 },
-          inputs: [floatValue('image', [1, c.channels, 'h', 'w'])],
-          outputs: [floatValue('density', [1, c.channels, 'oh', 'ow']), floatValue('out', [])],
+          inputs: [floatValue('image', [c.batch, c.channels, 'h', 'w'])],
+          outputs: [floatValue('density', [c.batch, c.channels, 'oh', 'ow']), floatValue('out', [])],
           initializers: [floatConstant('k', c.constant, [])],
           nodes: [
-            node({ op: 'AveragePool', inputs: ['image'], outputs: ['density'], attributes: { kernel_shape: { ints: c.kernel }, strides: { ints: c.strides } } }),
+            node({ op: 'AveragePool', inputs: ['image'], outputs: ['density'], attributes: { kernel_shape: { ints: c.kernel }, strides: { ints: c.strides }, ...c.padding } }),
             node({ op: 'ReduceMax', inputs: ['density'], outputs: ['peak'], attributes }),
             node({ op: c.op, inputs: ['peak', 'k'], outputs: ['shifted'] }),
             node({ op: 'Sigmoid', inputs: ['shifted'], outputs: ['out'] }),
           ],
         });
         const { ours, theirs } = await bothEngines(bytes);
-        const data = new Float32Array(c.channels * height * width);
+        const data = new Float32Array(c.batch * c.channels * height * width);
         let state = c.seed >>> 0;
         for (let i = 0; i < data.length; i += 1) {
           state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
           data[i] = (state >>> 8) / 65536 - 128;
         }
-        const feed = { image: { dims: [1, c.channels, height, width], data } };
+        const feed = { image: { dims: [c.batch, c.channels, height, width], data } };
         expectSameOutputs(await ours.run(feed), await theirs.run(feed), 1e-5);
         await theirs.release();
       }),
@@ -245,12 +247,10 @@ describe('random graphs in both engines', () => {
   });
 
   it('broadcasts two inputs of any compatible shapes as onnxruntime does', async () => {
-    const shapes = fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 0, maxLength: 4 }).chain((full) =>
-      fc.tuple(
-        fc.constant(full),
-        fc.integer({ min: 0, max: full.length }).chain((drop) => fc.array(fc.boolean(), { minLength: full.length - drop, maxLength: full.length - drop }).map((ones) => full.slice(drop).map((dim, i) => (ones[i] ? 1 : dim)))),
-      ),
-    );
+    // Two shapes cut from one: each drops leading axes and sets others to 1 on its own, so either side (or both, [3,1] with [1,4]) may expand.
+    const side = (full: number[]): fc.Arbitrary<number[]> =>
+      fc.integer({ min: 0, max: full.length }).chain((drop) => fc.array(fc.boolean(), { minLength: full.length - drop, maxLength: full.length - drop }).map((ones) => full.slice(drop).map((dim, i) => (ones[i] ? 1 : dim))));
+    const shapes = fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 0, maxLength: 4 }).chain((full) => fc.tuple(side(full), side(full)));
     await fc.assert(
       fc.asyncProperty(shapes, fc.boolean(), fc.constantFrom('Add', 'Sub', 'Mul', 'Div'), async ([a, b], swap, op) => {
         const [left, right] = swap ? [b, a] : [a, b];
@@ -295,7 +295,14 @@ describe('what the evaluator does not take', () => {
     ['a LOGISTIC transform', { post_transform: 'LOGISTIC' }, 'post_transform LOGISTIC'],
     ['a loop', { nodes_truenodeids: { ints: [0, 0, 0] } }, 'a node reached twice (not a tree)'],
     ['a child outside its tree', { nodes_falsenodeids: { ints: [2, 0, 0] }, nodes_truenodeids: { ints: [7, 0, 0] } }, 'names a child that is not in its tree'],
-    ['a weight on a branch', { target_nodeids: { ints: [0] } }, 'weight 0 is not on a leaf'],
+    ['nothing odd (the control: taken)', {}, ''],
+    ['a weight on a branch', { target_nodeids: { ints: [0, 2] } }, 'weight 0 is not on a leaf'],
+    // onnxruntime 1.30 takes the first of two weights, and a leaf's nodes_values when it has none.
+    ['two weights on a leaf of a single target', { target_treeids: { ints: [0, 0, 0] }, target_nodeids: { ints: [1, 1, 2] }, target_ids: { ints: [0, 0, 0] }, target_weights: { floats: [1, 10, 2] } }, 'a leaf with other than one weight for a single target'],
+    ['a leaf without a weight', { target_treeids: { ints: [0] }, target_nodeids: { ints: [1] }, target_ids: { ints: [0] }, target_weights: { floats: [1] } }, 'a leaf with other than one weight for a single target'],
+    ['a missing-value flag other than 0 or 1', { nodes_missing_value_tracks_true: { ints: [257, 0, 0] } }, 'other than 0 or 1'],
+    ['n_targets as a float', { n_targets: { floats: [1] } }, 'attribute n_targets of type 6'],
+    ['an attribute it does not know', { classlabels_int64s: { ints: [1] } }, 'with attribute classlabels_int64s'],
   ] as [string, Record<string, AttributeValue>, string][])('a tree ensemble with %s', (_, change, reason) => {
     const attributes: Record<string, AttributeValue> = {
       n_targets: 1,
@@ -306,10 +313,10 @@ describe('what the evaluator does not take', () => {
       nodes_values: { floats: [0.5, 0, 0] },
       nodes_truenodeids: { ints: [1, 0, 0] },
       nodes_falsenodeids: { ints: [2, 0, 0] },
-      target_treeids: { ints: [0] },
-      target_nodeids: { ints: [1] },
-      target_ids: { ints: [0] },
-      target_weights: { floats: [1] },
+      target_treeids: { ints: [0, 0] },
+      target_nodeids: { ints: [1, 2] },
+      target_ids: { ints: [0, 0] },
+      target_weights: { floats: [1, 2] },
       ...change,
     };
     const bytes = encodeModel({
@@ -319,7 +326,36 @@ describe('what the evaluator does not take', () => {
       outputs: [floatValue('y', ['rows', 1])],
       nodes: [node({ op: 'TreeEnsembleRegressor', domain: 'ai.onnx.ml', inputs: ['x'], outputs: ['y'], attributes })],
     });
+    const compiled = compileGraph(bytes);
+    if (reason === '') expect(compiled).toBeInstanceOf(GraphEvaluator);
+    else expect(compiled).toContain(reason);
+  });
+
+  it.each([
+    ['kernel_shape as floats', [node({ op: 'AveragePool', inputs: ['x'], outputs: ['y'], attributes: { kernel_shape: { floats: [2, 2] } } })], 'AveragePool attribute kernel_shape of type 6'],
+    ['dilations (from opset 19)', [node({ op: 'AveragePool', inputs: ['x'], outputs: ['y'], attributes: { kernel_shape: { ints: [2, 2] }, dilations: { ints: [1, 1] } } })], 'AveragePool with attribute dilations'],
+    ['keepdims as a string', [node({ op: 'ReduceMax', inputs: ['x'], outputs: ['y'], attributes: { keepdims: '0' } })], 'ReduceMax attribute keepdims of type 3'],
+    ['Sigmoid with an attribute', [node({ op: 'Sigmoid', inputs: ['x'], outputs: ['y'], attributes: { alpha: 0.5 } })], 'Sigmoid with other inputs or attributes'],
+    ['an output that reuses the input name', [node({ op: 'Sigmoid', inputs: ['x'], outputs: ['x'] })], 'makes "x", which exists already'],
+  ] as [string, ReturnType<typeof node>[], string][])('a graph with %s', (_, nodes, reason) => {
+    const bytes = encodeModel({ graphName: 'odd', opsets: { '': 17 }, inputs: [floatValue('x', [1, 1, 4, 4])], outputs: [floatValue('y', [])], nodes });
     expect(compileGraph(bytes)).toContain(reason);
+  });
+
+  it('refuses an initializer of negative dimensions, and a model with its graph field twice (protobuf would merge the two; onnxruntime does)', () => {
+    const negative = encodeModel({ graphName: 'neg', opsets: { '': 17 }, inputs: [floatValue('x', [1])], outputs: [floatValue('y', [])], initializers: [{ name: 'k', dims: [-1, -1], dataType: 1, floatData: [1] }], nodes: [node({ op: 'Add', inputs: ['x', 'k'], outputs: ['y'] })] });
+    expect(compileGraph(negative)).toContain('initializer k with dimensions [-1,-1]');
+    // Two encoded messages one after the other are one message with every field of both (protobuf's merge): the graph field twice.
+    expect(compileGraph(Buffer.concat([RISK_MODEL, RISK_MODEL]))).toBe('not an ONNX model: graph twice in one model');
+  });
+
+  it('takes an input that declares no shape, as onnxruntime does, with any rank', async () => {
+    const bytes = encodeModel({ graphName: 'any', opsets: { '': 17 }, inputs: [{ name: 'x', type: { tensorType: { elemType: 1 } } }], outputs: [floatValue('y', [])], nodes: [node({ op: 'Sigmoid', inputs: ['x'], outputs: ['y'] })] });
+    const { ours, theirs } = await bothEngines(bytes);
+    for (const dims of [[], [3], [2, 2]]) {
+      const feed = { x: { dims, data: Float32Array.from({ length: dims.reduce((n, d) => n * d, 1) }, (_, i) => i - 1) } };
+      expectSameOutputs(await ours.run(feed), await theirs.run(feed), 1e-6);
+    }
   });
 
   it('refuses opsets it does not know, bytes that are no model, and inputs of the wrong shape', async () => {
@@ -373,6 +409,19 @@ describe('the evaluator near the event loop', () => {
     expect((result.peak as FloatTensor).data[0]).toBeCloseTo(1 / (1 + Math.exp(-1)), 6);
     // Three kernels over 4 M elements, a turn between each two of their 16 slices.
     expect(turns).toBeGreaterThanOrEqual(3 * (Math.floor((side * side) / SLICE_ELEMENTS) - 1));
+  });
+
+  it('gives the loop turns while it broadcasts two tensors that both expand, and a tall pooling kernel', async () => {
+    const side = 1024;
+    const add = await openModelSession(encodeModel({ graphName: 'outer', opsets: { '': 17 }, inputs: [floatValue('a', [side, 1]), floatValue('b', [1, side])], outputs: [floatValue('c', [side, side])], nodes: [node({ op: 'Add', inputs: ['a', 'b'], outputs: ['c'] })] }));
+    const { result, turns } = await countingTurns(() => add.run({ a: { dims: [side, 1], data: new Float32Array(side).fill(1) }, b: { dims: [1, side], data: new Float32Array(side).fill(2) } }));
+    expect((result.c as FloatTensor).data.every((value) => value === 3)).toBe(true);
+    // 1 M elements at 2 × rank (4) summed elements' worth each: 32 slices.
+    expect(turns).toBeGreaterThanOrEqual(Math.floor((side * side * 4) / SLICE_ELEMENTS) - 1);
+    const pool = await openModelSession(encodeModel({ graphName: 'tall', opsets: { '': 17 }, inputs: [floatValue('x', [1, 1, side, side])], outputs: [floatValue('y', [])], nodes: [node({ op: 'AveragePool', inputs: ['x'], outputs: ['y'], attributes: { kernel_shape: { ints: [side, 1] } } })] }));
+    // One output row of a kernel as tall as the image is the whole image: turns come within it.
+    const tall = await countingTurns(() => pool.run({ x: { dims: [1, 1, side, side], data: new Float32Array(side * side) } }));
+    expect(tall.turns).toBeGreaterThanOrEqual(Math.floor((side * side) / SLICE_ELEMENTS) - 1);
   });
 
   it('leaves onnxruntime unloaded when both bundled models run in the evaluator, and loads it when asked to; protobufjs never', () => {

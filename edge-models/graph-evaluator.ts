@@ -19,10 +19,13 @@ const DEFAULT_OPSETS = { min: 7, max: 17 };
 const ML_OPSETS = { min: 1, max: 3 };
 
 
-/** A graph input or output: its name and its dimensions (a number where fixed, null where symbolic). */
+/**
+ * A graph input or output: its name and its dimensions (a number where fixed, null where
+ * symbolic), or null dimensions when it declares no shape (any rank).
+ */
 export interface GraphValue {
   name: string;
-  dims: (number | null)[];
+  dims: (number | null)[] | null;
 }
 
 type Step = (values: Map<string, FloatTensor>) => Promise<void> | void;
@@ -49,9 +52,10 @@ export class GraphEvaluator {
     for (const input of this.inputs) {
       const feed = feeds[input.name];
       if (!feed) throw new RangeError(`input ${input.name} missing`);
-      const fits = feed.dims.length === input.dims.length && input.dims.every((dim, axis) => dim === null || dim === feed.dims[axis]);
+      const declared = input.dims;
+      const fits = declared === null || (feed.dims.length === declared.length && declared.every((dim, axis) => dim === null || dim === feed.dims[axis]));
       if (!fits || feed.data.length !== feed.dims.reduce((count, dim) => count * dim, 1)) {
-        throw new RangeError(`input ${input.name}: dimensions [${feed.dims.join(',')}] do not fit [${input.dims.map((dim) => dim ?? '?').join(',')}]`);
+        throw new RangeError(`input ${input.name}: dimensions [${feed.dims.join(',')}] do not fit [${declared?.map((dim) => dim ?? '?').join(',') ?? 'any'}]`);
       }
       values.set(input.name, feed);
     }
@@ -66,32 +70,77 @@ export class GraphEvaluator {
   }
 }
 
-function attributesOf(node: WireNode): Map<string, number | string | number[] | string[]> | string {
-  const attributes = new Map<string, number | string | number[] | string[]>();
+// AttributeProto.AttributeType.
+const FLOAT_ATTRIBUTE = 1;
+const INT = 2;
+const STRING = 3;
+const FLOATS = 6;
+const INTS = 7;
+const STRINGS = 8;
+
+interface Attributes {
+  values: Map<string, number | string | number[] | string[]>;
+  types: Map<string, number>;
+}
+
+function attributesOf(node: WireNode): Attributes | string {
+  const values = new Map<string, number | string | number[] | string[]>();
+  const types = new Map<string, number>();
   for (const attribute of node.attribute) {
     const name = attribute.name;
-    // AttributeProto.AttributeType: FLOAT 1, INT 2, STRING 3, FLOATS 6, INTS 7, STRINGS 8.
     switch (attribute.type) {
-      case 1: attributes.set(name, attribute.f); break;
-      case 2: attributes.set(name, attribute.i); break;
-      case 3: attributes.set(name, Buffer.from(attribute.s).toString('utf8')); break;
-      case 6: attributes.set(name, attribute.floats); break;
-      case 7: attributes.set(name, attribute.ints); break;
-      case 8: attributes.set(name, attribute.strings.map((value) => Buffer.from(value).toString('utf8'))); break;
+      case FLOAT_ATTRIBUTE: values.set(name, attribute.f); break;
+      case INT: values.set(name, attribute.i); break;
+      case STRING: values.set(name, Buffer.from(attribute.s).toString('utf8')); break;
+      case FLOATS: values.set(name, attribute.floats); break;
+      case INTS: values.set(name, attribute.ints); break;
+      case STRINGS: values.set(name, attribute.strings.map((value) => Buffer.from(value).toString('utf8'))); break;
       default: return `attribute ${name} of type ${attribute.type}`;
     }
+    if (types.has(name)) return `attribute ${name} twice`;
+    types.set(name, attribute.type);
   }
-  return attributes;
+  return { values, types };
 }
+
+/** Why the attributes are not exactly of the names and types `allowed` lists (onnxruntime refuses a model that has others), or null. */
+function checkAttributes(op: string, { types }: Attributes, allowed: Record<string, number>): string | null {
+  for (const [name, type] of types) {
+    if (allowed[name] === undefined) return `${op} with attribute ${name}`;
+    if (allowed[name] !== type) return `${op} attribute ${name} of type ${type}`;
+  }
+  return null;
+}
+
+const TREE_ENSEMBLE_ATTRIBUTES: Record<string, number> = {
+  aggregate_function: STRING,
+  base_values: FLOATS,
+  n_targets: INT,
+  nodes_falsenodeids: INTS,
+  nodes_featureids: INTS,
+  nodes_hitrates: FLOATS,
+  nodes_missing_value_tracks_true: INTS,
+  nodes_modes: STRINGS,
+  nodes_nodeids: INTS,
+  nodes_treeids: INTS,
+  nodes_truenodeids: INTS,
+  nodes_values: FLOATS,
+  post_transform: STRING,
+  target_ids: INTS,
+  target_nodeids: INTS,
+  target_treeids: INTS,
+  target_weights: FLOATS,
+};
 
 function graphValue(info: WireValueInfo): GraphValue | string {
   if (info.elemType !== FLOAT) return `value ${info.name} is not a float tensor`;
-  return { name: info.name, dims: info.dims.map((dim) => (typeof dim === 'number' ? dim : null)) };
+  return { name: info.name, dims: info.dims?.map((dim) => (typeof dim === 'number' ? dim : null)) ?? null };
 }
 
 function constantOf(tensor: WireTensor): FloatTensor | string {
   if (tensor.dataType !== FLOAT || tensor.otherData) return `initializer ${tensor.name} is not float`;
   const dims = tensor.dims;
+  if (dims.some((dim) => !Number.isSafeInteger(dim) || dim < 0)) return `initializer ${tensor.name} with dimensions [${dims.join(',')}]`;
   const count = dims.reduce((product, dim) => product * dim, 1);
   let data: Float32Array;
   if (tensor.rawData && tensor.rawData.length > 0) {
@@ -120,48 +169,46 @@ function stepFor(node: WireNode, opsets: ReadonlyMap<string, number>): Step | st
   if (output === undefined || node.output.length !== 1) return `${op} with ${node.output.length} outputs`;
   const attributes = attributesOf(node);
   if (typeof attributes === 'string') return `${op}: ${attributes}`;
+  const get = (name: string): number | string | number[] | string[] | undefined => attributes.values.get(name);
   const input = (values: Map<string, FloatTensor>, i: number): FloatTensor => values.get(inputs[i] as string) as FloatTensor;
-  const only = (...names: string[]): string | null => {
-    const extra = [...attributes.keys()].find((name) => !names.includes(name));
-    return extra === undefined ? null : `${op} with attribute ${extra}`;
-  };
 
   if (domain === 'ai.onnx.ml') {
     if (op !== 'TreeEnsembleRegressor' || inputs.length !== 1) return `ai.onnx.ml ${op}`;
-    const ensemble = treeEnsembleFromAttributes(attributes);
+    const wrong = checkAttributes(op, attributes, TREE_ENSEMBLE_ATTRIBUTES);
+    if (wrong) return wrong;
+    const ensemble = treeEnsembleFromAttributes(attributes.values);
     if (typeof ensemble === 'string') return `${op}: ${ensemble}`;
     return (values) => void values.set(output, runTreeEnsemble(ensemble, input(values, 0)));
   }
   if (domain !== '' && domain !== 'ai.onnx') return `operator ${domain}.${op}`;
   switch (op) {
     case 'Sigmoid':
-      if (inputs.length !== 1) return 'Sigmoid with other inputs';
+      if (inputs.length !== 1 || attributes.types.size > 0) return 'Sigmoid with other inputs or attributes';
       return async (values) => void values.set(output, await sigmoid(input(values, 0)));
     case 'Add':
     case 'Sub':
     case 'Mul':
     case 'Div':
-      if (inputs.length !== 2 || attributes.size > 0) return `${op} with other inputs or attributes`;
+      if (inputs.length !== 2 || attributes.types.size > 0) return `${op} with other inputs or attributes`;
       return async (values) => void values.set(output, await arithmetic(op, input(values, 0), input(values, 1)));
     case 'ReduceMax': {
-      const unknown = only('axes', 'keepdims');
-      if (unknown || inputs.length !== 1 || (opsets.get('') ?? 0) >= 18) return unknown ?? 'ReduceMax with axes as an input';
-      const axes = attributes.get('axes') ?? [];
-      const keep = attributes.get('keepdims') ?? 1;
-      if (!Array.isArray(axes) || !axes.every((axis) => typeof axis === 'number')) return 'ReduceMax axes';
+      const wrong = checkAttributes(op, attributes, { axes: INTS, keepdims: INT });
+      if (wrong || inputs.length !== 1 || (opsets.get('') ?? 0) >= 18) return wrong ?? 'ReduceMax with axes as an input';
+      const axes = (get('axes') ?? []) as number[];
+      const keep = (get('keepdims') ?? 1) as number;
       return async (values) => void values.set(output, await reduceMax(input(values, 0), axes, keep !== 0));
     }
     case 'AveragePool': {
-      const unknown = only('kernel_shape', 'strides', 'pads', 'auto_pad', 'ceil_mode', 'count_include_pad', 'dilations');
-      if (unknown || inputs.length !== 1) return unknown ?? 'AveragePool with other inputs';
-      const kernel = pair(attributes.get('kernel_shape'), 0);
-      const strides = pair(attributes.get('strides'), 1);
-      const pads = attributes.get('pads');
-      const dilations = attributes.get('dilations');
-      const autoPad = attributes.get('auto_pad') ?? 'NOTSET';
+      // No dilations: the attribute exists from opset 19, past the opsets taken here.
+      const wrong = checkAttributes(op, attributes, { kernel_shape: INTS, strides: INTS, pads: INTS, auto_pad: STRING, ceil_mode: INT, count_include_pad: INT });
+      if (wrong || inputs.length !== 1) return wrong ?? 'AveragePool with other inputs';
+      const kernel = pair(get('kernel_shape'), 0);
+      const strides = pair(get('strides'), 1);
+      const pads = (get('pads') ?? []) as number[];
+      const autoPad = get('auto_pad') ?? 'NOTSET';
       if (!kernel || kernel[0] === 0 || !strides) return 'AveragePool over other than 2 dimensions';
-      if ((pads !== undefined && (!Array.isArray(pads) || pads.some((pad) => pad !== 0))) || (autoPad !== 'NOTSET' && autoPad !== 'VALID')) return 'AveragePool with padding';
-      if ((attributes.get('ceil_mode') ?? 0) !== 0 || (dilations !== undefined && (!Array.isArray(dilations) || dilations.some((d) => d !== 1)))) return 'AveragePool with ceil_mode or dilations';
+      if (pads.some((pad) => pad !== 0) || (autoPad !== 'NOTSET' && autoPad !== 'VALID')) return 'AveragePool with padding';
+      if ((get('ceil_mode') ?? 0) !== 0) return 'AveragePool with ceil_mode';
       return async (values) => void values.set(output, await averagePool(input(values, 0), { kernel, strides }));
     }
     default:
@@ -177,6 +224,15 @@ export function compileGraph(bytes: Uint8Array): GraphEvaluator | string {
   } catch (error) {
     return `not an ONNX model: ${(error as Error).message}`;
   }
+  try {
+    return compileModel(model);
+  } catch (error) {
+    // An allocation the model asks for that cannot be made, say: onnxruntime decides then.
+    return `not compiled: ${(error as Error).message}`;
+  }
+}
+
+function compileModel(model: WireModel): GraphEvaluator | string {
   const opsets = new Map<string, number>();
   for (const opset of model.opsetImport) opsets.set(opset.domain === 'ai.onnx' ? '' : opset.domain, opset.version);
   for (const [domain, version] of opsets) {
@@ -215,6 +271,9 @@ export function compileGraph(bytes: Uint8Array): GraphEvaluator | string {
     if (missing !== undefined) return `${node.opType} reads ${missing ? `"${missing}" before it is made` : 'an omitted optional input'}`;
     const step = stepFor(node, opsets);
     if (typeof step === 'string') return step;
+    // Every value is made once (ONNX's single static assignment); a graph that reuses a name is not run here.
+    const reused = node.output.find((name) => known.has(name));
+    if (reused !== undefined) return `${node.opType} makes "${reused}", which exists already`;
     steps.push(step);
     for (const name of node.output) known.add(name);
   }

@@ -9,7 +9,7 @@
  * so it never holds the publishing and the devices for more than a slice.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { broadcastDims, broadcastIndex, elementCount, stridesOf, type FloatTensor } from './float-tensor.js';
+import { broadcastDims, broadcastSource, elementCount, stridesOf, type FloatTensor } from './float-tensor.js';
 
 /** ≈ 0.5 ms of summing on this project's 2-core reference machine. */
 export const SLICE_ELEMENTS = 1 << 18;
@@ -26,11 +26,15 @@ class Slices {
   }
 }
 
-/** Runs `body(from, to)` over [0, count) one slice at a time. */
-async function inSlices(count: number, body: (from: number, to: number) => void): Promise<void> {
-  for (let from = 0; from < count; from += SLICE_ELEMENTS) {
-    body(from, Math.min(count, from + SLICE_ELEMENTS));
-    if (from + SLICE_ELEMENTS < count) await nextTurn();
+/**
+ * Runs `body(from, to)` over [0, count) one slice at a time; `cost` is how many summed elements
+ * one element of this loop is worth (a reduction's index arithmetic costs several).
+ */
+async function inSlices(count: number, body: (from: number, to: number) => void, cost = 1): Promise<void> {
+  const slice = Math.max(1, Math.floor(SLICE_ELEMENTS / cost));
+  for (let from = 0; from < count; from += slice) {
+    body(from, Math.min(count, from + slice));
+    if (from + slice < count) await nextTurn();
   }
 }
 
@@ -60,12 +64,31 @@ export async function arithmetic(op: ArithmeticOp, a: FloatTensor, b: FloatTenso
     await inSlices(count, (from, to) => {
       for (let i = from; i < to; i += 1) data[i] = apply(a.data[i] as number, b.data[i] as number);
     });
-  } else {
-    const ai = broadcastIndex(a.dims, dims);
-    const bi = broadcastIndex(b.dims, dims);
+  } else if (b.data.length === 1 && a.data.length === count) {
+    const scalar = b.data[0] as number;
     await inSlices(count, (from, to) => {
-      for (let i = from; i < to; i += 1) data[i] = apply(a.data[ai[i] as number] as number, b.data[bi[i] as number] as number);
+      for (let i = from; i < to; i += 1) data[i] = apply(a.data[i] as number, scalar);
     });
+  } else if (a.data.length === 1 && b.data.length === count) {
+    const scalar = a.data[0] as number;
+    await inSlices(count, (from, to) => {
+      for (let i = from; i < to; i += 1) data[i] = apply(scalar, b.data[i] as number);
+    });
+  } else {
+    // Each source index computed as it is needed: an index array per operand would be as large
+    // as the output and made before the first slice.
+    const strides = stridesOf(dims);
+    const aStrides = stridesOf(a.dims);
+    const bStrides = stridesOf(b.dims);
+    await inSlices(
+      count,
+      (from, to) => {
+        for (let i = from; i < to; i += 1) {
+          data[i] = apply(a.data[broadcastSource(i, a.dims, aStrides, dims, strides)] as number, b.data[broadcastSource(i, b.dims, bStrides, dims, strides)] as number);
+        }
+      },
+      2 * dims.length,
+    );
   }
   return { dims, data };
 }
@@ -100,10 +123,11 @@ export async function averagePool(x: FloatTensor, { kernel, strides }: PoolShape
           for (let kx = 0; kx < kw; kx += 1) sum += x.data[start + kx] as number;
           sums[ox] = (sums[ox] as number) + sum;
         }
+        // Counted per kernel row: one output row of a tall kernel is many input rows.
+        await slices.read(ow * kw);
       }
       const outRow = (plane * oh + oy) * ow;
       for (let ox = 0; ox < ow; ox += 1) out[outRow + ox] = (sums[ox] as number) / window;
-      await slices.read(kh * ow * kw);
     }
   }
   return { dims: [n, c, oh, ow], data: out };
@@ -119,17 +143,19 @@ export async function reduceMax(x: FloatTensor, axes: readonly number[], keepDim
   const out = new Float32Array(elementCount(kept)).fill(-Infinity);
   const inStrides = stridesOf(x.dims);
   const keptStrides = stridesOf(kept);
-  await inSlices(x.data.length, (from, to) => {
-    for (let flat = from; flat < to; flat += 1) {
-      let target = 0;
-      for (let axis = 0; axis < rank; axis += 1) {
-        if (reduced.has(axis)) continue;
-        target += (Math.floor(flat / (inStrides[axis] as number)) % (x.dims[axis] as number)) * (keptStrides[axis] as number);
+  const keptAxes = x.dims.map((_, axis) => axis).filter((axis) => !reduced.has(axis));
+  await inSlices(
+    x.data.length,
+    (from, to) => {
+      for (let flat = from; flat < to; flat += 1) {
+        let target = 0;
+        for (const axis of keptAxes) target += (Math.floor(flat / (inStrides[axis] as number)) % (x.dims[axis] as number)) * (keptStrides[axis] as number);
+        const value = x.data[flat] as number;
+        // A NaN is passed over, as onnxruntime's ReduceMax passes it over ([1, 3, NaN, 2] → 3).
+        if (value > (out[target] as number)) out[target] = value;
       }
-      const value = x.data[flat] as number;
-      // A NaN, once met, stays the maximum (not compared with onnxruntime: a scaled 16-bit image has none).
-      if (value > (out[target] as number) || Number.isNaN(value)) out[target] = value;
-    }
-  });
+    },
+    1 + 4 * keptAxes.length,
+  );
   return { dims: keepDims ? kept : x.dims.filter((_, axis) => !reduced.has(axis)), data: out };
 }

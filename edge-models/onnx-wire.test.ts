@@ -24,7 +24,9 @@ function byOnnxProto(bytes: Uint8Array): WireModel {
   const valueInfo = (info: DecodedValueInfo): WireValueInfo => ({
     name: info.name ?? '',
     elemType: info.type?.tensorType?.elemType ?? 0,
-    dims: (info.type?.tensorType?.shape?.dim ?? []).map((dim) => (Object.prototype.hasOwnProperty.call(dim, 'dimValue') ? int(dim.dimValue) : Object.prototype.hasOwnProperty.call(dim, 'dimParam') ? (dim.dimParam ?? '') : null)),
+    dims: info.type?.tensorType?.shape
+      ? (info.type.tensorType.shape.dim ?? []).map((dim) => (Object.prototype.hasOwnProperty.call(dim, 'dimValue') ? int(dim.dimValue) : Object.prototype.hasOwnProperty.call(dim, 'dimParam') ? (dim.dimParam ?? '') : null))
+      : null,
   });
   const bytesOf = (value: Uint8Array | null | undefined): Uint8Array => new Uint8Array(value ?? []);
   return {
@@ -60,7 +62,7 @@ describe('the ONNX reader', () => {
     expect(plain(readOnnxModel(bytes))).toEqual(plain(byOnnxProto(bytes)));
   });
 
-  it('reads random models as onnx-proto does: attributes of every kind, negative and large integers, initializers, symbolic and fixed shapes', () => {
+  it('reads random models as onnx-proto does: attributes of every kind, negative and large integers, initializers in float_data and raw_data, symbolic, fixed and absent shapes', () => {
     const name = fc.string({ maxLength: 12 });
     const float = fc.float({ noNaN: true }).map(Math.fround);
     const attributeValue: fc.Arbitrary<AttributeValue> = fc.oneof(
@@ -74,8 +76,8 @@ describe('the ONNX reader', () => {
     const model = fc.record({
       opsets: fc.dictionary(fc.constantFrom('', 'ai.onnx.ml', 'com.example'), fc.integer({ min: 1, max: 30 })),
       nodes: fc.array(fc.record({ op: fc.string({ minLength: 1, maxLength: 10 }), domain: fc.constantFrom('', 'ai.onnx.ml'), inputs: fc.array(name, { maxLength: 3 }), outputs: fc.array(name, { maxLength: 2 }), attributes: fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), attributeValue, { maxKeys: 4 }) }), { maxLength: 5 }),
-      inputs: fc.array(fc.record({ name, dims: fc.array(fc.oneof(fc.integer({ min: 0, max: 4096 }), fc.string({ minLength: 1, maxLength: 5 })), { maxLength: 4 }) }), { maxLength: 3 }),
-      constants: fc.array(fc.record({ name, values: fc.array(float, { maxLength: 6 }) }), { maxLength: 3 }),
+      inputs: fc.array(fc.record({ name, dims: fc.option(fc.array(fc.oneof(fc.integer({ min: 0, max: 4096 }), fc.string({ minLength: 1, maxLength: 5 })), { maxLength: 4 }), { nil: null }) }), { maxLength: 3 }),
+      constants: fc.array(fc.record({ name, values: fc.array(float, { maxLength: 6 }), raw: fc.boolean() }), { maxLength: 3 }),
     });
     fc.assert(
       fc.property(model, (m) => {
@@ -83,9 +85,13 @@ describe('the ONNX reader', () => {
           graphName: 'random',
           opsets: m.opsets,
           nodes: m.nodes.map((n) => node(n)),
-          inputs: m.inputs.map((input) => floatValue(input.name, input.dims)),
+          // An input without dims declares no shape at all.
+          inputs: m.inputs.map((input) => (input.dims ? floatValue(input.name, input.dims) : { name: input.name, type: { tensorType: { elemType: 1 } } })),
           outputs: [floatValue('y', ['n', 3])],
-          initializers: m.constants.map((constant) => floatConstant(constant.name, constant.values)),
+          // raw_data (little-endian floats), as most exporters write initializers, or float_data.
+          initializers: m.constants.map((constant) =>
+            constant.raw ? { name: constant.name, dims: [constant.values.length], dataType: 1, rawData: Buffer.from(Float32Array.from(constant.values).buffer) } : floatConstant(constant.name, constant.values),
+          ),
         });
         expect(plain(readOnnxModel(bytes))).toEqual(plain(byOnnxProto(bytes)));
       }),

@@ -13,6 +13,7 @@ export interface WireTensor {
   dims: number[];
   dataType: number;
   floatData: number[];
+  /** null when absent or empty (the data is then in float_data). */
   rawData: Uint8Array | null;
   /** Set when the tensor has data in a field other than float_data and raw_data. */
   otherData: boolean;
@@ -41,8 +42,11 @@ export interface WireValueInfo {
   name: string;
   /** TensorProto.DataType of a tensor value; 0 for anything else (a sequence, a map, no type). */
   elemType: number;
-  /** A number where the dimension is fixed, its name or null where it is not. */
-  dims: (number | string | null)[];
+  /**
+   * A number where the dimension is fixed, its name or null where it is not; null for the whole
+   * when the value has no shape at all (any rank: not the same as a scalar's empty shape).
+   */
+  dims: (number | string | null)[] | null;
 }
 
 export interface WireGraph {
@@ -183,7 +187,10 @@ function readTensor(reader: Reader): WireTensor {
     else if (number === 2) tensor.dataType = reader.int();
     else if (number === 4) reader.floats(wireType, tensor.floatData);
     else if (number === 8) tensor.name = reader.string();
-    else if (number === 9) tensor.rawData = reader.bytesField();
+    else if (number === 9) {
+      const raw = reader.bytesField();
+      tensor.rawData = raw.length > 0 ? raw : null;
+    }
     // int32_data, string_data, int64_data, double_data, uint64_data, external_data.
     else if ([5, 6, 7, 10, 11, 13].includes(number)) {
       tensor.otherData = true;
@@ -241,20 +248,35 @@ function readShape(reader: Reader, dims: (number | string | null)[]): void {
   });
 }
 
+/**
+ * A singular embedded message seen twice: protobuf merges the two (onnxruntime's C++ reader
+ * does), which this reader does not; refused, so such a model runs in onnxruntime.
+ */
+function once(seen: Set<string>, what: string): void {
+  if (seen.has(what)) throw new RangeError(`${what} twice in one message`);
+  seen.add(what);
+}
+
 function readValueInfo(reader: Reader): WireValueInfo {
-  const value: WireValueInfo = { name: '', elemType: 0, dims: [] };
+  const value: WireValueInfo = { name: '', elemType: 0, dims: null };
+  const seen = new Set<string>();
   fields(reader, (number) => {
     if (number === 1) value.name = reader.string();
     else if (number === 2) {
+      once(seen, 'type');
       // TypeProto: tensor_type (1) → elem_type (1), shape (2).
       const type = reader.message();
       fields(type, (typeField) => {
         if (typeField !== 1) return false;
+        once(seen, 'tensor_type');
         const tensor = type.message();
         fields(tensor, (tensorField) => {
           if (tensorField === 1) value.elemType = tensor.int();
-          else if (tensorField === 2) readShape(tensor.message(), value.dims);
-          else return false;
+          else if (tensorField === 2) {
+            once(seen, 'shape');
+            value.dims = [];
+            readShape(tensor.message(), value.dims);
+          } else return false;
           return true;
         });
         return true;
@@ -293,8 +315,10 @@ export function readOnnxModel(bytes: Uint8Array): WireModel {
         return true;
       });
       model.opsetImport.push(opset);
-    } else if (number === 7) model.graph = readGraph(reader.message());
-    else return false;
+    } else if (number === 7) {
+      if (model.graph) throw new RangeError('graph twice in one model');
+      model.graph = readGraph(reader.message());
+    } else return false;
     return true;
   });
   return model;

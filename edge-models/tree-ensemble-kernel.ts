@@ -12,6 +12,8 @@ import type { FloatTensor } from './float-tensor.js';
 const MODES = ['BRANCH_LEQ', 'BRANCH_LT', 'BRANCH_GTE', 'BRANCH_GT', 'BRANCH_EQ', 'BRANCH_NEQ', 'LEAF'] as const;
 type Mode = (typeof MODES)[number];
 const LEAF = MODES.indexOf('LEAF');
+/** More targets than a risk model could mean are left to onnxruntime (its output is rows × targets). */
+const MAX_TARGETS = 1024;
 
 /** The attributes as the graph reader hands them on: numbers, number lists and string lists. */
 export type TreeAttributes = ReadonlyMap<string, number | string | readonly number[] | readonly string[]>;
@@ -53,7 +55,7 @@ export function treeEnsembleFromAttributes(attributes: TreeAttributes): TreeEnse
   const post = attributes.get('post_transform') ?? 'NONE';
   if (post !== 'NONE') return `post_transform ${String(post)}`;
   const targets = attributes.get('n_targets');
-  if (typeof targets !== 'number' || !Number.isInteger(targets) || targets < 1) return 'n_targets missing';
+  if (typeof targets !== 'number' || !Number.isInteger(targets) || targets < 1 || targets > MAX_TARGETS) return `n_targets ${String(targets)}`;
 
   const treeIds = numbers(attributes, 'nodes_treeids');
   const nodeIds = numbers(attributes, 'nodes_nodeids');
@@ -67,6 +69,7 @@ export function treeEnsembleFromAttributes(attributes: TreeAttributes): TreeEnse
   if (count === 0) return 'no nodes';
   for (const list of [nodeIds, modes, features, values, trueIds, falseIds]) if (list.length !== count) return 'node attributes of different lengths';
   if (missing.length !== 0 && missing.length !== count) return 'nodes_missing_value_tracks_true of another length';
+  if (missing.some((flag) => flag !== 0 && flag !== 1)) return 'nodes_missing_value_tracks_true other than 0 or 1';
 
   const indexOf = new Map<string, number>();
   const roots: number[] = [];
@@ -87,15 +90,16 @@ export function treeEnsembleFromAttributes(attributes: TreeAttributes): TreeEnse
     const m = MODES.indexOf(modes[n] as Mode);
     if (m < 0) return `node mode ${modes[n]}`;
     mode[n] = m;
+    const feature = features[n] as number;
+    if (!Number.isInteger(feature) || feature < 0) return `feature ${feature}`;
+    // onnxruntime checks every node's feature against the input's width, a leaf's too.
+    maxFeature = Math.max(maxFeature, feature);
     if (m === LEAF) continue;
     const t = indexOf.get(`${treeIds[n]}/${trueIds[n]}`);
     const f = indexOf.get(`${treeIds[n]}/${falseIds[n]}`);
     if (t === undefined || f === undefined) return `node ${treeIds[n]}/${nodeIds[n]} names a child that is not in its tree`;
     trueChild[n] = t;
     falseChild[n] = f;
-    const feature = features[n] as number;
-    if (!Number.isInteger(feature) || feature < 0) return `feature ${feature}`;
-    maxFeature = Math.max(maxFeature, feature);
   }
   // Every node reached once from its root: a loop or a shared child is no tree.
   const reached = new Uint8Array(count);
@@ -122,6 +126,9 @@ export function treeEnsembleFromAttributes(attributes: TreeAttributes): TreeEnse
     if (!Number.isInteger(target) || target < 0 || target >= targets) return `target id ${target}`;
     perNode[n]?.push([target, weights[w] as number]);
   }
+  // With one target onnxruntime 1.30 takes a leaf's first weight only, and a leaf without one
+  // scores its nodes_values entry; with several it sums them. Only the unambiguous case is taken.
+  if (targets === 1 && perNode.some((pairs, n) => mode[n] === LEAF && pairs.length !== 1)) return 'a leaf with other than one weight for a single target';
   const leafStart = new Int32Array(count + 1);
   for (let n = 0; n < count; n += 1) leafStart[n + 1] = (leafStart[n] as number) + (perNode[n]?.length ?? 0);
   const leafTarget = new Int32Array(leafStart[count] as number);

@@ -177,6 +177,9 @@ describe('the offline bundle', () => {
     const closedPort = await freePort();
     config.uplink = { ...config.uplink, brokers: [`mqtt://127.0.0.1:${closedPort}`] };
     config.http = { ...config.http, port: 0 };
+    // The bundled models run in the gateway's own evaluator unless told otherwise: onnxruntime on
+    // purpose here, so its natives are loaded and can be seen to be the bundle's.
+    config.models = { ...config.models, engine: 'onnxruntime' };
     const work = tempDir('gw-bundle-run-');
     const configFile = join(work, 'post.yaml');
     writeFileSync(configFile, stringify(config));
