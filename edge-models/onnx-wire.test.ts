@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../test/helpers/gateway-process.js';
 import { decodeModel, encodeModel, floatConstant, floatValue, node, type AttributeValue } from './onnx-graph.js';
-import { readOnnxModel, type WireModel, type WireValueInfo } from './onnx-wire.js';
+import { MAX_MODEL_VALUES, readOnnxModel, type WireModel, type WireValueInfo } from './onnx-wire.js';
 
 /** A 64-bit integer from protobufjs (a Long, or a number) as a number. */
 const int = (value: unknown): number => (typeof value === 'number' ? value : (value as { toNumber(): number }).toNumber());
@@ -113,6 +113,21 @@ describe('the ONNX reader', () => {
       ['a', 7, [1, -1], []],
       ['b', 6, [], [0.5, 2]],
     ]);
+  });
+
+  it('stops past its budget of values (the model then goes to onnxruntime), within it the bundled models are far', () => {
+    // A node with MAX_MODEL_VALUES empty attributes: two bytes each on the wire, an object each in the heap.
+    const attributes = Buffer.alloc(MAX_MODEL_VALUES * 2);
+    for (let i = 0; i < attributes.length; i += 2) attributes[i] = 0x2a;
+    const varint = (n: number): number[] => {
+      const out: number[] = [];
+      for (; n > 127; n = Math.floor(n / 128)) out.push((n % 128) | 0x80);
+      return [...out, n];
+    };
+    const nodeBytes = Buffer.concat([Buffer.from([0x0a, ...varint(attributes.length)]), attributes]);
+    const graph = Buffer.concat([Buffer.from([0x3a, ...varint(nodeBytes.length)]), nodeBytes]);
+    expect(() => readOnnxModel(graph)).toThrow(new RangeError(`more than ${MAX_MODEL_VALUES} values in one model`));
+    expect(readOnnxModel(readFileSync(join(REPO_ROOT, 'models', 'risk-2026.11.26.onnx'))).graph?.node).toHaveLength(2);
   });
 
   it('throws only its own errors on a model cut anywhere, or on arbitrary bytes', () => {

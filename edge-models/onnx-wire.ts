@@ -67,7 +67,15 @@ const BYTES = 2;
 const FIXED32 = 5;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** A cursor over one message's bytes. */
+/**
+ * Fields and packed values a model may hold before the reader stops (a RangeError: the model then
+ * goes to onnxruntime, whose memory is not the JavaScript heap). Each becomes a JavaScript value:
+ * 500,000 are at most tens of MB of a heap the unit caps at 96 MB, and 25 times what the bundled
+ * risk model (80 trees) holds.
+ */
+export const MAX_MODEL_VALUES = 500_000;
+
+/** A cursor over one message's bytes; the cursors of one model share its budget of values. */
 class Reader {
   private at: number;
 
@@ -75,8 +83,15 @@ class Reader {
     private readonly bytes: Uint8Array,
     from = 0,
     private readonly end = bytes.length,
+    private readonly budget = { left: MAX_MODEL_VALUES },
   ) {
     this.at = from;
+  }
+
+  /** Counts one more value read; throws past the model's budget. */
+  spend(): void {
+    this.budget.left -= 1;
+    if (this.budget.left < 0) throw new RangeError(`more than ${MAX_MODEL_VALUES} values in one model`);
   }
 
   get done(): boolean {
@@ -134,11 +149,12 @@ class Reader {
 
   message(): Reader {
     const [start, end] = this.span();
-    return new Reader(this.bytes, start, end);
+    return new Reader(this.bytes, start, end, this.budget);
   }
 
   /** The next field's number and wire type. */
   tag(): [number, number] {
+    this.spend();
     const key = this.int();
     return [Math.floor(key / 8), key & 7];
   }
@@ -156,14 +172,20 @@ class Reader {
     if (wireType === VARINT) return void into.push(this.int());
     if (wireType !== BYTES) throw new RangeError(`an integer list with wire type ${wireType}`);
     const packed = this.message();
-    while (!packed.done) into.push(packed.int());
+    while (!packed.done) {
+      packed.spend();
+      into.push(packed.int());
+    }
   }
 
   floats(wireType: number, into: number[]): void {
     if (wireType === FIXED32) return void into.push(this.float());
     if (wireType !== BYTES) throw new RangeError(`a float list with wire type ${wireType}`);
     const packed = this.message();
-    while (!packed.done) into.push(packed.float());
+    while (!packed.done) {
+      packed.spend();
+      into.push(packed.float());
+    }
   }
 
   private advance(count: number): void {
