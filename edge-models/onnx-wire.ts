@@ -169,22 +169,21 @@ class Reader {
 
   /** A repeated varint field, packed (one length-delimited run) or not (one value per tag). */
   ints(wireType: number, into: number[]): void {
-    if (wireType === VARINT) return void into.push(this.int());
-    if (wireType !== BYTES) throw new RangeError(`an integer list with wire type ${wireType}`);
-    const packed = this.message();
-    while (!packed.done) {
-      packed.spend();
-      into.push(packed.int());
-    }
+    this.repeated(wireType, VARINT, (reader) => reader.int(), into);
   }
 
+  /** A repeated float field, packed or not. */
   floats(wireType: number, into: number[]): void {
-    if (wireType === FIXED32) return void into.push(this.float());
-    if (wireType !== BYTES) throw new RangeError(`a float list with wire type ${wireType}`);
+    this.repeated(wireType, FIXED32, (reader) => reader.float(), into);
+  }
+
+  private repeated(wireType: number, scalarWireType: number, read: (reader: Reader) => number, into: number[]): void {
+    if (wireType === scalarWireType) return void into.push(read(this));
+    if (wireType !== BYTES) throw new RangeError(`a repeated field with wire type ${wireType}`);
     const packed = this.message();
     while (!packed.done) {
       packed.spend();
-      into.push(packed.float());
+      into.push(read(packed));
     }
   }
 
