@@ -1,14 +1,14 @@
 /**
  * The gateway's own evaluator for ONNX graphs made only of the operators graph-kernels.ts and
- * tree-ensemble-kernel.ts implement (both edge models are). onnxruntime costs a running gateway
- * ≈ 35 MB (its code touched while it registers its kernels, its allocations, its threads:
+ * tree-ensemble-kernel.ts implement (both edge models are). onnxruntime costs the 4-lane post
+ * ≈ 29 MB of RSS (its code touched while it registers its kernels, its allocations:
  * docs/benchmarks.md) to run two graphs of five operators; this evaluator costs what the graphs
  * hold. `compileGraph` reads a model and answers with an evaluator, or with the reason it does not
  * take the model (an operator, attribute, type or opset it does not implement), in which case the
  * model runs in onnxruntime instead (model-session.ts): a model the VMC sends that needs more
  * still runs. Results equal onnxruntime's to float32 rounding (graph-evaluator.test.ts).
  */
-import type { FloatTensor } from './float-tensor.js';
+import { elementCount, type FloatTensor } from './float-tensor.js';
 import { arithmetic, averagePool, reduceMax, sigmoid } from './graph-kernels.js';
 import { readOnnxModel, type WireModel, type WireNode, type WireTensor, type WireValueInfo } from './onnx-wire.js';
 import { runTreeEnsemble, treeEnsembleFromAttributes } from './tree-ensemble-kernel.js';
@@ -17,7 +17,6 @@ const FLOAT = 1;
 /** The default domain's opsets whose semantics for these operators the kernels follow (7: broadcasting; ≤ 17: ReduceMax's axes an attribute). */
 const DEFAULT_OPSETS = { min: 7, max: 17 };
 const ML_OPSETS = { min: 1, max: 3 };
-
 
 /**
  * A graph input or output: its name and its dimensions (a number where fixed, null where
@@ -31,19 +30,17 @@ export interface GraphValue {
 type Step = (values: Map<string, FloatTensor>) => Promise<void> | void;
 
 export class GraphEvaluator {
+  readonly inputNames: string[];
+  readonly outputNames: string[];
+
   constructor(
     readonly inputs: GraphValue[],
     readonly outputs: GraphValue[],
     private readonly steps: Step[],
     private readonly constants: ReadonlyMap<string, FloatTensor>,
-  ) {}
-
-  get inputNames(): string[] {
-    return this.inputs.map((input) => input.name);
-  }
-
-  get outputNames(): string[] {
-    return this.outputs.map((output) => output.name);
+  ) {
+    this.inputNames = inputs.map((input) => input.name);
+    this.outputNames = outputs.map((output) => output.name);
   }
 
   /** Runs the graph on `feeds` (every input, with its declared rank and fixed sizes); returns `wanted` or every output. */
@@ -54,7 +51,7 @@ export class GraphEvaluator {
       if (!feed) throw new RangeError(`input ${input.name} missing`);
       const declared = input.dims;
       const fits = declared === null || (feed.dims.length === declared.length && declared.every((dim, axis) => dim === null || dim === feed.dims[axis]));
-      if (!fits || feed.data.length !== feed.dims.reduce((count, dim) => count * dim, 1)) {
+      if (!fits || feed.data.length !== elementCount(feed.dims)) {
         throw new RangeError(`input ${input.name}: dimensions [${feed.dims.join(',')}] do not fit [${declared?.map((dim) => dim ?? '?').join(',') ?? 'any'}]`);
       }
       values.set(input.name, feed);
@@ -141,9 +138,9 @@ function constantOf(tensor: WireTensor): FloatTensor | string {
   if (tensor.dataType !== FLOAT || tensor.otherData) return `initializer ${tensor.name} is not float`;
   const dims = tensor.dims;
   if (dims.some((dim) => !Number.isSafeInteger(dim) || dim < 0)) return `initializer ${tensor.name} with dimensions [${dims.join(',')}]`;
-  const count = dims.reduce((product, dim) => product * dim, 1);
+  const count = elementCount(dims);
   let data: Float32Array;
-  if (tensor.rawData && tensor.rawData.length > 0) {
+  if (tensor.rawData) {
     if (tensor.rawData.length !== count * 4) return `initializer ${tensor.name} has ${tensor.rawData.length} bytes for ${count} floats`;
     data = new Float32Array(count);
     const view = new DataView(tensor.rawData.buffer, tensor.rawData.byteOffset, tensor.rawData.byteLength);

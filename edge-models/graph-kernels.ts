@@ -55,41 +55,37 @@ const APPLY: Record<ArithmeticOp, (a: number, b: number) => number> = {
   Div: (a, b) => a / b,
 };
 
+/**
+ * Element `i` of the output read from operand `t`: in place when it has the output's shape, its one
+ * value when it is a scalar, else its broadcast source computed as it is needed (an index array per
+ * operand would be as large as the output and made before the first slice). Also what reading one
+ * costs, in summed elements, for the slices.
+ */
+function operand(t: FloatTensor, dims: readonly number[], strides: readonly number[], count: number): { at: (i: number) => number; cost: number } {
+  if (t.data.length === count) return { at: (i) => t.data[i] as number, cost: 1 };
+  if (t.data.length === 1) {
+    const scalar = t.data[0] as number;
+    return { at: () => scalar, cost: 1 };
+  }
+  const own = stridesOf(t.dims);
+  return { at: (i) => t.data[broadcastSource(i, t.dims, own, dims, strides)] as number, cost: dims.length };
+}
+
 export async function arithmetic(op: ArithmeticOp, a: FloatTensor, b: FloatTensor): Promise<FloatTensor> {
   const dims = broadcastDims(a.dims, b.dims);
   const count = elementCount(dims);
+  const strides = stridesOf(dims);
   const data = new Float32Array(count);
   const apply = APPLY[op];
-  if (a.data.length === count && b.data.length === count) {
-    await inSlices(count, (from, to) => {
-      for (let i = from; i < to; i += 1) data[i] = apply(a.data[i] as number, b.data[i] as number);
-    });
-  } else if (b.data.length === 1 && a.data.length === count) {
-    const scalar = b.data[0] as number;
-    await inSlices(count, (from, to) => {
-      for (let i = from; i < to; i += 1) data[i] = apply(a.data[i] as number, scalar);
-    });
-  } else if (a.data.length === 1 && b.data.length === count) {
-    const scalar = a.data[0] as number;
-    await inSlices(count, (from, to) => {
-      for (let i = from; i < to; i += 1) data[i] = apply(scalar, b.data[i] as number);
-    });
-  } else {
-    // Each source index computed as it is needed: an index array per operand would be as large
-    // as the output and made before the first slice.
-    const strides = stridesOf(dims);
-    const aStrides = stridesOf(a.dims);
-    const bStrides = stridesOf(b.dims);
-    await inSlices(
-      count,
-      (from, to) => {
-        for (let i = from; i < to; i += 1) {
-          data[i] = apply(a.data[broadcastSource(i, a.dims, aStrides, dims, strides)] as number, b.data[broadcastSource(i, b.dims, bStrides, dims, strides)] as number);
-        }
-      },
-      2 * dims.length,
-    );
-  }
+  const left = operand(a, dims, strides, count);
+  const right = operand(b, dims, strides, count);
+  await inSlices(
+    count,
+    (from, to) => {
+      for (let i = from; i < to; i += 1) data[i] = apply(left.at(i), right.at(i));
+    },
+    left.cost + right.cost,
+  );
   return { dims, data };
 }
 

@@ -3,7 +3,7 @@
  * the gateway's own evaluator takes (graph-evaluator.ts: both bundled models) runs there, and any
  * other in onnxruntime; `engine: 'onnxruntime'` runs every model in onnxruntime. onnxruntime is
  * imported only when a model runs in it, so a gateway whose models the evaluator takes never maps
- * the library (≈ 35 MB of its memory: docs/benchmarks.md).
+ * the library (≈ 29 MB of the 4-lane post's RSS: docs/benchmarks.md).
  */
 import type { FloatTensor } from './float-tensor.js';
 import { compileGraph } from './graph-evaluator.js';

@@ -278,6 +278,19 @@ function once(seen: Set<string>, what: string): void {
   seen.add(what);
 }
 
+/** TypeProto.Tensor: elem_type (1), shape (2). */
+function readTensorType(reader: Reader, value: WireValueInfo, seen: Set<string>): void {
+  fields(reader, (number) => {
+    if (number === 1) value.elemType = reader.int();
+    else if (number === 2) {
+      once(seen, 'shape');
+      value.dims = [];
+      readShape(reader.message(), value.dims);
+    } else return false;
+    return true;
+  });
+}
+
 function readValueInfo(reader: Reader): WireValueInfo {
   const value: WireValueInfo = { name: '', elemType: 0, dims: null };
   const seen = new Set<string>();
@@ -285,21 +298,12 @@ function readValueInfo(reader: Reader): WireValueInfo {
     if (number === 1) value.name = reader.string();
     else if (number === 2) {
       once(seen, 'type');
-      // TypeProto: tensor_type (1) → elem_type (1), shape (2).
+      // TypeProto: tensor_type (1); other kinds (sequence, map, …) leave elemType 0.
       const type = reader.message();
       fields(type, (typeField) => {
         if (typeField !== 1) return false;
         once(seen, 'tensor_type');
-        const tensor = type.message();
-        fields(tensor, (tensorField) => {
-          if (tensorField === 1) value.elemType = tensor.int();
-          else if (tensorField === 2) {
-            once(seen, 'shape');
-            value.dims = [];
-            readShape(tensor.message(), value.dims);
-          } else return false;
-          return true;
-        });
+        readTensorType(type.message(), value, seen);
         return true;
       });
     } else return false;
