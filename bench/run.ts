@@ -138,8 +138,8 @@ try {
   // deploy/border-gateway.service does (docs/benchmarks.md, "Footprint").
   for (const flags of [[], ['--max-old-space-size=96'], ['--max-old-space-size=96', '--max-semi-space-size=2']]) {
     const runDir = tempDir('bench-');
-    // With its -wal: a closed outbox may leave its last commits there (the checkpoint worker's
-    // connection keeps SQLite from checkpointing at close), and the drain would wait for them.
+    // With its -wal, if one is left (a process that ended without closing its outbox): the last
+    // commits may be there, and the drain would wait for them.
     for (const file of ['outbox.db', 'outbox.db-wal']) if (existsSync(join(dir, file))) execFileSync('cp', [join(dir, file), join(runDir, file)]);
     const drain = child(['drain', runDir, String(BACKLOG), broker.url], flags);
     console.log(

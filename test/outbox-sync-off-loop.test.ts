@@ -5,9 +5,17 @@
  * either way no producer hears "committed" before an fdatasync of the WAL that started after its
  * commit's writes has returned.
  *
+ * And the checkpoints (wal-checkpointer.ts), which copy WAL frames into the database file on the
+ * loop with SQLite's own fsyncs off: every page written to the database is a frame whose last
+ * write to the WAL an fdatasync had covered before it was read, the database is synced in the pool,
+ * and the WAL is rewound (its header written again at offset 0) only after a sync of the database
+ * that began after the last page was copied has returned. So a power cut at any moment finds every
+ * page the database may lack in the WAL.
+ *
  * strace records every thread's system calls in the order they happen. The child marks, with
  * write(2) to stdout, when its producers heard of each group; SQLite writes WAL frames with
- * pwrite64. An fdatasync that runs in libuv's pool shows as another thread's call.
+ * pwrite64 and reads them with pread64. An fdatasync that runs in libuv's pool shows as another
+ * thread's call.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -24,6 +32,8 @@ interface Call {
   entered: boolean;
   returned: boolean;
   marker?: string;
+  /** pread64's and pwrite64's file offset. */
+  offset?: number;
 }
 
 /**
@@ -40,18 +50,35 @@ function parseTrace(text: string): Call[] {
       const tid = Number(resumed[1]);
       const started = open.get(tid);
       open.delete(tid);
-      calls.push({ index, tid, name: resumed[2] as string, file: started?.file ?? '', entered: false, returned: true });
+      const offset = offsetOf(line) ?? started?.offset;
+      calls.push({ index, tid, name: resumed[2] as string, file: started?.file ?? '', entered: false, returned: true, ...(offset === undefined ? {} : { offset }) });
       continue;
     }
     const call = /^(\d+) +(\w+)\((\d+)<([^>]*)>(.*)$/.exec(line);
     if (!call) continue;
     const unfinished = line.endsWith('<unfinished ...>');
     const marker = /"(OPENED|CLOSING|RESOLVED \d+)\\n"/.exec(call[5] as string)?.[1];
-    const parsed: Call = { index, tid: Number(call[1]), name: call[2] as string, file: call[4] as string, entered: true, returned: !unfinished, ...(marker ? { marker } : {}) };
+    const offset = offsetOf(line);
+    const parsed: Call = {
+      index,
+      tid: Number(call[1]),
+      name: call[2] as string,
+      file: call[4] as string,
+      entered: true,
+      returned: !unfinished,
+      ...(marker ? { marker } : {}),
+      ...(offset === undefined ? {} : { offset }),
+    };
     if (unfinished) open.set(parsed.tid, parsed);
     calls.push(parsed);
   }
   return calls;
+}
+
+/** The last argument of a pread64 or pwrite64 line: its offset (a resumed pread64 carries it). */
+function offsetOf(line: string): number | undefined {
+  const match = /^\d+ +(?:pread64|pwrite64|<\.\.\. pread64 resumed>).*, (\d+)(?:\) += -?\d+| <unfinished \.\.\.>)$/.exec(line);
+  return match ? Number(match[1]) : undefined;
 }
 
 const isSync = (call: Call): boolean => call.name === 'fsync' || call.name === 'fdatasync';
@@ -59,13 +86,13 @@ const GROUPS = 60;
 
 describe('outbox fsync off the event loop (strace on a real process)', () => {
   /** Runs the child under strace; its calls, the loop's thread and the WAL's path. */
-  function traced(syncMode: 'pool' | 'default'): { steady: Call[]; loop: number; db: string; wal: string; syncs: { onLoop: number; inPool: number } } {
+  function traced(syncMode: 'pool' | 'default'): { steady: Call[]; all: Call[]; loop: number; db: string; wal: string; syncs: { onLoop: number; inPool: number } } {
     const dir = tempDir('sync-off-loop-');
     const db = join(dir, 'outbox.db');
     const tracePath = join(dir, 'trace.txt');
     const run = spawnSync(
       'strace',
-      ['-f', '-y', '-e', 'trace=fsync,fdatasync,pwrite64,write', '-e', 'signal=none', '-o', tracePath, process.execPath, '--import', 'tsx', 'test/helpers/outbox-sync-child.ts', db, String(GROUPS), '100', syncMode],
+      ['-f', '-y', '-e', 'trace=fsync,fdatasync,pwrite64,pread64,write', '-e', 'signal=none', '-o', tracePath, process.execPath, '--import', 'tsx', 'test/helpers/outbox-sync-child.ts', db, String(GROUPS), '100', syncMode],
       { encoding: 'utf8', timeout: 120_000 },
     );
     expect(run.status, run.stderr).toBe(0);
@@ -73,7 +100,7 @@ describe('outbox fsync off the event loop (strace on a real process)', () => {
     const opened = calls.find((call) => call.marker === 'OPENED') as Call;
     const closing = calls.find((call) => call.marker === 'CLOSING') as Call;
     const syncs = JSON.parse(/^SYNCS (.*)$/m.exec(run.stdout)?.[1] ?? 'null') as { onLoop: number; inPool: number };
-    return { steady: calls.filter((call) => call.index > opened.index && call.index < closing.index), loop: opened.tid, db, wal: `${db}-wal`, syncs };
+    return { steady: calls.filter((call) => call.index > opened.index && call.index < closing.index), all: calls, loop: opened.tid, db, wal: `${db}-wal`, syncs };
   }
 
   /**
@@ -94,30 +121,87 @@ describe('outbox fsync off the event loop (strace on a real process)', () => {
     return resolved.length;
   }
 
-  it('with every sync in the pool: never syncs on the loop while events flow, and never acknowledges a commit before its WAL sync returned', () => {
-    const { steady, loop, db, wal, syncs } = traced('pool');
+  /**
+   * Each page the loop writes into the database file is the frame it read from the WAL just
+   * before: the last write of that frame to the WAL was followed by an fdatasync of the WAL that
+   * returned before the read. Each rewind of the WAL (its header written at offset 0) follows a
+   * sync of the database that began after the last page written to it and has returned. `all` is
+   * the whole trace (the migrations wrote the first frames before the steady part begins).
+   */
+  function expectCheckpointsCopySyncedFrames(all: Call[], steady: Call[], loop: number, db: string, wal: string): { pages: number; databaseSyncs: number; rewinds: number } {
+    const first = (steady[0] as Call).index;
+    const last = (steady[steady.length - 1] as Call).index;
+    let pages = 0;
+    let lastWalRead: Call | undefined;
+    let lastDatabaseWrite: Call | undefined;
+    const walWrites = new Map<number, Call>();
+    /** Per thread, the sync of each file it has entered and not yet returned from. */
+    const syncing = new Map<number, Call>();
+    /** Highest trace line of a WAL write that a returned fdatasync of the WAL had covered. */
+    let walSyncedUpTo = -1;
+    let databaseSyncedAfter = -1;
+    let databaseSyncs = 0;
+    let rewinds = 0;
+    for (const call of all) {
+      if (call.index > last) break;
+      const checked = call.index >= first;
+      if (isSync(call)) {
+        if (call.entered) syncing.set(call.tid, call);
+        if (call.returned) {
+          const began = syncing.get(call.tid) as Call;
+          syncing.delete(call.tid);
+          if (began.file === wal) walSyncedUpTo = Math.max(walSyncedUpTo, began.index);
+          if (began.file === db) {
+            databaseSyncedAfter = Math.max(databaseSyncedAfter, began.index);
+            if (checked) databaseSyncs += 1;
+          }
+        }
+        continue;
+      }
+      if (call.tid !== loop || call.offset === undefined) continue;
+      if (call.name === 'pwrite64' && call.file === wal) {
+        if (call.offset === 0 && checked) {
+          rewinds += 1;
+          if (lastDatabaseWrite) expect(databaseSyncedAfter, `WAL rewound at line ${call.index} before the database was synced after its write at line ${lastDatabaseWrite.index}`).toBeGreaterThan(lastDatabaseWrite.index);
+        }
+        walWrites.set(call.offset, call);
+      } else if (call.name === 'pread64' && call.file === wal) {
+        lastWalRead = call;
+      } else if (call.name === 'pwrite64' && call.file === db && checked) {
+        pages += 1;
+        lastDatabaseWrite = call;
+        expect(lastWalRead, `database page written at line ${call.index} with no WAL frame read before it`).toBeDefined();
+        const read = lastWalRead as Call;
+        const written = walWrites.get(read.offset as number);
+        expect(written, `frame at WAL offset ${read.offset} copied at line ${call.index}: never written`).toBeDefined();
+        expect(walSyncedUpTo, `frame written at line ${written?.index} copied at line ${call.index} before a WAL sync covered it`).toBeGreaterThan((written as Call).index);
+        lastWalRead = undefined;
+      }
+    }
+    expect(pages).toBeGreaterThan(0);
+    expect(databaseSyncs).toBeGreaterThan(0);
+    expect(rewinds).toBeGreaterThan(0);
+    return { pages, databaseSyncs, rewinds };
+  }
 
-    // Checkpoints (pages copied from the WAL into the database file) run on another thread: the
-    // loop's thread never writes or syncs the database file while events flow.
-    expect(steady.filter((call) => call.tid === loop && call.file === db && (call.name === 'pwrite64' || isSync(call)))).toEqual([]);
-    const checkpointWrites = steady.filter((call) => call.tid !== loop && call.file === db && call.name === 'pwrite64');
-    expect(checkpointWrites.length).toBeGreaterThan(0);
-    // The loop syncs the WAL only when SQLite rewinds it, which follows a checkpoint that copied
-    // every frame and synced the database (its header must be on disk before frames follow it).
-    const loopSyncs = steady.filter((call) => call.tid === loop && isSync(call) && call.entered);
-    const completeCheckpoints = steady.filter((call) => call.tid !== loop && isSync(call) && call.entered && call.file === db);
-    expect(loopSyncs.filter((call) => call.file !== wal)).toEqual([]);
-    expect(loopSyncs.length).toBeLessThanOrEqual(completeCheckpoints.length);
+  it('with every sync in the pool: never syncs on the loop while events flow, and never acknowledges a commit before its WAL sync returned', () => {
+    const { steady, all, loop, db, wal, syncs } = traced('pool');
+
+    // The database file is synced only in the pool; the loop syncs the WAL only when SQLite
+    // rewinds it (its new header must be on disk before frames follow it).
+    expect(steady.filter((call) => call.tid === loop && isSync(call) && call.file !== wal)).toEqual([]);
+    const checkpoints = expectCheckpointsCopySyncedFrames(all, steady, loop, db, wal);
     const poolSyncs = steady.filter((call) => call.tid !== loop && call.name === 'fdatasync' && call.file === wal && call.entered);
     expect(poolSyncs.length).toBeGreaterThan(0);
     expect(syncs.onLoop).toBe(0);
     const commits = expectEveryAckAfterASync(steady, loop, wal);
-    console.log(`${commits} commits: ${poolSyncs.length} WAL fdatasyncs off the loop, ${checkpointWrites.length} page writes by the checkpoint worker (${completeCheckpoints.length} complete checkpoints), ${loopSyncs.length} syncs on the loop (WAL rewinds)`);
+    console.log(`${commits} commits: ${poolSyncs.length} WAL fdatasyncs off the loop; ${checkpoints.pages} pages copied into the database, ${checkpoints.databaseSyncs} database fdatasyncs off the loop, ${checkpoints.rewinds} WAL rewinds`);
   }, 150_000);
 
-  it("with the loop's budget (the default): sparse commits sync on the loop, each acknowledged only after its sync returned; checkpoints stay off it", () => {
-    const { steady, loop, db, wal, syncs } = traced('default');
-    expect(steady.filter((call) => call.tid === loop && call.file === db && (call.name === 'pwrite64' || isSync(call)))).toEqual([]);
+  it("with the loop's budget (the default): sparse commits sync on the loop, each acknowledged only after its sync returned; the database is synced off it", () => {
+    const { steady, all, loop, db, wal, syncs } = traced('default');
+    expect(steady.filter((call) => call.tid === loop && isSync(call) && call.file === db)).toEqual([]);
+    expectCheckpointsCopySyncedFrames(all, steady, loop, db, wal);
     const walSyncsOnLoop = steady.filter((call) => call.tid === loop && call.name === 'fdatasync' && call.file === wal && call.entered);
     // The outbox's own count agrees with what strace saw on the loop's thread (plus SQLite's
     // syncs at a WAL rewind, which the outbox does not count).

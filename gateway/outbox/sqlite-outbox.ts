@@ -5,7 +5,7 @@
  * Appends are group-committed: every append made in the same turn of the event loop (up to
  * `maxBatch`) shares one transaction, and each producer's promise resolves only once that
  * transaction is on disk. The fsync that makes it so does not run on the event loop: SQLite runs
- * with synchronous=NORMAL (no fsync at commit in WAL mode; it still syncs around checkpoints) and
+ * with synchronous=NORMAL (no fsync at commit in WAL mode; the checkpoints' syncs run in the pool) and
  * the outbox fdatasyncs the WAL file itself through libuv's thread pool (wal-sync.ts). So the
  * uplink keeps publishing and reading acknowledgements while the disk flushes, and the commits
  * made meanwhile share the next fsync. Until its fsync returns an event is invisible to the
@@ -18,7 +18,7 @@
  * would remain for those (see disk-room.ts for what counts), and a removal that fails anyway
  * (another process filled the disk) is kept and retried, never forgotten.
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
@@ -171,7 +171,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   private awaitingSync: AwaitingSync[] = [];
   /** Syncs the WAL off the event loop; null for `:memory:`, where a commit is all there is. */
   private readonly walSync: WalSync | null;
-  /** Checkpoints from a worker thread; null for `:memory:`. */
+  /** Checkpoints with its fsyncs in the pool; null for `:memory:`. */
   private readonly checkpointer: WalCheckpointer | null;
   private depthValue: number;
   private bytesValue: number;
@@ -221,7 +221,15 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
             ...(options.walSyncFileNow ? { syncFileNow: options.walSyncFileNow } : {}),
             ...(options.walLoopSyncBudget ? { loopBudget: options.walLoopSyncBudget } : {}),
           });
-    this.checkpointer = options.path === ':memory:' ? null : new WalCheckpointer(db, options.path, options.clock, options.logger);
+    this.checkpointer = options.path === ':memory:' ? null : new WalCheckpointer(db, options.path, { clock: options.clock, logger: options.logger });
+    // In a turn of its own: a cycle that fails as it begins releases from within a commit.
+    this.checkpointer?.on('released', () =>
+      setImmediate(() => {
+        if (this.closed || this.checkpointer?.holdsCommits) return;
+        this.flushRemovals();
+        this.flush();
+      }),
+    );
     this.transact = db.transaction((work: () => void) => work());
     this.statements = {
       insert: db.prepare(
@@ -305,7 +313,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     return this.walSync?.syncs ?? null;
   }
 
-  /** The checkpoint worker's counts; null for `:memory:`. */
+  /** The checkpointer's counts; null for `:memory:`. */
   get checkpoints(): WalCheckpointerStats | null {
     return this.checkpointer?.stats() ?? null;
   }
@@ -339,11 +347,17 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     if (this.closed) return Promise.reject(new GatewayError('GW_ERR_OUTBOX_CLOSED'));
     return new Promise((resolve, reject) => {
       this.pending.push({ event, within, resolve, reject });
+      // While the checkpointer holds commits (the WAL grew too far, see wal-checkpointer.ts) the
+      // appends wait in `pending`, past maxBatch, for `released`, which flushes them.
+      if (this.checkpointer?.holdsCommits) return;
       if (this.pending.length >= this.options.maxBatch) {
         this.flush();
       } else if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => this.flush());
+        setImmediate(() => {
+          if (this.checkpointer?.holdsCommits) this.flushScheduled = false;
+          else this.flush();
+        });
       }
     });
   }
@@ -603,7 +617,11 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     this.pendingRemovals.push(seq);
     if (!this.removalScheduled) {
       this.removalScheduled = true;
-      setImmediate(() => this.flushRemovals());
+      setImmediate(() => {
+        // Held commits (see append): `released` flushes the removals too.
+        if (this.checkpointer?.holdsCommits) this.removalScheduled = false;
+        else this.flushRemovals();
+      });
     }
   }
 
@@ -675,6 +693,9 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
 
   /** Checkpoints the whole WAL and truncates it; false when it could not (no room, a reader). */
   private checkpoint(): boolean {
+    // TRUNCATE waits for readers, the checkpointer's pin too: on this loop, which the pin's
+    // release needs.
+    if (this.checkpointer?.pinned) return false;
     try {
       const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
       return result?.busy === 0;
@@ -709,6 +730,18 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     }
   }
 
+  /**
+   * Checkpoints the whole WAL and truncates it once no checkpoint cycle holds a snapshot (a
+   * TRUNCATE checkpoint waits for every reader, on the loop the cycle needs to end): what
+   * `PRAGMA wal_checkpoint(TRUNCATE)` answers. For tests and maintenance.
+   */
+  async checkpointWhole(): Promise<{ busy: number; log: number; checkpointed: number }> {
+    const checkpointer = this.checkpointer;
+    if (checkpointer?.pinned) await once(checkpointer, 'answered');
+    const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+    return result ?? { busy: 1, log: -1, checkpointed: -1 };
+  }
+
   /** `PRAGMA integrity_check`; "ok" when the database is sound. */
   integrityCheck(): string {
     return String(this.db.pragma('integrity_check', { simple: true }));
@@ -722,6 +755,8 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   /** Commits what is pending, then closes the database. */
   close(): void {
     if (this.closed) return;
+    // First: a cycle under way ends (its pin lets go) and commits are no longer held.
+    this.checkpointer?.close();
     this.flush();
     // The last commits' producers are still waiting: sync here rather than leave them hanging.
     if (this.walSync && this.awaitingSync.length > 0) {
@@ -730,7 +765,6 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     }
     this.walSync?.close();
     this.flushRemovals();
-    this.checkpointer?.close();
     this.logRefusals();
     if (this.removalRetryTimer) this.options.clock.clearTimeout(this.removalRetryTimer);
     this.removalRetryTimer = null;

@@ -8,8 +8,8 @@
  * Why syncing the WAL file is enough: in WAL mode a commit appends its pages and a commit frame
  * to the -wal file, and recovery after a power cut replays exactly the frames whose checksums
  * hold. Once fdatasync has returned, every frame written before it is on disk (Linux syncs the
- * inode's dirty pages whichever descriptor asks). SQLite itself (synchronous=NORMAL) syncs the
- * WAL before a checkpoint copies it into the database and the database before the WAL is reused.
+ * inode's dirty pages whichever descriptor asks). The checkpointer (wal-checkpointer.ts) syncs
+ * the WAL before it copies frames into the database, and the database before the WAL is reused.
  */
 import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
 import type { Logger } from 'pino';
