@@ -210,4 +210,27 @@ describe('outbox fsync off the event loop (strace on a real process)', () => {
     const commits = expectEveryAckAfterASync(steady, loop, wal);
     console.log(`${commits} commits: ${syncs.onLoop} WAL syncs on the loop, ${syncs.inPool} in the pool`);
   }, 150_000);
+  it('a process that ends without closing its outbox leaves no WAL deleted before the database was synced', () => {
+    // better-sqlite3 closes what is open as the process ends; the connection closed last
+    // checkpoints with its own setting and deletes the WAL. The copier runs synchronous=OFF only
+    // while it copies: kept OFF, it deleted the WAL unsynced whenever it was the one closed last
+    // (better-sqlite3 closes in the order of the connections' addresses: one run in three here).
+    const dir = tempDir('sync-no-close-');
+    const db = join(dir, 'outbox.db');
+    const tracePath = join(dir, 'trace.txt');
+    const run = spawnSync(
+      'strace',
+      ['-f', '-y', '-e', 'trace=fsync,fdatasync,pwrite64,unlink', '-e', 'signal=none', '-o', tracePath, process.execPath, '--import', 'tsx', 'test/helpers/outbox-sync-child.ts', db, '20', '100', 'no-close'],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const lines = readFileSync(tracePath, 'utf8').split('\n');
+    const unlinked = lines.findIndex((line) => line.includes(`unlink("${db}-wal")`));
+    expect(unlinked, 'the WAL was deleted at exit').toBeGreaterThan(0);
+    const pageWrites = lines.flatMap((line, index) => (index < unlinked && line.includes('pwrite64(') && line.includes(`<${db}>`) ? [index] : []));
+    const lastPageWrite = pageWrites[pageWrites.length - 1] ?? -1;
+    expect(lastPageWrite).toBeGreaterThan(0);
+    const databaseSync = lines.findIndex((line, index) => index > lastPageWrite && index < unlinked && /^\d+ +f(data)?sync\(/.test(line) && line.includes(`<${db}>`));
+    expect(databaseSync, `no sync of the database between its last write (line ${lastPageWrite}) and the WAL's deletion (line ${unlinked})`).toBeGreaterThan(0);
+  }, 150_000);
 });

@@ -227,7 +227,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       setImmediate(() => {
         if (this.closed || this.checkpointer?.holdsCommits) return;
         this.flushRemovals();
-        this.flush();
+        this.flushUnlessHeld();
       }),
     );
     this.transact = db.transaction((work: () => void) => work());
@@ -271,6 +271,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
 
   /** Opens (creating if needed) the outbox database at `options.path`. */
   static open(options: OutboxOptions): SqliteOutbox {
+    let db: Database.Database | undefined;
     try {
       const onDisk = options.path !== ':memory:';
       if (onDisk) {
@@ -280,7 +281,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
         makePrivateDir(dirname(options.path), false);
         touchPrivateFile(options.path);
       }
-      const db = new Database(options.path);
+      db = new Database(options.path);
       // First, so that switching to WAL waits for another process (the command line adding an
       // account while the gateway starts) instead of failing at once with SQLITE_BUSY.
       db.pragma('busy_timeout = 5000');
@@ -297,6 +298,11 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       migrateGatewayDatabase(db);
       return new SqliteOutbox(db, options);
     } catch (error) {
+      try {
+        db?.close();
+      } catch {
+        // The error that matters is the one that stopped the open.
+      }
       // A database written by a newer gateway keeps its own code: the integrator must upgrade.
       if (isGatewayError(error) && error.code === 'GW_ERR_OUTBOX_SCHEMA_NEWER') throw error;
       throw new GatewayError('GW_ERR_OUTBOX_OPEN', `cannot open outbox ${options.path}: ${String(error)}`, { cause: error });
@@ -354,20 +360,28 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
         this.flush();
       } else if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => {
-          if (this.checkpointer?.holdsCommits) this.flushScheduled = false;
-          else this.flush();
-        });
+        setImmediate(() => this.flushUnlessHeld());
       }
     });
   }
 
-  /** Commits every pending append now, in one transaction. */
+  /** Commits every pending append now, in transactions of at most `maxBatch`. */
   flush(): void {
     this.flushScheduled = false;
-    const batch = this.pending;
-    if (batch.length === 0) return;
-    this.pending = [];
+    while (this.pending.length > 0) this.commit(this.pending.splice(0, this.options.maxBatch));
+  }
+
+  /**
+   * Commits pending appends, in transactions of at most `maxBatch`, until the checkpointer holds
+   * commits (after one of them: see wal-checkpointer.ts); `released` calls it again.
+   */
+  private flushUnlessHeld(): void {
+    this.flushScheduled = false;
+    while (this.pending.length > 0 && !this.checkpointer?.holdsCommits) this.commit(this.pending.splice(0, this.options.maxBatch));
+  }
+
+  /** Commits `batch` in one transaction. */
+  private commit(batch: PendingAppend[]): void {
     const room = this.checkRoom(batch.length);
     if (room) {
       this.refuse(batch, room);
@@ -737,7 +751,8 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
    */
   async checkpointWhole(): Promise<{ busy: number; log: number; checkpointed: number }> {
     const checkpointer = this.checkpointer;
-    if (checkpointer?.pinned) await once(checkpointer, 'answered');
+    // A cycle that ends may begin the next at once (commits held): wait for one that is not.
+    while (checkpointer?.pinned) await once(checkpointer, 'answered');
     const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
     return result ?? { busy: 1, log: -1, checkpointed: -1 };
   }
@@ -755,8 +770,6 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   /** Commits what is pending, then closes the database. */
   close(): void {
     if (this.closed) return;
-    // First: a cycle under way ends (its pin lets go) and commits are no longer held.
-    this.checkpointer?.close();
     this.flush();
     // The last commits' producers are still waiting: sync here rather than leave them hanging.
     if (this.walSync && this.awaitingSync.length > 0) {
@@ -770,7 +783,11 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     this.removalRetryTimer = null;
     this.closed = true;
     this.recent.clear();
+    // Nothing commits any more: the cycle under way ends (its pin lets go once the database is
+    // synced), then this connection closes last and checkpoints the rest with SQLite's fsyncs.
+    this.checkpointer?.close();
     this.db.close();
+    this.checkpointer?.releaseFiles();
   }
 
   private meta(key: string): number {

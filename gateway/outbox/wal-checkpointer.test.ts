@@ -69,6 +69,7 @@ afterEach(() => {
   for (const { db, checkpointer } of opened.splice(0)) {
     checkpointer.close();
     db.close();
+    checkpointer.releaseFiles();
   }
 });
 
@@ -196,6 +197,26 @@ describe('WalCheckpointer', () => {
     expect(releaseSync(held)).toBe(path);
     expect(checkpointer.pinned).toBe(false);
     expect(checkpointer.stats()).toMatchObject({ failures: 1, checkpoints: 1 });
+  });
+
+  it('closed during a cycle: syncs the database it copied into before the pin lets go, and says the cycle is over', () => {
+    const held: SyncCall[] = [];
+    const { db, checkpointer, path, insert } = walDatabase(50, held);
+    const answered = vi.fn();
+    checkpointer.on('answered', answered);
+    checkpointer.committed(1024 * 1024);
+    releaseSync(held);
+    expect(checkpointer.pinned).toBe(true);
+    checkpointer.close();
+    expect(checkpointer.pinned).toBe(false);
+    expect(answered).toHaveBeenCalledTimes(1);
+    // The pin has let go: a commit may rewind the WAL now (the database was synced on close).
+    insert(1);
+    expect(walFrames(path).log).toBeLessThan(5);
+    // The sync still in the pool returns after close: nothing more happens.
+    releaseSync(held);
+    expect(answered).toHaveBeenCalledTimes(1);
+    expect(db.open).toBe(true);
   });
 
   it("leaves the outbox's connection to checkpoint as SQLite does when its connections cannot open", () => {

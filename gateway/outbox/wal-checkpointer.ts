@@ -9,10 +9,15 @@
  *
  * 1. A read transaction opens on a connection of its own (the pin). Its snapshot is every frame
  *    committed so far, and while it stays open no checkpoint can copy a frame beyond it, and no
- *    writer (of any process) can rewind the WAL over the frames it sees.
+ *    writer (of any process) can rewind the WAL over the frames it sees. (When every frame had
+ *    been copied already, the pin reads the database file alone and a writer may rewind: then no
+ *    checkpoint can copy anything while it is open, and what was copied before was synced before
+ *    the previous cycle's pin let go.)
  * 2. fdatasync of the WAL: every frame in the pin's snapshot is on disk.
- * 3. A PASSIVE checkpoint on a second connection with synchronous=OFF copies those frames (and only
- *    those: the pin bounds it) into the database file, on the loop: a read and a write per page.
+ * 3. A PASSIVE checkpoint on a second connection, switched to synchronous=OFF for that call only,
+ *    copies those frames (and only those: the pin bounds it) into the database file, on the loop:
+ *    a read and a write per page. (Only for the call: a connection closed last checkpoints with
+ *    its own setting, and better-sqlite3 closes what is open when the process ends.)
  * 4. fdatasync of the database file, then the pin lets go. Only now may a writer rewind the WAL
  *    and overwrite the frames that were copied: their pages are on disk in the database.
  *
@@ -34,7 +39,7 @@ import { EventEmitter } from 'node:events';
 import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import type { Clock } from '../../core/clock.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
 
 /**
  * A checkpoint begins once the WAL has grown by about this much since the last one began (SQLite's
@@ -123,7 +128,7 @@ type Phase = 'idle' | 'syncing-wal' | 'syncing-database';
 export class WalCheckpointer extends EventEmitter<WalCheckpointerEvents> {
   /** Reads, to hold a snapshot: see the file comment. Null when the outbox checkpoints itself. */
   private readonly pin: { db: Database.Database; begin: Database.Statement; read: Database.Statement; end: Database.Statement } | null;
-  /** Copies frames, with synchronous=OFF: the cycle does its fsyncs. */
+  /** Copies frames, with synchronous=OFF for the copy: the cycle does its fsyncs. */
   private readonly copier: Database.Database | null;
   private readonly sync: (fd: number, done: (error: Error | null) => void) => void;
   private walFd: number | null = null;
@@ -145,7 +150,10 @@ export class WalCheckpointer extends EventEmitter<WalCheckpointerEvents> {
   private failedMono = Number.NEGATIVE_INFINITY;
   private failureLoggedMono = Number.NEGATIVE_INFINITY;
   private lastResult: CheckpointResult = { busy: 0, log: 0, checkpointed: 0 };
+  private retryTimer: TimerHandle | null = null;
   private closed = false;
+  /** The outbox's connection has closed too: the descriptors may go (see releaseFiles). */
+  private filesReleased = false;
   private readonly counts = { checkpoints: 0, complete: 0, held: 0, failures: 0 };
 
   constructor(
@@ -165,7 +173,9 @@ export class WalCheckpointer extends EventEmitter<WalCheckpointerEvents> {
       db.pragma('wal_autocheckpoint = 0');
     } catch (error) {
       pin?.db.close();
+      copier?.close();
       pin = null;
+      copier = null;
       options.logger.warn({ err: error }, 'outbox checkpoints with its own connection: the checkpoint connections did not open');
     }
     this.pin = pin;
@@ -216,26 +226,37 @@ export class WalCheckpointer extends EventEmitter<WalCheckpointerEvents> {
 
   /**
    * Ends the cycle under way (the database synced here if frames were copied, so the pin may let
-   * go) and closes the connections: the outbox's own connection, closed last, checkpoints the
-   * rest with SQLite's fsyncs.
+   * go) and closes the connections. The outbox calls it once it will commit no more, just before
+   * its own connection closes: that one, closed last, checkpoints the rest with SQLite's fsyncs.
    */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.retryTimer) this.options.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     if (this.phase === 'syncing-database') {
       try {
         fdatasyncSync(this.databaseDescriptor());
       } catch (error) {
+        // Nothing commits after this: the outbox's connection, closing next, syncs at its checkpoint.
         this.logFailure(error);
       }
     }
+    const cycleUnderWay = this.phase !== 'idle';
     this.endCycle();
-    if (this.copier) {
-      // Were it the last connection to close, SQLite would checkpoint with its settings.
-      this.copier.pragma('synchronous = NORMAL');
-      this.copier.close();
-    }
+    this.copier?.close();
     this.pin?.db.close();
+    // Whoever waits for the cycle (checkpointWhole) hears that it is over.
+    if (cycleUnderWay) this.emit('answered');
+  }
+
+  /**
+   * Closes the descriptors the syncs use, once the outbox's own connection has closed: closing a
+   * descriptor of the database file drops every POSIX lock this process holds on it, SQLite's
+   * included.
+   */
+  releaseFiles(): void {
+    this.filesReleased = true;
     // A sync still running in the pool keeps its descriptor until it returns (its callback closes).
     if (!this.syncInFlight) this.closeDescriptors();
   }
@@ -267,12 +288,16 @@ export class WalCheckpointer extends EventEmitter<WalCheckpointerEvents> {
   /** The WAL is on disk up to the pin's snapshot: copy those frames, then sync the database. */
   private copy(): void {
     let copyError: unknown = null;
+    const copier = this.copier as Database.Database;
     try {
-      const [result] = (this.copier as Database.Database).pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[];
+      copier.pragma('synchronous = OFF');
+      const [result] = copier.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[];
       if (result) this.copied(result);
     } catch (error) {
       // Pages may have been written before it failed: the database is synced all the same.
       copyError = error;
+    } finally {
+      copier.pragma('synchronous = NORMAL');
     }
     this.phase = 'syncing-database';
     this.syncDatabase(copyError);
@@ -306,10 +331,11 @@ export class WalCheckpointer extends EventEmitter<WalCheckpointerEvents> {
    */
   private retryDatabaseSync(error: unknown, copyError: unknown): void {
     this.counts.failures += 1;
+    this.failedMono = this.options.clock.monotonic();
     this.logFailure(error);
     this.releaseHold();
-    this.options.clock.setTimeout(() => {
-      if (this.closed) return;
+    this.retryTimer = this.options.clock.setTimeout(() => {
+      this.retryTimer = null;
       this.syncDatabase(copyError);
     }, RETRY_AFTER_FAILURE_MS);
   }
@@ -367,9 +393,9 @@ export class WalCheckpointer extends EventEmitter<WalCheckpointerEvents> {
     });
   }
 
-  /** A pool sync returned after close: its descriptors may go now. */
+  /** A pool sync returned after close: its descriptors may go now, if the outbox has closed. */
   private afterClose(): void {
-    this.closeDescriptors();
+    if (this.filesReleased) this.closeDescriptors();
   }
 
   private logFailure(error: unknown): void {
@@ -424,12 +450,15 @@ function openPin(path: string): NonNullable<WalCheckpointer['pin']> {
   }
 }
 
-/** The connection that copies frames: SQLite's fsyncs off, the cycle does them. */
+/**
+ * The connection that copies frames. synchronous=NORMAL but while it copies (see `copy`): SQLite's
+ * fsyncs off then, the cycle does them.
+ */
 function openCopier(path: string): Database.Database {
   const db = new Database(path, { fileMustExist: true });
   try {
     db.pragma('busy_timeout = 0');
-    db.pragma('synchronous = OFF');
+    db.pragma('synchronous = NORMAL');
     // A checkpoint copies frames from file to file; it needs no page cache to speak of.
     db.pragma('cache_size = -64');
     return db;
