@@ -25,6 +25,7 @@ import { Mosquitto } from '../test/helpers/mosquitto.js';
 import { tempDir } from '../test/helpers/test-config.js';
 import { riskInferenceBench, workflowBench, xrayScreeningBench } from './edge-bench.js';
 import { underLoad } from './machine-load.js';
+import { deployedRuntime } from './scale/deployed-runtime.js';
 import { durablePublish, linkPublish, percentile, rawPublish, rawSteadyLatency, startDurable, steadyLatency } from './uplink-bench.js';
 
 // `npm run bench -- WORD` runs one section on its own instead of the default run: a module whose
@@ -134,9 +135,9 @@ try {
   const fill = child(['fill', dir, String(BACKLOG)]);
   console.log(`  backlog of ${fmt(BACKLOG)} stored in ${fmt(fill.fillSec ?? 0, 1)} s (${fmt(fill.fillRate ?? 0)} events/s), then drained after the broker returns:`);
   // V8 grows its heap lazily under a high allocation rate; the second run caps the old space as
-  // docs/operations.md recommends for a post's 1-2 GB machine, the third also the semi-spaces as
-  // deploy/border-gateway.service does (docs/benchmarks.md, "Footprint").
-  for (const flags of [[], ['--max-old-space-size=96'], ['--max-old-space-size=96', '--max-semi-space-size=2']]) {
+  // docs/operations.md recommends for a post's 1-2 GB machine, the third runs with the node flags
+  // of deploy/border-gateway.service (docs/benchmarks.md, "Footprint").
+  for (const flags of [[], ['--max-old-space-size=96'], deployedRuntime().nodeFlags]) {
     const runDir = tempDir('bench-');
     // With its -wal, if one is left (a process that ended without closing its outbox): the last
     // commits may be there, and the drain would wait for them.
