@@ -466,10 +466,24 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   }
 
   /**
-   * Resolves once everything committed so far is on disk: true when it had to wait, false when it
-   * already was (or the outbox is closed). For clocks that step time (Clock.settleWith).
+   * Resolves once everything committed so far is on disk, and the appends the checkpointer holds
+   * back are committed and on disk too: true when it had to wait, false when it already was (or
+   * the outbox is closed). For clocks that step time (Clock.settleWith): a test clock that stepped
+   * on while appends waited for a checkpoint ran its timers before their producers heard.
    */
-  whenDurable(): Promise<boolean> {
+  async whenDurable(): Promise<boolean> {
+    const checkpointer = this.checkpointer;
+    if (!this.closed && this.pending.length > 0 && checkpointer?.holdsCommits) {
+      await once(checkpointer, 'released');
+      // The outbox commits what was held in a turn of its own (see the constructor): after it.
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.whenDurable();
+      return true;
+    }
+    return this.whenCommittedDurable();
+  }
+
+  private whenCommittedDurable(): Promise<boolean> {
     const target = this.lastSeqValue;
     if (this.closed || this.durableSeqValue >= target) return Promise.resolve(false);
     return new Promise((resolve) => {
