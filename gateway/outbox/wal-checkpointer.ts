@@ -157,7 +157,7 @@ export class WalCheckpointer extends EventEmitter<WalCheckpointerEvents> {
   private readonly counts = { checkpoints: 0, complete: 0, held: 0, failures: 0 };
 
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     private readonly path: string,
     private readonly options: WalCheckpointerOptions,
   ) {
