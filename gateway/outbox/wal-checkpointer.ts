@@ -36,10 +36,11 @@
  * default, and says so: slower, never unsafe.
  */
 import { EventEmitter } from 'node:events';
-import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
+import { fdatasync, fdatasyncSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../core/clock.js';
+import { FileDescriptor } from './file-descriptor.js';
 
 /**
  * A checkpoint begins once the WAL has grown by about this much since the last one began (SQLite's
@@ -131,8 +132,8 @@ export class WalCheckpointer extends EventEmitter<WalCheckpointerEvents> {
   /** Copies frames, with synchronous=OFF for the copy: the cycle does its fsyncs. */
   private readonly copier: Database.Database | null;
   private readonly sync: (fd: number, done: (error: Error | null) => void) => void;
-  private walFd: number | null = null;
-  private databaseFd: number | null = null;
+  private readonly walFile: FileDescriptor;
+  private readonly databaseFile: FileDescriptor;
   private phase: Phase = 'idle';
   /** A sync runs in the pool: its descriptor stays open until it returns. */
   private syncInFlight = false;
@@ -158,12 +159,14 @@ export class WalCheckpointer extends EventEmitter<WalCheckpointerEvents> {
 
   constructor(
     db: Database.Database,
-    private readonly path: string,
+    path: string,
     private readonly options: WalCheckpointerOptions,
   ) {
     super();
     this.lastStartedMono = options.clock.monotonic();
     this.sync = options.syncFile ?? fdatasync;
+    this.walFile = new FileDescriptor(`${path}-wal`);
+    this.databaseFile = new FileDescriptor(path);
     db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     let pin: WalCheckpointer['pin'] = null;
     let copier: Database.Database | null = null;
@@ -236,7 +239,7 @@ export class WalCheckpointer extends EventEmitter<WalCheckpointerEvents> {
     this.retryTimer = null;
     if (this.phase === 'syncing-database') {
       try {
-        fdatasyncSync(this.databaseDescriptor());
+        fdatasyncSync(this.databaseFile.get());
       } catch (error) {
         // Nothing commits after this: the outbox's connection, closing next, syncs at its checkpoint.
         this.logFailure(error);
@@ -273,7 +276,7 @@ export class WalCheckpointer extends EventEmitter<WalCheckpointerEvents> {
       pin.begin.run();
       // The snapshot is taken at the first read, not at BEGIN.
       pin.read.get();
-      walFd = this.walDescriptor();
+      walFd = this.walFile.get();
     } catch (error) {
       this.failed(error);
       return;
@@ -306,7 +309,7 @@ export class WalCheckpointer extends EventEmitter<WalCheckpointerEvents> {
   private syncDatabase(copyError: unknown): void {
     let databaseFd: number;
     try {
-      databaseFd = this.databaseDescriptor();
+      databaseFd = this.databaseFile.get();
     } catch (error) {
       this.retryDatabaseSync(error, copyError);
       return;
@@ -406,28 +409,9 @@ export class WalCheckpointer extends EventEmitter<WalCheckpointerEvents> {
     this.options.logger.warn({ code, message, phase: this.phase }, 'outbox WAL checkpoint failed; will retry');
   }
 
-  /** Opened on first use: SQLite creates the -wal file with the first write. */
-  private walDescriptor(): number {
-    this.walFd ??= openSync(`${this.path}-wal`, 'r+');
-    return this.walFd;
-  }
-
-  private databaseDescriptor(): number {
-    this.databaseFd ??= openSync(this.path, 'r+');
-    return this.databaseFd;
-  }
-
   private closeDescriptors(): void {
-    for (const fd of [this.walFd, this.databaseFd]) {
-      if (fd === null) continue;
-      try {
-        closeSync(fd);
-      } catch {
-        // Already unusable: nothing more to release.
-      }
-    }
-    this.walFd = null;
-    this.databaseFd = null;
+    this.walFile.close();
+    this.databaseFile.close();
   }
 }
 

@@ -11,9 +11,10 @@
  * inode's dirty pages whichever descriptor asks). The checkpointer (wal-checkpointer.ts) syncs
  * the WAL before it copies frames into the database, and the database before the WAL is reused.
  */
-import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
+import { fdatasync, fdatasyncSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../core/clock.js';
+import { FileDescriptor } from './file-descriptor.js';
 import { DEFAULT_LOOP_SYNC_BUDGET, LoopSyncBudget, type LoopSyncBudgetOptions } from './loop-sync-budget.js';
 
 /** A failed sync (I/O error, WAL file gone) is tried again this often; producers keep waiting. */
@@ -38,7 +39,7 @@ export interface WalSyncOptions {
 }
 
 export class WalSync {
-  private fd: number | null = null;
+  private readonly wal: FileDescriptor;
   private inFlight = false;
   /** Highest seq a sync has been asked to cover. */
   private wanted = 0;
@@ -53,6 +54,7 @@ export class WalSync {
     private readonly walPath: string,
     private readonly options: WalSyncOptions,
   ) {
+    this.wal = new FileDescriptor(walPath);
     this.budget = new LoopSyncBudget(options.clock, options.syncFile ? { ...DEFAULT_LOOP_SYNC_BUDGET, share: 0 } : (options.loopBudget ?? DEFAULT_LOOP_SYNC_BUDGET));
   }
 
@@ -88,14 +90,14 @@ export class WalSync {
     this.retryTimer = null;
     // A sync still running in the thread pool keeps the descriptor until it returns: closing it
     // now could let the number be reused under it.
-    if (!this.inFlight) this.closeDescriptor();
+    if (!this.inFlight) this.wal.close();
   }
 
   private start(): void {
     if (this.inFlight || this.closed || this.retryTimer || this.wanted <= this.synced) return;
     let fd: number;
     try {
-      fd = this.descriptor();
+      fd = this.wal.get();
     } catch (error) {
       this.failed(error);
       return;
@@ -120,7 +122,7 @@ export class WalSync {
       this.budget.took(this.options.clock.monotonic() - began, false);
       this.counts.inPool += 1;
       if (this.closed) {
-        this.closeDescriptor();
+        this.wal.close();
         return;
       }
       if (error) {
@@ -135,7 +137,7 @@ export class WalSync {
 
   /** fdatasync of the WAL on the calling thread; throws what it throws. Covers all wanted so far. */
   private syncOnThisThread(): void {
-    (this.options.syncFileNow ?? fdatasyncSync)(this.descriptor());
+    (this.options.syncFileNow ?? fdatasyncSync)(this.wal.get());
     this.synced = this.wanted;
   }
 
@@ -156,22 +158,5 @@ export class WalSync {
       { code, message, wal: this.walPath, waitingUpTo: this.wanted, syncedUpTo: this.synced },
       'outbox cannot sync its WAL to disk; producers wait, retrying',
     );
-  }
-
-  /** Opened on first use: SQLite creates the -wal file with the first write. */
-  private descriptor(): number {
-    this.fd ??= openSync(this.walPath, 'r+');
-    return this.fd;
-  }
-
-  private closeDescriptor(): void {
-    const fd = this.fd;
-    this.fd = null;
-    if (fd === null) return;
-    try {
-      closeSync(fd);
-    } catch {
-      // Already unusable: nothing more to release.
-    }
   }
 }
