@@ -420,8 +420,9 @@ function fromUrl(value: string, what: string): string | undefined {
  * nothing (measured: the module loaded alone, after collection). ws is CommonJS, so require()
  * loads it synchronously, where the transport opens.
  */
+let webSocketModule: typeof import('ws') | undefined;
 function webSocketLibrary(): typeof import('ws') {
-  return createRequire(import.meta.url)('ws') as typeof import('ws');
+  return (webSocketModule ??= createRequire(import.meta.url)('ws') as typeof import('ws'));
 }
 
 /** Opens the transport the URL names; `onOpen` runs once it can carry MQTT. */
