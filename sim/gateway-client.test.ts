@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '../core/free-port.js';
+import { freePort } from '../test/helpers/free-port.js';
 import { DeskUnavailable, deskUnavailable, GatewayDeskClient } from './gateway-client.js';
 
 const CREDENTIALS = { registrationToken: 'sim-registration.s3cret', supervisor: { name: 'sim-inspector', password: 'pw' } };

@@ -20,7 +20,7 @@ import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { freePort } from '../core/free-port.js';
+import { freePort } from './helpers/free-port.js';
 import { REPO_ROOT } from './helpers/gateway-process.js';
 import { release010Database } from './helpers/release-database.js';
 import { tempDir } from './helpers/test-config.js';

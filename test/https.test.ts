@@ -7,7 +7,7 @@ import { request } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { postConfigSchema } from '../config/schema.js';
-import { freePort } from '../core/free-port.js';
+import { freePort } from './helpers/free-port.js';
 import { hashPassword } from '../core/passwords.js';
 import { makeTestPki } from './helpers/certificates.js';
 import { systemRig } from './helpers/rig.js';

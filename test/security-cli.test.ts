@@ -10,7 +10,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../core/free-port.js';
+import { freePort } from './helpers/free-port.js';
 import { GatewayProcess } from './helpers/gateway-process.js';
 import { systemRig } from './helpers/rig.js';
 import { tempDir } from './helpers/test-config.js';

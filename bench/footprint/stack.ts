@@ -211,7 +211,7 @@ export async function runStack(options: StackOptions): Promise<StackResult> {
   const configFile = join(dataDir, 'post.yaml');
   /** The post on free ports of this moment, written where `sim` and `run` read it. */
   const freshConfig = async (): Promise<PostConfig> => {
-    const adjusted = await adjustDemoConfig(loadConfigFile(options.configFile), dataDir, true);
+    const adjusted = await adjustDemoConfig(loadConfigFile(options.configFile), dataDir, freePort);
     adjusted.http.port = await freePort();
     if (options.modelEngine) adjusted.models = { ...adjusted.models, engine: options.modelEngine };
     writeFileSync(configFile, stringify(adjusted));

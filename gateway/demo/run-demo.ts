@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { loadConfigFile } from '../../config/load-config.js';
 import { redactUrl } from '../../config/secrets.js';
 import { systemClock } from '../../core/clock.js';
+import { freePort } from '../../core/free-port.js';
 import { PACKAGE_ROOT } from '../../core/package-info.js';
 import { GatewayDeskClient } from '../../sim/gateway-client.js';
 import { startPostSimulator, type RunningSimulator } from '../../sim/post-simulator.js';
@@ -74,7 +75,7 @@ export interface RunningDemo {
 
 export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const freePorts = options.freePorts ?? false;
-  const config = await adjustDemoConfig(loadConfigFile(options.configFile ?? DEMO_CONFIG_FILE), options.dataDir, freePorts);
+  const config = await adjustDemoConfig(loadConfigFile(options.configFile ?? DEMO_CONFIG_FILE), options.dataDir, freePorts ? freePort : undefined);
   if (options.httpPort !== undefined) config.http.port = options.httpPort;
   else if (freePorts) config.http.port = 0;
   if (freePorts) config.devicePush.port = 0;

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { postConfigSchema } from '../../config/schema.js';
 import { systemClock } from '../../core/clock.js';
-import { freePort } from '../../core/free-port.js';
+import { freePort } from '../../test/helpers/free-port.js';
 import { startControlServer } from '../control-server.js';
 import { startPostSimulator } from '../post-simulator.js';
 import { SimulatedCamera, type SimulatedCameraOptions } from './simulated-camera.js';
