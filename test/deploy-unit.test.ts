@@ -38,6 +38,10 @@ const service = section('Service');
 const value = (key: string): string | undefined => [...service].reverse().find(([k]) => k === key)?.[1];
 const values = (key: string): string[] => service.filter(([k]) => k === key).map(([, v]) => v);
 const execStart = (value('ExecStart') ?? '').split(/\s+/);
+/** ExecStart is node, node's own flags, then the CLI script and its arguments. */
+const scriptAt = execStart.findIndex((arg, at) => at > 0 && !arg.startsWith('-'));
+const nodeFlags = execStart.slice(1, scriptAt);
+const cliArgs = execStart.slice(scriptAt + 1);
 
 function systemdAnalyze(args: string[]): { status: number | null; output: string } {
   const run = spawnSync('systemd-analyze', args, { encoding: 'utf8' });
@@ -60,7 +64,10 @@ describe('deploy/border-gateway.service', () => {
   });
 
   it('runs the production gateway on the documented config and data paths, as its own user', () => {
-    expect(execStart.slice(1)).toEqual(['/opt/border-gateway/dist/gateway/cli.js', 'run', '--config', '/etc/border-gateway/post.yaml', '--data', '/var/lib/border-gateway']);
+    expect(execStart[scriptAt]).toBe('/opt/border-gateway/dist/gateway/cli.js');
+    expect(cliArgs).toEqual(['run', '--config', '/etc/border-gateway/post.yaml', '--data', '/var/lib/border-gateway']);
+    // V8's baseline compiler off (docs/benchmarks.md, "Footprint"): a flag NODE_OPTIONS refuses.
+    expect(nodeFlags).toEqual(['--no-sparkplug']);
     expect(value('User')).toBe('border-gateway');
     expect(value('StateDirectory')).toBe('border-gateway');
     expect(value('WorkingDirectory')).toBe('/var/lib/border-gateway');
@@ -97,12 +104,13 @@ describe('deploy/border-gateway.service', () => {
     expect(helper.status).toBe(0);
   });
 
-  it("gives ExecStart's options to the real CLI, which parses them (exit 78 for the missing file, not 64)", async () => {
-    // The same argv with the config pointed at a file that does not exist: the options are parsed
-    // strictly first (an unknown one exits 64, GW_ERR_CLI_USAGE), then the file is read.
+  it("gives ExecStart's options to node and to the real CLI, which parse them (exit 78 for the missing file, not 64 or 9)", async () => {
+    // The same argv with the config pointed at a file that does not exist: node refuses a flag it
+    // does not know (exit 9), the options are parsed strictly (an unknown one exits 64,
+    // GW_ERR_CLI_USAGE), then the file is read.
     const missing = join(tempDir('gw-unit-'), 'post.yaml');
-    const args = execStart.slice(2).map((arg) => (arg === '/etc/border-gateway/post.yaml' ? missing : arg === '/var/lib/border-gateway' ? join(tempDir('gw-unit-'), 'data') : arg));
-    const run = new GatewayProcess(args);
+    const args = cliArgs.map((arg) => (arg === '/etc/border-gateway/post.yaml' ? missing : arg === '/var/lib/border-gateway' ? join(tempDir('gw-unit-'), 'data') : arg));
+    const run = new GatewayProcess(args, {}, { nodeArgs: nodeFlags });
     const { code } = await run.exited;
     const stderr = run.stderrText.join('\n');
     expect(stderr).not.toContain('GW_ERR_CLI_USAGE');
