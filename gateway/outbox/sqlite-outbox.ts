@@ -293,8 +293,10 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       db.pragma(onDisk ? 'synchronous = NORMAL' : 'synchronous = FULL');
       // better-sqlite3 is built with a 16,000 KiB page cache per connection, which fills as the
       // database grows (+4 MB of RSS in the footprint bench's hour). The hot pages are the newest
-      // events, the open crossings and the indexes' upper levels: 4 MiB holds them.
-      db.pragma('cache_size = -4096');
+      // events, the open crossings and the indexes' upper levels: 1 MiB holds them, and the
+      // rest is read from the OS's cache. With 4 MiB the 4-lane post held 7.8 MB more RSS over
+      // the second half of an hour, side by side, at the same CPU (docs/benchmarks.md).
+      db.pragma('cache_size = -1024');
       migrateGatewayDatabase(db);
       return new SqliteOutbox(db, options);
     } catch (error) {
