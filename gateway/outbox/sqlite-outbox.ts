@@ -294,8 +294,9 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       // better-sqlite3 is built with a 16,000 KiB page cache per connection, which fills as the
       // database grows (+4 MB of RSS in the footprint bench's hour). The hot pages are the newest
       // events, the open crossings and the indexes' upper levels: 1 MiB holds them, and the
-      // rest is read from the OS's cache. With 4 MiB the 4-lane post held 7.8 MB more RSS over
-      // the second half of an hour, side by side, at the same CPU (docs/benchmarks.md).
+      // rest is read from the OS's cache. The cap matters once the database outgrows it (a
+      // backlog while the broker is away): 4 MiB measured no better on the durable path and no
+      // different within an hour's noise on the 4-lane post (docs/benchmarks.md, "Footprint").
       db.pragma('cache_size = -1024');
       migrateGatewayDatabase(db);
       return new SqliteOutbox(db, options);
