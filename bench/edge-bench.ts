@@ -7,11 +7,17 @@
  *   computation written as a plain TypeScript loop;
  * - vehicles per second through the whole workflow (simulated trucks, lane API, workflow, both
  *   models, outbox) on the manual clock, against the outbox committing the same number of events
- *   with no workflow in front of it.
+ *   with no workflow in front of it;
+ * - a plate's visit history read from the gateway's database at a month of arrivals, against the
+ *   same counts from a map in memory (how the gateway held it until the eleventh session), and
+ *   the heap that map takes.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import Database from 'better-sqlite3';
 import { parseConfigText } from '../config/load-config.js';
 import { systemClock } from '../core/clock.js';
 import { predictProbability } from '../edge-models/gradient-boosting.js';
@@ -23,11 +29,14 @@ import { XrayScreeningModel, type XrayImage } from '../edge-models/xray-screenin
 import { Gateway } from '../gateway/daemon.js';
 import { createLogger } from '../gateway/logger.js';
 import { startPostRuntime } from '../gateway/post-runtime.js';
+import type { EventDraft } from '../contract/envelope.js';
+import { LaneStore, VISITS_MAX_ROWS, VISITS_WINDOW_MS } from '../gateway/workflow/lane-store.js';
 import { resolveUplinkSettings } from '../gateway/uplink/resolve-settings.js';
 import { TrafficGenerator } from '../sim/traffic.js';
 import { labelledCrossings, seededRandom } from '../sim/truck-profiles.js';
 import { SimulatedScanner } from '../sim/xray/simulated-scanner.js';
 import { ManualClock } from '../test/helpers/manual-clock.js';
+import { MemoryVisitHistory } from '../test/helpers/memory-visit-history.js';
 import { DeviceFeedStandIn, InProcessDesk, standInLanes } from '../test/helpers/post-harness.js';
 import { tempDir } from '../test/helpers/test-config.js';
 import { percentile } from './uplink-bench.js';
@@ -167,4 +176,62 @@ export async function workflowBench(hours: number, intervalSec: number): Promise
   await gateway.stop();
   console.log(`  whole workflow on the simulator (4 lanes, ${hours} h of traffic, manual clock): ${fmt(vehicles)} vehicles, ${fmt(events)} events in ${fmt(seconds, 1)} s = ${fmt(vehicles / seconds, 1)} vehicles/s (${fmt(events / vehicles, 1)} events each)`);
   console.log(`    baseline: the outbox alone commits ${fmt(events)} events at ${fmt(events / baseSeconds)} events/s; workflow events/s ÷ outbox events/s ${fmt(events / seconds / (events / baseSeconds), 2)}`);
+}
+
+/** Heap used after full collections (gc exposed for this process on first use). */
+function settledHeap(): number {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+/**
+ * A month of a busy post's arrivals (VISITS_MAX_ROWS: 8,000 trucks a day for 30 days, a third of
+ * them regulars coming back every few days) in the gateway's database, and `lookups` vehicles
+ * assessed against it: a plate's visits and mismatches per vehicle, as the risk features read them.
+ */
+export function visitHistoryBench(lookups: number): void {
+  const dir = tempDir('bench-visits-');
+  const db = new Database(join(dir, 'outbox.db'));
+  db.pragma('journal_mode = WAL');
+  const clock = new ManualClock(Date.UTC(2026, 10, 26));
+  const store = new LaneStore(db, clock);
+  const random = seededRandom(3);
+  const regulars = Array.from({ length: 2_000 }, (_, i) => `GE-${String(i).padStart(4, '0')}-RG`);
+  const plateOf = (i: number): string => (random() < 1 / 3 ? (regulars[Math.floor(random() * regulars.length)] as string) : `TR-${i}-${Math.floor(random() * 1e6)}`);
+  const start = clock.now() - VISITS_WINDOW_MS;
+  const step = VISITS_WINDOW_MS / VISITS_MAX_ROWS;
+  const arrivals: { plate: string; atMs: number }[] = Array.from({ length: VISITS_MAX_ROWS }, (_, i) => ({ plate: plateOf(i), atMs: Math.round(start + i * step) + 1 }));
+  const event = {} as EventDraft;
+  const write = db.transaction((batch: { plate: string; atMs: number }[]) => {
+    for (const visit of batch) store.within(null, { visit })(event, db);
+  });
+  for (let i = 0; i < arrivals.length; i += 10_000) write(arrivals.slice(i, i + 10_000));
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  const dbBytes = statSync(join(dir, 'outbox.db')).size;
+
+  const before = settledHeap();
+  const memory = new MemoryVisitHistory();
+  for (const visit of arrivals) memory.recordArrival(visit.plate, visit.atMs);
+  const mapBytes = settledHeap() - before;
+
+  const asked = Array.from({ length: lookups }, (_, i) => (i % 2 === 0 ? (arrivals[Math.floor(random() * arrivals.length)] as { plate: string }).plate : `NEW-${i}`));
+  const now = clock.now() + 1;
+  let checksum = 0;
+  for (let i = 0; i < 1_000; i += 1) checksum += store.visits(asked[i % lookups] as string, now) + memory.visits(asked[i % lookups] as string, now);
+  const fromDb = timeEach(lookups, (i) => {
+    checksum += store.visits(asked[i] as string, now) + store.mismatchesOf(asked[i] as string);
+  });
+  const fromMap = timeEach(lookups, (i) => {
+    checksum += memory.visits(asked[i] as string, now) + memory.mismatchesOf(asked[i] as string);
+  });
+  const differ = asked.filter((plate) => store.visits(plate, now) !== memory.visits(plate, now)).length;
+  db.close();
+  console.log(
+    `  visit history at ${fmt(VISITS_MAX_ROWS)} arrivals (a month at 8,000 trucks a day), ${fmt(lookups)} vehicles assessed: read from the database p50 ${fmt(percentile(fromDb, 50) * 1000, 1)} µs, p99 ${fmt(percentile(fromDb, 99) * 1000, 1)} µs per vehicle; ` +
+      `the database file ${fmt(dbBytes / 1024 / 1024, 1)} MB${differ > 0 ? `; ${differ} counts DIFFER from the map's` : ''} (checksum ${checksum % 10})`,
+  );
+  console.log(`    baseline: the same counts from a map in memory, p50 ${fmt(percentile(fromMap, 50) * 1000, 1)} µs (database ÷ map, means: ${fmt(mean(fromDb) / mean(fromMap), 1)}); the map held ${fmt(mapBytes / 1024 / 1024, 1)} MB of heap, the gateway now none`);
 }

@@ -10,6 +10,7 @@
  *   BENCH_VEHICLES vehicles scored in the risk inference run (default 5000)
  *   BENCH_IMAGES   1024×1024 images screened (default 40)
  *   BENCH_HOURS    hours of 4-lane traffic through the workflow (default 24)
+ *   BENCH_LOOKUPS  vehicles whose visit history is read, from the database and from a map (default 20000)
  *   BENCH_ONLY     "edge" to run only the edge-model and workflow figures, "uplink" only the uplink's
  *
  * `npm run bench -- peers` runs only the comparison with Node-RED instead (bench/peers.ts).
@@ -23,7 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Mosquitto } from '../test/helpers/mosquitto.js';
 import { tempDir } from '../test/helpers/test-config.js';
-import { riskInferenceBench, workflowBench, xrayScreeningBench } from './edge-bench.js';
+import { riskInferenceBench, visitHistoryBench, workflowBench, xrayScreeningBench } from './edge-bench.js';
 import { underLoad } from './machine-load.js';
 import { deployedRuntime } from './scale/deployed-runtime.js';
 import { durablePublish, linkPublish, percentile, rawPublish, rawSteadyLatency, startDurable, steadyLatency } from './uplink-bench.js';
@@ -60,6 +61,7 @@ if (process.env.BENCH_ONLY !== 'uplink') {
   await riskInferenceBench(Number(process.env.BENCH_VEHICLES ?? 5000));
   await xrayScreeningBench(Number(process.env.BENCH_IMAGES ?? 40));
   await workflowBench(Number(process.env.BENCH_HOURS ?? 24), 300);
+  visitHistoryBench(Number(process.env.BENCH_LOOKUPS ?? 20_000));
   if (process.env.BENCH_ONLY === 'edge') process.exit(0);
 }
 

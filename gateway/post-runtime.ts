@@ -21,7 +21,6 @@ import { POST_LANE } from '../contract/envelope.js';
 import type { DeviceManager } from './devices/device-manager.js';
 import { PostWorkflow, type DeviceFeed } from './workflow/post-workflow.js';
 import { RiskAssessor } from './workflow/risk-assessor.js';
-import { VisitHistory } from './workflow/visit-history.js';
 import { LaneStore } from './workflow/lane-store.js';
 import { LaneConsole, type ConsoleImage } from './workflow/lane-console.js';
 import { OnvifAnprDriver } from '../drivers/anpr/onvif-anpr-driver.js';
@@ -96,7 +95,9 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
   const engine = config.models.engine ?? 'auto';
   const riskSlot = new ModelSlot('risk', (verified) => RiskModel.load(verified, engine), () => trustedKeys);
   const screeningSlot = new ModelSlot('xray-screening', (verified) => XrayScreeningModel.load(verified, engine), () => trustedKeys);
-  const history = new VisitHistory();
+  // Open crossings, barrier cycles and the visit history, in the gateway's database; the risk
+  // features read a plate's visits from it.
+  const laneStore = new LaneStore(gateway.outbox.database, options.clock);
   const random = options.random ?? Math.random;
   const modelLogger = logger.child({ module: 'models' });
 
@@ -113,7 +114,7 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
   const assessor = new RiskAssessor({
     slot: riskSlot,
     rules,
-    history,
+    history: laneStore,
     utcOffsetMin: config.workflow.utcOffsetMin,
     logger: modelLogger,
     // About one crossing: on its lane's topic, with the lane's other alarms.
@@ -205,9 +206,8 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     clockQuality: createClockQualityProbe(systemClock),
     assessor,
     screening: screeningSlot,
-    history,
     logger: logger.child({ module: 'workflow' }),
-    store: new LaneStore(gateway.outbox.database, options.clock),
+    store: laneStore,
   });
   // The console shows a crossing's entry picture: not one an exit camera took (lane-console.ts).
   const exitCameras = new Set(config.lanes.flatMap((lane) => lane.devices.filter((device) => device.role === 'exit').map((device) => device.id)));

@@ -30,7 +30,7 @@ import { createLogger } from '../gateway/logger.js';
 import { modelCommand } from '../gateway/model-commands.js';
 import type { Crossing, RiskDecision } from '../gateway/workflow/lane-workflow.js';
 import { RiskAssessor } from '../gateway/workflow/risk-assessor.js';
-import { VisitHistory } from '../gateway/workflow/visit-history.js';
+import { MemoryVisitHistory } from './helpers/memory-visit-history.js';
 import { VmcStore } from '../vmc/store/vmc-store.js';
 import { vmcCommand } from '../vmc/vmc-cli.js';
 import { simulateMonth } from './helpers/simulated-month.js';
@@ -137,7 +137,7 @@ describe('a risk model trained from the exported crossings of a simulated month'
     const assessor = new RiskAssessor({
       slot,
       rules: { watchlist: WATCHLIST, weightToleranceShare: 0.1, randomXrayShare: 0, random: () => 0.5 },
-      history: new VisitHistory(),
+      history: new MemoryVisitHistory(),
       utcOffsetMin: 0,
       logger: createLogger('silent'),
       onModelFailure: () => undefined,

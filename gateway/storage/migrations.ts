@@ -178,6 +178,12 @@ CREATE INDEX evidence_uploads_by_digest ON evidence_uploads (digest);`);
 )`);
     },
   },
+  {
+    description: "the visit history read per vehicle from the database (workflow/lane-store.ts), not held in memory: an index to count a plate's arrivals",
+    up: (db) => {
+      db.exec('CREATE INDEX visits_by_plate ON visits (plate_key, wall_ms)');
+    },
+  },
 ];
 
 export const GATEWAY_SCHEMA_VERSION = MIGRATIONS.length;

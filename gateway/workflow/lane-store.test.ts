@@ -1,7 +1,7 @@
 /**
  * The lane store on its own: a crossing written with its event comes back with its stamps moved
  * onto a new process's monotonic clock (the outage measured by the wall clock), a closed one does
- * not; the visit history keeps 30 days within its row bound.
+ * not; the visit history keeps 30 days within its row bounds and is read from the database.
  */
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import type { Crossing } from './lane-workflow.js';
 import { LaneStore, MAX_OUTAGE_MS, VISITS_WINDOW_MS } from './lane-store.js';
 
 const MINUTE = 60_000;
+const DAY = 86_400_000;
 const event = {} as EventDraft;
 
 function crossing(clock: ManualClock): Crossing {
@@ -74,16 +75,68 @@ describe('lane store', () => {
     expect(store.restoreCrossings().size).toBe(0);
   });
 
-  it('keeps visits of the last 30 days, and mismatches, across a restart', () => {
+  it('counts the arrivals of the last 30 days before a moment, OCR-tolerant, across a restart', () => {
     const db = new Database(':memory:');
     const clock = new ManualClock();
     const store = new LaneStore(db, clock);
-    store.within(null, { visit: { plate: 'GE-123-AB', atMs: clock.now() - VISITS_WINDOW_MS - 1 } })(event, db);
-    store.within(null, { visit: { plate: 'ge 123 ab', atMs: clock.now() - MINUTE } })(event, db);
-    store.within(null, { visit: { plate: 'GE123AB', atMs: clock.now() } })(event, db);
+    const now = clock.now();
+    store.within(null, { visit: { plate: 'GE-123-AB', atMs: now - VISITS_WINDOW_MS - 1 } })(event, db);
+    store.within(null, { visit: { plate: 'ge 123 ab', atMs: now - 2 * DAY } })(event, db);
+    store.within(null, { visit: { plate: 'GE-I23-AB', atMs: now - DAY } })(event, db);
+    store.within(null, { visit: { plate: 'GE123AB', atMs: now } })(event, db);
     store.within(null, { mismatch: 'GE123AB' })(event, db);
-    const { arrivals, mismatches } = new LaneStore(db, clock).restoreVisits();
-    expect([...arrivals.values()].map((times) => times.length)).toEqual([2]);
-    expect([...mismatches.values()]).toEqual([1]);
+    // Read by a new process's store: nothing of it was held in memory.
+    const restarted = new LaneStore(db, clock);
+    expect(restarted.visits('GE123AB', now + 1)).toBe(3);
+    expect(restarted.visits('GE123AB', now)).toBe(2); // before the moment only
+    expect(restarted.visits('GE123AB', now - DAY + VISITS_WINDOW_MS + 1)).toBe(1); // the day-old one only
+    expect(restarted.visits('OTHER-1', now + 1)).toBe(0);
+    expect(restarted.visits(null, now + 1)).toBe(0);
+    expect(restarted.mismatchesOf('GE-123-AB')).toBe(1);
+    expect(restarted.mismatchesOf('OTHER-1')).toBe(0);
+    expect(restarted.mismatchesOf(null)).toBe(0);
+  });
+
+  it("forgets arrivals older than 30 days as new ones are written, and holds at most maxVisits rows", () => {
+    const db = new Database(':memory:');
+    const clock = new ManualClock();
+    const store = new LaneStore(db, clock, { maxVisits: 10, maxMismatchPlates: 10 });
+    const t0 = clock.now();
+    // A month and a half of passing traffic, a plate every tenth of a day.
+    for (let i = 0; i < 450; i += 1) store.within(null, { visit: { plate: `XX-${i}-YY`, atMs: t0 + i * (DAY / 10) } })(event, db);
+    expect(rows(db, 'visits')).toBe(10);
+    expect(store.visits('XX-439-YY', t0 + DAY * 60)).toBe(0);
+    expect(store.visits('XX-440-YY', t0 + DAY * 45)).toBe(1);
+    // Under the row bound, the window alone decides.
+    const wideDb = new Database(':memory:');
+    const wide = new LaneStore(wideDb, clock);
+    for (let i = 0; i < 450; i += 1) wide.within(null, { visit: { plate: `XX-${i}-YY`, atMs: t0 + i * (DAY / 10) } })(event, wideDb);
+    expect(rows(wideDb, 'visits')).toBe(301); // arrivals 149…449: the last 30 days
+  });
+
+  it('remembers mismatches for at most maxMismatchPlates plates, the longest unchanged forgotten first', () => {
+    const db = new Database(':memory:');
+    const store = new LaneStore(db, new ManualClock(), { maxVisits: 10, maxMismatchPlates: 2 });
+    for (const plate of ['AA-111-AA', 'BB-222-BB', 'AA-111-AA', 'CC-333-CC']) store.within(null, { mismatch: plate })(event, db);
+    expect(store.mismatchesOf('AA-111-AA')).toBe(2);
+    expect(store.mismatchesOf('BB-222-BB')).toBe(0);
+    expect(store.mismatchesOf('CC-333-CC')).toBe(1);
+    expect(rows(db, 'plate_mismatches')).toBe(2);
+    // The bound holds for a store that starts on a full table.
+    const restarted = new LaneStore(db, new ManualClock(), { maxVisits: 10, maxMismatchPlates: 2 });
+    restarted.within(null, { mismatch: 'DD-444-DD' })(event, db);
+    expect(rows(db, 'plate_mismatches')).toBe(2);
+    expect(restarted.mismatchesOf('AA-111-AA')).toBe(0);
+  });
+
+  it("counts a plate's visits through its index, not a scan of the month", () => {
+    const db = new Database(':memory:');
+    new LaneStore(db, new ManualClock());
+    const plan = db.prepare('EXPLAIN QUERY PLAN SELECT COUNT(*) AS n FROM visits WHERE plate_key = ? AND wall_ms >= ? AND wall_ms < ?').all('GE123AB', 0, 1) as { detail: string }[];
+    expect(plan.map((step) => step.detail).join('; ')).toMatch(/USING COVERING INDEX visits_by_plate \(plate_key=\? AND wall_ms>\? AND wall_ms<\?\)/);
   });
 });
+
+function rows(db: Database.Database, table: string): number {
+  return (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+}

@@ -23,7 +23,6 @@ import type { DeviceReading, HealthListener, ReadingListener } from '../devices/
 import type { PostWorkflowOptions } from './post-workflow.js';
 import { PostWorkflow } from './post-workflow.js';
 import type { RiskAssessor } from './risk-assessor.js';
-import { VisitHistory } from './visit-history.js';
 
 const config = parseConfigText(`
 version: 1
@@ -174,7 +173,6 @@ describe('post workflow', () => {
       clockQuality: () => ({ synchronised: true, offsetMs: 0.2 }),
       assessor: {} as RiskAssessor,
       screening: { use: (fn: (model: null) => Promise<unknown>) => fn(null) } as unknown as ModelSlot<XrayScreeningModel>,
-      history: new VisitHistory(),
       logger: pino({ level: 'warn' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) }),
     };
     post = new PostWorkflow(options);

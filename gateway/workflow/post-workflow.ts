@@ -21,7 +21,6 @@ import type { DeviceManager, DeviceReading } from '../devices/device-manager.js'
 import { IMAGE_REF_PATTERN } from './lane-view.js';
 import { LaneWorkflow, WorkflowError, type Crossing, type Declaration, type DetectedBy, type ScanScreening, type WorkflowEvent } from './lane-workflow.js';
 import type { RiskAssessor } from './risk-assessor.js';
-import type { VisitHistory } from './visit-history.js';
 import { toCatalogueEvents } from './workflow-events.js';
 import type { Actor } from '../auth/roles.js';
 import { isOutboxRefusal, type WithinCommit } from '../outbox/sqlite-outbox.js';
@@ -93,7 +92,6 @@ export interface PostWorkflowOptions {
   clockQuality: ClockQualityProbe;
   assessor: RiskAssessor;
   screening: ModelSlot<XrayScreeningModel>;
-  history: VisitHistory;
   logger: Logger;
   /** Where open crossings, barrier cycles and visits survive a restart; none: memory only (tests). */
   store?: LaneStore;
@@ -133,11 +131,10 @@ export class PostWorkflow {
 
   /**
    * Carries on from before a restart: each lane's open crossings (same ids, same arrival times,
-   * abandonment counted from their last progress), its barrier cycle, the visit history.
+   * abandonment counted from their last progress), its barrier cycle. (The visit history is read
+   * from the store as vehicles are assessed: nothing of it to bring back.)
    */
   private restore(store: LaneStore): void {
-    const { arrivals, mismatches } = store.restoreVisits();
-    this.options.history.restore(arrivals, mismatches);
     for (const [laneId, cycle] of store.restoreCycles()) {
       const lane = this.lanes.get(laneId);
       if (!lane) continue;
@@ -203,9 +200,7 @@ export class PostWorkflow {
   }
 
   private arrive(laneId: string, plate: string | null, vehicleType: string, confidence: number | null, detectedBy: DetectedBy, entryPicture: string | null = null): Crossing {
-    const crossing = this.lane(laneId).workflow.arrive(plate, vehicleType, confidence, detectedBy, entryPicture);
-    this.options.history.recordArrival(plate, this.options.clock.now());
-    return crossing;
+    return this.lane(laneId).workflow.arrive(plate, vehicleType, confidence, detectedBy, entryPicture);
   }
 
   private onReading(laneId: string, role: 'entry' | 'exit' | 'lane', reading: DeviceReading): void {
@@ -457,8 +452,6 @@ export class PostWorkflow {
       // reading it sees a barrier that failed to close, not only the console and the VMC.
       const severity = event.severity ?? 'warning';
       this.options.logger[severity === 'critical' ? 'error' : 'warn']({ laneId, alarm: event.alarm, severity, crossingId: event.crossingId }, event.message);
-      const entryPlate = event.details.entryPlate;
-      if (event.alarm === 'WF_PLATE_MISMATCH' && typeof entryPlate === 'string') this.options.history.recordMismatch(entryPlate);
     }
     // An operator's step is written to the audit log in the same commit as its operator.action.
     const audit =

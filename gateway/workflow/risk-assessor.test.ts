@@ -13,7 +13,7 @@ import { trainRiskModel, type TrainedModel } from '../../edge-models/train-model
 import { ensembleToOnnx } from '../../edge-models/tree-ensemble-onnx.js';
 import type { Crossing } from './lane-workflow.js';
 import { RiskAssessor } from './risk-assessor.js';
-import { VisitHistory } from './visit-history.js';
+import { MemoryVisitHistory } from '../../test/helpers/memory-visit-history.js';
 
 let dir: string;
 let publicKey: KeyObject;
@@ -70,7 +70,7 @@ function assessor(slot: ModelSlot<RiskModel>, failures: string[] = []): RiskAsse
   return new RiskAssessor({
     slot,
     rules: { watchlist: ['AB-123-CD'], weightToleranceShare: 0.1, randomXrayShare: 0, random: () => 0.5 },
-    history: new VisitHistory(),
+    history: new MemoryVisitHistory(),
     utcOffsetMin: 0,
     logger: createLogger('silent'),
     onModelFailure: (c, error) => failures.push(`${c.crossingId}: ${error.message}`),
@@ -132,7 +132,7 @@ describe('risk assessor', () => {
       new RiskAssessor({
         slot,
         rules: { watchlist: ['AB-123-CD'], weightToleranceShare: 0.1, randomXrayShare: 0, random: () => 0.5 },
-        history: new VisitHistory(),
+        history: new MemoryVisitHistory(),
         utcOffsetMin: 240,
         logger: createLogger('silent'),
         onModelFailure: () => undefined,

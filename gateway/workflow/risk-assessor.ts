@@ -17,7 +17,18 @@ import { onWatchlist, riskFeatureRecord, riskFeatures } from '../../edge-models/
 import { topReasons, type RiskModel } from '../../edge-models/risk-model.js';
 import type { Channel, Crossing, RiskDecision } from './lane-workflow.js';
 import { rulesRisk, type RulesOptions } from './rules-risk.js';
-import type { VisitHistory } from './visit-history.js';
+
+/**
+ * What the post remembers of a plate for the risk features, keyed by its OCR-canonical form. At a
+ * post this is the gateway's database (lane-store.ts: rows written with the events that cause
+ * them), read per vehicle, so the gateway holds none of a month's traffic in memory.
+ */
+export interface VisitHistory {
+  /** Arrivals before `atMs` within the last 30 days. */
+  visits(plate: string | null, atMs: number): number;
+  /** Crossings of this plate that left with a different plate read at the exit. */
+  mismatchesOf(plate: string | null): number;
+}
 
 export interface RiskAssessorOptions {
   slot: ModelSlot<RiskModel>;

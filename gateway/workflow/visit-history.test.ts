@@ -1,85 +1,90 @@
-import { describe, expect, it } from 'vitest';
-import { canonicalPlate } from '../../core/plates.js';
-import { VisitHistory } from './visit-history.js';
+/**
+ * The visit history on a running post (gateway, post runtime, lane workflow): a plate's earlier
+ * arrivals reach the risk features of its next crossing from the gateway's database (written with
+ * each vehicle.arrived, read as the vehicle is assessed), and still do after a restart, with
+ * nothing of them held in memory between. The readings are handed to the workflow as the device
+ * manager would.
+ */
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { postConfigSchema } from '../../config/schema.js';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
+import { DeviceFeedStandIn } from '../../test/helpers/post-harness.js';
+import { startTestGateway, tempDir } from '../../test/helpers/test-config.js';
+import type { Gateway } from '../daemon.js';
+import { createLogger } from '../logger.js';
+import { startPostRuntime, type PostRuntime } from '../post-runtime.js';
 
-const DAY = 86_400_000;
-const T0 = Date.UTC(2026, 10, 1);
+interface Stored {
+  type: string;
+  seq: number;
+  data: Record<string, unknown>;
+}
 
-describe('VisitHistory', () => {
-  it('counts the arrivals of the last 30 days before a moment, OCR-tolerant', () => {
-    const history = new VisitHistory();
-    history.recordArrival('AB-123-CD', T0);
-    history.recordArrival('AB-I23-CD', T0 + DAY);
-    expect(history.visits('AB-123-CD', T0 + 2 * DAY)).toBe(2);
-    expect(history.visits('AB-123-CD', T0 + DAY)).toBe(1);
-    expect(history.visits('AB-123-CD', T0 + 30 * DAY + 1)).toBe(1);
-    expect(history.visits(null, T0)).toBe(0);
+const config = postConfigSchema.parse({
+  version: 1,
+  post: { id: 'test-post' },
+  lanes: [{ id: 'lane-1' }],
+  uplink: { brokers: ['mqtt://127.0.0.1:1'] },
+  outbox: { path: 'outbox.db' },
+  workflow: { randomXrayShare: 0 },
+  models: { risk: null, xrayScreening: null },
+});
+const HOUR = 3_600_000;
+
+describe('visit history on a post', () => {
+  let gateway: Gateway | undefined;
+  let runtime: PostRuntime | undefined;
+  afterEach(async () => {
+    await runtime?.stop();
+    await gateway?.stop();
+    runtime = undefined;
+    gateway = undefined;
   });
 
-  it('forgets a plate once its last arrival has left the window, as a restarted gateway would', () => {
-    const history = new VisitHistory();
-    // A month of passing traffic, every plate seen once: the map must not keep them all.
-    for (let i = 0; i < 1000; i += 1) history.recordArrival(`XX-${String(i).padStart(3, '0')}-YY`, T0 + i * (DAY / 10));
-    const now = T0 + 999 * (DAY / 10);
-    expect(history.size.plates).toBe(301); // the last 30 days: arrivals 699…999
-    expect(history.size.arrivals).toBe(301);
-    expect(history.visits('XX-698-YY', now)).toBe(0);
-    expect(history.visits('XX-699-YY', now)).toBe(1);
-  });
+  it("counts a plate's earlier arrivals in its next crossing's features, across a restart", async () => {
+    const dir = tempDir('visits-');
+    const clock = new ManualClock(Date.UTC(2026, 10, 27, 8));
+    const logger = createLogger('silent');
+    const feed = new DeviceFeedStandIn();
+    const devices = { onReadings: feed.onReadings.bind(feed), onHealthChanges: feed.onHealthChanges.bind(feed), health: feed.health, driver: () => undefined };
+    const start = async (): Promise<{ g: Gateway; post: PostRuntime }> => {
+      const g = await startTestGateway(config, dir);
+      gateway = g;
+      runtime = await startPostRuntime({ config, gateway: g, devices, clock, logger });
+      return { g, post: runtime };
+    };
+    /** The first stored event `pick` finds, once it is committed. */
+    const stored = async (g: Gateway, pick: (event: Stored) => boolean): Promise<Stored> => {
+      for (;;) {
+        const found = g.outbox.readFrom(0, 100_000).map((row) => JSON.parse(row.payload) as Stored).find(pick);
+        if (found && g.outbox.durableSeq >= g.outbox.lastSeq) return found;
+        await once(g.outbox, 'committed');
+      }
+    };
+    /** A truck read by the entry camera (as `read`), registered and weighed: its risk features. */
+    const crossing = async (g: Gateway, post: PostRuntime, read: string): Promise<Record<string, unknown>> => {
+      clock.advance(HOUR);
+      const before = g.outbox.lastSeq;
+      feed.read('lane-1', 'entry', { type: 'plate.read', deviceId: 'cam-1', plate: { text: read, raw: read, confidence: 0.9, country: null, formatValid: null }, plateType: null, vehicleType: 'truck', imageRef: null, cameraTime: null, atMs: clock.now() });
+      const crossingId = String((await stored(g, (e) => e.seq > before && e.type === 'vehicle.arrived')).data.crossingId);
+      post.post.register('lane-1', { crossingId, actor: { id: 'desk', role: 'registration' }, declaration: { direction: 'import', declaredWeightKg: 20_000, documents: [], aeo: false, previousVisits30d: null } });
+      feed.read('lane-1', 'lane', { type: 'weight.stable', deviceId: 'scale-1', weightKg: 20_000, axles: null, atMs: clock.now() });
+      return (await stored(g, (e) => e.type === 'risk.assessed' && e.data.crossingId === crossingId)).data.features as Record<string, unknown>;
+    };
 
-  it('keeps a plate that keeps coming back, with only its arrivals in the window', () => {
-    const history = new VisitHistory();
-    for (let day = 0; day < 90; day += 1) {
-      history.recordArrival('AB-123-CD', T0 + day * DAY);
-      history.recordArrival(`ONCE-${day}`, T0 + day * DAY);
-    }
-    const last = T0 + 89 * DAY;
-    expect(history.visits('AB-123-CD', last + 1)).toBe(30);
-    // Days 59…89: AB-123-CD's 31 arrivals and the 31 plates seen once on those days.
-    expect(history.size.plates).toBe(32);
-    expect(history.size.arrivals).toBe(62);
-  });
+    let { g, post } = await start();
+    expect(await crossing(g, post, 'GE-123-AB')).toMatchObject({ visits30d: 0 });
+    expect(await crossing(g, post, 'OTHER-1')).toMatchObject({ visits30d: 0 });
+    // The same truck, its plate read with an OCR confusion (I for 1): one visit before.
+    expect(await crossing(g, post, 'GE-I23-AB')).toMatchObject({ visits30d: 1 });
 
-  it('holds at most maxArrivals arrival times, dropping the plates seen longest ago', () => {
-    const history = new VisitHistory({ maxArrivals: 10 });
-    for (let i = 0; i < 25; i += 1) history.recordArrival(`P-${i}`, T0 + i * 1000);
-    expect(history.size.arrivals).toBe(10);
-    expect(history.visits('P-14', T0 + DAY)).toBe(0);
-    expect(history.visits('P-15', T0 + DAY)).toBe(1);
-    // A plate seen again moves to the back and outlives those seen once after its first arrival.
-    history.recordArrival('P-15', T0 + 30_000);
-    for (let i = 0; i < 8; i += 1) history.recordArrival(`Q-${i}`, T0 + 40_000 + i);
-    expect(history.visits('P-15', T0 + DAY)).toBe(2);
-    expect(history.visits('P-24', T0 + DAY)).toBe(0);
-    expect(history.size.arrivals).toBe(10);
-  });
-
-  it('restores what the store kept, in order of last arrival, within the same bounds', () => {
-    const history = new VisitHistory({ maxArrivals: 3 });
-    history.restore(
-      new Map([
-        [canonicalPlate('LL-555-LL'), [T0 + 5000]],
-        [canonicalPlate('EE-111-EE'), [T0 + 1000, T0 + 2000]],
-        [canonicalPlate('MM-333-MM'), [T0 + 3000]],
-      ]),
-      new Map([[canonicalPlate('AB-123-CD'), 2]]),
-    );
-    // Four arrivals for three places: EE-111-EE (last seen first) goes.
-    expect(history.visits('EE-111-EE', T0 + DAY)).toBe(0);
-    expect(history.visits('MM-333-MM', T0 + DAY)).toBe(1);
-    expect(history.visits('LL-555-LL', T0 + DAY)).toBe(1);
-    expect(history.mismatchesOf('AB-123-CD')).toBe(2);
-  });
-
-  it('remembers mismatches for at most maxMismatchPlates plates, the longest unchanged forgotten first', () => {
-    const history = new VisitHistory({ maxMismatchPlates: 2 });
-    history.recordMismatch('AA-111-AA');
-    history.recordMismatch('BB-222-BB');
-    history.recordMismatch('AA-111-AA');
-    history.recordMismatch('CC-333-CC');
-    expect(history.mismatchesOf('AA-111-AA')).toBe(2);
-    expect(history.mismatchesOf('BB-222-BB')).toBe(0);
-    expect(history.mismatchesOf('CC-333-CC')).toBe(1);
-    expect(history.size.mismatchPlates).toBe(2);
+    // Stopped and started again on the same data directory: the two visits are still counted.
+    await runtime?.stop();
+    await g.stop();
+    feed.forgetListeners();
+    ({ g, post } = await start());
+    expect(await crossing(g, post, 'GE123AB')).toMatchObject({ visits30d: 2 });
+    expect(await crossing(g, post, 'OTHER-1')).toMatchObject({ visits30d: 1 });
   });
 });

@@ -23,7 +23,7 @@ import type { RiskModel } from '../../edge-models/risk-model.js';
 import { createLogger } from '../../gateway/logger.js';
 import { LaneWorkflow, type Crossing, type RiskDecision, type WorkflowEvent } from '../../gateway/workflow/lane-workflow.js';
 import { RiskAssessor } from '../../gateway/workflow/risk-assessor.js';
-import { VisitHistory } from '../../gateway/workflow/visit-history.js';
+import { MemoryVisitHistory } from './memory-visit-history.js';
 import { toCatalogueEvents } from '../../gateway/workflow/workflow-events.js';
 import { randomTruck, seededRandom, type TruckProfile } from '../../sim/truck-profiles.js';
 import { ManualClock } from './manual-clock.js';
@@ -88,7 +88,7 @@ export async function simulateMonth(options: MonthOptions): Promise<MonthResult>
       events.push({ ...factory.create(mapped.type, mapped.laneId, data, mapped.subject), seq: (seq += 1) });
     }
   };
-  const history = new VisitHistory();
+  const history = new MemoryVisitHistory();
   const assessor = new RiskAssessor({
     slot: options.riskSlot,
     rules: { watchlist: options.watchlist, weightToleranceShare: 0.1, randomXrayShare: options.randomXrayShare, random: ruleRandom },
