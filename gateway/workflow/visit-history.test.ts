@@ -33,14 +33,12 @@ const config = postConfigSchema.parse({
 const HOUR = 3_600_000;
 
 describe('visit history on a post', () => {
-  let gateway: Gateway | undefined;
-  let runtime: PostRuntime | undefined;
-  afterEach(async () => {
-    await runtime?.stop();
-    await gateway?.stop();
-    runtime = undefined;
-    gateway = undefined;
-  });
+  /** What a test started and has not stopped, stopped after it in the reverse order. */
+  const running: { stop(): Promise<void> }[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const part of running.splice(0).reverse()) await part.stop();
+  };
+  afterEach(stopAll);
 
   it("counts a plate's earlier arrivals in its next crossing's features, across a restart", async () => {
     const dir = tempDir('visits-');
@@ -50,9 +48,10 @@ describe('visit history on a post', () => {
     const devices = { onReadings: feed.onReadings.bind(feed), onHealthChanges: feed.onHealthChanges.bind(feed), health: feed.health, driver: () => undefined };
     const start = async (): Promise<{ g: Gateway; post: PostRuntime }> => {
       const g = await startTestGateway(config, dir);
-      gateway = g;
-      runtime = await startPostRuntime({ config, gateway: g, devices, clock, logger });
-      return { g, post: runtime };
+      running.push(g);
+      const post = await startPostRuntime({ config, gateway: g, devices, clock, logger });
+      running.push(post);
+      return { g, post };
     };
     /** The first stored event `pick` finds, once it is committed. */
     const stored = async (g: Gateway, pick: (event: Stored) => boolean): Promise<Stored> => {
@@ -80,8 +79,7 @@ describe('visit history on a post', () => {
     expect(await crossing(g, post, 'GE-I23-AB')).toMatchObject({ visits30d: 1 });
 
     // Stopped and started again on the same data directory: the two visits are still counted.
-    await runtime?.stop();
-    await g.stop();
+    await stopAll();
     feed.forgetListeners();
     ({ g, post } = await start());
     expect(await crossing(g, post, 'GE123AB')).toMatchObject({ visits30d: 2 });
