@@ -12,6 +12,9 @@ import { RiskModel } from '../../edge-models/risk-model.js';
 import { trainRiskModel, type TrainedModel } from '../../edge-models/train-models.js';
 import { ensembleToOnnx } from '../../edge-models/tree-ensemble-onnx.js';
 import type { Crossing } from './lane-workflow.js';
+import Database from 'better-sqlite3';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
+import { LaneStore } from './lane-store.js';
 import { RiskAssessor } from './risk-assessor.js';
 import { MemoryVisitHistory } from '../../test/helpers/memory-visit-history.js';
 
@@ -121,6 +124,30 @@ describe('risk assessor', () => {
     expect(failures).toHaveLength(5);
     expect(failures[0]).toMatch(/^c-0: .*(dimension|shape|Got)/i);
     expect(subject.decisions).toEqual({ model: 0, rules: 0, modelFailed: 5 });
+    await slot.close();
+  });
+
+  it('decides by the rules, and tells the gateway, when the visit history cannot be read from the database', async () => {
+    const slot = newSlot();
+    await slot.load(good.manifestPath);
+    const db = new Database(':memory:');
+    const history = new LaneStore(db, new ManualClock());
+    db.close(); // every read of the history now throws
+    const failures: string[] = [];
+    const subject = new RiskAssessor({
+      slot,
+      rules: { watchlist: [], weightToleranceShare: 0.1, randomXrayShare: 0, random: () => 0.5 },
+      history,
+      utcOffsetMin: 0,
+      logger: createLogger('silent'),
+      onModelFailure: (c, error) => failures.push(`${c.crossingId}: ${error.message}`),
+    });
+    const decision = await subject.assess(crossing({ weightKg: 26_000 }), at);
+    expect(decision).toMatchObject({ channel: 'orange', modelVersion: 'rules', xrayRequested: true });
+    expect(decision.reasons.at(-1)).toMatch(/^risk features failed \(.*not open.*\): rules decided$/);
+    expect(decision.features).toBeUndefined();
+    expect(failures).toEqual([expect.stringMatching(/^c-1: .*not open/)]);
+    expect(subject.decisions).toEqual({ model: 0, rules: 0, modelFailed: 1 });
     await slot.close();
   });
 
