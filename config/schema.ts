@@ -261,6 +261,15 @@ const uplinkSchema = z.strictObject({
     .max(100)
     .default(3)
     .describe('The broker dropping the connection this many times in a row while one event is the oldest unacknowledged publish parks that event as a suspect poison message'),
+  maxHeldEvents: z
+    .number()
+    .int()
+    .min(10)
+    .max(1_000_000)
+    .default(10_000)
+    .describe(
+      'Most events the uplink keeps back in memory by seq: parked (refused by the broker, too large for it, suspect) and unrouted (no subscriber) together. Past it no newer event is read from the outbox until some are delivered; they wait there, on disk (GW_ERR_UPLINK_HOLDING)',
+    ),
   reconnect: z
     .strictObject({
       initialMs: z.number().int().min(1).default(500),

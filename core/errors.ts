@@ -85,6 +85,7 @@ export const ERROR_CODES = {
   GW_ERR_TRAINING_DATA: 'A training file has too few labelled crossings, or only one class of outcome, in the part trained on or the part held out',
   GW_ERR_WORKFLOW_STEP: 'A lane workflow step was refused: the crossing is not in a state that allows it, or the input is incomplete',
   GW_ERR_UPLINK_UNROUTED: 'The broker routed events to no subscriber (MQTT 5 PUBACK 0x10): the VMC is not subscribed; the events are kept and sent again',
+  GW_ERR_UPLINK_HOLDING: 'As many events are parked or unrouted as the uplink keeps in memory (uplink.maxHeldEvents): newer events wait in the outbox until some are delivered',
   GW_ERR_SYSTEMD_NOTIFY: 'A notification to systemd (readiness, status, watchdog ping) could not be sent; the gateway carries on',
   GW_ERR_WATCHDOG_WITHHELD: "The gateway stopped pinging systemd's watchdog: its outbox commits have stalled or failed for too long; systemd restarts it",
 } as const;

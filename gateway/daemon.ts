@@ -342,7 +342,7 @@ export class Gateway {
       status: this.lastCommitError ? 'failing' : connected ? 'ok' : 'degraded',
       postId: this.context.config.post.id,
       version: GATEWAY_VERSION,
-      uplink: { state: this.uplink.state, inflight: this.uplink.inflightCount, refused: this.uplink.parkedCount, parked: this.uplink.parkedByCause(), unrouted: this.uplink.unroutedCount },
+      uplink: { state: this.uplink.state, inflight: this.uplink.inflightCount, refused: this.uplink.parkedCount, parked: this.uplink.parkedByCause(), unrouted: this.uplink.unroutedCount, holding: this.uplink.isHolding },
       outbox: {
         depth: stats.depth,
         bytes: stats.bytes,
@@ -412,6 +412,13 @@ export class Gateway {
       if (first.count !== 1) return;
       this.raiseAlarm('GW_ERR_UPLINK_UNROUTED', 'warning', `the broker routed ${first.type} seq ${first.seq} to no subscriber (is the VMC subscribed?); events kept and sent again until one receives them`, {
         ...first,
+      });
+    });
+    this.uplink.on('holding', (report) => {
+      // Raised once per spell; the alarm waits in the outbox behind the events held, like them.
+      if (!report.holding) return;
+      this.raiseAlarm('GW_ERR_UPLINK_HOLDING', 'warning', `${report.parked} parked and ${report.unrouted} unrouted events held back (at most ${report.maxHeldEvents}): newer events wait in the outbox until some are delivered`, {
+        ...report,
       });
     });
     this.uplink.on('parked', (parked: ParkedPublish) => {

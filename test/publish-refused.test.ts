@@ -49,4 +49,40 @@ describe('publish refused by the broker', () => {
     expect(leftConnected).toEqual([]); // one connection throughout: refusals did not drop it
     console.log(`refused: 1 event parked then delivered; ${collector.received.length} messages received in all`);
   });
+
+  it('holds newer events in the outbox once maxHeldEvents are parked, and delivers them all once allowed', async () => {
+    const HELD = 10;
+    const denied = 'border/v1/test-post/lane-2/vehicle.weighed';
+    const broker = (rig.broker = await Mosquitto.start({ acl: [`topic deny ${denied}`, 'topic readwrite #'] }));
+    const collector = (rig.collector = await Collector.connect(broker.url));
+    const gateway = (rig.gateway = await startTestGateway(testConfig([broker.url], { uplink: { refusedRetryMs: 50, maxHeldEvents: HELD } })));
+    await uplinkConnected(gateway);
+    let parkedAtMost = 0;
+    gateway.uplink.on('refused', () => {
+      parkedAtMost = Math.max(parkedAtMost, gateway.uplink.parkedCount);
+    });
+    const holding = new Promise<void>((resolve) => gateway.uplink.on('holding', (report) => report.holding && resolve()));
+    await emitBurst(gateway, ['lane-2'], 2 * HELD);
+    const firstAllowed = gateway.outbox.lastSeq + 1;
+    await emitBurst(gateway, ['lane-1'], 5, 100);
+    await holding;
+    // Ten refused and parked; the other ten of lane 2 and lane 1's five wait in the outbox, unsent.
+    expect(gateway.uplink.parkedCount).toBe(HELD);
+    expect(gateway.health().uplink).toMatchObject({ refused: HELD, holding: true });
+    const waiting = gateway.outbox.readFrom(firstAllowed, 100).filter((row) => row.laneId === 'lane-1');
+    expect(waiting).toHaveLength(5);
+
+    // The broker forwards a message before the gateway reads its PUBACK: wait for the PUBACKs too.
+    const cleared = new Promise<void>((resolve) => gateway.uplink.on('delivered', () => gateway.uplink.parkedCount === 0 && !gateway.uplink.isHolding && resolve()));
+    await broker.reloadAcl(['topic readwrite #']);
+    await collector.waitFor((r) => r.filter((m) => m.type === 'vehicle.weighed').length >= 2 * HELD + 5, 30_000, 'every event, once allowed');
+    await cleared;
+    await collector.waitFor((r) => r.some((m) => m.type === 'alarm.raised' && (m.event.data as { alarm?: string }).alarm === 'GW_ERR_UPLINK_HOLDING'), 30_000, 'the holding alarm');
+    expect(parkedAtMost).toBe(HELD);
+    expect(new Set(collector.received.filter((m) => m.type === 'vehicle.weighed').map((m) => m.id)).size).toBe(2 * HELD + 5);
+    for (const row of waiting) expect(collector.received.some((m) => m.id === row.id)).toBe(true);
+    expect(gateway.uplink.parkedCount).toBe(0);
+    expect(gateway.uplink.isHolding).toBe(false);
+    console.log(`held: ${2 * HELD} of lane 2 refused, at most ${parkedAtMost} parked, the rest and lane 1's 5 waited in the outbox; all ${2 * HELD + 5} received once allowed`);
+  });
 });

@@ -26,24 +26,32 @@ describe('events the broker routes to nobody', () => {
   const rig = systemRig<Mosquitto>();
 
   /**
-   * Delivers EVENTS, restarts the broker (the shared subscription is gone), commits EVENTS more
-   * and waits until the gateway has had them all answered 0x10, then subscribes a VMC again and
-   * commits one marker event. Returns the ids each VMC session received.
+   * Starts a broker, a VMC with a shared subscription and a gateway (with `uplink` settings),
+   * delivers EVENTS, and restarts the broker, which loses the subscription; returns once the
+   * gateway is connected again, with the last seq delivered before.
    */
-  async function restartLosingTheSubscription(keepUnrouted: boolean): Promise<{ gateway: Gateway; before: Set<string>; after: Set<string>; gapIds: Set<string>; keptInOutbox: number; forgotten: number; unroutedAtMost: number }> {
+  async function deliverThenLoseTheSubscription(uplink: Record<string, unknown>): Promise<{ broker: Mosquitto; vmc: Collector; gateway: Gateway; lastSeqBefore: number }> {
     const broker = (rig.broker = await Mosquitto.start());
     const vmc = await Collector.connect(broker.url, SHARED);
-    const gateway = (rig.gateway = await startTestGateway(testConfig([broker.url], { uplink: { keepUnrouted } })));
+    const gateway = (rig.gateway = await startTestGateway(testConfig([broker.url], { uplink })));
     await uplinkConnected(gateway);
     await emitBurst(gateway, LANES, EVENTS);
     await vmc.waitFor((r) => new Set(r.map((m) => m.id)).size >= EVENTS, 45_000, 'the first events');
-
     const down = disconnected(gateway);
     await broker.stop();
     await down;
     await broker.run();
     await uplinkConnected(gateway);
-    const lastSeqBefore = gateway.outbox.lastSeq;
+    return { broker, vmc, gateway, lastSeqBefore: gateway.outbox.lastSeq };
+  }
+
+  /**
+   * Delivers EVENTS, restarts the broker (the shared subscription is gone), commits EVENTS more
+   * and waits until the gateway has had them all answered 0x10, then subscribes a VMC again and
+   * commits one marker event. Returns the ids each VMC session received.
+   */
+  async function restartLosingTheSubscription(keepUnrouted: boolean): Promise<{ gateway: Gateway; before: Set<string>; after: Set<string>; gapIds: Set<string>; keptInOutbox: number; forgotten: number; unroutedAtMost: number }> {
+    const { broker, vmc, gateway, lastSeqBefore } = await deliverThenLoseTheSubscription({ keepUnrouted });
     // Every event of the gap answered by the broker: kept (keepUnrouted) or forgotten as delivered.
     // Counted by seq and type: the gap's own events, not a resend of an earlier one or the alarm.
     let gapOpen = true; // closed before the marker is committed
@@ -107,6 +115,45 @@ describe('events the broker routes to nobody', () => {
     expect(gateway.uplink.unroutedCount).toBe(0);
     expect(gateway.health().uplink).toMatchObject({ unrouted: 0 });
     console.log(`unrouted kept: ${EVENTS} delivered before the restart, ${gapIds.size} routed to nobody and kept, ${[...gapIds].filter((id) => after.has(id)).length} of them received after the VMC subscribed again (${after.size} events in all, the marker and the alarm among them)`);
+  }, 120_000);
+
+  it('holds newer events in the outbox once maxHeldEvents are kept, and delivers every one after the VMC subscribes again', async () => {
+    const HELD = 30;
+    const { broker, vmc, gateway, lastSeqBefore } = await deliverThenLoseTheSubscription({ maxHeldEvents: HELD });
+
+    let unroutedAtMost = 0;
+    let forgotten = 0;
+    let nobodySubscribed = true;
+    const holdingReports: boolean[] = [];
+    gateway.uplink.on('holding', (report) => holdingReports.push(report.holding));
+    gateway.uplink.on('delivered', (row) => {
+      if (nobodySubscribed && row.seq > lastSeqBefore) forgotten += 1;
+    });
+    gateway.uplink.on('unrouted', (event) => {
+      unroutedAtMost = Math.max(unroutedAtMost, event.count);
+    });
+    const full = new Promise<void>((resolve) => gateway.uplink.on('holding', (report) => report.holding && resolve()));
+    await emitBurst(gateway, LANES, EVENTS, EVENTS);
+    await full;
+    // At the bound: the rest of the gap waits in the outbox, unread by the uplink.
+    expect(gateway.uplink.isHolding).toBe(true);
+    expect(gateway.health().uplink).toMatchObject({ unrouted: HELD, holding: true });
+    const gap = gateway.outbox.readFrom(lastSeqBefore + 1, 10 * EVENTS).filter((row) => row.type === 'vehicle.weighed');
+    expect(gap).toHaveLength(EVENTS);
+
+    nobodySubscribed = false;
+    const again = await Collector.connect(broker.url, SHARED);
+    await emitBurst(gateway, LANES, 1, 2 * EVENTS);
+    const marker = gateway.outbox.lastSeq;
+    await again.waitFor((r) => gap.every((row) => r.some((m) => m.id === row.id)) && r.some((m) => m.seq === marker), 60_000, 'the gap and the marker');
+    await again.waitFor((r) => r.some((m) => m.type === 'alarm.raised' && (m.event.data as { alarm?: string }).alarm === 'GW_ERR_UPLINK_HOLDING'), 30_000, 'the holding alarm');
+    expect(unroutedAtMost).toBe(HELD);
+    expect(forgotten).toBe(0); // nothing of the gap was taken for delivered while nobody received it
+    expect(gateway.uplink.isHolding).toBe(false);
+    expect(holdingReports).toEqual([true, false]);
+    await again.close();
+    await vmc.close();
+    console.log(`held: ${EVENTS} events routed to nobody, at most ${unroutedAtMost} kept in memory (the rest in the outbox), all ${gap.length} received after the VMC subscribed again`);
   }, 120_000);
 
   it('loses them with keepUnrouted off (the control: the fixture reproduces the loss)', async () => {

@@ -57,6 +57,11 @@ export interface UplinkSettings {
   poisonAfterDrops?: number;
   /** Keep and resend events the broker routed to no subscriber (PUBACK 0x10); default true. */
   keepUnrouted?: boolean;
+  /**
+   * Most events kept back by seq in memory, parked and unrouted together (default 10,000): past it
+   * no newer event is read from the outbox until some are delivered.
+   */
+  maxHeldEvents?: number;
   reconnect: BackoffPolicy;
   /** How long to wait for a CONNACK. */
   connectTimeoutMs?: number;
@@ -112,6 +117,16 @@ export interface UplinkEvents {
   unrouted: [kept: { seq: number; type: string; laneId: string; count: number }];
   /** The spell is over: every kept event was routed to a subscriber at last. */
   routed: [];
+  /** Holding began (as many events held back as `maxHeldEvents`) or ended. */
+  holding: [report: HoldingReport];
+}
+
+/** Events held back in memory (parked, unrouted), when the uplink starts or stops holding. */
+export interface HoldingReport {
+  holding: boolean;
+  parked: number;
+  unrouted: number;
+  maxHeldEvents: number;
 }
 
 interface InFlight {
@@ -141,6 +156,12 @@ const MQTT5_PUBLISH = { contentType: CLOUDEVENTS_CONTENT_TYPE };
 const MQTT311_PUBLISH = {};
 /** A suspect poison message is retried at most this many times `refusedRetryMs` apart. */
 const MAX_POISON_BACKOFF = 64;
+/**
+ * Parked and unrouted events are known by seq in memory (≈ 20 bytes each unrouted, ≈ 100 parked):
+ * a broker that refuses, or routes to nobody, every event for days would otherwise grow them
+ * with the outbox. 10,000 is a few hours of a busy post's events and at most ≈ 1 MB.
+ */
+export const DEFAULT_MAX_HELD_EVENTS = 10_000;
 
 export class MqttUplink extends EventEmitter<UplinkEvents> {
   private readonly deps: UplinkDeps;
@@ -175,6 +196,8 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   /** A kept event was routed: the others are sent now, not after the probe's backoff. */
   private unroutedFlush = false;
   private unroutedTimer: TimerHandle | null = null;
+  /** As many events held back as `maxHeldEvents`: no newer ones are read until some go. */
+  private holding = false;
   private pumping = false;
   private pumpScheduled = false;
   /** Set while stop() waits for the in-flight publishes; called when the last one is answered. */
@@ -215,6 +238,11 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   /** Events the broker routed to nobody, kept and sent again (part of the outbox depth). */
   get unroutedCount(): number {
     return this.unrouted.size;
+  }
+
+  /** True while the uplink holds back newer events because `maxHeldEvents` are parked or unrouted. */
+  get isHolding(): boolean {
+    return this.holding;
   }
 
   /** Parked events by cause (they are also part of the outbox depth). */
@@ -445,7 +473,11 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       if (!this.probeSuspect()) return;
       this.resendUnrouted();
       while (this.machine.is('connected') && this.inflight.size < this.window) {
-        const rows = this.deps.outbox.readFrom(this.cursor, this.window - this.inflight.size);
+        // Whatever is in flight may come back parked or unrouted: read no more than may be held.
+        const { held, room } = this.heldRoom();
+        this.setHolding(held >= (this.deps.settings.maxHeldEvents ?? DEFAULT_MAX_HELD_EVENTS));
+        if (room <= 0) break;
+        const rows = this.deps.outbox.readFrom(this.cursor, Math.min(room, this.window - this.inflight.size));
         if (rows.length === 0) break;
         for (const row of rows) {
           this.cursor = row.seq + 1;
@@ -456,6 +488,28 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /**
+   * Events held back now, and how many more may be sent before as many could be held as
+   * `maxHeldEvents` (every one in flight might come back parked or unrouted).
+   */
+  private heldRoom(): { held: number; room: number } {
+    const held = this.parked.size + this.unrouted.size;
+    return { held, room: (this.deps.settings.maxHeldEvents ?? DEFAULT_MAX_HELD_EVENTS) - held - this.inflight.size };
+  }
+
+  /**
+   * Holding is a state with a log line at each end: the events not read wait in the outbox (they
+   * are on disk, and go in order once parked or unrouted ones are delivered).
+   */
+  private setHolding(holding: boolean): void {
+    if (holding === this.holding) return;
+    this.holding = holding;
+    const report: HoldingReport = { holding, parked: this.parked.size, unrouted: this.unrouted.size, maxHeldEvents: this.deps.settings.maxHeldEvents ?? DEFAULT_MAX_HELD_EVENTS };
+    if (holding) this.deps.logger.warn({ code: 'GW_ERR_UPLINK_HOLDING', ...report }, 'uplink holds back newer events: as many are parked or unrouted as it keeps; they wait in the outbox');
+    else this.deps.logger.info(report, 'uplink sends newer events again');
+    this.emit('holding', report);
   }
 
   /**
@@ -618,7 +672,8 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private park(row: OutboxRow, reasonCode: number, reason: string): void {
     const first = !this.parked.has(row.seq);
     this.parked.set(row.seq, { cause: 'refused', retries: 0, retryAtMono: this.deps.clock.monotonic() + this.deps.settings.refusedRetryMs });
-    this.deps.logger.warn({ seq: row.seq, id: row.id, type: row.type, reasonCode, reason }, 'broker refused publish; event kept');
+    // A line per event, not per retry: a broker refusing thousands, retried every minute, is one spell.
+    this.deps.logger[first ? 'warn' : 'debug']({ seq: row.seq, id: row.id, type: row.type, reasonCode, reason }, first ? 'broker refused publish; event kept' : 'broker refused a parked publish again');
     if (first) this.emit('refused', { seq: row.seq, id: row.id, type: row.type, laneId: row.laneId, reasonCode, reason });
     this.armRetry();
   }

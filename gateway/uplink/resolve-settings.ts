@@ -19,6 +19,7 @@ export function resolveUplinkSettings(config: PostConfig, overrideBrokers?: stri
     refusedRetryMs: uplink.refusedRetryMs,
     poisonAfterDrops: uplink.poisonAfterDrops,
     keepUnrouted: uplink.keepUnrouted,
+    maxHeldEvents: uplink.maxHeldEvents,
     reconnect: uplink.reconnect,
     // A command is the largest thing the broker sends the post; its topic and properties fit in 64 KiB.
     maxIncomingBytes: config.commands.maxBytes + 64 * 1024,
