@@ -6,7 +6,7 @@
  * crash it, block it, or make it read outside the folder or beyond its byte bounds
  * (drop-folder-files.ts says how; docs/integrators.md gives scanners the naming convention).
  */
-import { constants, lstatSync, mkdirSync, watch, type FSWatcher } from 'node:fs';
+import { accessSync, constants, lstatSync, mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { lstat, open, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { XrayFolderConfig } from '../../config/schema.js';
@@ -118,7 +118,7 @@ export class XrayFolderDriver extends DriverBase<XrayReading> {
       this.checkSubfolders();
       names = (await readdir(this.folder)).filter(isMetadataName).sort();
     } catch (error) {
-      if (!this.stopped) this.setHealth('down', `cannot read ${this.folder}: ${(error as Error).message}`);
+      if (!this.stopped) this.setHealth('down', `cannot use ${this.folder}: ${(error as Error).message}`);
       return;
     }
     if (this.health().state === 'down' && !this.stopped) this.setHealth('up');
@@ -140,9 +140,23 @@ export class XrayFolderDriver extends DriverBase<XrayReading> {
   }
 
   /** processed/ and quarantine/ must be directories of the folder, not links elsewhere. */
+  /**
+   * The folder and its subfolders must be real folders the gateway may write to: every scan's
+   * files are moved out of the folder into one of them. A folder the gateway can only read (the
+   * systemd unit's ProtectSystem=strict keeps everything outside its data directory read-only)
+   * is reported now, with what to do, not as each scan's move fails.
+   */
   private checkSubfolders(): void {
     for (const sub of SUBFOLDERS) {
       if (!lstatSync(join(this.folder, sub)).isDirectory()) throw new Error(`${sub}/ is not a directory (a symbolic link is not followed)`);
+    }
+    for (const path of [this.folder, ...SUBFOLDERS.map((sub) => join(this.folder, sub))]) {
+      try {
+        accessSync(path, constants.W_OK);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? 'error';
+        throw new Error(`${path} is not writable (${code}): scans are moved from the folder into processed/ and quarantine/; under the systemd unit add ReadWritePaths=${this.folder} in a drop-in (docs/deployment.md)`);
+      }
     }
   }
 

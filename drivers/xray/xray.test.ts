@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { pino } from 'pino';
@@ -40,8 +41,7 @@ describe('X-ray drop-folder driver', () => {
     for (const driver of drivers.splice(0)) await driver.stop();
   });
 
-  function setup() {
-    const folder = tempDir('xray-');
+  function setup(folder = tempDir('xray-')) {
     const config = postConfigSchema.parse({
       version: 1,
       post: { id: 'p' },
@@ -95,5 +95,37 @@ describe('X-ray drop-folder driver', () => {
     scanner.completed('scan-5', 'KT515OB');
     await until(2);
     expect(driver.health().state).toBe('up');
+  });
+
+  it('reports a drop folder it may only read as down, naming the fix, and takes the scans once it may write', async () => {
+    // As the unit's ProtectSystem=strict shows it: the scanner writes the folder, the gateway sees
+    // it through a read-only mount of the same files. Needs root for mount (as the deploy tests).
+    expect(process.getuid?.(), 'this test needs root: mount --bind').toBe(0);
+    const folder = tempDir('xray-share-');
+    for (const sub of ['processed', 'quarantine']) mkdirSync(join(folder, sub));
+    const view = tempDir('xray-view-');
+    execFileSync('mount', ['--bind', folder, view]);
+    try {
+      execFileSync('mount', ['-o', 'remount,bind,ro', view]);
+      const { driver, readings } = setup(view);
+      // A scan already there stays where the scanner put it, untouched and unreported.
+      new SimulatedScanner(folder, 'scanner-A').completed('scan-ro', 'GE123AB');
+      await driver.start();
+      expect(driver.health()).toMatchObject({ state: 'down' });
+      expect(driver.health().lastError).toContain(`${view} is not writable (EROFS)`);
+      expect(driver.health().lastError).toContain(`ReadWritePaths=${view}`);
+      expect(readings).toEqual([]);
+      expect(existsSync(join(folder, 'scan-ro.pgm'))).toBe(true);
+      // Writable again (the drop-in added): the next pass takes the scan.
+      execFileSync('mount', ['-o', 'remount,bind,rw', view]);
+      const taken = new Promise<void>((resolve) => driver.on('reading', () => resolve()));
+      driver.scan();
+      await taken;
+      expect(readings[0]).toMatchObject({ scanId: 'scan-ro', status: 'completed' });
+      expect(driver.health().state).toBe('up');
+    } finally {
+      for (const driver of drivers.splice(0)) await driver.stop();
+      execFileSync('umount', [view]);
+    }
   });
 });
