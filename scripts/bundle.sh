@@ -83,6 +83,8 @@ find "$ort" -mindepth 1 -maxdepth 1 -type d ! -name linux -exec rm -rf {} +
 serial="$modules/@serialport/bindings-cpp"
 [ -d "$serial/prebuilds/linux-$arch" ] || die "@serialport/bindings-cpp has no linux-$arch prebuild"
 find "$serial/prebuilds" -mindepth 1 -maxdepth 1 -type d ! -name "linux-$arch" -exec rm -rf {} +
+# glibc only: musl (Alpine) is no target, onnxruntime-node has no binary for it.
+find "$serial/prebuilds/linux-$arch" -name '*.musl.node' -delete
 rm -rf "$serial/build"
 
 sqlite="$modules/better-sqlite3"
