@@ -20,13 +20,24 @@ export interface LevelResult {
 
 export function printThroughput(levels: LevelResult[], requests: number): void {
   if (levels.length === 0) return;
-  const widths = [10, 17, 9, 8, 8, 12, 12, 27, 14];
+  const widths = [10, 17, 9, 8, 8, 12, 12, 27, 14, 18, 18];
   const row = (cells: string[]): string => tableRow(widths, cells, 2);
-  const cells = (f: RunFigures): string[] => [fmt(f.pushesPerSec), fmt(f.p50Ms, 2), fmt(f.p99Ms, 2), fmt(f.cpuMsPer1000), fmt(f.peakRssMb), fmt(f.lastArrivalAfterLastAnswerMs, 1), fmt(f.allArrivedSec, 2)];
+  const cells = (f: RunFigures): string[] => [
+    fmt(f.pushesPerSec),
+    fmt(f.p50Ms, 2),
+    fmt(f.p99Ms, 2),
+    fmt(f.cpuMsPer1000),
+    fmt(f.peakRssMb),
+    fmt(f.lastArrivalAfterLastAnswerMs, 1),
+    fmt(f.allArrivedSec, 2),
+    fmt(f.arrivalP50Ms, 2),
+    fmt(f.arrivalP99Ms, 2),
+  ];
   // A ratio of two signed times means nothing: n/a unless both are positive.
   const ratio = (a: number, b: number): string => (a > 0 && b > 0 ? fmt(a / b, 2) : 'n/a');
   console.log('');
-  console.log(row(['in flight', 'peer', 'pushes/s', 'p50 ms', 'p99 ms', 'CPU ms/1000', 'peak RSS MB', 'last msg after last 200 ms', 'all arrived s']));
+  // The last two: each answered push from its first byte to its message at the subscriber.
+  console.log(row(['in flight', 'peer', 'pushes/s', 'p50 ms', 'p99 ms', 'CPU ms/1000', 'peak RSS MB', 'last msg after last 200 ms', 'all arrived s', 'push→msg p50 ms', 'push→msg p99 ms']));
   for (const level of levels) {
     const gateway = level.reported.get('gateway') as RunFigures;
     const nodeRed = level.reported.get('Node-RED') as RunFigures;
@@ -43,6 +54,8 @@ export function printThroughput(levels: LevelResult[], requests: number): void {
         ratio(gateway.peakRssMb, nodeRed.peakRssMb),
         ratio(gateway.lastArrivalAfterLastAnswerMs, nodeRed.lastArrivalAfterLastAnswerMs),
         ratio(gateway.allArrivedSec, nodeRed.allArrivedSec),
+        ratio(gateway.arrivalP50Ms, nodeRed.arrivalP50Ms),
+        ratio(gateway.arrivalP99Ms, nodeRed.arrivalP99Ms),
       ]),
     );
     for (const [kind, figures] of [['gateway', gateway], ['Node-RED', nodeRed]] as const) {

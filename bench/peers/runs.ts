@@ -40,6 +40,9 @@ export interface RunFigures {
   lastArrivalAfterLastAnswerMs: number;
   /** From the first push sent to the last message arrived. */
   allArrivedSec: number;
+  /** Each answered push, from its first byte sent to its message's arrival at the subscriber: p50 and p99. */
+  arrivalP50Ms: number;
+  arrivalP99Ms: number;
   answered: number;
   /** Answered 200 and not arrived within ARRIVAL_TIMEOUT_MS. */
   missing: number;
@@ -134,6 +137,11 @@ export async function throughputRun(peer: Peer, arrivals: Arrivals, settings: Ru
   const arrivedAt = answered.map((plate) => tally.firstArrival.get(plate)).filter((at): at is number => at !== undefined);
   const lastArrival = arrivedAt.length > 0 ? Math.max(...arrivedAt) : Number.NaN;
   const latencies = records.filter((r) => r.status === 200).map((r) => r.answeredMs - r.sentMs).sort((a, b) => a - b);
+  const arrivalLatencies = records
+    .filter((r) => r.status === 200)
+    .map((r) => (tally.firstArrival.get(r.plate) ?? Number.NaN) - r.sentMs)
+    .filter((ms) => !Number.isNaN(ms))
+    .sort((a, b) => a - b);
   return {
     pushesPerSec: answered.length / ((lastAnswer - firstSent) / 1000),
     p50Ms: percentile(latencies, 50),
@@ -142,6 +150,8 @@ export async function throughputRun(peer: Peer, arrivals: Arrivals, settings: Ru
     peakRssMb: peakRssMb(peer.pid),
     lastArrivalAfterLastAnswerMs: lastArrival - lastAnswer,
     allArrivedSec: (lastArrival - firstSent) / 1000,
+    arrivalP50Ms: percentile(arrivalLatencies, 50),
+    arrivalP99Ms: percentile(arrivalLatencies, 99),
     answered: answered.length,
     missing: answered.length - arrivedAt.length,
     repeats: tally.repeats,

@@ -69,8 +69,12 @@ export type AnprReading = {
   atMs: number;
 };
 
-/** Pictures held in memory per camera (were 16: 38 MB for 8 cameras of 300 KB snapshots). */
-const HELD_PICTURES = 4;
+/**
+ * Pictures held in memory per camera: the latest, for the console's live view. The evidence store
+ * copies each one as its read is emitted (emitRead), and the console reads older ones from there.
+ * Were 16 (38 MB for 8 cameras of 300 KB snapshots), then 4.
+ */
+const HELD_PICTURES = 1;
 
 export class OnvifAnprDriver extends DriverBase<AnprReading> {
   readonly id: string;
