@@ -85,10 +85,7 @@ try {
     }
     return { raw, link, durable };
   };
-  for (const [label, runs] of [
-    ['quiet machine', await throughput()],
-    ['second process busy on one core', await underLoad(throughput)],
-  ] as const) {
+  for (const [label, runs] of await quietThenLoaded(throughput)) {
     const bestRaw = Math.max(...runs.raw);
     const bestLink = Math.max(...runs.link);
     const bestDurable = Math.max(...runs.durable);
@@ -161,10 +158,7 @@ async function defaultBrokerDelivery(): Promise<void> {
       return { raw, durable };
     };
     console.log(`  default Mosquitto (Receive Maximum 20, Nagle on), ${fmt(count)} events per run:`);
-    for (const [label, runs] of [
-      ['quiet machine', await rounds()],
-      ['second process busy on one core', await underLoad(rounds)],
-    ] as const) {
+    for (const [label, runs] of await quietThenLoaded(rounds)) {
       const bestRaw = Math.max(...runs.raw);
       const bestDurable = Math.max(...runs.durable);
       console.log(`    ${label}:`);
@@ -175,6 +169,14 @@ async function defaultBrokerDelivery(): Promise<void> {
   } finally {
     await plain.stop();
   }
+}
+
+/** `measure` on the machine as it is, then with a second process keeping one core busy. */
+async function quietThenLoaded<T>(measure: () => Promise<T>): Promise<[string, T][]> {
+  return [
+    ['quiet machine', await measure()],
+    ['second process busy on one core', await underLoad(measure)],
+  ];
 }
 
 interface SteadyLatencies {
