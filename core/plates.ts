@@ -47,12 +47,19 @@ function pairs(from: string, to: string): [string, string][] {
  * `parsePlateInput` can refuse it. Idempotent. This is the text stored and shown; it keeps O and 0
  * apart (OCR confusions are folded only in the comparison key, `canonicalPlate`).
  */
+/**
+ * A character's Latin look-alike, or itself. At module level rather than an arrow in the call: V8
+ * keeps a function's optimised code only while one of its closures lives, so an arrow made per
+ * call is optimised again after each collection (docs/benchmarks.md, "Optimised again and again").
+ */
+const lookalikeFolded = (char: string): string => LOOKALIKES.get(char) ?? char;
+
 export function normalisePlateText(raw: string): string {
   // Capital Latin letters and digits are their own normal form (nothing to fold, decompose or
   // drop): most reads, several times each, skip the three passes over the text below.
   if (ALREADY_NORMAL.test(raw)) return raw;
   const bare = raw.normalize('NFKC').toUpperCase().normalize('NFKD').replace(NOISE, '');
-  return Array.from(bare, (char) => LOOKALIKES.get(char) ?? char).join('');
+  return Array.from(bare, lookalikeFolded).join('');
 }
 
 /**

@@ -163,6 +163,13 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   private flushScheduled = false;
   private pendingRemovals: number[] = [];
   private removalScheduled = false;
+  /** The scheduled commit and removal (append, remove), made once rather than an arrow per turn. */
+  private readonly flushLater = (): void => this.flushUnlessHeld();
+  private readonly removeLater = (): void => {
+    // Held commits (see append): `released` flushes the removals too.
+    if (this.checkpointer?.holdsCommits) this.removalScheduled = false;
+    else this.flushRemovals();
+  };
   private closed = false;
   private lastSeqValue: number;
   /** Highest seq known to be on disk: what the uplink may read. */
@@ -363,7 +370,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
         this.flush();
       } else if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => this.flushUnlessHeld());
+        setImmediate(this.flushLater);
       }
     });
   }
@@ -648,11 +655,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     this.pendingRemovals.push(seq);
     if (!this.removalScheduled) {
       this.removalScheduled = true;
-      setImmediate(() => {
-        // Held commits (see append): `released` flushes the removals too.
-        if (this.checkpointer?.holdsCommits) this.removalScheduled = false;
-        else this.flushRemovals();
-      });
+      setImmediate(this.removeLater);
     }
   }
 

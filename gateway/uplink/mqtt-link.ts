@@ -118,6 +118,11 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
   private failure: LinkError | null = null;
   private failedByBroker = true;
   private corked = false;
+  /** The end of a turn's writes (write()), made once rather than an arrow per turn. */
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.stream.uncork();
+  };
   private connectTimer: TimerHandle | null = null;
   private keepaliveTimer: TimerHandle | null = null;
   private pingOutstanding = false;
@@ -348,10 +353,7 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
     if (!this.corked) {
       this.corked = true;
       this.stream.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.stream.uncork();
-      });
+      process.nextTick(this.uncork);
     }
     this.stream.write(bytes);
   }

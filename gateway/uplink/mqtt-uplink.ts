@@ -211,6 +211,11 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
    * and events made durable by one sync are read and sent together.
    */
   private readonly onCommitted = (): void => this.schedulePump();
+  /** schedulePump's callback, made once: an arrow per call would be optimised again and again. */
+  private readonly runPump = (): void => {
+    this.pumpScheduled = false;
+    this.pump();
+  };
   /** A topic filter subscribed on every connection, and who hears its messages (subscribe()). */
   private subscription: { filter: string; onMessage: (topic: string, payload: Buffer, retained: boolean) => void } | null = null;
 
@@ -608,12 +613,8 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private schedulePump(afterAcks = false): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    const run = (): void => {
-      this.pumpScheduled = false;
-      this.pump();
-    };
-    if (afterAcks) queueMicrotask(run);
-    else setImmediate(run);
+    if (afterAcks) queueMicrotask(this.runPump);
+    else setImmediate(this.runPump);
   }
 
   /** The broker routed `row` to nobody: kept in the outbox, sent again after a probe is routed. */

@@ -138,6 +138,15 @@ export interface LaneWorkflowOptions {
   newId?: () => string;
 }
 
+/*
+ * The state tests of the lane's lookups, at module level rather than arrows in each call: V8
+ * keeps a function's optimised code only while one of its closures lives, so an arrow made per
+ * call is optimised again after each collection (docs/benchmarks.md, "Optimised again and again").
+ */
+const isRegistered = (c: Crossing): boolean => c.state === 'registered';
+const isScanning = (c: Crossing): boolean => c.state === 'scanning';
+const isReleased = (c: Crossing): boolean => c.state === 'released';
+
 export class LaneWorkflow {
   private readonly crossings = new Map<string, Crossing>();
   private readonly timers = new Map<string, TimerHandle>();
@@ -236,7 +245,7 @@ export class LaneWorkflow {
    */
   async weigh(weightKg: number): Promise<Crossing> {
     const crossing = this.open()
-      .filter((c) => c.state === 'registered')
+      .filter(isRegistered)
       .sort((a, b) => (a.monoMs.registered ?? 0) - (b.monoMs.registered ?? 0))[0];
     if (!crossing) {
       this.options.emit({ kind: 'alarm', alarm: 'WF_WEIGHT_UNMATCHED', message: `lane ${this.options.laneId}: a weight with no registered vehicle`, crossingId: null, details: { weightKg } });
@@ -308,7 +317,7 @@ export class LaneWorkflow {
 
   /** The crossing waiting at the scanner with this plate (OCR-tolerant); with null, the oldest waiting. */
   scanning(plate: string | null): Crossing | undefined {
-    const waiting = this.open().filter((c) => c.state === 'scanning');
+    const waiting = this.open().filter(isScanning);
     return plate === null ? waiting[0] : waiting.find((c) => c.plate !== null && platesMatch(c.plate, plate));
   }
 
@@ -349,7 +358,7 @@ export class LaneWorkflow {
    * matches none, or a second vehicle while one barrier cycle is open, raises an alarm.
    */
   exit(plate: string | null): Crossing | null {
-    const released = this.open().filter((c) => c.state === 'released');
+    const released = this.open().filter(isReleased);
     const match = plate === null ? undefined : released.find((c) => c.plate !== null && platesMatch(c.plate, plate));
     const crossing = match ?? (released.length === 1 ? released[0] : undefined);
     if (!crossing) {
@@ -376,7 +385,7 @@ export class LaneWorkflow {
    * released one (the barrier opens for one released vehicle at a time).
    */
   exitByLoop(): Crossing | null {
-    const crossing = this.open().find((c) => c.state === 'released');
+    const crossing = this.open().find(isReleased);
     if (!crossing) {
       this.options.emit({ kind: 'alarm', alarm: 'WF_EXIT_UNKNOWN', message: `lane ${this.options.laneId}: a vehicle crossed the exit loop without a released crossing`, crossingId: null, details: {} });
       return null;

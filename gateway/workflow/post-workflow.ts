@@ -97,6 +97,9 @@ export interface PostWorkflowOptions {
   store?: LaneStore;
 }
 
+/** At module level, not an arrow per call (see lane-workflow.ts). */
+const isArrived = (c: Crossing): boolean => c.state === 'arrived';
+
 export class PostWorkflow {
   readonly lanes = new Map<string, Lane>();
   /** Counters for the demo's summary line and the tests. */
@@ -172,7 +175,7 @@ export class PostWorkflow {
    */
   register(laneId: string, request: { crossingId?: string | undefined; plate?: string | undefined; actor: Actor; vehicleType?: string | undefined; declaration: Declaration }): Crossing {
     const { workflow } = this.lane(laneId);
-    const arrived = workflow.open().filter((c) => c.state === 'arrived');
+    const arrived = workflow.open().filter(isArrived);
     const plate = request.plate;
     // By id; else by plate (OCR-tolerant); else the oldest vehicle the camera could not read.
     let crossing = request.crossingId
