@@ -139,12 +139,12 @@ export class XrayFolderDriver extends DriverBase<XrayReading> {
     }
   }
 
-  /** processed/ and quarantine/ must be directories of the folder, not links elsewhere. */
   /**
-   * The folder and its subfolders must be real folders the gateway may write to: every scan's
-   * files are moved out of the folder into one of them. A folder the gateway can only read (the
-   * systemd unit's ProtectSystem=strict keeps everything outside its data directory read-only)
-   * is reported now, with what to do, not as each scan's move fails.
+   * processed/ and quarantine/ must be directories of the folder, not links elsewhere, and the
+   * folder and both subfolders ones the gateway may write to: every scan's files are moved out of
+   * the folder into one of them. A folder the gateway can only read (the systemd unit's
+   * ProtectSystem=strict keeps everything outside its data directory read-only) is reported now,
+   * with what to do, not as each scan's move fails.
    */
   private checkSubfolders(): void {
     for (const sub of SUBFOLDERS) {

@@ -480,7 +480,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       while (this.machine.is('connected') && this.inflight.size < this.window) {
         // Whatever is in flight may come back parked or unrouted: read no more than may be held.
         const { held, room } = this.heldRoom();
-        this.setHolding(held >= (this.deps.settings.maxHeldEvents ?? DEFAULT_MAX_HELD_EVENTS));
+        this.setHolding(held >= this.maxHeldEvents);
         if (room <= 0) break;
         const rows = this.deps.outbox.readFrom(this.cursor, Math.min(room, this.window - this.inflight.size));
         if (rows.length === 0) break;
@@ -495,13 +495,17 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     }
   }
 
+  private get maxHeldEvents(): number {
+    return this.deps.settings.maxHeldEvents ?? DEFAULT_MAX_HELD_EVENTS;
+  }
+
   /**
    * Events held back now, and how many more may be sent before as many could be held as
    * `maxHeldEvents` (every one in flight might come back parked or unrouted).
    */
   private heldRoom(): { held: number; room: number } {
     const held = this.parked.size + this.unrouted.size;
-    return { held, room: (this.deps.settings.maxHeldEvents ?? DEFAULT_MAX_HELD_EVENTS) - held - this.inflight.size };
+    return { held, room: this.maxHeldEvents - held - this.inflight.size };
   }
 
   /**
@@ -511,7 +515,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private setHolding(holding: boolean): void {
     if (holding === this.holding) return;
     this.holding = holding;
-    const report: HoldingReport = { holding, parked: this.parked.size, unrouted: this.unrouted.size, maxHeldEvents: this.deps.settings.maxHeldEvents ?? DEFAULT_MAX_HELD_EVENTS };
+    const report: HoldingReport = { holding, parked: this.parked.size, unrouted: this.unrouted.size, maxHeldEvents: this.maxHeldEvents };
     if (holding) this.deps.logger.warn({ code: 'GW_ERR_UPLINK_HOLDING', ...report }, 'uplink holds back newer events: as many are parked or unrouted as it keeps; they wait in the outbox');
     else this.deps.logger.info(report, 'uplink sends newer events again');
     this.emit('holding', report);
@@ -607,8 +611,8 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
    * pushes takes long enough that one refill per turn leaves events waiting in the outbox (at 32
    * pushes in flight each push's message reached the subscriber 420–493 ms after it was sent,
    * p50, against 288–349 ms with this; docs/benchmarks.md). The PUBACKs of one read still free
-   * their slots together. Newly committed events wait for the
-   * turn's end (setImmediate), so the producers' own continuations run first.
+   * their slots together. Newly committed events wait for the turn's end (setImmediate), so the
+   * producers' own continuations run first.
    */
   private schedulePump(afterAcks = false): void {
     if (this.pumpScheduled) return;
