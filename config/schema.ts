@@ -309,10 +309,20 @@ const httpSchema = z.strictObject({
   sessionMaxHours: z.number().min(1).max(7 * 24).default(12).describe('A session ends this many hours after login, whatever the activity'),
 });
 
+/** Camera pushes handled at once: 4 kept each push's event within a window's round trip at 32 in flight (docs/benchmarks.md). */
+const DEFAULT_MAX_CONCURRENT_PUSHES = 4;
+
 const devicePushSchema = z.strictObject({
   host: z.string().default('127.0.0.1').describe('Address of the device listener: cameras and scanners push here, never to the operators\' port'),
   port: z.number().int().min(0).max(65535).default(8081).describe('0 picks a free port'),
   tls: httpsSchema.optional().describe('Serve HTTPS to the devices'),
+  maxConcurrentPushes: z
+    .number()
+    .int()
+    .min(1)
+    .max(256)
+    .default(DEFAULT_MAX_CONCURRENT_PUSHES)
+    .describe("Camera pushes handled at once, from their read body to their answer; the others wait their turn. A few at a time keep the event loop's turns short, so the uplink hears the broker often and each push's event leaves as soon as it is answered (a scanner's streamed push is not counted)"),
 });
 
 const workflowSchema = z.strictObject({
@@ -403,7 +413,7 @@ export const postConfigSchema = z
     uplink: uplinkSchema,
     outbox: outboxSchema.default({ path: 'data/outbox.db', maxBytes: 512 * 1024 * 1024, maxBatch: 1000, reserveBytes: 4 * 1024 * 1024 }),
     http: httpSchema.default({ host: '127.0.0.1', port: 8080, sessionIdleMin: 30, sessionMaxHours: 12 }),
-    devicePush: devicePushSchema.default({ host: '127.0.0.1', port: 8081 }).describe('The listener for device pushes (anpr-http-push, xray-http); started only when such a device is configured'),
+    devicePush: devicePushSchema.default({ host: '127.0.0.1', port: 8081, maxConcurrentPushes: DEFAULT_MAX_CONCURRENT_PUSHES }).describe('The listener for device pushes (anpr-http-push, xray-http); started only when such a device is configured'),
     workflow: workflowSchema.default({ abandonAfterMin: 720, maxUnregisteredPerLane: 200, watchlist: [], weightToleranceShare: 0.1, randomXrayShare: 0.07, utcOffsetMin: 0 }),
     models: modelsSchema.default({}).describe('Relative paths are relative to the configuration file'),
     commands: commandsSchema.default({ publicKeys: [], maxBytes: 2 * 1024 * 1024 }).describe('Signed watchlist updates and model rollouts from the VMC (docs/vmc.md); relative key paths are relative to the configuration file'),

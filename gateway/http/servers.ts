@@ -33,6 +33,7 @@ import { trsRoutes } from '../trs/trs-routes.js';
 import type { CrossingLog } from '../trs/crossing-log.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { PushBody } from '../../drivers/push-driver.js';
+import { pushSlots } from './push-slots.js';
 import { acceptPushBodies, streamPushBodies } from './push-body.js';
 import { DEFAULT_CONNECTION_LIMITS, limitConnections } from '../../core/connection-limits.js';
 
@@ -147,6 +148,8 @@ export interface DeviceAppOptions {
   routes: PushRoute[];
   /** Looked up per request: a device's driver registers its handler after the listener starts. */
   handler: (path: string) => PushHandler | undefined;
+  /** Camera pushes handled at once (push-slots.ts); a scanner's streamed push is not counted. */
+  maxConcurrentPushes: number;
 }
 
 /** Slowest link a device's largest push must get through within the request timeout: 4 Mbit/s. */
@@ -185,7 +188,10 @@ export async function buildDeviceApp(options: DeviceAppOptions): Promise<Fastify
   // Camera pushes are multipart or XML with pictures: each reaches its driver as bytes, within its
   // limit, and in memory once (push-body.ts); two of the largest allocated ahead at most.
   acceptPushBodies(app, 2 * largest);
-  for (const route of whole) addRoute(app, route);
+  await app.register(async (scope) => {
+    await scope.register(pushSlots, { maxConcurrent: options.maxConcurrentPushes });
+    for (const route of whole) addRoute(scope, route);
+  });
   // A scanner's push (up to 48 MiB) reaches its driver as it arrives and goes to disk from there:
   // in a scope of its own, whose content type parser hands on the stream (push-body.ts).
   await app.register((scope, _options, done) => {
