@@ -4,7 +4,9 @@
  * on; the test helper's persistence on): a camera POSTs plate reads (Hikvision multipart pushes),
  * each becomes one MQTT QoS 1 message at a subscriber standing in for the VMC. At 1, 8 and 32
  * pushes in flight: pushes/s, answer latency p50/p99, CPU per 1,000 reads and peak RSS of the
- * peer's own process, and how long after the last 200 the last message arrived. Then the broker
+ * peer's own process, how long after the last 200 the last message arrived, and each push's time
+ * to its message (p50/p99; stamped by a subscriber in a process of its own, so the camera's work
+ * here never delays a stamp: subscriber-process.ts). Then the broker
  * is killed (SIGKILL) mid-run and restarted: what each answered 200 and never delivered. Figures
  * are printed with the ratio gateway / Node-RED measured in the same run; absolute numbers vary
  * with the machine. Not a test: nothing here passes or fails.
@@ -73,7 +75,7 @@ async function peersBench(): Promise<void> {
   const broker = await Mosquitto.start();
   const arrivals = await Arrivals.connect(broker.url, settings.topics);
   try {
-    console.log(`  broker: Mosquitto ${broker.url} with its defaults (Receive Maximum 20, Nagle on), persistence on; subscriber: MQTT 5, QoS 1, clean session, in this process`);
+    console.log(`  broker: Mosquitto ${broker.url} with its defaults (Receive Maximum 20, Nagle on), persistence on; subscriber: MQTT 5, QoS 1, clean session, in a process of its own stamping each message as it arrives`);
     for (const [index, inFlight] of LEVELS.entries()) {
       const rounds = new Map<PeerKind, RunFigures[]>([
         ['gateway', []],

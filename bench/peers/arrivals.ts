@@ -1,12 +1,19 @@
 /**
- * The VMC side: one MQTT subscriber (QoS 1) on both peers' topics, in the benchmark process,
- * stamping each message as it arrives (performance.now(), the clock the pushes are timed with).
+ * The VMC side: one MQTT subscriber (QoS 1) on both peers' topics, in a process of its own
+ * (subscriber-process.ts) that stamps each message as it arrives on the monotonic clock; here the
+ * stamp is turned into this process's performance.now(), the clock the pushes are timed with.
  * A tally per peer run keeps, by plate, when its message first arrived; repeats and the peer's
  * other messages are counted beside it.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import mqtt, { type MqttClient } from 'mqtt';
+import { fileURLToPath } from 'node:url';
 import type { Classified } from './peer-process.js';
+import type { SubscriberReport } from './subscriber-process.js';
+
+const SUBSCRIBER = fileURLToPath(new URL('./subscriber-process.js', import.meta.url));
+/** How long the subscriber may take to connect and subscribe. */
+const READY_TIMEOUT_MS = 15_000;
 
 export interface Tally {
   /** Plate → when its message first arrived. */
@@ -28,20 +35,37 @@ export class Arrivals {
   private watching: { classify: (topic: string, payload: Buffer) => Classified; tally: Tally } | null = null;
   private readonly events = new EventEmitter<{ message: [plate: string] }>();
 
-  private constructor(readonly client: MqttClient) {
-    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+  /** The monotonic clock (process.hrtime, ms) less performance.now(): both tick together. */
+  private readonly monoOffsetMs = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+
+  private constructor(private readonly subscriber: ChildProcess) {
+    subscriber.on('message', (report: SubscriberReport) => {
+      if ('message' in report) this.onMessage(report.message.topic, Buffer.from(report.message.payload), report.message.atMonoMs - this.monoOffsetMs);
+    });
   }
 
   static async connect(url: string, topics: string[], options: SubscriberOptions = {}): Promise<Arrivals> {
-    const client = await mqtt.connectAsync(url, {
-      protocolVersion: 5,
-      clientId: options.persistentId ?? `bench-vmc-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-      clean: options.persistentId === undefined,
-      ...(options.persistentId === undefined ? {} : { properties: { sessionExpiryInterval: 3600 } }),
-      reconnectPeriod: 200,
-    });
-    await client.subscribeAsync(topics, { qos: 1 });
-    return new Arrivals(client);
+    // 'advanced' serialisation hands payloads over as bytes, not as JSON arrays of numbers.
+    const subscriber = fork(SUBSCRIBER, [url, topics.join(','), options.persistentId ?? '-'], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const settle = (error?: Error): void => {
+          clearTimeout(timer);
+          if (error) reject(error);
+          else resolve();
+        };
+        const timer = setTimeout(() => settle(new Error('the subscriber did not subscribe in time')), READY_TIMEOUT_MS);
+        subscriber.on('message', (report: SubscriberReport) => {
+          if ('ready' in report) settle();
+          if ('error' in report) settle(new Error(`the subscriber failed: ${report.error}`));
+        });
+        subscriber.once('exit', (code) => settle(new Error(`the subscriber exited (${String(code)}) before subscribing`)));
+      });
+    } catch (error) {
+      subscriber.kill('SIGKILL');
+      throw error;
+    }
+    return new Arrivals(subscriber);
   }
 
   /** Counts the messages `classify` claims from now on into a new tally (ending the previous one). */
@@ -80,12 +104,15 @@ export class Arrivals {
     }
   }
 
+  /** Ends the subscriber's session cleanly (a persistent one stays at the broker) and its process. */
   async close(): Promise<void> {
-    await this.client.endAsync();
+    if (this.subscriber.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.subscriber.once('exit', resolve));
+    this.subscriber.send('stop');
+    await exited;
   }
 
-  private onMessage(topic: string, payload: Buffer): void {
-    const at = performance.now();
+  private onMessage(topic: string, payload: Buffer, at: number): void {
     const watching = this.watching;
     if (!watching) return;
     const classified = watching.classify(topic, payload);
