@@ -17,6 +17,7 @@
  *   BENCH_PEER_PLATE_KB   plate crop JPEG per push, KiB (default 8)
  *   BENCH_PEER_SCENE_KB   scene JPEG per push, KiB (default 160)
  *   BENCH_PEER_KILL       "0" skips the run with the broker killed
+ *   BENCH_PEER_GATEWAY_PUSHES  the gateway's devicePush.maxConcurrentPushes (default: its own default)
  */
 import { cpus, loadavg } from 'node:os';
 import { GATEWAY_VERSION } from '../core/package-info.js';
@@ -37,6 +38,7 @@ const LEVELS = (process.env.BENCH_PEER_LEVELS ?? '1,8,32')
   .map(Number);
 const PLATE_KB = Number(process.env.BENCH_PEER_PLATE_KB ?? 8);
 const SCENE_KB = Number(process.env.BENCH_PEER_SCENE_KB ?? 160);
+const GATEWAY_PUSHES = process.env.BENCH_PEER_GATEWAY_PUSHES === undefined ? undefined : Number(process.env.BENCH_PEER_GATEWAY_PUSHES);
 const KILL_LEVEL = 8;
 /**
  * After the broker is back and the peer has nothing left to send, this long without a message
@@ -56,13 +58,14 @@ async function peersBench(): Promise<void> {
     warmup: WARMUP,
     pushes: new CameraPushes({ plateJpegBytes: PLATE_KB * 1024, sceneJpegBytes: SCENE_KB * 1024 }),
     topics: [`${GATEWAY_ROOT}/#`, 'nodered/bench-post/#'],
+    gatewayMaxConcurrentPushes: GATEWAY_PUSHES,
   };
   const prefixes = new PlatePrefixes();
   const pushKiB = settings.pushes.push('XX', 0, 0).contentLength / 1024;
   console.log(
     `  each push: multipart/form-data, the captured Hikvision EventNotificationAlert (plate, time and UUID changed per read) + ${fmt(PLATE_KB)} KiB plate JPEG + ${fmt(SCENE_KB)} KiB scene JPEG = ${fmt(pushKiB, 1)} KiB; keep-alive connections, one per push in flight`,
   );
-  console.log(`  gateway ${GATEWAY_VERSION}: border-gateway run, one lane, an anpr-http-push entry camera with a device client (HTTP Basic, allowed from 127.0.0.1); 200 once the read is committed to the outbox and on disk`);
+  console.log(`  gateway ${GATEWAY_VERSION}: border-gateway run, one lane, an anpr-http-push entry camera with a device client (HTTP Basic, allowed from 127.0.0.1); 200 once the read is committed to the outbox and on disk; camera pushes handled ${GATEWAY_PUSHES ?? 'the default number'} at a time (devicePush.maxConcurrentPushes)`);
   console.log(`    counts ${GATEWAY_COUNTED}`);
   console.log(`  Node-RED ${nodeRed.version}: http in (upload) → function → xml → function → mqtt out + http response (bench/peers/node-red-flow.json); 200 once handed to the mqtt out node; no authentication`);
   console.log(`    counts ${NODE_RED_COUNTED}`);

@@ -32,6 +32,8 @@ export interface GatewayPeerOptions {
    * arrival as abandoned on every read past 200 (one `crossing.completed` more per read).
    */
   maxUnregistered: number;
+  /** `devicePush.maxConcurrentPushes`; undefined: the gateway's default. */
+  maxConcurrentPushes?: number | undefined;
 }
 
 /** Starts the gateway and resolves once it runs and its uplink is connected. */
@@ -50,7 +52,7 @@ export async function startGatewayPeer(options: GatewayPeerOptions): Promise<Pee
       `uplink: { brokers: ['${options.brokerUrl}'] }`,
       'outbox: { path: outbox.db }',
       `http: { host: 127.0.0.1, port: ${httpPort} }`,
-      `devicePush: { host: 127.0.0.1, port: ${devicePort} }`,
+      `devicePush: { host: 127.0.0.1, port: ${devicePort}${options.maxConcurrentPushes === undefined ? '' : `, maxConcurrentPushes: ${options.maxConcurrentPushes}`} }`,
       `workflow: { maxUnregisteredPerLane: ${options.maxUnregistered} }`,
       // The job is one message per read, as Node-RED's flow does it: the pictures are not kept or
       // sent to the VMC as evidence (a post does that by default: docs/operations.md#evidence).

@@ -28,6 +28,8 @@ export interface RunSettings {
   pushes: CameraPushes;
   /** The subscriber's topic filters: both peers' trees. */
   topics: string[];
+  /** The gateway's `devicePush.maxConcurrentPushes`; undefined: its default. */
+  gatewayMaxConcurrentPushes?: number | undefined;
 }
 
 export interface RunFigures {
@@ -97,7 +99,7 @@ export async function startPeer(kind: PeerKind, brokerPort: number, settings: Ru
   try {
     const peer =
       kind === 'gateway'
-        ? await startGatewayPeer({ brokerUrl: `mqtt://127.0.0.1:${brokerPort}`, dataDir: dir, maxUnregistered: 10 * (settings.requests + settings.warmup) })
+        ? await startGatewayPeer({ brokerUrl: `mqtt://127.0.0.1:${brokerPort}`, dataDir: dir, maxUnregistered: 10 * (settings.requests + settings.warmup), maxConcurrentPushes: settings.gatewayMaxConcurrentPushes })
         : await startNodeRedPeer({ brokerPort, userDir: dir });
     return {
       ...peer,

@@ -206,12 +206,15 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private watchdogTimer: TimerHandle | null = null;
   private retryTimer: TimerHandle | null = null;
   /**
-   * Newly durable events go out on the next turn, not inside the commit's callback: the producers'
-   * continuations (a device push's 200) run first, so an answer does not wait for the publishes,
-   * and events made durable by one sync are read and sent together.
+   * Newly durable events go out at once, inside the sync's callback, before the producers'
+   * continuations (a device push's 200) run: the events one sync made durable are read and sent
+   * together, and each reaches the broker before its answer reaches the device. Sent on the next
+   * turn instead, every message of a busy listener waited one more turn of the loop after its 200
+   * (at 8 pushes in flight ≈ 4 ms; Node-RED, which publishes before it answers, was ahead per
+   * message at every load); the answers wait for a few publishes now (≈ 20 µs each).
    */
-  private readonly onCommitted = (): void => this.schedulePump();
-  /** schedulePump's callback, made once: an arrow per call would be optimised again and again. */
+  private readonly onCommitted = (): void => this.pump();
+  /** schedulePumpAfterAcks's callback, made once: an arrow per call would be optimised again and again. */
   private readonly runPump = (): void => {
     this.pumpScheduled = false;
     this.pump();
@@ -467,9 +470,9 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   }
 
   /**
-   * Sends outbox events while the window has room. After acknowledgements it runs once per turn
-   * of the event loop (schedulePump), so the PUBACKs of one read free their slots together: one
-   * SELECT and, as the link corks the socket for a tick, one write for many publishes.
+   * Sends outbox events while the window has room. After acknowledgements it runs once per read
+   * of them (schedulePumpAfterAcks), and after a sync once for all it made durable: one SELECT
+   * and, as the link corks the socket for a tick, one write for many publishes.
    */
   private pump(): void {
     if (this.pumping || !this.machine.is('connected') || this.inflight.size >= this.window) return;
@@ -595,7 +598,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
         this.deps.logger.debug({ err: error, seq: row.seq }, 'publish failed; will resend');
       }
     }
-    this.schedulePump(true);
+    this.schedulePumpAfterAcks();
   }
 
   /**
@@ -605,20 +608,18 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
    * data to send. A publish sent at once carries the ACK; waiting for half a 20-slot window
    * stalled the link for the delayed-ACK timer on every refill.
    *
-   * After acknowledgements (`afterAcks`) the refill runs as soon as the read that carried them is
-   * handled (a microtask), not at the end of the loop's turn: against a broker's Receive Maximum
-   * of 20 each round trip moves at most 19 events, and a turn that also answers dozens of device
-   * pushes takes long enough that one refill per turn leaves events waiting in the outbox (at 32
-   * pushes in flight each push's message reached the subscriber 420–493 ms after it was sent,
-   * p50, against 288–349 ms with this; docs/benchmarks.md). The PUBACKs of one read still free
-   * their slots together. Newly committed events wait for the turn's end (setImmediate), so the
-   * producers' own continuations run first.
+   * The refill runs as soon as the read that carried the acknowledgements is handled (a
+   * microtask), not at the end of the loop's turn: against a broker's Receive Maximum of 20 each
+   * round trip moves at most 19 events, and a turn that also answers dozens of device pushes takes
+   * long enough that one refill per turn leaves events waiting in the outbox (at 32 pushes in
+   * flight each push's message reached the subscriber 420–493 ms after it was sent, p50, against
+   * 288–349 ms with this; docs/benchmarks.md). The PUBACKs of one read still free their slots
+   * together.
    */
-  private schedulePump(afterAcks = false): void {
+  private schedulePumpAfterAcks(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    if (afterAcks) queueMicrotask(this.runPump);
-    else setImmediate(this.runPump);
+    queueMicrotask(this.runPump);
   }
 
   /** The broker routed `row` to nobody: kept in the outbox, sent again after a probe is routed. */
