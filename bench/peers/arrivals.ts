@@ -38,10 +38,20 @@ export class Arrivals {
   /** The monotonic clock (process.hrtime, ms) less performance.now(): both tick together. */
   private readonly monoOffsetMs = Number(process.hrtime.bigint()) / 1e6 - performance.now();
 
+  private stopping = false;
+
   private constructor(private readonly subscriber: ChildProcess) {
     subscriber.on('message', (report: SubscriberReport) => {
       if ('message' in report) this.onMessage(report.message.topic, Buffer.from(report.message.payload), report.message.atMonoMs - this.monoOffsetMs);
     });
+    // Messages it would have stamped would read as lost: say so where the figures are printed.
+    subscriber.once('exit', (code, signal) => {
+      if (!this.stopping) console.log(`  the subscriber process exited during the run (${signal ?? String(code)}): messages after that are counted as lost`);
+    });
+  }
+
+  private get exited(): boolean {
+    return this.subscriber.exitCode !== null || this.subscriber.signalCode !== null;
   }
 
   static async connect(url: string, topics: string[], options: SubscriberOptions = {}): Promise<Arrivals> {
@@ -106,9 +116,13 @@ export class Arrivals {
 
   /** Ends the subscriber's session cleanly (a persistent one stays at the broker) and its process. */
   async close(): Promise<void> {
-    if (this.subscriber.exitCode !== null) return;
+    this.stopping = true;
+    if (this.exited) return;
     const exited = new Promise((resolve) => this.subscriber.once('exit', resolve));
-    this.subscriber.send('stop');
+    // A channel closed under it (the process dying as this is called) must not throw: kill it.
+    this.subscriber.send('stop', (error) => {
+      if (error) this.subscriber.kill('SIGKILL');
+    });
     await exited;
   }
 

@@ -64,7 +64,7 @@ let gates: Gates;
 let arrived: string[];
 let arrivals: { count: number; resolve: () => void }[];
 /** Responses the server saw closed (Node's 'close'), by path, and who waits for one. */
-let closed: Map<string, () => void>;
+let closed: Map<string, (() => void)[]>;
 let closedSeen: Set<string>;
 
 beforeEach(async () => {
@@ -78,7 +78,7 @@ beforeEach(async () => {
     arrived.push(request.url);
     reply.raw.once('close', () => {
       closedSeen.add(request.url);
-      closed.get(request.url)?.();
+      for (const resolve of closed.get(request.url) ?? []) resolve();
     });
     for (const waiter of arrivals.filter((w) => arrived.length >= w.count)) waiter.resolve();
     // This one reaches the slots only once its client has gone.
@@ -109,7 +109,7 @@ afterEach(async () => {
 /** Resolves once the server has seen the response to `path` closed (the slots' own listener ran before). */
 function untilClosed(path: string): Promise<void> {
   if (closedSeen.has(path)) return Promise.resolve();
-  return new Promise((resolve) => closed.set(path, resolve));
+  return new Promise((resolve) => closed.set(path, [...(closed.get(path) ?? []), resolve]));
 }
 
 function untilArrived(count: number): Promise<void> {

@@ -5,11 +5,11 @@
  * cut off.
  *
  * Why: Node polls each socket once per turn of its event loop. At 32 pushes in flight every turn
- * handled a dozen of them (≈ 13 ms), and the uplink, which may have only 19 publishes
- * unacknowledged against a default Mosquitto and hears their PUBACKs once per turn (twice per
- * round trip, as the broker's Nagle splits them), moved ≈ 19 messages per 25 ms while the pushes
- * made 50: each push's message reached the VMC 0.4–0.9 s after it was sent. A few pushes at a
- * time keep turns short, every socket (the broker's, a barrier's, the console's) heard often, and
+ * handled ≈ 8 of them (12–15 ms), and the uplink, which may have only 19 publishes unacknowledged
+ * against a default Mosquitto and hears their PUBACKs once per turn (twice per round trip, as the
+ * broker's Nagle splits them), moved ≈ 38 messages per 50 ms while the pushes made ≈ 60: each
+ * push's message reached the VMC 0.85–1.05 s after it was sent (p50). A few pushes at a time keep
+ * turns short, every socket (the broker's, a barrier's, the console's) heard often, and
  * the messages as prompt as the answers (docs/benchmarks.md, "Pushes handled a few at a time").
  */
 import type { FastifyPluginCallback } from 'fastify';
@@ -64,9 +64,11 @@ export class Slots {
 const plugin: FastifyPluginCallback<PushSlotsOptions> = (app, options, done) => {
   const slots = new Slots(options.maxConcurrent);
   app.addHook('preHandler', (_request, reply, next) => {
-    // A push whose client has gone never gets here (Fastify ends its hooks), so the response's
-    // 'close', which Node emits once, is still to come (push-slots.test.ts).
     const response = reply.raw;
+    // Its client gone before its turn to wait (an earlier hook awaited something): nobody is left
+    // to answer, and 'close', which Node emits once, has been emitted already; a slot taken now
+    // would never come back. Fastify runs the hooks of a request whose client left.
+    if (response.destroyed) return;
     let state: 'waiting' | 'held' | 'gone' = 'waiting';
     const grant = (): void => {
       state = 'held';

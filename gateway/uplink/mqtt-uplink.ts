@@ -163,6 +163,10 @@ const MAX_POISON_BACKOFF = 64;
  */
 export const DEFAULT_MAX_HELD_EVENTS = 10_000;
 
+function rethrow(error: unknown): never {
+  throw error;
+}
+
 export class MqttUplink extends EventEmitter<UplinkEvents> {
   private readonly deps: UplinkDeps;
   private readonly machine: ConnectionStateMachine;
@@ -212,8 +216,18 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
    * turn instead, every message of a busy listener waited one more turn of the loop after its 200
    * (at 8 pushes in flight ≈ 4 ms; Node-RED, which publishes before it answers, was ahead per
    * message at every load); the answers wait for a few publishes now (≈ 20 µs each).
+   *
+   * What the pump throws (a read the database refused) is thrown again on a turn of its own, as
+   * it was when the pump ran on one: not into the outbox's sync callback, nor into an append's
+   * promise (a commit at `maxBatch` runs inside one), where it would vanish.
    */
-  private readonly onCommitted = (): void => this.pump();
+  private readonly onCommitted = (): void => {
+    try {
+      this.pump();
+    } catch (error) {
+      setImmediate(rethrow, error);
+    }
+  };
   /** schedulePumpAfterAcks's callback, made once: an arrow per call would be optimised again and again. */
   private readonly runPump = (): void => {
     this.pumpScheduled = false;
