@@ -35,14 +35,15 @@ export class Slots {
     return this.waiting.size;
   }
 
-  /** Calls `grant` once a slot is the caller's: at once when one is free. */
-  take(grant: () => void): void {
+  /** Calls `grant` once a slot is the caller's: at once when one is free (true), else later (false). */
+  take(grant: () => void): boolean {
     if (this.held < this.max) {
       this.held += 1;
       grant();
-    } else {
-      this.waiting.add(grant);
+      return true;
     }
+    this.waiting.add(grant);
+    return false;
   }
 
   /** A waiter that left before its turn. */
@@ -63,7 +64,7 @@ export class Slots {
 
 const plugin: FastifyPluginCallback<PushSlotsOptions> = (app, options, done) => {
   const slots = new Slots(options.maxConcurrent);
-  app.addHook('preHandler', (_request, reply, next) => {
+  app.addHook('preHandler', (request, reply, next) => {
     const response = reply.raw;
     // Its client gone before its turn to wait (an earlier hook awaited something): nobody is left
     // to answer, and 'close', which Node emits once, has been emitted already; a slot taken now
@@ -79,7 +80,8 @@ const plugin: FastifyPluginCallback<PushSlotsOptions> = (app, options, done) => 
       else if (state === 'waiting') slots.cancel(grant);
       state = 'gone';
     });
-    slots.take(grant);
+    // Only a push that must wait says so: at debug, how many are handled and waiting before it.
+    if (!slots.take(grant)) request.log.debug({ handled: slots.inUse, waiting: slots.queued }, 'push waits for a slot (devicePush.maxConcurrentPushes)');
   });
   done();
 };
