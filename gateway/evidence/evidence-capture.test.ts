@@ -123,4 +123,39 @@ describe('evidence capture on a post', () => {
     expect((await events()).some((e) => e.type === 'evidence.chunk' && e.data.digest === digestOf(image))).toBe(false);
     expect(post.evidence.store.get(digestOf(image))).toMatchObject({ kind: 'xray-image', crossingId });
   });
+
+  it('keeps a clock that steps time from moving on while a scan\'s evidence is being written', async () => {
+    const dir = tempDir('capture-settle-');
+    const config = postConfigSchema.parse({
+      version: 1,
+      post: { id: 'test-post' },
+      lanes: [{ id: 'lane-1' }],
+      uplink: { brokers: ['mqtt://127.0.0.1:1'] },
+      outbox: { path: 'outbox.db' },
+      workflow: { randomXrayShare: 0 },
+      models: { risk: null, xrayScreening: null },
+    });
+    const clock = new ManualClock(Date.UTC(2026, 10, 27, 8));
+    const feed = new DeviceFeedStandIn();
+    gateway = await startTestGateway(config, dir);
+    runtime = await startPostRuntime({ config, gateway, devices: feed, clock, logger: createLogger('silent') });
+    const post = runtime;
+    const crossing = post.post.register('lane-1', { plate: 'GE123AB', actor: { id: 'desk', role: 'registration' }, declaration: { direction: 'import', declaredWeightKg: 10_000, documents: [], aeo: false, previousVisits30d: null } });
+    feed.read('lane-1', 'lane', { type: 'weight.stable', deviceId: 'scale-1', weightKg: 20_000, axles: null, atMs: clock.now() });
+    await clock.runFor(0);
+    expect(post.post.lane('lane-1').workflow.get(crossing.crossingId)?.state).toBe('scanning');
+    const scan = join(dir, 'scan-1.pgm');
+    writeFileSync(scan, encodePgm(new SimulatedScanner(dir, 'xray-1').image(400, 200)));
+    feed.read('lane-1', 'lane', { type: 'scan', deviceId: 'xray-1', status: 'completed', scanId: 'scan-1', scannerId: 'scanner-A', plate: 'GE123AB', container: null, scannerTime: new Date(clock.now()).toISOString(), imageRef: scan, image: null, metadataRef: null, decision: { analyst: 'ana', result: 'clear' }, atMs: clock.now() });
+    // A copy, a thumbnail read row by row and two files placed: file system calls in the thread
+    // pool, which a few turns of the event loop do not see to the end. The clock waits for them.
+    await clock.runFor(0);
+    expect(post.evidence.store.index.holdsFor(crossing.crossingId, 'xray-image')).toBe(true);
+    expect(post.evidence.store.index.holdsFor(crossing.crossingId, 'xray-thumbnail')).toBe(true);
+    // Stopped, the evidence holds the clock no longer.
+    await post.stop();
+    runtime = undefined;
+    await clock.runFor(1000);
+    expect(clock.now()).toBe(Date.UTC(2026, 10, 27, 8) + 1000);
+  });
 });

@@ -62,6 +62,11 @@ export class EvidenceCapture {
     this.scans.resume(open);
   }
 
+  /** Scans are being stored now. */
+  get busy(): boolean {
+    return this.scans.busy;
+  }
+
   /** Settles once every scan taken so far is done with. */
   idle(): Promise<void> {
     return this.scans.idle();

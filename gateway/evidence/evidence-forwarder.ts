@@ -147,6 +147,11 @@ export class EvidenceForwarder {
       });
   }
 
+  /** A round of appends is under way. */
+  get busy(): boolean {
+    return this.running !== null;
+  }
+
   /** Settles once the current round of appends is committed (or failed). */
   async idle(): Promise<void> {
     while (this.running) await this.running;

@@ -217,6 +217,11 @@ export class EvidenceStore {
     return this.tail.then(() => undefined);
   }
 
+  /** Pieces are being written or swept now. */
+  get busy(): boolean {
+    return this.waiting > 0;
+  }
+
   /** Runs the retention sweep now (it also runs every hour of the post clock). */
   sweep(): Promise<void> {
     return this.queue(() => this.sweepRetention(), undefined);

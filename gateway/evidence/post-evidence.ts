@@ -74,6 +74,19 @@ export async function startPostEvidence(options: PostEvidenceOptions): Promise<P
   forwarder = started;
   started.start();
   let capture: EvidenceCapture | null = null;
+  const idle = async (): Promise<void> => {
+    await capture?.idle();
+    await store.idle();
+    await started.idle();
+  };
+  // A clock that steps time (tests, lockstep runs) waits for the pictures being written before its
+  // next timer, as real time would have: otherwise how far they got by then is the machine's speed,
+  // and so is what the outbox and the thread pool are busy with when the lanes' next step comes.
+  clock.settleWith?.(async () => {
+    if (!(capture?.busy ?? false) && !store.busy && !started.busy) return false;
+    await idle();
+    return true;
+  });
   return {
     store,
     forwarder: started,
@@ -83,11 +96,7 @@ export async function startPostEvidence(options: PostEvidenceOptions): Promise<P
       capture = new EvidenceCapture({ store, onEvent: (listener) => gateway.onEvent(listener), awaiting: gateway.scansAwaiting, config: settings, clock, logger, ...sources });
       capture.resume(open);
     },
-    async idle() {
-      await capture?.idle();
-      await store.idle();
-      await started.idle();
-    },
+    idle,
     async stop() {
       capture?.stop();
       await capture?.idle();

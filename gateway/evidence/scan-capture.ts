@@ -67,6 +67,11 @@ export class ScanCapture {
     this.pull();
   }
 
+  /** Scans are in memory being stored now. */
+  get busy(): boolean {
+    return this.taken.size > 0;
+  }
+
   /**
    * Settles once every scan taken so far is done with (stored, given up, or left for a retry),
    * including those recorded by commits pending now (taken a turn of the event loop later).

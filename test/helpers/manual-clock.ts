@@ -11,18 +11,19 @@ interface Timer {
 }
 
 export class ManualClock implements Clock {
-  private wall: number;
+  /** Wall time minus monotonic time: the wall clock is always `wallOffset + mono`, never a running sum (its rounding would depend on how many steps time took). */
+  private wallOffset: number;
   private mono = 0;
   private timers: Timer[] = [];
   private nextId = 0;
   private readonly settlers: Array<() => Promise<boolean>> = [];
 
   constructor(startWallMs = Date.UTC(2026, 10, 26, 6, 0, 0)) {
-    this.wall = startWallMs;
+    this.wallOffset = startWallMs;
   }
 
   now(): number {
-    return this.wall;
+    return this.wallOffset + this.mono;
   }
 
   monotonic(): number {
@@ -45,7 +46,7 @@ export class ManualClock implements Clock {
 
   /** Steps the wall clock only (as NTP does); monotonic time does not move. */
   stepWall(deltaMs: number): void {
-    this.wall += deltaMs;
+    this.wallOffset += deltaMs;
   }
 
   /** Moves both clocks forward by `ms`, running every timer that falls due, in order. */
@@ -73,7 +74,6 @@ export class ManualClock implements Clock {
   }
 
   private moveTo(mono: number): void {
-    this.wall += mono - this.mono;
     this.mono = mono;
   }
 
@@ -92,7 +92,7 @@ export class ManualClock implements Clock {
       const due = this.nextDue(target);
       if (!due) break;
       if (beforeEach) {
-        await beforeEach(this.wall + (due.at - this.mono));
+        await beforeEach(this.wallOffset + due.at);
         // Waiting may have scheduled an earlier timer: that one runs first.
         if (this.nextDue(target) !== due) continue;
       }
@@ -100,7 +100,7 @@ export class ManualClock implements Clock {
       this.moveTo(due.at);
       due.fn();
     }
-    await beforeEach?.(this.wall + (target - this.mono));
+    await beforeEach?.(this.wallOffset + target);
     this.moveTo(target);
     await this.settle();
   }
