@@ -18,9 +18,11 @@ export interface Clock {
    * Only clocks that step time themselves (tests, lockstep runs) implement this: before they run
    * the next timer they await `work`, which resolves true when it had to wait for something (and
    * is then asked again), so asynchronous I/O a timer caused, such as the outbox's fsync, is done
-   * before time moves on. Real time waits for nobody: real clocks leave it out.
+   * before time moves on. Real time waits for nobody: real clocks leave it out. Returns what takes
+   * `work` off again (its owner stopped: a clock that outlives a gateway, as across a test's
+   * restarts, must not keep asking it or hold it in memory).
    */
-  settleWith?(work: () => Promise<boolean>): void;
+  settleWith?(work: () => Promise<boolean>): () => void;
 }
 
 /** The machine's clocks and Node's timers (which vitest fake timers replace in unit tests). */

@@ -103,6 +103,8 @@ export class Gateway {
   private modelReloader: ModelReloader | null = null;
   private readonly tooLargeAlarm: AlarmThrottle;
   private readonly lock: DataDirLock;
+  /** Takes the outbox's fsync off the clocks that step time (Clock.settleWith) at stop. */
+  private readonly unsettle: Array<() => void> = [];
 
   private constructor(context: GatewayContext) {
     this.context = context;
@@ -134,7 +136,10 @@ export class Gateway {
     }
     // A clock that steps time (tests, lockstep runs) waits for commits to reach the disk before
     // its next timer, as real time would have.
-    for (const clock of new Set([context.clock, context.eventClock])) clock?.settleWith?.(() => this.outbox.whenDurable());
+    for (const clock of new Set([context.clock, context.eventClock])) {
+      const unsettle = clock?.settleWith?.(() => this.outbox.whenDurable());
+      if (unsettle) this.unsettle.push(unsettle);
+    }
     this.metrics = createMetrics(this.outbox, () => this.uplink.parkedByCause());
     this.accounts = new AccountStore(this.outbox.database, () => context.clock.now());
     this.audit = new AuditLog(this.outbox.database, () => (context.eventClock ?? context.clock).now());
@@ -366,6 +371,7 @@ export class Gateway {
     this.tooLargeAlarm.stop();
     await this.uplink.stop();
     this.outbox.close();
+    for (const unsettle of this.unsettle) unsettle();
     this.lock.release();
     this.logger.info('gateway stopped');
   }

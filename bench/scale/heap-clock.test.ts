@@ -14,8 +14,9 @@ async function schedule(clock: Clock & { runFor(ms: number): Promise<void> }, se
   const fired: string[] = [];
   const handles: TimerHandle[] = [];
   const set = (name: string, depth: number): void => {
-    // Delays on a coarse grid, so that ties are common.
-    const delay = Math.floor(random() * 20) * 50;
+    // Delays on a coarse grid, so that ties are common, a fraction off it, so that wall time kept
+    // as a running sum of the steps would drift from one kept as start + monotonic.
+    const delay = Math.floor(random() * 20) * 50 + 0.1;
     handles.push(
       clock.setTimeout(() => {
         fired.push(`${name}@${clock.monotonic()}/${clock.now()}`);

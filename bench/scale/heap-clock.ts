@@ -21,18 +21,19 @@ interface Timer {
 }
 
 export class HeapClock implements Clock {
-  private wall: number;
+  /** Wall time minus monotonic time, as in ManualClock: wall time is never a running sum of steps. */
+  private wallOffset: number;
   private mono = 0;
   private readonly heap: Timer[] = [];
   private setCount = 0;
-  private readonly settlers: Array<() => Promise<boolean>> = [];
+  private readonly settlers = new Set<() => Promise<boolean>>();
 
   constructor(startWallMs: number) {
-    this.wall = startWallMs;
+    this.wallOffset = startWallMs;
   }
 
   now(): number {
-    return this.wall;
+    return this.wallOffset + this.mono;
   }
 
   monotonic(): number {
@@ -57,8 +58,9 @@ export class HeapClock implements Clock {
   }
 
   /** As ManualClock: the gateway registers the outbox's fsync, so time never outruns the disk. */
-  settleWith(work: () => Promise<boolean>): void {
-    this.settlers.push(work);
+  settleWith(work: () => Promise<boolean>): () => void {
+    this.settlers.add(work);
+    return () => this.settlers.delete(work);
   }
 
   /** Moves both clocks forward by `ms`, running each timer that falls due with the loop idle before it. */
@@ -80,14 +82,13 @@ export class HeapClock implements Clock {
   private async settle(): Promise<void> {
     for (let round = 0; round < 1000; round += 1) {
       await turnLoop();
-      const waited = await Promise.all(this.settlers.map((work) => work()));
+      const waited = await Promise.all([...this.settlers].map((work) => work()));
       if (!waited.includes(true)) return;
     }
     throw new Error('HeapClock: registered work never settled after 1000 rounds');
   }
 
   private moveTo(mono: number): void {
-    this.wall += mono - this.mono;
     this.mono = mono;
   }
 

@@ -153,8 +153,10 @@ describe('evidence capture on a post', () => {
     expect(post.evidence.store.index.holdsFor(crossing.crossingId, 'xray-image')).toBe(true);
     expect(post.evidence.store.index.holdsFor(crossing.crossingId, 'xray-thumbnail')).toBe(true);
     // Stopped, the evidence holds the clock no longer.
+    expect(clock.settling).toBe(1);
     await post.stop();
     runtime = undefined;
+    expect(clock.settling).toBe(0);
     await clock.runFor(1000);
     expect(clock.now()).toBe(Date.UTC(2026, 10, 27, 8) + 1000);
   });

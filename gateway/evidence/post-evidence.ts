@@ -82,8 +82,10 @@ export async function startPostEvidence(options: PostEvidenceOptions): Promise<P
   // A clock that steps time (tests, lockstep runs) waits for the pictures being written before its
   // next timer, as real time would have: otherwise how far they got by then is the machine's speed,
   // and so is what the outbox and the thread pool are busy with when the lanes' next step comes.
-  clock.settleWith?.(async () => {
-    if (!(capture?.busy ?? false) && !store.busy && !started.busy) return false;
+  // The forwarder's rounds alone do not hold it: with a broker that answers, each acknowledgement
+  // starts another, and time would stand still until a backlog of chunks had gone.
+  const unsettle = clock.settleWith?.(async () => {
+    if (!(capture?.busy ?? false) && !store.busy) return false;
     await idle();
     return true;
   });
@@ -98,6 +100,7 @@ export async function startPostEvidence(options: PostEvidenceOptions): Promise<P
     },
     idle,
     async stop() {
+      unsettle?.();
       capture?.stop();
       await capture?.idle();
       await store.stop();

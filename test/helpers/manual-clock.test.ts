@@ -23,4 +23,22 @@ describe('ManualClock', () => {
     stepped.stepWall(-500);
     expect(stepped.now()).toBe(leapt.now() - 500);
   });
+
+  it('asks registered work before each timer until it is taken off', async () => {
+    const clock = new ManualClock();
+    let asked = 0;
+    const unsettle = clock.settleWith(() => {
+      asked += 1;
+      return Promise.resolve(false);
+    });
+    clock.setTimeout(() => undefined, 10);
+    await clock.runFor(20);
+    // Before the timer, after it, and at the target.
+    expect(asked).toBe(3);
+    unsettle();
+    clock.setTimeout(() => undefined, 10);
+    await clock.runFor(20);
+    expect(asked).toBe(3);
+    expect(clock.settling).toBe(0);
+  });
 });

@@ -16,7 +16,7 @@ export class ManualClock implements Clock {
   private mono = 0;
   private timers: Timer[] = [];
   private nextId = 0;
-  private readonly settlers: Array<() => Promise<boolean>> = [];
+  private readonly settlers = new Set<() => Promise<boolean>>();
 
   constructor(startWallMs = Date.UTC(2026, 10, 26, 6, 0, 0)) {
     this.wallOffset = startWallMs;
@@ -40,8 +40,9 @@ export class ManualClock implements Clock {
     this.timers = this.timers.filter((timer) => timer.handle !== handle);
   }
 
-  settleWith(work: () => Promise<boolean>): void {
-    this.settlers.push(work);
+  settleWith(work: () => Promise<boolean>): () => void {
+    this.settlers.add(work);
+    return () => this.settlers.delete(work);
   }
 
   /** Steps the wall clock only (as NTP does); monotonic time does not move. */
@@ -112,7 +113,7 @@ export class ManualClock implements Clock {
   private async settle(): Promise<void> {
     for (let round = 0; round < 1000; round += 1) {
       await turnLoop();
-      const waited = await Promise.all(this.settlers.map((work) => work()));
+      const waited = await Promise.all([...this.settlers].map((work) => work()));
       if (!waited.includes(true)) return;
     }
     throw new Error('ManualClock: registered work never settled after 1000 rounds');
@@ -120,6 +121,11 @@ export class ManualClock implements Clock {
 
   get pendingTimers(): number {
     return this.timers.length;
+  }
+
+  /** How much work is registered with `settleWith` now. */
+  get settling(): number {
+    return this.settlers.size;
   }
 }
 
