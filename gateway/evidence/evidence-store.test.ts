@@ -224,6 +224,28 @@ describe('evidence store', () => {
     expect(await store.putFile(dir, { kind: 'xray-image', contentType: 'image/x-portable-graymap', crossing: null, deviceId: 'xray-1', forward: false })).toBeNull();
   });
 
+  it('is busy while a piece is read through or a damaged one removed, and idle once they are done', async () => {
+    const { dir, store } = await open();
+    const body = randomBytes(2 * KIB);
+    const digest = digestOf(body);
+    expect(await store.put(body, snapshot())).toMatchObject({ digest });
+    expect(store.busy).toBe(false);
+    // Hashing the file runs in the thread pool: a clock that steps time waits for it (post-evidence.ts).
+    const intact = store.intact(digest);
+    expect(store.busy).toBe(true);
+    await store.idle();
+    expect(store.busy).toBe(false);
+    expect(await intact).toBe(true);
+    // Changed on disk: the read finds it, and its file's removal is waited for too.
+    const path = join(dir, 'evidence', digest.slice(7, 9), digest.slice(7));
+    writeFileSync(path, randomBytes(2 * KIB));
+    const damaged = store.intact(digest);
+    await store.idle();
+    expect(existsSync(path)).toBe(false);
+    expect(store.busy).toBe(false);
+    expect(await damaged).toBe(false);
+  });
+
   it('gives a plate snapshot or a thumbnail back as stored, the entry picture of a crossing, and drops what changed or grew', async () => {
     const { dir, store } = await open();
     const entry = randomBytes(5 * KIB);

@@ -94,6 +94,7 @@ export class EvidenceStore {
   /** Bytes of pictures being read from disk for the console now (`picture`). */
   private pictureBytesReading = 0;
   private waiting = 0;
+  private readonly outsideQueue = new Set<Promise<unknown>>();
   private sweepTimer: TimerHandle | null = null;
   private stopped = false;
   /** Counts for tests and the log. */
@@ -172,7 +173,7 @@ export class EvidenceStore {
     if (this.pictureBytesReading > 0 && this.pictureBytesReading + row.bytes > PICTURE_READ_BYTES) throw new GatewayError('GW_ERR_IMAGE_BUSY');
     this.pictureBytesReading += row.bytes;
     try {
-      const body = await this.files.readPiece(digest, row.bytes);
+      const body = await this.outside(this.files.readPiece(digest, row.bytes));
       if (Buffer.isBuffer(body)) return { body, contentType: row.contentType };
       // Damaged (a disk fault, an edit): dropped from the store, as a read-through for the VMC does.
       if (this.index.get(digest)) this.dropDamaged([digest], body === 'missing' ? 'its file is missing' : 'its file changed');
@@ -201,7 +202,7 @@ export class EvidenceStore {
     if (!this.index.get(digest)) return false;
     let onDisk: string | null;
     try {
-      onDisk = await this.files.digestOnDisk(digest);
+      onDisk = await this.outside(this.files.digestOnDisk(digest));
     } catch (error) {
       // Unreadable now (an I/O error, too many open files) is not damaged: kept, not sent this time.
       this.options.logger.warn({ err: error, digest }, 'evidence piece could not be read through; not sent');
@@ -212,14 +213,25 @@ export class EvidenceStore {
     return false;
   }
 
-  /** Settles once every piece asked for so far is stored (or given up). */
-  idle(): Promise<void> {
-    return this.tail.then(() => undefined);
+  /** Settles once every piece asked for so far is stored (or given up), and every read and removal outside the queue is done. */
+  async idle(): Promise<void> {
+    await this.tail;
+    while (this.outsideQueue.size > 0) await Promise.allSettled([...this.outsideQueue]);
   }
 
-  /** Pieces are being written or swept now. */
+  /** Pieces are being written or swept, or read or removed outside the queue, now. */
   get busy(): boolean {
-    return this.waiting > 0;
+    return this.waiting > 0 || this.outsideQueue.size > 0;
+  }
+
+  /** File work not in the queue (reads through, pictures, a damaged piece's removal), counted for `busy` and `idle`. */
+  private outside<T>(work: Promise<T>): Promise<T> {
+    this.outsideQueue.add(work);
+    const done = (): void => {
+      this.outsideQueue.delete(work);
+    };
+    work.then(done, done);
+    return work;
   }
 
   /** Runs the retention sweep now (it also runs every hour of the post clock). */
@@ -400,7 +412,7 @@ export class EvidenceStore {
       }
     })();
     this.held = this.index.heldBytes();
-    for (const digest of digests) void this.files.remove(digest).catch(() => undefined);
+    for (const digest of digests) void this.outside(this.files.remove(digest)).catch(() => undefined);
     logger.warn({ code: 'GW_ERR_EVIDENCE_DAMAGED', pieces: digests.length, first: digests[0] }, `evidence dropped from the store: ${why}`);
   }
 
