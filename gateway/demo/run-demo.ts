@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { loadConfigFile } from '../../config/load-config.js';
 import { redactUrl } from '../../config/secrets.js';
 import { systemClock } from '../../core/clock.js';
-import { freePort } from '../../core/free-port.js';
+import { PortReservations } from '../../core/free-port.js';
 import { PACKAGE_ROOT } from '../../core/package-info.js';
 import { GatewayDeskClient } from '../../sim/gateway-client.js';
 import { startPostSimulator, type RunningSimulator } from '../../sim/post-simulator.js';
@@ -75,7 +75,9 @@ export interface RunningDemo {
 
 export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const freePorts = options.freePorts ?? false;
-  const config = await adjustDemoConfig(loadConfigFile(options.configFile ?? DEMO_CONFIG_FILE), options.dataDir, freePorts ? freePort : undefined);
+  // The simulated devices' ports, held until the simulator listens on them (core/free-port.ts).
+  const devicePorts = freePorts ? new PortReservations() : null;
+  const config = await adjustDemoConfig(loadConfigFile(options.configFile ?? DEMO_CONFIG_FILE), options.dataDir, devicePorts ? () => devicePorts.take() : undefined);
   if (options.httpPort !== undefined) config.http.port = options.httpPort;
   else if (freePorts) config.http.port = 0;
   if (freePorts) config.devicePush.port = 0;
@@ -98,6 +100,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     dataDir: options.dataDir,
   }).catch(async (error: unknown) => {
     demoClock.stop();
+    await devicePorts?.release();
     await broker?.close();
     throw error;
   });
@@ -106,6 +109,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   let post: { devices: DeviceManager; runtime: PostRuntime; simulator: RunningSimulator } | null = null;
   let synthetic: SyntheticTraffic | null = null;
   if (options.traffic === 'synthetic') {
+    await devicePorts?.release();
     synthetic = new SyntheticTraffic({
       postId: config.post.id,
       lanes: config.lanes,
@@ -119,6 +123,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   } else {
     const devices = new DeviceManager(config, gateway, systemClock, options.logger.child({ module: 'devices' }), options.dataDir);
     const runtime = await startPostRuntime({ config, gateway, devices, clock: postClock, logger: options.logger, clockSpeed: options.speed });
+    await devicePorts?.release();
     const simulator = await startPostSimulator(config, systemClock, {
       intervalSec: 3600 / options.vehiclesPerHourPerLane,
       trafficClock: postClock,
