@@ -10,13 +10,13 @@ import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { postConfigSchema, type AnprPushConfig } from '../../config/schema.js';
+import type { AnprPushConfig } from '../../config/schema.js';
 import { encodePgm } from '../../drivers/xray/pgm.js';
 import { AnprHttpPushDriver } from '../../drivers/anpr/http-push-driver.js';
 import { SimulatedScanner } from '../../sim/xray/simulated-scanner.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { DeviceFeedStandIn } from '../../test/helpers/post-harness.js';
-import { startTestGateway, tempDir } from '../../test/helpers/test-config.js';
+import { rulesOnlyConfig, startTestGateway, tempDir } from '../../test/helpers/test-config.js';
 import type { Gateway } from '../daemon.js';
 import { createLogger } from '../logger.js';
 import { startPostRuntime, type PostRuntime } from '../post-runtime.js';
@@ -48,15 +48,7 @@ describe('evidence capture on a post', () => {
 
   it('stores a pushed picture as its crossing\'s snapshot, and a scan\'s full image and thumbnail', async () => {
     const dir = tempDir('capture-');
-    const config = postConfigSchema.parse({
-      version: 1,
-      post: { id: 'test-post' },
-      lanes: [{ id: 'lane-1', devices: [{ id: 'cam-1', driver: 'anpr-http-push', role: 'entry', connection: { path: '/anpr/cam-1' } }] }, { id: 'lane-2' }],
-      uplink: { brokers: ['mqtt://127.0.0.1:1'] },
-      outbox: { path: 'outbox.db' },
-      workflow: { randomXrayShare: 0 },
-      models: { risk: null, xrayScreening: null },
-    });
+    const config = rulesOnlyConfig([{ id: 'lane-1', devices: [{ id: 'cam-1', driver: 'anpr-http-push', role: 'entry', connection: { path: '/anpr/cam-1' } }] }, { id: 'lane-2' }]);
     const clock = new ManualClock(Date.UTC(2026, 10, 27, 8));
     const logger = createLogger('silent');
     const camera = new AnprHttpPushDriver(config.lanes[0]!.devices[0] as AnprPushConfig, { clock, logger });
@@ -126,15 +118,7 @@ describe('evidence capture on a post', () => {
 
   it('keeps a clock that steps time from moving on while a scan\'s evidence is being written', async () => {
     const dir = tempDir('capture-settle-');
-    const config = postConfigSchema.parse({
-      version: 1,
-      post: { id: 'test-post' },
-      lanes: [{ id: 'lane-1' }],
-      uplink: { brokers: ['mqtt://127.0.0.1:1'] },
-      outbox: { path: 'outbox.db' },
-      workflow: { randomXrayShare: 0 },
-      models: { risk: null, xrayScreening: null },
-    });
+    const config = rulesOnlyConfig([{ id: 'lane-1' }]);
     const clock = new ManualClock(Date.UTC(2026, 10, 27, 8));
     const feed = new DeviceFeedStandIn();
     gateway = await startTestGateway(config, dir);

@@ -7,10 +7,9 @@
  */
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { postConfigSchema } from '../../config/schema.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { DeviceFeedStandIn } from '../../test/helpers/post-harness.js';
-import { startTestGateway, tempDir } from '../../test/helpers/test-config.js';
+import { rulesOnlyConfig, startTestGateway, tempDir } from '../../test/helpers/test-config.js';
 import type { Gateway } from '../daemon.js';
 import { createLogger } from '../logger.js';
 import { startPostRuntime, type PostRuntime } from '../post-runtime.js';
@@ -21,15 +20,7 @@ interface Stored {
   data: Record<string, unknown>;
 }
 
-const config = postConfigSchema.parse({
-  version: 1,
-  post: { id: 'test-post' },
-  lanes: [{ id: 'lane-1' }],
-  uplink: { brokers: ['mqtt://127.0.0.1:1'] },
-  outbox: { path: 'outbox.db' },
-  workflow: { randomXrayShare: 0 },
-  models: { risk: null, xrayScreening: null },
-});
+const config = rulesOnlyConfig([{ id: 'lane-1' }]);
 const HOUR = 3_600_000;
 
 describe('visit history on a post', () => {

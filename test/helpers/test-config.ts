@@ -20,6 +20,19 @@ export function testConfig(brokers: string[], overrides: { uplink?: Record<strin
   });
 }
 
+/** A post whose risk the rules decide alone (no models, no random X-ray) and whose broker nobody answers: for lane and evidence tests. */
+export function rulesOnlyConfig(lanes: Record<string, unknown>[]): PostConfig {
+  return postConfigSchema.parse({
+    version: 1,
+    post: { id: 'test-post' },
+    lanes,
+    uplink: { brokers: ['mqtt://127.0.0.1:1'] },
+    outbox: { path: 'outbox.db' },
+    workflow: { randomXrayShare: 0 },
+    models: { risk: null, xrayScreening: null },
+  });
+}
+
 export function tempDir(prefix = 'gw-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
