@@ -49,6 +49,9 @@ class CurrentDesk implements LaneDesk {
   release(laneId: string, crossingId: string, reason: string): Promise<void> {
     return this.desk().release(laneId, crossingId, reason);
   }
+  settled(): Promise<boolean> {
+    return this.current?.settled() ?? Promise.resolve(false);
+  }
 }
 
 interface Day {
@@ -67,6 +70,7 @@ async function day(restartAtMs: number[], cleanup: (() => Promise<void>)[]): Pro
   const random = seededRandom(2026);
   const feed = new DeviceFeedStandIn();
   const desk = new CurrentDesk();
+  clock.settleWith(() => desk.settled());
   let gateway: Gateway | null = null;
   let runtime: PostRuntime | null = null;
   let restored = 0;

@@ -63,6 +63,7 @@ describe('a day of a 4-lane post on the injected clock', () => {
     const lanes = standInLanes(feed, LANES, clock, join(dataDir, 'scans'));
     const errors: Error[] = [];
     const desk = await InProcessDesk.create(gateway);
+    clock.settleWith(() => desk.settled());
     // An admin asks for the swap; the acting identity comes from the session.
     const adminToken = gateway.sessions.create(gateway.accounts.addAccount('post-admin', 'admin', 'scrypt$unused')).token;
     const traffic = new TrafficGenerator(lanes, { clock, deviceClock: clock, intervalSec: 600, desk, random, watchlist: config.workflow.watchlist, onError: (e) => errors.push(e) });

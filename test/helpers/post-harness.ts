@@ -44,6 +44,9 @@ export class DeviceFeedStandIn {
  * system with its client token, the inspector and officer as a supervisor's session.
  */
 export class InProcessDesk implements LaneDesk {
+  /** Calls not answered yet. */
+  private readonly calls = new Set<Promise<unknown>>();
+
   private constructor(
     private readonly app: FastifyInstance,
     private readonly registrationToken: string,
@@ -62,8 +65,22 @@ export class InProcessDesk implements LaneDesk {
   /** The whole answer, for tests that look at refusals too. */
   async call(method: 'GET' | 'POST', url: string, body?: unknown, as: 'registration' | 'supervisor' = 'supervisor'): Promise<{ status: number; body: unknown }> {
     const token = as === 'registration' ? this.registrationToken : this.supervisorToken;
-    const response = await this.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(body === undefined ? {} : { payload: body as Record<string, unknown> }) });
+    const answer = this.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(body === undefined ? {} : { payload: body as Record<string, unknown> }) });
+    this.calls.add(answer);
+    const response = await answer.finally(() => this.calls.delete(answer));
     return { status: response.statusCode, body: response.body === '' ? null : (JSON.parse(response.body) as unknown) };
+  }
+
+  /**
+   * For a clock that steps time (its `settleWith`): waits for the calls under way; true when there
+   * were any. A call takes more turns of the event loop than the clock gives before its next timer
+   * (routing, authentication, the handler, its commit), and an answer a timer late moves the whole
+   * simulated day after it.
+   */
+  async settled(): Promise<boolean> {
+    if (this.calls.size === 0) return false;
+    await Promise.allSettled([...this.calls]);
+    return true;
   }
 
   async register(laneId: string, request: Record<string, unknown>): Promise<CrossingView> {
