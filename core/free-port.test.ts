@@ -1,4 +1,5 @@
-import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { connect, createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { PortReservations } from './free-port.js';
 
@@ -17,5 +18,16 @@ describe('PortReservations', () => {
     for (const port of ports) expect(await bindError(port)).toBe('EADDRINUSE');
     await reservations.release();
     for (const port of ports) expect(await bindError(port)).toBeNull();
+  });
+
+  it('lets a held port go while something connected to it stays connected', async () => {
+    const reservations = new PortReservations();
+    const port = await reservations.take();
+    const client = connect(port, '127.0.0.1');
+    await once(client, 'connect');
+    // A connection the holder kept would hold up its close until this client hung up.
+    await reservations.release();
+    expect(await bindError(port)).toBeNull();
+    client.destroy();
   });
 });

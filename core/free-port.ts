@@ -27,7 +27,8 @@ export class PortReservations {
   /** A free port, held until `release`. */
   take(): Promise<number> {
     return new Promise((resolve, reject) => {
-      const server = createServer();
+      // A connection to a held port is cut at once: one left open would hold up `release`.
+      const server = createServer((socket) => socket.destroy());
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => {
         const address = server.address();

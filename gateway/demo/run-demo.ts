@@ -77,11 +77,16 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const freePorts = options.freePorts ?? false;
   // The simulated devices' ports, held until the simulator listens on them (core/free-port.ts).
   const devicePorts = freePorts ? new PortReservations() : null;
+  // A start that fails before the simulator listens lets the held ports go with its error.
+  const releasingPorts = async (error: unknown): Promise<never> => {
+    await devicePorts?.release();
+    throw error;
+  };
   const config = await adjustDemoConfig(loadConfigFile(options.configFile ?? DEMO_CONFIG_FILE), options.dataDir, devicePorts ? () => devicePorts.take() : undefined);
   if (options.httpPort !== undefined) config.http.port = options.httpPort;
   else if (freePorts) config.http.port = 0;
   if (freePorts) config.devicePush.port = 0;
-  const broker = options.mqttUrl ? null : await startEmbeddedBroker(options.brokerPort ?? (freePorts ? 0 : DEFAULT_BROKER_PORT));
+  const broker = options.mqttUrl ? null : await startEmbeddedBroker(options.brokerPort ?? (freePorts ? 0 : DEFAULT_BROKER_PORT)).catch(releasingPorts);
   const brokerUrl = options.mqttUrl ?? (broker as EmbeddedBroker).url;
   // One fast clock for TRS stamps and for the trucks' waiting, so durations agree; after a restart
   // it resumes where it stood, ahead of the crossings the lanes carry over (demo-clock.ts).
@@ -105,7 +110,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     throw error;
   });
   const http = gateway.httpAddress;
-  const accounts = await createDemoAccounts(gateway);
+  const accounts = await createDemoAccounts(gateway).catch(releasingPorts);
   let post: { devices: DeviceManager; runtime: PostRuntime; simulator: RunningSimulator } | null = null;
   let synthetic: SyntheticTraffic | null = null;
   if (options.traffic === 'synthetic') {
@@ -122,7 +127,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     synthetic.start();
   } else {
     const devices = new DeviceManager(config, gateway, systemClock, options.logger.child({ module: 'devices' }), options.dataDir);
-    const runtime = await startPostRuntime({ config, gateway, devices, clock: postClock, logger: options.logger, clockSpeed: options.speed });
+    const runtime = await startPostRuntime({ config, gateway, devices, clock: postClock, logger: options.logger, clockSpeed: options.speed }).catch(releasingPorts);
     await devicePorts?.release();
     const simulator = await startPostSimulator(config, systemClock, {
       intervalSec: 3600 / options.vehiclesPerHourPerLane,

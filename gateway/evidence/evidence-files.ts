@@ -203,8 +203,12 @@ export class EvidenceFiles {
     }
   }
 
-  /** The digest of a stored piece's bytes as they are on disk now, or null when it is missing. */
-  async digestOnDisk(digest: string): Promise<string | null> {
+  /**
+   * The digest of a stored piece's bytes as they are on disk now, null when it is missing, or
+   * 'longer' when it holds more than `bytes` (read no further: a file that keeps growing must not
+   * hold a read, and the store's stop that waits for it, for ever).
+   */
+  async digestOnDisk(digest: string, bytes: number): Promise<string | null> {
     const file = await this.openPiece(digest);
     if (!file) return null;
     try {
@@ -213,8 +217,9 @@ export class EvidenceFiles {
       for (let position = 0; ; ) {
         const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
         if (bytesRead === 0) break;
-        hash.update(buffer.subarray(0, bytesRead));
         position += bytesRead;
+        if (position > bytes) return 'longer';
+        hash.update(buffer.subarray(0, bytesRead));
       }
       return `sha256:${hash.digest('hex')}`;
     } finally {

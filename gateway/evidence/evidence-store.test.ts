@@ -244,6 +244,14 @@ describe('evidence store', () => {
     expect(existsSync(path)).toBe(false);
     expect(store.busy).toBe(false);
     expect(await damaged).toBe(false);
+    // Grown past its size: read no further than one byte beyond it, and dropped.
+    const other = randomBytes(2 * KIB);
+    const otherPath = join(dir, 'evidence', digestOf(other).slice(7, 9), digestOf(other).slice(7));
+    expect(await store.put(other, snapshot())).toMatchObject({ digest: digestOf(other) });
+    writeFileSync(otherPath, Buffer.concat([other, randomBytes(1)]));
+    expect(await store.files.digestOnDisk(digestOf(other), other.length)).toBe('longer');
+    expect(await store.intact(digestOf(other))).toBe(false);
+    expect(store.get(digestOf(other))).toBeUndefined();
   });
 
   it('gives a plate snapshot or a thumbnail back as stored, the entry picture of a crossing, and drops what changed or grew', async () => {

@@ -168,7 +168,7 @@ export class EvidenceStore {
    */
   async picture(digest: string): Promise<{ body: Buffer; contentType: string } | null> {
     const row = this.index.get(digest);
-    if (!row || row.kind === 'xray-image') return null;
+    if (!row || row.kind === 'xray-image' || this.stopped) return null;
     // Each read is a copy in memory: many requests at once must not make many (one always may).
     if (this.pictureBytesReading > 0 && this.pictureBytesReading + row.bytes > PICTURE_READ_BYTES) throw new GatewayError('GW_ERR_IMAGE_BUSY');
     this.pictureBytesReading += row.bytes;
@@ -199,17 +199,19 @@ export class EvidenceStore {
    * the VMC, before anything is queued). A damaged piece is dropped from the store.
    */
   async intact(digest: string): Promise<boolean> {
-    if (!this.index.get(digest)) return false;
+    const row = this.index.get(digest);
+    // Stopping: nothing new is read (a stop waits for what is under way).
+    if (!row || this.stopped) return false;
     let onDisk: string | null;
     try {
-      onDisk = await this.outside(this.files.digestOnDisk(digest));
+      onDisk = await this.outside(this.files.digestOnDisk(digest, row.bytes));
     } catch (error) {
       // Unreadable now (an I/O error, too many open files) is not damaged: kept, not sent this time.
       this.options.logger.warn({ err: error, digest }, 'evidence piece could not be read through; not sent');
       return false;
     }
     if (onDisk === digest) return true;
-    if (this.index.get(digest)) this.dropDamaged([digest], onDisk === null ? 'its file is missing' : `its file now hashes to ${onDisk}`);
+    if (this.index.get(digest)) this.dropDamaged([digest], onDisk === null ? 'its file is missing' : onDisk === 'longer' ? `its file has grown past ${row.bytes} bytes` : `its file now hashes to ${onDisk}`);
     return false;
   }
 
