@@ -147,7 +147,10 @@ export async function workflowBench(hours: number, intervalSec: number): Promise
   const feed = new DeviceFeedStandIn();
   const runtime = await startPostRuntime({ config, gateway, devices: feed, clock, logger, random: seededRandom(1) });
   const lanes = standInLanes(feed, LANES, clock, join(dataDir, 'scans'));
-  const traffic = new TrafficGenerator(lanes, { clock, deviceClock: clock, intervalSec, desk: await InProcessDesk.create(gateway), random: seededRandom(2), watchlist: [] });
+  const desk = await InProcessDesk.create(gateway);
+  // The clock waits for the desk's calls under way, as the day tests' does (post-harness.ts).
+  clock.settleWith(() => desk.settled());
+  const traffic = new TrafficGenerator(lanes, { clock, deviceClock: clock, intervalSec, desk, random: seededRandom(2), watchlist: [] });
   const seqBefore = gateway.outbox.lastSeq;
   const start = performance.now();
   traffic.start();

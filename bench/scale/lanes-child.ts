@@ -47,11 +47,14 @@ const logger = createLogger('silent');
 const gateway = await Gateway.start({ config, uplink: resolveUplinkSettings(config), logger, clock: systemClock, eventClock: clock, dataDir, http: false });
 const feed = new DeviceFeedStandIn();
 const runtime = await startPostRuntime({ config, gateway, devices: feed, clock, logger, random: seededRandom(1) });
+const desk = await InProcessDesk.create(gateway);
+// The clock waits for the desk's calls under way, as the day tests' does (post-harness.ts).
+clock.settleWith(() => desk.settled());
 const traffic = new TrafficGenerator(scaleLanes(feed, lanes, clock, join(dataDir, 'scans')), {
   clock,
   deviceClock: clock,
   intervalSec,
-  desk: await InProcessDesk.create(gateway),
+  desk,
   random: seededRandom(2),
   watchlist: [],
   onError: (error) => logger.error({ err: error }, 'truck failed'),
