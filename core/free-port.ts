@@ -1,18 +1,6 @@
 /** TCP ports free on 127.0.0.1 (the OS picks them); the demo and the benchmarks use them. */
 import { createServer, type Server } from 'node:net';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /**
  * Ports the OS picked, held by a listener of ours until `release`: a port written into a
  * configuration and listened on seconds later is free only while nobody else takes it, and an
@@ -45,4 +33,12 @@ export class PortReservations {
     const servers = this.held.splice(0);
     await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   }
+}
+
+/** A port free right now, not held: for what listens on it at once (else see PortReservations). */
+export async function freePort(): Promise<number> {
+  const reservation = new PortReservations();
+  const port = await reservation.take();
+  await reservation.release();
+  return port;
 }
