@@ -224,6 +224,22 @@ describe('evidence store', () => {
     expect(await store.putFile(dir, { kind: 'xray-image', contentType: 'image/x-portable-graymap', crossing: null, deviceId: 'xray-1', forward: false })).toBeNull();
   });
 
+  it('is idle only once the pieces asked for while it waited are stored too', async () => {
+    const { store } = await open();
+    const first = randomBytes(64 * KIB);
+    const second = randomBytes(64 * KIB);
+    const storingFirst = store.put(first, snapshot('c-1'));
+    const idle = store.idle();
+    // Asked for after idle() began, before the first piece is written: a clock that steps time
+    // must not move on with it half written (post-evidence.ts).
+    const storingSecond = store.put(second, snapshot('c-2'));
+    await idle;
+    expect(store.busy).toBe(false);
+    expect(store.get(digestOf(first))).toBeDefined();
+    expect(store.get(digestOf(second))).toBeDefined();
+    await Promise.all([storingFirst, storingSecond]);
+  });
+
   it('is busy while a piece is read through or a damaged one removed, and idle once they are done', async () => {
     const { dir, store } = await open();
     const body = randomBytes(2 * KIB);

@@ -215,10 +215,17 @@ export class EvidenceStore {
     return false;
   }
 
-  /** Settles once every piece asked for so far is stored (or given up), and every read and removal outside the queue is done. */
+  /**
+   * Settles once nothing is being stored, swept, read or removed: every piece asked for so far
+   * stored (or given up), and any asked for meanwhile, and every read and removal outside the queue.
+   */
   async idle(): Promise<void> {
-    await this.tail;
-    while (this.outsideQueue.size > 0) await Promise.allSettled([...this.outsideQueue]);
+    // Until both are empty at once: pieces asked for while it waits, work outside the queue that
+    // a queued task starts, or queued work that work outside it starts (none does today).
+    while (this.waiting > 0 || this.outsideQueue.size > 0) {
+      await this.tail;
+      await Promise.allSettled([...this.outsideQueue]);
+    }
   }
 
   /** Pieces are being written or swept, or read or removed outside the queue, now. */
