@@ -33,6 +33,8 @@ export interface FormSpec<O extends OptionTable = OptionTable> {
   /** What it does, one sentence. */
   summary: string;
   options: O;
+  /** Lines printed under this form's help only, e.g. where its password is read from. */
+  notes?: readonly string[];
 }
 
 /** A command of the program: one form (`run`) or several (`model keygen|train|verify|sign`). */
@@ -41,7 +43,7 @@ export interface CommandSpec {
   /** One line for the program's command list. */
   summary: string;
   forms: readonly FormSpec[];
-  /** Lines printed under the command's help, e.g. where a password is read from. */
+  /** Lines printed under the help of the command and of each of its forms. */
   notes?: readonly string[];
 }
 
@@ -142,7 +144,8 @@ function optionLines(form: FormSpec, indent: string): string[] {
 }
 
 /** The help of one form: usage, what it does, every option. */
-export function formHelp(form: FormSpec, notes: readonly string[] = []): string {
+export function formHelp(form: FormSpec, commandNotes: readonly string[] = []): string {
+  const notes = [...(form.notes ?? []), ...commandNotes];
   return [`usage: ${formUsage(form)}`, '', `${form.summary}`, '', 'options:', ...optionLines(form, '  '), ...(notes.length > 0 ? ['', ...notes] : [])].join('\n') + '\n';
 }
 
@@ -152,7 +155,9 @@ export function commandHelp(command: CommandSpec): string {
   if (command.forms.length === 1 && only) return formHelp(only, command.notes);
   const lines = [`${PROGRAM} ${command.name}: ${command.summary}`, '', 'usage:', ...command.forms.map((form) => `  ${formUsage(form)}`)];
   for (const form of command.forms) lines.push('', `${form.path}: ${form.summary}`, ...optionLines(form, '  '));
-  if (command.notes && command.notes.length > 0) lines.push('', ...command.notes);
+  // Each note once, though several forms share it (a password read by `user add` and `user passwd`).
+  const notes = [...new Set([...command.forms.flatMap((form) => form.notes ?? []), ...(command.notes ?? [])])];
+  if (notes.length > 0) lines.push('', ...notes);
   const example = command.forms.find((form) => subWords(form).length > 0);
   if (example) lines.push('', `--help after a subcommand shows that one alone, e.g. ${PROGRAM} ${example.path} --help`);
   return lines.join('\n') + '\n';

@@ -21,7 +21,8 @@
 #
 # What it does, each step safe to repeat (a second run with the same bundle changes nothing and
 # leaves a running service running):
-#   1. checks the archive against <archive>.sha256 (sha256sum -c), that the bundle is for this
+#   1. checks that the machine runs systemd (/run/systemd/system; else it stops before changing
+#      anything), the archive against <archive>.sha256 (sha256sum -c), that the bundle is for this
 #      machine's CPU and Node major (bundle.json), and that node is at least what the package's
 #      engines ask (20.19)
 #   2. unpacks it to /opt/border-gateway; a different installed version is kept as
@@ -29,9 +30,11 @@
 #      service is stopped and the data directory backed up to /var/backups/border-gateway/ (a
 #      failed backup starts the service again and ends the upgrade with nothing changed); the
 #      newer gateway migrates the database forward on start
-#   3. installs the unit, sysusers and tmpfiles files and /usr/local/bin/border-gateway
+#   3. installs the unit, sysusers and tmpfiles files and /usr/local/bin/border-gateway (the CLI
+#      run by /usr/bin/node, as the unit runs it)
 #   4. creates the border-gateway user (systemd-sysusers), applies the tmpfiles rules,
-#      creates /etc/border-gateway (root:root 0755) and post.yaml from --config
+#      creates /etc/border-gateway (root:root 0755), post.yaml from --config and the data
+#      directory /var/lib/border-gateway (border-gateway 0700)
 #   5. systemctl daemon-reload, enable; starts (or restarts) the service when post.yaml exists
 #      and `border-gateway config check --secrets` accepts it, run as the service would run it
 #      (its user, its working directory, the variables of gateway.env)
@@ -62,6 +65,11 @@ done
 [ "$(id -u)" = 0 ] || [ -n "$root" ] || die "run as root (or with --root DIR)"
 [ "$root" != / ] || root=''
 live=$([ -z "$root" ] && echo 1 || echo 0)
+# The gateway runs as a systemd service: on a machine booted without systemd (a container, another
+# init) every systemctl below would fail after the package is unpacked and the user made. The test
+# is sd_booted()'s own.
+[ "$live" = 0 ] || [ -d /run/systemd/system ] \
+  || die "this machine was not booted with systemd (no /run/systemd/system): nothing was installed. The gateway runs as a systemd service; to prepare a post's disk image, install into it with --root DIR"
 
 opt="$root/opt/border-gateway"
 previous="$root/opt/border-gateway.previous"
@@ -98,7 +106,21 @@ install_system_files() {
   install_system_file "$opt/deploy/border-gateway.service" "$root/etc/systemd/system/$unit"
   install_system_file "$opt/deploy/border-gateway.sysusers.conf" "$root/etc/sysusers.d/border-gateway.conf"
   install_system_file "$opt/deploy/border-gateway.tmpfiles.conf" "$root/etc/tmpfiles.d/border-gateway.conf"
-  ln -sfn /opt/border-gateway/dist/gateway/cli.js "$root/usr/local/bin/border-gateway"
+  install_command "$root/usr/local/bin/border-gateway"
+}
+
+# The command integrators type (and the nightly backup's cron line): the CLI run by the node the
+# unit runs, whatever \`node\` comes first on their PATH. A symbolic link to cli.js ran the first
+# node on the PATH, and another Node major refuses the bundle's better-sqlite3.
+install_command() {
+  local target=$1 command
+  command=$(mktemp)
+  printf '%s\n' '#!/bin/sh' '# Installed by border-gateway'"'"'s install.sh: the CLI with the node its service runs.' \
+    'exec /usr/bin/node /opt/border-gateway/dist/gateway/cli.js "$@"' >"$command"
+  # A symbolic link left by an older installer is replaced, not written through.
+  [ ! -L "$target" ] || rm -f "$target"
+  cmp -s "$command" "$target" || install -m 0755 "$command" "$target"
+  rm -f "$command"
 }
 
 # Exports the variables of an EnvironmentFile= into this (sub)shell. node parses the file
@@ -144,7 +166,7 @@ activate() {
   if [ "$start" = 0 ]; then
     say "enabled $unit (not started: --no-start)"
   elif [ ! -f "$etc/post.yaml" ]; then
-    say "enabled $unit; not started: no $etc/post.yaml yet (install it, then systemctl start $unit)"
+    say "enabled $unit; not started: no $etc/post.yaml yet (run this again with --config FILE, which installs it root:border-gateway 0640 and starts the service)"
   elif [ "$changed" = 0 ] && service_active; then
     say "$unit is running and nothing changed: left running (systemctl restart $unit restarts it)"
   elif ! config_accepted; then
@@ -208,7 +230,7 @@ if [ "$rollback" = 1 ]; then
   activate "$was_running"
   newest=$(find "$backups" -maxdepth 1 -name 'before-upgrade-*.tar.gz' -printf '%T@ %p\n' 2>/dev/null | sort -n | tail -1 | cut -d' ' -f2-)
   # Stopped first: a gateway that refuses its database exits and is restarted every 5 s.
-  [ -z "$newest" ] || say "if it refuses the database (GW_ERR_OUTBOX_SCHEMA_NEWER in journalctl -u $unit), restore the backup taken before the upgrade: systemctl stop $unit; border-gateway restore --config /etc/border-gateway/post.yaml --data /var/lib/border-gateway --from ${newest#"$root"}; systemctl start $unit"
+  [ -z "$newest" ] || say "if it refuses the database (GW_ERR_OUTBOX_SCHEMA_NEWER in journalctl -u $unit), restore the backup taken before the upgrade: systemctl stop $unit; border-gateway restore --config /etc/border-gateway/post.yaml --data /var/lib/border-gateway --owner border-gateway --from ${newest#"$root"}; systemctl start $unit"
   exit 0
 fi
 
@@ -291,6 +313,13 @@ gid=$(awk -F: '$1 == "border-gateway" { print $3 }' "$root/etc/group")
 [ -n "$gid" ] || die "systemd-sysusers made no border-gateway group in $root/etc/group"
 install -d -m 0755 "$etc"
 [ "$(id -u)" != 0 ] || chown 0:0 "$etc"
+# The data directory, as StateDirectory= makes it at the first start: \`user add\` and \`client add\`,
+# run as the service's user before it ever started, write the database there.
+uid=$(awk -F: '$1 == "border-gateway" { print $3 }' "$root/etc/passwd")
+if [ ! -d "$data" ]; then
+  install -d -m 0700 "$data"
+  [ "$(id -u)" != 0 ] || chown "$uid:$gid" "$data"
+fi
 if [ -n "$config" ]; then
   if [ -f "$etc/post.yaml" ]; then
     say "kept the existing $etc/post.yaml (not replaced by $config)"

@@ -82,6 +82,28 @@ describe('border-gateway --help and --version', () => {
     expect(one.out).not.toContain('load-history');
   });
 
+  it("prints a form's own notes under that form's help only, and each once under the command's", async () => {
+    const password = /A password is read from a prompt/g;
+    for (const [path, reads] of [
+      ['user add', true],
+      ['user passwd', true],
+      ['user list', false],
+      ['user disable', false],
+      ['vmc user add', true],
+      ['vmc user list', false],
+      ['vmc', true],
+    ] as const) {
+      const help = await run([...path.split(' '), '--help']);
+      expect(help.code, path).toBe(0);
+      expect(help.out.match(password)?.length ?? 0, path).toBe(reads ? 1 : 0);
+    }
+    // The account note is the command's: under every form of it.
+    expect((await run(['user', 'list', '--help'])).out).toContain('The gateway may be running');
+    const whole = await run(['user', '--help']);
+    expect(whole.out.match(password)).toHaveLength(1);
+    expect(whole.out).toContain('The gateway may be running');
+  });
+
   it('takes --help wherever it stands, but not as the value of an option', async () => {
     expect((await run(['run', '--config', 'post.yaml', '--help'])).code).toBe(0);
     const valued = await run(['audit', 'list', '--search=-h', '--limit', 'x']);

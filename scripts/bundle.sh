@@ -47,6 +47,10 @@ case "$arch" in
   *) die "--arch must be x64 or arm64, not $arch (onnxruntime-node ships Linux binaries for these two only)" ;;
 esac
 command -v file >/dev/null || die "needs file(1): apt-get install file"
+# Checked before anything is built or staged: another CPU's better-sqlite3 is compiled below.
+if [ "$arch" != "$(node -p process.arch)" ]; then
+  command -v "$cross-g++" >/dev/null || die "building better-sqlite3 for $arch needs $cross-g++: apt-get install g++-$cross"
+fi
 
 version=$(node -p "require('./package.json').version")
 name="border-gateway-$version-linux-$arch"
@@ -67,6 +71,10 @@ mkdir "$pkg"
 say "staging in $stage"
 cp -a package.json package-lock.json README.md SECURITY.md dist models config deploy docs "$pkg/"
 chmod 0755 "$pkg/dist/gateway/cli.js" "$pkg/deploy/install.sh"
+# config/ ships its schema and examples; its TypeScript is compiled into dist/. The source maps
+# point at TypeScript that is not shipped, and nothing here turns them on.
+find "$pkg/config" -name '*.ts' -delete
+find "$pkg/dist" -name '*.map' -delete
 # Through the folder (node_modules may be a symbolic link to a shared install).
 mkdir "$pkg/node_modules"
 cp -a node_modules/. "$pkg/node_modules/"
@@ -89,7 +97,6 @@ rm -rf "$serial/build"
 
 sqlite="$modules/better-sqlite3"
 if [ "$arch" != "$(node -p process.arch)" ]; then
-  command -v "$cross-g++" >/dev/null || die "building better-sqlite3 for $arch needs $cross-g++: apt-get install g++-$cross"
   nodedir=$(npm config get nodedir 2>/dev/null || true)
   [ -n "$nodedir" ] && [ "$nodedir" != "undefined" ] && [ -f "$nodedir/include/node/node.h" ] \
     || nodedir=$(dirname "$(dirname "$(command -v node)")")

@@ -95,7 +95,10 @@ describe('the offline bundle', () => {
       expect(readFileSync(join(root, installedFile), 'utf8'), installedFile).toBe(readFileSync(join(REPO_ROOT, source), 'utf8'));
     }
     expect(readlinkSync(join(root, 'etc/systemd/system/multi-user.target.wants/border-gateway.service'))).toBe('/etc/systemd/system/border-gateway.service');
-    expect(readlinkSync(join(root, 'usr/local/bin/border-gateway'))).toBe('/opt/border-gateway/dist/gateway/cli.js');
+    // Not a link to cli.js (its #! runs the first node on the PATH): the node the unit runs.
+    const command = join(root, 'usr/local/bin/border-gateway');
+    expect(readFileSync(command, 'utf8')).toMatch(/^#!\/bin\/sh\n[^]*\nexec \/usr\/bin\/node \/opt\/border-gateway\/dist\/gateway\/cli\.js "\$@"\n$/);
+    expect(statSync(command).mode & 0o777).toBe(0o755);
     expect(statSync(join(opt(), 'dist/gateway/cli.js')).mode & 0o111).not.toBe(0);
     const group = /^border-gateway:x:(\d+):$/m.exec(readFileSync(join(root, 'etc/group'), 'utf8'));
     expect(group).not.toBeNull();
@@ -114,6 +117,11 @@ describe('the offline bundle', () => {
     const natives = run(['find', opt(), '-type', 'f', '(', '-name', '*.node', '-o', '-name', '*.so', '-o', '-name', '*.so.*', ')']).stdout.trim().split('\n');
     expect(natives.length).toBeGreaterThanOrEqual(4);
     for (const native of natives) expect(run(['file', '-b', native]).stdout, native).toContain(ELF_ARCH[process.arch]);
+    // Of our own: compiled JS, the configuration's schema and examples; no TypeScript, tests or maps.
+    const own = run(['find', opt(), '-path', join(opt(), 'node_modules'), '-prune', '-o', '-type', 'f', '(', '-name', '*.ts', '-o', '-name', '*.map', ')', '-print']).stdout.trim();
+    expect(own).toBe('');
+    expect(existsSync(join(opt(), 'config', 'post-config.schema.json'))).toBe(true);
+    expect(existsSync(join(opt(), 'config', 'examples', 'demo-post.yaml'))).toBe(true);
   });
 
   it('is idempotent: the same bundle again changes nothing and keeps no "previous" copy of itself', () => {

@@ -11,7 +11,7 @@
  * runuser): it fails without it, never skips.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -38,9 +38,9 @@ interface TestBundle {
   digest: string;
 }
 
-function run(command: string[], env: NodeJS.ProcessEnv = { PATH: SYSTEM_PATH }): SpawnSyncReturns<string> {
+function run(command: string[], env: NodeJS.ProcessEnv = { PATH: SYSTEM_PATH }, input?: string): SpawnSyncReturns<string> {
   const [program, ...args] = command as [string, ...string[]];
-  const result = spawnSync(program, args, { encoding: 'utf8', env: { LANG: 'C.UTF-8', NODE: process.execPath, ...env }, timeout: 120_000 });
+  const result = spawnSync(program, args, { encoding: 'utf8', env: { LANG: 'C.UTF-8', NODE: process.execPath, ...env }, timeout: 120_000, ...(input === undefined ? {} : { input }) });
   if (result.error) throw new Error(`${program} could not run: ${result.error.message}`);
   return result;
 }
@@ -104,17 +104,29 @@ esac
     chmodSync(this.path(path), mode);
   }
 
-  /** The installer with `args`, live; `backupsBytes` puts a tmpfs that small on /var/backups/border-gateway, `ro` a read-only one. */
-  install(args: string[], backupsBytes?: number | 'ro'): SpawnSyncReturns<string> {
+  /**
+   * The installer with `args`, live; `backupsBytes` puts a tmpfs that small on
+   * /var/backups/border-gateway, `ro` a read-only one; `booted: false` is a machine not booted with
+   * systemd (no /run/systemd/system).
+   */
+  install(args: string[], backupsBytes?: number | 'ro', booted = true): SpawnSyncReturns<string> {
     rmSync(join(this.dir, 'systemctl.log'), { force: true });
-    const mounts = Object.entries(Post.LAYERS)
-      .map(([layer, target]) => `mount -t overlay overlay -o lowerdir=${target},upperdir=${this.dir}/upper/${layer},workdir=${this.dir}/work/${layer} ${target}`)
-      .join(' && ');
     const backups =
       backupsBytes === undefined
         ? 'true'
         : `mkdir -p /var/backups/border-gateway && mount -t tmpfs -o ${backupsBytes === 'ro' ? 'ro,size=65536,mode=0755' : `size=${backupsBytes},mode=0700`} tmpfs /var/backups/border-gateway`;
-    return run(['unshare', '--mount', '--', 'sh', '-c', `mount --make-rprivate / && ${mounts} && ${backups} && exec "$@"`, 'post', 'bash', INSTALLER, ...args], { PATH: `${this.dir}/bin:${SYSTEM_PATH}` });
+    return this.exec(['bash', INSTALLER, ...args], `${backups} && ${booted ? 'mkdir -p /run/systemd/system' : 'true'}`);
+  }
+
+  /**
+   * `command` on the post: in a mount namespace with its overlays, and /run a tmpfs of its own
+   * (where the installer looks for systemd), after `setup` (shell) has run there.
+   */
+  exec(command: string[], setup = 'true', input?: string): SpawnSyncReturns<string> {
+    const mounts = Object.entries(Post.LAYERS)
+      .map(([layer, target]) => `mount -t overlay overlay -o lowerdir=${target},upperdir=${this.dir}/upper/${layer},workdir=${this.dir}/work/${layer} ${target}`)
+      .join(' && ');
+    return run(['unshare', '--mount', '--', 'sh', '-c', `mount --make-rprivate / && ${mounts} && mount -t tmpfs -o mode=0755 tmpfs /run && ${setup} && exec "$@"`, 'post', ...command], { PATH: `${this.dir}/bin:${SYSTEM_PATH}` }, input);
   }
 
   /** The systemctl calls of the last run. */
@@ -251,6 +263,48 @@ describe('install.sh on a live post', () => {
     expect(manifestOf(join(post.path('/var/backups/border-gateway'), backups[0] as string))).toMatchObject({ database: 'outbox.db', lastSeq: 63 });
     expect(readFileSync(post.path('/opt/border-gateway/.bundle-sha256'), 'utf8').trim()).toBe(second.digest);
     expect(readFileSync(post.path('/opt/border-gateway.previous/.bundle-sha256'), 'utf8').trim()).toBe(first.digest);
+  });
+});
+
+describe('install.sh on a post not yet started', () => {
+  let bundle: TestBundle;
+
+  beforeAll(() => {
+    expect(process.getuid?.(), 'this suite needs root: mount namespaces, overlays, runuser').toBe(0);
+    bundle = makeBundle('0.9.0');
+  });
+
+  it('refuses before it installs anything on a machine not booted with systemd', () => {
+    const post = new Post();
+    const refused = post.install([bundle.archive, '--config', join(REPO_ROOT, 'config', 'examples', 'demo-post.yaml')], undefined, false);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('install: this machine was not booted with systemd (no /run/systemd/system): nothing was installed');
+    expect(refused.stdout).toBe('');
+    expect(existsSync(post.path('/opt/border-gateway'))).toBe(false);
+    expect(existsSync(post.path('/etc/border-gateway'))).toBe(false);
+    expect(existsSync(post.path('/etc/group'))).toBe(false);
+    expect(post.calls).toEqual([]);
+  });
+
+  it("makes the data directory, so the documented `user add` works as the service's user before the first start", () => {
+    const post = new Post();
+    const installed = post.install([bundle.archive, '--config', join(REPO_ROOT, 'config', 'examples', 'demo-post.yaml'), '--no-start']);
+    expect(installed.status, output(installed)).toBe(0);
+    expect(installed.stdout).toContain('install: enabled border-gateway.service (not started: --no-start)');
+    const data = statSync(post.path('/var/lib/border-gateway'));
+    expect([data.mode & 0o777, data.gid]).toEqual([0o700, post.gid('border-gateway')]);
+    // As docs/deployment.md has it: the command on the PATH, as the service's user, with the
+    // node the unit runs whichever node comes first on the PATH.
+    expect(readFileSync(post.path('/usr/local/bin/border-gateway'), 'utf8')).toContain('exec /usr/bin/node /opt/border-gateway/dist/gateway/cli.js "$@"');
+    const added = post.exec(
+      ['runuser', '-u', 'border-gateway', '--', 'border-gateway', 'user', 'add', 'ana', '--role', 'admin', '--config', '/etc/border-gateway/post.yaml', '--data', '/var/lib/border-gateway'],
+      'true',
+      'a-long-enough-password-1\n',
+    );
+    expect(added.status, output(added)).toBe(0);
+    expect(existsSync(post.path('/var/lib/border-gateway/outbox.db'))).toBe(true);
+    expect(statSync(post.path('/var/lib/border-gateway/outbox.db')).gid).toBe(post.gid('border-gateway'));
+    expect(post.calls.filter((call) => /^(start|restart)/.test(call))).toEqual([]);
   });
 });
 

@@ -34,6 +34,7 @@ export const VMC_USER_ADD_FORM = defineForm({
   operands: ['NAME'],
   summary: 'Adds a dashboard account; the password comes from a prompt or stdin.',
   options: { role: { type: 'string', value: 'analyst|admin', required: true, help: 'what the account may do' }, ...STORE },
+  notes: ['A password is read from a prompt without echo, or from standard input when it is not a terminal.'],
 });
 
 export const VMC_USER_LIST_FORM = defineForm({
@@ -119,5 +120,4 @@ export const VMC: CommandSpec = {
   name: 'vmc',
   summary: 'the central consumer (vmc --mqtt URL), its accounts, history and training export',
   forms: [VMC_RUN_FORM, VMC_USER_ADD_FORM, VMC_USER_LIST_FORM, VMC_LOAD_HISTORY_FORM, VMC_EXPORT_TRAINING_FORM, ...VMC_COMMAND_FORMS],
-  notes: ['A password is read from a prompt without echo, or from standard input when it is not a terminal.'],
 };

@@ -139,9 +139,11 @@ const WHERE = {
 
 const NAME = ['NAME'] as const;
 
+const PASSWORD_NOTE = 'A password is read from a prompt without echo, or from standard input when it is not a terminal (printf \'%s\\n\' "$PW" | border-gateway user add ...); never from the command line.';
+
 export const USER_FORMS = [
-  defineForm({ path: 'user add', operands: NAME, summary: 'Adds a person who logs in to the console and the lane API; the password comes from a prompt or stdin.', options: { role: { type: 'string', value: 'operator|supervisor|admin', required: true, help: 'what the person may do (SECURITY.md#roles)' }, ...WHERE } }),
-  defineForm({ path: 'user passwd', operands: NAME, summary: "Sets a person's password (prompt or stdin); their sessions end at their next request.", options: { ...WHERE } }),
+  defineForm({ path: 'user add', operands: NAME, summary: 'Adds a person who logs in to the console and the lane API; the password comes from a prompt or stdin.', options: { role: { type: 'string', value: 'operator|supervisor|admin', required: true, help: 'what the person may do (SECURITY.md#roles)' }, ...WHERE }, notes: [PASSWORD_NOTE] }),
+  defineForm({ path: 'user passwd', operands: NAME, summary: "Sets a person's password (prompt or stdin); their sessions end at their next request.", options: { ...WHERE }, notes: [PASSWORD_NOTE] }),
   defineForm({ path: 'user disable', operands: NAME, summary: 'Disables an account; its sessions end at their next request.', options: { ...WHERE } }),
   defineForm({ path: 'user enable', operands: NAME, summary: 'Enables a disabled account again.', options: { ...WHERE } }),
   defineForm({ path: 'user list', summary: 'Lists the accounts: name, role, enabled, last change.', options: { ...WHERE } }),
@@ -190,7 +192,7 @@ export const USER: CommandSpec = {
   name: 'user',
   summary: 'accounts of people (console, lane API)',
   forms: USER_FORMS,
-  notes: ['A password is read from a prompt without echo, or from standard input when it is not a terminal (printf \'%s\\n\' "$PW" | border-gateway user add ...); never from the command line.', ACCOUNT_NOTE],
+  notes: [ACCOUNT_NOTE],
 };
 export const CLIENT: CommandSpec = { name: 'client', summary: 'credentials of machines (registration system, push devices)', forms: CLIENT_FORMS, notes: [ACCOUNT_NOTE] };
 export const AUDIT: CommandSpec = { name: 'audit', summary: 'verify or list the hash-chained audit log', forms: AUDIT_FORMS };
