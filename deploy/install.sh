@@ -113,14 +113,13 @@ install_system_files() {
 # unit runs, whatever \`node\` comes first on their PATH. A symbolic link to cli.js ran the first
 # node on the PATH, and another Node major refuses the bundle's better-sqlite3.
 install_command() {
-  local target=$1 command
-  command=$(mktemp)
-  printf '%s\n' '#!/bin/sh' '# Installed by border-gateway'"'"'s install.sh: the CLI with the node its service runs.' \
-    'exec /usr/bin/node /opt/border-gateway/dist/gateway/cli.js "$@"' >"$command"
+  local target=$1 script
+  script=$(printf '%s\n' '#!/bin/sh' "# Installed by border-gateway's install.sh: the CLI with the node its service runs." \
+    'exec /usr/bin/node /opt/border-gateway/dist/gateway/cli.js "$@"')
   # A symbolic link left by an older installer is replaced, not written through.
   [ ! -L "$target" ] || rm -f "$target"
-  cmp -s "$command" "$target" || install -m 0755 "$command" "$target"
-  rm -f "$command"
+  printf '%s\n' "$script" | cmp -s - "$target" || printf '%s\n' "$script" >"$target"
+  chmod 0755 "$target"
 }
 
 # Exports the variables of an EnvironmentFile= into this (sub)shell. node parses the file
@@ -230,7 +229,7 @@ if [ "$rollback" = 1 ]; then
   activate "$was_running"
   newest=$(find "$backups" -maxdepth 1 -name 'before-upgrade-*.tar.gz' -printf '%T@ %p\n' 2>/dev/null | sort -n | tail -1 | cut -d' ' -f2-)
   # Stopped first: a gateway that refuses its database exits and is restarted every 5 s.
-  [ -z "$newest" ] || say "if it refuses the database (GW_ERR_OUTBOX_SCHEMA_NEWER in journalctl -u $unit), restore the backup taken before the upgrade: systemctl stop $unit; border-gateway restore --config /etc/border-gateway/post.yaml --data /var/lib/border-gateway --owner border-gateway --from ${newest#"$root"}; systemctl start $unit"
+  [ -z "$newest" ] || say "if it refuses the database (GW_ERR_OUTBOX_SCHEMA_NEWER in journalctl -u $unit), restore the backup taken before the upgrade: systemctl stop $unit; border-gateway restore --config /etc/border-gateway/post.yaml --data /var/lib/border-gateway --from ${newest#"$root"}; systemctl start $unit"
   exit 0
 fi
 
@@ -316,6 +315,7 @@ install -d -m 0755 "$etc"
 # The data directory, as StateDirectory= makes it at the first start: \`user add\` and \`client add\`,
 # run as the service's user before it ever started, write the database there.
 uid=$(awk -F: '$1 == "border-gateway" { print $3 }' "$root/etc/passwd")
+[ -n "$uid" ] || die "systemd-sysusers made no border-gateway user in $root/etc/passwd"
 if [ ! -d "$data" ]; then
   install -d -m 0700 "$data"
   [ "$(id -u)" != 0 ] || chown "$uid:$gid" "$data"

@@ -11,7 +11,7 @@
  * runuser): it fails without it, never skips.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -288,6 +288,9 @@ describe('install.sh on a post not yet started', () => {
 
   it("makes the data directory, so the documented `user add` works as the service's user before the first start", () => {
     const post = new Post();
+    // An older installer's symbolic link to cli.js: replaced, not written through.
+    mkdirSync(post.path('/usr/local/bin'), { recursive: true });
+    symlinkSync('/opt/border-gateway/dist/gateway/cli.js', post.path('/usr/local/bin/border-gateway'));
     const installed = post.install([bundle.archive, '--config', join(REPO_ROOT, 'config', 'examples', 'demo-post.yaml'), '--no-start']);
     expect(installed.status, output(installed)).toBe(0);
     expect(installed.stdout).toContain('install: enabled border-gateway.service (not started: --no-start)');
@@ -295,7 +298,9 @@ describe('install.sh on a post not yet started', () => {
     expect([data.mode & 0o777, data.gid]).toEqual([0o700, post.gid('border-gateway')]);
     // As docs/deployment.md has it: the command on the PATH, as the service's user, with the
     // node the unit runs whichever node comes first on the PATH.
+    expect(lstatSync(post.path('/usr/local/bin/border-gateway')).isSymbolicLink()).toBe(false);
     expect(readFileSync(post.path('/usr/local/bin/border-gateway'), 'utf8')).toContain('exec /usr/bin/node /opt/border-gateway/dist/gateway/cli.js "$@"');
+    expect(readFileSync(post.path('/opt/border-gateway/dist/gateway/cli.js'), 'utf8')).toBe(CLI_FROM_SOURCE);
     const added = post.exec(
       ['runuser', '-u', 'border-gateway', '--', 'border-gateway', 'user', 'add', 'ana', '--role', 'admin', '--config', '/etc/border-gateway/post.yaml', '--data', '/var/lib/border-gateway'],
       'true',
