@@ -47,20 +47,12 @@ import { GatewayProcess } from './helpers/gateway-process.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { systemRig } from './helpers/rig.js';
 import { tempDir } from './helpers/test-config.js';
+import { waitUntil } from './helpers/wait-until.js';
 
 const PLATE = 'GE456CD';
 /** Chunk events in the outbox at once: small, so a transfer is surely unfinished when cut. */
 const WINDOW = 4;
 const ANALYST = { name: 'ana', password: 'analyst-password-1' };
-
-/** Polls another process's API: there is no event to wait on across processes. */
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('evidence from the post to the VMC, both real', () => {
   const rig = systemRig<Mosquitto>();
@@ -158,7 +150,7 @@ describe('evidence from the post to the VMC, both real', () => {
     await waitUntil('the snapshot and the thumbnail complete at the VMC', async () => {
       const view = await evidenceOf(crossing.crossingId);
       return [snapshot, thumbnail].every((digest) => view.pieces.some((p) => p.digest === digest && p.complete));
-    }, 90_000);
+    }, { timeoutMs: 90_000 });
     const sentSnapshot = await served(snapshot);
     expect([sentSnapshot.status, sentSnapshot.type, sha256(sentSnapshot.bytes), sentSnapshot.bytes.equals(jpeg)]).toEqual([200, 'image/jpeg', snapshot, true]);
     const sentThumbnail = await served(thumbnail);
@@ -201,7 +193,7 @@ describe('evidence from the post to the VMC, both real', () => {
     gateway = start();
     await listenersOf(gateway);
 
-    await waitUntil('the full image complete at the VMC', async () => (await evidenceOf(crossing.crossingId)).pieces.some((p) => p.digest === fullImage && p.complete), 90_000);
+    await waitUntil('the full image complete at the VMC', async () => (await evidenceOf(crossing.crossingId)).pieces.some((p) => p.digest === fullImage && p.complete), { timeoutMs: 90_000 });
     const sentFull = await served(fullImage);
     expect([sentFull.status, sentFull.type, sentFull.disposition]).toEqual([200, 'application/octet-stream', `attachment; filename="${fullImage.slice(7, 23)}.pgm"`]);
     expect(sentFull.bytes.equals(pgm)).toBe(true);

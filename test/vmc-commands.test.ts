@@ -21,19 +21,11 @@ import { GatewayProcess, REPO_ROOT } from './helpers/gateway-process.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { systemRig } from './helpers/rig.js';
 import { tempDir } from './helpers/test-config.js';
+import { waitUntil } from './helpers/wait-until.js';
 
 const POSTS = ['post-east', 'post-west'] as const;
 const unsigned = ({ signature: _signature, ...body }: ModelManifest): UnsignedManifest => body;
 const NEW_VERSION = '2099.1.1';
-
-/** Polls what another process writes: there is no event to wait on across processes. */
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 45_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 describe('signed VMC commands across two posts', () => {
   const rig = systemRig<Mosquitto>();

@@ -26,20 +26,12 @@ import { Mosquitto } from './helpers/mosquitto.js';
 import { greyPng, rgbPng } from './helpers/png.js';
 import { tempDir } from './helpers/test-config.js';
 import { digestOf, EventMaker } from './helpers/vmc-events.js';
+import { waitUntil } from './helpers/wait-until.js';
 
 const topicOf = (event: CloudEvent): string => {
   const [, , post, lane] = event.source.split('/');
   return `border/v1/${post}/${lane}/${event.type}`;
 };
-
-/** Polls what another process does: there is no event to wait on across processes. */
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('evidence at the VMC', () => {
   const dir = tempDir('vmc-evidence-');

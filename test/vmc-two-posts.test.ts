@@ -20,6 +20,7 @@ import { createTestDatabase } from './helpers/postgres.js';
 import { systemRig } from './helpers/rig.js';
 import { tempDir } from './helpers/test-config.js';
 import { EventMaker } from './helpers/vmc-events.js';
+import { waitUntil } from './helpers/wait-until.js';
 
 const ADMIN_PASSWORD = 'vmc-admin-password-1';
 /** Events each gateway publishes before it is stopped. */
@@ -43,15 +44,6 @@ function startVmc(brokerUrl: string, store: string, name: string): GatewayProces
 async function apiOf(vmc: GatewayProcess): Promise<string> {
   const line = await vmc.waitForStdout((l) => l.startsWith('border-gateway vmc:'), 30_000, 'the vmc banner');
   return /API (http:\/\/\S+)/.exec(line)![1]!;
-}
-
-/** Polls what another process writes: there is no event to wait on across processes. */
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 describe.each([
@@ -112,7 +104,7 @@ describe.each([
       const published = () => collector.uniqueIds();
       // A bound on waiting, not on speed: PostgreSQL fsyncs each insert, and on a loaded 2-core
       // machine the two consumers may still be thousands of events behind the posts here.
-      await waitUntil('the VMCs to store every published event', async () => (await openStore.eventCounts()).total >= published().size, 240_000);
+      await waitUntil('the VMCs to store every published event', async () => (await openStore.eventCounts()).total >= published().size, { timeoutMs: 240_000 });
 
       const login = await fetch(`${api}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'chief', password: ADMIN_PASSWORD }) });
       expect(login.status).toBe(200);
@@ -126,10 +118,10 @@ describe.each([
       // A later seq still in an instance's backlog at a scan may widen the gap (or open a short
       // one of its own) for a moment; the gap shrinks to what is still missing as events arrive.
       const withheld = (gaps: GapRow[]) => gaps.find((g) => g.firstSeq === 4 && g.lastSeq === 6);
-      await waitUntil('the withheld seqs to show up as a gap', async () => withheld(await get<GapRow[]>('/api/gaps?post=post-gap&state=open'))?.missing === 3, 30_000);
+      await waitUntil('the withheld seqs to show up as a gap', async () => withheld(await get<GapRow[]>('/api/gaps?post=post-gap&state=open'))?.missing === 3, { timeoutMs: 30_000 });
       expect(withheld(await get<GapRow[]>('/api/gaps?post=post-gap&state=open'))).toMatchObject({ postId: 'post-gap', firstSeq: 4, missing: 3, closedAt: null });
       await publish(gapEvents.filter((e) => e.seq >= 4 && e.seq <= 6));
-      await waitUntil('the replayed seqs to close every gap', async () => (await get<GapRow[]>('/api/gaps?post=post-gap&state=open')).length === 0, 30_000);
+      await waitUntil('the replayed seqs to close every gap', async () => (await get<GapRow[]>('/api/gaps?post=post-gap&state=open')).length === 0, { timeoutMs: 30_000 });
       expect(withheld(await get<GapRow[]>('/api/gaps?post=post-gap'))).toMatchObject({ missing: 0, closedAt: expect.any(String) as unknown });
       await publisher.endAsync();
 
