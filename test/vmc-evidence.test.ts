@@ -28,6 +28,9 @@ import { tempDir } from './helpers/test-config.js';
 import { digestOf, EventMaker } from './helpers/vmc-events.js';
 import { waitUntil } from './helpers/wait-until.js';
 
+/** Within the tests' own 60 s, so a wait that never ends says what it waited for. */
+const POLL = { timeoutMs: 30_000 };
+
 const topicOf = (event: CloudEvent): string => {
   const [, , post, lane] = event.source.split('/');
   return `border/v1/${post}/${lane}/${event.type}`;
@@ -108,7 +111,7 @@ describe('evidence at the VMC', () => {
       post.xrayScanned('c-77', { score: 0.88, modelVersion: 'xray-2026.11', regions }),
       post.crossing('c-77', 42, { xray: true, channel: 'orange' }),
     ]);
-    await waitUntil('both pieces complete and announced', async () => (await evidenceOf('c-77')).pieces.filter((p) => p.complete && p.chunks !== null).length === 2);
+    await waitUntil('both pieces complete and announced', async () => (await evidenceOf('c-77')).pieces.filter((p) => p.complete && p.chunks !== null).length === 2, POLL);
     const view = await evidenceOf('c-77');
     expect(view.screening).toMatchObject({ score: 0.88, regions });
     expect(view.pieces.map((p) => [p.kind, p.digest, p.complete])).toEqual([
@@ -144,7 +147,7 @@ describe('evidence at the VMC', () => {
     const spoilt = Buffer.from(last.data.data, 'base64');
     spoilt[0] = (spoilt[0] as number) ^ 1;
     await publish([post.evidenceStored(picture, 'plate-snapshot', 'image/png', 'c-78'), ...chunks.slice(0, -1), { ...last, data: { ...last.data, data: spoilt.toString('base64') } }]);
-    await waitUntil('the piece rejected', async () => (await evidenceOf('c-78')).pieces[0]?.problem === 'digest-mismatch');
+    await waitUntil('the piece rejected', async () => (await evidenceOf('c-78')).pieces[0]?.problem === 'digest-mismatch', POLL);
     expect((await api(`/api/evidence/${digestOf(picture)}`)).status).toBe(404);
     const status = (await (await api('/api/status')).json()) as { intake: { evidence: { rejected: Record<string, number> } } };
     expect(status.intake.evidence.rejected['digest-mismatch']).toBe(1);
@@ -177,7 +180,7 @@ describe('evidence at the VMC', () => {
 
     // The post sends the scan in answer; it is served as a download, never as an image.
     await publish(post.evidenceChunks(fullImage, 'xray-image', 'image/x-portable-graymap', { requestId: command.commandId }));
-    await waitUntil('the full image', async () => (await evidenceOf('c-77')).pieces[2]?.complete === true);
+    await waitUntil('the full image', async () => (await evidenceOf('c-77')).pieces[2]?.complete === true, POLL);
     const reply = await api(`/api/evidence/${digestOf(fullImage)}`);
     expect(Buffer.from(await reply.arrayBuffer()).equals(fullImage)).toBe(true);
     expect([reply.headers.get('content-type'), reply.headers.get('content-disposition')]).toEqual(['application/octet-stream', `attachment; filename="${digestOf(fullImage).slice(7, 23)}.pgm"`]);

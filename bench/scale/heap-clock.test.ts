@@ -57,7 +57,9 @@ describe('HeapClock', () => {
     const clock = new HeapClock(0);
     const seen: string[] = [];
     let pending: Promise<void> | null = null;
-    // Stands in for the outbox's fsync: started by a timer, finished a little later in real time.
+    // Stands in for the outbox's fsync: started by a timer, finished some turns of the event loop
+    // later (as the thread pool's callback is): more turns than the clock gives the loop on its
+    // own before a timer, so only settleWith makes the next timer wait for it.
     clock.settleWith(async () => {
       if (!pending) return false;
       await pending;
@@ -65,7 +67,7 @@ describe('HeapClock', () => {
       return true;
     });
     clock.setTimeout(() => {
-      pending = new Promise((resolve) => setTimeout(resolve, 20)).then(() => {
+      pending = afterTurns(10).then(() => {
         seen.push('synced');
       });
     }, 10);
@@ -87,3 +89,8 @@ describe('HeapClock', () => {
     expect(fired).toEqual([250, 1500]);
   });
 });
+
+/** Resolves after `turns` turns of the event loop (a setImmediate each), no wall-clock wait. */
+async function afterTurns(turns: number): Promise<void> {
+  for (let turn = 0; turn < turns; turn += 1) await new Promise<void>((resolve) => setImmediate(resolve));
+}

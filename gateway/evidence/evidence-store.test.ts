@@ -8,9 +8,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EVIDENCE_CHUNK_BYTES } from '../../contract/catalogue.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { startTestGateway, tempDir, testConfig } from '../../test/helpers/test-config.js';
@@ -26,6 +27,7 @@ interface Stored {
 }
 
 const KIB = 1024;
+const MIB = 1024 * KIB;
 const digestOf = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 const snapshot = (crossingId: string | null = 'c-1'): EvidenceInput => ({
   kind: 'plate-snapshot',
@@ -266,8 +268,37 @@ describe('evidence store', () => {
     expect(await store.put(other, snapshot())).toMatchObject({ digest: digestOf(other) });
     writeFileSync(otherPath, Buffer.concat([other, randomBytes(1)]));
     expect(await store.files.digestOnDisk(digestOf(other), other.length)).toBe('longer');
+    // Far past it (a file that keeps growing): the bytes read, counted at the file handle, stop
+    // within one read of its size, not at the end of the file.
+    writeFileSync(otherPath, Buffer.concat([other, Buffer.alloc(8 * MIB)]));
+    const handle = await openFile(otherPath, 'r');
+    const read = vi.spyOn(Object.getPrototypeOf(handle) as FileHandle, 'read');
+    await handle.close();
+    try {
+      expect(await store.files.digestOnDisk(digestOf(other), other.length)).toBe('longer');
+      const bytesRead = (await Promise.all(read.mock.results.map((result) => result.value as Promise<{ bytesRead: number }>))).reduce((sum, r) => sum + r.bytesRead, 0);
+      expect(bytesRead).toBeGreaterThan(other.length);
+      expect(bytesRead).toBeLessThanOrEqual(other.length + MIB);
+    } finally {
+      read.mockRestore();
+    }
     expect(await store.intact(digestOf(other))).toBe(false);
     expect(store.get(digestOf(other))).toBeUndefined();
+  });
+
+  it('starts no read once it is stopping: a picture or a read-through asked for then is answered empty, the piece kept', async () => {
+    const { store } = await open();
+    const piece = randomBytes(3 * KIB);
+    await store.put(piece, snapshot());
+    expect(await store.picture(digestOf(piece))).toEqual({ body: piece, contentType: 'image/jpeg' });
+    const stopping = store.stop();
+    // Asked for after the stop began: nothing is read (the stop waits only for what was under way).
+    expect(await store.picture(digestOf(piece))).toBeNull();
+    expect(await store.intact(digestOf(piece))).toBe(false);
+    expect(store.busy).toBe(false);
+    await stopping;
+    // Not dropped as damaged: the answers above were "not now", not "gone".
+    expect(store.get(digestOf(piece))).toMatchObject({ digest: digestOf(piece) });
   });
 
   it('gives a plate snapshot or a thumbnail back as stored, the entry picture of a crossing, and drops what changed or grew', async () => {
