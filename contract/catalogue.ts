@@ -4,6 +4,7 @@
  * validates emitted events against those files with an independent validator.
  */
 import { z } from 'zod';
+import { BASE64_PATTERN } from './base64.js';
 import { DIRECTIONS } from '../config/schema.js';
 import { COMMAND_KINDS } from './vmc-command.js';
 
@@ -261,7 +262,7 @@ export const eventDataSchemas = {
     data: z
       .string()
       .max(Math.ceil(EVIDENCE_CHUNK_BYTES / 3) * 4)
-      .regex(/^[A-Za-z0-9+/]*={0,2}$/)
+      .regex(BASE64_PATTERN)
       .describe('The bytes of this chunk, base64'),
     requestId: z.string().max(64).optional().describe('The `evidence.request` command this transfer answers, when the VMC asked for it'),
   }),

@@ -36,12 +36,28 @@ export interface EventFactory {
 /** What the outbox and the uplink add to a draft's JSON at most: `seq` and the `replayed` flag. */
 const ENVELOPE_EXTENSION_BYTES = Buffer.byteLength(`,"seq":${Number.MAX_SAFE_INTEGER},"replayed":true`);
 
+/** A draft's JSON, and the bytes it takes once stored and published. */
+export interface SerialisedDraft {
+  json: string;
+  /**
+   * At most: the JSON plus the `seq` the outbox adds and the `replayed` flag the uplink may splice
+   * in. What `uplink.maxEventBytes` is compared with.
+   */
+  bytes: number;
+}
+
+export function serialise(draft: EventDraft): SerialisedDraft {
+  const json = JSON.stringify(draft);
+  return { json, bytes: Buffer.byteLength(json) + ENVELOPE_EXTENSION_BYTES };
+}
+
 /**
- * Bytes of `draft` once stored and published, at most: its JSON plus the `seq` the outbox adds
- * and the `replayed` flag the uplink may splice in. What `uplink.maxEventBytes` is compared with.
+ * `JSON.stringify({ ...draft, seq })` from `JSON.stringify(draft)`, without serialising the draft
+ * again (for an evidence chunk that is 44 KB of base64, ~80 µs here): a draft has keys and no
+ * `seq` of its own, so the spread adds `seq` as its last key.
  */
-export function serialisedBytes(draft: EventDraft): number {
-  return Buffer.byteLength(JSON.stringify(draft)) + ENVELOPE_EXTENSION_BYTES;
+export function withSeq(draftJson: string, seq: number): string {
+  return `${draftJson.slice(0, -1)},"seq":${seq}}`;
 }
 
 export function sourceOf(postId: string, laneId: string): string {

@@ -11,7 +11,7 @@ import { postConfigSchema } from '../config/schema.js';
 import { ManualClock } from '../test/helpers/manual-clock.js';
 import { SyntheticTraffic } from '../gateway/demo/synthetic-traffic.js';
 import { EVENT_TYPES, type EventData, type EventType } from './catalogue.js';
-import { createEventFactory, type EventDraft } from './envelope.js';
+import { createEventFactory, serialise, withSeq, type EventDraft } from './envelope.js';
 import { EVENT_SCHEMA_DIR, envelopeJsonSchema, eventJsonSchema } from './json-schemas.js';
 
 function seededRandom(seed: number): () => number {
@@ -80,6 +80,14 @@ describe('event contract', () => {
   it('rejects an event that breaks its schema', () => {
     const validate = validators.get('crossing.completed')!;
     expect(validate({ specversion: '1.0', id: 'x', source: '/border/p/l', type: 'crossing.completed', time: 'now', datacontenttype: 'application/json', data: {}, seq: 1 })).toBe(false);
+  });
+
+  it("splices the outbox's seq into a draft's JSON exactly as serialising the draft with it would", () => {
+    for (const { seq, ...draft } of runSyntheticDay(7).slice(0, 2000)) {
+      const { json, bytes } = serialise(draft);
+      expect(withSeq(json, seq)).toBe(JSON.stringify({ ...draft, seq }));
+      expect(bytes).toBeGreaterThanOrEqual(Buffer.byteLength(JSON.stringify({ ...draft, seq: Number.MAX_SAFE_INTEGER, replayed: true })));
+    }
   });
 
   it('gives time-ordered unique ids and a source naming post and lane', () => {

@@ -12,6 +12,7 @@ import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson } from '../core/canonical-json.js';
+import { BASE64_PATTERN } from './base64.js';
 
 export const COMMAND_KINDS = ['watchlist.update', 'model.rollout', 'evidence.request'] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
@@ -49,7 +50,7 @@ export const modelRolloutPayloadSchema = z.strictObject({
   /** The model's signed manifest (edge-models/manifest.ts), verified by the post with its model keys. */
   manifest: z.record(z.string(), z.unknown()),
   /** The ONNX file the manifest's sha256 names, base64. */
-  onnxBase64: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64'),
+  onnxBase64: z.string().regex(BASE64_PATTERN, 'base64'),
 });
 
 /** Most digests one evidence request may name. */

@@ -13,7 +13,7 @@ import { makePrivateDir } from '../core/private-files.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { AlarmThrottle } from './alarm-throttle.js';
 import { eventDataSchemas, type EventData, type EventType } from '../contract/catalogue.js';
-import { createEventFactory, POST_LANE, serialisedBytes, type EventDraft, type EventFactory } from '../contract/envelope.js';
+import { createEventFactory, POST_LANE, serialise, type EventDraft, type EventFactory } from '../contract/envelope.js';
 import { AccountStore } from './auth/account-store.js';
 import { AuditLog, type AuditDraft } from './auth/audit-log.js';
 import { ScansAwaitingEvidence } from './evidence/scans-awaiting-evidence.js';
@@ -264,7 +264,7 @@ export class Gateway {
     }
     if (type === 'device.status') this.recordDeviceHealth(data as EventData<'device.status'>);
     const draft = this.events.create(type, laneId, data, subject);
-    const bytes = serialisedBytes(draft);
+    const { json, bytes } = serialise(draft);
     const maxEventBytes = this.context.config.uplink.maxEventBytes;
     if (bytes > maxEventBytes) {
       const error = new GatewayError('GW_ERR_EVENT_TOO_LARGE', `${type} on ${laneId}: ${bytes} bytes, over uplink.maxEventBytes ${maxEventBytes}`, {
@@ -278,7 +278,7 @@ export class Gateway {
     }
     this.tell(draft);
     try {
-      const committed = await this.outbox.append(draft, this.writtenWith(type, within));
+      const committed = await this.outbox.append(draft, this.writtenWith(type, within), json);
       this.metrics.committed.inc();
       this.lastCommitError = null;
       return committed;
@@ -305,6 +305,7 @@ export class Gateway {
    * Calls `listener` with every event as it is made, valid and within its size, before its commit
    * (the console shows an alarm also when the disk is full); returns the unsubscribe. The events
    * are the ones the VMC receives, so this is how the console's live view hears of a lane change.
+   * A listener only reads the event: its JSON, which the outbox stores, was made before.
    */
   onEvent(listener: (event: EventDraft) => void): () => void {
     this.eventListeners.add(listener);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { pino, type Logger } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { tempDir } from '../../test/helpers/test-config.js';
 import { isGatewayError } from '../../core/errors.js';
@@ -126,6 +126,33 @@ describe('SqliteOutbox', () => {
     const [row] = outbox.readFrom(0, 10);
     expect(row).toMatchObject({ seq: 1, id: draft.id, laneId: 'lane-1', type: 'vehicle.weighed' });
     expect(JSON.parse(row?.payload ?? '{}')).toEqual({ ...draft, seq: 1 });
+    outbox.close();
+  });
+
+  it("stores the producer's JSON of an event with its seq, without serialising the event again", async () => {
+    const outbox = open();
+    const drafts = [weighed('lane-1', 1), weighed('lane-2', 2)];
+    const stringify = vi.spyOn(JSON, 'stringify');
+    try {
+      await Promise.all(drafts.map((draft) => outbox.append(draft, (event) => event, JSON.stringify(draft))));
+      const ofTheDrafts = stringify.mock.calls.filter(([value]) => drafts.some((draft) => (value as { id?: unknown } | null)?.id === draft.id));
+      expect(ofTheDrafts).toHaveLength(drafts.length); // the two calls above, none in the commit
+    } finally {
+      stringify.mockRestore();
+    }
+    const rows = outbox.readFrom(0, 10);
+    expect(rows.map((row) => row.payload)).toEqual(drafts.map((draft, i) => JSON.stringify({ ...draft, seq: i + 1 })));
+    expect(rows.map((row) => row.bytes)).toEqual(rows.map((row) => Buffer.byteLength(row.payload)));
+    outbox.close();
+  });
+
+  it('stores the copy a `within` returns, not the JSON the producer made before it', async () => {
+    const outbox = open();
+    const draft = weighed('lane-1', 1);
+    await outbox.append(draft, (event) => ({ ...event, subject: 'filled-in' }), JSON.stringify(draft));
+    const [row] = outbox.readFrom(0, 10);
+    expect(JSON.parse(row?.payload ?? '{}')).toEqual({ ...draft, subject: 'filled-in', seq: 1 });
+    expect(row?.bytes).toBe(Buffer.byteLength(row?.payload ?? ''));
     outbox.close();
   });
 

@@ -26,7 +26,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../../core/errors.js';
 import { makePrivateDir, restrictFiles, touchPrivateFile } from '../../core/private-files.js';
 import { RETENTION_CLASSES, retentionClassOf, type RetentionClass } from '../../contract/catalogue.js';
-import { laneOf, type EventDraft } from '../../contract/envelope.js';
+import { laneOf, withSeq, type EventDraft } from '../../contract/envelope.js';
 import { DiskRoomGauge, RecentDiskRoom, type DiskRoom } from './disk-room.js';
 import type { LoopSyncBudgetOptions } from './loop-sync-budget.js';
 import { RecentRows } from './recent-rows.js';
@@ -105,13 +105,16 @@ export interface RefusalReport {
 /**
  * Written with an event, inside its transaction: state the event records (an audit entry, a lane's
  * open crossings) is stored if and only if the event is. Runs just before the event is serialised
- * and may return the event with fields filled in from what it wrote (e.g. the audit hash).
+ * and may return a copy of the event with fields filled in from what it wrote (e.g. the audit
+ * hash); it never changes the event it is given, whose JSON the outbox may hold already (`append`).
  */
 export type WithinCommit = (event: EventDraft, db: Database.Database) => EventDraft;
 
 interface PendingAppend {
   event: EventDraft;
   within: WithinCommit | undefined;
+  /** `JSON.stringify(event)`, when the producer had it already. */
+  json: string | undefined;
   resolve: (committed: CommittedEvent) => void;
   reject: (error: unknown) => void;
 }
@@ -357,12 +360,14 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
    * Commits `event` and resolves with its seq once the transaction is on disk. Rejects with
    * GW_ERR_OUTBOX_DISK_FULL or GW_ERR_OUTBOX_WRITE when the commit fails, and GW_ERR_OUTBOX_FULL
    * when the byte bound leaves no room for an event of its class: the event is then not stored,
-   * and the producer must know.
+   * and the producer must know. `json`, when given, is `JSON.stringify(event)` (the gateway
+   * measured the event with it): the stored payload is made from it instead of serialising the
+   * event again, unless `within` returns a changed copy.
    */
-  append(event: EventDraft, within?: WithinCommit): Promise<CommittedEvent> {
+  append(event: EventDraft, within?: WithinCommit, json?: string): Promise<CommittedEvent> {
     if (this.closed) return Promise.reject(new GatewayError('GW_ERR_OUTBOX_CLOSED'));
     return new Promise((resolve, reject) => {
-      this.pending.push({ event, within, resolve, reject });
+      this.pending.push({ event, within, json, resolve, reject });
       // While the checkpointer holds commits (the WAL grew too far, see wal-checkpointer.ts) the
       // appends wait in `pending`, past maxBatch, for `released`, which flushes them.
       if (this.checkpointer?.holdsCommits) return;
@@ -410,12 +415,12 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     try {
       this.transact(() => {
         const createdMs = this.options.clock.now();
-        for (const [index, { event: draft, within }] of batch.entries()) {
+        for (const [index, { event: draft, within, json }] of batch.entries()) {
           const seq = this.lastSeqValue + 1;
           const retention = retentionClassOf(draft.type);
           // Room is made before `within` writes anything, so a refused event leaves no trace;
           // what `within` adds to the event is allowed for with a small slack.
-          const draftPayload = JSON.stringify({ ...draft, seq });
+          const draftPayload = json === undefined ? JSON.stringify({ ...draft, seq }) : withSeq(json, seq);
           const draftBytes = Buffer.byteLength(draftPayload);
           const estimate = draftBytes + (within ? WITHIN_SLACK_BYTES : 0);
           if (!this.makeRoom(estimate, RETENTION_CLASSES[retention], droppedNow, droppedSeqs)) {
@@ -425,8 +430,9 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
             continue;
           }
           const event = within ? within(draft, this.db) : draft;
-          const payload = within ? JSON.stringify({ ...event, seq }) : draftPayload;
-          const bytes = within ? Buffer.byteLength(payload) : draftBytes;
+          const changed = event !== draft;
+          const payload = changed ? JSON.stringify({ ...event, seq }) : draftPayload;
+          const bytes = changed ? Buffer.byteLength(payload) : draftBytes;
           const laneId = laneOf(event);
           this.statements.insert.run(seq, event.id, laneId, event.type, RETENTION_CLASSES[retention], payload, bytes, createdMs);
           rows.push({ seq, id: event.id, laneId, type: event.type, payload, bytes, createdMs });
