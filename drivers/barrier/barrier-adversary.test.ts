@@ -25,6 +25,8 @@ import { BarrierDriver, type BarrierReading } from './barrier-driver.js';
 
 /** Arm open (input 0 on), loop and photocell off: PDU 02 01 01. */
 const ARM_OPEN_LANE_CLEAR = [0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x01, 0x02, 0x01, 0x01];
+/** Arm open (input 0) and a vehicle on the loop (input 2): PDU 02 01 05. */
+const ARM_OPEN_VEHICLE_ON_LOOP = [0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x01, 0x02, 0x01, 0x05];
 /** Byte count 0 then one stray byte: as long as a good reply (modbus-serial's frame-length check passes) but carrying no input status. */
 const BYTE_COUNT_ZERO_PADDED = [0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x01, 0x02, 0x00, 0x00];
 /** Byte count 0 and nothing after it: fewer bytes than asked. */
@@ -58,7 +60,7 @@ function reply(frame: readonly number[], request: Request): Buffer {
   return bytes;
 }
 
-/** A Modbus TCP peer that answers each request with what `answer` says (null: silence). */
+/** A Modbus TCP peer that answers each request with what `answer` says, now or later (null: silence). */
 class CraftedPeer extends EventEmitter<{ request: [Request]; connection: [] }> {
   readonly requests: Request[] = [];
   connections = 0;
@@ -67,7 +69,7 @@ class CraftedPeer extends EventEmitter<{ request: [Request]; connection: [] }> {
   private constructor(
     private readonly server: Server,
     readonly port: number,
-    public answer: (request: Request) => Buffer | null,
+    public answer: (request: Request) => Buffer | null | Promise<Buffer | null>,
   ) {
     super();
     server.on('connection', (socket) => {
@@ -85,14 +87,15 @@ class CraftedPeer extends EventEmitter<{ request: [Request]; connection: [] }> {
           this.requests.push(request);
           this.emit('request', request);
           const answer = this.answer(request);
-          if (answer) socket.write(answer);
+          if (answer instanceof Promise) void answer.then((later) => later && !socket.destroyed && socket.write(later));
+          else if (answer) socket.write(answer);
         }
       });
       this.emit('connection');
     });
   }
 
-  static async start(answer: (request: Request) => Buffer | null): Promise<CraftedPeer> {
+  static async start(answer: (request: Request) => Buffer | null | Promise<Buffer | null>): Promise<CraftedPeer> {
     const server = createServer();
     const port = await freePort();
     server.listen(port, '127.0.0.1');
@@ -180,6 +183,38 @@ describe('barrier driver against a lying Modbus peer', () => {
     lying = false;
     expect(await again).toMatchObject({ position: 'open', vehiclePresent: false });
     await nextHealth(driver, (h) => h.state === 'up');
+  });
+
+  it('does not close when a read answered after the decision shows a vehicle on the loop', async () => {
+    // The read `close()` decides on is held 100 ms and answered "clear"; the poll that queues
+    // behind it meanwhile (every 20 ms) is answered "vehicle on the loop", as is every read after.
+    let mode: 'clear' | 'hold-then-occupied' | 'occupied' = 'clear';
+    const answered: string[] = [];
+    const peer = await CraftedPeer.start((request) => {
+      if (request.functionCode !== 0x02) {
+        answered.push('write');
+        return echo(request);
+      }
+      if (mode === 'hold-then-occupied') {
+        mode = 'occupied';
+        answered.push('clear');
+        return new Promise((resolve) => setTimeout(() => resolve(reply(ARM_OPEN_LANE_CLEAR, request)), 100));
+      }
+      answered.push(mode);
+      return reply(mode === 'clear' ? ARM_OPEN_LANE_CLEAR : ARM_OPEN_VEHICLE_ON_LOOP, request);
+    });
+    cleanups.push(() => peer.close());
+    const driver = new BarrierDriver(barrierConfig(peer.port), { clock: systemClock, logger: pino({ level: 'silent' }) });
+    cleanups.push(() => driver.stop());
+    const first = nextReading(driver);
+    await driver.start();
+    expect(await first).toMatchObject({ position: 'open', vehiclePresent: false });
+
+    mode = 'hold-then-occupied';
+    await expect(driver.close()).rejects.toMatchObject({ code: 'GW_ERR_BARRIER_UNSAFE', message: 'bar-1: refusing to close: a vehicle is on the loop' });
+    expect(answered.slice(answered.lastIndexOf('clear'))).toEqual(['clear', 'occupied']); // the decision's read, then the poll's
+    expect(peer.requests.filter((r) => r.functionCode === 0x05)).toEqual([]);
+    expect(driver.lastInputs()).toMatchObject({ vehiclePresent: true });
   });
 
   it('treats a coil write not echoed as a malformed reply', async () => {

@@ -97,17 +97,20 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
 
   /**
    * Closes the arm; resolves once the closed limit confirms it. Refuses (GW_ERR_BARRIER_UNSAFE)
-   * while the loop or the photocell is active: the inputs are read fresh for the decision. A
-   * malformed reply to that read refuses too (GW_ERR_BARRIER_MALFORMED_REPLY): never close on doubt.
+   * while the loop or the photocell is active: the inputs are read fresh for the decision, and the
+   * CLOSE coil is written only if the last read before the write (a poll may come between) still
+   * shows them clear. A malformed reply to that read refuses too (GW_ERR_BARRIER_MALFORMED_REPLY):
+   * never close on doubt.
    */
   async close(): Promise<void> {
-    const inputs = await this.readInputs();
-    if (inputs.position === 'closed') return;
-    if (inputs.vehiclePresent || inputs.photocellBlocked) {
-      const why = inputs.vehiclePresent ? 'a vehicle is on the loop' : 'the safety photocell is blocked';
-      throw new GatewayError('GW_ERR_BARRIER_UNSAFE', `${this.id}: refusing to close: ${why}`);
-    }
-    await this.command(this.config.registers.closeCoil, 'closed');
+    await this.command(this.config.registers.closeCoil, 'closed', (inputs) => this.refuseUnsafeClose(inputs));
+  }
+
+  /** Throws GW_ERR_BARRIER_UNSAFE unless `inputs` show the loop and the photocell clear. */
+  private refuseUnsafeClose(inputs: BarrierInputs | null): void {
+    if (inputs && !inputs.vehiclePresent && !inputs.photocellBlocked) return;
+    const why = !inputs ? 'the last reading of its inputs was malformed' : inputs.vehiclePresent ? 'a vehicle is on the loop' : 'the safety photocell is blocked';
+    throw new GatewayError('GW_ERR_BARRIER_UNSAFE', `${this.id}: refusing to close: ${why}`);
   }
 
   private async connect(): Promise<Connection> {
@@ -138,12 +141,19 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     };
   }
 
-  private async command(coil: number, target: 'open' | 'closed'): Promise<void> {
+  /**
+   * Moves the arm to `target` with `coil`. `mayMove` vets the fresh read the decision is made on,
+   * and again, in the write's own turn of the request queue, the last inputs read before the
+   * write: a poll answered between the two is what the module says now.
+   */
+  private async command(coil: number, target: 'open' | 'closed', mayMove: (inputs: BarrierInputs | null) => void = () => undefined): Promise<void> {
+    const inputs = await this.readInputs();
     // Idempotent: an arm already there is confirmed by the switch, no movement needed.
-    if ((await this.readInputs()).position === target) return;
+    if (inputs.position === target) return;
+    mayMove(inputs);
     const confirmed = this.waitForPosition(target);
     confirmed.catch(() => undefined);
-    await this.writeCoil(coil, true);
+    await this.writeCoil(coil, true, () => mayMove(this.inputs));
     if (this.config.pulseMs > 0) {
       this.context.clock.setTimeout(() => {
         this.writeCoil(coil, false).catch((error: unknown) => this.context.logger.warn({ err: String(error), coil }, 'coil release failed'));
@@ -153,10 +163,13 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     await confirmed;
   }
 
-  /** Writes one coil; the reply must echo the address and value written (spec 6.5). */
-  private async writeCoil(coil: number, on: boolean): Promise<void> {
+  /**
+   * Writes one coil; the reply must echo the address and value written (spec 6.5). `vet` runs in
+   * the write's turn of the request queue, just before it is sent, and may refuse it by throwing.
+   */
+  private async writeCoil(coil: number, on: boolean, vet: () => void = () => undefined): Promise<void> {
     const what = `${on ? 'write' : 'release'} coil ${coil}`;
-    const echo = await this.request(what, (client) => client.writeCoil(coil, on));
+    const echo = await this.request(what, (client) => client.writeCoil(coil, on), vet);
     if (echo.address !== coil || echo.state !== on) throw this.malformed(what, `the reply echoes coil ${echo.address} ${echo.state ? 'on' : 'off'}`);
   }
 
@@ -220,11 +233,15 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     return inputs;
   }
 
-  /** Runs one Modbus request in turn, with the request timeout; names Modbus exceptions. */
-  private request<T>(what: string, run: (client: ModbusClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs one Modbus request in turn, with the request timeout; names Modbus exceptions. `vet`
+   * runs in its turn, before anything is sent, and may refuse the request by throwing.
+   */
+  private request<T>(what: string, run: (client: ModbusClient) => Promise<T>, vet: () => void = () => undefined): Promise<T> {
     const next = this.queue.then(async () => {
       const client = this.client;
       if (!client) throw new GatewayError('GW_ERR_DEVICE_OFFLINE', `${this.id}: not connected`);
+      vet();
       try {
         const reply = await withTimeout(run(client), this.config.requestTimeoutMs + 100, this.context.clock, `${this.id} ${what}`);
         this.consecutiveTimeouts = 0;
