@@ -11,18 +11,30 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../config/load-config.js';
+import { adjustDemoConfig } from '../gateway/demo/demo-config.js';
 import { Collector, type Received } from './helpers/collector.js';
+import { freePort } from './helpers/free-port.js';
 import { GatewayProcess } from './helpers/gateway-process.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { systemRig } from './helpers/rig.js';
 import { tempDir } from './helpers/test-config.js';
 
-const CONFIG = 'config/examples/demo-post.yaml';
+const DEMO_CONFIG = 'config/examples/demo-post.yaml';
 const SIMULATED = ['lane-1-entry-cam', 'lane-1-exit-cam', 'lane-1-weighbridge', 'lane-1-barrier', 'lane-2-entry-cam', 'lane-2-exit-cam', 'lane-2-weighbridge', 'lane-2-barrier'];
-// Trucks every 20 traffic-minutes per lane; queues and waits run 1200 times faster than real time.
-const SIM_BASE = ['sim', '--config', CONFIG, '--speed', '1200', '--interval', '1200'];
 const OPERATOR_PASSWORD = 'lane two operator passphrase';
-const API = 'http://127.0.0.1:18080/api';
+
+/**
+ * The demo post's configuration on ports of this run's own (other runs may hold the example's
+ * 18080 and friends), its X-ray drop folders under `dataDir`: written there, with the HTTP port.
+ */
+async function demoPostOnFreePorts(dataDir: string): Promise<{ file: string; httpPort: number }> {
+  const config = await adjustDemoConfig(loadConfigFile(DEMO_CONFIG), dataDir, freePort);
+  config.http.port = await freePort();
+  const file = join(dataDir, 'demo-post.yaml');
+  writeFileSync(file, JSON.stringify(config));
+  return { file, httpPort: config.http.port };
+}
 
 const statusOf = (received: Received[], deviceId: string): string | undefined =>
   received.filter((m) => m.type === 'device.status' && m.event.data.deviceId === deviceId).at(-1)?.event.data.state as string | undefined;
@@ -36,7 +48,9 @@ describe('sim + run with the demo post', () => {
     // The integrator's first steps: an operator account and the registration system's client,
     // made with the command line; the simulator plays the registration desk and the inspectors.
     const dataDir = tempDir();
-    const where = ['--config', CONFIG, '--data', dataDir];
+    const { file: config, httpPort } = await demoPostOnFreePorts(dataDir);
+    const API = `http://127.0.0.1:${httpPort}/api`;
+    const where = ['--config', config, '--data', dataDir];
     for (const [name, role] of [['op-7', 'operator'], ['sim-inspector', 'supervisor']] as const) {
       expect((await new GatewayProcess(['user', 'add', name, '--role', role, ...where], {}, { stdin: `${OPERATOR_PASSWORD}\n` }).exited).code).toBe(0);
     }
@@ -45,12 +59,14 @@ describe('sim + run with the demo post', () => {
     const registrationToken = /bearer token: +(\S+)/.exec(client.stdout.join('\n'))?.[1];
     const credentials = join(dataDir, 'sim-credentials.json');
     writeFileSync(credentials, JSON.stringify({ registrationToken, supervisor: { name: 'sim-inspector', password: OPERATOR_PASSWORD } }));
-    const SIM_ARGS = [...SIM_BASE, '--credentials', credentials];
+    // Trucks every 20 traffic-minutes per lane; queues and waits run 1200 times faster than real time.
+    const SIM_ARGS = ['sim', '--config', config, '--speed', '1200', '--interval', '1200', '--control-port', '0', '--credentials', credentials];
     const sim = new GatewayProcess(SIM_ARGS);
     rig.processes.push(sim);
     await sim.waitForStdout((line) => line.includes('ready'), 30_000, 'the simulator ready');
-    expect(sim.stdout.join('\n')).toContain('ONVIF camera http://127.0.0.1:18081/onvif/device_service');
-    expect(sim.stdout.join('\n')).toContain('X-ray scanner writing data/xray-drop/lane-1');
+    const entryCamera = loadConfigFile(config).lanes[0]?.devices.find((device) => device.id === 'lane-1-entry-cam');
+    expect(sim.stdout.join('\n')).toContain(`ONVIF camera ${entryCamera?.connection && 'url' in entryCamera.connection ? entryCamera.connection.url : 'missing'}`);
+    expect(sim.stdout.join('\n')).toContain(`X-ray scanner writing ${join(dataDir, 'data/xray-drop/lane-1')}`);
 
     const run = new GatewayProcess(['run', ...where, '--mqtt', broker.url, '--log-level', 'warn']);
     rig.processes.push(run);
