@@ -206,7 +206,7 @@ export class Gateway {
     this.logger.info({ ...this.operatorServer.address, scheme: this.operatorServer.scheme }, 'operators listening (console /, /api, /healthz, /metrics)');
     const routes = pushRoutes(config);
     if (routes.length === 0) return;
-    const devices = await buildDeviceApp({ logger: httpLogger.child({ listener: 'devices' }), https: config.devicePush.tls, accounts: this.accounts, routes, handler: (path) => this.pushHandlers.get(path), maxConcurrentPushes: config.devicePush.maxConcurrentPushes });
+    const devices = await buildDeviceApp({ logger: httpLogger.child({ listener: 'devices' }), https: config.devicePush.tls, accounts: this.accounts, routes, handler: (path) => this.pushHandlers.get(path), maxConcurrentPushes: config.devicePush.maxConcurrentPushes, clock: this.context.clock });
     this.deviceServer = await listen(devices, config.devicePush.host, config.devicePush.port, config.devicePush.tls !== undefined);
     this.logger.info({ ...this.deviceServer.address, scheme: this.deviceServer.scheme, paths: routes.map((r) => r.path) }, 'devices listening');
   }

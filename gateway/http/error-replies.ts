@@ -2,8 +2,8 @@
  * One shape for every refusal, `{code, message}` with a stable code (docs/errors.md): schema
  * failures 400, bodies over the route's limit 413, a refused workflow step 409, unknown paths 404
  * (reached only by authenticated callers), a file route's refused path 403, an action the outbox
- * could not record 503 with the outbox's code, anything unexpected 500 with the detail kept in
- * the log.
+ * could not record 503 with the outbox's code, a device's push past its budget 503 and past its
+ * deadline 408 (push-body.ts), anything unexpected 500 with the detail kept in the log.
  */
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
@@ -29,6 +29,10 @@ const plugin: FastifyPluginAsync = (app) => {
     // Every route that hashes a password (login, password changes, accounts): too many at once.
     if (error instanceof PasswordCheckBusy) return reply.code(503).header('retry-after', '1').send({ code: 'GW_ERR_AUTH_THROTTLED', message: 'too many password checks at once; try again in a second' });
     if (isGatewayError(error) && error.code === 'GW_ERR_AUTH_ACCOUNT') return reply.code(400).send({ code: error.code, message: error.message });
+    // A push refused while its body still comes: the connection goes with the answer, so the rest
+    // of the body is neither read nor held.
+    if (isGatewayError(error, 'GW_ERR_PUSH_BUSY')) return reply.code(503).header('retry-after', '1').header('connection', 'close').send({ code: error.code, message: error.message });
+    if (isGatewayError(error, 'GW_ERR_PUSH_TIMEOUT')) return reply.code(408).header('connection', 'close').send({ code: error.code, message: error.message });
     if (isGatewayError(error) && (error.code.startsWith('GW_ERR_OUTBOX_') || error.code === 'GW_ERR_EVENT_TOO_LARGE')) {
       // The outbox could not store the action's event and audit entry (disk full, bound reached).
       return reply.code(503).send({ code: error.code, message: `not recorded: ${error.message}` });

@@ -1,46 +1,53 @@
 /**
  * The device listener's body reader over a real socket: a push read whole with and without a
  * Content-Length, in as many TCP writes as the client makes, and refused over its route's limit
- * (before any body byte when the length is declared). A body that ends before its declared length
+ * (before any body byte when the length is declared), past its route's budget, or past its
+ * deadline (the listener's clock is a test clock). A body that ends before its declared length
  * cannot be sent over HTTP/1.1 (the server waits for the rest until its timeout), so that case is
  * a stream handed to the reader directly.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { errorReplies } from './error-replies.js';
-import { acceptPushBodies, PushBodyBudget, readPushBody } from './push-body.js';
+import { acceptPushBodies, PushBodyBudget, pushDeadlineMs, readPushBody, type PushBodyBounds } from './push-body.js';
 import { devicePushTimeoutMs } from './servers.js';
 
 const LIMIT = 64 * 1024;
+const clock = new ManualClock();
 let app: FastifyInstance;
 let port: number;
+let pushes: ReturnType<typeof acceptPushBodies>;
 
 beforeAll(async () => {
   app = Fastify();
   await app.register(errorReplies);
-  acceptPushBodies(app, 2 * LIMIT);
-  app.post('/push', { bodyLimit: LIMIT }, (request) => {
-    const body = request.body as Buffer;
-    return { bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') };
-  });
+  pushes = acceptPushBodies(app, clock);
+  const answer = (body: Buffer) => ({ bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
+  // Two routes, as two devices' push paths: each with a budget of its own.
+  app.post('/push', { bodyLimit: LIMIT }, (request) => answer(request.body as Buffer));
+  app.post('/other', { bodyLimit: LIMIT }, (request) => answer(request.body as Buffer));
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   port = typeof address === 'object' && address ? address.port : 0;
 });
 afterAll(() => app.close());
 
-/** Sends `head` and then each of `parts` as its own write; resolves with the raw response. */
-function rawRequest(head: string, parts: Buffer[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let response = '';
+/**
+ * Sends `head` and then each of `parts` as its own write; `response` resolves with the raw
+ * response once the server ends the connection.
+ */
+function openRequest(head: string, parts: Buffer[]): { socket: Socket; response: Promise<string> } {
+  const socket = connect(port, '127.0.0.1');
+  const response = new Promise<string>((resolve, reject) => {
+    let text = '';
     socket.setEncoding('latin1');
-    socket.on('data', (text: string) => (response += text));
-    socket.on('end', () => resolve(response));
+    socket.on('data', (more: string) => (text += more));
+    socket.on('end', () => resolve(text));
     socket.on('error', reject);
     socket.on('connect', () => {
       socket.write(head);
@@ -52,7 +59,13 @@ function rawRequest(head: string, parts: Buffer[]): Promise<string> {
       next();
     });
   });
+  return { socket, response };
 }
+
+const rawRequest = (head: string, parts: Buffer[]): Promise<string> => openRequest(head, parts).response;
+const pushHead = (path: string, length: number, extra = ''): string => `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: ${length}\r\n${extra}\r\n`;
+const headerOf = (response: string, name: string): string | undefined => new RegExp(`^${name}: (.*)\r$`, 'im').exec(response)?.[1];
+const within = (budget: PushBodyBudget): PushBodyBounds => ({ limit: LIMIT, budget, deadlineMs: 30_000, clock });
 
 const declaring = (length: number): FastifyRequest => ({ headers: { 'content-length': String(length) } }) as unknown as FastifyRequest;
 const statusOf = (response: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1]);
@@ -94,47 +107,83 @@ describe('push bodies', () => {
   it('refuses a body that ends before its declared length, goes past it, or is cut off (400)', async () => {
     const budget = new PushBodyBudget(LIMIT);
     const short = new PassThrough();
-    const read = readPushBody(declaring(10), short as unknown as IncomingMessage, LIMIT, budget);
+    const read = readPushBody(declaring(10), short as unknown as IncomingMessage, within(budget));
     short.end(Buffer.from('12345'));
     await expect(read).rejects.toMatchObject({ code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' });
     const long = new PassThrough();
-    const readLong = readPushBody(declaring(3), long as unknown as IncomingMessage, LIMIT, budget);
+    const readLong = readPushBody(declaring(3), long as unknown as IncomingMessage, within(budget));
     long.end(Buffer.from('12345'));
     await expect(readLong).rejects.toMatchObject({ code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' });
-    await expect(readPushBody(declaring(-1), new PassThrough() as unknown as IncomingMessage, LIMIT, budget)).rejects.toMatchObject({ code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' });
+    await expect(readPushBody(declaring(-1), new PassThrough() as unknown as IncomingMessage, within(budget))).rejects.toMatchObject({ code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' });
     const reset = new PassThrough();
-    const readReset = readPushBody(declaring(10), reset as unknown as IncomingMessage, LIMIT, budget);
+    const readReset = readPushBody(declaring(10), reset as unknown as IncomingMessage, within(budget));
     reset.write(Buffer.from('123'));
     reset.destroy(new Error('aborted'));
     await expect(readReset).rejects.toMatchObject({ message: 'aborted', statusCode: 400 });
     const quiet = new PassThrough();
-    const readQuiet = readPushBody(declaring(10), quiet as unknown as IncomingMessage, LIMIT, budget);
+    const readQuiet = readPushBody(declaring(10), quiet as unknown as IncomingMessage, within(budget));
     quiet.destroy();
     await expect(readQuiet).rejects.toMatchObject({ statusCode: 400 });
     // Everything taken from the budget was given back.
     expect(budget.take(LIMIT)).toBe(true);
   });
 
-  it('allocates ahead only within its budget, and reads the rest as it comes', async () => {
+  it("refuses a push past its route's budget at its headers (503), keeps another route's room, and takes pushes again once it is free", async () => {
+    // Two pushes of the whole limit, stalled after their first bytes: the route's budget (2 × LIMIT).
+    const stalled = [openRequest(pushHead('/push', LIMIT), [randomBytes(100)]), openRequest(pushHead('/push', LIMIT), [randomBytes(100)])];
+    await vi.waitFor(() => expect(pushes.heldBytes('/push')).toBe(2 * LIMIT));
+    const refused = await rawRequest(pushHead('/push', 1), [Buffer.from('x')]);
+    expect(statusOf(refused)).toBe(503);
+    expect(headerOf(refused, 'retry-after')).toBe('1');
+    expect(headerOf(refused, 'connection')).toBe('close');
+    expect(jsonOf(refused)).toMatchObject({ code: 'GW_ERR_PUSH_BUSY' });
+    // Another device's route is not touched by it.
+    const body = randomBytes(LIMIT);
+    const other = await rawRequest(pushHead('/other', LIMIT, 'Connection: close\r\n'), [body]);
+    expect(statusOf(other)).toBe(200);
+    expect(jsonOf(other)).toEqual({ bytes: LIMIT, sha256: sha256(body) });
+    // The stalled pushes gone, their room comes back.
+    for (const { socket } of stalled) socket.destroy();
+    await vi.waitFor(() => expect(pushes.heldBytes('/push')).toBe(0));
+    expect(statusOf(await rawRequest(pushHead('/push', 3, 'Connection: close\r\n'), [Buffer.from('abc')]))).toBe(200);
+  });
+
+  it("counts a chunked push's bytes against its budget as they come", async () => {
     const budget = new PushBodyBudget(100);
     const first = new PassThrough();
-    const second = new PassThrough();
-    const readFirst = readPushBody(declaring(80), first as unknown as IncomingMessage, LIMIT, budget);
-    const readSecond = readPushBody(declaring(80), second as unknown as IncomingMessage, LIMIT, budget); // past the budget
-    expect(budget.take(21)).toBe(false); // 80 of 100 held for the first
-    const bytes = randomBytes(80);
-    second.end(bytes);
+    const readFirst = readPushBody(declaring(60), first as unknown as IncomingMessage, within(budget));
+    const chunked = new PassThrough();
+    const readChunked = readPushBody({ headers: {} } as unknown as FastifyRequest, chunked as unknown as IncomingMessage, within(budget));
+    chunked.write(randomBytes(30)); // 90 of 100 held
+    chunked.write(randomBytes(30));
+    await expect(readChunked).rejects.toMatchObject({ code: 'GW_ERR_PUSH_BUSY' });
+    expect(budget.held).toBe(60);
+    const bytes = randomBytes(60);
     first.end(bytes);
     expect(await readFirst).toEqual(bytes);
-    expect(await readSecond).toEqual(bytes);
-    expect(budget.take(100)).toBe(true);
+    expect(budget.held).toBe(0);
+  });
+
+  it('refuses a push that has not arrived whole by its deadline (408), and closes its connection', async () => {
+    const slow = openRequest(pushHead('/push', LIMIT), [randomBytes(1000)]);
+    await vi.waitFor(() => expect(pushes.heldBytes('/push')).toBe(LIMIT));
+    clock.advance(pushDeadlineMs(LIMIT));
+    const response = await slow.response; // ends: the server closed the connection
+    expect(statusOf(response)).toBe(408);
+    expect(jsonOf(response)).toMatchObject({ code: 'GW_ERR_PUSH_TIMEOUT', message: 'the push did not arrive whole within 30 s (1000 bytes came)' });
+    expect(pushes.heldBytes('/push')).toBe(0);
   });
 });
 
 describe('the device listener request timeout', () => {
   const route = (mebibytes: number) => ({ path: '/p', deviceId: 'd', bodyLimit: mebibytes * 1024 * 1024, streamed: false });
 
-  it("gives the largest push the time a 4 Mbit/s link needs, never less than the operators' 30 s", () => {
+  it("gives each push the time its limit takes at 4 Mbit/s, never less than the operators' 30 s", () => {
+    expect(pushDeadlineMs(4 * 1024 * 1024)).toBe(30_000);
+    expect(pushDeadlineMs(48 * 1024 * 1024)).toBe(101_000);
+  });
+
+  it("gives the listener its largest push's deadline", () => {
     // A scanner's 48 MiB: 101 s (within 30 s it needed 13 Mbit/s).
     expect(devicePushTimeoutMs([route(4), route(48)])).toBe(101_000);
     // Cameras only (4 MiB, 8.4 s at 4 Mbit/s), or no push route: 30 s.

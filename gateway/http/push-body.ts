@@ -1,23 +1,53 @@
 /**
- * How the device listener reads a push: its bytes in one buffer, within the route's limit.
- * Fastify's own reader (`parseAs: 'buffer'`) keeps the chunks and concatenates them at the end,
- * so for a moment a push is in memory twice: 96 MiB for an X-ray scan at the listener's 48 MiB.
- * With a Content-Length (what cameras and scanners send) the buffer is allocated once at that
- * size and filled as the bytes arrive. Allocating before the bytes arrive is bounded across the
- * listener's pushes (PushBodyBudget): a device that declares large bodies on many connections and
- * then stalls must not make the process hold all of them; past the budget, and for a chunked push
- * with no length to go by, the chunks are gathered as they come and joined. Refused as Fastify
- * refuses: a declared or received length over the limit (413, as soon as the headers are read
- * when declared), a body shorter or longer than declared or cut off (400).
+ * How the device listener reads a push: its bytes in one buffer, within the route's limit, its
+ * budget and its deadline. Fastify's own reader (`parseAs: 'buffer'`) keeps the chunks and
+ * concatenates them at the end, so for a moment a push is in memory twice: 96 MiB for an X-ray
+ * scan at the listener's 48 MiB. With a Content-Length (what cameras and scanners send) the buffer
+ * is allocated once at that size and filled as the bytes arrive; a chunked push with no length to
+ * go by is gathered as it comes and joined.
+ *
+ * Every byte a push holds while it is read counts against its route's budget (each push route is
+ * one device's): twice the route's limit, so a camera may send its next push while the last is
+ * read, and a device that declares large bodies on many connections and then stalls holds no more
+ * than that (two of 4 MiB), never the process's memory (220 such pushes held 997 MB before), and
+ * never another device's room. Past the budget a push is refused (503, GW_ERR_PUSH_BUSY, at its
+ * headers when its length is declared). Each push must arrive whole within its route's deadline
+ * (the time its limit takes at 4 Mbit/s, at least 30 s: pushDeadlineMs) or is refused (408,
+ * GW_ERR_PUSH_TIMEOUT): the listener's own request timeout is the largest route's (a scanner's
+ * 101 s), which a camera's push must not get. Refused as Fastify refuses otherwise: a declared or
+ * received length over the limit (413, as soon as the headers are read when declared), a body
+ * shorter or longer than declared or cut off (400).
  */
 import type { IncomingMessage } from 'node:http';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Clock } from '../../core/clock.js';
+import { GatewayError } from '../../core/errors.js';
 
-/** Bytes the listener may allocate ahead of their arrival, for all its pushes at once. */
+/** A whole request within this long at least: the operators' listener's bound. */
+export const MIN_PUSH_DEADLINE_MS = 30_000;
+/** Slowest link a device's largest push must get through within its deadline: 4 Mbit/s. */
+const SLOWEST_DEVICE_LINK_BYTES_PER_S = 500_000;
+
+/**
+ * How long a push of at most `bodyLimit` bytes may take to arrive: the time its limit takes at
+ * SLOWEST_DEVICE_LINK_BYTES_PER_S, at least MIN_PUSH_DEADLINE_MS (a camera's 4 MiB: 30 s; a
+ * scanner's 48 MiB: 101 s, where 30 s needed 13 Mbit/s, which a scanner on an old 10 Mbit/s
+ * segment never has: its every push was cut).
+ */
+export function pushDeadlineMs(bodyLimit: number): number {
+  return Math.max(MIN_PUSH_DEADLINE_MS, Math.ceil(bodyLimit / SLOWEST_DEVICE_LINK_BYTES_PER_S) * 1000);
+}
+
+/** Bytes one route's pushes may hold in memory while they are read, all at once. */
 export class PushBodyBudget {
   private used = 0;
 
-  constructor(private readonly bytes: number) {}
+  constructor(readonly bytes: number) {}
+
+  /** Bytes taken and not given back. */
+  get held(): number {
+    return this.used;
+  }
 
   /** True (and counted) when `bytes` more fit. */
   take(bytes: number): boolean {
@@ -30,6 +60,20 @@ export class PushBodyBudget {
     this.used = Math.max(0, this.used - bytes);
   }
 }
+
+/** What bounds one push as it is read. */
+export interface PushBodyBounds {
+  /** The route's largest body. */
+  limit: number;
+  /** The route's budget (shared by its pushes being read). */
+  budget: PushBodyBudget;
+  /** Whole within this long of being asked for, on `clock`. */
+  deadlineMs: number;
+  clock: Clock;
+}
+
+const busy = (budget: PushBodyBudget): GatewayError =>
+  new GatewayError('GW_ERR_PUSH_BUSY', `this device's pushes being read already hold ${budget.bytes} bytes, twice its route's limit; send again once they are answered`);
 
 /** A stream error that says nothing of its status is the client's: 400, as Fastify's reader has it. */
 function asClientError(error: Error & { statusCode?: number }): Error {
@@ -53,25 +97,34 @@ function declaredLength(request: FastifyRequest, payload: IncomingMessage, limit
   return declared;
 }
 
-/** Reads `payload` whole, at most `limit` bytes; `budget` bounds what is allocated before it arrives. */
-export function readPushBody(request: FastifyRequest, payload: IncomingMessage, limit: number, budget: PushBodyBudget): Promise<Buffer> {
+/** Reads `payload` whole within `bounds`: its limit, its route's budget, its deadline. */
+export function readPushBody(request: FastifyRequest, payload: IncomingMessage, bounds: PushBodyBounds): Promise<Buffer> {
+  const { limit, budget, clock } = bounds;
   let declared: number | null;
   try {
     declared = declaredLength(request, payload, limit);
+    if (declared !== null && !budget.take(declared)) throw busy(budget);
   } catch (error) {
     return Promise.reject(asError(error));
   }
   return new Promise((resolve, reject) => {
-    const reserved = declared !== null && budget.take(declared) ? declared : 0;
-    const whole = reserved > 0 || declared === 0 ? Buffer.allocUnsafe(declared ?? 0) : null;
+    // Held against the budget: the declared length at once, or each chunk as it comes.
+    let held = declared ?? 0;
+    const whole = declared !== null ? Buffer.allocUnsafe(declared) : null;
     const chunks: Buffer[] = [];
     let received = 0;
+    const deadline = clock.setTimeout(
+      () => stop(new GatewayError('GW_ERR_PUSH_TIMEOUT', `the push did not arrive whole within ${bounds.deadlineMs / 1000} s (${received} bytes came)`)),
+      bounds.deadlineMs,
+    );
     const stop = (error: Error | null, body?: Buffer): void => {
+      clock.clearTimeout(deadline);
       payload.off('data', onData);
       payload.off('end', onEnd);
       payload.off('error', onError);
       payload.off('close', onClose);
-      budget.give(reserved);
+      budget.give(held);
+      held = 0;
       if (error) reject(error);
       else resolve(body as Buffer);
     };
@@ -81,8 +134,10 @@ export function readPushBody(request: FastifyRequest, payload: IncomingMessage, 
       received += bytes.length;
       if (received > limit) return stop(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
       if (declared !== null && received > declared) return stop(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
-      if (whole) bytes.copy(whole, at);
-      else chunks.push(bytes);
+      if (whole) return void bytes.copy(whole, at);
+      if (!budget.take(bytes.length)) return stop(busy(budget));
+      held += bytes.length;
+      chunks.push(bytes);
     };
     const onEnd = (): void => {
       if (declared !== null && received !== declared) return stop(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
@@ -102,13 +157,23 @@ export function readPushBody(request: FastifyRequest, payload: IncomingMessage, 
 }
 
 /**
- * Every content type of `app`'s routes reaches its handler as a Buffer read by `readPushBody`;
- * at most `preallocateBytes` allocated ahead of arrival across the pushes being read at once.
+ * Every content type of `app`'s routes reaches its handler as a Buffer read by `readPushBody`,
+ * each route's pushes within a budget of twice its limit and its deadline (pushDeadlineMs).
+ * Returns what each route's pushes hold now.
  */
-export function acceptPushBodies(app: FastifyInstance, preallocateBytes: number): void {
-  const budget = new PushBodyBudget(preallocateBytes);
+export function acceptPushBodies(app: FastifyInstance, clock: Clock): { heldBytes(route: string): number } {
+  const budgets = new Map<string, PushBodyBudget>();
+  const budgetOf = (route: string, limit: number): PushBodyBudget => {
+    let budget = budgets.get(route);
+    if (!budget) budgets.set(route, (budget = new PushBodyBudget(2 * limit)));
+    return budget;
+  };
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (request: FastifyRequest, payload: IncomingMessage): Promise<Buffer> => readPushBody(request, payload, request.routeOptions.bodyLimit, budget));
+  app.addContentTypeParser('*', (request: FastifyRequest, payload: IncomingMessage): Promise<Buffer> => {
+    const limit = request.routeOptions.bodyLimit;
+    return readPushBody(request, payload, { limit, budget: budgetOf(request.routeOptions.url ?? request.url, limit), deadlineMs: pushDeadlineMs(limit), clock });
+  });
+  return { heldBytes: (route) => budgets.get(route)?.held ?? 0 };
 }
 
 /**

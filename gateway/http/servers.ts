@@ -34,7 +34,7 @@ import type { CrossingLog } from '../trs/crossing-log.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { PushBody } from '../../drivers/push-driver.js';
 import { pushSlots } from './push-slots.js';
-import { acceptPushBodies, streamPushBodies } from './push-body.js';
+import { acceptPushBodies, pushDeadlineMs, streamPushBodies } from './push-body.js';
 import { DEFAULT_CONNECTION_LIMITS, limitConnections } from '../../core/connection-limits.js';
 
 /** The lane API and login bodies are small: 64 KiB bounds every one of them with room to spare. */
@@ -150,21 +150,19 @@ export interface DeviceAppOptions {
   handler: (path: string) => PushHandler | undefined;
   /** Camera pushes handled at once (push-slots.ts); a scanner's streamed push is not counted. */
   maxConcurrentPushes: number;
+  /** Times each push's deadline (push-body.ts). Default: the system clock. */
+  clock?: Clock;
 }
 
-/** Slowest link a device's largest push must get through within the request timeout: 4 Mbit/s. */
-const SLOWEST_DEVICE_LINK_BYTES_PER_S = 500_000;
-
 /**
- * How long the device listener gives one request: the operators' 30 s, or longer for the largest
- * push at SLOWEST_DEVICE_LINK_BYTES_PER_S (a scanner's 48 MiB: 101 s). Within 30 s a 48 MiB scan
- * needs 13 Mbit/s, which a scanner on an old 10 Mbit/s segment never has: its every push was cut.
- * A scanner's push streams to disk (push-body.ts), so a slow one holds a socket and a file, not
- * memory; a caller without credentials is refused at its headers, which Node bounds on its own.
+ * How long the device listener gives one request: its largest route's push deadline
+ * (pushDeadlineMs: a scanner's 48 MiB, 101 s), the bound of a scanner's streamed push, which holds
+ * a socket and a file, not memory. A camera's push is held to its own route's deadline as it is
+ * read (push-body.ts); a caller without credentials is refused at its headers, which Node bounds
+ * on its own.
  */
 export function devicePushTimeoutMs(routes: PushRoute[]): number {
-  const largest = Math.max(0, ...routes.map((route) => route.bodyLimit));
-  return Math.max(REQUEST_TIMEOUT_MS, Math.ceil(largest / SLOWEST_DEVICE_LINK_BYTES_PER_S) * 1000);
+  return pushDeadlineMs(Math.max(0, ...routes.map((route) => route.bodyLimit)));
 }
 
 /** The devices' app: one POST route per configured push path, each for its own device's client. */
@@ -186,8 +184,8 @@ export async function buildDeviceApp(options: DeviceAppOptions): Promise<Fastify
     });
   };
   // Camera pushes are multipart or XML with pictures: each reaches its driver as bytes, within its
-  // limit, and in memory once (push-body.ts); two of the largest allocated ahead at most.
-  acceptPushBodies(app, 2 * largest);
+  // limit, in memory once, its device's pushes within twice its limit and its deadline (push-body.ts).
+  acceptPushBodies(app, options.clock ?? systemClock);
   await app.register(async (scope) => {
     await scope.register(pushSlots, { maxConcurrent: options.maxConcurrentPushes });
     for (const route of whole) addRoute(scope, route);
