@@ -1,9 +1,9 @@
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfigFile, parseConfigText } from './load-config.js';
+import { ConfigError, loadConfigFile, MAX_CONFIG_BYTES, parseConfigText } from './load-config.js';
 import { postConfigJsonSchema, POST_CONFIG_SCHEMA_FILE } from './json-schema.js';
-import { readFileSync } from 'node:fs';
 
 const VALID = `version: 1
 post:
@@ -103,6 +103,22 @@ describe('configuration loader', () => {
 
   it('names an unreadable file', () => {
     expect(() => loadConfigFile('/nonexistent/post.yaml')).toThrow(/GW_ERR_CONFIG_READ|nonexistent/);
+  });
+
+  it('reads no more than its bound of a file that never ends or is far too large', () => {
+    expect(() => loadConfigFile('/dev/zero')).toThrow(expect.objectContaining({ code: 'GW_ERR_CONFIG_READ', message: expect.stringContaining(`larger than ${MAX_CONFIG_BYTES} bytes`) as unknown }));
+    const large = join(mkdtempSync(join(tmpdir(), 'config-')), 'post.yaml');
+    writeFileSync(large, `# ${'x'.repeat(MAX_CONFIG_BYTES)}\n`);
+    expect(() => loadConfigFile(large)).toThrow(expect.objectContaining({ code: 'GW_ERR_CONFIG_READ' }));
+    // At the bound, read whole (and found to be no configuration).
+    writeFileSync(large, `#${'x'.repeat(MAX_CONFIG_BYTES - 2)}\n`);
+    expect(() => loadConfigFile(large)).toThrow(expect.objectContaining({ code: 'GW_ERR_CONFIG_INVALID' }));
+  });
+
+  it('refuses a file of aliases that expand without end as a syntax error, not a crash', () => {
+    const levels = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
+    for (let level = 1; level < 9; level += 1) levels.push(`a${level}: &a${level} [${Array.from({ length: 10 }, () => `*a${level - 1}`).join(', ')}]`);
+    expect(() => parseConfigText(levels.join('\n'), 'bomb.yaml')).toThrow(expect.objectContaining({ code: 'GW_ERR_CONFIG_SYNTAX', message: expect.stringContaining('bomb.yaml: 1 problem(s)') as unknown }));
   });
 
   it('keeps the committed JSON Schema in step with the zod schema', () => {

@@ -2,7 +2,7 @@
  * Loads a post's YAML, validates it against the one schema and reports every problem at once,
  * each with its path in the file and its line, so an integrator fixes the file in one pass.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { core } from 'zod';
@@ -42,11 +42,31 @@ export function formatPath(path: readonly PropertyKey[]): string {
   }, '');
 }
 
+/**
+ * Largest configuration file read: a 64-lane post's is ~60 KB. Read no further than one byte past
+ * it, whatever the file is (`/dev/zero` given by mistake, a pipe that never ends).
+ */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** The file's text, or throws what reading it threw, or an Error when it passes `maxBytes`. */
+function readBounded(file: string, maxBytes: number): string {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    for (let read = -1; read !== 0 && length < buffer.length; length += read) read = readSync(fd, buffer, length, buffer.length - length, null);
+    if (length > maxBytes) throw new Error(`larger than ${maxBytes} bytes: not a post's configuration`);
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads and validates a configuration file; throws ConfigError listing every problem. */
 export function loadConfigFile(file: string): PostConfig {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readBounded(file, MAX_CONFIG_BYTES);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new ConfigError('GW_ERR_CONFIG_READ', file, [{ path: '', line: null, column: null, message }], error);
@@ -81,7 +101,14 @@ export function parseConfigText(text: string, file = '<config>'): PostConfig {
     });
     throw new ConfigError('GW_ERR_CONFIG_SYNTAX', file, problems);
   }
-  const result = postConfigSchema.safeParse(doc.toJS() ?? {}, { reportInput: true });
+  let value: unknown;
+  try {
+    // yaml bounds what aliases may expand to (a "billion laughs" file) and throws past it.
+    value = doc.toJS();
+  } catch (error) {
+    throw new ConfigError('GW_ERR_CONFIG_SYNTAX', file, [{ path: '', line: null, column: null, message: error instanceof Error ? error.message : String(error) }], error);
+  }
+  const result = postConfigSchema.safeParse(value ?? {}, { reportInput: true });
   if (result.success) return result.data;
   const problems = result.error.issues.flatMap((issue) => describeIssue(issue, doc, lineCounter));
   throw new ConfigError('GW_ERR_CONFIG_INVALID', file, problems);
