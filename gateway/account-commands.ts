@@ -35,7 +35,20 @@ function openStore(configFile: string, dataDir: string | undefined): SqliteOutbo
   return SqliteOutbox.open({ path, maxBytes: config.outbox.maxBytes, maxBatch: config.outbox.maxBatch, clock: systemClock, logger: pino({ level: 'silent' }) });
 }
 
-const cliActor = (): Actor => ({ id: `cli:${userInfo().username}`, role: 'system' });
+/**
+ * Who ran the command, for the audit trail: the login name, or `uid-N` for a uid without one
+ * (`runuser -u` into an install root whose user exists only there, a container's bare uid), where
+ * os.userInfo() throws.
+ */
+function cliActor(): Actor {
+  let name: string;
+  try {
+    name = userInfo().username;
+  } catch {
+    name = `uid-${process.getuid?.() ?? 'unknown'}`;
+  }
+  return { id: `cli:${name}`, role: 'system' };
+}
 
 async function newPassword(io: CommandIo, name: string): Promise<string> {
   const password = await io.readSecret(`password for ${name}: `);
