@@ -118,6 +118,25 @@ export function selectForm(command: CommandSpec, args: string[]): { form: FormSp
   return null;
 }
 
+/**
+ * The forms under the subcommand words `args` begin with, for their help alone (`vmc user --help`:
+ * `vmc user add` and `vmc user list`), as a command of their own; null when the words name no
+ * such group.
+ */
+export function formGroup(command: CommandSpec, args: string[]): CommandSpec | null {
+  const firstOption = args.findIndex((arg) => arg.startsWith('-'));
+  const words = firstOption === -1 ? args : args.slice(0, firstOption);
+  for (let n = words.length; n > 0; n -= 1) {
+    const prefix = words.slice(0, n);
+    const forms = command.forms.filter((form) => {
+      const sub = subWords(form);
+      return sub.length > n && prefix.every((word, i) => sub[i] === word);
+    });
+    if (forms.length > 0) return { name: `${command.name} ${prefix.join(' ')}`, summary: forms.map((form) => subWords(form).slice(n).join(' ')).join(', '), forms, ...(command.notes ? { notes: command.notes } : {}) };
+  }
+  return null;
+}
+
 /** Whether `-h`/`--help` is among a form's options (a value such as `--search -h` does not count). */
 export function asksForHelp(form: FormSpec | null, args: string[]): boolean {
   try {

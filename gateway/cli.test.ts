@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseForm, type FormSpec } from '../core/command-line.js';
+import { formUsage, parseForm, type FormSpec } from '../core/command-line.js';
 import { PACKAGE_ROOT } from '../core/package-info.js';
 import { listCommands, main, type CliIo } from './cli.js';
 
@@ -80,6 +80,21 @@ describe('border-gateway --help and --version', () => {
     const one = await run(['vmc', 'user', 'add', '--help']);
     expect(one.out).toMatch(/^usage: border-gateway vmc user add NAME --role analyst\|admin/);
     expect(one.out).not.toContain('load-history');
+  });
+
+  it('shows the forms under a group of subcommands alone (`vmc user --help`)', async () => {
+    const vmc = listCommands().find(({ name }) => name === 'vmc')?.spec;
+    for (const group of ['user', 'command']) {
+      const help = await run(['vmc', group, '--help']);
+      expect(help.code).toBe(0);
+      expect(help.out).toMatch(new RegExp(`^border-gateway vmc ${group}: `));
+      const under = vmc?.forms.filter((form) => form.path.startsWith(`vmc ${group} `)) ?? [];
+      expect(under.length).toBeGreaterThan(1);
+      for (const form of vmc?.forms ?? []) {
+        if (under.includes(form)) expect(help.out).toContain(`  ${formUsage(form)}\n`);
+        else expect(help.out, form.path).not.toContain(`  ${formUsage(form)}\n`);
+      }
+    }
   });
 
   it("prints a form's own notes under that form's help only, and each once under the command's", async () => {

@@ -10,7 +10,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { asksForHelp, commandHelp, formHelp, parseForm, PROGRAM, selectForm, unknownForm, type CommandSpec } from '../core/command-line.js';
+import { asksForHelp, commandHelp, formGroup, formHelp, parseForm, PROGRAM, selectForm, unknownForm, type CommandSpec } from '../core/command-line.js';
 import { EXIT_CODES, GatewayError, isGatewayError } from '../core/errors.js';
 import { GATEWAY_VERSION } from '../core/package-info.js';
 import { VMC } from '../vmc/vmc-cli-spec.js';
@@ -102,9 +102,10 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
   const command = commandNamed(name);
   const selected = selectForm(command.spec, args);
   if (asksForHelp(selected?.form ?? null, selected?.rest ?? args)) {
-    // A subcommand's help is its own; the bare command (`model --help`, `vmc --help`) shows every form.
+    // A subcommand's help is its own, a group's its forms' (`vmc user --help`); the bare command
+    // (`model --help`, `vmc --help`) shows every form.
     const alone = selected && (selected.form.path !== command.spec.name || command.spec.forms.length === 1);
-    io.out(alone ? formHelp(selected.form, command.spec.notes) : commandHelp(command.spec));
+    io.out(alone ? formHelp(selected.form, command.spec.notes) : commandHelp(formGroup(command.spec, args) ?? command.spec));
     return EXIT_CODES.ok;
   }
   if (!selected) throw unknownForm(command.spec, args);
