@@ -2,15 +2,25 @@
  * `border-gateway demo`: the whole post on this machine (gateway/demo/run-demo.ts), what
  * `npm start` runs; with `--control-port` also the simulator's fault endpoint, as `sim` has it.
  */
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { parseForm } from '../../core/command-line.js';
 import { EXIT_CODES, GatewayError } from '../../core/errors.js';
 import { logLevelOption, numberOption } from '../cli-args.js';
-import { startDemo } from '../demo/run-demo.js';
+import { DEMO_CONFIG_FILE, startDemo } from '../demo/run-demo.js';
 import { createLogger } from '../logger.js';
 import { DEMO_FORM } from './command-specs.js';
 import { faultsLine, startFaultEndpoint } from './sim-command.js';
 import { onSignals } from './until-signal.js';
+
+/**
+ * Where a demo keeps its data unless told: `data/demo` for the demo post, `data/demo-NAME` for
+ * another post's file NAME.yaml (`demo-four-lane.yaml`: `data/demo-four-lane`). One directory for
+ * both made the 4-lane demo resume the 2-lane one's traffic clock, seq and open crossings.
+ */
+export function defaultDemoDataDir(configFile: string | undefined): string {
+  if (configFile === undefined || resolve(configFile) === DEMO_CONFIG_FILE) return 'data/demo';
+  return `data/demo-${basename(configFile).replace(/\.ya?ml$/i, '').replace(/^demo-/, '')}`;
+}
 
 export async function demoCommand(args: string[]): Promise<number> {
   const { values } = parseForm(DEMO_FORM, args);
@@ -20,7 +30,7 @@ export async function demoCommand(args: string[]): Promise<number> {
   const demo = await startDemo({
     ...(values.mqtt !== undefined ? { mqttUrl: values.mqtt } : {}),
     speed: numberOption(values.speed, 'speed', 120) || 1,
-    dataDir: resolve(values.data ?? 'data/demo'),
+    dataDir: resolve(values.data ?? defaultDemoDataDir(values.config)),
     ...(values.duration !== undefined ? { durationSec: numberOption(values.duration, 'duration', 0) } : {}),
     vehiclesPerHourPerLane: numberOption(values.rate, 'rate', 6) || 6,
     ...(values['broker-port'] !== undefined ? { brokerPort: numberOption(values['broker-port'], 'broker-port', 0) } : {}),
