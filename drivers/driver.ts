@@ -51,6 +51,11 @@ export interface DriverContext {
   backoff?: BackoffPolicy;
   /** Serial binding instead of the OS one (tests: @serialport/binding-mock). */
   serialBinding?: SerialBinding;
+  /**
+   * Bytes a driver that writes what a device sends to the gateway's disk (an X-ray scanner's
+   * images) leaves free there: the outbox's room (twice `outbox.reserveBytes`). Default 0.
+   */
+  keepFreeBytes?: number;
 }
 
 export const DEFAULT_DRIVER_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000 };

@@ -6,7 +6,7 @@
  * nothing; what a kill left half-written is removed at the next start.
  */
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import { pino } from 'pino';
@@ -114,15 +114,15 @@ async function until(imageDir: string, holds: (files: { name: string; size: numb
   }
 }
 
-/** The xray-http driver by itself, keeping its images in `imageDir`. */
-function scanner(imageDir: string): XrayHttpDriver {
+/** The xray-http driver by itself, keeping its images in `imageDir`, leaving `keepFreeBytes` free on their disk. */
+function scanner(imageDir: string, { keepFreeBytes = 0, maxImageBytes }: { keepFreeBytes?: number; maxImageBytes?: number } = {}): XrayHttpDriver {
   const config = postConfigSchema.parse({
     version: 1,
     post: { id: 'p' },
-    lanes: [{ id: 'l', devices: [{ id: 'xray-1', driver: 'xray-http', connection: { path: '/x' } }] }],
+    lanes: [{ id: 'l', devices: [{ id: 'xray-1', driver: 'xray-http', connection: { path: '/x' }, ...(maxImageBytes === undefined ? {} : { maxImageBytes }) }] }],
     uplink: { brokers: ['mqtt://127.0.0.1:1'] },
   }).lanes[0]!.devices[0] as XrayHttpConfig;
-  return new XrayHttpDriver(config, imageDir, { clock: systemClock, logger: pino({ level: 'silent' }) });
+  return new XrayHttpDriver(config, imageDir, { clock: systemClock, logger: pino({ level: 'silent' }), keepFreeBytes });
 }
 
 /** Once the push's file is gone: no image kept or being received, and no reading stored. */
@@ -331,6 +331,29 @@ describe('X-ray push as it arrives', () => {
     expect(await driver.handle(TYPE, pieces(small))).toEqual({ status: 200, body: 'stored' });
     expect(kept(imageDir)).toEqual([expect.stringMatching(/^scan-23\.[0-9a-f]{12}\.pgm$/)]);
     expect(readings).toHaveLength(1);
+    await driver.stop();
+  });
+
+  it("refuses an image that could leave the disk with less than the outbox's room (503), writing nothing, and stores it once there is room", async () => {
+    const disk = mountTmpfs('16m');
+    disks.push(disk);
+    const imageDir = join(disk, 'xray-1');
+    const MiB = 1024 * 1024;
+    const driver = scanner(imageDir, { maxImageBytes: 4 * MiB, keepFreeBytes: 8 * MiB });
+    driver.on('reading', (reading) => reading.ack.resolve());
+    await driver.start();
+    const push = (scanId: string) => Buffer.from(scanPush(completed(scanId), encodePgm(new SimulatedScanner(tempDir(), 's').image(256, 256))));
+    // 16 MiB free: the largest image allowed (4 MiB) leaves 12, more than the 8 to keep.
+    expect(await driver.handle(TYPE, push('scan-24'))).toEqual({ status: 200, body: 'stored' });
+    // Another 6 MiB on the disk: ≈ 10 MiB free, less than 4 + 8.
+    writeFileSync(join(disk, 'filler'), Buffer.alloc(6 * MiB));
+    const refused = await driver.handle(TYPE, push('scan-25'));
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatch(new RegExp(`^not stored: disk: \\d+ bytes free, and an image of up to ${4 * MiB} must leave ${8 * MiB} for the outbox$`));
+    expect(incoming(imageDir)).toEqual([]);
+    expect(kept(imageDir)).toEqual([expect.stringMatching(/^scan-24\./)]);
+    rmSync(join(disk, 'filler'));
+    expect(await driver.handle(TYPE, push('scan-25'))).toEqual({ status: 200, body: 'stored' });
     await driver.stop();
   });
 

@@ -9,7 +9,7 @@
  * its header says it is not a 16-bit image of the allowed size.
  */
 import { randomBytes } from 'node:crypto';
-import { unlink } from 'node:fs/promises';
+import { statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { XrayHttpConfig } from '../../config/schema.js';
 import { boundaryOf, DEFAULT_MULTIPART_LIMITS } from '../anpr/multipart.js';
@@ -79,6 +79,23 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
   }
 
   /**
+   * Refuses an image (503: the scanner keeps it and sends it again) before a byte of it is
+   * written, when one of the largest allowed could leave the disk with less than
+   * `keepFreeBytes` free: a scanner that sends and sends (or lies about its scans) must not fill
+   * the disk the outbox commits every lane's events to. The images are deleted by the tmpfiles
+   * rule of docs/deployment.md, not by the gateway.
+   */
+  private async ensureRoom(): Promise<void> {
+    const keep = this.context.keepFreeBytes ?? 0;
+    if (keep <= 0) return;
+    const disk = await statfs(this.imageDir);
+    const available = disk.bavail * disk.bsize;
+    if (available < this.config.maxImageBytes + keep) {
+      throw new PushNotStored(`disk: ${available} bytes free, and an image of up to ${this.config.maxImageBytes} must leave ${keep} for the outbox`);
+    }
+  }
+
+  /**
    * Reads the parts as they arrive: the metadata part held (bounded) and read as soon as it ends,
    * the image part written out by `image`, others passed over. An image is checked as it comes
    * only for a completed scan (the status the old whole-push reader looked at it for): refused at
@@ -106,6 +123,7 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
             metadataBytes = [];
           } else if (!image.started && (name === 'image' || contentType === PGM_CONTENT_TYPE) && completed() !== false) {
             current = 'image';
+            await this.ensureRoom();
             await image.begin();
           }
         } else if (event.kind === 'data' && current === 'metadata') {

@@ -81,7 +81,7 @@ export class DeviceManager {
         const where = `lanes[${laneIndex}].devices[${deviceIndex}]`;
         const logger = this.logger.child({ deviceId: device.id });
         try {
-          const driver = (this.options.createDriver ?? createDriver)(device, { clock: this.clock, logger }, where, this.dataDir);
+          const driver = (this.options.createDriver ?? createDriver)(device, { clock: this.clock, logger, keepFreeBytes: 2 * this.config.outbox.reserveBytes }, where, this.dataDir);
           this.devices.push({ driver, laneId: lane.id });
           driver.on('reading', (reading) => this.onReading(lane.id, device.role, reading as Reading));
           driver.on('health', (health) => this.onHealth(lane.id, device.id, health));
