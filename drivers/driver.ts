@@ -12,6 +12,7 @@ import type { BackoffPolicy } from '../core/backoff.js';
 import type { SerialBinding } from './transport/byte-stream.js';
 import type { Clock } from '../core/clock.js';
 import { ReconnectLoop, type ReconnectLoopOptions } from './reconnect-loop.js';
+import { deviceText } from '../core/device-text.js';
 
 export type DeviceKind = 'anpr' | 'barrier' | 'weighbridge' | 'xray';
 export type HealthState = 'up' | 'degraded' | 'down';
@@ -60,6 +61,9 @@ export interface DriverContext {
 
 export const DEFAULT_DRIVER_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000 };
 
+/** A health's `lastError` is cut here: the gateway's own words and a device's clipped reply fit. */
+const MAX_LAST_ERROR_CHARS = 500;
+
 /** Health bookkeeping shared by drivers: emits `health` only on a real change. */
 export abstract class DriverBase<Reading> extends EventEmitter<DriverEventMap<Reading>> implements Driver<Reading> {
   abstract readonly id: string;
@@ -80,9 +84,11 @@ export abstract class DriverBase<Reading> extends EventEmitter<DriverEventMap<Re
     return { ...this.current };
   }
 
-  protected setHealth(state: HealthState, lastError: string | null = null): void {
+  /** `lastError` may carry what a device said: it goes on as deviceText (no control or bidi characters). */
+  protected setHealth(state: HealthState, lastErrorAsGiven: string | null = null): void {
+    const lastError = state === 'up' || lastErrorAsGiven === null ? null : deviceText(lastErrorAsGiven, MAX_LAST_ERROR_CHARS);
     if (state === this.current.state && lastError === this.current.lastError) return;
-    this.current = { state, lastError: state === 'up' ? null : lastError, sinceMs: this.context.clock.now() };
+    this.current = { state, lastError, sinceMs: this.context.clock.now() };
     this.emit('health', this.health());
   }
 

@@ -129,6 +129,7 @@ models: { risk: null, xrayScreening: null }
       ['200,001 kg', registration({ plate: 'GE123AB', declaredWeightKg: 200_001 }), 400, /declaredWeightKg/],
       ['a negative weight', registration({ plate: 'GE123AB', declaredWeightKg: -1 }), 400, /declaredWeightKg/],
       ['a control character', registration({ plate: 'GE12\u00003AB' }), 400, /plate must match pattern/],
+      ['a right-to-left override in a document', registration({ plate: 'GE123AB', documents: ['SAD-\u202e7-BAS'] }), 400, /documents\/0 must match pattern/],
       ['a plate in another script', registration({ plate: '京A12345' }), 400, /plate: plate contains U\+4EAC/],
       ['an operator named in the body', registration({ plate: 'GE123AB', operatorId: 'someone-else' }), 400, /must NOT have additional properties/],
     ];

@@ -333,7 +333,7 @@ describe('the ONVIF driver against replies captured from real cameras', () => {
     const { clock, camera, driver } = await rig({ password: 'wrong' });
     const down = new Promise<DriverHealth>((resolve) => driver.on('health', (h) => h.state === 'down' && resolve(h)));
     await driver.start();
-    expect((await down).lastError).toBe('GetDeviceInformation: Sender not Authorized (ter:NotAuthorized)');
+    expect((await down).lastError).toBe('GetDeviceInformation: "Sender not Authorized" (ter:NotAuthorized)');
     expect(camera.requests.map((request) => request.operation)).toEqual(['GetSystemDateAndTime', 'GetDeviceInformation', 'GetSystemDateAndTime', 'GetDeviceInformation']);
     const again = camera.nextRequest((request) => request.operation === 'GetDeviceInformation');
     clock.advance(BACKOFF.maxMs);

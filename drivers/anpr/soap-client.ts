@@ -166,7 +166,7 @@ export function parseSoapReply(text: string, status: number, statusText: string,
   try {
     parsed = parseXml(text);
   } catch (error) {
-    if (!ok) throw new SoapFault(`${operation}: HTTP ${status} ${clip(statusText, 100)}`, `HTTP ${status}`, null, status);
+    if (!ok) throw new SoapFault(`${operation}: HTTP ${status} ${JSON.stringify(clip(statusText, 100))}`, `HTTP ${status}`, null, status);
     const cause = error as GatewayError;
     throw new GatewayError(cause.code, `${operation}: ${cause.message}`, { cause });
   }
@@ -176,7 +176,8 @@ export function parseSoapReply(text: string, status: number, statusText: string,
     const code = clip(text1(fault?.Code, 'Value') ?? `HTTP ${status}`, 100);
     const subcode = clipOrNull(text1(asNode(fault?.Code)?.Subcode, 'Value'), 100);
     const reason = clip(text1(fault?.Reason, 'Text') ?? statusText, 200);
-    throw new SoapFault(`${operation}: ${reason} (${subcode ?? code})`, code, subcode, status);
+    // The device's words quoted: they read as what it said, never as the gateway's own.
+    throw new SoapFault(`${operation}: ${JSON.stringify(reason)} (${JSON.stringify(subcode ?? code).slice(1, -1)})`, code, subcode, status);
   }
   if (!bodyNode) throw new GatewayError('GW_ERR_DEVICE_REPLY_INVALID', `${operation}: the reply is not a SOAP envelope`);
   return bodyNode;

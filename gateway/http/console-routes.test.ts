@@ -19,6 +19,7 @@ import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { tempDir } from '../../test/helpers/test-config.js';
 import { CONSOLE_CSP } from './console-routes.js';
 import { buildOperatorApp } from './servers.js';
+import { hashPassword } from '../../core/passwords.js';
 
 const open: { app: FastifyInstance; outbox: SqliteOutbox }[] = [];
 afterEach(async () => {
@@ -28,11 +29,12 @@ afterEach(async () => {
   }
 });
 
-async function operatorApp(consoleRoot: string): Promise<FastifyInstance> {
+async function operatorApp(consoleRoot: string, people: { name: string; role: string; password: string }[] = []): Promise<FastifyInstance> {
   const clock = new ManualClock();
   const logger = createLogger('silent');
   const outbox = SqliteOutbox.open({ path: join(tempDir(), 'outbox.db'), maxBytes: 16 * 1024 * 1024, maxBatch: 100, clock, logger });
   const accounts = new AccountStore(outbox.database, () => clock.now());
+  for (const { name, role, password } of people) accounts.addAccount(name, role, await hashPassword(password));
   const app = await buildOperatorApp({
     logger,
     accounts,
@@ -74,6 +76,20 @@ describe('the console pages', () => {
     expect(page.headers['x-content-type-options']).toBe('nosniff');
     expect(page.headers['referrer-policy']).toBe('no-referrer');
     expect(page.headers['cache-control']).toBe('no-cache');
+  });
+
+  it('answers every /api/ request no-store and nosniff, refusals and answers alike', async () => {
+    const password = 'supervisor passphrase';
+    const app = await operatorApp(builtConsole(), [{ name: 'sam', role: 'supervisor', password }]);
+    for (const url of ['/api/lanes', '/api/audit', '/api/nothing-here']) {
+      const refused = await app.inject({ method: 'GET', url });
+      expect([url, refused.statusCode, refused.headers['cache-control'], refused.headers['x-content-type-options']]).toEqual([url, expect.any(Number), 'no-store', 'nosniff']);
+    }
+    const login = await app.inject({ method: 'POST', url: '/api/session', payload: { name: 'sam', password, bearer: true } });
+    const { token } = login.json<{ token: string }>();
+    const audit = await app.inject({ method: 'GET', url: '/api/audit', headers: { authorization: `Bearer ${token}` } });
+    expect(audit.statusCode).toBe(200);
+    expect([audit.headers['cache-control'], audit.headers['x-content-type-options']]).toEqual(['no-store', 'nosniff']);
   });
 
   it('caches hashed bundles for a year, and never a refusal', async () => {

@@ -21,6 +21,7 @@ import type { SessionStore } from '../auth/sessions.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { laneRoutes, type LaneApiDeps } from '../workflow/lane-routes.js';
 import { adminRoutes, type AdminRoutesOptions } from './admin-routes.js';
+import { apiHeaders } from './api-headers.js';
 import { authPlugin } from './auth-plugin.js';
 import { errorReplies } from './error-replies.js';
 import { expectContinue } from './expect-continue.js';
@@ -125,6 +126,7 @@ export interface OperatorAppOptions {
 export async function buildOperatorApp(options: OperatorAppOptions): Promise<FastifyInstance> {
   const app = Fastify(baseOptions(options.logger, options.https, 'http', API_BODY_LIMIT));
   await app.register(fastifyCookie);
+  await app.register(apiHeaders);
   await app.register(errorReplies);
   await app.register(expectContinue);
   await app.register(authPlugin, { accounts: options.accounts, sessions: options.sessions, realm: 'border-gateway' });

@@ -27,9 +27,15 @@ export interface LaneRoutesOptions {
   deps: () => LaneApiDeps | null;
 }
 
-/** No C0 or C1 control characters: they forge log lines and have no place in a reason or a name. */
-const PRINTABLE = '^[^\\u0000-\\u001f\\u007f-\\u009f]*$';
-export const reasonSchema = { type: 'string', minLength: 1, maxLength: 500, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]*\\S[^\\u0000-\\u001f\\u007f-\\u009f]*$' } as const;
+/**
+ * A character a person's text may hold: no C0 or C1 control characters (they forge log lines and
+ * have no place in a reason or a name), and none of the invisible ones
+ * that reorder or hide the text around them (bidi overrides and isolates, zero-width ones), which
+ * would make a reason read differently in the console and the audit log than it was written.
+ */
+const TEXT_CHAR = '[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\ufeff]';
+const PRINTABLE = `^${TEXT_CHAR}*$`;
+export const reasonSchema = { type: 'string', minLength: 1, maxLength: 500, pattern: `^${TEXT_CHAR}*\\S${TEXT_CHAR}*$` } as const;
 const plateSchema = { type: 'string', minLength: 1, maxLength: 32, pattern: PRINTABLE } as const;
 const idSchema = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' } as const;
 /** A weight is 0 < kg ≤ 200,000: no road vehicle weighs more. */
