@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { postConfigSchema, type BarrierConfig } from '../../config/schema.js';
 import { systemClock } from '../../core/clock.js';
 import { freePort } from '../../test/helpers/free-port.js';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
 import type { DriverHealth } from '../driver.js';
 import { BarrierDriver, type BarrierReading } from './barrier-driver.js';
 
@@ -185,36 +186,44 @@ describe('barrier driver against a lying Modbus peer', () => {
     await nextHealth(driver, (h) => h.state === 'up');
   });
 
-  it('does not close when a read answered after the decision shows a vehicle on the loop', async () => {
-    // The read `close()` decides on is held 100 ms and answered "clear"; the poll that queues
-    // behind it meanwhile (every 20 ms) is answered "vehicle on the loop", as is every read after.
-    let mode: 'clear' | 'hold-then-occupied' | 'occupied' = 'clear';
-    const answered: string[] = [];
+  it.each([
+    ['a vehicle on the loop', ARM_OPEN_VEHICLE_ON_LOOP, 'a vehicle is on the loop'],
+    ['a malformed reply', BYTE_COUNT_ZERO_PADDED, 'the last reading of its inputs was malformed'],
+  ])('does not close when the poll answered after the decision shows %s, and waits for no movement', async (_what, pollAnswer, why) => {
+    // The read `close()` decides on is held by the peer until the poll (on the test's clock) has
+    // queued behind it; it is answered "clear", the poll `pollAnswer`, and then comes the write.
+    const clock = new ManualClock();
+    let phase: 'clear' | 'hold' | 'after' = 'clear';
+    let release = (): void => undefined;
     const peer = await CraftedPeer.start((request) => {
-      if (request.functionCode !== 0x02) {
-        answered.push('write');
-        return echo(request);
+      if (request.functionCode !== 0x02) return echo(request);
+      if (phase === 'hold') {
+        phase = 'after';
+        return new Promise((resolve) => (release = () => resolve(reply(ARM_OPEN_LANE_CLEAR, request))));
       }
-      if (mode === 'hold-then-occupied') {
-        mode = 'occupied';
-        answered.push('clear');
-        return new Promise((resolve) => setTimeout(() => resolve(reply(ARM_OPEN_LANE_CLEAR, request)), 100));
-      }
-      answered.push(mode);
-      return reply(mode === 'clear' ? ARM_OPEN_LANE_CLEAR : ARM_OPEN_VEHICLE_ON_LOOP, request);
+      return reply(phase === 'clear' ? ARM_OPEN_LANE_CLEAR : pollAnswer, request);
     });
     cleanups.push(() => peer.close());
-    const driver = new BarrierDriver(barrierConfig(peer.port), { clock: systemClock, logger: pino({ level: 'silent' }) });
+    const pollMs = 20;
+    const driver = new BarrierDriver(barrierConfig(peer.port, { pollMs }), { clock, logger: pino({ level: 'silent' }) });
     cleanups.push(() => driver.stop());
     const first = nextReading(driver);
     await driver.start();
+    await nextHealth(driver, (h) => h.state === 'up');
+    clock.advance(0); // the first poll
     expect(await first).toMatchObject({ position: 'open', vehiclePresent: false });
+    const listening = driver.listenerCount('reading');
 
-    mode = 'hold-then-occupied';
-    await expect(driver.close()).rejects.toMatchObject({ code: 'GW_ERR_BARRIER_UNSAFE', message: 'bar-1: refusing to close: a vehicle is on the loop' });
-    expect(answered.slice(answered.lastIndexOf('clear'))).toEqual(['clear', 'occupied']); // the decision's read, then the poll's
+    phase = 'hold';
+    const decisionAsked = once(peer, 'request');
+    const closing = driver.close();
+    await decisionAsked;
+    clock.advance(pollMs); // the poll, queued behind the decision's read
+    release();
+    await expect(closing).rejects.toMatchObject({ code: 'GW_ERR_BARRIER_UNSAFE', message: `bar-1: refusing to close: ${why}` });
+    expect(peer.requests.filter((r) => r.functionCode === 0x02)).toHaveLength(3); // the first poll, the decision's read, the poll after it
     expect(peer.requests.filter((r) => r.functionCode === 0x05)).toEqual([]);
-    expect(driver.lastInputs()).toMatchObject({ vehiclePresent: true });
+    expect(driver.listenerCount('reading')).toBe(listening);
   });
 
   it('treats a coil write not echoed as a malformed reply', async () => {

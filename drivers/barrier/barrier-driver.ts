@@ -151,9 +151,15 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     // Idempotent: an arm already there is confirmed by the switch, no movement needed.
     if (inputs.position === target) return;
     mayMove(inputs);
-    const confirmed = this.waitForPosition(target);
+    const { confirmed, cancel } = this.waitForPosition(target);
     confirmed.catch(() => undefined);
-    await this.writeCoil(coil, true, () => mayMove(this.inputs));
+    try {
+      await this.writeCoil(coil, true, () => mayMove(this.inputs));
+    } catch (error) {
+      // Nothing was moved (refused, or the write failed): nothing to wait for.
+      cancel();
+      throw error;
+    }
     if (this.config.pulseMs > 0) {
       this.context.clock.setTimeout(() => {
         this.writeCoil(coil, false).catch((error: unknown) => this.context.logger.warn({ err: String(error), coil }, 'coil release failed'));
@@ -173,8 +179,10 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     if (echo.address !== coil || echo.state !== on) throw this.malformed(what, `the reply echoes coil ${echo.address} ${echo.state ? 'on' : 'off'}`);
   }
 
-  private waitForPosition(target: 'open' | 'closed'): Promise<void> {
-    return new Promise((resolve, reject) => {
+  /** Resolves once a reading shows the arm at `target`, rejects after confirmTimeoutMs; `cancel` stops waiting. */
+  private waitForPosition(target: 'open' | 'closed'): { confirmed: Promise<void>; cancel: () => void } {
+    let cancel = (): void => undefined;
+    const confirmed = new Promise<void>((resolve, reject) => {
       const timer = this.context.clock.setTimeout(() => {
         this.off('reading', listener);
         const seen = this.inputs?.position ?? 'unknown';
@@ -182,12 +190,16 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
       }, this.config.confirmTimeoutMs);
       const listener = (reading: BarrierReading): void => {
         if (reading.position !== target) return;
+        cancel();
+        resolve();
+      };
+      cancel = () => {
         this.context.clock.clearTimeout(timer);
         this.off('reading', listener);
-        resolve();
       };
       this.on('reading', listener);
     });
+    return { confirmed, cancel };
   }
 
   private schedulePoll(delayMs: number): void {

@@ -170,8 +170,12 @@ export function acceptPushBodies(app: FastifyInstance, clock: Clock): { heldByte
   };
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (request: FastifyRequest, payload: IncomingMessage): Promise<Buffer> => {
+    const route = request.routeOptions.url;
+    // No such push path (an authenticated device reaches the 404): its body is not read, nor
+    // given a budget of its own, which every made-up path would otherwise get.
+    if (route === undefined) return Promise.reject(Object.assign(new Error(`no push path ${request.url.split('?')[0] ?? ''}`), { statusCode: 404 }));
     const limit = request.routeOptions.bodyLimit;
-    return readPushBody(request, payload, { limit, budget: budgetOf(request.routeOptions.url ?? request.url, limit), deadlineMs: pushDeadlineMs(limit), clock });
+    return readPushBody(request, payload, { limit, budget: budgetOf(route, limit), deadlineMs: pushDeadlineMs(limit), clock });
   });
   return { heldBytes: (route) => budgets.get(route)?.held ?? 0 };
 }
