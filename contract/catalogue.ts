@@ -4,7 +4,7 @@
  * validates emitted events against those files with an independent validator.
  */
 import { z } from 'zod';
-import { BASE64_PATTERN } from './base64.js';
+import { base64String } from './base64.js';
 import { DIRECTIONS } from '../config/schema.js';
 import { COMMAND_KINDS } from './vmc-command.js';
 
@@ -259,11 +259,7 @@ export const eventDataSchemas = {
     bytes: z.number().int().min(0).describe('Size of the whole evidence'),
     index: z.number().int().min(0).describe('0-based; chunk `index` holds bytes from index × EVIDENCE_CHUNK_BYTES (32 KiB)'),
     count: z.number().int().min(1),
-    data: z
-      .string()
-      .max(Math.ceil(EVIDENCE_CHUNK_BYTES / 3) * 4)
-      .regex(BASE64_PATTERN)
-      .describe('The bytes of this chunk, base64'),
+    data: base64String(Math.ceil(EVIDENCE_CHUNK_BYTES / 3) * 4, 'The bytes of this chunk, base64'),
     requestId: z.string().max(64).optional().describe('The `evidence.request` command this transfer answers, when the VMC asked for it'),
   }),
   'evidence.evicted': z.strictObject({

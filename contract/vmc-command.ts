@@ -50,7 +50,7 @@ export const modelRolloutPayloadSchema = z.strictObject({
   /** The model's signed manifest (edge-models/manifest.ts), verified by the post with its model keys. */
   manifest: z.record(z.string(), z.unknown()),
   /** The ONNX file the manifest's sha256 names, base64. */
-  onnxBase64: z.string().regex(BASE64_PATTERN, 'base64'),
+  onnxBase64: z.string().refine((text) => BASE64_PATTERN.test(text), { message: 'base64' }),
 });
 
 /** Most digests one evidence request may name. */
