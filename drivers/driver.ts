@@ -13,6 +13,7 @@ import type { SerialBinding } from './transport/byte-stream.js';
 import type { Clock } from '../core/clock.js';
 import { ReconnectLoop, type ReconnectLoopOptions } from './reconnect-loop.js';
 import { deviceText } from '../core/device-text.js';
+import type { WriteRoom } from './write-room.js';
 
 export type DeviceKind = 'anpr' | 'barrier' | 'weighbridge' | 'xray';
 export type HealthState = 'up' | 'degraded' | 'down';
@@ -53,10 +54,10 @@ export interface DriverContext {
   /** Serial binding instead of the OS one (tests: @serialport/binding-mock). */
   serialBinding?: SerialBinding;
   /**
-   * Bytes a driver that writes what a device sends to the gateway's disk (an X-ray scanner's
-   * images) leaves free there: the outbox's room (twice `outbox.reserveBytes`). Default 0.
+   * Where a driver that writes what a device sends to the gateway's disk (an X-ray scanner's
+   * images) asks for room, leaving the outbox's (write-room.ts). Default: no check.
    */
-  keepFreeBytes?: number;
+  writeRoom?: WriteRoom;
 }
 
 export const DEFAULT_DRIVER_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000 };

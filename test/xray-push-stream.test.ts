@@ -17,6 +17,7 @@ import type { Gateway } from '../gateway/daemon.js';
 import { encodePgm, imageStats, parsePgm } from '../drivers/xray/pgm.js';
 import { INCOMING_DIR } from '../drivers/xray/incoming-scan-image.js';
 import { XrayHttpDriver } from '../drivers/xray/xray-http-driver.js';
+import { WriteRoom } from '../drivers/write-room.js';
 import { SimulatedScanner } from '../sim/xray/simulated-scanner.js';
 import { SCAN_BOUNDARY, scanPush, xrayPost, type XrayPost } from './helpers/scan-push.js';
 import { mountTmpfs, unmount } from './helpers/small-disk.js';
@@ -114,15 +115,15 @@ async function until(imageDir: string, holds: (files: { name: string; size: numb
   }
 }
 
-/** The xray-http driver by itself, keeping its images in `imageDir`, leaving `keepFreeBytes` free on their disk. */
-function scanner(imageDir: string, { keepFreeBytes = 0, maxImageBytes }: { keepFreeBytes?: number; maxImageBytes?: number } = {}): XrayHttpDriver {
+/** The xray-http driver by itself, keeping its images in `imageDir`, asking `writeRoom` for room on their disk. */
+function scanner(imageDir: string, { writeRoom, maxImageBytes }: { writeRoom?: WriteRoom; maxImageBytes?: number } = {}): XrayHttpDriver {
   const config = postConfigSchema.parse({
     version: 1,
     post: { id: 'p' },
     lanes: [{ id: 'l', devices: [{ id: 'xray-1', driver: 'xray-http', connection: { path: '/x' }, ...(maxImageBytes === undefined ? {} : { maxImageBytes }) }] }],
     uplink: { brokers: ['mqtt://127.0.0.1:1'] },
   }).lanes[0]!.devices[0] as XrayHttpConfig;
-  return new XrayHttpDriver(config, imageDir, { clock: systemClock, logger: pino({ level: 'silent' }), keepFreeBytes });
+  return new XrayHttpDriver(config, imageDir, { clock: systemClock, logger: pino({ level: 'silent' }), ...(writeRoom ? { writeRoom } : {}) });
 }
 
 /** Once the push's file is gone: no image kept or being received, and no reading stored. */
@@ -339,7 +340,7 @@ describe('X-ray push as it arrives', () => {
     disks.push(disk);
     const imageDir = join(disk, 'xray-1');
     const MiB = 1024 * 1024;
-    const driver = scanner(imageDir, { maxImageBytes: 4 * MiB, keepFreeBytes: 8 * MiB });
+    const driver = scanner(imageDir, { maxImageBytes: 4 * MiB, writeRoom: new WriteRoom(8 * MiB) });
     driver.on('reading', (reading) => reading.ack.resolve());
     await driver.start();
     const push = (scanId: string) => Buffer.from(scanPush(completed(scanId), encodePgm(new SimulatedScanner(tempDir(), 's').image(256, 256))));
@@ -349,12 +350,63 @@ describe('X-ray push as it arrives', () => {
     writeFileSync(join(disk, 'filler'), Buffer.alloc(6 * MiB));
     const refused = await driver.handle(TYPE, push('scan-25'));
     expect(refused.status).toBe(503);
-    expect(refused.body).toMatch(new RegExp(`^not stored: disk: \\d+ bytes free, and an image of up to ${4 * MiB} must leave ${8 * MiB} for the outbox$`));
+    expect(refused.body).toMatch(new RegExp(`^not stored: disk: \\d+ bytes free, 0 of them promised to writes under way, and ${4 * MiB} more must leave ${8 * MiB} for the outbox$`));
     expect(incoming(imageDir)).toEqual([]);
     expect(kept(imageDir)).toEqual([expect.stringMatching(/^scan-24\./)]);
     rmSync(join(disk, 'filler'));
     expect(await driver.handle(TYPE, push('scan-25'))).toEqual({ status: 200, body: 'stored' });
     await driver.stop();
+  });
+
+  it('counts the images still being received: of six pushes at once, the two the disk has room for are stored', async () => {
+    const disk = mountTmpfs('16m');
+    disks.push(disk);
+    const imageDir = join(disk, 'xray-1');
+    const MiB = 1024 * 1024;
+    // (16 MiB free − 8 to keep) / 4 MiB per image: room for two at a time.
+    const room = new WriteRoom(8 * MiB);
+    const driver = scanner(imageDir, { maxImageBytes: 4 * MiB, writeRoom: room });
+    driver.on('reading', (reading) => reading.ack.resolve());
+    await driver.start();
+    let open = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    async function* heldAfterTheImageBegins(body: Buffer, image: Buffer): AsyncGenerator<Buffer> {
+      const cut = body.indexOf(image.subarray(0, 32)) + 1024;
+      yield body.subarray(0, cut);
+      await gate;
+      yield body.subarray(cut);
+    }
+    const answers = Array.from({ length: 6 }, (_, i) => {
+      const image = encodePgm(new SimulatedScanner(tempDir(), `s${i}`).image(1024, 1024));
+      return driver.handle(TYPE, heldAfterTheImageBegins(Buffer.from(scanPush(completed(`scan-3${i}`), image)), image));
+    });
+    let settled = 0;
+    const fourRefused = new Promise<void>((resolve) => answers.forEach((answer) => void answer.then(() => ++settled === 4 && resolve())));
+    await fourRefused;
+    expect(room.promisedBytes).toBe(8 * MiB);
+    open();
+    const statuses = (await Promise.all(answers)).map((answer) => answer.status);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(2);
+    expect(statuses.filter((status) => status === 503)).toHaveLength(4);
+    expect(kept(imageDir)).toHaveLength(2);
+    expect(room.promisedBytes).toBe(0);
+    await driver.stop();
+  });
+
+  it("keeps the outbox's room on a post's data disk: a scanner's image that could take it is refused (503)", async () => {
+    // 64 MiB of disk: less than an image of the default maxImageBytes (256 MiB) and the outbox's 8.
+    const disk = mountTmpfs('64m');
+    disks.push(disk);
+    post = await xrayPost(disk);
+    const image = encodePgm(new SimulatedScanner(tempDir(), 's').image(256, 256));
+    const body = Buffer.from(scanPush(completed('scan-40'), image));
+    const push = new RawPush(post.port, post.authorization, body.length);
+    await push.send(body);
+    const answer = await push.answer;
+    push.close();
+    expect(answer.status).toBe(503);
+    expect(answer.body).toMatch(new RegExp(`^not stored: disk: \\d+ bytes free, 0 of them promised to writes under way, and ${256 * 1024 * 1024} more must leave ${8 * 1024 * 1024} for the outbox$`));
+    await leftNothing(post);
   });
 
   it('removes at start what a push interrupted by a kill left half-written', async () => {

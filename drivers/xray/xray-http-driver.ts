@@ -9,7 +9,7 @@
  * its header says it is not a 16-bit image of the allowed size.
  */
 import { randomBytes } from 'node:crypto';
-import { statfs, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { XrayHttpConfig } from '../../config/schema.js';
 import { boundaryOf, DEFAULT_MULTIPART_LIMITS } from '../anpr/multipart.js';
@@ -57,8 +57,12 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
       return metadata.status === 'completed' ? 'a completed scan must carry its image part' : this.reading(metadata, null, null);
     }
     const image = new IncomingScanImage(this.imageDir, this.config.maxImageBytes);
+    let releaseRoom = (): void => undefined;
+    const takeRoom = async (): Promise<void> => {
+      releaseRoom = await this.takeRoom();
+    };
     try {
-      const read = await this.readParts(chunks, boundary, image);
+      const read = await this.readParts(chunks, boundary, image, takeRoom);
       if (typeof read === 'string') return read;
       const { metadata, imageProblem } = read;
       if (metadata.status !== 'completed') return this.reading(metadata, null, null);
@@ -75,24 +79,25 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
       return this.reading(metadata, imageRef, checked);
     } finally {
       await image.discard();
+      // Kept or discarded, the image is what the disk counts now.
+      releaseRoom();
     }
   }
 
   /**
-   * Refuses an image (503: the scanner keeps it and sends it again) before a byte of it is
-   * written, when one of the largest allowed could leave the disk with less than
-   * `keepFreeBytes` free: a scanner that sends and sends (or lies about its scans) must not fill
-   * the disk the outbox commits every lane's events to. The images are deleted by the tmpfiles
-   * rule of docs/deployment.md, not by the gateway.
+   * Room for an image before a byte of it is written (write-room.ts), as large as the largest
+   * allowed; refused (503: the scanner keeps it and sends it again) when it would leave the disk
+   * with less than the outbox's room, counting the images still being received: scanners that send
+   * and send (or lie about their scans) must not fill the disk the outbox commits every lane's
+   * events to. The images are deleted by the tmpfiles rule of docs/deployment.md, not by the
+   * gateway. Returns what lets the room go.
    */
-  private async ensureRoom(): Promise<void> {
-    const keep = this.context.keepFreeBytes ?? 0;
-    if (keep <= 0) return;
-    const disk = await statfs(this.imageDir);
-    const available = disk.bavail * disk.bsize;
-    if (available < this.config.maxImageBytes + keep) {
-      throw new PushNotStored(`disk: ${available} bytes free, and an image of up to ${this.config.maxImageBytes} must leave ${keep} for the outbox`);
-    }
+  private async takeRoom(): Promise<() => void> {
+    const room = this.context.writeRoom;
+    if (!room) return () => undefined;
+    const taken = await room.take(this.imageDir, this.config.maxImageBytes);
+    if ('refused' in taken) throw new PushNotStored(taken.refused);
+    return taken.release;
   }
 
   /**
@@ -102,7 +107,12 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
    * once when the metadata came first and said so, else its first problem is noted, the rest
    * passed over, and the status decides at the end.
    */
-  private async readParts(chunks: AsyncIterable<Buffer> | Buffer[], boundary: string, image: IncomingScanImage): Promise<{ metadata: ScanMetadata; imageProblem: string | null } | string> {
+  private async readParts(
+    chunks: AsyncIterable<Buffer> | Buffer[],
+    boundary: string,
+    image: IncomingScanImage,
+    takeRoom: () => Promise<void>,
+  ): Promise<{ metadata: ScanMetadata; imageProblem: string | null } | string> {
     // Parts as large as the image may be (the listener's body limit bounds the whole push first).
     const parser = new MultipartStream(boundary, { ...DEFAULT_MULTIPART_LIMITS, maxPartBytes: Math.max(this.config.maxImageBytes, this.config.maxMetadataBytes) });
     let metadataBytes: Buffer[] | null = null;
@@ -123,7 +133,7 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
             metadataBytes = [];
           } else if (!image.started && (name === 'image' || contentType === PGM_CONTENT_TYPE) && completed() !== false) {
             current = 'image';
-            await this.ensureRoom();
+            await takeRoom();
             await image.begin();
           }
         } else if (event.kind === 'data' && current === 'metadata') {

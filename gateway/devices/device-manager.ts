@@ -23,6 +23,7 @@ import { XrayHttpDriver, type AckedXrayReading } from '../../drivers/xray/xray-h
 import type { Gateway } from '../daemon.js';
 import { isOutboxRefusal } from '../outbox/sqlite-outbox.js';
 import { createDriver, DriverUnavailableError, type AnyDriver } from './driver-factory.js';
+import { WriteRoom } from '../../drivers/write-room.js';
 
 interface ManagedDevice {
   driver: AnyDriver;
@@ -64,6 +65,8 @@ export class DeviceManager {
   /** Last health of every configured device, also of those whose driver is unavailable. */
   readonly health = new Map<string, DriverHealth>();
   private readonly statusGates = new Map<string, StatusGate>();
+  /** The disk's room for what devices send, shared by the drivers that write it (X-ray images): the outbox's room stays free. */
+  private readonly writeRoom: WriteRoom;
 
   constructor(
     private readonly config: PostConfig,
@@ -72,7 +75,9 @@ export class DeviceManager {
     private readonly logger: Logger,
     private readonly dataDir: string,
     private readonly options: DeviceManagerOptions = {},
-  ) {}
+  ) {
+    this.writeRoom = new WriteRoom(2 * config.outbox.reserveBytes);
+  }
 
   /** Creates and starts every driver; a device whose driver is unavailable is reported down. */
   async start(): Promise<void> {
@@ -81,7 +86,7 @@ export class DeviceManager {
         const where = `lanes[${laneIndex}].devices[${deviceIndex}]`;
         const logger = this.logger.child({ deviceId: device.id });
         try {
-          const driver = (this.options.createDriver ?? createDriver)(device, { clock: this.clock, logger, keepFreeBytes: 2 * this.config.outbox.reserveBytes }, where, this.dataDir);
+          const driver = (this.options.createDriver ?? createDriver)(device, { clock: this.clock, logger, writeRoom: this.writeRoom }, where, this.dataDir);
           this.devices.push({ driver, laneId: lane.id });
           driver.on('reading', (reading) => this.onReading(lane.id, device.role, reading as Reading));
           driver.on('health', (health) => this.onHealth(lane.id, device.id, health));

@@ -30,7 +30,8 @@ export interface XrayPost {
 }
 
 /** A gateway with its device listener and one xray-http scanner (`xray-1`, POST /xray/lane-1), started. */
-export async function xrayPost(): Promise<XrayPost> {
+/** A post with one xray-http scanner, its data in `dataDir` (default: a fresh temporary one). */
+export async function xrayPost(dataDir = tempDir()): Promise<XrayPost> {
   const config = postConfigSchema.parse({
     version: 1,
     post: { id: 'test-post' },
@@ -39,7 +40,6 @@ export async function xrayPost(): Promise<XrayPost> {
     http: { port: 0 },
     devicePush: { port: 0 },
   });
-  const dataDir = tempDir();
   const gateway = await startTestGateway(config, dataDir, true);
   const devices = new DeviceManager(config, gateway, systemClock, pino({ level: 'silent' }), dataDir);
   await devices.start();
