@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import { backoffDelay } from '../core/backoff.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { redactUrl } from '../config/secrets.js';
-import type { EventIntake } from './event-intake.js';
+import { DEFAULT_TOPIC_FILTER, type EventIntake } from './event-intake.js';
 
 /** One state for the connection (STYLE.md practice 7), never a cluster of booleans. */
 export type ConsumerState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
@@ -72,7 +72,7 @@ export class Consumer {
   qos0Dropped = 0;
 
   constructor(private readonly options: ConsumerOptions) {
-    this.filter = `$share/${options.group}/${options.topic ?? 'border/v1/+/#'}`;
+    this.filter = `$share/${options.group}/${options.topic ?? DEFAULT_TOPIC_FILTER}`;
   }
 
   get state(): ConsumerState {

@@ -5,7 +5,7 @@ import { GatewayError } from '../core/errors.js';
 import { ManualClock } from '../test/helpers/manual-clock.js';
 import { tempDir } from '../test/helpers/test-config.js';
 import { EventMaker } from '../test/helpers/vmc-events.js';
-import { EventIntake } from './event-intake.js';
+import { EventIntake, postSegmentOf } from './event-intake.js';
 import { VmcStore } from './store/vmc-store.js';
 
 const topicOf = (event: { source: string; type: string }): string => {
@@ -52,9 +52,12 @@ describe('VMC event intake', () => {
       ['border/v1/post-b/lane-1/crossing.completed', JSON.stringify(good)], // another post's topic
       [topicOf(good).replace('crossing.completed', 'vehicle.arrived'), JSON.stringify(good)],
       ['border/v1/post-a/status', JSON.stringify({ state: 'online', postId: 'post-b', time: '2026-11-26T06:00:00.000Z' })],
+      // Under post-a's own tree, which the broker's ACL lets post-a write: post-b's event and status.
+      ['border/v1/post-a/post-b/lane-1/crossing.completed', JSON.stringify(new EventMaker('post-b').crossing('c9', 20))],
+      ['border/v1/post-a/post-b/status', JSON.stringify({ state: 'offline', postId: 'post-b', time: '2026-11-26T06:00:00.000Z' })],
     ];
     for (const [topic, payload] of cases) expect(await intake.handle(topic, Buffer.from(payload)), String(payload).slice(0, 60)).toBe('rejected');
-    expect(intake.stats.rejected).toEqual({ 'too-large': 1, 'not-json': 1, 'too-deep': 0, 'nul-char': 0, envelope: 5, data: 1, 'topic-mismatch': 2, 'status-invalid': 1, unstorable: 0 });
+    expect(intake.stats.rejected).toEqual({ 'too-large': 1, 'not-json': 1, 'too-deep': 0, 'nul-char': 0, envelope: 5, data: 1, 'topic-mismatch': 3, 'status-invalid': 2, unstorable: 0 });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect((await store.eventCounts()).total).toBe(0);
     expect(lines.filter((l) => l.code === 'GW_ERR_VMC_MESSAGE_REJECTED').map((l) => l.reason)).toEqual(['too-large', 'not-json', 'envelope', 'data', 'topic-mismatch', 'status-invalid']);
@@ -152,5 +155,13 @@ describe('VMC event intake', () => {
     const event = new EventMaker('post-a').crossing('c1', 20);
     await expect(intake.handle(topicOf(event), Buffer.from(JSON.stringify(event)))).rejects.toThrow();
     store = await VmcStore.open(`sqlite:${join(tempDir('vmc-intake-'), 'vmc.db')}`, clock.now());
+  });
+});
+
+describe('the post segment of a topic filter', () => {
+  it('is the last + before the #, or the last segment before it', () => {
+    expect(postSegmentOf('border/v1/+/#')).toBe(2);
+    expect(postSegmentOf('sites/+/gateway/+/#')).toBe(3);
+    expect(postSegmentOf('border/v1/post-a/#')).toBe(2);
   });
 });

@@ -58,9 +58,28 @@ export interface EventIntakeOptions {
   consumerName: string;
   /** Largest payload accepted, bytes (default 256 KiB: the gateway's events are at most 64 KiB by default). */
   maxMessageBytes?: number;
+  /**
+   * The topic filter the VMC subscribes with (default `border/v1/+/#`): the post's id is the
+   * segment of its last `+` before the `#` (postSegmentOf).
+   */
+  topicFilter?: string;
+}
+
+/**
+ * Where a topic under `filter` names its post: the segment of the filter's `+` before its `#`
+ * (`border/v1/+/#`: 2). An event's topic is that post, a lane and a type, and nothing more; a
+ * status is the post and `status`. Matching from the end alone let a post write another's events
+ * under its own tree (`border/v1/post-a/post-b/lane-1/…`, which the broker's ACL allows post-a).
+ */
+export function postSegmentOf(filter: string): number {
+  const segments = filter.split('/');
+  const end = segments.at(-1) === '#' ? segments.length - 1 : segments.length;
+  const plus = segments.slice(0, end).lastIndexOf('+');
+  return plus === -1 ? end - 1 : plus;
 }
 
 const COMMAND_LEAVES = new Set(Object.values(COMMAND_TOPIC_LEAF));
+export const DEFAULT_TOPIC_FILTER = 'border/v1/+/#';
 
 function isCommandTopic(topic: string): boolean {
   const segments = topic.split('/');
@@ -83,8 +102,11 @@ export class EventIntake {
   readonly maxMessageBytes: number;
   private readonly lastRejectLog = new Map<RejectReason | EvidenceRejectReason, { atMs: number; suppressed: number }>();
 
+  private readonly postSegment: number;
+
   constructor(private readonly options: EventIntakeOptions) {
     this.maxMessageBytes = options.maxMessageBytes ?? 256 * 1024;
+    this.postSegment = postSegmentOf(options.topicFilter ?? DEFAULT_TOPIC_FILTER);
   }
 
   /** Handles one message; resolves once it is stored (or judged). Throws only when the store fails. */
@@ -112,7 +134,8 @@ export class EventIntake {
     // post (or lane, or type) than the topic is a forgery or a bug, not an event of that post.
     const { postId, laneId } = postAndLaneOf(event);
     const segments = topic.split('/');
-    if (segments.at(-1) !== event.type || segments.at(-2) !== laneId || segments.at(-3) !== postId) {
+    const at = this.postSegment;
+    if (segments.length !== at + 3 || segments[at] !== postId || segments[at + 1] !== laneId || segments[at + 2] !== event.type) {
       return this.reject('topic-mismatch', topic, `source ${event.source} type ${event.type}`);
     }
     let result;
@@ -173,6 +196,12 @@ export class EventIntake {
     return last?.suppressed ?? 0;
   }
 
+  /** Whether `topic` is `postId`'s status topic: the post's segment, then `status`, nothing more. */
+  private isStatusTopicOf(topic: string, postId: string): boolean {
+    const segments = topic.split('/');
+    return segments.length === this.postSegment + 2 && segments[this.postSegment] === postId;
+  }
+
   /** Whether the store answers at all (VmcStore.ping): tells a poison message from a database that is down. */
   storeReachable(): Promise<boolean> {
     return this.options.store.ping();
@@ -183,7 +212,7 @@ export class EventIntake {
     const timeMs = typeof status?.time === 'string' ? Date.parse(status.time) : NaN;
     if (
       !status || typeof status !== 'object' || (status.state !== 'online' && status.state !== 'offline') || typeof status.postId !== 'string' ||
-      topic.split('/').at(-2) !== status.postId || !Number.isFinite(timeMs)
+      !this.isStatusTopicOf(topic, status.postId) || !Number.isFinite(timeMs)
     ) {
       return this.reject('status-invalid', topic, 'not a gateway status of this topic');
     }

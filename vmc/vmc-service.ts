@@ -66,7 +66,7 @@ export async function startVmc(options: VmcOptions): Promise<RunningVmc> {
   const name = options.name ?? hostname();
   const store = await VmcStore.open(options.store, clock.now(), options.evidenceBounds ? { evidenceBounds: options.evidenceBounds } : {});
   logger.info({ store: redactStore(options.store), dialect: store.dialect }, 'store open');
-  const intake = new EventIntake({ store, clock, logger: logger.child({ module: 'intake' }), consumerName: name, ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}) });
+  const intake = new EventIntake({ store, clock, logger: logger.child({ module: 'intake' }), consumerName: name, ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}), ...(options.topic ? { topicFilter: options.topic } : {}) });
   // Each connection is one member of the share group with a session of its own: mqtt.js hands
   // a connection's messages over one at a time (the next after the previous one's PUBACK), so
   // more connections are how one instance stores more at once. Keep the count stable across

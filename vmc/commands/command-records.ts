@@ -102,11 +102,15 @@ export class CommandRecords {
     );
     const result: CommandProgress[] = [];
     for (const row of commands) {
-      const answers = await this.db.all<{ post_id: string; outcome: string; reason_code: string | null; reason_message: string | null }>(
+      const answersOfAll = await this.db.all<{ post_id: string; outcome: string; reason_code: string | null; reason_message: string | null }>(
         'SELECT post_id, outcome, reason_code, reason_message FROM command_answers WHERE command_id = ? ORDER BY post_id',
         [row.command_id],
       );
       const postIds = JSON.parse(row.post_ids) as string[];
+      // Only the posts it was sent to: an answer from another (a bug, or a post answering what it
+      // read off another's topic) is stored as that post's event and counts for nothing here.
+      const named = new Set(postIds);
+      const answers = answersOfAll.filter((a) => named.has(a.post_id));
       const answered = new Set(answers.map((a) => a.post_id));
       result.push({
         commandId: row.command_id,
