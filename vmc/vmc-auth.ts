@@ -28,6 +28,8 @@ export type LoginResult = { ok: true; token: string; name: string; role: VmcRole
 
 export class VmcAuth {
   private readonly failures = new Map<string, { count: number; untilMs: number }>();
+  /** Logins of a name whose password is being checked now: they count as failures until they are not. */
+  private readonly checking = new Map<string, number>();
 
   constructor(
     private readonly store: VmcStore,
@@ -46,24 +48,41 @@ export class VmcAuth {
   }
 
   async login(name: string, password: string): Promise<LoginResult> {
+    const key = name.slice(0, 64);
+    // Attempts whose check is still running count as failed: 18 wrong passwords sent at once all
+    // passed a check that read the count before any of them had failed (a helper's attack).
+    if (this.recentFailures(key, this.clock.now()) + (this.checking.get(key) ?? 0) >= MAX_FAILURES) return { ok: false, throttled: true };
+    this.checking.set(key, (this.checking.get(key) ?? 0) + 1);
+    let account;
+    let valid;
+    try {
+      account = await this.store.account(name);
+      // Checked even for an unknown name (a dummy hash), so the time taken does not tell names apart.
+      valid = await verifyPassword(password, account?.passwordHash ?? null);
+    } finally {
+      const left = (this.checking.get(key) ?? 1) - 1;
+      if (left > 0) this.checking.set(key, left);
+      else this.checking.delete(key);
+    }
     const now = this.clock.now();
-    const failed = this.failures.get(name);
-    if (failed && failed.count >= MAX_FAILURES && now < failed.untilMs) return { ok: false, throttled: true };
-    const account = await this.store.account(name);
-    // Checked even for an unknown name (a dummy hash), so the time taken does not tell names apart.
-    const valid = await verifyPassword(password, account?.passwordHash ?? null);
     if (!account || account.disabled || !valid) {
-      const count = (failed && now < failed.untilMs ? failed.count : 0) + 1;
-      this.failures.set(name.slice(0, 64), { count, untilMs: now + LOCKOUT_MS });
+      const count = this.recentFailures(key, now) + 1;
+      this.failures.set(key, { count, untilMs: now + LOCKOUT_MS });
       // Bounded: a spray of made-up names cannot grow the map without end.
       if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value as string);
       return { ok: false, throttled: false };
     }
-    this.failures.delete(name);
+    this.failures.delete(key);
     const token = randomBytes(32).toString('base64url');
     const expiresMs = now + SESSION_TTL_MS;
     await this.store.addSession(tokenHash(token), account.name, now, expiresMs);
     return { ok: true, token, name: account.name, role: account.role, expiresAt: new Date(expiresMs).toISOString() };
+  }
+
+  /** Failed logins of `key` within the lockout, as of `now`. */
+  private recentFailures(key: string, now: number): number {
+    const failed = this.failures.get(key);
+    return failed && now < failed.untilMs ? failed.count : 0;
   }
 
   authenticate(token: string): Promise<{ name: string; role: VmcRole } | null> {

@@ -113,6 +113,7 @@ export async function startVmc(options: VmcOptions): Promise<RunningVmc> {
     store,
     auth,
     clock,
+    logger: logger.child({ module: 'http' }),
     commandSender: options.commandKey
       ? {
           key: options.commandKey,

@@ -70,7 +70,8 @@ export const evidenceRoutes: FastifyPluginAsync<EvidenceRoutesOptions> = (app, {
     '/api/crossings/:crossingId/evidence',
     {
       schema: {
-        params: { type: 'object', required: ['crossingId'], properties: { crossingId: { type: 'string', minLength: 1, maxLength: 128 } } },
+        // No control character: PostgreSQL refuses a NUL in text (a 500 before this).
+        params: { type: 'object', required: ['crossingId'], properties: { crossingId: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]+$' } } },
         querystring: { type: 'object', additionalProperties: false, required: ['post'], properties: { post: POST } },
       },
     },

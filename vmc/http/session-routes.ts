@@ -18,7 +18,8 @@ const credentials = {
   type: 'object',
   additionalProperties: false,
   required: ['name', 'password'],
-  properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, password: { type: 'string', minLength: 1, maxLength: PASSWORD_MAX_LENGTH } },
+  // No control character in a name: PostgreSQL refuses a NUL in text (a 500 before this).
+  properties: { name: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }, password: { type: 'string', minLength: 1, maxLength: PASSWORD_MAX_LENGTH } },
 } as const;
 
 export const sessionRoutes: FastifyPluginAsync<{ auth: VmcAuth; store: VmcStore; secureCookie: boolean }> = (app, { auth, store, secureCookie }) => {

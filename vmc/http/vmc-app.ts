@@ -5,7 +5,8 @@
  * a route that names nothing needs a logged-in caller, so nothing is open by omission.
  */
 import fastifyCookie from '@fastify/cookie';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
 import { isGatewayError } from '../../core/errors.js';
 import { PasswordCheckBusy } from '../../core/passwords.js';
@@ -36,7 +37,8 @@ export interface VmcAppOptions {
   status: VmcStatusSource;
   /** Set the session cookie's Secure flag (behind TLS). Default false: the reference setup is plain HTTP on a private network. */
   secureCookie?: boolean;
-  logger?: boolean;
+  /** Where a request that failed inside the VMC (a 500) is logged, with its error. Default: nowhere (tests). */
+  logger?: Logger;
   /** Signs and sends commands to the posts (`vmc --command-key`), evidence requests among them; null or absent: none sent. */
   commandSender?: CommandSender | null;
   /** The built dashboards (default dist/vmc-ui of the package); null for none. */
@@ -54,7 +56,9 @@ function bearer(header: string | undefined): string | null {
 export async function buildVmcApp(options: VmcAppOptions): Promise<FastifyInstance> {
   // Bodies here are logins and account forms: 16 KiB is plenty.
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: false }),
+    // Requests are not logged one by one (dashboards poll); failures are, by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024,
     requestTimeout: 30_000,
     // An unknown query key is a 400, not silently dropped: a misspelt filter must not widen the answer.

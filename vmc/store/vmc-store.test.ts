@@ -91,6 +91,15 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
     expect(crossings.find((c) => c.crossingId === 'c1')).toMatchObject({ postId: 'post-a', laneId: 'lane-1', direction: 'import', channel: 'green', xray: false, crossingMin: 25, registrationMin: 12.5 });
   });
 
+  it('sums a crossing whose figures are past a year as a year in the volumes, so no sum overflows', async () => {
+    const post = new EventMaker('post-a');
+    const huge = Array.from({ length: 70 }, (_, i) => post.crossing(`c${i}`, 20, { durations: { registrationSec: null, crossingSec: 1.7e308 } }));
+    expect(await store.store(huge, 'vmc-1', NOW)).toEqual({ stored: 70, duplicates: 0 });
+    const volumes = await store.volumes({}, 'year', NOW);
+    expect(volumes.reduce((n, volume) => n + volume.vehicles, 0)).toBe(70);
+    expect(volumes.map((volume) => volume.avgCrossingMin)).toEqual([366 * 24 * 60]);
+  });
+
   it('gives the TRS records `trs report` reads from the same events, filtered by post, time, direction, channel and vehicle type', async () => {
     const a = new EventMaker('post-a');
     const b = new EventMaker('post-b');

@@ -65,6 +65,13 @@ export interface CrossingFilter {
 
 export type PeriodUnit = 'year' | 'month' | 'day';
 
+/**
+ * A crossing's figures count at most a year in the volumes' sums (the crossings and the TRS keep
+ * them as sent, as `trs report` reads them): a post sending 1.7e308 s made PostgreSQL's SUM
+ * overflow, and /api/volumes answered 500 for everyone.
+ */
+const MAX_FIGURE_MIN = 366 * 24 * 60;
+
 export interface PeriodVolume {
   /** `YYYY`, `YYYY-MM` or `YYYY-MM-DD` (UTC). */
   period: string;
@@ -494,9 +501,11 @@ export class VmcStore {
       this.db.dialect === 'postgres'
         ? "to_char(to_timestamp(completed_ms / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
         : "strftime('%Y-%m-%d', completed_ms / 1000, 'unixepoch')";
+    // Not LEAST: PostgreSQL's skips a NULL (a crossing never registered) and answers the cap.
+    const capped = (column: string): string => `CASE WHEN ${column} > ${MAX_FIGURE_MIN} THEN ${MAX_FIGURE_MIN} ELSE ${column} END`;
     const rows = await this.db.all<{ period: string; direction: string; channel: string; n: number; elapsed: number; xray: number; reg_sum: number | null; reg_n: number; crossing_sum: number }>(
       `SELECT substr(${day}, 1, ${width}) AS period, direction, channel, COUNT(*) AS n, SUM(CASE WHEN completed_ms < ? THEN 1 ELSE 0 END) AS elapsed,
-         SUM(xray) AS xray, SUM(registration_min) AS reg_sum, COUNT(registration_min) AS reg_n, SUM(crossing_min) AS crossing_sum
+         SUM(xray) AS xray, SUM(${capped('registration_min')}) AS reg_sum, COUNT(registration_min) AS reg_n, SUM(${capped('crossing_min')}) AS crossing_sum
        FROM crossings ${sql} ${sql ? 'AND' : 'WHERE'} crossing_min IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
       [nowMs, ...params],
     );
