@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crossingRecord, MAX_INTERVAL_ROWS, trsReport, type CrossingRecord } from '../../contract/trs-report.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
@@ -67,6 +68,28 @@ describe('VMC HTTP API', () => {
     for (let i = 0; i < 5; i += 1) expect((await attempt()).statusCode).toBe(401);
     expect((await attempt()).json()).toMatchObject({ code: 'GW_ERR_AUTH_THROTTLED' });
     expect((await app.inject({ method: 'POST', url: '/api/login', payload: { name: 'ana', password: 'x'.repeat(300) } })).statusCode).toBe(400);
+  });
+
+  it('logs a request that failed inside the VMC with its error, and answers 500 with a stable code', async () => {
+    const lines: { msg: string; err?: { message: string } }[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string; err?: { message: string } }) });
+    const failing = await buildVmcApp({
+      store,
+      auth: new VmcAuth(store, clock),
+      status: () => {
+        throw new Error('the status source broke');
+      },
+      uiDir: null,
+      logger,
+    });
+    try {
+      const answer = await failing.inject({ method: 'GET', url: '/api/status', headers: { authorization: `Bearer ${analyst}` } });
+      expect(answer.statusCode).toBe(500);
+      expect(answer.json()).toMatchObject({ code: 'GW_ERR_HTTP_INTERNAL' });
+      expect(lines).toContainEqual(expect.objectContaining({ msg: 'request failed', err: expect.objectContaining({ message: 'the status source broke' }) as unknown }));
+    } finally {
+      await failing.close();
+    }
   });
 
   it('checks at most five passwords of a name, also when they are sent all at once', async () => {

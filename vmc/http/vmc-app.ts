@@ -5,7 +5,7 @@
  * a route that names nothing needs a logged-in caller, so nothing is open by omission.
  */
 import fastifyCookie from '@fastify/cookie';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
 import { isGatewayError } from '../../core/errors.js';
@@ -55,15 +55,16 @@ function bearer(header: string | undefined): string | null {
 
 export async function buildVmcApp(options: VmcAppOptions): Promise<FastifyInstance> {
   // Bodies here are logins and account forms: 16 KiB is plenty.
-  const app = Fastify({
-    ...(options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: false }),
+  const serverOptions: FastifyServerOptions = {
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     // Requests are not logged one by one (dashboards poll); failures are, by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024,
     requestTimeout: 30_000,
     // An unknown query key is a 400, not silently dropped: a misspelt filter must not widen the answer.
     ajv: { customOptions: { removeAdditional: false } },
-  });
+  };
+  const app = Fastify(serverOptions);
   await app.register(fastifyCookie);
   app.decorateRequest('caller', null);
   app.decorateRequest('sessionToken', null);
