@@ -72,6 +72,17 @@ export type PeriodUnit = 'year' | 'month' | 'day';
  */
 const MAX_FIGURE_MIN = 366 * 24 * 60;
 
+/** Rows by their `post_id`, each post's in the order given. */
+function groupByPost<R extends { post_id: string }>(rows: R[]): Map<string, R[]> {
+  const byPost = new Map<string, R[]>();
+  for (const row of rows) {
+    const list = byPost.get(row.post_id);
+    if (list) list.push(row);
+    else byPost.set(row.post_id, [row]);
+  }
+  return byPost;
+}
+
 export interface PeriodVolume {
   /** `YYYY`, `YYYY-MM` or `YYYY-MM-DD` (UTC). */
   period: string;
@@ -595,18 +606,23 @@ export class VmcStore {
     );
     const gaps = await this.db.all<{ post_id: string; n: number }>("SELECT post_id, COUNT(*) AS n FROM gaps WHERE closed_ms IS NULL AND kind = 'missing' GROUP BY post_id");
     const restarts = await this.db.all<GapDbRow>("SELECT * FROM gaps WHERE kind = 'restart' ORDER BY post_id, opened_ms DESC, id DESC");
+    // Each post's rows by its id: looking them up per post in the whole lists was quadratic
+    // (15,000 posts: /api/posts took seconds, and /healthz waited behind it).
+    const lanesOf = groupByPost(lanes);
+    const devicesOf = groupByPost(devices);
+    const openGapsOf = new Map(gaps.map((g) => [g.post_id, Number(g.n)]));
+    const lastRestartOf = new Map<string, GapDbRow>();
+    for (const restart of restarts) if (!lastRestartOf.has(restart.post_id)) lastRestartOf.set(restart.post_id, restart);
     return posts.map((p) => ({
       postId: p.post_id,
       firstSeen: iso(p.first_seen_ms),
       lastSeen: iso(p.last_seen_ms),
       lastSeq: p.last_seq,
       status: p.status === null || p.status_ms === null ? null : { state: p.status, reason: p.status_reason, time: iso(p.status_ms), gatewayVersion: p.gateway_version },
-      lanes: lanes.filter((l) => l.post_id === p.post_id).map((l) => ({ laneId: l.lane_id, lastSeen: iso(l.last_seen_ms) })),
-      devices: devices
-        .filter((d) => d.post_id === p.post_id)
-        .map((d) => ({ deviceId: d.device_id, laneId: d.lane_id, state: d.state, lastError: d.last_error, since: d.since, reported: iso(d.time_ms) })),
-      openGaps: Number(gaps.find((g) => g.post_id === p.post_id)?.n ?? 0),
-      lastSeqRestart: ((r) => (r ? { at: iso(r.opened_ms), firstSeq: r.first_seq, previousSeq: r.last_seq } : null))(restarts.find((r) => r.post_id === p.post_id)),
+      lanes: (lanesOf.get(p.post_id) ?? []).map((l) => ({ laneId: l.lane_id, lastSeen: iso(l.last_seen_ms) })),
+      devices: (devicesOf.get(p.post_id) ?? []).map((d) => ({ deviceId: d.device_id, laneId: d.lane_id, state: d.state, lastError: d.last_error, since: d.since, reported: iso(d.time_ms) })),
+      openGaps: openGapsOf.get(p.post_id) ?? 0,
+      lastSeqRestart: ((r) => (r ? { at: iso(r.opened_ms), firstSeq: r.first_seq, previousSeq: r.last_seq } : null))(lastRestartOf.get(p.post_id)),
     }));
   }
 
