@@ -19,7 +19,7 @@ export const DEMO_FORM = defineForm({
     speed: { type: 'string', value: 'N', help: 'traffic clock, times real time: queues and waits (default 120, a day in 12 min); devices keep real time' },
     rate: { type: 'string', value: 'N', help: 'trucks per lane per traffic-clock hour (default 6)' },
     duration: { type: 'string', value: 'SEC', help: 'stop after SEC real seconds (default: run until Ctrl-C)' },
-    data: { type: 'string', value: 'DIR', help: 'data directory: outbox, accounts, X-ray drop folders (default data/demo; with --config NAME.yaml, data/demo-NAME)' },
+    data: { type: 'string', value: 'DIR', help: 'data directory: outbox, accounts, X-ray drop folders (default data/demo; with --config, data/demo-ID by its post id)' },
     config: { type: 'string', value: 'FILE', help: 'another demo post (default config/examples/demo-post.yaml)' },
     'broker-port': { type: 'string', value: 'N', help: "the embedded broker's port (default 18830; a free one when taken)" },
     'http-port': { type: 'string', value: 'N', help: "the gateway's HTTP port: console, API, /healthz (default the config's, 18080; 0: a free one)" },

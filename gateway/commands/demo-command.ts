@@ -2,7 +2,8 @@
  * `border-gateway demo`: the whole post on this machine (gateway/demo/run-demo.ts), what
  * `npm start` runs; with `--control-port` also the simulator's fault endpoint, as `sim` has it.
  */
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { loadConfigFile } from '../../config/load-config.js';
 import { parseForm } from '../../core/command-line.js';
 import { EXIT_CODES, GatewayError } from '../../core/errors.js';
 import { logLevelOption, numberOption } from '../cli-args.js';
@@ -13,13 +14,14 @@ import { faultsLine, startFaultEndpoint } from './sim-command.js';
 import { onSignals } from './until-signal.js';
 
 /**
- * Where a demo keeps its data unless told: `data/demo` for the demo post, `data/demo-NAME` for
- * another post's file NAME.yaml (`demo-four-lane.yaml`: `data/demo-four-lane`). One directory for
- * both made the 4-lane demo resume the 2-lane one's traffic clock, seq and open crossings.
+ * Where a demo keeps its data unless told: `data/demo` for the demo post, `data/demo-ID` for
+ * another post, by its post id (`demo-four-lane`: `data/demo-four-lane`). One directory for both
+ * made the 4-lane demo resume the 2-lane one's traffic clock, seq and open crossings; a file's
+ * name would still have two posts' `post.yaml` share one.
  */
 export function defaultDemoDataDir(configFile: string | undefined): string {
   if (configFile === undefined || resolve(configFile) === DEMO_CONFIG_FILE) return 'data/demo';
-  return `data/demo-${basename(configFile).replace(/\.ya?ml$/i, '').replace(/^demo-/, '')}`;
+  return `data/demo-${loadConfigFile(configFile).post.id.replace(/^demo-/, '')}`;
 }
 
 export async function demoCommand(args: string[]): Promise<number> {
