@@ -13,7 +13,7 @@ import { EventMaker } from '../../test/helpers/vmc-events.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { LATEST_VERSION, migrate } from './migrations.js';
 import { openPostgres, openSqlite, type SqlDb } from './sql-db.js';
-import { VmcStore } from './vmc-store.js';
+import { MAX_OPEN_GAPS_PER_POST, VmcStore } from './vmc-store.js';
 
 const NOW = Date.UTC(2026, 10, 26, 12);
 
@@ -123,6 +123,30 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
     expect((await store.crossings({ vehicleType: 'van', limit: 10, offset: 0 })).map((c) => [c.crossingId, c.vehicleType])).toEqual([['a2', 'van']]);
     const secondTime = Date.parse(events[1]!.time);
     expect((await store.trsRecords({ fromMs: secondTime, toMs: secondTime + 1 })).map((r) => r.id)).toEqual([events[1]!.id]);
+  });
+
+  it(`opens at most ${MAX_OPEN_GAPS_PER_POST} gaps for a post, the holes past them in one, and closes them all as the seqs arrive`, async () => {
+    const a = new EventMaker('post-a');
+    const events = Array.from({ length: 600 }, () => a.deviceStatus('cam-1', 'up'));
+    // Every other seq withheld: 299 holes (2, 4 … 600 stored; the first seq stored starts the run).
+    const [odd, even] = [events.filter((e) => e.seq % 2 === 1), events.filter((e) => e.seq % 2 === 0)];
+    await store.store(even, 'vmc-1', NOW);
+    const scan = await store.scanGaps(NOW + 6000, 5000);
+    expect(scan.opened).toHaveLength(MAX_OPEN_GAPS_PER_POST);
+    const open = await store.gaps({ open: true });
+    expect(open).toHaveLength(MAX_OPEN_GAPS_PER_POST);
+    expect(open.reduce((sum, gap) => sum + gap.missing, 0)).toBe(299);
+    expect(open.at(-1)).toMatchObject({ firstSeq: 2 * MAX_OPEN_GAPS_PER_POST + 1, lastSeq: 599, missing: 299 - (MAX_OPEN_GAPS_PER_POST - 1) });
+    // More holes with no room left widen the newest gap.
+    const later = Array.from({ length: 4 }, () => a.deviceStatus('cam-1', 'up'));
+    await store.store([later[1]!, later[3]!], 'vmc-1', NOW + 7000);
+    await store.scanGaps(NOW + 13_000, 5000);
+    expect(await store.gaps({ open: true })).toHaveLength(MAX_OPEN_GAPS_PER_POST);
+    expect((await store.gaps({ open: true })).at(-1)).toMatchObject({ lastSeq: 603, missing: 299 - (MAX_OPEN_GAPS_PER_POST - 1) + 2 });
+    // Every withheld seq arrives: nothing stays open.
+    await store.store([...odd.slice(1), later[0]!, later[2]!], 'vmc-1', NOW + 14_000);
+    await store.scanGaps(NOW + 20_000, 5000);
+    expect(await store.gaps({ open: true })).toEqual([]);
   });
 
   it('detects seq gaps per gateway after the grace time, and closes them as late events arrive', async () => {

@@ -72,6 +72,9 @@ export type PeriodUnit = 'year' | 'month' | 'day';
  */
 const MAX_FIGURE_MIN = 366 * 24 * 60;
 
+/** Open gaps of one post at most; the holes past them share one (openGaps). */
+export const MAX_OPEN_GAPS_PER_POST = 200;
+
 /** Rows by their `post_id`, each post's in the order given. */
 function groupByPost<R extends { post_id: string }>(rows: R[]): Map<string, R[]> {
   const byPost = new Map<string, R[]>();
@@ -404,11 +407,7 @@ export class VmcStore {
              WHERE seq - prev > 1 ORDER BY seq`,
             [postId, from, upTo, runFrom],
           );
-          for (const hole of holes) {
-            const missing = hole.seq - hole.prev - 1;
-            const rows = await tx.all<GapDbRow>('INSERT INTO gaps (post_id, first_seq, last_seq, missing, opened_ms) VALUES (?, ?, ?, ?, ?) RETURNING *', [postId, hole.prev + 1, hole.seq - 1, missing, nowMs]);
-            changes.opened.push(...rows.map(gapRow));
-          }
+          changes.opened.push(...(await this.openGaps(tx, postId, holes, nowMs)));
           await tx.run('UPDATE posts SET scanned_to = ? WHERE post_id = ?', [upTo, postId]);
         } else if (scannedTo === null) {
           await tx.run('UPDATE posts SET scanned_to = ? WHERE post_id = ?', [from, postId]);
@@ -429,6 +428,38 @@ export class VmcStore {
       });
     }
     return changes;
+  }
+
+  /**
+   * Opens a gap for each hole, at most MAX_OPEN_GAPS_PER_POST open per post: holes past that share
+   * one gap from the first of them to the last (the seqs present inside it are not counted missing,
+   * and it shrinks and closes as any gap does), or, with no room at all, widen the post's newest.
+   * A post sending every other seq opened 50,000 gaps, each recounted at every scan inside one
+   * transaction (SQLite's queue held for seconds), and /api/gaps answered 8 MB.
+   */
+  private async openGaps(tx: SqlRunner, postId: string, holes: { prev: number; seq: number }[], nowMs: number): Promise<GapRow[]> {
+    if (holes.length === 0) return [];
+    const openNow = Number((await tx.all<{ n: number }>("SELECT COUNT(*) AS n FROM gaps WHERE post_id = ? AND kind = 'missing' AND closed_ms IS NULL", [postId]))[0]?.n ?? 0);
+    const room = MAX_OPEN_GAPS_PER_POST - openNow;
+    const alone = holes.length <= room ? holes : holes.slice(0, Math.max(0, room - 1));
+    const rest = holes.slice(alone.length);
+    const opened: GapRow[] = [];
+    const open = async (first: number, last: number, missing: number): Promise<void> => {
+      const rows = await tx.all<GapDbRow>('INSERT INTO gaps (post_id, first_seq, last_seq, missing, opened_ms) VALUES (?, ?, ?, ?, ?) RETURNING *', [postId, first, last, missing, nowMs]);
+      opened.push(...rows.map(gapRow));
+    };
+    for (const hole of alone) await open(hole.prev + 1, hole.seq - 1, hole.seq - hole.prev - 1);
+    const [first, last] = [rest[0], rest.at(-1)];
+    if (!first || !last) return opened;
+    const missing = rest.reduce((sum, hole) => sum + hole.seq - hole.prev - 1, 0);
+    if (room >= 1) await open(first.prev + 1, last.seq - 1, missing);
+    else {
+      await tx.run(
+        `UPDATE gaps SET last_seq = ?, missing = missing + ? WHERE id = (SELECT id FROM gaps WHERE post_id = ? AND kind = 'missing' AND closed_ms IS NULL ORDER BY first_seq DESC LIMIT 1)`,
+        [last.seq - 1, missing, postId],
+      );
+    }
+    return opened;
   }
 
   async gaps(filter: { posts?: string[]; open?: boolean } = {}): Promise<GapRow[]> {
