@@ -149,6 +149,17 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
     expect(await store.gaps({ open: true })).toEqual([]);
   });
 
+  it('lets an event stamped far in the future count as seen now: its post and device are not pinned to it', async () => {
+    const a = new EventMaker('post-a');
+    const future = { ...a.deviceStatus('cam-1', 'down'), time: '9999-12-31T00:00:00.000Z' };
+    const later = a.deviceStatus('cam-1', 'up');
+    const laterMs = Date.parse(later.time);
+    await store.store([future], 'vmc-1', laterMs - 1000);
+    expect((await store.posts())[0]?.lastSeen).toBe(new Date(laterMs - 1000).toISOString());
+    await store.store([later], 'vmc-1', laterMs);
+    expect((await store.posts())[0]).toMatchObject({ lastSeen: later.time, devices: [{ deviceId: 'cam-1', state: 'up' }] });
+  });
+
   it('detects seq gaps per gateway after the grace time, and closes them as late events arrive', async () => {
     const a = new EventMaker('post-a');
     const b = new EventMaker('post-b');

@@ -280,6 +280,10 @@ export class VmcStore {
   private async insertEvent(tx: SqlRunner, event: CloudEvent, payload: string, storedBy: string, nowMs: number, result: StoreResult): Promise<boolean> {
     const { postId, laneId } = postAndLaneOf(event);
     const timeMs = Date.parse(event.time);
+    // What orders a post's, a lane's and a device's latest state: never later than now. An event
+    // stamped 9999-12-31 (a gateway's clock far ahead) pinned its post's last-seen and its device's
+    // state, which no later report could replace. The event itself keeps its time.
+    const seenMs = Math.min(timeMs, nowMs);
     // A chunk's event is kept (its seq counts for the gap scan, its id for idempotency) without
     // its bytes: they live in the evidence tables, once.
     const kept = event.type === 'evidence.chunk' ? JSON.stringify({ ...event, data: { ...(event as CloudEvent<'evidence.chunk'>).data, data: undefined } }) : payload;
@@ -317,20 +321,20 @@ export class VmcStore {
         `INSERT INTO devices (post_id, device_id, lane_id, state, last_error, since, time_ms, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (post_id, device_id) DO UPDATE SET lane_id = excluded.lane_id, state = excluded.state, last_error = excluded.last_error,
            since = excluded.since, time_ms = excluded.time_ms, event_id = excluded.event_id WHERE excluded.time_ms >= devices.time_ms`,
-        [postId, data.deviceId, laneId, data.state, data.lastError, data.since ?? null, timeMs, event.id],
+        [postId, data.deviceId, laneId, data.state, data.lastError, data.since ?? null, seenMs, event.id],
       );
     }
     await tx.run(
       `INSERT INTO posts (post_id, first_seen_ms, last_seen_ms, last_seq) VALUES (?, ?, ?, ?)
        ON CONFLICT (post_id) DO UPDATE SET last_seen_ms = CASE WHEN excluded.last_seen_ms > posts.last_seen_ms THEN excluded.last_seen_ms ELSE posts.last_seen_ms END,
          last_seq = CASE WHEN excluded.last_seq > posts.last_seq THEN excluded.last_seq ELSE posts.last_seq END`,
-      [postId, timeMs, timeMs, event.seq],
+      [postId, seenMs, seenMs, event.seq],
     );
     if (laneId !== 'post') {
       await tx.run(
         `INSERT INTO lanes (post_id, lane_id, last_seen_ms) VALUES (?, ?, ?)
          ON CONFLICT (post_id, lane_id) DO UPDATE SET last_seen_ms = CASE WHEN excluded.last_seen_ms > lanes.last_seen_ms THEN excluded.last_seen_ms ELSE lanes.last_seen_ms END`,
-        [postId, laneId, timeMs],
+        [postId, laneId, seenMs],
       );
     }
     return true;
