@@ -6,8 +6,13 @@
  * turned the gateway's own words around it backwards in the console) become spaces, runs of
  * spaces one, and it is cut at `maxChars`.
  */
-// eslint-disable-next-line no-control-regex -- finding control characters is the point
-const UNFIT = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]+/g;
+/**
+ * The characters unfit for text shown to people, as the ranges of a regular expression's class:
+ * C0 and C1 controls, and the invisible ones that reorder or hide text (bidi marks, overrides and
+ * isolates, zero-width ones). Also what people's own text may not hold (the lane API's schemas).
+ */
+export const UNFIT_CHAR_RANGES = '\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\ufeff';
+const UNFIT = new RegExp(`[${UNFIT_CHAR_RANGES}]+`, 'g');
 
 export function deviceText(text: string, maxChars = 300): string {
   const fit = text.replace(UNFIT, ' ').replace(/ {2,}/g, ' ').trim();

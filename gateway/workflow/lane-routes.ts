@@ -13,6 +13,7 @@ import type { LaneConsole } from './lane-console.js';
 import { summary } from './lane-view.js';
 import { WorkflowError } from './lane-workflow.js';
 import type { PostWorkflow } from './post-workflow.js';
+import { UNFIT_CHAR_RANGES } from '../../core/device-text.js';
 
 /** What the routes need from the running post; null until the workflow runs (503 meanwhile). */
 export interface LaneApiDeps {
@@ -29,11 +30,12 @@ export interface LaneRoutesOptions {
 
 /**
  * A character a person's text may hold: no C0 or C1 control characters (they forge log lines and
- * have no place in a reason or a name), and none of the invisible ones
- * that reorder or hide the text around them (bidi overrides and isolates, zero-width ones), which
- * would make a reason read differently in the console and the audit log than it was written.
+ * have no place in a reason or a name), and none of the invisible ones that reorder or hide the
+ * text around them (bidi overrides and isolates, zero-width ones), which would make a reason read
+ * differently in the console and the audit log than it was written: what devices' text is
+ * stripped of (core/device-text.ts).
  */
-const TEXT_CHAR = '[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\ufeff]';
+const TEXT_CHAR = `[^${UNFIT_CHAR_RANGES}]`;
 const PRINTABLE = `^${TEXT_CHAR}*$`;
 export const reasonSchema = { type: 'string', minLength: 1, maxLength: 500, pattern: `^${TEXT_CHAR}*\\S${TEXT_CHAR}*$` } as const;
 const plateSchema = { type: 'string', minLength: 1, maxLength: 32, pattern: PRINTABLE } as const;
