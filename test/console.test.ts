@@ -161,14 +161,18 @@ describe('lane console in Chromium', () => {
     expect(toast.title).toBe('Plate unread');
     expect(toast.tooltip).toBe('WF_PLATE_UNREAD');
     expect(toast.text).toMatch(/^Alarm on lane-\d+: \S/);
-    await resolve.click();
+    // The button itself, held: `resolve` is found again at each use, and another unread plate
+    // arriving on the lane meanwhile would make it a different button.
+    const resolveButton = await resolve.elementHandle();
+    await resolveButton.click();
     const plateDialog = page.locator('[data-testid=dialog-plate]');
     await plateDialog.waitFor();
     // Focus starts in the plate field; Esc closes the dialog and gives focus back.
     expect(await page.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('plate');
     await page.keyboard.press('Escape');
     await plateDialog.waitFor({ state: 'detached' });
-    expect(await resolve.evaluate((button) => button === document.activeElement)).toBe(true);
+    expect(await resolveButton.evaluate((button) => button === document.activeElement)).toBe(true);
+    await resolveButton.dispose();
     await resolve.click();
     await plateDialog.waitFor();
     const unreadCrossing = (await plateDialog.locator('p.muted').first().textContent()) ?? '';
