@@ -18,7 +18,7 @@ import { AccountStore } from './auth/account-store.js';
 import { AuditLog, type AuditDraft } from './auth/audit-log.js';
 import { ScansAwaitingEvidence } from './evidence/scans-awaiting-evidence.js';
 import { CrossingLog } from './trs/crossing-log.js';
-import { LoginThrottle } from './auth/login-throttle.js';
+import { LoginThrottle } from '../core/login-throttle.js';
 import type { Actor } from './auth/roles.js';
 import { SessionStore } from './auth/sessions.js';
 import type { HealthReport } from './http/health-routes.js';

@@ -2,11 +2,14 @@
  * The VMC's people: accounts with a role (`analyst` reads every post's figures; `admin` also
  * manages accounts), passwords hashed as the gateway hashes them (core/passwords.ts), and
  * sessions kept in the store (as a sha256 of the token) so any instance behind a load balancer
- * knows them. Failed logins are throttled per account name in this instance's memory.
+ * knows them. Failed logins are throttled per account name in this instance's memory, by the
+ * gateway's throttle (core/login-throttle.ts) keyed by name alone: behind a load balancer every
+ * caller has the balancer's address.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { GatewayError } from '../core/errors.js';
+import { LoginThrottle } from '../core/login-throttle.js';
 import { hashPassword, passwordProblem, verifyPassword } from '../core/passwords.js';
 import type { VmcRole, VmcStore } from './store/vmc-store.js';
 
@@ -15,8 +18,12 @@ export const ACCOUNT_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** A session lasts one working day (and a bit): analysts log in once per shift. */
 export const SESSION_TTL_MS = 12 * 3600 * 1000;
 
-const MAX_FAILURES = 5;
-const LOCKOUT_MS = 5 * 60 * 1000;
+/**
+ * The VMC's locks: 5 failed logins free, then 5 minutes, doubling with each further failure to an
+ * hour; a name an hour without a failure starts again from zero. Longer than the gateway's (30 s
+ * to 15 min): the VMC is reached from every post's network and beyond.
+ */
+export const VMC_LOGIN_LOCKS = { freeFailures: 5, baseLockMs: 5 * 60_000, maxLockMs: 60 * 60_000, windowMs: 60 * 60_000, byAddress: false } as const;
 
 export function isVmcRole(role: string): role is VmcRole {
   return (VMC_ROLES as readonly string[]).includes(role);
@@ -24,17 +31,22 @@ export function isVmcRole(role: string): role is VmcRole {
 
 export const tokenHash = (token: string): string => createHash('sha256').update(token).digest('hex');
 
-export type LoginResult = { ok: true; token: string; name: string; role: VmcRole; expiresAt: string } | { ok: false; throttled: boolean };
+export type LoginResult =
+  | { ok: true; token: string; name: string; role: VmcRole; expiresAt: string }
+  | { ok: false; throttled: false }
+  | { ok: false; throttled: true; retryAfterSec: number };
 
 export class VmcAuth {
-  private readonly failures = new Map<string, { count: number; untilMs: number }>();
-  /** Logins of a name whose password is being checked now: they count as failures until they are not. */
-  private readonly checking = new Map<string, number>();
+  private readonly throttle: LoginThrottle;
 
+  /** `throttle`: the VMC's locks (VMC_LOGIN_LOCKS) unless a test gives its own. */
   constructor(
     private readonly store: VmcStore,
     private readonly clock: Clock,
-  ) {}
+    throttle?: LoginThrottle,
+  ) {
+    this.throttle = throttle ?? new LoginThrottle({ clock, ...VMC_LOGIN_LOCKS });
+  }
 
   /** Makes an account; refuses a bad name, role or password, or a name already taken (GW_ERR_AUTH_ACCOUNT). */
   async addAccount(name: string, role: string, password: string): Promise<void> {
@@ -48,41 +60,28 @@ export class VmcAuth {
   }
 
   async login(name: string, password: string): Promise<LoginResult> {
-    const key = name.slice(0, 64);
-    // Attempts whose check is still running count as failed: 18 wrong passwords sent at once all
-    // passed a check that read the count before any of them had failed (a helper's attack).
-    if (this.recentFailures(key, this.clock.now()) + (this.checking.get(key) ?? 0) >= MAX_FAILURES) return { ok: false, throttled: true };
-    this.checking.set(key, (this.checking.get(key) ?? 0) + 1);
+    // Counted as a failure from here until the password proves right, so guesses sent all at once
+    // are throttled like guesses sent one by one. The address plays no part (VMC_LOGIN_LOCKS).
+    const attempt = this.throttle.attempt(name, '');
+    if (attempt.waitMs > 0) return { ok: false, throttled: true, retryAfterSec: Math.ceil(attempt.waitMs / 1000) };
     let account;
     let valid;
     try {
       account = await this.store.account(name);
       // Checked even for an unknown name (a dummy hash), so the time taken does not tell names apart.
       valid = await verifyPassword(password, account?.passwordHash ?? null);
-    } finally {
-      const left = (this.checking.get(key) ?? 1) - 1;
-      if (left > 0) this.checking.set(key, left);
-      else this.checking.delete(key);
+    } catch (error) {
+      // Not checked at all (too many checks at once, the store down): it does not count.
+      this.throttle.withdrawn(name, '');
+      throw error;
     }
+    if (!account || account.disabled || !valid) return { ok: false, throttled: false };
+    this.throttle.succeeded(name, '');
     const now = this.clock.now();
-    if (!account || account.disabled || !valid) {
-      const count = this.recentFailures(key, now) + 1;
-      this.failures.set(key, { count, untilMs: now + LOCKOUT_MS });
-      // Bounded: a spray of made-up names cannot grow the map without end.
-      if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value as string);
-      return { ok: false, throttled: false };
-    }
-    this.failures.delete(key);
     const token = randomBytes(32).toString('base64url');
     const expiresMs = now + SESSION_TTL_MS;
     await this.store.addSession(tokenHash(token), account.name, now, expiresMs);
     return { ok: true, token, name: account.name, role: account.role, expiresAt: new Date(expiresMs).toISOString() };
-  }
-
-  /** Failed logins of `key` within the lockout, as of `now`. */
-  private recentFailures(key: string, now: number): number {
-    const failed = this.failures.get(key);
-    return failed && now < failed.untilMs ? failed.count : 0;
   }
 
   authenticate(token: string): Promise<{ name: string; role: VmcRole } | null> {

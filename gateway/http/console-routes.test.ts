@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AccountStore } from '../auth/account-store.js';
 import { AuditLog } from '../auth/audit-log.js';
-import { LoginThrottle } from '../auth/login-throttle.js';
+import { LoginThrottle } from '../../core/login-throttle.js';
 import { SessionStore } from '../auth/sessions.js';
 import { createLogger } from '../logger.js';
 import { createMetrics } from '../metrics.js';

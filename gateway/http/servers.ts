@@ -16,7 +16,7 @@ import type { SecretRef } from '../../config/schema.js';
 import { GatewayError } from '../../core/errors.js';
 import type { AccountStore } from '../auth/account-store.js';
 import type { AuditLog } from '../auth/audit-log.js';
-import type { LoginThrottle } from '../auth/login-throttle.js';
+import type { LoginThrottle } from '../../core/login-throttle.js';
 import type { SessionStore } from '../auth/sessions.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { laneRoutes, type LaneApiDeps } from '../workflow/lane-routes.js';

@@ -7,7 +7,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { AccountStore } from '../auth/account-store.js';
 import type { AuditLog } from '../auth/audit-log.js';
-import type { LoginThrottle } from '../auth/login-throttle.js';
+import type { LoginThrottle } from '../../core/login-throttle.js';
 import { hashPassword, passwordProblem, PasswordCheckBusy, verifyPassword, PASSWORD_MAX_LENGTH } from '../../core/passwords.js';
 import { NAME_PATTERN } from '../auth/roles.js';
 import type { Session, SessionStore } from '../auth/sessions.js';

@@ -28,7 +28,10 @@ export const sessionRoutes: FastifyPluginAsync<{ auth: VmcAuth; store: VmcStore;
     if (request.validationError) return reply.code(400).send({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: LOGIN_REFUSED });
     const result = await auth.login(request.body.name, request.body.password);
     if (!result.ok) {
-      if (result.throttled) return reply.code(429).send({ code: 'GW_ERR_AUTH_THROTTLED', message: 'too many failed logins for this account; wait a few minutes' });
+      if (result.throttled) {
+        void reply.header('retry-after', String(result.retryAfterSec));
+        return reply.code(429).send({ code: 'GW_ERR_AUTH_THROTTLED', message: `too many failed logins for this account; try again in ${result.retryAfterSec} s` });
+      }
       return reply.code(401).send({ code: 'GW_ERR_AUTH_REQUIRED', message: 'wrong name or password' });
     }
     void reply.setCookie(SESSION_COOKIE, result.token, { httpOnly: true, sameSite: 'strict', path: '/', secure: secureCookie, maxAge: SESSION_TTL_MS / 1000 });

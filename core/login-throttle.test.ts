@@ -1,6 +1,6 @@
 /** The login throttle on a clock the test drives: keys, locks that double, a bounded memory. */
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../test/helpers/manual-clock.js';
+import { ManualClock } from '../test/helpers/manual-clock.js';
 import { addressKey, LoginThrottle } from './login-throttle.js';
 
 const fail = (throttle: LoginThrottle, name: string, address: string, times: number): void => {
@@ -30,6 +30,14 @@ describe('login throttle', () => {
     }
     clock.advance(15 * 60_000 + 15 * 60_000 + 1);
     expect(throttle.attempt('ana', '10.0.0.4')).toEqual({ waitMs: 0, lockedNow: false });
+  });
+
+  it('keys by name alone when told to: one address, many people (the VMC behind a load balancer)', () => {
+    const clock = new ManualClock();
+    const throttle = new LoginThrottle({ clock, byAddress: false });
+    fail(throttle, 'ana', '10.0.0.1', 5);
+    expect(throttle.attempt('ana', '10.0.0.9').waitMs).toBe(30_000);
+    expect(throttle.attempt('bo', '10.0.0.1').waitMs).toBe(0);
   });
 
   it('does not let a flood of new names wash a lock away', () => {

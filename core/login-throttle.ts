@@ -1,13 +1,14 @@
 /**
  * Login throttling by account name and by source address (IPv6 by its /64, which one host
- * holds). Every attempt counts as a failure from the moment it starts, before its password is
+ * holds), or by name alone where every caller may come through one address (the VMC behind a
+ * load balancer). Every attempt counts as a failure from the moment it starts, before its password is
  * checked, so guesses sent all at once are refused like guesses sent one by one; a success takes
  * its count back. After `freeFailures` the key is locked for `baseLockMs`, doubling with each
  * further failure up to `maxLockMs`; counts older than `windowMs` are forgotten. Bounded in
  * memory: unlocked keys are forgotten first, so a flood of new names cannot wash a lock away.
  */
 import { isIP } from 'node:net';
-import type { Clock } from '../../core/clock.js';
+import type { Clock } from './clock.js';
 
 interface Record {
   failures: number;
@@ -27,6 +28,11 @@ export interface ThrottleOptions {
   windowMs?: number;
   /** Default 10,000 keys. */
   maxKeys?: number;
+  /**
+   * Default true. False keys attempts by name alone: behind a load balancer or reverse proxy every
+   * caller has the balancer's address, and one person's typos would lock everyone out.
+   */
+  byAddress?: boolean;
 }
 
 /** What an attempt may do: go ahead, or wait; `lockedNow` when this attempt started a lock. */
@@ -64,7 +70,7 @@ export class LoginThrottle {
   }
 
   private keys(name: string, address: string): string[] {
-    return [`name:${name}`, `addr:${addressKey(address)}`];
+    return this.options.byAddress === false ? [`name:${name}`] : [`name:${name}`, `addr:${addressKey(address)}`];
   }
 
   private current(key: string, now: number): Record | undefined {
