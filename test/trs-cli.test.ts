@@ -1,5 +1,5 @@
 /** `border-gateway trs report` on a simulated day of the demo's synthetic traffic, as a child process. */
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { postConfigSchema } from '../config/schema.js';
@@ -80,6 +80,36 @@ describe('border-gateway trs report', () => {
     const text = new GatewayProcess(['trs', 'report', '--input', file]);
     expect((await text.exited).code).toBe(0);
     expect(text.stdout.join('\n')).toMatch(/Border-crossing time \(min\): avg [\d.]+, median [\d.]+, p90 [\d.]+/);
+  });
+
+  it('keeps only the crossings of a recording that holds every evidence chunk too (96 MB read under a 64 MB heap)', async () => {
+    const day = simulatedDayFile();
+    const dayLines = readFileSync(day, 'utf8').trimEnd().split('\n');
+    // As `mosquitto_sub -v -t 'border/#'` records a post with real cameras: 32 KiB evidence chunks
+    // between the crossings (2,000 of them here, 48 KB each as JSON).
+    const chunk = (n: number) =>
+      `border/v1/demo-post/post/evidence.chunk ${JSON.stringify({ specversion: '1.0', id: `chunk-${n}`, type: 'evidence.chunk', source: '/border/demo-post/post', data: { digest: 'a'.repeat(64), index: n, base64: 'QUJD'.repeat(12_000) } })}`;
+    const file = join(tempDir('trs-'), 'recorded.jsonl');
+    const out = openSync(file, 'w');
+    for (let n = 0; n < 2000; n += 1) writeSync(out, `${chunk(n)}\n${dayLines[n % dayLines.length] ?? ''}\n`);
+    for (const line of dayLines.slice(2000)) writeSync(out, `${line}\n`);
+    closeSync(out);
+    const expected = new GatewayProcess(['trs', 'report', '--input', day, '--format', 'json']);
+    expect((await expected.exited).code).toBe(0);
+    const run = new GatewayProcess(['trs', 'report', '--input', file, '--format', 'json'], {}, { nodeArgs: ['--max-old-space-size=64'] });
+    const exit = await run.exited;
+    expect(exit.code, run.stderrText.join('\n').slice(-2000)).toBe(0);
+    const report = JSON.parse(run.stdout.join('\n')) as TrsReport;
+    expect(report.vehicles).toBeGreaterThan(100);
+    expect(report).toEqual(JSON.parse(expected.stdout.join('\n')) as TrsReport);
+  });
+
+  it('refuses a line longer than any event, naming it, without holding it', async () => {
+    const file = join(tempDir('trs-'), 'endless.jsonl');
+    writeFileSync(file, `{"type":"vehicle.arrived","id":"1","data":{}}\n{"type":"${'x'.repeat(17 * 1024 * 1024)}`);
+    const run = new GatewayProcess(['trs', 'report', '--input', file]);
+    expect((await run.exited).code).toBe(1);
+    expect(run.stderrText.join('\n')).toContain(`GW_ERR_TRS_INPUT: ${file}:2: a line longer than`);
   });
 
   it('names the file and line of input that is not an event', async () => {

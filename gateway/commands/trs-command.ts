@@ -20,13 +20,13 @@ export async function trsCommand(args: string[]): Promise<number> {
   if (!['table', 'csv', 'json'].includes(format)) throw new GatewayError('GW_ERR_CLI_USAGE', `--format must be table, csv or json, got "${format}"`);
   const interval = numberOption(values.interval, 'interval', 10);
   if (!(interval > 0)) throw new GatewayError('GW_ERR_CLI_USAGE', '--interval must be > 0');
-  const events = values.input
-    ? await readJsonLines(values.input)
+  const records: CrossingRecord[] = values.input
+    ? await readJsonLines(values.input, crossingRecord)
     : values.outbox
-      ? readOutbox(values.outbox)
-      : await subscribe(values.mqtt as string, values.topic ?? 'border/#', numberOption(values.duration, 'duration', 10));
-  const report = trsReport(events.map(crossingRecord).filter((r): r is CrossingRecord => r !== null), interval);
-  if (values.outbox !== undefined && events.length === 0) {
+      ? readOutbox(values.outbox, crossingRecord)
+      : await subscribe(values.mqtt as string, values.topic ?? 'border/#', numberOption(values.duration, 'duration', 10), crossingRecord);
+  const report = trsReport(records, interval);
+  if (values.outbox !== undefined && records.length === 0) {
     // The table would say "Vehicles: 0" and nothing else; JSON and CSV keep their shape for scripts.
     const note = emptyOutboxNote(values.outbox, outboxCounts(values.outbox));
     if (format === 'table') {

@@ -2,49 +2,60 @@
  * Where `trs report` reads events: a JSON-lines file (one CloudEvent per line, or the
  * `topic payload` lines of `mosquitto_sub -v`), an outbox database, or a live MQTT subscription.
  * A line that is not an event is an error naming its line, never silently skipped.
+ *
+ * Each source keeps only what `select` makes of an event (the report's crossing records), never
+ * the events themselves: a day recorded with `mosquitto_sub -t 'border/#'` holds every evidence
+ * chunk too (44 KB each, gigabytes with real cameras' pictures), which the report does not read.
  */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
+import { boundedLines } from '../../core/bounded-lines.js';
 import { GatewayError, isGatewayError } from '../../core/errors.js';
 import { refuseNewerSchema } from '../storage/migrations.js';
 
 type Json = Record<string, unknown>;
 
-export async function readJsonLines(file: string): Promise<Json[]> {
-  const events: Json[] = [];
-  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-  let number = 0;
+/** What a source keeps of an event; null keeps nothing. */
+export type EventSelect<T> = (event: Json) => T | null;
+
+/** The longest line read: the largest event `uplink.maxEventBytes` allows (16 MiB), and a topic before it. */
+export const MAX_EVENT_LINE_BYTES = 16 * 1024 * 1024 + 64 * 1024;
+
+export async function readJsonLines<T>(file: string, select: EventSelect<T>, maxLineBytes = MAX_EVENT_LINE_BYTES): Promise<T[]> {
+  const kept: T[] = [];
   try {
-    for await (const raw of lines) {
-      number += 1;
-      const line = raw.trim();
+    for await (const { number, text } of boundedLines(file, maxLineBytes)) {
+      if (text === null) throw new GatewayError('GW_ERR_TRS_INPUT', `${file}:${number}: a line longer than ${maxLineBytes} bytes, larger than any event`);
+      const line = text.trim();
       if (line === '') continue;
       // `mosquitto_sub -v` prints "topic payload": the payload starts at the first brace.
       const json = line.startsWith('{') ? line : line.slice(line.indexOf(' {') + 1);
+      let value: unknown;
       try {
-        const value = JSON.parse(json) as unknown;
+        value = JSON.parse(json) as unknown;
         if (typeof value !== 'object' || value === null) throw new Error('not an object');
-        events.push(value as Json);
       } catch (error) {
         throw new GatewayError('GW_ERR_TRS_INPUT', `${file}:${number}: not a JSON event (${(error as Error).message})`);
       }
+      const selected = select(value as Json);
+      if (selected !== null) kept.push(selected);
     }
   } catch (error) {
     if (error instanceof GatewayError) throw error;
     throw new GatewayError('GW_ERR_TRS_INPUT', `${file}: ${(error as Error).message}`, { cause: error });
   }
-  return events;
+  return kept;
 }
 
-export function readOutbox(path: string): Json[] {
-  return withOutbox(path, (db) =>
-    db
-      .prepare<[], { payload: string }>("SELECT payload FROM events WHERE type = 'crossing.completed' ORDER BY seq")
-      .all()
-      .map((row) => JSON.parse(row.payload) as Json),
-  );
+export function readOutbox<T>(path: string, select: EventSelect<T>): T[] {
+  return withOutbox(path, (db) => {
+    const kept: T[] = [];
+    for (const row of db.prepare<[], { payload: string }>("SELECT payload FROM events WHERE type = 'crossing.completed' ORDER BY seq").iterate()) {
+      const selected = select(JSON.parse(row.payload) as Json);
+      if (selected !== null) kept.push(selected);
+    }
+    return kept;
+  });
 }
 
 /** How much an outbox has sent on: what explains an outbox without crossings. */
@@ -93,20 +104,23 @@ export function emptyOutboxNote(path: string, contents: OutboxCounts): string {
   ].join('\n');
 }
 
-/** Collects events from a subscription for `seconds`. */
-export async function subscribe(url: string, topic: string, seconds: number): Promise<Json[]> {
+/** Collects what `select` keeps of the events of a subscription for `seconds`. */
+export async function subscribe<T>(url: string, topic: string, seconds: number, select: EventSelect<T>): Promise<T[]> {
   const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
-  const events: Json[] = [];
+  const kept: T[] = [];
   client.on('message', (_topic, payload) => {
+    let value: unknown;
     try {
-      const value = JSON.parse(payload.toString()) as unknown;
-      if (typeof value === 'object' && value !== null) events.push(value as Json);
+      value = JSON.parse(payload.toString()) as unknown;
     } catch {
       // Non-JSON payloads on the topic are not events; the status topic is JSON but no crossing.
+      return;
     }
+    const selected = typeof value === 'object' && value !== null ? select(value as Json) : null;
+    if (selected !== null) kept.push(selected);
   });
   await client.subscribeAsync(topic, { qos: 1 });
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   await client.endAsync();
-  return events;
+  return kept;
 }
