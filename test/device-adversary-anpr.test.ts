@@ -6,7 +6,6 @@
  * with backoff, and `/healthz` answers within 1 s (the bound the issue asks for) all the while.
  */
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -14,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { freePort } from './helpers/free-port.js';
 import { GatewayProcess } from './helpers/gateway-process.js';
 import { systemRig } from './helpers/rig.js';
-import { tempDir } from './helpers/test-config.js';
+import { tempDir, writeDegradedPost } from './helpers/test-config.js';
 
 const REPLY_BYTES = 100 * 1024 * 1024;
 
@@ -76,24 +75,10 @@ describe('a camera that floods every reply', () => {
     const [cameraPort, httpPort] = [await freePort(), await freePort()];
     await camera.listen(cameraPort);
     const dataDir = tempDir();
-    const configFile = join(dataDir, 'post.yaml');
-    writeFileSync(
-      configFile,
-      [
-        'version: 1',
-        'post: { id: adversary-post }',
-        'lanes:',
-        '  - id: lane-1',
-        '    devices:',
-        '      - id: evil-cam',
-        '        driver: onvif',
-        `        connection: { url: "http://127.0.0.1:${cameraPort}/onvif/device_service", username: admin, password: { env: EVIL_CAM_PASSWORD } }`,
-        // No broker: the gateway runs degraded, its outbox keeps every event.
-        'uplink: { brokers: ["mqtt://127.0.0.1:1"] }',
-        'outbox: { path: outbox.db }',
-        `http: { host: 127.0.0.1, port: ${httpPort} }`,
-        '',
-      ].join('\n'),
+    const configFile = writeDegradedPost(
+      dataDir,
+      ['- id: evil-cam', '  driver: onvif', `  connection: { url: "http://127.0.0.1:${cameraPort}/onvif/device_service", username: admin, password: { env: EVIL_CAM_PASSWORD } }`],
+      { httpPort },
     );
     const gateway = new GatewayProcess(['run', '--config', configFile, '--data', dataDir, '--log-level', 'info'], {
       NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=96`.trim(),

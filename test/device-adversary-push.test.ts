@@ -7,14 +7,13 @@
  * hanging leave the process within a few MiB of where it was, /healthz answers, and once they are
  * gone the camera's next push is stored.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from './helpers/free-port.js';
 import { GatewayProcess } from './helpers/gateway-process.js';
 import { systemRig } from './helpers/rig.js';
-import { tempDir } from './helpers/test-config.js';
+import { tempDir, writeDegradedPost } from './helpers/test-config.js';
 import { waitUntil } from './helpers/wait-until.js';
 
 const LIMIT = 4 * 1024 * 1024;
@@ -46,24 +45,7 @@ describe('a camera that opens many pushes and stalls them', () => {
   it("is read two at a time (twice its limit), refused 503 past that, and leaves the gateway's memory where it was", async () => {
     const [devicePort, httpPort] = [await freePort(), await freePort()];
     const dataDir = tempDir();
-    const configFile = join(dataDir, 'post.yaml');
-    writeFileSync(
-      configFile,
-      [
-        'version: 1',
-        'post: { id: adversary-post }',
-        'lanes:',
-        '  - id: lane-1',
-        '    devices:',
-        '      - { id: cam-1, driver: anpr-http-push, role: entry, connection: { path: /anpr/cam-1 } }',
-        // No broker: the gateway runs degraded, its outbox keeps every event.
-        'uplink: { brokers: ["mqtt://127.0.0.1:1"] }',
-        'outbox: { path: outbox.db }',
-        `http: { host: 127.0.0.1, port: ${httpPort} }`,
-        `devicePush: { host: 127.0.0.1, port: ${devicePort} }`,
-        '',
-      ].join('\n'),
-    );
+    const configFile = writeDegradedPost(dataDir, ['- { id: cam-1, driver: anpr-http-push, role: entry, connection: { path: /anpr/cam-1 } }'], { httpPort, devicePort });
     const where = ['--config', configFile, '--data', dataDir];
     const added = new GatewayProcess(['client', 'add', 'cam-1', '--role', 'device', '--device', 'cam-1', '--allow', '127.0.0.1', ...where]);
     expect((await added.exited).code).toBe(0);

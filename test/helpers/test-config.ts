@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { postConfigSchema, type PostConfig } from '../../config/schema.js';
@@ -31,6 +31,32 @@ export function rulesOnlyConfig(lanes: Record<string, unknown>[]): PostConfig {
     workflow: { randomXrayShare: 0 },
     models: { risk: null, xrayScreening: null },
   });
+}
+
+/**
+ * Writes `post.yaml` in `dataDir` for a one-lane post `adversary-post` with the given device lines
+ * (YAML, indented as list items under `devices:`) and no broker: the gateway runs degraded, its
+ * outbox keeping every event. Answers the file's path.
+ */
+export function writeDegradedPost(dataDir: string, devices: string[], listeners: { httpPort: number; devicePort?: number }): string {
+  const file = join(dataDir, 'post.yaml');
+  writeFileSync(
+    file,
+    [
+      'version: 1',
+      'post: { id: adversary-post }',
+      'lanes:',
+      '  - id: lane-1',
+      '    devices:',
+      ...devices.map((line) => `      ${line}`),
+      'uplink: { brokers: ["mqtt://127.0.0.1:1"] }',
+      'outbox: { path: outbox.db }',
+      `http: { host: 127.0.0.1, port: ${listeners.httpPort} }`,
+      ...(listeners.devicePort === undefined ? [] : [`devicePush: { host: 127.0.0.1, port: ${listeners.devicePort} }`]),
+      '',
+    ].join('\n'),
+  );
+  return file;
 }
 
 export function tempDir(prefix = 'gw-test-'): string {
