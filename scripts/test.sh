@@ -11,6 +11,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
 # Debian's pymodbus (a Modbus peer nobody here wrote); Debian's own python3, not a pyenv one.
 /usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
+# Debian's pydicom (a DICOM/DICOS reader and writer nobody here wrote) checks the DICOS scan reader.
+/usr/bin/python3 -c 'import pydicom, numpy' >/dev/null 2>&1 || need+=(python3-pydicom python3-numpy)
 # The console's browser tests drive Debian's Chromium (playwright-core downloads no browser).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # test/deploy-unit.test.ts checks the systemd unit with systemd-analyze and systemd-sysusers.
@@ -32,6 +34,7 @@ fi
 command -v socat >/dev/null
 command -v mbpoll >/dev/null
 /usr/bin/python3 -c 'import pymodbus' >/dev/null
+/usr/bin/python3 -c 'import pydicom, numpy' >/dev/null
 [ -x /usr/bin/chromium ]
 command -v systemd-analyze >/dev/null
 command -v file >/dev/null

@@ -3,7 +3,7 @@
  * ours, and opening and reading a file so that nothing in the folder can make the gateway follow
  * a path out of it, block on it, or read more than a bound.
  *
- * - Names: a metadata file is `<name>.json` and an image `<name>.pgm`, `<name>` being 1-123
+ * - Names: a metadata file is `<name>.json` and an image `<name>.pgm` or `<name>.dcs`, `<name>` being 1-123
  *   characters of `A-Z a-z 0-9 . _ -`, starting with a letter or digit, without `..`. Everything
  *   else (dot files, `*.tmp`, `*.part`, other extensions) is a scanner's file in progress or not
  *   ours, and is left alone.
@@ -17,7 +17,8 @@ import { constants } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Stats } from 'node:fs';
-import { bodySizeProblem, parsePgmHeader, PGM_HEADER_MAX_BYTES, SampleStats, type ImageStats, type PgmHeader, type PgmLimits } from './pgm.js';
+import { bodySizeProblem, SampleStats, type ImageStats, type ScanImageHeader, type ScanImageLimits } from './pgm.js';
+import { readScanImageHeaderAsync } from './scan-image-header.js';
 
 /** Longest file name the driver looks at (with its extension). */
 export const MAX_NAME_LENGTH = 128;
@@ -27,14 +28,15 @@ export const READ_CHUNK_BYTES = 1024 * 1024;
 const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** Why `name` is not a plain file name of the drop folder with extension `extension`, or null. */
-export function fileNameProblem(name: string, extension: '.json' | '.pgm'): string | null {
+export function fileNameProblem(name: string, extensions: '.json' | readonly string[]): string | null {
   if (name.length === 0) return 'an empty name';
   if (name.length > MAX_NAME_LENGTH) return `a name longer than ${MAX_NAME_LENGTH} characters`;
   if (name.includes('/') || name.includes('\\')) return 'a path, not a plain file name';
   if (name.includes('\0')) return 'a name with a NUL byte';
   if (name.includes('..')) return 'a name containing ".."';
   if (!PLAIN_NAME.test(name)) return 'a name with characters other than A-Z a-z 0-9 . _ - (or not starting with a letter or digit)';
-  if (!name.endsWith(extension) || name.length === extension.length) return `a name not ending in ${extension}`;
+  const endings = typeof extensions === 'string' ? [extensions] : extensions;
+  if (!endings.some((ending) => name.endsWith(ending) && name.length > ending.length)) return `a name not ending in ${endings.join(' or ')}`;
   return null;
 }
 
@@ -115,22 +117,27 @@ export async function readWhole(file: OpenedFile): Promise<Buffer> {
   return buffer.subarray(0, read);
 }
 
-export type PgmFileResult = { ok: true; header: PgmHeader; stats: ImageStats } | { ok: false; error: string };
+export type ScanImageFileResult = { ok: true; header: ScanImageHeader; stats: ImageStats } | { ok: false; error: string };
 
 /**
  * Checks an image file by its header and size before reading any sample: the header is read from
  * the first bytes, and the samples it announces must be exactly the rest of the file. Only then
  * is the body read, in chunks, into the summary figures.
  */
-export async function readPgmFile(file: OpenedFile, limits: PgmLimits): Promise<PgmFileResult> {
-  const head = Buffer.alloc(Math.min(file.size, PGM_HEADER_MAX_BYTES));
-  const headRead = await readAt(file.handle, head, head.length, 0);
-  const parsed = parsePgmHeader(head.subarray(0, headRead), limits);
-  if (!parsed.ok) return parsed;
+export async function readScanImageFile(file: OpenedFile, limits: ScanImageLimits): Promise<ScanImageFileResult> {
+  const parsed = await readScanImageHeaderAsync(
+    async (length) => {
+      const head = Buffer.alloc(length);
+      return head.subarray(0, await readAt(file.handle, head, length, 0));
+    },
+    file.size,
+    limits,
+  );
+  if (!parsed.ok) return { ok: false, error: parsed.error };
   const { header } = parsed;
   const sizeProblem = bodySizeProblem(header, file.size);
   if (sizeProblem) return { ok: false, error: sizeProblem };
-  const stats = new SampleStats(header.bytesPerSample);
+  const stats = new SampleStats(header);
   const chunk = Buffer.alloc(Math.min(READ_CHUNK_BYTES, header.bodyBytes));
   let position = header.headerBytes;
   let remaining = header.bodyBytes;

@@ -1,6 +1,6 @@
 /**
  * A scan's image as a push brings it: written to a file of its own as its bytes arrive, checked
- * on the way (its PGM header as soon as it is in, its size against the limit, its samples counted
+ * on the way (its header, PGM or DICOS, as soon as it is in, its size against the limit, its samples counted
  * for the reading's statistics), and kept under a name of its own only once the push is complete
  * and its image right. So an X-ray push is never held in memory, whatever its size; a push that
  * is refused, cut off or fails leaves nothing behind (`discard`), and one that a kill interrupts
@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { fileWriteStarted } from '../../core/file-writes.js';
 import { makePrivateDir, PRIVATE_FILE_MODE } from '../../core/private-files.js';
 import { PushNotStored } from '../push-driver.js';
-import { bodySizeProblem, parsePgmHeader, PGM_HEADER_MAX_BYTES, SampleStats, type ImageStats, type PgmHeader } from './pgm.js';
+import { bodySizeProblem, SampleStats, type ImageStats, type ScanImageHeader } from './pgm.js';
+import { parseScanImageHeader, SCAN_HEADER_MAX_BYTES, SCAN_IMAGE_EXTENSIONS } from './scan-image-header.js';
 
 /**
  * Images being received, in a folder of their own: a scan's name has no `/` (scan-file.ts), so no
@@ -42,7 +43,7 @@ export class IncomingScanImage {
   /** The first bytes, until the header can be read from them. */
   private head: Buffer[] = [];
   private headBytes = 0;
-  private header: PgmHeader | null = null;
+  private header: ScanImageHeader | null = null;
   private stats: SampleStats | null = null;
 
   constructor(
@@ -56,7 +57,7 @@ export class IncomingScanImage {
 
   /** Opens the file the image goes to (owner only: scans are evidence). */
   async begin(): Promise<void> {
-    const path = join(this.dir, INCOMING_DIR, `${randomUUID()}.pgm`);
+    const path = join(this.dir, INCOMING_DIR, `${randomUUID()}.image`);
     try {
       this.file = await open(path, 'wx', PRIVATE_FILE_MODE);
     } catch (error) {
@@ -80,12 +81,17 @@ export class IncomingScanImage {
    * it never completed, samples short or beyond what the header announced).
    */
   finish(): { width: number; height: number } & ImageStats | string {
-    const problem = this.header ? null : this.readHeader(Buffer.concat(this.head));
+    const problem = this.header ? null : this.readHeader(Buffer.concat(this.head), true);
     const { header, stats } = this;
     if (problem || !header || !stats) return problem ?? 'no image';
     const sizeProblem = bodySizeProblem(header, this.bytes);
     if (sizeProblem) return sizeProblem;
     return { width: header.width, height: header.height, ...stats.result() };
+  }
+
+  /** The extension of the image's format (`.pgm`, `.dcs`), once `finish` has accepted it. */
+  get extension(): string {
+    return SCAN_IMAGE_EXTENSIONS[this.header?.format ?? 'pgm'];
   }
 
   /** Makes the image durable under `path` (replacing an earlier push of the same scan). */
@@ -130,20 +136,23 @@ export class IncomingScanImage {
     }
     this.head.push(bytes);
     this.headBytes += bytes.length;
-    if (this.headBytes < PGM_HEADER_MAX_BYTES) return null;
     const head = Buffer.concat(this.head);
-    this.head = [];
-    return this.readHeader(head);
+    this.head = [head];
+    return this.readHeader(head, false);
   }
 
-  /** Reads the header from the image's first bytes and counts the samples among them. */
-  private readHeader(head: Buffer): string | null {
-    const parsed = parsePgmHeader(head.subarray(0, PGM_HEADER_MAX_BYTES), { maxBodyBytes: this.maxImageBytes });
-    if (!parsed.ok) return parsed.error;
+  /**
+   * Reads the header from the image's first bytes and counts the samples among them; waits for
+   * more bytes (null) while the header could still be completed by them (`whole`: no more come).
+   */
+  private readHeader(head: Buffer, whole: boolean): string | null {
+    const parsed = parseScanImageHeader(head, { maxBodyBytes: this.maxImageBytes }, whole);
+    if (!parsed.ok) return parsed.incomplete && !whole && head.length < SCAN_HEADER_MAX_BYTES ? null : parsed.error;
     if (parsed.header.maxval <= 255) return '8-bit image, a 16-bit greyscale image is required';
+    this.head = [];
     this.header = parsed.header;
-    this.stats = new SampleStats(parsed.header.bytesPerSample);
-    this.stats.add(head.subarray(parsed.header.headerBytes));
+    this.stats = new SampleStats(parsed.header);
+    this.stats.add(head.subarray(parsed.header.headerBytes, parsed.header.headerBytes + parsed.header.bodyBytes));
     return null;
   }
 

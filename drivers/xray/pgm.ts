@@ -22,24 +22,46 @@ export const PGM_MAX_SIDE = 16_384;
 /** The header must end within this many bytes (magic, three numbers, and room for comments). */
 export const PGM_HEADER_MAX_BYTES = 1024;
 
-export interface PgmHeader {
+/**
+ * Where a scan image's samples lie in its file and how to read them: what a PGM header says, and
+ * what a DICOS header says (dicos.ts). Every reader of scan images reads samples by it
+ * (`readSample`, SampleStats), so both formats mean the same to screening, thumbnails and statistics.
+ */
+export interface ScanImageHeader {
+  format: 'pgm' | 'dicos';
   width: number;
   height: number;
   maxval: number;
   bytesPerSample: 1 | 2;
-  /** Bytes of the header, including the single whitespace byte after maxval. */
+  /** Samples of two bytes, least significant first (DICOS); PGM's are most significant first. */
+  littleEndian: boolean;
+  /** The lowest sample is white (DICOS MONOCHROME1): read as maxval − sample. */
+  inverted: boolean;
+  /** The bits of a sample that hold its value (DICOS may set bits above its bits stored). */
+  sampleMask: number;
+  /** Bytes before the samples (the PGM header with the whitespace byte after maxval; DICOS's up to the Pixel Data's value). */
   headerBytes: number;
-  /** Bytes of samples that must follow the header: width x height x bytesPerSample. */
+  /** Bytes of samples after the header: width x height x bytesPerSample. */
   bodyBytes: number;
+  /** Bytes may follow the samples (DICOS elements after Pixel Data); a PGM ends with its samples. */
+  trailingAllowed: boolean;
 }
 
-export type PgmHeaderResult = { ok: true; header: PgmHeader } | { ok: false; error: string };
+/** `incomplete`: only the file's first bytes were given, and more of them could complete the header. */
+export type ScanImageHeaderResult = { ok: true; header: ScanImageHeader } | { ok: false; error: string; incomplete?: true };
 
-export interface PgmLimits {
+export interface ScanImageLimits {
   /** Largest width and height; default PGM_MAX_SIDE. */
   maxSide?: number;
   /** Largest body (sample bytes) a header may announce; default: no limit beyond maxSide. */
   maxBodyBytes?: number;
+}
+
+/** The sample at `offset` of `bytes`, as its header says to read it. */
+export function readSample(header: ScanImageHeader, bytes: Uint8Array, offset: number): number {
+  const raw = header.bytesPerSample === 1 ? (bytes[offset] as number) : header.littleEndian ? (bytes[offset] as number) | ((bytes[offset + 1] as number) << 8) : ((bytes[offset] as number) << 8) | (bytes[offset + 1] as number);
+  const value = raw & header.sampleMask;
+  return header.inverted ? header.maxval - value : value;
 }
 
 // Netpbm whitespace is ASCII only (blank, TAB, CR, LF, VT, FF); /\s/ would also take NBSP and NEL.
@@ -50,10 +72,10 @@ const DECIMAL = /^[0-9]{1,10}$/;
  * Reads the header from the first bytes of a file (at most PGM_HEADER_MAX_BYTES are looked at).
  * Never throws; a header that announces more than the limits allow is refused.
  */
-export function parsePgmHeader(bytes: Uint8Array, limits: PgmLimits = {}): PgmHeaderResult {
+export function parsePgmHeader(bytes: Uint8Array, limits: ScanImageLimits = {}): ScanImageHeaderResult {
   const end = Math.min(bytes.length, PGM_HEADER_MAX_BYTES);
-  const incomplete = (): PgmHeaderResult =>
-    bytes.length >= PGM_HEADER_MAX_BYTES ? { ok: false, error: `PGM header longer than ${PGM_HEADER_MAX_BYTES} bytes` } : { ok: false, error: 'truncated PGM header' };
+  const incomplete = (): ScanImageHeaderResult =>
+    bytes.length >= PGM_HEADER_MAX_BYTES ? { ok: false, error: `PGM header longer than ${PGM_HEADER_MAX_BYTES} bytes` } : { ok: false, error: 'truncated PGM header', incomplete: true };
   const fields: string[] = [];
   let offset = 0;
   while (fields.length < 4) {
@@ -82,19 +104,22 @@ export function parsePgmHeader(bytes: Uint8Array, limits: PgmLimits = {}): PgmHe
   if (limits.maxBodyBytes !== undefined && bodyBytes > limits.maxBodyBytes) {
     return { ok: false, error: `image of ${w}x${h} needs ${bodyBytes} bytes of samples, more than the ${limits.maxBodyBytes} allowed` };
   }
-  return { ok: true, header: { width: w, height: h, maxval: m, bytesPerSample, headerBytes, bodyBytes } };
+  return {
+    ok: true,
+    header: { format: 'pgm', width: w, height: h, maxval: m, bytesPerSample, littleEndian: false, inverted: false, sampleMask: bytesPerSample === 2 ? 0xffff : 0xff, headerBytes, bodyBytes, trailingAllowed: false },
+  };
 }
 
-/** The size check every reader makes: the samples must fill the rest of the file exactly. */
-export function bodySizeProblem(header: PgmHeader, totalBytes: number): string | null {
+/** The size check every reader makes: the samples must be there, and a PGM's must fill the rest of the file exactly. */
+export function bodySizeProblem(header: ScanImageHeader, totalBytes: number): string | null {
   const available = totalBytes - header.headerBytes;
   if (available < header.bodyBytes) return `truncated image: expected ${header.bodyBytes} bytes of samples, got ${Math.max(0, available)}`;
-  if (available > header.bodyBytes) return `image has ${available - header.bodyBytes} bytes after its ${header.bodyBytes} bytes of samples`;
+  if (available > header.bodyBytes && !header.trailingAllowed) return `image has ${available - header.bodyBytes} bytes after its ${header.bodyBytes} bytes of samples`;
   return null;
 }
 
-/** Decodes a whole image held in memory (already bounded by whoever read it). */
-export function parsePgm(bytes: Buffer, limits: PgmLimits = {}): PgmResult {
+/** Decodes a whole PGM held in memory (already bounded by whoever read it). */
+export function parsePgm(bytes: Buffer, limits: ScanImageLimits = {}): PgmResult {
   const parsed = parsePgmHeader(bytes, limits);
   if (!parsed.ok) return parsed;
   const { header } = parsed;
@@ -136,7 +161,7 @@ export function imageStats(image: GreyImage): ImageStats {
 
 /**
  * The same figures from the sample bytes fed in chunks of any size, so a large image is never
- * held (or decoded) whole.
+ * held (or decoded) whole; bytes past the header's samples are not taken.
  */
 export class SampleStats {
   private min = 65535;
@@ -144,27 +169,34 @@ export class SampleStats {
   private sum = 0;
   private count = 0;
   /** The first byte of a 16-bit sample split across two chunks. */
-  private carry: number | null = null;
+  private readonly carry = new Uint8Array(2);
+  private carried = false;
+  /** Bytes taken so far: what comes after the header's samples (DICOS elements) is not counted. */
+  private fed = 0;
 
-  constructor(private readonly bytesPerSample: 1 | 2) {}
+  constructor(private readonly header: ScanImageHeader) {}
 
   get samples(): number {
     return this.count;
   }
 
-  add(chunk: Uint8Array): void {
+  /** Takes the next bytes of the samples, in chunks of any size. */
+  add(bytes: Uint8Array): void {
+    const { header } = this;
+    const chunk = bytes.subarray(0, Math.max(0, header.bodyBytes - this.fed));
+    this.fed += chunk.length;
     let i = 0;
-    if (this.bytesPerSample === 2 && this.carry !== null && chunk.length > 0) {
-      this.take(this.carry * 256 + (chunk[0] as number));
-      this.carry = null;
+    if (header.bytesPerSample === 2 && this.carried && chunk.length > 0) {
+      this.carry[1] = chunk[0] as number;
+      this.take(readSample(header, this.carry, 0));
+      this.carried = false;
       i = 1;
     }
-    if (this.bytesPerSample === 1) {
-      for (; i < chunk.length; i += 1) this.take(chunk[i] as number);
-      return;
+    for (; i + header.bytesPerSample <= chunk.length; i += header.bytesPerSample) this.take(readSample(header, chunk, i));
+    if (i < chunk.length) {
+      this.carry[0] = chunk[i] as number;
+      this.carried = true;
     }
-    for (; i + 1 < chunk.length; i += 2) this.take((chunk[i] as number) * 256 + (chunk[i + 1] as number));
-    if (i < chunk.length) this.carry = chunk[i] as number;
   }
 
   result(): ImageStats {

@@ -12,10 +12,9 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { postConfigSchema, type XrayFolderConfig } from '../../config/schema.js';
 import { systemClock } from '../../core/clock.js';
 import { SimulatedScanner } from '../../sim/xray/simulated-scanner.js';
-import { tempDir } from '../../test/helpers/test-config.js';
+import { tempDir, xrayFolderConfig } from '../../test/helpers/test-config.js';
 import type { DriverHealth } from '../driver.js';
 import { fileNameProblem, RefusedNames } from './drop-folder-files.js';
 import { encodePgm, imageStats, parsePgm, parsePgmHeader, PGM_HEADER_MAX_BYTES, PGM_MAX_SIDE, SampleStats } from './pgm.js';
@@ -41,12 +40,7 @@ describe('X-ray drop folder under attack', () => {
 
   function setup(options: Record<string, unknown> = {}) {
     const folder = tempDir('xray-adv-');
-    const config = postConfigSchema.parse({
-      version: 1,
-      post: { id: 'p' },
-      lanes: [{ id: 'lane-1', devices: [{ id: 'xray-1', driver: 'xray-folder', connection: { folder }, rescanMs: 50, ...options }] }],
-      uplink: { brokers: ['mqtt://127.0.0.1:1'] },
-    }).lanes[0]!.devices[0] as XrayFolderConfig;
+    const config = xrayFolderConfig(folder, options);
     const logs: { msg: string; code?: string; files?: string[]; reason?: string }[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as (typeof logs)[number]) });
     const driver = new XrayFolderDriver(config, { clock: systemClock, logger });
@@ -245,10 +239,12 @@ describe('X-ray drop folder under attack', () => {
 
 describe('drop-folder names and bounds', () => {
   it('accepts plain names only', () => {
-    expect(fileNameProblem('scan-1.pgm', '.pgm')).toBeNull();
+    expect(fileNameProblem('scan-1.pgm', ['.pgm'])).toBeNull();
+    expect(fileNameProblem('scan-1.dcs', ['.pgm', '.dcs'])).toBeNull();
+    expect(fileNameProblem('scan-1.dcm', ['.pgm', '.dcs'])).toBe('a name not ending in .pgm or .dcs');
     expect(fileNameProblem('SCAN_2.v1.json', '.json')).toBeNull();
     for (const bad of ['../x.pgm', '/etc/x.pgm', 'a/b.pgm', 'a\\b.pgm', '.hidden.pgm', 'x..pgm', 'x.pgm.tmp', 'x.json', '', '.pgm', 'x\u0000.pgm', 'é.pgm', `${'a'.repeat(125)}.pgm`]) {
-      expect(fileNameProblem(bad, '.pgm'), bad).not.toBeNull();
+      expect(fileNameProblem(bad, ['.pgm']), bad).not.toBeNull();
     }
   });
 
@@ -293,20 +289,25 @@ describe('PGM header on arbitrary bytes', () => {
     );
   });
 
-  it('summarises samples the same however the body is chunked', () => {
+  it('summarises samples the same however the body is chunked, in either byte order', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 2, maxLength: 200 }), fc.array(fc.nat({ max: 200 }), { maxLength: 6 }), (raw, cuts) => {
+      fc.property(fc.uint8Array({ minLength: 2, maxLength: 200 }), fc.array(fc.nat({ max: 200 }), { maxLength: 6 }), fc.boolean(), (raw, cuts, littleEndian) => {
         const body = Buffer.from(raw.subarray(0, raw.length - (raw.length % 2)));
-        const whole = new SampleStats(2);
+        const parsed = parsePgmHeader(Buffer.from(`P5 ${body.length / 2} 1 65535\n`));
+        if (!parsed.ok) throw new Error(parsed.error);
+        const header = { ...parsed.header, littleEndian };
+        const whole = new SampleStats(header);
         whole.add(body);
-        const chunked = new SampleStats(2);
+        // Bytes past the samples are not taken.
+        whole.add(Buffer.from([0xff, 0xff]));
+        const chunked = new SampleStats(header);
         const points = [...new Set(cuts.map((c) => c % (body.length + 1)))].sort((a, b) => a - b);
         let start = 0;
         for (const point of [...points, body.length]) {
           chunked.add(body.subarray(start, point));
           start = point;
         }
-        const pixels = Uint16Array.from({ length: body.length / 2 }, (_, i) => body.readUInt16BE(i * 2));
+        const pixels = Uint16Array.from({ length: body.length / 2 }, (_, i) => (littleEndian ? body.readUInt16LE(i * 2) : body.readUInt16BE(i * 2)));
         const expected = imageStats({ width: pixels.length, height: 1, maxval: 65535, pixels });
         expect(chunked.result()).toEqual(whole.result());
         expect(whole.result()).toEqual(expected);

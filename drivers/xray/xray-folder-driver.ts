@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import type { XrayFolderConfig } from '../../config/schema.js';
 import type { TimerHandle } from '../../core/clock.js';
 import { DriverBase, type DriverContext } from '../driver.js';
-import { fileIdentity, fileNameProblem, isMetadataName, isSameFile, openRegularFile, readPgmFile, readWhole, RefusedNames, type OpenedFile } from './drop-folder-files.js';
+import { fileIdentity, fileNameProblem, isMetadataName, isSameFile, openRegularFile, readScanImageFile, readWhole, RefusedNames, type OpenedFile } from './drop-folder-files.js';
+import { SCAN_IMAGE_EXTENSIONS } from './scan-image-header.js';
 import { scanMetadataSchema, scanReading, type ScanMetadata } from './scan-file.js';
 
 export type XrayReading = {
@@ -193,14 +194,14 @@ export class XrayFolderDriver extends DriverBase<XrayReading> {
     }
     if (metadata.status !== 'completed') return this.accept(metadata, [{ name, file: opened.file }], null, null);
     if (!metadata.image) return this.refuse([name], 'a completed scan must name its image');
-    const nameProblem = fileNameProblem(metadata.image, '.pgm');
+    const nameProblem = fileNameProblem(metadata.image, Object.values(SCAN_IMAGE_EXTENSIONS));
     // The named path is never touched: only the metadata file is moved aside.
     if (nameProblem) return this.refuse([name], `image reference ${JSON.stringify(metadata.image.slice(0, 200))} is ${nameProblem} in the drop folder`);
     const imageName = metadata.image;
     const image = await openRegularFile(this.folder, imageName, this.config.maxImageBytes);
     if (!image.ok) return this.refuse([name, imageName], `image ${imageName} ${image.error}`);
     try {
-      const decoded = await readPgmFile(image.file, { maxBodyBytes: this.config.maxImageBytes });
+      const decoded = await readScanImageFile(image.file, { maxBodyBytes: this.config.maxImageBytes });
       if (!decoded.ok) return await this.refuse([name, imageName], `image ${imageName}: ${decoded.error}`);
       if (decoded.header.maxval <= 255) return await this.refuse([name, imageName], `image ${imageName}: 8-bit image, a 16-bit greyscale image is required`);
       const summary = { width: decoded.header.width, height: decoded.header.height, ...decoded.stats };

@@ -74,7 +74,7 @@ export class XrayHttpDriver extends PushDriverBase<AckedXrayReading> {
       if (this.isStopped) throw new PushNotStored('device input stopped');
       // A name of its own: the reading names these bytes, whatever another push of the same scan
       // (a resend racing it) brings; a resend stored again is a second file of the same scan.
-      const imageRef = join(this.imageDir, `${metadata.scanId}.${randomBytes(6).toString('hex')}.pgm`);
+      const imageRef = join(this.imageDir, `${metadata.scanId}.${randomBytes(6).toString('hex')}${image.extension}`);
       await image.keepAs(imageRef);
       return this.reading(metadata, imageRef, checked);
     } finally {

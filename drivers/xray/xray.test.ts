@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { postConfigSchema, type XrayFolderConfig } from '../../config/schema.js';
 import { systemClock } from '../../core/clock.js';
 import { SimulatedScanner } from '../../sim/xray/simulated-scanner.js';
-import { tempDir } from '../../test/helpers/test-config.js';
+import { tempDir, xrayFolderConfig } from '../../test/helpers/test-config.js';
 import { encodePgm, imageStats, parsePgm } from './pgm.js';
 import { XrayFolderDriver, type XrayReading } from './xray-folder-driver.js';
 
@@ -42,13 +41,7 @@ describe('X-ray drop-folder driver', () => {
   });
 
   function setup(folder = tempDir('xray-')) {
-    const config = postConfigSchema.parse({
-      version: 1,
-      post: { id: 'p' },
-      lanes: [{ id: 'lane-1', devices: [{ id: 'xray-1', driver: 'xray-folder', connection: { folder }, rescanMs: 50 }] }],
-      uplink: { brokers: ['mqtt://127.0.0.1:1'] },
-    }).lanes[0]!.devices[0] as XrayFolderConfig;
-    const driver = new XrayFolderDriver(config, { clock: systemClock, logger: pino({ level: 'silent' }) });
+    const driver = new XrayFolderDriver(xrayFolderConfig(folder), { clock: systemClock, logger: pino({ level: 'silent' }) });
     drivers.push(driver);
     const readings: XrayReading[] = [];
     driver.on('reading', (reading) => readings.push(reading));

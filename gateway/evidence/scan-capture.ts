@@ -1,6 +1,6 @@
 /**
  * The evidence of X-ray scans: for each scan recorded as awaiting it (scans-awaiting-evidence.ts),
- * a copy of the full image (the PGM the scanner wrote, copied and hashed into the store, kept but
+ * a copy of the full image (the PGM or DICOS file the scanner wrote, copied and hashed into the store, kept but
  * not sent) and its thumbnail (xray-thumbnail.ts, made without holding the image; sent, naming the
  * full image as `of` and its size for the screening regions). The record is the queue: one scan is
  * taken at a time, at most MAX_SCANS_IN_MEMORY are in memory, and the next are read from the record
@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { EvidenceConfig } from '../../config/schema.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { Crossing } from '../workflow/lane-workflow.js';
+import { scanImageContentType } from '../../drivers/xray/scan-image-header.js';
 import { NotAScanImage, xrayThumbnail, type Thumbnail } from '../workflow/xray-thumbnail.js';
 import { DIGEST_PATTERN } from './evidence-files.js';
 import type { EvidenceStore } from './evidence-store.js';
@@ -24,7 +25,6 @@ export const MAX_SCANS_IN_MEMORY = 8;
 export const SCAN_RETRY_MS = 60_000;
 /** Tries of one scan in one run; after them it waits for the next start. */
 export const MAX_ATTEMPTS = 5;
-const PGM_CONTENT_TYPE = 'image/x-portable-graymap';
 /** File errors that no retry mends: the scanner's image is not there (its retention removed it). */
 const GONE_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR']);
 
@@ -162,7 +162,7 @@ export class ScanCapture {
     const { fullImageDays, forward } = this.options.config;
     try {
       // The store logs its own refusals: a full image it could not keep goes without, the thumbnail decides.
-      const full = fullImageDays > 0 ? await this.options.store.putFile(path, { kind: 'xray-image', contentType: PGM_CONTENT_TYPE, crossing, deviceId: scannerId, forward: false }) : null;
+      const full = fullImageDays > 0 ? await this.options.store.putFile(path, { kind: 'xray-image', contentType: scanImageContentType(path), crossing, deviceId: scannerId, forward: false }) : null;
       const made = await (this.options.thumbnail ?? xrayThumbnail)(path);
       const thumbnail = await this.options.store.put(made.png, {
         kind: 'xray-thumbnail',

@@ -11,11 +11,12 @@
  * read is bounded, and the workflow stays deterministic on an injected clock.
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { bodySizeProblem, parsePgmHeader, PGM_HEADER_MAX_BYTES } from '../../drivers/xray/pgm.js';
+import { bodySizeProblem, readSample } from '../../drivers/xray/pgm.js';
+import { readScanImageHeader, SCAN_HEADER_MAX_BYTES } from '../../drivers/xray/scan-image-header.js';
 import type { ScaledImage } from '../../edge-models/xray-screening.js';
 
 /** Largest image screened: 4096 × 4096 16-bit samples and a header. */
-export const SCREENING_MAX_IMAGE_BYTES = 4096 * 4096 * 2 + 1024;
+export const SCREENING_MAX_IMAGE_BYTES = 4096 * 4096 * 2 + SCAN_HEADER_MAX_BYTES;
 const CHUNK_BYTES = 1024 * 1024;
 
 function readAt(fd: number, buffer: Buffer, length: number, position: number): number {
@@ -35,15 +36,16 @@ export function readScanForScreening(path: string, maxBytes = SCREENING_MAX_IMAG
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw new Error(`${path} is not a regular file`);
     if (stats.size > maxBytes) throw new Error(`${path} is ${stats.size} bytes, more than ${maxBytes} screened`);
-    const head = Buffer.alloc(Math.min(stats.size, PGM_HEADER_MAX_BYTES));
-    const parsed = parsePgmHeader(head.subarray(0, readAt(fd, head, head.length, 0)));
+    const parsed = readScanImageHeader((length) => {
+      const head = Buffer.alloc(length);
+      return head.subarray(0, readAt(fd, head, length, 0));
+    }, stats.size);
     if (!parsed.ok) throw new Error(parsed.error);
     const { header } = parsed;
     const problem = bodySizeProblem(header, stats.size);
     if (problem) throw new Error(problem);
     const samples = new Float32Array(header.width * header.height);
     const scale = 1 / header.maxval;
-    const wide = header.bytesPerSample === 2;
     // Whole samples per chunk, so none straddles two reads.
     const chunk = Buffer.alloc(Math.min(CHUNK_BYTES - (CHUNK_BYTES % header.bytesPerSample), header.bodyBytes));
     let next = 0;
@@ -52,7 +54,7 @@ export function readScanForScreening(path: string, maxBytes = SCREENING_MAX_IMAG
       if (read === 0) throw new Error(`truncated image: expected ${header.bodyBytes} bytes of samples, got ${next * header.bytesPerSample} (the file shrank while being read)`);
       position += read;
       const count = Math.floor(read / header.bytesPerSample);
-      for (let i = 0; i < count; i += 1) samples[next + i] = (wide ? chunk.readUInt16BE(i * 2) : (chunk[i] as number)) * scale;
+      for (let i = 0; i < count; i += 1) samples[next + i] = readSample(header, chunk, i * header.bytesPerSample) * scale;
       next += count;
     }
     return { width: header.width, height: header.height, samples };

@@ -1,5 +1,5 @@
 /**
- * A small greyscale PNG of a scan's 16-bit PGM image, for the console to draw the screening
+ * A small greyscale PNG of a scan's 16-bit image (PGM or DICOS), for the console to draw the screening
  * regions over. Made without holding the image: only the header and the rows the thumbnail
  * samples are read (nearest neighbour, at most `maxSide` rows of one image row each), so a
  * 32 MiB scan costs a few hundred small reads and no large buffer, and never blocks the loop.
@@ -11,7 +11,8 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { crc32, deflateSync } from 'node:zlib';
-import { bodySizeProblem, parsePgmHeader, PGM_HEADER_MAX_BYTES } from '../../drivers/xray/pgm.js';
+import { bodySizeProblem, readSample } from '../../drivers/xray/pgm.js';
+import { readScanImageHeaderAsync, SCAN_HEADER_MAX_BYTES } from '../../drivers/xray/scan-image-header.js';
 
 export interface Thumbnail {
   png: Buffer;
@@ -21,7 +22,7 @@ export interface Thumbnail {
 }
 
 /** Largest scan looked at: as screening (4096 × 4096 16-bit samples and a header). */
-const MAX_IMAGE_BYTES = 4096 * 4096 * 2 + 1024;
+const MAX_IMAGE_BYTES = 4096 * 4096 * 2 + SCAN_HEADER_MAX_BYTES;
 
 /** The file is there but is not a scan image this gateway reads (not a regular file, too large, not a PGM): no retry mends it. */
 export class NotAScanImage extends Error {
@@ -34,9 +35,11 @@ export async function xrayThumbnail(path: string, maxSide = 320): Promise<Thumbn
     const stats = await file.stat();
     if (!stats.isFile()) throw new NotAScanImage(`${path} is not a regular file`);
     if (stats.size > MAX_IMAGE_BYTES) throw new NotAScanImage(`${path} is ${stats.size} bytes, more than ${MAX_IMAGE_BYTES}`);
-    const head = Buffer.alloc(Math.min(PGM_HEADER_MAX_BYTES, stats.size));
-    await file.read(head, 0, head.length, 0);
-    const parsed = parsePgmHeader(head);
+    const parsed = await readScanImageHeaderAsync(async (length) => {
+      const head = Buffer.alloc(length);
+      const { bytesRead } = await file.read(head, 0, length, 0);
+      return head.subarray(0, bytesRead);
+    }, stats.size);
     if (!parsed.ok) throw new NotAScanImage(parsed.error);
     const { header } = parsed;
     const problem = bodySizeProblem(header, stats.size);
@@ -52,7 +55,7 @@ export async function xrayThumbnail(path: string, maxSide = 320): Promise<Thumbn
       await file.read(row, 0, rowBytes, header.headerBytes + sourceY * rowBytes);
       for (let x = 0; x < width; x += 1) {
         const sourceX = Math.min(header.width - 1, Math.floor(((x + 0.5) * header.width) / width));
-        samples[y * width + x] = header.bytesPerSample === 2 ? row.readUInt16BE(sourceX * 2) : (row[sourceX] as number);
+        samples[y * width + x] = readSample(header, row, sourceX * header.bytesPerSample);
       }
     }
     return { png: greyPng(width, height, stretch(samples)), imageWidth: header.width, imageHeight: header.height };

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { postConfigSchema, type PostConfig } from '../../config/schema.js';
+import { postConfigSchema, type PostConfig, type XrayFolderConfig } from '../../config/schema.js';
 import { systemClock } from '../../core/clock.js';
 import { Gateway } from '../../gateway/daemon.js';
 import { createLogger } from '../../gateway/logger.js';
@@ -57,6 +57,16 @@ export function writeDegradedPost(dataDir: string, devices: string[], listeners:
     ].join('\n'),
   );
   return file;
+}
+
+/** An `xray-folder` device of a one-lane post, watching `folder`, rescanning every 50 ms, with `options` over its defaults. */
+export function xrayFolderConfig(folder: string, options: Record<string, unknown> = {}): XrayFolderConfig {
+  return postConfigSchema.parse({
+    version: 1,
+    post: { id: 'p' },
+    lanes: [{ id: 'lane-1', devices: [{ id: 'xray-1', driver: 'xray-folder', connection: { folder }, rescanMs: 50, ...options }] }],
+    uplink: { brokers: ['mqtt://127.0.0.1:1'] },
+  }).lanes[0]!.devices[0] as XrayFolderConfig;
 }
 
 export function tempDir(prefix = 'gw-test-'): string {

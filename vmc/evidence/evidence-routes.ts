@@ -34,6 +34,7 @@ const EXTENSIONS: Record<string, string> = {
   'image/webp': 'webp',
   'image/bmp': 'bmp',
   'image/x-portable-graymap': 'pgm',
+  'application/dicom': 'dcs',
   'image/tiff': 'tif',
 };
 
