@@ -150,6 +150,30 @@ describe('restore', () => {
     expect(readdirSync(join(dataDir, '..')).sort()).toEqual(['border-gateway']);
   });
 
+  it("refuses while a gateway holds the directory under another outbox.path than the archive's, before it unpacks anything", async () => {
+    const { archive, manifest } = await backedUp();
+    expect(manifest.database).toBe('data/outbox.db');
+    // A post whose configuration puts the database at the directory's top (outbox.path: outbox.db).
+    const dataDir = join(tempDir('gw-restore-live-'), 'border-gateway');
+    mkdirSync(dataDir, { mode: 0o700 });
+    release010Database(join(dataDir, 'outbox.db')).close();
+    const gateway = DataDirLock.acquire(join(dataDir, 'outbox.db'));
+    try {
+      // No --config: the archive's own path would be used, and its lock is not the gateway's.
+      const refused = await rejection(restoreDataDir({ dataDir, from: archive, clock }));
+      expect(isGatewayError(refused, 'GW_ERR_DATA_DIR_LOCKED')).toBe(true);
+      // Found before the archive is read: not even unpacked onto the running gateway's disk.
+      const notAnArchive = join(tempDir('gw-restore-junk-'), 'junk.tar.gz');
+      writeFileSync(notAnArchive, 'not a tar file');
+      const refusedFirst = await rejection(restoreDataDir({ dataDir, from: notAnArchive, clock }));
+      expect(isGatewayError(refusedFirst, 'GW_ERR_DATA_DIR_LOCKED')).toBe(true);
+    } finally {
+      gateway.release();
+    }
+    expect(readdirSync(join(dataDir, '..')).sort()).toEqual(['border-gateway']);
+    expect(readdirSync(dataDir).sort()).toEqual(['outbox.db', 'outbox.db.lock', 'outbox.db.lock.holder']);
+  });
+
   it("refuses an archive whose database is not where this configuration's outbox.path expects it", async () => {
     const { dataDir, archive } = await backedUp();
     const refused = await rejection(restoreDataDir({ dataDir, from: archive, databasePath: join(dataDir, 'outbox.db'), clock }));

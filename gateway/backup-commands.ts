@@ -17,7 +17,8 @@
  * A restore checks everything before it changes anything: the archive unpacks (GNU tar, into an
  * empty folder beside the data directory) to plain files and folders only, backup.json is ours,
  * the database passes integrity_check and is not newer than this gateway. Then, holding the data
- * directory's lock (so no gateway runs on it meanwhile), the old directory is renamed aside as
+ * directory's locks (every database lock a gateway left in it, whatever its outbox.path, taken
+ * before the archive is unpacked, and the archive's; so no gateway runs on it meanwhile), the old directory is renamed aside as
  * `DIR.before-restore-<UTC time>` and the restored one renamed into place: the swap is two renames
  * on one file system, and undone if the second fails. The restored tree gets the owner of the
  * directory it replaces, or --owner's; a new disk has no directory to take an owner from, so
@@ -367,6 +368,43 @@ function chownTree(path: string, owner: Owner): void {
   if (lstatSync(path).isDirectory()) for (const name of readdirSync(path)) chownTree(join(path, name), owner);
 }
 
+/**
+ * The databases of `dataDir` a gateway has locked at some time: each `<database>.lock` with the
+ * `.lock.holder` a gateway writes beside it (data-dir-lock.ts), found wherever outbox.path put
+ * them in the directory (not under xray/ or evidence/, which hold no database).
+ */
+function lockedDatabasesIn(dataDir: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string, top: boolean): void => {
+    const entries = readdirSync(dir, { withFileTypes: true });
+    const names = new Set(entries.map((entry) => entry.name));
+    for (const entry of entries) {
+      if (entry.isDirectory()) {
+        if (!(top && (entry.name === XRAY_FOLDER || entry.name === EVIDENCE_FOLDER))) walk(join(dir, entry.name), false);
+      } else if (entry.isFile() && entry.name.endsWith('.lock') && names.has(`${entry.name}.holder`)) {
+        found.push(join(dir, entry.name.slice(0, -'.lock'.length)));
+      }
+    }
+  };
+  walk(dataDir, true);
+  return found.sort();
+}
+
+/**
+ * Takes the lock of every database in `databases` (see lockedDatabasesIn), or throws
+ * GW_ERR_DATA_DIR_LOCKED, holding none, for the first a gateway holds.
+ */
+function lockAll(databases: string[], clock: Clock): DataDirLock[] {
+  const locks: DataDirLock[] = [];
+  try {
+    for (const database of databases) locks.push(DataDirLock.acquire(database, () => clock.now()));
+    return locks;
+  } catch (error) {
+    for (const lock of locks) lock.release();
+    throw error;
+  }
+}
+
 /** Refuses, before anything is unpacked, an owner that only root could give the files to. */
 function checkOwner(owner: Owner | undefined): void {
   if (owner === undefined || process.getuid?.() === 0) return;
@@ -383,9 +421,15 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
   checkOwner(options.owner);
   const parent = dirname(dataDir);
   if (!existsSync(parent)) throw new GatewayError('GW_ERR_CLI_USAGE', `the data directory's parent ${parent} does not exist`);
+  // Held until the swap is done: a gateway starting meanwhile stops at the lock, not at half a
+  // directory. Every database of the directory a gateway has locked, not only the archive's: a
+  // gateway whose outbox.path differs from the backup's holds a lock the archive does not name.
+  // Taken before the archive is unpacked, so nothing is unpacked onto a running gateway's disk.
+  const locks = existsSync(dataDir) ? lockAll(lockedDatabasesIn(dataDir), options.clock) : [];
   // Beside the data directory, so the final step is a rename on one file system.
-  const staging = mkdtempSync(join(parent, `.${basename(dataDir)}.restore-`));
+  let staging: string | null = null;
   try {
+    staging = mkdtempSync(join(parent, `.${basename(dataDir)}.restore-`));
     await tar(['--extract', '--gzip', `--file=${from}`, `--directory=${staging}`, '--no-same-owner']).catch((error: unknown) => {
       throw invalid(from, (error as Error).message, error);
     });
@@ -405,38 +449,37 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
       takeOwnership(dataDir, options.owner ?? null, 0o700);
       return { manifest, keptAs: null, xrayCarriedOver: false, evidenceCarriedOver: false };
     }
-    // Held until the swap is done: a gateway starting meanwhile stops at the lock, not at half a directory.
+    // The archive's database too, where a gateway would take its lock once the restore is done.
     const lockedDatabase = join(dataDir, manifest.database);
-    mkdirSync(dirname(lockedDatabase), { recursive: true });
-    const lock = DataDirLock.acquire(lockedDatabase, () => options.clock.now());
-    try {
-      const old = statSync(dataDir);
-      const keptAs = keptName(dataDir, options.clock);
-      renameSync(dataDir, keptAs);
-      try {
-        renameSync(restoredData, dataDir);
-      } catch (error) {
-        renameSync(keptAs, dataDir);
-        throw backupError(`moving the restored directory into ${dataDir}`, error);
-      }
-      // Images are evidence kept by age (deploy/border-gateway.tmpfiles.conf), not part of the
-      // database's state: they stay in the live directory unless the backup brought its own.
-      // So is the evidence store's folder: the restored database's index names what it held then;
-      // the gateway drops, at start, rows without their file and files without their row.
-      const carryOver = (folder: string): boolean => {
-        const carried = !existsSync(join(dataDir, folder)) && existsSync(join(keptAs, folder));
-        if (carried) renameSync(join(keptAs, folder), join(dataDir, folder));
-        return carried;
-      };
-      const xrayCarriedOver = carryOver(XRAY_FOLDER);
-      const evidenceCarriedOver = carryOver(EVIDENCE_FOLDER);
-      takeOwnership(dataDir, options.owner ?? old, old.mode);
-      return { manifest, keptAs, xrayCarriedOver, evidenceCarriedOver };
-    } finally {
-      lock.release();
+    if (!locks.some((lock) => lock.path === `${lockedDatabase}.lock`)) {
+      mkdirSync(dirname(lockedDatabase), { recursive: true });
+      locks.push(DataDirLock.acquire(lockedDatabase, () => options.clock.now()));
     }
+    const old = statSync(dataDir);
+    const keptAs = keptName(dataDir, options.clock);
+    renameSync(dataDir, keptAs);
+    try {
+      renameSync(restoredData, dataDir);
+    } catch (error) {
+      renameSync(keptAs, dataDir);
+      throw backupError(`moving the restored directory into ${dataDir}`, error);
+    }
+    // Images are evidence kept by age (deploy/border-gateway.tmpfiles.conf), not part of the
+    // database's state: they stay in the live directory unless the backup brought its own.
+    // So is the evidence store's folder: the restored database's index names what it held then;
+    // the gateway drops, at start, rows without their file and files without their row.
+    const carryOver = (folder: string): boolean => {
+      const carried = !existsSync(join(dataDir, folder)) && existsSync(join(keptAs, folder));
+      if (carried) renameSync(join(keptAs, folder), join(dataDir, folder));
+      return carried;
+    };
+    const xrayCarriedOver = carryOver(XRAY_FOLDER);
+    const evidenceCarriedOver = carryOver(EVIDENCE_FOLDER);
+    takeOwnership(dataDir, options.owner ?? old, old.mode);
+    return { manifest, keptAs, xrayCarriedOver, evidenceCarriedOver };
   } finally {
-    rmSync(staging, { recursive: true, force: true });
+    for (const lock of locks) lock.release();
+    if (staging !== null) rmSync(staging, { recursive: true, force: true });
   }
 }
 
