@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   GW_ERR_CONFIG_SECRET: 'A secret named in the configuration could not be resolved',
   GW_ERR_OUTBOX_OPEN: 'The outbox database could not be opened',
   GW_ERR_DATA_DIR_LOCKED: 'Another gateway holds the lock of this data directory (its outbox)',
+  GW_ERR_OUTBOX_DAMAGED: "The gateway's database is damaged (SQLite's quick_check finds a malformed page, or the file is no database); nothing was written to it",
   GW_ERR_OUTBOX_SCHEMA_NEWER: "The gateway's database was written by a newer gateway (its schema version is above this one's); nothing was changed",
   GW_ERR_BACKUP_WRITE: 'A backup of the data directory could not be made (database, files or the archive)',
   GW_ERR_BACKUP_INVALID: 'A file given to restore is not a backup of a data directory, or its database is damaged; nothing was changed',

@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { pino, type Logger } from 'pino';
@@ -166,6 +167,45 @@ describe('SqliteOutbox', () => {
     expect(outbox.depth).toBe(0);
     expect((await outbox.append(weighed('lane-1', 4))).seq).toBe(4);
     outbox.close();
+  });
+
+  it('refuses a database with a damaged page in any table (GW_ERR_OUTBOX_DAMAGED), writing nothing to it', async () => {
+    const path = join(tempDir(), 'outbox.db');
+    const outbox = open(path);
+    await outbox.append(weighed('lane-1', 1));
+    outbox.close();
+    // A table the outbox itself never reads: the lanes' open crossings, read later at start.
+    const db = new Database(path);
+    const insert = db.prepare('INSERT INTO open_crossings (crossing_id, lane_id, snapshot) VALUES (?, ?, ?)');
+    for (let n = 0; n < 50; n += 1) insert.run(`c${n}`, 'lane-1', 'x'.repeat(500));
+    const { rootpage } = db.prepare<[], { rootpage: number }>("SELECT rootpage FROM sqlite_master WHERE name = 'open_crossings'").get() as { rootpage: number };
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    db.close();
+    const bytes = readFileSync(path);
+    bytes.fill(0xff, (rootpage - 1) * pageSize, rootpage * pageSize);
+    writeFileSync(path, bytes);
+
+    let refused: unknown = null;
+    try {
+      open(path).close();
+    } catch (error) {
+      refused = error;
+    }
+    expect(isGatewayError(refused, 'GW_ERR_OUTBOX_DAMAGED')).toBe(true);
+    expect((refused as Error).message).toContain('quick_check: *** in database main ***');
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+  });
+
+  it('refuses a file that is not a database (GW_ERR_OUTBOX_DAMAGED)', () => {
+    const path = join(tempDir(), 'outbox.db');
+    writeFileSync(path, Buffer.alloc(8192, 0x41));
+    let refused: unknown = null;
+    try {
+      open(path).close();
+    } catch (error) {
+      refused = error;
+    }
+    expect(isGatewayError(refused, 'GW_ERR_OUTBOX_DAMAGED')).toBe(true);
   });
 
   it('tracks depth, bytes and the oldest age', async () => {

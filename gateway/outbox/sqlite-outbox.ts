@@ -159,6 +159,26 @@ const FIRST_EVENT_BYTES_GUESS = 1024;
 
 const CLASS_BY_PRIORITY: RetentionClass[] = ['telemetry', 'operational', 'critical'];
 
+/** SQLite's answer for a file that is damaged (SQLITE_CORRUPT and its extended codes) or no database at all. */
+function isDamage(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB');
+}
+
+function damaged(path: string, problems: string, cause?: unknown): GatewayError {
+  return new GatewayError(
+    'GW_ERR_OUTBOX_DAMAGED',
+    `${path} is damaged (${problems}); nothing was written to it. Restore the newest backup (border-gateway restore, docs/deployment.md#backups)`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/** Throws GW_ERR_OUTBOX_DAMAGED unless PRAGMA quick_check finds every page sound (its first few findings otherwise). */
+function refuseDamaged(db: Database.Database, path: string): void {
+  const findings = (db.pragma('quick_check(3)') as { quick_check: string }[]).map((row) => row.quick_check);
+  if (findings.length !== 1 || findings[0] !== 'ok') throw damaged(path, `quick_check: ${findings.join('; ')}`);
+}
+
 export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   private readonly db: Database.Database;
   private readonly options: OutboxOptions;
@@ -295,6 +315,12 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       // First, so that switching to WAL waits for another process (the command line adding an
       // account while the gateway starts) instead of failing at once with SQLITE_BUSY.
       db.pragma('busy_timeout = 5000');
+      // Before anything is written to it: a damaged page anywhere (a power cut on flash that lied
+      // about its syncs, a bad block) is found now, with a code, rather than later as a stack
+      // trace from whichever store reads it first (the lanes' open crossings, the accounts) or as
+      // commits failing one by one while the gateway runs on. Reads every page once (seconds for
+      // a database of hundreds of MB), before the gateway serves anything.
+      if (onDisk) refuseDamaged(db, options.path);
       db.pragma('journal_mode = WAL');
       if (onDisk) restrictFiles([options.path, `${options.path}-wal`, `${options.path}-shm`]);
       // NORMAL: SQLite does not fsync at commit (the outbox does it off the event loop, see the
@@ -316,8 +342,10 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       } catch {
         // The error that matters is the one that stopped the open.
       }
-      // A database written by a newer gateway keeps its own code: the integrator must upgrade.
-      if (isGatewayError(error) && error.code === 'GW_ERR_OUTBOX_SCHEMA_NEWER') throw error;
+      // A database written by a newer gateway keeps its own code: the integrator must upgrade;
+      // so does a damaged one: the integrator must restore it.
+      if (isGatewayError(error) && (error.code === 'GW_ERR_OUTBOX_SCHEMA_NEWER' || error.code === 'GW_ERR_OUTBOX_DAMAGED')) throw error;
+      if (isDamage(error)) throw damaged(options.path, String(error), error);
       throw new GatewayError('GW_ERR_OUTBOX_OPEN', `cannot open outbox ${options.path}: ${String(error)}`, { cause: error });
     }
   }
