@@ -42,7 +42,14 @@ export class DataDirLock {
       throw new GatewayError('GW_ERR_DATA_DIR_LOCKED', `another gateway is running on this data directory (${describeHolder(path)}); lock ${path}`, { cause: error });
     }
     const holder: LockHolder = { pid: process.pid, host: hostname(), since: new Date(now()).toISOString(), command: process.argv.slice(1).join(' ').slice(0, 300) };
-    writePrivateFile(`${path}.holder`, `${JSON.stringify(holder)}\n`);
+    try {
+      writePrivateFile(`${path}.holder`, `${JSON.stringify(holder)}\n`);
+    } catch (error) {
+      // An existing lock file opens (read-only) and locks on a read-only mount (ext4 remounts so
+      // after an I/O error); the holder's file is the first write: the data directory is unusable.
+      db.close();
+      throw new GatewayError('GW_ERR_OUTBOX_OPEN', `cannot write ${path}.holder beside the lock: ${String(error)}`, { cause: error });
+    }
     return new DataDirLock(db, path);
   }
 
