@@ -174,6 +174,17 @@ describe('restore', () => {
     expect(readdirSync(dataDir).sort()).toEqual(['outbox.db', 'outbox.db.lock', 'outbox.db.lock.holder']);
   });
 
+  it("refuses another post's archive when the configuration names this post (GW_ERR_BACKUP_INVALID), changing nothing", async () => {
+    const { dataDir, database, archive } = await backedUp();
+    const refused = await rejection(restoreDataDir({ dataDir, from: archive, databasePath: database, postId: 'post-b', clock }));
+    expect(isGatewayError(refused, 'GW_ERR_BACKUP_INVALID')).toBe(true);
+    expect((refused as Error).message).toContain(`its database is post "demo-post"'s`);
+    expect(readdirSync(join(dataDir, '..')).sort()).toEqual(['border-gateway']);
+    // Its own post's configuration restores it.
+    const restored = await restoreDataDir({ dataDir, from: archive, databasePath: database, postId: 'demo-post', clock });
+    expect(restored.manifest.events).toBe(63);
+  });
+
   it("refuses an archive whose database is not where this configuration's outbox.path expects it", async () => {
     const { dataDir, archive } = await backedUp();
     const refused = await rejection(restoreDataDir({ dataDir, from: archive, databasePath: join(dataDir, 'outbox.db'), clock }));

@@ -104,6 +104,11 @@ export interface RestoreOptions {
   /** The database path the configuration expects, if one was given; the backup's own otherwise. */
   databasePath?: string;
   /**
+   * The post the configuration is for, when one was given: an archive whose events or crossings
+   * name another post is refused (its backlog would go out under this post's topics).
+   */
+  postId?: string;
+  /**
    * Who gets the restored directory and its files (only root can give them away). Default: the
    * owner of the directory it replaces; when there is none (a new disk), whoever runs the restore.
    */
@@ -345,6 +350,38 @@ function checkDatabase(path: string, from: string): void {
   }
 }
 
+/** Events and crossings looked at for the post a database belongs to: the newest, enough to tell. */
+const POST_SAMPLE_ROWS = 1000;
+
+/**
+ * Refuses a database whose newest events (their `source`, /border/{postId}/{laneId}) or completed
+ * crossings (`postId`) name a post other than `postId`: another post's backup.
+ */
+function checkPost(path: string, from: string, postId: string): void {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const tables = new Set(db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((row) => row.name));
+    const posts = new Set<string>();
+    if (tables.has('events')) {
+      const sources = db.prepare<[number], { source: unknown }>("SELECT DISTINCT json_extract(payload, '$.source') AS source FROM (SELECT payload FROM events ORDER BY seq DESC LIMIT ?)").all(POST_SAMPLE_ROWS);
+      for (const { source } of sources) {
+        const match = typeof source === 'string' ? /^\/border\/([^/]+)\//.exec(source) : null;
+        if (match) posts.add(match[1] as string);
+      }
+    }
+    if (tables.has('completed_crossings')) {
+      const named = db.prepare<[number], { post: unknown }>("SELECT DISTINCT json_extract(record, '$.postId') AS post FROM (SELECT record FROM completed_crossings ORDER BY exited_ms DESC LIMIT ?)").all(POST_SAMPLE_ROWS);
+      for (const { post } of named) if (typeof post === 'string') posts.add(post);
+    }
+    const others = [...posts].filter((post) => post !== postId).sort();
+    if (others.length > 0) throw invalid(from, `its database is post ${others.map((post) => `"${post}"`).join(', ')}'s (its events and crossings name it); this configuration's post is "${postId}"`);
+  } catch (error) {
+    throw isGatewayError(error) ? error : invalid(from, `its database cannot be read: ${String(error)}`, error);
+  } finally {
+    db.close();
+  }
+}
+
 /** `DIR.before-restore-20261128T184512Z`, or with -2, -3… when a restore in the same second left one. */
 function keptName(dataDir: string, clock: Clock): string {
   const stamp = new Date(clock.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -441,6 +478,7 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
       throw invalid(from, `its database is ${manifest.database} in the data directory; this configuration's outbox.path puts it at ${options.databasePath}`);
     }
     checkDatabase(join(restoredData, manifest.database), from);
+    if (options.postId !== undefined) checkPost(join(restoredData, manifest.database), from, options.postId);
 
     if (!existsSync(dataDir)) {
       renameSync(restoredData, dataDir);
@@ -525,7 +563,7 @@ export async function restoreCommand(args: string[], out: (line: string) => void
   const result = await restoreDataDir({
     dataDir,
     from: values.from as string,
-    ...(values.config !== undefined ? { databasePath: databasePathOf(values.config, dataDir) } : {}),
+    ...(values.config !== undefined ? { databasePath: databasePathOf(values.config, dataDir), postId: loadConfigFile(values.config).post.id } : {}),
     ...(owner !== undefined ? { owner } : {}),
     clock,
   });

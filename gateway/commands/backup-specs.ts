@@ -14,7 +14,7 @@ const BACKUP_CONFIG_OPTION = {
 const RESTORE_CONFIG_OPTION = {
   type: 'string',
   value: 'FILE',
-  help: "the post's configuration: the archive's database must be where its outbox.path puts it (default: no check; the database goes where the backup had it)",
+  help: "the post's configuration: the archive's database must be where its outbox.path puts it, and its events and crossings its post.id's (default: no check; the database goes where the backup had it)",
 } as const;
 
 export const BACKUP_FORM = defineForm({
