@@ -176,6 +176,8 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   private brokerIndex = 0;
   private failedAttempts = 0;
   private connectedBroker: string | null = null;
+  /** Monotonic time of the current connection's CONNACK: how long it lasted decides its loss's backoff. */
+  private connectedAtMono = 0;
   private connectedVersion: 4 | 5 = 5;
   /** Maximum Packet Size of the current connection's CONNACK (MQTT 5); null when none. */
   private maxPacketSize: number | null = null;
@@ -396,7 +398,9 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     this.connectedBroker = broker;
     this.connectedVersion = version;
     this.versionByBroker.set(broker, version);
-    this.failedAttempts = 0;
+    // failedAttempts is reset only once the connection has proved itself (scheduleReconnect):
+    // a broker that accepts each connection and closes it at once is a failed attempt each time.
+    this.connectedAtMono = this.deps.clock.monotonic();
     this.liveFromSeq = outbox.lastSeq + 1;
     this.cursor = 0;
     // Everything unacknowledged is read again from the start, in order: the kept ones with it.
@@ -438,6 +442,13 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     const { settings } = this.deps;
     const broker = settings.brokers[this.brokerIndex] as string;
     this.connectedBroker = null;
+    // A connection that ended before the longest backoff had passed has not proved the broker
+    // sane: counted as a failed attempt (the backoff grows, the next broker is tried), or a broker
+    // kicking each client it accepts (a session taken over by a second gateway with the same
+    // client id, a policy disconnecting on the status topic) was reconnected to every 250-500 ms
+    // forever, each time re-reading the backlog and receiving the retained commands again.
+    const healthy = wasConnected && this.deps.clock.monotonic() - this.connectedAtMono >= settings.reconnect.maxMs;
+    if (healthy) this.failedAttempts = 0;
     if (!wasConnected && version === 5 && settings.protocolVersion === 5 && refusedProtocol(lastError)) {
       // An MQTT 3.1.1 broker answers an MQTT 5 CONNECT with "unacceptable protocol version":
       // retry the same broker at once with 3.1.1 and remember it.
@@ -446,18 +457,18 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       this.reconnectTimer = this.deps.clock.setTimeout(() => this.reconnectNow(), 0);
       return;
     }
-    if (!wasConnected) {
+    if (!healthy) {
       this.failedAttempts += 1;
       // Failover: the next broker in the list gets the next try.
       this.brokerIndex = (this.brokerIndex + 1) % settings.brokers.length;
       if (this.brokerIndex === 0) {
         this.deps.logger.warn(
           { code: 'GW_ERR_UPLINK_CONNECT', brokers: settings.brokers.map(redactUrl), attempts: this.failedAttempts, err: lastError?.message },
-          'no broker reachable; retrying',
+          wasConnected ? 'no broker keeps the connection up; retrying' : 'no broker reachable; retrying',
         );
       }
     }
-    const delay = backoffDelay(wasConnected ? 0 : this.failedAttempts - 1, settings.reconnect, this.deps.random);
+    const delay = backoffDelay(healthy ? 0 : this.failedAttempts - 1, settings.reconnect, this.deps.random);
     this.machine.to('backoff');
     this.deps.logger.info({ delayMs: delay, next: redactUrl(settings.brokers[this.brokerIndex] as string) }, 'uplink reconnect scheduled');
     this.reconnectTimer = this.deps.clock.setTimeout(() => this.reconnectNow(), delay);

@@ -1,0 +1,153 @@
+/**
+ * The uplink (state machine, window, backoff) against brokers that misbehave on purpose: a socket
+ * server of this test speaking MQTT 5 by hand (mqtt-packet), a real outbox, the test's clock.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import mqttPacket from 'mqtt-packet';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
+import { tempDir } from '../../test/helpers/test-config.js';
+import { SqliteOutbox } from '../outbox/sqlite-outbox.js';
+import { MqttUplink, type UplinkSettings } from './mqtt-uplink.js';
+
+const cleanups: Array<() => Promise<unknown> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface FakeBroker {
+  url: string;
+  /** Sockets accepted so far (one per connection attempt that reached the broker). */
+  sockets: Socket[];
+}
+
+/** A TCP server that parses what the uplink sends and hands each connection to `onSocket`. */
+async function fakeBroker(onSocket: (socket: Socket) => void): Promise<FakeBroker> {
+  const sockets: Socket[] = [];
+  const server: Server = createServer((socket) => {
+    sockets.push(socket);
+    const parser = mqttPacket.parser({ protocolVersion: 5 });
+    parser.on('packet', (packet: mqttPacket.Packet) => socket.emit('mqtt', packet));
+    socket.on('data', (bytes) => parser.parse(bytes));
+    socket.on('error', () => undefined);
+    onSocket(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return { url: `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`, sockets };
+}
+
+function onConnect(socket: Socket, answer: () => void): void {
+  const listener = (packet: mqttPacket.Packet): void => {
+    if (packet.cmd !== 'connect') return;
+    socket.off('mqtt', listener);
+    answer();
+  };
+  socket.on('mqtt', listener);
+}
+
+const connack = (properties?: Record<string, unknown>): Buffer =>
+  mqttPacket.generate({ cmd: 'connack', sessionPresent: false, reasonCode: 0, ...(properties ? { properties } : {}) }, { protocolVersion: 5 });
+
+interface Harness {
+  clock: ManualClock;
+  outbox: SqliteOutbox;
+  uplink: MqttUplink;
+  logs: Array<Record<string, unknown>>;
+}
+
+function settings(url: string, overrides: Partial<UplinkSettings> = {}): UplinkSettings {
+  return {
+    brokers: [url],
+    root: 'border/v1/test-post',
+    clientId: `uplink-test-${process.pid}`,
+    protocolVersion: 5,
+    keepaliveSec: 30,
+    inflightWindow: 256,
+    publishTimeoutMs: 15_000,
+    refusedRetryMs: 60_000,
+    reconnect: { initialMs: 500, maxMs: 30_000 },
+    maxIncomingBytes: 64 * 1024,
+    ...overrides,
+  };
+}
+
+function startUplink(uplinkSettings: UplinkSettings): Harness {
+  const clock = new ManualClock();
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const outbox = SqliteOutbox.open({ path: join(tempDir('uplink-'), 'outbox.db'), maxBytes: 64 * 1024 * 1024, maxBatch: 1000, clock, logger });
+  const uplink = new MqttUplink({ settings: uplinkSettings, postId: 'test-post', gatewayVersion: 'test', outbox, clock, logger, random: () => 0.5 });
+  cleanups.push(async () => {
+    // stop() waits for the offline status's PUBACK and the broker's close, each at most a second of this clock.
+    let stopped = false;
+    const stopping = uplink.stop(0).then(() => (stopped = true));
+    while (!stopped) {
+      clock.advance(1000);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await stopping;
+    outbox.close();
+  });
+  uplink.start();
+  return { clock, outbox, uplink, logs };
+}
+
+function nextState(uplink: MqttUplink, wanted: string): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = (state: string): void => {
+      if (state !== wanted) return;
+      uplink.off('state', listener);
+      resolve();
+    };
+    uplink.on('state', listener);
+  });
+}
+
+describe('MqttUplink against a broker that misbehaves', () => {
+  it('backs off further and further from a broker that accepts each connection and closes it at once (no reconnect storm)', async () => {
+    // CONNACK, then the broker closes its side: what a broker does that kicks a client it has just
+    // accepted (a session taken over by a second gateway with the same client id, a policy that
+    // disconnects on the status topic, a broker restarting in a loop).
+    let kick = true;
+    const broker = await fakeBroker((socket) => onConnect(socket, () => (kick ? socket.end(connack()) : socket.write(connack()))));
+    const { clock, uplink, logs } = startUplink(settings(broker.url));
+    let connections = 0;
+    uplink.on('state', (state) => {
+      if (state === 'connected') connections += 1;
+    });
+    const lastDelay = (): number => logs.filter((line) => line.msg === 'uplink reconnect scheduled').at(-1)?.delayMs as number;
+
+    const delays: number[] = [];
+    let backoff = nextState(uplink, 'backoff');
+    for (let attempt = 0; attempt < 8; attempt += 1) {
+      await backoff;
+      delays.push(lastDelay());
+      if (attempt === 7) break;
+      backoff = nextState(uplink, 'backoff');
+      clock.advance(lastDelay());
+    }
+    expect(connections).toBe(8);
+    // Full jitter at random() = 0.5: three quarters of 500 ms doubled per attempt, capped at 30 s.
+    expect(delays).toEqual([375, 750, 1500, 3000, 6000, 12_000, 22_500, 22_500]);
+
+    // A connection that stays up (longer than the longest backoff) is healthy: its loss is retried at once.
+    kick = false;
+    const connected = nextState(uplink, 'connected');
+    clock.advance(lastDelay());
+    await connected;
+    backoff = nextState(uplink, 'backoff');
+    clock.advance(30_000);
+    broker.sockets.at(-1)?.end();
+    await backoff;
+    expect(lastDelay()).toBe(375);
+  });
+});
