@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createEventFactory } from '../../contract/envelope.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { tempDir } from '../../test/helpers/test-config.js';
 import { SqliteOutbox } from '../outbox/sqlite-outbox.js';
@@ -80,11 +81,11 @@ function settings(url: string, overrides: Partial<UplinkSettings> = {}): UplinkS
   };
 }
 
-function startUplink(uplinkSettings: UplinkSettings): Harness {
-  const clock = new ManualClock();
+function startUplink(uplinkSettings: UplinkSettings, given: { clock?: ManualClock; outbox?: SqliteOutbox } = {}): Harness {
+  const clock = given.clock ?? new ManualClock();
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
-  const outbox = SqliteOutbox.open({ path: join(tempDir('uplink-'), 'outbox.db'), maxBytes: 64 * 1024 * 1024, maxBatch: 1000, clock, logger });
+  const outbox = given.outbox ?? SqliteOutbox.open({ path: join(tempDir('uplink-'), 'outbox.db'), maxBytes: 64 * 1024 * 1024, maxBatch: 1000, clock, logger });
   const uplink = new MqttUplink({ settings: uplinkSettings, postId: 'test-post', gatewayVersion: 'test', outbox, clock, logger, random: () => 0.5 });
   cleanups.push(async () => {
     // stop() waits for the offline status's PUBACK and the broker's close, each at most a second of this clock.
@@ -110,6 +111,17 @@ function nextState(uplink: MqttUplink, wanted: string): Promise<void> {
     };
     uplink.on('state', listener);
   });
+}
+
+const factory = createEventFactory('test-post', new ManualClock());
+
+function weighedEvent(n: number): ReturnType<typeof factory.create> {
+  return factory.create(
+    'vehicle.weighed',
+    'lane-1',
+    { crossingId: `c-${n}`, clock: { synchronised: true, offsetMs: 0.3 }, sinceArrivalSec: 60, weightKg: 20_000 + n, deviceId: 'lane-1-weighbridge' },
+    `c-${n}`,
+  );
 }
 
 describe('MqttUplink against a broker that misbehaves', () => {
@@ -149,5 +161,51 @@ describe('MqttUplink against a broker that misbehaves', () => {
     broker.sockets.at(-1)?.end();
     await backoff;
     expect(lastDelay()).toBe(375);
+  });
+
+  it('keeps within a Receive Maximum of 1: the status publish and an event are never unacknowledged together', async () => {
+    // A broker enforcing its quota as MQTT 5.0 section 3.3.4 says: a QoS 1 PUBLISH over its
+    // Receive Maximum is a protocol error, answered with DISCONNECT 0x93.
+    const unacknowledged = new Map<Socket, number>();
+    const topics: string[] = [];
+    let violations = 0;
+    const broker = await fakeBroker((socket) => {
+      unacknowledged.set(socket, 0);
+      onConnect(socket, () => socket.write(connack({ receiveMaximum: 1 })));
+      socket.on('mqtt', (packet: mqttPacket.Packet) => {
+        if (packet.cmd !== 'publish') return;
+        const held = (unacknowledged.get(socket) ?? 0) + 1;
+        unacknowledged.set(socket, held);
+        if (held > 1) {
+          violations += 1;
+          socket.end(mqttPacket.generate({ cmd: 'disconnect', reasonCode: 0x93 }, { protocolVersion: 5 }));
+          return;
+        }
+        topics.push(packet.topic);
+        // Acknowledged a turn later: whatever else the client wrote with it has arrived by then.
+        setImmediate(() => {
+          unacknowledged.set(socket, (unacknowledged.get(socket) ?? 1) - 1);
+          socket.write(mqttPacket.generate({ cmd: 'puback', messageId: packet.messageId as number, reasonCode: 0 }, { protocolVersion: 5 }));
+        });
+      });
+    });
+    const clock = new ManualClock();
+    const outbox = SqliteOutbox.open({ path: join(tempDir('uplink-'), 'outbox.db'), maxBytes: 64 * 1024 * 1024, maxBatch: 1000, clock, logger: pino({ level: 'silent' }) });
+    await Promise.all([1, 2, 3].map((n) => outbox.append(weighedEvent(n))));
+    const harness = startUplink(settings(broker.url, { keepUnrouted: false }), { clock, outbox });
+    let delivered = 0;
+    const all = new Promise<void>((resolve) =>
+      harness.uplink.on('delivered', () => {
+        delivered += 1;
+        if (delivered === 3) resolve();
+      }),
+    );
+    const dropped = nextState(harness.uplink, 'backoff').then(() => {
+      throw new Error(`the broker dropped the connection: ${violations} publish(es) over its Receive Maximum`);
+    });
+    await Promise.race([all, dropped]);
+    expect(violations).toBe(0);
+    expect(topics).toEqual(['border/v1/test-post/status', ...Array.from({ length: 3 }, () => 'border/v1/test-post/lane-1/vehicle.weighed')]);
+    expect(broker.sockets).toHaveLength(1);
   });
 });

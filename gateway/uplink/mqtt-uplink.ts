@@ -192,6 +192,13 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
   /** Events with a lower seq were committed before this connection: sent as `replayed`. */
   private liveFromSeq = 0;
   private window = 1;
+  /**
+   * The broker's Receive Maximum (at least 1), and whether the status publish of this connection
+   * is unacknowledged: it counts against that quota, so with a Receive Maximum of 1 no event goes
+   * until it is answered (the window alone, at least 1, would put two in flight).
+   */
+  private brokerQuota = Number.POSITIVE_INFINITY;
+  private statusInFlight = false;
   private readonly inflight = new Map<number, InFlight>();
   private readonly parked = new Map<number, Parked>();
   /** Events routed to nobody, by seq, in the order they were answered so. */
@@ -414,12 +421,20 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     // protocol error for which Mosquitto drops the connection (MQTT 5 section 4.9).
     const brokerLimit = receiveMaximum === undefined ? Number.POSITIVE_INFINITY : receiveMaximum - 1;
     this.window = Math.max(1, Math.min(settings.inflightWindow, brokerLimit));
+    // 0 is a protocol error (MQTT 5.0 section 3.2.2.3.3); taken as 1 rather than never sending.
+    this.brokerQuota = receiveMaximum === undefined ? Number.POSITIVE_INFINITY : Math.max(1, receiveMaximum);
     this.machine.to('connected');
     logger.info(
       { broker: redactUrl(broker), protocolVersion: version, window: this.window, maxPacketSize: this.maxPacketSize, backlog: outbox.depth },
       'uplink connected',
     );
-    this.client?.publish(statusTopic(settings.root), this.statusPayload('online'), { retain: true }, () => undefined);
+    const epoch = this.epoch;
+    this.statusInFlight = true;
+    this.client?.publish(statusTopic(settings.root), this.statusPayload('online'), { retain: true }, () => {
+      if (epoch !== this.epoch) return;
+      this.statusInFlight = false;
+      this.schedulePumpAfterAcks();
+    });
     this.subscribeOn(this.client);
     this.armWatchdog();
     this.pump();
@@ -500,17 +515,17 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
    * and, as the link corks the socket for a tick, one write for many publishes.
    */
   private pump(): void {
-    if (this.pumping || !this.machine.is('connected') || this.inflight.size >= this.window) return;
+    if (this.pumping || !this.machine.is('connected') || this.windowFull()) return;
     this.pumping = true;
     try {
       if (!this.probeSuspect()) return;
       this.resendUnrouted();
-      while (this.machine.is('connected') && this.inflight.size < this.window) {
+      while (this.machine.is('connected') && !this.windowFull()) {
         // Whatever is in flight may come back parked or unrouted: read no more than may be held.
         const { held, room } = this.heldRoom();
         this.setHolding(held >= this.maxHeldEvents);
         if (room <= 0) break;
-        const rows = this.deps.outbox.readFrom(this.cursor, Math.min(room, this.window - this.inflight.size));
+        const rows = this.deps.outbox.readFrom(this.cursor, Math.min(room, this.roomInWindow()));
         if (rows.length === 0) break;
         for (const row of rows) {
           this.cursor = row.seq + 1;
@@ -521,6 +536,15 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** Publishes that may go now: within the window, and with the status publish within the broker's quota. */
+  private roomInWindow(): number {
+    return Math.min(this.window - this.inflight.size, this.brokerQuota - this.inflight.size - (this.statusInFlight ? 1 : 0));
+  }
+
+  private windowFull(): boolean {
+    return this.roomInWindow() <= 0;
   }
 
   private get maxHeldEvents(): number {
@@ -682,7 +706,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
       return;
     }
     for (const seq of this.unrouted) {
-      if (!this.machine.is('connected') || this.inflight.size >= this.window) break;
+      if (!this.machine.is('connected') || this.windowFull()) break;
       if (this.inflight.has(seq) || this.parked.has(seq)) {
         if (probing) return; // the probe is still on its way
         continue;
@@ -782,7 +806,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     if (this.machine.is('connected')) {
       for (const [seq, parked] of this.parked) {
         // Within the window: past the broker's Receive Maximum it would disconnect (0x93).
-        if (this.inflight.size >= this.window) break;
+        if (this.windowFull()) break;
         if (parked.retryAtMono > now || this.inflight.has(seq)) continue;
         const row = this.deps.outbox.read(seq);
         if (!row) {
