@@ -242,4 +242,23 @@ describe('VMC commands on a post', () => {
     expect((await send(command('evidence.request', 2, { digests: [held!.digest] }))).type).toBe('command.applied');
     expect((await send(command('watchlist.update', 3, { plates: [OLD_PLATE] }))).data).toMatchObject({ reason: { code: 'GW_ERR_COMMAND_REPLAY' } });
   });
+
+  it('answers a refused command once, not again each time the broker hands over its retained copy on a reconnect', async () => {
+    const dir = tempDir('commands-retained-refused-');
+    const { runtime: post, send, answers } = await startPost(dir);
+    const strangerModelKey = generateKeyPairSync('ed25519');
+    const payload = rolloutPayload('2099.1.1');
+    const foreign = { ...payload, manifest: signManifest({ ...unsigned(payload.manifest as ModelManifest) }, strangerModelKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()) };
+    const rollout = command('model.rollout', 4, foreign);
+    // Delivered live and refused: the post does not know the model's signer.
+    expect((await send(rollout)).data).toMatchObject({ reason: { code: 'GW_ERR_MODEL_SIGNATURE' } });
+    // The VMC keeps it retained on the post's topic: every reconnect hands it over again.
+    for (let reconnect = 0; reconnect < 3; reconnect += 1) {
+      post.commands.receive(bytes(rollout), true);
+      await post.commands.idle();
+    }
+    expect((await answers()).filter((answer) => answer.data.commandId === rollout.commandId)).toHaveLength(1);
+    // A newer command is still heard.
+    expect((await send(command('model.rollout', 5, rolloutPayload('2099.2.1')))).type).toBe('command.applied');
+  });
 });

@@ -20,7 +20,7 @@
  * Commands are handled one at a time, in arrival order; at most MAX_PENDING wait (a flood beyond
  * that is dropped and logged: the broker ACL lets only the VMC publish here). The retained copy
  * of the last applied command, which the broker hands over on every (re)subscription, is
- * recognised and not answered again.
+ * recognised and not answered again; so is the retained copy of one refused already.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,6 +39,7 @@ import type { AppliedModel, CommandState } from './command-state.js';
 import { verifyCommand, type CommandIdentity, type VerifiedCommand } from './verify-command.js';
 import { fileWriteStarted } from '../../core/file-writes.js';
 import { MODEL_FILE_NAME_PATTERN } from '../../contract/model-manifest.js';
+import type { CommandKind } from '../../contract/vmc-command.js';
 
 /** Commands waiting to be handled, at most. */
 export const MAX_PENDING = 16;
@@ -80,6 +81,14 @@ type Answer =
 export class CommandHandler {
   private queue: Promise<void> = Promise.resolve();
   private pending = 0;
+  /**
+   * Per kind, the id of the last command refused for good (not GW_ERR_COMMAND_APPLY, which a later
+   * delivery may get past). The VMC keeps its latest command retained on the post's topic, so the
+   * broker hands a refused one over again on every reconnect: recognised and not answered (nor a
+   * model written and verified) again. In memory: a restart, after which a configuration change
+   * (a key added) may let it through, hears it once more.
+   */
+  private readonly refusedIds = new Map<CommandKind, string>();
   /** Answers stored (tests and metrics). */
   readonly answered = { applied: 0, refused: 0 };
 
@@ -115,11 +124,13 @@ export class CommandHandler {
         logger.debug({ commandId: last.commandId, kind: verdict.identity.kind }, 'retained copy of the applied command; nothing to do');
         return;
       }
+      if (retained && this.refusedAlready(verdict.identity)) return;
       await this.answer(verdict.identity, { outcome: 'refused', code: verdict.code, message: verdict.message });
       return;
     }
     const command = verdict.command;
     const identity: CommandIdentity = { commandId: command.envelope.commandId, kind: command.kind, version: command.envelope.version };
+    if (retained && this.refusedAlready(identity)) return;
     const answer =
       command.kind === 'watchlist.update' ? this.applyWatchlist(command) : command.kind === 'evidence.request' ? await this.applyEvidenceRequest(command) : await this.applyModel(command);
     await this.answer(identity, answer);
@@ -210,6 +221,13 @@ export class CommandHandler {
     };
   }
 
+  /** True when `identity` is the retained copy of a command refused already (refusedIds). */
+  private refusedAlready(identity: CommandIdentity): boolean {
+    if (!identity.kind || !identity.commandId || this.refusedIds.get(identity.kind) !== identity.commandId) return false;
+    this.options.logger.debug({ ...identity }, 'retained copy of a command refused already; not answered again');
+    return true;
+  }
+
   /** Stores the command's one answer; an answer that cannot be stored is logged. */
   private async answer(identity: CommandIdentity, answer: Answer): Promise<void> {
     const { gateway, logger } = this.options;
@@ -222,6 +240,7 @@ export class CommandHandler {
       } else {
         await gateway.emit('command.refused', POST_LANE, { ...identity, current: this.current(null), reason: { code: answer.code, message: answer.message.slice(0, 1000) } });
         this.answered.refused += 1;
+        if (identity.kind && identity.commandId && answer.code !== 'GW_ERR_COMMAND_APPLY') this.refusedIds.set(identity.kind, identity.commandId);
         logger.warn({ ...identity, code: answer.code, reason: answer.message }, 'VMC command refused');
       }
     } catch (error) {
