@@ -484,4 +484,40 @@ describe('MqttLink against a broker that misbehaves', () => {
     expect(skipped).toEqual([big.length]);
     expect(made.isConnected).toBe(true);
   });
+
+  it('stops reading while the broker does not read its answers: a flood of QoS 1 messages to a broker that reads nothing holds no more than a bound, and all are read once it reads again', async () => {
+    // Each message is answered with a PUBACK; a broker that sends and never reads made the link
+    // buffer every answer (≈ 230 bytes of heap each: 700 MB for 3 million 9-byte messages).
+    const count = 500_000;
+    const one = mqttPacket.generate({ cmd: 'publish', qos: 1, messageId: 7, topic: 'c', payload: 'x', dup: false, retain: false }, { protocolVersion: 5 });
+    const flood = Buffer.concat(Array.from({ length: 10_000 }, () => one));
+    let socket!: Socket;
+    const broker = await fakeBroker(
+      onConnect((accepted) => {
+        socket = accepted;
+        accepted.pause(); // reads nothing more
+        accepted.write(connack());
+        for (let sent = 0; sent < count; sent += 10_000) accepted.write(flood);
+      }),
+    );
+    const made = link(broker.url);
+    let received = 0;
+    let largestBacklog = 0;
+    const all = new Promise<void>((resolve) =>
+      made.on('message', () => {
+        received += 1;
+        largestBacklog = Math.max(largestBacklog, made.writeBacklogBytes);
+        if (received === count) resolve();
+      }),
+    );
+    const throttled = new Promise<void>((resolve) => made.once('throttled', () => resolve()));
+    await connected(made);
+    await Promise.race([throttled, all]);
+    expect(received).toBeLessThan(count);
+    expect(largestBacklog).toBeLessThan(256 * 1024);
+    // The broker reads again: every message is read and answered, on the same connection.
+    socket.resume();
+    await all;
+    expect(made.isConnected).toBe(true);
+  });
 });

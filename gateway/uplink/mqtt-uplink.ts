@@ -394,6 +394,7 @@ export class MqttUplink extends EventEmitter<UplinkEvents> {
     client.on('message', (topic, payload, retained) => {
       if (epoch === this.epoch) this.subscription?.onMessage(topic, payload, retained);
     });
+    client.on('throttled', (backlogBytes) => logger.debug({ backlogBytes }, 'the broker is not reading what the uplink writes; reading from it paused until it does'));
     // Held to a bound, not read: nothing larger than a command may be is one (GW_ERR_COMMAND_TOO_LARGE).
     client.on('oversize', (skipped) => {
       logger.warn({ code: 'GW_ERR_COMMAND_TOO_LARGE', bytes: skipped.bytes, maxBytes: options.maxIncomingBytes }, 'a message from the broker larger than any command may be; skipped unread');
