@@ -376,7 +376,7 @@ describe('MqttLink against a broker that misbehaves', () => {
     const broker = await fakeBroker(
       onConnect((socket) => {
         socket.write(connack());
-        void nextPacket(socket, 'publish').then(() => socket.write(mqttPacket.generate({ cmd: 'disconnect', reasonCode: 0x8e }, { protocolVersion: 5 })));
+        void nextPacket(socket, 'publish').then(() => socket.write(mqttPacket.generate({ cmd: 'disconnect', reasonCode: 0x99 }, { protocolVersion: 5 })));
       }),
     );
     const made = link(broker.url);
@@ -388,8 +388,8 @@ describe('MqttLink against a broker that misbehaves', () => {
       order.push('publish settled');
       return result;
     });
-    expect(await closed).toMatchObject({ error: { code: 0x8e }, byBroker: true });
-    expect((await publish).error?.message).toMatch(/0x8e/);
+    expect(await closed).toMatchObject({ error: { code: 0x99 }, byBroker: true });
+    expect((await publish).error?.message).toMatch(/0x99/);
     expect(order).toEqual(['close', 'publish settled']);
   });
 

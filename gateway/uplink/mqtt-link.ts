@@ -104,6 +104,14 @@ const CONNACK_REFUSALS: Record<number, string> = {
   0x9d: 'server moved',
 };
 const LAST_MESSAGE_ID = 0xffff;
+/**
+ * DISCONNECT reason codes that name a cause other than a packet the client sent (MQTT 5.0 section
+ * 3.14.2.1): 0x89 server busy, 0x8B server shutting down, 0x8D keep alive timeout, 0x8E session
+ * taken over, 0x98 administrative action, 0x9C use another server, 0x9D server moved, 0x9F
+ * connection rate exceeded, 0xA0 maximum connect time. A broker restarting three times (or a
+ * second gateway with the same client id) otherwise parked the oldest event as a poison message.
+ */
+const NOT_A_PUBLISH_FAULT = new Set([0x89, 0x8b, 0x8d, 0x8e, 0x98, 0x9c, 0x9d, 0x9f, 0xa0]);
 /** Unwritten bytes past which nothing more is read from the broker until they drain (throttleReads()). */
 const MAX_WRITE_BACKLOG = 64 * 1024;
 
@@ -299,7 +307,9 @@ export class MqttLink extends EventEmitter<MqttLinkEvents> {
         return;
       case 'disconnect': {
         const reason = packet.reasonCode ?? 0;
-        return this.fail(new LinkError(`the broker disconnected (reason 0x${reason.toString(16)}${packet.properties?.reasonString ? `: ${packet.properties.reasonString}` : ''})`, reason), true);
+        // byBroker says what was in flight may be to blame (the uplink's poison strikes): not so
+        // when the broker names a cause of its own (a shutdown, a takeover, a move).
+        return this.fail(new LinkError(`the broker disconnected (reason 0x${reason.toString(16)}${packet.properties?.reasonString ? `: ${packet.properties.reasonString}` : ''})`, reason), !NOT_A_PUBLISH_FAULT.has(reason));
       }
       default:
         return this.fail(new LinkError(`unexpected ${packet.cmd} from the broker`));

@@ -208,4 +208,32 @@ describe('MqttUplink against a broker that misbehaves', () => {
     expect(topics).toEqual(['border/v1/test-post/status', ...Array.from({ length: 3 }, () => 'border/v1/test-post/lane-1/vehicle.weighed')]);
     expect(broker.sockets).toHaveLength(1);
   });
+
+  it('blames no event for a DISCONNECT whose reason names another cause (server shutting down, session taken over, use another server)', async () => {
+    const reasons = [0x8b, 0x8e, 0x9c];
+    let connection = 0;
+    const broker = await fakeBroker((socket) => {
+      const reason = reasons[connection] ?? 0x8b;
+      connection += 1;
+      onConnect(socket, () => socket.write(connack()));
+      socket.on('mqtt', (packet: mqttPacket.Packet) => {
+        // The event, unacknowledged, when the broker goes: what a broker's restart or a takeover looks like.
+        if (packet.cmd === 'publish' && packet.topic.endsWith('vehicle.weighed')) socket.end(mqttPacket.generate({ cmd: 'disconnect', reasonCode: reason }, { protocolVersion: 5 }));
+        else if (packet.cmd === 'publish') socket.write(mqttPacket.generate({ cmd: 'puback', messageId: packet.messageId as number, reasonCode: 0 }, { protocolVersion: 5 }));
+      });
+    });
+    const clock = new ManualClock();
+    const outbox = SqliteOutbox.open({ path: join(tempDir('uplink-'), 'outbox.db'), maxBytes: 64 * 1024 * 1024, maxBatch: 1000, clock, logger: pino({ level: 'silent' }) });
+    await outbox.append(weighedEvent(1));
+    const { uplink, logs } = startUplink(settings(broker.url, { poisonAfterDrops: 3 }), { clock, outbox });
+    const parked: number[] = [];
+    uplink.on('parked', (event) => parked.push(event.seq));
+    for (let drop = 0; drop < reasons.length; drop += 1) {
+      await nextState(uplink, 'backoff');
+      if (drop < reasons.length - 1) clock.advance(logs.filter((line) => line.msg === 'uplink reconnect scheduled').at(-1)?.delayMs as number);
+    }
+    expect(connection).toBe(3);
+    expect(parked).toEqual([]);
+    expect(uplink.parkedCount).toBe(0);
+  });
 });
