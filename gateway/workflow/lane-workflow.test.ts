@@ -119,6 +119,41 @@ describe('lane workflow', () => {
     expect(kinds().at(-1)).toBe('alarm:WF_EXIT_UNKNOWN');
   });
 
+  it('gives an exit read to the only released vehicle only when the plate is no other vehicle’s: a re-read of one that left, or one not released', async () => {
+    const { clock, workflow, kinds, completed, events } = lane();
+    const first = workflow.arrive('GE-101-AA');
+    workflow.register(first.crossingId, declaration(20_000));
+    await workflow.weigh(20_000);
+    const second = workflow.arrive('GE-202-BB');
+    workflow.register(second.crossingId, declaration(20_000));
+    await workflow.weigh(20_000);
+    const third = workflow.arrive('GE-303-CC');
+    workflow.register(third.crossingId, declaration(20_000));
+    expect([first.state, second.state, third.state]).toEqual(['released', 'released', 'registered']);
+
+    clock.advance(MINUTE);
+    workflow.exit('GE101AA');
+    // The exit camera reads the same truck again seconds later: the second one is still at the barrier.
+    clock.advance(3_000);
+    expect(workflow.exit('GE101AA')).toBeNull();
+    expect(second.state).toBe('released');
+    expect(completed().map((c) => c.crossing.crossingId)).toEqual([first.crossingId]);
+    expect(kinds().filter((k) => k.startsWith('alarm:'))).toEqual([]);
+
+    // A vehicle not released drives out: it is reported, and not taken for the released one.
+    clock.advance(MINUTE);
+    expect(workflow.exit('GE303CC')).toBeNull();
+    expect(second.state).toBe('released');
+    expect(events.at(-1)).toMatchObject({ kind: 'alarm', alarm: 'WF_EXIT_UNKNOWN', crossingId: third.crossingId, details: { plate: 'GE303CC', state: 'registered' } });
+    expect(completed()).toHaveLength(1);
+
+    // A plate that is nobody's is still a misread of the only released vehicle.
+    clock.advance(MINUTE);
+    workflow.exit('ZZ999ZZ');
+    expect(completed().map((c) => c.crossing.crossingId)).toEqual([first.crossingId, second.crossingId]);
+    expect(kinds().at(-3)).toBe('alarm:WF_PLATE_MISMATCH');
+  });
+
   it('closes a vehicle that left the queue as abandoned, after the timeout without progress', () => {
     const { clock, workflow, completed } = lane({ abandonAfterMs: 60 * MINUTE });
     const crossing = workflow.arrive('BB222BB');

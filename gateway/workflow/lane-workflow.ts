@@ -147,9 +147,19 @@ const isRegistered = (c: Crossing): boolean => c.state === 'registered';
 const isScanning = (c: Crossing): boolean => c.state === 'scanning';
 const isReleased = (c: Crossing): boolean => c.state === 'released';
 
+/**
+ * How long the exit camera's read of a vehicle that has left is taken for that vehicle read again
+ * (a camera that reads a truck twice as it passes or stops under it), and how many such plates a
+ * lane remembers: a lane exits far fewer vehicles in that time.
+ */
+export const EXIT_REREAD_MS = 5 * 60_000;
+const RECENT_EXITS_MAX = 32;
+
 export class LaneWorkflow {
   private readonly crossings = new Map<string, Crossing>();
   private readonly timers = new Map<string, TimerHandle>();
+  /** Plates that left this lane lately (oldest first), on the monotonic clock: see exit(). */
+  private readonly recentExits: { plate: string; atMono: number }[] = [];
   private counter = 0;
 
   constructor(private readonly options: LaneWorkflowOptions) {}
@@ -356,10 +366,30 @@ export class LaneWorkflow {
   /**
    * Exit camera: completes the released crossing whose plate matches (OCR-tolerant). A plate that
    * matches none, or a second vehicle while one barrier cycle is open, raises an alarm.
+   *
+   * A read plate that matches no released crossing is given to the lane's only released one (a
+   * misread, WF_PLATE_MISMATCH) only when it is no other vehicle's: a plate that left this lane
+   * within EXIT_REREAD_MS is the same vehicle read again (nothing happens), and a plate of a
+   * crossing on this lane that is not released is that vehicle leaving without release
+   * (WF_EXIT_UNKNOWN, naming it). Either way the released vehicle is still waiting at the barrier.
    */
   exit(plate: string | null): Crossing | null {
     const released = this.open().filter(isReleased);
     const match = plate === null ? undefined : released.find((c) => c.plate !== null && platesMatch(c.plate, plate));
+    if (!match && plate !== null) {
+      if (this.exitedRecently(plate)) return null;
+      const unreleased = this.open().find((c) => c.state !== 'released' && c.plate !== null && platesMatch(c.plate, plate));
+      if (unreleased) {
+        this.options.emit({
+          kind: 'alarm',
+          alarm: 'WF_EXIT_UNKNOWN',
+          message: `lane ${this.options.laneId}: vehicle ${plate} left without release (its crossing ${unreleased.crossingId} is ${unreleased.state})`,
+          crossingId: unreleased.crossingId,
+          details: { plate, state: unreleased.state },
+        });
+        return null;
+      }
+    }
     const crossing = match ?? (released.length === 1 ? released[0] : undefined);
     if (!crossing) {
       this.options.emit({ kind: 'alarm', alarm: 'WF_EXIT_UNKNOWN', message: `lane ${this.options.laneId}: vehicle ${plate ?? '(unread)'} left without a released crossing`, crossingId: null, details: { plate } });
@@ -376,8 +406,21 @@ export class LaneWorkflow {
     }
     this.move(crossing, 'exited');
     this.stamp(crossing, 'exited');
+    this.rememberExit(plate, crossing.plate);
     this.complete(crossing, 'completed');
     return crossing;
+  }
+
+  /** The plates of a vehicle that left: as the exit camera read it, and its crossing's (a misread's other spelling). */
+  private rememberExit(...plates: (string | null)[]): void {
+    const atMono = this.options.clock.monotonic();
+    for (const plate of new Set(plates)) if (plate !== null) this.recentExits.push({ plate, atMono });
+    if (this.recentExits.length > RECENT_EXITS_MAX) this.recentExits.splice(0, this.recentExits.length - RECENT_EXITS_MAX);
+  }
+
+  private exitedRecently(plate: string): boolean {
+    const since = this.options.clock.monotonic() - EXIT_REREAD_MS;
+    return this.recentExits.some((exit) => exit.atMono >= since && platesMatch(exit.plate, plate));
   }
 
   /**
