@@ -322,6 +322,28 @@ describe('post workflow', () => {
       expect(emitted.find((e) => e.type === 'operator.action')).toBeDefined();
     });
 
+    it('opens the arm for no vehicle that was released and abandoned: the next cycle ends closed', async () => {
+      const turnedBack = await release('GE-101-AA');
+      // The truck turns back instead of driving through; 12 hours on, its crossing is abandoned.
+      await clock.runFor(13 * 3_600_000);
+      expect(emitted.find((e) => e.type === 'crossing.completed')).toMatchObject({ subject: turnedBack, data: { outcome: 'abandoned' } });
+      const byHand = post.operateBarrier('lane-1', 'close', SUPERVISOR, 'arm left up');
+      await flush();
+      await barrier.confirm('close');
+      await byHand;
+
+      const next = await release('GE-202-BB');
+      barrier.set({ vehiclePresent: true });
+      barrier.set({ vehiclePresent: false });
+      await flush();
+      await barrier.confirm('close');
+      expect(emitted.find((e) => e.type === 'crossing.completed' && e.subject === next)).toMatchObject({ data: { outcome: 'completed' } });
+      // Nobody is released: the arm stays down.
+      expect(post.lane('lane-1').workflow.open()).toEqual([]);
+      expect(barrier.pending).toEqual([]);
+      expect(post.lane('lane-1').cycle).toMatchObject({ phase: 'idle', waiting: 0 });
+    });
+
     it('raises an open that fails without a stable code as WF_BARRIER_COMMAND on the lane', async () => {
       const crossing = post.register('lane-1', { plate: 'GE-101-AA', actor: SUPERVISOR, declaration: DECLARATION });
       post.lane('lane-1').workflow.forceRelease(crossing.crossingId, SUPERVISOR, 'released for the test');

@@ -321,7 +321,13 @@ export class PostWorkflow {
 
   private openForNext(lane: Lane): void {
     const { cycle } = lane;
-    if (cycle.phase !== 'idle' || cycle.waiting === 0) return;
+    if (cycle.phase !== 'idle') return;
+    // `waiting` counts releases; a released vehicle that never came through (abandoned, or gone
+    // under an arm the gateway did not open) is no longer on the lane: the arm is not opened for it.
+    let released = 0;
+    for (const crossing of lane.workflow.open()) if (crossing.state === 'released') released += 1;
+    if (cycle.waiting > released) cycle.waiting = released;
+    if (cycle.waiting === 0) return;
     const driver = this.barrierDriver(lane);
     if (!driver) return;
     cycle.phase = 'open';
