@@ -344,6 +344,35 @@ describe('post workflow', () => {
       expect(post.lane('lane-1').cycle).toMatchObject({ phase: 'idle', waiting: 0 });
     });
 
+    it('records the exit of a released vehicle through an arm opened by hand after the open failed', async () => {
+      const first = post.register('lane-1', { plate: 'GE-101-AA', actor: SUPERVISOR, declaration: DECLARATION });
+      post.lane('lane-1').workflow.forceRelease(first.crossingId, SUPERVISOR, 'released for the test');
+      await barrier.fail('open', new GatewayError('GW_ERR_BARRIER_NOT_CONFIRMED', 'bar-1: not open after 10000 ms (arm closed)'));
+      // As the alarm asks: the supervisor opens it by hand, and the truck drives through.
+      barrier.state = { ...barrier.state, position: 'open' };
+      await post.operateBarrier('lane-1', 'open', SUPERVISOR, 'the open failed');
+      clock.advance(20_000);
+      barrier.set({ vehiclePresent: true });
+      barrier.set({ vehiclePresent: false });
+      const exited = emitted.find((e) => e.type === 'crossing.completed' && e.subject === first.crossingId);
+      expect(exited).toMatchObject({ data: { outcome: 'completed', durations: { crossingSec: 20 } } });
+      const byHand = post.operateBarrier('lane-1', 'close', SUPERVISOR, 'it went through');
+      await flush();
+      await barrier.confirm('close');
+      await byHand;
+
+      // The next vehicle's exit is its own, and the arm is not opened again after it.
+      const second = await release('GE-202-BB');
+      clock.advance(60_000);
+      barrier.set({ vehiclePresent: true });
+      barrier.set({ vehiclePresent: false });
+      await flush();
+      await barrier.confirm('close');
+      expect(emitted.filter((e) => e.type === 'crossing.completed').map((e) => e.subject)).toEqual([first.crossingId, second]);
+      expect(barrier.pending).toEqual([]);
+      expect(post.lane('lane-1').workflow.open()).toEqual([]);
+    });
+
     it('raises an open that fails without a stable code as WF_BARRIER_COMMAND on the lane', async () => {
       const crossing = post.register('lane-1', { plate: 'GE-101-AA', actor: SUPERVISOR, declaration: DECLARATION });
       post.lane('lane-1').workflow.forceRelease(crossing.crossingId, SUPERVISOR, 'released for the test');

@@ -296,7 +296,13 @@ export class PostWorkflow {
     const rising = inputs.vehiclePresent && !cycle.loopActive;
     const falling = !inputs.vehiclePresent && cycle.loopActive;
     cycle.loopActive = inputs.vehiclePresent;
-    if (cycle.phase === 'idle') return;
+    if (cycle.phase === 'idle') {
+      // The arm is up with no cycle of the gateway's: opened by hand, as an open that failed asks.
+      // On a lane without an exit camera the loop is the only witness of the released vehicle
+      // going through (else it would stay released, and the next vehicle's exit be taken for it).
+      if (falling && !lane.hasExitCamera && cycle.waiting > 0 && inputs.position !== 'closed' && lane.workflow.exitByLoop()) cycle.waiting -= 1;
+      return;
+    }
     if (rising) {
       cycle.vehicles += 1;
       if (cycle.vehicles === 2) lane.workflow.tailgating(null);
