@@ -1,7 +1,10 @@
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import type { EventDraft } from '../../contract/envelope.js';
 import type { Actor } from '../auth/roles.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { platesMatch } from '../../core/plates.js';
+import { LaneStore } from './lane-store.js';
 import { LaneWorkflow, type WorkflowEvent } from './lane-workflow.js';
 import { rulesRisk } from './rules-risk.js';
 
@@ -216,6 +219,31 @@ describe('lane workflow', () => {
     third.workflow.overrideChannel(picked.crossingId, 'green', supervisor('sup-1'), 'scanner queue too long');
     expect(picked.state).toBe('released');
     expect(third.events.filter((e) => e.kind === 'operator')).toMatchObject([{ action: 'crossing.channel', before: 'green', after: 'green' }]);
+  });
+
+  it('completes, once, a crossing restored with its exit stored but not its completion', async () => {
+    const db = new Database(':memory:');
+    const before = new ManualClock(Date.UTC(2026, 10, 26, 6, 0, 0));
+    const beforeStore = new LaneStore(db, before);
+    const options = { laneId: 'lane-1', clockQuality: () => ({ synchronised: true, offsetMs: 0.3 }), abandonAfterMs: 12 * 60 * MINUTE, assessRisk: () => ({ channel: 'green' as const, score: 0.1, modelVersion: 'rules', reasons: [], xrayRequested: false }) };
+    // Each event is committed with the crossing as it is then (lane-store.ts); the process dies
+    // after the exit's commit, before the completion's.
+    const first = new LaneWorkflow({ ...options, clock: before, emit: (event) => event.kind === 'milestone' && beforeStore.within(event.crossing)({} as EventDraft, db) });
+    const crossing = first.arrive('GE-123-AB');
+    before.advance(30 * MINUTE);
+    first.register(crossing.crossingId, declaration(20_000));
+    await first.weigh(20_000);
+    before.advance(10 * MINUTE);
+    first.exit('GE123AB');
+
+    const after = new ManualClock(before.now() + 5 * MINUTE);
+    const events: WorkflowEvent[] = [];
+    const restarted = new LaneWorkflow({ ...options, clock: after, emit: (event) => events.push(event) });
+    for (const { crossing: open, lastWrittenWallMs } of new LaneStore(db, after).restoreCrossings().get('lane-1') ?? []) restarted.restore(open, lastWrittenWallMs);
+    expect(events).toMatchObject([{ kind: 'completed', outcome: 'completed', crossing: { crossingId: crossing.crossingId, state: 'exited' }, durations: { registrationSec: 1800, crossingSec: 2400 } }]);
+    expect(restarted.open()).toEqual([]);
+    after.advance(13 * 60 * MINUTE);
+    expect(events).toHaveLength(1);
   });
 
   it('matches plates tolerant of OCR confusions', () => {

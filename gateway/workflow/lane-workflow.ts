@@ -475,6 +475,13 @@ export class LaneWorkflow {
    */
   restore(crossing: Crossing, lastProgressWallMs: number): void {
     this.crossings.set(crossing.crossingId, crossing);
+    // Its exit was stored but not its completion (the process died between the two commits, or
+    // the completion was refused): it has left, and completes now, once. Left open, it would be
+    // neither completed nor abandoned (exited crossings have no abandonment timer), for ever.
+    if (crossing.state === 'exited') {
+      this.complete(crossing, 'completed');
+      return;
+    }
     const idle = Math.max(0, this.options.clock.now() - lastProgressWallMs);
     this.armAbandon(crossing, Math.max(0, this.options.abandonAfterMs - idle));
     // Weighed but not yet assessed: the model's answer died with the process; ask again.
