@@ -6,6 +6,7 @@ import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { platesMatch } from '../../core/plates.js';
 import { LaneStore } from './lane-store.js';
 import { LaneWorkflow, type WorkflowEvent } from './lane-workflow.js';
+import { toCatalogueEvents } from './workflow-events.js';
 import { rulesRisk } from './rules-risk.js';
 
 const MINUTE = 60_000;
@@ -244,6 +245,24 @@ describe('lane workflow', () => {
     expect(restarted.open()).toEqual([]);
     after.advance(13 * 60 * MINUTE);
     expect(events).toHaveLength(1);
+  });
+
+  it('keeps the latest overrides in the record of a vehicle whose channel is flipped again and again, so its completion stays storable', async () => {
+    const { workflow, completed } = lane({ random: 0.01 });
+    const crossing = workflow.arrive('GE-558-XY');
+    workflow.register(crossing.crossingId, declaration(20_000));
+    await workflow.weigh(20_000);
+    const decided = [...(crossing.risk?.reasons ?? [])];
+    for (let i = 1; i <= 300; i += 1) workflow.overrideChannel(crossing.crossingId, i % 2 === 1 ? 'red' : 'orange', supervisor('sup-1'), `${i}: ${'x'.repeat(490)}`);
+    workflow.forceRelease(crossing.crossingId, supervisor('sup-1'), 'done');
+    workflow.exit('GE558XY');
+    const record = toCatalogueEvents('p1', 'lane-1', completed()[0]!)[0]!;
+    expect(record.data).toMatchObject({ channel: 'orange' });
+    const reasons = (record.data as { risk: { reasons: string[] } }).risk.reasons;
+    expect(reasons.slice(0, decided.length)).toEqual(decided);
+    expect(reasons.slice(decided.length).map((r) => r.slice(0, 26))).toEqual([296, 297, 298, 299, 300].map((i) => `supervisor sup-1 override: ${i}:`.slice(0, 26)));
+    // Far under uplink.maxEventBytes (64 KiB by default).
+    expect(JSON.stringify(record).length).toBeLessThan(8 * 1024);
   });
 
   it('matches plates tolerant of OCR confusions', () => {

@@ -89,6 +89,8 @@ export interface Crossing {
   /** Monotonic ms of each milestone reached. */
   monoMs: Partial<Record<Milestone, number>>;
   clock: ClockQuality;
+  /** Channel overrides made (the latest MAX_OVERRIDE_REASONS of them end `risk.reasons`). */
+  overrides?: number;
   /**
    * Restored after a gateway restart: the monotonic clock restarted with the process, so the time
    * across the outage comes from the wall clock (lane-store.ts), and the completed event says so.
@@ -152,6 +154,9 @@ const isReleased = (c: Crossing): boolean => c.state === 'released';
  * (a camera that reads a truck twice as it passes or stops under it), and how many such plates a
  * lane remembers: a lane exits far fewer vehicles in that time.
  */
+/** Operators' channel overrides whose reasons a crossing's record keeps: the latest. */
+export const MAX_OVERRIDE_REASONS = 5;
+
 export const EXIT_REREAD_MS = 5 * 60_000;
 const RECENT_EXITS_MAX = 32;
 
@@ -317,7 +322,14 @@ export class LaneWorkflow {
       throw new WorkflowError(`crossing ${crossingId} is already on the ${channel} channel (${crossing.state}): an override must change the channel or the route`);
     }
     this.options.emit({ kind: 'operator', actor, action: 'crossing.channel', before: crossing.risk.channel, after: channel, reason, crossingId });
-    crossing.risk = { ...crossing.risk, channel, reasons: [...crossing.risk.reasons, `${actor.role} ${actor.id} override: ${reason}`], xrayRequested: channel === 'orange' };
+    // The record keeps the decision's reasons and the latest overrides' (each is in the audit log and
+    // an operator.action): a channel flipped again and again must not grow the crossing.completed
+    // past uplink.maxEventBytes, which would refuse it and lose the crossing.
+    const held = Math.min(crossing.overrides ?? 0, MAX_OVERRIDE_REASONS);
+    const reasons = crossing.risk.reasons;
+    const kept = [...reasons.slice(reasons.length - held), `${actor.role} ${actor.id} override: ${reason}`].slice(-MAX_OVERRIDE_REASONS);
+    crossing.overrides = (crossing.overrides ?? 0) + 1;
+    crossing.risk = { ...crossing.risk, channel, reasons: [...reasons.slice(0, reasons.length - held), ...kept], xrayRequested: channel === 'orange' };
     crossing.xray = crossing.xray || channel === 'orange';
     // Routing again from the new channel is the override itself, outside the transition table.
     crossing.state = 'risk-assessed';
