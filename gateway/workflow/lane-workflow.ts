@@ -154,6 +154,9 @@ const isReleased = (c: Crossing): boolean => c.state === 'released';
  * (a camera that reads a truck twice as it passes or stops under it), and how many such plates a
  * lane remembers: a lane exits far fewer vehicles in that time.
  */
+/** How long a plate the entry camera reads again is taken for the vehicle it read (see readAgain). */
+export const ENTRY_REREAD_MS = 5 * 60_000;
+
 /** Operators' channel overrides whose reasons a crossing's record keeps: the latest. */
 export const MAX_OVERRIDE_REASONS = 5;
 
@@ -185,6 +188,8 @@ export class LaneWorkflow {
    * when unread (the operator enters it).
    */
   arrive(plate: string | null, vehicleType = 'truck', plateConfidence: number | null = null, detectedBy: DetectedBy = 'anpr', entryPicture: string | null = null): Crossing {
+    const again = plate !== null && detectedBy === 'anpr' ? this.readAgain(plate) : undefined;
+    if (again) return again;
     this.counter += 1;
     const crossingId = this.options.newId?.() ?? `${this.options.laneId}-${this.options.clock.now().toString(36)}-${this.counter}`;
     const crossing: Crossing = {
@@ -213,6 +218,21 @@ export class LaneWorkflow {
     }
     this.abandonOldestUnregistered();
     return crossing;
+  }
+
+  /**
+   * The open crossing of this plate that arrived within ENTRY_REREAD_MS: a camera reads a truck
+   * again as it stops and starts under it, and a second crossing would wait until abandoned,
+   * count as a second visit in the risk model's history, and push a real vehicle out of
+   * `maxUnregistered`. (A second truck with the same plate read meanwhile is entered at
+   * registration, as one the camera did not see.)
+   */
+  private readAgain(plate: string): Crossing | undefined {
+    const since = this.options.clock.monotonic() - ENTRY_REREAD_MS;
+    for (const c of this.crossings.values()) {
+      if (c.plate !== null && (c.monoMs.arrived ?? since - 1) >= since && platesMatch(c.plate, plate)) return c;
+    }
+    return undefined;
   }
 
   /**

@@ -423,6 +423,25 @@ describe('post workflow', () => {
       expect(post.lane('lane-2').workflow.open().at(-1)).not.toHaveProperty('entryPicture');
     });
 
+    it('takes the entry camera reading a plate again within minutes for the vehicle it read, not a second arrival', () => {
+      const read = (text: string): void =>
+        feed.read('lane-2', 'entry', { type: 'plate.read', deviceId: 'cam-2', plate: { text, raw: text, confidence: 0.9, country: null, formatValid: null }, plateType: null, vehicleType: 'truck', imageRef: null, cameraTime: null, atMs: clock.now() });
+      read('GE-606-FF');
+      clock.advance(4_000);
+      read('GE-606-FF'); // the truck stopped and moved on under the camera
+      const [crossing] = post.lane('lane-2').workflow.open();
+      post.register('lane-2', { plate: 'GE-606-FF', actor: SUPERVISOR, declaration: DECLARATION });
+      clock.advance(60_000);
+      read('GE6O6FF'); // read once more as it leaves the booth, with an OCR confusion
+      expect(post.lane('lane-2').workflow.open().map((c) => [c.crossingId, c.state])).toEqual([[crossing!.crossingId, 'registered']]);
+      expect(emitted.filter((e) => e.type === 'vehicle.arrived')).toHaveLength(1);
+
+      // The same plate much later is another visit, with a crossing of its own.
+      clock.advance(10 * 60_000);
+      read('GE-606-FF');
+      expect(post.lane('lane-2').workflow.open()).toHaveLength(2);
+    });
+
     it('puts an arrival entered at registration on its lane as detected by the operator, with its actions and their audit entries', () => {
       const crossing = post.register('lane-2', { plate: 'GE-303-CC', actor: SUPERVISOR, declaration: DECLARATION });
       expect(emitted.find((e) => e.type === 'vehicle.arrived')).toMatchObject({ laneId: 'lane-2', data: { detectedBy: 'operator', plate: { text: 'GE-303-CC' } } });
