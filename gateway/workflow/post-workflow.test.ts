@@ -442,6 +442,17 @@ describe('post workflow', () => {
       expect(post.lane('lane-2').workflow.open()).toHaveLength(2);
     });
 
+    it('changes nothing of a crossing past registration when a registration names it', () => {
+      feed.read('lane-2', 'entry', { type: 'plate.read', deviceId: 'cam-2', plate: null, plateType: null, vehicleType: 'truck', imageRef: null, cameraTime: null, atMs: clock.now() });
+      const [unread] = post.lane('lane-2').workflow.open();
+      post.lane('lane-2').workflow.forceRelease(unread!.crossingId, SUPERVISOR, 'camera could not read it, waved through');
+      const before = emitted.length;
+      const registration = { actor: { id: 'reg-system', role: 'registration' as const }, vehicleType: 'car', declaration: DECLARATION };
+      expect(() => post.register('lane-2', { ...registration, crossingId: unread!.crossingId, plate: 'GE-707-GG' })).toThrow(/released/);
+      expect(unread).toMatchObject({ state: 'released', plate: null, vehicleType: 'truck' });
+      expect(emitted.slice(before)).toEqual([]);
+    });
+
     it('puts an arrival entered at registration on its lane as detected by the operator, with its actions and their audit entries', () => {
       const crossing = post.register('lane-2', { plate: 'GE-303-CC', actor: SUPERVISOR, declaration: DECLARATION });
       expect(emitted.find((e) => e.type === 'vehicle.arrived')).toMatchObject({ laneId: 'lane-2', data: { detectedBy: 'operator', plate: { text: 'GE-303-CC' } } });

@@ -188,6 +188,9 @@ export class PostWorkflow {
       crossing = this.arrive(laneId, request.plate, request.vehicleType ?? 'unknown', null, 'operator');
       this.onWorkflowEvent(laneId, { kind: 'operator', actor: request.actor, action: 'crossing.arrival', before: null, after: request.plate, reason: 'no camera arrival for this plate', crossingId: crossing.crossingId });
     }
+    // Nothing of a crossing past registration is changed by a registration that is then refused
+    // (its plate, by a caller that may not set plates; its vehicle type, unrecorded).
+    if (crossing.state !== 'arrived') throw new WorkflowError(`crossing ${crossing.crossingId} is ${crossing.state}: only an arrived vehicle is registered`);
     if (crossing.plate === null && request.plate) workflow.setPlate(crossing.crossingId, request.plate, request.actor, 'plate entered at registration');
     if (request.vehicleType) crossing.vehicleType = request.vehicleType;
     workflow.register(crossing.crossingId, request.declaration);
