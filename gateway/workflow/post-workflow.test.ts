@@ -145,6 +145,7 @@ describe('post workflow', () => {
   /** What the post workflow logged at warn and above. */
   let logLines: Record<string, unknown>[];
   let audited: { laneId: string; action: string }[];
+  let options: PostWorkflowOptions;
 
   beforeEach(() => {
     clock = new ManualClock();
@@ -154,7 +155,7 @@ describe('post workflow', () => {
     emitted = [];
     logLines = [];
     audited = [];
-    const options: PostWorkflowOptions = {
+    options = {
       config,
       gateway: {
         emit: (type, laneId, data, subject) => {
@@ -465,6 +466,27 @@ describe('post workflow', () => {
         { laneId: 'lane-2', action: 'crossing.arrival' },
         { laneId: 'lane-2', action: 'crossing.register' },
       ]);
+    });
+
+    it('gives a scan whose plate matches no vehicle at the scanner to none of them, not to the oldest waiting', async () => {
+      const xray = { channel: 'orange' as const, score: 0.6, modelVersion: 'rules', reasons: ['weight deviation'], xrayRequested: true };
+      const scanFeed = new Feed();
+      const scanPost = new PostWorkflow({ ...options, devices: scanFeed, assessor: { assess: () => xray } as unknown as RiskAssessor });
+      const waiting = scanPost.register('lane-2', { plate: 'GE-808-HH', actor: SUPERVISOR, declaration: DECLARATION });
+      await scanPost.lane('lane-2').workflow.weigh(20_000);
+      expect(waiting.state).toBe('scanning');
+      const scan = (plate: string | null, scanId: string): void =>
+        scanFeed.read('lane-2', 'lane', { type: 'scan', deviceId: 'xray-1', status: 'completed', scanId, scannerId: 'xray-1', plate, container: null, scannerTime: new Date(clock.now()).toISOString(), imageRef: null, image: null, metadataRef: null, decision: { analyst: 'an-1', result: 'clear' }, atMs: clock.now() });
+      // Another vehicle's scan, cleared: the one waiting is not released on it.
+      scan('ZZ-999-ZZ', 's-1');
+      await flush();
+      expect(waiting.state).toBe('scanning');
+      expect(alarms().map((a) => [a.laneId, a.data.alarm, a.data.details])).toEqual([['lane-2', 'WF_SCAN_UNMATCHED', { scanId: 's-1', crossingId: null }]]);
+      // Its own scan, by its plate as the scanner read it (an OCR confusion).
+      scan('GE8O8HH', 's-2');
+      await flush();
+      expect(waiting).toMatchObject({ state: 'released', scan: { result: 'clear' } });
+      scanPost.stop();
     });
 
     it('raises device and scan alarms on the lane of the device', async () => {

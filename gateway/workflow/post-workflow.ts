@@ -267,10 +267,15 @@ export class PostWorkflow {
     workflow.scanCompleted(crossing.crossingId, result, reading.scannerId, reading.imageRef, screening && { score: screening.score, modelVersion: screening.modelVersion, regions: screening.regions });
   }
 
+  /**
+   * The vehicle a scan is of: the one waiting at the scanner with its plate (OCR-tolerant), this
+   * lane's first; a scan without a plate is the oldest waiting's. A scan with a plate that matches
+   * no vehicle waiting is another vehicle's: none (WF_SCAN_UNMATCHED), never the oldest waiting,
+   * which that scan's result would release unscanned.
+   */
   private scanningCrossing(laneId: string, plate: string | null): Crossing | undefined {
     const lanes = [this.lane(laneId), ...[...this.lanes.values()].filter((lane) => lane.config.id !== laneId)];
-    const byPlate = plate === null ? undefined : lanes.map((lane) => lane.workflow.scanning(plate)).find((c) => c !== undefined);
-    return byPlate ?? lanes.map((lane) => lane.workflow.scanning(null)).find((c) => c !== undefined);
+    return lanes.map((lane) => lane.workflow.scanning(plate)).find((c) => c !== undefined);
   }
 
   private async screen(laneId: string, imageRef: string | null): Promise<(ScanScreening & { suspect: boolean }) | null> {
