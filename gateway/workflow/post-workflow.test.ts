@@ -489,6 +489,36 @@ describe('post workflow', () => {
       scanPost.stop();
     });
 
+    it("raises a critical alarm when an analyst finds a scan suspect after its vehicle was released on a cleared one", async () => {
+      const xray = { channel: 'orange' as const, score: 0.6, modelVersion: 'rules', reasons: ['weight deviation'], xrayRequested: true };
+      const scanFeed = new Feed();
+      const scanPost = new PostWorkflow({ ...options, devices: scanFeed, assessor: { assess: () => xray } as unknown as RiskAssessor });
+      const waiting = scanPost.register('lane-2', { plate: 'GE-909-JJ', actor: SUPERVISOR, declaration: DECLARATION });
+      await scanPost.lane('lane-2').workflow.weigh(20_000);
+      const scan = (status: 'completed' | 'decided', plate: string, result: 'clear' | 'suspect'): void =>
+        scanFeed.read('lane-1', 'lane', { type: 'scan', deviceId: 'xray-1', status, scanId: 's-9', scannerId: 'xray-1', plate, container: null, scannerTime: new Date(clock.now()).toISOString(), imageRef: null, image: null, metadataRef: null, decision: { analyst: 'an-7', result }, atMs: clock.now() });
+      scan('completed', 'GE-909-JJ', 'clear');
+      await flush();
+      expect(waiting.state).toBe('released');
+      // The analyst looks again and finds it suspect: the vehicle is at the barrier, to be stopped.
+      scan('decided', 'GE-909-JJ', 'suspect');
+      await flush();
+      const late = alarms().filter((a) => a.data.alarm === 'WF_SCAN_SUSPECT_LATE');
+      expect(late.map((a) => [a.laneId, a.subject, a.data.severity, a.data.details])).toEqual([
+        ['lane-2', waiting.crossingId, 'critical', { scanId: 's-9', plate: 'GE-909-JJ', analyst: 'an-7', state: 'released', crossingId: waiting.crossingId }],
+      ]);
+      expect(late[0]?.data.message).toBe(`analyst an-7 found scan s-9 suspect after its vehicle left the scanner; vehicle GE-909-JJ is released on lane-2: stop it`);
+      // A cleared decision after release changes nothing; one for a plate no lane holds still says so.
+      scan('decided', 'GE-909-JJ', 'clear');
+      scan('decided', 'ZZ-111-ZZ', 'suspect');
+      await flush();
+      expect(alarms().filter((a) => a.data.alarm === 'WF_SCAN_SUSPECT_LATE').map((a) => [a.laneId, a.subject ?? null, a.data.message])).toEqual([
+        ['lane-2', waiting.crossingId, expect.any(String)],
+        ['lane-1', null, 'analyst an-7 found scan s-9 suspect after its vehicle left the scanner; no vehicle with plate ZZ-111-ZZ is on a lane any more'],
+      ]);
+      scanPost.stop();
+    });
+
     it('raises device and scan alarms on the lane of the device', async () => {
       const down: DriverHealth = { state: 'down', lastError: 'connection refused', sinceMs: clock.now() };
       for (const listener of feed.healthListeners) listener('lane-2', 'scale-2', down);

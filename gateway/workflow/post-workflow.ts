@@ -252,6 +252,7 @@ export class PostWorkflow {
     const crossing = this.scanningCrossing(laneId, reading.plate);
     if (!crossing) {
       if (reading.status === 'completed') this.alarm(laneId, 'WF_SCAN_UNMATCHED', `scan ${reading.scanId} (${reading.plate ?? 'no plate'}) matches no vehicle waiting for X-ray`, null, { scanId: reading.scanId });
+      if (reading.status === 'decided' && reading.decision?.result === 'suspect') this.suspectAfterScan(laneId, reading);
       return;
     }
     const workflow = this.lane(crossing.laneId).workflow;
@@ -265,6 +266,26 @@ export class PostWorkflow {
     if (screening === null && !reading.decision) return; // no model: the analyst's decision completes the scan
     const result = reading.decision?.result ?? (screening && screening.suspect ? 'suspect' : 'clear');
     workflow.scanCompleted(crossing.crossingId, result, reading.scannerId, reading.imageRef, screening && { score: screening.score, modelVersion: screening.modelVersion, regions: screening.regions });
+  }
+
+  /**
+   * An analyst found a scan suspect after its vehicle left the scanner (the screening model had
+   * cleared it, or an operator released it): nothing in the lane can take the decision back, so
+   * the people at the post are told at once, naming the vehicle where one of its plate is still on
+   * a lane (released, waiting at the barrier), and saying so where none is (it may have left).
+   */
+  private suspectAfterScan(laneId: string, reading: Extract<DeviceReading, { type: 'scan' }>): void {
+    const plate = reading.plate;
+    const open = plate === null ? undefined : [...this.lanes.values()].flatMap((lane) => lane.workflow.open()).find((c) => c.plate !== null && platesMatch(c.plate, plate));
+    const where = open ? `vehicle ${open.plate ?? plate ?? ''} is ${open.state} on ${open.laneId}: stop it` : `no vehicle with plate ${plate ?? '(none named)'} is on a lane any more`;
+    this.alarm(
+      open?.laneId ?? laneId,
+      'WF_SCAN_SUSPECT_LATE',
+      `analyst ${reading.decision?.analyst ?? ''} found scan ${reading.scanId} suspect after its vehicle left the scanner; ${where}`,
+      open?.crossingId ?? null,
+      { scanId: reading.scanId, plate, analyst: reading.decision?.analyst ?? null, state: open?.state ?? null },
+      'critical',
+    );
   }
 
   /**

@@ -87,6 +87,7 @@ export const az: Messages = {
   'alarmCode.WF_EXIT_UNKNOWN': 'Naməlum nəqliyyat çıxdı',
   'alarmCode.WF_WEIGHT_UNMATCHED': 'Nəqliyyatsız çəki',
   'alarmCode.WF_SCAN_UNMATCHED': 'Nəqliyyatsız skan',
+  'alarmCode.WF_SCAN_SUSPECT_LATE': 'Buraxılışdan sonra şübhəli skan',
   'alarmCode.WF_SCREENING_FAILED': 'Rentgen təhlili alınmadı',
   'alarmCode.WF_TWO_VEHICLES_ONE_CYCLE': 'Bir dövrdə iki nəqliyyat',
   'alarmCode.WF_DEVICE_DOWN': 'Cihaz işləmir',

@@ -85,6 +85,7 @@ export const en = {
   'alarmCode.WF_EXIT_UNKNOWN': 'Unknown vehicle left',
   'alarmCode.WF_WEIGHT_UNMATCHED': 'Weight without vehicle',
   'alarmCode.WF_SCAN_UNMATCHED': 'Scan without vehicle',
+  'alarmCode.WF_SCAN_SUSPECT_LATE': 'Suspect scan after release',
   'alarmCode.WF_SCREENING_FAILED': 'X-ray screening failed',
   'alarmCode.WF_TWO_VEHICLES_ONE_CYCLE': 'Two vehicles, one barrier cycle',
   'alarmCode.WF_DEVICE_DOWN': 'Device down',

@@ -87,6 +87,7 @@ export const ru: Messages = {
   'alarmCode.WF_EXIT_UNKNOWN': 'Выехало неизвестное ТС',
   'alarmCode.WF_WEIGHT_UNMATCHED': 'Вес без ТС',
   'alarmCode.WF_SCAN_UNMATCHED': 'Скан без ТС',
+  'alarmCode.WF_SCAN_SUSPECT_LATE': 'Подозрительный скан после выпуска',
   'alarmCode.WF_SCREENING_FAILED': 'Анализ снимка не удался',
   'alarmCode.WF_TWO_VEHICLES_ONE_CYCLE': 'Два ТС за один цикл',
   'alarmCode.WF_DEVICE_DOWN': 'Устройство не работает',
