@@ -37,6 +37,7 @@ import { parseForm } from '../core/command-line.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { EXIT_CODES, GatewayError, isGatewayError } from '../core/errors.js';
 import { GATEWAY_VERSION } from '../core/package-info.js';
+import { syncPath, syncTree } from '../core/durable-files.js';
 import { touchPrivateFile, writePrivateFile } from '../core/private-files.js';
 import { BACKUP_FORM, RESTORE_FORM } from './commands/backup-specs.js';
 import { outboxPathOf } from './daemon.js';
@@ -291,7 +292,10 @@ export async function backupDataDir(options: BackupOptions): Promise<BackupManif
     await tar(['--create', '--gzip', `--file=${partial}`, `--directory=${staging}`, MANIFEST_FILE, DATA_FOLDER]).catch((error: unknown) => {
       throw backupError(`writing ${partial}`, error);
     });
+    // On disk before its name: a power cut must not leave an empty archive called a backup.
+    syncPath(partial);
     renameSync(partial, out);
+    syncPath(dirname(out));
     return manifest;
   } finally {
     rmSync(staging, { recursive: true, force: true });
@@ -479,9 +483,12 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
     }
     checkDatabase(join(restoredData, manifest.database), from);
     if (options.postId !== undefined) checkPost(join(restoredData, manifest.database), from, options.postId);
+    // Every restored byte on disk before the renames put it in place (core/durable-files.ts).
+    syncTree(restoredData);
 
     if (!existsSync(dataDir)) {
       renameSync(restoredData, dataDir);
+      syncPath(parent);
       // A new disk: no directory to take the owner from, so --owner's (the service's user; a
       // restore run as root without it leaves root's files, which the service's user cannot open).
       takeOwnership(dataDir, options.owner ?? null, 0o700);
@@ -513,6 +520,8 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
     };
     const xrayCarriedOver = carryOver(XRAY_FOLDER);
     const evidenceCarriedOver = carryOver(EVIDENCE_FOLDER);
+    syncPath(dataDir);
+    syncPath(parent);
     takeOwnership(dataDir, options.owner ?? old, old.mode);
     return { manifest, keptAs, xrayCarriedOver, evidenceCarriedOver };
   } finally {
