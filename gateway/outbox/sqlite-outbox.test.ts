@@ -7,7 +7,7 @@ import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { tempDir } from '../../test/helpers/test-config.js';
 import { isGatewayError } from '../../core/errors.js';
 import { createEventFactory, type EventDraft } from '../../contract/envelope.js';
-import { SqliteOutbox, type DropReport, type OutboxOptions, type RefusalReport } from './sqlite-outbox.js';
+import { MAX_APPENDS_WAITING_FOR_LOCK, SqliteOutbox, type DropReport, type OutboxOptions, type RefusalReport } from './sqlite-outbox.js';
 
 const clock = new ManualClock();
 const events = createEventFactory('p1', clock);
@@ -361,6 +361,40 @@ describe('SqliteOutbox', () => {
     expect(Number(outbox.database.prepare('SELECT COUNT(*) FROM events').pluck().get())).toBe(1);
     expect(outbox.bytes).toBe(outbox.readFrom(0, 10).reduce((sum, row) => sum + row.bytes, 0));
     expect(lines.some((line) => line.msg === 'outbox removals succeed again')).toBe(true);
+    outbox.close();
+  });
+
+  it("waits for another connection's write lock off the event loop, keeping every event, and stores them once it is free", async () => {
+    const path = join(tempDir(), 'outbox.db');
+    const { logger: recording, lines } = recordingLogger();
+    const outbox = open(path, undefined, { logger: recording });
+    await outbox.append(weighed('lane-1', 0));
+    // An sqlite3 shell left inside a write transaction.
+    const shell = new Database(path);
+    shell.prepare('BEGIN IMMEDIATE').run();
+    const outcomes: string[] = [];
+    const appends = [1, 2, 3].map((n) => outbox.append(weighed('lane-1', n)).then((c) => outcomes.push(`stored ${c.seq}`), (e: unknown) => outcomes.push(`refused ${String(e)}`)));
+    // With SQLite waiting for the lock (5 s on the loop), this flush returned only after refusing all three.
+    outbox.flush();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(outcomes).toEqual([]);
+    expect(lines.filter((line) => line.code === 'GW_ERR_OUTBOX_LOCKED')).toHaveLength(1);
+    // Tried again at 100, 300, 700 ms…: still locked, still waiting, logged once.
+    clock.advance(1000);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(outcomes).toEqual([]);
+    expect(lines.filter((line) => line.code === 'GW_ERR_OUTBOX_LOCKED')).toHaveLength(1);
+    // Waiting is bounded: past MAX_APPENDS_WAITING_FOR_LOCK an append is refused, not held.
+    const more = Array.from({ length: MAX_APPENDS_WAITING_FOR_LOCK - 3 }, (_, i) => outbox.append(status(i)));
+    await expect(outbox.append(status(-1))).rejects.toThrow(/^outbox database locked by another connection for 1 s, 10000 events waiting: device.status not stored$/);
+    shell.prepare('COMMIT').run();
+    shell.close();
+    clock.advance(2000);
+    await Promise.all([...appends, ...more]);
+    expect(outcomes).toEqual(['stored 2', 'stored 3', 'stored 4']);
+    expect(lines.some((line) => line.msg === 'outbox database free again: the waiting commits are stored')).toBe(true);
+    expect(outbox.readFrom(1, 5).map((row) => row.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(outbox.depth).toBe(MAX_APPENDS_WAITING_FOR_LOCK + 1);
     outbox.close();
   });
 

@@ -158,6 +158,25 @@ const REMOVAL_CHUNK = 512;
 const FIRST_EVENT_BYTES_GUESS = 1024;
 
 const CLASS_BY_PRIORITY: RetentionClass[] = ['telemetry', 'operational', 'critical'];
+/** How long a statement of this connection waits for another's lock, but a commit's (see LOCK_RETRY_FIRST_MS). */
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Another connection holding the database's write lock (an sqlite3 shell left in a transaction,
+ * another program): a commit does not wait for it on the event loop (busy_timeout's 5 s froze
+ * the gateway, then refused the batch), it is tried again after this, doubling to
+ * LOCK_RETRY_MAX_MS, while its events wait in memory.
+ */
+const LOCK_RETRY_FIRST_MS = 100;
+const LOCK_RETRY_MAX_MS = 2000;
+/** Appends that may wait for a locked database; past them an append is refused (GW_ERR_OUTBOX_WRITE). */
+export const MAX_APPENDS_WAITING_FOR_LOCK = 10_000;
+
+/** SQLITE_BUSY and its extended codes: another connection holds the lock this one needs. */
+function isLocked(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
 
 /** SQLite's answer for a file that is damaged (SQLITE_CORRUPT and its extended codes) or no database at all. */
 function isDamage(error: unknown): boolean {
@@ -194,6 +213,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     else this.flushRemovals();
   };
   private closed = false;
+  private closing = false;
   private lastSeqValue: number;
   /** Highest seq known to be on disk: what the uplink may read. */
   private durableSeqValue: number;
@@ -220,6 +240,10 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   /** Running average of committed payload bytes per event, for the room check before a commit. */
   private eventBytesAverage = FIRST_EVENT_BYTES_GUESS;
   private removalRetryTimer: TimerHandle | null = null;
+  /** Since when (monotonic ms) commits wait for another connection's write lock, the next try, and how many so far. */
+  private lockWait: { sinceMono: number; retry: TimerHandle | null; tries: number } | null = null;
+  /** Statements that turn SQLite's wait for a lock off around a commit and on again (see LOCK_RETRY_FIRST_MS). */
+  private readonly lockTimeout: { off: Database.Statement; on: Database.Statement };
   /** The current spell of refused commits, until a commit succeeds. */
   private refusals: { code: ErrorCode; events: number; sinceMs: number } | null = null;
   /** Refused commits not logged yet, and when the last refusal line was written. */
@@ -261,6 +285,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       }),
     );
     this.transact = db.transaction((work: () => void) => work());
+    this.lockTimeout = { off: db.prepare('PRAGMA busy_timeout = 0'), on: db.prepare(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`) };
     this.statements = {
       insert: db.prepare(
         'INSERT INTO events (seq, id, lane, type, priority, payload, bytes, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -314,7 +339,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       db = new Database(options.path);
       // First, so that switching to WAL waits for another process (the command line adding an
       // account while the gateway starts) instead of failing at once with SQLITE_BUSY.
-      db.pragma('busy_timeout = 5000');
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       // Before anything is written to it: a damaged page anywhere (a power cut on flash that lied
       // about its syncs, a bad block) is found now, with a code, rather than later as a stack
       // trace from whichever store reads it first (the lanes' open crossings, the accounts) or as
@@ -394,6 +419,9 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
    */
   append(event: EventDraft, within?: WithinCommit, json?: string): Promise<CommittedEvent> {
     if (this.closed) return Promise.reject(new GatewayError('GW_ERR_OUTBOX_CLOSED'));
+    if (this.lockWait && this.pending.length >= MAX_APPENDS_WAITING_FOR_LOCK) {
+      return Promise.reject(new GatewayError('GW_ERR_OUTBOX_WRITE', `outbox database locked by another connection for ${Math.round((this.options.clock.monotonic() - this.lockWait.sinceMono) / 1000)} s, ${this.pending.length} events waiting: ${event.type} not stored`));
+    }
     return new Promise((resolve, reject) => {
       this.pending.push({ event, within, json, resolve, reject });
       // While the checkpointer holds commits (the WAL grew too far, see wal-checkpointer.ts) the
@@ -411,7 +439,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   /** Commits every pending append now, in transactions of at most `maxBatch`. */
   flush(): void {
     this.flushScheduled = false;
-    while (this.pending.length > 0) this.commit(this.pending.splice(0, this.options.maxBatch));
+    while (this.pending.length > 0 && !this.lockWait?.retry) this.commit(this.pending.splice(0, this.options.maxBatch));
   }
 
   /**
@@ -420,7 +448,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
    */
   private flushUnlessHeld(): void {
     this.flushScheduled = false;
-    while (this.pending.length > 0 && !this.checkpointer?.holdsCommits) this.commit(this.pending.splice(0, this.options.maxBatch));
+    while (this.pending.length > 0 && !this.checkpointer?.holdsCommits && !this.lockWait?.retry) this.commit(this.pending.splice(0, this.options.maxBatch));
   }
 
   /** Commits `batch` in one transaction. */
@@ -440,7 +468,10 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     const droppedNow: Record<RetentionClass, number> = { telemetry: 0, operational: 0, critical: 0 };
     /** Seqs the byte bound dropped during this commit, which may include this batch's own. */
     const droppedSeqs = new Set<number>();
+    // Closing, the last commits may wait for the lock (busy_timeout): there is no later turn.
+    const waitForLock = this.closing;
     try {
+      if (!waitForLock) this.lockTimeout.off.get();
       this.transact(() => {
         const createdMs = this.options.clock.now();
         for (const [index, { event: draft, within, json }] of batch.entries()) {
@@ -475,14 +506,23 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
         }
       });
     } catch (error) {
-      // Nothing of the batch was stored: restore the counters and tell every producer.
+      // Nothing of the batch was stored: restore the counters, and either wait for the lock or
+      // tell every producer.
       this.lastSeqValue = seqBefore;
       this.depthValue = depthBefore;
       this.bytesValue = bytesBefore;
       this.droppedTotal = droppedBefore;
+      if (!waitForLock && isLocked(error)) {
+        this.pending.unshift(...batch);
+        this.waitForLock();
+        return;
+      }
       this.refuse(batch, wrapWriteError(error, batch.length));
       return;
+    } finally {
+      if (!waitForLock) this.lockTimeout.on.get();
     }
+    if (this.lockWait) this.lockFreed();
     // An event of this batch that a later one of it pushed out was stored and then dropped by the
     // bound, as if by the next commit: its producer heard "stored" (its `within` writes stand), the
     // drop is counted, and the row is not held for the uplink, which must not read it.
@@ -507,6 +547,31 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     this.recentRoom?.spent(rows.reduce((sum, row) => sum + 2 * row.bytes + COMMIT_PAGE_ALLOWANCE_BYTES, 0));
     if (this.walSync) this.walSync.request(this.lastSeqValue);
     else this.markDurable(this.lastSeqValue);
+  }
+
+  /** Commits wait for another connection's write lock: tried again later, off the event loop. */
+  private waitForLock(): void {
+    const wait = (this.lockWait ??= { sinceMono: this.options.clock.monotonic(), retry: null, tries: 0 });
+    if (wait.tries === 0) {
+      this.options.logger.warn(
+        { code: 'GW_ERR_OUTBOX_LOCKED', waiting: this.pending.length },
+        'outbox database locked by another connection (an sqlite3 shell in a transaction?): commits wait and are tried again',
+      );
+    }
+    const delay = Math.min(LOCK_RETRY_MAX_MS, LOCK_RETRY_FIRST_MS * 2 ** wait.tries);
+    wait.tries += 1;
+    wait.retry = this.options.clock.setTimeout(() => {
+      wait.retry = null;
+      this.flushUnlessHeld();
+    }, delay);
+  }
+
+  /** A commit went through after waiting for the lock: the spell is over. */
+  private lockFreed(): void {
+    const wait = this.lockWait;
+    if (!wait || wait.retry) return;
+    this.lockWait = null;
+    this.options.logger.warn({ waitedMs: this.options.clock.monotonic() - wait.sinceMono, tries: wait.tries }, 'outbox database free again: the waiting commits are stored');
   }
 
   /**
@@ -824,6 +889,10 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   /** Commits what is pending, then closes the database. */
   close(): void {
     if (this.closed) return;
+    // The last commits wait for a lock as long as busy_timeout lets them, then are refused.
+    this.closing = true;
+    if (this.lockWait?.retry) this.options.clock.clearTimeout(this.lockWait.retry);
+    if (this.lockWait) this.lockWait.retry = null;
     this.flush();
     // The last commits' producers are still waiting: sync here rather than leave them hanging.
     if (this.walSync && this.awaitingSync.length > 0) {
