@@ -7,6 +7,7 @@ import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { tempDir } from '../../test/helpers/test-config.js';
 import { isGatewayError } from '../../core/errors.js';
 import { createEventFactory, type EventDraft } from '../../contract/envelope.js';
+import { crossingData } from '../../test/helpers/vmc-events.js';
 import { MAX_APPENDS_WAITING_FOR_LOCK, SqliteOutbox, type DropReport, type OutboxOptions, type RefusalReport } from './sqlite-outbox.js';
 
 const clock = new ManualClock();
@@ -28,6 +29,9 @@ const weighed = (lane: string, n: number): EventDraft =>
   events.create('vehicle.weighed', lane, { crossingId: `c${n}`, clock: quality, sinceArrivalSec: n, weightKg: 1000 + n, deviceId: null }, `c${n}`);
 const status = (n: number): EventDraft => events.create('device.status', 'post', { deviceId: `d${n}`, state: 'down', lastError: 'x'.repeat(50) });
 const alarm = (n: number): EventDraft => events.create('alarm.raised', 'post', { alarm: `A${n}`, severity: 'critical', message: 'm', details: {} });
+const completed = (n: number): EventDraft => events.create('crossing.completed', 'lane-1', crossingData('p1', `x${n}`, 10), `x${n}`);
+const action = (n: number): EventDraft =>
+  events.create('operator.action', 'lane-1', { operatorId: 'the-supervisor', role: 'supervisor', action: 'crossing.release', reason: 'scanner down', crossingId: `x${n}` }, `x${n}`);
 
 describe('SqliteOutbox', () => {
   it('commits in WAL mode with synchronous=NORMAL, syncing the WAL itself', () => {
@@ -229,6 +233,9 @@ describe('SqliteOutbox', () => {
     const reports: DropReport[] = [];
     outbox.on('dropped', (report) => reports.push(report));
     const perEvent = Math.ceil((64 * 1024) / probe);
+    // The oldest of all: completed crossings and operators' actions, which must outlive every
+    // operational event however much newer (were they operational, they would go first).
+    await Promise.all(Array.from({ length: 4 }, (_, i) => [outbox.append(completed(i)), outbox.append(action(i))]).flat());
     // Fill about half with telemetry, half with operational events.
     await Promise.all(Array.from({ length: Math.floor(perEvent / 2) }, (_, i) => outbox.append(status(i))));
     await Promise.all(Array.from({ length: Math.floor(perEvent / 2) }, (_, i) => outbox.append(weighed('lane-1', i))));
@@ -244,6 +251,8 @@ describe('SqliteOutbox', () => {
     expect(weighedLeft).toBeGreaterThan(0);
     expect(weighedLeft).toBeLessThan(weighedBefore);
     expect(types.filter((t) => t === 'alarm.raised')).toHaveLength(alarms);
+    expect(types.filter((t) => t === 'crossing.completed')).toHaveLength(4);
+    expect(types.filter((t) => t === 'operator.action')).toHaveLength(4);
     expect(outbox.stats().bytes).toBeLessThanOrEqual(64 * 1024);
     const dropped = outbox.stats().dropped;
     expect(dropped.telemetry).toBeGreaterThan(0);
