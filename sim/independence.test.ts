@@ -4,7 +4,7 @@
  * that shares its driver's encoder or parser cannot show that driver's bugs, so every module
  * under sim/ is read here and each import it makes is resolved.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -39,6 +39,34 @@ function packageFolder(file: string, specifier: string): string | null {
   return target.startsWith('..') ? '(outside the package)' : (target.split(sep)[0] as string);
 }
 
+/** The source file a relative specifier names (`./x.js` is `./x.ts` in the sources), or null for a library. */
+function sourceOf(file: string, specifier: string): string | null {
+  if (!specifier.startsWith('.') && !specifier.startsWith('/')) return null;
+  const target = resolve(dirname(file), specifier);
+  const candidates = [target, target.replace(/\.(?:js|mjs|cjs)$/, '.ts'), `${target}.ts`, join(target, 'index.ts')];
+  return candidates.find((candidate) => /\.(?:ts|js|mjs|cjs)$/.test(candidate) && existsSync(candidate)) ?? target;
+}
+
+/**
+ * Every module `entries` reach through relative imports, each with the chain that reaches it:
+ * sim/ may use config/ and core/, but not to reach a driver's protocol code through them.
+ */
+function reachable(entries: string[]): Map<string, string[]> {
+  const chains = new Map<string, string[]>();
+  const queue = entries.map((file) => [file]);
+  for (let chain = queue.shift(); chain; chain = queue.shift()) {
+    const file = chain[chain.length - 1] as string;
+    if (chains.has(file)) continue;
+    chains.set(file, chain);
+    if (!existsSync(file)) continue;
+    for (const specifier of specifiers(readFileSync(file, 'utf8'))) {
+      const next = sourceOf(file, specifier);
+      if (next !== null && !chains.has(next)) queue.push([...chain, next]);
+    }
+  }
+  return chains;
+}
+
 describe('the simulator is independent of the gateway and the drivers', () => {
   it('finds the imports it checks (the scanner itself works)', () => {
     const file = join(SIM, 'anpr', 'example.ts');
@@ -56,6 +84,18 @@ describe('the simulator is independent of the gateway and the drivers', () => {
         .filter(({ folder }) => folder !== null && !(file.endsWith('.test.ts') ? ALLOWED_IN_TESTS : ALLOWED).has(folder))
         .map(({ specifier }) => `${relative(ROOT, file)} imports ${specifier}`),
     );
+    expect(offending).toEqual([]);
+  });
+
+  it('reaches nothing of drivers/ or gateway/ through config/ and core/ either (every import followed)', () => {
+    const entries = sources(SIM).filter((file) => !file.endsWith('.test.ts'));
+    const chains = reachable(entries);
+    const folders = new Set([...chains.keys()].map((file) => relative(ROOT, file).split(sep)[0]));
+    // The walk does follow imports out of sim/ (the simulator uses both).
+    expect([...folders].sort()).toEqual(expect.arrayContaining(['config', 'core', 'sim']));
+    const offending = [...chains.entries()]
+      .filter(([file]) => !ALLOWED.has(relative(ROOT, file).split(sep)[0] as string))
+      .map(([, chain]) => chain.map((file) => relative(ROOT, file)).join(' → '));
     expect(offending).toEqual([]);
   });
 });
