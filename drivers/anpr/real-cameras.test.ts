@@ -6,7 +6,7 @@
  * once however often it is resent; cut short anywhere, a 400 and no plate).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { postConfigSchema, type AnprPushConfig } from '../../config/schema.js';
@@ -29,6 +29,9 @@ describe('captured fixtures', () => {
   it('are the bytes SOURCES.md records', () => {
     const recorded = [...fixture('SOURCES.md').matchAll(/^([0-9a-f]{64}) {2}(\S+)$/gm)].map(([, sha, name]) => [name, sha]);
     expect(recorded).toHaveLength(7);
+    // Every file beside SOURCES.md is a capture it records (a fixture with no source fails here).
+    const files = readdirSync(new URL('./fixtures/', import.meta.url)).filter((name) => name !== 'SOURCES.md');
+    expect(files.sort()).toEqual(recorded.map(([name]) => name).sort());
     for (const [name, sha] of recorded) expect(createHash('sha256').update(readFileSync(new URL(`./fixtures/${name}`, import.meta.url))).digest('hex'), name).toBe(sha);
   });
 });
