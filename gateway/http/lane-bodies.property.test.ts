@@ -6,7 +6,9 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Account } from '../auth/account-store.js';
 import type { Gateway } from '../daemon.js';
+import type { PostRuntime } from '../post-runtime.js';
 import { startOneLanePost, type OneLanePost } from '../../test/helpers/one-lane-post.js';
 
 let post: OneLanePost;
@@ -49,6 +51,11 @@ describe('lane API bodies', () => {
           return;
         }
         expect(json.plate).toMatch(/^[A-Z0-9]{1,16}$/);
+        // What the crossing holds of the declaration, not only what the answer shows.
+        const stored = (post.runtime as PostRuntime).post.lane('lane-1').workflow.get((json as { crossingId: string }).crossingId);
+        expect(stored.declaration?.documents.length ?? 0).toBeLessThanOrEqual(20);
+        for (const document of stored.declaration?.documents ?? []) expect(document.length).toBeLessThanOrEqual(64);
+        expect((stored.vehicleType ?? '').length).toBeLessThanOrEqual(32);
         if (json.declaredWeightKg !== null && json.declaredWeightKg !== undefined) {
           expect(json.declaredWeightKg).toBeGreaterThan(0);
           expect(json.declaredWeightKg).toBeLessThanOrEqual(200_000);
@@ -57,4 +64,35 @@ describe('lane API bodies', () => {
       { numRuns: 10_000 },
     );
   }, 120_000);
+
+  it('holds each field to its bound: one past it refused (400) before the route runs, at it past the schema', async () => {
+    const app = gateway.operatorApp;
+    if (!app) throw new Error('no operator app');
+    gateway.accounts.addAccount('bounds-supervisor', 'supervisor', 'scrypt$unused');
+    const supervisor = { authorization: `Bearer ${gateway.sessions.create(gateway.accounts.account('bounds-supervisor') as Account).token}`, 'content-type': 'application/json' };
+    const send = async (url: string, body: Record<string, unknown>, as: Record<string, string> = supervisor): Promise<number> => (await app.inject({ method: 'POST', url, headers: as, payload: JSON.stringify(body) })).statusCode;
+    const registration = { plate: 'GE123AB', direction: 'import', declaredWeightKg: 12_000 };
+    const registrations = '/api/lanes/lane-1/registrations';
+    expect(await send(registrations, { ...registration, documents: Array.from({ length: 20 }, (_, i) => `D${i}`.padEnd(64, 'x')) }, headers)).toBe(201);
+    expect(await send(registrations, { ...registration, documents: Array.from({ length: 21 }, (_, i) => `D${i}`) }, headers)).toBe(400);
+    expect(await send(registrations, { ...registration, documents: ['x'.repeat(65)] }, headers)).toBe(400);
+    expect(await send(registrations, { ...registration, vehicleType: 'a'.repeat(32) }, headers)).toBe(201);
+    expect(await send(registrations, { ...registration, vehicleType: 'a'.repeat(33) }, headers)).toBe(400);
+    expect(await send(registrations, { ...registration, crossingId: 'c'.repeat(65) }, headers)).toBe(400);
+    expect(await send(registrations, { ...registration, plate: 'A'.repeat(33) }, headers)).toBe(400);
+    expect(await send(registrations, { ...registration, previousVisits30d: 10_001 }, headers)).toBe(400);
+    // A reason on every step that takes one: a crossing that does not exist answers past the schema.
+    const steps: Array<[string, Record<string, unknown>]> = [
+      ['plate', { plate: 'GE123AB' }],
+      ['weight', { weightKg: 12_000 }],
+      ['inspection', { outcome: 'cleared' }],
+      ['channel', { channel: 'green' }],
+      ['release', {}],
+    ];
+    for (const [name, fields] of steps) {
+      const url = `/api/lanes/lane-1/crossings/none/${name}`;
+      expect(await send(url, { ...fields, reason: 'r'.repeat(500) }), `${name} at 500`).not.toBe(400);
+      expect(await send(url, { ...fields, reason: 'r'.repeat(501) }), `${name} at 501`).toBe(400);
+    }
+  });
 });
