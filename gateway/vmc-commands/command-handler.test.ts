@@ -141,6 +141,12 @@ describe('VMC commands on a post', () => {
     const tampered = command('watchlist.update', 6, { plates: [NEW_PLATE] });
     const cases: [string, unknown, string][] = [
       ['tampered', { ...tampered, payload: back }, 'GW_ERR_COMMAND_SIGNATURE'],
+      // Every other field the signature covers, changed after signing: another post's command
+      // re-addressed to this one, an older one re-numbered past the floor, a new id, a new date.
+      ['re-addressed', { ...command('watchlist.update', 6, back, { postIds: ['other-post'] }), postIds: [POST] }, 'GW_ERR_COMMAND_SIGNATURE'],
+      ['re-numbered', { ...command('watchlist.update', 4, back), version: 6 }, 'GW_ERR_COMMAND_SIGNATURE'],
+      ['re-identified', { ...command('watchlist.update', 6, back), commandId: randomUUID() }, 'GW_ERR_COMMAND_SIGNATURE'],
+      ['re-dated', { ...command('watchlist.update', 6, back), issuedAt: '2026-11-28T08:00:00.000Z' }, 'GW_ERR_COMMAND_SIGNATURE'],
       ['bad signature', { ...command('watchlist.update', 6, back), signature: tampered.signature }, 'GW_ERR_COMMAND_SIGNATURE'],
       ['unknown key', command('watchlist.update', 6, back, { key: otherKeys.privateKey }), 'GW_ERR_COMMAND_KEY_UNKNOWN'],
       ['wrong post', command('watchlist.update', 6, back, { postIds: ['other-post'] }), 'GW_ERR_COMMAND_WRONG_POST'],
