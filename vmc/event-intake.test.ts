@@ -51,13 +51,14 @@ describe('VMC event intake', () => {
       [topicOf(good), `{"__proto__":{"polluted":true},${JSON.stringify({ ...good, data: { ...good.data, durations: { crossingSec: -5, registrationSec: null } } }).slice(1)}`],
       ['border/v1/post-b/lane-1/crossing.completed', JSON.stringify(good)], // another post's topic
       [topicOf(good).replace('crossing.completed', 'vehicle.arrived'), JSON.stringify(good)],
+      [topicOf(good).replace('/lane-1/', '/lane-2/'), JSON.stringify(good)], // another lane's topic
       ['border/v1/post-a/status', JSON.stringify({ state: 'online', postId: 'post-b', time: '2026-11-26T06:00:00.000Z' })],
       // Under post-a's own tree, which the broker's ACL lets post-a write: post-b's event and status.
       ['border/v1/post-a/post-b/lane-1/crossing.completed', JSON.stringify(new EventMaker('post-b').crossing('c9', 20))],
       ['border/v1/post-a/post-b/status', JSON.stringify({ state: 'offline', postId: 'post-b', time: '2026-11-26T06:00:00.000Z' })],
     ];
     for (const [topic, payload] of cases) expect(await intake.handle(topic, Buffer.from(payload)), String(payload).slice(0, 60)).toBe('rejected');
-    expect(intake.stats.rejected).toEqual({ 'too-large': 1, 'not-json': 1, 'too-deep': 0, 'nul-char': 0, envelope: 5, data: 1, 'topic-mismatch': 3, 'status-invalid': 2, unstorable: 0 });
+    expect(intake.stats.rejected).toEqual({ 'too-large': 1, 'not-json': 1, 'too-deep': 0, 'nul-char': 0, envelope: 5, data: 1, 'topic-mismatch': 4, 'status-invalid': 2, unstorable: 0 });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect((await store.eventCounts()).total).toBe(0);
     expect(lines.filter((l) => l.code === 'GW_ERR_VMC_MESSAGE_REJECTED').map((l) => l.reason)).toEqual(['too-large', 'not-json', 'envelope', 'data', 'topic-mismatch', 'status-invalid']);
