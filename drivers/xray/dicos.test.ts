@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { pino } from 'pino';
@@ -87,8 +87,10 @@ function dicosFile(before: Buffer[], pixel: { rows?: number; columns?: number; b
 }
 
 describe('DICOS images from the DICOS Toolkit and pydicom', () => {
-  it('are the files SOURCES.md names, byte for byte', () => {
+  it('are the files SOURCES.md names, byte for byte, and no others', () => {
     const sources = readFileSync(join(FIXTURES, 'SOURCES.md'), 'utf8');
+    const recorded = [...sources.matchAll(/^[0-9a-f]{64} {2}(\S+)$/gm)].map((match) => match[1]);
+    expect(readdirSync(FIXTURES).filter((name) => name !== 'SOURCES.md').sort()).toEqual([...recorded].sort());
     for (const name of ['SimpleProcessingDX.dcs', 'SimplePresentationDX.dcs']) {
       expect(sources).toContain(`${createHash('sha256').update(fixture(name)).digest('hex')}  ${name}`);
     }
