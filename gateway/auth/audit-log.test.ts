@@ -32,6 +32,14 @@ describe('the audit chain', () => {
     expect(audit.verify().problems).toEqual([{ seq: 4, problem: 'content does not match its hash (edited)' }]);
   });
 
+  it('finds an entry whose actor, role, action, lane, crossing or time was edited', () => {
+    for (const edit of ["actor = 'sup-2'", "role = 'admin'", "action = 'crossing.release'", "lane_id = 'lane-9'", "crossing_id = 'c-99'", 'time_ms = time_ms + 1']) {
+      const { db, audit } = logWith(10);
+      db.prepare(`UPDATE audit SET ${edit} WHERE seq = 4`).run();
+      expect(audit.verify().problems, edit).toEqual([{ seq: 4, problem: 'content does not match its hash (edited)' }]);
+    }
+  });
+
   it('finds an edited entry whose hash was recomputed, at the entry after it', () => {
     const { db, audit } = logWith(10);
     db.prepare("UPDATE audit SET reason = 'nothing to see' WHERE seq = 4").run();
