@@ -116,6 +116,11 @@ describe('WatchdogRule', () => {
     expect(rule.judge({ lastSeq: 14, durableSeq: 14, lastError: null }, 2000 + BOUND_MS)).toEqual(healthy);
   });
 
+  it("stays healthy while appends are refused for another connection's write lock: a restart cannot lift it, and would lose the events waiting in memory", () => {
+    const rule = new WatchdogRule(BOUND_MS);
+    for (let t = 0; t <= 10 * BOUND_MS; t += 1000) expect(rule.judge({ lastSeq: 10, durableSeq: 10, lastError: 'GW_ERR_OUTBOX_LOCKED' }, t)).toEqual(healthy);
+  });
+
   it('turns unhealthy once commits have failed for the bound; a full disk does not count', () => {
     const rule = new WatchdogRule(BOUND_MS);
     const failing = (code: ErrorCode, t: number) => rule.judge({ lastSeq: 10, durableSeq: 10, lastError: code }, t);

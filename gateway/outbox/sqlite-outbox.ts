@@ -169,7 +169,7 @@ const BUSY_TIMEOUT_MS = 5000;
  */
 const LOCK_RETRY_FIRST_MS = 100;
 const LOCK_RETRY_MAX_MS = 2000;
-/** Appends that may wait for a locked database; past them an append is refused (GW_ERR_OUTBOX_WRITE). */
+/** Appends that may wait for a locked database; past them an append is refused (GW_ERR_OUTBOX_LOCKED). */
 export const MAX_APPENDS_WAITING_FOR_LOCK = 10_000;
 
 /** SQLITE_BUSY and its extended codes: another connection holds the lock this one needs. */
@@ -419,10 +419,19 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
    */
   append(event: EventDraft, within?: WithinCommit, json?: string): Promise<CommittedEvent> {
     if (this.closed) return Promise.reject(new GatewayError('GW_ERR_OUTBOX_CLOSED'));
-    if (this.lockWait && this.pending.length >= MAX_APPENDS_WAITING_FOR_LOCK) {
-      return Promise.reject(new GatewayError('GW_ERR_OUTBOX_WRITE', `outbox database locked by another connection for ${Math.round((this.options.clock.monotonic() - this.lockWait.sinceMono) / 1000)} s, ${this.pending.length} events waiting: ${event.type} not stored`));
-    }
+    const lockWait = this.lockWait;
     return new Promise((resolve, reject) => {
+      if (lockWait && this.pending.length >= MAX_APPENDS_WAITING_FOR_LOCK) {
+        // Refused as a commit is (logged once a minute with counts, the spell reported when
+        // commits resume), and as GW_ERR_OUTBOX_LOCKED, which a restart cannot cure: the watchdog
+        // must not kill the gateway for it, losing every event that waits in memory.
+        const seconds = Math.round((this.options.clock.monotonic() - lockWait.sinceMono) / 1000);
+        this.refuse(
+          [{ event, within, json, resolve, reject }],
+          new GatewayError('GW_ERR_OUTBOX_LOCKED', `outbox database locked by another connection for ${seconds} s, ${this.pending.length} events waiting: ${event.type} not stored`),
+        );
+        return;
+      }
       this.pending.push({ event, within, json, resolve, reject });
       // While the checkpointer holds commits (the WAL grew too far, see wal-checkpointer.ts) the
       // appends wait in `pending`, past maxBatch, for `released`, which flushes them.
@@ -949,4 +958,4 @@ export function isOutboxRefusal(error: unknown): error is GatewayError {
   return isGatewayError(error) && OUTBOX_REFUSAL_CODES.has(error.code);
 }
 
-const OUTBOX_REFUSAL_CODES = new Set<ErrorCode>(['GW_ERR_OUTBOX_DISK_FULL', 'GW_ERR_OUTBOX_WRITE', 'GW_ERR_OUTBOX_FULL', 'GW_ERR_OUTBOX_CLOSED']);
+const OUTBOX_REFUSAL_CODES = new Set<ErrorCode>(['GW_ERR_OUTBOX_DISK_FULL', 'GW_ERR_OUTBOX_WRITE', 'GW_ERR_OUTBOX_FULL', 'GW_ERR_OUTBOX_CLOSED', 'GW_ERR_OUTBOX_LOCKED']);

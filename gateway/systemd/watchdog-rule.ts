@@ -14,6 +14,8 @@
  * A full disk (GW_ERR_OUTBOX_DISK_FULL) does not count: a restart cannot make room, and the
  * outbox is built to live through it (it keeps delivering and deleting, which frees space, and
  * /healthz says 503); restarting every minute would only drop the operators' sessions.
+ * Nor does another connection's write lock (GW_ERR_OUTBOX_LOCKED, appends refused once 10,000
+ * wait for it): the lock outlives a restart, which would only lose the events waiting in memory.
  *
  * The conditions are seen at each judgement (each ping), so a spell counts from the first
  * judgement that saw it: pings stop between `boundMs` and `boundMs` + one ping interval after
@@ -34,7 +36,7 @@ export interface CommitState {
 export type Verdict = { healthy: true } | { healthy: false; reason: string };
 
 /** Codes a restart cannot cure; a spell of them does not stop the pings (see the file comment). */
-const RESTART_CANNOT_FIX = new Set<ErrorCode>(['GW_ERR_OUTBOX_DISK_FULL', 'GW_ERR_OUTBOX_FULL']);
+const RESTART_CANNOT_FIX = new Set<ErrorCode>(['GW_ERR_OUTBOX_DISK_FULL', 'GW_ERR_OUTBOX_FULL', 'GW_ERR_OUTBOX_LOCKED']);
 
 /** Default bound: longer than any fsync a healthy flash disk takes, even behind a checkpoint. */
 export const DEFAULT_COMMIT_STALL_BOUND_MS = 60_000;
