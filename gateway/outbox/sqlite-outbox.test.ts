@@ -415,6 +415,26 @@ describe('SqliteOutbox', () => {
     outbox.close();
   });
 
+  it('closing under a write lock that does not go, waits for it once, not once per batch', async () => {
+    const path = join(tempDir(), 'outbox.db');
+    const outbox = open(path, undefined, { maxBatch: 2 });
+    await outbox.append(weighed('lane-1', 0));
+    const shell = new Database(path);
+    shell.prepare('BEGIN IMMEDIATE').run();
+    const outcomes = Array.from({ length: 8 }, (_, n) => outbox.append(weighed('lane-1', n + 1)).then(() => 'stored', (e: unknown) => (isGatewayError(e) ? e.code : String(e))));
+    // busy_timeout (5 s in the gateway) shortened here; four batches of two wait in close().
+    outbox.database.pragma('busy_timeout = 400');
+    const started = Date.now();
+    outbox.close();
+    const waitedMs = Date.now() - started;
+    expect(await Promise.all(outcomes)).toEqual(Array.from({ length: 8 }, () => 'GW_ERR_OUTBOX_WRITE'));
+    // Once (400 ms), not four times (1.6 s): 10,000 waiting events were 50 s, past systemd's stop timeout.
+    expect(waitedMs).toBeGreaterThanOrEqual(350);
+    expect(waitedMs).toBeLessThan(1000);
+    shell.prepare('ROLLBACK').run();
+    shell.close();
+  });
+
   it('rejects an append after close', async () => {
     const outbox = open();
     outbox.close();

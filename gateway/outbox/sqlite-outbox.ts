@@ -214,6 +214,8 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   };
   private closed = false;
   private closing = false;
+  /** Closing, a commit waited busy_timeout for the lock in vain: the commits after it do not wait again. */
+  private closingLocked = false;
   private lastSeqValue: number;
   /** Highest seq known to be on disk: what the uplink may read. */
   private durableSeqValue: number;
@@ -477,9 +479,11 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     const droppedNow: Record<RetentionClass, number> = { telemetry: 0, operational: 0, critical: 0 };
     /** Seqs the byte bound dropped during this commit, which may include this batch's own. */
     const droppedSeqs = new Set<number>();
-    // Closing, the last commits may wait for the lock (busy_timeout): there is no later turn.
+    // Closing, the last commits may wait for the lock (busy_timeout): there is no later turn. Once
+    // only: 10,000 events waiting are 10 batches, 50 s of waits in vain, past systemd's stop timeout.
     const waitForLock = this.closing;
     try {
+      if (this.closingLocked) throw Object.assign(new Error('database is locked (a commit of this close waited for it in vain)'), { code: 'SQLITE_BUSY' });
       if (!waitForLock) this.lockTimeout.off.get();
       this.transact(() => {
         const createdMs = this.options.clock.now();
@@ -526,6 +530,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
         this.waitForLock();
         return;
       }
+      if (waitForLock && isLocked(error)) this.closingLocked = true;
       this.refuse(batch, wrapWriteError(error, batch.length));
       return;
     } finally {
