@@ -12,7 +12,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../core/clock.js';
 import { readScanForScreening } from '../../gateway/workflow/scan-image.js';
 import { xrayThumbnail } from '../../gateway/workflow/xray-thumbnail.js';
@@ -143,6 +143,11 @@ describe('a DICOS header a scanner made to hurt', () => {
     expect(refusal(dicosFile([], { rows: 0 }))).toBe('bad DICOS image size 3x0 (each side 1 to 16384)');
     expect(refusal(dicosFile([], { rows: 20000, pixelBytes: 0 }))).toBe('bad DICOS image size 3x20000 (each side 1 to 16384)');
     expect(refusal(dicosFile([element(0x0028, 0x0008, 'IS', Buffer.from('3 '))]))).toBe('DICOS image of 3 frames: one frame is required');
+    // A high bit other than bits stored − 1 (read from the file's own element, which comes later and wins).
+    const highBit14 = dicosFile([]);
+    const at = highBit14.indexOf(Buffer.from([0x28, 0x00, 0x02, 0x01, 0x55, 0x53]));
+    highBit14.writeUInt16LE(14, at + 8);
+    expect(refusal(highBit14)).toBe('DICOS image whose high bit 14 is not bits stored − 1 (15)');
     expect(refusal(dicosFile([], { rows: 4096, columns: 4096, pixelBytes: 0 }).subarray(0, 200))).toMatch(/^truncated DICOS file/);
     expect(parseDicosHeader(dicosFile([], { rows: 4096, columns: 4096, pixelBytes: 4096 * 4096 * 2 }), { maxBodyBytes: 1024 }, true)).toEqual({
       ok: false,
@@ -164,6 +169,11 @@ describe('a DICOS header a scanner made to hurt', () => {
     // An item that never ends: the reader reaches the end of the file, not a loop.
     const endless = Buffer.concat([element(0x0008, 0x1140, 'SQ', Buffer.alloc(0), true), tagged(0xfffe, 0xe000, 0xffffffff), element(0x0008, 0x0100, 'SH', Buffer.from('CARGO '))]);
     expect(parseDicosHeader(Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), element(0x0002, 0x0010, 'UI', Buffer.from('1.2.840.10008.1.2.1\0')), endless]), {}, true)).toMatchObject({ ok: false, error: expect.stringMatching(/^truncated DICOS file/) as unknown });
+    // UN of undefined length holds a sequence encoded in implicit VR (PS3.5 6.2.2): its items' own
+    // elements carry no VR, which an explicit reading would take for garbage.
+    const implicitItem = Buffer.concat([tagged(0x0008, 0x0100, 6), Buffer.from('CARGO ')]);
+    const unknownSequence = Buffer.concat([element(0x0009, 0x1001, 'UN', Buffer.alloc(0), true), tagged(0xfffe, 0xe000, 0xffffffff), implicitItem, tagged(0xfffe, 0xe00d, 0), tagged(0xfffe, 0xe0dd, 0)]);
+    expect(parseDicosHeader(dicosFile([unknownSequence]), {}, true).ok).toBe(true);
     const padded = dicosFile([element(0x0009, 0x0010, 'OB', Buffer.alloc(DICOS_HEADER_MAX_BYTES))]);
     expect(parseDicosHeader(padded, {}, true)).toMatchObject({ ok: false, error: expect.stringMatching(/^DICOS header longer than 262144 bytes/) as unknown });
   });
@@ -226,6 +236,23 @@ describe('a DICOS scan through the gateway', () => {
     const thumbnail = await xrayThumbnail(join(folder, 'processed', 'cargo-1.dcs'), 64);
     expect(thumbnail).toMatchObject({ imageWidth: 256, imageHeight: 128 });
     expect(thumbnail.png.subarray(1, 4).toString('latin1')).toBe('PNG');
+  });
+
+  it('looks at a header trickled a byte at a time a few times, not once per byte', async () => {
+    const dir = tempDir('xray-dicos-trickle-');
+    prepareIncoming(dir);
+    // A header that goes on for 12 KB (a private OB element before the pixel data).
+    const bytes = dicosFile([element(0x0009, 0x0010, 'OB', Buffer.alloc(12_000))]);
+    const image = new IncomingScanImage(dir, 1 << 20);
+    await image.begin();
+    const concat = vi.spyOn(Buffer, 'concat');
+    for (let at = 0; at < 12_500; at += 1) expect(await image.write(bytes.subarray(at, at + 1))).toBeNull();
+    // At 1, 2, 4 and 8 KiB: a copy of what came so far each time (12,500 copies before).
+    expect(concat.mock.calls.length).toBeLessThanOrEqual(5);
+    concat.mockRestore();
+    for (let at = 12_500; at < bytes.length; at += 1000) expect(await image.write(bytes.subarray(at, at + 1000))).toBeNull();
+    expect(image.finish()).toMatchObject({ width: 3, height: 2, min: 0x0707, max: 0x0707 });
+    await image.discard();
   });
 
   it('is received from a push in pieces of any size, its header waited for, and kept as .dcs', async () => {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileWriteStarted } from '../../core/file-writes.js';
 import { makePrivateDir, PRIVATE_FILE_MODE } from '../../core/private-files.js';
 import { PushNotStored } from '../push-driver.js';
-import { bodySizeProblem, SampleStats, type ImageStats, type ScanImageHeader } from './pgm.js';
+import { bodySizeProblem, PGM_HEADER_MAX_BYTES, SampleStats, type ImageStats, type ScanImageHeader } from './pgm.js';
 import { parseScanImageHeader, SCAN_HEADER_MAX_BYTES, SCAN_IMAGE_EXTENSIONS } from './scan-image-header.js';
 
 /**
@@ -43,6 +43,12 @@ export class IncomingScanImage {
   /** The first bytes, until the header can be read from them. */
   private head: Buffer[] = [];
   private headBytes = 0;
+  /**
+   * Bytes in before the header is looked at (again): a PGM's bound, then twice as many each time a
+   * DICOS header needs more, so a scanner sending a byte at a time costs a few copies of the first
+   * bytes, not one per byte.
+   */
+  private nextHeaderTry = PGM_HEADER_MAX_BYTES;
   private header: ScanImageHeader | null = null;
   private stats: SampleStats | null = null;
 
@@ -136,8 +142,10 @@ export class IncomingScanImage {
     }
     this.head.push(bytes);
     this.headBytes += bytes.length;
-    const head = Buffer.concat(this.head);
+    if (this.headBytes < this.nextHeaderTry) return null;
+    const head = Buffer.concat(this.head, this.headBytes);
     this.head = [head];
+    this.nextHeaderTry = Math.min(this.headBytes * 2, SCAN_HEADER_MAX_BYTES);
     return this.readHeader(head, false);
   }
 
