@@ -85,6 +85,19 @@ describe('configuration loader', () => {
     expect(problemsOf(text).problems).toContainEqual(expect.objectContaining({ path: 'lanes[1].id', message: 'duplicate lane id "lane-1"' }));
   });
 
+  it('rejects two push devices on one path, which run could not route (it stopped with a stack trace)', () => {
+    const lane = `  - id: lane-2
+    devices:
+      - { id: push-1, driver: anpr-http-push, connection: { path: /anpr/gate } }
+      - { id: xray-1, driver: xray-http, connection: { path: /anpr/gate } }
+uplink:`;
+    const error = problemsOf(VALID.replace('uplink:', lane));
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatchObject({ path: 'lanes[1].devices[1].connection.path', line: 13 });
+    expect(error.problems[0]?.message).toContain('already the push path of device "push-1"');
+    expect(() => parseConfigText(VALID.replace('uplink:', lane.replace('path: /anpr/gate } }\n      - { id: xray-1', 'path: /anpr/one } }\n      - { id: xray-1')))).not.toThrow();
+  });
+
   it('rejects a watchlist entry that is no plate (one that normalises to nothing would match nothing)', () => {
     const error = problemsOf(`${VALID}workflow:\n  watchlist: [AB-123-CD, "--", "\\u200B", "\u4EACA12345"]\n`);
     expect(error.problems.map((p) => [p.path, p.message])).toEqual([

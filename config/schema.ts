@@ -425,6 +425,9 @@ export const postConfigSchema = z
   .superRefine((config, ctx) => {
     const seenLanes = new Set<string>();
     const seenDevices = new Set<string>();
+    // Push devices share one listener, a route per path: two on one path would stop `run` with a
+    // stack trace when the second route is declared.
+    const pushPaths = new Map<string, string>();
     config.lanes.forEach((lane, laneIndex) => {
       if (seenLanes.has(lane.id)) {
         ctx.addIssue({ code: 'custom', path: ['lanes', laneIndex, 'id'], message: `duplicate lane id "${lane.id}"` });
@@ -439,6 +442,16 @@ export const postConfigSchema = z
           });
         }
         seenDevices.add(device.id);
+        if (device.driver === 'anpr-http-push' || device.driver === 'xray-http') {
+          const other = pushPaths.get(device.connection.path);
+          if (other !== undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['lanes', laneIndex, 'devices', deviceIndex, 'connection', 'path'],
+              message: `"${device.connection.path}" is already the push path of device "${other}": give each push device a path of its own`,
+            });
+          } else pushPaths.set(device.connection.path, device.id);
+        }
       });
     });
     if (config.uplink.reconnect.maxMs < config.uplink.reconnect.initialMs) {
