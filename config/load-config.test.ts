@@ -98,6 +98,16 @@ uplink:`;
     expect(() => parseConfigText(VALID.replace('uplink:', lane.replace('path: /anpr/gate } }\n      - { id: xray-1', 'path: /anpr/one } }\n      - { id: xray-1')))).not.toThrow();
   });
 
+  it('rejects a broker URL with no host or an impossible port (mqtt:// alone connected to localhost:1883)', () => {
+    const brokers = (list: string): string => VALID.replace('  brokers: [mqtt://127.0.0.1:1883]', `  brokers: ${list}`);
+    const error = problemsOf(brokers('["mqtt://", "mqtts://vmc.example:99999", "tcp://:1883", "mqtt://vmc.example:0"]'));
+    expect(error.problems.map((problem) => problem.path)).toEqual(['uplink.brokers[0]', 'uplink.brokers[1]', 'uplink.brokers[2]', 'uplink.brokers[3]']);
+    expect(error.problems[0]?.message).toContain('names no host');
+    expect(error.problems[1]?.message).toContain('not a valid URL');
+    expect(error.problems[0]?.line).toBe(11);
+    expect(parseConfigText(brokers('["mqtts://vmc.example:8883", "wss://vmc.example/mqtt", "mqtt://[::1]:1883"]')).uplink.brokers).toHaveLength(3);
+  });
+
   it('rejects a watchlist entry that is no plate (one that normalises to nothing would match nothing)', () => {
     const error = problemsOf(`${VALID}workflow:\n  watchlist: [AB-123-CD, "--", "\\u200B", "\u4EACA12345"]\n`);
     expect(error.problems.map((p) => [p.path, p.message])).toEqual([

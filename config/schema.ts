@@ -226,9 +226,32 @@ const tlsSchema = z.strictObject({
   rejectUnauthorized: z.boolean().default(true),
 });
 
+/** Why a broker URL whose scheme is right still names no broker, or null. */
+function brokerUrlProblem(url: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'not a valid URL (is the port 1-65535?)';
+  }
+  if (parsed.hostname === '') return 'names no host';
+  if (parsed.port === '0') return 'port 0 is no broker';
+  return null;
+}
+
 const uplinkSchema = z.strictObject({
   brokers: z
-    .array(z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\//, 'must be a URL such as mqtt://host:1883 or mqtts://host:8883'))
+    .array(
+      z
+        .string()
+        .regex(/^(mqtts?|wss?|tcp|ssl):\/\//, 'must be a URL such as mqtt://host:1883 or mqtts://host:8883')
+        // The scheme alone is not a broker: `mqtt://` connected to localhost:1883 unannounced, and a
+        // port past 65535 left the uplink retrying a URL it can never open.
+        .superRefine((url, ctx) => {
+          const problem = brokerUrlProblem(url);
+          if (problem) ctx.addIssue({ code: 'custom', message: `${problem}: must be a URL such as mqtt://host:1883 or mqtts://host:8883` });
+        }),
+    )
     .min(1)
     .describe('Brokers in failover order'),
   topicRoot: z.string().default('border/v1/{postId}').describe('Topic root; {postId} is replaced'),
