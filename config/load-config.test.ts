@@ -108,6 +108,16 @@ uplink:`;
     expect(parseConfigText(brokers('["mqtts://vmc.example:8883", "wss://vmc.example/mqtt", "mqtt://[::1]:1883"]')).uplink.brokers).toHaveLength(3);
   });
 
+  it('rejects a topic root no PUBLISH may carry (a wildcard made the broker drop every event)', () => {
+    const root = (value: string): string => VALID.replace('  brokers: [mqtt://127.0.0.1:1883]', `  brokers: [mqtt://127.0.0.1:1883]\n  topicRoot: "${value}"`);
+    for (const bad of ['border/#/{postId}', 'border/+/{postId}', '$SYS/{postId}', '']) {
+      const error = problemsOf(root(bad));
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatchObject({ path: 'uplink.topicRoot', line: 12 });
+    }
+    expect(parseConfigText(root('customs/az/{postId}')).uplink.topicRoot).toBe('customs/az/{postId}');
+  });
+
   it('rejects a watchlist entry that is no plate (one that normalises to nothing would match nothing)', () => {
     const error = problemsOf(`${VALID}workflow:\n  watchlist: [AB-123-CD, "--", "\\u200B", "\u4EACA12345"]\n`);
     expect(error.problems.map((p) => [p.path, p.message])).toEqual([

@@ -254,7 +254,15 @@ const uplinkSchema = z.strictObject({
     )
     .min(1)
     .describe('Brokers in failover order'),
-  topicRoot: z.string().default('border/v1/{postId}').describe('Topic root; {postId} is replaced'),
+  topicRoot: z
+    .string()
+    // Every event is published under it: a wildcard or NUL makes each PUBLISH a protocol error the
+    // broker drops the connection on (MQTT 3.1.1 4.7.1, 5.0 4.7.3), so every event ended parked as
+    // a suspect poison message; a `$` topic is the broker's own (4.7.2).
+    .regex(/^[^$+#][^+#]*$/, 'must be an MQTT topic name: no + or # wildcard, not starting with $')
+    .refine((root) => !root.includes('\u0000'), 'must be an MQTT topic name: no NUL character')
+    .default('border/v1/{postId}')
+    .describe('Topic root; {postId} is replaced'),
   clientId: z.string().optional().describe('MQTT client id; default border-gateway-{postId}'),
   username: z.string().optional(),
   password: secretSchema.optional(),
