@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { GatewayError, isGatewayError } from '../core/errors.js';
 import type { PostConfig, SecretRef } from './schema.js';
-import { resolveSecret, type SecretSources } from './secrets.js';
+import { resolveListenerKey, resolveSecret, type SecretSources } from './secrets.js';
 
 /** One thing `run` reads at start: where the configuration names it, and the read itself. */
 interface Reading {
@@ -38,13 +38,10 @@ function secretReading(ref: SecretRef, where: string): Reading {
   return { where, read: (sources) => resolveSecret(ref, where, sources) };
 }
 
-/**
- * The TLS key of a listener (http.tls, devicePush.tls): a string is the PEM itself there
- * (gateway/http/servers.ts), unlike uplink.tls.key, where a string is a path.
- */
+/** The TLS files of a listener (http.tls, devicePush.tls), the key read as gateway/http/servers.ts reads it. */
 function listenerTls(tls: { cert: string; key: SecretRef } | undefined, where: string): Reading[] {
   if (tls === undefined) return [];
-  return [fileReading(tls.cert, `${where}.tls.cert`), secretReading(tls.key, `${where}.tls.key`)];
+  return [fileReading(tls.cert, `${where}.tls.cert`), { where: `${where}.tls.key`, read: (sources) => resolveListenerKey(tls.key, `${where}.tls.key`, sources) }];
 }
 
 function uplinkReadings(uplink: PostConfig['uplink']): Reading[] {

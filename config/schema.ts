@@ -329,7 +329,7 @@ const outboxSchema = z.strictObject({
 
 const httpsSchema = z.strictObject({
   cert: z.string().min(1).describe('PEM file of the server certificate (chain)'),
-  key: secretSchema.describe('PEM file (or secret) of the server key, e.g. {file: /etc/border-gateway/https.key}'),
+  key: secretSchema.describe('PEM file of the server key (a path, or {file: /etc/border-gateway/https.key}); {env: NAME} or a string holding a PEM block is the key itself'),
 });
 
 const httpSchema = z.strictObject({

@@ -30,6 +30,22 @@ export function resolveSecret(ref: SecretRef, where: string, sources: SecretSour
   }
 }
 
+/**
+ * The PEM of a listener's TLS key (http.tls.key, devicePush.tls.key). A string holding a PEM block
+ * is the key itself (as it always was); any other string is the path of a PEM file, as
+ * uplink.tls.key's is and docs/operations.md says of every `tls.key`: a path there was taken for
+ * the key itself and stopped `run` with OpenSSL's "DECODER routines::unsupported" stack trace.
+ * `{file}` is read, `{env}` holds the PEM.
+ */
+export function resolveListenerKey(ref: SecretRef, where: string, sources: SecretSources = defaultSources): string {
+  if (typeof ref !== 'string' || ref.includes('-----BEGIN')) return resolveSecret(ref, where, sources);
+  try {
+    return sources.readFile(ref);
+  } catch (error) {
+    throw new GatewayError('GW_ERR_CONFIG_SECRET', `${where}: cannot read ${ref}`, { cause: error });
+  }
+}
+
 /** Paths pino redacts in every log line, whatever component logs a config fragment. */
 export const REDACTED_LOG_PATHS = [
   'password',

@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { resolveSecret } from '../../config/secrets.js';
+import { createSecureContext } from 'node:tls';
+import { resolveListenerKey } from '../../config/secrets.js';
 import type { SecretRef } from '../../config/schema.js';
 import { GatewayError } from '../../core/errors.js';
 import type { AccountStore } from '../auth/account-store.js';
@@ -89,7 +90,10 @@ function baseOptions(logger: Logger, https: HttpsFiles | undefined, where: strin
   };
   if (https) {
     try {
-      options.https = { cert: readFileSync(https.cert), key: typeof https.key === 'object' && 'file' in https.key ? readFileSync(https.key.file) : Buffer.from(resolveSecret(https.key, `${where}.tls.key`)) };
+      options.https = { cert: readFileSync(https.cert), key: typeof https.key === 'object' && 'file' in https.key ? readFileSync(https.key.file) : Buffer.from(resolveListenerKey(https.key, `${where}.tls.key`)) };
+      // A file that is no certificate or key is said here, with its place in the configuration,
+      // not as OpenSSL's stack trace from inside fastify.
+      createSecureContext(options.https);
     } catch (error) {
       throw new GatewayError('GW_ERR_CONFIG_SECRET', `${where}.tls: cannot read the certificate or key: ${(error as Error).message}`, { cause: error });
     }
