@@ -118,6 +118,19 @@ uplink:`;
     expect(parseConfigText(root('customs/az/{postId}')).uplink.topicRoot).toBe('customs/az/{postId}');
   });
 
+  it('rejects a device listener on the operators\' port once a device pushes (run stopped on EADDRINUSE)', () => {
+    const push = VALID.replace('uplink:', '      - { id: push-1, driver: anpr-http-push, connection: { path: /anpr/gate } }\nuplink:');
+    const error = problemsOf(`${push}http: { port: 8081 }\n`);
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatchObject({ path: 'devicePush.port' });
+    expect(error.problems[0]?.message).toContain('also http.port');
+    expect(problemsOf(`${push}http: { host: 0.0.0.0, port: 9000 }\ndevicePush: { host: 10.0.0.2, port: 9000 }\n`).problems[0]?.path).toBe('devicePush.port');
+    // Without a push device the listener never starts; on other addresses, or free ports, no clash.
+    expect(() => parseConfigText(`${VALID}http: { port: 8081 }\n`)).not.toThrow();
+    expect(() => parseConfigText(`${push}http: { host: 10.0.0.1, port: 9000 }\ndevicePush: { host: 10.0.0.2, port: 9000 }\n`)).not.toThrow();
+    expect(() => parseConfigText(`${push}http: { port: 0 }\ndevicePush: { port: 0 }\n`)).not.toThrow();
+  });
+
   it('rejects a watchlist entry that is no plate (one that normalises to nothing would match nothing)', () => {
     const error = problemsOf(`${VALID}workflow:\n  watchlist: [AB-123-CD, "--", "\\u200B", "\u4EACA12345"]\n`);
     expect(error.problems.map((p) => [p.path, p.message])).toEqual([

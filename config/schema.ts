@@ -485,6 +485,18 @@ export const postConfigSchema = z
         }
       });
     });
+    // The device listener starts only for a push device; on the operators' address it stopped
+    // `run` with GW_ERR_HTTP_LISTEN (EADDRINUSE, exit 1, systemd restarting it) once one was added.
+    const wildcard = (host: string): boolean => host === '0.0.0.0' || host === '::' || host === '';
+    const { http, devicePush } = config;
+    if (
+      pushPaths.size > 0 &&
+      devicePush.port !== 0 &&
+      devicePush.port === http.port &&
+      (devicePush.host === http.host || wildcard(devicePush.host) || wildcard(http.host))
+    ) {
+      ctx.addIssue({ code: 'custom', path: ['devicePush', 'port'], message: `${devicePush.port} is also http.port on ${http.host}: the device listener needs a port of its own (default 8081)` });
+    }
     if (config.uplink.reconnect.maxMs < config.uplink.reconnect.initialMs) {
       ctx.addIssue({ code: 'custom', path: ['uplink', 'reconnect', 'maxMs'], message: 'must be >= initialMs' });
     }
