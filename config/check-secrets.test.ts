@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isGatewayError } from '../core/errors.js';
 import { checkSecrets } from './check-secrets.js';
@@ -63,6 +64,25 @@ describe('config check --secrets', () => {
       '  uplink.password: environment variable MQTT_PASSWORD is not set',
       '  uplink.tls.key: cannot read /etc/bg/gw.key (ENOENT)',
     ]);
+  });
+
+  it('reads the model and command signing keys run reads at start, naming a missing or wrong one by its path', () => {
+    const { publicKey } = generateKeyPairSync('ed25519');
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const keyed = { ...config, models: { publicKeys: ['/etc/bg/model.pub.pem'] }, commands: { ...config.commands, publicKeys: ['/etc/bg/vmc.pub.pem', '/etc/bg/typo.pem'] } };
+    let thrown: unknown;
+    try {
+      checkSecrets(keyed, sources({ ...ALL_FILES, '/etc/bg/model.pub.pem': pem, '/etc/bg/typo.pem': 'not a key' }, { MQTT_PASSWORD: 'pw' }));
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isGatewayError(thrown) && thrown.code).toBe('GW_ERR_CONFIG_SECRET');
+    expect((thrown as Error).message.split('\n')).toEqual([
+      '2 secrets or files could not be read:',
+      '  commands.publicKeys[0]: cannot read /etc/bg/vmc.pub.pem (ENOENT)',
+      '  commands.publicKeys[1]: /etc/bg/typo.pem is no public key (PEM) (ERR_OSSL_UNSUPPORTED)',
+    ]);
+    expect(checkSecrets(keyed, sources({ ...ALL_FILES, '/etc/bg/model.pub.pem': pem, '/etc/bg/vmc.pub.pem': pem, '/etc/bg/typo.pem': pem }, { MQTT_PASSWORD: 'pw' }))).toBe(10);
   });
 
   it('says one problem as run says it', () => {

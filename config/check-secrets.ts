@@ -7,6 +7,7 @@
  * post it must run as the service's user, with its environment and working directory, to see
  * what the service sees; deploy/install.sh runs it so.
  */
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { GatewayError, isGatewayError } from '../core/errors.js';
 import type { PostConfig, SecretRef } from './schema.js';
@@ -66,12 +67,34 @@ function deviceReadings(lanes: PostConfig['lanes']): Reading[] {
 }
 
 /**
+ * The signing keys `run` reads at start (models.publicKeys, commands.publicKeys), each parsed as
+ * edge-models/manifest.ts parses it. They were not read here: a missing one passed the check and
+ * stopped `run` with GW_ERR_MODEL_SIGNATURE (exit 1, no path in the file) after it had opened its
+ * outbox and listeners.
+ */
+function keyReadings(config: PostConfig): Reading[] {
+  const keys = (paths: string[] | undefined, where: string): Reading[] =>
+    (paths ?? []).map((path, index) => ({
+      where: `${where}[${index}]`,
+      read: (sources) => {
+        const pem = fileReading(path, `${where}[${index}]`).read(sources) as string;
+        try {
+          return createPublicKey(pem);
+        } catch (error) {
+          throw new GatewayError('GW_ERR_CONFIG_SECRET', `${where}[${index}]: ${path} is no public key (PEM)`, { cause: error });
+        }
+      },
+    }));
+  return [...keys(config.models.publicKeys, 'models.publicKeys'), ...keys(config.commands.publicKeys, 'commands.publicKeys')];
+}
+
+/**
  * What `run` would read at start for `config`, in the order of the file. devicePush.tls is read
  * even when no device pushes (run starts that listener only for one): a file named there but
  * missing is worth knowing of before the first push camera is added.
  */
 function readingsOf(config: PostConfig): Reading[] {
-  return [...deviceReadings(config.lanes), ...uplinkReadings(config.uplink), ...listenerTls(config.http.tls, 'http'), ...listenerTls(config.devicePush.tls, 'devicePush')];
+  return [...deviceReadings(config.lanes), ...uplinkReadings(config.uplink), ...listenerTls(config.http.tls, 'http'), ...listenerTls(config.devicePush.tls, 'devicePush'), ...keyReadings(config)];
 }
 
 /** The reason an operator acts on (missing file or permission), which resolveSecret's message leaves out. */

@@ -2,11 +2,12 @@
  * The command line as an integrator meets it: `config check` and the demo that `npm start` runs,
  * each as a real child process.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listCommands } from '../gateway/cli.js';
 import { Collector, type Received } from './helpers/collector.js';
+import { freePort } from './helpers/free-port.js';
 import { GatewayProcess } from './helpers/gateway-process.js';
 import { tempDir } from './helpers/test-config.js';
 
@@ -47,6 +48,40 @@ describe('border-gateway config check', () => {
     expect((await run.exited).code).toBe(64);
     expect(run.stderrText.join('\n')).toContain(`unknown command "fly"; valid: ${listCommands().map((command) => command.name).join(', ')}`);
     expect(listCommands().map((command) => command.name)).toEqual(expect.arrayContaining(['demo', 'run', 'sim', 'config', 'model', 'trs', 'user', 'client', 'audit', 'vmc', 'help']));
+  });
+});
+
+describe('border-gateway run with a secret it cannot read', () => {
+  it('refuses before it opens anything, as config check --secrets says it, and exits 78', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'post.yaml');
+    const data = join(dir, 'data');
+    writeFileSync(
+      file,
+      [
+        'version: 1',
+        'post: { id: p1 }',
+        'lanes:',
+        '  - id: lane-1',
+        '    devices:',
+        '      - { id: cam, driver: onvif, connection: { url: "http://127.0.0.1:9/onvif/device_service", username: gw, password: { env: BG_TEST_UNSET_CAMERA_PASSWORD } } }',
+        `uplink: { brokers: ["mqtt://127.0.0.1:${await freePort()}"] }`,
+        'http: { port: 0 }',
+        `commands: { publicKeys: [${join(dir, 'vmc.pub.pem')}] }`,
+        '',
+      ].join('\n'),
+    );
+    const check = new GatewayProcess(['config', 'check', file, '--secrets']);
+    expect((await check.exited).code).toBe(78);
+    const run = new GatewayProcess(['run', '--config', file, '--data', data]);
+    expect((await run.exited).code).toBe(78);
+    const said = run.stderrText.filter((line) => line.trim() !== '');
+    expect(said).toEqual(check.stderrText.filter((line) => line.trim() !== ''));
+    expect(said.join('\n')).toContain('lanes[0].devices[0].connection.password: environment variable BG_TEST_UNSET_CAMERA_PASSWORD is not set');
+    expect(said.join('\n')).toContain(`commands.publicKeys[0]: cannot read ${join(dir, 'vmc.pub.pem')} (ENOENT)`);
+    // No outbox was opened, no listener started: the data directory was never made.
+    expect(existsSync(data)).toBe(false);
+    expect(run.stdout.join('\n')).toBe('');
   });
 });
 

@@ -5,6 +5,7 @@
  * its outbox commits (gateway/systemd/, docs/deployment.md).
  */
 import { resolve } from 'node:path';
+import { checkSecrets } from '../../config/check-secrets.js';
 import { loadConfigFile } from '../../config/load-config.js';
 import type { PostConfig } from '../../config/schema.js';
 import { parseForm } from '../../core/command-line.js';
@@ -25,6 +26,11 @@ export async function runCommand(args: string[]): Promise<number> {
   const { values } = parseForm(RUN_FORM, args);
   const configFile = values.config as string;
   const config = loadConfigFile(configFile);
+  // Every secret, TLS file and signing key read as `config check --secrets` reads them, before
+  // anything opens: one missing was found only after the outbox, the listener and the uplink
+  // (status `online` at the VMC) had started, and the process left them to a forced exit, with
+  // exit 1 (restarted by systemd every 5 s) for a signing key.
+  checkSecrets(config);
   const logger = createLogger(logLevelOption(values['log-level'], config.logLevel));
   const dataDir = resolve(values.data ?? 'data');
   const gateway = await Gateway.start({
