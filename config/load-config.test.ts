@@ -131,6 +131,15 @@ uplink:`;
     expect(() => parseConfigText(`${push}http: { port: 0 }\ndevicePush: { port: 0 }\n`)).not.toThrow();
   });
 
+  it('rejects an ONVIF URL the driver cannot use: another scheme, or credentials it would ignore', () => {
+    for (const url of ['ftp://10.0.0.5/onvif/device_service', '10.0.0.5/onvif/device_service', 'http://admin:pw@10.0.0.5/onvif/device_service']) {
+      const error = problemsOf(VALID.replace('http://127.0.0.1:8081/onvif/device_service', url));
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0]).toMatchObject({ path: 'lanes[0].devices[0].connection.url', line: 9 });
+    }
+    expect(() => parseConfigText(VALID.replace('http://127.0.0.1:8081/', 'https://cam.post.local/'))).not.toThrow();
+  });
+
   it('rejects a watchlist entry that is no plate (one that normalises to nothing would match nothing)', () => {
     const error = problemsOf(`${VALID}workflow:\n  watchlist: [AB-123-CD, "--", "\\u200B", "\u4EACA12345"]\n`);
     expect(error.problems.map((p) => [p.path, p.message])).toEqual([

@@ -39,7 +39,13 @@ const onvifCamera = z.strictObject({
   ...deviceBase,
   driver: z.literal('onvif'),
   connection: z.strictObject({
-    url: z.url().describe('ONVIF device service URL'),
+    // z.url() takes any scheme: ftp:// passed config check and left the camera down at run
+    // ("ftp: is not http or https"); a user:password@ in it is not what the driver signs requests
+    // with (connection.username/password) and keeps a secret in the file in plain text.
+    url: z
+      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+      .refine((url) => !/^[a-z]+:\/\/[^/?#]*@/i.test(url), 'must hold no credentials: give them as username and password ({env} or {file})')
+      .describe('ONVIF device service URL'),
     username: z.string().min(1),
     password: secretSchema,
   }),
