@@ -16,7 +16,7 @@ import { api, ApiError, type Alarm, type Gap, type Me, type PeriodVolume, type P
 import { CommandsView } from './commands-view.js';
 import { CrossingsView } from './crossings-view.js';
 import { ChannelShares, GroupedBars, Legend } from './charts.js';
-import { change, min, pct, points, ratio, sharePoints, tone } from './figures.js';
+import { change, fixed, min, pct, points, ratio, sharePoints, tone } from './figures.js';
 import { IntervalChart } from './interval-chart.js';
 import { INTERVAL_MAX, INTERVAL_MIN, intervalLabel, intervalMinutes } from './intervals.js';
 import { daysInMonth, elapsed, endLabel, periodLabel, periodRange, rangeLabel, stamp, yearBefore, type Period, type Range } from './period.js';
@@ -519,8 +519,9 @@ function Dashboard({ me, onLogout, now }: { me: Me; onLogout: (expired: boolean)
                           <td>{intervalLabel(r)}</td>
                           <td>{r.vehicles}</td>
                           <td>{r.cumulative}</td>
-                          <td>{r.cumulativePct.toFixed(2)}</td>
-                          <td>{r.avgCrossingMin.toFixed(2)}</td>
+                          <td>{fixed(r.cumulativePct, 2)}</td>
+                          {/* null in the JSON where the report's mean overflowed (figures.ts): no figure, not a crash that leaves the last filters' figures up. */}
+                          <td>{fixed(r.avgCrossingMin, 2)}</td>
                         </tr>
                       ))}
                     </tbody>

@@ -7,7 +7,14 @@
 export type Tone = 'up' | 'down' | 'same';
 
 export const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
-export const min = (x: number | null): string => (x === null ? '–' : x.toFixed(1));
+/**
+ * A figure at `decimals`, or '–' where there is none. The API's JSON has null where the report
+ * computed no finite number: the contract's rounding of a mean of crossings of 1e306 minutes (a
+ * post may send any duration ≥ 0) overflows, and JSON writes Infinity as null, even in fields
+ * typed as numbers (an interval row's `avgCrossingMin`).
+ */
+export const fixed = (x: number | null | undefined, decimals: number): string => (x == null || !Number.isFinite(x) ? '–' : x.toFixed(decimals));
+export const min = (x: number | null): string => fixed(x, 1);
 /** A signed number at one decimal; what rounds to zero has no sign (a tiny fall is not "-0.0"). */
 const signed = (x: number): string => {
   const shown = x.toFixed(1);

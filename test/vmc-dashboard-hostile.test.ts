@@ -1,0 +1,97 @@
+/**
+ * The VMC dashboard against what a hostile (or badly broken) border post can send inside the
+ * contract: figures the TRS report cannot round, strings that go on for kilobytes or carry bidi
+ * controls, crossings stamped decades ahead. Each post's events pass the contract's own check
+ * (`checkEvent`, what the VMC's intake runs) before they are stored; the dashboard is the built
+ * one (dist/vmc-ui), served in process, in Debian's Chromium at 1366×768. Screenshots in
+ * test-artifacts/vmc-hostile/.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CloudEvent } from '../contract/envelope.js';
+import { checkEvent } from '../contract/event-validator.js';
+import { systemClock } from '../core/clock.js';
+import { buildVmcApp } from '../vmc/http/vmc-app.js';
+import { VmcStore } from '../vmc/store/vmc-store.js';
+import { VmcAuth } from '../vmc/vmc-auth.js';
+import { buildUiIfStale, launchChromium } from './helpers/browser.js';
+import { REPO_ROOT } from './helpers/gateway-process.js';
+import { ManualClock } from './helpers/manual-clock.js';
+import { tempDir } from './helpers/test-config.js';
+import { EventMaker } from './helpers/vmc-events.js';
+
+const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'vmc-hostile');
+const HOUR_MS = 3_600_000;
+
+describe('the VMC dashboard against a hostile post', () => {
+  let browser: Browser;
+  const running: { app: FastifyInstance; store: VmcStore }[] = [];
+
+  beforeAll(async () => {
+    buildUiIfStale('vmc', 'vmc-ui');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    browser = await launchChromium();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    for (const { app, store } of running) {
+      await app.close();
+      await store.close();
+    }
+  });
+
+  /** A VMC holding `events` (each checked against the contract first), at a free port; its URL. */
+  const serve = async (events: CloudEvent[]): Promise<string> => {
+    for (const event of events) expect(checkEvent(JSON.parse(JSON.stringify(event))), event.type).toMatchObject({ ok: true });
+    const store = await VmcStore.open(`sqlite:${join(tempDir('vmc-hostile-'), 'vmc.db')}`, systemClock.now());
+    await store.store(events, 'test', systemClock.now());
+    await new VmcAuth(store, systemClock).addAccount('ana', 'analyst', 'analyst-password-1');
+    const app = await buildVmcApp({ store, auth: new VmcAuth(store, systemClock), status: () => ({ name: 'hostile-test' }) });
+    running.push({ app, store });
+    return app.listen({ host: '127.0.0.1', port: 0 });
+  };
+
+  const open = async (base: string, now = Date.now()): Promise<{ page: Page; problems: string[] }> => {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    await page.clock.setFixedTime(now);
+    await page.goto(base);
+    await page.fill('input[name=name]', 'ana');
+    await page.fill('input[name=password]', 'analyst-password-1');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('[data-testid=fig-vehicles]');
+    return { page, problems };
+  };
+  const figure = (page: Page, id: string) => page.locator(`[data-testid=${id}] b`);
+
+  it('shows a post whose crossing times overflow the report’s rounding: its figures, not the last post’s', async () => {
+    const now = Date.now();
+    const good = new EventMaker('post-good', new ManualClock(now - 5 * HOUR_MS));
+    const evil = new EventMaker('post-evil', new ManualClock(now - 4 * HOUR_MS));
+    const base = await serve([
+      ...Array.from({ length: 6 }, (_, i) => good.crossing(`g${i}`, 20 + i * 7)),
+      // Within the contract (durations: any number ≥ 0): /api/trs answers their average as null.
+      evil.crossing('e1', 1, { durations: { registrationSec: 1.7e308, crossingSec: 1.7e308 } }),
+      evil.crossing('e2', 1, { durations: { registrationSec: 1.7e308, crossingSec: 1.7e308 } }),
+    ]);
+    const { page, problems } = await open(base, now);
+    await expect.poll(() => figure(page, 'fig-vehicles').textContent()).toBe('8');
+    await page.selectOption('select[name=post]', ['post-evil']);
+    await expect.poll(() => figure(page, 'fig-vehicles').textContent()).toBe('2');
+    const lastRow = page.locator('section[aria-label="interval table"] tbody tr').last();
+    await expect.poll(() => lastRow.locator('td').nth(1).textContent()).toBe('2');
+    expect(await lastRow.locator('td').nth(4).textContent()).toBe('–');
+    expect(await figure(page, 'fig-crossing').textContent()).toBe('–');
+    // And back to the well-behaved post: the dashboard still follows the filters.
+    await page.selectOption('select[name=post]', ['post-good']);
+    await expect.poll(() => figure(page, 'fig-vehicles').textContent()).toBe('6');
+    await page.screenshot({ path: join(ARTIFACTS, '1-overflowing-figures.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 120_000);
+});
