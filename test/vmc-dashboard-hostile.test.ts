@@ -94,4 +94,48 @@ describe('the VMC dashboard against a hostile post', () => {
     expect(problems).toEqual([]);
     await page.close();
   }, 120_000);
+
+  it('keeps a post’s kilobyte strings (plate, lane, device error, alarm message) and 1e303-minute figures inside their boxes at 1366×768', async () => {
+    const now = Date.now();
+    const good = new EventMaker('post-good', new ManualClock(now - 5 * HOUR_MS));
+    const evil = new EventMaker('post-evil', new ManualClock(now - 4 * HOUR_MS));
+    const long = (c: string, n: number) => c.repeat(n);
+    const base = await serve([
+      ...Array.from({ length: 6 }, (_, i) => good.crossing(`g${i}`, 20 + i * 7)),
+      evil.crossing('e-plate', 30, { plate: long('W', 3000) }),
+      evil.crossing('e-huge', 1, { durations: { registrationSec: 1e307, crossingSec: 1e307 } }),
+      evil.event('device.status', 'lane-1', { deviceId: 'cam-1', state: 'degraded', lastError: long('E', 5000) }),
+      evil.event('alarm.raised', 'post', { alarm: 'GW_ERR_X', severity: 'warning', message: long('M', 5000), details: {} }),
+      evil.event('alarm.raised', `lane-${long('l', 300)}`, { alarm: 'GW_ERR_Y', severity: 'warning', message: 'a lane id of 305 characters', details: {} }),
+    ]);
+    const { page, problems } = await open(base, now);
+    await expect.poll(() => figure(page, 'fig-vehicles').textContent()).toBe('8');
+    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    await page.waitForSelector('[data-testid=interval-chart] canvas');
+    expect(await overflow()).toBe(0);
+    // The averages are 2e303 minutes: shown whole in their tiles, not cut to what reads as "2.0".
+    for (const id of ['fig-registration', 'fig-crossing']) {
+      expect(await figure(page, id).textContent(), id).toMatch(/e\+30\d$/);
+      expect(await figure(page, id).evaluate((b) => b.scrollWidth <= b.clientWidth && b.getBoundingClientRect().right <= b.parentElement!.getBoundingClientRect().right), id).toBe(true);
+    }
+    const alarms = page.locator('section[aria-label="gaps and alarms"]');
+    expect((await alarms.textContent())!.length).toBeLessThan(1000);
+    expect((await page.locator('section[aria-label=posts]').textContent())!.length).toBeLessThan(1000);
+    await page.screenshot({ path: join(ARTIFACTS, '2-long-strings-figures.png'), fullPage: true });
+
+    // The crossings: the 3000-character plate leaves the other columns in view.
+    await page.click('nav a[href="#crossings"]');
+    const row = page.locator('tr[data-crossing=e-plate]');
+    await row.waitFor();
+    const section = await page.locator('section[aria-label=crossings]').boundingBox();
+    const ended = await row.locator('td').last().boundingBox();
+    expect(ended!.x + ended!.width).toBeLessThanOrEqual(section!.x + section!.width);
+    expect(await overflow()).toBe(0);
+    await row.locator('button').click();
+    await page.getByTestId('evidence-panel').waitFor();
+    expect(await overflow()).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, '3-long-plate-crossings.png') });
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 120_000);
 });

@@ -19,6 +19,7 @@ import { ChannelShares, GroupedBars, Legend } from './charts.js';
 import { change, fixed, min, pct, points, ratio, sharePoints, tone } from './figures.js';
 import { IntervalChart } from './interval-chart.js';
 import { INTERVAL_MAX, INTERVAL_MIN, intervalLabel, intervalMinutes } from './intervals.js';
+import { clip, Untrusted } from './untrusted.js';
 import { daysInMonth, elapsed, endLabel, periodLabel, periodRange, rangeLabel, stamp, yearBefore, type Period, type Range } from './period.js';
 
 const DIRECTIONS = ['import', 'export', 'transit-entry', 'transit-exit', 'domestic-transit'];
@@ -32,6 +33,9 @@ const POLL_MS = 5_000;
 const RELOAD_MS = 60_000;
 /** The posts list shows every post up to this many rows, then scrolls (the filters stay one band at 1280×800). */
 const POST_ROWS_MAX = 6;
+/** How much of a post's id, lane id, device id or alarm code is shown; of a message or device error (untrusted.tsx). */
+const ID_MAX = 64;
+const MESSAGE_MAX = 300;
 
 interface Filters {
   posts: string[];
@@ -374,8 +378,8 @@ function Dashboard({ me, onLogout, now }: { me: Me; onLogout: (expired: boolean)
             Posts
             <select multiple name="post" size={Math.min(POST_ROWS_MAX, Math.max(2, posts.length))} onChange={(e) => set({ posts: [...e.currentTarget.selectedOptions].map((o) => o.value) })}>
               {posts.map((p) => (
-                <option value={p.postId} selected={filters.posts.includes(p.postId)}>
-                  {p.postId}
+                <option value={p.postId} selected={filters.posts.includes(p.postId)} title={p.postId}>
+                  {clip(p.postId, ID_MAX)}
                 </option>
               ))}
             </select>
@@ -534,7 +538,9 @@ function Dashboard({ me, onLogout, now }: { me: Me; onLogout: (expired: boolean)
             <h2>Posts, lanes and devices now</h2>
             {shown.map((p) => (
               <div>
-                <b>{p.postId}</b> {p.status ? <span class={p.status.state === 'online' ? 'up' : 'down'}>{p.status.state}</span> : null} <span class="muted">· last event {new Date(p.lastSeen).toLocaleString()}</span>
+                <b>
+                  <Untrusted text={p.postId} max={ID_MAX} />
+                </b> {p.status ? <span class={p.status.state === 'online' ? 'up' : 'down'}>{p.status.state}</span> : null} <span class="muted">· last event {new Date(p.lastSeen).toLocaleString()}</span>
                 {p.openGaps > 0 && <span class="down"> · {p.openGaps} open gap(s)</span>}
                 {p.lastSeqRestart && (
                   <span class="down" data-testid="seq-restart" title="the gateway's seq started again (a new outbox): events not yet sent from the old one are lost">
@@ -546,8 +552,24 @@ function Dashboard({ me, onLogout, now }: { me: Me; onLogout: (expired: boolean)
                     const devices = p.devices.filter((d) => d.laneId === lane.laneId);
                     return (
                       <li>
-                        {lane.laneId}
-                        {devices.length === 0 ? <span class="muted"> · no device reports</span> : devices.map((d) => <span class={d.state}>{` · ${d.deviceId} (${lane.laneId}): ${d.state}${d.lastError ? ` — ${d.lastError}` : ''}`}</span>)}
+                        <Untrusted text={lane.laneId} max={ID_MAX} />
+                        {devices.length === 0 ? (
+                          <span class="muted"> · no device reports</span>
+                        ) : (
+                          devices.map((d) => (
+                            <span class={d.state} data-device={d.deviceId}>
+                              {' · '}
+                              <Untrusted text={d.deviceId} max={ID_MAX} /> (<Untrusted text={lane.laneId} max={ID_MAX} />
+                              {`): ${d.state}`}
+                              {d.lastError && (
+                                <>
+                                  {' — '}
+                                  <Untrusted text={d.lastError} max={MESSAGE_MAX} />
+                                </>
+                              )}
+                            </span>
+                          ))
+                        )}
                       </li>
                     );
                   })}
@@ -557,9 +579,21 @@ function Dashboard({ me, onLogout, now }: { me: Me; onLogout: (expired: boolean)
           </section>
           <section aria-label="gaps and alarms">
             <h2>Open gaps</h2>
-            {(data?.gaps.length ?? 0) === 0 ? <p class="muted">none</p> : data?.gaps.map((g) => <p class="down">{`${g.postId}: seq ${g.firstSeq}–${g.lastSeq}, ${g.missing} missing since ${new Date(g.openedAt).toLocaleString()}`}</p>)}
+            {(data?.gaps.length ?? 0) === 0 ? <p class="muted">none</p> : data?.gaps.map((g) => (
+                  <p class="down">
+                    <Untrusted text={g.postId} max={ID_MAX} />
+                    {`: seq ${g.firstSeq}–${g.lastSeq}, ${g.missing} missing since ${new Date(g.openedAt).toLocaleString()}`}
+                  </p>
+                ))}
             <h2>Recent alarms</h2>
-            {(data?.alarms.length ?? 0) === 0 ? <p class="muted">none</p> : data?.alarms.map((a) => <p class={a.severity}>{`${new Date(a.time).toLocaleString()} ${a.postId}/${a.laneId} ${a.alarm}: ${a.message}`}</p>)}
+            {(data?.alarms.length ?? 0) === 0 ? <p class="muted">none</p> : data?.alarms.map((a) => (
+                  <p class={a.severity} data-alarm={a.eventId}>
+                    {`${new Date(a.time).toLocaleString()} `}
+                    <Untrusted text={a.postId} max={ID_MAX} />/<Untrusted text={a.laneId} max={ID_MAX} /> <Untrusted text={a.alarm} max={ID_MAX} />
+                    {': '}
+                    <Untrusted text={a.message} max={MESSAGE_MAX} />
+                  </p>
+                ))}
           </section>
           </>
         )}

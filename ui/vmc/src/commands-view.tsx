@@ -10,6 +10,11 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, type CommandProgress, type CommandsView as CommandsData, type EvidenceRequestsView, type Me, type Post } from './api.js';
 import { PALETTE } from './palette.js';
+import { Untrusted } from './untrusted.js';
+
+/** How much of a post's refusal code, refusal message and model versions is shown (untrusted.tsx). */
+const ID_MAX = 64;
+const MESSAGE_MAX = 300;
 
 const RELOAD_MS = 4_000;
 /** The API's body limit for a command; base64 makes a file 4/3 its size. */
@@ -38,7 +43,18 @@ function Progress({ command }: { command: CommandProgress }) {
       <span class={command.applied.length > 0 ? 'up' : 'muted'}>{`applied ${command.applied.length}/${command.postIds.length}`}</span>
       {command.applied.length > 0 && <span class="muted">{` (${command.applied.join(', ')})`}</span>}
       {command.refused.map((r) => (
-        <span class="down" data-testid="refused">{` · refused by ${r.postId}: ${r.code ?? '?'}${r.message ? ` — ${r.message}` : ''}`}</span>
+        <span class="down" data-testid="refused">
+          {' · refused by '}
+          <Untrusted text={r.postId} max={ID_MAX} />
+          {': '}
+          <Untrusted text={r.code ?? '?'} max={ID_MAX} />
+          {r.message && (
+            <>
+              {' — '}
+              <Untrusted text={r.message} max={MESSAGE_MAX} />
+            </>
+          )}
+        </span>
       ))}
       {command.waiting.length > 0 && <span class="muted">{` · waiting: ${command.waiting.join(', ')}`}</span>}
     </div>
@@ -273,8 +289,8 @@ export function CommandsView({ me, posts }: { me: Me; posts: Post[] }) {
                     <>
                       <td>{v.watchlistVersion === null ? `configured list · ${v.watchlistPlates ?? 0} plates` : `v${v.watchlistVersion} · ${v.watchlistPlates ?? 0} plates`}</td>
                       <td>{v.modelCommandVersion === null ? 'none' : `v${v.modelCommandVersion}`}</td>
-                      <td>{v.riskModel ?? 'none loaded'}</td>
-                      <td>{v.xrayModel ?? 'none loaded'}</td>
+                      <td>{v.riskModel === null ? 'none loaded' : <Untrusted text={v.riskModel} max={ID_MAX} />}</td>
+                      <td>{v.xrayModel === null ? 'none loaded' : <Untrusted text={v.xrayModel} max={ID_MAX} />}</td>
                       <td>{time(v.updatedAt)}</td>
                     </>
                   ) : (

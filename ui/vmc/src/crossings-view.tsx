@@ -6,8 +6,14 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type CrossingRow } from './api.js';
 import { EvidencePanel } from './evidence-panel.js';
+import { Untrusted } from './untrusted.js';
 
 const PAGE = 50;
+/** A plate is a few characters; a lane id at most 63 (config/schema.ts). What a post sends past them is cut (untrusted.tsx). */
+const PLATE_MAX = 20;
+const ID_MAX = 64;
+/** A crossing time past this many minutes (two years; a post may send 1e305) is shown as "≥ 1M", its figure in the tooltip: written out it is wider than the table. */
+const MINUTES_MAX = 1e6;
 
 export function CrossingsView({ query, reloadKey }: { query: string; reloadKey: number }) {
   const [rows, setRows] = useState<CrossingRow[]>([]);
@@ -58,10 +64,14 @@ export function CrossingsView({ query, reloadKey }: { query: string; reloadKey: 
                 <tr class={open && key(open) === key(c) ? 'selected' : ''} data-crossing={c.crossingId} data-post={c.postId}>
                   <td>
                     <button type="button" class="link" aria-pressed={open !== null && key(open) === key(c)} onClick={() => setOpen(c)}>
-                      {c.plate ?? 'unread'}
+                      {c.plate === null ? 'unread' : <Untrusted text={c.plate} max={PLATE_MAX} />}
                     </button>
                   </td>
-                  <td>{`${c.postId} · ${c.laneId}`}</td>
+                  <td>
+                    <Untrusted text={c.postId} max={ID_MAX} />
+                    {' · '}
+                    <Untrusted text={c.laneId} max={ID_MAX} />
+                  </td>
                   <td>{c.direction}</td>
                   <td class={`channel-${c.channel}`}>{c.channel}</td>
                   <td>{c.xray ? 'yes' : ''}</td>
@@ -69,7 +79,9 @@ export function CrossingsView({ query, reloadKey }: { query: string; reloadKey: 
                   <td class={c.outcome === 'completed' ? '' : 'down'} data-testid="outcome">
                     {c.outcome}
                   </td>
-                  <td class="num">{c.crossingMin === null ? '–' : c.crossingMin.toFixed(0)}</td>
+                  <td class="num" title={c.crossingMin !== null && c.crossingMin >= MINUTES_MAX ? `${c.crossingMin} min` : undefined}>
+                    {c.crossingMin === null ? '–' : c.crossingMin >= MINUTES_MAX ? `≥ ${MINUTES_MAX / 1e6}M` : c.crossingMin.toFixed(0)}
+                  </td>
                   <td title={c.completedAt}>{new Date(c.completedAt).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })}</td>
                 </tr>
               ))}

@@ -8,6 +8,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, type CrossingEvidence, type CrossingRow, type EvidencePiece, type ScreeningRegion } from './api.js';
 import { PALETTE } from './palette.js';
+import { Untrusted } from './untrusted.js';
+
+/** How much of a post's plate, ids and model version is shown (untrusted.tsx). */
+const PLATE_MAX = 20;
+const ID_MAX = 64;
 
 const RELOAD_MS = 4_000;
 
@@ -132,7 +137,11 @@ export function EvidencePanel({ crossing }: { crossing: CrossingRow }) {
   return (
     <section class="evidence" aria-label="evidence" data-testid="evidence-panel">
       <h2>
-        {crossing.plate ?? 'unread plate'} <small>{`${crossing.postId} / ${crossing.laneId} · ${crossing.crossingId} · ${crossing.direction} · `}</small>
+        {crossing.plate === null ? 'unread plate' : <Untrusted text={crossing.plate} max={PLATE_MAX} />}{' '}
+        <small>
+          <Untrusted text={crossing.postId} max={ID_MAX} /> / <Untrusted text={crossing.laneId} max={ID_MAX} /> · <Untrusted text={crossing.crossingId} max={ID_MAX} />
+          {` · ${crossing.direction} · `}
+        </small>
         <small class={`channel-${crossing.channel}`}>{crossing.channel}</small>
         <small>{` · completed ${time(crossing.completedAt)}`}</small>
       </h2>
@@ -142,7 +151,15 @@ export function EvidencePanel({ crossing }: { crossing: CrossingRow }) {
         {snapshot && (
           <figure data-testid="plate-snapshot">
             <img src={`/api/evidence/${snapshot.digest}`} alt={`Plate snapshot of ${crossing.plate ?? 'the vehicle'}`} />
-            <figcaption>Plate snapshot{snapshot.deviceId ? ` · ${snapshot.deviceId}` : ''}</figcaption>
+            <figcaption>
+              Plate snapshot
+              {snapshot.deviceId && (
+                <>
+                  {' · '}
+                  <Untrusted text={snapshot.deviceId} max={ID_MAX} />
+                </>
+              )}
+            </figcaption>
           </figure>
         )}
         {thumbnail && (
@@ -150,9 +167,22 @@ export function EvidencePanel({ crossing }: { crossing: CrossingRow }) {
             <Thumbnail piece={thumbnail} regions={screening?.regions ?? []} />
             <figcaption>
               X-ray thumbnail
-              {screening
-                ? ` · screening ${screening.score.toFixed(2)}${screening.result ? ` (${screening.result})` : ''} · ${screening.modelVersion} · ${screening.regions.length} region(s)`
-                : ' · no screening'}
+              {screening ? (
+                <>
+                  {` · screening ${screening.score.toFixed(2)}`}
+                  {screening.result && (
+                    <>
+                      {' ('}
+                      <Untrusted text={screening.result} max={ID_MAX} />)
+                    </>
+                  )}
+                  {' · '}
+                  <Untrusted text={screening.modelVersion} max={ID_MAX} />
+                  {` · ${screening.regions.length} region(s)`}
+                </>
+              ) : (
+                ' · no screening'
+              )}
               {thumbnail.imageWidth === null ? ' · regions cannot be placed: no image size' : ''}
             </figcaption>
           </figure>
