@@ -138,4 +138,52 @@ describe('the VMC dashboard against a hostile post', () => {
     expect(problems).toEqual([]);
     await page.close();
   }, 120_000);
+
+  it('keeps a post’s bidi controls to itself: a device, alarm or plate cannot turn the text after it around', async () => {
+    const now = Date.now();
+    const evil = new EventMaker('post-evil', new ManualClock(now - 4 * HOUR_MS));
+    const RLO = '\u202e';
+    const base = await serve([
+      evil.crossing('e-rlo', 30, { plate: `AB${RLO}123CD` }),
+      evil.event('device.status', 'lane-1', { deviceId: `cam${RLO}`, state: 'down', lastError: 'timeout' }),
+      evil.event('alarm.raised', 'post', { alarm: `GW_ERR${RLO}`, severity: 'warning', message: 'disk full', details: {} }),
+    ]);
+    const { page, problems } = await open(base, now);
+    await page.locator('section[aria-label=posts] [data-device]').waitFor();
+    /** Whether `first` is drawn left of `second` in the text node of `scope` that holds `word` (their first occurrences in it). */
+    const inOrder = (scope: string, word: string, first: string, second: string) =>
+      page.evaluate(
+        ([scope, word, first, second]) => {
+          const walker = document.createTreeWalker(document.querySelector(scope)!, NodeFilter.SHOW_TEXT);
+          for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const at = node.textContent!.indexOf(word);
+            if (at < 0) continue;
+            const rect = (offset: number) => {
+              const range = document.createRange();
+              range.setStart(node, offset);
+              range.setEnd(node, offset + 1);
+              return range.getBoundingClientRect().left;
+            };
+            return rect(at + word.indexOf(first)) < rect(at + word.indexOf(second));
+          }
+          return null;
+        },
+        [scope, word, first, second] as const,
+      );
+    // The device's state and error, the alarm's message: as sent, left to right.
+    expect(await inOrder('section[aria-label=posts] [data-device]', 'down', 'd', 'n')).toBe(true);
+    expect(await inOrder('section[aria-label=posts] [data-device]', 'timeout', 't', 'u')).toBe(true);
+    expect(await inOrder('section[aria-label="gaps and alarms"] [data-alarm]', 'disk full', 'd', 'f')).toBe(true);
+    // The control itself is shown for what it is, not obeyed: the plate reads as stored.
+    expect(await page.locator('section[aria-label=posts] [data-device]').textContent()).toContain('cam[U+202E] (lane-1): down — timeout');
+    await page.screenshot({ path: join(ARTIFACTS, '4-bidi-figures.png'), fullPage: true });
+    await page.click('nav a[href="#crossings"]');
+    const plate = page.locator('tr[data-crossing=e-rlo] button');
+    await plate.waitFor();
+    expect(await plate.textContent()).toBe('AB[U+202E]123CD');
+    expect(await inOrder('tr[data-crossing=e-rlo] button', '123CD', '1', 'D')).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, '5-bidi-crossings.png') });
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 120_000);
 });

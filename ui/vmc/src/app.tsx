@@ -19,7 +19,7 @@ import { ChannelShares, GroupedBars, Legend } from './charts.js';
 import { change, fixed, min, pct, points, ratio, sharePoints, tone } from './figures.js';
 import { IntervalChart } from './interval-chart.js';
 import { INTERVAL_MAX, INTERVAL_MIN, intervalLabel, intervalMinutes } from './intervals.js';
-import { clip, Untrusted } from './untrusted.js';
+import { clip, Untrusted, visibleControls } from './untrusted.js';
 import { daysInMonth, elapsed, endLabel, periodLabel, periodRange, rangeLabel, stamp, yearBefore, type Period, type Range } from './period.js';
 
 const DIRECTIONS = ['import', 'export', 'transit-entry', 'transit-exit', 'domestic-transit'];
@@ -379,7 +379,7 @@ function Dashboard({ me, onLogout, now }: { me: Me; onLogout: (expired: boolean)
             <select multiple name="post" size={Math.min(POST_ROWS_MAX, Math.max(2, posts.length))} onChange={(e) => set({ posts: [...e.currentTarget.selectedOptions].map((o) => o.value) })}>
               {posts.map((p) => (
                 <option value={p.postId} selected={filters.posts.includes(p.postId)} title={p.postId}>
-                  {clip(p.postId, ID_MAX)}
+                  {clip(visibleControls(p.postId), ID_MAX)}
                 </option>
               ))}
             </select>
