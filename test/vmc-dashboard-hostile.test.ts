@@ -186,4 +186,30 @@ describe('the VMC dashboard against a hostile post', () => {
     expect(problems).toEqual([]);
     await page.close();
   }, 120_000);
+
+  it('compares the latest year up to now, whatever a post stamped decades ahead', async () => {
+    const now = Date.now();
+    const good = new EventMaker('post-good', new ManualClock(now - 365 * 24 * HOUR_MS - 5 * HOUR_MS));
+    const events: CloudEvent[] = Array.from({ length: 4 }, (_, i) => good.crossing(`last-year-${i}`, 20 + i));
+    good.clock.advance(365 * 24 * HOUR_MS);
+    events.push(...Array.from({ length: 6 }, (_, i) => good.crossing(`this-year-${i}`, 30 + i)));
+    // A gateway whose clock says 2099 (a dead RTC battery's reset, or a post that means harm).
+    const future = new EventMaker('post-evil', new ManualClock(Date.UTC(2099, 5, 1)));
+    events.push(future.crossing('e-2099', 30));
+    const base = await serve(events);
+    const year = new Date(now - 5 * HOUR_MS).getUTCFullYear();
+    const { page, problems } = await open(base, now);
+    await expect.poll(() => figure(page, 'fig-vehicles').textContent()).toBe('11');
+    // The headline and the direction chart compare this year to date with the same dates of the last.
+    await expect.poll(() => page.locator('section[aria-label=figures] h2').textContent()).toContain(`changes: ${year}-01-01 – `);
+    expect(await page.getByTestId('fig-vehicles').textContent()).toContain(`vs ${year - 1}`);
+    expect(await page.locator('section[aria-label=directions]').count()).toBe(1);
+    // The monthly dynamics are the months up to now: 2099 is among the years, not the last 24 months.
+    expect(await page.locator('[data-testid=years-chart] g[data-category="2099"]').count()).toBe(1);
+    const months = await page.locator('[data-testid=months-chart] g[data-category]').evaluateAll((groups) => groups.map((g) => g.getAttribute('data-category')));
+    expect(months.at(-1)).toBe(new Date(now - 5 * HOUR_MS).toISOString().slice(0, 7));
+    await page.screenshot({ path: join(ARTIFACTS, '6-far-future-post.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 120_000);
 });

@@ -104,7 +104,11 @@ async function loadAll(filters: Filters, nowMs: number): Promise<Data> {
   const postOnly = new URLSearchParams(filters.posts.length ? { post: filters.posts.join(',') } : {});
   const asOf = new Date(nowMs).toISOString();
   const [posts, years] = await Promise.all([api<Post[]>('/api/posts'), api<PeriodVolume[]>(`/api/volumes?${withRange(base, null, { unit: 'year', asOf })}`)]);
-  const latest = years.at(-1)?.period;
+  // The latest year with traffic up to now: a post whose clock says 2099 (a reset RTC, or one that
+  // means harm) has a crossing in a year not begun, against which nothing compares; the headline
+  // and the direction chart of every post then showed no change at all.
+  const thisYear = new Date(nowMs).getUTCFullYear();
+  const latest = years.filter((y) => Number(y.period) <= thisYear).at(-1)?.period;
   const compared = range ?? (latest ? periodRange({ year: latest, month: '', day: '' }) : null);
   const nowRange = compared ? elapsed(compared, nowMs) : null;
   const beforeRange = nowRange ? yearBefore(nowRange) : null;
@@ -115,7 +119,10 @@ async function loadAll(filters: Filters, nowMs: number): Promise<Data> {
     api<TrsReport>(`/api/trs?${withRange(base, range, { interval })}`),
     // The 24 months up to the end of the picked period (or up to the latest); each month's change
     // is the API's against the same month a year before, whether or not that month is among them.
-    api<PeriodVolume[]>(`/api/volumes?${withRange(base, range ? { fromMs: Date.UTC(new Date(range.toMs).getUTCFullYear() - 2, new Date(range.toMs).getUTCMonth(), 1), toMs: range.toMs } : null, { unit: 'month', asOf })}`),
+    // Without a period, the months up to this one: months a post stamped ahead are no "last" months.
+    api<PeriodVolume[]>(
+      `/api/volumes?${withRange(base, range ? { fromMs: Date.UTC(new Date(range.toMs).getUTCFullYear() - 2, new Date(range.toMs).getUTCMonth(), 1), toMs: range.toMs } : null, { unit: 'month', asOf, ...(range ? {} : { to: stamp(Date.UTC(thisYear, new Date(nowMs).getUTCMonth() + 1, 1)) }) })}`,
+    ),
     api<PeriodVolume[]>(`/api/volumes?${withRange(base, range, { unit: 'day', asOf })}`),
     // Gaps are those open now, whatever the period; alarms follow it, as the other views do.
     api<Gap[]>(`/api/gaps?${withRange(postOnly, null, { state: 'open' })}`),
