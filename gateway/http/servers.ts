@@ -22,7 +22,7 @@ import type { SessionStore } from '../auth/sessions.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { laneRoutes, type LaneApiDeps } from '../workflow/lane-routes.js';
 import { adminRoutes, type AdminRoutesOptions } from './admin-routes.js';
-import { apiHeaders } from './api-headers.js';
+import { apiHeaders } from '../../core/api-headers.js';
 import { authPlugin } from './auth-plugin.js';
 import { errorReplies } from './error-replies.js';
 import { expectContinue } from './expect-continue.js';

@@ -53,6 +53,13 @@ describe('VMC HTTP API', () => {
 
   const get = (url: string, token: string | null = analyst) => app.inject({ method: 'GET', url, headers: token ? { authorization: `Bearer ${token}` } : {} });
 
+  it('answers every /api/ request no-store and nosniff, with a session or without', async () => {
+    for (const [url, token] of [['/api/trs', analyst], ['/api/posts', analyst], ['/api/me', analyst], ['/api/trs', null], ['/api/nothing-here', analyst]] as const) {
+      const reply = await get(url, token);
+      expect([url, token !== null, reply.headers['cache-control'], reply.headers['x-content-type-options']]).toEqual([url, token !== null, 'no-store', 'nosniff']);
+    }
+  });
+
   it('answers nothing but 401 without a session, whatever the path', async () => {
     for (const url of ['/api/trs', '/api/crossings', '/api/gaps', '/api/alarms', '/api/posts', '/api/status', '/api/nothing-here']) {
       const reply = await get(url, null);

@@ -9,6 +9,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
 import { isGatewayError } from '../../core/errors.js';
+import { apiHeaders } from '../../core/api-headers.js';
 import { PasswordCheckBusy } from '../../core/passwords.js';
 import type { VmcAuth } from '../vmc-auth.js';
 import type { VmcRole, VmcStore } from '../store/vmc-store.js';
@@ -66,6 +67,8 @@ export async function buildVmcApp(options: VmcAppOptions): Promise<FastifyInstan
   };
   const app = Fastify(serverOptions);
   await app.register(fastifyCookie);
+  // Every /api/ answer no-store and nosniff (a route caching on purpose, evidence, keeps its own).
+  await app.register(apiHeaders);
   app.decorateRequest('caller', null);
   app.decorateRequest('sessionToken', null);
 

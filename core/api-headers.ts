@@ -2,7 +2,8 @@
  * Every answer under /api/ is private to whoever asked and never kept: `Cache-Control: no-store`
  * (a route that is cached on purpose, a picture, says so itself and keeps its own), and
  * `X-Content-Type-Options: nosniff`. Without it a browser kept the audit log and the lanes'
- * plates in its disk cache after sign-out, on a booth PC the next shift uses.
+ * plates in its disk cache after sign-out, on a booth PC the next shift uses. The gateway's
+ * operators' listener and the VMC's API both register it.
  */
 import type { FastifyPluginCallback } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
