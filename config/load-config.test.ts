@@ -140,6 +140,38 @@ uplink:`;
     expect(() => parseConfigText(VALID.replace('http://127.0.0.1:8081/', 'https://cam.post.local/'))).not.toThrow();
   });
 
+  it('rejects a barrier whose coils or inputs share an address, and two devices on one port, folder or coil', () => {
+    const lane = (devices: string[]): string => `  - id: lane-2\n    devices:\n${devices.map((d) => `      - ${d}`).join('\n')}\nuplink:`;
+    const barrier = (id: string, registers: string, host = '10.0.0.5') => `{ id: ${id}, driver: modbus-tcp, connection: { host: ${host}, port: 502 }${registers} }`;
+    const problems = (devices: string[]): [string, string][] => {
+      const text = VALID.replace('uplink:', lane(devices));
+      try {
+        parseConfigText(text, 'post.yaml');
+        return [];
+      } catch {
+        return problemsOf(text).problems.map((p) => [p.path, p.message]);
+      }
+    };
+    // The loop on the closed limit's input would read "clear" under a vehicle; one coil for both moves.
+    expect(problems([barrier('b1', ', registers: { openCoil: 0, closeCoil: 0, openLimitInput: 0, closedLimitInput: 1, loopInput: 1, photocellInput: 3 }')])).toEqual([
+      ['lanes[1].devices[0].registers.closeCoil', 'coil 0 is already the open coil: the close coil must be another'],
+      ['lanes[1].devices[0].registers.loopInput', 'input 1 is already the closedLimitInput: each input reads one signal'],
+    ]);
+    expect(problems([barrier('b1', ''), barrier('b2', '')])).toEqual([
+      ['lanes[1].devices[1].registers.openCoil', 'coil 0 of 10.0.0.5:502 unit 1 is already barrier "b1"\'s: two barriers would move one arm'],
+      ['lanes[1].devices[1].registers.closeCoil', 'coil 1 of 10.0.0.5:502 unit 1 is already barrier "b1"\'s: two barriers would move one arm'],
+    ]);
+    // One I/O module for two barriers, on coils of their own, is fine; so is another module.
+    expect(problems([barrier('b1', ''), barrier('b2', ', registers: { openCoil: 4, closeCoil: 5, openLimitInput: 4, closedLimitInput: 5, loopInput: 6, photocellInput: 7 }')])).toEqual([]);
+    expect(problems([barrier('b1', ''), barrier('b2', '', '10.0.0.6')])).toEqual([]);
+    expect(problems(['{ id: scale-1, driver: sma, connection: { path: /dev/ttyS1 } }', '{ id: b1, driver: modbus-rtu, connection: { path: /dev/ttyS1 } }'])).toEqual([
+      ['lanes[1].devices[1].connection.path', 'serial port /dev/ttyS1 is already device "scale-1"\'s: one device per serial port (several Modbus units on one RS-485 bus are not supported)'],
+    ]);
+    expect(problems(['{ id: x1, driver: xray-folder, connection: { folder: /srv/xray } }', '{ id: x2, driver: xray-folder, connection: { folder: /srv/xray } }'])).toEqual([
+      ['lanes[1].devices[1].connection.folder', '"/srv/xray" is already the drop folder of device "x1": give each scanner a folder of its own'],
+    ]);
+  });
+
   it('rejects a watchlist entry that is no plate (one that normalises to nothing would match nothing)', () => {
     const error = problemsOf(`${VALID}workflow:\n  watchlist: [AB-123-CD, "--", "\\u200B", "\u4EACA12345"]\n`);
     expect(error.problems.map((p) => [p.path, p.message])).toEqual([

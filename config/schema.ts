@@ -98,14 +98,29 @@ const httpPushCamera = z.strictObject({
 });
 export type AnprPushConfig = z.infer<typeof httpPushCamera>;
 
-const modbusRegisterMap = z.strictObject({
-  openCoil: z.number().int().min(0),
-  closeCoil: z.number().int().min(0),
-  openLimitInput: z.number().int().min(0),
-  closedLimitInput: z.number().int().min(0),
-  loopInput: z.number().int().min(0),
-  photocellInput: z.number().int().min(0),
-});
+const BARRIER_INPUTS = ['openLimitInput', 'closedLimitInput', 'loopInput', 'photocellInput'] as const;
+
+const modbusRegisterMap = z
+  .strictObject({
+    openCoil: z.number().int().min(0),
+    closeCoil: z.number().int().min(0),
+    openLimitInput: z.number().int().min(0),
+    closedLimitInput: z.number().int().min(0),
+    loopInput: z.number().int().min(0),
+    photocellInput: z.number().int().min(0),
+  })
+  // One signal per address: a loop read from a limit switch's input would read "clear" while a
+  // vehicle stands under the arm, and the gateway would close on it; one coil for both would open
+  // the arm it was told to close.
+  .superRefine((map, ctx) => {
+    if (map.closeCoil === map.openCoil) ctx.addIssue({ code: 'custom', path: ['closeCoil'], message: `coil ${map.closeCoil} is already the open coil: the close coil must be another` });
+    const seen = new Map<number, string>();
+    for (const input of BARRIER_INPUTS) {
+      const other = seen.get(map[input]);
+      if (other !== undefined) ctx.addIssue({ code: 'custom', path: [input], message: `input ${map[input]} is already the ${other}: each input reads one signal` });
+      else seen.set(map[input], input);
+    }
+  });
 
 const defaultRegisterMap = {
   openCoil: 0,
@@ -465,6 +480,15 @@ export const postConfigSchema = z
     // Push devices share one listener, a route per path: two on one path would stop `run` with a
     // stack trace when the second route is declared.
     const pushPaths = new Map<string, string>();
+    // What one device holds alone: a serial port (each driver opens its own), a drop folder (two
+    // drivers would race for its files), a barrier's coil on its Modbus unit (two barriers would
+    // move one arm).
+    const held = new Map<string, string>();
+    const hold = (key: string, deviceId: string, path: (string | number)[], taken: (other: string) => string): void => {
+      const other = held.get(key);
+      if (other !== undefined) ctx.addIssue({ code: 'custom', path, message: taken(other) });
+      else held.set(key, deviceId);
+    };
     config.lanes.forEach((lane, laneIndex) => {
       if (seenLanes.has(lane.id)) {
         ctx.addIssue({ code: 'custom', path: ['lanes', laneIndex, 'id'], message: `duplicate lane id "${lane.id}"` });
@@ -479,6 +503,23 @@ export const postConfigSchema = z
           });
         }
         seenDevices.add(device.id);
+        const at = ['lanes', laneIndex, 'devices', deviceIndex];
+        const serialPort = (device.driver === 'modbus-rtu' || device.driver === 'sma' || device.driver === 'toledo' || device.driver === 'pattern') && 'path' in device.connection ? device.connection.path : null;
+        if (serialPort !== null) {
+          hold(`serial:${serialPort}`, device.id, [...at, 'connection', 'path'], (other) => `serial port ${serialPort} is already device "${other}"'s: one device per serial port (several Modbus units on one RS-485 bus are not supported)`);
+        }
+        if (device.driver === 'xray-folder') {
+          hold(`folder:${device.connection.folder}`, device.id, [...at, 'connection', 'folder'], (other) => `"${device.connection.folder}" is already the drop folder of device "${other}": give each scanner a folder of its own`);
+        }
+        if (device.driver === 'modbus-tcp' || device.driver === 'modbus-rtu') {
+          const unit = device.driver === 'modbus-tcp' ? `${device.connection.host}:${device.connection.port} unit ${device.connection.unitId}` : `${device.connection.path} unit ${device.connection.unitId}`;
+          for (const coil of ['openCoil', 'closeCoil'] as const) {
+            const n = device.registers[coil];
+            // One coil for both is the register map's own refusal, not another barrier's.
+            if (coil === 'closeCoil' && n === device.registers.openCoil) continue;
+            hold(`coil:${unit}:${n}`, device.id, [...at, 'registers', coil], (other) => `coil ${n} of ${unit} is already barrier "${other}"'s: two barriers would move one arm`);
+          }
+        }
         if (device.driver === 'anpr-http-push' || device.driver === 'xray-http') {
           const other = pushPaths.get(device.connection.path);
           if (other !== undefined) {
