@@ -149,17 +149,17 @@ const isRegistered = (c: Crossing): boolean => c.state === 'registered';
 const isScanning = (c: Crossing): boolean => c.state === 'scanning';
 const isReleased = (c: Crossing): boolean => c.state === 'released';
 
-/**
- * How long the exit camera's read of a vehicle that has left is taken for that vehicle read again
- * (a camera that reads a truck twice as it passes or stops under it), and how many such plates a
- * lane remembers: a lane exits far fewer vehicles in that time.
- */
 /** How long a plate the entry camera reads again is taken for the vehicle it read (see readAgain). */
 export const ENTRY_REREAD_MS = 5 * 60_000;
 
 /** Operators' channel overrides whose reasons a crossing's record keeps: the latest. */
 export const MAX_OVERRIDE_REASONS = 5;
 
+/**
+ * How long the exit camera's read of a vehicle that has left is taken for that vehicle read again
+ * (a camera that reads a truck twice as it passes or stops under it), and how many such plates a
+ * lane remembers: a lane exits far fewer vehicles in that time.
+ */
 export const EXIT_REREAD_MS = 5 * 60_000;
 const RECENT_EXITS_MAX = 32;
 
