@@ -8,7 +8,7 @@
  */
 import { once } from 'node:events';
 import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -266,5 +266,19 @@ describe('VMC commands on a post', () => {
     expect((await answers()).filter((answer) => answer.data.commandId === rollout.commandId)).toHaveLength(1);
     // A newer command is still heard.
     expect((await send(command('model.rollout', 5, rolloutPayload('2099.2.1')))).type).toBe('command.applied');
+  });
+
+  it("tries a command refused for the post's own fault (its model could not be written) again when the retained copy comes", async () => {
+    const dir = tempDir('commands-retained-apply-');
+    const { runtime: post, send, answers } = await startPost(dir);
+    // Where rolled-out models go, a file instead of a folder: the write fails, not the command.
+    const modelDir = join(dirname(gateway!.outbox.database.name), 'vmc-models');
+    writeFileSync(modelDir, 'not a folder');
+    const rollout = command('model.rollout', 4, rolloutPayload('2099.1.1'));
+    expect((await send(rollout)).data).toMatchObject({ reason: { code: 'GW_ERR_COMMAND_APPLY' } });
+    rmSync(modelDir);
+    post.commands.receive(bytes(rollout), true);
+    await post.commands.idle();
+    expect((await answers()).filter((answer) => answer.data.commandId === rollout.commandId).map((answer) => answer.type)).toEqual(['command.refused', 'command.applied']);
   });
 });

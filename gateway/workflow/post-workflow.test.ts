@@ -349,6 +349,12 @@ describe('post workflow', () => {
       const first = post.register('lane-1', { plate: 'GE-101-AA', actor: SUPERVISOR, declaration: DECLARATION });
       post.lane('lane-1').workflow.forceRelease(first.crossingId, SUPERVISOR, 'released for the test');
       await barrier.fail('open', new GatewayError('GW_ERR_BARRIER_NOT_CONFIRMED', 'bar-1: not open after 10000 ms (arm closed)'));
+      // Before that, the truck rolls onto the loop and backs off in front of the closed arm: no exit.
+      expect(barrier.state.position).toBe('closed');
+      barrier.set({ vehiclePresent: true });
+      barrier.set({ vehiclePresent: false });
+      expect(emitted.filter((e) => e.type === 'crossing.completed')).toEqual([]);
+      expect(first.state).toBe('released');
       // As the alarm asks: the supervisor opens it by hand, and the truck drives through.
       barrier.state = { ...barrier.state, position: 'open' };
       await post.operateBarrier('lane-1', 'open', SUPERVISOR, 'the open failed');
