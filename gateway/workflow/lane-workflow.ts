@@ -12,7 +12,7 @@
 import type { Actor } from '../auth/roles.js';
 import type { Clock, ClockQuality, ClockQualityProbe, TimerHandle } from '../../core/clock.js';
 import type { EventData, Milestone } from '../../contract/catalogue.js';
-import { platesMatch } from '../../core/plates.js';
+import { canonicalPlate, platesMatch } from '../../core/plates.js';
 
 export type LaneState = 'arrived' | 'registered' | 'weighed' | 'risk-assessed' | 'scanning' | 'inspecting' | 'released' | 'exited' | 'abandoned';
 export type Direction = 'import' | 'export' | 'transit-entry' | 'transit-exit' | 'domestic-transit';
@@ -151,6 +151,8 @@ const isReleased = (c: Crossing): boolean => c.state === 'released';
 
 /** How long a plate the entry camera reads again is taken for the vehicle it read (see readAgain). */
 export const ENTRY_REREAD_MS = 5 * 60_000;
+/** The latest arrivals a lane remembers for readAgain: a camera reading passing traffic must not grow it. */
+const RECENT_ARRIVALS_MAX = 256;
 
 /** Operators' channel overrides whose reasons a crossing's record keeps: the latest. */
 export const MAX_OVERRIDE_REASONS = 5;
@@ -166,6 +168,12 @@ const RECENT_EXITS_MAX = 32;
 export class LaneWorkflow {
   private readonly crossings = new Map<string, Crossing>();
   private readonly timers = new Map<string, TimerHandle>();
+  /**
+   * The latest arrivals read by the camera, by canonical plate (oldest first), on the monotonic
+   * clock: see readAgain. An arrival costs one lookup, not a canonical plate of every open crossing
+   * (400 per push with 200 waiting to register: 1.4× the CPU per push against Node-RED's flow).
+   */
+  private readonly recentArrivals = new Map<string, { crossingId: string; atMono: number }>();
   /** Plates that left this lane lately (oldest first), on the monotonic clock: see exit(). */
   private readonly recentExits: { plate: string; atMono: number }[] = [];
   private counter = 0;
@@ -213,6 +221,7 @@ export class LaneWorkflow {
     };
     this.crossings.set(crossingId, crossing);
     this.stamp(crossing, 'arrived');
+    if (plate !== null) this.rememberArrival(plate, crossingId, crossing.monoMs.arrived ?? this.options.clock.monotonic());
     if (plate === null) {
       this.options.emit({ kind: 'alarm', alarm: 'WF_PLATE_UNREAD', message: `lane ${this.options.laneId}: plate unread, operator must enter it`, crossingId, details: {} });
     }
@@ -228,11 +237,25 @@ export class LaneWorkflow {
    * registration, as one the camera did not see.)
    */
   private readAgain(plate: string): Crossing | undefined {
+    const key = canonicalPlate(plate);
+    const seen = key === '' ? undefined : this.recentArrivals.get(key);
+    if (!seen || seen.atMono < this.options.clock.monotonic() - ENTRY_REREAD_MS) return undefined;
+    // Still open, and still of this plate (an operator may have corrected a misread since).
+    const crossing = this.crossings.get(seen.crossingId);
+    return crossing?.plate != null && canonicalPlate(crossing.plate) === key ? crossing : undefined;
+  }
+
+  /** Remembers an arrival (at `atMono`) for readAgain: the latest RECENT_ARRIVALS_MAX, none older than ENTRY_REREAD_MS. */
+  private rememberArrival(plate: string, crossingId: string, atMono: number): void {
+    const key = canonicalPlate(plate);
+    if (key === '') return;
+    this.recentArrivals.delete(key);
+    this.recentArrivals.set(key, { crossingId, atMono });
     const since = this.options.clock.monotonic() - ENTRY_REREAD_MS;
-    for (const c of this.crossings.values()) {
-      if (c.plate !== null && (c.monoMs.arrived ?? since - 1) >= since && platesMatch(c.plate, plate)) return c;
+    for (const [oldest, arrival] of this.recentArrivals) {
+      if (this.recentArrivals.size <= RECENT_ARRIVALS_MAX && arrival.atMono >= since) break;
+      this.recentArrivals.delete(oldest);
     }
-    return undefined;
   }
 
   /**
@@ -262,6 +285,8 @@ export class LaneWorkflow {
     const previous = crossing.plate;
     crossing.plate = plate;
     crossing.plateConfidence = null;
+    // A camera reading it again soon after its arrival is this vehicle, as with a plate read at arrival.
+    this.rememberArrival(plate, crossingId, crossing.monoMs.arrived ?? this.options.clock.monotonic());
     this.options.emit({ kind: 'operator', actor, action: 'crossing.plate', before: previous, after: plate, reason, crossingId });
   }
 

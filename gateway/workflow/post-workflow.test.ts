@@ -449,6 +449,25 @@ describe('post workflow', () => {
       expect(post.lane('lane-2').workflow.open()).toHaveLength(2);
     });
 
+    it("takes a read for a vehicle's again only while the plate is still that vehicle's, among any number of arrivals", () => {
+      const read = (text: string): void =>
+        feed.read('lane-2', 'entry', { type: 'plate.read', deviceId: 'cam-2', plate: { text, raw: text, confidence: 0.9, country: null, formatValid: null }, plateType: null, vehicleType: 'truck', imageRef: null, cameraTime: null, atMs: clock.now() });
+      read('GE-111-AA'); // a misread of the truck that is really GE-999-ZZ
+      const [misread] = post.lane('lane-2').workflow.open();
+      post.lane('lane-2').workflow.setPlate(misread!.crossingId, 'GE-999-ZZ', SUPERVISOR, 'read from the trailer');
+      // The truck really GE-111-AA comes a minute later: a vehicle of its own, not the corrected one.
+      clock.advance(60_000);
+      read('GE-111-AA');
+      expect(post.lane('lane-2').workflow.open().map((c) => c.plate)).toEqual(['GE-999-ZZ', 'GE-111-AA']);
+      // The corrected plate read again is the corrected vehicle.
+      read('GE-999-ZZ');
+      expect(post.lane('lane-2').workflow.open()).toHaveLength(2);
+      // 150 other trucks later (each a crossing), the first truck read again is still itself.
+      for (let n = 0; n < 150; n += 1) read(`GE-${String(n).padStart(3, '0')}-XX`);
+      read('GE-111-AA');
+      expect(post.lane('lane-2').workflow.open()).toHaveLength(152);
+    });
+
     it('changes nothing of a crossing past registration when a registration names it', () => {
       feed.read('lane-2', 'entry', { type: 'plate.read', deviceId: 'cam-2', plate: null, plateType: null, vehicleType: 'truck', imageRef: null, cameraTime: null, atMs: clock.now() });
       const [unread] = post.lane('lane-2').workflow.open();
