@@ -342,6 +342,15 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       // First, so that switching to WAL waits for another process (the command line adding an
       // account while the gateway starts) instead of failing at once with SQLITE_BUSY.
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      // better-sqlite3 is built with a 16,000 KiB page cache per connection, which fills as the
+      // database grows (+4 MB of RSS in the footprint bench's hour). The hot pages are the newest
+      // events, the open crossings and the indexes' upper levels: 1 MiB holds them, and the
+      // rest is read from the OS's cache. The cap matters once the database outgrows it (a
+      // backlog while the broker is away): 4 MiB measured no better on the durable path and no
+      // different within an hour's noise on the 4-lane post (docs/benchmarks.md, "Footprint").
+      // Set before the check below reads every page: after it, a 205 MB database had left the
+      // process 14 MB larger, 6 MB with the cap already in place.
+      db.pragma('cache_size = -1024');
       // Before anything is written to it: a damaged page anywhere (a power cut on flash that lied
       // about its syncs, a bad block) is found now, with a code, rather than later as a stack
       // trace from whichever store reads it first (the lanes' open crossings, the accounts) or as
@@ -354,13 +363,6 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       // file comment) but does around checkpoints, before the WAL is reused. In memory there is
       // nothing to sync, and FULL costs nothing.
       db.pragma(onDisk ? 'synchronous = NORMAL' : 'synchronous = FULL');
-      // better-sqlite3 is built with a 16,000 KiB page cache per connection, which fills as the
-      // database grows (+4 MB of RSS in the footprint bench's hour). The hot pages are the newest
-      // events, the open crossings and the indexes' upper levels: 1 MiB holds them, and the
-      // rest is read from the OS's cache. The cap matters once the database outgrows it (a
-      // backlog while the broker is away): 4 MiB measured no better on the durable path and no
-      // different within an hour's noise on the 4-lane post (docs/benchmarks.md, "Footprint").
-      db.pragma('cache_size = -1024');
       migrateGatewayDatabase(db);
       return new SqliteOutbox(db, options);
     } catch (error) {
