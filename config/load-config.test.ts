@@ -172,6 +172,11 @@ uplink:`;
     ]);
   });
 
+  it('rejects an empty outbox path and an empty MQTT client id, which run would have tripped on', () => {
+    const error = problemsOf(`${VALID}outbox:\n  path: ""\n`.replace('uplink:\n', 'uplink:\n  clientId: ""\n'));
+    expect(error.problems.map((p) => p.path).sort()).toEqual(['outbox.path', 'uplink.clientId']);
+  });
+
   it('rejects a watchlist entry that is no plate (one that normalises to nothing would match nothing)', () => {
     const error = problemsOf(`${VALID}workflow:\n  watchlist: [AB-123-CD, "--", "\\u200B", "\u4EACA12345"]\n`);
     expect(error.problems.map((p) => [p.path, p.message])).toEqual([

@@ -284,7 +284,9 @@ const uplinkSchema = z.strictObject({
     .refine((root) => !root.includes('\u0000'), 'must be an MQTT topic name: no NUL character')
     .default('border/v1/{postId}')
     .describe('Topic root; {postId} is replaced'),
-  clientId: z.string().optional().describe('MQTT client id; default border-gateway-{postId}'),
+  // Not empty: an empty client id has the broker assign a random one at each connection, which no
+  // ACL pattern on the client id (%c) matches and no broker log names the post by.
+  clientId: z.string().min(1).max(256).optional().describe('MQTT client id; default border-gateway-{postId}'),
   username: z.string().optional(),
   password: secretSchema.optional(),
   tls: tlsSchema.optional(),
@@ -332,7 +334,8 @@ const uplinkSchema = z.strictObject({
 export type UplinkConfig = z.infer<typeof uplinkSchema>;
 
 const outboxSchema = z.strictObject({
-  path: z.string().default('data/outbox.db').describe('SQLite file, relative to the data directory unless absolute'),
+  // Not empty: run would open the data directory itself as the database (EISDIR) after starting up.
+  path: z.string().min(1).default('data/outbox.db').describe('SQLite file, relative to the data directory unless absolute'),
   maxBytes: z
     .number()
     .int()
