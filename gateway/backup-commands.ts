@@ -569,10 +569,12 @@ export async function restoreCommand(args: string[], out: (line: string) => void
   const { values } = parseForm(RESTORE_FORM, args);
   const dataDir = resolve(values.data as string);
   const owner = values.owner === undefined ? undefined : await ownerNamed(values.owner);
+  // Read once: where it puts the database, and whose post it is.
+  const config = values.config === undefined ? undefined : loadConfigFile(values.config);
   const result = await restoreDataDir({
     dataDir,
     from: values.from as string,
-    ...(values.config !== undefined ? { databasePath: databasePathOf(values.config, dataDir), postId: loadConfigFile(values.config).post.id } : {}),
+    ...(config !== undefined ? { databasePath: outboxPathOf(config, dataDir), postId: config.post.id } : {}),
     ...(owner !== undefined ? { owner } : {}),
     clock,
   });

@@ -12,7 +12,8 @@
 import type { Actor } from '../auth/roles.js';
 import type { Clock, ClockQuality, ClockQualityProbe, TimerHandle } from '../../core/clock.js';
 import type { EventData, Milestone } from '../../contract/catalogue.js';
-import { canonicalPlate, platesMatch } from '../../core/plates.js';
+import { platesMatch } from '../../core/plates.js';
+import { RecentPlates } from './recent-plates.js';
 
 export type LaneState = 'arrived' | 'registered' | 'weighed' | 'risk-assessed' | 'scanning' | 'inspecting' | 'released' | 'exited' | 'abandoned';
 export type Direction = 'import' | 'export' | 'transit-entry' | 'transit-exit' | 'domestic-transit';
@@ -169,16 +170,19 @@ export class LaneWorkflow {
   private readonly crossings = new Map<string, Crossing>();
   private readonly timers = new Map<string, TimerHandle>();
   /**
-   * The latest arrivals read by the camera, by canonical plate (oldest first), on the monotonic
-   * clock: see readAgain. An arrival costs one lookup, not a canonical plate of every open crossing
-   * (400 per push with 200 waiting to register: 1.4× the CPU per push against Node-RED's flow).
+   * The latest arrivals' plates, with their crossings: see readAgain. An arrival costs one lookup,
+   * not a canonical plate of every open crossing (400 per push with 200 waiting to register: 1.4×
+   * the CPU per push against Node-RED's flow).
    */
-  private readonly recentArrivals = new Map<string, { crossingId: string; atMono: number }>();
-  /** Plates that left this lane lately (oldest first), on the monotonic clock: see exit(). */
-  private readonly recentExits: { plate: string; atMono: number }[] = [];
+  private readonly recentArrivals: RecentPlates<string>;
+  /** Plates that left this lane lately: see exit(). */
+  private readonly recentExits: RecentPlates<true>;
   private counter = 0;
 
-  constructor(private readonly options: LaneWorkflowOptions) {}
+  constructor(private readonly options: LaneWorkflowOptions) {
+    this.recentArrivals = new RecentPlates(options.clock, ENTRY_REREAD_MS, RECENT_ARRIVALS_MAX);
+    this.recentExits = new RecentPlates(options.clock, EXIT_REREAD_MS, RECENT_EXITS_MAX);
+  }
 
   /** Crossings not yet exited or abandoned, oldest first. */
   open(): Crossing[] {
@@ -221,7 +225,7 @@ export class LaneWorkflow {
     };
     this.crossings.set(crossingId, crossing);
     this.stamp(crossing, 'arrived');
-    if (plate !== null) this.rememberArrival(plate, crossingId, crossing.monoMs.arrived ?? this.options.clock.monotonic());
+    if (plate !== null) this.recentArrivals.remember(plate, crossingId, crossing.monoMs.arrived);
     if (plate === null) {
       this.options.emit({ kind: 'alarm', alarm: 'WF_PLATE_UNREAD', message: `lane ${this.options.laneId}: plate unread, operator must enter it`, crossingId, details: {} });
     }
@@ -237,25 +241,10 @@ export class LaneWorkflow {
    * registration, as one the camera did not see.)
    */
   private readAgain(plate: string): Crossing | undefined {
-    const key = canonicalPlate(plate);
-    const seen = key === '' ? undefined : this.recentArrivals.get(key);
-    if (!seen || seen.atMono < this.options.clock.monotonic() - ENTRY_REREAD_MS) return undefined;
+    const crossingId = this.recentArrivals.get(plate);
     // Still open, and still of this plate (an operator may have corrected a misread since).
-    const crossing = this.crossings.get(seen.crossingId);
-    return crossing?.plate != null && canonicalPlate(crossing.plate) === key ? crossing : undefined;
-  }
-
-  /** Remembers an arrival (at `atMono`) for readAgain: the latest RECENT_ARRIVALS_MAX, none older than ENTRY_REREAD_MS. */
-  private rememberArrival(plate: string, crossingId: string, atMono: number): void {
-    const key = canonicalPlate(plate);
-    if (key === '') return;
-    this.recentArrivals.delete(key);
-    this.recentArrivals.set(key, { crossingId, atMono });
-    const since = this.options.clock.monotonic() - ENTRY_REREAD_MS;
-    for (const [oldest, arrival] of this.recentArrivals) {
-      if (this.recentArrivals.size <= RECENT_ARRIVALS_MAX && arrival.atMono >= since) break;
-      this.recentArrivals.delete(oldest);
-    }
+    const crossing = crossingId === undefined ? undefined : this.crossings.get(crossingId);
+    return crossing?.plate != null && platesMatch(crossing.plate, plate) ? crossing : undefined;
   }
 
   /**
@@ -286,7 +275,7 @@ export class LaneWorkflow {
     crossing.plate = plate;
     crossing.plateConfidence = null;
     // A camera reading it again soon after its arrival is this vehicle, as with a plate read at arrival.
-    this.rememberArrival(plate, crossingId, crossing.monoMs.arrived ?? this.options.clock.monotonic());
+    this.recentArrivals.remember(plate, crossingId, crossing.monoMs.arrived);
     this.options.emit({ kind: 'operator', actor, action: 'crossing.plate', before: previous, after: plate, reason, crossingId });
   }
 
@@ -434,7 +423,7 @@ export class LaneWorkflow {
     const released = this.open().filter(isReleased);
     const match = plate === null ? undefined : released.find((c) => c.plate !== null && platesMatch(c.plate, plate));
     if (!match && plate !== null) {
-      if (this.exitedRecently(plate)) return null;
+      if (this.recentExits.get(plate)) return null;
       const unreleased = this.open().find((c) => c.state !== 'released' && c.plate !== null && platesMatch(c.plate, plate));
       if (unreleased) {
         this.options.emit({
@@ -463,21 +452,10 @@ export class LaneWorkflow {
     }
     this.move(crossing, 'exited');
     this.stamp(crossing, 'exited');
-    this.rememberExit(plate, crossing.plate);
+    // As the exit camera read it, and its crossing's plate (a misread's other spelling).
+    for (const left of [plate, crossing.plate]) if (left !== null) this.recentExits.remember(left, true);
     this.complete(crossing, 'completed');
     return crossing;
-  }
-
-  /** The plates of a vehicle that left: as the exit camera read it, and its crossing's (a misread's other spelling). */
-  private rememberExit(...plates: (string | null)[]): void {
-    const atMono = this.options.clock.monotonic();
-    for (const plate of new Set(plates)) if (plate !== null) this.recentExits.push({ plate, atMono });
-    if (this.recentExits.length > RECENT_EXITS_MAX) this.recentExits.splice(0, this.recentExits.length - RECENT_EXITS_MAX);
-  }
-
-  private exitedRecently(plate: string): boolean {
-    const since = this.options.clock.monotonic() - EXIT_REREAD_MS;
-    return this.recentExits.some((exit) => exit.atMono >= since && platesMatch(exit.plate, plate));
   }
 
   /**
