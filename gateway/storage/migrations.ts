@@ -1,6 +1,6 @@
 /**
  * The schema of the gateway's database (the one SQLite file at `outbox.path`: outbox, open
- * crossings, visits, completed crossings, accounts, audit log, model versions, VMC commands, the evidence index), as numbered
+ * crossings, the lanes' recent exits, visits, completed crossings, accounts, audit log, model versions, VMC commands, the evidence index), as numbered
  * migrations recorded in `PRAGMA user_version`. A migration is appended, never edited once
  * released: a database at version N is brought to the latest by running N+1… in order, each in
  * its own transaction together with the new version number, so a power cut leaves it at N or at
@@ -182,6 +182,12 @@ CREATE INDEX evidence_uploads_by_digest ON evidence_uploads (digest);`);
     description: "the visit history read per vehicle from the database (workflow/lane-store.ts), not held in memory: an index to count a plate's arrivals",
     up: (db) => {
       db.exec('CREATE INDEX visits_by_plate ON visits (plate_key, wall_ms)');
+    },
+  },
+  {
+    description: "the plates that left each lane in the last minutes (workflow/lane-store.ts), so the exit camera's re-read of a truck that left just before a restart is not taken for another vehicle",
+    up: (db) => {
+      db.exec('CREATE TABLE recent_exits (lane_id TEXT PRIMARY KEY, plates TEXT NOT NULL)');
     },
   },
 ];

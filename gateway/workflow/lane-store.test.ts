@@ -65,6 +65,36 @@ describe('lane store', () => {
     expect(after.monotonic() - (restored?.crossing.monoMs.arrived as number)).toBe(MAX_OUTAGE_MS + 30 * MINUTE);
   });
 
+  it('restores the plates that left each lane, aged across the outage by the wall clock, believed from 0 to the window', () => {
+    const db = new Database(':memory:');
+    const before = new ManualClock(Date.UTC(2026, 10, 28, 8, 0, 0));
+    before.advance(3 * 60 * MINUTE);
+    const store = new LaneStore(db, before);
+    store.within(null, { exits: { laneId: 'lane-1', plates: [{ plate: 'GE123A8', agoMs: 3 * MINUTE }, { plate: 'XY987ZZ', agoMs: 0 }] } })(event, db);
+    store.within(null, { exits: { laneId: 'lane-2', plates: [{ plate: 'AA111AA', agoMs: MINUTE }] } })(event, db);
+    // A later exit rewrites its lane's row, with nothing older than the window in it.
+    before.advance(MINUTE);
+    store.within(null, { exits: { laneId: 'lane-2', plates: [{ plate: 'AA111AA', agoMs: 2 * MINUTE }, { plate: 'BB222BB', agoMs: 0 }] } })(event, db);
+
+    // Back 90 s after the last write: ages grow by the outage; what is 5 minutes old or more is gone.
+    const after = new ManualClock(before.now() + 90_000);
+    expect(Object.fromEntries(new LaneStore(db, after).restoreRecentExits(5 * MINUTE))).toEqual({
+      'lane-1': [{ plate: 'XY987ZZ', agoMs: MINUTE + 90_000 }],
+      'lane-2': [
+        { plate: 'AA111AA', agoMs: 2 * MINUTE + 90_000 },
+        { plate: 'BB222BB', agoMs: 90_000 },
+      ],
+    });
+    // A wall clock stepped back: as old as at the writing, not younger (and not for ever).
+    const stepped = new ManualClock(before.now() - DAY);
+    expect(new LaneStore(db, stepped).restoreRecentExits(5 * MINUTE).get('lane-2')).toEqual([
+      { plate: 'AA111AA', agoMs: 2 * MINUTE },
+      { plate: 'BB222BB', agoMs: 0 },
+    ]);
+    // Stepped ahead (or a long outage): nothing.
+    expect(new LaneStore(db, new ManualClock(before.now() + DAY)).restoreRecentExits(5 * MINUTE).size).toBe(0);
+  });
+
   it('forgets a crossing closed in the same transaction as its completed event', () => {
     const db = new Database(':memory:');
     const clock = new ManualClock();

@@ -12,6 +12,12 @@
  * Monotonic stamps do not survive the process (its monotonic clock restarts), so a snapshot keeps
  * the monotonic and wall times of its writing: a restored crossing's stamps are moved onto the new
  * process's monotonic clock with the wall time that passed meanwhile, and the crossing says so.
+ *
+ * The lanes' re-read windows (recent-plates.ts) come back from here too: the entry camera's from
+ * the open crossings' arrival stamps (nothing more is written for it), the exit camera's from one
+ * row per lane (`recent_exits`) rewritten in the transaction of each `vehicle.exited`, with the
+ * plates that left in the last minutes and how long before its writing each did. A re-read push
+ * that changes nothing writes nothing; an entry push writes nothing more than before.
  */
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
@@ -41,6 +47,18 @@ interface Snapshot {
   wallAt: number;
 }
 
+/** A lane's `recent_exits` row: the plates that had left, and how long before `wallAt` each did. */
+interface ExitsSnapshot {
+  wallAt: number;
+  plates: { plate: string; agoMs: number }[];
+}
+
+/** A plate that left a lane, as restored: how long ago it left, by the wall clock across the outage. */
+export interface RecentExit {
+  plate: string;
+  agoMs: number;
+}
+
 /** A crossing as restored: its stamps on this process's monotonic clock. */
 export interface RestoredCrossing {
   crossing: Crossing;
@@ -67,6 +85,8 @@ export class LaneStore implements VisitHistory {
       crossings: db.prepare<[], { lane_id: string; snapshot: string }>('SELECT lane_id, snapshot FROM open_crossings ORDER BY rowid'),
       setCycle: db.prepare('INSERT INTO barrier_cycles (lane_id, cycle) VALUES (?, ?) ON CONFLICT (lane_id) DO UPDATE SET cycle = excluded.cycle'),
       cycles: db.prepare<[], { lane_id: string; cycle: string }>('SELECT lane_id, cycle FROM barrier_cycles'),
+      setExits: db.prepare('INSERT INTO recent_exits (lane_id, plates) VALUES (?, ?) ON CONFLICT (lane_id) DO UPDATE SET plates = excluded.plates'),
+      exits: db.prepare<[], { lane_id: string; plates: string }>('SELECT lane_id, plates FROM recent_exits'),
       addVisit: db.prepare('INSERT INTO visits (plate_key, wall_ms) VALUES (?, ?)'),
       pruneVisits: db.prepare('DELETE FROM visits WHERE wall_ms < ?'),
       countVisits: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM visits'),
@@ -97,7 +117,11 @@ export class LaneStore implements VisitHistory {
    * For an event that changes `crossing`: its current state stored in the event's transaction,
    * or its row removed when the crossing has closed. `also` writes more in the same transaction.
    */
-  within(crossing: Crossing | null, options: { closed?: boolean; cycle?: { laneId: string; cycle: unknown }; visit?: { plate: string; atMs: number }; mismatch?: string } = {}, next?: WithinCommit): WithinCommit {
+  within(
+    crossing: Crossing | null,
+    options: { closed?: boolean; cycle?: { laneId: string; cycle: unknown }; visit?: { plate: string; atMs: number }; mismatch?: string; exits?: { laneId: string; plates: RecentExit[] } } = {},
+    next?: WithinCommit,
+  ): WithinCommit {
     return (event, db) => {
       if (crossing) {
         if (options.closed) this.statements.remove.run(crossing.crossingId);
@@ -106,6 +130,7 @@ export class LaneStore implements VisitHistory {
       if (options.cycle) this.statements.setCycle.run(options.cycle.laneId, JSON.stringify(options.cycle.cycle));
       if (options.visit) this.addVisit(options.visit.plate, options.visit.atMs);
       if (options.mismatch) this.addMismatch(options.mismatch);
+      if (options.exits) this.statements.setExits.run(options.exits.laneId, JSON.stringify({ wallAt: this.clock.now(), plates: options.exits.plates } satisfies ExitsSnapshot));
       return next ? next(event, db) : event;
     };
   }
@@ -147,6 +172,24 @@ export class LaneStore implements VisitHistory {
       const list = byLane.get(row.lane_id) ?? [];
       list.push({ crossing, lastWrittenWallMs: wallAt });
       byLane.set(row.lane_id, list);
+    }
+    return byLane;
+  }
+
+  /**
+   * The plates that left each lane within `windowMs` before now, with how long ago each did: its
+   * age when the row was written plus the wall time since, believed from 0 (a wall clock stepped
+   * back does not make a plate younger than it was when written, so it is forgotten within the
+   * window from now) to the window (a clock stepped ahead forgets it, as a long outage does).
+   */
+  restoreRecentExits(windowMs: number): Map<string, RecentExit[]> {
+    const byLane = new Map<string, RecentExit[]>();
+    const wallNow = this.clock.now();
+    for (const row of this.statements.exits.all()) {
+      const { wallAt, plates } = JSON.parse(row.plates) as ExitsSnapshot;
+      const sinceWritten = Math.max(0, wallNow - wallAt);
+      const recent = plates.map(({ plate, agoMs }) => ({ plate, agoMs: Math.max(0, agoMs) + sinceWritten })).filter((exit) => exit.agoMs < windowMs);
+      if (recent.length > 0) byLane.set(row.lane_id, recent);
     }
     return byLane;
   }

@@ -247,6 +247,32 @@ describe('lane workflow', () => {
     expect(events).toHaveLength(1);
   });
 
+  it("takes the entry camera's re-read of a restored crossing for it while its arrival is under 5 minutes old, not one that arrived earlier", () => {
+    const db = new Database(':memory:');
+    const before = new ManualClock(Date.UTC(2026, 10, 26, 6, 0, 0));
+    const beforeStore = new LaneStore(db, before);
+    const options = { laneId: 'lane-1', clockQuality: () => ({ synchronised: true, offsetMs: 0.3 }), abandonAfterMs: 12 * 60 * MINUTE, assessRisk: () => ({ channel: 'green' as const, score: 0.1, modelVersion: 'rules', reasons: [], xrayRequested: false }) };
+    const first = new LaneWorkflow({ ...options, clock: before, emit: (event) => event.kind === 'milestone' && beforeStore.within(event.crossing)({} as EventDraft, db) });
+    const early = first.arrive('GE-100-AA');
+    before.advance(6 * MINUTE);
+    const recent = first.arrive('GE-200-BB');
+    const unread = first.arrive(null);
+    before.advance(MINUTE);
+
+    const after = new ManualClock(before.now() + MINUTE);
+    const events: WorkflowEvent[] = [];
+    const restarted = new LaneWorkflow({ ...options, clock: after, emit: (event) => events.push(event) });
+    for (const { crossing: open, lastWrittenWallMs } of new LaneStore(db, after).restoreCrossings().get('lane-1') ?? []) restarted.restore(open, lastWrittenWallMs);
+    // Two minutes after its arrival, across the restart: the same vehicle.
+    expect(restarted.arrive('GE2OO8B').crossingId).toBe(recent.crossingId);
+    // Eight minutes after its arrival: another visit, as without a restart.
+    expect(restarted.arrive('GE-100-AA').crossingId).not.toBe(early.crossingId);
+    after.advance(3 * MINUTE + 1);
+    expect(restarted.arrive('GE-200-BB').crossingId).not.toBe(recent.crossingId);
+    expect(restarted.open().map((c) => c.crossingId)).toEqual([early.crossingId, recent.crossingId, unread.crossingId, expect.any(String), expect.any(String)]);
+    restarted.stop();
+  });
+
   it('keeps the latest overrides in the record of a vehicle whose channel is flipped again and again, so its completion stays storable', async () => {
     const { workflow, completed } = lane({ random: 0.01 });
     const crossing = workflow.arrive('GE-558-XY');

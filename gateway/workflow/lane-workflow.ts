@@ -451,11 +451,28 @@ export class LaneWorkflow {
       });
     }
     this.move(crossing, 'exited');
-    this.stamp(crossing, 'exited');
-    // As the exit camera read it, and its crossing's plate (a misread's other spelling).
+    // As the exit camera read it, and its crossing's plate (a misread's other spelling); before the
+    // stamp, so the exit's event stores them with it (recentExitPlates) and a restart keeps them.
     for (const left of [plate, crossing.plate]) if (left !== null) this.recentExits.remember(left, true);
+    this.stamp(crossing, 'exited');
     this.complete(crossing, 'completed');
     return crossing;
+  }
+
+  /**
+   * The plates that left this lane within EXIT_REREAD_MS (exit()), as canonical plates with how
+   * long ago each left: stored with each exit's event (lane-store.ts), taken back after a restart
+   * by restoreExits, so the exit camera reading a truck that left just before a power cut again
+   * neither completes the next released vehicle nor raises WF_EXIT_UNKNOWN.
+   */
+  recentExitPlates(): { plate: string; agoMs: number }[] {
+    return this.recentExits.recent();
+  }
+
+  /** Takes back the plates that left this lane before a restart (recentExitPlates, aged since by the store). */
+  restoreExits(plates: readonly { plate: string; agoMs: number }[]): void {
+    const now = this.options.clock.monotonic();
+    for (const { plate, agoMs } of plates) this.recentExits.remember(plate, true, now - agoMs);
   }
 
   /**
@@ -506,10 +523,15 @@ export class LaneWorkflow {
 
   /**
    * Takes back a crossing open before a restart (lane-store.ts), under its own id and with its
-   * stamps; abandonment counts from its last progress, `lastProgressWallMs`, not from now.
+   * stamps; abandonment counts from its last progress, `lastProgressWallMs`, not from now. Call it
+   * in the order the crossings arrived (the store's row order), as they were remembered.
    */
   restore(crossing: Crossing, lastProgressWallMs: number): void {
     this.crossings.set(crossing.crossingId, crossing);
+    // The entry camera reading it again is this vehicle, across the restart as before it (readAgain):
+    // its arrival stamp is on this process's clock, its age measured across the outage (lane-store.ts).
+    const arrivedMono = crossing.monoMs.arrived;
+    if (crossing.plate !== null && arrivedMono !== undefined && crossing.state !== 'exited') this.recentArrivals.remember(crossing.plate, crossing.crossingId, arrivedMono);
     // Its exit was stored but not its completion (the process died between the two commits, or
     // the completion was refused): it has left, and completes now, once. Left open, it would be
     // neither completed nor abandoned (exited crossings have no abandonment timer), for ever.

@@ -8,6 +8,7 @@
  * the test to confirm or fail it); test/barrier-retry.test.ts runs the real driver against
  * pymodbus.
  */
+import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../config/load-config.js';
@@ -23,6 +24,8 @@ import type { DeviceReading, HealthListener, ReadingListener } from '../devices/
 import type { PostWorkflowOptions } from './post-workflow.js';
 import { PostWorkflow } from './post-workflow.js';
 import type { RiskAssessor } from './risk-assessor.js';
+import type { EventDraft } from '../../contract/envelope.js';
+import { LaneStore } from './lane-store.js';
 
 const config = parseConfigText(`
 version: 1
@@ -555,5 +558,161 @@ describe('post workflow', () => {
       ]);
       expect(emitted.filter((e) => e.laneId === 'post')).toEqual([]);
     });
+  });
+});
+
+/**
+ * The lanes' re-read windows across a kill: each post below commits what its events change into
+ * one database (as the outbox's transaction would), and a second post on a new process's clock
+ * (monotonic from zero) takes over from it.
+ */
+describe('post workflow across a restart', () => {
+  const twoCameras = parseConfigText(`
+version: 1
+post: { id: p1 }
+lanes:
+  - id: lane-1
+    devices:
+      - { id: cam-in, driver: onvif, role: entry, connection: { url: "http://127.0.0.1:1/onvif", username: a, password: b } }
+      - { id: cam-out, driver: onvif, role: exit, connection: { url: "http://127.0.0.1:1/onvif", username: a, password: b } }
+uplink: { brokers: ["mqtt://127.0.0.1:1"] }
+`);
+
+  /** A post on `clock` storing into `db`; `emitted` gets every event it stores. */
+  function postOn(db: Database.Database, clock: ManualClock, emitted: Emitted[]): { post: PostWorkflow; feed: Feed } {
+    const feed = new Feed();
+    const post = new PostWorkflow({
+      config: twoCameras,
+      gateway: {
+        emit: (type, laneId, data, subject, within) => {
+          db.transaction(() => within?.({ type, data } as unknown as EventDraft, db))();
+          emitted.push({ type, laneId, subject, data });
+          return Promise.resolve({ seq: emitted.length, id: String(emitted.length) });
+        },
+        audit: { within: () => (event: unknown) => event } as unknown as PostWorkflowOptions['gateway']['audit'],
+      },
+      devices: feed,
+      clock,
+      clockQuality: () => ({ synchronised: true, offsetMs: 0.2 }),
+      assessor: {} as RiskAssessor,
+      screening: { use: (fn: (model: null) => Promise<unknown>) => fn(null) } as unknown as ModelSlot<XrayScreeningModel>,
+      logger: pino({ level: 'silent' }),
+      store: new LaneStore(db, clock),
+    });
+    return { post, feed };
+  }
+
+  const plateRead = (clock: ManualClock, deviceId: string, text: string): DeviceReading => ({
+    type: 'plate.read',
+    deviceId,
+    plate: { text, raw: text, confidence: 0.9, country: null, formatValid: null },
+    plateType: null,
+    vehicleType: 'truck',
+    imageRef: null,
+    cameraTime: null,
+    atMs: clock.now(),
+  });
+  const types = (emitted: Emitted[]): string[] => emitted.map((e) => (e.type === 'alarm.raised' ? `alarm:${String(e.data.alarm)}` : e.type));
+
+  it("takes the entry camera's re-read after a kill for the vehicle it read before, within 5 minutes of its arrival", () => {
+    const db = new Database(':memory:');
+    const before = new ManualClock();
+    before.advance(3 * 3_600_000); // the process had run for hours
+    const first = postOn(db, before, []);
+    first.feed.read('lane-1', 'entry', plateRead(before, 'cam-in', 'GE-606-FF'));
+    const [arrived] = first.post.lane('lane-1').workflow.open();
+    before.advance(60_000);
+    first.post.stop(); // killed a minute after the arrival
+
+    // Back 30 s later, the truck still under the camera, which reads it again.
+    const after = new ManualClock(before.now() + 30_000);
+    const emitted: Emitted[] = [];
+    const second = postOn(db, after, emitted);
+    second.feed.read('lane-1', 'entry', plateRead(after, 'cam-in', 'GE6O6FF'));
+    expect(second.post.lane('lane-1').workflow.open().map((c) => c.crossingId)).toEqual([arrived!.crossingId]);
+    expect(emitted).toEqual([]);
+    // Five minutes after its arrival the same plate is another visit again, restart or not.
+    after.advance(4 * 60_000);
+    second.feed.read('lane-1', 'entry', plateRead(after, 'cam-in', 'GE-606-FF'));
+    expect(types(emitted)).toEqual(['vehicle.arrived']);
+    expect(second.post.lane('lane-1').workflow.open()).toHaveLength(2);
+    second.post.stop();
+  });
+
+  it('forgets an arrival within 5 minutes of the restart when the wall clock stepped back across it', () => {
+    const db = new Database(':memory:');
+    const before = new ManualClock();
+    const first = postOn(db, before, []);
+    first.feed.read('lane-1', 'entry', plateRead(before, 'cam-in', 'GE-606-FF'));
+    first.post.stop();
+    // The new process's wall clock is a day behind (a dead RTC before NTP): the outage counts as none.
+    const after = new ManualClock(before.now() - 86_400_000);
+    const emitted: Emitted[] = [];
+    const second = postOn(db, after, emitted);
+    after.advance(4 * 60_000);
+    second.feed.read('lane-1', 'entry', plateRead(after, 'cam-in', 'GE-606-FF'));
+    expect(emitted).toEqual([]);
+    after.advance(61_000);
+    second.feed.read('lane-1', 'entry', plateRead(after, 'cam-in', 'GE-606-FF'));
+    expect(types(emitted)).toEqual(['vehicle.arrived']);
+    second.post.stop();
+  });
+
+  it("ignores the exit camera's re-read after a kill of a truck that left before it, and gives the next released vehicle its own exit", () => {
+    const db = new Database(':memory:');
+    const before = new ManualClock();
+    const firstEmitted: Emitted[] = [];
+    const first = postOn(db, before, firstEmitted);
+    const left = first.post.register('lane-1', { plate: 'GE-111-AA', actor: SUPERVISOR, declaration: DECLARATION });
+    first.post.lane('lane-1').workflow.forceRelease(left.crossingId, SUPERVISOR, 'released for the test');
+    first.feed.read('lane-1', 'exit', plateRead(before, 'cam-out', 'GE-111-AA'));
+    expect(firstEmitted.filter((e) => e.type === 'crossing.completed').map((e) => e.data.crossingId)).toEqual([left.crossingId]);
+    before.advance(20_000);
+    first.post.stop();
+
+    const after = new ManualClock(before.now() + 40_000);
+    const emitted: Emitted[] = [];
+    const second = postOn(db, after, emitted);
+    const next = second.post.register('lane-1', { plate: 'GE-222-BB', actor: SUPERVISOR, declaration: DECLARATION });
+    second.post.lane('lane-1').workflow.forceRelease(next.crossingId, SUPERVISOR, 'released for the test');
+    emitted.length = 0;
+    // The truck that left stopped just past the barrier: the exit camera reads it again.
+    second.feed.read('lane-1', 'exit', plateRead(after, 'cam-out', 'GE-III-AA'));
+    expect(types(emitted)).toEqual([]);
+    expect(next.state).toBe('released');
+    second.feed.read('lane-1', 'exit', plateRead(after, 'cam-out', 'GE-222-BB'));
+    expect(types(emitted)).toEqual(['vehicle.exited', 'crossing.completed']);
+    expect(emitted[1]?.data.crossingId).toBe(next.crossingId);
+    second.post.stop();
+  });
+
+  it('forgets a plate that left more than 5 minutes before the restart, and one whose clock stepped back within 5 minutes of it', () => {
+    const db = new Database(':memory:');
+    const before = new ManualClock();
+    const first = postOn(db, before, []);
+    const left = first.post.register('lane-1', { plate: 'GE-111-AA', actor: SUPERVISOR, declaration: DECLARATION });
+    first.post.lane('lane-1').workflow.forceRelease(left.crossingId, SUPERVISOR, 'released for the test');
+    first.feed.read('lane-1', 'exit', plateRead(before, 'cam-out', 'GE-111-AA'));
+    before.advance(60_000);
+    first.post.stop();
+
+    // Stepped back a day: the exit is as old as when its row was written (at the exit), never
+    // younger, and is forgotten 5 minutes after the restart at the latest.
+    const stepped = new ManualClock(before.now() - 86_400_000);
+    const second = postOn(db, stepped, []);
+    expect(second.post.lane('lane-1').workflow.recentExitPlates()).toEqual([{ plate: 'GE111AA', agoMs: 0 }]);
+    stepped.advance(5 * 60_000);
+    expect(second.post.lane('lane-1').workflow.recentExitPlates()).toHaveLength(1);
+    stepped.advance(1);
+    expect(second.post.lane('lane-1').workflow.recentExitPlates()).toEqual([]);
+    second.post.stop();
+
+    // Back 5 minutes after the exit (4 after the kill): forgotten at once; 4 minutes after it, kept for one more.
+    const soon = postOn(db, new ManualClock(before.now() + 3 * 60_000), []);
+    expect(soon.post.lane('lane-1').workflow.recentExitPlates()).toEqual([{ plate: 'GE111AA', agoMs: 4 * 60_000 }]);
+    soon.post.stop();
+    const late = postOn(db, new ManualClock(before.now() + 4 * 60_000), []);
+    expect(late.post.lane('lane-1').workflow.recentExitPlates()).toEqual([]);
+    late.post.stop();
   });
 });

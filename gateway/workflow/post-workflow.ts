@@ -19,7 +19,7 @@ import type { XrayScreeningModel } from '../../edge-models/xray-screening.js';
 import type { Gateway } from '../daemon.js';
 import type { DeviceManager, DeviceReading } from '../devices/device-manager.js';
 import { IMAGE_REF_PATTERN } from './lane-view.js';
-import { LaneWorkflow, WorkflowError, type Crossing, type Declaration, type DetectedBy, type ScanScreening, type WorkflowEvent } from './lane-workflow.js';
+import { EXIT_REREAD_MS, LaneWorkflow, WorkflowError, type Crossing, type Declaration, type DetectedBy, type ScanScreening, type WorkflowEvent } from './lane-workflow.js';
 import type { RiskAssessor } from './risk-assessor.js';
 import { toCatalogueEvents } from './workflow-events.js';
 import type { Actor } from '../auth/roles.js';
@@ -134,8 +134,9 @@ export class PostWorkflow {
 
   /**
    * Carries on from before a restart: each lane's open crossings (same ids, same arrival times,
-   * abandonment counted from their last progress), its barrier cycle. (The visit history is read
-   * from the store as vehicles are assessed: nothing of it to bring back.)
+   * abandonment counted from their last progress, the entry camera's re-reads of them still theirs),
+   * its barrier cycle, the plates that left it in the last minutes (the exit camera's re-reads).
+   * (The visit history is read from the store as vehicles are assessed: nothing of it to bring back.)
    */
   private restore(store: LaneStore): void {
     for (const [laneId, cycle] of store.restoreCycles()) {
@@ -159,6 +160,7 @@ export class PostWorkflow {
       restored += crossings.length;
     }
     if (restored > 0) this.options.logger.info({ crossings: restored }, 'open crossings restored after a restart');
+    for (const [laneId, exits] of store.restoreRecentExits(EXIT_REREAD_MS)) this.lanes.get(laneId)?.workflow.restoreExits(exits);
   }
 
   lane(laneId: string): Lane {
@@ -530,7 +532,7 @@ export class PostWorkflow {
   /**
    * What an event changes of the lane, written in its transaction: the crossing as it is now (or
    * its row removed when it closed), the lane's barrier cycle, an arrival for the visit history,
-   * a plate mismatch.
+   * a plate mismatch, the plates that left the lane lately (with an exit the exit camera read).
    */
   private persist(store: LaneStore, laneId: string, event: WorkflowEvent, next: WithinCommit | undefined): WithinCommit {
     const lane = this.lanes.get(laneId);
@@ -538,6 +540,8 @@ export class PostWorkflow {
     const crossing = event.kind === 'milestone' || event.kind === 'completed' ? event.crossing : (lane?.workflow.open().find((c) => c.crossingId === crossingId) ?? null);
     const entryPlate = event.kind === 'alarm' && event.alarm === 'WF_PLATE_MISMATCH' ? event.details.entryPlate : undefined;
     const arrivedPlate = event.kind === 'milestone' && event.milestone === 'arrived' ? event.crossing.plate : null;
+    // Only a lane with an exit camera has re-reads to ignore (a loop exit leaves no plate).
+    const exits = event.kind === 'milestone' && event.milestone === 'exited' && lane?.hasExitCamera ? lane.workflow.recentExitPlates() : null;
     return store.within(
       crossing,
       {
@@ -545,6 +549,7 @@ export class PostWorkflow {
         ...(lane ? { cycle: { laneId, cycle: lane.cycle } } : {}),
         ...(arrivedPlate !== null && crossing ? { visit: { plate: arrivedPlate, atMs: crossing.wallMs.arrived ?? this.options.clock.now() } } : {}),
         ...(typeof entryPlate === 'string' ? { mismatch: entryPlate } : {}),
+        ...(exits ? { exits: { laneId, plates: exits } } : {}),
       },
       next,
     );

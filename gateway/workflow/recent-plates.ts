@@ -17,13 +17,16 @@ export class RecentPlates<T> {
     private readonly max: number,
   ) {}
 
-  /** Remembers `plate` as seen at `atMono` (default now); a plate of no letter or digit is not remembered. */
+  /**
+   * Remembers `plate` as seen at `atMono` (default now); a plate of no letter or digit is not
+   * remembered, nor one seen longer ago than the window (a crossing restored hours after its arrival).
+   */
   remember(plate: string, value: T, atMono = this.clock.monotonic()): void {
     const key = canonicalPlate(plate);
-    if (key === '') return;
+    const since = this.clock.monotonic() - this.windowMs;
+    if (key === '' || atMono < since) return;
     this.seen.delete(key);
     this.seen.set(key, { value, atMono });
-    const since = this.clock.monotonic() - this.windowMs;
     for (const [oldest, entry] of this.seen) {
       if (this.seen.size <= this.max && entry.atMono >= since) break;
       this.seen.delete(oldest);
@@ -35,5 +38,16 @@ export class RecentPlates<T> {
     const key = canonicalPlate(plate);
     const entry = key === '' ? undefined : this.seen.get(key);
     return entry && entry.atMono >= this.clock.monotonic() - this.windowMs ? entry.value : undefined;
+  }
+
+  /**
+   * The plates seen within the window, oldest first, as canonical plates (which `remember` takes
+   * back unchanged) with how long ago each was seen: what the lane store keeps across a restart.
+   */
+  recent(): { plate: string; agoMs: number }[] {
+    const now = this.clock.monotonic();
+    const list: { plate: string; agoMs: number }[] = [];
+    for (const [plate, entry] of this.seen) if (entry.atMono >= now - this.windowMs) list.push({ plate, agoMs: Math.max(0, now - entry.atMono) });
+    return list;
   }
 }
