@@ -86,8 +86,8 @@ function multipart(parts: { name: string; filename?: string; contentType: string
   );
 }
 
-/** The camera pushes a read of `plate` with `jpeg` (Hikvision's EventNotificationAlert form). */
-export async function pushPlate(devices: string, authorization: string, plate: string, jpeg: Buffer): Promise<number> {
+/** The camera (`camera`, its push path's last part) pushes a read of `plate` with `jpeg` (Hikvision's EventNotificationAlert form). */
+export async function pushPlate(devices: string, authorization: string, plate: string, jpeg: Buffer, camera = 'cam-1'): Promise<number> {
   const alert = `<?xml version="1.0" encoding="UTF-8"?>
 <EventNotificationAlert version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema">
 <dateTime>${new Date().toISOString()}</dateTime><eventType>ANPR</eventType>
@@ -97,7 +97,7 @@ export async function pushPlate(devices: string, authorization: string, plate: s
     { name: 'anpr.xml', filename: 'anpr.xml', contentType: 'text/xml', body: Buffer.from(alert) },
     { name: 'licensePlatePicture.jpg', filename: 'licensePlatePicture.jpg', contentType: 'image/jpeg', body: jpeg },
   ]);
-  const response = await fetch(`${devices}/anpr/cam-1`, { method: 'POST', headers: { authorization, 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body });
+  const response = await fetch(`${devices}/anpr/${camera}`, { method: 'POST', headers: { authorization, 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body });
   return response.status;
 }
 
