@@ -79,6 +79,8 @@ export class LaneConsole {
   private stopped = false;
 
   constructor(private readonly options: LaneConsoleOptions) {
+    // What stood when the gateway stopped and asks for an action: its events were sent then, not again.
+    for (const { laneId, ...raised } of options.post.restoredAlarms) this.alarms.raise(laneId, raised, { deviceKind: (id) => this.deviceKind(laneId, id) });
     this.unsubscribe = options.onEvent((event) => this.onEvent(event));
     options.devices.onReadings((laneId, _role, reading) => {
       if (this.stopped) return;

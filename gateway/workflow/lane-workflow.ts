@@ -227,7 +227,7 @@ export class LaneWorkflow {
     this.stamp(crossing, 'arrived');
     if (plate !== null) this.recentArrivals.remember(plate, crossingId, crossing.monoMs.arrived);
     if (plate === null) {
-      this.options.emit({ kind: 'alarm', alarm: 'WF_PLATE_UNREAD', message: `lane ${this.options.laneId}: plate unread, operator must enter it`, crossingId, details: {} });
+      this.options.emit({ kind: 'alarm', alarm: 'WF_PLATE_UNREAD', message: plateUnreadMessage(this.options.laneId), crossingId, details: {} });
     }
     this.abandonOldestUnregistered();
     return crossing;
@@ -574,6 +574,11 @@ export class LaneWorkflow {
       durations: { registrationSec: registered === undefined ? null : round((registered - start) / 1000), crossingSec: round((end - start) / 1000) },
     });
   }
+}
+
+/** The WF_PLATE_UNREAD alarm's message (also as the console shows it again after a restart). */
+export function plateUnreadMessage(laneId: string): string {
+  return `lane ${laneId}: plate unread, operator must enter it`;
 }
 
 function requireReason(reason: string): void {

@@ -5,7 +5,9 @@
  * has to remember to clear it, and an alarm resolved by any path (the console, the registration
  * system, the device itself) goes. Alarms no action resolves (information: a plate mismatch at
  * the exit, a weight nobody registered) age out; so do unresolved ones, after a shift. Bounded per
- * lane, oldest dropped first. Held in memory: after a restart the lanes' state shows what is left.
+ * lane, oldest dropped first. Held in memory: after a restart the console starts it with the
+ * alarms the restored lanes still show standing (PostWorkflow.restoredAlarms: an unread plate, the
+ * barrier alarm kept with an unfinished cycle), without their events being sent again.
  */
 import type { Crossing } from './lane-workflow.js';
 

@@ -26,6 +26,7 @@ import { PostWorkflow } from './post-workflow.js';
 import type { RiskAssessor } from './risk-assessor.js';
 import type { EventDraft } from '../../contract/envelope.js';
 import { LaneStore } from './lane-store.js';
+import { LaneConsole } from './lane-console.js';
 
 const config = parseConfigText(`
 version: 1
@@ -579,10 +580,10 @@ uplink: { brokers: ["mqtt://127.0.0.1:1"] }
 `);
 
   /** A post on `clock` storing into `db`; `emitted` gets every event it stores. */
-  function postOn(db: Database.Database, clock: ManualClock, emitted: Emitted[]): { post: PostWorkflow; feed: Feed } {
-    const feed = new Feed();
+  function postOn(db: Database.Database, clock: ManualClock, emitted: Emitted[], on = { config: twoCameras, feed: new Feed() }): { post: PostWorkflow; feed: Feed } {
+    const { feed } = on;
     const post = new PostWorkflow({
-      config: twoCameras,
+      config: on.config,
       gateway: {
         emit: (type, laneId, data, subject, within) => {
           db.transaction(() => within?.({ type, data } as unknown as EventDraft, db))();
@@ -602,10 +603,10 @@ uplink: { brokers: ["mqtt://127.0.0.1:1"] }
     return { post, feed };
   }
 
-  const plateRead = (clock: ManualClock, deviceId: string, text: string): DeviceReading => ({
+  const plateRead = (clock: ManualClock, deviceId: string, text: string | null): DeviceReading => ({
     type: 'plate.read',
     deviceId,
-    plate: { text, raw: text, confidence: 0.9, country: null, formatValid: null },
+    plate: text === null ? null : { text, raw: text, confidence: 0.9, country: null, formatValid: null },
     plateType: null,
     vehicleType: 'truck',
     imageRef: null,
@@ -714,5 +715,46 @@ uplink: { brokers: ["mqtt://127.0.0.1:1"] }
     const late = postOn(db, new ManualClock(before.now() + 4 * 60_000), []);
     expect(late.post.lane('lane-1').workflow.recentExitPlates()).toEqual([]);
     late.post.stop();
+  });
+
+  it('shows the operator again, after a restart, the alarms that stood and ask for an action, without sending them again', async () => {
+    const db = new Database(':memory:');
+    const before = new ManualClock();
+    const beforeFeed = new Feed();
+    const barrier = new StandInBarrier(beforeFeed, before);
+    beforeFeed.barrier = barrier;
+    const firstEmitted: Emitted[] = [];
+    const first = postOn(db, before, firstEmitted, { config, feed: beforeFeed });
+    // Lane 2: the entry camera could not read a plate. Lane 1: the close after a vehicle failed.
+    first.feed.read('lane-2', 'entry', plateRead(before, 'cam-2', null));
+    const crossing = first.post.register('lane-1', { plate: 'GE-201-AA', actor: SUPERVISOR, declaration: DECLARATION });
+    first.post.lane('lane-1').workflow.forceRelease(crossing.crossingId, SUPERVISOR, 'released for the test');
+    await barrier.confirm('open');
+    barrier.set({ vehiclePresent: true });
+    barrier.set({ vehiclePresent: false });
+    await flush();
+    await barrier.fail('close', new GatewayError('GW_ERR_BARRIER_NOT_CONFIRMED', 'bar-1: not closed after 10000 ms (arm open)'));
+    const raised = firstEmitted.filter((e) => e.type === 'alarm.raised').map((e) => [e.laneId, e.data.alarm, e.data.message]);
+    expect(raised.map(([, code]) => code)).toEqual(['WF_PLATE_UNREAD', 'GW_ERR_BARRIER_NOT_CONFIRMED']);
+    first.post.stop();
+
+    const after = new ManualClock(before.now() + 60_000);
+    const afterFeed = new Feed();
+    afterFeed.barrier = new StandInBarrier(afterFeed, after);
+    const emitted: Emitted[] = [];
+    const second = postOn(db, after, emitted, { config, feed: afterFeed });
+    const laneConsole = new LaneConsole({ post: second.post, onEvent: () => () => undefined, devices: afterFeed, deviceHealth: () => undefined, image: () => null, clock: after });
+    const standing = (laneId: string) => (laneConsole.lanes().find((lane) => lane.laneId === laneId)?.alarms ?? []) as { code: string; message: string; resolvedBy: string | null; severity: string }[];
+    expect(standing('lane-1')).toEqual([expect.objectContaining({ code: 'GW_ERR_BARRIER_NOT_CONFIRMED', message: raised[1]?.[2], resolvedBy: 'barrier', severity: 'critical' })]);
+    expect(standing('lane-2')).toEqual([expect.objectContaining({ code: 'WF_PLATE_UNREAD', message: raised[0]?.[2], resolvedBy: 'plate' })]);
+    expect(emitted).toEqual([]);
+    // Resolved as before the restart: the plate entered, the arm found closed.
+    const unread = second.post.lane('lane-2').workflow.open()[0]!;
+    second.post.lane('lane-2').workflow.setPlate(unread.crossingId, 'GE-777-GG', SUPERVISOR, 'read from the trailer');
+    afterFeed.barrier.set({ position: 'closed' });
+    expect(standing('lane-1')).toEqual([]);
+    expect(standing('lane-2')).toEqual([]);
+    laneConsole.stop();
+    second.post.stop();
   });
 });

@@ -19,7 +19,7 @@ import type { XrayScreeningModel } from '../../edge-models/xray-screening.js';
 import type { Gateway } from '../daemon.js';
 import type { DeviceManager, DeviceReading } from '../devices/device-manager.js';
 import { IMAGE_REF_PATTERN } from './lane-view.js';
-import { EXIT_REREAD_MS, LaneWorkflow, WorkflowError, type Crossing, type Declaration, type DetectedBy, type ScanScreening, type WorkflowEvent } from './lane-workflow.js';
+import { EXIT_REREAD_MS, LaneWorkflow, plateUnreadMessage, WorkflowError, type Crossing, type Declaration, type DetectedBy, type ScanScreening, type WorkflowEvent } from './lane-workflow.js';
 import type { RiskAssessor } from './risk-assessor.js';
 import { toCatalogueEvents } from './workflow-events.js';
 import type { Actor } from '../auth/roles.js';
@@ -67,6 +67,24 @@ interface BarrierCycle {
   refusal: { input: BarrierInput; sinceMono: number; attempts: number } | null;
   /** Counts commands, so the outcome of one overtaken by a hand close is ignored. */
   command: number;
+  /**
+   * The last barrier alarm of this cycle that asks for something (not the news of a close made
+   * after all): stored with the cycle, in that alarm's own transaction, so the console shows it
+   * again after a restart (restoredAlarms). Whether it still stands is judged as for any alarm
+   * (open-alarms.ts). Absent in cycles stored before it was kept.
+   */
+  alarm?: RestoredAlarm | null;
+}
+
+/** A lane alarm the console is to show again after a restart, as it was raised (no new event is sent). */
+export interface RestoredAlarm {
+  laneId: string;
+  code: string;
+  message: string;
+  crossingId: string | null;
+  atMs: number;
+  severity: 'info' | 'warning' | 'critical';
+  details: Record<string, unknown>;
 }
 
 /** The input a close was refused on (the driver checks the loop first). */
@@ -106,6 +124,12 @@ export class PostWorkflow {
   readonly counts = { completed: 0, abandoned: 0, alarms: 0, notStored: 0 };
   /** operator.action commits not yet resolved (see actionsRecorded). */
   private readonly pendingRecords = new Set<Promise<unknown>>();
+  /**
+   * The alarms standing when the gateway stopped, as far as the restored lanes tell (an unread
+   * plate of an open crossing, the barrier alarm of an unfinished cycle), for the console to show
+   * again: its list of alarms is memory, and these ask the operator for an action nothing else repeats.
+   */
+  readonly restoredAlarms: RestoredAlarm[] = [];
 
   constructor(private readonly options: PostWorkflowOptions) {
     for (const config of options.config.lanes) {
@@ -156,9 +180,16 @@ export class PostWorkflow {
         this.options.logger.warn({ laneId, crossings: crossings.length }, 'open crossings of a lane no longer configured are left stored');
         continue;
       }
-      for (const { crossing, lastWrittenWallMs } of crossings) lane.workflow.restore(crossing, lastWrittenWallMs);
+      for (const { crossing, lastWrittenWallMs } of crossings) {
+        lane.workflow.restore(crossing, lastWrittenWallMs);
+        if (crossing.plate === null && crossing.state === 'arrived') {
+          this.restoredAlarms.push({ laneId, code: 'WF_PLATE_UNREAD', message: plateUnreadMessage(laneId), crossingId: crossing.crossingId, atMs: crossing.wallMs.arrived ?? lastWrittenWallMs, severity: 'warning', details: {} });
+        }
+      }
       restored += crossings.length;
     }
+    for (const lane of this.lanes.values()) if (lane.cycle.alarm) this.restoredAlarms.push(lane.cycle.alarm);
+    this.restoredAlarms.sort((a, b) => a.atMs - b.atMs);
     if (restored > 0) this.options.logger.info({ crossings: restored }, 'open crossings restored after a restart');
     for (const [laneId, exits] of store.restoreRecentExits(EXIT_REREAD_MS)) this.lanes.get(laneId)?.workflow.restoreExits(exits);
   }
@@ -369,6 +400,7 @@ export class PostWorkflow {
     if (!driver) return;
     cycle.phase = 'open';
     cycle.vehicles = 0;
+    cycle.alarm = null;
     const command = (cycle.command += 1);
     driver.open().catch((error: unknown) => {
       if (cycle.command !== command || cycle.phase !== 'open') return;
@@ -440,7 +472,10 @@ export class PostWorkflow {
   /** A barrier outcome, raised on the lane with the error's stable code (or `code` itself). */
   private barrierAlarm(lane: Lane, codeOrError: unknown, severity: 'info' | 'warning' | 'critical', message: string, details: Record<string, unknown>): void {
     const code = typeof codeOrError === 'string' ? codeOrError : isGatewayError(codeOrError) ? codeOrError.code : 'WF_BARRIER_COMMAND';
-    this.alarm(lane.config.id, code, `lane ${lane.config.id}: ${message}`, null, { barrierId: lane.barrierId, ...details }, severity);
+    const raised = { laneId: lane.config.id, code, message: `lane ${lane.config.id}: ${message}`, crossingId: null, atMs: this.options.clock.now(), severity, details: { barrierId: lane.barrierId, ...details } };
+    // Kept with the cycle before the alarm's event stores the cycle (persist).
+    if (code !== 'WF_BARRIER_CLOSED_AFTER_RETRY') lane.cycle.alarm = raised;
+    this.alarm(raised.laneId, code, raised.message, null, raised.details, severity);
   }
 
   private barrierDriver(lane: Lane): BarrierDriver | null {
@@ -473,6 +508,7 @@ export class PostWorkflow {
       cycle.command += 1; // a close or retry of the gateway's own still in flight is overtaken
       cycle.phase = 'idle';
       cycle.refusal = null;
+      cycle.alarm = null;
     }
     return after;
   }
