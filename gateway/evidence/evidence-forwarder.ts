@@ -26,8 +26,15 @@ import type { EvidenceRow } from './evidence-index.js';
 import type { EvidenceFiles } from './evidence-files.js';
 import type { Upload, UploadProgress } from './upload-progress.js';
 
-/** Most chunks read and appended in one round (their bytes are held until committed). */
-const ROUND_CHUNKS = 16;
+/**
+ * Most chunks read and appended in one round (their bytes are held until committed). Four: a
+ * round's base64 strings and their JSON, ≈ 90 KB a chunk, then fit the unit's 1 MB semi-space and
+ * die young. Sixteen (1.4 MB, alive across the round's reads and its fsync) were promoted to the
+ * old space: with 300 KB pictures the 4-lane post ran 1.5× the mark-sweeps and 1.35× the GC pauses
+ * per crossing (docs/benchmarks.md, "Evidence chunks four to a round"). One fsync per 128 KiB of
+ * evidence is still far more than an uplink sends.
+ */
+const ROUND_CHUNKS = 4;
 /** After a failed append (disk full, outbox closed for a moment), the next attempt waits this long. */
 const RETRY_MS = 5_000;
 /** Bytes of an `evidence.chunk` event at most: 32 KiB as base64 and the envelope (ids, lane, digest). */
