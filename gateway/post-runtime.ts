@@ -240,6 +240,7 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
       await evidence.stop();
       laneConsole.stop();
       post.stop();
+      laneStore.stop();
       await riskSlot.close();
       await screeningSlot.close();
     },

@@ -11,6 +11,7 @@ import type Database from 'better-sqlite3';
 import type { EventDraft } from '../../contract/envelope.js';
 import type { WithinCommit } from '../outbox/sqlite-outbox.js';
 import { migrateGatewayDatabase } from '../storage/migrations.js';
+import { writeWithoutWaiting } from '../storage/without-waiting.js';
 import type { Actor } from './roles.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -133,13 +134,19 @@ export class AuditLog {
     return entry;
   }
 
-  /** Records an action that causes no event (a login, a command-line account change). */
+  /**
+   * Records an action that causes no event (a login, a command-line account change). Never waits
+   * for another connection's write lock (it would wait on the event loop): throws
+   * GW_ERR_OUTBOX_LOCKED instead, with nothing written (storage/without-waiting.ts).
+   */
   record(draft: AuditDraft, apply?: () => void): AuditEntry {
     // `apply` (an account change) in the same transaction: the change happens only with its entry.
-    return this.db.transaction(() => {
-      apply?.();
-      return this.insert(draft, null);
-    })();
+    return writeWithoutWaiting(this.db, `audit entry ${draft.action}`, () =>
+      this.db.transaction(() => {
+        apply?.();
+        return this.insert(draft, null);
+      })(),
+    );
   }
 
   /**

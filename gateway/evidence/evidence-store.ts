@@ -24,6 +24,7 @@ import { EVIDENCE_CHUNK_BYTES, type EventData, type EvidenceKind } from '../../c
 import { POST_LANE } from '../../contract/envelope.js';
 import type { Gateway } from '../daemon.js';
 import { isOutboxRefusal } from '../outbox/sqlite-outbox.js';
+import { writeWithoutWaiting } from '../storage/without-waiting.js';
 import { EvidenceFiles, type TempPiece } from './evidence-files.js';
 import { EvidenceIndex, type EvidenceRow } from './evidence-index.js';
 import type { UploadProgress } from './upload-progress.js';
@@ -412,14 +413,24 @@ export class EvidenceStore {
 
   private dropDamaged(digests: string[], why: string): void {
     const { db, uploads, logger } = this.options;
-    db.transaction(() => {
-      for (const digest of digests) {
-        const row = this.index.get(digest);
-        if (!row) continue;
-        this.index.remove(digest);
-        uploads.removeDigest(digest);
-      }
-    })();
+    try {
+      // Never waits on the loop for another connection's write lock (storage/without-waiting.ts).
+      writeWithoutWaiting(db, 'damaged evidence', () =>
+        db.transaction(() => {
+          for (const digest of digests) {
+            const row = this.index.get(digest);
+            if (!row) continue;
+            this.index.remove(digest);
+            uploads.removeDigest(digest);
+          }
+        })(),
+      );
+    } catch (error) {
+      if (!isGatewayError(error, 'GW_ERR_OUTBOX_LOCKED')) throw error;
+      // Kept in the index for now: the next read of the piece (or the next start) finds it damaged again.
+      logger.warn({ code: error.code, pieces: digests.length, first: digests[0] }, `damaged evidence not dropped yet: ${error.message}`);
+      return;
+    }
     this.held = this.index.heldBytes();
     for (const digest of digests) void this.outside(this.files.remove(digest)).catch(() => undefined);
     logger.warn({ code: 'GW_ERR_EVIDENCE_DAMAGED', pieces: digests.length, first: digests[0] }, `evidence dropped from the store: ${why}`);

@@ -12,6 +12,7 @@
 import type { Logger } from 'pino';
 import type { EvidenceConfig } from '../../config/schema.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
+import { isGatewayError } from '../../core/errors.js';
 import type { Crossing } from '../workflow/lane-workflow.js';
 import { scanImageContentType } from '../../drivers/xray/scan-image-header.js';
 import { NotAScanImage, xrayThumbnail, type Thumbnail } from '../workflow/xray-thumbnail.js';
@@ -145,8 +146,10 @@ export class ScanCapture {
           this.options.awaiting.done(scan);
           this.refusals.delete(key);
         } catch (error) {
-          // Unforeseen (the record's database failing): recorded still, tried again later.
-          this.options.logger.error({ err: error, crossingId: scan.crossingId }, 'scan evidence not settled; it stays recorded');
+          // The database locked by another connection (never waited for on the loop), or unforeseen
+          // (the record's database failing): recorded still, tried again later.
+          if (isGatewayError(error, 'GW_ERR_OUTBOX_LOCKED')) this.options.logger.warn({ code: error.code, crossingId: scan.crossingId }, `scan evidence not settled; it stays recorded: ${error.message}`);
+          else this.options.logger.error({ err: error, crossingId: scan.crossingId }, 'scan evidence not settled; it stays recorded');
           this.refused(scan, key);
         }
       })

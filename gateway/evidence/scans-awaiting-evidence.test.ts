@@ -115,3 +115,31 @@ describe('scans awaiting their evidence', () => {
     expect(kept.all()[0]?.crossingId).toBe('c-5');
   });
 });
+
+describe('scans awaiting their evidence, the database locked', () => {
+  it('settles a scan without waiting for another connection\'s write lock: refused at once (GW_ERR_OUTBOX_LOCKED), still recorded', () => {
+    const path = join(tempDir(), 'gateway.db');
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    // The gateway's connection waits up to 5 s for a lock unless told not to (sqlite-outbox.ts).
+    db.pragma('busy_timeout = 5000');
+    migrateGatewayDatabase(db);
+    const awaiting = new ScansAwaitingEvidence(db, true, silent);
+    const scan = { crossingId: 'c-1', laneId: 'lane-1', path: '/var/lib/border-gateway/xray/scan-1.pgm', scannerId: 'scanner-A' };
+    awaiting.record(scan);
+    // An sqlite3 shell left in a transaction: a real second connection holding the write lock.
+    const shell = new Database(path);
+    shell.exec('BEGIN IMMEDIATE');
+    try {
+      expect(() => awaiting.done(scan)).toThrow(expect.objectContaining({ code: 'GW_ERR_OUTBOX_LOCKED' }));
+      expect(awaiting.all()).toEqual([scan]);
+      expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+    } finally {
+      shell.exec('COMMIT');
+      shell.close();
+    }
+    awaiting.done(scan);
+    expect(awaiting.all()).toEqual([]);
+    db.close();
+  });
+});

@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { EventData } from '../../contract/catalogue.js';
 import { laneOf } from '../../contract/envelope.js';
 import type { WithinCommit } from '../outbox/sqlite-outbox.js';
+import { writeWithoutWaiting } from '../storage/without-waiting.js';
 import { DIGEST_PATTERN } from './evidence-files.js';
 
 export const MAX_SCANS_AWAITING = 256;
@@ -35,7 +36,7 @@ export class ScansAwaitingEvidence {
 
   /** `enabled` false (evidence.maxBytes 0: nothing is captured) records nothing. */
   constructor(
-    db: Database.Database,
+    private readonly db: Database.Database,
     private readonly enabled: boolean,
     private readonly logger: Logger,
   ) {
@@ -111,8 +112,12 @@ export class ScansAwaitingEvidence {
     return this.statements.all.all().map((row) => ({ crossingId: row.crossing_id, laneId: row.lane_id, path: row.path, scannerId: row.scanner_id }));
   }
 
-  /** The scan's evidence is stored, or never will be (its file gone, not an image). */
+  /**
+   * The scan's evidence is stored, or never will be (its file gone, not an image). Throws
+   * GW_ERR_OUTBOX_LOCKED rather than wait on the loop for another connection's write lock: the
+   * scan stays recorded and is settled again later (scan-capture.ts).
+   */
   done(scan: Pick<AwaitingScan, 'crossingId' | 'path'>): void {
-    this.statements.done.run(scan.crossingId, scan.path);
+    writeWithoutWaiting(this.db, 'scan settled', () => this.statements.done.run(scan.crossingId, scan.path));
   }
 }

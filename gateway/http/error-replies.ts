@@ -9,6 +9,7 @@ import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import { isGatewayError } from '../../core/errors.js';
 import { PasswordCheckBusy } from '../../core/passwords.js';
+import { LOCKED_RETRY_AFTER_SEC } from '../storage/without-waiting.js';
 import { WorkflowError } from '../workflow/lane-workflow.js';
 
 declare module 'fastify' {
@@ -35,6 +36,8 @@ const plugin: FastifyPluginAsync = (app) => {
     if (isGatewayError(error, 'GW_ERR_PUSH_TIMEOUT')) return reply.code(408).header('connection', 'close').send({ code: error.code, message: error.message });
     if (isGatewayError(error) && (error.code.startsWith('GW_ERR_OUTBOX_') || error.code === 'GW_ERR_EVENT_TOO_LARGE')) {
       // The outbox could not store the action's event and audit entry (disk full, bound reached).
+      // Another connection's lock passes when it ends its transaction: the caller may try again.
+      if (error.code === 'GW_ERR_OUTBOX_LOCKED') void reply.header('retry-after', String(LOCKED_RETRY_AFTER_SEC));
       return reply.code(503).send({ code: error.code, message: `not recorded: ${error.message}` });
     }
     if (error.statusCode === 403 && request.routeOptions.config.files === true) {

@@ -80,8 +80,10 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = (app, opt
       return deny(reply, 401, 'GW_ERR_AUTH_REQUIRED', 'wrong name or password');
     }
     options.throttle.succeeded(name, address);
-    const { token, session } = options.sessions.create(account);
+    // Recorded before the session exists: a database locked by another connection refuses the
+    // login (503, GW_ERR_OUTBOX_LOCKED, Retry-After) rather than open a session the log lacks.
     options.audit.record({ actor: { id: account.name, role: account.role }, action: 'login', after: address });
+    const { token, session } = options.sessions.create(account);
     void reply.setCookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: options.secureCookies, path: '/', maxAge: options.sessions.maxMs / 1000 });
     return reply.code(201).send({ ...view(session), ...(request.body.bearer ? { token } : {}) });
   });
@@ -128,8 +130,9 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = (app, opt
 
   app.delete('/api/session', { config: { access: 'session.own' } }, async (request, reply) => {
     if (!request.session) return deny(reply, 403, 'GW_ERR_AUTH_FORBIDDEN', 'machines have no session');
-    options.sessions.end(request.session.token);
+    // Recorded first: refused (the database locked), the session goes on and the logout can be repeated.
     options.audit.record({ actor: { id: request.session.session.account, role: request.session.session.role }, action: 'logout' });
+    options.sessions.end(request.session.token);
     void reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return reply.code(204).send();
   });

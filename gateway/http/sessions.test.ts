@@ -3,6 +3,7 @@
  * throttle, the cookie's flags, CSRF on state-changing requests, idle and absolute expiry, logout,
  * and an account disabled or its password changed while its session is open. No default account.
  */
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { hashPassword } from '../../core/passwords.js';
@@ -57,6 +58,34 @@ describe('sessions', () => {
     const lanes = await app().inject({ method: 'GET', url: '/api/lanes', headers: { cookie: cookieOf(response) } });
     expect(lanes.statusCode).toBe(503); // authenticated; the lanes are simply not running in this test
     expect(gateway.audit.search().map((e) => `${e.actor} ${e.action}`)).toEqual(['ana login', 'ana login.failed']);
+  });
+
+  it('answers 503 GW_ERR_OUTBOX_LOCKED with Retry-After, opening no session, while another connection holds the write lock', async () => {
+    gateway.accounts.addAccount('ana', 'operator', await hashPassword(PASSWORD));
+    const first = await login('ana', PASSWORD);
+    expect(first.statusCode).toBe(201);
+    // An sqlite3 shell left inside a transaction: a real second connection holding the write lock.
+    const shell = new Database(gateway.outbox.database.name);
+    shell.exec('BEGIN IMMEDIATE');
+    try {
+      const refused = await login('ana', PASSWORD);
+      expect(refused.statusCode).toBe(503);
+      expect(refused.json()).toMatchObject({ code: 'GW_ERR_OUTBOX_LOCKED' });
+      expect(refused.headers['retry-after']).toBe('2');
+      expect(refused.cookies.find((c) => c.name === 'bg_session')).toBeUndefined();
+      // A logout refused the same way leaves its session working: it can be repeated.
+      const csrf = first.json<{ csrfToken: string }>().csrfToken;
+      const logout = await app().inject({ method: 'DELETE', url: '/api/session', headers: { cookie: cookieOf(first), 'x-csrf-token': csrf } });
+      expect(logout.statusCode).toBe(503);
+      expect((await app().inject({ method: 'GET', url: '/api/session', headers: { cookie: cookieOf(first) } })).statusCode).toBe(200);
+      // The loop was never held: other requests are served meanwhile.
+      expect((await app().inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    } finally {
+      shell.exec('COMMIT');
+      shell.close();
+    }
+    expect((await login('ana', PASSWORD)).statusCode).toBe(201);
+    expect(gateway.audit.search().map((e) => e.action)).toEqual(['login', 'login']);
   });
 
   it('refuses a state-changing request made with the cookie but without the CSRF token', async () => {

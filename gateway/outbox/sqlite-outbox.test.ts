@@ -415,6 +415,32 @@ describe('SqliteOutbox', () => {
     outbox.close();
   });
 
+  it("deletes acknowledged events without waiting for another connection's write lock: kept and deleted once it is free", async () => {
+    const path = join(tempDir(), 'outbox.db');
+    const { logger: recording, lines } = recordingLogger();
+    const outbox = open(path, undefined, { logger: recording });
+    const stored = await Promise.all([1, 2, 3].map((n) => outbox.append(weighed('lane-1', n))));
+    const shell = new Database(path);
+    shell.prepare('BEGIN IMMEDIATE').run();
+    for (const { seq } of stored) outbox.remove(seq);
+    // The removal's turn: with busy_timeout it waited 5 s on the loop (the uplink's acknowledgements
+    // and every timer behind it), then failed as a write error.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(outbox.depth).toBe(3);
+    expect(lines.filter((line) => line.code === 'GW_ERR_OUTBOX_LOCKED' && /acknowledged events are deleted once it is free/.test(line.msg))).toHaveLength(1);
+    expect(lines.some((line) => line.msg === 'outbox cannot delete acknowledged events; retrying')).toBe(false);
+    // The connection's own wait is back for whatever else runs on it.
+    expect(outbox.database.pragma('busy_timeout', { simple: true })).toBe(5000);
+    clock.advance(1000);
+    expect(outbox.depth).toBe(3);
+    shell.prepare('COMMIT').run();
+    shell.close();
+    clock.advance(1000);
+    expect(outbox.depth).toBe(0);
+    expect(outbox.readFrom(1, 5)).toEqual([]);
+    outbox.close();
+  });
+
   it('closing under a write lock that does not go, waits for it once, not once per batch', async () => {
     const path = join(tempDir(), 'outbox.db');
     const outbox = open(path, undefined, { maxBatch: 2 });

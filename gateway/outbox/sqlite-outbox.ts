@@ -777,23 +777,30 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
   flushRemovals(): void {
     this.removalScheduled = false;
     if (this.pendingRemovals.length === 0 || this.closed) return;
-    // After a failure, make room first: a checkpoint copies the WAL into the database and
-    // truncates it, which a DELETE (that grows the WAL) would otherwise use up again.
-    if (this.removalFailures.failing) this.checkpoint();
-    const seqs = this.pendingRemovals;
-    this.pendingRemovals = [];
-    // In bounded transactions: deleting rows writes their pages to the WAL, and a backlog kept
-    // through failures deleted at once could need more WAL than the disk has.
-    for (let start = 0; start < seqs.length; start += REMOVAL_CHUNK) {
-      try {
-        this.removeCommitted(seqs.slice(start, start + REMOVAL_CHUNK));
-      } catch (error) {
-        // The rows stay, and so do the counters (only a committed removal lowers them). The seqs
-        // are kept and tried again: forgetting them would leave acknowledged rows until a restart.
-        this.pendingRemovals = seqs.slice(start).concat(this.pendingRemovals);
-        this.removalFailed(error);
-        return;
+    // Another connection's write lock is not waited for on the loop (busy_timeout's 5 s froze the
+    // uplink at every acknowledgement): the removals are kept and tried again, like any failure.
+    this.lockTimeout.off.get();
+    try {
+      // After a failure, make room first: a checkpoint copies the WAL into the database and
+      // truncates it, which a DELETE (that grows the WAL) would otherwise use up again.
+      if (this.removalFailures.failing) this.checkpoint();
+      const seqs = this.pendingRemovals;
+      this.pendingRemovals = [];
+      // In bounded transactions: deleting rows writes their pages to the WAL, and a backlog kept
+      // through failures deleted at once could need more WAL than the disk has.
+      for (let start = 0; start < seqs.length; start += REMOVAL_CHUNK) {
+        try {
+          this.removeCommitted(seqs.slice(start, start + REMOVAL_CHUNK));
+        } catch (error) {
+          // The rows stay, and so do the counters (only a committed removal lowers them). The seqs
+          // are kept and tried again: forgetting them would leave acknowledged rows until a restart.
+          this.pendingRemovals = seqs.slice(start).concat(this.pendingRemovals);
+          this.removalFailed(error);
+          return;
+        }
       }
+    } finally {
+      this.lockTimeout.on.get();
     }
     if (this.removalFailures.failing) {
       this.options.logger.warn({ seqs: this.removalFailures.seqs }, 'outbox removals succeed again');
@@ -831,7 +838,8 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     const now = this.options.clock.monotonic();
     if (now - failures.loggedMono >= (this.options.refusalLogIntervalMs ?? DEFAULT_REFUSAL_LOG_INTERVAL_MS)) {
       const { code, message } = error as { code?: unknown; message?: unknown };
-      this.options.logger.error({ code, message, pending: this.pendingRemovals.length }, 'outbox cannot delete acknowledged events; retrying');
+      if (isLocked(error)) this.options.logger.warn({ code: 'GW_ERR_OUTBOX_LOCKED', message, pending: this.pendingRemovals.length }, 'outbox database locked by another connection: acknowledged events are deleted once it is free');
+      else this.options.logger.error({ code, message, pending: this.pendingRemovals.length }, 'outbox cannot delete acknowledged events; retrying');
       failures.loggedMono = now;
     }
     this.removalRetryTimer ??= this.options.clock.setTimeout(() => {

@@ -3,6 +3,9 @@
  * onto a new process's monotonic clock (the outage measured by the wall clock), a closed one does
  * not; the visit history keeps 30 days within its row bounds and is read from the database.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
@@ -165,7 +168,46 @@ describe('lane store', () => {
     const plan = db.prepare('EXPLAIN QUERY PLAN SELECT COUNT(*) AS n FROM visits WHERE plate_key = ? AND wall_ms >= ? AND wall_ms < ?').all('GE123AB', 0, 1) as { detail: string }[];
     expect(plan.map((step) => step.detail).join('; ')).toMatch(/USING COVERING INDEX visits_by_plate \(plate_key=\? AND wall_ms>\? AND wall_ms<\?\)/);
   });
+
+  it('keeps a barrier cycle in memory while another connection holds the write lock, and writes it once the lock is gone', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lane-store-lock-'));
+    try {
+      const clock = new ManualClock();
+      const db = new Database(join(dir, 'gateway.db'));
+      db.pragma('journal_mode = WAL');
+      // The gateway's connection waits up to 5 s for a lock unless told not to (sqlite-outbox.ts).
+      db.pragma('busy_timeout = 5000');
+      const store = new LaneStore(db, clock);
+      store.saveCycle('lane-1', { phase: 'closed' });
+      // An sqlite3 shell left in a transaction: a real second connection holding the write lock.
+      const shell = new Database(join(dir, 'gateway.db'));
+      shell.exec('BEGIN IMMEDIATE');
+      let timerRan = false;
+      clock.setTimeout(() => (timerRan = true), 50);
+      // Neither throws nor waits: the barrier's polling goes on.
+      store.saveCycle('lane-1', { phase: 'opening' });
+      store.saveCycle('lane-1', { phase: 'open' });
+      store.saveCycle('lane-2', { phase: 'closed' });
+      expect(store.cyclesWaiting).toBe(2);
+      expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+      // Tried again (in vain) on the loop's timers, which keep running meanwhile.
+      clock.advance(100);
+      expect(timerRan).toBe(true);
+      expect(store.cyclesWaiting).toBe(2);
+      expect(store.restoreCycles().get('lane-1')).toEqual({ phase: 'closed' });
+      shell.exec('COMMIT');
+      shell.close();
+      clock.advance(200);
+      expect(store.cyclesWaiting).toBe(0);
+      expect(store.restoreCycles()).toEqual(new Map([['lane-1', { phase: 'open' }], ['lane-2', { phase: 'closed' }]]));
+      store.stop();
+      db.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+
 
 function rows(db: Database.Database, table: string): number {
   return (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;

@@ -20,10 +20,12 @@
  * that changes nothing writes nothing; an entry push writes nothing more than before.
  */
 import type Database from 'better-sqlite3';
-import type { Clock } from '../../core/clock.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import { isGatewayError } from '../../core/errors.js';
 import { canonicalPlate } from '../../core/plates.js';
 import type { WithinCommit } from '../outbox/sqlite-outbox.js';
 import { migrateGatewayDatabase } from '../storage/migrations.js';
+import { writeWithoutWaiting } from '../storage/without-waiting.js';
 import type { Crossing } from './lane-workflow.js';
 import type { VisitHistory } from './risk-assessor.js';
 
@@ -39,6 +41,14 @@ export const VISITS_WINDOW_MS = 30 * 86_400_000;
 export const VISITS_MAX_ROWS = 250_000;
 /** Plates with a mismatch remembered at most (≈ 40 bytes each on disk); the longest unchanged go first. */
 export const MISMATCH_PLATES_MAX = 50_000;
+
+/**
+ * A barrier cycle that could not be written because another connection held the database's write
+ * lock is written again after this, doubling to CYCLE_RETRY_MAX_MS (never waited for on the loop:
+ * storage/without-waiting.ts).
+ */
+const CYCLE_RETRY_FIRST_MS = 100;
+const CYCLE_RETRY_MAX_MS = 2000;
 
 interface Snapshot {
   crossing: Crossing;
@@ -71,6 +81,9 @@ export class LaneStore implements VisitHistory {
   /** Rows in `visits` and in `plate_mismatches`, counted once at start and kept since: no COUNT(*) per write. */
   private visitRows: number;
   private mismatchRows: number;
+  /** Barrier cycles (JSON) by lane not yet written: the database was locked by another connection. */
+  private readonly unsavedCycles = new Map<string, string>();
+  private cycleRetry: { timer: TimerHandle | null; tries: number } = { timer: null, tries: 0 };
 
   constructor(
     private readonly db: Database.Database,
@@ -127,7 +140,11 @@ export class LaneStore implements VisitHistory {
         if (options.closed) this.statements.remove.run(crossing.crossingId);
         else this.statements.upsert.run(crossing.crossingId, crossing.laneId, JSON.stringify({ crossing, monoAt: this.clock.monotonic(), wallAt: this.clock.now() } satisfies Snapshot));
       }
-      if (options.cycle) this.statements.setCycle.run(options.cycle.laneId, JSON.stringify(options.cycle.cycle));
+      if (options.cycle) {
+        this.statements.setCycle.run(options.cycle.laneId, JSON.stringify(options.cycle.cycle));
+        // Newer than one waiting for the lock: that one must not be written over it later.
+        this.unsavedCycles.delete(options.cycle.laneId);
+      }
       if (options.visit) this.addVisit(options.visit.plate, options.visit.atMs);
       if (options.mismatch) this.addMismatch(options.mismatch);
       if (options.exits) this.statements.setExits.run(options.exits.laneId, JSON.stringify({ wallAt: this.clock.now(), plates: options.exits.plates } satisfies ExitsSnapshot));
@@ -135,9 +152,49 @@ export class LaneStore implements VisitHistory {
     };
   }
 
-  /** A barrier cycle changed with no event to carry it (a loop or arm reading). */
+  /**
+   * A barrier cycle changed with no event to carry it (a loop or arm reading). Called on the
+   * barrier's polling path, so it never waits for another connection's write lock: the cycle is
+   * kept in memory and written again later (the newest per lane), also when no event comes.
+   */
   saveCycle(laneId: string, cycle: unknown): void {
-    this.statements.setCycle.run(laneId, JSON.stringify(cycle));
+    this.unsavedCycles.set(laneId, JSON.stringify(cycle));
+    // A retry is armed: it writes this one too, in order.
+    if (!this.cycleRetry.timer) this.saveCycles();
+  }
+
+  /** Barrier cycles waiting for another connection's lock to end (0 when none). */
+  get cyclesWaiting(): number {
+    return this.unsavedCycles.size;
+  }
+
+  /** Stops retrying; what still waits for the lock is lost, as a cycle is at a kill (the next reading rewrites it). */
+  stop(): void {
+    if (this.cycleRetry.timer) this.clock.clearTimeout(this.cycleRetry.timer);
+    this.cycleRetry = { timer: null, tries: 0 };
+  }
+
+  private saveCycles(): void {
+    try {
+      writeWithoutWaiting(this.db, 'barrier cycle', () =>
+        this.db.transaction(() => {
+          for (const [laneId, cycle] of this.unsavedCycles) this.statements.setCycle.run(laneId, cycle);
+        })(),
+      );
+      this.unsavedCycles.clear();
+      this.cycleRetry.tries = 0;
+    } catch (error) {
+      if (!isGatewayError(error, 'GW_ERR_OUTBOX_LOCKED')) {
+        this.unsavedCycles.clear();
+        throw error;
+      }
+      const delay = Math.min(CYCLE_RETRY_MAX_MS, CYCLE_RETRY_FIRST_MS * 2 ** this.cycleRetry.tries);
+      this.cycleRetry.tries += 1;
+      this.cycleRetry.timer = this.clock.setTimeout(() => {
+        this.cycleRetry.timer = null;
+        if (this.unsavedCycles.size > 0) this.saveCycles();
+      }, delay);
+    }
   }
 
   private addVisit(plate: string, atMs: number): void {
