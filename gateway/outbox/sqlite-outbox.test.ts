@@ -8,7 +8,7 @@ import { tempDir } from '../../test/helpers/test-config.js';
 import { isGatewayError } from '../../core/errors.js';
 import { createEventFactory, type EventDraft } from '../../contract/envelope.js';
 import { crossingData } from '../../test/helpers/vmc-events.js';
-import { isOutboxRefusal, MAX_APPENDS_WAITING_FOR_LOCK, SqliteOutbox, type DropReport, type OutboxOptions, type RefusalReport } from './sqlite-outbox.js';
+import { isOutboxRefusal, MAX_APPENDS_WAITING_FOR_LOCK, MAX_APPENDS_WAITING_FOR_LOCK_BY_CLASS, SqliteOutbox, type DropReport, type OutboxOptions, type RefusalReport } from './sqlite-outbox.js';
 
 const clock = new ManualClock();
 const events = createEventFactory('p1', clock);
@@ -412,6 +412,43 @@ describe('SqliteOutbox', () => {
     expect(lines.some((line) => line.msg === 'outbox database free again: the waiting commits are stored')).toBe(true);
     expect(outbox.readFrom(1, 5).map((row) => row.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(outbox.depth).toBe(MAX_APPENDS_WAITING_FOR_LOCK + 1);
+    outbox.close();
+  });
+
+  it('refuses telemetry first while waiting for a lock, then milestones, and keeps crossing records and operator actions up to a larger bound', async () => {
+    const path = join(tempDir(), 'outbox.db');
+    const outbox = open(path, undefined, { maxBatch: 500 });
+    await outbox.append(weighed('lane-1', 0));
+    const shell = new Database(path);
+    shell.prepare('BEGIN IMMEDIATE').run();
+    const { telemetry, operational, critical } = MAX_APPENDS_WAITING_FOR_LOCK_BY_CLASS;
+    expect(telemetry).toBeLessThan(operational);
+    expect(operational).toBeLessThan(critical);
+    const kept: Array<Promise<unknown>> = [];
+    const codeOf = (append: Promise<unknown>): Promise<string> => append.then(() => 'stored', (error: unknown) => (isGatewayError(error) ? error.code : String(error)));
+    let n = 0;
+    const fill = (to: number, make: (i: number) => EventDraft): void => {
+      while (n < to) kept.push(outbox.append(make((n += 1))));
+    };
+    // The first append finds the lock; the ones after it wait in memory.
+    fill(telemetry, status);
+    outbox.flush();
+    // At the first bound: telemetry refused, a crossing's milestone, record and an operator's action kept.
+    expect(await codeOf(outbox.append(status(-1)))).toBe('GW_ERR_OUTBOX_LOCKED');
+    kept.push(outbox.append(weighed('lane-1', -1)), outbox.append(completed(-1)), outbox.append(action(-1)));
+    n += 3;
+    fill(operational, (i) => weighed('lane-2', i));
+    expect(await codeOf(outbox.append(weighed('lane-1', -2)))).toBe('GW_ERR_OUTBOX_LOCKED');
+    kept.push(outbox.append(completed(-2)), outbox.append(action(-2)));
+    n += 2;
+    fill(critical, completed);
+    expect(await codeOf(outbox.append(completed(-3)))).toBe('GW_ERR_OUTBOX_LOCKED');
+    expect(await codeOf(outbox.append(action(-3)))).toBe('GW_ERR_OUTBOX_LOCKED');
+    shell.prepare('COMMIT').run();
+    shell.close();
+    clock.advance(2000);
+    await Promise.all(kept);
+    expect(outbox.depth).toBe(1 + critical);
     outbox.close();
   });
 

@@ -169,8 +169,18 @@ const BUSY_TIMEOUT_MS = 5000;
  */
 const LOCK_RETRY_FIRST_MS = 100;
 const LOCK_RETRY_MAX_MS = 2000;
-/** Appends that may wait for a locked database; past them an append is refused (GW_ERR_OUTBOX_LOCKED). */
-export const MAX_APPENDS_WAITING_FOR_LOCK = 10_000;
+/**
+ * Appends that may wait in memory for a locked database, by the retention class of the one that
+ * comes: past its bound an append is refused (GW_ERR_OUTBOX_LOCKED). Telemetry (device states,
+ * evidence chunks the VMC can ask for again) is refused first, at 10,000; the lanes' milestones at
+ * twice that; a crossing's record, an operator's action (with its audit entry) and an alarm, what a
+ * customs officer cannot do without, at four times. Measured in appends, ≈ 1-2 KB each in memory
+ * (a 40,000-append wait is ≈ 60 MB on a 1 GB post; ≈ 3,000 crossing.completed a day at a busy post:
+ * the critical bound holds days of them once the milestones are refused).
+ */
+export const MAX_APPENDS_WAITING_FOR_LOCK_BY_CLASS: Readonly<Record<RetentionClass, number>> = { telemetry: 10_000, operational: 20_000, critical: 40_000 };
+/** The first of those bounds: telemetry's. */
+export const MAX_APPENDS_WAITING_FOR_LOCK = MAX_APPENDS_WAITING_FOR_LOCK_BY_CLASS.telemetry;
 
 /** SQLITE_BUSY and its extended codes: another connection holds the lock this one needs. */
 function isLocked(error: unknown): boolean {
@@ -425,7 +435,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     if (this.closed) return Promise.reject(new GatewayError('GW_ERR_OUTBOX_CLOSED'));
     const lockWait = this.lockWait;
     return new Promise((resolve, reject) => {
-      if (lockWait && this.pending.length >= MAX_APPENDS_WAITING_FOR_LOCK) {
+      if (lockWait && this.pending.length >= MAX_APPENDS_WAITING_FOR_LOCK_BY_CLASS[retentionClassOf(event.type)]) {
         // Refused as a commit is (logged once a minute with counts, the spell reported when
         // commits resume), and as GW_ERR_OUTBOX_LOCKED, which a restart cannot cure: the watchdog
         // must not kill the gateway for it, losing every event that waits in memory.
