@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   GW_ERR_BACKUP_INVALID: 'A file given to restore is not a backup of a data directory, or its database is damaged; nothing was changed',
   GW_ERR_OUTBOX_DISK_FULL: 'The outbox database could not commit because the disk is full (or the commit would use the space kept for removals)',
   GW_ERR_OUTBOX_LOCKED: "Another connection holds the gateway database's write lock: commits wait in memory and are tried again",
+  GW_ERR_OUTBOX_WAL_GROWING: "The gateway database's WAL file has grown past its bound: a reader holding an old snapshot keeps checkpoints from resetting it",
   GW_ERR_OUTBOX_WRITE: 'The outbox database could not commit an event',
   GW_ERR_OUTBOX_FULL: 'The outbox byte bound left no room for an event of its class; it was dropped and counted',
   GW_ERR_OUTBOX_CLOSED: 'An event was appended after the outbox was closed',

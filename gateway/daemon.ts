@@ -344,8 +344,9 @@ export class Gateway {
   health(): HealthReport {
     const stats = this.outbox.stats();
     const connected = this.uplink.state === 'connected';
+    const wal = this.outbox.walState();
     return {
-      status: this.lastCommitError ? 'failing' : connected ? 'ok' : 'degraded',
+      status: this.lastCommitError ? 'failing' : connected && !wal?.oversized ? 'ok' : 'degraded',
       postId: this.context.config.post.id,
       version: GATEWAY_VERSION,
       uplink: { state: this.uplink.state, inflight: this.uplink.inflightCount, refused: this.uplink.parkedCount, parked: this.uplink.parkedByCause(), unrouted: this.uplink.unroutedCount, holding: this.uplink.isHolding },
@@ -357,6 +358,7 @@ export class Gateway {
         lastSeq: stats.lastSeq,
         dropped: stats.dropped,
         lastError: this.lastCommitError ? { code: this.lastCommitError.code, message: this.lastCommitError.message } : null,
+        ...(wal ? { wal } : {}),
       },
     };
   }
@@ -443,6 +445,11 @@ export class Gateway {
       });
     });
     this.outbox.on('dropped', (report) => this.onDropped(report));
+    // Once per spell: the outbox emits `wal` only when the WAL crosses its bound, either way.
+    this.outbox.on('wal', (wal) => {
+      if (!wal.oversized) return;
+      this.raiseAlarm('GW_ERR_OUTBOX_WAL_GROWING', 'warning', `the database's WAL is ${wal.bytes} bytes, past ${wal.warnBytes}: a reader holding an old snapshot (a backup, an sqlite3 shell in a read transaction?) keeps checkpoints from resetting it`, { ...wal });
+    });
     // Events refused while the disk was full are lost to the VMC: tell it once commits succeed again.
     this.outbox.on('recovered', (report: RefusalReport) => {
       const since = new Date(report.sinceMs).toISOString();

@@ -58,6 +58,16 @@ export function createMetrics(outbox: SqliteOutbox, parked: () => Record<string,
     },
   });
   new Gauge({
+    name: 'gateway_outbox_wal_bytes',
+    help: "Size of the database's WAL file; past 16 MiB a reader holding an old snapshot keeps checkpoints from resetting it (GW_ERR_OUTBOX_WAL_GROWING); absent for an in-memory outbox",
+    registers,
+    collect() {
+      const wal = outbox.walState();
+      if (wal === null) this.reset();
+      else this.set(wal.bytes);
+    },
+  });
+  new Gauge({
     name: 'gateway_outbox_dropped_total',
     help: 'Events dropped by the outbox byte bound, by retention class (since the database was created)',
     labelNames: ['class'],

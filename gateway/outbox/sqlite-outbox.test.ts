@@ -8,7 +8,7 @@ import { tempDir } from '../../test/helpers/test-config.js';
 import { isGatewayError } from '../../core/errors.js';
 import { createEventFactory, type EventDraft } from '../../contract/envelope.js';
 import { crossingData } from '../../test/helpers/vmc-events.js';
-import { isOutboxRefusal, MAX_APPENDS_WAITING_FOR_LOCK, MAX_APPENDS_WAITING_FOR_LOCK_BY_CLASS, SqliteOutbox, type DropReport, type OutboxOptions, type RefusalReport } from './sqlite-outbox.js';
+import { isOutboxRefusal, MAX_APPENDS_WAITING_FOR_LOCK, MAX_APPENDS_WAITING_FOR_LOCK_BY_CLASS, SqliteOutbox, type WalState, type DropReport, type OutboxOptions, type RefusalReport } from './sqlite-outbox.js';
 
 const clock = new ManualClock();
 const events = createEventFactory('p1', clock);
@@ -449,6 +449,44 @@ describe('SqliteOutbox', () => {
     clock.advance(2000);
     await Promise.all(kept);
     expect(outbox.depth).toBe(1 + critical);
+    outbox.close();
+  });
+
+  it('warns when a long reader keeps checkpoints from resetting the WAL, and clears the warning once it is reset', async () => {
+    const path = join(tempDir(), 'outbox.db');
+    const { logger: recording, lines } = recordingLogger();
+    // Above the 4 MiB the WAL is cut back to when rewound: only a WAL that cannot be rewound passes it.
+    const warnBytes = 6 * 1024 * 1024;
+    const outbox = open(path, undefined, { logger: recording, walWarnBytes: warnBytes });
+    const heard: WalState[] = [];
+    outbox.on('wal', (state) => heard.push(state));
+    const big = (n: number): EventDraft => events.create('alarm.raised', 'post', { alarm: `A${n}`, severity: 'info', message: 'm', details: { pad: 'x'.repeat(4000) } });
+    let n = 0;
+    const appendBatch = async (): Promise<void> => {
+      await Promise.all(Array.from({ length: 100 }, () => outbox.append(big((n += 1)))));
+    };
+    // 8 MB of events with nothing holding a snapshot: checkpoints keep the WAL under the bound.
+    for (let i = 0; i < 20; i += 1) await appendBatch();
+    expect(outbox.walState()).toMatchObject({ oversized: false });
+    // A backup, or an sqlite3 shell inside BEGIN that has read: its snapshot pins the WAL's start.
+    const reader = new Database(path);
+    reader.prepare('BEGIN').run();
+    reader.prepare('SELECT COUNT(*) FROM events').get();
+    for (let i = 0; i < 20 && !outbox.walState()?.oversized; i += 1) await appendBatch();
+    expect(outbox.walState()).toMatchObject({ oversized: true, warnBytes });
+    expect(heard.map((state) => state.oversized)).toEqual([true]);
+    expect(lines.filter((line) => line.code === 'GW_ERR_OUTBOX_WAL_GROWING')).toHaveLength(1);
+    // Said once per spell, however often it is looked at.
+    await appendBatch();
+    outbox.walState();
+    expect(heard).toHaveLength(1);
+    reader.prepare('COMMIT').run();
+    reader.close();
+    // The next complete checkpoint lets a commit rewind the WAL, which is then cut back to 4 MiB.
+    for (let i = 0; i < 20 && outbox.walState()?.oversized; i += 1) await appendBatch();
+    expect(outbox.walState()).toMatchObject({ oversized: false });
+    expect(heard.map((state) => state.oversized)).toEqual([true, false]);
+    expect(lines.some((line) => line.msg === 'outbox WAL back under its bound')).toBe(true);
     outbox.close();
   });
 

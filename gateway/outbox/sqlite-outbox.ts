@@ -19,6 +19,7 @@
  * (another process filled the disk) is kept and retried, never forgotten.
  */
 import { EventEmitter, once } from 'node:events';
+import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
@@ -89,6 +90,19 @@ export interface OutboxOptions {
   walSyncFileNow?: (fd: number) => void;
   /** When the WAL's sync may run on the event loop (wal-sync.ts, loop-sync-budget.ts). */
   walLoopSyncBudget?: LoopSyncBudgetOptions;
+  /**
+   * WAL file size past which the outbox warns (`wal` event, `walState()`, logged): checkpoints
+   * cannot reset the WAL while a reader holds an older snapshot. Default WAL_WARN_BYTES (16 MiB).
+   */
+  walWarnBytes?: number;
+}
+
+/** The WAL file's size against its warning bound (see OutboxOptions.walWarnBytes). */
+export interface WalState {
+  bytes: number;
+  warnBytes: number;
+  /** True from the check that found it past `warnBytes` until one finds it back under. */
+  oversized: boolean;
 }
 
 /** The end of a spell of refused commits (disk full or write errors): the first commit after it. */
@@ -134,6 +148,8 @@ export interface OutboxEvents {
   recovered: [report: RefusalReport];
   /** Acknowledged rows were deleted (also when a retry after a full disk finally succeeds). */
   removed: [depth: number];
+  /** The WAL went past its warning bound, or came back under it. */
+  wal: [state: WalState];
 }
 
 /** An events row as read: the columns of ROW_COLUMNS, in order. */
@@ -158,6 +174,14 @@ const REMOVAL_CHUNK = 512;
 const FIRST_EVENT_BYTES_GUESS = 1024;
 
 const CLASS_BY_PRIORITY: RetentionClass[] = ['telemetry', 'operational', 'critical'];
+/**
+ * The WAL stays under ≈ 4 MiB while checkpoints complete (wal-checkpointer.ts: commits are held at
+ * 3 MiB of growth, the file cut back to 4 MiB when rewound). Four times that means something keeps
+ * every checkpoint from completing, most likely a reader holding an old snapshot (a backup, an
+ * sqlite3 shell in a read transaction): the WAL then grows with every commit, eating the disk
+ * reserve (disk-room.ts assumes ≈ 4 MiB of it).
+ */
+export const WAL_WARN_BYTES = 16 * 1024 * 1024;
 /** How long a statement of this connection waits for another's lock, but a commit's (see LOCK_RETRY_FIRST_MS). */
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -266,6 +290,8 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     loggedMono: Number.NEGATIVE_INFINITY,
     timer: null,
   };
+  /** Whether the last look at the WAL found it past its warning bound. */
+  private walOversized = false;
   /** Removals failing since the last success: how many wait, and when that was last logged. */
   private removalFailures: { seqs: number; loggedMono: number; failing: boolean } = { seqs: 0, loggedMono: Number.NEGATIVE_INFINITY, failing: false };
 
@@ -288,6 +314,10 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
             ...(options.walLoopSyncBudget ? { loopBudget: options.walLoopSyncBudget } : {}),
           });
     this.checkpointer = options.path === ':memory:' ? null : new WalCheckpointer(db, options.path, { clock: options.clock, logger: options.logger });
+    // The WAL grows only with commits, and each checkpoint cycle follows commits: looked at then.
+    this.checkpointer?.on('answered', () => {
+      if (!this.closed) this.walState();
+    });
     // In a turn of its own: a cycle that fails as it begins releases from within a commit.
     this.checkpointer?.on('released', () =>
       setImmediate(() => {
@@ -908,6 +938,36 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     while (checkpointer?.pinned) await once(checkpointer, 'answered');
     const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
     return result ?? { busy: 1, log: -1, checkpointed: -1 };
+  }
+
+  /**
+   * The WAL file's size against its warning bound (one stat; null for `:memory:`). Past the bound
+   * the outbox logs a warning and emits `wal` once, and again (info) once it is back under.
+   */
+  walState(): WalState | null {
+    if (this.options.path === ':memory:') return null;
+    const warnBytes = this.options.walWarnBytes ?? WAL_WARN_BYTES;
+    let bytes: number;
+    try {
+      bytes = statSync(`${this.options.path}-wal`).size;
+    } catch {
+      bytes = 0; // no WAL file: closed cleanly by the last connection, nothing to warn of
+    }
+    const oversized = bytes > warnBytes;
+    const state: WalState = { bytes, warnBytes, oversized };
+    if (oversized !== this.walOversized) {
+      this.walOversized = oversized;
+      if (oversized) {
+        this.options.logger.warn(
+          { code: 'GW_ERR_OUTBOX_WAL_GROWING', ...state },
+          'outbox WAL past its bound: checkpoints cannot reset it while a reader holds an old snapshot (a backup, an sqlite3 shell in a read transaction?)',
+        );
+      } else {
+        this.options.logger.info(state, 'outbox WAL back under its bound');
+      }
+      this.emit('wal', state);
+    }
+    return state;
   }
 
   /** `PRAGMA integrity_check`; "ok" when the database is sound. */
