@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   GW_ERR_OUTBOX_SCHEMA_NEWER: "The gateway's database was written by a newer gateway (its schema version is above this one's); nothing was changed",
   GW_ERR_BACKUP_WRITE: 'A backup of the data directory could not be made (database, files or the archive)',
   GW_ERR_BACKUP_INVALID: 'A file given to restore is not a backup of a data directory, or its database is damaged; nothing was changed',
+  GW_ERR_BACKUP_TOO_LARGE: 'An archive given to restore unpacks to more than the disk has room for; nothing was unpacked or changed',
   GW_ERR_OUTBOX_DISK_FULL: 'The outbox database could not commit because the disk is full (or the commit would use the space kept for removals)',
   GW_ERR_OUTBOX_LOCKED: "Another connection holds the gateway database's write lock: commits wait in memory and are tried again",
   GW_ERR_OUTBOX_WAL_GROWING: "The gateway database's WAL file has grown past its bound: a reader holding an old snapshot keeps checkpoints from resetting it",

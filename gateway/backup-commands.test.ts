@@ -229,4 +229,36 @@ describe('restore', () => {
     expect(readdirSync(dataDir).sort()).toEqual(before);
     expect(existsSync(join(dataDir, 'xray', 'lane-1-xray', 'scan-1.pgm'))).toBe(true);
   });
+
+  it('refuses an archive that unpacks to more than its bound before unpacking a byte (GW_ERR_BACKUP_TOO_LARGE), changing nothing', async () => {
+    const { dataDir, archive } = await backedUp();
+    const before = readdirSync(dataDir).sort();
+    // 64 MiB of zeros: a few dozen kilobytes of gzip.
+    const bomb = tampered(archive, (root) => writeFileSync(join(root, 'data', 'zeros.bin'), Buffer.alloc(64 * 1024 * 1024)));
+    expect(statSync(bomb).size).toBeLessThan(1024 * 1024);
+    const refused = await rejection(restoreDataDir({ dataDir, from: bomb, maxUnpackedBytes: 16 * 1024 * 1024, clock }));
+    expect(isGatewayError(refused, 'GW_ERR_BACKUP_TOO_LARGE')).toBe(true);
+    expect((refused as Error).message).toMatch(/unpacks to more than 16777216 bytes .*nothing was unpacked$/);
+    // No staging folder, no renamed directory: nothing was unpacked.
+    expect(readdirSync(join(dataDir, '..')).sort()).toEqual(['border-gateway']);
+    expect(readdirSync(dataDir).sort()).toEqual(before);
+    // Under its bound the same archive restores.
+    const restored = await restoreDataDir({ dataDir, from: bomb, maxUnpackedBytes: 80 * 1024 * 1024, clock });
+    expect(statSync(join(dataDir, 'zeros.bin')).size).toBe(64 * 1024 * 1024);
+    expect(restored.keptAs).not.toBeNull();
+  });
+
+  it('refuses a sparse file, which unpacks to more than the archive holds (GW_ERR_BACKUP_INVALID), before unpacking it', async () => {
+    const { dataDir, archive } = await backedUp();
+    const root = tempDir('gw-sparse-');
+    expect(spawnSync('tar', ['-xzf', archive, '-C', root]).status).toBe(0);
+    // 1 GiB of hole: a GNU sparse entry of a few blocks.
+    expect(spawnSync('truncate', ['-s', '1G', join(root, 'data', 'hole.bin')]).status).toBe(0);
+    const sparse = join(tempDir('gw-sparse-out-'), 'sparse.tar.gz');
+    expect(spawnSync('tar', ['--sparse', '-czf', sparse, '-C', root, '.']).status).toBe(0);
+    const refused = await rejection(restoreDataDir({ dataDir, from: sparse, maxUnpackedBytes: 16 * 1024 * 1024, clock }));
+    expect(isGatewayError(refused, 'GW_ERR_BACKUP_INVALID')).toBe(true);
+    expect((refused as Error).message).toMatch(/sparse/);
+    expect(readdirSync(join(dataDir, '..')).sort()).toEqual(['border-gateway']);
+  });
 });

@@ -28,7 +28,7 @@
  * this gateway cannot vouch for its rows.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
@@ -41,6 +41,7 @@ import { syncPath, syncTree } from '../core/durable-files.js';
 import { touchPrivateFile, writePrivateFile } from '../core/private-files.js';
 import { BACKUP_FORM, RESTORE_FORM } from './commands/backup-specs.js';
 import { outboxPathOf } from './daemon.js';
+import { measureTarGz } from './archive-size.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { GATEWAY_SCHEMA_VERSION, refuseNewerSchema, schemaVersionOf } from './storage/migrations.js';
 
@@ -115,7 +116,16 @@ export interface RestoreOptions {
    */
   owner?: Owner;
   clock: Clock;
+  /**
+   * Bytes the archive may unpack to (its tar stream, measured before anything is unpacked; past
+   * it GW_ERR_BACKUP_TOO_LARGE). Default: the free space of the data directory's file system less
+   * UNPACK_MARGIN_BYTES.
+   */
+  maxUnpackedBytes?: number;
 }
+
+/** Disk left free by a restore at least: the gateway's outbox keeps its own 4 MiB reserve on it, and logs need room. */
+export const UNPACK_MARGIN_BYTES = 64 * 1024 * 1024;
 
 export interface RestoreResult {
   manifest: BackupManifest;
@@ -470,6 +480,15 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
   // Beside the data directory, so the final step is a rename on one file system.
   let staging: string | null = null;
   try {
+    // Measured before a byte is unpacked: a gzip bomb must not fill the disk the gateway writes to.
+    const maxUnpackedBytes = options.maxUnpackedBytes ?? freeBytes(parent) - UNPACK_MARGIN_BYTES;
+    await measureTarGz(from, Math.max(0, maxUnpackedBytes), {
+      tooLarge: (bytes) =>
+        new GatewayError('GW_ERR_BACKUP_TOO_LARGE', `${from} unpacks to more than ${Math.max(0, maxUnpackedBytes)} bytes (${bytes} and counting)${options.maxUnpackedBytes === undefined ? `: the free space of ${parent}'s disk less ${UNPACK_MARGIN_BYTES} bytes` : ''}; nothing was unpacked`, {
+          details: { bytesSoFar: bytes, maxUnpackedBytes },
+        }),
+      invalid: (problem, cause) => invalid(from, problem, cause),
+    });
     staging = mkdtempSync(join(parent, `.${basename(dataDir)}.restore-`));
     await tar(['--extract', '--gzip', `--file=${from}`, `--directory=${staging}`, '--no-same-owner']).catch((error: unknown) => {
       throw invalid(from, (error as Error).message, error);
@@ -528,6 +547,12 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
     for (const lock of locks) lock.release();
     if (staging !== null) rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/** Free bytes of the file system holding `path`, for an unprivileged user (statfs bavail). */
+function freeBytes(path: string): number {
+  const stats = statfsSync(path);
+  return stats.bavail * stats.bsize;
 }
 
 /**
