@@ -261,4 +261,27 @@ describe('restore', () => {
     expect((refused as Error).message).toMatch(/sparse/);
     expect(readdirSync(join(dataDir, '..')).sort()).toEqual(['border-gateway']);
   });
+
+  it("removes what a killed restore left beside the directory, but not a staging folder a running restore holds", async () => {
+    const { dataDir, archive } = await backedUp();
+    const parent = join(dataDir, '..');
+    // A restore killed mid-way (test/restore-killed.test.ts kills a real one): its folder, no lock held.
+    const stale = join(parent, '.border-gateway.restore-dead01');
+    mkdirSync(join(stale, 'data'), { recursive: true });
+    writeFileSync(join(stale, 'data', 'half.db'), 'half an archive');
+    // A restore running now (onto this directory's parent, another one's): it holds its folder's lock.
+    const running = join(parent, '.border-gateway.restore-live01');
+    mkdirSync(running);
+    const held = DataDirLock.acquire(join(running, 'restore'));
+    // Not ours: another directory's staging, and a file that only looks like one.
+    mkdirSync(join(parent, '.other.restore-abc'));
+    writeFileSync(join(parent, '.border-gateway.restore-file'), 'not a folder');
+    try {
+      const result = await restoreDataDir({ dataDir, from: archive, clock });
+      expect(result.staleStaging).toEqual({ removed: [stale], inUse: [running], failed: [] });
+    } finally {
+      held.release();
+    }
+    expect(readdirSync(parent).sort()).toEqual(['.border-gateway.restore-file', '.border-gateway.restore-live01', '.other.restore-abc', 'border-gateway', 'border-gateway.before-restore-20261128T184512Z']);
+  });
 });

@@ -29,7 +29,7 @@
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { loadConfigFile } from '../config/load-config.js';
@@ -43,6 +43,7 @@ import { BACKUP_FORM, RESTORE_FORM } from './commands/backup-specs.js';
 import { outboxPathOf } from './daemon.js';
 import { measureTarGz } from './archive-size.js';
 import { DataDirLock } from './data-dir-lock.js';
+import { makeRestoreStaging, removeStaleRestoreStaging, type StaleStaging } from './restore-staging.js';
 import { GATEWAY_SCHEMA_VERSION, refuseNewerSchema, schemaVersionOf } from './storage/migrations.js';
 
 const run = promisify(execFile);
@@ -135,6 +136,8 @@ export interface RestoreResult {
   xrayCarriedOver: boolean;
   /** Whether the old evidence/ was moved into the restored directory. */
   evidenceCarriedOver: boolean;
+  /** Staging folders of killed restores removed before this one unpacked (restore-staging.ts). */
+  staleStaging: StaleStaging;
 }
 
 const toPosix = (path: string): string => path.split(sep).join('/');
@@ -479,7 +482,10 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
   const locks = existsSync(dataDir) ? lockAll(lockedDatabasesIn(dataDir), options.clock) : [];
   // Beside the data directory, so the final step is a rename on one file system.
   let staging: string | null = null;
+  let releaseStaging: (() => void) | null = null;
   try {
+    // What killed restores left (a copy of the data directory each), unless a restore still runs in it.
+    const staleStaging = removeStaleRestoreStaging(dataDir, () => options.clock.now());
     // Measured before a byte is unpacked: a gzip bomb must not fill the disk the gateway writes to.
     const maxUnpackedBytes = options.maxUnpackedBytes ?? freeBytes(parent) - UNPACK_MARGIN_BYTES;
     await measureTarGz(from, Math.max(0, maxUnpackedBytes), {
@@ -489,7 +495,7 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
         }),
       invalid: (problem, cause) => invalid(from, problem, cause),
     });
-    staging = mkdtempSync(join(parent, `.${basename(dataDir)}.restore-`));
+    ({ path: staging, release: releaseStaging } = makeRestoreStaging(dataDir, () => options.clock.now()));
     await tar(['--extract', '--gzip', `--file=${from}`, `--directory=${staging}`, '--no-same-owner']).catch((error: unknown) => {
       throw invalid(from, (error as Error).message, error);
     });
@@ -511,7 +517,7 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
       // A new disk: no directory to take the owner from, so --owner's (the service's user; a
       // restore run as root without it leaves root's files, which the service's user cannot open).
       takeOwnership(dataDir, options.owner ?? null, 0o700);
-      return { manifest, keptAs: null, xrayCarriedOver: false, evidenceCarriedOver: false };
+      return { manifest, keptAs: null, xrayCarriedOver: false, evidenceCarriedOver: false, staleStaging };
     }
     // The archive's database too, where a gateway would take its lock once the restore is done.
     const lockedDatabase = join(dataDir, manifest.database);
@@ -542,9 +548,10 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
     syncPath(dataDir);
     syncPath(parent);
     takeOwnership(dataDir, options.owner ?? old, old.mode);
-    return { manifest, keptAs, xrayCarriedOver, evidenceCarriedOver };
+    return { manifest, keptAs, xrayCarriedOver, evidenceCarriedOver, staleStaging };
   } finally {
     for (const lock of locks) lock.release();
+    releaseStaging?.();
     if (staging !== null) rmSync(staging, { recursive: true, force: true });
   }
 }
@@ -612,6 +619,9 @@ export async function restoreCommand(args: string[], out: (line: string) => void
   else if (result.keptAs === null && statSync(dataDir).uid === 0) out(`  owned by root, which the service's user cannot open: chown -R border-gateway:border-gateway ${dataDir} (or restore with --owner border-gateway)`);
   if (result.xrayCarriedOver) out(`  X-ray images (${XRAY_FOLDER}/) moved over from the replaced directory`);
   if (result.evidenceCarriedOver) out(`  evidence (${EVIDENCE_FOLDER}/) moved over from the replaced directory`);
+  for (const path of result.staleStaging.removed) out(`  removed ${path}, left by a restore that did not finish`);
+  for (const path of result.staleStaging.inUse) out(`  left ${path}: a restore still running holds it`);
+  for (const { path, error } of result.staleStaging.failed) out(`  could not remove ${path}, left by a restore that did not finish: ${error}`);
   out('  the gateway sends the undelivered events when it starts; its seq continues from the backup\'s (tell the VMC team: docs/deployment.md#backups)');
   return EXIT_CODES.ok;
 }

@@ -11,6 +11,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../core/errors.js';
 import { makePrivateDir } from '../core/private-files.js';
 import { DataDirLock } from './data-dir-lock.js';
+import { removeStaleRestoreStaging } from './restore-staging.js';
 import { AlarmThrottle } from './alarm-throttle.js';
 import { eventDataSchemas, type EventData, type EventType } from '../contract/catalogue.js';
 import { createEventFactory, POST_LANE, serialise, type EventDraft, type EventFactory } from '../contract/envelope.js';
@@ -121,6 +122,7 @@ export class Gateway {
     // Before the outbox is touched: a second gateway on the same data must never publish its seqs.
     makePrivateDir(dirname(outboxPath), false);
     this.lock = DataDirLock.acquire(outboxPath, () => context.clock.now());
+    this.removeStaleRestoreStaging();
     try {
       this.outbox = SqliteOutbox.open({
         path: outboxPath,
@@ -164,6 +166,17 @@ export class Gateway {
     });
     this.wire();
     this.logger.info({ outbox: outboxPath, depth: this.outbox.depth, lastSeq: this.outbox.lastSeq }, 'outbox open');
+  }
+
+  /**
+   * A restore killed mid-way left its staging folder (a copy of the data directory) beside it:
+   * removed now unless a restore still running holds it (restore-staging.ts). The folder's
+   * parent is often not the service's to write (a restore runs as root): then it is said, not fatal.
+   */
+  private removeStaleRestoreStaging(): void {
+    const stale = removeStaleRestoreStaging(this.context.dataDir, () => this.context.clock.now());
+    for (const path of stale.removed) this.logger.warn({ path }, 'removed the staging folder of a restore that did not finish');
+    for (const { path, error } of stale.failed) this.logger.warn({ path, error }, 'a restore that did not finish left this staging folder beside the data directory; remove it (rm -r) or run restore again');
   }
 
   /** Opens the outbox, starts the uplink and local HTTP. */
