@@ -14,8 +14,10 @@
  * lock is taken on start) and, unless asked for, received X-ray images (xray/, 4 MB each) and the
  * evidence store's pieces (evidence/, up to evidence.maxBytes).
  *
- * A restore checks everything before it changes anything: the archive unpacks (GNU tar, into an
- * empty folder beside the data directory) to plain files and folders only, backup.json is ours,
+ * A restore checks everything before it changes anything: the archive unpacks to no more than the
+ * disk has room for (measured as a stream before a byte is written, archive-size.ts), and (GNU
+ * tar, into an empty folder beside the data directory, locked while in use and removed by the next
+ * restore or gateway start if the restore is killed: restore-staging.ts) to plain files and folders only, backup.json is ours,
  * the database passes integrity_check and is not newer than this gateway. Then, holding the data
  * directory's locks (every database lock a gateway left in it, whatever its outbox.path, taken
  * before the archive is unpacked, and the archive's; so no gateway runs on it meanwhile), the old directory is renamed aside as
