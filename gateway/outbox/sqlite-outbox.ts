@@ -197,12 +197,14 @@ const LOCK_RETRY_MAX_MS = 2000;
  * Appends that may wait in memory for a locked database, by the retention class of the one that
  * comes: past its bound an append is refused (GW_ERR_OUTBOX_LOCKED). Telemetry (device states,
  * evidence chunks the VMC can ask for again) is refused first, at 10,000; the lanes' milestones at
- * twice that; a crossing's record, an operator's action (with its audit entry) and an alarm, what a
- * customs officer cannot do without, at four times. Measured in appends, ≈ 1-2 KB each in memory
- * (a 40,000-append wait is ≈ 60 MB on a 1 GB post; ≈ 3,000 crossing.completed a day at a busy post:
- * the critical bound holds days of them once the milestones are refused).
+ * 12,000; a crossing's record, an operator's action (with its audit entry) and an alarm, what a
+ * customs officer cannot do without, at 15,000. The bound is the heap: a waiting append holds
+ * ≈ 1.5 KB besides its JSON (measured: 2.1 KB each for a 627-byte crossing.completed), so 15,000
+ * are ≈ 30–45 MB beside the ≈ 30 MB the lanes use, within the unit's 96 MB old space (40,000
+ * would pass it, and the out-of-memory crash would lose them all). A busy post completes ≈ 3,000
+ * crossings a day: once the milestones are refused, the last 3,000 places hold a day of records.
  */
-export const MAX_APPENDS_WAITING_FOR_LOCK_BY_CLASS: Readonly<Record<RetentionClass, number>> = { telemetry: 10_000, operational: 20_000, critical: 40_000 };
+export const MAX_APPENDS_WAITING_FOR_LOCK_BY_CLASS: Readonly<Record<RetentionClass, number>> = { telemetry: 10_000, operational: 12_000, critical: 15_000 };
 /** The first of those bounds: telemetry's. */
 export const MAX_APPENDS_WAITING_FOR_LOCK = MAX_APPENDS_WAITING_FOR_LOCK_BY_CLASS.telemetry;
 
