@@ -236,7 +236,7 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     evidence,
     stop: async () => {
       gateway.setLaneApi(null);
-      await commands.idle();
+      await commands.stop();
       await evidence.stop();
       laneConsole.stop();
       post.stop();

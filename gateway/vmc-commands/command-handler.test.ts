@@ -23,6 +23,7 @@ import { startTestGateway, tempDir, testConfig } from '../../test/helpers/test-c
 import type { Gateway } from '../daemon.js';
 import { createLogger } from '../logger.js';
 import { BUNDLED_MODELS, startPostRuntime, type PostRuntime } from '../post-runtime.js';
+import { REFUSALS_AT_ONCE, REFUSAL_REFILL_MS, REFUSAL_SUMMARY_MS } from './command-handler.js';
 import type { Crossing } from '../workflow/lane-workflow.js';
 
 interface Stored {
@@ -92,7 +93,10 @@ describe('VMC commands on a post', () => {
     gateway = undefined;
   });
 
-  async function startPost(dir: string, withKeys = true): Promise<{ runtime: PostRuntime; all: () => Promise<Stored[]>; answers: () => Promise<Stored[]>; send: (message: unknown) => Promise<Stored> }> {
+  async function startPost(
+    dir: string,
+    withKeys = true,
+  ): Promise<{ runtime: PostRuntime; clock: ManualClock; all: () => Promise<Stored[]>; answers: () => Promise<Stored[]>; send: (message: unknown) => Promise<Stored> }> {
     writeFileSync(join(dir, 'vmc.pub.pem'), vmcKeys.publicKey.export({ type: 'spki', format: 'pem' }));
     writeFileSync(join(dir, 'model.pub.pem'), modelKeys.publicKey.export({ type: 'spki', format: 'pem' }));
     const config = testConfig(['mqtt://127.0.0.1:1']);
@@ -102,7 +106,8 @@ describe('VMC commands on a post', () => {
     config.commands = { publicKeys: withKeys ? [join(dir, 'vmc.pub.pem')] : [], maxBytes: 64 * 1024 };
     gateway = await startTestGateway(config, dir);
     const started = gateway;
-    runtime = await startPostRuntime({ config, gateway: started, devices: new DeviceFeedStandIn(), clock: new ManualClock(Date.UTC(2026, 10, 27)), logger: createLogger('silent') });
+    const clock = new ManualClock(Date.UTC(2026, 10, 27));
+    runtime = await startPostRuntime({ config, gateway: started, devices: new DeviceFeedStandIn(), clock, logger: createLogger('silent') });
     const post = runtime;
     const all = async (): Promise<Stored[]> => {
       while (started.outbox.durableSeq < started.outbox.lastSeq) await once(started.outbox, 'committed');
@@ -118,7 +123,7 @@ describe('VMC commands on a post', () => {
       expect(validators[answer.type]?.(answer), JSON.stringify(validators[answer.type]?.errors)).toBe(true);
       return answer;
     };
-    return { runtime: post, all, answers, send };
+    return { runtime: post, clock, all, answers, send };
   }
 
   const channelOf = async (post: PostRuntime, plate: string): Promise<string> => (await post.assessor.assess(crossing(plate), Date.UTC(2026, 10, 26, 10))).channel;
@@ -280,5 +285,55 @@ describe('VMC commands on a post', () => {
     post.commands.receive(bytes(rollout), true);
     await post.commands.idle();
     expect((await answers()).filter((answer) => answer.data.commandId === rollout.commandId).map((answer) => answer.type)).toEqual(['command.refused', 'command.applied']);
+  });
+
+  it('answers refusals one by one only within the budget, counts the rest into one alarm, and still applies a valid command', async () => {
+    const { runtime: post, clock, all, answers } = await startPost(tempDir('commands-budget-'));
+    const junk = ['not json', JSON.stringify({ ...command('watchlist.update', 9, { plates: [NEW_PLATE] }), payload: { plates: [] } }), JSON.stringify(command('watchlist.update', 9, { plates: [NEW_PLATE] }, { postIds: ['other-post'] }))];
+    // One at a time, each handled before the next comes: a slow flood, not a burst.
+    for (let i = 0; i < 60; i += 1) {
+      post.commands.receive(bytes(junk[i % junk.length]));
+      await post.commands.idle();
+    }
+    expect(await answers()).toHaveLength(REFUSALS_AT_ONCE);
+    const valid = command('watchlist.update', 1, { plates: [NEW_PLATE] });
+    post.commands.receive(bytes(valid));
+    await post.commands.idle();
+    expect((await answers()).filter((answer) => answer.type === 'command.applied').map((answer) => answer.data.commandId)).toEqual([valid.commandId]);
+    // A minute on: one more refusal answered, and the summary of the 50 counted.
+    clock.advance(REFUSAL_REFILL_MS);
+    post.commands.receive(bytes('not json'));
+    post.commands.receive(bytes('not json either'));
+    await post.commands.idle();
+    const refused = (await answers()).filter((answer) => answer.type === 'command.refused');
+    expect(refused).toHaveLength(REFUSALS_AT_ONCE + 1);
+    const alarms = (await all()).filter((event) => event.type === 'alarm.raised' && event.data.alarm === 'GW_ERR_COMMAND_FLOOD');
+    expect(alarms.map((alarm) => alarm.data.details)).toEqual([{ dropped: 50, byCode: { GW_ERR_COMMAND_MALFORMED: 16, GW_ERR_COMMAND_SIGNATURE: 17, GW_ERR_COMMAND_WRONG_POST: 17 }, intervalMs: REFUSAL_SUMMARY_MS }]);
+    // The one counted since is summarised when the post stops.
+    await runtime?.stop();
+    runtime = undefined;
+    const after = (await all()).filter((event) => event.type === 'alarm.raised' && event.data.alarm === 'GW_ERR_COMMAND_FLOOD');
+    expect(after.map((alarm) => (alarm.data.details as { dropped: number }).dropped)).toEqual([50, 1]);
+  });
+
+  it('applies a genuine command whose id a forged message named first, and answers copies of a waiting command once', async () => {
+    const { runtime: post, answers } = await startPost(tempDir('commands-forged-id-'));
+    const genuine = command('watchlist.update', 2, { plates: [NEW_PLATE] });
+    // Someone who read the genuine command off the broker publishes a tampered copy with its id;
+    // on the next reconnect the broker hands both over, retained, the forged one first.
+    const forged = { ...genuine, payload: { plates: [] } };
+    post.commands.receive(bytes(forged), true);
+    post.commands.receive(bytes(genuine), true);
+    await post.commands.idle();
+    expect((await answers()).map((answer) => [answer.type, answer.data.commandId])).toEqual([
+      ['command.refused', genuine.commandId],
+      ['command.applied', genuine.commandId],
+    ]);
+    expect(await channelOf(post, NEW_PLATE)).toBe('red');
+    // A bridge looping delivers a new command three times before it is applied: one answer.
+    const next = command('watchlist.update', 3, { plates: [OLD_PLATE] });
+    for (let copy = 0; copy < 3; copy += 1) post.commands.receive(bytes(next));
+    await post.commands.idle();
+    expect((await answers()).filter((answer) => answer.data.commandId === next.commandId).map((answer) => answer.type)).toEqual(['command.applied']);
   });
 });

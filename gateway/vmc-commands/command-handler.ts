@@ -17,11 +17,21 @@
  * - The applied version and content are stored in the transaction of `command.applied`
  *   (command-state.ts), so a restart keeps them and the version floor.
  *
- * Commands are handled one at a time, in arrival order; at most MAX_PENDING wait (a flood beyond
- * that is dropped and logged: the broker ACL lets only the VMC publish here). The retained copy
- * of the last applied command, which the broker hands over on every (re)subscription, is
- * recognised and not answered again; so is the retained copy of one refused already.
+ * Each message is verified as it arrives (verifyCommand is pure and synchronous). One that fails
+ * is refused for good — the version floor only rises — and its answer is budgeted
+ * (refusal-budget.ts): a flood of junk on the topic (the broker ACL lets only the VMC publish here,
+ * but a compromised client or a looping bridge can) is answered REFUSALS_AT_ONCE times, then once
+ * a minute, and the rest only counted, summarised by one `GW_ERR_COMMAND_FLOOD` alarm a minute.
+ * Only a command that verified (signed by the VMC, for this post, above the floor) waits in the
+ * queue, so junk never takes the place of a valid command; it is verified again when its turn
+ * comes (a command before it may have raised the floor). A copy of a command already waiting is
+ * dropped: the first is answered. Commands are applied one at a time, in arrival order; at most
+ * MAX_PENDING wait. The retained copy of the last applied command, which the broker hands over on
+ * every (re)subscription, is recognised and not answered again; so is the retained copy of a
+ * message refused already (recognised by its bytes, so a forged message naming a genuine
+ * command's id cannot make the post ignore that command).
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
@@ -36,13 +46,20 @@ import { NO_EVIDENCE, type EvidenceRequests } from '../evidence/evidence-request
 import type { ModelVersions } from '../model-versions.js';
 import type { WithinCommit } from '../outbox/sqlite-outbox.js';
 import type { AppliedModel, CommandState } from './command-state.js';
-import { verifyCommand, type CommandIdentity, type VerifiedCommand } from './verify-command.js';
+import { RefusalBudget, type RefusalSummary } from './refusal-budget.js';
+import { verifyCommand, type CommandIdentity, type Verdict, type VerifiedCommand } from './verify-command.js';
 import { fileWriteStarted } from '../../core/file-writes.js';
 import { MODEL_FILE_NAME_PATTERN } from '../../contract/model-manifest.js';
-import type { CommandKind } from '../../contract/vmc-command.js';
 
-/** Commands waiting to be handled, at most. */
+/** Verified commands waiting to be applied, at most. */
 export const MAX_PENDING = 16;
+/** Refusals answered back to back before the budget holds them to one per REFUSAL_REFILL_MS. */
+export const REFUSALS_AT_ONCE = 10;
+export const REFUSAL_REFILL_MS = 60_000;
+/** A refusal not answered is summarised (GW_ERR_COMMAND_FLOOD) at most this long after. */
+export const REFUSAL_SUMMARY_MS = 60_000;
+/** Refused messages remembered by digest, so their retained copies are not answered again. */
+const REMEMBERED_REFUSALS = 64;
 
 type ModelName = AppliedModel['model'];
 const MODEL_NAME_OF_KIND: Record<string, ModelName> = { risk: 'risk', 'xray-screening': 'xrayScreening' };
@@ -80,33 +97,56 @@ type Answer =
 
 export class CommandHandler {
   private queue: Promise<void> = Promise.resolve();
-  private pending = 0;
+  /** Ids of the verified commands waiting (a copy of one of them is dropped). */
+  private readonly pendingIds = new Set<string>();
   /**
-   * Per kind, the id of the last command refused for good (not GW_ERR_COMMAND_APPLY, which a later
-   * delivery may get past). The VMC keeps its latest command retained on the post's topic, so the
-   * broker hands a refused one over again on every reconnect: recognised and not answered (nor a
-   * model written and verified) again. In memory: a restart, after which a configuration change
-   * (a key added) may let it through, hears it once more.
+   * sha256 of the messages refused for good (not GW_ERR_COMMAND_APPLY, which a later delivery may
+   * get past), oldest first. The VMC keeps its latest command retained on the post's topic, so the
+   * broker hands a refused one over again on every reconnect: recognised by its bytes and not
+   * answered (nor a model written and verified) again. By bytes, not by the command id it claims:
+   * a forged message naming a genuine command's id must not make the post ignore that command. In
+   * memory: a restart, after which a configuration change (a key added) may let it through, hears
+   * it once more.
    */
-  private readonly refusedIds = new Map<CommandKind, string>();
+  private readonly refusedDigests = new Set<string>();
+  private readonly refusals: RefusalBudget;
   /** Answers stored (tests and metrics). */
   readonly answered = { applied: 0, refused: 0 };
 
-  constructor(private readonly options: CommandHandlerOptions) {}
+  constructor(private readonly options: CommandHandlerOptions) {
+    this.refusals = new RefusalBudget(options.clock, { atOnce: REFUSALS_AT_ONCE, refillMs: REFUSAL_REFILL_MS, summaryMs: REFUSAL_SUMMARY_MS }, (summary) => this.summarise(summary));
+  }
 
-  /** Takes one message of the command topic; returns at once (handled in order). `retained`: the broker's stored copy. */
+  /** Takes one message of the command topic; returns at once (applied in order). `retained`: the broker's stored copy. */
   receive(payload: Buffer, retained = false): void {
-    if (this.pending >= MAX_PENDING) {
-      this.options.logger.warn({ code: 'GW_ERR_COMMAND_TOO_LARGE', pending: this.pending, bytes: payload.length }, 'too many VMC commands waiting; this one is dropped unanswered');
+    const verdict = this.verify(payload);
+    if (!verdict.ok) {
+      if (this.recognised(verdict, payload, retained)) return;
+      if (!this.refusals.admit(verdict.code)) {
+        // Counted for the summary; remembered, so its retained copy is not answered either.
+        if (verdict.code !== 'GW_ERR_COMMAND_APPLY') this.rememberRefused(payload);
+        return;
+      }
+      this.enqueue(() => this.answer(verdict.identity, { outcome: 'refused', code: verdict.code, message: verdict.message }, payload));
       return;
     }
-    this.pending += 1;
-    this.queue = this.queue
-      .then(() => this.handle(payload, retained))
-      .catch((error: unknown) => this.options.logger.error({ err: error }, 'VMC command handling failed'))
-      .finally(() => {
-        this.pending -= 1;
-      });
+    const { commandId } = verdict.command.envelope;
+    if (this.pendingIds.has(commandId)) {
+      this.options.logger.debug({ commandId }, 'a copy of a VMC command already waiting; the first is answered');
+      return;
+    }
+    if (this.pendingIds.size >= MAX_PENDING) {
+      this.options.logger.warn({ code: 'GW_ERR_COMMAND_TOO_LARGE', pending: this.pendingIds.size, bytes: payload.length, commandId }, 'too many verified VMC commands waiting; this one is dropped unanswered');
+      return;
+    }
+    this.pendingIds.add(commandId);
+    this.enqueue(async () => {
+      try {
+        await this.handle(payload, retained);
+      } finally {
+        this.pendingIds.delete(commandId);
+      }
+    });
   }
 
   /** Resolves once every command received so far is handled and answered. */
@@ -114,26 +154,56 @@ export class CommandHandler {
     return this.queue;
   }
 
-  /** Handles one command and stores its answer; resolves when the answer is stored (or could not be). */
+  /** Stops: summarises refusals counted and not answered yet, and waits for the commands received. */
+  async stop(): Promise<void> {
+    this.refusals.flush();
+    await this.queue;
+  }
+
+  /** Verifies one command and stores its answer, unbudgeted; resolves when the answer is stored (or could not be). */
   async handle(payload: Buffer, retained = false): Promise<void> {
-    const { state, logger } = this.options;
-    const verdict = verifyCommand(payload, { postId: this.options.postId, keys: this.options.keys, maxBytes: this.options.maxBytes, lastApplied: (kind) => state.last(kind) });
+    const verdict = this.verify(payload);
     if (!verdict.ok) {
-      const last = verdict.identity.kind ? state.last(verdict.identity.kind) : null;
-      if (retained && verdict.code === 'GW_ERR_COMMAND_REPLAY' && last?.commandId === verdict.identity.commandId) {
-        logger.debug({ commandId: last.commandId, kind: verdict.identity.kind }, 'retained copy of the applied command; nothing to do');
-        return;
-      }
-      if (retained && this.refusedAlready(verdict.identity)) return;
-      await this.answer(verdict.identity, { outcome: 'refused', code: verdict.code, message: verdict.message });
+      if (this.recognised(verdict, payload, retained)) return;
+      await this.answer(verdict.identity, { outcome: 'refused', code: verdict.code, message: verdict.message }, payload);
       return;
     }
     const command = verdict.command;
     const identity: CommandIdentity = { commandId: command.envelope.commandId, kind: command.kind, version: command.envelope.version };
-    if (retained && this.refusedAlready(identity)) return;
+    if (retained && this.refusedAlready(payload, identity)) return;
     const answer =
       command.kind === 'watchlist.update' ? this.applyWatchlist(command) : command.kind === 'evidence.request' ? await this.applyEvidenceRequest(command) : await this.applyModel(command);
-    await this.answer(identity, answer);
+    await this.answer(identity, answer, payload);
+  }
+
+  private verify(payload: Buffer): Verdict {
+    const { state } = this.options;
+    return verifyCommand(payload, { postId: this.options.postId, keys: this.options.keys, maxBytes: this.options.maxBytes, lastApplied: (kind) => state.last(kind) });
+  }
+
+  /** True when a refused message is a retained copy answered already: of the applied command, or of one refused. */
+  private recognised(verdict: Extract<Verdict, { ok: false }>, payload: Buffer, retained: boolean): boolean {
+    if (!retained) return false;
+    const last = verdict.identity.kind ? this.options.state.last(verdict.identity.kind) : null;
+    if (verdict.code === 'GW_ERR_COMMAND_REPLAY' && last?.commandId === verdict.identity.commandId) {
+      this.options.logger.debug({ commandId: last.commandId, kind: verdict.identity.kind }, 'retained copy of the applied command; nothing to do');
+      return true;
+    }
+    return this.refusedAlready(payload, verdict.identity);
+  }
+
+  /** Queues `work` behind what was received before; a failure is logged. */
+  private enqueue(work: () => Promise<void>): void {
+    this.queue = this.queue.then(work).catch((error: unknown) => this.options.logger.error({ err: error }, 'VMC command handling failed'));
+  }
+
+  /** One alarm for the refusals the budget held back. */
+  private summarise({ dropped, byCode, intervalMs }: RefusalSummary): void {
+    const message = `${dropped} message(s) on the command topic refused in ${Math.round(intervalMs / 1000)} s without an answer each (over ${REFUSALS_AT_ONCE} at once and one a minute): someone publishes junk or replays there`;
+    this.options.logger.warn({ code: 'GW_ERR_COMMAND_FLOOD', dropped, byCode, intervalMs }, message);
+    this.options.gateway.emit('alarm.raised', POST_LANE, { alarm: 'GW_ERR_COMMAND_FLOOD', severity: 'warning', message, details: { dropped, byCode, intervalMs } }).catch((error: unknown) => {
+      this.options.logger.error({ err: error, code: 'GW_ERR_COMMAND_FLOOD' }, 'the command flood alarm could not be stored');
+    });
   }
 
   private applyWatchlist(command: Extract<VerifiedCommand, { kind: 'watchlist.update' }>): Answer {
@@ -221,15 +291,22 @@ export class CommandHandler {
     };
   }
 
-  /** True when `identity` is the retained copy of a command refused already (refusedIds). */
-  private refusedAlready(identity: CommandIdentity): boolean {
-    if (!identity.kind || !identity.commandId || this.refusedIds.get(identity.kind) !== identity.commandId) return false;
-    this.options.logger.debug({ ...identity }, 'retained copy of a command refused already; not answered again');
+  /** True when `payload` is (the retained copy of) a message refused already (refusedDigests). */
+  private refusedAlready(payload: Buffer, identity: CommandIdentity): boolean {
+    if (!this.refusedDigests.has(digestOf(payload))) return false;
+    this.options.logger.debug({ ...identity }, 'retained copy of a message refused already; not answered again');
     return true;
   }
 
+  private rememberRefused(payload: Buffer): void {
+    const digest = digestOf(payload);
+    this.refusedDigests.delete(digest);
+    this.refusedDigests.add(digest);
+    if (this.refusedDigests.size > REMEMBERED_REFUSALS) this.refusedDigests.delete(this.refusedDigests.values().next().value as string);
+  }
+
   /** Stores the command's one answer; an answer that cannot be stored is logged. */
-  private async answer(identity: CommandIdentity, answer: Answer): Promise<void> {
+  private async answer(identity: CommandIdentity, answer: Answer, payload: Buffer): Promise<void> {
     const { gateway, logger } = this.options;
     try {
       if (answer.outcome === 'applied') {
@@ -240,7 +317,7 @@ export class CommandHandler {
       } else {
         await gateway.emit('command.refused', POST_LANE, { ...identity, current: this.current(null), reason: { code: answer.code, message: answer.message.slice(0, 1000) } });
         this.answered.refused += 1;
-        if (identity.kind && identity.commandId && answer.code !== 'GW_ERR_COMMAND_APPLY') this.refusedIds.set(identity.kind, identity.commandId);
+        if (answer.code !== 'GW_ERR_COMMAND_APPLY') this.rememberRefused(payload);
         logger.warn({ ...identity, code: answer.code, reason: answer.message }, 'VMC command refused');
       }
     } catch (error) {
@@ -261,4 +338,8 @@ export class CommandHandler {
       models: { risk: slots.risk.version, xrayScreening: slots.xrayScreening.version },
     };
   }
+}
+
+function digestOf(payload: Buffer): string {
+  return createHash('sha256').update(payload).digest('hex');
 }
