@@ -248,7 +248,7 @@ const tlsSchema = z.strictObject({
 });
 
 /** Why a broker URL whose scheme is right still names no broker, or null. */
-function brokerUrlProblem(url: string): string | null {
+export function brokerUrlProblem(url: string): string | null {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -260,19 +260,20 @@ function brokerUrlProblem(url: string): string | null {
   return null;
 }
 
+/** One broker URL, as `uplink.brokers` takes it and the command line's `--mqtt URL` is checked (gateway/cli-args.ts). */
+export const brokerUrlSchema = z
+  .string()
+  .regex(/^(mqtts?|wss?|tcp|ssl):\/\//, 'must be a URL such as mqtt://host:1883 or mqtts://host:8883')
+  // The scheme alone is not a broker: `mqtt://` connected to localhost:1883 unannounced, and a
+  // port past 65535 left the uplink retrying a URL it can never open.
+  .superRefine((url, ctx) => {
+    const problem = brokerUrlProblem(url);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${problem}: must be a URL such as mqtt://host:1883 or mqtts://host:8883` });
+  });
+
 const uplinkSchema = z.strictObject({
   brokers: z
-    .array(
-      z
-        .string()
-        .regex(/^(mqtts?|wss?|tcp|ssl):\/\//, 'must be a URL such as mqtt://host:1883 or mqtts://host:8883')
-        // The scheme alone is not a broker: `mqtt://` connected to localhost:1883 unannounced, and a
-        // port past 65535 left the uplink retrying a URL it can never open.
-        .superRefine((url, ctx) => {
-          const problem = brokerUrlProblem(url);
-          if (problem) ctx.addIssue({ code: 'custom', message: `${problem}: must be a URL such as mqtt://host:1883 or mqtts://host:8883` });
-        }),
-    )
+    .array(brokerUrlSchema)
     .min(1)
     .describe('Brokers in failover order'),
   topicRoot: z

@@ -3,6 +3,7 @@
  * naming the option. The options themselves are declared per command form
  * (commands/command-specs.ts) and parsed by core/command-line.ts.
  */
+import { brokerUrlSchema } from '../config/schema.js';
 import { GatewayError } from '../core/errors.js';
 import { LOG_LEVELS } from './commands/command-specs.js';
 
@@ -22,3 +23,13 @@ export function logLevelOption(value: string | undefined, fallback: LogLevel): L
   return value as LogLevel;
 }
 
+/**
+ * A broker URL given on the command line (`--mqtt URL`), checked as `config check` checks
+ * `uplink.brokers` (config/schema.ts): `mqtt://` without a host had connected to localhost:1883.
+ */
+export function brokerUrlOption(value: string | undefined, name = 'mqtt'): string | undefined {
+  if (value === undefined) return undefined;
+  const parsed = brokerUrlSchema.safeParse(value);
+  if (!parsed.success) throw new GatewayError('GW_ERR_CLI_USAGE', `--${name} "${value.slice(0, 200)}": ${parsed.error.issues[0]?.message ?? 'not a broker URL'}`);
+  return parsed.data;
+}

@@ -85,6 +85,50 @@ describe('border-gateway run with a secret it cannot read', () => {
   });
 });
 
+describe('border-gateway run --mqtt URL', () => {
+  // A process that took the URL would run on: killed after the test, whatever it did.
+  const started: GatewayProcess[] = [];
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((child) => child.kill('SIGKILL')));
+  });
+
+  it('checks the URL as config check checks uplink.brokers: no host, port 0, another scheme or no URL is exit 64 before anything opens', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'post.yaml');
+    writeFileSync(file, ['version: 1', 'post: { id: p1 }', 'lanes: [{ id: lane-1 }]', `uplink: { brokers: ["mqtt://127.0.0.1:${await freePort()}"] }`, 'http: { port: 0 }', ''].join('\n'));
+    const cases: [string, string][] = [
+      ['mqtt://', 'names no host'],
+      ['mqtts://:8883', 'not a valid URL'],
+      ['mqtt://broker:0', 'port 0 is no broker'],
+      ['mqtt://broker:70000', 'not a valid URL'],
+      ['http://broker:1883', 'must be a URL such as mqtt://host:1883'],
+      ['', 'must be a URL such as mqtt://host:1883'],
+    ];
+    for (const [url, problem] of cases) {
+      const data = join(dir, 'data');
+      const run = new GatewayProcess(['run', '--config', file, '--data', data, '--mqtt', url]);
+      started.push(run);
+      expect((await run.exited).code, url).toBe(64);
+      const said = run.stderrText.join('\n');
+      expect(said, url).toContain(`GW_ERR_CLI_USAGE: --mqtt "${url}": `);
+      expect(said, url).toContain(problem);
+      // Nothing was opened: no data directory, no outbox, no uplink to localhost.
+      expect(existsSync(data), url).toBe(false);
+    }
+    // The same check on demo and the VMC.
+    const demo = new GatewayProcess(['demo', '--mqtt', 'mqtt://', '--data', join(dir, 'demo')]);
+    started.push(demo);
+    expect((await demo.exited).code).toBe(64);
+    expect(demo.stderrText.join('\n')).toContain('names no host');
+    expect(existsSync(join(dir, 'demo'))).toBe(false);
+    const vmc = new GatewayProcess(['vmc', '--mqtt', 'mqtt://', '--store', `sqlite:${join(dir, 'vmc.db')}`]);
+    started.push(vmc);
+    expect((await vmc.exited).code).toBe(64);
+    expect(vmc.stderrText.join('\n')).toContain('names no host');
+    expect(existsSync(join(dir, 'vmc.db'))).toBe(false);
+  }, 60_000);
+});
+
 describe('border-gateway demo (what npm start runs)', () => {
   let demo: GatewayProcess | undefined;
   let collector: Collector | undefined;

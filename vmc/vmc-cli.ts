@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { systemClock } from '../core/clock.js';
 import { formUsage, parseForm } from '../core/command-line.js';
 import { EXIT_CODES, GatewayError } from '../core/errors.js';
+import { brokerUrlProblem } from '../config/schema.js';
 import { REDACTED_LOG_PATHS } from '../config/secrets.js';
 import { VmcAuth } from './vmc-auth.js';
 import { VmcStore } from './store/vmc-store.js';
@@ -48,6 +49,9 @@ function mqttUrl(value: string): URL {
   if (!['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:', 'tls:'].includes(url.protocol)) {
     throw new GatewayError('GW_ERR_CLI_USAGE', `--mqtt takes a broker URL (mqtt://, mqtts://, ws://, wss://), got the scheme "${url.protocol}"\n${VMC_USAGE}`);
   }
+  // As config check checks uplink.brokers: `mqtt://` alone would have connected to localhost:1883.
+  const problem = brokerUrlProblem(value);
+  if (problem) throw new GatewayError('GW_ERR_CLI_USAGE', `--mqtt "${value.slice(0, 200)}": ${problem}\n${VMC_USAGE}`);
   return url;
 }
 

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { loadConfigFile } from '../../config/load-config.js';
 import { parseForm } from '../../core/command-line.js';
 import { EXIT_CODES, GatewayError } from '../../core/errors.js';
-import { logLevelOption, numberOption } from '../cli-args.js';
+import { brokerUrlOption, logLevelOption, numberOption } from '../cli-args.js';
 import { DEMO_CONFIG_FILE, startDemo } from '../demo/run-demo.js';
 import { createLogger } from '../logger.js';
 import { DEMO_FORM } from './command-specs.js';
@@ -27,10 +27,11 @@ export function defaultDemoDataDir(configFile: string | undefined): string {
 export async function demoCommand(args: string[]): Promise<number> {
   const { values } = parseForm(DEMO_FORM, args);
   const logger = createLogger(logLevelOption(values['log-level'], 'warn'));
+  const mqtt = brokerUrlOption(values.mqtt);
   const traffic = values.traffic ?? 'post';
   if (traffic !== 'post' && traffic !== 'synthetic') throw new GatewayError('GW_ERR_CLI_USAGE', `--traffic must be post or synthetic, got "${traffic}"`);
   const demo = await startDemo({
-    ...(values.mqtt !== undefined ? { mqttUrl: values.mqtt } : {}),
+    ...(mqtt !== undefined ? { mqttUrl: mqtt } : {}),
     speed: numberOption(values.speed, 'speed', 120) || 1,
     dataDir: resolve(values.data ?? defaultDemoDataDir(values.config)),
     ...(values.duration !== undefined ? { durationSec: numberOption(values.duration, 'duration', 0) } : {}),

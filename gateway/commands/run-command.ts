@@ -11,7 +11,7 @@ import type { PostConfig } from '../../config/schema.js';
 import { parseForm } from '../../core/command-line.js';
 import { systemClock } from '../../core/clock.js';
 import { EXIT_CODES } from '../../core/errors.js';
-import { logLevelOption } from '../cli-args.js';
+import { brokerUrlOption, logLevelOption } from '../cli-args.js';
 import { Gateway } from '../daemon.js';
 import { DeviceManager } from '../devices/device-manager.js';
 import { createLogger } from '../logger.js';
@@ -24,6 +24,8 @@ import { untilSignal } from './until-signal.js';
 
 export async function runCommand(args: string[]): Promise<number> {
   const { values } = parseForm(RUN_FORM, args);
+  // Checked before the configuration is read or anything opens, as config check checks uplink.brokers.
+  const mqtt = brokerUrlOption(values.mqtt);
   const configFile = values.config as string;
   const config = loadConfigFile(configFile);
   // Every secret, TLS file and signing key read as `config check --secrets` reads them, before
@@ -35,7 +37,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const dataDir = resolve(values.data ?? 'data');
   const gateway = await Gateway.start({
     config,
-    uplink: resolveUplinkSettings(config, values.mqtt ? [values.mqtt] : undefined),
+    uplink: resolveUplinkSettings(config, mqtt !== undefined ? [mqtt] : undefined),
     logger,
     clock: systemClock,
     dataDir,

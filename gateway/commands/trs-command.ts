@@ -5,7 +5,7 @@
 import { parseForm, selectForm, unknownForm } from '../../core/command-line.js';
 import { EXIT_CODES, GatewayError } from '../../core/errors.js';
 import { crossingRecord, trsReport, type CrossingRecord } from '../../contract/trs-report.js';
-import { numberOption } from '../cli-args.js';
+import { brokerUrlOption, numberOption } from '../cli-args.js';
 import { emptyOutboxNote, outboxCounts, readJsonLines, readOutbox, subscribe } from '../trs/event-sources.js';
 import { formatCsv, formatJson, formatTable } from '../trs/format-report.js';
 import { TRS, TRS_REPORT_FORM } from './command-specs.js';
@@ -24,7 +24,7 @@ export async function trsCommand(args: string[]): Promise<number> {
     ? await readJsonLines(values.input, crossingRecord)
     : values.outbox
       ? readOutbox(values.outbox, crossingRecord)
-      : await subscribe(values.mqtt as string, values.topic ?? 'border/#', numberOption(values.duration, 'duration', 10), crossingRecord);
+      : await subscribe(brokerUrlOption(values.mqtt) as string, values.topic ?? 'border/#', numberOption(values.duration, 'duration', 10), crossingRecord);
   const report = trsReport(records, interval);
   if (values.outbox !== undefined && records.length === 0) {
     // The table would say "Vehicles: 0" and nothing else; JSON and CSV keep their shape for scripts.
