@@ -80,6 +80,7 @@ export const ERROR_CODES = {
   GW_ERR_COMMAND_WRONG_POST: 'A VMC command does not name this post; refused',
   GW_ERR_COMMAND_REPLAY: 'A VMC command was already applied (same command id, or same version of its kind); refused',
   GW_ERR_COMMAND_OLDER: 'A VMC command\'s version is older than the last applied of its kind; refused',
+  GW_ERR_COMMAND_ISSUED_AHEAD: "A verified VMC command was issued more than 5 minutes ahead of the post's clock: one of the two clocks is wrong; the command is applied all the same",
   GW_ERR_COMMAND_FLOOD: 'Messages on the command topic were refused faster than the post answers refusals one by one; the rest were counted and summarised in one alarm',
   GW_ERR_COMMAND_APPLY: 'A verified VMC command could not be applied or stored; the post keeps what it had',
   GW_ERR_EVIDENCE_NOT_HELD: 'An evidence.request names no evidence this post holds (never stored, evicted, or damaged); refused',

@@ -12,6 +12,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signManifest, type ModelManifest, type UnsignedManifest } from '../../edge-models/manifest.js';
 import { signCommand, type CommandEnvelope, type CommandKind } from '../../contract/vmc-command.js';
@@ -21,7 +22,6 @@ import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { DeviceFeedStandIn } from '../../test/helpers/post-harness.js';
 import { startTestGateway, tempDir, testConfig } from '../../test/helpers/test-config.js';
 import type { Gateway } from '../daemon.js';
-import { createLogger } from '../logger.js';
 import { BUNDLED_MODELS, startPostRuntime, type PostRuntime } from '../post-runtime.js';
 import { REFUSALS_AT_ONCE, REFUSAL_REFILL_MS, REFUSAL_SUMMARY_MS } from './command-handler.js';
 import type { Crossing } from '../workflow/lane-workflow.js';
@@ -59,9 +59,9 @@ function crossing(plate: string): Crossing {
   };
 }
 
-function command(kind: CommandKind, version: number, payload: Record<string, unknown>, options: { postIds?: string[]; key?: KeyObject; commandId?: string } = {}): CommandEnvelope {
+function command(kind: CommandKind, version: number, payload: Record<string, unknown>, options: { postIds?: string[]; key?: KeyObject; commandId?: string; issuedAt?: string } = {}): CommandEnvelope {
   return signCommand(
-    { kind, commandId: options.commandId ?? randomUUID(), postIds: options.postIds ?? [POST], version, issuedAt: '2026-11-27T08:00:00.000Z', payload },
+    { kind, commandId: options.commandId ?? randomUUID(), postIds: options.postIds ?? [POST], version, issuedAt: options.issuedAt ?? '2026-11-27T08:00:00.000Z', payload },
     options.key ?? vmcKeys.privateKey,
   );
 }
@@ -96,7 +96,14 @@ describe('VMC commands on a post', () => {
   async function startPost(
     dir: string,
     withKeys = true,
-  ): Promise<{ runtime: PostRuntime; clock: ManualClock; all: () => Promise<Stored[]>; answers: () => Promise<Stored[]>; send: (message: unknown) => Promise<Stored> }> {
+  ): Promise<{
+    runtime: PostRuntime;
+    clock: ManualClock;
+    logs: Record<string, unknown>[];
+    all: () => Promise<Stored[]>;
+    answers: () => Promise<Stored[]>;
+    send: (message: unknown) => Promise<Stored>;
+  }> {
     writeFileSync(join(dir, 'vmc.pub.pem'), vmcKeys.publicKey.export({ type: 'spki', format: 'pem' }));
     writeFileSync(join(dir, 'model.pub.pem'), modelKeys.publicKey.export({ type: 'spki', format: 'pem' }));
     const config = testConfig(['mqtt://127.0.0.1:1']);
@@ -107,7 +114,9 @@ describe('VMC commands on a post', () => {
     gateway = await startTestGateway(config, dir);
     const started = gateway;
     const clock = new ManualClock(Date.UTC(2026, 10, 27));
-    runtime = await startPostRuntime({ config, gateway: started, devices: new DeviceFeedStandIn(), clock, logger: createLogger('silent') });
+    const logs: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+    runtime = await startPostRuntime({ config, gateway: started, devices: new DeviceFeedStandIn(), clock, logger });
     const post = runtime;
     const all = async (): Promise<Stored[]> => {
       while (started.outbox.durableSeq < started.outbox.lastSeq) await once(started.outbox, 'committed');
@@ -123,7 +132,7 @@ describe('VMC commands on a post', () => {
       expect(validators[answer.type]?.(answer), JSON.stringify(validators[answer.type]?.errors)).toBe(true);
       return answer;
     };
-    return { runtime: post, clock, all, answers, send };
+    return { runtime: post, clock, logs, all, answers, send };
   }
 
   const channelOf = async (post: PostRuntime, plate: string): Promise<string> => (await post.assessor.assess(crossing(plate), Date.UTC(2026, 10, 26, 10))).channel;
@@ -335,5 +344,26 @@ describe('VMC commands on a post', () => {
     for (let copy = 0; copy < 3; copy += 1) post.commands.receive(bytes(next));
     await post.commands.idle();
     expect((await answers()).filter((answer) => answer.data.commandId === next.commandId).map((answer) => answer.type)).toEqual(['command.applied']);
+  });
+
+  it('applies a command whatever its issuedAt says (a post with a wrong clock keeps getting rollbacks), and logs one issued ahead of the post', async () => {
+    const { runtime: post, clock, logs, send } = await startPost(tempDir('commands-issued-at-'));
+    const ahead = () => logs.filter((line) => line.code === 'GW_ERR_COMMAND_ISSUED_AHEAD');
+    // The post's clock reads 2026-11-27T00:00Z. Issued half a year ahead: the VMC's clock is wrong, or the post's.
+    const future = command('watchlist.update', 1, { plates: [NEW_PLATE] }, { issuedAt: '2027-06-01T00:00:00.000Z' });
+    expect((await send(future)).type).toBe('command.applied');
+    expect(ahead()).toEqual([expect.objectContaining({ commandId: future.commandId, issuedAt: '2027-06-01T00:00:00.000Z', postTime: '2026-11-27T00:00:00.000Z' })]);
+    // Issued years ago (a retained command after a long outage, or a post clock far ahead): applied, nothing to say.
+    expect((await send(command('watchlist.update', 2, { plates: [OLD_PLATE] }, { issuedAt: '2019-01-01T00:00:00.000Z' }))).type).toBe('command.applied');
+    expect(ahead()).toHaveLength(1);
+    // Four minutes ahead is clock drift, not worth a line.
+    expect((await send(command('watchlist.update', 3, { plates: [OLD_PLATE] }, { issuedAt: '2026-11-27T00:04:00.000Z' }))).type).toBe('command.applied');
+    expect(ahead()).toHaveLength(1);
+    // The post's RTC reset to 1970 after a power cut: a model rollback still comes through.
+    clock.stepWall(-Date.UTC(2026, 10, 27));
+    const rollout = await send(command('model.rollout', 1, rolloutPayload('2099.1.1'), { issuedAt: '2026-11-27T09:00:00.000Z' }));
+    expect(rollout).toMatchObject({ type: 'command.applied', data: { current: { models: { risk: '2099.1.1' } } } });
+    expect(post.riskSlot.version).toBe('2099.1.1');
+    expect(ahead()).toHaveLength(2);
   });
 });

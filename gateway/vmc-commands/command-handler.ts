@@ -58,6 +58,11 @@ export const REFUSALS_AT_ONCE = 10;
 export const REFUSAL_REFILL_MS = 60_000;
 /** A refusal not answered is summarised (GW_ERR_COMMAND_FLOOD) at most this long after. */
 export const REFUSAL_SUMMARY_MS = 60_000;
+/**
+ * A command issued further than this ahead of the post's wall clock is logged
+ * (GW_ERR_COMMAND_ISSUED_AHEAD) and applied all the same: see issuedAtNote().
+ */
+export const ISSUED_AHEAD_WARN_MS = 5 * 60_000;
 /** Refused messages remembered by digest, so their retained copies are not answered again. */
 const REMEMBERED_REFUSALS = 64;
 
@@ -171,9 +176,28 @@ export class CommandHandler {
     const command = verdict.command;
     const identity: CommandIdentity = { commandId: command.envelope.commandId, kind: command.kind, version: command.envelope.version };
     if (retained && this.refusedAlready(payload, identity)) return;
+    this.issuedAtNote(command.envelope);
     const answer =
       command.kind === 'watchlist.update' ? this.applyWatchlist(command) : command.kind === 'evidence.request' ? await this.applyEvidenceRequest(command) : await this.applyModel(command);
     await this.answer(identity, answer, payload);
+  }
+
+  /**
+   * `issuedAt` is signed but decides nothing. The version floor is the replay defence; a time check
+   * would only add a way to lose commands: a post whose clock is wrong (an RTC reset after a power
+   * cut, no NTP for months) would refuse the very rollback or watchlist that should reach it, and
+   * a post offline for days legitimately gets the VMC's retained commands days old. A command
+   * issued ahead of the post's clock says one of the two clocks is wrong, which matters for every
+   * TRS time the post stamps: logged for the operators, and applied.
+   */
+  private issuedAtNote(envelope: VerifiedCommand['envelope']): void {
+    const now = this.options.clock.now();
+    const aheadMs = Date.parse(envelope.issuedAt) - now;
+    if (!(aheadMs > ISSUED_AHEAD_WARN_MS)) return;
+    this.options.logger.warn(
+      { code: 'GW_ERR_COMMAND_ISSUED_AHEAD', commandId: envelope.commandId, kind: envelope.kind, issuedAt: envelope.issuedAt, postTime: new Date(now).toISOString(), aheadMs },
+      `a VMC command was issued ${Math.round(aheadMs / 60_000)} min ahead of this post's clock: this post's clock (or the VMC's) is wrong; the command is applied all the same`,
+    );
   }
 
   private verify(payload: Buffer): Verdict {
