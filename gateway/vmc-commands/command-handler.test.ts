@@ -17,6 +17,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { signManifest, type ModelManifest, type UnsignedManifest } from '../../edge-models/manifest.js';
 import { signCommand, type CommandEnvelope, type CommandKind } from '../../contract/vmc-command.js';
 import { EVENT_SCHEMA_DIR } from '../../contract/json-schemas.js';
+import { UNFIT_CHAR_RANGES } from '../../core/device-text.js';
 import { EVIDENCE_CHUNK_BYTES } from '../../contract/catalogue.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { DeviceFeedStandIn } from '../../test/helpers/post-harness.js';
@@ -179,6 +180,10 @@ describe('VMC commands on a post', () => {
     }
     const malformed = (await send('{"kind":"watchlist.update",')).data;
     expect(malformed).toMatchObject({ commandId: null, kind: null, version: null });
+    // JSON.parse quotes the sender's bytes in its message: what reaches the VMC's dashboard is made fit to show.
+    const quoted = (await send('\u202egnp.exe\n\u0007{')).data as { reason: { message: string } };
+    expect(quoted.reason.message).toContain('gnp.exe');
+    expect(quoted.reason.message).not.toMatch(new RegExp(`[${UNFIT_CHAR_RANGES}]`));
 
     // The retained copy of the applied command, delivered again on a reconnect, is not answered.
     post.commands.receive(bytes(applied), true);
@@ -195,7 +200,7 @@ describe('VMC commands on a post', () => {
     expect(await channelOf(again.runtime, OLD_PLATE)).toBe('red');
     const answered = await again.answers();
     expect(answered.filter((a) => a.type === 'command.applied')).toHaveLength(2);
-    expect(answered).toHaveLength(cases.length + 4);
+    expect(answered).toHaveLength(cases.length + 5);
   });
 
   it('refuses every command while no VMC key is configured', async () => {

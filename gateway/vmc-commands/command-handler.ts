@@ -37,6 +37,7 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
+import { deviceText } from '../../core/device-text.js';
 import { isGatewayError } from '../../core/errors.js';
 import { POST_LANE } from '../../contract/envelope.js';
 import type { EventData } from '../../contract/catalogue.js';
@@ -339,10 +340,13 @@ export class CommandHandler {
         answer.after?.();
         logger.info({ ...identity }, 'VMC command applied');
       } else {
-        await gateway.emit('command.refused', POST_LANE, { ...identity, current: this.current(null), reason: { code: answer.code, message: answer.message.slice(0, 1000) } });
+        // The reason can quote the sender's bytes (JSON.parse's message does): made fit for the VMC's
+        // dashboard, no bidi override turning its words around, no line breaks of the sender's.
+        const message = deviceText(answer.message, 1000);
+        await gateway.emit('command.refused', POST_LANE, { ...identity, current: this.current(null), reason: { code: answer.code, message } });
         this.answered.refused += 1;
         if (answer.code !== 'GW_ERR_COMMAND_APPLY') this.rememberRefused(payload);
-        logger.warn({ ...identity, code: answer.code, reason: answer.message }, 'VMC command refused');
+        logger.warn({ ...identity, code: answer.code, reason: message }, 'VMC command refused');
       }
     } catch (error) {
       logger.error({ err: error, code: 'GW_ERR_COMMAND_APPLY', ...identity }, 'the answer to a VMC command could not be stored; nothing was applied');
