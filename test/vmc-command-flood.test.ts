@@ -112,7 +112,13 @@ describe('a flood on the command topic', () => {
     const summary = alarms[0]!.data as { details: { dropped: number; byCode: Record<string, number> } };
     // Every junk message is either answered or counted.
     expect(refused.length + summary.details.dropped).toBe(FLOOD - 1);
-    expect(Object.keys(summary.details.byCode).sort()).toEqual(['GW_ERR_COMMAND_KEY_UNKNOWN', 'GW_ERR_COMMAND_MALFORMED', 'GW_ERR_COMMAND_REPLAY', 'GW_ERR_COMMAND_SIGNATURE', 'GW_ERR_COMMAND_WRONG_POST']);
+    // A copy of version 1 is a replay while 1 is the floor, and older than it once the middle
+    // command (version 2) is applied: which of the two the copies after it get depends on when the
+    // middle one's turn came, so the test asks for the one or the other, and for nothing else.
+    const codes = Object.keys(summary.details.byCode).sort();
+    const replays: string[] = codes.filter((code) => code === 'GW_ERR_COMMAND_REPLAY' || code === 'GW_ERR_COMMAND_OLDER');
+    expect(replays.length).toBeGreaterThan(0);
+    expect(codes.filter((code) => !replays.includes(code))).toEqual(['GW_ERR_COMMAND_KEY_UNKNOWN', 'GW_ERR_COMMAND_MALFORMED', 'GW_ERR_COMMAND_SIGNATURE', 'GW_ERR_COMMAND_WRONG_POST']);
     expect(all().filter((event) => event.type === 'command.refused')).toHaveLength(REFUSALS_AT_ONCE);
   }, 120_000);
 });
