@@ -186,6 +186,29 @@ uplink:`;
     ]);
   });
 
+  it("refuses a weighbridge setting of another protocol or mode, naming the key, its path and whose it is (they were ignored)", () => {
+    const withDevice = (device: string): string => VALID.replace(/ {6}- id: cam-1\n[\s\S]*?password: \{ env: CAM_PW \} \}\n/, `      - ${device}\n`);
+    const wb = (settings: string): string => withDevice(`{ id: wb-1, connection: { host: 127.0.0.1, port: 4001 }, ${settings} }`);
+    const problems = (settings: string) => problemsOf(wb(settings)).problems.map((p) => [p.path, p.message, p.line]);
+    expect(problems('driver: sma, checksum: true')).toEqual([['lanes[0].devices[0].checksum', 'unknown key "checksum": a setting of driver toledo, not of sma', 7]]);
+    expect(problems('driver: toledo, smaMode: poll, unit: t')).toEqual([
+      ['lanes[0].devices[0].smaMode', 'unknown key "smaMode": a setting of driver sma, not of toledo', 7],
+      ['lanes[0].devices[0].unit', 'unknown key "unit": a setting of driver pattern, not of toledo', 7],
+    ]);
+    expect(problems('driver: pattern, pattern: "(?<weight>[0-9]+)", pollMs: 100')).toEqual([['lanes[0].devices[0].pollMs', 'unknown key "pollMs": a setting of driver sma, not of pattern', 7]]);
+    expect(problems('driver: sma, pollMs: 100')).toEqual([['lanes[0].devices[0].pollMs', 'applies only with smaMode: poll (set it, or remove pollMs)', 7]]);
+    expect(problems('driver: toledo, vehicleGapMs: 2000')).toEqual([['lanes[0].devices[0].vehicleGapMs', 'applies only with axleMode: true (set it, or remove vehicleGapMs)', 7]]);
+    expect(problems('driver: pattern')).toEqual([['lanes[0].devices[0].pattern', 'is required (string)', 7]]);
+    expect(problemsOf(withDevice('{ id: cam-1, driver: anpr-http-push, connection: { path: /anpr }, rescanMs: 500 }')).problems.map((p) => p.message)).toEqual(['unknown key "rescanMs": a setting of driver xray-folder, not of anpr-http-push']);
+    // A key no driver takes is still just unknown.
+    expect(problems('driver: sma, colour: red')).toEqual([['lanes[0].devices[0].colour', 'unknown key "colour"', 7]]);
+    // Each protocol's own settings, and the modes' settings with their mode, pass.
+    const device = (settings: string) => parseConfigText(wb(settings)).lanes[0]?.devices[0];
+    expect(device('driver: sma, smaMode: poll, pollMs: 100, axleMode: true, vehicleGapMs: 2000')).toMatchObject({ driver: 'sma', smaMode: 'poll', pollMs: 100, axleMode: true, vehicleGapMs: 2000 });
+    expect(device('driver: toledo, checksum: true')).toMatchObject({ driver: 'toledo', checksum: true });
+    expect(device('driver: pattern, pattern: "(?<weight>[0-9]+)", unit: t')).toMatchObject({ driver: 'pattern', unit: 't' });
+  });
+
   it('validates every example post', () => {
     const dir = join(import.meta.dirname, 'examples');
     const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));

@@ -7,7 +7,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { core } from 'zod';
 import { GatewayError } from '../core/errors.js';
-import { postConfigSchema, type PostConfig } from './schema.js';
+import { otherDriversTaking, postConfigSchema, type PostConfig } from './schema.js';
 
 /** One problem in a configuration file. */
 export interface ConfigProblem {
@@ -121,7 +121,7 @@ function describeIssue(issue: core.$ZodIssue, doc: Document, lineCounter: LineCo
       return {
         path: formatPath([...issue.path, key]),
         ...position(keyNode, doc, issue.path, lineCounter),
-        message: `unknown key "${key}"`,
+        message: `unknown key "${key}"${otherDriversNote(doc, issue.path, key)}`,
       };
     });
   }
@@ -133,6 +133,17 @@ function describeIssue(issue: core.$ZodIssue, doc: Document, lineCounter: LineCo
   }
   const node = doc.getIn(issue.path, true) as YamlNode | undefined;
   return [{ path: formatPath(issue.path), ...position(node, doc, issue.path, lineCounter), message: messageFor(issue) }];
+}
+
+/**
+ * For a device's key that another driver takes (`checksum`, a toledo setting, on an sma
+ * weighbridge): which driver that is, so the integrator sees the key was meant for another.
+ */
+function otherDriversNote(doc: Document, path: readonly PropertyKey[], key: string): string {
+  const driver: unknown = doc.getIn([...path, 'driver']);
+  if (typeof driver !== 'string' || path[path.length - 2] !== 'devices') return '';
+  const others = otherDriversTaking(key, driver);
+  return others.length === 0 ? '' : `: a setting of driver ${others.join(', ')}, not of ${driver}`;
 }
 
 function messageFor(issue: core.$ZodIssue): string {

@@ -157,29 +157,64 @@ export type BarrierConfig = z.infer<typeof modbusTcpBarrier> | z.infer<typeof mo
 
 const weighbridgeConnection = z.union([serialConnection, tcpConnection]);
 
-const weighbridge = z
+/** sma poll mode's request interval when `pollMs` is not given. */
+export const DEFAULT_SMA_POLL_MS = 500;
+/** Axle mode's empty-platform gap that ends a vehicle when `vehicleGapMs` is not given. */
+export const DEFAULT_VEHICLE_GAP_MS = 3000;
+
+/** What every weighbridge indicator takes, whatever its protocol. */
+const weighbridgeBase = {
+  ...deviceBase,
+  connection: weighbridgeConnection,
+  stableMs: z.number().int().min(0).default(2000).describe('A weight counts after staying within tolerance this long'),
+  toleranceKg: z.number().min(0).default(20),
+  zeroBandKg: z.number().min(0).default(100).describe('Below this the platform counts as empty'),
+  axleMode: z.boolean().default(false).describe('Axle weighbridge: sum stable axle weights per vehicle'),
+  vehicleGapMs: z.number().int().min(0).optional().describe(`axle mode only: empty platform this long ends a vehicle (default ${DEFAULT_VEHICLE_GAP_MS})`),
+  silenceMs: z.number().int().min(100).default(5000).describe('No valid frame this long: health degraded'),
+};
+
+/**
+ * A setting that only one mode reads, given without that mode, was ignored: a `vehicleGapMs`
+ * without `axleMode: true` weighed each axle as a vehicle, a `pollMs` without `smaMode: poll`
+ * waited for a stream the indicator never sends. Such settings have no default in the schema
+ * (the driver's is DEFAULT_…), so that one given can be told from one left out.
+ */
+function refuseAxleSettingWithoutAxleMode(device: { axleMode: boolean; vehicleGapMs?: number | undefined }, ctx: z.RefinementCtx): void {
+  if (device.vehicleGapMs !== undefined && !device.axleMode) ctx.addIssue({ code: 'custom', path: ['vehicleGapMs'], message: 'applies only with axleMode: true (set it, or remove vehicleGapMs)' });
+}
+
+// One schema per protocol, each strict: a setting of another protocol (`checksum`, a Toledo
+// setting, on an sma indicator) is an unknown key, not silently ignored.
+const smaWeighbridge = z
   .strictObject({
-    ...deviceBase,
-    driver: z.enum(['sma', 'toledo', 'pattern']),
-    connection: weighbridgeConnection,
-    stableMs: z.number().int().min(0).default(2000).describe('A weight counts after staying within tolerance this long'),
-    toleranceKg: z.number().min(0).default(20),
-    zeroBandKg: z.number().min(0).default(100).describe('Below this the platform counts as empty'),
-    smaMode: z.enum(['continuous', 'poll']).default('continuous').describe('sma: indicator streams, or is polled with <LF>W<CR>'),
-    pollMs: z.number().int().min(50).default(500).describe('sma poll mode: request interval'),
-    checksum: z.boolean().default(false).describe('toledo: frames carry the 18th checksum byte'),
-    pattern: z.string().optional().describe('pattern: regex per line with named groups weight, unit?, motion?'),
-    unit: z.enum(['kg', 't', 'lb', 'g']).default('kg').describe('pattern: unit when the line has none'),
-    axleMode: z.boolean().default(false).describe('Axle weighbridge: sum stable axle weights per vehicle'),
-    vehicleGapMs: z.number().int().min(0).default(3000).describe('axle mode: empty platform this long ends a vehicle'),
-    silenceMs: z.number().int().min(100).default(5000).describe('No valid frame this long: health degraded'),
+    ...weighbridgeBase,
+    driver: z.literal('sma'),
+    smaMode: z.enum(['continuous', 'poll']).default('continuous').describe('The indicator streams, or is polled with <LF>W<CR>'),
+    pollMs: z.number().int().min(50).optional().describe(`poll mode only: request interval (default ${DEFAULT_SMA_POLL_MS})`),
   })
   .superRefine((device, ctx) => {
-    if (device.driver !== 'pattern') return;
-    if (!device.pattern) {
-      ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'is required for driver pattern' });
-      return;
-    }
+    refuseAxleSettingWithoutAxleMode(device, ctx);
+    if (device.pollMs !== undefined && device.smaMode !== 'poll') ctx.addIssue({ code: 'custom', path: ['pollMs'], message: 'applies only with smaMode: poll (set it, or remove pollMs)' });
+  });
+
+const toledoWeighbridge = z
+  .strictObject({
+    ...weighbridgeBase,
+    driver: z.literal('toledo'),
+    checksum: z.boolean().default(false).describe('Frames carry the 18th checksum byte'),
+  })
+  .superRefine(refuseAxleSettingWithoutAxleMode);
+
+const patternWeighbridge = z
+  .strictObject({
+    ...weighbridgeBase,
+    driver: z.literal('pattern'),
+    pattern: z.string().describe('Regex per line with named groups weight, unit?, motion?'),
+    unit: z.enum(['kg', 't', 'lb', 'g']).default('kg').describe('Unit when the line has none'),
+  })
+  .superRefine((device, ctx) => {
+    refuseAxleSettingWithoutAxleMode(device, ctx);
     try {
       new RegExp(device.pattern);
       if (!device.pattern.includes('(?<weight>')) throw new Error('needs a named group (?<weight>...)');
@@ -187,7 +222,7 @@ const weighbridge = z
       ctx.addIssue({ code: 'custom', path: ['pattern'], message: `invalid: ${(error as Error).message}` });
     }
   });
-export type WeighbridgeConfig = z.infer<typeof weighbridge>;
+export type WeighbridgeConfig = z.infer<typeof smaWeighbridge> | z.infer<typeof toledoWeighbridge> | z.infer<typeof patternWeighbridge>;
 
 /** Byte bounds of a scanner's files; 16384 x 16384 16-bit samples (512 MiB) is the largest image any setting admits. */
 const xrayFileBounds = {
@@ -224,11 +259,37 @@ export const deviceSchema = z.discriminatedUnion('driver', [
   httpPushCamera,
   modbusTcpBarrier,
   modbusRtuBarrier,
-  weighbridge,
+  smaWeighbridge,
+  toledoWeighbridge,
+  patternWeighbridge,
   xrayHttpScanner,
   xrayFolderScanner,
 ]);
 export type DeviceConfig = z.infer<typeof deviceSchema>;
+
+/** Each driver's device kind and the keys it takes. */
+const DEVICE_SETTINGS: ReadonlyMap<string, { kind: string; keys: ReadonlySet<string> }> = new Map(
+  (
+    [
+      ['camera', [onvifCamera, httpPushCamera]],
+      ['barrier', [modbusTcpBarrier, modbusRtuBarrier]],
+      ['weighbridge', [smaWeighbridge, toledoWeighbridge, patternWeighbridge]],
+      ['scanner', [xrayHttpScanner, xrayFolderScanner]],
+    ] as const
+  ).flatMap(([kind, schemas]) => schemas.map((schema) => [schema.shape.driver.value, { kind, keys: new Set(Object.keys(schema.shape)) }] as const)),
+);
+
+/**
+ * The other drivers that take `key` as a setting, those of `driver`'s own kind when any do (a
+ * weighbridge's `pollMs` is an sma setting, whatever barriers also call so), for the message on a
+ * key `driver` does not take.
+ */
+export function otherDriversTaking(key: string, driver: string): string[] {
+  const others = [...DEVICE_SETTINGS].filter(([other, { keys }]) => other !== driver && keys.has(key));
+  const kind = DEVICE_SETTINGS.get(driver)?.kind;
+  const sameKind = others.filter(([, settings]) => settings.kind === kind);
+  return (sameKind.length > 0 ? sameKind : others).map(([other]) => other);
+}
 
 export const DIRECTIONS = ['import', 'export', 'transit-entry', 'transit-exit', 'domestic-transit'] as const;
 

@@ -172,7 +172,7 @@ async function startDevice(
     }
     case 'sma':
     case 'toledo': {
-      const indicator = new SimulatedIndicator({ protocol: device.driver, checksum: device.checksum, clock, periodMs: 200 });
+      const indicator = new SimulatedIndicator({ protocol: device.driver, checksum: device.driver === 'toledo' && device.checksum, clock, periodMs: 200 });
       indicator.noiseKg = Math.min(5, device.toleranceKg / 4);
       if (device.driver === 'toledo' || device.smaMode === 'continuous') indicator.startContinuous();
       closers.push(() => indicator.stop());

@@ -49,7 +49,7 @@ describe('weighbridge driver', () => {
       cleanups.push(() => indicator.stop());
       const server = await serveIndicatorTcp(indicator);
       cleanups.push(() => server.close());
-      const driver = new WeighbridgeDriver(weighbridgeConfig({ driver: protocol, checksum: protocol === 'toledo', connection: { host: '127.0.0.1', port: server.port } }), context);
+      const driver = new WeighbridgeDriver(weighbridgeConfig({ driver: protocol, ...(protocol === 'toledo' ? { checksum: true } : {}), connection: { host: '127.0.0.1', port: server.port } }), context);
       cleanups.push(() => driver.stop());
       await driver.start();
       await health(driver, 'up');

@@ -4,7 +4,7 @@
  * reading when a weight has become stable (or, in axle mode, when a vehicle's axles are summed)
  * and when the indicator's status changes (over/under capacity, zero or tare error).
  */
-import type { WeighbridgeConfig } from '../../config/schema.js';
+import { DEFAULT_SMA_POLL_MS, DEFAULT_VEHICLE_GAP_MS, type WeighbridgeConfig } from '../../config/schema.js';
 import type { TimerHandle } from '../../core/clock.js';
 import { DriverBase, type DriverContext } from '../driver.js';
 import type { ReconnectLoop } from '../reconnect-loop.js';
@@ -27,7 +27,7 @@ export interface WeighbridgeStats {
   lastReading: WeightReading | null;
 }
 
-export function framingFor(config: Pick<WeighbridgeConfig, 'driver' | 'checksum'>): Framing {
+export function framingFor(config: { driver: 'sma' | 'pattern' } | { driver: 'toledo'; checksum: boolean }): Framing {
   switch (config.driver) {
     case 'sma':
       return { kind: 'fixed', start: LF, length: SMA_FRAME_LENGTH, end: CR, endIndex: SMA_FRAME_LENGTH - 1 };
@@ -38,14 +38,14 @@ export function framingFor(config: Pick<WeighbridgeConfig, 'driver' | 'checksum'
   }
 }
 
-export function frameParserFor(config: Pick<WeighbridgeConfig, 'driver' | 'pattern' | 'unit'>): (frame: Buffer) => FrameResult {
+export function frameParserFor(config: { driver: 'sma' | 'toledo' } | Pick<Extract<WeighbridgeConfig, { driver: 'pattern' }>, 'driver' | 'pattern' | 'unit'>): (frame: Buffer) => FrameResult {
   switch (config.driver) {
     case 'sma':
       return parseSmaFrame;
     case 'toledo':
       return parseToledoFrame;
     case 'pattern': {
-      const regex = compilePattern(config.pattern ?? '');
+      const regex = compilePattern(config.pattern);
       return (frame) => parsePatternLine(frame, regex, config.unit);
     }
   }
@@ -111,7 +111,7 @@ export class WeighbridgeDriver extends DriverBase<WeighbridgeReading> {
 
   private newStability(): StabilityDetector | AxleAccumulator {
     const options = { stableMs: this.config.stableMs, toleranceKg: this.config.toleranceKg, zeroBandKg: this.config.zeroBandKg, clock: this.context.clock };
-    return this.config.axleMode ? new AxleAccumulator({ ...options, vehicleGapMs: this.config.vehicleGapMs }) : new StabilityDetector(options);
+    return this.config.axleMode ? new AxleAccumulator({ ...options, vehicleGapMs: this.config.vehicleGapMs ?? DEFAULT_VEHICLE_GAP_MS }) : new StabilityDetector(options);
   }
 
   private onBytes(chunk: Buffer): void {
@@ -149,7 +149,7 @@ export class WeighbridgeDriver extends DriverBase<WeighbridgeReading> {
 
   private poll(): void {
     this.stream?.write(SMA_REQUEST_WEIGHT);
-    this.pollTimer = this.context.clock.setTimeout(() => this.poll(), this.config.pollMs);
+    this.pollTimer = this.context.clock.setTimeout(() => this.poll(), (this.config.driver === 'sma' ? this.config.pollMs : undefined) ?? DEFAULT_SMA_POLL_MS);
   }
 
   /** No valid frame for `silenceMs`: the indicator is mute or unplugged behind a live server. */
