@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ID_RULE, MAX_ID_LENGTH } from '../core/identifiers.js';
 import { ConfigError, loadConfigFile, MAX_CONFIG_BYTES, parseConfigText } from './load-config.js';
 import { postConfigJsonSchema, POST_CONFIG_SCHEMA_FILE } from './json-schema.js';
 
@@ -207,6 +208,19 @@ uplink:`;
     expect(device('driver: sma, smaMode: poll, pollMs: 100, axleMode: true, vehicleGapMs: 2000')).toMatchObject({ driver: 'sma', smaMode: 'poll', pollMs: 100, axleMode: true, vehicleGapMs: 2000 });
     expect(device('driver: toledo, checksum: true')).toMatchObject({ driver: 'toledo', checksum: true });
     expect(device('driver: pattern, pattern: "(?<weight>[0-9]+)", unit: t')).toMatchObject({ driver: 'pattern', unit: 't' });
+  });
+
+  it('takes post, lane and device ids of up to 63 characters, the bound the contract publishes, and refuses one longer', () => {
+    const at = 'a'.repeat(MAX_ID_LENGTH);
+    const past = 'b'.repeat(MAX_ID_LENGTH + 1);
+    const config = parseConfigText(VALID.replace('id: p1', `id: ${at}`).replace('id: lane-1', `id: ${at}`).replace('id: cam-1', `id: ${at}`));
+    expect([config.post.id, config.lanes[0]?.id, config.lanes[0]?.devices[0]?.id]).toEqual([at, at, at]);
+    const error = problemsOf(VALID.replace('id: p1', `id: ${past}`).replace('id: lane-1', `id: ${past}`).replace('id: cam-1', `id: ${past}`));
+    expect(error.problems.map((p) => [p.path, p.message])).toEqual([
+      ['post.id', `must be ${ID_RULE}`],
+      ['lanes[0].id', `must be ${ID_RULE}`],
+      ['lanes[0].devices[0].id', `must be ${ID_RULE}`],
+    ]);
   });
 
   it('validates every example post', () => {

@@ -5,12 +5,12 @@
  */
 import { z } from 'zod';
 import { parsePlateInput } from '../core/plates.js';
+import { ID_PATTERN, ID_RULE } from '../core/identifiers.js';
 
 export const CONFIG_VERSION = 1;
 
-const identifier = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 lowercase letters, digits or hyphens, starting with a letter or digit');
+/** A post, lane or device id: the contract's one rule (core/identifiers.ts), so every id configured can be emitted and filtered on. */
+const identifier = z.string().regex(ID_PATTERN, `must be ${ID_RULE}`);
 
 /** A secret is given inline (discouraged), or named by environment variable or file. */
 export const secretSchema = z.union([

@@ -6,11 +6,16 @@
 import { z } from 'zod';
 import { base64String } from './base64.js';
 import { DIRECTIONS } from '../config/schema.js';
+import { ID_PATTERN, ID_RULE } from '../core/identifiers.js';
 import { COMMAND_KINDS } from './vmc-command.js';
 
 export const CHANNELS = ['green', 'orange', 'red'] as const;
 export const MILESTONES = ['arrived', 'registered', 'weighed', 'riskAssessed', 'scanned', 'inspected', 'released', 'exited'] as const;
 export type Milestone = (typeof MILESTONES)[number];
+
+/** A post, lane or device id of the post's configuration: one rule, the one `source` is made of (core/identifiers.ts). */
+const configuredId = (what: string) => z.string().regex(ID_PATTERN).describe(`${what}: ${ID_RULE}`);
+const deviceId = configuredId('The device id in the post\'s configuration');
 
 const isoTime = z.iso.datetime({ offset: false, precision: 3 }).describe('RFC 3339 UTC time with milliseconds');
 
@@ -97,7 +102,7 @@ export const eventDataSchemas = {
   'vehicle.weighed': z.strictObject({
     ...milestoneBase,
     weightKg: z.number(),
-    deviceId: z.string().nullable(),
+    deviceId: deviceId.nullable(),
   }),
   'risk.assessed': z.strictObject({
     ...milestoneBase,
@@ -131,8 +136,8 @@ export const eventDataSchemas = {
   }),
   'crossing.completed': z.strictObject({
     crossingId: z.string(),
-    postId: z.string(),
-    laneId: z.string(),
+    postId: configuredId('The post id'),
+    laneId: configuredId('The lane id'),
     direction: z.enum(DIRECTIONS),
     plate: z.string().nullable(),
     vehicleType: z.enum(VEHICLE_TYPES),
@@ -154,7 +159,7 @@ export const eventDataSchemas = {
     outcome: z.enum(['completed', 'abandoned']),
   }),
   'anpr.plate': z.strictObject({
-    deviceId: z.string(),
+    deviceId,
     plate: plateRead.extend({ formatValid: z.boolean().nullable() }).nullable().describe('null when the plate was unreadable or below the confidence threshold'),
     plateType: z.string().nullable(),
     vehicleType: z.string().nullable(),
@@ -162,22 +167,22 @@ export const eventDataSchemas = {
     cameraTime: z.string().nullable().describe("The camera's own timestamp of the read"),
   }),
   'weighbridge.weight': z.strictObject({
-    deviceId: z.string(),
+    deviceId,
     weightKg: z.number(),
     axles: z.array(z.number()).nullable().describe('Axle weights in axle mode'),
   }),
   'weighbridge.status': z.strictObject({
-    deviceId: z.string(),
+    deviceId,
     status: z.enum(['ok', 'centre-of-zero', 'over-capacity', 'under-capacity', 'zero-error', 'tare-error', 'out-of-range']),
   }),
   'barrier.state': z.strictObject({
-    deviceId: z.string(),
+    deviceId,
     position: z.enum(['open', 'closed', 'moving', 'fault']),
     vehiclePresent: z.boolean(),
     photocellBlocked: z.boolean(),
   }),
   'xray.scan': z.strictObject({
-    deviceId: z.string(),
+    deviceId,
     status: z.enum(['requested', 'started', 'completed', 'decided']),
     scanId: z.string(),
     scannerId: z.string(),
@@ -190,7 +195,7 @@ export const eventDataSchemas = {
     decision: z.strictObject({ analyst: z.string(), result: z.enum(['clear', 'suspect']), note: z.string().optional() }).nullable(),
   }),
   'device.status': z.strictObject({
-    deviceId: z.string(),
+    deviceId,
     state: z.enum(['up', 'degraded', 'down']),
     lastError: z.string().nullable(),
     changes: z
@@ -242,7 +247,8 @@ export const eventDataSchemas = {
     contentType: z.string().max(100).describe('Media type of the bytes, e.g. image/jpeg, image/png, image/x-portable-graymap'),
     bytes: z.number().int().min(0),
     crossingId: z.string().nullable().describe('The crossing it is evidence of; null when the post could not tell'),
-    deviceId: z.string().nullable().describe('The camera or scanner it came from'),
+    // Not the configured id's rule: a scan's evidence names the scanner by the id its own metadata gives.
+    deviceId: z.string().nullable().describe('The camera (its configured id) or scanner (the id its scan metadata gives) it came from'),
     chunks: z
       .number()
       .int()

@@ -7,6 +7,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Clock } from '../core/clock.js';
 import { randomPool } from '../core/random-pool.js';
 import type { EventData, EventType } from './catalogue.js';
+import { ID_PATTERN_SOURCE } from '../core/identifiers.js';
 
 export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json';
 
@@ -59,6 +60,14 @@ export function serialise(draft: EventDraft): SerialisedDraft {
 export function withSeq(draftJson: string, seq: number): string {
   return `${draftJson.slice(0, -1)},"seq":${seq}}`;
 }
+
+/**
+ * An event's `source`, `/border/{postId}/{laneId}`: each an id by the one rule of post, lane and
+ * device ids (core/identifiers.ts, at most MAX_ID_LENGTH characters), which the published JSON
+ * Schema carries too. The VMC's post filters take exactly those ids.
+ */
+export const SOURCE_PATTERN_SOURCE = `^/border/${ID_PATTERN_SOURCE}/${ID_PATTERN_SOURCE}$`;
+export const SOURCE_PATTERN = new RegExp(SOURCE_PATTERN_SOURCE);
 
 export function sourceOf(postId: string, laneId: string): string {
   return `/border/${postId}/${laneId}`;

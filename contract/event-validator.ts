@@ -5,13 +5,13 @@
  */
 import { z } from 'zod';
 import { EVENT_TYPES, eventDataSchemas, type EventType } from './catalogue.js';
-import type { CloudEvent } from './envelope.js';
+import { SOURCE_PATTERN, type CloudEvent } from './envelope.js';
 
 /** The envelope, `data` left for the type's own schema. Mirrors envelopeJsonSchema(). */
 const envelopeSchema = z.strictObject({
   specversion: z.literal('1.0'),
   id: z.uuid(),
-  source: z.string().regex(/^\/border\/[a-z0-9-]+\/[a-z0-9-]+$/),
+  source: z.string().regex(SOURCE_PATTERN),
   type: z.enum(EVENT_TYPES as [EventType, ...EventType[]]),
   time: z.iso.datetime({ offset: false }),
   subject: z.string().optional(),

@@ -11,7 +11,9 @@ import { postConfigSchema } from '../config/schema.js';
 import { ManualClock } from '../test/helpers/manual-clock.js';
 import { SyntheticTraffic } from '../gateway/demo/synthetic-traffic.js';
 import { EVENT_TYPES, type EventData, type EventType } from './catalogue.js';
-import { createEventFactory, serialise, withSeq, type EventDraft } from './envelope.js';
+import { MAX_ID_LENGTH } from '../core/identifiers.js';
+import { createEventFactory, serialise, sourceOf, withSeq, type CloudEvent, type EventDraft } from './envelope.js';
+import { checkEvent } from './event-validator.js';
 import { EVENT_SCHEMA_DIR, envelopeJsonSchema, eventJsonSchema } from './json-schemas.js';
 
 function seededRandom(seed: number): () => number {
@@ -80,6 +82,25 @@ describe('event contract', () => {
   it('rejects an event that breaks its schema', () => {
     const validate = validators.get('crossing.completed')!;
     expect(validate({ specversion: '1.0', id: 'x', source: '/border/p/l', type: 'crossing.completed', time: 'now', datacontenttype: 'application/json', data: {}, seq: 1 })).toBe(false);
+  });
+
+  it('takes a source whose post and lane ids are at the ids\' bound, and refuses one past it, in the published schema and the validator alike', () => {
+    const at = 'a'.repeat(MAX_ID_LENGTH);
+    const past = 'b'.repeat(MAX_ID_LENGTH + 1);
+    const event = { ...(JSON.parse(JSON.stringify(runSyntheticDay(3).find((e) => e.type === 'crossing.completed'))) as CloudEvent<'crossing.completed'>) };
+    const validate = validators.get('crossing.completed')!;
+    const withIds = ([postId, laneId]: readonly [string, string]) => ({ ...event, source: sourceOf(postId, laneId), data: { ...event.data, postId, laneId } });
+    for (const ids of [[at, at], [at, 'l'], ['p', at]] as const) {
+      expect(validate(withIds(ids)), `${ajv.errorsText(validate.errors)}`).toBe(true);
+      expect(checkEvent(withIds(ids))).toMatchObject({ ok: true });
+    }
+    for (const ids of [[past, 'l'], ['p', past], ['-p', 'l']] as const) {
+      expect(validate(withIds(ids)), ids.join('/')).toBe(false);
+      expect(checkEvent(withIds(ids)), ids.join('/')).toMatchObject({ ok: false, reason: 'envelope' });
+      // The data's own ids are held to the same rule.
+      expect(validate({ ...withIds(ids), source: event.source }), ids.join('/')).toBe(false);
+      expect(checkEvent({ ...withIds(ids), source: event.source }), ids.join('/')).toMatchObject({ ok: false, reason: 'data' });
+    }
   });
 
   it("splices the outbox's seq into a draft's JSON exactly as serialising the draft with it would", () => {

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { PACKAGE_ROOT } from '../core/package-info.js';
 import { EVENT_TYPES, eventDataSchemas, type EventType } from './catalogue.js';
+import { ID_RULE } from '../core/identifiers.js';
+import { SOURCE_PATTERN_SOURCE } from './envelope.js';
 
 export const EVENT_SCHEMA_DIR = join(PACKAGE_ROOT, 'docs', 'schemas');
 
@@ -25,7 +27,7 @@ export function envelopeJsonSchema(): Record<string, unknown> {
     properties: {
       specversion: { const: '1.0' },
       id: { type: 'string', format: 'uuid', description: 'UUIDv7: unique, sorts by creation time' },
-      source: { type: 'string', pattern: '^/border/[a-z0-9-]+/[a-z0-9-]+$', description: '/border/{postId}/{laneId}' },
+      source: { type: 'string', pattern: SOURCE_PATTERN_SOURCE, description: `/border/{postId}/{laneId}, each ${ID_RULE}` },
       type: { enum: EVENT_TYPES },
       time: { type: 'string', format: 'date-time', pattern: 'Z$', description: 'RFC 3339 UTC with milliseconds' },
       subject: { type: 'string', description: 'The crossing id, where there is one' },

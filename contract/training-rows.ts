@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { CHANNELS } from './catalogue.js';
+import { ID_PATTERN } from '../core/identifiers.js';
 
 /** The row format's version; a reader refuses rows of another. */
 export const TRAINING_ROW_FORMAT = 1;
@@ -20,8 +21,8 @@ const isoTime = z.iso.datetime({ offset: false, precision: 3 });
 export const trainingRowSchema = z.strictObject({
   format: z.literal(TRAINING_ROW_FORMAT),
   crossingId: z.string().min(1).max(200),
-  postId: z.string().min(1).max(64),
-  laneId: z.string().min(1).max(64),
+  postId: z.string().regex(ID_PATTERN),
+  laneId: z.string().regex(ID_PATTERN),
   /** When the risk was assessed (the `risk.assessed` event's time): the order a trainer splits by. */
   assessedAt: isoTime,
   completedAt: isoTime,

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson } from '../core/canonical-json.js';
 import { BASE64_PATTERN } from './base64.js';
+import { ID_PATTERN, ID_RULE } from '../core/identifiers.js';
 
 export const COMMAND_KINDS = ['watchlist.update', 'model.rollout', 'evidence.request'] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
@@ -39,7 +40,7 @@ export const MAX_WATCHLIST_PLATES = 100_000;
 /** Posts one command may name. */
 export const MAX_COMMAND_POSTS = 1000;
 
-const postId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a post id');
+const postId = z.string().regex(ID_PATTERN, `a post id: ${ID_RULE}`);
 
 export const watchlistPayloadSchema = z.strictObject({
   /** The whole list (not a difference): applying it replaces the post's list. */

@@ -18,6 +18,7 @@ import { startVmc } from './vmc-service.js';
 import { loadHistory } from './history-loader.js';
 import { exportTrainingRows } from './training-export.js';
 import { VMC, VMC_EXPORT_TRAINING_FORM, VMC_LOAD_HISTORY_FORM, VMC_RUN_FORM, VMC_USER_ADD_FORM, VMC_USER_LIST_FORM } from './vmc-cli-spec.js';
+import { ID_PATTERN, ID_RULE } from '../core/identifiers.js';
 
 export interface VmcCommandIo {
   out(line: string): void;
@@ -151,7 +152,7 @@ async function userCommand(args: string[], io: VmcCommandIo): Promise<number> {
 async function loadHistoryCommand(args: string[], io: VmcCommandIo): Promise<number> {
   const { values } = parseForm(VMC_LOAD_HISTORY_FORM, args);
   const posts = (values.posts ?? '').split(',').filter((p) => p !== '');
-  if (posts.length === 0 || posts.some((p) => !/^[a-z0-9-]{1,64}$/.test(p))) throw new GatewayError('GW_ERR_CLI_USAGE', `load-history needs --posts A,B,… (a-z 0-9 -)\n${VMC_USAGE}`);
+  if (posts.length === 0 || posts.some((p) => !ID_PATTERN.test(p))) throw new GatewayError('GW_ERR_CLI_USAGE', `load-history needs --posts A,B,… (each ${ID_RULE})\n${VMC_USAGE}`);
   const days = Number(values.days ?? 730);
   const perDay = Number(values['per-day'] ?? 120);
   const seed = Number(values.seed ?? 11);
@@ -182,7 +183,7 @@ async function exportTrainingCommand(args: string[], io: VmcCommandIo): Promise<
   const { values } = parseForm(VMC_EXPORT_TRAINING_FORM, args);
   if (!values.out) throw new GatewayError('GW_ERR_CLI_USAGE', `export-training needs --out FILE\n${VMC_USAGE}`);
   const posts = values.posts === undefined ? undefined : values.posts.split(',').filter((p) => p !== '');
-  if (posts !== undefined && (posts.length === 0 || posts.some((p) => !/^[a-z0-9-]{1,64}$/.test(p)))) throw new GatewayError('GW_ERR_CLI_USAGE', `--posts takes A,B,… (a-z 0-9 -)\n${VMC_USAGE}`);
+  if (posts !== undefined && (posts.length === 0 || posts.some((p) => !ID_PATTERN.test(p)))) throw new GatewayError('GW_ERR_CLI_USAGE', `--posts takes A,B,… (each ${ID_RULE})\n${VMC_USAGE}`);
   const fromMs = timeArg('--from', values.from);
   const toMs = timeArg('--to', values.to);
   if (fromMs !== undefined && toMs !== undefined && !(fromMs < toMs)) throw new GatewayError('GW_ERR_CLI_USAGE', '--from must be before --to (--to is exclusive)');

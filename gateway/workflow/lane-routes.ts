@@ -14,6 +14,7 @@ import { summary } from './lane-view.js';
 import { WorkflowError } from './lane-workflow.js';
 import type { PostWorkflow } from './post-workflow.js';
 import { UNFIT_CHAR_RANGES } from '../../core/device-text.js';
+import { ID_PATTERN } from '../../core/identifiers.js';
 
 /** What the routes need from the running post; null until the workflow runs (503 meanwhile). */
 export interface LaneApiDeps {
@@ -43,7 +44,7 @@ const idSchema = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za
 /** A weight is 0 < kg ≤ 200,000: no road vehicle weighs more. */
 const weightSchema = { type: 'number', exclusiveMinimum: 0, maximum: 200_000 } as const;
 
-const laneParams = { type: 'object', required: ['laneId'], properties: { laneId: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } } } as const;
+const laneParams = { type: 'object', required: ['laneId'], properties: { laneId: { type: 'string', pattern: ID_PATTERN.source } } } as const;
 const crossingParams = { type: 'object', required: ['laneId', 'crossingId'], properties: { ...laneParams.properties, crossingId: idSchema } } as const;
 
 const body = (required: string[], properties: Record<string, unknown>): Record<string, unknown> => ({ type: 'object', additionalProperties: false, required, properties });

@@ -18,9 +18,9 @@ import { VMC_COMMAND_EVIDENCE_FORM, VMC_COMMAND_MODEL_FORM, VMC_COMMAND_WATCHLIS
 import { requestEvidence } from '../evidence/request-evidence.js';
 import { MAX_EVIDENCE_REQUEST_DIGESTS } from '../../contract/vmc-command.js';
 import { rolloutFromManifest, sendCommand, watchlistFromText, type Broker } from './send-command.js';
+import { ID_PATTERN as POST_ID } from '../../core/identifiers.js';
 
 const DEFAULT_STORE = 'sqlite:vmc.db';
-const POST_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** Reads an ed25519 private key (PEM); a usage error naming the file otherwise. */
 export function readCommandKey(path: string): KeyObject {

@@ -12,6 +12,7 @@ import type { Clock } from '../../core/clock.js';
 import { isGatewayError } from '../../core/errors.js';
 import type { VmcStore } from '../store/vmc-store.js';
 import { sendCommand, watchlistFromText, type Broker } from './send-command.js';
+import { ID_PATTERN } from '../../core/identifiers.js';
 
 export interface CommandSender {
   key: KeyObject;
@@ -27,7 +28,7 @@ export interface CommandRoutesOptions {
 
 /** What this view follows: the rollouts, not the (many, small) evidence requests. */
 const ROLLOUT_KINDS = ['watchlist.update', 'model.rollout'] as const;
-const POSTS = { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } } as const;
+const POSTS = { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', pattern: ID_PATTERN.source } } as const;
 const VERSION = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
 /** A watchlist of 100 000 plates, or a model of ~3 MB in base64. */
 const COMMAND_BODY_LIMIT = 4 * 1024 * 1024;

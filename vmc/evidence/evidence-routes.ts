@@ -18,6 +18,7 @@ import { isGatewayError } from '../../core/errors.js';
 import type { CommandSender } from '../commands/command-routes.js';
 import type { VmcStore } from '../store/vmc-store.js';
 import { requestEvidence } from './request-evidence.js';
+import { ID_PATTERN } from '../../core/identifiers.js';
 
 export interface EvidenceRoutesOptions {
   store: VmcStore;
@@ -39,7 +40,7 @@ const EXTENSIONS: Record<string, string> = {
 };
 
 const DIGEST = { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } as const;
-const POST = { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } as const;
+const POST = { type: 'string', pattern: ID_PATTERN.source } as const;
 
 export const evidenceRoutes: FastifyPluginAsync<EvidenceRoutesOptions> = (app, { store, sender }) => {
   app.get<{ Params: { digest: string }; Querystring: { download?: boolean } }>(

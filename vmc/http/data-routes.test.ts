@@ -5,11 +5,15 @@
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_ID_LENGTH } from '../../core/identifiers.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { tempDir } from '../../test/helpers/test-config.js';
 import { EventMaker } from '../../test/helpers/vmc-events.js';
 import { VmcStore } from '../store/vmc-store.js';
 import { dataRoutes } from './data-routes.js';
+
+/** A post id at the bound every post id is held to (core/identifiers.ts). */
+const LONGEST_POST = 'p'.repeat(MAX_ID_LENGTH);
 
 describe('the VMC data routes', () => {
   const clock = new ManualClock(Date.UTC(2026, 10, 26, 6, 30));
@@ -39,5 +43,19 @@ describe('the VMC data routes', () => {
     // 08:30: last year's 07:00 crossing is in too.
     expect(await changes('/api/volumes?unit=day')).toEqual([['2025-11-26', null], ['2026-11-26', -0.5]]);
     expect(await changes('/api/volumes?unit=month&asOf=2026-11-26T06:30:00Z')).toEqual([['2025-11', null], ['2026-11', 0]]);
+  });
+
+  it('filters on a post id as long as any post may have, and refuses one longer, as no post can have it', async () => {
+    await store.store([new EventMaker(LONGEST_POST, new ManualClock(Date.parse('2026-11-26T06:00:00Z'))).crossing('long-1', 30)], 'vmc-1', clock.now());
+    const trs = await app.inject({ method: 'GET', url: `/api/trs?post=${LONGEST_POST}` });
+    expect(trs.statusCode).toBe(200);
+    expect(trs.json<{ vehicles: number }>().vehicles).toBe(1);
+    const crossings = await app.inject({ method: 'GET', url: `/api/crossings?post=post-a,${LONGEST_POST}` });
+    expect(crossings.statusCode).toBe(200);
+    expect(crossings.body).toContain(LONGEST_POST);
+    for (const post of [`${LONGEST_POST}p`, `post-a,${LONGEST_POST}p`, '-post']) expect((await app.inject({ method: 'GET', url: `/api/trs?post=${post}` })).statusCode, post).toBe(400);
+    // The most posts a filter takes, each as long as one may be.
+    const hundred = Array.from({ length: 100 }, (_, i) => `${String(i).padStart(2, '0')}${'x'.repeat(MAX_ID_LENGTH - 2)}`).join(',');
+    expect((await app.inject({ method: 'GET', url: `/api/trs?post=${hundred}` })).statusCode).toBe(200);
   });
 });

@@ -17,6 +17,7 @@ import { trsReport } from '../../contract/trs-report.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
 import type { CrossingFilter, PeriodUnit, VmcStore } from '../store/vmc-store.js';
+import { ID_PATTERN_SOURCE, MAX_ID_LENGTH } from '../../core/identifiers.js';
 
 /** What /api/status reports about this instance (its consumer and intake). */
 export type VmcStatusSource = () => Record<string, unknown>;
@@ -24,11 +25,14 @@ export type VmcStatusSource = () => Record<string, unknown>;
 /** The vehicle types of the contract, read from its schema so the filter follows the catalogue. */
 export const VEHICLE_TYPES: readonly string[] = eventDataSchemas['crossing.completed'].shape.vehicleType.options;
 
-const POST_LIST = '^[a-z0-9-]{1,64}(,[a-z0-9-]{1,64}){0,99}$';
+/** Posts one filter may name. */
+const MAX_FILTER_POSTS = 100;
+// Exactly the post ids a gateway may emit (core/identifiers.ts): a longer one could be shown but not filtered on.
+const POST_LIST = `^${ID_PATTERN_SOURCE}(,${ID_PATTERN_SOURCE}){0,${MAX_FILTER_POSTS - 1}}$`;
 const TIME = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,3})?)?(Z|[+-]\\d{2}:\\d{2}))?$';
 
 const filterProperties = {
-  post: { type: 'string', pattern: POST_LIST, maxLength: 6500 },
+  post: { type: 'string', pattern: POST_LIST, maxLength: MAX_FILTER_POSTS * (MAX_ID_LENGTH + 1) - 1 },
   from: { type: 'string', pattern: TIME, maxLength: 40 },
   to: { type: 'string', pattern: TIME, maxLength: 40 },
   direction: { type: 'string', enum: [...DIRECTIONS] },

@@ -1,0 +1,19 @@
+/**
+ * core/identifiers: the one rule for post, lane and device ids. A post id and a lane id make an
+ * event's `source` (`/border/{postId}/{laneId}`, contract/envelope.ts) and its topic segments, so
+ * the configuration that names them, the contract that publishes them and the VMC that filters on
+ * them must agree on one bound: an id the gateway may emit is one the VMC can be asked for. It
+ * lives in core/ because config/, contract/, vmc/ and sim/ all read it, and sim/ may reach only
+ * config/ and core/.
+ */
+
+/** Longest id, in characters: a DNS label's 63 (RFC 1035 2.3.4), so an id also fits a host name. */
+export const MAX_ID_LENGTH = 63;
+
+/** An id without anchors, to build patterns of which it is one part (a `source`, a list). */
+export const ID_PATTERN_SOURCE = `[a-z0-9][a-z0-9-]{0,${MAX_ID_LENGTH - 1}}`;
+
+/** A whole id: 1-63 lowercase letters, digits or hyphens, starting with a letter or digit. */
+export const ID_PATTERN = new RegExp(`^${ID_PATTERN_SOURCE}$`);
+
+export const ID_RULE = `1-${MAX_ID_LENGTH} lowercase letters, digits or hyphens, starting with a letter or digit`;
