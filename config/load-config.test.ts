@@ -223,6 +223,16 @@ uplink:`;
     ]);
   });
 
+  it('refuses a lane id the topic tree keeps: post (post-wide events) and commands (its events came back as VMC commands)', () => {
+    for (const id of ['post', 'commands']) {
+      expect(problemsOf(VALID.replace('id: lane-1', `id: ${id}`)).problems.map((p) => [p.path, p.line, p.message]), id).toEqual([
+        ['lanes[0].id', 5, "is kept by the topic tree (post, commands: post-wide events, the VMC's commands): give the lane another id"],
+      ]);
+    }
+    // As a post or device id, or within a lane id, they are only words.
+    expect(parseConfigText(VALID.replace('id: p1', 'id: post').replace('id: lane-1', 'id: post-commands').replace('id: cam-1', 'id: commands')).lanes[0]?.id).toBe('post-commands');
+  });
+
   it('validates every example post', () => {
     const dir = join(import.meta.dirname, 'examples');
     const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));

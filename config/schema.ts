@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { parsePlateInput } from '../core/plates.js';
-import { ID_PATTERN, ID_RULE } from '../core/identifiers.js';
+import { ID_PATTERN, ID_RULE, RESERVED_LANE_IDS } from '../core/identifiers.js';
 
 export const CONFIG_VERSION = 1;
 
@@ -294,7 +294,9 @@ export function otherDriversTaking(key: string, driver: string): string[] {
 export const DIRECTIONS = ['import', 'export', 'transit-entry', 'transit-exit', 'domestic-transit'] as const;
 
 const laneSchema = z.strictObject({
-  id: identifier,
+  id: identifier.refine((id) => !RESERVED_LANE_IDS.includes(id), {
+    error: `is kept by the topic tree (${RESERVED_LANE_IDS.join(', ')}: post-wide events, the VMC's commands): give the lane another id`,
+  }),
   name: z.string().optional(),
   directions: z.array(z.enum(DIRECTIONS)).min(1).default([...DIRECTIONS]).describe('Directions this lane handles'),
   devices: z.array(deviceSchema).default([]),

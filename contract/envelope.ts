@@ -7,12 +7,12 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Clock } from '../core/clock.js';
 import { randomPool } from '../core/random-pool.js';
 import type { EventData, EventType } from './catalogue.js';
-import { ID_PATTERN_SOURCE } from '../core/identifiers.js';
+import { ID_PATTERN_SOURCE, POST_LANE_ID } from '../core/identifiers.js';
 
 export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json';
 
 /** Pseudo-lane of post-wide events (gateway alarms, post-level devices). */
-export const POST_LANE = 'post';
+export const POST_LANE = POST_LANE_ID;
 
 /** An event before the outbox has given it its `seq`. */
 export interface EventDraft<T extends EventType = EventType> {

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson } from '../core/canonical-json.js';
 import { BASE64_PATTERN } from './base64.js';
-import { ID_PATTERN, ID_RULE } from '../core/identifiers.js';
+import { COMMANDS_TOPIC_LEVEL, ID_PATTERN, ID_RULE } from '../core/identifiers.js';
 
 export const COMMAND_KINDS = ['watchlist.update', 'model.rollout', 'evidence.request'] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
@@ -27,12 +27,12 @@ export const COMMAND_TOPIC_LEAF: Record<CommandKind, string> = { 'watchlist.upda
  * topic root (default `border/v1/{postId}`), so the broker's per-post ACL pattern covers it.
  */
 export function commandTopic(root: string, kind: CommandKind): string {
-  return `${root}/commands/${COMMAND_TOPIC_LEAF[kind]}`;
+  return `${root}/${COMMANDS_TOPIC_LEVEL}/${COMMAND_TOPIC_LEAF[kind]}`;
 }
 
 /** The filter a post subscribes to. */
 export function commandTopicFilter(root: string): string {
-  return `${root}/commands/+`;
+  return `${root}/${COMMANDS_TOPIC_LEVEL}/+`;
 }
 
 /** Largest watchlist a command may carry. */

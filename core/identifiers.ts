@@ -17,3 +17,17 @@ export const ID_PATTERN_SOURCE = `[a-z0-9][a-z0-9-]{0,${MAX_ID_LENGTH - 1}}`;
 export const ID_PATTERN = new RegExp(`^${ID_PATTERN_SOURCE}$`);
 
 export const ID_RULE = `1-${MAX_ID_LENGTH} lowercase letters, digits or hyphens, starting with a letter or digit`;
+
+/** The pseudo-lane of post-wide events (gateway alarms, model swaps, command answers): `{root}/post/{type}`. */
+export const POST_LANE_ID = 'post';
+
+/** The topic level the VMC's commands to a post arrive under: `{root}/commands/{kind}`. */
+export const COMMANDS_TOPIC_LEVEL = 'commands';
+
+/**
+ * Lane ids the topic tree keeps for itself. A lane `post` would mix its events with the post's
+ * own; a lane `commands` publishes its events on `{root}/commands/{type}`, under the filter the
+ * gateway subscribes to for the VMC's commands, so each of its events came back as a command and
+ * was answered with a command.refused.
+ */
+export const RESERVED_LANE_IDS: readonly string[] = [POST_LANE_ID, COMMANDS_TOPIC_LEVEL];

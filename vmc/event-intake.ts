@@ -17,6 +17,7 @@ import type { CloudEvent } from '../contract/envelope.js';
 import type { Clock } from '../core/clock.js';
 import { jsonDepth } from '../core/canonical-json.js';
 import { isGatewayError } from '../core/errors.js';
+import { COMMANDS_TOPIC_LEVEL } from '../core/identifiers.js';
 import { EVIDENCE_REJECT_REASONS, type EvidenceRejectReason } from './evidence/evidence-chunks.js';
 import type { StoreResult, VmcStore } from './store/vmc-store.js';
 
@@ -83,7 +84,7 @@ export const DEFAULT_TOPIC_FILTER = 'border/v1/+/#';
 
 function isCommandTopic(topic: string): boolean {
   const segments = topic.split('/');
-  return segments.at(-2) === 'commands' && COMMAND_LEAVES.has(segments.at(-1) ?? '');
+  return segments.at(-2) === COMMANDS_TOPIC_LEVEL && COMMAND_LEAVES.has(segments.at(-1) ?? '');
 }
 
 /** A rejection is logged at most once a minute per reason, with the count since: a flood cannot flood the log. */
