@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ID_RULE, MAX_ID_LENGTH } from '../core/identifiers.js';
 import { ConfigError, loadConfigFile, MAX_CONFIG_BYTES, parseConfigText } from './load-config.js';
+import { MAX_TIMER_MS } from './schema.js';
 import { postConfigJsonSchema, POST_CONFIG_SCHEMA_FILE } from './json-schema.js';
 
 const VALID = `version: 1
@@ -231,6 +232,44 @@ uplink:`;
     }
     // As a post or device id, or within a lane id, they are only words.
     expect(parseConfigText(VALID.replace('id: p1', 'id: post').replace('id: lane-1', 'id: post-commands').replace('id: cam-1', 'id: commands')).lanes[0]?.id).toBe('post-commands');
+  });
+
+  it("refuses every duration past Node's longest timer (2^31-1 ms), which would fire at once, and takes one at it", () => {
+    const post = (devices: string, extra = '') => `${VALID.replace(/ {6}- id: cam-1\n[\s\S]*?password: \{ env: CAM_PW \} \}\n/, devices)}${extra}`;
+    const onvif = (settings: string) => `      - { id: cam-1, driver: onvif, connection: { url: "http://127.0.0.1:8081/onvif", username: a, password: b }, ${settings} }\n`;
+    const barrier = (settings: string) => `      - { id: bar-1, driver: modbus-tcp, connection: { host: 127.0.0.1, port: 502 }, ${settings} }\n`;
+    const sma = (settings: string) => `      - { id: wb-1, driver: sma, connection: { host: 127.0.0.1, port: 4001 }, ${settings} }\n`;
+    const folder = (settings: string) => `      - { id: xr-1, driver: xray-folder, connection: { folder: /srv/xray }, ${settings} }\n`;
+    const cases: [path: string, text: (value: number) => string, at: number, alsoTold?: string[]][] = [
+      ['lanes[0].devices[0].requestTimeoutMs', (v) => post(onvif(`requestTimeoutMs: ${v}`)), MAX_TIMER_MS],
+      ['lanes[0].devices[0].subscriptionSec', (v) => post(onvif(`subscriptionSec: ${v}`)), Math.floor(MAX_TIMER_MS / 1000)],
+      ...(['pollMs', 'pulseMs', 'confirmTimeoutMs', 'requestTimeoutMs'] as const).map((key): [string, (value: number) => string, number] => [`lanes[0].devices[0].${key}`, (v) => post(barrier(`${key}: ${v}`)), MAX_TIMER_MS]),
+      ['lanes[0].devices[0].stableMs', (v) => post(sma(`stableMs: ${v}`)), MAX_TIMER_MS],
+      ['lanes[0].devices[0].silenceMs', (v) => post(sma(`silenceMs: ${v}`)), MAX_TIMER_MS],
+      ['lanes[0].devices[0].pollMs', (v) => post(sma(`smaMode: poll, pollMs: ${v}`)), MAX_TIMER_MS],
+      ['lanes[0].devices[0].vehicleGapMs', (v) => post(sma(`axleMode: true, vehicleGapMs: ${v}`)), MAX_TIMER_MS],
+      ['lanes[0].devices[0].rescanMs', (v) => post(folder(`rescanMs: ${v}`)), MAX_TIMER_MS],
+      ['uplink.publishTimeoutMs', (v) => VALID.replace('  brokers:', `  publishTimeoutMs: ${v}\n  brokers:`), MAX_TIMER_MS],
+      ['uplink.refusedRetryMs', (v) => VALID.replace('  brokers:', `  refusedRetryMs: ${v}\n  brokers:`), MAX_TIMER_MS],
+      ['uplink.reconnect.maxMs', (v) => VALID.replace('  brokers:', `  reconnect: { initialMs: 1, maxMs: ${v} }\n  brokers:`), MAX_TIMER_MS],
+      // (Past the bound initialMs is also past maxMs, which is told too.)
+      ['uplink.reconnect.initialMs', (v) => VALID.replace('  brokers:', `  reconnect: { initialMs: ${v}, maxMs: ${MAX_TIMER_MS} }\n  brokers:`), MAX_TIMER_MS, ['uplink.reconnect.maxMs']],
+      ['workflow.abandonAfterMin', (v) => `${VALID}workflow: { abandonAfterMin: ${v} }\n`, Math.floor(MAX_TIMER_MS / 60_000)],
+    ];
+    for (const [path, text, at, alsoTold = []] of cases) {
+      expect(() => parseConfigText(text(at)), `${path} at ${at}`).not.toThrow();
+      expect(problemsOf(text(at + 1)).problems.map((p) => p.path).sort(), `${path} at ${at + 1}`).toEqual([path, ...alsoTold].sort());
+    }
+  });
+
+  it('refuses a barrier address Modbus cannot carry, and inputs one read cannot span (the barrier never came up)', () => {
+    const barrier = (registers: string) => VALID.replace(/ {6}- id: cam-1\n[\s\S]*?password: \{ env: CAM_PW \} \}\n/, `      - { id: bar-1, driver: modbus-tcp, connection: { host: 127.0.0.1, port: 502 }, registers: { ${registers} } }\n`);
+    expect(problemsOf(barrier('openCoil: 65536, closeCoil: 1, openLimitInput: 0, closedLimitInput: 1, loopInput: 2, photocellInput: 3')).problems.map((p) => p.path)).toEqual(['lanes[0].devices[0].registers.openCoil']);
+    expect(problemsOf(barrier('openCoil: 0, closeCoil: 1, openLimitInput: 0, closedLimitInput: 1, loopInput: 2, photocellInput: 2000')).problems.map((p) => [p.path, p.message])).toEqual([
+      ['lanes[0].devices[0].registers.photocellInput', 'the four inputs span 2001 addresses: they are read in one request, which Modbus bounds at 2000'],
+    ]);
+    const config = parseConfigText(barrier('openCoil: 65535, closeCoil: 0, openLimitInput: 63000, closedLimitInput: 63001, loopInput: 64998, photocellInput: 64999'));
+    expect(config.lanes[0]?.devices[0]).toMatchObject({ registers: { openCoil: 65_535, photocellInput: 64_999 } });
   });
 
   it('validates every example post', () => {

@@ -20,6 +20,15 @@ export const secretSchema = z.union([
 ]);
 export type SecretRef = z.infer<typeof secretSchema>;
 
+/**
+ * Longest timer Node runs as asked: one over 2^31-1 ms (24.8 days) fires at once, with only a
+ * TimeoutOverflowWarning (Node's timers.md, setTimeout). Every duration the gateway arms a timer
+ * with is bounded by it, so a "never" written as a huge number cannot mean "now".
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A duration in ms from `min` up to the longest timer. */
+const durationMs = (min: number) => z.number().int().min(min).max(MAX_TIMER_MS);
+
 const port = z.number().int().min(1).max(65535);
 const tcpConnection = z.strictObject({ host: z.string().min(1), port });
 const serialConnection = z.strictObject({
@@ -50,8 +59,8 @@ const onvifCamera = z.strictObject({
     password: secretSchema,
   }),
   pullTimeoutSec: z.number().int().min(1).max(60).default(10).describe('PullMessages long-poll timeout'),
-  subscriptionSec: z.number().int().min(10).default(60).describe('PullPoint termination time, renewed at half'),
-  requestTimeoutMs: z.number().int().min(100).default(5000).describe('Deadline of each whole request to the camera (connect, headers, body); PullMessages gets its long-poll time on top'),
+  subscriptionSec: z.number().int().min(10).max(Math.floor(MAX_TIMER_MS / 1000)).default(60).describe('PullPoint termination time, renewed at half'),
+  requestTimeoutMs: durationMs(100).default(5000).describe('Deadline of each whole request to the camera (connect, headers, body); PullMessages gets its long-poll time on top'),
   minConfidence: z.number().min(0).max(1).default(0.5).describe('Below this a read is reported as unreadable'),
   maxReplyBytes: z
     .number()
@@ -100,20 +109,32 @@ export type AnprPushConfig = z.infer<typeof httpPushCamera>;
 
 const BARRIER_INPUTS = ['openLimitInput', 'closedLimitInput', 'loopInput', 'photocellInput'] as const;
 
+/** A coil or discrete input: Modbus carries its address in 16 bits (Modbus Application Protocol V1.1b3, 6.1-6.5). */
+const modbusAddress = z.number().int().min(0).max(65_535);
+/** Most discrete inputs one Read Discrete Inputs request may ask for (Modbus Application Protocol V1.1b3, 6.2). */
+const MAX_DISCRETE_INPUTS_PER_READ = 2000;
+
 const modbusRegisterMap = z
   .strictObject({
-    openCoil: z.number().int().min(0),
-    closeCoil: z.number().int().min(0),
-    openLimitInput: z.number().int().min(0),
-    closedLimitInput: z.number().int().min(0),
-    loopInput: z.number().int().min(0),
-    photocellInput: z.number().int().min(0),
+    openCoil: modbusAddress,
+    closeCoil: modbusAddress,
+    openLimitInput: modbusAddress,
+    closedLimitInput: modbusAddress,
+    loopInput: modbusAddress,
+    photocellInput: modbusAddress,
   })
   // One signal per address: a loop read from a limit switch's input would read "clear" while a
   // vehicle stands under the arm, and the gateway would close on it; one coil for both would open
   // the arm it was told to close.
   .superRefine((map, ctx) => {
     if (map.closeCoil === map.openCoil) ctx.addIssue({ code: 'custom', path: ['closeCoil'], message: `coil ${map.closeCoil} is already the open coil: the close coil must be another` });
+    // The inputs are read in one request, first to last: Modbus takes at most 2000 in one (6.2), and
+    // a device answers more with exception 03, so the barrier would never come up.
+    const highest = BARRIER_INPUTS.reduce((a, b) => (map[b] > map[a] ? b : a));
+    const span = map[highest] - Math.min(...BARRIER_INPUTS.map((input) => map[input])) + 1;
+    if (span > MAX_DISCRETE_INPUTS_PER_READ) {
+      ctx.addIssue({ code: 'custom', path: [highest], message: `the four inputs span ${span} addresses: they are read in one request, which Modbus bounds at ${MAX_DISCRETE_INPUTS_PER_READ}` });
+    }
     const seen = new Map<number, string>();
     for (const input of BARRIER_INPUTS) {
       const other = seen.get(map[input]);
@@ -133,10 +154,10 @@ const defaultRegisterMap = {
 
 const barrierTiming = {
   registers: modbusRegisterMap.default(defaultRegisterMap),
-  pollMs: z.number().int().min(20).default(200).describe('How often the discrete inputs are read'),
-  pulseMs: z.number().int().min(0).default(500).describe('OPEN/CLOSE coil pulse length; 0 = hold the coil on'),
-  confirmTimeoutMs: z.number().int().min(100).default(10_000).describe('The arm must reach its limit switch within this'),
-  requestTimeoutMs: z.number().int().min(50).default(1000).describe('A Modbus request unanswered this long fails'),
+  pollMs: durationMs(20).default(200).describe('How often the discrete inputs are read'),
+  pulseMs: durationMs(0).default(500).describe('OPEN/CLOSE coil pulse length; 0 = hold the coil on'),
+  confirmTimeoutMs: durationMs(100).default(10_000).describe('The arm must reach its limit switch within this'),
+  requestTimeoutMs: durationMs(50).default(1000).describe('A Modbus request unanswered this long fails'),
   maxConsecutiveTimeouts: z.number().int().min(1).max(100).default(3).describe('This many requests in a row unanswered: the connection is dropped (health down) and reopened with backoff'),
 };
 
@@ -166,12 +187,12 @@ export const DEFAULT_VEHICLE_GAP_MS = 3000;
 const weighbridgeBase = {
   ...deviceBase,
   connection: weighbridgeConnection,
-  stableMs: z.number().int().min(0).default(2000).describe('A weight counts after staying within tolerance this long'),
+  stableMs: durationMs(0).default(2000).describe('A weight counts after staying within tolerance this long'),
   toleranceKg: z.number().min(0).default(20),
   zeroBandKg: z.number().min(0).default(100).describe('Below this the platform counts as empty'),
   axleMode: z.boolean().default(false).describe('Axle weighbridge: sum stable axle weights per vehicle'),
-  vehicleGapMs: z.number().int().min(0).optional().describe(`axle mode only: empty platform this long ends a vehicle (default ${DEFAULT_VEHICLE_GAP_MS})`),
-  silenceMs: z.number().int().min(100).default(5000).describe('No valid frame this long: health degraded'),
+  vehicleGapMs: durationMs(0).optional().describe(`axle mode only: empty platform this long ends a vehicle (default ${DEFAULT_VEHICLE_GAP_MS})`),
+  silenceMs: durationMs(100).default(5000).describe('No valid frame this long: health degraded'),
 };
 
 /**
@@ -191,7 +212,7 @@ const smaWeighbridge = z
     ...weighbridgeBase,
     driver: z.literal('sma'),
     smaMode: z.enum(['continuous', 'poll']).default('continuous').describe('The indicator streams, or is polled with <LF>W<CR>'),
-    pollMs: z.number().int().min(50).optional().describe(`poll mode only: request interval (default ${DEFAULT_SMA_POLL_MS})`),
+    pollMs: durationMs(50).optional().describe(`poll mode only: request interval (default ${DEFAULT_SMA_POLL_MS})`),
   })
   .superRefine((device, ctx) => {
     refuseAxleSettingWithoutAxleMode(device, ctx);
@@ -248,7 +269,7 @@ const xrayFolderScanner = z.strictObject({
   ...deviceBase,
   driver: z.literal('xray-folder'),
   connection: z.strictObject({ folder: z.string().min(1).describe('Drop folder the scanner writes <scanId>.json and .pgm into') }),
-  rescanMs: z.number().int().min(50).default(2000).describe('Folder rescan interval (file-system events can be missed)'),
+  rescanMs: durationMs(50).default(2000).describe('Folder rescan interval (file-system events can be missed)'),
   ...xrayFileBounds,
 });
 export type XrayFolderConfig = z.infer<typeof xrayFolderScanner>;
@@ -357,8 +378,8 @@ const uplinkSchema = z.strictObject({
   protocolVersion: z.union([z.literal(5), z.literal(4)]).default(5).describe('MQTT 5, falling back to 3.1.1 when refused'),
   keepaliveSec: z.number().int().min(5).max(65_535).default(30).describe('Seconds between PINGREQs when nothing else is sent (MQTT allows at most 65,535)'),
   inflightWindow: z.number().int().min(1).max(65_000).default(256).describe('Most unacknowledged QoS 1 publishes at once'),
-  publishTimeoutMs: z.number().int().min(100).default(15_000).describe('A publish not acknowledged in this time forces a reconnect'),
-  refusedRetryMs: z.number().int().min(10).default(60_000).describe('How often a parked publish (refused by the broker, too large for it, or a suspect poison message) is retried'),
+  publishTimeoutMs: durationMs(100).default(15_000).describe('A publish not acknowledged in this time forces a reconnect'),
+  refusedRetryMs: durationMs(10).default(60_000).describe('How often a parked publish (refused by the broker, too large for it, or a suspect poison message) is retried'),
   keepUnrouted: z
     .boolean()
     .default(true)
@@ -390,8 +411,8 @@ const uplinkSchema = z.strictObject({
     ),
   reconnect: z
     .strictObject({
-      initialMs: z.number().int().min(1).default(500),
-      maxMs: z.number().int().min(1).default(30_000),
+      initialMs: durationMs(1).default(500),
+      maxMs: durationMs(1).default(30_000),
     })
     .default({ initialMs: 500, maxMs: 30_000 }),
 });
@@ -445,7 +466,11 @@ const devicePushSchema = z.strictObject({
 });
 
 const workflowSchema = z.strictObject({
-  abandonAfterMin: z.number().min(1).default(720).describe('A crossing without progress this long is closed as abandoned'),
+  abandonAfterMin: z
+    .number()
+    .min(1)
+    .max(Math.floor(MAX_TIMER_MS / 60_000))
+    .default(720).describe('A crossing without progress this long is closed as abandoned'),
   maxUnregisteredPerLane: z
     .number()
     .int()

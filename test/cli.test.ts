@@ -35,6 +35,15 @@ describe('border-gateway config check', () => {
     expect(text).toContain(`${file}:10:10 uplink.tls.certificate: unknown key "certificate"`);
   });
 
+  it("refuses a duration past Node's longest timer, which run would have fired at once (every crossing abandoned on arrival), and exits 78", async () => {
+    const file = join(tempDir(), 'timer.yaml');
+    // 40,000 minutes is 2.4e9 ms: Node runs such a timer after 1 ms.
+    writeFileSync(file, ['version: 1', 'post: { id: p1 }', 'lanes:', '  - id: lane-1', 'uplink:', '  brokers: [mqtt://x:1883]', 'workflow:', '  abandonAfterMin: 40000', ''].join('\n'));
+    const run = new GatewayProcess(['config', 'check', file]);
+    expect((await run.exited).code).toBe(78);
+    expect(run.stderrText.join('\n')).toContain(`${file}:8:20 workflow.abandonAfterMin: Too big: expected number to be <=35791`);
+  });
+
   it('reports a YAML syntax error with its line, and exits 78', async () => {
     const file = join(tempDir(), 'broken.yaml');
     writeFileSync(file, 'version: 1\npost:\n  id: "p1\n');
