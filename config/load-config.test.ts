@@ -272,6 +272,27 @@ uplink:`;
     expect(config.lanes[0]?.devices[0]).toMatchObject({ registers: { openCoil: 65_535, photocellInput: 64_999 } });
   });
 
+  it('refuses an empty TLS, model or key path, which was skipped as if not given, and a client certificate without its key or a key without its certificate', () => {
+    const tls = (settings: string) => VALID.replace('  brokers: [mqtt://127.0.0.1:1883]', `  brokers: [mqtts://127.0.0.1:8883]\n  tls: { ${settings} }`);
+    const problems = (text: string) => problemsOf(text).problems.map((p) => [p.path, p.message]);
+    expect(problems(tls('ca: "", cert: "", key: ""'))).toEqual([
+      ['uplink.tls.ca', 'Too small: expected string to have >=1 characters'],
+      ['uplink.tls.cert', 'Too small: expected string to have >=1 characters'],
+      ['uplink.tls.key', 'Too small: expected string to have >=1 characters'],
+    ]);
+    expect(problems(tls('ca: /etc/bg/ca.pem, cert: /etc/bg/gw.pem'))).toEqual([['uplink.tls.key', 'is required with cert: the client certificate is sent only with its key']]);
+    expect(problems(tls('key: { file: /etc/bg/gw.key }'))).toEqual([['uplink.tls.cert', 'is required with key: the client key is used only with its certificate']]);
+    expect(parseConfigText(tls('ca: /etc/bg/ca.pem, cert: /etc/bg/gw.pem, key: { file: /etc/bg/gw.key }')).uplink.tls).toMatchObject({ ca: '/etc/bg/ca.pem', cert: '/etc/bg/gw.pem' });
+    expect(parseConfigText(tls('ca: /etc/bg/ca.pem')).uplink.tls).toMatchObject({ ca: '/etc/bg/ca.pem' });
+    expect(problems(`${VALID}models: { risk: "", xrayScreening: "", publicKeys: [""] }\ncommands: { publicKeys: [""] }\n`).map(([path]) => path)).toEqual([
+      'models.publicKeys[0]',
+      'models.risk',
+      'models.xrayScreening',
+      'commands.publicKeys[0]',
+    ]);
+    expect(parseConfigText(`${VALID}models: { risk: null, xrayScreening: null }\n`).models).toMatchObject({ risk: null, xrayScreening: null });
+  });
+
   it('validates every example post', () => {
     const dir = join(import.meta.dirname, 'examples');
     const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));

@@ -325,11 +325,19 @@ const laneSchema = z.strictObject({
 export type LaneConfig = z.infer<typeof laneSchema>;
 
 const tlsSchema = z.strictObject({
-  ca: z.string().optional().describe('PEM file of the CA that signed the broker certificate'),
-  cert: z.string().optional().describe('PEM file of the client certificate'),
+  // Not empty: an empty path was skipped as if not given (the system CAs verified the broker, no
+  // client certificate was sent) without a word.
+  ca: z.string().min(1).optional().describe('PEM file of the CA that signed the broker certificate'),
+  cert: z.string().min(1).optional().describe('PEM file of the client certificate'),
   key: secretSchema.optional().describe('PEM file (or secret) of the client key'),
   rejectUnauthorized: z.boolean().default(true),
-});
+})
+  // A client certificate is sent only with its key: one without the other was read and not used,
+  // and a broker that asks for a client certificate refused the post.
+  .superRefine((tls, ctx) => {
+    if (tls.cert !== undefined && tls.key === undefined) ctx.addIssue({ code: 'custom', path: ['key'], message: 'is required with cert: the client certificate is sent only with its key' });
+    if (tls.key !== undefined && tls.cert === undefined) ctx.addIssue({ code: 'custom', path: ['cert'], message: 'is required with key: the client key is used only with its certificate' });
+  });
 
 /** Why a broker URL whose scheme is right still names no broker, or null. */
 export function brokerUrlProblem(url: string): string | null {
@@ -493,9 +501,9 @@ const workflowSchema = z.strictObject({
 });
 
 const modelsSchema = z.strictObject({
-  publicKeys: z.array(z.string()).optional().describe('PEM files of the keys model manifests must be signed with; default: the key of the bundled models'),
-  risk: z.string().nullable().optional().describe('Risk model manifest; default: the bundled model; null: rules only'),
-  xrayScreening: z.string().nullable().optional().describe('X-ray screening model manifest; default: the bundled model; null: none'),
+  publicKeys: z.array(z.string().min(1)).optional().describe('PEM files of the keys model manifests must be signed with; default: the key of the bundled models'),
+  risk: z.string().min(1).nullable().optional().describe('Risk model manifest; default: the bundled model; null: rules only'),
+  xrayScreening: z.string().min(1).nullable().optional().describe('X-ray screening model manifest; default: the bundled model; null: none'),
   engine: z
     .enum(['auto', 'onnxruntime'])
     .optional()
@@ -505,7 +513,7 @@ export type ModelsConfig = z.infer<typeof modelsSchema>;
 
 const commandsSchema = z.strictObject({
   publicKeys: z
-    .array(z.string())
+    .array(z.string().min(1))
     .default([])
     .describe("PEM files of the VMC's command-signing keys (distinct from the model keys); none: every VMC command is refused, never applied unsigned"),
   maxBytes: z
