@@ -300,6 +300,13 @@ uplink:`;
     for (const file of files) expect(() => loadConfigFile(join(dir, file))).not.toThrow();
   });
 
+  it("validates the README's example configuration", () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+    const examples = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1] as string).filter((text) => text.startsWith('version: 1'));
+    expect(examples.length).toBeGreaterThanOrEqual(1);
+    for (const text of examples) expect(() => parseConfigText(text, 'README.md')).not.toThrow();
+  });
+
   it('names an unreadable file', () => {
     expect(() => loadConfigFile('/nonexistent/post.yaml')).toThrow(/GW_ERR_CONFIG_READ|nonexistent/);
   });
