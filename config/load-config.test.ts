@@ -177,6 +177,11 @@ uplink:`;
   it('rejects an empty outbox path and an empty MQTT client id, which run would have tripped on', () => {
     const error = problemsOf(`${VALID}outbox:\n  path: ""\n`.replace('uplink:\n', 'uplink:\n  clientId: ""\n'));
     expect(error.problems.map((p) => p.path).sort()).toEqual(['outbox.path', 'uplink.clientId']);
+    // Nor a path only a directory can have: run opened the directory as the database (EISDIR).
+    for (const path of ['data/', '/var/lib/border-gateway/', '.', '..', 'data/.', 'data/..']) {
+      expect(problemsOf(`${VALID}outbox:\n  path: "${path}"\n`).problems.map((p) => [p.path, p.message]), path).toEqual([['outbox.path', 'must name a file, not a directory (it ends in /, . or ..)']]);
+    }
+    for (const path of ['outbox.db', '.outbox.db', 'data/..outbox.db', '/var/lib/border-gateway/outbox.db']) expect(parseConfigText(`${VALID}outbox:\n  path: "${path}"\n`).outbox.path, path).toBe(path);
   });
 
   it('rejects a watchlist entry that is no plate (one that normalises to nothing would match nothing)', () => {

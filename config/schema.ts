@@ -428,7 +428,13 @@ export type UplinkConfig = z.infer<typeof uplinkSchema>;
 
 const outboxSchema = z.strictObject({
   // Not empty: run would open the data directory itself as the database (EISDIR) after starting up.
-  path: z.string().min(1).default('data/outbox.db').describe('SQLite file, relative to the data directory unless absolute'),
+  path: z
+    .string()
+    .min(1)
+    // Nor a name only a directory has (`data/`, `.`, `..`): run could not open it as its database.
+    .refine((path) => path === '' || !/(^|\/)\.{0,2}$/.test(path), 'must name a file, not a directory (it ends in /, . or ..)')
+    .default('data/outbox.db')
+    .describe('SQLite file, relative to the data directory unless absolute'),
   maxBytes: z
     .number()
     .int()
