@@ -3,7 +3,7 @@
  * `border-gateway vmc` child (SQLite, a command key, an analyst), and `border-gateway run` with an
  * HTTP-push camera and an HTTP-push X-ray scanner, trusting the VMC's public key for commands.
  *
- * 1. The camera pushes a read with a 1 MiB picture (32 chunks); once its first chunks flowed the
+ * 1. The camera pushes a read with a 3 MiB picture (96 chunks); once its first chunks flowed the
  *    broker stops; offline, the vehicle is registered and weighed off its declaration (X-ray) and
  *    a 1024 × 1024 16-bit scan is pushed; the gateway is SIGKILLed with both transfers unfinished
  *    (read from its database); the broker starts again and, once the VMC has subscribed again
@@ -52,6 +52,12 @@ import { waitUntil } from './helpers/wait-until.js';
 const PLATE = 'GE456CD';
 /** Chunk events in the outbox at once: small, so a transfer is surely unfinished when cut. */
 const WINDOW = 4;
+/**
+ * Chunks of the snapshot: many, so the broker, stopped once the first chunk is seen, stops with the
+ * transfer unfinished. With 32 (4 in flight) a run on a loaded machine had every chunk queued
+ * before the stop took effect; 96 leaves three times as long.
+ */
+const SNAPSHOT_CHUNKS = 96;
 const ANALYST = { name: 'ana', password: 'analyst-password-1' };
 
 describe('evidence from the post to the VMC, both real', () => {
@@ -117,13 +123,13 @@ describe('evidence from the post to the VMC, both real', () => {
     let gateway = start();
     let http = await listenersOf(gateway);
     await gateway.waitForLog((line) => line.msg === 'gateway running', 90_000, 'the gateway running');
-    const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(1024 * 1024 - 6), Buffer.from([0xff, 0xd9])]);
+    const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(SNAPSHOT_CHUNKS * 32 * 1024 - 6), Buffer.from([0xff, 0xd9])]);
     const snapshot = sha256(jpeg);
     expect(await pushPlate(http.devices, credentials.camera, PLATE, jpeg)).toBe(200);
     await wire.waitFor(() => chunksOf(wire, snapshot).size > 0, 60_000, 'the first chunk of the snapshot');
     await broker.stop();
     const snapshotAtCut = chunksOf(wire, snapshot).size;
-    expect(snapshotAtCut).toBeLessThan(32);
+    expect(snapshotAtCut).toBeLessThan(SNAPSHOT_CHUNKS);
 
     // Offline: registered, weighed off its declaration (orange: X-ray), scanned.
     const crossing = await registerAndWeigh(http.operators, PLATE, 10_000, 20_000);
@@ -139,8 +145,8 @@ describe('evidence from the post to the VMC, both real', () => {
     // Killed with both transfers unfinished.
     expect((await gateway.kill('SIGKILL')).signal).toBe('SIGKILL');
     const atFirstKill = uploadsOnDisk(dataDir);
-    expect(atFirstKill.find((u) => u.digest === snapshot)).toMatchObject({ request_id: null, chunks: 32 });
-    expect(atFirstKill.find((u) => u.digest === snapshot)!.next_index).toBeLessThan(32);
+    expect(atFirstKill.find((u) => u.digest === snapshot)).toMatchObject({ request_id: null, chunks: SNAPSHOT_CHUNKS });
+    expect(atFirstKill.find((u) => u.digest === snapshot)!.next_index).toBeLessThan(SNAPSHOT_CHUNKS);
     expect(atFirstKill.find((u) => u.digest === thumbnail)?.next_index).toBeLessThan(thumbnailChunks);
     await restartBroker();
     gateway = start();
@@ -169,7 +175,7 @@ describe('evidence from the post to the VMC, both real', () => {
       ['xray-thumbnail', thumbnail, true],
       ['xray-image', fullImage, false],
     ]);
-    expect(view.pieces[0]).toMatchObject({ contentType: 'image/jpeg', bytes: jpeg.length, deviceId: 'cam-1', chunks: 32, count: 32, received: 32 });
+    expect(view.pieces[0]).toMatchObject({ contentType: 'image/jpeg', bytes: jpeg.length, deviceId: 'cam-1', chunks: SNAPSHOT_CHUNKS, count: SNAPSHOT_CHUNKS, received: SNAPSHOT_CHUNKS });
     expect(view.pieces[1]).toMatchObject({ contentType: 'image/png', chunks: thumbnailChunks, imageWidth: 1024, imageHeight: 1024, of: fullImage });
     expect(view.pieces[2]).toMatchObject({ contentType: 'image/x-portable-graymap', bytes: pgm.length, chunks: 0, count: 65, received: 0, request: null });
 
@@ -223,7 +229,7 @@ describe('evidence from the post to the VMC, both real', () => {
     expect([...sentIds].filter((id) => !storedIds.has(id))).toEqual([]);
     expect(storedIds.size).toBe(sentIds.size);
     const pieces = [
-      ['snapshot', snapshot, 32, snapshotAtCut],
+      ['snapshot', snapshot, SNAPSHOT_CHUNKS, snapshotAtCut],
       ['thumbnail', thumbnail, thumbnailChunks, null],
       ['full image', fullImage, 65, fullAtCut],
     ] as const;
@@ -236,7 +242,7 @@ describe('evidence from the post to the VMC, both real', () => {
         })
         .join('; ')}; VMC intake: ${status.intake.evidence.chunks} chunk events, ${status.intake.duplicates} redelivered events, ${status.intake.evidence.duplicateChunks} duplicate chunks, ${status.intake.evidence.stored} pieces verified; transfers at the kills: snapshot at chunk ${atFirstKill.find((u) => u.digest === snapshot)?.next_index}, thumbnail at ${atFirstKill.find((u) => u.digest === thumbnail)?.next_index}, full image at ${atSecondKill?.next_index}`,
     );
-    expect(status.intake.evidence).toMatchObject({ chunks: 32 + thumbnailChunks + 65, duplicateChunks: 0, stored: 3 });
+    expect(status.intake.evidence).toMatchObject({ chunks: SNAPSHOT_CHUNKS + thumbnailChunks + 65, duplicateChunks: 0, stored: 3 });
 
     expect((await gateway.kill('SIGTERM')).code).toBe(0);
     expect((await vmc.kill('SIGTERM')).code).toBe(0);
