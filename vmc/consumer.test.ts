@@ -8,6 +8,7 @@ import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../core/clock.js';
+import type { CloudEvent } from '../contract/envelope.js';
 import { Mosquitto } from '../test/helpers/mosquitto.js';
 import { createTestDatabase } from '../test/helpers/postgres.js';
 import { tempDir } from '../test/helpers/test-config.js';
@@ -99,6 +100,31 @@ describe('VMC consumer', () => {
     expect(consumer.qos0Dropped).toBe(1);
     expect(consumer.storeFailures).toBe(0);
     expect(consumer.state).toBe('connected');
+  });
+
+  it("shows a post's command.applied over a forged command.refused of the same command that arrived first", async () => {
+    const broker = await Mosquitto.start();
+    stops.push(() => broker.stop());
+    const store = await VmcStore.open(`sqlite:${join(tempDir('vmc-consumer-'), 'vmc.db')}`, systemClock.now());
+    stops.push(() => store.close());
+    const logger = pino({ level: 'silent' });
+    const intake = new EventIntake({ store, clock: systemClock, logger, consumerName: 'c1' });
+    const consumer = new Consumer({ url: broker.url, group: 'g', clientId: 'vmc-g-answers', intake, clock: systemClock, logger, reconnect: { initialMs: 50, maxMs: 200 } });
+    stops.push(() => consumer.stop());
+    await consumer.start();
+    await store.commands.recordSent({ commandId: 'cmd-1', kind: 'watchlist.update', version: 1, postIds: ['post-a'], summary: '1 plate(s)', issuedBy: 'user:root', issuedAt: new Date().toISOString() });
+    const progress = async () => (await store.commands.progress())[0];
+    const publisher = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    stops.push(() => publisher.endAsync());
+    const publish = (event: CloudEvent) => publisher.publishAsync(`border/v1/post-a/post/${event.type}`, JSON.stringify(event), { qos: 1 });
+
+    // Someone on post-a's topic answers the genuine command's id with a refusal, before the post does.
+    await publish(new EventMaker('post-a').watchlistAnswer('cmd-1', 1, 'GW_ERR_COMMAND_SIGNATURE'));
+    await expect.poll(async () => (await progress())?.refused.map((r) => r.postId), { timeout: 20_000, interval: 100 }).toEqual(['post-a']);
+    // The post applies the command and says so.
+    await publish(new EventMaker('post-a').watchlistAnswer('cmd-1', 1));
+    await expect.poll(() => intake.stats.stored, { timeout: 20_000, interval: 100 }).toBe(2);
+    expect(await progress()).toMatchObject({ applied: ['post-a'], refused: [], waiting: [] });
   });
 
   it('dead-letters a message the store keeps failing on while the store answers, and stores the rest', async () => {

@@ -84,6 +84,24 @@ export class EventMaker {
     return { ...this.factory.create('evidence.stored', laneId, data, crossingId ?? undefined), seq: (this.seq += 1) };
   }
 
+  /**
+   * The post's answer to a watchlist command `commandId` of `version`: `command.applied` (the post
+   * now at that version), or `command.refused` with `refusedCode` (the post's list unchanged).
+   */
+  watchlistAnswer(commandId: string, version: number, refusedCode?: string): CloudEvent<'command.applied' | 'command.refused'> {
+    this.clock.advance(1000);
+    const answer = { commandId, kind: 'watchlist.update' as const, version };
+    const event =
+      refusedCode === undefined
+        ? this.factory.create('command.applied', 'post', { ...answer, current: { watchlistVersion: version, watchlistPlates: 1, modelCommandVersion: null, models: { risk: null, xrayScreening: null } } })
+        : this.factory.create('command.refused', 'post', {
+            ...answer,
+            current: { watchlistVersion: null, watchlistPlates: 0, modelCommandVersion: null, models: { risk: null, xrayScreening: null } },
+            reason: { code: refusedCode, message: refusedCode },
+          });
+    return { ...event, seq: (this.seq += 1) };
+  }
+
   /** The `evidence.chunk` events that carry `bytes`, in order (each a seq of its own). */
   evidenceChunks(bytes: Buffer, kind: EvidenceKind, contentType: string, extra: { requestId?: string; digest?: string } = {}, laneId = 'lane-1'): CloudEvent<'evidence.chunk'>[] {
     const count = chunkCountOf(bytes.length);

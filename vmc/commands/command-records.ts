@@ -3,7 +3,8 @@
  * post's answer to it, and each post's current watchlist and model versions as its latest answer
  * states them. The answers arrive as events (`command.applied`, `command.refused`) and are
  * recorded in the transaction that stores the event (recordCommandAnswer), so a redelivered
- * answer changes nothing; only a newer answer replaces a post's versions.
+ * answer changes nothing; an `applied` replaces a stored `refused` (never the reverse); only a
+ * newer answer replaces a post's versions.
  */
 import type { CloudEvent } from '../../contract/envelope.js';
 import { COMMAND_KINDS, type CommandKind } from '../../contract/vmc-command.js';
@@ -52,14 +53,24 @@ type AnswerData = {
 export async function recordCommandAnswer(tx: SqlRunner, event: CloudEvent, postId: string, timeMs: number): Promise<void> {
   const data = event.data as AnswerData;
   if (data.commandId !== null) {
-    await tx.run('INSERT INTO command_answers (command_id, post_id, outcome, reason_code, reason_message, time_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (command_id, post_id) DO NOTHING', [
-      data.commandId,
-      postId,
-      event.type === 'command.applied' ? 'applied' : 'refused',
-      data.reason?.code ?? null,
-      data.reason?.message.slice(0, 1000) ?? null,
-      timeMs,
-    ]);
+    // A post's answer to a command stays once stored, except that an `applied` replaces a
+    // `refused`: the first answer used to win, so a forged `command.refused` carrying a genuine
+    // command's id, stored first, hid the post's later genuine `command.applied` for good. A post
+    // that applied a command did apply it; a refusal after it (a forgery, or the post reading the
+    // retained command again) never undoes that.
+    await tx.run(
+      `INSERT INTO command_answers (command_id, post_id, outcome, reason_code, reason_message, time_ms) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (command_id, post_id) DO UPDATE SET outcome = excluded.outcome, reason_code = excluded.reason_code, reason_message = excluded.reason_message, time_ms = excluded.time_ms
+       WHERE command_answers.outcome = 'refused' AND excluded.outcome = 'applied'`,
+      [
+        data.commandId,
+        postId,
+        event.type === 'command.applied' ? 'applied' : 'refused',
+        data.reason?.code ?? null,
+        data.reason?.message.slice(0, 1000) ?? null,
+        timeMs,
+      ],
+    );
   }
   if (data.kind === 'evidence.request') return;
   const { current } = data;

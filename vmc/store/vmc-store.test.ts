@@ -382,6 +382,27 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
     expect(await store.alarms({ limit: 10 })).toEqual([{ eventId: alarm.id, postId: 'post-a', laneId: 'post', alarm: 'GW_ERR_OUTBOX_FULL', severity: 'warning', message: 'GW_ERR_OUTBOX_FULL', details: { n: 1 }, time: alarm.time }]);
   });
 
+  it("records a post's applied answer over a refusal stored before it, never a refusal over an applied one", async () => {
+    await store.commands.recordSent({ commandId: 'cmd-1', kind: 'watchlist.update', version: 1, postIds: ['post-a', 'post-b'], summary: '1 plate(s)', issuedBy: 'user:root', issuedAt: new Date(NOW).toISOString() });
+    const progress = async () => (await store.commands.progress())[0];
+    // A refusal carrying the genuine command's id (a forgery on post-a's topic) arrives first…
+    const forged = new EventMaker('post-a').watchlistAnswer('cmd-1', 1, 'GW_ERR_COMMAND_SIGNATURE');
+    await store.store([forged], 'vmc-1', NOW);
+    expect(await progress()).toMatchObject({ applied: [], refused: [{ postId: 'post-a', code: 'GW_ERR_COMMAND_SIGNATURE' }], waiting: ['post-b'] });
+    // …then post-a's own answer: it applied the command, and the store says so.
+    const a = new EventMaker('post-a');
+    await store.store([a.watchlistAnswer('cmd-1', 1)], 'vmc-1', NOW);
+    expect(await progress()).toMatchObject({ applied: ['post-a'], refused: [], waiting: ['post-b'] });
+    // A redelivered refusal is a duplicate, and a new one after the applied changes nothing.
+    expect(await store.store([forged], 'vmc-1', NOW)).toEqual({ stored: 0, duplicates: 1 });
+    await store.store([new EventMaker('post-a').watchlistAnswer('cmd-1', 1, 'GW_ERR_COMMAND_REPLAY')], 'vmc-1', NOW);
+    // post-b applied first: a refusal after it does not undo that either.
+    const b = new EventMaker('post-b');
+    await store.store([b.watchlistAnswer('cmd-1', 1)], 'vmc-1', NOW);
+    await store.store([new EventMaker('post-b').watchlistAnswer('cmd-1', 1, 'GW_ERR_COMMAND_SIGNATURE')], 'vmc-1', NOW);
+    expect(await progress()).toMatchObject({ applied: ['post-a', 'post-b'], refused: [], waiting: [] });
+  });
+
   it('keeps accounts and sessions; a disabled or expired session is no session', async () => {
     expect(await store.addAccount({ name: 'ana', role: 'analyst', passwordHash: 'h1' }, NOW)).toBe(true);
     expect(await store.addAccount({ name: 'ana', role: 'admin', passwordHash: 'h2' }, NOW)).toBe(false);
