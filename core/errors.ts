@@ -86,6 +86,7 @@ export const ERROR_CODES = {
   GW_ERR_EVIDENCE_NOT_HELD: 'An evidence.request names no evidence this post holds (never stored, evicted, or damaged); refused',
   GW_ERR_EVIDENCE_WRITE: 'A piece of evidence could not be kept: larger than evidence.maxBytes, too little disk, a write error, or bytes that do not match their digest',
   GW_ERR_EVIDENCE_DAMAGED: 'A file of the evidence store is missing, or its size or bytes no longer match its digest; it was dropped from the store',
+  GW_ERR_VMC_COMMAND_VERSION: "A command version the VMC will not sign: not above the highest sent of its kind (the posts would refuse it), or more than 1000 above it (it would raise every post's version floor out of reach)",
   GW_ERR_VMC_NO_COMMAND_KEY: 'This VMC instance was started without a command-signing key (vmc --command-key PEM): it shows commands but sends none',
   GW_ERR_VMC_EVIDENCE_REJECTED: "Evidence a post sent was rejected or dropped at the VMC: a chunk that contradicts its piece, a piece over the size bound, bytes that do not match their digest, or an incomplete piece dropped by the bounds; counted, never served",
   GW_ERR_VMC_EVIDENCE_NOT_FOUND: 'The VMC holds no verified evidence of that digest (not received, not yet complete, or rejected)',

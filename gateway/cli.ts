@@ -130,7 +130,8 @@ async function report(error: unknown, io: CliIo): Promise<number> {
     }
   }
   io.err(`${error.code}: ${error.message}\n`);
-  if (error.code === 'GW_ERR_CLI_USAGE') return EXIT_CODES.usage;
+  // A command version out of range is what `vmc command … --version N` was told: a usage error.
+  if (error.code === 'GW_ERR_CLI_USAGE' || error.code === 'GW_ERR_VMC_COMMAND_VERSION') return EXIT_CODES.usage;
   if (error.code.startsWith('GW_ERR_CONFIG')) return EXIT_CODES.config;
   return EXIT_CODES.failure;
 }

@@ -73,7 +73,7 @@ const COMMAND_SEND = {
   posts: { type: 'string', value: 'A,B,…', required: true, help: 'the posts it is for (a-z 0-9 -)' },
   key: { type: 'string', value: 'PEM', required: true, help: "the VMC's command-signing private key (vmc keygen)" },
   mqtt: { type: 'string', value: 'URL', required: true, help: 'the broker; credentials in the URL or $VMC_MQTT_USERNAME/$VMC_MQTT_PASSWORD' },
-  version: { type: 'string', value: 'N', help: 'the command version (default: one above the highest the store knows for this kind)' },
+  version: { type: 'string', value: 'N', help: 'the command version (default: one above the highest the store knows for this kind; at most 1000 above it)' },
   'topic-root': { type: 'string', value: 'TEMPLATE', help: "the posts' uplink.topicRoot (default border/v1/{postId})" },
   store: { type: 'string', value: 'sqlite:PATH|postgres://…', help: 'the VMC store (default $VMC_STORE, else sqlite:vmc.db)' },
 } as const satisfies Record<string, OptionSpec>;

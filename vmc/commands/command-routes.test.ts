@@ -116,6 +116,22 @@ describe('commands API', () => {
     expect(cleared.json()).toMatchObject({ version: before + 1 });
   });
 
+  it('refuses a version far above the highest sent of its kind (it would block the kind on every post), and one not above it', async () => {
+    const before = await highest('watchlist.update');
+    for (const version of [Number.MAX_SAFE_INTEGER, before + 1001, before]) {
+      const refused = await post(app, '/api/commands/watchlist', admin, { plates: 'AB123CD', posts: ['post-c'], version });
+      expect(refused.statusCode, String(version)).toBe(400);
+      expect(refused.json(), String(version)).toMatchObject({ code: 'GW_ERR_VMC_COMMAND_VERSION', message: expect.stringContaining(`above ${before}`) as string });
+    }
+    expect(await highest('watchlist.update')).toBe(before);
+    // A jump of 1000 is allowed; the next ceiling is 1000 above that.
+    const jumped = await post(app, '/api/commands/watchlist', admin, { plates: 'AB123CD', posts: ['post-c'], version: before + 1000 });
+    expect(jumped.statusCode).toBe(201);
+    expect(jumped.json()).toMatchObject({ version: before + 1000 });
+    expect((await post(app, '/api/commands/watchlist', admin, { plates: 'AB123CD', posts: ['post-c'], version: before + 2001 })).json()).toMatchObject({ code: 'GW_ERR_VMC_COMMAND_VERSION' });
+    expect(await highest('watchlist.update')).toBe(before + 1000);
+  });
+
   it('refuses a model rollout the posts could not load, before it is signed, recorded or retained', async () => {
     const onnx = Buffer.from('an onnx file, as far as this test goes');
     const sha256 = createHash('sha256').update(onnx).digest('hex');

@@ -1,6 +1,6 @@
 /**
  * Sends a signed command to posts: the next version of its kind (one above the highest the store
- * knows, unless given), recorded in the store before it is published (so the dashboard shows the
+ * knows, unless given, and then at most MAX_VERSION_STEP above it), recorded in the store before it is published (so the dashboard shows the
  * posts as waiting, and a second sender picks the version after), then published QoS 1 and
  * retained on each post's command topic: a post offline now gets it when it reconnects.
  * The key stays with the sender (the CLI's --key, the API server's --command-key).
@@ -18,6 +18,15 @@ import type { CommandRecords } from './command-records.js';
 
 export const DEFAULT_TOPIC_ROOT = 'border/v1/{postId}';
 
+/**
+ * How far above the highest version sent of its kind a command's version may be set. Each post
+ * keeps the version of the last command it applied as a floor and refuses any command below it;
+ * a command of version 9007199254740991 set that floor where no later command can pass it, and
+ * the kind was blocked until each post's database was edited. 1,000 leaves room for any
+ * deliberate jump (a store restored from an older backup, whose posts are a few versions ahead).
+ */
+export const MAX_VERSION_STEP = 1000;
+
 export interface Broker {
   url: string;
   username?: string;
@@ -31,7 +40,7 @@ export interface SendRequest {
   payload: Record<string, unknown>;
   summary: string;
   postIds: string[];
-  /** Default: one above the highest sent of this kind. */
+  /** Default: one above the highest sent of this kind; at most MAX_VERSION_STEP above it. */
   version?: number;
   issuedBy: string;
 }
@@ -106,7 +115,13 @@ export async function sendCommand(records: CommandRecords, broker: Broker, key: 
   const highest = await records.highestVersion(request.kind);
   const version = request.version ?? highest + 1;
   if (!Number.isSafeInteger(version) || version <= highest) {
-    throw new GatewayError('GW_ERR_CLI_USAGE', `${request.kind} version ${version} is not above ${highest}, the highest already sent: the posts would refuse it as older or a replay`);
+    throw new GatewayError('GW_ERR_VMC_COMMAND_VERSION', `${request.kind} version ${version} is not above ${highest}, the highest already sent: the posts would refuse it as older or a replay`);
+  }
+  if (version > highest + MAX_VERSION_STEP) {
+    throw new GatewayError(
+      'GW_ERR_VMC_COMMAND_VERSION',
+      `${request.kind} version ${version} is more than ${MAX_VERSION_STEP} above ${highest}, the highest already sent: each post would keep it as its floor and refuse every later ${request.kind} below it`,
+    );
   }
   const command = signCommand(
     { kind: request.kind, commandId: randomUUID(), postIds: request.postIds, version, issuedAt: new Date(clock.now()).toISOString(), payload: request.payload },
