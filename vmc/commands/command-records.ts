@@ -49,8 +49,11 @@ type AnswerData = {
  * Records a post's answer to a command; runs inside the transaction storing its event. Only an
  * answer to a watchlist or model command (or one the post could not read) sets the post's
  * versions: an evidence request changes neither, and its answers are many and frequent.
+ * `timeMs` is the answer's own time; `seenMs` orders the post's versions: its time, never later
+ * than now (an answer stamped 9999-12-31 pinned the post's versions, which no later answer could
+ * replace).
  */
-export async function recordCommandAnswer(tx: SqlRunner, event: CloudEvent, postId: string, timeMs: number): Promise<void> {
+export async function recordCommandAnswer(tx: SqlRunner, event: CloudEvent, postId: string, timeMs: number, seenMs: number): Promise<void> {
   const data = event.data as AnswerData;
   if (data.commandId !== null) {
     // A post's answer to a command stays once stored, except that an `applied` replaces a
@@ -79,7 +82,7 @@ export async function recordCommandAnswer(tx: SqlRunner, event: CloudEvent, post
      ON CONFLICT (post_id) DO UPDATE SET watchlist_version = excluded.watchlist_version, watchlist_plates = excluded.watchlist_plates,
        model_command_version = excluded.model_command_version, risk_model = excluded.risk_model, xray_model = excluded.xray_model, time_ms = excluded.time_ms
      WHERE excluded.time_ms >= post_versions.time_ms`,
-    [postId, current.watchlistVersion, current.watchlistPlates, current.modelCommandVersion, current.models.risk, current.models.xrayScreening, timeMs],
+    [postId, current.watchlistVersion, current.watchlistPlates, current.modelCommandVersion, current.models.risk, current.models.xrayScreening, seenMs],
   );
 }
 

@@ -403,6 +403,20 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
     expect(await progress()).toMatchObject({ applied: ['post-a', 'post-b'], refused: [], waiting: [] });
   });
 
+  it("lets a command answer stamped far in the future count as seen now: the post's versions are not pinned to it", async () => {
+    const a = new EventMaker('post-a', new ManualClock(NOW));
+    const first = a.watchlistAnswer('cmd-1', 1);
+    await store.store([first], 'vmc-1', Date.parse(first.time));
+    // An answer stamped 9999-12-31 (a post's clock far ahead, or a forgery) claiming version 999.
+    const ahead = new EventMaker('post-a', new ManualClock(Date.UTC(9999, 11, 30))).watchlistAnswer('cmd-2', 999);
+    await store.store([ahead], 'vmc-1', Date.parse(first.time));
+    expect((await store.commands.postVersions())[0]).toMatchObject({ watchlistVersion: 999, updatedAt: first.time });
+    // The post's next answer replaces it.
+    const next = a.watchlistAnswer('cmd-3', 2);
+    await store.store([next], 'vmc-1', Date.parse(next.time));
+    expect((await store.commands.postVersions())[0]).toMatchObject({ watchlistVersion: 2, updatedAt: next.time });
+  });
+
   it('keeps accounts and sessions; a disabled or expired session is no session', async () => {
     expect(await store.addAccount({ name: 'ana', role: 'analyst', passwordHash: 'h1' }, NOW)).toBe(true);
     expect(await store.addAccount({ name: 'ana', role: 'admin', passwordHash: 'h2' }, NOW)).toBe(false);

@@ -280,9 +280,10 @@ export class VmcStore {
   private async insertEvent(tx: SqlRunner, event: CloudEvent, payload: string, storedBy: string, nowMs: number, result: StoreResult): Promise<boolean> {
     const { postId, laneId } = postAndLaneOf(event);
     const timeMs = Date.parse(event.time);
-    // What orders a post's, a lane's and a device's latest state: never later than now. An event
-    // stamped 9999-12-31 (a gateway's clock far ahead) pinned its post's last-seen and its device's
-    // state, which no later report could replace. The event itself keeps its time.
+    // What orders a post's, a lane's and a device's latest state (and a post's command versions):
+    // never later than now. An event stamped 9999-12-31 (a gateway's clock far ahead) pinned its
+    // post's last-seen and its device's state, which no later report could replace. The event
+    // itself keeps its time.
     const seenMs = Math.min(timeMs, nowMs);
     // A chunk's event is kept (its seq counts for the gap scan, its id for idempotency) without
     // its bytes: they live in the evidence tables, once.
@@ -313,7 +314,7 @@ export class VmcStore {
         event.id, postId, laneId, data.alarm, data.severity, data.message, JSON.stringify(data.details), timeMs,
       ]);
     } else if (event.type === 'command.applied' || event.type === 'command.refused') {
-      await recordCommandAnswer(tx, event, postId, timeMs);
+      await recordCommandAnswer(tx, event, postId, timeMs, seenMs);
     } else if (event.type === 'device.status') {
       const data = (event as CloudEvent<'device.status'>).data;
       // Only a newer report replaces the device's state: a replayed old one must not undo it.
