@@ -22,7 +22,7 @@ import { ManualClock } from '../../test/helpers/manual-clock.js';
 import type { Actor } from '../auth/roles.js';
 import type { DeviceReading, HealthListener, ReadingListener } from '../devices/device-manager.js';
 import type { PostWorkflowOptions } from './post-workflow.js';
-import { PostWorkflow } from './post-workflow.js';
+import { PostWorkflow, RESTORED_OPEN_CONFIRM_MS } from './post-workflow.js';
 import type { RiskAssessor } from './risk-assessor.js';
 import type { EventDraft } from '../../contract/envelope.js';
 import { LaneStore } from './lane-store.js';
@@ -580,7 +580,12 @@ uplink: { brokers: ["mqtt://127.0.0.1:1"] }
 `);
 
   /** A post on `clock` storing into `db`; `emitted` gets every event it stores. */
-  function postOn(db: Database.Database, clock: ManualClock, emitted: Emitted[], on = { config: twoCameras, feed: new Feed() }): { post: PostWorkflow; feed: Feed } {
+  function postOn(
+    db: Database.Database,
+    clock: ManualClock,
+    emitted: Emitted[],
+    on: { config: typeof twoCameras; feed: Feed; onEvent?: (event: EventDraft) => void } = { config: twoCameras, feed: new Feed() },
+  ): { post: PostWorkflow; feed: Feed } {
     const { feed } = on;
     const post = new PostWorkflow({
       config: on.config,
@@ -588,6 +593,7 @@ uplink: { brokers: ["mqtt://127.0.0.1:1"] }
         emit: (type, laneId, data, subject, within) => {
           db.transaction(() => within?.({ type, data } as unknown as EventDraft, db))();
           emitted.push({ type, laneId, subject, data });
+          on.onEvent?.({ specversion: '1.0', id: String(emitted.length), source: `/border/p1/${laneId}`, type, time: new Date(clock.now()).toISOString(), ...(subject ? { subject } : {}), datacontenttype: 'application/json', data });
           return Promise.resolve({ seq: emitted.length, id: String(emitted.length) });
         },
         audit: { within: () => (event: unknown) => event } as unknown as PostWorkflowOptions['gateway']['audit'],
@@ -756,5 +762,129 @@ uplink: { brokers: ["mqtt://127.0.0.1:1"] }
     expect(standing('lane-2')).toEqual([]);
     laneConsole.stop();
     second.post.stop();
+  });
+
+  describe('a barrier cycle restored open', () => {
+    /**
+     * Before the restart: a vehicle released on lane 1, its release (and the cycle, `open`) stored,
+     * and the OPEN still pending at the barrier when the process dies: it never reached the arm.
+     */
+    async function killedBeforeTheOpenReachedTheBarrier(db: Database.Database): Promise<{ crossingId: string; wallMs: number }> {
+      const before = new ManualClock();
+      const beforeFeed = new Feed();
+      const barrier = new StandInBarrier(beforeFeed, before);
+      beforeFeed.barrier = barrier;
+      const first = postOn(db, before, [], { config, feed: beforeFeed });
+      const crossing = first.post.register('lane-1', { plate: 'GE-301-AA', actor: SUPERVISOR, declaration: DECLARATION });
+      first.post.lane('lane-1').workflow.forceRelease(crossing.crossingId, SUPERVISOR, 'released for the test');
+      expect(barrier.pending.map((p) => p.command)).toEqual(['open']);
+      expect(barrier.state.position).toBe('closed');
+      first.post.stop();
+      await flush();
+      return { crossingId: crossing.crossingId, wallMs: before.now() };
+    }
+
+    /** The gateway started again on `db`, with its console listening to its events. */
+    function restarted(db: Database.Database, wallMs: number) {
+      const clock = new ManualClock(wallMs + 60_000);
+      const feed = new Feed();
+      const barrier = new StandInBarrier(feed, clock);
+      feed.barrier = barrier;
+      const emitted: Emitted[] = [];
+      const listeners: ((event: EventDraft) => void)[] = [];
+      const { post } = postOn(db, clock, emitted, { config, feed, onEvent: (event) => listeners.forEach((listener) => listener(event)) });
+      const laneConsole = new LaneConsole({
+        post,
+        onEvent: (listener) => {
+          listeners.push(listener);
+          return () => undefined;
+        },
+        devices: feed,
+        deviceHealth: () => undefined,
+        image: () => null,
+        clock,
+      });
+      const standing = () => (laneConsole.lanes().find((lane) => lane.laneId === 'lane-1')?.alarms ?? []) as { code: string; message: string; resolvedBy: string | null; severity: string }[];
+      return { clock, barrier, emitted, post, laneConsole, standing, stop: () => (laneConsole.stop(), post.stop()) };
+    }
+
+    it('raises a lane alarm, opens nothing, and lets the supervisor open by hand when the arm is found closed after the restart', async () => {
+      const db = new Database(':memory:');
+      const { crossingId, wallMs } = await killedBeforeTheOpenReachedTheBarrier(db);
+      const after = restarted(db, wallMs);
+      expect(after.post.lane('lane-1').cycle.phase).toBe('open'); // as stored, until the arm is read
+      expect(after.emitted).toEqual([]);
+
+      after.barrier.set({}); // the first poll: closed, nobody on the loop
+      await flush();
+      const raised = after.emitted.filter((e) => e.type === 'alarm.raised');
+      expect(raised).toEqual([
+        expect.objectContaining({
+          laneId: 'lane-1',
+          data: expect.objectContaining({ alarm: 'WF_BARRIER_OPEN_UNCONFIRMED', severity: 'warning', details: { barrierId: 'bar-1', command: 'open', position: 'closed', waiting: 1, crossingId: null } }) as unknown,
+        }),
+      ]);
+      expect(String(raised[0]?.data.message)).toContain('open it by hand');
+      expect(after.standing()).toEqual([expect.objectContaining({ code: 'WF_BARRIER_OPEN_UNCONFIRMED', resolvedBy: 'barrier', severity: 'warning' })]);
+      // Fail safe: the gateway sends no OPEN by itself, now or on later readings.
+      after.barrier.set({ vehiclePresent: true });
+      await flush();
+      expect(after.barrier.pending).toEqual([]);
+      expect(after.post.lane('lane-1').cycle).toMatchObject({ phase: 'idle', waiting: 1 });
+      expect(after.post.lane('lane-1').workflow.get(crossingId).state).toBe('released');
+      after.stop();
+
+      // Killed again before anyone acted: the console shows the alarm again, without a new event.
+      const again = restarted(db, wallMs + 120_000);
+      again.barrier.set({ vehiclePresent: true });
+      await flush();
+      expect(again.emitted).toEqual([]);
+      expect(again.standing()).toEqual([expect.objectContaining({ code: 'WF_BARRIER_OPEN_UNCONFIRMED', resolvedBy: 'barrier' })]);
+      // As it asks: the supervisor opens by hand, the truck drives through, the loop records its exit.
+      const byHand = again.post.operateBarrier('lane-1', 'open', SUPERVISOR, 'truck waiting after the restart');
+      await flush();
+      await again.barrier.confirm('open');
+      await byHand;
+      expect(again.standing()).toEqual([]);
+      again.barrier.set({ vehiclePresent: false });
+      expect(again.emitted.find((e) => e.type === 'crossing.completed')).toMatchObject({ subject: crossingId, data: { outcome: 'completed' } });
+      again.stop();
+    });
+
+    it('carries the cycle on when the first reading shows the arm open: no alarm, closed behind the vehicle', async () => {
+      const db = new Database(':memory:');
+      const { crossingId, wallMs } = await killedBeforeTheOpenReachedTheBarrier(db);
+      const after = restarted(db, wallMs);
+      after.barrier.set({ position: 'moving' }); // still travelling up: undecided
+      after.barrier.set({ position: 'open' });
+      after.clock.advance(60_000);
+      after.barrier.set({ vehiclePresent: true });
+      after.barrier.set({ vehiclePresent: false });
+      await flush();
+      await after.barrier.confirm('close');
+      expect(after.emitted.filter((e) => e.type === 'alarm.raised')).toEqual([]);
+      expect(after.emitted.find((e) => e.type === 'crossing.completed')).toMatchObject({ subject: crossingId, data: { outcome: 'completed' } });
+      expect(after.post.lane('lane-1').cycle).toMatchObject({ phase: 'idle', waiting: 0 });
+      after.stop();
+    });
+
+    it('raises it when no reading shows the arm in time, and carries on if a later reading shows it open after all', async () => {
+      const db = new Database(':memory:');
+      const { wallMs } = await killedBeforeTheOpenReachedTheBarrier(db);
+      const after = restarted(db, wallMs);
+      after.barrier.set({ position: 'moving' }); // stuck between its limits, or the barrier not answering
+      after.clock.advance(RESTORED_OPEN_CONFIRM_MS - 1);
+      expect(after.emitted).toEqual([]);
+      after.clock.advance(1);
+      await flush();
+      expect(after.emitted.map((e) => e.data.alarm)).toEqual(['WF_BARRIER_OPEN_UNCONFIRMED']);
+      expect(after.emitted[0]?.data.details).toMatchObject({ position: null, command: 'open' });
+      expect(after.standing()).toHaveLength(1);
+      after.barrier.set({ position: 'open' });
+      expect(after.post.lane('lane-1').cycle.phase).toBe('open');
+      expect(after.standing()).toEqual([]);
+      expect(after.barrier.pending).toEqual([]);
+      after.stop();
+    });
   });
 });

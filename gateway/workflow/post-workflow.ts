@@ -10,7 +10,7 @@
 import { platesMatch } from '../../core/plates.js';
 import type { Logger } from 'pino';
 import type { LaneConfig, PostConfig } from '../../config/schema.js';
-import type { Clock, ClockQualityProbe } from '../../core/clock.js';
+import type { Clock, ClockQualityProbe, TimerHandle } from '../../core/clock.js';
 import { isGatewayError } from '../../core/errors.js';
 import { BarrierDriver, type BarrierInputs } from '../../drivers/barrier/barrier-driver.js';
 import type { DriverHealth } from '../../drivers/driver.js';
@@ -96,7 +96,20 @@ interface Lane {
   barrierId: string | null;
   hasExitCamera: boolean;
   cycle: BarrierCycle;
+  /**
+   * Restored in `open` (the arm was commanded open for a released vehicle before a restart) and
+   * not yet confirmed by a reading of the arm: see confirmRestoredOpen. `alarmed` once the
+   * operator has been told; the timer raises it when no reading decides in time.
+   */
+  restoredOpen?: { timer: TimerHandle | null; alarmed: boolean } | null;
 }
+
+/**
+ * How long (post clock) after a restart the arm of a cycle restored in `open` may go without a
+ * reading that shows where it is (the barrier not yet connected, not answering, or stuck between its
+ * limits) before the operator is told the open cannot be confirmed.
+ */
+export const RESTORED_OPEN_CONFIRM_MS = 30_000;
 
 /** What the workflow needs of the device manager (a test drives the same listeners). */
 export type DeviceFeed = Pick<DeviceManager, 'onReadings' | 'onHealthChanges' | 'driver'>;
@@ -172,6 +185,17 @@ export class PostWorkflow {
       // and close again, as after a refusal. The old process's monotonic times mean nothing here.
       if (saved.phase === 'closing' || saved.phase === 'close-refused') lane.cycle.phase = 'close-refused';
       if (lane.cycle.refusal || lane.cycle.phase === 'close-refused') lane.cycle.refusal = { input: saved.refusal?.input ?? 'loop', sinceMono: this.options.clock.monotonic(), attempts: saved.refusal?.attempts ?? 1 };
+      // Opened for a released vehicle, as far as the store knows: the release was committed with
+      // the cycle, but the OPEN may never have reached the barrier (killed in between). The arm's
+      // first reading tells (confirmRestoredOpen); until then, or if none comes, nothing is opened.
+      if (saved.phase === 'open' && lane.barrierId !== null) {
+        const restoredOpen: NonNullable<Lane['restoredOpen']> = { timer: null, alarmed: false };
+        restoredOpen.timer = this.options.clock.setTimeout(() => {
+          restoredOpen.timer = null;
+          if (lane.restoredOpen === restoredOpen) this.restoredOpenUnconfirmed(lane, null);
+        }, RESTORED_OPEN_CONFIRM_MS);
+        lane.restoredOpen = restoredOpen;
+      }
     }
     let restored = 0;
     for (const [laneId, crossings] of store.restoreCrossings()) {
@@ -235,7 +259,11 @@ export class PostWorkflow {
   }
 
   stop(): void {
-    for (const lane of this.lanes.values()) lane.workflow.stop();
+    for (const lane of this.lanes.values()) {
+      lane.workflow.stop();
+      if (lane.restoredOpen?.timer) this.options.clock.clearTimeout(lane.restoredOpen.timer);
+      lane.restoredOpen = null;
+    }
   }
 
   private arrive(laneId: string, plate: string | null, vehicleType: string, confidence: number | null, detectedBy: DetectedBy, entryPicture: string | null = null): Crossing {
@@ -270,6 +298,7 @@ export class PostWorkflow {
       case 'inputs.changed': {
         // Stored only when the reading changed the cycle: each store is a commit of its own.
         const before = this.options.store ? JSON.stringify(lane.cycle) : '';
+        if (lane.restoredOpen) this.confirmRestoredOpen(lane, reading);
         this.onBarrierInputs(lane, reading);
         if (this.options.store && JSON.stringify(lane.cycle) !== before) this.options.store.saveCycle(laneId, lane.cycle);
         return;
@@ -385,6 +414,47 @@ export class PostWorkflow {
     } else if (cycle.phase === 'close-refused' && !inputs.vehiclePresent && !inputs.photocellBlocked) {
       this.closeBarrier(lane);
     }
+  }
+
+  /**
+   * The first reading of an arm whose cycle was restored in `open`. Open: the OPEN reached it before
+   * the restart, and the cycle goes on (closed behind the vehicle). Travelling: the next reading
+   * decides (or RESTORED_OPEN_CONFIRM_MS). Anything else: the open never reached it, or the arm was
+   * closed since; the released vehicle may be waiting at a closed arm, or may have passed during
+   * the outage. Sending OPEN again could let the next vehicle through behind it unchecked, so the
+   * gateway fails safe: the cycle ends as after a failed open, and the operator is told to open by
+   * hand (restoredOpenUnconfirmed).
+   */
+  private confirmRestoredOpen(lane: Lane, inputs: BarrierInputs): void {
+    const restoredOpen = lane.restoredOpen;
+    if (!restoredOpen || inputs.position === 'moving') return;
+    if (restoredOpen.timer) this.options.clock.clearTimeout(restoredOpen.timer);
+    lane.restoredOpen = null;
+    if (inputs.position === 'open') {
+      // Told it could not be confirmed (no reading in time), and it is open after all: the cycle
+      // goes on, unless another began meanwhile.
+      if (restoredOpen.alarmed && lane.cycle.phase === 'idle') lane.cycle.phase = 'open';
+      return;
+    }
+    if (!restoredOpen.alarmed) this.restoredOpenUnconfirmed(lane, inputs.position);
+  }
+
+  /** A cycle restored in `open` whose arm is not seen open (`position` null: no reading in time). */
+  private restoredOpenUnconfirmed(lane: Lane, position: BarrierInputs['position'] | null): void {
+    const { cycle } = lane;
+    if (lane.restoredOpen) lane.restoredOpen.alarmed = true;
+    if (position !== null) lane.restoredOpen = null;
+    if (cycle.phase !== 'open') return; // a hand action or a new cycle overtook it
+    cycle.phase = 'idle';
+    cycle.command += 1;
+    const seen = position === null ? `no reading of the arm within ${RESTORED_OPEN_CONFIRM_MS / 1000} s of the restart` : `the arm ${position}`;
+    this.barrierAlarm(
+      lane,
+      'WF_BARRIER_OPEN_UNCONFIRMED',
+      'warning',
+      `after a restart the barrier was to be open for a released vehicle, but ${seen}: the open may never have reached it. If the vehicle is waiting, open it by hand; the gateway does not (the vehicle may have passed during the outage)`,
+      { command: 'open', position, waiting: cycle.waiting },
+    );
   }
 
   private openForNext(lane: Lane): void {

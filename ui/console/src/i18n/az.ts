@@ -93,6 +93,7 @@ export const az: Messages = {
   'alarmCode.WF_DEVICE_DOWN': 'Cihaz işləmir',
   'alarmCode.WF_BARRIER_COMMAND': 'Şlaqbaum əmri alınmadı',
   'alarmCode.WF_BARRIER_CLOSED_AFTER_RETRY': 'Şlaqbaum təkrar cəhddən sonra bağlandı',
+  'alarmCode.WF_BARRIER_OPEN_UNCONFIRMED': 'Yenidən başladıqdan sonra şlaqbaum açıq deyil',
   'alarmCode.GW_ERR_BARRIER_UNSAFE': 'Şlaqbaum açıq qaldı: zolaq boş deyil',
   'alarmCode.GW_ERR_BARRIER_NOT_CONFIRMED': 'Şlaqbaumun hərəkəti təsdiqlənmədi',
   'alarmCode.GW_ERR_BARRIER_NO_ANSWER': 'Şlaqbaum kontrolleri cavab vermir',

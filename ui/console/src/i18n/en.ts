@@ -91,6 +91,7 @@ export const en = {
   'alarmCode.WF_DEVICE_DOWN': 'Device down',
   'alarmCode.WF_BARRIER_COMMAND': 'Barrier command failed',
   'alarmCode.WF_BARRIER_CLOSED_AFTER_RETRY': 'Barrier closed after a retry',
+  'alarmCode.WF_BARRIER_OPEN_UNCONFIRMED': 'Barrier not open after a restart',
   'alarmCode.GW_ERR_BARRIER_UNSAFE': 'Barrier kept open: lane not clear',
   'alarmCode.GW_ERR_BARRIER_NOT_CONFIRMED': 'Barrier movement not confirmed',
   'alarmCode.GW_ERR_BARRIER_NO_ANSWER': 'Barrier controller not answering',

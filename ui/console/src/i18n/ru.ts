@@ -93,6 +93,7 @@ export const ru: Messages = {
   'alarmCode.WF_DEVICE_DOWN': 'Устройство не работает',
   'alarmCode.WF_BARRIER_COMMAND': 'Команда шлагбауму не выполнена',
   'alarmCode.WF_BARRIER_CLOSED_AFTER_RETRY': 'Шлагбаум закрыт со второй попытки',
+  'alarmCode.WF_BARRIER_OPEN_UNCONFIRMED': 'Шлагбаум не открыт после перезапуска',
   'alarmCode.GW_ERR_BARRIER_UNSAFE': 'Шлагбаум остался открыт: полоса не свободна',
   'alarmCode.GW_ERR_BARRIER_NOT_CONFIRMED': 'Движение шлагбаума не подтверждено',
   'alarmCode.GW_ERR_BARRIER_NO_ANSWER': 'Контроллер шлагбаума не отвечает',
