@@ -13,9 +13,7 @@
  * against a real process); every wait is for an event (a line from the module, a reading, a
  * commit), never for time to pass. The workflow's stamping clock is a manual one.
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
+import { spawnSync } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config/load-config.js';
 import { systemClock } from '../core/clock.js';
@@ -28,13 +26,8 @@ import { resolveUplinkSettings } from '../gateway/uplink/resolve-settings.js';
 import { eventTopic } from '../gateway/uplink/topics.js';
 import { nextReading } from './helpers/driver-events.js';
 import { ManualClock } from './helpers/manual-clock.js';
+import { HUNG_MS, PYTHON, PymodbusModule } from './helpers/pymodbus-module.js';
 import { tempDir } from './helpers/test-config.js';
-
-/** Debian's interpreter: python3-pymodbus installs there (a pyenv `python3` does not see it). */
-const PYTHON = '/usr/bin/python3';
-const MODULE_SCRIPT = fileURLToPath(new URL('helpers/pymodbus-io-module.py', import.meta.url));
-/** A safety net for a hung peer, not a wait for time to pass. */
-const HUNG_MS = 20_000;
 
 const SUPERVISOR = { id: 'sup-1', role: 'supervisor' as const };
 const DECLARATION = { direction: 'export' as const, declaredWeightKg: 20_000, documents: ['SAD-1'], aeo: false };
@@ -45,71 +38,6 @@ interface Published {
   type: string;
   subject?: string;
   data: Record<string, unknown>;
-}
-
-/** The pymodbus module as a child process: its coil writes, and commands acknowledged line by line. */
-class PymodbusModule {
-  readonly coilWrites: string[] = [];
-  private readonly lines: string[] = [];
-  private readonly waiters: { match: (line: string) => boolean; resolve: (line: string) => void }[] = [];
-
-  private constructor(private readonly child: ChildProcessWithoutNullStreams) {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      this.lines.push(line);
-      if (line.startsWith('coil ')) this.coilWrites.push(line);
-      for (const waiter of [...this.waiters]) {
-        if (!waiter.match(line)) continue;
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        waiter.resolve(line);
-      }
-    });
-  }
-
-  static async start(): Promise<{ module: PymodbusModule; port: number }> {
-    const child = spawn(PYTHON, [MODULE_SCRIPT, '1'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const stderr: string[] = [];
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
-    const module = new PymodbusModule(child);
-    const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`pymodbus module exited (${code}): ${stderr.join('')}`))));
-    const listening = await Promise.race([module.line((line) => line.startsWith('listening ')), exited]);
-    return { module, port: Number(listening.split(' ')[1]) };
-  }
-
-  /** Sets a discrete input (`loop`, `photocell`, …); resolves once the module has applied it. */
-  async set(input: string, on: boolean): Promise<void> {
-    const ack = this.line((line) => line === `ok ${input} ${on ? 1 : 0}`);
-    this.child.stdin.write(`set ${input} ${on ? 1 : 0}\n`);
-    await ack;
-  }
-
-  /** The first `count` coil writes, once the module has seen them (a coil's release follows its pulse). */
-  async writes(count: number): Promise<string[]> {
-    let seen = 0;
-    await this.line((line) => line.startsWith('coil ') && (seen += 1) >= count);
-    return this.coilWrites.slice(0, count);
-  }
-
-  line(match: (line: string) => boolean): Promise<string> {
-    const seen = this.lines.find(match);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`pymodbus module: no such line; last lines:\n${this.lines.slice(-10).join('\n')}`)), HUNG_MS);
-      this.waiters.push({
-        match,
-        resolve: (line) => {
-          clearTimeout(timer);
-          resolve(line);
-        },
-      });
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.stdin.end(); // end of stdin stops the module
-    await exited;
-  }
 }
 
 /** The outbox as the uplink would publish it, and a wait for what the test expects there. */
