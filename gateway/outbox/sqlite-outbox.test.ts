@@ -373,6 +373,27 @@ describe('SqliteOutbox', () => {
     outbox.close();
   });
 
+  it("does not wait for another connection's lock on the loop even in the first commit of the outbox", async () => {
+    const path = join(tempDir(), 'outbox.db');
+    const outbox = open(path);
+    const shell = new Database(path);
+    shell.prepare('BEGIN IMMEDIATE').run();
+    // What the first commit runs with: it waited busy_timeout (5 s, on the event loop) for the lock.
+    const seen: number[] = [];
+    const stored = outbox.append(weighed('lane-1', 1), (event, db) => {
+      seen.push(Number(db.pragma('busy_timeout', { simple: true })));
+      return event;
+    });
+    outbox.flush();
+    expect(seen).toEqual([0]);
+    expect(Number(outbox.database.pragma('busy_timeout', { simple: true }))).toBe(5000);
+    shell.prepare('COMMIT').run();
+    shell.close();
+    clock.advance(100);
+    expect(await stored).toMatchObject({ seq: 1 });
+    outbox.close();
+  });
+
   it("waits for another connection's write lock off the event loop, keeping every event, and stores them once it is free", async () => {
     const path = join(tempDir(), 'outbox.db');
     const { logger: recording, lines } = recordingLogger();

@@ -32,6 +32,7 @@ import { DiskRoomGauge, RecentDiskRoom, type DiskRoom } from './disk-room.js';
 import type { LoopSyncBudgetOptions } from './loop-sync-budget.js';
 import { RecentRows } from './recent-rows.js';
 import { migrateGatewayDatabase } from '../storage/migrations.js';
+import { prepareBusyTimeout } from '../storage/without-waiting.js';
 import { WalCheckpointer, type WalCheckpointerStats } from './wal-checkpointer.js';
 import { WalSync } from './wal-sync.js';
 
@@ -329,7 +330,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       }),
     );
     this.transact = db.transaction((work: () => void) => work());
-    this.lockTimeout = { off: db.prepare('PRAGMA busy_timeout = 0'), on: db.prepare(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`) };
+    this.lockTimeout = { off: prepareBusyTimeout(db, 0), on: prepareBusyTimeout(db, BUSY_TIMEOUT_MS) };
     this.statements = {
       insert: db.prepare(
         'INSERT INTO events (seq, id, lane, type, priority, payload, bytes, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',

@@ -23,16 +23,38 @@ export function isLockedError(error: unknown): boolean {
 /** Seconds an HTTP caller refused for a locked database is told to wait (Retry-After). */
 export const LOCKED_RETRY_AFTER_SEC = 2;
 
-/** The statements that read and set a connection's busy_timeout, made once per connection. */
-const timeoutStatements = new WeakMap<Database.Database, { get: Database.Statement<[], number>; off: Database.Statement }>();
+/** The statement that sets a connection's busy_timeout to 0, made once per connection. */
+const offStatements = new WeakMap<Database.Database, Database.Statement>();
 
-function statementsOf(db: Database.Database): { get: Database.Statement<[], number>; off: Database.Statement } {
-  let statements = timeoutStatements.get(db);
-  if (!statements) {
-    statements = { get: db.prepare<[], number>('PRAGMA busy_timeout').pluck(), off: db.prepare('PRAGMA busy_timeout = 0') };
-    timeoutStatements.set(db, statements);
+/**
+ * Prepares a `PRAGMA busy_timeout = N` to be run again and again. SQLite applies that pragma while
+ * it prepares the statement (pragma.c: sqlite3_busy_timeout is called as the statement is coded),
+ * and its first run only answers the value coded then: it sets nothing. The runs after it prepare
+ * it again, and set it (measured with better-sqlite3 12.11 / SQLite 3.53). It is run once here,
+ * the value it set at preparation put back, so every run of the returned statement sets the
+ * timeout. Without this, the outbox's first commit under another connection's lock waited 5 s for
+ * it on the event loop. (A statement that reads the timeout is stale the same way on its first run:
+ * it is read with db.pragma, prepared each time.)
+ */
+export function prepareBusyTimeout(db: Database.Database, ms: number): Database.Statement {
+  const before = busyTimeoutOf(db);
+  const statement = db.prepare(`PRAGMA busy_timeout = ${ms}`);
+  statement.run();
+  db.pragma(`busy_timeout = ${before}`);
+  return statement;
+}
+
+function busyTimeoutOf(db: Database.Database): number {
+  return Number(db.pragma('busy_timeout', { simple: true }));
+}
+
+function offStatementOf(db: Database.Database): Database.Statement {
+  let off = offStatements.get(db);
+  if (!off) {
+    off = prepareBusyTimeout(db, 0);
+    offStatements.set(db, off);
   }
-  return statements;
+  return off;
 }
 
 /**
@@ -41,9 +63,9 @@ function statementsOf(db: Database.Database): { get: Database.Statement<[], numb
  * any other error as it came. `what` names the write for the message.
  */
 export function writeWithoutWaiting<T>(db: Database.Database, what: string, work: () => T): T {
-  const statements = statementsOf(db);
-  const before = statements.get.get() ?? 0;
-  if (before !== 0) statements.off.run();
+  const off = offStatementOf(db);
+  const before = busyTimeoutOf(db);
+  if (before !== 0) off.run();
   try {
     return work();
   } catch (error) {
