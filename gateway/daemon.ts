@@ -212,6 +212,7 @@ export class Gateway {
       crossingLog: this.crossingLog,
       postNow: () => (this.context.eventClock ?? this.context.clock).now(),
       utcOffsetMin: config.workflow.utcOffsetMin,
+      refuseWhileLocked: (what) => this.outbox.refuseWhileLocked(what),
     });
     this.operatorApp = operators;
     if (!listening) return;
@@ -219,7 +220,7 @@ export class Gateway {
     this.logger.info({ ...this.operatorServer.address, scheme: this.operatorServer.scheme }, 'operators listening (console /, /api, /healthz, /metrics)');
     const routes = pushRoutes(config);
     if (routes.length === 0) return;
-    const devices = await buildDeviceApp({ logger: httpLogger.child({ listener: 'devices' }), https: config.devicePush.tls, accounts: this.accounts, routes, handler: (path) => this.pushHandlers.get(path), maxConcurrentPushes: config.devicePush.maxConcurrentPushes, clock: this.context.clock });
+    const devices = await buildDeviceApp({ logger: httpLogger.child({ listener: 'devices' }), https: config.devicePush.tls, accounts: this.accounts, routes, handler: (path) => this.pushHandlers.get(path), maxConcurrentPushes: config.devicePush.maxConcurrentPushes, clock: this.context.clock, refuseWhileLocked: (what) => this.outbox.refuseWhileLocked(what) });
     this.deviceServer = await listen(devices, config.devicePush.host, config.devicePush.port, config.devicePush.tls !== undefined);
     this.logger.info({ ...this.deviceServer.address, scheme: this.deviceServer.scheme, paths: routes.map((r) => r.path) }, 'devices listening');
   }
@@ -358,8 +359,9 @@ export class Gateway {
     const stats = this.outbox.stats();
     const connected = this.uplink.state === 'connected';
     const wal = this.outbox.walState();
+    const locked = this.outbox.lockWaiting();
     return {
-      status: this.lastCommitError ? 'failing' : connected && !wal?.oversized ? 'ok' : 'degraded',
+      status: this.lastCommitError ? 'failing' : connected && !wal?.oversized && !locked ? 'ok' : 'degraded',
       postId: this.context.config.post.id,
       version: GATEWAY_VERSION,
       uplink: { state: this.uplink.state, inflight: this.uplink.inflightCount, refused: this.uplink.parkedCount, parked: this.uplink.parkedByCause(), unrouted: this.uplink.unroutedCount, holding: this.uplink.isHolding },
@@ -372,6 +374,8 @@ export class Gateway {
         dropped: stats.dropped,
         lastError: this.lastCommitError ? { code: this.lastCommitError.code, message: this.lastCommitError.message } : null,
         ...(wal ? { wal } : {}),
+        // Commits waiting for another connection's write lock: since how long, how many events.
+        locked: locked ? { forSec: Math.round(locked.forMs / 100) / 10, waiting: locked.waiting } : null,
       },
     };
   }

@@ -4,6 +4,7 @@
  * that must wait says so in the log (debug), which is how the test knows it is waiting.
  */
 import { Writable } from 'node:stream';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -72,14 +73,21 @@ class LogLines extends Writable {
   }
 }
 
-async function deviceApp(handlers: Handlers, maxConcurrentPushes: number, log: LogLines): Promise<{ app: FastifyInstance; secrets: Map<string, string> }> {
+async function deviceApp(handlers: Handlers, maxConcurrentPushes: number, log: LogLines, locked = false): Promise<{ app: FastifyInstance; secrets: Map<string, string>; outbox: SqliteOutbox }> {
   const clock = new ManualClock();
   const outbox = SqliteOutbox.open({ path: join(tempDir(), 'outbox.db'), maxBytes: 16 * 1024 * 1024, maxBatch: 100, clock, logger: createLogger('silent') });
   const accounts = new AccountStore(outbox.database, () => clock.now());
   const secrets = new Map(ROUTES.map((route) => [route.deviceId, accounts.addClient(route.deviceId, 'device', { deviceId: route.deviceId, allowFrom: ['127.0.0.1'] })]));
-  const app = await buildDeviceApp({ logger: createLogger('debug', log), accounts, routes: ROUTES, handler: (path) => handlers.handler(path), maxConcurrentPushes });
+  const app = await buildDeviceApp({
+    logger: createLogger('debug', log),
+    accounts,
+    routes: ROUTES,
+    handler: (path) => handlers.handler(path),
+    maxConcurrentPushes,
+    ...(locked ? { refuseWhileLocked: (what: string) => outbox.refuseWhileLocked(what) } : {}),
+  });
   open.push({ app, outbox });
-  return { app, secrets };
+  return { app, secrets, outbox };
 }
 
 describe('device listener slots', () => {
@@ -109,5 +117,40 @@ describe('device listener slots', () => {
     handlers.release('/anpr/cam-2');
     handlers.release('/xray/scanner-1');
     expect([(await second).statusCode, (await scan).statusCode]).toEqual([200, 200]);
+  });
+});
+
+describe("device pushes under another connection's write lock", () => {
+  it('refuses a push at once with 503 GW_ERR_OUTBOX_LOCKED, Retry-After and the connection closed, before its driver sees it', async () => {
+    const handlers = new Handlers();
+    const { app, secrets, outbox } = await deviceApp(handlers, 4, new LogLines(), true);
+    const shell = new Database(outbox.database.name);
+    shell.exec('BEGIN IMMEDIATE');
+    const push = (path: string, deviceId: string) =>
+      app.inject({
+        method: 'POST',
+        url: path,
+        headers: { authorization: `Basic ${Buffer.from(`${deviceId}:${secrets.get(deviceId)}`).toString('base64')}`, 'content-type': 'application/octet-stream' },
+        payload: Buffer.from(`a push from ${deviceId}`),
+      });
+    try {
+      for (const [path, deviceId] of [['/anpr/cam-1', 'cam-1'], ['/xray/scanner-1', 'scanner-1']] as const) {
+        const refused = await push(path, deviceId);
+        expect(refused.statusCode).toBe(503);
+        expect(refused.json()).toMatchObject({ code: 'GW_ERR_OUTBOX_LOCKED' });
+        expect(refused.headers['retry-after']).toBe('2');
+        expect(refused.headers.connection).toBe('close');
+      }
+      // Credentials first: a caller without them hears 401, not about the lock.
+      expect((await app.inject({ method: 'POST', url: '/anpr/cam-1', payload: 'x' })).statusCode).toBe(401);
+      expect(handlers.started).toEqual([]);
+    } finally {
+      shell.exec('ROLLBACK');
+      shell.close();
+    }
+    const accepted = push('/anpr/cam-1', 'cam-1');
+    await handlers.untilStarted(1);
+    handlers.release('/anpr/cam-1');
+    expect((await accepted).statusCode).toBe(200);
   });
 });

@@ -37,6 +37,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import type { PushBody } from '../../drivers/push-driver.js';
 import { pushSlots } from './push-slots.js';
 import { acceptPushBodies, pushDeadlineMs, streamPushBodies } from './push-body.js';
+import { refuseWhileLocked, type RefuseWhileLockedOptions } from './refuse-while-locked.js';
 import { DEFAULT_CONNECTION_LIMITS, limitConnections } from '../../core/connection-limits.js';
 
 /** The lane API and login bodies are small: 64 KiB bounds every one of them with room to spare. */
@@ -124,6 +125,8 @@ export interface OperatorAppOptions {
   /** Where the built console is (tests). Default: the package's `dist/console`. */
   consoleRoot?: string;
   liveLimits?: LiveRoutesOptions['limits'];
+  /** Refuses state-changing requests while the database is locked by another connection (refuse-while-locked.ts). */
+  refuseWhileLocked?: RefuseWhileLockedOptions['check'];
 }
 
 /** The operators' app, routes registered, not yet listening (tests use `app.inject()`). */
@@ -134,6 +137,7 @@ export async function buildOperatorApp(options: OperatorAppOptions): Promise<Fas
   await app.register(errorReplies);
   await app.register(expectContinue);
   await app.register(authPlugin, { accounts: options.accounts, sessions: options.sessions, realm: 'border-gateway' });
+  if (options.refuseWhileLocked) await app.register(refuseWhileLocked, { check: options.refuseWhileLocked });
   await app.register(healthRoutes, { metrics: options.metrics, health: options.health });
   await app.register(sessionRoutes, { accounts: options.accounts, sessions: options.sessions, throttle: options.throttle, audit: options.audit, secureCookies: options.https !== undefined });
   await app.register(laneRoutes, { deps: options.laneDeps });
@@ -158,6 +162,8 @@ export interface DeviceAppOptions {
   maxConcurrentPushes: number;
   /** Times each push's deadline (push-body.ts). Default: the system clock. */
   clock?: Clock;
+  /** Refuses pushes while the database is locked by another connection (refuse-while-locked.ts). */
+  refuseWhileLocked?: RefuseWhileLockedOptions['check'];
 }
 
 /**
@@ -180,6 +186,7 @@ export async function buildDeviceApp(options: DeviceAppOptions): Promise<Fastify
   await app.register(errorReplies);
   await app.register(expectContinue);
   await app.register(authPlugin, { accounts: options.accounts, sessions: null, realm: 'border-gateway-devices' });
+  if (options.refuseWhileLocked) await app.register(refuseWhileLocked, { check: options.refuseWhileLocked, closeConnection: true });
   const addRoute = (scope: FastifyInstance, route: PushRoute): void => {
     scope.post(route.path, { config: { access: 'device.push', deviceId: route.deviceId }, bodyLimit: route.bodyLimit }, async (request, reply) => {
       const handler = options.handler(route.path);

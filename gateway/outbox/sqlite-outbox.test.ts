@@ -436,6 +436,43 @@ describe('SqliteOutbox', () => {
     outbox.close();
   });
 
+  it("tells a caller about to change something that its events would wait for another connection's lock, before it changes anything", async () => {
+    const path = join(tempDir(), 'outbox.db');
+    const outbox = open(path);
+    await outbox.append(weighed('lane-1', 0));
+    expect(() => outbox.refuseWhileLocked('POST /api/x')).not.toThrow();
+    expect(outbox.lockWaiting()).toBeNull();
+    const shell = new Database(path);
+    shell.prepare('BEGIN IMMEDIATE').run();
+    // No commit has met the lock yet: the probe finds it, without waiting for it and without writing.
+    const probed = (() => {
+      try {
+        outbox.refuseWhileLocked('POST /api/x');
+        return null;
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(isGatewayError(probed, 'GW_ERR_OUTBOX_LOCKED')).toBe(true);
+    expect((probed as Error).message).toMatch(/^POST \/api\/x refused: the gateway database is locked by another connection .*nothing was changed, try again$/);
+    expect(outbox.database.inTransaction).toBe(false);
+    expect(Number(outbox.database.pragma('busy_timeout', { simple: true }))).toBe(5000);
+    // Commits now wait for it: how long and how many, and callers are refused saying so.
+    const waiting = [1, 2].map((n) => outbox.append(weighed('lane-1', n)));
+    outbox.flush();
+    clock.advance(3000);
+    expect(outbox.lockWaiting()).toEqual({ forMs: 3000, waiting: 2 });
+    expect(() => outbox.refuseWhileLocked('POST /api/y')).toThrow(/^POST \/api\/y refused: the gateway database has been locked by another connection for 3 s .*, 2 events waiting; nothing was changed, try again$/);
+    shell.prepare('COMMIT').run();
+    shell.close();
+    clock.advance(2000);
+    await Promise.all(waiting);
+    expect(outbox.lockWaiting()).toBeNull();
+    expect(() => outbox.refuseWhileLocked('POST /api/x')).not.toThrow();
+    expect(outbox.readFrom(1, 5).map((row) => row.seq)).toEqual([1, 2, 3]);
+    outbox.close();
+  });
+
   it('refuses telemetry first while waiting for a lock, then milestones, and keeps crossing records and operator actions up to a larger bound', async () => {
     const path = join(tempDir(), 'outbox.db');
     const outbox = open(path, undefined, { maxBatch: 500 });

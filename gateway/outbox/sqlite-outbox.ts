@@ -32,7 +32,7 @@ import { DiskRoomGauge, RecentDiskRoom, type DiskRoom } from './disk-room.js';
 import type { LoopSyncBudgetOptions } from './loop-sync-budget.js';
 import { RecentRows } from './recent-rows.js';
 import { migrateGatewayDatabase } from '../storage/migrations.js';
-import { prepareBusyTimeout } from '../storage/without-waiting.js';
+import { prepareBusyTimeout, writeWithoutWaiting } from '../storage/without-waiting.js';
 import { WalCheckpointer, type WalCheckpointerStats } from './wal-checkpointer.js';
 import { WalSync } from './wal-sync.js';
 
@@ -332,6 +332,8 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     this.transact = db.transaction((work: () => void) => work());
     this.lockTimeout = { off: prepareBusyTimeout(db, 0), on: prepareBusyTimeout(db, BUSY_TIMEOUT_MS) };
     this.statements = {
+      probeBegin: db.prepare('BEGIN IMMEDIATE'),
+      probeRollback: db.prepare('ROLLBACK'),
       insert: db.prepare(
         'INSERT INTO events (seq, id, lane, type, priority, payload, bytes, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -623,6 +625,46 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       wait.retry = null;
       this.flushUnlessHeld();
     }, delay);
+  }
+
+  /**
+   * Commits waiting for another connection's write lock (see waitForLock): for how long (ms) and
+   * how many events; null while commits go through.
+   */
+  lockWaiting(): { forMs: number; waiting: number } | null {
+    const wait = this.lockWait;
+    return wait ? { forMs: Math.max(0, this.options.clock.monotonic() - wait.sinceMono), waiting: this.pending.length } : null;
+  }
+
+  /**
+   * Throws GW_ERR_OUTBOX_LOCKED when an event committed now would wait for another connection's
+   * write lock: commits already wait for it, or the lock is held (tried once, without waiting:
+   * an empty write transaction begun and rolled back). For a caller about to change something
+   * whose events it must see stored before it answers (an operator's action, a device's push): it
+   * is refused before anything changes, so the retry its 503 invites applies it once. Cheap: no
+   * page is written.
+   */
+  refuseWhileLocked(what: string): void {
+    if (this.closed) return;
+    const waiting = this.lockWaiting();
+    if (waiting) {
+      throw new GatewayError(
+        'GW_ERR_OUTBOX_LOCKED',
+        `${what} refused: the gateway database has been locked by another connection for ${Math.round(waiting.forMs / 1000)} s (an sqlite3 shell in a transaction?), ${waiting.waiting} events waiting; nothing was changed, try again`,
+      );
+    }
+    // A transaction of this connection's own is open only within a synchronous commit or read: not
+    // between turns, where requests come. Should one be, the lock is not probed.
+    if (this.db.inTransaction) return;
+    try {
+      writeWithoutWaiting(this.db, what, () => {
+        this.statements.probeBegin.run();
+        this.statements.probeRollback.run();
+      });
+    } catch (error) {
+      if (!isGatewayError(error, 'GW_ERR_OUTBOX_LOCKED')) throw error;
+      throw new GatewayError('GW_ERR_OUTBOX_LOCKED', `${what} refused: the gateway database is locked by another connection (an sqlite3 shell in a transaction?); nothing was changed, try again`, { cause: error.cause });
+    }
   }
 
   /** A commit went through after waiting for the lock: the spell is over. */
