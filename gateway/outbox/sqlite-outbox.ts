@@ -32,7 +32,7 @@ import { DiskRoomGauge, RecentDiskRoom, type DiskRoom } from './disk-room.js';
 import type { LoopSyncBudgetOptions } from './loop-sync-budget.js';
 import { RecentRows } from './recent-rows.js';
 import { migrateGatewayDatabase } from '../storage/migrations.js';
-import { prepareBusyTimeout, writeWithoutWaiting } from '../storage/without-waiting.js';
+import { isLockedError, prepareBusyTimeout } from '../storage/without-waiting.js';
 import { WalCheckpointer, type WalCheckpointerStats } from './wal-checkpointer.js';
 import { WalSync } from './wal-sync.js';
 
@@ -208,12 +208,6 @@ const LOCK_RETRY_MAX_MS = 2000;
 export const MAX_APPENDS_WAITING_FOR_LOCK_BY_CLASS: Readonly<Record<RetentionClass, number>> = { telemetry: 10_000, operational: 12_000, critical: 15_000 };
 /** The first of those bounds: telemetry's. */
 export const MAX_APPENDS_WAITING_FOR_LOCK = MAX_APPENDS_WAITING_FOR_LOCK_BY_CLASS.telemetry;
-
-/** SQLITE_BUSY and its extended codes: another connection holds the lock this one needs. */
-function isLocked(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
-}
 
 /** SQLite's answer for a file that is damaged (SQLITE_CORRUPT and its extended codes) or no database at all. */
 function isDamage(error: unknown): boolean {
@@ -572,12 +566,12 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
       this.depthValue = depthBefore;
       this.bytesValue = bytesBefore;
       this.droppedTotal = droppedBefore;
-      if (!waitForLock && isLocked(error)) {
+      if (!waitForLock && isLockedError(error)) {
         this.pending.unshift(...batch);
         this.waitForLock();
         return;
       }
-      if (waitForLock && isLocked(error)) this.closingLocked = true;
+      if (waitForLock && isLockedError(error)) this.closingLocked = true;
       this.refuse(batch, wrapWriteError(error, batch.length));
       return;
     } finally {
@@ -656,14 +650,17 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     // A transaction of this connection's own is open only within a synchronous commit or read: not
     // between turns, where requests come. Should one be, the lock is not probed.
     if (this.db.inTransaction) return;
+    // With the connection's own prepared timeout statements, as a commit: this runs on every
+    // state-changing request, a camera's push among them, and needs no pragma prepared per call.
+    this.lockTimeout.off.get();
     try {
-      writeWithoutWaiting(this.db, what, () => {
-        this.statements.probeBegin.run();
-        this.statements.probeRollback.run();
-      });
+      this.statements.probeBegin.run();
+      this.statements.probeRollback.run();
     } catch (error) {
-      if (!isGatewayError(error, 'GW_ERR_OUTBOX_LOCKED')) throw error;
-      throw new GatewayError('GW_ERR_OUTBOX_LOCKED', `${what} refused: the gateway database is locked by another connection (an sqlite3 shell in a transaction?); nothing was changed, try again`, { cause: error.cause });
+      if (!isLockedError(error)) throw error;
+      throw new GatewayError('GW_ERR_OUTBOX_LOCKED', `${what} refused: the gateway database is locked by another connection (an sqlite3 shell in a transaction?); nothing was changed, try again`, { cause: error });
+    } finally {
+      this.lockTimeout.on.get();
     }
   }
 
@@ -923,7 +920,7 @@ export class SqliteOutbox extends EventEmitter<OutboxEvents> {
     const now = this.options.clock.monotonic();
     if (now - failures.loggedMono >= (this.options.refusalLogIntervalMs ?? DEFAULT_REFUSAL_LOG_INTERVAL_MS)) {
       const { code, message } = error as { code?: unknown; message?: unknown };
-      if (isLocked(error)) this.options.logger.warn({ code: 'GW_ERR_OUTBOX_LOCKED', message, pending: this.pendingRemovals.length }, 'outbox database locked by another connection: acknowledged events are deleted once it is free');
+      if (isLockedError(error)) this.options.logger.warn({ code: 'GW_ERR_OUTBOX_LOCKED', message, pending: this.pendingRemovals.length }, 'outbox database locked by another connection: acknowledged events are deleted once it is free');
       else this.options.logger.error({ code, message, pending: this.pendingRemovals.length }, 'outbox cannot delete acknowledged events; retrying');
       failures.loggedMono = now;
     }
