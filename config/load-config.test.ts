@@ -118,6 +118,9 @@ uplink:`;
       expect(error.problems[0]).toMatchObject({ path: 'uplink.topicRoot', line: 12 });
     }
     expect(parseConfigText(root('customs/az/{postId}')).uplink.topicRoot).toBe('customs/az/{postId}');
+    // A topic name is at most 65,535 bytes: a root near it made every PUBLISH unencodable.
+    expect(problemsOf(root(`customs/${'x'.repeat(600)}/{postId}`)).problems[0]).toMatchObject({ path: 'uplink.topicRoot', line: 12 });
+    expect(parseConfigText(root(`${'x'.repeat(500)}/{postId}`)).uplink.topicRoot).toHaveLength(509);
   });
 
   it('rejects a device listener on the operators\' port once a device pushes (run stopped on EADDRINUSE)', () => {
@@ -182,6 +185,15 @@ uplink:`;
       expect(problemsOf(`${VALID}outbox:\n  path: "${path}"\n`).problems.map((p) => [p.path, p.message]), path).toEqual([['outbox.path', 'must name a file, not a directory (it ends in /, . or ..)']]);
     }
     for (const path of ['outbox.db', '.outbox.db', 'data/..outbox.db', '/var/lib/border-gateway/outbox.db']) expect(parseConfigText(`${VALID}outbox:\n  path: "${path}"\n`).outbox.path, path).toBe(path);
+  });
+
+  it('rejects a serial rate no port can run at and an outbox batch that would stall the loop for a backlog\'s commit', () => {
+    const scale = (baudRate: number) => VALID.replace('uplink:', `  - id: lane-2\n    devices:\n      - { id: scale-1, driver: sma, connection: { path: /dev/ttyS1, baudRate: ${baudRate} } }\nuplink:`);
+    for (const baudRate of [0, 49, 4_000_001, 1e12]) expect(problemsOf(scale(baudRate)).problems.map((p) => p.path), String(baudRate)).toEqual(['lanes[1].devices[0].connection.baudRate']);
+    for (const baudRate of [300, 115_200, 4_000_000]) expect(parseConfigText(scale(baudRate)).lanes[1]?.devices[0], String(baudRate)).toMatchObject({ connection: { baudRate } });
+    const batch = (maxBatch: number) => `${VALID}outbox:\n  maxBatch: ${maxBatch}\n`;
+    expect(problemsOf(batch(10_001)).problems.map((p) => p.path)).toEqual(['outbox.maxBatch']);
+    expect(parseConfigText(batch(10_000)).outbox.maxBatch).toBe(10_000);
   });
 
   it('rejects a watchlist entry that is no plate (one that normalises to nothing would match nothing)', () => {
@@ -289,6 +301,12 @@ uplink:`;
     expect(problems(tls('key: { file: /etc/bg/gw.key }'))).toEqual([['uplink.tls.cert', 'is required with key: the client key is used only with its certificate']]);
     expect(parseConfigText(tls('ca: /etc/bg/ca.pem, cert: /etc/bg/gw.pem, key: { file: /etc/bg/gw.key }')).uplink.tls).toMatchObject({ ca: '/etc/bg/ca.pem', cert: '/etc/bg/gw.pem' });
     expect(parseConfigText(tls('ca: /etc/bg/ca.pem')).uplink.tls).toMatchObject({ ca: '/etc/bg/ca.pem' });
+    // Only plain brokers: the TLS settings would be ignored, and the link believed encrypted.
+    const plainOnly = (brokers: string) => VALID.replace('  brokers: [mqtt://127.0.0.1:1883]', `  brokers: ${brokers}\n  tls: { ca: /etc/bg/ca.pem }`);
+    expect(problems(plainOnly('[mqtt://127.0.0.1:1883, "ws://vmc.example/mqtt"]'))).toEqual([
+      ['uplink.tls', 'is used only with an mqtts://, ssl:// or wss:// broker, and every broker here is plain: name the brokers with a TLS scheme'],
+    ]);
+    expect(parseConfigText(plainOnly('[mqtt://127.0.0.1:1883, "wss://vmc.example/mqtt"]')).uplink.tls).toMatchObject({ ca: '/etc/bg/ca.pem' });
     expect(problems(`${VALID}models: { risk: "", xrayScreening: "", publicKeys: [""] }\ncommands: { publicKeys: [""] }\n`).map(([path]) => path)).toEqual([
       'models.publicKeys[0]',
       'models.risk',

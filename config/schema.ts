@@ -33,7 +33,9 @@ const port = z.number().int().min(1).max(65535);
 const tcpConnection = z.strictObject({ host: z.string().min(1), port });
 const serialConnection = z.strictObject({
   path: z.string().min(1).describe('Serial device, e.g. /dev/ttyUSB0'),
-  baudRate: z.number().int().positive().default(9600),
+  // Linux's termios goes no higher (B4000000); a larger rate failed only when the port opened, as
+  // a device that never connects, instead of at `config check`.
+  baudRate: z.number().int().min(50).max(4_000_000).default(9600),
   dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
   parity: z.enum(['none', 'even', 'odd']).default('none'),
   stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
@@ -375,6 +377,9 @@ const uplinkSchema = z.strictObject({
     // a suspect poison message; a `$` topic is the broker's own (4.7.2).
     .regex(/^[^$+#][^+#]*$/, 'must be an MQTT topic name: no + or # wildcard, not starting with $')
     .refine((root) => !root.includes('\u0000'), 'must be an MQTT topic name: no NUL character')
+    // A topic name is at most 65,535 bytes (MQTT 1.5.4): a root near that made every PUBLISH one
+    // the client cannot encode. 512 leaves the lane and event type room and then some.
+    .max(512)
     .default('border/v1/{postId}')
     .describe('Topic root; {postId} is replaced'),
   // Not empty: an empty client id has the broker assign a random one at each connection, which no
@@ -423,7 +428,14 @@ const uplinkSchema = z.strictObject({
       maxMs: durationMs(1).default(30_000),
     })
     .default({ initialMs: 500, maxMs: 30_000 }),
-});
+})
+  // TLS settings with only plain brokers were ignored without a word: an integrator who set a CA
+  // and a client certificate believed the link encrypted and the broker verified.
+  .superRefine((uplink, ctx) => {
+    if (uplink.tls !== undefined && !uplink.brokers.some((url) => /^(mqtts|wss|ssl):\/\//.test(url))) {
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'is used only with an mqtts://, ssl:// or wss:// broker, and every broker here is plain: name the brokers with a TLS scheme' });
+    }
+  });
 export type UplinkConfig = z.infer<typeof uplinkSchema>;
 
 const outboxSchema = z.strictObject({
@@ -441,7 +453,9 @@ const outboxSchema = z.strictObject({
     .min(64 * 1024)
     .default(512 * 1024 * 1024)
     .describe('Bound on stored event bytes; telemetry is dropped first, crossings and alarms last'),
-  maxBatch: z.number().int().min(1).default(1000).describe('Most events committed in one transaction (one fsync)'),
+  // Bounded: a burst's appends are committed in one transaction on the loop up to it, so a huge
+  // one let a backlog's commit stall the loop that publishes for as long as it took.
+  maxBatch: z.number().int().min(1).max(10_000).default(1000).describe('Most events committed in one transaction (one fsync)'),
   reserveBytes: z
     .number()
     .int()
