@@ -60,7 +60,7 @@ export const ERROR_CODES = {
   GW_ERR_PUSH_TIMEOUT: "A device's push did not arrive whole within its route's deadline",
   GW_ERR_CONSOLE_NOT_BUILT: 'The lane console is not built: dist/console/index.html is missing',
   GW_ERR_IMAGE_NOT_FOUND: 'No picture with this reference is held (never stored, or dropped to keep the image store bounded)',
-  GW_ERR_IMAGE_BUSY: 'Too many pictures are being read from the evidence store at once; try again in a second',
+  GW_ERR_IMAGE_BUSY: 'Pictures being read or sent for the console already hold 16 MiB; try again in a second',
   GW_ERR_AUTH_REQUIRED: 'The request carries no valid credentials (missing, wrong, expired or disabled)',
   GW_ERR_AUTH_FORBIDDEN: 'The authenticated caller may not do this (role, device or source address)',
   GW_ERR_AUTH_CSRF: 'A state-changing request with a session cookie lacks the session CSRF token',

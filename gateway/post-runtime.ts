@@ -217,7 +217,7 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     devices: options.devices,
     deviceHealth: (id) => options.devices.health.get(id),
     image: (ref) => heldImage(options.devices, post, ref),
-    stored: { picture: (ref) => evidence.store.picture(ref), entrySnapshot: (crossingId) => evidence.store.entrySnapshot(crossingId, (deviceId) => !exitCameras.has(deviceId ?? '')) },
+    stored: { picture: (ref, budget) => evidence.store.picture(ref, budget), entrySnapshot: (crossingId) => evidence.store.entrySnapshot(crossingId, (deviceId) => !exitCameras.has(deviceId ?? '')) },
     clock: options.clock,
     logger: logger.child({ module: 'console' }),
     clockSpeed: options.clockSpeed ?? 1,

@@ -16,6 +16,7 @@ import { EVIDENCE_CHUNK_BYTES } from '../../contract/catalogue.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { startTestGateway, tempDir, testConfig } from '../../test/helpers/test-config.js';
 import type { Gateway } from '../daemon.js';
+import { BytesInFlight } from '../../core/bytes-in-flight.js';
 import { EvidenceStore, type EvidenceInput } from './evidence-store.js';
 import { UploadProgress } from './upload-progress.js';
 
@@ -36,6 +37,17 @@ const snapshot = (crossingId: string | null = 'c-1'): EvidenceInput => ({
   deviceId: 'cam-1',
   forward: true,
 });
+/**
+ * What `store.picture` answers, its reservation released at once (nothing here sends it), with
+ * the budget left empty after each read: a read that answers null keeps nothing reserved either.
+ */
+async function picture(store: EvidenceStore, digest: string): Promise<{ body: Buffer; contentType: string } | null> {
+  const budget = new BytesInFlight(16 * MIB);
+  const held = await store.picture(digest, budget);
+  held?.reservation.release();
+  expect(budget.held).toBe(0);
+  return held && { body: held.body, contentType: held.contentType };
+}
 
 describe('evidence store', () => {
   let gateway: Gateway | undefined;
@@ -290,10 +302,10 @@ describe('evidence store', () => {
     const { store } = await open();
     const piece = randomBytes(3 * KIB);
     await store.put(piece, snapshot());
-    expect(await store.picture(digestOf(piece))).toEqual({ body: piece, contentType: 'image/jpeg' });
+    expect(await picture(store, digestOf(piece))).toEqual({ body: piece, contentType: 'image/jpeg' });
     const stopping = store.stop();
     // Asked for after the stop began: nothing is read (the stop waits only for what was under way).
-    expect(await store.picture(digestOf(piece))).toBeNull();
+    expect(await picture(store, digestOf(piece))).toBeNull();
     expect(await store.intact(digestOf(piece))).toBe(false);
     expect(store.busy).toBe(false);
     await stopping;
@@ -308,43 +320,56 @@ describe('evidence store', () => {
     // The exit camera's picture stored first (its entry picture came late): still not the entry picture.
     await store.put(exit, { ...snapshot('c-4'), deviceId: 'exit-cam' });
     await store.put(entry, snapshot('c-4'));
-    expect(await store.picture(digestOf(entry))).toEqual({ body: entry, contentType: 'image/jpeg' });
+    expect(await picture(store, digestOf(entry))).toEqual({ body: entry, contentType: 'image/jpeg' });
     const fromEntry = (deviceId: string | null) => deviceId !== 'exit-cam';
     expect(store.entrySnapshot('c-4', fromEntry)).toBe(digestOf(entry));
     expect(store.entrySnapshot('c-4', () => true)).toBe(digestOf(exit));
     expect(store.entrySnapshot('c-5', fromEntry)).toBeNull();
-    expect(await store.picture(`sha256:${'0'.repeat(64)}`)).toBeNull();
+    expect(await picture(store, `sha256:${'0'.repeat(64)}`)).toBeNull();
     // A full scan is not a picture for the console.
     const file = join(dir, 'scan.pgm');
     writeFileSync(file, Buffer.concat([Buffer.from('P5 64 64 65535\n'), randomBytes(64 * 64 * 2)]));
     const full = await store.putFile(file, { kind: 'xray-image', contentType: 'image/x-portable-graymap', crossing: null, deviceId: 'xray-1', forward: false });
-    expect(await store.picture(full!.digest)).toBeNull();
+    expect(await picture(store, full!.digest)).toBeNull();
     // Changed on disk (same length, one byte), then grown: neither is served.
     const path = join(dir, 'evidence', digestOf(exit).slice(7, 9), digestOf(exit).slice(7));
     const changed = Buffer.from(exit);
     changed[9] = (changed[9]! + 1) % 256;
     writeFileSync(path, changed);
-    expect(await store.picture(digestOf(exit))).toBeNull();
+    expect(await picture(store, digestOf(exit))).toBeNull();
     // Found damaged: dropped from the store, as a read-through for the VMC drops it.
     expect(store.get(digestOf(exit))).toBeUndefined();
     expect(store.entrySnapshot('c-4', () => true)).toBe(digestOf(entry));
     // Grown: refused and dropped too.
     const entryPath = join(dir, 'evidence', digestOf(entry).slice(7, 9), digestOf(entry).slice(7));
     writeFileSync(entryPath, Buffer.concat([entry, Buffer.from('more')]));
-    expect(await store.picture(digestOf(entry))).toBeNull();
+    expect(await picture(store, digestOf(entry))).toBeNull();
     expect(store.get(digestOf(entry))).toBeUndefined();
   });
 
-  it('reads at most 16 MiB of pictures from disk at once, one always, and refuses the rest as busy', async () => {
+  it("reserves a picture's bytes in the caller's budget before reading it, refuses one that does not fit as busy, one always", async () => {
     const { store } = await open({ maxBytes: 64 * 1024 * KIB });
+    const budget = new BytesInFlight(16 * 1024 * KIB);
     const [first, second, large] = [randomBytes(9 * 1024 * KIB), randomBytes(9 * 1024 * KIB), randomBytes(20 * 1024 * KIB)];
     for (const body of [first, second, large]) await store.put(body, { ...snapshot(), forward: false });
-    const reading = store.picture(digestOf(first));
-    await expect(store.picture(digestOf(second))).rejects.toMatchObject({ code: 'GW_ERR_IMAGE_BUSY' });
-    expect((await reading)?.body.equals(first)).toBe(true);
-    expect((await store.picture(digestOf(second)))?.body.equals(second)).toBe(true);
+    const reading = store.picture(digestOf(first), budget);
+    expect(budget.held).toBe(first.length);
+    await expect(store.picture(digestOf(second), budget)).rejects.toMatchObject({ code: 'GW_ERR_IMAGE_BUSY' });
+    const held = await reading;
+    expect(held?.body.equals(first)).toBe(true);
+    // Read, not yet released (its answer not yet sent): still held.
+    await expect(store.picture(digestOf(second), budget)).rejects.toMatchObject({ code: 'GW_ERR_IMAGE_BUSY' });
+    held?.reservation.release();
+    const again = await store.picture(digestOf(second), budget);
+    expect(again?.body.equals(second)).toBe(true);
+    again?.reservation.release();
     // Larger than the budget, alone: read.
-    expect((await store.picture(digestOf(large)))?.body.length).toBe(20 * 1024 * KIB);
+    const alone = await store.picture(digestOf(large), budget);
+    expect(alone?.body.length).toBe(20 * 1024 * KIB);
+    alone?.reservation.release();
+    // Not held, or not a picture: nothing stays reserved.
+    expect(await store.picture(`sha256:${'0'.repeat(64)}`, budget)).toBeNull();
+    expect(budget.held).toBe(0);
   });
 });
 

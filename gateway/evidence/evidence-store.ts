@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../core/clock.js';
+import type { BytesInFlight, Reservation } from '../../core/bytes-in-flight.js';
 import { GatewayError, isGatewayError } from '../../core/errors.js';
 import { EVIDENCE_CHUNK_BYTES, type EventData, type EvidenceKind } from '../../contract/catalogue.js';
 import { POST_LANE } from '../../contract/envelope.js';
@@ -82,9 +83,6 @@ export interface EvidenceStoreOptions {
   onQueued?: () => void;
 }
 
-/** Bytes of pictures read from disk for the console at once, at most (GW_ERR_IMAGE_BUSY beyond). */
-export const PICTURE_READ_BYTES = 16 * 1024 * 1024;
-
 export const chunkCount = (bytes: number): number => Math.ceil(bytes / EVIDENCE_CHUNK_BYTES);
 
 export class EvidenceStore {
@@ -92,8 +90,6 @@ export class EvidenceStore {
   readonly index: EvidenceIndex;
   private held = 0;
   private tail: Promise<unknown> = Promise.resolve();
-  /** Bytes of pictures being read from disk for the console now (`picture`). */
-  private pictureBytesReading = 0;
   private waiting = 0;
   private readonly outsideQueue = new Set<Promise<unknown>>();
   private sweepTimer: TimerHandle | null = null;
@@ -166,25 +162,25 @@ export class EvidenceStore {
    * large and not for a browser), as it was stored; null when not held, or its file is gone or
    * changed (then it is dropped from the store). What the console shows once the camera has let
    * the picture go, and after a restart.
+   * Each read is a copy in memory, kept until its answer is sent: its bytes are reserved in
+   * `budget` before the read (GW_ERR_IMAGE_BUSY when they do not fit), and the reservation comes
+   * back with the picture, for the caller to release once the answer is sent.
    */
-  async picture(digest: string): Promise<{ body: Buffer; contentType: string } | null> {
+  async picture(digest: string, budget: BytesInFlight): Promise<{ body: Buffer; contentType: string; reservation: Reservation } | null> {
     const row = this.index.get(digest);
     if (!row || row.kind === 'xray-image' || this.stopped) return null;
-    // Each read is a copy in memory: many requests at once must not make many (one always may).
-    if (this.pictureBytesReading > 0 && this.pictureBytesReading + row.bytes > PICTURE_READ_BYTES) throw new GatewayError('GW_ERR_IMAGE_BUSY');
-    this.pictureBytesReading += row.bytes;
+    const reservation = budget.reserve(row.bytes);
+    if (!reservation) throw new GatewayError('GW_ERR_IMAGE_BUSY');
     try {
       const body = await this.outside(this.files.readPiece(digest, row.bytes));
-      if (Buffer.isBuffer(body)) return { body, contentType: row.contentType };
+      if (Buffer.isBuffer(body)) return { body, contentType: row.contentType, reservation };
       // Damaged (a disk fault, an edit): dropped from the store, as a read-through for the VMC does.
       if (this.index.get(digest)) this.dropDamaged([digest], body === 'missing' ? 'its file is missing' : 'its file changed');
-      return null;
     } catch (error) {
       this.options.logger.warn({ err: error, digest }, 'evidence picture could not be read');
-      return null;
-    } finally {
-      this.pictureBytesReading -= row.bytes;
     }
+    reservation.release();
+    return null;
   }
 
   /**

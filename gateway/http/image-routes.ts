@@ -4,11 +4,14 @@
  * or from the evidence store on disk. The reference names the bytes,
  * so an answer never changes and may be cached; privately only, as it shows a vehicle and maybe
  * its driver. Unknown or dropped pictures are 404 GW_ERR_IMAGE_NOT_FOUND; 503 GW_ERR_IMAGE_BUSY when
- * too many are being read from disk at once.
+ * the pictures being read or sent already hold the console's budget (LaneConsole.pictureBytes): an
+ * answer holds its picture's bytes until the socket has taken them, and clients that ask and never
+ * read would otherwise make the gateway hold a copy for each of them.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { isGatewayError } from '../../core/errors.js';
-import type { ConsoleImage } from '../workflow/lane-console.js';
+import { releaseWhenSent } from '../../core/bytes-in-flight.js';
+import type { HeldPicture } from '../workflow/lane-console.js';
 import type { LaneApiDeps } from '../workflow/lane-routes.js';
 
 export interface ImageRoutesOptions {
@@ -23,7 +26,7 @@ export const imageRoutes: FastifyPluginAsync<ImageRoutesOptions> = (app, options
     '/api/images/:ref',
     { config: { access: 'lanes.read' }, schema: { params: { type: 'object', required: ['ref'], properties: { ref: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } } } } },
     async (request, reply) => {
-      let image: ConsoleImage | null;
+      let image: HeldPicture | null;
       try {
         image = (await options.deps()?.console.picture(request.params.ref)) ?? null;
       } catch (error) {
@@ -31,6 +34,7 @@ export const imageRoutes: FastifyPluginAsync<ImageRoutesOptions> = (app, options
         return reply.code(503).header('retry-after', '1').send({ code: error.code, message: error.message });
       }
       if (!image) return reply.code(404).send({ code: 'GW_ERR_IMAGE_NOT_FOUND', message: `no picture ${request.params.ref} is held (never stored, or dropped since)` });
+      releaseWhenSent(reply.raw, image.reservation);
       const type = image.contentType.split(';')[0]?.trim().toLowerCase() ?? '';
       return reply
         .header('content-type', IMAGE_TYPES.has(type) ? type : 'application/octet-stream')

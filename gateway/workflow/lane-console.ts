@@ -8,7 +8,9 @@
  * view for all streams when it is ready to send, so a burst of changes costs one view.
  */
 import type { Logger } from 'pino';
+import { BytesInFlight, type Reservation } from '../../core/bytes-in-flight.js';
 import type { Clock } from '../../core/clock.js';
+import { GatewayError } from '../../core/errors.js';
 import { ImageStore } from '../../drivers/anpr/image-store.js';
 import { laneOf, type EventDraft } from '../../contract/envelope.js';
 import type { BarrierInputs } from '../../drivers/barrier/barrier-driver.js';
@@ -22,6 +24,18 @@ export interface ConsoleImage {
   body: Buffer;
   contentType: string;
 }
+
+/** A picture for one answer, its bytes reserved in the console's budget until released (once sent). */
+export interface HeldPicture extends ConsoleImage {
+  reservation: Reservation;
+}
+
+/**
+ * Bytes of pictures the console's answers hold at once, at most (GW_ERR_IMAGE_BUSY beyond): read
+ * from disk, or held by a camera, until the browser has taken them. A client that asks and never
+ * reads keeps its answer's bytes until its connection times out (60 s).
+ */
+export const PICTURE_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
 /** An alarm as the live feed pushes it the moment it is raised. */
 export interface RaisedAlarm extends AlarmView {
@@ -47,7 +61,8 @@ export interface LaneConsoleOptions {
    * a picture go (each holds its last few), and after a restart, which empties what it holds.
    */
   stored?: {
-    picture(ref: string): Promise<ConsoleImage | null>;
+    /** Reserves the picture's bytes in `budget` before reading it (GW_ERR_IMAGE_BUSY when they do not fit). */
+    picture(ref: string, budget: BytesInFlight): Promise<HeldPicture | null>;
     /** The entry picture stored for a crossing, by reference. */
     entrySnapshot(crossingId: string): string | null;
   };
@@ -64,6 +79,8 @@ const MAX_THUMBNAILS = 512;
 const MAX_THUMBNAILS_WAITING = 8;
 
 export class LaneConsole {
+  /** What the answers of `picture` hold now (released by the caller once each is sent). */
+  readonly pictureBytes = new BytesInFlight(PICTURE_BYTES_IN_FLIGHT);
   private readonly alarms = new OpenAlarms();
   private readonly listeners = new Set<LaneConsoleListener>();
   private readonly barrierInputs = new Map<string, BarrierInputs & { atMs: number }>();
@@ -127,10 +144,19 @@ export class LaneConsole {
     });
   }
 
-  /** A picture by its `sha256:` reference: held in memory (a thumbnail, a driver's), else kept on disk. */
-  async picture(ref: string): Promise<ConsoleImage | null> {
+  /**
+   * A picture by its `sha256:` reference: held in memory (a thumbnail, a driver's), else kept on
+   * disk; its bytes reserved in `pictureBytes` (GW_ERR_IMAGE_BUSY when they do not fit). A picture
+   * held in memory costs nothing more while its holder keeps it, but an answer that is not read
+   * keeps it alive after the holder lets it go: counted alike.
+   */
+  async picture(ref: string): Promise<HeldPicture | null> {
     if (!IMAGE_REF_PATTERN.test(ref)) return null;
-    return this.thumbnailImages.get(ref) ?? this.options.image(ref) ?? (await this.options.stored?.picture(ref)) ?? null;
+    const held = this.thumbnailImages.get(ref) ?? this.options.image(ref);
+    if (!held) return (await this.options.stored?.picture(ref, this.pictureBytes)) ?? null;
+    const reservation = this.pictureBytes.reserve(held.body.length);
+    if (!reservation) throw new GatewayError('GW_ERR_IMAGE_BUSY');
+    return { body: held.body, contentType: held.contentType, reservation };
   }
 
   stop(): void {

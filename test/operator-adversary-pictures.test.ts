@@ -1,0 +1,82 @@
+/**
+ * An operator's session in hostile hands against the console's pictures (`GET /api/images/…`), on
+ * the operators' listener over real sockets. Each answer holds its picture's bytes until the socket
+ * has taken them; before the bound only the read from disk was counted, so clients that asked and
+ * never read held a copy each (hundreds within the connection limits). Now the answers hold 16 MiB
+ * in all (PICTURE_BYTES_IN_FLIGHT): with 6 MiB pictures two unread answers are held, the next
+ * request is answered 503 GW_ERR_IMAGE_BUSY, the bytes come back when the clients go, and pictures
+ * are served again.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Account } from '../gateway/auth/account-store.js';
+import { listen } from '../gateway/http/servers.js';
+import type { PostRuntime } from '../gateway/post-runtime.js';
+import { PICTURE_BYTES_IN_FLIGHT } from '../gateway/workflow/lane-console.js';
+import { unreadRequest, type UnreadRequest } from './helpers/hostile-http.js';
+import { startOneLanePost, type OneLanePost } from './helpers/one-lane-post.js';
+import { waitUntil } from './helpers/wait-until.js';
+
+const MIB = 1024 * 1024;
+/** Larger than what the kernel's socket buffers take of an answer nobody reads (a few MiB on loopback). */
+const PICTURE_BYTES = 6 * MIB;
+
+describe('console pictures asked for and never read', () => {
+  let post: OneLanePost;
+  let runtime: PostRuntime;
+  let port: number;
+  let authorization: Record<string, string>;
+  let url: string;
+  const picture = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(PICTURE_BYTES - 4)]);
+  const clients: UnreadRequest[] = [];
+
+  beforeAll(async () => {
+    post = await startOneLanePost();
+    runtime = post.runtime as PostRuntime;
+    const { gateway } = post;
+    if (!gateway.operatorApp) throw new Error('no operator app');
+    port = (await listen(gateway.operatorApp, '127.0.0.1', 0, false)).address.port;
+    gateway.accounts.addAccount('the-operator', 'operator', 'scrypt$unused');
+    authorization = { Authorization: `Bearer ${gateway.sessions.create(gateway.accounts.account('the-operator') as Account).token}` };
+    // Kept on disk only (no camera holds it): each answer reads a copy.
+    const stored = await runtime.evidence.store.put(picture, { kind: 'plate-snapshot', contentType: 'image/jpeg', crossing: null, deviceId: 'cam-1', forward: false });
+    url = `/api/images/${stored?.digest ?? ''}`;
+  });
+
+  afterAll(async () => {
+    for (const client of clients) client.destroy();
+    await post?.stop();
+  });
+
+  const unread = (): UnreadRequest => {
+    const client = unreadRequest(port, url, authorization);
+    clients.push(client);
+    return client;
+  };
+  const get = () => fetch(`http://127.0.0.1:${port}${url}`, { headers: authorization });
+
+  it('holds 16 MiB of answers for them at most, refuses the next with 503, and serves again once they are gone', async () => {
+    const budget = runtime.laneConsole.pictureBytes;
+    expect(budget.limit).toBe(PICTURE_BYTES_IN_FLIGHT);
+    expect(PICTURE_BYTES_IN_FLIGHT).toBe(16 * MIB);
+    const held = [unread(), unread()];
+    await waitUntil('two answers held', () => Promise.resolve(budget.reservations === 2), { timeoutMs: 10_000 });
+    expect(budget.held).toBe(2 * PICTURE_BYTES);
+
+    const refused = await get();
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(await refused.json()).toMatchObject({ code: 'GW_ERR_IMAGE_BUSY' });
+    // Ten more that never read: each refused before a copy is read; nothing more is held.
+    held.push(...Array.from({ length: 10 }, () => unread()));
+    expect((await Promise.all([get(), get(), get()])).map((answer) => answer.status)).toEqual([503, 503, 503]);
+    expect(budget.held).toBe(2 * PICTURE_BYTES);
+
+    for (const client of held) client.destroy();
+    await waitUntil('the closed clients’ bytes given back', () => Promise.resolve(budget.held === 0), { timeoutMs: 10_000 });
+    const served = await get();
+    expect(served.status).toBe(200);
+    expect(Buffer.from(await served.arrayBuffer()).equals(picture)).toBe(true);
+    await waitUntil('the answer read given back', () => Promise.resolve(budget.held === 0), { timeoutMs: 10_000 });
+  });
+});
