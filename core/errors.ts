@@ -90,6 +90,7 @@ export const ERROR_CODES = {
   GW_ERR_VMC_NO_COMMAND_KEY: 'This VMC instance was started without a command-signing key (vmc --command-key PEM): it shows commands but sends none',
   GW_ERR_VMC_EVIDENCE_REJECTED: "Evidence a post sent was rejected or dropped at the VMC: a chunk that contradicts its piece, a piece over the size bound, bytes that do not match their digest, or an incomplete piece dropped by the bounds; counted, never served",
   GW_ERR_VMC_EVIDENCE_NOT_FOUND: 'The VMC holds no verified evidence of that digest (not received, not yet complete, or rejected)',
+  GW_ERR_VMC_EVIDENCE_BUSY: 'Evidence answers not yet taken by their clients already hold 64 MiB at the VMC; try again in a second',
   GW_ERR_TRAINING_INPUT: 'A training file could not be read, or one of its lines is too long or not a valid training row (the message names the line)',
   GW_ERR_TRAINING_DATA: 'A training file has too few labelled crossings, or only one class of outcome, in the part trained on or the part held out',
   GW_ERR_WORKFLOW_STEP: 'A lane workflow step was refused: the crossing is not in a state that allows it, or the input is incomplete',

@@ -162,6 +162,12 @@ function pieceOf(r: PieceRow): EvidencePiece {
 export class EvidenceRecords {
   constructor(private readonly db: SqlRunner) {}
 
+  /** How many verified bytes of a digest are held (what `blob` would read), or null when none. */
+  async blobBytes(digest: string): Promise<number | null> {
+    const row = (await this.db.all<{ bytes: number | string }>('SELECT bytes FROM evidence_blobs WHERE digest = ?', [digest]))[0];
+    return row ? Number(row.bytes) : null;
+  }
+
   /** The verified bytes of a digest, or null when not held (never received, incomplete, or rejected). */
   async blob(digest: string): Promise<{ contentType: string; data: Buffer; storedAt: string } | null> {
     const row = (await this.db.all<{ content_type: string; data: Buffer; stored_ms: number | string }>('SELECT content_type, data, stored_ms FROM evidence_blobs WHERE digest = ?', [digest]))[0];

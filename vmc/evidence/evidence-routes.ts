@@ -11,9 +11,14 @@
  * The bytes are served as the gateway serves its pictures (gateway/http/image-routes.ts): only
  * image types as images, anything else (a 16-bit PGM scan) as a download; never sniffed, never
  * run (a sandboxing CSP), cached privately only (the name is the digest: an answer never changes).
+ * Each answer is a copy read from the store (up to 48 MiB) and held until its client has taken
+ * it: a client that asks and never reads holds it until the connection times out (60 s), so the
+ * copies held at once are bounded (EVIDENCE_BYTES_IN_FLIGHT, core/bytes-in-flight.ts); past that a
+ * request is answered 503 GW_ERR_VMC_EVIDENCE_BUSY with Retry-After, before anything is read.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { MAX_EVIDENCE_REQUEST_DIGESTS } from '../../contract/vmc-command.js';
+import { BytesInFlight, releaseWhenSent } from '../../core/bytes-in-flight.js';
 import { isGatewayError } from '../../core/errors.js';
 import type { CommandSender } from '../commands/command-routes.js';
 import type { VmcStore } from '../store/vmc-store.js';
@@ -24,7 +29,12 @@ export interface EvidenceRoutesOptions {
   store: VmcStore;
   /** Null: this instance has no command key; it shows evidence but requests none. */
   sender: CommandSender | null;
+  /** What evidence answers hold at once. Default: a budget of EVIDENCE_BYTES_IN_FLIGHT. */
+  bytesInFlight?: BytesInFlight;
 }
+
+/** Bytes of evidence read for answers and not yet taken by their clients, at most: a 48 MiB piece and room beside it. */
+export const EVIDENCE_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 
 /** Types served as images; anything else goes out as bytes to download, never as markup. */
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/bmp']);
@@ -42,7 +52,8 @@ const EXTENSIONS: Record<string, string> = {
 const DIGEST = { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } as const;
 const POST = { type: 'string', pattern: ID_PATTERN.source } as const;
 
-export const evidenceRoutes: FastifyPluginAsync<EvidenceRoutesOptions> = (app, { store, sender }) => {
+export const evidenceRoutes: FastifyPluginAsync<EvidenceRoutesOptions> = (app, { store, sender, bytesInFlight = new BytesInFlight(EVIDENCE_BYTES_IN_FLIGHT) }) => {
+  const notFound = (digest: string) => ({ code: 'GW_ERR_VMC_EVIDENCE_NOT_FOUND', message: `no verified evidence ${digest} is held (not received, not yet complete, or rejected)` });
   app.get<{ Params: { digest: string }; Querystring: { download?: boolean } }>(
     '/api/evidence/:digest',
     {
@@ -53,8 +64,16 @@ export const evidenceRoutes: FastifyPluginAsync<EvidenceRoutesOptions> = (app, {
     },
     async (request, reply) => {
       const { digest } = request.params;
+      const bytes = await store.evidence.blobBytes(digest);
+      if (bytes === null) return reply.code(404).send(notFound(digest));
+      // Reserved before the copy is read, held until the answer is sent or its connection is gone.
+      const reservation = bytesInFlight.reserve(bytes);
+      if (!reservation) {
+        return reply.code(503).header('retry-after', '1').send({ code: 'GW_ERR_VMC_EVIDENCE_BUSY', message: `evidence answers already hold ${bytesInFlight.held} bytes not yet taken by their clients; try again in a second` });
+      }
+      releaseWhenSent(reply.raw, reservation);
       const blob = await store.evidence.blob(digest);
-      if (!blob) return reply.code(404).send({ code: 'GW_ERR_VMC_EVIDENCE_NOT_FOUND', message: `no verified evidence ${digest} is held (not received, not yet complete, or rejected)` });
+      if (!blob) return reply.code(404).send(notFound(digest));
       const type = blob.contentType.split(';')[0]?.trim().toLowerCase() ?? '';
       const image = IMAGE_TYPES.has(type);
       const name = `${digest.slice(7, 23)}.${EXTENSIONS[type] ?? 'bin'}`;

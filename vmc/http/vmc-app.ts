@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
 import { isGatewayError } from '../../core/errors.js';
 import { apiHeaders } from '../../core/api-headers.js';
+import type { BytesInFlight } from '../../core/bytes-in-flight.js';
 import { PasswordCheckBusy } from '../../core/passwords.js';
 import type { VmcAuth } from '../vmc-auth.js';
 import type { VmcRole, VmcStore } from '../store/vmc-store.js';
@@ -46,7 +47,17 @@ export interface VmcAppOptions {
   uiDir?: string | null;
   /** The VMC's clock: "now" for a period not yet over when a query names no `asOf`. Default: the system clock. */
   clock?: Clock;
+  /** What evidence answers hold at once (evidence-routes.ts). Default: a budget of EVIDENCE_BYTES_IN_FLIGHT. */
+  evidenceBytesInFlight?: BytesInFlight;
+  /**
+   * A connection on which nothing was received or sent for this long is closed: a client that
+   * stopped reading its answer lets go of it then. Default CONNECTION_TIMEOUT_MS.
+   */
+  connectionTimeoutMs?: number;
 }
+
+/** 60 s without a byte either way closes a connection (fastify's connectionTimeout, Node's server.timeout). */
+export const CONNECTION_TIMEOUT_MS = 60_000;
 
 function bearer(header: string | undefined): string | null {
   if (!header || header.length > 512) return null;
@@ -62,6 +73,9 @@ export async function buildVmcApp(options: VmcAppOptions): Promise<FastifyInstan
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024,
     requestTimeout: 30_000,
+    // requestTimeout ends once the request is in; an answer its client never reads would hold its
+    // socket (and an evidence answer its copy) for as long as the client liked without this.
+    connectionTimeout: options.connectionTimeoutMs ?? CONNECTION_TIMEOUT_MS,
     // An unknown query key is a 400, not silently dropped: a misspelt filter must not widen the answer.
     ajv: { customOptions: { removeAdditional: false } },
   };
@@ -99,7 +113,7 @@ export async function buildVmcApp(options: VmcAppOptions): Promise<FastifyInstan
   await app.register(sessionRoutes, { auth: options.auth, store: options.store, secureCookie: options.secureCookie ?? false });
   await app.register(dataRoutes, { store: options.store, status: options.status, ...(options.clock ? { clock: options.clock } : {}) });
   await app.register(commandRoutes, { store: options.store, sender: options.commandSender ?? null });
-  await app.register(evidenceRoutes, { store: options.store, sender: options.commandSender ?? null });
+  await app.register(evidenceRoutes, { store: options.store, sender: options.commandSender ?? null, ...(options.evidenceBytesInFlight ? { bytesInFlight: options.evidenceBytesInFlight } : {}) });
   if (options.uiDir !== null) await app.register(uiRoutes, { dir: options.uiDir ?? DEFAULT_UI_DIR });
   return app;
 }
