@@ -5,7 +5,8 @@
  * never read held a copy each (hundreds within the connection limits). Now the answers hold 16 MiB
  * in all (PICTURE_BYTES_IN_FLIGHT): with 6 MiB pictures two unread answers are held, the next
  * request is answered 503 GW_ERR_IMAGE_BUSY, the bytes come back when the clients go, and pictures
- * are served again.
+ * are served again. A GET that carries a body it never finishes is answered and its connection
+ * closed, the rest of its body never read (core/close-unread.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ import type { Account } from '../gateway/auth/account-store.js';
 import { listen } from '../gateway/http/servers.js';
 import type { PostRuntime } from '../gateway/post-runtime.js';
 import { PICTURE_BYTES_IN_FLIGHT } from '../gateway/workflow/lane-console.js';
-import { unreadRequest, type UnreadRequest } from './helpers/hostile-http.js';
+import { partialRequest, unreadRequest, type UnreadRequest } from './helpers/hostile-http.js';
 import { startOneLanePost, type OneLanePost } from './helpers/one-lane-post.js';
 import { waitUntil } from './helpers/wait-until.js';
 
@@ -78,5 +79,15 @@ describe('console pictures asked for and never read', () => {
     expect(served.status).toBe(200);
     expect(Buffer.from(await served.arrayBuffer()).equals(picture)).toBe(true);
     await waitUntil('the answer read given back', () => Promise.resolve(budget.held === 0), { timeoutMs: 10_000 });
+  });
+
+  it('answers a GET whose body never ends and closes its connection, the rest of the body unread', async () => {
+    const request = partialRequest(port, { method: 'GET', path: url, headers: authorization, declaredBytes: 1024 * MIB, sentBytes: 1024 });
+    const head = await request.head;
+    expect(head.status).toBe(200);
+    expect(head.headers.connection).toBe('close');
+    // Before: the connection stayed open and the gateway read (and threw away) whatever came.
+    await request.closed;
+    await waitUntil('its answer given back', () => Promise.resolve(runtime.laneConsole.pictureBytes.held === 0), { timeoutMs: 10_000 });
   });
 });

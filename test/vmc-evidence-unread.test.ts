@@ -5,7 +5,8 @@
  * are bounded (64 MiB; here a budget of 20 MiB the test can watch, for 8 MiB pieces, so that it
  * runs in seconds): past it a request is answered 503 GW_ERR_VMC_EVIDENCE_BUSY before anything is
  * read, a closed client gives its bytes back, and one that just stops reading is let go by the
- * connection timeout (60 s; here shortened through the same option).
+ * connection timeout (60 s; here shortened through the same option). A request refused before
+ * its body was read closes its connection (core/close-unread.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import { BytesInFlight } from '../core/bytes-in-flight.js';
 import { buildVmcApp, CONNECTION_TIMEOUT_MS } from '../vmc/http/vmc-app.js';
 import { VmcStore } from '../vmc/store/vmc-store.js';
 import { VmcAuth } from '../vmc/vmc-auth.js';
-import { unreadRequest, type UnreadRequest } from './helpers/hostile-http.js';
+import { partialRequest, unreadRequest, type UnreadRequest } from './helpers/hostile-http.js';
 import { ManualClock } from './helpers/manual-clock.js';
 import { tempDir } from './helpers/test-config.js';
 import { digestOf, EventMaker } from './helpers/vmc-events.js';
@@ -113,5 +114,15 @@ describe('VMC evidence answers nobody reads', () => {
     const client = unread(port);
     await waitUntil('its answer held, then let go by the server', () => Promise.resolve(budget.peak === PIECE_BYTES && budget.held === 0), { timeoutMs: 10_000 });
     expect(client.socket.destroyed).toBe(false);
+  });
+
+  it('closes the connection of a request refused before its body was read', async () => {
+    const { port } = await serve(new BytesInFlight(BUDGET_BYTES));
+    // No credentials: 401 at the headers; 16 KiB declared (the VMC's body limit), 1 KiB sent.
+    const refused = partialRequest(port, { method: 'POST', path: '/api/evidence/requests', headers: { 'Content-Type': 'application/json' }, declaredBytes: 16 * 1024, sentBytes: 1024 });
+    const head = await refused.head;
+    expect(head.status).toBe(401);
+    expect(head.headers.connection).toBe('close');
+    await refused.closed;
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The device listener's slots as `buildDeviceApp` wires them: camera pushes share
  * `maxConcurrentPushes` slots across their routes, a scanner's streamed push takes none. A push
- * that must wait says so in the log (debug), which is how the test knows it is waiting.
+ * that must wait says so in the log (debug), which is how the test knows it is waiting. A push
+ * refused at its headers closes its connection (core/close-unread.ts).
  */
 import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
@@ -11,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AccountStore } from '../auth/account-store.js';
 import { createLogger } from '../logger.js';
 import { SqliteOutbox } from '../outbox/sqlite-outbox.js';
+import { partialRequest } from '../../test/helpers/hostile-http.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { tempDir } from '../../test/helpers/test-config.js';
 import { buildDeviceApp, type PushHandler, type PushRoute } from './servers.js';
@@ -152,5 +154,19 @@ describe("device pushes under another connection's write lock", () => {
     await handlers.untilStarted(1);
     handlers.release('/anpr/cam-1');
     expect((await accepted).statusCode).toBe(200);
+  });
+});
+
+describe('device pushes refused at their headers', () => {
+  it('closes the connection with the refusal, so the rest of the body is never read', async () => {
+    const { app } = await deviceApp(new Handlers(), 4, new LogLines());
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const address = app.server.address();
+    // No credentials: 401 before a byte of the body is read; its route takes 64 KiB, 1 KiB is sent.
+    const push = partialRequest(typeof address === 'object' && address ? address.port : 0, { method: 'POST', path: '/anpr/cam-1', headers: { 'Content-Type': 'application/octet-stream' }, declaredBytes: 64 * 1024, sentBytes: 1024 });
+    const head = await push.head;
+    expect(head.status).toBe(401);
+    expect(head.headers.connection).toBe('close');
+    await push.closed;
   });
 });

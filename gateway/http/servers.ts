@@ -5,7 +5,8 @@
  * - devices (`devicePush.host:port`): the push paths of cameras and scanners, nothing else, so a
  *   device on the device LAN never reaches the operators' routes and the other way round.
  * Both authenticate in one onRequest hook before any body is read (auth-plugin.ts), bound every
- * body per route, and time out slow requests (a slow-loris client holds a socket, never the loop).
+ * body per route, close a connection whose body was not read (core/close-unread.ts), and time out
+ * slow requests (a slow-loris client holds a socket, never the loop).
  */
 import { readFileSync } from 'node:fs';
 import fastifyCookie from '@fastify/cookie';
@@ -23,6 +24,7 @@ import type { GatewayMetrics } from '../metrics.js';
 import { laneRoutes, type LaneApiDeps } from '../workflow/lane-routes.js';
 import { adminRoutes, type AdminRoutesOptions } from './admin-routes.js';
 import { apiHeaders } from '../../core/api-headers.js';
+import { closeUnread } from '../../core/close-unread.js';
 import { authPlugin } from './auth-plugin.js';
 import { errorReplies } from './error-replies.js';
 import { expectContinue } from './expect-continue.js';
@@ -134,6 +136,7 @@ export async function buildOperatorApp(options: OperatorAppOptions): Promise<Fas
   const app = Fastify(baseOptions(options.logger, options.https, 'http', API_BODY_LIMIT));
   await app.register(fastifyCookie);
   await app.register(apiHeaders);
+  await app.register(closeUnread);
   await app.register(errorReplies);
   await app.register(expectContinue);
   await app.register(authPlugin, { accounts: options.accounts, sessions: options.sessions, realm: 'border-gateway' });
@@ -183,6 +186,7 @@ export async function buildDeviceApp(options: DeviceAppOptions): Promise<Fastify
   const largest = Math.max(API_BODY_LIMIT, ...whole.map((route) => route.bodyLimit));
   const app = Fastify({ ...baseOptions(options.logger, options.https, 'devicePush', largest), requestTimeout: devicePushTimeoutMs(options.routes) });
   await app.register(fastifyCookie);
+  await app.register(closeUnread);
   await app.register(errorReplies);
   await app.register(expectContinue);
   await app.register(authPlugin, { accounts: options.accounts, sessions: null, realm: 'border-gateway-devices' });

@@ -2,7 +2,7 @@
  * HTTP callers that misbehave on purpose, written on raw sockets (no HTTP client would send these):
  * a request that declares a body and never finishes it, and a request whose answer is never read.
  * Shared by the tests of the listeners' bounds (test/operator-adversary-pictures.test.ts,
- * test/vmc-evidence-unread.test.ts).
+ * test/vmc-evidence-unread.test.ts, core/close-unread.test.ts and the device listener's tests).
  */
 import { connect, type Socket } from 'node:net';
 

@@ -11,6 +11,7 @@ import type { Clock } from '../../core/clock.js';
 import { isGatewayError } from '../../core/errors.js';
 import { apiHeaders } from '../../core/api-headers.js';
 import type { BytesInFlight } from '../../core/bytes-in-flight.js';
+import { closeUnread } from '../../core/close-unread.js';
 import { PasswordCheckBusy } from '../../core/passwords.js';
 import type { VmcAuth } from '../vmc-auth.js';
 import type { VmcRole, VmcStore } from '../store/vmc-store.js';
@@ -83,6 +84,7 @@ export async function buildVmcApp(options: VmcAppOptions): Promise<FastifyInstan
   await app.register(fastifyCookie);
   // Every /api/ answer no-store and nosniff (a route caching on purpose, evidence, keeps its own).
   await app.register(apiHeaders);
+  await app.register(closeUnread);
   app.decorateRequest('caller', null);
   app.decorateRequest('sessionToken', null);
 
