@@ -1,6 +1,7 @@
 /**
  * The data routes on their own, with the clock they are given: what "now" is for a period not
- * yet over. (Everything else of them, with authentication, is in vmc-app.test.ts.)
+ * yet over; the bounds of their answers. (Everything else of them, with authentication, is in
+ * vmc-app.test.ts.)
  */
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -10,7 +11,7 @@ import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { tempDir } from '../../test/helpers/test-config.js';
 import { EventMaker } from '../../test/helpers/vmc-events.js';
 import { VmcStore } from '../store/vmc-store.js';
-import { dataRoutes } from './data-routes.js';
+import { dataRoutes, DEFAULT_GAPS_LIMIT, MAX_GAPS_LIMIT } from './data-routes.js';
 
 /** A post id at the bound every post id is held to (core/identifiers.ts). */
 const LONGEST_POST = 'p'.repeat(MAX_ID_LENGTH);
@@ -57,5 +58,29 @@ describe('the VMC data routes', () => {
     // The most posts a filter takes, each as long as one may be.
     const hundred = Array.from({ length: 100 }, (_, i) => `${String(i).padStart(2, '0')}${'x'.repeat(MAX_ID_LENGTH - 2)}`).join(',');
     expect((await app.inject({ method: 'GET', url: `/api/trs?post=${hundred}` })).statusCode).toBe(200);
+  });
+
+  it('lists the first 1,000 gaps unless asked for up to 10,000, and refuses a limit outside 1–10,000', async () => {
+    // Six posts that each sent every other seq of 400: 199 open gaps each, 1,194 in all.
+    const makers = Array.from({ length: 6 }, (_, k) => new EventMaker(`gap-${k}`, new ManualClock(Date.parse('2026-11-26T06:00:00Z'))));
+    const withheld = makers.flatMap((maker) => Array.from({ length: 400 }, () => maker.deviceStatus('cam-1', 'up')).filter((event) => event.seq % 2 === 0));
+    await store.store(withheld, 'vmc-1', clock.now());
+    await store.scanGaps(clock.now() + 60_000, 1000);
+    const gaps = async (query: string) => {
+      const reply = await app.inject({ method: 'GET', url: `/api/gaps${query}` });
+      expect(reply.statusCode, query).toBe(200);
+      return reply.json<{ postId: string; firstSeq: number }[]>();
+    };
+    const all = await gaps(`?limit=${MAX_GAPS_LIMIT}`);
+    expect(all).toHaveLength(6 * 199);
+    expect(DEFAULT_GAPS_LIMIT).toBe(1000);
+    // By post, then seq: the first of them.
+    expect(await gaps('')).toEqual(all.slice(0, 1000));
+    expect(await gaps('?limit=2&state=open')).toEqual(all.slice(0, 2));
+    expect((await gaps('?post=gap-5&limit=1000')).map((gap) => gap.postId)).toEqual(Array.from({ length: 199 }, () => 'gap-5'));
+    for (const limit of ['0', '10001', '-1', '1.5', 'all']) {
+      const refused = await app.inject({ method: 'GET', url: `/api/gaps?limit=${limit}` });
+      expect(refused.statusCode, limit).toBe(400);
+    }
   });
 });

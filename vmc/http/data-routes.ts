@@ -25,6 +25,10 @@ export type VmcStatusSource = () => Record<string, unknown>;
 /** The vehicle types of the contract, read from its schema so the filter follows the catalogue. */
 export const VEHICLE_TYPES: readonly string[] = eventDataSchemas['crossing.completed'].shape.vehicleType.options;
 
+/** Gaps one `/api/gaps` answer lists: by default, and at most (`limit`). */
+export const DEFAULT_GAPS_LIMIT = 1000;
+export const MAX_GAPS_LIMIT = 10_000;
+
 /** Posts one filter may name. */
 const MAX_FILTER_POSTS = 100;
 // Exactly the post ids a gateway may emit (core/identifiers.ts): a longer one could be shown but not filtered on.
@@ -113,12 +117,21 @@ export const dataRoutes: FastifyPluginAsync<DataRoutesOptions> = (app, { store, 
     (request) => store.crossings({ ...crossingFilter(request.query), limit: request.query.limit ?? 100, offset: request.query.offset ?? 0 }),
   );
 
-  app.get<{ Querystring: { post?: string; state?: 'open' | 'closed' } }>(
+  // Open gaps are bounded per post (vmc-store.ts), closed ones are kept: the answer is bounded here.
+  app.get<{ Querystring: { post?: string; state?: 'open' | 'closed'; limit?: number } }>(
     '/api/gaps',
-    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { post: filterProperties.post, state: { type: 'string', enum: ['open', 'closed'] } } } } },
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { post: filterProperties.post, state: { type: 'string', enum: ['open', 'closed'] }, limit: { type: 'integer', minimum: 1, maximum: MAX_GAPS_LIMIT } },
+        },
+      },
+    },
     (request) => {
-      const { post, state } = request.query;
-      return store.gaps({ ...(post !== undefined ? { posts: post.split(',') } : {}), ...(state !== undefined ? { open: state === 'open' } : {}) });
+      const { post, state, limit = DEFAULT_GAPS_LIMIT } = request.query;
+      return store.gaps({ ...(post !== undefined ? { posts: post.split(',') } : {}), ...(state !== undefined ? { open: state === 'open' } : {}), limit });
     },
   );
 

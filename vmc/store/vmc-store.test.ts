@@ -137,6 +137,8 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
     expect(open).toHaveLength(MAX_OPEN_GAPS_PER_POST);
     expect(open.reduce((sum, gap) => sum + gap.missing, 0)).toBe(299);
     expect(open.at(-1)).toMatchObject({ firstSeq: 2 * MAX_OPEN_GAPS_PER_POST + 1, lastSeq: 599, missing: 299 - (MAX_OPEN_GAPS_PER_POST - 1) });
+    // The first of them by post and seq, when a limit is given (GET /api/gaps).
+    expect(await store.gaps({ open: true, limit: 3 })).toEqual(open.slice(0, 3));
     // More holes with no room left widen the newest gap.
     const later = Array.from({ length: 4 }, () => a.deviceStatus('cam-1', 'up'));
     await store.store([later[1]!, later[3]!], 'vmc-1', NOW + 7000);

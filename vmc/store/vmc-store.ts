@@ -467,9 +467,11 @@ export class VmcStore {
     return opened;
   }
 
-  async gaps(filter: { posts?: string[]; open?: boolean } = {}): Promise<GapRow[]> {
+  /** Gaps by post, then seq; the first `limit` of them when it is given. */
+  async gaps(filter: { posts?: string[]; open?: boolean; limit?: number } = {}): Promise<GapRow[]> {
     const { sql, params } = whereOf([['post_id IN', filter.posts]], filter.open === undefined ? [] : [filter.open ? 'closed_ms IS NULL' : 'closed_ms IS NOT NULL']);
-    const rows = await this.db.all<GapDbRow>(`SELECT * FROM gaps ${sql} ORDER BY post_id, first_seq`, params);
+    const limited = filter.limit === undefined ? { sql: '', params: [] } : { sql: ' LIMIT ?', params: [filter.limit] };
+    const rows = await this.db.all<GapDbRow>(`SELECT * FROM gaps ${sql} ORDER BY post_id, first_seq${limited.sql}`, [...params, ...limited.params]);
     return rows.map(gapRow);
   }
 
