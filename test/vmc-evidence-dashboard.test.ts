@@ -28,7 +28,7 @@ import { ManualClock } from './helpers/manual-clock.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { greyPng, rgbPng } from './helpers/png.js';
 import { tempDir } from './helpers/test-config.js';
-import { digestOf, EventMaker } from './helpers/vmc-events.js';
+import { digestOf, EventMaker, rolloutManifest } from './helpers/vmc-events.js';
 
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'vmc');
 const topicOf = (event: CloudEvent): string => {
@@ -287,19 +287,7 @@ describe('the VMC evidence and commands panels in Chromium', () => {
     // Roll out a model: its manifest and ONNX file, to post-east.
     const onnx = Buffer.from('\x08\x07\x12\x04onnx-test-model', 'latin1');
     // Of the shape the posts load (the VMC checks that before it signs); its signature is the posts' to verify.
-    const manifest = {
-      kind: 'risk',
-      name: 'risk-gbt',
-      version: '2026.11.30',
-      file: 'risk.onnx',
-      sha256: createHash('sha256').update(onnx).digest('hex'),
-      createdAt: '2026-11-30T08:00:00Z',
-      features: [],
-      baseline: [],
-      thresholds: { orange: 0.5, red: 0.8 },
-      quality: {},
-      signature: { algorithm: 'ed25519', keyId: 'test', value: 'dGVzdA==' },
-    };
+    const manifest = rolloutManifest(onnx, '2026.11.30');
     const model = page.getByTestId('model-form');
     await model.locator('input[name=manifest]').setInputFiles({ name: 'risk.manifest.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(manifest)) });
     await model.locator('input[name=onnx]').setInputFiles({ name: 'risk.onnx', mimeType: 'application/octet-stream', buffer: onnx });

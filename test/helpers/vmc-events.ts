@@ -119,3 +119,24 @@ export class EventMaker {
 
 export const digestOf = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 const chunkCountOf = (bytes: number): number => Math.max(1, Math.ceil(bytes / EVIDENCE_CHUNK_BYTES));
+
+/**
+ * A model manifest of the shape the posts load, naming `onnx` by its sha256: what the VMC checks
+ * before it signs a rollout. Its signature is the posts' to verify (with their model keys), never
+ * the VMC's: a stand-in here.
+ */
+export function rolloutManifest(onnx: Buffer, version: string): Record<string, unknown> {
+  return {
+    kind: 'risk',
+    name: 'risk-gbt',
+    version,
+    file: 'risk.onnx',
+    sha256: createHash('sha256').update(onnx).digest('hex'),
+    createdAt: '2026-11-29T10:00:00Z',
+    features: [],
+    baseline: [],
+    thresholds: { orange: 0.5, red: 0.8 },
+    quality: {},
+    signature: { algorithm: 'ed25519', keyId: 'test', value: 'dGVzdA==' },
+  };
+}

@@ -3,7 +3,7 @@
  * posts' answers as stored events); only admins send, only with the server's key, and what is
  * sent is a signed command retained on each named post's topic (a real Mosquitto).
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { FastifyInstance } from 'fastify';
@@ -13,7 +13,8 @@ import { commandKeyId, commandSignatureValid, type CommandEnvelope } from '../..
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { Mosquitto } from '../../test/helpers/mosquitto.js';
 import { tempDir } from '../../test/helpers/test-config.js';
-import { buildVmcApp } from '../http/vmc-app.js';
+import { rolloutManifest } from '../../test/helpers/vmc-events.js';
+import { buildVmcApp, MAX_BODY_DEPTH } from '../http/vmc-app.js';
 import { VmcStore } from '../store/vmc-store.js';
 import { VmcAuth } from '../vmc-auth.js';
 
@@ -132,22 +133,11 @@ describe('commands API', () => {
     expect(await highest('watchlist.update')).toBe(before + 1000);
   });
 
+  /** A model file and a manifest of the shape the posts load, naming it. */
+  const onnx = Buffer.from('an onnx file, as far as this test goes');
+  const manifest = rolloutManifest(onnx, '2026.11.29');
+
   it('refuses a model rollout the posts could not load, before it is signed, recorded or retained', async () => {
-    const onnx = Buffer.from('an onnx file, as far as this test goes');
-    const sha256 = createHash('sha256').update(onnx).digest('hex');
-    const manifest = {
-      kind: 'risk',
-      name: 'risk-gbt',
-      version: '2026.11.29',
-      file: 'risk.onnx',
-      sha256,
-      createdAt: '2026-11-29T10:00:00Z',
-      features: [],
-      baseline: [],
-      thresholds: { orange: 0.5, red: 0.8 },
-      quality: {},
-      signature: { algorithm: 'ed25519', keyId: 'abcd', value: 'c2lnbmF0dXJl' },
-    };
     const before = await highest('model.rollout');
     const cases: [string, object][] = [
       ['a manifest of nothing but its kind', { manifest: { kind: 'risk' }, onnxBase64: onnx.toString('base64') }],
@@ -178,5 +168,25 @@ describe('commands API', () => {
 
     const sent = await post(app, '/api/commands/model', admin, { manifest, onnxBase64: onnx.toString('base64'), posts: ['post-c'] });
     expect(sent.statusCode).toBe(201);
+  });
+
+  it('refuses a manifest nested 20,000 deep as a bad request before it is parsed (it was a 500), and takes one nested to the bound', async () => {
+    const before = await highest('model.rollout');
+    const send = (quality: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/api/commands/model',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        payload: JSON.stringify({ manifest, onnxBase64: onnx.toString('base64'), posts: ['post-d'] }).replace('"quality":{}', `"quality":{"matrix":${quality}}`),
+      });
+    const refused = await send(`${'['.repeat(20_000)}${']'.repeat(20_000)}`);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toMatchObject({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: `the body is nested deeper than ${MAX_BODY_DEPTH}` });
+    expect(refused.headers.connection).toBe('close');
+    expect(await highest('model.rollout')).toBe(before);
+    // The body, its manifest and its quality are 3 levels: 29 arrays inside them reach the bound.
+    expect((await send(`${'['.repeat(MAX_BODY_DEPTH - 2)}${']'.repeat(MAX_BODY_DEPTH - 2)}`)).json()).toMatchObject({ code: 'GW_ERR_HTTP_BAD_REQUEST', message: `the body is nested deeper than ${MAX_BODY_DEPTH}` });
+    const deepest = await send(`${'['.repeat(MAX_BODY_DEPTH - 3)}${']'.repeat(MAX_BODY_DEPTH - 3)}`);
+    expect(deepest.statusCode).toBe(201);
   });
 });

@@ -12,6 +12,7 @@ import { isGatewayError } from '../../core/errors.js';
 import { apiHeaders } from '../../core/api-headers.js';
 import type { BytesInFlight } from '../../core/bytes-in-flight.js';
 import { closeUnread } from '../../core/close-unread.js';
+import { jsonBodyDepth } from '../../core/json-body-depth.js';
 import { PasswordCheckBusy } from '../../core/passwords.js';
 import type { VmcAuth } from '../vmc-auth.js';
 import type { VmcRole, VmcStore } from '../store/vmc-store.js';
@@ -57,6 +58,13 @@ export interface VmcAppOptions {
   connectionTimeoutMs?: number;
 }
 
+/**
+ * Deepest JSON body accepted. A model manifest nests 3 deep (a few more in its free-form
+ * `quality`); the command that carries a body's manifest nests it one level deeper, and a post
+ * refuses a command nested deeper than 64 (gateway/vmc-commands/verify-command.ts).
+ */
+export const MAX_BODY_DEPTH = 32;
+
 /** 60 s without a byte either way closes a connection (fastify's connectionTimeout, Node's server.timeout). */
 export const CONNECTION_TIMEOUT_MS = 60_000;
 
@@ -85,6 +93,7 @@ export async function buildVmcApp(options: VmcAppOptions): Promise<FastifyInstan
   // Every /api/ answer no-store and nosniff (a route caching on purpose, evidence, keeps its own).
   await app.register(apiHeaders);
   await app.register(closeUnread);
+  await app.register(jsonBodyDepth, { maxDepth: MAX_BODY_DEPTH });
   app.decorateRequest('caller', null);
   app.decorateRequest('sessionToken', null);
 
