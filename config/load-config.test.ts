@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ID_RULE, MAX_ID_LENGTH } from '../core/identifiers.js';
-import { ConfigError, loadConfigFile, MAX_CONFIG_BYTES, parseConfigText } from './load-config.js';
+import { ConfigError, formatProblem, loadConfigFile, MAX_CONFIG_BYTES, parseConfigText } from './load-config.js';
 import { MAX_TIMER_MS } from './schema.js';
 import { postConfigJsonSchema, POST_CONFIG_SCHEMA_FILE } from './json-schema.js';
 
@@ -80,6 +80,17 @@ describe('configuration loader', () => {
     const text = VALID.replace('id: p1', 'id: P 1').replace('version: 1', 'version: 2').replace('  brokers:', '  colour: red\n  brokers:');
     const paths = problemsOf(text).problems.map((p) => p.path);
     expect(paths).toEqual(expect.arrayContaining(['version', 'post.id', 'uplink.colour']));
+  });
+
+  it('lists the problems in the order of the file, whatever order the schema finds them in', () => {
+    // zod reports uplink.tls's unknown key before keepaliveSec, written above it, and before the
+    // tls key's own bad value: the list reads top to bottom beside the file.
+    const text = VALID.replace('  brokers: [mqtt://127.0.0.1:1883]', '  brokers: [mqtt://127.0.0.1:1883]\n  keepaliveSec: "30"\n  tls: { certificate: a.pem, ca: 1 }');
+    const error = problemsOf(text);
+    const places = error.problems.map((p) => [p.line, p.column]);
+    expect(places).toEqual([...places].sort(([lineA, columnA], [lineB, columnB]) => (lineA === lineB ? (columnA as number) - (columnB as number) : (lineA as number) - (lineB as number))));
+    expect(error.problems.map((p) => p.path)).toEqual(['uplink.keepaliveSec', 'uplink.tls.certificate', 'uplink.tls.ca']);
+    expect(error.message.split('\n').slice(1)).toEqual(error.problems.map((p) => formatProblem('post.yaml', p)));
   });
 
   it('rejects duplicate lane and device ids', () => {
@@ -308,9 +319,9 @@ uplink:`;
     ]);
     expect(parseConfigText(plainOnly('[mqtt://127.0.0.1:1883, "wss://vmc.example/mqtt"]')).uplink.tls).toMatchObject({ ca: '/etc/bg/ca.pem' });
     expect(problems(`${VALID}models: { risk: "", xrayScreening: "", publicKeys: [""] }\ncommands: { publicKeys: [""] }\n`).map(([path]) => path)).toEqual([
-      'models.publicKeys[0]',
       'models.risk',
       'models.xrayScreening',
+      'models.publicKeys[0]',
       'commands.publicKeys[0]',
     ]);
     expect(parseConfigText(`${VALID}models: { risk: null, xrayScreening: null }\n`).models).toMatchObject({ risk: null, xrayScreening: null });

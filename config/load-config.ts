@@ -23,11 +23,27 @@ export class ConfigError extends GatewayError {
   readonly problems: ConfigProblem[];
   readonly file: string;
 
-  constructor(code: 'GW_ERR_CONFIG_INVALID' | 'GW_ERR_CONFIG_SYNTAX' | 'GW_ERR_CONFIG_READ', file: string, problems: ConfigProblem[], cause?: unknown) {
-    super(code, `${file}: ${problems.length} problem(s)\n${problems.map((p) => formatProblem(file, p)).join('\n')}`, { cause });
+  /** `problems` in any order: they are kept and listed in the file's order (inFileOrder). */
+  constructor(code: 'GW_ERR_CONFIG_INVALID' | 'GW_ERR_CONFIG_SYNTAX' | 'GW_ERR_CONFIG_READ', file: string, problems: readonly ConfigProblem[], cause?: unknown) {
+    const ordered = inFileOrder(problems);
+    super(code, `${file}: ${ordered.length} problem(s)\n${ordered.map((p) => formatProblem(file, p)).join('\n')}`, { cause });
     this.file = file;
-    this.problems = problems;
+    this.problems = ordered;
   }
+}
+
+/**
+ * By line, then column; those that cannot be placed last. zod reports in the order of its schema
+ * (and its cross-checks after the keys), so `tls` could come before `keepaliveSec` written above
+ * it: an integrator reads the list top to bottom beside the file. Stable: one place keeps zod's order.
+ */
+function inFileOrder(problems: readonly ConfigProblem[]): ConfigProblem[] {
+  const place = (p: ConfigProblem): [number, number] => [p.line ?? Number.POSITIVE_INFINITY, p.column ?? 0];
+  return [...problems].sort((a, b) => {
+    const [lineA, columnA] = place(a);
+    const [lineB, columnB] = place(b);
+    return lineA === lineB ? columnA - columnB : lineA - lineB;
+  });
 }
 
 export function formatProblem(file: string, problem: ConfigProblem): string {

@@ -2,14 +2,31 @@
  * The command line as an integrator meets it: `config check` and the demo that `npm start` runs,
  * each as a real child process.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listCommands } from '../gateway/cli.js';
 import { Collector, type Received } from './helpers/collector.js';
 import { freePort } from './helpers/free-port.js';
-import { GatewayProcess } from './helpers/gateway-process.js';
+import { GatewayProcess, REPO_ROOT } from './helpers/gateway-process.js';
 import { tempDir } from './helpers/test-config.js';
+
+/** The CLI run from `cwd` (the test helper's runs from the repository), its output as written. */
+function runCli(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  // `--import tsx` is resolved from the working directory: name the repository's loader instead.
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', tsx, join(REPO_ROOT, 'gateway', 'cli.ts'), ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 describe('border-gateway config check', () => {
   it('says ok for the example posts', async () => {
@@ -33,6 +50,21 @@ describe('border-gateway config check', () => {
     expect(text).toContain(`${file}:6:9 lanes[0].devices[0].connection: is required (object)`);
     expect(text).toContain(`${file}:9:17 uplink.keepaliveSec: Invalid input: expected number, received string`);
     expect(text).toContain(`${file}:10:10 uplink.tls.certificate: unknown key "certificate"`);
+  });
+
+  it("prints the README's example byte for byte, for the README's post.yaml, and exits 78", async () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    // A plain fence: config/load-config.test.ts holds every ```yaml block of the README valid.
+    const example = /this `post\.yaml`\s+```\n([\s\S]*?)```\s+`border-gateway config check post\.yaml` prints[^`]*```\n([\s\S]*?)```/.exec(readme);
+    expect(example, "the README's config check example (its post.yaml, then what the command prints)").not.toBeNull();
+    const [, input, printed] = example as unknown as [string, string, string];
+    const dir = tempDir();
+    writeFileSync(join(dir, 'post.yaml'), input);
+    // Run where the file is, as the README does, so the file is named as there: `post.yaml`.
+    const run = await runCli(['config', 'check', 'post.yaml'], dir);
+    expect(run.code).toBe(78);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe(printed);
   });
 
   it("refuses a duration past Node's longest timer, which run would have fired at once (every crossing abandoned on arrival), and exits 78", async () => {
