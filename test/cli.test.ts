@@ -37,6 +37,14 @@ describe('border-gateway config check', () => {
     }
   });
 
+  it('counts a one-lane post in the singular', async () => {
+    const file = join(tempDir(), 'one-lane.yaml');
+    writeFileSync(file, ['version: 1', 'post: { id: p1 }', 'lanes:', '  - id: lane-1', '    devices:', '      - { id: gate, driver: modbus-tcp, connection: { host: 127.0.0.1, port: 502 } }', 'uplink:', '  brokers: [mqtt://x:1883]', ''].join('\n'));
+    const run = new GatewayProcess(['config', 'check', file]);
+    expect((await run.exited).code).toBe(0);
+    expect(run.stdout).toEqual([`${file}: ok (post p1, 1 lane, 1 device)`]);
+  });
+
   it('lists every problem with file, line and path, and exits 78', async () => {
     const file = join(tempDir(), 'bad.yaml');
     writeFileSync(

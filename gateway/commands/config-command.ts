@@ -20,7 +20,12 @@ export async function configCommand(args: string[]): Promise<number> {
   const config = loadConfigFile(file);
   const read = values.secrets === true ? checkSecrets(config) : null;
   const devices = config.lanes.reduce((sum, lane) => sum + lane.devices.length, 0);
-  const secrets = read === null ? '' : `; ${read} secrets and TLS files read`;
-  process.stdout.write(`${file}: ok (post ${config.post.id}, ${config.lanes.length} lanes, ${devices} devices${secrets})\n`);
+  const secrets = read === null ? '' : `; ${counted(read, 'secret or TLS file', 'secrets and TLS files')} read`;
+  process.stdout.write(`${file}: ok (post ${config.post.id}, ${counted(config.lanes.length, 'lane')}, ${counted(devices, 'device')}${secrets})\n`);
   return EXIT_CODES.ok;
+}
+
+/** `1 lane`, `2 lanes`: a one-lane post is common (a small crossing). */
+function counted(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
 }

@@ -155,7 +155,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const port = url.port || '1883';
   options.out(
     [
-      `border-gateway demo: post "${config.post.id}", ${config.lanes.length} lanes, traffic clock x${options.speed} (a day in ${(1440 / options.speed).toFixed(0)} min)` +
+      `border-gateway demo: post "${config.post.id}", ${config.lanes.length} ${config.lanes.length === 1 ? 'lane' : 'lanes'}, traffic clock x${options.speed} (a day in ${(1440 / options.speed).toFixed(0)} min)` +
         (demoClock.resumedFrom !== null ? `, resumed at ${new Date(demoClock.resumedFrom).toISOString()} where the last run stopped` : ''),
       `  MQTT broker: ${redactUrl(brokerUrl)}${broker ? ' (embedded)' : ''}`,
       `  watch:       mosquitto_sub -h ${url.hostname} -p ${port} -t 'border/#' -v`,
