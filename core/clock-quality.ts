@@ -1,26 +1,37 @@
 /**
  * How far the wall clock can be trusted, as the OS tells it, for every TRS milestone: chrony's
  * `chronyc -c tracking` (leap status Normal = synchronised; last offset), else systemd-timesyncd's
- * `/run/systemd/timesync/synchronized` flag (no offset). Probed at most once per `refreshMs`.
+ * `/run/systemd/timesync/synchronized` flag (no offset). Probed at most once per `refreshMs`, in
+ * the background: a milestone is stamped with the last answer, never waits for chronyc.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Clock, ClockQuality, ClockQualityProbe } from './clock.js';
 
 export interface ClockQualitySources {
-  /** `chronyc -c tracking` output, or null when chrony is not there. */
-  chronyTracking(): string | null;
+  /** `chronyc -c tracking` output, or null when chrony is not there or did not answer. */
+  chronyTracking(): Promise<string | null>;
   timesyncSynchronised(): boolean;
 }
 
+/** chronyc asks chronyd over a local socket: a few ms; one that takes longer is killed. */
+const CHRONYC_TIMEOUT_MS = 500;
+/** A tracking line is ~150 bytes. */
+const CHRONYC_MAX_BYTES = 16 * 1024;
+
+/**
+ * `chronyc -c tracking` run asynchronously. It was execFileSync on the event loop: 5-10 ms of a
+ * stalled loop per probe where chronyc is missing (the failed spawn), up to the whole 500 ms
+ * timeout where chronyd hangs, with a camera push or a PUBACK waiting behind it.
+ */
+export function readChronyTracking(command = 'chronyc', timeoutMs = CHRONYC_TIMEOUT_MS): Promise<string | null> {
+  return new Promise((resolve) => {
+    execFile(command, ['-c', 'tracking'], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: CHRONYC_MAX_BYTES }, (error, stdout) => resolve(error ? null : stdout));
+  });
+}
+
 const osSources: ClockQualitySources = {
-  chronyTracking: () => {
-    try {
-      return execFileSync('chronyc', ['-c', 'tracking'], { encoding: 'utf8', timeout: 500, stdio: ['ignore', 'pipe', 'ignore'] });
-    } catch {
-      return null;
-    }
-  },
+  chronyTracking: () => readChronyTracking(),
   timesyncSynchronised: () => existsSync('/run/systemd/timesync/synchronized'),
 };
 
@@ -32,15 +43,30 @@ export function parseChronyTracking(csv: string): ClockQuality | null {
   return { synchronised: fields[13] === 'Normal', offsetMs: Number.isFinite(lastOffsetSec) ? Math.round(lastOffsetSec * 1e6) / 1e3 : null };
 }
 
+/**
+ * The last quality the OS told, asked again (one probe at a time) once it is `refreshMs` old. The
+ * first probe starts at once, so chrony has answered long before the first vehicle arrives; until
+ * it has, the timesyncd flag stands (offset unknown), as where chrony is not installed.
+ */
 export function createClockQualityProbe(clock: Clock, refreshMs = 60_000, sources: ClockQualitySources = osSources): ClockQualityProbe {
-  let cached: ClockQuality | null = null;
+  let known: ClockQuality | null = null;
   let probedAt = Number.NEGATIVE_INFINITY;
+  let probing = false;
+  const fromTimesync = (): ClockQuality => ({ synchronised: sources.timesyncSynchronised(), offsetMs: null });
+  const refresh = (): void => {
+    probing = true;
+    probedAt = clock.monotonic();
+    void sources
+      .chronyTracking()
+      .catch(() => null)
+      .then((chrony) => {
+        known = (chrony === null ? null : parseChronyTracking(chrony)) ?? fromTimesync();
+        probing = false;
+      });
+  };
+  refresh();
   return () => {
-    const now = clock.monotonic();
-    if (cached && now - probedAt < refreshMs) return cached;
-    const chrony = sources.chronyTracking();
-    cached = (chrony === null ? null : parseChronyTracking(chrony)) ?? { synchronised: sources.timesyncSynchronised(), offsetMs: null };
-    probedAt = now;
-    return cached;
+    if (!probing && clock.monotonic() - probedAt >= refreshMs) refresh();
+    return known ?? fromTimesync();
   };
 }
