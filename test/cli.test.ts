@@ -253,6 +253,8 @@ describe('border-gateway demo (what npm start runs)', () => {
     await collector.waitFor((r) => arrivals(r).length >= 6 && arrivals(r).some((m) => Date.parse(String(m.event.time)) - startedAt > 2 * 3_600_000), 45_000, 'six arrivals, two hours of traffic time in');
     const before = await lanesNow(demo);
     expect(before.open.size).toBeGreaterThan(0);
+    // A first start carries nothing over, and says nothing of it.
+    expect(demo.stdout.some((line) => line.includes('carried over:'))).toBe(false);
     // Traffic time has run far ahead of the wall clock (hours at ×3000).
     expect(before.viewAt - Date.now()).toBeGreaterThan(60 * 60_000);
     expect((await demo.kill('SIGTERM')).code).toBe(0);
@@ -266,6 +268,10 @@ describe('border-gateway demo (what npm start runs)', () => {
     expect(after.viewAt).toBeGreaterThanOrEqual(before.viewAt);
     const carried = [...before.open].filter(([id]) => after.open.has(id));
     expect(carried.length).toBeGreaterThan(0);
+    // The simulator's trucks for them went with the last run: the banner says so, and how to start afresh.
+    const note = await demo.waitForStdout((line) => line.includes('carried over:'), 30_000, 'the carried-over line');
+    expect(Number(/carried over: (\d+) open crossings? of the last run/.exec(note)?.[1])).toBeGreaterThanOrEqual(carried.length);
+    expect(demo.stdout.join('\n')).toContain(`To start afresh: stop, rm -rf ${dataDir}`);
     // Every carried-over crossing arrived before the clock's present: its wait is not negative.
     for (const [id, arrived] of carried) expect(after.viewAt, id).toBeGreaterThanOrEqual(arrived);
   });

@@ -112,6 +112,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const http = gateway.httpAddress;
   const accounts = await createDemoAccounts(gateway).catch(releasingPorts);
   let post: { devices: DeviceManager; runtime: PostRuntime; simulator: RunningSimulator } | null = null;
+  /** Open crossings the lanes took back from the data directory: their trucks were the last run's simulator's. */
+  let carriedOver = 0;
   let synthetic: SyntheticTraffic | null = null;
   if (options.traffic === 'synthetic') {
     await devicePorts?.release();
@@ -128,6 +130,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   } else {
     const devices = new DeviceManager(config, gateway, systemClock, options.logger.child({ module: 'devices' }), options.dataDir);
     const runtime = await startPostRuntime({ config, gateway, devices, clock: postClock, logger: options.logger, clockSpeed: options.speed }).catch(releasingPorts);
+    for (const lane of runtime.post.lanes.values()) carriedOver += lane.workflow.open().length;
     await devicePorts?.release();
     const simulator = await startPostSimulator(config, systemClock, {
       intervalSec: 3600 / options.vehiclesPerHourPerLane,
@@ -172,6 +175,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         ? `  models:      risk ${post.runtime.riskSlot.version ?? 'none (rules)'}, X-ray screening ${post.runtime.screeningSlot.version ?? 'none'}`
         : '  traffic:     synthetic crossing events (no devices, no workflow)',
       `  outbox:      ${outboxPathOf(config, options.dataDir)}`,
+      carriedOver > 0 ? carriedOverNote(carriedOver, config.workflow.abandonAfterMin, options.speed, options.dataDir) : '',
       '  Ctrl-C stops.',
     ]
       .filter(Boolean)
@@ -215,4 +219,20 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   };
   if (options.durationSec !== undefined) setTimeout(() => void stop(), options.durationSec * 1000);
   return { gateway, broker, simulator: post?.simulator ?? null, runtime: post?.runtime ?? null, done, stop };
+}
+
+/**
+ * The lanes carry their open crossings over a restart, as `run` must (the trucks are still at a
+ * real post), but the simulator keeps no trucks: nothing will move those crossings on. Each one
+ * registered and not yet weighed takes the next new truck's weight (a lane weighs the vehicle
+ * registered first), and every truck after it is then weighed with the weight of the one behind
+ * it, for the rest of the run. Said at start, with the way out, rather than fixed behind the
+ * integrator's back: the carried-over crossings are the demo's record as much as any.
+ */
+function carriedOverNote(crossings: number, abandonAfterMin: number, speed: number, dataDir: string): string {
+  const realMin = Math.max(1, Math.round(abandonAfterMin / speed));
+  return (
+    `  carried over: ${crossings} open ${crossings === 1 ? 'crossing' : 'crossings'} of the last run, whose simulated trucks went with it: they never finish (abandoned after ${abandonAfterMin / 60} h of traffic time, ${realMin} min here),\n` +
+    `               and new trucks' weights go to the registered ones first, each later truck then weighed with the next one's. To start afresh: stop, rm -rf ${dataDir}`
+  );
 }
