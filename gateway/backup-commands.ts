@@ -39,6 +39,7 @@ import { parseForm } from '../core/command-line.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { EXIT_CODES, GatewayError, isGatewayError } from '../core/errors.js';
 import { GATEWAY_VERSION } from '../core/package-info.js';
+import { counted } from '../core/counted.js';
 import { syncPath, syncTree } from '../core/durable-files.js';
 import { touchPrivateFile, writePrivateFile } from '../core/private-files.js';
 import { BACKUP_FORM, RESTORE_FORM } from './commands/backup-specs.js';
@@ -595,7 +596,7 @@ export async function backupCommand(args: string[], out: (line: string) => void,
   const size = statSync(resolve(values.out as string)).size;
   out(`backup written: ${resolve(values.out as string)} (${size} bytes)`);
   out(`  database ${manifest.database}: schema version ${manifest.schemaVersion}, last seq ${manifest.lastSeq}, ${manifest.events} events not yet delivered, as committed at ${manifest.createdAt}`);
-  out(`  ${manifest.files.length} other files; X-ray images ${manifest.xray ? 'included' : 'left out (--with-xray includes them)'}; evidence ${manifest.evidence === true ? 'included' : 'left out (--with-evidence includes it)'}`);
+  out(`  ${counted(manifest.files.length, 'other file')}; X-ray images ${manifest.xray ? 'included' : 'left out (--with-xray includes them)'}; evidence ${manifest.evidence === true ? 'included' : 'left out (--with-evidence includes it)'}`);
   return EXIT_CODES.ok;
 }
 

@@ -44,9 +44,10 @@ describe('backup and restore of a running post', () => {
     expect(backedUp.code, backup.stderrText.join('\n')).toBe(0);
     // The gateway went on committing while the copy was taken.
     await gateway.waitForLog((line) => line.msg === 'committed' && Number(line.lastSeq) > committedAfter, 60_000, 'commits after the backup');
-    const manifest = JSON.parse(spawnSync('tar', ['-xzOf', archive, 'backup.json'], { encoding: 'utf8' }).stdout) as { lastSeq: number; events: number; database: string };
+    const manifest = JSON.parse(spawnSync('tar', ['-xzOf', archive, 'backup.json'], { encoding: 'utf8' }).stdout) as { lastSeq: number; events: number; database: string; files: string[] };
     expect(manifest.database).toBe('outbox.db');
     expect(backup.stdout.join('\n')).toContain(`last seq ${manifest.lastSeq}, ${manifest.events} events not yet delivered`);
+    expect(backup.stdout.join('\n')).toContain(manifest.files.length === 1 ? '  1 other file;' : `  ${manifest.files.length} other files;`);
 
     // Restore in this process (the command is a thin wrapper, backup-commands.test.ts): one child fewer.
     const refused = await restoreDataDir({ dataDir, from: archive, clock: systemClock }).then(

@@ -2,6 +2,7 @@
 import { checkSecrets } from '../../config/check-secrets.js';
 import { loadConfigFile } from '../../config/load-config.js';
 import { parseForm, selectForm, unknownForm } from '../../core/command-line.js';
+import { counted } from '../../core/counted.js';
 import { EXIT_CODES } from '../../core/errors.js';
 import { CONFIG, CONFIG_CHECK_FORM, CONFIG_SCHEMA_FORM } from './command-specs.js';
 
@@ -23,9 +24,4 @@ export async function configCommand(args: string[]): Promise<number> {
   const secrets = read === null ? '' : `; ${counted(read, 'secret or TLS file', 'secrets and TLS files')} read`;
   process.stdout.write(`${file}: ok (post ${config.post.id}, ${counted(config.lanes.length, 'lane')}, ${counted(devices, 'device')}${secrets})\n`);
   return EXIT_CODES.ok;
-}
-
-/** `1 lane`, `2 lanes`: a one-lane post is common (a small crossing). */
-function counted(count: number, one: string, many = `${one}s`): string {
-  return `${count} ${count === 1 ? one : many}`;
 }

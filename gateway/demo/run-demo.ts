@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { loadConfigFile } from '../../config/load-config.js';
 import { redactUrl } from '../../config/secrets.js';
 import { systemClock } from '../../core/clock.js';
+import { counted } from '../../core/counted.js';
 import { PortReservations } from '../../core/free-port.js';
 import { PACKAGE_ROOT } from '../../core/package-info.js';
 import { GatewayDeskClient } from '../../sim/gateway-client.js';
@@ -158,7 +159,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const port = url.port || '1883';
   options.out(
     [
-      `border-gateway demo: post "${config.post.id}", ${config.lanes.length} ${config.lanes.length === 1 ? 'lane' : 'lanes'}, traffic clock x${options.speed} (a day in ${(1440 / options.speed).toFixed(0)} min)` +
+      `border-gateway demo: post "${config.post.id}", ${counted(config.lanes.length, 'lane')}, traffic clock x${options.speed} (a day in ${(1440 / options.speed).toFixed(0)} min)` +
         (demoClock.resumedFrom !== null ? `, resumed at ${new Date(demoClock.resumedFrom).toISOString()} where the last run stopped` : ''),
       `  MQTT broker: ${redactUrl(brokerUrl)}${broker ? ' (embedded)' : ''}`,
       `  watch:       mosquitto_sub -h ${url.hostname} -p ${port} -t 'border/#' -v`,
