@@ -27,6 +27,41 @@ describe('BytesInFlight', () => {
   });
 });
 
+describe('BytesInFlight shared out per holder', () => {
+  it("keeps each holder within its share, one piece always when it holds none, and the limit over all", () => {
+    const budget = new BytesInFlight(100, 30);
+    const ana = budget.holder('ana');
+    const bo = budget.holder('bo');
+    const first = ana.reserve(20);
+    expect(first?.bytes).toBe(20);
+    expect(ana.reserve(11)).toBeNull();
+    expect(ana.reserve(10)?.bytes).toBe(10);
+    expect(budget.heldBy('ana')).toBe(30);
+    // Over the share, as a first piece: granted while the limit allows it.
+    const large = bo.reserve(60);
+    expect(large?.bytes).toBe(60);
+    expect([budget.held, budget.heldBy('bo')]).toEqual([90, 60]);
+    // Within a third holder's share but over the limit: refused.
+    expect(budget.holder('cy').reserve(11)).toBeNull();
+    expect(budget.holder('cy').reserve(10)?.bytes).toBe(10);
+    first?.release();
+    first?.release();
+    expect([budget.held, budget.heldBy('ana'), budget.reservations]).toEqual([80, 10, 3]);
+    expect(ana.reserve(20)?.bytes).toBe(20);
+  });
+
+  it('forgets a holder with nothing held, and counts reservations without one against the limit only', () => {
+    const budget = new BytesInFlight(100, 10);
+    const held = budget.holder('ana').reserve(50);
+    held?.release();
+    expect(budget.heldBy('ana')).toBe(0);
+    expect((budget as unknown as { byHolder: Map<string, unknown> }).byHolder.size).toBe(0);
+    expect(budget.reserve(60)?.bytes).toBe(60);
+    expect(budget.reserve(40)?.bytes).toBe(40);
+    expect(budget.holder('ana').reserve(1)).toBeNull();
+  });
+});
+
 describe('releaseWhenSent', () => {
   it('releases when the answer is sent, and at once for an answer already closed', async () => {
     const budget = new BytesInFlight(100);

@@ -10,6 +10,10 @@
  * when the answer is done with them: sent, or its connection gone (releaseWhenSent).
  * One reservation is granted whenever nothing is held, however large: a piece over the limit is
  * still served, one at a time.
+ *
+ * A budget may also be shared out per holder (an account): one account's clients that never read
+ * hold its share at most (or one piece, however large, when it holds nothing else), so a session
+ * in hostile hands cannot take the whole budget from the other operators.
  */
 import type { ServerResponse } from 'node:http';
 
@@ -19,12 +23,31 @@ export interface Reservation {
   release(): void;
 }
 
-export class BytesInFlight {
+/** What takes reservations: the whole budget, or one holder's share of it (BytesInFlight.holder). */
+export interface ByteBudget {
+  /** Reserves `bytes`, or null when they do not fit. */
+  reserve(bytes: number): Reservation | null;
+}
+
+interface Held {
+  bytes: number;
+  count: number;
+}
+
+export class BytesInFlight implements ByteBudget {
   private heldBytes = 0;
   private heldCount = 0;
+  /** Per holder with a reservation not yet released (an entry goes with its last one). */
+  private readonly byHolder = new Map<string, Held>();
 
-  /** @param limit bytes held at once, at most (but see the class comment: one reservation always may). */
-  constructor(readonly limit: number) {}
+  /**
+   * @param limit bytes held at once, at most (but see the class comment: one reservation always may).
+   * @param perHolder bytes one holder's reservations hold at once, at most (one always may when it holds none).
+   */
+  constructor(
+    readonly limit: number,
+    readonly perHolder = limit,
+  ) {}
 
   /** Bytes reserved and not yet released. */
   get held(): number {
@@ -36,11 +59,32 @@ export class BytesInFlight {
     return this.heldCount;
   }
 
+  /** Bytes `holder`'s reservations hold now. */
+  heldBy(holder: string): number {
+    return this.byHolder.get(holder)?.bytes ?? 0;
+  }
+
   /** Reserves `bytes`, or null when they would take what is held over the limit. */
   reserve(bytes: number): Reservation | null {
+    return this.reserveFor(null, bytes);
+  }
+
+  /** The budget as `holder` (an account's name) may use it: within the limit and its share. */
+  holder(holder: string): ByteBudget {
+    return { reserve: (bytes) => this.reserveFor(holder, bytes) };
+  }
+
+  private reserveFor(holder: string | null, bytes: number): Reservation | null {
     if (this.heldCount > 0 && this.heldBytes + bytes > this.limit) return null;
+    const mine = holder === null ? null : (this.byHolder.get(holder) ?? { bytes: 0, count: 0 });
+    if (mine && mine.count > 0 && mine.bytes + bytes > this.perHolder) return null;
     this.heldBytes += bytes;
     this.heldCount += 1;
+    if (mine && holder !== null) {
+      mine.bytes += bytes;
+      mine.count += 1;
+      this.byHolder.set(holder, mine);
+    }
     let released = false;
     return {
       bytes,
@@ -49,6 +93,11 @@ export class BytesInFlight {
         released = true;
         this.heldBytes -= bytes;
         this.heldCount -= 1;
+        if (mine && holder !== null) {
+          mine.bytes -= bytes;
+          mine.count -= 1;
+          if (mine.count === 0) this.byHolder.delete(holder);
+        }
       },
     };
   }

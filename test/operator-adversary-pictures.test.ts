@@ -3,9 +3,11 @@
  * the operators' listener over real sockets. Each answer holds its picture's bytes until the socket
  * has taken them; before the bound only the read from disk was counted, so clients that asked and
  * never read held a copy each (hundreds within the connection limits). Now the answers hold 16 MiB
- * in all (PICTURE_BYTES_IN_FLIGHT): with 6 MiB pictures two unread answers are held, the next
- * request is answered 503 GW_ERR_IMAGE_BUSY, the bytes come back when the clients go, and pictures
- * are served again. A GET that carries a body it never finishes is answered and its connection
+ * in all (PICTURE_BYTES_IN_FLIGHT) and those of one account 4 MiB (PICTURE_BYTES_PER_ACCOUNT, or
+ * one picture): with 6 MiB pictures one account's unread answer is held and its next refused
+ * while another operator is served, two accounts' unread answers are held and a third's request is
+ * answered 503 GW_ERR_IMAGE_BUSY, the bytes come back when the clients go, and pictures are
+ * served again. A GET that carries a body it never finishes is answered and its connection
  * closed, the rest of its body never read (core/close-unread.ts).
  */
 import { randomBytes } from 'node:crypto';
@@ -13,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../gateway/auth/account-store.js';
 import { listen } from '../gateway/http/servers.js';
 import type { PostRuntime } from '../gateway/post-runtime.js';
-import { PICTURE_BYTES_IN_FLIGHT } from '../gateway/workflow/lane-console.js';
+import { PICTURE_BYTES_IN_FLIGHT, PICTURE_BYTES_PER_ACCOUNT } from '../gateway/workflow/lane-console.js';
 import { partialRequest, unreadRequest, type UnreadRequest } from './helpers/hostile-http.js';
 import { startOneLanePost, type OneLanePost } from './helpers/one-lane-post.js';
 import { waitUntil } from './helpers/wait-until.js';
@@ -26,7 +28,10 @@ describe('console pictures asked for and never read', () => {
   let post: OneLanePost;
   let runtime: PostRuntime;
   let port: number;
-  let authorization: Record<string, string>;
+  /** Bearer headers of three operators' sessions. */
+  let operator: Record<string, string>;
+  let colleague: Record<string, string>;
+  let third: Record<string, string>;
   let url: string;
   const picture = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(PICTURE_BYTES - 4)]);
   const clients: UnreadRequest[] = [];
@@ -37,8 +42,11 @@ describe('console pictures asked for and never read', () => {
     const { gateway } = post;
     if (!gateway.operatorApp) throw new Error('no operator app');
     port = (await listen(gateway.operatorApp, '127.0.0.1', 0, false)).address.port;
-    gateway.accounts.addAccount('the-operator', 'operator', 'scrypt$unused');
-    authorization = { Authorization: `Bearer ${gateway.sessions.create(gateway.accounts.account('the-operator') as Account).token}` };
+    const session = (name: string): Record<string, string> => {
+      gateway.accounts.addAccount(name, 'operator', 'scrypt$unused');
+      return { Authorization: `Bearer ${gateway.sessions.create(gateway.accounts.account(name) as Account).token}` };
+    };
+    [operator, colleague, third] = [session('the-operator'), session('a-colleague'), session('a-third')];
     // Kept on disk only (no camera holds it): each answer reads a copy.
     const stored = await runtime.evidence.store.put(picture, { kind: 'plate-snapshot', contentType: 'image/jpeg', crossing: null, deviceId: 'cam-1', forward: false });
     url = `/api/images/${stored?.digest ?? ''}`;
@@ -49,40 +57,54 @@ describe('console pictures asked for and never read', () => {
     await post?.stop();
   });
 
-  const unread = (): UnreadRequest => {
+  const unread = (authorization: Record<string, string>): UnreadRequest => {
     const client = unreadRequest(port, url, authorization);
     clients.push(client);
     return client;
   };
-  const get = () => fetch(`http://127.0.0.1:${port}${url}`, { headers: authorization });
+  const get = (authorization: Record<string, string>) => fetch(`http://127.0.0.1:${port}${url}`, { headers: authorization });
 
-  it('holds 16 MiB of answers for them at most, refuses the next with 503, and serves again once they are gone', async () => {
+  it("holds an account's unread answers to its share and 16 MiB in all, refuses past them with 503, and serves again once they are gone", async () => {
     const budget = runtime.laneConsole.pictureBytes;
-    expect(budget.limit).toBe(PICTURE_BYTES_IN_FLIGHT);
-    expect(PICTURE_BYTES_IN_FLIGHT).toBe(16 * MIB);
-    const held = [unread(), unread()];
+    expect([budget.limit, budget.perHolder]).toEqual([PICTURE_BYTES_IN_FLIGHT, PICTURE_BYTES_PER_ACCOUNT]);
+    expect([PICTURE_BYTES_IN_FLIGHT, PICTURE_BYTES_PER_ACCOUNT]).toEqual([16 * MIB, 4 * MIB]);
+    // One picture is over an account's share: its first is served, its second refused.
+    const held = [unread(operator)];
+    await waitUntil("the operator's answer held", () => Promise.resolve(budget.reservations === 1), { timeoutMs: 10_000 });
+    const refusedToHer = await get(operator);
+    expect(refusedToHer.status).toBe(503);
+    expect(refusedToHer.headers.get('retry-after')).toBe('1');
+    expect(await refusedToHer.json()).toMatchObject({ code: 'GW_ERR_IMAGE_BUSY' });
+    expect(budget.heldBy('the-operator')).toBe(PICTURE_BYTES);
+
+    // Another operator is served beside her (before the shares, her clients took the whole budget).
+    const servedBeside = await get(colleague);
+    expect(servedBeside.status).toBe(200);
+    expect(Buffer.from(await servedBeside.arrayBuffer()).equals(picture)).toBe(true);
+    await waitUntil('the answer read given back', () => Promise.resolve(budget.held === PICTURE_BYTES), { timeoutMs: 10_000 });
+
+    // Two accounts' unread answers: 12 MiB; a third account's picture would take it over 16.
+    held.push(unread(colleague));
     await waitUntil('two answers held', () => Promise.resolve(budget.reservations === 2), { timeoutMs: 10_000 });
     expect(budget.held).toBe(2 * PICTURE_BYTES);
-
-    const refused = await get();
+    const refused = await get(third);
     expect(refused.status).toBe(503);
-    expect(refused.headers.get('retry-after')).toBe('1');
     expect(await refused.json()).toMatchObject({ code: 'GW_ERR_IMAGE_BUSY' });
     // Ten more that never read: each refused before a copy is read; nothing more is held.
-    held.push(...Array.from({ length: 10 }, () => unread()));
-    expect((await Promise.all([get(), get(), get()])).map((answer) => answer.status)).toEqual([503, 503, 503]);
+    held.push(...Array.from({ length: 10 }, (_, i) => unread(i % 2 === 0 ? operator : colleague)));
+    expect((await Promise.all([get(operator), get(colleague), get(third)])).map((answer) => answer.status)).toEqual([503, 503, 503]);
     expect(budget.held).toBe(2 * PICTURE_BYTES);
 
     for (const client of held) client.destroy();
     await waitUntil('the closed clients’ bytes given back', () => Promise.resolve(budget.held === 0), { timeoutMs: 10_000 });
-    const served = await get();
+    const served = await get(operator);
     expect(served.status).toBe(200);
     expect(Buffer.from(await served.arrayBuffer()).equals(picture)).toBe(true);
-    await waitUntil('the answer read given back', () => Promise.resolve(budget.held === 0), { timeoutMs: 10_000 });
+    await waitUntil('the answer read given back', () => Promise.resolve(budget.held === 0 && budget.heldBy('the-operator') === 0), { timeoutMs: 10_000 });
   });
 
   it('answers a GET whose body never ends and closes its connection, the rest of the body unread', async () => {
-    const request = partialRequest(port, { method: 'GET', path: url, headers: authorization, declaredBytes: 1024 * MIB, sentBytes: 1024 });
+    const request = partialRequest(port, { method: 'GET', path: url, headers: operator, declaredBytes: 1024 * MIB, sentBytes: 1024 });
     const head = await request.head;
     expect(head.status).toBe(200);
     expect(head.headers.connection).toBe('close');

@@ -4,7 +4,8 @@
  * (a few hundred of them, each a 48 MiB scan, were the VMC's memory). Now the copies held at once
  * are bounded (64 MiB; here a budget of 20 MiB the test can watch, for 8 MiB pieces, so that it
  * runs in seconds): past it a request is answered 503 GW_ERR_VMC_EVIDENCE_BUSY before anything is
- * read, a closed client gives its bytes back, and one that just stops reading is let go by the
+ * read; one account's unread answers hold its share at most (16 MiB; here one piece) while
+ * another account is served beside them; a closed client gives its bytes back, and one that just stops reading is let go by the
  * connection timeout (60 s; here shortened through the same option). A request refused before
  * its body was read closes its connection (core/close-unread.ts).
  */
@@ -12,7 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BytesInFlight } from '../core/bytes-in-flight.js';
+import { BytesInFlight, type ByteBudget } from '../core/bytes-in-flight.js';
+import { EVIDENCE_BYTES_IN_FLIGHT, EVIDENCE_BYTES_PER_CALLER } from '../vmc/evidence/evidence-routes.js';
 import { buildVmcApp, CONNECTION_TIMEOUT_MS } from '../vmc/http/vmc-app.js';
 import { VmcStore } from '../vmc/store/vmc-store.js';
 import { VmcAuth } from '../vmc/vmc-auth.js';
@@ -31,10 +33,15 @@ const BUDGET_BYTES = 20 * MIB;
 class WatchedBudget extends BytesInFlight {
   peak = 0;
 
-  override reserve(bytes: number): ReturnType<BytesInFlight['reserve']> {
-    const reservation = super.reserve(bytes);
-    this.peak = Math.max(this.peak, this.held);
-    return reservation;
+  override holder(name: string): ByteBudget {
+    const share = super.holder(name);
+    return {
+      reserve: (bytes) => {
+        const reservation = share.reserve(bytes);
+        this.peak = Math.max(this.peak, this.held);
+        return reservation;
+      },
+    };
   }
 }
 
@@ -54,6 +61,7 @@ describe('VMC evidence answers nobody reads', () => {
     await store.store([post.evidenceStored(piece, 'xray-image', 'image/x-portable-graymap', 'c-1'), ...post.evidenceChunks(piece, 'xray-image', 'image/x-portable-graymap')], 'vmc-1', clock.now());
     auth = new VmcAuth(store, clock);
     await auth.addAccount('ana', 'analyst', 'analyst-password-1');
+    await auth.addAccount('bo', 'analyst', 'analyst-password-2');
   });
 
   afterAll(async () => {
@@ -102,6 +110,30 @@ describe('VMC evidence answers nobody reads', () => {
     expect(served.status).toBe(200);
     expect(Buffer.from(await served.arrayBuffer()).equals(piece)).toBe(true);
     await waitUntil('the answer read given back', () => Promise.resolve(budget.held === 0), { timeoutMs: 10_000 });
+  });
+
+  it("holds one account's unread answers to its share, and serves another account beside them", async () => {
+    // The VMC's own budget: a quarter of it per account.
+    expect([EVIDENCE_BYTES_IN_FLIGHT, EVIDENCE_BYTES_PER_CALLER]).toEqual([64 * MIB, 16 * MIB]);
+    const budget = new BytesInFlight(BUDGET_BYTES, PIECE_BYTES);
+    const { app, port } = await serve(budget);
+    const first = unread(port);
+    await waitUntil("ana's first answer held", () => Promise.resolve(budget.reservations === 1), { timeoutMs: 10_000 });
+
+    // Her second would take her over her share, though the budget has room for it: refused.
+    const refused = await fetch(`http://127.0.0.1:${port}${url}`, { headers: authorization() });
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({ code: 'GW_ERR_VMC_EVIDENCE_BUSY' });
+    expect(budget.heldBy('ana')).toBe(PIECE_BYTES);
+
+    // Another analyst is served beside her, in full.
+    const boToken = (await app.inject({ method: 'POST', url: '/api/login', payload: { name: 'bo', password: 'analyst-password-2' } })).json<{ token: string }>().token;
+    const served = await fetch(`http://127.0.0.1:${port}${url}`, { headers: { Authorization: `Bearer ${boToken}` } });
+    expect(served.status).toBe(200);
+    expect(Buffer.from(await served.arrayBuffer()).equals(piece)).toBe(true);
+
+    first.destroy();
+    await waitUntil('every answer given back', () => Promise.resolve(budget.held === 0 && budget.heldBy('ana') === 0), { timeoutMs: 10_000 });
   });
 
   it('lets go of one that stops reading after the connection timeout (60 s by default), without it closing', async () => {

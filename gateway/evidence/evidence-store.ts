@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../core/clock.js';
-import type { BytesInFlight, Reservation } from '../../core/bytes-in-flight.js';
+import type { ByteBudget, Reservation } from '../../core/bytes-in-flight.js';
 import { GatewayError, isGatewayError } from '../../core/errors.js';
 import { EVIDENCE_CHUNK_BYTES, type EventData, type EvidenceKind } from '../../contract/catalogue.js';
 import { POST_LANE } from '../../contract/envelope.js';
@@ -166,7 +166,7 @@ export class EvidenceStore {
    * `budget` before the read (GW_ERR_IMAGE_BUSY when they do not fit), and the reservation comes
    * back with the picture, for the caller to release once the answer is sent.
    */
-  async picture(digest: string, budget: BytesInFlight): Promise<{ body: Buffer; contentType: string; reservation: Reservation } | null> {
+  async picture(digest: string, budget: ByteBudget): Promise<{ body: Buffer; contentType: string; reservation: Reservation } | null> {
     const row = this.index.get(digest);
     if (!row || row.kind === 'xray-image' || this.stopped) return null;
     const reservation = budget.reserve(row.bytes);

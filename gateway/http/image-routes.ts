@@ -4,13 +4,15 @@
  * or from the evidence store on disk. The reference names the bytes,
  * so an answer never changes and may be cached; privately only, as it shows a vehicle and maybe
  * its driver. Unknown or dropped pictures are 404 GW_ERR_IMAGE_NOT_FOUND; 503 GW_ERR_IMAGE_BUSY when
- * the pictures being read or sent already hold the console's budget (LaneConsole.pictureBytes): an
- * answer holds its picture's bytes until the socket has taken them, and clients that ask and never
- * read would otherwise make the gateway hold a copy for each of them.
+ * the pictures being read or sent already hold the console's budget (LaneConsole.pictureBytes), or
+ * the caller's account its share of it: an answer holds its picture's bytes until the socket has
+ * taken them, and clients that ask and never read would otherwise make the gateway hold a copy for
+ * each of them.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { isGatewayError } from '../../core/errors.js';
 import { releaseWhenSent } from '../../core/bytes-in-flight.js';
+import type { Actor } from '../auth/roles.js';
 import type { HeldPicture } from '../workflow/lane-console.js';
 import type { LaneApiDeps } from '../workflow/lane-routes.js';
 
@@ -28,7 +30,7 @@ export const imageRoutes: FastifyPluginAsync<ImageRoutesOptions> = (app, options
     async (request, reply) => {
       let image: HeldPicture | null;
       try {
-        image = (await options.deps()?.console.picture(request.params.ref)) ?? null;
+        image = (await options.deps()?.console.picture(request.params.ref, (request.actor as Actor).id)) ?? null;
       } catch (error) {
         if (!isGatewayError(error, 'GW_ERR_IMAGE_BUSY')) throw error;
         return reply.code(503).header('retry-after', '1').send({ code: error.code, message: error.message });

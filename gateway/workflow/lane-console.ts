@@ -8,7 +8,7 @@
  * view for all streams when it is ready to send, so a burst of changes costs one view.
  */
 import type { Logger } from 'pino';
-import { BytesInFlight, type Reservation } from '../../core/bytes-in-flight.js';
+import { BytesInFlight, type ByteBudget, type Reservation } from '../../core/bytes-in-flight.js';
 import type { Clock } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
 import { ImageStore } from '../../drivers/anpr/image-store.js';
@@ -37,6 +37,13 @@ export interface HeldPicture extends ConsoleImage {
  */
 export const PICTURE_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
+/**
+ * Of those, what the answers to one account hold at once, at most (or one picture when it holds
+ * none): an operator's session in hostile hands, asking and never reading, leaves three quarters of
+ * the budget to the other operators. A console page shows a lane's entry pictures, 100–500 KB each.
+ */
+export const PICTURE_BYTES_PER_ACCOUNT = 4 * 1024 * 1024;
+
 /** An alarm as the live feed pushes it the moment it is raised. */
 export interface RaisedAlarm extends AlarmView {
   laneId: string;
@@ -62,7 +69,7 @@ export interface LaneConsoleOptions {
    */
   stored?: {
     /** Reserves the picture's bytes in `budget` before reading it (GW_ERR_IMAGE_BUSY when they do not fit). */
-    picture(ref: string, budget: BytesInFlight): Promise<HeldPicture | null>;
+    picture(ref: string, budget: ByteBudget): Promise<HeldPicture | null>;
     /** The entry picture stored for a crossing, by reference. */
     entrySnapshot(crossingId: string): string | null;
   };
@@ -80,7 +87,7 @@ const MAX_THUMBNAILS_WAITING = 8;
 
 export class LaneConsole {
   /** What the answers of `picture` hold now (released by the caller once each is sent). */
-  readonly pictureBytes = new BytesInFlight(PICTURE_BYTES_IN_FLIGHT);
+  readonly pictureBytes = new BytesInFlight(PICTURE_BYTES_IN_FLIGHT, PICTURE_BYTES_PER_ACCOUNT);
   private readonly alarms = new OpenAlarms();
   private readonly listeners = new Set<LaneConsoleListener>();
   private readonly barrierInputs = new Map<string, BarrierInputs & { atMs: number }>();
@@ -146,15 +153,17 @@ export class LaneConsole {
 
   /**
    * A picture by its `sha256:` reference: held in memory (a thumbnail, a driver's), else kept on
-   * disk; its bytes reserved in `pictureBytes` (GW_ERR_IMAGE_BUSY when they do not fit). A picture
+   * disk; its bytes reserved in `pictureBytes` as `holder`'s, the account asking (GW_ERR_IMAGE_BUSY
+   * when they do not fit in the budget or in the account's share). A picture
    * held in memory costs nothing more while its holder keeps it, but an answer that is not read
    * keeps it alive after the holder lets it go: counted alike.
    */
-  async picture(ref: string): Promise<HeldPicture | null> {
+  async picture(ref: string, holder: string): Promise<HeldPicture | null> {
     if (!IMAGE_REF_PATTERN.test(ref)) return null;
+    const budget = this.pictureBytes.holder(holder);
     const held = this.thumbnailImages.get(ref) ?? this.options.image(ref);
-    if (!held) return (await this.options.stored?.picture(ref, this.pictureBytes)) ?? null;
-    const reservation = this.pictureBytes.reserve(held.body.length);
+    if (!held) return (await this.options.stored?.picture(ref, budget)) ?? null;
+    const reservation = budget.reserve(held.body.length);
     if (!reservation) throw new GatewayError('GW_ERR_IMAGE_BUSY');
     return { body: held.body, contentType: held.contentType, reservation };
   }

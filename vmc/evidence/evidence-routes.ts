@@ -13,8 +13,9 @@
  * run (a sandboxing CSP), cached privately only (the name is the digest: an answer never changes).
  * Each answer is a copy read from the store (up to 48 MiB) and held until its client has taken
  * it: a client that asks and never reads holds it until the connection times out (60 s), so the
- * copies held at once are bounded (EVIDENCE_BYTES_IN_FLIGHT, core/bytes-in-flight.ts); past that a
- * request is answered 503 GW_ERR_VMC_EVIDENCE_BUSY with Retry-After, before anything is read.
+ * copies held at once are bounded (EVIDENCE_BYTES_IN_FLIGHT, core/bytes-in-flight.ts), and those
+ * of one account's answers to a share of them (EVIDENCE_BYTES_PER_CALLER); past either a request
+ * is answered 503 GW_ERR_VMC_EVIDENCE_BUSY with Retry-After, before anything is read.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { MAX_EVIDENCE_REQUEST_DIGESTS } from '../../contract/vmc-command.js';
@@ -36,6 +37,12 @@ export interface EvidenceRoutesOptions {
 /** Bytes of evidence read for answers and not yet taken by their clients, at most: a 48 MiB piece and room beside it. */
 export const EVIDENCE_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 
+/**
+ * Of those, what one account's answers hold at once (or one piece, however large, when it holds
+ * none): an analyst's session in hostile hands leaves three quarters of the budget to the others.
+ */
+export const EVIDENCE_BYTES_PER_CALLER = 16 * 1024 * 1024;
+
 /** Types served as images; anything else goes out as bytes to download, never as markup. */
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/bmp']);
 const EXTENSIONS: Record<string, string> = {
@@ -52,7 +59,7 @@ const EXTENSIONS: Record<string, string> = {
 const DIGEST = { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' } as const;
 const POST = { type: 'string', pattern: ID_PATTERN.source } as const;
 
-export const evidenceRoutes: FastifyPluginAsync<EvidenceRoutesOptions> = (app, { store, sender, bytesInFlight = new BytesInFlight(EVIDENCE_BYTES_IN_FLIGHT) }) => {
+export const evidenceRoutes: FastifyPluginAsync<EvidenceRoutesOptions> = (app, { store, sender, bytesInFlight = new BytesInFlight(EVIDENCE_BYTES_IN_FLIGHT, EVIDENCE_BYTES_PER_CALLER) }) => {
   const notFound = (digest: string) => ({ code: 'GW_ERR_VMC_EVIDENCE_NOT_FOUND', message: `no verified evidence ${digest} is held (not received, not yet complete, or rejected)` });
   app.get<{ Params: { digest: string }; Querystring: { download?: boolean } }>(
     '/api/evidence/:digest',
@@ -67,9 +74,13 @@ export const evidenceRoutes: FastifyPluginAsync<EvidenceRoutesOptions> = (app, {
       const bytes = await store.evidence.blobBytes(digest);
       if (bytes === null) return reply.code(404).send(notFound(digest));
       // Reserved before the copy is read, held until the answer is sent or its connection is gone.
-      const reservation = bytesInFlight.reserve(bytes);
+      const caller = request.caller?.name ?? '';
+      const reservation = bytesInFlight.holder(caller).reserve(bytes);
       if (!reservation) {
-        return reply.code(503).header('retry-after', '1').send({ code: 'GW_ERR_VMC_EVIDENCE_BUSY', message: `evidence answers already hold ${bytesInFlight.held} bytes not yet taken by their clients; try again in a second` });
+        return reply
+          .code(503)
+          .header('retry-after', '1')
+          .send({ code: 'GW_ERR_VMC_EVIDENCE_BUSY', message: `evidence answers already hold ${bytesInFlight.held} bytes not yet taken by their clients, ${bytesInFlight.heldBy(caller)} of them yours; try again in a second` });
       }
       releaseWhenSent(reply.raw, reservation);
       const blob = await store.evidence.blob(digest);

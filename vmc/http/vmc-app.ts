@@ -49,7 +49,7 @@ export interface VmcAppOptions {
   uiDir?: string | null;
   /** The VMC's clock: "now" for a period not yet over when a query names no `asOf`. Default: the system clock. */
   clock?: Clock;
-  /** What evidence answers hold at once (evidence-routes.ts). Default: a budget of EVIDENCE_BYTES_IN_FLIGHT. */
+  /** What evidence answers hold at once (evidence-routes.ts). Default: a budget of EVIDENCE_BYTES_IN_FLIGHT, EVIDENCE_BYTES_PER_CALLER per account. */
   evidenceBytesInFlight?: BytesInFlight;
   /**
    * A connection on which nothing was received or sent for this long is closed: a client that
