@@ -76,10 +76,10 @@ describe('GatewayDeskClient', () => {
       if (request.url === '/api/lanes/lane-1/registrations') return void response.writeHead(201, { 'content-type': 'application/json' }).end('{"crossingId":"c-1","state":"registered","channel":null}');
       // The first session has expired by the time it is used.
       if (request.headers.authorization === 'Bearer session-1') return void response.writeHead(401).end();
-      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify([{ crossingId: 'c-1', laneId: 'lane-1', state: 'registered', plate: 'GE123AB', direction: 'import', declaredWeightKg: 18_000, channel: null, risk: null }]));
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify([{ crossingId: 'c-1', laneId: 'lane-1', state: 'registered', plate: 'GE123AB', direction: 'import', declaredWeightKg: 18_000, channel: null, risk: null, milestones: { arrived: '2026-12-01T09:10:00.000Z', registered: '2026-12-01T10:02:00.000Z' } }]));
     });
     expect(await client.register('lane-1', REGISTRATION)).toEqual({ crossingId: 'c-1', state: 'registered', channel: null });
-    expect(await client.openCrossings('lane-1')).toEqual([{ crossingId: 'c-1', state: 'registered', channel: null, plate: 'GE123AB', direction: 'import', declaredWeightKg: 18_000 }]);
+    expect(await client.openCrossings('lane-1')).toEqual([{ crossingId: 'c-1', state: 'registered', channel: null, plate: 'GE123AB', direction: 'import', declaredWeightKg: 18_000, registeredAt: '2026-12-01T10:02:00.000Z' }]);
     expect(seen).toEqual([
       'POST /api/lanes/lane-1/registrations Bearer sim-registration.s3cret',
       'POST /api/session -',

@@ -23,6 +23,8 @@ export interface OpenCrossingView extends CrossingView {
   plate: string | null;
   direction: string | null;
   declaredWeightKg: number | null;
+  /** When it registered (ISO), if it has: the order the lane weighs in. */
+  registeredAt?: string | null;
 }
 
 /**
@@ -200,13 +202,14 @@ export class GatewayDeskClient implements LaneDesk {
   async openCrossings(laneId: string): Promise<OpenCrossingView[]> {
     const list = GatewayDeskClient.expect(await this.asSupervisor('GET', `/api/lanes/${laneId}`), 200, `GET lane ${laneId}`);
     if (!Array.isArray(list)) throw new Error(`GET lane ${laneId}: not a list of crossings`);
-    return (list as Partial<OpenCrossingView>[]).map((c) => ({
+    return (list as (Partial<OpenCrossingView> & { milestones?: Record<string, unknown> })[]).map((c) => ({
       crossingId: String(c.crossingId),
       state: String(c.state),
       channel: c.channel ?? null,
       plate: c.plate ?? null,
       direction: c.direction ?? null,
       declaredWeightKg: c.declaredWeightKg ?? null,
+      registeredAt: typeof c.milestones?.registered === 'string' ? c.milestones.registered : null,
     }));
   }
 }

@@ -91,7 +91,7 @@ class RestartingGateway implements LaneDesk {
     const crossing = this.crossings.find((c) => c.crossingId === crossingId);
     if (!crossing) return Promise.resolve(null);
     // Weighed and assessed at once: the channel decides.
-    if (crossing.state === 'registered') crossing.state = crossing.channel === 'red' ? 'inspecting' : 'released';
+    if (crossing.state === 'registered' || crossing.state === 'weighed') crossing.state = crossing.channel === 'red' ? 'inspecting' : 'released';
     return Promise.resolve(this.view(crossing));
   }
 
@@ -110,7 +110,7 @@ class RestartingGateway implements LaneDesk {
 
   openCrossings(laneId: string): Promise<OpenCrossingView[]> {
     this.gate();
-    return Promise.resolve(this.crossings.filter((c) => c.laneId === laneId).map(({ crossingId, state, channel, plate, direction, declaredWeightKg }) => ({ crossingId, state, channel, plate, direction, declaredWeightKg })));
+    return Promise.resolve(this.crossings.filter((c) => c.laneId === laneId).map(({ crossingId, state, channel, plate, direction, declaredWeightKg, registeredAt }) => ({ crossingId, state, channel, plate, direction, declaredWeightKg, registeredAt })));
   }
 }
 
@@ -123,6 +123,54 @@ function lanes(gateway: RestartingGateway): SimulatedLane[] {
 }
 
 describe('traffic through gateway restarts', () => {
+  it('sends a truck for each crossing carried over a restart, from its step on, and weighs the registered ones first, in their order, with their own weights', async () => {
+    const clock = new ManualClock();
+    const gateway = new RestartingGateway(clock, [], 1_000_000);
+    const carried: Omit<StandInCrossing, 'crossingId' | 'laneId'>[] = [
+      { state: 'arrived', plate: 'AA-101-AA', channel: null, direction: null, declaredWeightKg: null, registrations: 0 },
+      { state: 'arrived', plate: null, channel: null, direction: null, declaredWeightKg: null, registrations: 0 },
+      { state: 'registered', plate: 'BB-202-BB', channel: 'green', direction: 'import', declaredWeightKg: 31_070, registrations: 1, registeredAt: '2026-12-01T10:05:00.000Z' },
+      { state: 'registered', plate: 'FF-606-FF', channel: 'green', direction: 'export', declaredWeightKg: 22_050, registrations: 1, registeredAt: '2026-12-01T10:02:00.000Z' },
+      { state: 'weighed', plate: 'CC-303-CC', channel: 'green', direction: 'export', declaredWeightKg: 12_040, registrations: 1 },
+      { state: 'inspecting', plate: 'DD-404-DD', channel: 'red', direction: 'import', declaredWeightKg: 18_010, registrations: 1 },
+      { state: 'released', plate: 'EE-505-EE', channel: 'green', direction: 'import', declaredWeightKg: 9_030, registrations: 1 },
+    ];
+    gateway.crossings.push(...carried.map((c, i) => ({ ...c, crossingId: `carried-${i}`, laneId: 'lane-1' })));
+    const stableLoads: number[] = [];
+    const exits: string[] = [];
+    const lane: SimulatedLane = {
+      id: 'lane-1',
+      directions: ['import', 'export'],
+      camera: { showPlate: (event) => gateway.arrive('lane-1', event.plate === '' ? null : event.plate) },
+      indicator: { setLoad: (kg, motion) => (motion || kg === 0 ? undefined : stableLoads.push(kg)) },
+      exitCamera: { showPlate: (event) => exits.push(event.plate) },
+    };
+    const errors: Error[] = [];
+    const traffic = new TrafficGenerator([lane], { clock, deviceClock: clock, intervalSec: 600, desk: gateway, random: seededRandom(5), onError: (error) => errors.push(error) });
+    traffic.start();
+    await clock.runFor(3 * 60 * MIN);
+    traffic.stopArrivals();
+    await clock.runFor(12 * 60 * MIN);
+
+    expect(errors).toEqual([]);
+    // One truck for each carried-over crossing with a plate; the unread arrival is the next unread truck's.
+    expect(traffic.adopted).toBe(6);
+    expect(traffic.trucks).toBeGreaterThan(traffic.adopted + 5);
+    expect(traffic.failed).toBe(0);
+    expect(traffic.exited).toBe(traffic.trucks);
+    // The registered ones are on the platform before any new truck, in the order they registered
+    // (the order the lane weighs in, not the list's), each weighed with its own weight.
+    expect(stableLoads.slice(0, 2)).toEqual([22_050, 31_070]);
+    // Each left past the exit camera; the one that had only arrived registered once, under its plate.
+    for (const plate of ['AA-101-AA', 'BB-202-BB', 'CC-303-CC', 'DD-404-DD', 'EE-505-EE', 'FF-606-FF']) expect(exits, plate).toContain(plate);
+    expect(gateway.crossings.find((c) => c.crossingId === 'carried-0')).toMatchObject({ state: 'released', registrations: 1, direction: expect.any(String) as unknown });
+    expect(gateway.crossings.find((c) => c.plate === 'DD-404-DD')?.state).toBe('released');
+    // No crossing registered twice: every new truck has one of its own, beside the six carried over.
+    const registered = gateway.crossings.filter((c) => c.registrations > 0);
+    expect(registered.every((c) => c.registrations === 1)).toBe(true);
+    expect(registered).toHaveLength(traffic.trucks - traffic.adopted + 6);
+  });
+
   it('retries a lane API that refuses connections and registers every truck exactly once, also when answers are lost', async () => {
     const clock = new ManualClock();
     // The gateway restarts every half hour and takes 90 s to come back; every 4th POST's answer is lost.
@@ -171,10 +219,14 @@ describe('traffic through gateway restarts', () => {
     await clock.runFor(10 * 60 * MIN);
     await truck;
     expect(traffic.failed).toBe(1);
-    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/^registration of .* on lane-1: the lane API did not answer for 60 s \(fetch failed: connect ECONNREFUSED/)]);
-    // Retried with backoff (½ s doubling to 8 s) for its minute, not hammered.
-    expect(gateway.refused).toBeGreaterThan(5);
-    expect(gateway.refused).toBeLessThan(20);
+    // The start's look for carried-over crossings gave up too, and said so; it is no truck.
+    expect(errors.map((e) => e.message).sort()).toEqual([
+      expect.stringMatching(/^open crossings of lane-1: the lane API did not answer for 60 s \(fetch failed: connect ECONNREFUSED/),
+      expect.stringMatching(/^registration of .* on lane-1: the lane API did not answer for 60 s \(fetch failed: connect ECONNREFUSED/),
+    ]);
+    // Each of the two retried with backoff (½ s doubling to 8 s) for its minute, not hammered.
+    expect(gateway.refused).toBeGreaterThan(2 * 5);
+    expect(gateway.refused).toBeLessThan(2 * 20);
     traffic.stop();
   });
 });

@@ -15,13 +15,19 @@
  * API that does not answer (connection refused, lost answer, 5xx) is retried with capped backoff
  * and jitter on the device clock, for up to `deskPatienceMs`; a request whose answer was lost is
  * first looked up (did it take effect?) so a registration is never made twice.
+ *
+ * They also ride out a restart of the simulator beside the gateway (the demo started again on its
+ * data): the lanes carry their open crossings over, and at start the traffic sends a truck for
+ * each, from the crossing's step on (`adoptOpenCrossings`). Without one, nothing moved those
+ * crossings on, and the registered ones among them took the new trucks' weights (a lane weighs the
+ * vehicle registered first), each later truck then weighed with the next one's.
  */
 import { backoffDelay, type BackoffPolicy } from '../core/backoff.js';
 import type { Clock } from '../core/clock.js';
 import { platesMatch } from '../core/plates.js';
 import type { SimulatedCamera } from './anpr/simulated-camera.js';
 import type { SimulatedBarrier } from './barrier/simulated-barrier.js';
-import { deskUnavailable, type CrossingView, type LaneDesk } from './gateway-client.js';
+import { deskUnavailable, type CrossingView, type LaneDesk, type OpenCrossingView } from './gateway-client.js';
 import { randomTruck, type SimDirection, type TruckProfile } from './truck-profiles.js';
 import type { SimulatedIndicator } from './weighbridge/simulated-indicator.js';
 import type { SimulatedScanner } from './xray/simulated-scanner.js';
@@ -70,6 +76,10 @@ const DESK_PATIENCE_MS = 3 * 60_000;
 const CONFUSIONS: Record<string, string> = { '0': 'O', O: '0', '1': 'I', I: '1', '8': 'B', B: '8', '5': 'S', S: '5' };
 const MIN = 60_000;
 const CLOSED = 'closed';
+/** States in which the truck waits for the gateway (its weight taken, its channel being chosen). */
+const WITH_THE_GATEWAY = new Set(['registered', 'weighed', 'risk-assessed']);
+/** States past registration a carried-over crossing is picked up from. */
+const ADOPTED_STATES = new Set([...WITH_THE_GATEWAY, 'scanning', 'inspecting', 'released']);
 
 class Stopped extends Error {}
 
@@ -95,6 +105,8 @@ export class TrafficGenerator {
   deskRetries = 0;
   /** Registrations whose answer was lost, found on the gateway instead of sent again. */
   registrationsRecovered = 0;
+  /** Trucks sent at start for crossings the gateway carried over a restart. */
+  adopted = 0;
   private stopped = true;
   /** Crossings registered by a truck still at the post: a lost registration is never matched to one of them. */
   private readonly claimed = new Set<string>();
@@ -117,7 +129,10 @@ export class TrafficGenerator {
   start(): void {
     this.stopped = false;
     this.arriving = true;
-    for (const lane of this.lanes) void this.arrivals(lane);
+    for (const lane of this.lanes) {
+      void this.adoptOpenCrossings(lane);
+      void this.arrivals(lane);
+    }
   }
 
   /** No more arrivals; trucks already at the post carry on. */
@@ -177,18 +192,78 @@ export class TrafficGenerator {
   /** One truck, from the entry camera to the exit camera. */
   async truck(lane: SimulatedLane): Promise<void> {
     this.trucks += 1;
-    let crossing: CrossingView | null = null;
     const profile = randomTruck({ random: () => this.random(), directions: lane.directions, arrivalWallMs: this.options.clock.now(), watchlist: this.options.watchlist ?? [] });
     try {
       this.showEntry(lane, profile);
-      // Queue, paperwork and the registration booth.
-      await this.wait(this.options.clock, 20 * MIN + this.exponentialMs(80));
+    } catch (error) {
+      this.failed += 1;
+      this.options.onError?.(error as Error);
+      return;
+    }
+    await this.journey(lane, profile, null);
+  }
+
+  /**
+   * A truck for each crossing the gateway holds open on `lane` at start (carried over a restart;
+   * none on a first start), from its crossing's step on: one that arrived registers, one that
+   * registered is weighed at its declared weight, one being assessed, scanned or inspected waits
+   * for the gateway or is scanned or inspected, and a released one drives to the barrier. The
+   * registered ones drive onto the platform before any new truck can (a new one queues for 20
+   * minutes of traffic time first), so each is weighed with its own weight. A crossing without a
+   * plate that has not registered gets none: the next registration on the lane takes it, as at a
+   * real post.
+   */
+  async adoptOpenCrossings(lane: SimulatedLane): Promise<void> {
+    const desk = this.options.desk;
+    const list = desk?.openCrossings?.bind(desk);
+    if (!desk || !list) return;
+    let open: OpenCrossingView[];
+    try {
+      open = await this.withDesk(`open crossings of ${lane.id}`, () => list(lane.id));
+    } catch (error) {
+      if (!(error instanceof Stopped)) this.options.onError?.(error as Error);
+      return;
+    }
+    // The lane weighs the vehicle registered first: the registered ones drive onto the platform in that order.
+    const toWeigh = open.filter((c) => c.state === 'registered').sort((a, b) => Date.parse(a.registeredAt ?? '') - Date.parse(b.registeredAt ?? '') || 0);
+    for (const crossing of [...toWeigh, ...open.filter((c) => c.state !== 'registered')]) {
+      if (crossing.plate === null || (crossing.state !== 'arrived' && !ADOPTED_STATES.has(crossing.state))) continue;
+      const drawn = randomTruck({ random: () => this.random(), directions: lane.directions, arrivalWallMs: this.options.clock.now(), watchlist: this.options.watchlist ?? [], plate: crossing.plate });
+      const direction = lane.directions.find((d) => d === crossing.direction) ?? drawn.direction;
+      const declaredWeightKg = crossing.declaredWeightKg ?? drawn.declaredWeightKg;
+      const profile: TruckProfile = { ...drawn, direction, declaredWeightKg, actualWeightKg: crossing.declaredWeightKg ?? drawn.actualWeightKg };
+      this.trucks += 1;
+      this.adopted += 1;
+      if (crossing.state === 'arrived') {
+        void this.journey(lane, profile, null);
+      } else {
+        this.claimed.add(crossing.crossingId);
+        void this.journey(lane, profile, crossing);
+      }
+    }
+  }
+
+  /**
+   * A truck's way through the post from the queue for registration, or from the step of
+   * `registeredAs` (a crossing carried over a restart) on.
+   */
+  private async journey(lane: SimulatedLane, profile: TruckProfile, registeredAs: CrossingView | null): Promise<void> {
+    let crossing = registeredAs;
+    const fromTheQueue = registeredAs === null;
+    try {
       const desk = this.options.desk;
-      crossing = desk ? await this.register(desk, lane, profile) : null;
-      await this.wait(this.options.clock, 3 * MIN);
-      await this.weigh(lane, profile, crossing);
+      if (fromTheQueue) {
+        // Queue, paperwork and the registration booth.
+        await this.wait(this.options.clock, 20 * MIN + this.exponentialMs(80));
+        crossing = desk ? await this.register(desk, lane, profile) : null;
+      }
+      if (fromTheQueue || crossing?.state === 'registered') {
+        await this.wait(this.options.clock, 3 * MIN);
+        await this.weigh(lane, profile, crossing);
+      }
       if (!desk || !crossing) return;
-      let view = await this.until(desk, lane, crossing, (state) => state !== 'registered' && state !== 'weighed' && state !== 'risk-assessed');
+      let view = crossing;
+      if (fromTheQueue || WITH_THE_GATEWAY.has(view.state)) view = await this.until(desk, lane, crossing, (state) => !WITH_THE_GATEWAY.has(state));
       if (view.state === 'scanning') {
         await this.wait(this.options.clock, 15 * MIN + this.exponentialMs(20));
         await this.scan(desk, lane, profile, crossing);

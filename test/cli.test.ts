@@ -268,11 +268,44 @@ describe('border-gateway demo (what npm start runs)', () => {
     expect(after.viewAt).toBeGreaterThanOrEqual(before.viewAt);
     const carried = [...before.open].filter(([id]) => after.open.has(id));
     expect(carried.length).toBeGreaterThan(0);
-    // The simulator's trucks for them went with the last run: the banner says so, and how to start afresh.
+    // The banner says how many, that the simulator sends a truck for each (the test below), and how to start afresh.
     const note = await demo.waitForStdout((line) => line.includes('carried over:'), 30_000, 'the carried-over line');
-    expect(Number(/carried over: (\d+) open crossings? of the last run/.exec(note)?.[1])).toBeGreaterThanOrEqual(carried.length);
+    expect(Number(/carried over: (\d+) open crossings? of the last run; the simulator sends a truck for each one with a plate/.exec(note)?.[1])).toBeGreaterThanOrEqual(carried.length);
     expect(demo.stdout.join('\n')).toContain(`To start afresh: stop, rm -rf ${dataDir}`);
     // Every carried-over crossing arrived before the clock's present: its wait is not negative.
     for (const [id, arrived] of carried) expect(after.viewAt, id).toBeGreaterThanOrEqual(arrived);
   });
+
+  it("sends a truck for each crossing it carries over, so the registered ones are weighed with their own weights", async () => {
+    const dataDir = tempDir();
+    const watch = async (process: GatewayProcess): Promise<Collector> =>
+      Collector.connect(`mqtt://127.0.0.1:${/-p (\d+)/.exec(await process.waitForStdout((line) => line.includes('mosquitto_sub'), 30_000, 'the watch line'))?.[1]}`, 'border/#', 4);
+    // npm start's clock, ten times its trucks: a queue forms at the weighbridges within a minute.
+    const args = ['demo', '--speed', '120', '--rate', '60', '--free-ports', '--data', dataDir];
+    demo = new GatewayProcess(args);
+    collector = await watch(demo);
+    // Registered vehicles waiting for the platform when the demo stops: the lanes carry them over.
+    const waitingToWeigh = (r: Received[]): string[] => {
+      const weighed = new Set(r.filter((m) => m.type === 'vehicle.weighed').map((m) => String(m.event.subject)));
+      return r.filter((m) => m.type === 'vehicle.registered' && !weighed.has(String(m.event.subject))).map((m) => String(m.event.subject));
+    };
+    await collector.waitFor((r) => waitingToWeigh(r).length >= 4, 90_000, 'four registered vehicles waiting to be weighed');
+    expect((await demo.kill('SIGTERM')).code).toBe(0);
+    const declared = new Map(collector.received.filter((m) => m.type === 'vehicle.registered').map((m) => [String(m.event.subject), Number(m.event.data.declaredWeightKg)]));
+    await collector.close();
+
+    demo = new GatewayProcess(args);
+    collector = await watch(demo);
+    await demo.waitForStdout((line) => line.includes('carried over:'), 30_000, 'the carried-over line');
+    // Weighed in this run (not replayed: those were weighed in the last, by its own trucks): each
+    // with its declared weight, as the truck sent for it carries, within the simulated
+    // indicator's noise (±5 kg). Before, nothing was sent for them: the new trucks' weights went
+    // to them, each thousands of kg off, and every later truck was weighed with the next one's.
+    const weighedNow = (r: Received[]): Received[] => r.filter((m) => m.type === 'vehicle.weighed' && !m.replayed && declared.has(String(m.event.subject)));
+    await collector.waitFor((r) => weighedNow(r).length >= 3, 60_000, 'three carried-over vehicles weighed');
+    for (const weighed of weighedNow(collector.received)) {
+      const subject = String(weighed.event.subject);
+      expect(Math.abs(Number(weighed.event.data.weightKg) - (declared.get(subject) as number)), subject).toBeLessThanOrEqual(5);
+    }
+  }, 180_000);
 });

@@ -224,16 +224,15 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
 
 /**
  * The lanes carry their open crossings over a restart, as `run` must (the trucks are still at a
- * real post), but the simulator keeps no trucks: nothing will move those crossings on. Each one
- * registered and not yet weighed takes the next new truck's weight (a lane weighs the vehicle
- * registered first), and every truck after it is then weighed with the weight of the one behind
- * it, for the rest of the run. Said at start, with the way out, rather than fixed behind the
- * integrator's back: the carried-over crossings are the demo's record as much as any.
+ * real post). The last run's simulated trucks went with it; this run's simulator sends a truck for
+ * each one with a plate, from its step on (sim/traffic.ts, adoptOpenCrossings), the registered
+ * ones onto the platform first, so each is weighed with its own weight. Said at start, with the
+ * way to start afresh.
  */
 function carriedOverNote(crossings: number, abandonAfterMin: number, speed: number, dataDir: string): string {
   const realMin = Math.max(1, Math.round(abandonAfterMin / speed));
   return (
-    `  carried over: ${crossings} open ${crossings === 1 ? 'crossing' : 'crossings'} of the last run, whose simulated trucks went with it: they never finish (abandoned after ${abandonAfterMin / 60} h of traffic time, ${realMin} min here),\n` +
-    `               and new trucks' weights go to the registered ones first, each later truck then weighed with the next one's. To start afresh: stop, rm -rf ${dataDir}`
+    `  carried over: ${counted(crossings, 'open crossing')} of the last run; the simulator sends a truck for each one with a plate, from its step on\n` +
+    `               (one that arrived unread is the next unread truck's, or abandoned after ${abandonAfterMin / 60} h of traffic time, ${realMin} min here). To start afresh: stop, rm -rf ${dataDir}`
   );
 }
