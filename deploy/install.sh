@@ -26,10 +26,12 @@
 #      machine's CPU and Node major (bundle.json), and that node is at least what the package's
 #      engines ask (20.19)
 #   2. unpacks it to /opt/border-gateway; a different installed version is kept as
-#      /opt/border-gateway.previous for rollback (replacing an older one). On an upgrade the
-#      service is stopped and the data directory backed up to /var/backups/border-gateway/ (a
-#      failed backup starts the service again and ends the upgrade with nothing changed); the
-#      newer gateway migrates the database forward on start
+#      /opt/border-gateway.previous for rollback (replacing an older one). On an upgrade the new
+#      version checks post.yaml first (`config check --secrets`, as in 5: one it refuses ends the
+#      upgrade with nothing changed and the service running), then the service is stopped and the
+#      data directory backed up to /var/backups/border-gateway/ (a failed backup starts the
+#      service again and ends the upgrade with nothing changed); the newer gateway migrates the
+#      database forward on start
 #   3. installs the unit, sysusers and tmpfiles files and /usr/local/bin/border-gateway (the CLI
 #      run by /usr/bin/node, as the unit runs it)
 #   4. creates the border-gateway user (systemd-sysusers), applies the tmpfiles rules,
@@ -137,18 +139,30 @@ export_env_file() {
 # relative paths resolve) and with the variables of gateway.env (its EnvironmentFile=). Without
 # this `run` stopped on GW_ERR_CONFIG_SECRET a second after it had opened its outbox and listeners.
 config_accepted() {
+  local package=${1:-$opt}
   local secrets=(--secrets)
   local help
   # A version from before --secrets (a rollback to it) can check the file only.
-  help=$("$node" "$opt/dist/gateway/cli.js" config check --help 2>/dev/null || true)
+  help=$("$node" "$package/dist/gateway/cli.js" config check --help 2>/dev/null || true)
   [[ $help == *--secrets* ]] || secrets=()
   # StateDirectory= makes the working directory at the first start; made here as systemd makes it.
   [ -d "$data" ] || install -d -m 0700 -o border-gateway -g border-gateway "$data"
   (
     cd "$data"
     [ ! -f "$etc/gateway.env" ] || export_env_file "$etc/gateway.env"
-    runuser -u border-gateway -- "$node" "$opt/dist/gateway/cli.js" config check "${secrets[@]}" "$etc/post.yaml"
+    runuser -u border-gateway -- "$node" "$package/dist/gateway/cli.js" config check "${secrets[@]}" "$etc/post.yaml"
   )
+}
+
+# Before an upgrade stops anything: the new version's `config check --secrets` of the post's
+# configuration. A version may refuse what the one before accepted (a bound or a rule it adds);
+# found only after the swap, the post was left without its gateway until someone came.
+config_accepted_by_new() {
+  [ "$live" = 1 ] && [ "$start" = 1 ] && [ -f "$etc/post.yaml" ] || return 0
+  id border-gateway >/dev/null 2>&1 || return 0
+  # mktemp -d made it root's alone; the service's user runs the check from inside it.
+  chmod 0755 "$unpack"
+  config_accepted "$new" || die "$bundle_version refuses $etc/post.yaml (above): nothing was changed, $unit runs on. Make it a configuration both versions accept and run this again (--no-start upgrades without this check and leaves the service stopped)"
 }
 
 # daemon-reload, enable; start, or restart, when the configuration is there and accepted. A
@@ -285,6 +299,7 @@ if [ -f "$opt/.bundle-sha256" ] && [ "$(cat "$opt/.bundle-sha256")" = "$digest" 
 else
   if [ -d "$opt" ]; then
     installed=$("$node" -p "require('$opt/package.json').version" 2>/dev/null || echo unknown)
+    config_accepted_by_new
     backup_folder
     if stop_service; then was_running=1; restart_on_exit=1; fi
     backup_before_upgrade "$installed"

@@ -47,15 +47,26 @@ function run(command: string[], env: NodeJS.ProcessEnv = { PATH: SYSTEM_PATH }, 
 
 const output = (result: SpawnSyncReturns<string>): string => `${result.stdout}${result.stderr}`;
 
+/**
+ * The CLI of a version that refuses what the installed one accepts (a bound it adds): its
+ * `config check` fails as a refused file does (exit 78), its other commands are this tree's.
+ */
+const CLI_REFUSING_CONFIG = `// A test bundle's CLI that refuses every configuration.
+if (process.argv[2] === 'config' && process.argv[3] === 'check' && !process.argv.includes('--help')) {
+  process.stderr.write('/etc/border-gateway/post.yaml:41:3 uplink.tls: set, but no broker in uplink.brokers is mqtts:// or wss:// (a rule of this version)\\n');
+  process.exit(78);
+}
+${CLI_FROM_SOURCE}`;
+
 /** A bundle of `version` as `npm run bundle` lays one out, with its .sha256 beside it. */
-function makeBundle(version: string, engines = '>=20.19'): TestBundle {
+function makeBundle(version: string, engines = '>=20.19', cli = CLI_FROM_SOURCE): TestBundle {
   const dir = tempDir('gw-installer-bundle-');
   const pkg = join(dir, 'stage', 'border-gateway');
   mkdirSync(join(pkg, 'dist', 'gateway'), { recursive: true });
   cpSync(join(REPO_ROOT, 'deploy'), join(pkg, 'deploy'), { recursive: true });
   writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'border-gateway', version, type: 'module', engines: { node: engines } }));
   writeFileSync(join(pkg, 'bundle.json'), JSON.stringify({ version, arch: process.arch, node: { major: NODE_MAJOR } }));
-  writeFileSync(join(pkg, 'dist', 'gateway', 'cli.js'), CLI_FROM_SOURCE);
+  writeFileSync(join(pkg, 'dist', 'gateway', 'cli.js'), cli);
   const name = `border-gateway-${version}-linux-${process.arch}.tar.gz`;
   expect(run(['tar', '-czf', join(dir, name), '-C', join(dir, 'stage'), 'border-gateway']).status).toBe(0);
   const sums = spawnSync('sha256sum', [name], { cwd: dir, encoding: 'utf8' });
@@ -250,6 +261,19 @@ describe('install.sh on a live post', () => {
     expect(post.calls.filter((call) => /^(start|stop|restart)/.test(call))).toEqual([]);
     expect(post.active).toBe(true);
     expect(readFileSync(post.path('/opt/border-gateway/.bundle-sha256'), 'utf8').trim()).toBe(first.digest);
+  });
+
+  it('refuses an upgrade whose new version refuses post.yaml before it stops anything, the service left running', () => {
+    expect(post.active).toBe(true);
+    const refusing = makeBundle('0.9.2', '>=20.19', CLI_REFUSING_CONFIG);
+    const refused = post.install([refusing.archive]);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('uplink.tls: set, but no broker');
+    expect(refused.stderr).toContain('install: 0.9.2 refuses /etc/border-gateway/post.yaml (above): nothing was changed, border-gateway.service runs on');
+    expect(post.calls.filter((call) => /^(start|stop|restart)/.test(call))).toEqual([]);
+    expect(post.active).toBe(true);
+    expect(readFileSync(post.path('/opt/border-gateway/.bundle-sha256'), 'utf8').trim()).toBe(first.digest);
+    expect(existsSync(post.path('/opt/border-gateway.previous'))).toBe(false);
   });
 
   it("upgrades: stops the service, backs up with the configuration's outbox.path, swaps and restarts it", () => {
