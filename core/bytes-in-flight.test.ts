@@ -48,6 +48,8 @@ describe('BytesInFlight shared out per holder', () => {
     first?.release();
     expect([budget.held, budget.heldBy('ana'), budget.reservations]).toEqual([80, 10, 3]);
     expect(ana.reserve(20)?.bytes).toBe(20);
+    // Counted by cause: ana's 11 over her share, cy's 11 over the limit.
+    expect(budget.refusals).toEqual({ budget: 1, share: 1 });
   });
 
   it('forgets a holder with nothing held, and counts reservations without one against the limit only', () => {

@@ -13,7 +13,9 @@
  *
  * A budget may also be shared out per holder (an account): one account's clients that never read
  * hold its share at most (or one piece, however large, when it holds nothing else), so a session
- * in hostile hands cannot take the whole budget from the other operators.
+ * in hostile hands cannot take the whole budget from the other operators. (A piece larger than
+ * the share still takes what it takes: one account's unread full scan at the VMC, 48 MiB, leaves
+ * the others 16 MiB of its 64.)
  */
 import type { ServerResponse } from 'node:http';
 
@@ -39,6 +41,11 @@ export class BytesInFlight implements ByteBudget {
   private heldCount = 0;
   /** Per holder with a reservation not yet released (an entry goes with its last one). */
   private readonly byHolder = new Map<string, Held>();
+  /**
+   * Reservations refused since start: over the limit of all (`budget`), or over a holder's share
+   * (`share`): many of the latter is one account's clients asking and not reading.
+   */
+  readonly refusals = { budget: 0, share: 0 };
 
   /**
    * @param limit bytes held at once, at most (but see the class comment: one reservation always may).
@@ -75,9 +82,15 @@ export class BytesInFlight implements ByteBudget {
   }
 
   private reserveFor(holder: string | null, bytes: number): Reservation | null {
-    if (this.heldCount > 0 && this.heldBytes + bytes > this.limit) return null;
+    if (this.heldCount > 0 && this.heldBytes + bytes > this.limit) {
+      this.refusals.budget += 1;
+      return null;
+    }
     const mine = holder === null ? null : (this.byHolder.get(holder) ?? { bytes: 0, count: 0 });
-    if (mine && mine.count > 0 && mine.bytes + bytes > this.perHolder) return null;
+    if (mine && mine.count > 0 && mine.bytes + bytes > this.perHolder) {
+      this.refusals.share += 1;
+      return null;
+    }
     this.heldBytes += bytes;
     this.heldCount += 1;
     if (mine && holder !== null) {

@@ -6,6 +6,7 @@
  */
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
+import { Counter } from 'prom-client';
 import type { PostConfig } from '../config/schema.js';
 import type { GatewayError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -221,6 +222,19 @@ export async function startPostRuntime(options: PostRuntimeOptions): Promise<Pos
     clock: options.clock,
     logger: logger.child({ module: 'console' }),
     clockSpeed: options.clockSpeed ?? 1,
+  });
+  // Read at scrape time: many `share` refusals is one account's clients asking and not reading.
+  // (A runtime started again on the same gateway replaces the last one's.)
+  gateway.metrics.registry.removeSingleMetric('gateway_image_busy_total');
+  new Counter({
+    name: 'gateway_image_busy_total',
+    help: 'Console pictures refused with GW_ERR_IMAGE_BUSY: over the 16 MiB of all answers (budget) or over the asking account\'s 4 MiB (share)',
+    labelNames: ['cause'],
+    registers: [gateway.metrics.registry],
+    collect() {
+      this.reset();
+      for (const [cause, count] of Object.entries(laneConsole.pictureBytes.refusals)) this.inc({ cause }, count);
+    },
   });
   // After the workflow: a plate read's crossing exists by the time the capture hears the read.
   evidence.capture({ devices: options.devices, image: (ref) => heldImage(options.devices, post, ref) }, [...post.lanes.values()].flatMap((lane) => lane.workflow.open()));

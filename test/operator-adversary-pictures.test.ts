@@ -91,9 +91,18 @@ describe('console pictures asked for and never read', () => {
     expect(refused.status).toBe(503);
     expect(await refused.json()).toMatchObject({ code: 'GW_ERR_IMAGE_BUSY' });
     // Ten more that never read: each refused before a copy is read; nothing more is held.
+    const refusedBefore = budget.refusals.budget + budget.refusals.share;
     held.push(...Array.from({ length: 10 }, (_, i) => unread(i % 2 === 0 ? operator : colleague)));
     expect((await Promise.all([get(operator), get(colleague), get(third)])).map((answer) => answer.status)).toEqual([503, 503, 503]);
+    await waitUntil('the ten unread requests refused', () => Promise.resolve(budget.refusals.budget + budget.refusals.share === refusedBefore + 13), { timeoutMs: 10_000 });
     expect(budget.held).toBe(2 * PICTURE_BYTES);
+    // Counted for /metrics by cause: an account's second over its share, the rest past the 16 MiB.
+    const { share, budget: overBudget } = budget.refusals;
+    expect(share).toBeGreaterThan(0);
+    expect(overBudget).toBeGreaterThan(0);
+    const metrics = await post.gateway.metrics.registry.getSingleMetricAsString('gateway_image_busy_total');
+    expect(metrics).toContain(`gateway_image_busy_total{cause="share"} ${share}`);
+    expect(metrics).toContain(`gateway_image_busy_total{cause="budget"} ${overBudget}`);
 
     for (const client of held) client.destroy();
     await waitUntil('the closed clients’ bytes given back', () => Promise.resolve(budget.held === 0), { timeoutMs: 10_000 });

@@ -135,9 +135,11 @@ describe('evidence at the VMC', () => {
     expect((await fetch(`${base}/api/evidence/${digestOf(snapshot)}`)).status).toBe(401);
     const missing = await api(`/api/evidence/${digestOf(fullImage)}`);
     expect([missing.status, ((await missing.json()) as { code: string }).code]).toEqual([404, 'GW_ERR_VMC_EVIDENCE_NOT_FOUND']);
-    const status = (await (await api('/api/status')).json()) as { intake: { evidence: { stored: number; duplicateChunks: number } }; evidence: { pieces: number } };
+    const status = (await (await api('/api/status')).json()) as { intake: { evidence: { stored: number; duplicateChunks: number } }; evidence: { pieces: number }; evidenceBusy: unknown };
     expect(status.intake.evidence).toMatchObject({ stored: 2, duplicateChunks: 1 });
     expect(status.evidence.pieces).toBe(2);
+    // Nothing refused as busy (vmc-evidence-unread.test.ts refuses some): both causes counted from 0.
+    expect(status.evidenceBusy).toEqual({ budget: 0, share: 0 });
   });
 
   it('rejects and counts a piece whose bytes do not match its digest, and never serves it', async () => {

@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { BytesInFlight } from '../core/bytes-in-flight.js';
 import type { Clock } from '../core/clock.js';
 import { GatewayError } from '../core/errors.js';
 import { DEFAULT_CONNECTION_LIMITS, limitConnections } from '../core/connection-limits.js';
@@ -14,6 +15,7 @@ import { Consumer } from './consumer.js';
 import { EventIntake } from './event-intake.js';
 import { GapWatch } from './gap-watch.js';
 import type { EvidenceBounds } from './evidence/evidence-chunks.js';
+import { EVIDENCE_BYTES_IN_FLIGHT, EVIDENCE_BYTES_PER_CALLER } from './evidence/evidence-routes.js';
 import { EvidenceSweep } from './evidence/evidence-sweep.js';
 import { buildVmcApp } from './http/vmc-app.js';
 import { VmcAuth } from './vmc-auth.js';
@@ -109,6 +111,7 @@ export async function startVmc(options: VmcOptions): Promise<RunningVmc> {
       ),
   });
   const auth = new VmcAuth(store, clock);
+  const evidenceBytesInFlight = new BytesInFlight(EVIDENCE_BYTES_IN_FLIGHT, EVIDENCE_BYTES_PER_CALLER);
   const app = await buildVmcApp({
     store,
     auth,
@@ -135,7 +138,10 @@ export async function startVmc(options: VmcOptions): Promise<RunningVmc> {
       deadLettered: consumers.reduce((sum, c) => sum + c.deadLettered, 0),
       qos0Dropped: consumers.reduce((sum, c) => sum + c.qos0Dropped, 0),
       intake: intake.stats,
+      // Evidence answers refused with GW_ERR_VMC_EVIDENCE_BUSY: over the 64 MiB of all, or over an account's 16.
+      evidenceBusy: { ...evidenceBytesInFlight.refusals },
     }),
+    evidenceBytesInFlight,
   });
   let address: string | null = null;
   if (options.http) {

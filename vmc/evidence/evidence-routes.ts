@@ -39,7 +39,8 @@ export const EVIDENCE_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 
 /**
  * Of those, what one account's answers hold at once (or one piece, however large, when it holds
- * none): an analyst's session in hostile hands leaves three quarters of the budget to the others.
+ * none): an analyst's session in hostile hands leaves three quarters of the budget to the others,
+ * or 16 MiB while it holds an unread full scan (up to 48 MiB: one piece).
  */
 export const EVIDENCE_BYTES_PER_CALLER = 16 * 1024 * 1024;
 
