@@ -16,7 +16,7 @@ import { CHANNELS, eventDataSchemas } from '../../contract/catalogue.js';
 import { trsReport } from '../../contract/trs-report.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
-import type { CrossingFilter, PeriodUnit, VmcStore } from '../store/vmc-store.js';
+import type { CrossingCursor, CrossingFilter, CrossingRow, PeriodUnit, VmcStore } from '../store/vmc-store.js';
 import { ID_PATTERN_SOURCE, MAX_ID_LENGTH } from '../../core/identifiers.js';
 
 /** What /api/status reports about this instance (its consumer and intake). */
@@ -80,6 +80,40 @@ export function crossingFilter(query: FilterQuery): CrossingFilter {
   return filter;
 }
 
+/**
+ * Deepest `offset` into /api/crossings: the database reads and drops every row before it, so a
+ * large one costs every request that much (10,000,000 kept a PostgreSQL core busy per request).
+ * Page further with `after`, the cursor each page's `Link: <…>; rel="next"` header carries.
+ */
+export const MAX_CROSSINGS_OFFSET = 10_000;
+
+/**
+ * A page's cursor: the completion time (epoch ms; an event's `time` has a four-digit year) and
+ * event id (a UUID, unique) of the last crossing of the page before, `<ms>_<id>`.
+ */
+const CROSSINGS_CURSOR = /^(-?\d{1,15})_([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$/;
+const CROSSINGS_CURSOR_MAX_LENGTH = 53;
+
+interface CrossingsQuery extends FilterQuery {
+  limit?: number;
+  offset?: number;
+  after?: string;
+}
+
+/** The cursor the schema's pattern has checked, read. */
+function cursorOf(after: string): CrossingCursor {
+  const [, ms, eventId] = CROSSINGS_CURSOR.exec(after) ?? [];
+  return { completedMs: Number(ms), eventId: eventId as string };
+}
+
+/** The URL of the page after `last`: the same filters and limit, `after` in place of any `offset`. */
+function nextCrossingsPage(query: CrossingsQuery, last: CrossingRow): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) if (value !== undefined && name !== 'offset' && name !== 'after') params.set(name, String(value));
+  params.set('after', `${Date.parse(last.completedAt)}_${last.eventId}`);
+  return `/api/crossings?${params.toString()}`;
+}
+
 export interface DataRoutesOptions {
   store: VmcStore;
   status: VmcStatusSource;
@@ -103,18 +137,31 @@ export const dataRoutes: FastifyPluginAsync<DataRoutesOptions> = (app, { store, 
     },
   );
 
-  app.get<{ Querystring: FilterQuery & { limit?: number; offset?: number } }>(
+  app.get<{ Querystring: CrossingsQuery }>(
     '/api/crossings',
     {
       schema: {
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { ...filterProperties, limit: { type: 'integer', minimum: 1, maximum: 1000 }, offset: { type: 'integer', minimum: 0, maximum: 10_000_000 } },
+          properties: {
+            ...filterProperties,
+            limit: { type: 'integer', minimum: 1, maximum: 1000 },
+            offset: { type: 'integer', minimum: 0, maximum: MAX_CROSSINGS_OFFSET },
+            after: { type: 'string', pattern: CROSSINGS_CURSOR.source, maxLength: CROSSINGS_CURSOR_MAX_LENGTH },
+          },
         },
       },
     },
-    (request) => store.crossings({ ...crossingFilter(request.query), limit: request.query.limit ?? 100, offset: request.query.offset ?? 0 }),
+    async (request, reply) => {
+      const { limit = 100, offset, after } = request.query;
+      if (after !== undefined && offset !== undefined) throw new GatewayError('GW_ERR_HTTP_BAD_REQUEST', 'querystring: page with after or with offset, not both');
+      // One row more than asked says whether there is a next page.
+      const rows = await store.crossings({ ...crossingFilter(request.query), limit: limit + 1, ...(offset !== undefined ? { offset } : {}), ...(after !== undefined ? { after: cursorOf(after) } : {}) });
+      const last = rows.length > limit ? rows[limit - 1] : undefined;
+      if (last) reply.header('link', `<${nextCrossingsPage(request.query, last)}>; rel="next"`);
+      return rows.slice(0, limit);
+    },
   );
 
   // Open gaps are bounded per post (vmc-store.ts), closed ones are kept: the answer is bounded here.

@@ -609,12 +609,21 @@ export class VmcStore {
     return counts;
   }
 
-  async crossings(filter: CrossingFilter & { limit: number; offset: number }): Promise<CrossingRow[]> {
-    const { sql, params } = this.crossingWhere(filter);
+  /**
+   * Crossings the filter selects, newest completion first (ties by event id), `limit` at a time:
+   * those after `after` in that order (keyset: the last row of the page before), or past `offset`
+   * rows. A keyset page costs an index range scan wherever it starts; an offset makes the
+   * database read and discard every row before it (the API bounds it, data-routes.ts).
+   */
+  async crossings(filter: CrossingFilter & { limit: number; offset?: number; after?: CrossingCursor }): Promise<CrossingRow[]> {
+    const { after } = filter;
+    // `completed_ms <= ?` on its own lets the planner range-scan the time index; the OR picks the rows after the cursor within its millisecond.
+    const { sql, params } = this.crossingWhere(filter, after ? ['completed_ms <= ?', '(completed_ms < ? OR event_id > ?)'] : []);
+    if (after) params.push(after.completedMs, after.completedMs, after.eventId);
     const rows = await this.db.all<{
       event_id: string; crossing_id: string; post_id: string; lane_id: string; direction: string; channel: string; xray: number; vehicle_type: string;
       plate: string | null; outcome: string; completed_ms: number; registration_min: number | null; crossing_min: number | null;
-    }>(`SELECT * FROM crossings ${sql} ORDER BY completed_ms DESC, event_id LIMIT ? OFFSET ?`, [...params, filter.limit, filter.offset]);
+    }>(`SELECT * FROM crossings ${sql} ORDER BY completed_ms DESC, event_id LIMIT ? OFFSET ?`, [...params, filter.limit, filter.offset ?? 0]);
     return rows.map((r) => ({
       eventId: r.event_id, crossingId: r.crossing_id, postId: r.post_id, laneId: r.lane_id, direction: r.direction, channel: r.channel, xray: Number(r.xray) === 1,
       vehicleType: r.vehicle_type, plate: r.plate, outcome: r.outcome, completedAt: iso(r.completed_ms), registrationMin: r.registration_min, crossingMin: r.crossing_min,

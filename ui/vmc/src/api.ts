@@ -10,6 +10,11 @@ export class ApiError extends Error {
 }
 
 export async function api<T>(path: string, body?: unknown): Promise<T> {
+  return (await apiPage<T>(path, body)).body;
+}
+
+/** As `api`, with the URL of the next page when the answer has one (`Link: <URL>; rel="next"`, as GET /api/crossings sends). */
+export async function apiPage<T>(path: string, body?: unknown): Promise<{ body: T; next: string | null }> {
   const reply = await fetch(path, {
     method: body === undefined ? 'GET' : 'POST',
     credentials: 'same-origin',
@@ -18,7 +23,8 @@ export async function api<T>(path: string, body?: unknown): Promise<T> {
   });
   const json = (await reply.json().catch(() => ({}))) as { code?: string; message?: string };
   if (!reply.ok) throw new ApiError(reply.status, json.code ?? 'UNKNOWN', json.message ?? reply.statusText);
-  return json as T;
+  const next = /<([^>]*)>;\s*rel="next"/.exec(reply.headers.get('link') ?? '')?.[1] ?? null;
+  return { body: json as T, next };
 }
 
 /** The answer of `GET /api/trs`: the contract's TRS report, the same the gateway computes. */

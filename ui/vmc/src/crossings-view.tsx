@@ -1,10 +1,12 @@
 /**
  * The crossings the filters select, newest first, a page at a time; opening one shows its
  * evidence beside the list (evidence-panel.tsx). The list is reloaded when the filters change
- * and whenever the dashboard has reloaded for new events.
+ * and whenever the dashboard has reloaded for new events. Older pages are reached by the cursor
+ * each page's answer names (its `Link` header), never by an offset: the URLs of the pages shown so
+ * far are kept, so "newer" goes back along them.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { api, type CrossingRow } from './api.js';
+import { apiPage, type CrossingRow } from './api.js';
 import { EvidencePanel } from './evidence-panel.js';
 import { Untrusted } from './untrusted.js';
 
@@ -17,17 +19,23 @@ const MINUTES_MAX = 1e6;
 
 export function CrossingsView({ query, reloadKey }: { query: string; reloadKey: number }) {
   const [rows, setRows] = useState<CrossingRow[]>([]);
-  const [page, setPage] = useState(0);
+  const first = `/api/crossings?${query}${query ? '&' : ''}limit=${PAGE}`;
+  // The URLs of the older pages followed from the first, up to the one shown (none once the filters change); `next` is the one after it, if any.
+  const [trail, setTrail] = useState<{ first: string; pages: string[] }>({ first, pages: [] });
+  const pages = trail.first === first ? trail.pages : [];
+  const [next, setNext] = useState<string | null>(null);
+  const page = pages.length;
   const [open, setOpen] = useState<CrossingRow | null>(null);
   const [error, setError] = useState('');
 
-  useEffect(() => setPage(0), [query]);
+  const url = pages[page - 1] ?? first;
   useEffect(() => {
     let stopped = false;
-    api<CrossingRow[]>(`/api/crossings?${query}${query ? '&' : ''}limit=${PAGE}&offset=${page * PAGE}`).then(
+    apiPage<CrossingRow[]>(url).then(
       (loaded) => {
         if (stopped) return;
-        setRows(loaded);
+        setRows(loaded.body);
+        setNext(loaded.next);
         setError('');
       },
       (e: unknown) => !stopped && setError(e instanceof Error ? e.message : String(e)),
@@ -35,7 +43,7 @@ export function CrossingsView({ query, reloadKey }: { query: string; reloadKey: 
     return () => {
       stopped = true;
     };
-  }, [query, page, reloadKey]);
+  }, [url, reloadKey]);
 
   const key = (c: CrossingRow): string => `${c.postId}/${c.crossingId}/${c.eventId}`;
   return (
@@ -90,11 +98,15 @@ export function CrossingsView({ query, reloadKey }: { query: string; reloadKey: 
           {rows.length === 0 && !error && <p class="muted">No crossings for these filters.</p>}
         </div>
         <p class="pager">
-          <button type="button" disabled={page === 0} onClick={() => setPage(page - 1)}>
+          <button type="button" disabled={page === 0} onClick={() => setTrail({ first, pages: pages.slice(0, -1) })}>
             newer
           </button>{' '}
           <span class="muted">{rows.length ? `${page * PAGE + 1}–${page * PAGE + rows.length}` : ''}</span>{' '}
-          <button type="button" disabled={rows.length < PAGE} onClick={() => setPage(page + 1)}>
+          <button type="button" disabled={next === null} onClick={() => {
+              if (next === null) return;
+              setNext(null); // until the page it names has loaded: a second click goes no further than it
+              setTrail({ first, pages: [...pages, next] });
+            }}>
             older
           </button>
         </p>
