@@ -2,10 +2,10 @@
  * Loads a post's YAML, validates it against the one schema and reports every problem at once,
  * each with its path in the file and its line, so an integrator fixes the file in one pass.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { core } from 'zod';
+import { readFileBounded } from '../core/bounded-file.js';
 import { GatewayError } from '../core/errors.js';
 import { otherDriversTaking, postConfigSchema, type PostConfig } from './schema.js';
 
@@ -64,25 +64,11 @@ export function formatPath(path: readonly PropertyKey[]): string {
  */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
-/** The file's text, or throws what reading it threw, or an Error when it passes `maxBytes`. */
-function readBounded(file: string, maxBytes: number): string {
-  const fd = openSync(file, 'r');
-  try {
-    const buffer = Buffer.alloc(maxBytes + 1);
-    let length = 0;
-    for (let read = -1; read !== 0 && length < buffer.length; length += read) read = readSync(fd, buffer, length, buffer.length - length, null);
-    if (length > maxBytes) throw new Error(`larger than ${maxBytes} bytes: not a post's configuration`);
-    return buffer.toString('utf8', 0, length);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Reads and validates a configuration file; throws ConfigError listing every problem. */
 export function loadConfigFile(file: string): PostConfig {
   let text: string;
   try {
-    text = readBounded(file, MAX_CONFIG_BYTES);
+    text = readFileBounded(file, MAX_CONFIG_BYTES, "a post's configuration").toString('utf8');
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new ConfigError('GW_ERR_CONFIG_READ', file, [{ path: '', line: null, column: null, message }], error);

@@ -6,9 +6,10 @@
  * The key stays with the sender (the CLI's --key, the API server's --command-key).
  */
 import { createHash, randomUUID, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import mqtt from 'mqtt';
+import { readFileBounded } from '../../core/bounded-file.js';
+import { jsonDepth } from '../../core/canonical-json.js';
 import type { Clock } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
 import { parsePlateInput } from '../../core/plates.js';
@@ -89,11 +90,28 @@ export function checkRollout(payload: Record<string, unknown>): void {
   if (digest !== sha256) throw malformed(`the ONNX file's sha256 is ${digest}, the manifest names ${sha256}: not the file it was signed for`);
 }
 
-/** Rollout payload from a signed model manifest and the ONNX file it names (the posts verify both). */
+/** Largest manifest file read: a model's is ~1 KB (its features, thresholds and quality figures). */
+export const MAX_MANIFEST_BYTES = 64 * 1024;
+/**
+ * Deepest nesting of a manifest: as deep as POST /api/commands/model takes one (its body, at most
+ * MAX_BODY_DEPTH 32 deep, holds the manifest one level in). Signing the command walks it
+ * recursively (core/canonical-json.ts): 100,000 nested arrays under `quality` overflowed the stack.
+ */
+export const MAX_MANIFEST_DEPTH = 31;
+/** Largest ONNX file read: in base64, the most any post takes in a command (`commands.maxBytes` at most 64 MiB). */
+export const MAX_ROLLOUT_ONNX_BYTES = 48 * 1024 * 1024;
+
+/**
+ * Rollout payload from a signed model manifest and the ONNX file it names (the posts verify both).
+ * Each file is read no further than its bound, and the manifest's depth counted before it is
+ * parsed (jsonDepth, as the VMC's JSON bodies are: core/json-body-depth.ts).
+ */
 export function rolloutFromManifest(manifestPath: string): { payload: Record<string, unknown>; summary: string } {
   let manifest: Record<string, unknown>;
   try {
-    manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
+    const text = readFileBounded(manifestPath, MAX_MANIFEST_BYTES, 'a model manifest').toString('utf8');
+    if (jsonDepth(text, MAX_MANIFEST_DEPTH) > MAX_MANIFEST_DEPTH) throw new Error(`nested deeper than ${MAX_MANIFEST_DEPTH}: not a model manifest`);
+    manifest = JSON.parse(text) as Record<string, unknown>;
   } catch (error) {
     throw new GatewayError('GW_ERR_MODEL_MANIFEST', `${manifestPath}: ${(error as Error).message}`, { cause: error });
   }
@@ -101,7 +119,13 @@ export function rolloutFromManifest(manifestPath: string): { payload: Record<str
   if (typeof file !== 'string' || !MODEL_FILE_NAME_PATTERN.test(file)) {
     throw new GatewayError('GW_ERR_MODEL_MANIFEST', `${manifestPath}: "file" must be a plain file name beside the manifest (the posts write it into a folder of their own)`);
   }
-  const onnx = readFileSync(isAbsolute(file) ? file : join(dirname(manifestPath), file));
+  const onnxPath = isAbsolute(file) ? file : join(dirname(manifestPath), file);
+  let onnx: Buffer;
+  try {
+    onnx = readFileBounded(onnxPath, MAX_ROLLOUT_ONNX_BYTES, 'a model any post takes in a command');
+  } catch (error) {
+    throw new GatewayError('GW_ERR_MODEL_MANIFEST', `${onnxPath}, the manifest's file: ${(error as Error).message}`, { cause: error });
+  }
   return { payload: { manifest, onnxBase64: onnx.toString('base64') }, summary: `${String(manifest.kind)} ${String(manifest.version)}` };
 }
 
