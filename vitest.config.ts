@@ -8,6 +8,9 @@ export default defineConfig({
     // but a real process start on a loaded 2-core machine can take seconds.
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // expect.poll waits for a page or a process to catch up (an event it cannot subscribe to);
+    // its default of one second failed a browser test on a loaded machine.
+    expect: { poll: { timeout: 15_000 } },
     pool: 'forks',
   },
 });
