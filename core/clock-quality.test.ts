@@ -73,6 +73,40 @@ describe('clock quality', () => {
     expect(probe()).toMatchObject({ synchronised: false });
   });
 
+  it('drops the last answer for the timesyncd flag once a probe has hung for five refresh intervals, and asks again', async () => {
+    const clock = new ManualClock();
+    const answers: ((csv: string | null) => void)[] = [];
+    const probe = createClockQualityProbe(clock, 60_000, {
+      chronyTracking: () => new Promise((resolve) => answers.push(resolve)),
+      timesyncSynchronised: () => false,
+    });
+    answers[0]?.(TRACKING);
+    await turn();
+    clock.advance(60_000);
+    expect(probe()).toEqual({ synchronised: true, offsetMs: -0.012 });
+    expect(answers).toHaveLength(2);
+    // The second never answers. Four intervals on, its answer before still stands; at five it does not.
+    clock.advance(4 * 60_000);
+    expect(probe()).toEqual({ synchronised: true, offsetMs: -0.012 });
+    clock.advance(60_000);
+    expect(probe()).toEqual({ synchronised: false, offsetMs: null });
+    expect(answers).toHaveLength(3);
+    // The hung one answering late changes nothing; the new one does.
+    answers[1]?.(TRACKING);
+    await turn();
+    expect(probe()).toEqual({ synchronised: false, offsetMs: null });
+    answers[2]?.(TRACKING);
+    await turn();
+    expect(probe()).toEqual({ synchronised: true, offsetMs: -0.012 });
+  });
+
+  it('kills a chronyc that ignores SIGTERM', async () => {
+    // One process (the shell's own loop) that ignores SIGTERM from its first line: before, its
+    // reading waited for ever.
+    const stubborn = fakeChronyc("trap '' TERM\nwhile :; do :; done");
+    expect(await readChronyTracking(stubborn, 300)).toBeNull();
+  });
+
   it('runs chronyc as a child process without blocking the event loop, and kills one that hangs', async () => {
     expect(await readChronyTracking(fakeChronyc(`echo '${TRACKING}'`))).toBe(`${TRACKING}\n`);
     expect(await readChronyTracking(join(tempDir(), 'no-chronyc-here'))).toBeNull();

@@ -26,7 +26,8 @@ const CHRONYC_MAX_BYTES = 16 * 1024;
  */
 export function readChronyTracking(command = 'chronyc', timeoutMs = CHRONYC_TIMEOUT_MS): Promise<string | null> {
   return new Promise((resolve) => {
-    execFile(command, ['-c', 'tracking'], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: CHRONYC_MAX_BYTES }, (error, stdout) => resolve(error ? null : stdout));
+    // SIGKILL: a chronyc that ignored SIGTERM kept its probe, and the answer before it, for ever.
+    execFile(command, ['-c', 'tracking'], { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: CHRONYC_MAX_BYTES }, (error, stdout) => resolve(error ? null : stdout));
   });
 }
 
@@ -43,30 +44,42 @@ export function parseChronyTracking(csv: string): ClockQuality | null {
   return { synchronised: fields[13] === 'Normal', offsetMs: Number.isFinite(lastOffsetSec) ? Math.round(lastOffsetSec * 1e6) / 1e3 : null };
 }
 
+/** A probe still running this many refresh intervals after it started has hung: its answer is not awaited. */
+const HUNG_AFTER_REFRESHES = 5;
+
 /**
  * The last quality the OS told, asked again (one probe at a time) once it is `refreshMs` old. The
  * first probe starts at once, so chrony has answered long before the first vehicle arrives; until
- * it has, the timesyncd flag stands (offset unknown), as where chrony is not installed.
+ * it has, the timesyncd flag stands (offset unknown), as where chrony is not installed. A probe
+ * that has hung (HUNG_AFTER_REFRESHES) no longer stands for the clock: the answer before it is
+ * dropped for the timesyncd flag, and a new probe starts (a late answer of the hung one is ignored).
  */
 export function createClockQualityProbe(clock: Clock, refreshMs = 60_000, sources: ClockQualitySources = osSources): ClockQualityProbe {
   let known: ClockQuality | null = null;
   let probedAt = Number.NEGATIVE_INFINITY;
   let probing = false;
+  let probes = 0;
   const fromTimesync = (): ClockQuality => ({ synchronised: sources.timesyncSynchronised(), offsetMs: null });
   const refresh = (): void => {
+    const probe = ++probes;
     probing = true;
     probedAt = clock.monotonic();
     void sources
       .chronyTracking()
       .catch(() => null)
       .then((chrony) => {
+        if (probe !== probes) return;
         known = (chrony === null ? null : parseChronyTracking(chrony)) ?? fromTimesync();
         probing = false;
       });
   };
   refresh();
   return () => {
-    if (!probing && clock.monotonic() - probedAt >= refreshMs) refresh();
+    const age = clock.monotonic() - probedAt;
+    if (probing && age >= HUNG_AFTER_REFRESHES * refreshMs) {
+      known = null;
+      refresh();
+    } else if (!probing && age >= refreshMs) refresh();
     return known ?? fromTimesync();
   };
 }
