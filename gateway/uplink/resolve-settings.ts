@@ -59,7 +59,9 @@ const PLAIN_SCHEMES = new Set(['mqtt:', 'tcp:', 'ws:']);
 
 /**
  * What the uplink logs as GW_ERR_UPLINK_INSECURE at start: a password (in the settings or in a
- * broker URL) sent to a broker without TLS, and a broker certificate that is not verified.
+ * broker URL) sent to a broker without TLS, a plain broker beside `uplink.tls` (a mixed list, or
+ * `--mqtt` over a configuration with TLS: the file's check cannot see those), and a broker
+ * certificate that is not verified.
  */
 export function uplinkSecurityWarnings(settings: UplinkSettings): UplinkSecurityWarning[] {
   const warnings: UplinkSecurityWarning[] = [];
@@ -70,7 +72,14 @@ export function uplinkSecurityWarnings(settings: UplinkSettings): UplinkSecurity
     } catch {
       continue; // the connection attempt reports it
     }
-    if (!PLAIN_SCHEMES.has(url.protocol) || (settings.password === undefined && url.password === '')) continue;
+    if (!PLAIN_SCHEMES.has(url.protocol)) continue;
+    if (settings.tls) {
+      warnings.push({
+        message: `uplink.tls is set, but ${redactUrl(broker)} is plain: its CA, client certificate and key are not used there, the link is not encrypted and the broker not verified; name it mqtts:// or wss://`,
+        details: { broker: redactUrl(broker), tlsUnused: true },
+      });
+    }
+    if (settings.password === undefined && url.password === '') continue;
     warnings.push({
       message: `a password is sent to ${redactUrl(broker)} without TLS: anyone on the path can read it; use mqtts:// or wss://`,
       details: { broker: redactUrl(broker) },

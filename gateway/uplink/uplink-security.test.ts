@@ -53,6 +53,14 @@ describe('uplinkSecurityWarnings', () => {
     expect(uplinkSecurityWarnings(settingsFor({ brokers: ['mqtt://a:1883'], username: 'only-a-user' }))).toEqual([]);
   });
 
+  it('warns of a plain broker beside uplink.tls: in a mixed list, and as --mqtt over a configuration with TLS', () => {
+    const mixed = settingsFor({ brokers: ['mqtts://a:8883', 'mqtt://b:1883'], tls: {} });
+    expect(uplinkSecurityWarnings(mixed)).toEqual([expect.objectContaining({ details: { broker: 'mqtt://b:1883', tlsUnused: true } })]);
+    const config = postConfigSchema.parse({ version: 1, post: { id: 'p1' }, lanes: [{ id: 'lane-1' }], uplink: { brokers: ['mqtts://a:8883'], tls: {} } });
+    const overridden = resolveUplinkSettings(config, ['mqtt://127.0.0.1:1883'], { env: {}, readFile: () => '' });
+    expect(uplinkSecurityWarnings(overridden).map((w) => w.message)).toEqual([expect.stringMatching(/^uplink\.tls is set, but mqtt:\/\/127\.0\.0\.1:1883 is plain/)]);
+  });
+
   it('warns when the broker certificate is not verified', () => {
     const warnings = uplinkSecurityWarnings(settingsFor({ brokers: ['mqtts://a:8883'], tls: { rejectUnauthorized: false } }));
     expect(warnings).toEqual([expect.objectContaining({ details: { rejectUnauthorized: false } })]);
