@@ -3,6 +3,8 @@
  * VMC, which checks a rollout's manifest and file before it signs the command that carries them.
  */
 import { z } from 'zod';
+import { readFileBounded } from '../core/bounded-file.js';
+import { jsonDepth } from '../core/canonical-json.js';
 import { MODEL_VERSION_MAX_LENGTH, MODEL_VERSION_PATTERN, MODEL_VERSION_RULE } from './model-version.js';
 
 export const MODEL_KINDS = ['risk', 'xray-screening'] as const;
@@ -39,3 +41,21 @@ export const manifestSchema = unsignedManifestSchema
 export type UnsignedManifest = z.input<typeof unsignedManifestSchema>;
 export type ModelManifest = z.infer<typeof manifestSchema>;
 
+/** Largest manifest file read: a model's is ~1 KB (its features, thresholds and quality figures). */
+export const MAX_MANIFEST_BYTES = 64 * 1024;
+/**
+ * Deepest nesting of a manifest: as deep as the VMC's POST /api/commands/model takes one (its
+ * body, at most 32 deep, holds the manifest one level in). Signing and verifying walk it
+ * recursively (core/canonical-json.ts): 100,000 nested arrays under `quality` overflowed the stack.
+ */
+export const MAX_MANIFEST_DEPTH = 31;
+
+/**
+ * A manifest file's JSON, read no further than MAX_MANIFEST_BYTES and its depth counted before it
+ * is parsed; throws an Error naming what is wrong (callers wrap it in GW_ERR_MODEL_MANIFEST).
+ */
+export function readManifestJson(manifestPath: string): unknown {
+  const text = readFileBounded(manifestPath, MAX_MANIFEST_BYTES, 'a model manifest').toString('utf8');
+  if (jsonDepth(text, MAX_MANIFEST_DEPTH) > MAX_MANIFEST_DEPTH) throw new Error(`nested deeper than ${MAX_MANIFEST_DEPTH}: not a model manifest`);
+  return JSON.parse(text);
+}

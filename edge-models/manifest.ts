@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { canonicalJson } from '../core/canonical-json.js';
 import { GatewayError } from '../core/errors.js';
-import { manifestSchema, unsignedManifestSchema, type ModelKind, type ModelManifest, type UnsignedManifest } from '../contract/model-manifest.js';
+import { manifestSchema, readManifestJson, unsignedManifestSchema, type ModelKind, type ModelManifest, type UnsignedManifest } from '../contract/model-manifest.js';
 
 // The manifest's shape is shared with the VMC, which checks a rollout before it signs it.
 export { MODEL_KINDS, manifestSchema, type ModelKind, type ModelManifest, type UnsignedManifest } from '../contract/model-manifest.js';
@@ -49,7 +49,7 @@ export interface VerifiedModel {
 export function verifyModel(manifestPath: string, trustedKeys: KeyObject[], expectedKind?: ModelKind): VerifiedModel {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    raw = readManifestJson(manifestPath);
   } catch (error) {
     throw new GatewayError('GW_ERR_MODEL_MANIFEST', `${manifestPath}: ${(error as Error).message}`, { cause: error });
   }

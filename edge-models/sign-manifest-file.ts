@@ -8,6 +8,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { ZodError } from 'zod';
 import { GatewayError } from '../core/errors.js';
+import { readManifestJson } from '../contract/model-manifest.js';
 import { sha256Hex, signManifest, type ModelManifest, type UnsignedManifest } from './manifest.js';
 
 export interface SignedManifestFile {
@@ -21,7 +22,7 @@ export interface SignedManifestFile {
 export function signManifestFile(manifestPath: string, privateKeyPem: string, outPath = manifestPath): SignedManifestFile {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    raw = readManifestJson(manifestPath);
   } catch (error) {
     throw new GatewayError('GW_ERR_MODEL_MANIFEST', `${manifestPath}: ${(error as Error).message}`, { cause: error });
   }

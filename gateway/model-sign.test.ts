@@ -7,6 +7,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../test/helpers/test-config.js';
+import { MAX_MANIFEST_BYTES, MAX_MANIFEST_DEPTH } from '../contract/model-manifest.js';
 import { verifyModel, readPublicKeys } from '../edge-models/manifest.js';
 import { modelCommand } from './model-commands.js';
 import { BUNDLED_MODELS } from './post-runtime.js';
@@ -81,5 +82,22 @@ describe('border-gateway model sign', () => {
 
     const elsewhere = join(tempDir('model-sign-out-'), 'risk.manifest.json');
     await expect(modelCommand(['sign', writeUnsigned(dir), '--key', key, '--out', elsewhere], () => undefined)).rejects.toMatchObject({ code: 'GW_ERR_CLI_USAGE' });
+  });
+
+  it('refuses, as sign and as verify, a manifest nested deeper than MAX_MANIFEST_DEPTH or larger than MAX_MANIFEST_BYTES, before parsing it', async () => {
+    const { dir, key, pub } = await setUp();
+    // 30,000 nested arrays under `quality` (61 KB): signing and verifying walk it recursively,
+    // and it overflowed the stack (RangeError) past the schema, which leaves `quality` open.
+    const deep = writeUnsigned(dir, { quality: { nested: 'DEEP' } });
+    writeFileSync(deep, readFileSync(deep, 'utf8').replace('"DEEP"', `${'['.repeat(30_000)}${']'.repeat(30_000)}`));
+    // Valid JSON, refused for its depth alone.
+    expect(typeof JSON.parse(readFileSync(deep, 'utf8'))).toBe('object');
+    for (const command of [['sign', deep, '--key', key], ['verify', deep, '--public-key', pub]]) {
+      await expect(modelCommand(command, () => undefined)).rejects.toMatchObject({ code: 'GW_ERR_MODEL_MANIFEST', message: expect.stringContaining(`nested deeper than ${MAX_MANIFEST_DEPTH}`) as unknown });
+    }
+    const large = writeUnsigned(dir, { notes: 'x'.repeat(MAX_MANIFEST_BYTES) });
+    for (const command of [['sign', large, '--key', key], ['verify', large, '--public-key', pub]]) {
+      await expect(modelCommand(command, () => undefined)).rejects.toMatchObject({ code: 'GW_ERR_MODEL_MANIFEST', message: expect.stringContaining(`larger than ${MAX_MANIFEST_BYTES} bytes`) as unknown });
+    }
   });
 });

@@ -8,7 +8,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MAX_MANIFEST_BYTES, MAX_MANIFEST_DEPTH } from '../vmc/commands/send-command.js';
+import { MAX_MANIFEST_BYTES, MAX_MANIFEST_DEPTH } from '../contract/model-manifest.js';
 import { MAX_BODY_DEPTH } from '../vmc/http/vmc-app.js';
 import { freePort } from './helpers/free-port.js';
 import { GatewayProcess, REPO_ROOT } from './helpers/gateway-process.js';

@@ -9,11 +9,10 @@ import { createHash, randomUUID, type KeyObject } from 'node:crypto';
 import { dirname, isAbsolute, join } from 'node:path';
 import mqtt from 'mqtt';
 import { readFileBounded } from '../../core/bounded-file.js';
-import { jsonDepth } from '../../core/canonical-json.js';
 import type { Clock } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
 import { parsePlateInput } from '../../core/plates.js';
-import { manifestSchema, MODEL_FILE_NAME_PATTERN } from '../../contract/model-manifest.js';
+import { manifestSchema, MODEL_FILE_NAME_PATTERN, readManifestJson } from '../../contract/model-manifest.js';
 import { commandTopic, MAX_WATCHLIST_PLATES, signCommand, type CommandEnvelope, type CommandKind } from '../../contract/vmc-command.js';
 import type { CommandRecords } from './command-records.js';
 
@@ -90,28 +89,18 @@ export function checkRollout(payload: Record<string, unknown>): void {
   if (digest !== sha256) throw malformed(`the ONNX file's sha256 is ${digest}, the manifest names ${sha256}: not the file it was signed for`);
 }
 
-/** Largest manifest file read: a model's is ~1 KB (its features, thresholds and quality figures). */
-export const MAX_MANIFEST_BYTES = 64 * 1024;
-/**
- * Deepest nesting of a manifest: as deep as POST /api/commands/model takes one (its body, at most
- * MAX_BODY_DEPTH 32 deep, holds the manifest one level in). Signing the command walks it
- * recursively (core/canonical-json.ts): 100,000 nested arrays under `quality` overflowed the stack.
- */
-export const MAX_MANIFEST_DEPTH = 31;
 /** Largest ONNX file read: in base64, the most any post takes in a command (`commands.maxBytes` at most 64 MiB). */
 export const MAX_ROLLOUT_ONNX_BYTES = 48 * 1024 * 1024;
 
 /**
  * Rollout payload from a signed model manifest and the ONNX file it names (the posts verify both).
  * Each file is read no further than its bound, and the manifest's depth counted before it is
- * parsed (jsonDepth, as the VMC's JSON bodies are: core/json-body-depth.ts).
+ * parsed (readManifestJson: jsonDepth, as the VMC's JSON bodies are: core/json-body-depth.ts).
  */
 export function rolloutFromManifest(manifestPath: string): { payload: Record<string, unknown>; summary: string } {
   let manifest: Record<string, unknown>;
   try {
-    const text = readFileBounded(manifestPath, MAX_MANIFEST_BYTES, 'a model manifest').toString('utf8');
-    if (jsonDepth(text, MAX_MANIFEST_DEPTH) > MAX_MANIFEST_DEPTH) throw new Error(`nested deeper than ${MAX_MANIFEST_DEPTH}: not a model manifest`);
-    manifest = JSON.parse(text) as Record<string, unknown>;
+    manifest = readManifestJson(manifestPath) as Record<string, unknown>;
   } catch (error) {
     throw new GatewayError('GW_ERR_MODEL_MANIFEST', `${manifestPath}: ${(error as Error).message}`, { cause: error });
   }
