@@ -15,9 +15,13 @@
  * `byDirection` and `channels` always list every direction and channel of the catalogue, in the
  * catalogue's order, zeros included (then any value the catalogue does not know, sorted): two
  * reports of the same events print the same lines and columns, whatever order the events came in.
+ *
+ * trsReport is a fold over TrsAccumulator, which the VMC feeds a page of its store at a time
+ * (VmcStore.trsReport, vmc/store/vmc-store.ts): both print the same figures, to the last digit.
  */
 import { DIRECTIONS } from '../config/schema.js';
 import { CHANNELS } from './catalogue.js';
+import { SortedDoubles } from './sorted-doubles.js';
 
 export interface CrossingRecord {
   id: string;
@@ -86,72 +90,129 @@ export function crossingRecord(event: Json): CrossingRecord | null {
 
 const round = (value: number, decimals = 2): number => Math.round(value * 10 ** decimals) / 10 ** decimals;
 
-function summary(values: number[]): Summary {
-  if (values.length === 0) return { avgMin: null, medianMin: null, p90Min: null };
-  const sorted = [...values].sort((a, b) => a - b);
+/** Average, median and p90 (nearest-rank) of values sorted ascending; summed in that order. */
+function summary(sorted: Float64Array): Summary {
+  if (sorted.length === 0) return { avgMin: null, medianMin: null, p90Min: null };
+  let sum = 0;
+  for (const value of sorted) sum += value;
   const rank = (p: number): number => sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)] as number;
-  return { avgMin: round(sorted.reduce((a, b) => a + b, 0) / sorted.length), medianMin: round(rank(0.5)), p90Min: round(rank(0.9)) };
+  return { avgMin: round(sum / sorted.length), medianMin: round(rank(0.5)), p90Min: round(rank(0.9)) };
 }
 
 /** Zero counts for `known` in their order, then for the unknown values seen, sorted. */
-function inFixedOrder(known: readonly string[], seen: string[]): Record<string, number> {
-  const extra = [...new Set(seen.filter((value) => !known.includes(value)))].sort();
+function inFixedOrder(known: readonly string[], seen: Iterable<string>): Record<string, number> {
+  const extra = [...new Set(seen)].filter((value) => !known.includes(value)).sort();
   return Object.fromEntries([...known, ...extra].map((key) => [key, 0]));
 }
 
-/** Computes the report; records with the same event id count once. */
+/** The counts of `counted` over zeros for every value of `known` (inFixedOrder). */
+function countsInFixedOrder(known: readonly string[], counted: ReadonlyMap<string, number>): Record<string, number> {
+  const counts = inFixedOrder(known, counted.keys());
+  for (const [key, count] of counted) counts[key] = (counts[key] ?? 0) + count;
+  return counts;
+}
+
+/**
+ * A TRS report folded one record at a time: what trsReport is built on, and what the VMC feeds a
+ * page of its store at a time so a year of a country never sits in memory as records. Per
+ * crossing it keeps two doubles (its crossing and registration minutes, in typed arrays sorted
+ * as they come: sorted-doubles.ts), because the median, the p90 and the sums in ascending order
+ * (below) need every value: some 16–40 bytes a crossing with the arrays' spare capacity, where
+ * reading every record at once took some 500 (docs/benchmarks.md). Beside them, a count per
+ * direction and per channel seen: as many entries as distinct values (the catalogue's where the
+ * events were validated, as at the VMC).
+ * The figures do not depend on the order the records come in.
+ *
+ * It counts every record it is given: dropping a repeated event id is the caller's (trsReport
+ * does; the VMC's crossings are keyed by event id).
+ */
+export class TrsAccumulator {
+  private vehicles = 0;
+  private xray = 0;
+  private readonly directions = new Map<string, number>();
+  private readonly channels = new Map<string, number>();
+  private readonly crossingMin = new SortedDoubles();
+  private readonly registrationMin = new SortedDoubles();
+
+  /** @param intervalMin width of the interval table's rows in minutes (> 0; default 10). */
+  constructor(readonly intervalMin = 10) {
+    if (!(intervalMin > 0)) throw new RangeError(`interval must be > 0 minutes, got ${intervalMin}`);
+  }
+
+  /** Counts one crossing. */
+  add(record: CrossingRecord): void {
+    this.vehicles += 1;
+    this.directions.set(record.direction, (this.directions.get(record.direction) ?? 0) + 1);
+    this.channels.set(record.channel, (this.channels.get(record.channel) ?? 0) + 1);
+    if (record.xray) this.xray += 1;
+    // `+ 0` makes a -0 (JSON can carry one) a 0: the same figures whatever the order, and the same JSON.
+    this.crossingMin.push(record.crossingMin + 0);
+    if (record.registrationMin !== null) this.registrationMin.push(record.registrationMin + 0);
+  }
+
+  /** The report of the crossings counted so far; more may be added after it. */
+  report(): TrsReport {
+    const all = this.vehicles;
+    const share = (count: number): number => (all === 0 ? 0 : round(count / all, 4));
+    const channelCounts = countsInFixedOrder(CHANNELS, this.channels);
+    const times = this.crossingMin.ascending();
+    return {
+      vehicles: all,
+      byDirection: countsInFixedOrder(DIRECTIONS, this.directions),
+      channels: Object.fromEntries(Object.entries(channelCounts).map(([channel, count]) => [channel, share(count)])),
+      xrayShare: share(this.xray),
+      registration: summary(this.registrationMin.ascending()),
+      crossing: summary(times),
+      intervals: this.intervals(times),
+    };
+  }
+
+  /**
+   * The interval table from the crossing times sorted ascending: a row's vehicles are a run of
+   * them, summed in ascending order, so the same events give the same floating-point figures
+   * whatever order they were read in (a recording and the VMC's store must agree to the last digit).
+   */
+  private intervals(times: Float64Array): IntervalRow[] {
+    const bucketOf = (minutes: number): number => Math.max(1, Math.ceil(minutes / this.intervalMin - 1e-9));
+    // bucketOf never decreases as the minutes grow: the longest crossing has the last bucket.
+    const lastBucket = times.length === 0 ? 0 : bucketOf(times[times.length - 1] as number);
+    const capped = lastBucket > MAX_INTERVAL_ROWS;
+    const rows = capped ? MAX_INTERVAL_ROWS : lastBucket;
+    const intervals: IntervalRow[] = [];
+    let next = 0;
+    let cumulative = 0;
+    let cumulativeSum = 0;
+    for (let row = 1; row <= rows; row += 1) {
+      const tail = capped && row === rows;
+      let vehicles = 0;
+      let sum = 0;
+      for (; next < times.length && (tail || bucketOf(times[next] as number) <= row); next += 1) {
+        vehicles += 1;
+        sum += times[next] as number;
+      }
+      cumulative += vehicles;
+      cumulativeSum += sum;
+      intervals.push({
+        upToMin: (tail ? lastBucket : row) * this.intervalMin,
+        ...(tail ? { overMin: (row - 1) * this.intervalMin } : {}),
+        vehicles,
+        cumulative,
+        cumulativePct: round((cumulative / this.vehicles) * 100),
+        avgCrossingMin: cumulative === 0 ? 0 : round(cumulativeSum / cumulative),
+      });
+    }
+    return intervals;
+  }
+}
+
+/** Computes the report; records with the same event id count once (the first of them). */
 export function trsReport(records: Iterable<CrossingRecord>, intervalMin = 10): TrsReport {
-  if (!(intervalMin > 0)) throw new RangeError(`interval must be > 0 minutes, got ${intervalMin}`);
-  const unique = new Map<string, CrossingRecord>();
-  for (const record of records) if (!unique.has(record.id)) unique.set(record.id, record);
-  const all = [...unique.values()];
-  const byDirection = inFixedOrder(DIRECTIONS, all.map((r) => r.direction));
-  const channelCounts = inFixedOrder(CHANNELS, all.map((r) => r.channel));
-  for (const record of all) {
-    byDirection[record.direction] = (byDirection[record.direction] ?? 0) + 1;
-    channelCounts[record.channel] = (channelCounts[record.channel] ?? 0) + 1;
+  const accumulator = new TrsAccumulator(intervalMin);
+  const seen = new Set<string>();
+  for (const record of records) {
+    if (seen.has(record.id)) continue;
+    seen.add(record.id);
+    accumulator.add(record);
   }
-  const share = (count: number): number => (all.length === 0 ? 0 : round(count / all.length, 4));
-  const bucketOf = (minutes: number): number => Math.max(1, Math.ceil(minutes / intervalMin - 1e-9));
-  const buckets = new Map<number, number[]>();
-  for (const record of all) {
-    const bucket = bucketOf(record.crossingMin);
-    const times = buckets.get(bucket);
-    if (times) times.push(record.crossingMin);
-    else buckets.set(bucket, [record.crossingMin]);
-  }
-  // Summed in ascending order, so the same events give the same floating-point figures whatever
-  // order they were read in (a recording and the VMC's store must agree to the last digit).
-  for (const times of buckets.values()) times.sort((a, b) => a - b);
-  // A loop, not Math.max(...keys): a spread of many keys overflows the argument limit.
-  let lastBucket = 0;
-  for (const bucket of buckets.keys()) if (bucket > lastBucket) lastBucket = bucket;
-  const capped = lastBucket > MAX_INTERVAL_ROWS;
-  const rows = capped ? MAX_INTERVAL_ROWS : lastBucket;
-  const intervals: IntervalRow[] = [];
-  let cumulative = 0;
-  let cumulativeSum = 0;
-  for (let row = 1; row <= rows; row += 1) {
-    const tail = capped && row === rows;
-    const times = tail ? [...buckets.entries()].filter(([bucket]) => bucket >= row).flatMap(([, t]) => t).sort((a, b) => a - b) : (buckets.get(row) ?? []);
-    cumulative += times.length;
-    cumulativeSum += times.reduce((a, b) => a + b, 0);
-    intervals.push({
-      upToMin: (tail ? lastBucket : row) * intervalMin,
-      ...(tail ? { overMin: (row - 1) * intervalMin } : {}),
-      vehicles: times.length,
-      cumulative,
-      cumulativePct: round((cumulative / all.length) * 100),
-      avgCrossingMin: cumulative === 0 ? 0 : round(cumulativeSum / cumulative),
-    });
-  }
-  return {
-    vehicles: all.length,
-    byDirection,
-    channels: Object.fromEntries(Object.entries(channelCounts).map(([channel, count]) => [channel, share(count)])),
-    xrayShare: share(all.filter((r) => r.xray).length),
-    registration: summary(all.map((r) => r.registrationMin).filter((m): m is number => m !== null)),
-    crossing: summary(all.map((r) => r.crossingMin)),
-    intervals,
-  };
+  return accumulator.report();
 }
