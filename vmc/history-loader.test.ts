@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../core/clock.js';
-import { trsReport } from '../contract/trs-report.js';
 import { tempDir } from '../test/helpers/test-config.js';
 import { loadHistory } from './history-loader.js';
 import { VmcStore } from './store/vmc-store.js';
@@ -15,7 +14,7 @@ describe('vmc load-history', () => {
     const options = { posts: ['post-a', 'post-b'], fromMs: Date.UTC(2025, 0, 1), days: 60, perDay: 40, seed: 3 };
     const loaded = await loadHistory(store, options, systemClock);
     expect(loaded).toBeGreaterThan(2 * 60 * 20);
-    const report = trsReport(await store.trsRecords({}), 10);
+    const report = await store.trsReport({}, 10);
     expect(report.vehicles).toBe(loaded);
     expect(report.channels.green).toBeGreaterThan(0.72);
     expect(report.channels.green).toBeLessThan(0.84);
@@ -25,14 +24,14 @@ describe('vmc load-history', () => {
     expect(report.registration.avgMin).toBeLessThan(115);
     expect(report.crossing.avgMin).toBeGreaterThan(120);
     expect(report.crossing.avgMin).toBeLessThan(160);
-    expect((await store.trsRecords({ fromMs: Date.UTC(2025, 1, 1), toMs: Date.UTC(2025, 1, 2), posts: ['post-a'] })).length).toBeGreaterThan(5);
+    expect((await store.trsReport({ fromMs: Date.UTC(2025, 1, 1), toMs: Date.UTC(2025, 1, 2), posts: ['post-a'] })).vehicles).toBeGreaterThan(5);
     expect((await store.scanGaps(Date.now() + 60_000, 0)).opened).toEqual([]);
     // The same options again: the same ids, so nothing is added; into a fresh store, the same figures.
     expect(await loadHistory(store, options, systemClock)).toBe(0);
     expect((await store.eventCounts()).total).toBe(loaded);
     const again = await VmcStore.open(`sqlite:${join(tempDir('vmc-history-'), 'vmc.db')}`, 0);
     await loadHistory(again, options, systemClock);
-    expect(trsReport(await again.trsRecords({}), 10)).toEqual(report);
+    expect(await again.trsReport({}, 10)).toEqual(report);
     await again.close();
   });
 });

@@ -10,7 +10,7 @@ import type { EventData, EventType } from '../contract/catalogue.js';
 import { createEventFactory, type CloudEvent } from '../contract/envelope.js';
 import { trainingRowSchema, type TrainingRow } from '../contract/training-rows.js';
 import { systemClock } from '../core/clock.js';
-import { createTestDatabase } from '../test/helpers/postgres.js';
+import { vmcStoreKinds } from '../test/helpers/postgres.js';
 import { tempDir } from '../test/helpers/test-config.js';
 import { crossingData } from '../test/helpers/vmc-events.js';
 import { VmcStore } from './store/vmc-store.js';
@@ -126,16 +126,7 @@ const EXPECTED: TrainingRow[] = [
   }),
 ];
 
-const KINDS = [
-  { name: 'sqlite', make: () => Promise.resolve({ spec: `sqlite:${join(tempDir('vmc-export-'), 'vmc.db')}`, drop: () => Promise.resolve() }) },
-  {
-    name: 'postgres',
-    make: async () => {
-      const db = await createTestDatabase('vmc_export');
-      return { spec: db.url, drop: () => db.drop() };
-    },
-  },
-];
+const KINDS = vmcStoreKinds('vmc-export');
 
 const readRows = (path: string): TrainingRow[] =>
   readFileSync(path, 'utf8')

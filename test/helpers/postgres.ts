@@ -3,6 +3,9 @@
  * created with a unique name, dropped (with its connections) when the test is done.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 
 export const POSTGRES_ADMIN_URL = process.env.VMC_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -35,4 +38,27 @@ export async function createTestDatabase(prefix = 'vmc_test'): Promise<TestDatab
       }
     },
   };
+}
+
+/** A VMC store of a test's own: the spec `VmcStore.open` takes, and how to drop it. */
+export interface ScratchStore {
+  spec: string;
+  drop: () => Promise<void>;
+}
+
+/**
+ * The VMC store's two dialects for a `describe.each` (`$name`): a fresh SQLite file in a
+ * temporary directory named after `prefix`, or a fresh PostgreSQL database (createTestDatabase).
+ */
+export function vmcStoreKinds(prefix: string): { name: 'sqlite' | 'postgres'; make: () => Promise<ScratchStore> }[] {
+  return [
+    { name: 'sqlite', make: () => Promise.resolve({ spec: `sqlite:${join(mkdtempSync(join(tmpdir(), `${prefix}-`)), 'vmc.db')}`, drop: () => Promise.resolve() }) },
+    {
+      name: 'postgres',
+      make: async () => {
+        const db = await createTestDatabase(prefix.replace(/-/g, '_'));
+        return { spec: db.url, drop: () => db.drop() };
+      },
+    },
+  ];
 }

@@ -4,13 +4,11 @@
  * its digest is rejected and never served; incomplete pieces are bounded in bytes, count and age.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EVIDENCE_CHUNK_BYTES } from '../../contract/catalogue.js';
 import { createEventFactory, type CloudEvent } from '../../contract/envelope.js';
-import { createTestDatabase } from '../../test/helpers/postgres.js';
+import { createTestDatabase, vmcStoreKinds } from '../../test/helpers/postgres.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
-import { tempDir } from '../../test/helpers/test-config.js';
 import { digestOf, EventMaker } from '../../test/helpers/vmc-events.js';
 import type { EvidenceBounds } from './evidence-chunks.js';
 import { VmcStore } from '../store/vmc-store.js';
@@ -20,16 +18,7 @@ const KiB = 1024;
 const DAY_MS = 86_400_000;
 const BOUNDS: EvidenceBounds = { maxPieceBytes: 200 * KiB, maxPendingBytesPerPost: 100 * KiB, maxPendingPiecesPerPost: 3, maxPendingBytes: 150 * KiB, maxPendingAgeMs: 3_600_000, maxVerifiedAgeMs: 30 * DAY_MS };
 
-const KINDS = [
-  { name: 'sqlite', make: () => Promise.resolve({ spec: `sqlite:${join(tempDir('vmc-evidence-'), 'vmc.db')}`, cleanup: () => Promise.resolve() }) },
-  {
-    name: 'postgres',
-    make: async () => {
-      const db = await createTestDatabase();
-      return { spec: db.url, cleanup: () => db.drop() };
-    },
-  },
-];
+const KINDS = vmcStoreKinds('vmc-evidence');
 
 /** A deterministic stand-in for a picture: `size` bytes from a seed. */
 function bytesOf(size: number, seed: string): Buffer {
@@ -49,7 +38,7 @@ describe.each(KINDS)('VMC evidence on $name', (kind) => {
   beforeEach(async () => {
     const made = await kind.make();
     spec = made.spec;
-    cleanup = made.cleanup;
+    cleanup = made.drop;
     store = await VmcStore.open(spec, NOW, { evidenceBounds: BOUNDS });
     post = new EventMaker('post-a', new ManualClock(NOW - 60_000));
   });

@@ -5,13 +5,17 @@
  */
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DIRECTIONS } from '../../config/schema.js';
+import { CHANNELS } from '../../contract/catalogue.js';
+import { crossingRecord, trsReport, type CrossingRecord } from '../../contract/trs-report.js';
 import { MAX_ID_LENGTH } from '../../core/identifiers.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
+import { vmcStoreKinds } from '../../test/helpers/postgres.js';
 import { tempDir } from '../../test/helpers/test-config.js';
 import { EventMaker } from '../../test/helpers/vmc-events.js';
-import { VmcStore } from '../store/vmc-store.js';
-import { dataRoutes, DEFAULT_GAPS_LIMIT, MAX_GAPS_LIMIT } from './data-routes.js';
+import { VmcStore, type CrossingFilter } from '../store/vmc-store.js';
+import { crossingFilter, dataRoutes, DEFAULT_GAPS_LIMIT, MAX_GAPS_LIMIT } from './data-routes.js';
 
 /** A post id at the bound every post id is held to (core/identifiers.ts). */
 const LONGEST_POST = 'p'.repeat(MAX_ID_LENGTH);
@@ -82,5 +86,78 @@ describe('the VMC data routes', () => {
       const refused = await app.inject({ method: 'GET', url: `/api/gaps?limit=${limit}` });
       expect(refused.statusCode, limit).toBe(400);
     }
+  });
+});
+
+const STORES = vmcStoreKinds('vmc-trs-pages');
+
+describe.each(STORES)('/api/trs a page at a time, on $name', ({ make }) => {
+  const PAGE = 7;
+  const start = Date.UTC(2026, 10, 26, 6);
+  let store: VmcStore;
+  let drop: () => Promise<void>;
+  let app: FastifyInstance;
+  let events: ReturnType<EventMaker['crossing']>[];
+  const pages: number[] = [];
+
+  beforeAll(async () => {
+    const made = await make();
+    drop = made.drop;
+    store = await VmcStore.open(made.spec, start);
+    // Three posts, 150 crossings, several completing in the same millisecond (ties across pages),
+    // some never registered, an abandoned one, every direction and channel.
+    const clock = new ManualClock(start);
+    const makers = ['post-a', 'post-b', 'post-c'].map((post) => new EventMaker(post, clock));
+    events = Array.from({ length: 150 }, (_, i) => {
+      if (i % 4 === 0) clock.advance(i % 8 === 0 ? 3_600_000 : 1000);
+      const minutes = i % 10 === 0 ? 30 : 5 + ((i * 37) % 180) + (i % 3) * 0.25;
+      return makers[i % 3]!.crossing(`c${i}`, minutes, {
+        direction: DIRECTIONS[i % DIRECTIONS.length]!,
+        channel: CHANNELS[(i * 7) % CHANNELS.length]!,
+        xray: i % 5 === 0,
+        vehicleType: i % 6 === 0 ? 'van' : 'truck',
+        durations: { registrationSec: i % 9 === 0 ? null : minutes * 20, crossingSec: minutes * 60 },
+        ...(i === 42 ? { outcome: 'abandoned' as const } : {}),
+      });
+    });
+    await store.store(events, 'vmc-1', start);
+    const read = store.trsRecordPages.bind(store);
+    vi.spyOn(store, 'trsRecordPages').mockImplementation(async function* (filter: CrossingFilter, pageSize?: number) {
+      for await (const page of read(filter, pageSize)) {
+        pages.push(page.length);
+        yield page;
+      }
+    });
+    app = Fastify();
+    await app.register(dataRoutes, { store, status: () => ({}), trsPageSize: PAGE });
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await store.close();
+    await drop();
+  });
+
+  it('answers the JSON that trsReport gives over every selected record at once, reading pages of the size it was given', async () => {
+    const records = events.map((e) => crossingRecord(JSON.parse(JSON.stringify(e)) as Record<string, unknown>)).filter((r): r is CrossingRecord => r !== null);
+    expect(records).toHaveLength(149);
+    const queries = ['', '?interval=1', '?interval=60', '?post=post-b', '?post=post-a,post-c&channel=red', '?direction=export', '?vehicleType=van&interval=7', '?from=2026-11-26T09:00:00Z&to=2026-11-27T12:00:00Z', '?post=nowhere'];
+    for (const query of queries) {
+      const parameters = Object.fromEntries(new URLSearchParams(query));
+      // As the route answered before it read pages: trsReport over all of the store's records in one array.
+      const all: CrossingRecord[] = [];
+      for await (const page of store.trsRecordPages(crossingFilter(parameters), 1_000_000)) all.push(...page);
+      const expected = trsReport(all, Number(parameters.interval ?? 10));
+      pages.length = 0;
+      const reply = await app.inject({ method: 'GET', url: `/api/trs${query}` });
+      expect(reply.statusCode, query).toBe(200);
+      expect(reply.body, query).toBe(JSON.stringify(expected));
+      // Full pages of PAGE, then the rest (a full last page is followed by an empty read).
+      expect(pages, query).toEqual([...Array.from({ length: Math.floor(all.length / PAGE) }, () => PAGE), ...(all.length % PAGE ? [all.length % PAGE] : [])]);
+    }
+    // Over every crossing, against the events themselves rather than the store.
+    const everything = await app.inject({ method: 'GET', url: '/api/trs?interval=5' });
+    expect(everything.body).toBe(JSON.stringify(trsReport(records, 5)));
+    expect(everything.json<{ vehicles: number }>().vehicles).toBe(149);
   });
 });

@@ -1,11 +1,12 @@
 /**
  * What the VMC serves to other systems and its dashboards. `GET /api/trs` answers exactly the
  * JSON of `border-gateway trs report --format json` (the same contract code computes both), over
- * the crossings the filters select. Filters: `post` (one or several, comma-separated), `from`
- * (inclusive) and `to` (exclusive) as an RFC 3339 time or a UTC date (`2026-11-26` = its
- * midnight) applied to the crossing's completion time, `direction`, `channel`, `vehicleType`
- * (one of crossing.completed's: `truck`, `van`, …), `interval` (whole minutes 1–999, as the gateway's
- * /api/trs takes; default 10).
+ * the crossings the filters select, read from the store a page at a time and folded into the
+ * report's accumulator (contract/trs-report.ts): it holds 16 bytes a crossing and one page, not
+ * the records. Filters: `post` (one or several, comma-separated), `from` (inclusive) and `to`
+ * (exclusive) as an RFC 3339 time or a UTC date (`2026-11-26` = its midnight) applied to the
+ * crossing's completion time, `direction`, `channel`, `vehicleType` (one of crossing.completed's:
+ * `truck`, `van`, …), `interval` (whole minutes 1–999, as the gateway's /api/trs takes; default 10).
  * `GET /api/volumes?unit=year|month|day` (and the same filters) gives the vehicles per period
  * with the change against the same dates a year before, for the year-over-year views; a period
  * not over is compared to date, as of `asOf` (a time as `from` takes; default: now).
@@ -13,10 +14,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { DIRECTIONS } from '../../config/schema.js';
 import { CHANNELS, eventDataSchemas } from '../../contract/catalogue.js';
-import { trsReport } from '../../contract/trs-report.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
-import type { CrossingCursor, CrossingFilter, CrossingRow, PeriodUnit, VmcStore } from '../store/vmc-store.js';
+import { TRS_PAGE_SIZE, type CrossingCursor, type CrossingFilter, type CrossingRow, type PeriodUnit, type VmcStore } from '../store/vmc-store.js';
 import { ID_PATTERN_SOURCE, MAX_ID_LENGTH } from '../../core/identifiers.js';
 
 /** What /api/status reports about this instance (its consumer and intake). */
@@ -119,13 +119,15 @@ export interface DataRoutesOptions {
   status: VmcStatusSource;
   /** What "now" is for a period not yet over (`/api/volumes` without `asOf`). Default: the system clock. */
   clock?: Clock;
+  /** Crossings `/api/trs` reads from the store a page at a time (VmcStore.trsRecordPages). Default: TRS_PAGE_SIZE (1000). */
+  trsPageSize?: number;
 }
 
-export const dataRoutes: FastifyPluginAsync<DataRoutesOptions> = (app, { store, status, clock = systemClock }) => {
+export const dataRoutes: FastifyPluginAsync<DataRoutesOptions> = (app, { store, status, clock = systemClock, trsPageSize = TRS_PAGE_SIZE }) => {
   app.get<{ Querystring: FilterQuery & { interval?: number } }>(
     '/api/trs',
     { schema: { querystring: { type: 'object', additionalProperties: false, properties: { ...filterProperties, interval: { type: 'integer', minimum: 1, maximum: 999 } } } } },
-    async (request) => trsReport(await store.trsRecords(crossingFilter(request.query)), request.query.interval ?? 10),
+    (request) => store.trsReport(crossingFilter(request.query), request.query.interval ?? 10, trsPageSize),
   );
 
   app.get<{ Querystring: FilterQuery & { unit?: PeriodUnit; asOf?: string } }>(

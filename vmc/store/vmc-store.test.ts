@@ -7,31 +7,17 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { trsReport } from '../../contract/trs-report.js';
 import { crossingRecord, type CrossingRecord } from '../../contract/trs-report.js';
-import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres.js';
+import { vmcStoreKinds } from '../../test/helpers/postgres.js';
 import { tempDir } from '../../test/helpers/test-config.js';
 import { EventMaker } from '../../test/helpers/vmc-events.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { LATEST_VERSION, migrate } from './migrations.js';
 import { openPostgres, openSqlite, type SqlDb } from './sql-db.js';
-import { MAX_OPEN_GAPS_PER_POST, VmcStore } from './vmc-store.js';
+import { MAX_OPEN_GAPS_PER_POST, VmcStore, type CrossingFilter } from './vmc-store.js';
 
 const NOW = Date.UTC(2026, 10, 26, 12);
 
-interface Kind {
-  name: string;
-  make: () => Promise<{ spec: string; cleanup: () => Promise<void> }>;
-}
-
-const KINDS: Kind[] = [
-  { name: 'sqlite', make: () => Promise.resolve({ spec: `sqlite:${join(tempDir('vmc-store-'), 'vmc.db')}`, cleanup: () => Promise.resolve() }) },
-  {
-    name: 'postgres',
-    make: async () => {
-      const db: TestDatabase = await createTestDatabase();
-      return { spec: db.url, cleanup: () => db.drop() };
-    },
-  },
-];
+const KINDS = vmcStoreKinds('vmc-store');
 
 describe.each(KINDS)('VMC store on $name', (kind) => {
   let spec: string;
@@ -41,7 +27,7 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
   beforeEach(async () => {
     const made = await kind.make();
     spec = made.spec;
-    cleanup = () => made.cleanup();
+    cleanup = () => made.drop();
     store = await VmcStore.open(spec, NOW);
   });
 
@@ -49,6 +35,13 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
     await store.close();
     await cleanup();
   });
+
+  /** Every page of trsRecordPages, in order. */
+  const trsRecords = async (filter: CrossingFilter, pageSize?: number): Promise<CrossingRecord[]> => {
+    const records: CrossingRecord[] = [];
+    for await (const page of store.trsRecordPages(filter, pageSize)) records.push(...page);
+    return records;
+  };
 
   it('migrates once: reopening (or a second instance) finds the latest version and changes nothing', async () => {
     // In turn: two SQLite connections of one process cannot both wait on BEGIN IMMEDIATE (the wait blocks the thread).
@@ -112,17 +105,45 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
     await store.store(events, 'vmc-1', NOW);
     const fromEvents = events.map((e) => crossingRecord(JSON.parse(JSON.stringify(e)) as Record<string, unknown>)).filter((r): r is CrossingRecord => r !== null);
     const byId = (records: CrossingRecord[]) => [...records].sort((x, y) => x.id.localeCompare(y.id));
-    expect(byId(await store.trsRecords({}))).toEqual(byId(fromEvents));
-    expect(trsReport(await store.trsRecords({}), 10)).toEqual(trsReport(fromEvents, 10));
-    expect((await store.trsRecords({ posts: ['post-a'] })).map((r) => r.id).sort()).toEqual([events[0]!.id, events[1]!.id].sort());
-    expect((await store.trsRecords({ direction: 'export' })).map((r) => r.id)).toEqual([events[1]!.id]);
-    expect((await store.trsRecords({ channel: 'green', posts: ['post-b'] })).map((r) => r.id)).toEqual([events[3]!.id]);
-    expect((await store.trsRecords({ vehicleType: 'van' })).map((r) => r.id)).toEqual([events[1]!.id]);
-    expect((await store.trsRecords({ vehicleType: 'truck', posts: ['post-a'] })).map((r) => r.id)).toEqual([events[0]!.id]);
-    expect(await store.trsRecords({ vehicleType: 'bus' })).toEqual([]);
+    expect(byId(await trsRecords({}))).toEqual(byId(fromEvents));
+    expect(await store.trsReport({}, 10)).toEqual(trsReport(fromEvents, 10));
+    expect((await trsRecords({ posts: ['post-a'] })).map((r) => r.id).sort()).toEqual([events[0]!.id, events[1]!.id].sort());
+    expect((await trsRecords({ direction: 'export' })).map((r) => r.id)).toEqual([events[1]!.id]);
+    expect((await trsRecords({ channel: 'green', posts: ['post-b'] })).map((r) => r.id)).toEqual([events[3]!.id]);
+    expect((await trsRecords({ vehicleType: 'van' })).map((r) => r.id)).toEqual([events[1]!.id]);
+    expect((await trsRecords({ vehicleType: 'truck', posts: ['post-a'] })).map((r) => r.id)).toEqual([events[0]!.id]);
+    expect(await trsRecords({ vehicleType: 'bus' })).toEqual([]);
     expect((await store.crossings({ vehicleType: 'van', limit: 10, offset: 0 })).map((c) => [c.crossingId, c.vehicleType])).toEqual([['a2', 'van']]);
     const secondTime = Date.parse(events[1]!.time);
-    expect((await store.trsRecords({ fromMs: secondTime, toMs: secondTime + 1 })).map((r) => r.id)).toEqual([events[1]!.id]);
+    expect((await trsRecords({ fromMs: secondTime, toMs: secondTime + 1 })).map((r) => r.id)).toEqual([events[1]!.id]);
+  });
+
+  it('reads the TRS records a page at a time in (completion, event id) order, ties across a page boundary included', async () => {
+    // Crossings of one maker share its clock's time: 9 ties at T, then 7 at T + 1 min, of two posts.
+    const clock = new ManualClock(NOW - 3_600_000);
+    const a = new EventMaker('post-a', clock);
+    const b = new EventMaker('post-b', clock);
+    const events = [...Array.from({ length: 9 }, (_, i) => (i % 3 ? a : b).crossing(`t${i}`, 5 + i))];
+    clock.advance(60_000);
+    events.push(...Array.from({ length: 7 }, (_, i) => a.crossing(`u${i}`, 40 - i, { channel: i % 2 ? 'red' : 'green' })));
+    await store.store(events, 'vmc-1', NOW);
+    const pages: CrossingRecord[][] = [];
+    for await (const page of store.trsRecordPages({}, 4)) pages.push(page);
+    expect(pages.map((page) => page.length)).toEqual([4, 4, 4, 4]);
+    const time = new Map(events.map((e) => [e.id, Date.parse(e.time)]));
+    // The database's own order of the ids among ties (its collation): what the keyset compares with.
+    const ordered = (await store.crossings({ limit: 100, offset: 0 })).map((c) => c.eventId);
+    const keys = pages.flat().map((r) => r.id);
+    expect(new Set(keys).size).toBe(events.length);
+    expect(keys.map((id) => time.get(id))).toEqual([...keys.map((id) => time.get(id))].sort((x, y) => x! - y!));
+    for (const t of new Set(time.values())) {
+      const ids = (ids: string[]) => ids.filter((id) => time.get(id) === t);
+      expect(ids(keys)).toEqual(ids(ordered));
+    }
+    for (const size of [1, 3, 9, 16, 17]) expect(await trsRecords({}, size)).toEqual(pages.flat());
+    expect((await trsRecords({ posts: ['post-b'] }, 2)).map((r) => r.id).sort()).toEqual(events.slice(0, 9).filter((_, i) => i % 3 === 0).map((e) => e.id).sort());
+    expect(await store.trsReport({ channel: 'red' }, 10, 2)).toEqual(trsReport(pages.flat().filter((r) => r.channel === 'red'), 10));
+    await expect(trsRecords({}, 0)).rejects.toThrow('page size must be a whole number > 0');
   });
 
   it(`opens at most ${MAX_OPEN_GAPS_PER_POST} gaps for a post, the holes past them in one, and closes them all as the seqs arrive`, async () => {
