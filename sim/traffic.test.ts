@@ -208,6 +208,29 @@ describe('traffic through gateway restarts', () => {
     expect(new Set(registered.map((c) => c.plate)).size).toBe(traffic.trucks);
   });
 
+  it("adopts none of its own trucks' crossings when the lane API answers only after they arrived", async () => {
+    const clock = new ManualClock();
+    const gateway = new RestartingGateway(clock, [], 1_000_000);
+    // The gateway reads the cameras from the start but its lane API answers only after 2 minutes
+    // (a `run` started after the `sim`): the list it then gives holds this traffic's own arrivals.
+    const list = gateway.openCrossings.bind(gateway);
+    gateway.openCrossings = (laneId) => (clock.monotonic() < 2 * MIN ? Promise.reject(new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) })) : list(laneId));
+    const errors: Error[] = [];
+    const traffic = new TrafficGenerator(lanes(gateway), { clock, deviceClock: clock, intervalSec: 10, desk: gateway, random: seededRandom(11), onError: (error) => errors.push(error) });
+    traffic.start();
+    await clock.runFor(3 * MIN);
+    // Trucks arrived before the list came, and none of them was taken for a carried-over crossing.
+    expect(gateway.crossings.length).toBeGreaterThan(4);
+    expect(traffic.adopted).toBe(0);
+    traffic.stopArrivals();
+    await clock.runFor(12 * 60 * MIN);
+    expect(errors).toEqual([]);
+    expect(traffic.exited).toBe(traffic.trucks);
+    const registered = gateway.crossings.filter((c) => c.registrations > 0);
+    expect(registered.every((c) => c.registrations === 1)).toBe(true);
+    expect(registered).toHaveLength(traffic.trucks);
+  });
+
   it('gives up on a truck when the lane API stays down longer than its patience, and says so', async () => {
     const clock = new ManualClock();
     const gateway = new RestartingGateway(clock, [[0, Number.MAX_SAFE_INTEGER]], 1_000_000);

@@ -107,6 +107,12 @@ export class TrafficGenerator {
   registrationsRecovered = 0;
   /** Trucks sent at start for crossings the gateway carried over a restart. */
   adopted = 0;
+  /**
+   * Per lane, the plates this traffic's own trucks showed before the lane's open crossings were
+   * listed (null once listed): a gateway that came up after the simulator lists their arrivals
+   * too, and those have their trucks already.
+   */
+  private readonly ownPlates = new Map<string, string[] | null>();
   private stopped = true;
   /** Crossings registered by a truck still at the post: a lost registration is never matched to one of them. */
   private readonly claimed = new Set<string>();
@@ -193,6 +199,7 @@ export class TrafficGenerator {
   async truck(lane: SimulatedLane): Promise<void> {
     this.trucks += 1;
     const profile = randomTruck({ random: () => this.random(), directions: lane.directions, arrivalWallMs: this.options.clock.now(), watchlist: this.options.watchlist ?? [] });
+    this.ownPlates.get(lane.id)?.push(profile.plate);
     try {
       this.showEntry(lane, profile);
     } catch (error) {
@@ -217,13 +224,20 @@ export class TrafficGenerator {
     const desk = this.options.desk;
     const list = desk?.openCrossings?.bind(desk);
     if (!desk || !list) return;
-    let open: OpenCrossingView[];
+    this.ownPlates.set(lane.id, []);
+    let listed: OpenCrossingView[];
+    let own: string[] = [];
     try {
-      open = await this.withDesk(`open crossings of ${lane.id}`, () => list(lane.id));
+      listed = await this.withDesk(`open crossings of ${lane.id}`, () => list(lane.id));
     } catch (error) {
       if (!(error instanceof Stopped)) this.options.onError?.(error as Error);
       return;
+    } finally {
+      own = this.ownPlates.get(lane.id) ?? [];
+      this.ownPlates.set(lane.id, null);
     }
+    // Not the arrivals of trucks this traffic sent meanwhile (OCR-tolerant, as the gateway matches).
+    const open = listed.filter((c) => c.plate === null || !own.some((plate) => platesMatch(plate, c.plate as string)));
     // The lane weighs the vehicle registered first: the registered ones drive onto the platform in that order.
     const toWeigh = open.filter((c) => c.state === 'registered').sort((a, b) => Date.parse(a.registeredAt ?? '') - Date.parse(b.registeredAt ?? '') || 0);
     for (const crossing of [...toWeigh, ...open.filter((c) => c.state !== 'registered')]) {
