@@ -16,7 +16,7 @@ import { DIRECTIONS } from '../../config/schema.js';
 import { CHANNELS, eventDataSchemas } from '../../contract/catalogue.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
-import { TRS_PAGE_SIZE, type CrossingCursor, type CrossingFilter, type CrossingRow, type PeriodUnit, type VmcStore } from '../store/vmc-store.js';
+import { TRS_PAGE_SIZE, type CrossingCursor, type CrossingFilter, type CrossingRow, type GapCursor, type GapRow, type PeriodUnit, type VmcStore } from '../store/vmc-store.js';
 import { ID_PATTERN_SOURCE, MAX_ID_LENGTH } from '../../core/identifiers.js';
 
 /** What /api/status reports about this instance (its consumer and intake). */
@@ -114,6 +114,36 @@ function nextCrossingsPage(query: CrossingsQuery, last: CrossingRow): string {
   return `/api/crossings?${params.toString()}`;
 }
 
+/**
+ * A page of /api/gaps starts after the gap of the page before's last: `<postId>_<firstSeq>_<id>`
+ * (a post id has no `_`; a seq and a row id are safe integers, which the handler checks).
+ */
+const GAPS_CURSOR = new RegExp(`^(${ID_PATTERN_SOURCE})_(\\d{1,16})_(\\d{1,16})$`);
+const GAPS_CURSOR_MAX_LENGTH = MAX_ID_LENGTH + 2 * 17;
+
+interface GapsQuery {
+  post?: string;
+  state?: 'open' | 'closed';
+  limit?: number;
+  after?: string;
+}
+
+/** The cursor the schema's pattern has checked, read; a number past 2^53 (which would round) refused. */
+function gapCursorOf(after: string): GapCursor {
+  const [, postId, firstSeq, id] = GAPS_CURSOR.exec(after) ?? [];
+  const cursor = { postId: postId as string, firstSeq: Number(firstSeq), id: Number(id) };
+  if (!Number.isSafeInteger(cursor.firstSeq) || !Number.isSafeInteger(cursor.id)) throw new GatewayError('GW_ERR_HTTP_BAD_REQUEST', `querystring/after is not a cursor of /api/gaps: ${after}`);
+  return cursor;
+}
+
+/** The URL of the page of gaps after `last`: the same filters and limit. */
+function nextGapsPage(query: GapsQuery, last: GapRow): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) if (value !== undefined && name !== 'after') params.set(name, String(value));
+  params.set('after', `${last.postId}_${last.firstSeq}_${last.id}`);
+  return `/api/gaps?${params.toString()}`;
+}
+
 export interface DataRoutesOptions {
   store: VmcStore;
   status: VmcStatusSource;
@@ -166,21 +196,33 @@ export const dataRoutes: FastifyPluginAsync<DataRoutesOptions> = (app, { store, 
     },
   );
 
-  // Open gaps are bounded per post (vmc-store.ts), closed ones are kept: the answer is bounded here.
-  app.get<{ Querystring: { post?: string; state?: 'open' | 'closed'; limit?: number } }>(
+  // Open gaps are bounded per post (vmc-store.ts), closed ones are kept: the answer is bounded here,
+  // and says how many there are (X-Total-Count) and where the rest begins (Link rel="next").
+  app.get<{ Querystring: GapsQuery }>(
     '/api/gaps',
     {
       schema: {
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { post: filterProperties.post, state: { type: 'string', enum: ['open', 'closed'] }, limit: { type: 'integer', minimum: 1, maximum: MAX_GAPS_LIMIT } },
+          properties: {
+            post: filterProperties.post,
+            state: { type: 'string', enum: ['open', 'closed'] },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_GAPS_LIMIT },
+            after: { type: 'string', pattern: GAPS_CURSOR.source, maxLength: GAPS_CURSOR_MAX_LENGTH },
+          },
         },
       },
     },
-    (request) => {
-      const { post, state, limit = DEFAULT_GAPS_LIMIT } = request.query;
-      return store.gaps({ ...(post !== undefined ? { posts: post.split(',') } : {}), ...(state !== undefined ? { open: state === 'open' } : {}), limit });
+    async (request, reply) => {
+      const { post, state, limit = DEFAULT_GAPS_LIMIT, after } = request.query;
+      const filter = { ...(post !== undefined ? { posts: post.split(',') } : {}), ...(state !== undefined ? { open: state === 'open' } : {}) };
+      // One row more than asked says whether there is a next page.
+      const rows = await store.gaps({ ...filter, limit: limit + 1, ...(after !== undefined ? { after: gapCursorOf(after) } : {}) });
+      const last = rows.length > limit ? rows[limit - 1] : undefined;
+      if (last) reply.header('link', `<${nextGapsPage(request.query, last)}>; rel="next"`);
+      reply.header('x-total-count', String(await store.gapCount(filter)));
+      return rows.slice(0, limit);
     },
   );
 

@@ -128,6 +128,19 @@ export interface CrossingRow {
 }
 
 /** Where a page of `crossingsWithOutcomes` ended: the next page starts after it. */
+/** Which gaps `gaps` and `gapCount` select: of these posts (all if none), open or closed (both if unset). */
+export interface GapFilter {
+  posts?: string[];
+  open?: boolean;
+}
+
+/** Where a page of gaps starts: after the gap of this post, first seq and id (the last of the page before). */
+export interface GapCursor {
+  postId: string;
+  firstSeq: number;
+  id: number;
+}
+
 export interface CrossingCursor {
   completedMs: number;
   eventId: string;
@@ -474,12 +487,29 @@ export class VmcStore {
     return opened;
   }
 
-  /** Gaps by post, then seq; the first `limit` of them when it is given. */
-  async gaps(filter: { posts?: string[]; open?: boolean; limit?: number } = {}): Promise<GapRow[]> {
-    const { sql, params } = whereOf([['post_id IN', filter.posts]], filter.open === undefined ? [] : [filter.open ? 'closed_ms IS NULL' : 'closed_ms IS NOT NULL']);
+  /**
+   * Gaps by post, then first seq, then id (a restart and a gap, or gaps of two runs, may share a
+   * first seq); the first `limit` of them when it is given, from after `after` when it is.
+   */
+  async gaps(filter: GapFilter & { limit?: number; after?: GapCursor } = {}): Promise<GapRow[]> {
+    const { after } = filter;
+    // `post_id >= ?` on its own lets the planner range-scan gaps_by_post; the OR picks the rows after the cursor within its post.
+    const keyset = after ? ['post_id >= ?', '(post_id > ? OR first_seq > ? OR (first_seq = ? AND id > ?))'] : [];
+    const { sql, params } = this.gapWhere(filter, keyset);
+    if (after) params.push(after.postId, after.postId, after.firstSeq, after.firstSeq, after.id);
     const limited = filter.limit === undefined ? { sql: '', params: [] } : { sql: ' LIMIT ?', params: [filter.limit] };
-    const rows = await this.db.all<GapDbRow>(`SELECT * FROM gaps ${sql} ORDER BY post_id, first_seq${limited.sql}`, [...params, ...limited.params]);
+    const rows = await this.db.all<GapDbRow>(`SELECT * FROM gaps ${sql} ORDER BY post_id, first_seq, id${limited.sql}`, [...params, ...limited.params]);
     return rows.map(gapRow);
+  }
+
+  /** How many gaps the filter selects, all pages together. */
+  async gapCount(filter: GapFilter = {}): Promise<number> {
+    const { sql, params } = this.gapWhere(filter);
+    return Number((await this.db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM gaps ${sql}`, params))[0]?.n ?? 0);
+  }
+
+  private gapWhere(filter: GapFilter, fixed: string[] = []): { sql: string; params: SqlValue[] } {
+    return whereOf([['post_id IN', filter.posts]], [...(filter.open === undefined ? [] : [filter.open ? 'closed_ms IS NULL' : 'closed_ms IS NOT NULL']), ...fixed]);
   }
 
   private crossingWhere(filter: CrossingFilter, fixed: string[] = []): { sql: string; params: SqlValue[] } {

@@ -13,8 +13,12 @@ export async function api<T>(path: string, body?: unknown): Promise<T> {
   return (await apiPage<T>(path, body)).body;
 }
 
-/** As `api`, with the URL of the next page when the answer has one (`Link: <URL>; rel="next"`, as GET /api/crossings sends). */
-export async function apiPage<T>(path: string, body?: unknown): Promise<{ body: T; next: string | null }> {
+/**
+ * As `api`, with the URL of the next page when the answer has one (`Link: <URL>; rel="next"`, as
+ * GET /api/crossings and /api/gaps send) and the number of rows over all pages when it says
+ * (`X-Total-Count`, as /api/gaps sends).
+ */
+export async function apiPage<T>(path: string, body?: unknown): Promise<{ body: T; next: string | null; total: number | null }> {
   const reply = await fetch(path, {
     method: body === undefined ? 'GET' : 'POST',
     credentials: 'same-origin',
@@ -24,7 +28,8 @@ export async function apiPage<T>(path: string, body?: unknown): Promise<{ body: 
   const json = (await reply.json().catch(() => ({}))) as { code?: string; message?: string };
   if (!reply.ok) throw new ApiError(reply.status, json.code ?? 'UNKNOWN', json.message ?? reply.statusText);
   const next = /<([^>]*)>;\s*rel="next"/.exec(reply.headers.get('link') ?? '')?.[1] ?? null;
-  return { body: json as T, next };
+  const total = Number.parseInt(reply.headers.get('x-total-count') ?? '', 10);
+  return { body: json as T, next, total: Number.isSafeInteger(total) && total >= 0 ? total : null };
 }
 
 /** The answer of `GET /api/trs`: the contract's TRS report, the same the gateway computes. */

@@ -12,11 +12,12 @@
  * model versions, rollouts' progress, and the admins' rollout forms: commands-view.tsx).
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, type Alarm, type Gap, type Me, type PeriodVolume, type Post, type TrsReport } from './api.js';
+import { api, apiPage, ApiError, type Alarm, type Gap, type Me, type PeriodVolume, type Post, type TrsReport } from './api.js';
 import { CommandsView } from './commands-view.js';
 import { CrossingsView } from './crossings-view.js';
 import { ChannelShares, GroupedBars, Legend } from './charts.js';
 import { change, fixed, min, pct, points, ratio, sharePoints, tone } from './figures.js';
+import { gapsNotShown, type GapsShown } from './gaps.js';
 import { IntervalChart } from './interval-chart.js';
 import { INTERVAL_MAX, INTERVAL_MIN, intervalLabel, intervalMinutes } from './intervals.js';
 import { clip, Untrusted, visibleControls } from './untrusted.js';
@@ -69,6 +70,8 @@ interface Data {
   months: PeriodVolume[];
   days: PeriodVolume[];
   gaps: Gap[];
+  /** What the gaps listed leave out (the API's first page of them), null when nothing. */
+  gapsCut: GapsShown | null;
   alarms: Alarm[];
 }
 
@@ -125,13 +128,15 @@ async function loadAll(filters: Filters, nowMs: number): Promise<Data> {
     ),
     api<PeriodVolume[]>(`/api/volumes?${withRange(base, range, { unit: 'day', asOf })}`),
     // Gaps are those open now, whatever the period; alarms follow it, as the other views do.
-    api<Gap[]>(`/api/gaps?${withRange(postOnly, null, { state: 'open' })}`),
+    apiPage<Gap[]>(`/api/gaps?${withRange(postOnly, null, { state: 'open' })}`),
     api<Alarm[]>(`/api/alarms?${withRange(postOnly, range, { limit: '20' })}`),
     comparable ? api<TrsReport>(`/api/trs?${withRange(base, nowRange, { interval })}`) : Promise.resolve(null),
     comparable ? api<TrsReport>(`/api/trs?${withRange(base, beforeRange, { interval })}`) : Promise.resolve(null),
   ]);
   const comparison = nowRange && beforeRange && cmpNow && cmpBefore ? { label: range ? periodLabel(filters.period) : (latest ?? ''), now: cmpNow, before: cmpBefore, nowRange, beforeRange } : null;
-  return { posts, ytd: yearToDate(years, nowMs), report, comparison, years, months: months.slice(-24), days, gaps, alarms };
+  const gapPosts = filters.posts.length ? posts.filter((p) => filters.posts.includes(p.postId)) : posts;
+  const gapsCut = gapsNotShown(gaps.body, gaps.total, gaps.next !== null, gapPosts);
+  return { posts, ytd: yearToDate(years, nowMs), report, comparison, years, months: months.slice(-24), days, gaps: gaps.body, gapsCut, alarms };
 }
 
 /** The current year, when it is among the years shown: what its change (the API's, as of `nowMs`) covers. */
@@ -586,6 +591,19 @@ function Dashboard({ me, onLogout, now }: { me: Me; onLogout: (expired: boolean)
           </section>
           <section aria-label="gaps and alarms">
             <h2>Open gaps</h2>
+            {data?.gapsCut && (
+              <p class="down" data-gaps-cut>
+                {`Showing the first ${data.gapsCut.shown.toLocaleString()} of ${data.gapsCut.total.toLocaleString()} open gaps (by post, then seq)`}
+                {data.gapsCut.notReached.length > 0 && '; not listed: '}
+                {data.gapsCut.notReached.map((p, i) => (
+                  <>
+                    {i > 0 && ', '}
+                    <Untrusted text={p.postId} max={ID_MAX} />
+                    {` (${p.notShown.toLocaleString()})`}
+                  </>
+                ))}
+              </p>
+            )}
             {(data?.gaps.length ?? 0) === 0 ? <p class="muted">none</p> : data?.gaps.map((g) => (
                   <p class="down">
                     <Untrusted text={g.postId} max={ID_MAX} />
