@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildVmcApp } from '../vmc/http/vmc-app.js';
 import { MAX_OPEN_GAPS_PER_POST, VmcStore } from '../vmc/store/vmc-store.js';
 import { VmcAuth } from '../vmc/vmc-auth.js';
-import { buildUiIfStale, launchChromium } from './helpers/browser.js';
+import { buildUiIfStale, launchChromium, logInToDashboard } from './helpers/browser.js';
 import { REPO_ROOT } from './helpers/gateway-process.js';
 import { ManualClock } from './helpers/manual-clock.js';
 import { tempDir } from './helpers/test-config.js';
@@ -56,11 +56,7 @@ describe('the VMC dashboard’s open gaps past one page, in Chromium', () => {
   it('says it shows 1,000 of 1,400 open gaps and names the posts it does not list', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const problems: string[] = [];
-    page.on('pageerror', (error) => problems.push(error.message));
-    await page.goto(base);
-    await page.fill('input[name=name]', 'ana');
-    await page.fill('input[name=password]', 'analyst-password-1');
-    await page.click('button[type=submit]');
+    await logInToDashboard(page, base, 'ana', 'analyst-password-1', problems);
     const cut = page.locator('[data-gaps-cut]');
     await cut.waitFor();
     const total = POSTS.length * MAX_OPEN_GAPS_PER_POST;

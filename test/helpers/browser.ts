@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { REPO_ROOT } from './gateway-process.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -32,4 +32,13 @@ export function buildUiIfStale(name: 'console' | 'vmc', outDir: string): void {
   const index = join(REPO_ROOT, 'dist', outDir, 'index.html');
   if (existsSync(index) && statSync(index).mtimeMs >= newestChange(join(REPO_ROOT, 'ui', name))) return;
   execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', `ui/${name}/vite.config.ts`, '--logLevel', 'warn'], { cwd: REPO_ROOT, stdio: 'inherit' });
+}
+
+/** Opens the dashboard at `base` and logs in with the login form; the page's errors go to `problems`. */
+export async function logInToDashboard(page: Page, base: string, name: string, password: string, problems: string[]): Promise<void> {
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto(base);
+  await page.fill('input[name=name]', name);
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
 }

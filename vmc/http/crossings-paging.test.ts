@@ -3,33 +3,24 @@
  * of each page's `Link: <…>; rel="next"` reaches every crossing exactly once, newest first, with
  * many crossings completed in the same millisecond; `offset` is bounded, a malformed cursor refused.
  */
-import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../test/helpers/postgres.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
-import { tempDir } from '../../test/helpers/test-config.js';
+import { analystApp, followNextLinks, STORE_KINDS } from '../../test/helpers/paging.js';
 import { EventMaker } from '../../test/helpers/vmc-events.js';
 import { VmcStore } from '../store/vmc-store.js';
-import { VmcAuth } from '../vmc-auth.js';
 const MAX_CROSSINGS_OFFSET = 10_000;
-import { buildVmcApp } from './vmc-app.js';
 
 const NOW = Date.UTC(2026, 10, 27, 12);
 const START = Date.UTC(2026, 10, 26, 6);
 const POSTS = ['post-a', 'post-b', 'post-c', 'post-d', 'post-e'];
 const PER_POST = 23;
 
-const KINDS = [
-  { name: 'postgres', make: async () => { const db = await createTestDatabase(); return { spec: db.url, drop: () => db.drop() }; } },
-  { name: 'sqlite', make: () => Promise.resolve({ spec: `sqlite:${join(tempDir('vmc-paging-'), 'vmc.db')}`, drop: () => Promise.resolve() }) },
-];
-
-describe.each(KINDS)('GET /api/crossings paging on $name', (kind) => {
+describe.each(STORE_KINDS)('GET /api/crossings paging on $name', (kind) => {
   let drop: () => Promise<void>;
   let store: VmcStore;
   let app: FastifyInstance;
-  let token: string;
+  let get: (url: string) => Promise<LightMyRequestResponse>;
   // Each post's gateway completes one crossing a second from the same instant: every millisecond has one crossing of each post.
   const events = POSTS.flatMap((post) => {
     const maker = new EventMaker(post, new ManualClock(START));
@@ -44,10 +35,7 @@ describe.each(KINDS)('GET /api/crossings paging on $name', (kind) => {
     drop = made.drop;
     store = await VmcStore.open(made.spec, NOW);
     await store.store(events, 'vmc-1', NOW);
-    const auth = new VmcAuth(store, new ManualClock(NOW));
-    await auth.addAccount('ana', 'analyst', 'analyst-password-1');
-    app = await buildVmcApp({ store, auth, status: () => ({}), uiDir: tempDir('vmc-ui-') });
-    token = (await app.inject({ method: 'POST', url: '/api/login', payload: { name: 'ana', password: 'analyst-password-1' } })).json<{ token: string }>().token;
+    ({ app, get } = await analystApp(store, NOW));
   });
 
   afterAll(async () => {
@@ -56,28 +44,10 @@ describe.each(KINDS)('GET /api/crossings paging on $name', (kind) => {
     await drop?.();
   });
 
-  const get = (url: string) => app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
-
   /** Follows each page's next link from `url`; the event ids in the order read, and the pages. */
   async function walk(url: string): Promise<{ ids: string[]; pages: number; links: string[] }> {
-    const ids: string[] = [];
-    const links: string[] = [];
-    let next: string | null = url;
-    let pages = 0;
-    while (next !== null) {
-      const reply = await get(next);
-      expect(reply.statusCode, next).toBe(200);
-      ids.push(...reply.json<{ eventId: string }[]>().map((row) => row.eventId));
-      pages += 1;
-      const link = reply.headers.link as string | undefined;
-      next = link === undefined ? null : (/^<([^>]+)>; rel="next"$/.exec(link)?.[1] ?? null);
-      if (link !== undefined) {
-        expect(next, link).not.toBeNull();
-        links.push(link);
-      }
-      expect(pages).toBeLessThanOrEqual(events.length);
-    }
-    return { ids, pages, links };
+    const { replies, links } = await followNextLinks(get, url, events.length);
+    return { ids: replies.flatMap((reply) => reply.json<{ eventId: string }[]>().map((row) => row.eventId)), pages: replies.length, links };
   }
 
   it('reaches every crossing exactly once, newest first, however the pages cut through a millisecond of ties', async () => {

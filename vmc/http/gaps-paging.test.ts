@@ -5,17 +5,13 @@
  * closed gap of an old run and an open one of the new run share a first seq); `X-Total-Count` says
  * how many the filters select; a malformed cursor is refused.
  */
-import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../test/helpers/postgres.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
-import { tempDir } from '../../test/helpers/test-config.js';
+import { analystApp, followNextLinks, STORE_KINDS } from '../../test/helpers/paging.js';
 import { EventMaker } from '../../test/helpers/vmc-events.js';
 import { MAX_OPEN_GAPS_PER_POST, VmcStore, type GapRow } from '../store/vmc-store.js';
-import { VmcAuth } from '../vmc-auth.js';
 import { DEFAULT_GAPS_LIMIT } from './data-routes.js';
-import { buildVmcApp } from './vmc-app.js';
 
 const NOW = Date.UTC(2026, 10, 27, 12);
 const START = Date.UTC(2026, 10, 26, 6);
@@ -24,16 +20,11 @@ const FULL_POSTS = ['post-a', 'post-b', 'post-c', 'post-d', 'post-e', 'post-f', 
 /** A post whose gateway restarted its seq: its old run's gap at seq 3 (closed) and its new run's (open) tie. */
 const RESTARTED = 'post-z';
 
-const KINDS = [
-  { name: 'postgres', make: async () => { const db = await createTestDatabase(); return { spec: db.url, drop: () => db.drop() }; } },
-  { name: 'sqlite', make: () => Promise.resolve({ spec: `sqlite:${join(tempDir('vmc-gaps-paging-'), 'vmc.db')}`, drop: () => Promise.resolve() }) },
-];
-
-describe.each(KINDS)('GET /api/gaps paging on $name', (kind) => {
+describe.each(STORE_KINDS)('GET /api/gaps paging on $name', (kind) => {
   let drop: () => Promise<void>;
   let store: VmcStore;
   let app: FastifyInstance;
-  let token: string;
+  let get: (url: string) => Promise<LightMyRequestResponse>;
   let all: GapRow[];
 
   beforeAll(async () => {
@@ -53,10 +44,7 @@ describe.each(KINDS)('GET /api/gaps paging on $name', (kind) => {
     await store.store(Array.from({ length: 5 }, (_, i) => fresh.crossing(`n${i}`, 10)).filter((e) => e.seq !== 3), 'vmc-1', NOW + 7000);
     await store.scanGaps(NOW + 13_000, 5000);
     all = await store.gaps();
-    const auth = new VmcAuth(store, new ManualClock(NOW));
-    await auth.addAccount('ana', 'analyst', 'analyst-password-1');
-    app = await buildVmcApp({ store, auth, status: () => ({}), uiDir: tempDir('vmc-ui-') });
-    token = (await app.inject({ method: 'POST', url: '/api/login', payload: { name: 'ana', password: 'analyst-password-1' } })).json<{ token: string }>().token;
+    ({ app, get } = await analystApp(store, NOW));
   });
 
   afterAll(async () => {
@@ -65,30 +53,10 @@ describe.each(KINDS)('GET /api/gaps paging on $name', (kind) => {
     await drop?.();
   });
 
-  const get = (url: string) => app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
-
   /** Follows each page's next link from `url`: the gaps in the order read, the pages, the links and each page's total. */
   async function walk(url: string): Promise<{ gaps: GapRow[]; pages: number; links: string[]; totals: string[] }> {
-    const gaps: GapRow[] = [];
-    const links: string[] = [];
-    const totals: string[] = [];
-    let next: string | null = url;
-    let pages = 0;
-    while (next !== null) {
-      const reply = await get(next);
-      expect(reply.statusCode, next).toBe(200);
-      gaps.push(...reply.json<GapRow[]>());
-      totals.push(String(reply.headers['x-total-count']));
-      pages += 1;
-      const link = reply.headers.link as string | undefined;
-      next = link === undefined ? null : (/^<([^>]+)>; rel="next"$/.exec(link)?.[1] ?? null);
-      if (link !== undefined) {
-        expect(next, link).not.toBeNull();
-        links.push(link);
-      }
-      expect(pages).toBeLessThanOrEqual(all.length + 1);
-    }
-    return { gaps, pages, links, totals };
+    const { replies, links } = await followNextLinks(get, url, all.length + 1);
+    return { gaps: replies.flatMap((reply) => reply.json<GapRow[]>()), pages: replies.length, links, totals: replies.map((reply) => String(reply.headers['x-total-count'])) };
   }
 
   const key = (g: GapRow): string => `${g.postId}/${g.id}`;
