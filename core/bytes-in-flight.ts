@@ -32,6 +32,7 @@ export interface ByteBudget {
 }
 
 interface Held {
+  holder: string;
   bytes: number;
   count: number;
 }
@@ -86,17 +87,17 @@ export class BytesInFlight implements ByteBudget {
       this.refusals.budget += 1;
       return null;
     }
-    const mine = holder === null ? null : (this.byHolder.get(holder) ?? { bytes: 0, count: 0 });
+    const mine = holder === null ? null : (this.byHolder.get(holder) ?? { holder, bytes: 0, count: 0 });
     if (mine && mine.count > 0 && mine.bytes + bytes > this.perHolder) {
       this.refusals.share += 1;
       return null;
     }
     this.heldBytes += bytes;
     this.heldCount += 1;
-    if (mine && holder !== null) {
+    if (mine) {
       mine.bytes += bytes;
       mine.count += 1;
-      this.byHolder.set(holder, mine);
+      this.byHolder.set(mine.holder, mine);
     }
     let released = false;
     return {
@@ -106,10 +107,10 @@ export class BytesInFlight implements ByteBudget {
         released = true;
         this.heldBytes -= bytes;
         this.heldCount -= 1;
-        if (mine && holder !== null) {
+        if (mine) {
           mine.bytes -= bytes;
           mine.count -= 1;
-          if (mine.count === 0) this.byHolder.delete(holder);
+          if (mine.count === 0) this.byHolder.delete(mine.holder);
         }
       },
     };

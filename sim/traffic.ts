@@ -198,7 +198,7 @@ export class TrafficGenerator {
   /** One truck, from the entry camera to the exit camera. */
   async truck(lane: SimulatedLane): Promise<void> {
     this.trucks += 1;
-    const profile = randomTruck({ random: () => this.random(), directions: lane.directions, arrivalWallMs: this.options.clock.now(), watchlist: this.options.watchlist ?? [] });
+    const profile = this.drawTruck(lane);
     this.ownPlates.get(lane.id)?.push(profile.plate);
     try {
       this.showEntry(lane, profile);
@@ -208,6 +208,11 @@ export class TrafficGenerator {
       return;
     }
     await this.journey(lane, profile, null);
+  }
+
+  /** The next truck on `lane`, arriving now; `plate` when it is a vehicle the gateway already knows. */
+  private drawTruck(lane: SimulatedLane, plate?: string): TruckProfile {
+    return randomTruck({ random: () => this.random(), directions: lane.directions, arrivalWallMs: this.options.clock.now(), watchlist: this.options.watchlist ?? [], ...(plate === undefined ? {} : { plate }) });
   }
 
   /**
@@ -242,7 +247,7 @@ export class TrafficGenerator {
     const toWeigh = open.filter((c) => c.state === 'registered').sort((a, b) => Date.parse(a.registeredAt ?? '') - Date.parse(b.registeredAt ?? '') || 0);
     for (const crossing of [...toWeigh, ...open.filter((c) => c.state !== 'registered')]) {
       if (crossing.plate === null || (crossing.state !== 'arrived' && !ADOPTED_STATES.has(crossing.state))) continue;
-      const drawn = randomTruck({ random: () => this.random(), directions: lane.directions, arrivalWallMs: this.options.clock.now(), watchlist: this.options.watchlist ?? [], plate: crossing.plate });
+      const drawn = this.drawTruck(lane, crossing.plate);
       const direction = lane.directions.find((d) => d === crossing.direction) ?? drawn.direction;
       const declaredWeightKg = crossing.declaredWeightKg ?? drawn.declaredWeightKg;
       const profile: TruckProfile = { ...drawn, direction, declaredWeightKg, actualWeightKg: crossing.declaredWeightKg ?? drawn.actualWeightKg };
