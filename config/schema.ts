@@ -515,7 +515,7 @@ const workflowSchema = z.strictObject({
     )
     .default([])
     .describe('Plates always sent red; matched tolerant of OCR confusions (0/O, 1/I, 8/B, 5/S)'),
-  weightToleranceShare: z.number().min(0).max(1).default(0.1).describe('Rules: declared vs measured weight off by more than this share → orange with X-ray'),
+  weightToleranceShare: z.number().min(0).max(1).default(0.1).describe('Rules: declared vs measured weight off by more than this share → orange with X-ray; a weight within it of the next registered vehicle\'s declaration instead counts toward WF_WEIGHT_QUEUE_SHIFT'),
   randomXrayShare: z.number().min(0).max(1).default(0.07).describe('Share of green vehicles picked at random for X-ray'),
   utcOffsetMin: z.number().int().min(-720).max(840).default(0).describe("The post's time zone offset, for the hour-of-day feature"),
 });

@@ -12,7 +12,7 @@ import { rulesRisk } from './rules-risk.js';
 const MINUTE = 60_000;
 const declaration = (declaredWeightKg: number, aeo = false) => ({ direction: 'import' as const, declaredWeightKg, documents: ['SAD-1'], aeo });
 
-function lane(options: { watchlist?: string[]; random?: number; abandonAfterMs?: number; maxUnregistered?: number } = {}) {
+function lane(options: { watchlist?: string[]; random?: number; abandonAfterMs?: number; maxUnregistered?: number; weightToleranceShare?: number } = {}) {
   const clock = new ManualClock(Date.UTC(2026, 10, 26, 6, 0, 0));
   const events: WorkflowEvent[] = [];
   const workflow = new LaneWorkflow({
@@ -23,6 +23,7 @@ function lane(options: { watchlist?: string[]; random?: number; abandonAfterMs?:
     assessRisk: (crossing) => rulesRisk(crossing, { watchlist: options.watchlist ?? [], weightToleranceShare: 0.1, randomXrayShare: 0.1, random: () => options.random ?? 0.5 }),
     abandonAfterMs: options.abandonAfterMs ?? 12 * 60 * MINUTE,
     ...(options.maxUnregistered === undefined ? {} : { maxUnregistered: options.maxUnregistered }),
+    ...(options.weightToleranceShare === undefined ? {} : { weightToleranceShare: options.weightToleranceShare }),
   });
   const kinds = () => events.map((e) => (e.kind === 'milestone' ? e.milestone : e.kind === 'alarm' ? `alarm:${e.alarm}` : e.kind));
   const completed = () => events.filter((e): e is Extract<WorkflowEvent, { kind: 'completed' }> => e.kind === 'completed');
@@ -295,5 +296,114 @@ describe('lane workflow', () => {
     expect(platesMatch('GE-108-AB', 'ge1o8a8')).toBe(true);
     expect(platesMatch('55 SIS 01', '55515O1')).toBe(true);
     expect(platesMatch('AB123CD', 'AB123CE')).toBe(false);
+  });
+});
+
+/** A lane watching for a shifted weighbridge queue (or not: null), and trucks registered one a minute. */
+function shiftLane(weightToleranceShare: number | null = 0.1) {
+  const { clock, events, workflow } = lane(weightToleranceShare === null ? {} : { weightToleranceShare });
+  const register = (trucks: [plate: string, declaredWeightKg: number | null][]): string[] =>
+    trucks.map(([plate, declaredWeightKg]) => {
+      clock.advance(MINUTE);
+      const crossing = workflow.arrive(plate);
+      workflow.register(crossing.crossingId, { direction: 'import', declaredWeightKg, documents: ['SAD-1'], aeo: false });
+      return crossing.crossingId;
+    });
+  const shiftAlarms = () => events.filter((e): e is Extract<WorkflowEvent, { kind: 'alarm' }> => e.kind === 'alarm' && e.alarm === 'WF_WEIGHT_QUEUE_SHIFT');
+  return { workflow, events, register, shiftAlarms };
+}
+
+describe('a weighbridge queue shifted by one place', () => {
+  it('is reported from the second weight in a row that matched the next vehicle, on every one after, naming both', async () => {
+    const { workflow, register, shiftAlarms, events } = shiftLane();
+    const [first, second, third, fourth] = register([
+      ['GE100AA', 12_000],
+      ['GE200BB', 24_000],
+      ['GE300CC', 36_000],
+      ['GE400DD', 18_000],
+      ['GE500EE', 30_000],
+    ]);
+    // GE100AA turned back unseen: the platform weighs the others, each exactly as declared.
+    await workflow.weigh(24_000);
+    expect(shiftAlarms()).toEqual([]);
+    await workflow.weigh(36_000);
+    expect(shiftAlarms()).toHaveLength(1);
+    expect(shiftAlarms()[0]).toMatchObject({
+      crossingId: second,
+      details: {
+        run: 2,
+        weighing: { crossingId: second, plate: 'GE200BB', weightKg: 36_000, declaredWeightKg: 24_000, nextCrossingId: third, nextPlate: 'GE300CC', nextDeclaredWeightKg: 36_000 },
+        previous: { crossingId: first, plate: 'GE100AA', weightKg: 24_000, declaredWeightKg: 12_000, nextCrossingId: second, nextDeclaredWeightKg: 24_000 },
+      },
+    });
+    expect(shiftAlarms()[0]!.message).toBe(
+      "lane lane-1: 2 weights in a row matched the next registered vehicle's declaration, not their own (GE200BB weighed 36000 kg, declared 24000 kg; GE300CC declared 36000 kg): a vehicle may have left the weighbridge queue; check the queue and the channels of the vehicles weighed since",
+    );
+    // Raised after the weight was recorded on the crossing it names.
+    const alarmAt = events.indexOf(shiftAlarms()[0]!);
+    expect(events.slice(0, alarmAt).some((e) => e.kind === 'milestone' && e.milestone === 'weighed' && e.crossing.crossingId === second)).toBe(true);
+    await workflow.weigh(18_000);
+    expect(shiftAlarms().map((a) => [a.crossingId, a.details.run])).toEqual([
+      [second, 2],
+      [third, 3],
+    ]);
+    // The operator sent the last one's truck round again: its own weight, and the run is over.
+    await workflow.weigh(18_000);
+    expect(shiftAlarms()).toHaveLength(2);
+    expect(workflow.get(fourth as string).weightKg).toBe(18_000);
+  });
+
+  it('is not a single weight that matches the next declaration (an under-declared load), nor two apart', async () => {
+    const { workflow, register, shiftAlarms } = shiftLane();
+    register([
+      ['GE100AA', 12_000],
+      ['GE200BB', 24_000],
+      ['GE300CC', 30_000],
+      ['GE400DD', 16_000],
+      ['GE500EE', 20_000],
+    ]);
+    await workflow.weigh(24_100); // GE100AA's load is twice its declaration: by chance GE200BB's
+    await workflow.weigh(24_200); // GE200BB as declared: the run is broken
+    await workflow.weigh(16_050); // GE300CC matches GE400DD's declaration: one again
+    await workflow.weigh(15_900); // GE400DD as declared
+    expect(shiftAlarms()).toEqual([]);
+  });
+
+  it('needs both declarations: a vehicle declared without a weight breaks the run', async () => {
+    const { workflow, register, shiftAlarms } = shiftLane();
+    register([
+      ['GE100AA', 12_000],
+      ['GE200BB', 24_000],
+      ['GE300CC', null],
+      ['GE400DD', 40_000],
+    ]);
+    await workflow.weigh(24_000); // matches the next one's
+    await workflow.weigh(31_000); // the next one declared no weight: nothing to judge by
+    await workflow.weigh(40_000); // matches GE400DD, but the run was broken
+    expect(shiftAlarms()).toEqual([]);
+  });
+
+  it('does not count a weight an operator entered for a chosen vehicle', async () => {
+    const { workflow, register, shiftAlarms } = shiftLane();
+    const [first, second] = register([
+      ['GE100AA', 12_000],
+      ['GE200BB', 24_000],
+      ['GE300CC', 36_000],
+    ]);
+    await workflow.weighManually(first as string, 24_000, { id: 'op-1', role: 'operator' }, 'weighbridge down, weighed at the port');
+    await workflow.weighManually(second as string, 36_000, { id: 'op-1', role: 'operator' }, 'weighbridge down, weighed at the port');
+    expect(shiftAlarms()).toEqual([]);
+  });
+
+  it('is not watched without a tolerance (a lane workflow built without the post configuration)', async () => {
+    const { workflow, register, shiftAlarms } = shiftLane(null);
+    register([
+      ['GE100AA', 12_000],
+      ['GE200BB', 24_000],
+      ['GE300CC', 36_000],
+    ]);
+    await workflow.weigh(24_000);
+    await workflow.weigh(36_000);
+    expect(shiftAlarms()).toEqual([]);
   });
 });

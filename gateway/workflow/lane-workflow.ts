@@ -14,6 +14,7 @@ import type { Clock, ClockQuality, ClockQualityProbe, TimerHandle } from '../../
 import type { EventData, Milestone } from '../../contract/catalogue.js';
 import { platesMatch } from '../../core/plates.js';
 import { RecentPlates } from './recent-plates.js';
+import { QueueShiftWatch, queueShiftAlarm } from './queue-shift.js';
 
 export type LaneState = 'arrived' | 'registered' | 'weighed' | 'risk-assessed' | 'scanning' | 'inspecting' | 'released' | 'exited' | 'abandoned';
 export type Direction = 'import' | 'export' | 'transit-entry' | 'transit-exit' | 'domestic-transit';
@@ -138,6 +139,11 @@ export interface LaneWorkflowOptions {
   abandonAfterMs: number;
   /** Arrived, not yet registered, at most this many: the oldest beyond it is abandoned. */
   maxUnregistered?: number;
+  /**
+   * How far a weight may be off a declaration and still match it (`workflow.weightToleranceShare`):
+   * with it, weights matching the next vehicle's declaration raise WF_WEIGHT_QUEUE_SHIFT (queue-shift.ts).
+   */
+  weightToleranceShare?: number;
   newId?: () => string;
 }
 
@@ -178,10 +184,12 @@ export class LaneWorkflow {
   /** Plates that left this lane lately: see exit(). */
   private readonly recentExits: RecentPlates<true>;
   private counter = 0;
+  private readonly queueShift: QueueShiftWatch | null;
 
   constructor(private readonly options: LaneWorkflowOptions) {
     this.recentArrivals = new RecentPlates(options.clock, ENTRY_REREAD_MS, RECENT_ARRIVALS_MAX);
     this.recentExits = new RecentPlates(options.clock, EXIT_REREAD_MS, RECENT_EXITS_MAX);
+    this.queueShift = options.weightToleranceShare === undefined ? null : new QueueShiftWatch(options.weightToleranceShare);
   }
 
   /** Crossings not yet exited or abandoned, oldest first. */
@@ -293,14 +301,17 @@ export class LaneWorkflow {
    * the order they arrived in.
    */
   async weigh(weightKg: number): Promise<Crossing> {
-    const crossing = this.open()
+    const [crossing, next] = this.open()
       .filter(isRegistered)
-      .sort((a, b) => (a.monoMs.registered ?? 0) - (b.monoMs.registered ?? 0))[0];
+      .sort((a, b) => (a.monoMs.registered ?? 0) - (b.monoMs.registered ?? 0));
     if (!crossing) {
       this.options.emit({ kind: 'alarm', alarm: 'WF_WEIGHT_UNMATCHED', message: `lane ${this.options.laneId}: a weight with no registered vehicle`, crossingId: null, details: { weightKg } });
       throw new WorkflowError(`no registered vehicle to weigh on lane ${this.options.laneId}`);
     }
-    return this.weighCrossing(crossing, weightKg);
+    const shift = this.queueShift?.judge(weightKg, crossing, next) ?? null;
+    this.recordWeight(crossing, weightKg);
+    if (shift) this.options.emit(queueShiftAlarm(this.options.laneId, shift));
+    return this.assessAndRoute(crossing);
   }
 
   /** The weighbridge is down: the operator enters the weight read elsewhere (recorded, with reason). */
@@ -313,10 +324,14 @@ export class LaneWorkflow {
   }
 
   private async weighCrossing(crossing: Crossing, weightKg: number): Promise<Crossing> {
+    this.recordWeight(crossing, weightKg);
+    return this.assessAndRoute(crossing);
+  }
+
+  private recordWeight(crossing: Crossing, weightKg: number): void {
     crossing.weightKg = weightKg;
     this.move(crossing, 'weighed');
     this.stamp(crossing, 'weighed');
-    return this.assessAndRoute(crossing);
   }
 
   private async assessAndRoute(crossing: Crossing): Promise<Crossing> {

@@ -548,6 +548,23 @@ describe('post workflow', () => {
       scanPost.stop();
     });
 
+    it("raises a weighbridge queue shifted by one place on the lane, with the crossing weighed as subject, by the post's tolerance", async () => {
+      const green = { channel: 'green' as const, score: 0.1, modelVersion: 'rules', reasons: [], xrayRequested: false };
+      const shiftPost = new PostWorkflow({ ...options, devices: new Feed(), assessor: { assess: () => green } as unknown as RiskAssessor });
+      const [first, second] = [12_000, 24_000, 36_000].map((declaredWeightKg, i) =>
+        shiftPost.register('lane-2', { plate: `GE-10${i}-KK`, actor: SUPERVISOR, declaration: { ...DECLARATION, declaredWeightKg } }),
+      );
+      // The first truck left the queue: the platform weighs the second and the third, each 5% over
+      // its declaration (within workflow.weightToleranceShare, 0.1 by default).
+      await shiftPost.lane('lane-2').workflow.weigh(25_200);
+      await shiftPost.lane('lane-2').workflow.weigh(37_800);
+      const shift = alarms().filter((a) => a.data.alarm === 'WF_WEIGHT_QUEUE_SHIFT');
+      expect(shift.map((a) => [a.laneId, a.subject, a.data.severity, (a.data.details as { previous: { crossingId: string } }).previous.crossingId])).toEqual([
+        ['lane-2', second?.crossingId, 'warning', first?.crossingId],
+      ]);
+      shiftPost.stop();
+    });
+
     it('raises device and scan alarms on the lane of the device', async () => {
       const down: DriverHealth = { state: 'down', lastError: 'connection refused', sinceMs: clock.now() };
       for (const listener of feed.healthListeners) listener('lane-2', 'scale-2', down);

@@ -155,6 +155,7 @@ export class PostWorkflow {
         assessRisk: (crossing) => options.assessor.assess(crossing, options.clock.now()),
         abandonAfterMs: options.config.workflow.abandonAfterMin * 60_000,
         maxUnregistered: options.config.workflow.maxUnregisteredPerLane,
+        weightToleranceShare: options.config.workflow.weightToleranceShare,
       });
       this.lanes.set(config.id, {
         config,

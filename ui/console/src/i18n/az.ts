@@ -86,6 +86,7 @@ export const az: Messages = {
   'alarmCode.WF_PLATE_MISMATCH': 'Çıxış nömrəsi fərqlidir',
   'alarmCode.WF_EXIT_UNKNOWN': 'Naməlum nəqliyyat çıxdı',
   'alarmCode.WF_WEIGHT_UNMATCHED': 'Nəqliyyatsız çəki',
+  'alarmCode.WF_WEIGHT_QUEUE_SHIFT': 'Çəki növbəsində sürüşmə',
   'alarmCode.WF_SCAN_UNMATCHED': 'Nəqliyyatsız skan',
   'alarmCode.WF_SCAN_SUSPECT_LATE': 'Buraxılışdan sonra şübhəli skan',
   'alarmCode.WF_SCREENING_FAILED': 'Rentgen təhlili alınmadı',

@@ -84,6 +84,7 @@ export const en = {
   'alarmCode.WF_PLATE_MISMATCH': 'Exit plate differs',
   'alarmCode.WF_EXIT_UNKNOWN': 'Unknown vehicle left',
   'alarmCode.WF_WEIGHT_UNMATCHED': 'Weight without vehicle',
+  'alarmCode.WF_WEIGHT_QUEUE_SHIFT': 'Weights shifted in the queue',
   'alarmCode.WF_SCAN_UNMATCHED': 'Scan without vehicle',
   'alarmCode.WF_SCAN_SUSPECT_LATE': 'Suspect scan after release',
   'alarmCode.WF_SCREENING_FAILED': 'X-ray screening failed',

@@ -86,6 +86,7 @@ export const ru: Messages = {
   'alarmCode.WF_PLATE_MISMATCH': 'Номер на выезде другой',
   'alarmCode.WF_EXIT_UNKNOWN': 'Выехало неизвестное ТС',
   'alarmCode.WF_WEIGHT_UNMATCHED': 'Вес без ТС',
+  'alarmCode.WF_WEIGHT_QUEUE_SHIFT': 'Сдвиг очереди на весах',
   'alarmCode.WF_SCAN_UNMATCHED': 'Скан без ТС',
   'alarmCode.WF_SCAN_SUSPECT_LATE': 'Подозрительный скан после выпуска',
   'alarmCode.WF_SCREENING_FAILED': 'Анализ снимка не удался',
