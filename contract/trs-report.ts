@@ -208,11 +208,28 @@ export class TrsAccumulator {
 /** Computes the report; records with the same event id count once (the first of them). */
 export function trsReport(records: Iterable<CrossingRecord>, intervalMin = 10): TrsReport {
   const accumulator = new TrsAccumulator(intervalMin);
+  const add = onceEach(accumulator);
+  for (const record of records) add(record);
+  return accumulator.report();
+}
+
+/**
+ * trsReport over records read as they come (a file, a database): the figures of trsReport, with
+ * one record in memory at a time beside the accumulator and the event ids seen.
+ */
+export async function trsReportOf(records: AsyncIterable<CrossingRecord> | Iterable<CrossingRecord>, intervalMin = 10): Promise<TrsReport> {
+  const accumulator = new TrsAccumulator(intervalMin);
+  const add = onceEach(accumulator);
+  for await (const record of records) add(record);
+  return accumulator.report();
+}
+
+/** Adds to `accumulator` each record whose event id it has not been given yet (a replayed event counts once). */
+function onceEach(accumulator: TrsAccumulator): (record: CrossingRecord) => void {
   const seen = new Set<string>();
-  for (const record of records) {
-    if (seen.has(record.id)) continue;
+  return (record) => {
+    if (seen.has(record.id)) return;
     seen.add(record.id);
     accumulator.add(record);
-  }
-  return accumulator.report();
+  };
 }

@@ -106,7 +106,7 @@ async function day(restartAtMs: number[], cleanup: (() => Promise<void>)[]): Pro
   await clock.runFor(12 * HOUR);
   await stop();
   expect(errors).toEqual([]);
-  const events = readOutbox(join(dataDir, 'outbox.db'), (event) => event);
+  const events = [...readOutbox(join(dataDir, 'outbox.db'), (event) => event)];
   const completed = events.filter((e) => e.type === 'crossing.completed');
   const records = completed.map(crossingRecord).filter((r): r is CrossingRecord => r !== null);
   return {

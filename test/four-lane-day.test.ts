@@ -92,7 +92,7 @@ describe('a day of a 4-lane post on the injected clock', () => {
     expect(runtime.assessor.decisions).toMatchObject({ rules: 0, modelFailed: 0, model: traffic.trucks });
 
     await new Promise<void>((resolve) => setImmediate(resolve));
-    const events = readOutbox(join(dataDir, 'outbox.db'), (event) => event);
+    const events = [...readOutbox(join(dataDir, 'outbox.db'), (event) => event)];
     const completed = events.filter((e) => e.type === 'crossing.completed');
     expect(completed).toHaveLength(traffic.trucks);
     const report = trsReport(completed.map(crossingRecord).filter((r): r is CrossingRecord => r !== null));

@@ -4,7 +4,7 @@
  */
 import { parseForm, selectForm, unknownForm } from '../../core/command-line.js';
 import { EXIT_CODES, GatewayError } from '../../core/errors.js';
-import { crossingRecord, trsReport, type CrossingRecord } from '../../contract/trs-report.js';
+import { crossingRecord, trsReportOf } from '../../contract/trs-report.js';
 import { brokerUrlOption, numberOption } from '../cli-args.js';
 import { emptyOutboxNote, outboxCounts, readJsonLines, readOutbox, subscribe } from '../trs/event-sources.js';
 import { formatCsv, formatJson, formatTable } from '../trs/format-report.js';
@@ -20,13 +20,14 @@ export async function trsCommand(args: string[]): Promise<number> {
   if (!['table', 'csv', 'json'].includes(format)) throw new GatewayError('GW_ERR_CLI_USAGE', `--format must be table, csv or json, got "${format}"`);
   const interval = numberOption(values.interval, 'interval', 10);
   if (!(interval > 0)) throw new GatewayError('GW_ERR_CLI_USAGE', '--interval must be > 0');
-  const records: CrossingRecord[] = values.input
-    ? await readJsonLines(values.input, crossingRecord)
+  // Folded as read: a day's recording or an outbox of any length never sits in memory as records.
+  const records = values.input
+    ? readJsonLines(values.input, crossingRecord)
     : values.outbox
       ? readOutbox(values.outbox, crossingRecord)
       : await subscribe(brokerUrlOption(values.mqtt) as string, values.topic ?? 'border/#', numberOption(values.duration, 'duration', 10), crossingRecord);
-  const report = trsReport(records, interval);
-  if (values.outbox !== undefined && records.length === 0) {
+  const report = await trsReportOf(records, interval);
+  if (values.outbox !== undefined && report.vehicles === 0) {
     // The table would say "Vehicles: 0" and nothing else; JSON and CSV keep their shape for scripts.
     const note = emptyOutboxNote(values.outbox, outboxCounts(values.outbox));
     if (format === 'table') {

@@ -21,8 +21,11 @@ export type EventSelect<T> = (event: Json) => T | null;
 /** The longest line read: the largest event `uplink.maxEventBytes` allows (16 MiB), and a topic before it. */
 export const MAX_EVENT_LINE_BYTES = 16 * 1024 * 1024 + 64 * 1024;
 
-export async function readJsonLines<T>(file: string, select: EventSelect<T>, maxLineBytes = MAX_EVENT_LINE_BYTES): Promise<T[]> {
-  const kept: T[] = [];
+/**
+ * What `select` makes of each event of a JSON-lines file, one line read at a time: the report
+ * folds them as they come, so a file of any length costs one line (at most `maxLineBytes`).
+ */
+export async function* readJsonLines<T>(file: string, select: EventSelect<T>, maxLineBytes = MAX_EVENT_LINE_BYTES): AsyncGenerator<T> {
   try {
     for await (const { number, text } of boundedLines(file, maxLineBytes)) {
       if (text === null) throw new GatewayError('GW_ERR_TRS_INPUT', `${file}:${number}: a line longer than ${maxLineBytes} bytes, larger than any event`);
@@ -38,24 +41,32 @@ export async function readJsonLines<T>(file: string, select: EventSelect<T>, max
         throw new GatewayError('GW_ERR_TRS_INPUT', `${file}:${number}: not a JSON event (${(error as Error).message})`);
       }
       const selected = select(value as Json);
-      if (selected !== null) kept.push(selected);
+      if (selected !== null) yield selected;
     }
   } catch (error) {
     if (error instanceof GatewayError) throw error;
     throw new GatewayError('GW_ERR_TRS_INPUT', `${file}: ${(error as Error).message}`, { cause: error });
   }
-  return kept;
 }
 
-export function readOutbox<T>(path: string, select: EventSelect<T>): T[] {
-  return withOutbox(path, (db) => {
-    const kept: T[] = [];
+/**
+ * What `select` makes of each completed crossing still in an outbox, in commit order, one row
+ * read at a time (the database is closed when the reading ends, or is abandoned).
+ */
+export function* readOutbox<T>(path: string, select: EventSelect<T>): Generator<T> {
+  const db = openOutbox(path);
+  try {
+    refuseNewerSchema(db);
     for (const row of db.prepare<[], { payload: string }>("SELECT payload FROM events WHERE type = 'crossing.completed' ORDER BY seq").iterate()) {
       const selected = select(JSON.parse(row.payload) as Json);
-      if (selected !== null) kept.push(selected);
+      if (selected !== null) yield selected;
     }
-    return kept;
-  });
+  } catch (error) {
+    // Only the reading's own errors come here: a generator is not thrown into by its consumer.
+    throw notAnOutbox(path, error);
+  } finally {
+    db.close();
+  }
 }
 
 /** How much an outbox has sent on: what explains an outbox without crossings. */
@@ -74,22 +85,29 @@ export function outboxCounts(path: string): OutboxCounts {
 }
 
 function withOutbox<T>(path: string, read: (db: Database.Database) => T): T {
-  let db: Database.Database;
+  const db = openOutbox(path);
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-  } catch (error) {
-    throw new GatewayError('GW_ERR_TRS_INPUT', `${path}: cannot open the outbox database: ${(error as Error).message}`, { cause: error });
-  }
-  try {
-    // A newer gateway's rows may not mean what this one reads into them: refused, as `run` refuses them.
     refuseNewerSchema(db);
     return read(db);
   } catch (error) {
-    if (isGatewayError(error, 'GW_ERR_OUTBOX_SCHEMA_NEWER')) throw error;
-    throw new GatewayError('GW_ERR_TRS_INPUT', `${path}: not an outbox database: ${(error as Error).message}`, { cause: error });
+    throw notAnOutbox(path, error);
   } finally {
     db.close();
   }
+}
+
+function openOutbox(path: string): Database.Database {
+  try {
+    return new Database(path, { readonly: true, fileMustExist: true });
+  } catch (error) {
+    throw new GatewayError('GW_ERR_TRS_INPUT', `${path}: cannot open the outbox database: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** A newer gateway's rows may not mean what this one reads into them: refused as such, as `run` refuses them. */
+function notAnOutbox(path: string, error: unknown): GatewayError {
+  if (isGatewayError(error, 'GW_ERR_OUTBOX_SCHEMA_NEWER')) return error;
+  return new GatewayError('GW_ERR_TRS_INPUT', `${path}: not an outbox database: ${(error as Error).message}`, { cause: error });
 }
 
 /**
