@@ -251,6 +251,15 @@ CREATE TABLE evidence_requests (
 CREATE INDEX evidence_blobs_by_age ON evidence_blobs (stored_ms);
 CREATE INDEX evidence_by_digest ON evidence (digest);
 `,
+  // 7: gaps paged in (post, first seq, id) order (GET /api/gaps's keyset) from an index, not by
+  // sorting every gap of the posts for each page: `gaps_by_post_seq` for all of them, `gaps_open`
+  // for the open ones (the dashboard's, the gap scan's), partial so that PostgreSQL takes its
+  // order too (an `IS NULL` on a leading column would not give it) and a closed gap leaves it.
+  () => `
+DROP INDEX gaps_by_post;
+CREATE INDEX gaps_open ON gaps (post_id, first_seq, id) WHERE closed_ms IS NULL;
+CREATE INDEX gaps_by_post_seq ON gaps (post_id, first_seq, id);
+`,
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

@@ -13,7 +13,7 @@ import { EventMaker } from '../../test/helpers/vmc-events.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { LATEST_VERSION, migrate } from './migrations.js';
 import { openPostgres, openSqlite, type SqlDb } from './sql-db.js';
-import { MAX_OPEN_GAPS_PER_POST, VmcStore, type CrossingFilter } from './vmc-store.js';
+import { gapPageQuery, MAX_OPEN_GAPS_PER_POST, VmcStore, type CrossingFilter, type GapPage } from './vmc-store.js';
 
 const NOW = Date.UTC(2026, 10, 26, 12);
 
@@ -218,6 +218,39 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
     expect((await store.scanGaps(NOW + 11_000, 5000)).closed.map((g) => g.firstSeq)).toEqual([5]);
     expect(await store.gaps({ open: true })).toEqual([]);
     expect((await store.gaps({ posts: ['post-a'] })).length).toBe(2);
+  });
+
+  it('reads a page of gaps in order from an index, never by sorting the gaps: the plan of each page either database makes', async () => {
+    const db: SqlDb = kind.name === 'postgres' ? openPostgres(spec) : openSqlite(spec.replace(/^sqlite:/, ''));
+    const after = { postId: 'post-a', firstSeq: 10, id: 3 };
+    const pages: GapPage[] = [{ limit: 51 }, { limit: 51, after }, { open: true, limit: 51 }, { open: true, limit: 51, after }, { open: false, limit: 51, after }, { posts: ['post-a', 'post-b'], limit: 51, after }, { posts: ['post-a'], open: true, limit: 51, after }];
+    /** The plan's steps as text: SQLite's EXPLAIN QUERY PLAN lines, PostgreSQL's node types. */
+    const planOf = async (page: GapPage): Promise<string[]> => {
+      const { sql, params } = gapPageQuery(page);
+      if (db.dialect === 'sqlite') return (await db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, params)).map((row) => row.detail);
+      // Sorting and scanning the table made dear: a plan still sorts only when no index gives the order.
+      return db.transaction(async (tx) => {
+        await tx.run('SET LOCAL enable_sort = off');
+        await tx.run('SET LOCAL enable_seqscan = off');
+        const [row] = await tx.all<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${sql}`, params);
+        const types: string[] = [];
+        const walk = (node: { 'Node Type': string; 'Index Name'?: string; Plans?: unknown[] }): void => {
+          types.push(`${node['Node Type']}${node['Index Name'] ? ` ${node['Index Name']}` : ''}`);
+          for (const child of node.Plans ?? []) walk(child as typeof node);
+        };
+        walk((row?.['QUERY PLAN'] as { Plan: Parameters<typeof walk>[0] }[])[0]!.Plan);
+        return types;
+      });
+    };
+    try {
+      for (const page of pages) {
+        const plan = (await planOf(page)).join(' | ');
+        expect(plan, JSON.stringify(page)).not.toMatch(/TEMP B-TREE|Sort/);
+        expect(plan, JSON.stringify(page)).toMatch(/gaps_by_post_seq|gaps_open/);
+      }
+    } finally {
+      await db.close();
+    }
   });
 
   it("detects a gateway's seq restart, records it, and scans the new run from its first seq", async () => {
