@@ -310,7 +310,7 @@ function shiftLane(weightToleranceShare: number | null = 0.1) {
       return crossing.crossingId;
     });
   const shiftAlarms = () => events.filter((e): e is Extract<WorkflowEvent, { kind: 'alarm' }> => e.kind === 'alarm' && e.alarm === 'WF_WEIGHT_QUEUE_SHIFT');
-  return { workflow, events, register, shiftAlarms };
+  return { clock, workflow, events, register, shiftAlarms };
 }
 
 describe('a weighbridge queue shifted by one place', () => {
@@ -369,30 +369,57 @@ describe('a weighbridge queue shifted by one place', () => {
     expect(shiftAlarms()).toEqual([]);
   });
 
-  it('needs both declarations: a vehicle declared without a weight breaks the run', async () => {
+  it('carries the run over a weighing that cannot tell (a declaration missing, or the weight matching both)', async () => {
     const { workflow, register, shiftAlarms } = shiftLane();
-    register([
+    const [first, , , fourth] = register([
       ['GE100AA', 12_000],
       ['GE200BB', 24_000],
       ['GE300CC', null],
       ['GE400DD', 40_000],
+      ['GE500EE', 30_000],
+      ['GE600FF', 30_500],
+      ['GE700GG', 16_000],
     ]);
-    await workflow.weigh(24_000); // matches the next one's
-    await workflow.weigh(31_000); // the next one declared no weight: nothing to judge by
-    await workflow.weigh(40_000); // matches GE400DD, but the run was broken
-    expect(shiftAlarms()).toEqual([]);
+    // GE100AA left: each weight goes to the vehicle registered before the one weighed.
+    await workflow.weigh(24_000); // GE100AA, matches GE200BB's: one
+    await workflow.weigh(31_000); // GE200BB, GE300CC declared no weight: nothing to judge by
+    await workflow.weigh(40_000); // GE300CC declared none either
+    await workflow.weigh(30_000); // GE400DD, matches GE500EE's: two
+    expect(shiftAlarms().map((a) => [a.crossingId, a.details.run, (a.details.previous as { crossingId: string }).crossingId])).toEqual([[fourth, 2, first]]);
+    await workflow.weigh(30_500); // GE500EE: its own declaration and GE600FF's alike
+    await workflow.weigh(16_000); // GE600FF, matches GE700GG's: three
+    expect(shiftAlarms().map((a) => a.details.run)).toEqual([2, 3]);
   });
 
-  it('does not count a weight an operator entered for a chosen vehicle', async () => {
-    const { workflow, register, shiftAlarms } = shiftLane();
-    const [first, second] = register([
+  it('ends the run when a vehicle is weighed by hand or abandoned between two weights (the queue was put right)', async () => {
+    const byHand = shiftLane();
+    const [, second] = byHand.register([
       ['GE100AA', 12_000],
       ['GE200BB', 24_000],
       ['GE300CC', 36_000],
+      ['GE400DD', 18_000],
+      ['GE500EE', 30_000],
     ]);
-    await workflow.weighManually(first as string, 24_000, { id: 'op-1', role: 'operator' }, 'weighbridge down, weighed at the port');
-    await workflow.weighManually(second as string, 36_000, { id: 'op-1', role: 'operator' }, 'weighbridge down, weighed at the port');
-    expect(shiftAlarms()).toEqual([]);
+    await byHand.workflow.weigh(24_000); // GE100AA matches GE200BB's by chance
+    await byHand.workflow.weighManually(second as string, 24_100, { id: 'op-1', role: 'operator' }, 'sent back onto the platform');
+    await byHand.workflow.weigh(36_000); // GE300CC as declared
+    await byHand.workflow.weigh(30_000); // GE400DD matches GE500EE's by chance: one, not two
+    expect(byHand.shiftAlarms()).toEqual([]);
+
+    const abandoned = shiftLane();
+    abandoned.register([
+      ['GE100AA', 12_000],
+      ['GE200BB', 24_000],
+    ]);
+    await abandoned.workflow.weigh(24_000); // GE100AA matches GE200BB's by chance
+    abandoned.clock.advance(12 * 60 * MINUTE); // GE200BB never comes: abandoned
+    expect(abandoned.workflow.open()).toEqual([]);
+    abandoned.register([
+      ['GE300CC', 18_000],
+      ['GE400DD', 30_000],
+    ]);
+    await abandoned.workflow.weigh(30_000); // GE300CC matches GE400DD's by chance: one, not two
+    expect(abandoned.shiftAlarms()).toEqual([]);
   });
 
   it('is not watched without a tolerance (a lane workflow built without the post configuration)', async () => {

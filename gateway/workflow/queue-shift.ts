@@ -7,9 +7,14 @@
  *
  * The sign of it: the weight is off the weighed vehicle's declaration by more than the rules'
  * tolerance, and within it of the next registered vehicle's. One such weighing happens by chance
- * (an under-declared load that happens to match the next one's); two in a row on one lane is the
+ * (an under-declared load that happens to match the next one's); two in a row on one queue is the
  * shift, and from the second on every such weighing is reported until a weight matches its own
- * vehicle again. The run is kept in memory: a restart begins a new one (an alarm one weighing later).
+ * vehicle again (or matches neither: an irregular load says nothing of a shift). "In a row"
+ * means each weighing is of the vehicle the one before named as next: a vehicle weighed by hand
+ * or abandoned between them ends the run (the queue was put right, or changed). A weighing that
+ * cannot tell — the weight matches both declarations, one is missing, no vehicle is registered
+ * after it — neither counts nor ends the run. The run is kept in memory:
+ * a restart begins a new one (an alarm one weighing later).
  */
 import type { Crossing, WorkflowEvent } from './lane-workflow.js';
 
@@ -35,9 +40,18 @@ export interface QueueShift {
   run: number;
 }
 
+/**
+ * What one weighing says of the queue: shifted (it matched the next declaration, not its own),
+ * nothing of a shift (it matched its own, or neither: an irregular load), or nothing either way.
+ */
+type Verdict = { shifted: ShiftedWeighing } | 'no-shift' | 'undecided';
+
 export class QueueShiftWatch {
   private run = 0;
-  private last: ShiftedWeighing | null = null;
+  /** The run's latest weighing that matched the next vehicle's declaration. */
+  private lastShifted: ShiftedWeighing | null = null;
+  /** The vehicle whose weighing continues the run: the one registered after the last weighed. */
+  private expected: string | null = null;
 
   /** @param toleranceShare how far a weight may be off a declaration and still match it (`workflow.weightToleranceShare`). */
   constructor(private readonly toleranceShare: number) {}
@@ -47,33 +61,44 @@ export class QueueShiftWatch {
    * it (undefined when none was). Answers the shift when this weighing makes or continues one.
    */
   judge(weightKg: number, weighed: Crossing, next: Crossing | undefined): QueueShift | null {
-    const weighing = next === undefined ? null : this.shifted(weightKg, weighed, next);
-    if (weighing === null) {
-      this.run = 0;
-      this.last = null;
+    if (weighed.crossingId !== this.expected) this.endRun();
+    const verdict = this.verdict(weightKg, weighed, next);
+    if (verdict === 'no-shift') {
+      this.endRun();
       return null;
     }
-    const previous = this.last;
+    this.expected = next?.crossingId ?? null;
+    if (verdict === 'undecided') return null;
+    const previous = this.lastShifted;
     this.run += 1;
-    this.last = weighing;
-    return previous !== null && this.run >= SHIFT_RUN ? { weighing, previous, run: this.run } : null;
+    this.lastShifted = verdict.shifted;
+    return previous !== null && this.run >= SHIFT_RUN ? { weighing: verdict.shifted, previous, run: this.run } : null;
   }
 
-  private shifted(weightKg: number, weighed: Crossing, next: Crossing): ShiftedWeighing | null {
+  private endRun(): void {
+    this.run = 0;
+    this.lastShifted = null;
+    this.expected = null;
+  }
+
+  private verdict(weightKg: number, weighed: Crossing, next: Crossing | undefined): Verdict {
     const declared = weighed.declaration?.declaredWeightKg ?? null;
-    const nextDeclared = next.declaration?.declaredWeightKg ?? null;
-    if (declared === null || nextDeclared === null || declared <= 0 || nextDeclared <= 0) return null;
+    const nextDeclared = next?.declaration?.declaredWeightKg ?? null;
+    if (next === undefined || declared === null || nextDeclared === null || declared <= 0 || nextDeclared <= 0) return 'undecided';
     const matchesOwn = Math.abs(weightKg - declared) / declared <= this.toleranceShare;
     const matchesNext = Math.abs(weightKg - nextDeclared) / nextDeclared <= this.toleranceShare;
-    if (matchesOwn || !matchesNext) return null;
+    if (matchesOwn && matchesNext) return 'undecided';
+    if (!matchesNext) return 'no-shift';
     return {
-      crossingId: weighed.crossingId,
-      plate: weighed.plate,
-      weightKg,
-      declaredWeightKg: declared,
-      nextCrossingId: next.crossingId,
-      nextPlate: next.plate,
-      nextDeclaredWeightKg: nextDeclared,
+      shifted: {
+        crossingId: weighed.crossingId,
+        plate: weighed.plate,
+        weightKg,
+        declaredWeightKg: declared,
+        nextCrossingId: next.crossingId,
+        nextPlate: next.plate,
+        nextDeclaredWeightKg: nextDeclared,
+      },
     };
   }
 }
