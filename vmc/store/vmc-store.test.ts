@@ -223,12 +223,23 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
   it('reads a page of gaps in order from an index, never by sorting the gaps: the plan of each page either database makes', async () => {
     const db: SqlDb = kind.name === 'postgres' ? openPostgres(spec) : openSqlite(spec.replace(/^sqlite:/, ''));
     const after = { postId: 'post-a', firstSeq: 10, id: 3 };
-    const pages: GapPage[] = [{ limit: 51 }, { limit: 51, after }, { open: true, limit: 51 }, { open: true, limit: 51, after }, { open: false, limit: 51, after }, { posts: ['post-a', 'post-b'], limit: 51, after }, { posts: ['post-a'], open: true, limit: 51, after }];
-    /** The plan's steps as text: SQLite's EXPLAIN QUERY PLAN lines, PostgreSQL's node types. */
+    // Each page, and the index that gives its order: the open gaps' own for pages of open gaps only.
+    const pages: [GapPage, string][] = [
+      [{ limit: 51 }, 'gaps_by_post_seq'],
+      [{ limit: 51, after }, 'gaps_by_post_seq'],
+      [{ open: false, limit: 51, after }, 'gaps_by_post_seq'],
+      [{ posts: ['post-a', 'post-b'], limit: 51, after }, 'gaps_by_post_seq'],
+      [{ open: true, limit: 51 }, 'gaps_open'],
+      [{ open: true, limit: 51, after }, 'gaps_open'],
+      [{ posts: ['post-a'], open: true, limit: 51, after }, 'gaps_open'],
+    ];
+    /** The plan's steps as text: SQLite's EXPLAIN QUERY PLAN lines, PostgreSQL's node types and indexes. */
     const planOf = async (page: GapPage): Promise<string[]> => {
-      const { sql, params } = gapPageQuery(page);
+      const { sql, params } = gapPageQuery(page, db.dialect);
       if (db.dialect === 'sqlite') return (await db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, params)).map((row) => row.detail);
-      // Sorting and scanning the table made dear: a plan still sorts only when no index gives the order.
+      // On a test's few rows PostgreSQL would scan and sort whatever the indexes: with both priced
+      // out, a plan sorts only when no index can give the order (this asks whether one can, not
+      // what PostgreSQL picks on a store's statistics: that is bench/vmc-gaps-bench.ts's).
       return db.transaction(async (tx) => {
         await tx.run('SET LOCAL enable_sort = off');
         await tx.run('SET LOCAL enable_seqscan = off');
@@ -243,10 +254,10 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
       });
     };
     try {
-      for (const page of pages) {
+      for (const [page, index] of pages) {
         const plan = (await planOf(page)).join(' | ');
         expect(plan, JSON.stringify(page)).not.toMatch(/TEMP B-TREE|Sort/);
-        expect(plan, JSON.stringify(page)).toMatch(/gaps_by_post_seq|gaps_open/);
+        expect(plan, JSON.stringify(page)).toContain(index);
       }
     } finally {
       await db.close();

@@ -415,7 +415,7 @@ export class VmcStore {
               postId, restart.firstSeq, scannedTo, nowMs, nowMs,
             ]);
             changes.restarts.push(...rows.map(gapRow));
-            await tx.run("UPDATE gaps SET closed_ms = ? WHERE post_id = ? AND kind = 'missing' AND closed_ms IS NULL", [nowMs, postId]);
+            await tx.run(`UPDATE ${openGaps(tx.dialect)} SET closed_ms = ? WHERE post_id = ? AND kind = 'missing' AND closed_ms IS NULL`, [nowMs, postId]);
             await tx.run('UPDATE posts SET scanned_to = NULL, run_from_ms = ?, last_seq = (SELECT MAX(seq) FROM events WHERE post_id = ? AND time_ms >= ?) WHERE post_id = ?', [
               restart.fromMs, postId, restart.fromMs, postId,
             ]);
@@ -438,7 +438,7 @@ export class VmcStore {
           await tx.run('UPDATE posts SET scanned_to = ? WHERE post_id = ?', [from, postId]);
         }
         // A late event (a replay, an instance's backlog) shrinks or closes an open gap.
-        const open = await tx.all<GapDbRow>("SELECT * FROM gaps WHERE post_id = ? AND kind = 'missing' AND closed_ms IS NULL ORDER BY first_seq", [postId]);
+        const open = await tx.all<GapDbRow>(`SELECT * FROM ${openGaps(tx.dialect)} WHERE post_id = ? AND kind = 'missing' AND closed_ms IS NULL ORDER BY first_seq`, [postId]);
         for (const gap of open) {
           const present =
             (await tx.all<{ n: number }>('SELECT COUNT(DISTINCT seq) AS n FROM events WHERE post_id = ? AND seq >= ? AND seq <= ? AND time_ms >= ?', [postId, gap.first_seq, gap.last_seq, runFrom]))[0]?.n ?? 0;
@@ -464,7 +464,7 @@ export class VmcStore {
    */
   private async openGaps(tx: SqlRunner, postId: string, holes: { prev: number; seq: number }[], nowMs: number): Promise<GapRow[]> {
     if (holes.length === 0) return [];
-    const openNow = Number((await tx.all<{ n: number }>("SELECT COUNT(*) AS n FROM gaps WHERE post_id = ? AND kind = 'missing' AND closed_ms IS NULL", [postId]))[0]?.n ?? 0);
+    const openNow = Number((await tx.all<{ n: number }>(`SELECT COUNT(*) AS n FROM ${openGaps(tx.dialect)} WHERE post_id = ? AND kind = 'missing' AND closed_ms IS NULL`, [postId]))[0]?.n ?? 0);
     const room = MAX_OPEN_GAPS_PER_POST - openNow;
     const alone = holes.length <= room ? holes : holes.slice(0, Math.max(0, room - 1));
     const rest = holes.slice(alone.length);
@@ -480,7 +480,7 @@ export class VmcStore {
     if (room >= 1) await open(first.prev + 1, last.seq - 1, missing);
     else {
       await tx.run(
-        `UPDATE gaps SET last_seq = ?, missing = missing + ? WHERE id = (SELECT id FROM gaps WHERE post_id = ? AND kind = 'missing' AND closed_ms IS NULL ORDER BY first_seq DESC LIMIT 1)`,
+        `UPDATE gaps SET last_seq = ?, missing = missing + ? WHERE id = (SELECT id FROM ${openGaps(tx.dialect)} WHERE post_id = ? AND kind = 'missing' AND closed_ms IS NULL ORDER BY first_seq DESC LIMIT 1)`,
         [last.seq - 1, missing, postId],
       );
     }
@@ -492,14 +492,14 @@ export class VmcStore {
    * first seq); the first `limit` of them when it is given, from after `after` when it is.
    */
   async gaps(filter: GapPage = {}): Promise<GapRow[]> {
-    const { sql, params } = gapPageQuery(filter);
+    const { sql, params } = gapPageQuery(filter, this.db.dialect);
     return (await this.db.all<GapDbRow>(sql, params)).map(gapRow);
   }
 
   /** How many gaps the filter selects, all pages together. */
   async gapCount(filter: GapFilter = {}): Promise<number> {
     const { sql, params } = gapWhere(filter);
-    return Number((await this.db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM gaps ${sql}`, params))[0]?.n ?? 0);
+    return Number((await this.db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM ${gapsOf(filter, this.db.dialect)} ${sql}`, params))[0]?.n ?? 0);
   }
 
   private crossingWhere(filter: CrossingFilter, fixed: string[] = []): { sql: string; params: SqlValue[] } {
@@ -836,11 +836,6 @@ function pageAfter(after: CrossingCursor | null): { terms: string[]; params: Sql
   return { terms: ['completed_ms >= ?', '(completed_ms > ? OR event_id > ?)'], params: [after.completedMs, after.completedMs, after.eventId] };
 }
 
-/**
- * `WHERE …` of the terms whose value is given (an empty list counts as not given), each
- * `column op ?` with its value bound, `IN` with a placeholder per element; `fixed` are added as
- * they are. Empty when nothing applies.
- */
 /** A page of gaps: the filter's, the first `limit` of them when it is given, from after `after` when it is. */
 export type GapPage = GapFilter & { limit?: number; after?: GapCursor };
 
@@ -849,7 +844,7 @@ export type GapPage = GapFilter & { limit?: number; after?: GapCursor };
  * `gaps_by_post_seq`, and `gaps_open` for the open ones), so a page reads its rows, not every gap
  * of the posts sorted. Exported for the test that asks each database for its plan.
  */
-export function gapPageQuery(filter: GapPage): { sql: string; params: SqlValue[] } {
+export function gapPageQuery(filter: GapPage, dialect: SqlDb['dialect']): { sql: string; params: SqlValue[] } {
   const { after } = filter;
   // A row value: both databases start the index's range scan at the cursor itself (an OR of the
   // columns scanned the cursor's post from its first gap).
@@ -857,13 +852,33 @@ export function gapPageQuery(filter: GapPage): { sql: string; params: SqlValue[]
   const { sql, params } = gapWhere(filter, keyset);
   if (after) params.push(after.postId, after.firstSeq, after.id);
   const limited = filter.limit === undefined ? { sql: '', params: [] } : { sql: ' LIMIT ?', params: [filter.limit] };
-  return { sql: `SELECT * FROM gaps ${sql} ORDER BY post_id, first_seq, id${limited.sql}`, params: [...params, ...limited.params] };
+  return { sql: `SELECT * FROM ${gapsOf(filter, dialect)} ${sql} ORDER BY post_id, first_seq, id${limited.sql}`, params: [...params, ...limited.params] };
+}
+
+/**
+ * The gaps table for statements that select open gaps only, read through `gaps_open` in SQLite.
+ * SQLite plans without statistics (the store never runs ANALYZE) and, told nothing, took
+ * `gaps_by_post_seq` for them, for its order: every gap a post ever had, read at each scan.
+ * `INDEXED BY` also fails loudly, at prepare, should the index stop serving the statement.
+ * PostgreSQL keeps statistics and chooses on them.
+ */
+function openGaps(dialect: SqlDb['dialect']): string {
+  return dialect === 'sqlite' ? 'gaps INDEXED BY gaps_open' : 'gaps';
+}
+
+function gapsOf(filter: GapFilter, dialect: SqlDb['dialect']): string {
+  return filter.open === true ? openGaps(dialect) : 'gaps';
 }
 
 function gapWhere(filter: GapFilter, fixed: string[] = []): { sql: string; params: SqlValue[] } {
   return whereOf([['post_id IN', filter.posts]], [...(filter.open === undefined ? [] : [filter.open ? 'closed_ms IS NULL' : 'closed_ms IS NOT NULL']), ...fixed]);
 }
 
+/**
+ * `WHERE …` of the terms whose value is given (an empty list counts as not given), each
+ * `column op ?` with its value bound, `IN` with a placeholder per element; `fixed` are added as
+ * they are. Empty when nothing applies.
+ */
 function whereOf(terms: [columnAndOp: string, value: SqlValue | readonly SqlValue[] | undefined][], fixed: string[] = []): { sql: string; params: SqlValue[] } {
   const where: string[] = [];
   const params: SqlValue[] = [];
