@@ -22,6 +22,9 @@ interface JsonSchemaNode {
   description?: string;
   minimum?: number;
   maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  const?: unknown;
 }
 
 /** Every property name anywhere in the schema: sections, each driver's settings, nested objects. */
@@ -118,14 +121,31 @@ function documentedClaims(section: string): Claim[] {
     const named = /\bdefault `([^`]+)`/.exec(text);
     const claim: Claim = { key: match[1] as string, value: named ? named[1] : documentedValue(first), text };
     for (const part of rest) {
-      const between = new RegExp(`^\\s*(${NUMBER})–(${NUMBER})\\s*$`).exec(part);
-      const atLeast = new RegExp(`^\\s*at least (${NUMBER})\\s*$`).exec(part);
+      // A bound of a number, or of a text's length ("at most 512 characters").
+      const between = new RegExp(`^\\s*(${NUMBER})–(${NUMBER})(?: characters)?\\s*$`).exec(part);
+      const atLeast = new RegExp(`^\\s*at least (${NUMBER})(?: characters)?\\s*$`).exec(part);
+      const atMost = new RegExp(`^\\s*at most (${NUMBER})(?: characters)?\\s*$`).exec(part);
       if (between) Object.assign(claim, { min: documentedValue(between[1] as string), max: documentedValue(between[2] as string) });
       if (atLeast) claim.min = documentedValue(atLeast[1] as string) as number;
+      if (atMost) claim.max = documentedValue(atMost[1] as string) as number;
     }
     if (claim.value !== undefined || claim.min !== undefined) claims.push(claim);
   }
   return claims;
+}
+
+/**
+ * The part of the schema a line of the section is about: a table row's first cell names a
+ * section (`http`, `lanes[]`) or drivers (`sma`, `toledo`, `pattern`); any other line, the whole.
+ */
+function scopeOf(line: string, schema: JsonSchemaNode): JsonSchemaNode[] {
+  if (!line.startsWith('| `')) return [schema];
+  const names = [...(line.split('|')[1] ?? '').matchAll(/`([^`]+)`/g)].map((m) => (m[1] as string).replace(/\[\]$/, ''));
+  const sections = names.map((name) => schema.properties?.[name]).filter((node): node is JsonSchemaNode => node !== undefined);
+  if (sections.length > 0) return sections;
+  const devices = schema.properties?.lanes?.items?.properties?.devices?.items?.oneOf ?? [];
+  const drivers = devices.filter((device) => names.includes(String(device.properties?.driver?.const)));
+  return drivers.length > 0 ? drivers : [schema];
 }
 
 /** The words inside `code spans` of the Configuration section. */
@@ -147,12 +167,22 @@ describe('docs/operations.md, Configuration', () => {
   });
 
   it('states the defaults and the ranges the schema has', () => {
-    const settings = settingsByKey(JSON.parse(postConfigJsonSchema()) as JsonSchemaNode);
+    const schema = JSON.parse(postConfigJsonSchema()) as JsonSchemaNode;
     const isObject = (setting: Setting): boolean => setting.node.type === 'object' || setting.node.properties !== undefined;
-    // Claims about settings the schema has: a word in code that is no key (`lane` in "`role` (`lane`)")
-    // is not one, and an object's parentheses list its keys (`tls` (`ca`, …)), not a value.
-    const claims = documentedClaims(configurationSection()).filter((claim) => (settings.get(claim.key) ?? []).some((setting) => !isObject(setting)));
-    const wrong = claims.flatMap((claim) => {
+    // Each row of the section's tables is about one part of the schema (its first cell: a section
+    // such as `http`, or the drivers a device row names): its claims are checked against that
+    // part's settings, so `http`'s `port` written as 8081 (`devicePush`'s) fails. Prose, the whole.
+    const claimsWithSettings = configurationSection()
+      .split('\n')
+      .flatMap((line) => {
+        const settings = settingsByKey({ anyOf: scopeOf(line, schema) });
+        return documentedClaims(line).map((claim) => ({ claim, settings }));
+      })
+      // Claims about settings the schema has: a word in code that is no key (`lane` in "`role` (`lane`)")
+      // is not one, and an object's parentheses list its keys (`tls` (`ca`, …)), not a value.
+      .filter(({ claim, settings }) => (settings.get(claim.key) ?? []).some((setting) => !isObject(setting)));
+    const claims = claimsWithSettings.map(({ claim }) => claim);
+    const wrong = claimsWithSettings.flatMap(({ claim, settings }) => {
       const candidates = settings.get(claim.key) ?? [];
       // A name several settings share (`pollMs` of a barrier and of an SMA indicator): one of them must agree.
       const agrees = candidates.some((setting) => {
@@ -162,11 +192,11 @@ describe('docs/operations.md, Configuration', () => {
           JSON.stringify(expected) === JSON.stringify(claim.value) ||
           // Described defaults ("the bundled model") are checked by their words.
           (typeof expected === 'string' && expected.includes(' ') && typeof claim.value === 'string' && expected.includes(claim.value));
-        const sameMin = claim.min === undefined || setting.node.minimum === claim.min;
-        const sameMax = claim.max === undefined || setting.node.maximum === claim.max;
+        const sameMin = claim.min === undefined || (setting.node.minimum ?? setting.node.minLength) === claim.min;
+        const sameMax = claim.max === undefined || (setting.node.maximum ?? setting.node.maxLength) === claim.max;
         return sameDefault && sameMin && sameMax;
       });
-      return agrees ? [] : [`${claim.key} (${claim.text}): the schema has ${JSON.stringify(candidates.map((setting) => ({ default: setting.default, minimum: setting.node.minimum, maximum: setting.node.maximum })))}`];
+      return agrees ? [] : [`${claim.key} (${claim.text}): the schema has ${JSON.stringify(candidates.map((setting) => ({ default: setting.default, minimum: setting.node.minimum ?? setting.node.minLength, maximum: setting.node.maximum ?? setting.node.maxLength })))}`];
     });
     expect(wrong).toEqual([]);
     // The page states many: the parse did not come up empty (which would pass anything).
