@@ -3,8 +3,8 @@
  * more than one page of them: seven posts at MAX_OPEN_GAPS_PER_POST open gaps (1,400) against the
  * 1,000 of GET /api/gaps's first page. The panel said nothing of the 400 it did not list, and
  * post-f and post-g were simply absent; it now says how many it shows of how many, and names the
- * posts it leaves out. The VMC's app runs in this process over a SQLite store; screenshot in
- * test-artifacts/vmc/.
+ * posts it leaves out, each a link to that post's own gaps. The VMC's app runs in this process over
+ * a SQLite store; screenshots in test-artifacts/vmc/.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,7 +53,7 @@ describe('the VMC dashboard’s open gaps past one page, in Chromium', () => {
     await store?.close();
   });
 
-  it('says it shows 1,000 of 1,400 open gaps and names the posts it does not list', async () => {
+  it('says it shows 1,000 of 1,400 open gaps and names the posts it does not list, each a link to its own gaps', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const problems: string[] = [];
     await logInToDashboard(page, base, 'ana', 'analyst-password-1', problems);
@@ -65,10 +65,13 @@ describe('the VMC dashboard’s open gaps past one page, in Chromium', () => {
     expect(await listed.count()).toBe(1000);
     await cut.scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(ARTIFACTS, '9-open-gaps-cut.png') });
-    // One post picked: all its gaps fit, and the panel says nothing more.
-    await page.selectOption('select[name=post]', ['post-g']);
+    // A post named there is a link to its own gaps: all of them fit, and the panel says nothing more.
+    await page.locator('[data-gaps-post="post-g"]').click();
     await expect.poll(() => listed.count()).toBe(MAX_OPEN_GAPS_PER_POST);
     expect(await cut.count()).toBe(0);
+    expect(new Set(await listed.evaluateAll((rows) => rows.map((row) => row.textContent?.split(':')[0])))).toEqual(new Set(['post-g']));
+    expect(await page.locator('select[name=post]').evaluate((select) => [...(select as HTMLSelectElement).selectedOptions].map((option) => option.value))).toEqual(['post-g']);
+    await page.screenshot({ path: join(ARTIFACTS, '9-open-gaps-one-post.png') });
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -598,7 +598,10 @@ function Dashboard({ me, onLogout, now }: { me: Me; onLogout: (expired: boolean)
                 {data.gapsCut.notReached.map((p, i) => (
                   <>
                     {i > 0 && ', '}
-                    <Untrusted text={p.postId} max={ID_MAX} />
+                    {/* One post's open gaps fit a page (at most 200 of them): a click lists them all. */}
+                    <button type="button" class="link" data-gaps-post={p.postId} title={`Show the open gaps of ${p.postId} only`} onClick={() => set({ posts: [p.postId] })}>
+                      <Untrusted text={p.postId} max={ID_MAX} />
+                    </button>
                     {` (${p.notShown.toLocaleString()})`}
                   </>
                 ))}
