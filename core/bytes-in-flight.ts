@@ -17,6 +17,7 @@
  * the share still takes what it takes: one account's unread full scan at the VMC, 48 MiB, leaves
  * the others 16 MiB of its 64.)
  */
+import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 
 export interface Reservation {
@@ -37,7 +38,11 @@ interface Held {
   count: number;
 }
 
-export class BytesInFlight implements ByteBudget {
+/**
+ * Emits `change` after every reservation, release and refusal: what a watcher (a test waiting for
+ * a client's bytes to come back) listens for instead of asking again and again.
+ */
+export class BytesInFlight extends EventEmitter<{ change: [] }> implements ByteBudget {
   private heldBytes = 0;
   private heldCount = 0;
   /** Per holder with a reservation not yet released (an entry goes with its last one). */
@@ -55,7 +60,9 @@ export class BytesInFlight implements ByteBudget {
   constructor(
     readonly limit: number,
     readonly perHolder = limit,
-  ) {}
+  ) {
+    super();
+  }
 
   /** Bytes reserved and not yet released. */
   get held(): number {
@@ -83,6 +90,12 @@ export class BytesInFlight implements ByteBudget {
   }
 
   private reserveFor(holder: string | null, bytes: number): Reservation | null {
+    const reservation = this.take(holder, bytes);
+    this.emit('change');
+    return reservation;
+  }
+
+  private take(holder: string | null, bytes: number): Reservation | null {
     if (this.heldCount > 0 && this.heldBytes + bytes > this.limit) {
       this.refusals.budget += 1;
       return null;
@@ -112,6 +125,7 @@ export class BytesInFlight implements ByteBudget {
           mine.count -= 1;
           if (mine.count === 0) this.byHolder.delete(mine.holder);
         }
+        this.emit('change');
       },
     };
   }

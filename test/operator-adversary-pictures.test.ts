@@ -18,7 +18,7 @@ import type { PostRuntime } from '../gateway/post-runtime.js';
 import { PICTURE_BYTES_IN_FLIGHT, PICTURE_BYTES_PER_ACCOUNT } from '../gateway/workflow/lane-console.js';
 import { partialRequest, unreadRequest, type UnreadRequest } from './helpers/hostile-http.js';
 import { startOneLanePost, type OneLanePost } from './helpers/one-lane-post.js';
-import { waitUntil } from './helpers/wait-until.js';
+import { budgetReaches } from './helpers/budget-watch.js';
 
 const MIB = 1024 * 1024;
 /** Larger than what the kernel's socket buffers take of an answer nobody reads (a few MiB on loopback). */
@@ -70,7 +70,7 @@ describe('console pictures asked for and never read', () => {
     expect([PICTURE_BYTES_IN_FLIGHT, PICTURE_BYTES_PER_ACCOUNT]).toEqual([16 * MIB, 4 * MIB]);
     // One picture is over an account's share: its first is served, its second refused.
     const held = [unread(operator)];
-    await waitUntil("the operator's answer held", () => Promise.resolve(budget.reservations === 1), { timeoutMs: 10_000 });
+    await budgetReaches(budget, () => budget.reservations === 1);
     const refusedToHer = await get(operator);
     expect(refusedToHer.status).toBe(503);
     expect(refusedToHer.headers.get('retry-after')).toBe('1');
@@ -81,11 +81,11 @@ describe('console pictures asked for and never read', () => {
     const servedBeside = await get(colleague);
     expect(servedBeside.status).toBe(200);
     expect(Buffer.from(await servedBeside.arrayBuffer()).equals(picture)).toBe(true);
-    await waitUntil('the answer read given back', () => Promise.resolve(budget.held === PICTURE_BYTES), { timeoutMs: 10_000 });
+    await budgetReaches(budget, () => budget.held === PICTURE_BYTES);
 
     // Two accounts' unread answers: 12 MiB; a third account's picture would take it over 16.
     held.push(unread(colleague));
-    await waitUntil('two answers held', () => Promise.resolve(budget.reservations === 2), { timeoutMs: 10_000 });
+    await budgetReaches(budget, () => budget.reservations === 2);
     expect(budget.held).toBe(2 * PICTURE_BYTES);
     const refused = await get(third);
     expect(refused.status).toBe(503);
@@ -94,7 +94,7 @@ describe('console pictures asked for and never read', () => {
     const refusedBefore = budget.refusals.budget + budget.refusals.share;
     held.push(...Array.from({ length: 10 }, (_, i) => unread(i % 2 === 0 ? operator : colleague)));
     expect((await Promise.all([get(operator), get(colleague), get(third)])).map((answer) => answer.status)).toEqual([503, 503, 503]);
-    await waitUntil('the ten unread requests refused', () => Promise.resolve(budget.refusals.budget + budget.refusals.share === refusedBefore + 13), { timeoutMs: 10_000 });
+    await budgetReaches(budget, () => budget.refusals.budget + budget.refusals.share === refusedBefore + 13);
     expect(budget.held).toBe(2 * PICTURE_BYTES);
     // Counted for /metrics by cause: an account's second over its share, the rest past the 16 MiB.
     const { share, budget: overBudget } = budget.refusals;
@@ -105,11 +105,11 @@ describe('console pictures asked for and never read', () => {
     expect(metrics).toContain(`gateway_image_busy_total{cause="budget"} ${overBudget}`);
 
     for (const client of held) client.destroy();
-    await waitUntil('the closed clients’ bytes given back', () => Promise.resolve(budget.held === 0), { timeoutMs: 10_000 });
+    await budgetReaches(budget, () => budget.held === 0);
     const served = await get(operator);
     expect(served.status).toBe(200);
     expect(Buffer.from(await served.arrayBuffer()).equals(picture)).toBe(true);
-    await waitUntil('the answer read given back', () => Promise.resolve(budget.held === 0 && budget.heldBy('the-operator') === 0), { timeoutMs: 10_000 });
+    await budgetReaches(budget, () => budget.held === 0 && budget.heldBy('the-operator') === 0);
   });
 
   it('answers a GET whose body never ends and closes its connection, the rest of the body unread', async () => {
@@ -119,6 +119,7 @@ describe('console pictures asked for and never read', () => {
     expect(head.headers.connection).toBe('close');
     // Before: the connection stayed open and the gateway read (and threw away) whatever came.
     await request.closed;
-    await waitUntil('its answer given back', () => Promise.resolve(runtime.laneConsole.pictureBytes.held === 0), { timeoutMs: 10_000 });
+    const pictures = runtime.laneConsole.pictureBytes;
+    await budgetReaches(pictures, () => pictures.held === 0);
   });
 });

@@ -22,7 +22,7 @@ import { partialRequest, unreadRequest, type UnreadRequest } from './helpers/hos
 import { ManualClock } from './helpers/manual-clock.js';
 import { tempDir } from './helpers/test-config.js';
 import { digestOf, EventMaker } from './helpers/vmc-events.js';
-import { waitUntil } from './helpers/wait-until.js';
+import { budgetReaches } from './helpers/budget-watch.js';
 
 const MIB = 1024 * 1024;
 /** Larger than what the kernel's socket buffers take of an answer nobody reads (a few MiB on loopback). */
@@ -90,7 +90,7 @@ describe('VMC evidence answers nobody reads', () => {
     const budget = new BytesInFlight(BUDGET_BYTES);
     const { port } = await serve(budget);
     const [first, second] = [unread(port), unread(port)];
-    await waitUntil('two answers held', () => Promise.resolve(budget.reservations === 2), { timeoutMs: 10_000 });
+    await budgetReaches(budget, () => budget.reservations === 2);
     expect(budget.held).toBe(2 * PIECE_BYTES);
 
     const refused = await fetch(`http://127.0.0.1:${port}${url}`, { headers: authorization() });
@@ -105,11 +105,11 @@ describe('VMC evidence answers nobody reads', () => {
 
     // Still unread: still held (not given back when the copy was handed to the socket).
     for (const client of [first, second, ...more]) client.destroy();
-    await waitUntil('the closed clients’ bytes given back', () => Promise.resolve(budget.held === 0), { timeoutMs: 10_000 });
+    await budgetReaches(budget, () => budget.held === 0);
     const served = await fetch(`http://127.0.0.1:${port}${url}`, { headers: authorization() });
     expect(served.status).toBe(200);
     expect(Buffer.from(await served.arrayBuffer()).equals(piece)).toBe(true);
-    await waitUntil('the answer read given back', () => Promise.resolve(budget.held === 0), { timeoutMs: 10_000 });
+    await budgetReaches(budget, () => budget.held === 0);
   });
 
   it("holds one account's unread answers to its share, and serves another account beside them", async () => {
@@ -118,7 +118,7 @@ describe('VMC evidence answers nobody reads', () => {
     const budget = new BytesInFlight(BUDGET_BYTES, PIECE_BYTES);
     const { app, port } = await serve(budget);
     const first = unread(port);
-    await waitUntil("ana's first answer held", () => Promise.resolve(budget.reservations === 1), { timeoutMs: 10_000 });
+    await budgetReaches(budget, () => budget.reservations === 1);
 
     // Her second would take her over her share, though the budget has room for it: refused.
     const refused = await fetch(`http://127.0.0.1:${port}${url}`, { headers: authorization() });
@@ -133,7 +133,7 @@ describe('VMC evidence answers nobody reads', () => {
     expect(Buffer.from(await served.arrayBuffer()).equals(piece)).toBe(true);
 
     first.destroy();
-    await waitUntil('every answer given back', () => Promise.resolve(budget.held === 0 && budget.heldBy('ana') === 0), { timeoutMs: 10_000 });
+    await budgetReaches(budget, () => budget.held === 0 && budget.heldBy('ana') === 0);
   });
 
   it('lets go of one that stops reading after the connection timeout (60 s by default), without it closing', async () => {
@@ -144,7 +144,7 @@ describe('VMC evidence answers nobody reads', () => {
 
     const { port } = await serve(budget, 500);
     const client = unread(port);
-    await waitUntil('its answer held, then let go by the server', () => Promise.resolve(budget.peak === PIECE_BYTES && budget.held === 0), { timeoutMs: 10_000 });
+    await budgetReaches(budget, () => budget.peak === PIECE_BYTES && budget.held === 0);
     expect(client.socket.destroyed).toBe(false);
   });
 
