@@ -20,12 +20,12 @@ export async function trsCommand(args: string[]): Promise<number> {
   if (!['table', 'csv', 'json'].includes(format)) throw new GatewayError('GW_ERR_CLI_USAGE', `--format must be table, csv or json, got "${format}"`);
   const interval = numberOption(values.interval, 'interval', 10);
   if (!(interval > 0)) throw new GatewayError('GW_ERR_CLI_USAGE', '--interval must be > 0');
-  // Folded as read: a day's recording or an outbox of any length never sits in memory as records.
+  // Folded as read: a day's recording, an outbox or a subscription of any length never sits in memory as records.
   const records = values.input
     ? readJsonLines(values.input, crossingRecord)
     : values.outbox
       ? readOutbox(values.outbox, crossingRecord)
-      : await subscribe(brokerUrlOption(values.mqtt) as string, values.topic ?? 'border/#', numberOption(values.duration, 'duration', 10), crossingRecord);
+      : subscribe(brokerUrlOption(values.mqtt) as string, values.topic ?? 'border/#', numberOption(values.duration, 'duration', 10), crossingRecord);
   const report = await trsReportOf(records, interval);
   if (values.outbox !== undefined && report.vehicles === 0) {
     // The table would say "Vehicles: 0" and nothing else; JSON and CSV keep their shape for scripts.

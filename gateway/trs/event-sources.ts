@@ -122,10 +122,16 @@ export function emptyOutboxNote(path: string, contents: OutboxCounts): string {
   ].join('\n');
 }
 
-/** Collects what `select` keeps of the events of a subscription for `seconds`. */
-export async function subscribe<T>(url: string, topic: string, seconds: number, select: EventSelect<T>): Promise<T[]> {
+/**
+ * What `select` keeps of the events of a subscription for `seconds`, as they arrive: the report
+ * folds each one in, so a long subscription holds the records not yet folded (a turn of the
+ * event loop's worth), not all of them.
+ */
+export async function* subscribe<T>(url: string, topic: string, seconds: number, select: EventSelect<T>): AsyncGenerator<T> {
   const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
-  const kept: T[] = [];
+  let arrived: T[] = [];
+  let over = false;
+  let wake: (() => void) | null = null;
   client.on('message', (_topic, payload) => {
     let value: unknown;
     try {
@@ -135,10 +141,30 @@ export async function subscribe<T>(url: string, topic: string, seconds: number, 
       return;
     }
     const selected = typeof value === 'object' && value !== null ? select(value as Json) : null;
-    if (selected !== null) kept.push(selected);
+    if (selected === null) return;
+    arrived.push(selected);
+    wake?.();
   });
-  await client.subscribeAsync(topic, { qos: 1 });
-  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  await client.endAsync();
-  return kept;
+  const timer = setTimeout(() => {
+    over = true;
+    wake?.();
+  }, seconds * 1000);
+  try {
+    await client.subscribeAsync(topic, { qos: 1 });
+    for (;;) {
+      if (arrived.length === 0) {
+        // Ends only with nothing left unfolded: what arrived before the time was up is reported.
+        if (over) return;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+        continue;
+      }
+      const batch = arrived;
+      arrived = [];
+      yield* batch;
+    }
+  } finally {
+    clearTimeout(timer);
+    await client.endAsync();
+  }
 }
