@@ -10,21 +10,17 @@
  * truck through (its exit recorded by the loop).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../core/passwords.js';
-import { AccountStore } from '../gateway/auth/account-store.js';
 import { Collector } from './helpers/collector.js';
-import { GatewayProcess } from './helpers/gateway-process.js';
+import type { GatewayProcess } from './helpers/gateway-process.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { PYTHON, PymodbusModule } from './helpers/pymodbus-module.js';
 import { systemRig } from './helpers/rig.js';
+import { startRunPost, writeRunPost, type SupervisorCall } from './helpers/run-post.js';
 import { tempDir } from './helpers/test-config.js';
 import { waitUntil } from './helpers/wait-until.js';
-
-const SUPERVISOR = { name: 'sup-1', password: 'a long supervisor passphrase 9' };
 
 interface LaneView {
   laneId: string;
@@ -45,46 +41,16 @@ describe('a barrier open lost to a SIGKILL', () => {
       const dir = tempDir('barrier-open-restart-');
       const broker = (rig.broker = await Mosquitto.start());
       const collector = (rig.collector = await Collector.connect(broker.url, 'border/#'));
-      const config = join(dir, 'post.yaml');
       // A request unanswered for a minute fails: far longer than the test keeps the module frozen,
       // so the OPEN cannot fail (and be alarmed as a failed open) before the kill.
-      writeFileSync(
-        config,
-        `version: 1
-post: { id: barrier-post }
-lanes:
-  - id: lane-1
-    devices:
-      - { id: lane-1-barrier, driver: modbus-tcp, connection: { host: 127.0.0.1, port: ${port}, unitId: 1 }, pollMs: 50, pulseMs: 50, confirmTimeoutMs: 3000, requestTimeoutMs: 60000 }
-uplink:
-  brokers: [${JSON.stringify(broker.url)}]
-  reconnect: { initialMs: 50, maxMs: 400 }
-outbox: { path: outbox.db }
-http: { port: 0 }
-workflow: { randomXrayShare: 0 }
-models: { risk: null, xrayScreening: null }
-logLevel: info
-`,
-      );
-      const dataDir = join(dir, 'data');
-      mkdirSync(dataDir, { mode: 0o700 });
-      const db = new Database(join(dataDir, 'outbox.db'));
-      new AccountStore(db).addAccount(SUPERVISOR.name, 'supervisor', await hashPassword(SUPERVISOR.password));
-      db.close();
-
-      const start = async (): Promise<{ gateway: GatewayProcess; call: (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>>; lane: () => Promise<LaneView> }> => {
-        const gateway = new GatewayProcess(['run', '--config', config, '--data', dataDir]);
-        rig.processes.push(gateway);
-        const listening = await gateway.waitForLog((line) => String(line.msg).startsWith('operators listening'), 90_000, 'the operators listener');
-        const operators = `http://127.0.0.1:${Number(listening.port)}`;
-        const login = await fetch(`${operators}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...SUPERVISOR, bearer: true }) });
-        expect(login.status).toBe(201);
-        const { token } = (await login.json()) as { token: string };
-        const call = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
-          const response = await fetch(`${operators}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-          if (response.status >= 300) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-          return (await response.json()) as Record<string, unknown>;
-        };
+      const runPost = await writeRunPost(dir, {
+        postId: 'barrier-post',
+        brokerUrl: broker.url,
+        devices: `      - { id: lane-1-barrier, driver: modbus-tcp, connection: { host: 127.0.0.1, port: ${port}, unitId: 1 }, pollMs: 50, pulseMs: 50, confirmTimeoutMs: 3000, requestTimeoutMs: 60000 }`,
+      });
+      const { dataDir } = runPost;
+      const start = async (): Promise<{ gateway: GatewayProcess; call: SupervisorCall; lane: () => Promise<LaneView> }> => {
+        const { gateway, call } = await startRunPost(rig, runPost);
         const lane = async (): Promise<LaneView> => ((await call('GET', '/api/lanes')) as unknown as LaneView[]).find((l) => l.laneId === 'lane-1') as LaneView;
         return { gateway, call, lane };
       };

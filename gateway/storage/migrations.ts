@@ -190,6 +190,12 @@ CREATE INDEX evidence_uploads_by_digest ON evidence_uploads (digest);`);
       db.exec('CREATE TABLE recent_exits (lane_id TEXT PRIMARY KEY, plates TEXT NOT NULL)');
     },
   },
+  {
+    description: "each lane's run of weights matching the next vehicle's declaration (workflow/queue-shift.ts), so a queue shift across a restart is raised on the same weighing as without one",
+    up: (db) => {
+      db.exec('CREATE TABLE queue_shift_runs (lane_id TEXT PRIMARY KEY, run TEXT NOT NULL)');
+    },
+  },
 ];
 
 export const GATEWAY_SCHEMA_VERSION = MIGRATIONS.length;

@@ -18,6 +18,9 @@
  * row per lane (`recent_exits`) rewritten in the transaction of each `vehicle.exited`, with the
  * plates that left in the last minutes and how long before its writing each did. A re-read push
  * that changes nothing writes nothing; an entry push writes nothing more than before.
+ *
+ * Each lane's weighbridge queue-shift run (queue-shift.ts) is one row too (`queue_shift_runs`),
+ * rewritten in the transaction of each `vehicle.weighed` and removed when no run stands.
  */
 import type Database from 'better-sqlite3';
 import type { Clock, TimerHandle } from '../../core/clock.js';
@@ -27,6 +30,7 @@ import type { WithinCommit } from '../outbox/sqlite-outbox.js';
 import { migrateGatewayDatabase } from '../storage/migrations.js';
 import { writeWithoutWaiting } from '../storage/without-waiting.js';
 import type { Crossing } from './lane-workflow.js';
+import type { QueueShiftRun } from './queue-shift.js';
 import type { VisitHistory } from './risk-assessor.js';
 
 /**
@@ -100,6 +104,9 @@ export class LaneStore implements VisitHistory {
       cycles: db.prepare<[], { lane_id: string; cycle: string }>('SELECT lane_id, cycle FROM barrier_cycles'),
       setExits: db.prepare('INSERT INTO recent_exits (lane_id, plates) VALUES (?, ?) ON CONFLICT (lane_id) DO UPDATE SET plates = excluded.plates'),
       exits: db.prepare<[], { lane_id: string; plates: string }>('SELECT lane_id, plates FROM recent_exits'),
+      setShiftRun: db.prepare('INSERT INTO queue_shift_runs (lane_id, run) VALUES (?, ?) ON CONFLICT (lane_id) DO UPDATE SET run = excluded.run'),
+      removeShiftRun: db.prepare('DELETE FROM queue_shift_runs WHERE lane_id = ?'),
+      shiftRuns: db.prepare<[], { lane_id: string; run: string }>('SELECT lane_id, run FROM queue_shift_runs'),
       addVisit: db.prepare('INSERT INTO visits (plate_key, wall_ms) VALUES (?, ?)'),
       pruneVisits: db.prepare('DELETE FROM visits WHERE wall_ms < ?'),
       countVisits: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM visits'),
@@ -132,7 +139,14 @@ export class LaneStore implements VisitHistory {
    */
   within(
     crossing: Crossing | null,
-    options: { closed?: boolean; cycle?: { laneId: string; cycle: unknown }; visit?: { plate: string; atMs: number }; mismatch?: string; exits?: { laneId: string; plates: RecentExit[] } } = {},
+    options: {
+      closed?: boolean;
+      cycle?: { laneId: string; cycle: unknown };
+      visit?: { plate: string; atMs: number };
+      mismatch?: string;
+      exits?: { laneId: string; plates: RecentExit[] };
+      queueShift?: { laneId: string; run: QueueShiftRun | null };
+    } = {},
     next?: WithinCommit,
   ): WithinCommit {
     return (event, db) => {
@@ -148,6 +162,11 @@ export class LaneStore implements VisitHistory {
       if (options.visit) this.addVisit(options.visit.plate, options.visit.atMs);
       if (options.mismatch) this.addMismatch(options.mismatch);
       if (options.exits) this.statements.setExits.run(options.exits.laneId, JSON.stringify({ wallAt: this.clock.now(), plates: options.exits.plates } satisfies ExitsSnapshot));
+      if (options.queueShift) {
+        const { laneId, run } = options.queueShift;
+        if (run === null) this.statements.removeShiftRun.run(laneId);
+        else this.statements.setShiftRun.run(laneId, JSON.stringify(run));
+      }
       return next ? next(event, db) : event;
     };
   }
@@ -249,6 +268,11 @@ export class LaneStore implements VisitHistory {
       if (recent.length > 0) byLane.set(row.lane_id, recent);
     }
     return byLane;
+  }
+
+  /** Each lane's queue-shift run as its last weighing left it. */
+  restoreQueueShiftRuns(): Map<string, QueueShiftRun> {
+    return new Map(this.statements.shiftRuns.all().map((row) => [row.lane_id, JSON.parse(row.run) as QueueShiftRun]));
   }
 
   restoreCycles(): Map<string, unknown> {

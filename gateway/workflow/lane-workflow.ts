@@ -14,7 +14,7 @@ import type { Clock, ClockQuality, ClockQualityProbe, TimerHandle } from '../../
 import type { EventData, Milestone } from '../../contract/catalogue.js';
 import { platesMatch } from '../../core/plates.js';
 import { RecentPlates } from './recent-plates.js';
-import { QueueShiftWatch, queueShiftAlarm } from './queue-shift.js';
+import { QueueShiftWatch, queueShiftAlarm, type QueueShiftRun } from './queue-shift.js';
 
 export type LaneState = 'arrived' | 'registered' | 'weighed' | 'risk-assessed' | 'scanning' | 'inspecting' | 'released' | 'exited' | 'abandoned';
 export type Direction = 'import' | 'export' | 'transit-entry' | 'transit-exit' | 'domestic-transit';
@@ -482,6 +482,19 @@ export class LaneWorkflow {
    */
   recentExitPlates(): { plate: string; agoMs: number }[] {
     return this.recentExits.recent();
+  }
+
+  /**
+   * The weighbridge's queue-shift run as it stands (queue-shift.ts), stored with each weighing's
+   * event; undefined when the lane watches for none (no tolerance given), null when no run stands.
+   */
+  queueShiftRun(): QueueShiftRun | null | undefined {
+    return this.queueShift?.current();
+  }
+
+  /** Goes on from the queue-shift run stored before a restart (queueShiftRun). */
+  restoreQueueShift(run: QueueShiftRun): void {
+    this.queueShift?.resume(run);
   }
 
   /** Takes back the plates that left this lane before a restart (recentExitPlates, aged since by the store). */

@@ -601,7 +601,7 @@ uplink: { brokers: ["mqtt://127.0.0.1:1"] }
     db: Database.Database,
     clock: ManualClock,
     emitted: Emitted[],
-    on: { config: typeof twoCameras; feed: Feed; onEvent?: (event: EventDraft) => void } = { config: twoCameras, feed: new Feed() },
+    on: { config: typeof twoCameras; feed: Feed; onEvent?: (event: EventDraft) => void; assessor?: RiskAssessor } = { config: twoCameras, feed: new Feed() },
   ): { post: PostWorkflow; feed: Feed } {
     const { feed } = on;
     const post = new PostWorkflow({
@@ -618,7 +618,7 @@ uplink: { brokers: ["mqtt://127.0.0.1:1"] }
       devices: feed,
       clock,
       clockQuality: () => ({ synchronised: true, offsetMs: 0.2 }),
-      assessor: {} as RiskAssessor,
+      assessor: on.assessor ?? ({} as RiskAssessor),
       screening: { use: (fn: (model: null) => Promise<unknown>) => fn(null) } as unknown as ModelSlot<XrayScreeningModel>,
       logger: pino({ level: 'silent' }),
       store: new LaneStore(db, clock),
@@ -738,6 +738,53 @@ uplink: { brokers: ["mqtt://127.0.0.1:1"] }
     const late = postOn(db, new ManualClock(before.now() + 4 * 60_000), []);
     expect(late.post.lane('lane-1').workflow.recentExitPlates()).toEqual([]);
     late.post.stop();
+  });
+
+  describe('a weighbridge queue-shift run', () => {
+    const green = { assess: () => ({ channel: 'green' as const, score: 0.1, modelVersion: 'rules', reasons: [], xrayRequested: false }) } as unknown as RiskAssessor;
+    /** Registers a truck per declared weight on lane 1, in order: the weighbridge's queue. */
+    const queue = (post: PostWorkflow, declared: number[]) =>
+      declared.map((declaredWeightKg, i) => post.register('lane-1', { plate: `GE-30${i}-QS`, actor: SUPERVISOR, declaration: { ...DECLARATION, declaredWeightKg } }));
+    const shifts = (emitted: Emitted[]) => emitted.filter((e) => e.data.alarm === 'WF_WEIGHT_QUEUE_SHIFT');
+    const runsStored = (db: Database.Database) => db.prepare('SELECT lane_id, run FROM queue_shift_runs').all() as { lane_id: string; run: string }[];
+
+    it('goes on after a kill: the second shifted weight, the first after the restart, raises the alarm naming the one before it', async () => {
+      const db = new Database(':memory:');
+      const before = new ManualClock();
+      const first = postOn(db, before, [], { config: twoCameras, feed: new Feed(), assessor: green });
+      // The first truck left the queue: the platform weighs the second, 5% over its declaration, and
+      // the weight goes to the first (registered first among those not weighed).
+      const [firstWeighed, secondWeighed] = queue(first.post, [12_000, 24_000, 36_000, 48_000]);
+      await first.post.lane('lane-1').workflow.weigh(25_200);
+      expect(runsStored(db).map((row) => row.lane_id)).toEqual(['lane-1']);
+      first.post.stop();
+
+      const after = new ManualClock(before.now() + 30_000);
+      const emitted: Emitted[] = [];
+      const second = postOn(db, after, emitted, { config: twoCameras, feed: new Feed(), assessor: green });
+      // The third truck on the platform, 5% over its declaration: the weight goes to the second.
+      await second.post.lane('lane-1').workflow.weigh(37_800);
+      const details = (alarm: Emitted) => alarm.data.details as { run: number; previous: { crossingId: string } };
+      expect(shifts(emitted).map((a) => [a.subject, details(a).run, details(a).previous.crossingId])).toEqual([[secondWeighed?.crossingId, 2, firstWeighed?.crossingId]]);
+      second.post.stop();
+    });
+
+    it('keeps no run once a weight matched its own declaration, so nothing goes on from it after a restart', async () => {
+      const db = new Database(':memory:');
+      const before = new ManualClock();
+      const first = postOn(db, before, [], { config: twoCameras, feed: new Feed(), assessor: green });
+      queue(first.post, [12_000, 24_000, 36_000, 48_000]);
+      await first.post.lane('lane-1').workflow.weigh(25_200);
+      await first.post.lane('lane-1').workflow.weigh(24_000);
+      expect(runsStored(db)).toEqual([]);
+      first.post.stop();
+
+      const emitted: Emitted[] = [];
+      const second = postOn(db, new ManualClock(before.now() + 30_000), emitted, { config: twoCameras, feed: new Feed(), assessor: green });
+      await second.post.lane('lane-1').workflow.weigh(50_400);
+      expect(shifts(emitted)).toEqual([]);
+      second.post.stop();
+    });
   });
 
   it('shows the operator again, after a restart, the alarms that stood and ask for an action, without sending them again', async () => {

@@ -217,6 +217,7 @@ export class PostWorkflow {
     this.restoredAlarms.sort((a, b) => a.atMs - b.atMs);
     if (restored > 0) this.options.logger.info({ crossings: restored }, 'open crossings restored after a restart');
     for (const [laneId, exits] of store.restoreRecentExits(EXIT_REREAD_MS)) this.lanes.get(laneId)?.workflow.restoreExits(exits);
+    for (const [laneId, run] of store.restoreQueueShiftRuns()) this.lanes.get(laneId)?.workflow.restoreQueueShift(run);
   }
 
   lane(laneId: string): Lane {
@@ -639,7 +640,8 @@ export class PostWorkflow {
   /**
    * What an event changes of the lane, written in its transaction: the crossing as it is now (or
    * its row removed when it closed), the lane's barrier cycle, an arrival for the visit history,
-   * a plate mismatch, the plates that left the lane lately (with an exit the exit camera read).
+   * a plate mismatch, the plates that left the lane lately (with an exit the exit camera read), the
+   * weighbridge's queue-shift run (with a weighing).
    */
   private persist(store: LaneStore, laneId: string, event: WorkflowEvent, next: WithinCommit | undefined): WithinCommit {
     const lane = this.lanes.get(laneId);
@@ -649,6 +651,8 @@ export class PostWorkflow {
     const arrivedPlate = event.kind === 'milestone' && event.milestone === 'arrived' ? event.crossing.plate : null;
     // Only a lane with an exit camera has re-reads to ignore (a loop exit leaves no plate).
     const exits = event.kind === 'milestone' && event.milestone === 'exited' && lane?.hasExitCamera ? lane.workflow.recentExitPlates() : null;
+    // Judged before the weight was recorded (LaneWorkflow.weigh): the run stands as of this weighing.
+    const queueShift = event.kind === 'milestone' && event.milestone === 'weighed' ? lane?.workflow.queueShiftRun() : undefined;
     return store.within(
       crossing,
       {
@@ -657,6 +661,7 @@ export class PostWorkflow {
         ...(arrivedPlate !== null && crossing ? { visit: { plate: arrivedPlate, atMs: crossing.wallMs.arrived ?? this.options.clock.now() } } : {}),
         ...(typeof entryPlate === 'string' ? { mismatch: entryPlate } : {}),
         ...(exits ? { exits: { laneId, plates: exits } } : {}),
+        ...(queueShift !== undefined ? { queueShift: { laneId, run: queueShift } } : {}),
       },
       next,
     );

@@ -13,8 +13,9 @@
  * means each weighing is of the vehicle the one before named as next: a vehicle weighed by hand
  * or abandoned between them ends the run (the queue was put right, or changed). A weighing that
  * cannot tell — the weight matches both declarations, one is missing, no vehicle is registered
- * after it — neither counts nor ends the run. The run is kept in memory:
- * a restart begins a new one (an alarm one weighing later).
+ * after it — neither counts nor ends the run. The run is stored with each weighing's event
+ * (lane-store.ts) and taken back after a restart, so a shift across a power cut is raised on the
+ * same weighing as without one.
  */
 import type { Crossing, WorkflowEvent } from './lane-workflow.js';
 
@@ -46,6 +47,13 @@ export interface QueueShift {
  */
 type Verdict = { shifted: ShiftedWeighing } | 'no-shift' | 'undecided';
 
+/** A watch's run as stored across a restart (lane-store.ts): what `judge` goes on from. */
+export interface QueueShiftRun {
+  run: number;
+  lastShifted: ShiftedWeighing | null;
+  expected: string | null;
+}
+
 export class QueueShiftWatch {
   private run = 0;
   /** The run's latest weighing that matched the next vehicle's declaration. */
@@ -55,6 +63,19 @@ export class QueueShiftWatch {
 
   /** @param toleranceShare how far a weight may be off a declaration and still match it (`workflow.weightToleranceShare`). */
   constructor(private readonly toleranceShare: number) {}
+
+  /** The run so far, to store with the weighing's event; null when there is none to go on from. */
+  current(): QueueShiftRun | null {
+    if (this.run === 0 && this.expected === null) return null;
+    return { run: this.run, lastShifted: this.lastShifted === null ? null : { ...this.lastShifted }, expected: this.expected };
+  }
+
+  /** Goes on from a run stored before a restart (`current`). */
+  resume(stored: QueueShiftRun): void {
+    this.run = stored.run;
+    this.lastShifted = stored.lastShifted;
+    this.expected = stored.expected;
+  }
 
   /**
    * Judges one weight from the weighbridge, given to `weighed` while `next` was registered after
