@@ -93,6 +93,12 @@ describe.each(STORE_KINDS)('GET /api/gaps paging on $name', (kind) => {
       expect(pages, `limit ${limit}`).toBe(Math.max(1, Math.ceil(want.length / limit)));
       expect(new Set(totals), `limit ${limit}`).toEqual(new Set([String(want.length)]));
     }
+    // Posts named (out of order): a page is read from the cursor in its post, then the posts after it.
+    const named = ['post-g', 'post-b', RESTARTED];
+    for (const limit of [1, 7, 199]) {
+      const { gaps } = await walk(`/api/gaps?post=${named.join(',')}&limit=${limit}`);
+      expect(gaps.map(key), `posts named, limit ${limit}`).toEqual(ordered(all.filter((g) => named.includes(g.postId))));
+    }
   });
 
   it('keeps the filters and the limit in the next link', async () => {

@@ -12,8 +12,8 @@ import { tempDir } from '../../test/helpers/test-config.js';
 import { EventMaker } from '../../test/helpers/vmc-events.js';
 import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { LATEST_VERSION, migrate } from './migrations.js';
-import { openPostgres, openSqlite, type SqlDb } from './sql-db.js';
-import { gapPageQuery, MAX_OPEN_GAPS_PER_POST, VmcStore, type CrossingFilter, type GapPage } from './vmc-store.js';
+import { openPostgres, openSqlite, type SqlDb, type SqlValue } from './sql-db.js';
+import { gapPageStatements, MAX_OPEN_GAPS_PER_POST, VmcStore, type CrossingFilter, type GapPage } from './vmc-store.js';
 
 const NOW = Date.UTC(2026, 10, 26, 12);
 
@@ -228,14 +228,16 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
       [{ limit: 51 }, 'gaps_by_post_seq'],
       [{ limit: 51, after }, 'gaps_by_post_seq'],
       [{ open: false, limit: 51, after }, 'gaps_by_post_seq'],
+      [{ posts: ['post-a'], limit: 51, after }, 'gaps_by_post_seq'],
       [{ posts: ['post-a', 'post-b'], limit: 51, after }, 'gaps_by_post_seq'],
+      [{ posts: ['post-b', 'post-a', 'post-0'], limit: 51, after }, 'gaps_by_post_seq'],
       [{ open: true, limit: 51 }, 'gaps_open'],
       [{ open: true, limit: 51, after }, 'gaps_open'],
       [{ posts: ['post-a'], open: true, limit: 51, after }, 'gaps_open'],
     ];
-    /** The plan's steps as text: SQLite's EXPLAIN QUERY PLAN lines, PostgreSQL's node types and indexes. */
-    const planOf = async (page: GapPage): Promise<string[]> => {
-      const { sql, params } = gapPageQuery(page, db.dialect);
+    /** The plan's steps as text: SQLite's EXPLAIN QUERY PLAN lines, PostgreSQL's node types, indexes and index conditions. */
+    const planOf = async ({ sql, params: before }: { sql: string; params: SqlValue[] }, limit: number | undefined): Promise<string[]> => {
+      const params = limit === undefined ? before : [...before, limit];
       if (db.dialect === 'sqlite') return (await db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, params)).map((row) => row.detail);
       // On a test's few rows PostgreSQL would scan and sort whatever the indexes: with both priced
       // out, a plan sorts only when no index can give the order (this asks whether one can, not
@@ -245,8 +247,8 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
         await tx.run('SET LOCAL enable_seqscan = off');
         const [row] = await tx.all<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${sql}`, params);
         const types: string[] = [];
-        const walk = (node: { 'Node Type': string; 'Index Name'?: string; Plans?: unknown[] }): void => {
-          types.push(`${node['Node Type']}${node['Index Name'] ? ` ${node['Index Name']}` : ''}`);
+        const walk = (node: { 'Node Type': string; 'Index Name'?: string; 'Index Cond'?: string; Plans?: unknown[] }): void => {
+          types.push(`${node['Node Type']}${node['Index Name'] ? ` ${node['Index Name']}` : ''}${node['Index Cond'] ? ` ${node['Index Cond']}` : ''}`);
           for (const child of node.Plans ?? []) walk(child as typeof node);
         };
         walk((row?.['QUERY PLAN'] as { Plan: Parameters<typeof walk>[0] }[])[0]!.Plan);
@@ -255,10 +257,16 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
     };
     try {
       for (const [page, index] of pages) {
-        const plan = (await planOf(page)).join(' | ');
-        expect(plan, JSON.stringify(page)).not.toMatch(/TEMP B-TREE|Sort/);
-        expect(plan, JSON.stringify(page)).toContain(index);
+        for (const statement of gapPageStatements(page, db.dialect)) {
+          const plan = (await planOf(statement, page.limit)).join(' | ');
+          expect(plan, JSON.stringify(page)).not.toMatch(/TEMP B-TREE|Sort/);
+          expect(plan, JSON.stringify(page)).toContain(index);
+        }
       }
+      // With posts named, the cursor's post is read from the cursor: the index's range starts at
+      // its (first seq, id), not at the post's first gap.
+      const [fromCursor] = gapPageStatements({ posts: ['post-a', 'post-b'], limit: 51, after }, db.dialect);
+      expect((await planOf(fromCursor!, 51)).join(' | ')).toMatch(db.dialect === 'sqlite' ? /\(post_id=\? AND first_seq>\?\)/ : /\(ROW\(first_seq, id\) > ROW\(/);
     } finally {
       await db.close();
     }

@@ -492,8 +492,13 @@ export class VmcStore {
    * first seq); the first `limit` of them when it is given, from after `after` when it is.
    */
   async gaps(filter: GapPage = {}): Promise<GapRow[]> {
-    const { sql, params } = gapPageQuery(filter, this.db.dialect);
-    return (await this.db.all<GapDbRow>(sql, params)).map(gapRow);
+    const rows: GapDbRow[] = [];
+    for (const { sql, params } of gapPageStatements(filter, this.db.dialect)) {
+      const room = filter.limit === undefined ? undefined : filter.limit - rows.length;
+      if (room === 0) break;
+      rows.push(...(await this.db.all<GapDbRow>(sql, room === undefined ? params : [...params, room])));
+    }
+    return rows.map(gapRow);
   }
 
   /** How many gaps the filter selects, all pages together. */
@@ -839,20 +844,46 @@ function pageAfter(after: CrossingCursor | null): { terms: string[]; params: Sql
 /** A page of gaps: the filter's, the first `limit` of them when it is given, from after `after` when it is. */
 export type GapPage = GapFilter & { limit?: number; after?: GapCursor };
 
+/** One statement of a page of gaps: its SQL, ending in `LIMIT ?` when the page has a limit, and its parameters but the limit. */
+export interface GapStatement {
+  sql: string;
+  params: SqlValue[];
+}
+
 /**
- * The SQL of a page of gaps, in (post, first seq, id) order: an index gives that order (migration 7:
- * `gaps_by_post_seq`, and `gaps_open` for the open ones), so a page reads its rows, not every gap
- * of the posts sorted. Exported for the test that asks each database for its plan.
+ * The statements of a page of gaps, in (post, first seq, id) order, run in turn until the page is
+ * full: an index gives that order (migration 7: `gaps_by_post_seq`, and `gaps_open` for the open
+ * ones), so a page reads its rows, not every gap of the posts sorted. The cursor is a row value:
+ * both databases start the index's range scan at the cursor itself (an OR of the columns scanned
+ * the cursor's post from its first gap). With posts named, each is looked up by `post_id = ?`,
+ * after which a row value that starts with the post no longer bounds the scan: SQLite read every
+ * gap of the cursor's post up to the cursor. So the cursor's post is read first, from the cursor
+ * on by (first seq, id), then the posts named after it, each from its first gap (`post_id > ?`:
+ * "after" as the database orders posts, whatever its collation). Exported for the test that asks
+ * each database for its plans.
  */
-export function gapPageQuery(filter: GapPage, dialect: SqlDb['dialect']): { sql: string; params: SqlValue[] } {
-  const { after } = filter;
-  // A row value: both databases start the index's range scan at the cursor itself (an OR of the
-  // columns scanned the cursor's post from its first gap).
-  const keyset = after ? ['(post_id, first_seq, id) > (?, ?, ?)'] : [];
-  const { sql, params } = gapWhere(filter, keyset);
-  if (after) params.push(after.postId, after.firstSeq, after.id);
-  const limited = filter.limit === undefined ? { sql: '', params: [] } : { sql: ' LIMIT ?', params: [filter.limit] };
-  return { sql: `SELECT * FROM ${gapsOf(filter, dialect)} ${sql} ORDER BY post_id, first_seq, id${limited.sql}`, params: [...params, ...limited.params] };
+export function gapPageStatements(filter: GapPage, dialect: SqlDb['dialect']): GapStatement[] {
+  const { after, posts } = filter;
+  const statement = ({ sql, params }: { sql: string; params: SqlValue[] }): GapStatement => ({
+    sql: `SELECT * FROM ${gapsOf(filter, dialect)} ${sql} ORDER BY post_id, first_seq, id${filter.limit === undefined ? '' : ' LIMIT ?'}`,
+    params,
+  });
+  if (after === undefined) return [statement(gapWhere(filter))];
+  if (posts === undefined || posts.length === 0) {
+    const where = gapWhere(filter, ['(post_id, first_seq, id) > (?, ?, ?)']);
+    return [statement({ sql: where.sql, params: [...where.params, after.postId, after.firstSeq, after.id] })];
+  }
+  const statements: GapStatement[] = [];
+  if (posts.includes(after.postId)) {
+    const where = gapWhere({ ...filter, posts: [after.postId] }, ['(first_seq, id) > (?, ?)']);
+    statements.push(statement({ sql: where.sql, params: [...where.params, after.firstSeq, after.id] }));
+  }
+  const others = posts.filter((post) => post !== after.postId);
+  if (others.length > 0) {
+    const where = gapWhere({ ...filter, posts: others }, ['post_id > ?']);
+    statements.push(statement({ sql: where.sql, params: [...where.params, after.postId] }));
+  }
+  return statements;
 }
 
 /**
