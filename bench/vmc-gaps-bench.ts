@@ -81,6 +81,8 @@ const PAGES: [string, GapPage][] = [
   ['open gaps, first page', { open: true, limit: 51 }],
   ['one post, a page in the middle', { posts: [postId(7)], limit: 51, after: { postId: postId(7), firstSeq: middle, id: 1 } }],
   ['three posts, a page in the middle', { posts: [postId(9), postId(7), postId(30)], limit: 51, after: { postId: postId(7), firstSeq: middle, id: 1 } }],
+  // The cursor's post runs out on this page: the page goes on into the posts named after it.
+  ['three posts, the cursor post’s end', { posts: [postId(2), postId(30), postId(17)], limit: 51, after: { postId: postId(17), firstSeq: (PER_POST - 10) * 10, id: 1 } }],
   // What the gap scan reads of each post every few seconds, its open gaps (through the same index).
   ["one post's open gaps", { posts: [postId(7)], open: true }],
 ];

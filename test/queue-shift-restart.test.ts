@@ -109,7 +109,9 @@ describe("the weighbridge's queue-shift run across a restart", () => {
       weighing: { crossingId: second, weightKg: 37_800, declaredWeightKg: 24_000, nextCrossingId: crossings[2], nextDeclaredWeightKg: 36_000 },
       previous: { crossingId: first, weightKg: 25_200, declaredWeightKg: 12_000, nextCrossingId: second, nextDeclaredWeightKg: 24_000 },
     });
-    // Raised once, on the lane's topic, by the gateway that came back.
+    // Raised once, on the lane's topic, by the gateway that came back: a lane's events arrive in
+    // order, and the weighing's risk decision comes after its alarm.
+    await collector.waitFor((r) => r.some((m) => m.type === 'risk.assessed' && m.event.data.crossingId === second), 60_000, 'the second risk decision');
     expect(shifts().map((m) => m.topic)).toEqual(['border/v1/queue-shift-post/lane-1/alarm.raised']);
   }, 240_000);
 });

@@ -485,10 +485,11 @@ export class LaneWorkflow {
   }
 
   /**
-   * The weighbridge's queue-shift run as it stands (queue-shift.ts), stored with each weighing's
-   * event; undefined when the lane watches for none (no tolerance given), null when no run stands.
+   * The weighbridge's queue-shift run as it stands (queue-shift.ts), with the weighings judged by
+   * then, to store (post-workflow.ts); undefined when the lane watches for none (no tolerance
+   * given), `run` null when no run stands.
    */
-  queueShiftRun(): QueueShiftRun | null | undefined {
+  queueShiftRun(): { version: number; run: QueueShiftRun | null } | undefined {
     return this.queueShift?.current();
   }
 

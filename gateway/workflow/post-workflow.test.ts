@@ -601,13 +601,15 @@ uplink: { brokers: ["mqtt://127.0.0.1:1"] }
     db: Database.Database,
     clock: ManualClock,
     emitted: Emitted[],
-    on: { config: typeof twoCameras; feed: Feed; onEvent?: (event: EventDraft) => void; assessor?: RiskAssessor } = { config: twoCameras, feed: new Feed() },
+    on: { config: typeof twoCameras; feed: Feed; onEvent?: (event: EventDraft) => void; assessor?: RiskAssessor; refuse?: (type: string) => boolean } = { config: twoCameras, feed: new Feed() },
   ): { post: PostWorkflow; feed: Feed } {
     const { feed } = on;
     const post = new PostWorkflow({
       config: on.config,
       gateway: {
         emit: (type, laneId, data, subject, within) => {
+          // Refused as the outbox refuses an operational event when only critical ones have room: nothing written.
+          if (on.refuse?.(type)) return Promise.reject(new GatewayError('GW_ERR_OUTBOX_FULL', `${type} refused for the test`));
           db.transaction(() => within?.({ type, data } as unknown as EventDraft, db))();
           emitted.push({ type, laneId, subject, data });
           on.onEvent?.({ specversion: '1.0', id: String(emitted.length), source: `/border/p1/${laneId}`, type, time: new Date(clock.now()).toISOString(), ...(subject ? { subject } : {}), datacontenttype: 'application/json', data });
@@ -769,20 +771,37 @@ uplink: { brokers: ["mqtt://127.0.0.1:1"] }
       second.post.stop();
     });
 
-    it('keeps no run once a weight matched its own declaration, so nothing goes on from it after a restart', async () => {
+    it('removes the lane’s run once a weight matched its own declaration', async () => {
+      const db = new Database(':memory:');
+      const { post } = postOn(db, new ManualClock(), [], { config: twoCameras, feed: new Feed(), assessor: green });
+      queue(post, [12_000, 24_000, 36_000, 48_000]);
+      await post.lane('lane-1').workflow.weigh(25_200);
+      expect(runsStored(db)).toHaveLength(1);
+      await post.lane('lane-1').workflow.weigh(24_000);
+      expect(runsStored(db)).toEqual([]);
+      post.stop();
+    });
+
+    it('stores the run with the next event of the lane when its vehicle.weighed was refused, so the run goes on after a restart', async () => {
       const db = new Database(':memory:');
       const before = new ManualClock();
-      const first = postOn(db, before, [], { config: twoCameras, feed: new Feed(), assessor: green });
-      queue(first.post, [12_000, 24_000, 36_000, 48_000]);
+      let refuseWeighed = false;
+      const firstEmitted: Emitted[] = [];
+      const first = postOn(db, before, firstEmitted, { config: twoCameras, feed: new Feed(), assessor: green, refuse: (type) => refuseWeighed && type === 'vehicle.weighed' });
+      queue(first.post, [12_000, 24_000, 36_000, 48_000, 60_000]);
       await first.post.lane('lane-1').workflow.weigh(25_200);
-      await first.post.lane('lane-1').workflow.weigh(24_000);
-      expect(runsStored(db)).toEqual([]);
+      // The second shifted weight's vehicle.weighed is refused; its alarm (and what follows) is stored.
+      refuseWeighed = true;
+      await first.post.lane('lane-1').workflow.weigh(37_800);
+      await flush();
+      expect(shifts(firstEmitted).map((a) => (a.data.details as { run: number }).run)).toEqual([2]);
+      expect(firstEmitted.filter((e) => e.type === 'vehicle.weighed')).toHaveLength(1);
       first.post.stop();
 
       const emitted: Emitted[] = [];
       const second = postOn(db, new ManualClock(before.now() + 30_000), emitted, { config: twoCameras, feed: new Feed(), assessor: green });
       await second.post.lane('lane-1').workflow.weigh(50_400);
-      expect(shifts(emitted)).toEqual([]);
+      expect(shifts(emitted).map((a) => (a.data.details as { run: number }).run)).toEqual([3]);
       second.post.stop();
     });
   });

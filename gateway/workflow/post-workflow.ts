@@ -102,6 +102,12 @@ interface Lane {
    * operator has been told; the timer raises it when no reading decides in time.
    */
   restoredOpen?: { timer: TimerHandle | null; alarmed: boolean } | null;
+  /**
+   * The weighbridge's queue-shift run last known stored (its `version`, queue-shift.ts): each event
+   * of the lane carries the run until one that did is committed, so a refused `vehicle.weighed`
+   * (the outbox keeps room for critical events only) does not leave the stored run behind.
+   */
+  queueShiftStored: number;
 }
 
 /**
@@ -163,6 +169,7 @@ export class PostWorkflow {
         barrierId: kinds.find((k) => k.kind === 'barrier')?.device.id ?? null,
         hasExitCamera: kinds.some((k) => k.kind === 'camera' && k.device.role === 'exit'),
         cycle: { phase: 'idle', vehicles: 0, loopActive: false, waiting: 0, refusal: null, command: 0 },
+        queueShiftStored: 0,
       });
     }
     if (options.store) this.restore(options.store);
@@ -612,10 +619,13 @@ export class PostWorkflow {
       event.kind === 'operator'
         ? this.options.gateway.audit.within({ actor: event.actor, action: event.action, laneId, crossingId: event.crossingId, before: event.before, after: event.after, reason: event.reason })
         : undefined;
-    const within = this.options.store ? this.persist(this.options.store, laneId, event, audit) : audit;
+    const lane = this.lanes.get(laneId);
+    const queueShift = this.options.store ? this.queueShiftToStore(lane) : undefined;
+    const within = this.options.store ? this.persist(this.options.store, laneId, event, queueShift, audit) : audit;
     for (const catalogueEvent of toCatalogueEvents(this.options.config.post.id, laneId, event)) {
       const stored = this.options.gateway.emit(catalogueEvent.type, catalogueEvent.laneId, catalogueEvent.data, catalogueEvent.subject, within);
       if (event.kind === 'operator') this.pendingRecords.add(stored);
+      if (lane && queueShift) void stored.then(() => (lane.queueShiftStored = Math.max(lane.queueShiftStored, queueShift.version)), () => undefined);
       stored
         .catch((error: unknown) => {
           // The outbox has raised its own alarm (disk full, bound reached); count what was not stored.
@@ -641,9 +651,9 @@ export class PostWorkflow {
    * What an event changes of the lane, written in its transaction: the crossing as it is now (or
    * its row removed when it closed), the lane's barrier cycle, an arrival for the visit history,
    * a plate mismatch, the plates that left the lane lately (with an exit the exit camera read), the
-   * weighbridge's queue-shift run (with a weighing).
+   * weighbridge's queue-shift run (`queueShift`: after a weighing, until an event carrying it is stored).
    */
-  private persist(store: LaneStore, laneId: string, event: WorkflowEvent, next: WithinCommit | undefined): WithinCommit {
+  private persist(store: LaneStore, laneId: string, event: WorkflowEvent, queueShift: QueueShiftToStore | undefined, next: WithinCommit | undefined): WithinCommit {
     const lane = this.lanes.get(laneId);
     const crossingId = event.kind === 'milestone' || event.kind === 'completed' ? event.crossing.crossingId : event.kind === 'alarm' || event.kind === 'operator' ? event.crossingId : null;
     const crossing = event.kind === 'milestone' || event.kind === 'completed' ? event.crossing : (lane?.workflow.open().find((c) => c.crossingId === crossingId) ?? null);
@@ -651,8 +661,6 @@ export class PostWorkflow {
     const arrivedPlate = event.kind === 'milestone' && event.milestone === 'arrived' ? event.crossing.plate : null;
     // Only a lane with an exit camera has re-reads to ignore (a loop exit leaves no plate).
     const exits = event.kind === 'milestone' && event.milestone === 'exited' && lane?.hasExitCamera ? lane.workflow.recentExitPlates() : null;
-    // Judged before the weight was recorded (LaneWorkflow.weigh): the run stands as of this weighing.
-    const queueShift = event.kind === 'milestone' && event.milestone === 'weighed' ? lane?.workflow.queueShiftRun() : undefined;
     return store.within(
       crossing,
       {
@@ -661,10 +669,19 @@ export class PostWorkflow {
         ...(arrivedPlate !== null && crossing ? { visit: { plate: arrivedPlate, atMs: crossing.wallMs.arrived ?? this.options.clock.now() } } : {}),
         ...(typeof entryPlate === 'string' ? { mismatch: entryPlate } : {}),
         ...(exits ? { exits: { laneId, plates: exits } } : {}),
-        ...(queueShift !== undefined ? { queueShift: { laneId, run: queueShift } } : {}),
+        ...(queueShift ? { queueShift: { laneId, run: queueShift.run } } : {}),
       },
       next,
     );
+  }
+
+  /**
+   * The lane's queue-shift run when a weighing has changed it since the last one stored (judged
+   * before its weight was recorded, LaneWorkflow.weigh, so `vehicle.weighed` is the first to carry it).
+   */
+  private queueShiftToStore(lane: Lane | undefined): QueueShiftToStore | undefined {
+    const current = lane?.workflow.queueShiftRun();
+    return current !== undefined && current.version > (lane?.queueShiftStored ?? 0) ? current : undefined;
   }
 
   /** An alarm of a lane (every device is on one): published on that lane's topic. */
@@ -677,6 +694,9 @@ export class PostWorkflow {
     else this.options.logger.error({ err: error }, 'reading failed in the lane workflow');
   }
 }
+
+/** A lane's queue-shift run to store with an event, and the weighings judged by then. */
+type QueueShiftToStore = NonNullable<ReturnType<LaneWorkflow['queueShiftRun']>>;
 
 /** Which input a GW_ERR_BARRIER_UNSAFE refusal named: the inputs the driver has just read fresh for it. */
 function refusedInput(inputs: BarrierInputs | null, message: string): BarrierInput {

@@ -55,6 +55,8 @@ export interface QueueShiftRun {
 }
 
 export class QueueShiftWatch {
+  /** Weighings judged so far: a run stored with a lower number is behind this one (post-workflow.ts). */
+  private judged = 0;
   private run = 0;
   /** The run's latest weighing that matched the next vehicle's declaration. */
   private lastShifted: ShiftedWeighing | null = null;
@@ -64,10 +66,13 @@ export class QueueShiftWatch {
   /** @param toleranceShare how far a weight may be off a declaration and still match it (`workflow.weightToleranceShare`). */
   constructor(private readonly toleranceShare: number) {}
 
-  /** The run so far, to store with the weighing's event; null when there is none to go on from. */
-  current(): QueueShiftRun | null {
-    if (this.run === 0 && this.expected === null) return null;
-    return { run: this.run, lastShifted: this.lastShifted === null ? null : { ...this.lastShifted }, expected: this.expected };
+  /**
+   * The run so far, to store, with the number of weighings judged by then (`version`); `run` null
+   * when there is none to go on from.
+   */
+  current(): { version: number; run: QueueShiftRun | null } {
+    const run = this.run === 0 && this.expected === null ? null : { run: this.run, lastShifted: this.lastShifted === null ? null : { ...this.lastShifted }, expected: this.expected };
+    return { version: this.judged, run };
   }
 
   /** Goes on from a run stored before a restart (`current`). */
@@ -82,6 +87,7 @@ export class QueueShiftWatch {
    * it (undefined when none was). Answers the shift when this weighing makes or continues one.
    */
   judge(weightKg: number, weighed: Crossing, next: Crossing | undefined): QueueShift | null {
+    this.judged += 1;
     if (weighed.crossingId !== this.expected) this.endRun();
     const verdict = this.verdict(weightKg, weighed, next);
     if (verdict === 'no-shift') {

@@ -22,9 +22,8 @@ export interface RunPost {
 /**
  * Writes the post's configuration into `dir` and its data directory with the supervisor's account.
  * `devices`: the lane's device list as YAML items, each line indented for the list under `devices:`.
- * `devicePush`: a device listener too (for devices that push over HTTP).
  */
-export async function writeRunPost(dir: string, options: { postId: string; brokerUrl: string; devices: string; devicePush?: boolean }): Promise<RunPost> {
+export async function writeRunPost(dir: string, options: { postId: string; brokerUrl: string; devices: string }): Promise<RunPost> {
   const config = join(dir, 'post.yaml');
   writeFileSync(
     config,
@@ -39,7 +38,7 @@ uplink:
   reconnect: { initialMs: 50, maxMs: 400 }
 outbox: { path: outbox.db }
 http: { port: 0 }
-${options.devicePush === true ? 'devicePush: { port: 0 }\n' : ''}workflow: { randomXrayShare: 0 }
+workflow: { randomXrayShare: 0 }
 models: { risk: null, xrayScreening: null }
 logLevel: info
 `,

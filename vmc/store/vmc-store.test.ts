@@ -272,6 +272,15 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
     }
   });
 
+  it("reads no gap of a post named before the cursor's: SQLite is not asked for them, PostgreSQL skips them by its own order", () => {
+    const after = { postId: 'post-b', firstSeq: 10, id: 3 };
+    const statements = gapPageStatements({ posts: ['post-c', 'post-a', 'post-b', 'post-0'], limit: 51, after }, kind.name === 'postgres' ? 'postgres' : 'sqlite');
+    expect(statements.map((statement) => statement.params)).toEqual([
+      ['post-b', 10, 3],
+      kind.name === 'postgres' ? ['post-c', 'post-a', 'post-0', 'post-b'] : ['post-c', 'post-b'],
+    ]);
+  });
+
   it("detects a gateway's seq restart, records it, and scans the new run from its first seq", async () => {
     const start = Date.UTC(2026, 10, 26, 6);
     const old = new EventMaker('post-a', new ManualClock(start));

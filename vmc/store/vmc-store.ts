@@ -878,7 +878,11 @@ export function gapPageStatements(filter: GapPage, dialect: SqlDb['dialect']): G
     const where = gapWhere({ ...filter, posts: [after.postId] }, ['(first_seq, id) > (?, ?)']);
     statements.push(statement({ sql: where.sql, params: [...where.params, after.firstSeq, after.id] }));
   }
-  const others = posts.filter((post) => post !== after.postId);
+  // SQLite looks up each post of the list and tests `post_id > ?` on its every gap, reading the
+  // gaps of a post before the cursor's to keep none: those posts are left out here. Post ids are
+  // ASCII (the route takes [a-z0-9-]), where JavaScript's order is SQLite's byte order;
+  // PostgreSQL's collation may order them otherwise, and it skips them by itself.
+  const others = posts.filter((post) => post !== after.postId && (dialect !== 'sqlite' || post > after.postId));
   if (others.length > 0) {
     const where = gapWhere({ ...filter, posts: others }, ['post_id > ?']);
     statements.push(statement({ sql: where.sql, params: [...where.params, after.postId] }));
