@@ -20,7 +20,8 @@
  * that changes nothing writes nothing; an entry push writes nothing more than before.
  *
  * Each lane's weighbridge queue-shift run (queue-shift.ts) is one row too (`queue_shift_runs`),
- * rewritten in the transaction of each `vehicle.weighed` and removed when no run stands.
+ * rewritten in the transaction of each weighing's `vehicle.weighed` (and of the lane's events after
+ * it until one of them is stored: post-workflow.ts) and removed when no run stands.
  */
 import type Database from 'better-sqlite3';
 import type { Clock, TimerHandle } from '../../core/clock.js';
