@@ -10,7 +10,9 @@ import { trsReport, type CrossingRecord, type TrsReport } from '../contract/trs-
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
+import { EXIT_CODES } from '../core/errors.js';
 import { SqliteOutbox } from '../gateway/outbox/sqlite-outbox.js';
+import { MAX_EVENT_LINE_BYTES } from '../gateway/trs/event-sources.js';
 import { GatewayProcess } from './helpers/gateway-process.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { ManualClock } from './helpers/manual-clock.js';
@@ -146,7 +148,7 @@ describe('border-gateway trs report', () => {
 });
 
 describe('border-gateway trs report --mqtt', () => {
-  it('reports from a live subscription (retained crossings here, so nothing races the subscribe)', async () => {
+  it('reports from a live subscription (retained crossings here, so nothing races the subscribe), bounded over MQTT 5', async () => {
     const broker = await Mosquitto.start();
     try {
       const client = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
@@ -160,11 +162,27 @@ describe('border-gateway trs report --mqtt', () => {
         };
         await client.publishAsync(`border/v1/p/lane-1/crossing.completed/${i}`, JSON.stringify(event), { qos: 1, retain: true });
       }
+      // A crossing larger than any event may be (its padding past MAX_EVENT_LINE_BYTES): over MQTT 5
+      // the broker is told not to send it, over 3.1.1 it is read and counted.
+      const oversized = {
+        specversion: '1.0',
+        id: 'c-oversized',
+        type: 'crossing.completed',
+        source: '/border/p/lane-1',
+        data: { direction: 'import', channel: 'green', xray: false, outcome: 'completed', durations: { registrationSec: 600, crossingSec: 600 }, padding: 'x'.repeat(MAX_EVENT_LINE_BYTES) },
+      };
+      await client.publishAsync('border/v1/p/lane-1/crossing.completed/oversized', JSON.stringify(oversized), { qos: 1, retain: true });
       await client.endAsync();
-      const run = new GatewayProcess(['trs', 'report', '--mqtt', broker.url, '--duration', '1', '--format', 'json']);
-      expect((await run.exited).code).toBe(0);
-      const report = JSON.parse(run.stdout.join('\n')) as TrsReport;
-      expect(report).toMatchObject({ vehicles: 3, channels: { green: 0.6667, red: 0.3333 }, crossing: { avgMin: 61.67, medianMin: 35, p90Min: 125 } });
+      const report = async (...version: string[]): Promise<TrsReport> => {
+        const run = new GatewayProcess(['trs', 'report', '--mqtt', broker.url, '--duration', '1', '--format', 'json', ...version]);
+        expect((await run.exited).code).toBe(0);
+        return JSON.parse(run.stdout.join('\n')) as TrsReport;
+      };
+      expect(await report()).toMatchObject({ vehicles: 3, channels: { green: 0.6667, red: 0.3333 }, crossing: { avgMin: 61.67, medianMin: 35, p90Min: 125 } });
+      expect(await report('--protocol-version', '4')).toMatchObject({ vehicles: 4 });
+      const refused = new GatewayProcess(['trs', 'report', '--mqtt', broker.url, '--protocol-version', '3']);
+      expect((await refused.exited).code).toBe(EXIT_CODES.usage);
+      expect(refused.stderrText.join('\n')).toContain('GW_ERR_CLI_USAGE: --protocol-version must be 5 or 4, got "3"');
     } finally {
       await broker.stop();
     }

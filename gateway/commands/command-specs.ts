@@ -85,6 +85,7 @@ export const TRS_REPORT_FORM = defineForm({
     mqtt: { type: 'string', value: 'URL', help: 'subscribe to a broker for --duration seconds' },
     topic: { type: 'string', value: 'FILTER', help: "with --mqtt: the topic filter (default 'border/#')" },
     duration: { type: 'string', value: 'SEC', help: 'with --mqtt: how long to listen (default 10)' },
+    'protocol-version': { type: 'string', value: '5|4', help: 'with --mqtt: MQTT 5 (default: the broker sends no message larger than the largest event), or 3.1.1 for a broker without MQTT 5 (no such bound)' },
     format: { type: 'string', value: 'table|csv|json', help: 'output format (default table)' },
     interval: { type: 'string', value: 'MIN', help: 'width of the interval table\'s rows in minutes (default 10)' },
   },

@@ -10,6 +10,13 @@ import { emptyOutboxNote, outboxCounts, readJsonLines, readOutbox, subscribe } f
 import { formatCsv, formatJson, formatTable } from '../trs/format-report.js';
 import { TRS, TRS_REPORT_FORM } from './command-specs.js';
 
+/** `--protocol-version`: 5 unless 4 is asked for. */
+function protocolVersionOption(value: string | undefined): 4 | 5 {
+  if (value === undefined || value === '5') return 5;
+  if (value === '4') return 4;
+  throw new GatewayError('GW_ERR_CLI_USAGE', `--protocol-version must be 5 or 4, got "${value}"`);
+}
+
 export async function trsCommand(args: string[]): Promise<number> {
   const selected = selectForm(TRS, args);
   if (selected?.form !== TRS_REPORT_FORM) throw unknownForm(TRS, args);
@@ -25,7 +32,7 @@ export async function trsCommand(args: string[]): Promise<number> {
     ? readJsonLines(values.input, crossingRecord)
     : values.outbox
       ? readOutbox(values.outbox, crossingRecord)
-      : subscribe(brokerUrlOption(values.mqtt) as string, values.topic ?? 'border/#', numberOption(values.duration, 'duration', 10), crossingRecord);
+      : subscribe(brokerUrlOption(values.mqtt) as string, values.topic ?? 'border/#', numberOption(values.duration, 'duration', 10), crossingRecord, protocolVersionOption(values['protocol-version']));
   const report = await trsReportOf(records, interval);
   if (values.outbox !== undefined && report.vehicles === 0) {
     // The table would say "Vehicles: 0" and nothing else; JSON and CSV keep their shape for scripts.

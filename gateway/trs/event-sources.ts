@@ -125,10 +125,12 @@ export function emptyOutboxNote(path: string, contents: OutboxCounts): string {
 /**
  * What `select` keeps of the events of a subscription for `seconds`, as they arrive: the report
  * folds each one in, so a long subscription holds the records not yet folded (a turn of the
- * event loop's worth), not all of them.
+ * event loop's worth), not all of them. Over MQTT 5 the broker is told the largest packet taken
+ * (the largest event and its topic, MAX_EVENT_LINE_BYTES), so a larger message on the topic is
+ * dropped by the broker, never read into memory here; MQTT 3.1.1 has no such bound.
  */
-export async function* subscribe<T>(url: string, topic: string, seconds: number, select: EventSelect<T>): AsyncGenerator<T> {
-  const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
+export async function* subscribe<T>(url: string, topic: string, seconds: number, select: EventSelect<T>, protocolVersion: 4 | 5 = 5): AsyncGenerator<T> {
+  const client = await mqtt.connectAsync(url, { protocolVersion, reconnectPeriod: 0, ...(protocolVersion === 5 ? { properties: { maximumPacketSize: MAX_EVENT_LINE_BYTES } } : {}) });
   let arrived: T[] = [];
   let over = false;
   let wake: (() => void) | null = null;
