@@ -56,7 +56,7 @@ export const ERROR_CODES = {
   GW_ERR_HTTP_PATH_REFUSED: "A path to the lane console's files was refused: it leaves their folder or names a dotfile",
   GW_ERR_HTTP_INTERNAL: 'An HTTP request failed inside the gateway',
   GW_ERR_HTTP_TOO_MANY_STREAMS: 'Too many live streams (GET /api/live) are open for this session, or on the gateway in all',
-  GW_ERR_PUSH_BUSY: "A device's pushes being read at once would hold more than twice its route's limit in memory",
+  GW_ERR_PUSH_BUSY: "A device's pushes being read or awaiting their answer would hold more than twice its route's limit in memory",
   GW_ERR_PUSH_TIMEOUT: "A device's push did not arrive whole within its route's deadline",
   GW_ERR_CONSOLE_NOT_BUILT: 'The lane console is not built: dist/console/index.html is missing',
   GW_ERR_IMAGE_NOT_FOUND: 'No picture with this reference is held (never stored, or dropped to keep the image store bounded)',

@@ -22,6 +22,8 @@ const clock = new ManualClock();
 let app: FastifyInstance;
 let port: number;
 let pushes: ReturnType<typeof acceptPushBodies>;
+/** Answers the pushes to /slow waiting in its handler, oldest first. */
+const answerSlow: (() => void)[] = [];
 
 beforeAll(async () => {
   app = Fastify();
@@ -31,6 +33,11 @@ beforeAll(async () => {
   // Two routes, as two devices' push paths: each with a budget of its own.
   app.post('/push', { bodyLimit: LIMIT }, (request) => answer(request.body as Buffer));
   app.post('/other', { bodyLimit: LIMIT }, (request) => answer(request.body as Buffer));
+  // A device whose pushes are handled slowly: each waits, its body read, until the test answers it.
+  app.post('/slow', { bodyLimit: LIMIT }, async (request) => {
+    await new Promise<void>((resolve) => answerSlow.push(resolve));
+    return answer(request.body as Buffer);
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   port = typeof address === 'object' && address ? address.port : 0;
@@ -148,6 +155,27 @@ describe('push bodies', () => {
     expect(statusOf(await rawRequest(pushHead('/push', 3, 'Connection: close\r\n'), [Buffer.from('abc')]))).toBe(200);
   });
 
+  it('keeps a body read whole counted until its push is answered: pushes waiting to be handled cannot fill memory', async () => {
+    // Two pushes of the whole limit read and waiting in a slow handler: the route's budget.
+    const waiting = [openRequest(pushHead('/slow', LIMIT, 'Connection: close\r\n'), [randomBytes(LIMIT)]), openRequest(pushHead('/slow', LIMIT, 'Connection: close\r\n'), [randomBytes(LIMIT)])];
+    await vi.waitFor(() => expect(answerSlow).toHaveLength(2));
+    expect(pushes.heldBytes('/slow')).toBe(2 * LIMIT);
+    const refused = await rawRequest(pushHead('/slow', 1), [Buffer.from('x')]);
+    expect([statusOf(refused), jsonOf(refused)]).toMatchObject([503, { code: 'GW_ERR_PUSH_BUSY' }]);
+    // One answered: its room comes back, and the next push is read.
+    answerSlow.shift()?.();
+    expect(statusOf(await waiting[0]!.response)).toBe(200);
+    await vi.waitFor(() => expect(pushes.heldBytes('/slow')).toBe(LIMIT));
+    const next = openRequest(pushHead('/slow', 3, 'Connection: close\r\n'), [Buffer.from('abc')]);
+    await vi.waitFor(() => expect(answerSlow).toHaveLength(2));
+    // A client that leaves before its answer gives its room back too.
+    waiting[1]!.socket.destroy();
+    await vi.waitFor(() => expect(pushes.heldBytes('/slow')).toBe(3));
+    for (const answerOne of answerSlow.splice(0)) answerOne();
+    expect(statusOf(await next.response)).toBe(200);
+    await vi.waitFor(() => expect(pushes.heldBytes('/slow')).toBe(0));
+  });
+
   it('reads no body for a path that is no push route, and gives it no budget', async () => {
     const answer = await rawRequest(pushHead('/push-not?1', LIMIT, 'Connection: close\r\n'), [randomBytes(100)]);
     expect(statusOf(answer)).toBe(404);
@@ -168,7 +196,12 @@ describe('push bodies', () => {
     expect(budget.held).toBe(60);
     const bytes = randomBytes(60);
     first.end(bytes);
-    expect(await readFirst).toEqual(bytes);
+    const { body, release } = await readFirst;
+    expect(body).toEqual(bytes);
+    // Read whole, still held until its push is answered.
+    expect(budget.held).toBe(60);
+    release();
+    release();
     expect(budget.held).toBe(0);
   });
 

@@ -6,11 +6,14 @@
  * is allocated once at that size and filled as the bytes arrive; a chunked push with no length to
  * go by is gathered as it comes and joined.
  *
- * Every byte a push holds while it is read counts against its route's budget (each push route is
- * one device's): twice the route's limit, so a camera may send its next push while the last is
- * read, and a device that declares large bodies on many connections and then stalls holds no more
- * than that (two of 4 MiB), never the process's memory (220 such pushes held 997 MB before), and
- * never another device's room. Past the budget a push is refused (503, GW_ERR_PUSH_BUSY, at its
+ * Every byte a push holds, from its reading until its answer, counts against its route's budget
+ * (each push route is one device's): twice the route's limit, so a camera may send its next push
+ * while the last is handled, and a device that declares large bodies on many connections and then
+ * stalls holds no more than that (two of 4 MiB), never the process's memory (220 such pushes held
+ * 997 MB before), and never another device's room. A body read whole is still held while it waits
+ * for a slot (push-slots.ts) and is handled: it was given back as soon as it was read, and a
+ * device pushing faster than its pushes were handled filled memory with bodies waiting (40 of
+ * 1 MiB for a route of 1 MiB, a review found). Past the budget a push is refused (503, GW_ERR_PUSH_BUSY, at its
  * headers when its length is declared). Each push must arrive whole within its route's deadline
  * (the time its limit takes at 4 Mbit/s, at least 30 s: pushDeadlineMs) or is refused (408,
  * GW_ERR_PUSH_TIMEOUT): the listener's own request timeout is the largest route's (a scanner's
@@ -97,8 +100,14 @@ function declaredLength(request: FastifyRequest, payload: IncomingMessage, limit
   return declared;
 }
 
+/** A push's body read whole, still held against its route's budget until `release` (once its push is answered). */
+export interface HeldPushBody {
+  body: Buffer;
+  release: () => void;
+}
+
 /** Reads `payload` whole within `bounds`: its limit, its route's budget, its deadline. */
-export function readPushBody(request: FastifyRequest, payload: IncomingMessage, bounds: PushBodyBounds): Promise<Buffer> {
+export function readPushBody(request: FastifyRequest, payload: IncomingMessage, bounds: PushBodyBounds): Promise<HeldPushBody> {
   const { limit, budget, clock } = bounds;
   let declared: number | null;
   try {
@@ -123,10 +132,20 @@ export function readPushBody(request: FastifyRequest, payload: IncomingMessage, 
       payload.off('end', onEnd);
       payload.off('error', onError);
       payload.off('close', onClose);
-      budget.give(held);
+      const bytes = held;
       held = 0;
-      if (error) reject(error);
-      else resolve(body as Buffer);
+      if (error) {
+        budget.give(bytes);
+        return reject(error);
+      }
+      let released = false;
+      resolve({
+        body: body as Buffer,
+        release: () => {
+          if (!released) budget.give(bytes);
+          released = true;
+        },
+      });
     };
     const onData = (chunk: Buffer | string): void => {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
@@ -163,6 +182,8 @@ export function readPushBody(request: FastifyRequest, payload: IncomingMessage, 
  */
 export function acceptPushBodies(app: FastifyInstance, clock: Clock): { heldBytes(route: string): number } {
   const budgets = new Map<string, PushBodyBudget>();
+  /** Each body read and not yet answered: given back when its response closes (answered, or its client gone). */
+  const unanswered = new WeakMap<FastifyRequest, () => void>();
   const budgetOf = (route: string, limit: number): PushBodyBudget => {
     let budget = budgets.get(route);
     if (!budget) budgets.set(route, (budget = new PushBodyBudget(2 * limit)));
@@ -175,7 +196,22 @@ export function acceptPushBodies(app: FastifyInstance, clock: Clock): { heldByte
     // given a budget of its own, which every made-up path would otherwise get.
     if (route === undefined) return Promise.reject(Object.assign(new Error(`no push path ${request.url.split('?')[0] ?? ''}`), { statusCode: 404 }));
     const limit = request.routeOptions.bodyLimit;
-    return readPushBody(request, payload, { limit, budget: budgetOf(route, limit), deadlineMs: pushDeadlineMs(limit), clock });
+    return readPushBody(request, payload, { limit, budget: budgetOf(route, limit), deadlineMs: pushDeadlineMs(limit), clock }).then(({ body, release }) => {
+      unanswered.set(request, release);
+      return body;
+    });
+  });
+  // Right after the body is parsed, before the push waits for a slot: the body stays counted until
+  // its response closes, which Node emits once, for an answer or a client gone. A response already
+  // closed (its client left while the body was parsed) gives it back at once.
+  app.addHook('preValidation', (request, reply, done) => {
+    const release = unanswered.get(request);
+    if (release) {
+      unanswered.delete(request);
+      if (reply.raw.destroyed || reply.raw.writableFinished) release();
+      else reply.raw.once('close', release);
+    }
+    done();
   });
   return { heldBytes: (route) => budgets.get(route)?.held ?? 0 };
 }
