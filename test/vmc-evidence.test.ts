@@ -158,7 +158,22 @@ describe('evidence at the VMC', () => {
 
   it('asks the post for the full image with a signed evidence.request (API and CLI), and serves it once sent', async () => {
     const publicKey = createPublicKey(keys.privateKey);
-    const other = `sha256:${'ab'.repeat(32)}`;
+    // Another piece the post announced and has not sent (its picture kept at the post).
+    const kept = rgbPng(40, 40, (x, y) => [x, y, 7]);
+    const other = digestOf(kept);
+    await publish([post.evidenceStored(kept, 'plate-snapshot', 'image/png', 'c-79')]);
+    await waitUntil('the kept piece announced', async () => (await evidenceOf('c-79')).pieces.length === 1, POLL);
+    // What no post announced is asked of none: refused before anything is signed or sent.
+    const madeUp = `sha256:${'ab'.repeat(32)}`;
+    for (const body of [{ post: 'post-nowhere', digests: [other] }, { post: 'post-east', digests: [other, madeUp] }]) {
+      const refused = await api('/api/evidence/requests', { method: 'POST', body });
+      expect(refused.status).toBe(404);
+      expect(await refused.json()).toMatchObject({ code: 'GW_ERR_VMC_EVIDENCE_UNKNOWN' });
+    }
+    const refusedCli = new GatewayProcess(['vmc', 'command', 'request-evidence', '--post', 'post-east', '--digest', madeUp, '--key', keyPath, '--mqtt', broker.url, '--store', spec]);
+    expect((await refusedCli.exited).code).toBe(1);
+    expect(refusedCli.stderrText.join('\n')).toContain(`GW_ERR_VMC_EVIDENCE_UNKNOWN: post post-east has announced no evidence ${madeUp}`);
+    expect(((await (await api('/api/evidence/requests')).json()) as { requests: unknown[] }).requests).toEqual([]);
     // The analyst asks from the API; the broker hands the command to the post's evidence topic.
     const { topic, command } = await nextCommand(async () => {
       const reply = await api('/api/evidence/requests', { method: 'POST', body: { post: 'post-east', digests: [digestOf(fullImage), digestOf(snapshot)] } });

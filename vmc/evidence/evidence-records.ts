@@ -251,6 +251,20 @@ export class EvidenceRecords {
     return rows.map((r) => r.digest);
   }
 
+  /**
+   * Which of `digests` `postId` has announced (`evidence.stored`), itself or as the full image a
+   * thumbnail it announced is `of`: what it may be asked for.
+   */
+  async announced(postId: string, digests: string[]): Promise<Set<string>> {
+    if (digests.length === 0) return new Set();
+    const list = digests.map(() => '?').join(', ');
+    const rows = await this.db.all<{ digest: string }>(
+      `SELECT digest FROM evidence WHERE post_id = ? AND digest IN (${list}) UNION SELECT of_digest AS digest FROM evidence WHERE post_id = ? AND of_digest IN (${list})`,
+      [postId, ...digests, postId, ...digests],
+    );
+    return new Set(rows.map((r) => r.digest));
+  }
+
   /** Which of `digests` the VMC holds verified. */
   async held(digests: string[]): Promise<Set<string>> {
     if (digests.length === 0) return new Set();

@@ -132,7 +132,7 @@ export const evidenceRoutes: FastifyPluginAsync<EvidenceRoutesOptions> = (app, {
         const { command, topics, requested, carried, held } = result;
         return reply.code(command ? 201 : 200).send({ commandId: command?.commandId ?? null, version: command?.version ?? null, topics, requested, carried, held });
       } catch (error) {
-        if (isGatewayError(error)) return reply.code(400).send({ code: error.code, message: error.message });
+        if (isGatewayError(error)) return reply.code(isGatewayError(error, 'GW_ERR_VMC_EVIDENCE_UNKNOWN') ? 404 : 400).send({ code: error.code, message: error.message });
         throw error;
       }
     },

@@ -7,9 +7,14 @@
  * requests are sent would get only the second: each request therefore carries along the digests
  * of earlier requests to the same post that have neither arrived nor been answered (within
  * CARRY_REQUESTS_MS, at most MAX_EVIDENCE_REQUEST_DIGESTS in all, the newly asked first).
+ *
+ * Only what the post announced (`evidence.stored`) is asked of it: a request naming a post or a
+ * digest the VMC never heard of is refused before anything is signed, stored or published, or
+ * any analyst could fill the command tables and the broker's retained topics with made-up posts.
  */
 import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
+import { GatewayError } from '../../core/errors.js';
 import { MAX_EVIDENCE_REQUEST_DIGESTS, type CommandEnvelope } from '../../contract/vmc-command.js';
 import { sendCommand, type Broker } from '../commands/send-command.js';
 import type { VmcStore } from '../store/vmc-store.js';
@@ -38,6 +43,12 @@ export interface EvidenceRequestResult {
 
 export async function requestEvidence(store: VmcStore, broker: Broker, key: KeyObject, request: EvidenceRequest, clock: Clock): Promise<EvidenceRequestResult> {
   const asked = [...new Set(request.digests)];
+  const announced = await store.evidence.announced(request.postId, asked);
+  const unknown = asked.filter((d) => !announced.has(d));
+  if (unknown.length > 0) {
+    const named = unknown.slice(0, 3).join(', ') + (unknown.length > 3 ? ` and ${unknown.length - 3} more` : '');
+    throw new GatewayError('GW_ERR_VMC_EVIDENCE_UNKNOWN', `post ${request.postId} has announced no evidence ${named}: only pieces a post announced (evidence.stored) can be asked of it`);
+  }
   const heldNow = await store.evidence.held(asked);
   const requested = asked.filter((d) => !heldNow.has(d));
   const held = asked.filter((d) => heldNow.has(d));
