@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../daemon.js';
 import type { PostRuntime } from '../post-runtime.js';
 import { startOneLanePost } from '../../test/helpers/one-lane-post.js';
-import { AuditLog, entryHash } from './audit-log.js';
+import { AUDIT_SEARCH_WINDOW, AuditLog, entryHash } from './audit-log.js';
 
 const supervisor = { id: 'sup-1', role: 'supervisor' as const };
 
@@ -77,6 +77,30 @@ describe('the audit chain', () => {
     expect(audit.search({ text: 'c-2' }).map((e) => e.crossingId)).toEqual(['c-29', 'c-28', 'c-27', 'c-26', 'c-25', 'c-24', 'c-23', 'c-22', 'c-21', 'c-20', 'c-2']);
     expect(audit.search({ text: '%' })).toEqual([]); // LIKE wildcards are text here
     expect(audit.search({ limit: 5 })).toHaveLength(5);
+  });
+
+  it("searches a long log a window at a time, yielding to the event loop between windows, with the whole log's answer", async () => {
+    const entries = 2 * AUDIT_SEARCH_WINDOW + 500;
+    const { db, audit } = logWith(entries);
+    const all = db.prepare<[], { seq: number; crossing_id: string; reason: string }>('SELECT seq, crossing_id, reason FROM audit ORDER BY seq DESC').all();
+    // What one statement over the whole log answers, for texts matching many, few, the oldest entry only, or none.
+    const expected = (text: string, beforeSeq: number, limit: number): number[] =>
+      all.filter((e) => e.seq < beforeSeq && [e.crossing_id, e.reason, 'sup-1', 'supervisor', 'crossing.channel'].some((field) => field.includes(text))).slice(0, limit).map((e) => e.seq);
+    for (const [text, beforeSeq, limit] of [['c-1', Number.MAX_SAFE_INTEGER, 500], ['reason 2', Number.MAX_SAFE_INTEGER, 100], ['c-1', 7000, 30], ['', 12, 100], ['c-999999', Number.MAX_SAFE_INTEGER, 100]] as const) {
+      expect(audit.search({ text, beforeSeq, limit }).map((e) => e.seq), `${text} before ${beforeSeq}`).toEqual(expected(text, beforeSeq, limit));
+    }
+    // A text matching nothing reads every window, each in a turn of the event loop of its own.
+    let turns = 0;
+    let counting = true;
+    const count = (): void => {
+      turns += 1;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    expect(await audit.searchYielding({ text: 'c-999999' })).toEqual([]);
+    counting = false;
+    expect(turns).toBeGreaterThanOrEqual(Math.floor(entries / AUDIT_SEARCH_WINDOW));
+    expect((await audit.searchYielding({ text: 'c-1', beforeSeq: 7000, limit: 30 })).map((e) => e.seq)).toEqual(expected('c-1', 7000, 30));
   });
 });
 

@@ -161,16 +161,40 @@ export class AuditLog {
   }
 
   /** Entries newest first, filtered by a text in actor, action, crossing, lane or reason. */
-  search(options: { text?: string; beforeSeq?: number; limit?: number } = {}): AuditEntry[] {
+  search(options: AuditSearch = {}): AuditEntry[] {
+    const windows = this.searchWindows(options);
+    for (let next = windows.next(); ; next = windows.next()) if (next.done) return next.value;
+  }
+
+  /**
+   * The same search, yielding to the event loop between windows of AUDIT_SEARCH_WINDOW entries:
+   * for the running gateway's API. A text matching nothing read the whole log in one statement
+   * (416 ms at 1,000,000 entries, an audit found), while the lanes' barriers waited for their turn.
+   */
+  async searchYielding(options: AuditSearch = {}): Promise<AuditEntry[]> {
+    const windows = this.searchWindows(options);
+    for (let next = windows.next(); ; next = windows.next()) {
+      if (next.done) return next.value;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** The search a window of seqs at a time, newest first; yields between windows, returns the entries. */
+  private *searchWindows(options: AuditSearch): Generator<void, AuditEntry[]> {
     const limit = Math.min(Math.max(options.limit ?? 100, 1), 500);
     const like = `%${(options.text ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const rows = this.db
-      .prepare<[number, string, string, string, string, string, string, number], AuditRow>(
-        `SELECT * FROM audit WHERE seq < ? AND (actor LIKE ? ESCAPE '\\' OR action LIKE ? ESCAPE '\\' OR IFNULL(crossing_id, '') LIKE ? ESCAPE '\\'
-           OR IFNULL(lane_id, '') LIKE ? ESCAPE '\\' OR IFNULL(reason, '') LIKE ? ESCAPE '\\' OR role LIKE ? ESCAPE '\\') ORDER BY seq DESC LIMIT ?`,
-      )
-      .all(options.beforeSeq ?? Number.MAX_SAFE_INTEGER, like, like, like, like, like, like, limit);
-    return rows.map(fromRow);
+    const bounds = this.db.prepare<[], { low: number | null; high: number | null }>('SELECT MIN(seq) AS low, MAX(seq) AS high FROM audit').get();
+    if (bounds?.low == null || bounds.high == null) return [];
+    const statement = this.db.prepare<[number, number, string, string, string, string, string, string, number], AuditRow>(
+      `SELECT * FROM audit WHERE seq < ? AND seq >= ? AND (actor LIKE ? ESCAPE '\\' OR action LIKE ? ESCAPE '\\' OR IFNULL(crossing_id, '') LIKE ? ESCAPE '\\'
+         OR IFNULL(lane_id, '') LIKE ? ESCAPE '\\' OR IFNULL(reason, '') LIKE ? ESCAPE '\\' OR role LIKE ? ESCAPE '\\') ORDER BY seq DESC LIMIT ?`,
+    );
+    const found: AuditEntry[] = [];
+    for (let upper = Math.min(options.beforeSeq ?? Number.MAX_SAFE_INTEGER, bounds.high + 1); upper > bounds.low && found.length < limit; upper -= AUDIT_SEARCH_WINDOW) {
+      found.push(...statement.all(upper, upper - AUDIT_SEARCH_WINDOW, like, like, like, like, like, like, limit - found.length).map(fromRow));
+      if (found.length < limit) yield;
+    }
+    return found;
   }
 
   /** Walks the whole chain: every hash, every link, no gap in seq, and the head at the end. */
@@ -185,6 +209,15 @@ export class AuditLog {
 }
 
 const AUDIT_PAGE = 1000;
+
+/** Entries a search reads in one statement before the API's search yields to the event loop (≈ 2 ms each). */
+export const AUDIT_SEARCH_WINDOW = 5000;
+
+export interface AuditSearch {
+  text?: string;
+  beforeSeq?: number;
+  limit?: number;
+}
 
 /** The walk so far: the last entry seen, the count, what is wrong. */
 interface Walk {

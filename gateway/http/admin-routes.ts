@@ -108,9 +108,9 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = (app, options
   app.get<{ Querystring: { q?: string; before?: string; limit?: string } }>(
     '/api/audit',
     { config: { access: 'audit.read' }, schema: { querystring: { type: 'object', additionalProperties: false, properties: { q: { type: 'string', maxLength: 100 }, before: count, limit: count } } } },
-    (request, reply) => {
+    async (request, reply) => {
       const { q, before, limit } = request.query;
-      return reply.send(options.audit.search({ ...(q === undefined ? {} : { text: q }), ...(before === undefined ? {} : { beforeSeq: Number(before) }), ...(limit === undefined ? {} : { limit: Number(limit) }) }));
+      return reply.send(await options.audit.searchYielding({ ...(q === undefined ? {} : { text: q }), ...(before === undefined ? {} : { beforeSeq: Number(before) }), ...(limit === undefined ? {} : { limit: Number(limit) }) }));
     },
   );
 
