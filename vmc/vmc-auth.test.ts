@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LoginThrottle } from '../core/login-throttle.js';
 import { ManualClock } from '../test/helpers/manual-clock.js';
 import { tempDir } from '../test/helpers/test-config.js';
-import { VmcStore } from './store/vmc-store.js';
+import { MAX_SESSIONS_PER_ACCOUNT, VmcStore } from './store/vmc-store.js';
 import { VMC_LOGIN_LOCKS, VmcAuth } from './vmc-auth.js';
 
 const PASSWORD = 'analyst-password-1';
@@ -43,6 +43,25 @@ describe('VMC logins', () => {
     // The success cleared the name: five more typos before a lock.
     for (let i = 0; i < 4; i += 1) await auth.login('ana', 'wrong-password-1');
     expect(await auth.login('ana', PASSWORD)).toMatchObject({ ok: true });
+  });
+
+  it("keeps an account's newest sessions only: logging in again and again ends the oldest", async () => {
+    const clock = new ManualClock();
+    const auth = new VmcAuth(await open(clock), clock);
+    await auth.addAccount('ana', 'analyst', PASSWORD);
+    await auth.addAccount('eli', 'analyst', PASSWORD);
+    const other = await auth.login('eli', PASSWORD);
+    const tokens: string[] = [];
+    for (let i = 0; i < MAX_SESSIONS_PER_ACCOUNT + 5; i += 1) {
+      clock.advance(1000);
+      const login = await auth.login('ana', PASSWORD);
+      if (!login.ok) throw new Error('login refused');
+      tokens.push(login.token);
+    }
+    const live = await Promise.all(tokens.map(async (token) => (await auth.authenticate(token)) !== null));
+    expect(live).toEqual(tokens.map((_, i) => i >= 5));
+    // Another account's session is not one of them.
+    expect(other.ok && (await auth.authenticate(other.token))).toMatchObject({ name: 'eli' });
   });
 
   it('keeps a lock through a flood of made-up names', async () => {

@@ -768,9 +768,16 @@ export class VmcStore {
     return rows.map((r) => ({ name: r.name, role: r.role, disabled: Number(r.disabled) === 1 }));
   }
 
-  async addSession(tokenHash: string, name: string, nowMs: number, expiresMs: number): Promise<void> {
-    await this.db.run('DELETE FROM sessions WHERE expires_ms <= ?', [nowMs]);
-    await this.db.run('INSERT INTO sessions (token_hash, name, created_ms, expires_ms) VALUES (?, ?, ?, ?)', [tokenHash, name, nowMs, expiresMs]);
+  /**
+   * A new session of `name`; its oldest live ones beyond `maxPerAccount` end with it, so logging in
+   * again and again (each login a valid password) cannot grow the table for the sessions' 12 hours.
+   */
+  async addSession(tokenHash: string, name: string, nowMs: number, expiresMs: number, maxPerAccount = MAX_SESSIONS_PER_ACCOUNT): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.run('DELETE FROM sessions WHERE expires_ms <= ?', [nowMs]);
+      await tx.run('INSERT INTO sessions (token_hash, name, created_ms, expires_ms) VALUES (?, ?, ?, ?)', [tokenHash, name, nowMs, expiresMs]);
+      await tx.run('DELETE FROM sessions WHERE name = ? AND token_hash NOT IN (SELECT token_hash FROM sessions WHERE name = ? ORDER BY created_ms DESC, token_hash LIMIT ?)', [name, name, maxPerAccount]);
+    });
   }
 
   /** The account of a live session; null when unknown, expired or the account is disabled. */
@@ -842,6 +849,9 @@ function pageAfter(after: CrossingCursor | null): { terms: string[]; params: Sql
 }
 
 /** A page of gaps: the filter's, the first `limit` of them when it is given, from after `after` when it is. */
+/** Live sessions one account keeps (browsers, machines): a new login ends its oldest beyond these. */
+export const MAX_SESSIONS_PER_ACCOUNT = 20;
+
 export type GapPage = GapFilter & { limit?: number; after?: GapCursor };
 
 /** One statement of a page of gaps: its SQL, ending in `LIMIT ?` when the page has a limit, and its parameters but the limit. */
