@@ -15,7 +15,7 @@ import { vmcStoreKinds } from '../../test/helpers/postgres.js';
 import { tempDir } from '../../test/helpers/test-config.js';
 import { EventMaker } from '../../test/helpers/vmc-events.js';
 import { VmcStore, type CrossingFilter } from '../store/vmc-store.js';
-import { crossingFilter, dataRoutes, DEFAULT_GAPS_LIMIT, MAX_GAPS_LIMIT } from './data-routes.js';
+import { crossingFilter, dataRoutes, DEFAULT_GAPS_LIMIT, MAX_GAPS_LIMIT, MAX_TRS_REPORTS_AT_ONCE, MAX_TRS_REPORTS_WAITING, ReportTurns } from './data-routes.js';
 
 /** A post id at the bound every post id is held to (core/identifiers.ts). */
 const LONGEST_POST = 'p'.repeat(MAX_ID_LENGTH);
@@ -24,13 +24,14 @@ describe('the VMC data routes', () => {
   const clock = new ManualClock(Date.UTC(2026, 10, 26, 6, 30));
   let store: VmcStore;
   let app: FastifyInstance;
+  const trsTurns = new ReportTurns(MAX_TRS_REPORTS_AT_ONCE, MAX_TRS_REPORTS_WAITING);
 
   beforeAll(async () => {
     store = await VmcStore.open(`sqlite:${join(tempDir('vmc-data-routes-'), 'vmc.db')}`, clock.now());
     const at = (iso: string) => new EventMaker('post-a', new ManualClock(Date.parse(iso)));
     await store.store([at('2025-11-26T05:00:00Z').crossing('p1', 20), at('2025-11-26T07:00:00Z').crossing('p2', 20), at('2026-11-26T06:00:00Z').crossing('c1', 20)], 'vmc-1', clock.now());
     app = Fastify();
-    await app.register(dataRoutes, { store, status: () => ({}), clock });
+    await app.register(dataRoutes, { store, status: () => ({}), clock, trsTurns });
   });
 
   afterAll(async () => {
@@ -48,6 +49,35 @@ describe('the VMC data routes', () => {
     // 08:30: last year's 07:00 crossing is in too.
     expect(await changes('/api/volumes?unit=day')).toEqual([['2025-11-26', null], ['2026-11-26', -0.5]]);
     expect(await changes('/api/volumes?unit=month&asOf=2026-11-26T06:30:00Z')).toEqual([['2025-11', null], ['2026-11', 0]]);
+  });
+
+  it('makes a few TRS reports at once, queues a bounded few more, and answers one past them 503 until a turn is free', async () => {
+    // The reports being made wait on the test: each is done when the test says so.
+    const done: (() => void)[] = [];
+    const report = store.trsReport.bind(store);
+    const spy = vi.spyOn(store, 'trsReport').mockImplementation(async (...args) => {
+      await new Promise<void>((resolve) => done.push(resolve));
+      return report(...args);
+    });
+    try {
+      const asked = Array.from({ length: MAX_TRS_REPORTS_AT_ONCE + MAX_TRS_REPORTS_WAITING }, () => app.inject({ method: 'GET', url: '/api/trs' }));
+      await vi.waitFor(() => expect([done.length, trsTurns.queued]).toEqual([MAX_TRS_REPORTS_AT_ONCE, MAX_TRS_REPORTS_WAITING]));
+      const refused = await app.inject({ method: 'GET', url: '/api/trs' });
+      expect([refused.statusCode, refused.headers['retry-after'], refused.json<{ code: string }>().code]).toEqual([503, '1', 'GW_ERR_VMC_TRS_BUSY']);
+      // Never more than the turns at once: each one done lets one waiting in.
+      for (let answered = 0; answered < asked.length; answered += 1) {
+        await vi.waitFor(() => expect(done.length).toBe(Math.min(MAX_TRS_REPORTS_AT_ONCE, asked.length - answered)));
+        done.shift()?.();
+      }
+      expect(new Set((await Promise.all(asked)).map((reply) => reply.statusCode))).toEqual(new Set([200]));
+      // Every turn free again: the next report starts at once.
+      const last = app.inject({ method: 'GET', url: '/api/trs' });
+      await vi.waitFor(() => expect(done).toHaveLength(1));
+      done.shift()?.();
+      expect((await last).statusCode).toBe(200);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('filters on a post id as long as any post may have, and refuses one longer, as no post can have it', async () => {

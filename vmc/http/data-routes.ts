@@ -151,13 +151,66 @@ export interface DataRoutesOptions {
   clock?: Clock;
   /** Crossings `/api/trs` reads from the store a page at a time (VmcStore.trsRecordPages). Default: TRS_PAGE_SIZE (1000). */
   trsPageSize?: number;
+  /** Turns for `/api/trs` reports. Default: MAX_TRS_REPORTS_AT_ONCE at once, MAX_TRS_REPORTS_WAITING waiting. */
+  trsTurns?: ReportTurns;
 }
 
-export const dataRoutes: FastifyPluginAsync<DataRoutesOptions> = (app, { store, status, clock = systemClock, trsPageSize = TRS_PAGE_SIZE }) => {
+/** TRS reports one VMC instance makes at once; those asked meanwhile wait their turn. */
+export const MAX_TRS_REPORTS_AT_ONCE = 2;
+/** TRS reports that may wait for a turn (a dashboard asks for three at a time); one more is answered 503 (GW_ERR_VMC_TRS_BUSY). */
+export const MAX_TRS_REPORTS_WAITING = 16;
+
+/** Turns to make a report: `atOnce` at a time, at most `waiting` queued, oldest first. */
+export class ReportTurns {
+  private running = 0;
+  private readonly queue: (() => void)[] = [];
+
+  constructor(
+    private readonly atOnce: number,
+    private readonly waiting: number,
+  ) {}
+
+  /** Reports waiting for a turn. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Resolves true once it is the caller's turn; false at once when the queue is full. */
+  async take(): Promise<boolean> {
+    if (this.running < this.atOnce) {
+      this.running += 1;
+      return true;
+    }
+    if (this.queue.length >= this.waiting) return false;
+    await new Promise<void>((resolve) => this.queue.push(resolve));
+    return true;
+  }
+
+  /** The turn ends: passed to the oldest waiting, if any. */
+  give(): void {
+    const next = this.queue.shift();
+    if (next) next();
+    else this.running -= 1;
+  }
+}
+
+export const dataRoutes: FastifyPluginAsync<DataRoutesOptions> = (app, { store, status, clock = systemClock, trsPageSize = TRS_PAGE_SIZE, trsTurns = new ReportTurns(MAX_TRS_REPORTS_AT_ONCE, MAX_TRS_REPORTS_WAITING) }) => {
   app.get<{ Querystring: FilterQuery & { interval?: number } }>(
     '/api/trs',
     { schema: { querystring: { type: 'object', additionalProperties: false, properties: { ...filterProperties, interval: { type: 'integer', minimum: 1, maximum: 999 } } } } },
-    (request) => store.trsReport(crossingFilter(request.query), request.query.interval ?? 10, trsPageSize),
+    async (request, reply) => {
+      // A report without a period reads every crossing stored (seconds at 300,000): a few at once,
+      // each turn held until its report is done (a client gone does not stop its report), the rest
+      // waiting in a bounded queue, not one report per request however many come.
+      if (!(await trsTurns.take())) {
+        return reply.code(503).header('retry-after', '1').send({ code: 'GW_ERR_VMC_TRS_BUSY', message: `${MAX_TRS_REPORTS_AT_ONCE} TRS reports are being made on this instance and ${MAX_TRS_REPORTS_WAITING} wait; try again in a second` });
+      }
+      try {
+        return await store.trsReport(crossingFilter(request.query), request.query.interval ?? 10, trsPageSize);
+      } finally {
+        trsTurns.give();
+      }
+    },
   );
 
   app.get<{ Querystring: FilterQuery & { unit?: PeriodUnit; asOf?: string } }>(
