@@ -59,8 +59,9 @@ export function watchlistFromText(text: string, clear = false): { payload: Recor
     const plate = parsePlateInput(entry);
     if (!plate.ok) throw new GatewayError('GW_ERR_COMMAND_MALFORMED', `line ${index + 1}: not a plate: ${plate.reason}`);
     plates.push(plate.text);
+    // Refused at the first plate past the bound, not after parsing a 4 MiB text of them.
+    if (plates.length > MAX_WATCHLIST_PLATES) throw new GatewayError('GW_ERR_COMMAND_MALFORMED', `more than ${MAX_WATCHLIST_PLATES} plates (line ${index + 1})`);
   }
-  if (plates.length > MAX_WATCHLIST_PLATES) throw new GatewayError('GW_ERR_COMMAND_MALFORMED', `${plates.length} plates, over ${MAX_WATCHLIST_PLATES}`);
   const unique = [...new Set(plates)];
   if (unique.length === 0 && !clear) throw new GatewayError('GW_ERR_COMMAND_MALFORMED', "no plates: an empty list clears the posts' watchlists; say so to send one (the API's clear: true, the command line's --clear)");
   if (unique.length > 0 && clear) throw new GatewayError('GW_ERR_COMMAND_MALFORMED', `${unique.length} plate(s) and clear: a list that clears the watchlists has no plates`);
