@@ -72,6 +72,18 @@ describe('the audit chain', () => {
     expect(audit.verify().problems).toEqual([{ seq: 10, problem: 'the log ends at entry 8 but its head names entry 10 (entries removed from the end, or the head edited)' }]);
   });
 
+  it('walks the chain once for the API however many ask while it walks, and again when asked after', async () => {
+    const { audit } = logWith(3000);
+    const together = [audit.verifyYielding(), audit.verifyYielding(), audit.verifyYielding()];
+    expect(together[1]).toBe(together[0]);
+    expect(together[2]).toBe(together[0]);
+    expect(await together[0]).toMatchObject({ ok: true, entries: 3000 });
+    audit.record({ actor: supervisor, action: 'crossing.channel', crossingId: 'c-after', before: 'red', after: 'green', reason: 'after the walk' });
+    const after = audit.verifyYielding();
+    expect(after).not.toBe(together[0]);
+    expect(await after).toMatchObject({ ok: true, entries: 3001 });
+  });
+
   it('searches by text, newest first, bounded', () => {
     const { audit } = logWith(30);
     expect(audit.search({ text: 'c-2' }).map((e) => e.crossingId)).toEqual(['c-29', 'c-28', 'c-27', 'c-26', 'c-25', 'c-24', 'c-23', 'c-22', 'c-21', 'c-20', 'c-2']);

@@ -202,9 +202,19 @@ export class AuditLog {
     return verifyAudit(this.db);
   }
 
-  /** The same walk, yielding to the event loop between pages: for the running gateway's API. */
+  /** The walk in progress for the API, if one is: callers meanwhile share its verdict. */
+  private verifying: Promise<AuditVerdict> | null = null;
+
+  /**
+   * The same walk, yielding to the event loop between pages: for the running gateway's API. One
+   * at a time: asked again while a walk goes on, it answers that walk's verdict, so requests that
+   * come together cannot start a walk of the whole log each.
+   */
   verifyYielding(): Promise<AuditVerdict> {
-    return verifyAuditYielding(this.db);
+    this.verifying ??= verifyAuditYielding(this.db).finally(() => {
+      this.verifying = null;
+    });
+    return this.verifying;
   }
 }
 

@@ -54,6 +54,8 @@ describe('commands API', () => {
     expect((await post(app, '/api/commands/watchlist', analyst, { plates: 'AB123CD', posts: ['post-a'] })).statusCode).toBe(403);
     expect((await post(keyless, '/api/commands/watchlist', admin, { plates: 'AB123CD', posts: ['post-a'] })).json()).toMatchObject({ code: 'GW_ERR_VMC_NO_COMMAND_KEY' });
     expect((await post(app, '/api/commands/watchlist', admin, { plates: 'AB\u0007', posts: ['post-a'] })).statusCode).toBe(400);
+    // A post named twice would get the command twice, under one version.
+    expect((await post(app, '/api/commands/watchlist', admin, { plates: 'AB123CD', posts: ['post-a', 'post-a'] })).statusCode).toBe(400);
 
     const sent = await post(app, '/api/commands/watchlist', admin, { plates: 'AB-123 CD\n# a comment\nXY987ZW\n', posts: ['post-a', 'post-b'] });
     expect(sent.statusCode).toBe(201);

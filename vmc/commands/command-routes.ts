@@ -28,7 +28,7 @@ export interface CommandRoutesOptions {
 
 /** What this view follows: the rollouts, not the (many, small) evidence requests. */
 const ROLLOUT_KINDS = ['watchlist.update', 'model.rollout'] as const;
-const POSTS = { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', pattern: ID_PATTERN.source } } as const;
+const POSTS = { type: 'array', minItems: 1, maxItems: 1000, uniqueItems: true, items: { type: 'string', pattern: ID_PATTERN.source } } as const;
 const VERSION = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
 /** A watchlist of 100 000 plates, or a model of ~3 MB in base64. */
 const COMMAND_BODY_LIMIT = 4 * 1024 * 1024;
