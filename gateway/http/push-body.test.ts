@@ -176,6 +176,19 @@ describe('push bodies', () => {
     await vi.waitFor(() => expect(pushes.heldBytes('/slow')).toBe(0));
   });
 
+  it('gives back the room of pipelined pushes whose client left before their answers', async () => {
+    // Two pushes in one write on one connection: the second's response waits behind the first's.
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`${pushHead('/slow', 400)}${'a'.repeat(400)}${pushHead('/slow', 400)}${'b'.repeat(400)}`);
+    await vi.waitFor(() => expect(answerSlow).toHaveLength(2));
+    expect(pushes.heldBytes('/slow')).toBe(800);
+    socket.destroy();
+    await vi.waitFor(() => expect(pushes.heldBytes('/slow')).toBe(0));
+    for (const answerOne of answerSlow.splice(0)) answerOne();
+  });
+
   it('reads no body for a path that is no push route, and gives it no budget', async () => {
     const answer = await rawRequest(pushHead('/push-not?1', LIMIT, 'Connection: close\r\n'), [randomBytes(100)]);
     expect(statusOf(answer)).toBe(404);

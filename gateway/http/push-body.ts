@@ -202,14 +202,25 @@ export function acceptPushBodies(app: FastifyInstance, clock: Clock): { heldByte
     });
   });
   // Right after the body is parsed, before the push waits for a slot: the body stays counted until
-  // its response closes, which Node emits once, for an answer or a client gone. A response already
-  // closed (its client left while the body was parsed) gives it back at once.
+  // its response closes, for an answer or a client gone, or its socket does. A pipelined push's
+  // response waits behind the one before it and is never given the socket when the client leaves
+  // first: Node emits no 'close' for it then (a review held 400 bytes for ever that way). A response
+  // already closed (its client left while the body was parsed) gives it back at once.
   app.addHook('preValidation', (request, reply, done) => {
     const release = unanswered.get(request);
     if (release) {
       unanswered.delete(request);
-      if (reply.raw.destroyed || reply.raw.writableFinished) release();
-      else reply.raw.once('close', release);
+      const socket = request.raw.socket;
+      if (reply.raw.destroyed || reply.raw.writableFinished || socket.destroyed) release();
+      else {
+        const closed = (): void => {
+          socket.off('close', closed);
+          reply.raw.off('close', closed);
+          release();
+        };
+        reply.raw.once('close', closed);
+        socket.once('close', closed);
+      }
     }
     done();
   });

@@ -5,6 +5,7 @@
  * counted (a scanner's streamed push).
  */
 import { request as httpRequest, type ClientRequest } from 'node:http';
+import { connect } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pushSlots, Slots } from './push-slots.js';
@@ -136,6 +137,23 @@ function push(path: string): { done: Promise<number>; request: ClientRequest } {
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('push slots', () => {
+  it('gives back the slots of pipelined pushes whose client left before their answers', async () => {
+    // Two pushes in one write on one connection: the second's response waits behind the first's.
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const head = (name: string): string => `POST /push/${name} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nplate`;
+    socket.write(head('p1') + head('p2'));
+    await gates.untilStarted(2);
+    socket.destroy();
+    // Both slots back: two more pushes are handled at once.
+    const more = [push('/push/n1'), push('/push/n2')];
+    await gates.untilStarted(4);
+    expect(gates.started.slice(2).sort()).toEqual(['n1', 'n2']);
+    gates.releaseAll();
+    expect(await Promise.all(more.map((m) => m.done))).toEqual([200, 200]);
+  });
+
   it('handles at most two pushes at once, the others in arrival order as slots come back', async () => {
     const a = push('/push/a');
     await untilArrived(1);

@@ -17,6 +17,7 @@ import { rolloutManifest } from '../../test/helpers/vmc-events.js';
 import { buildVmcApp, MAX_BODY_DEPTH } from '../http/vmc-app.js';
 import { VmcStore } from '../store/vmc-store.js';
 import { VmcAuth } from '../vmc-auth.js';
+import { sendCommand } from './send-command.js';
 
 describe('commands API', () => {
   const clock = new ManualClock(Date.UTC(2026, 10, 27, 12));
@@ -191,4 +192,10 @@ describe('commands API', () => {
     const deepest = await send(`${'['.repeat(MAX_BODY_DEPTH - 3)}${']'.repeat(MAX_BODY_DEPTH - 3)}`);
     expect(deepest.statusCode).toBe(201);
   });
+
+  it('sends a command once to a post named twice (the command line passes its --posts as given)', async () => {
+    const { command, topics } = await sendCommand(store.commands, { url: broker.url }, keys.privateKey, { kind: 'watchlist.update', payload: { plates: ['AB123CD'] }, summary: '1 plate(s)', postIds: ['post-t', 'post-t'], issuedBy: 'cli:test' }, clock);
+    expect([command.postIds, topics]).toEqual([['post-t'], ['border/v1/post-t/commands/watchlist']]);
+  });
+
 });

@@ -124,7 +124,9 @@ export function topicRootOf(template: string, postId: string): string {
 }
 
 /** Signs, records and publishes `request`; resolves with the command once every post's copy is acknowledged by the broker. */
-export async function sendCommand(records: CommandRecords, broker: Broker, key: KeyObject, request: SendRequest, clock: Clock): Promise<{ command: CommandEnvelope; topics: string[] }> {
+export async function sendCommand(records: CommandRecords, broker: Broker, key: KeyObject, asked: SendRequest, clock: Clock): Promise<{ command: CommandEnvelope; topics: string[] }> {
+  // A post named twice (the command line's --posts a,a) gets the command once, recorded once.
+  const request = { ...asked, postIds: [...new Set(asked.postIds)] };
   if (request.kind === 'model.rollout') checkRollout(request.payload);
   const highest = await records.highestVersion(request.kind);
   const version = request.version ?? highest + 1;

@@ -776,7 +776,12 @@ export class VmcStore {
     await this.db.transaction(async (tx) => {
       await tx.run('DELETE FROM sessions WHERE expires_ms <= ?', [nowMs]);
       await tx.run('INSERT INTO sessions (token_hash, name, created_ms, expires_ms) VALUES (?, ?, ?, ?)', [tokenHash, name, nowMs, expiresMs]);
-      await tx.run('DELETE FROM sessions WHERE name = ? AND token_hash NOT IN (SELECT token_hash FROM sessions WHERE name = ? ORDER BY created_ms DESC, token_hash LIMIT ?)', [name, name, maxPerAccount]);
+      // The new one always stays (a login must not answer a token already gone), whatever the others'
+      // times say: many in one millisecond, or stamped ahead by a wall clock since stepped back.
+      await tx.run(
+        'DELETE FROM sessions WHERE name = ? AND token_hash <> ? AND token_hash NOT IN (SELECT token_hash FROM sessions WHERE name = ? AND token_hash <> ? ORDER BY created_ms DESC, token_hash LIMIT ?)',
+        [name, tokenHash, name, tokenHash, maxPerAccount - 1],
+      );
     });
   }
 
