@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../test/helpers/gateway-process.js';
+import { countingTurns } from '../test/helpers/loop-turns.js';
 import type { FloatTensor } from './float-tensor.js';
 import { compileGraph, GraphEvaluator } from './graph-evaluator.js';
 import { SLICE_ELEMENTS } from './graph-kernels.js';
@@ -373,20 +374,6 @@ describe('what the evaluator does not take', () => {
     await expect(theirs.run(wrong)).rejects.toThrow(/dimensions/i);
   });
 });
-
-/** Runs `work` while a setImmediate chain counts the loop's turns; returns its result and the count. */
-async function countingTurns<T>(work: () => Promise<T>): Promise<{ result: T; turns: number }> {
-  let turns = 0;
-  let counting = true;
-  const count = (): void => {
-    turns += 1;
-    if (counting) setImmediate(count);
-  };
-  setImmediate(count);
-  const result = await work();
-  counting = false;
-  return { result, turns };
-}
 
 describe('the evaluator near the event loop', () => {
   it('gives the loop a turn at least once per slice while it pools a large image', async () => {

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../daemon.js';
 import type { PostRuntime } from '../post-runtime.js';
+import { countingTurns } from '../../test/helpers/loop-turns.js';
 import { startOneLanePost } from '../../test/helpers/one-lane-post.js';
 import { AUDIT_SEARCH_WINDOW, AuditLog, entryHash } from './audit-log.js';
 
@@ -102,15 +103,8 @@ describe('the audit chain', () => {
       expect(audit.search({ text, beforeSeq, limit }).map((e) => e.seq), `${text} before ${beforeSeq}`).toEqual(expected(text, beforeSeq, limit));
     }
     // A text matching nothing reads every window, each in a turn of the event loop of its own.
-    let turns = 0;
-    let counting = true;
-    const count = (): void => {
-      turns += 1;
-      if (counting) setImmediate(count);
-    };
-    setImmediate(count);
-    expect(await audit.searchYielding({ text: 'c-999999' })).toEqual([]);
-    counting = false;
+    const { result, turns } = await countingTurns(() => audit.searchYielding({ text: 'c-999999' }));
+    expect(result).toEqual([]);
     expect(turns).toBeGreaterThanOrEqual(Math.floor(entries / AUDIT_SEARCH_WINDOW));
     expect((await audit.searchYielding({ text: 'c-1', beforeSeq: 7000, limit: 30 })).map((e) => e.seq)).toEqual(expected('c-1', 7000, 30));
   });
