@@ -25,6 +25,7 @@ import type { IncomingMessage } from 'node:http';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Clock } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
+import { onPushEnded } from './push-ended.js';
 
 /** A whole request within this long at least: the operators' listener's bound. */
 export const MIN_PUSH_DEADLINE_MS = 30_000;
@@ -202,25 +203,12 @@ export function acceptPushBodies(app: FastifyInstance, clock: Clock): { heldByte
     });
   });
   // Right after the body is parsed, before the push waits for a slot: the body stays counted until
-  // its response closes, for an answer or a client gone, or its socket does. A pipelined push's
-  // response waits behind the one before it and is never given the socket when the client leaves
-  // first: Node emits no 'close' for it then (a review held 400 bytes for ever that way). A response
-  // already closed (its client left while the body was parsed) gives it back at once.
+  // the push is over (push-ended.ts), at once when its client left while the body was parsed.
   app.addHook('preValidation', (request, reply, done) => {
     const release = unanswered.get(request);
     if (release) {
       unanswered.delete(request);
-      const socket = request.raw.socket;
-      if (reply.raw.destroyed || reply.raw.writableFinished || socket.destroyed) release();
-      else {
-        const closed = (): void => {
-          socket.off('close', closed);
-          reply.raw.off('close', closed);
-          release();
-        };
-        reply.raw.once('close', closed);
-        socket.once('close', closed);
-      }
+      onPushEnded(request, reply, release);
     }
     done();
   });

@@ -14,6 +14,7 @@
  */
 import type { FastifyPluginCallback } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
+import { onPushEnded } from './push-ended.js';
 
 export interface PushSlotsOptions {
   maxConcurrent: number;
@@ -65,29 +66,20 @@ export class Slots {
 const plugin: FastifyPluginCallback<PushSlotsOptions> = (app, options, done) => {
   const slots = new Slots(options.maxConcurrent);
   app.addHook('preHandler', (request, reply, next) => {
-    const response = reply.raw;
-    const socket = request.raw.socket;
-    // Its client gone before its turn to wait (an earlier hook awaited something): nobody is left
-    // to answer, and 'close', which Node emits once, has been emitted already; a slot taken now
-    // would never come back. Fastify runs the hooks of a request whose client left.
-    if (response.destroyed || socket.destroyed) return;
     let state: 'waiting' | 'held' | 'gone' = 'waiting';
     const grant = (): void => {
       state = 'held';
       next();
     };
-    // The response's close, or its socket's: a pipelined push's response waits behind the one
-    // before it and, its client gone first, never gets the socket nor emits 'close' (its slot
-    // was never given back, a review found).
-    const gone = (): void => {
-      response.off('close', gone);
-      socket.off('close', gone);
+    // Its client gone before its turn to wait (an earlier hook awaited something): nobody is left
+    // to answer, and a slot taken now would never come back (push-ended.ts). Fastify runs the
+    // hooks of a request whose client left.
+    const waits = onPushEnded(request, reply, () => {
       if (state === 'held') slots.give();
       else if (state === 'waiting') slots.cancel(grant);
       state = 'gone';
-    };
-    response.once('close', gone);
-    socket.once('close', gone);
+    });
+    if (!waits) return;
     // Only a push that must wait says so: at debug, how many are handled and waiting before it.
     if (!slots.take(grant)) request.log.debug({ handled: slots.inUse, waiting: slots.queued }, 'push waits for a slot (devicePush.maxConcurrentPushes)');
   });
