@@ -60,7 +60,7 @@ export async function commandCli(args: string[], out: (line: string) => void): P
   if (version !== undefined && !(Number.isSafeInteger(version) && version >= 1)) throw usageError(form.path, '--version takes an integer >= 1');
   const key = readCommandKey(values.key as string);
   if (watchlist && values.file === undefined && !clear) throw usageError(form.path, 'vmc command watchlist needs --file PLATES.txt (or --clear)');
-  const content = watchlist ? watchlistFromText(values.file === undefined ? '' : readFileSync(values.file, 'utf8'), clear === true) : rolloutFromManifest(values.manifest as string);
+  const content = watchlist ? await watchlistFromText(values.file === undefined ? '' : readFileSync(values.file, 'utf8'), clear === true) : rolloutFromManifest(values.manifest as string);
   const store = await VmcStore.open(values.store ?? process.env.VMC_STORE ?? DEFAULT_STORE, systemClock.now());
   try {
     const { command, topics } = await sendCommand(

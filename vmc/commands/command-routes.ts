@@ -61,7 +61,7 @@ export const commandRoutes: FastifyPluginAsync<CommandRoutesOptions> = (app, { s
     async (request, reply) => {
       let content;
       try {
-        content = watchlistFromText(request.body.plates, request.body.clear ?? false);
+        content = await watchlistFromText(request.body.plates, request.body.clear ?? false);
       } catch (error) {
         if (!isGatewayError(error)) throw error;
         return reply.code(400).send({ code: error.code, message: error.message });

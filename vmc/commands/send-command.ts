@@ -46,21 +46,36 @@ export interface SendRequest {
 }
 
 /**
+ * Lines of a watchlist read in one turn of the event loop: a line takes about 4 µs, so a turn
+ * stays near 10 ms; a text of 100,000 plates read whole held the VMC's loop (its event intake,
+ * every dashboard's answers) for 370–480 ms.
+ */
+export const WATCHLIST_LINES_PER_TURN = 2_000;
+
+/**
  * Watchlist payload from text: one plate per line; blank lines and `#` comments skipped. A list
  * replaces the posts' lists whole, so one without plates clears them: only when `clear` says so
  * (an empty file or form sent by mistake would otherwise lift every watch at once), and `clear`
- * with plates is refused as unclear.
+ * with plates is refused as unclear. Read a line at a time, yielding every
+ * WATCHLIST_LINES_PER_TURN lines, and never split whole.
  */
-export function watchlistFromText(text: string, clear = false): { payload: Record<string, unknown>; summary: string } {
+export async function watchlistFromText(text: string, clear = false): Promise<{ payload: Record<string, unknown>; summary: string }> {
   const plates: string[] = [];
-  for (const [index, line] of text.split(/\r?\n/).entries()) {
+  let lineNumber = 0;
+  for (let start = 0; start <= text.length; ) {
+    const newline = text.indexOf('\n', start);
+    const end = newline === -1 ? text.length : newline;
+    const line = text.slice(start, end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end);
+    start = end + 1;
+    lineNumber += 1;
+    if (lineNumber % WATCHLIST_LINES_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const entry = line.replace(/#.*$/, '').trim();
     if (entry === '') continue;
     const plate = parsePlateInput(entry);
-    if (!plate.ok) throw new GatewayError('GW_ERR_COMMAND_MALFORMED', `line ${index + 1}: not a plate: ${plate.reason}`);
+    if (!plate.ok) throw new GatewayError('GW_ERR_COMMAND_MALFORMED', `line ${lineNumber}: not a plate: ${plate.reason}`);
     plates.push(plate.text);
     // Refused at the first plate past the bound, not after parsing a 4 MiB text of them.
-    if (plates.length > MAX_WATCHLIST_PLATES) throw new GatewayError('GW_ERR_COMMAND_MALFORMED', `more than ${MAX_WATCHLIST_PLATES} plates (line ${index + 1})`);
+    if (plates.length > MAX_WATCHLIST_PLATES) throw new GatewayError('GW_ERR_COMMAND_MALFORMED', `more than ${MAX_WATCHLIST_PLATES} plates (line ${lineNumber})`);
   }
   const unique = [...new Set(plates)];
   if (unique.length === 0 && !clear) throw new GatewayError('GW_ERR_COMMAND_MALFORMED', "no plates: an empty list clears the posts' watchlists; say so to send one (the API's clear: true, the command line's --clear)");
