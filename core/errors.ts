@@ -90,6 +90,7 @@ export const ERROR_CODES = {
   GW_ERR_VMC_NO_COMMAND_KEY: 'This VMC instance was started without a command-signing key (vmc --command-key PEM): it shows commands but sends none',
   GW_ERR_VMC_EVIDENCE_REJECTED: "Evidence a post sent was rejected or dropped at the VMC: a chunk that contradicts its piece, a piece over the size bound, bytes that do not match their digest, or an incomplete piece dropped by the bounds; counted, never served",
   GW_ERR_VMC_TRS_BUSY: 'Two TRS reports are being made on this VMC instance and sixteen wait for their turn: try again in a second',
+  GW_ERR_VMC_TRS_GONE: 'The client left before its TRS report was made: its place in the queue, or the rest of its report, was given up',
   GW_ERR_VMC_EVIDENCE_UNKNOWN: 'An evidence request named a post, or a digest of it, that the post never announced to the VMC (evidence.stored): nothing was sent',
   GW_ERR_VMC_EVIDENCE_NOT_FOUND: 'The VMC holds no verified evidence of that digest (not received, not yet complete, or rejected)',
   GW_ERR_VMC_EVIDENCE_BUSY: 'Evidence answers not yet taken by their clients already hold 64 MiB at the VMC, or 16 MiB for this account; try again in a second',

@@ -25,7 +25,7 @@ import type { IncomingMessage } from 'node:http';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Clock } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
-import { onPushEnded } from './push-ended.js';
+import { onRequestEnded } from '../../core/request-ended.js';
 
 /** A whole request within this long at least: the operators' listener's bound. */
 export const MIN_PUSH_DEADLINE_MS = 30_000;
@@ -203,12 +203,12 @@ export function acceptPushBodies(app: FastifyInstance, clock: Clock): { heldByte
     });
   });
   // Right after the body is parsed, before the push waits for a slot: the body stays counted until
-  // the push is over (push-ended.ts), at once when its client left while the body was parsed.
+  // the push is over (core/request-ended.ts), at once when its client left while the body was parsed.
   app.addHook('preValidation', (request, reply, done) => {
     const release = unanswered.get(request);
     if (release) {
       unanswered.delete(request);
-      onPushEnded(request, reply, release);
+      onRequestEnded(request, reply, release);
     }
     done();
   });

@@ -14,7 +14,7 @@
  */
 import type { FastifyPluginCallback } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
-import { onPushEnded } from './push-ended.js';
+import { onRequestEnded } from '../../core/request-ended.js';
 
 export interface PushSlotsOptions {
   maxConcurrent: number;
@@ -72,9 +72,9 @@ const plugin: FastifyPluginCallback<PushSlotsOptions> = (app, options, done) => 
       next();
     };
     // Its client gone before its turn to wait (an earlier hook awaited something): nobody is left
-    // to answer, and a slot taken now would never come back (push-ended.ts). Fastify runs the
+    // to answer, and a slot taken now would never come back (core/request-ended.ts). Fastify runs the
     // hooks of a request whose client left.
-    const waits = onPushEnded(request, reply, () => {
+    const waits = onRequestEnded(request, reply, () => {
       if (state === 'held') slots.give();
       else if (state === 'waiting') slots.cancel(grant);
       state = 'gone';

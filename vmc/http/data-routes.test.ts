@@ -3,6 +3,7 @@
  * yet over; the bounds of their answers. (Everything else of them, with authentication, is in
  * vmc-app.test.ts.)
  */
+import { get } from 'node:http';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -76,6 +77,62 @@ describe('the VMC data routes', () => {
       done.shift()?.();
       expect((await last).statusCode).toBe(200);
     } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('gives a client that leaves no more of a turn: its place in the queue, or the rest of its report', async () => {
+    const done: (() => void)[] = [];
+    const signals: (AbortSignal | undefined)[] = [];
+    const outcomes: string[] = [];
+    const report = store.trsReport.bind(store);
+    const spy = vi.spyOn(store, 'trsReport').mockImplementation(async (...args) => {
+      signals.push(args[3]);
+      await new Promise<void>((resolve) => done.push(resolve));
+      try {
+        const made = await report(...args);
+        outcomes.push('made');
+        return made;
+      } catch (error) {
+        outcomes.push('stopped');
+        throw error;
+      }
+    });
+    // Real sockets: a client leaving is its connection closing, which inject() cannot do.
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const ask = () => {
+      const request = get(`${address}/api/trs`, { agent: false });
+      const status = new Promise<number | 'gone'>((resolve) => {
+        request.on('response', (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.on('error', () => resolve('gone'));
+      });
+      return { request, status };
+    };
+    try {
+      const clients = Array.from({ length: MAX_TRS_REPORTS_AT_ONCE + MAX_TRS_REPORTS_WAITING }, ask);
+      await vi.waitFor(() => expect([done.length, trsTurns.queued]).toEqual([MAX_TRS_REPORTS_AT_ONCE, MAX_TRS_REPORTS_WAITING]));
+      // Those waiting leave: their places are free at once, and none of their reports is begun.
+      for (const client of clients.slice(MAX_TRS_REPORTS_AT_ONCE)) client.request.destroy();
+      await vi.waitFor(() => expect(trsTurns.queued).toBe(0));
+      // One being made leaves: its report stops before its next page; the other's is made.
+      clients[0]!.request.destroy();
+      await vi.waitFor(() => expect(signals[0]?.aborted).toBe(true));
+      expect(signals[1]?.aborted).toBe(false);
+      done.shift()?.();
+      done.shift()?.();
+      expect(await clients[1]!.status).toBe(200);
+      expect(outcomes).toEqual(['stopped', 'made']);
+      expect(spy).toHaveBeenCalledTimes(MAX_TRS_REPORTS_AT_ONCE);
+      // Every turn free again: the next report starts at once.
+      const next = app.inject({ method: 'GET', url: '/api/trs' });
+      await vi.waitFor(() => expect(done).toHaveLength(1));
+      done.shift()?.();
+      expect((await next).statusCode).toBe(200);
+    } finally {
+      for (const release of done) release();
       spy.mockRestore();
     }
   });

@@ -16,6 +16,7 @@ import { DIRECTIONS } from '../../config/schema.js';
 import { CHANNELS, eventDataSchemas } from '../../contract/catalogue.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { GatewayError } from '../../core/errors.js';
+import { onRequestEnded } from '../../core/request-ended.js';
 import { TRS_PAGE_SIZE, type CrossingCursor, type CrossingFilter, type CrossingRow, type GapCursor, type GapRow, type PeriodUnit, type VmcStore } from '../store/vmc-store.js';
 import { ID_PATTERN_SOURCE, MAX_ID_LENGTH } from '../../core/identifiers.js';
 
@@ -175,15 +176,29 @@ export class ReportTurns {
     return this.queue.length;
   }
 
-  /** Resolves true once it is the caller's turn; false at once when the queue is full. */
-  async take(): Promise<boolean> {
+  /**
+   * Resolves 'turn' once it is the caller's turn; 'full' at once when the queue is full; 'gone'
+   * when `signal` aborts first (the asker left while it waited: its place goes to the next).
+   */
+  async take(signal?: AbortSignal): Promise<'turn' | 'full' | 'gone'> {
+    if (signal?.aborted) return 'gone';
     if (this.running < this.atOnce) {
       this.running += 1;
-      return true;
+      return 'turn';
     }
-    if (this.queue.length >= this.waiting) return false;
-    await new Promise<void>((resolve) => this.queue.push(resolve));
-    return true;
+    if (this.queue.length >= this.waiting) return 'full';
+    return new Promise((resolve) => {
+      const left = (): void => {
+        this.queue.splice(this.queue.indexOf(granted), 1);
+        resolve('gone');
+      };
+      const granted = (): void => {
+        signal?.removeEventListener('abort', left);
+        resolve('turn');
+      };
+      this.queue.push(granted);
+      signal?.addEventListener('abort', left, { once: true });
+    });
   }
 
   /** The turn ends: passed to the oldest waiting, if any. */
@@ -200,13 +215,22 @@ export const dataRoutes: FastifyPluginAsync<DataRoutesOptions> = (app, { store, 
     { schema: { querystring: { type: 'object', additionalProperties: false, properties: { ...filterProperties, interval: { type: 'integer', minimum: 1, maximum: 999 } } } } },
     async (request, reply) => {
       // A report without a period reads every crossing stored (seconds at 300,000): a few at once,
-      // each turn held until its report is done (a client gone does not stop its report), the rest
-      // waiting in a bounded queue, not one report per request however many come.
-      if (!(await trsTurns.take())) {
+      // the rest waiting in a bounded queue, not one report per request however many come. A client
+      // gone leaves the queue, or stops its report at the next page: its turn is not held for nobody.
+      const asker = new AbortController();
+      onRequestEnded(request, reply, () => asker.abort());
+      // 499, nginx's "client closed request": an answer nobody reads, there for the request log.
+      const gone = () => reply.code(499).send({ code: 'GW_ERR_VMC_TRS_GONE', message: 'the client left before its TRS report was made' });
+      const turn = await trsTurns.take(asker.signal);
+      if (turn === 'full') {
         return reply.code(503).header('retry-after', '1').send({ code: 'GW_ERR_VMC_TRS_BUSY', message: `${MAX_TRS_REPORTS_AT_ONCE} TRS reports are being made on this instance and ${MAX_TRS_REPORTS_WAITING} wait; try again in a second` });
       }
+      if (turn === 'gone') return gone();
       try {
-        return await store.trsReport(crossingFilter(request.query), request.query.interval ?? 10, trsPageSize);
+        return await store.trsReport(crossingFilter(request.query), request.query.interval ?? 10, trsPageSize, asker.signal);
+      } catch (error) {
+        if (asker.signal.aborted && error === asker.signal.reason) return gone();
+        throw error;
       } finally {
         trsTurns.give();
       }

@@ -144,6 +144,18 @@ describe.each(KINDS)('VMC store on $name', (kind) => {
     expect((await trsRecords({ posts: ['post-b'] }, 2)).map((r) => r.id).sort()).toEqual(events.slice(0, 9).filter((_, i) => i % 3 === 0).map((e) => e.id).sort());
     expect(await store.trsReport({ channel: 'red' }, 10, 2)).toEqual(trsReport(pages.flat().filter((r) => r.channel === 'red'), 10));
     await expect(trsRecords({}, 0)).rejects.toThrow('page size must be a whole number > 0');
+    // An asker gone: no page read after its signal aborts, and its report rejects with the reason.
+    const asker = new AbortController();
+    const read: CrossingRecord[][] = [];
+    const reading = (async () => {
+      for await (const page of store.trsRecordPages({}, 4, asker.signal)) {
+        read.push(page);
+        asker.abort(new Error('gone'));
+      }
+    })();
+    await expect(reading).rejects.toThrow('gone');
+    expect(read).toEqual(pages.slice(0, 1));
+    await expect(store.trsReport({}, 10, 4, asker.signal)).rejects.toThrow('gone');
   });
 
   it(`opens at most ${MAX_OPEN_GAPS_PER_POST} gaps for a post, the holes past them in one, and closes them all as the seqs arrive`, async () => {

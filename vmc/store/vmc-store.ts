@@ -561,12 +561,14 @@ export class VmcStore {
    * one's key (keyset pagination), so a year of a country never sits in memory at once. Each page
    * is a query of its own: a crossing stored while the pages are read counts if its key comes
    * after the page being read, and no crossing counts twice. Between pages the event loop turns
-   * (SQLite's reads are synchronous, so awaiting them alone would not let it).
+   * (SQLite's reads are synchronous, so awaiting them alone would not let it). Once `signal`
+   * aborts, no page more is read: it throws the signal's reason.
    */
-  async *trsRecordPages(filter: CrossingFilter, pageSize = TRS_PAGE_SIZE): AsyncGenerator<CrossingRecord[]> {
+  async *trsRecordPages(filter: CrossingFilter, pageSize = TRS_PAGE_SIZE, signal?: AbortSignal): AsyncGenerator<CrossingRecord[]> {
     if (!(Number.isInteger(pageSize) && pageSize > 0)) throw new RangeError(`page size must be a whole number > 0, got ${pageSize}`);
     let after: CrossingCursor | null = null;
     for (;;) {
+      signal?.throwIfAborted();
       const page = pageAfter(after);
       const { sql, params } = this.crossingWhere(filter, ['crossing_min IS NOT NULL', ...page.terms]);
       const rows = await this.db.all<{ event_id: string; completed_ms: number; direction: string; channel: string; xray: number; registration_min: number | null; crossing_min: number }>(
@@ -586,10 +588,11 @@ export class VmcStore {
    * The TRS report (contract/trs-report.ts) of the crossings the filter selects, folded a page
    * at a time (trsRecordPages): what `GET /api/trs` answers, the same figures as `trsReport` over
    * all of them at once, holding 16 bytes a crossing and one page of rows instead of every record.
+   * Once `signal` aborts (the asker has gone) no page more is read: it rejects with the signal's reason.
    */
-  async trsReport(filter: CrossingFilter, intervalMin = 10, pageSize = TRS_PAGE_SIZE): Promise<TrsReport> {
+  async trsReport(filter: CrossingFilter, intervalMin = 10, pageSize = TRS_PAGE_SIZE, signal?: AbortSignal): Promise<TrsReport> {
     const accumulator = new TrsAccumulator(intervalMin);
-    for await (const page of this.trsRecordPages(filter, pageSize)) for (const record of page) accumulator.add(record);
+    for await (const page of this.trsRecordPages(filter, pageSize, signal)) for (const record of page) accumulator.add(record);
     return accumulator.report();
   }
 

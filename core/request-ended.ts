@@ -1,0 +1,29 @@
+/**
+ * When a request is over for the listener: its response closed (answered, or its client gone), or
+ * its socket did. A pipelined request's response waits behind the one before it and, its client
+ * gone first, never gets the socket nor emits 'close': the socket's close is then the only sign (a
+ * review found a push's budget and handling slot held for ever without it). The gateway's device
+ * pushes give back what they hold with it; the VMC's TRS reports stop for a client gone.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/**
+ * Calls `ended` once, when the request's response or socket closes; at once (and answers false)
+ * when either is gone already. Answers true when it waits.
+ */
+export function onRequestEnded(request: FastifyRequest, reply: FastifyReply, ended: () => void): boolean {
+  const response = reply.raw;
+  const socket = request.raw.socket;
+  if (response.destroyed || response.writableFinished || socket.destroyed) {
+    ended();
+    return false;
+  }
+  const closed = (): void => {
+    response.off('close', closed);
+    socket.off('close', closed);
+    ended();
+  };
+  response.once('close', closed);
+  socket.once('close', closed);
+  return true;
+}
