@@ -57,11 +57,12 @@ export interface QueueShiftRun {
 export class QueueShiftWatch {
   /** Weighings judged so far: a run stored with a lower number is behind this one (post-workflow.ts). */
   private judged = 0;
-  private run = 0;
-  /** The run's latest weighing that matched the next vehicle's declaration. */
-  private lastShifted: ShiftedWeighing | null = null;
-  /** The vehicle whose weighing continues the run: the one registered after the last weighed. */
-  private expected: string | null = null;
+  /**
+   * The run going on, replaced whole at each weighing: its length, its latest weighing that
+   * matched the next vehicle's declaration, and the vehicle whose weighing continues it (the one
+   * registered after the last weighed). Null when there is none.
+   */
+  private going: QueueShiftRun | null = null;
 
   /** @param toleranceShare how far a weight may be off a declaration and still match it (`workflow.weightToleranceShare`). */
   constructor(private readonly toleranceShare: number) {}
@@ -71,15 +72,13 @@ export class QueueShiftWatch {
    * when there is none to go on from.
    */
   current(): { version: number; run: QueueShiftRun | null } {
-    const run = this.run === 0 && this.expected === null ? null : { run: this.run, lastShifted: this.lastShifted === null ? null : { ...this.lastShifted }, expected: this.expected };
-    return { version: this.judged, run };
+    const going = this.going;
+    return { version: this.judged, run: going === null ? null : { ...going, lastShifted: going.lastShifted === null ? null : { ...going.lastShifted } } };
   }
 
   /** Goes on from a run stored before a restart (`current`). */
   resume(stored: QueueShiftRun): void {
-    this.run = stored.run;
-    this.lastShifted = stored.lastShifted;
-    this.expected = stored.expected;
+    this.going = { ...stored };
   }
 
   /**
@@ -88,24 +87,22 @@ export class QueueShiftWatch {
    */
   judge(weightKg: number, weighed: Crossing, next: Crossing | undefined): QueueShift | null {
     this.judged += 1;
-    if (weighed.crossingId !== this.expected) this.endRun();
+    const before = weighed.crossingId === this.going?.expected ? this.going : null;
     const verdict = this.verdict(weightKg, weighed, next);
     if (verdict === 'no-shift') {
-      this.endRun();
+      this.going = null;
       return null;
     }
-    this.expected = next?.crossingId ?? null;
-    if (verdict === 'undecided') return null;
-    const previous = this.lastShifted;
-    this.run += 1;
-    this.lastShifted = verdict.shifted;
-    return previous !== null && this.run >= SHIFT_RUN ? { weighing: verdict.shifted, previous, run: this.run } : null;
-  }
-
-  private endRun(): void {
-    this.run = 0;
-    this.lastShifted = null;
-    this.expected = null;
+    const expected = next?.crossingId ?? null;
+    if (verdict === 'undecided') {
+      const run = before?.run ?? 0;
+      this.going = run === 0 && expected === null ? null : { run, lastShifted: before?.lastShifted ?? null, expected };
+      return null;
+    }
+    const run = (before?.run ?? 0) + 1;
+    const previous = before?.lastShifted ?? null;
+    this.going = { run, lastShifted: verdict.shifted, expected };
+    return previous !== null && run >= SHIFT_RUN ? { weighing: verdict.shifted, previous, run } : null;
   }
 
   private verdict(weightKg: number, weighed: Crossing, next: Crossing | undefined): Verdict {
