@@ -226,6 +226,59 @@ describe('barrier driver against a lying Modbus peer', () => {
     expect(driver.listenerCount('reading')).toBe(listening);
   });
 
+  // Modbus Application Protocol V1.1b3, 6.5: Write Single Coil's output value is 0xFF00 for ON,
+  // 0x0000 for OFF (bytes 10-11 of the TCP frame, after the address in bytes 8-9).
+  const coilWrites = (peer: CraftedPeer) => peer.requests.filter((r) => r.functionCode === 0x05).map((r) => `${r.frame.readUInt16BE(8)} ${r.frame.readUInt16BE(10) === 0xff00 ? 'on' : 'off'}`);
+
+  it.each([
+    ['unanswered', 50, 'Timed out'],
+    ['answered with a wrong echo', 500, 'malformed reply'],
+    ['unanswered, coils held on (pulseMs 0)', 0, 'Timed out'],
+  ])('releases a coil whose write was %s (the module may have set it), and tries again while the release fails', async (what, pulseMs, error) => {
+    // The ON write goes unanswered or echoed wrong; the first release goes unanswered too; the next is echoed.
+    let releases = 0;
+    const peer = await CraftedPeer.start((request) => {
+      if (request.functionCode === 0x02) return reply(ARM_OPEN_LANE_CLEAR.map((b, i) => (i === 9 ? 0x02 : b)), request); // arm closed
+      if (request.frame.readUInt16BE(10) === 0xff00) {
+        if (what.startsWith('unanswered')) return null;
+        const wrong = Buffer.from(request.frame);
+        wrong.writeUInt16BE(7, 8);
+        return wrong;
+      }
+      releases += 1;
+      return releases === 1 ? null : echo(request);
+    });
+    cleanups.push(() => peer.close());
+    const driver = new BarrierDriver(barrierConfig(peer.port, { pulseMs, requestTimeoutMs: 200 }), { clock: systemClock, logger: pino({ level: 'silent' }) });
+    cleanups.push(() => driver.stop());
+    const first = nextReading(driver);
+    await driver.start();
+    await first;
+    await expect(driver.open()).rejects.toThrow(error);
+    await vi.waitFor(() => expect(coilWrites(peer)).toEqual(['0 on', '0 off', '0 off']), { timeout: 5000 });
+  });
+
+  it('does not release a coil the module refused with an exception (it was not set)', async () => {
+    // Modbus Application Protocol V1.1b3, 7: an exception response is the function code + 0x80 and
+    // an exception code (0x04, server device failure): the write was not carried out.
+    const peer = await CraftedPeer.start((request) => {
+      if (request.functionCode === 0x02) return reply(ARM_OPEN_LANE_CLEAR.map((b, i) => (i === 9 ? 0x02 : b)), request);
+      const refusal = Buffer.from([0, 0, 0, 0, 0, 3, 1, 0x85, 0x04]);
+      return reply([...refusal], request);
+    });
+    cleanups.push(() => peer.close());
+    const driver = new BarrierDriver(barrierConfig(peer.port, { pulseMs: 0, requestTimeoutMs: 200 }), { clock: systemClock, logger: pino({ level: 'silent' }) });
+    cleanups.push(() => driver.stop());
+    const first = nextReading(driver);
+    await driver.start();
+    await first;
+    await expect(driver.open()).rejects.toMatchObject({ code: 'GW_ERR_BARRIER_MODBUS_EXCEPTION' });
+    // Polls go on; a release would have been written at once (pulseMs 0) before the next few.
+    const polled = peer.requests.length;
+    await vi.waitFor(() => expect(peer.requests.length).toBeGreaterThan(polled + 5));
+    expect(coilWrites(peer)).toEqual(['0 on']);
+  });
+
   it('treats a coil write not echoed as a malformed reply', async () => {
     const peer = await CraftedPeer.start((request) => {
       if (request.functionCode === 0x02) return reply(ARM_OPEN_LANE_CLEAR.map((b, i) => (i === 9 ? 0x02 : b)), request); // arm closed

@@ -27,6 +27,25 @@ export { armPosition, type ArmPosition, type BarrierInputs } from './discrete-in
 const ModbusClient = modbusSerial.default;
 type ModbusClient = InstanceType<typeof ModbusClient>;
 
+/**
+ * How long a serial line stays quiet after a request timed out, in request timeouts: a reply up to
+ * this many timeouts later than its deadline reaches the library while the timed-out request is
+ * still its only one, and is dropped there. Later than that, it could be taken for the next
+ * request's (docs/operations.md: set `requestTimeoutMs` above the module's slowest answer).
+ */
+export const RTU_LATE_REPLY_HOLD = 2;
+
+/** Replies in a row a serial line needs since its last timeout before a close is decided on its readings. */
+export const RTU_REPLIES_TO_TRUST = 3;
+
+/**
+ * Whether a failed coil write surely left the coil as it was: refused before it was sent (the
+ * vet), not sent (offline), or refused by the module with a Modbus exception.
+ */
+function wasNotSent(error: unknown): boolean {
+  return isGatewayError(error, 'GW_ERR_BARRIER_UNSAFE') || isGatewayError(error, 'GW_ERR_DEVICE_OFFLINE') || isGatewayError(error, 'GW_ERR_BARRIER_MODBUS_EXCEPTION');
+}
+
 export type BarrierReading = { type: 'inputs.changed'; deviceId: string; atMs: number } & BarrierInputs;
 
 export class BarrierDriver extends DriverBase<BarrierReading> {
@@ -44,6 +63,26 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
   private markClosed: ((error: Error) => void) | null = null;
   /** Requests unanswered in a row on this connection. */
   private consecutiveTimeouts = 0;
+  /**
+   * On a serial line, the clock time before which no request is sent (0: none held). Modbus RTU
+   * has no transaction ids: a reply that comes after its request timed out would be read as the
+   * answer to the next request (a module's stale "lane clear" taken for a fresh one, and a
+   * barrier closed on a vehicle). The line is held quiet after each timeout, so the library
+   * drops such a reply against the request that timed out (RTU_LATE_REPLY_HOLD).
+   */
+  private lineHeldUntil = 0;
+  /** Requests answered in time since the last one unanswered (any reply: a value, an exception, a malformed frame). */
+  private repliesSinceTimeout = 0;
+  /**
+   * A serial line's inputs not yet read in step since its last timeout (or its opening): the first
+   * read that is publishes them even unchanged, so a close refused meanwhile is tried again.
+   */
+  private awaitingStep = false;
+  /**
+   * Coils whose release is owed (a pulse, a release that failed, a write whose outcome is
+   * unknown), each with the timer that writes it: two coils at most.
+   */
+  private readonly releasesOwed = new Map<number, TimerHandle>();
   /** Short or malformed replies seen (each also reported as health). */
   malformedReplies = 0;
   /** Requests unanswered within `requestTimeoutMs`. */
@@ -81,6 +120,8 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     this.loop.stop();
     if (this.pollTimer) this.context.clock.clearTimeout(this.pollTimer);
     this.pollTimer = null;
+    for (const timer of this.releasesOwed.values()) this.context.clock.clearTimeout(timer);
+    this.releasesOwed.clear();
     this.removeAllListeners();
     return Promise.resolve();
   }
@@ -106,10 +147,21 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     await this.command(this.config.registers.closeCoil, 'closed', (inputs) => this.refuseUnsafeClose(inputs));
   }
 
-  /** Throws GW_ERR_BARRIER_UNSAFE unless `inputs` show the loop and the photocell clear. */
+  /**
+   * Throws GW_ERR_BARRIER_UNSAFE unless `inputs` show the loop and the photocell clear, and, on a
+   * serial line, RTU_REPLIES_TO_TRUST replies in a row have come since its last timeout (a reply
+   * later than the line's hold could still be taken for a fresh one's).
+   */
   private refuseUnsafeClose(inputs: BarrierInputs | null): void {
-    if (inputs && !inputs.vehiclePresent && !inputs.photocellBlocked) return;
-    const why = !inputs ? 'the last reading of its inputs was malformed' : inputs.vehiclePresent ? 'a vehicle is on the loop' : 'the safety photocell is blocked';
+    const lineInStep = 'host' in this.config.connection || this.repliesSinceTimeout >= RTU_REPLIES_TO_TRUST;
+    if (inputs && !inputs.vehiclePresent && !inputs.photocellBlocked && lineInStep) return;
+    const why = !inputs
+      ? 'the last reading of its inputs was malformed'
+      : inputs.vehiclePresent
+        ? 'a vehicle is on the loop'
+        : inputs.photocellBlocked
+          ? 'the safety photocell is blocked'
+          : `the serial line missed a reply lately (${this.repliesSinceTimeout} of ${RTU_REPLIES_TO_TRUST} replies in a row since), so a late reply may still be taken for a fresh one`;
     throw new GatewayError('GW_ERR_BARRIER_UNSAFE', `${this.id}: refusing to close: ${why}`);
   }
 
@@ -130,6 +182,9 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     client.setTimeout(this.config.requestTimeoutMs);
     this.client = client;
     this.consecutiveTimeouts = 0;
+    // A new line is trusted with a close once it has answered in step (refuseUnsafeClose).
+    this.repliesSinceTimeout = 0;
+    this.awaitingStep = !('host' in connection);
     const closed = new Promise<Error | null>((resolve) => {
       this.markClosed = resolve;
       client.on('close', () => resolve(new Error('connection closed by the barrier controller')));
@@ -156,17 +211,40 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     try {
       await this.writeCoil(coil, true, () => mayMove(this.inputs));
     } catch (error) {
-      // Nothing was moved (refused, or the write failed): nothing to wait for.
       cancel();
+      // Refused before it was sent, or offline, or refused by the module (an exception reply):
+      // the coil was not set. Unanswered, or answered with a wrong echo: the module may have set
+      // it, so it is released as a pulse would be, and at once when coils are held on.
+      if (!wasNotSent(error)) this.owe(coil, this.config.pulseMs);
       throw error;
     }
-    if (this.config.pulseMs > 0) {
-      this.context.clock.setTimeout(() => {
-        this.writeCoil(coil, false).catch((error: unknown) => this.context.logger.warn({ err: String(error), coil }, 'coil release failed'));
-      }, this.config.pulseMs);
-    }
+    if (this.config.pulseMs > 0) this.owe(coil, this.config.pulseMs);
     this.schedulePoll(0);
     await confirmed;
+  }
+
+  /**
+   * Releases `coil` after `delayMs` (from now: a coil written on again starts its pulse again),
+   * and again every requestTimeoutMs while the release fails (unanswered, offline, reconnecting),
+   * so a CLOSE coil is never left on by a lost reply.
+   */
+  private owe(coil: number, delayMs: number, failures = 0): void {
+    const pending = this.releasesOwed.get(coil);
+    if (pending) this.context.clock.clearTimeout(pending);
+    const timer = this.context.clock.setTimeout(() => {
+      if (this.stopped || this.releasesOwed.get(coil) !== timer) return;
+      this.writeCoil(coil, false).then(
+        () => {
+          if (this.releasesOwed.get(coil) === timer) this.releasesOwed.delete(coil);
+        },
+        (error: unknown) => {
+          // Once per coil, not at every retry while the module is away.
+          this.context.logger[failures === 0 ? 'warn' : 'debug']({ err: String(error), coil, failures: failures + 1 }, 'coil release failed; trying again');
+          if (this.releasesOwed.get(coil) === timer) this.owe(coil, this.config.requestTimeoutMs, failures + 1);
+        },
+      );
+    }, delayMs);
+    this.releasesOwed.set(coil, timer);
   }
 
   /**
@@ -237,7 +315,9 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     }
     const previous = this.inputs;
     this.inputs = inputs;
-    if (!previous || previous.position !== inputs.position || previous.vehiclePresent !== inputs.vehiclePresent || previous.photocellBlocked !== inputs.photocellBlocked) {
+    const backInStep = this.awaitingStep && this.repliesSinceTimeout >= RTU_REPLIES_TO_TRUST;
+    if (backInStep) this.awaitingStep = false;
+    if (backInStep || !previous || previous.position !== inputs.position || previous.vehiclePresent !== inputs.vehiclePresent || previous.photocellBlocked !== inputs.photocellBlocked) {
       this.emitReading({ type: 'inputs.changed', deviceId: this.id, atMs: this.context.clock.now(), ...inputs });
     }
     if (inputs.position === 'fault') this.setHealth('degraded', 'both limit switches active');
@@ -251,17 +331,27 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
    */
   private request<T>(what: string, run: (client: ModbusClient) => Promise<T>, vet: () => void = () => undefined): Promise<T> {
     const next = this.queue.then(async () => {
+      await this.lineQuiet();
       const client = this.client;
       if (!client) throw new GatewayError('GW_ERR_DEVICE_OFFLINE', `${this.id}: not connected`);
       vet();
       try {
         const reply = await withTimeout(run(client), this.config.requestTimeoutMs + 100, this.context.clock, `${this.id} ${what}`);
         this.consecutiveTimeouts = 0;
+        this.repliesSinceTimeout += 1;
         return reply;
       } catch (error) {
-        if (isModbusTimeout(error)) throw this.unanswered(client, what, error);
+        if (isModbusTimeout(error)) {
+          this.repliesSinceTimeout = 0;
+          if (!('host' in this.config.connection)) {
+            this.lineHeldUntil = this.context.clock.now() + RTU_LATE_REPLY_HOLD * this.config.requestTimeoutMs;
+            this.awaitingStep = true;
+          }
+          throw this.unanswered(client, what, error);
+        }
         // Any other outcome is an answer of some kind.
         this.consecutiveTimeouts = 0;
+        this.repliesSinceTimeout += 1;
         const malformed = malformedReplyReason(error);
         if (malformed !== null) throw this.malformed(what, malformed, undefined, error);
         const code = modbusExceptionCode(error);
@@ -280,6 +370,13 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     });
     this.queue = next.catch(() => undefined);
     return next;
+  }
+
+  /** Resolves once the serial line's hold after a timeout is over (at once when none is). */
+  private async lineQuiet(): Promise<void> {
+    const waitMs = this.lineHeldUntil - this.context.clock.now();
+    if (waitMs <= 0) return;
+    await new Promise<void>((resolve) => this.context.clock.setTimeout(resolve, waitMs));
   }
 
   /** Counts a short or malformed reply: health degraded, and the error the caller throws. */
