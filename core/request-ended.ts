@@ -5,7 +5,31 @@
  * review found a push's budget and handling slot held for ever without it). The gateway's device
  * pushes give back what they hold with it; the VMC's TRS reports stop for a client gone.
  */
+import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/**
+ * What waits for each socket's close: one listener per socket, however many pipelined requests
+ * wait on it (a listener each set off Node's MaxListenersExceededWarning at 11, a review found).
+ */
+const waitingOnSocket = new WeakMap<Socket, Set<() => void>>();
+
+function onSocketClose(socket: Socket, closed: () => void): () => void {
+  let waiting = waitingOnSocket.get(socket);
+  if (!waiting) {
+    const set = new Set<() => void>();
+    waiting = set;
+    waitingOnSocket.set(socket, set);
+    socket.once('close', () => {
+      waitingOnSocket.delete(socket);
+      for (const callback of set) callback();
+    });
+  }
+  waiting.add(closed);
+  return () => {
+    waiting.delete(closed);
+  };
+}
 
 /**
  * Calls `ended` once, when the request's response or socket closes; at once (and answers false)
@@ -18,12 +42,13 @@ export function onRequestEnded(request: FastifyRequest, reply: FastifyReply, end
     ended();
     return false;
   }
+  let stopWaitingOnSocket = (): void => undefined;
   const closed = (): void => {
     response.off('close', closed);
-    socket.off('close', closed);
+    stopWaitingOnSocket();
     ended();
   };
   response.once('close', closed);
-  socket.once('close', closed);
+  stopWaitingOnSocket = onSocketClose(socket, closed);
   return true;
 }

@@ -219,7 +219,7 @@ export const dataRoutes: FastifyPluginAsync<DataRoutesOptions> = (app, { store, 
       // gone leaves the queue, or stops its report at the next page: its turn is not held for nobody.
       const asker = new AbortController();
       onRequestEnded(request, reply, () => asker.abort());
-      // 499, nginx's "client closed request": an answer nobody reads, there for the request log.
+      // 499, nginx's "client closed request": an answer nobody reads (Fastify's lifecycle wants one).
       const gone = () => reply.code(499).send({ code: 'GW_ERR_VMC_TRS_GONE', message: 'the client left before its TRS report was made' });
       const turn = await trsTurns.take(asker.signal);
       if (turn === 'full') {
