@@ -255,7 +255,10 @@ describe('barrier driver against a lying Modbus peer', () => {
     await driver.start();
     await first;
     await expect(driver.open()).rejects.toThrow(error);
-    await vi.waitFor(() => expect(coilWrites(peer)).toEqual(['0 on', '0 off', '0 off']), { timeout: 5000 });
+    // The ON, the release left unanswered, and the release tried again (a loaded machine may add
+    // a release more, never another ON).
+    await vi.waitFor(() => expect(coilWrites(peer).length).toBeGreaterThanOrEqual(3), { timeout: 5000 });
+    expect(coilWrites(peer)).toEqual(['0 on', ...coilWrites(peer).slice(1).map(() => '0 off')]);
   });
 
   it('does not release a coil the module refused with an exception (it was not set)', async () => {
