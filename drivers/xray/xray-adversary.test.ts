@@ -18,6 +18,7 @@ import { tempDir, xrayFolderConfig } from '../../test/helpers/test-config.js';
 import type { DriverHealth } from '../driver.js';
 import { fileNameProblem, RefusedNames } from './drop-folder-files.js';
 import { encodePgm, imageStats, parsePgm, parsePgmHeader, PGM_HEADER_MAX_BYTES, PGM_MAX_SIDE, SampleStats } from './pgm.js';
+import { SCAN_TEXT_MAX_CHARS, scanMetadataSchema } from './scan-file.js';
 import { XrayFolderDriver, type XrayReading } from './xray-folder-driver.js';
 
 const GB_1_5 = 1_500_000_000;
@@ -314,5 +315,27 @@ describe('PGM header on arbitrary bytes', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe("a scanner's metadata", () => {
+  const base = { scanId: 'S-1', scannerId: 'xr-1', status: 'decided', plate: 'GE111AA', container: 'MSCU1234565', time: '2026-12-02T10:00:00Z', image: 'S-1.pgm', metadataRef: 'S-1.uff', decision: { analyst: 'a.aliyev', result: 'clear', note: 'ok' } };
+  const fields: [keyof typeof SCAN_TEXT_MAX_CHARS, (value: string) => Record<string, unknown>][] = [
+    ['scannerId', (value) => ({ ...base, scannerId: value })],
+    ['plate', (value) => ({ ...base, plate: value })],
+    ['container', (value) => ({ ...base, container: value })],
+    ['image', (value) => ({ ...base, image: value })],
+    ['metadataRef', (value) => ({ ...base, metadataRef: value })],
+    ['analyst', (value) => ({ ...base, decision: { ...base.decision, analyst: value } })],
+    ['note', (value) => ({ ...base, decision: { ...base.decision, note: value } })],
+  ];
+
+  it.each(fields)('takes a %s as long as its bound and refuses one character more', (field, withValue) => {
+    const max = SCAN_TEXT_MAX_CHARS[field];
+    expect(scanMetadataSchema.safeParse(withValue('x'.repeat(max))).success).toBe(true);
+    const refused = scanMetadataSchema.safeParse(withValue('x'.repeat(max + 1)));
+    expect(refused.success).toBe(false);
+    // A 60,000-character word within the 64 KiB file is refused the same way.
+    expect(scanMetadataSchema.safeParse(withValue('x'.repeat(60_000))).success).toBe(false);
   });
 });
