@@ -261,6 +261,82 @@ describe('barrier driver against a lying Modbus peer', () => {
     expect(coilWrites(peer)).toEqual(['0 on', ...coilWrites(peer).slice(1).map(() => '0 off')]);
   });
 
+  it('lets a new ON take over a release still owed for its coil: a held coil stays on', async () => {
+    // Coils held on (pulseMs 0). The first open's ON is carried out but its reply lost; its
+    // release is refused (exception 06, busy) and tried again every requestTimeoutMs. The second
+    // open's ON is echoed: the release owed from the first must not switch it off.
+    let coilOn = false;
+    let ons = 0;
+    const peer = await CraftedPeer.start((request) => {
+      if (request.functionCode === 0x02) return reply(ARM_OPEN_LANE_CLEAR.map((b, i) => (i === 9 ? (coilOn ? 0x01 : 0x02) : b)), request);
+      if (request.frame.readUInt16BE(10) === 0xff00) {
+        ons += 1;
+        if (ons === 1) return null;
+        coilOn = true;
+        return echo(request);
+      }
+      return reply([0, 0, 0, 0, 0, 3, 1, 0x85, 0x06], request);
+    });
+    cleanups.push(() => peer.close());
+    const requestTimeoutMs = 200;
+    const driver = new BarrierDriver(barrierConfig(peer.port, { pulseMs: 0, requestTimeoutMs, confirmTimeoutMs: 2000 }), { clock: systemClock, logger: pino({ level: 'silent' }) });
+    cleanups.push(() => driver.stop());
+    const first = nextReading(driver);
+    await driver.start();
+    await first;
+    await expect(driver.open()).rejects.toThrow('Timed out');
+    await vi.waitFor(() => expect(coilWrites(peer)).toContain('0 off'), { timeout: 5000 });
+    await driver.open();
+    // Reads go on for a few request timeouts: time enough for any release still owed.
+    const readsSoFar = peer.requests.length;
+    await vi.waitFor(() => expect(peer.requests.length).toBeGreaterThan(readsSoFar + (3 * requestTimeoutMs) / 20), { timeout: 10_000 });
+    const writes = coilWrites(peer);
+    expect(writes.slice(writes.lastIndexOf('0 on'))).toEqual(['0 on']);
+  });
+
+  it('lets a new pulse run its length when the last one’s release falls due while the new ON is on its way', async () => {
+    // The test's clock: the first pulse's release falls due while the second ON's reply is held.
+    const clock = new ManualClock();
+    let holdNextOn = false;
+    let releaseOn = (): void => undefined;
+    const peer = await CraftedPeer.start((request) => {
+      if (request.functionCode === 0x02) return reply(ARM_OPEN_LANE_CLEAR.map((b, i) => (i === 9 ? 0x02 : b)), request); // closed: no open is ever confirmed
+      if (request.frame.readUInt16BE(10) === 0xff00 && holdNextOn) {
+        holdNextOn = false;
+        return new Promise((resolve) => (releaseOn = () => resolve(echo(request))));
+      }
+      return echo(request);
+    });
+    cleanups.push(() => peer.close());
+    const pulseMs = 500;
+    const driver = new BarrierDriver(barrierConfig(peer.port, { pulseMs, pollMs: 1_000_000, confirmTimeoutMs: 1_000_000 }), { clock, logger: pino({ level: 'silent' }) });
+    cleanups.push(() => driver.stop());
+    await driver.start();
+    await nextHealth(driver, (h) => h.state === 'up');
+    void driver.open().catch(() => undefined);
+    await vi.waitFor(() => expect(coilWrites(peer)).toEqual(['0 on']));
+    clock.advance(pulseMs - 5);
+    holdNextOn = true;
+    const secondOn = once(peer, 'request');
+    void driver.open().catch(() => undefined);
+    await vi.waitFor(async () => {
+      await secondOn;
+      expect(coilWrites(peer)).toEqual(['0 on', '0 on']);
+    });
+    clock.advance(5); // the first pulse's release falls due, the second ON still unanswered
+    releaseOn();
+    // The poll the ON schedules at once (on the test's clock, due without time passing) goes
+    // behind anything queued before it: once it arrives, a release queued then has been sent.
+    const reads = peer.requests.filter((r) => r.functionCode === 0x02).length;
+    await vi.waitFor(() => {
+      clock.advance(0);
+      expect(peer.requests.filter((r) => r.functionCode === 0x02).length).toBeGreaterThan(reads);
+    });
+    expect(coilWrites(peer)).toEqual(['0 on', '0 on']);
+    clock.advance(pulseMs);
+    await vi.waitFor(() => expect(coilWrites(peer)).toEqual(['0 on', '0 on', '0 off']));
+  });
+
   it('does not release a coil the module refused with an exception (it was not set)', async () => {
     // Modbus Application Protocol V1.1b3, 7: an exception response is the function code + 0x80 and
     // an exception code (0x04, server device failure): the write was not carried out.

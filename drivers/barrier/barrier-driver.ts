@@ -35,6 +35,9 @@ type ModbusClient = InstanceType<typeof ModbusClient>;
  */
 export const RTU_LATE_REPLY_HOLD = 2;
 
+/** Thrown by a release's vet when an ON for its coil took it over before it was sent: not a failure. */
+const RELEASE_TAKEN_OVER = new Error('release taken over by a new write');
+
 /** Replies in a row a serial line needs since its last timeout before a close is decided on its readings. */
 export const RTU_REPLIES_TO_TRUST = 3;
 
@@ -64,7 +67,8 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
   /** Requests unanswered in a row on this connection. */
   private consecutiveTimeouts = 0;
   /**
-   * On a serial line, the clock time before which no request is sent (0: none held). Modbus RTU
+   * On a serial line, the monotonic time before which no request is sent (0: none held; a step of
+   * the wall clock must not stretch the hold). Modbus RTU
    * has no transaction ids: a reply that comes after its request timed out would be read as the
    * answer to the next request (a module's stale "lane clear" taken for a fresh one, and a
    * barrier closed on a vehicle). The line is held quiet after each timeout, so the library
@@ -162,7 +166,9 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
         : inputs.photocellBlocked
           ? 'the safety photocell is blocked'
           : `the serial line missed a reply lately (${this.repliesSinceTimeout} of ${RTU_REPLIES_TO_TRUST} replies in a row since), so a late reply may still be taken for a fresh one`;
-    throw new GatewayError('GW_ERR_BARRIER_UNSAFE', `${this.id}: refusing to close: ${why}`);
+    // What the refusal waits for, for the lane workflow's alarm: the line, or the loop (a malformed reading counts as it) or the photocell.
+    const input = inputs && !inputs.vehiclePresent && !inputs.photocellBlocked ? 'line' : inputs?.photocellBlocked && !inputs.vehiclePresent ? 'photocell' : 'loop';
+    throw new GatewayError('GW_ERR_BARRIER_UNSAFE', `${this.id}: refusing to close: ${why}`, { details: { input } });
   }
 
   private async connect(): Promise<Connection> {
@@ -209,7 +215,13 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     const { confirmed, cancel } = this.waitForPosition(target);
     confirmed.catch(() => undefined);
     try {
-      await this.writeCoil(coil, true, () => mayMove(this.inputs));
+      // In its turn, and only once the write may go: an ON takes over a release still owed for
+      // this coil (with coils held on, the release would switch the new command off; with pulses,
+      // cut the new pulse short).
+      await this.writeCoil(coil, true, () => {
+        mayMove(this.inputs);
+        this.forgetRelease(coil);
+      });
     } catch (error) {
       cancel();
       // Refused before it was sent, or offline, or refused by the module (an exception reply):
@@ -232,19 +244,31 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     const pending = this.releasesOwed.get(coil);
     if (pending) this.context.clock.clearTimeout(pending);
     const timer = this.context.clock.setTimeout(() => {
-      if (this.stopped || this.releasesOwed.get(coil) !== timer) return;
-      this.writeCoil(coil, false).then(
+      const owed = (): boolean => !this.stopped && this.releasesOwed.get(coil) === timer;
+      if (!owed()) return;
+      // Checked again in the write's turn: an ON queued before it may have taken the release over.
+      this.writeCoil(coil, false, () => {
+        if (!owed()) throw RELEASE_TAKEN_OVER;
+      }).then(
         () => {
-          if (this.releasesOwed.get(coil) === timer) this.releasesOwed.delete(coil);
+          if (owed()) this.releasesOwed.delete(coil);
         },
         (error: unknown) => {
+          if (error === RELEASE_TAKEN_OVER || !owed()) return;
           // Once per coil, not at every retry while the module is away.
           this.context.logger[failures === 0 ? 'warn' : 'debug']({ err: String(error), coil, failures: failures + 1 }, 'coil release failed; trying again');
-          if (this.releasesOwed.get(coil) === timer) this.owe(coil, this.config.requestTimeoutMs, failures + 1);
+          this.owe(coil, this.config.requestTimeoutMs, failures + 1);
         },
       );
     }, delayMs);
     this.releasesOwed.set(coil, timer);
+  }
+
+  /** A release owed for `coil` is no longer: a new ON write has taken it over. */
+  private forgetRelease(coil: number): void {
+    const pending = this.releasesOwed.get(coil);
+    if (pending) this.context.clock.clearTimeout(pending);
+    this.releasesOwed.delete(coil);
   }
 
   /**
@@ -344,7 +368,7 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
         if (isModbusTimeout(error)) {
           this.repliesSinceTimeout = 0;
           if (!('host' in this.config.connection)) {
-            this.lineHeldUntil = this.context.clock.now() + RTU_LATE_REPLY_HOLD * this.config.requestTimeoutMs;
+            this.lineHeldUntil = this.context.clock.monotonic() + RTU_LATE_REPLY_HOLD * this.config.requestTimeoutMs;
             this.awaitingStep = true;
           }
           throw this.unanswered(client, what, error);
@@ -374,7 +398,7 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
 
   /** Resolves once the serial line's hold after a timeout is over (at once when none is). */
   private async lineQuiet(): Promise<void> {
-    const waitMs = this.lineHeldUntil - this.context.clock.now();
+    const waitMs = this.lineHeldUntil - this.context.clock.monotonic();
     if (waitMs <= 0) return;
     await new Promise<void>((resolve) => this.context.clock.setTimeout(resolve, waitMs));
   }

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { postConfigSchema, type BarrierConfig } from '../../config/schema.js';
-import { systemClock } from '../../core/clock.js';
+import { systemClock, type Clock } from '../../core/clock.js';
 import { openPtyPair } from '../../sim/pty-pair.js';
 import { PYTHON } from '../../test/helpers/pymodbus-module.js';
 import { tempDir } from '../../test/helpers/test-config.js';
@@ -67,13 +67,13 @@ describe('barrier driver over Modbus RTU, against a module that answers late', (
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function start(): Promise<{ module: LateModule; driver: BarrierDriver }> {
+  async function start(clock: Clock = systemClock): Promise<{ module: LateModule; driver: BarrierDriver }> {
     const dir = tempDir('rtu-late-');
     const pty = await openPtyPair(join(dir, 'module'), join(dir, 'ttyGW'));
     cleanups.push(() => pty.close());
     const module = await LateModule.start(pty.devicePath);
     cleanups.push(() => module.stop());
-    const driver = new BarrierDriver(rtuBarrier(pty.gatewayPath), { clock: systemClock, logger: pino({ level: 'silent' }) });
+    const driver = new BarrierDriver(rtuBarrier(pty.gatewayPath), { clock, logger: pino({ level: 'silent' }) });
     cleanups.push(() => driver.stop());
     return { module, driver };
   }
@@ -122,5 +122,19 @@ describe('barrier driver over Modbus RTU, against a module that answers late', (
     // Answers in step again: the close is decided, with the lane clear.
     await vi.waitFor(async () => expect(await driver.close().then(() => 'closed', (error: Error) => error.message)).toBe('closed'), { timeout: 10_000, interval: 100 });
     expect(module.coilsOn()).toEqual(['coil 1 on vehicle 0']);
+  });
+
+  it('holds the line on the monotonic clock: the wall clock stepped back an hour during a hold stops nothing', async () => {
+    let wallOffsetMs = 0;
+    const clock: Clock = { ...systemClock, now: () => systemClock.now() + wallOffsetMs };
+    const { module, driver } = await start(clock);
+    await module.set('delay', REQUEST_TIMEOUT_MS + 100);
+    await driver.start();
+    await vi.waitFor(() => expect(driver.timeouts).toBeGreaterThanOrEqual(1), { timeout: 10_000 });
+    // NTP steps the wall clock back an hour while the line is held; the module answers in time again.
+    wallOffsetMs = -3_600_000;
+    await module.set('delay', 0);
+    const sampled = module.lines.length;
+    await vi.waitFor(() => expect(module.lines.slice(sampled).filter((line) => line.startsWith('read ')).length).toBeGreaterThanOrEqual(3), { timeout: 10_000 });
   });
 });

@@ -81,6 +81,8 @@ class StandInBarrier extends BarrierDriver {
   state: BarrierInputs = { position: 'closed', vehiclePresent: false, photocellBlocked: false };
   readonly pending: { command: 'open' | 'close'; confirm: () => void; fail: (error: Error) => void }[] = [];
   beforeCloseRead: Partial<BarrierInputs> | null = null;
+  /** A serial line that missed a reply lately: the driver refuses a close until it answers in step. */
+  lineOutOfStep = false;
   closes = 0;
 
   constructor(
@@ -113,6 +115,9 @@ class StandInBarrier extends BarrierDriver {
       this.beforeCloseRead = null;
     }
     if (this.state.position === 'closed') return;
+    if (this.lineOutOfStep && !this.state.vehiclePresent && !this.state.photocellBlocked) {
+      throw new GatewayError('GW_ERR_BARRIER_UNSAFE', `${this.id}: refusing to close: the serial line missed a reply lately (1 of 3 replies in a row since), so a late reply may still be taken for a fresh one`, { details: { input: 'line' } });
+    }
     if (this.state.vehiclePresent || this.state.photocellBlocked) {
       throw new GatewayError('GW_ERR_BARRIER_UNSAFE', `${this.id}: refusing to close: ${this.state.vehiclePresent ? 'a vehicle is on the loop' : 'the safety photocell is blocked'}`);
     }
@@ -236,6 +241,31 @@ describe('post workflow', () => {
       await barrier.confirm('close');
       expect(codes()).toEqual(['GW_ERR_BARRIER_UNSAFE', 'WF_BARRIER_CLOSED_AFTER_RETRY']);
       expect(emitted.some((e) => e.type === 'crossing.completed' && e.subject === second)).toBe(true);
+    });
+
+    it('says a close refused on a serial line out of step waits for the line, not for a vehicle, and closes once it answers in step', async () => {
+      await release('GE-101-AA');
+      barrier.lineOutOfStep = true;
+      barrier.set({ vehiclePresent: true });
+      barrier.set({ vehiclePresent: false });
+      await flush();
+      expect(barrier.closes).toBe(1);
+      expect(alarms().at(-1)?.data).toMatchObject({
+        alarm: 'GW_ERR_BARRIER_UNSAFE',
+        message: 'lane lane-1: bar-1: refusing to close: the serial line missed a reply lately (1 of 3 replies in a row since), so a late reply may still be taken for a fresh one; closing once the serial line to the barrier answers in step again',
+        details: { input: 'line' },
+      });
+      // Back in step, the driver publishes the inputs again, unchanged: the close is tried again.
+      barrier.lineOutOfStep = false;
+      barrier.set({});
+      await flush();
+      expect(barrier.closes).toBe(2);
+      await barrier.confirm('close');
+      expect(alarms().at(-1)?.data).toMatchObject({
+        alarm: 'WF_BARRIER_CLOSED_AFTER_RETRY',
+        message: expect.stringContaining('barrier closed once the serial line answered in step again') as unknown,
+        details: { refusedFor: 'line', attempts: 2 },
+      });
     });
 
     it('names the loop when a vehicle is back on it, counts it, and alarms a retry refused again only once', async () => {

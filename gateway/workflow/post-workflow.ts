@@ -11,7 +11,7 @@ import { platesMatch } from '../../core/plates.js';
 import type { Logger } from 'pino';
 import type { LaneConfig, PostConfig } from '../../config/schema.js';
 import type { Clock, ClockQualityProbe, TimerHandle } from '../../core/clock.js';
-import { isGatewayError } from '../../core/errors.js';
+import { isGatewayError, type GatewayError } from '../../core/errors.js';
 import { BarrierDriver, type BarrierInputs } from '../../drivers/barrier/barrier-driver.js';
 import type { DriverHealth } from '../../drivers/driver.js';
 import type { ModelSlot } from '../../edge-models/model-slot.js';
@@ -87,8 +87,15 @@ export interface RestoredAlarm {
   details: Record<string, unknown>;
 }
 
-/** The input a close was refused on (the driver checks the loop first). */
-type BarrierInput = 'loop' | 'photocell';
+/** What a close was refused on (the driver checks the loop first): an input, or a serial line out of step. */
+type BarrierInput = 'loop' | 'photocell' | 'line';
+
+/** What a refused close waits for, and what cleared, in the alarms' words. */
+const WAITING_FOR: Record<BarrierInput, { waits: string; cleared: string }> = {
+  loop: { waits: 'the loop and the photocell are clear', cleared: 'the loop cleared' },
+  photocell: { waits: 'the loop and the photocell are clear', cleared: 'the photocell cleared' },
+  line: { waits: 'the serial line to the barrier answers in step again', cleared: 'the serial line answered in step again' },
+};
 
 interface Lane {
   config: LaneConfig;
@@ -502,7 +509,7 @@ export class PostWorkflow {
         const { refusal } = cycle;
         if (refusal) {
           const waitedSec = Math.round((this.options.clock.monotonic() - refusal.sinceMono) / 100) / 10;
-          this.barrierAlarm(lane, 'WF_BARRIER_CLOSED_AFTER_RETRY', 'info', `barrier closed once the ${refusal.input} cleared (${waitedSec} s after it was refused, close attempt ${refusal.attempts})`, {
+          this.barrierAlarm(lane, 'WF_BARRIER_CLOSED_AFTER_RETRY', 'info', `barrier closed once ${WAITING_FOR[refusal.input].cleared} (${waitedSec} s after it was refused, close attempt ${refusal.attempts})`, {
             command: 'close',
             refusedFor: refusal.input,
             attempts: refusal.attempts,
@@ -523,13 +530,13 @@ export class PostWorkflow {
     const message = (error as Error).message;
     if (isGatewayError(error, 'GW_ERR_BARRIER_UNSAFE')) {
       cycle.phase = 'close-refused';
-      const input = refusedInput(driver.lastInputs(), message);
+      const input = refusedInput(error, driver.lastInputs(), message);
       if (cycle.refusal) {
         this.options.logger.info({ laneId: lane.config.id, barrierId: lane.barrierId, input, attempts: cycle.refusal.attempts }, 'barrier close refused again; waiting for the loop and the photocell to clear');
         return;
       }
       cycle.refusal = { input, sinceMono: this.options.clock.monotonic(), attempts: 1 };
-      this.barrierAlarm(lane, error, 'warning', `${message}; closing once the loop and the photocell are clear`, { command: 'close', input });
+      this.barrierAlarm(lane, error, 'warning', `${message}; closing once ${WAITING_FOR[input].waits}`, { command: 'close', input });
       return;
     }
     const refusal = cycle.refusal;
@@ -698,8 +705,10 @@ export class PostWorkflow {
 /** A lane's queue-shift run to store with an event, and the weighings judged by then. */
 type QueueShiftToStore = NonNullable<ReturnType<LaneWorkflow['queueShiftRun']>>;
 
-/** Which input a GW_ERR_BARRIER_UNSAFE refusal named: the inputs the driver has just read fresh for it. */
-function refusedInput(inputs: BarrierInputs | null, message: string): BarrierInput {
+/** What a GW_ERR_BARRIER_UNSAFE refusal named: the driver says; else the inputs it has just read fresh for it. */
+function refusedInput(error: GatewayError, inputs: BarrierInputs | null, message: string): BarrierInput {
+  const named = error.details?.input;
+  if (named === 'loop' || named === 'photocell' || named === 'line') return named;
   if (inputs?.vehiclePresent) return 'loop';
   if (inputs?.photocellBlocked) return 'photocell';
   // Not in the inputs (a reply since read them clear): the driver's message names it.
