@@ -50,10 +50,22 @@ describe('ReconnectLoop', () => {
     fail = false;
     await expectAttemptAfter(800);
     expect(events.at(-1)).toBe('up');
+    // Up as long as the wait before it: a recovery, back to the initial delay.
+    clock.advance(800);
     current!.drop(new Error('device unplugged'));
     await flush();
     expect(events.at(-1)).toBe('down:device unplugged');
-    await expectAttemptAfter(100); // back to the initial delay after a success
+    await expectAttemptAfter(100);
+    // Up for less than the wait before it (a device that accepts and drops at once): no recovery,
+    // the delay goes on growing.
+    expect(events.at(-1)).toBe('up');
+    clock.advance(99);
+    current!.drop(new Error('dropped at once'));
+    await flush();
+    await expectAttemptAfter(200);
+    current!.drop(new Error('dropped at once'));
+    await flush();
+    await expectAttemptAfter(400);
     const before = attemptsAt.length;
     loop.stop();
     clock.advance(10_000);

@@ -28,6 +28,8 @@ export class ReconnectLoop {
   private attempt = 0;
   private timer: TimerHandle | null = null;
   private connection: Connection | null = null;
+  /** The wait before the latest attempt (0 before the first). */
+  private waitedMs = 0;
 
   constructor(options: ReconnectLoopOptions) {
     this.options = options;
@@ -36,6 +38,9 @@ export class ReconnectLoop {
   start(): void {
     if (this.running) return;
     this.running = true;
+    // A loop started again begins afresh, not with the backoff it had when stopped.
+    this.attempt = 0;
+    this.waitedMs = 0;
     void this.connectOnce();
   }
 
@@ -67,10 +72,15 @@ export class ReconnectLoop {
       return;
     }
     this.connection = connection;
-    this.attempt = 0;
+    const upAt = this.options.clock.monotonic();
     this.options.onUp();
     const reason = await connection.closed;
     this.connection = null;
+    // A connection that lasted no longer than the wait before it is no recovery: a device that
+    // accepts and drops at once (an ONVIF camera faulting each new subscription, a Modbus module
+    // closing each socket) would otherwise be reconnected at the shortest delay for ever, each
+    // time paying the whole connect (a camera's topic set parsed again).
+    if (this.options.clock.monotonic() - upAt >= this.waitedMs) this.attempt = 0;
     if (!this.running) return;
     this.options.onDown(reason);
     this.scheduleRetry();
@@ -78,6 +88,7 @@ export class ReconnectLoop {
 
   private scheduleRetry(): void {
     const delay = backoffDelay(this.attempt, this.options.backoff, this.options.random);
+    this.waitedMs = delay;
     this.attempt += 1;
     this.timer = this.options.clock.setTimeout(() => {
       this.timer = null;
