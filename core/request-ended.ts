@@ -15,14 +15,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 const waitingOnSocket = new WeakMap<Socket, Set<() => void>>();
 
 function onSocketClose(socket: Socket, closed: () => void): () => void {
-  let waiting = waitingOnSocket.get(socket);
-  if (!waiting) {
-    const set = new Set<() => void>();
-    waiting = set;
-    waitingOnSocket.set(socket, set);
+  const waiting = waitingOnSocket.get(socket) ?? new Set<() => void>();
+  if (!waitingOnSocket.has(socket)) {
+    waitingOnSocket.set(socket, waiting);
     socket.once('close', () => {
       waitingOnSocket.delete(socket);
-      for (const callback of set) callback();
+      for (const callback of waiting) callback();
     });
   }
   waiting.add(closed);

@@ -31,7 +31,7 @@ type ModbusClient = InstanceType<typeof ModbusClient>;
  * How long a serial line stays quiet after a request timed out, in request timeouts: a reply up to
  * this many timeouts later than its deadline reaches the library while the timed-out request is
  * still its only one, and is dropped there. Later than that, it could be taken for the next
- * request's (docs/operations.md: set `requestTimeoutMs` above the module's slowest answer).
+ * request's (docs/integrators.md: set `requestTimeoutMs` above the module's slowest answer).
  */
 export const RTU_LATE_REPLY_HOLD = 2;
 
@@ -68,11 +68,11 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
   private consecutiveTimeouts = 0;
   /**
    * On a serial line, the monotonic time before which no request is sent (0: none held; a step of
-   * the wall clock must not stretch the hold). Modbus RTU
-   * has no transaction ids: a reply that comes after its request timed out would be read as the
-   * answer to the next request (a module's stale "lane clear" taken for a fresh one, and a
-   * barrier closed on a vehicle). The line is held quiet after each timeout, so the library
-   * drops such a reply against the request that timed out (RTU_LATE_REPLY_HOLD).
+   * the wall clock must not stretch the hold). Modbus RTU has no transaction ids: a reply that
+   * comes after its request timed out would be read as the answer to the next request (a module's
+   * stale "lane clear" taken for a fresh one, and a barrier closed on a vehicle). The line is held
+   * quiet after each timeout, so the library drops such a reply against the request that timed
+   * out (RTU_LATE_REPLY_HOLD).
    */
   private lineHeldUntil = 0;
   /** Requests answered in time since the last one unanswered (any reply: a value, an exception, a malformed frame). */
@@ -91,6 +91,11 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
   malformedReplies = 0;
   /** Requests unanswered within `requestTimeoutMs`. */
   timeouts = 0;
+
+  /** Modbus RTU on a serial line, which has no transaction ids (else Modbus TCP). */
+  private get onSerialLine(): boolean {
+    return !('host' in this.config.connection);
+  }
 
   constructor(config: BarrierConfig, context: DriverContext) {
     super(context);
@@ -157,17 +162,18 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
    * later than the line's hold could still be taken for a fresh one's).
    */
   private refuseUnsafeClose(inputs: BarrierInputs | null): void {
-    const lineInStep = 'host' in this.config.connection || this.repliesSinceTimeout >= RTU_REPLIES_TO_TRUST;
-    if (inputs && !inputs.vehiclePresent && !inputs.photocellBlocked && lineInStep) return;
-    const why = !inputs
-      ? 'the last reading of its inputs was malformed'
+    // Why, and what the refusal waits for (the lane workflow's alarm names it): the loop (a
+    // malformed reading counts as it), the photocell, or the serial line.
+    const [why, input] = !inputs
+      ? ['the last reading of its inputs was malformed', 'loop']
       : inputs.vehiclePresent
-        ? 'a vehicle is on the loop'
+        ? ['a vehicle is on the loop', 'loop']
         : inputs.photocellBlocked
-          ? 'the safety photocell is blocked'
-          : `the serial line missed a reply lately (${this.repliesSinceTimeout} of ${RTU_REPLIES_TO_TRUST} replies in a row since), so a late reply may still be taken for a fresh one`;
-    // What the refusal waits for, for the lane workflow's alarm: the line, or the loop (a malformed reading counts as it) or the photocell.
-    const input = inputs && !inputs.vehiclePresent && !inputs.photocellBlocked ? 'line' : inputs?.photocellBlocked && !inputs.vehiclePresent ? 'photocell' : 'loop';
+          ? ['the safety photocell is blocked', 'photocell']
+          : this.onSerialLine && this.repliesSinceTimeout < RTU_REPLIES_TO_TRUST
+            ? [`the serial line missed a reply lately (${this.repliesSinceTimeout} of ${RTU_REPLIES_TO_TRUST} replies in a row since), so a late reply may still be taken for a fresh one`, 'line']
+            : [null, null];
+    if (why === null) return;
     throw new GatewayError('GW_ERR_BARRIER_UNSAFE', `${this.id}: refusing to close: ${why}`, { details: { input } });
   }
 
@@ -190,7 +196,7 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     this.consecutiveTimeouts = 0;
     // A new line is trusted with a close once it has answered in step (refuseUnsafeClose).
     this.repliesSinceTimeout = 0;
-    this.awaitingStep = !('host' in connection);
+    this.awaitingStep = this.onSerialLine;
     const closed = new Promise<Error | null>((resolve) => {
       this.markClosed = resolve;
       client.on('close', () => resolve(new Error('connection closed by the barrier controller')));
@@ -241,8 +247,7 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
    * so a CLOSE coil is never left on by a lost reply.
    */
   private owe(coil: number, delayMs: number, failures = 0): void {
-    const pending = this.releasesOwed.get(coil);
-    if (pending) this.context.clock.clearTimeout(pending);
+    this.forgetRelease(coil);
     const timer = this.context.clock.setTimeout(() => {
       const owed = (): boolean => !this.stopped && this.releasesOwed.get(coil) === timer;
       if (!owed()) return;
@@ -264,7 +269,7 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     this.releasesOwed.set(coil, timer);
   }
 
-  /** A release owed for `coil` is no longer: a new ON write has taken it over. */
+  /** A release owed for `coil` is no longer (a new ON write has taken it over, or a new one replaces it). */
   private forgetRelease(coil: number): void {
     const pending = this.releasesOwed.get(coil);
     if (pending) this.context.clock.clearTimeout(pending);
@@ -367,7 +372,7 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
       } catch (error) {
         if (isModbusTimeout(error)) {
           this.repliesSinceTimeout = 0;
-          if (!('host' in this.config.connection)) {
+          if (this.onSerialLine) {
             this.lineHeldUntil = this.context.clock.monotonic() + RTU_LATE_REPLY_HOLD * this.config.requestTimeoutMs;
             this.awaitingStep = true;
           }
@@ -432,7 +437,7 @@ export class BarrierDriver extends DriverBase<BarrierReading> {
     const dropped = new GatewayError('GW_ERR_BARRIER_NO_ANSWER', reason, { cause: error });
     this.markClosed?.(dropped);
     // A peer that stopped answering may never finish a graceful close: destroy the TCP socket.
-    if ('host' in this.config.connection) client.destroy(() => undefined);
+    if (!this.onSerialLine) client.destroy(() => undefined);
     else client.close(() => undefined);
     return dropped;
   }

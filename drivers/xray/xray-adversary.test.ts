@@ -14,6 +14,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../core/clock.js';
 import { SimulatedScanner } from '../../sim/xray/simulated-scanner.js';
+import { countingTurns } from '../../test/helpers/loop-turns.js';
 import { tempDir, xrayFolderConfig } from '../../test/helpers/test-config.js';
 import type { DriverHealth } from '../driver.js';
 import { fileNameProblem, RefusedNames } from './drop-folder-files.js';
@@ -126,18 +127,12 @@ describe('X-ray drop folder under attack', () => {
     mkdirSync(join(folder, 'dir.json'));
     mkdirSync(join(folder, 'dirimg.pgm'));
     writeFileSync(join(folder, 'dirimg.json'), metadata('s2', 'dirimg.pgm'));
-    let turns = 0;
-    let turning = true;
-    const turn = (): void => {
-      turns += 1;
-      if (turning) setImmediate(turn);
-    };
-    setImmediate(turn);
     let timerFired = false;
     setTimeout(() => (timerFired = true), 0);
-    await driver.start();
-    const reasons = await Promise.all([refused('fifo.json'), refused('piped.json'), refused('dir.json'), refused('dirimg.json')]);
-    turning = false;
+    const { result: reasons, turns } = await countingTurns(async () => {
+      await driver.start();
+      return Promise.all([refused('fifo.json'), refused('piped.json'), refused('dir.json'), refused('dirimg.json')]);
+    });
     expect(reasons).toEqual([
       'metadata fifo.json is a FIFO, not a regular file',
       'image piped.pgm is a FIFO, not a regular file',

@@ -119,7 +119,9 @@ class StandInBarrier extends BarrierDriver {
       throw new GatewayError('GW_ERR_BARRIER_UNSAFE', `${this.id}: refusing to close: the serial line missed a reply lately (1 of 3 replies in a row since), so a late reply may still be taken for a fresh one`, { details: { input: 'line' } });
     }
     if (this.state.vehiclePresent || this.state.photocellBlocked) {
-      throw new GatewayError('GW_ERR_BARRIER_UNSAFE', `${this.id}: refusing to close: ${this.state.vehiclePresent ? 'a vehicle is on the loop' : 'the safety photocell is blocked'}`);
+      // As the driver: the message says why, `details.input` what the refusal waits for.
+      const input = this.state.vehiclePresent ? 'loop' : 'photocell';
+      throw new GatewayError('GW_ERR_BARRIER_UNSAFE', `${this.id}: refusing to close: ${input === 'loop' ? 'a vehicle is on the loop' : 'the safety photocell is blocked'}`, { details: { input } });
     }
     return this.awaitTest('close');
   }

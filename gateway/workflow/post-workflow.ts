@@ -519,20 +519,20 @@ export class PostWorkflow {
         this.endCycle(lane);
       },
       (error: unknown) => {
-        if (current()) this.closeFailed(lane, driver, error);
+        if (current()) this.closeFailed(lane, error);
       },
     );
   }
 
   /** A close failed: a safety refusal is waited out (alarmed once per cycle), anything else is for an operator. */
-  private closeFailed(lane: Lane, driver: BarrierDriver, error: unknown): void {
+  private closeFailed(lane: Lane, error: unknown): void {
     const { cycle } = lane;
     const message = (error as Error).message;
     if (isGatewayError(error, 'GW_ERR_BARRIER_UNSAFE')) {
       cycle.phase = 'close-refused';
-      const input = refusedInput(error, driver.lastInputs(), message);
+      const input = refusedInput(error);
       if (cycle.refusal) {
-        this.options.logger.info({ laneId: lane.config.id, barrierId: lane.barrierId, input, attempts: cycle.refusal.attempts }, 'barrier close refused again; waiting for the loop and the photocell to clear');
+        this.options.logger.info({ laneId: lane.config.id, barrierId: lane.barrierId, input, attempts: cycle.refusal.attempts }, `barrier close refused again; closing once ${WAITING_FOR[input].waits}`);
         return;
       }
       cycle.refusal = { input, sinceMono: this.options.clock.monotonic(), attempts: 1 };
@@ -705,14 +705,13 @@ export class PostWorkflow {
 /** A lane's queue-shift run to store with an event, and the weighings judged by then. */
 type QueueShiftToStore = NonNullable<ReturnType<LaneWorkflow['queueShiftRun']>>;
 
-/** What a GW_ERR_BARRIER_UNSAFE refusal named: the driver says; else the inputs it has just read fresh for it. */
-function refusedInput(error: GatewayError, inputs: BarrierInputs | null, message: string): BarrierInput {
+/**
+ * What a GW_ERR_BARRIER_UNSAFE refusal waits for, as the driver named it from the inputs it decided
+ * on (`details.input`); the loop when it names none, as the driver counts a doubtful reading.
+ */
+function refusedInput(error: GatewayError): BarrierInput {
   const named = error.details?.input;
-  if (named === 'loop' || named === 'photocell' || named === 'line') return named;
-  if (inputs?.vehiclePresent) return 'loop';
-  if (inputs?.photocellBlocked) return 'photocell';
-  // Not in the inputs (a reply since read them clear): the driver's message names it.
-  return message.includes('photocell') ? 'photocell' : 'loop';
+  return named === 'photocell' || named === 'line' ? named : 'loop';
 }
 
 const CAMERA_TYPES: Record<string, string> = { truck: 'truck', bus: 'bus', car: 'car', van: 'van', trailer: 'tractor-trailer', 'tractor-trailer': 'tractor-trailer' };
